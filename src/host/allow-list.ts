@@ -1,0 +1,68 @@
+import { addressKey, canonicalAddress, canonicalIp } from './address.js';
+import { Emitter } from './emitter.js';
+import type { ExpectedAddress, SourceAddress } from './types.js';
+
+export type AllowListEvent =
+  | { type: 'allow'; key: string; address: ExpectedAddress }
+  | { type: 'revoke'; key: string; address: ExpectedAddress };
+
+/**
+ * The set of source addresses the transport lets through its raw-datagram filter, derived from the
+ * expected players of live sessions. Reference-counted: several players behind one NAT share an
+ * address, and it must stay allowed until the last of them departs. Events fire only on the first
+ * add (`allow`) and the last release (`revoke`), which is what a packet filter needs.
+ */
+export class AllowList {
+  readonly events = new Emitter<AllowListEvent>();
+  readonly #counts = new Map<string, { address: ExpectedAddress; count: number }>();
+
+  add(address: ExpectedAddress): void {
+    const key = addressKey(address);
+    const entry = this.#counts.get(key);
+    if (entry) {
+      entry.count++;
+      return;
+    }
+    const canonical = canonicalAddress(address);
+    this.#counts.set(key, { address: canonical, count: 1 });
+    this.events.emit({ type: 'allow', key, address: canonical });
+  }
+
+  release(address: ExpectedAddress): void {
+    const key = addressKey(address);
+    const entry = this.#counts.get(key);
+    if (!entry) return;
+    if (--entry.count > 0) return;
+    this.#counts.delete(key);
+    this.events.emit({ type: 'revoke', key, address: entry.address });
+  }
+
+  /** Would a datagram from this source pass the filter? (exact ip:port, or the bare IP entry) */
+  allows(source: SourceAddress): boolean {
+    let ip: string;
+    try {
+      ip = canonicalIp(source.ip);
+    } catch {
+      return false;
+    }
+    return this.#counts.has(addressKey({ ip, port: source.port })) || this.#counts.has(ip);
+  }
+
+  has(address: ExpectedAddress): boolean {
+    return this.#counts.has(addressKey(address));
+  }
+
+  /** Current entries' keys (a snapshot, for a filter that rebuilds from scratch). */
+  keys(): Set<string> {
+    return new Set(this.#counts.keys());
+  }
+
+  /** How many live expectations hold this address (0 when absent). */
+  refCount(address: ExpectedAddress): number {
+    return this.#counts.get(addressKey(address))?.count ?? 0;
+  }
+
+  get size(): number {
+    return this.#counts.size;
+  }
+}

@@ -1,0 +1,12 @@
+/** The Host server's transport-independent domain: sessions, admission, readying, results outbox, redial policy. */
+export * from './types.js';
+export type { HostSessionEvent } from './events.js';
+export { Emitter, type Listener } from './emitter.js';
+export { canonicalIp, canonicalAddress, addressKey, addressMatches } from './address.js';
+export { AllowList, type AllowListEvent } from './allow-list.js';
+export { Backoff, type BackoffOptions } from './backoff.js';
+export { Session, normalizeFingerprint, type SessionView } from './session.js';
+export { SessionTable, type SessionTableOptions, type HostCapacity, type HostLoad, type ConnectionBinding } from './session-table.js';
+export { ResultsOutbox, type OutboxItem, type OutboxKind, type OutboxOptions, type OutboxEvent, type DeliveryPolicy } from './outbox.js';
+export { AuthLinks, type AuthLinkEvent, type AuthLinkState } from './auth-links.js';
+export { HostDomain, type HostDomainOptions, type OutboxBody } from './host-domain.js';

@@ -1,0 +1,324 @@
+import type { VerifiedPeer } from '../pki/types.js';
+import { canonicalAddress, canonicalIp } from './address.js';
+import { AllowList } from './allow-list.js';
+import { Emitter } from './emitter.js';
+import type { HostSessionEvent } from './events.js';
+import { normalizeFingerprint, Session, type SessionHooks, type SessionView } from './session.js';
+import type {
+  ActionResult,
+  AdmissionResult,
+  CreateResult,
+  ExpectedPlayer,
+  GameResults,
+  SessionSpec,
+  SourceAddress,
+  TransportKind,
+} from './types.js';
+
+export interface HostCapacity {
+  maxSessions: number;
+  /** counted over players not departed, across live sessions */
+  maxPlayers: number;
+}
+
+export interface SessionTableOptions extends HostCapacity {
+  /** default time players have to arrive, when the session spec gives none; default 30 s */
+  joinTimeoutMs?: number;
+  /** how long a player whose connection dropped keeps the slot; 0 = leave at once; default 15 s */
+  reconnectGraceMs?: number;
+  /** how many ended session ids to remember, to refuse late joiners with `session_ended`; default 1024 */
+  endedMemory?: number;
+}
+
+export interface ConnectionBinding {
+  sessionId: string;
+  playerId: string;
+}
+
+export interface HostLoad {
+  sessions: number;
+  players: number;
+  maxSessions: number;
+  maxPlayers: number;
+}
+
+const TRANSPORTS: ReadonlySet<TransportKind> = new Set(['quic', 'netcode', 'mqtt']);
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * The sessions the Auth server told this host to run, with capacity accounting, the address
+ * allow-list, player admission and each session's readying/game/end life. Sans-IO: the transport
+ * adapter feeds it connections and messages plus `tick(now)`, and applies what the events say.
+ * Events are queued while a call mutates state and delivered when the call has finished.
+ */
+export class SessionTable {
+  readonly events = new Emitter<HostSessionEvent>();
+  readonly allowList = new AllowList();
+  readonly #sessions = new Map<string, Session>();
+  readonly #connections = new Map<string, ConnectionBinding>();
+  readonly #ended = new Set<string>();
+  readonly #opts: Required<SessionTableOptions>;
+  #queue: HostSessionEvent[] = [];
+  #flushing = false;
+
+  constructor(opts: SessionTableOptions) {
+    this.#opts = { joinTimeoutMs: 30_000, reconnectGraceMs: 15_000, endedMemory: 1024, ...opts };
+    for (const k of ['maxSessions', 'maxPlayers'] as const)
+      if (!Number.isInteger(this.#opts[k]) || this.#opts[k] < 0) throw new RangeError(`${k} must be a non-negative integer`);
+  }
+
+  // ---- creation and capacity ----
+
+  create(spec: SessionSpec, now: number): CreateResult {
+    return this.#run(() => {
+      if (this.#sessions.has(spec.sessionId) || this.#ended.has(spec.sessionId))
+        return { ok: false, reason: 'session_exists', message: `session ${spec.sessionId} already exists on this host` };
+      const checked = validateSpec(spec);
+      if (typeof checked === 'string') return { ok: false, reason: 'invalid_spec', message: checked };
+      const load = this.load();
+      if (load.sessions + 1 > this.#opts.maxSessions)
+        return { ok: false, reason: 'capacity_sessions', message: `host is full: ${load.sessions} of ${this.#opts.maxSessions} sessions in use` };
+      if (load.players + checked.players.length > this.#opts.maxPlayers)
+        return {
+          ok: false,
+          reason: 'capacity_players',
+          message: `host is full: ${checked.players.length} more players would exceed ${this.#opts.maxPlayers} (${load.players} in use)`,
+        };
+      const joinDeadline = now + (checked.joinTimeoutMs ?? this.#opts.joinTimeoutMs);
+      const session = new Session(checked, now, { joinDeadline, reconnectGraceMs: this.#opts.reconnectGraceMs }, this.#hooks(checked.sessionId));
+      this.#sessions.set(checked.sessionId, session);
+      this.#queue.push({ type: 'session_created', sessionId: checked.sessionId, at: now, joinDeadline });
+      return { ok: true, sessionId: checked.sessionId, joinDeadline };
+    });
+  }
+
+  /** More players for a session still readying (the protocol's "expect players"). */
+  addPlayers(sessionId: string, players: readonly ExpectedPlayer[], now: number): CreateResult {
+    return this.#run(() => {
+      const s = this.#sessions.get(sessionId);
+      if (!s) return { ok: false, reason: 'unknown_session', message: `no session ${sessionId} on this host` };
+      if (s.phase !== 'readying') return { ok: false, reason: 'not_readying', message: `session ${sessionId} has already begun` };
+      const checked = validatePlayers(players, (id) => s.hasPlayer(id));
+      if (typeof checked === 'string') return { ok: false, reason: 'invalid_spec', message: checked };
+      const load = this.load();
+      if (load.players + checked.length > this.#opts.maxPlayers)
+        return { ok: false, reason: 'capacity_players', message: `host is full: ${checked.length} more players would exceed ${this.#opts.maxPlayers} (${load.players} in use)` };
+      s.addPlayers(checked, now, s.spec.joinTimeoutMs ?? this.#opts.joinTimeoutMs);
+      return { ok: true, sessionId, joinDeadline: s.view().joinDeadline };
+    });
+  }
+
+  load(): HostLoad {
+    let players = 0;
+    for (const s of this.#sessions.values()) players += s.activePlayers;
+    return { sessions: this.#sessions.size, players, maxSessions: this.#opts.maxSessions, maxPlayers: this.#opts.maxPlayers };
+  }
+
+  // ---- admission ----
+
+  /**
+   * A peer completed its handshake from `source` with a verified session certificate. Decide and,
+   * when admitted, bind `connectionId` (the transport's handle) to the player.
+   */
+  admit(req: { source: SourceAddress; peer: VerifiedPeer; connectionId: string }, now: number): AdmissionResult {
+    return this.#run(() => {
+      const { source, peer, connectionId } = req;
+      const refuse = (reason: 'not_session_cert' | 'unknown_session' | 'session_ended', message: string): AdmissionResult => {
+        this.#queue.push({
+          type: 'admission_refused',
+          reason,
+          message,
+          source,
+          ...(peer.sessionId !== undefined ? { sessionId: peer.sessionId } : {}),
+          ...(peer.playerId !== undefined ? { playerId: peer.playerId } : {}),
+          at: now,
+        });
+        return { ok: false, reason, message };
+      };
+      if (peer.role !== 'session' || !peer.sessionId || !peer.playerId)
+        return refuse('not_session_cert', `a ${peer.role} certificate cannot join a session; a session certificate naming a session and player is needed`);
+      const s = this.#sessions.get(peer.sessionId);
+      if (!s) {
+        if (this.#ended.has(peer.sessionId)) return refuse('session_ended', `session ${peer.sessionId} has ended`);
+        return refuse('unknown_session', `no session ${peer.sessionId} on this host`);
+      }
+      const bound = this.#connections.get(connectionId);
+      if (bound && (bound.sessionId !== peer.sessionId || bound.playerId !== peer.playerId))
+        throw new RangeError(`connection id ${connectionId} is already bound to ${bound.sessionId}/${bound.playerId}`);
+      return s.admit(source, peer, connectionId, now);
+    });
+  }
+
+  connection(connectionId: string): ConnectionBinding | undefined {
+    const b = this.#connections.get(connectionId);
+    return b && { ...b };
+  }
+
+  // ---- readying and leaving (keyed by connection: a message can only speak for its own player) ----
+
+  ready(connectionId: string, now: number): ActionResult {
+    return this.#onConnection(connectionId, (s, playerId) => s.ready(playerId, now));
+  }
+
+  unready(connectionId: string, now: number): ActionResult {
+    return this.#onConnection(connectionId, (s, playerId) => s.unready(playerId, now));
+  }
+
+  /** The player said it is leaving for good. */
+  leave(connectionId: string, now: number): ActionResult {
+    return this.#onConnection(connectionId, (s, playerId) => s.depart(playerId, 'left', now));
+  }
+
+  /** The transport lost the connection (timeout, reset): the player may come back within the grace. */
+  connectionClosed(connectionId: string, now: number): ActionResult {
+    return this.#onConnection(connectionId, (s, playerId) => {
+      s.connectionLost(playerId, connectionId, now);
+      return { ok: true };
+    });
+  }
+
+  /** The Auth server (kick) or the game removes a player. */
+  removePlayer(sessionId: string, playerId: string, now: number): ActionResult {
+    return this.#onSession(sessionId, (s) => s.depart(playerId, 'removed', now));
+  }
+
+  // ---- end ----
+
+  /** The game is over: results and telemetry go out in the `session_ended` event. */
+  end(sessionId: string, results: GameResults, now: number): ActionResult {
+    return this.#onSession(sessionId, (s) => s.end(results, now));
+  }
+
+  /** Stop a session in any phase without results (Auth server cancel, operator, shutdown). */
+  cancel(sessionId: string, now: number, detail?: string): ActionResult {
+    return this.#onSession(sessionId, (s) => {
+      s.abort('cancelled', now, detail);
+      return { ok: true };
+    });
+  }
+
+  // ---- time ----
+
+  tick(now: number): void {
+    this.#run(() => {
+      for (const s of [...this.#sessions.values()]) s.tick(now);
+    });
+  }
+
+  /** When the adapter should call `tick` next (earliest pending deadline), or undefined. */
+  nextDeadline(): number | undefined {
+    let next: number | undefined;
+    for (const s of this.#sessions.values()) {
+      const t = s.nextDeadline();
+      if (t !== undefined && (next === undefined || t < next)) next = t;
+    }
+    return next;
+  }
+
+  // ---- views ----
+
+  session(sessionId: string): SessionView | undefined {
+    return this.#sessions.get(sessionId)?.view();
+  }
+
+  sessions(): SessionView[] {
+    return [...this.#sessions.values()].map((s) => s.view());
+  }
+
+  // ---- internals ----
+
+  #hooks(sessionId: string): SessionHooks {
+    return {
+      allow: (a) => this.allowList.add(a),
+      release: (a) => this.allowList.release(a),
+      bind: (connectionId, sid, playerId) => void this.#connections.set(connectionId, { sessionId: sid, playerId }),
+      unbind: (connectionId) => void this.#connections.delete(connectionId),
+      emit: (e) => {
+        this.#queue.push(e);
+        if (e.type === 'session_ended') this.#retire(sessionId);
+      },
+    };
+  }
+
+  #retire(sessionId: string): void {
+    this.#sessions.delete(sessionId);
+    this.#ended.add(sessionId);
+    // Set iterates in insertion order: drop the oldest ids beyond the memory bound
+    for (const id of this.#ended) {
+      if (this.#ended.size <= this.#opts.endedMemory) break;
+      this.#ended.delete(id);
+    }
+  }
+
+  #onConnection(connectionId: string, fn: (s: Session, playerId: string) => ActionResult): ActionResult {
+    return this.#run(() => {
+      const b = this.#connections.get(connectionId);
+      const s = b && this.#sessions.get(b.sessionId);
+      if (!b || !s) return { ok: false, reason: 'unknown_connection', message: `connection ${connectionId} belongs to no player` };
+      return fn(s, b.playerId);
+    });
+  }
+
+  #onSession(sessionId: string, fn: (s: Session) => ActionResult): ActionResult {
+    return this.#run(() => {
+      const s = this.#sessions.get(sessionId);
+      if (!s) return { ok: false, reason: 'unknown_session', message: `no session ${sessionId} on this host` };
+      return fn(s);
+    });
+  }
+
+  /** Run a mutation, then deliver the events it queued (re-entrant calls from listeners queue behind). */
+  #run<T>(fn: () => T): T {
+    const result = fn();
+    if (!this.#flushing) {
+      this.#flushing = true;
+      try {
+        while (this.#queue.length > 0) {
+          const e = this.#queue.shift()!;
+          this.events.emit(e);
+        }
+      } finally {
+        this.#flushing = false;
+      }
+    }
+    return result;
+  }
+}
+
+/** Validate and canonicalise a spec; returns a message naming the first problem. */
+function validateSpec(spec: SessionSpec): SessionSpec | string {
+  if (typeof spec.sessionId !== 'string' || spec.sessionId.length === 0 || spec.sessionId.length > 128)
+    return 'session id must be a non-empty string of at most 128 characters';
+  if (!TRANSPORTS.has(spec.transport)) return `unknown transport ${JSON.stringify(spec.transport)}; expected quic, netcode or mqtt`;
+  if (!Array.isArray(spec.players) || spec.players.length === 0) return `session ${spec.sessionId} expects no players`;
+  const players = validatePlayers(spec.players, () => false);
+  if (typeof players === 'string') return players;
+  if (spec.minPlayers !== undefined && (!Number.isInteger(spec.minPlayers) || spec.minPlayers < 1 || spec.minPlayers > players.length))
+    return `minPlayers ${spec.minPlayers} must be an integer from 1 to the ${players.length} expected players`;
+  for (const k of ['joinTimeoutMs', 'readyTimeoutMs'] as const) {
+    const v = spec[k];
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) return `${k} must be a positive number of milliseconds`;
+  }
+  return { ...spec, players };
+}
+
+function validatePlayers(players: readonly ExpectedPlayer[], exists: (id: string) => boolean): ExpectedPlayer[] | string {
+  const seen = new Set<string>();
+  const out: ExpectedPlayer[] = [];
+  for (const p of players) {
+    if (typeof p.playerId !== 'string' || p.playerId.length === 0) return 'every expected player needs a non-empty player id';
+    if (seen.has(p.playerId) || exists(p.playerId)) return `player ${p.playerId} is listed twice`;
+    seen.add(p.playerId);
+    const fingerprint = typeof p.fingerprint === 'string' ? normalizeFingerprint(p.fingerprint) : '';
+    if (!SHA256_HEX.test(fingerprint)) return `player ${p.playerId}: fingerprint must be a SHA-256 in hex`;
+    let address;
+    try {
+      canonicalIp(p.address.ip);
+      address = canonicalAddress(p.address);
+    } catch (err) {
+      return `player ${p.playerId}: bad expected address (${(err as Error).message})`;
+    }
+    out.push({ ...p, fingerprint, address, displayName: typeof p.displayName === 'string' ? p.displayName : p.playerId });
+  }
+  return out;
+}

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { AuthLinks } from '../../src/host/auth-links.js';
+import { HostDomain } from '../../src/host/host-domain.js';
+import { collect, ofType, player, sessionPeer, spec } from './helpers.js';
+
+describe('AuthLinks (re-dialling Auth servers)', () => {
+  it('dials each server at once, then backs off per server after failures', () => {
+    const links = new AuthLinks({ backoff: { initialMs: 100, maxMs: 1000, jitter: 0 } });
+    const events = collect(links.events);
+    links.add('a', 0);
+    links.add('b', 0);
+    links.tick(0);
+    expect(ofType(events, 'dial').map((e) => [e.serverId, e.attempt])).toEqual([
+      ['a', 1],
+      ['b', 1],
+    ]);
+    links.dialFailed('a', 10);
+    links.connected('b', 10);
+    expect(links.nextDeadline()).toBe(110);
+    links.tick(109);
+    expect(ofType(events, 'dial')).toHaveLength(2); // a is still waiting
+    links.tick(110);
+    links.dialFailed('a', 120);
+    expect(links.nextDeadline()).toBe(320); // grown to 200
+    expect(links.upServers()).toEqual(['b']);
+    expect(links.state('a')).toBe('down');
+  });
+
+  it('re-dials quickly after a stable connection drops, slowly after a flapping one', () => {
+    const links = new AuthLinks({ backoff: { initialMs: 100, maxMs: 10_000, jitter: 0, stableAfterMs: 1000 } });
+    const events = collect(links.events);
+    links.add('a', 0);
+    links.tick(0);
+    links.dialFailed('a', 0); // next in 100
+    links.tick(100);
+    links.dialFailed('a', 100); // next in 200
+    links.tick(300);
+    links.connected('a', 300);
+    links.disconnected('a', 400); // flapped after 100 ms: keeps growing
+    expect(ofType(events, 'link_down').at(-1)!.retryAt).toBe(800);
+    links.tick(800);
+    links.connected('a', 800);
+    links.disconnected('a', 5000); // stable: starts over
+    expect(ofType(events, 'link_down').at(-1)!.retryAt).toBe(5100);
+  });
+});
+
+describe('HostDomain: games go on while every Auth server is down', () => {
+  it('queues a finished session for the Auth servers and delivers once one is back', () => {
+    const host = new HostDomain(
+      {
+        sessions: { maxSessions: 2, maxPlayers: 8 },
+        outbox: { ackTimeoutMs: 1000 },
+        redial: { initialMs: 100, jitter: 0 },
+        authServers: ['auth-1', 'auth-2'],
+      },
+      0,
+    );
+    const dials = collect(host.links.events);
+    host.tick(0);
+    expect(ofType(dials, 'dial').map((d) => d.serverId)).toEqual(['auth-1', 'auth-2']);
+    host.links.connected('auth-1', 1);
+    expect(host.sessions.create(spec('s1', [player('alice', '10.0.0.1')]), 2).ok).toBe(true);
+    host.links.disconnected('auth-1', 3); // the only live Auth server dies
+    host.links.dialFailed('auth-2', 3);
+
+    host.sessions.admit({ source: { ip: '10.0.0.1', port: 1 }, peer: sessionPeer('s1', 'alice'), connectionId: 'c' }, 4);
+    host.sessions.ready('c', 5);
+    expect(host.sessions.session('s1')!.phase).toBe('in_game');
+    host.sessions.end('s1', { outcomes: { alice: { result: 'win' } } }, 100);
+    expect(host.outbox.ids()).toEqual(['result:s1', 'telemetry:s1']);
+    expect(host.outbox.pending('auth-1', 100)).toEqual([]);
+
+    host.tick(103); // re-dial time for auth-1 (3 + 100)
+    expect(ofType(dials, 'dial').filter((d) => d.serverId === 'auth-1')).toHaveLength(2);
+    host.links.connected('auth-1', 110);
+    const items = host.outbox.pending('auth-1', 110);
+    expect(items.map((i) => i.body.kind)).toEqual(['result', 'telemetry']);
+    const result = items[0]!.body;
+    expect(result.kind === 'result' && result.report.outcomes).toEqual({ alice: { result: 'win' } });
+    for (const i of items) host.outbox.markSent('auth-1', i.id, 110);
+    expect(host.nextDeadline()).toBeDefined();
+    host.outbox.ack('auth-1', 'result:s1', 120);
+    host.outbox.ack('auth-1', 'telemetry:s1', 120);
+    expect(host.outbox.size).toBe(0);
+  });
+});
