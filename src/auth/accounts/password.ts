@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { DEFAULT_SCRYPT, hashPassword, needsRehash, verifyPassword, type ScryptParams } from './password-hash.js';
+import type { AccountStore, StoredAccount } from './store.js';
+import {
+  AUTH_FAILURES,
+  AuthError,
+  cleanDisplayName,
+  stringField,
+  type Account,
+  type AccountProvider,
+  type AuthContext,
+  type Credentials,
+} from './types.js';
+
+export interface PasswordOptions {
+  store: AccountStore;
+  scrypt?: ScryptParams;
+  minPasswordLength?: number;
+  /** Upper bound so a huge password cannot be used to burn CPU in scrypt. */
+  maxPasswordLength?: number;
+  newAccountId?: () => string;
+}
+
+export interface RegisterRequest {
+  username: string;
+  password: string;
+  displayName?: string;
+  data?: Record<string, unknown>;
+}
+
+// Usernames are identifiers, not display text: a conservative ASCII set avoids look-alike accounts.
+const USERNAME = /^[a-z0-9][a-z0-9_.-]{2,31}$/;
+
+export function usernameKey(username: string): string {
+  return username.normalize('NFKC').toLowerCase();
+}
+
+/**
+ * Username + password accounts. Credentials: `{ method: 'password', username, password }`.
+ * Unknown usernames still pay for one scrypt run so response time does not reveal which names exist.
+ */
+export class PasswordProvider implements AccountProvider {
+  readonly method = 'password';
+  readonly #store: AccountStore;
+  readonly #params: ScryptParams;
+  readonly #minLen: number;
+  readonly #maxLen: number;
+  readonly #newId: () => string;
+  #dummyHash: Promise<string> | undefined;
+
+  constructor(opts: PasswordOptions) {
+    this.#store = opts.store;
+    this.#params = opts.scrypt ?? DEFAULT_SCRYPT;
+    this.#minLen = opts.minPasswordLength ?? 8;
+    this.#maxLen = opts.maxPasswordLength ?? 1024;
+    this.#newId = opts.newAccountId ?? randomUUID;
+  }
+
+  async register(req: RegisterRequest, ctx: AuthContext): Promise<Account> {
+    const key = usernameKey(req.username);
+    if (!USERNAME.test(key)) {
+      throw new AuthError(AUTH_FAILURES.invalidRequest, `username "${req.username}" is not allowed`, {
+        hint: '3-32 characters: letters, digits, "_", "." or "-", starting with a letter or digit',
+      });
+    }
+    this.#checkPasswordShape(req.password, true);
+    const displayName =
+      (req.displayName === undefined ? undefined : cleanDisplayName(req.displayName)) ?? req.username;
+    const stored: StoredAccount = {
+      accountId: this.#newId(),
+      usernameKey: key,
+      username: req.username,
+      displayName,
+      passwordHash: await hashPassword(req.password, this.#params),
+      createdAt: ctx.now,
+    };
+    if (req.data !== undefined) stored.data = req.data;
+    if (!(await this.#store.create(stored))) {
+      throw new AuthError(AUTH_FAILURES.usernameTaken, `username "${req.username}" is already registered`);
+    }
+    return this.#toAccount(stored, undefined);
+  }
+
+  async authenticate(credentials: Credentials, _ctx: AuthContext): Promise<Account> {
+    const username = stringField(credentials, 'username', { max: 64 })!;
+    const password = stringField(credentials, 'password', { max: this.#maxLen })!;
+    const stored = await this.#store.findByUsername(usernameKey(username));
+    if (!stored) {
+      await verifyPassword(password, await this.#dummy());
+      throw this.#bad();
+    }
+    if (!(await verifyPassword(password, stored.passwordHash))) throw this.#bad();
+    if (needsRehash(stored.passwordHash, this.#params)) {
+      await this.#store.updatePasswordHash(stored.accountId, await hashPassword(password, this.#params));
+    }
+    return this.#toAccount(stored, credentials.ext);
+  }
+
+  #checkPasswordShape(password: string, registering: boolean): void {
+    if (password.length > this.#maxLen) {
+      throw new AuthError(AUTH_FAILURES.invalidRequest, `password is longer than ${this.#maxLen} characters`);
+    }
+    if (registering && [...password].length < this.#minLen) {
+      throw new AuthError(AUTH_FAILURES.weakPassword, `password must have at least ${this.#minLen} characters`);
+    }
+  }
+
+  #dummy(): Promise<string> {
+    this.#dummyHash ??= hashPassword(randomUUID(), this.#params);
+    return this.#dummyHash;
+  }
+
+  // One message for "no such user" and "wrong password": the client must not learn which.
+  #bad(): AuthError {
+    return new AuthError(AUTH_FAILURES.badCredentials, 'wrong username or password');
+  }
+
+  #toAccount(s: StoredAccount, ext: unknown): Account {
+    const a: Account = { playerId: `password:${s.accountId}`, accountId: s.accountId, method: this.method, displayName: s.displayName };
+    if (s.data !== undefined) a.data = s.data;
+    if (ext !== undefined) a.ext = ext;
+    return a;
+  }
+}

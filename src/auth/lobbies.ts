@@ -1,0 +1,390 @@
+import { EventEmitter } from 'node:events';
+import { randomInt } from 'node:crypto';
+import { IyesmpError } from '../errors.js';
+
+/**
+ * Lobbies: players gather, agree on settings, get ready, and the owner starts the game.
+ * Sans-IO: every method takes `now` and returns or throws synchronously; every change is emitted
+ * as a typed event (with a snapshot of the lobby after the change) for the server to broadcast.
+ */
+
+export interface LobbyMember {
+  playerId: string;
+  displayName: string;
+  joinedAt: number;
+  ready: boolean;
+  /** Per-member game data (chosen character, team...), opaque to us. */
+  data?: unknown;
+}
+
+export type LobbyState = 'open' | 'started';
+
+/** A snapshot; mutating it changes nothing. */
+export interface LobbyView {
+  id: string;
+  name: string;
+  mode: string | undefined;
+  ownerId: string;
+  /** Game settings, opaque to us; the owner changes them. */
+  settings: unknown;
+  maxPlayers: number;
+  minPlayers: number;
+  private: boolean;
+  /** Join code, present only on private lobbies (and only shown to members by the server). */
+  code: string | undefined;
+  state: LobbyState;
+  createdAt: number;
+  /** In join order: the first is the longest-present member. */
+  members: LobbyMember[];
+}
+
+export interface Joiner {
+  playerId: string;
+  displayName: string;
+  data?: unknown;
+}
+
+export interface CreateLobby {
+  owner: Joiner;
+  name?: string;
+  mode?: string;
+  settings?: unknown;
+  maxPlayers: number;
+  /** Fewest members needed to start (default 1). */
+  minPlayers?: number;
+  private?: boolean;
+}
+
+export interface LobbyFilter {
+  mode?: string;
+  /** Only lobbies with a free seat (default true). */
+  hasSpace?: boolean;
+  /** Include lobbies whose game started (default false). */
+  includeStarted?: boolean;
+  /** Game-specific filter on the opaque settings. */
+  where?: (settings: unknown, lobby: LobbyView) => boolean;
+  limit?: number;
+}
+
+export type LeaveReason = 'left' | 'kicked';
+
+export interface LobbyEvents {
+  created: [{ lobby: LobbyView }];
+  joined: [{ lobby: LobbyView; member: LobbyMember }];
+  left: [{ lobby: LobbyView; playerId: string; reason: LeaveReason; by?: string }];
+  'owner-changed': [{ lobby: LobbyView; previousOwnerId: string; ownerId: string }];
+  'ready-changed': [{ lobby: LobbyView; playerId: string; ready: boolean }];
+  'settings-changed': [{ lobby: LobbyView }];
+  started: [{ lobby: LobbyView; members: LobbyMember[] }];
+  closed: [{ lobby: LobbyView; reason: 'empty' | 'closed' }];
+}
+
+export const LOBBY_ERRORS = {
+  badRequest: 'lobby.bad_request',
+  notFound: 'lobby.not_found',
+  full: 'lobby.full',
+  started: 'lobby.started',
+  banned: 'lobby.banned',
+  alreadyInLobby: 'lobby.already_in_lobby',
+  notMember: 'lobby.not_member',
+  notOwner: 'lobby.not_owner',
+  notReady: 'lobby.not_ready',
+  tooFewPlayers: 'lobby.too_few_players',
+} as const;
+export type LobbyErrorCode = (typeof LOBBY_ERRORS)[keyof typeof LOBBY_ERRORS];
+
+export class LobbyError extends IyesmpError {
+  declare readonly code: LobbyErrorCode;
+  constructor(code: LobbyErrorCode, message: string, details?: Record<string, unknown>) {
+    super(code === LOBBY_ERRORS.badRequest ? 'input' : 'conflict', code, message, details ? { details } : {});
+    this.name = 'LobbyError';
+  }
+}
+
+// No 0/O or 1/I/L: codes are read aloud and typed from screenshots, so look-alikes are left out.
+export const JOIN_CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
+
+export interface LobbyOptions {
+  /** Length of private join codes (default 6: about 30 bits, plenty for live lobbies). */
+  codeLength?: number;
+  /** Uniform integer in [0, max); injectable for tests. */
+  randomInt?: (max: number) => number;
+  newId?: () => string;
+  /** Hard cap on maxPlayers a client may ask for. */
+  maxPlayersLimit?: number;
+}
+
+interface Lobby {
+  id: string;
+  name: string;
+  mode: string | undefined;
+  ownerId: string;
+  settings: unknown;
+  maxPlayers: number;
+  minPlayers: number;
+  private: boolean;
+  code: string | undefined;
+  state: LobbyState;
+  createdAt: number;
+  members: LobbyMember[];
+  banned: Set<string>;
+}
+
+export class Lobbies extends EventEmitter<LobbyEvents> {
+  readonly #byId = new Map<string, Lobby>();
+  readonly #byCode = new Map<string, Lobby>();
+  readonly #lobbyOf = new Map<string, Lobby>();
+  readonly #codeLength: number;
+  readonly #randomInt: (max: number) => number;
+  readonly #newId: () => string;
+  readonly #maxPlayersLimit: number;
+  #seq = 0;
+
+  constructor(opts: LobbyOptions = {}) {
+    super();
+    this.#codeLength = opts.codeLength ?? 6;
+    this.#randomInt = opts.randomInt ?? ((max) => randomInt(max));
+    this.#newId = opts.newId ?? (() => `lby_${(++this.#seq).toString(36)}_${this.#randomCode(6).toLowerCase()}`);
+    this.#maxPlayersLimit = opts.maxPlayersLimit ?? 256;
+  }
+
+  create(req: CreateLobby, now: number): LobbyView {
+    this.#assertFree(req.owner.playerId);
+    const max = req.maxPlayers;
+    const min = req.minPlayers ?? 1;
+    if (!Number.isInteger(max) || max < 1 || max > this.#maxPlayersLimit) {
+      throw new LobbyError(LOBBY_ERRORS.badRequest, `maxPlayers must be a whole number from 1 to ${this.#maxPlayersLimit}`);
+    }
+    if (!Number.isInteger(min) || min < 1 || min > max) {
+      throw new LobbyError(LOBBY_ERRORS.badRequest, 'minPlayers must be a whole number from 1 to maxPlayers');
+    }
+    const lobby: Lobby = {
+      id: this.#newId(),
+      name: req.name ?? `${req.owner.displayName}'s lobby`,
+      mode: req.mode,
+      ownerId: req.owner.playerId,
+      settings: req.settings,
+      maxPlayers: max,
+      minPlayers: min,
+      private: req.private === true,
+      code: req.private === true ? this.#uniqueCode() : undefined,
+      state: 'open',
+      createdAt: now,
+      members: [member(req.owner, now)],
+      banned: new Set(),
+    };
+    this.#byId.set(lobby.id, lobby);
+    if (lobby.code !== undefined) this.#byCode.set(lobby.code, lobby);
+    this.#lobbyOf.set(req.owner.playerId, lobby);
+    this.emit('created', { lobby: view(lobby) });
+    return view(lobby);
+  }
+
+  get(lobbyId: string): LobbyView | undefined {
+    const l = this.#byId.get(lobbyId);
+    return l && view(l);
+  }
+
+  /** The lobby a player is in, if any. */
+  lobbyOf(playerId: string): LobbyView | undefined {
+    const l = this.#lobbyOf.get(playerId);
+    return l && view(l);
+  }
+
+  /** Public lobbies only, oldest first. */
+  list(filter: LobbyFilter = {}): LobbyView[] {
+    const out: LobbyView[] = [];
+    const limit = filter.limit ?? 100;
+    for (const l of this.#byId.values()) {
+      if (out.length >= limit) break;
+      if (l.private) continue;
+      if (filter.mode !== undefined && l.mode !== filter.mode) continue;
+      if (!(filter.includeStarted ?? false) && l.state !== 'open') continue;
+      if ((filter.hasSpace ?? true) && l.members.length >= l.maxPlayers) continue;
+      const v = view(l);
+      if (filter.where && !filter.where(v.settings, v)) continue;
+      out.push(v);
+    }
+    return out;
+  }
+
+  /** Join a public lobby by id, or any lobby by its code. A private lobby's id alone is not enough. */
+  join(target: { lobbyId: string } | { code: string }, who: Joiner, now: number): LobbyView {
+    const lobby = 'code' in target ? this.#byCode.get(normalizeCode(target.code)) : this.#byId.get(target.lobbyId);
+    // A private lobby reached by id looks missing: its id must not work as a join code.
+    if (!lobby || ('lobbyId' in target && lobby.private)) {
+      throw new LobbyError(LOBBY_ERRORS.notFound, 'code' in target ? `no lobby has the code "${target.code}"` : `lobby ${target.lobbyId} does not exist`);
+    }
+    if (this.#lobbyOf.get(who.playerId) === lobby) return view(lobby); // joining twice is a no-op
+    this.#assertFree(who.playerId);
+    if (lobby.banned.has(who.playerId)) throw new LobbyError(LOBBY_ERRORS.banned, 'you were removed from this lobby and cannot rejoin');
+    if (lobby.state === 'started') throw new LobbyError(LOBBY_ERRORS.started, 'this lobby has already started its game');
+    if (lobby.members.length >= lobby.maxPlayers) {
+      throw new LobbyError(LOBBY_ERRORS.full, `this lobby is full (${lobby.maxPlayers} players)`);
+    }
+    const m = member(who, now);
+    lobby.members.push(m);
+    this.#lobbyOf.set(who.playerId, lobby);
+    this.emit('joined', { lobby: view(lobby), member: { ...m } });
+    return view(lobby);
+  }
+
+  leave(lobbyId: string, playerId: string, _now: number): void {
+    const lobby = this.#memberLobby(lobbyId, playerId);
+    this.#remove(lobby, playerId, 'left');
+  }
+
+  setReady(lobbyId: string, playerId: string, ready: boolean, _now: number): LobbyView {
+    const lobby = this.#memberLobby(lobbyId, playerId);
+    if (lobby.state !== 'open') throw new LobbyError(LOBBY_ERRORS.started, 'the game has already started');
+    const m = lobby.members.find((x) => x.playerId === playerId)!;
+    if (m.ready !== ready) {
+      m.ready = ready;
+      this.emit('ready-changed', { lobby: view(lobby), playerId, ready });
+    }
+    return view(lobby);
+  }
+
+  /** Owner changes settings (and maybe maxPlayers). Everyone's ready flag resets: they agreed to other terms. */
+  updateSettings(lobbyId: string, by: string, change: { settings?: unknown; maxPlayers?: number; name?: string }, _now: number): LobbyView {
+    const lobby = this.#ownedLobby(lobbyId, by);
+    if (lobby.state !== 'open') throw new LobbyError(LOBBY_ERRORS.started, 'the game has already started');
+    if (change.maxPlayers !== undefined) {
+      const max = change.maxPlayers;
+      if (!Number.isInteger(max) || max < Math.max(lobby.members.length, lobby.minPlayers) || max > this.#maxPlayersLimit) {
+        throw new LobbyError(LOBBY_ERRORS.badRequest, `maxPlayers must be a whole number from ${Math.max(lobby.members.length, lobby.minPlayers)} to ${this.#maxPlayersLimit}`);
+      }
+      lobby.maxPlayers = max;
+    }
+    if ('settings' in change) lobby.settings = change.settings;
+    if (change.name !== undefined) lobby.name = change.name;
+    for (const m of lobby.members) m.ready = false;
+    this.emit('settings-changed', { lobby: view(lobby) });
+    return view(lobby);
+  }
+
+  /** Owner removes a member; by default the member may not rejoin this lobby. */
+  kick(lobbyId: string, by: string, target: string, _now: number, opts: { ban?: boolean } = {}): void {
+    const lobby = this.#ownedLobby(lobbyId, by);
+    if (target === by) throw new LobbyError(LOBBY_ERRORS.badRequest, 'the owner cannot kick themselves; leave instead');
+    if (!lobby.members.some((m) => m.playerId === target)) {
+      throw new LobbyError(LOBBY_ERRORS.notMember, `player ${target} is not in this lobby`);
+    }
+    if (opts.ban ?? true) lobby.banned.add(target);
+    this.#remove(lobby, target, 'kicked', by);
+  }
+
+  /** Owner starts the game once every other member is ready. Emits `started` with the members. */
+  start(lobbyId: string, by: string, _now: number): LobbyMember[] {
+    const lobby = this.#ownedLobby(lobbyId, by);
+    if (lobby.state !== 'open') throw new LobbyError(LOBBY_ERRORS.started, 'the game has already started');
+    if (lobby.members.length < lobby.minPlayers) {
+      throw new LobbyError(LOBBY_ERRORS.tooFewPlayers, `need at least ${lobby.minPlayers} players to start, have ${lobby.members.length}`);
+    }
+    // The owner pressing start is their "ready".
+    const waiting = lobby.members.filter((m) => !m.ready && m.playerId !== lobby.ownerId).map((m) => m.playerId);
+    if (waiting.length > 0) throw new LobbyError(LOBBY_ERRORS.notReady, `${waiting.length} player(s) are not ready`, { waiting });
+    lobby.state = 'started';
+    const members = lobby.members.map((m) => ({ ...m }));
+    this.emit('started', { lobby: view(lobby), members });
+    return members;
+  }
+
+  /** Server-side removal (game over, admin action): members are released. */
+  close(lobbyId: string): void {
+    const lobby = this.#byId.get(lobbyId);
+    if (!lobby) return;
+    this.#drop(lobby);
+    this.emit('closed', { lobby: view(lobby), reason: 'closed' });
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  #remove(lobby: Lobby, playerId: string, reason: LeaveReason, by?: string): void {
+    lobby.members = lobby.members.filter((m) => m.playerId !== playerId);
+    this.#lobbyOf.delete(playerId);
+    if (lobby.members.length === 0) {
+      this.#drop(lobby);
+      this.emit('left', { lobby: view(lobby), playerId, reason, ...(by ? { by } : {}) });
+      this.emit('closed', { lobby: view(lobby), reason: 'empty' });
+      return;
+    }
+    const previousOwnerId = lobby.ownerId;
+    // Ownership goes to whoever has been here longest: members are kept in join order.
+    if (previousOwnerId === playerId) lobby.ownerId = lobby.members[0]!.playerId;
+    this.emit('left', { lobby: view(lobby), playerId, reason, ...(by ? { by } : {}) });
+    if (lobby.ownerId !== previousOwnerId) {
+      this.emit('owner-changed', { lobby: view(lobby), previousOwnerId, ownerId: lobby.ownerId });
+    }
+  }
+
+  #drop(lobby: Lobby): void {
+    this.#byId.delete(lobby.id);
+    if (lobby.code !== undefined) this.#byCode.delete(lobby.code);
+    for (const m of lobby.members) this.#lobbyOf.delete(m.playerId);
+  }
+
+  #assertFree(playerId: string): void {
+    const current = this.#lobbyOf.get(playerId);
+    if (current) {
+      throw new LobbyError(LOBBY_ERRORS.alreadyInLobby, `player ${playerId} is already in lobby ${current.id}; leave it first`);
+    }
+  }
+
+  #memberLobby(lobbyId: string, playerId: string): Lobby {
+    const lobby = this.#byId.get(lobbyId);
+    if (!lobby) throw new LobbyError(LOBBY_ERRORS.notFound, `lobby ${lobbyId} does not exist`);
+    if (this.#lobbyOf.get(playerId) !== lobby) throw new LobbyError(LOBBY_ERRORS.notMember, `player ${playerId} is not in lobby ${lobbyId}`);
+    return lobby;
+  }
+
+  #ownedLobby(lobbyId: string, playerId: string): Lobby {
+    const lobby = this.#memberLobby(lobbyId, playerId);
+    if (lobby.ownerId !== playerId) throw new LobbyError(LOBBY_ERRORS.notOwner, 'only the lobby owner can do that');
+    return lobby;
+  }
+
+  #randomCode(n: number): string {
+    let s = '';
+    for (let i = 0; i < n; i++) s += JOIN_CODE_ALPHABET[this.#randomInt(JOIN_CODE_ALPHABET.length)];
+    return s;
+  }
+
+  #uniqueCode(): string {
+    for (let i = 0; i < 100; i++) {
+      const c = this.#randomCode(this.#codeLength);
+      if (!this.#byCode.has(c)) return c;
+    }
+    throw new IyesmpError('internal', 'lobby.code_space_exhausted', 'could not find a free join code; raise codeLength');
+  }
+}
+
+/** Codes are forgiving about case, spaces and dashes ("abc-def" finds "ABCDEF"). */
+export function normalizeCode(code: string): string {
+  return code.toUpperCase().replace(/[\s-]/g, '');
+}
+
+function member(j: Joiner, now: number): LobbyMember {
+  const m: LobbyMember = { playerId: j.playerId, displayName: j.displayName, joinedAt: now, ready: false };
+  if (j.data !== undefined) m.data = j.data;
+  return m;
+}
+
+function view(l: Lobby): LobbyView {
+  return {
+    id: l.id,
+    name: l.name,
+    mode: l.mode,
+    ownerId: l.ownerId,
+    settings: l.settings,
+    maxPlayers: l.maxPlayers,
+    minPlayers: l.minPlayers,
+    private: l.private,
+    code: l.code,
+    state: l.state,
+    createdAt: l.createdAt,
+    members: l.members.map((m) => ({ ...m })),
+  };
+}

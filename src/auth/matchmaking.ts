@@ -1,0 +1,615 @@
+import { EventEmitter } from 'node:events';
+import { IyesmpError } from '../errors.js';
+
+/**
+ * Matchmaking queue, sans-IO: callers pass `now` (ms) into every method and call `tick(now)` on a
+ * cadence of their choosing; the same inputs always give the same matches.
+ *
+ * Rules, per bucket (mode + players per match; tickets never meet across buckets):
+ * - A ticket is a party of 1..matchSize players; a party is never split.
+ * - The line is processed in order; each ticket in turn is the *anchor* of a match attempt, so the
+ *   front of the line gets the first chance. Tickets put back after a failed confirm go to the front.
+ * - Region: every member must list the match's region. A ticket with no list, or that has waited
+ *   `regionFallbackMs`, accepts any region (but as an anchor still tries its own list first).
+ * - Rating (modes with `rating` rules): every member's rating must be within the anchor's window of
+ *   the anchor's rating. The window is `baseWindow + widenPerSecond * waited`, capped at `maxWindow`.
+ *   The front of the line has usually waited longest, so its window is normally the widest.
+ * - Candidates are taken nearest rating first, and an exact fill of the remaining seats with whole
+ *   parties is found with a small subset-sum table, so a party of 3 is not stuck behind a party of 2.
+ * - A formed match is *proposed*: every player must accept before `confirmTimeoutMs`. All accept:
+ *   `confirmed` (hand it off). A decline or a timeout removes the decliner's / non-responder's ticket
+ *   and puts the other tickets back at the front of the line with their original wait time.
+ */
+
+export interface RatingRules {
+  /** Rating difference accepted at once. */
+  baseWindow: number;
+  /** Added to the window per second waited. */
+  widenPerSecond: number;
+  /** The window never grows beyond this. */
+  maxWindow: number;
+}
+
+export interface ModeRules {
+  /** Absent: ratings are ignored for this mode. Present: every ticket must carry a rating. */
+  rating?: RatingRules;
+  /** After waiting this long a ticket accepts any region (default 30 s; Infinity never). */
+  regionFallbackMs?: number;
+  /** Time every player has to accept a proposed match (default 15 s). */
+  confirmTimeoutMs?: number;
+  /** Candidates examined per anchor and region, bounding the work of one tick (default 256). */
+  maxCandidates?: number;
+}
+
+export interface TicketRequest {
+  /** The party: these players are matched together or not at all. */
+  players: string[];
+  mode: string;
+  /** Players per match. */
+  matchSize: number;
+  /** Preferred regions, best first. Empty or absent: any region. */
+  regions?: string[];
+  /** The party's rating (the caller decides how a party's ratings combine). */
+  rating?: number;
+  /** Game data carried through to the match, opaque to us. */
+  ext?: unknown;
+}
+
+export interface Ticket {
+  id: string;
+  players: string[];
+  mode: string;
+  matchSize: number;
+  regions: string[];
+  rating: number | undefined;
+  ext?: unknown;
+  /** When the wait began; kept across re-queues so time already waited still counts. */
+  waitingSince: number;
+}
+
+export interface Match {
+  id: string;
+  mode: string;
+  matchSize: number;
+  /** The region every member accepts; undefined when nobody named one. */
+  region: string | undefined;
+  tickets: Ticket[];
+  players: string[];
+  proposedAt: number;
+  /** Accept before this time (ms). */
+  deadline: number;
+  accepted: string[];
+}
+
+export type RemovalReason = 'cancelled' | 'declined' | 'timeout';
+
+export interface MatchmakingEvents {
+  queued: [{ ticket: Ticket }];
+  /** A ticket left the queue for good (not by being matched). */
+  removed: [{ ticket: Ticket; reason: RemovalReason; matchId?: string }];
+  /** Ask these players to accept. */
+  proposed: [{ match: Match }];
+  accepted: [{ match: Match; playerId: string }];
+  /** Everyone accepted: hand the match off to a host. Its players are free to queue again. */
+  confirmed: [{ match: Match }];
+  /** The proposal failed; `requeued` tickets are back at the front of the line. */
+  failed: [{ match: Match; reason: 'declined' | 'timeout' | 'cancelled'; removed: Ticket[]; requeued: Ticket[] }];
+}
+
+export const MATCHMAKING_ERRORS = {
+  badRequest: 'mm.bad_request',
+  alreadyQueued: 'mm.already_queued',
+  ratingRequired: 'mm.rating_required',
+  unknownTicket: 'mm.unknown_ticket',
+  unknownMatch: 'mm.unknown_match',
+  notInMatch: 'mm.not_in_match',
+} as const;
+export type MatchmakingErrorCode = (typeof MATCHMAKING_ERRORS)[keyof typeof MATCHMAKING_ERRORS];
+
+export class MatchmakingError extends IyesmpError {
+  declare readonly code: MatchmakingErrorCode;
+  constructor(code: MatchmakingErrorCode, message: string) {
+    super(code === MATCHMAKING_ERRORS.badRequest || code === MATCHMAKING_ERRORS.ratingRequired ? 'input' : 'conflict', code, message);
+    this.name = 'MatchmakingError';
+  }
+}
+
+export interface MatchmakerOptions {
+  /** Rules by mode name; modes not listed use `defaults`. */
+  modes?: Record<string, ModeRules>;
+  defaults?: ModeRules;
+  /** Largest matchSize accepted (default 128). */
+  maxMatchSize?: number;
+  newTicketId?: () => string;
+  newMatchId?: () => string;
+}
+
+interface QTicket extends Ticket {
+  /** Position in the line: smaller goes first. Negative for tickets put back at the front. */
+  line: number;
+  /** Set while matched inside one tick (so indexes skip it). */
+  taken: boolean;
+  matchId: string | undefined;
+  /** The bucket it is queued in, if queued. */
+  bucket: Bucket | undefined;
+}
+
+interface Bucket {
+  key: string;
+  mode: string;
+  matchSize: number;
+  rules: Required<Omit<ModeRules, 'rating'>> & { rating: RatingRules | undefined };
+  queued: Map<string, QTicket>;
+  players: number;
+}
+
+interface PendingMatch extends Omit<Match, 'tickets' | 'accepted'> {
+  tickets: QTicket[];
+  accepted: Set<string>;
+  bucket: Bucket;
+}
+
+const NO_REGION = '';
+
+export class Matchmaker extends EventEmitter<MatchmakingEvents> {
+  readonly #opts: MatchmakerOptions;
+  readonly #buckets = new Map<string, Bucket>();
+  readonly #ticketOfPlayer = new Map<string, QTicket>();
+  readonly #tickets = new Map<string, QTicket>();
+  readonly #matches = new Map<string, PendingMatch>();
+  #back = 0;
+  #front = 0;
+  #ids = 0;
+
+  constructor(opts: MatchmakerOptions = {}) {
+    super();
+    this.#opts = opts;
+  }
+
+  /** Window (rating difference accepted) for a ticket of this mode that has waited `waitedMs`. */
+  ratingWindow(mode: string, waitedMs: number): number {
+    const r = this.#rulesFor(mode).rating;
+    return r ? windowOf(r, waitedMs) : Infinity;
+  }
+
+  enqueue(req: TicketRequest, now: number): Ticket {
+    const maxSize = this.#opts.maxMatchSize ?? 128;
+    const bad = (why: string) => new MatchmakingError(MATCHMAKING_ERRORS.badRequest, why);
+    if (typeof req.mode !== 'string' || req.mode.length === 0 || req.mode.length > 64) throw bad('mode must be a string of 1-64 characters');
+    if (!Number.isInteger(req.matchSize) || req.matchSize < 1 || req.matchSize > maxSize) {
+      throw bad(`matchSize must be a whole number from 1 to ${maxSize}`);
+    }
+    if (!Array.isArray(req.players) || req.players.length === 0 || req.players.some((p) => typeof p !== 'string')) {
+      throw bad('players must be a non-empty list of player ids');
+    }
+    if (new Set(req.players).size !== req.players.length) throw bad('a player appears twice in the party');
+    if (req.players.length > req.matchSize) throw bad(`a party of ${req.players.length} cannot fit a match of ${req.matchSize}`);
+    const regions = req.regions ?? [];
+    if (!Array.isArray(regions) || regions.some((r) => typeof r !== 'string' || r.length === 0) || regions.length > 16) {
+      throw bad('regions must be a list of up to 16 region names');
+    }
+    if (req.rating !== undefined && !Number.isFinite(req.rating)) throw bad('rating must be a finite number');
+    const rules = this.#rulesFor(req.mode);
+    if (rules.rating && req.rating === undefined) {
+      throw new MatchmakingError(MATCHMAKING_ERRORS.ratingRequired, `mode "${req.mode}" is rated: the ticket needs a rating`);
+    }
+    for (const p of req.players) {
+      const t = this.#ticketOfPlayer.get(p);
+      if (t) throw new MatchmakingError(MATCHMAKING_ERRORS.alreadyQueued, `player ${p} is already queued (ticket ${t.id})`);
+    }
+    const t: QTicket = {
+      id: this.#opts.newTicketId?.() ?? `tkt_${(++this.#ids).toString(36)}`,
+      players: [...req.players],
+      mode: req.mode,
+      matchSize: req.matchSize,
+      regions: [...new Set(regions)],
+      rating: rules.rating ? req.rating : undefined,
+      waitingSince: now,
+      line: ++this.#back,
+      taken: false,
+      matchId: undefined,
+      bucket: undefined,
+    };
+    if (req.ext !== undefined) t.ext = req.ext;
+    this.#tickets.set(t.id, t);
+    for (const p of t.players) this.#ticketOfPlayer.set(p, t);
+    this.#queue(t);
+    this.emit('queued', { ticket: snap(t) });
+    return snap(t);
+  }
+
+  /** Cancel a ticket (by id). A ticket inside a proposed match counts as that match being declined. */
+  cancel(ticketId: string, now: number): void {
+    const t = this.#tickets.get(ticketId);
+    if (!t) throw new MatchmakingError(MATCHMAKING_ERRORS.unknownTicket, `no ticket ${ticketId} is queued`);
+    if (t.matchId !== undefined) {
+      this.#fail(this.#matches.get(t.matchId)!, new Set([t]), 'cancelled', now);
+      return;
+    }
+    this.#unqueue(t);
+    this.#forget(t);
+    this.emit('removed', { ticket: snap(t), reason: 'cancelled' });
+  }
+
+  /** Cancel whatever ticket the player belongs to (any party member may). False if none. */
+  cancelFor(playerId: string, now: number): boolean {
+    const t = this.#ticketOfPlayer.get(playerId);
+    if (!t) return false;
+    this.cancel(t.id, now);
+    return true;
+  }
+
+  /** The ticket (queued or in a proposed match) a player belongs to. */
+  ticketOf(playerId: string): Ticket | undefined {
+    const t = this.#ticketOfPlayer.get(playerId);
+    return t && snap(t);
+  }
+
+  match(matchId: string): Match | undefined {
+    const m = this.#matches.get(matchId);
+    return m && matchSnap(m);
+  }
+
+  get stats(): { queuedTickets: number; queuedPlayers: number; pendingMatches: number } {
+    let tickets = 0;
+    let players = 0;
+    for (const b of this.#buckets.values()) {
+      tickets += b.queued.size;
+      players += b.players;
+    }
+    return { queuedTickets: tickets, queuedPlayers: players, pendingMatches: this.#matches.size };
+  }
+
+  accept(matchId: string, playerId: string, _now: number): void {
+    const m = this.#pending(matchId, playerId);
+    if (m.accepted.has(playerId)) return;
+    m.accepted.add(playerId);
+    this.emit('accepted', { match: matchSnap(m), playerId });
+    if (m.accepted.size === m.players.length) {
+      this.#matches.delete(m.id);
+      for (const t of m.tickets) this.#forget(t);
+      this.emit('confirmed', { match: matchSnap(m) });
+    }
+  }
+
+  decline(matchId: string, playerId: string, now: number): void {
+    const m = this.#pending(matchId, playerId);
+    this.#fail(m, new Set([this.#ticketOfPlayer.get(playerId)!]), 'declined', now);
+  }
+
+  /** Expire unconfirmed proposals, then form new matches. Returns the matches proposed. */
+  tick(now: number): Match[] {
+    for (const m of [...this.#matches.values()]) {
+      if (m.deadline <= now) {
+        const silent = new Set(m.tickets.filter((t) => t.players.some((p) => !m.accepted.has(p))));
+        this.#fail(m, silent, 'timeout', now);
+      }
+    }
+    const groups: Array<{ b: Bucket; tickets: QTicket[]; region: string | undefined }> = [];
+    for (const b of this.#buckets.values()) {
+      if (b.players < b.matchSize) continue;
+      for (const g of formMatches(b, now)) groups.push({ b, ...g });
+    }
+    // All state changes first, then the events: a listener reacting to one proposal (say, by
+    // cancelling a ticket) must find every proposal of this tick already in place.
+    const proposed = groups.map((g) => this.#propose(g.b, g.tickets, g.region, now));
+    for (const match of proposed) this.emit('proposed', { match });
+    return proposed;
+  }
+
+  #propose(b: Bucket, tickets: QTicket[], region: string | undefined, now: number): Match {
+    const m: PendingMatch = {
+      id: this.#opts.newMatchId?.() ?? `mch_${(++this.#ids).toString(36)}`,
+      mode: b.mode,
+      matchSize: b.matchSize,
+      region,
+      tickets,
+      players: tickets.flatMap((t) => t.players),
+      proposedAt: now,
+      deadline: now + b.rules.confirmTimeoutMs,
+      accepted: new Set(),
+      bucket: b,
+    };
+    for (const t of tickets) {
+      this.#unqueue(t);
+      t.taken = false;
+      t.matchId = m.id;
+    }
+    this.#matches.set(m.id, m);
+    return matchSnap(m);
+  }
+
+  #fail(m: PendingMatch, remove: Set<QTicket>, reason: 'declined' | 'timeout' | 'cancelled', _now: number): void {
+    this.#matches.delete(m.id);
+    const removed: Ticket[] = [];
+    const requeued: QTicket[] = [];
+    for (const t of m.tickets) {
+      t.matchId = undefined;
+      if (remove.has(t)) {
+        this.#forget(t);
+        removed.push(snap(t));
+      } else requeued.push(t);
+    }
+    // Front of the line, keeping their order among themselves: the last one placed is first.
+    requeued.sort((a, b) => a.line - b.line);
+    for (let i = requeued.length - 1; i >= 0; i--) {
+      const t = requeued[i]!;
+      t.line = -++this.#front;
+      this.#queue(t);
+    }
+    const ms = matchSnap(m);
+    for (const t of removed) this.emit('removed', { ticket: t, reason, matchId: m.id });
+    this.emit('failed', { match: ms, reason, removed, requeued: requeued.map(snap) });
+  }
+
+  #pending(matchId: string, playerId: string): PendingMatch {
+    const m = this.#matches.get(matchId);
+    if (!m) throw new MatchmakingError(MATCHMAKING_ERRORS.unknownMatch, `match ${matchId} is not awaiting confirmation`);
+    if (!m.players.includes(playerId)) throw new MatchmakingError(MATCHMAKING_ERRORS.notInMatch, `player ${playerId} is not in match ${matchId}`);
+    return m;
+  }
+
+  #rulesFor(mode: string): Bucket['rules'] {
+    const r = { ...this.#opts.defaults, ...this.#opts.modes?.[mode] };
+    return {
+      rating: r.rating,
+      regionFallbackMs: r.regionFallbackMs ?? 30_000,
+      confirmTimeoutMs: r.confirmTimeoutMs ?? 15_000,
+      maxCandidates: r.maxCandidates ?? 256,
+    };
+  }
+
+  #queue(t: QTicket): void {
+    const key = `${t.mode}\u0000${t.matchSize}`;
+    let b = this.#buckets.get(key);
+    if (!b) {
+      b = { key, mode: t.mode, matchSize: t.matchSize, rules: this.#rulesFor(t.mode), queued: new Map(), players: 0 };
+      this.#buckets.set(key, b);
+    }
+    b.queued.set(t.id, t);
+    b.players += t.players.length;
+    t.bucket = b;
+  }
+
+  #unqueue(t: QTicket): void {
+    const b = t.bucket;
+    if (!b) return;
+    t.bucket = undefined;
+    b.queued.delete(t.id);
+    b.players -= t.players.length;
+    if (b.queued.size === 0 && this.#buckets.get(b.key) === b) this.#buckets.delete(b.key);
+  }
+
+  #forget(t: QTicket): void {
+    this.#tickets.delete(t.id);
+    for (const p of t.players) if (this.#ticketOfPlayer.get(p) === t) this.#ticketOfPlayer.delete(p);
+  }
+}
+
+function windowOf(r: RatingRules, waitedMs: number): number {
+  return Math.min(r.maxWindow, r.baseWindow + (r.widenPerSecond * Math.max(0, waitedMs)) / 1000);
+}
+
+/**
+ * One region's candidates sorted by (rating, line), with "next alive" links (union-find with path
+ * compression) so taken tickets are skipped in amortised near-constant time. Hand-written because
+ * this is the hot loop of a tick and needs exactly this shape.
+ */
+class RegionIndex {
+  readonly tickets: QTicket[];
+  readonly ratings: Float64Array;
+  readonly #right: Int32Array; // #right[i]: next candidate index >= i that may be alive (m = none)
+  readonly #left: Int32Array; // #left[i + 1]: next candidate index <= i that may be alive (-1 = none)
+
+  constructor(tickets: QTicket[]) {
+    this.tickets = tickets;
+    const m = tickets.length;
+    this.ratings = new Float64Array(m);
+    for (let i = 0; i < m; i++) this.ratings[i] = tickets[i]!.rating ?? 0;
+    this.#right = new Int32Array(m + 1);
+    this.#left = new Int32Array(m + 1);
+    for (let i = 0; i <= m; i++) {
+      this.#right[i] = i;
+      this.#left[i] = i; // stores (index + 1)
+    }
+  }
+
+  /** First index >= rating (binary search). */
+  lowerBound(rating: number): number {
+    let lo = 0;
+    let hi = this.tickets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ratings[mid]! < rating) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Smallest alive index >= i, or length. */
+  nextRight(i: number): number {
+    const m = this.tickets.length;
+    for (;;) {
+      const j = find(this.#right, i);
+      if (j >= m || !this.tickets[j]!.taken) return j;
+      this.#right[j] = j + 1;
+      i = j + 1;
+    }
+  }
+
+  /** Largest alive index <= i, or -1. */
+  nextLeft(i: number): number {
+    for (;;) {
+      const j = find(this.#left, i + 1) - 1;
+      if (j < 0 || !this.tickets[j]!.taken) return j;
+      this.#left[j + 1] = j; // link to (j - 1) + 1
+      i = j - 1;
+    }
+  }
+}
+
+function find(parent: Int32Array, i: number): number {
+  let root = i;
+  while (parent[root] !== root) root = parent[root]!;
+  while (parent[i] !== root) {
+    const next = parent[i]!;
+    parent[i] = root;
+    i = next;
+  }
+  return root;
+}
+
+function formMatches(b: Bucket, now: number): Array<{ tickets: QTicket[]; region: string | undefined }> {
+  const line = [...b.queued.values()].sort((x, y) => x.line - y.line);
+  const fallback = b.rules.regionFallbackMs;
+  const anyRegion = (t: QTicket) => t.regions.length === 0 || now - t.waitingSince >= fallback;
+
+  // Group by region: a ticket sits in the index of every region it accepts (all, if any region).
+  const byRegion = new Map<string, QTicket[]>();
+  for (const t of line) for (const r of t.regions) if (!byRegion.has(r)) byRegion.set(r, []);
+  byRegion.set(NO_REGION, []);
+  const anyTickets: QTicket[] = [];
+  for (const t of line) {
+    if (anyRegion(t)) anyTickets.push(t);
+    else for (const r of t.regions) byRegion.get(r)!.push(t);
+  }
+  const indexes = new Map<string, RegionIndex>();
+  // Stable sort of the line by rating keeps line order among equal ratings.
+  const byRating = (x: QTicket, y: QTicket) => (x.rating ?? 0) - (y.rating ?? 0) || x.line - y.line;
+  const anySorted = anyTickets.sort(byRating);
+  for (const [r, list] of byRegion) {
+    indexes.set(r, new RegionIndex(r === NO_REGION ? anySorted : mergeSorted(list.sort(byRating), anySorted, byRating)));
+  }
+  // Wildcard anchors try regions with the most candidates first, then "no region at all".
+  const popular = [...indexes.entries()]
+    .filter(([r]) => r !== NO_REGION)
+    .sort((x, y) => y[1].tickets.length - x[1].tickets.length)
+    .map(([r]) => r);
+
+  const out: Array<{ tickets: QTicket[]; region: string | undefined }> = [];
+  const need0 = b.matchSize;
+  const scratch: Scratch = { reach: new Int32Array(need0 + 1), from: new Int32Array(need0 + 1), seen: [] };
+  for (const anchor of line) {
+    if (anchor.taken) continue;
+    const wide = anyRegion(anchor);
+    const tryRegions = wide ? [...anchor.regions, ...popular.filter((r) => !anchor.regions.includes(r)), NO_REGION] : anchor.regions;
+    const window = b.rules.rating ? windowOf(b.rules.rating, now - anchor.waitingSince) : Infinity;
+    for (const r of tryRegions) {
+      const idx = indexes.get(r);
+      if (!idx) continue;
+      const picked = fill(idx, anchor, need0 - anchor.players.length, window, b.rules.maxCandidates, scratch);
+      if (picked) {
+        anchor.taken = true;
+        for (const t of picked) t.taken = true;
+        out.push({ tickets: [anchor, ...picked], region: r === NO_REGION ? undefined : r });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function mergeSorted<T>(a: T[], b: T[], cmp: (x: T, y: T) => number): T[] {
+  const out: T[] = new Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = cmp(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!;
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return out;
+}
+
+interface Scratch {
+  reach: Int32Array;
+  from: Int32Array;
+  seen: QTicket[];
+}
+
+/**
+ * Candidates nearest the anchor's rating first (ties: earlier in line), stopping at the window edge
+ * or after `maxCandidates`; returns whole parties that exactly fill `need` seats, or undefined.
+ */
+function fill(
+  idx: RegionIndex,
+  anchor: QTicket,
+  need: number,
+  window: number,
+  maxCandidates: number,
+  scratch: Scratch,
+): QTicket[] | undefined {
+  if (need === 0) return [];
+  const ref = anchor.rating ?? 0;
+  // reach[s] = index in `seen` of the candidate that first made sum s reachable (-1: not yet).
+  // The arrays are reused across calls: allocating them per anchor showed up in profiles.
+  const { reach, from, seen } = scratch;
+  reach.fill(-1, 0, need + 1);
+  reach[0] = -2;
+  seen.length = 0;
+  let examined = 0;
+  const start = idx.lowerBound(ref);
+  let r = idx.nextRight(start);
+  let l = idx.nextLeft(start - 1);
+  const m = idx.tickets.length;
+  while (examined < maxCandidates) {
+    if (r >= m && l < 0) return undefined;
+    const dr = r < m ? idx.ratings[r]! - ref : Infinity;
+    const dl = l >= 0 ? ref - idx.ratings[l]! : Infinity;
+    if (dr > window && dl > window) return undefined;
+    let pos: number;
+    if (dr < dl || (dr === dl && idx.tickets[r]!.line < idx.tickets[l]!.line)) {
+      pos = r;
+      r = idx.nextRight(r + 1);
+    } else {
+      pos = l;
+      l = idx.nextLeft(l - 1);
+    }
+    const c = idx.tickets[pos]!;
+    if (c === anchor) continue;
+    examined++;
+    const size = c.players.length;
+    if (size > need) continue;
+    const ci = seen.length;
+    seen.push(c);
+    for (let s = need - size; s >= 0; s--) {
+      if (reach[s] !== -1 && reach[s + size] === -1) {
+        reach[s + size] = ci;
+        from[s + size] = s;
+      }
+    }
+    if (reach[need] !== -1) {
+      const picked: QTicket[] = [];
+      for (let s = need; s > 0; s = from[s]!) picked.push(seen[reach[s]!]!);
+      return picked.reverse();
+    }
+  }
+  return undefined;
+}
+
+function snap(t: QTicket): Ticket {
+  const s: Ticket = {
+    id: t.id,
+    players: [...t.players],
+    mode: t.mode,
+    matchSize: t.matchSize,
+    regions: [...t.regions],
+    rating: t.rating,
+    waitingSince: t.waitingSince,
+  };
+  if (t.ext !== undefined) s.ext = t.ext;
+  return s;
+}
+
+function matchSnap(m: PendingMatch): Match {
+  return {
+    id: m.id,
+    mode: m.mode,
+    matchSize: m.matchSize,
+    region: m.region,
+    tickets: m.tickets.map(snap),
+    players: [...m.players],
+    proposedAt: m.proposedAt,
+    deadline: m.deadline,
+    accepted: [...m.accepted],
+  };
+}

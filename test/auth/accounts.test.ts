@@ -1,0 +1,313 @@
+import { describe, expect, it, vi } from 'vitest';
+
+// Wrap timingSafeEqual in a spy (keeping the real behaviour) to prove the password check uses it.
+vi.mock('node:crypto', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:crypto')>();
+  return { ...real, default: real, timingSafeEqual: vi.fn(real.timingSafeEqual) };
+});
+
+import * as crypto from 'node:crypto';
+import {
+  AUTH_FAILURES,
+  AccountService,
+  CustomVerifierProvider,
+  GuestProvider,
+  MemoryAccountStore,
+  MemoryBanStore,
+  PasswordProvider,
+  TokenProvider,
+  hashPassword,
+  needsRehash,
+  signToken,
+  verifyPassword,
+  verifyToken,
+  type AuthError,
+} from '../../src/auth/accounts/index.js';
+
+const FAST = { ln: 4, r: 8, p: 1, saltBytes: 16, keyBytes: 32 }; // cheap scrypt for tests
+const ctx = (now = 1_000_000) => ({ now });
+
+async function refusal(p: Promise<unknown>): Promise<AuthError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as AuthError;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('guest', () => {
+  it('gives a cleaned display name and a fresh player id each time', async () => {
+    const g = new GuestProvider();
+    const a = await g.authenticate({ method: 'guest', displayName: '  Ann\u0000ie \u202e ', ext: { skin: 3 } }, ctx());
+    const b = await g.authenticate({ method: 'guest', displayName: 'Annie' }, ctx());
+    expect(a.displayName).toBe('Annie');
+    expect(a.playerId).toMatch(/^guest:/);
+    expect(a.playerId).not.toBe(b.playerId);
+    expect(a.ext).toEqual({ skin: 3 });
+  });
+
+  it('invents a name when none or only junk is given', async () => {
+    const g = new GuestProvider({ randomId: () => 'abcdef' });
+    expect((await g.authenticate({ method: 'guest' }, ctx())).displayName).toBe('Guest-abcd');
+    expect((await g.authenticate({ method: 'guest', displayName: '\u0007  ' }, ctx())).displayName).toBe('Guest-abcd');
+  });
+
+  it('refuses a non-string display name', async () => {
+    const e = await refusal(new GuestProvider().authenticate({ method: 'guest', displayName: 5 }, ctx()));
+    expect(e.code).toBe(AUTH_FAILURES.invalidRequest);
+  });
+});
+
+describe('password hashing', () => {
+  it('stores parameters and salt with the hash and verifies only the right password', async () => {
+    const h1 = await hashPassword('correct horse', FAST);
+    const h2 = await hashPassword('correct horse', FAST);
+    expect(h1).toMatch(/^\$scrypt\$ln=4,r=8,p=1\$/);
+    expect(h1).not.toBe(h2); // per-hash salt
+    expect(await verifyPassword('correct horse', h1)).toBe(true);
+    expect(await verifyPassword('correct horsf', h1)).toBe(false);
+    expect(await verifyPassword('x', 'garbage')).toBe(false);
+  });
+
+  it('compares with crypto.timingSafeEqual', async () => {
+    const spy = vi.mocked(crypto.timingSafeEqual);
+    const h = await hashPassword('pw-12345', FAST);
+    spy.mockClear();
+    expect(await verifyPassword('wrong-pw', h)).toBe(false);
+    expect(spy).toHaveBeenCalledTimes(1);
+    const [a, b] = spy.mock.calls[0]! as [Buffer, Buffer];
+    expect(a.length).toBe(32);
+    expect(b.length).toBe(32);
+  });
+
+  it('asks for a rehash when stored parameters are weaker than configured', async () => {
+    const h = await hashPassword('pw', FAST);
+    expect(needsRehash(h, FAST)).toBe(false);
+    expect(needsRehash(h, { ...FAST, ln: 5 })).toBe(true);
+  });
+});
+
+describe('password accounts', () => {
+  const make = () => {
+    const store = new MemoryAccountStore();
+    return { store, p: new PasswordProvider({ store, scrypt: FAST }) };
+  };
+
+  it('registers and logs in; case-insensitive usernames; data and ext pass through', async () => {
+    const { p } = make();
+    const reg = await p.register({ username: 'Alice', password: 'longenough', data: { elo: 1200 } }, ctx());
+    const login = await p.authenticate({ method: 'password', username: 'alice', password: 'longenough', ext: 'x' }, ctx());
+    expect(login.playerId).toBe(reg.playerId);
+    expect(login.displayName).toBe('Alice');
+    expect(login.data).toEqual({ elo: 1200 });
+    expect(login.ext).toBe('x');
+  });
+
+  it('refuses a taken username, a short password and a bad username', async () => {
+    const { p } = make();
+    await p.register({ username: 'bob', password: 'longenough' }, ctx());
+    expect((await refusal(p.register({ username: 'BOB', password: 'longenough' }, ctx()))).code).toBe(AUTH_FAILURES.usernameTaken);
+    expect((await refusal(p.register({ username: 'carol', password: 'short' }, ctx()))).code).toBe(AUTH_FAILURES.weakPassword);
+    expect((await refusal(p.register({ username: 'a b', password: 'longenough' }, ctx()))).code).toBe(AUTH_FAILURES.invalidRequest);
+  });
+
+  it('gives one answer for a wrong password and an unknown user', async () => {
+    const { p } = make();
+    await p.register({ username: 'dave', password: 'longenough' }, ctx());
+    const wrong = await refusal(p.authenticate({ method: 'password', username: 'dave', password: 'nope-nope' }, ctx()));
+    const unknown = await refusal(p.authenticate({ method: 'password', username: 'eve', password: 'nope-nope' }, ctx()));
+    expect(wrong.code).toBe(AUTH_FAILURES.badCredentials);
+    expect(unknown.code).toBe(AUTH_FAILURES.badCredentials);
+    expect(wrong.message).toBe(unknown.message);
+  });
+
+  it('upgrades a weak stored hash after a successful login', async () => {
+    const store = new MemoryAccountStore();
+    const weak = new PasswordProvider({ store, scrypt: FAST });
+    const acct = await weak.register({ username: 'frank', password: 'longenough' }, ctx());
+    const strong = new PasswordProvider({ store, scrypt: { ...FAST, ln: 5 } });
+    await strong.authenticate({ method: 'password', username: 'frank', password: 'longenough' }, ctx());
+    expect((await store.findById(acct.accountId))!.passwordHash).toMatch(/^\$scrypt\$ln=5,/);
+    await strong.authenticate({ method: 'password', username: 'frank', password: 'longenough' }, ctx());
+  });
+});
+
+describe('shared-secret tokens', () => {
+  const secrets = { k1: 'studio-secret-1', k2: 'studio-secret-2' };
+  const now = 1_700_000_000_000;
+
+  it('signs and verifies, carrying name and data', async () => {
+    const t = signToken({ sub: 'u42', name: 'Zed', data: { tier: 'gold' } }, { secret: secrets.k2, kid: 'k2', now, ttlMs: 60_000 });
+    const a = await new TokenProvider({ secrets }).authenticate({ method: 'token', token: t }, { now: now + 1000 });
+    expect(a).toMatchObject({ playerId: 'token:u42', displayName: 'Zed', data: { tier: 'gold' } });
+  });
+
+  it('refuses expired tokens with their own code (after the skew allowance)', () => {
+    const t = signToken({ sub: 'u' }, { secret: secrets.k1, kid: 'k1', now, ttlMs: 1000 });
+    expect(verifyToken(t, now + 1000 + 500, { secrets, clockSkewMs: 1000 }).sub).toBe('u');
+    expect(() => verifyToken(t, now + 1000 + 1001, { secrets, clockSkewMs: 1000 })).toThrow(
+      expect.objectContaining({ code: AUTH_FAILURES.tokenExpired }),
+    );
+  });
+
+  it('refuses tampered claims, a wrong key, unknown kid, wrong audience, junk', () => {
+    const t = signToken({ sub: 'u', aud: 'game-a' }, { secret: secrets.k1, kid: 'k1', now, ttlMs: 60_000 });
+    const [pre, kid, payload, sig] = t.split('.') as [string, string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+    claims.sub = 'admin';
+    const forged = [pre, kid, Buffer.from(JSON.stringify(claims)).toString('base64url'), sig].join('.');
+    const otherKey = signToken({ sub: 'u' }, { secret: 'not-the-secret', kid: 'k1', now, ttlMs: 60_000 });
+    const unknownKid = signToken({ sub: 'u' }, { secret: secrets.k1, kid: 'k9', now, ttlMs: 60_000 });
+    for (const bad of [forged, otherKey, unknownKid, 'ist1.k1.e30', 'hello', t.slice(0, -2)]) {
+      expect(() => verifyToken(bad, now, { secrets })).toThrow(expect.objectContaining({ code: AUTH_FAILURES.tokenInvalid }));
+    }
+    expect(() => verifyToken(t, now, { secrets, audience: 'game-b' })).toThrow(/audience/);
+    expect(verifyToken(t, now, { secrets, audience: 'game-a' }).sub).toBe('u');
+  });
+});
+
+/** A timer the test fires by hand, so timeouts need no real waiting. */
+function manualTimer() {
+  const pending: Array<{ resolve: () => void }> = [];
+  const timer = (_ms: number, signal: AbortSignal) =>
+    new Promise<void>((resolve, reject) => {
+      const entry = { resolve };
+      pending.push(entry);
+      signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+    });
+  return { timer, fireAll: () => pending.splice(0).forEach((p) => p.resolve()) };
+}
+
+describe('studio verifier hook', () => {
+  it('accepts, refuses (null) and contains a throwing verifier', async () => {
+    const p = new CustomVerifierProvider({
+      verify: async (c) => {
+        if (c.secret === 'boom') throw new Error('db down');
+        if (c.secret === 'sync') return (null as any).x;
+        return c.secret === 'ok' ? { accountId: 'steam-1', displayName: 'Sam', data: { lvl: 9 } } : null;
+      },
+    });
+    expect(await p.authenticate({ method: 'custom', secret: 'ok' }, ctx())).toMatchObject({
+      playerId: 'custom:steam-1',
+      displayName: 'Sam',
+      data: { lvl: 9 },
+    });
+    expect((await refusal(p.authenticate({ method: 'custom', secret: 'no' }, ctx()))).code).toBe(AUTH_FAILURES.verifierRejected);
+    const thrown = await refusal(p.authenticate({ method: 'custom', secret: 'boom' }, ctx()));
+    expect(thrown.code).toBe(AUTH_FAILURES.verifierError);
+    expect(thrown.message).not.toContain('db down'); // internals stay out of the client's message
+    expect((await refusal(p.authenticate({ method: 'custom', secret: 'sync' }, ctx()))).code).toBe(AUTH_FAILURES.verifierError);
+    expect(p.load).toEqual({ active: 0, queued: 0 });
+  });
+
+  it('times out a hung call while other logins proceed, and frees its slot', async () => {
+    const t = manualTimer();
+    let abortedSeen = false;
+    const p = new CustomVerifierProvider({
+      timer: t.timer,
+      maxConcurrent: 2,
+      verify: (c, vctx) => {
+        if (c.secret === 'hang') {
+          vctx.signal.addEventListener('abort', () => (abortedSeen = true));
+          return new Promise(() => {}); // never answers
+        }
+        return Promise.resolve({ accountId: String(c.secret) });
+      },
+    });
+    const hung = p.authenticate({ method: 'custom', secret: 'hang' }, ctx());
+    const fast = await Promise.all([1, 2, 3].map((i) => p.authenticate({ method: 'custom', secret: `p${i}` }, ctx())));
+    expect(fast.map((a) => a.accountId)).toEqual(['p1', 'p2', 'p3']);
+    expect(p.load.active).toBe(1);
+    t.fireAll();
+    const e = await refusal(hung);
+    expect(e.code).toBe(AUTH_FAILURES.verifierTimeout);
+    expect(abortedSeen).toBe(true);
+    expect(p.load).toEqual({ active: 0, queued: 0 });
+  });
+
+  it('queues past the concurrency limit, times out queued calls, and refuses beyond the queue', async () => {
+    const t = manualTimer();
+    const release: Array<() => void> = [];
+    const p = new CustomVerifierProvider({
+      timer: t.timer,
+      maxConcurrent: 1,
+      maxQueued: 1,
+      verify: (c) => new Promise((res) => release.push(() => res({ accountId: String(c.secret) }))),
+    });
+    const first = p.authenticate({ method: 'custom', secret: 'a' }, ctx());
+    const queued = p.authenticate({ method: 'custom', secret: 'b' }, ctx());
+    await Promise.resolve();
+    expect(p.load).toEqual({ active: 1, queued: 1 });
+    expect((await refusal(p.authenticate({ method: 'custom', secret: 'c' }, ctx()))).code).toBe(AUTH_FAILURES.verifierBusy);
+    await vi.waitFor(() => expect(release.length).toBe(1));
+    release[0]!();
+    expect((await first).accountId).toBe('a');
+    await vi.waitFor(() => expect(release.length).toBe(2)); // the queued call got the slot
+    t.fireAll(); // its deadline passes before the studio answers
+    expect((await refusal(queued)).code).toBe(AUTH_FAILURES.verifierTimeout);
+    expect(p.load).toEqual({ active: 0, queued: 0 });
+  });
+
+  it('the default (real) timer also ends a hung call', async () => {
+    const p = new CustomVerifierProvider({ timeoutMs: 20, verify: () => new Promise(() => {}) });
+    expect((await refusal(p.authenticate({ method: 'custom' }, ctx()))).code).toBe(AUTH_FAILURES.verifierTimeout);
+    expect(p.load).toEqual({ active: 0, queued: 0 });
+  });
+
+  it('a client that goes away aborts its call', async () => {
+    const t = manualTimer();
+    const p = new CustomVerifierProvider({ timer: t.timer, verify: () => new Promise(() => {}) });
+    const ac = new AbortController();
+    const call = p.authenticate({ method: 'custom' }, { now: 0, signal: ac.signal });
+    ac.abort();
+    expect((await refusal(call)).code).toBe(AUTH_FAILURES.verifierTimeout);
+    expect(p.load).toEqual({ active: 0, queued: 0 });
+  });
+
+  it('a queued call whose deadline passes leaves the queue', async () => {
+    const t = manualTimer();
+    const p = new CustomVerifierProvider({ timer: t.timer, maxConcurrent: 1, verify: () => new Promise(() => {}) });
+    const a = p.authenticate({ method: 'custom' }, ctx());
+    const b = p.authenticate({ method: 'custom' }, ctx());
+    await Promise.resolve();
+    expect(p.load).toEqual({ active: 1, queued: 1 });
+    t.fireAll();
+    expect((await refusal(a)).code).toBe(AUTH_FAILURES.verifierTimeout);
+    expect((await refusal(b)).code).toBe(AUTH_FAILURES.verifierTimeout);
+    expect(p.load).toEqual({ active: 0, queued: 0 });
+  });
+});
+
+describe('account service and bans', () => {
+  it('routes by method and refuses unknown methods', async () => {
+    const svc = new AccountService({ providers: [new GuestProvider()] });
+    expect((await svc.authenticate({ method: 'guest' }, ctx())).method).toBe('guest');
+    expect((await refusal(svc.authenticate({ method: 'ldap' }, ctx()))).code).toBe(AUTH_FAILURES.unknownMethod);
+    expect((await refusal(svc.authenticate(null as any, ctx()))).code).toBe(AUTH_FAILURES.invalidRequest);
+    expect(() => svc.use(new GuestProvider())).toThrow(/already/);
+  });
+
+  it('refuses banned players until the ban expires, by player id or by account', async () => {
+    const store = new MemoryAccountStore();
+    const bans = new MemoryBanStore();
+    const pw = new PasswordProvider({ store, scrypt: FAST });
+    const svc = new AccountService({ providers: [pw], bans });
+    const acct = await pw.register({ username: 'mallory', password: 'longenough' }, ctx());
+    const login = (now: number) => svc.authenticate({ method: 'password', username: 'mallory', password: 'longenough' }, { now });
+
+    await bans.add({ target: { playerId: acct.playerId }, reason: 'cheating', createdAt: 0, expiresAt: 5000 });
+    const e = await refusal(login(1000));
+    expect(e.code).toBe(AUTH_FAILURES.banned);
+    expect(e.details).toEqual({ reason: 'cheating', expiresAt: 5000 });
+    expect((await login(5000)).playerId).toBe(acct.playerId); // expired exactly at 5000
+
+    await bans.add({ target: { method: 'password', accountId: acct.accountId }, reason: 'abuse', createdAt: 6000, expiresAt: null });
+    await bans.add({ target: { playerId: acct.playerId }, reason: 'spam', createdAt: 6000, expiresAt: 9000 });
+    const perm = await refusal(login(7000));
+    expect(perm.details).toEqual({ reason: 'abuse', expiresAt: null }); // permanent ban wins
+    expect(perm.message).toContain('permanently');
+    expect(await bans.remove({ method: 'password', accountId: acct.accountId })).toBe(1);
+    expect((await refusal(login(7000))).details).toMatchObject({ reason: 'spam' });
+  });
+});

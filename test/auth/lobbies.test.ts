@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { JOIN_CODE_ALPHABET, LOBBY_ERRORS, Lobbies, type LobbyEvents } from '../../src/auth/lobbies.js';
+
+const P = (id: string) => ({ playerId: id, displayName: id.toUpperCase() });
+
+function recorder(l: Lobbies) {
+  const log: Array<[keyof LobbyEvents, any]> = [];
+  for (const name of ['created', 'joined', 'left', 'owner-changed', 'ready-changed', 'settings-changed', 'started', 'closed'] as const) {
+    l.on(name, (e: any) => log.push([name, e]));
+  }
+  return log;
+}
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { code: string }).code;
+  }
+  return 'no error';
+}
+
+describe('lobbies', () => {
+  it('creates, lists public lobbies with filters, and hides private ones', () => {
+    const l = new Lobbies();
+    const a = l.create({ owner: P('a'), maxPlayers: 2, mode: 'ctf', settings: { map: 'dune' } }, 1);
+    l.create({ owner: P('b'), maxPlayers: 4, mode: 'ffa', settings: { map: 'ice' } }, 2);
+    const priv = l.create({ owner: P('c'), maxPlayers: 4, mode: 'ctf', private: true }, 3);
+    expect(priv.code).toMatch(new RegExp(`^[${JOIN_CODE_ALPHABET}]{6}$`));
+    expect(a.code).toBeUndefined();
+    expect(l.list().map((x) => x.ownerId)).toEqual(['a', 'b']);
+    expect(l.list({ mode: 'ctf' }).map((x) => x.id)).toEqual([a.id]);
+    expect(l.list({ where: (s: any) => s?.map === 'ice' }).map((x) => x.ownerId)).toEqual(['b']);
+    l.join({ lobbyId: a.id }, P('d'), 4);
+    expect(l.list({ mode: 'ctf' })).toEqual([]); // full
+    expect(l.list({ mode: 'ctf', hasSpace: false })).toHaveLength(1);
+  });
+
+  it('joins private lobbies by code only (case and dashes forgiven)', () => {
+    const l = new Lobbies();
+    const priv = l.create({ owner: P('a'), maxPlayers: 4, private: true }, 0);
+    expect(codeOf(() => l.join({ lobbyId: priv.id }, P('b'), 1))).toBe(LOBBY_ERRORS.notFound);
+    const code = priv.code!;
+    const typed = `${code.slice(0, 3).toLowerCase()}-${code.slice(3)}`;
+    expect(l.join({ code: typed }, P('b'), 1).members.map((m) => m.playerId)).toEqual(['a', 'b']);
+    expect(codeOf(() => l.join({ code: 'ZZZZZZ' === code ? 'YYYYYY' : 'ZZZZZZ' }, P('c'), 1))).toBe(LOBBY_ERRORS.notFound);
+  });
+
+  it('gives distinct codes even when the random source repeats', () => {
+    const seq = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0];
+    let i = 0;
+    const l = new Lobbies({ randomInt: () => seq[i++ % seq.length]!, newId: () => `id${i}` });
+    const c1 = l.create({ owner: P('a'), maxPlayers: 2, private: true }, 0).code;
+    const c2 = l.create({ owner: P('b'), maxPlayers: 2, private: true }, 0).code;
+    expect(c1).toBe('AAAAAA');
+    expect(c2).not.toBe(c1);
+  });
+
+  it('refuses full, started, banned, and players already in a lobby', () => {
+    const l = new Lobbies();
+    const x = l.create({ owner: P('a'), maxPlayers: 2 }, 0);
+    l.join({ lobbyId: x.id }, P('b'), 1);
+    expect(codeOf(() => l.join({ lobbyId: x.id }, P('c'), 2))).toBe(LOBBY_ERRORS.full);
+    expect(codeOf(() => l.create({ owner: P('b'), maxPlayers: 2 }, 2))).toBe(LOBBY_ERRORS.alreadyInLobby);
+    l.kick(x.id, 'a', 'b', 3);
+    expect(codeOf(() => l.join({ lobbyId: x.id }, P('b'), 4))).toBe(LOBBY_ERRORS.banned);
+    l.join({ lobbyId: x.id }, P('c'), 4);
+    l.setReady(x.id, 'c', true, 5);
+    l.start(x.id, 'a', 6);
+    l.leave(x.id, 'c', 7);
+    expect(codeOf(() => l.join({ lobbyId: x.id }, P('d'), 8))).toBe(LOBBY_ERRORS.started);
+    expect(codeOf(() => l.create({ owner: P('e'), maxPlayers: 0 }, 8))).toBe(LOBBY_ERRORS.badRequest);
+  });
+
+  it('kick without ban lets the player back; only the owner kicks', () => {
+    const l = new Lobbies();
+    const x = l.create({ owner: P('a'), maxPlayers: 3 }, 0);
+    l.join({ lobbyId: x.id }, P('b'), 1);
+    l.join({ lobbyId: x.id }, P('c'), 1);
+    expect(codeOf(() => l.kick(x.id, 'b', 'c', 2))).toBe(LOBBY_ERRORS.notOwner);
+    expect(codeOf(() => l.kick(x.id, 'a', 'a', 2))).toBe(LOBBY_ERRORS.badRequest);
+    expect(codeOf(() => l.kick(x.id, 'a', 'zz', 2))).toBe(LOBBY_ERRORS.notMember);
+    const log = recorder(l);
+    l.kick(x.id, 'a', 'c', 2, { ban: false });
+    expect(log).toEqual([['left', expect.objectContaining({ playerId: 'c', reason: 'kicked', by: 'a' })]]);
+    expect(l.lobbyOf('c')).toBeUndefined();
+    l.join({ lobbyId: x.id }, P('c'), 3);
+  });
+
+  it('migrates ownership to the longest-present member and closes when empty', () => {
+    const l = new Lobbies();
+    const x = l.create({ owner: P('a'), maxPlayers: 4 }, 0);
+    l.join({ lobbyId: x.id }, P('b'), 10);
+    l.join({ lobbyId: x.id }, P('c'), 20);
+    l.leave(x.id, 'b', 30);
+    l.join({ lobbyId: x.id }, P('b'), 40); // b rejoined: now younger than c
+    const log = recorder(l);
+    l.leave(x.id, 'a', 50);
+    expect(l.get(x.id)!.ownerId).toBe('c');
+    expect(log.map(([n]) => n)).toEqual(['left', 'owner-changed']);
+    expect(log[1]![1]).toMatchObject({ previousOwnerId: 'a', ownerId: 'c' });
+    l.leave(x.id, 'b', 60); // not the owner: no migration
+    expect(l.get(x.id)!.ownerId).toBe('c');
+    l.leave(x.id, 'c', 70);
+    expect(l.get(x.id)).toBeUndefined();
+    expect(log.at(-1)![0]).toBe('closed');
+    expect(l.size).toBe(0);
+  });
+
+  it('starts only when every other member is ready, by the owner, with enough players', () => {
+    const l = new Lobbies();
+    const x = l.create({ owner: P('a'), maxPlayers: 3, minPlayers: 2, settings: { map: 'm1' } }, 0);
+    expect(codeOf(() => l.start(x.id, 'a', 1))).toBe(LOBBY_ERRORS.tooFewPlayers);
+    l.join({ lobbyId: x.id }, P('b'), 1);
+    l.join({ lobbyId: x.id }, P('c'), 1);
+    l.setReady(x.id, 'b', true, 2);
+    expect(codeOf(() => l.start(x.id, 'a', 3))).toBe(LOBBY_ERRORS.notReady);
+    l.setReady(x.id, 'c', true, 3);
+    expect(codeOf(() => l.start(x.id, 'b', 3))).toBe(LOBBY_ERRORS.notOwner);
+    // Changing settings resets everyone's ready flag.
+    l.updateSettings(x.id, 'a', { settings: { map: 'm2' } }, 4);
+    expect(l.get(x.id)!.members.every((m) => !m.ready)).toBe(true);
+    expect(codeOf(() => l.start(x.id, 'a', 5))).toBe(LOBBY_ERRORS.notReady);
+    l.setReady(x.id, 'b', true, 5);
+    l.setReady(x.id, 'c', true, 5);
+    const log = recorder(l);
+    const members = l.start(x.id, 'a', 6);
+    expect(members.map((m) => m.playerId)).toEqual(['a', 'b', 'c']);
+    expect(log).toEqual([['started', expect.objectContaining({ members })]]);
+    expect(log[0]![1].lobby).toMatchObject({ state: 'started', settings: { map: 'm2' } });
+    expect(codeOf(() => l.start(x.id, 'a', 7))).toBe(LOBBY_ERRORS.started);
+    expect(codeOf(() => l.setReady(x.id, 'b', false, 7))).toBe(LOBBY_ERRORS.started);
+  });
+
+  it('emits an event for every change with a snapshot after it', () => {
+    const l = new Lobbies({ newId: () => 'L1' });
+    const log = recorder(l);
+    l.create({ owner: P('a'), maxPlayers: 3 }, 0);
+    l.join({ lobbyId: 'L1' }, P('b'), 1);
+    l.join({ lobbyId: 'L1' }, P('b'), 1); // idempotent: no event
+    l.setReady('L1', 'b', true, 2);
+    l.setReady('L1', 'b', true, 2); // unchanged: no event
+    l.updateSettings('L1', 'a', { maxPlayers: 2 }, 3);
+    expect(codeOf(() => l.updateSettings('L1', 'a', { maxPlayers: 1 }, 3))).toBe(LOBBY_ERRORS.badRequest);
+    l.close('L1');
+    expect(log.map(([n]) => n)).toEqual(['created', 'joined', 'ready-changed', 'settings-changed', 'closed']);
+    expect(log[2]![1].lobby.members[1]).toMatchObject({ playerId: 'b', ready: true });
+    expect(log[3]![1].lobby.maxPlayers).toBe(2);
+    expect(l.lobbyOf('a')).toBeUndefined();
+    // snapshots are copies
+    log[1]![1].lobby.members.length = 0;
+  });
+
+  it('refuses actions by non-members and on unknown lobbies', () => {
+    const l = new Lobbies();
+    const x = l.create({ owner: P('a'), maxPlayers: 3 }, 0);
+    expect(codeOf(() => l.leave(x.id, 'b', 1))).toBe(LOBBY_ERRORS.notMember);
+    expect(codeOf(() => l.setReady('nope', 'a', true, 1))).toBe(LOBBY_ERRORS.notFound);
+  });
+});
