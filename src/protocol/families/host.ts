@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { defineFamily } from '../family.js';
+import { Empty, Ext, Id, Name, Text, TimeMs, bytes } from '../schemas/common.js';
+import { PlayerResult } from './hostctl.js';
+
+/** client ↔ host: joining a session, readiness, the game itself, and its end. */
+
+export const PlayerStatus = z.object({
+  playerId: Id,
+  displayName: Name.optional(),
+  connected: z.boolean(),
+  ready: z.boolean(),
+  pingMs: z.int().min(0).max(60_000).optional(),
+});
+
+const SessionState = z.enum(['waiting', 'playing', 'ended']);
+
+export const hostFamily = defineFamily({
+  name: 'iyesmp-host/1',
+  version: { major: 1, minor: 0 },
+  roles: { dialer: 'client', listener: 'host' },
+  hello: {
+    /**
+     * Session proof. On QUIC the session certificate (mTLS) already proves who this is; `proof`
+     * carries extra evidence for transports or deployments that need it (e.g. a signed token).
+     */
+    dialer: z.object({ sessionId: Id, playerId: Id, proof: bytes(4096).optional(), ext: Ext }),
+    listener: z.object({ sessionId: Id, state: SessionState, players: z.array(PlayerStatus).max(1024), ext: Ext }),
+  },
+  requests: {
+    'player.ready': { from: 'dialer', request: z.object({ ready: z.boolean(), ext: Ext }), response: Empty },
+    /** A game action that needs the host's verdict (validated move, purchase...). */
+    'game.action': { from: 'dialer', request: z.object({ ext: Ext }), response: z.object({ ext: Ext }) },
+  },
+  events: {
+    'players.status': { from: 'listener', body: z.object({ players: z.array(PlayerStatus).max(1024), ext: Ext }) },
+    'game.begin': {
+      from: 'listener',
+      body: z.object({
+        startAt: TimeMs.optional(),
+        seed: bytes(64).optional(),
+        /** Turn/seat order. */
+        order: z.array(Id).max(1024),
+        ext: Ext,
+      }),
+    },
+    /** Free-form game traffic, both ways; `channel` lets a game route it, `seq` lets it order it. */
+    'game.msg': {
+      from: 'both',
+      body: z.object({ channel: Name.optional(), seq: z.int().min(0).max(0xffff_ffff).optional(), from: Id.optional(), ext: Ext }),
+    },
+    'game.end': {
+      from: 'listener',
+      body: z.object({
+        reason: z.enum(['completed', 'aborted', 'timeout', 'cancelled']),
+        message: Text.optional(),
+        results: z.array(PlayerResult).max(1024),
+        ext: Ext,
+      }),
+    },
+    'player.leaving': { from: 'dialer', body: z.object({ reason: Text.optional(), ext: Ext }) },
+  },
+});
+
+export type HostFamily = typeof hostFamily;
+

@@ -1,0 +1,625 @@
+import type { z } from 'zod';
+import { IyesmpError } from '../errors.js';
+import { MsgpackCodec } from './codec.js';
+import { ERROR_CODE_PATTERN, ErrorCodes } from './error-codes.js';
+import { Envelope, MAX_REQUEST_ID, readableRequestId, type ProtocolVersion } from './envelope.js';
+import {
+  maySend,
+  type EventBody,
+  type EventTypes,
+  type FamilyDef,
+  type HelloBody,
+  type IncomingEvent,
+  type IncomingRequest,
+  type IncomingResponse,
+  type OtherSide,
+  type RequestBody,
+  type RequestTypes,
+  type ResponseBody,
+  type Side,
+} from './family.js';
+import { encodeFrame, Deframer } from './framing.js';
+import { resolveLimits, type ProtocolLimits } from './limits.js';
+import { summarizeIssues, checkBody } from './validate.js';
+import { negotiateProtocol, verdictCode, type GameVersionCheck } from './version.js';
+
+export interface SessionOptions<E = unknown> {
+  side: Side;
+  /** The game's own build version, sent in the hello. */
+  gameVersion: string;
+  /** Decides whether the peer's game version is acceptable. Default: accept any. */
+  acceptGameVersion?: GameVersionCheck;
+  /** Validates every `ext` slot received (and sent). Its output type should match E. */
+  extSchema?: z.ZodType<E>;
+  limits?: Partial<ProtocolLimits>;
+  /** Current time; afterwards time only moves through tick(). */
+  nowMs: number;
+  /** The hello exchange must finish within this. Default 10 s. */
+  helloTimeoutMs?: number;
+  /** Default request timeout. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Requests from the peer awaiting our answer before we reply `busy`. Default 64. */
+  maxIncomingInFlight?: number;
+  /** Our own requests awaiting an answer before request() refuses. Default 1024. */
+  maxOutgoingPending?: number;
+  /** Bad messages tolerated (each answered with an error) before the connection is closed. Default 16. */
+  maxPeerErrors?: number;
+}
+
+export type SessionState = 'hello' | 'open' | 'closed';
+export type CloseOrigin = 'local' | 'peer' | 'transport';
+
+export interface CloseInfo {
+  code: string;
+  reason: string;
+  by: CloseOrigin;
+}
+
+/** A request we sent that ended without a response body: error reply, timeout, or close. */
+export interface RequestFailure {
+  kind: 'failure';
+  id: number;
+  type: string;
+  code: string;
+  message: string;
+  /** True when produced locally (timeout, closed, invalid response), false for a peer's error reply. */
+  local: boolean;
+}
+
+export type SessionEvent<F extends FamilyDef, S extends Side, E = unknown> =
+  /** Listener only: a compatible hello arrived; call acceptHello() or refuseHello(). */
+  | {
+      kind: 'hello';
+      protocol: ProtocolVersion;
+      peerGameVersion: string;
+      body: HelloBody<F, OtherSide<S>, E>;
+    }
+  /** Hello exchange finished; `peerHello` is the other side's hello (or welcome) body. */
+  | {
+      kind: 'ready';
+      protocol: ProtocolVersion;
+      peerGameVersion: string;
+      peerHello: HelloBody<F, OtherSide<S>, E>;
+    }
+  | IncomingRequest<F, S, E>
+  | IncomingEvent<F, S, E>
+  | IncomingResponse<F, S, E>
+  | RequestFailure
+  /** The peer sent something invalid; an error reply or a close follows. Informational. */
+  | { kind: 'protocol_error'; code: string; message: string }
+  | ({ kind: 'close' } & CloseInfo);
+
+interface Pending {
+  type: string;
+  deadline: number;
+}
+
+const REASON_MAX = 1024;
+
+/**
+ * Sans-IO protocol state machine for one connection's control stream. Feed it received bytes with
+ * receive() and time with tick(); call its methods to send; collect bytes to write with
+ * takeOutput() and what happened with takeEvents(). It never throws on peer input: anything bad
+ * becomes an error reply or a close with a reason. Methods called with bad local input throw an
+ * IyesmpError (that is a programming error on this side).
+ */
+export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
+  readonly family: F;
+  readonly side: S;
+  readonly limits: ProtocolLimits;
+  private readonly codec: MsgpackCodec;
+  private readonly deframer: Deframer;
+  private readonly opts: SessionOptions<E>;
+  private readonly peerSide: Side;
+
+  private stateValue: SessionState = 'hello';
+  private helloSent = false;
+  private helloReceived = false;
+  private helloDeadline: number | undefined;
+  private now: number;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly incoming = new Map<number, string>();
+  private peerErrors = 0;
+  private output: Uint8Array[] = [];
+  private events: SessionEvent<F, S, E>[] = [];
+  private negotiatedValue: ProtocolVersion | undefined;
+  private closeValue: CloseInfo | undefined;
+
+  constructor(family: F, options: SessionOptions<E> & { side: S }) {
+    this.family = family;
+    this.side = options.side;
+    this.peerSide = options.side === 'dialer' ? 'listener' : 'dialer';
+    this.opts = options;
+    this.limits = resolveLimits(options.limits);
+    this.codec = new MsgpackCodec(this.limits);
+    this.deframer = new Deframer(this.limits.maxFrameBytes);
+    this.now = options.nowMs;
+    // The listener starts the clock at once: a peer that connects and says nothing is dropped.
+    if (this.side === 'listener') this.helloDeadline = this.now + (options.helloTimeoutMs ?? 10_000);
+  }
+
+  get state(): SessionState {
+    return this.stateValue;
+  }
+  /** Negotiated protocol version once the hello exchange finished. */
+  get negotiated(): ProtocolVersion | undefined {
+    return this.negotiatedValue;
+  }
+  get closeInfo(): CloseInfo | undefined {
+    return this.closeValue;
+  }
+  get pendingRequests(): number {
+    return this.pending.size;
+  }
+  /** Bytes held by the deframer waiting for the rest of a frame. */
+  get bufferedBytes(): number {
+    return this.deframer.bufferedBytes;
+  }
+
+  takeOutput(): Uint8Array[] {
+    const out = this.output;
+    this.output = [];
+    return out;
+  }
+
+  takeEvents(): SessionEvent<F, S, E>[] {
+    const ev = this.events;
+    this.events = [];
+    return ev;
+  }
+
+  // ---- hello -----------------------------------------------------------------------------------
+
+  /** Dialer: sends the hello. */
+  start(body: HelloBody<F, S, E>): void {
+    if (this.side !== 'dialer') throw new IyesmpError('internal', 'wrong_side', 'only the dialer sends a hello');
+    if (this.helloSent || this.stateValue !== 'hello') {
+      throw new IyesmpError('conflict', 'hello_required', 'hello already sent or connection closed');
+    }
+    const checked = this.checkOutgoing(this.family.hello.dialer, body, 'hello');
+    this.send({
+      kind: 'hello',
+      family: this.family.name,
+      protocol: this.family.version,
+      game: this.opts.gameVersion,
+      body: checked,
+    });
+    this.helloSent = true;
+    this.helloDeadline = this.now + (this.opts.helloTimeoutMs ?? 10_000);
+  }
+
+  /** Listener: answers a 'hello' event positively. */
+  acceptHello(body: HelloBody<F, S, E>): void {
+    if (this.side !== 'listener' || !this.helloReceived || this.helloSent || this.stateValue !== 'hello') {
+      throw new IyesmpError('conflict', 'hello_required', 'no hello is waiting for an answer');
+    }
+    const checked = this.checkOutgoing(this.family.hello.listener, body, 'welcome');
+    this.send({
+      kind: 'welcome',
+      family: this.family.name,
+      protocol: this.negotiatedValue!,
+      game: this.opts.gameVersion,
+      body: checked,
+    });
+    this.helloSent = true;
+    this.stateValue = 'open';
+    this.helloDeadline = undefined;
+    this.events.push({
+      kind: 'ready',
+      protocol: this.negotiatedValue!,
+      peerGameVersion: this.peerGameVersion!,
+      peerHello: this.peerHello as HelloBody<F, OtherSide<S>, E>,
+    } as SessionEvent<F, S, E>);
+  }
+
+  /** Listener: refuses a 'hello' (bad session proof, banned build...). Closes the connection. */
+  refuseHello(code: string, message: string): void {
+    this.close(code, message);
+  }
+
+  private peerGameVersion: string | undefined;
+  private peerHello: unknown;
+
+  // ---- sending -----------------------------------------------------------------------------------
+
+  /** Sends a request; returns its id. The answer arrives as a 'response' or 'failure' event. */
+  request<K extends RequestTypes<F, S>>(type: K, body: RequestBody<F, K, E>, opts: { timeoutMs?: number } = {}): number {
+    this.requireOpen();
+    const def = Object.hasOwn(this.family.requests, type) ? this.family.requests[type] : undefined;
+    if (def === undefined || !maySend(def.from, this.side)) {
+      throw new IyesmpError('usage', ErrorCodes.unknownType, `${this.roleName()} cannot send request "${type}" in ${this.family.name}`);
+    }
+    if (this.pending.size >= (this.opts.maxOutgoingPending ?? 1024)) {
+      throw new IyesmpError('conflict', ErrorCodes.busy, `too many requests awaiting an answer (${this.pending.size})`);
+    }
+    const checked = this.checkOutgoing(def.request, body, type);
+    const id = this.allocateId();
+    this.send({ kind: 'request', id, type, body: checked });
+    const timeout = opts.timeoutMs ?? this.opts.requestTimeoutMs ?? 30_000;
+    this.pending.set(id, { type, deadline: this.now + timeout });
+    return id;
+  }
+
+  /** Sends a one-way event. */
+  notify<K extends EventTypes<F, S>>(type: K, body: EventBody<F, K, E>): void {
+    this.requireOpen();
+    const def = Object.hasOwn(this.family.events, type) ? this.family.events[type] : undefined;
+    if (def === undefined || !maySend(def.from, this.side)) {
+      throw new IyesmpError('usage', ErrorCodes.unknownType, `${this.roleName()} cannot send event "${type}" in ${this.family.name}`);
+    }
+    const checked = this.checkOutgoing(def.body, body, type);
+    this.send({ kind: 'event', type, body: checked });
+  }
+
+  /**
+   * Answers a received request. Throws (and keeps the request open, so the caller can still send
+   * an error reply) when the body does not match the response schema or is too large.
+   */
+  respond(id: number, body: unknown): void {
+    if (this.stateValue === 'closed') return; // answers after a close have nowhere to go
+    const type = this.incoming.get(id);
+    if (type === undefined) throw new IyesmpError('usage', 'unknown_request', `no received request ${id} awaits an answer`);
+    const checked = this.checkOutgoing(this.family.requests[type]!.response, body, `${type} response`);
+    this.send({ kind: 'response', id, body: checked });
+    this.incoming.delete(id);
+  }
+
+  /** Answers a received request with an error code and a human message. */
+  respondError(id: number, code: string, message: string): void {
+    if (this.stateValue === 'closed') return;
+    if (!this.incoming.delete(id)) {
+      throw new IyesmpError('usage', 'unknown_request', `no received request ${id} awaits an answer`);
+    }
+    this.sendError(id, ERROR_CODE_PATTERN.test(code) ? code : ErrorCodes.internal, message);
+  }
+
+  /** Sends a close frame with a reason and stops. Pending requests fail with `closed`. */
+  close(code: string = ErrorCodes.normal, reason = ''): void {
+    if (this.stateValue === 'closed') return;
+    const safeCode = ERROR_CODE_PATTERN.test(code) ? code : ErrorCodes.internal;
+    const safeReason = reason.length > REASON_MAX ? reason.slice(0, REASON_MAX) : reason;
+    try {
+      this.send({ kind: 'close', code: safeCode, reason: safeReason });
+    } catch {
+      // Cannot happen with bounded code and reason; closing must still proceed.
+    }
+    this.finish({ code: safeCode, reason: safeReason, by: 'local' });
+  }
+
+  /** The underlying stream ended or failed without a close frame. */
+  transportClosed(reason = 'stream ended'): void {
+    if (this.stateValue === 'closed') return;
+    this.finish({ code: ErrorCodes.closed, reason, by: 'transport' });
+  }
+
+  /** Advances time: expires pending requests and the hello deadline. */
+  tick(nowMs: number): void {
+    if (nowMs > this.now) this.now = nowMs;
+    if (this.stateValue === 'closed') return;
+    if (this.helloDeadline !== undefined && this.now >= this.helloDeadline) {
+      this.close(ErrorCodes.timeout, 'the hello exchange did not finish in time');
+      return;
+    }
+    for (const [id, p] of this.pending) {
+      if (this.now >= p.deadline) {
+        this.pending.delete(id);
+        this.events.push({ kind: 'failure', id, type: p.type, code: ErrorCodes.timeout, message: `no answer to "${p.type}" in time`, local: true });
+      }
+    }
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------------
+
+  /** Feeds bytes read from the stream. Never throws. */
+  receive(chunk: Uint8Array): void {
+    if (this.stateValue === 'closed') return;
+    const { frames, error } = this.deframer.push(chunk);
+    for (const frame of frames) {
+      if (this.isClosed()) return;
+      try {
+        this.handleFrame(frame);
+      } catch {
+        // Defensive: a bug in handling one frame closes this connection only.
+        this.close(ErrorCodes.internal, 'internal error while handling a message');
+      }
+    }
+    if (error && !this.isClosed()) {
+      this.protocolError(error.code, error.message);
+      this.close(error.code, error.message);
+    }
+  }
+
+  private handleFrame(frame: Uint8Array): void {
+    const decoded = this.codec.decode(frame);
+    if (!decoded.ok) {
+      this.protocolError(ErrorCodes.malformed, decoded.reason);
+      this.close(ErrorCodes.malformed, `undecodable message: ${decoded.reason}`);
+      return;
+    }
+    const parsed = Envelope.safeParse(decoded.value);
+    if (!parsed.success) {
+      const message = `invalid message: ${summarizeIssues(parsed.error)}`;
+      const id = readableRequestId(decoded.value);
+      this.protocolError(ErrorCodes.malformed, message);
+      if (id !== undefined && this.stateValue === 'open' && !this.incoming.has(id)) {
+        this.sendError(id, ErrorCodes.badRequest, message);
+        this.countPeerError();
+      } else {
+        this.close(ErrorCodes.malformed, message);
+      }
+      return;
+    }
+    const env = parsed.data;
+    switch (env.kind) {
+      case 'close':
+        this.finish({ code: env.code, reason: env.reason, by: 'peer' });
+        return;
+      case 'hello':
+        this.onHello(env);
+        return;
+      case 'welcome':
+        this.onWelcome(env);
+        return;
+    }
+    if (this.stateValue !== 'open') {
+      this.violation(ErrorCodes.helloRequired, `"${env.kind}" before the hello exchange finished`);
+      return;
+    }
+    switch (env.kind) {
+      case 'request':
+        this.onRequest(env.id, env.type, env.body);
+        return;
+      case 'response':
+        this.onResponse(env.id, env.body);
+        return;
+      case 'error': {
+        const p = this.pending.get(env.id);
+        if (p === undefined) return; // late answer to a request that already timed out
+        this.pending.delete(env.id);
+        this.events.push({ kind: 'failure', id: env.id, type: p.type, code: env.code, message: env.message, local: false });
+        return;
+      }
+      case 'event':
+        this.onEvent(env.type, env.body);
+        return;
+    }
+  }
+
+  private onHello(env: { family: string; protocol: ProtocolVersion; game: string; body: unknown }): void {
+    if (this.side !== 'listener' || this.helloReceived) {
+      this.violation(ErrorCodes.helloRequired, 'unexpected hello');
+      return;
+    }
+    this.helloReceived = true;
+    if (env.family !== this.family.name) {
+      this.violation(ErrorCodes.wrongFamily, `this endpoint speaks ${this.family.name}, not ${env.family}`);
+      return;
+    }
+    const nego = negotiateProtocol(this.family.version, env.protocol);
+    if (nego.verdict !== 'ok') {
+      this.violation(
+        verdictCode(nego.verdict),
+        `protocol ${env.protocol.major}.${env.protocol.minor} is ${nego.verdict === 'too_old' ? 'too old' : 'too new'} for ${this.family.name} ${this.family.version.major}.${this.family.version.minor}`,
+      );
+      return;
+    }
+    if (!this.gameVersionAcceptable(env.game)) return;
+    const body = checkBody(this.family.hello.dialer, env.body, this.opts.extSchema);
+    if (!body.ok) {
+      this.violation(ErrorCodes.badRequest, `invalid hello: ${body.message}`);
+      return;
+    }
+    this.negotiatedValue = nego.version;
+    this.peerGameVersion = env.game;
+    this.peerHello = body.value;
+    this.events.push({
+      kind: 'hello',
+      protocol: nego.version,
+      peerGameVersion: env.game,
+      body: body.value,
+    } as SessionEvent<F, S, E>);
+  }
+
+  private onWelcome(env: { family: string; protocol: ProtocolVersion; game: string; body: unknown }): void {
+    if (this.side !== 'dialer' || !this.helloSent || this.stateValue !== 'hello') {
+      this.violation(ErrorCodes.helloRequired, 'unexpected welcome');
+      return;
+    }
+    if (env.family !== this.family.name) {
+      this.violation(ErrorCodes.wrongFamily, `expected ${this.family.name}, the server answered as ${env.family}`);
+      return;
+    }
+    // The listener picks; we only check it picked something we speak.
+    const ours = this.family.version;
+    if (env.protocol.major !== ours.major || env.protocol.minor > ours.minor) {
+      const verdict = env.protocol.major < ours.major ? 'too_old' : 'too_new';
+      this.violation(verdictCode(verdict), `server chose protocol ${env.protocol.major}.${env.protocol.minor}, this client speaks ${ours.major}.${ours.minor}`);
+      return;
+    }
+    if (!this.gameVersionAcceptable(env.game)) return;
+    const body = checkBody(this.family.hello.listener, env.body, this.opts.extSchema);
+    if (!body.ok) {
+      this.violation(ErrorCodes.badRequest, `invalid welcome: ${body.message}`);
+      return;
+    }
+    this.negotiatedValue = env.protocol;
+    this.peerGameVersion = env.game;
+    this.peerHello = body.value;
+    this.stateValue = 'open';
+    this.helloDeadline = undefined;
+    this.events.push({
+      kind: 'ready',
+      protocol: env.protocol,
+      peerGameVersion: env.game,
+      peerHello: body.value,
+    } as SessionEvent<F, S, E>);
+  }
+
+  private gameVersionAcceptable(peerVersion: string): boolean {
+    const check = this.opts.acceptGameVersion;
+    if (check === undefined) return true;
+    let verdict: ReturnType<GameVersionCheck>;
+    try {
+      verdict = check(peerVersion);
+    } catch {
+      verdict = false;
+    }
+    if (verdict === true || verdict === 'ok') return true;
+    const v = verdict === 'too_new' ? 'too_new' : 'too_old';
+    this.violation(
+      verdictCode(v),
+      `game version ${peerVersion} is ${v === 'too_old' ? 'too old; update the game' : 'too new for this server'} (this side runs ${this.opts.gameVersion})`,
+    );
+    return false;
+  }
+
+  private onRequest(id: number, type: string, body: unknown): void {
+    if (this.incoming.has(id)) {
+      this.violation(ErrorCodes.badRequest, `request id ${id} is already in use`);
+      return;
+    }
+    const def = Object.hasOwn(this.family.requests, type) ? this.family.requests[type] : undefined;
+    if (def === undefined || !maySend(def.from, this.peerSide)) {
+      this.rejectRequest(id, ErrorCodes.unknownType, `"${type}" is not a request a ${this.peerRoleName()} may send in ${this.family.name}`);
+      return;
+    }
+    if (this.incoming.size >= (this.opts.maxIncomingInFlight ?? 64)) {
+      this.sendError(id, ErrorCodes.busy, 'too many requests in flight; retry later');
+      return;
+    }
+    const checked = checkBody(def.request, body, this.opts.extSchema);
+    if (!checked.ok) {
+      this.rejectRequest(id, ErrorCodes.badRequest, `invalid "${type}": ${checked.message}`);
+      return;
+    }
+    this.incoming.set(id, type);
+    this.events.push({ kind: 'request', id, type, body: checked.value } as SessionEvent<F, S, E>);
+  }
+
+  private onResponse(id: number, body: unknown): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return; // late answer to a request that already timed out
+    this.pending.delete(id);
+    const checked = checkBody(this.family.requests[p.type]!.response, body, this.opts.extSchema);
+    if (!checked.ok) {
+      const message = `invalid response to "${p.type}": ${checked.message}`;
+      this.protocolError(ErrorCodes.badRequest, message);
+      this.events.push({ kind: 'failure', id, type: p.type, code: ErrorCodes.badRequest, message, local: true });
+      this.countPeerError();
+      return;
+    }
+    this.events.push({ kind: 'response', id, type: p.type, body: checked.value } as SessionEvent<F, S, E>);
+  }
+
+  private onEvent(type: string, body: unknown): void {
+    const def = Object.hasOwn(this.family.events, type) ? this.family.events[type] : undefined;
+    if (def === undefined || !maySend(def.from, this.peerSide)) {
+      this.violation(ErrorCodes.unknownType, `"${type}" is not an event a ${this.peerRoleName()} may send in ${this.family.name}`);
+      return;
+    }
+    const checked = checkBody(def.body, body, this.opts.extSchema);
+    if (!checked.ok) {
+      this.violation(ErrorCodes.badRequest, `invalid "${type}": ${checked.message}`);
+      return;
+    }
+    this.events.push({ kind: 'event', type, body: checked.value } as SessionEvent<F, S, E>);
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------------
+
+  private rejectRequest(id: number, code: string, message: string): void {
+    this.protocolError(code, message);
+    this.sendError(id, code, message);
+    this.countPeerError();
+  }
+
+  /** A fault without an id to answer: report it and close. */
+  private violation(code: string, message: string): void {
+    this.protocolError(code, message);
+    this.close(code, message);
+  }
+
+  private protocolError(code: string, message: string): void {
+    this.events.push({ kind: 'protocol_error', code, message });
+  }
+
+  private countPeerError(): void {
+    this.peerErrors++;
+    if (this.peerErrors > (this.opts.maxPeerErrors ?? 16) && this.stateValue !== 'closed') {
+      this.close(ErrorCodes.tooManyErrors, `closed after ${this.peerErrors} invalid messages`);
+    }
+  }
+
+  private sendError(id: number, code: string, message: string): void {
+    this.send({ kind: 'error', id, code, message: message.length > REASON_MAX ? message.slice(0, REASON_MAX) : message });
+  }
+
+  private finish(info: CloseInfo): void {
+    this.stateValue = 'closed';
+    this.closeValue = info;
+    this.helloDeadline = undefined;
+    for (const [id, p] of this.pending) {
+      this.events.push({ kind: 'failure', id, type: p.type, code: ErrorCodes.closed, message: `connection closed (${info.code})`, local: true });
+    }
+    this.pending.clear();
+    this.incoming.clear();
+    this.events.push({ kind: 'close', ...info });
+  }
+
+  // A method, not a field test, so TypeScript does not narrow the state across calls that change it.
+  private isClosed(): boolean {
+    return this.stateValue === 'closed';
+  }
+
+  private requireOpen(): void {
+    if (this.stateValue !== 'open') {
+      throw new IyesmpError(
+        'conflict',
+        this.stateValue === 'closed' ? ErrorCodes.closed : ErrorCodes.helloRequired,
+        this.stateValue === 'closed' ? `the ${this.family.name} connection is closed` : 'the hello exchange has not finished',
+      );
+    }
+  }
+
+  private checkOutgoing(schema: z.ZodType, body: unknown, what: string): unknown {
+    const checked = checkBody(schema, body, this.opts.extSchema);
+    if (!checked.ok) {
+      throw new IyesmpError('input', ErrorCodes.badRequest, `refusing to send invalid "${what}": ${checked.message}`);
+    }
+    return checked.value;
+  }
+
+  private send(envelope: Envelope): void {
+    let payload: Uint8Array;
+    try {
+      payload = this.codec.encode(envelope);
+    } catch (err) {
+      throw new IyesmpError('input', ErrorCodes.badRequest, `cannot encode "${envelope.kind}" as MsgPack`, { cause: err });
+    }
+    if (payload.byteLength > this.limits.maxFrameBytes) {
+      throw new IyesmpError(
+        'input',
+        ErrorCodes.frameTooLarge,
+        `"${envelope.kind}" message is ${payload.byteLength} bytes, above the ${this.limits.maxFrameBytes}-byte frame limit`,
+        { hint: 'send bulk data on a bulk stream' },
+      );
+    }
+    this.output.push(encodeFrame(payload, this.limits.maxFrameBytes));
+  }
+
+  private allocateId(): number {
+    for (;;) {
+      const id = this.nextId;
+      this.nextId = id >= MAX_REQUEST_ID ? 1 : id + 1;
+      if (!this.pending.has(id)) return id;
+    }
+  }
+
+  private roleName(): string {
+    return this.family.roles[this.side];
+  }
+  private peerRoleName(): string {
+    return this.family.roles[this.peerSide];
+  }
+}

@@ -1,0 +1,480 @@
+import type { z } from 'zod';
+import { IyesmpError } from '../errors.js';
+import { BulkStreamDecoder, encodeBulkFrame, encodeBulkHeader, type BulkHeader } from './bulk.js';
+import { ErrorCodes, ERROR_CODE_PATTERN } from './error-codes.js';
+import type { ProtocolVersion } from './envelope.js';
+import type {
+  EventBody,
+  EventTypes,
+  FamilyDef,
+  HelloBody,
+  IncomingEvent,
+  IncomingRequest,
+  OtherSide,
+  RequestBody,
+  RequestTypes,
+  ResponseBody,
+  Side,
+} from './family.js';
+import { DEFAULT_BULK_LIMITS, type ProtocolLimits } from './limits.js';
+import { ProtocolSession, type CloseInfo, type RequestFailure, type SessionEvent, type SessionOptions } from './session.js';
+
+/** What @matrixai/quic (and any WHATWG duplex) gives for one stream. */
+export interface StreamPair {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+}
+
+export interface ConnectionOptions<E = unknown> extends Omit<SessionOptions<E>, 'side' | 'nowMs'> {
+  /** Clock; injectable for tests. Default Date.now. */
+  now?: () => number;
+  /** How often timeouts are checked. Default 100 ms. */
+  tickIntervalMs?: number;
+  /**
+   * Bytes queued for a peer that is not reading before the connection is closed with `busy`.
+   * Default 4 MiB. Senders of many events can await flushed() to stay well below it.
+   */
+  maxQueuedBytes?: number;
+  /** How long close() waits for the peer to take the close frame before aborting. Default 2 s. */
+  closeTimeoutMs?: number;
+  /** Called when an event/close listener throws (the connection carries on). */
+  onListenerError?: (err: unknown) => void;
+}
+
+export interface ReadyInfo<F extends FamilyDef, S extends Side, E> {
+  protocol: ProtocolVersion;
+  peerGameVersion: string;
+  peerHello: HelloBody<F, OtherSide<S>, E>;
+}
+
+export interface HelloInfo<F extends FamilyDef, E> {
+  protocol: ProtocolVersion;
+  peerGameVersion: string;
+  body: HelloBody<F, 'dialer', E>;
+}
+
+type AnyRequestHandler<F extends FamilyDef, S extends Side, E> = (req: IncomingRequest<F, S, E>) => unknown;
+type Listeners<F extends FamilyDef, S extends Side, E> = {
+  event: (ev: IncomingEvent<F, S, E>) => void;
+  close: (info: CloseInfo) => void;
+  protocol_error: (err: { code: string; message: string }) => void;
+};
+
+/**
+ * Binds a ProtocolSession to a readable/writable stream pair and offers promises and handlers.
+ * Create it with `ProtocolConnection.dial` / `.accept`, register handlers synchronously, then
+ * `await conn.ready`. Handler errors become error replies; listener errors are reported to
+ * onListenerError; nothing a peer sends can make it throw.
+ */
+export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown> {
+  readonly session: ProtocolSession<F, S, E>;
+  /** Resolves once the hello exchange finished; rejects with IyesmpError('refused', code) otherwise. */
+  readonly ready: Promise<ReadyInfo<F, S, E>>;
+  /** Resolves when the connection is closed, for any reason. Never rejects. */
+  readonly closed: Promise<CloseInfo>;
+
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  private readonly now: () => number;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private readonly handlers = new Map<string, (body: never, req: { id: number; type: string }) => unknown>();
+  private fallback: AnyRequestHandler<F, S, E> | undefined;
+  private readonly listeners: { [K in keyof Listeners<F, S, E>]: Set<Listeners<F, S, E>[K]> } = {
+    event: new Set(),
+    close: new Set(),
+    protocol_error: new Set(),
+  };
+  private writeChain: Promise<void> = Promise.resolve();
+  private resolveReady!: (v: ReadyInfo<F, S, E>) => void;
+  private rejectReady!: (e: unknown) => void;
+  private resolveClosed!: (v: CloseInfo) => void;
+  private shutDown = false;
+  private readonly onHello: ((hello: HelloInfo<F, E>) => unknown) | undefined;
+  private readonly onListenerError: ((err: unknown) => void) | undefined;
+  private readonly closeTimeoutMs: number;
+  private readonly maxQueuedBytes: number;
+  private queuedBytes = 0;
+
+  private constructor(
+    family: F,
+    side: S,
+    pair: StreamPair,
+    options: ConnectionOptions<E>,
+    onHello: ((hello: HelloInfo<F, E>) => unknown) | undefined,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.onHello = onHello;
+    this.onListenerError = options.onListenerError;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 2000;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 4 * 1024 * 1024;
+    this.session = new ProtocolSession<F, S, E>(family, { ...options, side, nowMs: this.now() });
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => {}); // callers that never await ready must not see an unhandled rejection
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.reader = pair.readable.getReader();
+    this.writer = pair.writable.getWriter();
+    this.timer = setInterval(() => {
+      this.session.tick(this.now());
+      this.pump();
+    }, options.tickIntervalMs ?? 100);
+    this.timer.unref?.();
+  }
+
+  /** Opens the connection as the dialer and sends the hello. */
+  static dial<F extends FamilyDef, E = unknown>(
+    family: F,
+    pair: StreamPair,
+    options: ConnectionOptions<E> & { hello: HelloBody<F, 'dialer', E> },
+  ): ProtocolConnection<F, 'dialer', E> {
+    const conn = new ProtocolConnection<F, 'dialer', E>(family, 'dialer', pair, options, undefined);
+    try {
+      conn.session.start(options.hello);
+    } catch (err) {
+      conn.session.close(ErrorCodes.internal, 'could not send the hello');
+      conn.pump();
+      throw err;
+    }
+    conn.pump();
+    void conn.readLoop();
+    return conn;
+  }
+
+  /**
+   * Accepts a connection as the listener. `onHello` sees the peer's (already version-checked)
+   * hello and returns the welcome body, or throws an IyesmpError whose code is sent as the refusal.
+   */
+  static accept<F extends FamilyDef, E = unknown>(
+    family: F,
+    pair: StreamPair,
+    options: ConnectionOptions<E> & {
+      onHello: (hello: HelloInfo<F, E>) => HelloBody<F, 'listener', E> | Promise<HelloBody<F, 'listener', E>>;
+    },
+  ): ProtocolConnection<F, 'listener', E> {
+    const conn = new ProtocolConnection<F, 'listener', E>(family, 'listener', pair, options, options.onHello);
+    void conn.readLoop();
+    return conn;
+  }
+
+  // ---- API ---------------------------------------------------------------------------------------
+
+  /** Sends a request and resolves with the response body; rejects with an IyesmpError. */
+  async request<K extends RequestTypes<F, S>>(
+    type: K,
+    body: RequestBody<F, K, E>,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<ResponseBody<F, K, E>> {
+    await this.ready;
+    this.session.tick(this.now()); // so the deadline counts from now, not from the last tick
+    const id = this.session.request(type, body, opts);
+    const result = new Promise<unknown>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    this.pump();
+    return (await result) as ResponseBody<F, K, E>;
+  }
+
+  /** Sends a one-way event. Throws if the connection is not open or the body is invalid. */
+  notify<K extends EventTypes<F, S>>(type: K, body: EventBody<F, K, E>): void {
+    this.session.notify(type, body);
+    this.pump();
+  }
+
+  /** Answers requests of one type. Throw an IyesmpError with a snake_case code to refuse. */
+  handle<K extends RequestTypes<F, OtherSide<S>>>(
+    type: K,
+    handler: (body: RequestBody<F, K, E>, req: { id: number; type: K }) => ResponseBody<F, K, E> | Promise<ResponseBody<F, K, E>>,
+  ): this {
+    this.handlers.set(type, handler as unknown as (body: never, req: { id: number; type: string }) => unknown);
+    return this;
+  }
+
+  /** 'request': fallback for types without handle(); its return value is the response body. */
+  on(name: 'request', handler: AnyRequestHandler<F, S, E>): this;
+  on<K extends keyof Listeners<F, S, E>>(name: K, listener: Listeners<F, S, E>[K]): this;
+  on(name: string, fn: unknown): this {
+    if (name === 'request') this.fallback = fn as AnyRequestHandler<F, S, E>;
+    else (this.listeners[name as keyof Listeners<F, S, E>] as Set<unknown>).add(fn);
+    return this;
+  }
+
+  off<K extends keyof Listeners<F, S, E>>(name: K, listener: Listeners<F, S, E>[K]): this {
+    (this.listeners[name] as Set<unknown>).delete(listener);
+    return this;
+  }
+
+  /** Resolves once everything sent so far was handed to the stream (backpressure for bulk senders). */
+  flushed(): Promise<void> {
+    return this.writeChain;
+  }
+
+  /** Bytes handed to pump() but not yet accepted by the stream. */
+  get queued(): number {
+    return this.queuedBytes;
+  }
+
+  /** Sends a close frame with the reason, flushes, and ends both directions. */
+  async close(code: string = ErrorCodes.normal, reason = ''): Promise<CloseInfo> {
+    this.session.close(code, reason);
+    this.pump();
+    return this.closed;
+  }
+
+  // ---- plumbing ----------------------------------------------------------------------------------
+
+  private async readLoop(): Promise<void> {
+    let reason = 'stream ended';
+    try {
+      for (;;) {
+        const { value, done } = await this.reader.read();
+        if (done) break;
+        if (value instanceof Uint8Array) this.session.receive(value);
+        this.pump();
+        if (this.session.state === 'closed') return;
+      }
+    } catch (err) {
+      reason = `stream failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    this.session.transportClosed(reason);
+    this.pump();
+  }
+
+  /** Moves queued output to the writer and dispatches queued events. */
+  private pump(): void {
+    const out = this.session.takeOutput();
+    if (out.length > 0 && !this.shutDown) {
+      const chunk = out.length === 1 ? out[0]! : concat(out);
+      this.queuedBytes += chunk.byteLength;
+      this.writeChain = this.writeChain
+        .then(() => this.writer.write(chunk))
+        .then(
+          () => {
+            this.queuedBytes -= chunk.byteLength;
+          },
+          (err: unknown) => {
+            this.session.transportClosed(`write failed: ${err instanceof Error ? err.message : String(err)}`);
+            this.pump();
+          },
+        );
+      if (this.queuedBytes > this.maxQueuedBytes && this.session.state !== 'closed') {
+        this.session.close(ErrorCodes.busy, 'the peer is not reading; too much data queued');
+        this.pump();
+        return;
+      }
+    }
+    for (const ev of this.session.takeEvents()) this.dispatch(ev);
+  }
+
+  private dispatch(ev: SessionEvent<F, S, E>): void {
+    switch (ev.kind) {
+      case 'hello':
+        void this.answerHello(ev as unknown as HelloInfo<F, E>);
+        return;
+      case 'ready':
+        this.resolveReady({ protocol: ev.protocol, peerGameVersion: ev.peerGameVersion, peerHello: ev.peerHello });
+        return;
+      case 'request':
+        void this.answerRequest(ev as IncomingRequest<F, S, E>);
+        return;
+      case 'response': {
+        const w = this.waiting.get(ev.id);
+        this.waiting.delete(ev.id);
+        w?.resolve(ev.body);
+        return;
+      }
+      case 'failure': {
+        const w = this.waiting.get(ev.id);
+        this.waiting.delete(ev.id);
+        w?.reject(failureError(ev));
+        return;
+      }
+      case 'event':
+        this.emit('event', ev as IncomingEvent<F, S, E>);
+        return;
+      case 'protocol_error':
+        this.emit('protocol_error', { code: ev.code, message: ev.message });
+        return;
+      case 'close': {
+        const info: CloseInfo = { code: ev.code, reason: ev.reason, by: ev.by };
+        this.rejectReady(
+          new IyesmpError('refused', ev.code, `${this.session.family.name} connection closed before the hello finished: ${ev.reason || ev.code}`, {
+            details: { ...info },
+          }),
+        );
+        this.emit('close', info);
+        void this.shutdown(info);
+        return;
+      }
+    }
+  }
+
+  private async answerHello(hello: HelloInfo<F, E>): Promise<void> {
+    try {
+      const welcome = await this.onHello!({ protocol: hello.protocol, peerGameVersion: hello.peerGameVersion, body: hello.body });
+      if (this.session.state !== 'hello') return;
+      try {
+        this.session.acceptHello(welcome as HelloBody<F, S, E>);
+      } catch (err) {
+        this.session.refuseHello(ErrorCodes.internal, 'the server could not build its welcome');
+        this.reportListenerError(err);
+      }
+    } catch (err) {
+      const { code, message } = refusal(err);
+      this.session.refuseHello(code, message);
+    }
+    this.pump();
+  }
+
+  private async answerRequest(req: IncomingRequest<F, S, E>): Promise<void> {
+    const handler = this.handlers.get(req.type);
+    try {
+      let result: unknown;
+      if (handler !== undefined) result = await handler(req.body as never, { id: req.id, type: req.type });
+      else if (this.fallback !== undefined) result = await this.fallback(req);
+      else throw new IyesmpError('refused', ErrorCodes.unknownType, `this ${this.session.family.roles[this.session.side]} does not handle "${req.type}"`);
+      if (this.session.state !== 'open') return;
+      try {
+        this.session.respond(req.id, result);
+      } catch (err) {
+        // The handler returned something that does not fit the response schema: our bug, not the peer's.
+        this.reportListenerError(err);
+        this.session.respondError(req.id, ErrorCodes.internal, 'internal error');
+      }
+    } catch (err) {
+      if (this.session.state === 'open') {
+        const { code, message } = refusal(err);
+        if (code === ErrorCodes.internal) this.reportListenerError(err);
+        this.session.respondError(req.id, code, message);
+      }
+    }
+    this.pump();
+  }
+
+  private emit<K extends keyof Listeners<F, S, E>>(name: K, arg: Parameters<Listeners<F, S, E>[K]>[0]): void {
+    for (const fn of this.listeners[name]) {
+      try {
+        (fn as (a: unknown) => void)(arg);
+      } catch (err) {
+        this.reportListenerError(err);
+      }
+    }
+  }
+
+  private reportListenerError(err: unknown): void {
+    try {
+      this.onListenerError?.(err);
+    } catch {
+      // a failing error reporter must not take the connection down
+    }
+  }
+
+  private async shutdown(info: CloseInfo): Promise<void> {
+    if (this.shutDown) return;
+    this.shutDown = true;
+    clearInterval(this.timer);
+    for (const [, w] of this.waiting) w.reject(new IyesmpError('io', ErrorCodes.closed, `connection closed (${info.code})`));
+    this.waiting.clear();
+    // The protocol is closed now; what follows only releases the streams.
+    this.resolveClosed(info);
+    // Cancelling/closing a stream the peer already tore down rejects; that is expected here.
+    await this.reader.cancel(info.reason).catch(() => {});
+    // Let the close frame drain, but a peer that stops reading must not pin this connection forever.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const drained = await Promise.race([
+      this.writeChain.then(() => this.writer.close()).then(
+        () => true,
+        () => false,
+      ),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.closeTimeoutMs);
+        timer.unref?.();
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!drained) await this.writer.abort(info.reason).catch(() => {});
+  }
+}
+
+/** Turns a handler's exception into an error reply: IyesmpError codes pass, anything else is `internal`. */
+function refusal(err: unknown): { code: string; message: string } {
+  if (err instanceof IyesmpError && ERROR_CODE_PATTERN.test(err.code) && err.kind !== 'internal') {
+    return { code: err.code, message: err.message };
+  }
+  return { code: ErrorCodes.internal, message: 'internal error' };
+}
+
+function failureError(f: RequestFailure): IyesmpError {
+  const kind = f.local ? 'io' : 'refused';
+  return new IyesmpError(kind, f.code, f.local ? f.message : `"${f.type}" refused: ${f.message}`, {
+    details: { type: f.type, id: f.id, local: f.local },
+  });
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+// ---- bulk streams ------------------------------------------------------------------------------
+
+/** Writes the header, then hands back a writer for payload frames. */
+export async function openBulkStream<E = unknown>(
+  writable: WritableStream<Uint8Array>,
+  header: Omit<BulkHeader<E>, 'kind'>,
+  opts: { extSchema?: z.ZodType<E>; maxFrameBytes?: number } = {},
+): Promise<{ write(payload: Uint8Array): Promise<void>; close(): Promise<void> }> {
+  const writer = writable.getWriter();
+  const max = opts.maxFrameBytes ?? DEFAULT_BULK_LIMITS.maxFrameBytes;
+  await writer.write(encodeBulkHeader(header, opts.extSchema));
+  return {
+    write: (payload) => writer.write(encodeBulkFrame(payload, max)),
+    close: () => writer.close(),
+  };
+}
+
+/**
+ * Reads a bulk stream's header, then yields its payload frames. Rejects with an IyesmpError
+ * ('input', code) on a bad header or oversize frame, after cancelling the stream with the reason.
+ */
+export async function acceptBulkStream<E = unknown>(
+  readable: ReadableStream<Uint8Array>,
+  opts: { limits?: Partial<ProtocolLimits>; extSchema?: z.ZodType<E>; family?: string } = {},
+): Promise<{ header: BulkHeader<E>; frames: AsyncIterable<Uint8Array> }> {
+  const reader = readable.getReader();
+  const decoder = new BulkStreamDecoder<E>(opts);
+  const queued: Uint8Array[] = [];
+  const fail = async (code: string, message: string): Promise<never> => {
+    await reader.cancel(`${code}: ${message}`).catch(() => {});
+    throw new IyesmpError('input', code, message);
+  };
+  let header: BulkHeader<E> | undefined;
+  while (header === undefined) {
+    const { value, done } = await reader.read();
+    if (done) return fail(ErrorCodes.malformed, 'bulk stream ended before its header');
+    const r = decoder.push(value);
+    if (r.error) return fail(r.error.code, r.error.message);
+    header = r.header;
+    queued.push(...r.frames);
+  }
+  async function* frames(): AsyncGenerator<Uint8Array> {
+    try {
+      yield* queued.splice(0);
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        const r = decoder.push(value);
+        yield* r.frames;
+        if (r.error) await fail(r.error.code, r.error.message);
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+  return { header, frames: frames() };
+}

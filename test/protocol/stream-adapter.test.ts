@@ -1,0 +1,257 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { IyesmpError } from '../../src/errors.js';
+import {
+  acceptBulkStream,
+  authFamily,
+  encodeFrame,
+  hostFamily,
+  openBulkStream,
+  ProtocolConnection,
+  ProtocolSession,
+  type StreamPair,
+} from '../../src/protocol/index.js';
+import { samples } from './fixtures.js';
+
+function duplex(): [StreamPair, StreamPair] {
+  const ab = new TransformStream<Uint8Array, Uint8Array>();
+  const ba = new TransformStream<Uint8Array, Uint8Array>();
+  return [
+    { readable: ba.readable, writable: ab.writable },
+    { readable: ab.readable, writable: ba.writable },
+  ];
+}
+
+const hostHello = samples['iyesmp-host/1']!.hello;
+const authHello = samples['iyesmp-auth/1']!.hello;
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+function connect(opts: { clock?: { now: number }; listenerErrors?: unknown[] } = {}) {
+  const [a, b] = duplex();
+  const now = opts.clock ? () => opts.clock!.now : undefined;
+  const client = ProtocolConnection.dial(hostFamily, a, {
+    gameVersion: '1.0.0',
+    hello: { sessionId: 'ses-1', playerId: 'pl-1' },
+    tickIntervalMs: 5,
+    ...(now ? { now } : {}),
+  });
+  const host = ProtocolConnection.accept(hostFamily, b, {
+    gameVersion: '1.0.0',
+    tickIntervalMs: 5,
+    onListenerError: (e) => opts.listenerErrors?.push(e),
+    onHello: (hello) => ({ sessionId: hello.body.sessionId, state: 'waiting' as const, players: [] }),
+    ...(now ? { now } : {}),
+  });
+  return { client, host };
+}
+
+describe('ProtocolConnection over WHATWG streams', () => {
+  it('completes the hello and answers requests through handlers', async () => {
+    const { client, host } = connect();
+    host.handle('player.ready', (body) => ({ ext: { echoed: body.ready } }));
+    const [cr, hr] = await Promise.all([client.ready, host.ready]);
+    expect(cr.peerHello).toEqual({ sessionId: 'ses-1', state: 'waiting', players: [] });
+    expect(hr.peerHello).toEqual({ sessionId: 'ses-1', playerId: 'pl-1' });
+    await expect(client.request('player.ready', { ready: true })).resolves.toEqual({ ext: { echoed: true } });
+    await client.close('normal', 'done');
+  });
+
+  it('matches out-of-order answers from async handlers', async () => {
+    const { client, host } = connect();
+    const gates = [deferred<void>(), deferred<void>(), deferred<void>()];
+    host.handle('game.action', async (body) => {
+      const n = (body.ext as { n: number }).n;
+      await gates[n]!.promise;
+      return { ext: { n } };
+    });
+    const results = [0, 1, 2].map((n) => client.request('game.action', { ext: { n } }));
+    await new Promise((r) => setTimeout(r, 20));
+    gates[2]!.resolve();
+    await expect(results[2]).resolves.toEqual({ ext: { n: 2 } });
+    gates[0]!.resolve();
+    gates[1]!.resolve();
+    await expect(Promise.all(results)).resolves.toEqual([{ ext: { n: 0 } }, { ext: { n: 1 } }, { ext: { n: 2 } }]);
+    await client.close();
+  });
+
+  it('turns handler errors into error replies without crashing', async () => {
+    const listenerErrors: unknown[] = [];
+    const { client, host } = connect({ listenerErrors });
+    host.handle('player.ready', () => {
+      throw new IyesmpError('refused', 'not_allowed', 'the game has already started');
+    });
+    host.handle('game.action', async () => {
+      throw new Error('database exploded at /secret/path');
+    });
+    const refused = await client.request('player.ready', { ready: true }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(IyesmpError);
+    expect(refused).toMatchObject({ kind: 'refused', code: 'not_allowed' });
+    expect((refused as Error).message).toContain('the game has already started');
+    const internal = await client.request('game.action', {}).catch((e: unknown) => e);
+    expect(internal).toMatchObject({ code: 'internal' });
+    expect((internal as Error).message).not.toContain('secret');
+    expect(listenerErrors).toHaveLength(1);
+    // still usable
+    host.handle('player.ready', () => ({}));
+    await expect(client.request('player.ready', { ready: false })).resolves.toEqual({});
+    await client.close();
+  });
+
+  it('replies unknown_type for requests without a handler, and delivers events', async () => {
+    const { client, host } = connect();
+    const got: unknown[] = [];
+    host.on('event', (ev) => got.push(ev));
+    client.on('event', () => {
+      throw new Error('listener bug'); // must not break the connection
+    });
+    await client.ready;
+    await expect(client.request('player.ready', { ready: true })).rejects.toMatchObject({ code: 'unknown_type' });
+    client.notify('game.msg', { channel: 'chat', ext: { text: 'hi' } });
+    host.notify('game.msg', { ext: 'to client' });
+    await client.request('game.action', {}).catch(() => {}); // a round trip orders the event before it
+    expect(got).toEqual([{ kind: 'event', type: 'game.msg', body: { channel: 'chat', ext: { text: 'hi' } } }]);
+    await client.close();
+  });
+
+  it('times out requests using the injected clock', async () => {
+    const clock = { now: 1000 };
+    const { client, host } = connect({ clock });
+    host.handle('game.action', () => new Promise(() => {}));
+    await client.ready;
+    const pending = client.request('game.action', {}, { timeoutMs: 60_000 });
+    const settled = pending.catch((e: unknown) => e);
+    for (let i = 0; i < 1000 && client.session.pendingRequests === 0; i++) await new Promise((r) => setTimeout(r, 1));
+    clock.now += 59_999;
+    await new Promise((r) => setTimeout(r, 30)); // several ticks: not yet due
+    expect(client.session.pendingRequests).toBe(1);
+    clock.now += 1;
+    const err = await settled;
+    expect(err).toMatchObject({ kind: 'io', code: 'timeout' });
+    await client.close();
+  });
+
+  it('closes with a reason on both sides and fails pending requests', async () => {
+    const { client, host } = connect();
+    host.handle('game.action', () => new Promise(() => {}));
+    await client.ready;
+    const pending = client.request('game.action', {}).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 10));
+    const hostClosed = new Promise((r) => host.on('close', r));
+    await host.close('normal', 'session over');
+    expect(await hostClosed).toEqual({ code: 'normal', reason: 'session over', by: 'local' });
+    expect(await client.closed).toEqual({ code: 'normal', reason: 'session over', by: 'peer' });
+    expect(await pending).toMatchObject({ code: 'closed' });
+  });
+
+  it('rejects ready with the refusal code on version mismatch or a refused hello', async () => {
+    const [a, b] = duplex();
+    const client = ProtocolConnection.dial({ ...hostFamily, version: { major: 2, minor: 0 } }, a, { gameVersion: '1', hello: hostHello.dialer as never });
+    ProtocolConnection.accept(hostFamily, b, { gameVersion: '1', onHello: () => hostHello.listener as never });
+    await expect(client.ready).rejects.toMatchObject({ kind: 'refused', code: 'version_too_new' });
+
+    const [c, d] = duplex();
+    const client2 = ProtocolConnection.dial(authFamily, c, { gameVersion: '1', hello: authHello.dialer as never });
+    const server = ProtocolConnection.accept(authFamily, d, {
+      gameVersion: '1',
+      onHello: () => {
+        throw new IyesmpError('refused', 'update_required', 'this build is retired; update the game');
+      },
+    });
+    await expect(client2.ready).rejects.toMatchObject({ code: 'update_required' });
+    await expect(server.closed).resolves.toMatchObject({ code: 'update_required', by: 'local' });
+  });
+
+  it('closes a connection fed garbage, with a reason, without throwing', async () => {
+    const [a, b] = duplex();
+    const host = ProtocolConnection.accept(hostFamily, b, { gameVersion: '1', onHello: () => hostHello.listener as never });
+    const w = a.writable.getWriter();
+    await w.write(encodeFrame(new Uint8Array([0xc1, 0xc1]), 100));
+    await expect(host.ready).rejects.toMatchObject({ code: 'malformed' });
+    await expect(host.closed).resolves.toMatchObject({ code: 'malformed', by: 'local' });
+  });
+
+  it('validates ext with a game schema end to end', async () => {
+    const Ext = z.object({ move: z.string().max(5) });
+    const [a, b] = duplex();
+    const client = ProtocolConnection.dial<typeof hostFamily, z.output<typeof Ext>>(hostFamily, a, {
+      gameVersion: '1',
+      hello: { sessionId: 's', playerId: 'p' },
+    });
+    const host = ProtocolConnection.accept<typeof hostFamily, z.output<typeof Ext>>(hostFamily, b, {
+      gameVersion: '1',
+      extSchema: Ext,
+      onHello: () => ({ sessionId: 's', state: 'playing', players: [] }),
+    });
+    host.handle('game.action', (body) => ({ ext: { move: body.ext!.move.toUpperCase() } }));
+    await expect(client.request('game.action', { ext: { move: 'e2e4' } })).resolves.toEqual({ ext: { move: 'E2E4' } });
+    await expect(client.request('game.action', { ext: { move: 'far too long' } })).rejects.toMatchObject({ code: 'bad_request' });
+    await client.close();
+  });
+});
+
+describe('backpressure', () => {
+  it('closes with busy when the peer stops reading, instead of queueing without bound', async () => {
+    const [a, b] = duplex();
+    const client = ProtocolConnection.dial(hostFamily, a, { gameVersion: '1', hello: hostHello.dialer as never, maxQueuedBytes: 4096 });
+    // a hand-driven host that answers the hello and then never reads again
+    const host = new ProtocolSession(hostFamily, { side: 'listener', gameVersion: '1', nowMs: 0 });
+    const reader = b.readable.getReader();
+    const writer = b.writable.getWriter();
+    while (host.state === 'hello' && host.takeEvents().length === 0) {
+      const { value } = await reader.read();
+      host.receive(value!);
+    }
+    host.acceptHello(hostHello.listener as never);
+    for (const c of host.takeOutput()) await writer.write(c);
+    await client.ready;
+    for (let i = 0; i < 100 && !client.session.closeInfo; i++) {
+      client.notify('game.msg', { ext: 'x'.repeat(200) });
+    }
+    expect(client.session.closeInfo).toMatchObject({ code: 'busy', by: 'local' });
+    await expect(client.closed).resolves.toMatchObject({ code: 'busy' });
+  });
+
+  it('flushed() resolves once queued frames were taken by the stream', async () => {
+    const { client, host } = connect();
+    const got: unknown[] = [];
+    host.on('event', (e) => got.push(e));
+    await client.ready;
+    for (let i = 0; i < 50; i++) client.notify('game.msg', { seq: i });
+    await client.flushed();
+    expect(client.queued).toBe(0);
+    await client.close();
+  });
+});
+
+describe('bulk streams', () => {
+  it('opens with a header naming purpose/session/channel, then carries opaque frames', async () => {
+    const t = new TransformStream<Uint8Array, Uint8Array>();
+    const reading = acceptBulkStream(t.readable, { family: 'iyesmp-host/1' });
+    const w = await openBulkStream(t.writable, { family: 'iyesmp-host/1', purpose: 'game.state', sessionId: 'ses-1', channel: 'map-3' });
+    const payloads = [new Uint8Array([1, 2, 3]), new Uint8Array(100_000).fill(7), new Uint8Array(0)];
+    const writing = (async () => {
+      for (const p of payloads) await w.write(p);
+      await w.close();
+    })();
+    const { header, frames } = await reading;
+    expect(header).toEqual({ kind: 'stream', family: 'iyesmp-host/1', purpose: 'game.state', sessionId: 'ses-1', channel: 'map-3' });
+    const got: Uint8Array[] = [];
+    for await (const f of frames) got.push(f);
+    await writing;
+    expect(got.length).toBe(payloads.length);
+    got.forEach((g, i) => expect(Buffer.compare(g, payloads[i]!)).toBe(0));
+  });
+
+  it('refuses a stream whose header is not a bulk header', async () => {
+    const t = new TransformStream<Uint8Array, Uint8Array>();
+    const reading = acceptBulkStream(t.readable);
+    const w = t.writable.getWriter();
+    void w.write(encodeFrame(new TextEncoder().encode('not msgpack at all'), 1000)).catch(() => {});
+    await expect(reading).rejects.toMatchObject({ code: 'malformed' });
+  });
+});
