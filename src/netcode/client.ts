@@ -1,0 +1,259 @@
+import { type NetcodeAddress, addressesEqual } from './address.js';
+import { ClientState, type ClientStateValue, MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES, NUM_DISCONNECT_PACKETS, PACKET_SEND_RATE, PacketType } from './constants.js';
+import { type Packet, readEncryptedPacket, writePacket } from './packet.js';
+import { ReplayProtection } from './replay.js';
+import { type ConnectToken, readConnectToken } from './token.js';
+import type { OutgoingDatagram } from './server.js';
+
+export type ClientEvent =
+  | { type: 'state'; state: ClientStateValue; previous: ClientStateValue }
+  | { type: 'payload'; payload: Uint8Array; sequence: bigint };
+
+const ALLOWED: readonly boolean[] = [false, true, true, false, true, true, true];
+
+/**
+ * Sans-IO netcode 1.02 client state machine. Feed it datagrams (with their source) and monotonic time
+ * in seconds; collect datagrams to send and events. Follows the STANDARD where the reference differs:
+ * one token-expiry window for the whole attempt, and a server disconnect ends in "disconnected".
+ */
+export class NetcodeClientCore {
+  private _state: ClientStateValue = ClientState.disconnected;
+  private time: number;
+  private token: ConnectToken | undefined;
+  private serverIndex = 0;
+  private _serverAddress: NetcodeAddress | undefined;
+  private connectStart = 0;
+  private lastSend = 0;
+  private lastRecv = 0;
+  private shouldDisconnect = false;
+  private shouldDisconnectState: ClientStateValue = ClientState.disconnected;
+  private sequence = 0n;
+  private _clientIndex = 0;
+  private _maxClients = 0;
+  private challengeSequence = 0n;
+  private challengeToken: Uint8Array | undefined;
+  private readonly replay = new ReplayProtection();
+  private outbox: OutgoingDatagram[] = [];
+  private events: ClientEvent[] = [];
+
+  constructor(now = 0) {
+    this.time = now;
+  }
+
+  get state(): ClientStateValue {
+    return this._state;
+  }
+  /** Index the server gave us (valid when connected). */
+  get clientIndex(): number {
+    return this._clientIndex;
+  }
+  get maxClients(): number {
+    return this._maxClients;
+  }
+  /** The server currently being tried or connected to. */
+  get serverAddress(): NetcodeAddress | undefined {
+    return this._serverAddress;
+  }
+  /** Parsed public part of the current token. */
+  get connectToken(): ConnectToken | undefined {
+    return this.token;
+  }
+
+  takeDatagrams(): OutgoingDatagram[] {
+    const o = this.outbox;
+    this.outbox = [];
+    return o;
+  }
+
+  takeEvents(): ClientEvent[] {
+    const e = this.events;
+    this.events = [];
+    return e;
+  }
+
+  /** Starts connecting with a 2048-byte token; an unreadable token moves to invalid_connect_token (-5). */
+  connect(tokenBytes: Uint8Array, now: number): void {
+    this.disconnect(now);
+    this.time = now;
+    const parsed = readConnectToken(tokenBytes);
+    if (!parsed.ok) {
+      this.token = undefined;
+      this.setState(ClientState.invalidConnectToken);
+      return;
+    }
+    this.token = parsed.value;
+    this.serverIndex = 0;
+    this._serverAddress = parsed.value.serverAddresses[0];
+    this.sequence = 0n;
+    this._clientIndex = 0;
+    this._maxClients = 0;
+    // the STANDARD's expiry window covers the whole attempt: set once here, not per server
+    this.connectStart = now;
+    this.resetBeforeNextConnect();
+    this.setState(ClientState.sendingConnectionRequest);
+  }
+
+  receive(data: Uint8Array, from: NetcodeAddress, now: number): void {
+    this.time = now;
+    if (this._state <= ClientState.disconnected || !this.token || !this._serverAddress) return;
+    if (data.length <= 1 || data.length > MAX_PACKET_BYTES) return;
+    // only the server being talked to matters; anything else is ignored before any work is done
+    if (!addressesEqual(from, this._serverAddress)) return;
+    const read = readEncryptedPacket(data, {
+      key: this.token.serverToClientKey,
+      protocolId: this.token.protocolId,
+      allowed: ALLOWED,
+      replay: this.replay,
+    });
+    if (!read) return;
+    const p = read.packet;
+    const s = this._state;
+    switch (p.type) {
+      case PacketType.connectionDenied:
+        if (s === ClientState.sendingConnectionRequest || s === ClientState.sendingConnectionResponse) {
+          this.shouldDisconnect = true;
+          this.shouldDisconnectState = ClientState.connectionDenied;
+          this.lastRecv = now;
+        }
+        return;
+      case PacketType.connectionChallenge:
+        if (s === ClientState.sendingConnectionRequest) {
+          this.challengeSequence = p.challengeSequence;
+          this.challengeToken = p.challengeToken;
+          this.lastRecv = now;
+          this.setState(ClientState.sendingConnectionResponse);
+        }
+        return;
+      case PacketType.keepAlive:
+        if (s === ClientState.connected) {
+          this.lastRecv = now;
+        } else if (s === ClientState.sendingConnectionResponse) {
+          this.lastRecv = now;
+          this._clientIndex = p.clientIndex;
+          this._maxClients = p.maxClients;
+          this.setState(ClientState.connected);
+        }
+        return;
+      case PacketType.payload:
+        if (s === ClientState.connected) {
+          this.lastRecv = now;
+          this.events.push({ type: 'payload', payload: p.payload, sequence: read.sequence });
+        }
+        return;
+      case PacketType.disconnect:
+        if (s === ClientState.connected) {
+          this.shouldDisconnect = true;
+          this.shouldDisconnectState = ClientState.disconnected;
+          this.lastRecv = now;
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Sends what is due and applies expiry, denial and timeouts. Call often (every 10-100 ms). */
+  update(now: number): void {
+    this.time = now;
+    const t = this.token;
+    if (this._state <= ClientState.disconnected || !t) return;
+    this.sendPackets();
+    if (this._state < ClientState.connected) {
+      const window = Number(t.expireTimestamp - t.createTimestamp);
+      if (now - this.connectStart >= window) return this.disconnectInternal(ClientState.connectTokenExpired, false);
+    }
+    if (this.shouldDisconnect) {
+      // a denial moves on to the next server; a server disconnect while connected ends the session
+      if (this.shouldDisconnectState !== ClientState.disconnected && this.connectToNextServer()) return;
+      return this.disconnectInternal(this.shouldDisconnectState, false);
+    }
+    const timedOut = t.timeoutSeconds > 0 && this.lastRecv + t.timeoutSeconds < now;
+    if (!timedOut) return;
+    if (this._state === ClientState.sendingConnectionRequest) {
+      if (!this.connectToNextServer()) this.disconnectInternal(ClientState.connectionRequestTimedOut, false);
+    } else if (this._state === ClientState.sendingConnectionResponse) {
+      if (!this.connectToNextServer()) this.disconnectInternal(ClientState.connectionResponseTimedOut, false);
+    } else if (this._state === ClientState.connected) {
+      this.disconnectInternal(ClientState.connectionTimedOut, false);
+    }
+  }
+
+  /** Sends one payload (1..1200 bytes) when connected; returns false otherwise. */
+  sendPayload(payload: Uint8Array): boolean {
+    if (payload.length < 1 || payload.length > MAX_PAYLOAD_BYTES) {
+      throw new RangeError(`payload must be 1..${MAX_PAYLOAD_BYTES} bytes, got ${payload.length}`);
+    }
+    if (this._state !== ClientState.connected) return false;
+    this.send({ type: PacketType.payload, payload });
+    return true;
+  }
+
+  /** Application disconnect: ten disconnect packets when active, then "disconnected". */
+  disconnect(now?: number): void {
+    if (now !== undefined) this.time = now;
+    this.disconnectInternal(ClientState.disconnected, true);
+  }
+
+  private sendPackets(): void {
+    const t = this.token!;
+    if (this.lastSend + 1 / PACKET_SEND_RATE >= this.time) return;
+    switch (this._state) {
+      case ClientState.sendingConnectionRequest:
+        return this.send({
+          type: PacketType.connectionRequest,
+          protocolId: t.protocolId,
+          expireTimestamp: t.expireTimestamp,
+          nonce: t.nonce,
+          privateData: t.privateData,
+        });
+      case ClientState.sendingConnectionResponse:
+        return this.send({ type: PacketType.connectionResponse, challengeSequence: this.challengeSequence, challengeToken: this.challengeToken! });
+      case ClientState.connected:
+        return this.send({ type: PacketType.keepAlive, clientIndex: 0, maxClients: 0 });
+    }
+  }
+
+  /** Every packet, requests included, consumes a sequence number (as the reference). */
+  private send(packet: Packet): void {
+    const t = this.token!;
+    const data = writePacket(packet, this.sequence++, t.clientToServerKey, t.protocolId);
+    this.outbox.push({ to: this._serverAddress!, data });
+    this.lastSend = this.time;
+  }
+
+  private connectToNextServer(): boolean {
+    const t = this.token!;
+    if (this.serverIndex + 1 >= t.serverAddresses.length) return false;
+    this.serverIndex++;
+    this._serverAddress = t.serverAddresses[this.serverIndex];
+    this.resetBeforeNextConnect();
+    this.setState(ClientState.sendingConnectionRequest);
+    return true;
+  }
+
+  private resetBeforeNextConnect(): void {
+    this.lastSend = this.time - 1;
+    this.lastRecv = this.time;
+    this.shouldDisconnect = false;
+    this.shouldDisconnectState = ClientState.disconnected;
+    this.challengeSequence = 0n;
+    this.challengeToken = undefined;
+    this.replay.reset();
+  }
+
+  private disconnectInternal(to: ClientStateValue, sendPackets: boolean): void {
+    if (this._state <= ClientState.disconnected || this._state === to) return;
+    if (sendPackets) for (let i = 0; i < NUM_DISCONNECT_PACKETS; i++) this.send({ type: PacketType.disconnect });
+    this._clientIndex = 0;
+    this._maxClients = 0;
+    this.replay.reset();
+    this.setState(to);
+  }
+
+  private setState(state: ClientStateValue): void {
+    if (state === this._state) return;
+    const previous = this._state;
+    this._state = state;
+    this.events.push({ type: 'state', state, previous });
+  }
+}

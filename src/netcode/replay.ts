@@ -1,0 +1,29 @@
+import { REPLAY_PROTECTION_BUFFER_SIZE, U64_MAX } from './constants.js';
+
+/**
+ * Sliding-window replay protection for keep-alive, payload and disconnect packets (256 entries).
+ * `alreadyReceived` is checked before decryption and `advance` only after a successful one.
+ */
+export class ReplayProtection {
+  mostRecent = 0n;
+  private readonly received = new Array<bigint>(REPLAY_PROTECTION_BUFFER_SIZE).fill(U64_MAX);
+
+  reset(): void {
+    this.mostRecent = 0n;
+    this.received.fill(U64_MAX);
+  }
+
+  alreadyReceived(sequence: bigint): boolean {
+    const size = BigInt(REPLAY_PROTECTION_BUFFER_SIZE);
+    // written as a subtraction guarded by the comparison so it cannot underflow (as the reference)
+    if (this.mostRecent >= size && sequence <= this.mostRecent - size) return true;
+    const entry = this.received[Number(sequence % size)]!;
+    if (entry === U64_MAX) return false;
+    return entry >= sequence;
+  }
+
+  advance(sequence: bigint): void {
+    if (sequence > this.mostRecent) this.mostRecent = sequence;
+    this.received[Number(sequence % BigInt(REPLAY_PROTECTION_BUFFER_SIZE))] = sequence;
+  }
+}

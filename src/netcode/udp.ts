@@ -1,0 +1,272 @@
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { type NetcodeAddress, makeAddress, parseAddress } from './address.js';
+import { NetcodeClientCore } from './client.js';
+import { ClientState, type ClientStateValue, clientStateName } from './constants.js';
+import { type NetcodeServerConfig, NetcodeServerCore, type OutgoingDatagram, type ServerEvent } from './server.js';
+
+/** Clocks the adapters feed into the cores; replaceable for tests. */
+export interface NetcodeClock {
+  /** Monotonic seconds. */
+  now(): number;
+  /** Wall clock, unix seconds. */
+  unix(): bigint;
+}
+
+export const systemClock: NetcodeClock = {
+  now: () => performance.now() / 1000,
+  unix: () => BigInt(Math.floor(Date.now() / 1000)),
+};
+
+function toAddress(a: NetcodeAddress | string): NetcodeAddress {
+  return typeof a === 'string' ? parseAddress(a) : a;
+}
+
+/** Parsed source addresses, cached: parsing text per datagram showed up in profiles. Bounded. */
+const rinfoCache = new Map<string, NetcodeAddress>();
+
+function fromRinfo(r: dgram.RemoteInfo): NetcodeAddress | undefined {
+  const k = `${r.address}|${r.port}`;
+  const hit = rinfoCache.get(k);
+  if (hit) return hit;
+  try {
+    const a = makeAddress(r.address, r.port);
+    if (rinfoCache.size >= 8192) rinfoCache.clear();
+    rinfoCache.set(k, a);
+    return a;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lets queued sends (disconnect packets) leave before a socket is closed. */
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+
+function sendAll(sockets: (family: 4 | 6) => dgram.Socket | undefined, out: OutgoingDatagram[]): void {
+  for (const d of out) {
+    // without a callback, send errors arrive as the socket's 'error' event, reported as 'warning':
+    // UDP is best effort and an unreachable peer must not take the process down
+    sockets(d.to.family)?.send(d.data, d.to.port, d.to.host);
+  }
+}
+
+export interface NetcodeUdpServerOptions extends Omit<NetcodeServerConfig, 'address'> {
+  /** Where to listen, e.g. "127.0.0.1:40000" or "[::1]:0" (port 0 picks a free port). */
+  bind: NetcodeAddress | string;
+  /** How tokens name this server; defaults to the bound address (with the real port). */
+  address?: NetcodeAddress | string;
+  /** Update interval; keep-alives go out at 10 Hz regardless. Default 10 ms. */
+  tickMs?: number;
+  /** Socket receive/send buffer sizes in bytes (the OS caps them); many busy clients need more than the default. */
+  socketBufferBytes?: number;
+  clock?: NetcodeClock;
+}
+
+export interface NetcodeUdpServerEvents {
+  connect: [Extract<ServerEvent, { type: 'connect' }>];
+  disconnect: [Extract<ServerEvent, { type: 'disconnect' }>];
+  payload: [Extract<ServerEvent, { type: 'payload' }>];
+  warning: [Error];
+}
+
+/** A netcode server on one UDP socket. Events: connect, disconnect, payload, warning. */
+export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly core: NetcodeServerCore,
+    private readonly socket: dgram.Socket,
+    readonly boundAddress: NetcodeAddress,
+    private readonly clock: NetcodeClock,
+    tickMs: number,
+  ) {
+    super();
+    socket.on('message', (msg, rinfo) => {
+      const from = fromRinfo(rinfo);
+      if (!from) return;
+      this.core.receive(msg, from, this.clock.now(), this.clock.unix());
+      this.flush();
+    });
+    socket.on('error', (err) => this.emit('warning', err));
+    this.timer = setInterval(() => {
+      this.core.update(this.clock.now());
+      this.flush();
+    }, tickMs);
+    // the socket keeps the process alive while open; the timer alone must not
+    this.timer.unref();
+  }
+
+  static async listen(o: NetcodeUdpServerOptions): Promise<NetcodeUdpServer> {
+    const bind = toAddress(o.bind);
+    const socket = dgram.createSocket({ type: bind.family === 6 ? 'udp6' : 'udp4', ipv6Only: bind.family === 6 });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(bind.port, bind.host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    if (o.socketBufferBytes) {
+      socket.setRecvBufferSize(o.socketBufferBytes);
+      socket.setSendBufferSize(o.socketBufferBytes);
+    }
+    const bound = makeAddress(socket.address().address, socket.address().port);
+    const clock = o.clock ?? systemClock;
+    try {
+      const core = new NetcodeServerCore(
+        { protocolId: o.protocolId, privateKey: o.privateKey, maxClients: o.maxClients, address: o.address ? toAddress(o.address) : bound, ...(o.challengeKey ? { challengeKey: o.challengeKey } : {}) },
+        clock.now(),
+      );
+      return new NetcodeUdpServer(core, socket, bound, clock, o.tickMs ?? 10);
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
+  }
+
+  sendPayload(clientIndex: number, payload: Uint8Array): boolean {
+    const ok = this.core.sendPayload(clientIndex, payload);
+    this.flush();
+    return ok;
+  }
+
+  disconnectClient(clientIndex: number): boolean {
+    const ok = this.core.disconnectClient(clientIndex);
+    this.flush();
+    return ok;
+  }
+
+  /** Disconnects every client (ten disconnect packets each), then closes the socket. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.core.disconnectAll();
+    this.flush();
+    await settle();
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+
+  private flush(): void {
+    sendAll(() => this.socket, this.core.takeDatagrams());
+    for (const e of this.core.takeEvents()) {
+      if (e.type === 'connect') this.emit('connect', e);
+      else if (e.type === 'disconnect') this.emit('disconnect', e);
+      else this.emit('payload', e);
+    }
+  }
+}
+
+export interface NetcodeUdpClientOptions {
+  tickMs?: number;
+  clock?: NetcodeClock;
+}
+
+export interface NetcodeUdpClientEvents {
+  state: [ClientStateValue, ClientStateValue];
+  payload: [Uint8Array];
+  warning: [Error];
+}
+
+/** A netcode client over UDP (one socket per address family, opened on demand). Events: state, payload. */
+export class NetcodeUdpClient extends EventEmitter<NetcodeUdpClientEvents> {
+  readonly core: NetcodeClientCore;
+  private readonly sockets = new Map<4 | 6, dgram.Socket>();
+  private readonly clock: NetcodeClock;
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(o: NetcodeUdpClientOptions = {}) {
+    super();
+    this.clock = o.clock ?? systemClock;
+    this.core = new NetcodeClientCore(this.clock.now());
+    this.timer = setInterval(() => this.tick(), o.tickMs ?? 10);
+    this.timer.unref();
+  }
+
+  get state(): ClientStateValue {
+    return this.core.state;
+  }
+
+  get stateName(): string {
+    return clientStateName(this.core.state);
+  }
+
+  connect(token: Uint8Array): void {
+    this.core.connect(token, this.clock.now());
+    this.tick();
+  }
+
+  sendPayload(payload: Uint8Array): boolean {
+    const ok = this.core.sendPayload(payload);
+    this.flush();
+    return ok;
+  }
+
+  disconnect(): void {
+    this.core.disconnect(this.clock.now());
+    this.flush();
+  }
+
+  /** Resolves with the state once it is connected or at/below disconnected; rejects after timeoutMs. */
+  waitUntilSettled(timeoutMs: number): Promise<ClientStateValue> {
+    const settled = (s: number): boolean => s === ClientState.connected || s <= ClientState.disconnected;
+    if (settled(this.core.state)) return Promise.resolve(this.core.state);
+    return new Promise((resolve, reject) => {
+      const onState = (s: ClientStateValue): void => {
+        if (!settled(s)) return;
+        clearTimeout(t);
+        this.off('state', onState);
+        resolve(s);
+      };
+      const t = setTimeout(() => {
+        this.off('state', onState);
+        reject(new Error(`still ${this.stateName} after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.on('state', onState);
+    });
+  }
+
+  /** Sends disconnect packets if connected, then closes the sockets. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.disconnect();
+    this.closed = true;
+    clearInterval(this.timer);
+    await settle();
+    await Promise.all([...this.sockets.values()].map((s) => new Promise<void>((r) => s.close(() => r()))));
+    this.sockets.clear();
+  }
+
+  private socketFor(family: 4 | 6): dgram.Socket | undefined {
+    if (this.closed) return undefined;
+    let s = this.sockets.get(family);
+    if (!s) {
+      s = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+      s.on('message', (msg, rinfo) => {
+        const from = fromRinfo(rinfo);
+        if (!from) return;
+        this.core.receive(msg, from, this.clock.now());
+        this.tick();
+      });
+      s.on('error', (err) => this.emit('warning', err));
+      this.sockets.set(family, s);
+    }
+    return s;
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    this.core.update(this.clock.now());
+    this.flush();
+  }
+
+  private flush(): void {
+    sendAll((f) => this.socketFor(f), this.core.takeDatagrams());
+    for (const e of this.core.takeEvents()) {
+      if (e.type === 'state') this.emit('state', e.state, e.previous);
+      else this.emit('payload', e.payload);
+    }
+  }
+}
