@@ -1,0 +1,120 @@
+/**
+ * `certs init`: the whole hierarchy in one go. Built in a hidden sibling folder and renamed into
+ * place, so a failure leaves no half-made PKI behind.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { IyesmpError } from '../errors.js';
+import type { HostSpec, InitOptions } from './api.js';
+import { ioError } from './fsutil.js';
+import { checkAlgorithm } from './keys.js';
+import { MANIFEST_FILE, MANIFEST_VERSION, type Manifest } from './manifest.js';
+import { validateName } from './names.js';
+import { DEFAULT_DAYS, checkDays, checkSans, memoPassphrase, unencryptedRefused } from './options.js';
+import { floorSeconds } from './profiles.js';
+import { Pki, openPki } from './pki.js';
+
+function normaliseHosts(h: InitOptions['hosts']): HostSpec[] {
+  if (h === undefined) return [{ name: 'host-1' }];
+  if (typeof h === 'number') {
+    if (!Number.isInteger(h) || h < 0 || h > 1000) throw new IyesmpError('usage', 'bad_hosts', `host count ${h} is out of range (0..1000)`);
+    return Array.from({ length: h }, (_, i) => ({ name: `host-${i + 1}` }));
+  }
+  return h;
+}
+
+/** Creates the whole hierarchy in one go: Master, Auth, hosts, ClientAuth-1, SessionAuth, one client. */
+export async function initPki(opts: InitOptions): Promise<Pki> {
+  const dir = path.resolve(opts.dir);
+  const algorithm = checkAlgorithm(opts.algorithm ?? 'p256');
+  const organization = opts.organization ?? 'iyesmp';
+  if (typeof organization !== 'string' || organization.length < 1 || organization.length > 64 || /[\u0000-\u001f]/.test(organization)) {
+    throw new IyesmpError('usage', 'bad_organization', 'the organisation name must be 1-64 printable characters');
+  }
+  const vd = opts.validityDays ?? {};
+  const days = {
+    master: checkDays(vd.master ?? DEFAULT_DAYS.master, 'master'),
+    clientauth: checkDays(vd.clientauth ?? DEFAULT_DAYS.clientauth, 'clientauth'),
+    sessionauth: checkDays(vd.sessionauth ?? DEFAULT_DAYS.sessionauth, 'sessionauth'),
+    auth: checkDays(vd.auth ?? DEFAULT_DAYS.auth, 'auth'),
+    host: checkDays(vd.host ?? DEFAULT_DAYS.host, 'host'),
+    client: vd.client === undefined ? undefined : checkDays(vd.client, 'client'),
+  };
+  const authDns = opts.authDnsNames ?? (opts.authIpAddresses?.length ? [] : ['localhost']);
+  checkSans(authDns, opts.authIpAddresses);
+  const hosts = normaliseHosts(opts.hosts);
+  const clientName = opts.clientName ?? 'client-clientauth-1-1';
+  const names = new Set(['master', 'auth', 'clientauth-1', 'sessionauth']);
+  for (const n of [...hosts.map((h) => h.name), clientName]) {
+    validateName(n);
+    if (names.has(n)) throw new IyesmpError('usage', 'name_taken', `the name ${n} is used twice`);
+    names.add(n);
+  }
+  for (const h of hosts) checkSans(h.dnsNames, h.ipAddresses);
+
+  // refuse before asking for a passphrase
+  const existing = await fs.lstat(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(ioError(err, 'inspect', dir))));
+  let replace = false;
+  if (existing) {
+    if (!existing.isDirectory()) throw new IyesmpError('conflict', 'path_exists', `${dir} exists and is not a folder`);
+    const contents = await fs.readdir(dir).catch((err) => Promise.reject(ioError(err, 'read', dir)));
+    if (contents.length > 0) {
+      if (!opts.force) {
+        throw new IyesmpError('conflict', 'pki_exists', `${dir} already exists and is not empty`, {
+          hint: 'use --force to replace it (the old PKI is deleted), or choose another folder',
+        });
+      }
+      // force deletes the old folder: only ever an iyesmp PKI, never some other non-empty folder
+      if (!contents.includes(MANIFEST_FILE)) {
+        throw new IyesmpError('conflict', 'not_a_pki', `${dir} is not empty and holds no ${MANIFEST_FILE}; --force only replaces an iyesmp PKI folder`, {
+          hint: 'choose an empty or new folder',
+        });
+      }
+    }
+    replace = true;
+  }
+  const passphrase = memoPassphrase(opts.passphrase);
+  if (!passphrase && !opts.allowUnencryptedCaKeys) throw unencryptedRefused();
+  const pass = passphrase ? await passphrase() : undefined;
+  const now = opts.now ?? new Date();
+
+  const parent = path.dirname(dir);
+  const tmp = path.join(parent, `.${path.basename(dir)}.init-${randomBytes(6).toString('hex')}`);
+  try {
+    await fs.mkdir(tmp, { mode: 0o700 });
+  } catch (err) {
+    throw ioError(err, 'create the PKI folder in', parent);
+  }
+  try {
+    const manifest: Manifest = {
+      version: MANIFEST_VERSION,
+      pkiId: randomBytes(8).toString('hex'),
+      organization,
+      algorithm,
+      createdAt: floorSeconds(now).toISOString(),
+      trustSequence: 0,
+      entries: [],
+    };
+    const pki = new Pki(tmp, manifest, { passphrase: pass === undefined ? undefined : async () => pass, allowUnencryptedCaKeys: opts.allowUnencryptedCaKeys });
+    await pki._build({ days, authDns, authIps: opts.authIpAddresses, hosts, clientName, caPass: pass, sessionAuthPass: opts.unencryptedSessionAuthKey ? undefined : pass, now });
+    await fs.chmod(tmp, 0o755);
+    if (replace) {
+      const old = path.join(parent, `.${path.basename(dir)}.old-${randomBytes(6).toString('hex')}`);
+      await fs.rename(dir, old);
+      try {
+        await fs.rename(tmp, dir);
+      } catch (err) {
+        await fs.rename(old, dir).catch(() => undefined);
+        throw err;
+      }
+      await fs.rm(old, { recursive: true, force: true });
+    } else {
+      await fs.rename(tmp, dir);
+    }
+    return await openPki(dir, { passphrase, allowUnencryptedCaKeys: opts.allowUnencryptedCaKeys });
+  } catch (err) {
+    await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw ioError(err, 'create PKI in', dir);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Names, ids and the role URIs carried in certificates. Roles live in a URI SAN so a program can
+ * check them exactly; ids are restricted to a charset that cannot break out of a URI or a DN.
+ */
+import { IyesmpError } from '../errors.js';
+import type { Role } from './types.js';
+
+const SAFE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const ROLE_URI_PREFIX = 'iyesmp:role/';
+export const SESSION_URI_PREFIX = 'iyesmp:session/';
+export const ROLES: readonly Role[] = ['master', 'auth', 'host', 'clientauth', 'sessionauth', 'client', 'session'];
+
+function check(value: unknown, what: string, code: string): string {
+  if (typeof value !== 'string' || !SAFE.test(value)) {
+    throw new IyesmpError('usage', code, `${what} ${JSON.stringify(value)} is not allowed`, {
+      hint: 'use 1-64 characters from A-Z a-z 0-9 . _ - , starting with a letter or digit',
+    });
+  }
+  return value;
+}
+
+export const validateName = (v: unknown): string => check(v, 'name', 'bad_name');
+export const validateSessionId = (v: unknown): string => check(v, 'session id', 'bad_session_id');
+export const validatePlayerId = (v: unknown): string => check(v, 'player id', 'bad_player_id');
+export const isSafeId = (v: string): boolean => SAFE.test(v);
+
+export function roleUri(role: Role, name: string): string {
+  return `${ROLE_URI_PREFIX}${role}/${name}`;
+}
+
+export function sessionUri(sessionId: string, playerId: string): string {
+  return `${SESSION_URI_PREFIX}${sessionId}/player/${playerId}`;
+}
+
+export interface ParsedIdentity {
+  role?: Role;
+  name?: string;
+  sessionId?: string;
+  playerId?: string;
+  /** more than one role URI, or a malformed iyesmp URI: treat as not ours */
+  conflicting: boolean;
+}
+
+/** Reads role and session from a cert's URI SANs. Only exact, well-formed iyesmp URIs count. */
+export function parseIdentity(uris: readonly string[]): ParsedIdentity {
+  const out: ParsedIdentity = { conflicting: false };
+  for (const uri of uris) {
+    if (uri.startsWith(ROLE_URI_PREFIX)) {
+      const parts = uri.slice(ROLE_URI_PREFIX.length).split('/');
+      const role = parts[0] as Role;
+      if (parts.length !== 2 || !ROLES.includes(role) || !SAFE.test(parts[1] ?? '') || out.role) {
+        out.conflicting = true;
+        continue;
+      }
+      out.role = role;
+      out.name = parts[1];
+    } else if (uri.startsWith(SESSION_URI_PREFIX)) {
+      const parts = uri.slice(SESSION_URI_PREFIX.length).split('/');
+      if (parts.length !== 3 || parts[1] !== 'player' || !SAFE.test(parts[0] ?? '') || !SAFE.test(parts[2] ?? '') || out.sessionId) {
+        out.conflicting = true;
+        continue;
+      }
+      out.sessionId = parts[0];
+      out.playerId = parts[2];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,51 @@
+/** PEM <-> DER helpers that report malformed input as IyesmpError (never a raw exception). */
+import { createHash } from 'node:crypto';
+import { IyesmpError } from '../errors.js';
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\r\n]*?)-----END \1-----/g;
+
+export interface PemBlock {
+  label: string;
+  der: Uint8Array;
+}
+
+/** Every PEM block in `text`; throws 'input'/'bad_pem' when there is none or one is damaged. */
+export function parsePem(text: string, what: string): PemBlock[] {
+  const blocks: PemBlock[] = [];
+  for (const m of text.matchAll(PEM_BLOCK)) {
+    const body = (m[2] ?? '').replace(/[\r\n]/g, '');
+    // Buffer.from(base64) silently skips garbage, so check the alphabet and padding ourselves.
+    if (body.length === 0 || body.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) {
+      throw badPem(what, `its ${m[1]} block is not valid base64 (truncated or edited?)`);
+    }
+    blocks.push({ label: m[1] ?? '', der: new Uint8Array(Buffer.from(body, 'base64')) });
+  }
+  if (blocks.length === 0) {
+    const hint = text.includes('-----BEGIN') ? 'a BEGIN line without its END line: truncated?' : 'no PEM block found';
+    throw badPem(what, hint);
+  }
+  return blocks;
+}
+
+/** DER of every CERTIFICATE block, in order. */
+export function pemToDerList(text: string, what = 'certificate'): Uint8Array[] {
+  const certs = parsePem(text, what).filter((b) => b.label === 'CERTIFICATE');
+  if (certs.length === 0) throw badPem(what, 'it holds no CERTIFICATE block');
+  return certs.map((b) => b.der);
+}
+
+export function derToPem(der: Uint8Array, label = 'CERTIFICATE'): string {
+  const b64 = Buffer.from(der).toString('base64');
+  const lines = b64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}
+
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function badPem(what: string, why: string): IyesmpError {
+  return new IyesmpError('input', 'bad_pem', `${what}: not a usable PEM file (${why})`, {
+    hint: 'restore the file from a backup, or re-issue it',
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * Fast, strict reading of a client's SubjectPublicKeyInfo for session minting. Hand-written because
+ * OpenSSL 3's key decoders (createPublicKey / export) cost several times one signature, and minting
+ * happens at every hand-off. EC points are checked to lie on the curve; Ed25519 keys go through
+ * node's JWK import, which is cheap. Anything else is refused as 'bad_public_key'.
+ */
+import { createPublicKey } from 'node:crypto';
+import { IyesmpError } from '../errors.js';
+import type { KeyAlgorithm } from './types.js';
+import * as der from './der.js';
+import { parsePem } from './pem.js';
+
+const ID_EC = der.hex('06072a8648ce3d0201');
+const P256_OID = der.hex('06082a8648ce3d030107');
+const P384_OID = der.hex('06052b81040022');
+const ED25519_OID = der.hex('06032b6570');
+
+const CURVES = {
+  p256: {
+    size: 32,
+    p: 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn,
+    b: 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn,
+  },
+  p384: {
+    size: 48,
+    p: 0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffffn,
+    b: 0xb3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aefn,
+  },
+} as const;
+
+export interface ClientKey {
+  algorithm: KeyAlgorithm;
+  /** canonical SPKI DER */
+  spki: Uint8Array;
+  /** subjectPublicKey bits: EC uncompressed point or Ed25519 key */
+  raw: Uint8Array;
+}
+
+const eq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
+const big = (b: Uint8Array) => BigInt('0x' + (Buffer.from(b).toString('hex') || '0'));
+
+function bad(what: string, why: string): IyesmpError {
+  return new IyesmpError('input', 'bad_public_key', `${what}: ${why}`, {
+    hint: 'send an ECDSA P-256/P-384 or Ed25519 public key as SubjectPublicKeyInfo (DER or PEM)',
+  });
+}
+
+export function parseClientKey(input: Uint8Array | string, what = 'client public key'): ClientKey {
+  let bytes: Uint8Array;
+  if (typeof input === 'string' || Buffer.from(input.subarray(0, 64)).toString('latin1').includes('-----BEGIN')) {
+    const text = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
+    const block = parsePem(text, what).find((b) => b.label === 'PUBLIC KEY');
+    if (!block) throw bad(what, 'no PUBLIC KEY block');
+    bytes = block.der;
+  } else {
+    bytes = input;
+  }
+  let algId: Uint8Array;
+  let raw: Uint8Array;
+  try {
+    const top = der.read(bytes, 0);
+    if (top.tag !== 0x30 || top.end !== bytes.length) throw new Error('not one SEQUENCE');
+    const [alg, bits, extra] = der.children(bytes, top);
+    if (!alg || !bits || extra || alg.tag !== 0x30 || bits.tag !== 0x03 || bytes[bits.body] !== 0) throw new Error('layout');
+    algId = bytes.subarray(alg.body, alg.end);
+    raw = bytes.subarray(bits.body + 1, bits.end);
+  } catch {
+    throw bad(what, 'not a SubjectPublicKeyInfo');
+  }
+  let algorithm: KeyAlgorithm;
+  if (eq(algId, ED25519_OID)) {
+    algorithm = 'ed25519';
+    if (raw.length !== 32) throw bad(what, 'an Ed25519 key must be 32 bytes');
+    try {
+      createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+    } catch {
+      throw bad(what, 'not a valid Ed25519 key');
+    }
+  } else if (eq(algId, der.concat([ID_EC, P256_OID])) || eq(algId, der.concat([ID_EC, P384_OID]))) {
+    algorithm = eq(algId, der.concat([ID_EC, P256_OID])) ? 'p256' : 'p384';
+    const c = CURVES[algorithm];
+    if (raw.length !== 1 + 2 * c.size || raw[0] !== 4) throw bad(what, 'the EC point must be uncompressed');
+    const x = big(raw.subarray(1, 1 + c.size));
+    const y = big(raw.subarray(1 + c.size));
+    // y^2 = x^3 - 3x + b (mod p), both coordinates in range: the point is on the curve
+    if (x >= c.p || y >= c.p || (y * y - (x * x * x - 3n * x + c.b)) % c.p !== 0n) throw bad(what, 'the EC point is not on the curve');
+  } else {
+    throw bad(what, 'unsupported key type (iyesmp uses ECDSA P-256, P-384 or Ed25519)');
+  }
+  const spki = der.seq(der.seq(...(algorithm === 'ed25519' ? [ED25519_OID] : [ID_EC, algorithm === 'p256' ? P256_OID : P384_OID])), der.bitString(raw));
+  return { algorithm, spki, raw: Uint8Array.from(raw) };
+}

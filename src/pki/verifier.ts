@@ -1,0 +1,192 @@
+/**
+ * PeerVerifier: decides whether a presented chain belongs to this PKI and fits a policy, with a
+ * precise RefusalReason. Called from TLS handshake callbacks, so CA certs and their public keys are
+ * parsed once (from the trust bundle) and leaf parses are cached by fingerprint.
+ */
+import { X509Certificate as NodeCert } from 'node:crypto';
+import type { PeerVerifier, RefusalReason, Role, VerifiedPeer, VerifyPolicy, VerifyResult } from './types.js';
+import type { TrustBundle, TrustedCa, TrustedClientAuth } from './trust.js';
+import { parseIdentity, type ParsedIdentity } from './names.js';
+import { PROFILES } from './profiles.js';
+import { sha256Hex } from './pem.js';
+import { x509 } from './x509.js';
+
+interface ParsedLeaf {
+  fingerprint: string;
+  node: NodeCert;
+  serial: string;
+  subject: string;
+  notBefore: Date;
+  notAfter: Date;
+  aki?: string;
+  isCa: boolean;
+  eku: string[];
+  identity: ParsedIdentity;
+}
+
+/** What a leaf must be, independent of where the requirement came from (TLS policy or a file check). */
+export interface LeafRequirement {
+  role?: Role;
+  sessionId?: string;
+  playerId?: string;
+  fingerprint?: string;
+}
+
+export interface IyesmpVerifier extends PeerVerifier {
+  /** like verify, but with a plain role requirement (used by `certs verify`) */
+  verifyLeaf(chain: readonly Uint8Array[], req: LeafRequirement, now?: Date): VerifyResult;
+  /** the CA of this PKI with that fingerprint, if any */
+  caByFingerprint(fp: string): TrustedCa | undefined;
+}
+
+const POLICY_ROLE: Record<VerifyPolicy['kind'], Role> = {
+  'auth-client': 'client',
+  host: 'host',
+  'auth-server': 'auth',
+  session: 'session',
+};
+
+const CACHE_MAX = 512;
+
+export function createVerifier(bundle: TrustBundle): IyesmpVerifier {
+  const cas: TrustedCa[] = [bundle.master, ...bundle.clientAuths, bundle.sessionAuth];
+  const byKeyId = new Map<string, TrustedCa[]>();
+  for (const ca of cas) byKeyId.set(ca.keyId, [...(byKeyId.get(ca.keyId) ?? []), ca]);
+  const byFp = new Map(cas.map((c) => [c.fingerprint, c]));
+  const cache = new Map<string, ParsedLeaf>();
+
+  function parseLeaf(der: Uint8Array): ParsedLeaf | undefined {
+    const fp = sha256Hex(der);
+    const hit = cache.get(fp);
+    if (hit) return hit;
+    let leaf: ParsedLeaf;
+    try {
+      const node = new NodeCert(der);
+      const cert = new x509.X509Certificate(der);
+      const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+      const uris = san ? san.names.items.filter((n) => n.type === 'url').map((n) => n.value) : [];
+      const bc = cert.getExtension(x509.BasicConstraintsExtension);
+      const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+      const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
+      leaf = {
+        fingerprint: fp,
+        node,
+        serial: cert.serialNumber.toLowerCase(),
+        subject: cert.subject,
+        notBefore: cert.notBefore,
+        notAfter: cert.notAfter,
+        aki: aki?.keyId?.toLowerCase(),
+        isCa: bc?.ca ?? false,
+        eku: (eku?.usages ?? []).map(String),
+        identity: parseIdentity(uris),
+      };
+    } catch {
+      return undefined;
+    }
+    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
+    cache.set(fp, leaf);
+    return leaf;
+  }
+
+  function refuse(reason: RefusalReason, message: string): VerifyResult {
+    return { ok: false, reason, message };
+  }
+
+  function findIssuer(leaf: ParsedLeaf): TrustedCa | undefined {
+    const candidates = leaf.aki ? (byKeyId.get(leaf.aki) ?? []) : cas;
+    // checkIssued compares issuer/subject names and AKI/SKI the way OpenSSL does
+    return candidates.find((ca) => leaf.node.checkIssued(ca.node));
+  }
+
+  function verifyLeaf(chain: readonly Uint8Array[], req: LeafRequirement, now: Date = new Date()): VerifyResult {
+    try {
+      return check(chain, req, now);
+    } catch {
+      // OpenSSL may still refuse a cert late (odd key encodings): that is a malformed cert, not a crash
+      return refuse('malformed', 'the presented certificate cannot be processed');
+    }
+  }
+
+  function check(chain: readonly Uint8Array[], req: LeafRequirement, now: Date): VerifyResult {
+    const first = chain[0];
+    if (!first || first.length === 0) return refuse('malformed', 'no certificate was presented');
+    const leaf = parseLeaf(first);
+    if (!leaf) return refuse('malformed', 'the presented certificate cannot be parsed');
+    const self = byFp.get(leaf.fingerprint);
+    if (self) return refuse('wrong_role', `a CA certificate (${self.name}) was presented instead of a ${req.role ?? 'leaf'} certificate`);
+    const issuer = findIssuer(leaf);
+    if (!issuer) {
+      return refuse('unknown_issuer', `the certificate (${leaf.subject}) was not issued by this PKI's CAs`);
+    }
+    if (!leaf.node.verify(issuer.node.publicKey)) {
+      return refuse('bad_signature', `the certificate claims ${issuer.name} as issuer but its signature does not verify`);
+    }
+    const id = leaf.identity;
+    if (issuer.role === 'clientauth' && (issuer as TrustedClientAuth).status === 'retired') {
+      return refuse(
+        'retired_clientauth',
+        `this game build's certificate was issued by a retired ClientAuth (${issuer.name}): update the game`,
+      );
+    }
+    const t = now.getTime();
+    if (t < issuer.notBefore.getTime()) return refuse('not_yet_valid', `the issuing CA ${issuer.name} is not valid before ${issuer.notBefore.toISOString()}`);
+    if (t > issuer.notAfter.getTime()) return refuse('expired', `the issuing CA ${issuer.name} expired at ${issuer.notAfter.toISOString()}`);
+    if (t < leaf.notBefore.getTime()) return refuse('not_yet_valid', `the certificate is not valid before ${leaf.notBefore.toISOString()} (check clocks)`);
+    if (t > leaf.notAfter.getTime()) return refuse('expired', `the certificate expired at ${leaf.notAfter.toISOString()}`);
+    if (id.conflicting || !id.role) return refuse('wrong_role', 'the certificate carries no single iyesmp role');
+    const profile = PROFILES[id.role];
+    if (leaf.isCa || profile.ca) return refuse('wrong_role', `a ${id.role} CA certificate cannot be a peer`);
+    if (profile.issuerRole !== issuer.role) {
+      return refuse('wrong_role', `a ${id.role} certificate must be issued by ${profile.issuerRole}, not by ${issuer.name}`);
+    }
+    if (!(profile.eku ?? []).every((u) => leaf.eku.includes(u))) {
+      return refuse('wrong_role', `the ${id.role} certificate lacks the extended key usage its role needs`);
+    }
+    if (req.role && id.role !== req.role) {
+      return refuse('wrong_role', `expected a ${req.role} certificate, got a ${id.role} certificate (${id.name ?? '?'})`);
+    }
+    if (id.role === 'session' && (!id.sessionId || !id.playerId)) return refuse('wrong_role', 'a session certificate without session and player');
+    if (req.sessionId !== undefined && id.sessionId !== req.sessionId) {
+      return refuse('wrong_session', `the session certificate is for session ${id.sessionId ?? '?'}, not ${req.sessionId}`);
+    }
+    if (req.playerId !== undefined && id.playerId !== req.playerId) {
+      return refuse('wrong_session', `the session certificate is for player ${id.playerId ?? '?'}, not ${req.playerId}`);
+    }
+    if (req.fingerprint !== undefined && normFp(req.fingerprint) !== leaf.fingerprint) {
+      return refuse('wrong_fingerprint', 'the session certificate is not the one the host was told to expect');
+    }
+    const peer: VerifiedPeer = {
+      role: id.role,
+      name: id.role === 'session' ? (id.playerId ?? '') : (id.name ?? ''),
+      subject: leaf.subject,
+      fingerprint: leaf.fingerprint,
+      serial: leaf.serial,
+      notAfter: leaf.notAfter,
+    };
+    if (id.role === 'session') {
+      peer.sessionId = id.sessionId;
+      peer.playerId = id.playerId;
+    }
+    if (issuer.role === 'clientauth') peer.clientAuthId = (issuer as TrustedClientAuth).id;
+    return { ok: true, peer };
+  }
+
+  return {
+    verifyLeaf,
+    caByFingerprint: (fp) => byFp.get(normFp(fp)),
+    async verify(chain, policy, now) {
+      const req: LeafRequirement = { role: POLICY_ROLE[policy.kind] };
+      if (!req.role) return refuse('wrong_role', `unknown verify policy ${String((policy as { kind: unknown }).kind)}`);
+      if (policy.kind === 'session') {
+        req.sessionId = policy.sessionId;
+        if (policy.playerId !== undefined) req.playerId = policy.playerId;
+        if (policy.fingerprint !== undefined) req.fingerprint = policy.fingerprint;
+      }
+      return verifyLeaf(chain, req, now);
+    },
+  };
+}
+
+function normFp(fp: string): string {
+  return fp.replace(/:/g, '').toLowerCase();
+}
