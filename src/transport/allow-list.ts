@@ -1,0 +1,169 @@
+/**
+ * Source-address allow-list applied to raw UDP datagrams before QUIC parses them: a Host server
+ * drops everything that does not come from a player it was told to expect. Entries are an address
+ * (`203.0.113.7`, `2001:db8::1`) or an address with a port (`203.0.113.7:5000`, `[2001:db8::1]:5000`).
+ * The list can change while the server runs; counters say how much was dropped.
+ */
+import { isIP } from 'node:net';
+import { IyesmpError } from '../errors.js';
+
+export interface AllowListStats {
+  /** datagrams let through to QUIC */
+  passed: number;
+  /** datagrams dropped because their source is not on the list */
+  dropped: number;
+  droppedBytes: number;
+  /** source of the most recent dropped datagram, `host:port` */
+  lastDroppedFrom?: string;
+}
+
+export interface AllowEntry {
+  host: string;
+  /** undefined: any port of that address */
+  port?: number;
+}
+
+/**
+ * Canonical text for an IP address: IPv4 dotted quad; IPv6 compressed lowercase (RFC 5952, via the
+ * WHATWG URL parser); an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, which a dual-stack socket
+ * reports for IPv4 peers) becomes its IPv4 form so both spellings match one entry.
+ * Returns undefined for anything that is not an IP address.
+ */
+export function canonicalIp(text: string): string | undefined {
+  let t = text.trim();
+  if (t.startsWith('[') && t.endsWith(']')) t = t.slice(1, -1);
+  const family = isIP(t);
+  if (family === 4) return t.split('.').map((o) => String(Number(o))).join('.');
+  if (family !== 6) return undefined;
+  if (t.includes('%')) return undefined; // zone ids never reach a datagram's source address
+  let host: string;
+  try {
+    host = new URL(`http://[${t}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (mapped) {
+    const hi = parseInt(mapped[1]!, 16);
+    const lo = parseInt(mapped[2]!, 16);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return host;
+}
+
+/** Parses one allow-list entry; throws an `input` IyesmpError naming the bad text. */
+export function parseAllowEntry(text: string): AllowEntry {
+  const bad = (why: string): IyesmpError =>
+    new IyesmpError('input', 'bad_allow_entry', `allow-list entry ${JSON.stringify(text)} ${why}`, {
+      hint: 'use an IP address, or IP:port (IPv6 with a port as [addr]:port)',
+    });
+  if (typeof text !== 'string' || text.length === 0 || text.length > 64) throw bad('is empty or too long');
+  const t = text.trim();
+  let hostPart = t;
+  let portPart: string | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(t);
+  if (bracketed) {
+    hostPart = bracketed[1]!;
+    portPart = bracketed[2];
+  } else if (isIP(t) === 0) {
+    // only IPv4 can carry an unbracketed port: a bare IPv6 address has several colons
+    const m = /^([0-9.]+):(\d+)$/.exec(t);
+    if (!m) throw bad('is not an IP address or IP:port');
+    hostPart = m[1]!;
+    portPart = m[2];
+  }
+  const host = canonicalIp(hostPart);
+  if (host === undefined) throw bad('is not an IP address');
+  if (portPart === undefined) return { host };
+  const port = Number(portPart);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad('has a port outside 1..65535');
+  return { host, port };
+}
+
+function entryKey(e: AllowEntry): string {
+  if (e.port === undefined) return e.host;
+  return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+}
+
+export class AddressAllowList {
+  /** canonical host -> allowed ports; an empty set with `any` means every port */
+  private readonly hosts = new Map<string, { any: boolean; ports: Set<number> }>();
+  private readonly counters: AllowListStats = { passed: 0, dropped: 0, droppedBytes: 0 };
+
+  constructor(entries: Iterable<string> = []) {
+    for (const e of entries) this.add(e);
+  }
+
+  /** Adds `addr` or `addr:port`. Adding an entry that is already there changes nothing. */
+  add(entry: string): void {
+    const e = parseAllowEntry(entry);
+    let h = this.hosts.get(e.host);
+    if (!h) {
+      h = { any: false, ports: new Set() };
+      this.hosts.set(e.host, h);
+    }
+    if (e.port === undefined) h.any = true;
+    else h.ports.add(e.port);
+  }
+
+  /**
+   * Removes exactly that entry (`addr` removes the any-port entry, `addr:port` one port).
+   * Returns whether something was removed. Established QUIC connections are not cut: callers that
+   * want that close them (the next datagram from a removed address is dropped, so they time out).
+   */
+  remove(entry: string): boolean {
+    const e = parseAllowEntry(entry);
+    const h = this.hosts.get(e.host);
+    if (!h) return false;
+    let removed: boolean;
+    if (e.port === undefined) {
+      removed = h.any;
+      h.any = false;
+    } else {
+      removed = h.ports.delete(e.port);
+    }
+    if (!h.any && h.ports.size === 0) this.hosts.delete(e.host);
+    return removed;
+  }
+
+  clear(): void {
+    this.hosts.clear();
+  }
+
+  /** Whether a datagram from `host:port` may pass; does not count. */
+  allows(host: string, port: number): boolean {
+    const c = canonicalIp(host);
+    if (c === undefined) return false;
+    const h = this.hosts.get(c);
+    return h !== undefined && (h.any || h.ports.has(port));
+  }
+
+  /** The per-datagram decision: counts and returns whether to pass it on. */
+  admit(host: string, port: number, bytes: number): boolean {
+    if (this.allows(host, port)) {
+      this.counters.passed++;
+      return true;
+    }
+    this.counters.dropped++;
+    this.counters.droppedBytes += bytes;
+    this.counters.lastDroppedFrom = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return false;
+  }
+
+  entries(): string[] {
+    const out: string[] = [];
+    for (const [host, h] of this.hosts) {
+      if (h.any) out.push(entryKey({ host }));
+      for (const port of h.ports) out.push(entryKey({ host, port }));
+    }
+    return out.sort();
+  }
+
+  get size(): number {
+    return this.entries().length;
+  }
+
+  stats(): AllowListStats {
+    return { ...this.counters };
+  }
+}

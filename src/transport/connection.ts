@@ -1,0 +1,209 @@
+/**
+ * One confirmed, mutually authenticated QUIC connection, as both servers and clients see it:
+ * the verified peer, bidirectional streams as WHATWG `{ readable, writable }` pairs (what the
+ * protocol layer binds to), and a close that says why.
+ */
+import { EventEmitter } from 'node:events';
+import type { QUICConnection, QUICStream } from '@matrixai/quic';
+import { events as quicEvents, errors as quicErrors } from '@matrixai/quic';
+import type { VerifiedPeer } from '../pki/types.js';
+import { IyesmpError } from '../errors.js';
+import { AppClose } from './refusal.js';
+import { isUniStream } from './confirm.js';
+
+export interface PeerStream {
+  /** QUIC stream id (client-opened: 4, 8, ...; server-opened: 1, 5, ...) */
+  readonly id: number;
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  /** abort both directions at once (the peer sees a stream reset) */
+  cancel(reason?: unknown): void;
+}
+
+export interface CloseInfo {
+  /**
+   * `closed` (this side called close), `peer_closed`, `idle_timeout`, `shutting_down`,
+   * or another application-close name / `transport_error`
+   */
+  code: string;
+  /** reason phrase sent or received, if any */
+  message: string;
+  byPeer: boolean;
+}
+
+export interface PeerConnectionEvents {
+  stream: [PeerStream];
+  close: [CloseInfo];
+}
+
+function toPeerStream(s: QUICStream): PeerStream {
+  return {
+    id: s.streamId,
+    readable: s.readable as unknown as ReadableStream<Uint8Array>,
+    writable: s.writable as unknown as WritableStream<Uint8Array>,
+    cancel: (reason?: unknown) => s.cancel(reason),
+  };
+}
+
+/** Maps an error the library reports at connection end to CloseInfo. */
+function closeInfoFrom(err: unknown): CloseInfo | undefined {
+  if (err instanceof quicErrors.ErrorQUICConnectionIdleTimeout) {
+    return { code: 'idle_timeout', message: 'no packet from the peer within the idle timeout', byPeer: false };
+  }
+  const data = (err as { data?: { isApp?: boolean; errorCode?: number; reason?: Uint8Array } } | undefined)?.data;
+  if (data === undefined || data.errorCode === undefined) return undefined;
+  const message = data.reason ? Buffer.from(data.reason).toString('utf8') : '';
+  const byPeer = err instanceof quicErrors.ErrorQUICConnectionPeer || err instanceof quicErrors.ErrorQUICConnectionPeerTLS;
+  let code: string;
+  if (data.isApp) {
+    const name = (Object.keys(AppClose) as (keyof typeof AppClose)[]).find((k) => AppClose[k] === data.errorCode);
+    code = name === 'normal' || name === undefined ? (byPeer ? 'peer_closed' : 'closed') : name;
+  } else {
+    code = data.errorCode === 0 ? (byPeer ? 'peer_closed' : 'closed') : 'transport_error';
+  }
+  return { code, message, byPeer };
+}
+
+export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
+  readonly peer: VerifiedPeer;
+  readonly alpn: string;
+  readonly side: 'client' | 'server';
+  /** resolves once the connection has fully ended, with why */
+  readonly closed: Promise<CloseInfo>;
+
+  private readonly conn: QUICConnection;
+  private readonly stopConnection: (opts: { isApp: true; errorCode: number; reason: Uint8Array; force: boolean }) => Promise<void>;
+  private readonly pending: PeerStream[] = [];
+  private lastError: unknown;
+  private closing: Promise<void> | undefined;
+  private localClose: CloseInfo | undefined;
+  private resolveClosed!: (info: CloseInfo) => void;
+
+  /** @internal built by the server and the client after confirmation */
+  constructor(opts: {
+    conn: QUICConnection;
+    peer: VerifiedPeer;
+    alpn: string;
+    side: 'client' | 'server';
+    /** how to end this connection (the client also stops its socket) */
+    stop: (o: { isApp: true; errorCode: number; reason: Uint8Array; force: boolean }) => Promise<void>;
+  }) {
+    super();
+    this.conn = opts.conn;
+    this.peer = opts.peer;
+    this.alpn = opts.alpn;
+    this.side = opts.side;
+    this.stopConnection = opts.stop;
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+    // Streams that arrive before anyone listens are queued, then handed to the first listener.
+    (this as unknown as EventEmitter).on('newListener', (name: string | symbol) => {
+      if (name !== 'stream') return;
+      queueMicrotask(() => {
+        while (this.pending.length > 0 && this.listenerCount('stream') > 0) this.emit('stream', this.pending.shift()!);
+      });
+    });
+    if (opts.side === 'client') {
+      // A server may open streams as soon as it accepts; they can arrive in the same packets as
+      // ACCEPTED, before this object exists. Adopt them. (`streamMap` is internal to
+      // @matrixai/quic; it is only read.) A server never adopts: clients open streams only after ACCEPTED.
+      const existing = (this.conn as unknown as { streamMap?: Map<number, QUICStream> }).streamMap;
+      for (const s of existing?.values() ?? []) {
+        if (s.initiated === 'peer' && !isUniStream(s.streamId)) this.deliver(toPeerStream(s));
+      }
+    }
+    this.conn.addEventListener(quicEvents.EventQUICConnectionStream.name, this.onStream);
+    this.conn.addEventListener(quicEvents.EventQUICConnectionError.name, this.onError);
+    this.conn.addEventListener(quicEvents.EventQUICConnectionStopped.name, this.onStopped, { once: true });
+  }
+
+  get remoteHost(): string {
+    return this.conn.remoteHost;
+  }
+  get remotePort(): number {
+    return this.conn.remotePort;
+  }
+  get localPort(): number {
+    return this.conn.localPort;
+  }
+  get isClosed(): boolean {
+    return this.closing !== undefined || this.conn.closed;
+  }
+
+  /**
+   * How many more bidirectional streams the peer currently lets this side open (its
+   * maxStreamsPerConnection minus streams still open; QUIC returns credit as streams finish).
+   */
+  get streamsLeft(): number {
+    return this.native().peerStreamsLeftBidi();
+  }
+
+  /**
+   * Opens a bidirectional stream. Throws `IyesmpError('conflict', 'stream_limit')` when the peer's
+   * concurrent-stream limit is reached: finish a stream (end both directions) and try again.
+   */
+  openStream(): PeerStream {
+    // Checked here rather than by catching the library's ErrorQUICStreamLimit: @matrixai/quic 2.0.9
+    // marks the stream id as used before failing, after which every later newStream() fails too.
+    if (this.streamsLeft <= 0) {
+      throw new IyesmpError('conflict', 'stream_limit', 'the peer allows no more concurrent streams on this connection', {
+        hint: 'finish (end both directions of) an open stream first',
+      });
+    }
+    return toPeerStream(this.conn.newStream('bidi'));
+  }
+
+  /** quiche's connection object; internal to @matrixai/quic, read only for stream credit */
+  private native(): { peerStreamsLeftBidi(): number } {
+    return (this.conn as unknown as { conn: { peerStreamsLeftBidi(): number } }).conn;
+  }
+
+  /**
+   * Closes the connection with a reason phrase the peer receives. By default it waits for open
+   * streams to finish (both directions ended); `force` resets them at once.
+   */
+  close(reason = '', opts: { force?: boolean } = {}): Promise<void> {
+    if (this.closing) return this.closing;
+    this.localClose = { code: 'closed', message: reason, byPeer: false };
+    this.closing = this.stopConnection({
+      isApp: true,
+      errorCode: AppClose.normal,
+      reason: Buffer.from(reason, 'utf8'),
+      force: opts.force ?? false,
+    });
+    return this.closing;
+  }
+
+  /** Resets every open stream without closing the connection (used by drain deadlines). */
+  destroyStreams(reason?: unknown): void {
+    this.conn.destroyStreams(reason);
+  }
+
+  private deliver(s: PeerStream): void {
+    if (this.listenerCount('stream') > 0) this.emit('stream', s);
+    else this.pending.push(s);
+  }
+
+  private readonly onStream = (evt: Event): void => {
+    const s = (evt as unknown as { detail: QUICStream }).detail;
+    if (isUniStream(s.streamId)) {
+      // only the confirmation uses unidirectional streams; it is handled before this object exists
+      if (s.streamId !== 2 && s.streamId !== 3) s.cancel(new Error('unidirectional streams are not used'));
+      return;
+    }
+    this.deliver(toPeerStream(s));
+  };
+
+  private readonly onError = (evt: Event): void => {
+    this.lastError = (evt as unknown as { detail: unknown }).detail;
+  };
+
+  private readonly onStopped = (): void => {
+    this.conn.removeEventListener(quicEvents.EventQUICConnectionStream.name, this.onStream);
+    this.conn.removeEventListener(quicEvents.EventQUICConnectionError.name, this.onError);
+    const info = this.localClose ??
+      closeInfoFrom(this.lastError) ?? { code: 'closed', message: '', byPeer: false };
+    for (const s of this.pending.splice(0)) s.cancel(new Error('connection closed'));
+    this.emit('close', info);
+    this.resolveClosed(info);
+  };
+}

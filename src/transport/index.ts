@@ -1,0 +1,14 @@
+/**
+ * iyesmp QUIC transport: mutual-TLS endpoints that enforce a PKI policy during the handshake,
+ * confirm acceptance before reporting success, and hand out streams as WHATWG `{ readable, writable }`
+ * pairs for the protocol layer. See docs/transport.md.
+ */
+export { ALPN, type AlpnId } from './alpn.js';
+export { createQuicServer, QuicServer } from './server.js';
+export type { QuicServerOptions, ServerLimits, ServerRefusal, QuicServerStats, QuicServerEvents } from './server.js';
+export { connectQuic, type ConnectQuicOptions } from './client.js';
+export { PeerConnection, type PeerStream, type CloseInfo } from './connection.js';
+export { AddressAllowList, parseAllowEntry, canonicalIp, type AllowListStats, type AllowEntry } from './allow-list.js';
+export type { CredentialSources, PemSource } from './credentials.js';
+export type { PolicyResolver, Refusal } from './verify.js';
+export { AppClose } from './refusal.js';

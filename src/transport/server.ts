@@ -1,0 +1,412 @@
+/**
+ * QUIC server endpoint: mutual TLS checked by a PeerVerifier during the handshake, one ALPN, a
+ * source-address allow-list in front of QUIC, connection and stream limits, confirmation of each
+ * accepted client, certificate reload and a draining shutdown. See docs/transport.md.
+ */
+import { EventEmitter } from 'node:events';
+import { watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import { QUICServer, events as quicEvents } from '@matrixai/quic';
+import type { QUICConnection, QUICStream } from '@matrixai/quic';
+import type { PeerVerifier, VerifyPolicy } from '../pki/types.js';
+import { IyesmpError } from '../errors.js';
+import { AddressAllowList, type AllowListStats } from './allow-list.js';
+import { FilteredQUICSocket } from './filtered-socket.js';
+import { loadCredentials, type CredentialSources, type LoadedCredentials } from './credentials.js';
+import { quicLogger, serverCrypto } from './quic-runtime.js';
+import { VerifyGate, type PolicyResolver, type Refusal } from './verify.js';
+import { AppClose, type AppCloseName } from './refusal.js';
+import { ACCEPTED, HELLO_STREAM_ID, decodeConfirm, readFrame, writeFrame } from './confirm.js';
+import { PeerConnection } from './connection.js';
+import { checkAlpn } from './alpn.js';
+
+export interface ServerLimits {
+  /** confirmed plus confirming connections; more are closed with `server_full`. Default 1000. */
+  maxConnections?: number;
+  /** concurrent bidirectional streams each peer may open. Default 100. */
+  maxStreamsPerConnection?: number;
+  /** close a connection after this long without a packet (QUIC max_idle_timeout). Default 30000. */
+  idleTimeoutMs?: number;
+  /** send a PING this often on idle connections (keeps NAT bindings and the idle timer alive). Default off. */
+  keepAliveMs?: number;
+  /** time for a new peer to finish the TLS handshake. Default 10000. */
+  handshakeTimeoutMs?: number;
+  /** time for a new peer to send its confirmation after the handshake. Default 10000. */
+  confirmTimeoutMs?: number;
+}
+
+export interface QuicServerOptions extends CredentialSources {
+  /** address to bind; default `::` (IPv6 and IPv4) */
+  host?: string;
+  /** default 0: any free port (read it back from `server.port`) */
+  port?: number;
+  /** bind IPv6 only when host is `::` */
+  ipv6Only?: boolean;
+  /** the one application protocol this endpoint speaks, e.g. ALPN.host */
+  alpn: string;
+  verifier: PeerVerifier;
+  /** what a client certificate must be; a function can choose per chain (e.g. per session) */
+  policy: VerifyPolicy | PolicyResolver;
+  /** when given, datagrams from other sources are dropped before QUIC sees them */
+  allowList?: AddressAllowList | Iterable<string>;
+  limits?: ServerLimits;
+  /** reload cert/key/ca when their files change (paths only) */
+  watch?: boolean;
+  /** clock for the verifier (tests) */
+  now?: () => Date;
+}
+
+export interface ServerRefusal {
+  reason: Refusal['reason'] | 'server_full' | 'shutting_down' | 'confirm_failed';
+  message: string;
+  /** refused leaf certificate, when the refusal is about a certificate */
+  subject?: string;
+  fingerprint?: string;
+  /** peer address, when known (TLS-time refusals do not know it) */
+  remote?: string;
+}
+
+export interface QuicServerStats {
+  connections: number;
+  confirming: number;
+  accepted: number;
+  refused: Record<string, number>;
+  allowList?: AllowListStats;
+}
+
+export interface QuicServerEvents {
+  connection: [PeerConnection];
+  refused: [ServerRefusal];
+  reload: [{ fingerprint: string }];
+  reloadError: [IyesmpError];
+}
+
+const DEFAULTS = {
+  maxConnections: 1000,
+  maxStreamsPerConnection: 100,
+  idleTimeoutMs: 30_000,
+  handshakeTimeoutMs: 10_000,
+  confirmTimeoutMs: 10_000,
+};
+
+function addr(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export class QuicServer extends EventEmitter<QuicServerEvents> {
+  readonly alpn: string;
+  /** present when the server filters sources; add/remove entries at any time */
+  readonly allowList: AddressAllowList | undefined;
+
+  private readonly quic: QUICServer;
+  private readonly socket: FilteredQUICSocket;
+  private readonly limits: Required<Omit<ServerLimits, 'keepAliveMs'>> & { keepAliveMs?: number };
+  private sources: CredentialSources;
+  private creds: LoadedCredentials;
+  private readonly live = new Set<PeerConnection>();
+  private readonly raw = new Set<QUICConnection>();
+  private confirming = 0;
+  private accepted = 0;
+  private readonly refusedCounts: Record<string, number> = {};
+  private draining = false;
+  private closingP: Promise<void> | undefined;
+  private watchers: FSWatcher[] = [];
+  private reloadTimer: NodeJS.Timeout | undefined;
+
+  /** @internal use createQuicServer */
+  constructor(opts: QuicServerOptions, creds: LoadedCredentials) {
+    super();
+    this.alpn = checkAlpn(opts.alpn);
+    this.sources = { cert: opts.cert, key: opts.key, ...(opts.ca === undefined ? {} : { ca: opts.ca }) };
+    this.creds = creds;
+    this.limits = { ...DEFAULTS, ...opts.limits };
+    if (this.limits.keepAliveMs !== undefined && this.limits.idleTimeoutMs > 0 && this.limits.keepAliveMs >= this.limits.idleTimeoutMs) {
+      throw new IyesmpError('usage', 'bad_limits', 'keepAliveMs must be shorter than idleTimeoutMs');
+    }
+    this.allowList =
+      opts.allowList === undefined
+        ? undefined
+        : opts.allowList instanceof AddressAllowList
+          ? opts.allowList
+          : new AddressAllowList(opts.allowList);
+    const gate = new VerifyGate(opts.verifier, opts.policy, opts.now, (r) => this.countRefusal({ ...r }));
+    this.gate = gate;
+    const logger = quicLogger('QUICServer');
+    this.socket = new FilteredQUICSocket({ allowList: this.allowList ?? null, logger: logger.getChild('QUICSocket') });
+    this.quic = new QUICServer({
+      crypto: serverCrypto(),
+      socket: this.socket,
+      minIdleTimeout: this.limits.handshakeTimeoutMs,
+      logger,
+      config: {
+        cert: creds.cert,
+        key: creds.key,
+        ...(creds.ca.length > 0 ? { ca: creds.ca } : {}),
+        verifyPeer: true,
+        verifyCallback: gate.callback,
+        applicationProtos: [this.alpn],
+        maxIdleTimeout: this.limits.idleTimeoutMs,
+        keepAliveIntervalTime: this.limits.keepAliveMs,
+        initialMaxStreamsBidi: this.limits.maxStreamsPerConnection,
+        // one unidirectional stream: the peer's confirmation (confirm.ts)
+        initialMaxStreamsUni: 1,
+      },
+    });
+  }
+
+  private readonly gate: VerifyGate;
+
+  /** @internal */
+  async start(host: string, port: number, ipv6Only: boolean | undefined): Promise<void> {
+    try {
+      await this.socket.start({ host, port, ...(ipv6Only === undefined ? {} : { ipv6Only }) });
+    } catch (e) {
+      throw new IyesmpError('io', 'bind_failed', `cannot listen on UDP ${addr(host, port)}: ${(e as Error).message}`, {
+        cause: e,
+        hint: 'is the port in use, or the address not on this machine?',
+      });
+    }
+    this.quic.addEventListener(quicEvents.EventQUICServerConnection.name, this.onQuicConnection);
+    try {
+      await this.quic.start();
+    } catch (e) {
+      await this.socket.stop({ force: true }).catch(() => undefined);
+      throw new IyesmpError('internal', 'quic_start_failed', `the QUIC server did not start: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  get host(): string {
+    return this.socket.host;
+  }
+  get port(): number {
+    return this.socket.port;
+  }
+  /** SHA-256 of the certificate new connections are served with */
+  get certFingerprint(): string {
+    return this.creds.fingerprint;
+  }
+  get connections(): PeerConnection[] {
+    return [...this.live];
+  }
+
+  stats(): QuicServerStats {
+    return {
+      connections: this.live.size,
+      confirming: this.confirming,
+      accepted: this.accepted,
+      refused: { ...this.refusedCounts },
+      ...(this.allowList ? { allowList: this.allowList.stats() } : {}),
+    };
+  }
+
+  /**
+   * Re-reads the certificate, key and CA (from their files, or from new sources given here) and
+   * serves new connections with them; open connections keep theirs. A bad set is refused with an
+   * IyesmpError and the running one is kept.
+   */
+  async reload(sources?: Partial<CredentialSources>): Promise<void> {
+    const next: CredentialSources = { ...this.sources, ...sources };
+    const creds = await loadCredentials(next);
+    this.quic.updateConfig({ cert: creds.cert, key: creds.key, ca: creds.ca.length > 0 ? creds.ca : undefined });
+    this.sources = next;
+    const filesChanged = creds.files.join('\n') !== this.creds.files.join('\n');
+    this.creds = creds;
+    if (filesChanged && this.watchers.length > 0) this.watchFiles();
+    this.emit('reload', { fingerprint: creds.fingerprint });
+  }
+
+  /**
+   * Replaces the verifier and/or policy for handshakes that start afterwards, e.g. with a verifier
+   * built from a reloaded trust list (a ClientAuth was retired). Open connections are not re-checked.
+   */
+  setVerifier(verifier: PeerVerifier, policy?: VerifyPolicy | PolicyResolver): void {
+    this.gate.verifier = verifier;
+    if (policy !== undefined) this.gate.policy = policy;
+    this.gate.clear();
+  }
+
+  /** @internal watch the credential files' folders (files are often replaced by rename) */
+  watchFiles(): void {
+    this.unwatch();
+    const byDir = new Map<string, Set<string>>();
+    for (const f of this.creds.files) {
+      const d = path.dirname(f);
+      if (!byDir.has(d)) byDir.set(d, new Set());
+      byDir.get(d)!.add(path.basename(f));
+    }
+    for (const [dir, names] of byDir) {
+      const w = watch(dir, (_event, filename) => {
+        if (filename !== null && !names.has(filename.toString())) return;
+        // several events arrive per write; reload once they settle
+        clearTimeout(this.reloadTimer);
+        this.reloadTimer = setTimeout(() => {
+          this.reload().catch((e: unknown) =>
+            this.emit(
+              'reloadError',
+              e instanceof IyesmpError ? e : new IyesmpError('io', 'reload_failed', (e as Error).message, { cause: e }),
+            ),
+          );
+        }, 200);
+        this.reloadTimer.unref();
+      });
+      w.on('error', () => undefined);
+      this.watchers.push(w);
+    }
+  }
+
+  private unwatch(): void {
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+    clearTimeout(this.reloadTimer);
+  }
+
+  /**
+   * Graceful shutdown: stop accepting (new handshakes get no answer), let open streams finish for up
+   * to `graceMs`, then reset what is left, close every connection with `shutting_down`, and release
+   * the UDP socket. Idempotent.
+   */
+  close(opts: { graceMs?: number } = {}): Promise<void> {
+    if (this.closingP) return this.closingP;
+    const graceMs = opts.graceMs ?? 5000;
+    this.closingP = (async () => {
+      this.draining = true;
+      this.unwatch();
+      this.quic.removeEventListener(quicEvents.EventQUICServerConnection.name, this.onQuicConnection);
+      const timer = setTimeout(() => {
+        for (const c of this.raw) c.destroyStreams(new Error('server shutting down'));
+      }, graceMs);
+      try {
+        await this.quic.stop({
+          isApp: true,
+          errorCode: AppClose.shutting_down,
+          reason: Buffer.from('shutting_down'),
+          force: false,
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+      await this.socket.stop({ force: true });
+    })();
+    return this.closingP;
+  }
+
+  private countRefusal(r: ServerRefusal): void {
+    this.refusedCounts[r.reason] = (this.refusedCounts[r.reason] ?? 0) + 1;
+    this.emit('refused', r);
+  }
+
+  private readonly onQuicConnection = (evt: Event): void => {
+    const conn = (evt as unknown as { detail: QUICConnection }).detail;
+    this.raw.add(conn);
+    conn.addEventListener(quicEvents.EventQUICConnectionStopped.name, () => this.raw.delete(conn), { once: true });
+    void this.admit(conn).catch(() => undefined);
+  };
+
+  private async refuse(conn: QUICConnection, name: AppCloseName, message: string): Promise<void> {
+    this.countRefusal({ reason: name as ServerRefusal['reason'], message, remote: addr(conn.remoteHost, conn.remotePort) });
+    await conn
+      .stop({ isApp: true, errorCode: AppClose[name], reason: Buffer.from(name), force: true })
+      .catch(() => undefined);
+  }
+
+  /** Confirmation of one handshaken connection; see confirm.ts. */
+  private async admit(conn: QUICConnection): Promise<void> {
+    if (this.draining) return this.refuse(conn, 'shutting_down', 'server is shutting down');
+    if (this.live.size + this.confirming >= this.limits.maxConnections) {
+      return this.refuse(conn, 'server_full', `already ${this.limits.maxConnections} connections`);
+    }
+    this.confirming++;
+    let counted = true;
+    const uncount = (): void => {
+      if (counted) this.confirming--;
+      counted = false;
+    };
+    try {
+      const verified = await this.gate.peerFor(conn.getRemoteCertsChain());
+      if (!verified.ok) {
+        this.countRefusal({ ...verified.refusal, remote: addr(conn.remoteHost, conn.remotePort) });
+        await conn
+          .stop({ isApp: true, errorCode: AppClose.refused, reason: Buffer.from(verified.refusal.reason), force: true })
+          .catch(() => undefined);
+        return;
+      }
+      const stream = await this.confirmStream(conn);
+      const hello = stream
+        ? await withTimeout(readFrame(stream.readable as unknown as ReadableStream<Uint8Array>), this.limits.confirmTimeoutMs)
+        : undefined;
+      if (!stream || hello === undefined || decodeConfirm(hello) !== 'hello') {
+        return this.refuse(conn, 'confirm_failed', 'no valid confirmation from the peer');
+      }
+      if (this.draining) return this.refuse(conn, 'shutting_down', 'server is shutting down');
+      const pc = new PeerConnection({
+        conn,
+        peer: verified.peer,
+        alpn: this.alpn,
+        side: 'server',
+        stop: (o) => conn.stop(o),
+      });
+      uncount();
+      this.live.add(pc);
+      pc.once('close', () => this.live.delete(pc));
+      await writeFrame(conn.newStream('uni').writable as unknown as WritableStream<Uint8Array>, ACCEPTED);
+      this.accepted++;
+      this.emit('connection', pc);
+    } catch {
+      await conn.stop({ isApp: true, errorCode: AppClose.confirm_failed, reason: Buffer.from('confirm_failed'), force: true }).catch(() => undefined);
+    } finally {
+      uncount();
+    }
+  }
+
+  /** Waits for the peer's HELLO stream (it may already exist if its data came with the handshake). */
+  private confirmStream(conn: QUICConnection): Promise<QUICStream | undefined> {
+    // `streamMap` is internal to @matrixai/quic; it is read only to catch a HELLO stream that was
+    // created before this listener could be attached.
+    const existing = (conn as unknown as { streamMap?: Map<number, QUICStream> }).streamMap?.get(HELLO_STREAM_ID);
+    if (existing) return Promise.resolve(existing);
+    return new Promise((resolve) => {
+      const done = (s: QUICStream | undefined): void => {
+        clearTimeout(timer);
+        conn.removeEventListener(quicEvents.EventQUICConnectionStream.name, onStream);
+        conn.removeEventListener(quicEvents.EventQUICConnectionStopped.name, onStopped);
+        resolve(s);
+      };
+      const onStream = (evt: Event): void => {
+        const s = (evt as unknown as { detail: QUICStream }).detail;
+        if (s.streamId === HELLO_STREAM_ID) done(s);
+        else s.cancel(new Error('stream before confirmation')); // a well-behaved client never does this
+      };
+      const onStopped = (): void => done(undefined);
+      const timer = setTimeout(() => done(undefined), this.limits.confirmTimeoutMs);
+      conn.addEventListener(quicEvents.EventQUICConnectionStream.name, onStream);
+      conn.addEventListener(quicEvents.EventQUICConnectionStopped.name, onStopped, { once: true });
+    });
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p,
+    new Promise<undefined>((r) => {
+      timer = setTimeout(() => r(undefined), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Starts a QUIC server. Resolves once it listens; `server.port` tells the port when 0 was asked.
+ *
+ * ```ts
+ * const server = await createQuicServer({ host: '::', port: 4433, alpn: ALPN.host, cert, key,
+ *   verifier, policy: { kind: 'host' } });
+ * server.on('connection', (conn) => conn.on('stream', (s) => bindProtocol(s.readable, s.writable)));
+ * ```
+ */
+export async function createQuicServer(opts: QuicServerOptions): Promise<QuicServer> {
+  const creds = await loadCredentials(opts);
+  const server = new QuicServer(opts, creds);
+  await server.start(opts.host ?? '::', opts.port ?? 0, opts.ipv6Only);
+  if (opts.watch) server.watchFiles();
+  return server;
+}
