@@ -1,0 +1,429 @@
+import { Emitter } from '../../host/emitter.js';
+import type { HostSessionEvent } from '../../host/events.js';
+import type { SessionTable } from '../../host/session-table.js';
+import type { ActionResult, AdmissionRefusal, AdmissionResult, SourceAddress } from '../../host/types.js';
+import type { VerifiedPeer } from '../../pki/types.js';
+import { type NetcodeAddress, formatAddress } from '../address.js';
+import type { DisconnectReason, ServerEvent } from '../server.js';
+import { type NetcodeClock, NetcodeUdpServer } from '../udp.js';
+import { decodeSessionUserData, type SessionUserData } from '../user-data.js';
+import { netcodeFingerprint } from './identity.js';
+import { BEGIN_MESSAGE, type SessionPhaseName, decodeClientMessage, encodeBye, encodeGame, encodeStatusPages } from './messages.js';
+
+export interface NetcodeHostTransportOptions {
+  /** the host's session table (HostDomain.sessions); shared with the other transports */
+  sessions: SessionTable;
+  /** the 32-byte key shared with the Auth servers */
+  privateKey: Uint8Array;
+  protocolId: bigint;
+  /** where to listen, e.g. "0.0.0.0:40000" */
+  bind: NetcodeAddress | string;
+  /** how tokens name this host (their internal address list); default the bound address */
+  address?: NetcodeAddress | string;
+  maxClients: number;
+  /**
+   * Also require the source IP the Auth server announced for the player. Off by default: a connect
+   * token is not bound to an address, and players behind carrier NAT or switching networks would
+   * be refused for no gain in security (the token is the credential).
+   */
+  enforceAddress?: boolean;
+  /** the session table's clock in milliseconds; must be the one the host ticks the table with. Default performance.now */
+  nowMs?: () => number;
+  /** netcode's clocks (tests move them to time clients out) */
+  clock?: NetcodeClock;
+  tickMs?: number;
+  socketBufferBytes?: number;
+}
+
+/** Why a netcode client was refused: the domain's reasons in netcode words, plus the checks before it. */
+export type NetcodeRefusal =
+  | Exclude<AdmissionRefusal, 'not_session_cert' | 'wrong_fingerprint'>
+  /** the token's user data does not follow iyesmp's session layout */
+  | 'not_session_token'
+  /** the token's client id is not the one announced for this seat */
+  | 'wrong_client_id'
+  /** the session exists but runs on another transport */
+  | 'wrong_transport';
+
+export interface PlayerRef {
+  sessionId: string;
+  playerId: string;
+}
+
+export type NetcodeHostEvent =
+  | {
+      type: 'admitted';
+      sessionId: string;
+      playerId: string;
+      connectionId: string;
+      clientId: bigint;
+      clientIndex: number;
+      address: string;
+      reconnect: boolean;
+      /** game bytes from the token's user data */
+      ext: Uint8Array;
+    }
+  | { type: 'refused'; reason: NetcodeRefusal; message: string; clientId: bigint; address: string; sessionId?: string; playerId?: string }
+  /** a control message from an admitted player and what the session table made of it */
+  | { type: 'control'; action: 'ready' | 'unready' | 'leave'; sessionId: string; playerId: string; result: ActionResult }
+  /** game bytes from an admitted player */
+  | { type: 'message'; sessionId: string; playerId: string; data: Uint8Array }
+  | { type: 'disconnected'; sessionId: string; playerId: string; connectionId: string; clientId: bigint; reason: DisconnectReason }
+  | { type: 'warning'; error: Error };
+
+export interface NetcodeConnectionInfo {
+  sessionId: string;
+  playerId: string;
+  connectionId: string;
+  clientId: bigint;
+  clientIndex: number;
+  address: string;
+}
+
+interface Conn extends NetcodeConnectionInfo {
+  /** the table already forgot it (close_connection) or we are disconnecting it: do not report a loss */
+  closing: boolean;
+}
+
+/** Unambiguous (length-prefixed) and cheaper than JSON: it runs on every send. */
+const seatKey = (sessionId: string, playerId: string): string => `${sessionId.length}:${sessionId}${playerId}`;
+
+/**
+ * netcode.io as a Host transport. A `NetcodeUdpServer` accepts any client with an authentic,
+ * unexpired token naming this host; this class then maps the client to its seat (session id and
+ * player id from the token's user data, client id checked against the seat) and asks the session
+ * table to admit it. Refused clients get a `bye` with the reason and are disconnected. Control
+ * messages (ready, unready, leave) go to the table; game bytes come out as `message` events; the
+ * table's status changes, game begin and connection closes go back to the clients.
+ */
+export class NetcodeHostTransport {
+  readonly events = new Emitter<NetcodeHostEvent>();
+  /** counters for operators: payloads from unknown slots, undecodable payloads */
+  readonly stats = { admitted: 0, refused: 0, ignored: 0, malformed: 0 };
+  readonly server: NetcodeUdpServer;
+  readonly #sessions: SessionTable;
+  readonly #enforceAddress: boolean;
+  readonly #now: () => number;
+  readonly #byIndex = new Map<number, Conn>();
+  readonly #byConnection = new Map<string, Conn>();
+  readonly #bySeat = new Map<string, Conn>();
+  readonly #unsubscribe: () => void;
+  /** set while a control message is handled: did the table's events already answer the sender's session? */
+  #answered: string | undefined;
+  #seq = 0;
+  #closed = false;
+
+  private constructor(server: NetcodeUdpServer, o: NetcodeHostTransportOptions) {
+    this.server = server;
+    this.#sessions = o.sessions;
+    this.#enforceAddress = o.enforceAddress ?? false;
+    this.#now = o.nowMs ?? (() => performance.now());
+    server.on('connect', (e) => this.#guard(() => this.#onConnect(e)));
+    server.on('disconnect', (e) => this.#guard(() => this.#onDisconnect(e)));
+    server.on('payload', (e) => this.#guard(() => this.#onPayload(e)));
+    server.on('warning', (error) => this.events.emit({ type: 'warning', error }));
+    this.#unsubscribe = o.sessions.events.on((e) => this.#guard(() => this.#onTable(e)));
+  }
+
+  static async listen(o: NetcodeHostTransportOptions): Promise<NetcodeHostTransport> {
+    const server = await NetcodeUdpServer.listen({
+      bind: o.bind,
+      ...(o.address !== undefined ? { address: o.address } : {}),
+      privateKey: o.privateKey,
+      protocolId: o.protocolId,
+      maxClients: o.maxClients,
+      ...(o.clock ? { clock: o.clock } : {}),
+      ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
+      ...(o.socketBufferBytes !== undefined ? { socketBufferBytes: o.socketBufferBytes } : {}),
+    });
+    return new NetcodeHostTransport(server, o);
+  }
+
+  /** the socket's address (with the real port when bound to port 0) */
+  get boundAddress(): NetcodeAddress {
+    return this.server.boundAddress;
+  }
+
+  /** the address tokens must list in their private part to reach this host */
+  get tokenAddress(): NetcodeAddress {
+    return this.server.core.address;
+  }
+
+  /** What the host registers with the Auth servers (hostctl `HostTransport`): the address tokens must name. */
+  endpoint(): { kind: 'netcode'; address: { host: string; port: number } } {
+    const a = this.server.core.address;
+    return { kind: 'netcode', address: { host: a.host, port: a.port } };
+  }
+
+  connections(): NetcodeConnectionInfo[] {
+    return [...this.#bySeat.values()].map(info);
+  }
+
+  connection(ref: PlayerRef): NetcodeConnectionInfo | undefined {
+    const c = this.#bySeat.get(seatKey(ref.sessionId, ref.playerId));
+    return c && info(c);
+  }
+
+  /** Game bytes (at most 1199) to one player; false when the player has no open connection here. */
+  send(ref: PlayerRef, data: Uint8Array): boolean {
+    const c = this.#bySeat.get(seatKey(ref.sessionId, ref.playerId));
+    if (!c || c.closing) return false;
+    return this.server.sendPayload(c.clientIndex, encodeGame(data));
+  }
+
+  /** Game bytes to every connected player of a session, optionally but one; returns how many got them. */
+  broadcast(sessionId: string, data: Uint8Array, opts: { except?: string } = {}): number {
+    const payload = encodeGame(data);
+    let n = 0;
+    for (const c of this.#sessionConns(sessionId)) if (c.playerId !== opts.except && this.server.sendPayload(c.clientIndex, payload)) n++;
+    return n;
+  }
+
+  /**
+   * Closes a player's connection (with a `bye` carrying `code`). The table treats it as a lost
+   * connection, so the player may come back within the reconnect grace; to remove a player for good
+   * call `sessions.removePlayer`, which closes the connection through the table's events.
+   */
+  disconnect(ref: PlayerRef, code = 'disconnected', message = 'the host closed the connection'): boolean {
+    const c = this.#bySeat.get(seatKey(ref.sessionId, ref.playerId));
+    if (!c || c.closing) return false;
+    this.server.sendPayload(c.clientIndex, encodeBye(code, message));
+    return this.server.disconnectClient(c.clientIndex);
+  }
+
+  /** Disconnects every client (the table hears of each lost connection), then closes the socket. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const c of this.#byIndex.values()) if (!c.closing) this.server.sendPayload(c.clientIndex, encodeBye('host_shutdown', 'the host is shutting down'));
+    await this.server.close();
+    this.#unsubscribe();
+  }
+
+  // ---- netcode server events ----
+
+  #onConnect(e: Extract<ServerEvent, { type: 'connect' }>): void {
+    const address = formatAddress(e.address);
+    const ud = decodeSessionUserData(e.userData);
+    if (!ud) return this.#refuse(e, address, 'not_session_token', 'the connect token does not name an iyesmp session and player');
+    const view = this.#sessions.session(ud.sessionId);
+    if (view && view.transport !== 'netcode')
+      return this.#refuse(e, address, 'wrong_transport', `session ${ud.sessionId} uses ${view.transport}, not netcode`, ud);
+    const expected = view?.players.find((p) => p.playerId === ud.playerId);
+    // a token is not bound to an address: unless told to enforce it, admit from wherever the client is
+    const source: SourceAddress =
+      this.#enforceAddress || !expected
+        ? { ip: e.address.host, port: e.address.port }
+        : { ip: expected.address.ip, port: expected.address.port ?? e.address.port };
+    const conn: Conn = {
+      sessionId: ud.sessionId,
+      playerId: ud.playerId,
+      // the bound address keeps ids apart when one table has several netcode sockets (IPv4 and IPv6)
+      connectionId: `netcode:${formatAddress(this.server.boundAddress)}#${++this.#seq}`,
+      clientId: e.clientId,
+      clientIndex: e.clientIndex,
+      address,
+      closing: false,
+    };
+    // registered before admission so the status broadcast the admission causes reaches this client too
+    this.#byIndex.set(e.clientIndex, conn);
+    this.#byConnection.set(conn.connectionId, conn);
+    let result: AdmissionResult;
+    try {
+      result = this.#sessions.admit({ source, peer: netcodePeer(ud, e.clientId), connectionId: conn.connectionId }, this.#now());
+    } catch (err) {
+      this.#forget(conn);
+      this.server.disconnectClient(e.clientIndex);
+      throw err;
+    }
+    if (!result.ok) {
+      this.#forget(conn);
+      return this.#refuse(e, address, translate(result.reason), netcodeMessage(result.reason, result.message, e.clientId), ud);
+    }
+    this.#bySeat.set(seatKey(conn.sessionId, conn.playerId), conn);
+    this.stats.admitted++;
+    this.events.emit({
+      type: 'admitted',
+      sessionId: conn.sessionId,
+      playerId: conn.playerId,
+      connectionId: conn.connectionId,
+      clientId: conn.clientId,
+      clientIndex: conn.clientIndex,
+      address,
+      reconnect: result.reconnect,
+      ext: ud.ext ?? new Uint8Array(0),
+    });
+  }
+
+  #refuse(e: Extract<ServerEvent, { type: 'connect' }>, address: string, reason: NetcodeRefusal, message: string, ud?: SessionUserData): void {
+    this.stats.refused++;
+    // best effort: on most paths the bye arrives before the disconnect packets and tells the client why
+    this.server.sendPayload(e.clientIndex, encodeBye(reason, message));
+    this.server.disconnectClient(e.clientIndex);
+    this.events.emit({
+      type: 'refused',
+      reason,
+      message,
+      clientId: e.clientId,
+      address,
+      ...(ud ? { sessionId: ud.sessionId, playerId: ud.playerId } : {}),
+    });
+  }
+
+  #onDisconnect(e: Extract<ServerEvent, { type: 'disconnect' }>): void {
+    const c = this.#byIndex.get(e.clientIndex);
+    if (!c || c.clientId !== e.clientId) return; // a refused client: never admitted
+    this.#forget(c);
+    if (!c.closing) this.#sessions.connectionClosed(c.connectionId, this.#now());
+    this.events.emit({ type: 'disconnected', sessionId: c.sessionId, playerId: c.playerId, connectionId: c.connectionId, clientId: c.clientId, reason: e.reason });
+  }
+
+  #onPayload(e: Extract<ServerEvent, { type: 'payload' }>): void {
+    const c = this.#byIndex.get(e.clientIndex);
+    if (!c || c.clientId !== e.clientId || c.closing) {
+      this.stats.ignored++;
+      return;
+    }
+    const m = decodeClientMessage(e.payload);
+    if (!m) {
+      this.stats.malformed++;
+      return;
+    }
+    if (m.type === 'game') {
+      this.events.emit({ type: 'message', sessionId: c.sessionId, playerId: c.playerId, data: m.data });
+      return;
+    }
+    const now = this.#now();
+    this.#answered = undefined;
+    const result =
+      m.type === 'ready'
+        ? this.#sessions.ready(c.connectionId, now)
+        : m.type === 'unready'
+          ? this.#sessions.unready(c.connectionId, now)
+          : this.#sessions.leave(c.connectionId, now);
+    const answered = this.#answered === c.sessionId;
+    this.#answered = undefined;
+    this.events.emit({ type: 'control', action: m.type, sessionId: c.sessionId, playerId: c.playerId, result });
+    // control messages are resent by clients until they see the effect: answer a repeat with the state
+    if (!answered && !c.closing) this.#sendState(c);
+  }
+
+  // ---- session table events ----
+
+  #onTable(e: HostSessionEvent): void {
+    switch (e.type) {
+      case 'player_status': {
+        const view = this.#sessions.session(e.sessionId);
+        if (!view) return; // ended: its connections are being closed with a bye
+        this.#sendPages(this.#sessionConns(e.sessionId), view.phase, e.roster);
+        this.#answered = e.sessionId;
+        return;
+      }
+      case 'game_begin':
+        for (const c of this.#sessionConns(e.sessionId)) this.server.sendPayload(c.clientIndex, BEGIN_MESSAGE);
+        this.#answered = e.sessionId;
+        return;
+      case 'close_connection': {
+        const c = this.#byConnection.get(e.connectionId);
+        if (!c || c.closing) return;
+        c.closing = true;
+        const departure = this.#sessions.session(e.sessionId)?.players.find((p) => p.playerId === e.playerId)?.departure;
+        const code = e.reason === 'departed' ? (departure ?? 'departed') : e.reason;
+        this.server.sendPayload(c.clientIndex, encodeBye(code, closeMessage(code, e.sessionId)));
+        this.server.disconnectClient(c.clientIndex);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** What a client that repeated a control message should see: begin once the game is on, else the roster. */
+  #sendState(c: Conn): void {
+    const view = this.#sessions.session(c.sessionId);
+    if (!view) return;
+    if (view.phase === 'in_game') this.server.sendPayload(c.clientIndex, BEGIN_MESSAGE);
+    else this.#sendPages([c], view.phase, view.players);
+  }
+
+  #sendPages(conns: Iterable<Conn>, phase: SessionPhaseName, roster: ReadonlyArray<{ playerId: string; status: 'expected' | 'connected' | 'ready' | 'left'; displayName: string }>): void {
+    const targets = [...conns];
+    if (targets.length === 0) return;
+    const pages = encodeStatusPages(
+      phase,
+      roster.map((p) => ({ playerId: p.playerId, status: p.status, displayName: p.displayName })),
+    );
+    for (const c of targets) for (const page of pages) this.server.sendPayload(c.clientIndex, page);
+  }
+
+  *#sessionConns(sessionId: string): Generator<Conn> {
+    for (const c of this.#byIndex.values()) if (c.sessionId === sessionId && !c.closing) yield c;
+  }
+
+  #forget(c: Conn): void {
+    if (this.#byIndex.get(c.clientIndex) === c) this.#byIndex.delete(c.clientIndex);
+    if (this.#byConnection.get(c.connectionId) === c) this.#byConnection.delete(c.connectionId);
+    const k = seatKey(c.sessionId, c.playerId);
+    if (this.#bySeat.get(k) === c) this.#bySeat.delete(k);
+  }
+
+  /** Handlers run inside socket callbacks: a throw there would take the host down. */
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.events.emit({ type: 'warning', error: err instanceof Error ? err : new Error(String(err)) });
+    }
+  }
+}
+
+/**
+ * The token stands in for the session certificate: what it names is what the Auth server sealed,
+ * and its "fingerprint" is the client id's, which the seat's announced fingerprint must equal.
+ */
+function netcodePeer(ud: SessionUserData, clientId: bigint): VerifiedPeer {
+  return {
+    role: 'session',
+    name: ud.playerId,
+    subject: `netcode client ${clientId}`,
+    fingerprint: netcodeFingerprint(clientId),
+    serial: clientId.toString(),
+    // the server core has already checked the token's expiry; the domain does not read this
+    notAfter: new Date(8.64e15),
+    sessionId: ud.sessionId,
+    playerId: ud.playerId,
+  };
+}
+
+function translate(r: AdmissionRefusal): NetcodeRefusal {
+  if (r === 'wrong_fingerprint') return 'wrong_client_id';
+  if (r === 'not_session_cert') return 'not_session_token';
+  return r;
+}
+
+function netcodeMessage(r: AdmissionRefusal, message: string, clientId: bigint): string {
+  // the domain words this one for certificates
+  if (r === 'wrong_fingerprint') return `client id ${clientId} is not the one announced for this seat`;
+  return message;
+}
+
+function closeMessage(code: string, sessionId: string): string {
+  switch (code) {
+    case 'session_ended':
+      return `session ${sessionId} has ended`;
+    case 'replaced':
+      return 'a newer connection of this player took over';
+    case 'ready_timeout':
+      return 'did not confirm ready in time';
+    case 'removed':
+      return `removed from session ${sessionId}`;
+    case 'left':
+      return `left session ${sessionId}`;
+    default:
+      return `no longer in session ${sessionId}`;
+  }
+}
+
+function info(c: Conn): NetcodeConnectionInfo {
+  return { sessionId: c.sessionId, playerId: c.playerId, connectionId: c.connectionId, clientId: c.clientId, clientIndex: c.clientIndex, address: c.address };
+}
