@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { register as registerAdmin } from './admin.js';
+import { register as registerNetcode } from './netcode.js';
 
 /**
  * Every command module exports `register(program)`. Keep this list the single place that knows them.
@@ -6,4 +8,6 @@ import type { Command } from 'commander';
  */
 export function registerCommands(_program: Command): void {
   // filled in as commands land
+  registerAdmin(_program); // demo, certs, rotate-clientauth, session, config
+  registerNetcode(_program); // netcode keygen|token|inspect|serve|connect
 }

@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { action, type Output } from '../cli/output.js';
+import { collect, DIR_FLAG, DIR_HELP, resolvePkiDir } from '../cli/pki-dir.js';
+import { addPassphraseOptions, durationDays, openPkiForSigning, parseCount } from '../cli/pki.js';
+import { IyesmpError } from '../errors.js';
+
+interface IssueFlags {
+  dir?: string;
+  dns?: string[];
+  ip?: string[];
+  validity?: string;
+  clientauth?: string;
+  count?: string;
+  passphraseFile?: string;
+}
+
+export function register(group: Command): void {
+  const cmd = group
+    .command('issue')
+    .description('issue another Auth server, Host or Client certificate')
+    .argument('<kind>', 'auth, host or client')
+    .argument('[name]', 'manifest name (required for host; default auth-N / client-clientauth-N-K)')
+    .option(DIR_FLAG, DIR_HELP)
+    .option('--dns <name>', 'DNS name in the cert, auth/host (repeatable)', collect)
+    .option('--ip <addr>', 'IP address in the cert, auth/host (repeatable)', collect)
+    .option('--validity <dur>', 'lifetime, e.g. 365d or 1y (clipped to the issuer\'s)')
+    .option('--clientauth <id>', 'client: which ClientAuth signs (default: the newest active one)')
+    .option('--count <n>', 'client: issue this many (names get -1, -2, ... when a name is given)');
+  addPassphraseOptions(cmd);
+  cmd
+    .addHelpText('after', `
+Signing needs the Master key (auth, host) or a ClientAuth key (client); encrypted keys take the
+passphrase from --passphrase-file, $IYESMP_PASSPHRASE or a prompt on a terminal.
+
+Examples:
+  $ iyesmp certs issue host host-4 --dns host4.example.com --ip 203.0.113.14
+  $ iyesmp certs issue auth auth-eu --dns auth-eu.example.com
+  $ iyesmp certs issue client build-1-4-2 --passphrase-file ./ca.pass --json`)
+    .action(action<IssueFlags>('certs issue', async (out, opts, [kind, name]) => runIssue(out, opts, String(kind), name as string | undefined)));
+}
+
+async function runIssue(out: Output, opts: IssueFlags, kind: string, name: string | undefined): Promise<void> {
+  if (kind !== 'auth' && kind !== 'host' && kind !== 'client') {
+    throw new IyesmpError('usage', 'bad_kind', `certs issue: kind must be auth, host or client, got "${kind}"`);
+  }
+  if (kind === 'host' && !name) throw new IyesmpError('usage', 'missing_name', 'certs issue host needs a name, e.g. `iyesmp certs issue host host-4`');
+  if (kind === 'client' && (opts.dns || opts.ip)) throw new IyesmpError('usage', 'bad_flag', '--dns and --ip apply to auth and host certs only');
+  if (kind !== 'client' && (opts.clientauth || opts.count)) throw new IyesmpError('usage', 'bad_flag', '--clientauth and --count apply to client certs only');
+  const dir = resolvePkiDir(opts.dir);
+  const validityDays = durationDays(opts.validity, '--validity');
+  const { pki } = await openPkiForSigning(dir, opts);
+  const common = validityDays !== undefined ? { validityDays } : {};
+  const sans = { ...(opts.dns ? { dnsNames: opts.dns } : {}), ...(opts.ip ? { ipAddresses: opts.ip } : {}) };
+  const issued: import('../pki/index.js').IssuedCert[] = [];
+  if (kind === 'auth') issued.push(await pki.issueAuth({ ...common, ...sans, ...(name ? { name } : {}) }));
+  else if (kind === 'host') issued.push(await pki.issueHost({ ...common, ...sans, name: name! }));
+  else {
+    const count = opts.count ? parseCount(opts.count, '--count', 100) : 1;
+    const clientAuthId = opts.clientauth !== undefined ? parseCount(opts.clientauth.replace(/^clientauth-/, ''), '--clientauth', 1_000_000) : undefined;
+    for (let i = 1; i <= count; i++) {
+      const n = name ? (count > 1 ? `${name}-${i}` : name) : undefined;
+      issued.push(await pki.issueClient({ ...common, ...(n ? { name: n } : {}), ...(clientAuthId !== undefined ? { clientAuthId } : {}) }));
+    }
+  }
+  const { certTable } = await import('../cli/cert-table.js');
+  const data = {
+    dir,
+    issued: issued.map((c) => ({ entry: c.entry, certPath: c.certPath, keyPath: c.keyPath, chainPem: c.chainPem })),
+  };
+  out.result('certs issue', data, () => {
+    const lines = [certTable(issued.map((c) => c.entry), out.style), ''];
+    for (const c of issued) lines.push(`${c.entry.name}: ${c.certPath}`, `${' '.repeat(c.entry.name.length)}  ${c.keyPath}`);
+    if (kind === 'client') lines.push('', 'A game build ships the client cert and key, its ClientAuth cert and the Master cert.');
+    return lines.join('\n');
+  });
+}

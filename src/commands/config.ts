@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { action } from '../cli/output.js';
+import { collect, DIR_FLAG, DIR_HELP, resolvePkiDir } from '../cli/pki-dir.js';
+import { IyesmpError } from '../errors.js';
+
+/** `iyesmp config scaffold|check`: server config files (TOML). */
+export function register(program: Command): void {
+  const group = program
+    .command('config')
+    .description('write and check Auth and Host server config files (TOML)')
+    .addHelpText('after', `
+Examples:
+  $ iyesmp config scaffold auth --dir ./pki --out ./auth.toml
+  $ iyesmp config scaffold host --dir ./pki --name host-2 --public-address 203.0.113.7 --out ./host-2.toml
+  $ iyesmp config check ./host-2.toml`);
+
+  group
+    .command('scaffold')
+    .description('render a commented config for an Auth or Host server, pointing at the files of a PKI folder')
+    .argument('<kind>', 'auth or host')
+    .option(DIR_FLAG, DIR_HELP)
+    .option('-o, --out <file>', 'write the config here (default: print it on stdout)')
+    .option('-f, --force', 'overwrite --out if it exists')
+    .option('--name <cert>', 'the auth/host certificate to use, by manifest name (default: the first)')
+    .option('--public-address <addr>', 'host: address game clients dial (default: the host cert\'s first IP or DNS name)')
+    .option('--auth-server <host:port>', 'host: an Auth server to dial (repeatable; default: the auth cert\'s name, port 7351)', collect)
+    .addHelpText('after', `
+Paths in the config are relative to the config file's folder.
+
+Examples:
+  $ iyesmp config scaffold auth --out ./auth.toml
+  $ iyesmp config scaffold host --name host-2 --auth-server auth.example.com:7351 --out host-2.toml --force
+  $ iyesmp config scaffold host --json | jq -r .data.text`)
+    .action(
+      action<{ dir?: string; out?: string; force?: boolean; name?: string; publicAddress?: string; authServer?: string[] }>(
+        'config scaffold',
+        async (out, opts, [kind]) => {
+          if (kind !== 'auth' && kind !== 'host') {
+            throw new IyesmpError('usage', 'bad_kind', `config kind must be "auth" or "host", got "${String(kind)}"`);
+          }
+          const { scaffoldToFile } = await import('./config-scaffold.js');
+          const r = await scaffoldToFile(kind, resolvePkiDir(opts.dir), opts);
+          for (const n of r.notes) out.note(`note: ${n}`);
+          out.result('config scaffold', r.data, () => r.human(out.style));
+        },
+      ),
+    );
+
+  group
+    .command('check')
+    .description('validate a config file; lists every problem with its key and line')
+    .argument('<file>', 'the TOML config to check')
+    .addHelpText('after', `
+Exit codes: 0 valid, 1 invalid (every problem listed), 3 not TOML or unreadable.
+
+Examples:
+  $ iyesmp config check ./auth.toml
+  $ iyesmp config check ./host.toml --json`)
+    .action(
+      action('config check', async (out, _opts, [file]) => {
+        const { checkConfigCommand } = await import('./config-check.js');
+        const data = await checkConfigCommand(String(file));
+        for (const w of data.warnings) out.warn(w);
+        out.result('config check', data, () => `${out.style.green('ok')} ${data.file} is a valid ${data.kind} config`);
+      }),
+    );
+}

@@ -1,0 +1,71 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Small schema builders shared by the Auth and Host configs. Every message reads as
+ * "expected ..." so the loader can print `key: expected X, got Y (line N)`.
+ */
+export const posInt = (what = 'a positive integer') =>
+  z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
+
+export const port = () =>
+  z
+    .number({ error: 'expected a port number (1-65535)' })
+    .int({ error: 'expected a port number (1-65535)' })
+    .min(1, { error: 'expected a port number (1-65535)' })
+    .max(65535, { error: 'expected a port number (1-65535)' });
+
+export const nonEmpty = (what = 'a non-empty string') => z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
+
+export const bool = () => z.boolean({ error: 'expected true or false' });
+
+const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*$/;
+
+export function isHostOrIp(s: string): boolean {
+  return HOSTNAME.test(s) || IPV4.test(s) || IPV6.test(s);
+}
+
+/** A bind address or public address: hostname, IPv4 or IPv6 (no port). */
+export const address = () => nonEmpty('an IP address or host name').refine(isHostOrIp, { error: 'expected an IP address or host name' });
+
+/** `host:port` or `[v6]:port`, as hosts dial Auth servers. */
+export const hostPort = () =>
+  nonEmpty('"host:port"').refine(
+    (s) => {
+      const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(s);
+      if (!m) return false;
+      const p = Number(m[3]);
+      return p >= 1 && p <= 65535 && (m[1] !== undefined || isHostOrIp(m[2]!));
+    },
+    { error: 'expected "host:port" (IPv6 as "[::1]:7351")' },
+  );
+
+/**
+ * A file path. Relative paths are relative to the config file's folder; when the loader knows that
+ * folder it resolves them to absolute paths so servers need not care where they were started.
+ */
+export const filePath = (baseDir: string | undefined) => {
+  const s = nonEmpty('a file path');
+  return baseDir === undefined ? s : s.transform((p) => path.resolve(baseDir, p));
+};
+
+export const logLevel = () =>
+  z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
+    error: 'expected one of "trace", "debug", "info", "warn", "error", "fatal", "silent"',
+  });
+
+export const logging = () =>
+  z
+    .strictObject({
+      level: logLevel().default('info'),
+      format: z.enum(['json', 'pretty'], { error: 'expected "json" or "pretty"' }).default('json'),
+    })
+    .prefault({});
+
+/** netcode protocol id: a 64-bit number written as hex text (TOML integers cannot hold every u64). */
+export const protocolId = () =>
+  z.string({ error: 'expected a 64-bit hex string such as "0x1122334455667788"' }).regex(/^0x[0-9a-fA-F]{1,16}$/, {
+    error: 'expected a 64-bit hex string such as "0x1122334455667788"',
+  });

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { address, bool, filePath, hostPort, logging, nonEmpty, port, posInt, protocolId } from './fields.js';
+
+/** A Host server's config (`kind = "host"`). Rendered commented from templates/host.toml. */
+export function hostConfigSchema(baseDir?: string) {
+  const file = () => filePath(baseDir);
+  return z
+    .strictObject({
+      kind: z.literal('host', { error: 'expected "host"' }),
+      host: z.strictObject({
+        name: nonEmpty('a host name').regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/, { error: 'expected letters, digits, ".", "_" or "-"' }),
+        region: nonEmpty('a region name').default('local'),
+        public_address: address(),
+        capacity: posInt().default(64),
+        labels: z.record(z.string(), z.string({ error: 'expected a string' }), { error: 'expected a table of strings' }).default({}),
+      }),
+      listen: z.strictObject({ address: address().default('0.0.0.0') }).prefault({}),
+      auth: z.strictObject({
+        servers: z.array(hostPort(), { error: 'expected a list of "host:port" strings' }).min(1, { error: 'expected at least one Auth server' }),
+        server_name: nonEmpty('the TLS name in the Auth server certificate').optional(),
+        heartbeat_seconds: posInt().default(5),
+        reconnect_max_seconds: posInt().default(30),
+      }),
+      pki: z.strictObject({
+        trust_dir: file(),
+        cert: file(),
+        key: file(),
+        key_passphrase_file: file().optional(),
+      }),
+      transports: z
+        .strictObject({
+          quic: z
+            .strictObject({
+              enabled: bool().default(true),
+              port: port().default(7400),
+              idle_timeout_seconds: posInt().default(30),
+              max_streams: posInt().default(64),
+            })
+            .prefault({}),
+          netcode: z
+            .strictObject({
+              enabled: bool().default(false),
+              port: port().default(40000),
+              private_key_file: file().optional(),
+              protocol_id: protocolId().default('0x1'),
+              max_clients: posInt().default(64),
+            })
+            .prefault({}),
+          mqtt: z
+            .strictObject({
+              enabled: bool().default(false),
+              broker: z
+                .string({ error: 'expected "embedded" or an mqtts:// URL' })
+                .regex(/^(embedded|mqtts?:\/\/.+)$/, { error: 'expected "embedded" or an mqtts:// URL' })
+                .default('embedded'),
+              port: port().default(8883),
+              topic_prefix: nonEmpty().default('game'),
+            })
+            .prefault({}),
+        })
+        .prefault({}),
+      logging: logging(),
+    })
+    .superRefine((c, ctx) => {
+      const t = c.transports;
+      if (!t.quic.enabled && !t.netcode.enabled && !t.mqtt.enabled) {
+        ctx.addIssue({ code: 'custom', path: ['transports'], message: 'enable at least one transport (quic, netcode or mqtt)' });
+      }
+      if (t.netcode.enabled && !t.netcode.private_key_file) {
+        ctx.addIssue({ code: 'custom', path: ['transports', 'netcode', 'private_key_file'], message: 'netcode is enabled: set the private key file shared with the Auth servers' });
+      }
+      const ports = [t.quic.enabled && ['quic', t.quic.port], t.netcode.enabled && ['netcode', t.netcode.port], t.mqtt.enabled && t.mqtt.broker === 'embedded' && ['mqtt', t.mqtt.port]].filter(Boolean) as [string, number][];
+      // QUIC and netcode are both UDP; the embedded broker is TCP, so only UDP ports may not clash
+      const udp = ports.filter(([n]) => n !== 'mqtt');
+      if (udp.length === 2 && udp[0]![1] === udp[1]![1]) {
+        ctx.addIssue({ code: 'custom', path: ['transports', 'netcode', 'port'], message: 'quic and netcode must use different UDP ports' });
+      }
+    });
+}
+
+export type HostConfig = z.output<ReturnType<typeof hostConfigSchema>>;

@@ -1,0 +1,121 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import type { z } from 'zod';
+import { IyesmpError } from '../errors.js';
+import { authConfigSchema, type AuthConfig } from './auth.js';
+import { hostConfigSchema, type HostConfig } from './host.js';
+import { lineOf, locateKeys } from './locate.js';
+
+export type ConfigKind = 'auth' | 'host';
+export const CONFIG_KINDS: readonly ConfigKind[] = ['auth', 'host'];
+
+export interface ConfigProblem {
+  /** dotted key path, e.g. `host.capacity` (empty for the whole document) */
+  path: string;
+  message: string;
+  line?: number;
+}
+
+export type Checked =
+  | { ok: true; kind: 'auth'; config: AuthConfig }
+  | { ok: true; kind: 'host'; config: HostConfig }
+  | { ok: false; kind: ConfigKind | undefined; problems: ConfigProblem[] };
+
+/**
+ * Validates TOML text. Throws IyesmpError(input, not_toml) when it is not TOML at all; otherwise
+ * returns every problem found. `baseDir` resolves relative file paths (default: not resolved).
+ */
+export function checkConfigText(text: string, opts: { baseDir?: string; source?: string } = {}): Checked {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const where = opts.source ? `${opts.source}:${err.line}:${err.column}` : `line ${err.line}, column ${err.column}`;
+      throw new IyesmpError('input', 'not_toml', `${where}: not valid TOML: ${err.message.split('\n')[0]}`, {
+        details: { line: err.line, column: err.column },
+      });
+    }
+    throw err;
+  }
+  const lines = locateKeys(text);
+  const kind = doc.kind;
+  if (kind !== 'auth' && kind !== 'host') {
+    return {
+      ok: false,
+      kind: undefined,
+      problems: [problem(['kind'], `expected "auth" or "host", got ${render(kind)}`, lines)],
+    };
+  }
+  const schema = kind === 'auth' ? authConfigSchema(opts.baseDir) : hostConfigSchema(opts.baseDir);
+  const r = (schema as z.ZodType).safeParse(doc);
+  if (r.success) return { ok: true, kind, config: r.data } as Checked;
+  return { ok: false, kind, problems: r.error.issues.flatMap((i) => describe(i, doc, lines)) };
+}
+
+/** Reads and validates a config file; relative paths inside resolve against the file's folder. */
+export async function checkConfigFile(file: string): Promise<Checked> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new IyesmpError('input', 'not_found', `config file ${file} does not exist`);
+    throw new IyesmpError('io', 'unreadable', `cannot read config file ${file}: ${code ?? String(err)}`);
+  }
+  return checkConfigText(text, { baseDir: path.dirname(path.resolve(file)), source: file });
+}
+
+/** For servers: the validated config, or an `input` error listing every problem. */
+export async function loadConfig<K extends ConfigKind>(file: string, kind: K): Promise<K extends 'auth' ? AuthConfig : HostConfig> {
+  const r = await checkConfigFile(file);
+  if (!r.ok) {
+    throw new IyesmpError('input', 'config_invalid', `${file} is not a valid config:\n${r.problems.map((p) => '  ' + formatProblem(p)).join('\n')}`, {
+      details: { problems: r.problems },
+    });
+  }
+  if (r.kind !== kind) throw new IyesmpError('input', 'config_kind', `${file} is a ${r.kind} config, expected kind = "${kind}"`);
+  return r.config as K extends 'auth' ? AuthConfig : HostConfig;
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.path || '(document)'}: ${p.message}${p.line !== undefined ? ` (line ${p.line})` : ''}`;
+}
+
+type Issue = z.core.$ZodIssue;
+
+function describe(issue: Issue, doc: unknown, lines: Map<string, number>): ConfigProblem[] {
+  const at = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => problem([...at, k], 'unknown key', lines));
+  }
+  const value = valueAt(doc, at);
+  if (issue.code === 'custom') return [problem(at, issue.message, lines)];
+  if (value === undefined) return [problem(at, `missing; ${issue.message}`, lines)];
+  return [problem(at, `${issue.message}, got ${render(value)}`, lines)];
+}
+
+function problem(at: (string | number)[], message: string, lines: Map<string, number>): ConfigProblem {
+  const p: ConfigProblem = { path: at.join('.'), message };
+  const line = lineOf(lines, at);
+  if (line !== undefined) p.line = line;
+  return p;
+}
+
+function valueAt(doc: unknown, at: string[]): unknown {
+  let cur = doc;
+  for (const k of at) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+function render(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (v instanceof Date || (v !== null && typeof v === 'object' && 'toISOString' in v)) return `a date (${String(v)})`;
+  if (v !== null && typeof v === 'object') return 'a table';
+  return JSON.stringify(v);
+}

@@ -1,0 +1,176 @@
+import { Box, Text, useInput } from 'ink';
+import { useRef, useState } from 'react';
+import { applyKey, TextField } from './TextField.js';
+import { IyesmpError } from '../errors.js';
+
+/**
+ * The `iyesmp certs init` wizard: asks only what the flags left open (Auth server name, number of
+ * hosts, CA passphrase) and hands the answers back. It never touches files itself, so it can be
+ * tested by feeding keystrokes.
+ */
+export interface InitAnswers {
+  authName?: string;
+  hosts?: number;
+  passphrase?: string;
+}
+
+export interface InitWizardProps {
+  ask: { authName?: boolean; hosts?: boolean; passphrase?: boolean };
+  defaults: { authName: string; hosts: number };
+  minPassphraseLength: number;
+  onDone(answers: InitAnswers): void;
+  onCancel(): void;
+}
+
+type Step = 'authName' | 'hosts' | 'passphrase' | 'confirm' | 'done';
+
+const HOSTNAME_OR_IP = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*$/;
+export const MAX_WIZARD_HOSTS = 100;
+
+interface Progress {
+  index: number;
+  value: string;
+  answers: InitAnswers;
+  /** first passphrase entry, until confirmed */
+  pending: string;
+  error: string | undefined;
+  finished: boolean;
+}
+
+export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCancel }: InitWizardProps) {
+  const steps: Step[] = [
+    ...(ask.authName ? (['authName'] as const) : []),
+    ...(ask.hosts ? (['hosts'] as const) : []),
+    ...(ask.passphrase ? (['passphrase', 'confirm'] as const) : []),
+    'done',
+  ];
+  // All progress lives in one ref and a single key handler reads it: keys that arrive before React
+  // re-renders (paste, a loaded machine) still apply to the right step. State only re-renders.
+  const p = useRef<Progress>({ index: 0, value: '', answers: {}, pending: '', error: undefined, finished: false }).current;
+  const [, rerender] = useState(0);
+  const refresh = () => rerender((n) => n + 1);
+  const step = steps[p.index] ?? 'done';
+
+  const advance = (update: InitAnswers) => {
+    p.answers = { ...p.answers, ...update };
+    p.error = undefined;
+    p.index += 1;
+    if (steps[p.index] === 'done') {
+      p.finished = true;
+      onDone(p.answers);
+    }
+  };
+
+  const submit = (s: Step, v: string) => {
+    switch (s) {
+      case 'authName': {
+        const t = v.trim();
+        if (!HOSTNAME_OR_IP.test(t)) p.error = `"${t}" is not a host name or IP address`;
+        else advance({ authName: t });
+        return;
+      }
+      case 'hosts': {
+        const n = Number(v.trim());
+        if (!/^\d+$/.test(v.trim()) || n < 1 || n > MAX_WIZARD_HOSTS) p.error = `enter a whole number from 1 to ${MAX_WIZARD_HOSTS}`;
+        else advance({ hosts: n });
+        return;
+      }
+      case 'passphrase':
+        if (v.length < minPassphraseLength) {
+          p.error = `use at least ${minPassphraseLength} characters`;
+        } else {
+          p.pending = v;
+          p.error = undefined;
+          p.index += 1;
+        }
+        return;
+      case 'confirm':
+        if (v !== p.pending) {
+          p.pending = '';
+          p.index -= 1;
+          p.error = 'the passphrases differ; enter it again';
+        } else {
+          p.pending = '';
+          advance({ passphrase: v });
+        }
+        return;
+      default:
+    }
+  };
+
+  useInput((input, key) => {
+    if (p.finished) return;
+    if (key.escape || (key.ctrl && input === 'c')) {
+      p.finished = true;
+      onCancel();
+      return;
+    }
+    // pasted text can hold several answers separated by newlines: feed them one line at a time
+    const chunks = !key.return && /[\r\n]/.test(input) ? input.split(/(\r\n|\r|\n)/) : [input];
+    for (const chunk of chunks) {
+      if (p.finished) break;
+      const isEnter = chunk === '\r' || chunk === '\n' || chunk === '\r\n';
+      const k = chunks.length > 1 ? { ...key, return: isEnter } : key;
+      const s = steps[p.index] ?? 'done';
+      const placeholder = s === 'authName' ? defaults.authName : s === 'hosts' ? String(defaults.hosts) : undefined;
+      const ev = applyKey(p.value, isEnter ? '' : chunk, k, { ...(placeholder !== undefined ? { placeholder } : {}), mask: s === 'passphrase' || s === 'confirm' });
+      if (ev.kind === 'edit') p.value = ev.value;
+      else if (ev.kind === 'submit') {
+        p.value = '';
+        submit(s, ev.value);
+      }
+    }
+    refresh();
+  });
+
+  const field = () => {
+    switch (step) {
+      case 'authName':
+        return <TextField label="Auth server DNS name or IP:" value={p.value} placeholder={defaults.authName} error={p.error} />;
+      case 'hosts':
+        return <TextField label={`How many host servers (1-${MAX_WIZARD_HOSTS})?`} value={p.value} placeholder={String(defaults.hosts)} error={p.error} />;
+      case 'passphrase':
+        return <TextField label="Passphrase for the CA keys:" value={p.value} mask error={p.error} />;
+      case 'confirm':
+        return <TextField label="Repeat the passphrase:" value={p.value} mask error={p.error} />;
+      default:
+        return <Text color="green">Creating the PKI…</Text>;
+    }
+  };
+
+  return (
+    <Box flexDirection="column">
+      <Text bold>iyesmp certs init</Text>
+      <Text dimColor>Enter accepts the suggestion; Esc cancels. Flags can answer these in scripts (see --help).</Text>
+      {p.answers.authName !== undefined ? <Text>Auth server: {p.answers.authName}</Text> : null}
+      {p.answers.hosts !== undefined ? <Text>Hosts: {p.answers.hosts}</Text> : null}
+      {field()}
+    </Box>
+  );
+}
+
+/** Mounts the wizard on the terminal and resolves with the answers (rejects when cancelled). */
+export async function runInitWizard(props: Omit<InitWizardProps, 'onDone' | 'onCancel'>, stdout: NodeJS.WriteStream): Promise<InitAnswers> {
+  const { render } = await import('ink');
+  const { createElement } = await import('react');
+  let resolveFn!: (a: InitAnswers) => void;
+  let rejectFn!: (e: Error) => void;
+  const result = new Promise<InitAnswers>((res, rej) => {
+    resolveFn = res;
+    rejectFn = rej;
+  });
+  const app = render(
+    createElement(InitWizard, {
+      ...props,
+      onDone: (a) => resolveFn(a),
+      onCancel: () => rejectFn(new IyesmpError('usage', 'cancelled', 'cancelled at the prompt')),
+    }),
+    { stdout, exitOnCtrlC: false },
+  );
+  try {
+    return await result;
+  } finally {
+    app.unmount();
+    await app.waitUntilExit().catch(() => {});
+  }
+}
