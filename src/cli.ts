@@ -15,6 +15,7 @@ export function buildProgram(): Command {
     .option('--json', 'print one machine-readable JSON document on stdout (human text goes to stderr)')
     .option('--no-color', 'disable colour (also NO_COLOR=1)')
     .option('-q, --quiet', 'suppress progress notes on stderr')
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run with --help for usage and examples)')
     .exitOverride();
   program.addHelpText(
@@ -43,6 +44,7 @@ const VERSION = '0.1.0';
 export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram();
   const json = argv.includes('--json');
+  const color = argv.includes('--no-color') ? false : undefined;
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
@@ -54,10 +56,10 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       }
       if (json) {
         const message = err.message.replace(/^error: /, '');
-        return reportError(argv.slice(2).filter((a) => !a.startsWith('-')).slice(0, 2).join(' '), new IyesmpError('usage', err.code.replace('commander.', ''), message), true);
+        return reportError(argv.slice(2).filter((a) => !a.startsWith('-')).slice(0, 2).join(' '), new IyesmpError('usage', err.code.replace('commander.', ''), message), true, color);
       }
       return ExitCode.usage;
     }
-    return reportError('iyesmp', err, json);
+    return reportError('iyesmp', err, json, color);
   }
 }

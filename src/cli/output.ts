@@ -85,7 +85,7 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
 }
 
 /** Reports an error the documented way and returns the exit code. Never prints a stack unless IYESMP_DEBUG is set. */
-export function reportError(command: string, err: unknown, json: boolean): number {
+export function reportError(command: string, err: unknown, json: boolean, color?: boolean): number {
   const e = toIyesmpError(err);
   if (json) {
     const error: Record<string, unknown> = { code: e.code, kind: e.kind, message: e.message };
@@ -93,7 +93,7 @@ export function reportError(command: string, err: unknown, json: boolean): numbe
     if (e.details) error.details = e.details;
     process.stdout.write(JSON.stringify({ ok: false, command, error }, jsonReplacer, 2) + '\n');
   }
-  const useColor = wantsColor({}, process.stderr);
+  const useColor = wantsColor(color === false ? { color } : {}, process.stderr);
   const label = useColor ? '\u001b[31merror:\u001b[39m' : 'error:';
   process.stderr.write(`${label} ${e.message}\n`);
   if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
@@ -132,7 +132,7 @@ export function action<O extends object = Record<string, unknown>>(
       const code = await body(out, opts, args.slice(0, -2));
       process.exitCode = code ?? ExitCode.ok;
     } catch (err) {
-      process.exitCode = reportError(name, err, Boolean(opts.json));
+      process.exitCode = reportError(name, err, Boolean(opts.json), opts.color);
     }
   };
 }

@@ -75,7 +75,7 @@ export async function loadPrivateKey(pem: string, what: string, passphrase?: Pas
   if (block.label === 'ENCRYPTED PRIVATE KEY') {
     if (!passphrase) {
       throw new IyesmpError('usage', 'passphrase_required', `${what} is encrypted and no passphrase was given`, {
-        hint: 'give the CA passphrase (prompt, or --passphrase-file / IYESMP_PKI_PASSPHRASE)',
+        hint: 'give the CA passphrase (prompt, or --passphrase-file / IYESMP_PASSPHRASE)',
       });
     }
     const pass = await passphrase();

@@ -54,6 +54,6 @@ export function checkSans(dnsNames: string[] = [], ips: string[] = []): void {
 
 export function unencryptedRefused(): IyesmpError {
   return new IyesmpError('usage', 'unencrypted_ca_keys', 'refusing to write CA private keys without a passphrase', {
-    hint: 'give a passphrase, or allow unencrypted CA keys explicitly (--allow-unencrypted-ca-keys) for tests and CI',
+    hint: 'give a passphrase, or allow unencrypted CA keys explicitly (CLI: --insecure-no-passphrase) for tests and CI',
   });
 }

@@ -388,7 +388,7 @@ export class Pki {
     const active = this.clientAuths().filter((c) => c.status === 'active');
     if (active.length === 1) {
       throw new IyesmpError('conflict', 'last_active_clientauth', `${target.name} is the only active ClientAuth; retiring it would refuse every game build`, {
-        hint: 'run iyesmp certs rotate-clientauth first',
+        hint: 'run iyesmp rotate-clientauth first',
       });
     }
     await this.#loadCa('master'); // ask for the passphrase before changing anything
