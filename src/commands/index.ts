@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { register as registerAdmin } from './admin.js';
 import { register as registerNetcode } from './netcode.js';
+import { register as registerServe } from './serve.js';
 
 /**
  * Every command module exports `register(program)`. Keep this list the single place that knows them.
@@ -10,4 +11,5 @@ export function registerCommands(_program: Command): void {
   // filled in as commands land
   registerAdmin(_program); // demo, certs, rotate-clientauth, session, config
   registerNetcode(_program); // netcode keygen|token|inspect|serve|connect
+  registerServe(_program); // serve auth|host
 }

@@ -1,0 +1,216 @@
+import type { Logger } from 'pino';
+import { IyesmpError } from '../errors.js';
+import { ProtocolConnection, authFamily, type AuthFamily } from '../protocol/index.js';
+import type { PeerConnection, PeerStream } from '../transport/index.js';
+import type { Account, Credentials } from './accounts/index.js';
+import type { LobbyView } from './lobbies.js';
+import { errInfo } from './handoff.js';
+import type { AuthServer } from './server.js';
+
+/**
+ * One game client's connection to the Auth server: the `iyesmp-auth/1` control stream, the login,
+ * and the mapping of each request to the domain (accounts, lobbies, matchmaking, claims).
+ * Every handler refuses with an IyesmpError code; nothing a client sends can reach past its connection.
+ */
+export class ClientLink {
+  readonly proto: ProtocolConnection<AuthFamily, 'listener'>;
+  account: Account | undefined;
+  readonly address: string;
+  readonly log: Logger;
+  #closed = false;
+
+  constructor(
+    readonly server: AuthServer,
+    readonly conn: PeerConnection,
+    stream: PeerStream,
+  ) {
+    this.address = conn.remoteHost;
+    this.log = server.logger.child({ client: conn.peer.name, remote: `${conn.remoteHost}:${conn.remotePort}` });
+    const o = server.options;
+    this.proto = ProtocolConnection.accept(authFamily, stream, {
+      gameVersion: o.gameVersion,
+      ...(o.acceptGameVersion ? { acceptGameVersion: o.acceptGameVersion } : {}),
+      onHello: () => ({ serverName: o.name, time: Date.now(), ...(o.motd ? { motd: o.motd } : {}) }),
+      onListenerError: (err) => this.log.error({ err: errInfo(err) }, 'client handler failed'),
+    });
+    this.#bind();
+    this.proto.on('protocol_error', (e) => this.log.debug(e, 'client protocol error'));
+    this.proto.closed.then((info) => {
+      this.log.debug({ code: info.code, reason: info.reason }, 'client control stream closed');
+      this.close();
+    });
+  }
+
+  /** The logged-in player id; refuses requests before login. */
+  get playerId(): string {
+    if (!this.account) throw new IyesmpError('refused', 'login_required', 'log in first (account.login)');
+    return this.account.playerId;
+  }
+
+  notify(type: Parameters<ProtocolConnection<AuthFamily, 'listener'>['notify']>[0], body: unknown): void {
+    try {
+      this.proto.notify(type, body as never);
+    } catch (err) {
+      this.log.debug({ type, err: errInfo(err) }, 'could not notify client');
+    }
+  }
+
+  /** Tell the client why, then close. */
+  kick(code: string, reason: string): void {
+    this.notify('kick', { code, reason });
+    void this.proto.close(code, reason).finally(() => this.conn.close(reason).catch(() => undefined));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.server.clientGone(this);
+    void this.conn.close('bye').catch(() => undefined);
+  }
+
+  #bind(): void {
+    const s = this.server;
+    const now = () => Date.now();
+    const p = this.proto;
+
+    p.handle('account.login', async (body) => {
+      if (this.account) throw new IyesmpError('refused', 'already_logged_in', 'this connection is already logged in; log out first');
+      const { ext, ...rest } = body as Record<string, unknown>;
+      const credentials: Credentials = { ...(rest as { method: string }), ...(ext !== undefined ? { ext } : {}) };
+      const account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address });
+      this.account = account;
+      s.clientLoggedIn(this);
+      this.log.info({ playerId: account.playerId, method: account.method }, 'login');
+      void s.resumeFor(this);
+      return { accountId: account.playerId, displayName: account.displayName, isNew: false };
+    });
+
+    p.handle('account.logout', () => {
+      if (this.account) s.clientLoggedOut(this);
+      this.account = undefined;
+      return {};
+    });
+
+    // ---- lobbies
+    p.handle('lobby.create', (body) => {
+      const me = this.#joiner();
+      const lobby = s.lobbies.create(
+        {
+          owner: me,
+          name: body.name,
+          maxPlayers: body.maxPlayers,
+          private: body.visibility === 'private',
+          ...(body.mode !== undefined ? { mode: body.mode } : {}),
+          settings: { region: body.region, ext: body.ext },
+        },
+        now(),
+      );
+      // a private lobby is joined by code: only its creator learns it, in the reply's ext
+      return { lobby: lobbyInfo(lobby), ...(lobby.code ? { ext: { joinCode: lobby.code } } : {}) };
+    });
+    p.handle('lobby.list', (body) => {
+      this.playerId;
+      const all = s.lobbies.list({
+        ...(body.mode !== undefined ? { mode: body.mode } : {}),
+        ...(body.region !== undefined ? { where: (st) => (st as { region?: string } | undefined)?.region === body.region } : {}),
+        limit: body.limit ?? 50,
+      });
+      return { lobbies: all.map((l) => ({ ...summary(l) })) };
+    });
+    p.handle('lobby.join', (body) => {
+      const me = this.#joiner();
+      const lobby = s.lobbies.join(body.password !== undefined ? { code: body.password } : { lobbyId: body.lobbyId }, me, now());
+      return { lobby: lobbyInfo(lobby) };
+    });
+    p.handle('lobby.leave', (body) => {
+      s.lobbies.leave(body.lobbyId, this.playerId, now());
+      return {};
+    });
+    p.handle('lobby.ready', (body) => {
+      s.lobbies.setReady(body.lobbyId, this.playerId, body.ready, now());
+      return {};
+    });
+    p.handle('lobby.start', (body) => {
+      s.lobbies.start(body.lobbyId, this.playerId, now());
+      return {};
+    });
+    p.handle('lobby.kick', (body) => {
+      s.lobbies.kick(body.lobbyId, this.playerId, body.accountId, now());
+      return {};
+    });
+    p.handle('lobby.set_owner', () => {
+      throw new IyesmpError('refused', 'not_supported', 'changing the owner by hand is not supported; ownership passes when the owner leaves');
+    });
+
+    // ---- matchmaking
+    p.handle('match.queue', (body) => {
+      const ticket = s.matchmaker.enqueue(
+        {
+          players: [this.playerId],
+          mode: body.mode,
+          matchSize: s.matchSizeFor(body.mode),
+          ...(body.regions ? { regions: body.regions } : {}),
+          ...(body.ext !== undefined ? { ext: body.ext } : {}),
+        },
+        now(),
+      );
+      return { ticketId: ticket.id };
+    });
+    p.handle('match.cancel', (body) => {
+      const t = s.matchmaker.ticketOf(this.playerId);
+      if (!t || t.id !== body.ticketId) throw new IyesmpError('refused', 'mm.unknown_ticket', `ticket ${body.ticketId} is not yours`);
+      s.matchmaker.cancel(body.ticketId, now());
+      return {};
+    });
+    p.handle('match.confirm', (body) => {
+      s.matchmaker.accept(body.matchId, this.playerId, now());
+      return {};
+    });
+    p.handle('match.decline', (body) => {
+      s.matchmaker.decline(body.matchId, this.playerId, now());
+      return {};
+    });
+
+    // ---- hand-off
+    p.handle('session.claim', (body) => s.handoffs.claim(this.playerId, body.sessionId, body.publicKey, this.address));
+  }
+
+  #joiner(): { playerId: string; displayName: string } {
+    return { playerId: this.playerId, displayName: this.account!.displayName };
+  }
+}
+
+/** Domain lobby -> wire lobby. Owner-only join codes are never in here. */
+export function lobbyInfo(l: LobbyView) {
+  const st = (l.settings ?? {}) as { region?: string };
+  return {
+    lobbyId: l.id,
+    name: l.name || l.id,
+    ownerId: l.ownerId,
+    visibility: l.private ? ('private' as const) : ('public' as const),
+    state: l.state === 'started' ? ('in_game' as const) : ('open' as const),
+    ...(l.mode !== undefined ? { mode: l.mode } : {}),
+    ...(typeof st.region === 'string' ? { region: st.region } : {}),
+    maxPlayers: l.maxPlayers,
+    hasPassword: l.private,
+    members: l.members.map((m) => ({ accountId: m.playerId, displayName: m.displayName, ready: m.ready, isOwner: m.playerId === l.ownerId })),
+  };
+}
+
+function summary(l: LobbyView) {
+  const { members, ...rest } = lobbyInfo(l);
+  return { ...rest, playerCount: members.length };
+}
+
+/** Accepts a client's first stream as its control stream; later streams are refused. */
+export function acceptClient(server: AuthServer, conn: PeerConnection): void {
+  let link: ClientLink | undefined;
+  conn.on('stream', (stream) => {
+    if (link) {
+      stream.cancel('the auth protocol uses one stream');
+      return;
+    }
+    link = new ClientLink(server, conn, stream);
+  });
+  conn.on('close', () => link?.close());
+}

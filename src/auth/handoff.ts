@@ -1,0 +1,339 @@
+import { createHash, createPrivateKey, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { IyesmpError } from '../errors.js';
+import type { FastSessionMinter } from '../pki/index.js';
+import type { MintedSession } from '../pki/types.js';
+import { pemToDerList } from '../pki/index.js';
+import type { z } from 'zod';
+import type { Handoff as HandoffSchema } from '../protocol/families/auth.js';
+import type { ExpectedPlayer as ExpectedPlayerSchema } from '../protocol/families/hostctl.js';
+import type { HostRegistry } from './host-registry.js';
+import type { HandOff, Sessions } from './sessions.js';
+
+/**
+ * Hand-off: from "these players play together" (a confirmed match or a started lobby) to every
+ * player holding a session certificate for a session the host has acknowledged.
+ *
+ *   start -> pick host (or wait: "no host available", retried each tick)
+ *         -> Sessions.create, `session.ready` to each player
+ *         -> each player claims its seat (`session.claim`, with its public key): a cert is minted now,
+ *            so a bad key is refused to that player alone
+ *         -> every seat claimed: `session.create` on the host with address + fingerprint per player
+ *         -> host ack: every pending claim is answered with its Handoff
+ *
+ * Claims are answered only after the host's ack, so a client never races the host's allow-list.
+ */
+
+export type WireHandoff = z.output<typeof HandoffSchema>;
+type WireExpectedPlayer = z.output<typeof ExpectedPlayerSchema>;
+
+export interface SeatPlayer {
+  playerId: string;
+  displayName: string;
+}
+
+export interface StartRequest {
+  origin: { kind: 'lobby' | 'match'; id: string };
+  players: SeatPlayer[];
+  mode?: string;
+  regions?: string[];
+  /** game data for the host (lobby settings, ticket ext) */
+  ext?: unknown;
+}
+
+/** What the coordinator needs from the server around it. */
+export interface HandoffDeps {
+  registry: HostRegistry;
+  sessions: Sessions;
+  minter: FastSessionMinter;
+  logger: Logger;
+  keyDelivery: 'client' | 'seed';
+  sessionTtlSeconds: number;
+  claimTimeoutMs: number;
+  hostAckTimeoutMs: number;
+  /** how long the host waits for players after creation */
+  joinTimeoutMs: number;
+  /** how long a start may wait for a free host before the players are told it failed */
+  noHostTimeoutMs: number;
+  /** the host's control connection, if it is connected */
+  createOnHost(hostName: string, body: CreateBody, timeoutMs: number): Promise<{ endpoint: { kind: string; address?: { host: string; port: number }; tlsName?: string } }>;
+  /** best effort: ask the host to drop a session */
+  cancelOnHost(hostName: string, sessionId: string, reason: string): void;
+  /** tell a connected player something (no-op when it is offline) */
+  notifyPlayer(playerId: string, type: 'session.ready', body: SessionReadyBody): void;
+  notifyCancelled(playerId: string, body: { matchId: string; reason: string; requeued: boolean }): void;
+}
+
+export interface CreateBody {
+  sessionId: string;
+  transport: 'quic';
+  mode?: string;
+  expiresAt: number;
+  players: WireExpectedPlayer[];
+  ext?: unknown;
+}
+
+export interface SessionReadyBody {
+  sessionId: string;
+  transport: 'quic';
+  needsPublicKey: boolean;
+  lobbyId?: string;
+  matchId?: string;
+  claimBy: number;
+}
+
+interface Seat {
+  player: SeatPlayer;
+  seatId: string;
+  address?: string;
+  minted?: MintedSession & { privateKeyPem?: string };
+  waiters: Array<{ resolve: (h: WireHandoff) => void; reject: (e: unknown) => void }>;
+}
+
+interface Pending {
+  sessionId: string;
+  hostName: string;
+  req: StartRequest;
+  seats: Map<string, Seat>;
+  claimBy: number;
+  state: 'claiming' | 'creating';
+}
+
+/** Session cert player ids are `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`; account player ids (`guest:abc`) are not. */
+export function seatIdOf(playerId: string): string {
+  // only the `<method>:` separator becomes a dot, so two account ids never share a seat id;
+  // anything else that does not fit becomes a hash
+  const plain = playerId.replace(':', '.');
+  if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(plain) && !/^p-[0-9a-f]{32}$/.test(plain)) return plain;
+  return 'p-' + createHash('sha256').update(playerId).digest('hex').slice(0, 32);
+}
+
+export class HandoffCoordinator {
+  readonly #deps: HandoffDeps;
+  readonly #pending = new Map<string, Pending>();
+  /** starts waiting for a host with room */
+  #waiting: Array<StartRequest & { since: number }> = [];
+
+  constructor(deps: HandoffDeps) {
+    this.#deps = deps;
+  }
+
+  /** Sessions being set up (claims and host creation), for operators and tests. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  get waitingForHost(): number {
+    return this.#waiting.length;
+  }
+
+  async start(req: StartRequest, now: number): Promise<void> {
+    const pick = this.#deps.registry.pick({ transport: 'quic', ...(req.regions?.length ? { regions: req.regions } : {}) });
+    if (!pick.ok) {
+      this.#deps.logger.warn({ origin: req.origin, detail: pick.detail }, 'no host available; will retry');
+      this.#waiting.push({ ...req, since: now });
+      return;
+    }
+    await this.#open(req, pick.host.name, now);
+  }
+
+  async #open(req: StartRequest, hostName: string, now: number): Promise<void> {
+    const d = this.#deps;
+    const sessionId = randomUUID();
+    d.registry.reserve(hostName, sessionId, now);
+    try {
+      await d.sessions.create(
+        {
+          id: sessionId,
+          hostName,
+          transport: 'quic',
+          players: req.players.map((p) => p.playerId),
+          origin: req.origin,
+          ...(req.mode !== undefined ? { mode: req.mode } : {}),
+          ...(req.ext !== undefined ? { ext: req.ext } : {}),
+        },
+        now,
+      );
+    } catch (err) {
+      d.registry.release(sessionId);
+      d.logger.warn({ err: errInfo(err), origin: req.origin }, 'could not create the session');
+      for (const p of req.players) d.notifyCancelled(p.playerId, { matchId: req.origin.id, reason: (err as Error).message, requeued: false });
+      return;
+    }
+    const p: Pending = {
+      sessionId,
+      hostName,
+      req,
+      seats: new Map(req.players.map((pl) => [pl.playerId, { player: pl, seatId: seatIdOf(pl.playerId), waiters: [] }])),
+      claimBy: Date.now() + d.claimTimeoutMs,
+      state: 'claiming',
+    };
+    this.#pending.set(sessionId, p);
+    d.logger.info({ sessionId, host: hostName, players: req.players.length, origin: req.origin }, 'session created; waiting for claims');
+    const ready: SessionReadyBody = {
+      sessionId,
+      transport: 'quic',
+      needsPublicKey: d.keyDelivery === 'client',
+      claimBy: p.claimBy,
+      ...(req.origin.kind === 'lobby' ? { lobbyId: req.origin.id } : { matchId: req.origin.id }),
+    };
+    for (const pl of req.players) d.notifyPlayer(pl.playerId, 'session.ready', ready);
+  }
+
+  /** `session.ready` again for a player who reconnects while its session is being set up or runs. */
+  readyFor(playerId: string, sessionId: string): SessionReadyBody | undefined {
+    const p = this.#pending.get(sessionId);
+    const claimBy = p ? p.claimBy : Date.now() + this.#deps.claimTimeoutMs;
+    return {
+      sessionId,
+      transport: 'quic',
+      needsPublicKey: this.#deps.keyDelivery === 'client' && p !== undefined && p.seats.get(playerId)?.minted === undefined,
+      claimBy,
+    };
+  }
+
+  /** A player claims its seat; resolves once the host acknowledged the session. */
+  async claim(playerId: string, sessionId: string, publicKey: Uint8Array | undefined, address: string): Promise<WireHandoff> {
+    const d = this.#deps;
+    const status = await d.sessions.statusOf(playerId);
+    if (status.state === 'handed-off' && status.sessionId === sessionId) {
+      // a reconnecting player gets the very same hand-off
+      return status.handOff.credentials as WireHandoff;
+    }
+    const p = this.#pending.get(sessionId);
+    const seat = p?.seats.get(playerId);
+    if (!p || !seat) throw new IyesmpError('refused', 'unknown_session', `there is no seat for you in session ${sessionId}`);
+    if (p.state === 'claiming') {
+      if (d.keyDelivery === 'client') {
+        if (!publicKey) throw new IyesmpError('input', 'bad_request', 'session.claim needs publicKey (SPKI DER of a fresh key pair)');
+        try {
+          seat.minted = await d.minter.mint({ publicKey, sessionId, playerId: seat.seatId, ttlSeconds: d.sessionTtlSeconds });
+        } catch (err) {
+          throw new IyesmpError('input', 'bad_request', `the public key was refused: ${(err as Error).message}`);
+        }
+      } else {
+        seat.minted = await d.minter.mintWithNewKey({ sessionId, playerId: seat.seatId, ttlSeconds: d.sessionTtlSeconds });
+      }
+      seat.address = address;
+    }
+    const answer = new Promise<WireHandoff>((resolve, reject) => seat.waiters.push({ resolve, reject }));
+    if (p.state === 'claiming' && [...p.seats.values()].every((s) => s.minted !== undefined)) {
+      p.state = 'creating';
+      void this.#createOnHost(p);
+    }
+    return answer;
+  }
+
+  async #createOnHost(p: Pending): Promise<void> {
+    const d = this.#deps;
+    const now = () => Date.now();
+    let acked = false;
+    try {
+      await d.sessions.sentToHost(p.sessionId, now());
+      const players: WireExpectedPlayer[] = [...p.seats.values()].map((s) => ({
+        playerId: s.seatId,
+        accountId: s.player.playerId,
+        displayName: s.player.displayName,
+        address: s.address!,
+        certFingerprint: Buffer.from(s.minted!.fingerprint, 'hex'),
+      }));
+      const body: CreateBody = {
+        sessionId: p.sessionId,
+        transport: 'quic',
+        expiresAt: now() + d.joinTimeoutMs,
+        players,
+        ...(p.req.mode !== undefined ? { mode: p.req.mode } : {}),
+        ...(p.req.ext !== undefined ? { ext: p.req.ext } : {}),
+      };
+      const ack = await d.createOnHost(p.hostName, body, d.hostAckTimeoutMs);
+      acked = true;
+      const ep = ack.endpoint;
+      if (ep.kind !== 'quic' || !ep.address || !ep.tlsName) throw new IyesmpError('refused', 'host_refused', 'the host answered without a QUIC endpoint');
+      d.registry.release(p.sessionId);
+      const handOffs: Record<string, HandOff> = {};
+      const wire = new Map<string, WireHandoff>();
+      for (const [playerId, s] of p.seats) {
+        const m = s.minted!;
+        const h: WireHandoff = {
+          sessionId: p.sessionId,
+          playerId: s.seatId,
+          expiresAt: m.notAfter.getTime(),
+          host: { address: { host: ep.address.host, port: ep.address.port }, tlsName: ep.tlsName },
+          transport: {
+            kind: 'quic',
+            alpn: 'iyesmp-host/1',
+            sessionCert: new Uint8Array(m.certDer),
+            chain: pemToDerList(m.issuerPem).map((d) => new Uint8Array(d)),
+            ...(m.privateKeyPem ? { privateKey: new Uint8Array(createPrivateKey(m.privateKeyPem).export({ type: 'pkcs8', format: 'der' })) } : {}),
+          },
+        };
+        wire.set(playerId, h);
+        handOffs[playerId] = {
+          sessionId: p.sessionId,
+          host: { name: p.hostName, address: `${ep.address.host}:${ep.address.port}`, tlsName: ep.tlsName },
+          transport: 'quic',
+          credentials: h,
+          expiresAt: h.expiresAt,
+        };
+      }
+      await d.sessions.hostAcked(p.sessionId, handOffs, now());
+      this.#pending.delete(p.sessionId);
+      d.logger.info({ sessionId: p.sessionId, host: p.hostName }, 'host acknowledged; players handed off');
+      for (const [playerId, s] of p.seats) for (const w of s.waiters.splice(0)) w.resolve(wire.get(playerId)!);
+    } catch (err) {
+      d.logger.warn({ sessionId: p.sessionId, host: p.hostName, err: errInfo(err) }, 'session creation on the host failed');
+      // the host runs a session nobody will join: let it free the slot now rather than at the no-show deadline
+      if (acked) d.cancelOnHost(p.hostName, p.sessionId, 'the auth server could not complete the hand-off');
+      await this.#fail(p, err instanceof IyesmpError ? `${err.code}: ${err.message}` : 'host error');
+    }
+  }
+
+  async #fail(p: Pending, reason: string): Promise<void> {
+    const d = this.#deps;
+    this.#pending.delete(p.sessionId);
+    d.registry.release(p.sessionId);
+    await d.sessions.fail(p.sessionId, reason, Date.now()).catch(() => undefined);
+    const e = new IyesmpError('refused', 'session_failed', `the game session could not be set up (${reason})`);
+    for (const s of p.seats.values()) {
+      for (const w of s.waiters.splice(0)) w.reject(e);
+      d.notifyCancelled(s.player.playerId, { matchId: p.req.origin.id, reason: `session failed: ${reason}`, requeued: false });
+    }
+  }
+
+  /** The domain failed a session on its own (host ack timeout): forget it here too. */
+  async forget(sessionId: string, reason: string): Promise<void> {
+    const p = this.#pending.get(sessionId);
+    if (p) await this.#fail(p, reason);
+  }
+
+  async tick(now: number): Promise<void> {
+    const d = this.#deps;
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) {
+      const pick = d.registry.pick({ transport: 'quic', ...(w.regions?.length ? { regions: w.regions } : {}) });
+      if (pick.ok) await this.#open(w, pick.host.name, now);
+      else if (now - w.since > d.noHostTimeoutMs) {
+        d.logger.warn({ origin: w.origin }, 'gave up waiting for a host');
+        for (const p of w.players) d.notifyCancelled(p.playerId, { matchId: w.origin.id, reason: 'no host available', requeued: false });
+      } else this.#waiting.push(w);
+    }
+    const wall = Date.now();
+    for (const p of [...this.#pending.values()]) {
+      if (p.state === 'claiming' && wall > p.claimBy) await this.#fail(p, 'not every player claimed its seat in time');
+    }
+  }
+
+  /** Shutdown: refuse every claim still waiting. */
+  close(): void {
+    const e = new IyesmpError('io', 'shutting_down', 'the auth server is shutting down');
+    for (const p of this.#pending.values()) for (const s of p.seats.values()) for (const w of s.waiters.splice(0)) w.reject(e);
+    this.#pending.clear();
+    this.#waiting = [];
+  }
+}
+
+export function errInfo(err: unknown): { code?: string; message: string } {
+  if (err instanceof IyesmpError) return { code: err.code, message: err.message };
+  return { message: err instanceof Error ? err.message : String(err) };
+}

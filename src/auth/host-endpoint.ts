@@ -1,0 +1,125 @@
+import type { Logger } from 'pino';
+import { IyesmpError } from '../errors.js';
+import { ProtocolConnection, hostctlFamily, type HostctlFamily } from '../protocol/index.js';
+import type { PeerConnection, PeerStream } from '../transport/index.js';
+import { errInfo, type CreateBody } from './handoff.js';
+import type { AuthServer } from './server.js';
+
+/**
+ * One Host server's control connection (`iyesmp-hostctl/1`). The host dialled us with its Host
+ * certificate; the name it registers must be the name in that certificate, so one host cannot
+ * speak for another. Registration, heartbeats, session creation on the host, results and telemetry.
+ */
+export class HostLink {
+  readonly proto: ProtocolConnection<HostctlFamily, 'listener'>;
+  readonly name: string;
+  readonly log: Logger;
+  registered = false;
+  #closed = false;
+
+  constructor(
+    readonly server: AuthServer,
+    readonly conn: PeerConnection,
+    stream: PeerStream,
+  ) {
+    this.name = conn.peer.name;
+    this.log = server.logger.child({ host: this.name, remote: `${conn.remoteHost}:${conn.remotePort}` });
+    const o = server.options;
+    this.proto = ProtocolConnection.accept(hostctlFamily, stream, {
+      gameVersion: o.gameVersion,
+      onHello: ({ body }) => {
+        if (body.hostName !== this.name) {
+          throw new IyesmpError('refused', 'not_allowed', `this certificate is for host "${this.name}", not "${body.hostName}"`);
+        }
+        return { authNode: o.name, time: Date.now() };
+      },
+      onListenerError: (err) => this.log.error({ err: errInfo(err) }, 'host handler failed'),
+    });
+    this.#bind();
+    this.proto.on('protocol_error', (e) => this.log.warn(e, 'host protocol error'));
+    this.proto.closed.then((info) => {
+      this.log.info({ code: info.code, reason: info.reason }, 'host control connection closed');
+      this.close();
+    });
+  }
+
+  createSession(body: CreateBody, timeoutMs: number) {
+    return this.proto.request('session.create', body, { timeoutMs });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.server.hostGone(this);
+    void this.conn.close('bye').catch(() => undefined);
+  }
+
+  #bind(): void {
+    const s = this.server;
+    const p = this.proto;
+    p.handle('host.register', (body) => {
+      if (body.name !== this.name) throw new IyesmpError('refused', 'not_allowed', `this certificate is for host "${this.name}", not "${body.name}"`);
+      s.registry.register(
+        {
+          name: this.name,
+          region: body.region,
+          address: `${body.publicAddress.host}:${body.publicAddress.port}`,
+          transports: body.transports.map((t) => t.kind),
+          capacity: Math.max(1, body.capacity.sessions),
+          version: body.version,
+        },
+        Date.now(),
+      );
+      s.registry.heartbeat(this.name, { active: body.load.sessions, metrics: { players: body.load.players } }, Date.now());
+      this.registered = true;
+      s.hostRegistered(this);
+      this.log.info({ region: body.region, capacity: body.capacity, version: body.version }, 'host registered');
+      return { hostId: this.name, heartbeatIntervalMs: s.registry.heartbeatIntervalMs };
+    });
+
+    p.on('event', (ev) => {
+      const now = Date.now();
+      switch (ev.type) {
+        case 'host.heartbeat': {
+          if (!this.registered) return;
+          const l = ev.body.load;
+          const alive = s.registry.heartbeat(
+            this.name,
+            { active: l.sessions, draining: false, metrics: { players: l.players, ...(l.cpu !== undefined ? { cpu: l.cpu } : {}), ...(l.memory !== undefined ? { memory: l.memory } : {}) } },
+            now,
+          );
+          if (!alive) {
+            // we declared it dead (and its sessions lost); it must register afresh
+            this.log.warn('heartbeat from a host declared dead; asking it to reconnect');
+            void p.close('register_required', 'this host was declared dead; reconnect and register again');
+          }
+          return;
+        }
+        case 'telemetry':
+          s.recordTelemetry(this.name, ev.body.entries, ev.body.ext).catch((err: unknown) => this.log.warn({ err: errInfo(err) }, 'could not record telemetry'));
+          return;
+        case 'player.joined':
+        case 'player.left':
+          this.log.debug({ sessionId: ev.body.sessionId, playerId: ev.body.playerId }, ev.type);
+          return;
+      }
+    });
+
+    p.handle('session.ended', async (body) => {
+      await s.recordResults(this.name, body);
+      return { sessionId: body.sessionId };
+    });
+  }
+}
+
+export function acceptHost(server: AuthServer, conn: PeerConnection): void {
+  let link: HostLink | undefined;
+  conn.on('stream', (stream) => {
+    if (link) {
+      stream.cancel('the hostctl protocol uses one stream');
+      return;
+    }
+    link = new HostLink(server, conn, stream);
+  });
+  conn.on('close', () => link?.close());
+}

@@ -1,0 +1,425 @@
+import { EventEmitter } from 'node:events';
+import pino, { type Logger } from 'pino';
+import type { FastSessionMinter } from '../pki/index.js';
+import type { PeerVerifier } from '../pki/types.js';
+import type { GameVersionCheck } from '../protocol/index.js';
+import { ALPN, createQuicServer, type PemSource, type QuicServer } from '../transport/index.js';
+import { AccountService, GuestProvider } from './accounts/index.js';
+import { acceptClient, lobbyInfo, type ClientLink } from './client-endpoint.js';
+import { HandoffCoordinator, errInfo, seatIdOf } from './handoff.js';
+import { acceptHost, type HostLink } from './host-endpoint.js';
+import { HostRegistry } from './host-registry.js';
+import { Lobbies } from './lobbies.js';
+import { Matchmaker, type MatchmakerOptions } from './matchmaking.js';
+import { Sessions, type SessionRecord, type SessionStore } from './sessions.js';
+
+/**
+ * The Auth server: a client endpoint (`iyesmp-auth/1`, Client certs of active ClientAuths) and a
+ * host endpoint (`iyesmp-hostctl/1`, Host certs), both QUIC with mutual TLS, around the sans-IO
+ * domain of src/auth. One timer drives every domain `tick(now)`.
+ */
+export interface AuthServerOptions {
+  /** this node's name (welcome messages, logs) */
+  name?: string;
+  clients?: { host?: string; port?: number };
+  hosts?: { host?: string; port?: number };
+  /** the Auth certificate chain and key (PEM text or file paths) */
+  cert: PemSource;
+  key: PemSource;
+  /** checks client and host certificates (see ReloadableVerifier to swap trust data at run time) */
+  verifier: PeerVerifier;
+  /** signs session certificates at hand-off */
+  minter: FastSessionMinter;
+  /** login methods; default: guests only */
+  accounts?: AccountService;
+  /** this server's build version, and the rule for clients' game versions */
+  gameVersion?: string;
+  acceptGameVersion?: GameVersionCheck;
+  motd?: string;
+  /** `client` (default): clients send a public key; `seed`: we generate the key and send it */
+  keyDelivery?: 'client' | 'seed';
+  sessionTtlSeconds?: number;
+  /** players per match, and per mode overrides */
+  matchSize?: number;
+  modeSizes?: Record<string, number>;
+  matchmaker?: MatchmakerOptions;
+  heartbeatIntervalMs?: number;
+  missedHeartbeats?: number;
+  /** players must claim their seats within this */
+  claimTimeoutMs?: number;
+  hostAckTimeoutMs?: number;
+  /** how long a host waits for the players of a new session */
+  joinTimeoutMs?: number;
+  noHostTimeoutMs?: number;
+  tickIntervalMs?: number;
+  idleTimeoutMs?: number;
+  sessionStore?: SessionStore;
+  logger?: Logger;
+}
+
+type Resolved = Required<Pick<AuthServerOptions, 'name' | 'gameVersion' | 'keyDelivery' | 'sessionTtlSeconds' | 'matchSize' | 'tickIntervalMs'>> &
+  AuthServerOptions;
+
+export interface AuthServerEvents {
+  /** results (and possibly telemetry) of a session arrived from its host */
+  'session-ended': [SessionRecord];
+  'host-registered': [string];
+  'host-dead': [string];
+}
+
+export class AuthServer extends EventEmitter<AuthServerEvents> {
+  readonly options: Resolved;
+  readonly logger: Logger;
+  readonly accounts: AccountService;
+  readonly lobbies = new Lobbies();
+  readonly matchmaker: Matchmaker;
+  readonly registry: HostRegistry;
+  readonly sessions: Sessions;
+  readonly handoffs: HandoffCoordinator;
+  clientServer!: QuicServer;
+  hostServer!: QuicServer;
+
+  readonly #clients = new Map<string, ClientLink>();
+  readonly #hosts = new Map<string, HostLink>();
+  /** telemetry that arrived before we knew the session (e.g. after our restart), bounded */
+  readonly #lateTelemetry = new Map<string, unknown[]>();
+  #timer: NodeJS.Timeout | undefined;
+  #ticking = false;
+  #closing: Promise<void> | undefined;
+
+  private constructor(opts: AuthServerOptions) {
+    super();
+    this.options = {
+      ...opts,
+      name: opts.name ?? 'auth-1',
+      gameVersion: opts.gameVersion ?? '0.0.0',
+      keyDelivery: opts.keyDelivery ?? 'client',
+      sessionTtlSeconds: opts.sessionTtlSeconds ?? 3600,
+      matchSize: opts.matchSize ?? 2,
+      tickIntervalMs: opts.tickIntervalMs ?? 250,
+    };
+    this.logger = opts.logger ?? pino({ name: 'iyesmp-auth' });
+    this.accounts = opts.accounts ?? new AccountService({ providers: [new GuestProvider()] });
+    this.matchmaker = new Matchmaker(opts.matchmaker ?? {});
+    this.registry = new HostRegistry({
+      ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
+      ...(opts.missedHeartbeats !== undefined ? { missedHeartbeats: opts.missedHeartbeats } : {}),
+    });
+    const claimTimeoutMs = opts.claimTimeoutMs ?? 30_000;
+    const hostAckTimeoutMs = opts.hostAckTimeoutMs ?? 15_000;
+    // the domain's own ack deadline counts from creation, so it must cover the claims too
+    this.sessions = new Sessions({ hostAckTimeoutMs: claimTimeoutMs + hostAckTimeoutMs + 5_000, ...(opts.sessionStore ? { store: opts.sessionStore } : {}) });
+    this.handoffs = new HandoffCoordinator({
+      registry: this.registry,
+      sessions: this.sessions,
+      minter: opts.minter,
+      logger: this.logger.child({ part: 'handoff' }),
+      keyDelivery: this.options.keyDelivery,
+      sessionTtlSeconds: this.options.sessionTtlSeconds,
+      claimTimeoutMs,
+      hostAckTimeoutMs,
+      joinTimeoutMs: opts.joinTimeoutMs ?? 60_000,
+      noHostTimeoutMs: opts.noHostTimeoutMs ?? 60_000,
+      createOnHost: async (hostName, body, timeoutMs) => {
+        const link = this.#hosts.get(hostName);
+        if (!link) throw new Error(`host ${hostName} is not connected`);
+        return link.createSession(body, timeoutMs);
+      },
+      cancelOnHost: (hostName, sessionId, reason) => {
+        this.#hosts.get(hostName)?.proto.request('session.cancel', { sessionId, reason }, { timeoutMs: 10_000 }).catch(() => undefined);
+      },
+      notifyPlayer: (playerId, type, body) => this.#clients.get(playerId)?.notify(type, body),
+      notifyCancelled: (playerId, body) => this.#clients.get(playerId)?.notify('match.cancelled', body),
+    });
+    this.#wire();
+  }
+
+  /** Binds both endpoints and starts the driver timer. */
+  static async start(opts: AuthServerOptions): Promise<AuthServer> {
+    const s = new AuthServer(opts);
+    const limits = { idleTimeoutMs: opts.idleTimeoutMs ?? 30_000 };
+    const common = { cert: opts.cert, key: opts.key, verifier: opts.verifier, limits };
+    s.clientServer = await createQuicServer({ ...common, host: opts.clients?.host ?? '::', port: opts.clients?.port ?? 0, alpn: ALPN.auth, policy: { kind: 'auth-client' } });
+    try {
+      s.hostServer = await createQuicServer({ ...common, host: opts.hosts?.host ?? '::', port: opts.hosts?.port ?? 0, alpn: ALPN.hostctl, policy: { kind: 'host' } });
+    } catch (err) {
+      await s.clientServer.close({ graceMs: 0 });
+      throw err;
+    }
+    s.clientPort = s.clientServer.port;
+    s.hostPort = s.hostServer.port;
+    s.clientServer.on('connection', (conn) => acceptClient(s, conn));
+    s.hostServer.on('connection', (conn) => acceptHost(s, conn));
+    for (const [which, srv] of [['client', s.clientServer], ['host', s.hostServer]] as const) {
+      srv.on('refused', (r) => s.logger.info({ endpoint: which, reason: r.reason, subject: r.subject, remote: r.remote }, `${which} refused: ${r.message}`));
+      srv.on('reloadError', (e) => s.logger.error({ endpoint: which, code: e.code }, e.message));
+    }
+    s.#timer = setInterval(() => void s.tick(), s.options.tickIntervalMs);
+    s.#timer.unref?.();
+    s.logger.info({ clients: s.clientServer.port, hosts: s.hostServer.port, node: s.options.name }, 'auth server listening');
+    return s;
+  }
+
+  /** bound ports (kept after close, for reports) */
+  clientPort = 0;
+  hostPort = 0;
+
+  /** Hosts with a live control connection. */
+  connectedHosts(): string[] {
+    return [...this.#hosts.keys()];
+  }
+
+  matchSizeFor(mode: string): number {
+    return this.options.modeSizes?.[mode] ?? this.options.matchSize;
+  }
+
+  /** One pass of every domain clock. Never throws; a slow pass is not overlapped by the next. */
+  async tick(now = Date.now()): Promise<void> {
+    if (this.#ticking || this.#closing) return;
+    this.#ticking = true;
+    try {
+      this.matchmaker.tick(now);
+      this.registry.tick(now);
+      await this.sessions.tick(now);
+      await this.handoffs.tick(now);
+    } catch (err) {
+      this.logger.error({ err: errInfo(err) }, 'tick failed');
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  /** Re-reads the TLS certificate and key of both endpoints (SIGHUP). */
+  async reloadCertificates(): Promise<void> {
+    await this.clientServer.reload();
+    await this.hostServer.reload();
+    this.logger.info({ fingerprint: this.clientServer.certFingerprint }, 'certificates reloaded');
+  }
+
+  /** Stops taking connections, lets open streams finish for up to graceMs, then closes. */
+  close(opts: { graceMs?: number } = {}): Promise<void> {
+    this.#closing ??= (async () => {
+      clearInterval(this.#timer);
+      this.handoffs.close();
+      const graceMs = opts.graceMs ?? 2000;
+      for (const c of [...this.#clients.values()]) void c.proto.close('shutting_down', 'the auth server is shutting down');
+      for (const h of [...this.#hosts.values()]) void h.proto.close('shutting_down', 'the auth server is shutting down');
+      await Promise.all([this.clientServer.close({ graceMs }), this.hostServer.close({ graceMs })]);
+      this.logger.info('auth server stopped');
+    })();
+    return this.#closing;
+  }
+
+  // ---- called by the endpoints -----------------------------------------------------------------
+
+  /** @internal */
+  clientLoggedIn(link: ClientLink): void {
+    const id = link.playerId;
+    const old = this.#clients.get(id);
+    if (old && old !== link) {
+      this.#clients.delete(id);
+      old.kick('logged_in_elsewhere', 'this account logged in on another connection');
+    }
+    this.#clients.set(id, link);
+  }
+
+  /** @internal */
+  clientLoggedOut(link: ClientLink): void {
+    const id = link.account?.playerId;
+    if (id === undefined || this.#clients.get(id) !== link) return;
+    this.#clients.delete(id);
+    const now = Date.now();
+    try {
+      this.matchmaker.cancelFor(id, now);
+      const lobby = this.lobbies.lobbyOf(id);
+      if (lobby) this.lobbies.leave(lobby.id, id, now);
+    } catch (err) {
+      this.logger.warn({ err: errInfo(err) }, 'cleanup after a client left failed');
+    }
+  }
+
+  /** @internal */
+  clientGone(link: ClientLink): void {
+    this.clientLoggedOut(link);
+  }
+
+  /** @internal A player logged in: re-announce a session it is part of (same hand-off on claim). */
+  async resumeFor(link: ClientLink): Promise<void> {
+    try {
+      const st = await this.sessions.statusOf(link.playerId);
+      if (st.state === 'none') return;
+      const ready = this.handoffs.readyFor(link.playerId, st.sessionId);
+      if (ready) link.notify('session.ready', ready);
+    } catch (err) {
+      this.logger.warn({ err: errInfo(err) }, 'could not resume a session for a player');
+    }
+  }
+
+  /** @internal */
+  hostRegistered(link: HostLink): void {
+    const old = this.#hosts.get(link.name);
+    this.#hosts.set(link.name, link);
+    if (old && old !== link) old.close();
+    this.emit('host-registered', link.name);
+  }
+
+  /** @internal The control connection is gone: no new sessions until it registers again. */
+  hostGone(link: HostLink): void {
+    if (this.#hosts.get(link.name) !== link) return;
+    this.#hosts.delete(link.name);
+    const view = this.registry.get(link.name);
+    if (view?.state === 'alive') this.registry.heartbeat(link.name, { active: view.active, draining: true }, Date.now());
+  }
+
+  /** @internal Results from a host; idempotent (a lost ack means a resend). */
+  async recordResults(
+    hostName: string,
+    body: { sessionId: string; endedAt: number; reason: string; results: Array<{ playerId: string }>; ext?: unknown },
+  ): Promise<void> {
+    const now = Date.now();
+    const store = this.sessions.store;
+    const existing = await store.get(body.sessionId);
+    if (existing?.state === 'ended') return;
+    // results name seats; map them back to account player ids where we know the session
+    const bySeat = new Map((existing?.players ?? []).map((p) => [seatIdOf(p), p]));
+    const results = { ...body, results: body.results.map((r) => ({ ...r, playerId: bySeat.get(r.playerId) ?? r.playerId })) };
+    const late = this.#lateTelemetry.get(body.sessionId);
+    this.#lateTelemetry.delete(body.sessionId);
+    let record: SessionRecord;
+    if (existing && (existing.state === 'handed-off' || existing.state === 'lost')) {
+      record = await this.sessions.ended(body.sessionId, { results, ...(late ? { telemetry: late } : {}) }, now);
+    } else {
+      // a session we do not know (we restarted; the host kept its results for us) or one that failed
+      // on our side: record it as the host reports it
+      record = {
+        ...(existing ?? { id: body.sessionId, hostName, transport: 'quic', players: results.results.map((r) => r.playerId), createdAt: now }),
+        state: 'ended',
+        updatedAt: now,
+        endedAt: now,
+        results,
+        ...(late ? { telemetry: late } : {}),
+      } as SessionRecord;
+      await store.put(record);
+    }
+    this.logger.info({ sessionId: body.sessionId, host: hostName, reason: body.reason, players: body.results.length }, 'session results recorded');
+    if (record.origin?.kind === 'lobby' && this.lobbies.get(record.origin.id)) {
+      try {
+        this.lobbies.close(record.origin.id); // its members are told (lobby.closed)
+      } catch (err) {
+        this.logger.warn({ err: errInfo(err) }, 'could not close the lobby of an ended session');
+      }
+    }
+    this.emit('session-ended', record);
+  }
+
+  /** @internal */
+  async recordTelemetry(hostName: string, entries: Array<{ sessionId?: string | undefined }>, ext: unknown): Promise<void> {
+    const bySession = new Map<string, unknown[]>();
+    for (const e of entries) if (e.sessionId) (bySession.get(e.sessionId) ?? bySession.set(e.sessionId, []).get(e.sessionId)!).push(e);
+    for (const [id, list] of bySession) {
+      const item = { host: hostName, entries: list, ...(ext !== undefined ? { ext } : {}) };
+      const r = await this.sessions.store.get(id);
+      if (r && r.state === 'ended') {
+        r.telemetry = [...((r.telemetry as unknown[] | undefined) ?? []), item];
+        await this.sessions.store.put(r);
+      } else {
+        if (this.#lateTelemetry.size >= 10_000) this.#lateTelemetry.delete(this.#lateTelemetry.keys().next().value!);
+        this.#lateTelemetry.set(id, [...(this.#lateTelemetry.get(id) ?? []), item]);
+      }
+    }
+  }
+
+  // ---- domain events -> messages -----------------------------------------------------------------
+
+  #wire(): void {
+    const send = (playerId: string, type: Parameters<ClientLink['notify']>[0], body: unknown) => this.#clients.get(playerId)?.notify(type, body);
+    const guard = (what: string, fn: () => void | Promise<void>) => {
+      try {
+        const r = fn();
+        if (r instanceof Promise) r.catch((err: unknown) => this.logger.error({ err: errInfo(err) }, `${what} failed`));
+      } catch (err) {
+        this.logger.error({ err: errInfo(err) }, `${what} failed`);
+      }
+    };
+
+    // lobbies: every change goes to the members
+    const updated = ({ lobby }: { lobby: import('./lobbies.js').LobbyView }) => {
+      for (const m of lobby.members) send(m.playerId, 'lobby.updated', { lobby: lobbyInfo(lobby) });
+    };
+    this.lobbies.on('joined', updated);
+    this.lobbies.on('ready-changed', updated);
+    this.lobbies.on('settings-changed', updated);
+    this.lobbies.on('left', (e) => {
+      updated(e);
+      if (e.reason === 'kicked') send(e.playerId, 'lobby.kicked', { lobbyId: e.lobby.id, reason: 'kicked by the owner' });
+    });
+    this.lobbies.on('owner-changed', (e) => {
+      for (const m of e.lobby.members) send(m.playerId, 'lobby.owner_changed', { lobbyId: e.lobby.id, ownerId: e.ownerId });
+    });
+    this.lobbies.on('closed', (e) => {
+      for (const m of e.lobby.members) send(m.playerId, 'lobby.closed', { lobbyId: e.lobby.id, reason: e.reason });
+    });
+    this.lobbies.on('started', (e) =>
+      guard('lobby start', async () => {
+        updated(e);
+        const st = (e.lobby.settings ?? {}) as { region?: string; ext?: unknown };
+        await this.handoffs.start(
+          {
+            origin: { kind: 'lobby', id: e.lobby.id },
+            players: e.members.map((m) => ({ playerId: m.playerId, displayName: m.displayName })),
+            ...(e.lobby.mode !== undefined ? { mode: e.lobby.mode } : {}),
+            ...(st.region ? { regions: [st.region] } : {}),
+            ...(st.ext !== undefined ? { ext: st.ext } : {}),
+          },
+          Date.now(),
+        );
+      }),
+    );
+
+    // matchmaking
+    this.matchmaker.on('proposed', ({ match }) => {
+      for (const t of match.tickets) {
+        for (const p of t.players) {
+          send(p, 'match.found', { matchId: match.id, ticketId: t.id, mode: match.mode, playerCount: match.players.length, confirmBy: match.deadline });
+        }
+      }
+    });
+    this.matchmaker.on('failed', ({ match, reason, removed, requeued }) => {
+      for (const t of removed) for (const p of t.players) send(p, 'match.cancelled', { matchId: match.id, reason, requeued: false });
+      for (const t of requeued) for (const p of t.players) send(p, 'match.cancelled', { matchId: match.id, reason, requeued: true });
+    });
+    this.matchmaker.on('confirmed', ({ match }) =>
+      guard('match hand-off', () =>
+        this.handoffs.start(
+          {
+            origin: { kind: 'match', id: match.id },
+            players: match.players.map((p) => ({ playerId: p, displayName: this.#clients.get(p)?.account?.displayName ?? p })),
+            mode: match.mode,
+            ...(match.region ? { regions: [match.region] } : {}),
+            ...(match.tickets[0]?.ext !== undefined ? { ext: match.tickets[0].ext } : {}),
+          },
+          Date.now(),
+        ),
+      ),
+    );
+
+    // hosts and sessions
+    this.registry.on('dead', ({ host }) =>
+      guard('host loss', async () => {
+        this.logger.warn({ host: host.name, lastSeen: host.lastSeen }, 'host missed its heartbeats; marked dead');
+        this.emit('host-dead', host.name);
+        await this.sessions.hostLost(host.name, Date.now());
+      }),
+    );
+    this.sessions.on('lost', ({ session, players }) => {
+      // No dedicated message exists in iyesmp-auth/1 yet; `kick` with code session_lost tells the
+      // client its game is gone without closing its auth connection.
+      for (const p of players) send(p, 'kick', { code: 'session_lost', reason: `the game host stopped answering; session ${session.id} is over` });
+    });
+    this.sessions.on('failed', ({ session, reason }) => guard('session failure', () => this.handoffs.forget(session.id, reason)));
+  }
+}
+
+export function startAuthServer(opts: AuthServerOptions): Promise<AuthServer> {
+  return AuthServer.start(opts);
+}

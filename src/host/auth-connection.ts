@@ -1,0 +1,234 @@
+import type { Logger } from 'pino';
+import { IyesmpError } from '../errors.js';
+import { ProtocolConnection, hostctlFamily, type HostctlFamily } from '../protocol/index.js';
+import { ALPN, connectQuic, type PeerConnection } from '../transport/index.js';
+import { toPlayerResults } from './game.js';
+import type { HostServer } from './server.js';
+import type { ExpectedPlayer, SessionSpec } from './types.js';
+
+/**
+ * The host's control connection to one Auth server (`iyesmp-hostctl/1`): dial when `AuthLinks`
+ * says so, register, heartbeat, run the sessions the Auth server creates, and deliver the outbox.
+ * Any failure just reports the link down; `AuthLinks` decides when to dial again.
+ */
+export class AuthConnection {
+  readonly log: Logger;
+  state: 'down' | 'dialing' | 'up' = 'down';
+  #conn: PeerConnection | undefined;
+  #proto: ProtocolConnection<HostctlFamily, 'dialer'> | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #generation = 0;
+
+  constructor(
+    readonly server: HostServer,
+    readonly serverId: string,
+    readonly target: { host: string; port: number },
+  ) {
+    this.log = server.logger.child({ auth: serverId });
+  }
+
+  async dial(): Promise<void> {
+    if (this.state !== 'down') return;
+    this.state = 'dialing';
+    const gen = ++this.#generation;
+    const s = this.server;
+    const o = s.options;
+    try {
+      const conn = await connectQuic({
+        host: this.target.host,
+        port: this.target.port,
+        alpn: ALPN.hostctl,
+        cert: o.cert,
+        key: o.key,
+        verifier: o.verifier,
+        serverPolicy: { kind: 'auth-server' },
+        ...(o.authServerName ? { serverName: o.authServerName } : {}),
+        timeoutMs: 10_000,
+      });
+      this.#conn = conn;
+      if (gen !== this.#generation || s.closing) throw new IyesmpError('io', 'shutting_down', 'host is shutting down');
+      const proto = ProtocolConnection.dial(hostctlFamily, conn.openStream(), { gameVersion: o.version, hello: { hostName: o.name } });
+      this.#proto = proto;
+      this.#bind(proto);
+      proto.closed.then((info) => {
+        if (gen === this.#generation) this.#down(`${info.code}${info.reason ? `: ${info.reason}` : ''}`);
+      });
+      conn.on('close', (info) => {
+        if (gen === this.#generation) this.#down(info.code);
+      });
+      await proto.ready;
+      const load = s.domain.sessions.load();
+      const port = s.playerPort;
+      const reg = await proto.request(
+        'host.register',
+        {
+          name: o.name,
+          region: o.region,
+          publicAddress: { host: o.publicAddress, port },
+          transports: [{ kind: 'quic', address: { host: o.publicAddress, port }, tlsName: o.tlsName }],
+          capacity: { sessions: load.maxSessions, players: load.maxPlayers },
+          version: o.version,
+          load: { sessions: load.sessions, players: load.players },
+        },
+        { timeoutMs: 10_000 },
+      );
+      if (gen !== this.#generation) return;
+      this.state = 'up';
+      const every = Math.max(50, reg.heartbeatIntervalMs);
+      this.#heartbeat = setInterval(() => this.#sendHeartbeat(), every);
+      this.#heartbeat.unref?.();
+      this.log.info({ heartbeatMs: every }, 'registered with the auth server');
+      s.domain.links.connected(this.serverId, s.clock());
+      this.flush();
+    } catch (err) {
+      if (gen !== this.#generation) return;
+      this.log.warn({ code: (err as IyesmpError).code, message: (err as Error).message }, 'could not reach the auth server');
+      this.#teardown();
+      this.state = 'down';
+      s.domain.links.dialFailed(this.serverId, s.clock());
+    }
+  }
+
+  /** Writes what the outbox has for this server. */
+  flush(): void {
+    const proto = this.#proto;
+    if (this.state !== 'up' || !proto) return;
+    const s = this.server;
+    const outbox = s.domain.outbox;
+    for (const item of outbox.pending(this.serverId, s.clock())) {
+      try {
+        if (item.body.kind === 'result') {
+          const r = item.body.report;
+          const body = {
+            sessionId: r.sessionId,
+            endedAt: Math.round(Date.now() - Math.max(0, s.clock() - r.endedAt)),
+            reason: r.end === 'completed' ? ('completed' as const) : r.abortReason === 'cancelled' ? ('cancelled' as const) : ('aborted' as const),
+            results: toPlayerResults(r.outcomes),
+            ext: { report: r },
+          };
+          outbox.markSent(this.serverId, item.id, s.clock());
+          proto.request('session.ended', body, { timeoutMs: 15_000 }).then(
+            () => outbox.ack(this.serverId, item.id, s.clock()),
+            (err: unknown) => this.log.warn({ id: item.id, code: (err as IyesmpError).code, message: (err as Error).message }, 'results not acknowledged; will resend'),
+          );
+        } else {
+          const t = item.body.telemetry;
+          const at = Date.now();
+          const entries = (
+            [
+              ['readying_ms', t.readyingMs],
+              ['in_game_ms', t.inGameMs],
+              ['expected_players', t.expectedPlayers],
+              ['admitted_players', t.admittedPlayers],
+              ['no_shows', t.noShows],
+              ['reconnects', t.reconnects],
+            ] as const
+          ).map(([name, value]) => ({ at, name, value, sessionId: t.sessionId }));
+          outbox.markSent(this.serverId, item.id, s.clock());
+          // telemetry is an event (no reply): count it delivered once written
+          proto.notify('telemetry', { entries, ext: { telemetry: t } });
+          void proto.flushed().then(() => outbox.ack(this.serverId, item.id, s.clock()));
+        }
+      } catch (err) {
+        this.log.warn({ id: item.id, message: (err as Error).message }, 'could not send an outbox item');
+      }
+    }
+  }
+
+  /** Player arrivals and departures, for the Auth server's view (best effort: events, not queued). */
+  playerEvent(type: 'player.joined' | 'player.left', body: { sessionId: string; playerId: string; reason?: string }): void {
+    if (this.state !== 'up') return;
+    try {
+      if (type === 'player.joined') this.#proto?.notify('player.joined', { sessionId: body.sessionId, playerId: body.playerId, at: Date.now() });
+      else this.#proto?.notify('player.left', { sessionId: body.sessionId, playerId: body.playerId, at: Date.now(), reason: body.reason ?? 'left' });
+    } catch {
+      // the link is going down; the close handler deals with it
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#generation++;
+    const proto = this.#proto;
+    const conn = this.#conn;
+    this.#teardown();
+    if (this.state === 'up') this.server.domain.links.disconnected(this.serverId, this.server.clock());
+    this.state = 'down';
+    if (proto) await Promise.race([proto.close('normal', 'host shutting down'), new Promise((r) => setTimeout(r, 500))]);
+    if (conn) await conn.close('host shutting down').catch(() => undefined);
+  }
+
+  #sendHeartbeat(): void {
+    const load = this.server.domain.sessions.load();
+    try {
+      this.#proto?.notify('host.heartbeat', { time: Date.now(), load: { sessions: load.sessions, players: load.players } });
+    } catch {
+      // the close handler reports the link down
+    }
+  }
+
+  #down(why: string): void {
+    if (this.state === 'down') return;
+    const wasUp = this.state === 'up';
+    this.#generation++;
+    this.#teardown();
+    this.state = 'down';
+    const s = this.server;
+    if (wasUp) {
+      this.log.warn({ why }, 'lost the auth server; games go on, will reconnect');
+      s.domain.links.disconnected(this.serverId, s.clock());
+    } else s.domain.links.dialFailed(this.serverId, s.clock());
+  }
+
+  #teardown(): void {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+    const conn = this.#conn;
+    this.#conn = undefined;
+    this.#proto = undefined;
+    if (conn) void conn.close('link reset', { force: true }).catch(() => undefined);
+  }
+
+  #bind(proto: ProtocolConnection<HostctlFamily, 'dialer'>): void {
+    const s = this.server;
+    proto.handle('session.create', (body) => {
+      if (body.transport !== 'quic') throw new IyesmpError('refused', 'transport_unavailable', `this host runs quic sessions, not ${body.transport}`);
+      const spec: SessionSpec = {
+        sessionId: body.sessionId,
+        transport: 'quic',
+        players: body.players.map(expected),
+        joinTimeoutMs: Math.max(1_000, body.expiresAt - Date.now()),
+        ...(body.ext !== undefined ? { settings: body.ext } : {}),
+      };
+      const r = s.domain.sessions.create(spec, s.clock());
+      if (!r.ok) throw new IyesmpError('refused', r.reason, r.message);
+      this.log.info({ sessionId: body.sessionId, players: spec.players.length }, 'session created');
+      return { sessionId: body.sessionId, endpoint: { kind: 'quic' as const, address: { host: s.options.publicAddress, port: s.playerPort }, tlsName: s.options.tlsName } };
+    });
+    proto.handle('session.expect', (body) => {
+      const r = s.domain.sessions.addPlayers(body.sessionId, body.players.map(expected), s.clock());
+      if (!r.ok) throw new IyesmpError('refused', r.reason, r.message);
+      return {};
+    });
+    proto.handle('session.cancel', (body) => {
+      const r = s.domain.sessions.cancel(body.sessionId, s.clock(), body.reason);
+      if (!r.ok) throw new IyesmpError('refused', r.reason, r.message);
+      return {};
+    });
+    proto.on('event', (ev) => {
+      if (ev.type === 'host.drain') this.log.warn({ reason: ev.body.reason }, 'auth server asked this host to drain');
+    });
+  }
+}
+
+function expected(p: { playerId: string; accountId: string; displayName?: string | undefined; address?: string | undefined; certFingerprint?: Uint8Array | undefined }): ExpectedPlayer {
+  if (!p.address || !p.certFingerprint) {
+    throw new IyesmpError('refused', 'invalid_spec', `player ${p.playerId}: a QUIC session needs the player's address and session cert fingerprint`);
+  }
+  return {
+    playerId: p.playerId,
+    address: { ip: p.address },
+    fingerprint: Buffer.from(p.certFingerprint).toString('hex'),
+    displayName: p.displayName ?? p.playerId,
+    extras: { accountId: p.accountId },
+  };
+}

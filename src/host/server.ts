@@ -1,0 +1,319 @@
+import { performance } from 'node:perf_hooks';
+import pino, { type Logger } from 'pino';
+import type { PeerVerifier } from '../pki/types.js';
+import { openBulkStream, type GameVersionCheck } from '../protocol/index.js';
+import { ALPN, AddressAllowList, createQuicServer, type PemSource, type QuicServer } from '../transport/index.js';
+import { AuthConnection } from './auth-connection.js';
+import { GameSession, toPlayerResults, type GameMessage, type GameTransport, type HostGame, type WirePlayerResult } from './game.js';
+import { HostDomain } from './host-domain.js';
+import { acceptPlayer, roster, sessionPolicy, type PlayerConn } from './player-endpoint.js';
+import type { ExpectedAddress, GameResults } from './types.js';
+
+/**
+ * The Host server: dials every Auth server (`iyesmp-hostctl/1`), registers and heartbeats, and
+ * runs the sessions they create on a player endpoint (`iyesmp-host/1`) whose raw-datagram
+ * allow-list follows the session table. Games keep running while every Auth server is down;
+ * their results wait in the outbox until one is back.
+ */
+export interface HostServerOptions {
+  /** host name; must be the name in the host certificate */
+  name: string;
+  region?: string;
+  /** address players use to reach the player endpoint (an IP or DNS name in the host cert) */
+  publicAddress: string;
+  /** TLS name players check in this host's certificate; default publicAddress */
+  tlsName?: string;
+  /** player endpoint bind address and port (0 = any) */
+  listen?: { host?: string; port?: number };
+  cert: PemSource;
+  key: PemSource;
+  verifier: PeerVerifier;
+  authServers: Array<{ host: string; port: number }>;
+  /** name the Auth servers' certificates must carry */
+  authServerName?: string;
+  capacity?: { sessions: number; players?: number };
+  /** game build version (hello) and rule for clients' versions */
+  version?: string;
+  acceptGameVersion?: GameVersionCheck;
+  joinTimeoutMs?: number;
+  reconnectGraceMs?: number;
+  /** re-dial backoff ceiling */
+  reconnectMaxMs?: number;
+  reconnectInitialMs?: number;
+  idleTimeoutMs?: number;
+  maxStreams?: number;
+  tickIntervalMs?: number;
+  logger?: Logger;
+}
+
+type Resolved = HostServerOptions & Required<Pick<HostServerOptions, 'region' | 'tlsName' | 'version' | 'tickIntervalMs'>>;
+
+export class HostServer<Ext = unknown> implements GameTransport<Ext> {
+  readonly options: Resolved;
+  readonly logger: Logger;
+  readonly domain: HostDomain;
+  readonly allowList = new AddressAllowList([]);
+  readonly games = new Map<string, GameSession<Ext>>();
+  /** monotonic clock for the domain */
+  readonly clock = () => performance.now();
+  playerServer!: QuicServer;
+  closing = false;
+
+  readonly #auth = new Map<string, AuthConnection>();
+  readonly #players = new Map<string, PlayerConn>();
+  readonly #bySession = new Map<string, Map<string, PlayerConn>>();
+  /** what `game.end` says, set just before the domain ends a session */
+  readonly #lastReport = new Map<string, { reason: 'completed' | 'aborted' | 'cancelled'; results: WirePlayerResult[] }>();
+  #timer: NodeJS.Timeout | undefined;
+  #connections = 0;
+  #closeP: Promise<void> | undefined;
+
+  private constructor(
+    opts: HostServerOptions,
+    readonly game: HostGame<Ext>,
+  ) {
+    this.options = {
+      ...opts,
+      region: opts.region ?? 'local',
+      tlsName: opts.tlsName ?? opts.publicAddress,
+      version: opts.version ?? '0.0.0',
+      tickIntervalMs: opts.tickIntervalMs ?? 100,
+    };
+    this.logger = opts.logger ?? pino({ name: 'iyesmp-host' });
+    const sessions = opts.capacity?.sessions ?? 64;
+    const ids = opts.authServers.map((a) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`));
+    this.domain = new HostDomain(
+      {
+        sessions: {
+          maxSessions: sessions,
+          maxPlayers: opts.capacity?.players ?? sessions * 16,
+          ...(opts.joinTimeoutMs !== undefined ? { joinTimeoutMs: opts.joinTimeoutMs } : {}),
+          ...(opts.reconnectGraceMs !== undefined ? { reconnectGraceMs: opts.reconnectGraceMs } : {}),
+        },
+        authServers: ids,
+        redial: { initialMs: opts.reconnectInitialMs ?? 500, maxMs: opts.reconnectMaxMs ?? 30_000 },
+      },
+      this.clock(),
+    );
+    opts.authServers.forEach((a, i) => this.#auth.set(ids[i]!, new AuthConnection(this as HostServer, ids[i]!, a)));
+    this.#wire();
+  }
+
+  static async start<Ext = unknown>(opts: HostServerOptions, game: HostGame<Ext>): Promise<HostServer<Ext>> {
+    const s = new HostServer<Ext>(opts, game);
+    s.playerServer = await createQuicServer({
+      host: opts.listen?.host ?? '::',
+      port: opts.listen?.port ?? 0,
+      alpn: ALPN.host,
+      cert: opts.cert,
+      key: opts.key,
+      verifier: opts.verifier,
+      policy: sessionPolicy(s as HostServer),
+      allowList: s.allowList,
+      limits: { idleTimeoutMs: opts.idleTimeoutMs ?? 30_000, ...(opts.maxStreams ? { maxStreamsPerConnection: opts.maxStreams } : {}) },
+    });
+    s.playerPort = s.playerServer.port;
+    s.playerServer.on('connection', (conn) => acceptPlayer(s as HostServer, conn, `c${++s.#connections}`));
+    s.playerServer.on('refused', (r) => s.logger.info({ reason: r.reason, subject: r.subject }, `player refused: ${r.message}`));
+    s.playerServer.on('reloadError', (e) => s.logger.error({ code: e.code }, e.message));
+    s.#timer = setInterval(() => s.tick(), s.options.tickIntervalMs);
+    s.#timer.unref?.();
+    s.logger.info({ players: s.playerServer.port, auth: [...s.#auth.keys()] }, 'host server listening');
+    s.tick();
+    return s;
+  }
+
+  /** the player endpoint's port (kept after close) */
+  playerPort = 0;
+
+  /** Auth servers this host is registered with right now. */
+  connectedAuthServers(): string[] {
+    return [...this.#auth.values()].filter((a) => a.state === 'up').map((a) => a.serverId);
+  }
+
+  tick(): void {
+    try {
+      this.domain.tick(this.clock());
+      for (const a of this.#auth.values()) a.flush();
+    } catch (err) {
+      this.logger.error({ message: (err as Error).message }, 'tick failed');
+    }
+  }
+
+  async reloadCertificates(): Promise<void> {
+    await this.playerServer.reload();
+    this.logger.info({ fingerprint: this.playerServer.certFingerprint }, 'certificates reloaded');
+  }
+
+  /**
+   * Shutdown: cancels the sessions still running (their players get `game.end`), gives the outbox
+   * up to graceMs to reach an Auth server, then closes everything.
+   */
+  close(opts: { graceMs?: number } = {}): Promise<void> {
+    this.#closeP ??= (async () => {
+      const graceMs = opts.graceMs ?? 2000;
+      for (const v of this.domain.sessions.sessions()) {
+        this.#lastReport.set(v.sessionId, { reason: 'cancelled', results: [] });
+        this.domain.sessions.cancel(v.sessionId, this.clock(), 'host shutting down');
+      }
+      this.tick();
+      const until = Date.now() + graceMs;
+      while (this.domain.outbox.size > 0 && this.connectedAuthServers().length > 0 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 50));
+        this.tick();
+      }
+      this.closing = true;
+      clearInterval(this.#timer);
+      await Promise.all([...this.#auth.values()].map((a) => a.close()));
+      await this.playerServer.close({ graceMs: Math.min(graceMs, 1000) });
+      this.logger.info({ unsent: this.domain.outbox.size }, 'host server stopped');
+    })();
+    return this.#closeP;
+  }
+
+  // ---- GameTransport ---------------------------------------------------------------------------
+
+  send(sessionId: string, playerId: string, msg: GameMessage<Ext>): boolean {
+    const pc = this.#bySession.get(sessionId)?.get(playerId);
+    if (!pc) return false;
+    try {
+      pc.proto.notify('game.msg', msg as never);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async openStream(sessionId: string, playerId: string, header: { purpose: string; channel?: string; ext?: Ext }) {
+    const pc = this.#bySession.get(sessionId)?.get(playerId);
+    if (!pc) throw new Error(`player ${playerId} is not connected`);
+    const stream = pc.conn.openStream();
+    return openBulkStream(stream.writable, { family: 'iyesmp-host/1', sessionId, ...header });
+  }
+
+  end(sessionId: string, results: GameResults): void {
+    this.#lastReport.set(sessionId, { reason: 'completed', results: toPlayerResults(results.outcomes) });
+    const r = this.domain.sessions.end(sessionId, results, this.clock());
+    if (!r.ok) {
+      this.#lastReport.delete(sessionId);
+      throw new Error(r.message);
+    }
+  }
+
+  // ---- called by the player endpoint -------------------------------------------------------------
+
+  /** @internal */
+  playerAdmitted(pc: PlayerConn): void {
+    this.#players.set(pc.connectionId, pc);
+    let m = this.#bySession.get(pc.sessionId);
+    if (!m) this.#bySession.set(pc.sessionId, (m = new Map()));
+    m.set(pc.playerId, pc);
+  }
+
+  /** @internal */
+  playerDisconnected(pc: PlayerConn): void {
+    if (this.#players.get(pc.connectionId) !== pc) return;
+    this.#forget(pc);
+    this.domain.sessions.connectionClosed(pc.connectionId, this.clock());
+  }
+
+  #forget(pc: PlayerConn): void {
+    this.#players.delete(pc.connectionId);
+    const m = this.#bySession.get(pc.sessionId);
+    if (m?.get(pc.playerId) === pc) m.delete(pc.playerId);
+    if (m && m.size === 0) this.#bySession.delete(pc.sessionId);
+  }
+
+  #broadcast(sessionId: string, fn: (pc: PlayerConn) => void): void {
+    for (const pc of this.#bySession.get(sessionId)?.values() ?? []) {
+      try {
+        fn(pc);
+      } catch {
+        // a connection that is closing; its close handler cleans up
+      }
+    }
+  }
+
+  #wire(): void {
+    const entry = (a: ExpectedAddress) => (a.port === undefined ? a.ip : a.ip.includes(':') ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`);
+    this.domain.sessions.allowList.events.on((e) => {
+      if (e.type === 'allow') this.allowList.add(entry(e.address));
+      else this.allowList.remove(entry(e.address));
+    });
+    this.domain.links.events.on((e) => {
+      if (e.type === 'dial') void this.#auth.get(e.serverId)?.dial();
+    });
+    this.domain.outbox.events.on((e) => {
+      if (e.type === 'dropped') this.logger.warn({ id: e.id, dropped: e.dropped }, e.message);
+    });
+    this.domain.sessions.events.on((e) => {
+      try {
+        switch (e.type) {
+          case 'player_status': {
+            if (e.status === 'left') for (const a of this.#auth.values()) a.playerEvent('player.left', { sessionId: e.sessionId, playerId: e.playerId, reason: e.departure ?? 'left' });
+            const players = roster(e.roster);
+            this.#broadcast(e.sessionId, (pc) => pc.proto.notify('players.status', { players }));
+            this.games.get(e.sessionId)?.emit('player', { playerId: e.playerId, status: e.status, previous: e.previous });
+            return;
+          }
+          case 'game_begin': {
+            const players = e.roster.filter((p) => p.status !== 'left');
+            const game = new GameSession<Ext>(e.sessionId, players, e.settings, this);
+            game.on('error', (err) => this.logger.error({ sessionId: e.sessionId, message: (err as Error)?.message ?? String(err) }, 'game listener failed'));
+            this.games.set(e.sessionId, game);
+            this.#broadcast(e.sessionId, (pc) => pc.proto.notify('game.begin', { order: players.map((p) => p.playerId) }));
+            this.logger.info({ sessionId: e.sessionId, players: players.length }, 'game begins');
+            Promise.resolve()
+              .then(() => this.game.begin(game))
+              .catch((err: unknown) => this.logger.error({ sessionId: e.sessionId, message: (err as Error).message }, 'game begin failed'));
+            return;
+          }
+          case 'close_connection': {
+            const pc = this.#players.get(e.connectionId);
+            if (!pc) return;
+            this.#forget(pc);
+            if (e.reason === 'session_ended') this.#sendEnd(e.sessionId, pc);
+            void pc.proto.close('normal', e.reason).finally(() => pc.conn.close(e.reason).catch(() => undefined));
+            return;
+          }
+          case 'session_ended': {
+            const game = this.games.get(e.sessionId);
+            this.games.delete(e.sessionId);
+            this.#lastReport.delete(e.sessionId);
+            this.logger.info({ sessionId: e.sessionId, end: e.report.end, abort: e.report.abortReason }, 'session ended');
+            game?.markEnded(e.report);
+            for (const a of this.#auth.values()) a.flush();
+            return;
+          }
+          case 'player_admitted':
+            for (const a of this.#auth.values()) a.playerEvent('player.joined', { sessionId: e.sessionId, playerId: e.playerId });
+            return;
+          case 'admission_refused':
+            this.logger.info({ reason: e.reason, sessionId: e.sessionId, source: `${e.source.ip}:${e.source.port}` }, 'admission refused');
+            return;
+          case 'player_timed_out':
+            this.logger.info({ sessionId: e.sessionId, playerId: e.playerId, reason: e.reason }, 'player timed out');
+            return;
+          default:
+            return;
+        }
+      } catch (err) {
+        this.logger.error({ event: e.type, message: (err as Error).message }, 'session event handling failed');
+      }
+    });
+  }
+
+  /** `game.end` to a player before its connection closes with the session. */
+  #sendEnd(sessionId: string, pc: PlayerConn): void {
+    const v = this.#lastReport.get(sessionId);
+    try {
+      pc.proto.notify('game.end', v ?? { reason: 'aborted', results: [] });
+    } catch {
+      // closing anyway
+    }
+  }
+}
+
+export function startHostServer<Ext = unknown>(opts: HostServerOptions, game: HostGame<Ext>): Promise<HostServer<Ext>> {
+  return HostServer.start(opts, game);
+}

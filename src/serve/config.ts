@@ -1,0 +1,121 @@
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import { IyesmpError } from '../errors.js';
+import { loadSessionMinter } from '../pki/index.js';
+import type { AuthConfig } from '../config/auth.js';
+import type { HostConfig } from '../config/host.js';
+import { AccountService, CustomVerifierProvider, GuestProvider, MemoryAccountStore, PasswordProvider, TokenProvider, type AccountProvider, type StudioVerifier } from '../auth/accounts/index.js';
+import type { AuthServerOptions } from '../auth/server.js';
+import type { HostServerOptions } from '../host/server.js';
+import { ReloadableVerifier } from './verifier.js';
+
+/** Turns a validated `auth.toml` into AuthServerOptions: reads the trust list, SessionAuth and account settings. */
+export async function authOptionsFromConfig(c: AuthConfig, logger: Logger): Promise<AuthServerOptions & { verifier: ReloadableVerifier }> {
+  if (c.pki.key_passphrase_file) {
+    throw new IyesmpError('input', 'config_unsupported', 'pki.key_passphrase_file: encrypted Auth server keys are not supported yet; use an unencrypted key (mode 0600)');
+  }
+  const passphrase = c.pki.session_auth_passphrase_file ? passphraseFrom(c.pki.session_auth_passphrase_file) : undefined;
+  const [verifier, minter, accounts] = await Promise.all([
+    ReloadableVerifier.load(c.pki.trust_dir),
+    loadSessionMinter({ certFile: c.pki.session_auth_cert, keyFile: c.pki.session_auth_key, ...(passphrase ? { passphrase } : {}) }),
+    accountsFrom(c),
+  ]);
+  if (c.database.url) logger.warn('database.url is set, but this build keeps sessions and accounts in memory');
+  if (c.matchmaking.transport !== 'quic') {
+    throw new IyesmpError('input', 'config_unsupported', `matchmaking.transport = "${c.matchmaking.transport}": serve auth hands off QUIC sessions only in this build`);
+  }
+  return {
+    name: c.server.name,
+    clients: { host: c.listen.clients.address, port: c.listen.clients.port },
+    hosts: { host: c.listen.hosts.address, port: c.listen.hosts.port },
+    cert: c.pki.cert,
+    key: c.pki.key,
+    verifier,
+    minter,
+    accounts,
+    keyDelivery: c.sessions.key_delivery,
+    sessionTtlSeconds: c.sessions.ttl_seconds,
+    matchSize: c.matchmaking.players_per_match,
+    matchmaker: { defaults: { regionFallbackMs: c.matchmaking.region === 'strict' ? 365 * 86_400_000 : c.matchmaking.region === 'any' ? 0 : c.matchmaking.max_wait_seconds * 1000 } },
+    logger,
+  };
+}
+
+async function accountsFrom(c: AuthConfig): Promise<AccountService> {
+  const providers: AccountProvider[] = [];
+  const a = c.accounts;
+  switch (a.mode) {
+    case 'guest':
+      providers.push(new GuestProvider());
+      break;
+    case 'password':
+      providers.push(new PasswordProvider({ store: new MemoryAccountStore(), minPasswordLength: a.password.min_length }));
+      break;
+    case 'token': {
+      if (!a.token.secret_file) throw new IyesmpError('input', 'config_unsupported', 'accounts.token: only secret_file (HMAC tokens) is supported in this build, not jwks_url');
+      const secret = (await readText(a.token.secret_file, 'accounts.token.secret_file')).trim();
+      providers.push(new TokenProvider({ secrets: { default: secret }, ...(a.token.audience ? { audience: a.token.audience } : {}) }));
+      break;
+    }
+    case 'custom': {
+      const file = a.custom.module!;
+      let mod: { verify?: StudioVerifier; default?: StudioVerifier };
+      try {
+        mod = (await import(pathToFileURL(file).href)) as typeof mod;
+      } catch (err) {
+        throw new IyesmpError('input', 'config_module', `accounts.custom.module: cannot load ${file}: ${(err as Error).message}`);
+      }
+      const verify = mod.verify ?? mod.default;
+      if (typeof verify !== 'function') throw new IyesmpError('input', 'config_module', `accounts.custom.module: ${file} must export a "verify" function`);
+      providers.push(new CustomVerifierProvider({ verify }));
+      break;
+    }
+  }
+  return new AccountService({ providers });
+}
+
+/** Turns a validated `host.toml` into HostServerOptions. */
+export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Promise<HostServerOptions & { verifier: ReloadableVerifier }> {
+  if (c.pki.key_passphrase_file) {
+    throw new IyesmpError('input', 'config_unsupported', 'pki.key_passphrase_file: encrypted host keys are not supported yet; use an unencrypted key (mode 0600)');
+  }
+  if (!c.transports.quic.enabled) throw new IyesmpError('input', 'config_unsupported', 'transports.quic.enabled = false: serve host runs the QUIC transport only in this build');
+  for (const t of ['netcode', 'mqtt'] as const) if (c.transports[t].enabled) logger.warn(`transports.${t} is enabled but not served by this build; only QUIC sessions run`);
+  const verifier = await ReloadableVerifier.load(c.pki.trust_dir);
+  return {
+    name: c.host.name,
+    region: c.host.region,
+    publicAddress: c.host.public_address,
+    listen: { host: c.listen.address, port: c.transports.quic.port },
+    cert: c.pki.cert,
+    key: c.pki.key,
+    verifier,
+    authServers: c.auth.servers.map(parseHostPort),
+    ...(c.auth.server_name ? { authServerName: c.auth.server_name } : {}),
+    capacity: { sessions: c.host.capacity },
+    ...(c.host.labels.game_version ? { version: c.host.labels.game_version } : {}),
+    reconnectMaxMs: c.auth.reconnect_max_seconds * 1000,
+    idleTimeoutMs: c.transports.quic.idle_timeout_seconds * 1000,
+    maxStreams: c.transports.quic.max_streams,
+    logger,
+  };
+}
+
+export function parseHostPort(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(s);
+  if (!m) throw new IyesmpError('input', 'config_invalid', `"${s}" is not host:port`);
+  return { host: m[1] ?? m[2]!, port: Number(m[3]) };
+}
+
+function passphraseFrom(file: string): () => Promise<string> {
+  return async () => (await readText(file, 'passphrase file')).replace(/\r?\n$/, '');
+}
+
+async function readText(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new IyesmpError('io', 'unreadable', `${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * `iyesmp serve auth|host` as subprocesses of the built CLI, from configs made by `iyesmp config scaffold`.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initPki } from '../../src/pki/index.js';
+import { authClient, until, type Fx } from './helpers.js';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+const cli = path.join(root, 'bin/iyesmp.js');
+
+let dir: string;
+const children: ChildProcess[] = [];
+
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function start(args: string[]): { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [cli, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, out: () => out, err: () => err, exit };
+}
+
+beforeAll(async () => {
+  // other helpers' work in progress may fail to typecheck; tsc still emits dist/
+  await run('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, timeout: 240_000 }).catch(() => undefined);
+  dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-serve-'));
+  await initPki({ dir: path.join(dir, 'pki'), allowUnencryptedCaKeys: true, authIpAddresses: ['127.0.0.1'], hosts: [{ name: 'host-1', ipAddresses: ['127.0.0.1'] }] });
+}, 300_000);
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('iyesmp serve', () => {
+  it('runs auth and host from scaffolded configs, serves a client, and stops cleanly on SIGTERM', async () => {
+    const [clients, hosts, players] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
+    await run(process.execPath, [cli, 'config', 'scaffold', 'auth', '--dir', 'pki', '--out', 'auth.toml'], { cwd: dir });
+    await run(process.execPath, [cli, 'config', 'scaffold', 'host', '--dir', 'pki', '--public-address', '127.0.0.1', '--auth-server', `127.0.0.1:${hosts}`, '--out', 'host.toml'], { cwd: dir });
+    const authToml = (await readFile(path.join(dir, 'auth.toml'), 'utf8'))
+      .replace('port = 7350', `port = ${clients}`)
+      .replace('port = 7351', `port = ${hosts}`)
+      .replaceAll('"0.0.0.0"', '"127.0.0.1"');
+    const hostToml = (await readFile(path.join(dir, 'host.toml'), 'utf8')).replace('port = 7400', `port = ${players}`).replaceAll('"0.0.0.0"', '"127.0.0.1"');
+    await writeFile(path.join(dir, 'auth.toml'), authToml);
+    await writeFile(path.join(dir, 'host.toml'), hostToml);
+
+    const auth = start(['serve', 'auth', '--config', 'auth.toml']);
+    await until(() => auth.out().includes('auth server listening'), 'auth server start', 30_000);
+    const host = start(['serve', 'host', '--config', 'host.toml']);
+    await until(() => host.out().includes('registered with the auth server'), 'host registration', 30_000);
+    await until(() => auth.out().includes('"host":"host-1"'), 'auth seeing the host', 30_000);
+    for (const line of auth.out().trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+
+    // a client with the scaffolded PKI's client cert logs in
+    const { openPki } = await import('../../src/pki/index.js');
+    const pki = await openPki(path.join(dir, 'pki'));
+    const name = pki.list('client')[0]!.name;
+    const fx = { verifier: await pki.verifier() } as Fx;
+    const c = await authClient(fx, clients, { cert: await pki.chainPem(name), key: pki.path(pki.get(name).keyFile!) });
+    const login = await c.proto.request('account.login', { method: 'guest', displayName: 'smoke' });
+    expect(login.displayName).toBe('smoke');
+    await c.close();
+
+    host.child.kill('SIGTERM');
+    expect(await host.exit).toBe(0);
+    expect(host.out()).toContain('host server stopped');
+    auth.child.kill('SIGTERM');
+    expect(await auth.exit).toBe(0);
+    expect(auth.out()).toContain('auth server stopped');
+    expect(auth.err()).toBe('');
+  }, 120_000);
+
+  it('reports a config error the iyesmp way: exit 3, a message, no stack', async () => {
+    await writeFile(path.join(dir, 'bad.toml'), 'kind = "auth"\n[listen.clients]\nport = "many"\n');
+    const p = start(['serve', 'auth', '--config', 'bad.toml']);
+    expect(await p.exit).toBe(3);
+    expect(p.err()).toMatch(/error: .*bad\.toml is not a valid config/);
+    expect(p.err()).toContain('listen.clients.port');
+    expect(p.err()).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
