@@ -1,0 +1,48 @@
+/**
+ * Tic-tac-toe on a Host server: the authoritative game. The host calls `begin` when both players
+ * are ready; moves arrive as `game.action` requests, are judged by the rules (turn order, free
+ * cell) and every accepted move is broadcast as the new state. The game ends with results (win,
+ * loss, draw; a player who leaves forfeits).
+ */
+import { IyesmpError } from '../../src/errors.js';
+import type { HostGame } from '../../src/host/game.js';
+import type { GameResults } from '../../src/host/types.js';
+import { TicTacToeMatch, type MatchEnd } from './match.js';
+import type { TicTacToeExt } from './messages.js';
+
+export function toResults(end: MatchEnd): GameResults {
+  const outcomes: GameResults['outcomes'] = {};
+  for (const r of end.results) outcomes[r.playerId] = { result: r.outcome, placement: r.rank, score: r.score };
+  return { outcomes, gameData: { board: end.final.board, message: end.message, reason: end.reason } };
+}
+
+export const ticTacToeHostGame: HostGame<TicTacToeExt> = {
+  begin(s) {
+    // Seat order as the host gives it: the first player is X and moves first.
+    const match = new TicTacToeMatch(s.players.map((p) => p.playerId));
+    const finish = (end: MatchEnd): void => {
+      // End after the current reply went out: ending closes the players' connections, and the
+      // player who made the last move should get its answer before the game.end.
+      setImmediate(() => s.end(toResults(end)));
+    };
+    s.broadcast({ ext: match.snapshot() });
+    s.onAction((playerId, ext) => {
+      if (ext === undefined || ext.t !== 'move') {
+        throw new IyesmpError('refused', 'bad_move', 'send a move: { t: "move", cell: 0..8 }');
+      }
+      const verdict = match.move(playerId, ext.cell);
+      if (!verdict.ok) throw new IyesmpError('refused', verdict.error, verdict.message);
+      s.broadcast({ ext: verdict.state });
+      if (verdict.end) finish(verdict.end);
+      return { t: 'ok' };
+    });
+    s.on('player', ({ playerId, status }) => {
+      if (status !== 'left') return;
+      const end = match.forfeit(playerId);
+      if (end) finish(end);
+    });
+  },
+};
+
+/** `iyesmp serve host --game <this module>` loads the default export. */
+export default ticTacToeHostGame;

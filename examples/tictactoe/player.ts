@@ -1,0 +1,71 @@
+/**
+ * The client side of one game, independent of who decides the moves (a person at a terminal or
+ * the bot): follows the host's state messages, asks `decide` for a move on this player's turn,
+ * sends it as an action, and asks again if the host refuses it. Resolves with the game's end.
+ */
+import type { GameEnd, GameSession } from '../../src/client/index.js';
+import { IyesmpError } from '../../src/errors.js';
+import { stateFromBoard, type GameState, type Mark } from './rules.js';
+import type { StateMsg, TicTacToeExt } from './messages.js';
+
+export interface PlayHooks {
+  /** every state the host sends (to draw the board) */
+  onState?: (state: GameState, msg: StateMsg, mine: Mark | undefined) => void;
+  /** the host refused a move (the decider is asked again) */
+  onRefused?: (err: IyesmpError) => void;
+  /** send `ready` once listening (default true) */
+  ready?: boolean;
+}
+
+export type Decide = (state: GameState, mark: Mark) => number | Promise<number>;
+
+export async function playTicTacToe(game: GameSession<TicTacToeExt>, decide: Decide, hooks: PlayHooks = {}): Promise<GameEnd<TicTacToeExt>> {
+  let latest = -1;
+  let busy = false;
+  let pending: StateMsg | undefined;
+
+  const takeTurn = async (msg: StateMsg): Promise<void> => {
+    const state = stateFromBoard(msg.board);
+    const mine = msg.marks[game.playerId];
+    if (mine === undefined || state.result !== undefined || state.turn !== mine) return;
+    for (let attempt = 0; attempt < 20 && !game.closed; attempt++) {
+      const cell = await decide(state, mine);
+      try {
+        await game.action({ t: 'move', cell });
+        return;
+      } catch (err) {
+        if (!(err instanceof IyesmpError) || game.closed) return;
+        hooks.onRefused?.(err);
+        if (err.kind !== 'refused') return;
+      }
+    }
+  };
+
+  // One turn at a time; a state that arrives meanwhile is handled after (only the newest counts).
+  const pump = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    try {
+      while (pending) {
+        const msg = pending;
+        pending = undefined;
+        await takeTurn(msg);
+      }
+    } finally {
+      busy = false;
+    }
+  };
+
+  game.on('message', ({ ext }) => {
+    if (ext?.t !== 'state') return;
+    const moves = ext.board.filter((c) => c !== null).length;
+    if (moves < latest) return; // stale
+    latest = moves;
+    hooks.onState?.(stateFromBoard(ext.board), ext, ext.marks[game.playerId]);
+    pending = ext;
+    void pump();
+  });
+  // Ready only now that the listener is in place: the host sends the first state right at begin.
+  if (hooks.ready !== false) await game.ready();
+  return game.result;
+}

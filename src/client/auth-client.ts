@@ -1,0 +1,564 @@
+/**
+ * The game's connection to the Auth server: log in, use lobbies or matchmaking, and get the
+ * hand-off to a game host. One long-lived `iyesmp-auth/1` control stream; server events become
+ * typed events, and the flows a game needs most (matchmake, wait for the hand-off) are one call.
+ */
+import type { z } from 'zod';
+import { IyesmpError } from '../errors.js';
+import {
+  authFamily,
+  ProtocolConnection,
+  type AuthFamily,
+  type EventBody,
+  type GameVersionCheck,
+  type RequestBody,
+  type ResponseBody,
+  type StreamPair,
+} from '../protocol/index.js';
+import type { KeyAlgorithm } from '../pki/types.js';
+import { TypedEmitter } from './emitter.js';
+import type { GameSession, GameSessionOptions } from './game-session.js';
+import { joinHost, type JoinHostOptions } from './join-host.js';
+import type { ClientTrust } from './trust.js';
+import { authLost, helloError, requestError } from './errors.js';
+import {
+  MemoryKeyStore,
+  newSessionKey,
+  sessionKeyFromPem,
+  ticketFromHandoff,
+  type HostTicket,
+  type SessionKey,
+  type SessionKeyStore,
+} from './handoff.js';
+
+type Body<K extends keyof AuthFamily['requests'], Ext> = RequestBody<AuthFamily, K, Ext>;
+type Reply<K extends keyof AuthFamily['requests'], Ext> = ResponseBody<AuthFamily, K, Ext>;
+type Ev<K extends keyof AuthFamily['events'], Ext> = EventBody<AuthFamily, K, Ext>;
+
+export type LoginCredentials<Ext = unknown> = Body<'account.login', Ext>;
+export type LoginResult<Ext = unknown> = Reply<'account.login', Ext>;
+export type Lobby = Reply<'lobby.create', unknown>['lobby'];
+export type LobbySummary = Reply<'lobby.list', unknown>['lobbies'][number];
+export type SessionReady<Ext = unknown> = Ev<'session.ready', Ext>;
+export type MatchFound<Ext = unknown> = Ev<'match.found', Ext>;
+
+/** Progress of `matchmake`, also emitted as the `matchmaking` event. */
+export type MatchmakingStatus =
+  | { phase: 'queued'; ticketId: string; estimatedWaitMs?: number }
+  | { phase: 'found'; matchId: string; playerCount: number }
+  | { phase: 'confirmed'; matchId: string }
+  /** the match fell through (a player declined, no host was available...) and the server keeps looking */
+  | { phase: 'requeued'; matchId: string; reason: string }
+  | { phase: 'claiming'; sessionId: string }
+  /**
+   * confirmed, but no session yet after `waitingNoticeMs` (repeated at that interval): the other
+   * players have not confirmed, or no game host is free and the server keeps trying
+   */
+  | { phase: 'waiting'; matchId: string; waitedMs: number }
+  /** the match was cancelled and this client is out of the queue */
+  | { phase: 'cancelled'; matchId: string; reason: string };
+
+export interface AuthClientEvents<Ext> {
+  /** a lobby this client is in changed (members, ready flags, state) */
+  lobby: Lobby;
+  lobbyOwnerChanged: Ev<'lobby.owner_changed', Ext>;
+  /** this client was removed from a lobby */
+  lobbyKicked: Ev<'lobby.kicked', Ext>;
+  lobbyClosed: Ev<'lobby.closed', Ext>;
+  matchFound: MatchFound<Ext>;
+  matchCancelled: Ev<'match.cancelled', Ext>;
+  matchmaking: MatchmakingStatus;
+  /** a game session has a seat for this client: `claim(ready)` or `waitForHandoff()` */
+  sessionReady: SessionReady<Ext>;
+  /**
+   * the server is about to close the connection (banned, logged in elsewhere, update required),
+   * or, with code `session_lost`, tells that the game host of this player's session died
+   */
+  kick: Ev<'kick', Ext>;
+  /** the connection ended; `error` is absent after `close()` */
+  close: { error?: IyesmpError };
+}
+
+export interface AuthClientOptions<Ext = unknown> {
+  /** this game build's version, checked by the server */
+  gameVersion: string;
+  /** zod schema of the game's `ext` data; checks every `ext` sent and received */
+  extSchema?: z.ZodType<Ext>;
+  /** the game's rule for the server's game version (default: accept any) */
+  acceptServerVersion?: GameVersionCheck;
+  locale?: string;
+  platform?: string;
+  /** per-request timeout, default 15 s */
+  requestTimeoutMs?: number;
+  /** how long a seat claim may wait for the other players and the host, default 60 s (or until claimBy + 30 s) */
+  claimTimeoutMs?: number;
+  /** where session private keys are kept (default: memory; FileKeyStore survives a restart) */
+  keyStore?: SessionKeyStore;
+  /** session key algorithm, default p256 */
+  keyAlgorithm?: KeyAlgorithm;
+  /** told about exceptions thrown by the game's own event listeners */
+  onListenerError?: (err: unknown) => void;
+  /** what `joinHost` trusts (connectToAuth passes the verifier it used for the Auth server) */
+  hostTrust?: ClientTrust;
+}
+
+export interface WelcomeInfo {
+  serverName: string;
+  /** the server's clock at the welcome, ms since the epoch */
+  time: number;
+  motd?: string;
+  serverGameVersion: string;
+}
+
+export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext>> {
+  readonly welcome: WelcomeInfo;
+  /** set by a successful login */
+  account: LoginResult<Ext> | undefined;
+
+  readonly #proto: ProtocolConnection<AuthFamily, 'dialer', Ext>;
+  readonly #opts: AuthClientOptions<Ext>;
+  readonly #endLink: () => Promise<void>;
+  readonly #keyStore: SessionKeyStore;
+  /** session.ready events not yet claimed, oldest first */
+  readonly #ready: SessionReady<Ext>[] = [];
+  /** recent final cancellations (a lobby start that failed may be told before anyone waits) */
+  readonly #cancelled: Ev<'match.cancelled', Ext>[] = [];
+  #closeError: IyesmpError | undefined;
+  #closed = false;
+  #closing = false;
+  #kick: Ev<'kick', Ext> | undefined;
+
+  private constructor(
+    proto: ProtocolConnection<AuthFamily, 'dialer', Ext>,
+    welcome: WelcomeInfo,
+    opts: AuthClientOptions<Ext>,
+    endLink: () => Promise<void>,
+  ) {
+    super();
+    this.#proto = proto;
+    this.welcome = welcome;
+    this.#opts = opts;
+    this.#endLink = endLink;
+    this.#keyStore = opts.keyStore ?? new MemoryKeyStore();
+    this.setListenerErrorHandler(opts.onListenerError ?? (() => {}));
+  }
+
+  /**
+   * Speaks `iyesmp-auth/1` on an open stream (connectToAuth dials QUIC and calls this). Rejects
+   * with a clear IyesmpError when the server refuses (version too old/new...).
+   */
+  static async open<Ext = unknown>(
+    stream: StreamPair,
+    opts: AuthClientOptions<Ext>,
+    endLink: () => Promise<void> = async () => {},
+  ): Promise<AuthClient<Ext>> {
+    const proto = ProtocolConnection.dial<AuthFamily, Ext>(authFamily, stream, {
+      gameVersion: opts.gameVersion,
+      ...(opts.extSchema ? { extSchema: opts.extSchema } : {}),
+      ...(opts.acceptServerVersion ? { acceptGameVersion: opts.acceptServerVersion } : {}),
+      ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
+      ...(opts.onListenerError ? { onListenerError: opts.onListenerError } : {}),
+      hello: {
+        ...(opts.locale === undefined ? {} : { locale: opts.locale }),
+        ...(opts.platform === undefined ? {} : { platform: opts.platform }),
+      },
+    });
+    // Events may follow the welcome at once: collect them until the client object exists.
+    const early: Parameters<Parameters<typeof proto.on<'event'>>[1]>[0][] = [];
+    const collect = (ev: (typeof early)[number]): void => void early.push(ev);
+    proto.on('event', collect);
+    let ready;
+    try {
+      ready = await proto.ready;
+    } catch (err) {
+      await endLink().catch(() => undefined);
+      throw helloError(err, 'auth', opts.gameVersion);
+    }
+    const w = ready.peerHello;
+    const client = new AuthClient<Ext>(
+      proto,
+      { serverName: w.serverName, time: w.time, ...(w.motd === undefined ? {} : { motd: w.motd }), serverGameVersion: ready.peerGameVersion },
+      opts,
+      endLink,
+    );
+    proto.off('event', collect);
+    proto.on('event', (ev) => client.#onEvent(ev));
+    proto.on('close', (info) => client.#onClose(info));
+    for (const ev of early) client.#onEvent(ev);
+    // a close that happened while collecting (listeners were not attached yet)
+    if (proto.session.state === 'closed' && proto.session.closeInfo) client.#onClose(proto.session.closeInfo);
+    return client;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  // ---- accounts ----------------------------------------------------------------------------------
+
+  /** Logs in; refusals reject with the server's code and reason (`login refused: ...`). */
+  async login(credentials: LoginCredentials<Ext>): Promise<LoginResult<Ext>> {
+    const r = await this.#request('account.login', credentials, 'login');
+    this.account = r;
+    return r;
+  }
+
+  async logout(): Promise<void> {
+    await this.#request('account.logout', {}, 'logout');
+    this.account = undefined;
+  }
+
+  // ---- lobbies -----------------------------------------------------------------------------------
+
+  readonly lobbies = {
+    create: async (o: Body<'lobby.create', Ext>): Promise<Lobby> => (await this.#request('lobby.create', o, 'creating the lobby')).lobby,
+    list: async (o: Body<'lobby.list', Ext> = {}): Promise<{ lobbies: LobbySummary[]; cursor?: string }> => {
+      const r = await this.#request('lobby.list', o, 'listing lobbies');
+      return { lobbies: r.lobbies, ...(r.cursor === undefined ? {} : { cursor: r.cursor }) };
+    },
+    join: async (lobbyId: string, password?: string): Promise<Lobby> =>
+      (await this.#request('lobby.join', { lobbyId, ...(password === undefined ? {} : { password }) }, 'joining the lobby')).lobby,
+    leave: async (lobbyId: string): Promise<void> => void (await this.#request('lobby.leave', { lobbyId }, 'leaving the lobby')),
+    ready: async (lobbyId: string, ready = true): Promise<void> => void (await this.#request('lobby.ready', { lobbyId, ready }, 'setting ready')),
+    /** Owner only. The hand-off follows: `await client.waitForHandoff({ lobbyId })`. */
+    start: async (lobbyId: string): Promise<void> => void (await this.#request('lobby.start', { lobbyId }, 'starting the lobby')),
+    kick: async (lobbyId: string, accountId: string, reason?: string): Promise<void> =>
+      void (await this.#request('lobby.kick', { lobbyId, accountId, ...(reason === undefined ? {} : { reason }) }, 'kicking the player')),
+    setOwner: async (lobbyId: string, accountId: string): Promise<void> =>
+      void (await this.#request('lobby.set_owner', { lobbyId, accountId }, 'changing the owner')),
+  };
+
+  // ---- matchmaking -------------------------------------------------------------------------------
+
+  async queue(mode: string, regions?: string[], ext?: Ext): Promise<Reply<'match.queue', Ext>> {
+    return this.#request('match.queue', { mode, ...(regions ? { regions } : {}), ...(ext === undefined ? {} : { ext }) }, 'joining the queue');
+  }
+  async cancelQueue(ticketId: string): Promise<void> {
+    await this.#request('match.cancel', { ticketId }, 'leaving the queue');
+  }
+  async confirmMatch(matchId: string): Promise<void> {
+    await this.#request('match.confirm', { matchId }, 'confirming the match');
+  }
+  async declineMatch(matchId: string): Promise<void> {
+    await this.#request('match.decline', { matchId }, 'declining the match');
+  }
+
+  /**
+   * Queues, confirms the match when one is found (unless `confirm` says no), waits for the session
+   * and claims the seat: one call from "play" to a ticket for `joinHost`. A match that falls
+   * through (a player declined, no host free yet) is retried by the server; progress arrives as
+   * `matchmaking` events and through `onStatus`. Aborting or timing out leaves the queue.
+   */
+  async matchmake(o: {
+    mode: string;
+    regions?: string[];
+    ext?: Ext;
+    /** decide on a found match; default: accept */
+    confirm?: (found: MatchFound<Ext>) => boolean | Promise<boolean>;
+    onStatus?: (s: MatchmakingStatus) => void;
+    /** after confirming, report `waiting` at this interval until the session is ready; default 5 s */
+    waitingNoticeMs?: number;
+    timeoutMs?: number;
+    signal?: AbortSignal;
+  }): Promise<HostTicket<Ext>> {
+    const status = (s: MatchmakingStatus): void => {
+      this.emit('matchmaking', s);
+      try {
+        o.onStatus?.(s);
+      } catch (err) {
+        this.#opts.onListenerError?.(err);
+      }
+    };
+    const matches = new Set<string>();
+    let failure: IyesmpError | undefined;
+    let ticketId: string | undefined;
+    // The protocol has no "still setting up" message: a timer tells the game that time passes.
+    let notice: ReturnType<typeof setInterval> | undefined;
+    const startNotice = (matchId: string): void => {
+      clearInterval(notice);
+      const since = Date.now();
+      notice = setInterval(() => status({ phase: 'waiting', matchId, waitedMs: Date.now() - since }), o.waitingNoticeMs ?? 5_000);
+      notice.unref?.();
+    };
+    // match.found may arrive in the same read as the queue reply, before `ticketId` is known here
+    const early: MatchFound<Ext>[] = [];
+    const onFound = (f: MatchFound<Ext>): void => {
+      if (ticketId === undefined) return void early.push(f);
+      if (f.ticketId !== ticketId) return;
+      matches.add(f.matchId);
+      status({ phase: 'found', matchId: f.matchId, playerCount: f.playerCount });
+      void (async () => {
+        try {
+          const yes = o.confirm ? await o.confirm(f) : true;
+          if (yes) {
+            await this.confirmMatch(f.matchId);
+            status({ phase: 'confirmed', matchId: f.matchId });
+            startNotice(f.matchId);
+          } else {
+            await this.declineMatch(f.matchId);
+          }
+        } catch (err) {
+          // the match may have been cancelled meanwhile; a later event tells what happens next
+          this.#opts.onListenerError?.(err);
+        }
+      })();
+    };
+    const onCancelled = (c: Ev<'match.cancelled', Ext>): void => {
+      if (!matches.has(c.matchId)) return;
+      clearInterval(notice);
+      if (c.requeued) return status({ phase: 'requeued', matchId: c.matchId, reason: c.reason });
+      failure = cancelledError(c.reason);
+      status({ phase: 'cancelled', matchId: c.matchId, reason: c.reason }); // also wakes the wait below
+    };
+    this.on('matchFound', onFound);
+    let queued: Reply<'match.queue', Ext>;
+    try {
+      queued = await this.queue(o.mode, o.regions, o.ext);
+    } catch (err) {
+      this.off('matchFound', onFound);
+      throw err;
+    }
+    ticketId = queued.ticketId;
+    status({ phase: 'queued', ticketId, ...(queued.estimatedWaitMs === undefined ? {} : { estimatedWaitMs: queued.estimatedWaitMs }) });
+    for (const f of early.splice(0)) onFound(f);
+    this.on('matchCancelled', onCancelled);
+    try {
+      return await this.waitForHandoff({
+        filter: (r) => r.lobbyId === undefined,
+        ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+        ...(o.signal ? { signal: o.signal } : {}),
+        failWith: () => failure,
+        onClaim: (sessionId) => {
+          clearInterval(notice);
+          status({ phase: 'claiming', sessionId });
+        },
+      });
+    } catch (err) {
+      // a cancelled match already took the ticket out of the queue
+      if (!this.#closed && failure === undefined) {
+        await this.cancelQueue(queued.ticketId).catch(() => undefined);
+      }
+      throw err;
+    } finally {
+      clearInterval(notice);
+      this.off('matchFound', onFound);
+      this.off('matchCancelled', onCancelled);
+    }
+  }
+
+  // ---- hand-off ----------------------------------------------------------------------------------
+
+  /** Session offers received and not claimed yet (for example after logging in again mid-game). */
+  get pendingSessions(): readonly SessionReady<Ext>[] {
+    return this.#ready;
+  }
+
+  /**
+   * Waits for a `session.ready` (one already received counts) and claims it. After a lobby start
+   * pass `{ lobbyId }`; after logging in again during a live game, the server offers the same
+   * session again and this returns the same hand-off.
+   */
+  async waitForHandoff(
+    o: {
+      lobbyId?: string;
+      filter?: (r: SessionReady<Ext>) => boolean;
+      timeoutMs?: number;
+      signal?: AbortSignal;
+      failWith?: () => IyesmpError | undefined;
+      onClaim?: (sessionId: string) => void;
+    } = {},
+  ): Promise<HostTicket<Ext>> {
+    const fits = (r: SessionReady<Ext>): boolean => (o.lobbyId === undefined || r.lobbyId === o.lobbyId) && (o.filter?.(r) ?? true);
+    let ready = this.#ready.find(fits);
+    if (ready === undefined) {
+      // A lobby's session that cannot be set up (no host in time, host refused) is cancelled with
+      // the lobby id in `matchId`.
+      const toldAt = o.lobbyId === undefined ? -1 : this.#cancelled.findIndex((c) => c.matchId === o.lobbyId);
+      // consumed: a later start of the same lobby must not fail on this old news
+      const told = toldAt >= 0 ? this.#cancelled.splice(toldAt, 1)[0] : undefined;
+      let lobbyFailure: IyesmpError | undefined = told ? cancelledError(told.reason) : undefined;
+      const onCancelled = (c: Ev<'match.cancelled', Ext>): void => {
+        if (o.lobbyId !== undefined && c.matchId === o.lobbyId && !c.requeued) lobbyFailure = cancelledError(c.reason);
+      };
+      this.on('matchCancelled', onCancelled);
+      try {
+        ready = await this.next('sessionReady', {
+          filter: fits,
+          ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+          ...(o.signal ? { signal: o.signal } : {}),
+          failWith: () => lobbyFailure ?? o.failWith?.() ?? this.#closeError ?? (this.#closed ? authLost('the client was closed') : undefined),
+          what: 'waiting for the game session',
+        });
+      } finally {
+        this.off('matchCancelled', onCancelled);
+      }
+    }
+    o.onClaim?.(ready.sessionId);
+    return this.claim(ready);
+  }
+
+  /**
+   * Claims a seat: makes the session key pair (or reuses the stored one for this session), sends
+   * the public key, checks the certificate that comes back, and keeps the private key in the key
+   * store until the session ends. Without `needsPublicKey` the server makes the key (seed design).
+   */
+  async claim(ready: Pick<SessionReady<Ext>, 'sessionId' | 'needsPublicKey'> & { claimBy?: number }): Promise<HostTicket<Ext>> {
+    // A key stored for this session is reused: after a reconnect the server returns the very same
+    // hand-off, whose certificate names that key (and then it asks for no public key).
+    const stored = await this.#keyStore.get(ready.sessionId);
+    let key: SessionKey | undefined = stored === undefined ? undefined : sessionKeyFromPem(stored);
+    if (key === undefined && ready.needsPublicKey) {
+      key = newSessionKey(this.#opts.keyAlgorithm);
+      await this.#keyStore.set(ready.sessionId, key.keyPem);
+    }
+    // The server answers a claim once every player claimed and the host accepted the session.
+    const untilClaimBy = ready.claimBy === undefined ? 0 : ready.claimBy - Date.now();
+    const h = await this.#request(
+      'session.claim',
+      { sessionId: ready.sessionId, ...(key && ready.needsPublicKey ? { publicKey: key.publicKeyDer } : {}) },
+      'claiming the game session',
+      Math.max(this.#opts.claimTimeoutMs ?? 60_000, untilClaimBy + 30_000),
+    );
+    const ticket = ticketFromHandoff(h, key);
+    if (ticket.serverMadeKey && ticket.credentials) await this.#keyStore.set(ticket.sessionId, ticket.credentials.keyPem);
+    const i = this.#ready.findIndex((r) => r.sessionId === ready.sessionId);
+    if (i >= 0) this.#ready.splice(i, 1);
+    return ticket;
+  }
+
+  /**
+   * Joins the game host of a hand-off with this client's game version, ext schema and trust.
+   * `options` may override them (and must give `trust` when this client was not made by connectToAuth).
+   */
+  async joinHost(ticket: HostTicket<Ext>, options: Partial<JoinHostOptions<Ext>> = {}): Promise<GameSession<Ext>> {
+    const o = this.#opts;
+    const trust = options.trust ?? o.hostTrust;
+    if (trust === undefined) throw new IyesmpError('usage', 'no_trust', 'joinHost needs `trust` (the PKI Master certificate) to check the game host');
+    const defaults: GameSessionOptions<Ext> = {
+      gameVersion: o.gameVersion,
+      ...(o.extSchema ? { extSchema: o.extSchema } : {}),
+      ...(o.acceptServerVersion ? { acceptServerVersion: o.acceptServerVersion } : {}),
+      ...(o.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: o.requestTimeoutMs }),
+      ...(o.onListenerError ? { onListenerError: o.onListenerError } : {}),
+    };
+    const game = await joinHost<Ext>(ticket, { ...defaults, ...options, trust });
+    // the key is no longer needed once the game is over
+    game.once('end', () => void this.#keyStore.delete(ticket.sessionId).catch(() => undefined));
+    return game;
+  }
+
+  /** Forgets a finished session's private key. */
+  async forgetSession(sessionId: string): Promise<void> {
+    await this.#keyStore.delete(sessionId);
+  }
+
+  // ---- lifetime ----------------------------------------------------------------------------------
+
+  async close(): Promise<void> {
+    if (this.#closed || this.#closing) return;
+    this.#closing = true;
+    await this.#proto.close('normal', 'client closed');
+    await this.#proto.flushed().catch(() => undefined);
+    await this.#endLink().catch(() => undefined);
+  }
+
+  // ---- plumbing ----------------------------------------------------------------------------------
+
+  async #request<K extends keyof AuthFamily['requests'] & string>(
+    type: K,
+    body: Body<K, Ext>,
+    what: string,
+    timeoutMs = this.#opts.requestTimeoutMs ?? 15_000,
+  ): Promise<Reply<K, Ext>> {
+    if (this.#closed) throw this.#closeError ?? authLost('the client was closed');
+    try {
+      return (await this.#proto.request(type as never, body as never, { timeoutMs })) as Reply<K, Ext>;
+    } catch (err) {
+      if (this.#closeError && err instanceof IyesmpError && err.code === 'closed') throw this.#closeError;
+      throw requestError(err, what);
+    }
+  }
+
+  #onEvent(ev: { type: string; body: unknown }): void {
+    const b = ev.body as never;
+    switch (ev.type) {
+      case 'lobby.updated':
+        this.emit('lobby', (b as { lobby: Lobby }).lobby);
+        return;
+      case 'lobby.owner_changed':
+        this.emit('lobbyOwnerChanged', b);
+        return;
+      case 'lobby.kicked':
+        this.emit('lobbyKicked', b);
+        return;
+      case 'lobby.closed':
+        this.emit('lobbyClosed', b);
+        return;
+      case 'match.found':
+        this.emit('matchFound', b);
+        return;
+      case 'match.cancelled': {
+        const c = b as Ev<'match.cancelled', Ext>;
+        if (!c.requeued) {
+          this.#cancelled.push(c);
+          if (this.#cancelled.length > 16) this.#cancelled.shift();
+        }
+        this.emit('matchCancelled', c);
+        return;
+      }
+      case 'session.ready': {
+        const r = b as SessionReady<Ext>;
+        // a repeated offer of the same session replaces the older one
+        const i = this.#ready.findIndex((x) => x.sessionId === r.sessionId);
+        if (i >= 0) this.#ready.splice(i, 1);
+        this.#ready.push(r);
+        if (this.#ready.length > 16) this.#ready.shift();
+        this.emit('sessionReady', r);
+        return;
+      }
+      case 'kick': {
+        const k = b as Ev<'kick', Ext>;
+        // `session_lost` announces a game whose host died; the auth connection itself stays open
+        if (k.code !== 'session_lost') this.#kick = k;
+        this.emit('kick', k);
+        return;
+      }
+    }
+  }
+
+  #onClose(info: { code: string; reason: string; by: string }): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    let error: IyesmpError | undefined;
+    if (this.#kick) {
+      error = new IyesmpError('refused', this.#kick.code, `the login server closed the connection: ${this.#kick.reason}`);
+    } else if (info.by === 'local' && info.code === 'normal') {
+      error = undefined;
+    } else if (info.by === 'peer' && (info.code === 'version_too_old' || info.code === 'update_required')) {
+      error = helloError(new IyesmpError('refused', info.code, `closed before the hello finished: ${info.reason}`), 'auth', this.#opts.gameVersion);
+    } else {
+      const why = info.reason ? `${info.code}: ${info.reason}` : info.code;
+      error = authLost(info.by === 'peer' ? `the server closed it (${why})` : why);
+      if (info.by === 'local' && info.code !== 'normal') {
+        // we closed because the server broke the protocol (malformed data, too many errors...)
+        error = new IyesmpError('input', 'bad_server_data', `the login server sent data this client cannot accept (${why}); the connection was closed`, {
+          hint: 'the server may run an incompatible version',
+        });
+      }
+    }
+    this.#closeError = error;
+    this.emit('close', error ? { error } : {});
+    if (!this.#closing) void this.#endLink().catch(() => undefined);
+  }
+}
+
+/** A match or lobby start that the server gave up on. */
+function cancelledError(reason: string): IyesmpError {
+  if (/no host/i.test(reason)) {
+    return new IyesmpError('io', 'no_host_available', 'no game host is available right now: try again in a moment', {
+      hint: 'the server waited for a free host and gave up; queue again (or start the lobby again)',
+      details: { reason },
+    });
+  }
+  return new IyesmpError('refused', 'match_cancelled', `the match was cancelled: ${reason}`, { hint: 'queue again', details: { reason } });
+}

@@ -1,0 +1,44 @@
+/**
+ * iyesmp client library: what a game links to talk to the Auth server (login, lobbies,
+ * matchmaking, hand-off) and then to its game host (ready, begin, messages, actions, end).
+ *
+ * ```ts
+ * const client = await connectToAuth({ address: 'auth.example.net:4433', identity: { cert, key }, trust: { caPem }, gameVersion: '1.0.0' });
+ * await client.login({ method: 'guest', displayName: 'ada' });
+ * const ticket = await client.matchmake({ mode: 'tictactoe' });
+ * const game = await client.joinHost(ticket);
+ * game.on('begin', ...); game.on('message', ...); game.on('end', ...);
+ * await game.ready();
+ * ```
+ * See docs/client.md.
+ */
+export { IyesmpError, isIyesmpError } from '../errors.js';
+export { connectToAuth, type ConnectOptions } from './connect.js';
+export { joinHost, type JoinHostOptions } from './join-host.js';
+export {
+  AuthClient,
+  type AuthClientEvents,
+  type AuthClientOptions,
+  type LoginCredentials,
+  type LoginResult,
+  type Lobby,
+  type LobbySummary,
+  type MatchFound,
+  type MatchmakingStatus,
+  type SessionReady,
+  type WelcomeInfo,
+} from './auth-client.js';
+export {
+  GameSession,
+  type GameBegin,
+  type GameEnd,
+  type GameMessage,
+  type GameSessionEvents,
+  type GameSessionOptions,
+  type PlayerStatus,
+  type SessionState,
+} from './game-session.js';
+export { FileKeyStore, MemoryKeyStore, type HostTicket, type SessionKeyStore } from './handoff.js';
+export { masterOnlyVerifier, type ClientTrust } from './trust.js';
+export { parseAddress, type Address } from './link.js';
+export { TypedEmitter } from './emitter.js';

@@ -1,0 +1,90 @@
+/**
+ * Dialling a server for the client: address parsing and the QUIC connection + control stream that
+ * both the Auth and the Host client sit on. Split out so tests (and LAN mode) can hand the clients
+ * any `{ readable, writable }` pair instead.
+ */
+import { isIP } from 'node:net';
+import { IyesmpError } from '../errors.js';
+import type { StreamPair } from '../protocol/index.js';
+import { connectQuic, type PemSource } from '../transport/index.js';
+import type { PeerVerifier, VerifyPolicy } from '../pki/types.js';
+
+export interface Address {
+  host: string;
+  port: number;
+}
+
+/** `host:port`, `[v6]:port`, or `{ host, port }`. */
+export function parseAddress(a: string | Address): Address {
+  if (typeof a !== 'string') return checkPort(a.host, a.port, `${a.host}:${a.port}`);
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(a);
+  if (v6) return checkPort(v6[1]!, Number(v6[2]), a);
+  const m = /^([^:\s]+):(\d+)$/.exec(a);
+  if (m) return checkPort(m[1]!, Number(m[2]), a);
+  throw new IyesmpError('usage', 'bad_address', `"${a}" is not an address: write host:port (IPv6 as [addr]:port)`);
+}
+
+function checkPort(host: string, port: number, text: string): Address {
+  if (!Number.isInteger(port) || port < 1 || port > 65535 || host.length === 0) {
+    throw new IyesmpError('usage', 'bad_address', `"${text}" is not an address: the port must be 1..65535`);
+  }
+  return { host, port };
+}
+
+const CLOSE_WAIT_MS = 3000;
+
+/** The underlying connection of a client: its control stream and how to end it. */
+export interface Link {
+  stream: StreamPair;
+  /** closes the whole connection (after the protocol's own close frame went out) */
+  close(): Promise<void>;
+}
+
+export async function dialQuic(opts: {
+  address: Address;
+  alpn: string;
+  serverName?: string;
+  cert: PemSource;
+  key: PemSource;
+  verifier: PeerVerifier;
+  serverPolicy: VerifyPolicy;
+  timeoutMs?: number;
+  idleTimeoutMs?: number;
+}): Promise<Link> {
+  const conn = await connectQuic({
+    host: opts.address.host,
+    port: opts.address.port,
+    alpn: opts.alpn,
+    ...(opts.serverName === undefined ? {} : { serverName: opts.serverName }),
+    cert: opts.cert,
+    key: opts.key,
+    verifier: opts.verifier,
+    serverPolicy: opts.serverPolicy,
+    ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+    ...(opts.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: opts.idleTimeoutMs }),
+    ...(isIP(opts.address.host) === 6 ? { localHost: '::' } : {}),
+  });
+  let stream: StreamPair;
+  try {
+    stream = conn.openStream();
+  } catch (err) {
+    await conn.close('no stream').catch(() => undefined);
+    throw err;
+  }
+  return {
+    stream,
+    close: async () => {
+      // Graceful (lets the protocol's close frame go out), but never hang a game on a silent peer:
+      // the connection then ends at its idle timeout.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        conn.close('bye').catch(() => undefined),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, CLOSE_WAIT_MS);
+          timer.unref?.();
+        }),
+      ]);
+      clearTimeout(timer);
+    },
+  };
+}
