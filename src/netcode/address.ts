@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { type IpAddress, formatHostPort, ipFromParts, isValidPort, parseHostPort, parseIp } from '../net/address.js';
 import type { ByteReader, ByteWriter } from './bytes.js';
 
 /** An IPv4 or IPv6 endpoint. `host` is canonical (dotted quad, or RFC 5952 text for IPv6). */
@@ -11,25 +11,32 @@ export interface NetcodeAddress {
 export const ADDRESS_TYPE_IPV4 = 1;
 export const ADDRESS_TYPE_IPV6 = 2;
 
+/**
+ * Netcode keeps an IPv4-mapped IPv6 address as IPv6 (`::ffff:102:304`): the wire form has its own
+ * IPv4 type, so the two are different addresses in a connect token. A zone id is dropped.
+ */
+function fromIp(ip: IpAddress, port: number): NetcodeAddress {
+  return { family: ip.family, host: ip.text, port };
+}
+
 /** Builds a canonical address from a host literal (no DNS) and port; throws TypeError when malformed. */
 export function makeAddress(host: string, port: number): NetcodeAddress {
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`port out of range: ${port}`);
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  if (isIPv4(bare)) return { family: 4, host: bare.split('.').map((p) => String(Number(p))).join('.'), port };
-  const unscoped = bare.split('%')[0] ?? '';
-  if (isIPv6(unscoped)) return { family: 6, host: formatIpv6(parseIpv6(unscoped)), port };
-  throw new TypeError(`not an IP address: ${host}`);
+  if (!isValidPort(port, 0)) throw new TypeError(`port out of range: ${port}`);
+  const ip = parseIp(host);
+  if (!ip.ok) throw new TypeError(ip.error);
+  return fromIp(ip.value, port);
 }
 
 /** Parses `1.2.3.4:5`, `[::1]:5`; throws TypeError when malformed. */
 export function parseAddress(text: string): NetcodeAddress {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:]+):(\d{1,5})$/.exec(text);
-  if (!m) throw new TypeError(`expected HOST:PORT or [IPv6]:PORT, got "${text}"`);
-  return makeAddress(m[1]!, Number(m[2]));
+  const r = parseHostPort(text);
+  if (!r.ok && r.what !== 'form') throw new TypeError(r.error);
+  if (!r.ok || r.value.port === undefined) throw new TypeError(`expected HOST:PORT or [IPv6]:PORT, got "${text}"`);
+  return fromIp(r.value.ip, r.value.port);
 }
 
 export function formatAddress(a: NetcodeAddress): string {
-  return a.family === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+  return formatHostPort(a.host, a.port);
 }
 
 /** A string that is equal for equal addresses; used as a Map key. */
@@ -43,12 +50,14 @@ export function addressesEqual(a: NetcodeAddress, b: NetcodeAddress): boolean {
 
 /** Wire form: type u8 (1/2), IPv4 bytes or eight u16 LE groups, port u16 LE. */
 export function writeAddress(w: ByteWriter, a: NetcodeAddress): void {
+  const ip = parseIp(a.host);
+  if (!ip.ok || ip.value.family !== a.family) throw new TypeError(`not an IPv${a.family} address: ${JSON.stringify(a.host)}`);
   if (a.family === 4) {
     w.u8(ADDRESS_TYPE_IPV4);
-    for (const part of a.host.split('.')) w.u8(Number(part));
+    for (const octet of ip.value.parts) w.u8(octet);
   } else {
     w.u8(ADDRESS_TYPE_IPV6);
-    for (const g of parseIpv6(a.host)) w.u16(g);
+    for (const group of ip.value.parts) w.u16(group); // u16 is little-endian, as netcode 1.02 sends groups
   }
   w.u16(a.port);
 }
@@ -60,7 +69,7 @@ export function readAddress(r: ByteReader): NetcodeAddress | null {
     const b = r.bytes(4);
     const port = r.u16();
     if (!b || port === null) return null;
-    return { family: 4, host: Array.from(b).join('.'), port };
+    return { family: 4, host: ipFromParts(Array.from(b))!.text, port };
   }
   if (type === ADDRESS_TYPE_IPV6) {
     const groups: number[] = [];
@@ -71,45 +80,7 @@ export function readAddress(r: ByteReader): NetcodeAddress | null {
     }
     const port = r.u16();
     if (port === null) return null;
-    return { family: 6, host: formatIpv6(groups), port };
+    return { family: 6, host: ipFromParts(groups)!.text, port };
   }
   return null;
-}
-
-/** Eight 16-bit groups of a valid IPv6 literal (validated by net.isIPv6 first). */
-function parseIpv6(text: string): number[] {
-  let s = text.toLowerCase();
-  // an embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
-  if (v4) {
-    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
-    s = s.slice(0, v4.index) + ((a << 8) | b).toString(16) + ':' + ((c << 8) | d).toString(16);
-  }
-  const [head, tail] = s.includes('::') ? (s.split('::') as [string, string]) : [s, undefined];
-  const hs = head ? head.split(':') : [];
-  const ts = tail ? tail.split(':') : [];
-  const fill = tail === undefined ? 0 : 8 - hs.length - ts.length;
-  return [...hs, ...Array<string>(fill).fill('0'), ...ts].map((g) => parseInt(g, 16));
-}
-
-/** RFC 5952: lower case, no leading zeros, longest run (>= 2) of zero groups as "::". */
-function formatIpv6(groups: number[]): string {
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLen < 2) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }

@@ -4,8 +4,8 @@
  * (`203.0.113.7`, `2001:db8::1`) or an address with a port (`203.0.113.7:5000`, `[2001:db8::1]:5000`).
  * The list can change while the server runs; counters say how much was dropped.
  */
-import { isIP } from 'node:net';
 import { IyesmpError } from '../errors.js';
+import { formatHostPort, parseHostPort, parseIp, unmapIpv4 } from '../net/address.js';
 
 export interface AllowListStats {
   /** datagrams let through to QUIC */
@@ -24,31 +24,16 @@ export interface AllowEntry {
 }
 
 /**
- * Canonical text for an IP address: IPv4 dotted quad; IPv6 compressed lowercase (RFC 5952, via the
- * WHATWG URL parser); an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, which a dual-stack socket
- * reports for IPv4 peers) becomes its IPv4 form so both spellings match one entry.
- * Returns undefined for anything that is not an IP address.
+ * Canonical text for an IP address (src/net/address.ts): IPv4 dotted quad; IPv6 compressed lowercase
+ * (RFC 5952); an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, which a dual-stack socket reports for
+ * IPv4 peers) becomes its IPv4 form so both spellings match one entry.
+ * Returns undefined for anything that is not an IP address, and for scoped IPv6 (`fe80::1%eth0`):
+ * zone ids never reach a datagram's source address.
  */
 export function canonicalIp(text: string): string | undefined {
-  let t = text.trim();
-  if (t.startsWith('[') && t.endsWith(']')) t = t.slice(1, -1);
-  const family = isIP(t);
-  if (family === 4) return t.split('.').map((o) => String(Number(o))).join('.');
-  if (family !== 6) return undefined;
-  if (t.includes('%')) return undefined; // zone ids never reach a datagram's source address
-  let host: string;
-  try {
-    host = new URL(`http://[${t}]/`).hostname.slice(1, -1);
-  } catch {
-    return undefined;
-  }
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
-  if (mapped) {
-    const hi = parseInt(mapped[1]!, 16);
-    const lo = parseInt(mapped[2]!, 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
-  return host;
+  const r = parseIp(text.trim());
+  if (!r.ok || r.value.zone !== undefined) return undefined;
+  return unmapIpv4(r.value).text;
 }
 
 /** Parses one allow-list entry; throws an `input` IyesmpError naming the bad text. */
@@ -58,37 +43,30 @@ export function parseAllowEntry(text: string): AllowEntry {
       hint: 'use an IP address, or IP:port (IPv6 with a port as [addr]:port)',
     });
   if (typeof text !== 'string' || text.length === 0 || text.length > 64) throw bad('is empty or too long');
-  const t = text.trim();
-  let hostPart = t;
-  let portPart: string | undefined;
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(t);
-  if (bracketed) {
-    hostPart = bracketed[1]!;
-    portPart = bracketed[2];
-  } else if (isIP(t) === 0) {
-    // only IPv4 can carry an unbracketed port: a bare IPv6 address has several colons
-    const m = /^([0-9.]+):(\d+)$/.exec(t);
-    if (!m) throw bad('is not an IP address or IP:port');
-    hostPart = m[1]!;
-    portPart = m[2];
-  }
-  const host = canonicalIp(hostPart);
-  if (host === undefined) throw bad('is not an IP address');
-  if (portPart === undefined) return { host };
-  const port = Number(portPart);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad('has a port outside 1..65535');
+  const r = parseHostPort(text.trim());
+  if (!r.ok && r.what === 'form') throw bad('is not an IP address or IP:port');
+  if (!r.ok && r.what === 'port') throw bad('has a port outside 1..65535');
+  if (!r.ok || r.value.ip.zone !== undefined) throw bad('is not an IP address');
+  const host = unmapIpv4(r.value.ip).text;
+  const { port } = r.value;
+  if (port === undefined) return { host };
+  if (port < 1) throw bad('has a port outside 1..65535');
   return { host, port };
 }
 
 function entryKey(e: AllowEntry): string {
-  if (e.port === undefined) return e.host;
-  return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+  return e.port === undefined ? e.host : formatHostPort(e.host, e.port);
 }
 
 export class AddressAllowList {
   /** canonical host -> allowed ports; an empty set with `any` means every port */
   private readonly hosts = new Map<string, { any: boolean; ports: Set<number> }>();
   private readonly counters: AllowListStats = { passed: 0, dropped: 0, droppedBytes: 0 };
+  /**
+   * Source text -> canonical IP, so the per-datagram check is a lookup: parsing (ipaddr.js) costs
+   * microseconds and a socket sees the same few peers over and over. Pure, so never stale; bounded.
+   */
+  private readonly canonical = new Map<string, string | undefined>();
 
   constructor(entries: Iterable<string> = []) {
     for (const e of entries) this.add(e);
@@ -132,7 +110,12 @@ export class AddressAllowList {
 
   /** Whether a datagram from `host:port` may pass; does not count. */
   allows(host: string, port: number): boolean {
-    const c = canonicalIp(host);
+    let c = this.canonical.get(host);
+    if (c === undefined && !this.canonical.has(host)) {
+      c = canonicalIp(host);
+      if (this.canonical.size >= 4096) this.canonical.clear();
+      this.canonical.set(host, c);
+    }
     if (c === undefined) return false;
     const h = this.hosts.get(c);
     return h !== undefined && (h.any || h.ports.has(port));
@@ -146,7 +129,7 @@ export class AddressAllowList {
     }
     this.counters.dropped++;
     this.counters.droppedBytes += bytes;
-    this.counters.lastDroppedFrom = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    this.counters.lastDroppedFrom = formatHostPort(host, port);
     return false;
   }
 
