@@ -2,8 +2,10 @@ import { createHash, createPrivateKey, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { IyesmpError } from '../errors.js';
 import type { FastSessionMinter } from '../pki/index.js';
-import type { MintedSession } from '../pki/types.js';
+import type { KeyAlgorithm, MintedSession } from '../pki/types.js';
 import { pemToDerList } from '../pki/index.js';
+import { deriveNetcodeClientId, issueNetcodeHandoff } from '../netcode/handoff.js';
+import type { ResolvedNetcodeIssuer } from '../netcode/config.js';
 import type { z } from 'zod';
 import type { Handoff as HandoffSchema } from '../protocol/families/auth.js';
 import type { ExpectedPlayer as ExpectedPlayerSchema } from '../protocol/families/hostctl.js';
@@ -22,7 +24,14 @@ import type { HandOff, Sessions } from './sessions.js';
  *         -> host ack: every pending claim is answered with its Handoff
  *
  * Claims are answered only after the host's ack, so a client never races the host's allow-list.
+ *
+ * The transport is chosen per game mode (`transportFor`). For netcode there is no certificate: a
+ * claim only marks the seat taken, the host is told each seat's client id, and the answer carries
+ * a connect token sealed with the key shared with the hosts.
  */
+
+/** Host transports the Auth server can hand players to. */
+export type HandoffTransportKind = 'quic' | 'netcode';
 
 export type WireHandoff = z.output<typeof HandoffSchema>;
 type WireExpectedPlayer = z.output<typeof ExpectedPlayerSchema>;
@@ -48,7 +57,13 @@ export interface HandoffDeps {
   minter: FastSessionMinter;
   logger: Logger;
   keyDelivery: 'client' | 'seed';
+  /** key type the server generates in the seed design; default: the SessionAuth key's */
+  seedKeyAlgorithm?: KeyAlgorithm;
   sessionTtlSeconds: number;
+  /** which transport a game mode is played on (default quic) */
+  transportFor?: (mode: string | undefined) => HandoffTransportKind;
+  /** the shared key and token settings; required for netcode sessions */
+  netcode?: ResolvedNetcodeIssuer;
   claimTimeoutMs: number;
   hostAckTimeoutMs: number;
   /** how long the host waits for players after creation */
@@ -66,7 +81,7 @@ export interface HandoffDeps {
 
 export interface CreateBody {
   sessionId: string;
-  transport: 'quic';
+  transport: HandoffTransportKind;
   mode?: string;
   expiresAt: number;
   players: WireExpectedPlayer[];
@@ -75,7 +90,7 @@ export interface CreateBody {
 
 export interface SessionReadyBody {
   sessionId: string;
-  transport: 'quic';
+  transport: HandoffTransportKind;
   needsPublicKey: boolean;
   lobbyId?: string;
   matchId?: string;
@@ -86,6 +101,8 @@ interface Seat {
   player: SeatPlayer;
   seatId: string;
   address?: string;
+  /** the player claimed (for quic: its cert is minted) */
+  claimed: boolean;
   minted?: MintedSession & { privateKeyPem?: string };
   waiters: Array<{ resolve: (h: WireHandoff) => void; reject: (e: unknown) => void }>;
 }
@@ -93,6 +110,7 @@ interface Seat {
 interface Pending {
   sessionId: string;
   hostName: string;
+  transport: HandoffTransportKind;
   req: StartRequest;
   seats: Map<string, Seat>;
   claimBy: number;
@@ -127,17 +145,29 @@ export class HandoffCoordinator {
     return this.#waiting.length;
   }
 
+  /** The transport a start is played on: the mode's, or quic. */
+  transportOf(req: { mode?: string | undefined }): HandoffTransportKind {
+    return this.#deps.transportFor?.(req.mode) ?? 'quic';
+  }
+
   async start(req: StartRequest, now: number): Promise<void> {
-    const pick = this.#deps.registry.pick({ transport: 'quic', ...(req.regions?.length ? { regions: req.regions } : {}) });
+    const transport = this.transportOf(req);
+    if (transport === 'netcode' && !this.#deps.netcode) {
+      // the server refuses such configs at start; this guards programmatic use
+      this.#deps.logger.error({ origin: req.origin, mode: req.mode }, 'netcode game mode without a netcode key');
+      for (const p of req.players) this.#deps.notifyCancelled(p.playerId, { matchId: req.origin.id, reason: 'netcode is not configured on the auth server', requeued: false });
+      return;
+    }
+    const pick = this.#deps.registry.pick({ transport, ...(req.regions?.length ? { regions: req.regions } : {}) });
     if (!pick.ok) {
-      this.#deps.logger.warn({ origin: req.origin, detail: pick.detail }, 'no host available; will retry');
+      this.#deps.logger.warn({ origin: req.origin, transport, detail: pick.detail }, 'no host available; will retry');
       this.#waiting.push({ ...req, since: now });
       return;
     }
-    await this.#open(req, pick.host.name, now);
+    await this.#open(req, pick.host.name, transport, now);
   }
 
-  async #open(req: StartRequest, hostName: string, now: number): Promise<void> {
+  async #open(req: StartRequest, hostName: string, transport: HandoffTransportKind, now: number): Promise<void> {
     const d = this.#deps;
     const sessionId = randomUUID();
     d.registry.reserve(hostName, sessionId, now);
@@ -146,7 +176,7 @@ export class HandoffCoordinator {
         {
           id: sessionId,
           hostName,
-          transport: 'quic',
+          transport,
           players: req.players.map((p) => p.playerId),
           origin: req.origin,
           ...(req.mode !== undefined ? { mode: req.mode } : {}),
@@ -163,31 +193,36 @@ export class HandoffCoordinator {
     const p: Pending = {
       sessionId,
       hostName,
+      transport,
       req,
-      seats: new Map(req.players.map((pl) => [pl.playerId, { player: pl, seatId: seatIdOf(pl.playerId), waiters: [] }])),
+      seats: new Map(req.players.map((pl) => [pl.playerId, { player: pl, seatId: seatIdOf(pl.playerId), claimed: false, waiters: [] }])),
       claimBy: Date.now() + d.claimTimeoutMs,
       state: 'claiming',
     };
     this.#pending.set(sessionId, p);
-    d.logger.info({ sessionId, host: hostName, players: req.players.length, origin: req.origin }, 'session created; waiting for claims');
+    d.logger.info({ sessionId, host: hostName, transport, players: req.players.length, origin: req.origin }, 'session created; waiting for claims');
     const ready: SessionReadyBody = {
       sessionId,
-      transport: 'quic',
-      needsPublicKey: d.keyDelivery === 'client',
+      transport,
+      needsPublicKey: transport === 'quic' && d.keyDelivery === 'client',
       claimBy: p.claimBy,
       ...(req.origin.kind === 'lobby' ? { lobbyId: req.origin.id } : { matchId: req.origin.id }),
     };
     for (const pl of req.players) d.notifyPlayer(pl.playerId, 'session.ready', ready);
   }
 
-  /** `session.ready` again for a player who reconnects while its session is being set up or runs. */
-  readyFor(playerId: string, sessionId: string): SessionReadyBody | undefined {
+  /**
+   * `session.ready` again for a player who reconnects while its session is being set up or runs.
+   * `transport` is the running session's (from its record) when it is no longer pending here.
+   */
+  readyFor(playerId: string, sessionId: string, transport?: string): SessionReadyBody | undefined {
     const p = this.#pending.get(sessionId);
     const claimBy = p ? p.claimBy : Date.now() + this.#deps.claimTimeoutMs;
+    const kind: HandoffTransportKind = p?.transport ?? (transport === 'netcode' ? 'netcode' : 'quic');
     return {
       sessionId,
-      transport: 'quic',
-      needsPublicKey: this.#deps.keyDelivery === 'client' && p !== undefined && p.seats.get(playerId)?.minted === undefined,
+      transport: kind,
+      needsPublicKey: kind === 'quic' && this.#deps.keyDelivery === 'client' && p !== undefined && p.seats.get(playerId)?.minted === undefined,
       claimBy,
     };
   }
@@ -197,13 +232,20 @@ export class HandoffCoordinator {
     const d = this.#deps;
     const status = await d.sessions.statusOf(playerId);
     if (status.state === 'handed-off' && status.sessionId === sessionId) {
+      const h = status.handOff.credentials as WireHandoff;
+      // a netcode token is short-lived and tied to one client address: a returning player gets a
+      // fresh one for the same seat (the host accepts it once the old connection has timed out)
+      if (h.transport.kind === 'netcode') return this.#netcodeWire(sessionId, h.playerId, h.host.address);
       // a reconnecting player gets the very same hand-off
-      return status.handOff.credentials as WireHandoff;
+      return h;
     }
     const p = this.#pending.get(sessionId);
     const seat = p?.seats.get(playerId);
     if (!p || !seat) throw new IyesmpError('refused', 'unknown_session', `there is no seat for you in session ${sessionId}`);
-    if (p.state === 'claiming') {
+    if (p.state === 'claiming' && p.transport === 'netcode') {
+      seat.claimed = true;
+      seat.address = address;
+    } else if (p.state === 'claiming') {
       if (d.keyDelivery === 'client') {
         if (!publicKey) throw new IyesmpError('input', 'bad_request', 'session.claim needs publicKey (SPKI DER of a fresh key pair)');
         try {
@@ -212,12 +254,18 @@ export class HandoffCoordinator {
           throw new IyesmpError('input', 'bad_request', `the public key was refused: ${(err as Error).message}`);
         }
       } else {
-        seat.minted = await d.minter.mintWithNewKey({ sessionId, playerId: seat.seatId, ttlSeconds: d.sessionTtlSeconds });
+        seat.minted = await d.minter.mintWithNewKey({
+          sessionId,
+          playerId: seat.seatId,
+          ttlSeconds: d.sessionTtlSeconds,
+          ...(d.seedKeyAlgorithm ? { algorithm: d.seedKeyAlgorithm } : {}),
+        });
       }
+      seat.claimed = true;
       seat.address = address;
     }
     const answer = new Promise<WireHandoff>((resolve, reject) => seat.waiters.push({ resolve, reject }));
-    if (p.state === 'claiming' && [...p.seats.values()].every((s) => s.minted !== undefined)) {
+    if (p.state === 'claiming' && [...p.seats.values()].every((s) => s.claimed)) {
       p.state = 'creating';
       void this.#createOnHost(p);
     }
@@ -235,11 +283,13 @@ export class HandoffCoordinator {
         accountId: s.player.playerId,
         displayName: s.player.displayName,
         address: s.address!,
-        certFingerprint: Buffer.from(s.minted!.fingerprint, 'hex'),
+        ...(p.transport === 'netcode'
+          ? { netcodeClientId: deriveNetcodeClientId(p.sessionId, s.seatId).toString() }
+          : { certFingerprint: Buffer.from(s.minted!.fingerprint, 'hex') }),
       }));
       const body: CreateBody = {
         sessionId: p.sessionId,
-        transport: 'quic',
+        transport: p.transport,
         expiresAt: now() + d.joinTimeoutMs,
         players,
         ...(p.req.mode !== undefined ? { mode: p.req.mode } : {}),
@@ -248,30 +298,24 @@ export class HandoffCoordinator {
       const ack = await d.createOnHost(p.hostName, body, d.hostAckTimeoutMs);
       acked = true;
       const ep = ack.endpoint;
-      if (ep.kind !== 'quic' || !ep.address || !ep.tlsName) throw new IyesmpError('refused', 'host_refused', 'the host answered without a QUIC endpoint');
-      d.registry.release(p.sessionId);
       const handOffs: Record<string, HandOff> = {};
       const wire = new Map<string, WireHandoff>();
-      for (const [playerId, s] of p.seats) {
-        const m = s.minted!;
-        const h: WireHandoff = {
-          sessionId: p.sessionId,
-          playerId: s.seatId,
-          expiresAt: m.notAfter.getTime(),
-          host: { address: { host: ep.address.host, port: ep.address.port }, tlsName: ep.tlsName },
-          transport: {
-            kind: 'quic',
-            alpn: 'iyesmp-host/1',
-            sessionCert: new Uint8Array(m.certDer),
-            chain: pemToDerList(m.issuerPem).map((d) => new Uint8Array(d)),
-            ...(m.privateKeyPem ? { privateKey: new Uint8Array(createPrivateKey(m.privateKeyPem).export({ type: 'pkcs8', format: 'der' })) } : {}),
-          },
-        };
-        wire.set(playerId, h);
+      if (p.transport === 'netcode') {
+        if (ep.kind !== 'netcode' || !ep.address) throw new IyesmpError('refused', 'host_refused', 'the host answered without a netcode endpoint');
+        const address = { host: ep.address.host, port: ep.address.port };
+        // tokens need an IP literal: a host that registered a name fails the session here, before anything is recorded
+        for (const [playerId, s] of p.seats) wire.set(playerId, this.#netcodeWire(p.sessionId, s.seatId, address));
+      } else {
+        if (ep.kind !== 'quic' || !ep.address || !ep.tlsName) throw new IyesmpError('refused', 'host_refused', 'the host answered without a QUIC endpoint');
+        for (const [playerId, s] of p.seats) wire.set(playerId, quicWire(p.sessionId, s, { host: ep.address.host, port: ep.address.port }, ep.tlsName));
+      }
+      d.registry.release(p.sessionId);
+      for (const [playerId, h] of wire) {
+        const a = h.host.address;
         handOffs[playerId] = {
           sessionId: p.sessionId,
-          host: { name: p.hostName, address: `${ep.address.host}:${ep.address.port}`, tlsName: ep.tlsName },
-          transport: 'quic',
+          host: { name: p.hostName, address: `${a.host}:${a.port}`, ...(p.transport === 'quic' ? { tlsName: h.host.tlsName } : {}) },
+          transport: p.transport,
           credentials: h,
           expiresAt: h.expiresAt,
         };
@@ -286,6 +330,22 @@ export class HandoffCoordinator {
       if (acked) d.cancelOnHost(p.hostName, p.sessionId, 'the auth server could not complete the hand-off');
       await this.#fail(p, err instanceof IyesmpError ? `${err.code}: ${err.message}` : 'host error');
     }
+  }
+
+  /** A netcode hand-off: a fresh connect token for the seat, naming the host's netcode address. */
+  #netcodeWire(sessionId: string, seatId: string, address: { host: string; port: number }): WireHandoff {
+    const nc = this.#deps.netcode;
+    if (!nc) throw new IyesmpError('input', 'netcode_no_key', 'netcode sessions need the netcode key on the auth server');
+    const { connectToken } = issueNetcodeHandoff({ ...nc, host: { publicAddresses: [address] }, sessionId, playerId: seatId });
+    return {
+      sessionId,
+      playerId: seatId,
+      // the token is what expires: a client that has not connected by then asks again
+      expiresAt: Date.now() + nc.expireSeconds * 1000,
+      // netcode has no TLS; the protocol's Handoff still wants a name, so it carries the address
+      host: { address, tlsName: address.host },
+      transport: { kind: 'netcode', connectToken: new Uint8Array(connectToken) },
+    };
   }
 
   async #fail(p: Pending, reason: string): Promise<void> {
@@ -311,8 +371,9 @@ export class HandoffCoordinator {
     const waiting = this.#waiting;
     this.#waiting = [];
     for (const w of waiting) {
-      const pick = d.registry.pick({ transport: 'quic', ...(w.regions?.length ? { regions: w.regions } : {}) });
-      if (pick.ok) await this.#open(w, pick.host.name, now);
+      const transport = this.transportOf(w);
+      const pick = d.registry.pick({ transport, ...(w.regions?.length ? { regions: w.regions } : {}) });
+      if (pick.ok) await this.#open(w, pick.host.name, transport, now);
       else if (now - w.since > d.noHostTimeoutMs) {
         d.logger.warn({ origin: w.origin }, 'gave up waiting for a host');
         for (const p of w.players) d.notifyCancelled(p.playerId, { matchId: w.origin.id, reason: 'no host available', requeued: false });
@@ -331,6 +392,23 @@ export class HandoffCoordinator {
     this.#pending.clear();
     this.#waiting = [];
   }
+}
+
+function quicWire(sessionId: string, s: Seat, address: { host: string; port: number }, tlsName: string): WireHandoff {
+  const m = s.minted!;
+  return {
+    sessionId,
+    playerId: s.seatId,
+    expiresAt: m.notAfter.getTime(),
+    host: { address, tlsName },
+    transport: {
+      kind: 'quic',
+      alpn: 'iyesmp-host/1',
+      sessionCert: new Uint8Array(m.certDer),
+      chain: pemToDerList(m.issuerPem).map((d) => new Uint8Array(d)),
+      ...(m.privateKeyPem ? { privateKey: new Uint8Array(createPrivateKey(m.privateKeyPem).export({ type: 'pkcs8', format: 'der' })) } : {}),
+    },
+  };
 }
 
 export function errInfo(err: unknown): { code?: string; message: string } {

@@ -73,7 +73,7 @@ export class HostLink {
       s.registry.heartbeat(this.name, { active: body.load.sessions, metrics: { players: body.load.players } }, Date.now());
       this.registered = true;
       s.hostRegistered(this);
-      this.log.info({ region: body.region, capacity: body.capacity, version: body.version }, 'host registered');
+      this.log.info({ region: body.region, capacity: body.capacity, version: body.version, transports: body.transports.map((t) => t.kind) }, 'host registered');
       return { hostId: this.name, heartbeatIntervalMs: s.registry.heartbeatIntervalMs };
     });
 

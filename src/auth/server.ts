@@ -1,12 +1,14 @@
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
+import { IyesmpError } from '../errors.js';
+import type { ResolvedNetcodeIssuer } from '../netcode/config.js';
 import type { FastSessionMinter } from '../pki/index.js';
-import type { PeerVerifier } from '../pki/types.js';
+import type { KeyAlgorithm, PeerVerifier } from '../pki/types.js';
 import type { GameVersionCheck } from '../protocol/index.js';
 import { ALPN, createQuicServer, type PemSource, type QuicServer } from '../transport/index.js';
 import { AccountService, GuestProvider } from './accounts/index.js';
 import { acceptClient, lobbyInfo, type ClientLink } from './client-endpoint.js';
-import { HandoffCoordinator, errInfo, seatIdOf } from './handoff.js';
+import { HandoffCoordinator, errInfo, seatIdOf, type HandoffTransportKind } from './handoff.js';
 import { acceptHost, type HostLink } from './host-endpoint.js';
 import { HostRegistry } from './host-registry.js';
 import { Lobbies } from './lobbies.js';
@@ -38,7 +40,18 @@ export interface AuthServerOptions {
   motd?: string;
   /** `client` (default): clients send a public key; `seed`: we generate the key and send it */
   keyDelivery?: 'client' | 'seed';
+  /** key type generated in the seed design; default: the SessionAuth key's algorithm */
+  seedKeyAlgorithm?: KeyAlgorithm;
   sessionTtlSeconds?: number;
+  /** transport of matches and lobbies whose mode has none in `modeTransports`; default quic */
+  defaultTransport?: HandoffTransportKind;
+  /** per game mode: the host transport its sessions run on (hosts are picked by it) */
+  modeTransports?: Record<string, HandoffTransportKind>;
+  /**
+   * netcode.io hand-off: the 32-byte key shared with the hosts and the token settings
+   * (`resolveNetcodeIssuer(config)` reads them). Required when any mode uses netcode.
+   */
+  netcode?: ResolvedNetcodeIssuer;
   /** players per match, and per mode overrides */
   matchSize?: number;
   modeSizes?: Record<string, number>;
@@ -115,7 +128,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
       minter: opts.minter,
       logger: this.logger.child({ part: 'handoff' }),
       keyDelivery: this.options.keyDelivery,
+      ...(opts.seedKeyAlgorithm ? { seedKeyAlgorithm: opts.seedKeyAlgorithm } : {}),
       sessionTtlSeconds: this.options.sessionTtlSeconds,
+      transportFor: (mode) => this.transportFor(mode),
+      ...(opts.netcode ? { netcode: opts.netcode } : {}),
       claimTimeoutMs,
       hostAckTimeoutMs,
       joinTimeoutMs: opts.joinTimeoutMs ?? 60_000,
@@ -136,6 +152,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
 
   /** Binds both endpoints and starts the driver timer. */
   static async start(opts: AuthServerOptions): Promise<AuthServer> {
+    checkTransports(opts);
     const s = new AuthServer(opts);
     const limits = { idleTimeoutMs: opts.idleTimeoutMs ?? 30_000 };
     const common = { cert: opts.cert, key: opts.key, verifier: opts.verifier, limits };
@@ -171,6 +188,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
 
   matchSizeFor(mode: string): number {
     return this.options.modeSizes?.[mode] ?? this.options.matchSize;
+  }
+
+  /** The host transport a game mode's sessions run on. */
+  transportFor(mode: string | undefined): HandoffTransportKind {
+    return (mode !== undefined ? this.options.modeTransports?.[mode] : undefined) ?? this.options.defaultTransport ?? 'quic';
   }
 
   /** One pass of every domain clock. Never throws; a slow pass is not overlapped by the next. */
@@ -248,7 +270,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
     try {
       const st = await this.sessions.statusOf(link.playerId);
       if (st.state === 'none') return;
-      const ready = this.handoffs.readyFor(link.playerId, st.sessionId);
+      const ready = this.handoffs.readyFor(link.playerId, st.sessionId, st.state === 'handed-off' ? st.handOff.transport : undefined);
       if (ready) link.notify('session.ready', ready);
     } catch (err) {
       this.logger.warn({ err: errInfo(err) }, 'could not resume a session for a player');
@@ -417,6 +439,21 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
       for (const p of players) send(p, 'kick', { code: 'session_lost', reason: `the game host stopped answering; session ${session.id} is over` });
     });
     this.sessions.on('failed', ({ session, reason }) => guard('session failure', () => this.handoffs.forget(session.id, reason)));
+  }
+}
+
+/** Refuses transports this server cannot hand off, before anything binds. */
+function checkTransports(opts: AuthServerOptions): void {
+  const wanted = [['defaultTransport', opts.defaultTransport] as const, ...Object.entries(opts.modeTransports ?? {}).map(([m, t]) => [`mode "${m}"`, t] as const)];
+  for (const [where, t] of wanted) {
+    if (t === undefined || t === 'quic') continue;
+    if (t !== 'netcode') throw new IyesmpError('usage', 'transport_unsupported', `${where}: transport "${String(t)}" cannot be handed off by this server (quic or netcode)`);
+    if (!opts.netcode) {
+      throw new IyesmpError('usage', 'netcode_no_key', `${where} uses netcode, but no netcode key was given`, {
+        hint: 'pass `netcode` (resolveNetcodeIssuer reads [netcode] and its key file)',
+      });
+    }
+    if (opts.netcode.privateKey.length !== 32) throw new IyesmpError('usage', 'netcode_bad_key', `the netcode key must be 32 bytes, got ${opts.netcode.privateKey.length}`);
   }
 }
 

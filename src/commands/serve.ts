@@ -71,7 +71,7 @@ Examples:
         const { hostOptionsFromConfig } = await import('../serve/config.js');
         const options = await hostOptionsFromConfig(config, logger);
         const { loadGame } = await import('../serve/game.js');
-        const game = await loadGame(opts.game);
+        const game = await loadGame(opts.game, config.game.module);
         const { startHostServer } = await import('../host/server.js');
         const server = await startHostServer(options, game);
         const signal = await untilSignal(logger, async () => {

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { address, bool, filePath, logging, nonEmpty, port, posInt, protocolId } from './fields.js';
+import { netcodeAuthConfigSection } from '../netcode/config.js';
+import { compareVersions } from '../protocol/version.js';
+import { address, bool, filePath, gameVersion, logging, nonEmpty, port, posInt } from './fields.js';
+
+const TRANSPORT = () => z.enum(['quic', 'netcode', 'mqtt'], { error: 'expected one of "quic", "netcode", "mqtt"' });
+/** Game mode names as clients send them in `match.queue` / `lobby.create` (the protocol's Name). */
+const MODE_NAME = /^[^\s]{1,128}$/;
 
 /**
  * The Auth server's config (`kind = "auth"`). Rendered commented from templates/auth.toml;
@@ -16,6 +22,20 @@ export function authConfigSchema(baseDir?: string) {
         .strictObject({
           clients: listener(7350),
           hosts: listener(7351),
+        })
+        .prefault({}),
+      clients: z
+        .strictObject({
+          /** oldest client game build accepted (inclusive), e.g. "1.4.0" */
+          game_version_min: gameVersion().optional(),
+          /** first client game build refused as too new (exclusive), e.g. "2.0.0" */
+          game_version_below: gameVersion().optional(),
+        })
+        .prefault({}),
+      hosts: z
+        .strictObject({
+          heartbeat_interval_seconds: posInt().default(5),
+          missed_heartbeats: posInt().max(100, { error: 'expected a positive integer up to 100' }).default(3),
         })
         .prefault({}),
       pki: z.strictObject({
@@ -50,23 +70,35 @@ export function authConfigSchema(baseDir?: string) {
           players_per_match: posInt().default(2),
           max_wait_seconds: posInt().default(30),
           region: z.enum(['any', 'nearest', 'strict'], { error: 'expected one of "any", "nearest", "strict"' }).default('nearest'),
-          transport: z.enum(['quic', 'netcode', 'mqtt'], { error: 'expected one of "quic", "netcode", "mqtt"' }).default('quic'),
+          transport: TRANSPORT().default('quic'),
+          /** per game mode: players per match and the host transport its games run on */
+          modes: z
+            .record(
+              z.string(),
+              z.strictObject({
+                players: posInt().max(1024, { error: 'expected a positive integer up to 1024' }).optional(),
+                transport: TRANSPORT().optional(),
+              }),
+              { error: 'expected a table of game modes' },
+            )
+            .default({}),
         })
         .prefault({}),
       sessions: z
         .strictObject({
           ttl_seconds: posInt().default(3600),
           key_delivery: z.enum(['client', 'seed'], { error: 'expected "client" or "seed"' }).default('client'),
+          /** key type the server generates with key_delivery = "seed"; default: the SessionAuth key's */
+          seed_key_algorithm: z.enum(['p256', 'p384', 'ed25519'], { error: 'expected one of "p256", "p384", "ed25519"' }).optional(),
+          /** players must claim their seats within this after `session.ready` */
+          claim_timeout_seconds: posInt().default(30),
+          /** the host must acknowledge a new session within this */
+          host_ack_timeout_seconds: posInt().default(15),
+          /** players must reach the host within this after the hand-off */
+          join_timeout_seconds: posInt().default(60),
         })
         .prefault({}),
-      netcode: z
-        .strictObject({
-          private_key_file: file().optional(),
-          protocol_id: protocolId().default('0x1'),
-          token_expire_seconds: posInt().default(30),
-          timeout_seconds: posInt().default(10),
-        })
-        .prefault({}),
+      netcode: netcodeAuthConfigSection(baseDir),
       database: z
         .strictObject({
           path: file().default('./auth-data'),
@@ -87,6 +119,21 @@ export function authConfigSchema(baseDir?: string) {
       }
       if (c.matchmaking.transport === 'netcode' && !c.netcode.private_key_file) {
         ctx.addIssue({ code: 'custom', path: ['netcode', 'private_key_file'], message: 'matchmaking.transport is "netcode": set the shared private key file' });
+      }
+      for (const [mode, m] of Object.entries(c.matchmaking.modes)) {
+        if (!MODE_NAME.test(mode)) {
+          ctx.addIssue({ code: 'custom', path: ['matchmaking', 'modes', mode], message: 'expected a game mode name of 1 to 128 characters without spaces' });
+        }
+        if (m.transport === 'netcode' && !c.netcode.private_key_file) {
+          ctx.addIssue({ code: 'custom', path: ['matchmaking', 'modes', mode, 'transport'], message: `mode "${mode}" uses netcode: set netcode.private_key_file (the key shared with the hosts)` });
+        }
+      }
+      if (c.sessions.seed_key_algorithm !== undefined && c.sessions.key_delivery !== 'seed') {
+        ctx.addIssue({ code: 'custom', path: ['sessions', 'seed_key_algorithm'], message: 'only used with key_delivery = "seed"; remove it or set key_delivery = "seed"' });
+      }
+      const v = c.clients;
+      if (v.game_version_min !== undefined && v.game_version_below !== undefined && compareVersions(v.game_version_min, v.game_version_below) >= 0) {
+        ctx.addIssue({ code: 'custom', path: ['clients', 'game_version_below'], message: `must be above game_version_min ("${v.game_version_min}"), or no client version is accepted` });
       }
     });
 }

@@ -69,3 +69,7 @@ export const protocolId = () =>
   z.string({ error: 'expected a 64-bit hex string such as "0x1122334455667788"' }).regex(/^0x[0-9a-fA-F]{1,16}$/, {
     error: 'expected a 64-bit hex string such as "0x1122334455667788"',
   });
+
+/** A dotted numeric game build version ("1.4", "2.0.1"), compared part by part. */
+export const gameVersion = () =>
+  nonEmpty('a version such as "1.4.0"').regex(/^\d{1,9}(\.\d{1,9}){0,3}$/, { error: 'expected a version such as "1.4.0" (numbers and dots)' });

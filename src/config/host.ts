@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { address, bool, filePath, hostPort, logging, nonEmpty, port, posInt, protocolId } from './fields.js';
+import { netcodeHostConfigSection } from '../netcode/config.js';
+import { address, bool, filePath, hostPort, logging, nonEmpty, port, posInt } from './fields.js';
 
 /** A Host server's config (`kind = "host"`). Rendered commented from templates/host.toml. */
 export function hostConfigSchema(baseDir?: string) {
@@ -15,6 +16,21 @@ export function hostConfigSchema(baseDir?: string) {
         labels: z.record(z.string(), z.string({ error: 'expected a string' }), { error: 'expected a table of strings' }).default({}),
       }),
       listen: z.strictObject({ address: address().default('0.0.0.0') }).prefault({}),
+      game: z
+        .strictObject({
+          /** ES module exporting the game (`game` or default: { begin(session) }); `serve host --game` wins over it */
+          module: file().optional(),
+          /** fewest players a session may begin (and go on) with; default: all of its players */
+          min_players: posInt().max(1024, { error: 'expected a positive integer up to 1024' }).optional(),
+          /** how long a player who lost its connection keeps its seat */
+          reconnect_grace_seconds: z
+            .number({ error: 'expected a whole number of seconds (0 or more)' })
+            .int({ error: 'expected a whole number of seconds (0 or more)' })
+            .min(0, { error: 'expected a whole number of seconds (0 or more)' })
+            .max(3600, { error: 'expected at most 3600 seconds' })
+            .default(15),
+        })
+        .prefault({}),
       auth: z.strictObject({
         servers: z.array(hostPort(), { error: 'expected a list of "host:port" strings' }).min(1, { error: 'expected at least one Auth server' }),
         server_name: nonEmpty('the TLS name in the Auth server certificate').optional(),
@@ -37,15 +53,7 @@ export function hostConfigSchema(baseDir?: string) {
               max_streams: posInt().default(64),
             })
             .prefault({}),
-          netcode: z
-            .strictObject({
-              enabled: bool().default(false),
-              port: port().default(40000),
-              private_key_file: file().optional(),
-              protocol_id: protocolId().default('0x1'),
-              max_clients: posInt().default(64),
-            })
-            .prefault({}),
+          netcode: netcodeHostConfigSection(baseDir),
           mqtt: z
             .strictObject({
               enabled: bool().default(false),

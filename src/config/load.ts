@@ -91,7 +91,9 @@ function describe(issue: Issue, doc: unknown, lines: Map<string, number>): Confi
     return issue.keys.map((k) => problem([...at, k], 'unknown key', lines));
   }
   const value = valueAt(doc, at);
-  if (issue.code === 'custom') return [problem(at, issue.message, lines)];
+  // refinements of one value word their message "expected ..." (fields.ts) and get the value too;
+  // cross-field rules speak for themselves
+  if (issue.code === 'custom' && !(value !== undefined && issue.message.startsWith('expected '))) return [problem(at, issue.message, lines)];
   if (value === undefined) return [problem(at, `missing; ${issue.message}`, lines)];
   return [problem(at, `${issue.message}, got ${render(value)}`, lines)];
 }

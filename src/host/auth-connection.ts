@@ -5,6 +5,7 @@ import { ALPN, connectQuic, type PeerConnection } from '../transport/index.js';
 import { toPlayerResults } from './game.js';
 import type { HostServer } from './server.js';
 import type { ExpectedPlayer, SessionSpec } from './types.js';
+import { netcodeExpectedPlayer } from '../netcode/integration/identity.js';
 
 /**
  * The host's control connection to one Auth server (`iyesmp-hostctl/1`): dial when `AuthLinks`
@@ -65,7 +66,7 @@ export class AuthConnection {
           name: o.name,
           region: o.region,
           publicAddress: { host: o.publicAddress, port },
-          transports: [{ kind: 'quic', address: { host: o.publicAddress, port }, tlsName: o.tlsName }],
+          transports: s.transports(),
           capacity: { sessions: load.maxSessions, players: load.maxPlayers },
           version: o.version,
           load: { sessions: load.sessions, players: load.players },
@@ -74,7 +75,7 @@ export class AuthConnection {
       );
       if (gen !== this.#generation) return;
       this.state = 'up';
-      const every = Math.max(50, reg.heartbeatIntervalMs);
+      const every = Math.max(50, Math.min(reg.heartbeatIntervalMs, o.heartbeatIntervalMs ?? Infinity));
       this.#heartbeat = setInterval(() => this.#sendHeartbeat(), every);
       this.#heartbeat.unref?.();
       this.log.info({ heartbeatMs: every }, 'registered with the auth server');
@@ -191,21 +192,31 @@ export class AuthConnection {
   #bind(proto: ProtocolConnection<HostctlFamily, 'dialer'>): void {
     const s = this.server;
     proto.handle('session.create', (body) => {
-      if (body.transport !== 'quic') throw new IyesmpError('refused', 'transport_unavailable', `this host runs quic sessions, not ${body.transport}`);
+      const nc = s.netcode;
+      if (body.transport === 'mqtt' || (body.transport === 'netcode' && !nc)) {
+        const offered = s.transports().map((t) => t.kind).join(' and ');
+        throw new IyesmpError('refused', 'transport_unavailable', `this host runs ${offered} sessions, not ${body.transport}`);
+      }
+      const players = body.players.map((p) => expectedOn(body.transport, body.sessionId, p));
+      const min = s.options.minPlayers;
       const spec: SessionSpec = {
         sessionId: body.sessionId,
-        transport: 'quic',
-        players: body.players.map(expected),
+        transport: body.transport,
+        players,
         joinTimeoutMs: Math.max(1_000, body.expiresAt - Date.now()),
+        // a session with fewer seats than the host's minimum needs all of them
+        ...(min !== undefined && players.length > 0 ? { minPlayers: Math.min(min, players.length) } : {}),
         ...(body.ext !== undefined ? { settings: body.ext } : {}),
       };
       const r = s.domain.sessions.create(spec, s.clock());
       if (!r.ok) throw new IyesmpError('refused', r.reason, r.message);
-      this.log.info({ sessionId: body.sessionId, players: spec.players.length }, 'session created');
+      this.log.info({ sessionId: body.sessionId, transport: body.transport, players: spec.players.length }, 'session created');
+      if (body.transport === 'netcode') return { sessionId: body.sessionId, endpoint: nc!.endpoint() };
       return { sessionId: body.sessionId, endpoint: { kind: 'quic' as const, address: { host: s.options.publicAddress, port: s.playerPort }, tlsName: s.options.tlsName } };
     });
     proto.handle('session.expect', (body) => {
-      const r = s.domain.sessions.addPlayers(body.sessionId, body.players.map(expected), s.clock());
+      const transport = s.domain.sessions.session(body.sessionId)?.transport ?? 'quic';
+      const r = s.domain.sessions.addPlayers(body.sessionId, body.players.map((p) => expectedOn(transport, body.sessionId, p)), s.clock());
       if (!r.ok) throw new IyesmpError('refused', r.reason, r.message);
       return {};
     });
@@ -217,6 +228,24 @@ export class AuthConnection {
     proto.on('event', (ev) => {
       if (ev.type === 'host.drain') this.log.warn({ reason: ev.body.reason }, 'auth server asked this host to drain');
     });
+  }
+}
+
+type WireExpected = { playerId: string; accountId: string; displayName?: string | undefined; address?: string | undefined; certFingerprint?: Uint8Array | undefined; netcodeClientId?: string | undefined };
+
+/** A hostctl expected player in the session table's terms, for the session's transport. */
+function expectedOn(transport: 'quic' | 'netcode' | 'mqtt', sessionId: string, p: WireExpected): ExpectedPlayer {
+  if (transport !== 'netcode') return expected(p);
+  try {
+    return netcodeExpectedPlayer(sessionId, {
+      playerId: p.playerId,
+      ...(p.displayName !== undefined ? { displayName: p.displayName } : {}),
+      ...(p.netcodeClientId !== undefined ? { netcodeClientId: p.netcodeClientId } : {}),
+      ...(p.address !== undefined ? { address: p.address } : {}),
+      extras: { accountId: p.accountId },
+    });
+  } catch (err) {
+    throw new IyesmpError('refused', 'invalid_spec', `player ${p.playerId}: ${(err as Error).message}`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { BulkHeader } from '../protocol/index.js';
-import type { GameResults, PlayerStatus, PlayerView, SessionReport } from './types.js';
+import type { GameResults, PlayerStatus, PlayerView, SessionReport, TransportKind } from './types.js';
 
 /**
  * What a game programmer writes for a Host server: one object whose `begin` is called when every
@@ -60,6 +60,12 @@ export class GameSession<Ext = unknown> extends EventEmitter<GameSessionEvents<E
     /** the session's game settings, from the Auth server (lobby settings or ticket data) */
     readonly settings: unknown,
     private readonly transport: GameTransport<Ext>,
+    /**
+     * The players' transport. On `netcode` a message is the game's bytes (`ext` is a Uint8Array of
+     * at most 1199 bytes, no `channel`/`seq`), delivery is unreliable, and there are no actions or
+     * bulk streams.
+     */
+    readonly transportKind: TransportKind = 'quic',
   ) {
     // async listeners that reject land on 'error' (the server logs it) instead of crashing the process
     super({ captureRejections: true });

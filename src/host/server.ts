@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
+import { IyesmpError } from '../errors.js';
+import { NetcodeHostTransport, type NetcodeHostTransportOptions } from '../netcode/integration/host-transport.js';
 import type { PeerVerifier } from '../pki/types.js';
 import { openBulkStream, type GameVersionCheck } from '../protocol/index.js';
 import { ALPN, AddressAllowList, createQuicServer, type PemSource, type QuicServer } from '../transport/index.js';
@@ -37,6 +39,21 @@ export interface HostServerOptions {
   acceptGameVersion?: GameVersionCheck;
   joinTimeoutMs?: number;
   reconnectGraceMs?: number;
+  /**
+   * Fewest players a session may begin (and go on) with. Sessions with fewer seats need all of
+   * theirs. Default: every expected player.
+   */
+  minPlayers?: number;
+  /**
+   * Also run netcode.io sessions: a `NetcodeHostTransport` listens beside the QUIC endpoint and the
+   * host registers it (`resolveNetcodeHost(config)` gives these from `[transports.netcode]`).
+   */
+  netcode?: Omit<NetcodeHostTransportOptions, 'sessions' | 'nowMs'>;
+  /**
+   * Longest gap between heartbeats. The host beats at the interval each Auth server asks for at
+   * registration, or at this one when it is shorter. Default: the Auth server's.
+   */
+  heartbeatIntervalMs?: number;
   /** re-dial backoff ceiling */
   reconnectMaxMs?: number;
   reconnectInitialMs?: number;
@@ -57,6 +74,8 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
   /** monotonic clock for the domain */
   readonly clock = () => performance.now();
   playerServer!: QuicServer;
+  /** the netcode transport, when `options.netcode` is set */
+  netcode: NetcodeHostTransport | undefined;
   closing = false;
 
   readonly #auth = new Map<string, AuthConnection>();
@@ -113,18 +132,36 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
       limits: { idleTimeoutMs: opts.idleTimeoutMs ?? 30_000, ...(opts.maxStreams ? { maxStreamsPerConnection: opts.maxStreams } : {}) },
     });
     s.playerPort = s.playerServer.port;
+    if (opts.netcode) {
+      try {
+        s.netcode = await NetcodeHostTransport.listen({ ...opts.netcode, sessions: s.domain.sessions, nowMs: s.clock });
+      } catch (err) {
+        await s.playerServer.close({ graceMs: 0 });
+        throw err;
+      }
+      s.#wireNetcode(s.netcode);
+    }
     s.playerServer.on('connection', (conn) => acceptPlayer(s as HostServer, conn, `c${++s.#connections}`));
     s.playerServer.on('refused', (r) => s.logger.info({ reason: r.reason, subject: r.subject }, `player refused: ${r.message}`));
     s.playerServer.on('reloadError', (e) => s.logger.error({ code: e.code }, e.message));
     s.#timer = setInterval(() => s.tick(), s.options.tickIntervalMs);
     s.#timer.unref?.();
-    s.logger.info({ players: s.playerServer.port, auth: [...s.#auth.keys()] }, 'host server listening');
+    s.logger.info(
+      { players: s.playerServer.port, ...(s.netcode ? { netcode: s.netcode.endpoint().address } : {}), auth: [...s.#auth.keys()] },
+      'host server listening',
+    );
     s.tick();
     return s;
   }
 
   /** the player endpoint's port (kept after close) */
   playerPort = 0;
+
+  /** The transports this host offers, as registered with the Auth servers. */
+  transports(): Array<{ kind: 'quic'; address: { host: string; port: number }; tlsName: string } | { kind: 'netcode'; address: { host: string; port: number } }> {
+    const o = this.options;
+    return [{ kind: 'quic', address: { host: o.publicAddress, port: this.playerPort }, tlsName: o.tlsName }, ...(this.netcode ? [this.netcode.endpoint()] : [])];
+  }
 
   /** Auth servers this host is registered with right now. */
   connectedAuthServers(): string[] {
@@ -165,7 +202,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
       this.closing = true;
       clearInterval(this.#timer);
       await Promise.all([...this.#auth.values()].map((a) => a.close()));
-      await this.playerServer.close({ graceMs: Math.min(graceMs, 1000) });
+      await Promise.all([this.playerServer.close({ graceMs: Math.min(graceMs, 1000) }), this.netcode?.close()]);
       this.logger.info({ unsent: this.domain.outbox.size }, 'host server stopped');
     })();
     return this.#closeP;
@@ -174,6 +211,13 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
   // ---- GameTransport ---------------------------------------------------------------------------
 
   send(sessionId: string, playerId: string, msg: GameMessage<Ext>): boolean {
+    if (this.netcode && this.domain.sessions.session(sessionId)?.transport === 'netcode') {
+      // netcode carries the game's bytes only: no channel or seq, one datagram per message
+      if (!(msg.ext instanceof Uint8Array)) {
+        throw new IyesmpError('usage', 'netcode_bytes_only', `session ${sessionId} runs on netcode: send the message as ext = Uint8Array (at most 1199 bytes)`);
+      }
+      return this.netcode.send({ sessionId, playerId }, msg.ext);
+    }
     const pc = this.#bySession.get(sessionId)?.get(playerId);
     if (!pc) return false;
     try {
@@ -185,6 +229,9 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
   }
 
   async openStream(sessionId: string, playerId: string, header: { purpose: string; channel?: string; ext?: Ext }) {
+    if (this.domain.sessions.session(sessionId)?.transport === 'netcode') {
+      throw new IyesmpError('usage', 'not_supported', `session ${sessionId} runs on netcode, which has no bulk streams; send datagrams instead`);
+    }
     const pc = this.#bySession.get(sessionId)?.get(playerId);
     if (!pc) throw new Error(`player ${playerId} is not connected`);
     const stream = pc.conn.openStream();
@@ -258,7 +305,8 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
           }
           case 'game_begin': {
             const players = e.roster.filter((p) => p.status !== 'left');
-            const game = new GameSession<Ext>(e.sessionId, players, e.settings, this);
+            const transport = this.domain.sessions.session(e.sessionId)?.transport ?? 'quic';
+            const game = new GameSession<Ext>(e.sessionId, players, e.settings, this, transport);
             game.on('error', (err) => this.logger.error({ sessionId: e.sessionId, message: (err as Error)?.message ?? String(err) }, 'game listener failed'));
             this.games.set(e.sessionId, game);
             this.#broadcast(e.sessionId, (pc) => pc.proto.notify('game.begin', { order: players.map((p) => p.playerId) }));
@@ -299,6 +347,36 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
         }
       } catch (err) {
         this.logger.error({ event: e.type, message: (err as Error).message }, 'session event handling failed');
+      }
+    });
+  }
+
+  /** netcode players: admissions and refusals to the log, their game bytes to the game. */
+  #wireNetcode(nc: NetcodeHostTransport): void {
+    const log = this.logger.child({ transport: 'netcode' });
+    nc.events.on((e) => {
+      switch (e.type) {
+        case 'message':
+          try {
+            this.games.get(e.sessionId)?.emit('message', { playerId: e.playerId, ext: e.data as Ext });
+          } catch (err) {
+            log.error({ sessionId: e.sessionId, message: (err as Error).message }, 'game message listener failed');
+          }
+          return;
+        case 'admitted':
+          log.info({ sessionId: e.sessionId, playerId: e.playerId, reconnect: e.reconnect, remote: e.address }, 'player admitted');
+          return;
+        case 'refused':
+          log.info({ reason: e.reason, sessionId: e.sessionId, playerId: e.playerId, remote: e.address }, `player refused: ${e.message}`);
+          return;
+        case 'disconnected':
+          log.debug({ sessionId: e.sessionId, playerId: e.playerId, reason: e.reason }, 'player disconnected');
+          return;
+        case 'warning':
+          log.warn({ message: e.error.message }, 'netcode transport warning');
+          return;
+        default:
+          return;
       }
     });
   }

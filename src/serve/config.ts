@@ -7,7 +7,10 @@ import type { AuthConfig } from '../config/auth.js';
 import type { HostConfig } from '../config/host.js';
 import { AccountService, CustomVerifierProvider, GuestProvider, MemoryAccountStore, PasswordProvider, TokenProvider, type AccountProvider, type StudioVerifier } from '../auth/accounts/index.js';
 import type { AuthServerOptions } from '../auth/server.js';
+import type { HandoffTransportKind } from '../auth/handoff.js';
 import type { HostServerOptions } from '../host/server.js';
+import { resolveNetcodeHost, resolveNetcodeIssuer } from '../netcode/config.js';
+import { gameVersionRange } from '../protocol/version.js';
 import { ReloadableVerifier } from './verifier.js';
 
 /** Turns a validated `auth.toml` into AuthServerOptions: reads the trust list, SessionAuth and account settings. */
@@ -22,9 +25,17 @@ export async function authOptionsFromConfig(c: AuthConfig, logger: Logger): Prom
     accountsFrom(c),
   ]);
   if (c.database.url) logger.warn('database.url is set, but this build keeps sessions and accounts in memory');
-  if (c.matchmaking.transport !== 'quic') {
-    throw new IyesmpError('input', 'config_unsupported', `matchmaking.transport = "${c.matchmaking.transport}": serve auth hands off QUIC sessions only in this build`);
+  const defaultTransport = servedTransport(c.matchmaking.transport, 'matchmaking.transport');
+  const modeTransports: Record<string, HandoffTransportKind> = {};
+  const modeSizes: Record<string, number> = {};
+  for (const [mode, m] of Object.entries(c.matchmaking.modes)) {
+    if (m.transport !== undefined) modeTransports[mode] = servedTransport(m.transport, `matchmaking.modes.${mode}.transport`);
+    if (m.players !== undefined) modeSizes[mode] = m.players;
   }
+  // the key is read whenever it is configured, so a bad file shows at start rather than at the first netcode match
+  const netcode = c.netcode.private_key_file ? await resolveNetcodeIssuer(c) : undefined;
+  const v = c.clients;
+  const s = c.sessions;
   return {
     name: c.server.name,
     clients: { host: c.listen.clients.address, port: c.listen.clients.port },
@@ -34,12 +45,36 @@ export async function authOptionsFromConfig(c: AuthConfig, logger: Logger): Prom
     verifier,
     minter,
     accounts,
-    keyDelivery: c.sessions.key_delivery,
-    sessionTtlSeconds: c.sessions.ttl_seconds,
+    keyDelivery: s.key_delivery,
+    ...(s.seed_key_algorithm ? { seedKeyAlgorithm: s.seed_key_algorithm } : {}),
+    sessionTtlSeconds: s.ttl_seconds,
+    claimTimeoutMs: s.claim_timeout_seconds * 1000,
+    hostAckTimeoutMs: s.host_ack_timeout_seconds * 1000,
+    joinTimeoutMs: s.join_timeout_seconds * 1000,
+    heartbeatIntervalMs: c.hosts.heartbeat_interval_seconds * 1000,
+    missedHeartbeats: c.hosts.missed_heartbeats,
+    ...(v.game_version_min !== undefined || v.game_version_below !== undefined
+      ? {
+          acceptGameVersion: gameVersionRange({
+            ...(v.game_version_min !== undefined ? { min: v.game_version_min } : {}),
+            ...(v.game_version_below !== undefined ? { below: v.game_version_below } : {}),
+          }),
+        }
+      : {}),
     matchSize: c.matchmaking.players_per_match,
+    modeSizes,
+    defaultTransport,
+    modeTransports,
+    ...(netcode ? { netcode } : {}),
     matchmaker: { defaults: { regionFallbackMs: c.matchmaking.region === 'strict' ? 365 * 86_400_000 : c.matchmaking.region === 'any' ? 0 : c.matchmaking.max_wait_seconds * 1000 } },
     logger,
   };
+}
+
+/** netcode and QUIC are handed off; MQTT (turn-based) is not served yet, so saying so beats ignoring it. */
+function servedTransport(t: 'quic' | 'netcode' | 'mqtt', key: string): HandoffTransportKind {
+  if (t === 'mqtt') throw new IyesmpError('input', 'config_unsupported', `${key} = "mqtt": serve auth hands off quic and netcode sessions only in this build`);
+  return t;
 }
 
 async function accountsFrom(c: AuthConfig): Promise<AccountService> {
@@ -80,9 +115,12 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
   if (c.pki.key_passphrase_file) {
     throw new IyesmpError('input', 'config_unsupported', 'pki.key_passphrase_file: encrypted host keys are not supported yet; use an unencrypted key (mode 0600)');
   }
-  if (!c.transports.quic.enabled) throw new IyesmpError('input', 'config_unsupported', 'transports.quic.enabled = false: serve host runs the QUIC transport only in this build');
-  for (const t of ['netcode', 'mqtt'] as const) if (c.transports[t].enabled) logger.warn(`transports.${t} is enabled but not served by this build; only QUIC sessions run`);
-  const verifier = await ReloadableVerifier.load(c.pki.trust_dir);
+  if (!c.transports.quic.enabled) throw new IyesmpError('input', 'config_unsupported', 'transports.quic.enabled = false: serve host always runs the QUIC transport in this build (netcode runs beside it)');
+  if (c.transports.mqtt.enabled) logger.warn('transports.mqtt is enabled but not served by this build; only QUIC and netcode sessions run');
+  const [verifier, netcode] = await Promise.all([
+    ReloadableVerifier.load(c.pki.trust_dir),
+    c.transports.netcode.enabled ? resolveNetcodeHost(c) : undefined,
+  ]);
   return {
     name: c.host.name,
     region: c.host.region,
@@ -95,9 +133,13 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
     ...(c.auth.server_name ? { authServerName: c.auth.server_name } : {}),
     capacity: { sessions: c.host.capacity },
     ...(c.host.labels.game_version ? { version: c.host.labels.game_version } : {}),
+    heartbeatIntervalMs: c.auth.heartbeat_seconds * 1000,
     reconnectMaxMs: c.auth.reconnect_max_seconds * 1000,
     idleTimeoutMs: c.transports.quic.idle_timeout_seconds * 1000,
     maxStreams: c.transports.quic.max_streams,
+    reconnectGraceMs: c.game.reconnect_grace_seconds * 1000,
+    ...(c.game.min_players !== undefined ? { minPlayers: c.game.min_players } : {}),
+    ...(netcode ? { netcode } : {}),
     logger,
   };
 }

@@ -18,8 +18,12 @@ export const relayGame: HostGame = {
   },
 };
 
-/** Loads a game module (`default` or `game` export with a `begin` function), or the relay. */
-export async function loadGame(file: string | undefined): Promise<HostGame> {
+/**
+ * Loads a game module (`default` or `game` export with a `begin` function): `file` (from `--game`),
+ * else `configured` (the host config's `[game] module`), else the relay.
+ */
+export async function loadGame(file: string | undefined, configured?: string): Promise<HostGame> {
+  file ??= configured;
   if (!file) return relayGame;
   let mod: { default?: unknown; game?: unknown };
   try {

@@ -114,6 +114,23 @@ describe('hand-off', () => {
     }
   }, 60_000);
 
+  it('seed design with a configured key type: the generated key is of that type', async () => {
+    const { connect } = await setup({ keyDelivery: 'seed', seedKeyAlgorithm: 'ed25519' });
+    const cs = [await connect(), await connect()];
+    await Promise.all(cs.map((c) => c.proto.request('account.login', { method: 'guest' })));
+    const t = await Promise.all(cs.map((c) => c.proto.request('match.queue', { mode: 'seeded-ed' })));
+    const found = await Promise.all(cs.map((c, i) => c.inbox.next('match.found', (b) => b.ticketId === t[i]!.ticketId)));
+    await Promise.all(cs.map((c) => c.proto.request('match.confirm', { matchId: found[0]!.matchId as string })));
+    const ready = await Promise.all(cs.map((c) => c.inbox.next('session.ready')));
+    const hs = await Promise.all(cs.map((c) => c.proto.request('session.claim', { sessionId: ready[0]!.sessionId as string }, { timeoutMs: 20_000 })));
+    for (const h of hs) {
+      if (h.transport.kind !== 'quic' || !h.transport.privateKey) throw new Error('expected a private key');
+      const key = createPrivateKey({ key: Buffer.from(h.transport.privateKey), format: 'der', type: 'pkcs8' });
+      expect(key.asymmetricKeyType).toBe('ed25519');
+      expect(new X509Certificate(h.transport.sessionCert).publicKey.asymmetricKeyType).toBe('ed25519');
+    }
+  }, 60_000);
+
   it('gives a player who reconnects during its session the same hand-off again', async () => {
     const { connect } = await setup();
     const [a, b] = [await connect(), await connect()] as [ScriptedClient, ScriptedClient];

@@ -51,14 +51,22 @@ afterAll(async () => {
 
 describe('iyesmp serve', () => {
   it('runs auth and host from scaffolded configs, serves a client, and stops cleanly on SIGTERM', async () => {
-    const [clients, hosts, players] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
+    const [clients, hosts, players, netcode] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
+    await run(process.execPath, [cli, 'netcode', 'keygen', '-o', 'pki/netcode.key'], { cwd: dir });
     await run(process.execPath, [cli, 'config', 'scaffold', 'auth', '--dir', 'pki', '--out', 'auth.toml'], { cwd: dir });
     await run(process.execPath, [cli, 'config', 'scaffold', 'host', '--dir', 'pki', '--public-address', '127.0.0.1', '--auth-server', `127.0.0.1:${hosts}`, '--out', 'host.toml'], { cwd: dir });
     const authToml = (await readFile(path.join(dir, 'auth.toml'), 'utf8'))
       .replace('port = 7350', `port = ${clients}`)
       .replace('port = 7351', `port = ${hosts}`)
-      .replaceAll('"0.0.0.0"', '"127.0.0.1"');
-    const hostToml = (await readFile(path.join(dir, 'host.toml'), 'utf8')).replace('port = 7400', `port = ${players}`).replaceAll('"0.0.0.0"', '"127.0.0.1"');
+      .replaceAll('"0.0.0.0"', '"127.0.0.1"')
+      // a netcode game mode, with the key shared with the host
+      .replace('# private_key_file = "pki/netcode.key"', 'private_key_file = "pki/netcode.key"')
+      .concat('\n[matchmaking.modes.brawl]\nplayers = 4\ntransport = "netcode"\n');
+    const hostToml = (await readFile(path.join(dir, 'host.toml'), 'utf8'))
+      .replace('port = 7400', `port = ${players}`)
+      .replaceAll('"0.0.0.0"', '"127.0.0.1"')
+      .replace(/(\[transports\.netcode\]\n(?:#.*\n)*)enabled = false\nport = 40000/, `$1enabled = true\nport = ${netcode}`);
+    expect(hostToml).toContain(`port = ${netcode}`);
     await writeFile(path.join(dir, 'auth.toml'), authToml);
     await writeFile(path.join(dir, 'host.toml'), hostToml);
 
@@ -67,6 +75,9 @@ describe('iyesmp serve', () => {
     const host = start(['serve', 'host', '--config', 'host.toml']);
     await until(() => host.out().includes('registered with the auth server'), 'host registration', 30_000);
     await until(() => auth.out().includes('"host":"host-1"'), 'auth seeing the host', 30_000);
+    // the host runs its netcode transport and registers it beside QUIC
+    await until(() => auth.out().includes('"transports":["quic","netcode"]'), 'netcode registration', 30_000);
+    expect(host.out()).toContain(`"netcode":{"host":"127.0.0.1","port":${netcode}}`);
     for (const line of auth.out().trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
 
     // a client with the scaffolded PKI's client cert logs in

@@ -1,0 +1,184 @@
+/**
+ * The server config fields added for the servers (auth: client versions, heartbeats, timeouts,
+ * per-mode sizes and transports, seed key type; host: [game], netcode addresses) from scaffolded
+ * configs: accepted values reach the server options, bad ones are named precisely.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkConfigText, formatProblem, type Checked } from '../../src/config/load.js';
+import { scaffoldConfig } from '../../src/config/scaffold.js';
+import type { AuthConfig } from '../../src/config/auth.js';
+import type { HostConfig } from '../../src/config/host.js';
+import { authOptionsFromConfig, hostOptionsFromConfig } from '../../src/serve/config.js';
+import { loadGame, relayGame } from '../../src/serve/game.js';
+import { TRUST_DIR } from '../../src/pki/trust.js';
+import { makeFx, type Fx } from './helpers.js';
+
+const silent = pino({ level: 'silent' });
+let fx: Fx;
+let authText: string;
+let hostText: string;
+
+beforeAll(async () => {
+  fx = await makeFx();
+  const common = { pkiDir: fx.pki.dir, entries: fx.pki.manifest.entries, trustDir: TRUST_DIR };
+  authText = (await scaffoldConfig({ kind: 'auth', ...common, outFile: path.join(fx.dir, 'auth.toml') })).text;
+  hostText = (await scaffoldConfig({ kind: 'host', ...common, outFile: path.join(fx.dir, 'host.toml'), publicAddress: '127.0.0.1', authServers: ['127.0.0.1:7351'] })).text;
+  // where scaffolded configs point (commented out in auth.toml): the PKI folder
+  await writeFile(path.join(fx.pki.dir, 'netcode.key'), randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+  await writeFile(path.join(fx.dir, 'game.mjs'), 'export const game = { begin() {} };\n');
+}, 60_000);
+
+afterAll(async () => {
+  await fx?.cleanup();
+});
+
+/** Puts `lines` right under `[table]` of a scaffolded config. */
+function under(text: string, table: string, lines: string): string {
+  const header = `[${table}]\n`;
+  if (!text.includes(header)) throw new Error(`no ${header}`);
+  return text.replace(header, header + lines + '\n');
+}
+
+function check(text: string): Checked {
+  return checkConfigText(text, { baseDir: fx.dir });
+}
+
+function problems(text: string): string[] {
+  const r = check(text);
+  if (r.ok) throw new Error('expected problems');
+  return r.problems.map(formatProblem);
+}
+
+const lineOf = (text: string, start: string) => text.split('\n').findIndex((l) => l.startsWith(start)) + 1;
+
+describe('auth.toml: the new fields', () => {
+  it('scaffolded configs stay valid and keep their defaults', async () => {
+    const r = check(authText);
+    expect(r.ok).toBe(true);
+    const c = (r as { config: AuthConfig }).config;
+    expect(c.hosts).toEqual({ heartbeat_interval_seconds: 5, missed_heartbeats: 3 });
+    expect(c.sessions).toMatchObject({ claim_timeout_seconds: 30, host_ack_timeout_seconds: 15, join_timeout_seconds: 60 });
+    expect(c.matchmaking.modes).toEqual({});
+    const o = await authOptionsFromConfig(c, silent);
+    expect(o.defaultTransport).toBe('quic');
+    expect(o.netcode).toBeUndefined();
+    expect(o.acceptGameVersion).toBeUndefined();
+    // an older config without the new tables at all
+    const old = authText.replace(/\[clients\]\n(#.*\n)*\n/, '').replace(/\[hosts\]\n(#.*\n|\w.*\n)*\n/, '');
+    expect(old).not.toContain('[hosts]');
+    expect(check(old).ok).toBe(true);
+  });
+
+  it('every field reaches the server options', async () => {
+    let t = under(authText, 'clients', 'game_version_min = "1.4"\ngame_version_below = "2.0.0"');
+    t = t.replace('heartbeat_interval_seconds = 5', 'heartbeat_interval_seconds = 2').replace('missed_heartbeats = 3', 'missed_heartbeats = 6');
+    t = t.replace('claim_timeout_seconds = 30', 'claim_timeout_seconds = 11').replace('host_ack_timeout_seconds = 15', 'host_ack_timeout_seconds = 12').replace('join_timeout_seconds = 60', 'join_timeout_seconds = 13');
+    t = t.replace('key_delivery = "client"', 'key_delivery = "seed"\nseed_key_algorithm = "ed25519"');
+    t = t.replace('# private_key_file = "pki/netcode.key"', 'private_key_file = "pki/netcode.key"');
+    t += '\n[matchmaking.modes.duel]\nplayers = 2\ntransport = "netcode"\n\n[matchmaking.modes.brawl]\nplayers = 8\n';
+    const r = check(t);
+    if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
+    const o = await authOptionsFromConfig((r as { config: AuthConfig }).config, silent);
+    expect(o).toMatchObject({
+      heartbeatIntervalMs: 2000,
+      missedHeartbeats: 6,
+      claimTimeoutMs: 11_000,
+      hostAckTimeoutMs: 12_000,
+      joinTimeoutMs: 13_000,
+      keyDelivery: 'seed',
+      seedKeyAlgorithm: 'ed25519',
+      modeSizes: { duel: 2, brawl: 8 },
+      modeTransports: { duel: 'netcode' },
+      defaultTransport: 'quic',
+    });
+    expect(o.netcode?.privateKey).toHaveLength(32);
+    expect(o.netcode).toMatchObject({ protocolId: 1n, expireSeconds: 30, timeoutSeconds: 10 });
+    const accept = o.acceptGameVersion!;
+    expect([accept('1.3.9'), accept('1.4'), accept('1.10.0'), accept('2.0'), accept('2.1')]).toEqual(['too_old', 'ok', 'ok', 'too_new', 'too_new']);
+  });
+
+  it('names each bad value with its key, what was expected and the line', () => {
+    let t = under(authText, 'clients', 'game_version_min = "v1"');
+    t = t.replace('missed_heartbeats = 3', 'missed_heartbeats = 0').replace('join_timeout_seconds = 60', 'join_timeout_seconds = "soon"');
+    t = t.replace('key_delivery = "client"', 'key_delivery = "client"\nseed_key_algorithm = "rsa"');
+    t += '\n[matchmaking.modes.duel]\nplayers = 2\ntransport = "udp"\nteams = 2\n';
+    expect(problems(t).sort()).toEqual(
+      [
+        `clients.game_version_min: expected a version such as "1.4.0" (numbers and dots), got "v1" (line ${lineOf(t, 'game_version_min')})`,
+        `hosts.missed_heartbeats: expected a positive integer, got 0 (line ${lineOf(t, 'missed_heartbeats')})`,
+        `sessions.join_timeout_seconds: expected a positive integer, got "soon" (line ${lineOf(t, 'join_timeout_seconds')})`,
+        `sessions.seed_key_algorithm: expected one of "p256", "p384", "ed25519", got "rsa" (line ${lineOf(t, 'seed_key_algorithm')})`,
+        `matchmaking.modes.duel.transport: expected one of "quic", "netcode", "mqtt", got "udp" (line ${lineOf(t, 'transport = "udp"')})`,
+        `matchmaking.modes.duel.teams: unknown key (line ${lineOf(t, 'teams')})`,
+      ].sort(),
+    );
+  });
+
+  it('cross-field rules name the key to fix', () => {
+    let t = under(authText, 'clients', 'game_version_min = "2.0"\ngame_version_below = "1.9"');
+    t = t.replace('key_delivery = "client"', 'key_delivery = "client"\nseed_key_algorithm = "p256"');
+    t += '\n[matchmaking.modes.duel]\ntransport = "netcode"\n';
+    const ps = problems(t);
+    expect(ps).toContain(`clients.game_version_below: must be above game_version_min ("2.0"), or no client version is accepted (line ${lineOf(t, 'game_version_below')})`);
+    expect(ps).toContain(`sessions.seed_key_algorithm: only used with key_delivery = "seed"; remove it or set key_delivery = "seed" (line ${lineOf(t, 'seed_key_algorithm')})`);
+    expect(ps.find((p) => p.startsWith('matchmaking.modes.duel.transport:'))).toContain('mode "duel" uses netcode: set netcode.private_key_file');
+    expect(ps).toHaveLength(3);
+  });
+
+  it('serve refuses what it cannot serve: an mqtt game mode', async () => {
+    const r = check(authText + '\n[matchmaking.modes.chess]\ntransport = "mqtt"\n');
+    expect(r.ok).toBe(true);
+    await expect(authOptionsFromConfig((r as { config: AuthConfig }).config, silent)).rejects.toMatchObject({
+      code: 'config_unsupported',
+      message: expect.stringContaining('matchmaking.modes.chess.transport = "mqtt"'),
+    });
+  });
+});
+
+describe('host.toml: [game] and the netcode keys', () => {
+  it('scaffolded configs stay valid; the new fields reach the host options', async () => {
+    expect(check(hostText).ok).toBe(true);
+    let t = under(hostText, 'game', 'module = "game.mjs"\nmin_players = 2').replace('reconnect_grace_seconds = 15', 'reconnect_grace_seconds = 0');
+    t = t.replace(/(\[transports\.netcode\]\n(?:#.*\n)*)enabled = false/, '$1enabled = true');
+    t = t.replace('port = 40000', 'port = 40123\nbind_address = "127.0.0.1"\npublic_address = "127.0.0.2"').replace('enforce_address = false', 'enforce_address = true');
+    const r = check(t);
+    if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
+    const c = (r as { config: HostConfig }).config;
+    expect(c.game.module).toBe(path.join(fx.dir, 'game.mjs'));
+    const o = await hostOptionsFromConfig(c, silent);
+    expect(o).toMatchObject({ minPlayers: 2, reconnectGraceMs: 0, heartbeatIntervalMs: 5000 });
+    expect(o.netcode).toMatchObject({ bind: '127.0.0.1:40123', address: '127.0.0.2:40123', enforceAddress: true, maxClients: 64, protocolId: 1n });
+    expect(o.netcode!.privateKey).toHaveLength(32);
+    // `serve host` without --game runs the configured module; --game wins
+    const configured = await loadGame(undefined, c.game.module);
+    expect(configured).not.toBe(relayGame);
+    expect(typeof configured.begin).toBe('function');
+    // a config without [game] module goes back to the relay
+    expect(await loadGame(undefined, (check(hostText) as { config: HostConfig }).config.game.module)).toBe(relayGame);
+  });
+
+  it('names bad values precisely', () => {
+    let t = under(hostText, 'game', 'min_players = 0\nmodule = 3').replace('reconnect_grace_seconds = 15', 'reconnect_grace_seconds = -1');
+    t = t.replace('enforce_address = false', 'enforce_address = "yes"').replace('max_clients = 64', 'max_clients = 5000\npublic_address = "not an address"');
+    expect(problems(t).sort()).toEqual(
+      [
+        `game.min_players: expected a positive integer, got 0 (line ${lineOf(t, 'min_players')})`,
+        `game.module: expected a file path, got 3 (line ${lineOf(t, 'module = 3')})`,
+        `game.reconnect_grace_seconds: expected a whole number of seconds (0 or more), got -1 (line ${lineOf(t, 'reconnect_grace_seconds')})`,
+        `transports.netcode.enforce_address: expected true or false, got "yes" (line ${lineOf(t, 'enforce_address')})`,
+        `transports.netcode.max_clients: expected at most 4096 (netcode limit), got 5000 (line ${lineOf(t, 'max_clients')})`,
+        `transports.netcode.public_address: expected an IP address or host name, got "not an address" (line ${lineOf(t, 'public_address = "not')})`,
+      ].sort(),
+    );
+  });
+
+  it('a configured game module that does not load is an input error naming the file', async () => {
+    await writeFile(path.join(fx.dir, 'nogame.mjs'), 'export const other = 1;\n');
+    const r = check(under(hostText, 'game', 'module = "nogame.mjs"'));
+    await expect(loadGame(undefined, (r as { config: HostConfig }).config.game.module)).rejects.toMatchObject({ code: 'game_module', message: expect.stringContaining('nogame.mjs') });
+  });
+});

@@ -1,0 +1,193 @@
+/**
+ * netcode.io as a host transport, end to end on loopback: matchmaking for a netcode game mode, the
+ * Auth server handing off connect tokens, players on `NetcodeSessionClient`, the game API, results.
+ */
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuthServer } from '../../src/auth/server.js';
+import type { WireHandoff } from '../../src/auth/handoff.js';
+import type { SessionRecord } from '../../src/auth/sessions.js';
+import type { GameSession, HostGame } from '../../src/host/game.js';
+import type { HostServer } from '../../src/host/server.js';
+import { deriveNetcodeClientId, issueNetcodeHandoff } from '../../src/netcode/handoff.js';
+import { resolveNetcodeHost, resolveNetcodeIssuer, type ResolvedNetcodeIssuer } from '../../src/netcode/config.js';
+import { NetcodeSessionClient } from '../../src/netcode/integration/session-client.js';
+import { IyesmpError } from '../../src/errors.js';
+import { authClient, makeFx, startAuth, startHost, until, type Fx, type ScriptedClient } from './helpers.js';
+
+type Bytes = Uint8Array;
+
+/** Relays each player's bytes to the others; a message [0xff] from a player ends the game with that player winning. */
+function bytesGame(seen: GameSession<Bytes>[], received: Array<{ playerId: string; data: number[] }>): HostGame<Bytes> {
+  return {
+    begin(s) {
+      seen.push(s);
+      s.on('message', ({ playerId, ext }) => {
+        const data = [...(ext ?? new Uint8Array())];
+        received.push({ playerId, data });
+        if (data[0] === 0xff) {
+          s.end({ outcomes: Object.fromEntries(s.players.map((p) => [p.playerId, { result: p.playerId === playerId ? 'win' : 'loss', placement: p.playerId === playerId ? 1 : 2 }])) });
+        } else s.broadcast({ ext: Uint8Array.from([0xee, ...data]) }, { except: playerId });
+      });
+    },
+  };
+}
+
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Sends (again) every 100 ms until `done()`; UDP may drop a datagram even on loopback under load. */
+async function repeatUntil(send: () => void, done: () => boolean, what: string): Promise<void> {
+  await until(
+    () => {
+      if (done()) return true;
+      send();
+      return false;
+    },
+    what,
+    20_000,
+  );
+}
+
+let fx: Fx;
+let auth: AuthServer;
+let host: HostServer<Bytes>;
+let issuer: ResolvedNetcodeIssuer;
+const games: GameSession<Bytes>[] = [];
+const received: Array<{ playerId: string; data: number[] }> = [];
+const clients: ScriptedClient[] = [];
+const seats: NetcodeSessionClient[] = [];
+const ended: SessionRecord[] = [];
+
+beforeAll(async () => {
+  fx = await makeFx();
+  // one key file, read by both sides through their config resolvers
+  const keyFile = path.join(fx.dir, 'netcode.key');
+  await writeFile(keyFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+  issuer = await resolveNetcodeIssuer({ netcode: { private_key_file: keyFile, protocol_id: '0x1234', token_expire_seconds: 30, timeout_seconds: 10 } });
+  const nc = await resolveNetcodeHost({
+    host: { public_address: '127.0.0.1' },
+    listen: { address: '127.0.0.1' },
+    transports: { netcode: { port: await freeUdpPort(), private_key_file: keyFile, protocol_id: '0x1234', max_clients: 16 } },
+  });
+  auth = await startAuth(fx, { modeTransports: { 'nc-duel': 'netcode' }, netcode: issuer, joinTimeoutMs: 20_000 });
+  auth.on('session-ended', (r) => ended.push(r));
+  // a minimum above the session's size: the two-seat sessions below need both players
+  host = await startHost<Bytes>(fx, auth.hostPort, bytesGame(games, received), { netcode: nc, minPlayers: 5 });
+  await until(() => auth.registry.get('host-1')?.transports.includes('netcode'), 'host registered with netcode');
+}, 60_000);
+
+afterAll(async () => {
+  for (const s of seats) await s.close().catch(() => undefined);
+  for (const c of clients) await c.close();
+  await host?.close({ graceMs: 200 });
+  await auth?.close({ graceMs: 200 });
+  await fx?.cleanup();
+}, 30_000);
+
+/** Two guests queue for the netcode mode, confirm, and claim their seats (no public key). */
+async function matchTwo(): Promise<Array<{ client: ScriptedClient; handoff: WireHandoff; accountId: string }>> {
+  const pair = await Promise.all([authClient(fx, auth.clientPort), authClient(fx, auth.clientPort)]);
+  clients.push(...pair);
+  const logins = await Promise.all(pair.map((c, i) => c.proto.request('account.login', { method: 'guest', displayName: `N${i}` })));
+  const tickets = await Promise.all(pair.map((c) => c.proto.request('match.queue', { mode: 'nc-duel' })));
+  const found = await Promise.all(pair.map((c, i) => c.inbox.next('match.found', (b) => b.ticketId === tickets[i]!.ticketId)));
+  await Promise.all(pair.map((c) => c.proto.request('match.confirm', { matchId: found[0]!.matchId as string })));
+  const ready = await Promise.all(pair.map((c) => c.inbox.next('session.ready', (b) => b.matchId === found[0]!.matchId)));
+  expect(ready[0]).toMatchObject({ transport: 'netcode', needsPublicKey: false });
+  const handoffs = await Promise.all(pair.map((c) => c.proto.request('session.claim', { sessionId: ready[0]!.sessionId as string }, { timeoutMs: 30_000 })));
+  return pair.map((client, i) => ({ client, handoff: handoffs[i]!, accountId: logins[i]!.accountId }));
+}
+
+describe('netcode sessions through the Auth and Host servers', () => {
+  it('matches two players on netcode, hands off tokens, runs the game both ways and reports the results', { timeout: 120_000 }, async () => {
+    const [a, b] = await matchTwo();
+    const sessionId = a!.handoff.sessionId;
+    for (const p of [a!, b!]) {
+      expect(p.handoff.transport.kind).toBe('netcode');
+      expect(p.handoff.host.address).toEqual(host.netcode!.endpoint().address);
+    }
+    expect(host.domain.sessions.session(sessionId)).toMatchObject({ transport: 'netcode', minPlayers: 2 });
+    // claiming again (a client that restarted) gives a fresh token for the same seat
+    const again = await a!.client.proto.request('session.claim', { sessionId }, { timeoutMs: 10_000 });
+    expect(again).toMatchObject({ sessionId, playerId: a!.handoff.playerId, transport: { kind: 'netcode' } });
+    if (again.transport.kind !== 'netcode' || a!.handoff.transport.kind !== 'netcode') throw new Error('expected netcode hand-offs');
+    expect(Buffer.from(again.transport.connectToken).equals(Buffer.from(a!.handoff.transport.connectToken))).toBe(false);
+
+    // a token for another session's seat: authentic, but its client id is not this seat's
+    const wrong = issueNetcodeHandoff({
+      ...issuer,
+      host: { publicAddresses: [host.netcode!.endpoint().address] },
+      sessionId,
+      playerId: a!.handoff.playerId,
+      clientId: deriveNetcodeClientId('some-other-session', a!.handoff.playerId),
+    });
+    const impostor = new NetcodeSessionClient({ playerId: a!.handoff.playerId });
+    seats.push(impostor);
+    await impostor.connect(wrong.connectToken);
+    const refused = await impostor.setReady(true).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(IyesmpError);
+    expect((refused as IyesmpError).code).toBe('wrong_client_id');
+    // and a token naming a session this host does not run
+    const elsewhere = issueNetcodeHandoff({ ...issuer, host: { publicAddresses: [host.netcode!.endpoint().address] }, sessionId: 'not-on-this-host', playerId: 'x' });
+    const stray = new NetcodeSessionClient({ playerId: 'x' });
+    seats.push(stray);
+    await stray.connect(elsewhere.connectToken);
+    await expect(stray.setReady(true)).rejects.toMatchObject({ code: 'unknown_session' });
+    expect(host.domain.sessions.session(sessionId)?.players.every((p) => p.status === 'expected')).toBe(true);
+
+    // the real players connect with their tokens, ready up, and the game begins
+    const [sa, sb] = [a!, b!].map((p) => new NetcodeSessionClient({ playerId: p.handoff.playerId }));
+    seats.push(sa!, sb!);
+    const gotA: number[][] = [];
+    const gotB: number[][] = [];
+    sa!.on('game', (d) => gotA.push([...d]));
+    sb!.on('game', (d) => gotB.push([...d]));
+    for (const [s, p] of [[sa!, a!], [sb!, b!]] as const) {
+      if (p.handoff.transport.kind !== 'netcode') throw new Error('expected a netcode hand-off');
+      await s.connect(p.handoff.transport.connectToken);
+    }
+    await Promise.all([sa!.setReady(true), sb!.setReady(true)]);
+    await Promise.all([sa!.waitForBegin(), sb!.waitForBegin()]);
+    const game = await until(() => games.find((g) => g.id === sessionId), 'game begin');
+    expect(game.transportKind).toBe('netcode');
+    expect(game.players.map((p) => p.playerId).sort()).toEqual([a!.handoff.playerId, b!.handoff.playerId].sort());
+
+    // player -> game -> other player (relayed by the game)
+    await repeatUntil(() => sa!.send(Uint8Array.from([1, 2, 3])), () => gotB.some((d) => d.join() === '238,1,2,3'), 'relay to B');
+    expect(received.some((m) => m.playerId === a!.handoff.playerId && m.data.join() === '1,2,3')).toBe(true);
+    expect(gotA.some((d) => d.join() === '238,1,2,3')).toBe(false);
+    // game -> one player
+    await repeatUntil(() => expect(game.send(a!.handoff.playerId, { ext: Uint8Array.from([42]) })).toBe(true), () => gotA.some((d) => d[0] === 42), 'send to A');
+    // what netcode cannot carry is refused, not dropped silently
+    expect(() => game.send(a!.handoff.playerId, { ext: { not: 'bytes' } as unknown as Bytes })).toThrow(/netcode/);
+    await expect(game.openStream(a!.handoff.playerId, { purpose: 'state' })).rejects.toMatchObject({ code: 'not_supported' });
+
+    // B ends the game (winner B); its players are let go and the results reach the Auth server
+    await repeatUntil(() => sb!.send(Uint8Array.from([0xff])), () => game.ended, 'game end');
+    const record = await until(() => ended.find((r) => r.id === sessionId), 'results at the auth server', 30_000);
+    expect(record.state).toBe('ended');
+    expect(record.transport).toBe('netcode');
+    const results = (record.results as { results: Array<{ playerId: string; outcome?: string; rank?: number }> }).results;
+    expect(results.find((r) => r.playerId === b!.accountId)).toMatchObject({ outcome: 'win', rank: 1 });
+    expect(results.find((r) => r.playerId === a!.accountId)).toMatchObject({ outcome: 'loss', rank: 2 });
+    await until(() => sa!.bye && sb!.bye, 'bye to both players');
+    expect(sa!.bye!.code).toBe('session_ended');
+    expect(host.domain.outbox.size).toBe(0);
+  });
+
+  it('refuses to start an Auth server whose netcode mode has no key, naming the mode', async () => {
+    await expect(startAuth(fx, { modeTransports: { 'nc-duel': 'netcode' } })).rejects.toMatchObject({ code: 'netcode_no_key', message: expect.stringContaining('mode "nc-duel"') });
+  });
+});
