@@ -10,3 +10,7 @@ export { SessionTable, type SessionTableOptions, type HostCapacity, type HostLoa
 export { ResultsOutbox, type OutboxItem, type OutboxKind, type OutboxOptions, type OutboxEvent, type DeliveryPolicy } from './outbox.js';
 export { AuthLinks, type AuthLinkEvent, type AuthLinkState } from './auth-links.js';
 export { HostDomain, type HostDomainOptions, type OutboxBody } from './host-domain.js';
+
+// The network-facing Host server and the game API built on the rules above (docs/servers.md).
+export { HostServer, startHostServer, type HostServerOptions } from './server.js';
+export { GameSession, type HostGame, type GameMessage, type GameSessionEvents, type ActionHandler } from './game.js';
