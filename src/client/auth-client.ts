@@ -41,6 +41,28 @@ export type Lobby = Reply<'lobby.create', unknown>['lobby'];
 export type LobbySummary = Reply<'lobby.list', unknown>['lobbies'][number];
 export type SessionReady<Ext = unknown> = Ev<'session.ready', Ext>;
 export type MatchFound<Ext = unknown> = Ev<'match.found', Ext>;
+/** A lobby as its creator gets it back: with the join code when it is private. */
+export type CreatedLobby = Lobby & { joinCode?: string };
+
+/** The game host of a session died; the session is over (from `session.lost`, or a 1.0 server's `kick`). */
+export interface SessionLost {
+  /** absent only when a 1.0 server's kick did not name it */
+  sessionId?: string;
+  reason: string;
+}
+
+/** The server has a match or a started lobby but no free game host yet, and keeps trying. */
+export interface SessionWaiting {
+  matchId?: string;
+  lobbyId?: string;
+  /** when the server started looking, ms since the epoch (server clock) */
+  since: number;
+  /** tries so far */
+  attempt: number;
+  /** when it will give up (then `match.cancelled`, "no host available") */
+  giveUpAt?: number;
+  reason?: string;
+}
 
 /** Progress of `matchmake`, also emitted as the `matchmaking` event. */
 export type MatchmakingStatus =
@@ -51,10 +73,17 @@ export type MatchmakingStatus =
   | { phase: 'requeued'; matchId: string; reason: string }
   | { phase: 'claiming'; sessionId: string }
   /**
-   * confirmed, but no session yet after `waitingNoticeMs` (repeated at that interval): the other
-   * players have not confirmed, or no game host is free and the server keeps trying
+   * confirmed, but no session yet. With a 1.1 server, each `session.waiting` it sends (no free game
+   * host yet, it keeps trying: `noHost`); until the first one, and with 1.0 servers, every
+   * `waitingNoticeMs` after confirming (the other players may not have confirmed yet)
    */
-  | { phase: 'waiting'; matchId: string; waitedMs: number }
+  | {
+      phase: 'waiting';
+      matchId: string;
+      waitedMs: number;
+      /** set when the server itself said it is looking for a free game host (`session.waiting`) */
+      noHost?: { attempt: number; giveUpAt?: number; reason?: string };
+    }
   /** the match was cancelled and this client is out of the queue */
   | { phase: 'cancelled'; matchId: string; reason: string };
 
@@ -72,9 +101,14 @@ export interface AuthClientEvents<Ext> {
   sessionReady: SessionReady<Ext>;
   /**
    * the server is about to close the connection (banned, logged in elsewhere, update required),
-   * or, with code `session_lost`, tells that the game host of this player's session died
+   * or (1.0 servers), with code `session_lost`, tells that the game host of this player's session
+   * died; that case is also reported as `sessionLost`
    */
   kick: Ev<'kick', Ext>;
+  /** the game host of this player's session died: the session is over (a joined GameSession closes with `session_lost`) */
+  sessionLost: SessionLost;
+  /** a match or lobby start is still looking for a free game host */
+  sessionWaiting: SessionWaiting;
   /** the connection ended; `error` is absent after `close()` */
   close: { error?: IyesmpError };
 }
@@ -127,6 +161,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   #closed = false;
   #closing = false;
   #kick: Ev<'kick', Ext> | undefined;
+  /** game sessions joined through this client, to tell them when auth says their host died */
+  readonly #games = new Map<string, GameSession<Ext>>();
 
   private constructor(
     proto: ProtocolConnection<AuthFamily, 'dialer', Ext>,
@@ -194,6 +230,11 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     return this.#closed;
   }
 
+  /** The protocol version agreed with the server (1.1 servers send `session.lost`, `session.waiting`, join codes). */
+  get protocolVersion(): { major: number; minor: number } {
+    return this.#proto.session.negotiated ?? { major: 1, minor: 0 };
+  }
+
   // ---- accounts ----------------------------------------------------------------------------------
 
   /** Logs in; refusals reject with the server's code and reason (`login refused: ...`). */
@@ -211,13 +252,24 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   // ---- lobbies -----------------------------------------------------------------------------------
 
   readonly lobbies = {
-    create: async (o: Body<'lobby.create', Ext>): Promise<Lobby> => (await this.#request('lobby.create', o, 'creating the lobby')).lobby,
+    /** Creates a lobby; a private one comes back with its `joinCode` (give it to the players you invite). */
+    create: async (o: Body<'lobby.create', Ext>): Promise<CreatedLobby> => {
+      const r = await this.#request('lobby.create', o, 'creating the lobby');
+      const code = r.joinCode ?? legacyJoinCode(r.ext);
+      return code === undefined ? r.lobby : { ...r.lobby, joinCode: code };
+    },
     list: async (o: Body<'lobby.list', Ext> = {}): Promise<{ lobbies: LobbySummary[]; cursor?: string }> => {
       const r = await this.#request('lobby.list', o, 'listing lobbies');
       return { lobbies: r.lobbies, ...(r.cursor === undefined ? {} : { cursor: r.cursor }) };
     },
     join: async (lobbyId: string, password?: string): Promise<Lobby> =>
       (await this.#request('lobby.join', { lobbyId, ...(password === undefined ? {} : { password }) }, 'joining the lobby')).lobby,
+    /**
+     * Joins a private lobby with the code its creator shared. The code also goes in `lobbyId`
+     * (required by 1.0 servers) and in `password` (how 1.0 servers took codes); 1.1 servers read `joinCode`.
+     */
+    joinByCode: async (joinCode: string): Promise<Lobby> =>
+      (await this.#request('lobby.join', { lobbyId: joinCode, joinCode, password: joinCode }, 'joining the lobby')).lobby,
     leave: async (lobbyId: string): Promise<void> => void (await this.#request('lobby.leave', { lobbyId }, 'leaving the lobby')),
     ready: async (lobbyId: string, ready = true): Promise<void> => void (await this.#request('lobby.ready', { lobbyId, ready }, 'setting ready')),
     /** Owner only. The hand-off follows: `await client.waitForHandoff({ lobbyId })`. */
@@ -272,13 +324,28 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     const matches = new Set<string>();
     let failure: IyesmpError | undefined;
     let ticketId: string | undefined;
-    // The protocol has no "still setting up" message: a timer tells the game that time passes.
+    // Until the server says it is looking for a host (`session.waiting`, 1.1), a local timer tells
+    // the game that time passes; the server's notices replace it for the match they name.
     let notice: ReturnType<typeof setInterval> | undefined;
+    const serverTold = new Set<string>();
     const startNotice = (matchId: string): void => {
       clearInterval(notice);
+      if (serverTold.has(matchId)) return;
       const since = Date.now();
       notice = setInterval(() => status({ phase: 'waiting', matchId, waitedMs: Date.now() - since }), o.waitingNoticeMs ?? 5_000);
       notice.unref?.();
+    };
+    const onWaiting = (w: SessionWaiting): void => {
+      if (w.matchId === undefined || !matches.has(w.matchId)) return;
+      serverTold.add(w.matchId);
+      clearInterval(notice);
+      status({
+        phase: 'waiting',
+        matchId: w.matchId,
+        // the server's clock may differ from ours: never report a negative wait
+        waitedMs: Math.max(0, Date.now() - w.since),
+        noHost: { attempt: w.attempt, ...(w.giveUpAt === undefined ? {} : { giveUpAt: w.giveUpAt }), ...(w.reason === undefined ? {} : { reason: w.reason }) },
+      });
     };
     // match.found may arrive in the same read as the queue reply, before `ticketId` is known here
     const early: MatchFound<Ext>[] = [];
@@ -322,6 +389,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     status({ phase: 'queued', ticketId, ...(queued.estimatedWaitMs === undefined ? {} : { estimatedWaitMs: queued.estimatedWaitMs }) });
     for (const f of early.splice(0)) onFound(f);
     this.on('matchCancelled', onCancelled);
+    this.on('sessionWaiting', onWaiting);
     try {
       return await this.waitForHandoff({
         filter: (r) => r.lobbyId === undefined,
@@ -343,6 +411,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       clearInterval(notice);
       this.off('matchFound', onFound);
       this.off('matchCancelled', onCancelled);
+      this.off('sessionWaiting', onWaiting);
     }
   }
 
@@ -433,7 +502,9 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   async joinHost(ticket: HostTicket<Ext>, options: Partial<JoinHostOptions<Ext>> = {}): Promise<GameSession<Ext>> {
     const o = this.#opts;
     const trust = options.trust ?? o.hostTrust;
-    if (trust === undefined) throw new IyesmpError('usage', 'no_trust', 'joinHost needs `trust` (the PKI Master certificate) to check the game host');
+    if (trust === undefined && ticket.transport === 'quic') {
+      throw new IyesmpError('usage', 'no_trust', 'joinHost needs `trust` (the PKI Master certificate) to check the game host');
+    }
     const defaults: GameSessionOptions<Ext> = {
       gameVersion: o.gameVersion,
       ...(o.extSchema ? { extSchema: o.extSchema } : {}),
@@ -441,9 +512,13 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       ...(o.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: o.requestTimeoutMs }),
       ...(o.onListenerError ? { onListenerError: o.onListenerError } : {}),
     };
-    const game = await joinHost<Ext>(ticket, { ...defaults, ...options, trust });
+    const game = await joinHost<Ext>(ticket, { ...defaults, ...options, ...(trust === undefined ? {} : { trust }) });
     // the key is no longer needed once the game is over
     game.once('end', () => void this.#keyStore.delete(ticket.sessionId).catch(() => undefined));
+    this.#games.set(ticket.sessionId, game);
+    game.once('close', () => {
+      if (this.#games.get(ticket.sessionId) === game) this.#games.delete(ticket.sessionId);
+    });
     return game;
   }
 
@@ -518,11 +593,52 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       }
       case 'kick': {
         const k = b as Ev<'kick', Ext>;
-        // `session_lost` announces a game whose host died; the auth connection itself stays open
+        // `session_lost` (1.0 servers) announces a game whose host died; the auth connection stays open
         if (k.code !== 'session_lost') this.#kick = k;
         this.emit('kick', k);
+        if (k.code === 'session_lost') {
+          const named = /\bsession (\S+) is over\b/.exec(k.reason)?.[1];
+          this.#sessionLost({ ...(named === undefined ? {} : { sessionId: named }), reason: k.reason });
+        }
         return;
       }
+      case 'session.lost': {
+        const l = b as Ev<'session.lost', Ext>;
+        this.#sessionLost({ sessionId: l.sessionId, reason: l.reason });
+        return;
+      }
+      case 'session.waiting': {
+        const w = b as Ev<'session.waiting', Ext>;
+        this.emit('sessionWaiting', {
+          since: w.since,
+          attempt: w.attempt,
+          ...(w.matchId === undefined ? {} : { matchId: w.matchId }),
+          ...(w.lobbyId === undefined ? {} : { lobbyId: w.lobbyId }),
+          ...(w.giveUpAt === undefined ? {} : { giveUpAt: w.giveUpAt }),
+          ...(w.reason === undefined ? {} : { reason: w.reason }),
+        });
+        return;
+      }
+    }
+  }
+
+  /** A dead host's session: forget its offer and key, tell the game, and end a joined GameSession. */
+  #sessionLost(lost: SessionLost): void {
+    const id = lost.sessionId;
+    if (id !== undefined) {
+      const i = this.#ready.findIndex((r) => r.sessionId === id);
+      if (i >= 0) this.#ready.splice(i, 1);
+      void this.#keyStore.delete(id).catch(() => undefined);
+    }
+    this.emit('sessionLost', lost);
+    const game = id === undefined ? undefined : this.#games.get(id);
+    if (game && !game.closed) {
+      game.abandon(
+        new IyesmpError('io', 'session_lost', `the game host stopped answering and the login server ended the session: ${lost.reason}`, {
+          hint: 'the game is over; queue again for a new one',
+          details: { sessionId: id },
+        }),
+      );
     }
   }
 
@@ -550,6 +666,13 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     this.emit('close', error ? { error } : {});
     if (!this.#closing) void this.#endLink().catch(() => undefined);
   }
+}
+
+/** How 1.0 servers returned a private lobby's code: `ext.joinCode` of the create reply. */
+function legacyJoinCode(ext: unknown): string | undefined {
+  if (typeof ext !== 'object' || ext === null) return undefined;
+  const code = (ext as { joinCode?: unknown }).joinCode;
+  return typeof code === 'string' && code.length > 0 && code.length <= 64 ? code : undefined;
 }
 
 /** A match or lobby start that the server gave up on. */

@@ -1,7 +1,9 @@
 /**
- * The game's connection to its host after the hand-off (`iyesmp-host/1`): the roster and its
- * readiness, the start, game messages both ways, host-judged actions, and the end with results.
- * A connection that ends before `game.end` is reported as `host_lost`, never thrown.
+ * The game's connection to its host after the hand-off: the roster and its readiness, the start,
+ * game messages both ways, host-judged actions, and the end with results. One API whatever the
+ * transport: a `HostDriver` speaks `iyesmp-host/1` over QUIC (here) or iyesmp's netcode.io session
+ * messages (netcode-host.ts) and hands this class events in the `iyesmp-host/1` shapes.
+ * A connection that ends before the end of the game is reported as `host_lost`, never thrown.
  */
 import type { z } from 'zod';
 import { IyesmpError } from '../errors.js';
@@ -38,6 +40,50 @@ export interface GameSessionEvents<Ext> {
   close: { error?: IyesmpError };
 }
 
+export type HostTransportKind = 'quic' | 'netcode';
+
+/** What the session knows when a driver reports the end of its connection. */
+export interface CloseContext {
+  ended: boolean;
+  /** `close()` or `leave()` was called */
+  closing: boolean;
+}
+
+/** Where a driver delivers what the host says. */
+export interface DriverSink {
+  /** an `iyesmp-host/1` event: `players.status`, `game.begin`, `game.msg` or `game.end` */
+  event(ev: { type: string; body: unknown }): void;
+  /** the connection ended; `error` says what the game should be told, given the session's state */
+  close(error: (ctx: CloseContext) => IyesmpError | undefined): void;
+}
+
+/**
+ * One host transport under a GameSession. Errors a driver throws from `ready`/`action` pass
+ * through `requestError`; code `closed` is replaced by the session's own close error.
+ * @internal
+ */
+export interface HostDriver<Ext> {
+  readonly transport: HostTransportKind;
+  /** starts delivering to `sink` (events received before that are kept and delivered first) */
+  attach(sink: DriverSink): void;
+  ready(ready: boolean, timeoutMs: number): Promise<void>;
+  action(ext: Ext, timeoutMs: number): Promise<Ext | undefined>;
+  /** throws when the message cannot be sent (invalid, too large, not supported on this transport) */
+  send(ext: Ext, opts: { channel?: string; seq?: number }): void;
+  /** tells the host this player leaves (best effort); `close` follows */
+  leave(reason: string | undefined): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What the session starts with: the host's welcome (QUIC) or first roster (netcode). */
+export interface SessionStart {
+  sessionId: string;
+  playerId: string;
+  state: SessionState;
+  players: PlayerStatus[];
+  hostGameVersion: string;
+}
+
 export interface GameSessionOptions<Ext = unknown> {
   gameVersion: string;
   extSchema?: z.ZodType<Ext>;
@@ -54,8 +100,10 @@ export interface GameSessionOptions<Ext = unknown> {
 export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<Ext>> {
   readonly sessionId: string;
   readonly playerId: string;
-  /** the host's game version */
+  /** the host's game version (QUIC); empty on netcode, which has no hello */
   readonly hostGameVersion: string;
+  /** how this session reaches its host: `quic` (iyesmp-host/1) or `netcode` (netcode.io datagrams) */
+  readonly transport: HostTransportKind;
   state: SessionState;
   players: PlayerStatus[];
   /** set when the game began */
@@ -65,36 +113,40 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
   /** resolves with the end of the game; rejects with `host_lost` if the connection ends first */
   readonly result: Promise<GameEnd<Ext>>;
 
-  readonly #proto: ProtocolConnection<HostFamily, 'dialer', Ext>;
+  readonly #driver: HostDriver<Ext>;
   readonly #opts: GameSessionOptions<Ext>;
-  readonly #endLink: () => Promise<void>;
   #closed = false;
   #closing = false;
   #closeError: IyesmpError | undefined;
   #resolveResult!: (e: GameEnd<Ext>) => void;
   #rejectResult!: (e: IyesmpError) => void;
 
-  private constructor(
-    proto: ProtocolConnection<HostFamily, 'dialer', Ext>,
-    welcome: { sessionId: string; state: SessionState; players: PlayerStatus[]; hostGameVersion: string; playerId: string },
-    opts: GameSessionOptions<Ext>,
-    endLink: () => Promise<void>,
-  ) {
+  private constructor(driver: HostDriver<Ext>, start: SessionStart, opts: GameSessionOptions<Ext>) {
     super();
-    this.#proto = proto;
+    this.#driver = driver;
     this.#opts = opts;
-    this.#endLink = endLink;
-    this.sessionId = welcome.sessionId;
-    this.playerId = welcome.playerId;
-    this.state = welcome.state;
-    this.players = welcome.players;
-    this.hostGameVersion = welcome.hostGameVersion;
+    this.transport = driver.transport;
+    this.sessionId = start.sessionId;
+    this.playerId = start.playerId;
+    this.state = start.state;
+    this.players = start.players;
+    this.hostGameVersion = start.hostGameVersion;
     this.result = new Promise((resolve, reject) => {
       this.#resolveResult = resolve;
       this.#rejectResult = reject;
     });
     this.result.catch(() => {}); // games that only listen to events must not see an unhandled rejection
     this.setListenerErrorHandler(opts.onListenerError ?? (() => {}));
+  }
+
+  /**
+   * A session over any driver (joinHost uses it for netcode).
+   * @internal
+   */
+  static fromDriver<Ext>(driver: HostDriver<Ext>, start: SessionStart, opts: GameSessionOptions<Ext>): GameSession<Ext> {
+    const game = new GameSession<Ext>(driver, start, opts);
+    driver.attach({ event: (ev) => game.#onEvent(ev), close: (error) => game.#onClose(error) });
+    return game;
   }
 
   /** Speaks `iyesmp-host/1` on an open stream (joinHost dials QUIC and calls this). */
@@ -117,9 +169,7 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
         ...(opts.helloExt === undefined ? {} : { ext: opts.helloExt }),
       } as HelloBody<HostFamily, 'dialer', Ext>,
     });
-    const early: { type: string; body: unknown }[] = [];
-    const collect = (ev: { type: string; body: unknown }): void => void early.push(ev);
-    proto.on('event', collect);
+    const driver = new QuicDriver<Ext>(proto, endLink);
     let ready;
     try {
       ready = await proto.ready;
@@ -128,18 +178,11 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
       throw helloError(err, 'host', opts.gameVersion);
     }
     const w = ready.peerHello;
-    const game = new GameSession<Ext>(
-      proto,
+    return GameSession.fromDriver(
+      driver,
       { sessionId: w.sessionId, state: w.state, players: w.players, hostGameVersion: ready.peerGameVersion, playerId: seat.playerId },
       opts,
-      endLink,
     );
-    proto.off('event', collect);
-    proto.on('event', (ev) => game.#onEvent(ev));
-    proto.on('close', (info) => game.#onClose(info));
-    for (const ev of early) game.#onEvent(ev);
-    if (proto.session.state === 'closed' && proto.session.closeInfo) game.#onClose(proto.session.closeInfo);
-    return game;
   }
 
   get closed(): boolean {
@@ -148,23 +191,25 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
 
   /** Tells the host this player is ready (or not any more). The game begins when everyone is. */
   async ready(ready = true): Promise<void> {
-    await this.#request(() => this.#proto.request('player.ready', { ready }, this.#timeout()), 'ready');
+    await this.#request(() => this.#driver.ready(ready, this.#opts.requestTimeoutMs ?? 15_000), 'ready');
   }
 
-  /** Sends an action the host must judge; resolves with its answer, rejects with its refusal. */
+  /**
+   * Sends an action the host must judge; resolves with its answer, rejects with its refusal.
+   * QUIC only: on netcode it rejects with `not_supported`.
+   */
   async action(ext: Ext, opts: { timeoutMs?: number } = {}): Promise<Ext | undefined> {
-    const r = await this.#request(
-      () => this.#proto.request('game.action', { ext }, { timeoutMs: opts.timeoutMs ?? this.#opts.requestTimeoutMs ?? 15_000 }),
-      'the action',
-    );
-    return r.ext;
+    return this.#request(() => this.#driver.action(ext, opts.timeoutMs ?? this.#opts.requestTimeoutMs ?? 15_000), 'the action');
   }
 
-  /** Sends game data to the host (one-way). Throws if the connection is closed or the data is invalid. */
+  /**
+   * Sends game data to the host (one-way). Throws if the connection is closed or the data is
+   * invalid. On netcode the data goes as one datagram (it may be lost) and `channel`/`seq` are refused.
+   */
   send(ext: Ext, opts: { channel?: string; seq?: number } = {}): void {
     if (this.#closed) throw this.#closeError ?? hostLost('the session is closed');
     try {
-      this.#proto.notify('game.msg', { ext, ...(opts.channel === undefined ? {} : { channel: opts.channel }), ...(opts.seq === undefined ? {} : { seq: opts.seq }) });
+      this.#driver.send(ext, opts);
     } catch (err) {
       throw requestError(err, 'sending the game message');
     }
@@ -178,26 +223,28 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
 
   /** Tells the host this player leaves, then closes. */
   async leave(reason?: string): Promise<void> {
-    if (!this.#closed) {
-      try {
-        this.#proto.notify('player.leaving', reason === undefined ? {} : { reason });
-      } catch {
-        // already closing: leaving is implied
-      }
-    }
-    await this.close();
+    if (this.#closed || this.#closing) return;
+    // closing from here on: the host's answer to leaving (netcode: a bye, then the disconnect) is no error
+    this.#closing = true;
+    await this.#driver.leave(reason).catch(() => undefined);
+    await this.#driver.close();
   }
 
   async close(): Promise<void> {
     if (this.#closed || this.#closing) return;
     this.#closing = true;
-    await this.#proto.close('normal', 'player closed');
-    await this.#proto.flushed().catch(() => undefined);
-    await this.#endLink().catch(() => undefined);
+    await this.#driver.close();
   }
 
-  #timeout(): { timeoutMs: number } {
-    return { timeoutMs: this.#opts.requestTimeoutMs ?? 15_000 };
+  /**
+   * Ends the session here with `error`, without waiting for the connection to notice (the login
+   * server said the host died: `session_lost`).
+   * @internal
+   */
+  abandon(error: IyesmpError): void {
+    if (this.#closed) return;
+    this.#onClose(({ ended }) => (ended ? undefined : error));
+    void this.#driver.close().catch(() => undefined);
   }
 
   async #request<T>(fn: () => Promise<T>, what: string): Promise<T> {
@@ -211,6 +258,7 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
   }
 
   #onEvent(ev: { type: string; body: unknown }): void {
+    if (this.#closed) return;
     switch (ev.type) {
       case 'players.status': {
         const b = ev.body as Ev<'players.status', Ext>;
@@ -219,6 +267,7 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
         return;
       }
       case 'game.begin':
+        if (this.begun) return; // netcode repeats begin
         this.begun = ev.body as GameBegin<Ext>;
         this.state = 'playing';
         this.emit('begin', this.begun);
@@ -227,6 +276,7 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
         this.emit('message', ev.body as GameMessage<Ext>);
         return;
       case 'game.end':
+        if (this.ended) return;
         this.ended = ev.body as GameEnd<Ext>;
         this.state = 'ended';
         this.#resolveResult(this.ended);
@@ -235,24 +285,80 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
     }
   }
 
-  #onClose(info: { code: string; reason: string; by: string }): void {
+  #onClose(reason: (ctx: CloseContext) => IyesmpError | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
-    const why = info.reason ? `${info.code}: ${info.reason}` : info.code;
-    let error: IyesmpError | undefined;
-    if (this.ended || (this.#closing && info.by === 'local')) {
-      error = undefined;
-    } else if (info.by === 'local' && info.code !== 'normal') {
-      error = new IyesmpError('input', 'bad_server_data', `the game host sent data this client cannot accept (${why}); the connection was closed`, {
-        hint: 'the host may run an incompatible version of the game',
-      });
-    } else {
-      error = hostLost(info.by === 'peer' ? `the host closed it (${why})` : why);
-    }
+    const error = reason({ ended: this.ended !== undefined, closing: this.#closing });
     this.#closeError = error;
     if (error) this.#rejectResult(error);
     else if (!this.ended) this.#rejectResult(new IyesmpError('conflict', 'closed', 'the game session was closed before the game ended'));
     this.emit('close', error ? { error } : {});
+  }
+}
+
+/** `iyesmp-host/1` over one control stream (QUIC). */
+class QuicDriver<Ext> implements HostDriver<Ext> {
+  readonly transport = 'quic' as const;
+  readonly #proto: ProtocolConnection<HostFamily, 'dialer', Ext>;
+  readonly #endLink: () => Promise<void>;
+  /** events that follow the welcome at once arrive before the session object exists */
+  #early: { type: string; body: unknown }[] | undefined = [];
+  #sink: DriverSink | undefined;
+  #closing = false;
+
+  constructor(proto: ProtocolConnection<HostFamily, 'dialer', Ext>, endLink: () => Promise<void>) {
+    this.#proto = proto;
+    this.#endLink = endLink;
+    proto.on('event', (ev) => (this.#sink ? this.#sink.event(ev) : this.#early?.push(ev)));
+    proto.on('close', (info) => this.#sink && this.#onClose(info));
+  }
+
+  attach(sink: DriverSink): void {
+    this.#sink = sink;
+    for (const ev of this.#early ?? []) sink.event(ev);
+    this.#early = undefined;
+    // a close that happened before the session existed
+    if (this.#proto.session.state === 'closed' && this.#proto.session.closeInfo) this.#onClose(this.#proto.session.closeInfo);
+  }
+
+  async ready(ready: boolean, timeoutMs: number): Promise<void> {
+    await this.#proto.request('player.ready', { ready }, { timeoutMs });
+  }
+
+  async action(ext: Ext, timeoutMs: number): Promise<Ext | undefined> {
+    return (await this.#proto.request('game.action', { ext }, { timeoutMs })).ext;
+  }
+
+  send(ext: Ext, opts: { channel?: string; seq?: number }): void {
+    this.#proto.notify('game.msg', { ext, ...(opts.channel === undefined ? {} : { channel: opts.channel }), ...(opts.seq === undefined ? {} : { seq: opts.seq }) });
+  }
+
+  async leave(reason: string | undefined): Promise<void> {
+    try {
+      this.#proto.notify('player.leaving', reason === undefined ? {} : { reason });
+    } catch {
+      // already closing: leaving is implied
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.#proto.close('normal', 'player closed');
+    await this.#proto.flushed().catch(() => undefined);
+    await this.#endLink().catch(() => undefined);
+  }
+
+  #onClose(info: { code: string; reason: string; by: string }): void {
+    const why = info.reason ? `${info.code}: ${info.reason}` : info.code;
+    this.#sink?.close(({ ended, closing }) => {
+      if (ended || (closing && info.by === 'local')) return undefined;
+      if (info.by === 'local' && info.code !== 'normal') {
+        return new IyesmpError('input', 'bad_server_data', `the game host sent data this client cannot accept (${why}); the connection was closed`, {
+          hint: 'the host may run an incompatible version of the game',
+        });
+      }
+      return hostLost(info.by === 'peer' ? `the host closed it (${why})` : why);
+    });
     if (!this.#closing) void this.#endLink().catch(() => undefined);
   }
 }

@@ -6,7 +6,7 @@
  * const client = await connectToAuth({ address: 'auth.example.net:4433', identity: { cert, key }, trust: { caPem }, gameVersion: '1.0.0' });
  * await client.login({ method: 'guest', displayName: 'ada' });
  * const ticket = await client.matchmake({ mode: 'tictactoe' });
- * const game = await client.joinHost(ticket);
+ * const game = await client.joinHost(ticket);            // QUIC or netcode.io, as the hand-off says
  * game.on('begin', ...); game.on('message', ...); game.on('end', ...);
  * await game.ready();
  * ```
@@ -19,13 +19,16 @@ export {
   AuthClient,
   type AuthClientEvents,
   type AuthClientOptions,
+  type CreatedLobby,
   type LoginCredentials,
   type LoginResult,
   type Lobby,
   type LobbySummary,
   type MatchFound,
   type MatchmakingStatus,
+  type SessionLost,
   type SessionReady,
+  type SessionWaiting,
   type WelcomeInfo,
 } from './auth-client.js';
 export {
@@ -35,9 +38,17 @@ export {
   type GameMessage,
   type GameSessionEvents,
   type GameSessionOptions,
+  type HostTransportKind,
   type PlayerStatus,
   type SessionState,
 } from './game-session.js';
+export {
+  bytesNetcodeCodec,
+  msgpackNetcodeCodec,
+  type NetcodeCodec,
+  type NetcodeJoinHostOptions,
+  type NetcodeJoinOptions,
+} from './netcode-host.js';
 export { FileKeyStore, MemoryKeyStore, type HostTicket, type SessionKeyStore } from './handoff.js';
 export { masterOnlyVerifier, type ClientTrust } from './trust.js';
 export { parseAddress, type Address } from './link.js';

@@ -1,45 +1,57 @@
 /**
- * Joining the game host named in a hand-off: QUIC with the session certificate (the seat's proof),
- * the host's certificate checked against the PKI and the hand-off's TLS name, then the host hello.
+ * Joining the game host named in a hand-off. QUIC: the session certificate proves the seat, the
+ * host's certificate is checked against the PKI and the hand-off's TLS name, then the host hello.
+ * netcode.io: the connect token is the credential (netcode-host.ts). Both give a GameSession.
  */
 import { IyesmpError } from '../errors.js';
 import { ALPN } from '../protocol/index.js';
 import { GameSession, type GameSessionOptions } from './game-session.js';
 import type { HostTicket } from './handoff.js';
 import { dialQuic } from './link.js';
+import { joinNetcodeHost, type NetcodeJoinOptions } from './netcode-host.js';
 import { resolveTrust, type ClientTrust } from './trust.js';
 
 export interface JoinHostOptions<Ext = unknown> extends GameSessionOptions<Ext> {
-  trust: ClientTrust;
+  /** what the host's certificate must chain to; required for QUIC hosts, unused for netcode */
+  trust?: ClientTrust;
+  /** QUIC: connect + confirm; netcode: handshake + first roster (default 15 s) */
   connectTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /** netcode.io options: how game data becomes datagrams (`codec`), resend interval */
+  netcode?: NetcodeJoinOptions<Ext>;
   /** the clock, for the expiry check (tests) */
   now?: () => number;
 }
 
 /**
- * Connects to the game host named in a hand-off, proving the seat with the session certificate,
- * and finishes the hello. Call `game.ready()` when the player is ready.
+ * Connects to the game host named in a hand-off (QUIC with the session certificate, or netcode.io
+ * with the connect token) and waits for the host's welcome or roster. Call `game.ready()` when
+ * the player is ready.
  */
 export async function joinHost<Ext = unknown>(ticket: HostTicket<Ext>, opts: JoinHostOptions<Ext>): Promise<GameSession<Ext>> {
-  if (ticket.transport !== 'quic' || ticket.credentials === undefined) {
-    throw new IyesmpError('usage', 'transport_unsupported', `this client joins hosts over QUIC; the hand-off uses ${ticket.transport}`, {
-      hint: ticket.transport === 'netcode' ? 'use the netcode.io client (src/netcode) with the connect token' : 'use the MQTT turn-based client',
+  const netcode = ticket.transport === 'netcode' && ticket.connectToken !== undefined;
+  if (!netcode && (ticket.transport !== 'quic' || ticket.credentials === undefined)) {
+    throw new IyesmpError('usage', 'transport_unsupported', `this client joins hosts over QUIC or netcode.io; the hand-off uses ${ticket.transport}`, {
+      hint: ticket.transport === 'mqtt' ? 'use the MQTT turn-based client' : 'the hand-off is incomplete: claim the seat again',
     });
   }
   const now = opts.now?.() ?? Date.now();
   if (now > ticket.expiresAt) {
     throw new IyesmpError('refused', 'handoff_expired', `the hand-off to session ${ticket.sessionId} expired at ${new Date(ticket.expiresAt).toISOString()}`, {
-      hint: 'log in again and queue for a new game',
+      hint: netcode ? 'claim the seat again (log in again) for a fresh connect token' : 'log in again and queue for a new game',
     });
+  }
+  if (netcode) return joinNetcodeHost<Ext>(ticket, opts);
+  if (opts.trust === undefined) {
+    throw new IyesmpError('usage', 'no_trust', 'joinHost needs `trust` (the PKI Master certificate) to check a QUIC game host');
   }
   const verifier = await resolveTrust(opts.trust);
   const link = await dialQuic({
     address: { host: ticket.host.host, port: ticket.host.port },
     alpn: ALPN.host,
     serverName: ticket.host.tlsName,
-    cert: ticket.credentials.certPem,
-    key: ticket.credentials.keyPem,
+    cert: ticket.credentials!.certPem,
+    key: ticket.credentials!.keyPem,
     verifier,
     serverPolicy: { kind: 'host' },
     ...(opts.connectTimeoutMs === undefined ? {} : { timeoutMs: opts.connectTimeoutMs }),

@@ -398,10 +398,22 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
 
 /** Turns a handler's exception into an error reply: IyesmpError codes pass, anything else is `internal`. */
 function refusal(err: unknown): { code: string; message: string } {
-  if (err instanceof IyesmpError && ERROR_CODE_PATTERN.test(err.code) && err.kind !== 'internal') {
+  if (likeIyesmpError(err) && ERROR_CODE_PATTERN.test(err.code) && err.kind !== 'internal') {
     return { code: err.code, message: err.message };
   }
   return { code: ErrorCodes.internal, message: 'internal error' };
+}
+
+/**
+ * An IyesmpError, also one from another copy of this library: a game's handler may import the
+ * built package (`iyesmp/protocol`) while the server runs from source, or two installed versions
+ * meet; `instanceof` alone would turn every refusal of theirs into `internal`.
+ */
+function likeIyesmpError(err: unknown): err is Pick<IyesmpError, 'kind' | 'code' | 'message'> {
+  if (err instanceof IyesmpError) return true;
+  if (!(err instanceof Error) || err.name !== 'IyesmpError') return false;
+  const e = err as Partial<IyesmpError>;
+  return typeof e.code === 'string' && typeof e.kind === 'string';
 }
 
 function failureError(f: RequestFailure): IyesmpError {

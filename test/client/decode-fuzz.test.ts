@@ -18,7 +18,7 @@ const authEvents = Object.keys(authFamily.events);
 const hostEvents = Object.keys(hostFamily.events);
 const body = fc.oneof(
   fc.jsonValue(),
-  fc.dictionary(fc.constantFrom('lobby', 'sessionId', 'players', 'order', 'ext', 'code', 'reason', 'matchId', 'ticketId', 'results'), fc.jsonValue()),
+  fc.dictionary(fc.constantFrom('lobby', 'sessionId', 'players', 'order', 'ext', 'code', 'reason', 'matchId', 'ticketId', 'results', 'since', 'attempt', 'joinCode'), fc.jsonValue()),
   fc.uint8Array({ maxLength: 32 }),
 );
 

@@ -56,13 +56,16 @@ export const samples: Record<string, FamilySamples> = {
       'account.logout': { request: [{}], response: [{}] },
       'lobby.create': {
         request: [{ name: 'Friday night', visibility: 'private', maxPlayers: 4, mode: 'duel', region: 'eu-west', password: 'pw', ext: { map: 'dust' } }],
-        response: [{ lobby }],
+        response: [{ lobby }, { lobby: { ...lobby, visibility: 'private' }, joinCode: 'K7XQ2M' }],
       },
       'lobby.list': {
         request: [{ mode: 'duel', limit: 20 }, {}],
         response: [{ lobbies: [{ ...lobby, members: undefined, playerCount: 2 }].map(({ members: _m, ...l }) => l), cursor: 'next' }],
       },
-      'lobby.join': { request: [{ lobbyId: 'lob-1', password: 'pw' }], response: [{ lobby }] },
+      'lobby.join': {
+        request: [{ lobbyId: 'lob-1', password: 'pw' }, { lobbyId: 'K7XQ2M', joinCode: 'K7XQ2M' }, { lobbyId: 'lob-1' }],
+        response: [{ lobby }],
+      },
       'lobby.leave': { request: [{ lobbyId: 'lob-1' }], response: [{}] },
       'lobby.ready': { request: [{ lobbyId: 'lob-1', ready: true }], response: [{}] },
       'lobby.start': { request: [{ lobbyId: 'lob-1' }], response: [{}] },
@@ -93,7 +96,15 @@ export const samples: Record<string, FamilySamples> = {
       'match.found': [{ matchId: 'm-1', ticketId: 'tk-1', mode: 'ranked', playerCount: 2, confirmBy: 1_700_000_010_000 }],
       'match.cancelled': [{ matchId: 'm-1', reason: 'a player declined', requeued: true }],
       'session.ready': [{ sessionId: 'ses-1', transport: 'quic', needsPublicKey: true, matchId: 'm-1', claimBy: 1_700_000_020_000 }],
-      kick: [{ code: 'update_required', reason: 'this game build is retired' }],
+      'session.lost': [{ sessionId: 'ses-1', reason: 'the game host stopped answering' }],
+      'session.waiting': [
+        { matchId: 'm-1', since: 1_700_000_020_000, attempt: 3, giveUpAt: 1_700_000_080_000, reason: 'no game host is free' },
+        { lobbyId: 'lob-1', since: 1_700_000_020_000, attempt: 0 },
+      ],
+      kick: [
+        { code: 'update_required', reason: 'this game build is retired' },
+        { code: 'session_lost', reason: 'the game host stopped answering; session ses-1 is over' },
+      ],
     },
   },
   'iyesmp-hostctl/1': {
@@ -153,7 +164,7 @@ export const samples: Record<string, FamilySamples> = {
       'players.status': [{ players: [{ playerId: 'pl-1', connected: true, ready: true }] }],
       'game.begin': [{ startAt: 1_700_000_001_000, seed: new Uint8Array(32).fill(5), order: ['pl-1', 'pl-2'] }],
       'game.msg': [{ channel: 'chat', seq: 4, from: 'pl-1', ext: { text: 'gg' } }, {}],
-      'game.end': [{ reason: 'completed', message: 'White wins', results }],
+      'game.end': [{ reason: 'completed', message: 'White wins', results }, { reason: 'completed', results, ext: { board: 'XOX-O-X--', winner: 'pl-1' } }],
       'player.leaving': [{ reason: 'quit' }],
     },
   },

@@ -79,6 +79,35 @@ describe('ProtocolConnection over WHATWG streams', () => {
     await client.close();
   });
 
+  it('passes the code of an IyesmpError from another copy of the library (built package vs source)', async () => {
+    /** what `iyesmp/protocol` from dist/ throws when the server runs from src/: same shape, another class */
+    class OtherIyesmpError extends Error {
+      constructor(
+        readonly kind: string,
+        readonly code: string,
+        message: string,
+      ) {
+        super(message);
+        this.name = 'IyesmpError';
+      }
+    }
+    const { client, host } = connect({ listenerErrors: [] });
+    host.handle('player.ready', () => {
+      throw new OtherIyesmpError('refused', 'not_your_turn', 'it is not your turn');
+    });
+    host.handle('game.action', () => {
+      // named like one, but no code: not trusted
+      throw Object.assign(new Error('x at /secret/path'), { name: 'IyesmpError' });
+    });
+    expect(await client.request('player.ready', { ready: true }).catch((e: unknown) => e)).toMatchObject({ code: 'not_your_turn', message: expect.stringContaining('it is not your turn') });
+    expect(await client.request('game.action', {}).catch((e: unknown) => e)).toMatchObject({ code: 'internal', message: expect.not.stringContaining('secret') });
+    host.handle('player.ready', () => {
+      throw new OtherIyesmpError('internal', 'db_down', 'the database at /secret is down');
+    });
+    expect(await client.request('player.ready', { ready: true }).catch((e: unknown) => e)).toMatchObject({ code: 'internal' });
+    await client.close();
+  });
+
   it('turns handler errors into error replies without crashing', async () => {
     const listenerErrors: unknown[] = [];
     const { client, host } = connect({ listenerErrors });

@@ -39,6 +39,11 @@ export const LobbyInfo = z.object({
 export const LobbySummary = LobbyInfo.omit({ members: true }).extend({ playerCount: Count });
 const LobbyRef = z.object({ lobbyId: Id, ext: Ext });
 const LobbyReply = z.object({ lobby: LobbyInfo, ext: Ext });
+/**
+ * A private lobby's join code (1.1). Short and read aloud; receivers normalise case and dashes.
+ * Only the creator learns it, in the `lobby.create` reply; others join with it.
+ */
+export const JoinCode = z.string().min(1).max(64);
 
 // ---- matchmaking
 const MatchRef = z.object({ matchId: Id, ext: Ext });
@@ -80,7 +85,12 @@ export const Handoff = z.object({
 
 export const authFamily = defineFamily({
   name: 'iyesmp-auth/1',
-  version: { major: 1, minor: 0 },
+  /**
+   * 1.1 adds `joinCode` (lobby.create reply, lobby.join) and the events `session.lost` and
+   * `session.waiting`. A 1.0 peer closes on an event it does not know, so a server sends the new
+   * events only when the negotiated minor is at least 1 (`kick` with code `session_lost` otherwise).
+   */
+  version: { major: 1, minor: 1 },
   roles: { dialer: 'client', listener: 'auth' },
   hello: {
     dialer: z.object({ locale: z.string().max(35).optional(), platform: Name.optional(), ext: Ext }),
@@ -101,7 +111,8 @@ export const authFamily = defineFamily({
         password: z.string().min(1).max(256).optional(),
         ext: Ext,
       }),
-      response: LobbyReply,
+      /** `joinCode` (1.1): a private lobby's code, for its creator only */
+      response: LobbyReply.extend({ joinCode: JoinCode.optional() }),
     },
     'lobby.list': {
       from: 'dialer',
@@ -110,7 +121,12 @@ export const authFamily = defineFamily({
     },
     'lobby.join': {
       from: 'dialer',
-      request: z.object({ lobbyId: Id, password: z.string().max(256).optional(), ext: Ext }),
+      /**
+       * `joinCode` (1.1) joins a private lobby by its code; `lobbyId` is then not looked at (1.0
+       * servers require it: clients that only know the code send the code there too). Before 1.1
+       * a private lobby's code went in `password`, which servers keep accepting.
+       */
+      request: z.object({ lobbyId: Id, password: z.string().max(256).optional(), joinCode: JoinCode.optional(), ext: Ext }),
       response: LobbyReply,
     },
     'lobby.leave': { from: 'dialer', request: LobbyRef, response: Empty },
@@ -163,6 +179,29 @@ export const authFamily = defineFamily({
         lobbyId: Id.optional(),
         matchId: Id.optional(),
         claimBy: TimeMs,
+        ext: Ext,
+      }),
+    },
+
+    /**
+     * (1.1) The game host of this player's session stopped answering: the session is over (its
+     * results, if any, are lost). The auth connection stays open; the player may queue again.
+     */
+    'session.lost': { from: 'listener', body: z.object({ sessionId: Id, reason: Text, ext: Ext }) },
+    /**
+     * (1.1) A confirmed match or started lobby has no game host yet; the server keeps trying.
+     * Sent when the wait starts and then now and again. `since` is when it began looking, `attempt`
+     * counts the tries so far, `giveUpAt` is when it will cancel (`match.cancelled`, "no host available").
+     */
+    'session.waiting': {
+      from: 'listener',
+      body: z.object({
+        matchId: Id.optional(),
+        lobbyId: Id.optional(),
+        since: TimeMs,
+        attempt: Count,
+        giveUpAt: TimeMs.optional(),
+        reason: Text.optional(),
         ext: Ext,
       }),
     },

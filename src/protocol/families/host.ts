@@ -49,6 +49,7 @@ export const hostFamily = defineFamily({
       from: 'both',
       body: z.object({ channel: Name.optional(), seq: z.int().min(0).max(0xffff_ffff).optional(), from: Id.optional(), ext: Ext }),
     },
+    /** The game is over. `ext` carries the game's final state (final board, replay id...) when it sends one. */
     'game.end': {
       from: 'listener',
       body: z.object({

@@ -1,0 +1,181 @@
+/**
+ * The client library against real Auth and Host servers on loopback with a netcode.io game mode:
+ * two players matchmake, the Auth server hands off connect tokens, `joinHost` joins the host's
+ * netcode transport, both get ready, the game begins, bytes are relayed between the players, and
+ * the host game's end reaches both players and the Auth server's records. A second game mode on
+ * the same servers stays on QUIC.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectToAuth, type AuthClient } from '../../src/client/index.js';
+import { AuthServer } from '../../src/auth/server.js';
+import type { SessionRecord } from '../../src/auth/sessions.js';
+import type { HostGame } from '../../src/host/game.js';
+import { HostServer } from '../../src/host/server.js';
+import { initPki, type Pki } from '../../src/pki/index.js';
+
+const silent = pino({ level: process.env.IYESMP_TEST_LOG ?? 'silent' });
+const T = 90_000;
+const KEY = randomBytes(32);
+const PROTOCOL = 0x1234n;
+const END = 0xff;
+
+let dir: string;
+let pki: Pki;
+let auth: AuthServer;
+let host: HostServer<Uint8Array>;
+let masterPem: string;
+let identity: { cert: string; key: string };
+const ended: SessionRecord[] = [];
+const open: Array<{ close(): Promise<void> }> = [];
+
+/** A relay: bytes from one player go to the others; a player sending [0xff] ends the game as its win. */
+const relay: HostGame<Uint8Array> = {
+  begin(session) {
+    session.on('message', ({ playerId, ext }) => {
+      if (!(ext instanceof Uint8Array)) return;
+      if (ext.length === 1 && ext[0] === END) {
+        session.end({ outcomes: Object.fromEntries(session.players.map((p) => [p.playerId, { result: p.playerId === playerId ? 'win' : 'loss' }])) });
+        return;
+      }
+      session.broadcast({ ext }, { except: playerId });
+    });
+  },
+};
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-client-netcode-'));
+  pki = await initPki({
+    dir: path.join(dir, 'pki'),
+    allowUnencryptedCaKeys: true,
+    authDnsNames: ['localhost'],
+    authIpAddresses: ['127.0.0.1'],
+    hosts: [{ name: 'host-1', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }],
+  });
+  masterPem = pki.path(pki.get('master').certFile);
+  const client = pki.list().find((e) => e.role === 'client');
+  if (!client?.keyFile) throw new Error('the PKI has no client certificate');
+  identity = { cert: await pki.chainPem(client.name), key: pki.path(client.keyFile) };
+  const verifier = await pki.verifier();
+  auth = await AuthServer.start({
+    clients: { host: '127.0.0.1', port: 0 },
+    hosts: { host: '127.0.0.1', port: 0 },
+    cert: await pki.chainPem('auth'),
+    key: pki.path(pki.get('auth').keyFile!),
+    verifier,
+    minter: await pki.sessionMinter(),
+    gameVersion: '1.0.0',
+    modeTransports: { brawl: 'netcode' },
+    netcode: { privateKey: KEY, protocolId: PROTOCOL, expireSeconds: 30, timeoutSeconds: 10 },
+    matchSize: 2,
+    heartbeatIntervalMs: 300,
+    missedHeartbeats: 4,
+    tickIntervalMs: 100,
+    logger: silent,
+  });
+  auth.on('session-ended', (r) => ended.push(r));
+  host = await HostServer.start<Uint8Array>(
+    {
+      name: 'host-1',
+      publicAddress: '127.0.0.1',
+      listen: { host: '127.0.0.1', port: 0 },
+      cert: await pki.chainPem('host-1'),
+      key: pki.path(pki.get('host-1').keyFile!),
+      verifier,
+      authServers: [{ host: '127.0.0.1', port: auth.hostPort }],
+      capacity: { sessions: 4 },
+      version: '1.0.0',
+      netcode: { privateKey: KEY, protocolId: PROTOCOL, bind: '127.0.0.1:0', maxClients: 16 },
+      reconnectInitialMs: 200,
+      reconnectMaxMs: 1000,
+      logger: silent,
+    },
+    relay,
+  );
+  await until(() => auth.connectedHosts().includes('host-1'), 'the host to register');
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of open.reverse()) await c.close().catch(() => undefined);
+  await host?.close({ graceMs: 200 });
+  await auth?.close({ graceMs: 200 });
+  if (dir) await rm(dir, { recursive: true, force: true });
+}, 30_000);
+
+async function until<T>(fn: () => T, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function player(name: string): Promise<AuthClient<Uint8Array>> {
+  const c = await connectToAuth<Uint8Array>({
+    address: `127.0.0.1:${auth.clientPort}`,
+    serverName: 'localhost',
+    identity,
+    trust: { caPem: masterPem },
+    gameVersion: '1.0.0',
+  });
+  open.push(c);
+  await c.login({ method: 'guest', displayName: name });
+  return c;
+}
+
+describe('client library against real servers over netcode.io', () => {
+  it('matchmakes into a netcode mode, joins with the connect token and plays to a recorded result', async () => {
+    const [a, b] = await Promise.all([player('ada'), player('bob')]);
+    const [ta, tb] = await Promise.all([a.matchmake({ mode: 'brawl', timeoutMs: 30_000 }), b.matchmake({ mode: 'brawl', timeoutMs: 30_000 })]);
+    expect(ta.transport).toBe('netcode');
+    expect(ta.connectToken).toHaveLength(2048);
+    expect(ta.sessionId).toBe(tb.sessionId);
+    expect(ta.host.port).toBe(host.netcode!.endpoint().address.port);
+
+    const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+    open.push(ga, gb);
+    expect(ga.transport).toBe('netcode');
+    expect(ga.state).toBe('waiting');
+    expect(ga.players.map((p) => p.playerId).sort()).toEqual([ta.playerId, tb.playerId].sort());
+
+    const begun = Promise.all([ga.waitForBegin({ timeoutMs: 30_000 }), gb.waitForBegin({ timeoutMs: 30_000 })]);
+    await Promise.all([ga.ready(), gb.ready()]);
+    const [ba] = await begun;
+    expect([...ba.order].sort()).toEqual([ta.playerId, tb.playerId].sort());
+
+    // ada's bytes reach bob through the host's relay (repeated: datagrams may be lost)
+    const got: number[] = [];
+    gb.on('message', (m) => got.push(m.ext![0]!));
+    await until(() => (ga.send(new Uint8Array([7])), got.includes(7)), 'bob to hear ada');
+
+    const ends = Promise.all([ga.result, gb.result]);
+    await until(() => (ga.closed || ga.send(new Uint8Array([END])), ga.closed), 'the game to end');
+    const [ea, eb] = await ends;
+    expect(ea.reason).toBe('completed');
+    expect(eb.reason).toBe('completed');
+    const record = await until(() => ended.find((r) => r.id === ta.sessionId), 'the auth server to record the result');
+    expect(record.state).toBe('ended');
+    await until(() => gb.closed, 'bob to be let go');
+  }, T);
+
+  it('a mode without a netcode transport still hands off QUIC on the same servers', async () => {
+    const [a, b] = await Promise.all([player('cy'), player('di')]);
+    const [ta, tb] = await Promise.all([a.matchmake({ mode: 'duel', timeoutMs: 30_000 }), b.matchmake({ mode: 'duel', timeoutMs: 30_000 })]);
+    expect(ta.transport).toBe('quic');
+    const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+    open.push(ga, gb);
+    expect(ga.transport).toBe('quic');
+    await Promise.all([ga.ready(), gb.ready()]);
+    await ga.waitForBegin({ timeoutMs: 30_000 });
+    const ends = Promise.all([ga.result, gb.result]);
+    ga.send(new Uint8Array([END]));
+    const [ea] = await ends;
+    expect(ea.results.find((r) => r.playerId === ta.playerId)?.outcome).toBe('win');
+  }, T);
+});

@@ -1,0 +1,106 @@
+/**
+ * iyesmp-auth/1.1 next to 1.0 peers: the new optional fields are dropped by a 1.0 receiver and the
+ * request still works; the new events must not reach a 1.0 client (it closes on them), which is
+ * why servers check the negotiated minor before sending them.
+ */
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { authFamily, ProtocolSession, type FamilyDef } from '../../src/protocol/index.js';
+import { samples } from './fixtures.js';
+
+const hello = samples['iyesmp-auth/1']!.hello;
+
+/** The auth family as a 1.0 peer knew it: no joinCode fields, no session.lost / session.waiting. */
+function authFamily10(): FamilyDef {
+  const { 'session.lost': _l, 'session.waiting': _w, ...events } = authFamily.events;
+  const join = authFamily.requests['lobby.join'];
+  const create = authFamily.requests['lobby.create'];
+  return {
+    ...authFamily,
+    version: { major: 1, minor: 0 },
+    requests: {
+      ...authFamily.requests,
+      'lobby.join': { ...join, request: (join.request as z.ZodObject).omit({ joinCode: true }) },
+      'lobby.create': { ...create, response: (create.response as z.ZodObject).omit({ joinCode: true }) },
+    },
+    events,
+  };
+}
+
+function open(dialerFamily: FamilyDef, listenerFamily: FamilyDef) {
+  const dialer = new ProtocolSession(dialerFamily, { side: 'dialer', gameVersion: '1.0.0', nowMs: 0 });
+  const listener = new ProtocolSession(listenerFamily, { side: 'listener', gameVersion: '1.0.0', nowMs: 0 });
+  const flush = () => {
+    for (let i = 0; i < 20; i++) {
+      const a = dialer.takeOutput();
+      const b = listener.takeOutput();
+      for (const c of a) listener.receive(c);
+      for (const c of b) dialer.receive(c);
+      if (a.length === 0 && b.length === 0) return;
+    }
+  };
+  dialer.start(hello.dialer as never);
+  flush();
+  listener.acceptHello(hello.listener as never);
+  flush();
+  dialer.takeEvents();
+  listener.takeEvents();
+  // loosely typed on purpose: the two sides use different copies of the family
+  type Loose = { kind: string; body?: unknown; code?: string };
+  return {
+    dialer,
+    listener,
+    flush,
+    request: (type: string, body: unknown) => (dialer.request as (t: string, b: unknown) => number)(type, body),
+    notify: (type: string, body: unknown) => (listener.notify as (t: string, b: unknown) => void)(type, body),
+    listenerEvents: () => listener.takeEvents() as Loose[],
+    dialerEvents: () => dialer.takeEvents() as Loose[],
+  };
+}
+
+describe('iyesmp-auth/1.1', () => {
+  it('is version 1.1 and negotiates 1.0 with a 1.0 peer on either side', () => {
+    expect(authFamily.version).toEqual({ major: 1, minor: 1 });
+    expect(open(authFamily, authFamily10()).dialer.negotiated).toEqual({ major: 1, minor: 0 });
+    expect(open(authFamily10(), authFamily).listener.negotiated).toEqual({ major: 1, minor: 0 });
+    expect(open(authFamily, authFamily).listener.negotiated).toEqual({ major: 1, minor: 1 });
+  });
+
+  it('a 1.0 server drops joinCode and still takes the join; its create reply simply has no joinCode', () => {
+    const p = open(authFamily, authFamily10());
+    p.request('lobby.join', { lobbyId: 'K7XQ2M', joinCode: 'K7XQ2M', password: 'K7XQ2M' });
+    p.flush();
+    const req = p.listenerEvents().filter((e) => e.kind === 'request')[0]!;
+    expect(req.body).toEqual({ lobbyId: 'K7XQ2M', password: 'K7XQ2M' });
+  });
+
+  it('a 1.1 server sees joinCode', () => {
+    const p = open(authFamily, authFamily);
+    p.request('lobby.join', { lobbyId: 'K7XQ2M', joinCode: 'K7XQ2M' });
+    p.flush();
+    expect(p.listenerEvents().filter((e) => e.kind === 'request')[0]!.body).toEqual({ lobbyId: 'K7XQ2M', joinCode: 'K7XQ2M' });
+  });
+
+  it('a 1.0 client closes on session.lost: servers must only send it to 1.1 clients', () => {
+    const p = open(authFamily10(), authFamily);
+    p.notify('session.lost', { sessionId: 'ses-1', reason: 'host died' });
+    p.flush();
+    const closes = p.dialerEvents().filter((e) => e.kind === 'close');
+    expect(closes[0]).toMatchObject({ code: 'unknown_type' });
+  });
+
+  it('session.waiting needs since and attempt, and bounds them', () => {
+    const body = authFamily.events['session.waiting'].body;
+    expect(body.safeParse({ matchId: 'm-1', since: 1, attempt: 2 }).success).toBe(true);
+    expect(body.safeParse({ matchId: 'm-1', attempt: 2 }).success).toBe(false);
+    expect(body.safeParse({ matchId: 'm-1', since: 1, attempt: -1 }).success).toBe(false);
+    expect(body.safeParse({ since: 1, attempt: 0, giveUpAt: 1.5 }).success).toBe(false);
+  });
+
+  it('join codes are bounded', () => {
+    const join = authFamily.requests['lobby.join'].request;
+    expect(join.safeParse({ lobbyId: 'x', joinCode: '' }).success).toBe(false);
+    expect(join.safeParse({ lobbyId: 'x', joinCode: 'A'.repeat(65) }).success).toBe(false);
+    expect(authFamily.requests['lobby.create'].response.safeParse({ lobby: samples['iyesmp-auth/1']!.events['lobby.updated']![0]!['lobby' as never], joinCode: 'ABC123' }).success).toBe(true);
+  });
+});
