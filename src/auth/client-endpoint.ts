@@ -41,6 +41,11 @@ export class ClientLink {
     });
   }
 
+  /** The iyesmp-auth/1 minor agreed with this client: 1.1 clients get session.lost, session.waiting, joinCode. */
+  get minor(): number {
+    return this.proto.session.negotiated?.minor ?? 0;
+  }
+
   /** The logged-in player id; refuses requests before login. */
   get playerId(): string {
     if (!this.account) throw new IyesmpError('refused', 'login_required', 'log in first (account.login)');
@@ -106,7 +111,9 @@ export class ClientLink {
         now(),
       );
       // a private lobby is joined by code: only its creator learns it, in the reply's ext
-      return { lobby: lobbyInfo(lobby), ...(lobby.code ? { ext: { joinCode: lobby.code } } : {}) };
+      if (!lobby.code) return { lobby: lobbyInfo(lobby) };
+      // 1.1 clients read joinCode; 1.0 clients only knew ext.joinCode (ext breaks clients with an ext schema)
+      return { lobby: lobbyInfo(lobby), joinCode: lobby.code, ...(this.minor >= 1 ? {} : { ext: { joinCode: lobby.code } }) };
     });
     p.handle('lobby.list', (body) => {
       this.playerId;
@@ -119,7 +126,9 @@ export class ClientLink {
     });
     p.handle('lobby.join', (body) => {
       const me = this.#joiner();
-      const lobby = s.lobbies.join(body.password !== undefined ? { code: body.password } : { lobbyId: body.lobbyId }, me, now());
+      // joinCode (1.1); 1.0 clients sent a private lobby's code as password
+      const code = body.joinCode ?? body.password;
+      const lobby = s.lobbies.join(code !== undefined ? { code } : { lobbyId: body.lobbyId }, me, now());
       return { lobby: lobbyInfo(lobby) };
     });
     p.handle('lobby.leave', (body) => {

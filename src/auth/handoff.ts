@@ -77,7 +77,23 @@ export interface HandoffDeps {
   /** tell a connected player something (no-op when it is offline) */
   notifyPlayer(playerId: string, type: 'session.ready', body: SessionReadyBody): void;
   notifyCancelled(playerId: string, body: { matchId: string; reason: string; requeued: boolean }): void;
+  /** tell a player its start still waits for a free host (`session.waiting`; 1.1 clients only) */
+  notifyWaiting?(playerId: string, body: WaitingBody): void;
 }
+
+export interface WaitingBody {
+  matchId?: string;
+  lobbyId?: string;
+  since: number;
+  attempt: number;
+  giveUpAt: number;
+  reason: string;
+}
+
+/** How often a waiting start is re-announced to its players. */
+const WAITING_NOTICE_MS = 5_000;
+
+type WaitingStart = StartRequest & { since: number; attempt: number; toldAt: number };
 
 export interface CreateBody {
   sessionId: string;
@@ -130,7 +146,7 @@ export class HandoffCoordinator {
   readonly #deps: HandoffDeps;
   readonly #pending = new Map<string, Pending>();
   /** starts waiting for a host with room */
-  #waiting: Array<StartRequest & { since: number }> = [];
+  #waiting: WaitingStart[] = [];
 
   constructor(deps: HandoffDeps) {
     this.#deps = deps;
@@ -161,7 +177,9 @@ export class HandoffCoordinator {
     const pick = this.#deps.registry.pick({ transport, ...(req.regions?.length ? { regions: req.regions } : {}) });
     if (!pick.ok) {
       this.#deps.logger.warn({ origin: req.origin, transport, detail: pick.detail }, 'no host available; will retry');
-      this.#waiting.push({ ...req, since: now });
+      const w: WaitingStart = { ...req, since: now, attempt: 1, toldAt: now };
+      this.#waiting.push(w);
+      this.#tellWaiting(w);
       return;
     }
     await this.#open(req, pick.host.name, transport, now);
@@ -377,12 +395,30 @@ export class HandoffCoordinator {
       else if (now - w.since > d.noHostTimeoutMs) {
         d.logger.warn({ origin: w.origin }, 'gave up waiting for a host');
         for (const p of w.players) d.notifyCancelled(p.playerId, { matchId: w.origin.id, reason: 'no host available', requeued: false });
-      } else this.#waiting.push(w);
+      } else {
+        w.attempt++;
+        if (now - w.toldAt >= WAITING_NOTICE_MS) {
+          w.toldAt = now;
+          this.#tellWaiting(w);
+        }
+        this.#waiting.push(w);
+      }
     }
     const wall = Date.now();
     for (const p of [...this.#pending.values()]) {
       if (p.state === 'claiming' && wall > p.claimBy) await this.#fail(p, 'not every player claimed its seat in time');
     }
+  }
+
+  #tellWaiting(w: WaitingStart): void {
+    const body: WaitingBody = {
+      ...(w.origin.kind === 'lobby' ? { lobbyId: w.origin.id } : { matchId: w.origin.id }),
+      since: w.since,
+      attempt: w.attempt,
+      giveUpAt: w.since + this.#deps.noHostTimeoutMs,
+      reason: 'no game host is free',
+    };
+    for (const p of w.players) this.#deps.notifyWaiting?.(p.playerId, body);
   }
 
   /** Shutdown: refuse every claim still waiting. */

@@ -146,6 +146,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
       },
       notifyPlayer: (playerId, type, body) => this.#clients.get(playerId)?.notify(type, body),
       notifyCancelled: (playerId, body) => this.#clients.get(playerId)?.notify('match.cancelled', body),
+      notifyWaiting: (playerId, body) => {
+        const link = this.#clients.get(playerId);
+        if (link && link.minor >= 1) link.notify('session.waiting', body);
+      },
     });
     this.#wire();
   }
@@ -434,9 +438,14 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
       }),
     );
     this.sessions.on('lost', ({ session, players }) => {
-      // No dedicated message exists in iyesmp-auth/1 yet; `kick` with code session_lost tells the
-      // client its game is gone without closing its auth connection.
-      for (const p of players) send(p, 'kick', { code: 'session_lost', reason: `the game host stopped answering; session ${session.id} is over` });
+      // 1.1 clients get session.lost; a 1.0 client would close on it, so it gets the kick it knows
+      // (code session_lost, the auth connection stays open)
+      for (const p of players) {
+        const link = this.#clients.get(p);
+        if (link === undefined) continue;
+        if (link.minor >= 1) link.notify('session.lost', { sessionId: session.id, reason: 'the game host stopped answering' });
+        else link.notify('kick', { code: 'session_lost', reason: `the game host stopped answering; session ${session.id} is over` });
+      }
     });
     this.sessions.on('failed', ({ session, reason }) => guard('session failure', () => this.handoffs.forget(session.id, reason)));
   }

@@ -82,7 +82,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
   readonly #players = new Map<string, PlayerConn>();
   readonly #bySession = new Map<string, Map<string, PlayerConn>>();
   /** what `game.end` says, set just before the domain ends a session */
-  readonly #lastReport = new Map<string, { reason: 'completed' | 'aborted' | 'cancelled'; results: WirePlayerResult[] }>();
+  readonly #lastReport = new Map<string, { reason: 'completed' | 'aborted' | 'cancelled'; results: WirePlayerResult[]; ext?: unknown }>();
   #timer: NodeJS.Timeout | undefined;
   #connections = 0;
   #closeP: Promise<void> | undefined;
@@ -239,7 +239,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
   }
 
   end(sessionId: string, results: GameResults): void {
-    this.#lastReport.set(sessionId, { reason: 'completed', results: toPlayerResults(results.outcomes) });
+    this.#lastReport.set(sessionId, { reason: 'completed', results: toPlayerResults(results.outcomes), ...(results.playerExt !== undefined ? { ext: results.playerExt } : {}) });
     const r = this.domain.sessions.end(sessionId, results, this.clock());
     if (!r.ok) {
       this.#lastReport.delete(sessionId);

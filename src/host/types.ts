@@ -106,6 +106,11 @@ export interface GameResults {
   outcomes: Record<string, PlayerOutcome>;
   /** opaque game telemetry merged into the host's own */
   telemetry?: unknown;
+  /**
+   * sent to every player in `game.end` as its `ext` (for example the final board); it must fit the
+   * game's ext schema. Kept apart from `gameData`, which is for the Auth server's records.
+   */
+  playerExt?: unknown;
 }
 
 export interface SessionReport {

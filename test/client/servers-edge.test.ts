@@ -112,7 +112,8 @@ describe('less common paths against real servers', () => {
       expect((e as IyesmpError).code).toBe('no_host_available');
       expect((e as IyesmpError).message).toBe('no game host is available right now: try again in a moment');
     }
-    expect(phases).toEqual(['queued', 'found', 'confirmed', 'cancelled']);
+    // the Auth server (iyesmp-auth 1.1) says it is looking for a host before it gives up
+    expect(phases).toEqual(['queued', 'found', 'confirmed', 'waiting', 'cancelled']);
   }, 60_000);
 
   it('a host that vanishes mid-game is host_lost for the players', async () => {

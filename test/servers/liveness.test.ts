@@ -91,9 +91,11 @@ describe('auth server liveness and refusals', () => {
     expect(await died).toBe('host-2');
     expect(auth.registry.get('host-2')!.state).toBe('dead');
     expect(auth.registry.pick({ transport: 'quic' }).ok).toBe(false);
+    // 1.1 clients get the dedicated event (1.0 clients get a kick with code session_lost)
     for (const c of cs) {
-      const kick = await c.inbox.next('kick', (b) => b.code === 'session_lost');
-      expect(kick.reason).toContain(sessionId);
+      const lost = await c.inbox.next('session.lost');
+      expect(lost.sessionId).toBe(sessionId);
+      expect(lost.reason).toMatch(/host/);
     }
     expect((await auth.sessions.store.get(sessionId))!.state).toBe('lost');
     await h.close();
