@@ -4,20 +4,34 @@
  * cell) and every accepted move is broadcast as the new state. The game ends with results (win,
  * loss, draw; a player who leaves forfeits).
  */
-import { IyesmpError } from '../../src/errors.js';
-import type { HostGame } from '../../src/host/game.js';
-import type { GameResults } from '../../src/host/types.js';
+import type { GameResults, GameSession, HostGame } from 'iyesmp/host';
+import { IyesmpError } from 'iyesmp/protocol';
 import { TicTacToeMatch, type MatchEnd } from './match.js';
 import type { TicTacToeExt } from './messages.js';
 
+/**
+ * The report to the host: outcomes per player; the final state as `playerExt`, which the players
+ * get in `game.end`'s ext (so it is a `TicTacToeExt`); and a summary as `gameData` for the Auth
+ * server's records.
+ */
 export function toResults(end: MatchEnd): GameResults {
   const outcomes: GameResults['outcomes'] = {};
   for (const r of end.results) outcomes[r.playerId] = { result: r.outcome, placement: r.rank, score: r.score };
-  return { outcomes, gameData: { board: end.final.board, message: end.message, reason: end.reason } };
+  const finalState: TicTacToeExt = end.final;
+  return { outcomes, playerExt: finalState, gameData: { board: end.final.board, message: end.message, reason: end.reason } };
 }
 
-export const ticTacToeHostGame: HostGame<TicTacToeExt> = {
-  begin(s) {
+/**
+ * What this game uses of the host's `GameSession`, by shape rather than by class: the Host server
+ * may load this module next to another copy of iyesmp (a global `iyesmp serve host --game`, or
+ * tests running the sources), whose GameSession is a different class with the same members.
+ */
+export type TicTacToeHostSession = Pick<GameSession<TicTacToeExt>, 'players' | 'broadcast' | 'onAction' | 'end'> & {
+  on(event: 'player', listener: (e: { playerId: string; status: string }) => void): unknown;
+};
+
+export const ticTacToeHostGame = {
+  begin(s: TicTacToeHostSession): void {
     // Seat order as the host gives it: the first player is X and moves first.
     const match = new TicTacToeMatch(s.players.map((p) => p.playerId));
     const finish = (end: MatchEnd): void => {
@@ -42,7 +56,7 @@ export const ticTacToeHostGame: HostGame<TicTacToeExt> = {
       if (end) finish(end);
     });
   },
-};
+} satisfies HostGame<TicTacToeExt>;
 
 /** `iyesmp serve host --game <this module>` loads the default export. */
 export default ticTacToeHostGame;

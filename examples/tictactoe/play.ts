@@ -11,8 +11,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface, type Interface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { connectToAuth, IyesmpError, type AuthClient, type ConnectOptions, type GameEnd } from '../../src/client/index.js';
-import { inviteConnectOptions, lanAddress, startLanServer, type LanServer } from '../../src/client/lan.js';
+import { connectToAuth, IyesmpError, type AuthClient, type ConnectOptions, type GameEnd } from 'iyesmp/client';
+import { inviteConnectOptions, lanAddress, startLanServer, type LanServer } from 'iyesmp/client/lan';
 import { chooseMove } from './bot.js';
 import { ticTacToeHostGame } from './host-game.js';
 import { GAME_VERSION, MODE, TicTacToeExt } from './messages.js';

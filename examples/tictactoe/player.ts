@@ -3,8 +3,7 @@
  * the bot): follows the host's state messages, asks `decide` for a move on this player's turn,
  * sends it as an action, and asks again if the host refuses it. Resolves with the game's end.
  */
-import type { GameEnd, GameSession } from '../../src/client/index.js';
-import { IyesmpError } from '../../src/errors.js';
+import type { GameEnd, GameMessage, IyesmpError } from 'iyesmp/client';
 import { stateFromBoard, type GameState, type Mark } from './rules.js';
 import type { StateMsg, TicTacToeExt } from './messages.js';
 
@@ -19,7 +18,29 @@ export interface PlayHooks {
 
 export type Decide = (state: GameState, mark: Mark) => number | Promise<number>;
 
-export async function playTicTacToe(game: GameSession<TicTacToeExt>, decide: Decide, hooks: PlayHooks = {}): Promise<GameEnd<TicTacToeExt>> {
+/**
+ * What this code uses of a client `GameSession`, by shape rather than by class, so a session from
+ * any copy of the library fits (a test running the sources next to this built example has two).
+ */
+export interface TicTacToeSession {
+  readonly playerId: string;
+  readonly closed: boolean;
+  readonly result: Promise<GameEnd<TicTacToeExt>>;
+  on(event: 'message', listener: (msg: GameMessage<TicTacToeExt>) => void): unknown;
+  action(ext: TicTacToeExt): Promise<unknown>;
+  ready(): Promise<void>;
+}
+
+/**
+ * An IyesmpError, recognised by its shape rather than `instanceof`: a program may hold two copies of
+ * the library (a test running the sources beside this built example), each with its own class.
+ */
+function asIyesmpError(err: unknown): IyesmpError | undefined {
+  const e = err as Partial<IyesmpError> | undefined;
+  return err instanceof Error && typeof e?.kind === 'string' && typeof e.code === 'string' ? (err as IyesmpError) : undefined;
+}
+
+export async function playTicTacToe(game: TicTacToeSession, decide: Decide, hooks: PlayHooks = {}): Promise<GameEnd<TicTacToeExt>> {
   let latest = -1;
   let busy = false;
   let pending: StateMsg | undefined;
@@ -33,8 +54,9 @@ export async function playTicTacToe(game: GameSession<TicTacToeExt>, decide: Dec
       try {
         await game.action({ t: 'move', cell });
         return;
-      } catch (err) {
-        if (!(err instanceof IyesmpError) || game.closed) return;
+      } catch (caught) {
+        const err = asIyesmpError(caught);
+        if (!err || game.closed) return;
         hooks.onRefused?.(err);
         if (err.kind !== 'refused') return;
       }

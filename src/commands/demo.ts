@@ -6,8 +6,10 @@ import { IyesmpError } from '../errors.js';
 import type { KeyAlgorithm, ManifestEntry } from '../pki/types.js';
 
 /**
- * `iyesmp demo`: a complete development setup in ./.iyesmp-dev. Built as a list of steps that each
- * add to a shared result, so later steps (start an Auth server, hosts, a bot client) slot in.
+ * `iyesmp demo`: a complete local deployment on embedded defaults. The setup steps make a dev
+ * PKI and scaffolded configs in ./.iyesmp-dev; then (src/demo/deployment.ts) an Auth server and a
+ * Host server run as `iyesmp serve` child processes and two bots play the tic-tac-toe example
+ * through login, matchmaking, hand-off and the host, to a result the Auth server records.
  */
 export const DEV_DIR = '.iyesmp-dev';
 /** Marks a folder as made by `iyesmp demo`, so recreating it can never delete someone's data. */
@@ -17,6 +19,11 @@ interface DemoFlags {
   devDir?: string;
   algorithm?: KeyAlgorithm;
   hosts?: string;
+  setupOnly?: boolean;
+  keepRunning?: boolean;
+  authPort?: string;
+  authHostsPort?: string;
+  hostPort?: string;
 }
 
 export interface DemoContext {
@@ -38,18 +45,31 @@ export interface DemoStep {
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('create a development setup in ./.iyesmp-dev: an unencrypted dev PKI and Auth/Host configs')
+    .description('run a complete local deployment: dev PKI, an Auth and a Host server, two bots playing tic-tac-toe')
     .option('--dev-dir <path>', `folder to (re)create (default ./${DEV_DIR})`)
     .addOption(algorithmOption().default('p256'))
-    .option('--hosts <n>', 'number of host certs and configs', '1')
+    .option('--hosts <n>', 'number of host certs and configs (the demo runs the first)', '1')
+    .option('--setup-only', 'only create the dev PKI and configs; start nothing')
+    .option('--keep-running', 'after the game, leave the servers up until Ctrl-C (prints how to play on them)')
+    .option('--auth-port <port>', 'UDP port for players to reach the Auth server (default: a free one)')
+    .option('--auth-hosts-port <port>', 'UDP port for Host servers to reach the Auth server (default: a free one)')
+    .option('--host-port <port>', 'UDP port of the Host server (default: a free one)')
     .addHelpText('after', `
+Steps: create the dev folder (PKI with unencrypted keys, netcode key, Auth/Host configs), start
+\`iyesmp serve auth\` and \`iyesmp serve host --game <tic-tac-toe>\` on loopback, then two bot
+players log in, are matched, take their hand-offs (session certificates), join the host, ready up
+and play to a result the Auth server records. The story goes to stderr, a summary to stdout
+(--json: one document with the players, the session, the game, and the milliseconds of each
+phase). Everything is stopped at the end; server logs stay in <dev-dir>/logs.
+
 Only the dev folder is replaced on each run (it carries a marker file; a foreign folder is never
 touched). The CA keys are unencrypted: never use this PKI outside your machine.
 
 Examples:
   $ iyesmp demo
-  $ iyesmp demo --hosts 2 --json
-  $ iyesmp demo --dev-dir /tmp/iyesmp-dev --algorithm ed25519`)
+  $ iyesmp demo --json 2>/dev/null | jq .data.timings
+  $ iyesmp demo --keep-running --auth-port 7350
+  $ iyesmp demo --setup-only --hosts 2 --dev-dir /tmp/iyesmp-dev --algorithm ed25519`)
     .action(action<DemoFlags>('demo', async (out, opts) => runDemo(out, opts)));
 }
 
@@ -62,7 +82,15 @@ export const DEMO_STEPS: DemoStep[] = [
 
 async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
   const { parseCount } = await import('../cli/pki.js');
+  const { parsePort } = await import('../demo/ports.js');
   const devDir = path.resolve(opts.devDir ?? DEV_DIR);
+  // flags are checked before anything is written
+  const ports = {
+    ...(opts.authPort ? { auth: parsePort(opts.authPort, '--auth-port') } : {}),
+    ...(opts.authHostsPort ? { authHosts: parsePort(opts.authHostsPort, '--auth-hosts-port') } : {}),
+    ...(opts.hostPort ? { host: parsePort(opts.hostPort, '--host-port') } : {}),
+  };
+  if (opts.setupOnly && opts.keepRunning) throw new IyesmpError('usage', 'conflicting_flags', '--setup-only starts nothing, so --keep-running has nothing to keep');
   const ctx: DemoContext = {
     out,
     devDir,
@@ -72,26 +100,77 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
     entries: [],
     files: [],
   };
+  const { Story } = await import('../demo/story.js');
+  const story = new Story(out);
   for (const step of DEMO_STEPS) {
     out.note(`• ${step.title}`);
     await step.run(ctx);
   }
+  const setupMs = Math.round(story.now());
+  const setup = { devDir, pkiDir: ctx.pkiDir, algorithm: ctx.algorithm, entries: ctx.entries, files: ctx.files };
+  const { displayPath: rel } = await import('../demo/deployment.js');
   const { certTable } = await import('../cli/cert-table.js');
-  const data = { devDir, pkiDir: ctx.pkiDir, algorithm: ctx.algorithm, entries: ctx.entries, files: ctx.files };
-  out.result('demo', data, () =>
-    [
-      out.style.bold(`Development PKI in ${ctx.pkiDir} (unencrypted keys: dev only)`),
+  const pkiText = () => [
+    out.style.bold(`Development PKI in ${ctx.pkiDir} (unencrypted keys: dev only)`),
+    '',
+    certTable(ctx.entries, out.style),
+    '',
+    out.style.bold('Files'),
+    ...ctx.files.map((f) => `  ${f.kind.padEnd(12)} ${rel(f.path)}`),
+  ];
+
+  if (opts.setupOnly) {
+    out.result('demo', setup, () =>
+      [
+        ...pkiText(),
+        '',
+        'Next:',
+        `  iyesmp certs list --dir ${rel(ctx.pkiDir)}`,
+        ...ctx.files.filter((f) => f.kind.endsWith('config')).map((f) => `  iyesmp config check ${rel(f.path)}`),
+      ].join('\n'),
+    );
+    return;
+  }
+
+  out.note('• run the deployment: Auth server, Host server, two bot players');
+  const { runDeployment } = await import('../demo/deployment.js');
+  const run = await runDeployment({ out, story, devDir, pkiDir: ctx.pkiDir, entries: ctx.entries, ports, keepRunning: Boolean(opts.keepRunning) });
+  const timings = { setup: setupMs, ...run.timings, total: Math.round(story.now()) };
+  const data = { ...setup, ...run, timings };
+  out.result('demo', data, () => {
+    const s = out.style;
+    const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    const auth = run.servers.auth;
+    const host = run.servers.host;
+    return [
+      ...pkiText(),
       '',
-      certTable(ctx.entries, out.style),
+      s.bold('What ran'),
+      `  auth    iyesmp serve auth --config ${rel(auth.config)}   players ${auth.address}, hosts ${auth.hostsAddress}   log ${rel(auth.log)}`,
+      `  ${host.name.padEnd(7)} iyesmp serve host --config ${rel(host.config)} --game ${rel(host.game)}   players ${host.address}   log ${rel(host.log)}`,
+      ...run.players.map((p) => `  ${p.name.padEnd(7)} ${p.accountId}, seat ${p.seat}, ${p.mark ?? '?'}: ${p.outcome ?? '?'}`),
+      `  session ${run.session.id} on ${run.session.host} (${run.session.transport}); ${run.game.moves.length} moves, ${run.game.result}; ` +
+        (run.recorded.byAuth ? s.green('recorded by the Auth server') : s.red('not recorded')),
       '',
-      out.style.bold('Files'),
-      ...ctx.files.map((f) => `  ${f.kind.padEnd(12)} ${path.relative(process.cwd(), f.path) || f.path}`),
+      s.bold('Timings'),
+      ...Object.entries(timings).map(([k, v]) => `  ${k.padEnd(9)} ${sec(v).padStart(8)}`),
       '',
       'Next:',
-      `  iyesmp certs list --dir ${path.relative(process.cwd(), ctx.pkiDir) || ctx.pkiDir}`,
-      ...ctx.files.filter((f) => f.kind.endsWith('config')).map((f) => `  iyesmp config check ${path.relative(process.cwd(), f.path)}`),
-    ].join('\n'),
-  );
+      ...nextSteps([
+        ['iyesmp demo --keep-running', 'the same, then play on the servers yourself'],
+        [`iyesmp serve auth --config ${rel(auth.config)}`, 'run a server yourself (docs/servers.md)'],
+        ['docs/client.md, examples/tictactoe', 'build a game on it'],
+      ]),
+    ].join('\n');
+  });
+  // client and server sockets are closed; a straggling handle must not keep the demo alive
+  setTimeout(() => process.exit(process.exitCode ?? 0), 1500).unref();
+}
+
+/** `command   # what it does`, the comments aligned */
+function nextSteps(rows: [string, string][]): string[] {
+  const width = Math.max(...rows.map(([c]) => c.length));
+  return rows.map(([c, what]) => `  ${c.padEnd(width)}   # ${what}`);
 }
 
 async function prepareDevDir(ctx: DemoContext): Promise<void> {
