@@ -169,15 +169,10 @@ export function readConnectTokenPrivate(plain: Uint8Array): ReadResult<ConnectTo
   const r = new ByteReader(plain);
   const clientId = r.u64();
   const timeoutSeconds = r.i32();
-  const count = r.u32();
-  if (clientId === null || timeoutSeconds === null || count === null) return { ok: false, reason: 'truncated' };
-  if (count < 1 || count > MAX_SERVERS_PER_CONNECT) return { ok: false, reason: 'bad_server_count' };
-  const serverAddresses: NetcodeAddress[] = [];
-  for (let i = 0; i < count; i++) {
-    const a = readAddress(r);
-    if (!a) return { ok: false, reason: 'bad_address_type' };
-    serverAddresses.push(a);
-  }
+  if (clientId === null || timeoutSeconds === null) return { ok: false, reason: 'truncated' };
+  const servers = readServerList(r);
+  if (!servers.ok) return servers;
+  const serverAddresses = servers.value;
   const c2s = r.bytes(KEY_BYTES);
   const s2c = r.bytes(KEY_BYTES);
   const userData = r.bytes(USER_DATA_BYTES);
@@ -186,6 +181,20 @@ export function readConnectTokenPrivate(plain: Uint8Array): ReadResult<ConnectTo
 }
 
 /** AD = version info | protocol id | expire timestamp (29 bytes). */
+/** `num server addresses u32 | addresses`, the same in the public and the private part. */
+function readServerList(r: ByteReader): ReadResult<NetcodeAddress[]> {
+  const count = r.u32();
+  if (count === null) return { ok: false, reason: 'truncated' };
+  if (count < 1 || count > MAX_SERVERS_PER_CONNECT) return { ok: false, reason: 'bad_server_count' };
+  const out: NetcodeAddress[] = [];
+  for (let i = 0; i < count; i++) {
+    const a = readAddress(r);
+    if (!a) return { ok: false, reason: 'bad_address_type' };
+    out.push(a);
+  }
+  return { ok: true, value: out };
+}
+
 function tokenAd(protocolId: bigint, expireTimestamp: bigint): Uint8Array {
   return new ByteWriter(VERSION_INFO_BYTES + 16).bytes(VERSION_INFO).u64(protocolId).u64(expireTimestamp).buf;
 }
@@ -222,14 +231,9 @@ export function readConnectToken(data: Uint8Array): ReadResult<ConnectToken> {
   const nonce = r.bytes(CONNECT_TOKEN_NONCE_BYTES)!;
   const privateData = r.bytes(CONNECT_TOKEN_PRIVATE_BYTES)!;
   const timeoutSeconds = r.i32()!;
-  const count = r.u32()!;
-  if (count < 1 || count > MAX_SERVERS_PER_CONNECT) return { ok: false, reason: 'bad_server_count' };
-  const serverAddresses: NetcodeAddress[] = [];
-  for (let i = 0; i < count; i++) {
-    const a = readAddress(r);
-    if (!a) return { ok: false, reason: 'bad_address_type' };
-    serverAddresses.push(a);
-  }
+  const servers = readServerList(r);
+  if (!servers.ok) return servers;
+  const serverAddresses = servers.value;
   const c2s = r.bytes(KEY_BYTES);
   const s2c = r.bytes(KEY_BYTES);
   if (!c2s || !s2c) return { ok: false, reason: 'truncated' };
