@@ -147,8 +147,9 @@ export class ClientLink {
       s.lobbies.kick(body.lobbyId, this.playerId, body.accountId, now());
       return {};
     });
-    p.handle('lobby.set_owner', () => {
-      throw new IyesmpError('refused', 'not_supported', 'changing the owner by hand is not supported; ownership passes when the owner leaves');
+    p.handle('lobby.set_owner', (body) => {
+      s.lobbies.setOwner(body.lobbyId, this.playerId, body.accountId, now());
+      return {};
     });
 
     // ---- matchmaking

@@ -130,7 +130,12 @@ interface Pending {
   req: StartRequest;
   seats: Map<string, Seat>;
   claimBy: number;
-  state: 'claiming' | 'creating';
+  /** `rehosting`: the chosen host refused or did not acknowledge; looking for another one */
+  state: 'claiming' | 'creating' | 'rehosting';
+  /** hosts that refused or did not acknowledge this session: never asked again */
+  tried: Set<string>;
+  /** since the first host failed: the re-pick gives up after noHostTimeoutMs */
+  rehost?: { since: number; attempt: number; toldAt: number; reason: string; busy: boolean };
 }
 
 /** Session cert player ids are `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`; account player ids (`guest:abc`) are not. */
@@ -216,6 +221,7 @@ export class HandoffCoordinator {
       seats: new Map(req.players.map((pl) => [pl.playerId, { player: pl, seatId: seatIdOf(pl.playerId), claimed: false, waiters: [] }])),
       claimBy: Date.now() + d.claimTimeoutMs,
       state: 'claiming',
+      tried: new Set(),
     };
     this.#pending.set(sessionId, p);
     d.logger.info({ sessionId, host: hostName, transport, players: req.players.length, origin: req.origin }, 'session created; waiting for claims');
@@ -344,10 +350,105 @@ export class HandoffCoordinator {
       for (const [playerId, s] of p.seats) for (const w of s.waiters.splice(0)) w.resolve(wire.get(playerId)!);
     } catch (err) {
       d.logger.warn({ sessionId: p.sessionId, host: p.hostName, err: errInfo(err) }, 'session creation on the host failed');
+      // refused or not acknowledged: nothing runs on that host, so another host can take the session
+      if (!acked && this.#pending.get(p.sessionId) === p) {
+        const why = err instanceof IyesmpError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : 'host error';
+        if (await this.#startRehost(p, why)) return;
+      }
       // the host runs a session nobody will join: let it free the slot now rather than at the no-show deadline
       if (acked) d.cancelOnHost(p.hostName, p.sessionId, 'the auth server could not complete the hand-off');
       await this.#fail(p, err instanceof IyesmpError ? `${err.code}: ${err.message}` : 'host error');
     }
+  }
+
+  /**
+   * The host refused `session.create` or did not acknowledge it: remember it, free its slot, and
+   * pick the next suitable host (retried each tick) until noHostTimeoutMs after the first failure.
+   * The claims stay open; players get `session.waiting` meanwhile. False when the time is up.
+   */
+  async #startRehost(p: Pending, why: string): Promise<boolean> {
+    const d = this.#deps;
+    const now = Date.now();
+    const failed = p.hostName;
+    p.tried.add(failed);
+    d.registry.release(p.sessionId);
+    // a host that timed out may still create it late: tell it to drop the session (best effort)
+    d.cancelOnHost(failed, p.sessionId, 'the session went to another host');
+    if (p.rehost && now - p.rehost.since > d.noHostTimeoutMs) return false;
+    const first = p.rehost === undefined;
+    p.rehost ??= { since: now, attempt: 0, toldAt: now, reason: why, busy: false };
+    p.rehost.reason = why;
+    p.rehost.busy = true; // the tick must not pick for it while this runs
+    p.state = 'rehosting';
+    try {
+      // no host while it waits, so the death of the host that failed does not touch it
+      await d.sessions.rehost(p.sessionId, '', now);
+    } catch (err) {
+      d.logger.warn({ sessionId: p.sessionId, err: errInfo(err) }, 'could not move the session to another host');
+      return false;
+    }
+    d.logger.info({ sessionId: p.sessionId, failedHosts: [...p.tried] }, 'picking another host for the session');
+    if (first) this.#tellRehosting(p);
+    p.rehost.busy = false;
+    await this.#tryRehost(p, now);
+    return true;
+  }
+
+  /** One re-pick attempt: send the session to the next host, or keep waiting, or give up. */
+  async #tryRehost(p: Pending, now: number): Promise<void> {
+    const d = this.#deps;
+    const r = p.rehost!;
+    if (r.busy || p.state !== 'rehosting' || this.#pending.get(p.sessionId) !== p) return;
+    r.busy = true;
+    try {
+      await this.#rehostOnce(p, r, now);
+    } finally {
+      r.busy = false;
+    }
+  }
+
+  async #rehostOnce(p: Pending, r: NonNullable<Pending['rehost']>, now: number): Promise<void> {
+    const d = this.#deps;
+    r.attempt++;
+    const pick = d.registry.pick({ transport: p.transport, exclude: [...p.tried], ...(p.req.regions?.length ? { regions: p.req.regions } : {}) });
+    if (!pick.ok) {
+      if (now - r.since > d.noHostTimeoutMs) {
+        await this.#fail(p, `no other host took the session (${r.reason})`);
+        return;
+      }
+      // keep the domain's ack deadline from running out while we look
+      await d.sessions.rehost(p.sessionId, '', now).catch(() => undefined);
+      if (now - r.toldAt >= WAITING_NOTICE_MS) {
+        r.toldAt = now;
+        this.#tellRehosting(p);
+      }
+      return;
+    }
+    const hostName = pick.host.name;
+    try {
+      d.registry.reserve(hostName, p.sessionId, now);
+      await d.sessions.rehost(p.sessionId, hostName, now);
+    } catch (err) {
+      d.registry.release(p.sessionId);
+      d.logger.warn({ sessionId: p.sessionId, host: hostName, err: errInfo(err) }, 'could not move the session to another host');
+      return;
+    }
+    d.logger.info({ sessionId: p.sessionId, host: hostName, attempt: r.attempt }, 'session goes to another host');
+    p.hostName = hostName;
+    p.state = 'creating';
+    void this.#createOnHost(p);
+  }
+
+  #tellRehosting(p: Pending): void {
+    const r = p.rehost!;
+    const body: WaitingBody = {
+      ...(p.req.origin.kind === 'lobby' ? { lobbyId: p.req.origin.id } : { matchId: p.req.origin.id }),
+      since: r.since,
+      attempt: r.attempt,
+      giveUpAt: r.since + this.#deps.noHostTimeoutMs,
+      reason: 'the game host did not take the session; trying another',
+    };
+    for (const s of p.seats.values()) this.#deps.notifyWaiting?.(s.player.playerId, body);
   }
 
   /** A netcode hand-off: a fresh connect token for the seat, naming the host's netcode address. */
@@ -407,6 +508,7 @@ export class HandoffCoordinator {
     const wall = Date.now();
     for (const p of [...this.#pending.values()]) {
       if (p.state === 'claiming' && wall > p.claimBy) await this.#fail(p, 'not every player claimed its seat in time');
+      else if (p.state === 'rehosting') await this.#tryRehost(p, wall);
     }
   }
 

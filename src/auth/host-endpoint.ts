@@ -96,13 +96,20 @@ export class HostLink {
           return;
         }
         case 'telemetry':
-          s.recordTelemetry(this.name, ev.body.entries, ev.body.ext).catch((err: unknown) => this.log.warn({ err: errInfo(err) }, 'could not record telemetry'));
+          // 1.0 hosts: unacknowledged; 1.1 hosts send telemetry.report instead
+          s.recordTelemetry(this.name, ev.body.entries, ev.body.ext, ev.body.id).catch((err: unknown) => this.log.warn({ err: errInfo(err) }, 'could not record telemetry'));
           return;
         case 'player.joined':
         case 'player.left':
           this.log.debug({ sessionId: ev.body.sessionId, playerId: ev.body.playerId }, ev.type);
           return;
       }
+    });
+
+    // the answer is the host's acknowledgement: it drops the telemetry from its outbox only then
+    p.handle('telemetry.report', async (body) => {
+      await s.recordTelemetry(this.name, body.entries, body.ext, body.id);
+      return {};
     });
 
     p.handle('session.ended', async (body) => {

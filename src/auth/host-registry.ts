@@ -48,6 +48,8 @@ export interface PickRequest {
   regions?: string[];
   /** Only hosts running exactly one of these versions (absent: any). */
   versions?: string[];
+  /** Hosts not to pick (they refused or did not acknowledge this very session). */
+  exclude?: string[];
 }
 
 export type PickResult =
@@ -186,6 +188,7 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
     for (const h of this.#hosts.values()) {
       if (h.state !== 'alive' || h.draining || !h.transports.includes(req.transport)) continue;
       if (req.versions && !req.versions.includes(h.version)) continue;
+      if (req.exclude?.includes(h.name)) continue;
       withTransport++;
       if (h.active + h.reserved < h.capacity) fits.push(h);
     }

@@ -72,7 +72,8 @@ export interface LobbyEvents {
   created: [{ lobby: LobbyView }];
   joined: [{ lobby: LobbyView; member: LobbyMember }];
   left: [{ lobby: LobbyView; playerId: string; reason: LeaveReason; by?: string }];
-  'owner-changed': [{ lobby: LobbyView; previousOwnerId: string; ownerId: string }];
+  /** `handed`: the owner gave it away (`setOwner`); `left`: the owner left and the longest-present member took over */
+  'owner-changed': [{ lobby: LobbyView; previousOwnerId: string; ownerId: string; reason: 'left' | 'handed' }];
   'ready-changed': [{ lobby: LobbyView; playerId: string; ready: boolean }];
   'settings-changed': [{ lobby: LobbyView }];
   started: [{ lobby: LobbyView; members: LobbyMember[] }];
@@ -274,6 +275,22 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     this.#remove(lobby, target, 'kicked', by);
   }
 
+  /**
+   * The owner hands ownership to another member (`lobby.set_owner`). Only the owner may, only to a
+   * member, and only while the lobby is open; giving it to oneself changes nothing.
+   */
+  setOwner(lobbyId: string, by: string, target: string, _now: number): LobbyView {
+    const lobby = this.#ownedLobby(lobbyId, by);
+    if (lobby.state !== 'open') throw new LobbyError(LOBBY_ERRORS.started, 'the game has already started; the owner can no longer change');
+    if (!lobby.members.some((m) => m.playerId === target)) {
+      throw new LobbyError(LOBBY_ERRORS.notMember, `player ${target} is not in this lobby`);
+    }
+    if (target === by) return view(lobby);
+    lobby.ownerId = target;
+    this.emit('owner-changed', { lobby: view(lobby), previousOwnerId: by, ownerId: target, reason: 'handed' });
+    return view(lobby);
+  }
+
   /** Owner starts the game once every other member is ready. Emits `started` with the members. */
   start(lobbyId: string, by: string, _now: number): LobbyMember[] {
     const lobby = this.#ownedLobby(lobbyId, by);
@@ -316,7 +333,7 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     if (previousOwnerId === playerId) lobby.ownerId = lobby.members[0]!.playerId;
     this.emit('left', { lobby: view(lobby), playerId, reason, ...(by ? { by } : {}) });
     if (lobby.ownerId !== previousOwnerId) {
-      this.emit('owner-changed', { lobby: view(lobby), previousOwnerId, ownerId: lobby.ownerId });
+      this.emit('owner-changed', { lobby: view(lobby), previousOwnerId, ownerId: lobby.ownerId, reason: 'left' });
     }
   }
 

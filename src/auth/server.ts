@@ -338,21 +338,34 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
     this.emit('session-ended', record);
   }
 
-  /** @internal */
-  async recordTelemetry(hostName: string, entries: Array<{ sessionId?: string | undefined }>, ext: unknown): Promise<void> {
+  /**
+   * @internal Telemetry from a host. `id` (hostctl 1.1) names the host's outbox item: a batch
+   * resent after a lost acknowledgement is stored once.
+   */
+  async recordTelemetry(hostName: string, entries: Array<{ sessionId?: string | undefined }>, ext: unknown, id?: string): Promise<void> {
     const bySession = new Map<string, unknown[]>();
     for (const e of entries) if (e.sessionId) (bySession.get(e.sessionId) ?? bySession.set(e.sessionId, []).get(e.sessionId)!).push(e);
-    for (const [id, list] of bySession) {
-      const item = { host: hostName, entries: list, ...(ext !== undefined ? { ext } : {}) };
-      const r = await this.sessions.store.get(id);
+    const seen = (list: unknown[] | undefined) => id !== undefined && (list ?? []).some((x) => (x as { id?: string }).id === id);
+    for (const [sessionId, list] of bySession) {
+      const item = { host: hostName, entries: list, ...(ext !== undefined ? { ext } : {}), ...(id !== undefined ? { id } : {}) };
+      const r = await this.sessions.store.get(sessionId);
       if (r && r.state === 'ended') {
-        r.telemetry = [...((r.telemetry as unknown[] | undefined) ?? []), item];
+        const stored = (r.telemetry as unknown[] | undefined) ?? [];
+        if (seen(stored)) continue;
+        r.telemetry = [...stored, item];
         await this.sessions.store.put(r);
       } else {
+        const late = this.#lateTelemetry.get(sessionId);
+        if (seen(late)) continue;
         if (this.#lateTelemetry.size >= 10_000) this.#lateTelemetry.delete(this.#lateTelemetry.keys().next().value!);
-        this.#lateTelemetry.set(id, [...(this.#lateTelemetry.get(id) ?? []), item]);
+        this.#lateTelemetry.set(sessionId, [...(late ?? []), item]);
       }
     }
+  }
+
+  /** Telemetry received for sessions without results yet (kept until they arrive), for operators and tests. */
+  pendingTelemetry(sessionId: string): unknown[] {
+    return [...(this.#lateTelemetry.get(sessionId) ?? [])];
   }
 
   // ---- domain events -> messages -----------------------------------------------------------------
@@ -381,6 +394,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
     });
     this.lobbies.on('owner-changed', (e) => {
       for (const m of e.lobby.members) send(m.playerId, 'lobby.owner_changed', { lobbyId: e.lobby.id, ownerId: e.ownerId });
+      // a departure already sent lobby.updated with the new owner; a hand-over did not
+      if (e.reason === 'handed') updated(e);
     });
     this.lobbies.on('closed', (e) => {
       for (const m of e.lobby.members) send(m.playerId, 'lobby.closed', { lobbyId: e.lobby.id, reason: e.reason });

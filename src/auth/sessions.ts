@@ -49,6 +49,8 @@ export interface SessionRecord {
   telemetry?: unknown;
   /** Why it failed or was lost. */
   reason?: string;
+  /** When it was last (re)assigned to a host; the ack deadline counts from here (else createdAt). */
+  hostSince?: number;
 }
 
 /** Storage for session records; async so the persistence issue can put it in SQL unchanged. */
@@ -202,6 +204,20 @@ export class Sessions extends EventEmitter<SessionEvents> {
     });
   }
 
+  /**
+   * The host refused the session or did not acknowledge it: it goes to another host (`hostName`),
+   * or waits for one (`hostName` empty, so no host's death touches it). Back to `created`, and the
+   * ack deadline starts again.
+   */
+  rehost(id: string, hostName: string, now: number): Promise<SessionRecord> {
+    return this.#transition(id, ['created', 'awaiting-host-ack'], now, (r) => {
+      r.state = 'created';
+      r.hostName = hostName;
+      r.hostSince = now;
+      return () => undefined;
+    });
+  }
+
   /** Host refused, ack timed out, or the server gave up. */
   fail(id: string, reason: string, now: number): Promise<SessionRecord> {
     return this.#transition(id, ['created', 'awaiting-host-ack', 'handed-off'], now, (r) => {
@@ -253,7 +269,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
   /** Fails sessions whose host did not acknowledge within the timeout. Returns them. */
   tick(now: number): Promise<SessionRecord[]> {
     return this.#serial(async () => {
-      const late = (await this.store.unacknowledged()).filter((r) => now - r.createdAt >= this.#ackTimeoutMs);
+      const late = (await this.store.unacknowledged()).filter((r) => now - (r.hostSince ?? r.createdAt) >= this.#ackTimeoutMs);
       for (const r of late) {
         r.state = 'failed';
         r.reason = 'host-ack-timeout';

@@ -134,6 +134,11 @@ export interface AuthClientOptions<Ext = unknown> {
   onListenerError?: (err: unknown) => void;
   /** what `joinHost` trusts (connectToAuth passes the verifier it used for the Auth server) */
   hostTrust?: ClientTrust;
+  /**
+   * Source address `joinHost` binds by default. connectToAuth passes its own `localHost`, so the
+   * game host sees the address the Auth server saw (and allow-listed); the port is left free.
+   */
+  hostLocalHost?: string;
 }
 
 export interface WelcomeInfo {
@@ -505,12 +510,13 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     if (trust === undefined && ticket.transport === 'quic') {
       throw new IyesmpError('usage', 'no_trust', 'joinHost needs `trust` (the PKI Master certificate) to check the game host');
     }
-    const defaults: GameSessionOptions<Ext> = {
+    const defaults: GameSessionOptions<Ext> & Pick<JoinHostOptions<Ext>, 'localHost'> = {
       gameVersion: o.gameVersion,
       ...(o.extSchema ? { extSchema: o.extSchema } : {}),
       ...(o.acceptServerVersion ? { acceptServerVersion: o.acceptServerVersion } : {}),
       ...(o.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: o.requestTimeoutMs }),
       ...(o.onListenerError ? { onListenerError: o.onListenerError } : {}),
+      ...(o.hostLocalHost === undefined ? {} : { localHost: o.hostLocalHost }),
     };
     const game = await joinHost<Ext>(ticket, { ...defaults, ...options, ...(trust === undefined ? {} : { trust }) });
     // the key is no longer needed once the game is over

@@ -7,10 +7,18 @@
 import { ALPN } from '../protocol/index.js';
 import type { PemSource } from '../transport/index.js';
 import { AuthClient, type AuthClientOptions } from './auth-client.js';
-import { dialQuic, parseAddress, type Address } from './link.js';
+import { dialQuic, localBind, parseAddress, type Address, type LocalBind } from './link.js';
 import { resolveTrust, type ClientTrust } from './trust.js';
 
-export interface ConnectOptions<Ext = unknown> extends AuthClientOptions<Ext> {
+/**
+ * Liveness of the Auth connection: QUIC's idle timeout, kept from firing on a quiet but healthy
+ * connection by keep-alive PINGs. Short by default so a dead or unreachable Auth server is noticed
+ * (close with `auth_lost`) within seconds, not after QUIC's usual 30 s.
+ */
+export const AUTH_IDLE_TIMEOUT_MS = 10_000;
+export const AUTH_KEEP_ALIVE_MS = 2_500;
+
+export interface ConnectOptions<Ext = unknown> extends AuthClientOptions<Ext>, LocalBind {
   /** the Auth server, `host:port` or `{ host, port }` */
   address: string | Address;
   /** name the Auth server's certificate must carry (DNS or IP SAN); default: the address's host */
@@ -21,8 +29,16 @@ export interface ConnectOptions<Ext = unknown> extends AuthClientOptions<Ext> {
   trust: ClientTrust;
   /** connect + confirm budget, default 10 s */
   connectTimeoutMs?: number;
-  /** QUIC idle timeout, default 30 s (keep-alives keep a quiet connection open) */
+  /**
+   * QUIC idle timeout: how long a silent Auth server goes unnoticed before the client closes with
+   * `auth_lost`. Default 10 s (AUTH_IDLE_TIMEOUT_MS).
+   */
   idleTimeoutMs?: number;
+  /**
+   * PING interval keeping a quiet connection open; must be shorter than idleTimeoutMs. Default
+   * 2.5 s with the default idle timeout, else a quarter of idleTimeoutMs; 0 disables.
+   */
+  keepAliveMs?: number;
 }
 
 /**
@@ -41,8 +57,20 @@ export async function connectToAuth<Ext = unknown>(opts: ConnectOptions<Ext>): P
     verifier,
     serverPolicy: { kind: 'auth-server' },
     ...(opts.connectTimeoutMs === undefined ? {} : { timeoutMs: opts.connectTimeoutMs }),
-    ...(opts.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: opts.idleTimeoutMs }),
+    ...authLiveness(opts),
+    ...localBind(opts),
   });
-  return AuthClient.open<Ext>(link.stream, { ...opts, hostTrust: { verifier } }, link.close);
+  return AuthClient.open<Ext>(
+    link.stream,
+    { ...opts, hostTrust: { verifier }, ...(opts.localHost === undefined || opts.hostLocalHost !== undefined ? {} : { hostLocalHost: opts.localHost }) },
+    link.close,
+  );
 }
 
+
+/** The idle timeout and keep-alive interval of the Auth connection (defaults above). */
+export function authLiveness(o: { idleTimeoutMs?: number | undefined; keepAliveMs?: number | undefined }): { idleTimeoutMs: number; keepAliveMs: number } {
+  const idleTimeoutMs = o.idleTimeoutMs ?? AUTH_IDLE_TIMEOUT_MS;
+  const keepAliveMs = o.keepAliveMs ?? (o.idleTimeoutMs === undefined ? AUTH_KEEP_ALIVE_MS : Math.floor(idleTimeoutMs / 4));
+  return { idleTimeoutMs, keepAliveMs };
+}

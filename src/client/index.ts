@@ -13,7 +13,7 @@
  * See docs/client.md.
  */
 export { IyesmpError, isIyesmpError } from '../errors.js';
-export { connectToAuth, type ConnectOptions } from './connect.js';
+export { AUTH_IDLE_TIMEOUT_MS, AUTH_KEEP_ALIVE_MS, connectToAuth, type ConnectOptions } from './connect.js';
 export { joinHost, type JoinHostOptions } from './join-host.js';
 export {
   AuthClient,
@@ -51,5 +51,5 @@ export {
 } from './netcode-host.js';
 export { FileKeyStore, MemoryKeyStore, type HostTicket, type SessionKeyStore } from './handoff.js';
 export { masterOnlyVerifier, type ClientTrust } from './trust.js';
-export { parseAddress, type Address } from './link.js';
+export { parseAddress, type Address, type LocalBind } from './link.js';
 export { TypedEmitter } from './emitter.js';

@@ -7,16 +7,19 @@ import { IyesmpError } from '../errors.js';
 import { ALPN } from '../protocol/index.js';
 import { GameSession, type GameSessionOptions } from './game-session.js';
 import type { HostTicket } from './handoff.js';
-import { dialQuic } from './link.js';
+import { dialQuic, localBind, type LocalBind } from './link.js';
 import { joinNetcodeHost, type NetcodeJoinOptions } from './netcode-host.js';
 import { resolveTrust, type ClientTrust } from './trust.js';
 
-export interface JoinHostOptions<Ext = unknown> extends GameSessionOptions<Ext> {
+export interface JoinHostOptions<Ext = unknown> extends GameSessionOptions<Ext>, LocalBind {
   /** what the host's certificate must chain to; required for QUIC hosts, unused for netcode */
   trust?: ClientTrust;
   /** QUIC: connect + confirm; netcode: handshake + first roster (default 15 s) */
   connectTimeoutMs?: number;
+  /** QUIC idle timeout (default 30 s): how long a silent host goes unnoticed before `host_lost` */
   idleTimeoutMs?: number;
+  /** QUIC PING interval keeping a quiet connection open (default a third of idleTimeoutMs; 0 disables) */
+  keepAliveMs?: number;
   /** netcode.io options: how game data becomes datagrams (`codec`), resend interval */
   netcode?: NetcodeJoinOptions<Ext>;
   /** the clock, for the expiry check (tests) */
@@ -56,6 +59,8 @@ export async function joinHost<Ext = unknown>(ticket: HostTicket<Ext>, opts: Joi
     serverPolicy: { kind: 'host' },
     ...(opts.connectTimeoutMs === undefined ? {} : { timeoutMs: opts.connectTimeoutMs }),
     ...(opts.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: opts.idleTimeoutMs }),
+    ...(opts.keepAliveMs === undefined ? {} : { keepAliveMs: opts.keepAliveMs }),
+    ...localBind(opts),
   });
   return GameSession.open<Ext>(link.stream, { sessionId: ticket.sessionId, playerId: ticket.playerId }, opts, link.close);
 }

@@ -40,6 +40,22 @@ export interface Link {
   close(): Promise<void>;
 }
 
+/** The source-address options shared by `connectToAuth` and `joinHost`. */
+export interface LocalBind {
+  /**
+   * Local address to send from (default: any address of the family of the server's). Set it on a
+   * machine with several addresses when the server must see a particular one.
+   */
+  localHost?: string;
+  /** Local UDP port (default: any free port). */
+  localPort?: number;
+}
+
+/** Only the keys that are set, so `exactOptionalPropertyTypes` stays happy downstream. */
+export function localBind(o: LocalBind): LocalBind {
+  return { ...(o.localHost === undefined ? {} : { localHost: o.localHost }), ...(o.localPort === undefined ? {} : { localPort: o.localPort }) };
+}
+
 export async function dialQuic(opts: {
   address: Address;
   alpn: string;
@@ -50,6 +66,10 @@ export async function dialQuic(opts: {
   serverPolicy: VerifyPolicy;
   timeoutMs?: number;
   idleTimeoutMs?: number;
+  keepAliveMs?: number;
+  /** source address and port to bind (a host with several addresses, allow-lists by address) */
+  localHost?: string;
+  localPort?: number;
 }): Promise<Link> {
   const conn = await connectQuic({
     host: opts.address.host,
@@ -62,7 +82,9 @@ export async function dialQuic(opts: {
     serverPolicy: opts.serverPolicy,
     ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
     ...(opts.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: opts.idleTimeoutMs }),
-    ...(isIP(opts.address.host) === 6 ? { localHost: '::' } : {}),
+    ...(opts.keepAliveMs === undefined ? {} : { keepAliveMs: opts.keepAliveMs }),
+    ...(opts.localHost !== undefined ? { localHost: opts.localHost } : isIP(opts.address.host) === 6 ? { localHost: '::' } : {}),
+    ...(opts.localPort === undefined ? {} : { localPort: opts.localPort }),
   });
   let stream: StreamPair;
   try {

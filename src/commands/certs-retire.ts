@@ -11,14 +11,18 @@ export function register(group: Command): void {
     .argument('<id>', 'ClientAuth number N or name clientauth-N')
     .option(DIR_FLAG, DIR_HELP);
   addPassphraseOptions(cmd);
+  // same meaning as for rotate-clientauth: the PKI's CA keys are unencrypted (a dev PKI), so no
+  // passphrase is asked for; it contradicts --passphrase-file / IYESMP_PASSPHRASE
+  cmd.option('--insecure-no-passphrase', 'the CA keys of this PKI are unencrypted (development only; no passphrase is asked for)');
   cmd
     .addHelpText('after', `
 Re-signs the ClientAuth list with the Master key. Copy the PKI's trust/ folder to the Auth servers.
 
 Examples:
   $ iyesmp certs retire 1 --passphrase-file ./ca.pass
-  $ iyesmp certs retire clientauth-1 --json`)
-    .action(action<{ dir?: string; passphraseFile?: string }>('certs retire', async (out, opts, [id]) => retire(out, resolvePkiDir(opts.dir), String(id), opts)));
+  $ iyesmp certs retire clientauth-1 --json
+  $ iyesmp certs retire 1 --dir ./dev-pki --insecure-no-passphrase`)
+    .action(action<{ dir?: string; passphraseFile?: string; insecureNoPassphrase?: boolean }>('certs retire', async (out, opts, [id]) => retire(out, resolvePkiDir(opts.dir), String(id), opts)));
 }
 
 export function parseClientAuthId(text: string): number {
@@ -28,7 +32,7 @@ export function parseClientAuthId(text: string): number {
 }
 
 /** Shared by `certs retire` and `rotate-clientauth --retire`. */
-export async function retire(out: Output, dir: string, idText: string, flags: { passphraseFile?: string }, command = 'certs retire'): Promise<void> {
+export async function retire(out: Output, dir: string, idText: string, flags: { passphraseFile?: string; insecureNoPassphrase?: boolean }, command = 'certs retire'): Promise<void> {
   const id = parseClientAuthId(idText);
   const { pki } = await openPkiForSigning(dir, flags);
   const retired = await pki.retireClientAuth(id);

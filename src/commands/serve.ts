@@ -79,7 +79,7 @@ Examples:
           await server.reloadCertificates();
         });
         await server.close({ graceMs: Number(opts.graceMs ?? 3000) });
-        out.result('serve host', { stopped: true, signal, playersPort: server.playerPort, unsentResults: server.domain.outbox.size }, () => '');
+        out.result('serve host', { stopped: true, signal, playersPort: server.playerPort, unsentResults: server.domain.outbox.size, stats: server.stats() }, () => '');
         exitSoon();
       }),
     );

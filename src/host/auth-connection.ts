@@ -45,6 +45,7 @@ export class AuthConnection {
         serverPolicy: { kind: 'auth-server' },
         ...(o.authServerName ? { serverName: o.authServerName } : {}),
         timeoutMs: 10_000,
+        ...authLinkLiveness(o.heartbeatIntervalMs),
       });
       this.#conn = conn;
       if (gen !== this.#generation || s.closing) throw new IyesmpError('io', 'shutting_down', 'host is shutting down');
@@ -126,9 +127,18 @@ export class AuthConnection {
             ] as const
           ).map(([name, value]) => ({ at, name, value, sessionId: t.sessionId }));
           outbox.markSent(this.serverId, item.id, s.clock());
-          // telemetry is an event (no reply): count it delivered once written
-          proto.notify('telemetry', { entries, ext: { telemetry: t } });
-          void proto.flushed().then(() => outbox.ack(this.serverId, item.id, s.clock()));
+          const body = { id: item.id, entries, ext: { telemetry: t } };
+          if ((proto.session.negotiated?.minor ?? 0) >= 1) {
+            // hostctl 1.1: acknowledged like results, so it stays queued until the Auth server has it
+            proto.request('telemetry.report', body, { timeoutMs: 15_000 }).then(
+              () => outbox.ack(this.serverId, item.id, s.clock()),
+              (err: unknown) => this.log.warn({ id: item.id, code: (err as IyesmpError).code, message: (err as Error).message }, 'telemetry not acknowledged; will resend'),
+            );
+          } else {
+            // a 1.0 Auth server only takes the event (no reply): count it delivered once written
+            proto.notify('telemetry', { entries, ext: { telemetry: t } });
+            void proto.flushed().then(() => outbox.ack(this.serverId, item.id, s.clock()));
+          }
         }
       } catch (err) {
         this.log.warn({ id: item.id, message: (err as Error).message }, 'could not send an outbox item');
@@ -229,6 +239,24 @@ export class AuthConnection {
       if (ev.type === 'host.drain') this.log.warn({ reason: ev.body.reason }, 'auth server asked this host to drain');
     });
   }
+}
+
+/** Heartbeat interval assumed before the Auth server gives its own (the config default). */
+const DEFAULT_HEARTBEAT_MS = 5_000;
+/** Floor of the link's idle timeout: below it a busy event loop could drop a healthy link. */
+const MIN_AUTH_IDLE_MS = 3_000;
+
+/**
+ * QUIC liveness of the hostctl link. A dead Auth server (killed, unplugged) sends no close, so the
+ * link only ends at QUIC's idle timeout: 3 heartbeat intervals (at least 3 s) rather than QUIC's
+ * 30 s default. Keep-alive PINGs twice per interval are acknowledged by a live peer's QUIC stack,
+ * so a quiet but healthy link never idles out; the lost link is re-dialled at once, and queued
+ * results reach a restarted Auth server within seconds.
+ */
+export function authLinkLiveness(heartbeatIntervalMs: number | undefined): { idleTimeoutMs: number; keepAliveMs: number } {
+  const beat = Math.max(50, heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS);
+  const idleTimeoutMs = Math.max(MIN_AUTH_IDLE_MS, 3 * beat);
+  return { idleTimeoutMs, keepAliveMs: Math.max(100, Math.min(Math.floor(beat / 2), Math.floor(idleTimeoutMs / 4))) };
 }
 
 type WireExpected = { playerId: string; accountId: string; displayName?: string | undefined; address?: string | undefined; certFingerprint?: Uint8Array | undefined; netcodeClientId?: string | undefined };

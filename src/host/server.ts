@@ -4,7 +4,7 @@ import { IyesmpError } from '../errors.js';
 import { NetcodeHostTransport, type NetcodeHostTransportOptions } from '../netcode/integration/host-transport.js';
 import type { PeerVerifier } from '../pki/types.js';
 import { openBulkStream, type GameVersionCheck } from '../protocol/index.js';
-import { ALPN, AddressAllowList, createQuicServer, type PemSource, type QuicServer } from '../transport/index.js';
+import { ALPN, AddressAllowList, createQuicServer, type AllowListStats, type PemSource, type QuicServer } from '../transport/index.js';
 import { AuthConnection } from './auth-connection.js';
 import { GameSession, toPlayerResults, type GameMessage, type GameTransport, type HostGame, type WirePlayerResult } from './game.js';
 import { HostDomain } from './host-domain.js';
@@ -60,7 +60,25 @@ export interface HostServerOptions {
   idleTimeoutMs?: number;
   maxStreams?: number;
   tickIntervalMs?: number;
+  /**
+   * Shortest gap between two "allow-list dropped datagrams" log lines (default 10 s): a flood of
+   * stray datagrams makes one line per interval, not one per datagram.
+   */
+  dropLogIntervalMs?: number;
   logger?: Logger;
+}
+
+/** What `HostServer.stats()` reports: the numbers an operator watches. */
+export interface HostStats {
+  /** the player endpoint's raw-datagram filter: passed, dropped, droppedBytes, lastDroppedFrom, and its entries */
+  allowList: AllowListStats & { entries: number };
+  /** live sessions and connected players (session table) */
+  sessions: number;
+  players: number;
+  /** results and telemetry waiting for an Auth server, and items dropped for lack of room */
+  outbox: { size: number; dropped: number };
+  /** Auth servers this host is registered with right now, out of those configured */
+  authLinks: { up: number; total: number; connected: string[] };
 }
 
 type Resolved = HostServerOptions & Required<Pick<HostServerOptions, 'region' | 'tlsName' | 'version' | 'tickIntervalMs'>>;
@@ -86,6 +104,9 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
   #timer: NodeJS.Timeout | undefined;
   #connections = 0;
   #closeP: Promise<void> | undefined;
+  /** allow-list drops already logged, and when (rate limit of the drop log line) */
+  #droppedLogged = 0;
+  #dropLoggedAt = -Infinity;
 
   private constructor(
     opts: HostServerOptions,
@@ -172,9 +193,42 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
     try {
       this.domain.tick(this.clock());
       for (const a of this.#auth.values()) a.flush();
+      this.#logDrops(false);
     } catch (err) {
       this.logger.error({ message: (err as Error).message }, 'tick failed');
     }
+  }
+
+  /** The operator's numbers: allow-list counters, sessions, players, outbox, Auth links. */
+  stats(): HostStats {
+    const load = this.domain.sessions.load();
+    const connected = this.connectedAuthServers();
+    return {
+      allowList: { ...this.allowList.stats(), entries: this.allowList.size },
+      sessions: load.sessions,
+      players: load.players,
+      outbox: { size: this.domain.outbox.size, dropped: this.domain.outbox.dropped },
+      authLinks: { up: connected.length, total: this.#auth.size, connected },
+    };
+  }
+
+  /**
+   * One structured line when the allow-list dropped datagrams since the last line, at most every
+   * `dropLogIntervalMs` (always when `force`, e.g. at shutdown, so the last drops are not lost).
+   */
+  #logDrops(force: boolean): void {
+    const st = this.allowList.stats();
+    if (st.dropped === this.#droppedLogged) return;
+    const now = this.clock();
+    if (!force && now - this.#dropLoggedAt < (this.options.dropLogIntervalMs ?? 10_000)) return;
+    const newDrops = st.dropped - this.#droppedLogged;
+    this.#droppedLogged = st.dropped;
+    this.#dropLoggedAt = now;
+    // a fixed message, so log searches match; the numbers are fields
+    this.logger.warn(
+      { allowList: { dropped: st.dropped, droppedBytes: st.droppedBytes, passed: st.passed, newDrops, ...(st.lastDroppedFrom ? { lastDroppedFrom: st.lastDroppedFrom } : {}) } },
+      'allow-list dropped datagrams',
+    );
   }
 
   async reloadCertificates(): Promise<void> {
@@ -203,7 +257,8 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
       clearInterval(this.#timer);
       await Promise.all([...this.#auth.values()].map((a) => a.close()));
       await Promise.all([this.playerServer.close({ graceMs: Math.min(graceMs, 1000) }), this.netcode?.close()]);
-      this.logger.info({ unsent: this.domain.outbox.size }, 'host server stopped');
+      this.#logDrops(true);
+      this.logger.info({ unsent: this.domain.outbox.size, stats: this.stats() }, 'host server stopped');
     })();
     return this.#closeP;
   }

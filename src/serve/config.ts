@@ -11,6 +11,7 @@ import type { HandoffTransportKind } from '../auth/handoff.js';
 import type { HostServerOptions } from '../host/server.js';
 import { resolveNetcodeHost, resolveNetcodeIssuer } from '../netcode/config.js';
 import { gameVersionRange } from '../protocol/version.js';
+import { unservedAuthSettings, unservedHostSettings } from './unserved.js';
 import { ReloadableVerifier } from './verifier.js';
 
 /** Turns a validated `auth.toml` into AuthServerOptions: reads the trust list, SessionAuth and account settings. */
@@ -24,7 +25,7 @@ export async function authOptionsFromConfig(c: AuthConfig, logger: Logger): Prom
     loadSessionMinter({ certFile: c.pki.session_auth_cert, keyFile: c.pki.session_auth_key, ...(passphrase ? { passphrase } : {}) }),
     accountsFrom(c),
   ]);
-  if (c.database.url) logger.warn('database.url is set, but this build keeps sessions and accounts in memory');
+  for (const u of unservedAuthSettings(c)) logger.warn({ key: u.key }, u.message);
   const defaultTransport = servedTransport(c.matchmaking.transport, 'matchmaking.transport');
   const modeTransports: Record<string, HandoffTransportKind> = {};
   const modeSizes: Record<string, number> = {};
@@ -82,7 +83,7 @@ async function accountsFrom(c: AuthConfig): Promise<AccountService> {
   const a = c.accounts;
   switch (a.mode) {
     case 'guest':
-      providers.push(new GuestProvider());
+      providers.push(new GuestProvider({ namePrefix: a.guest.name_prefix }));
       break;
     case 'password':
       providers.push(new PasswordProvider({ store: new MemoryAccountStore(), minPasswordLength: a.password.min_length }));
@@ -116,7 +117,7 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
     throw new IyesmpError('input', 'config_unsupported', 'pki.key_passphrase_file: encrypted host keys are not supported yet; use an unencrypted key (mode 0600)');
   }
   if (!c.transports.quic.enabled) throw new IyesmpError('input', 'config_unsupported', 'transports.quic.enabled = false: serve host always runs the QUIC transport in this build (netcode runs beside it)');
-  if (c.transports.mqtt.enabled) logger.warn('transports.mqtt is enabled but not served by this build; only QUIC and netcode sessions run');
+  for (const u of unservedHostSettings(c)) logger.warn({ key: u.key }, u.message);
   const [verifier, netcode] = await Promise.all([
     ReloadableVerifier.load(c.pki.trust_dir),
     c.transports.netcode.enabled ? resolveNetcodeHost(c) : undefined,

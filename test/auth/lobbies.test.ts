@@ -107,6 +107,29 @@ describe('lobbies', () => {
     expect(l.size).toBe(0);
   });
 
+  it('lets the owner hand ownership to a member; anyone else is refused', () => {
+    const l = new Lobbies();
+    const x = l.create({ owner: P('a'), maxPlayers: 4 }, 0);
+    l.join({ lobbyId: x.id }, P('b'), 1);
+    l.join({ lobbyId: x.id }, P('c'), 2);
+    const log = recorder(l);
+    expect(codeOf(() => l.setOwner(x.id, 'b', 'c', 3))).toBe(LOBBY_ERRORS.notOwner);
+    expect(codeOf(() => l.setOwner(x.id, 'a', 'zed', 3))).toBe(LOBBY_ERRORS.notMember);
+    expect(codeOf(() => l.setOwner(x.id, 'zed', 'b', 3))).toBe(LOBBY_ERRORS.notMember);
+    expect(log).toEqual([]);
+    l.setOwner(x.id, 'a', 'a', 4); // to oneself: nothing happens
+    expect(log).toEqual([]);
+    expect(l.setOwner(x.id, 'a', 'c', 5).ownerId).toBe('c');
+    expect(log).toEqual([['owner-changed', expect.objectContaining({ previousOwnerId: 'a', ownerId: 'c', reason: 'handed' })]]);
+    // the old owner is an ordinary member now: it cannot kick or start
+    expect(codeOf(() => l.kick(x.id, 'a', 'b', 6))).toBe(LOBBY_ERRORS.notOwner);
+    expect(codeOf(() => l.setOwner(x.id, 'a', 'a', 6))).toBe(LOBBY_ERRORS.notOwner);
+    l.setReady(x.id, 'a', true, 7);
+    l.setReady(x.id, 'b', true, 7);
+    l.start(x.id, 'c', 8);
+    expect(codeOf(() => l.setOwner(x.id, 'c', 'a', 9))).toBe(LOBBY_ERRORS.started);
+  });
+
   it('starts only when every other member is ready, by the owner, with enough players', () => {
     const l = new Lobbies();
     const x = l.create({ owner: P('a'), maxPlayers: 3, minPlayers: 2, settings: { map: 'm1' } }, 0);

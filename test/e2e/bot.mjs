@@ -13,10 +13,9 @@
  *           hostIdleMs?, lingerMs?, maxMs? }
  * stdin lines: "go" (start moving when `hold`), "quit" (exit now).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { AuthClient, GameSession, connectToAuth, masterOnlyVerifier } from '../../dist/client/index.js';
-import { ALPN, connectQuic } from '../../dist/transport/index.js';
+import { connectToAuth } from '../../dist/client/index.js';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const mode = cfg.mode ?? 'tictactoe';
@@ -111,46 +110,21 @@ async function play(game) {
 const gameVersion = cfg.gameVersion ?? '1.0.0';
 const serverName = cfg.serverName ?? '127.0.0.1';
 
-/**
- * connectToAuth / joinHost cannot bind a source address. With `localHost` this dials with the
- * transport (connectQuic's localHost) and speaks the protocols with AuthClient.open and
- * GameSession.open, as those two functions do.
- */
+/** With `localHost` both connections send from that address (the host's allow-list sees the one auth saw). */
 async function connectAuth() {
-  if (!cfg.localHost) {
-    return connectToAuth({ address: cfg.auth, serverName, identity: { cert: cfg.cert, key: cfg.key }, trust: { caPem: cfg.ca }, gameVersion });
-  }
-  const verifier = masterOnlyVerifier(readFileSync(cfg.ca, 'utf8'));
-  const [host, port] = cfg.auth.split(':');
-  const conn = await connectQuic({
-    host,
-    port: Number(port),
-    alpn: ALPN.auth,
+  return connectToAuth({
+    address: cfg.auth,
     serverName,
-    cert: cfg.cert,
-    key: cfg.key,
-    verifier,
-    serverPolicy: { kind: 'auth-server' },
-    localHost: cfg.localHost,
+    identity: { cert: cfg.cert, key: cfg.key },
+    trust: { caPem: cfg.ca },
+    gameVersion,
+    ...(cfg.localHost ? { localHost: cfg.localHost } : {}),
   });
-  return AuthClient.open(conn.openStream(), { gameVersion, hostTrust: { verifier } }, () => conn.close('bye'));
 }
 
 async function joinHost(client, ticket) {
-  if (!cfg.localHost) return client.joinHost(ticket, cfg.hostIdleMs ? { idleTimeoutMs: cfg.hostIdleMs } : {});
-  const conn = await connectQuic({
-    host: ticket.host.host,
-    port: ticket.host.port,
-    alpn: ALPN.host,
-    serverName: ticket.host.tlsName,
-    cert: ticket.credentials.certPem,
-    key: ticket.credentials.keyPem,
-    verifier: masterOnlyVerifier(readFileSync(cfg.ca, 'utf8')),
-    serverPolicy: { kind: 'host' },
-    localHost: cfg.localHost,
-    ...(cfg.hostIdleMs ? { idleTimeoutMs: cfg.hostIdleMs } : {}),
-  });
-  return GameSession.open(conn.openStream(), { sessionId: ticket.sessionId, playerId: ticket.playerId }, { gameVersion }, () => conn.close('bye'));
+  // joinHost binds the auth connection's localHost by default
+  return client.joinHost(ticket, cfg.hostIdleMs ? { idleTimeoutMs: cfg.hostIdleMs } : {});
 }
 
 async function main() {

@@ -120,10 +120,9 @@ describe('end to end, separate processes', () => {
   }, T);
 
   it('a datagram from an address not on the allow-list is dropped, and the host keeps serving its players', async () => {
-    // The host exposes no drop counter outside its process (no log line, no stats endpoint:
-    // AddressAllowList.stats() is never read by serve host). So the test asks QUIC itself: a
-    // long-header packet of an unknown version makes a QUIC server answer with Version
-    // Negotiation, unless the allow-list dropped the datagram before QUIC saw it.
+    // QUIC itself is asked: a long-header packet of an unknown version makes a QUIC server answer
+    // with Version Negotiation, unless the allow-list dropped the datagram before QUIC saw it. The
+    // host's own drop counter (its "allow-list dropped datagrams" log line) must agree.
     const { auth, host } = await servers();
     // no session yet: the allow-list is empty, even loopback gets no answer
     expect(await quicProbe('127.0.0.1', d.playersPort, 2000)).toBe(false);
@@ -134,6 +133,13 @@ describe('end to end, separate processes', () => {
     expect(await quicProbe('127.0.0.1', d.playersPort, 5000)).toBe(true);
     // ... 127.0.0.2 is not: nothing reaches QUIC, nothing comes back
     for (let i = 0; i < 3; i++) expect(await quicProbe('127.0.0.2', d.playersPort, 2000)).toBe(false);
+    // the host counted and logged them (one line per 10 s at most, so this may take a moment)
+    // at least the first probe from 127.0.0.1 and the three from 127.0.0.2
+    type Drops = { dropped: number; droppedBytes: number; lastDroppedFrom?: string };
+    const counted = (l: Line) => ((l.allowList as Drops | undefined)?.dropped ?? 0) >= 4;
+    const drop = (await waitLine(procs, host, 'allow-list dropped datagrams', counted, 30_000)).allowList as Drops;
+    expect(drop.lastDroppedFrom).toMatch(/^127\.0\.0\.2:\d+$/);
+    expect(drop.droppedBytes).toBeGreaterThan(0);
     a.send('go');
     b.send('go');
     await until(procs, 'both bots to finish the game', () => ended(a) && ended(b), 120_000);

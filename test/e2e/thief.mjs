@@ -5,8 +5,9 @@
  *
  *   node test/e2e/thief.mjs '{"ticket": file, "ca": masterPem, "localHost": "127.0.0.2", "sessionId"?: other, "timeoutMs"?: 8000}'
  *
- * The client library's joinHost cannot bind a source address, so this dials with the transport
- * (connectQuic's localHost) and speaks the host hello with GameSession.open, as joinHost does.
+ * joinHost could bind the address too (`localHost`), but it does the dial and the hello in one
+ * call; this dials with the transport and speaks the hello with GameSession.open, as joinHost
+ * does, so the output can say which stage refused the thief.
  */
 import { readFileSync } from 'node:fs';
 import { connectQuic, ALPN } from '../../dist/transport/index.js';

@@ -138,6 +138,10 @@ export const samples: Record<string, FamilySamples> = {
         request: [{ sessionId: 'ses-1', endedAt: 1_700_000_900_000, reason: 'completed', results, ext: { replay: 'r-1' } }],
         response: [{ sessionId: 'ses-1' }],
       },
+      'telemetry.report': {
+        request: [{ id: 'telemetry:ses-1', entries: [{ at: 1_700_000_000_000, name: 'in_game_ms', value: 900_000, sessionId: 'ses-1' }], ext: { telemetry: { noShows: 0 } } }],
+        response: [{}],
+      },
     },
     events: {
       'host.heartbeat': [{ time: 1_700_000_000_000, load }],

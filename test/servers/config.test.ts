@@ -182,3 +182,51 @@ describe('host.toml: [game] and the netcode keys', () => {
     await expect(loadGame(undefined, (r as { config: HostConfig }).config.game.module)).rejects.toMatchObject({ code: 'game_module', message: expect.stringContaining('nogame.mjs') });
   });
 });
+
+/** A pino logger that keeps its records, to see what serve tells the operator. */
+function recordingLogger() {
+  const lines: Array<{ level: number; key?: string; msg: string }> = [];
+  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  return { logger, warnings: () => lines.filter((l) => l.level === 40) };
+}
+
+describe('settings the config accepts but this build does not serve', () => {
+  it('serve auth says that [database] is not used (everything is in memory), and names other ignored keys', async () => {
+    let t = authText.replace('path = "auth-data"', 'path = "auth-data"\nurl = "postgres://iyesmp:s3cret@db.example.com:5432/iyesmp"');
+    t = t.replace('format = "json"', 'format = "pretty"');
+    t = t.replace(/^mode = "guest"/m, 'mode = "password"');
+    const r = check(t);
+    if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
+    const rec = recordingLogger();
+    await authOptionsFromConfig((r as { config: AuthConfig }).config, rec.logger);
+    const byKey = new Map(rec.warnings().map((w) => [w.key, w.msg]));
+    expect(byKey.get('database')).toMatch(/kept in memory/);
+    expect(byKey.get('database')).toContain('db.example.com');
+    expect(byKey.get('database')).not.toContain('s3cret');
+    expect(byKey.get('logging.format')).toMatch(/pretty/);
+    expect(byKey.get('accounts.password.allow_registration')).toMatch(/no registration message/);
+
+    // the scaffolded file has a [database] section too: the warning is there as well, alone
+    const plain = recordingLogger();
+    await authOptionsFromConfig((check(authText) as { config: AuthConfig }).config, plain.logger);
+    expect(plain.warnings().map((w) => w.key)).toEqual(['database']);
+  });
+
+  it('a guest name prefix is served; serve host names unused labels and mqtt', async () => {
+    const t = authText.replace(/^name_prefix = .*$/m, 'name_prefix = "Visitor-"');
+    const o = await authOptionsFromConfig((check(t) as { config: AuthConfig }).config, silent);
+    const acc = await o.accounts!.authenticate({ method: 'guest' }, { now: Date.now() } as never);
+    expect(acc.displayName).toMatch(/^Visitor-/);
+
+    let h = under(hostText, 'host.labels', 'tier = "gold"');
+    h = h.replace(/(\[transports\.mqtt\]\n(#.*\n)*)enabled = false/, '$1enabled = true');
+    const r = check(h);
+    if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
+    const rec = recordingLogger();
+    await hostOptionsFromConfig((r as { config: HostConfig }).config, rec.logger);
+    const keys = rec.warnings().map((w) => w.key);
+    expect(keys).toContain('host.labels');
+    expect(keys).toContain('transports.mqtt');
+    expect(rec.warnings().find((w) => w.key === 'host.labels')!.msg).toContain('tier');
+  });
+});

@@ -72,12 +72,15 @@ describe('iyesmp serve', () => {
 
     const auth = start(['serve', 'auth', '--config', 'auth.toml']);
     await until(() => auth.out().includes('auth server listening'), 'auth server start', 30_000);
-    const host = start(['serve', 'host', '--config', 'host.toml']);
-    await until(() => host.out().includes('registered with the auth server'), 'host registration', 30_000);
+    // the in-memory build says so, once, at start
+    expect(auth.out()).toMatch(/"key":"database".*kept in memory/);
+    // --json: logs go to stderr, the one JSON document (with the host's stats) to stdout at exit
+    const host = start(['serve', 'host', '--config', 'host.toml', '--json']);
+    await until(() => host.err().includes('registered with the auth server'), 'host registration', 30_000);
     await until(() => auth.out().includes('"host":"host-1"'), 'auth seeing the host', 30_000);
     // the host runs its netcode transport and registers it beside QUIC
     await until(() => auth.out().includes('"transports":["quic","netcode"]'), 'netcode registration', 30_000);
-    expect(host.out()).toContain(`"netcode":{"host":"127.0.0.1","port":${netcode}}`);
+    expect(host.err()).toContain(`"netcode":{"host":"127.0.0.1","port":${netcode}}`);
     for (const line of auth.out().trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
 
     // a client with the scaffolded PKI's client cert logs in
@@ -90,9 +93,22 @@ describe('iyesmp serve', () => {
     expect(login.displayName).toBe('smoke');
     await c.close();
 
+    // stray datagrams to the player endpoint: no session expects this address
+    const stray = createSocket('udp4');
+    await new Promise<void>((r) => stray.bind(0, '127.0.0.1', r));
+    for (let i = 0; i < 3; i++) await new Promise<void>((r) => stray.send(Buffer.alloc(1200, 1), players, '127.0.0.1', () => r()));
+    const strayPort = stray.address().port;
+    stray.close();
+    await until(() => host.err().includes('allow-list dropped'), 'the drop log line', 15_000);
+
     host.child.kill('SIGTERM');
     expect(await host.exit).toBe(0);
-    expect(host.out()).toContain('host server stopped');
+    expect(host.err()).toContain('host server stopped');
+    const doc = JSON.parse(host.out());
+    expect(doc.data.stats.allowList).toMatchObject({ lastDroppedFrom: `127.0.0.1:${strayPort}` });
+    expect(doc.data.stats.allowList.dropped).toBeGreaterThanOrEqual(1);
+    expect(doc.data.stats.allowList.droppedBytes).toBeGreaterThanOrEqual(1200);
+    expect(doc.data.stats).toMatchObject({ sessions: 0, players: 0, outbox: { size: 0 }, authLinks: { total: 1 } });
     auth.child.kill('SIGTERM');
     expect(await auth.exit).toBe(0);
     expect(auth.out()).toContain('auth server stopped');

@@ -38,11 +38,36 @@ export const PlayerResult = z.object({
   outcome: z.enum(['win', 'loss', 'draw', 'abandoned']).optional(),
 });
 
+/**
+ * Host telemetry. `id` (1.1) names the host's outbox item, so a receiver stores a resent batch
+ * (its ack was lost) only once.
+ */
+export const Telemetry = z.object({
+  entries: z
+    .array(
+      z.object({
+        at: TimeMs,
+        name: Name,
+        value: z.number(),
+        sessionId: Id.optional(),
+        tags: z.record(z.string().max(64), z.string().max(256)).optional(),
+      }),
+    )
+    .max(1000),
+  id: z.string().min(1).max(200).optional(),
+  ext: Ext,
+});
+
 const SessionRef = z.object({ sessionId: Id, ext: Ext });
 
 export const hostctlFamily = defineFamily({
   name: 'iyesmp-hostctl/1',
-  version: { major: 1, minor: 0 },
+  /**
+   * 1.1 adds the `telemetry.report` request (telemetry acknowledged like results) and the optional
+   * telemetry `id`. A 1.1 host sends `telemetry.report` only when the negotiated minor is at least 1;
+   * with a 1.0 Auth server it sends the `telemetry` event as before.
+   */
+  version: { major: 1, minor: 1 },
   roles: { dialer: 'host', listener: 'auth' },
   hello: {
     dialer: z.object({ hostName: Name, ext: Ext }),
@@ -100,6 +125,12 @@ export const hostctlFamily = defineFamily({
       }),
       response: SessionRef,
     },
+    /** 1.1: telemetry as a request, so the host keeps it queued until auth acknowledges it. */
+    'telemetry.report': {
+      from: 'dialer',
+      request: Telemetry,
+      response: Empty,
+    },
   },
   events: {
     'host.heartbeat': { from: 'dialer', body: z.object({ time: TimeMs, load: Load, ext: Ext }) },
@@ -110,23 +141,8 @@ export const hostctlFamily = defineFamily({
       from: 'dialer',
       body: z.object({ sessionId: Id, playerId: Id, at: TimeMs, reason: Text, ext: Ext }),
     },
-    telemetry: {
-      from: 'dialer',
-      body: z.object({
-        entries: z
-          .array(
-            z.object({
-              at: TimeMs,
-              name: Name,
-              value: z.number(),
-              sessionId: Id.optional(),
-              tags: z.record(z.string().max(64), z.string().max(256)).optional(),
-            }),
-          )
-          .max(1000),
-        ext: Ext,
-      }),
-    },
+    /** 1.0 hosts; a 1.1 host sends `telemetry.report` instead, which is acknowledged */
+    telemetry: { from: 'dialer', body: Telemetry },
   },
 });
 

@@ -1,0 +1,64 @@
+import type { AuthConfig } from '../config/auth.js';
+import type { HostConfig } from '../config/host.js';
+
+/**
+ * Settings the config schema accepts (they are part of the documented file format) but this build
+ * does not act on. `serve` logs one warning per entry at start, so an operator is never left
+ * believing a setting works when it is silently ignored. Settings that cannot be honoured safely
+ * (an MQTT game mode, encrypted server keys, QUIC disabled) are refused instead (config.ts).
+ */
+export interface Unserved {
+  /** the config key, as written in the file */
+  key: string;
+  message: string;
+}
+
+export function unservedAuthSettings(c: AuthConfig): Unserved[] {
+  const out: Unserved[] = [];
+  // the schema defaults database.path, so the section cannot be told apart from its absence:
+  // say it every time, since in-memory state is what an operator must know about
+  out.push({
+    key: 'database',
+    message: `[database] is not used by this build: accounts, lobbies and session records are kept in memory and lost when the server stops${
+      c.database.url ? ` (database.url ${redactUrl(c.database.url)} is ignored)` : ` (database.path "${c.database.path}" is ignored)`
+    }`,
+  });
+  const a = c.accounts;
+  if (a.mode === 'password' && a.password.allow_registration) {
+    out.push({
+      key: 'accounts.password.allow_registration',
+      message: 'accounts.password.allow_registration = true is not served: the protocol has no registration message, and password accounts live in memory',
+    });
+  }
+  if (a.mode === 'token' && a.token.jwks_url && a.token.secret_file) {
+    out.push({ key: 'accounts.token.jwks_url', message: 'accounts.token.jwks_url is ignored: this build checks HMAC tokens with secret_file only' });
+  }
+  if (a.mode === 'token' && a.token.issuer) {
+    out.push({ key: 'accounts.token.issuer', message: `accounts.token.issuer = "${a.token.issuer}" is not checked by this build (the audience is)` });
+  }
+  if (c.logging.format === 'pretty') out.push(prettyLogs());
+  return out;
+}
+
+export function unservedHostSettings(c: HostConfig): Unserved[] {
+  const out: Unserved[] = [];
+  if (c.transports.mqtt.enabled) {
+    out.push({ key: 'transports.mqtt', message: 'transports.mqtt is enabled but not served by this build; only QUIC and netcode sessions run' });
+  }
+  const labels = Object.keys(c.host.labels).filter((k) => k !== 'game_version');
+  if (labels.length > 0) {
+    out.push({
+      key: 'host.labels',
+      message: `host.labels ${labels.join(', ')}: not used by this build (only game_version is, as the host's version); the Auth server does not pick hosts by label`,
+    });
+  }
+  if (c.logging.format === 'pretty') out.push(prettyLogs());
+  return out;
+}
+
+const prettyLogs = (): Unserved => ({ key: 'logging.format', message: 'logging.format = "pretty" is not served: logs are JSON lines (pipe them through pino-pretty to read them)' });
+
+/** A postgres URL without its password, for the log. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+}

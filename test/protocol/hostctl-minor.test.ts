@@ -1,0 +1,87 @@
+/**
+ * iyesmp-hostctl/1.1 next to 1.0 peers: `telemetry.report` (acknowledged telemetry) is refused by a
+ * 1.0 Auth server with a reply, not a close, and the negotiated minor tells a host which to use.
+ */
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { hostctlFamily, ProtocolSession, type FamilyDef } from '../../src/protocol/index.js';
+import { samples } from './fixtures.js';
+
+const fx = samples['iyesmp-hostctl/1']!;
+
+/** The hostctl family as 1.0 knew it: no telemetry.report, no telemetry id. */
+function hostctl10(): FamilyDef {
+  const { 'telemetry.report': _t, ...requests } = hostctlFamily.requests;
+  return {
+    ...hostctlFamily,
+    version: { major: 1, minor: 0 },
+    requests,
+    events: { ...hostctlFamily.events, telemetry: { ...hostctlFamily.events.telemetry, body: (hostctlFamily.events.telemetry.body as z.ZodObject).omit({ id: true }) } },
+  };
+}
+
+function open(dialerFamily: FamilyDef, listenerFamily: FamilyDef) {
+  const dialer = new ProtocolSession(dialerFamily, { side: 'dialer', gameVersion: '1.0.0', nowMs: 0 });
+  const listener = new ProtocolSession(listenerFamily, { side: 'listener', gameVersion: '1.0.0', nowMs: 0 });
+  const flush = () => {
+    for (let i = 0; i < 20; i++) {
+      const a = dialer.takeOutput();
+      const b = listener.takeOutput();
+      for (const c of a) listener.receive(c);
+      for (const c of b) dialer.receive(c);
+      if (a.length === 0 && b.length === 0) return;
+    }
+  };
+  dialer.start(fx.hello.dialer as never);
+  flush();
+  listener.acceptHello(fx.hello.listener as never);
+  flush();
+  dialer.takeEvents();
+  listener.takeEvents();
+  type Loose = { kind: string; type?: string; body?: unknown; code?: string; id?: number };
+  return {
+    dialer,
+    listener,
+    flush,
+    request: (type: string, body: unknown) => (dialer.request as (t: string, b: unknown) => number)(type, body),
+    notify: (type: string, body: unknown) => (dialer.notify as (t: string, b: unknown) => void)(type, body),
+    listenerEvents: () => listener.takeEvents() as Loose[],
+    dialerEvents: () => dialer.takeEvents() as Loose[],
+  };
+}
+
+const report = fx.requests['telemetry.report']!.request[0];
+
+describe('iyesmp-hostctl/1.1', () => {
+  it('is 1.1 and negotiates 1.0 with a 1.0 Auth server', () => {
+    expect(hostctlFamily.version).toEqual({ major: 1, minor: 1 });
+    expect(open(hostctlFamily, hostctl10()).dialer.negotiated).toEqual({ major: 1, minor: 0 });
+    expect(open(hostctlFamily, hostctlFamily).dialer.negotiated).toEqual({ major: 1, minor: 1 });
+  });
+
+  it('a 1.1 Auth server gets telemetry.report as a request to acknowledge', () => {
+    const p = open(hostctlFamily, hostctlFamily);
+    const id = p.request('telemetry.report', report);
+    p.flush();
+    const req = p.listenerEvents().find((e) => e.kind === 'request')!;
+    expect(req).toMatchObject({ type: 'telemetry.report', body: report });
+    p.listener.respond(req.id!, {});
+    p.flush();
+    expect(p.dialerEvents().find((e) => e.kind === 'response')).toMatchObject({ id });
+  });
+
+  it('a 1.0 Auth server refuses telemetry.report with a reply and keeps the connection; the event still works', () => {
+    const p = open(hostctlFamily, hostctl10());
+    p.request('telemetry.report', report);
+    p.flush();
+    const evs = p.dialerEvents();
+    expect(evs.find((e) => e.kind === 'failure')).toMatchObject({ code: 'unknown_type' });
+    expect(evs.some((e) => e.kind === 'close')).toBe(false);
+    // the 1.0 event, with the 1.1 id dropped by the 1.0 receiver
+    p.notify('telemetry', report);
+    p.flush();
+    const ev = p.listenerEvents().find((e) => e.kind === 'event')!;
+    expect(ev.type).toBe('telemetry');
+    expect(ev.body).not.toHaveProperty('id');
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * Telemetry is delivered like results (hostctl 1.1 `telemetry.report`): it stays in the host's
+ * outbox until an Auth server acknowledges it, so a link that drops before the acknowledgement
+ * does not lose it; the next Auth server gets it, once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuthServer } from '../../src/auth/server.js';
+import type { SessionTelemetry } from '../../src/host/types.js';
+import { relayGame } from '../../src/serve/game.js';
+import { makeFx, startAuth, startHost, until, type Fx } from './helpers.js';
+import { startUdpRelay } from './udp-relay.js';
+
+let fx: Fx;
+const closers: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  fx = await makeFx();
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of closers.reverse()) await c().catch(() => undefined);
+  await fx?.cleanup();
+}, 30_000);
+
+const telemetry: SessionTelemetry = {
+  sessionId: 'ses-tele-1',
+  transport: 'quic',
+  readyingMs: 1200,
+  inGameMs: 60_000,
+  expectedPlayers: 2,
+  admittedPlayers: 2,
+  noShows: 0,
+  reconnects: 1,
+  refusals: {},
+};
+
+describe('telemetry delivery', () => {
+  it('stays queued until acknowledged, survives a link drop, and is stored once', async () => {
+    const first: AuthServer = await startAuth(fx);
+    closers.push(() => first.close({ graceMs: 0 }));
+    // the first Auth server receives telemetry but never gets to acknowledge it
+    const received: string[] = [];
+    first.recordTelemetry = async (_host, _entries, _ext, id) => {
+      received.push(id ?? '(no id)');
+      return new Promise<void>(() => undefined);
+    };
+    const relay = await startUdpRelay(first.hostPort);
+    closers.push(() => relay.close());
+    const host = await startHost(fx, relay.port, relayGame);
+    closers.push(() => host.close({ graceMs: 0 }));
+    await until(() => host.connectedAuthServers().length === 1, 'registration');
+
+    const id = `telemetry:${telemetry.sessionId}`;
+    host.domain.outbox.enqueue({ id, kind: 'telemetry', body: { kind: 'telemetry', telemetry } }, host.clock());
+    host.tick();
+    await until(() => received.length > 0, 'the telemetry at the first auth server');
+    expect(received).toEqual([id]);
+    // written and received, but not acknowledged: still queued
+    expect(host.domain.outbox.has(id)).toBe(true);
+
+    // the link drops before any acknowledgement; a new Auth server takes over
+    await first.close({ graceMs: 0 });
+    const second = await startAuth(fx);
+    closers.push(() => second.close({ graceMs: 0 }));
+    relay.retarget(second.hostPort);
+    await until(() => second.connectedHosts().includes('host-1'), 'registration with the second auth server');
+    await until(() => !host.domain.outbox.has(id), 'the acknowledgement from the second auth server');
+    const stored = second.pendingTelemetry(telemetry.sessionId) as Array<{ id: string; host: string; entries: Array<{ name: string; value: number }> }>;
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ id, host: 'host-1' });
+    expect(stored[0]!.entries.find((e) => e.name === 'reconnects')?.value).toBe(1);
+
+    // a resend (its acknowledgement lost) is stored once
+    await second.recordTelemetry('host-1', stored[0]!.entries.map((e) => ({ ...e, sessionId: telemetry.sessionId })), undefined, id);
+    expect(second.pendingTelemetry(telemetry.sessionId)).toHaveLength(1);
+  }, 60_000);
+});
