@@ -137,6 +137,7 @@ async function main() {
   }
   out('connected', { serverName: client.welcome?.serverName });
   client.on('kick', (k) => out('kick', { code: k.code, reason: k.reason }));
+  client.on('sessionLost', (l) => out('session-lost', { sessionId: l.sessionId, reason: l.reason }));
   client.on('close', ({ error }) => out('auth-close', error ? errInfo(error) : {}));
 
   const login = await client.login({ method: 'guest', displayName: cfg.name ?? 'bot' });
