@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { IyesmpError } from '../errors.js';
 import { ProtocolConnection, authFamily, type AuthFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream } from '../transport/index.js';
-import type { Account, Credentials } from './accounts/index.js';
+import { AUTH_FAILURES, AuthError, PasswordProvider, type Account, type Credentials } from './accounts/index.js';
 import type { LobbyView } from './lobbies.js';
 import { errInfo } from './handoff.js';
 import type { AuthServer } from './server.js';
@@ -90,6 +90,24 @@ export class ClientLink {
       return { accountId: account.playerId, displayName: account.displayName, isNew: false };
     });
 
+    // (1.2) password registration, when the server offers it; the new account is logged in at once
+    p.handle('account.register', async (body) => {
+      if (this.account) throw new IyesmpError('refused', 'already_logged_in', 'this connection is already logged in; log out first');
+      const provider = s.accounts.provider('password');
+      if (!s.options.allowRegistration || !(provider instanceof PasswordProvider)) {
+        throw new AuthError(AUTH_FAILURES.registrationDisabled, 'this server does not take new accounts', { hint: 'log in with an existing account' });
+      }
+      const account = await provider.register(
+        { username: body.username, password: body.password, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}) },
+        { now: now(), remoteAddress: this.address },
+      );
+      if (this.account) throw new IyesmpError('refused', 'already_logged_in', 'this connection logged in meanwhile; the account was created: log in with it');
+      this.account = body.ext !== undefined ? { ...account, ext: body.ext } : account;
+      s.clientLoggedIn(this);
+      this.log.info({ playerId: account.playerId }, 'registered');
+      return { accountId: account.playerId, displayName: account.displayName, isNew: true };
+    });
+
     p.handle('account.logout', () => {
       if (this.account) s.clientLoggedOut(this);
       this.account = undefined;
@@ -153,17 +171,32 @@ export class ClientLink {
     });
 
     // ---- matchmaking
-    p.handle('match.queue', (body) => {
-      const ticket = s.matchmaker.enqueue(
-        {
-          players: [this.playerId],
-          mode: body.mode,
-          matchSize: s.matchSizeFor(body.mode),
-          ...(body.regions ? { regions: body.regions } : {}),
-          ...(body.ext !== undefined ? { ext: body.ext } : {}),
-        },
-        now(),
-      );
+    // ratings come from the server (ratingFor), never from the client
+    p.handle('match.queue', async (body) => {
+      const me = this.playerId;
+      const lobbyId = body.lobbyId;
+      // (1.2) the owner queues the whole lobby as one party
+      const players = lobbyId === undefined ? [me] : s.parties.members(lobbyId, me);
+      const accounts = players.map((id) => s.accountOf(id));
+      if (accounts.some((a) => a === undefined)) throw new IyesmpError('refused', 'mm.party_offline', 'a lobby member is not connected');
+      const ratings = await Promise.all(accounts.map((a) => s.ratingOf(a!, body.mode)));
+      const rating = ratings.every((r) => r !== undefined) ? ratings.reduce((a, b) => a + b, 0) / ratings.length : undefined;
+      const req = {
+        players,
+        mode: body.mode,
+        matchSize: s.matchSizeFor(body.mode),
+        ...(rating !== undefined ? { rating } : {}),
+        ...(body.regions ? { regions: body.regions } : {}),
+        ...(body.ext !== undefined ? { ext: body.ext } : {}),
+      };
+      if (lobbyId === undefined) return { ticketId: s.matchmaker.enqueue(req, now()).id };
+      // the lobby may have changed while ratings were looked up: check again, synchronously with the enqueue
+      const again = s.parties.members(lobbyId, me);
+      if (again.length !== players.length || again.some((p, i) => p !== players[i])) {
+        throw new IyesmpError('conflict', 'lobby.changed', 'the lobby changed while queueing; queue again');
+      }
+      const ticket = s.parties.enqueue(lobbyId, req);
+      for (const p of players) if (p !== me) s.notifyPlayer(p, 2, 'match.queued', { ticketId: ticket.id, mode: ticket.mode, lobbyId, byAccountId: me });
       return { ticketId: ticket.id };
     });
     p.handle('match.cancel', (body) => {

@@ -6,13 +6,14 @@ import type { FastSessionMinter } from '../pki/index.js';
 import type { KeyAlgorithm, PeerVerifier } from '../pki/types.js';
 import type { GameVersionCheck } from '../protocol/index.js';
 import { ALPN, createQuicServer, type PemSource, type QuicServer } from '../transport/index.js';
-import { AccountService, GuestProvider } from './accounts/index.js';
+import { AccountService, GuestProvider, banUntil, type Account, type Ban, type BanTarget } from './accounts/index.js';
 import { acceptClient, lobbyInfo, type ClientLink } from './client-endpoint.js';
 import { HandoffCoordinator, errInfo, seatIdOf, type HandoffTransportKind } from './handoff.js';
 import { acceptHost, type HostLink } from './host-endpoint.js';
 import { HostRegistry } from './host-registry.js';
 import { Lobbies } from './lobbies.js';
 import { Matchmaker, type MatchmakerOptions } from './matchmaking.js';
+import { PartyQueue } from './parties.js';
 import { Sessions, type SessionRecord, type SessionStore } from './sessions.js';
 
 /**
@@ -34,6 +35,19 @@ export interface AuthServerOptions {
   minter: FastSessionMinter;
   /** login methods; default: guests only */
   accounts?: AccountService;
+  /**
+   * Serve `account.register` (1.2) with the accounts' password provider. Default false: clients
+   * are refused with `auth.registration_disabled`.
+   */
+  allowRegistration?: boolean;
+  /**
+   * A player's matchmaking rating in a game mode, looked up by the server when the player queues
+   * (clients never send ratings). Default: `account.data.ratings[mode]` when the login provider
+   * supplied it (token claims `data`, a studio verifier's `data`, registration data). `undefined`
+   * in a rated mode refuses the queue with `mm.rating_required`. A party's rating is the mean of
+   * its members'.
+   */
+  ratingFor?: (account: Account, mode: string) => number | undefined | Promise<number | undefined>;
   /** this server's build version, and the rule for clients' game versions */
   gameVersion?: string;
   acceptGameVersion?: GameVersionCheck;
@@ -89,6 +103,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
   readonly registry: HostRegistry;
   readonly sessions: Sessions;
   readonly handoffs: HandoffCoordinator;
+  /** lobbies queued as matchmaking parties */
+  readonly parties: PartyQueue;
   clientServer!: QuicServer;
   hostServer!: QuicServer;
 
@@ -114,6 +130,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
     this.logger = opts.logger ?? pino({ name: 'iyesmp-auth' });
     this.accounts = opts.accounts ?? new AccountService({ providers: [new GuestProvider()] });
     this.matchmaker = new Matchmaker(opts.matchmaker ?? {});
+    this.parties = new PartyQueue(this.lobbies, this.matchmaker);
     this.registry = new HostRegistry({
       ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
       ...(opts.missedHeartbeats !== undefined ? { missedHeartbeats: opts.missedHeartbeats } : {}),
@@ -192,6 +209,55 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
 
   matchSizeFor(mode: string): number {
     return this.options.modeSizes?.[mode] ?? this.options.matchSize;
+  }
+
+  /** The rating the matchmaker uses for this account in this mode (see `ratingFor`). */
+  async ratingOf(account: Account, mode: string): Promise<number | undefined> {
+    const r = this.options.ratingFor ? await this.options.ratingFor(account, mode) : defaultRating(account, mode);
+    return typeof r === 'number' && Number.isFinite(r) ? r : undefined;
+  }
+
+  /** A logged-in player's account (undefined when not connected). */
+  accountOf(playerId: string): Account | undefined {
+    return this.#clients.get(playerId)?.account;
+  }
+
+  /** @internal Tells a logged-in player something, if it negotiated at least `minor`. */
+  notifyPlayer(playerId: string, minMinor: number, type: Parameters<ClientLink['notify']>[0], body: unknown): void {
+    const link = this.#clients.get(playerId);
+    if (link && link.minor >= minMinor) link.notify(type, body);
+  }
+
+  /**
+   * Bans a player (a player id such as `password:<uuid>`, or an `Account`) until `until` (ms or
+   * Date; absent: permanently). A connected player is kicked with code `banned` and the reason;
+   * its next login is refused with `auth.banned`, the reason and the expiry.
+   */
+  async ban(who: string | Pick<Account, 'playerId'>, o: { reason: string; until?: number | Date; by?: string }): Promise<Ban> {
+    const playerId = typeof who === 'string' ? who : who.playerId;
+    const expiresAt = o.until === undefined ? null : o.until instanceof Date ? o.until.getTime() : o.until;
+    if (typeof o.reason !== 'string' || o.reason.length === 0) throw new IyesmpError('usage', 'ban_reason', 'a ban needs a reason (the player is told it)');
+    if (expiresAt !== null && !Number.isFinite(expiresAt)) throw new IyesmpError('usage', 'ban_until', '`until` must be a time (ms since the epoch or a Date)');
+    const ban: Ban = { target: { playerId }, reason: o.reason, createdAt: Date.now(), expiresAt, ...(o.by !== undefined ? { by: o.by } : {}) };
+    await this.accounts.bans.add(ban);
+    const link = this.#clients.get(playerId);
+    if (link) {
+      this.logger.info({ playerId, until: expiresAt }, 'banned player kicked');
+      link.kick('banned', `this account is banned ${banUntil(ban)}: ${ban.reason}`);
+    }
+    return ban;
+  }
+
+  /** Lifts every ban on a player (by player id or account). Resolves how many were lifted. */
+  async unban(who: string | Pick<Account, 'playerId'>): Promise<number> {
+    const playerId = typeof who === 'string' ? who : who.playerId;
+    const targets: BanTarget[] = [{ playerId }];
+    // bans added by other code may name the account by method and id: lift those too
+    const colon = playerId.indexOf(':');
+    if (colon > 0) targets.push({ method: playerId.slice(0, colon), accountId: playerId.slice(colon + 1) });
+    let n = 0;
+    for (const t of targets) n += await this.accounts.bans.remove(t);
+    return n;
   }
 
   /** The host transport a game mode's sessions run on. */
@@ -425,6 +491,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
         }
       }
     });
+    // a party ticket cancelled while queued (no match yet): its 1.2 members hear it
+    this.matchmaker.on('removed', ({ ticket, reason, matchId }) => {
+      if (matchId !== undefined || ticket.players.length < 2) return; // a failed match says match.cancelled
+      for (const p of ticket.players) this.notifyPlayer(p, 2, 'match.dequeued', { ticketId: ticket.id, reason: dequeuedReason(reason) });
+    });
     this.matchmaker.on('failed', ({ match, reason, removed, requeued }) => {
       for (const t of removed) for (const p of t.players) send(p, 'match.cancelled', { matchId: match.id, reason, requeued: false });
       for (const t of requeued) for (const p of t.players) send(p, 'match.cancelled', { matchId: match.id, reason, requeued: true });
@@ -479,6 +550,17 @@ function checkTransports(opts: AuthServerOptions): void {
     }
     if (opts.netcode.privateKey.length !== 32) throw new IyesmpError('usage', 'netcode_bad_key', `the netcode key must be 32 bytes, got ${opts.netcode.privateKey.length}`);
   }
+}
+
+function defaultRating(account: Account, mode: string): number | undefined {
+  const ratings = (account.data as { ratings?: unknown } | undefined)?.ratings;
+  if (typeof ratings !== 'object' || ratings === null) return undefined;
+  const r = (ratings as Record<string, unknown>)[mode];
+  return typeof r === 'number' ? r : undefined;
+}
+
+function dequeuedReason(reason: string): string {
+  return reason === 'cancelled' ? 'the party left the queue (cancelled, or the lobby changed)' : reason;
 }
 
 export function startAuthServer(opts: AuthServerOptions): Promise<AuthServer> {

@@ -36,6 +36,10 @@ type Reply<K extends keyof AuthFamily['requests'], Ext> = ResponseBody<AuthFamil
 type Ev<K extends keyof AuthFamily['events'], Ext> = EventBody<AuthFamily, K, Ext>;
 
 export type LoginCredentials<Ext = unknown> = Body<'account.login', Ext>;
+/** A new password account: `register()` creates it and logs in as it (iyesmp-auth 1.2 servers). */
+export type Registration<Ext = unknown> = Body<'account.register', Ext>;
+/** The owner of this player's lobby queued the lobby as a party (1.2). */
+export type MatchQueued<Ext = unknown> = Ev<'match.queued', Ext>;
 export type LoginResult<Ext = unknown> = Reply<'account.login', Ext>;
 export type Lobby = Reply<'lobby.create', unknown>['lobby'];
 export type LobbySummary = Reply<'lobby.list', unknown>['lobbies'][number];
@@ -85,7 +89,9 @@ export type MatchmakingStatus =
       noHost?: { attempt: number; giveUpAt?: number; reason?: string };
     }
   /** the match was cancelled and this client is out of the queue */
-  | { phase: 'cancelled'; matchId: string; reason: string };
+  | { phase: 'cancelled'; matchId: string; reason: string }
+  /** (1.2) the party ticket left the queue before a match was found (a member cancelled, or the lobby changed) */
+  | { phase: 'dequeued'; ticketId: string; reason: string };
 
 export interface AuthClientEvents<Ext> {
   /** a lobby this client is in changed (members, ready flags, state) */
@@ -95,6 +101,10 @@ export interface AuthClientEvents<Ext> {
   lobbyKicked: Ev<'lobby.kicked', Ext>;
   lobbyClosed: Ev<'lobby.closed', Ext>;
   matchFound: MatchFound<Ext>;
+  /** (1.2) the owner of this player's lobby queued the lobby as a party; `match.found` follows for every member */
+  matchQueued: MatchQueued<Ext>;
+  /** (1.2) this player's party ticket left the queue before a match was found (cancelled, or the lobby changed) */
+  matchDequeued: Ev<'match.dequeued', Ext>;
   matchCancelled: Ev<'match.cancelled', Ext>;
   matchmaking: MatchmakingStatus;
   /** a game session has a seat for this client: `claim(ready)` or `waitForHandoff()` */
@@ -141,6 +151,17 @@ export interface AuthClientOptions<Ext = unknown> {
   hostLocalHost?: string;
 }
 
+/** What `matchmake` and `followParty` do once queued. */
+export interface FollowOptions<Ext = unknown> {
+  /** decide on a found match; default: accept */
+  confirm?: (found: MatchFound<Ext>) => boolean | Promise<boolean>;
+  onStatus?: (s: MatchmakingStatus) => void;
+  /** after confirming, report `waiting` at this interval until the session is ready; default 5 s */
+  waitingNoticeMs?: number;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
 export interface WelcomeInfo {
   serverName: string;
   /** the server's clock at the welcome, ms since the epoch */
@@ -162,6 +183,9 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   readonly #ready: SessionReady<Ext>[] = [];
   /** recent final cancellations (a lobby start that failed may be told before anyone waits) */
   readonly #cancelled: Ev<'match.cancelled', Ext>[] = [];
+  /** recent party queueings (1.2) and match offers, so `followParty` may start after them */
+  readonly #partyQueued: MatchQueued<Ext>[] = [];
+  readonly #found: MatchFound<Ext>[] = [];
   #closeError: IyesmpError | undefined;
   #closed = false;
   #closing = false;
@@ -249,6 +273,19 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     return r;
   }
 
+  /**
+   * Creates a username + password account and logs in as it (`isNew: true`). Needs a server that
+   * speaks iyesmp-auth 1.2 and allows registration; refusals carry the server's code
+   * (`auth.username_taken`, `auth.weak_password`, `auth.password_too_long`, `auth.registration_disabled`,
+   * `auth.invalid_request` for a username it does not allow).
+   */
+  async register(o: Registration<Ext>): Promise<LoginResult<Ext>> {
+    this.#needMinor(2, 'registering an account');
+    const r = await this.#request('account.register', o, 'registration');
+    this.account = r;
+    return r;
+  }
+
   async logout(): Promise<void> {
     await this.#request('account.logout', {}, 'logout');
     this.account = undefined;
@@ -287,8 +324,19 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
 
   // ---- matchmaking -------------------------------------------------------------------------------
 
-  async queue(mode: string, regions?: string[], ext?: Ext): Promise<Reply<'match.queue', Ext>> {
-    return this.#request('match.queue', { mode, ...(regions ? { regions } : {}), ...(ext === undefined ? {} : { ext }) }, 'joining the queue');
+  /**
+   * Joins the queue. With `lobbyId` (the lobby's owner, iyesmp-auth 1.2) every member of the lobby
+   * is queued as one party: they are matched together, and each gets `match.found`. Any change to
+   * the lobby, or any member's `cancelQueue`, takes the party out of the queue.
+   */
+  async queue(mode: string, regions?: string[], ext?: Ext, o: { lobbyId?: string } = {}): Promise<Reply<'match.queue', Ext>> {
+    // a 1.1 server would drop lobbyId and queue this player alone: refuse here instead
+    if (o.lobbyId !== undefined) this.#needMinor(2, 'queueing a lobby as a party');
+    return this.#request(
+      'match.queue',
+      { mode, ...(regions ? { regions } : {}), ...(o.lobbyId === undefined ? {} : { lobbyId: o.lobbyId }), ...(ext === undefined ? {} : { ext }) },
+      'joining the queue',
+    );
   }
   async cancelQueue(ticketId: string): Promise<void> {
     await this.#request('match.cancel', { ticketId }, 'leaving the queue');
@@ -310,14 +358,44 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     mode: string;
     regions?: string[];
     ext?: Ext;
-    /** decide on a found match; default: accept */
-    confirm?: (found: MatchFound<Ext>) => boolean | Promise<boolean>;
-    onStatus?: (s: MatchmakingStatus) => void;
-    /** after confirming, report `waiting` at this interval until the session is ready; default 5 s */
-    waitingNoticeMs?: number;
-    timeoutMs?: number;
-    signal?: AbortSignal;
-  }): Promise<HostTicket<Ext>> {
+    /** queue this lobby as a party (its owner only; 1.2 servers); the other members call `followParty` */
+    lobbyId?: string;
+  } & FollowOptions<Ext>): Promise<HostTicket<Ext>> {
+    return this.#follow(() => this.queue(o.mode, o.regions, o.ext, o.lobbyId === undefined ? {} : { lobbyId: o.lobbyId }), o);
+  }
+
+  /**
+   * For a member of a lobby whose owner queued it as a party (1.2): waits for the party's ticket
+   * (`matchQueued`; one received already counts, or pass `ticketId`), then does what `matchmake`
+   * does after queueing: confirms the found match, waits for the session and claims the seat.
+   */
+  async followParty(o: { ticketId?: string; lobbyId?: string } & FollowOptions<Ext> = {}): Promise<HostTicket<Ext>> {
+    let ticketId = o.ticketId;
+    if (ticketId === undefined) {
+      const fits = (q: MatchQueued<Ext>): boolean => o.lobbyId === undefined || q.lobbyId === o.lobbyId;
+      const known = this.#partyQueued.find(fits);
+      ticketId = (
+        known ??
+        (await this.next('matchQueued', {
+          filter: fits,
+          ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+          ...(o.signal ? { signal: o.signal } : {}),
+          failWith: () => this.#closeError ?? (this.#closed ? authLost('the client was closed') : undefined),
+          what: 'waiting for the lobby owner to queue the party',
+        }))
+      ).ticketId;
+    }
+    const id = ticketId;
+    // taken: a later followParty waits for the owner's next queueing
+    const i = this.#partyQueued.findIndex((q) => q.ticketId === id);
+    if (i >= 0) this.#partyQueued.splice(i, 1);
+    return this.#follow(async () => ({ ticketId: id }), o);
+  }
+
+  async #follow(
+    queue: () => Promise<Reply<'match.queue', Ext>>,
+    o: FollowOptions<Ext>,
+  ): Promise<HostTicket<Ext>> {
     const status = (s: MatchmakingStatus): void => {
       this.emit('matchmaking', s);
       try {
@@ -382,10 +460,16 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       failure = cancelledError(c.reason);
       status({ phase: 'cancelled', matchId: c.matchId, reason: c.reason }); // also wakes the wait below
     };
+    const onDequeued = (d: Ev<'match.dequeued', Ext>): void => {
+      if (d.ticketId !== ticketId) return;
+      clearInterval(notice);
+      failure = new IyesmpError('refused', 'party_dequeued', `the party left the queue: ${d.reason}`, { hint: 'queue again', details: { reason: d.reason } });
+      status({ phase: 'dequeued', ticketId: d.ticketId, reason: d.reason }); // also wakes the wait below
+    };
     this.on('matchFound', onFound);
     let queued: Reply<'match.queue', Ext>;
     try {
-      queued = await this.queue(o.mode, o.regions, o.ext);
+      queued = await queue();
     } catch (err) {
       this.off('matchFound', onFound);
       throw err;
@@ -393,7 +477,10 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     ticketId = queued.ticketId;
     status({ phase: 'queued', ticketId, ...(queued.estimatedWaitMs === undefined ? {} : { estimatedWaitMs: queued.estimatedWaitMs }) });
     for (const f of early.splice(0)) onFound(f);
+    // a party member may start following after the match was found: a live offer for its ticket counts
+    for (const f of this.#found) if (f.ticketId === ticketId && f.confirmBy > Date.now() && !matches.has(f.matchId)) onFound(f);
     this.on('matchCancelled', onCancelled);
+    this.on('matchDequeued', onDequeued);
     this.on('sessionWaiting', onWaiting);
     try {
       return await this.waitForHandoff({
@@ -416,6 +503,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       clearInterval(notice);
       this.off('matchFound', onFound);
       this.off('matchCancelled', onCancelled);
+      this.off('matchDequeued', onDequeued);
       this.off('sessionWaiting', onWaiting);
     }
   }
@@ -545,6 +633,15 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
 
   // ---- plumbing ----------------------------------------------------------------------------------
 
+  /** Refuses locally what an older server would misread or not know. */
+  #needMinor(minor: number, what: string): void {
+    if (this.protocolVersion.minor >= minor) return;
+    const v = this.protocolVersion;
+    throw new IyesmpError('refused', 'not_supported', `${what} needs a login server speaking iyesmp-auth 1.${minor}; this one speaks ${v.major}.${v.minor}`, {
+      hint: 'update the Auth server',
+    });
+  }
+
   async #request<K extends keyof AuthFamily['requests'] & string>(
     type: K,
     body: Body<K, Ext>,
@@ -576,8 +673,27 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
         this.emit('lobbyClosed', b);
         return;
       case 'match.found':
+        this.#found.push(b);
+        if (this.#found.length > 16) this.#found.shift();
         this.emit('matchFound', b);
         return;
+      case 'match.queued': {
+        const q = b as MatchQueued<Ext>;
+        // the newest queueing of a lobby replaces an older one
+        const i = this.#partyQueued.findIndex((x) => x.lobbyId === q.lobbyId);
+        if (i >= 0) this.#partyQueued.splice(i, 1);
+        this.#partyQueued.unshift(q);
+        if (this.#partyQueued.length > 8) this.#partyQueued.pop();
+        this.emit('matchQueued', q);
+        return;
+      }
+      case 'match.dequeued': {
+        const d = b as Ev<'match.dequeued', Ext>;
+        const i = this.#partyQueued.findIndex((x) => x.ticketId === d.ticketId);
+        if (i >= 0) this.#partyQueued.splice(i, 1);
+        this.emit('matchDequeued', d);
+        return;
+      }
       case 'match.cancelled': {
         const c = b as Ev<'match.cancelled', Ext>;
         if (!c.requeued) {

@@ -52,7 +52,13 @@ export function authConfigSchema(baseDir?: string) {
           mode: z.enum(['guest', 'password', 'token', 'custom'], { error: 'expected one of "guest", "password", "token", "custom"' }).default('guest'),
           guest: z.strictObject({ name_prefix: nonEmpty().default('guest-') }).prefault({}),
           password: z
-            .strictObject({ min_length: posInt().default(10), allow_registration: bool().default(true) })
+            .strictObject({
+              min_length: posInt().max(1024, { error: 'expected a positive integer up to 1024' }).default(10),
+              /** longest password accepted (bounds the scrypt work a request can cause); 1024 is also the wire's bound for logins */
+              max_length: posInt().max(1024, { error: 'expected a positive integer up to 1024 (the longest password a login can carry)' }).default(1024),
+              /** serve `account.register` (iyesmp-auth 1.2) */
+              allow_registration: bool().default(true),
+            })
             .prefault({}),
           token: z
             .strictObject({
@@ -127,6 +133,9 @@ export function authConfigSchema(baseDir?: string) {
         if (m.transport === 'netcode' && !c.netcode.private_key_file) {
           ctx.addIssue({ code: 'custom', path: ['matchmaking', 'modes', mode, 'transport'], message: `mode "${mode}" uses netcode: set netcode.private_key_file (the key shared with the hosts)` });
         }
+      }
+      if (c.accounts.password.max_length < c.accounts.password.min_length) {
+        ctx.addIssue({ code: 'custom', path: ['accounts', 'password', 'max_length'], message: `must be at least min_length (${c.accounts.password.min_length})` });
       }
       if (c.sessions.seed_key_algorithm !== undefined && c.sessions.key_delivery !== 'seed') {
         ctx.addIssue({ code: 'custom', path: ['sessions', 'seed_key_algorithm'], message: 'only used with key_delivery = "seed"; remove it or set key_delivery = "seed"' });

@@ -25,6 +25,7 @@ export async function authOptionsFromConfig(c: AuthConfig, logger: Logger): Prom
     loadSessionMinter({ certFile: c.pki.session_auth_cert, keyFile: c.pki.session_auth_key, ...(passphrase ? { passphrase } : {}) }),
     accountsFrom(c),
   ]);
+  const ratingFor = accounts.ratingFor;
   for (const u of unservedAuthSettings(c)) logger.warn({ key: u.key }, u.message);
   const defaultTransport = servedTransport(c.matchmaking.transport, 'matchmaking.transport');
   const modeTransports: Record<string, HandoffTransportKind> = {};
@@ -45,7 +46,9 @@ export async function authOptionsFromConfig(c: AuthConfig, logger: Logger): Prom
     key: c.pki.key,
     verifier,
     minter,
-    accounts,
+    accounts: accounts.service,
+    ...(ratingFor ? { ratingFor } : {}),
+    allowRegistration: c.accounts.mode === 'password' && c.accounts.password.allow_registration,
     keyDelivery: s.key_delivery,
     ...(s.seed_key_algorithm ? { seedKeyAlgorithm: s.seed_key_algorithm } : {}),
     sessionTtlSeconds: s.ttl_seconds,
@@ -78,7 +81,8 @@ function servedTransport(t: 'quic' | 'netcode' | 'mqtt', key: string): HandoffTr
   return t;
 }
 
-async function accountsFrom(c: AuthConfig): Promise<AccountService> {
+async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; ratingFor?: AuthServerOptions['ratingFor'] }> {
+  let ratingFor: AuthServerOptions['ratingFor'];
   const providers: AccountProvider[] = [];
   const a = c.accounts;
   switch (a.mode) {
@@ -86,7 +90,7 @@ async function accountsFrom(c: AuthConfig): Promise<AccountService> {
       providers.push(new GuestProvider({ namePrefix: a.guest.name_prefix }));
       break;
     case 'password':
-      providers.push(new PasswordProvider({ store: new MemoryAccountStore(), minPasswordLength: a.password.min_length }));
+      providers.push(new PasswordProvider({ store: new MemoryAccountStore(), minPasswordLength: a.password.min_length, maxPasswordLength: a.password.max_length }));
       break;
     case 'token': {
       if (!a.token.secret_file) throw new IyesmpError('input', 'config_unsupported', 'accounts.token: only secret_file (HMAC tokens) is supported in this build, not jwks_url');
@@ -96,7 +100,7 @@ async function accountsFrom(c: AuthConfig): Promise<AccountService> {
     }
     case 'custom': {
       const file = a.custom.module!;
-      let mod: { verify?: StudioVerifier; default?: StudioVerifier };
+      let mod: { verify?: StudioVerifier; default?: StudioVerifier; ratingFor?: unknown };
       try {
         mod = (await import(pathToFileURL(file).href)) as typeof mod;
       } catch (err) {
@@ -105,10 +109,15 @@ async function accountsFrom(c: AuthConfig): Promise<AccountService> {
       const verify = mod.verify ?? mod.default;
       if (typeof verify !== 'function') throw new IyesmpError('input', 'config_module', `accounts.custom.module: ${file} must export a "verify" function`);
       providers.push(new CustomVerifierProvider({ verify }));
+      // the module may also say where matchmaking ratings come from (else account.data.ratings)
+      if (mod.ratingFor !== undefined) {
+        if (typeof mod.ratingFor !== 'function') throw new IyesmpError('input', 'config_module', `accounts.custom.module: ${file} exports "ratingFor", which must be a function (account, mode) => number | undefined`);
+        ratingFor = mod.ratingFor as AuthServerOptions['ratingFor'];
+      }
       break;
     }
   }
-  return new AccountService({ providers });
+  return { service: new AccountService({ providers }), ...(ratingFor ? { ratingFor } : {}) };
 }
 
 /** Turns a validated `host.toml` into HostServerOptions. */

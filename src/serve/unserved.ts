@@ -24,12 +24,6 @@ export function unservedAuthSettings(c: AuthConfig): Unserved[] {
     }`,
   });
   const a = c.accounts;
-  if (a.mode === 'password' && a.password.allow_registration) {
-    out.push({
-      key: 'accounts.password.allow_registration',
-      message: 'accounts.password.allow_registration = true is not served: the protocol has no registration message, and password accounts live in memory',
-    });
-  }
   if (a.mode === 'token' && a.token.jwks_url && a.token.secret_file) {
     out.push({ key: 'accounts.token.jwks_url', message: 'accounts.token.jwks_url is ignored: this build checks HMAC tokens with secret_file only' });
   }

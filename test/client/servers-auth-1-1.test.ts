@@ -140,9 +140,9 @@ async function player(name: string): Promise<AuthClient<Ext>> {
 }
 
 describe('iyesmp-auth/1.1 against real servers', () => {
-  it('speaks 1.1 with the servers', async () => {
+  it('speaks 1.1 or later with the servers', async () => {
     const a = await player('zed');
-    expect(a.protocolVersion).toEqual({ major: 1, minor: 1 });
+    expect(a.protocolVersion.minor).toBeGreaterThanOrEqual(1);
   });
 
   it.skipIf(!has.waiting)('with no host the server says it keeps looking; a host that registers then gets the game', async () => {

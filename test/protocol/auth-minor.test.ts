@@ -10,16 +10,30 @@ import { samples } from './fixtures.js';
 
 const hello = samples['iyesmp-auth/1']!.hello;
 
+/** The auth family as a 1.1 peer knew it: no account.register, no lobbyId in match.queue, no match.queued. */
+function authFamily11(): FamilyDef {
+  const { 'match.queued': _q, 'match.dequeued': _d, ...events } = authFamily.events;
+  const { 'account.register': _r, ...requests } = authFamily.requests;
+  const queue = authFamily.requests['match.queue'];
+  return {
+    ...authFamily,
+    version: { major: 1, minor: 1 },
+    requests: { ...requests, 'match.queue': { ...queue, request: (queue.request as z.ZodObject).omit({ lobbyId: true }) } },
+    events,
+  };
+}
+
 /** The auth family as a 1.0 peer knew it: no joinCode fields, no session.lost / session.waiting. */
 function authFamily10(): FamilyDef {
-  const { 'session.lost': _l, 'session.waiting': _w, ...events } = authFamily.events;
+  const f11 = authFamily11();
+  const { 'session.lost': _l, 'session.waiting': _w, ...events } = f11.events;
   const join = authFamily.requests['lobby.join'];
   const create = authFamily.requests['lobby.create'];
   return {
-    ...authFamily,
+    ...f11,
     version: { major: 1, minor: 0 },
     requests: {
-      ...authFamily.requests,
+      ...f11.requests,
       'lobby.join': { ...join, request: (join.request as z.ZodObject).omit({ joinCode: true }) },
       'lobby.create': { ...create, response: (create.response as z.ZodObject).omit({ joinCode: true }) },
     },
@@ -58,12 +72,42 @@ function open(dialerFamily: FamilyDef, listenerFamily: FamilyDef) {
   };
 }
 
+describe('iyesmp-auth/1.2', () => {
+  it('is version 1.2 and negotiates 1.1 with a 1.1 peer on either side', () => {
+    expect(authFamily.version).toEqual({ major: 1, minor: 2 });
+    expect(open(authFamily, authFamily11()).dialer.negotiated).toEqual({ major: 1, minor: 1 });
+    expect(open(authFamily11(), authFamily).listener.negotiated).toEqual({ major: 1, minor: 1 });
+    expect(open(authFamily, authFamily).listener.negotiated).toEqual({ major: 1, minor: 2 });
+  });
+
+  it('a 1.1 server drops lobbyId from match.queue (so clients only send it after negotiating 1.2)', () => {
+    const p = open(authFamily, authFamily11());
+    p.request('match.queue', { mode: 'duel', lobbyId: 'lob-1' });
+    p.flush();
+    expect(p.listenerEvents().filter((e) => e.kind === 'request')[0]!.body).toEqual({ mode: 'duel' });
+  });
+
+  it('a 1.1 server answers account.register with unknown_type and keeps the connection', () => {
+    const p = open(authFamily, authFamily11());
+    p.request('account.register', { username: 'ada', password: 'correct horse battery' });
+    p.flush();
+    const failures = p.dialerEvents().filter((e) => e.kind === 'failure');
+    expect(failures[0]).toMatchObject({ code: 'unknown_type' });
+    expect(p.dialer.state).not.toBe('closed');
+  });
+
+  it('a 1.1 client closes on match.queued: servers send it only to 1.2 clients', () => {
+    const p = open(authFamily11(), authFamily);
+    p.notify('match.queued', { ticketId: 't-1', mode: 'duel', lobbyId: 'lob-1', byAccountId: 'guest:a' });
+    p.flush();
+    expect(p.dialerEvents().filter((e) => e.kind === 'close')[0]).toMatchObject({ code: 'unknown_type' });
+  });
+});
+
 describe('iyesmp-auth/1.1', () => {
-  it('is version 1.1 and negotiates 1.0 with a 1.0 peer on either side', () => {
-    expect(authFamily.version).toEqual({ major: 1, minor: 1 });
+  it('negotiates 1.0 with a 1.0 peer on either side', () => {
     expect(open(authFamily, authFamily10()).dialer.negotiated).toEqual({ major: 1, minor: 0 });
     expect(open(authFamily10(), authFamily).listener.negotiated).toEqual({ major: 1, minor: 0 });
-    expect(open(authFamily, authFamily).listener.negotiated).toEqual({ major: 1, minor: 1 });
   });
 
   it('a 1.0 server drops joinCode and still takes the join; its create reply simply has no joinCode', () => {

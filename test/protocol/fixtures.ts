@@ -54,6 +54,10 @@ export const samples: Record<string, FamilySamples> = {
         response: [{ accountId: 'acc-1', displayName: 'Ada', isNew: false, token: { value: 'tok.abc', expiresAt: 1_800_000_000_000 } }],
       },
       'account.logout': { request: [{}], response: [{}] },
+      'account.register': {
+        request: [{ username: 'ada', password: 'correct horse battery', displayName: 'Ada' }, { username: 'bob', password: 'x' }],
+        response: [{ accountId: 'password:acc-1', displayName: 'Ada', isNew: true }],
+      },
       'lobby.create': {
         request: [{ name: 'Friday night', visibility: 'private', maxPlayers: 4, mode: 'duel', region: 'eu-west', password: 'pw', ext: { map: 'dust' } }],
         response: [{ lobby }, { lobby: { ...lobby, visibility: 'private' }, joinCode: 'K7XQ2M' }],
@@ -72,7 +76,7 @@ export const samples: Record<string, FamilySamples> = {
       'lobby.kick': { request: [{ lobbyId: 'lob-1', accountId: 'acc-2', reason: 'afk' }], response: [{}] },
       'lobby.set_owner': { request: [{ lobbyId: 'lob-1', accountId: 'acc-2' }], response: [{}] },
       'match.queue': {
-        request: [{ mode: 'ranked', regions: ['eu-west', 'eu-central'], ext: { elo: 1500 } }],
+        request: [{ mode: 'ranked', regions: ['eu-west', 'eu-central'], ext: { elo: 1500 } }, { mode: 'duel', lobbyId: 'lob-1' }],
         response: [{ ticketId: 'tk-1', estimatedWaitMs: 30_000 }],
       },
       'match.cancel': { request: [{ ticketId: 'tk-1' }], response: [{}] },
@@ -94,6 +98,8 @@ export const samples: Record<string, FamilySamples> = {
       'lobby.kicked': [{ lobbyId: 'lob-1', reason: 'afk' }],
       'lobby.closed': [{ lobbyId: 'lob-1', reason: 'owner left' }],
       'match.found': [{ matchId: 'm-1', ticketId: 'tk-1', mode: 'ranked', playerCount: 2, confirmBy: 1_700_000_010_000 }],
+      'match.queued': [{ ticketId: 'tk-1', mode: 'duel', lobbyId: 'lob-1', byAccountId: 'acc-1' }],
+      'match.dequeued': [{ ticketId: 'tk-1', reason: 'the lobby changed' }],
       'match.cancelled': [{ matchId: 'm-1', reason: 'a player declined', requeued: true }],
       'session.ready': [{ sessionId: 'ses-1', transport: 'quic', needsPublicKey: true, matchId: 'm-1', claimBy: 1_700_000_020_000 }],
       'session.lost': [{ sessionId: 'ses-1', reason: 'the game host stopped answering' }],

@@ -13,6 +13,7 @@ import { scaffoldConfig } from '../../src/config/scaffold.js';
 import type { AuthConfig } from '../../src/config/auth.js';
 import type { HostConfig } from '../../src/config/host.js';
 import { authOptionsFromConfig, hostOptionsFromConfig } from '../../src/serve/config.js';
+import type { PasswordProvider } from '../../src/auth/accounts/index.js';
 import { loadGame, relayGame } from '../../src/serve/game.js';
 import { TRUST_DIR } from '../../src/pki/trust.js';
 import { makeFx, type Fx } from './helpers.js';
@@ -204,12 +205,47 @@ describe('settings the config accepts but this build does not serve', () => {
     expect(byKey.get('database')).toContain('db.example.com');
     expect(byKey.get('database')).not.toContain('s3cret');
     expect(byKey.get('logging.format')).toMatch(/pretty/);
-    expect(byKey.get('accounts.password.allow_registration')).toMatch(/no registration message/);
+    // registration is served now (account.register): no warning about it
+    expect(byKey.has('accounts.password.allow_registration')).toBe(false);
 
     // the scaffolded file has a [database] section too: the warning is there as well, alone
     const plain = recordingLogger();
     await authOptionsFromConfig((check(authText) as { config: AuthConfig }).config, plain.logger);
     expect(plain.warnings().map((w) => w.key)).toEqual(['database']);
+  });
+
+  it('password registration and the length policy are served: allow_registration becomes allowRegistration', async () => {
+    let t = authText.replace(/^mode = "guest"/m, 'mode = "password"');
+    t = t.replace(/^min_length = .*$/m, 'min_length = 12').replace(/^max_length = .*$/m, 'max_length = 40');
+    const o = await authOptionsFromConfig((check(t) as { config: AuthConfig }).config, silent);
+    expect(o.allowRegistration).toBe(true);
+    const pw = o.accounts!.provider('password') as PasswordProvider;
+    expect(pw.policy).toEqual({ minLength: 12, maxLength: 40 });
+    const off = await authOptionsFromConfig((check(t.replace(/^allow_registration = true$/m, 'allow_registration = false')) as { config: AuthConfig }).config, silent);
+    expect(off.allowRegistration).toBe(false);
+    // guest mode has no password accounts to register
+    expect((await authOptionsFromConfig((check(authText) as { config: AuthConfig }).config, silent)).allowRegistration).toBe(false);
+    const bad = check(t.replace(/^max_length = .*$/m, 'max_length = 8'));
+    expect(bad.ok).toBe(false);
+  });
+
+  it('a custom accounts module may export ratingFor: serve auth uses it for matchmaking ratings', async () => {
+    await writeFile(
+      path.join(fx.dir, 'accounts-rated.mjs'),
+      'export async function verify(c) { return { accountId: "u1", displayName: "U" }; }\n' +
+        'export function ratingFor(account, mode) { return mode === "ranked" ? 1234 : undefined; }\n',
+    );
+    const t = authText.replace(/^mode = "guest"/m, 'mode = "custom"').replace(/^# module = .*$/m, 'module = "accounts-rated.mjs"');
+    const r = check(t);
+    if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
+    const o = await authOptionsFromConfig((r as { config: AuthConfig }).config, silent);
+    const account = { playerId: 'custom:u1', accountId: 'u1', method: 'custom', displayName: 'U' };
+    expect(await o.ratingFor!(account, 'ranked')).toBe(1234);
+    expect(await o.ratingFor!(account, 'casual')).toBeUndefined();
+
+    await writeFile(path.join(fx.dir, 'accounts-badrating.mjs'), 'export const verify = async () => null;\nexport const ratingFor = 5;\n');
+    const bad = check(t.replace('accounts-rated.mjs', 'accounts-badrating.mjs'));
+    await expect(authOptionsFromConfig((bad as { config: AuthConfig }).config, silent)).rejects.toMatchObject({ code: 'config_module', message: expect.stringContaining('ratingFor') });
   });
 
   it('a guest name prefix is served; serve host names unused labels and mqtt', async () => {

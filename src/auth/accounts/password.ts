@@ -96,9 +96,14 @@ export class PasswordProvider implements AccountProvider {
     return this.#toAccount(stored, credentials.ext);
   }
 
+  /** The policy new passwords must meet, for servers and clients that want to say it up front. */
+  get policy(): { minLength: number; maxLength: number } {
+    return { minLength: this.#minLen, maxLength: this.#maxLen };
+  }
+
   #checkPasswordShape(password: string, registering: boolean): void {
     if (password.length > this.#maxLen) {
-      throw new AuthError(AUTH_FAILURES.invalidRequest, `password is longer than ${this.#maxLen} characters`);
+      throw new AuthError(AUTH_FAILURES.passwordTooLong, `password is longer than ${this.#maxLen} characters`);
     }
     if (registering && [...password].length < this.#minLen) {
       throw new AuthError(AUTH_FAILURES.weakPassword, `password must have at least ${this.#minLen} characters`);

@@ -1,4 +1,4 @@
-import { strongestBan, type BanStore } from './bans.js';
+import { MemoryBanStore, strongestBan, type Ban, type BanStore } from './bans.js';
 import { AUTH_FAILURES, AuthError, type Account, type AccountProvider, type AuthContext, type Credentials } from './types.js';
 
 /**
@@ -7,11 +7,17 @@ import { AUTH_FAILURES, AuthError, type Account, type AccountProvider, type Auth
  */
 export class AccountService {
   readonly #providers = new Map<string, AccountProvider>();
-  readonly #bans: BanStore | undefined;
+  /** Always present (in memory unless given) so the server can ban from studio code at any time. */
+  readonly bans: BanStore;
 
   constructor(opts: { providers?: AccountProvider[]; bans?: BanStore } = {}) {
     for (const p of opts.providers ?? []) this.use(p);
-    this.#bans = opts.bans;
+    this.bans = opts.bans ?? new MemoryBanStore();
+  }
+
+  /** The installed provider for a login method (e.g. the password provider, for registration). */
+  provider(method: string): AccountProvider | undefined {
+    return this.#providers.get(method);
   }
 
   use(provider: AccountProvider): this {
@@ -37,15 +43,19 @@ export class AccountService {
       });
     }
     const account = await provider.authenticate(credentials, ctx);
-    if (this.#bans) {
-      const ban = strongestBan(await this.#bans.activeFor(account, ctx.now));
-      if (ban) {
-        const until = ban.expiresAt === null ? 'permanently' : `until ${new Date(ban.expiresAt).toISOString()}`;
-        throw new AuthError(AUTH_FAILURES.banned, `this account is banned ${until}: ${ban.reason}`, {
-          details: { reason: ban.reason, expiresAt: ban.expiresAt },
-        });
-      }
-    }
+    const ban = strongestBan(await this.bans.activeFor(account, ctx.now));
+    if (ban) throw banError(ban);
     return account;
   }
+}
+
+/** The refusal a banned player gets: the reason and the expiry are in the message (it reaches the client). */
+export function banError(ban: Ban): AuthError {
+  return new AuthError(AUTH_FAILURES.banned, `this account is banned ${banUntil(ban)}: ${ban.reason}`, {
+    details: { reason: ban.reason, expiresAt: ban.expiresAt },
+  });
+}
+
+export function banUntil(ban: Pick<Ban, 'expiresAt'>): string {
+  return ban.expiresAt === null ? 'permanently' : `until ${new Date(ban.expiresAt).toISOString()}`;
 }

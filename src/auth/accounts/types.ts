@@ -46,6 +46,8 @@ export const AUTH_FAILURES = {
   badCredentials: 'auth.bad_credentials',
   usernameTaken: 'auth.username_taken',
   weakPassword: 'auth.weak_password',
+  passwordTooLong: 'auth.password_too_long',
+  registrationDisabled: 'auth.registration_disabled',
   tokenInvalid: 'auth.token_invalid',
   tokenExpired: 'auth.token_expired',
   banned: 'auth.banned',

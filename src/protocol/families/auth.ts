@@ -11,6 +11,12 @@ const LoginToken = z.object({ method: z.literal('token'), token: z.string().min(
 /** Game- or platform-specific login (Steam ticket, console account...); `provider` names the verifier. */
 const LoginCustom = z.object({ method: z.literal('custom'), provider: Name, credentials: bytes(8192), ext: Ext });
 export const LoginRequest = z.discriminatedUnion('method', [LoginGuest, LoginPassword, LoginToken, LoginCustom]);
+/**
+ * (1.2) A new username + password account. Servers that do not offer registration refuse it
+ * (`auth.registration_disabled`; a 1.1 server answers `unknown_type`). The password bound here is
+ * the wire's; the server's own policy (length) refuses with its own codes.
+ */
+export const RegisterRequest = z.object({ username: Name, password: z.string().min(1).max(4096), displayName: Name.optional(), ext: Ext });
 export const LoginResponse = z.object({
   accountId: Id,
   displayName: Name,
@@ -89,8 +95,10 @@ export const authFamily = defineFamily({
    * 1.1 adds `joinCode` (lobby.create reply, lobby.join) and the events `session.lost` and
    * `session.waiting`. A 1.0 peer closes on an event it does not know, so a server sends the new
    * events only when the negotiated minor is at least 1 (`kick` with code `session_lost` otherwise).
+   * 1.2 adds `account.register`, `lobbyId` in `match.queue` (queue a lobby as a party) and the
+   * events `match.queued` and `match.dequeued` (sent only to peers that negotiated 1.2).
    */
-  version: { major: 1, minor: 1 },
+  version: { major: 1, minor: 2 },
   roles: { dialer: 'client', listener: 'auth' },
   hello: {
     dialer: z.object({ locale: z.string().max(35).optional(), platform: Name.optional(), ext: Ext }),
@@ -99,6 +107,8 @@ export const authFamily = defineFamily({
   requests: {
     'account.login': { from: 'dialer', request: LoginRequest, response: LoginResponse },
     'account.logout': { from: 'dialer', request: Empty, response: Empty },
+    /** (1.2) Creates a password account and logs this connection in as it (`isNew: true`). */
+    'account.register': { from: 'dialer', request: RegisterRequest, response: LoginResponse },
 
     'lobby.create': {
       from: 'dialer',
@@ -137,7 +147,12 @@ export const authFamily = defineFamily({
 
     'match.queue': {
       from: 'dialer',
-      request: z.object({ mode: Name, regions: z.array(Name).max(16).optional(), ext: Ext }),
+      /**
+       * `lobbyId` (1.2): the lobby's owner queues every member of that lobby as one party (they are
+       * matched together or not at all). Older servers drop it and queue the sender alone, so
+       * clients send it only when 1.2 was negotiated.
+       */
+      request: z.object({ mode: Name, regions: z.array(Name).max(16).optional(), lobbyId: Id.optional(), ext: Ext }),
       response: z.object({ ticketId: Id, estimatedWaitMs: DurationMs.optional(), ext: Ext }),
     },
     'match.cancel': { from: 'dialer', request: z.object({ ticketId: Id, ext: Ext }), response: Empty },
@@ -164,6 +179,16 @@ export const authFamily = defineFamily({
       from: 'listener',
       body: z.object({ matchId: Id, ticketId: Id, mode: Name, playerCount: Count, confirmBy: TimeMs, ext: Ext }),
     },
+    /**
+     * (1.2) The owner of this player's lobby queued the lobby as a party: `ticketId` is the party's
+     * ticket (any member may `match.cancel` it; `match.found` follows for everyone).
+     */
+    'match.queued': { from: 'listener', body: z.object({ ticketId: Id, mode: Name, lobbyId: Id, byAccountId: Id, ext: Ext }) },
+    /**
+     * (1.2) A party ticket left the queue before any match was found (a member cancelled, or the
+     * lobby changed). Once a match was found, `match.cancelled` says it instead.
+     */
+    'match.dequeued': { from: 'listener', body: z.object({ ticketId: Id, reason: Text, ext: Ext }) },
     'match.cancelled': {
       from: 'listener',
       body: z.object({ matchId: Id, reason: Text, requeued: z.boolean(), ext: Ext }),
