@@ -5,6 +5,7 @@ import type { PeerConnection, PeerStream } from '../transport/index.js';
 import { AUTH_FAILURES, AuthError, PasswordProvider, type Account, type Credentials } from './accounts/index.js';
 import type { LobbyView } from './lobbies.js';
 import { errInfo } from './handoff.js';
+import { acceptControlStream } from './control-stream.js';
 import type { AuthServer } from './server.js';
 
 /**
@@ -140,7 +141,7 @@ export class ClientLink {
         ...(body.region !== undefined ? { where: (st) => (st as { region?: string } | undefined)?.region === body.region } : {}),
         limit: body.limit ?? 50,
       });
-      return { lobbies: all.map((l) => ({ ...summary(l) })) };
+      return { lobbies: all.map((l) => summary(l)) };
     });
     p.handle('lobby.join', (body) => {
       const me = this.#joiner();
@@ -247,13 +248,5 @@ function summary(l: LobbyView) {
 
 /** Accepts a client's first stream as its control stream; later streams are refused. */
 export function acceptClient(server: AuthServer, conn: PeerConnection): void {
-  let link: ClientLink | undefined;
-  conn.on('stream', (stream) => {
-    if (link) {
-      stream.cancel('the auth protocol uses one stream');
-      return;
-    }
-    link = new ClientLink(server, conn, stream);
-  });
-  conn.on('close', () => link?.close());
+  acceptControlStream(conn, 'auth', (stream) => new ClientLink(server, conn, stream));
 }

@@ -3,6 +3,7 @@ import { IyesmpError } from '../errors.js';
 import { ProtocolConnection, hostctlFamily, type HostctlFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream } from '../transport/index.js';
 import { errInfo, type CreateBody } from './handoff.js';
+import { acceptControlStream } from './control-stream.js';
 import type { AuthServer } from './server.js';
 
 /**
@@ -120,13 +121,5 @@ export class HostLink {
 }
 
 export function acceptHost(server: AuthServer, conn: PeerConnection): void {
-  let link: HostLink | undefined;
-  conn.on('stream', (stream) => {
-    if (link) {
-      stream.cancel('the hostctl protocol uses one stream');
-      return;
-    }
-    link = new HostLink(server, conn, stream);
-  });
-  conn.on('close', () => link?.close());
+  acceptControlStream(conn, 'hostctl', (stream) => new HostLink(server, conn, stream));
 }

@@ -115,19 +115,7 @@ export interface LobbyOptions {
   maxPlayersLimit?: number;
 }
 
-interface Lobby {
-  id: string;
-  name: string;
-  mode: string | undefined;
-  ownerId: string;
-  settings: unknown;
-  maxPlayers: number;
-  minPlayers: number;
-  private: boolean;
-  code: string | undefined;
-  state: LobbyState;
-  createdAt: number;
-  members: LobbyMember[];
+interface Lobby extends LobbyView {
   banned: Set<string>;
 }
 

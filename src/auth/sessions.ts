@@ -67,10 +67,14 @@ export interface SessionStore {
 export class MemorySessionStore implements SessionStore {
   readonly #all = new Map<string, SessionRecord>();
   readonly #liveByPlayer = new Map<string, string>();
+  /** ids of sessions not yet handed off: tick asks for them every few hundred ms, and #all keeps ended ones too */
+  readonly #unacked = new Set<string>();
 
   async put(r: SessionRecord): Promise<void> {
     const copy = structuredClone(r);
     this.#all.set(r.id, copy);
+    if (r.state === 'created' || r.state === 'awaiting-host-ack') this.#unacked.add(r.id);
+    else this.#unacked.delete(r.id);
     for (const p of r.players) {
       if (isLive(r.state)) this.#liveByPlayer.set(p, r.id);
       else if (this.#liveByPlayer.get(p) === r.id) this.#liveByPlayer.delete(p);
@@ -92,7 +96,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async unacknowledged(): Promise<SessionRecord[]> {
-    return [...this.#all.values()].filter((r) => r.state === 'created' || r.state === 'awaiting-host-ack').map((r) => structuredClone(r));
+    return [...this.#unacked].map((id) => structuredClone(this.#all.get(id)!));
   }
 }
 
@@ -114,15 +118,7 @@ export const SESSION_ERRORS = {
   playerBusy: 'session.player_busy',
 } as const;
 
-export interface NewSession {
-  id?: string;
-  hostName: string;
-  transport: string;
-  players: string[];
-  mode?: string;
-  origin?: { kind: 'lobby' | 'match'; id: string };
-  ext?: unknown;
-}
+export type NewSession = Pick<SessionRecord, 'hostName' | 'transport' | 'players' | 'mode' | 'origin' | 'ext'> & { id?: string };
 
 /** What a (re)connecting player should be told. */
 export type PlayerSessionStatus =

@@ -16,6 +16,7 @@ import {
   type StreamPair,
 } from '../protocol/index.js';
 import type { KeyAlgorithm } from '../pki/types.js';
+import { dialOptions } from './dial-options.js';
 import { TypedEmitter } from './emitter.js';
 import type { GameSession, GameSessionOptions } from './game-session.js';
 import { joinHost, type JoinHostOptions } from './join-host.js';
@@ -218,11 +219,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     endLink: () => Promise<void> = async () => {},
   ): Promise<AuthClient<Ext>> {
     const proto = ProtocolConnection.dial<AuthFamily, Ext>(authFamily, stream, {
-      gameVersion: opts.gameVersion,
-      ...(opts.extSchema ? { extSchema: opts.extSchema } : {}),
-      ...(opts.acceptServerVersion ? { acceptGameVersion: opts.acceptServerVersion } : {}),
-      ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
-      ...(opts.onListenerError ? { onListenerError: opts.onListenerError } : {}),
+      ...dialOptions(opts),
       hello: {
         ...(opts.locale === undefined ? {} : { locale: opts.locale }),
         ...(opts.platform === undefined ? {} : { platform: opts.platform }),
@@ -387,8 +384,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     }
     const id = ticketId;
     // taken: a later followParty waits for the owner's next queueing
-    const i = this.#partyQueued.findIndex((q) => q.ticketId === id);
-    if (i >= 0) this.#partyQueued.splice(i, 1);
+    removeFirst(this.#partyQueued, (q) => q.ticketId === id);
     return this.#follow(async () => ({ ticketId: id }), o);
   }
 
@@ -535,9 +531,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     if (ready === undefined) {
       // A lobby's session that cannot be set up (no host in time, host refused) is cancelled with
       // the lobby id in `matchId`.
-      const toldAt = o.lobbyId === undefined ? -1 : this.#cancelled.findIndex((c) => c.matchId === o.lobbyId);
       // consumed: a later start of the same lobby must not fail on this old news
-      const told = toldAt >= 0 ? this.#cancelled.splice(toldAt, 1)[0] : undefined;
+      const told = o.lobbyId === undefined ? undefined : removeFirst(this.#cancelled, (c) => c.matchId === o.lobbyId);
       let lobbyFailure: IyesmpError | undefined = told ? cancelledError(told.reason) : undefined;
       const onCancelled = (c: Ev<'match.cancelled', Ext>): void => {
         if (o.lobbyId !== undefined && c.matchId === o.lobbyId && !c.requeued) lobbyFailure = cancelledError(c.reason);
@@ -583,8 +578,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     );
     const ticket = ticketFromHandoff(h, key);
     if (ticket.serverMadeKey && ticket.credentials) await this.#keyStore.set(ticket.sessionId, ticket.credentials.keyPem);
-    const i = this.#ready.findIndex((r) => r.sessionId === ready.sessionId);
-    if (i >= 0) this.#ready.splice(i, 1);
+    removeFirst(this.#ready, (r) => r.sessionId === ready.sessionId);
     return ticket;
   }
 
@@ -673,15 +667,13 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
         this.emit('lobbyClosed', b);
         return;
       case 'match.found':
-        this.#found.push(b);
-        if (this.#found.length > 16) this.#found.shift();
+        pushCapped(this.#found, b, 16);
         this.emit('matchFound', b);
         return;
       case 'match.queued': {
         const q = b as MatchQueued<Ext>;
         // the newest queueing of a lobby replaces an older one
-        const i = this.#partyQueued.findIndex((x) => x.lobbyId === q.lobbyId);
-        if (i >= 0) this.#partyQueued.splice(i, 1);
+        removeFirst(this.#partyQueued, (x) => x.lobbyId === q.lobbyId);
         this.#partyQueued.unshift(q);
         if (this.#partyQueued.length > 8) this.#partyQueued.pop();
         this.emit('matchQueued', q);
@@ -689,16 +681,14 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       }
       case 'match.dequeued': {
         const d = b as Ev<'match.dequeued', Ext>;
-        const i = this.#partyQueued.findIndex((x) => x.ticketId === d.ticketId);
-        if (i >= 0) this.#partyQueued.splice(i, 1);
+        removeFirst(this.#partyQueued, (x) => x.ticketId === d.ticketId);
         this.emit('matchDequeued', d);
         return;
       }
       case 'match.cancelled': {
         const c = b as Ev<'match.cancelled', Ext>;
         if (!c.requeued) {
-          this.#cancelled.push(c);
-          if (this.#cancelled.length > 16) this.#cancelled.shift();
+          pushCapped(this.#cancelled, c, 16);
         }
         this.emit('matchCancelled', c);
         return;
@@ -706,10 +696,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       case 'session.ready': {
         const r = b as SessionReady<Ext>;
         // a repeated offer of the same session replaces the older one
-        const i = this.#ready.findIndex((x) => x.sessionId === r.sessionId);
-        if (i >= 0) this.#ready.splice(i, 1);
-        this.#ready.push(r);
-        if (this.#ready.length > 16) this.#ready.shift();
+        removeFirst(this.#ready, (x) => x.sessionId === r.sessionId);
+        pushCapped(this.#ready, r, 16);
         this.emit('sessionReady', r);
         return;
       }
@@ -748,8 +736,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   #sessionLost(lost: SessionLost): void {
     const id = lost.sessionId;
     if (id !== undefined) {
-      const i = this.#ready.findIndex((r) => r.sessionId === id);
-      if (i >= 0) this.#ready.splice(i, 1);
+      removeFirst(this.#ready, (r) => r.sessionId === id);
       void this.#keyStore.delete(id).catch(() => undefined);
     }
     this.emit('sessionLost', lost);
@@ -806,4 +793,16 @@ function cancelledError(reason: string): IyesmpError {
     });
   }
   return new IyesmpError('refused', 'match_cancelled', `the match was cancelled: ${reason}`, { hint: 'queue again', details: { reason } });
+}
+
+/** Removes the first item that matches and returns it. */
+function removeFirst<T>(list: T[], matches: (item: T) => boolean): T | undefined {
+  const i = list.findIndex(matches);
+  return i >= 0 ? list.splice(i, 1)[0] : undefined;
+}
+
+/** Appends, dropping the oldest beyond `cap`: these lists keep only recent server news. */
+function pushCapped<T>(list: T[], item: T, cap: number): void {
+  list.push(item);
+  if (list.length > cap) list.shift();
 }

@@ -16,6 +16,7 @@ import {
   type HostFamily,
   type StreamPair,
 } from '../protocol/index.js';
+import { dialOptions } from './dial-options.js';
 import { TypedEmitter } from './emitter.js';
 import { helloError, hostLost, requestError } from './errors.js';
 
@@ -157,11 +158,7 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
     endLink: () => Promise<void> = async () => {},
   ): Promise<GameSession<Ext>> {
     const proto = ProtocolConnection.dial<HostFamily, Ext>(hostFamily, stream, {
-      gameVersion: opts.gameVersion,
-      ...(opts.extSchema ? { extSchema: opts.extSchema } : {}),
-      ...(opts.acceptServerVersion ? { acceptGameVersion: opts.acceptServerVersion } : {}),
-      ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
-      ...(opts.onListenerError ? { onListenerError: opts.onListenerError } : {}),
+      ...dialOptions(opts),
       hello: {
         sessionId: seat.sessionId,
         playerId: seat.playerId,

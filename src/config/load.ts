@@ -8,7 +8,6 @@ import { hostConfigSchema, type HostConfig } from './host.js';
 import { lineOf, locateKeys } from './locate.js';
 
 export type ConfigKind = 'auth' | 'host';
-export const CONFIG_KINDS: readonly ConfigKind[] = ['auth', 'host'];
 
 export interface ConfigProblem {
   /** dotted key path, e.g. `host.capacity` (empty for the whole document) */

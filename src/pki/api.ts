@@ -2,7 +2,7 @@
  * Option and result shapes of the PKI library's operations (additive to the contract in types.ts).
  * Each CLI command is meant to be one call: `initPki`, `openPki(...).issueHost(...)`, and so on.
  */
-import type { ClientAuthStatus, KeyAlgorithm, ManifestEntry, RefusalReason, Role } from './types.js';
+import type { ClientAuthStatus, KeyAlgorithm, ManifestEntry, MintedSession, RefusalReason, Role } from './types.js';
 
 /** Asked only when a CA private key must be read or written encrypted. */
 export type PassphraseProvider = () => Promise<string>;
@@ -136,13 +136,7 @@ export interface VerifyFileReport {
   chain: string[];
 }
 
-export interface MintedSessionWithKey {
-  certPem: string;
-  certDer: Uint8Array;
-  fingerprint: string;
-  serial: string;
-  notAfter: Date;
-  issuerPem: string;
+export interface MintedSessionWithKey extends MintedSession {
   /** seed-design option only: the generated private key, PKCS#8 PEM, unencrypted */
   privateKeyPem: string;
 }

@@ -34,7 +34,6 @@ export const set = (...parts: Uint8Array[]): Uint8Array => tlv(0x31, concat(part
 export const octets = (b: Uint8Array): Uint8Array => tlv(0x04, b);
 export const bitString = (b: Uint8Array): Uint8Array => tlv(0x03, concat([Uint8Array.of(0), b]));
 export const utf8 = (s: string): Uint8Array => tlv(0x0c, Buffer.from(s, 'utf8'));
-export const ia5 = (s: string): Uint8Array => tlv(0x16, Buffer.from(s, 'latin1'));
 export const hex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
 
 /** Positive INTEGER from unsigned big-endian bytes. */

@@ -22,7 +22,6 @@ function check(value: unknown, what: string, code: string): string {
 export const validateName = (v: unknown): string => check(v, 'name', 'bad_name');
 export const validateSessionId = (v: unknown): string => check(v, 'session id', 'bad_session_id');
 export const validatePlayerId = (v: unknown): string => check(v, 'player id', 'bad_player_id');
-export const isSafeId = (v: string): boolean => SAFE.test(v);
 
 export function roleUri(role: Role, name: string): string {
   return `${ROLE_URI_PREFIX}${role}/${name}`;

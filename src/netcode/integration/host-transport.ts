@@ -51,18 +51,12 @@ export interface PlayerRef {
 }
 
 export type NetcodeHostEvent =
-  | {
+  | ({
       type: 'admitted';
-      sessionId: string;
-      playerId: string;
-      connectionId: string;
-      clientId: bigint;
-      clientIndex: number;
-      address: string;
       reconnect: boolean;
       /** game bytes from the token's user data */
       ext: Uint8Array;
-    }
+    } & NetcodeConnectionInfo)
   | { type: 'refused'; reason: NetcodeRefusal; message: string; clientId: bigint; address: string; sessionId?: string; playerId?: string }
   /** a control message from an admitted player and what the session table made of it */
   | { type: 'control'; action: 'ready' | 'unready' | 'leave'; sessionId: string; playerId: string; result: ActionResult }
@@ -108,6 +102,8 @@ export class NetcodeHostTransport {
   readonly #byConnection = new Map<string, Conn>();
   readonly #bySeat = new Map<string, Conn>();
   readonly #unsubscribe: () => void;
+  /** the bound address keeps connection ids apart when one table has several netcode sockets (IPv4 and IPv6) */
+  readonly #idPrefix: string;
   /** set while a control message is handled: did the table's events already answer the sender's session? */
   #answered: string | undefined;
   #seq = 0;
@@ -118,6 +114,7 @@ export class NetcodeHostTransport {
     this.#sessions = o.sessions;
     this.#enforceAddress = o.enforceAddress ?? false;
     this.#now = o.nowMs ?? (() => performance.now());
+    this.#idPrefix = `netcode:${formatAddress(server.boundAddress)}#`;
     server.on('connect', (e) => this.#guard(() => this.#onConnect(e)));
     server.on('disconnect', (e) => this.#guard(() => this.#onDisconnect(e)));
     server.on('payload', (e) => this.#guard(() => this.#onPayload(e)));
@@ -218,8 +215,7 @@ export class NetcodeHostTransport {
     const conn: Conn = {
       sessionId: ud.sessionId,
       playerId: ud.playerId,
-      // the bound address keeps ids apart when one table has several netcode sockets (IPv4 and IPv6)
-      connectionId: `netcode:${formatAddress(this.server.boundAddress)}#${++this.#seq}`,
+      connectionId: `${this.#idPrefix}${++this.#seq}`,
       clientId: e.clientId,
       clientIndex: e.clientIndex,
       address,
