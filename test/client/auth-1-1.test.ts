@@ -7,13 +7,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuthClient, MemoryKeyStore, type MatchmakingStatus, type SessionLost, type SessionWaiting } from '../../src/client/index.js';
-import { IyesmpError } from '../../src/errors.js';
 import { SessionTable } from '../../src/host/session-table.js';
 import { formatAddress } from '../../src/netcode/address.js';
 import { issueNetcodeHandoff } from '../../src/netcode/handoff.js';
 import { netcodeExpectedPlayer } from '../../src/netcode/integration/identity.js';
 import { NetcodeHostTransport } from '../../src/netcode/integration/host-transport.js';
 import { authFamily } from '../../src/protocol/index.js';
+import { rejection } from '../support/assert.js';
 import { duplexPair, ScriptedPeer } from './helpers.js';
 
 const welcome = () => ({ serverName: 'auth-test', time: 1_700_000_000_000 });
@@ -35,15 +35,6 @@ async function connect(keyStore?: MemoryKeyStore) {
 async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
   expect(check()).toBe(true);
-}
-
-async function rejection(p: Promise<unknown>): Promise<IyesmpError> {
-  const e = await p.then(
-    () => new Error('expected a rejection'),
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(IyesmpError);
-  return e as IyesmpError;
 }
 
 describe('iyesmp-auth/1.1 in the client', () => {

@@ -5,26 +5,14 @@
  * go out as such, and a party member follows the owner's queueing from `match.queued`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
 import { AuthClient, type MatchmakingStatus } from '../../src/client/index.js';
 import { IyesmpError } from '../../src/errors.js';
 import { authFamily, type FamilyDef } from '../../src/protocol/index.js';
+import { authFamily11 } from '../support/families.js';
+import { rejection } from '../support/assert.js';
 import { duplexPair, ScriptedPeer } from './helpers.js';
 
 const welcome = () => ({ serverName: 'auth-test', time: 1_700_000_000_000 });
-
-/** The auth family as a 1.1 server knows it. */
-function authFamily11(): FamilyDef {
-  const { 'match.queued': _q, 'match.dequeued': _d, ...events } = authFamily.events;
-  const { 'account.register': _r, ...requests } = authFamily.requests;
-  const queue = authFamily.requests['match.queue'];
-  return {
-    ...authFamily,
-    version: { major: 1, minor: 1 },
-    requests: { ...requests, 'match.queue': { ...queue, request: (queue.request as z.ZodObject).omit({ lobbyId: true }) } },
-    events,
-  };
-}
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -38,15 +26,6 @@ async function connect(family: FamilyDef = authFamily) {
   const c = await AuthClient.open(client, { gameVersion: '1.0.0' });
   cleanup.push(() => c.close());
   return { c, peer };
-}
-
-async function rejection(p: Promise<unknown>): Promise<IyesmpError> {
-  const e = await p.then(
-    () => new Error('expected a rejection'),
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(IyesmpError);
-  return e as IyesmpError;
 }
 
 describe('iyesmp-auth/1.2 in the client', () => {

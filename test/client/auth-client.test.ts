@@ -10,6 +10,7 @@ import { AuthClient, MemoryKeyStore, type MatchmakingStatus } from '../../src/cl
 import { IyesmpError } from '../../src/errors.js';
 import { authFamily, gameVersionRange } from '../../src/protocol/index.js';
 import { duplexPair, makePki, ScriptedPeer, wireHandoff, type PkiFixture } from './helpers.js';
+import { failureOf } from '../support/assert.js';
 
 let f: PkiFixture;
 beforeAll(async () => {
@@ -29,16 +30,7 @@ async function connect(opts: { gameVersion?: string; keyStore?: MemoryKeyStore; 
   return { c, peer };
 }
 
-async function rejection(p: Promise<unknown>): Promise<IyesmpError> {
-  const e = await p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(IyesmpError);
-  return e as IyesmpError;
-}
+const rejection = (p: Promise<unknown>): Promise<IyesmpError> => failureOf(p, 'expected a rejection');
 
 describe('hello', () => {
   it('exposes the welcome', async () => {

@@ -3,9 +3,6 @@
  * scripted server side built on the real sans-IO ProtocolSession, so a test can answer each request
  * by hand, push events, or write raw bytes the client must survive.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import {
   ProtocolSession,
   type FamilyDef,
@@ -13,7 +10,8 @@ import {
   type SessionEvent,
   type StreamPair,
 } from '../../src/protocol/index.js';
-import { initPki, pemToDerList, type FastSessionMinter, type Pki } from '../../src/pki/index.js';
+import { pemToDerList, type FastSessionMinter, type Pki } from '../../src/pki/index.js';
+import { devPki } from '../support/live-servers.js';
 
 export function duplexPair(): { client: StreamPair; server: StreamPair } {
   const up = new TransformStream<Uint8Array, Uint8Array>();
@@ -132,15 +130,8 @@ export interface PkiFixture {
 }
 
 export async function makePki(): Promise<PkiFixture> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-client-'));
-  const pki = await initPki({
-    dir: path.join(dir, 'pki'),
-    allowUnencryptedCaKeys: true,
-    authDnsNames: ['localhost'],
-    authIpAddresses: ['127.0.0.1'],
-    hosts: [{ name: 'host-1', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }],
-  });
-  return { dir, pki, minter: await pki.sessionMinter(), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const { dir, pki, cleanup } = await devPki('iyesmp-client-');
+  return { dir, pki, minter: await pki.sessionMinter(), cleanup };
 }
 
 /** A wire hand-off for a QUIC session, with a cert minted for `publicKey` (or a new key: seed design). */

@@ -17,6 +17,7 @@ import { netcodeExpectedPlayer } from '../../src/netcode/integration/identity.js
 import { NetcodeHostTransport, type NetcodeHostEvent } from '../../src/netcode/integration/host-transport.js';
 import { decode, encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
+import { pollUntil } from '../support/wait.js';
 
 const KEY = new Uint8Array(32).fill(3);
 const OTHER_KEY = new Uint8Array(32).fill(4);
@@ -74,14 +75,9 @@ async function join<Ext = Uint8Array>(t: HostTicket<Ext>, extra: Parameters<type
   return g;
 }
 
-async function until<T>(check: () => T | undefined | null | false, what: string, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Polls every 10 ms. */
+function until<T>(check: () => T | undefined | null | false, what: string, timeoutMs = 15_000): Promise<T> {
+  return pollUntil(check, what, timeoutMs, 10) as Promise<T>;
 }
 
 /** UDP may drop a datagram even on loopback: repeat until seen, as a game would. */

@@ -8,18 +8,17 @@
  * itself (checked from the server sources, so it turns on by itself when the change lands).
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { connectToAuth, type AuthClient, type MatchmakingStatus } from '../../src/client/index.js';
 import { AuthServer } from '../../src/auth/server.js';
 import type { HostGame } from '../../src/host/game.js';
 import { HostServer } from '../../src/host/server.js';
-import { initPki, type Pki } from '../../src/pki/index.js';
+import type { Pki } from '../../src/pki/index.js';
+import { authAddress, authOptions, clientIdentity, closeLive, devPki, hostOptions, quickAuth, quickHost, silent, type DevPki } from '../support/live-servers.js';
+import { pollUntil as until } from '../support/wait.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const source = (f: string): string => readFileSync(path.join(root, f), 'utf8');
@@ -30,12 +29,11 @@ const has = {
   endExt: /ext: results\.gameData/.test(source('src/host/server.ts')),
 };
 
-const silent = pino({ level: process.env.IYESMP_TEST_LOG ?? 'silent' });
 const T = 90_000;
 const Ext = z.union([z.object({ t: z.literal('win') }), z.object({ t: z.literal('final'), board: z.string() })]);
 type Ext = z.output<typeof Ext>;
 
-let dir: string;
+let dev: DevPki;
 let pki: Pki;
 let auth: AuthServer;
 let host: HostServer<Ext> | undefined;
@@ -58,20 +56,11 @@ const game: HostGame<Ext> = {
 
 async function startHost(): Promise<HostServer<Ext>> {
   const h = await HostServer.start<Ext>(
-    {
-      name: 'host-1',
-      publicAddress: '127.0.0.1',
-      listen: { host: '127.0.0.1', port: 0 },
-      cert: await pki.chainPem('host-1'),
-      key: pki.path(pki.get('host-1').keyFile!),
-      verifier: await pki.verifier(),
-      authServers: [{ host: '127.0.0.1', port: auth.hostPort }],
-      capacity: { sessions: 4 },
+    await hostOptions(pki, auth.hostPort, {
+      ...quickHost,
       version: '1.0.0',
-      reconnectInitialMs: 200,
-      reconnectMaxMs: 1000,
       logger: silent,
-    },
+    }),
     game,
   );
   await until(() => auth.connectedHosts().includes('host-1'), 'the host to register');
@@ -79,58 +68,25 @@ async function startHost(): Promise<HostServer<Ext>> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-client-auth11-'));
-  pki = await initPki({
-    dir: path.join(dir, 'pki'),
-    allowUnencryptedCaKeys: true,
-    authDnsNames: ['localhost'],
-    authIpAddresses: ['127.0.0.1'],
-    hosts: [{ name: 'host-1', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }],
-  });
-  masterPem = pki.path(pki.get('master').certFile);
-  const client = pki.list().find((e) => e.role === 'client');
-  if (!client?.keyFile) throw new Error('the PKI has no client certificate');
-  identity = { cert: await pki.chainPem(client.name), key: pki.path(client.keyFile) };
-  auth = await AuthServer.start({
-    clients: { host: '127.0.0.1', port: 0 },
-    hosts: { host: '127.0.0.1', port: 0 },
-    cert: await pki.chainPem('auth'),
-    key: pki.path(pki.get('auth').keyFile!),
-    verifier: await pki.verifier(),
-    minter: await pki.sessionMinter(),
+  dev = await devPki('iyesmp-client-auth11-');
+  ({ pki, masterPem } = dev);
+  identity = await clientIdentity(pki);
+  auth = await AuthServer.start(await authOptions(pki, {
     gameVersion: '1.0.0',
     matchSize: 2,
-    heartbeatIntervalMs: 300,
-    missedHeartbeats: 4,
-    tickIntervalMs: 100,
+    ...quickAuth,
     noHostTimeoutMs: 60_000,
     logger: silent,
-  });
+  }));
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of open.reverse()) await c.close().catch(() => undefined);
-  await host?.close({ graceMs: 200 });
-  await auth?.close({ graceMs: 200 });
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await closeLive(open.reverse(), [host, auth], dev);
 }, 30_000);
-
-async function until<T>(fn: () => T, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function player(name: string): Promise<AuthClient<Ext>> {
   const c = await connectToAuth<Ext>({
-    address: `127.0.0.1:${auth.clientPort}`,
-    serverName: 'localhost',
-    identity,
-    trust: { caPem: masterPem },
+    ...authAddress(auth.clientPort, identity, masterPem),
     gameVersion: '1.0.0',
     extSchema: Ext,
   });

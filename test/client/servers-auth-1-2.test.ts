@@ -4,22 +4,20 @@
  * a lobby's owner queues the lobby as a party that stays whole; password registration; bans from
  * the studio's code kick a connected player and refuse its next login with the reason and expiry.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectToAuth, IyesmpError, type AuthClient, type MatchFound } from '../../src/client/index.js';
 import { AccountService, GuestProvider, MemoryAccountStore, PasswordProvider, TokenProvider, signToken } from '../../src/auth/accounts/index.js';
 import { AuthServer, type AuthServerOptions } from '../../src/auth/server.js';
-import { initPki, type Pki } from '../../src/pki/index.js';
+import type { Pki } from '../../src/pki/index.js';
+import { rejection } from '../support/assert.js';
+import { authAddress, authOptions, clientIdentity, closeLive, devPki, silent, type DevPki } from '../support/live-servers.js';
+import { pollUntil as until } from '../support/wait.js';
 
-const silent = pino({ level: process.env.IYESMP_TEST_LOG ?? 'silent' });
 const T = 90_000;
 const FAST = { ln: 4, r: 8, p: 1, saltBytes: 16, keyBytes: 32 }; // cheap scrypt for tests
 const SECRET = 'studio-secret-for-tests';
 
-let dir: string;
+let dev: DevPki;
 let pki: Pki;
 let masterPem: string;
 let identity: { cert: string; key: string };
@@ -29,13 +27,7 @@ const open: AuthClient[] = [];
 const hookRatings = new Map<string, number>();
 
 async function startAuth(extra: Partial<AuthServerOptions>): Promise<AuthServer> {
-  const s = await AuthServer.start({
-    clients: { host: '127.0.0.1', port: 0 },
-    hosts: { host: '127.0.0.1', port: 0 },
-    cert: await pki.chainPem('auth'),
-    key: pki.path(pki.get('auth').keyFile!),
-    verifier: await pki.verifier(),
-    minter: await pki.sessionMinter(),
+  const s = await AuthServer.start(await authOptions(pki, {
     gameVersion: '1.0.0',
     matchSize: 2,
     modeSizes: { squad: 4 },
@@ -43,7 +35,7 @@ async function startAuth(extra: Partial<AuthServerOptions>): Promise<AuthServer>
     matchmaker: { modes: { ranked: { rating: { baseWindow: 50, widenPerSecond: 0, maxWindow: 50 } } } },
     logger: silent,
     ...extra,
-  });
+  }));
   servers.push(s);
   return s;
 }
@@ -61,43 +53,19 @@ function accounts(): AccountService {
 let auth: AuthServer;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-client-auth12-'));
-  pki = await initPki({
-    dir: path.join(dir, 'pki'),
-    allowUnencryptedCaKeys: true,
-    authDnsNames: ['localhost'],
-    authIpAddresses: ['127.0.0.1'],
-    hosts: [{ name: 'host-1', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }],
-  });
-  masterPem = pki.path(pki.get('master').certFile);
-  const client = pki.list().find((e) => e.role === 'client');
-  if (!client?.keyFile) throw new Error('the PKI has no client certificate');
-  identity = { cert: await pki.chainPem(client.name), key: pki.path(client.keyFile) };
+  dev = await devPki('iyesmp-client-auth12-');
+  ({ pki, masterPem } = dev);
+  identity = await clientIdentity(pki);
   auth = await startAuth({ accounts: accounts(), allowRegistration: true });
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of open.reverse()) await c.close().catch(() => undefined);
-  for (const s of servers) await s.close({ graceMs: 200 });
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await closeLive(open.reverse(), servers, dev);
 }, 30_000);
-
-async function until<T>(fn: () => T, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function connect(server = auth): Promise<AuthClient> {
   const c = await connectToAuth({
-    address: `127.0.0.1:${server.clientPort}`,
-    serverName: 'localhost',
-    identity,
-    trust: { caPem: masterPem },
+    ...authAddress(server.clientPort, identity, masterPem),
     gameVersion: '1.0.0',
   });
   open.push(c);
@@ -116,15 +84,6 @@ async function rated(sub: string, rating: number | undefined): Promise<AuthClien
   const token = signToken({ sub, name: sub, ...(rating === undefined ? {} : { data: { ratings: { ranked: rating } } }) }, { secret: SECRET, kid: 'k1', now: Date.now(), ttlMs: 600_000 });
   await c.login({ method: 'token', token });
   return c;
-}
-
-async function rejection(p: Promise<unknown>): Promise<IyesmpError> {
-  const e = await p.then(
-    () => new Error('expected a rejection'),
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(IyesmpError);
-  return e as IyesmpError;
 }
 
 function collect(c: AuthClient): MatchFound[] {

@@ -4,77 +4,53 @@
  * mid-game (`host_lost` on the game session, the result rejects), and an Auth server configured
  * for the seed design (it makes the session key pair and sends the private key).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectToAuth, type AuthClient, type MatchmakingStatus } from '../../src/client/index.js';
 import { IyesmpError } from '../../src/errors.js';
-import { initPki, type Pki } from '../../src/pki/index.js';
+import type { Pki } from '../../src/pki/index.js';
 import { AuthServer } from '../../src/auth/server.js';
 import { HostServer } from '../../src/host/server.js';
 import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
 import { chooseMove } from '../../examples/tictactoe/bot.js';
 import { playTicTacToe } from '../../examples/tictactoe/player.js';
 import { GAME_VERSION, MODE, TicTacToeExt } from '../../examples/tictactoe/messages.js';
+import { authOptions, devPki, hostOptions, silent, type DevPki } from '../support/live-servers.js';
 
-const silent = pino({ level: process.env.IYESMP_TEST_LOG ?? 'silent' });
-let dir: string;
+let dev: DevPki;
 let pki: Pki;
 const servers: Array<{ close(o: { graceMs: number }): Promise<void> }> = [];
 const clients: AuthClient<TicTacToeExt>[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-client-fail-'));
-  pki = await initPki({
-    dir: path.join(dir, 'pki'),
-    allowUnencryptedCaKeys: true,
-    authDnsNames: ['localhost'],
-    authIpAddresses: ['127.0.0.1'],
-    hosts: [{ name: 'host-1', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }],
-    now: new Date(Date.now() - 86_400_000),
-  });
+  dev = await devPki('iyesmp-client-fail-', new Date(Date.now() - 86_400_000));
+  pki = dev.pki;
 }, 60_000);
 
 afterAll(async () => {
   for (const c of clients) await c.close().catch(() => undefined);
   for (const s of servers.reverse()) await s.close({ graceMs: 100 }).catch(() => undefined);
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await dev?.cleanup();
 }, 30_000);
 
 async function startAuth(over: { noHostTimeoutMs?: number; keyDelivery?: 'client' | 'seed' } = {}): Promise<AuthServer> {
-  const s = await AuthServer.start({
-    clients: { host: '127.0.0.1', port: 0 },
-    hosts: { host: '127.0.0.1', port: 0 },
-    cert: await pki.chainPem('auth'),
-    key: pki.path(pki.get('auth').keyFile!),
-    verifier: await pki.verifier(),
-    minter: await pki.sessionMinter(),
+  const s = await AuthServer.start(await authOptions(pki, {
     gameVersion: GAME_VERSION,
     heartbeatIntervalMs: 300,
     tickIntervalMs: 100,
     logger: silent,
     ...over,
-  });
+  }));
   servers.push(s);
   return s;
 }
 
 async function startHost(auth: AuthServer): Promise<HostServer<TicTacToeExt>> {
   const host = await HostServer.start<TicTacToeExt>(
-    {
-      name: 'host-1',
-      publicAddress: '127.0.0.1',
-      listen: { host: '127.0.0.1', port: 0 },
-      cert: await pki.chainPem('host-1'),
-      key: pki.path(pki.get('host-1').keyFile!),
-      verifier: await pki.verifier(),
-      authServers: [{ host: '127.0.0.1', port: auth.hostPort }],
+    await hostOptions(pki, auth.hostPort, {
       version: GAME_VERSION,
       reconnectInitialMs: 200,
       logger: silent,
-    },
+    }),
     ticTacToeHostGame,
   );
   servers.push(host);

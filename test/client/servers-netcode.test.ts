@@ -6,25 +6,22 @@
  * the same servers stays on QUIC.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectToAuth, type AuthClient } from '../../src/client/index.js';
 import { AuthServer } from '../../src/auth/server.js';
 import type { SessionRecord } from '../../src/auth/sessions.js';
 import type { HostGame } from '../../src/host/game.js';
 import { HostServer } from '../../src/host/server.js';
-import { initPki, type Pki } from '../../src/pki/index.js';
+import type { Pki } from '../../src/pki/index.js';
+import { authAddress, authOptions, clientIdentity, closeLive, devPki, hostOptions, quickAuth, quickHost, silent, type DevPki } from '../support/live-servers.js';
+import { pollUntil as until } from '../support/wait.js';
 
-const silent = pino({ level: process.env.IYESMP_TEST_LOG ?? 'silent' });
 const T = 90_000;
 const KEY = randomBytes(32);
 const PROTOCOL = 0x1234n;
 const END = 0xff;
 
-let dir: string;
+let dev: DevPki;
 let pki: Pki;
 let auth: AuthServer;
 let host: HostServer<Uint8Array>;
@@ -48,80 +45,40 @@ const relay: HostGame<Uint8Array> = {
 };
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-client-netcode-'));
-  pki = await initPki({
-    dir: path.join(dir, 'pki'),
-    allowUnencryptedCaKeys: true,
-    authDnsNames: ['localhost'],
-    authIpAddresses: ['127.0.0.1'],
-    hosts: [{ name: 'host-1', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }],
-  });
-  masterPem = pki.path(pki.get('master').certFile);
-  const client = pki.list().find((e) => e.role === 'client');
-  if (!client?.keyFile) throw new Error('the PKI has no client certificate');
-  identity = { cert: await pki.chainPem(client.name), key: pki.path(client.keyFile) };
+  dev = await devPki('iyesmp-client-netcode-');
+  ({ pki, masterPem } = dev);
+  identity = await clientIdentity(pki);
   const verifier = await pki.verifier();
-  auth = await AuthServer.start({
-    clients: { host: '127.0.0.1', port: 0 },
-    hosts: { host: '127.0.0.1', port: 0 },
-    cert: await pki.chainPem('auth'),
-    key: pki.path(pki.get('auth').keyFile!),
+  auth = await AuthServer.start(await authOptions(pki, {
     verifier,
-    minter: await pki.sessionMinter(),
     gameVersion: '1.0.0',
     modeTransports: { brawl: 'netcode' },
     netcode: { privateKey: KEY, protocolId: PROTOCOL, expireSeconds: 30, timeoutSeconds: 10 },
     matchSize: 2,
-    heartbeatIntervalMs: 300,
-    missedHeartbeats: 4,
-    tickIntervalMs: 100,
+    ...quickAuth,
     logger: silent,
-  });
+  }));
   auth.on('session-ended', (r) => ended.push(r));
   host = await HostServer.start<Uint8Array>(
-    {
-      name: 'host-1',
-      publicAddress: '127.0.0.1',
-      listen: { host: '127.0.0.1', port: 0 },
-      cert: await pki.chainPem('host-1'),
-      key: pki.path(pki.get('host-1').keyFile!),
+    await hostOptions(pki, auth.hostPort, {
       verifier,
-      authServers: [{ host: '127.0.0.1', port: auth.hostPort }],
-      capacity: { sessions: 4 },
+      ...quickHost,
       version: '1.0.0',
       netcode: { privateKey: KEY, protocolId: PROTOCOL, bind: '127.0.0.1:0', maxClients: 16 },
-      reconnectInitialMs: 200,
-      reconnectMaxMs: 1000,
       logger: silent,
-    },
+    }),
     relay,
   );
   await until(() => auth.connectedHosts().includes('host-1'), 'the host to register');
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of open.reverse()) await c.close().catch(() => undefined);
-  await host?.close({ graceMs: 200 });
-  await auth?.close({ graceMs: 200 });
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await closeLive(open.reverse(), [host, auth], dev);
 }, 30_000);
-
-async function until<T>(fn: () => T, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function player(name: string): Promise<AuthClient<Uint8Array>> {
   const c = await connectToAuth<Uint8Array>({
-    address: `127.0.0.1:${auth.clientPort}`,
-    serverName: 'localhost',
-    identity,
-    trust: { caPem: masterPem },
+    ...authAddress(auth.clientPort, identity, masterPem),
     gameVersion: '1.0.0',
   });
   open.push(c);

@@ -5,14 +5,10 @@
  * build are refused with messages a player can act on; reconnecting to auth mid-session returns the
  * same hand-off.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectToAuth, MemoryKeyStore, type AuthClient, type ConnectOptions, type GameEnd } from '../../src/client/index.js';
 import { IyesmpError } from '../../src/errors.js';
-import { initPki, type Pki } from '../../src/pki/index.js';
+import type { Pki } from '../../src/pki/index.js';
 import { gameVersionRange } from '../../src/protocol/index.js';
 import { AuthServer } from '../../src/auth/server.js';
 import { HostServer } from '../../src/host/server.js';
@@ -22,11 +18,13 @@ import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
 import { chooseMove } from '../../examples/tictactoe/bot.js';
 import { playTicTacToe } from '../../examples/tictactoe/player.js';
 import { GAME_VERSION, MODE, TicTacToeExt } from '../../examples/tictactoe/messages.js';
+import { authAddress, authOptions, closeLive, devPki, hostOptions, quickAuth, quickHost, silent, type DevPki } from '../support/live-servers.js';
+import { pollUntil } from '../support/wait.js';
+import { failureOf } from '../support/assert.js';
 
-const silent = pino({ level: process.env.IYESMP_TEST_LOG ?? 'silent' });
 const T = 60_000;
 
-let dir: string;
+let dev: DevPki;
 let pki: Pki;
 let auth: AuthServer;
 let host: HostServer<TicTacToeExt>;
@@ -38,82 +36,45 @@ const ended: SessionRecord[] = [];
 const open: AuthClient<TicTacToeExt>[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-client-servers-'));
   const past = new Date(Date.now() - 86_400_000);
-  pki = await initPki({
-    dir: path.join(dir, 'pki'),
-    allowUnencryptedCaKeys: true,
-    authDnsNames: ['localhost'],
-    authIpAddresses: ['127.0.0.1'],
-    hosts: [{ name: 'host-1', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }],
-    now: past,
-  });
+  dev = await devPki('iyesmp-client-servers-', past);
+  ({ pki, masterPem } = dev);
   const rotated = await pki.rotateClientAuth({ now: past });
   await pki.retireClientAuth(1);
-  masterPem = pki.path(pki.get('master').certFile); // a path: the library reads it
   client = { cert: rotated.client!.chainPem, key: rotated.client!.keyPath };
   retired = { cert: await pki.chainPem('client-clientauth-1-1'), key: pki.path(pki.get('client-clientauth-1-1').keyFile!) };
   passwords = new PasswordProvider({ store: new MemoryAccountStore(), scrypt: { ln: 10, r: 8, p: 1, saltBytes: 16, keyBytes: 32 } });
   const verifier = await pki.verifier();
-  auth = await AuthServer.start({
-    clients: { host: '127.0.0.1', port: 0 },
-    hosts: { host: '127.0.0.1', port: 0 },
-    cert: await pki.chainPem('auth'),
-    key: pki.path(pki.get('auth').keyFile!),
+  auth = await AuthServer.start(await authOptions(pki, {
     verifier,
-    minter: await pki.sessionMinter(),
     accounts: new AccountService({ providers: [new GuestProvider(), passwords] }),
     gameVersion: GAME_VERSION,
     acceptGameVersion: gameVersionRange({ min: '1.0.0', below: '2.0.0' }),
-    heartbeatIntervalMs: 300,
-    missedHeartbeats: 4,
-    tickIntervalMs: 100,
+    ...quickAuth,
     logger: silent,
-  });
+  }));
   auth.on('session-ended', (r) => ended.push(r));
   host = await HostServer.start<TicTacToeExt>(
-    {
-      name: 'host-1',
-      publicAddress: '127.0.0.1',
-      listen: { host: '127.0.0.1', port: 0 },
-      cert: await pki.chainPem('host-1'),
-      key: pki.path(pki.get('host-1').keyFile!),
+    await hostOptions(pki, auth.hostPort, {
       verifier,
-      authServers: [{ host: '127.0.0.1', port: auth.hostPort }],
-      capacity: { sessions: 4 },
+      ...quickHost,
       version: GAME_VERSION,
-      reconnectInitialMs: 200,
-      reconnectMaxMs: 1000,
       logger: silent,
-    },
+    }),
     ticTacToeHostGame,
   );
   await until(() => auth.connectedHosts().includes('host-1'), 'the host to register');
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of open) await c.close().catch(() => undefined);
-  await host?.close({ graceMs: 200 });
-  await auth?.close({ graceMs: 200 });
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await closeLive(open, [host, auth], dev);
 }, 30_000);
 
-async function until<T>(fn: () => T, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(fn: () => T, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> => pollUntil(fn, what, timeoutMs, 50);
 
 function options(over: Partial<ConnectOptions<TicTacToeExt>> = {}): ConnectOptions<TicTacToeExt> {
   return {
-    address: `127.0.0.1:${auth.clientPort}`,
-    serverName: 'localhost',
-    identity: client,
-    trust: { caPem: masterPem },
+    ...authAddress(auth.clientPort, client, masterPem),
     gameVersion: GAME_VERSION,
     extSchema: TicTacToeExt,
     ...over,
@@ -126,16 +87,7 @@ async function connect(over: Partial<ConnectOptions<TicTacToeExt>> = {}): Promis
   return c;
 }
 
-async function refusal(p: Promise<unknown>): Promise<IyesmpError> {
-  const e = await p.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(IyesmpError);
-  return e as IyesmpError;
-}
+const refusal = (p: Promise<unknown>): Promise<IyesmpError> => failureOf(p, 'expected a refusal');
 
 const bot = (state: Parameters<typeof chooseMove>[0], mark: Parameters<typeof chooseMove>[1]) => chooseMove(state, mark, () => 0.5)!;
 

@@ -7,6 +7,8 @@ import { netcodeExpectedPlayer } from '../../src/netcode/integration/identity.js
 import { type ClientMessage, type HostMessage, decodeHostMessage, encodeClientMessage } from '../../src/netcode/integration/messages.js';
 import { NetcodeHostTransport, type NetcodeHostEvent } from '../../src/netcode/integration/host-transport.js';
 import { NetcodeUdpClient, type NetcodeClock, systemClock } from '../../src/netcode/udp.js';
+import { afterEach } from 'vitest';
+import { pollUntil } from '../support/wait.js';
 
 export const KEY = new Uint8Array(32).fill(7);
 export const OTHER_KEY = new Uint8Array(32).fill(9);
@@ -56,6 +58,23 @@ export async function startHost(table: Partial<SessionTableOptions> = {}, enforc
   const events: NetcodeHostEvent[] = [];
   transport.events.on((e) => events.push(e));
   return { table: sessions, transport, clock, tableEvents, events, nowMs };
+}
+
+/**
+ * For a test file: `cleanup` holds closers run newest first after each test, and `host` starts a
+ * host transport that is closed there. Call at the file's top level.
+ */
+export function perTestHosts(): { cleanup: Array<() => Promise<void>>; host: (...args: Parameters<typeof startHost>) => Promise<Host> } {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
+  async function host(...args: Parameters<typeof startHost>): Promise<Host> {
+    const h = await startHost(...args);
+    cleanup.push(() => h.transport.close());
+    return h;
+  }
+  return { cleanup, host };
 }
 
 export function createSession(h: Host, sessionId: string, playerIds: string[], extra: { minPlayers?: number } = {}): void {
@@ -127,14 +146,8 @@ export class Player {
 }
 
 /** Polls `check` every 10 ms; resolves with its first truthy value. Bounded by `timeoutMs`. */
-export async function until<T>(check: () => T | undefined | null | false, timeoutMs = 15_000, what = 'condition'): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function until<T>(check: () => T | undefined | null | false, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  return pollUntil(check, what, timeoutMs, 10) as Promise<T>;
 }
 
 /**

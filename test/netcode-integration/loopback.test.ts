@@ -1,22 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClientState } from '../../src/netcode/constants.js';
 import { deriveNetcodeClientId } from '../../src/netcode/handoff.js';
 import { generateConnectToken } from '../../src/netcode/token.js';
 import { netcodeExpectedPlayer } from '../../src/netcode/integration/identity.js';
 import { HostTransport } from '../../src/protocol/families/hostctl.js';
 import { formatAddress } from '../../src/netcode/address.js';
-import { KEY, OTHER_KEY, PROTOCOL, Player, createSession, ofType, retry, startHost, token, until, type Host } from './helpers.js';
+import { KEY, OTHER_KEY, PROTOCOL, Player, createSession, ofType, perTestHosts, retry, token, until, type Host } from './helpers.js';
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-async function host(...args: Parameters<typeof startHost>): Promise<Host> {
-  const h = await startHost(...args);
-  cleanup.push(() => h.transport.close());
-  return h;
-}
+const { cleanup, host } = perTestHosts();
 
 async function player(tokenBytes: Uint8Array): Promise<Player> {
   const p = await Player.connect(tokenBytes);

@@ -1,18 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClientState } from '../../src/netcode/constants.js';
 import { NetcodeSessionClient } from '../../src/netcode/integration/session-client.js';
-import { OTHER_KEY, createSession, ofType, startHost, token, until, type Host } from './helpers.js';
+import { OTHER_KEY, createSession, ofType, perTestHosts, token, until } from './helpers.js';
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-async function host(...args: Parameters<typeof startHost>): Promise<Host> {
-  const h = await startHost(...args);
-  cleanup.push(() => h.transport.close());
-  return h;
-}
+const { cleanup, host } = perTestHosts();
 
 function client(playerId: string): NetcodeSessionClient {
   const c = new NetcodeSessionClient({ playerId });

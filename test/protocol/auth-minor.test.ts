@@ -4,72 +4,15 @@
  * why servers check the negotiated minor before sending them.
  */
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { authFamily, ProtocolSession, type FamilyDef } from '../../src/protocol/index.js';
+import { authFamily } from '../../src/protocol/index.js';
+import { authFamily10, authFamily11, openMixed } from '../support/families.js';
 import { samples } from './fixtures.js';
 
 const hello = samples['iyesmp-auth/1']!.hello;
 
-/** The auth family as a 1.1 peer knew it: no account.register, no lobbyId in match.queue, no match.queued. */
-function authFamily11(): FamilyDef {
-  const { 'match.queued': _q, 'match.dequeued': _d, ...events } = authFamily.events;
-  const { 'account.register': _r, ...requests } = authFamily.requests;
-  const queue = authFamily.requests['match.queue'];
-  return {
-    ...authFamily,
-    version: { major: 1, minor: 1 },
-    requests: { ...requests, 'match.queue': { ...queue, request: (queue.request as z.ZodObject).omit({ lobbyId: true }) } },
-    events,
-  };
-}
-
-/** The auth family as a 1.0 peer knew it: no joinCode fields, no session.lost / session.waiting. */
-function authFamily10(): FamilyDef {
-  const f11 = authFamily11();
-  const { 'session.lost': _l, 'session.waiting': _w, ...events } = f11.events;
-  const join = authFamily.requests['lobby.join'];
-  const create = authFamily.requests['lobby.create'];
-  return {
-    ...f11,
-    version: { major: 1, minor: 0 },
-    requests: {
-      ...f11.requests,
-      'lobby.join': { ...join, request: (join.request as z.ZodObject).omit({ joinCode: true }) },
-      'lobby.create': { ...create, response: (create.response as z.ZodObject).omit({ joinCode: true }) },
-    },
-    events,
-  };
-}
-
-function open(dialerFamily: FamilyDef, listenerFamily: FamilyDef) {
-  const dialer = new ProtocolSession(dialerFamily, { side: 'dialer', gameVersion: '1.0.0', nowMs: 0 });
-  const listener = new ProtocolSession(listenerFamily, { side: 'listener', gameVersion: '1.0.0', nowMs: 0 });
-  const flush = () => {
-    for (let i = 0; i < 20; i++) {
-      const a = dialer.takeOutput();
-      const b = listener.takeOutput();
-      for (const c of a) listener.receive(c);
-      for (const c of b) dialer.receive(c);
-      if (a.length === 0 && b.length === 0) return;
-    }
-  };
-  dialer.start(hello.dialer as never);
-  flush();
-  listener.acceptHello(hello.listener as never);
-  flush();
-  dialer.takeEvents();
-  listener.takeEvents();
-  // loosely typed on purpose: the two sides use different copies of the family
-  type Loose = { kind: string; body?: unknown; code?: string };
-  return {
-    dialer,
-    listener,
-    flush,
-    request: (type: string, body: unknown) => (dialer.request as (t: string, b: unknown) => number)(type, body),
-    notify: (type: string, body: unknown) => (listener.notify as (t: string, b: unknown) => void)(type, body),
-    listenerEvents: () => listener.takeEvents() as Loose[],
-    dialerEvents: () => dialer.takeEvents() as Loose[],
-  };
+function open(dialerFamily: Parameters<typeof openMixed>[0], listenerFamily: Parameters<typeof openMixed>[1]) {
+  const p = openMixed(dialerFamily, listenerFamily, hello);
+  return { ...p, notify: (type: string, body: unknown) => (p.listener.notify as (t: string, b: unknown) => void)(type, body) };
 }
 
 describe('iyesmp-auth/1.2', () => {

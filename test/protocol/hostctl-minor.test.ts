@@ -3,51 +3,15 @@
  * 1.0 Auth server with a reply, not a close, and the negotiated minor tells a host which to use.
  */
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { hostctlFamily, ProtocolSession, type FamilyDef } from '../../src/protocol/index.js';
+import { hostctlFamily } from '../../src/protocol/index.js';
+import { hostctlFamily10 as hostctl10, openMixed } from '../support/families.js';
 import { samples } from './fixtures.js';
 
 const fx = samples['iyesmp-hostctl/1']!;
 
-/** The hostctl family as 1.0 knew it: no telemetry.report, no telemetry id. */
-function hostctl10(): FamilyDef {
-  const { 'telemetry.report': _t, ...requests } = hostctlFamily.requests;
-  return {
-    ...hostctlFamily,
-    version: { major: 1, minor: 0 },
-    requests,
-    events: { ...hostctlFamily.events, telemetry: { ...hostctlFamily.events.telemetry, body: (hostctlFamily.events.telemetry.body as z.ZodObject).omit({ id: true }) } },
-  };
-}
-
-function open(dialerFamily: FamilyDef, listenerFamily: FamilyDef) {
-  const dialer = new ProtocolSession(dialerFamily, { side: 'dialer', gameVersion: '1.0.0', nowMs: 0 });
-  const listener = new ProtocolSession(listenerFamily, { side: 'listener', gameVersion: '1.0.0', nowMs: 0 });
-  const flush = () => {
-    for (let i = 0; i < 20; i++) {
-      const a = dialer.takeOutput();
-      const b = listener.takeOutput();
-      for (const c of a) listener.receive(c);
-      for (const c of b) dialer.receive(c);
-      if (a.length === 0 && b.length === 0) return;
-    }
-  };
-  dialer.start(fx.hello.dialer as never);
-  flush();
-  listener.acceptHello(fx.hello.listener as never);
-  flush();
-  dialer.takeEvents();
-  listener.takeEvents();
-  type Loose = { kind: string; type?: string; body?: unknown; code?: string; id?: number };
-  return {
-    dialer,
-    listener,
-    flush,
-    request: (type: string, body: unknown) => (dialer.request as (t: string, b: unknown) => number)(type, body),
-    notify: (type: string, body: unknown) => (dialer.notify as (t: string, b: unknown) => void)(type, body),
-    listenerEvents: () => listener.takeEvents() as Loose[],
-    dialerEvents: () => dialer.takeEvents() as Loose[],
-  };
+function open(dialerFamily: Parameters<typeof openMixed>[0], listenerFamily: Parameters<typeof openMixed>[1]) {
+  const p = openMixed(dialerFamily, listenerFamily, fx.hello);
+  return { ...p, notify: (type: string, body: unknown) => (p.dialer.notify as (t: string, b: unknown) => void)(type, body) };
 }
 
 const report = fx.requests['telemetry.report']!.request[0];

@@ -2,25 +2,16 @@
  * The host's link to the Auth server notices a dead Auth server (no close, no answer) within a few
  * heartbeats rather than QUIC's 30 s idle default, re-dials, and reaches a restarted Auth server.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AuthServer } from '../../src/auth/server.js';
 import { authLinkLiveness } from '../../src/host/auth-connection.js';
 import type { HostServer } from '../../src/host/server.js';
 import { relayGame } from '../../src/serve/game.js';
-import { makeFx, startAuth, startHost, until, type Fx } from './helpers.js';
+import { fxSuite, startAuth, startHost, until } from './helpers.js';
 import { startUdpRelay, type UdpRelay } from './udp-relay.js';
 
-let fx: Fx;
-const closers: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  fx = await makeFx();
-}, 60_000);
-
-afterAll(async () => {
-  for (const c of closers.reverse()) await c().catch(() => undefined);
-  await fx?.cleanup();
-}, 30_000);
+const suite = fxSuite();
+const closers = suite.closers;
 
 describe('host -> auth link liveness', () => {
   it('derives the idle timeout from the heartbeat interval, with keep-alives inside it', () => {
@@ -35,11 +26,11 @@ describe('host -> auth link liveness', () => {
   });
 
   it('notices a silent Auth server within a few heartbeats and registers with its replacement', async () => {
-    const first: AuthServer = await startAuth(fx);
+    const first: AuthServer = await startAuth(suite.fx);
     closers.push(() => first.close({ graceMs: 0 }));
     const relay: UdpRelay = await startUdpRelay(first.hostPort);
     closers.push(() => relay.close());
-    const host: HostServer = await startHost(fx, relay.port, relayGame, { heartbeatIntervalMs: 300 });
+    const host: HostServer = await startHost(suite.fx, relay.port, relayGame, { heartbeatIntervalMs: 300 });
     closers.push(() => host.close({ graceMs: 0 }));
     await until(() => host.connectedAuthServers().length === 1 && first.connectedHosts().includes('host-1'), 'registration through the relay');
 
@@ -49,7 +40,7 @@ describe('host -> auth link liveness', () => {
     await until(() => host.connectedAuthServers().length === 0, 'the host to notice the silent auth server', 12_000);
 
     // a new Auth server behind the same address: the host's re-dial reaches it
-    const second = await startAuth(fx);
+    const second = await startAuth(suite.fx);
     closers.push(() => second.close({ graceMs: 0 }));
     relay.retarget(second.hostPort);
     relay.thaw();

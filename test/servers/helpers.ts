@@ -6,7 +6,7 @@ import { generateKeyPairSync, createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { initPki, type IyesmpVerifier, type Pki } from '../../src/pki/index.js';
 import { ProtocolConnection, authFamily, hostFamily, hostctlFamily, type AuthFamily, type HostFamily } from '../../src/protocol/index.js';
 import { ALPN, connectQuic, type PeerConnection } from '../../src/transport/index.js';
@@ -14,8 +14,10 @@ import { AuthServer, type AuthServerOptions } from '../../src/auth/server.js';
 import { HostServer, type HostServerOptions } from '../../src/host/server.js';
 import type { HostGame } from '../../src/host/game.js';
 import type { WireHandoff } from '../../src/auth/handoff.js';
+import { silent } from '../support/live-servers.js';
+import { pollUntil } from '../support/wait.js';
 
-export const silent = pino({ level: process.env.IYESMP_TEST_LOG ?? 'silent' });
+export { silent };
 
 export interface Creds {
   cert: string;
@@ -67,6 +69,29 @@ export async function makeFx(): Promise<Fx> {
   };
 }
 
+/**
+ * The usual life of a test file: one Fx made before its tests, and what they start (push a closer
+ * onto `closers`) closed newest first after them, then the Fx removed. Call at the file's top level.
+ */
+export function fxSuite(): { readonly fx: Fx; closers: Array<() => Promise<unknown>> } {
+  let fx: Fx | undefined;
+  const closers: Array<() => Promise<unknown>> = [];
+  beforeAll(async () => {
+    fx = await makeFx();
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    await fx?.cleanup();
+  }, 30_000);
+  return {
+    get fx(): Fx {
+      if (!fx) throw new Error('the Fx is made in beforeAll; use it inside a test or hook');
+      return fx;
+    },
+    closers,
+  };
+}
+
 export async function startAuth(fx: Fx, over: Partial<AuthServerOptions> = {}): Promise<AuthServer> {
   return AuthServer.start({
     clients: { host: '127.0.0.1', port: 0 },
@@ -104,14 +129,8 @@ export async function startHost<E>(fx: Fx, authPort: number, game: HostGame<E>, 
 }
 
 /** Polls until `fn` returns a truthy value (or throws after timeoutMs). */
-export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+export function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
+  return pollUntil(fn, what, timeoutMs, 50);
 }
 
 type Ev = { type: string; body: Record<string, unknown> };

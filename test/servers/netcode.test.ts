@@ -3,7 +3,6 @@
  * Auth server handing off connect tokens, players on `NetcodeSessionClient`, the game API, results.
  */
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import { resolveNetcodeHost, resolveNetcodeIssuer, type ResolvedNetcodeIssuer } 
 import { NetcodeSessionClient } from '../../src/netcode/integration/session-client.js';
 import { IyesmpError } from '../../src/errors.js';
 import { authClient, makeFx, startAuth, startHost, until, type Fx, type ScriptedClient } from './helpers.js';
+import { freeUdpPort } from '../support/net.js';
 
 type Bytes = Uint8Array;
 
@@ -34,14 +34,6 @@ function bytesGame(seen: GameSession<Bytes>[], received: Array<{ playerId: strin
       });
     },
   };
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** Sends (again) every 100 ms until `done()`; UDP may drop a datagram even on loopback under load. */

@@ -3,28 +3,19 @@
  * Auth server tries the next suitable host (never the failed one again) until the no-host timeout,
  * and the players get `session.waiting` meanwhile. Also `lobby.set_owner` through the server.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ProtocolConnection, hostctlFamily } from '../../src/protocol/index.js';
 import { ALPN, connectQuic } from '../../src/transport/index.js';
 import type { AuthServer } from '../../src/auth/server.js';
 import { IyesmpError } from '../../src/errors.js';
-import { authClient, makeFx, sessionKeys, startAuth, until, type Creds, type Fx, type ScriptedClient } from './helpers.js';
+import { authClient, fxSuite, sessionKeys, startAuth, until, type Creds, type ScriptedClient } from './helpers.js';
 
-let fx: Fx;
-const closers: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  fx = await makeFx();
-}, 60_000);
-
-afterAll(async () => {
-  for (const c of closers.reverse()) await c().catch(() => undefined);
-  await fx?.cleanup();
-}, 30_000);
+const suite = fxSuite();
+const closers = suite.closers;
 
 /** A scripted host registered under `name` (its certificate's), heartbeating; `onCreate` answers session.create. */
 async function host(port: number, name: string, creds: Creds, onCreate: (body: { sessionId: string }) => unknown) {
-  const conn = await connectQuic({ host: '127.0.0.1', port, alpn: ALPN.hostctl, cert: creds.cert, key: creds.key, verifier: fx.verifier, serverPolicy: { kind: 'auth-server' } });
+  const conn = await connectQuic({ host: '127.0.0.1', port, alpn: ALPN.hostctl, cert: creds.cert, key: creds.key, verifier: suite.fx.verifier, serverPolicy: { kind: 'auth-server' } });
   const proto = ProtocolConnection.dial(hostctlFamily, conn.openStream(), { gameVersion: '1.0.0', hello: { hostName: name } });
   const creates: string[] = [];
   proto.handle('session.create', (body) => {
@@ -53,7 +44,7 @@ async function host(port: number, name: string, creds: Creds, onCreate: (body: {
 const good = (port: number) => (body: { sessionId: string }) => ({ sessionId: body.sessionId, endpoint: { kind: 'quic', address: { host: '127.0.0.1', port }, tlsName: '127.0.0.1' } });
 
 async function guests(auth: AuthServer, n: number): Promise<ScriptedClient[]> {
-  const cs = await Promise.all(Array.from({ length: n }, () => authClient(fx, auth.clientPort)));
+  const cs = await Promise.all(Array.from({ length: n }, () => authClient(suite.fx, auth.clientPort)));
   for (const c of cs) closers.push(() => c.close());
   await Promise.all(cs.map((c) => c.proto.request('account.login', { method: 'guest' })));
   return cs;
@@ -74,13 +65,13 @@ async function playTogether(auth: AuthServer) {
 
 describe('re-picking a host', () => {
   it('a host that refuses session.create: the next host gets the session; players hear session.waiting', async () => {
-    const auth = await startAuth(fx, { hostAckTimeoutMs: 5_000, noHostTimeoutMs: 30_000 });
+    const auth = await startAuth(suite.fx, { hostAckTimeoutMs: 5_000, noHostTimeoutMs: 30_000 });
     closers.push(() => auth.close({ graceMs: 0 }));
     // host-1 is picked first (same load, name order) and refuses
-    const refusing = await host(auth.hostPort, 'host-1', fx.host, () => {
+    const refusing = await host(auth.hostPort, 'host-1', suite.fx.host, () => {
       throw new IyesmpError('refused', 'capacity', 'this host is full');
     });
-    const fine = await host(auth.hostPort, 'host-2', fx.host2, good(10));
+    const fine = await host(auth.hostPort, 'host-2', suite.fx.host2, good(10));
     await until(() => auth.connectedHosts().length === 2, 'both hosts registered');
 
     const { cs, matchId, sessionId, claims } = await playTogether(auth);
@@ -94,10 +85,10 @@ describe('re-picking a host', () => {
   }, 90_000);
 
   it('a host that never acknowledges: after the ack timeout the next host gets it', async () => {
-    const auth = await startAuth(fx, { hostAckTimeoutMs: 1_500, noHostTimeoutMs: 30_000 });
+    const auth = await startAuth(suite.fx, { hostAckTimeoutMs: 1_500, noHostTimeoutMs: 30_000 });
     closers.push(() => auth.close({ graceMs: 0 }));
-    const silent = await host(auth.hostPort, 'host-1', fx.host, () => new Promise(() => undefined));
-    const fine = await host(auth.hostPort, 'host-2', fx.host2, good(10));
+    const silent = await host(auth.hostPort, 'host-1', suite.fx.host, () => new Promise(() => undefined));
+    const fine = await host(auth.hostPort, 'host-2', suite.fx.host2, good(10));
     await until(() => auth.connectedHosts().length === 2, 'both hosts registered');
     const { sessionId, claims } = await playTogether(auth);
     expect(silent.creates).toEqual([sessionId]);
@@ -106,9 +97,9 @@ describe('re-picking a host', () => {
   }, 90_000);
 
   it('gives up at the no-host timeout when no other host takes it', async () => {
-    const auth = await startAuth(fx, { hostAckTimeoutMs: 5_000, noHostTimeoutMs: 1_500 });
+    const auth = await startAuth(suite.fx, { hostAckTimeoutMs: 5_000, noHostTimeoutMs: 1_500 });
     closers.push(() => auth.close({ graceMs: 0 }));
-    const refusing = await host(auth.hostPort, 'host-1', fx.host, () => {
+    const refusing = await host(auth.hostPort, 'host-1', suite.fx.host, () => {
       throw new IyesmpError('refused', 'capacity', 'this host is full');
     });
     await until(() => auth.connectedHosts().length === 1, 'host registered');
@@ -131,7 +122,7 @@ describe('re-picking a host', () => {
 
 describe('lobby.set_owner through the server', () => {
   it('the owner hands the lobby over; members hear it; the old owner is refused', async () => {
-    const auth = await startAuth(fx);
+    const auth = await startAuth(suite.fx);
     closers.push(() => auth.close({ graceMs: 0 }));
     const [a, b] = (await guests(auth, 2)) as [ScriptedClient, ScriptedClient];
     const { lobby } = await a.proto.request('lobby.create', { name: 'handover', visibility: 'public', maxPlayers: 2 });

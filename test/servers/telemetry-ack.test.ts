@@ -3,24 +3,15 @@
  * outbox until an Auth server acknowledges it, so a link that drops before the acknowledgement
  * does not lose it; the next Auth server gets it, once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AuthServer } from '../../src/auth/server.js';
 import type { SessionTelemetry } from '../../src/host/types.js';
 import { relayGame } from '../../src/serve/game.js';
-import { makeFx, startAuth, startHost, until, type Fx } from './helpers.js';
+import { fxSuite, startAuth, startHost, until } from './helpers.js';
 import { startUdpRelay } from './udp-relay.js';
 
-let fx: Fx;
-const closers: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  fx = await makeFx();
-}, 60_000);
-
-afterAll(async () => {
-  for (const c of closers.reverse()) await c().catch(() => undefined);
-  await fx?.cleanup();
-}, 30_000);
+const suite = fxSuite();
+const closers = suite.closers;
 
 const telemetry: SessionTelemetry = {
   sessionId: 'ses-tele-1',
@@ -36,7 +27,7 @@ const telemetry: SessionTelemetry = {
 
 describe('telemetry delivery', () => {
   it('stays queued until acknowledged, survives a link drop, and is stored once', async () => {
-    const first: AuthServer = await startAuth(fx);
+    const first: AuthServer = await startAuth(suite.fx);
     closers.push(() => first.close({ graceMs: 0 }));
     // the first Auth server receives telemetry but never gets to acknowledge it
     const received: string[] = [];
@@ -46,7 +37,7 @@ describe('telemetry delivery', () => {
     };
     const relay = await startUdpRelay(first.hostPort);
     closers.push(() => relay.close());
-    const host = await startHost(fx, relay.port, relayGame);
+    const host = await startHost(suite.fx, relay.port, relayGame);
     closers.push(() => host.close({ graceMs: 0 }));
     await until(() => host.connectedAuthServers().length === 1, 'registration');
 
@@ -60,7 +51,7 @@ describe('telemetry delivery', () => {
 
     // the link drops before any acknowledgement; a new Auth server takes over
     await first.close({ graceMs: 0 });
-    const second = await startAuth(fx);
+    const second = await startAuth(suite.fx);
     closers.push(() => second.close({ graceMs: 0 }));
     relay.retarget(second.hostPort);
     await until(() => second.connectedHosts().includes('host-1'), 'registration with the second auth server');

@@ -7,6 +7,7 @@ import { ALPN, type QuicServer, type ServerRefusal } from '../../src/transport/i
 import { IyesmpError } from '../../src/errors.js';
 import { makeFixture, type Fixture } from './fixture.js';
 import { closeAll, connect, echo, once, readAll, roundTrip, startServer } from './helpers.js';
+import { failureOf } from '../support/assert.js';
 
 let f: Fixture;
 let authServer: QuicServer;
@@ -30,16 +31,7 @@ afterAll(async () => {
 
 const T = 60_000;
 
-async function refusedWith(p: Promise<unknown>): Promise<IyesmpError> {
-  const e = await p.then(
-    () => {
-      throw new Error('connection succeeded but should have been refused');
-    },
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(IyesmpError);
-  return e as IyesmpError;
-}
+const refusedWith = (p: Promise<unknown>): Promise<IyesmpError> => failureOf(p, 'connection succeeded but should have been refused');
 
 describe('accepted peers', () => {
   it('auth-client: a client of an active ClientAuth reaches the auth server; both sides see the verified peer', async () => {

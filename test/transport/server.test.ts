@@ -3,7 +3,6 @@
  * timeout and keep-alive, IPv6, connection and stream limits, and certificate reload.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createSocket } from 'node:dgram';
 import { mkdtemp, readFile, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,8 @@ import { ALPN, AddressAllowList, type PeerConnection, type QuicServerOptions, ty
 import { IyesmpError } from '../../src/errors.js';
 import { makeFixture, type Fixture } from './fixture.js';
 import { closeAll, connect, echo, once, readAll, roundTrip, startServer } from './helpers.js';
+import { freeUdpPort } from '../support/net.js';
+import { failureOf } from '../support/assert.js';
 
 let f: Fixture;
 beforeAll(async () => {
@@ -32,24 +33,7 @@ function clientOpts(port: number, extra: Partial<ConnectQuicOptions> = {}): Conn
   return { host: '127.0.0.1', port, alpn: ALPN.auth, ...f.client, verifier: f.verifier, serverPolicy: { kind: 'auth-server' }, ...extra };
 }
 
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function failure(p: Promise<unknown>): Promise<IyesmpError> {
-  const e = await p.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(IyesmpError);
-  return e as IyesmpError;
-}
+const failure = (p: Promise<unknown>): Promise<IyesmpError> => failureOf(p, 'expected a failure');
 
 describe('allow-list in front of QUIC', () => {
   it('drops datagrams from an unlisted address before QUIC; adding the address lets the same client in', async () => {

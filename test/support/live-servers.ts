@@ -1,0 +1,95 @@
+/**
+ * Real Auth and Host servers on loopback for tests that drive them from the outside (the client
+ * library, hand-offs): a dev PKI in a temp folder, and the options every such server shares
+ * (ephemeral ports, the PKI's certificates), to which a test adds only what it is about.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import type { AuthServerOptions } from '../../src/auth/server.js';
+import type { HostServerOptions } from '../../src/host/server.js';
+import { initPki, type Pki } from '../../src/pki/index.js';
+
+/** Quiet unless IYESMP_TEST_LOG names a level. */
+export const silent = pino({ level: process.env.IYESMP_TEST_LOG ?? 'silent' });
+
+/** Auth timings short enough for a test to see a silent peer dropped: 300 ms heartbeats, 4 missed, 100 ms ticks. */
+export const quickAuth = { heartbeatIntervalMs: 300, missedHeartbeats: 4, tickIntervalMs: 100 } satisfies Partial<AuthServerOptions>;
+
+/** A host with room for four sessions that re-dials a lost Auth server within a second. */
+export const quickHost = { capacity: { sessions: 4 }, reconnectInitialMs: 200, reconnectMaxMs: 1000 } satisfies Partial<HostServerOptions>;
+
+export interface DevPki {
+  dir: string;
+  pki: Pki;
+  /** path of the master CA certificate (the client library reads it) */
+  masterPem: string;
+  cleanup(): Promise<void>;
+}
+
+/** A dev PKI for `localhost` / 127.0.0.1 with one host, `host-1`, in a new temp folder; `now` backdates it. */
+export async function devPki(prefix: string, now?: Date): Promise<DevPki> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  const pki = await initPki({
+    dir: path.join(dir, 'pki'),
+    allowUnencryptedCaKeys: true,
+    authDnsNames: ['localhost'],
+    authIpAddresses: ['127.0.0.1'],
+    hosts: [{ name: 'host-1', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }],
+    ...(now ? { now } : {}),
+  });
+  return { dir, pki, masterPem: pki.path(pki.get('master').certFile), cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** The PKI's first client certificate, as `connectToAuth` takes an identity. */
+export async function clientIdentity(pki: Pki): Promise<{ cert: string; key: string }> {
+  const client = pki.list().find((e) => e.role === 'client');
+  if (!client?.keyFile) throw new Error('the PKI has no client certificate');
+  return { cert: await pki.chainPem(client.name), key: pki.path(client.keyFile) };
+}
+
+/** An Auth server on loopback ports the OS picks, with the PKI's auth certificate; `over` adds the rest. */
+export async function authOptions(pki: Pki, over: Partial<AuthServerOptions> = {}): Promise<AuthServerOptions> {
+  return {
+    clients: { host: '127.0.0.1', port: 0 },
+    hosts: { host: '127.0.0.1', port: 0 },
+    cert: await pki.chainPem('auth'),
+    key: pki.path(pki.get('auth').keyFile!),
+    verifier: over.verifier ?? (await pki.verifier()),
+    minter: await pki.sessionMinter(),
+    ...over,
+  };
+}
+
+/** `host-1` on a loopback port the OS picks, registering with the Auth server at `authHostPort`; `over` adds the rest. */
+export async function hostOptions(pki: Pki, authHostPort: number, over: Partial<HostServerOptions> = {}): Promise<HostServerOptions> {
+  return {
+    name: 'host-1',
+    publicAddress: '127.0.0.1',
+    listen: { host: '127.0.0.1', port: 0 },
+    cert: await pki.chainPem('host-1'),
+    key: pki.path(pki.get('host-1').keyFile!),
+    verifier: over.verifier ?? (await pki.verifier()),
+    authServers: [{ host: '127.0.0.1', port: authHostPort }],
+    ...over,
+  };
+}
+
+/** How `connectToAuth` reaches an Auth server's client port on loopback as `identity`, trusting `masterPem`. */
+export function authAddress(clientPort: number, identity: { cert: string; key: string }, masterPem: string) {
+  return { address: `127.0.0.1:${clientPort}`, serverName: 'localhost', identity, trust: { caPem: masterPem } };
+}
+
+type Closable = { close(o: { graceMs: number }): Promise<void> };
+
+/**
+ * A live-server test file's teardown: its clients in the order given (ignoring errors: the test may
+ * have closed them), then its servers with a short grace, then the PKI folder. Tolerates a setup
+ * that failed part-way (undefined servers, no PKI).
+ */
+export async function closeLive(clients: Iterable<{ close(): Promise<void> }>, servers: Iterable<Closable | undefined>, dev: DevPki | undefined): Promise<void> {
+  for (const c of clients) await c.close().catch(() => undefined);
+  for (const s of servers) await s?.close({ graceMs: 200 });
+  await dev?.cleanup();
+}
