@@ -20,7 +20,7 @@ export const here = import.meta.dirname;
 
 /** The tests run the built code: fail at once, clearly, when `npm test` (or tsc) has not built it. */
 export function assertBuilt(): void {
-  for (const f of ['dist/cli.js', 'dist/client/index.js', 'dist/transport/index.js', 'dist/errors.js']) {
+  for (const f of ['dist/main.js', 'dist/client/index.js', 'dist/transport/index.js', 'dist/errors.js']) {
     if (!existsSync(path.join(root, f))) throw new Error(`${f} is missing: build first (npm test builds; or npx tsc -p tsconfig.json)`);
   }
 }

@@ -62,6 +62,7 @@ describe('message types', () => {
     expectTypeOf<ServerIncoming['type']>().toEqualTypeOf<
       | 'account.login'
       | 'account.logout'
+      | 'account.register'
       | 'lobby.create'
       | 'lobby.list'
       | 'lobby.join'

@@ -237,7 +237,7 @@ describe('auth + host servers on loopback', () => {
     await until(() => host.domain.outbox.has(`result:${sessionId}`), 'results queued');
 
     auth = await startAuth(fx, { joinTimeoutMs: 2_500, clients: { host: '127.0.0.1', port: ports.clients }, hosts: { host: '127.0.0.1', port: ports.hosts } });
-    const got = await until(async () => (await auth.sessions.store.get(sessionId)) ?? false, 'results on the new auth server', 30_000);
+    const got = await until(() => auth.sessions.store.get(sessionId), 'results on the new auth server', 30_000);
     expect(got.state).toBe('ended');
     const results = (got.results as { results: Array<{ playerId: string; outcome: string }> }).results;
     expect(results.map((r) => r.outcome).sort()).toEqual(['loss', 'win']);

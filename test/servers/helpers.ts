@@ -171,7 +171,7 @@ export async function authClient(fx: Fx, port: number, creds: Creds = fx.client)
 }
 
 /** A fresh P-256 key pair, as a game client would make for its session cert. */
-export function sessionKeys(): { publicKey: Uint8Array; privateKeyPem: string } {
+export function sessionKeys(): { publicKey: Uint8Array<ArrayBuffer>; privateKeyPem: string } {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return {
     publicKey: new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })),
