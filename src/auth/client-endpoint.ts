@@ -36,7 +36,7 @@ export class ClientLink {
     });
     this.#bind();
     this.proto.on('protocol_error', (e) => this.log.debug(e, 'client protocol error'));
-    this.proto.closed.then((info) => {
+    void this.proto.closed.then((info) => {
       this.log.debug({ code: info.code, reason: info.reason }, 'client control stream closed');
       this.close();
     });

@@ -396,7 +396,6 @@ export class HandoffCoordinator {
 
   /** One re-pick attempt: send the session to the next host, or keep waiting, or give up. */
   async #tryRehost(p: Pending, now: number): Promise<void> {
-    const d = this.#deps;
     const r = p.rehost!;
     if (r.busy || p.state !== 'rehosting' || this.#pending.get(p.sessionId) !== p) return;
     r.busy = true;

@@ -38,7 +38,7 @@ export class HostLink {
     });
     this.#bind();
     this.proto.on('protocol_error', (e) => this.log.warn(e, 'host protocol error'));
-    this.proto.closed.then((info) => {
+    void this.proto.closed.then((info) => {
       this.log.info({ code: info.code, reason: info.reason }, 'host control connection closed');
       this.close();
     });

@@ -140,7 +140,7 @@ export function acceptPlayer(server: HostServer, conn: PeerConnection, connectio
       }
     });
     proto.on('protocol_error', (e) => log.debug(e, 'player protocol error'));
-    proto.closed.then(() => void conn.close('control stream closed').catch(() => undefined));
+    void proto.closed.then(() => void conn.close('control stream closed').catch(() => undefined));
     return proto;
   }
 }

@@ -29,6 +29,7 @@ export async function initPki(opts: InitOptions): Promise<Pki> {
   const dir = path.resolve(opts.dir);
   const algorithm = checkAlgorithm(opts.algorithm ?? 'p256');
   const organization = opts.organization ?? 'iyesmp';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   if (typeof organization !== 'string' || organization.length < 1 || organization.length > 64 || /[\u0000-\u001f]/.test(organization)) {
     throw new IyesmpError('usage', 'bad_organization', 'the organisation name must be 1-64 printable characters');
   }

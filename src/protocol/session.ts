@@ -15,7 +15,6 @@ import {
   type OtherSide,
   type RequestBody,
   type RequestTypes,
-  type ResponseBody,
   type Side,
 } from './family.js';
 import { encodeFrame, Deframer } from './framing.js';

@@ -3,11 +3,9 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, run, STACK, tempDir } from './helpers.js';
-// @ts-ignore -- built output (npm test builds first)
+// built output (npm test builds first); tsconfig.test.json types it from src/
 import { checkConfigText } from '../../dist/config/load.js';
-// @ts-ignore
 import { parseDuration } from '../../dist/cli/duration.js';
-// @ts-ignore
 import { IyesmpError } from '../../dist/errors.js';
 
 let tmp: ReturnType<typeof tempDir>;

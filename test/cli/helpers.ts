@@ -43,5 +43,6 @@ export function tempDir(prefix = 'iyesmp-cli-'): { dir: string; cleanup(): void 
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matches the ESC of a colour sequence
 export const ANSI = /\u001b\[[0-9;]*m/;
 export const STACK = /\n\s+at .+\(.+:\d+:\d+\)/;

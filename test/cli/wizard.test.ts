@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { createElement } from 'react';
 import { render } from 'ink-testing-library';
-// @ts-ignore -- built output, typed by dist/*.d.ts once built
+// built output (npm test builds first); tsconfig.test.json types it from src/
 import { InitWizard } from '../../dist/ui/InitWizard.js';
 
 interface Answers {

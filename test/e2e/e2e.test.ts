@@ -12,7 +12,6 @@
  * third party trying someone else's session certificate). The host runs ttt-game.mjs.
  * Every child is SIGKILLed after each test, pass or fail; a failed wait prints their last lines.
  */
-import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
@@ -22,7 +21,6 @@ import {
   quicProbe,
   makeDeployment,
   Procs,
-  sleep,
   startAuth,
   startBot,
   startHost,
