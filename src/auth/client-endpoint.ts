@@ -125,6 +125,7 @@ export class ClientLink {
           maxPlayers: body.maxPlayers,
           private: body.visibility === 'private',
           ...(body.mode !== undefined ? { mode: body.mode } : {}),
+          ...(body.password !== undefined ? { password: body.password } : {}),
           settings: { region: body.region, ext: body.ext },
         },
         now(),
@@ -145,9 +146,9 @@ export class ClientLink {
     });
     p.handle('lobby.join', (body) => {
       const me = this.#joiner();
-      // joinCode (1.1); 1.0 clients sent a private lobby's code as password
-      const code = body.joinCode ?? body.password;
-      const lobby = s.lobbies.join(code !== undefined ? { code } : { lobbyId: body.lobbyId }, me, now());
+      // joinCode (1.1); a code sent as password (1.0) is told apart from a password by the domain
+      const password = body.password !== undefined ? { password: body.password } : {};
+      const lobby = s.lobbies.join(body.joinCode !== undefined ? { code: body.joinCode, ...password } : { lobbyId: body.lobbyId, ...password }, me, now());
       return { lobby: lobbyInfo(lobby) };
     });
     p.handle('lobby.leave', (body) => {
@@ -236,7 +237,7 @@ export function lobbyInfo(l: LobbyView) {
     ...(l.mode !== undefined ? { mode: l.mode } : {}),
     ...(typeof st.region === 'string' ? { region: st.region } : {}),
     maxPlayers: l.maxPlayers,
-    hasPassword: l.private,
+    hasPassword: l.hasPassword,
     members: l.members.map((m) => ({ accountId: m.playerId, displayName: m.displayName, ready: m.ready, isOwner: m.playerId === l.ownerId })),
   };
 }
