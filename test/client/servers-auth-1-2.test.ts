@@ -263,6 +263,24 @@ describe('parties: a lobby queued as one ticket', () => {
   }, T);
 });
 
+describe('lobby passwords over the wire (issue 9, item 6)', () => {
+  it('a lobby created with a password reports it, refuses joiners without it, and takes the right one', async () => {
+    const [owner, joiner, other] = await Promise.all([guest('lp-owner'), guest('lp-joiner'), guest('lp-other')]);
+    const lobby = await owner.lobbies.create({ name: 'locked', visibility: 'public', maxPlayers: 3, password: 'open sesame' });
+    expect(lobby.hasPassword).toBe(true);
+    expect((await joiner.lobbies.list()).lobbies.find((l) => l.lobbyId === lobby.lobbyId)?.hasPassword).toBe(true);
+    expect((await rejection(joiner.lobbies.join(lobby.lobbyId))).code).toBe('lobby.bad_password');
+    expect((await rejection(joiner.lobbies.join(lobby.lobbyId, 'wrong'))).code).toBe('lobby.bad_password');
+    const joined = await joiner.lobbies.join(lobby.lobbyId, 'open sesame');
+    expect(joined.members.map((m) => m.displayName).sort()).toEqual(['lp-joiner', 'lp-owner']);
+
+    const priv = await other.lobbies.create({ name: 'hidden', visibility: 'private', maxPlayers: 2, password: 'pw-2' });
+    const late = await guest('lp-late');
+    expect((await rejection(late.lobbies.joinByCode(priv.joinCode!))).code).toBe('lobby.bad_password');
+    expect((await late.lobbies.joinByCode(priv.joinCode!, 'pw-2')).lobbyId).toBe(priv.lobbyId);
+  }, T);
+});
+
 describe('password registration', () => {
   it('registers and logs in; the account then logs in from another connection', async () => {
     const c = await connect();
