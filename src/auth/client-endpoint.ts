@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { IyesmpError } from '../errors.js';
 import { ProtocolConnection, authFamily, type AuthFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream } from '../transport/index.js';
-import { AUTH_FAILURES, AuthError, PasswordProvider, type Account, type Credentials } from './accounts/index.js';
+import { AUTH_FAILURES, AuthError, PasswordProvider, usernameKey, type Account, type Credentials } from './accounts/index.js';
 import type { LobbyView } from './lobbies.js';
 import { errInfo } from './handoff.js';
 import { acceptControlStream } from './control-stream.js';
@@ -83,6 +83,8 @@ export class ClientLink {
       if (this.account) throw new IyesmpError('refused', 'already_logged_in', 'this connection is already logged in; log out first');
       const { ext, ...rest } = body as Record<string, unknown>;
       const credentials: Credentials = { ...(rest as { method: string }), ...(ext !== undefined ? { ext } : {}) };
+      // password logins cost a hash: limited per address and per account before any is run
+      if (body.method === 'password') s.limits.admit('login', { address: this.address, account: usernameKey(body.username) }, now());
       const account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address });
       this.account = account;
       s.clientLoggedIn(this);
@@ -98,6 +100,7 @@ export class ClientLink {
       if (!s.options.allowRegistration || !(provider instanceof PasswordProvider)) {
         throw new AuthError(AUTH_FAILURES.registrationDisabled, 'this server does not take new accounts', { hint: 'log in with an existing account' });
       }
+      s.limits.admit('register', { address: this.address }, now());
       const account = await provider.register(
         { username: body.username, password: body.password, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}) },
         { now: now(), remoteAddress: this.address },

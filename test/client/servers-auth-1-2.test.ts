@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectToAuth, IyesmpError, type AuthClient, type MatchFound } from '../../src/client/index.js';
 import { AccountService, GuestProvider, MemoryAccountStore, PasswordProvider, TokenProvider, signToken } from '../../src/auth/accounts/index.js';
 import { AuthServer, type AuthServerOptions } from '../../src/auth/server.js';
+import { AuthLimits } from '../../src/auth/limits.js';
 import type { Pki } from '../../src/pki/index.js';
 import { rejection } from '../support/assert.js';
 import { authAddress, authOptions, clientIdentity, closeLive, devPki, silent, type DevPki } from '../support/live-servers.js';
@@ -278,6 +279,31 @@ describe('lobby passwords over the wire (issue 9, item 6)', () => {
     const late = await guest('lp-late');
     expect((await rejection(late.lobbies.joinByCode(priv.joinCode!))).code).toBe('lobby.bad_password');
     expect((await late.lobbies.joinByCode(priv.joinCode!, 'pw-2')).lobbyId).toBe(priv.lobbyId);
+  }, T);
+});
+
+describe('under attack (issue 9, items 5 and 7)', () => {
+  it('a registration flood from one address is refused with auth.rate_limited; a real login still works', async () => {
+    const s = await startAuth({ accounts: accounts(), allowRegistration: true, limits: new AuthLimits({ registerPerAddress: { burst: 2, perSecond: 0.001 } }) });
+    const [a, b, c] = await Promise.all([connect(s), connect(s), connect(s)]);
+    await a.register({ username: 'flood-a', password: 'a long enough secret' });
+    await b.register({ username: 'flood-b', password: 'a long enough secret' });
+    const e = await rejection(c.register({ username: 'flood-c', password: 'a long enough secret' }));
+    expect(e.code).toBe('auth.rate_limited');
+    expect(e.message).toMatch(/try again in \d+ s/);
+    expect((await c.login({ method: 'password', username: 'flood-a', password: 'a long enough secret' })).accountId).toMatch(/^password:/);
+  }, T);
+
+  it('wrong passwords lock the account with auth.locked, even for the right one', async () => {
+    const owner = await connect();
+    await owner.register({ username: 'guessme', password: 'a long enough secret' });
+    const attacker = await connect();
+    for (let i = 0; i < 5; i++) {
+      expect((await rejection(attacker.login({ method: 'password', username: 'guessme', password: `guess number ${i}` }))).code).toBe('auth.bad_credentials');
+    }
+    const locked = await rejection(attacker.login({ method: 'password', username: 'guessme', password: 'a long enough secret' }));
+    expect(locked.code).toBe('auth.locked');
+    expect(locked.message).toMatch(/try again in \d+ s/);
   }, T);
 });
 
