@@ -213,7 +213,9 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
   }
 
   matchSizeFor(mode: string): number {
-    return this.options.modeSizes?.[mode] ?? this.options.matchSize;
+    const sizes = this.options.modeSizes;
+    // own keys only: mode names come from clients ("constructor", "__proto__")
+    return (sizes && Object.hasOwn(sizes, mode) ? sizes[mode] : undefined) ?? this.options.matchSize;
   }
 
   /** The rating the matchmaker uses for this account in this mode (see `ratingFor`). */
@@ -267,7 +269,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
 
   /** The host transport a game mode's sessions run on. */
   transportFor(mode: string | undefined): HandoffTransportKind {
-    return (mode !== undefined ? this.options.modeTransports?.[mode] : undefined) ?? this.options.defaultTransport ?? 'quic';
+    const kinds = this.options.modeTransports;
+    return (mode !== undefined && kinds && Object.hasOwn(kinds, mode) ? kinds[mode] : undefined) ?? this.options.defaultTransport ?? 'quic';
   }
 
   /** One pass of every domain clock. Never throws; a slow pass is not overlapped by the next. */
@@ -560,7 +563,7 @@ function checkTransports(opts: AuthServerOptions): void {
 function defaultRating(account: Account, mode: string): number | undefined {
   const ratings = (account.data as { ratings?: unknown } | undefined)?.ratings;
   if (typeof ratings !== 'object' || ratings === null) return undefined;
-  const r = (ratings as Record<string, unknown>)[mode];
+  const r = Object.hasOwn(ratings, mode) ? (ratings as Record<string, unknown>)[mode] : undefined;
   return typeof r === 'number' ? r : undefined;
 }
 

@@ -307,6 +307,22 @@ describe('under attack (issue 9, items 5 and 7)', () => {
   }, T);
 });
 
+describe('game modes named like Object members (issue 9, item 8)', () => {
+  it('"constructor", "__proto__" and "toString" queue and match as ordinary modes', async () => {
+    for (const mode of ['constructor', '__proto__', 'toString']) {
+      expect(auth.matchSizeFor(mode)).toBe(2);
+      expect(auth.transportFor(mode)).toBe('quic');
+      const [a, b] = await Promise.all([guest(`${mode}-a`), guest(`${mode}-b`)]);
+      const [fa, fb] = [collect(a), collect(b)];
+      await a.queue(mode);
+      await b.queue(mode);
+      await until(() => fa.length > 0 && fb.length > 0, `a ${mode} match`);
+      expect(fa[0]!.matchId).toBe(fb[0]!.matchId);
+      expect(fa[0]!.mode).toBe(mode);
+    }
+  }, T);
+});
+
 describe('password registration', () => {
   it('registers and logs in; the account then logs in from another connection', async () => {
     const c = await connect();
