@@ -19,6 +19,8 @@ export class ClientLink {
   readonly address: string;
   readonly log: Logger;
   #closed = false;
+  /** A login or registration is running: a second one is refused, not raced against it. */
+  #loggingIn = false;
 
   constructor(
     readonly server: AuthServer,
@@ -79,7 +81,20 @@ export class ClientLink {
     const now = () => Date.now();
     const p = this.proto;
 
-    p.handle('account.login', async (body) => {
+    // one login or registration at a time per connection; each is answered for what it did
+    const exclusive =
+      <B, R>(fn: (body: B) => Promise<R>) =>
+      async (body: B): Promise<R> => {
+        if (this.#loggingIn) throw new AuthError(AUTH_FAILURES.loginInProgress, 'a login or registration is already running on this connection; wait for its answer');
+        this.#loggingIn = true;
+        try {
+          return await fn(body);
+        } finally {
+          this.#loggingIn = false;
+        }
+      };
+
+    p.handle('account.login', exclusive(async (body) => {
       if (this.account) throw new IyesmpError('refused', 'already_logged_in', 'this connection is already logged in; log out first');
       const { ext, ...rest } = body as Record<string, unknown>;
       const credentials: Credentials = { ...(rest as { method: string }), ...(ext !== undefined ? { ext } : {}) };
@@ -91,10 +106,10 @@ export class ClientLink {
       this.log.info({ playerId: account.playerId, method: account.method }, 'login');
       void s.resumeFor(this);
       return { accountId: account.playerId, displayName: account.displayName, isNew: false };
-    });
+    }));
 
     // (1.2) password registration, when the server offers it; the new account is logged in at once
-    p.handle('account.register', async (body) => {
+    p.handle('account.register', exclusive(async (body) => {
       if (this.account) throw new IyesmpError('refused', 'already_logged_in', 'this connection is already logged in; log out first');
       const provider = s.accounts.provider('password');
       if (!s.options.allowRegistration || !(provider instanceof PasswordProvider)) {
@@ -105,12 +120,11 @@ export class ClientLink {
         { username: body.username, password: body.password, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}) },
         { now: now(), remoteAddress: this.address },
       );
-      if (this.account) throw new IyesmpError('refused', 'already_logged_in', 'this connection logged in meanwhile; the account was created: log in with it');
       this.account = body.ext !== undefined ? { ...account, ext: body.ext } : account;
       s.clientLoggedIn(this);
       this.log.info({ playerId: account.playerId }, 'registered');
       return { accountId: account.playerId, displayName: account.displayName, isNew: true };
-    });
+    }));
 
     p.handle('account.logout', () => {
       if (this.account) s.clientLoggedOut(this);

@@ -62,7 +62,7 @@ export class TokenBuckets {
 export type LimitedRequest = 'register' | 'login';
 
 export interface AuthLimitsOptions {
-  /** Registrations per source address (default: 10 at once, then one every 6 s). */
+  /** Registrations per source address (default: 20 at once, then one every 3 s). */
   registerPerAddress?: BucketRule;
   /** Password logins per source address (default: 30 at once, then 2 a second). */
   loginPerAddress?: BucketRule;
@@ -83,7 +83,7 @@ export class AuthLimits {
 
   constructor(opts: AuthLimitsOptions = {}) {
     const max = opts.maxKeys ?? 50_000;
-    this.#registerByAddress = new TokenBuckets(opts.registerPerAddress ?? { burst: 10, perSecond: 1 / 6 }, max);
+    this.#registerByAddress = new TokenBuckets(opts.registerPerAddress ?? { burst: 20, perSecond: 1 / 3 }, max);
     this.#loginByAddress = new TokenBuckets(opts.loginPerAddress ?? { burst: 30, perSecond: 2 }, max);
     this.#loginByAccount = new TokenBuckets(opts.loginPerAccount ?? { burst: 10, perSecond: 0.5 }, max);
   }

@@ -294,6 +294,18 @@ describe('under attack (issue 9, items 5 and 7)', () => {
     expect((await c.login({ method: 'password', username: 'flood-a', password: 'a long enough secret' })).accountId).toMatch(/^password:/);
   }, T);
 
+  it('two registrations at once on one connection: one is done, the other refused for what it is', async () => {
+    const c = await connect();
+    const [first, second] = await Promise.allSettled([
+      c.register({ username: 'twin-a', password: 'a long enough secret' }),
+      c.register({ username: 'twin-b', password: 'a long enough secret' }),
+    ]);
+    expect(first.status).toBe('fulfilled');
+    expect(second.status === 'rejected' && (second.reason as { code: string }).code).toBe('auth.login_in_progress');
+    // the refused one created nothing: its name is still free
+    expect((await (await connect()).register({ username: 'twin-b', password: 'a long enough secret' })).isNew).toBe(true);
+  }, T);
+
   it('wrong passwords lock the account with auth.locked, even for the right one', async () => {
     const owner = await connect();
     await owner.register({ username: 'guessme', password: 'a long enough secret' });

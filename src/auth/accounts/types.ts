@@ -61,6 +61,8 @@ export const AUTH_FAILURES = {
   rateLimited: 'auth.rate_limited',
   /** Every password-hashing slot is taken and the queue is full: try again shortly. */
   busy: 'auth.busy',
+  /** This connection already has a login or registration running. */
+  loginInProgress: 'auth.login_in_progress',
 } as const;
 export type AuthFailureCode = (typeof AUTH_FAILURES)[keyof typeof AUTH_FAILURES];
 
