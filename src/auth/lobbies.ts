@@ -221,13 +221,14 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
    * A lobby with a password also needs it; a password given to a lobby without one is ignored.
    */
   join(target: JoinTarget, who: Joiner, now: number): LobbyView {
-    const byId = 'lobbyId' in target ? this.#byId.get(target.lobbyId) : undefined;
-    // A private lobby reached by id looks missing: its id must not work as a join code.
-    const legacyCode = 'lobbyId' in target && target.password !== undefined && (!byId || byId.private);
+    const id = 'lobbyId' in target ? target.lobbyId : undefined;
+    const byId = id !== undefined ? this.#byId.get(id) : undefined;
+    const legacyCode = id !== undefined && target.password !== undefined && (!byId || byId.private);
     const code = 'code' in target ? target.code : legacyCode ? target.password : undefined;
+    // A private lobby reached by id looks missing: its id must not work as a join code.
     const lobby = code !== undefined ? this.#byCode.get(normalizeCode(code)) : byId?.private ? undefined : byId;
     if (!lobby) {
-      throw new LobbyError(LOBBY_ERRORS.notFound, code !== undefined ? `no lobby has the code "${code}"` : `lobby ${(target as { lobbyId: string }).lobbyId} does not exist`);
+      throw new LobbyError(LOBBY_ERRORS.notFound, code !== undefined ? `no lobby has the code "${code}"` : `lobby ${id} does not exist`);
     }
     if (this.#lobbyOf.get(who.playerId) === lobby) return view(lobby); // joining twice is a no-op
     this.#assertFree(who.playerId);
