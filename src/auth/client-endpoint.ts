@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { IyesmpError } from '../errors.js';
 import { ProtocolConnection, authFamily, type AuthFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream } from '../transport/index.js';
-import { AUTH_FAILURES, AuthError, PasswordProvider, type Account, type Credentials } from './accounts/index.js';
+import { AUTH_FAILURES, AuthError, PasswordProvider, usernameKey, type Account, type Credentials } from './accounts/index.js';
 import type { LobbyView } from './lobbies.js';
 import { errInfo } from './handoff.js';
 import { acceptControlStream } from './control-stream.js';
@@ -19,6 +19,8 @@ export class ClientLink {
   readonly address: string;
   readonly log: Logger;
   #closed = false;
+  /** A login or registration is running: a second one is refused, not raced against it. */
+  #loggingIn = false;
 
   constructor(
     readonly server: AuthServer,
@@ -79,35 +81,50 @@ export class ClientLink {
     const now = () => Date.now();
     const p = this.proto;
 
-    p.handle('account.login', async (body) => {
+    // one login or registration at a time per connection; each is answered for what it did
+    const exclusive =
+      <B, R>(fn: (body: B) => Promise<R>) =>
+      async (body: B): Promise<R> => {
+        if (this.#loggingIn) throw new AuthError(AUTH_FAILURES.loginInProgress, 'a login or registration is already running on this connection; wait for its answer');
+        this.#loggingIn = true;
+        try {
+          return await fn(body);
+        } finally {
+          this.#loggingIn = false;
+        }
+      };
+
+    p.handle('account.login', exclusive(async (body) => {
       if (this.account) throw new IyesmpError('refused', 'already_logged_in', 'this connection is already logged in; log out first');
       const { ext, ...rest } = body as Record<string, unknown>;
       const credentials: Credentials = { ...(rest as { method: string }), ...(ext !== undefined ? { ext } : {}) };
+      // password logins cost a hash: limited per address and per account before any is run
+      if (body.method === 'password') s.limits.admit('login', { address: this.address, account: usernameKey(body.username) }, now());
       const account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address });
       this.account = account;
       s.clientLoggedIn(this);
       this.log.info({ playerId: account.playerId, method: account.method }, 'login');
       void s.resumeFor(this);
       return { accountId: account.playerId, displayName: account.displayName, isNew: false };
-    });
+    }));
 
     // (1.2) password registration, when the server offers it; the new account is logged in at once
-    p.handle('account.register', async (body) => {
+    p.handle('account.register', exclusive(async (body) => {
       if (this.account) throw new IyesmpError('refused', 'already_logged_in', 'this connection is already logged in; log out first');
       const provider = s.accounts.provider('password');
       if (!s.options.allowRegistration || !(provider instanceof PasswordProvider)) {
         throw new AuthError(AUTH_FAILURES.registrationDisabled, 'this server does not take new accounts', { hint: 'log in with an existing account' });
       }
+      s.limits.admit('register', { address: this.address }, now());
       const account = await provider.register(
         { username: body.username, password: body.password, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}) },
         { now: now(), remoteAddress: this.address },
       );
-      if (this.account) throw new IyesmpError('refused', 'already_logged_in', 'this connection logged in meanwhile; the account was created: log in with it');
       this.account = body.ext !== undefined ? { ...account, ext: body.ext } : account;
       s.clientLoggedIn(this);
       this.log.info({ playerId: account.playerId }, 'registered');
       return { accountId: account.playerId, displayName: account.displayName, isNew: true };
-    });
+    }));
 
     p.handle('account.logout', () => {
       if (this.account) s.clientLoggedOut(this);
@@ -125,6 +142,7 @@ export class ClientLink {
           maxPlayers: body.maxPlayers,
           private: body.visibility === 'private',
           ...(body.mode !== undefined ? { mode: body.mode } : {}),
+          ...(body.password !== undefined ? { password: body.password } : {}),
           settings: { region: body.region, ext: body.ext },
         },
         now(),
@@ -145,9 +163,9 @@ export class ClientLink {
     });
     p.handle('lobby.join', (body) => {
       const me = this.#joiner();
-      // joinCode (1.1); 1.0 clients sent a private lobby's code as password
-      const code = body.joinCode ?? body.password;
-      const lobby = s.lobbies.join(code !== undefined ? { code } : { lobbyId: body.lobbyId }, me, now());
+      // joinCode (1.1); a code sent as password (1.0) is told apart from a password by the domain
+      const password = body.password !== undefined ? { password: body.password } : {};
+      const lobby = s.lobbies.join(body.joinCode !== undefined ? { code: body.joinCode, ...password } : { lobbyId: body.lobbyId, ...password }, me, now());
       return { lobby: lobbyInfo(lobby) };
     });
     p.handle('lobby.leave', (body) => {
@@ -236,7 +254,7 @@ export function lobbyInfo(l: LobbyView) {
     ...(l.mode !== undefined ? { mode: l.mode } : {}),
     ...(typeof st.region === 'string' ? { region: st.region } : {}),
     maxPlayers: l.maxPlayers,
-    hasPassword: l.private,
+    hasPassword: l.hasPassword,
     members: l.members.map((m) => ({ accountId: m.playerId, displayName: m.displayName, ready: m.ready, isOwner: m.playerId === l.ownerId })),
   };
 }

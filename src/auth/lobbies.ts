@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import { IyesmpError } from '../errors.js';
 
 /**
@@ -32,6 +32,8 @@ export interface LobbyView {
   private: boolean;
   /** Join code, present only on private lobbies (and only shown to members by the server). */
   code: string | undefined;
+  /** Joining needs the password its owner set (the password itself never leaves the domain). */
+  hasPassword: boolean;
   state: LobbyState;
   createdAt: number;
   /** In join order: the first is the longest-present member. */
@@ -53,7 +55,16 @@ export interface CreateLobby {
   /** Fewest members needed to start (default 1). */
   minPlayers?: number;
   private?: boolean;
+  /** Joiners must give it (by id or by code); the owner is in already. */
+  password?: string;
 }
+
+/**
+ * Where a joiner is going, with the lobby's password when it has one. A `lobbyId` target whose id
+ * names no lobby joinable by id, sent with a password, is read as a join code: iyesmp-auth 1.0
+ * clients sent a private lobby's code as its password.
+ */
+export type JoinTarget = ({ lobbyId: string } | { code: string }) & { password?: string };
 
 export interface LobbyFilter {
   mode?: string;
@@ -83,6 +94,7 @@ export interface LobbyEvents {
 export const LOBBY_ERRORS = {
   badRequest: 'lobby.bad_request',
   notFound: 'lobby.not_found',
+  badPassword: 'lobby.bad_password',
   full: 'lobby.full',
   started: 'lobby.started',
   banned: 'lobby.banned',
@@ -117,6 +129,8 @@ export interface LobbyOptions {
 
 interface Lobby extends LobbyView {
   banned: Set<string>;
+  /** SHA-256 of the password: compared in constant time, and no plain copy is kept. */
+  passwordHash: Buffer | undefined;
 }
 
 export class Lobbies extends EventEmitter<LobbyEvents> {
@@ -147,6 +161,9 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     if (!Number.isInteger(min) || min < 1 || min > max) {
       throw new LobbyError(LOBBY_ERRORS.badRequest, 'minPlayers must be a whole number from 1 to maxPlayers');
     }
+    if (req.password !== undefined && (typeof req.password !== 'string' || req.password.length === 0)) {
+      throw new LobbyError(LOBBY_ERRORS.badRequest, 'a lobby password must be a non-empty string');
+    }
     const lobby: Lobby = {
       id: this.#newId(),
       name: req.name ?? `${req.owner.displayName}'s lobby`,
@@ -157,6 +174,8 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
       minPlayers: min,
       private: req.private === true,
       code: req.private === true ? this.#uniqueCode() : undefined,
+      hasPassword: req.password !== undefined,
+      passwordHash: req.password === undefined ? undefined : digest(req.password),
       state: 'open',
       createdAt: now,
       members: [member(req.owner, now)],
@@ -197,15 +216,26 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     return out;
   }
 
-  /** Join a public lobby by id, or any lobby by its code. A private lobby's id alone is not enough. */
-  join(target: { lobbyId: string } | { code: string }, who: Joiner, now: number): LobbyView {
-    const lobby = 'code' in target ? this.#byCode.get(normalizeCode(target.code)) : this.#byId.get(target.lobbyId);
+  /**
+   * Join a public lobby by id, or any lobby by its code. A private lobby's id alone is not enough.
+   * A lobby with a password also needs it; a password given to a lobby without one is ignored.
+   */
+  join(target: JoinTarget, who: Joiner, now: number): LobbyView {
+    const id = 'lobbyId' in target ? target.lobbyId : undefined;
+    const byId = id !== undefined ? this.#byId.get(id) : undefined;
+    const legacyCode = id !== undefined && target.password !== undefined && (!byId || byId.private);
+    const code = 'code' in target ? target.code : legacyCode ? target.password : undefined;
     // A private lobby reached by id looks missing: its id must not work as a join code.
-    if (!lobby || ('lobbyId' in target && lobby.private)) {
-      throw new LobbyError(LOBBY_ERRORS.notFound, 'code' in target ? `no lobby has the code "${target.code}"` : `lobby ${target.lobbyId} does not exist`);
+    const lobby = code !== undefined ? this.#byCode.get(normalizeCode(code)) : byId?.private ? undefined : byId;
+    if (!lobby) {
+      throw new LobbyError(LOBBY_ERRORS.notFound, code !== undefined ? `no lobby has the code "${code}"` : `lobby ${id} does not exist`);
     }
     if (this.#lobbyOf.get(who.playerId) === lobby) return view(lobby); // joining twice is a no-op
     this.#assertFree(who.playerId);
+    // a code sent the 1.0 way came in the password's place, so it cannot open a lobby with a password
+    if (lobby.passwordHash !== undefined && (legacyCode || !samePassword(lobby.passwordHash, target.password))) {
+      throw new LobbyError(LOBBY_ERRORS.badPassword, target.password === undefined ? 'this lobby needs a password' : 'wrong lobby password');
+    }
     if (lobby.banned.has(who.playerId)) throw new LobbyError(LOBBY_ERRORS.banned, 'you were removed from this lobby and cannot rejoin');
     if (lobby.state === 'started') throw new LobbyError(LOBBY_ERRORS.started, 'this lobby has already started its game');
     if (lobby.members.length >= lobby.maxPlayers) {
@@ -377,6 +407,14 @@ function member(j: Joiner, now: number): LobbyMember {
   return m;
 }
 
+function digest(password: string): Buffer {
+  return createHash('sha256').update(password.normalize('NFKC')).digest();
+}
+
+function samePassword(stored: Buffer, given: string | undefined): boolean {
+  return given !== undefined && timingSafeEqual(stored, digest(given));
+}
+
 function view(l: Lobby): LobbyView {
   return {
     id: l.id,
@@ -388,6 +426,7 @@ function view(l: Lobby): LobbyView {
     minPlayers: l.minPlayers,
     private: l.private,
     code: l.code,
+    hasPassword: l.hasPassword,
     state: l.state,
     createdAt: l.createdAt,
     members: l.members.map((m) => ({ ...m })),

@@ -350,7 +350,9 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
   }
 
   #rulesFor(mode: string): Bucket['rules'] {
-    const r = { ...this.#opts.defaults, ...this.#opts.modes?.[mode] };
+    // own keys only: a client's mode named "constructor" or "__proto__" must not find Object's
+    const modes = this.#opts.modes;
+    const r = { ...this.#opts.defaults, ...(modes && Object.hasOwn(modes, mode) ? modes[mode] : undefined) };
     return {
       rating: r.rating,
       regionFallbackMs: r.regionFallbackMs ?? 30_000,

@@ -7,6 +7,7 @@ import type { KeyAlgorithm, PeerVerifier } from '../pki/types.js';
 import type { GameVersionCheck } from '../protocol/index.js';
 import { ALPN, createQuicServer, type PemSource, type QuicServer } from '../transport/index.js';
 import { AccountService, GuestProvider, banUntil, type Account, type Ban, type BanTarget } from './accounts/index.js';
+import { AuthLimits } from './limits.js';
 import { acceptClient, lobbyInfo, type ClientLink } from './client-endpoint.js';
 import { HandoffCoordinator, errInfo, seatIdOf, type HandoffTransportKind } from './handoff.js';
 import { acceptHost, type HostLink } from './host-endpoint.js';
@@ -40,6 +41,8 @@ export interface AuthServerOptions {
    * are refused with `auth.registration_disabled`.
    */
   allowRegistration?: boolean;
+  /** rate limits on registration and password login, per address and per account (default: AuthLimits' own) */
+  limits?: AuthLimits;
   /**
    * A player's matchmaking rating in a game mode, looked up by the server when the player queues
    * (clients never send ratings). Default: `account.data.ratings[mode]` when the login provider
@@ -98,6 +101,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
   readonly options: Resolved;
   readonly logger: Logger;
   readonly accounts: AccountService;
+  readonly limits: AuthLimits;
   readonly lobbies = new Lobbies();
   readonly matchmaker: Matchmaker;
   readonly registry: HostRegistry;
@@ -129,6 +133,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
     };
     this.logger = opts.logger ?? pino({ name: 'iyesmp-auth' });
     this.accounts = opts.accounts ?? new AccountService({ providers: [new GuestProvider()] });
+    this.limits = opts.limits ?? new AuthLimits();
     this.matchmaker = new Matchmaker(opts.matchmaker ?? {});
     this.parties = new PartyQueue(this.lobbies, this.matchmaker);
     this.registry = new HostRegistry({
@@ -208,7 +213,9 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
   }
 
   matchSizeFor(mode: string): number {
-    return this.options.modeSizes?.[mode] ?? this.options.matchSize;
+    const sizes = this.options.modeSizes;
+    // own keys only: mode names come from clients ("constructor", "__proto__")
+    return (sizes && Object.hasOwn(sizes, mode) ? sizes[mode] : undefined) ?? this.options.matchSize;
   }
 
   /** The rating the matchmaker uses for this account in this mode (see `ratingFor`). */
@@ -262,7 +269,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
 
   /** The host transport a game mode's sessions run on. */
   transportFor(mode: string | undefined): HandoffTransportKind {
-    return (mode !== undefined ? this.options.modeTransports?.[mode] : undefined) ?? this.options.defaultTransport ?? 'quic';
+    const kinds = this.options.modeTransports;
+    return (mode !== undefined && kinds && Object.hasOwn(kinds, mode) ? kinds[mode] : undefined) ?? this.options.defaultTransport ?? 'quic';
   }
 
   /** One pass of every domain clock. Never throws; a slow pass is not overlapped by the next. */
@@ -555,7 +563,7 @@ function checkTransports(opts: AuthServerOptions): void {
 function defaultRating(account: Account, mode: string): number | undefined {
   const ratings = (account.data as { ratings?: unknown } | undefined)?.ratings;
   if (typeof ratings !== 'object' || ratings === null) return undefined;
-  const r = (ratings as Record<string, unknown>)[mode];
+  const r = Object.hasOwn(ratings, mode) ? (ratings as Record<string, unknown>)[mode] : undefined;
   return typeof r === 'number' ? r : undefined;
 }
 

@@ -306,9 +306,10 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     /**
      * Joins a private lobby with the code its creator shared. The code also goes in `lobbyId`
      * (required by 1.0 servers) and in `password` (how 1.0 servers took codes); 1.1 servers read `joinCode`.
+     * A lobby with a password needs it too (then only 1.1 servers can let this client in).
      */
-    joinByCode: async (joinCode: string): Promise<Lobby> =>
-      (await this.#request('lobby.join', { lobbyId: joinCode, joinCode, password: joinCode }, 'joining the lobby')).lobby,
+    joinByCode: async (joinCode: string, password?: string): Promise<Lobby> =>
+      (await this.#request('lobby.join', { lobbyId: joinCode, joinCode, password: password ?? joinCode }, 'joining the lobby')).lobby,
     leave: async (lobbyId: string): Promise<void> => void (await this.#request('lobby.leave', { lobbyId }, 'leaving the lobby')),
     ready: async (lobbyId: string, ready = true): Promise<void> => void (await this.#request('lobby.ready', { lobbyId, ready }, 'setting ready')),
     /** Owner only. The hand-off follows: `await client.waitForHandoff({ lobbyId })`. */

@@ -47,6 +47,9 @@ export function checkConfigText(text: string, opts: { baseDir?: string; source?:
       problems: [problem(['kind'], `expected "auth" or "host", got ${render(kind)}`, lines)],
     };
   }
+  // zod drops a `__proto__` key without a word (a game mode of that name would vanish): refuse it
+  const reserved = protoKeys(doc, []);
+  if (reserved.length > 0) return { ok: false, kind, problems: reserved.map((at) => problem(at, 'the key "__proto__" is reserved; choose another name', lines)) };
   const schema = kind === 'auth' ? authConfigSchema(opts.baseDir) : hostConfigSchema(opts.baseDir);
   const r = (schema as z.ZodType).safeParse(doc);
   if (r.success) return { ok: true, kind, config: r.data } as Checked;
@@ -108,9 +111,15 @@ function valueAt(doc: unknown, at: string[]): unknown {
   let cur = doc;
   for (const k of at) {
     if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[k];
+    cur = Object.hasOwn(cur, k) ? (cur as Record<string, unknown>)[k] : undefined;
   }
   return cur;
+}
+
+/** Paths of every `__proto__` key in a parsed TOML document (smol-toml keeps them as own keys). */
+function protoKeys(v: unknown, at: string[]): string[][] {
+  if (v === null || typeof v !== 'object' || v instanceof Date) return [];
+  return Object.entries(v).flatMap(([k, inner]) => (k === '__proto__' ? [[...at, k]] : protoKeys(inner, [...at, k])));
 }
 
 function render(v: unknown): string {

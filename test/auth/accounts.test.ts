@@ -12,6 +12,8 @@ import {
   AccountService,
   CustomVerifierProvider,
   GuestProvider,
+  HashQueue,
+  LoginLockout,
   MemoryAccountStore,
   MemoryBanStore,
   PasswordProvider,
@@ -309,5 +311,132 @@ describe('account service and bans', () => {
     expect(perm.message).toContain('permanently');
     expect(await bans.remove({ method: 'password', accountId: acct.accountId })).toBe(1);
     expect((await refusal(login(7000))).details).toMatchObject({ reason: 'spam' });
+  });
+});
+
+describe('failed-login back-off (issue 9, item 7)', () => {
+  const make = (lockout?: LoginLockout) => new PasswordProvider({ store: new MemoryAccountStore(), scrypt: FAST, ...(lockout ? { lockout } : {}) });
+  const login = (p: PasswordProvider, password: string, now: number, remoteAddress = '203.0.113.9') =>
+    p.authenticate({ method: 'password', username: 'gina', password }, { now, remoteAddress });
+
+  it('64 guesses at 5 a second hash only a handful, and then the right password waits out the lock', async () => {
+    const p = make();
+    await p.register({ username: 'gina', password: 'the right one' }, ctx(0));
+    const codes: string[] = [];
+    let now = 1_000_000;
+    for (let i = 0; i < 64; i++, now += 200) codes.push((await refusal(login(p, `guess-${i}`, now))).code);
+    const hashed = codes.filter((c) => c === AUTH_FAILURES.badCredentials).length;
+    expect(hashed).toBeLessThanOrEqual(10); // 5 free, then 1, 2, 4, 8 s locks
+    expect(codes.slice(0, 5)).toEqual(Array(5).fill(AUTH_FAILURES.badCredentials));
+    const locked = await refusal(login(p, 'the right one', now));
+    expect(locked.code).toBe(AUTH_FAILURES.locked);
+    const wait = locked.details!.retryAfterMs as number;
+    expect(wait).toBeGreaterThan(0);
+    expect(locked.message).toMatch(/try again in \d+ s/);
+    // once the lock runs out the right password works, and the account starts afresh
+    expect((await login(p, 'the right one', now + wait)).displayName).toBe('gina');
+    expect((await refusal(login(p, 'wrong', now + wait + 1))).code).toBe(AUTH_FAILURES.badCredentials);
+  });
+
+  it('an unknown username locks the same way (no hint which names exist)', async () => {
+    const p = make();
+    for (let i = 0; i < 5; i++) await refusal(p.authenticate({ method: 'password', username: 'nobody', password: 'x' }, { now: 0 }));
+    expect((await refusal(p.authenticate({ method: 'password', username: 'nobody', password: 'x' }, { now: 1 }))).code).toBe(AUTH_FAILURES.locked);
+  });
+
+  it('one address guessing across many accounts is locked by its address', async () => {
+    const lockout = new LoginLockout({ perAddress: { freeFailures: 3, baseDelayMs: 1000, maxDelayMs: 60_000 } });
+    const p = make(lockout);
+    for (let i = 0; i < 3; i++) {
+      await refusal(p.authenticate({ method: 'password', username: `user${i}`, password: 'x' }, { now: 0, remoteAddress: '198.51.100.1' }));
+    }
+    const e = await refusal(p.authenticate({ method: 'password', username: 'user9', password: 'x' }, { now: 10, remoteAddress: '198.51.100.1' }));
+    expect(e.code).toBe(AUTH_FAILURES.locked);
+    // another address is not affected
+    expect((await refusal(p.authenticate({ method: 'password', username: 'user9', password: 'x' }, { now: 10, remoteAddress: '198.51.100.2' }))).code).toBe(
+      AUTH_FAILURES.badCredentials,
+    );
+  });
+
+  it('back-off doubles up to its cap, is forgotten after a quiet hour, and memory stays bounded', () => {
+    const rule = { freeFailures: 2, baseDelayMs: 1000, maxDelayMs: 4000 };
+    const l = new LoginLockout({ perAccount: rule, forgetAfterMs: 60_000, maxKeys: 3 });
+    const waitOf = (now: number): number => {
+      try {
+        l.check({ account: 'k' }, now);
+        return 0;
+      } catch (e) {
+        return (e as AuthError).details!.retryAfterMs as number;
+      }
+    };
+    l.failed({ account: 'k' }, 0);
+    expect(waitOf(0)).toBe(0);
+    l.failed({ account: 'k' }, 0);
+    expect(waitOf(0)).toBe(1000);
+    l.failed({ account: 'k' }, 1000);
+    expect(waitOf(1000)).toBe(2000);
+    l.failed({ account: 'k' }, 3000);
+    expect(waitOf(3000)).toBe(4000);
+    l.failed({ account: 'k' }, 7000);
+    expect(waitOf(7000)).toBe(4000); // capped
+    expect(waitOf(7000 + 60_000)).toBe(0);
+    l.failed({ account: 'k' }, 70_000);
+    expect(waitOf(70_000)).toBe(0); // the count started afresh
+    for (const k of ['a', 'b', 'c', 'd']) l.failed({ account: k }, 80_000);
+    expect(l.size.accounts).toBe(3);
+  });
+});
+
+describe('password hashing concurrency (issue 9, item 5)', () => {
+  const gate = () => {
+    let open!: () => void;
+    const p = new Promise<void>((r) => (open = r));
+    return { p, open };
+  };
+
+  it('runs at most N hashes, logins before queued registrations, and refuses beyond the queue', async () => {
+    const q = new HashQueue({ maxConcurrent: 2, maxQueued: { login: 1, register: 2 } });
+    const order: string[] = [];
+    const gates = new Map<string, ReturnType<typeof gate>>();
+    const job = (lane: 'login' | 'register', name: string) => {
+      const g = gate();
+      gates.set(name, g);
+      return q.run(lane, async () => {
+        order.push(name);
+        await g.p;
+        return name;
+      });
+    };
+    const r1 = job('register', 'r1');
+    const r2 = job('register', 'r2');
+    const r3 = job('register', 'r3');
+    const r4 = job('register', 'r4');
+    expect((await refusal(job('register', 'r5'))).code).toBe(AUTH_FAILURES.busy);
+    const l1 = job('login', 'l1');
+    expect((await refusal(job('login', 'l2'))).code).toBe(AUTH_FAILURES.busy);
+    await Promise.resolve();
+    expect(q.load).toEqual({ running: 2, login: 1, register: 2 });
+    gates.get('r1')!.open();
+    await r1;
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(['r1', 'r2', 'l1']); // the login jumped the queued registrations
+    for (const n of ['r2', 'l1', 'r3', 'r4']) {
+      await new Promise((r) => setImmediate(r));
+      gates.get(n)!.open();
+    }
+    expect(await Promise.all([r2, l1, r3, r4])).toEqual(['r2', 'l1', 'r3', 'r4']);
+    expect(q.load).toEqual({ running: 0, login: 0, register: 0 });
+  });
+
+  it('password accounts hash through the queue: a registration flood waits, a login goes first', async () => {
+    const hashes = new HashQueue({ maxConcurrent: 1 });
+    const p = new PasswordProvider({ store: new MemoryAccountStore(), scrypt: FAST, hashes });
+    await p.register({ username: 'hana', password: 'longenough' }, ctx());
+    const regs = Array.from({ length: 6 }, (_, i) => p.register({ username: `flood${i}`, password: 'longenough' }, ctx()));
+    expect(hashes.load.register).toBe(5);
+    const login = p.authenticate({ method: 'password', username: 'hana', password: 'longenough' }, ctx());
+    const done: string[] = [];
+    await Promise.all([login.then(() => done.push('login')), ...regs.map((r, i) => r.then(() => done.push(`r${i}`)))]);
+    expect(done.indexOf('login')).toBeLessThanOrEqual(1);
   });
 });

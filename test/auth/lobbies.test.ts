@@ -181,3 +181,42 @@ describe('lobbies', () => {
     expect(codeOf(() => l.setReady('nope', 'a', true, 1))).toBe(LOBBY_ERRORS.notFound);
   });
 });
+
+describe('lobby passwords (issue 9, item 6)', () => {
+  it('a lobby created with a password says so and lets in only those who give it', () => {
+    const l = new Lobbies();
+    const x = l.create({ owner: P('a'), maxPlayers: 4, password: 'hunter2' }, 0);
+    expect(x.hasPassword).toBe(true);
+    expect(l.list()[0]!.hasPassword).toBe(true);
+    expect(codeOf(() => l.join({ lobbyId: x.id }, P('b'), 1))).toBe(LOBBY_ERRORS.badPassword);
+    expect(codeOf(() => l.join({ lobbyId: x.id, password: 'hunter3' }, P('b'), 1))).toBe(LOBBY_ERRORS.badPassword);
+    expect(l.get(x.id)!.members).toHaveLength(1);
+    // the right password is not read as a join code (it used to give lobby.not_found)
+    expect(l.join({ lobbyId: x.id, password: 'hunter2' }, P('b'), 2).members.map((m) => m.playerId)).toEqual(['a', 'b']);
+    expect(l.create({ owner: P('c'), maxPlayers: 2 }, 3).hasPassword).toBe(false);
+  });
+
+  it('a private lobby with a password needs the code and the password', () => {
+    const l = new Lobbies();
+    const x = l.create({ owner: P('a'), maxPlayers: 4, private: true, password: 'pw' }, 0);
+    expect(codeOf(() => l.join({ code: x.code! }, P('b'), 1))).toBe(LOBBY_ERRORS.badPassword);
+    expect(codeOf(() => l.join({ lobbyId: x.id, password: 'pw' }, P('b'), 1))).toBe(LOBBY_ERRORS.notFound);
+    // a 1.0 client's code-as-password is no way past a password
+    expect(codeOf(() => l.join({ lobbyId: x.code!, password: x.code! }, P('b'), 1))).toBe(LOBBY_ERRORS.badPassword);
+    expect(l.join({ code: x.code!, password: 'pw' }, P('b'), 2).members).toHaveLength(2);
+  });
+
+  it('still reads a 1.0 code sent as the password, and ignores a password a lobby does not have', () => {
+    const l = new Lobbies();
+    const priv = l.create({ owner: P('a'), maxPlayers: 4, private: true }, 0);
+    expect(priv.hasPassword).toBe(false);
+    expect(l.join({ lobbyId: priv.code!, password: priv.code! }, P('b'), 1).id).toBe(priv.id);
+    expect(l.join({ code: priv.code!, password: priv.code! }, P('c'), 1).id).toBe(priv.id);
+    const pub = l.create({ owner: P('d'), maxPlayers: 4 }, 2);
+    expect(l.join({ lobbyId: pub.id, password: 'anything' }, P('e'), 3).id).toBe(pub.id);
+  });
+
+  it('refuses an empty password at creation', () => {
+    expect(codeOf(() => new Lobbies().create({ owner: P('a'), maxPlayers: 2, password: '' }, 0))).toBe(LOBBY_ERRORS.badRequest);
+  });
+});

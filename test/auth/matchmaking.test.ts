@@ -251,3 +251,23 @@ describe('matchmaking: determinism', () => {
     expect(run()).toEqual(a);
   });
 });
+
+describe('matchmaking: mode names from clients (issue 9, item 8)', () => {
+  it('modes named "constructor", "__proto__" and "toString" are ordinary unlisted modes', () => {
+    const rated = { rating: { baseWindow: 10, widenPerSecond: 0, maxWindow: 10 } };
+    const mm = new Matchmaker({ modes: { ranked: rated }, defaults: { confirmTimeoutMs: 5 * S } });
+    for (const mode of ['constructor', '__proto__', 'toString']) {
+      expect(mm.ratingWindow(mode, 0)).toBe(Infinity);
+      mm.enqueue({ players: [`${mode}-a`], mode, matchSize: 2 }, 0);
+      mm.enqueue({ players: [`${mode}-b`], mode, matchSize: 2 }, 0);
+    }
+    const ms = mm.tick(S);
+    expect(ms.map((m) => [m.mode, m.deadline])).toEqual([
+      ['constructor', 6 * S],
+      ['__proto__', 6 * S],
+      ['toString', 6 * S],
+    ]);
+    // a mode named like an own key of the table still gets its rules
+    expect(mm.ratingWindow('ranked', 0)).toBe(10);
+  });
+});

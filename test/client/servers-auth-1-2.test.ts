@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectToAuth, IyesmpError, type AuthClient, type MatchFound } from '../../src/client/index.js';
 import { AccountService, GuestProvider, MemoryAccountStore, PasswordProvider, TokenProvider, signToken } from '../../src/auth/accounts/index.js';
 import { AuthServer, type AuthServerOptions } from '../../src/auth/server.js';
+import { AuthLimits } from '../../src/auth/limits.js';
 import type { Pki } from '../../src/pki/index.js';
 import { rejection } from '../support/assert.js';
 import { authAddress, authOptions, clientIdentity, closeLive, devPki, silent, type DevPki } from '../support/live-servers.js';
@@ -260,6 +261,77 @@ describe('parties: a lobby queued as one ticket', () => {
     // the lobby is untouched and can queue again
     const again = await owner.queue('squad', undefined, undefined, { lobbyId: lobby.lobbyId });
     await owner.cancelQueue(again.ticketId);
+  }, T);
+});
+
+describe('lobby passwords over the wire (issue 9, item 6)', () => {
+  it('a lobby created with a password reports it, refuses joiners without it, and takes the right one', async () => {
+    const [owner, joiner, other] = await Promise.all([guest('lp-owner'), guest('lp-joiner'), guest('lp-other')]);
+    const lobby = await owner.lobbies.create({ name: 'locked', visibility: 'public', maxPlayers: 3, password: 'open sesame' });
+    expect(lobby.hasPassword).toBe(true);
+    expect((await joiner.lobbies.list()).lobbies.find((l) => l.lobbyId === lobby.lobbyId)?.hasPassword).toBe(true);
+    expect((await rejection(joiner.lobbies.join(lobby.lobbyId))).code).toBe('lobby.bad_password');
+    expect((await rejection(joiner.lobbies.join(lobby.lobbyId, 'wrong'))).code).toBe('lobby.bad_password');
+    const joined = await joiner.lobbies.join(lobby.lobbyId, 'open sesame');
+    expect(joined.members.map((m) => m.displayName).sort()).toEqual(['lp-joiner', 'lp-owner']);
+
+    const priv = await other.lobbies.create({ name: 'hidden', visibility: 'private', maxPlayers: 2, password: 'pw-2' });
+    const late = await guest('lp-late');
+    expect((await rejection(late.lobbies.joinByCode(priv.joinCode!))).code).toBe('lobby.bad_password');
+    expect((await late.lobbies.joinByCode(priv.joinCode!, 'pw-2')).lobbyId).toBe(priv.lobbyId);
+  }, T);
+});
+
+describe('under attack (issue 9, items 5 and 7)', () => {
+  it('a registration flood from one address is refused with auth.rate_limited; a real login still works', async () => {
+    const s = await startAuth({ accounts: accounts(), allowRegistration: true, limits: new AuthLimits({ registerPerAddress: { burst: 2, perSecond: 0.001 } }) });
+    const [a, b, c] = await Promise.all([connect(s), connect(s), connect(s)]);
+    await a.register({ username: 'flood-a', password: 'a long enough secret' });
+    await b.register({ username: 'flood-b', password: 'a long enough secret' });
+    const e = await rejection(c.register({ username: 'flood-c', password: 'a long enough secret' }));
+    expect(e.code).toBe('auth.rate_limited');
+    expect(e.message).toMatch(/try again in \d+ s/);
+    expect((await c.login({ method: 'password', username: 'flood-a', password: 'a long enough secret' })).accountId).toMatch(/^password:/);
+  }, T);
+
+  it('two registrations at once on one connection: one is done, the other refused for what it is', async () => {
+    const c = await connect();
+    const [first, second] = await Promise.allSettled([
+      c.register({ username: 'twin-a', password: 'a long enough secret' }),
+      c.register({ username: 'twin-b', password: 'a long enough secret' }),
+    ]);
+    expect(first.status).toBe('fulfilled');
+    expect(second.status === 'rejected' && (second.reason as { code: string }).code).toBe('auth.login_in_progress');
+    // the refused one created nothing: its name is still free
+    expect((await (await connect()).register({ username: 'twin-b', password: 'a long enough secret' })).isNew).toBe(true);
+  }, T);
+
+  it('wrong passwords lock the account with auth.locked, even for the right one', async () => {
+    const owner = await connect();
+    await owner.register({ username: 'guessme', password: 'a long enough secret' });
+    const attacker = await connect();
+    for (let i = 0; i < 5; i++) {
+      expect((await rejection(attacker.login({ method: 'password', username: 'guessme', password: `guess number ${i}` }))).code).toBe('auth.bad_credentials');
+    }
+    const locked = await rejection(attacker.login({ method: 'password', username: 'guessme', password: 'a long enough secret' }));
+    expect(locked.code).toBe('auth.locked');
+    expect(locked.message).toMatch(/try again in \d+ s/);
+  }, T);
+});
+
+describe('game modes named like Object members (issue 9, item 8)', () => {
+  it('"constructor", "__proto__" and "toString" queue and match as ordinary modes', async () => {
+    for (const mode of ['constructor', '__proto__', 'toString']) {
+      expect(auth.matchSizeFor(mode)).toBe(2);
+      expect(auth.transportFor(mode)).toBe('quic');
+      const [a, b] = await Promise.all([guest(`${mode}-a`), guest(`${mode}-b`)]);
+      const [fa, fb] = [collect(a), collect(b)];
+      await a.queue(mode);
+      await b.queue(mode);
+      await until(() => fa.length > 0 && fb.length > 0, `a ${mode} match`);
+      expect(fa[0]!.matchId).toBe(fb[0]!.matchId);
+      expect(fa[0]!.mode).toBe(mode);
+    }
   }, T);
 });
 

@@ -193,6 +193,16 @@ describe('requests and responses', () => {
     expect(ofKind(p.listenerEvents, 'request')).toHaveLength(1);
   });
 
+  it('request types named like Object members never reach a handler (issue 9, item 8)', () => {
+    const p = openPair(hostFamily, hostSamples.hello);
+    // camelCase and underscores fail the envelope's type pattern; "constructor" passes it and is unknown (above)
+    const names = ['toString', '__proto__', 'hasOwnProperty', 'valueOf'];
+    names.forEach((type, i) => p.listener.receive(raw({ kind: 'request', id: 90 + i, type, body: {} })));
+    expect(wire(p.listener.takeOutput())).toEqual(names.map((_, i) => ({ kind: 'error', id: 90 + i, code: 'bad_request', message: expect.any(String) })));
+    expect(ofKind(p.listenerEvents, 'request')).toEqual([]);
+    expect(p.listener.state).toBe('open');
+  });
+
   it('answers a request with a malformed body or envelope with bad_request', () => {
     const p = openPair(hostFamily, hostSamples.hello);
     p.listener.receive(raw({ kind: 'request', id: 5, type: 'player.ready', body: { ready: 'yes' } }));

@@ -130,6 +130,17 @@ describe('auth.toml: the new fields', () => {
     expect(ps).toHaveLength(3);
   });
 
+  it('game modes named like Object members are ordinary modes; "__proto__" is refused, not dropped (issue 9, item 8)', async () => {
+    const t = authText + '\n[matchmaking.modes.constructor]\nplayers = 3\n\n[matchmaking.modes.toString]\nplayers = 5\n';
+    const r = check(t);
+    if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
+    const o = await authOptionsFromConfig((r as { config: AuthConfig }).config, silent);
+    expect(Object.hasOwn(o.modeSizes!, 'constructor') && o.modeSizes!.constructor).toBe(3);
+    expect(Object.hasOwn(o.modeSizes!, 'toString') && o.modeSizes!.toString).toBe(5);
+    const bad = authText + '\n[matchmaking.modes.__proto__]\nplayers = 4\n';
+    expect(problems(bad)).toEqual([`matchmaking.modes.__proto__: the key "__proto__" is reserved; choose another name (line ${lineOf(bad, '[matchmaking.modes.__proto__]')})`]);
+  });
+
   it('serve refuses what it cannot serve: an mqtt game mode', async () => {
     const r = check(authText + '\n[matchmaking.modes.chess]\ntransport = "mqtt"\n');
     expect(r.ok).toBe(true);

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { HashQueue } from './hash-queue.js';
+import { LoginLockout } from './lockout.js';
 import { DEFAULT_SCRYPT, hashPassword, needsRehash, verifyPassword, type ScryptParams } from './password-hash.js';
 import type { AccountStore, StoredAccount } from './store.js';
 import {
@@ -19,6 +21,10 @@ export interface PasswordOptions {
   /** Upper bound so a huge password cannot be used to burn CPU in scrypt. */
   maxPasswordLength?: number;
   newAccountId?: () => string;
+  /** Back-off after failed logins, per account and per address (default on; `false` turns it off). */
+  lockout?: LoginLockout | false;
+  /** Bounds the hashes running at once, logins first (default: 2 at once). */
+  hashes?: HashQueue;
 }
 
 export interface RegisterRequest {
@@ -46,6 +52,8 @@ export class PasswordProvider implements AccountProvider {
   readonly #minLen: number;
   readonly #maxLen: number;
   readonly #newId: () => string;
+  readonly #lockout: LoginLockout | undefined;
+  readonly #hashes: HashQueue;
   #dummyHash: Promise<string> | undefined;
 
   constructor(opts: PasswordOptions) {
@@ -54,6 +62,8 @@ export class PasswordProvider implements AccountProvider {
     this.#minLen = opts.minPasswordLength ?? 8;
     this.#maxLen = opts.maxPasswordLength ?? 1024;
     this.#newId = opts.newAccountId ?? randomUUID;
+    this.#lockout = opts.lockout === false ? undefined : (opts.lockout ?? new LoginLockout());
+    this.#hashes = opts.hashes ?? new HashQueue();
   }
 
   async register(req: RegisterRequest, ctx: AuthContext): Promise<Account> {
@@ -71,7 +81,7 @@ export class PasswordProvider implements AccountProvider {
       usernameKey: key,
       username: req.username,
       displayName,
-      passwordHash: await hashPassword(req.password, this.#params),
+      passwordHash: await this.#hashes.run('register', () => hashPassword(req.password, this.#params)),
       createdAt: ctx.now,
     };
     if (req.data !== undefined) stored.data = req.data;
@@ -81,17 +91,22 @@ export class PasswordProvider implements AccountProvider {
     return this.#toAccount(stored, undefined);
   }
 
-  async authenticate(credentials: Credentials, _ctx: AuthContext): Promise<Account> {
+  async authenticate(credentials: Credentials, ctx: AuthContext): Promise<Account> {
     const username = stringField(credentials, 'username', { max: 64 })!;
     const password = stringField(credentials, 'password', { max: this.#maxLen })!;
-    const stored = await this.#store.findByUsername(usernameKey(username));
-    if (!stored) {
-      await verifyPassword(password, await this.#dummy());
+    // unknown usernames are tracked like known ones, so a lock does not reveal which names exist
+    const keys = { account: usernameKey(username), ...(ctx.remoteAddress !== undefined ? { address: ctx.remoteAddress } : {}) };
+    this.#lockout?.check(keys, ctx.now);
+    const stored = await this.#store.findByUsername(keys.account);
+    const hash = stored?.passwordHash ?? (await this.#dummy());
+    const ok = await this.#hashes.run('login', () => verifyPassword(password, hash));
+    if (!stored || !ok) {
+      this.#lockout?.failed(keys, ctx.now);
       throw this.#bad();
     }
-    if (!(await verifyPassword(password, stored.passwordHash))) throw this.#bad();
+    this.#lockout?.succeeded(keys);
     if (needsRehash(stored.passwordHash, this.#params)) {
-      await this.#store.updatePasswordHash(stored.accountId, await hashPassword(password, this.#params));
+      await this.#store.updatePasswordHash(stored.accountId, await this.#hashes.run('login', () => hashPassword(password, this.#params)));
     }
     return this.#toAccount(stored, credentials.ext);
   }

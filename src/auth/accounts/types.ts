@@ -55,6 +55,14 @@ export const AUTH_FAILURES = {
   verifierTimeout: 'auth.verifier_timeout',
   verifierError: 'auth.verifier_error',
   verifierBusy: 'auth.verifier_busy',
+  /** Too many failed logins for this account or from this address: back off (details: retryAfterMs). */
+  locked: 'auth.locked',
+  /** Too many registrations or logins in a short time (details: retryAfterMs). */
+  rateLimited: 'auth.rate_limited',
+  /** Every password-hashing slot is taken and the queue is full: try again shortly. */
+  busy: 'auth.busy',
+  /** This connection already has a login or registration running. */
+  loginInProgress: 'auth.login_in_progress',
 } as const;
 export type AuthFailureCode = (typeof AUTH_FAILURES)[keyof typeof AUTH_FAILURES];
 
