@@ -1,40 +1,64 @@
-import { createHash, createPrivateKey, randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
-import { IyesmpError } from '../errors.js';
-import type { FastSessionMinter } from '../pki/index.js';
-import type { KeyAlgorithm, MintedSession } from '../pki/types.js';
-import { pemToDerList } from '../pki/index.js';
-import { deriveNetcodeClientId, issueNetcodeHandoff } from '../netcode/handoff.js';
-import type { ResolvedNetcodeIssuer } from '../netcode/config.js';
 import type { z } from 'zod';
-import type { Handoff as HandoffSchema } from '../protocol/families/auth.js';
-import type { ExpectedPlayer as ExpectedPlayerSchema } from '../protocol/families/hostctl.js';
-import type { HostRegistry } from './host-registry.js';
-import type { HandOff, Sessions } from './sessions.js';
+import { IyesmpError, type ErrorKind } from '../../errors.js';
+import { deriveNetcodeClientId } from '../../netcode/handoff.js';
+import type { KeyAlgorithm } from '../../pki/types.js';
+import type { Handoff as HandoffSchema } from '../../protocol/families/auth.js';
+import type { ExpectedPlayer as ExpectedPlayerSchema } from '../../protocol/families/hostctl.js';
+import { errInfo } from '../err-info.js';
+import type { PickRequest, PickResult } from '../host-registry.js';
+import type { HandOff, NewSession } from '../sessions.js';
+import { seatIdOf, type HandoffTransportKind } from './seat.js';
 
 /**
  * Hand-off: from "these players play together" (a confirmed match or a started lobby) to every
  * player holding a session certificate for a session the host has acknowledged.
  *
  *   start -> pick host (or wait: "no host available", retried each tick)
- *         -> Sessions.create, `session.ready` to each player
+ *         -> session record created, `session.ready` to each player
  *         -> each player claims its seat (`session.claim`, with its public key): a cert is minted now,
  *            so a bad key is refused to that player alone
  *         -> every seat claimed: `session.create` on the host with address + fingerprint per player
  *         -> host ack: every pending claim is answered with its Handoff
  *
  * Claims are answered only after the host's ack, so a client never races the host's allow-list.
+ * A host that refuses or stays silent is never asked again for that session: another one is picked
+ * (players hear `session.waiting`) until noHostTimeoutMs after the first failure.
  *
  * The transport is chosen per game mode (`transportFor`). For netcode there is no certificate: a
  * claim only marks the seat taken, the host is told each seat's client id, and the answer carries
  * a connect token sealed with the key shared with the hosts.
+ *
+ * Sans-IO: inputs are method calls carrying `now`; outputs are actions queued for the driver
+ * (`drain()`). Anything slow (minting, the session store, the host's answer) is an action with a
+ * `ref`, answered by an input naming that ref; an answer to a ref no longer awaited is ignored.
+ * Host choice is synchronous, so the core asks the registry (`HostPicker`) itself.
  */
-
-/** Host transports the Auth server can hand players to. */
-export type HandoffTransportKind = 'quic' | 'netcode';
 
 export type WireHandoff = z.output<typeof HandoffSchema>;
 type WireExpectedPlayer = z.output<typeof ExpectedPlayerSchema>;
+
+/** Codes of the errors a claim is refused with (clients see them in the error reply). */
+export const HANDOFF_ERRORS = {
+  unknownSession: 'unknown_session',
+  badRequest: 'bad_request',
+  sessionFailed: 'session_failed',
+  mintFailed: 'mint_failed',
+  shuttingDown: 'shutting_down',
+  netcodeNoKey: 'netcode_no_key',
+} as const;
+export type HandoffErrorCode = (typeof HANDOFF_ERRORS)[keyof typeof HANDOFF_ERRORS];
+
+export interface ClaimRefusal {
+  kind: ErrorKind;
+  code: HandoffErrorCode;
+  message: string;
+}
+
+/** An error from the driver's side (store, host, minter), as data. */
+export interface ErrorInfo {
+  code?: string;
+  message: string;
+}
 
 export interface SeatPlayer {
   playerId: string;
@@ -49,51 +73,6 @@ export interface StartRequest {
   /** game data for the host (lobby settings, ticket ext) */
   ext?: unknown;
 }
-
-/** What the coordinator needs from the server around it. */
-export interface HandoffDeps {
-  registry: HostRegistry;
-  sessions: Sessions;
-  minter: FastSessionMinter;
-  logger: Logger;
-  keyDelivery: 'client' | 'seed';
-  /** key type the server generates in the seed design; default: the SessionAuth key's */
-  seedKeyAlgorithm?: KeyAlgorithm;
-  sessionTtlSeconds: number;
-  /** which transport a game mode is played on (default quic) */
-  transportFor?: (mode: string | undefined) => HandoffTransportKind;
-  /** the shared key and token settings; required for netcode sessions */
-  netcode?: ResolvedNetcodeIssuer;
-  claimTimeoutMs: number;
-  hostAckTimeoutMs: number;
-  /** how long the host waits for players after creation */
-  joinTimeoutMs: number;
-  /** how long a start may wait for a free host before the players are told it failed */
-  noHostTimeoutMs: number;
-  /** the host's control connection, if it is connected */
-  createOnHost(hostName: string, body: CreateBody, timeoutMs: number): Promise<{ endpoint: { kind: string; address?: { host: string; port: number }; tlsName?: string } }>;
-  /** best effort: ask the host to drop a session */
-  cancelOnHost(hostName: string, sessionId: string, reason: string): void;
-  /** tell a connected player something (no-op when it is offline) */
-  notifyPlayer(playerId: string, type: 'session.ready', body: SessionReadyBody): void;
-  notifyCancelled(playerId: string, body: { matchId: string; reason: string; requeued: boolean }): void;
-  /** tell a player its start still waits for a free host (`session.waiting`; 1.1 clients only) */
-  notifyWaiting?(playerId: string, body: WaitingBody): void;
-}
-
-export interface WaitingBody {
-  matchId?: string;
-  lobbyId?: string;
-  since: number;
-  attempt: number;
-  giveUpAt: number;
-  reason: string;
-}
-
-/** How often a waiting start is re-announced to its players. */
-const WAITING_NOTICE_MS = 5_000;
-
-type WaitingStart = StartRequest & { since: number; attempt: number; toldAt: number };
 
 export interface CreateBody {
   sessionId: string;
@@ -113,15 +92,125 @@ export interface SessionReadyBody {
   claimBy: number;
 }
 
+export interface WaitingBody {
+  matchId?: string;
+  lobbyId?: string;
+  since: number;
+  attempt: number;
+  giveUpAt: number;
+  reason: string;
+}
+
+export interface CancelledBody {
+  matchId: string;
+  reason: string;
+  requeued: boolean;
+}
+
+/** What a player is told (`session.waiting` goes to 1.1+ clients only; the driver decides). */
+export type PlayerNotice =
+  | { type: 'session.ready'; body: SessionReadyBody }
+  | { type: 'session.waiting'; body: WaitingBody }
+  | { type: 'match.cancelled'; body: CancelledBody };
+
+/** The host's answer to `session.create`. */
+export interface HostEndpoint {
+  kind: string;
+  address?: { host: string; port: number };
+  tlsName?: string;
+}
+
+/** A minted session certificate, as the wire needs it (DER). */
+export interface SeatCert {
+  certDer: Uint8Array<ArrayBuffer>;
+  /** SHA-256 of certDer, hex */
+  fingerprint: string;
+  expiresAt: number;
+  /** SessionAuth chain */
+  chain: Uint8Array<ArrayBuffer>[];
+  /** seed key delivery: the key we generated, PKCS#8 */
+  privateKey?: Uint8Array<ArrayBuffer>;
+}
+
+/** The store operations the hand-off records (see Sessions); `ref` present: answer with recorded/recordFailed. */
+export type SessionRecordOp =
+  | { op: 'create'; session: NewSession & { id: string } }
+  | { op: 'sent-to-host'; sessionId: string }
+  /** `hostName` empty: waiting for another host, so no host's death touches it */
+  | { op: 'rehost'; sessionId: string; hostName: string }
+  | { op: 'host-acked'; sessionId: string; handOffs: Record<string, HandOff> }
+  | { op: 'fail'; sessionId: string; reason: string };
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export type HandoffAction =
+  | ({ type: 'session_record'; ref?: number; now: number } & SessionRecordOp)
+  | { type: 'mint'; ref: number; sessionId: string; seatId: string; publicKey?: Uint8Array; algorithm?: KeyAlgorithm }
+  | { type: 'create_on_host'; ref: number; host: string; body: CreateBody; timeoutMs: number; deadline: number }
+  /** best effort: the host drops the session */
+  | { type: 'cancel_on_host'; host: string; sessionId: string; reason: string }
+  | { type: 'notify'; playerId: string; message: PlayerNotice }
+  | { type: 'resolve_claim'; ref: number; handoff: WireHandoff }
+  | { type: 'refuse_claim'; ref: number; error: ClaimRefusal }
+  | { type: 'log'; level: LogLevel; msg: string; fields: Record<string, unknown> };
+
+/** The host registry as the hand-off uses it (synchronous, sans-IO). */
+export interface HostPicker {
+  pick(req: PickRequest): PickResult;
+  /** throws when the host is unknown or the id is taken */
+  reserve(host: string, reservationId: string, now: number): unknown;
+  release(reservationId: string): void;
+}
+
+export interface HandoffCoreOptions {
+  hosts: HostPicker;
+  /** session ids (injected so tests are deterministic) */
+  newSessionId: () => string;
+  keyDelivery: 'client' | 'seed';
+  /** key type the server generates in the seed design; default: the SessionAuth key's */
+  seedKeyAlgorithm?: KeyAlgorithm;
+  /** which transport a game mode is played on (default quic) */
+  transportFor?: (mode: string | undefined) => HandoffTransportKind;
+  /**
+   * A netcode connect token for one seat, naming the host's address; required for netcode
+   * sessions. Throws when the address cannot go in a token (not an IP literal).
+   */
+  netcodeToken?: (req: { sessionId: string; seatId: string; address: { host: string; port: number }; now: number }) => {
+    connectToken: Uint8Array<ArrayBuffer>;
+    expiresAt: number;
+  };
+  claimTimeoutMs: number;
+  hostAckTimeoutMs: number;
+  /** how long the host waits for players after creation */
+  joinTimeoutMs: number;
+  /** how long a start may wait for a free host before the players are told it failed */
+  noHostTimeoutMs: number;
+}
+
+/** How often a waiting start is re-announced to its players. */
+export const WAITING_NOTICE_MS = 5_000;
+
+type WaitingStart = StartRequest & { since: number; attempt: number; toldAt: number };
+
 interface Seat {
   player: SeatPlayer;
   seatId: string;
   address?: string;
   /** the player claimed (for quic: its cert is minted) */
   claimed: boolean;
-  minted?: MintedSession & { privateKeyPem?: string };
-  waiters: Array<{ resolve: (h: WireHandoff) => void; reject: (e: unknown) => void }>;
+  cert?: SeatCert;
+  /** claims waiting for the host's ack */
+  waiters: number[];
 }
+
+/** The one slow step a pending session waits for, named by the ref of the action that started it. */
+type Wait =
+  | { ref: number; step: 'create' }
+  | { ref: number; step: 'sent-to-host' }
+  | { ref: number; step: 'host'; deadline: number }
+  | { ref: number; step: 'host-acked'; wire: Map<string, WireHandoff> }
+  | { ref: number; step: 'unhost'; first: boolean; failReason: string }
+  | { ref: number; step: 'move'; hostName: string };
 
 interface Pending {
   sessionId: string;
@@ -130,31 +219,34 @@ interface Pending {
   req: StartRequest;
   seats: Map<string, Seat>;
   claimBy: number;
-  /** `rehosting`: the chosen host refused or did not acknowledge; looking for another one */
-  state: 'claiming' | 'creating' | 'rehosting';
+  /** `recording`: the record is being created (no player knows the session yet); `rehosting`: the
+   * chosen host refused or did not acknowledge; looking for another one */
+  state: 'recording' | 'claiming' | 'creating' | 'rehosting';
+  wait?: Wait;
   /** hosts that refused or did not acknowledge this session: never asked again */
   tried: Set<string>;
   /** since the first host failed: the re-pick gives up after noHostTimeoutMs */
-  rehost?: { since: number; attempt: number; toldAt: number; reason: string; busy: boolean };
+  rehost?: { since: number; attempt: number; toldAt: number; reason: string };
 }
 
-/** Session cert player ids are `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`; account player ids (`guest:abc`) are not. */
-export function seatIdOf(playerId: string): string {
-  // only the `<method>:` separator becomes a dot, so two account ids never share a seat id;
-  // anything else that does not fit becomes a hash
-  const plain = playerId.replace(':', '.');
-  if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(plain) && !/^p-[0-9a-f]{32}$/.test(plain)) return plain;
-  return 'p-' + createHash('sha256').update(playerId).digest('hex').slice(0, 32);
+interface Mint {
+  sessionId: string;
+  playerId: string;
+  address: string;
 }
 
-export class HandoffCoordinator {
-  readonly #deps: HandoffDeps;
+export class HandoffCore {
+  readonly #o: HandoffCoreOptions;
   readonly #pending = new Map<string, Pending>();
   /** starts waiting for a host with room */
   #waiting: WaitingStart[] = [];
+  /** claims whose certificate is being minted */
+  readonly #mints = new Map<number, Mint>();
+  #out: HandoffAction[] = [];
+  #ref = 0;
 
-  constructor(deps: HandoffDeps) {
-    this.#deps = deps;
+  constructor(o: HandoffCoreOptions) {
+    this.#o = o;
   }
 
   /** Sessions being set up (claims and host creation), for operators and tests. */
@@ -166,336 +258,250 @@ export class HandoffCoordinator {
     return this.#waiting.length;
   }
 
-  /** The transport a start is played on: the mode's, or quic. */
-  transportOf(req: { mode?: string | undefined }): HandoffTransportKind {
-    return this.#deps.transportFor?.(req.mode) ?? 'quic';
+  /** The actions queued since the last drain, in order. */
+  drain(): HandoffAction[] {
+    const out = this.#out;
+    this.#out = [];
+    return out;
   }
 
-  async start(req: StartRequest, now: number): Promise<void> {
+  /** The transport a start is played on: the mode's, or quic. */
+  transportOf(req: { mode?: string | undefined }): HandoffTransportKind {
+    return this.#o.transportFor?.(req.mode) ?? 'quic';
+  }
+
+  // ---- inputs ------------------------------------------------------------------------------------
+
+  start(req: StartRequest, now: number): void {
     const transport = this.transportOf(req);
-    if (transport === 'netcode' && !this.#deps.netcode) {
+    if (transport === 'netcode' && !this.#o.netcodeToken) {
       // the server refuses such configs at start; this guards programmatic use
-      this.#deps.logger.error({ origin: req.origin, mode: req.mode }, 'netcode game mode without a netcode key');
-      for (const p of req.players) this.#deps.notifyCancelled(p.playerId, { matchId: req.origin.id, reason: 'netcode is not configured on the auth server', requeued: false });
+      this.#log('error', 'netcode game mode without a netcode key', { origin: req.origin, mode: req.mode });
+      for (const p of req.players) this.#cancelled(p.playerId, req.origin.id, 'netcode is not configured on the auth server');
       return;
     }
-    const pick = this.#deps.registry.pick({ transport, ...(req.regions?.length ? { regions: req.regions } : {}) });
+    const pick = this.#o.hosts.pick({ transport, ...(req.regions?.length ? { regions: req.regions } : {}) });
     if (!pick.ok) {
-      this.#deps.logger.warn({ origin: req.origin, transport, detail: pick.detail }, 'no host available; will retry');
+      this.#log('warn', 'no host available; will retry', { origin: req.origin, transport, detail: pick.detail });
       const w: WaitingStart = { ...req, since: now, attempt: 1, toldAt: now };
       this.#waiting.push(w);
       this.#tellWaiting(w);
       return;
     }
-    await this.#open(req, pick.host.name, transport, now);
-  }
-
-  async #open(req: StartRequest, hostName: string, transport: HandoffTransportKind, now: number): Promise<void> {
-    const d = this.#deps;
-    const sessionId = randomUUID();
-    d.registry.reserve(hostName, sessionId, now);
-    try {
-      await d.sessions.create(
-        {
-          id: sessionId,
-          hostName,
-          transport,
-          players: req.players.map((p) => p.playerId),
-          origin: req.origin,
-          ...(req.mode !== undefined ? { mode: req.mode } : {}),
-          ...(req.ext !== undefined ? { ext: req.ext } : {}),
-        },
-        now,
-      );
-    } catch (err) {
-      d.registry.release(sessionId);
-      d.logger.warn({ err: errInfo(err), origin: req.origin }, 'could not create the session');
-      for (const p of req.players) d.notifyCancelled(p.playerId, { matchId: req.origin.id, reason: (err as Error).message, requeued: false });
-      return;
-    }
-    const p: Pending = {
-      sessionId,
-      hostName,
-      transport,
-      req,
-      seats: new Map(req.players.map((pl) => [pl.playerId, { player: pl, seatId: seatIdOf(pl.playerId), claimed: false, waiters: [] }])),
-      claimBy: Date.now() + d.claimTimeoutMs,
-      state: 'claiming',
-      tried: new Set(),
-    };
-    this.#pending.set(sessionId, p);
-    d.logger.info({ sessionId, host: hostName, transport, players: req.players.length, origin: req.origin }, 'session created; waiting for claims');
-    const ready: SessionReadyBody = {
-      sessionId,
-      transport,
-      needsPublicKey: transport === 'quic' && d.keyDelivery === 'client',
-      claimBy: p.claimBy,
-      ...(req.origin.kind === 'lobby' ? { lobbyId: req.origin.id } : { matchId: req.origin.id }),
-    };
-    for (const pl of req.players) d.notifyPlayer(pl.playerId, 'session.ready', ready);
+    this.#open(req, pick.host.name, transport, now);
   }
 
   /**
-   * `session.ready` again for a player who reconnects while its session is being set up or runs.
-   * `transport` is the running session's (from its record) when it is no longer pending here.
+   * A player claims its seat. Returns the claim's ref: the claim is answered by a `resolve_claim`
+   * (after the host's ack) or a `refuse_claim` action naming it.
    */
-  readyFor(playerId: string, sessionId: string, transport?: string): SessionReadyBody | undefined {
-    const p = this.#pending.get(sessionId);
-    const claimBy = p ? p.claimBy : Date.now() + this.#deps.claimTimeoutMs;
-    const kind: HandoffTransportKind = p?.transport ?? (transport === 'netcode' ? 'netcode' : 'quic');
-    return {
-      sessionId,
-      transport: kind,
-      needsPublicKey: kind === 'quic' && this.#deps.keyDelivery === 'client' && p !== undefined && p.seats.get(playerId)?.minted === undefined,
-      claimBy,
-    };
-  }
-
-  /** A player claims its seat; resolves once the host acknowledged the session. */
-  async claim(playerId: string, sessionId: string, publicKey: Uint8Array | undefined, address: string): Promise<WireHandoff> {
-    const d = this.#deps;
-    const status = await d.sessions.statusOf(playerId);
-    if (status.state === 'handed-off' && status.sessionId === sessionId) {
-      const h = status.handOff.credentials as WireHandoff;
-      // a netcode token is short-lived and tied to one client address: a returning player gets a
-      // fresh one for the same seat (the host accepts it once the old connection has timed out)
-      if (h.transport.kind === 'netcode') return this.#netcodeWire(sessionId, h.playerId, h.host.address);
-      // a reconnecting player gets the very same hand-off
-      return h;
-    }
+  claim(playerId: string, sessionId: string, publicKey: Uint8Array | undefined, address: string): number {
+    const o = this.#o;
+    const ref = ++this.#ref;
     const p = this.#pending.get(sessionId);
     const seat = p?.seats.get(playerId);
-    if (!p || !seat) throw new IyesmpError('refused', 'unknown_session', `there is no seat for you in session ${sessionId}`);
-    if (p.state === 'claiming' && p.transport === 'netcode') {
+    if (!p || !seat || p.state === 'recording') {
+      this.#refuse(ref, { kind: 'refused', code: HANDOFF_ERRORS.unknownSession, message: `there is no seat for you in session ${sessionId}` });
+      return ref;
+    }
+    if (p.state !== 'claiming') {
+      // the seat was claimed before: this answer comes with the others'
+      seat.waiters.push(ref);
+      return ref;
+    }
+    if (p.transport === 'netcode') {
       seat.claimed = true;
       seat.address = address;
-    } else if (p.state === 'claiming') {
-      if (d.keyDelivery === 'client') {
-        if (!publicKey) throw new IyesmpError('input', 'bad_request', 'session.claim needs publicKey (SPKI DER of a fresh key pair)');
-        try {
-          seat.minted = await d.minter.mint({ publicKey, sessionId, playerId: seat.seatId, ttlSeconds: d.sessionTtlSeconds });
-        } catch (err) {
-          throw new IyesmpError('input', 'bad_request', `the public key was refused: ${(err as Error).message}`);
-        }
-      } else {
-        seat.minted = await d.minter.mintWithNewKey({
-          sessionId,
-          playerId: seat.seatId,
-          ttlSeconds: d.sessionTtlSeconds,
-          ...(d.seedKeyAlgorithm ? { algorithm: d.seedKeyAlgorithm } : {}),
-        });
-      }
-      seat.claimed = true;
-      seat.address = address;
+      seat.waiters.push(ref);
+      return ref;
     }
-    const answer = new Promise<WireHandoff>((resolve, reject) => seat.waiters.push({ resolve, reject }));
-    if (p.state === 'claiming' && [...p.seats.values()].every((s) => s.claimed)) {
-      p.state = 'creating';
-      void this.#createOnHost(p);
+    if (o.keyDelivery === 'client' && !publicKey) {
+      this.#refuse(ref, { kind: 'input', code: HANDOFF_ERRORS.badRequest, message: 'session.claim needs publicKey (SPKI DER of a fresh key pair)' });
+      return ref;
     }
-    return answer;
+    this.#mints.set(ref, { sessionId, playerId, address });
+    this.#out.push({
+      type: 'mint',
+      ref,
+      sessionId,
+      seatId: seat.seatId,
+      ...(o.keyDelivery === 'client' ? { publicKey: publicKey! } : o.seedKeyAlgorithm ? { algorithm: o.seedKeyAlgorithm } : {}),
+    });
+    return ref;
   }
 
-  async #createOnHost(p: Pending): Promise<void> {
-    const d = this.#deps;
-    const now = () => Date.now();
-    let acked = false;
-    try {
-      await d.sessions.sentToHost(p.sessionId, now());
-      const players: WireExpectedPlayer[] = [...p.seats.values()].map((s) => ({
-        playerId: s.seatId,
-        accountId: s.player.playerId,
-        displayName: s.player.displayName,
-        address: s.address!,
-        ...(p.transport === 'netcode'
-          ? { netcodeClientId: deriveNetcodeClientId(p.sessionId, s.seatId).toString() }
-          : { certFingerprint: Buffer.from(s.minted!.fingerprint, 'hex') }),
-      }));
-      const body: CreateBody = {
-        sessionId: p.sessionId,
-        transport: p.transport,
-        expiresAt: now() + d.joinTimeoutMs,
-        players,
-        ...(p.req.mode !== undefined ? { mode: p.req.mode } : {}),
-        ...(p.req.ext !== undefined ? { ext: p.req.ext } : {}),
-      };
-      const ack = await d.createOnHost(p.hostName, body, d.hostAckTimeoutMs);
-      acked = true;
-      const ep = ack.endpoint;
-      const handOffs: Record<string, HandOff> = {};
-      const wire = new Map<string, WireHandoff>();
-      if (p.transport === 'netcode') {
-        if (ep.kind !== 'netcode' || !ep.address) throw new IyesmpError('refused', 'host_refused', 'the host answered without a netcode endpoint');
-        const address = { host: ep.address.host, port: ep.address.port };
-        // tokens need an IP literal: a host that registered a name fails the session here, before anything is recorded
-        for (const [playerId, s] of p.seats) wire.set(playerId, this.#netcodeWire(p.sessionId, s.seatId, address));
-      } else {
-        if (ep.kind !== 'quic' || !ep.address || !ep.tlsName) throw new IyesmpError('refused', 'host_refused', 'the host answered without a QUIC endpoint');
-        for (const [playerId, s] of p.seats) wire.set(playerId, quicWire(p.sessionId, s, { host: ep.address.host, port: ep.address.port }, ep.tlsName));
-      }
-      d.registry.release(p.sessionId);
-      for (const [playerId, h] of wire) {
-        const a = h.host.address;
-        handOffs[playerId] = {
-          sessionId: p.sessionId,
-          host: { name: p.hostName, address: `${a.host}:${a.port}`, ...(p.transport === 'quic' ? { tlsName: h.host.tlsName } : {}) },
-          transport: p.transport,
-          credentials: h,
-          expiresAt: h.expiresAt,
-        };
-      }
-      await d.sessions.hostAcked(p.sessionId, handOffs, now());
-      this.#pending.delete(p.sessionId);
-      d.logger.info({ sessionId: p.sessionId, host: p.hostName }, 'host acknowledged; players handed off');
-      for (const [playerId, s] of p.seats) for (const w of s.waiters.splice(0)) w.resolve(wire.get(playerId)!);
-    } catch (err) {
-      d.logger.warn({ sessionId: p.sessionId, host: p.hostName, err: errInfo(err) }, 'session creation on the host failed');
-      // refused or not acknowledged: nothing runs on that host, so another host can take the session
-      if (!acked && this.#pending.get(p.sessionId) === p) {
-        const why = err instanceof IyesmpError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : 'host error';
-        if (await this.#startRehost(p, why)) return;
-      }
-      // the host runs a session nobody will join: let it free the slot now rather than at the no-show deadline
-      if (acked) d.cancelOnHost(p.hostName, p.sessionId, 'the auth server could not complete the hand-off');
-      await this.#fail(p, err instanceof IyesmpError ? `${err.code}: ${err.message}` : 'host error');
+  /** The certificate of claim `ref` is minted. */
+  minted(ref: number, cert: SeatCert, now: number): void {
+    const m = this.#mints.get(ref);
+    if (!m) return;
+    this.#mints.delete(ref);
+    const p = this.#pending.get(m.sessionId);
+    const seat = p?.seats.get(m.playerId);
+    if (!p || !seat) {
+      this.#refuse(ref, { kind: 'refused', code: HANDOFF_ERRORS.unknownSession, message: `there is no seat for you in session ${m.sessionId}` });
+      return;
     }
+    // a second claim of the seat minted again: only while the host has not been told a fingerprint
+    if (p.state === 'claiming') {
+      seat.cert = cert;
+      seat.claimed = true;
+      seat.address = m.address;
+    }
+    seat.waiters.push(ref);
+    this.#maybeCreate(p, now);
+  }
+
+  /** Minting for claim `ref` failed: a bad key is refused to that player alone. */
+  mintFailed(ref: number, err: ErrorInfo): void {
+    if (!this.#mints.delete(ref)) return;
+    this.#refuse(
+      ref,
+      this.#o.keyDelivery === 'client'
+        ? { kind: 'input', code: HANDOFF_ERRORS.badRequest, message: `the public key was refused: ${err.message}` }
+        : { kind: 'internal', code: HANDOFF_ERRORS.mintFailed, message: `the session certificate could not be made: ${err.message}` },
+    );
+  }
+
+  /** The session store carried out the record with this ref. */
+  recorded(ref: number, now: number): void {
+    const p = this.#awaiting(ref);
+    if (!p) return;
+    const w = p.wait!;
+    p.wait = undefined;
+    switch (w.step) {
+      case 'create':
+        p.state = 'claiming';
+        p.claimBy = now + this.#o.claimTimeoutMs;
+        this.#log('info', 'session created; waiting for claims', { sessionId: p.sessionId, host: p.hostName, transport: p.transport, players: p.req.players.length, origin: p.req.origin });
+        for (const pl of p.req.players) this.#notify(pl.playerId, { type: 'session.ready', body: this.#readyBody(p) });
+        return;
+      case 'sent-to-host':
+        this.#sendCreate(p, now);
+        return;
+      case 'host-acked':
+        this.#pending.delete(p.sessionId);
+        this.#log('info', 'host acknowledged; players handed off', { sessionId: p.sessionId, host: p.hostName });
+        for (const [playerId, s] of p.seats) for (const r of s.waiters.splice(0)) this.#out.push({ type: 'resolve_claim', ref: r, handoff: w.wire.get(playerId)! });
+        return;
+      case 'unhost':
+        this.#log('info', 'picking another host for the session', { sessionId: p.sessionId, failedHosts: [...p.tried] });
+        if (w.first) this.#tellRehosting(p);
+        this.#tryRehost(p, now);
+        return;
+      case 'move':
+        this.#log('info', 'session goes to another host', { sessionId: p.sessionId, host: w.hostName, attempt: p.rehost!.attempt });
+        p.hostName = w.hostName;
+        this.#startCreate(p, now);
+        return;
+      case 'host':
+        return;
+    }
+  }
+
+  /** The session store refused the record with this ref. */
+  recordFailed(ref: number, err: ErrorInfo, now: number): void {
+    const p = this.#awaiting(ref);
+    if (!p) return;
+    const w = p.wait!;
+    p.wait = undefined;
+    switch (w.step) {
+      case 'create':
+        this.#pending.delete(p.sessionId);
+        this.#o.hosts.release(p.sessionId);
+        this.#log('warn', 'could not create the session', { err, origin: p.req.origin });
+        for (const pl of p.req.players) this.#cancelled(pl.playerId, p.req.origin.id, err.message);
+        return;
+      case 'sent-to-host':
+        this.#hostFailed(p, err, now);
+        return;
+      case 'host-acked':
+        this.#log('warn', 'session creation on the host failed', { sessionId: p.sessionId, host: p.hostName, err });
+        this.#abandonOnHost(p, failReason(err), now);
+        return;
+      case 'unhost':
+        this.#log('warn', 'could not move the session to another host', { sessionId: p.sessionId, err });
+        this.#fail(p, w.failReason, now);
+        return;
+      case 'move':
+        // retried on the next tick
+        this.#o.hosts.release(p.sessionId);
+        this.#log('warn', 'could not move the session to another host', { sessionId: p.sessionId, host: w.hostName, err });
+        return;
+      case 'host':
+        return;
+    }
+  }
+
+  /** The host acknowledged `session.create` (ref of the create_on_host action). */
+  hostAcked(ref: number, ep: HostEndpoint, now: number): void {
+    const p = this.#awaiting(ref);
+    if (!p || p.wait!.step !== 'host') return;
+    p.wait = undefined;
+    const built = this.#wires(p, ep, now);
+    if ('err' in built) {
+      this.#log('warn', 'session creation on the host failed', { sessionId: p.sessionId, host: p.hostName, err: built.err });
+      this.#abandonOnHost(p, failReason(built.err), now);
+      return;
+    }
+    const wire = built.wire;
+    this.#o.hosts.release(p.sessionId);
+    const handOffs: Record<string, HandOff> = {};
+    for (const [playerId, h] of wire) {
+      const a = h.host.address;
+      handOffs[playerId] = {
+        sessionId: p.sessionId,
+        host: { name: p.hostName, address: `${a.host}:${a.port}`, ...(p.transport === 'quic' ? { tlsName: h.host.tlsName } : {}) },
+        transport: p.transport,
+        credentials: h,
+        expiresAt: h.expiresAt,
+      };
+    }
+    const r = this.#record({ op: 'host-acked', sessionId: p.sessionId, handOffs }, now, true);
+    p.wait = { ref: r, step: 'host-acked', wire };
+  }
+
+  /** The host refused `session.create`, its control connection is gone, or the request timed out. */
+  hostRefused(ref: number, err: ErrorInfo, now: number): void {
+    const p = this.#awaiting(ref);
+    if (!p || p.wait!.step !== 'host') return;
+    p.wait = undefined;
+    this.#log('warn', 'session creation on the host failed', { sessionId: p.sessionId, host: p.hostName, err });
+    this.#hostFailed(p, err, now);
   }
 
   /**
-   * The host refused `session.create` or did not acknowledge it: remember it, free its slot, and
-   * pick the next suitable host (retried each tick) until noHostTimeoutMs after the first failure.
-   * The claims stay open; players get `session.waiting` meanwhile. False when the time is up.
+   * A host was declared dead. A session waiting for its answer goes to another host; one still
+   * collecting claims fails now (its players are told, instead of claiming seats on a dead host).
    */
-  async #startRehost(p: Pending, why: string): Promise<boolean> {
-    const d = this.#deps;
-    const now = Date.now();
-    const failed = p.hostName;
-    p.tried.add(failed);
-    d.registry.release(p.sessionId);
-    // a host that timed out may still create it late: tell it to drop the session (best effort)
-    d.cancelOnHost(failed, p.sessionId, 'the session went to another host');
-    if (p.rehost && now - p.rehost.since > d.noHostTimeoutMs) return false;
-    const first = p.rehost === undefined;
-    p.rehost ??= { since: now, attempt: 0, toldAt: now, reason: why, busy: false };
-    p.rehost.reason = why;
-    p.rehost.busy = true; // the tick must not pick for it while this runs
-    p.state = 'rehosting';
-    try {
-      // no host while it waits, so the death of the host that failed does not touch it
-      await d.sessions.rehost(p.sessionId, '', now);
-    } catch (err) {
-      d.logger.warn({ sessionId: p.sessionId, err: errInfo(err) }, 'could not move the session to another host');
-      return false;
-    }
-    d.logger.info({ sessionId: p.sessionId, failedHosts: [...p.tried] }, 'picking another host for the session');
-    if (first) this.#tellRehosting(p);
-    p.rehost.busy = false;
-    await this.#tryRehost(p, now);
-    return true;
-  }
-
-  /** One re-pick attempt: send the session to the next host, or keep waiting, or give up. */
-  async #tryRehost(p: Pending, now: number): Promise<void> {
-    const d = this.#deps;
-    const r = p.rehost!;
-    if (r.busy || p.state !== 'rehosting' || this.#pending.get(p.sessionId) !== p) return;
-    r.busy = true;
-    try {
-      await this.#rehostOnce(p, r, now);
-    } finally {
-      r.busy = false;
-    }
-  }
-
-  async #rehostOnce(p: Pending, r: NonNullable<Pending['rehost']>, now: number): Promise<void> {
-    const d = this.#deps;
-    r.attempt++;
-    const pick = d.registry.pick({ transport: p.transport, exclude: [...p.tried], ...(p.req.regions?.length ? { regions: p.req.regions } : {}) });
-    if (!pick.ok) {
-      if (now - r.since > d.noHostTimeoutMs) {
-        await this.#fail(p, `no other host took the session (${r.reason})`);
-        return;
+  hostLost(hostName: string, now: number): void {
+    for (const p of [...this.#pending.values()]) {
+      if (p.hostName !== hostName) continue;
+      const err = { message: `host ${hostName} stopped responding` };
+      if (p.state === 'creating' && (p.wait?.step === 'sent-to-host' || p.wait?.step === 'host')) {
+        p.wait = undefined;
+        this.#hostFailed(p, err, now);
+      } else if (p.state === 'claiming' || p.state === 'recording') {
+        this.#fail(p, err.message, now);
       }
-      // keep the domain's ack deadline from running out while we look
-      await d.sessions.rehost(p.sessionId, '', now).catch(() => undefined);
-      if (now - r.toldAt >= WAITING_NOTICE_MS) {
-        r.toldAt = now;
-        this.#tellRehosting(p);
-      }
-      return;
-    }
-    const hostName = pick.host.name;
-    try {
-      d.registry.reserve(hostName, p.sessionId, now);
-      await d.sessions.rehost(p.sessionId, hostName, now);
-    } catch (err) {
-      d.registry.release(p.sessionId);
-      d.logger.warn({ sessionId: p.sessionId, host: hostName, err: errInfo(err) }, 'could not move the session to another host');
-      return;
-    }
-    d.logger.info({ sessionId: p.sessionId, host: hostName, attempt: r.attempt }, 'session goes to another host');
-    p.hostName = hostName;
-    p.state = 'creating';
-    void this.#createOnHost(p);
-  }
-
-  #tellRehosting(p: Pending): void {
-    const r = p.rehost!;
-    const body: WaitingBody = {
-      ...(p.req.origin.kind === 'lobby' ? { lobbyId: p.req.origin.id } : { matchId: p.req.origin.id }),
-      since: r.since,
-      attempt: r.attempt,
-      giveUpAt: r.since + this.#deps.noHostTimeoutMs,
-      reason: 'the game host did not take the session; trying another',
-    };
-    for (const s of p.seats.values()) this.#deps.notifyWaiting?.(s.player.playerId, body);
-  }
-
-  /** A netcode hand-off: a fresh connect token for the seat, naming the host's netcode address. */
-  #netcodeWire(sessionId: string, seatId: string, address: { host: string; port: number }): WireHandoff {
-    const nc = this.#deps.netcode;
-    if (!nc) throw new IyesmpError('input', 'netcode_no_key', 'netcode sessions need the netcode key on the auth server');
-    const { connectToken } = issueNetcodeHandoff({ ...nc, host: { publicAddresses: [address] }, sessionId, playerId: seatId });
-    return {
-      sessionId,
-      playerId: seatId,
-      // the token is what expires: a client that has not connected by then asks again
-      expiresAt: Date.now() + nc.expireSeconds * 1000,
-      // netcode has no TLS; the protocol's Handoff still wants a name, so it carries the address
-      host: { address, tlsName: address.host },
-      transport: { kind: 'netcode', connectToken: new Uint8Array(connectToken) },
-    };
-  }
-
-  async #fail(p: Pending, reason: string): Promise<void> {
-    const d = this.#deps;
-    this.#pending.delete(p.sessionId);
-    d.registry.release(p.sessionId);
-    await d.sessions.fail(p.sessionId, reason, Date.now()).catch(() => undefined);
-    const e = new IyesmpError('refused', 'session_failed', `the game session could not be set up (${reason})`);
-    for (const s of p.seats.values()) {
-      for (const w of s.waiters.splice(0)) w.reject(e);
-      d.notifyCancelled(s.player.playerId, { matchId: p.req.origin.id, reason: `session failed: ${reason}`, requeued: false });
     }
   }
 
   /** The domain failed a session on its own (host ack timeout): forget it here too. */
-  async forget(sessionId: string, reason: string): Promise<void> {
+  forget(sessionId: string, reason: string, now: number): void {
     const p = this.#pending.get(sessionId);
-    if (p) await this.#fail(p, reason);
+    if (p) this.#fail(p, reason, now);
   }
 
-  async tick(now: number): Promise<void> {
-    const d = this.#deps;
+  tick(now: number): void {
     const waiting = this.#waiting;
     this.#waiting = [];
     for (const w of waiting) {
       const transport = this.transportOf(w);
-      const pick = d.registry.pick({ transport, ...(w.regions?.length ? { regions: w.regions } : {}) });
-      if (pick.ok) await this.#open(w, pick.host.name, transport, now);
-      else if (now - w.since > d.noHostTimeoutMs) {
-        d.logger.warn({ origin: w.origin }, 'gave up waiting for a host');
-        for (const p of w.players) d.notifyCancelled(p.playerId, { matchId: w.origin.id, reason: 'no host available', requeued: false });
+      const pick = this.#o.hosts.pick({ transport, ...(w.regions?.length ? { regions: w.regions } : {}) });
+      if (pick.ok) this.#open(w, pick.host.name, transport, now);
+      else if (now - w.since > this.#o.noHostTimeoutMs) {
+        this.#log('warn', 'gave up waiting for a host', { origin: w.origin });
+        for (const p of w.players) this.#cancelled(p.playerId, w.origin.id, 'no host available');
       } else {
         w.attempt++;
         if (now - w.toldAt >= WAITING_NOTICE_MS) {
@@ -505,51 +511,307 @@ export class HandoffCoordinator {
         this.#waiting.push(w);
       }
     }
-    const wall = Date.now();
     for (const p of [...this.#pending.values()]) {
-      if (p.state === 'claiming' && wall > p.claimBy) await this.#fail(p, 'not every player claimed its seat in time');
-      else if (p.state === 'rehosting') await this.#tryRehost(p, wall);
+      if (p.state === 'claiming' && now > p.claimBy) this.#fail(p, 'not every player claimed its seat in time', now);
+      else if (p.wait?.step === 'host' && now > p.wait.deadline) {
+        // the driver's request normally times out first; this holds when it does not
+        p.wait = undefined;
+        this.#hostFailed(p, { code: 'timeout', message: `host ${p.hostName} did not acknowledge the session in time` }, now);
+      } else if (p.state === 'rehosting') this.#tryRehost(p, now);
     }
-  }
-
-  #tellWaiting(w: WaitingStart): void {
-    const body: WaitingBody = {
-      ...(w.origin.kind === 'lobby' ? { lobbyId: w.origin.id } : { matchId: w.origin.id }),
-      since: w.since,
-      attempt: w.attempt,
-      giveUpAt: w.since + this.#deps.noHostTimeoutMs,
-      reason: 'no game host is free',
-    };
-    for (const p of w.players) this.#deps.notifyWaiting?.(p.playerId, body);
   }
 
   /** Shutdown: refuse every claim still waiting. */
   close(): void {
-    const e = new IyesmpError('io', 'shutting_down', 'the auth server is shutting down');
-    for (const p of this.#pending.values()) for (const s of p.seats.values()) for (const w of s.waiters.splice(0)) w.reject(e);
+    const e: ClaimRefusal = { kind: 'io', code: HANDOFF_ERRORS.shuttingDown, message: 'the auth server is shutting down' };
+    for (const p of this.#pending.values()) for (const s of p.seats.values()) for (const r of s.waiters.splice(0)) this.#refuse(r, e);
+    for (const r of this.#mints.keys()) this.#refuse(r, e);
+    this.#mints.clear();
     this.#pending.clear();
     this.#waiting = [];
   }
+
+  // ---- queries -----------------------------------------------------------------------------------
+
+  /**
+   * `session.ready` again for a player who reconnects while its session is being set up or runs.
+   * `transport` is the running session's (from its record) when it is no longer pending here.
+   */
+  readyFor(playerId: string, sessionId: string, transport: string | undefined, now: number): SessionReadyBody {
+    const p = this.#pending.get(sessionId);
+    const claimBy = p && p.state !== 'recording' ? p.claimBy : now + this.#o.claimTimeoutMs;
+    const kind: HandoffTransportKind = p?.transport ?? (transport === 'netcode' ? 'netcode' : 'quic');
+    return {
+      sessionId,
+      transport: kind,
+      needsPublicKey: kind === 'quic' && this.#o.keyDelivery === 'client' && p !== undefined && p.seats.get(playerId)?.cert === undefined,
+      claimBy,
+    };
+  }
+
+  /** A netcode hand-off: a fresh connect token for the seat, naming the host's netcode address. */
+  netcodeWire(sessionId: string, seatId: string, address: { host: string; port: number }, now: number): WireHandoff {
+    const issue = this.#o.netcodeToken;
+    if (!issue) throw new IyesmpError('input', HANDOFF_ERRORS.netcodeNoKey, 'netcode sessions need the netcode key on the auth server');
+    const { connectToken, expiresAt } = issue({ sessionId, seatId, address, now });
+    return {
+      sessionId,
+      playerId: seatId,
+      // the token is what expires: a client that has not connected by then asks again
+      expiresAt,
+      // netcode has no TLS; the protocol's Handoff still wants a name, so it carries the address
+      host: { address, tlsName: address.host },
+      transport: { kind: 'netcode', connectToken },
+    };
+  }
+
+  // ---- steps -------------------------------------------------------------------------------------
+
+  #open(req: StartRequest, hostName: string, transport: HandoffTransportKind, now: number): void {
+    const sessionId = this.#o.newSessionId();
+    this.#o.hosts.reserve(hostName, sessionId, now);
+    const p: Pending = {
+      sessionId,
+      hostName,
+      transport,
+      req,
+      seats: new Map(req.players.map((pl) => [pl.playerId, { player: pl, seatId: seatIdOf(pl.playerId), claimed: false, waiters: [] }])),
+      claimBy: 0,
+      state: 'recording',
+      tried: new Set(),
+    };
+    this.#pending.set(sessionId, p);
+    const ref = this.#record(
+      {
+        op: 'create',
+        session: {
+          id: sessionId,
+          hostName,
+          transport,
+          players: req.players.map((pl) => pl.playerId),
+          origin: req.origin,
+          ...(req.mode !== undefined ? { mode: req.mode } : {}),
+          ...(req.ext !== undefined ? { ext: req.ext } : {}),
+        },
+      },
+      now,
+      true,
+    );
+    p.wait = { ref, step: 'create' };
+  }
+
+  /** Each seat's hand-off on the endpoint the host acknowledged, or why there is none. */
+  #wires(p: Pending, ep: HostEndpoint, now: number): { wire: Map<string, WireHandoff> } | { err: ErrorInfo } {
+    const wire = new Map<string, WireHandoff>();
+    const refused = (message: string) => ({ err: { code: 'host_refused', message } });
+    if (p.transport === 'netcode') {
+      if (ep.kind !== 'netcode' || !ep.address) return refused('the host answered without a netcode endpoint');
+      const address = { host: ep.address.host, port: ep.address.port };
+      try {
+        // tokens need an IP literal: a host that registered a name fails the session here, before anything is recorded
+        for (const [playerId, s] of p.seats) wire.set(playerId, this.netcodeWire(p.sessionId, s.seatId, address, now));
+      } catch (e) {
+        return { err: errInfo(e) };
+      }
+    } else {
+      if (ep.kind !== 'quic' || !ep.address || !ep.tlsName) return refused('the host answered without a QUIC endpoint');
+      for (const [playerId, s] of p.seats) wire.set(playerId, quicWire(p.sessionId, s, { host: ep.address.host, port: ep.address.port }, ep.tlsName));
+    }
+    return { wire };
+  }
+
+  #maybeCreate(p: Pending, now: number): void {
+    if (p.state === 'claiming' && [...p.seats.values()].every((s) => s.claimed)) this.#startCreate(p, now);
+  }
+
+  #startCreate(p: Pending, now: number): void {
+    p.state = 'creating';
+    p.wait = { ref: this.#record({ op: 'sent-to-host', sessionId: p.sessionId }, now, true), step: 'sent-to-host' };
+  }
+
+  #sendCreate(p: Pending, now: number): void {
+    const players: WireExpectedPlayer[] = [...p.seats.values()].map((s) => ({
+      playerId: s.seatId,
+      accountId: s.player.playerId,
+      displayName: s.player.displayName,
+      address: s.address!,
+      ...(p.transport === 'netcode'
+        ? { netcodeClientId: deriveNetcodeClientId(p.sessionId, s.seatId).toString() }
+        : { certFingerprint: Buffer.from(s.cert!.fingerprint, 'hex') }),
+    }));
+    const body: CreateBody = {
+      sessionId: p.sessionId,
+      transport: p.transport,
+      expiresAt: now + this.#o.joinTimeoutMs,
+      players,
+      ...(p.req.mode !== undefined ? { mode: p.req.mode } : {}),
+      ...(p.req.ext !== undefined ? { ext: p.req.ext } : {}),
+    };
+    const ref = ++this.#ref;
+    const deadline = now + this.#o.hostAckTimeoutMs;
+    p.wait = { ref, step: 'host', deadline };
+    this.#out.push({ type: 'create_on_host', ref, host: p.hostName, body, timeoutMs: this.#o.hostAckTimeoutMs, deadline });
+  }
+
+  /**
+   * The host refused `session.create` or did not acknowledge it: nothing runs on it, so remember
+   * it, free its slot, and pick the next suitable host (retried each tick) until noHostTimeoutMs
+   * after the first failure. The claims stay open; players get `session.waiting` meanwhile.
+   */
+  #hostFailed(p: Pending, err: ErrorInfo, now: number): void {
+    const failed = p.hostName;
+    p.tried.add(failed);
+    this.#o.hosts.release(p.sessionId);
+    // a host that timed out may still create it late: tell it to drop the session (best effort)
+    this.#out.push({ type: 'cancel_on_host', host: failed, sessionId: p.sessionId, reason: 'the session went to another host' });
+    if (p.rehost && now - p.rehost.since > this.#o.noHostTimeoutMs) {
+      this.#fail(p, failReason(err), now);
+      return;
+    }
+    const why = err.code !== undefined ? `${err.code}: ${err.message}` : err.message;
+    const first = p.rehost === undefined;
+    p.rehost ??= { since: now, attempt: 0, toldAt: now, reason: why };
+    p.rehost.reason = why;
+    p.state = 'rehosting';
+    // no host while it waits, so the death of the host that failed does not touch it
+    const ref = this.#record({ op: 'rehost', sessionId: p.sessionId, hostName: '' }, now, true);
+    p.wait = { ref, step: 'unhost', first, failReason: failReason(err) };
+  }
+
+  /** One re-pick attempt: send the session to the next host, or keep waiting, or give up. */
+  #tryRehost(p: Pending, now: number): void {
+    const r = p.rehost!;
+    if (p.state !== 'rehosting' || p.wait) return;
+    r.attempt++;
+    const pick = this.#o.hosts.pick({ transport: p.transport, exclude: [...p.tried], ...(p.req.regions?.length ? { regions: p.req.regions } : {}) });
+    if (!pick.ok) {
+      if (now - r.since > this.#o.noHostTimeoutMs) {
+        this.#fail(p, `no other host took the session (${r.reason})`, now);
+        return;
+      }
+      // keep the domain's ack deadline from running out while we look
+      this.#record({ op: 'rehost', sessionId: p.sessionId, hostName: '' }, now, false);
+      if (now - r.toldAt >= WAITING_NOTICE_MS) {
+        r.toldAt = now;
+        this.#tellRehosting(p);
+      }
+      return;
+    }
+    const hostName = pick.host.name;
+    try {
+      this.#o.hosts.reserve(hostName, p.sessionId, now);
+    } catch (e) {
+      this.#o.hosts.release(p.sessionId);
+      this.#log('warn', 'could not move the session to another host', { sessionId: p.sessionId, host: hostName, err: { message: (e as Error).message } });
+      return;
+    }
+    p.wait = { ref: this.#record({ op: 'rehost', sessionId: p.sessionId, hostName }, now, true), step: 'move', hostName };
+  }
+
+  /** The host runs a session nobody will join: let it free the slot now rather than at the no-show deadline. */
+  #abandonOnHost(p: Pending, reason: string, now: number): void {
+    this.#out.push({ type: 'cancel_on_host', host: p.hostName, sessionId: p.sessionId, reason: 'the auth server could not complete the hand-off' });
+    this.#fail(p, reason, now);
+  }
+
+  #fail(p: Pending, reason: string, now: number): void {
+    this.#pending.delete(p.sessionId);
+    this.#o.hosts.release(p.sessionId);
+    this.#record({ op: 'fail', sessionId: p.sessionId, reason }, now, false);
+    const e: ClaimRefusal = { kind: 'refused', code: HANDOFF_ERRORS.sessionFailed, message: `the game session could not be set up (${reason})` };
+    for (const s of p.seats.values()) {
+      for (const r of s.waiters.splice(0)) this.#refuse(r, e);
+      this.#cancelled(s.player.playerId, p.req.origin.id, `session failed: ${reason}`);
+    }
+  }
+
+  // ---- output helpers ----------------------------------------------------------------------------
+
+  /** The pending session waiting for `ref`, if any. */
+  #awaiting(ref: number): Pending | undefined {
+    for (const p of this.#pending.values()) if (p.wait?.ref === ref) return p;
+    return undefined;
+  }
+
+  /** Queues a store operation; with `answer`, it gets a ref the driver answers with recorded/recordFailed. */
+  #record(op: SessionRecordOp, now: number, answer: boolean): number {
+    const ref = ++this.#ref;
+    this.#out.push({ type: 'session_record', ...(answer ? { ref } : {}), now, ...op });
+    return ref;
+  }
+
+  #readyBody(p: Pending): SessionReadyBody {
+    return {
+      sessionId: p.sessionId,
+      transport: p.transport,
+      needsPublicKey: p.transport === 'quic' && this.#o.keyDelivery === 'client',
+      claimBy: p.claimBy,
+      ...(p.req.origin.kind === 'lobby' ? { lobbyId: p.req.origin.id } : { matchId: p.req.origin.id }),
+    };
+  }
+
+  #tellRehosting(p: Pending): void {
+    const r = p.rehost!;
+    const body: WaitingBody = {
+      ...originField(p.req.origin),
+      since: r.since,
+      attempt: r.attempt,
+      giveUpAt: r.since + this.#o.noHostTimeoutMs,
+      reason: 'the game host did not take the session; trying another',
+    };
+    for (const s of p.seats.values()) this.#notify(s.player.playerId, { type: 'session.waiting', body });
+  }
+
+  #tellWaiting(w: WaitingStart): void {
+    const body: WaitingBody = {
+      ...originField(w.origin),
+      since: w.since,
+      attempt: w.attempt,
+      giveUpAt: w.since + this.#o.noHostTimeoutMs,
+      reason: 'no game host is free',
+    };
+    for (const p of w.players) this.#notify(p.playerId, { type: 'session.waiting', body });
+  }
+
+  #cancelled(playerId: string, matchId: string, reason: string): void {
+    this.#notify(playerId, { type: 'match.cancelled', body: { matchId, reason, requeued: false } });
+  }
+
+  #notify(playerId: string, message: PlayerNotice): void {
+    this.#out.push({ type: 'notify', playerId, message });
+  }
+
+  #refuse(ref: number, error: ClaimRefusal): void {
+    this.#out.push({ type: 'refuse_claim', ref, error });
+  }
+
+  #log(level: LogLevel, msg: string, fields: Record<string, unknown>): void {
+    this.#out.push({ type: 'log', level, msg, fields });
+  }
+}
+
+function originField(origin: StartRequest['origin']): { lobbyId: string } | { matchId: string } {
+  return origin.kind === 'lobby' ? { lobbyId: origin.id } : { matchId: origin.id };
+}
+
+/** The reason a session fails with after a store or host error (`code: message`; `host error` without a code). */
+function failReason(err: ErrorInfo): string {
+  return err.code !== undefined ? `${err.code}: ${err.message}` : 'host error';
 }
 
 function quicWire(sessionId: string, s: Seat, address: { host: string; port: number }, tlsName: string): WireHandoff {
-  const m = s.minted!;
+  const c = s.cert!;
   return {
     sessionId,
     playerId: s.seatId,
-    expiresAt: m.notAfter.getTime(),
+    expiresAt: c.expiresAt,
     host: { address, tlsName },
     transport: {
       kind: 'quic',
       alpn: 'iyesmp-host/1',
-      sessionCert: new Uint8Array(m.certDer),
-      chain: pemToDerList(m.issuerPem).map((d) => new Uint8Array(d)),
-      ...(m.privateKeyPem ? { privateKey: new Uint8Array(createPrivateKey(m.privateKeyPem).export({ type: 'pkcs8', format: 'der' })) } : {}),
+      sessionCert: c.certDer,
+      chain: c.chain,
+      ...(c.privateKey ? { privateKey: c.privateKey } : {}),
     },
   };
-}
-
-export function errInfo(err: unknown): { code?: string; message: string } {
-  if (err instanceof IyesmpError) return { code: err.code, message: err.message };
-  return { message: err instanceof Error ? err.message : String(err) };
 }
