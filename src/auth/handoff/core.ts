@@ -295,7 +295,7 @@ export class HandoffCore {
    * A player claims its seat. Returns the claim's ref: the claim is answered by a `resolve_claim`
    * (after the host's ack) or a `refuse_claim` action naming it.
    */
-  claim(playerId: string, sessionId: string, publicKey: Uint8Array | undefined, address: string): number {
+  claim(playerId: string, sessionId: string, publicKey: Uint8Array | undefined, address: string, now: number): number {
     const o = this.#o;
     const ref = ++this.#ref;
     const p = this.#pending.get(sessionId);
@@ -313,6 +313,7 @@ export class HandoffCore {
       seat.claimed = true;
       seat.address = address;
       seat.waiters.push(ref);
+      this.#maybeCreate(p, now);
       return ref;
     }
     if (o.keyDelivery === 'client' && !publicKey) {

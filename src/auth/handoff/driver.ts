@@ -120,7 +120,7 @@ export class HandoffDriver {
       return h;
     }
     return new Promise<WireHandoff>((resolve, reject) => {
-      this.#claims.set(this.#core.claim(playerId, sessionId, publicKey, address), { resolve, reject });
+      this.#claims.set(this.#core.claim(playerId, sessionId, publicKey, address, this.#now()), { resolve, reject });
       this.#run();
     });
   }
