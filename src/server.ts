@@ -31,7 +31,7 @@
 export { AuthServer, startAuthServer, type AuthServerOptions, type AuthServerEvents } from './auth/server.js';
 export { HostServer, startHostServer, type HostServerOptions } from './host/server.js';
 export { GameSession, type HostGame, type GameMessage, type GameSessionEvents, type ActionHandler } from './host/game.js';
-export type { WireHandoff, HandoffTransportKind } from './auth/handoff.js';
+export type { WireHandoff, HandoffTransportKind } from './auth/handoff/index.js';
 // netcode.io sessions: the Auth server's `netcode` and the Host server's `netcode` options from configs
 export { resolveNetcodeIssuer, resolveNetcodeHost, type ResolvedNetcodeIssuer, type ResolvedNetcodeHost } from './netcode/config.js';
 export { ReloadableVerifier } from './serve/verifier.js';

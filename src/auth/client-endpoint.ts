@@ -2,11 +2,39 @@ import type { Logger } from 'pino';
 import { IyesmpError } from '../errors.js';
 import { ProtocolConnection, authFamily, type AuthFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream } from '../transport/index.js';
-import { AUTH_FAILURES, AuthError, PasswordProvider, usernameKey, type Account, type Credentials } from './accounts/index.js';
-import type { LobbyView } from './lobbies.js';
-import { errInfo } from './handoff.js';
+import type { GameVersionCheck } from '../protocol/index.js';
+import { AUTH_FAILURES, AuthError, PasswordProvider, usernameKey, type Account, type AccountService, type Credentials } from './accounts/index.js';
+import type { Lobbies, LobbyView } from './lobbies.js';
+import type { Matchmaker } from './matchmaking.js';
+import type { PartyQueue } from './parties.js';
+import { errInfo } from './err-info.js';
 import { acceptControlStream } from './control-stream.js';
-import type { AuthServer } from './server.js';
+import type { AuthLimits } from './limits.js';
+import type { HandoffDriver } from './handoff/index.js';
+
+/** What a client connection needs from the server around it (AuthServer implements it). */
+export interface ClientEndpointContext {
+  readonly logger: Logger;
+  readonly options: { name: string; gameVersion: string; acceptGameVersion?: GameVersionCheck; motd?: string; allowRegistration?: boolean };
+  readonly accounts: Pick<AccountService, 'authenticate' | 'provider'>;
+  readonly lobbies: Pick<Lobbies, 'create' | 'list' | 'join' | 'leave' | 'setReady' | 'start' | 'kick' | 'setOwner'>;
+  readonly matchmaker: Pick<Matchmaker, 'enqueue' | 'ticketOf' | 'cancel' | 'accept' | 'decline'>;
+  readonly parties: Pick<PartyQueue, 'members' | 'enqueue'>;
+  readonly handoffs: Pick<HandoffDriver, 'claim'>;
+  readonly limits: Pick<AuthLimits, 'admit'>;
+  accountOf(playerId: string): Account | undefined;
+  ratingOf(account: Account, mode: string): Promise<number | undefined>;
+  matchSizeFor(mode: string): number;
+  notifyPlayer(playerId: string, minMinor: number, type: ClientNotice, body: unknown): void;
+  clientLoggedIn(link: ClientLink): void;
+  clientLoggedOut(link: ClientLink): void;
+  clientGone(link: ClientLink): void;
+  /** re-announce a session the player is part of */
+  resumeFor(link: ClientLink): Promise<void>;
+}
+
+/** The events a client can be sent. */
+export type ClientNotice = Parameters<ProtocolConnection<AuthFamily, 'listener'>['notify']>[0];
 
 /**
  * One game client's connection to the Auth server: the `iyesmp-auth/1` control stream, the login,
@@ -23,7 +51,7 @@ export class ClientLink {
   #loggingIn = false;
 
   constructor(
-    readonly server: AuthServer,
+    readonly server: ClientEndpointContext,
     readonly conn: PeerConnection,
     stream: PeerStream,
   ) {
@@ -55,7 +83,7 @@ export class ClientLink {
     return this.account.playerId;
   }
 
-  notify(type: Parameters<ProtocolConnection<AuthFamily, 'listener'>['notify']>[0], body: unknown): void {
+  notify(type: ClientNotice, body: unknown): void {
     try {
       this.proto.notify(type, body as never);
     } catch (err) {
@@ -265,6 +293,6 @@ function summary(l: LobbyView) {
 }
 
 /** Accepts a client's first stream as its control stream; later streams are refused. */
-export function acceptClient(server: AuthServer, conn: PeerConnection): void {
+export function acceptClient(server: ClientEndpointContext, conn: PeerConnection): void {
   acceptControlStream(conn, 'auth', (stream) => new ClientLink(server, conn, stream));
 }

@@ -2,9 +2,23 @@ import type { Logger } from 'pino';
 import { IyesmpError } from '../errors.js';
 import { ProtocolConnection, hostctlFamily, type HostctlFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream } from '../transport/index.js';
-import { errInfo, type CreateBody } from './handoff.js';
+import { errInfo } from './err-info.js';
+import type { CreateBody } from './handoff/index.js';
+import type { HostRegistry } from './host-registry.js';
 import { acceptControlStream } from './control-stream.js';
-import type { AuthServer } from './server.js';
+
+/** What a host's control connection needs from the server around it (AuthServer implements it). */
+export interface HostEndpointContext {
+  readonly logger: Logger;
+  readonly options: { name: string; gameVersion: string };
+  readonly registry: Pick<HostRegistry, 'register' | 'heartbeat' | 'heartbeatIntervalMs'>;
+  hostRegistered(link: HostLink): void;
+  hostGone(link: HostLink): void;
+  /** results from a host; idempotent (a lost ack means a resend) */
+  recordResults(hostName: string, body: { sessionId: string; endedAt: number; reason: string; results: Array<{ playerId: string }>; ext?: unknown }): Promise<void>;
+  /** `id` (hostctl 1.1) names the host's outbox item, so a resent batch is stored once */
+  recordTelemetry(hostName: string, entries: Array<{ sessionId?: string | undefined }>, ext: unknown, id?: string): Promise<void>;
+}
 
 /**
  * One Host server's control connection (`iyesmp-hostctl/1`). The host dialled us with its Host
@@ -19,7 +33,7 @@ export class HostLink {
   #closed = false;
 
   constructor(
-    readonly server: AuthServer,
+    readonly server: HostEndpointContext,
     readonly conn: PeerConnection,
     stream: PeerStream,
   ) {
@@ -120,6 +134,6 @@ export class HostLink {
   }
 }
 
-export function acceptHost(server: AuthServer, conn: PeerConnection): void {
+export function acceptHost(server: HostEndpointContext, conn: PeerConnection): void {
   acceptControlStream(conn, 'hostctl', (stream) => new HostLink(server, conn, stream));
 }

@@ -8,9 +8,10 @@ import type { GameVersionCheck } from '../protocol/index.js';
 import { ALPN, createQuicServer, type PemSource, type QuicServer } from '../transport/index.js';
 import { AccountService, GuestProvider, banUntil, type Account, type Ban, type BanTarget } from './accounts/index.js';
 import { AuthLimits } from './limits.js';
-import { acceptClient, lobbyInfo, type ClientLink } from './client-endpoint.js';
-import { HandoffCoordinator, errInfo, seatIdOf, type HandoffTransportKind } from './handoff.js';
-import { acceptHost, type HostLink } from './host-endpoint.js';
+import { acceptClient, lobbyInfo, type ClientEndpointContext, type ClientLink, type ClientNotice } from './client-endpoint.js';
+import { errInfo } from './err-info.js';
+import { HandoffDriver, seatIdOf, type HandoffTransportKind } from './handoff/index.js';
+import { acceptHost, type HostEndpointContext, type HostLink } from './host-endpoint.js';
 import { HostRegistry } from './host-registry.js';
 import { Lobbies } from './lobbies.js';
 import { Matchmaker, type MatchmakerOptions } from './matchmaking.js';
@@ -97,7 +98,7 @@ export interface AuthServerEvents {
   'host-dead': [string];
 }
 
-export class AuthServer extends EventEmitter<AuthServerEvents> {
+export class AuthServer extends EventEmitter<AuthServerEvents> implements ClientEndpointContext, HostEndpointContext {
   readonly options: Resolved;
   readonly logger: Logger;
   readonly accounts: AccountService;
@@ -106,7 +107,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
   readonly matchmaker: Matchmaker;
   readonly registry: HostRegistry;
   readonly sessions: Sessions;
-  readonly handoffs: HandoffCoordinator;
+  readonly handoffs: HandoffDriver;
   /** lobbies queued as matchmaking parties */
   readonly parties: PartyQueue;
   clientServer!: QuicServer;
@@ -144,7 +145,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
     const hostAckTimeoutMs = opts.hostAckTimeoutMs ?? 15_000;
     // the domain's own ack deadline counts from creation, so it must cover the claims too
     this.sessions = new Sessions({ hostAckTimeoutMs: claimTimeoutMs + hostAckTimeoutMs + 5_000, ...(opts.sessionStore ? { store: opts.sessionStore } : {}) });
-    this.handoffs = new HandoffCoordinator({
+    this.handoffs = new HandoffDriver({
       registry: this.registry,
       sessions: this.sessions,
       minter: opts.minter,
@@ -167,7 +168,6 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
         this.#hosts.get(hostName)?.proto.request('session.cancel', { sessionId, reason }, { timeoutMs: 10_000 }).catch(() => undefined);
       },
       notifyPlayer: (playerId, type, body) => this.#clients.get(playerId)?.notify(type, body),
-      notifyCancelled: (playerId, body) => this.#clients.get(playerId)?.notify('match.cancelled', body),
       notifyWaiting: (playerId, body) => {
         const link = this.#clients.get(playerId);
         if (link && link.minor >= 1) link.notify('session.waiting', body);
@@ -230,7 +230,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
   }
 
   /** @internal Tells a logged-in player something, if it negotiated at least `minor`. */
-  notifyPlayer(playerId: string, minMinor: number, type: Parameters<ClientLink['notify']>[0], body: unknown): void {
+  notifyPlayer(playerId: string, minMinor: number, type: ClientNotice, body: unknown): void {
     const link = this.#clients.get(playerId);
     if (link && link.minor >= minMinor) link.notify(type, body);
   }
@@ -281,7 +281,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
       this.matchmaker.tick(now);
       this.registry.tick(now);
       await this.sessions.tick(now);
-      await this.handoffs.tick(now);
+      this.handoffs.tick(now);
     } catch (err) {
       this.logger.error({ err: errInfo(err) }, 'tick failed');
     } finally {
@@ -348,8 +348,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
     try {
       const st = await this.sessions.statusOf(link.playerId);
       if (st.state === 'none') return;
-      const ready = this.handoffs.readyFor(link.playerId, st.sessionId, st.state === 'handed-off' ? st.handOff.transport : undefined);
-      if (ready) link.notify('session.ready', ready);
+      link.notify('session.ready', this.handoffs.readyFor(link.playerId, st.sessionId, st.state === 'handed-off' ? st.handOff.transport : undefined));
     } catch (err) {
       this.logger.warn({ err: errInfo(err) }, 'could not resume a session for a player');
     }
@@ -445,7 +444,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
   // ---- domain events -> messages -----------------------------------------------------------------
 
   #wire(): void {
-    const send = (playerId: string, type: Parameters<ClientLink['notify']>[0], body: unknown) => this.#clients.get(playerId)?.notify(type, body);
+    const send = (playerId: string, type: ClientNotice, body: unknown) => this.#clients.get(playerId)?.notify(type, body);
     const guard = (what: string, fn: () => void | Promise<void>) => {
       try {
         const r = fn();
@@ -475,10 +474,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
       for (const m of e.lobby.members) send(m.playerId, 'lobby.closed', { lobbyId: e.lobby.id, reason: e.reason });
     });
     this.lobbies.on('started', (e) =>
-      guard('lobby start', async () => {
+      guard('lobby start', () => {
         updated(e);
         const st = (e.lobby.settings ?? {}) as { region?: string; ext?: unknown };
-        await this.handoffs.start(
+        this.handoffs.start(
           {
             origin: { kind: 'lobby', id: e.lobby.id },
             players: e.members.map((m) => ({ playerId: m.playerId, displayName: m.displayName })),
@@ -528,6 +527,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> {
       guard('host loss', async () => {
         this.logger.warn({ host: host.name, lastSeen: host.lastSeen }, 'host missed its heartbeats; marked dead');
         this.emit('host-dead', host.name);
+        // the hand-off first: its records of sessions still being set up must not be marked lost
+        this.handoffs.hostLost(host.name);
         await this.sessions.hostLost(host.name, Date.now());
       }),
     );

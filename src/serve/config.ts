@@ -7,7 +7,7 @@ import type { AuthConfig } from '../config/auth.js';
 import type { HostConfig } from '../config/host.js';
 import { AccountService, CustomVerifierProvider, GuestProvider, MemoryAccountStore, PasswordProvider, TokenProvider, type AccountProvider, type StudioVerifier } from '../auth/accounts/index.js';
 import type { AuthServerOptions } from '../auth/server.js';
-import type { HandoffTransportKind } from '../auth/handoff.js';
+import type { HandoffTransportKind } from '../auth/handoff/index.js';
 import type { HostServerOptions } from '../host/server.js';
 import { resolveNetcodeHost, resolveNetcodeIssuer } from '../netcode/config.js';
 import { gameVersionRange } from '../protocol/version.js';

@@ -23,7 +23,7 @@ import { pollUntil as until } from '../support/wait.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const source = (f: string): string => readFileSync(path.join(root, f), 'utf8');
 const has = {
-  waiting: source('src/auth/handoff.ts').includes('notifyWaiting'),
+  waiting: source('src/auth/handoff/driver.ts').includes('notifyWaiting'),
   lost: source('src/auth/server.ts').includes("'session.lost'"),
   joinCode: source('src/auth/client-endpoint.ts').includes('body.joinCode'),
   endExt: /ext: results\.gameData/.test(source('src/host/server.ts')),

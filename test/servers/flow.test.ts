@@ -5,7 +5,7 @@ import { ALPN, connectQuic } from '../../src/transport/index.js';
 import type { AuthServer } from '../../src/auth/server.js';
 import type { HostServer } from '../../src/host/server.js';
 import type { GameSession, HostGame } from '../../src/host/game.js';
-import type { WireHandoff } from '../../src/auth/handoff.js';
+import type { WireHandoff } from '../../src/auth/handoff/index.js';
 import type { SessionRecord } from '../../src/auth/sessions.js';
 import { authClient, fingerprint, joinHost, makeFx, sessionKeys, startAuth, startHost, until, type Fx, type HostClient, type ScriptedClient } from './helpers.js';
 

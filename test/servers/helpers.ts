@@ -13,7 +13,7 @@ import { ALPN, connectQuic, type PeerConnection } from '../../src/transport/inde
 import { AuthServer, type AuthServerOptions } from '../../src/auth/server.js';
 import { HostServer, type HostServerOptions } from '../../src/host/server.js';
 import type { HostGame } from '../../src/host/game.js';
-import type { WireHandoff } from '../../src/auth/handoff.js';
+import type { WireHandoff } from '../../src/auth/handoff/index.js';
 import { silent } from '../support/live-servers.js';
 import { pollUntil } from '../support/wait.js';
 

@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthServer } from '../../src/auth/server.js';
-import type { WireHandoff } from '../../src/auth/handoff.js';
+import type { WireHandoff } from '../../src/auth/handoff/index.js';
 import type { SessionRecord } from '../../src/auth/sessions.js';
 import type { GameSession, HostGame } from '../../src/host/game.js';
 import type { HostServer } from '../../src/host/server.js';

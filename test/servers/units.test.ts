@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { seatIdOf } from '../../src/auth/handoff.js';
+import { seatIdOf } from '../../src/auth/handoff/index.js';
 import { parseHostPort } from '../../src/serve/config.js';
 import { validatePlayerId } from '../../src/pki/index.js';
 import { IyesmpError } from '../../src/errors.js';

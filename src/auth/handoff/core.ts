@@ -1,0 +1,818 @@
+import type { z } from 'zod';
+import { IyesmpError, type ErrorKind } from '../../errors.js';
+import { deriveNetcodeClientId } from '../../netcode/handoff.js';
+import type { KeyAlgorithm } from '../../pki/types.js';
+import type { Handoff as HandoffSchema } from '../../protocol/families/auth.js';
+import type { ExpectedPlayer as ExpectedPlayerSchema } from '../../protocol/families/hostctl.js';
+import { errInfo } from '../err-info.js';
+import type { PickRequest, PickResult } from '../host-registry.js';
+import type { HandOff, NewSession } from '../sessions.js';
+import { seatIdOf, type HandoffTransportKind } from './seat.js';
+
+/**
+ * Hand-off: from "these players play together" (a confirmed match or a started lobby) to every
+ * player holding a session certificate for a session the host has acknowledged.
+ *
+ *   start -> pick host (or wait: "no host available", retried each tick)
+ *         -> session record created, `session.ready` to each player
+ *         -> each player claims its seat (`session.claim`, with its public key): a cert is minted now,
+ *            so a bad key is refused to that player alone
+ *         -> every seat claimed: `session.create` on the host with address + fingerprint per player
+ *         -> host ack: every pending claim is answered with its Handoff
+ *
+ * Claims are answered only after the host's ack, so a client never races the host's allow-list.
+ * A host that refuses or stays silent is never asked again for that session: another one is picked
+ * (players hear `session.waiting`) until noHostTimeoutMs after the first failure.
+ *
+ * The transport is chosen per game mode (`transportFor`). For netcode there is no certificate: a
+ * claim only marks the seat taken, the host is told each seat's client id, and the answer carries
+ * a connect token sealed with the key shared with the hosts.
+ *
+ * Sans-IO: inputs are method calls carrying `now`; outputs are actions queued for the driver
+ * (`drain()`). Anything slow (minting, the session store, the host's answer) is an action with a
+ * `ref`, answered by an input naming that ref; an answer to a ref no longer awaited is ignored.
+ * Host choice is synchronous, so the core asks the registry (`HostPicker`) itself.
+ */
+
+export type WireHandoff = z.output<typeof HandoffSchema>;
+type WireExpectedPlayer = z.output<typeof ExpectedPlayerSchema>;
+
+/** Codes of the errors a claim is refused with (clients see them in the error reply). */
+export const HANDOFF_ERRORS = {
+  unknownSession: 'unknown_session',
+  badRequest: 'bad_request',
+  sessionFailed: 'session_failed',
+  mintFailed: 'mint_failed',
+  shuttingDown: 'shutting_down',
+  netcodeNoKey: 'netcode_no_key',
+} as const;
+export type HandoffErrorCode = (typeof HANDOFF_ERRORS)[keyof typeof HANDOFF_ERRORS];
+
+export interface ClaimRefusal {
+  kind: ErrorKind;
+  code: HandoffErrorCode;
+  message: string;
+}
+
+/** An error from the driver's side (store, host, minter), as data. */
+export interface ErrorInfo {
+  code?: string;
+  message: string;
+}
+
+export interface SeatPlayer {
+  playerId: string;
+  displayName: string;
+}
+
+export interface StartRequest {
+  origin: { kind: 'lobby' | 'match'; id: string };
+  players: SeatPlayer[];
+  mode?: string;
+  regions?: string[];
+  /** game data for the host (lobby settings, ticket ext) */
+  ext?: unknown;
+}
+
+export interface CreateBody {
+  sessionId: string;
+  transport: HandoffTransportKind;
+  mode?: string;
+  expiresAt: number;
+  players: WireExpectedPlayer[];
+  ext?: unknown;
+}
+
+export interface SessionReadyBody {
+  sessionId: string;
+  transport: HandoffTransportKind;
+  needsPublicKey: boolean;
+  lobbyId?: string;
+  matchId?: string;
+  claimBy: number;
+}
+
+export interface WaitingBody {
+  matchId?: string;
+  lobbyId?: string;
+  since: number;
+  attempt: number;
+  giveUpAt: number;
+  reason: string;
+}
+
+export interface CancelledBody {
+  matchId: string;
+  reason: string;
+  requeued: boolean;
+}
+
+/** What a player is told (`session.waiting` goes to 1.1+ clients only; the driver decides). */
+export type PlayerNotice =
+  | { type: 'session.ready'; body: SessionReadyBody }
+  | { type: 'session.waiting'; body: WaitingBody }
+  | { type: 'match.cancelled'; body: CancelledBody };
+
+/** The host's answer to `session.create`. */
+export interface HostEndpoint {
+  kind: string;
+  address?: { host: string; port: number };
+  tlsName?: string;
+}
+
+/** A minted session certificate, as the wire needs it (DER). */
+export interface SeatCert {
+  certDer: Uint8Array<ArrayBuffer>;
+  /** SHA-256 of certDer, hex */
+  fingerprint: string;
+  expiresAt: number;
+  /** SessionAuth chain */
+  chain: Uint8Array<ArrayBuffer>[];
+  /** seed key delivery: the key we generated, PKCS#8 */
+  privateKey?: Uint8Array<ArrayBuffer>;
+}
+
+/** The store operations the hand-off records (see Sessions); `ref` present: answer with recorded/recordFailed. */
+export type SessionRecordOp =
+  | { op: 'create'; session: NewSession & { id: string } }
+  | { op: 'sent-to-host'; sessionId: string }
+  /** `hostName` empty: waiting for another host, so no host's death touches it */
+  | { op: 'rehost'; sessionId: string; hostName: string }
+  | { op: 'host-acked'; sessionId: string; handOffs: Record<string, HandOff> }
+  | { op: 'fail'; sessionId: string; reason: string };
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export type HandoffAction =
+  | ({ type: 'session_record'; ref?: number; now: number } & SessionRecordOp)
+  | { type: 'mint'; ref: number; sessionId: string; seatId: string; publicKey?: Uint8Array; algorithm?: KeyAlgorithm }
+  | { type: 'create_on_host'; ref: number; host: string; body: CreateBody; timeoutMs: number; deadline: number }
+  /** best effort: the host drops the session */
+  | { type: 'cancel_on_host'; host: string; sessionId: string; reason: string }
+  | { type: 'notify'; playerId: string; message: PlayerNotice }
+  | { type: 'resolve_claim'; ref: number; handoff: WireHandoff }
+  | { type: 'refuse_claim'; ref: number; error: ClaimRefusal }
+  | { type: 'log'; level: LogLevel; msg: string; fields: Record<string, unknown> };
+
+/** The host registry as the hand-off uses it (synchronous, sans-IO). */
+export interface HostPicker {
+  pick(req: PickRequest): PickResult;
+  /** throws when the host is unknown or the id is taken */
+  reserve(host: string, reservationId: string, now: number): unknown;
+  release(reservationId: string): void;
+}
+
+export interface HandoffCoreOptions {
+  hosts: HostPicker;
+  /** session ids (injected so tests are deterministic) */
+  newSessionId: () => string;
+  keyDelivery: 'client' | 'seed';
+  /** key type the server generates in the seed design; default: the SessionAuth key's */
+  seedKeyAlgorithm?: KeyAlgorithm;
+  /** which transport a game mode is played on (default quic) */
+  transportFor?: (mode: string | undefined) => HandoffTransportKind;
+  /**
+   * A netcode connect token for one seat, naming the host's address; required for netcode
+   * sessions. Throws when the address cannot go in a token (not an IP literal).
+   */
+  netcodeToken?: (req: { sessionId: string; seatId: string; address: { host: string; port: number }; now: number }) => {
+    connectToken: Uint8Array<ArrayBuffer>;
+    expiresAt: number;
+  };
+  claimTimeoutMs: number;
+  hostAckTimeoutMs: number;
+  /** how long the host waits for players after creation */
+  joinTimeoutMs: number;
+  /** how long a start may wait for a free host before the players are told it failed */
+  noHostTimeoutMs: number;
+}
+
+/** How often a waiting start is re-announced to its players. */
+export const WAITING_NOTICE_MS = 5_000;
+
+type WaitingStart = StartRequest & { since: number; attempt: number; toldAt: number };
+
+interface Seat {
+  player: SeatPlayer;
+  seatId: string;
+  address?: string;
+  /** the player claimed (for quic: its cert is minted) */
+  claimed: boolean;
+  cert?: SeatCert;
+  /** claims waiting for the host's ack */
+  waiters: number[];
+}
+
+/** The one slow step a pending session waits for, named by the ref of the action that started it. */
+type Wait =
+  | { ref: number; step: 'create' }
+  | { ref: number; step: 'sent-to-host' }
+  | { ref: number; step: 'host'; deadline: number }
+  | { ref: number; step: 'host-acked'; wire: Map<string, WireHandoff> }
+  | { ref: number; step: 'unhost'; first: boolean; failReason: string }
+  | { ref: number; step: 'move'; hostName: string };
+
+interface Pending {
+  sessionId: string;
+  hostName: string;
+  transport: HandoffTransportKind;
+  req: StartRequest;
+  seats: Map<string, Seat>;
+  claimBy: number;
+  /** `recording`: the record is being created (no player knows the session yet); `rehosting`: the
+   * chosen host refused or did not acknowledge; looking for another one */
+  state: 'recording' | 'claiming' | 'creating' | 'rehosting';
+  wait?: Wait;
+  /** hosts that refused or did not acknowledge this session: never asked again */
+  tried: Set<string>;
+  /** since the first host failed: the re-pick gives up after noHostTimeoutMs */
+  rehost?: { since: number; attempt: number; toldAt: number; reason: string };
+}
+
+interface Mint {
+  sessionId: string;
+  playerId: string;
+  address: string;
+}
+
+export class HandoffCore {
+  readonly #o: HandoffCoreOptions;
+  readonly #pending = new Map<string, Pending>();
+  /** starts waiting for a host with room */
+  #waiting: WaitingStart[] = [];
+  /** claims whose certificate is being minted */
+  readonly #mints = new Map<number, Mint>();
+  #out: HandoffAction[] = [];
+  #ref = 0;
+
+  constructor(o: HandoffCoreOptions) {
+    this.#o = o;
+  }
+
+  /** Sessions being set up (claims and host creation), for operators and tests. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  get waitingForHost(): number {
+    return this.#waiting.length;
+  }
+
+  /** The actions queued since the last drain, in order. */
+  drain(): HandoffAction[] {
+    const out = this.#out;
+    this.#out = [];
+    return out;
+  }
+
+  /** The transport a start is played on: the mode's, or quic. */
+  transportOf(req: { mode?: string | undefined }): HandoffTransportKind {
+    return this.#o.transportFor?.(req.mode) ?? 'quic';
+  }
+
+  // ---- inputs ------------------------------------------------------------------------------------
+
+  start(req: StartRequest, now: number): void {
+    const transport = this.transportOf(req);
+    if (transport === 'netcode' && !this.#o.netcodeToken) {
+      // the server refuses such configs at start; this guards programmatic use
+      this.#log('error', 'netcode game mode without a netcode key', { origin: req.origin, mode: req.mode });
+      for (const p of req.players) this.#cancelled(p.playerId, req.origin.id, 'netcode is not configured on the auth server');
+      return;
+    }
+    const pick = this.#o.hosts.pick({ transport, ...(req.regions?.length ? { regions: req.regions } : {}) });
+    if (!pick.ok) {
+      this.#log('warn', 'no host available; will retry', { origin: req.origin, transport, detail: pick.detail });
+      const w: WaitingStart = { ...req, since: now, attempt: 1, toldAt: now };
+      this.#waiting.push(w);
+      this.#tellWaiting(w);
+      return;
+    }
+    this.#open(req, pick.host.name, transport, now);
+  }
+
+  /**
+   * A player claims its seat. Returns the claim's ref: the claim is answered by a `resolve_claim`
+   * (after the host's ack) or a `refuse_claim` action naming it.
+   */
+  claim(playerId: string, sessionId: string, publicKey: Uint8Array | undefined, address: string, now: number): number {
+    const o = this.#o;
+    const ref = ++this.#ref;
+    const p = this.#pending.get(sessionId);
+    const seat = p?.seats.get(playerId);
+    if (!p || !seat || p.state === 'recording') {
+      this.#refuse(ref, { kind: 'refused', code: HANDOFF_ERRORS.unknownSession, message: `there is no seat for you in session ${sessionId}` });
+      return ref;
+    }
+    if (p.state !== 'claiming') {
+      // the seat was claimed before: this answer comes with the others'
+      seat.waiters.push(ref);
+      return ref;
+    }
+    if (p.transport === 'netcode') {
+      seat.claimed = true;
+      seat.address = address;
+      seat.waiters.push(ref);
+      this.#maybeCreate(p, now);
+      return ref;
+    }
+    if (o.keyDelivery === 'client' && !publicKey) {
+      this.#refuse(ref, { kind: 'input', code: HANDOFF_ERRORS.badRequest, message: 'session.claim needs publicKey (SPKI DER of a fresh key pair)' });
+      return ref;
+    }
+    this.#mints.set(ref, { sessionId, playerId, address });
+    this.#out.push({
+      type: 'mint',
+      ref,
+      sessionId,
+      seatId: seat.seatId,
+      ...(o.keyDelivery === 'client' ? { publicKey: publicKey! } : o.seedKeyAlgorithm ? { algorithm: o.seedKeyAlgorithm } : {}),
+    });
+    return ref;
+  }
+
+  /** The certificate of claim `ref` is minted. */
+  minted(ref: number, cert: SeatCert, now: number): void {
+    const m = this.#mints.get(ref);
+    if (!m) return;
+    this.#mints.delete(ref);
+    const p = this.#pending.get(m.sessionId);
+    const seat = p?.seats.get(m.playerId);
+    if (!p || !seat) {
+      this.#refuse(ref, { kind: 'refused', code: HANDOFF_ERRORS.unknownSession, message: `there is no seat for you in session ${m.sessionId}` });
+      return;
+    }
+    // a second claim of the seat minted again: only while the host has not been told a fingerprint
+    if (p.state === 'claiming') {
+      seat.cert = cert;
+      seat.claimed = true;
+      seat.address = m.address;
+    }
+    seat.waiters.push(ref);
+    this.#maybeCreate(p, now);
+  }
+
+  /** Minting for claim `ref` failed: a bad key is refused to that player alone. */
+  mintFailed(ref: number, err: ErrorInfo): void {
+    if (!this.#mints.delete(ref)) return;
+    this.#refuse(
+      ref,
+      this.#o.keyDelivery === 'client'
+        ? { kind: 'input', code: HANDOFF_ERRORS.badRequest, message: `the public key was refused: ${err.message}` }
+        : { kind: 'internal', code: HANDOFF_ERRORS.mintFailed, message: `the session certificate could not be made: ${err.message}` },
+    );
+  }
+
+  /** The session store carried out the record with this ref. */
+  recorded(ref: number, now: number): void {
+    const p = this.#awaiting(ref);
+    if (!p) return;
+    const w = p.wait!;
+    p.wait = undefined;
+    switch (w.step) {
+      case 'create':
+        p.state = 'claiming';
+        p.claimBy = now + this.#o.claimTimeoutMs;
+        this.#log('info', 'session created; waiting for claims', { sessionId: p.sessionId, host: p.hostName, transport: p.transport, players: p.req.players.length, origin: p.req.origin });
+        for (const pl of p.req.players) this.#notify(pl.playerId, { type: 'session.ready', body: this.#readyBody(p) });
+        return;
+      case 'sent-to-host':
+        this.#sendCreate(p, now);
+        return;
+      case 'host-acked':
+        this.#pending.delete(p.sessionId);
+        this.#log('info', 'host acknowledged; players handed off', { sessionId: p.sessionId, host: p.hostName });
+        for (const [playerId, s] of p.seats) for (const r of s.waiters.splice(0)) this.#out.push({ type: 'resolve_claim', ref: r, handoff: w.wire.get(playerId)! });
+        return;
+      case 'unhost':
+        this.#log('info', 'picking another host for the session', { sessionId: p.sessionId, failedHosts: [...p.tried] });
+        if (w.first) this.#tellRehosting(p);
+        this.#tryRehost(p, now);
+        return;
+      case 'move':
+        this.#log('info', 'session goes to another host', { sessionId: p.sessionId, host: w.hostName, attempt: p.rehost!.attempt });
+        p.hostName = w.hostName;
+        this.#startCreate(p, now);
+        return;
+      case 'host':
+        return;
+    }
+  }
+
+  /** The session store refused the record with this ref. */
+  recordFailed(ref: number, err: ErrorInfo, now: number): void {
+    const p = this.#awaiting(ref);
+    if (!p) return;
+    const w = p.wait!;
+    p.wait = undefined;
+    switch (w.step) {
+      case 'create':
+        this.#pending.delete(p.sessionId);
+        this.#o.hosts.release(p.sessionId);
+        this.#log('warn', 'could not create the session', { err, origin: p.req.origin });
+        for (const pl of p.req.players) this.#cancelled(pl.playerId, p.req.origin.id, err.message);
+        return;
+      case 'sent-to-host':
+        this.#hostFailed(p, err, now);
+        return;
+      case 'host-acked':
+        this.#log('warn', 'session creation on the host failed', { sessionId: p.sessionId, host: p.hostName, err });
+        this.#abandonOnHost(p, failReason(err), now);
+        return;
+      case 'unhost':
+        this.#log('warn', 'could not move the session to another host', { sessionId: p.sessionId, err });
+        this.#fail(p, w.failReason, now);
+        return;
+      case 'move':
+        // retried on the next tick
+        this.#o.hosts.release(p.sessionId);
+        this.#log('warn', 'could not move the session to another host', { sessionId: p.sessionId, host: w.hostName, err });
+        return;
+      case 'host':
+        return;
+    }
+  }
+
+  /** The host acknowledged `session.create` (ref of the create_on_host action). */
+  hostAcked(ref: number, ep: HostEndpoint, now: number): void {
+    const p = this.#awaiting(ref);
+    if (!p || p.wait!.step !== 'host') return;
+    p.wait = undefined;
+    const built = this.#wires(p, ep, now);
+    if ('err' in built) {
+      this.#log('warn', 'session creation on the host failed', { sessionId: p.sessionId, host: p.hostName, err: built.err });
+      this.#abandonOnHost(p, failReason(built.err), now);
+      return;
+    }
+    const wire = built.wire;
+    this.#o.hosts.release(p.sessionId);
+    const handOffs: Record<string, HandOff> = {};
+    for (const [playerId, h] of wire) {
+      const a = h.host.address;
+      handOffs[playerId] = {
+        sessionId: p.sessionId,
+        host: { name: p.hostName, address: `${a.host}:${a.port}`, ...(p.transport === 'quic' ? { tlsName: h.host.tlsName } : {}) },
+        transport: p.transport,
+        credentials: h,
+        expiresAt: h.expiresAt,
+      };
+    }
+    const r = this.#record({ op: 'host-acked', sessionId: p.sessionId, handOffs }, now, true);
+    p.wait = { ref: r, step: 'host-acked', wire };
+  }
+
+  /** The host refused `session.create`, its control connection is gone, or the request timed out. */
+  hostRefused(ref: number, err: ErrorInfo, now: number): void {
+    const p = this.#awaiting(ref);
+    if (!p || p.wait!.step !== 'host') return;
+    p.wait = undefined;
+    this.#log('warn', 'session creation on the host failed', { sessionId: p.sessionId, host: p.hostName, err });
+    this.#hostFailed(p, err, now);
+  }
+
+  /**
+   * A host was declared dead. A session waiting for its answer goes to another host; one still
+   * collecting claims fails now (its players are told, instead of claiming seats on a dead host).
+   */
+  hostLost(hostName: string, now: number): void {
+    for (const p of [...this.#pending.values()]) {
+      if (p.hostName !== hostName) continue;
+      const err = { message: `host ${hostName} stopped responding` };
+      if (p.state === 'creating' && (p.wait?.step === 'sent-to-host' || p.wait?.step === 'host')) {
+        p.wait = undefined;
+        this.#hostFailed(p, err, now);
+      } else if (p.state === 'claiming' || p.state === 'recording') {
+        this.#fail(p, err.message, now);
+      }
+    }
+  }
+
+  /** The domain failed a session on its own (host ack timeout): forget it here too. */
+  forget(sessionId: string, reason: string, now: number): void {
+    const p = this.#pending.get(sessionId);
+    if (p) this.#fail(p, reason, now);
+  }
+
+  tick(now: number): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) {
+      const transport = this.transportOf(w);
+      const pick = this.#o.hosts.pick({ transport, ...(w.regions?.length ? { regions: w.regions } : {}) });
+      if (pick.ok) this.#open(w, pick.host.name, transport, now);
+      else if (now - w.since > this.#o.noHostTimeoutMs) {
+        this.#log('warn', 'gave up waiting for a host', { origin: w.origin });
+        for (const p of w.players) this.#cancelled(p.playerId, w.origin.id, 'no host available');
+      } else {
+        w.attempt++;
+        if (now - w.toldAt >= WAITING_NOTICE_MS) {
+          w.toldAt = now;
+          this.#tellWaiting(w);
+        }
+        this.#waiting.push(w);
+      }
+    }
+    for (const p of [...this.#pending.values()]) {
+      if (p.state === 'claiming' && now > p.claimBy) this.#fail(p, 'not every player claimed its seat in time', now);
+      else if (p.wait?.step === 'host' && now > p.wait.deadline) {
+        // the driver's request normally times out first; this holds when it does not
+        p.wait = undefined;
+        this.#hostFailed(p, { code: 'timeout', message: `host ${p.hostName} did not acknowledge the session in time` }, now);
+      } else if (p.state === 'rehosting') this.#tryRehost(p, now);
+    }
+  }
+
+  /** Shutdown: refuse every claim still waiting. */
+  close(): void {
+    const e: ClaimRefusal = { kind: 'io', code: HANDOFF_ERRORS.shuttingDown, message: 'the auth server is shutting down' };
+    for (const p of this.#pending.values()) for (const s of p.seats.values()) for (const r of s.waiters.splice(0)) this.#refuse(r, e);
+    for (const r of this.#mints.keys()) this.#refuse(r, e);
+    this.#mints.clear();
+    this.#pending.clear();
+    this.#waiting = [];
+  }
+
+  // ---- queries -----------------------------------------------------------------------------------
+
+  /**
+   * `session.ready` again for a player who reconnects while its session is being set up or runs.
+   * `transport` is the running session's (from its record) when it is no longer pending here.
+   */
+  readyFor(playerId: string, sessionId: string, transport: string | undefined, now: number): SessionReadyBody {
+    const p = this.#pending.get(sessionId);
+    const claimBy = p && p.state !== 'recording' ? p.claimBy : now + this.#o.claimTimeoutMs;
+    const kind: HandoffTransportKind = p?.transport ?? (transport === 'netcode' ? 'netcode' : 'quic');
+    return {
+      sessionId,
+      transport: kind,
+      needsPublicKey: kind === 'quic' && this.#o.keyDelivery === 'client' && p !== undefined && p.seats.get(playerId)?.cert === undefined,
+      claimBy,
+    };
+  }
+
+  /** A netcode hand-off: a fresh connect token for the seat, naming the host's netcode address. */
+  netcodeWire(sessionId: string, seatId: string, address: { host: string; port: number }, now: number): WireHandoff {
+    const issue = this.#o.netcodeToken;
+    if (!issue) throw new IyesmpError('input', HANDOFF_ERRORS.netcodeNoKey, 'netcode sessions need the netcode key on the auth server');
+    const { connectToken, expiresAt } = issue({ sessionId, seatId, address, now });
+    return {
+      sessionId,
+      playerId: seatId,
+      // the token is what expires: a client that has not connected by then asks again
+      expiresAt,
+      // netcode has no TLS; the protocol's Handoff still wants a name, so it carries the address
+      host: { address, tlsName: address.host },
+      transport: { kind: 'netcode', connectToken },
+    };
+  }
+
+  // ---- steps -------------------------------------------------------------------------------------
+
+  #open(req: StartRequest, hostName: string, transport: HandoffTransportKind, now: number): void {
+    const sessionId = this.#o.newSessionId();
+    this.#o.hosts.reserve(hostName, sessionId, now);
+    const p: Pending = {
+      sessionId,
+      hostName,
+      transport,
+      req,
+      seats: new Map(req.players.map((pl) => [pl.playerId, { player: pl, seatId: seatIdOf(pl.playerId), claimed: false, waiters: [] }])),
+      claimBy: 0,
+      state: 'recording',
+      tried: new Set(),
+    };
+    this.#pending.set(sessionId, p);
+    const ref = this.#record(
+      {
+        op: 'create',
+        session: {
+          id: sessionId,
+          hostName,
+          transport,
+          players: req.players.map((pl) => pl.playerId),
+          origin: req.origin,
+          ...(req.mode !== undefined ? { mode: req.mode } : {}),
+          ...(req.ext !== undefined ? { ext: req.ext } : {}),
+        },
+      },
+      now,
+      true,
+    );
+    p.wait = { ref, step: 'create' };
+  }
+
+  /** Each seat's hand-off on the endpoint the host acknowledged, or why there is none. */
+  #wires(p: Pending, ep: HostEndpoint, now: number): { wire: Map<string, WireHandoff> } | { err: ErrorInfo } {
+    const wire = new Map<string, WireHandoff>();
+    const refused = (message: string) => ({ err: { code: 'host_refused', message } });
+    if (p.transport === 'netcode') {
+      if (ep.kind !== 'netcode' || !ep.address) return refused('the host answered without a netcode endpoint');
+      const address = { host: ep.address.host, port: ep.address.port };
+      try {
+        // tokens need an IP literal: a host that registered a name fails the session here, before anything is recorded
+        for (const [playerId, s] of p.seats) wire.set(playerId, this.netcodeWire(p.sessionId, s.seatId, address, now));
+      } catch (e) {
+        return { err: errInfo(e) };
+      }
+    } else {
+      if (ep.kind !== 'quic' || !ep.address || !ep.tlsName) return refused('the host answered without a QUIC endpoint');
+      for (const [playerId, s] of p.seats) wire.set(playerId, quicWire(p.sessionId, s, { host: ep.address.host, port: ep.address.port }, ep.tlsName));
+    }
+    return { wire };
+  }
+
+  #maybeCreate(p: Pending, now: number): void {
+    if (p.state === 'claiming' && [...p.seats.values()].every((s) => s.claimed)) this.#startCreate(p, now);
+  }
+
+  #startCreate(p: Pending, now: number): void {
+    p.state = 'creating';
+    p.wait = { ref: this.#record({ op: 'sent-to-host', sessionId: p.sessionId }, now, true), step: 'sent-to-host' };
+  }
+
+  #sendCreate(p: Pending, now: number): void {
+    const players: WireExpectedPlayer[] = [...p.seats.values()].map((s) => ({
+      playerId: s.seatId,
+      accountId: s.player.playerId,
+      displayName: s.player.displayName,
+      address: s.address!,
+      ...(p.transport === 'netcode'
+        ? { netcodeClientId: deriveNetcodeClientId(p.sessionId, s.seatId).toString() }
+        : { certFingerprint: Buffer.from(s.cert!.fingerprint, 'hex') }),
+    }));
+    const body: CreateBody = {
+      sessionId: p.sessionId,
+      transport: p.transport,
+      expiresAt: now + this.#o.joinTimeoutMs,
+      players,
+      ...(p.req.mode !== undefined ? { mode: p.req.mode } : {}),
+      ...(p.req.ext !== undefined ? { ext: p.req.ext } : {}),
+    };
+    const ref = ++this.#ref;
+    const deadline = now + this.#o.hostAckTimeoutMs;
+    p.wait = { ref, step: 'host', deadline };
+    this.#out.push({ type: 'create_on_host', ref, host: p.hostName, body, timeoutMs: this.#o.hostAckTimeoutMs, deadline });
+  }
+
+  /**
+   * The host refused `session.create` or did not acknowledge it: nothing runs on it, so remember
+   * it, free its slot, and pick the next suitable host (retried each tick) until noHostTimeoutMs
+   * after the first failure. The claims stay open; players get `session.waiting` meanwhile.
+   */
+  #hostFailed(p: Pending, err: ErrorInfo, now: number): void {
+    const failed = p.hostName;
+    p.tried.add(failed);
+    this.#o.hosts.release(p.sessionId);
+    // a host that timed out may still create it late: tell it to drop the session (best effort)
+    this.#out.push({ type: 'cancel_on_host', host: failed, sessionId: p.sessionId, reason: 'the session went to another host' });
+    if (p.rehost && now - p.rehost.since > this.#o.noHostTimeoutMs) {
+      this.#fail(p, failReason(err), now);
+      return;
+    }
+    const why = err.code !== undefined ? `${err.code}: ${err.message}` : err.message;
+    const first = p.rehost === undefined;
+    p.rehost ??= { since: now, attempt: 0, toldAt: now, reason: why };
+    p.rehost.reason = why;
+    p.state = 'rehosting';
+    // no host while it waits, so the death of the host that failed does not touch it
+    const ref = this.#record({ op: 'rehost', sessionId: p.sessionId, hostName: '' }, now, true);
+    p.wait = { ref, step: 'unhost', first, failReason: failReason(err) };
+  }
+
+  /** One re-pick attempt: send the session to the next host, or keep waiting, or give up. */
+  #tryRehost(p: Pending, now: number): void {
+    const r = p.rehost!;
+    if (p.state !== 'rehosting' || p.wait) return;
+    r.attempt++;
+    const pick = this.#o.hosts.pick({ transport: p.transport, exclude: [...p.tried], ...(p.req.regions?.length ? { regions: p.req.regions } : {}) });
+    if (!pick.ok) {
+      if (now - r.since > this.#o.noHostTimeoutMs) {
+        this.#fail(p, `no other host took the session (${r.reason})`, now);
+        return;
+      }
+      // keep the domain's ack deadline from running out while we look
+      this.#record({ op: 'rehost', sessionId: p.sessionId, hostName: '' }, now, false);
+      if (now - r.toldAt >= WAITING_NOTICE_MS) {
+        r.toldAt = now;
+        this.#tellRehosting(p);
+      }
+      return;
+    }
+    const hostName = pick.host.name;
+    try {
+      this.#o.hosts.reserve(hostName, p.sessionId, now);
+    } catch (e) {
+      this.#o.hosts.release(p.sessionId);
+      this.#log('warn', 'could not move the session to another host', { sessionId: p.sessionId, host: hostName, err: { message: (e as Error).message } });
+      return;
+    }
+    p.wait = { ref: this.#record({ op: 'rehost', sessionId: p.sessionId, hostName }, now, true), step: 'move', hostName };
+  }
+
+  /** The host runs a session nobody will join: let it free the slot now rather than at the no-show deadline. */
+  #abandonOnHost(p: Pending, reason: string, now: number): void {
+    this.#out.push({ type: 'cancel_on_host', host: p.hostName, sessionId: p.sessionId, reason: 'the auth server could not complete the hand-off' });
+    this.#fail(p, reason, now);
+  }
+
+  #fail(p: Pending, reason: string, now: number): void {
+    this.#pending.delete(p.sessionId);
+    this.#o.hosts.release(p.sessionId);
+    this.#record({ op: 'fail', sessionId: p.sessionId, reason }, now, false);
+    const e: ClaimRefusal = { kind: 'refused', code: HANDOFF_ERRORS.sessionFailed, message: `the game session could not be set up (${reason})` };
+    for (const s of p.seats.values()) {
+      for (const r of s.waiters.splice(0)) this.#refuse(r, e);
+      this.#cancelled(s.player.playerId, p.req.origin.id, `session failed: ${reason}`);
+    }
+  }
+
+  // ---- output helpers ----------------------------------------------------------------------------
+
+  /** The pending session waiting for `ref`, if any. */
+  #awaiting(ref: number): Pending | undefined {
+    for (const p of this.#pending.values()) if (p.wait?.ref === ref) return p;
+    return undefined;
+  }
+
+  /** Queues a store operation; with `answer`, it gets a ref the driver answers with recorded/recordFailed. */
+  #record(op: SessionRecordOp, now: number, answer: boolean): number {
+    const ref = ++this.#ref;
+    this.#out.push({ type: 'session_record', ...(answer ? { ref } : {}), now, ...op });
+    return ref;
+  }
+
+  #readyBody(p: Pending): SessionReadyBody {
+    return {
+      sessionId: p.sessionId,
+      transport: p.transport,
+      needsPublicKey: p.transport === 'quic' && this.#o.keyDelivery === 'client',
+      claimBy: p.claimBy,
+      ...(p.req.origin.kind === 'lobby' ? { lobbyId: p.req.origin.id } : { matchId: p.req.origin.id }),
+    };
+  }
+
+  #tellRehosting(p: Pending): void {
+    const r = p.rehost!;
+    const body: WaitingBody = {
+      ...originField(p.req.origin),
+      since: r.since,
+      attempt: r.attempt,
+      giveUpAt: r.since + this.#o.noHostTimeoutMs,
+      reason: 'the game host did not take the session; trying another',
+    };
+    for (const s of p.seats.values()) this.#notify(s.player.playerId, { type: 'session.waiting', body });
+  }
+
+  #tellWaiting(w: WaitingStart): void {
+    const body: WaitingBody = {
+      ...originField(w.origin),
+      since: w.since,
+      attempt: w.attempt,
+      giveUpAt: w.since + this.#o.noHostTimeoutMs,
+      reason: 'no game host is free',
+    };
+    for (const p of w.players) this.#notify(p.playerId, { type: 'session.waiting', body });
+  }
+
+  #cancelled(playerId: string, matchId: string, reason: string): void {
+    this.#notify(playerId, { type: 'match.cancelled', body: { matchId, reason, requeued: false } });
+  }
+
+  #notify(playerId: string, message: PlayerNotice): void {
+    this.#out.push({ type: 'notify', playerId, message });
+  }
+
+  #refuse(ref: number, error: ClaimRefusal): void {
+    this.#out.push({ type: 'refuse_claim', ref, error });
+  }
+
+  #log(level: LogLevel, msg: string, fields: Record<string, unknown>): void {
+    this.#out.push({ type: 'log', level, msg, fields });
+  }
+}
+
+function originField(origin: StartRequest['origin']): { lobbyId: string } | { matchId: string } {
+  return origin.kind === 'lobby' ? { lobbyId: origin.id } : { matchId: origin.id };
+}
+
+/** The reason a session fails with after a store or host error (`code: message`; `host error` without a code). */
+function failReason(err: ErrorInfo): string {
+  return err.code !== undefined ? `${err.code}: ${err.message}` : 'host error';
+}
+
+function quicWire(sessionId: string, s: Seat, address: { host: string; port: number }, tlsName: string): WireHandoff {
+  const c = s.cert!;
+  return {
+    sessionId,
+    playerId: s.seatId,
+    expiresAt: c.expiresAt,
+    host: { address, tlsName },
+    transport: {
+      kind: 'quic',
+      alpn: 'iyesmp-host/1',
+      sessionCert: c.certDer,
+      chain: c.chain,
+      ...(c.privateKey ? { privateKey: c.privateKey } : {}),
+    },
+  };
+}
