@@ -25,7 +25,7 @@ import type { GameVersionCheck } from '../protocol/index.js';
 import { AuthServer } from '../auth/server.js';
 import { HostServer } from '../host/server.js';
 import type { HostGame } from '../host/game.js';
-import type { ConnectOptions } from './connect.js';
+import type { ConnectOptions } from '../client/connect.js';
 
 export interface LanServerOptions<Ext = unknown> {
   /** the authoritative game code the in-process host runs */
