@@ -69,7 +69,7 @@ export class AuthConnection {
       const proto = ProtocolConnection.dial(hostctlFamily, conn.openStream(), { gameVersion: o.version, hello: { hostName: o.name } });
       this.#proto = proto;
       this.#bind(proto);
-      proto.closed.then((info) => {
+      void proto.closed.then((info) => {
         if (gen === this.#generation) this.#down(`${info.code}${info.reason ? `: ${info.reason}` : ''}`);
       });
       conn.on('close', (info) => {

@@ -148,7 +148,7 @@ export function acceptPlayer(ctx: PlayerEndpointContext, conn: PeerConnection, c
       }
     });
     proto.on('protocol_error', (e) => log.debug(e, 'player protocol error'));
-    proto.closed.then(() => void conn.close('control stream closed').catch(() => undefined));
+    void proto.closed.then(() => void conn.close('control stream closed').catch(() => undefined));
     return proto;
   }
 }
