@@ -15,7 +15,7 @@ export { HostDomain, type HostDomainOptions, type OutboxBody } from './host-doma
 export { HostServer, startHostServer, type HostServerOptions } from './server.js';
 export { GameSession, type HostGame, type GameMessage, type GameSessionEvents, type ActionHandler } from './game.js';
 
-// How players reach the host: one interface per transport (docs/architecture.md, "adding a host transport").
+// How players reach the host: one interface every transport implements (src/host/transports/transport.ts says how to add one).
 export type { HostTransport, HostTransportContext, HostTransportEvent, SeatRef, TransportEndpoint, SeatClaim, SeatCredential } from './transports/transport.js';
 export { QuicHostTransport, type QuicHostTransportOptions, type QuicTransportContext, type GameEndNotice } from './transports/quic/transport.js';
 export { NetcodeHostTransport, type NetcodeHostTransportOptions, type NetcodeHostEvent, type NetcodeRefusal } from './transports/netcode/transport.js';

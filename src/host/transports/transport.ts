@@ -43,7 +43,12 @@ export type HostTransportEvent =
   | { type: 'warning'; error: Error };
 
 /**
- * One way players reach this host (QUIC, netcode, MQTT). Every implementation:
+ * One way players reach this host (QUIC, netcode, MQTT). To add one: a folder beside quic/ and
+ * netcode/ with a class implementing this interface, a `SeatCredential` kind when its proof is
+ * new (MQTT: the broker checks the session cert, a registration signed with its key binds it to the
+ * broker client id, and the table matches the cert fingerprint the Auth server announced), and a
+ * line in `HostServer.start` that attaches it; Auth links then register its `endpoint()` and accept
+ * sessions of its kind. Every implementation:
  * - admits a seat only through the context's session table, with the `SeatClaim` its credential
  *   proves (a session certificate, a netcode token's client id, an MQTT signed registration);
  * - drops sources the table does not expect, as early as its medium allows;
