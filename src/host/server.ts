@@ -165,7 +165,6 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       }
       s.#attach(s.netcode);
     }
-    s.quic.server.on('reloadError', (e) => s.logger.error({ code: e.code }, e.message));
     s.#timer = setInterval(() => s.tick(), s.options.tickIntervalMs);
     s.#timer.unref?.();
     s.logger.info(
