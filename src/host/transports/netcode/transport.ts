@@ -9,7 +9,7 @@ import type { HostSessionEvent } from '../../events.js';
 import type { GameMessage } from '../../game.js';
 import type { SessionTable } from '../../session-table.js';
 import type { ActionResult, AdmissionRefusal, AdmissionResult, SourceAddress } from '../../types.js';
-import type { HostTransport, HostTransportEvent, TransportEndpoint } from '../transport.js';
+import type { HostTransport, HostTransportEvent, SeatRef, TransportEndpoint } from '../transport.js';
 
 export interface NetcodeHostTransportOptions {
   /** the host's session table (HostDomain.sessions); shared with the other transports */
@@ -43,11 +43,6 @@ export type NetcodeRefusal =
   | 'not_session_token'
   /** the session exists but runs on another transport */
   | 'wrong_transport';
-
-export interface PlayerRef {
-  sessionId: string;
-  playerId: string;
-}
 
 export type NetcodeHostEvent =
   | ({
@@ -159,7 +154,7 @@ export class NetcodeHostTransport implements HostTransport {
     return [...this.#bySeat.values()].map(info);
   }
 
-  connection(ref: PlayerRef): NetcodeConnectionInfo | undefined {
+  connection(ref: SeatRef): NetcodeConnectionInfo | undefined {
     const c = this.#bySeat.get(seatKey(ref.sessionId, ref.playerId));
     return c && info(c);
   }
@@ -169,7 +164,7 @@ export class NetcodeHostTransport implements HostTransport {
    * netcode carries the game's bytes only: a game message must be `ext = Uint8Array`, without
    * channel or seq (one datagram per message).
    */
-  send(ref: PlayerRef, data: Uint8Array | GameMessage): boolean {
+  send(ref: SeatRef, data: Uint8Array | GameMessage): boolean {
     if (!(data instanceof Uint8Array)) {
       if (!(data.ext instanceof Uint8Array)) {
         throw new IyesmpError('usage', 'netcode_bytes_only', `session ${ref.sessionId} runs on netcode: send the message as ext = Uint8Array (at most 1199 bytes)`);
@@ -221,7 +216,7 @@ export class NetcodeHostTransport implements HostTransport {
    * connection, so the player may come back within the reconnect grace; to remove a player for good
    * call `sessions.removePlayer`, which closes the connection through the table's events.
    */
-  disconnect(ref: PlayerRef, code = 'disconnected', message = 'the host closed the connection'): boolean {
+  disconnect(ref: SeatRef, code = 'disconnected', message = 'the host closed the connection'): boolean {
     const c = this.#bySeat.get(seatKey(ref.sessionId, ref.playerId));
     if (!c || c.closing) return false;
     this.server.sendPayload(c.clientIndex, encodeBye(code, message));
