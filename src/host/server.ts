@@ -392,7 +392,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
             for (const a of this.#auth.values()) a.playerEvent('player.joined', { sessionId: e.sessionId, playerId: e.playerId });
             return;
           case 'admission_refused':
-            this.logger.info({ reason: e.reason, sessionId: e.sessionId, source: `${e.source.ip}:${e.source.port}` }, 'admission refused');
+            this.logger.info({ reason: e.reason, sessionId: e.sessionId, source: formatHostPort(e.source.ip, e.source.port) }, 'admission refused');
             return;
           case 'player_timed_out':
             this.logger.info({ sessionId: e.sessionId, playerId: e.playerId, reason: e.reason }, 'player timed out');

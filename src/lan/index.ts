@@ -20,6 +20,7 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { IyesmpError } from '../errors.js';
+import { formatHostPort } from '../net/address.js';
 import { initPki, type Pki } from '../pki/index.js';
 import type { GameVersionCheck } from '../protocol/index.js';
 import { AuthServer } from '../auth/server.js';
@@ -150,7 +151,7 @@ export class LanServer<Ext = unknown> {
   /** `ip:port` of the login endpoint, as other players reach it. */
   get address(): string {
     const port = this.auth.clientPort;
-    return isIP(this.advertise) === 6 ? `[${this.advertise}]:${port}` : `${this.advertise}:${port}`;
+    return formatHostPort(this.advertise, port);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { IyesmpError } from '../../../errors.js';
+import { formatHostPort } from '../../../net/address.js';
 import { sessionIdentityOf } from '../../../pki/names.js';
 import type { VerifyPolicy } from '../../../pki/types.js';
 import { ProtocolConnection, acceptBulkStream, hostFamily, type BulkHeader, type GameVersionCheck, type HostFamily } from '../../../protocol/index.js';
@@ -67,7 +68,7 @@ function phaseState(v: SessionView): 'waiting' | 'playing' | 'ended' {
 
 /** Binds a new player connection: first stream = control (hello = admission), later streams = bulk. */
 export function acceptPlayer(ctx: PlayerEndpointContext, conn: PeerConnection, connectionId: string): void {
-  const remote = `${conn.remoteHost}:${conn.remotePort}`;
+  const remote = formatHostPort(conn.remoteHost, conn.remotePort);
   const log = ctx.logger.child({ connectionId, remote, playerId: conn.peer.playerId });
   let control: ProtocolConnection<HostFamily, 'listener'> | undefined;
   let admitted: PlayerConn | undefined;

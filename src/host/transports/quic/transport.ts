@@ -168,7 +168,7 @@ export class QuicHostTransport implements HostTransport {
         let m = this.#bySession.get(pc.sessionId);
         if (!m) this.#bySession.set(pc.sessionId, (m = new Map()));
         m.set(pc.playerId, pc);
-        this.#events.emit({ type: 'joined', sessionId: pc.sessionId, playerId: pc.playerId, connectionId: pc.connectionId, reconnect, remote: `${pc.conn.remoteHost}:${pc.conn.remotePort}` });
+        this.#events.emit({ type: 'joined', sessionId: pc.sessionId, playerId: pc.playerId, connectionId: pc.connectionId, reconnect, remote: formatHostPort(pc.conn.remoteHost, pc.conn.remotePort) });
       },
       refused: (r) => this.#events.emit({ type: 'refused', ...r }),
       disconnected: (pc) => {
