@@ -284,10 +284,12 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
 
   async openStream(sessionId: string, playerId: string, header: { purpose: string; channel?: string; ext?: Ext }) {
     const kind = this.domain.sessions.session(sessionId)?.transport;
-    if (kind !== undefined && kind !== 'quic') {
+    const t = kind && this.#transports.get(kind);
+    if (kind && !t?.openStream) {
       throw new IyesmpError('usage', 'not_supported', `session ${sessionId} runs on ${kind}, which has no bulk streams; send datagrams instead`);
     }
-    return this.quic.openStream({ sessionId, playerId }, header);
+    if (!t?.openStream) throw new Error(`player ${playerId} is not connected`);
+    return t.openStream({ sessionId, playerId }, header);
   }
 
   end(sessionId: string, results: GameResults): void {

@@ -1,10 +1,13 @@
 import type { Logger } from 'pino';
 import type { Listener } from '../emitter.js';
-import type { GameMessage } from '../game.js';
+import type { GameMessage, GameTransport } from '../game.js';
 import type { SessionTable } from '../session-table.js';
 import type { SeatClaim, SeatCredential, TransportKind } from '../types.js';
 
 export type { SeatClaim, SeatCredential };
+
+/** What `openStream` gives: the game's frames out, then close. */
+export type BulkStreamWriter = Awaited<ReturnType<GameTransport<unknown>['openStream']>>;
 
 /** One seat of a session: where a transport delivers a player's messages. */
 export interface SeatRef {
@@ -63,6 +66,8 @@ export interface HostTransport {
   endpoint(): TransportEndpoint;
   /** A game message to one seat; false when the seat has no open connection here. */
   send(seat: SeatRef, msg: GameMessage): boolean;
+  /** A bulk stream to a seat (large state, replays), on transports that have streams. */
+  openStream?(seat: SeatRef, header: { purpose: string; channel?: string; ext?: unknown }): Promise<BulkStreamWriter>;
   /** Closes a seat's connection; the table treats it as lost (the player may come back within the grace). */
   disconnect(seat: SeatRef, code?: string, message?: string): boolean;
   /** Stops taking players and closes every connection, within `graceMs` where the medium drains. */

@@ -6,7 +6,7 @@ import { Emitter, type Listener } from '../../emitter.js';
 import type { HostSessionEvent } from '../../events.js';
 import type { GameMessage } from '../../game.js';
 import type { ExpectedAddress } from '../../types.js';
-import type { HostTransport, HostTransportContext, HostTransportEvent, SeatRef, TransportEndpoint } from '../transport.js';
+import type { BulkStreamWriter, HostTransport, HostTransportContext, HostTransportEvent, SeatRef, TransportEndpoint } from '../transport.js';
 import { acceptPlayer, roster, sessionPolicy, type PlayerConn, type PlayerEndpointContext } from './player-endpoint.js';
 
 export interface QuicHostTransportOptions {
@@ -129,7 +129,7 @@ export class QuicHostTransport implements HostTransport {
   }
 
   /** A bulk stream to a player; throws when the player is not connected here. */
-  async openStream(seat: SeatRef, header: { purpose: string; channel?: string; ext?: unknown }) {
+  async openStream(seat: SeatRef, header: { purpose: string; channel?: string; ext?: unknown }): Promise<BulkStreamWriter> {
     const pc = this.#bySession.get(seat.sessionId)?.get(seat.playerId);
     if (!pc) throw new Error(`player ${seat.playerId} is not connected`);
     const stream = pc.conn.openStream();
