@@ -1,6 +1,6 @@
 /**
  * Joining a netcode.io game host from a hand-off. The connect token is the seat's credential (no
- * certificates, no TLS); iyesmp's session messages (src/netcode/integration/messages.ts) carry the
+ * certificates, no TLS); iyesmp's session messages (src/netcode/session/messages.ts) carry the
  * roster, readiness, the begin and the host's "bye" over unreliable datagrams. This driver turns
  * them into the same GameSession a QUIC host gives, and says what netcode cannot do.
  */
@@ -8,8 +8,8 @@ import { decode, encode } from '@msgpack/msgpack';
 import type { z } from 'zod';
 import { IyesmpError, isIyesmpError } from '../errors.js';
 import { ClientState, clientStateName, type ClientStateValue } from '../netcode/constants.js';
-import { MAX_GAME_BYTES, encodeClientMessage, type StatusPlayer } from '../netcode/integration/messages.js';
-import { NetcodeSessionClient, type Roster } from '../netcode/integration/session-client.js';
+import { MAX_GAME_BYTES, encodeClientMessage, type StatusPlayer } from '../netcode/session/messages.js';
+import { NetcodeSessionClient, type Roster } from '../netcode/session/session-client.js';
 import type { NetcodeClock } from '../netcode/udp.js';
 import { hostLost } from './errors.js';
 import {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { netcodeAuthConfigSection } from '../netcode/config.js';
+import { netcodeAuthConfigSection } from './netcode.js';
 import { compareVersions } from '../protocol/version.js';
 import { address, bool, filePath, gameVersion, logging, nonEmpty, port, posInt } from './fields.js';
 

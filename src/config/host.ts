@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { netcodeHostConfigSection } from '../netcode/config.js';
+import { netcodeHostConfigSection } from './netcode.js';
 import { address, bool, filePath, hostPort, logging, nonEmpty, port, posInt } from './fields.js';
 
 /** A Host server's config (`kind = "host"`). Rendered commented from templates/host.toml. */

@@ -3,9 +3,26 @@ import { IyesmpError } from '../errors.js';
 import { ProtocolConnection, hostctlFamily, type HostctlFamily } from '../protocol/index.js';
 import { ALPN, connectQuic, type PeerConnection } from '../transport/index.js';
 import { toPlayerResults } from './game.js';
-import type { HostServer } from './server.js';
+import type { HostDomain } from './host-domain.js';
+import type { HostServerOptions } from './server.js';
+import { netcodeExpectedPlayer } from './transports/netcode/seat.js';
+import type { TransportEndpoint } from './transports/transport.js';
 import type { ExpectedPlayer, SessionSpec } from './types.js';
-import { netcodeExpectedPlayer } from '../netcode/integration/identity.js';
+
+/** What a link to an Auth server uses of the host: its identity and settings, the domain, the clock, the transports it offers. */
+export interface AuthLinkContext {
+  readonly options: Pick<
+    HostServerOptions,
+    'name' | 'region' | 'publicAddress' | 'cert' | 'key' | 'verifier' | 'authServerName' | 'heartbeatIntervalMs' | 'version' | 'minPlayers'
+  > & { region: string; version: string };
+  readonly logger: Logger;
+  readonly domain: HostDomain;
+  clock(): number;
+  /** set once the host shuts down: a dial that completes then is dropped */
+  readonly closing: boolean;
+  /** the transports this host offers, QUIC first */
+  transports(): TransportEndpoint[];
+}
 
 /**
  * The host's control connection to one Auth server (`iyesmp-hostctl/1`): dial when `AuthLinks`
@@ -21,7 +38,7 @@ export class AuthConnection {
   #generation = 0;
 
   constructor(
-    readonly server: HostServer,
+    readonly server: AuthLinkContext,
     readonly serverId: string,
     readonly target: { host: string; port: number },
   ) {
@@ -60,14 +77,15 @@ export class AuthConnection {
       });
       await proto.ready;
       const load = s.domain.sessions.load();
-      const port = s.playerPort;
+      const transports = s.transports();
+      const port = transports.find((t) => t.kind === 'quic')?.address.port ?? 0;
       const reg = await proto.request(
         'host.register',
         {
           name: o.name,
           region: o.region,
           publicAddress: { host: o.publicAddress, port },
-          transports: s.transports(),
+          transports,
           capacity: { sessions: load.maxSessions, players: load.maxPlayers },
           version: o.version,
           load: { sessions: load.sessions, players: load.players },
@@ -202,9 +220,10 @@ export class AuthConnection {
   #bind(proto: ProtocolConnection<HostctlFamily, 'dialer'>): void {
     const s = this.server;
     proto.handle('session.create', (body) => {
-      const nc = s.netcode;
-      if (body.transport === 'mqtt' || (body.transport === 'netcode' && !nc)) {
-        const offered = s.transports().map((t) => t.kind).join(' and ');
+      const endpoints = s.transports();
+      const endpoint = endpoints.find((t) => t.kind === body.transport);
+      if (!endpoint) {
+        const offered = endpoints.map((t) => t.kind).join(' and ');
         throw new IyesmpError('refused', 'transport_unavailable', `this host runs ${offered} sessions, not ${body.transport}`);
       }
       const players = body.players.map((p) => expectedOn(body.transport, body.sessionId, p));
@@ -221,8 +240,7 @@ export class AuthConnection {
       const r = s.domain.sessions.create(spec, s.clock());
       if (!r.ok) throw new IyesmpError('refused', r.reason, r.message);
       this.log.info({ sessionId: body.sessionId, transport: body.transport, players: spec.players.length }, 'session created');
-      if (body.transport === 'netcode') return { sessionId: body.sessionId, endpoint: nc!.endpoint() };
-      return { sessionId: body.sessionId, endpoint: { kind: 'quic' as const, address: { host: s.options.publicAddress, port: s.playerPort }, tlsName: s.options.tlsName } };
+      return { sessionId: body.sessionId, endpoint };
     });
     proto.handle('session.expect', (body) => {
       const transport = s.domain.sessions.session(body.sessionId)?.transport ?? 'quic';

@@ -14,3 +14,9 @@ export { HostDomain, type HostDomainOptions, type OutboxBody } from './host-doma
 // The network-facing Host server and the game API built on the rules above (docs/servers.md).
 export { HostServer, startHostServer, type HostServerOptions } from './server.js';
 export { GameSession, type HostGame, type GameMessage, type GameSessionEvents, type ActionHandler } from './game.js';
+
+// How players reach the host: one interface every transport implements (src/host/transports/transport.ts says how to add one).
+export type { HostTransport, HostTransportContext, HostTransportEvent, SeatRef, TransportEndpoint, SeatClaim, SeatCredential } from './transports/transport.js';
+export { QuicHostTransport, type QuicHostTransportOptions, type QuicTransportContext, type GameEndNotice } from './transports/quic/transport.js';
+export { NetcodeHostTransport, type NetcodeHostTransportOptions, type NetcodeHostEvent, type NetcodeRefusal } from './transports/netcode/transport.js';
+export { netcodeExpectedPlayer, NO_ANNOUNCED_ADDRESS, type NetcodeSeat } from './transports/netcode/seat.js';

@@ -1,15 +1,17 @@
 import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import { IyesmpError } from '../errors.js';
-import { NetcodeHostTransport, type NetcodeHostTransportOptions } from '../netcode/integration/host-transport.js';
+import { formatHostPort } from '../net/address.js';
 import type { PeerVerifier } from '../pki/types.js';
-import { openBulkStream, type GameVersionCheck } from '../protocol/index.js';
-import { ALPN, AddressAllowList, createQuicServer, type AllowListStats, type PemSource, type QuicServer } from '../transport/index.js';
-import { AuthConnection } from './auth-connection.js';
+import type { GameVersionCheck } from '../protocol/index.js';
+import type { AddressAllowList, AllowListStats, PemSource, QuicServer } from '../transport/index.js';
+import { AuthConnection, type AuthLinkContext } from './auth-connection.js';
 import { GameSession, toPlayerResults, type GameMessage, type GameTransport, type HostGame, type WirePlayerResult } from './game.js';
 import { HostDomain } from './host-domain.js';
-import { acceptPlayer, roster, sessionPolicy, type PlayerConn } from './player-endpoint.js';
-import type { ExpectedAddress, GameResults } from './types.js';
+import { NetcodeHostTransport, type NetcodeHostTransportOptions } from './transports/netcode/transport.js';
+import { QuicHostTransport, type GameEndNotice, type QuicTransportContext } from './transports/quic/transport.js';
+import type { HostTransport, SeatRef, TransportEndpoint } from './transports/transport.js';
+import type { GameResults, TransportKind } from './types.js';
 
 /**
  * The Host server: dials every Auth server (`iyesmp-hostctl/1`), registers and heartbeats, and
@@ -83,26 +85,25 @@ export interface HostStats {
 
 type Resolved = HostServerOptions & Required<Pick<HostServerOptions, 'region' | 'tlsName' | 'version' | 'tickIntervalMs'>>;
 
-export class HostServer<Ext = unknown> implements GameTransport<Ext> {
+export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkContext {
   readonly options: Resolved;
   readonly logger: Logger;
   readonly domain: HostDomain;
-  readonly allowList = new AddressAllowList([]);
   readonly games = new Map<string, GameSession<Ext>>();
   /** monotonic clock for the domain */
   readonly clock = () => performance.now();
-  playerServer!: QuicServer;
+  /** the player endpoint (QUIC, always on) */
+  quic!: QuicHostTransport;
   /** the netcode transport, when `options.netcode` is set */
   netcode: NetcodeHostTransport | undefined;
   closing = false;
 
   readonly #auth = new Map<string, AuthConnection>();
-  readonly #players = new Map<string, PlayerConn>();
-  readonly #bySession = new Map<string, Map<string, PlayerConn>>();
+  /** the transports by kind, in the order they are registered with the Auth servers */
+  readonly #transports = new Map<TransportKind, HostTransport>();
   /** what `game.end` says, set just before the domain ends a session */
   readonly #lastReport = new Map<string, { reason: 'completed' | 'aborted' | 'cancelled'; results: WirePlayerResult[]; ext?: unknown }>();
   #timer: NodeJS.Timeout | undefined;
-  #connections = 0;
   #closeP: Promise<void> | undefined;
   /** allow-list drops already logged, and when (rate limit of the drop log line) */
   #droppedLogged = 0;
@@ -121,7 +122,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
     };
     this.logger = opts.logger ?? pino({ name: 'iyesmp-host' });
     const sessions = opts.capacity?.sessions ?? 64;
-    const ids = opts.authServers.map((a) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`));
+    const ids = opts.authServers.map((a) => formatHostPort(a.host, a.port));
     this.domain = new HostDomain(
       {
         sessions: {
@@ -135,40 +136,39 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
       },
       this.clock(),
     );
-    opts.authServers.forEach((a, i) => this.#auth.set(ids[i]!, new AuthConnection(this as HostServer, ids[i]!, a)));
+    opts.authServers.forEach((a, i) => this.#auth.set(ids[i]!, new AuthConnection(this, ids[i]!, a)));
     this.#wire();
   }
 
   static async start<Ext = unknown>(opts: HostServerOptions, game: HostGame<Ext>): Promise<HostServer<Ext>> {
     const s = new HostServer<Ext>(opts, game);
-    s.playerServer = await createQuicServer({
-      host: opts.listen?.host ?? '::',
-      port: opts.listen?.port ?? 0,
-      alpn: ALPN.host,
+    const o = s.options;
+    s.quic = await QuicHostTransport.listen(s.#quicContext(), {
+      ...(opts.listen ? { listen: opts.listen } : {}),
+      publicAddress: o.publicAddress,
+      tlsName: o.tlsName,
       cert: opts.cert,
       key: opts.key,
       verifier: opts.verifier,
-      policy: sessionPolicy(s as HostServer),
-      allowList: s.allowList,
-      limits: { idleTimeoutMs: opts.idleTimeoutMs ?? 30_000, ...(opts.maxStreams ? { maxStreamsPerConnection: opts.maxStreams } : {}) },
+      ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
+      ...(opts.maxStreams !== undefined ? { maxStreams: opts.maxStreams } : {}),
+      gameVersion: o.version,
+      ...(opts.acceptGameVersion ? { acceptGameVersion: opts.acceptGameVersion } : {}),
     });
-    s.playerPort = s.playerServer.port;
+    s.#attach(s.quic);
     if (opts.netcode) {
       try {
         s.netcode = await NetcodeHostTransport.listen({ ...opts.netcode, sessions: s.domain.sessions, nowMs: s.clock });
       } catch (err) {
-        await s.playerServer.close({ graceMs: 0 });
+        await s.quic.close({ graceMs: 0 });
         throw err;
       }
-      s.#wireNetcode(s.netcode);
+      s.#attach(s.netcode);
     }
-    s.playerServer.on('connection', (conn) => acceptPlayer(s as HostServer, conn, `c${++s.#connections}`));
-    s.playerServer.on('refused', (r) => s.logger.info({ reason: r.reason, subject: r.subject }, `player refused: ${r.message}`));
-    s.playerServer.on('reloadError', (e) => s.logger.error({ code: e.code }, e.message));
     s.#timer = setInterval(() => s.tick(), s.options.tickIntervalMs);
     s.#timer.unref?.();
     s.logger.info(
-      { players: s.playerServer.port, ...(s.netcode ? { netcode: s.netcode.endpoint().address } : {}), auth: [...s.#auth.keys()] },
+      { players: s.quic.port, ...(s.netcode ? { netcode: s.netcode.endpoint().address } : {}), auth: [...s.#auth.keys()] },
       'host server listening',
     );
     s.tick();
@@ -176,12 +176,23 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
   }
 
   /** the player endpoint's port (kept after close) */
-  playerPort = 0;
+  get playerPort(): number {
+    return this.quic.port;
+  }
+
+  /** the player endpoint's QUIC server */
+  get playerServer(): QuicServer {
+    return this.quic.server;
+  }
+
+  /** the player endpoint's raw-datagram filter, following the session table */
+  get allowList(): AddressAllowList {
+    return this.quic.allowList;
+  }
 
   /** The transports this host offers, as registered with the Auth servers. */
-  transports(): Array<{ kind: 'quic'; address: { host: string; port: number }; tlsName: string } | { kind: 'netcode'; address: { host: string; port: number } }> {
-    const o = this.options;
-    return [{ kind: 'quic', address: { host: o.publicAddress, port: this.playerPort }, tlsName: o.tlsName }, ...(this.netcode ? [this.netcode.endpoint()] : [])];
+  transports(): TransportEndpoint[] {
+    return [...this.#transports.values()].map((t) => t.endpoint());
   }
 
   /** Auth servers this host is registered with right now. */
@@ -232,8 +243,8 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
   }
 
   async reloadCertificates(): Promise<void> {
-    await this.playerServer.reload();
-    this.logger.info({ fingerprint: this.playerServer.certFingerprint }, 'certificates reloaded');
+    const fingerprint = await this.quic.reload();
+    this.logger.info({ fingerprint }, 'certificates reloaded');
   }
 
   /**
@@ -256,7 +267,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
       this.closing = true;
       clearInterval(this.#timer);
       await Promise.all([...this.#auth.values()].map((a) => a.close()));
-      await Promise.all([this.playerServer.close({ graceMs: Math.min(graceMs, 1000) }), this.netcode?.close()]);
+      await Promise.all([...this.#transports.values()].map((t) => t.close({ graceMs: Math.min(graceMs, 1000) })));
       this.#logDrops(true);
       this.logger.info({ unsent: this.domain.outbox.size, stats: this.stats() }, 'host server stopped');
     })();
@@ -266,31 +277,19 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
   // ---- GameTransport ---------------------------------------------------------------------------
 
   send(sessionId: string, playerId: string, msg: GameMessage<Ext>): boolean {
-    if (this.netcode && this.domain.sessions.session(sessionId)?.transport === 'netcode') {
-      // netcode carries the game's bytes only: no channel or seq, one datagram per message
-      if (!(msg.ext instanceof Uint8Array)) {
-        throw new IyesmpError('usage', 'netcode_bytes_only', `session ${sessionId} runs on netcode: send the message as ext = Uint8Array (at most 1199 bytes)`);
-      }
-      return this.netcode.send({ sessionId, playerId }, msg.ext);
-    }
-    const pc = this.#bySession.get(sessionId)?.get(playerId);
-    if (!pc) return false;
-    try {
-      pc.proto.notify('game.msg', msg as never);
-      return true;
-    } catch {
-      return false;
-    }
+    const kind = this.domain.sessions.session(sessionId)?.transport;
+    const t = kind && this.#transports.get(kind);
+    return t ? t.send({ sessionId, playerId }, msg) : false;
   }
 
   async openStream(sessionId: string, playerId: string, header: { purpose: string; channel?: string; ext?: Ext }) {
-    if (this.domain.sessions.session(sessionId)?.transport === 'netcode') {
-      throw new IyesmpError('usage', 'not_supported', `session ${sessionId} runs on netcode, which has no bulk streams; send datagrams instead`);
+    const kind = this.domain.sessions.session(sessionId)?.transport;
+    const t = kind && this.#transports.get(kind);
+    if (kind && !t?.openStream) {
+      throw new IyesmpError('usage', 'not_supported', `session ${sessionId} runs on ${kind}, which has no bulk streams; send datagrams instead`);
     }
-    const pc = this.#bySession.get(sessionId)?.get(playerId);
-    if (!pc) throw new Error(`player ${playerId} is not connected`);
-    const stream = pc.conn.openStream();
-    return openBulkStream(stream.writable, { family: 'iyesmp-host/1', sessionId, ...header });
+    if (!t?.openStream) throw new Error(`player ${playerId} is not connected`);
+    return t.openStream({ sessionId, playerId }, header);
   }
 
   end(sessionId: string, results: GameResults): void {
@@ -302,46 +301,60 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
     }
   }
 
-  // ---- called by the player endpoint -------------------------------------------------------------
+  // ---- transports --------------------------------------------------------------------------------
 
-  /** @internal */
-  playerAdmitted(pc: PlayerConn): void {
-    this.#players.set(pc.connectionId, pc);
-    let m = this.#bySession.get(pc.sessionId);
-    if (!m) this.#bySession.set(pc.sessionId, (m = new Map()));
-    m.set(pc.playerId, pc);
+  /** What the QUIC endpoint may ask of the host: the table, the clock, and the game's answers. */
+  #quicContext(): QuicTransportContext {
+    return {
+      sessions: this.domain.sessions,
+      now: this.clock,
+      logger: this.logger,
+      action: async (seat: SeatRef, ext: unknown) => {
+        const handler = this.games.get(seat.sessionId)?.actionHandler;
+        if (!handler) throw new IyesmpError('refused', 'wrong_phase', 'the game is not taking actions now');
+        return handler(seat.playerId, ext as Ext | undefined);
+      },
+      stream: (seat, header, frames) => {
+        const game = this.games.get(seat.sessionId);
+        if (!game) return false;
+        game.emit('stream', { playerId: seat.playerId, header: header as never, frames });
+        return true;
+      },
+      endNotice: (sessionId): GameEndNotice => this.#lastReport.get(sessionId) ?? { reason: 'aborted', results: [] },
+    };
   }
 
-  /** @internal */
-  playerDisconnected(pc: PlayerConn): void {
-    if (this.#players.get(pc.connectionId) !== pc) return;
-    this.#forget(pc);
-    this.domain.sessions.connectionClosed(pc.connectionId, this.clock());
-  }
-
-  #forget(pc: PlayerConn): void {
-    this.#players.delete(pc.connectionId);
-    const m = this.#bySession.get(pc.sessionId);
-    if (m?.get(pc.playerId) === pc) m.delete(pc.playerId);
-    if (m && m.size === 0) this.#bySession.delete(pc.sessionId);
-  }
-
-  #broadcast(sessionId: string, fn: (pc: PlayerConn) => void): void {
-    for (const pc of this.#bySession.get(sessionId)?.values() ?? []) {
-      try {
-        fn(pc);
-      } catch {
-        // a connection that is closing; its close handler cleans up
+  /** A transport's players: game messages to the game, comings and goings and refusals to the log. */
+  #attach(t: HostTransport): void {
+    this.#transports.set(t.kind, t);
+    const log = this.logger.child({ transport: t.kind });
+    t.on((e) => {
+      switch (e.type) {
+        case 'message':
+          try {
+            this.games.get(e.sessionId)?.emit('message', { playerId: e.playerId, ...(e.message as GameMessage<Ext>) });
+          } catch (err) {
+            log.error({ sessionId: e.sessionId, message: (err as Error).message }, 'game message listener failed');
+          }
+          return;
+        case 'joined':
+          log.info({ sessionId: e.sessionId, playerId: e.playerId, reconnect: e.reconnect, remote: e.remote }, 'player admitted');
+          return;
+        case 'refused':
+          log.info({ reason: e.reason, sessionId: e.sessionId, playerId: e.playerId, remote: e.remote }, `player refused: ${e.message}`);
+          return;
+        case 'left':
+          log.debug({ sessionId: e.sessionId, playerId: e.playerId, reason: e.reason }, 'player disconnected');
+          return;
+        case 'warning':
+          log.warn({ message: e.error.message }, 'transport warning');
+          return;
       }
-    }
+    });
   }
 
+  /** The domain's events: the game's life, the Auth servers' view, the log. Transports tell their players themselves. */
   #wire(): void {
-    const entry = (a: ExpectedAddress) => (a.port === undefined ? a.ip : a.ip.includes(':') ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`);
-    this.domain.sessions.allowList.events.on((e) => {
-      if (e.type === 'allow') this.allowList.add(entry(e.address));
-      else this.allowList.remove(entry(e.address));
-    });
     this.domain.links.events.on((e) => {
       if (e.type === 'dial') void this.#auth.get(e.serverId)?.dial();
     });
@@ -353,8 +366,6 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
         switch (e.type) {
           case 'player_status': {
             if (e.status === 'left') for (const a of this.#auth.values()) a.playerEvent('player.left', { sessionId: e.sessionId, playerId: e.playerId, reason: e.departure ?? 'left' });
-            const players = roster(e.roster);
-            this.#broadcast(e.sessionId, (pc) => pc.proto.notify('players.status', { players }));
             this.games.get(e.sessionId)?.emit('player', { playerId: e.playerId, status: e.status, previous: e.previous });
             return;
           }
@@ -364,19 +375,10 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
             const game = new GameSession<Ext>(e.sessionId, players, e.settings, this, transport);
             game.on('error', (err) => this.logger.error({ sessionId: e.sessionId, message: (err as Error)?.message ?? String(err) }, 'game listener failed'));
             this.games.set(e.sessionId, game);
-            this.#broadcast(e.sessionId, (pc) => pc.proto.notify('game.begin', { order: players.map((p) => p.playerId) }));
             this.logger.info({ sessionId: e.sessionId, players: players.length }, 'game begins');
             Promise.resolve()
               .then(() => this.game.begin(game))
               .catch((err: unknown) => this.logger.error({ sessionId: e.sessionId, message: (err as Error).message }, 'game begin failed'));
-            return;
-          }
-          case 'close_connection': {
-            const pc = this.#players.get(e.connectionId);
-            if (!pc) return;
-            this.#forget(pc);
-            if (e.reason === 'session_ended') this.#sendEnd(e.sessionId, pc);
-            void pc.proto.close('normal', e.reason).finally(() => pc.conn.close(e.reason).catch(() => undefined));
             return;
           }
           case 'session_ended': {
@@ -392,7 +394,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
             for (const a of this.#auth.values()) a.playerEvent('player.joined', { sessionId: e.sessionId, playerId: e.playerId });
             return;
           case 'admission_refused':
-            this.logger.info({ reason: e.reason, sessionId: e.sessionId, source: `${e.source.ip}:${e.source.port}` }, 'admission refused');
+            this.logger.info({ reason: e.reason, sessionId: e.sessionId, source: formatHostPort(e.source.ip, e.source.port) }, 'admission refused');
             return;
           case 'player_timed_out':
             this.logger.info({ sessionId: e.sessionId, playerId: e.playerId, reason: e.reason }, 'player timed out');
@@ -404,46 +406,6 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
         this.logger.error({ event: e.type, message: (err as Error).message }, 'session event handling failed');
       }
     });
-  }
-
-  /** netcode players: admissions and refusals to the log, their game bytes to the game. */
-  #wireNetcode(nc: NetcodeHostTransport): void {
-    const log = this.logger.child({ transport: 'netcode' });
-    nc.events.on((e) => {
-      switch (e.type) {
-        case 'message':
-          try {
-            this.games.get(e.sessionId)?.emit('message', { playerId: e.playerId, ext: e.data as Ext });
-          } catch (err) {
-            log.error({ sessionId: e.sessionId, message: (err as Error).message }, 'game message listener failed');
-          }
-          return;
-        case 'admitted':
-          log.info({ sessionId: e.sessionId, playerId: e.playerId, reconnect: e.reconnect, remote: e.address }, 'player admitted');
-          return;
-        case 'refused':
-          log.info({ reason: e.reason, sessionId: e.sessionId, playerId: e.playerId, remote: e.address }, `player refused: ${e.message}`);
-          return;
-        case 'disconnected':
-          log.debug({ sessionId: e.sessionId, playerId: e.playerId, reason: e.reason }, 'player disconnected');
-          return;
-        case 'warning':
-          log.warn({ message: e.error.message }, 'netcode transport warning');
-          return;
-        default:
-          return;
-      }
-    });
-  }
-
-  /** `game.end` to a player before its connection closes with the session. */
-  #sendEnd(sessionId: string, pc: PlayerConn): void {
-    const v = this.#lastReport.get(sessionId);
-    try {
-      pc.proto.notify('game.end', v ?? { reason: 'aborted', results: [] });
-    } catch {
-      // closing anyway
-    }
   }
 }
 

@@ -10,6 +10,7 @@ import type {
   CreateResult,
   ExpectedPlayer,
   GameResults,
+  SeatClaim,
   SessionSpec,
   SourceAddress,
   TransportKind,
@@ -117,10 +118,12 @@ export class SessionTable {
   // ---- admission ----
 
   /**
-   * A peer completed its handshake from `source` with a verified session certificate. Decide and,
-   * when admitted, bind `connectionId` (the transport's handle) to the player.
+   * A peer completed its transport's handshake from `source`. Decide and, when admitted, bind
+   * `connectionId` (the transport's handle) to the player. `peer` is a certificate peer as pki
+   * verified it (its session identity already parsed there) or the claim of a transport whose
+   * credential is no certificate.
    */
-  admit(req: { source: SourceAddress; peer: VerifiedPeer; connectionId: string }, now: number): AdmissionResult {
+  admit(req: { source: SourceAddress; peer: VerifiedPeer | SeatClaim; connectionId: string }, now: number): AdmissionResult {
     return this.#run(() => {
       const { source, peer, connectionId } = req;
       const refuse = (reason: 'not_session_cert' | 'unknown_session' | 'session_ended', message: string): AdmissionResult => {
@@ -135,17 +138,18 @@ export class SessionTable {
         });
         return { ok: false, reason, message };
       };
-      if (peer.role !== 'session' || !peer.sessionId || !peer.playerId)
-        return refuse('not_session_cert', `a ${peer.role} certificate cannot join a session; a session certificate naming a session and player is needed`);
-      const s = this.#sessions.get(peer.sessionId);
+      const claim = 'credential' in peer ? peer : certClaim(peer);
+      if (!claim)
+        return refuse('not_session_cert', `a ${(peer as VerifiedPeer).role} certificate cannot join a session; a session certificate naming a session and player is needed`);
+      const s = this.#sessions.get(claim.sessionId);
       if (!s) {
-        if (this.#ended.has(peer.sessionId)) return refuse('session_ended', `session ${peer.sessionId} has ended`);
-        return refuse('unknown_session', `no session ${peer.sessionId} on this host`);
+        if (this.#ended.has(claim.sessionId)) return refuse('session_ended', `session ${claim.sessionId} has ended`);
+        return refuse('unknown_session', `no session ${claim.sessionId} on this host`);
       }
       const bound = this.#connections.get(connectionId);
-      if (bound && (bound.sessionId !== peer.sessionId || bound.playerId !== peer.playerId))
+      if (bound && (bound.sessionId !== claim.sessionId || bound.playerId !== claim.playerId))
         throw new RangeError(`connection id ${connectionId} is already bound to ${bound.sessionId}/${bound.playerId}`);
-      return s.admit(source, peer, connectionId, now);
+      return s.admit(source, claim, connectionId, now);
     });
   }
 
@@ -309,8 +313,8 @@ function validatePlayers(players: readonly ExpectedPlayer[], exists: (id: string
     if (typeof p.playerId !== 'string' || p.playerId.length === 0) return 'every expected player needs a non-empty player id';
     if (seen.has(p.playerId) || exists(p.playerId)) return `player ${p.playerId} is listed twice`;
     seen.add(p.playerId);
-    const fingerprint = typeof p.fingerprint === 'string' ? normalizeFingerprint(p.fingerprint) : '';
-    if (!SHA256_HEX.test(fingerprint)) return `player ${p.playerId}: fingerprint must be a SHA-256 in hex`;
+    const proof = seatProof(p);
+    if (typeof proof === 'string') return proof;
     let address;
     try {
       canonicalIp(p.address.ip);
@@ -318,7 +322,26 @@ function validatePlayers(players: readonly ExpectedPlayer[], exists: (id: string
     } catch (err) {
       return `player ${p.playerId}: bad expected address (${(err as Error).message})`;
     }
-    out.push({ ...p, fingerprint, address, displayName: typeof p.displayName === 'string' ? p.displayName : p.playerId });
+    out.push({ ...p, ...proof, address, displayName: typeof p.displayName === 'string' ? p.displayName : p.playerId });
   }
   return out;
+}
+
+/** The seat's proof in canonical form: a SHA-256 fingerprint or a u64 netcode client id, exactly one. */
+function seatProof(p: ExpectedPlayer): { fingerprint: string } | { netcodeClientId: bigint } | string {
+  if (p.netcodeClientId !== undefined) {
+    if (p.fingerprint !== undefined) return `player ${p.playerId}: a seat is proven by a fingerprint or a netcode client id, not both`;
+    if (typeof p.netcodeClientId !== 'bigint' || p.netcodeClientId < 0n || p.netcodeClientId > 0xffff_ffff_ffff_ffffn)
+      return `player ${p.playerId}: netcode client id must be a u64`;
+    return { netcodeClientId: p.netcodeClientId };
+  }
+  const fingerprint = typeof p.fingerprint === 'string' ? normalizeFingerprint(p.fingerprint) : '';
+  if (!SHA256_HEX.test(fingerprint)) return `player ${p.playerId}: fingerprint must be a SHA-256 in hex`;
+  return { fingerprint };
+}
+
+/** A verified session certificate as a claim; undefined when it is no session cert naming a seat. */
+function certClaim(peer: VerifiedPeer): SeatClaim | undefined {
+  if (peer.role !== 'session' || !peer.sessionId || !peer.playerId) return undefined;
+  return { sessionId: peer.sessionId, playerId: peer.playerId, credential: { kind: 'cert', fingerprint: peer.fingerprint } };
 }

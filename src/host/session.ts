@@ -1,4 +1,3 @@
-import type { VerifiedPeer } from '../pki/types.js';
 import { addressMatches } from './address.js';
 import type { HostSessionEvent } from './events.js';
 import type {
@@ -12,6 +11,8 @@ import type {
   GameResults,
   PlayerStatus,
   PlayerView,
+  SeatClaim,
+  SeatCredential,
   SessionPhase,
   SessionReport,
   SessionSpec,
@@ -56,11 +57,22 @@ export interface SessionView {
   beganAt?: number;
   minPlayers: number;
   settings: unknown;
-  players: Array<PlayerView & { address: ExpectedAddress; fingerprint: string; connectionId?: string; admitted: boolean }>;
+  players: Array<PlayerView & Pick<ExpectedPlayer, 'fingerprint' | 'netcodeClientId'> & { address: ExpectedAddress; connectionId?: string; admitted: boolean }>;
 }
 
 export function normalizeFingerprint(fp: string): string {
   return fp.replace(/[:\s]/g, '').toLowerCase();
+}
+
+/** Does `c` prove the seat? A certificate (QUIC, or MQTT's broker-checked one) by its fingerprint, netcode by its client id. */
+function proves(seat: ExpectedPlayer, c: SeatCredential): boolean {
+  switch (c.kind) {
+    case 'cert':
+    case 'mqtt':
+      return seat.fingerprint !== undefined && normalizeFingerprint(c.fingerprint) === seat.fingerprint;
+    case 'netcode':
+      return seat.netcodeClientId === c.clientId;
+  }
 }
 
 /**
@@ -127,9 +139,9 @@ export class Session {
     }
   }
 
-  /** Decide whether a verified peer from `source` may join, and if so bind `connectionId` to its player. */
-  admit(source: SourceAddress, peer: VerifiedPeer, connectionId: string, now: number): AdmissionResult {
-    const playerId = peer.playerId ?? '';
+  /** Decide whether a peer from `source` proving `claim` may join, and if so bind `connectionId` to its player. */
+  admit(source: SourceAddress, claim: SeatClaim, connectionId: string, now: number): AdmissionResult {
+    const playerId = claim.playerId;
     const refuse = (reason: AdmissionRefusal, message: string): AdmissionResult => {
       this.#refusals[reason] = (this.#refusals[reason] ?? 0) + 1;
       this.#hooks.emit({ type: 'admission_refused', reason, message, source, sessionId: this.sessionId, playerId, at: now });
@@ -137,8 +149,11 @@ export class Session {
     };
     const p = this.#players.get(playerId);
     if (!p) return refuse('not_expected', `session ${this.sessionId} does not expect player ${playerId}`);
-    if (normalizeFingerprint(peer.fingerprint) !== p.spec.fingerprint)
-      return refuse('wrong_fingerprint', `player ${playerId} presented a session certificate other than the one announced for session ${this.sessionId}`);
+    const c = claim.credential;
+    if (!proves(p.spec, c))
+      return c.kind === 'netcode'
+        ? refuse('wrong_client_id', `client id ${c.clientId} is not the one announced for this seat`)
+        : refuse('wrong_fingerprint', `player ${playerId} presented a session certificate other than the one announced for session ${this.sessionId}`);
     if (!addressMatches(p.spec.address, source))
       return refuse('wrong_address', `player ${playerId}'s session certificate was used from ${fmt(source)}, not from the announced address`);
     if (this.#phase !== 'readying' && !p.admitted)
@@ -283,7 +298,8 @@ export class Session {
       players: [...this.#players.values()].map((p) => ({
         ...playerView(p),
         address: p.spec.address,
-        fingerprint: p.spec.fingerprint,
+        ...(p.spec.fingerprint !== undefined ? { fingerprint: p.spec.fingerprint } : {}),
+        ...(p.spec.netcodeClientId !== undefined ? { netcodeClientId: p.spec.netcodeClientId } : {}),
         ...(p.connectionId !== undefined ? { connectionId: p.connectionId } : {}),
         admitted: p.admitted,
       })),

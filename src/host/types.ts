@@ -18,15 +18,40 @@ export interface SourceAddress {
   port: number;
 }
 
-/** One player the Auth server told this host to expect. */
+/**
+ * One player the Auth server told this host to expect. Exactly one of `fingerprint` and
+ * `netcodeClientId` says what will prove the seat (the forms hostctl announces them in).
+ */
 export interface ExpectedPlayer {
   playerId: string;
   address: ExpectedAddress;
-  /** SHA-256 of the player's session certificate (hex; case and colons ignored). */
-  fingerprint: string;
+  /** SHA-256 of the player's session certificate (hex; case and colons ignored): QUIC and MQTT seats. */
+  fingerprint?: string;
+  /** the u64 client id sealed into the player's netcode connect token: netcode seats */
+  netcodeClientId?: bigint;
   displayName: string;
   /** opaque per-player data for the game (team, loadout, rating...) */
   extras?: unknown;
+}
+
+/**
+ * What a joining peer presents as proof of its seat, as its transport verified it. The session
+ * table admits a peer whose credential matches the seat's announced proof:
+ * - `cert`: the session certificate of a QUIC handshake (pki verified the chain);
+ * - `netcode`: the client id of a connect token whose seal the netcode server checked;
+ * - `mqtt`: the session certificate the broker authenticated, tied to the broker client id by a
+ *   registration signed with that certificate's key (checked by the MQTT transport).
+ */
+export type SeatCredential =
+  | { kind: 'cert'; fingerprint: string }
+  | { kind: 'netcode'; clientId: bigint }
+  | { kind: 'mqtt'; fingerprint: string; brokerClientId: string };
+
+/** A seat a transport's peer claims: ids from its credential (cert SAN, token user data, registration). */
+export interface SeatClaim {
+  sessionId: string;
+  playerId: string;
+  credential: SeatCredential;
 }
 
 /** What the Auth server asks for when it creates a session here. Durations are relative: host and auth clocks differ. */
@@ -72,6 +97,7 @@ export type AdmissionRefusal =
   | 'session_ended' // the session existed here but is over
   | 'not_expected' // the session does not expect this player
   | 'wrong_fingerprint' // a session cert for this player, but not the one the Auth server announced
+  | 'wrong_client_id' // a netcode token for this player, but not with the client id the Auth server announced
   | 'wrong_address' // right cert, wrong source address: a stolen cert or an unannounced network change
   | 'already_started' // the game began without this player
   | 'player_left'; // the player left or timed out and may not come back

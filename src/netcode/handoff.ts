@@ -2,9 +2,9 @@ import { IyesmpError } from '../errors.js';
 import { type NetcodeAddress, makeAddress } from './address.js';
 import { generateConnectToken } from './token.js';
 import { encodeSessionUserData } from './user-data.js';
-import { deriveNetcodeClientId } from './integration/identity.js';
+import { deriveNetcodeClientId } from './session/client-id.js';
 
-export { deriveNetcodeClientId } from './integration/identity.js';
+export { deriveNetcodeClientId } from './session/client-id.js';
 
 /** Where a host is reached: `"ip:port"` text, `{ host, port }` (the protocol's Address) or a parsed address. */
 export type HostEndpoint = string | NetcodeAddress | { host: string; port: number };

@@ -10,8 +10,8 @@ import { AuthClient, MemoryKeyStore, type MatchmakingStatus, type SessionLost, t
 import { SessionTable } from '../../src/host/session-table.js';
 import { formatAddress } from '../../src/netcode/address.js';
 import { issueNetcodeHandoff } from '../../src/netcode/handoff.js';
-import { netcodeExpectedPlayer } from '../../src/netcode/integration/identity.js';
-import { NetcodeHostTransport } from '../../src/netcode/integration/host-transport.js';
+import { netcodeExpectedPlayer } from '../../src/host/transports/netcode/seat.js';
+import { NetcodeHostTransport } from '../../src/host/transports/netcode/transport.js';
 import { authFamily } from '../../src/protocol/index.js';
 import { rejection } from '../support/assert.js';
 import { duplexPair, ScriptedPeer } from './helpers.js';

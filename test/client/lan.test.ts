@@ -5,7 +5,7 @@
 import { access } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectToAuth, IyesmpError, type AuthClient } from '../../src/client/index.js';
-import { inviteConnectOptions, startLanServer, type LanServer } from '../../src/client/lan.js';
+import { inviteConnectOptions, startLanServer, type LanServer } from '../../src/lan/index.js';
 import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
 import { chooseMove } from '../../examples/tictactoe/bot.js';
 import { playTicTacToe } from '../../examples/tictactoe/player.js';

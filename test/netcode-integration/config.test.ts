@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { netcodeAuthConfigSection, netcodeHostConfigSection, resolveNetcodeHost, resolveNetcodeIssuer } from '../../src/netcode/config.js';
+import { netcodeAuthConfigSection, netcodeHostConfigSection } from '../../src/config/netcode.js';
+import { resolveNetcodeHost, resolveNetcodeIssuer } from '../../src/netcode/config.js';
 
 let dir: string;
 const KEY_HEX = 'ab'.repeat(32);

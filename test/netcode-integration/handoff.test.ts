@@ -6,7 +6,7 @@ import { Handoff, HandoffTransport } from '../../src/protocol/families/auth.js';
 import { ExpectedPlayer as HostctlExpectedPlayer } from '../../src/protocol/families/hostctl.js';
 import { CONNECT_TOKEN_BYTES } from '../../src/netcode/constants.js';
 import { deriveNetcodeClientId, issueNetcodeHandoff } from '../../src/netcode/handoff.js';
-import { NO_ANNOUNCED_ADDRESS, netcodeExpectedPlayer, netcodeFingerprint } from '../../src/netcode/integration/identity.js';
+import { NO_ANNOUNCED_ADDRESS, netcodeExpectedPlayer } from '../../src/host/transports/netcode/seat.js';
 import { decryptConnectTokenPrivate, readConnectToken, readConnectTokenPrivate } from '../../src/netcode/token.js';
 import { decodeSessionUserData } from '../../src/netcode/user-data.js';
 import { formatAddress } from '../../src/netcode/address.js';
@@ -112,9 +112,10 @@ describe('client id derivation', () => {
     // a parsed hostctl ExpectedPlayer goes in as it is
     const fromWire = netcodeExpectedPlayer('ses-1', wire.data);
     const derived = netcodeExpectedPlayer('ses-1', { playerId: 'p-1' });
-    expect(fromWire.fingerprint).toBe(derived.fingerprint);
-    expect(fromWire.fingerprint).toBe(netcodeFingerprint(id));
-    expect(netcodeFingerprint(id + 1n)).not.toBe(fromWire.fingerprint);
+    // the seat is proven by the client id itself (no stand-in fingerprint)
+    expect(fromWire.netcodeClientId).toBe(derived.netcodeClientId);
+    expect(fromWire.netcodeClientId).toBe(id);
+    expect(id + 1n).not.toBe(fromWire.netcodeClientId);
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ClientState } from '../../src/netcode/constants.js';
 import { deriveNetcodeClientId } from '../../src/netcode/handoff.js';
 import { generateConnectToken } from '../../src/netcode/token.js';
-import { netcodeExpectedPlayer } from '../../src/netcode/integration/identity.js';
+import { netcodeExpectedPlayer } from '../../src/host/transports/netcode/seat.js';
 import { HostTransport } from '../../src/protocol/families/hostctl.js';
 import { formatAddress } from '../../src/netcode/address.js';
 import { KEY, OTHER_KEY, PROTOCOL, Player, createSession, ofType, perTestHosts, retry, token, until, type Host } from './helpers.js';

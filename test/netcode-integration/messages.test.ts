@@ -14,7 +14,7 @@ import {
   encodeGame,
   encodeStatusPages,
   type StatusPlayer,
-} from '../../src/netcode/integration/messages.js';
+} from '../../src/netcode/session/messages.js';
 
 const statusArb = fc.constantFrom('expected', 'connected', 'ready', 'left') as fc.Arbitrary<StatusPlayer['status']>;
 const playerArb = fc.record({ playerId: fc.string({ minLength: 1, maxLength: 128 }), status: statusArb, displayName: fc.string({ maxLength: 128 }) });

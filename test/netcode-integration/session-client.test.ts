@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ClientState } from '../../src/netcode/constants.js';
-import { NetcodeSessionClient } from '../../src/netcode/integration/session-client.js';
+import { NetcodeSessionClient } from '../../src/netcode/session/session-client.js';
 import { OTHER_KEY, createSession, ofType, perTestHosts, token, until } from './helpers.js';
 
 const { cleanup, host } = perTestHosts();

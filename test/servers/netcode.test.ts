@@ -13,7 +13,7 @@ import type { GameSession, HostGame } from '../../src/host/game.js';
 import type { HostServer } from '../../src/host/server.js';
 import { deriveNetcodeClientId, issueNetcodeHandoff } from '../../src/netcode/handoff.js';
 import { resolveNetcodeHost, resolveNetcodeIssuer, type ResolvedNetcodeIssuer } from '../../src/netcode/config.js';
-import { NetcodeSessionClient } from '../../src/netcode/integration/session-client.js';
+import { NetcodeSessionClient } from '../../src/netcode/session/session-client.js';
 import { IyesmpError } from '../../src/errors.js';
 import { authClient, makeFx, startAuth, startHost, until, type Fx, type ScriptedClient } from './helpers.js';
 import { freeUdpPort } from '../support/net.js';

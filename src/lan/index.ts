@@ -20,12 +20,13 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { IyesmpError } from '../errors.js';
+import { formatHostPort } from '../net/address.js';
 import { initPki, type Pki } from '../pki/index.js';
 import type { GameVersionCheck } from '../protocol/index.js';
 import { AuthServer } from '../auth/server.js';
 import { HostServer } from '../host/server.js';
 import type { HostGame } from '../host/game.js';
-import type { ConnectOptions } from './connect.js';
+import type { ConnectOptions } from '../client/connect.js';
 
 export interface LanServerOptions<Ext = unknown> {
   /** the authoritative game code the in-process host runs */
@@ -150,7 +151,7 @@ export class LanServer<Ext = unknown> {
   /** `ip:port` of the login endpoint, as other players reach it. */
   get address(): string {
     const port = this.auth.clientPort;
-    return isIP(this.advertise) === 6 ? `[${this.advertise}]:${port}` : `${this.advertise}:${port}`;
+    return formatHostPort(this.advertise, port);
   }
 
   /**

@@ -1,14 +1,15 @@
-import { Emitter } from '../../host/emitter.js';
-import type { HostSessionEvent } from '../../host/events.js';
-import type { SessionTable } from '../../host/session-table.js';
-import type { ActionResult, AdmissionRefusal, AdmissionResult, SourceAddress } from '../../host/types.js';
-import type { VerifiedPeer } from '../../pki/types.js';
-import { type NetcodeAddress, formatAddress } from '../address.js';
-import type { DisconnectReason, ServerEvent } from '../server.js';
-import { type NetcodeClock, NetcodeUdpServer } from '../udp.js';
-import { decodeSessionUserData, type SessionUserData } from '../user-data.js';
-import { netcodeFingerprint } from './identity.js';
-import { BEGIN_MESSAGE, type SessionPhaseName, decodeClientMessage, encodeBye, encodeGame, encodeStatusPages } from './messages.js';
+import { IyesmpError } from '../../../errors.js';
+import { type NetcodeAddress, formatAddress } from '../../../netcode/address.js';
+import type { DisconnectReason, ServerEvent } from '../../../netcode/server.js';
+import { BEGIN_MESSAGE, type SessionPhaseName, decodeClientMessage, encodeBye, encodeGame, encodeStatusPages } from '../../../netcode/session/messages.js';
+import { type NetcodeClock, NetcodeUdpServer } from '../../../netcode/udp.js';
+import { decodeSessionUserData, type SessionUserData } from '../../../netcode/user-data.js';
+import { Emitter, type Listener } from '../../emitter.js';
+import type { HostSessionEvent } from '../../events.js';
+import type { GameMessage } from '../../game.js';
+import type { SessionTable } from '../../session-table.js';
+import type { ActionResult, AdmissionRefusal, AdmissionResult, SourceAddress } from '../../types.js';
+import type { HostTransport, HostTransportEvent, SeatRef, TransportEndpoint } from '../transport.js';
 
 export interface NetcodeHostTransportOptions {
   /** the host's session table (HostDomain.sessions); shared with the other transports */
@@ -40,15 +41,8 @@ export type NetcodeRefusal =
   | Exclude<AdmissionRefusal, 'not_session_cert' | 'wrong_fingerprint'>
   /** the token's user data does not follow iyesmp's session layout */
   | 'not_session_token'
-  /** the token's client id is not the one announced for this seat */
-  | 'wrong_client_id'
   /** the session exists but runs on another transport */
   | 'wrong_transport';
-
-export interface PlayerRef {
-  sessionId: string;
-  playerId: string;
-}
 
 export type NetcodeHostEvent =
   | ({
@@ -88,9 +82,13 @@ const seatKey = (sessionId: string, playerId: string): string => `${sessionId.le
  * player id from the token's user data, client id checked against the seat) and asks the session
  * table to admit it. Refused clients get a `bye` with the reason and are disconnected. Control
  * messages (ready, unready, leave) go to the table; game bytes come out as `message` events; the
- * table's status changes, game begin and connection closes go back to the clients.
+ * table's status changes, game begin and connection closes go back to the clients. A seat is
+ * proven by the token's client id (`SeatCredential` kind `netcode`); the seal is the proof that
+ * the Auth server issued it, so unexpected sources never get past the netcode handshake.
  */
-export class NetcodeHostTransport {
+export class NetcodeHostTransport implements HostTransport {
+  readonly kind = 'netcode' as const;
+  /** everything the transport sees, in netcode terms (tests and operators); `on` gives the host's view */
   readonly events = new Emitter<NetcodeHostEvent>();
   /** counters for operators: payloads from unknown slots, undecodable payloads */
   readonly stats = { admitted: 0, refused: 0, ignored: 0, malformed: 0 };
@@ -147,7 +145,7 @@ export class NetcodeHostTransport {
   }
 
   /** What the host registers with the Auth servers (hostctl `HostTransport`): the address tokens must name. */
-  endpoint(): { kind: 'netcode'; address: { host: string; port: number } } {
+  endpoint(): Extract<TransportEndpoint, { kind: 'netcode' }> {
     const a = this.server.core.address;
     return { kind: 'netcode', address: { host: a.host, port: a.port } };
   }
@@ -156,16 +154,53 @@ export class NetcodeHostTransport {
     return [...this.#bySeat.values()].map(info);
   }
 
-  connection(ref: PlayerRef): NetcodeConnectionInfo | undefined {
+  connection(ref: SeatRef): NetcodeConnectionInfo | undefined {
     const c = this.#bySeat.get(seatKey(ref.sessionId, ref.playerId));
     return c && info(c);
   }
 
-  /** Game bytes (at most 1199) to one player; false when the player has no open connection here. */
-  send(ref: PlayerRef, data: Uint8Array): boolean {
+  /**
+   * Game bytes (at most 1199) to one player; false when the player has no open connection here.
+   * netcode carries the game's bytes only: a game message must be `ext = Uint8Array`, without
+   * channel or seq (one datagram per message).
+   */
+  send(ref: SeatRef, data: Uint8Array | GameMessage): boolean {
+    if (!(data instanceof Uint8Array)) {
+      if (!(data.ext instanceof Uint8Array)) {
+        throw new IyesmpError('usage', 'netcode_bytes_only', `session ${ref.sessionId} runs on netcode: send the message as ext = Uint8Array (at most 1199 bytes)`);
+      }
+      data = data.ext;
+    }
     const c = this.#bySeat.get(seatKey(ref.sessionId, ref.playerId));
     if (!c || c.closing) return false;
     return this.server.sendPayload(c.clientIndex, encodeGame(data));
+  }
+
+  /** The host's view of the netcode events: joins, departures, refusals and game bytes as game messages. */
+  on(listener: Listener<HostTransportEvent>): () => void {
+    return this.events.on((e) => {
+      switch (e.type) {
+        case 'admitted':
+          return listener({ type: 'joined', sessionId: e.sessionId, playerId: e.playerId, connectionId: e.connectionId, reconnect: e.reconnect, remote: e.address });
+        case 'disconnected':
+          return listener({ type: 'left', sessionId: e.sessionId, playerId: e.playerId, connectionId: e.connectionId, reason: e.reason });
+        case 'refused':
+          return listener({
+            type: 'refused',
+            reason: e.reason,
+            message: e.message,
+            remote: e.address,
+            ...(e.sessionId !== undefined ? { sessionId: e.sessionId } : {}),
+            ...(e.playerId !== undefined ? { playerId: e.playerId } : {}),
+          });
+        case 'message':
+          return listener({ type: 'message', sessionId: e.sessionId, playerId: e.playerId, message: { ext: e.data } });
+        case 'warning':
+          return listener(e);
+        case 'control':
+          return;
+      }
+    });
   }
 
   /** Game bytes to every connected player of a session, optionally but one; returns how many got them. */
@@ -181,7 +216,7 @@ export class NetcodeHostTransport {
    * connection, so the player may come back within the reconnect grace; to remove a player for good
    * call `sessions.removePlayer`, which closes the connection through the table's events.
    */
-  disconnect(ref: PlayerRef, code = 'disconnected', message = 'the host closed the connection'): boolean {
+  disconnect(ref: SeatRef, code = 'disconnected', message = 'the host closed the connection'): boolean {
     const c = this.#bySeat.get(seatKey(ref.sessionId, ref.playerId));
     if (!c || c.closing) return false;
     this.server.sendPayload(c.clientIndex, encodeBye(code, message));
@@ -226,7 +261,8 @@ export class NetcodeHostTransport {
     this.#byConnection.set(conn.connectionId, conn);
     let result: AdmissionResult;
     try {
-      result = this.#sessions.admit({ source, peer: netcodePeer(ud, e.clientId), connectionId: conn.connectionId }, this.#now());
+      const claim = { sessionId: ud.sessionId, playerId: ud.playerId, credential: { kind: 'netcode' as const, clientId: e.clientId } };
+      result = this.#sessions.admit({ source, peer: claim, connectionId: conn.connectionId }, this.#now());
     } catch (err) {
       this.#forget(conn);
       this.server.disconnectClient(e.clientIndex);
@@ -234,7 +270,7 @@ export class NetcodeHostTransport {
     }
     if (!result.ok) {
       this.#forget(conn);
-      return this.#refuse(e, address, translate(result.reason), netcodeMessage(result.reason, result.message, e.clientId), ud);
+      return this.#refuse(e, address, translate(result.reason), result.message, ud);
     }
     this.#bySeat.set(seatKey(conn.sessionId, conn.playerId), conn);
     this.stats.admitted++;
@@ -373,34 +409,11 @@ export class NetcodeHostTransport {
   }
 }
 
-/**
- * The token stands in for the session certificate: what it names is what the Auth server sealed,
- * and its "fingerprint" is the client id's, which the seat's announced fingerprint must equal.
- */
-function netcodePeer(ud: SessionUserData, clientId: bigint): VerifiedPeer {
-  return {
-    role: 'session',
-    name: ud.playerId,
-    subject: `netcode client ${clientId}`,
-    fingerprint: netcodeFingerprint(clientId),
-    serial: clientId.toString(),
-    // the server core has already checked the token's expiry; the domain does not read this
-    notAfter: new Date(8.64e15),
-    sessionId: ud.sessionId,
-    playerId: ud.playerId,
-  };
-}
-
+/** The domain's refusals in netcode words; the certificate ones cannot follow from a netcode claim. */
 function translate(r: AdmissionRefusal): NetcodeRefusal {
   if (r === 'wrong_fingerprint') return 'wrong_client_id';
   if (r === 'not_session_cert') return 'not_session_token';
   return r;
-}
-
-function netcodeMessage(r: AdmissionRefusal, message: string, clientId: bigint): string {
-  // the domain words this one for certificates
-  if (r === 'wrong_fingerprint') return `client id ${clientId} is not the one announced for this seat`;
-  return message;
 }
 
 function closeMessage(code: string, sessionId: string): string {

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { address, bool, filePath, port, posInt, protocolId } from './fields.js';
+
+/**
+ * The netcode sections of the Host and Auth configs. Keys and defaults match the existing
+ * `[transports.netcode]` (host) and `[netcode]` (auth) tables; the host section adds optional keys
+ * only. `resolveNetcodeHost` and `resolveNetcodeIssuer` (src/netcode/config.ts) read what they parse.
+ */
+
+/** `[transports.netcode]` of a host config. */
+export function netcodeHostConfigSection(baseDir?: string) {
+  return z
+    .strictObject({
+      enabled: bool().default(false),
+      /** UDP port to listen on; also the port in the address clients dial */
+      port: port().default(40000),
+      /** default: `[listen].address` */
+      bind_address: address().optional(),
+      /** the IP (or name, resolved at start) clients dial and tokens list; default: `[host].public_address` */
+      public_address: address().optional(),
+      /** the 32-byte key shared with the Auth servers */
+      private_key_file: filePath(baseDir).optional(),
+      protocol_id: protocolId().default('0x1'),
+      max_clients: posInt().max(4096, { error: 'expected at most 4096 (netcode limit)' }).default(64),
+      /** also require the source IP the Auth server announced for each player (off: tokens are address-independent) */
+      enforce_address: bool().default(false),
+    })
+    .prefault({});
+}
+
+/** `[netcode]` of an auth config. */
+export function netcodeAuthConfigSection(baseDir?: string) {
+  return z
+    .strictObject({
+      private_key_file: filePath(baseDir).optional(),
+      protocol_id: protocolId().default('0x1'),
+      /** how long a client has to start connecting after the hand-off */
+      token_expire_seconds: posInt().default(30),
+      /** silence after which host and client drop the connection */
+      timeout_seconds: posInt().default(10),
+    })
+    .prefault({});
+}

@@ -1,0 +1,39 @@
+import { isIP } from 'node:net';
+import { deriveNetcodeClientId } from '../../../netcode/session/client-id.js';
+import type { ExpectedPlayer } from '../../types.js';
+
+/** The unspecified address: never a real datagram source, so it allows nobody when used as an expectation. */
+export const NO_ANNOUNCED_ADDRESS = '0.0.0.0';
+
+export interface NetcodeSeat {
+  playerId: string;
+  displayName?: string;
+  /** u64 as a decimal string (the hostctl form) or a bigint; default: derived from session and player id */
+  netcodeClientId?: string | bigint;
+  /** the source IP the Auth server saw, when it sent one; only checked with `enforceAddress` */
+  address?: string;
+  extras?: unknown;
+}
+
+/**
+ * Converts a hostctl expected player of a netcode session into the host domain's `ExpectedPlayer`:
+ * the seat is proven by its client id (sealed in the connect token), and a missing or unusable
+ * address becomes 0.0.0.0 (netcode tokens work from any address; see `enforceAddress`).
+ */
+export function netcodeExpectedPlayer(sessionId: string, seat: NetcodeSeat): ExpectedPlayer {
+  const clientId =
+    seat.netcodeClientId === undefined ? deriveNetcodeClientId(sessionId, seat.playerId) : BigInt(seat.netcodeClientId);
+  if (clientId < 0n || clientId > 0xffff_ffff_ffff_ffffn) throw new RangeError(`netcode client id ${clientId} does not fit in 64 bits`);
+  const ip = seat.address !== undefined && isIP(stripBrackets(seat.address)) !== 0 ? stripBrackets(seat.address) : NO_ANNOUNCED_ADDRESS;
+  return {
+    playerId: seat.playerId,
+    address: { ip },
+    netcodeClientId: clientId,
+    displayName: seat.displayName ?? seat.playerId,
+    ...(seat.extras !== undefined ? { extras: seat.extras } : {}),
+  };
+}
+
+function stripBrackets(a: string): string {
+  return a.startsWith('[') && a.endsWith(']') ? a.slice(1, -1) : a;
+}
