@@ -14,6 +14,7 @@ import {
   type GameVersionCheck,
   type HelloBody,
   type HostFamily,
+  type HostTransportKind as WireTransportKind,
   type StreamPair,
 } from '../protocol/index.js';
 import { dialOptions } from './dial-options.js';
@@ -41,7 +42,8 @@ export interface GameSessionEvents<Ext> {
   close: { error?: IyesmpError };
 }
 
-export type HostTransportKind = 'quic' | 'netcode';
+/** The transports a GameSession drives; MQTT seats are played through the turn-based client instead. */
+export type HostTransportKind = Exclude<WireTransportKind, 'mqtt'>;
 
 /** What the session knows when a driver reports the end of its connection. */
 export interface CloseContext {

@@ -7,7 +7,7 @@
 import { createHash, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { AuthResponse } from '../protocol/index.js';
+import type { AuthResponse, HostTransportKind } from '../protocol/index.js';
 import { generateKeyPair, derToPem } from '../pki/index.js';
 import type { KeyAlgorithm } from '../pki/types.js';
 import { badServerData } from './errors.js';
@@ -21,7 +21,7 @@ export interface HostTicket<Ext = unknown> {
   /** ms since the epoch: the seat is only valid until then */
   expiresAt: number;
   host: { host: string; port: number; tlsName: string };
-  transport: 'quic' | 'netcode' | 'mqtt';
+  transport: HostTransportKind;
   /** QUIC and MQTT: the session certificate (then its issuer chain) and its private key, PEM */
   credentials?: { certPem: string; keyPem: string; fingerprint: string };
   /** netcode.io: the 2048-byte connect token */

@@ -10,6 +10,7 @@ import type { AuthServerOptions } from '../auth/server.js';
 import type { HandoffTransportKind } from '../auth/handoff.js';
 import type { HostServerOptions } from '../host/server.js';
 import { resolveNetcodeHost, resolveNetcodeIssuer } from '../netcode/config.js';
+import type { HostTransportKind } from '../protocol/transports.js';
 import { gameVersionRange } from '../protocol/version.js';
 import { unservedAuthSettings, unservedHostSettings } from './unserved.js';
 import { ReloadableVerifier } from './verifier.js';
@@ -76,7 +77,7 @@ export async function authOptionsFromConfig(c: AuthConfig, logger: Logger): Prom
 }
 
 /** netcode and QUIC are handed off; MQTT (turn-based) is not served yet, so saying so beats ignoring it. */
-function servedTransport(t: 'quic' | 'netcode' | 'mqtt', key: string): HandoffTransportKind {
+function servedTransport(t: HostTransportKind, key: string): HandoffTransportKind {
   if (t === 'mqtt') throw new IyesmpError('input', 'config_unsupported', `${key} = "mqtt": serve auth hands off quic and netcode sessions only in this build`);
   return t;
 }

@@ -1,15 +1,7 @@
-/** Application protocol (ALPN) ids, one per connection family: a peer dialling the wrong port fails the handshake. */
+/** Application protocol (ALPN) ids come from the protocol families: a peer dialling the wrong port fails the handshake. */
 import { IyesmpError } from '../errors.js';
 
-export const ALPN = {
-  /** game client -> Auth server */
-  auth: 'iyesmp-auth/1',
-  /** Host server -> Auth server (registration, heartbeats, sessions) */
-  hostctl: 'iyesmp-hostctl/1',
-  /** player -> Host server after hand-off */
-  host: 'iyesmp-host/1',
-} as const;
-export type AlpnId = (typeof ALPN)[keyof typeof ALPN];
+export { ALPN, type AlpnId } from '../protocol/families/index.js';
 
 /** ALPN ids are 1..255 bytes of printable ASCII here (RFC 7301 allows any bytes; we keep them readable). */
 export function checkAlpn(alpn: string): string {
