@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IyesmpError } from '../errors.js';
+import { formatHostPort } from '../net/address.js';
 import type { ManifestEntry } from '../pki/types.js';
 import { checkConfigText, formatProblem, type ConfigKind } from './load.js';
 
@@ -114,7 +115,7 @@ export async function scaffoldConfig(input: ScaffoldInput): Promise<ScaffoldResu
     files.key = rel(e.keyFile ?? conventional(e.name).keyFile);
     const hostAddr = input.publicAddress ?? host?.ipAddresses?.[0] ?? host?.dnsNames?.[0] ?? '127.0.0.1';
     const authName = authEntry?.dnsNames?.[0] ?? authEntry?.ipAddresses?.[0] ?? 'localhost';
-    const servers = input.authServers?.length ? input.authServers : [`${authName.includes(':') ? `[${authName}]` : authName}:${AUTH_HOSTS_PORT}`];
+    const servers = input.authServers?.length ? input.authServers : [formatHostPort(authName, AUTH_HOSTS_PORT)];
     Object.assign(values, {
       host_name: tomlString(e.name),
       public_address: tomlString(hostAddr),

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { AuthClient, GameSession, HostTicket } from '../client/index.js';
 import type { Output } from '../cli/output.js';
 import { IyesmpError } from '../errors.js';
+import { formatHostPort } from '../net/address.js';
 import type { ManifestEntry } from '../pki/types.js';
 import { loadTicTacToe, PACKAGE_ROOT, type TicTacToe, type TicTacToeExt, type TicTacToeState } from './example-game.js';
 import { freeUdpPorts } from './ports.js';
@@ -174,7 +175,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
       const fp = t.credentials?.fingerprint ?? '(none)';
       story.tell(
         b.name,
-        `hand-off: session ${t.sessionId}, seat ${t.playerId}, host ${t.host.host}:${t.host.port} (${t.transport}), session cert sha256 ${short(fp)}`,
+        `hand-off: session ${t.sessionId}, seat ${t.playerId}, host ${formatHostPort(t.host.host, t.host.port)} (${t.transport}), session cert sha256 ${short(fp)}`,
       );
     });
 
@@ -255,7 +256,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
       session: {
         id: sessionId,
         host: typeof sessionLine?.host === 'string' ? sessionLine.host : files.hostName,
-        hostAddress: `${tickets[0]!.host.host}:${tickets[0]!.host.port}`,
+        hostAddress: formatHostPort(tickets[0]!.host.host, tickets[0]!.host.port),
         transport: tickets[0]!.transport,
       },
       game: { reason: end.reason, result, board: finalBoard, moves },
@@ -326,7 +327,7 @@ async function writeRunConfigs(
   let h = await readFile(host, 'utf8');
   h = setTomlValue(h, 'listen', 'address', quote(LOOPBACK));
   h = setTomlValue(h, 'transports.quic', 'port', String(ports.host));
-  h = setTomlValue(h, 'auth', 'servers', `[${quote(`${LOOPBACK}:${ports.authHosts}`)}]`);
+  h = setTomlValue(h, 'auth', 'servers', `[${quote(formatHostPort(LOOPBACK, ports.authHosts))}]`);
   await writeFile(auth, a);
   await writeFile(host, h);
   return { auth, host, hostName: hostEntry.name };

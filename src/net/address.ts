@@ -120,6 +120,25 @@ export function parseHostPort(text: string): Parsed<HostPort> {
   return { ok: true, value: { ip: ip.value, port } };
 }
 
+/** A dialable `host:port`: the host is a DNS name or an IP literal (unchecked here), the port 1..65535. */
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Parses `host:port` or `[IPv6]:port`, where host may be a DNS name (the caller decides which names
+ * it accepts). The port is required and 1..65535: this is an address to dial or bind, not a pattern.
+ */
+export function parseEndpoint(text: string): Parsed<Endpoint> {
+  if (typeof text !== 'string') return fail('form', `expected host:port or [IPv6]:port, got a ${typeof text}`);
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^\s:[\]]+):(\d+)$/.exec(text);
+  if (!m) return fail('form', `expected host:port or [IPv6]:port, got ${JSON.stringify(text)}`);
+  const port = Number(m[2]);
+  if (!isValidPort(port)) return fail('port', `port ${m[2]} of ${JSON.stringify(text)} is outside 1..65535`);
+  return { ok: true, value: { host: m[1]!, port } };
+}
+
 /** `1.2.3.4:5`, `[::1]:5`: brackets whenever the host text has a colon. */
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { IyesmpError } from '../errors.js';
+import { parseEndpoint } from '../net/address.js';
 import { loadSessionMinter } from '../pki/index.js';
 import type { AuthConfig } from '../config/auth.js';
 import type { HostConfig } from '../config/host.js';
@@ -156,9 +157,9 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
 }
 
 export function parseHostPort(s: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(s);
-  if (!m) throw new IyesmpError('input', 'config_invalid', `"${s}" is not host:port`);
-  return { host: m[1] ?? m[2]!, port: Number(m[3]) };
+  const r = parseEndpoint(s);
+  if (!r.ok) throw new IyesmpError('input', 'config_invalid', `"${s}" is not host:port`);
+  return { ...r.value };
 }
 
 function passphraseFrom(file: string): () => Promise<string> {

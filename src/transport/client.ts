@@ -3,7 +3,7 @@
  * with the server (see confirm.ts) before reporting success, so a client whose own certificate the
  * server refused gets that refusal (with its reason) instead of a connection that dies at once.
  */
-import { isIP, isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { QUICClient, errors as quicErrors, events as quicEvents } from '@matrixai/quic';
 import type { QUICConnection, QUICStream } from '@matrixai/quic';
@@ -16,6 +16,7 @@ import { errorFromPeerClose, refusalToCryptoError, serverCertRefused } from './r
 import { ACCEPTED_STREAM_ID, HELLO, decodeConfirm, readFrame, writeFrame } from './confirm.js';
 import { PeerConnection } from './connection.js';
 import { checkAlpn } from './alpn.js';
+import { formatHostPort } from '../net/address.js';
 
 export interface ConnectQuicOptions extends CredentialSources {
   host: string;
@@ -44,10 +45,6 @@ export interface ConnectQuicOptions extends CredentialSources {
   now?: () => Date;
 }
 
-function addr(host: string, port: number): string {
-  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 function timeoutError(address: string, ms: number): IyesmpError {
   return new IyesmpError('io', 'timeout', `no QUIC answer from ${address} within ${ms} ms`, {
     hint: "is the server running on that port, and is this machine's address on its allow-list?",
@@ -58,7 +55,7 @@ function timeoutError(address: string, ms: number): IyesmpError {
 /** Connects and confirms; resolves with the connection only once the server accepted this client. */
 export async function connectQuic(opts: ConnectQuicOptions): Promise<PeerConnection> {
   const alpn = checkAlpn(opts.alpn);
-  const address = addr(opts.host, opts.port);
+  const address = formatHostPort(opts.host, opts.port);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const idleTimeoutMs = opts.idleTimeoutMs ?? 30_000;
   const keepAliveMs = opts.keepAliveMs ?? (idleTimeoutMs > 0 ? Math.floor(idleTimeoutMs / 3) : 0);

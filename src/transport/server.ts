@@ -19,6 +19,7 @@ import { AppClose, type AppCloseName } from './refusal.js';
 import { ACCEPTED, HELLO_STREAM_ID, decodeConfirm, readFrame, writeFrame } from './confirm.js';
 import { PeerConnection } from './connection.js';
 import { checkAlpn } from './alpn.js';
+import { formatHostPort } from '../net/address.js';
 
 export interface ServerLimits {
   /** confirmed plus confirming connections; more are closed with `server_full`. Default 1000. */
@@ -89,10 +90,6 @@ const DEFAULTS = {
   confirmTimeoutMs: 10_000,
 };
 
-function addr(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 export class QuicServer extends EventEmitter<QuicServerEvents> {
   readonly alpn: string;
   /** present when the server filters sources; add/remove entries at any time */
@@ -161,7 +158,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
     try {
       await this.socket.start({ host, port, ...(ipv6Only === undefined ? {} : { ipv6Only }) });
     } catch (e) {
-      throw new IyesmpError('io', 'bind_failed', `cannot listen on UDP ${addr(host, port)}: ${(e as Error).message}`, {
+      throw new IyesmpError('io', 'bind_failed', `cannot listen on UDP ${formatHostPort(host, port)}: ${(e as Error).message}`, {
         cause: e,
         hint: 'is the port in use, or the address not on this machine?',
       });
@@ -303,7 +300,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
   };
 
   private async refuse(conn: QUICConnection, name: AppCloseName, message: string): Promise<void> {
-    this.countRefusal({ reason: name as ServerRefusal['reason'], message, remote: addr(conn.remoteHost, conn.remotePort) });
+    this.countRefusal({ reason: name as ServerRefusal['reason'], message, remote: formatHostPort(conn.remoteHost, conn.remotePort) });
     await conn
       .stop({ isApp: true, errorCode: AppClose[name], reason: Buffer.from(name), force: true })
       .catch(() => undefined);
@@ -324,7 +321,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
     try {
       const verified = await this.gate.peerFor(conn.getRemoteCertsChain());
       if (!verified.ok) {
-        this.countRefusal({ ...verified.refusal, remote: addr(conn.remoteHost, conn.remotePort) });
+        this.countRefusal({ ...verified.refusal, remote: formatHostPort(conn.remoteHost, conn.remotePort) });
         await conn
           .stop({ isApp: true, errorCode: AppClose.refused, reason: Buffer.from(verified.refusal.reason), force: true })
           .catch(() => undefined);
