@@ -83,6 +83,18 @@ export function ipKey(text: string): Parsed<string> {
   return r.ok ? { ok: true, value: ipText(unmapIpv4(r.value)) } : r;
 }
 
+/**
+ * The one canonical text of an IP literal (see ipKey), or undefined for anything else. The zone is
+ * kept: `fe80::1%eth0` and `fe80::1%eth1` are different peers. Callers that refuse zones (the
+ * datagram allow-list refuses zoned entries, so a zoned source never matches) or want an exception
+ * decide that themselves.
+ */
+export function canonicalIp(text: string): string | undefined {
+  if (typeof text !== 'string') return undefined;
+  const r = ipKey(text.trim());
+  return r.ok ? r.value : undefined;
+}
+
 /** An address from its parts: 4 octets or eight 16-bit groups; undefined for any other shape. */
 export function ipFromParts(parts: readonly number[]): IpAddress | undefined {
   const max = parts.length === 4 ? 0xff : parts.length === 8 ? 0xffff : -1;
