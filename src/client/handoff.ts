@@ -5,8 +5,9 @@
  * the private key.) The result is a `HostTicket`: everything `joinHost` needs, as PEM text.
  */
 import { createHash, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { SECRET_MODE, writeFileAtomic } from '../fs/atomic.js';
 import type { AuthResponse, HostTransportKind } from '../protocol/index.js';
 import { generateKeyPair, derToPem } from '../pki/index.js';
 import type { KeyAlgorithm } from '../pki/types.js';
@@ -72,7 +73,7 @@ export class FileKeyStore implements SessionKeyStore {
   }
   async set(sessionId: string, keyPem: string): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await writeFile(this.#file(sessionId), keyPem, { mode: 0o600 });
+    await writeFileAtomic(this.#file(sessionId), keyPem, { mode: SECRET_MODE });
   }
   async delete(sessionId: string): Promise<void> {
     await rm(this.#file(sessionId), { force: true });

@@ -1,7 +1,6 @@
-import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { IyesmpError } from '../errors.js';
+import { SECRET_MODE, writeFileAtomic } from '../fs/atomic.js';
 import { KEY_BYTES } from './constants.js';
 import { randomBytes } from './sodium.js';
 
@@ -37,28 +36,14 @@ export async function readPrivateKeyFile(file: string): Promise<Uint8Array> {
   return parsePrivateKey(text, `key file ${file}`);
 }
 
-/**
- * Writes a key file with mode 0600 atomically: a temp file in the same folder, then rename (force) or
- * link (which fails if the target exists, so a concurrent writer cannot be overwritten silently).
- */
+/** Writes a key file with mode 0600 atomically (src/fs); without `force` an existing file is kept. */
 export async function writePrivateKeyFile(file: string, key: Uint8Array, force: boolean): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${nodeRandomBytes(6).toString('hex')}.tmp`);
-  await writeFile(tmp, formatPrivateKey(key), { mode: 0o600, flag: 'wx' });
   try {
-    if (force) {
-      await rename(tmp, file);
-      return;
+    await writeFileAtomic(file, formatPrivateKey(key), { mode: SECRET_MODE, overwrite: force });
+  } catch (err) {
+    if (err instanceof IyesmpError && err.code === 'exists') {
+      throw new IyesmpError('conflict', 'exists', `${file} already exists; refusing to overwrite a key`, { hint: 'pass --force to replace it' });
     }
-    try {
-      await link(tmp, file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new IyesmpError('conflict', 'exists', `${file} already exists; refusing to overwrite a key`, { hint: 'pass --force to replace it' });
-      }
-      throw err;
-    }
-    await unlink(tmp);
-  } finally {
-    await unlink(tmp).catch(() => undefined);
+    throw err;
   }
 }
