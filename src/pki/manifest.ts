@@ -1,6 +1,7 @@
 /** manifest.json: the list of every certificate in a PKI folder. Validated strictly on load. */
 import { z } from 'zod';
 import { IyesmpError } from '../errors.js';
+import { ID_PATTERN } from './names.js';
 import type { ManifestEntry } from './types.js';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -15,7 +16,7 @@ const hex = z.string().regex(/^[0-9a-f]+$/);
 const iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date');
 
 const entrySchema = z.object({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
+  name: z.string().regex(ID_PATTERN),
   role: z.enum(['master', 'auth', 'host', 'clientauth', 'sessionauth', 'client', 'session']),
   certFile: relPath,
   keyFile: relPath.optional(),

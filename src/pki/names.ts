@@ -4,8 +4,14 @@
  */
 import { IyesmpError } from '../errors.js';
 import type { Role } from './types.js';
+import { x509 } from './x509.js';
 
-const SAFE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/**
+ * The one charset for names, session ids and player (seat) ids: whatever passes cannot break out of
+ * a URI SAN, a DN or a file name. The manifest, the wire and the hand-off's seat ids all use it.
+ */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const SAFE = ID_PATTERN;
 export const ROLE_URI_PREFIX = 'iyesmp:role/';
 export const SESSION_URI_PREFIX = 'iyesmp:session/';
 export const ROLES: readonly Role[] = ['master', 'auth', 'host', 'clientauth', 'sessionauth', 'client', 'session'];
@@ -64,4 +70,26 @@ export function parseIdentity(uris: readonly string[]): ParsedIdentity {
     }
   }
   return out;
+}
+
+/** The URI SANs of a parsed certificate. */
+export function uriSansOf(cert: x509.X509Certificate): string[] {
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  return san ? san.names.items.filter((n) => n.type === 'url').map((n) => n.value) : [];
+}
+
+/**
+ * The session and seat a session certificate names, read from its DER the same way the verifier
+ * reads it; undefined when the cert does not parse or names no session (or several, or badly).
+ * For a Host's TLS-time policy, which must pick the expected fingerprint before verification.
+ */
+export function sessionIdentityOf(der: Uint8Array): { sessionId: string; playerId: string } | undefined {
+  let id: ParsedIdentity;
+  try {
+    id = parseIdentity(uriSansOf(new x509.X509Certificate(der)));
+  } catch {
+    return undefined;
+  }
+  if (id.conflicting || id.sessionId === undefined || id.playerId === undefined) return undefined;
+  return { sessionId: id.sessionId, playerId: id.playerId };
 }
