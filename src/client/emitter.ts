@@ -6,6 +6,7 @@
  */
 import { EventEmitter, on } from 'node:events';
 import { IyesmpError } from '../errors.js';
+import { clientError } from './errors.js';
 
 export type EventMap = Record<string, unknown>;
 
@@ -85,7 +86,7 @@ export class TypedEmitter<M extends object> {
       if (opts.timeoutMs !== undefined) {
         timer = setTimeout(() => {
           cleanup();
-          reject(new IyesmpError('io', 'timeout', `${opts.what ?? `waiting for ${name}`}: no answer within ${opts.timeoutMs} ms`));
+          reject(clientError('timeout', `${opts.what ?? `waiting for ${name}`}: no answer within ${opts.timeoutMs} ms`));
         }, opts.timeoutMs);
         timer.unref?.();
       }
@@ -118,5 +119,5 @@ export class TypedEmitter<M extends object> {
 }
 
 function aborted(what: string | undefined): IyesmpError {
-  return new IyesmpError('conflict', 'aborted', `${what ?? 'the operation'} was cancelled`);
+  return clientError('aborted', `${what ?? 'the operation'} was cancelled`);
 }

@@ -19,7 +19,7 @@ import {
 } from '../protocol/index.js';
 import { dialOptions } from './dial-options.js';
 import { TypedEmitter } from './emitter.js';
-import { helloError, hostLost, requestError } from './errors.js';
+import { helloError, hostLost, requestError, clientError } from './errors.js';
 
 type Ev<K extends keyof HostFamily['events'], Ext> = EventBody<HostFamily, K, Ext>;
 
@@ -290,7 +290,7 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
     const error = reason({ ended: this.ended !== undefined, closing: this.#closing });
     this.#closeError = error;
     if (error) this.#rejectResult(error);
-    else if (!this.ended) this.#rejectResult(new IyesmpError('conflict', 'closed', 'the game session was closed before the game ended'));
+    else if (!this.ended) this.#rejectResult(clientError.as('conflict', 'closed', 'the game session was closed before the game ended'));
     this.emit('close', error ? { error } : {});
   }
 }
@@ -352,7 +352,7 @@ class QuicDriver<Ext> implements HostDriver<Ext> {
     this.#sink?.close(({ ended, closing }) => {
       if (ended || (closing && info.by === 'local')) return undefined;
       if (info.by === 'local' && info.code !== 'normal') {
-        return new IyesmpError('input', 'bad_server_data', `the game host sent data this client cannot accept (${why}); the connection was closed`, {
+        return clientError('bad_server_data', `the game host sent data this client cannot accept (${why}); the connection was closed`, {
           hint: 'the host may run an incompatible version of the game',
         });
       }

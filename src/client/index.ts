@@ -13,6 +13,7 @@
  * See docs/client.md.
  */
 export { IyesmpError, isIyesmpError } from '../errors.js';
+export { CLIENT_ERRORS, type ClientErrorCode } from './errors.js';
 export { AUTH_IDLE_TIMEOUT_MS, AUTH_KEEP_ALIVE_MS, connectToAuth, type ConnectOptions } from './connect.js';
 export { joinHost, type JoinHostOptions } from './join-host.js';
 export {

@@ -4,11 +4,11 @@
  * any `{ readable, writable }` pair instead.
  */
 import { isIP } from 'node:net';
-import { IyesmpError } from '../errors.js';
 import { formatHostPort, isValidPort, parseEndpoint } from '../net/address.js';
 import type { StreamPair } from '../protocol/index.js';
 import { connectQuic, type PemSource } from '../transport/index.js';
 import type { PeerVerifier, VerifyPolicy } from '../pki/types.js';
+import { clientError } from './errors.js';
 
 export interface Address {
   host: string;
@@ -24,10 +24,10 @@ export function parseAddress(a: string | Address): Address {
   const r = parseEndpoint(a);
   if (r.ok) return { ...r.value };
   if (r.what === 'port') throw badPort(a);
-  throw new IyesmpError('usage', 'bad_address', `"${a}" is not an address: write host:port (IPv6 as [addr]:port)`);
+  throw clientError('bad_address', `"${a}" is not an address: write host:port (IPv6 as [addr]:port)`);
 }
 
-const badPort = (text: string) => new IyesmpError('usage', 'bad_address', `"${text}" is not an address: the port must be 1..65535`);
+const badPort = (text: string) => clientError('bad_address', `"${text}" is not an address: the port must be 1..65535`);
 
 const CLOSE_WAIT_MS = 3000;
 

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { link, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { IyesmpError } from '../errors.js';
+import { fsError } from './errors.js';
 
 /** Private keys, passphrases, shared secrets. */
 export const SECRET_MODE = 0o600;
@@ -38,7 +39,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
     if (opts.overwrite === false) {
       await link(tmp, file).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'EEXIST') throw err;
-        throw new IyesmpError('conflict', 'exists', `${file} already exists`, { hint: 'pass --force to overwrite it', cause: err });
+        throw fsError('exists', `${file} already exists`, { hint: 'pass --force to overwrite it', cause: err });
       });
     } else {
       await rename(tmp, file);

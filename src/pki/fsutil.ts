@@ -4,6 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { IyesmpError } from '../errors.js';
+import { pkiError } from './errors.js';
 import { PUBLIC_MODE, SECRET_MODE, writeFileAtomic as writeAtomic } from '../fs/atomic.js';
 
 export const KEY_MODE = SECRET_MODE;
@@ -22,7 +23,7 @@ export function ioError(err: unknown, action: string, file: string): IyesmpError
     ENOSPC: 'no space left on the device',
     EISDIR: 'it is a folder',
   };
-  return new IyesmpError('io', code === 'ENOENT' ? 'not_found' : 'fs_error', `cannot ${action} ${file}: ${why[code] ?? code}`, {
+  return pkiError.as('io', code === 'ENOENT' ? 'not_found' : 'fs_error', `cannot ${action} ${file}: ${why[code] ?? code}`, {
     cause: err,
     details: { errno: code, path: file },
   });
@@ -75,7 +76,7 @@ export class FileTransaction {
   async write(file: string, data: string | Uint8Array, mode: number, mustBeNew = false): Promise<void> {
     const previous = await readFileOrNull(file);
     if (previous !== null && mustBeNew) {
-      throw new IyesmpError('conflict', 'file_exists', `${file} already exists and is not in the manifest`, {
+      throw pkiError('file_exists', `${file} already exists and is not in the manifest`, {
         hint: 'move it away, or choose another name',
       });
     }

@@ -37,3 +37,4 @@ export type HostToClient<Ext = unknown> = MessagesFrom<HostFamily, 'listener', E
 export type AuthResponse<K extends RequestTypes<AuthFamily, 'dialer'>, Ext = unknown> = ResponseBody<AuthFamily, K, Ext>;
 export type HostctlResponse<K extends keyof HostctlFamily['requests'], Ext = unknown> = ResponseBody<HostctlFamily, K, Ext>;
 export type HostResponse<K extends RequestTypes<HostFamily, 'dialer'>, Ext = unknown> = ResponseBody<HostFamily, K, Ext>;
+export { PROTOCOL_ERRORS, type ProtocolLayerErrorCode } from './errors.js';

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { IyesmpError } from '../errors.js';
+import { protocolError } from './errors.js';
 import { BulkStreamDecoder, encodeBulkFrame, encodeBulkHeader, type BulkHeader } from './bulk.js';
 import { ErrorCodes, ERROR_CODE_PATTERN } from './error-codes.js';
 import type { ProtocolVersion } from './envelope.js';
@@ -332,7 +333,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
       let result: unknown;
       if (handler !== undefined) result = await handler(req.body as never, { id: req.id, type: req.type });
       else if (this.fallback !== undefined) result = await this.fallback(req);
-      else throw new IyesmpError('refused', ErrorCodes.unknownType, `this ${this.session.family.roles[this.session.side]} does not handle "${req.type}"`);
+      else throw protocolError.as('refused', ErrorCodes.unknownType, `this ${this.session.family.roles[this.session.side]} does not handle "${req.type}"`);
       if (this.session.state !== 'open') return;
       try {
         this.session.respond(req.id, result);
@@ -373,7 +374,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     if (this.shutDown) return;
     this.shutDown = true;
     clearInterval(this.timer);
-    for (const [, w] of this.waiting) w.reject(new IyesmpError('io', ErrorCodes.closed, `connection closed (${info.code})`));
+    for (const [, w] of this.waiting) w.reject(protocolError.as('io', ErrorCodes.closed, `connection closed (${info.code})`));
     this.waiting.clear();
     // The protocol is closed now; what follows only releases the streams.
     this.resolveClosed(info);

@@ -5,6 +5,7 @@
  * The list can change while the server runs; counters say how much was dropped.
  */
 import { IyesmpError } from '../errors.js';
+import { transportError } from './errors.js';
 import { canonicalIp, formatHostPort, parseHostPort, unmapIpv4 } from '../net/address.js';
 
 export interface AllowListStats {
@@ -29,7 +30,7 @@ export { canonicalIp };
 /** Parses one allow-list entry; throws an `input` IyesmpError naming the bad text. */
 export function parseAllowEntry(text: string): AllowEntry {
   const bad = (why: string): IyesmpError =>
-    new IyesmpError('input', 'bad_allow_entry', `allow-list entry ${JSON.stringify(text)} ${why}`, {
+    transportError('bad_allow_entry', `allow-list entry ${JSON.stringify(text)} ${why}`, {
       hint: 'use an IP address, or IP:port (IPv6 with a port as [addr]:port)',
     });
   if (typeof text !== 'string' || text.length === 0 || text.length > 64) throw bad('is empty or too long');

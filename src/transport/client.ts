@@ -9,6 +9,7 @@ import { QUICClient, errors as quicErrors, events as quicEvents } from '@matrixa
 import type { QUICConnection, QUICStream } from '@matrixai/quic';
 import type { PeerVerifier, VerifiedPeer, VerifyPolicy } from '../pki/types.js';
 import { IyesmpError, isIyesmpError } from '../errors.js';
+import { transportError } from './errors.js';
 import { loadCredentials, type CredentialSources } from './credentials.js';
 import { clientCrypto, quicLogger } from './quic-runtime.js';
 import { VerifyGate, type Refusal } from './verify.js';
@@ -46,7 +47,7 @@ export interface ConnectQuicOptions extends CredentialSources {
 }
 
 function timeoutError(address: string, ms: number): IyesmpError {
-  return new IyesmpError('io', 'timeout', `no QUIC answer from ${address} within ${ms} ms`, {
+  return transportError('timeout', `no QUIC answer from ${address} within ${ms} ms`, {
     hint: "is the server running on that port, and is this machine's address on its allow-list?",
     details: { server: address, timeoutMs: ms },
   });
@@ -60,7 +61,7 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<PeerConnect
   const idleTimeoutMs = opts.idleTimeoutMs ?? 30_000;
   const keepAliveMs = opts.keepAliveMs ?? (idleTimeoutMs > 0 ? Math.floor(idleTimeoutMs / 3) : 0);
   if (keepAliveMs > 0 && idleTimeoutMs > 0 && keepAliveMs >= idleTimeoutMs) {
-    throw new IyesmpError('usage', 'bad_limits', 'keepAliveMs must be shorter than idleTimeoutMs');
+    throw transportError('bad_limits', 'keepAliveMs must be shorter than idleTimeoutMs');
   }
   const deadline = Date.now() + timeoutMs;
   const creds = await loadCredentials(opts);
@@ -138,7 +139,7 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<PeerConnect
     });
     if (frame === 'timeout') throw timeoutError(address, timeoutMs);
     if (frame === undefined || decodeConfirm(frame) !== 'accepted') {
-      throw new IyesmpError('io', 'confirm_failed', `${address} answered the confirmation with something unexpected`);
+      throw transportError('confirm_failed', `${address} answered the confirmation with something unexpected`);
     }
     return new PeerConnection({ conn, peer: serverPeer, alpn, side: 'client', stop: destroy });
   } catch (e) {
@@ -211,12 +212,12 @@ function clientError(
     return timeoutError(ctx.address, ctx.timeoutMs);
   }
   if (e instanceof quicErrors.ErrorQUICSocket || e instanceof quicErrors.ErrorQUICClientInvalidHost) {
-    return new IyesmpError('io', 'socket_failed', `cannot reach ${ctx.address}: ${(e as Error).message}`, { cause: e });
+    return transportError('socket_failed', `cannot reach ${ctx.address}: ${(e as Error).message}`, { cause: e });
   }
   if (e === undefined) {
-    return new IyesmpError('internal', 'no_server_peer', `the handshake with ${ctx.address} finished without a verified server`);
+    return transportError('no_server_peer', `the handshake with ${ctx.address} finished without a verified server`);
   }
-  return new IyesmpError('io', 'quic_failed', `QUIC connection to ${ctx.address} failed: ${(e as Error).message ?? String(e)}`, {
+  return transportError('quic_failed', `QUIC connection to ${ctx.address} failed: ${(e as Error).message ?? String(e)}`, {
     cause: e,
   });
 }

@@ -10,6 +10,7 @@ import { QUICServer, events as quicEvents } from '@matrixai/quic';
 import type { QUICConnection, QUICStream } from '@matrixai/quic';
 import type { PeerVerifier, VerifyPolicy } from '../pki/types.js';
 import { IyesmpError } from '../errors.js';
+import { transportError } from './errors.js';
 import { AddressAllowList, type AllowListStats } from './allow-list.js';
 import { FilteredQUICSocket } from './filtered-socket.js';
 import { loadCredentials, type CredentialSources, type LoadedCredentials } from './credentials.js';
@@ -118,7 +119,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
     this.creds = creds;
     this.limits = { ...DEFAULTS, ...opts.limits };
     if (this.limits.keepAliveMs !== undefined && this.limits.idleTimeoutMs > 0 && this.limits.keepAliveMs >= this.limits.idleTimeoutMs) {
-      throw new IyesmpError('usage', 'bad_limits', 'keepAliveMs must be shorter than idleTimeoutMs');
+      throw transportError('bad_limits', 'keepAliveMs must be shorter than idleTimeoutMs');
     }
     this.allowList =
       opts.allowList === undefined
@@ -158,7 +159,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
     try {
       await this.socket.start({ host, port, ...(ipv6Only === undefined ? {} : { ipv6Only }) });
     } catch (e) {
-      throw new IyesmpError('io', 'bind_failed', `cannot listen on UDP ${formatHostPort(host, port)}: ${(e as Error).message}`, {
+      throw transportError('bind_failed', `cannot listen on UDP ${formatHostPort(host, port)}: ${(e as Error).message}`, {
         cause: e,
         hint: 'is the port in use, or the address not on this machine?',
       });
@@ -168,7 +169,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       await this.quic.start();
     } catch (e) {
       await this.socket.stop({ force: true }).catch(() => undefined);
-      throw new IyesmpError('internal', 'quic_start_failed', `the QUIC server did not start: ${(e as Error).message}`, { cause: e });
+      throw transportError('quic_start_failed', `the QUIC server did not start: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -240,7 +241,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
           this.reload().catch((e: unknown) =>
             this.emit(
               'reloadError',
-              e instanceof IyesmpError ? e : new IyesmpError('io', 'reload_failed', (e as Error).message, { cause: e }),
+              e instanceof IyesmpError ? e : transportError('reload_failed', (e as Error).message, { cause: e }),
             ),
           );
         }, 200);
