@@ -7,6 +7,7 @@ import type { CliErrorCode } from './cli/errors.js';
 import type { ClientErrorCode } from './client/errors.js';
 import type { ConfigErrorCode } from './config/errors.js';
 import type { DemoErrorCode } from './demo/errors.js';
+import type { EventsErrorCode } from './events/emitter.js';
 import type { FsErrorCode } from './fs/errors.js';
 import type { NetcodeErrorCode } from './netcode/errors.js';
 import type { PkiErrorCode } from './pki/errors.js';
@@ -19,6 +20,7 @@ export type {
   ClientErrorCode,
   ConfigErrorCode,
   DemoErrorCode,
+  EventsErrorCode,
   FsErrorCode,
   NetcodeErrorCode,
   PkiErrorCode,
@@ -32,6 +34,7 @@ export type IyesmpErrorCode =
   | ClientErrorCode
   | ConfigErrorCode
   | DemoErrorCode
+  | EventsErrorCode
   | FsErrorCode
   | NetcodeErrorCode
   | PkiErrorCode

@@ -17,7 +17,7 @@ import {
 } from '../protocol/index.js';
 import type { KeyAlgorithm } from '../pki/types.js';
 import { dialOptions } from './dial-options.js';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '../events/emitter.js';
 import type { GameSession, GameSessionOptions } from './game-session.js';
 import { joinHost, type JoinHostOptions } from './join-host.js';
 import type { ClientTrust } from './trust.js';

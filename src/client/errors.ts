@@ -7,7 +7,6 @@ import { IyesmpError, errorFactory, isIyesmpError, type ErrorCodeOf } from '../e
 
 /** Every code raised by the game client library, and its kind (the CLI exit code follows the kind). */
 export const CLIENT_ERRORS = {
-  aborted: 'conflict',
   auth_lost: 'io',
   bad_address: 'usage',
   bad_ca: 'input',

@@ -18,7 +18,7 @@ import {
   type StreamPair,
 } from '../protocol/index.js';
 import { dialOptions } from './dial-options.js';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '../events/emitter.js';
 import { helloError, hostLost, requestError, clientError } from './errors.js';
 
 type Ev<K extends keyof HostFamily['events'], Ext> = EventBody<HostFamily, K, Ext>;

@@ -56,4 +56,4 @@ export {
 export { FileKeyStore, MemoryKeyStore, type HostTicket, type SessionKeyStore } from './handoff.js';
 export { masterOnlyVerifier, type ClientTrust } from './trust.js';
 export { parseAddress, type Address, type LocalBind } from './link.js';
-export { TypedEmitter } from './emitter.js';
+export { TypedEmitter } from '../events/emitter.js';

@@ -1,3 +1,4 @@
+import { EventQueue } from '../events/queue.js';
 import type { z } from 'zod';
 import { IyesmpError } from '../errors.js';
 import { protocolError } from './errors.js';
@@ -123,7 +124,7 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
   private readonly incoming = new Map<number, string>();
   private peerErrors = 0;
   private output: Uint8Array[] = [];
-  private events: SessionEvent<F, S, E>[] = [];
+  private readonly events = new EventQueue<SessionEvent<F, S, E>>();
   private negotiatedValue: ProtocolVersion | undefined;
   private closeValue: CloseInfo | undefined;
 
@@ -165,9 +166,7 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
   }
 
   takeEvents(): SessionEvent<F, S, E>[] {
-    const ev = this.events;
-    this.events = [];
-    return ev;
+    return this.events.take();
   }
 
   // ---- hello -----------------------------------------------------------------------------------
