@@ -124,7 +124,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     for (const name of BOT_NAMES) {
       const client = await play(
         connectToAuth<TicTacToeExt>({
-          address: `${LOOPBACK}:${ports.auth}`,
+          address: formatHostPort(LOOPBACK, ports.auth),
           identity: { cert: path.join(input.pkiDir, clientEntry.certFile), key: path.join(input.pkiDir, clientEntry.keyFile) },
           trust: { caPem: path.join(input.pkiDir, master.certFile) },
           gameVersion: ttt.GAME_VERSION,
@@ -245,8 +245,8 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     const fpOf = (b: Bot) => b.ticket?.credentials?.fingerprint ?? '';
     const report: DeploymentReport = {
       servers: {
-        auth: { pid: auth.pid, address: `${LOOPBACK}:${ports.auth}`, hostsAddress: `${LOOPBACK}:${ports.authHosts}`, config: files.auth, log: auth.logFile },
-        host: { name: files.hostName, pid: host.pid, address: `${LOOPBACK}:${ports.host}`, config: files.host, game: ttt.hostGameFile, log: host.logFile },
+        auth: { pid: auth.pid, address: formatHostPort(LOOPBACK, ports.auth), hostsAddress: formatHostPort(LOOPBACK, ports.authHosts), config: files.auth, log: auth.logFile },
+        host: { name: files.hostName, pid: host.pid, address: formatHostPort(LOOPBACK, ports.host), config: files.host, game: ttt.hostGameFile, log: host.logFile },
       },
       players: bots.map((b) => {
         const r = end.results.find((x) => x.playerId === b.ticket?.playerId);

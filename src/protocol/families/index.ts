@@ -1,6 +1,14 @@
-import { authFamily } from './auth.js';
+import type { z } from 'zod';
+import type { HostTransportKind } from '../transports.js';
+import { authFamily, type HandoffTransport } from './auth.js';
 import { hostFamily } from './host.js';
-import { hostctlFamily } from './hostctl.js';
+import { hostctlFamily, type HostTransport } from './hostctl.js';
+
+// Both wire unions have exactly one member per HOST_TRANSPORT_KINDS entry: adding a kind there
+// fails the build here until the hand-off and the host registration can carry it.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+true satisfies Same<z.infer<typeof HandoffTransport>['kind'], HostTransportKind>;
+true satisfies Same<z.infer<typeof HostTransport>['kind'], HostTransportKind>;
 
 /**
  * ALPN ids, one per family: the family's name, which `defineFamily` checks ends in its major
