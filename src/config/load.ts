@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
-import { IyesmpError } from '../errors.js';
 import { configError } from './errors.js';
 import { authConfigSchema, type AuthConfig } from './auth.js';
 import { hostConfigSchema, type HostConfig } from './host.js';

@@ -8,7 +8,6 @@
 import { randomBytes } from 'node:crypto';
 import { link, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { IyesmpError } from '../errors.js';
 import { fsError } from './errors.js';
 
 /** Private keys, passphrases, shared secrets. */

@@ -1,6 +1,5 @@
 import { EventQueue } from '../events/queue.js';
 import type { z } from 'zod';
-import { IyesmpError } from '../errors.js';
 import { protocolError } from './errors.js';
 import { MsgpackCodec } from './codec.js';
 import { ERROR_CODE_PATTERN, ErrorCodes } from './error-codes.js';

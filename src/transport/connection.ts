@@ -7,7 +7,6 @@ import { EventEmitter } from 'node:events';
 import type { QUICConnection, QUICStream } from '@matrixai/quic';
 import { events as quicEvents, errors as quicErrors } from '@matrixai/quic';
 import type { VerifiedPeer } from '../pki/types.js';
-import { IyesmpError } from '../errors.js';
 import { transportError } from './errors.js';
 import { AppClose } from './refusal.js';
 import { isUniStream } from './confirm.js';
