@@ -1,6 +1,6 @@
 /**
  * The one event style of iyesmp's sans-IO cores (the protocol session, the netcode client and
- * server, and the state machines of auth and host): a core appends plain discriminated-union
+ * server; the auth and host state machines move to it): a core appends plain discriminated-union
  * values to a queue, and its driver drains the queue after each input (`takeEvents()`).
  *
  * Why a queue, not listeners: a core never calls out while it is half-way through a state change,
