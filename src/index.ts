@@ -6,5 +6,6 @@
  *   iyesmp/pki, iyesmp/transport, iyesmp/protocol, iyesmp/netcode, iyesmp/auth, iyesmp/host
  * This root entry holds only what every part shares.
  */
-export { IyesmpError, isIyesmpError, type ErrorKind } from './errors.js';
+export { IyesmpError, isIyesmpError, hasCodeOf, type ErrorKind, type ErrorRegistry } from './errors.js';
+export type * from './error-codes.js';
 export { ALPN } from './protocol/index.js';

@@ -12,25 +12,28 @@ const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src')
 /** A folder (or top-level file, without extension) may import only lower ranks, or itself. */
 const RANKS: Record<string, number> = {
   errors: 0,
-  net: 0,
-  pki: 1,
-  protocol: 2,
-  netcode: 3,
-  transport: 3,
-  auth: 4,
-  host: 4,
-  client: 4,
-  config: 5,
-  lan: 5,
-  serve: 6,
-  demo: 6,
-  cli: 6,
-  commands: 7,
-  ui: 7,
+  net: 1,
+  fs: 1,
+  events: 1,
+  pki: 2,
+  protocol: 3,
+  netcode: 4,
+  transport: 4,
+  auth: 5,
+  host: 5,
+  client: 5,
+  config: 6,
+  lan: 6,
+  serve: 7,
+  demo: 7,
+  cli: 7,
+  commands: 8,
+  ui: 8,
   // entry files
-  index: 8,
-  server: 8,
-  main: 8,
+  'error-codes': 9, // the union of every layer's codes: type-only imports of each registry
+  index: 10,
+  server: 10,
+  main: 10, // the union of every layer's codes: type-only imports of each registry
 };
 
 /**

@@ -1,4 +1,4 @@
-import { IyesmpError } from '../errors.js';
+import { cliError } from './errors.js';
 
 /**
  * Parses operator durations such as `30d`, `12h`, `90m`, `1y`, `2w`, `1d12h` or a plain number of
@@ -25,7 +25,7 @@ export function parseDuration(text: string, flag = 'duration'): number {
     matched = re.lastIndex;
   }
   if (t.length === 0 || matched !== t.length) {
-    throw new IyesmpError('usage', 'bad_duration', `${flag}: "${text}" is not a duration`, {
+    throw cliError('bad_duration', `${flag}: "${text}" is not a duration`, {
       hint: 'use a number with a unit, e.g. 30d, 12h, 90m, 1y, 1d12h (a bare number means seconds)',
     });
   }

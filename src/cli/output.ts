@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { IyesmpError, isIyesmpError } from '../errors.js';
+import { cliError } from './errors.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 
 /**
@@ -108,10 +109,10 @@ function toIyesmpError(err: unknown): IyesmpError {
     return new IyesmpError('io', code.toLowerCase(), (err as Error).message);
   }
   if (typeof code === 'string' && code === 'ENOENT') {
-    return new IyesmpError('input', 'not_found', (err as Error).message);
+    return cliError('not_found', (err as Error).message);
   }
   const message = err instanceof Error ? err.message : String(err);
-  return new IyesmpError('internal', 'internal', `internal error: ${message}`, {
+  return cliError('internal', `internal error: ${message}`, {
     hint: 'this is a bug in iyesmp; rerun with IYESMP_DEBUG=1 for a stack trace and report it',
   });
 }

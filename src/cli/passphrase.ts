@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { IyesmpError } from '../errors.js';
+import { cliError } from './errors.js';
 
 /**
  * Where CA-key passphrases come from, in order: `--passphrase-file FILE`, env IYESMP_PASSPHRASE,
@@ -28,13 +29,13 @@ export async function readPassphraseFile(file: string): Promise<string> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new IyesmpError(code === 'ENOENT' ? 'input' : 'io', 'passphrase_file_unreadable', `cannot read passphrase file ${file}: ${code ?? 'error'}`, {
+    throw cliError.as(code === 'ENOENT' ? 'input' : 'io', 'passphrase_file_unreadable', `cannot read passphrase file ${file}: ${code ?? 'error'}`, {
       hint: 'pass --passphrase-file with a readable file, or set IYESMP_PASSPHRASE',
     });
   }
   const value = text.replace(/\r?\n$/, '');
   if (value === '') {
-    throw new IyesmpError('input', 'passphrase_empty', `passphrase file ${file} is empty`);
+    throw cliError('passphrase_empty', `passphrase file ${file} is empty`);
   }
   return value;
 }
@@ -58,7 +59,7 @@ export async function passphraseForNewKeys(
   const given = await passphraseFromFlags(flags);
   if (given) {
     if (flags.insecureNoPassphrase) {
-      throw new IyesmpError('usage', 'conflicting_flags', '--insecure-no-passphrase contradicts the passphrase given by --passphrase-file or IYESMP_PASSPHRASE');
+      throw cliError('conflicting_flags', '--insecure-no-passphrase contradicts the passphrase given by --passphrase-file or IYESMP_PASSPHRASE');
     }
     checkStrength(given.passphrase!);
     return given;
@@ -69,7 +70,7 @@ export async function passphraseForNewKeys(
     const first = await ask('Passphrase for the CA keys: ');
     checkStrength(first);
     const second = await ask('Repeat the passphrase: ');
-    if (first !== second) throw new IyesmpError('input', 'passphrase_mismatch', 'the two passphrases differ');
+    if (first !== second) throw cliError('passphrase_mismatch', 'the two passphrases differ');
     return { passphrase: first, source: 'prompt' };
   }
   throw missingPassphrase(true);
@@ -90,7 +91,7 @@ export async function passphraseForExistingKeys(
 }
 
 export function missingPassphrase(forNew: boolean): IyesmpError {
-  return new IyesmpError('usage', 'passphrase_required', 'a passphrase for the CA keys is needed and there is no terminal to ask on', {
+  return cliError('passphrase_required', 'a passphrase for the CA keys is needed and there is no terminal to ask on', {
     hint: forNew
       ? 'pass --passphrase-file FILE or set IYESMP_PASSPHRASE (or --insecure-no-passphrase for throw-away development keys)'
       : 'pass --passphrase-file FILE or set IYESMP_PASSPHRASE',
@@ -99,7 +100,7 @@ export function missingPassphrase(forNew: boolean): IyesmpError {
 
 function checkStrength(p: string): void {
   if (p.length < MIN_PASSPHRASE_LENGTH) {
-    throw new IyesmpError('input', 'passphrase_too_short', `the passphrase is shorter than ${MIN_PASSPHRASE_LENGTH} characters`);
+    throw cliError('passphrase_too_short', `the passphrase is shorter than ${MIN_PASSPHRASE_LENGTH} characters`);
   }
 }
 
@@ -130,7 +131,7 @@ export function promptHidden(label: string): Promise<string> {
     const onData = (chunk: string) => {
       for (const ch of chunk) {
         if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003') return done(new IyesmpError('usage', 'cancelled', 'cancelled'));
+        if (ch === '\u0003') return done(cliError('cancelled', 'cancelled'));
         if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
         else if (ch >= ' ') value += ch;
       }

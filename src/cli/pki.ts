@@ -3,7 +3,7 @@ import type { PassphraseProvider } from '../pki/api.js';
 import { passphraseForExistingKeys, type PassphraseFlags } from './passphrase.js';
 import { isInteractive } from './pki-dir.js';
 import { parseDuration } from './duration.js';
-import { IyesmpError } from '../errors.js';
+import { cliError } from './errors.js';
 
 /** Shared flag definitions and glue between the PKI library and the commands. Light imports only. */
 
@@ -39,7 +39,7 @@ export function durationDays(value: string | undefined, flag: string): number | 
   const seconds = parseDuration(value, flag);
   const days = seconds / 86_400;
   if (!Number.isInteger(days) || days < 1) {
-    throw new IyesmpError('usage', 'bad_validity', `${flag}: certificate lifetimes are whole days, got "${value}"`, { hint: 'e.g. 365d, 2y, 90d' });
+    throw cliError('bad_validity', `${flag}: certificate lifetimes are whole days, got "${value}"`, { hint: 'e.g. 365d, 2y, 90d' });
   }
   return days;
 }
@@ -47,7 +47,7 @@ export function durationDays(value: string | undefined, flag: string): number | 
 export function parseCount(value: string, flag: string, max = 1000): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < 1 || n > max) {
-    throw new IyesmpError('usage', 'bad_count', `${flag}: expected a whole number from 1 to ${max}, got "${value}"`);
+    throw cliError('bad_count', `${flag}: expected a whole number from 1 to ${max}, got "${value}"`);
   }
   return n;
 }
@@ -68,7 +68,7 @@ export async function openPkiForSigning(
   const { passphraseFromFlags } = await import('./passphrase.js');
   const given = await passphraseFromFlags(flags);
   if (given && flags.insecureNoPassphrase) {
-    throw new IyesmpError('usage', 'conflicting_flags', '--insecure-no-passphrase contradicts the passphrase given by --passphrase-file or IYESMP_PASSPHRASE');
+    throw cliError('conflicting_flags', '--insecure-no-passphrase contradicts the passphrase given by --passphrase-file or IYESMP_PASSPHRASE');
   }
   const unencryptedNewKeys = Boolean(flags.insecureNoPassphrase) && master?.keyEncrypted === false;
   const pki = await openPki(dir, {

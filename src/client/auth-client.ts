@@ -17,11 +17,11 @@ import {
 } from '../protocol/index.js';
 import type { KeyAlgorithm } from '../pki/types.js';
 import { dialOptions } from './dial-options.js';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '../events/emitter.js';
 import type { GameSession, GameSessionOptions } from './game-session.js';
 import { joinHost, type JoinHostOptions } from './join-host.js';
 import type { ClientTrust } from './trust.js';
-import { authLost, helloError, requestError } from './errors.js';
+import { authLost, helloError, requestError, clientError } from './errors.js';
 import {
   MemoryKeyStore,
   newSessionKey,
@@ -460,7 +460,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     const onDequeued = (d: Ev<'match.dequeued', Ext>): void => {
       if (d.ticketId !== ticketId) return;
       clearInterval(notice);
-      failure = new IyesmpError('refused', 'party_dequeued', `the party left the queue: ${d.reason}`, { hint: 'queue again', details: { reason: d.reason } });
+      failure = clientError('party_dequeued', `the party left the queue: ${d.reason}`, { hint: 'queue again', details: { reason: d.reason } });
       status({ phase: 'dequeued', ticketId: d.ticketId, reason: d.reason }); // also wakes the wait below
     };
     this.on('matchFound', onFound);
@@ -591,7 +591,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     const o = this.#opts;
     const trust = options.trust ?? o.hostTrust;
     if (trust === undefined && ticket.transport === 'quic') {
-      throw new IyesmpError('usage', 'no_trust', 'joinHost needs `trust` (the PKI Master certificate) to check the game host');
+      throw clientError('no_trust', 'joinHost needs `trust` (the PKI Master certificate) to check the game host');
     }
     const defaults: GameSessionOptions<Ext> & Pick<JoinHostOptions<Ext>, 'localHost'> = {
       gameVersion: o.gameVersion,
@@ -632,7 +632,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   #needMinor(minor: number, what: string): void {
     if (this.protocolVersion.minor >= minor) return;
     const v = this.protocolVersion;
-    throw new IyesmpError('refused', 'not_supported', `${what} needs a login server speaking iyesmp-auth 1.${minor}; this one speaks ${v.major}.${v.minor}`, {
+    throw clientError('not_supported', `${what} needs a login server speaking iyesmp-auth 1.${minor}; this one speaks ${v.major}.${v.minor}`, {
       hint: 'update the Auth server',
     });
   }
@@ -744,7 +744,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     const game = id === undefined ? undefined : this.#games.get(id);
     if (game && !game.closed) {
       game.abandon(
-        new IyesmpError('io', 'session_lost', `the game host stopped answering and the login server ended the session: ${lost.reason}`, {
+        clientError('session_lost', `the game host stopped answering and the login server ended the session: ${lost.reason}`, {
           hint: 'the game is over; queue again for a new one',
           details: { sessionId: id },
         }),
@@ -767,7 +767,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       error = authLost(info.by === 'peer' ? `the server closed it (${why})` : why);
       if (info.by === 'local' && info.code !== 'normal') {
         // we closed because the server broke the protocol (malformed data, too many errors...)
-        error = new IyesmpError('input', 'bad_server_data', `the login server sent data this client cannot accept (${why}); the connection was closed`, {
+        error = clientError('bad_server_data', `the login server sent data this client cannot accept (${why}); the connection was closed`, {
           hint: 'the server may run an incompatible version',
         });
       }
@@ -788,12 +788,12 @@ function legacyJoinCode(ext: unknown): string | undefined {
 /** A match or lobby start that the server gave up on. */
 function cancelledError(reason: string): IyesmpError {
   if (/no host/i.test(reason)) {
-    return new IyesmpError('io', 'no_host_available', 'no game host is available right now: try again in a moment', {
+    return clientError('no_host_available', 'no game host is available right now: try again in a moment', {
       hint: 'the server waited for a free host and gave up; queue again (or start the lobby again)',
       details: { reason },
     });
   }
-  return new IyesmpError('refused', 'match_cancelled', `the match was cancelled: ${reason}`, { hint: 'queue again', details: { reason } });
+  return clientError('match_cancelled', `the match was cancelled: ${reason}`, { hint: 'queue again', details: { reason } });
 }
 
 /** Removes the first item that matches and returns it. */

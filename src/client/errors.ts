@@ -3,7 +3,33 @@
  * with clear messages (a retired build: "this game build's certificate was retired: update the
  * game"); this module adds the protocol-level ones: version checks, login refusals, lost hosts.
  */
-import { IyesmpError, isIyesmpError } from '../errors.js';
+import { IyesmpError, errorFactory, isIyesmpError, type ErrorCodeOf } from '../errors.js';
+
+/** Every code raised by the game client library, and its kind (the CLI exit code follows the kind). */
+export const CLIENT_ERRORS = {
+  auth_lost: 'io',
+  bad_address: 'usage',
+  bad_ca: 'input',
+  bad_server_data: 'input',
+  closed: ['conflict', 'io'],
+  file_unreadable: 'io',
+  handoff_expired: 'refused',
+  host_lost: 'io',
+  match_cancelled: 'refused',
+  no_host_available: 'io',
+  no_trust: 'usage',
+  not_supported: 'refused',
+  party_dequeued: 'refused',
+  session_lost: 'io',
+  timeout: 'io',
+  transport_unsupported: 'usage',
+  unexpected: 'internal',
+  version_too_new: 'refused',
+  version_too_old: 'refused',
+  wrong_family: 'refused',
+} as const;
+export type ClientErrorCode = ErrorCodeOf<typeof CLIENT_ERRORS>;
+export const clientError = errorFactory(CLIENT_ERRORS);
 
 export type ServerKind = 'auth' | 'host';
 
@@ -16,17 +42,17 @@ export function helloError(err: unknown, server: ServerKind, gameVersion: string
   switch (err.code) {
     case 'version_too_old':
     case 'update_required':
-      return new IyesmpError('refused', 'version_too_old', `this game build (${gameVersion}) is too old for the ${SERVER_NAME[server]}: update the game`, {
+      return clientError('version_too_old', `this game build (${gameVersion}) is too old for the ${SERVER_NAME[server]}: update the game`, {
         hint: reason ? `the server said: ${reason}` : 'install the current version of the game',
         cause: err,
       });
     case 'version_too_new':
-      return new IyesmpError('refused', 'version_too_new', `this game build (${gameVersion}) is newer than the ${SERVER_NAME[server]} accepts`, {
+      return clientError('version_too_new', `this game build (${gameVersion}) is newer than the ${SERVER_NAME[server]} accepts`, {
         hint: 'the servers have not been updated to this version yet: try again later, or play with the previous build',
         cause: err,
       });
     case 'wrong_family':
-      return new IyesmpError('refused', 'wrong_family', `the ${SERVER_NAME[server]} speaks another protocol on that port`, {
+      return clientError('wrong_family', `the ${SERVER_NAME[server]} speaks another protocol on that port`, {
         hint: 'check the address and port',
         cause: err,
       });
@@ -42,10 +68,10 @@ export function helloError(err: unknown, server: ServerKind, gameVersion: string
 export function requestError(err: unknown, what: string): IyesmpError {
   if (!isIyesmpError(err)) return unexpected(err, what);
   if (err.code === 'closed') {
-    return new IyesmpError('io', 'closed', `${what} failed: the connection to the server closed`, { cause: err });
+    return clientError.as('io', 'closed', `${what} failed: the connection to the server closed`, { cause: err });
   }
   if (err.code === 'timeout') {
-    return new IyesmpError('io', 'timeout', `${what} failed: the server did not answer in time`, { cause: err });
+    return clientError('timeout', `${what} failed: the server did not answer in time`, { cause: err });
   }
   // Without details the error was thrown here before anything was sent (e.g. ext failing the schema).
   const notSent = err.details === undefined;
@@ -60,21 +86,21 @@ export function requestError(err: unknown, what: string): IyesmpError {
 
 /** The host connection ended before the game did. */
 export function hostLost(detail: string): IyesmpError {
-  return new IyesmpError('io', 'host_lost', `the connection to the game host was lost: ${detail}`, {
+  return clientError('host_lost', `the connection to the game host was lost: ${detail}`, {
     hint: 'rejoin with the same hand-off while the session lasts (joinHost again), or log in again to get it back',
   });
 }
 
 /** The auth connection ended. */
 export function authLost(detail: string): IyesmpError {
-  return new IyesmpError('io', 'auth_lost', `the connection to the login server was lost: ${detail}`, {
+  return clientError('auth_lost', `the connection to the login server was lost: ${detail}`, {
     hint: 'connect again; a game in progress goes on, and logging in again returns its hand-off',
   });
 }
 
 /** The server sent something this client cannot use (it passed the schema but not our checks). */
 export function badServerData(what: string, why: string): IyesmpError {
-  return new IyesmpError('input', 'bad_server_data', `the server sent an unusable ${what}: ${why}`, {
+  return clientError('bad_server_data', `the server sent an unusable ${what}: ${why}`, {
     hint: 'the server may run an incompatible version',
   });
 }
@@ -91,7 +117,7 @@ function stripPrefix(message: string): string {
 }
 
 function unexpected(err: unknown, what: string): IyesmpError {
-  return new IyesmpError('internal', 'unexpected', `${what} failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`, {
+  return clientError('unexpected', `${what} failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`, {
     cause: err,
   });
 }

@@ -14,11 +14,12 @@ import {
   type GameVersionCheck,
   type HelloBody,
   type HostFamily,
+  type HostTransportKind as WireTransportKind,
   type StreamPair,
 } from '../protocol/index.js';
 import { dialOptions } from './dial-options.js';
-import { TypedEmitter } from './emitter.js';
-import { helloError, hostLost, requestError } from './errors.js';
+import { TypedEmitter } from '../events/emitter.js';
+import { helloError, hostLost, requestError, clientError } from './errors.js';
 
 type Ev<K extends keyof HostFamily['events'], Ext> = EventBody<HostFamily, K, Ext>;
 
@@ -41,7 +42,8 @@ export interface GameSessionEvents<Ext> {
   close: { error?: IyesmpError };
 }
 
-export type HostTransportKind = 'quic' | 'netcode';
+/** The transports a GameSession drives; MQTT seats are played through the turn-based client instead. */
+export type HostTransportKind = Exclude<WireTransportKind, 'mqtt'>;
 
 /** What the session knows when a driver reports the end of its connection. */
 export interface CloseContext {
@@ -288,7 +290,7 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
     const error = reason({ ended: this.ended !== undefined, closing: this.#closing });
     this.#closeError = error;
     if (error) this.#rejectResult(error);
-    else if (!this.ended) this.#rejectResult(new IyesmpError('conflict', 'closed', 'the game session was closed before the game ended'));
+    else if (!this.ended) this.#rejectResult(clientError.as('conflict', 'closed', 'the game session was closed before the game ended'));
     this.emit('close', error ? { error } : {});
   }
 }
@@ -350,7 +352,7 @@ class QuicDriver<Ext> implements HostDriver<Ext> {
     this.#sink?.close(({ ended, closing }) => {
       if (ended || (closing && info.by === 'local')) return undefined;
       if (info.by === 'local' && info.code !== 'normal') {
-        return new IyesmpError('input', 'bad_server_data', `the game host sent data this client cannot accept (${why}); the connection was closed`, {
+        return clientError('bad_server_data', `the game host sent data this client cannot accept (${why}); the connection was closed`, {
           hint: 'the host may run an incompatible version of the game',
         });
       }

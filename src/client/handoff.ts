@@ -5,9 +5,10 @@
  * the private key.) The result is a `HostTicket`: everything `joinHost` needs, as PEM text.
  */
 import { createHash, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { AuthResponse } from '../protocol/index.js';
+import { SECRET_MODE, writeFileAtomic } from '../fs/atomic.js';
+import type { AuthResponse, HostTransportKind } from '../protocol/index.js';
 import { generateKeyPair, derToPem } from '../pki/index.js';
 import type { KeyAlgorithm } from '../pki/types.js';
 import { badServerData } from './errors.js';
@@ -21,7 +22,7 @@ export interface HostTicket<Ext = unknown> {
   /** ms since the epoch: the seat is only valid until then */
   expiresAt: number;
   host: { host: string; port: number; tlsName: string };
-  transport: 'quic' | 'netcode' | 'mqtt';
+  transport: HostTransportKind;
   /** QUIC and MQTT: the session certificate (then its issuer chain) and its private key, PEM */
   credentials?: { certPem: string; keyPem: string; fingerprint: string };
   /** netcode.io: the 2048-byte connect token */
@@ -72,7 +73,7 @@ export class FileKeyStore implements SessionKeyStore {
   }
   async set(sessionId: string, keyPem: string): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await writeFile(this.#file(sessionId), keyPem, { mode: 0o600 });
+    await writeFileAtomic(this.#file(sessionId), keyPem, { mode: SECRET_MODE });
   }
   async delete(sessionId: string): Promise<void> {
     await rm(this.#file(sessionId), { force: true });

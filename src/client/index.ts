@@ -13,6 +13,7 @@
  * See docs/client.md.
  */
 export { IyesmpError, isIyesmpError } from '../errors.js';
+export { CLIENT_ERRORS, type ClientErrorCode } from './errors.js';
 export { AUTH_IDLE_TIMEOUT_MS, AUTH_KEEP_ALIVE_MS, connectToAuth, type ConnectOptions } from './connect.js';
 export { joinHost, type JoinHostOptions } from './join-host.js';
 export {
@@ -55,4 +56,4 @@ export {
 export { FileKeyStore, MemoryKeyStore, type HostTicket, type SessionKeyStore } from './handoff.js';
 export { masterOnlyVerifier, type ClientTrust } from './trust.js';
 export { parseAddress, type Address, type LocalBind } from './link.js';
-export { TypedEmitter } from './emitter.js';
+export { TypedEmitter } from '../events/emitter.js';

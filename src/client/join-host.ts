@@ -3,13 +3,13 @@
  * host's certificate is checked against the PKI and the hand-off's TLS name, then the host hello.
  * netcode.io: the connect token is the credential (netcode-host.ts). Both give a GameSession.
  */
-import { IyesmpError } from '../errors.js';
 import { ALPN } from '../protocol/index.js';
 import { GameSession, type GameSessionOptions } from './game-session.js';
 import type { HostTicket } from './handoff.js';
 import { dialQuic, localBind, type LocalBind } from './link.js';
 import { joinNetcodeHost, type NetcodeJoinOptions } from './netcode-host.js';
 import { resolveTrust, type ClientTrust } from './trust.js';
+import { clientError } from './errors.js';
 
 export interface JoinHostOptions<Ext = unknown> extends GameSessionOptions<Ext>, LocalBind {
   /** what the host's certificate must chain to; required for QUIC hosts, unused for netcode */
@@ -34,19 +34,19 @@ export interface JoinHostOptions<Ext = unknown> extends GameSessionOptions<Ext>,
 export async function joinHost<Ext = unknown>(ticket: HostTicket<Ext>, opts: JoinHostOptions<Ext>): Promise<GameSession<Ext>> {
   const netcode = ticket.transport === 'netcode' && ticket.connectToken !== undefined;
   if (!netcode && (ticket.transport !== 'quic' || ticket.credentials === undefined)) {
-    throw new IyesmpError('usage', 'transport_unsupported', `this client joins hosts over QUIC or netcode.io; the hand-off uses ${ticket.transport}`, {
+    throw clientError('transport_unsupported', `this client joins hosts over QUIC or netcode.io; the hand-off uses ${ticket.transport}`, {
       hint: ticket.transport === 'mqtt' ? 'use the MQTT turn-based client' : 'the hand-off is incomplete: claim the seat again',
     });
   }
   const now = opts.now?.() ?? Date.now();
   if (now > ticket.expiresAt) {
-    throw new IyesmpError('refused', 'handoff_expired', `the hand-off to session ${ticket.sessionId} expired at ${new Date(ticket.expiresAt).toISOString()}`, {
+    throw clientError('handoff_expired', `the hand-off to session ${ticket.sessionId} expired at ${new Date(ticket.expiresAt).toISOString()}`, {
       hint: netcode ? 'claim the seat again (log in again) for a fresh connect token' : 'log in again and queue for a new game',
     });
   }
   if (netcode) return joinNetcodeHost<Ext>(ticket, opts);
   if (opts.trust === undefined) {
-    throw new IyesmpError('usage', 'no_trust', 'joinHost needs `trust` (the PKI Master certificate) to check a QUIC game host');
+    throw clientError('no_trust', 'joinHost needs `trust` (the PKI Master certificate) to check a QUIC game host');
   }
   const verifier = await resolveTrust(opts.trust);
   const link = await dialQuic({

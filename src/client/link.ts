@@ -4,10 +4,11 @@
  * any `{ readable, writable }` pair instead.
  */
 import { isIP } from 'node:net';
-import { IyesmpError } from '../errors.js';
+import { formatHostPort, isValidPort, parseEndpoint } from '../net/address.js';
 import type { StreamPair } from '../protocol/index.js';
 import { connectQuic, type PemSource } from '../transport/index.js';
 import type { PeerVerifier, VerifyPolicy } from '../pki/types.js';
+import { clientError } from './errors.js';
 
 export interface Address {
   host: string;
@@ -16,20 +17,17 @@ export interface Address {
 
 /** `host:port`, `[v6]:port`, or `{ host, port }`. */
 export function parseAddress(a: string | Address): Address {
-  if (typeof a !== 'string') return checkPort(a.host, a.port, `${a.host}:${a.port}`);
-  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(a);
-  if (v6) return checkPort(v6[1]!, Number(v6[2]), a);
-  const m = /^([^:\s]+):(\d+)$/.exec(a);
-  if (m) return checkPort(m[1]!, Number(m[2]), a);
-  throw new IyesmpError('usage', 'bad_address', `"${a}" is not an address: write host:port (IPv6 as [addr]:port)`);
+  if (typeof a !== 'string') {
+    if (!isValidPort(a.port) || a.host.length === 0) throw badPort(formatHostPort(a.host, a.port));
+    return { host: a.host, port: a.port };
+  }
+  const r = parseEndpoint(a);
+  if (r.ok) return { ...r.value };
+  if (r.what === 'port') throw badPort(a);
+  throw clientError('bad_address', `"${a}" is not an address: write host:port (IPv6 as [addr]:port)`);
 }
 
-function checkPort(host: string, port: number, text: string): Address {
-  if (!Number.isInteger(port) || port < 1 || port > 65535 || host.length === 0) {
-    throw new IyesmpError('usage', 'bad_address', `"${text}" is not an address: the port must be 1..65535`);
-  }
-  return { host, port };
-}
+const badPort = (text: string) => clientError('bad_address', `"${text}" is not an address: the port must be 1..65535`);
 
 const CLOSE_WAIT_MS = 3000;
 

@@ -4,10 +4,10 @@
  * needs nothing else to check servers, so a Master-only verifier is built here.
  */
 import { readFile } from 'node:fs/promises';
-import { IyesmpError } from '../errors.js';
 import { createVerifier, loadTrustBundle } from '../pki/index.js';
 import { parseCa, type TrustBundle } from '../pki/trust.js';
 import type { PeerVerifier } from '../pki/types.js';
+import { clientError } from './errors.js';
 
 export type ClientTrust =
   /** the Master certificate: PEM text or a path to a PEM file (what a game build ships) */
@@ -32,7 +32,7 @@ export async function resolveTrust(trust: ClientTrust): Promise<PeerVerifier> {
 export function masterOnlyVerifier(masterPem: string): PeerVerifier {
   const master = parseCa(masterPem, 'master', 'master', 'the Master CA certificate');
   if (!master.node.verify(master.node.publicKey)) {
-    throw new IyesmpError('input', 'bad_ca', 'the trusted CA certificate is not a self-signed Master certificate', {
+    throw clientError('bad_ca', 'the trusted CA certificate is not a self-signed Master certificate', {
       hint: "give the PKI's master certificate (pki/certs/master.pem or pki/trust/master.pem)",
     });
   }
@@ -47,6 +47,6 @@ export async function readPemSource(src: string | Uint8Array, what: string): Pro
   try {
     return await readFile(src, 'utf8');
   } catch (cause) {
-    throw new IyesmpError('io', 'file_unreadable', `cannot read the ${what} file ${src}: ${(cause as Error).message}`, { cause });
+    throw clientError('file_unreadable', `cannot read the ${what} file ${src}: ${(cause as Error).message}`, { cause });
   }
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action } from '../cli/output.js';
 import { DIR_FLAG, DIR_HELP, resolvePkiDir } from '../cli/pki-dir.js';
-import { IyesmpError } from '../errors.js';
+import { cliError } from '../cli/errors.js';
 
 export function register(group: Command): void {
   group
@@ -35,7 +35,7 @@ Examples:
         if (report.findings.length > 0) {
           if (!out.json) process.stdout.write(table() + '\n\n' + report.findings.map((f) => `${f.severity === 'error' ? s.red('error') : s.yellow('warning')} ${f.name}: ${f.message}`).join('\n') + '\n');
           const n = report.findings.length;
-          throw new IyesmpError('check', 'certs_check_failed', `${n} finding${n === 1 ? '' : 's'} in ${dir} (window ${opts.within})`, {
+          throw cliError('certs_check_failed', `${n} finding${n === 1 ? '' : 's'} in ${dir} (window ${opts.within})`, {
             details: { dir, report },
           });
         }

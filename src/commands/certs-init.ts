@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { action } from '../cli/output.js';
 import { collect, DIR_FLAG, DIR_HELP, isInteractive, resolvePkiDir } from '../cli/pki-dir.js';
 import { addPassphraseOptions, algorithmOption, durationDays, parseCount } from '../cli/pki.js';
-import { IyesmpError } from '../errors.js';
+import { cliError } from '../cli/errors.js';
 import type { KeyAlgorithm } from '../pki/types.js';
 
 export interface InitFlags {
@@ -72,7 +72,7 @@ async function runInit(out: import('../cli/output.js').Output, opts: InitFlags):
   const dir = resolvePkiDir(opts.dir);
   const { MANIFEST_FILE, initPki } = await import('../pki/index.js');
   if (!opts.force && (await exists(path.join(dir, MANIFEST_FILE)))) {
-    throw new IyesmpError('conflict', 'pki_exists', `a PKI already exists in ${dir}`, { hint: 'pass --force to replace it (every certificate in it becomes useless), or choose another --dir' });
+    throw cliError('pki_exists', `a PKI already exists in ${dir}`, { hint: 'pass --force to replace it (every certificate in it becomes useless), or choose another --dir' });
   }
   const validityDays = {
     master: durationDays(opts.masterValidity, '--master-validity'),
@@ -92,7 +92,7 @@ async function runInit(out: import('../cli/output.js').Output, opts: InitFlags):
   const { passphraseFromFlags, passphraseForNewKeys, INSECURE_WARNING, MIN_PASSPHRASE_LENGTH } = await import('../cli/passphrase.js');
   let passphrase = (await passphraseFromFlags(opts))?.passphrase;
   if (passphrase !== undefined && opts.insecureNoPassphrase) {
-    throw new IyesmpError('usage', 'conflicting_flags', '--insecure-no-passphrase contradicts the passphrase given by --passphrase-file or IYESMP_PASSPHRASE');
+    throw cliError('conflicting_flags', '--insecure-no-passphrase contradicts the passphrase given by --passphrase-file or IYESMP_PASSPHRASE');
   }
 
   const missing = {
@@ -115,7 +115,7 @@ async function runInit(out: import('../cli/output.js').Output, opts: InitFlags):
     if (answers.passphrase !== undefined) passphrase = answers.passphrase;
   } else {
     if (missing.authName) {
-      throw new IyesmpError('usage', 'missing_auth_name', 'no Auth server name given and no terminal to ask on', {
+      throw cliError('missing_auth_name', 'no Auth server name given and no terminal to ask on', {
         hint: `pass --auth-name DNS (and/or --auth-ip IP), or --yes to use "${DEFAULT_AUTH_NAME}"`,
       });
     }
@@ -125,7 +125,7 @@ async function runInit(out: import('../cli/output.js').Output, opts: InitFlags):
     }
   }
   if (passphrase !== undefined && passphrase.length < MIN_PASSPHRASE_LENGTH) {
-    throw new IyesmpError('input', 'passphrase_too_short', `the passphrase is shorter than ${MIN_PASSPHRASE_LENGTH} characters`);
+    throw cliError('passphrase_too_short', `the passphrase is shorter than ${MIN_PASSPHRASE_LENGTH} characters`);
   }
   if (passphrase === undefined) out.warn(INSECURE_WARNING);
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { action, type Output } from '../cli/output.js';
 import { collect, DIR_FLAG, DIR_HELP, resolvePkiDir } from '../cli/pki-dir.js';
 import { addPassphraseOptions, durationDays, openPkiForSigning, parseCount } from '../cli/pki.js';
-import { IyesmpError } from '../errors.js';
+import { cliError } from '../cli/errors.js';
 
 interface IssueFlags {
   dir?: string;
@@ -41,11 +41,11 @@ Examples:
 
 async function runIssue(out: Output, opts: IssueFlags, kind: string, name: string | undefined): Promise<void> {
   if (kind !== 'auth' && kind !== 'host' && kind !== 'client') {
-    throw new IyesmpError('usage', 'bad_kind', `certs issue: kind must be auth, host or client, got "${kind}"`);
+    throw cliError('bad_kind', `certs issue: kind must be auth, host or client, got "${kind}"`);
   }
-  if (kind === 'host' && !name) throw new IyesmpError('usage', 'missing_name', 'certs issue host needs a name, e.g. `iyesmp certs issue host host-4`');
-  if (kind === 'client' && (opts.dns || opts.ip)) throw new IyesmpError('usage', 'bad_flag', '--dns and --ip apply to auth and host certs only');
-  if (kind !== 'client' && (opts.clientauth || opts.count)) throw new IyesmpError('usage', 'bad_flag', '--clientauth and --count apply to client certs only');
+  if (kind === 'host' && !name) throw cliError('missing_name', 'certs issue host needs a name, e.g. `iyesmp certs issue host host-4`');
+  if (kind === 'client' && (opts.dns || opts.ip)) throw cliError('bad_flag', '--dns and --ip apply to auth and host certs only');
+  if (kind !== 'client' && (opts.clientauth || opts.count)) throw cliError('bad_flag', '--clientauth and --count apply to client certs only');
   const dir = resolvePkiDir(opts.dir);
   const validityDays = durationDays(opts.validity, '--validity');
   const { pki } = await openPkiForSigning(dir, opts);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { action, type Output } from '../cli/output.js';
 import { DIR_FLAG, DIR_HELP, resolvePkiDir } from '../cli/pki-dir.js';
 import { addPassphraseOptions, openPkiForSigning } from '../cli/pki.js';
-import { IyesmpError } from '../errors.js';
+import { cliError } from '../cli/errors.js';
 
 export function register(group: Command): void {
   const cmd = group
@@ -27,7 +27,7 @@ Examples:
 
 export function parseClientAuthId(text: string): number {
   const m = /^(?:clientauth-)?(\d{1,9})$/i.exec(text.trim());
-  if (!m || Number(m[1]) < 1) throw new IyesmpError('usage', 'bad_clientauth_id', `"${text}" is not a ClientAuth id (use N or clientauth-N)`);
+  if (!m || Number(m[1]) < 1) throw cliError('bad_clientauth_id', `"${text}" is not a ClientAuth id (use N or clientauth-N)`);
   return Number(m[1]);
 }
 

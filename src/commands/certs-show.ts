@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { action } from '../cli/output.js';
 import { DIR_FLAG, DIR_HELP, resolvePkiDir } from '../cli/pki-dir.js';
 import { renderFields } from '../cli/table.js';
-import { IyesmpError } from '../errors.js';
+import { cliError } from '../cli/errors.js';
 
 export function register(group: Command): void {
   group
@@ -26,7 +26,7 @@ Examples:
         const entries = pki.manifest.entries;
         const entry = entries.find((e) => e.name === name);
         if (!entry) {
-          throw new IyesmpError('input', 'unknown_cert', `there is no certificate named ${String(name)} in ${dir}`, {
+          throw cliError('unknown_cert', `there is no certificate named ${String(name)} in ${dir}`, {
             hint: `names: ${entries.map((e) => e.name).join(', ')}`,
           });
         }

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { action } from '../cli/output.js';
 import { DIR_FLAG, DIR_HELP, resolvePkiDir } from '../cli/pki-dir.js';
 import { IyesmpError } from '../errors.js';
+import { cliError } from '../cli/errors.js';
 import type { Role } from '../pki/types.js';
 import { ROLE_CHOICES } from './certs-list.js';
 
@@ -25,7 +26,7 @@ Examples:
         const { access } = await import('node:fs/promises');
         // a missing argument file is bad input (3), not an I/O failure of the PKI folder (5)
         await access(String(file)).catch(() => {
-          throw new IyesmpError('input', 'not_found', `certificate file ${String(file)} does not exist or cannot be read`);
+          throw cliError('not_found', `certificate file ${String(file)} does not exist or cannot be read`);
         });
         const { openPki } = await import('../pki/index.js');
         const pki = await openPki(dir);

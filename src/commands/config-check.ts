@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import { checkConfigFile, formatProblem, type ConfigKind } from '../config/load.js';
-import { IyesmpError } from '../errors.js';
+import { cliError } from '../cli/errors.js';
 
 export interface ConfigCheckData {
   file: string;
@@ -15,7 +15,7 @@ export async function checkConfigCommand(file: string): Promise<ConfigCheckData>
   const r = await checkConfigFile(file);
   if (!r.ok) {
     const n = r.problems.length;
-    throw new IyesmpError('check', 'config_invalid', `${file}: ${n} problem${n === 1 ? '' : 's'}:\n${r.problems.map((p) => '  ' + formatProblem(p)).join('\n')}`, {
+    throw cliError('config_invalid', `${file}: ${n} problem${n === 1 ? '' : 's'}:\n${r.problems.map((p) => '  ' + formatProblem(p)).join('\n')}`, {
       details: { file, kind: r.kind ?? null, problems: r.problems },
     });
   }

@@ -3,7 +3,7 @@ import type { Styler } from '../cli/output.js';
 import { scaffoldConfig, type ScaffoldResult } from '../config/scaffold.js';
 import { writeFileAtomic } from '../config/write.js';
 import type { ConfigKind } from '../config/load.js';
-import { IyesmpError } from '../errors.js';
+import { cliError } from '../cli/errors.js';
 import type { ManifestEntry } from '../pki/types.js';
 
 export interface ScaffoldFlags {
@@ -48,7 +48,7 @@ export async function scaffoldToFile(
 ): Promise<{ data: ScaffoldData; notes: string[]; human: (s: Styler) => string; result: ScaffoldResult }> {
   const { TRUST_DIR } = await import('../pki/index.js');
   if (kind === 'auth' && (flags.publicAddress || flags.authServer?.length)) {
-    throw new IyesmpError('usage', 'host_only_flag', '--public-address and --auth-server apply to host configs only');
+    throw cliError('host_only_flag', '--public-address and --auth-server apply to host configs only');
   }
   const outFile = flags.out ? path.resolve(flags.out) : undefined;
   const result = await scaffoldConfig({

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action } from '../cli/output.js';
 import { collect, DIR_FLAG, DIR_HELP, resolvePkiDir } from '../cli/pki-dir.js';
-import { IyesmpError } from '../errors.js';
+import { cliError } from '../cli/errors.js';
 
 /** `iyesmp config scaffold|check`: server config files (TOML). */
 export function register(program: Command): void {
@@ -36,7 +36,7 @@ Examples:
         'config scaffold',
         async (out, opts, [kind]) => {
           if (kind !== 'auth' && kind !== 'host') {
-            throw new IyesmpError('usage', 'bad_kind', `config kind must be "auth" or "host", got "${String(kind)}"`);
+            throw cliError('bad_kind', `config kind must be "auth" or "host", got "${String(kind)}"`);
           }
           const { scaffoldToFile } = await import('./config-scaffold.js');
           const r = await scaffoldToFile(kind, resolvePkiDir(opts.dir), opts);

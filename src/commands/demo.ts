@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { action, type Output } from '../cli/output.js';
 import { algorithmOption } from '../cli/pki.js';
-import { IyesmpError } from '../errors.js';
+import { cliError } from '../cli/errors.js';
 import type { KeyAlgorithm, ManifestEntry } from '../pki/types.js';
 
 /**
@@ -90,7 +90,7 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
     ...(opts.authHostsPort ? { authHosts: parsePort(opts.authHostsPort, '--auth-hosts-port') } : {}),
     ...(opts.hostPort ? { host: parsePort(opts.hostPort, '--host-port') } : {}),
   };
-  if (opts.setupOnly && opts.keepRunning) throw new IyesmpError('usage', 'conflicting_flags', '--setup-only starts nothing, so --keep-running has nothing to keep');
+  if (opts.setupOnly && opts.keepRunning) throw cliError('conflicting_flags', '--setup-only starts nothing, so --keep-running has nothing to keep');
   const ctx: DemoContext = {
     out,
     devDir,
@@ -183,7 +183,7 @@ async function prepareDevDir(ctx: DemoContext): Promise<void> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   if (contents && contents.length > 0 && !contents.includes(DEV_MARKER)) {
-    throw new IyesmpError('conflict', 'not_a_dev_folder', `${ctx.devDir} exists and was not made by \`iyesmp demo\`; refusing to replace it`, {
+    throw cliError('not_a_dev_folder', `${ctx.devDir} exists and was not made by \`iyesmp demo\`; refusing to replace it`, {
       hint: 'remove it yourself or pick another --dev-dir',
     });
   }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { action } from '../cli/output.js';
 import { IyesmpError } from '../errors.js';
+import { cliError } from '../cli/errors.js';
 
 /**
  * `iyesmp netcode ...`: key and token tools plus a standalone server and a client probe for netcode.io
@@ -15,11 +16,11 @@ const U64_MAX = (1n << 64n) - 1n;
 function parseU64(name: string, text: string | undefined, fallback?: bigint): bigint {
   if (text === undefined) {
     if (fallback !== undefined) return fallback;
-    throw new IyesmpError('usage', 'missing_option', `${name} is required`);
+    throw cliError('missing_option', `${name} is required`);
   }
   const t = text.trim();
   if (!/^(0x[0-9a-fA-F]{1,16}|\d{1,20})$/.test(t) || BigInt(t) > U64_MAX) {
-    throw new IyesmpError('usage', 'bad_number', `${name} must be an unsigned 64-bit integer (decimal or 0x hex), got "${text}"`);
+    throw cliError('bad_number', `${name} must be an unsigned 64-bit integer (decimal or 0x hex), got "${text}"`);
   }
   return BigInt(t);
 }
@@ -28,7 +29,7 @@ function parseInteger(name: string, text: string | undefined, fallback: number, 
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new IyesmpError('usage', 'bad_number', `${name} must be an integer from ${min} to ${max}, got "${text}"`);
+    throw cliError('bad_number', `${name} must be an integer from ${min} to ${max}, got "${text}"`);
   }
   return n;
 }
@@ -37,7 +38,7 @@ function parseAddr(flag: string, text: string, parse: (t: string) => unknown): v
   try {
     parse(text);
   } catch (err) {
-    throw new IyesmpError('usage', 'bad_address', `${flag} ${text}: ${(err as Error).message}`, {
+    throw cliError('bad_address', `${flag} ${text}: ${(err as Error).message}`, {
       hint: 'use an IP literal with a port: 203.0.113.7:40000 or [2001:db8::7]:40000',
     });
   }
@@ -50,7 +51,7 @@ async function readTokenFile(file: string): Promise<Uint8Array> {
   try {
     raw = await readFile(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new IyesmpError('input', 'not_found', `token file ${file} does not exist`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw cliError('not_found', `token file ${file} does not exist`);
     throw err;
   }
   if (raw.length === 2048) return new Uint8Array(raw);
@@ -71,11 +72,11 @@ async function readUserData(spec: string | undefined): Promise<Uint8Array | unde
   } else {
     const hex = spec.replace(/^0x/, '');
     if (!/^([0-9a-fA-F]{2})*$/.test(hex)) {
-      throw new IyesmpError('usage', 'bad_user_data', '--user-data must be hex (an even number of hex digits) or @FILE');
+      throw cliError('bad_user_data', '--user-data must be hex (an even number of hex digits) or @FILE');
     }
     bytes = new Uint8Array(Buffer.from(hex, 'hex'));
   }
-  if (bytes.length > 256) throw new IyesmpError('usage', 'bad_user_data', `user data is at most 256 bytes, got ${bytes.length}`);
+  if (bytes.length > 256) throw cliError('bad_user_data', `user data is at most 256 bytes, got ${bytes.length}`);
   return bytes;
 }
 
@@ -150,11 +151,11 @@ Examples:
         output?: string;
       }>('netcode token', async (out, opts) => {
         const nc = await import('../netcode/index.js');
-        if (opts.server.length === 0) throw new IyesmpError('usage', 'missing_option', 'give at least one --server HOST:PORT');
+        if (opts.server.length === 0) throw cliError('missing_option', 'give at least one --server HOST:PORT');
         opts.server.forEach((s) => parseAddr('--server', s, nc.parseAddress));
         opts.internalServer.forEach((s) => parseAddr('--internal-server', s, nc.parseAddress));
         if (opts.internalServer.length && opts.internalServer.length !== opts.server.length) {
-          throw new IyesmpError('usage', 'bad_server_count', `give one --internal-server per --server (${opts.server.length}), got ${opts.internalServer.length}`);
+          throw cliError('bad_server_count', `give one --internal-server per --server (${opts.server.length}), got ${opts.internalServer.length}`);
         }
         const privateKey = await nc.readPrivateKeyFile(opts.key);
         const protocolId = parseU64('--protocol-id', opts.protocolId);
@@ -173,7 +174,7 @@ Examples:
           ...(userData ? { userData } : {}),
         });
         const parsed = nc.readConnectToken(token);
-        if (!parsed.ok) throw new IyesmpError('internal', 'internal', `generated token does not read back: ${parsed.reason}`);
+        if (!parsed.ok) throw cliError('internal', `generated token does not read back: ${parsed.reason}`);
         const data: Record<string, unknown> = {
           clientId,
           protocolId,
@@ -241,7 +242,7 @@ Examples:
         };
         if (!report.valid) {
           if (!out.json) process.stdout.write(human() + '\n');
-          throw new IyesmpError('input', 'netcode_token_invalid', `token ${file} is invalid: ${report.problems.map((p) => p.message).join('; ')}`, {
+          throw cliError('netcode_token_invalid', `token ${file} is invalid: ${report.problems.map((p) => p.message).join('; ')}`, {
             details: report as unknown as Record<string, unknown>,
           });
         }

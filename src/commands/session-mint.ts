@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { action, type Output } from '../cli/output.js';
 import { DIR_FLAG, DIR_HELP, resolvePkiDir } from '../cli/pki-dir.js';
 import { addPassphraseOptions, algorithmOption, existingKeyPassphrase } from '../cli/pki.js';
-import { IyesmpError } from '../errors.js';
+import { cliError } from '../cli/errors.js';
 import type { KeyAlgorithm } from '../pki/types.js';
 
 interface MintFlags {
@@ -44,13 +44,13 @@ Examples:
 }
 
 async function mint(out: Output, opts: MintFlags): Promise<void> {
-  if (!opts.session) throw new IyesmpError('usage', 'missing_session', 'session mint needs --session <id>');
-  if (!opts.player) throw new IyesmpError('usage', 'missing_player', 'session mint needs --player <id>');
+  if (!opts.session) throw cliError('missing_session', 'session mint needs --session <id>');
+  if (!opts.player) throw cliError('missing_player', 'session mint needs --player <id>');
   if (Boolean(opts.publicKey) === Boolean(opts.generateKey)) {
-    throw new IyesmpError('usage', 'key_source', 'give exactly one of --public-key FILE or --generate-key');
+    throw cliError('key_source', 'give exactly one of --public-key FILE or --generate-key');
   }
   if (opts.generateKey && !opts.out) {
-    throw new IyesmpError('usage', 'missing_out', '--generate-key needs --out <prefix>: a private key is written to a file, never printed');
+    throw cliError('missing_out', '--generate-key needs --out <prefix>: a private key is written to a file, never printed');
   }
   const { parseDuration } = await import('../cli/duration.js');
   const ttlSeconds = parseDuration(opts.ttl, '--ttl');
@@ -71,7 +71,7 @@ async function mint(out: Output, opts: MintFlags): Promise<void> {
     try {
       key = await readFile(opts.publicKey!);
     } catch (err) {
-      throw new IyesmpError('input', 'not_found', `cannot read public key ${opts.publicKey}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+      throw cliError('not_found', `cannot read public key ${opts.publicKey}: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }
     const isPem = key.subarray(0, 100).toString('latin1').includes('-----BEGIN');
     minted = await minter.mint({ ...req, publicKey: isPem ? key.toString('utf8') : new Uint8Array(key) });

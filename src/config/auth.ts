@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { HOST_TRANSPORT_KINDS } from '../protocol/transports.js';
 import { netcodeAuthConfigSection } from './netcode.js';
 import { compareVersions } from '../protocol/version.js';
 import { address, bool, filePath, gameVersion, logging, nonEmpty, port, posInt } from './fields.js';
 
-const TRANSPORT = () => z.enum(['quic', 'netcode', 'mqtt'], { error: 'expected one of "quic", "netcode", "mqtt"' });
+const TRANSPORT = () => z.enum(HOST_TRANSPORT_KINDS, { error: `expected one of ${HOST_TRANSPORT_KINDS.map((k) => `"${k}"`).join(', ')}` });
 /** Game mode names as clients send them in `match.queue` / `lobby.create` (the protocol's Name). */
 const MODE_NAME = /^[^\s]{1,128}$/;
 

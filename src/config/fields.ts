@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseEndpoint } from '../net/address.js';
 
 /**
  * Small schema builders shared by the Auth and Host configs. Every message reads as
@@ -34,10 +35,8 @@ export const address = () => nonEmpty('an IP address or host name').refine(isHos
 export const hostPort = () =>
   nonEmpty('"host:port"').refine(
     (s) => {
-      const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(s);
-      if (!m) return false;
-      const p = Number(m[3]);
-      return p >= 1 && p <= 65535 && (m[1] !== undefined || isHostOrIp(m[2]!));
+      const r = parseEndpoint(s);
+      return r.ok && (s.startsWith('[') ? /^[0-9a-fA-F:.]+$/.test(r.value.host) : isHostOrIp(r.value.host));
     },
     { error: 'expected "host:port" (IPv6 as "[::1]:7351")' },
   );

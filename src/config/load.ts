@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
-import { IyesmpError } from '../errors.js';
+import { configError } from './errors.js';
 import { authConfigSchema, type AuthConfig } from './auth.js';
 import { hostConfigSchema, type HostConfig } from './host.js';
 import { lineOf, locateKeys } from './locate.js';
@@ -32,7 +32,7 @@ export function checkConfigText(text: string, opts: { baseDir?: string; source?:
   } catch (err) {
     if (err instanceof TomlError) {
       const where = opts.source ? `${opts.source}:${err.line}:${err.column}` : `line ${err.line}, column ${err.column}`;
-      throw new IyesmpError('input', 'not_toml', `${where}: not valid TOML: ${err.message.split('\n')[0]}`, {
+      throw configError('not_toml', `${where}: not valid TOML: ${err.message.split('\n')[0]}`, {
         details: { line: err.line, column: err.column },
       });
     }
@@ -63,8 +63,8 @@ export async function checkConfigFile(file: string): Promise<Checked> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new IyesmpError('input', 'not_found', `config file ${file} does not exist`);
-    throw new IyesmpError('io', 'unreadable', `cannot read config file ${file}: ${code ?? String(err)}`);
+    if (code === 'ENOENT') throw configError('not_found', `config file ${file} does not exist`);
+    throw configError('unreadable', `cannot read config file ${file}: ${code ?? String(err)}`);
   }
   return checkConfigText(text, { baseDir: path.dirname(path.resolve(file)), source: file });
 }
@@ -73,11 +73,11 @@ export async function checkConfigFile(file: string): Promise<Checked> {
 export async function loadConfig<K extends ConfigKind>(file: string, kind: K): Promise<K extends 'auth' ? AuthConfig : HostConfig> {
   const r = await checkConfigFile(file);
   if (!r.ok) {
-    throw new IyesmpError('input', 'config_invalid', `${file} is not a valid config:\n${r.problems.map((p) => '  ' + formatProblem(p)).join('\n')}`, {
+    throw configError('config_invalid', `${file} is not a valid config:\n${r.problems.map((p) => '  ' + formatProblem(p)).join('\n')}`, {
       details: { problems: r.problems },
     });
   }
-  if (r.kind !== kind) throw new IyesmpError('input', 'config_kind', `${file} is a ${r.kind} config, expected kind = "${kind}"`);
+  if (r.kind !== kind) throw configError('config_kind', `${file} is a ${r.kind} config, expected kind = "${kind}"`);
   return r.config as K extends 'auth' ? AuthConfig : HostConfig;
 }
 

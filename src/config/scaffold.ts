@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IyesmpError } from '../errors.js';
+import { configError } from './errors.js';
+import { formatHostPort } from '../net/address.js';
 import type { ManifestEntry } from '../pki/types.js';
 import { checkConfigText, formatProblem, type ConfigKind } from './load.js';
 
@@ -69,11 +70,11 @@ export async function scaffoldConfig(input: ScaffoldInput): Promise<ScaffoldResu
     if (input.name !== undefined) {
       const e = (entries ?? []).find((x) => x.name === input.name);
       if (!e && entries) {
-        throw new IyesmpError('input', 'unknown_cert', `there is no certificate named ${input.name} in ${input.pkiDir}`, {
+        throw configError('unknown_cert', `there is no certificate named ${input.name} in ${input.pkiDir}`, {
           hint: `${role} certificates: ${list.map((x) => x.name).join(', ') || 'none'}`,
         });
       }
-      if (e && e.role !== role) throw new IyesmpError('usage', 'wrong_role', `${input.name} is a ${e.role} certificate, not ${role}`);
+      if (e && e.role !== role) throw configError('wrong_role', `${input.name} is a ${e.role} certificate, not ${role}`);
       return e;
     }
     return list[0];
@@ -114,7 +115,7 @@ export async function scaffoldConfig(input: ScaffoldInput): Promise<ScaffoldResu
     files.key = rel(e.keyFile ?? conventional(e.name).keyFile);
     const hostAddr = input.publicAddress ?? host?.ipAddresses?.[0] ?? host?.dnsNames?.[0] ?? '127.0.0.1';
     const authName = authEntry?.dnsNames?.[0] ?? authEntry?.ipAddresses?.[0] ?? 'localhost';
-    const servers = input.authServers?.length ? input.authServers : [`${authName.includes(':') ? `[${authName}]` : authName}:${AUTH_HOSTS_PORT}`];
+    const servers = input.authServers?.length ? input.authServers : [formatHostPort(authName, AUTH_HOSTS_PORT)];
     Object.assign(values, {
       host_name: tomlString(e.name),
       public_address: tomlString(hostAddr),
@@ -128,13 +129,13 @@ export async function scaffoldConfig(input: ScaffoldInput): Promise<ScaffoldResu
 
   const text = template.replace(/\{\{(\w+)\}\}/g, (_m, key: string) => {
     const v = values[key];
-    if (v === undefined) throw new IyesmpError('internal', 'template_placeholder', `templates/${input.kind}.toml uses an unknown placeholder {{${key}}}`);
+    if (v === undefined) throw configError('template_placeholder', `templates/${input.kind}.toml uses an unknown placeholder {{${key}}}`);
     return v;
   });
   // A scaffold that fails its own check is a bug in the template or in the values above.
   const checked = checkConfigText(text);
   if (!checked.ok) {
-    throw new IyesmpError('input', 'scaffold_invalid', `the rendered ${input.kind} config is not valid:\n${checked.problems.map((p) => '  ' + formatProblem(p)).join('\n')}`, {
+    throw configError('scaffold_invalid', `the rendered ${input.kind} config is not valid:\n${checked.problems.map((p) => '  ' + formatProblem(p)).join('\n')}`, {
       hint: 'check --public-address, --auth-server and --name',
     });
   }

@@ -2,7 +2,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AuthClient, GameSession, HostTicket } from '../client/index.js';
 import type { Output } from '../cli/output.js';
-import { IyesmpError } from '../errors.js';
+import { demoError } from './errors.js';
+import { formatHostPort } from '../net/address.js';
 import type { ManifestEntry } from '../pki/types.js';
 import { loadTicTacToe, PACKAGE_ROOT, type TicTacToe, type TicTacToeExt, type TicTacToeState } from './example-game.js';
 import { freeUdpPorts } from './ports.js';
@@ -76,7 +77,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
   const interruption = new Promise<never>((_, reject) => (interrupted = reject));
   interruption.catch(() => undefined);
   // One handler for the whole run; what a signal means changes once the servers are kept running.
-  let onStop: (sig: NodeJS.Signals) => void = (sig) => interrupted(new IyesmpError('io', 'interrupted', `interrupted by ${sig}; the servers were stopped`));
+  let onStop: (sig: NodeJS.Signals) => void = (sig) => interrupted(demoError('interrupted', `interrupted by ${sig}; the servers were stopped`));
   const onSignal = (sig: NodeJS.Signals) => onStop(sig);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -115,7 +116,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
 
     // -- players
     const clientEntry = input.entries.find((e) => e.role === 'client');
-    if (!clientEntry?.keyFile) throw new IyesmpError('internal', 'demo_no_client', 'the dev PKI has no client certificate');
+    if (!clientEntry?.keyFile) throw demoError('demo_no_client', 'the dev PKI has no client certificate');
     const master = input.entries.find((e) => e.role === 'master')!;
     const { connectToAuth } = await import('../client/index.js');
     const play = async <T>(p: Promise<T>): Promise<T> => race(p, interruption, serverDeath(servers));
@@ -123,7 +124,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     for (const name of BOT_NAMES) {
       const client = await play(
         connectToAuth<TicTacToeExt>({
-          address: `${LOOPBACK}:${ports.auth}`,
+          address: formatHostPort(LOOPBACK, ports.auth),
           identity: { cert: path.join(input.pkiDir, clientEntry.certFile), key: path.join(input.pkiDir, clientEntry.keyFile) },
           trust: { caPem: path.join(input.pkiDir, master.certFile) },
           gameVersion: ttt.GAME_VERSION,
@@ -174,7 +175,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
       const fp = t.credentials?.fingerprint ?? '(none)';
       story.tell(
         b.name,
-        `hand-off: session ${t.sessionId}, seat ${t.playerId}, host ${t.host.host}:${t.host.port} (${t.transport}), session cert sha256 ${short(fp)}`,
+        `hand-off: session ${t.sessionId}, seat ${t.playerId}, host ${formatHostPort(t.host.host, t.host.port)} (${t.transport}), session cert sha256 ${short(fp)}`,
       );
     });
 
@@ -244,8 +245,8 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     const fpOf = (b: Bot) => b.ticket?.credentials?.fingerprint ?? '';
     const report: DeploymentReport = {
       servers: {
-        auth: { pid: auth.pid, address: `${LOOPBACK}:${ports.auth}`, hostsAddress: `${LOOPBACK}:${ports.authHosts}`, config: files.auth, log: auth.logFile },
-        host: { name: files.hostName, pid: host.pid, address: `${LOOPBACK}:${ports.host}`, config: files.host, game: ttt.hostGameFile, log: host.logFile },
+        auth: { pid: auth.pid, address: formatHostPort(LOOPBACK, ports.auth), hostsAddress: formatHostPort(LOOPBACK, ports.authHosts), config: files.auth, log: auth.logFile },
+        host: { name: files.hostName, pid: host.pid, address: formatHostPort(LOOPBACK, ports.host), config: files.host, game: ttt.hostGameFile, log: host.logFile },
       },
       players: bots.map((b) => {
         const r = end.results.find((x) => x.playerId === b.ticket?.playerId);
@@ -255,7 +256,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
       session: {
         id: sessionId,
         host: typeof sessionLine?.host === 'string' ? sessionLine.host : files.hostName,
-        hostAddress: `${tickets[0]!.host.host}:${tickets[0]!.host.port}`,
+        hostAddress: formatHostPort(tickets[0]!.host.host, tickets[0]!.host.port),
         transport: tickets[0]!.transport,
       },
       game: { reason: end.reason, result, board: finalBoard, moves },
@@ -281,7 +282,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     // a server that crashed (while kept running) or had to be killed is a failed run, said plainly
     const bad = servers.find((_, i) => codes[i] !== 0);
     if (bad) {
-      throw new IyesmpError('io', 'demo_server_failed', `the ${bad.name} server did not stop cleanly (exit ${String(codes[servers.indexOf(bad)])})`, {
+      throw demoError('demo_server_failed', `the ${bad.name} server did not stop cleanly (exit ${String(codes[servers.indexOf(bad)])})`, {
         hint: `its log is in ${bad.logFile}`,
       });
     }
@@ -300,7 +301,7 @@ async function pickPorts(want: DeploymentInput['ports']): Promise<{ auth: number
   const ports = { auth: want.auth ?? free[0]!, authHosts: want.authHosts ?? free[1]!, host: want.host ?? free[2]! };
   const values = Object.values(ports);
   if (new Set(values).size !== values.length) {
-    throw new IyesmpError('usage', 'same_port', `the demo needs three different ports; got ${values.join(', ')}`);
+    throw demoError('same_port', `the demo needs three different ports; got ${values.join(', ')}`);
   }
   return ports;
 }
@@ -315,7 +316,7 @@ async function writeRunConfigs(
 ): Promise<{ auth: string; host: string; hostName: string }> {
   const auth = path.join(input.devDir, 'auth.toml');
   const hostEntry = input.entries.find((e) => e.role === 'host');
-  if (!hostEntry) throw new IyesmpError('internal', 'demo_no_host', 'the dev PKI has no host certificate');
+  if (!hostEntry) throw demoError('demo_no_host', 'the dev PKI has no host certificate');
   const host = path.join(input.devDir, `${hostEntry.name}.toml`);
   const quote = JSON.stringify;
   let a = await readFile(auth, 'utf8');
@@ -326,7 +327,7 @@ async function writeRunConfigs(
   let h = await readFile(host, 'utf8');
   h = setTomlValue(h, 'listen', 'address', quote(LOOPBACK));
   h = setTomlValue(h, 'transports.quic', 'port', String(ports.host));
-  h = setTomlValue(h, 'auth', 'servers', `[${quote(`${LOOPBACK}:${ports.authHosts}`)}]`);
+  h = setTomlValue(h, 'auth', 'servers', `[${quote(formatHostPort(LOOPBACK, ports.authHosts))}]`);
   await writeFile(auth, a);
   await writeFile(host, h);
   return { auth, host, hostName: hostEntry.name };
@@ -388,7 +389,7 @@ function race<T>(p: Promise<T>, ...failures: Promise<never>[]): Promise<T> {
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new IyesmpError('io', 'demo_timeout', `${what} within ${Math.round(ms / 1000)} s`)), ms);
+    timer = setTimeout(() => reject(demoError('demo_timeout', `${what} within ${Math.round(ms / 1000)} s`)), ms);
   });
   try {
     return await Promise.race([p, t]);

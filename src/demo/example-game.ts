@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { GameEnd, GameSession } from '../client/index.js';
-import { IyesmpError } from '../errors.js';
+import { demoError } from './errors.js';
 
 /** The package root (this file is dist/demo/example-game.js once built). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -50,7 +50,7 @@ export async function loadTicTacToe(): Promise<TicTacToe> {
   const file = (name: string) => path.join(EXAMPLE_DIR, `${name}.js`);
   const missing = ['host-game', 'player', 'bot', 'messages', 'rules', 'play'].filter((n) => !existsSync(file(n)));
   if (missing.length > 0) {
-    throw new IyesmpError('input', 'example_not_built', `the tic-tac-toe example the demo plays is not built (no ${path.relative(process.cwd(), file(missing[0]!))})`, {
+    throw demoError('example_not_built', `the tic-tac-toe example the demo plays is not built (no ${path.relative(process.cwd(), file(missing[0]!))})`, {
       hint: 'run `npm run build` in the iyesmp folder (it compiles the library, then examples/tictactoe)',
     });
   }

@@ -1,5 +1,5 @@
 import { createSocket } from 'node:dgram';
-import { IyesmpError } from '../errors.js';
+import { demoError } from './errors.js';
 
 /**
  * Free UDP ports on loopback for the demo servers (QUIC runs over UDP). Each is found by binding
@@ -26,7 +26,7 @@ export async function freeUdpPorts(count: number, host = '127.0.0.1'): Promise<n
 export function parsePort(value: string, flag: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < 1 || n > 65535) {
-    throw new IyesmpError('usage', 'bad_port', `${flag} must be a port number from 1 to 65535, not "${value}"`);
+    throw demoError('bad_port', `${flag} must be a port number from 1 to 65535, not "${value}"`);
   }
   return n;
 }

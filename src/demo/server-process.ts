@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { IyesmpError } from '../errors.js';
+import { demoError } from './errors.js';
 
 /** One pino JSON log line of a server (`msg` plus its fields). */
 export interface LogLine {
@@ -119,7 +120,7 @@ export class ServerProcess {
         timer: setTimeout(() => {
           this.#settle(w, () =>
             reject(
-              new IyesmpError('io', 'demo_timeout', `the ${this.name} server did not report "${what}" within ${Math.round(timeoutMs / 1000)} s`, {
+              demoError('demo_timeout', `the ${this.name} server did not report "${what}" within ${Math.round(timeoutMs / 1000)} s`, {
                 hint: `its log is in ${this.logFile}`,
               }),
             ),
@@ -166,7 +167,7 @@ export class ServerProcess {
     const said = this.#stderr.map((l) => l.trim());
     const error = said.filter((l) => l.startsWith('error:')).pop()?.slice(6).trim();
     const hint = said.filter((l) => l.startsWith('hint:')).pop()?.slice(5).trim();
-    return new IyesmpError('io', 'demo_server_exited', `the ${this.name} server ${why}${error ? `: ${error}` : ''}`, {
+    return demoError('demo_server_exited', `the ${this.name} server ${why}${error ? `: ${error}` : ''}`, {
       hint: `${hint ? `${hint}; ` : ''}its log is in ${this.logFile}`,
     });
   }

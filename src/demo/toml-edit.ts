@@ -1,4 +1,4 @@
-import { IyesmpError } from '../errors.js';
+import { demoError } from './errors.js';
 
 /**
  * Sets `key = value` inside `[table]` of a TOML text, keeping every comment and the layout: the
@@ -9,7 +9,7 @@ import { IyesmpError } from '../errors.js';
 export function setTomlValue(text: string, table: string, key: string, value: string): string {
   const lines = text.split('\n');
   const header = lines.findIndex((l) => l.trim() === `[${table}]`);
-  if (header < 0) throw new IyesmpError('internal', 'toml_edit', `the scaffolded config has no [${table}] table`);
+  if (header < 0) throw demoError('toml_edit', `the scaffolded config has no [${table}] table`);
   let end = lines.findIndex((l, i) => i > header && /^\s*\[/.test(l));
   if (end < 0) end = lines.length;
   const pattern = new RegExp(`^(\\s*)${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*=`);

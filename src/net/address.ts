@@ -83,6 +83,18 @@ export function ipKey(text: string): Parsed<string> {
   return r.ok ? { ok: true, value: ipText(unmapIpv4(r.value)) } : r;
 }
 
+/**
+ * The one canonical text of an IP literal (see ipKey), or undefined for anything else. The zone is
+ * kept: `fe80::1%eth0` and `fe80::1%eth1` are different peers. Callers that refuse zones (the
+ * datagram allow-list refuses zoned entries, so a zoned source never matches) or want an exception
+ * decide that themselves.
+ */
+export function canonicalIp(text: string): string | undefined {
+  if (typeof text !== 'string') return undefined;
+  const r = ipKey(text.trim());
+  return r.ok ? r.value : undefined;
+}
+
 /** An address from its parts: 4 octets or eight 16-bit groups; undefined for any other shape. */
 export function ipFromParts(parts: readonly number[]): IpAddress | undefined {
   const max = parts.length === 4 ? 0xff : parts.length === 8 ? 0xffff : -1;
@@ -118,6 +130,25 @@ export function parseHostPort(text: string): Parsed<HostPort> {
   const port = Number(m[2]);
   if (!isValidPort(port, 0)) return fail('port', `port ${port} of ${JSON.stringify(text)} is outside 0..65535`);
   return { ok: true, value: { ip: ip.value, port } };
+}
+
+/** A dialable `host:port`: the host is a DNS name or an IP literal (unchecked here), the port 1..65535. */
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Parses `host:port` or `[IPv6]:port`, where host may be a DNS name (the caller decides which names
+ * it accepts). The port is required and 1..65535: this is an address to dial or bind, not a pattern.
+ */
+export function parseEndpoint(text: string): Parsed<Endpoint> {
+  if (typeof text !== 'string') return fail('form', `expected host:port or [IPv6]:port, got a ${typeof text}`);
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^\s:[\]]+):(\d+)$/.exec(text);
+  if (!m) return fail('form', `expected host:port or [IPv6]:port, got ${JSON.stringify(text)}`);
+  const port = Number(m[2]);
+  if (!isValidPort(port)) return fail('port', `port ${m[2]} of ${JSON.stringify(text)} is outside 1..65535`);
+  return { ok: true, value: { host: m[1]!, port } };
 }
 
 /** `1.2.3.4:5`, `[::1]:5`: brackets whenever the host text has a colon. */

@@ -1,3 +1,4 @@
+import { EventQueue } from '../events/queue.js';
 import { type NetcodeAddress, addressesEqual } from './address.js';
 import { ClientState, type ClientStateValue, MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES, NUM_DISCONNECT_PACKETS, PACKET_SEND_RATE, PacketType } from './constants.js';
 import { type Packet, readEncryptedPacket, writePacket } from './packet.js';
@@ -34,7 +35,7 @@ export class NetcodeClientCore {
   private challengeToken: Uint8Array | undefined;
   private readonly replay = new ReplayProtection();
   private outbox: OutgoingDatagram[] = [];
-  private events: ClientEvent[] = [];
+  private readonly events = new EventQueue<ClientEvent>();
 
   constructor(now = 0) {
     this.time = now;
@@ -66,9 +67,7 @@ export class NetcodeClientCore {
   }
 
   takeEvents(): ClientEvent[] {
-    const e = this.events;
-    this.events = [];
-    return e;
+    return this.events.take();
   }
 
   /** Starts connecting with a 2048-byte token; an unreadable token moves to invalid_connect_token (-5). */

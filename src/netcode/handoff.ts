@@ -1,4 +1,5 @@
-import { IyesmpError } from '../errors.js';
+import { netcodeError } from './errors.js';
+import { formatHostPort } from '../net/address.js';
 import { type NetcodeAddress, makeAddress } from './address.js';
 import { generateConnectToken } from './token.js';
 import { encodeSessionUserData } from './user-data.js';
@@ -46,7 +47,7 @@ function toAddress(e: HostEndpoint): NetcodeAddress | string {
   try {
     return makeAddress(e.host, e.port);
   } catch {
-    throw new IyesmpError('usage', 'netcode_bad_address', `host address ${e.host}:${e.port} is not an IP literal; netcode tokens carry IP addresses only`, {
+    throw netcodeError('netcode_bad_address', `host address ${formatHostPort(e.host, e.port)} is not an IP literal; netcode tokens carry IP addresses only`, {
       hint: 'register the host with its public IP for netcode, or resolve the name before issuing the token',
     });
   }
@@ -75,7 +76,7 @@ function sessionUserData(o: NetcodeHandoffOptions): Uint8Array {
   try {
     return encodeSessionUserData({ sessionId: o.sessionId, playerId: o.playerId, ...(o.ext ? { ext: o.ext } : {}) });
   } catch (err) {
-    throw new IyesmpError('usage', 'netcode_user_data_too_long', `session ${o.sessionId} / player ${o.playerId}: ${(err as Error).message}`, {
+    throw netcodeError('netcode_user_data_too_long', `session ${o.sessionId} / player ${o.playerId}: ${(err as Error).message}`, {
       hint: 'shorten the ids or the ext bytes: the token carries 256 bytes of user data',
     });
   }

@@ -11,3 +11,4 @@ export * from './keyfile.js';
 export * from './inspect.js';
 export * from './probe.js';
 export * from './user-data.js';
+export { NETCODE_ERRORS, type NetcodeErrorCode } from './errors.js';

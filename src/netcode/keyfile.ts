@@ -1,7 +1,7 @@
-import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { IyesmpError } from '../errors.js';
+import { netcodeError } from './errors.js';
+import { SECRET_MODE, writeFileAtomic } from '../fs/atomic.js';
 import { KEY_BYTES } from './constants.js';
 import { randomBytes } from './sodium.js';
 
@@ -20,7 +20,7 @@ export function parsePrivateKey(text: string, source = 'key'): Uint8Array {
   const t = text.trim();
   if (/^[0-9a-fA-F]{64}$/.test(t)) return new Uint8Array(Buffer.from(t, 'hex'));
   if (/^[A-Za-z0-9+/]{43}=$/.test(t)) return new Uint8Array(Buffer.from(t, 'base64'));
-  throw new IyesmpError('input', 'netcode_bad_key', `${source} is not a netcode private key (expected 64 hex digits or base64 of 32 bytes)`, {
+  throw netcodeError('netcode_bad_key', `${source} is not a netcode private key (expected 64 hex digits or base64 of 32 bytes)`, {
     hint: 'create one with `iyesmp netcode keygen -o FILE`',
   });
 }
@@ -31,34 +31,20 @@ export async function readPrivateKeyFile(file: string): Promise<Uint8Array> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new IyesmpError('input', 'not_found', `key file ${file} does not exist`, { hint: 'create one with `iyesmp netcode keygen -o FILE`' });
+    if (code === 'ENOENT') throw netcodeError('not_found', `key file ${file} does not exist`, { hint: 'create one with `iyesmp netcode keygen -o FILE`' });
     throw err;
   }
   return parsePrivateKey(text, `key file ${file}`);
 }
 
-/**
- * Writes a key file with mode 0600 atomically: a temp file in the same folder, then rename (force) or
- * link (which fails if the target exists, so a concurrent writer cannot be overwritten silently).
- */
+/** Writes a key file with mode 0600 atomically (src/fs); without `force` an existing file is kept. */
 export async function writePrivateKeyFile(file: string, key: Uint8Array, force: boolean): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${nodeRandomBytes(6).toString('hex')}.tmp`);
-  await writeFile(tmp, formatPrivateKey(key), { mode: 0o600, flag: 'wx' });
   try {
-    if (force) {
-      await rename(tmp, file);
-      return;
+    await writeFileAtomic(file, formatPrivateKey(key), { mode: SECRET_MODE, overwrite: force });
+  } catch (err) {
+    if (err instanceof IyesmpError && err.code === 'exists') {
+      throw netcodeError('exists', `${file} already exists; refusing to overwrite a key`, { hint: 'pass --force to replace it' });
     }
-    try {
-      await link(tmp, file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new IyesmpError('conflict', 'exists', `${file} already exists; refusing to overwrite a key`, { hint: 'pass --force to replace it' });
-      }
-      throw err;
-    }
-    await unlink(tmp);
-  } finally {
-    await unlink(tmp).catch(() => undefined);
+    throw err;
   }
 }

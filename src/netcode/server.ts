@@ -1,3 +1,4 @@
+import { EventQueue } from '../events/queue.js';
 import { type NetcodeAddress, addressKey, addressesEqual, parseAddress } from './address.js';
 import { decryptChallengeToken, encryptChallengeToken } from './challenge.js';
 import {
@@ -108,7 +109,7 @@ export class NetcodeServerCore {
   private readonly tokenHistory = new Map<string, { key: string; time: number }>();
   private numConnected = 0;
   private outbox: OutgoingDatagram[] = [];
-  private events: ServerEvent[] = [];
+  private readonly events = new EventQueue<ServerEvent>();
   private lastPrune: number;
   /** Counters of ignored datagrams by reason. */
   readonly drops: Partial<Record<ServerDropReason, number>> = {};
@@ -154,9 +155,7 @@ export class NetcodeServerCore {
   }
 
   takeEvents(): ServerEvent[] {
-    const e = this.events;
-    this.events = [];
-    return e;
+    return this.events.take();
   }
 
   /** Processes one received datagram. */

@@ -1,4 +1,5 @@
 import { IyesmpError } from '../errors.js';
+import { netcodeError } from './errors.js';
 import { type NetcodeAddress, parseAddress, readAddress, writeAddress } from './address.js';
 import { ByteReader, ByteWriter, bytesEqual } from './bytes.js';
 import {
@@ -73,8 +74,8 @@ export interface GenerateConnectTokenOptions {
   serverToClientKey?: Uint8Array;
 }
 
-const usage = (code: string, message: string, hint?: string): IyesmpError =>
-  new IyesmpError('usage', code, message, hint ? { hint } : {});
+const usage = (code: Parameters<typeof netcodeError>[0], message: string, hint?: string): IyesmpError =>
+  netcodeError(code, message, hint ? { hint } : {});
 
 function toAddress(a: NetcodeAddress | string): NetcodeAddress {
   if (typeof a !== 'string') return a;

@@ -1,15 +1,14 @@
 /**
- * Crash-safe file writes. A file is written to a temp name in the same folder, fsynced, then renamed
- * over the target, so a reader sees the old or the new content, never a half-written file.
- * FileTransaction groups several writes and puts every file back if one of them fails.
+ * PKI file writes through src/fs/atomic.ts (a reader sees the old or the new content, never a
+ * half-written file). FileTransaction groups several writes and puts every file back if one of them fails.
  */
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { IyesmpError } from '../errors.js';
+import { pkiError } from './errors.js';
+import { PUBLIC_MODE, SECRET_MODE, writeFileAtomic as writeAtomic } from '../fs/atomic.js';
 
-export const KEY_MODE = 0o600;
-export const PUBLIC_MODE = 0o644;
+export const KEY_MODE = SECRET_MODE;
+export { PUBLIC_MODE };
 
 export function ioError(err: unknown, action: string, file: string): IyesmpError {
   if (err instanceof IyesmpError) return err;
@@ -24,44 +23,19 @@ export function ioError(err: unknown, action: string, file: string): IyesmpError
     ENOSPC: 'no space left on the device',
     EISDIR: 'it is a folder',
   };
-  return new IyesmpError('io', code === 'ENOENT' ? 'not_found' : 'fs_error', `cannot ${action} ${file}: ${why[code] ?? code}`, {
+  return pkiError.as('io', code === 'ENOENT' ? 'not_found' : 'fs_error', `cannot ${action} ${file}: ${why[code] ?? code}`, {
     cause: err,
     details: { errno: code, path: file },
   });
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  // Makes the rename durable; some file systems refuse fsync on a folder, which is harmless.
+/** src/fs's atomic write with pki's error wording (`io`/`fs_error`, `not_found`). */
+async function writeFileAtomic(file: string, data: string | Uint8Array, mode: number): Promise<void> {
   try {
-    const fh = await fs.open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    /* best effort */
-  }
-}
-
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode: number): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${randomBytes(6).toString('hex')}`);
-  try {
-    const fh = await fs.open(tmp, 'wx', mode);
-    try {
-      await fh.writeFile(data);
-      await fh.chmod(mode); // the umask may have narrowed or widened nothing, but be exact
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, file);
+    await writeAtomic(file, data, { mode });
   } catch (err) {
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw ioError(err, 'write', file);
   }
-  await fsyncDir(dir);
 }
 
 export async function readFileOrNull(file: string): Promise<Buffer | null> {
@@ -102,7 +76,7 @@ export class FileTransaction {
   async write(file: string, data: string | Uint8Array, mode: number, mustBeNew = false): Promise<void> {
     const previous = await readFileOrNull(file);
     if (previous !== null && mustBeNew) {
-      throw new IyesmpError('conflict', 'file_exists', `${file} already exists and is not in the manifest`, {
+      throw pkiError('file_exists', `${file} already exists and is not in the manifest`, {
         hint: 'move it away, or choose another name',
       });
     }

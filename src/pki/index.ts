@@ -27,5 +27,6 @@ export {
   type LoadSessionMinterOptions,
 } from './session.js';
 export { readPublicKey, generateKeyPair, type GeneratedKeyPair } from './keys.js';
-export { validateSessionId, validatePlayerId, validateName, roleUri, sessionUri } from './names.js';
+export { validateSessionId, validatePlayerId, validateName, roleUri, sessionUri, sessionIdentityOf, ID_PATTERN } from './names.js';
 export { pemToDerList, derToPem, sha256Hex } from './pem.js';
+export { PKI_ERRORS, type PkiErrorCode } from './errors.js';

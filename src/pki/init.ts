@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { IyesmpError } from '../errors.js';
+import { pkiError } from './errors.js';
 import type { HostSpec, InitOptions } from './api.js';
 import { ioError } from './fsutil.js';
 import { checkAlgorithm } from './keys.js';
@@ -18,7 +18,7 @@ import { Pki, openPki } from './pki.js';
 function normaliseHosts(h: InitOptions['hosts']): HostSpec[] {
   if (h === undefined) return [{ name: 'host-1' }];
   if (typeof h === 'number') {
-    if (!Number.isInteger(h) || h < 0 || h > 1000) throw new IyesmpError('usage', 'bad_hosts', `host count ${h} is out of range (0..1000)`);
+    if (!Number.isInteger(h) || h < 0 || h > 1000) throw pkiError('bad_hosts', `host count ${h} is out of range (0..1000)`);
     return Array.from({ length: h }, (_, i) => ({ name: `host-${i + 1}` }));
   }
   return h;
@@ -31,7 +31,7 @@ export async function initPki(opts: InitOptions): Promise<Pki> {
   const organization = opts.organization ?? 'iyesmp';
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   if (typeof organization !== 'string' || organization.length < 1 || organization.length > 64 || /[\u0000-\u001f]/.test(organization)) {
-    throw new IyesmpError('usage', 'bad_organization', 'the organisation name must be 1-64 printable characters');
+    throw pkiError('bad_organization', 'the organisation name must be 1-64 printable characters');
   }
   const vd = opts.validityDays ?? {};
   const days = {
@@ -49,7 +49,7 @@ export async function initPki(opts: InitOptions): Promise<Pki> {
   const names = new Set(['master', 'auth', 'clientauth-1', 'sessionauth']);
   for (const n of [...hosts.map((h) => h.name), clientName]) {
     validateName(n);
-    if (names.has(n)) throw new IyesmpError('usage', 'name_taken', `the name ${n} is used twice`);
+    if (names.has(n)) throw pkiError.as('usage', 'name_taken', `the name ${n} is used twice`);
     names.add(n);
   }
   for (const h of hosts) checkSans(h.dnsNames, h.ipAddresses);
@@ -58,17 +58,17 @@ export async function initPki(opts: InitOptions): Promise<Pki> {
   const existing = await fs.lstat(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(ioError(err, 'inspect', dir))));
   let replace = false;
   if (existing) {
-    if (!existing.isDirectory()) throw new IyesmpError('conflict', 'path_exists', `${dir} exists and is not a folder`);
+    if (!existing.isDirectory()) throw pkiError('path_exists', `${dir} exists and is not a folder`);
     const contents = await fs.readdir(dir).catch((err) => Promise.reject(ioError(err, 'read', dir)));
     if (contents.length > 0) {
       if (!opts.force) {
-        throw new IyesmpError('conflict', 'pki_exists', `${dir} already exists and is not empty`, {
+        throw pkiError('pki_exists', `${dir} already exists and is not empty`, {
           hint: 'use --force to replace it (the old PKI is deleted), or choose another folder',
         });
       }
       // force deletes the old folder: only ever an iyesmp PKI, never some other non-empty folder
       if (!contents.includes(MANIFEST_FILE)) {
-        throw new IyesmpError('conflict', 'not_a_pki', `${dir} is not empty and holds no ${MANIFEST_FILE}; --force only replaces an iyesmp PKI folder`, {
+        throw pkiError('not_a_pki', `${dir} is not empty and holds no ${MANIFEST_FILE}; --force only replaces an iyesmp PKI folder`, {
           hint: 'choose an empty or new folder',
         });
       }

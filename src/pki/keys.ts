@@ -1,6 +1,7 @@
 /** Key pairs: generation, PKCS#8 export (optionally passphrase-encrypted), loading and import into WebCrypto. */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, type webcrypto } from 'node:crypto';
 import { IyesmpError } from '../errors.js';
+import { pkiError } from './errors.js';
 import type { PassphraseProvider } from './api.js';
 import type { KeyAlgorithm } from './types.js';
 import { parsePem } from './pem.js';
@@ -24,7 +25,7 @@ export function generateKeyPair(algorithm: KeyAlgorithm = 'p256'): GeneratedKeyP
 
 export function checkAlgorithm(a: unknown): KeyAlgorithm {
   if (!ALGORITHMS.includes(a as KeyAlgorithm)) {
-    throw new IyesmpError('usage', 'bad_algorithm', `unknown key algorithm ${JSON.stringify(a)}`, {
+    throw pkiError('bad_algorithm', `unknown key algorithm ${JSON.stringify(a)}`, {
       hint: `choose one of ${ALGORITHMS.join(', ')}`,
     });
   }
@@ -39,7 +40,7 @@ export function algorithmOf(key: KeyObject, what = 'key'): KeyAlgorithm {
     if (curve === 'prime256v1') return 'p256';
     if (curve === 'secp384r1') return 'p384';
   }
-  throw new IyesmpError('input', 'unsupported_key', `${what}: unsupported key type (${key.asymmetricKeyType ?? '?'})`, {
+  throw pkiError('unsupported_key', `${what}: unsupported key type (${key.asymmetricKeyType ?? '?'})`, {
     hint: 'iyesmp uses ECDSA P-256, ECDSA P-384 or Ed25519 keys',
   });
 }
@@ -71,10 +72,10 @@ export function exportPrivateKeyPem(key: KeyObject, passphrase?: string): string
 export async function loadPrivateKey(pem: string, what: string, passphrase?: PassphraseProvider): Promise<KeyObject> {
   const blocks = parsePem(pem, what);
   const block = blocks.find((b) => b.label === 'PRIVATE KEY' || b.label === 'ENCRYPTED PRIVATE KEY');
-  if (!block) throw new IyesmpError('input', 'bad_key', `${what}: no PKCS#8 private key in the file`);
+  if (!block) throw pkiError('bad_key', `${what}: no PKCS#8 private key in the file`);
   if (block.label === 'ENCRYPTED PRIVATE KEY') {
     if (!passphrase) {
-      throw new IyesmpError('usage', 'passphrase_required', `${what} is encrypted and no passphrase was given`, {
+      throw pkiError('passphrase_required', `${what} is encrypted and no passphrase was given`, {
         hint: 'give the CA passphrase (prompt, or --passphrase-file / IYESMP_PASSPHRASE)',
       });
     }
@@ -82,7 +83,7 @@ export async function loadPrivateKey(pem: string, what: string, passphrase?: Pas
     try {
       return createPrivateKey({ key: Buffer.from(block.der), format: 'der', type: 'pkcs8', passphrase: pass });
     } catch (cause) {
-      throw new IyesmpError('input', 'bad_passphrase', `wrong passphrase for ${what} (or the key file is damaged)`, {
+      throw pkiError('bad_passphrase', `wrong passphrase for ${what} (or the key file is damaged)`, {
         cause,
         hint: 'check the CA passphrase',
       });
@@ -91,7 +92,7 @@ export async function loadPrivateKey(pem: string, what: string, passphrase?: Pas
   try {
     return createPrivateKey({ key: Buffer.from(block.der), format: 'der', type: 'pkcs8' });
   } catch (cause) {
-    throw new IyesmpError('input', 'bad_key', `${what}: the private key cannot be read (damaged file?)`, { cause });
+    throw pkiError('bad_key', `${what}: the private key cannot be read (damaged file?)`, { cause });
   }
 }
 
@@ -102,14 +103,14 @@ export function readPublicKey(input: Uint8Array | string, what = 'public key'): 
     const text = typeof input === 'string' ? input : looksLikePem(input) ? Buffer.from(input).toString('latin1') : undefined;
     if (text !== undefined) {
       const block = parsePem(text, what).find((b) => b.label === 'PUBLIC KEY');
-      if (!block) throw new IyesmpError('input', 'bad_public_key', `${what}: no PUBLIC KEY block`);
+      if (!block) throw pkiError('bad_public_key', `${what}: no PUBLIC KEY block`);
       key = createPublicKey({ key: Buffer.from(block.der), format: 'der', type: 'spki' });
     } else {
       key = createPublicKey({ key: Buffer.from(input as Uint8Array), format: 'der', type: 'spki' });
     }
   } catch (cause) {
     if (cause instanceof IyesmpError) throw cause;
-    throw new IyesmpError('input', 'bad_public_key', `${what}: not a SubjectPublicKeyInfo (DER or PEM)`, { cause });
+    throw pkiError('bad_public_key', `${what}: not a SubjectPublicKeyInfo (DER or PEM)`, { cause });
   }
   algorithmOf(key, what);
   return key;

@@ -1,6 +1,8 @@
 /** manifest.json: the list of every certificate in a PKI folder. Validated strictly on load. */
 import { z } from 'zod';
 import { IyesmpError } from '../errors.js';
+import { pkiError } from './errors.js';
+import { ID_PATTERN } from './names.js';
 import type { ManifestEntry } from './types.js';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -15,7 +17,7 @@ const hex = z.string().regex(/^[0-9a-f]+$/);
 const iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date');
 
 const entrySchema = z.object({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
+  name: z.string().regex(ID_PATTERN),
   role: z.enum(['master', 'auth', 'host', 'clientauth', 'sessionauth', 'client', 'session']),
   certFile: relPath,
   keyFile: relPath.optional(),
@@ -55,7 +57,7 @@ export function parseManifest(text: string, source = MANIFEST_FILE): Manifest {
     throw bad(source, 'it is not valid JSON (truncated or edited?)');
   }
   if (raw && typeof raw === 'object' && 'version' in raw && (raw as { version: unknown }).version !== MANIFEST_VERSION) {
-    throw new IyesmpError('input', 'manifest_version', `${source}: manifest version ${JSON.stringify((raw as { version: unknown }).version)} is not supported (this iyesmp reads version ${MANIFEST_VERSION})`, {
+    throw pkiError('manifest_version', `${source}: manifest version ${JSON.stringify((raw as { version: unknown }).version)} is not supported (this iyesmp reads version ${MANIFEST_VERSION})`, {
       hint: 'use the iyesmp release that wrote this PKI',
     });
   }
@@ -85,7 +87,7 @@ export function serializeManifest(m: Manifest): string {
 }
 
 function bad(source: string, why: string): IyesmpError {
-  return new IyesmpError('input', 'bad_manifest', `${source} is damaged: ${why}`, {
+  return pkiError('bad_manifest', `${source} is damaged: ${why}`, {
     hint: 'restore the PKI folder from a backup',
   });
 }

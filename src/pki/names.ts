@@ -2,7 +2,7 @@
  * Names, ids and the role URIs carried in certificates. Roles live in a URI SAN so a program can
  * check them exactly; ids are restricted to a charset that cannot break out of a URI or a DN.
  */
-import { IyesmpError } from '../errors.js';
+import { pkiError } from './errors.js';
 import type { Role } from './types.js';
 import { x509 } from './x509.js';
 
@@ -16,9 +16,9 @@ export const ROLE_URI_PREFIX = 'iyesmp:role/';
 export const SESSION_URI_PREFIX = 'iyesmp:session/';
 export const ROLES: readonly Role[] = ['master', 'auth', 'host', 'clientauth', 'sessionauth', 'client', 'session'];
 
-function check(value: unknown, what: string, code: string): string {
+function check(value: unknown, what: string, code: 'bad_name' | 'bad_session_id' | 'bad_player_id'): string {
   if (typeof value !== 'string' || !SAFE.test(value)) {
-    throw new IyesmpError('usage', code, `${what} ${JSON.stringify(value)} is not allowed`, {
+    throw pkiError(code, `${what} ${JSON.stringify(value)} is not allowed`, {
       hint: 'use 1-64 characters from A-Z a-z 0-9 . _ - , starting with a letter or digit',
     });
   }

@@ -1,6 +1,7 @@
 /** Validation of operator-supplied options, shared by init and the issuing operations. */
 import net from 'node:net';
 import { IyesmpError } from '../errors.js';
+import { pkiError } from './errors.js';
 import type { PassphraseProvider, ValidityRole } from './api.js';
 
 export const DAY = 86_400_000;
@@ -23,7 +24,7 @@ export function memoPassphrase(p?: PassphraseProvider): PassphraseProvider | und
       (s) => {
         if (typeof s !== 'string' || s.length === 0) {
           cached = undefined;
-          throw new IyesmpError('usage', 'empty_passphrase', 'the CA passphrase is empty');
+          throw pkiError('empty_passphrase', 'the CA passphrase is empty');
         }
         return s;
       },
@@ -38,22 +39,22 @@ export function memoPassphrase(p?: PassphraseProvider): PassphraseProvider | und
 
 export function checkDays(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 36500) {
-    throw new IyesmpError('usage', 'bad_validity', `${what} validity ${JSON.stringify(v)} days is out of range (1..36500)`);
+    throw pkiError('bad_validity', `${what} validity ${JSON.stringify(v)} days is out of range (1..36500)`);
   }
   return v;
 }
 
 export function checkSans(dnsNames: string[] = [], ips: string[] = []): void {
   for (const d of dnsNames) {
-    if (typeof d !== 'string' || !DNS_NAME.test(d)) throw new IyesmpError('usage', 'bad_dns_name', `${JSON.stringify(d)} is not a valid DNS name`);
+    if (typeof d !== 'string' || !DNS_NAME.test(d)) throw pkiError('bad_dns_name', `${JSON.stringify(d)} is not a valid DNS name`);
   }
   for (const ip of ips) {
-    if (typeof ip !== 'string' || net.isIP(ip) === 0) throw new IyesmpError('usage', 'bad_ip', `${JSON.stringify(ip)} is not an IP address`);
+    if (typeof ip !== 'string' || net.isIP(ip) === 0) throw pkiError('bad_ip', `${JSON.stringify(ip)} is not an IP address`);
   }
 }
 
 export function unencryptedRefused(): IyesmpError {
-  return new IyesmpError('usage', 'unencrypted_ca_keys', 'refusing to write CA private keys without a passphrase', {
+  return pkiError('unencrypted_ca_keys', 'refusing to write CA private keys without a passphrase', {
     hint: 'give a passphrase, or allow unencrypted CA keys explicitly (CLI: --insecure-no-passphrase) for tests and CI',
   });
 }

@@ -1,6 +1,7 @@
 /** PEM <-> DER helpers that report malformed input as IyesmpError (never a raw exception). */
 import { createHash } from 'node:crypto';
 import { IyesmpError } from '../errors.js';
+import { pkiError } from './errors.js';
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\r\n]*?)-----END \1-----/g;
 
@@ -45,7 +46,7 @@ export function sha256Hex(data: Uint8Array | string): string {
 }
 
 function badPem(what: string, why: string): IyesmpError {
-  return new IyesmpError('input', 'bad_pem', `${what}: not a usable PEM file (${why})`, {
+  return pkiError('bad_pem', `${what}: not a usable PEM file (${why})`, {
     hint: 'restore the file from a backup, or re-issue it',
   });
 }

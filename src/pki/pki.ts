@@ -6,7 +6,7 @@
 import { type KeyObject } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { IyesmpError } from '../errors.js';
+import { pkiError } from './errors.js';
 import type {
   CheckReport,
   IssueAuthOptions,
@@ -84,7 +84,7 @@ export class Pki {
   get(name: string): ManifestEntry {
     const e = this.#manifest.entries.find((x) => x.name === name);
     if (!e) {
-      throw new IyesmpError('usage', 'not_found', `no certificate named ${JSON.stringify(name)} in ${this.#dir}`, {
+      throw pkiError.as('usage', 'not_found', `no certificate named ${JSON.stringify(name)} in ${this.#dir}`, {
         hint: `known: ${this.#manifest.entries.map((x) => x.name).join(', ')}`,
       });
     }
@@ -103,7 +103,7 @@ export class Pki {
   currentClientAuth(): ManifestEntry {
     const active = this.clientAuths().filter((e) => e.status === 'active');
     const cur = active[active.length - 1];
-    if (!cur) throw new IyesmpError('conflict', 'no_active_clientauth', 'every ClientAuth is retired', { hint: 'run iyesmp certs rotate-clientauth' });
+    if (!cur) throw pkiError('no_active_clientauth', 'every ClientAuth is retired', { hint: 'run iyesmp certs rotate-clientauth' });
     return cur;
   }
 
@@ -118,7 +118,7 @@ export class Pki {
     }
     const der = pemToDerList(text, file)[0]!;
     if (sha256Hex(der) !== e.fingerprint) {
-      throw new IyesmpError('input', 'fingerprint_mismatch', `${file} is not the certificate the manifest lists for ${name}`, {
+      throw pkiError('fingerprint_mismatch', `${file} is not the certificate the manifest lists for ${name}`, {
         hint: 'the file was replaced or damaged; restore it from a backup',
       });
     }
@@ -143,7 +143,7 @@ export class Pki {
     const hit = this.#cas.get(name);
     if (hit) return hit;
     const entry = this.get(name);
-    if (!entry.keyFile) throw new IyesmpError('conflict', 'no_key', `the key of ${name} is not kept in this PKI folder`);
+    if (!entry.keyFile) throw pkiError('no_key', `the key of ${name} is not kept in this PKI folder`);
     const keyFile = this.path(entry.keyFile);
     let keyPem: string;
     try {
@@ -154,7 +154,7 @@ export class Pki {
     const ca = parseCa(await this.certPem(name), name, entry.role, this.path(entry.certFile));
     const privateKey = await loadPrivateKey(keyPem, keyFile, this.#passphrase);
     if (!ca.node.checkPrivateKey(privateKey)) {
-      throw new IyesmpError('input', 'key_mismatch', `${keyFile} does not belong to the certificate of ${name}`);
+      throw pkiError('key_mismatch', `${keyFile} does not belong to the certificate of ${name}`);
     }
     const algorithm = algorithmOf(privateKey, keyFile);
     const loaded: LoadedCa = { entry, privateKey, cert: ca.cert, keyId: ca.keyId, algorithm, signingKey: await toCryptoKey(privateKey, algorithm) };
@@ -180,7 +180,7 @@ export class Pki {
   #requireNewName(name: string): string {
     validateName(name);
     if (this.#manifest.entries.some((e) => e.name === name)) {
-      throw new IyesmpError('conflict', 'name_taken', `a certificate named ${name} already exists in this PKI`, { hint: 'choose another name' });
+      throw pkiError.as('conflict', 'name_taken', `a certificate named ${name} already exists in this PKI`, { hint: 'choose another name' });
     }
     return name;
   }
@@ -210,7 +210,7 @@ export class Pki {
     const issuerNotAfter = a.issuer === 'self' ? Infinity : new Date(a.issuer.entry.notAfter).getTime();
     const issuerNotBefore = a.issuer === 'self' ? -Infinity : new Date(a.issuer.entry.notBefore).getTime();
     if (notBefore.getTime() < issuerNotBefore || notBefore.getTime() >= issuerNotAfter) {
-      throw new IyesmpError('conflict', 'issuer_not_valid', `${a.issuer === 'self' ? '' : a.issuer.entry.name} is not valid at ${notBefore.toISOString()}`, {
+      throw pkiError('issuer_not_valid', `${a.issuer === 'self' ? '' : a.issuer.entry.name} is not valid at ${notBefore.toISOString()}`, {
         hint: 'its certificate has expired (or the clock is wrong)',
       });
     }
@@ -286,7 +286,7 @@ export class Pki {
     const master = await this.#loadCa('master');
     const derOf = async (name: string) => pemToDerList(await this.certPem(name), name)[0]!;
     const sessionAuth = m.entries.find((e) => e.role === 'sessionauth');
-    if (!sessionAuth) throw new IyesmpError('internal', 'no_sessionauth', 'the manifest has no SessionAuth');
+    if (!sessionAuth) throw pkiError.as('internal', 'no_sessionauth', 'the manifest has no SessionAuth');
     const clientAuths = [];
     for (const e of this.clientAuths()) clientAuths.push({ id: e.clientAuthId!, name: e.name, status: e.status!, der: await derOf(e.name) });
     const masterDer = await derOf('master');
@@ -325,7 +325,7 @@ export class Pki {
 
   async issueClient(o: IssueClientOptions = {}): Promise<IssuedCert> {
     const ca = o.clientAuthId === undefined ? this.currentClientAuth() : this.#clientAuthById(o.clientAuthId);
-    if (ca.status !== 'active') throw new IyesmpError('conflict', 'clientauth_retired', `${ca.name} is retired and signs no more client certs`);
+    if (ca.status !== 'active') throw pkiError('clientauth_retired', `${ca.name} is retired and signs no more client certs`);
     const name = o.name !== undefined ? this.#requireNewName(o.name) : this.#nextClientName(ca);
     const days = o.validityDays === undefined ? undefined : checkDays(o.validityDays, 'client');
     return this.#issueLeaf({ role: 'client', name, issuerName: ca.name, days, now: o.now });
@@ -339,7 +339,7 @@ export class Pki {
   #clientAuthById(id: number): ManifestEntry {
     const e = this.clientAuths().find((c) => c.clientAuthId === id);
     if (!e) {
-      throw new IyesmpError('usage', 'not_found', `no ClientAuth-${id} in this PKI`, {
+      throw pkiError.as('usage', 'not_found', `no ClientAuth-${id} in this PKI`, {
         hint: `known: ${this.clientAuths().map((c) => `${c.clientAuthId} (${c.status})`).join(', ')}`,
       });
     }
@@ -384,10 +384,10 @@ export class Pki {
   /** Servers refuse client certs of a retired ClientAuth once they reload the trust list. */
   async retireClientAuth(id: number): Promise<ManifestEntry> {
     const target = this.#clientAuthById(id);
-    if (target.status === 'retired') throw new IyesmpError('conflict', 'already_retired', `${target.name} is already retired`);
+    if (target.status === 'retired') throw pkiError('already_retired', `${target.name} is already retired`);
     const active = this.clientAuths().filter((c) => c.status === 'active');
     if (active.length === 1) {
-      throw new IyesmpError('conflict', 'last_active_clientauth', `${target.name} is the only active ClientAuth; retiring it would refuse every game build`, {
+      throw pkiError('last_active_clientauth', `${target.name} is the only active ClientAuth; retiring it would refuse every game build`, {
         hint: 'run iyesmp rotate-clientauth first',
       });
     }
@@ -447,7 +447,7 @@ export class Pki {
 
   async sessionMinter(): Promise<FastSessionMinter> {
     const e = this.list('sessionauth')[0];
-    if (!e?.keyFile) throw new IyesmpError('conflict', 'no_sessionauth', 'this PKI has no SessionAuth key');
+    if (!e?.keyFile) throw pkiError.as('conflict', 'no_sessionauth', 'this PKI has no SessionAuth key');
     let keyPem: string;
     try {
       keyPem = await fs.readFile(this.path(e.keyFile), 'utf8');
@@ -491,7 +491,7 @@ export class Pki {
   async #bundleFromManifest(): Promise<TrustBundle> {
     const load = async (e: ManifestEntry): Promise<TrustedCa> => parseCa(await this.certPem(e.name), e.name, e.role, this.path(e.certFile));
     const sessionAuth = this.list('sessionauth')[0];
-    if (!sessionAuth) throw new IyesmpError('internal', 'no_sessionauth', 'the manifest has no SessionAuth');
+    if (!sessionAuth) throw pkiError.as('internal', 'no_sessionauth', 'the manifest has no SessionAuth');
     const clientAuths = [];
     for (const e of this.clientAuths()) clientAuths.push({ ...(await load(e)), id: e.clientAuthId!, status: e.status! });
     return {
@@ -530,18 +530,18 @@ export async function openPki(dir: string, opts: OpenOptions = {}): Promise<Pki>
     st = await fs.stat(abs);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new IyesmpError('io', 'no_pki', `no PKI folder at ${abs}`, { hint: 'create one with iyesmp certs init' });
+      throw pkiError('no_pki', `no PKI folder at ${abs}`, { hint: 'create one with iyesmp certs init' });
     }
     throw ioError(err, 'open PKI folder', abs);
   }
-  if (!st.isDirectory()) throw new IyesmpError('io', 'no_pki', `${abs} is not a folder`);
+  if (!st.isDirectory()) throw pkiError('no_pki', `${abs} is not a folder`);
   const file = path.join(abs, MANIFEST_FILE);
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new IyesmpError('input', 'no_manifest', `${abs} has no ${MANIFEST_FILE}: not an iyesmp PKI folder (or an interrupted one)`, {
+      throw pkiError('no_manifest', `${abs} has no ${MANIFEST_FILE}: not an iyesmp PKI folder (or an interrupted one)`, {
         hint: 'create one with iyesmp certs init, or restore manifest.json from a backup',
       });
     }

@@ -4,7 +4,7 @@
  * strict SPKI read, one small DER encoding and one node:crypto signature.
  */
 import { promises as fs } from 'node:fs';
-import { IyesmpError } from '../errors.js';
+import { pkiError } from './errors.js';
 import type { MintedSessionWithKey, PassphraseProvider } from './api.js';
 import type { KeyAlgorithm, MintSessionRequest, MintedSession, SessionMinter } from './types.js';
 import { createHash, sign } from 'node:crypto';
@@ -99,7 +99,7 @@ export async function createSessionMinter(opts: SessionMinterOptions): Promise<F
   const key = await loadPrivateKey(opts.keyPem, 'SessionAuth key', opts.passphrase);
   const algorithm = algorithmOf(key, 'SessionAuth key');
   if (!ca.node.checkPrivateKey(key)) {
-    throw new IyesmpError('input', 'key_mismatch', 'the SessionAuth key does not belong to the SessionAuth certificate');
+    throw pkiError('key_mismatch', 'the SessionAuth key does not belong to the SessionAuth certificate');
   }
   const organization = ca.cert.subjectName.getField('O')[0] ?? 'iyesmp';
   const template = sessionTemplate(ca.der, ca.keyId, algorithm);
@@ -110,16 +110,16 @@ export async function createSessionMinter(opts: SessionMinterOptions): Promise<F
     const playerId = validatePlayerId(req.playerId);
     const ttl = req.ttlSeconds ?? DEFAULT_SESSION_TTL;
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_SESSION_TTL) {
-      throw new IyesmpError('usage', 'bad_ttl', `session ttl ${ttl}s is out of range (1..${MAX_SESSION_TTL})`);
+      throw pkiError('bad_ttl', `session ttl ${ttl}s is out of range (1..${MAX_SESSION_TTL})`);
     }
     const now = floorSeconds(req.now ?? new Date());
     if (now.getTime() < ca.notBefore.getTime()) {
-      throw new IyesmpError('conflict', 'issuer_not_yet_valid', `SessionAuth is not valid before ${ca.notBefore.toISOString()}`, {
+      throw pkiError('issuer_not_yet_valid', `SessionAuth is not valid before ${ca.notBefore.toISOString()}`, {
         hint: 'check the clock of this machine',
       });
     }
     if (now.getTime() >= ca.notAfter.getTime()) {
-      throw new IyesmpError('conflict', 'issuer_expired', `SessionAuth expired at ${ca.notAfter.toISOString()}`, {
+      throw pkiError('issuer_expired', `SessionAuth expired at ${ca.notAfter.toISOString()}`, {
         hint: 'issue a new PKI or SessionAuth',
       });
     }

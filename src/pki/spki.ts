@@ -6,6 +6,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { IyesmpError } from '../errors.js';
+import { pkiError } from './errors.js';
 import type { KeyAlgorithm } from './types.js';
 import * as der from './der.js';
 import { parsePem } from './pem.js';
@@ -40,7 +41,7 @@ const eq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.com
 const big = (b: Uint8Array) => BigInt('0x' + (Buffer.from(b).toString('hex') || '0'));
 
 function bad(what: string, why: string): IyesmpError {
-  return new IyesmpError('input', 'bad_public_key', `${what}: ${why}`, {
+  return pkiError('bad_public_key', `${what}: ${why}`, {
     hint: 'send an ECDSA P-256/P-384 or Ed25519 public key as SubjectPublicKeyInfo (DER or PEM)',
   });
 }

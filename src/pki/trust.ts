@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { IyesmpError } from '../errors.js';
+import { pkiError } from './errors.js';
 import type { ClientAuthStatus, KeyAlgorithm, Role } from './types.js';
 import { algorithmOf, hashOf } from './keys.js';
 import { derToPem, pemToDerList, sha256Hex } from './pem.js';
@@ -81,7 +82,7 @@ export function parseCa(pem: string, name: string, role: Role, what: string): Tr
     algorithmOf(node.publicKey, what);
     const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
     cert.extensions.forEach((e) => e.type);
-    if (!ski) throw new IyesmpError('input', 'bad_certificate', `${what}: no subject key identifier (not made by iyesmp?)`);
+    if (!ski) throw pkiError('bad_certificate', `${what}: no subject key identifier (not made by iyesmp?)`);
     return {
       name,
       role,
@@ -97,7 +98,7 @@ export function parseCa(pem: string, name: string, role: Role, what: string): Tr
     };
   } catch (cause) {
     if (cause instanceof IyesmpError) throw cause;
-    throw new IyesmpError('input', 'bad_certificate', `${what}: not a valid X.509 certificate`, { cause });
+    throw pkiError('bad_certificate', `${what}: not a valid X.509 certificate`, { cause });
   }
 }
 
@@ -147,7 +148,7 @@ export async function loadTrustBundle(dir: string, opts: LoadTrustOptions = {}):
 export function parseTrustBundle(masterPem: string, listText: string, sigText: string, minSequence = 0): TrustBundle {
   const master = parseCa(masterPem, 'master', 'master', 'trust/master.pem');
   if (!master.node.verify(master.node.publicKey)) {
-    throw new IyesmpError('input', 'bad_trust_list', 'trust/master.pem is not a self-signed Master certificate');
+    throw pkiError('bad_trust_list', 'trust/master.pem is not a self-signed Master certificate');
   }
   const sig = sigText.trim();
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(sig)) throw badSig('the signature file is not base64');
@@ -186,12 +187,12 @@ export function parseTrustBundle(masterPem: string, listText: string, sigText: s
 }
 
 function badSig(why: string): IyesmpError {
-  return new IyesmpError('input', 'bad_trust_signature', `the ClientAuth list is not validly signed by the Master: ${why}`, {
+  return pkiError('bad_trust_signature', `the ClientAuth list is not validly signed by the Master: ${why}`, {
     hint: 'copy trust/ again from the PKI folder (iyesmp certs rotate-clientauth / retire rewrite it)',
   });
 }
 function badList(why: string): IyesmpError {
-  return new IyesmpError('input', 'bad_trust_list', `the ClientAuth list is not usable: ${why}`, {
+  return pkiError('bad_trust_list', `the ClientAuth list is not usable: ${why}`, {
     hint: 'copy trust/ again from the PKI folder',
   });
 }

@@ -6,7 +6,7 @@
 import { X509Certificate as NodeCert } from 'node:crypto';
 import type { PeerVerifier, RefusalReason, Role, VerifiedPeer, VerifyPolicy, VerifyResult } from './types.js';
 import type { TrustBundle, TrustedCa, TrustedClientAuth } from './trust.js';
-import { parseIdentity, type ParsedIdentity } from './names.js';
+import { parseIdentity, uriSansOf, type ParsedIdentity } from './names.js';
 import { PROFILES } from './profiles.js';
 import { sha256Hex } from './pem.js';
 import { x509 } from './x509.js';
@@ -63,8 +63,6 @@ export function createVerifier(bundle: TrustBundle): IyesmpVerifier {
     try {
       const node = new NodeCert(der);
       const cert = new x509.X509Certificate(der);
-      const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-      const uris = san ? san.names.items.filter((n) => n.type === 'url').map((n) => n.value) : [];
       const bc = cert.getExtension(x509.BasicConstraintsExtension);
       const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
       const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
@@ -78,7 +76,7 @@ export function createVerifier(bundle: TrustBundle): IyesmpVerifier {
         aki: aki?.keyId?.toLowerCase(),
         isCa: bc?.ca ?? false,
         eku: (eku?.usages ?? []).map(String),
-        identity: parseIdentity(uris),
+        identity: parseIdentity(uriSansOf(cert)),
       };
     } catch {
       return undefined;

@@ -21,8 +21,8 @@ export interface EventDef {
 }
 
 export interface FamilyDef {
-  /** Family name, also the ALPN id, e.g. `iyesmp-auth/1`. */
-  name: string;
+  /** Family name, also the ALPN id: base name and major version, e.g. `iyesmp-auth/1`. */
+  name: `${string}/${number}`;
   version: ProtocolVersion;
   /** Human names of the two sides, used in messages and docs. */
   roles: { dialer: string; listener: string };
@@ -32,7 +32,8 @@ export interface FamilyDef {
   events: Record<string, EventDef>;
 }
 
-export function defineFamily<const F extends FamilyDef>(family: F): F {
+export function defineFamily<const F extends FamilyDef>(family: F & { name: `${string}/${F['version']['major']}` }): F {
+  if (!family.name.endsWith(`/${family.version.major}`)) throw new Error(`${family.name}: the name must end in the major version /${family.version.major}`);
   for (const type of Object.keys(family.requests)) {
     if (type in family.events) throw new Error(`${family.name}: "${type}" is both a request and an event`);
   }

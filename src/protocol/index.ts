@@ -22,16 +22,8 @@ export * from './session.js';
 export * from './bulk.js';
 export * from './stream-adapter.js';
 export * as schemas from './schemas/common.js';
-export { authFamily, type AuthFamily } from './families/auth.js';
-export { hostctlFamily, type HostctlFamily } from './families/hostctl.js';
-export { hostFamily, type HostFamily } from './families/host.js';
-
-/** ALPN ids, one per family. */
-export const ALPN = {
-  auth: 'iyesmp-auth/1',
-  hostctl: 'iyesmp-hostctl/1',
-  host: 'iyesmp-host/1',
-} as const;
+export * from './families/index.js';
+export * from './transports.js';
 
 // Per-family message unions (requests and events each side may send), typed with the game's Ext.
 export type ClientToAuth<Ext = unknown> = MessagesFrom<AuthFamily, 'dialer', Ext>;
@@ -45,3 +37,4 @@ export type HostToClient<Ext = unknown> = MessagesFrom<HostFamily, 'listener', E
 export type AuthResponse<K extends RequestTypes<AuthFamily, 'dialer'>, Ext = unknown> = ResponseBody<AuthFamily, K, Ext>;
 export type HostctlResponse<K extends keyof HostctlFamily['requests'], Ext = unknown> = ResponseBody<HostctlFamily, K, Ext>;
 export type HostResponse<K extends RequestTypes<HostFamily, 'dialer'>, Ext = unknown> = ResponseBody<HostFamily, K, Ext>;
+export { PROTOCOL_ERRORS, type ProtocolLayerErrorCode } from './errors.js';

@@ -1,5 +1,6 @@
+import { EventQueue } from '../events/queue.js';
 import type { z } from 'zod';
-import { IyesmpError } from '../errors.js';
+import { protocolError } from './errors.js';
 import { MsgpackCodec } from './codec.js';
 import { ERROR_CODE_PATTERN, ErrorCodes } from './error-codes.js';
 import { Envelope, MAX_REQUEST_ID, readableRequestId, type ProtocolVersion } from './envelope.js';
@@ -121,7 +122,7 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
   private readonly incoming = new Map<number, string>();
   private peerErrors = 0;
   private output: Uint8Array[] = [];
-  private events: SessionEvent<F, S, E>[] = [];
+  private readonly events = new EventQueue<SessionEvent<F, S, E>>();
   private negotiatedValue: ProtocolVersion | undefined;
   private closeValue: CloseInfo | undefined;
 
@@ -163,18 +164,16 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
   }
 
   takeEvents(): SessionEvent<F, S, E>[] {
-    const ev = this.events;
-    this.events = [];
-    return ev;
+    return this.events.take();
   }
 
   // ---- hello -----------------------------------------------------------------------------------
 
   /** Dialer: sends the hello. */
   start(body: HelloBody<F, S, E>): void {
-    if (this.side !== 'dialer') throw new IyesmpError('internal', 'wrong_side', 'only the dialer sends a hello');
+    if (this.side !== 'dialer') throw protocolError('wrong_side', 'only the dialer sends a hello');
     if (this.helloSent || this.stateValue !== 'hello') {
-      throw new IyesmpError('conflict', 'hello_required', 'hello already sent or connection closed');
+      throw protocolError('hello_required', 'hello already sent or connection closed');
     }
     const checked = this.checkOutgoing(this.family.hello.dialer, body, 'hello');
     this.send({
@@ -191,7 +190,7 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
   /** Listener: answers a 'hello' event positively. */
   acceptHello(body: HelloBody<F, S, E>): void {
     if (this.side !== 'listener' || !this.helloReceived || this.helloSent || this.stateValue !== 'hello') {
-      throw new IyesmpError('conflict', 'hello_required', 'no hello is waiting for an answer');
+      throw protocolError('hello_required', 'no hello is waiting for an answer');
     }
     const checked = this.checkOutgoing(this.family.hello.listener, body, 'welcome');
     this.send({
@@ -227,10 +226,10 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
     this.requireOpen();
     const def = Object.hasOwn(this.family.requests, type) ? this.family.requests[type] : undefined;
     if (def === undefined || !maySend(def.from, this.side)) {
-      throw new IyesmpError('usage', ErrorCodes.unknownType, `${this.roleName()} cannot send request "${type}" in ${this.family.name}`);
+      throw protocolError.as('usage', ErrorCodes.unknownType, `${this.roleName()} cannot send request "${type}" in ${this.family.name}`);
     }
     if (this.pending.size >= (this.opts.maxOutgoingPending ?? 1024)) {
-      throw new IyesmpError('conflict', ErrorCodes.busy, `too many requests awaiting an answer (${this.pending.size})`);
+      throw protocolError(ErrorCodes.busy, `too many requests awaiting an answer (${this.pending.size})`);
     }
     const checked = this.checkOutgoing(def.request, body, type);
     const id = this.allocateId();
@@ -245,7 +244,7 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
     this.requireOpen();
     const def = Object.hasOwn(this.family.events, type) ? this.family.events[type] : undefined;
     if (def === undefined || !maySend(def.from, this.side)) {
-      throw new IyesmpError('usage', ErrorCodes.unknownType, `${this.roleName()} cannot send event "${type}" in ${this.family.name}`);
+      throw protocolError.as('usage', ErrorCodes.unknownType, `${this.roleName()} cannot send event "${type}" in ${this.family.name}`);
     }
     const checked = this.checkOutgoing(def.body, body, type);
     this.send({ kind: 'event', type, body: checked });
@@ -258,7 +257,7 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
   respond(id: number, body: unknown): void {
     if (this.stateValue === 'closed') return; // answers after a close have nowhere to go
     const type = this.incoming.get(id);
-    if (type === undefined) throw new IyesmpError('usage', 'unknown_request', `no received request ${id} awaits an answer`);
+    if (type === undefined) throw protocolError('unknown_request', `no received request ${id} awaits an answer`);
     const checked = this.checkOutgoing(this.family.requests[type]!.response, body, `${type} response`);
     this.send({ kind: 'response', id, body: checked });
     this.incoming.delete(id);
@@ -268,7 +267,7 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
   respondError(id: number, code: string, message: string): void {
     if (this.stateValue === 'closed') return;
     if (!this.incoming.delete(id)) {
-      throw new IyesmpError('usage', 'unknown_request', `no received request ${id} awaits an answer`);
+      throw protocolError('unknown_request', `no received request ${id} awaits an answer`);
     }
     this.sendError(id, ERROR_CODE_PATTERN.test(code) ? code : ErrorCodes.internal, message);
   }
@@ -573,7 +572,7 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
 
   private requireOpen(): void {
     if (this.stateValue !== 'open') {
-      throw new IyesmpError(
+      throw protocolError.as(
         'conflict',
         this.stateValue === 'closed' ? ErrorCodes.closed : ErrorCodes.helloRequired,
         this.stateValue === 'closed' ? `the ${this.family.name} connection is closed` : 'the hello exchange has not finished',
@@ -584,7 +583,7 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
   private checkOutgoing(schema: z.ZodType, body: unknown, what: string): unknown {
     const checked = checkBody(schema, body, this.opts.extSchema);
     if (!checked.ok) {
-      throw new IyesmpError('input', ErrorCodes.badRequest, `refusing to send invalid "${what}": ${checked.message}`);
+      throw protocolError(ErrorCodes.badRequest, `refusing to send invalid "${what}": ${checked.message}`);
     }
     return checked.value;
   }
@@ -594,11 +593,10 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
     try {
       payload = this.codec.encode(envelope);
     } catch (err) {
-      throw new IyesmpError('input', ErrorCodes.badRequest, `cannot encode "${envelope.kind}" as MsgPack`, { cause: err });
+      throw protocolError(ErrorCodes.badRequest, `cannot encode "${envelope.kind}" as MsgPack`, { cause: err });
     }
     if (payload.byteLength > this.limits.maxFrameBytes) {
-      throw new IyesmpError(
-        'input',
+      throw protocolError(
         ErrorCodes.frameTooLarge,
         `"${envelope.kind}" message is ${payload.byteLength} bytes, above the ${this.limits.maxFrameBytes}-byte frame limit`,
         { hint: 'send bulk data on a bulk stream' },

@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import { IyesmpError } from '../errors.js';
+import { TypedEmitter } from '../events/emitter.js';
+import { protocolError } from './errors.js';
 import { BulkStreamDecoder, encodeBulkFrame, encodeBulkHeader, type BulkHeader } from './bulk.js';
 import { ErrorCodes, ERROR_CODE_PATTERN } from './error-codes.js';
 import type { ProtocolVersion } from './envelope.js';
@@ -54,11 +56,26 @@ export interface HelloInfo<F extends FamilyDef, E> {
 }
 
 type AnyRequestHandler<F extends FamilyDef, S extends Side, E> = (req: IncomingRequest<F, S, E>) => unknown;
-type Listeners<F extends FamilyDef, S extends Side, E> = {
-  event: (ev: IncomingEvent<F, S, E>) => void;
-  close: (info: CloseInfo) => void;
-  protocol_error: (err: { code: string; message: string }) => void;
+type ConnectionEvents<F extends FamilyDef, S extends Side, E> = {
+  event: IncomingEvent<F, S, E>;
+  close: CloseInfo;
+  protocol_error: { code: string; message: string };
 };
+type Listeners<F extends FamilyDef, S extends Side, E> = {
+  [K in keyof ConnectionEvents<F, S, E>]: (arg: ConnectionEvents<F, S, E>[K]) => void;
+};
+
+/** The shared emitter with `emit` opened to the connection that owns it. */
+class Events<M extends object> extends TypedEmitter<M> {
+  constructor(onListenerError: (err: unknown) => void) {
+    super();
+    this.setListenerErrorHandler(onListenerError);
+  }
+
+  override emit<K extends keyof M & string>(name: K, arg: M[K]): void {
+    super.emit(name, arg);
+  }
+}
 
 /**
  * Binds a ProtocolSession to a readable/writable stream pair and offers promises and handlers.
@@ -80,11 +97,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private readonly handlers = new Map<string, (body: never, req: { id: number; type: string }) => unknown>();
   private fallback: AnyRequestHandler<F, S, E> | undefined;
-  private readonly listeners: { [K in keyof Listeners<F, S, E>]: Set<Listeners<F, S, E>[K]> } = {
-    event: new Set(),
-    close: new Set(),
-    protocol_error: new Set(),
-  };
+  private readonly events = new Events<ConnectionEvents<F, S, E>>((err) => this.reportListenerError(err));
   private writeChain: Promise<void> = Promise.resolve();
   private resolveReady!: (v: ReadyInfo<F, S, E>) => void;
   private rejectReady!: (e: unknown) => void;
@@ -195,12 +208,12 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   on<K extends keyof Listeners<F, S, E>>(name: K, listener: Listeners<F, S, E>[K]): this;
   on(name: string, fn: unknown): this {
     if (name === 'request') this.fallback = fn as AnyRequestHandler<F, S, E>;
-    else (this.listeners[name as keyof Listeners<F, S, E>] as Set<unknown>).add(fn);
+    else this.events.on(name as keyof Listeners<F, S, E>, fn as (arg: unknown) => void);
     return this;
   }
 
   off<K extends keyof Listeners<F, S, E>>(name: K, listener: Listeners<F, S, E>[K]): this {
-    (this.listeners[name] as Set<unknown>).delete(listener);
+    this.events.off(name, listener as (arg: ConnectionEvents<F, S, E>[K]) => void);
     return this;
   }
 
@@ -332,7 +345,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
       let result: unknown;
       if (handler !== undefined) result = await handler(req.body as never, { id: req.id, type: req.type });
       else if (this.fallback !== undefined) result = await this.fallback(req);
-      else throw new IyesmpError('refused', ErrorCodes.unknownType, `this ${this.session.family.roles[this.session.side]} does not handle "${req.type}"`);
+      else throw protocolError.as('refused', ErrorCodes.unknownType, `this ${this.session.family.roles[this.session.side]} does not handle "${req.type}"`);
       if (this.session.state !== 'open') return;
       try {
         this.session.respond(req.id, result);
@@ -351,14 +364,8 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     this.pump();
   }
 
-  private emit<K extends keyof Listeners<F, S, E>>(name: K, arg: Parameters<Listeners<F, S, E>[K]>[0]): void {
-    for (const fn of this.listeners[name]) {
-      try {
-        (fn as (a: unknown) => void)(arg);
-      } catch (err) {
-        this.reportListenerError(err);
-      }
-    }
+  private emit<K extends keyof ConnectionEvents<F, S, E>>(name: K, arg: ConnectionEvents<F, S, E>[K]): void {
+    this.events.emit(name, arg);
   }
 
   private reportListenerError(err: unknown): void {
@@ -373,7 +380,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     if (this.shutDown) return;
     this.shutDown = true;
     clearInterval(this.timer);
-    for (const [, w] of this.waiting) w.reject(new IyesmpError('io', ErrorCodes.closed, `connection closed (${info.code})`));
+    for (const [, w] of this.waiting) w.reject(protocolError.as('io', ErrorCodes.closed, `connection closed (${info.code})`));
     this.waiting.clear();
     // The protocol is closed now; what follows only releases the streams.
     this.resolveClosed(info);

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
-import { IyesmpError } from '../errors.js';
+import { serveError } from './errors.js';
+import { parseEndpoint } from '../net/address.js';
 import { loadSessionMinter } from '../pki/index.js';
 import type { AuthConfig } from '../config/auth.js';
 import type { HostConfig } from '../config/host.js';
@@ -10,6 +11,7 @@ import type { AuthServerOptions } from '../auth/server.js';
 import type { HandoffTransportKind } from '../auth/handoff/index.js';
 import type { HostServerOptions } from '../host/server.js';
 import { resolveNetcodeHost, resolveNetcodeIssuer } from '../netcode/config.js';
+import type { HostTransportKind } from '../protocol/transports.js';
 import { gameVersionRange } from '../protocol/version.js';
 import { unservedAuthSettings, unservedHostSettings } from './unserved.js';
 import { ReloadableVerifier } from './verifier.js';
@@ -17,7 +19,7 @@ import { ReloadableVerifier } from './verifier.js';
 /** Turns a validated `auth.toml` into AuthServerOptions: reads the trust list, SessionAuth and account settings. */
 export async function authOptionsFromConfig(c: AuthConfig, logger: Logger): Promise<AuthServerOptions & { verifier: ReloadableVerifier }> {
   if (c.pki.key_passphrase_file) {
-    throw new IyesmpError('input', 'config_unsupported', 'pki.key_passphrase_file: encrypted Auth server keys are not supported yet; use an unencrypted key (mode 0600)');
+    throw serveError('config_unsupported', 'pki.key_passphrase_file: encrypted Auth server keys are not supported yet; use an unencrypted key (mode 0600)');
   }
   const passphrase = c.pki.session_auth_passphrase_file ? passphraseFrom(c.pki.session_auth_passphrase_file) : undefined;
   const [verifier, minter, accounts] = await Promise.all([
@@ -76,8 +78,8 @@ export async function authOptionsFromConfig(c: AuthConfig, logger: Logger): Prom
 }
 
 /** netcode and QUIC are handed off; MQTT (turn-based) is not served yet, so saying so beats ignoring it. */
-function servedTransport(t: 'quic' | 'netcode' | 'mqtt', key: string): HandoffTransportKind {
-  if (t === 'mqtt') throw new IyesmpError('input', 'config_unsupported', `${key} = "mqtt": serve auth hands off quic and netcode sessions only in this build`);
+function servedTransport(t: HostTransportKind, key: string): HandoffTransportKind {
+  if (t === 'mqtt') throw serveError('config_unsupported', `${key} = "mqtt": serve auth hands off quic and netcode sessions only in this build`);
   return t;
 }
 
@@ -93,7 +95,7 @@ async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; r
       providers.push(new PasswordProvider({ store: new MemoryAccountStore(), minPasswordLength: a.password.min_length, maxPasswordLength: a.password.max_length }));
       break;
     case 'token': {
-      if (!a.token.secret_file) throw new IyesmpError('input', 'config_unsupported', 'accounts.token: only secret_file (HMAC tokens) is supported in this build, not jwks_url');
+      if (!a.token.secret_file) throw serveError('config_unsupported', 'accounts.token: only secret_file (HMAC tokens) is supported in this build, not jwks_url');
       const secret = (await readText(a.token.secret_file, 'accounts.token.secret_file')).trim();
       providers.push(new TokenProvider({ secrets: { default: secret }, ...(a.token.audience ? { audience: a.token.audience } : {}) }));
       break;
@@ -104,14 +106,14 @@ async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; r
       try {
         mod = (await import(pathToFileURL(file).href)) as typeof mod;
       } catch (err) {
-        throw new IyesmpError('input', 'config_module', `accounts.custom.module: cannot load ${file}: ${(err as Error).message}`);
+        throw serveError('config_module', `accounts.custom.module: cannot load ${file}: ${(err as Error).message}`);
       }
       const verify = mod.verify ?? mod.default;
-      if (typeof verify !== 'function') throw new IyesmpError('input', 'config_module', `accounts.custom.module: ${file} must export a "verify" function`);
+      if (typeof verify !== 'function') throw serveError('config_module', `accounts.custom.module: ${file} must export a "verify" function`);
       providers.push(new CustomVerifierProvider({ verify }));
       // the module may also say where matchmaking ratings come from (else account.data.ratings)
       if (mod.ratingFor !== undefined) {
-        if (typeof mod.ratingFor !== 'function') throw new IyesmpError('input', 'config_module', `accounts.custom.module: ${file} exports "ratingFor", which must be a function (account, mode) => number | undefined`);
+        if (typeof mod.ratingFor !== 'function') throw serveError('config_module', `accounts.custom.module: ${file} exports "ratingFor", which must be a function (account, mode) => number | undefined`);
         ratingFor = mod.ratingFor as AuthServerOptions['ratingFor'];
       }
       break;
@@ -123,9 +125,9 @@ async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; r
 /** Turns a validated `host.toml` into HostServerOptions. */
 export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Promise<HostServerOptions & { verifier: ReloadableVerifier }> {
   if (c.pki.key_passphrase_file) {
-    throw new IyesmpError('input', 'config_unsupported', 'pki.key_passphrase_file: encrypted host keys are not supported yet; use an unencrypted key (mode 0600)');
+    throw serveError('config_unsupported', 'pki.key_passphrase_file: encrypted host keys are not supported yet; use an unencrypted key (mode 0600)');
   }
-  if (!c.transports.quic.enabled) throw new IyesmpError('input', 'config_unsupported', 'transports.quic.enabled = false: serve host always runs the QUIC transport in this build (netcode runs beside it)');
+  if (!c.transports.quic.enabled) throw serveError('config_unsupported', 'transports.quic.enabled = false: serve host always runs the QUIC transport in this build (netcode runs beside it)');
   for (const u of unservedHostSettings(c)) logger.warn({ key: u.key }, u.message);
   const [verifier, netcode] = await Promise.all([
     ReloadableVerifier.load(c.pki.trust_dir),
@@ -155,9 +157,9 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
 }
 
 export function parseHostPort(s: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(s);
-  if (!m) throw new IyesmpError('input', 'config_invalid', `"${s}" is not host:port`);
-  return { host: m[1] ?? m[2]!, port: Number(m[3]) };
+  const r = parseEndpoint(s);
+  if (!r.ok) throw serveError('config_invalid', `"${s}" is not host:port`);
+  return { ...r.value };
 }
 
 function passphraseFrom(file: string): () => Promise<string> {
@@ -168,6 +170,6 @@ async function readText(file: string, what: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    throw new IyesmpError('io', 'unreadable', `${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw serveError('unreadable', `${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
 }

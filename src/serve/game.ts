@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { IyesmpError } from '../errors.js';
+import { serveError } from './errors.js';
 import type { HostGame } from '../host/game.js';
 
 /**
@@ -29,11 +29,11 @@ export async function loadGame(file: string | undefined, configured?: string): P
   try {
     mod = (await import(pathToFileURL(path.resolve(file)).href)) as typeof mod;
   } catch (err) {
-    throw new IyesmpError('input', 'game_module', `cannot load the game module ${file}: ${(err as Error).message}`);
+    throw serveError('game_module', `cannot load the game module ${file}: ${(err as Error).message}`);
   }
   const game = (mod.game ?? mod.default) as HostGame | undefined;
   if (!game || typeof game.begin !== 'function') {
-    throw new IyesmpError('input', 'game_module', `${file} must export \`game\` or a default export with a begin(session) function`);
+    throw serveError('game_module', `${file} must export \`game\` or a default export with a begin(session) function`);
   }
   return game;
 }

@@ -5,7 +5,8 @@
  * The list can change while the server runs; counters say how much was dropped.
  */
 import { IyesmpError } from '../errors.js';
-import { formatHostPort, parseHostPort, parseIp, unmapIpv4 } from '../net/address.js';
+import { transportError } from './errors.js';
+import { canonicalIp, formatHostPort, parseHostPort, unmapIpv4 } from '../net/address.js';
 
 export interface AllowListStats {
   /** datagrams let through to QUIC */
@@ -23,23 +24,13 @@ export interface AllowEntry {
   port?: number;
 }
 
-/**
- * Canonical text for an IP address (src/net/address.ts): IPv4 dotted quad; IPv6 compressed lowercase
- * (RFC 5952); an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, which a dual-stack socket reports for
- * IPv4 peers) becomes its IPv4 form so both spellings match one entry.
- * Returns undefined for anything that is not an IP address, and for scoped IPv6 (`fe80::1%eth0`):
- * zone ids never reach a datagram's source address.
- */
-export function canonicalIp(text: string): string | undefined {
-  const r = parseIp(text.trim());
-  if (!r.ok || r.value.zone !== undefined) return undefined;
-  return unmapIpv4(r.value).text;
-}
+/** Datagram sources are keyed by src/net's canonicalIp; re-exported here for `iyesmp/transport` users. */
+export { canonicalIp };
 
 /** Parses one allow-list entry; throws an `input` IyesmpError naming the bad text. */
 export function parseAllowEntry(text: string): AllowEntry {
   const bad = (why: string): IyesmpError =>
-    new IyesmpError('input', 'bad_allow_entry', `allow-list entry ${JSON.stringify(text)} ${why}`, {
+    transportError('bad_allow_entry', `allow-list entry ${JSON.stringify(text)} ${why}`, {
       hint: 'use an IP address, or IP:port (IPv6 with a port as [addr]:port)',
     });
   if (typeof text !== 'string' || text.length === 0 || text.length > 64) throw bad('is empty or too long');

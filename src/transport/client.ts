@@ -3,12 +3,13 @@
  * with the server (see confirm.ts) before reporting success, so a client whose own certificate the
  * server refused gets that refusal (with its reason) instead of a connection that dies at once.
  */
-import { isIP, isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { QUICClient, errors as quicErrors, events as quicEvents } from '@matrixai/quic';
 import type { QUICConnection, QUICStream } from '@matrixai/quic';
 import type { PeerVerifier, VerifiedPeer, VerifyPolicy } from '../pki/types.js';
 import { IyesmpError, isIyesmpError } from '../errors.js';
+import { transportError } from './errors.js';
 import { loadCredentials, type CredentialSources } from './credentials.js';
 import { clientCrypto, quicLogger } from './quic-runtime.js';
 import { VerifyGate, type Refusal } from './verify.js';
@@ -16,6 +17,7 @@ import { errorFromPeerClose, refusalToCryptoError, serverCertRefused } from './r
 import { ACCEPTED_STREAM_ID, HELLO, decodeConfirm, readFrame, writeFrame } from './confirm.js';
 import { PeerConnection } from './connection.js';
 import { checkAlpn } from './alpn.js';
+import { formatHostPort } from '../net/address.js';
 
 export interface ConnectQuicOptions extends CredentialSources {
   host: string;
@@ -44,12 +46,8 @@ export interface ConnectQuicOptions extends CredentialSources {
   now?: () => Date;
 }
 
-function addr(host: string, port: number): string {
-  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 function timeoutError(address: string, ms: number): IyesmpError {
-  return new IyesmpError('io', 'timeout', `no QUIC answer from ${address} within ${ms} ms`, {
+  return transportError('timeout', `no QUIC answer from ${address} within ${ms} ms`, {
     hint: "is the server running on that port, and is this machine's address on its allow-list?",
     details: { server: address, timeoutMs: ms },
   });
@@ -58,12 +56,12 @@ function timeoutError(address: string, ms: number): IyesmpError {
 /** Connects and confirms; resolves with the connection only once the server accepted this client. */
 export async function connectQuic(opts: ConnectQuicOptions): Promise<PeerConnection> {
   const alpn = checkAlpn(opts.alpn);
-  const address = addr(opts.host, opts.port);
+  const address = formatHostPort(opts.host, opts.port);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const idleTimeoutMs = opts.idleTimeoutMs ?? 30_000;
   const keepAliveMs = opts.keepAliveMs ?? (idleTimeoutMs > 0 ? Math.floor(idleTimeoutMs / 3) : 0);
   if (keepAliveMs > 0 && idleTimeoutMs > 0 && keepAliveMs >= idleTimeoutMs) {
-    throw new IyesmpError('usage', 'bad_limits', 'keepAliveMs must be shorter than idleTimeoutMs');
+    throw transportError('bad_limits', 'keepAliveMs must be shorter than idleTimeoutMs');
   }
   const deadline = Date.now() + timeoutMs;
   const creds = await loadCredentials(opts);
@@ -141,7 +139,7 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<PeerConnect
     });
     if (frame === 'timeout') throw timeoutError(address, timeoutMs);
     if (frame === undefined || decodeConfirm(frame) !== 'accepted') {
-      throw new IyesmpError('io', 'confirm_failed', `${address} answered the confirmation with something unexpected`);
+      throw transportError('confirm_failed', `${address} answered the confirmation with something unexpected`);
     }
     return new PeerConnection({ conn, peer: serverPeer, alpn, side: 'client', stop: destroy });
   } catch (e) {
@@ -214,12 +212,12 @@ function clientError(
     return timeoutError(ctx.address, ctx.timeoutMs);
   }
   if (e instanceof quicErrors.ErrorQUICSocket || e instanceof quicErrors.ErrorQUICClientInvalidHost) {
-    return new IyesmpError('io', 'socket_failed', `cannot reach ${ctx.address}: ${(e as Error).message}`, { cause: e });
+    return transportError('socket_failed', `cannot reach ${ctx.address}: ${(e as Error).message}`, { cause: e });
   }
   if (e === undefined) {
-    return new IyesmpError('internal', 'no_server_peer', `the handshake with ${ctx.address} finished without a verified server`);
+    return transportError('no_server_peer', `the handshake with ${ctx.address} finished without a verified server`);
   }
-  return new IyesmpError('io', 'quic_failed', `QUIC connection to ${ctx.address} failed: ${(e as Error).message ?? String(e)}`, {
+  return transportError('quic_failed', `QUIC connection to ${ctx.address} failed: ${(e as Error).message ?? String(e)}`, {
     cause: e,
   });
 }

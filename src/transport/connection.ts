@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { QUICConnection, QUICStream } from '@matrixai/quic';
 import { events as quicEvents, errors as quicErrors } from '@matrixai/quic';
 import type { VerifiedPeer } from '../pki/types.js';
-import { IyesmpError } from '../errors.js';
+import { transportError } from './errors.js';
 import { AppClose } from './refusal.js';
 import { isUniStream } from './confirm.js';
 
@@ -145,7 +145,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     // Checked here rather than by catching the library's ErrorQUICStreamLimit: @matrixai/quic 2.0.9
     // marks the stream id as used before failing, after which every later newStream() fails too.
     if (this.streamsLeft <= 0) {
-      throw new IyesmpError('conflict', 'stream_limit', 'the peer allows no more concurrent streams on this connection', {
+      throw transportError('stream_limit', 'the peer allows no more concurrent streams on this connection', {
         hint: 'finish (end both directions of) an open stream first',
       });
     }

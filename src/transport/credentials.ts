@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import path from 'node:path';
-import { IyesmpError } from '../errors.js';
+import { transportError } from './errors.js';
 
 /** PEM text (anything containing `-----BEGIN`), PEM bytes, or a path to a PEM file. */
 export type PemSource = string | Uint8Array;
@@ -41,7 +41,7 @@ async function readPem(src: PemSource, what: string, files: string[]): Promise<s
     files.push(file);
     return text;
   } catch (e) {
-    throw new IyesmpError('io', 'tls_file_unreadable', `cannot read the ${what} file ${file}: ${(e as Error).message}`, {
+    throw transportError('tls_file_unreadable', `cannot read the ${what} file ${file}: ${(e as Error).message}`, {
       cause: e,
     });
   }
@@ -59,7 +59,7 @@ export async function loadCredentials(src: CredentialSources): Promise<LoadedCre
   try {
     leaf = new X509Certificate(cert);
   } catch (e) {
-    throw new IyesmpError('input', 'tls_bad_cert', `the certificate is not a PEM X.509 certificate: ${(e as Error).message}`, {
+    throw transportError('tls_bad_cert', `the certificate is not a PEM X.509 certificate: ${(e as Error).message}`, {
       cause: e,
     });
   }
@@ -67,12 +67,12 @@ export async function loadCredentials(src: CredentialSources): Promise<LoadedCre
   try {
     privateKey = createPrivateKey(key);
   } catch (e) {
-    throw new IyesmpError('input', 'tls_bad_key', `the private key cannot be read (encrypted keys must be decrypted first): ${(e as Error).message}`, {
+    throw transportError('tls_bad_key', `the private key cannot be read (encrypted keys must be decrypted first): ${(e as Error).message}`, {
       cause: e,
     });
   }
   if (!leaf.checkPrivateKey(privateKey)) {
-    throw new IyesmpError('input', 'tls_key_mismatch', `the private key does not belong to the certificate ${leaf.subject.replace(/\n/g, ', ')}`);
+    throw transportError('tls_key_mismatch', `the private key does not belong to the certificate ${leaf.subject.replace(/\n/g, ', ')}`);
   }
   const fingerprint = leaf.fingerprint256.replace(/:/g, '').toLowerCase();
   return { cert, key, ca, fingerprint, files };

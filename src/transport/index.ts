@@ -12,3 +12,4 @@ export { AddressAllowList, parseAllowEntry, canonicalIp, type AllowListStats, ty
 export type { CredentialSources, PemSource } from './credentials.js';
 export type { PolicyResolver, Refusal } from './verify.js';
 export { AppClose } from './refusal.js';
+export { TRANSPORT_ERRORS, type TransportErrorCode } from './errors.js';

@@ -9,6 +9,7 @@
  */
 import type { RefusalReason } from '../pki/types.js';
 import { IyesmpError } from '../errors.js';
+import { transportError } from './errors.js';
 
 /** TLS alert numbers (RFC 8446 section 6) used as CRYPTO_ERROR codes 0x100 + alert. */
 const CRYPTO_BASE = 0x100;
@@ -106,37 +107,37 @@ export function errorFromPeerClose(
       });
     }
     if (alert === ALERT.no_application_protocol) {
-      return new IyesmpError('refused', 'wrong_alpn', `${ctx.address} does not speak ${ctx.alpn}`, {
+      return transportError('wrong_alpn', `${ctx.address} does not speak ${ctx.alpn}`, {
         hint: 'check the port: auth, host-control and game connections use different protocols',
         details: { server: ctx.address, alpn: ctx.alpn },
       });
     }
     if (alert === ALERT.certificate_required) {
-      return new IyesmpError('refused', 'no_certificate', `${ctx.address} requires a client certificate`, {
+      return transportError('no_certificate', `${ctx.address} requires a client certificate`, {
         details: { server: ctx.address },
       });
     }
-    return new IyesmpError('refused', 'tls_failed', `the TLS handshake with ${ctx.address} failed (alert ${alert})`, {
+    return transportError('tls_failed', `the TLS handshake with ${ctx.address} failed (alert ${alert})`, {
       details: { server: ctx.address, alert },
     });
   }
   if (close.isApp) {
     switch (close.errorCode) {
       case AppClose.server_full:
-        return new IyesmpError('io', 'server_full', `${ctx.address} is full: it refused a new connection`, {
+        return transportError('server_full', `${ctx.address} is full: it refused a new connection`, {
           hint: 'try again later or another server',
         });
       case AppClose.shutting_down:
-        return new IyesmpError('io', 'shutting_down', `${ctx.address} is shutting down`);
+        return transportError('shutting_down', `${ctx.address} is shutting down`);
       case AppClose.confirm_failed:
-        return new IyesmpError('io', 'confirm_failed', `${ctx.address} did not complete the connection confirmation`);
+        return transportError('confirm_failed', `${ctx.address} did not complete the connection confirmation`);
       case AppClose.refused:
         return new IyesmpError('refused', phrase || 'refused', `${ctx.address} refused the connection: ${phrase}`);
       default:
         return undefined;
     }
   }
-  return new IyesmpError('io', 'transport_error', `${ctx.address} closed the connection (QUIC error ${close.errorCode})`, {
+  return transportError('transport_error', `${ctx.address} closed the connection (QUIC error ${close.errorCode})`, {
     details: { server: ctx.address, code: close.errorCode, reason: phrase },
   });
 }

@@ -10,6 +10,7 @@ import { QUICServer, events as quicEvents } from '@matrixai/quic';
 import type { QUICConnection, QUICStream } from '@matrixai/quic';
 import type { PeerVerifier, VerifyPolicy } from '../pki/types.js';
 import { IyesmpError } from '../errors.js';
+import { transportError } from './errors.js';
 import { AddressAllowList, type AllowListStats } from './allow-list.js';
 import { FilteredQUICSocket } from './filtered-socket.js';
 import { loadCredentials, type CredentialSources, type LoadedCredentials } from './credentials.js';
@@ -19,6 +20,7 @@ import { AppClose, type AppCloseName } from './refusal.js';
 import { ACCEPTED, HELLO_STREAM_ID, decodeConfirm, readFrame, writeFrame } from './confirm.js';
 import { PeerConnection } from './connection.js';
 import { checkAlpn } from './alpn.js';
+import { formatHostPort } from '../net/address.js';
 
 export interface ServerLimits {
   /** confirmed plus confirming connections; more are closed with `server_full`. Default 1000. */
@@ -89,10 +91,6 @@ const DEFAULTS = {
   confirmTimeoutMs: 10_000,
 };
 
-function addr(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 export class QuicServer extends EventEmitter<QuicServerEvents> {
   readonly alpn: string;
   /** present when the server filters sources; add/remove entries at any time */
@@ -121,7 +119,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
     this.creds = creds;
     this.limits = { ...DEFAULTS, ...opts.limits };
     if (this.limits.keepAliveMs !== undefined && this.limits.idleTimeoutMs > 0 && this.limits.keepAliveMs >= this.limits.idleTimeoutMs) {
-      throw new IyesmpError('usage', 'bad_limits', 'keepAliveMs must be shorter than idleTimeoutMs');
+      throw transportError('bad_limits', 'keepAliveMs must be shorter than idleTimeoutMs');
     }
     this.allowList =
       opts.allowList === undefined
@@ -161,7 +159,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
     try {
       await this.socket.start({ host, port, ...(ipv6Only === undefined ? {} : { ipv6Only }) });
     } catch (e) {
-      throw new IyesmpError('io', 'bind_failed', `cannot listen on UDP ${addr(host, port)}: ${(e as Error).message}`, {
+      throw transportError('bind_failed', `cannot listen on UDP ${formatHostPort(host, port)}: ${(e as Error).message}`, {
         cause: e,
         hint: 'is the port in use, or the address not on this machine?',
       });
@@ -171,7 +169,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       await this.quic.start();
     } catch (e) {
       await this.socket.stop({ force: true }).catch(() => undefined);
-      throw new IyesmpError('internal', 'quic_start_failed', `the QUIC server did not start: ${(e as Error).message}`, { cause: e });
+      throw transportError('quic_start_failed', `the QUIC server did not start: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -243,7 +241,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
           this.reload().catch((e: unknown) =>
             this.emit(
               'reloadError',
-              e instanceof IyesmpError ? e : new IyesmpError('io', 'reload_failed', (e as Error).message, { cause: e }),
+              e instanceof IyesmpError ? e : transportError('reload_failed', (e as Error).message, { cause: e }),
             ),
           );
         }, 200);
@@ -303,7 +301,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
   };
 
   private async refuse(conn: QUICConnection, name: AppCloseName, message: string): Promise<void> {
-    this.countRefusal({ reason: name as ServerRefusal['reason'], message, remote: addr(conn.remoteHost, conn.remotePort) });
+    this.countRefusal({ reason: name as ServerRefusal['reason'], message, remote: formatHostPort(conn.remoteHost, conn.remotePort) });
     await conn
       .stop({ isApp: true, errorCode: AppClose[name], reason: Buffer.from(name), force: true })
       .catch(() => undefined);
@@ -324,7 +322,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
     try {
       const verified = await this.gate.peerFor(conn.getRemoteCertsChain());
       if (!verified.ok) {
-        this.countRefusal({ ...verified.refusal, remote: addr(conn.remoteHost, conn.remotePort) });
+        this.countRefusal({ ...verified.refusal, remote: formatHostPort(conn.remoteHost, conn.remotePort) });
         await conn
           .stop({ isApp: true, errorCode: AppClose.refused, reason: Buffer.from(verified.refusal.reason), force: true })
           .catch(() => undefined);

@@ -1,12 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  canonicalIp,
   formatHostPort,
   formatIpv6,
   ipFromParts,
   ipKey,
   ipText,
   isValidPort,
+  parseEndpoint,
   parseHostPort,
   parseIp,
   unmapIpv4,
@@ -210,5 +212,31 @@ describe('properties', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('parseEndpoint / canonicalIp', () => {
+  it('parses dialable host:port, names included, and says what was wrong', () => {
+    const ep = (s: string) => {
+      const r = parseEndpoint(s);
+      return r.ok ? r.value : r.what;
+    };
+    expect(ep('auth.example.org:7351')).toEqual({ host: 'auth.example.org', port: 7351 });
+    expect(ep('127.0.0.1:1')).toEqual({ host: '127.0.0.1', port: 1 });
+    expect(ep('[::1]:65535')).toEqual({ host: '::1', port: 65535 });
+    expect(ep('host:0')).toBe('port');
+    expect(ep('host:65536')).toBe('port');
+    expect(ep('::1:80')).toBe('form');
+    expect(ep('host')).toBe('form');
+    expect(ep('a b:1')).toBe('form');
+    expect(ep('')).toBe('form');
+  });
+
+  it('gives one text per address, zone kept, and undefined for what is not an IP', () => {
+    expect(canonicalIp(' ::FFFF:a00:1 ')).toBe('10.0.0.1');
+    expect(canonicalIp('[2001:DB8::0:1]')).toBe('2001:db8::1');
+    expect(canonicalIp('fe80::1%eth0')).toBe('fe80::1%eth0');
+    expect(canonicalIp('example.com')).toBeUndefined();
+    expect(canonicalIp('1.2.3.4:80')).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineFamily } from '../family.js';
-import { Address, Count, Der, DurationMs, Empty, Ext, Id, Name, Text, TimeMs, bytes } from '../schemas/common.js';
+import { Address, Count, Der, DurationMs, Empty, Ext, Id, Name, Text, TimeMs, TransportKind, bytes } from '../schemas/common.js';
+import { hostFamily } from './host.js';
 
 /** client ↔ auth: accounts, lobbies, matchmaking, hand-off to a host, kicks. */
 
@@ -58,7 +59,7 @@ const MatchRef = z.object({ matchId: Id, ext: Ext });
 export const HandoffTransport = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('quic'),
-    alpn: z.literal('iyesmp-host/1'),
+    alpn: z.literal(hostFamily.name),
     /** Session certificate (DER) signed by SessionAuth for the public key the client sent. */
     sessionCert: Der,
     /** Issuer chain the client presents with it (SessionAuth), DER each. */
@@ -199,7 +200,7 @@ export const authFamily = defineFamily({
       from: 'listener',
       body: z.object({
         sessionId: Id,
-        transport: z.enum(['quic', 'netcode', 'mqtt']),
+        transport: TransportKind,
         needsPublicKey: z.boolean(),
         lobbyId: Id.optional(),
         matchId: Id.optional(),

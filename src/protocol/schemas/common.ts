@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HOST_TRANSPORT_KINDS } from '../transports.js';
 
 /**
  * Building blocks shared by the three families. Every bound here is a second line of defence after
@@ -32,6 +33,6 @@ export const Address = z.object({
   port: z.int().min(1).max(65535),
 });
 
-export const TransportKind = z.enum(['quic', 'netcode', 'mqtt']);
+export const TransportKind = z.enum(HOST_TRANSPORT_KINDS);
 
 export const Empty = z.object({ ext: Ext });

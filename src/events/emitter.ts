@@ -1,11 +1,21 @@
 /**
- * Typed events for the client objects. Node's EventEmitter underneath (game programmers know its
- * `on`/`off`/`once`), typed by an event map, plus `next()` to await one event as a promise.
+ * The shared emitter of iyesmp's drivers (the client objects, ProtocolConnection): named events
+ * typed by an event map over Node's EventEmitter (game programmers know its `on`/`off`/`once`),
+ * plus `next()` to await one event as a promise. Sans-IO cores do not emit: they queue
+ * (events/queue.ts says why), and their drivers re-emit here.
  * The library never emits an event named `error`: Node would throw it when nobody listens, and
  * nothing a server sends may throw out of the library.
  */
 import { EventEmitter, on } from 'node:events';
-import { IyesmpError } from '../errors.js';
+import { errorFactory, type ErrorCodeOf, type IyesmpError } from '../errors.js';
+
+/** The codes `next()` rejects with, and their kinds. */
+export const EVENTS_ERRORS = {
+  aborted: 'conflict',
+  timeout: 'io',
+} as const;
+export type EventsErrorCode = ErrorCodeOf<typeof EVENTS_ERRORS>;
+const eventsError = errorFactory(EVENTS_ERRORS);
 
 export type EventMap = Record<string, unknown>;
 
@@ -85,7 +95,7 @@ export class TypedEmitter<M extends object> {
       if (opts.timeoutMs !== undefined) {
         timer = setTimeout(() => {
           cleanup();
-          reject(new IyesmpError('io', 'timeout', `${opts.what ?? `waiting for ${name}`}: no answer within ${opts.timeoutMs} ms`));
+          reject(eventsError('timeout', `${opts.what ?? `waiting for ${name}`}: no answer within ${opts.timeoutMs} ms`));
         }, opts.timeoutMs);
         timer.unref?.();
       }
@@ -118,5 +128,5 @@ export class TypedEmitter<M extends object> {
 }
 
 function aborted(what: string | undefined): IyesmpError {
-  return new IyesmpError('conflict', 'aborted', `${what ?? 'the operation'} was cancelled`);
+  return eventsError('aborted', `${what ?? 'the operation'} was cancelled`);
 }

@@ -1,0 +1,40 @@
+import { errorFactory, type ErrorCodeOf } from '../errors.js';
+
+/** Every code raised by the command line (src/cli and src/commands), and its kind (the CLI exit code follows the kind). */
+export const CLI_ERRORS = {
+  bad_address: 'usage',
+  bad_clientauth_id: 'usage',
+  bad_count: 'usage',
+  bad_duration: 'usage',
+  bad_flag: 'usage',
+  bad_kind: 'usage',
+  bad_number: 'usage',
+  bad_server_count: 'usage',
+  bad_user_data: 'usage',
+  bad_validity: 'usage',
+  cancelled: 'usage',
+  certs_check_failed: 'check',
+  config_invalid: 'check',
+  conflicting_flags: 'usage',
+  host_only_flag: 'usage',
+  internal: 'internal',
+  key_source: 'usage',
+  missing_auth_name: 'usage',
+  missing_name: 'usage',
+  missing_option: 'usage',
+  missing_out: 'usage',
+  missing_player: 'usage',
+  missing_session: 'usage',
+  netcode_token_invalid: 'input',
+  not_a_dev_folder: 'conflict',
+  not_found: 'input',
+  passphrase_empty: 'input',
+  passphrase_file_unreadable: ['input', 'io'],
+  passphrase_mismatch: 'input',
+  passphrase_required: 'usage',
+  passphrase_too_short: 'input',
+  pki_exists: 'conflict',
+  unknown_cert: 'input',
+} as const;
+export type CliErrorCode = ErrorCodeOf<typeof CLI_ERRORS>;
+export const cliError = errorFactory(CLI_ERRORS);

@@ -1,0 +1,16 @@
+import { errorFactory, type ErrorCodeOf } from '../errors.js';
+
+/** Every code raised by config loading, checking and scaffolding, and its kind (the CLI exit code follows the kind). */
+export const CONFIG_ERRORS = {
+  config_invalid: 'input',
+  config_kind: 'input',
+  not_found: 'input',
+  not_toml: 'input',
+  scaffold_invalid: 'input',
+  template_placeholder: 'internal',
+  unknown_cert: 'input',
+  unreadable: 'io',
+  wrong_role: 'usage',
+} as const;
+export type ConfigErrorCode = ErrorCodeOf<typeof CONFIG_ERRORS>;
+export const configError = errorFactory(CONFIG_ERRORS);

@@ -1,0 +1,43 @@
+/**
+ * Every registered error code, one union, for programs that match on `err.code` (the `--json`
+ * output, a game's error screen). Types only: nothing here loads the layers. Each layer's table
+ * is the source; src/auth and src/host add theirs as they move to registries.
+ */
+import type { CliErrorCode } from './cli/errors.js';
+import type { ClientErrorCode } from './client/errors.js';
+import type { ConfigErrorCode } from './config/errors.js';
+import type { DemoErrorCode } from './demo/errors.js';
+import type { EventsErrorCode } from './events/emitter.js';
+import type { FsErrorCode } from './fs/errors.js';
+import type { NetcodeErrorCode } from './netcode/errors.js';
+import type { PkiErrorCode } from './pki/errors.js';
+import type { ProtocolLayerErrorCode } from './protocol/errors.js';
+import type { ServeErrorCode } from './serve/errors.js';
+import type { TransportErrorCode } from './transport/errors.js';
+
+export type {
+  CliErrorCode,
+  ClientErrorCode,
+  ConfigErrorCode,
+  DemoErrorCode,
+  EventsErrorCode,
+  FsErrorCode,
+  NetcodeErrorCode,
+  PkiErrorCode,
+  ProtocolLayerErrorCode,
+  ServeErrorCode,
+  TransportErrorCode,
+};
+
+export type IyesmpErrorCode =
+  | CliErrorCode
+  | ClientErrorCode
+  | ConfigErrorCode
+  | DemoErrorCode
+  | EventsErrorCode
+  | FsErrorCode
+  | NetcodeErrorCode
+  | PkiErrorCode
+  | ProtocolLayerErrorCode
+  | ServeErrorCode
+  | TransportErrorCode;

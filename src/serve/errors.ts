@@ -1,0 +1,12 @@
+import { errorFactory, type ErrorCodeOf } from '../errors.js';
+
+/** Every code raised by turning configs into running servers, and its kind (the CLI exit code follows the kind). */
+export const SERVE_ERRORS = {
+  config_invalid: 'input',
+  config_module: 'input',
+  config_unsupported: 'input',
+  game_module: 'input',
+  unreadable: 'io',
+} as const;
+export type ServeErrorCode = ErrorCodeOf<typeof SERVE_ERRORS>;
+export const serveError = errorFactory(SERVE_ERRORS);

@@ -1,0 +1,49 @@
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { IyesmpError, hasCodeOf, type ErrorKind } from '../../src/errors.js';
+import { CLI_ERRORS } from '../../src/cli/errors.js';
+import { CLIENT_ERRORS } from '../../src/client/errors.js';
+import { CONFIG_ERRORS } from '../../src/config/errors.js';
+import { DEMO_ERRORS } from '../../src/demo/errors.js';
+import { FS_ERRORS } from '../../src/fs/errors.js';
+import { NETCODE_ERRORS } from '../../src/netcode/errors.js';
+import { PKI_ERRORS, pkiError, type PkiErrorCode } from '../../src/pki/errors.js';
+import { PROTOCOL_ERRORS, protocolError } from '../../src/protocol/errors.js';
+import { ERROR_CODE_PATTERN } from '../../src/protocol/error-codes.js';
+import { SERVE_ERRORS } from '../../src/serve/errors.js';
+import { TRANSPORT_ERRORS } from '../../src/transport/errors.js';
+
+const REGISTRIES = { CLI_ERRORS, CLIENT_ERRORS, CONFIG_ERRORS, DEMO_ERRORS, FS_ERRORS, NETCODE_ERRORS, PKI_ERRORS, PROTOCOL_ERRORS, SERVE_ERRORS, TRANSPORT_ERRORS };
+const KINDS: readonly ErrorKind[] = ['usage', 'input', 'conflict', 'io', 'refused', 'check', 'internal'];
+
+describe('error registries', () => {
+  it('register wire-safe codes with known kinds', () => {
+    for (const [name, registry] of Object.entries(REGISTRIES)) {
+      for (const [code, kind] of Object.entries(registry)) {
+        expect(code, name).toMatch(ERROR_CODE_PATTERN);
+        for (const k of typeof kind === 'string' ? [kind] : kind) expect(KINDS, `${name}.${code}`).toContain(k);
+      }
+    }
+  });
+
+  it('build errors with the registered kind', () => {
+    const e = pkiError('bad_passphrase', 'wrong passphrase', { hint: 'try again' });
+    expect(e).toBeInstanceOf(IyesmpError);
+    expect([e.kind, e.code, e.message, e.hint]).toEqual(['input', 'bad_passphrase', 'wrong passphrase', 'try again']);
+    expect(protocolError.as('io', 'closed', 'gone').kind).toBe('io');
+    expectTypeOf(e.code).toEqualTypeOf<'bad_passphrase'>();
+    // @ts-expect-error: not a registered code
+    pkiError('no_such_code', 'x');
+    // @ts-expect-error: a code with several kinds must name one
+    protocolError('closed', 'x');
+    // @ts-expect-error: 'check' is not a registered kind of `closed`
+    protocolError.as('check', 'closed', 'x');
+  });
+
+  it('narrow to one layer so a switch can be exhaustive', () => {
+    const err: unknown = pkiError('no_key', 'no key');
+    expect(hasCodeOf(err, PKI_ERRORS)).toBe(true);
+    expect(hasCodeOf(err, FS_ERRORS)).toBe(false);
+    expect(hasCodeOf(new IyesmpError('io', 'toString', 'x'), PKI_ERRORS)).toBe(false);
+    if (hasCodeOf(err, PKI_ERRORS)) expectTypeOf(err.code).toEqualTypeOf<PkiErrorCode>();
+  });
+});
