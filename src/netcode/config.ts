@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { address, bool, filePath, port, posInt, protocolId } from '../config/fields.js';
 import { IyesmpError } from '../errors.js';
 import { makeAddress, formatAddress } from './address.js';
+import { NETCODE_VERSIONS, type NetcodeVersion } from './constants.js';
+import { ConnectTokenSequence } from './token-sequence.js';
 import { readPrivateKeyFile } from './keyfile.js';
 
 /**
@@ -30,6 +32,8 @@ export function netcodeHostConfigSection(baseDir?: string) {
       max_clients: posInt().max(4096, { error: 'expected at most 4096 (netcode limit)' }).default(64),
       /** also require the source IP the Auth server announced for each player (off: tokens are address-independent) */
       enforce_address: bool().default(false),
+      /** wire version: "1.02", or "1.00" for peers built on the 1.00 reference (docs/netcode.md) */
+      version: z.enum(NETCODE_VERSIONS).default('1.02'),
     })
     .prefault({});
 }
@@ -44,6 +48,8 @@ export function netcodeAuthConfigSection(baseDir?: string) {
       token_expire_seconds: posInt().default(30),
       /** silence after which host and client drop the connection */
       timeout_seconds: posInt().default(10),
+      /** wire version of the tokens; must match the hosts' */
+      version: z.enum(NETCODE_VERSIONS).default('1.02'),
     })
     .prefault({});
 }
@@ -61,12 +67,13 @@ export interface NetcodeHostConfigLike {
       bind_address?: string | undefined;
       public_address?: string | undefined;
       enforce_address?: boolean | undefined;
+      version?: NetcodeVersion | undefined;
     };
   };
 }
 
 export interface NetcodeAuthConfigLike {
-  netcode: { private_key_file?: string | undefined; protocol_id: string; token_expire_seconds: number; timeout_seconds: number };
+  netcode: { private_key_file?: string | undefined; protocol_id: string; token_expire_seconds: number; timeout_seconds: number; version?: NetcodeVersion | undefined };
 }
 
 export interface ResolvedNetcodeHost {
@@ -78,6 +85,7 @@ export interface ResolvedNetcodeHost {
   address: string;
   maxClients: number;
   enforceAddress: boolean;
+  version: NetcodeVersion;
 }
 
 export interface ResolvedNetcodeIssuer {
@@ -85,6 +93,10 @@ export interface ResolvedNetcodeIssuer {
   protocolId: bigint;
   expireSeconds: number;
   timeoutSeconds: number;
+  /** default 1.02 */
+  version?: NetcodeVersion;
+  /** 1.00 only: this server's source of token nonces */
+  tokenSequence?: ConnectTokenSequence;
 }
 
 type Resolve = (name: string) => Promise<string>;
@@ -121,6 +133,7 @@ export async function resolveNetcodeHost(c: NetcodeHostConfigLike, resolve: Reso
     address: formatAddress(makeAddress(publicIp, n.port)),
     maxClients: n.max_clients,
     enforceAddress: n.enforce_address ?? false,
+    version: n.version ?? '1.02',
   };
 }
 
@@ -133,5 +146,7 @@ export async function resolveNetcodeIssuer(c: NetcodeAuthConfigLike): Promise<Re
     protocolId: BigInt(n.protocol_id),
     expireSeconds: n.token_expire_seconds,
     timeoutSeconds: n.timeout_seconds,
+    version: n.version ?? '1.02',
+    ...(n.version === '1.00' ? { tokenSequence: new ConnectTokenSequence() } : {}),
   };
 }

@@ -5,6 +5,7 @@ import type { ActionResult, AdmissionRefusal, AdmissionResult, SourceAddress } f
 import type { VerifiedPeer } from '../../pki/types.js';
 import { type NetcodeAddress, formatAddress } from '../address.js';
 import type { DisconnectReason, ServerEvent } from '../server.js';
+import type { NetcodeVersion } from '../constants.js';
 import { type NetcodeClock, NetcodeUdpServer } from '../udp.js';
 import { decodeSessionUserData, type SessionUserData } from '../user-data.js';
 import { netcodeFingerprint } from './identity.js';
@@ -33,6 +34,8 @@ export interface NetcodeHostTransportOptions {
   clock?: NetcodeClock;
   tickMs?: number;
   socketBufferBytes?: number;
+  /** netcode wire version; default 1.02 */
+  version?: NetcodeVersion;
 }
 
 /** Why a netcode client was refused: the domain's reasons in netcode words, plus the checks before it. */
@@ -132,6 +135,7 @@ export class NetcodeHostTransport {
       ...(o.clock ? { clock: o.clock } : {}),
       ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
       ...(o.socketBufferBytes !== undefined ? { socketBufferBytes: o.socketBufferBytes } : {}),
+      ...(o.version ? { version: o.version } : {}),
     });
     return new NetcodeHostTransport(server, o);
   }
