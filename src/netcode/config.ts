@@ -33,7 +33,7 @@ export function netcodeHostConfigSection(baseDir?: string) {
       /** also require the source IP the Auth server announced for each player (off: tokens are address-independent) */
       enforce_address: bool().default(false),
       /** wire version: "1.02" (default), or "1.00" for peers built on the 1.00 reference (docs/netcode.md) */
-      version: z.enum(NETCODE_VERSIONS).optional(),
+      version: z.enum(NETCODE_VERSIONS, { error: 'expected "1.02" or "1.00"' }).optional(),
     })
     .prefault({});
 }
@@ -49,7 +49,7 @@ export function netcodeAuthConfigSection(baseDir?: string) {
       /** silence after which host and client drop the connection */
       timeout_seconds: posInt().default(10),
       /** wire version of the tokens, default "1.02"; must match the hosts' */
-      version: z.enum(NETCODE_VERSIONS).optional(),
+      version: z.enum(NETCODE_VERSIONS, { error: 'expected "1.02" or "1.00"' }).optional(),
     })
     .prefault({});
 }

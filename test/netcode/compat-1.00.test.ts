@@ -207,9 +207,11 @@ describe('1.00 connect token sequences never repeat under one key', () => {
     const seqs = tokens.map(tokenSequence);
     expect(seqs[1]! > seqs[0]! && seqs[2]! > seqs[1]!).toBe(true);
     expect(seqs[0]).toBe(1_800_000_000_000n << 22n);
-    expect(codeOf(() => issueNetcodeHandoff({ privateKey: KEY, protocolId: PROTOCOL, host: { publicAddresses: [S1] }, sessionId: 's', playerId: 'p', version: '1.00' }))).toBe(
-      'netcode_no_token_sequence',
-    );
+    expect(
+      codeOf(() =>
+        issueNetcodeHandoff({ privateKey: KEY, protocolId: PROTOCOL, host: { publicAddresses: [S1] }, sessionId: 's', playerId: 'p', version: '1.00' }),
+      ),
+    ).toBe('netcode_no_token_sequence');
   });
 });
 

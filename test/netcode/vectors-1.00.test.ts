@@ -132,7 +132,10 @@ if (!v100 || !v102) {
       expect(r.token.userData).toEqual(userData);
       expect(readConnectionRequest(req, protocolId, t.value.expireTimestamp, privateKey, '1.00')).toEqual({ ok: false, reason: 'expired' });
       expect(readConnectionRequest(req, protocolId, create, privateKey)).toEqual({ ok: false, reason: 'wrong_size' });
-      expect(readConnectionRequest(hex(b.input.connection_request_packet!), protocolId, create, privateKey, '1.00')).toEqual({ ok: false, reason: 'wrong_size' });
+      expect(readConnectionRequest(hex(b.input.connection_request_packet!), protocolId, create, privateKey, '1.00')).toEqual({
+        ok: false,
+        reason: 'wrong_size',
+      });
       // a 1.02 token's nonce cannot go into a 1.00 request
       expect(() => writePacket({ ...r.request, nonce: new Uint8Array(24) }, 0n, null, protocolId, '1.00')).toThrow(RangeError);
     });
