@@ -60,7 +60,8 @@ export type ReadResult<T> = { ok: true; value: T } | { ok: false; reason: TokenR
 
 export interface GenerateConnectTokenOptions {
   /** default 1.02 */
-  version?: NetcodeVersion;  privateKey: Uint8Array;
+  version?: NetcodeVersion;
+  privateKey: Uint8Array;
   protocolId: bigint;
   clientId: bigint;
   /** Addresses the client dials (1..32). */
@@ -207,6 +208,7 @@ export function writeConnectTokenPrivate(p: ConnectTokenPrivate, version: Netcod
 export function readConnectTokenPrivate(plain: Uint8Array, version: NetcodeVersion = DEFAULT_NETCODE_VERSION): ReadResult<ConnectTokenPrivate> {
   const r = new ByteReader(plain);
   const clientId = r.u64();
+  // a 1.00 private part has no timeout field: its servers use a fixed one
   const fixed = netcodeWire(version).fixedServerTimeoutSeconds;
   const timeoutSeconds = fixed ?? r.i32();
   if (clientId === null || timeoutSeconds === null) return { ok: false, reason: 'truncated' };
@@ -302,18 +304,15 @@ export function readConnectToken(data: Uint8Array, version: NetcodeVersion = DEF
   if (createTimestamp > expireTimestamp) return { ok: false, reason: 'create_after_expire' };
   const nonce = r.bytes(wire.tokenNonceBytes)!;
   const privateData = r.bytes(CONNECT_TOKEN_PRIVATE_BYTES)!;
-  let timeoutSeconds = version === '1.00' ? 0 : r.i32()!;
+  // 1.02 puts the timeout here, 1.00 after the keys
+  const timeoutFirst = version === '1.00' ? undefined : r.i32()!;
   const servers = readServerList(r);
   if (!servers.ok) return servers;
   const serverAddresses = servers.value;
   const c2s = r.bytes(KEY_BYTES);
   const s2c = r.bytes(KEY_BYTES);
-  if (!c2s || !s2c) return { ok: false, reason: 'truncated' };
-  if (version === '1.00') {
-    const t = r.i32();
-    if (t === null) return { ok: false, reason: 'truncated' };
-    timeoutSeconds = t;
-  }
+  const timeoutSeconds = timeoutFirst ?? r.i32();
+  if (!c2s || !s2c || timeoutSeconds === null) return { ok: false, reason: 'truncated' };
   return {
     ok: true,
     value: { protocolId, createTimestamp, expireTimestamp, nonce, privateData, timeoutSeconds, serverAddresses, clientToServerKey: c2s, serverToClientKey: s2c },
