@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IyesmpError } from '../../src/errors.js';
 import { issueNetcodeHandoff } from '../../src/netcode/handoff.js';
@@ -14,6 +15,8 @@ import {
   generateConnectToken,
   parseAddress,
   readConnectToken,
+  readConnectTokenPrivate,
+  readConnectionRequest,
   readEncryptedPacket,
   writePacket,
 } from '../../src/netcode/index.js';
@@ -241,5 +244,45 @@ describe('netcode 1.00 over UDP loopback', () => {
       await client.close();
       await server.close();
     }
+  });
+});
+
+describe('netcode 1.00 under arbitrary bytes', () => {
+  it('decoders never throw', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2100 }), (bytes) => {
+        const t = Uint8Array.from({ length: 2048 }, (_, i) => bytes[i % Math.max(1, bytes.length)] ?? 0);
+        t.set(new TextEncoder().encode('NETCODE 1.00'));
+        readConnectToken(t, '1.00');
+        readConnectTokenPrivate(bytes, '1.00');
+        readConnectionRequest(bytes, PROTOCOL, 0n, KEY, '1.00');
+        readEncryptedPacket(bytes, { key: KEY, protocolId: PROTOCOL, allowed: ALL, replay: new ReplayProtection(), version: '1.00' });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('altered copies of real 1.00 traffic never connect, disconnect or deliver on the server', () => {
+    const n = new SimNet();
+    const server = n.addServer(S1, 2, PROTOCOL, KEY, '1.00');
+    const c = n.addClient('10.0.0.1', '1.00');
+    n.connect(c, n.token([S1], { version: '1.00', sequence: 9n }));
+    n.run(2, connected(n));
+    c.core.sendPayload(Buffer.from('hello'));
+    n.pump();
+    const toServer = n.log.filter((d) => d.from === c.address).map((d) => Uint8Array.from(d.data));
+    server.core.takeEvents();
+    server.events.length = 0;
+    fc.assert(
+      fc.property(fc.nat(), fc.nat(), fc.integer({ min: 0, max: 7 }), (pick, at, bit) => {
+        const data = Uint8Array.from(toServer[pick % toServer.length]!);
+        data[at % data.length]! ^= 1 << bit;
+        server.core.receive(data, c.address, n.time, n.unix);
+        expect(server.core.takeEvents()).toEqual([]);
+        expect(server.core.takeDatagrams()).toEqual([]);
+        expect(server.core.numConnectedClients).toBe(1);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
