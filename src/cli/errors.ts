@@ -22,6 +22,8 @@ export const CLI_ERRORS = {
   missing_auth_name: 'usage',
   missing_name: 'usage',
   missing_option: 'usage',
+  netcode_sequence_not_in_version: 'usage',
+  bad_netcode_version: 'usage',
   missing_out: 'usage',
   missing_player: 'usage',
   missing_session: 'usage',

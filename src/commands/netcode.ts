@@ -2,10 +2,12 @@ import type { Command } from 'commander';
 import { action } from '../cli/output.js';
 import { IyesmpError } from '../errors.js';
 import { cliError } from '../cli/errors.js';
+import type { NetcodeVersion } from '../netcode/constants.js';
 
 /**
  * `iyesmp netcode ...`: key and token tools plus a standalone server and a client probe for netcode.io
- * 1.02. The library (src/netcode) is imported inside each action so `iyesmp --help` stays fast.
+ * 1.02 (1.00 with --netcode-version). The library (src/netcode) is imported inside each action so
+ * `iyesmp --help` stays fast.
  */
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -32,6 +34,17 @@ function parseInteger(name: string, text: string | undefined, fallback: number, 
     throw cliError('bad_number', `${name} must be an integer from ${min} to ${max}, got "${text}"`);
   }
   return n;
+}
+
+const VERSION_FLAG = '--netcode-version <version>';
+const VERSION_HELP = 'wire version: 1.02, or 1.00 for peers built on the 1.00 reference';
+
+async function parseNetcodeVersion(text: string): Promise<NetcodeVersion> {
+  const { isNetcodeVersion, NETCODE_VERSIONS } = await import('../netcode/constants.js');
+  if (!isNetcodeVersion(text)) {
+    throw cliError('bad_netcode_version', `--netcode-version must be one of ${NETCODE_VERSIONS.join(', ')}, got "${text}"`);
+  }
+  return text;
 }
 
 function parseAddr(flag: string, text: string, parse: (t: string) => unknown): void {
@@ -83,7 +96,7 @@ async function readUserData(spec: string | undefined): Promise<Uint8Array | unde
 export function register(program: Command): void {
   const group = program
     .command('netcode')
-    .description('netcode.io 1.02: keys, connect tokens, a standalone server and a client probe')
+    .description('netcode.io 1.02 (or 1.00): keys, connect tokens, a standalone server and a client probe')
     .addHelpText(
       'after',
       `
@@ -128,6 +141,9 @@ Examples:
     .option('--expire <seconds>', 'token lifetime; negative = never expires', '30')
     .option('--timeout <seconds>', 'connection timeout; negative disables; 0 is refused', '5')
     .option('-o, --output <file>', 'write the 2048-byte binary token here (mode 0600)')
+    .option(VERSION_FLAG, VERSION_HELP, '1.02')
+    .option('--sequence <n>', '1.00: connect token sequence (the token nonce; never reuse one under a key). Default: from the clock')
+    .option('--issuer-id <n>', '1.00: 0..1023, distinct for each issuer sharing the key (clock-derived sequences; default 0)')
     .addHelpText(
       'after',
       `
@@ -149,8 +165,15 @@ Examples:
         expire: string;
         timeout: string;
         output?: string;
+        netcodeVersion: string;
+        sequence?: string;
+        issuerId?: string;
       }>('netcode token', async (out, opts) => {
         const nc = await import('../netcode/index.js');
+        const version = await parseNetcodeVersion(opts.netcodeVersion);
+        if (version !== '1.00' && (opts.sequence !== undefined || opts.issuerId !== undefined)) {
+          throw cliError('netcode_sequence_not_in_version', '--sequence and --issuer-id apply to --netcode-version 1.00 only');
+        }
         if (opts.server.length === 0) throw cliError('missing_option', 'give at least one --server HOST:PORT');
         opts.server.forEach((s) => parseAddr('--server', s, nc.parseAddress));
         opts.internalServer.forEach((s) => parseAddr('--internal-server', s, nc.parseAddress));
@@ -163,7 +186,18 @@ Examples:
         const expireSeconds = parseInteger('--expire', opts.expire, 30, -1, 2 ** 40);
         const timeoutSeconds = parseInteger('--timeout', opts.timeout, 5, -(2 ** 31), 2 ** 31 - 1);
         const userData = await readUserData(opts.userData);
+        const unixMs = Date.now();
+        let sequence: bigint | undefined;
+        if (version === '1.00') {
+          sequence =
+            opts.sequence !== undefined
+              ? parseU64('--sequence', opts.sequence)
+              : new nc.ConnectTokenSequence(parseInteger('--issuer-id', opts.issuerId, 0, 0, nc.MAX_TOKEN_ISSUER_ID)).next(unixMs);
+        }
         const token = nc.generateConnectToken({
+          version,
+          ...(sequence !== undefined ? { sequence } : {}),
+          createTimestamp: BigInt(Math.floor(unixMs / 1000)),
           privateKey,
           protocolId,
           clientId,
@@ -173,9 +207,11 @@ Examples:
           timeoutSeconds,
           ...(userData ? { userData } : {}),
         });
-        const parsed = nc.readConnectToken(token);
+        const parsed = nc.readConnectToken(token, version);
         if (!parsed.ok) throw cliError('internal', `generated token does not read back: ${parsed.reason}`);
         const data: Record<string, unknown> = {
+          version,
+          ...(sequence !== undefined ? { sequence } : {}),
           clientId,
           protocolId,
           createTimestamp: parsed.value.createTimestamp,
@@ -259,6 +295,7 @@ Examples:
     .option('--echo', 'send every payload back to its sender')
     .option('--max-clients <n>', 'client slots', '64')
     .option('--protocol-id <n>', '64-bit protocol id (decimal or 0x hex)', '0')
+    .option(VERSION_FLAG, VERSION_HELP, '1.02')
     .addHelpText(
       'after',
       `
@@ -270,8 +307,9 @@ Examples:
   $ iyesmp netcode serve --key netcode.key --bind 0.0.0.0:40000 --address 203.0.113.7:40000 --max-clients 256 --json`,
     )
     .action(
-      action<{ key: string; bind: string; address?: string; echo?: boolean; maxClients: string; protocolId: string }>('netcode serve', async (out, opts) => {
+      action<{ key: string; bind: string; address?: string; echo?: boolean; maxClients: string; protocolId: string; netcodeVersion: string }>('netcode serve', async (out, opts) => {
         const nc = await import('../netcode/index.js');
+        const version = await parseNetcodeVersion(opts.netcodeVersion);
         parseAddr('--bind', opts.bind, nc.parseAddress);
         if (opts.address) parseAddr('--address', opts.address, nc.parseAddress);
         const privateKey = await nc.readPrivateKeyFile(opts.key);
@@ -283,6 +321,7 @@ Examples:
           privateKey,
           protocolId,
           maxClients,
+          version,
         });
         const started = Date.now();
         const stats = { connects: 0, disconnects: 0, payloads: 0 };
@@ -291,7 +330,10 @@ Examples:
           else out.note(text);
         };
         const addr = nc.formatAddress(server.core.address);
-        log({ event: 'listening', address: nc.formatAddress(server.boundAddress), tokenAddress: addr, maxClients }, `listening on ${nc.formatAddress(server.boundAddress)} (tokens must list ${addr}), ${maxClients} slots${opts.echo ? ', echo on' : ''}`);
+        log(
+          { event: 'listening', address: nc.formatAddress(server.boundAddress), tokenAddress: addr, maxClients, version },
+          `listening on ${nc.formatAddress(server.boundAddress)} (netcode ${version}; tokens must list ${addr}), ${maxClients} slots${opts.echo ? ', echo on' : ''}`,
+        );
         server.on('connect', (e) => {
           stats.connects++;
           log(
@@ -328,6 +370,7 @@ Examples:
     .option('--send <n>', 'payloads to send and expect back', '0')
     .option('--timeout-ms <n>', 'limit for connecting and for each echo', '10000')
     .option('--size <bytes>', 'payload size (1..1200)', '64')
+    .option(VERSION_FLAG, VERSION_HELP, '1.02')
     .addHelpText(
       'after',
       `
@@ -339,22 +382,25 @@ Examples:
   $ iyesmp netcode connect p42.token --send 5 --timeout-ms 3000 --json`,
     )
     .action(
-      action<{ send: string; timeoutMs: string; size: string }>('netcode connect', async (out, opts, args) => {
+      action<{ send: string; timeoutMs: string; size: string; netcodeVersion: string }>('netcode connect', async (out, opts, args) => {
+        const version = await parseNetcodeVersion(opts.netcodeVersion);
         const file = args[0] as string;
         const count = parseInteger('--send', opts.send, 0, 0, 100_000);
         const timeoutMs = parseInteger('--timeout-ms', opts.timeoutMs, 10_000, 1, 600_000);
         const payloadBytes = parseInteger('--size', opts.size, 64, 1, 1200);
         const nc = await import('../netcode/index.js');
         const token = await readTokenFile(file);
-        const parsed = nc.readConnectToken(token);
+        const parsed = nc.readConnectToken(token, version);
         // servers refuse tokens past their expire time; say so up front instead of only timing out
         if (parsed.ok && parsed.value.expireTimestamp <= BigInt(Math.floor(Date.now() / 1000))) {
           out.warn(`token expired at ${new Date(Number(parsed.value.expireTimestamp) * 1000).toISOString()}; servers will ignore it`);
         }
-        const r = await nc.probeServer(token, { count, timeoutMs, payloadBytes });
+        const r = await nc.probeServer(token, { count, timeoutMs, payloadBytes, version });
         if (!r.ok) {
           const kind = r.state === 'invalid_connect_token' ? 'input' : r.state === 'connection_denied' ? 'refused' : 'io';
-          throw new IyesmpError(kind, `netcode_${r.state}`, r.error ?? `connection failed: ${r.state}`, { details: r as unknown as Record<string, unknown> });
+          const tokenVersion = nc.connectTokenVersion(token);
+          const hint = tokenVersion && tokenVersion !== version ? { hint: `the token is netcode ${tokenVersion}: pass --netcode-version ${tokenVersion}` } : {};
+          throw new IyesmpError(kind, `netcode_${r.state}`, r.error ?? `connection failed: ${r.state}`, { ...hint, details: r as unknown as Record<string, unknown> });
         }
         const avg = r.rttMs.length ? r.rttMs.reduce((a, b) => a + b, 0) / r.rttMs.length : undefined;
         out.result('netcode connect', { ...r, rttAvgMs: avg }, () =>

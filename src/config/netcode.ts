@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NETCODE_VERSIONS } from '../netcode/constants.js';
 import { address, bool, filePath, port, posInt, protocolId } from './fields.js';
 
 /**
@@ -24,6 +25,8 @@ export function netcodeHostConfigSection(baseDir?: string) {
       max_clients: posInt().max(4096, { error: 'expected at most 4096 (netcode limit)' }).default(64),
       /** also require the source IP the Auth server announced for each player (off: tokens are address-independent) */
       enforce_address: bool().default(false),
+      /** wire version: "1.02" (default), or "1.00" for peers built on the 1.00 reference (docs/netcode.md) */
+      version: z.enum(NETCODE_VERSIONS, { error: 'expected "1.02" or "1.00"' }).optional(),
     })
     .prefault({});
 }
@@ -38,6 +41,8 @@ export function netcodeAuthConfigSection(baseDir?: string) {
       token_expire_seconds: posInt().default(30),
       /** silence after which host and client drop the connection */
       timeout_seconds: posInt().default(10),
+      /** wire version of the tokens, default "1.02"; must match the hosts' */
+      version: z.enum(NETCODE_VERSIONS, { error: 'expected "1.02" or "1.00"' }).optional(),
     })
     .prefault({});
 }

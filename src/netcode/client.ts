@@ -1,6 +1,16 @@
 import { EventQueue } from '../events/queue.js';
 import { type NetcodeAddress, addressesEqual } from './address.js';
-import { ClientState, type ClientStateValue, MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES, NUM_DISCONNECT_PACKETS, PACKET_SEND_RATE, PacketType } from './constants.js';
+import {
+  ClientState,
+  type ClientStateValue,
+  DEFAULT_NETCODE_VERSION,
+  MAX_PAYLOAD_BYTES,
+  NUM_DISCONNECT_PACKETS,
+  type NetcodeVersion,
+  PACKET_SEND_RATE,
+  PacketType,
+  netcodeWire,
+} from './constants.js';
 import { type Packet, readEncryptedPacket, writePacket } from './packet.js';
 import { ReplayProtection } from './replay.js';
 import { type ConnectToken, readConnectToken } from './token.js';
@@ -13,9 +23,10 @@ export type ClientEvent =
 const ALLOWED: readonly boolean[] = [false, true, true, false, true, true, true];
 
 /**
- * Sans-IO netcode 1.02 client state machine. Feed it datagrams (with their source) and monotonic time
- * in seconds; collect datagrams to send and events. Follows the STANDARD where the reference differs:
- * one token-expiry window for the whole attempt, and a server disconnect ends in "disconnected".
+ * Sans-IO netcode client state machine (1.02, or 1.00 when constructed so). Feed it datagrams (with
+ * their source) and monotonic time in seconds; collect datagrams to send and events. Follows the
+ * STANDARD where the reference differs: one token-expiry window for the whole attempt, and a server
+ * disconnect ends in "disconnected". A token of the other version ends in invalid_connect_token.
  */
 export class NetcodeClientCore {
   private _state: ClientStateValue = ClientState.disconnected;
@@ -37,7 +48,10 @@ export class NetcodeClientCore {
   private outbox: OutgoingDatagram[] = [];
   private readonly events = new EventQueue<ClientEvent>();
 
-  constructor(now = 0) {
+  constructor(
+    now = 0,
+    readonly version: NetcodeVersion = DEFAULT_NETCODE_VERSION,
+  ) {
     this.time = now;
   }
 
@@ -74,7 +88,7 @@ export class NetcodeClientCore {
   connect(tokenBytes: Uint8Array, now: number): void {
     this.disconnect(now);
     this.time = now;
-    const parsed = readConnectToken(tokenBytes);
+    const parsed = readConnectToken(tokenBytes, this.version);
     if (!parsed.ok) {
       this.token = undefined;
       this.setState(ClientState.invalidConnectToken);
@@ -95,7 +109,7 @@ export class NetcodeClientCore {
   receive(data: Uint8Array, from: NetcodeAddress, now: number): void {
     this.time = now;
     if (this._state <= ClientState.disconnected || !this.token || !this._serverAddress) return;
-    if (data.length <= 1 || data.length > MAX_PACKET_BYTES) return;
+    if (data.length <= 1 || data.length > netcodeWire(this.version).maxPacketBytes) return;
     // only the server being talked to matters; anything else is ignored before any work is done
     if (!addressesEqual(from, this._serverAddress)) return;
     const read = readEncryptedPacket(data, {
@@ -103,6 +117,7 @@ export class NetcodeClientCore {
       protocolId: this.token.protocolId,
       allowed: ALLOWED,
       replay: this.replay,
+      version: this.version,
     });
     if (!read) return;
     const p = read.packet;
@@ -215,7 +230,7 @@ export class NetcodeClientCore {
   /** Every packet, requests included, consumes a sequence number (as the reference). */
   private send(packet: Packet): void {
     const t = this.token!;
-    const data = writePacket(packet, this.sequence++, t.clientToServerKey, t.protocolId);
+    const data = writePacket(packet, this.sequence++, t.clientToServerKey, t.protocolId, this.version);
     this.outbox.push({ to: this._serverAddress!, data });
     this.lastSend = this.time;
   }

@@ -2,6 +2,8 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { IyesmpError } from '../errors.js';
 import { makeAddress, formatAddress } from './address.js';
+import type { NetcodeVersion } from './constants.js';
+import { ConnectTokenSequence } from './token-sequence.js';
 import { readPrivateKeyFile } from './keyfile.js';
 
 /**
@@ -23,12 +25,13 @@ export interface NetcodeHostConfigLike {
       bind_address?: string | undefined;
       public_address?: string | undefined;
       enforce_address?: boolean | undefined;
+      version?: NetcodeVersion | undefined;
     };
   };
 }
 
 export interface NetcodeAuthConfigLike {
-  netcode: { private_key_file?: string | undefined; protocol_id: string; token_expire_seconds: number; timeout_seconds: number };
+  netcode: { private_key_file?: string | undefined; protocol_id: string; token_expire_seconds: number; timeout_seconds: number; version?: NetcodeVersion | undefined };
 }
 
 export interface ResolvedNetcodeHost {
@@ -40,6 +43,7 @@ export interface ResolvedNetcodeHost {
   address: string;
   maxClients: number;
   enforceAddress: boolean;
+  version: NetcodeVersion;
 }
 
 export interface ResolvedNetcodeIssuer {
@@ -47,6 +51,10 @@ export interface ResolvedNetcodeIssuer {
   protocolId: bigint;
   expireSeconds: number;
   timeoutSeconds: number;
+  /** default 1.02 */
+  version?: NetcodeVersion;
+  /** 1.00 only: this server's source of token nonces */
+  tokenSequence?: ConnectTokenSequence;
 }
 
 type Resolve = (name: string) => Promise<string>;
@@ -83,6 +91,7 @@ export async function resolveNetcodeHost(c: NetcodeHostConfigLike, resolve: Reso
     address: formatAddress(makeAddress(publicIp, n.port)),
     maxClients: n.max_clients,
     enforceAddress: n.enforce_address ?? false,
+    version: n.version ?? '1.02',
   };
 }
 
@@ -95,5 +104,7 @@ export async function resolveNetcodeIssuer(c: NetcodeAuthConfigLike): Promise<Re
     protocolId: BigInt(n.protocol_id),
     expireSeconds: n.token_expire_seconds,
     timeoutSeconds: n.timeout_seconds,
+    version: n.version ?? '1.02',
+    ...(n.version === '1.00' ? { tokenSequence: new ConnectTokenSequence() } : {}),
   };
 }

@@ -20,6 +20,50 @@ export const U64_MAX = (1n << 64n) - 1n;
 /** The server's challenge/denied packets use a sequence counter that starts here (reference behaviour). */
 export const GLOBAL_SEQUENCE_START = 1n << 63n;
 
+/**
+ * Wire versions this build speaks. 1.02 is the default and what current implementations send; 1.00
+ * is a compatibility mode for peers built on the 1.00 reference (docs/netcode.md lists the differences).
+ */
+export const NETCODE_VERSIONS = ['1.02', '1.00'] as const;
+export type NetcodeVersion = (typeof NETCODE_VERSIONS)[number];
+export const DEFAULT_NETCODE_VERSION: NetcodeVersion = '1.02';
+
+/** What differs on the wire between the versions; everything else is shared. */
+export interface NetcodeWire {
+  /** 13 bytes, also part of every AD, so the versions cannot read each other's packets */
+  versionInfo: Uint8Array;
+  /** 1.02: a random 24-byte XChaCha nonce; 1.00: the connect token sequence (u64 LE), nonce 0000‖sequence */
+  tokenNonceBytes: number;
+  connectionRequestBytes: number;
+  /** the 1.00 reference's buffers are 1220 bytes: longer datagrams are truncated there */
+  maxPacketBytes: number;
+  /** the 1.00 private part has no timeout and its server uses this fixed one; null: from the token */
+  fixedServerTimeoutSeconds: number | null;
+}
+
+function wire(text: string, tokenNonceBytes: number, maxPacketBytes: number, fixedServerTimeoutSeconds: number | null): NetcodeWire {
+  return {
+    versionInfo: new Uint8Array([...Buffer.from(text, 'ascii'), 0]),
+    tokenNonceBytes,
+    connectionRequestBytes: 1 + VERSION_INFO_BYTES + 8 + 8 + tokenNonceBytes + CONNECT_TOKEN_PRIVATE_BYTES,
+    maxPacketBytes,
+    fixedServerTimeoutSeconds,
+  };
+}
+
+const WIRES: Record<NetcodeVersion, NetcodeWire> = {
+  '1.02': wire('NETCODE 1.02', CONNECT_TOKEN_NONCE_BYTES, MAX_PACKET_BYTES, null),
+  '1.00': wire('NETCODE 1.00', 8, 1220, 5),
+};
+
+export function netcodeWire(version: NetcodeVersion): NetcodeWire {
+  return WIRES[version];
+}
+
+export function isNetcodeVersion(v: unknown): v is NetcodeVersion {
+  return typeof v === 'string' && (NETCODE_VERSIONS as readonly string[]).includes(v);
+}
+
 export const PacketType = {
   connectionRequest: 0,
   connectionDenied: 1,

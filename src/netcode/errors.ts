@@ -12,6 +12,11 @@ export const NETCODE_ERRORS = {
   netcode_timeout_zero: 'usage',
   netcode_out_of_range: 'usage',
   netcode_user_data_too_long: 'usage',
+  netcode_nonce_not_in_version: 'usage',
+  netcode_no_token_sequence: 'usage',
+  netcode_sequence_not_in_version: 'usage',
+  netcode_bad_issuer_id: 'usage',
+  netcode_token_sequence_exhausted: 'internal',
   not_found: 'input',
 } as const;
 export type NetcodeErrorCode = ErrorCodeOf<typeof NETCODE_ERRORS>;

@@ -1,7 +1,9 @@
 import { netcodeError } from './errors.js';
 import { formatHostPort } from '../net/address.js';
 import { type NetcodeAddress, makeAddress } from './address.js';
+import type { NetcodeVersion } from './constants.js';
 import { generateConnectToken } from './token.js';
+import type { ConnectTokenSequence } from './token-sequence.js';
 import { encodeSessionUserData } from './user-data.js';
 import { deriveNetcodeClientId } from './session/client-id.js';
 
@@ -30,6 +32,10 @@ export interface NetcodeHandoffOptions {
   timeoutSeconds?: number;
   /** game bytes the host receives with the connection (at most 256 minus the ids, see user-data.ts) */
   ext?: Uint8Array;
+  /** wire version the hosts speak; default 1.02 */
+  version?: NetcodeVersion;
+  /** required for 1.00, where the sequence is the token's nonce: one instance per key for the process */
+  tokenSequence?: ConnectTokenSequence;
   /** wall clock in unix seconds; tests only */
   unixNow?: bigint;
 }
@@ -58,7 +64,10 @@ function toAddress(e: HostEndpoint): NetcodeAddress | string {
  * ids in its user data and the seat's client id, ready to put in `Handoff.transport`.
  */
 export function issueNetcodeHandoff(o: NetcodeHandoffOptions): NetcodeHandoffTransport {
+  const unixMs = o.unixNow !== undefined ? Number(o.unixNow) * 1000 : Date.now();
   const connectToken = generateConnectToken({
+    ...(o.version ? { version: o.version } : {}),
+    ...(o.version === '1.00' && o.tokenSequence ? { sequence: o.tokenSequence.next(unixMs) } : {}),
     privateKey: o.privateKey,
     protocolId: o.protocolId,
     clientId: o.clientId ?? deriveNetcodeClientId(o.sessionId, o.playerId),
@@ -67,7 +76,7 @@ export function issueNetcodeHandoff(o: NetcodeHandoffOptions): NetcodeHandoffTra
     expireSeconds: o.expireSeconds ?? 30,
     timeoutSeconds: o.timeoutSeconds ?? 10,
     userData: sessionUserData(o),
-    ...(o.unixNow !== undefined ? { createTimestamp: o.unixNow } : {}),
+    createTimestamp: BigInt(Math.floor(unixMs / 1000)),
   });
   return { kind: 'netcode', connectToken };
 }

@@ -1,6 +1,7 @@
 export * from './constants.js';
 export * from './address.js';
 export * from './token.js';
+export * from './token-sequence.js';
 export * from './challenge.js';
 export * from './packet.js';
 export * from './replay.js';

@@ -1,6 +1,6 @@
 import { formatAddress } from './address.js';
-import { CONNECT_TOKEN_BYTES, U64_MAX, VERSION_INFO_BYTES } from './constants.js';
-import { decryptConnectTokenPrivate, readConnectToken, readConnectTokenPrivate } from './token.js';
+import { CONNECT_TOKEN_BYTES, DEFAULT_NETCODE_VERSION, U64_MAX, VERSION_INFO_BYTES } from './constants.js';
+import { connectTokenVersion, decryptConnectTokenPrivate, readConnectToken, readConnectTokenPrivate } from './token.js';
 
 export interface TokenProblem {
   code: string;
@@ -47,11 +47,13 @@ export function inspectConnectToken(data: Uint8Array, key: Uint8Array, o: { prot
     problems.push({ code: 'wrong_length', message: `${MESSAGES.wrong_length}, this one is ${data.length}` });
     return result;
   }
-  const parsed = readConnectToken(data);
+  // a diagnostic tool: it reads whichever version the token names
+  const version = connectTokenVersion(data) ?? DEFAULT_NETCODE_VERSION;
+  const parsed = readConnectToken(data, version);
   if (!parsed.ok) {
     if (parsed.reason === 'wrong_version') {
       const v = Buffer.from(data.subarray(0, VERSION_INFO_BYTES)).toString('latin1').replace(/\0+$/, '');
-      problems.push({ code: 'wrong_version', message: `version is ${JSON.stringify(v)}, expected "NETCODE 1.02" (only netcode 1.02 tokens are supported)` });
+      problems.push({ code: 'wrong_version', message: `version is ${JSON.stringify(v)}, expected "NETCODE 1.02" or "NETCODE 1.00"` });
     } else {
       problems.push({ code: parsed.reason, message: MESSAGES[parsed.reason] ?? parsed.reason });
     }
@@ -59,7 +61,7 @@ export function inspectConnectToken(data: Uint8Array, key: Uint8Array, o: { prot
   }
   const t = parsed.value;
   result.public = {
-    version: 'NETCODE 1.02',
+    version: `NETCODE ${version}`,
     protocolId: t.protocolId,
     createTimestamp: t.createTimestamp,
     expireTimestamp: t.expireTimestamp,
@@ -76,8 +78,10 @@ export function inspectConnectToken(data: Uint8Array, key: Uint8Array, o: { prot
   }
   if (t.timeoutSeconds === 0) {
     problems.push({ code: 'timeout_zero', message: 'timeout seconds is 0: such a token can never complete the handshake' });
+  } else if (version === '1.00' && t.timeoutSeconds < 0) {
+    problems.push({ code: 'timeout_negative', message: 'timeout seconds is negative: netcode 1.00 clients give up at once' });
   }
-  const plain = decryptConnectTokenPrivate(t.privateData, t.protocolId, t.expireTimestamp, t.nonce, key);
+  const plain = decryptConnectTokenPrivate(t.privateData, t.protocolId, t.expireTimestamp, t.nonce, key, version);
   if (!plain) {
     problems.push({
       code: 'decrypt_failed',
@@ -85,7 +89,7 @@ export function inspectConnectToken(data: Uint8Array, key: Uint8Array, o: { prot
     });
     return result;
   }
-  const priv = readConnectTokenPrivate(plain);
+  const priv = readConnectTokenPrivate(plain, version);
   if (!priv.ok) {
     problems.push({ code: `private_${priv.reason}`, message: `private part: ${MESSAGES[priv.reason] ?? priv.reason}` });
     return result;
@@ -94,7 +98,8 @@ export function inspectConnectToken(data: Uint8Array, key: Uint8Array, o: { prot
   let end = p.userData.length;
   while (end > 0 && p.userData[end - 1] === 0) end--;
   result.private = { clientId: p.clientId, timeoutSeconds: p.timeoutSeconds, internalServers: p.serverAddresses.map(formatAddress), userData: p.userData.slice(0, end) };
-  if (p.timeoutSeconds !== t.timeoutSeconds) {
+  // a 1.00 private part has no timeout to compare
+  if (version !== '1.00' && p.timeoutSeconds !== t.timeoutSeconds) {
     problems.push({ code: 'timeout_mismatch', message: `public timeout ${t.timeoutSeconds} s differs from private timeout ${p.timeoutSeconds} s` });
   }
   result.valid = problems.length === 0;

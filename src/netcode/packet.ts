@@ -1,15 +1,15 @@
 import { ByteReader, ByteWriter, bytesEqual } from './bytes.js';
 import {
   CHALLENGE_TOKEN_BYTES,
-  CONNECT_TOKEN_NONCE_BYTES,
   CONNECT_TOKEN_PRIVATE_BYTES,
-  CONNECTION_REQUEST_BYTES,
+  DEFAULT_NETCODE_VERSION,
   MAC_BYTES,
   MAX_PAYLOAD_BYTES,
   NUM_PACKET_TYPES,
+  type NetcodeVersion,
   PacketType,
-  VERSION_INFO,
   VERSION_INFO_BYTES,
+  netcodeWire,
 } from './constants.js';
 import type { ReplayProtection } from './replay.js';
 import { aeadDecrypt, aeadEncryptInto } from './sodium.js';
@@ -19,6 +19,7 @@ export interface ConnectionRequestPacket {
   type: typeof PacketType.connectionRequest;
   protocolId: bigint;
   expireTimestamp: bigint;
+  /** 24 bytes in 1.02; in 1.00 the 8-byte connect token sequence. */
   nonce: Uint8Array;
   /** The token's encrypted private part, copied unchanged (1024 bytes). */
   privateData: Uint8Array;
@@ -51,13 +52,13 @@ export function sequenceBytes(sequence: bigint): number {
 // Scratch buffers for the AD and nonce: every sodium call is synchronous, so reusing them is safe and
 // saves two allocations per packet on the hot path.
 const AD = new Uint8Array(VERSION_INFO_BYTES + 9);
-AD.set(VERSION_INFO);
 const AD_VIEW = new DataView(AD.buffer);
 const NONCE = new Uint8Array(12);
 const NONCE_VIEW = new DataView(NONCE.buffer);
 
 /** AD for encrypted packets: version info | protocol id | prefix byte (22 bytes). */
-function packetAd(protocolId: bigint, prefix: number): Uint8Array {
+function packetAd(protocolId: bigint, prefix: number, version: NetcodeVersion): Uint8Array {
+  AD.set(netcodeWire(version).versionInfo);
   AD_VIEW.setBigUint64(VERSION_INFO_BYTES, protocolId, true);
   AD[VERSION_INFO_BYTES + 8] = prefix;
   return AD;
@@ -71,13 +72,22 @@ function packetNonce(sequence: bigint): Uint8Array {
 
 /**
  * Serialises a packet. Requests are written in the clear (sequence and key unused); every other type is
- * encrypted with ChaCha20-Poly1305-IETF under `key` with nonce 0000|sequence.
+ * encrypted with ChaCha20-Poly1305-IETF under `key` with nonce 0000|sequence. Throws RangeError for a
+ * datagram the version's peers cannot receive (1.00: over 1220 bytes).
  */
-export function writePacket(packet: Packet, sequence: bigint, key: Uint8Array | null, protocolId: bigint): Uint8Array {
+export function writePacket(
+  packet: Packet,
+  sequence: bigint,
+  key: Uint8Array | null,
+  protocolId: bigint,
+  version: NetcodeVersion = DEFAULT_NETCODE_VERSION,
+): Uint8Array {
+  const wire = netcodeWire(version);
   if (packet.type === PacketType.connectionRequest) {
-    return new ByteWriter(CONNECTION_REQUEST_BYTES)
+    if (packet.nonce.length !== wire.tokenNonceBytes) throw new RangeError(`a netcode ${version} request carries a ${wire.tokenNonceBytes}-byte nonce, got ${packet.nonce.length}`);
+    return new ByteWriter(wire.connectionRequestBytes)
       .u8(0)
-      .bytes(VERSION_INFO)
+      .bytes(wire.versionInfo)
       .u64(packet.protocolId)
       .u64(packet.expireTimestamp)
       .bytes(packet.nonce)
@@ -105,12 +115,15 @@ export function writePacket(packet: Packet, sequence: bigint, key: Uint8Array | 
       break;
   }
   const n = sequenceBytes(sequence);
+  const size = 1 + n + plain.length + MAC_BYTES;
+  // only reachable in 1.00 (1220 bytes), with a long payload once the sequence needs 4+ bytes
+  if (size > wire.maxPacketBytes) throw new RangeError(`packet of ${size} bytes is over the netcode ${version} limit of ${wire.maxPacketBytes}`);
   const prefix = (n << 4) | packet.type;
-  const out = new Uint8Array(1 + n + plain.length + MAC_BYTES);
+  const out = new Uint8Array(size);
   out[0] = prefix;
   let s = sequence;
   for (let i = 0; i < n; i++, s >>= 8n) out[1 + i] = Number(s & 0xffn);
-  aeadEncryptInto(out.subarray(1 + n), plain, packetAd(protocolId, prefix), packetNonce(sequence), key);
+  aeadEncryptInto(out.subarray(1 + n), plain, packetAd(protocolId, prefix, version), packetNonce(sequence), key);
   return out;
 }
 
@@ -122,6 +135,8 @@ export interface ReadPacketOptions {
   allowed: readonly boolean[];
   /** Applied to keep-alive, payload and disconnect packets when given. */
   replay?: ReplayProtection | undefined;
+  /** default 1.02 */
+  version?: NetcodeVersion | undefined;
 }
 
 export interface ReadPacketResult {
@@ -144,9 +159,11 @@ export function readEncryptedPacket(data: Uint8Array, o: ReadPacketOptions): Rea
   for (let i = 0; i < n; i++) sequence |= BigInt(data[1 + i]!) << BigInt(8 * i);
   const replayed = type >= PacketType.keepAlive ? o.replay : undefined;
   if (replayed?.alreadyReceived(sequence)) return null;
-  const plain = aeadDecrypt(data.subarray(1 + n), packetAd(o.protocolId, prefix), packetNonce(sequence), o.key);
+  const plain = aeadDecrypt(data.subarray(1 + n), packetAd(o.protocolId, prefix, o.version ?? DEFAULT_NETCODE_VERSION), packetNonce(sequence), o.key);
   if (!plain) return null;
-  // the reference advances the window before the size checks below; kept for byte-level parity
+  // Recorded only once the tag verified: in both versions, although the 1.00 reference records before
+  // decrypting (one forged datagram could then block the genuine sequence). The 1.02 reference also
+  // advances before the size checks below; kept for parity.
   replayed?.advance(sequence);
   switch (type) {
     case PacketType.connectionDenied:
@@ -177,20 +194,23 @@ export function readConnectionRequest(
   protocolId: bigint,
   unixNow: bigint,
   privateKey: Uint8Array,
+  version: NetcodeVersion = DEFAULT_NETCODE_VERSION,
 ): { ok: true; request: ConnectionRequestPacket; token: ConnectTokenPrivate } | { ok: false; reason: RequestRejection } {
-  if (data.length !== CONNECTION_REQUEST_BYTES) return { ok: false, reason: 'wrong_size' };
+  const wire = netcodeWire(version);
+  // the other version's request has another size, so it stops here (as in both references)
+  if (data.length !== wire.connectionRequestBytes) return { ok: false, reason: 'wrong_size' };
   const r = new ByteReader(data);
   r.u8();
-  if (!bytesEqual(r.bytes(VERSION_INFO_BYTES)!, VERSION_INFO)) return { ok: false, reason: 'wrong_version' };
+  if (!bytesEqual(r.bytes(VERSION_INFO_BYTES)!, wire.versionInfo)) return { ok: false, reason: 'wrong_version' };
   const pid = r.u64()!;
   if (pid !== protocolId) return { ok: false, reason: 'wrong_protocol' };
   const expireTimestamp = r.u64()!;
   if (expireTimestamp <= unixNow) return { ok: false, reason: 'expired' };
-  const nonce = r.bytes(CONNECT_TOKEN_NONCE_BYTES)!;
+  const nonce = r.bytes(wire.tokenNonceBytes)!;
   const privateData = r.bytes(CONNECT_TOKEN_PRIVATE_BYTES)!;
-  const plain = decryptConnectTokenPrivate(privateData, pid, expireTimestamp, nonce, privateKey);
+  const plain = decryptConnectTokenPrivate(privateData, pid, expireTimestamp, nonce, privateKey, version);
   if (!plain) return { ok: false, reason: 'decrypt_failed' };
-  const parsed = readConnectTokenPrivate(plain);
+  const parsed = readConnectTokenPrivate(plain, version);
   if (!parsed.ok) return { ok: false, reason: 'bad_private_token' };
   return { ok: true, request: { type: PacketType.connectionRequest, protocolId: pid, expireTimestamp, nonce, privateData }, token: parsed.value };
 }

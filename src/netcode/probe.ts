@@ -1,5 +1,5 @@
 import { formatAddress } from './address.js';
-import { ClientState, clientStateName } from './constants.js';
+import { ClientState, type NetcodeVersion, clientStateName } from './constants.js';
 import { randomBytes } from './sodium.js';
 import { NetcodeUdpClient } from './udp.js';
 
@@ -22,8 +22,11 @@ export interface ProbeResult {
  * Connects with a token, sends `count` random payloads to an echo server one at a time, checks each
  * echo byte for byte and measures round trips. Bounded by `timeoutMs` per phase (connect, each echo).
  */
-export async function probeServer(token: Uint8Array, o: { count: number; timeoutMs: number; payloadBytes?: number }): Promise<ProbeResult> {
-  const client = new NetcodeUdpClient();
+export async function probeServer(
+  token: Uint8Array,
+  o: { count: number; timeoutMs: number; payloadBytes?: number; version?: NetcodeVersion },
+): Promise<ProbeResult> {
+  const client = new NetcodeUdpClient(o.version ? { version: o.version } : {});
   const states: string[] = [];
   client.on('state', (s) => states.push(clientStateName(s)));
   const r: ProbeResult = { ok: false, state: 'disconnected', states, sent: 0, echoed: 0, rttMs: [] };

@@ -3,6 +3,8 @@ import { REPLAY_PROTECTION_BUFFER_SIZE, U64_MAX } from './constants.js';
 /**
  * Sliding-window replay protection for keep-alive, payload and disconnect packets (256 entries).
  * `alreadyReceived` is checked before decryption and `advance` only after a successful one.
+ * The 1.02 rules serve 1.00 too: the 1.00 reference lets sequences with bit 63 set through unrecorded,
+ * but no 1.00 peer sends such a sequence on these types, so the stricter rule costs no interop.
  */
 export class ReplayProtection {
   mostRecent = 0n;

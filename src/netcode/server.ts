@@ -2,16 +2,18 @@ import { EventQueue } from '../events/queue.js';
 import { type NetcodeAddress, addressKey, addressesEqual, parseAddress } from './address.js';
 import { decryptChallengeToken, encryptChallengeToken } from './challenge.js';
 import {
+  DEFAULT_NETCODE_VERSION,
   GLOBAL_SEQUENCE_START,
   KEY_BYTES,
   MAC_BYTES,
   MAX_CONNECT_TOKEN_ENTRIES,
-  MAX_PACKET_BYTES,
   MAX_PAYLOAD_BYTES,
   NUM_DISCONNECT_PACKETS,
+  type NetcodeVersion,
   PACKET_SEND_RATE,
   PacketType,
   U64_MAX,
+  netcodeWire,
 } from './constants.js';
 import { type Packet, type RequestRejection, readConnectionRequest, readEncryptedPacket, writePacket } from './packet.js';
 import { ReplayProtection } from './replay.js';
@@ -26,6 +28,8 @@ export interface NetcodeServerConfig {
   maxClients: number;
   /** Random per server start unless given (tests). */
   challengeKey?: Uint8Array;
+  /** Wire version; default 1.02. Requests of the other version are dropped as `wrong_size`. */
+  version?: NetcodeVersion;
 }
 
 export type DisconnectReason = 'client_disconnect' | 'timed_out' | 'server_disconnect';
@@ -88,12 +92,15 @@ interface Mapping {
 const ALLOWED: readonly boolean[] = [true, false, false, true, true, true, true];
 
 /**
- * Sans-IO netcode 1.02 server: datagrams, source addresses and time go in; datagrams (with destination)
+ * Sans-IO netcode server (1.02, or 1.00 by config): datagrams, source addresses and time go in; datagrams (with destination)
  * and events come out via takeDatagrams()/takeEvents(). `now` is monotonic seconds; `unixNow` is the
  * wall clock in seconds, used only for token expiry. Never throws on received bytes.
+ * The challenge/denied sequence starts at 2^63 for every core, in 1.00 too: the 1.00 reference restarts
+ * it at 0 after a stop, which can repeat a (key, nonce) pair that per-client packets use.
  */
 export class NetcodeServerCore {
   readonly protocolId: bigint;
+  readonly version: NetcodeVersion;
   readonly address: NetcodeAddress;
   readonly maxClients: number;
   private readonly privateKey: Uint8Array;
@@ -121,6 +128,7 @@ export class NetcodeServerCore {
     }
     if (config.protocolId < 0n || config.protocolId > U64_MAX) throw new RangeError('protocol id must fit in u64');
     this.protocolId = config.protocolId;
+    this.version = config.version ?? DEFAULT_NETCODE_VERSION;
     this.privateKey = config.privateKey;
     this.address = typeof config.address === 'string' ? parseAddress(config.address) : config.address;
     this.maxClients = config.maxClients;
@@ -161,7 +169,7 @@ export class NetcodeServerCore {
   /** Processes one received datagram. */
   receive(data: Uint8Array, from: NetcodeAddress, now: number, unixNow: bigint): void {
     this.time = now;
-    if (data.length <= 1 || data.length > MAX_PACKET_BYTES) return this.drop('size');
+    if (data.length <= 1 || data.length > netcodeWire(this.version).maxPacketBytes) return this.drop('size');
     const fromKey = addressKey(from);
     const clientIndex = this.byAddress.get(fromKey) ?? -1;
     if (data[0] === PacketType.connectionRequest) return this.processRequest(data, from, fromKey, unixNow);
@@ -169,7 +177,7 @@ export class NetcodeServerCore {
     const mapping = slot ? undefined : this.findMapping(fromKey);
     const key = slot?.recvKey ?? mapping?.recvKey ?? null;
     if (!key) return this.drop('no_key');
-    const read = readEncryptedPacket(data, { key, protocolId: this.protocolId, allowed: ALLOWED, replay: slot?.replay });
+    const read = readEncryptedPacket(data, { key, protocolId: this.protocolId, allowed: ALLOWED, replay: slot?.replay, version: this.version });
     if (!read) return this.drop('unreadable');
     const p = read.packet;
     switch (p.type) {
@@ -244,7 +252,7 @@ export class NetcodeServerCore {
   }
 
   private processRequest(data: Uint8Array, from: NetcodeAddress, fromKey: string, unixNow: bigint): void {
-    const r = readConnectionRequest(data, this.protocolId, unixNow, this.privateKey);
+    const r = readConnectionRequest(data, this.protocolId, unixNow, this.privateKey, this.version);
     if (!r.ok) return this.drop(r.reason);
     const t = r.token;
     if (!t.serverAddresses.some((a) => addressesEqual(a, this.address))) return this.drop('server_address_not_in_token');
@@ -346,11 +354,11 @@ export class NetcodeServerCore {
   }
 
   private sendToClient(s: Slot, packet: Packet): void {
-    this.outbox.push({ to: s.address, data: writePacket(packet, s.sequence++, s.sendKey, this.protocolId) });
+    this.outbox.push({ to: s.address, data: writePacket(packet, s.sequence++, s.sendKey, this.protocolId, this.version) });
     s.lastSend = this.time;
   }
 
   private sendGlobal(packet: Packet, to: NetcodeAddress, key: Uint8Array): void {
-    this.outbox.push({ to, data: writePacket(packet, this.globalSequence++, key, this.protocolId) });
+    this.outbox.push({ to, data: writePacket(packet, this.globalSequence++, key, this.protocolId, this.version) });
   }
 }

@@ -4,22 +4,27 @@ import { type NetcodeAddress, parseAddress, readAddress, writeAddress } from './
 import { ByteReader, ByteWriter, bytesEqual } from './bytes.js';
 import {
   CONNECT_TOKEN_BYTES,
-  CONNECT_TOKEN_NONCE_BYTES,
   CONNECT_TOKEN_PRIVATE_BYTES,
+  DEFAULT_NETCODE_VERSION,
   KEY_BYTES,
   MAC_BYTES,
   MAX_SERVERS_PER_CONNECT,
+  NETCODE_VERSIONS,
+  type NetcodeVersion,
   U64_MAX,
   USER_DATA_BYTES,
-  VERSION_INFO,
   VERSION_INFO_BYTES,
+  netcodeWire,
 } from './constants.js';
-import { randomBytes, xaeadDecrypt, xaeadEncrypt } from './sodium.js';
+import { aeadDecrypt, aeadEncrypt, randomBytes, xaeadDecrypt, xaeadEncrypt } from './sodium.js';
 
 /** The decrypted private part: what the server learns about the client. */
 export interface ConnectTokenPrivate {
   clientId: bigint;
-  /** Seconds; <= 0 disables timeouts (0 is refused by generateConnectToken, see docs). */
+  /**
+   * Seconds; <= 0 disables timeouts (0 is refused by generateConnectToken, see docs). 1.00 has no
+   * such field: reading a 1.00 part gives the fixed 5 s its servers use.
+   */
   timeoutSeconds: number;
   /** The servers' internal addresses: a server accepts the token only if its own address is listed. */
   serverAddresses: NetcodeAddress[];
@@ -34,6 +39,7 @@ export interface ConnectToken {
   protocolId: bigint;
   createTimestamp: bigint;
   expireTimestamp: bigint;
+  /** 1.02: 24 random bytes; 1.00: the connect token sequence as u64 LE (8 bytes), see tokenSequenceBytes. */
   nonce: Uint8Array;
   privateData: Uint8Array;
   timeoutSeconds: number;
@@ -54,6 +60,8 @@ export type TokenReadError =
 export type ReadResult<T> = { ok: true; value: T } | { ok: false; reason: TokenReadError };
 
 export interface GenerateConnectTokenOptions {
+  /** default 1.02 */
+  version?: NetcodeVersion;
   privateKey: Uint8Array;
   protocolId: bigint;
   clientId: bigint;
@@ -69,7 +77,13 @@ export interface GenerateConnectTokenOptions {
   userData?: Uint8Array;
   /** Inputs normally random or taken from the clock; fixed only by tests and vectors. */
   createTimestamp?: bigint;
+  /** 1.02 only; random unless given. */
   nonce?: Uint8Array;
+  /**
+   * 1.00 only, and required there: it is the AEAD nonce, so it must never repeat under one key.
+   * Take it from a ConnectTokenSequence (token-sequence.ts).
+   */
+  sequence?: bigint;
   clientToServerKey?: Uint8Array;
   serverToClientKey?: Uint8Array;
 }
@@ -96,8 +110,21 @@ function checkLen(name: string, b: Uint8Array | undefined, n: number): void {
 
 /** Creates a 2048-byte connect token. Throws IyesmpError('usage') on unusable inputs. */
 export function generateConnectToken(o: GenerateConnectTokenOptions): Uint8Array {
+  const version = o.version ?? DEFAULT_NETCODE_VERSION;
   checkLen('private key', o.privateKey, KEY_BYTES);
-  checkLen('nonce', o.nonce, CONNECT_TOKEN_NONCE_BYTES);
+  let nonce: Uint8Array;
+  if (version === '1.00') {
+    if (o.nonce !== undefined) throw usage('netcode_nonce_not_in_version', 'netcode 1.00 tokens carry a sequence, not a nonce');
+    if (o.sequence === undefined) {
+      throw usage('netcode_no_token_sequence', 'a netcode 1.00 token needs a connect token sequence (its encryption nonce)', 'take it from a ConnectTokenSequence so it never repeats under one key');
+    }
+    checkU64('connect token sequence', o.sequence);
+    nonce = tokenSequenceBytes(o.sequence);
+  } else {
+    if (o.sequence !== undefined) throw usage('netcode_sequence_not_in_version', 'netcode 1.02 tokens carry a random nonce, not a sequence');
+    checkLen('nonce', o.nonce, netcodeWire(version).tokenNonceBytes);
+    nonce = o.nonce ?? randomBytes(netcodeWire(version).tokenNonceBytes);
+  }
   checkLen('client-to-server key', o.clientToServerKey, KEY_BYTES);
   checkLen('server-to-client key', o.serverToClientKey, KEY_BYTES);
   checkU64('protocol id', o.protocolId);
@@ -111,6 +138,10 @@ export function generateConnectToken(o: GenerateConnectTokenOptions): Uint8Array
       'timeout seconds 0 makes a token that can never connect (the server drops the handshake at once)',
       'use a positive timeout such as 5, or a negative one to disable timeouts',
     );
+  }
+  if (version === '1.00' && o.timeoutSeconds < 0) {
+    // the 1.00 reference client has no "disabled" value: it gives up at once
+    throw usage('netcode_bad_timeout', 'netcode 1.00 clients cannot disable timeouts: a negative timeout makes them give up at once', 'use a positive timeout such as 5');
   }
   if (!Number.isInteger(o.expireSeconds)) throw usage('netcode_bad_expire', `expire seconds must be an integer, got ${o.expireSeconds}`);
   const publicAddrs = o.publicServerAddresses.map(toAddress);
@@ -129,7 +160,6 @@ export function generateConnectToken(o: GenerateConnectTokenOptions): Uint8Array
   const createTimestamp = o.createTimestamp ?? BigInt(Math.floor(Date.now() / 1000));
   const expireTimestamp = o.expireSeconds >= 0 ? createTimestamp + BigInt(o.expireSeconds) : U64_MAX;
   checkU64('expire timestamp', expireTimestamp);
-  const nonce = o.nonce ?? randomBytes(CONNECT_TOKEN_NONCE_BYTES);
   const c2s = o.clientToServerKey ?? randomBytes(KEY_BYTES);
   const s2c = o.serverToClientKey ?? randomBytes(KEY_BYTES);
   const priv: ConnectTokenPrivate = {
@@ -140,8 +170,9 @@ export function generateConnectToken(o: GenerateConnectTokenOptions): Uint8Array
     serverToClientKey: s2c,
     userData,
   };
-  const privateData = encryptConnectTokenPrivate(writeConnectTokenPrivate(priv), o.protocolId, expireTimestamp, nonce, o.privateKey);
-  return writeConnectToken({
+  const privateData = encryptConnectTokenPrivate(writeConnectTokenPrivate(priv, version), o.protocolId, expireTimestamp, nonce, o.privateKey, version);
+  return writeConnectToken(
+    {
     protocolId: o.protocolId,
     createTimestamp,
     expireTimestamp,
@@ -151,13 +182,22 @@ export function generateConnectToken(o: GenerateConnectTokenOptions): Uint8Array
     serverAddresses: publicAddrs,
     clientToServerKey: c2s,
     serverToClientKey: s2c,
-  });
+    },
+    version,
+  );
+}
+
+/** The 1.00 token's nonce field: the connect token sequence as u64 LE. */
+export function tokenSequenceBytes(sequence: bigint): Uint8Array {
+  return new ByteWriter(8).u64(sequence).buf;
 }
 
 /** Plaintext private part: 1008 bytes (1024 minus the tag). */
-export function writeConnectTokenPrivate(p: ConnectTokenPrivate): Uint8Array {
+export function writeConnectTokenPrivate(p: ConnectTokenPrivate, version: NetcodeVersion = DEFAULT_NETCODE_VERSION): Uint8Array {
   const w = new ByteWriter(CONNECT_TOKEN_PRIVATE_BYTES - MAC_BYTES);
-  w.u64(p.clientId).u32(p.timeoutSeconds).u32(p.serverAddresses.length);
+  w.u64(p.clientId);
+  if (version !== '1.00') w.u32(p.timeoutSeconds);
+  w.u32(p.serverAddresses.length);
   for (const a of p.serverAddresses) writeAddress(w, a);
   w.bytes(p.clientToServerKey).bytes(p.serverToClientKey);
   const ud = new Uint8Array(USER_DATA_BYTES);
@@ -166,10 +206,12 @@ export function writeConnectTokenPrivate(p: ConnectTokenPrivate): Uint8Array {
   return w.buf;
 }
 
-export function readConnectTokenPrivate(plain: Uint8Array): ReadResult<ConnectTokenPrivate> {
+export function readConnectTokenPrivate(plain: Uint8Array, version: NetcodeVersion = DEFAULT_NETCODE_VERSION): ReadResult<ConnectTokenPrivate> {
   const r = new ByteReader(plain);
   const clientId = r.u64();
-  const timeoutSeconds = r.i32();
+  // a 1.00 private part has no timeout field: its servers use a fixed one
+  const fixed = netcodeWire(version).fixedServerTimeoutSeconds;
+  const timeoutSeconds = fixed ?? r.i32();
   if (clientId === null || timeoutSeconds === null) return { ok: false, reason: 'truncated' };
   const servers = readServerList(r);
   if (!servers.ok) return servers;
@@ -181,7 +223,6 @@ export function readConnectTokenPrivate(plain: Uint8Array): ReadResult<ConnectTo
   return { ok: true, value: { clientId, timeoutSeconds, serverAddresses, clientToServerKey: c2s, serverToClientKey: s2c, userData } };
 }
 
-/** AD = version info | protocol id | expire timestamp (29 bytes). */
 /** `num server addresses u32 | addresses`, the same in the public and the private part. */
 function readServerList(r: ByteReader): ReadResult<NetcodeAddress[]> {
   const count = r.u32();
@@ -196,48 +237,83 @@ function readServerList(r: ByteReader): ReadResult<NetcodeAddress[]> {
   return { ok: true, value: out };
 }
 
-function tokenAd(protocolId: bigint, expireTimestamp: bigint): Uint8Array {
-  return new ByteWriter(VERSION_INFO_BYTES + 16).bytes(VERSION_INFO).u64(protocolId).u64(expireTimestamp).buf;
+/** AD = version info | protocol id | expire timestamp (29 bytes). */
+function tokenAd(protocolId: bigint, expireTimestamp: bigint, version: NetcodeVersion): Uint8Array {
+  return new ByteWriter(VERSION_INFO_BYTES + 16).bytes(netcodeWire(version).versionInfo).u64(protocolId).u64(expireTimestamp).buf;
 }
 
-export function encryptConnectTokenPrivate(plain: Uint8Array, protocolId: bigint, expireTimestamp: bigint, nonce: Uint8Array, key: Uint8Array): Uint8Array {
-  return xaeadEncrypt(plain, tokenAd(protocolId, expireTimestamp), nonce, key);
+/** 1.00 encrypts with ChaCha20-Poly1305-IETF and nonce 0000‖sequence, the 8 bytes its token carries. */
+function ietfNonce(sequenceBytes: Uint8Array): Uint8Array {
+  const n = new Uint8Array(12);
+  n.set(sequenceBytes, 4);
+  return n;
 }
 
-/** Returns the 1008-byte plaintext, or null (wrong key, protocol id, expire timestamp, nonce, or tampering). */
-export function decryptConnectTokenPrivate(encrypted: Uint8Array, protocolId: bigint, expireTimestamp: bigint, nonce: Uint8Array, key: Uint8Array): Uint8Array | null {
-  if (encrypted.length !== CONNECT_TOKEN_PRIVATE_BYTES || nonce.length !== CONNECT_TOKEN_NONCE_BYTES || key.length !== KEY_BYTES) return null;
-  return xaeadDecrypt(encrypted, tokenAd(protocolId, expireTimestamp), nonce, key);
+export function encryptConnectTokenPrivate(
+  plain: Uint8Array,
+  protocolId: bigint,
+  expireTimestamp: bigint,
+  nonce: Uint8Array,
+  key: Uint8Array,
+  version: NetcodeVersion = DEFAULT_NETCODE_VERSION,
+): Uint8Array {
+  const ad = tokenAd(protocolId, expireTimestamp, version);
+  return version === '1.00' ? aeadEncrypt(plain, ad, ietfNonce(nonce), key) : xaeadEncrypt(plain, ad, nonce, key);
 }
 
-export function writeConnectToken(t: ConnectToken): Uint8Array {
+/** Returns the 1008-byte plaintext, or null (wrong key, protocol id, expire timestamp, nonce, version or tampering). */
+export function decryptConnectTokenPrivate(
+  encrypted: Uint8Array,
+  protocolId: bigint,
+  expireTimestamp: bigint,
+  nonce: Uint8Array,
+  key: Uint8Array,
+  version: NetcodeVersion = DEFAULT_NETCODE_VERSION,
+): Uint8Array | null {
+  if (encrypted.length !== CONNECT_TOKEN_PRIVATE_BYTES || nonce.length !== netcodeWire(version).tokenNonceBytes || key.length !== KEY_BYTES) return null;
+  const ad = tokenAd(protocolId, expireTimestamp, version);
+  return version === '1.00' ? aeadDecrypt(encrypted, ad, ietfNonce(nonce), key) : xaeadDecrypt(encrypted, ad, nonce, key);
+}
+
+/** 1.00 moves the timeout to the end of the public part; 1.02 puts it before the server list. */
+export function writeConnectToken(t: ConnectToken, version: NetcodeVersion = DEFAULT_NETCODE_VERSION): Uint8Array {
   const w = new ByteWriter(CONNECT_TOKEN_BYTES);
-  w.bytes(VERSION_INFO).u64(t.protocolId).u64(t.createTimestamp).u64(t.expireTimestamp).bytes(t.nonce).bytes(t.privateData);
-  w.u32(t.timeoutSeconds).u32(t.serverAddresses.length);
+  w.bytes(netcodeWire(version).versionInfo).u64(t.protocolId).u64(t.createTimestamp).u64(t.expireTimestamp).bytes(t.nonce).bytes(t.privateData);
+  if (version !== '1.00') w.u32(t.timeoutSeconds);
+  w.u32(t.serverAddresses.length);
   for (const a of t.serverAddresses) writeAddress(w, a);
   w.bytes(t.clientToServerKey).bytes(t.serverToClientKey);
+  if (version === '1.00') w.u32(t.timeoutSeconds);
   return w.buf;
 }
 
+/** The version a token's first 13 bytes name, when this build speaks it. */
+export function connectTokenVersion(data: Uint8Array): NetcodeVersion | undefined {
+  const head = data.subarray(0, VERSION_INFO_BYTES);
+  return NETCODE_VERSIONS.find((v) => bytesEqual(head, netcodeWire(v).versionInfo));
+}
+
 /** Reads the public part with the reference's checks (length, version, create <= expire, 1..32 addresses of type 1/2). */
-export function readConnectToken(data: Uint8Array): ReadResult<ConnectToken> {
+export function readConnectToken(data: Uint8Array, version: NetcodeVersion = DEFAULT_NETCODE_VERSION): ReadResult<ConnectToken> {
   if (data.length !== CONNECT_TOKEN_BYTES) return { ok: false, reason: 'wrong_length' };
+  const wire = netcodeWire(version);
   const r = new ByteReader(data);
-  const version = r.bytes(VERSION_INFO_BYTES)!;
-  if (!bytesEqual(version, VERSION_INFO)) return { ok: false, reason: 'wrong_version' };
+  if (!bytesEqual(r.bytes(VERSION_INFO_BYTES)!, wire.versionInfo)) return { ok: false, reason: 'wrong_version' };
   const protocolId = r.u64()!;
   const createTimestamp = r.u64()!;
   const expireTimestamp = r.u64()!;
   if (createTimestamp > expireTimestamp) return { ok: false, reason: 'create_after_expire' };
-  const nonce = r.bytes(CONNECT_TOKEN_NONCE_BYTES)!;
+  const nonce = r.bytes(wire.tokenNonceBytes)!;
   const privateData = r.bytes(CONNECT_TOKEN_PRIVATE_BYTES)!;
-  const timeoutSeconds = r.i32()!;
+  // 1.02 puts the timeout here, 1.00 after the keys
+  const timeoutFirst = version === '1.00' ? undefined : r.i32()!;
   const servers = readServerList(r);
   if (!servers.ok) return servers;
   const serverAddresses = servers.value;
   const c2s = r.bytes(KEY_BYTES);
   const s2c = r.bytes(KEY_BYTES);
-  if (!c2s || !s2c) return { ok: false, reason: 'truncated' };
+  const timeoutSeconds = timeoutFirst ?? r.i32();
+  if (!c2s || !s2c || timeoutSeconds === null) return { ok: false, reason: 'truncated' };
   return {
     ok: true,
     value: { protocolId, createTimestamp, expireTimestamp, nonce, privateData, timeoutSeconds, serverAddresses, clientToServerKey: c2s, serverToClientKey: s2c },

@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { type NetcodeAddress, makeAddress, parseAddress } from './address.js';
 import { NetcodeClientCore } from './client.js';
-import { ClientState, type ClientStateValue, clientStateName } from './constants.js';
+import { ClientState, type ClientStateValue, type NetcodeVersion, clientStateName } from './constants.js';
 import { type NetcodeServerConfig, NetcodeServerCore, type OutgoingDatagram, type ServerEvent } from './server.js';
 
 /** Clocks the adapters feed into the cores; replaceable for tests. */
@@ -115,7 +115,7 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
     const clock = o.clock ?? systemClock;
     try {
       const core = new NetcodeServerCore(
-        { protocolId: o.protocolId, privateKey: o.privateKey, maxClients: o.maxClients, address: o.address ? toAddress(o.address) : bound, ...(o.challengeKey ? { challengeKey: o.challengeKey } : {}) },
+        { protocolId: o.protocolId, privateKey: o.privateKey, maxClients: o.maxClients, address: o.address ? toAddress(o.address) : bound, ...(o.challengeKey ? { challengeKey: o.challengeKey } : {}), ...(o.version ? { version: o.version } : {}) },
         clock.now(),
       );
       return new NetcodeUdpServer(core, socket, bound, clock, o.tickMs ?? 10);
@@ -161,6 +161,8 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
 export interface NetcodeUdpClientOptions {
   tickMs?: number;
   clock?: NetcodeClock;
+  /** default 1.02 */
+  version?: NetcodeVersion;
 }
 
 export interface NetcodeUdpClientEvents {
@@ -180,7 +182,7 @@ export class NetcodeUdpClient extends EventEmitter<NetcodeUdpClientEvents> {
   constructor(o: NetcodeUdpClientOptions = {}) {
     super();
     this.clock = o.clock ?? systemClock;
-    this.core = new NetcodeClientCore(this.clock.now());
+    this.core = new NetcodeClientCore(this.clock.now(), o.version);
     this.timer = setInterval(() => this.tick(), o.tickMs ?? 10);
     this.timer.unref();
   }

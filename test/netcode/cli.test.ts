@@ -173,4 +173,50 @@ describe('iyesmp netcode CLI', () => {
     expect(stderr).toMatch(/"reason":"client_disconnect"/);
     expect(JSON.parse(stdout).data.connects).toBe(1);
   }, 120_000);
+
+  it('--netcode-version 1.00: token, inspect, serve and connect; a 1.02 probe and a wrong flag are refused cleanly', async () => {
+    expectOk(await run(['netcode', 'keygen', '-o', 'v.key']));
+    const bad = await run(['netcode', 'token', '--key', 'v.key', '--server', '127.0.0.1:1', '--client-id', '1', '--netcode-version', '1.01', '--json']);
+    expect(bad.code, bad.stderr).toBe(2);
+    expect(json(bad).error.code).toBe('bad_netcode_version');
+    const seqOnly = await run(['netcode', 'token', '--key', 'v.key', '--server', '127.0.0.1:1', '--client-id', '1', '--sequence', '5', '--json']);
+    expect(json(seqOnly).error.code).toBe('netcode_sequence_not_in_version');
+
+    const port = await freeUdpPort();
+    const server: ChildProcess = spawn(process.execPath, [bin, 'netcode', 'serve', '--key', 'v.key', '--bind', `127.0.0.1:${port}`, '--echo', '--netcode-version', '1.00', '--json'], { cwd: dir });
+    let stderr = '';
+    server.stderr!.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => server.on('exit', (code) => r(code)));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!stderr.includes('"listening"')) {
+        if (Date.now() > deadline) throw new Error(`server did not start: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(stderr).toMatch(/"version":"1.00"/);
+      const t1 = await run(['netcode', 'token', '--key', 'v.key', '--server', `127.0.0.1:${port}`, '--client-id', '3', '--netcode-version', '1.00', '-o', 'v100.token', '--json']);
+      expect(t1.code, t1.stderr).toBe(0);
+      const t2 = await run(['netcode', 'token', '--key', 'v.key', '--server', `127.0.0.1:${port}`, '--client-id', '4', '--netcode-version', '1.00', '--json']);
+      expect(BigInt(json(t2).data.sequence)).toBeGreaterThan(BigInt(json(t1).data.sequence));
+      const i = await run(['netcode', 'inspect', 'v100.token', '--key', 'v.key', '--json']);
+      expect(i.code, i.stderr).toBe(0);
+      expect(json(i).data.public.version).toBe('NETCODE 1.00');
+
+      const c = await run(['netcode', 'connect', 'v100.token', '--send', '3', '--netcode-version', '1.00', '--json'], 60_000);
+      expect(c.code, c.stderr).toBe(0);
+      expect(json(c).data.echoed).toBe(3);
+      // the same token to a 1.02 client: refused at once, with the flag to use
+      const mismatch = await run(['netcode', 'connect', 'v100.token', '--json'], 60_000);
+      expect(json(mismatch).error.code).toBe('netcode_invalid_connect_token');
+      expect(json(mismatch).error.hint).toMatch(/--netcode-version 1.00/);
+      // a 1.02 client with a 1.02 token: the 1.00 server never answers
+      expectOk(await run(['netcode', 'token', '--key', 'v.key', '--server', `127.0.0.1:${port}`, '--client-id', '5', '--timeout', '1', '-o', 'v102.token']));
+      const old = await run(['netcode', 'connect', 'v102.token', '--json'], 60_000);
+      expect(json(old).error.code).toBe('netcode_connection_request_timed_out');
+    } finally {
+      server.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/"event":"connect".*"clientId":"3"/);
+  }, 120_000);
 });

@@ -10,6 +10,7 @@ import {
   generateConnectToken,
   parseAddress,
   type GenerateConnectTokenOptions,
+  type NetcodeVersion,
 } from '../../src/netcode/index.js';
 
 export const KEY = new Uint8Array(32).fill(7);
@@ -25,8 +26,8 @@ export interface Datagram {
 export class SimClient {
   readonly core: NetcodeClientCore;
   readonly events: ClientEvent[] = [];
-  constructor(readonly address: NetcodeAddress, now: number) {
-    this.core = new NetcodeClientCore(now);
+  constructor(readonly address: NetcodeAddress, now: number, version?: NetcodeVersion) {
+    this.core = new NetcodeClientCore(now, version);
   }
   get states(): number[] {
     return this.events.filter((e) => e.type === 'state').map((e) => (e as { state: number }).state);
@@ -57,14 +58,14 @@ export class SimNet {
     return UNIX_BASE + BigInt(Math.floor(this.time));
   }
 
-  addServer(address: string, maxClients = 4, protocolId = PROTOCOL, privateKey = KEY): SimServer {
-    const s = new SimServer(new NetcodeServerCore({ protocolId, privateKey, address, maxClients }, this.time));
+  addServer(address: string, maxClients = 4, protocolId = PROTOCOL, privateKey = KEY, version?: NetcodeVersion): SimServer {
+    const s = new SimServer(new NetcodeServerCore({ protocolId, privateKey, address, maxClients, ...(version ? { version } : {}) }, this.time));
     this.servers.set(addressKey(s.core.address), s);
     return s;
   }
 
-  addClient(host = '10.0.0.1'): SimClient {
-    const c = new SimClient(parseAddress(`${host.includes(':') ? `[${host}]` : host}:${this.nextPort++}`), this.time);
+  addClient(host = '10.0.0.1', version?: NetcodeVersion): SimClient {
+    const c = new SimClient(parseAddress(`${host.includes(':') ? `[${host}]` : host}:${this.nextPort++}`), this.time, version);
     this.clients.push(c);
     return c;
   }

@@ -10,6 +10,7 @@ import type { GameMessage } from '../../game.js';
 import type { SessionTable } from '../../session-table.js';
 import type { ActionResult, AdmissionRefusal, AdmissionResult, SourceAddress } from '../../types.js';
 import type { HostTransport, HostTransportEvent, SeatRef, TransportEndpoint } from '../transport.js';
+import type { NetcodeVersion } from '../../../netcode/constants.js';
 
 export interface NetcodeHostTransportOptions {
   /** the host's session table (HostDomain.sessions); shared with the other transports */
@@ -34,6 +35,8 @@ export interface NetcodeHostTransportOptions {
   clock?: NetcodeClock;
   tickMs?: number;
   socketBufferBytes?: number;
+  /** netcode wire version; default 1.02 */
+  version?: NetcodeVersion;
 }
 
 /** Why a netcode client was refused: the domain's reasons in netcode words, plus the checks before it. */
@@ -130,6 +133,7 @@ export class NetcodeHostTransport implements HostTransport {
       ...(o.clock ? { clock: o.clock } : {}),
       ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
       ...(o.socketBufferBytes !== undefined ? { socketBufferBytes: o.socketBufferBytes } : {}),
+      ...(o.version ? { version: o.version } : {}),
     });
     return new NetcodeHostTransport(server, o);
   }
