@@ -20,7 +20,7 @@ describe('WebCrypto provider for the PKI', () => {
 
   for (const a of algorithms) {
     it(`issues and verifies a ${a.name} certificate with it`, async () => {
-      const keys = (await webcrypto.subtle.generateKey(a.gen, true, ['sign', 'verify'])) as CryptoKeyPair;
+      const keys = (await webcrypto.subtle.generateKey(a.gen, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
       const cert = await x509.X509CertificateGenerator.createSelfSigned({
         serialNumber: '01',
         name: `CN=${a.name}`,
