@@ -28,6 +28,7 @@ export interface OutboxOptions {
 }
 
 export type OutboxEvent =
+  | { type: 'enqueued'; id: string; kind: OutboxKind; at: number }
   | { type: 'dropped'; id: string; kind: OutboxKind; dropped: number; at: number; message: string }
   | { type: 'delivered'; id: string; kind: OutboxKind; at: number };
 
@@ -93,11 +94,15 @@ export class ResultsOutbox<T = unknown> {
     return [...this.#servers.keys()];
   }
 
-  /** Queue an item; returns false (and changes nothing) if its id is already queued. */
-  enqueue(item: { id: string; kind: OutboxKind; body: T }, now: number): boolean {
+  /**
+   * Queue an item; returns false (and changes nothing) if its id is already queued. `enqueuedAt`
+   * defaults to `now`; an item restored from disk keeps its own age (it decides what is dropped first).
+   */
+  enqueue(item: { id: string; kind: OutboxKind; body: T; enqueuedAt?: number }, now: number): boolean {
     if (this.#entries.has(item.id)) return false;
     while (this.#entries.size >= this.capacity) this.#dropOne(now);
-    this.#entries.set(item.id, { item: { ...item, enqueuedAt: now }, attempts: new Map() });
+    this.#entries.set(item.id, { item: { id: item.id, kind: item.kind, body: item.body, enqueuedAt: item.enqueuedAt ?? now }, attempts: new Map() });
+    this.events.emit({ type: 'enqueued', id: item.id, kind: item.kind, at: now });
     return true;
   }
 
@@ -184,6 +189,11 @@ export class ResultsOutbox<T = unknown> {
 
   has(id: string): boolean {
     return this.#entries.has(id);
+  }
+
+  /** The queued item with this id. */
+  item(id: string): OutboxItem<T> | undefined {
+    return this.#entries.get(id)?.item;
   }
 
   #resendDelay(tries: number): number {

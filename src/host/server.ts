@@ -8,6 +8,7 @@ import { ALPN, AddressAllowList, createQuicServer, type AllowListStats, type Pem
 import { AuthConnection } from './auth-connection.js';
 import { GameSession, toPlayerResults, type GameMessage, type GameTransport, type HostGame, type WirePlayerResult } from './game.js';
 import { HostDomain } from './host-domain.js';
+import { OutboxStore } from './outbox-store.js';
 import { acceptPlayer, roster, sessionPolicy, type PlayerConn } from './player-endpoint.js';
 import type { ExpectedAddress, GameResults } from './types.js';
 
@@ -65,6 +66,8 @@ export interface HostServerOptions {
    * stray datagrams makes one line per interval, not one per datagram.
    */
   dropLogIntervalMs?: number;
+  /** keep the results outbox in this folder, so results survive a restart while every Auth server is down */
+  outboxDir?: string;
   logger?: Logger;
 }
 
@@ -102,6 +105,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
   /** what `game.end` says, set just before the domain ends a session */
   readonly #lastReport = new Map<string, { reason: 'completed' | 'aborted' | 'cancelled'; results: WirePlayerResult[]; ext?: unknown }>();
   #timer: NodeJS.Timeout | undefined;
+  #outboxStore: OutboxStore | undefined;
   #connections = 0;
   #closeP: Promise<void> | undefined;
   /** allow-list drops already logged, and when (rate limit of the drop log line) */
@@ -141,6 +145,13 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
 
   static async start<Ext = unknown>(opts: HostServerOptions, game: HostGame<Ext>): Promise<HostServer<Ext>> {
     const s = new HostServer<Ext>(opts, game);
+    if (opts.outboxDir) {
+      const store = await OutboxStore.open({ dir: opts.outboxDir, clock: { mono: s.clock, wall: Date.now } });
+      store.events.on((e) => s.logger.warn({ event: e.type, ...('id' in e ? { id: e.id } : { file: e.file }) }, e.message));
+      const restored = await store.attach(s.domain.outbox);
+      if (restored > 0) s.logger.info({ restored, dir: opts.outboxDir }, 'results outbox restored from disk');
+      s.#outboxStore = store;
+    }
     s.playerServer = await createQuicServer({
       host: opts.listen?.host ?? '::',
       port: opts.listen?.port ?? 0,
@@ -258,6 +269,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext> {
       await Promise.all([...this.#auth.values()].map((a) => a.close()));
       await Promise.all([this.playerServer.close({ graceMs: Math.min(graceMs, 1000) }), this.netcode?.close()]);
       this.#logDrops(true);
+      await this.#outboxStore?.idle();
       this.logger.info({ unsent: this.domain.outbox.size, stats: this.stats() }, 'host server stopped');
     })();
     return this.#closeP;

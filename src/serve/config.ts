@@ -167,6 +167,7 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
     reconnectGraceMs: c.game.reconnect_grace_seconds * 1000,
     ...(c.game.min_players !== undefined ? { minPlayers: c.game.min_players } : {}),
     ...(netcode ? { netcode } : {}),
+    ...(c.outbox.dir ? { outboxDir: c.outbox.dir } : {}),
     logger,
   };
 }
