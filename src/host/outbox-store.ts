@@ -127,13 +127,13 @@ export class OutboxStore {
    */
   async attach(outbox: ResultsOutbox<OutboxBody>): Promise<number> {
     const restored = await this.load();
-    outbox.events.on((e) => {
-      if (e.type === 'enqueued') {
-        const item = outbox.item(e.id);
-        if (item && !this.#onDisk.has(e.id)) this.#run(() => this.#save(item));
-      } else if (this.#onDisk.has(e.id)) {
-        this.#run(() => this.#remove(e.id));
-      }
+    outbox.setJournal({
+      added: (item) => {
+        if (!this.#onDisk.has(item.id)) this.#run(() => this.#save(item));
+      },
+      removed: (id) => {
+        if (this.#onDisk.has(id)) this.#run(() => this.#remove(id));
+      },
     });
     for (const item of restored) outbox.enqueue(item, this.#clock.mono());
     return restored.length;

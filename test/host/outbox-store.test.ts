@@ -55,16 +55,16 @@ describe('OutboxStore', () => {
     expect(b.restored).toBe(3);
     expect(b.outbox.ids()).toEqual(['result:s1', 'result:s2', 'telemetry:s1']);
     // s2 ended 1 s before the save; a minute passed: on the new clock it ended 61 s ago
-    const s2 = b.outbox.item('result:s2')!.body;
-    expect(s2.kind === 'result' && s2.report.endedAt).toBe(100 - 61_000);
-    expect(s2.kind === 'result' && s2.report.createdAt).toBe(100 - 61_500);
-    expect(b.outbox.item('result:s2')!.enqueuedAt).toBe(100 - 60_900);
+    b.outbox.onConnected('auth-a', 200);
+    const s2 = b.outbox.pending('auth-a', 200).find((i) => i.id === 'result:s2')!;
+    expect(s2.body.kind === 'result' && s2.body.report.endedAt).toBe(100 - 61_000);
+    expect(s2.body.kind === 'result' && s2.body.report.createdAt).toBe(100 - 61_500);
+    expect(s2.enqueuedAt).toBe(100 - 60_900);
     expect(b.events).toEqual([]);
     await b.store.idle();
     expect(await files()).toHaveLength(3); // restoring writes nothing again
 
     // delivered: the file goes
-    b.outbox.onConnected('auth-a', 200);
     b.outbox.ack('auth-a', 'result:s1', 201);
     await b.store.idle();
     expect(await files()).toHaveLength(2);
