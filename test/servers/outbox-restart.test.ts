@@ -4,9 +4,15 @@
  * the Auth server comes back, and the result is recorded exactly once.
  */
 import { readdir } from 'node:fs/promises';
+import pino from 'pino';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthServer } from '../../src/auth/server.js';
+import type { HostConfig } from '../../src/config/host.js';
+import { checkConfigText } from '../../src/config/load.js';
+import { scaffoldConfig } from '../../src/config/scaffold.js';
+import { TRUST_DIR } from '../../src/pki/trust.js';
+import { hostOptionsFromConfig } from '../../src/serve/config.js';
 import type { SessionRecord } from '../../src/auth/sessions.js';
 import type { HostGame } from '../../src/host/game.js';
 import type { HostServer } from '../../src/host/server.js';
@@ -89,4 +95,13 @@ describe('results outbox across a host restart', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(ended).toHaveLength(1);
   }, 90_000);
+
+  it('host.toml: [outbox] dir, scaffolded, becomes outboxDir relative to the config file', async () => {
+    const outFile = path.join(fx.dir, 'host.toml');
+    const { text } = await scaffoldConfig({ kind: 'host', pkiDir: fx.pki.dir, entries: fx.pki.manifest.entries, trustDir: TRUST_DIR, outFile, publicAddress: '127.0.0.1', authServers: ['127.0.0.1:7351'] });
+    const r = checkConfigText(text, { baseDir: fx.dir });
+    if (!r.ok) throw new Error('scaffolded host.toml is invalid');
+    const o = await hostOptionsFromConfig(r.config as HostConfig, pino({ level: 'silent' }));
+    expect(o.outboxDir).toBe(path.join(fx.dir, 'outbox-host-1'));
+  });
 });
