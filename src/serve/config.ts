@@ -117,12 +117,16 @@ async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; r
   return { service: new AccountService({ providers }), ...(ratingFor ? { ratingFor } : {}) };
 }
 
-/** `[accounts.token]`: JWTs verified against the JWKS URL, key file or secret the schema let through (exactly one). */
-async function jwtProviderFrom(t: AuthConfig['accounts']['token']): Promise<JwtProvider> {
-  let keys: JwtKeys;
+/**
+ * `[accounts.token]`: JWTs verified against the JWKS URL, key file or secret the schema let through
+ * (exactly one). `config check` builds it too, so both refuse the same key files; nothing is fetched here.
+ */
+export async function jwtProviderFrom(t: AuthConfig['accounts']['token']): Promise<JwtProvider> {
+  const source = t.jwks_url !== undefined ? 'jwks_url' : t.key_file !== undefined ? 'key_file' : 'secret_file';
   try {
+    let keys: JwtKeys;
     if (t.jwks_url) keys = remoteJwks(t.jwks_url, { timeoutMs: t.jwks_timeout_seconds * 1000, cacheMaxAgeMs: t.jwks_cache_seconds * 1000 });
-    else if (t.key_file) keys = jwtKeysFromFile(await readText(t.key_file, 'accounts.token.key_file'), `accounts.token.key_file ${t.key_file}`);
+    else if (t.key_file) keys = jwtKeysFromFile(await readText(t.key_file, 'accounts.token.key_file'), t.key_file);
     else keys = jwtSecret((await readText(t.secret_file!, 'accounts.token.secret_file')).trim());
     return new JwtProvider({
       keys,
@@ -133,7 +137,7 @@ async function jwtProviderFrom(t: AuthConfig['accounts']['token']): Promise<JwtP
     });
   } catch (err) {
     if (err instanceof IyesmpError) throw err;
-    throw new IyesmpError('input', 'config_invalid', `accounts.token: ${(err as Error).message}`);
+    throw new IyesmpError('input', 'config_invalid', `accounts.token.${source}: ${(err as Error).message}`, { details: { key: `accounts.token.${source}` } });
   }
 }
 

@@ -14,6 +14,7 @@ import { checkConfigText, formatProblem, type Checked } from '../../src/config/l
 import { scaffoldConfig } from '../../src/config/scaffold.js';
 import type { AuthConfig } from '../../src/config/auth.js';
 import { authOptionsFromConfig } from '../../src/serve/config.js';
+import { checkConfigCommand } from '../../src/commands/config-check.js';
 import { AUTH_FAILURES } from '../../src/auth/accounts/index.js';
 import { TRUST_DIR } from '../../src/pki/trust.js';
 import { makeFx, type Fx } from './helpers.js';
@@ -41,9 +42,10 @@ afterAll(async () => {
   await fx?.cleanup();
 });
 
+const tokenText = (lines: string) => authText.replace(/^mode = "guest"/m, 'mode = "token"').replace('[accounts.token]\n', `[accounts.token]\n${lines}\n`);
+
 function tokenMode(lines: string): Checked {
-  const t = authText.replace(/^mode = "guest"/m, 'mode = "token"').replace('[accounts.token]\n', `[accounts.token]\n${lines}\n`);
-  return checkConfigText(t, { baseDir: fx.dir });
+  return checkConfigText(tokenText(lines), { baseDir: fx.dir });
 }
 
 function config(r: Checked): AuthConfig {
@@ -84,5 +86,19 @@ describe('[accounts.token]: JWTs as the template says', () => {
   it('a secret file too short for HS256 is an input error naming the key', async () => {
     await writeFile(path.join(fx.dir, 'short.secret'), 'short\n');
     await expect(authOptionsFromConfig(config(tokenMode('secret_file = "short.secret"')), silent)).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringContaining('accounts.token') });
+  });
+
+  it('config check builds the same keys as serve: a bad key file fails it, a missing one is a warning', async () => {
+    const file = path.join(fx.dir, 'token-auth.toml');
+    await writeFile(file, tokenText('key_file = "idp.pem"'));
+    expect((await checkConfigCommand(file)).warnings.filter((w) => w.startsWith('accounts.token'))).toEqual([]);
+    await writeFile(path.join(fx.dir, 'garbage.pem'), 'not a key\n');
+    await writeFile(file, tokenText('key_file = "garbage.pem"'));
+    await expect(checkConfigCommand(file)).rejects.toMatchObject({ kind: 'check', code: 'config_invalid', details: { problems: [{ path: 'accounts.token.key_file' }] } });
+    await expect(authOptionsFromConfig(config(tokenMode('key_file = "garbage.pem"')), silent)).rejects.toMatchObject({ code: 'config_invalid' });
+    await writeFile(file, tokenText('secret_file = "short.secret"'));
+    await expect(checkConfigCommand(file)).rejects.toMatchObject({ kind: 'check', details: { problems: [{ path: 'accounts.token.secret_file', message: expect.stringContaining('32 bytes') }] } });
+    await writeFile(file, tokenText('secret_file = "absent.secret"'));
+    expect((await checkConfigCommand(file)).warnings).toContain(`accounts.token.secret_file: ${path.join(fx.dir, 'absent.secret')} does not exist`);
   });
 });
