@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isHmacAlgorithm, JWS_ALGORITHMS } from '../auth/accounts/jwt.js';
 import { HOST_TRANSPORT_KINDS } from '../protocol/transports.js';
 import { netcodeAuthConfigSection } from './netcode.js';
 import { compareVersions } from '../protocol/version.js';
@@ -61,12 +62,23 @@ export function authConfigSchema(baseDir?: string) {
               allow_registration: bool().default(true),
             })
             .prefault({}),
+          /** JWTs from the studio's identity provider: exactly one key source */
           token: z
             .strictObject({
               issuer: nonEmpty().optional(),
               audience: nonEmpty().optional(),
-              jwks_url: z.url({ error: 'expected a URL' }).optional(),
+              jwks_url: jwksUrl().optional(),
+              /** PEM public key or certificate, JWK or JWK set */
+              key_file: file().optional(),
+              /** shared HMAC secret (HS256/384/512), at least 32 bytes */
               secret_file: file().optional(),
+              /** default: RS256, PS256, ES256, ES384, EdDSA/Ed25519 for public keys; HS256 for secret_file */
+              algorithms: z.array(z.enum(JWS_ALGORITHMS, { error: `expected one of ${JWS_ALGORITHMS.map((a) => `"${a}"`).join(', ')} ("none" is never accepted)` }), { error: 'expected a list of algorithm names' }).min(1, { error: 'expected at least one algorithm' }).optional(),
+              clock_skew_seconds: z.number({ error: 'expected 0 to 300 seconds' }).int({ error: 'expected 0 to 300 seconds' }).min(0, { error: 'expected 0 to 300 seconds' }).max(300, { error: 'expected 0 to 300 seconds' }).default(30),
+              /** one JWKS fetch gives up after this */
+              jwks_timeout_seconds: posInt().max(60, { error: 'expected a positive integer up to 60' }).default(5),
+              /** a fetched JWKS is reused this long (a token with an unknown kid refetches sooner, at most every 30 s) */
+              jwks_cache_seconds: posInt().default(600),
             })
             .prefault({}),
           custom: z.strictObject({ module: file().optional() }).prefault({}),
@@ -115,8 +127,19 @@ export function authConfigSchema(baseDir?: string) {
       logging: logging(),
     })
     .superRefine((c, ctx) => {
-      if (c.accounts.mode === 'token' && !c.accounts.token.jwks_url && !c.accounts.token.secret_file) {
-        ctx.addIssue({ code: 'custom', path: ['accounts', 'token'], message: 'accounts.mode is "token": set jwks_url or secret_file' });
+      const t = c.accounts.token;
+      const sources = (['jwks_url', 'key_file', 'secret_file'] as const).filter((k) => t[k] !== undefined);
+      if (c.accounts.mode === 'token' && sources.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['accounts', 'token'], message: 'accounts.mode is "token": set jwks_url, key_file or secret_file' });
+      }
+      if (sources.length > 1) {
+        ctx.addIssue({ code: 'custom', path: ['accounts', 'token', sources[1]!], message: `set only one of jwks_url, key_file and secret_file (found ${sources.join(' and ')})` });
+      }
+      // HS* with public keys is the algorithm-confusion attack; a shared secret signs only HS*
+      const hmacWanted = t.secret_file !== undefined;
+      const misfit = (t.algorithms ?? []).filter((a) => isHmacAlgorithm(a) !== hmacWanted);
+      if (sources.length === 1 && misfit.length > 0) {
+        ctx.addIssue({ code: 'custom', path: ['accounts', 'token', 'algorithms'], message: `${misfit.join(', ')} cannot be used with ${sources[0]}: ${hmacWanted ? 'a shared secret verifies HS256/384/512 only' : 'public keys never verify HS* algorithms'}` });
       }
       if (c.accounts.mode === 'custom' && !c.accounts.custom.module) {
         ctx.addIssue({ code: 'custom', path: ['accounts', 'custom', 'module'], message: 'accounts.mode is "custom": set module to your accounts module' });
@@ -146,6 +169,20 @@ export function authConfigSchema(baseDir?: string) {
         ctx.addIssue({ code: 'custom', path: ['clients', 'game_version_below'], message: `must be above game_version_min ("${v.game_version_min}"), or no client version is accepted` });
       }
     });
+}
+
+/**
+ * The identity provider's JWKS endpoint. https, except on a loopback address (a local IdP or test):
+ * keys fetched over plain http from elsewhere could be swapped by anyone on the path.
+ */
+function jwksUrl() {
+  return z.url({ error: 'expected a URL' }).refine(
+    (u) => {
+      const url = new URL(u);
+      return url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname));
+    },
+    { error: 'expected an https:// URL (http:// only on localhost)' },
+  );
 }
 
 export type AuthConfig = z.output<ReturnType<typeof authConfigSchema>>;

@@ -43,6 +43,12 @@ export function hostConfigSchema(baseDir?: string) {
         key: file(),
         key_passphrase_file: file().optional(),
       }),
+      outbox: z
+        .strictObject({
+          /** folder for results and telemetry not yet acknowledged by an Auth server; unset: memory only */
+          dir: file().optional(),
+        })
+        .prefault({}),
       transports: z
         .strictObject({
           quic: z

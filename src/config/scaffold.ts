@@ -124,6 +124,8 @@ export async function scaffoldConfig(input: ScaffoldInput): Promise<ScaffoldResu
       pki_cert: tomlString(files.cert),
       pki_key: tomlString(files.key),
       quic_port: String(HOST_QUIC_PORT),
+      // per host name: hosts scaffolded into one folder (the demo) must not share an outbox
+      outbox_dir: tomlString(`outbox-${e.name}`),
     });
   }
 

@@ -7,7 +7,8 @@ export { AllowList, type AllowListEvent } from './allow-list.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { Session, normalizeFingerprint, type SessionView } from './session.js';
 export { SessionTable, type SessionTableOptions, type HostCapacity, type HostLoad, type ConnectionBinding } from './session-table.js';
-export { ResultsOutbox, type OutboxItem, type OutboxKind, type OutboxOptions, type OutboxEvent, type DeliveryPolicy } from './outbox.js';
+export { ResultsOutbox, type OutboxItem, type OutboxKind, type OutboxOptions, type OutboxEvent, type OutboxJournal, type DeliveryPolicy } from './outbox.js';
+export { OutboxStore, type OutboxClock, type OutboxStoreOptions, type OutboxStoreEvent } from './outbox-store.js';
 export { AuthLinks, type AuthLinkEvent, type AuthLinkState } from './auth-links.js';
 export { HostDomain, type HostDomainOptions, type OutboxBody } from './host-domain.js';
 

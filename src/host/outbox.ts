@@ -31,6 +31,15 @@ export type OutboxEvent =
   | { type: 'dropped'; id: string; kind: OutboxKind; dropped: number; at: number; message: string }
   | { type: 'delivered'; id: string; kind: OutboxKind; at: number };
 
+/**
+ * Told, synchronously and in order, of each item added to and removed from (settled or dropped) the
+ * outbox, so an adapter can keep a copy; it does its I/O on its own time.
+ */
+export interface OutboxJournal<T> {
+  added(item: OutboxItem<T>): void;
+  removed(id: string): void;
+}
+
 interface Attempt {
   /** when it was last handed to the transport on this server's connection */
   sentAt?: number;
@@ -59,6 +68,7 @@ export class ResultsOutbox<T = unknown> {
   readonly #entries = new Map<string, Entry<T>>(); // insertion order = age
   readonly #servers = new Map<string, { up: boolean }>();
   #dropped = 0;
+  #journal: OutboxJournal<T> | undefined;
 
   constructor(opts: OutboxOptions = {}) {
     this.capacity = opts.capacity ?? 10_000;
@@ -93,11 +103,16 @@ export class ResultsOutbox<T = unknown> {
     return [...this.#servers.keys()];
   }
 
-  /** Queue an item; returns false (and changes nothing) if its id is already queued. */
-  enqueue(item: { id: string; kind: OutboxKind; body: T }, now: number): boolean {
+  /**
+   * Queue an item; returns false (and changes nothing) if its id is already queued. `enqueuedAt`
+   * defaults to `now`; an item restored from disk keeps its own age (it decides what is dropped first).
+   */
+  enqueue(item: { id: string; kind: OutboxKind; body: T; enqueuedAt?: number }, now: number): boolean {
     if (this.#entries.has(item.id)) return false;
     while (this.#entries.size >= this.capacity) this.#dropOne(now);
-    this.#entries.set(item.id, { item: { ...item, enqueuedAt: now }, attempts: new Map() });
+    const entry: Entry<T> = { item: { id: item.id, kind: item.kind, body: item.body, enqueuedAt: item.enqueuedAt ?? now }, attempts: new Map() };
+    this.#entries.set(item.id, entry);
+    this.#journal?.added(entry.item);
     return true;
   }
 
@@ -186,6 +201,11 @@ export class ResultsOutbox<T = unknown> {
     return this.#entries.has(id);
   }
 
+  /** Mirror every addition and removal from now on (the host's disk store). One journal at a time. */
+  setJournal(journal: OutboxJournal<T>): void {
+    this.#journal = journal;
+  }
+
   #resendDelay(tries: number): number {
     // never sooner than the ack timeout; from the second send on, jittered exponential growth
     return Math.max(this.ackTimeoutMs, this.#backoff.delayFor(tries - 1));
@@ -206,6 +226,7 @@ export class ResultsOutbox<T = unknown> {
         : this.#servers.size > 0 && [...this.#servers.keys()].every((sid) => e.attempts.get(sid)?.acked);
     if (!done) return false;
     this.#entries.delete(e.item.id);
+    this.#journal?.removed(e.item.id);
     this.events.emit({ type: 'delivered', id: e.item.id, kind: e.item.kind, at: now });
     return true;
   }
@@ -221,6 +242,7 @@ export class ResultsOutbox<T = unknown> {
     victim ??= this.#entries.values().next().value;
     if (!victim) return;
     this.#entries.delete(victim.item.id);
+    this.#journal?.removed(victim.item.id);
     this.#dropped++;
     this.events.emit({
       type: 'dropped',

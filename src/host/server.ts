@@ -12,6 +12,7 @@ import { NetcodeHostTransport, type NetcodeHostTransportOptions } from './transp
 import { QuicHostTransport, type GameEndNotice, type QuicTransportContext } from './transports/quic/transport.js';
 import type { HostTransport, SeatRef, TransportEndpoint } from './transports/transport.js';
 import type { GameResults, TransportKind } from './types.js';
+import { OutboxStore } from './outbox-store.js';
 
 /**
  * The Host server: dials every Auth server (`iyesmp-hostctl/1`), registers and heartbeats, and
@@ -67,6 +68,8 @@ export interface HostServerOptions {
    * stray datagrams makes one line per interval, not one per datagram.
    */
   dropLogIntervalMs?: number;
+  /** keep the results outbox in this folder, so results survive a restart while every Auth server is down */
+  outboxDir?: string;
   logger?: Logger;
 }
 
@@ -104,6 +107,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
   /** what `game.end` says, set just before the domain ends a session */
   readonly #lastReport = new Map<string, { reason: 'completed' | 'aborted' | 'cancelled'; results: WirePlayerResult[]; ext?: unknown }>();
   #timer: NodeJS.Timeout | undefined;
+  #outboxStore: OutboxStore | undefined;
   #closeP: Promise<void> | undefined;
   /** allow-list drops already logged, and when (rate limit of the drop log line) */
   #droppedLogged = 0;
@@ -142,6 +146,13 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
 
   static async start<Ext = unknown>(opts: HostServerOptions, game: HostGame<Ext>): Promise<HostServer<Ext>> {
     const s = new HostServer<Ext>(opts, game);
+    if (opts.outboxDir) {
+      const store = await OutboxStore.open({ dir: opts.outboxDir, clock: { mono: s.clock, wall: Date.now } });
+      store.events.on((e) => s.logger.warn({ event: e.type, ...('id' in e ? { id: e.id } : { file: e.file }) }, e.message));
+      const restored = await store.attach(s.domain.outbox);
+      if (restored > 0) s.logger.info({ restored, dir: opts.outboxDir }, 'results outbox restored from disk');
+      s.#outboxStore = store;
+    }
     const o = s.options;
     s.quic = await QuicHostTransport.listen(s.#quicContext(), {
       ...(opts.listen ? { listen: opts.listen } : {}),
@@ -269,6 +280,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       await Promise.all([...this.#auth.values()].map((a) => a.close()));
       await Promise.all([...this.#transports.values()].map((t) => t.close({ graceMs: Math.min(graceMs, 1000) })));
       this.#logDrops(true);
+      await this.#outboxStore?.idle();
       this.logger.info({ unsent: this.domain.outbox.size, stats: this.stats() }, 'host server stopped');
     })();
     return this.#closeP;

@@ -2,11 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { serveError } from './errors.js';
+import { IyesmpError } from '../errors.js';
 import { parseEndpoint } from '../net/address.js';
 import { loadSessionMinter } from '../pki/index.js';
 import type { AuthConfig } from '../config/auth.js';
 import type { HostConfig } from '../config/host.js';
-import { AccountService, CustomVerifierProvider, GuestProvider, MemoryAccountStore, PasswordProvider, TokenProvider, type AccountProvider, type StudioVerifier } from '../auth/accounts/index.js';
+import { AccountService, CustomVerifierProvider, GuestProvider, JwtProvider, type JwtKeys, jwtKeysFromFile, jwtSecret, MemoryAccountStore, PasswordProvider, remoteJwks, type AccountProvider, type StudioVerifier } from '../auth/accounts/index.js';
 import type { AuthServerOptions } from '../auth/server.js';
 import type { HandoffTransportKind } from '../auth/handoff/index.js';
 import type { HostServerOptions } from '../host/server.js';
@@ -94,12 +95,9 @@ async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; r
     case 'password':
       providers.push(new PasswordProvider({ store: new MemoryAccountStore(), minPasswordLength: a.password.min_length, maxPasswordLength: a.password.max_length }));
       break;
-    case 'token': {
-      if (!a.token.secret_file) throw serveError('config_unsupported', 'accounts.token: only secret_file (HMAC tokens) is supported in this build, not jwks_url');
-      const secret = (await readText(a.token.secret_file, 'accounts.token.secret_file')).trim();
-      providers.push(new TokenProvider({ secrets: { default: secret }, ...(a.token.audience ? { audience: a.token.audience } : {}) }));
+    case 'token':
+      providers.push(await jwtProviderFrom(a.token));
       break;
-    }
     case 'custom': {
       const file = a.custom.module!;
       let mod: { verify?: StudioVerifier; default?: StudioVerifier; ratingFor?: unknown };
@@ -120,6 +118,30 @@ async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; r
     }
   }
   return { service: new AccountService({ providers }), ...(ratingFor ? { ratingFor } : {}) };
+}
+
+/**
+ * `[accounts.token]`: JWTs verified against the JWKS URL, key file or secret the schema let through
+ * (exactly one). `config check` builds it too, so both refuse the same key files; nothing is fetched here.
+ */
+export async function jwtProviderFrom(t: AuthConfig['accounts']['token']): Promise<JwtProvider> {
+  const source = t.jwks_url !== undefined ? 'jwks_url' : t.key_file !== undefined ? 'key_file' : 'secret_file';
+  try {
+    let keys: JwtKeys;
+    if (t.jwks_url) keys = remoteJwks(t.jwks_url, { timeoutMs: t.jwks_timeout_seconds * 1000, cacheMaxAgeMs: t.jwks_cache_seconds * 1000 });
+    else if (t.key_file) keys = jwtKeysFromFile(await readText(t.key_file, 'accounts.token.key_file'), t.key_file);
+    else keys = jwtSecret((await readText(t.secret_file!, 'accounts.token.secret_file')).trim());
+    return new JwtProvider({
+      keys,
+      ...(t.algorithms ? { algorithms: t.algorithms } : {}),
+      ...(t.issuer ? { issuer: t.issuer } : {}),
+      ...(t.audience ? { audience: t.audience } : {}),
+      clockSkewSeconds: t.clock_skew_seconds,
+    });
+  } catch (err) {
+    if (err instanceof IyesmpError) throw err;
+    throw serveError('config_invalid', `accounts.token.${source}: ${(err as Error).message}`, { details: { key: `accounts.token.${source}` } });
+  }
 }
 
 /** Turns a validated `host.toml` into HostServerOptions. */
@@ -152,6 +174,7 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
     reconnectGraceMs: c.game.reconnect_grace_seconds * 1000,
     ...(c.game.min_players !== undefined ? { minPlayers: c.game.min_players } : {}),
     ...(netcode ? { netcode } : {}),
+    ...(c.outbox.dir ? { outboxDir: c.outbox.dir } : {}),
     logger,
   };
 }

@@ -23,13 +23,6 @@ export function unservedAuthSettings(c: AuthConfig): Unserved[] {
       c.database.url ? ` (database.url ${redactUrl(c.database.url)} is ignored)` : ` (database.path "${c.database.path}" is ignored)`
     }`,
   });
-  const a = c.accounts;
-  if (a.mode === 'token' && a.token.jwks_url && a.token.secret_file) {
-    out.push({ key: 'accounts.token.jwks_url', message: 'accounts.token.jwks_url is ignored: this build checks HMAC tokens with secret_file only' });
-  }
-  if (a.mode === 'token' && a.token.issuer) {
-    out.push({ key: 'accounts.token.issuer', message: `accounts.token.issuer = "${a.token.issuer}" is not checked by this build (the audience is)` });
-  }
   if (c.logging.format === 'pretty') out.push(prettyLogs());
   return out;
 }

@@ -6,6 +6,7 @@ export * from './lockout.js';
 export * from './guest.js';
 export * from './password.js';
 export * from './tokens.js';
+export * from './jwt.js';
 export * from './custom.js';
 export * from './bans.js';
 export * from './service.js';

@@ -11,12 +11,16 @@ import {
 } from './types.js';
 
 /**
- * Shared-secret login tokens for studios that already run their own account backend: the backend
- * signs a short-lived token with a secret it shares with the auth server, the game sends it here.
+ * iyesmp's own compact token, for when both ends run this library: a Node backend that imports
+ * `signToken` and an Auth server built with `TokenProvider` (embedders, tests). Tokens from a studio's
+ * identity provider are JWTs and go through JwtProvider (jwt.ts); `accounts.mode = "token"` in the
+ * config means JWT.
  *
  * Format: `ist1.<kid>.<claims as base64url JSON>.<HMAC-SHA256 as base64url>`, the MAC covering
- * everything before the last dot. Hand-written rather than JWT because we need one fixed algorithm
- * (no `alg` negotiation to get wrong) and a key id for rotation, which is a dozen lines.
+ * everything before the last dot. Kept beside JWT where we control both sides because it is smaller
+ * in what can go wrong: one fixed algorithm (no `alg` header to negotiate, downgrade or confuse),
+ * mandatory expiry, a key id for rotation, the MAC checked before any claim is parsed, no parser
+ * dependency. An identity provider cannot produce it, so it is never the answer for studios' IdPs.
  */
 export interface TokenClaims {
   /** Player id in the studio's system; becomes Account.accountId. */

@@ -50,6 +50,16 @@ export const AUTH_FAILURES = {
   registrationDisabled: 'auth.registration_disabled',
   tokenInvalid: 'auth.token_invalid',
   tokenExpired: 'auth.token_expired',
+  /** The token's signature does not verify with any key of the identity provider. */
+  tokenSignature: 'auth.token_signature',
+  /** The token is signed with an algorithm the server does not accept (`none` never is). */
+  tokenAlgorithm: 'auth.token_algorithm',
+  /** The token's `iss` is not the configured issuer. */
+  tokenIssuer: 'auth.token_issuer',
+  /** The token's `aud` does not name the configured audience. */
+  tokenAudience: 'auth.token_audience',
+  /** The identity provider's key set could not be fetched in time: not the player's fault, try again. */
+  tokenKeysUnavailable: 'auth.token_keys_unavailable',
   banned: 'auth.banned',
   verifierRejected: 'auth.verifier_rejected',
   verifierTimeout: 'auth.verifier_timeout',
