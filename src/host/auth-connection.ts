@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import { IyesmpError } from '../errors.js';
+import type { IyesmpError } from '../errors.js';
 import { ProtocolConnection, hostctlFamily, type HostctlFamily } from '../protocol/index.js';
 import { ALPN, connectQuic, type PeerConnection } from '../transport/index.js';
 import { toPlayerResults } from './game.js';
+import { hostError, refusalError } from './errors.js';
 import type { HostDomain } from './host-domain.js';
 import type { HostServerOptions } from './server.js';
 import { netcodeExpectedPlayer } from './transports/netcode/seat.js';
@@ -65,7 +66,7 @@ export class AuthConnection {
         ...authLinkLiveness(o.heartbeatIntervalMs),
       });
       this.#conn = conn;
-      if (gen !== this.#generation || s.closing) throw new IyesmpError('io', 'shutting_down', 'host is shutting down');
+      if (gen !== this.#generation || s.closing) throw hostError('shutting_down', 'host is shutting down');
       const proto = ProtocolConnection.dial(hostctlFamily, conn.openStream(), { gameVersion: o.version, hello: { hostName: o.name } });
       this.#proto = proto;
       this.#bind(proto);
@@ -224,7 +225,7 @@ export class AuthConnection {
       const endpoint = endpoints.find((t) => t.kind === body.transport);
       if (!endpoint) {
         const offered = endpoints.map((t) => t.kind).join(' and ');
-        throw new IyesmpError('refused', 'transport_unavailable', `this host runs ${offered} sessions, not ${body.transport}`);
+        throw hostError('transport_unavailable', `this host runs ${offered} sessions, not ${body.transport}`);
       }
       const players = body.players.map((p) => expectedOn(body.transport, body.sessionId, p));
       const min = s.options.minPlayers;
@@ -238,19 +239,19 @@ export class AuthConnection {
         ...(body.ext !== undefined ? { settings: body.ext } : {}),
       };
       const r = s.domain.sessions.create(spec, s.clock());
-      if (!r.ok) throw new IyesmpError('refused', r.reason, r.message);
+      if (!r.ok) throw refusalError(r);
       this.log.info({ sessionId: body.sessionId, transport: body.transport, players: spec.players.length }, 'session created');
       return { sessionId: body.sessionId, endpoint };
     });
     proto.handle('session.expect', (body) => {
       const transport = s.domain.sessions.session(body.sessionId)?.transport ?? 'quic';
       const r = s.domain.sessions.addPlayers(body.sessionId, body.players.map((p) => expectedOn(transport, body.sessionId, p)), s.clock());
-      if (!r.ok) throw new IyesmpError('refused', r.reason, r.message);
+      if (!r.ok) throw refusalError(r);
       return {};
     });
     proto.handle('session.cancel', (body) => {
       const r = s.domain.sessions.cancel(body.sessionId, s.clock(), body.reason);
-      if (!r.ok) throw new IyesmpError('refused', r.reason, r.message);
+      if (!r.ok) throw refusalError(r);
       return {};
     });
     proto.on('event', (ev) => {
@@ -291,13 +292,13 @@ function expectedOn(transport: 'quic' | 'netcode' | 'mqtt', sessionId: string, p
       extras: { accountId: p.accountId },
     });
   } catch (err) {
-    throw new IyesmpError('refused', 'invalid_spec', `player ${p.playerId}: ${(err as Error).message}`);
+    throw hostError('invalid_spec', `player ${p.playerId}: ${(err as Error).message}`);
   }
 }
 
 function expected(p: { playerId: string; accountId: string; displayName?: string | undefined; address?: string | undefined; certFingerprint?: Uint8Array | undefined }): ExpectedPlayer {
   if (!p.address || !p.certFingerprint) {
-    throw new IyesmpError('refused', 'invalid_spec', `player ${p.playerId}: a QUIC session needs the player's address and session cert fingerprint`);
+    throw hostError('invalid_spec', `player ${p.playerId}: a QUIC session needs the player's address and session cert fingerprint`);
   }
   return {
     playerId: p.playerId,

@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
-import { IyesmpError } from '../errors.js';
 import { formatHostPort } from '../net/address.js';
 import type { PeerVerifier } from '../pki/types.js';
 import type { GameVersionCheck } from '../protocol/index.js';
 import type { AddressAllowList, AllowListStats, PemSource, QuicServer } from '../transport/index.js';
 import { AuthConnection, type AuthLinkContext } from './auth-connection.js';
+import { hostError } from './errors.js';
 import { GameSession, toPlayerResults, type GameMessage, type GameTransport, type HostGame, type WirePlayerResult } from './game.js';
 import { HostDomain } from './host-domain.js';
 import { NetcodeHostTransport, type NetcodeHostTransportOptions } from './transports/netcode/transport.js';
@@ -286,7 +286,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
     const kind = this.domain.sessions.session(sessionId)?.transport;
     const t = kind && this.#transports.get(kind);
     if (kind && !t?.openStream) {
-      throw new IyesmpError('usage', 'not_supported', `session ${sessionId} runs on ${kind}, which has no bulk streams; send datagrams instead`);
+      throw hostError('not_supported', `session ${sessionId} runs on ${kind}, which has no bulk streams; send datagrams instead`);
     }
     if (!t?.openStream) throw new Error(`player ${playerId} is not connected`);
     return t.openStream({ sessionId, playerId }, header);
@@ -311,7 +311,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       logger: this.logger,
       action: async (seat: SeatRef, ext: unknown) => {
         const handler = this.games.get(seat.sessionId)?.actionHandler;
-        if (!handler) throw new IyesmpError('refused', 'wrong_phase', 'the game is not taking actions now');
+        if (!handler) throw hostError('wrong_phase', 'the game is not taking actions now');
         return handler(seat.playerId, ext as Ext | undefined);
       },
       stream: (seat, header, frames) => {

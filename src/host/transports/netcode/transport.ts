@@ -1,10 +1,10 @@
-import { IyesmpError } from '../../../errors.js';
 import { type NetcodeAddress, formatAddress } from '../../../netcode/address.js';
 import type { DisconnectReason, ServerEvent } from '../../../netcode/server.js';
 import { BEGIN_MESSAGE, type SessionPhaseName, decodeClientMessage, encodeBye, encodeGame, encodeStatusPages } from '../../../netcode/session/messages.js';
 import { type NetcodeClock, NetcodeUdpServer } from '../../../netcode/udp.js';
 import { decodeSessionUserData, type SessionUserData } from '../../../netcode/user-data.js';
 import { Emitter, type Listener } from '../../emitter.js';
+import { hostError } from '../../errors.js';
 import type { HostSessionEvent } from '../../events.js';
 import type { GameMessage } from '../../game.js';
 import type { SessionTable } from '../../session-table.js';
@@ -167,7 +167,7 @@ export class NetcodeHostTransport implements HostTransport {
   send(ref: SeatRef, data: Uint8Array | GameMessage): boolean {
     if (!(data instanceof Uint8Array)) {
       if (!(data.ext instanceof Uint8Array)) {
-        throw new IyesmpError('usage', 'netcode_bytes_only', `session ${ref.sessionId} runs on netcode: send the message as ext = Uint8Array (at most 1199 bytes)`);
+        throw hostError('netcode_bytes_only', `session ${ref.sessionId} runs on netcode: send the message as ext = Uint8Array (at most 1199 bytes)`);
       }
       data = data.ext;
     }

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
-import { IyesmpError } from '../../../errors.js';
+import type { IyesmpError } from '../../../errors.js';
 import { formatHostPort } from '../../../net/address.js';
 import { sessionIdentityOf } from '../../../pki/names.js';
 import type { VerifyPolicy } from '../../../pki/types.js';
 import { ProtocolConnection, acceptBulkStream, hostFamily, type BulkHeader, type GameVersionCheck, type HostFamily } from '../../../protocol/index.js';
 import type { PeerConnection, PeerStream } from '../../../transport/index.js';
+import { hostError, refusalError, type HostErrorCode } from '../../errors.js';
 import type { GameMessage } from '../../game.js';
 import type { SessionTable } from '../../session-table.js';
 import type { SessionView } from '../../session.js';
@@ -106,7 +107,7 @@ export function acceptPlayer(ctx: PlayerEndpointContext, conn: PeerConnection, c
       onListenerError: (err) => log.error({ message: (err as Error).message }, 'player handler failed'),
       onHello: ({ body }) => {
         const peer = conn.peer;
-        const refuse = (code: string, message: string): never => {
+        const refuse = (code: HostErrorCode, message: string): never => {
           ctx.refused({
             reason: code,
             message,
@@ -115,7 +116,7 @@ export function acceptPlayer(ctx: PlayerEndpointContext, conn: PeerConnection, c
             ...(peer.playerId !== undefined ? { playerId: peer.playerId } : {}),
           });
           setTimeout(() => void conn.close(code).catch(() => undefined), 200).unref?.();
-          throw new IyesmpError('refused', code, message);
+          throw hostError(code, message);
         };
         if (body.sessionId !== peer.sessionId || body.playerId !== peer.playerId) {
           refuse('wrong_session', 'the hello names another session or player than the session certificate');
@@ -131,7 +132,7 @@ export function acceptPlayer(ctx: PlayerEndpointContext, conn: PeerConnection, c
     proto.handle('player.ready', (body) => {
       const now = ctx.now();
       const r = body.ready ? ctx.sessions.ready(connectionId, now) : ctx.sessions.unready(connectionId, now);
-      if (!r.ok) throw new IyesmpError('refused', r.reason, r.message);
+      if (!r.ok) throw refusalError(r);
       return {};
     });
     proto.handle('game.action', async (body) => {
