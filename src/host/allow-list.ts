@@ -1,4 +1,5 @@
-import { addressKey, canonicalAddress, canonicalIp } from './address.js';
+import { canonicalIp } from '../net/address.js';
+import { addressKey, canonicalAddress } from './address.js';
 import { Emitter } from './emitter.js';
 import type { ExpectedAddress, SourceAddress } from './types.js';
 
@@ -39,12 +40,8 @@ export class AllowList {
 
   /** Would a datagram from this source pass the filter? (exact ip:port, or the bare IP entry) */
   allows(source: SourceAddress): boolean {
-    let ip: string;
-    try {
-      ip = canonicalIp(source.ip);
-    } catch {
-      return false;
-    }
+    const ip = canonicalIp(source.ip);
+    if (ip === undefined) return false;
     return this.#counts.has(addressKey({ ip, port: source.port })) || this.#counts.has(ip);
   }
 

@@ -8,7 +8,7 @@ import type { HostDomain } from './host-domain.js';
 import type { HostServerOptions } from './server.js';
 import { netcodeExpectedPlayer } from './transports/netcode/seat.js';
 import type { TransportEndpoint } from './transports/transport.js';
-import type { ExpectedPlayer, SessionSpec } from './types.js';
+import type { ExpectedPlayer, SessionSpec, TransportKind } from './types.js';
 
 /** What a link to an Auth server uses of the host: its identity and settings, the domain, the clock, the transports it offers. */
 export interface AuthLinkContext {
@@ -281,7 +281,7 @@ export function authLinkLiveness(heartbeatIntervalMs: number | undefined): { idl
 type WireExpected = { playerId: string; accountId: string; displayName?: string | undefined; address?: string | undefined; certFingerprint?: Uint8Array | undefined; netcodeClientId?: string | undefined };
 
 /** A hostctl expected player in the session table's terms, for the session's transport. */
-function expectedOn(transport: 'quic' | 'netcode' | 'mqtt', sessionId: string, p: WireExpected): ExpectedPlayer {
+function expectedOn(transport: TransportKind, sessionId: string, p: WireExpected): ExpectedPlayer {
   if (transport !== 'netcode') return expected(p);
   try {
     return netcodeExpectedPlayer(sessionId, {

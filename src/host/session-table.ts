@@ -1,4 +1,5 @@
 import type { VerifiedPeer } from '../pki/types.js';
+import { HOST_TRANSPORT_KINDS, isHostTransportKind } from '../protocol/transports.js';
 import { canonicalAddress, canonicalIp } from './address.js';
 import { AllowList } from './allow-list.js';
 import { Emitter } from './emitter.js';
@@ -13,7 +14,6 @@ import type {
   SeatClaim,
   SessionSpec,
   SourceAddress,
-  TransportKind,
 } from './types.js';
 
 export interface HostCapacity {
@@ -43,7 +43,7 @@ export interface HostLoad {
   maxPlayers: number;
 }
 
-const TRANSPORTS: ReadonlySet<TransportKind> = new Set(['quic', 'netcode', 'mqtt']);
+const TRANSPORT_LIST = `${HOST_TRANSPORT_KINDS.slice(0, -1).join(', ')} or ${HOST_TRANSPORT_KINDS.at(-1)}`;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
@@ -293,7 +293,7 @@ export class SessionTable {
 function validateSpec(spec: SessionSpec): SessionSpec | string {
   if (typeof spec.sessionId !== 'string' || spec.sessionId.length === 0 || spec.sessionId.length > 128)
     return 'session id must be a non-empty string of at most 128 characters';
-  if (!TRANSPORTS.has(spec.transport)) return `unknown transport ${JSON.stringify(spec.transport)}; expected quic, netcode or mqtt`;
+  if (!isHostTransportKind(spec.transport)) return `unknown transport ${JSON.stringify(spec.transport)}; expected ${TRANSPORT_LIST}`;
   if (!Array.isArray(spec.players) || spec.players.length === 0) return `session ${spec.sessionId} expects no players`;
   const players = validatePlayers(spec.players, () => false);
   if (typeof players === 'string') return players;

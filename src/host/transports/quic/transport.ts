@@ -1,6 +1,6 @@
 import { formatHostPort } from '../../../net/address.js';
 import type { PeerVerifier } from '../../../pki/types.js';
-import { openBulkStream, type BulkHeader, type GameVersionCheck } from '../../../protocol/index.js';
+import { hostFamily, openBulkStream, type BulkHeader, type GameVersionCheck } from '../../../protocol/index.js';
 import { ALPN, AddressAllowList, createQuicServer, type PemSource, type QuicServer } from '../../../transport/index.js';
 import { Emitter, type Listener } from '../../emitter.js';
 import type { HostSessionEvent } from '../../events.js';
@@ -133,7 +133,7 @@ export class QuicHostTransport implements HostTransport {
     const pc = this.#bySession.get(seat.sessionId)?.get(seat.playerId);
     if (!pc) throw new Error(`player ${seat.playerId} is not connected`);
     const stream = pc.conn.openStream();
-    return openBulkStream(stream.writable, { family: 'iyesmp-host/1', sessionId: seat.sessionId, ...header });
+    return openBulkStream(stream.writable, { family: hostFamily.name, sessionId: seat.sessionId, ...header });
   }
 
   disconnect(seat: SeatRef, code = 'disconnected', message = 'the host closed the connection'): boolean {
