@@ -99,14 +99,14 @@ export class AuthConnection {
       this.#heartbeat = setInterval(() => this.#sendHeartbeat(), every);
       this.#heartbeat.unref?.();
       this.log.info({ heartbeatMs: every }, 'registered with the auth server');
-      s.domain.links.connected(this.serverId, s.clock());
+      s.domain.linkUp(this.serverId, s.clock());
       this.flush();
     } catch (err) {
       if (gen !== this.#generation) return;
       this.log.warn({ code: (err as IyesmpError).code, message: (err as Error).message }, 'could not reach the auth server');
       this.#teardown();
       this.state = 'down';
-      s.domain.links.dialFailed(this.serverId, s.clock());
+      s.domain.dialFailed(this.serverId, s.clock());
     }
   }
 
@@ -181,7 +181,7 @@ export class AuthConnection {
     const proto = this.#proto;
     const conn = this.#conn;
     this.#teardown();
-    if (this.state === 'up') this.server.domain.links.disconnected(this.serverId, this.server.clock());
+    if (this.state === 'up') this.server.domain.linkDown(this.serverId, this.server.clock());
     this.state = 'down';
     if (proto) await Promise.race([proto.close('normal', 'host shutting down'), new Promise((r) => setTimeout(r, 500))]);
     if (conn) await conn.close('host shutting down').catch(() => undefined);
@@ -205,8 +205,8 @@ export class AuthConnection {
     const s = this.server;
     if (wasUp) {
       this.log.warn({ why }, 'lost the auth server; games go on, will reconnect');
-      s.domain.links.disconnected(this.serverId, s.clock());
-    } else s.domain.links.dialFailed(this.serverId, s.clock());
+      s.domain.linkDown(this.serverId, s.clock());
+    } else s.domain.dialFailed(this.serverId, s.clock());
   }
 
   #teardown(): void {

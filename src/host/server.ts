@@ -328,7 +328,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
   #attach(t: HostTransport): void {
     this.#transports.set(t.kind, t);
     const log = this.logger.child({ transport: t.kind });
-    t.on((e) => {
+    t.on('event', (e) => {
       switch (e.type) {
         case 'message':
           try {
@@ -355,13 +355,13 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
 
   /** The domain's events: the game's life, the Auth servers' view, the log. Transports tell their players themselves. */
   #wire(): void {
-    this.domain.links.events.on((e) => {
+    this.domain.on('link', (e) => {
       if (e.type === 'dial') void this.#auth.get(e.serverId)?.dial();
     });
     this.domain.outbox.events.on((e) => {
       if (e.type === 'dropped') this.logger.warn({ id: e.id, dropped: e.dropped }, e.message);
     });
-    this.domain.sessions.events.on((e) => {
+    this.domain.sessions.on('session', (e) => {
       try {
         switch (e.type) {
           case 'player_status': {

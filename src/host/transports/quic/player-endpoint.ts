@@ -7,7 +7,7 @@ import { ProtocolConnection, acceptBulkStream, hostFamily, type BulkHeader, type
 import type { PeerConnection, PeerStream } from '../../../transport/index.js';
 import { hostError, refusalError, type HostErrorCode } from '../../errors.js';
 import type { GameMessage } from '../../game.js';
-import type { SessionTable } from '../../session-table.js';
+import type { HostSessions } from '../../sessions.js';
 import type { SessionView } from '../../session.js';
 import type { PlayerView } from '../../types.js';
 import type { SeatRef } from '../transport.js';
@@ -23,7 +23,7 @@ export interface PlayerConn {
 
 /** What one player connection needs: the table, the clock, the hello rules, and where its game traffic goes. */
 export interface PlayerEndpointContext {
-  readonly sessions: SessionTable;
+  readonly sessions: HostSessions;
   now(): number;
   readonly logger: Logger;
   readonly hello: { gameVersion: string; acceptGameVersion?: GameVersionCheck };
@@ -45,7 +45,7 @@ const NO_SESSION = { kind: 'session', sessionId: 'no-such-session-here' } as con
  * player must be expected on a certificate seat, and the cert must be the very one the Auth server
  * announced (fingerprint). Anything else is refused during the handshake, before any stream opens.
  */
-export function sessionPolicy(sessions: SessionTable) {
+export function sessionPolicy(sessions: HostSessions) {
   return (chain: readonly Uint8Array[]): VerifyPolicy => {
     const id = chain[0] && sessionIdentityOf(chain[0]);
     if (!id) return NO_SESSION;
