@@ -130,6 +130,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
           maxPlayers: opts.capacity?.players ?? sessions * 16,
           ...(opts.joinTimeoutMs !== undefined ? { joinTimeoutMs: opts.joinTimeoutMs } : {}),
           ...(opts.reconnectGraceMs !== undefined ? { reconnectGraceMs: opts.reconnectGraceMs } : {}),
+          onListenerError: (err) => this.logger.error({ message: err instanceof Error ? err.message : String(err) }, 'session event listener failed'),
         },
         authServers: ids,
         redial: { initialMs: opts.reconnectInitialMs ?? 500, maxMs: opts.reconnectMaxMs ?? 30_000 },
