@@ -7,9 +7,10 @@
 //     sendPayload), and the ratio, which is the cost of the session layer.
 // Each client keeps WINDOW messages in flight and refills its window when echoes stop (UDP drops
 // under load), so losses cannot stall the measurement. Needs `npx tsc -p tsconfig.json` first.
-import { SessionTable } from '../dist/host/session-table.js';
+import { HostSessions, NetcodeHostTransport, netcodeExpectedPlayer } from '../dist/host/index.js';
+import { issueNetcodeHandoff } from '../dist/netcode/handoff.js';
 import { ClientState, NetcodeUdpClient, NetcodeUdpServer, formatAddress } from '../dist/netcode/index.js';
-import { NetcodeHostTransport, encodeGame, issueNetcodeHandoff, netcodeExpectedPlayer } from '../dist/netcode/integration/index.js';
+import { encodeGame } from '../dist/netcode/session/messages.js';
 
 const CLIENTS = 32;
 const WINDOW = 4;
@@ -77,10 +78,10 @@ async function drive(clients) {
 }
 
 async function benchTransport() {
-  const sessions = new SessionTable({ maxSessions: 1, maxPlayers: CLIENTS });
+  const sessions = new HostSessions({ maxSessions: 1, maxPlayers: CLIENTS });
   sessions.create({ sessionId: 'bench', transport: 'netcode', players: Array.from({ length: CLIENTS }, (_, i) => netcodeExpectedPlayer('bench', { playerId: `p${i}` })) }, performance.now());
   const t = await NetcodeHostTransport.listen({ sessions, privateKey, protocolId, bind: '127.0.0.1:0', maxClients: CLIENTS, socketBufferBytes: 1 << 20 });
-  t.events.on((e) => {
+  t.on('netcode', (e) => {
     if (e.type === 'message') t.send(e, e.data);
   });
   const clients = await connectAll(formatAddress(t.boundAddress));

@@ -1,7 +1,7 @@
 /**
  * Every registered error code, one union, for programs that match on `err.code` (the `--json`
  * output, a game's error screen). Types only: nothing here loads the layers. Each layer's table
- * is the source; src/auth and src/host add theirs as they move to registries.
+ * is the source; src/auth adds its as they move to registries.
  */
 import type { CliErrorCode } from './cli/errors.js';
 import type { ClientErrorCode } from './client/errors.js';
@@ -9,7 +9,10 @@ import type { ConfigErrorCode } from './config/errors.js';
 import type { DemoErrorCode } from './demo/errors.js';
 import type { EventsErrorCode } from './events/emitter.js';
 import type { FsErrorCode } from './fs/errors.js';
+import type { HostErrorCode } from './host/errors.js';
+import type { LanErrorCode } from './lan/errors.js';
 import type { NetcodeErrorCode } from './netcode/errors.js';
+import type { NetcodeSessionErrorCode } from './netcode/session/errors.js';
 import type { PkiErrorCode } from './pki/errors.js';
 import type { ProtocolLayerErrorCode } from './protocol/errors.js';
 import type { ServeErrorCode } from './serve/errors.js';
@@ -22,7 +25,10 @@ export type {
   DemoErrorCode,
   EventsErrorCode,
   FsErrorCode,
+  HostErrorCode,
+  LanErrorCode,
   NetcodeErrorCode,
+  NetcodeSessionErrorCode,
   PkiErrorCode,
   ProtocolLayerErrorCode,
   ServeErrorCode,
@@ -36,7 +42,10 @@ export type IyesmpErrorCode =
   | DemoErrorCode
   | EventsErrorCode
   | FsErrorCode
+  | HostErrorCode
+  | LanErrorCode
   | NetcodeErrorCode
+  | NetcodeSessionErrorCode
   | PkiErrorCode
   | ProtocolLayerErrorCode
   | ServeErrorCode

@@ -632,7 +632,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   #needMinor(minor: number, what: string): void {
     if (this.protocolVersion.minor >= minor) return;
     const v = this.protocolVersion;
-    throw clientError('not_supported', `${what} needs a login server speaking iyesmp-auth 1.${minor}; this one speaks ${v.major}.${v.minor}`, {
+    throw clientError.as('refused', 'not_supported', `${what} needs a login server speaking iyesmp-auth 1.${minor}; this one speaks ${v.major}.${v.minor}`, {
       hint: 'update the Auth server',
     });
   }

@@ -7,11 +7,12 @@
 import { decode, encode } from '@msgpack/msgpack';
 import type { z } from 'zod';
 import { IyesmpError, isIyesmpError } from '../errors.js';
+import { formatHostPort } from '../net/address.js';
 import { ClientState, clientStateName, type ClientStateValue } from '../netcode/constants.js';
 import { MAX_GAME_BYTES, encodeClientMessage, type StatusPlayer } from '../netcode/session/messages.js';
 import { NetcodeSessionClient, type Roster } from '../netcode/session/session-client.js';
 import type { NetcodeClock } from '../netcode/udp.js';
-import { hostLost } from './errors.js';
+import { clientError, hostLost } from './errors.js';
 import {
   GameSession,
   type DriverSink,
@@ -36,7 +37,7 @@ export function bytesNetcodeCodec<Ext>(): NetcodeCodec<Ext> {
   return {
     encode: (ext) => {
       if (!(ext instanceof Uint8Array)) {
-        throw new IyesmpError('usage', 'netcode_bytes_only', 'a netcode.io session carries bytes: send a Uint8Array, or give joinHost a netcode codec', {
+        throw clientError('netcode_bytes_only', 'a netcode.io session carries bytes: send a Uint8Array, or give joinHost a netcode codec', {
           hint: 'netcode: { codec: msgpackNetcodeCodec() } sends structured game data as MsgPack',
         });
       }
@@ -70,8 +71,8 @@ export interface NetcodeJoinHostOptions<Ext> extends GameSessionOptions<Ext> {
 /** Connects with the hand-off's connect token and waits for the host's roster. */
 export async function joinNetcodeHost<Ext>(ticket: HostTicket<Ext>, opts: NetcodeJoinHostOptions<Ext>): Promise<GameSession<Ext>> {
   const token = ticket.connectToken;
-  if (token === undefined) throw new IyesmpError('input', 'bad_server_data', 'the netcode.io hand-off carries no connect token');
-  const where = `${ticket.host.host}:${ticket.host.port}`;
+  if (token === undefined) throw clientError('bad_server_data', 'the netcode.io hand-off carries no connect token');
+  const where = formatHostPort(ticket.host.host, ticket.host.port);
   const timeoutMs = opts.connectTimeoutMs ?? 15_000;
   const seat = new NetcodeSessionClient({
     playerId: ticket.playerId,
@@ -163,22 +164,22 @@ class NetcodeDriver<Ext> implements HostDriver<Ext> {
   }
 
   async action(): Promise<Ext | undefined> {
-    throw new IyesmpError('usage', 'not_supported', 'netcode.io sessions have no host-judged actions', {
+    throw clientError.as('usage', 'not_supported', 'netcode.io sessions have no host-judged actions', {
       hint: 'send the move with send() and let the host answer with a message, or use a QUIC game mode',
     });
   }
 
   send(ext: Ext, opts: { channel?: string; seq?: number }): void {
     if (opts.channel !== undefined || opts.seq !== undefined) {
-      throw new IyesmpError('usage', 'netcode_bytes_only', 'a netcode.io session has no channel or seq: put them in the game data');
+      throw clientError('netcode_bytes_only', 'a netcode.io session has no channel or seq: put them in the game data');
     }
     if (this.#extSchema) {
       const r = this.#extSchema.safeParse(ext);
-      if (!r.success) throw new IyesmpError('usage', 'bad_request', `the game data does not match the game's ext schema: ${r.error.issues[0]?.message ?? 'invalid'}`);
+      if (!r.success) throw clientError('bad_request', `the game data does not match the game's ext schema: ${r.error.issues[0]?.message ?? 'invalid'}`);
     }
     const bytes = this.#codec.encode(ext);
     if (bytes.length > MAX_GAME_BYTES) {
-      throw new IyesmpError('usage', 'message_too_large', `a netcode.io message is at most ${MAX_GAME_BYTES} bytes, this one is ${bytes.length}`, {
+      throw clientError('message_too_large', `a netcode.io message is at most ${MAX_GAME_BYTES} bytes, this one is ${bytes.length}`, {
         hint: 'split the data, or use a QUIC game mode for large state (bulk streams)',
       });
     }
@@ -262,9 +263,9 @@ class NetcodeDriver<Ext> implements HostDriver<Ext> {
   /** A failed ready/unready: a timeout, or the connection ended (the session's close error replaces `closed`). */
   #callError(err: unknown, what: string, timeoutMs: number): IyesmpError {
     if (isIyesmpError(err) && err.code === 'timeout') {
-      return new IyesmpError('io', 'timeout', `the game host did not confirm "${what}" within ${timeoutMs} ms (netcode.io)`, { details: { local: true } });
+      return clientError('timeout', `the game host did not confirm "${what}" within ${timeoutMs} ms (netcode.io)`, { details: { local: true } });
     }
-    return new IyesmpError('io', 'closed', `the connection to the game host ended (${isIyesmpError(err) ? err.code : String(err)})`);
+    return clientError.as('io', 'closed', `the connection to the game host ended (${isIyesmpError(err) ? err.code : String(err)})`);
   }
 }
 
@@ -284,23 +285,23 @@ function connectError(err: unknown, where: string, timeoutMs: number): IyesmpErr
   const details = { netcodeState: state ?? 'no_answer' };
   switch (state) {
     case 'connection_denied':
-      return new IyesmpError('refused', 'host_refused', `the game host at ${where} refused the connection (netcode.io: connection denied; it may be full)`, {
+      return clientError('host_refused', `the game host at ${where} refused the connection (netcode.io: connection denied; it may be full)`, {
         hint: 'queue again for another game',
         details,
       });
     case 'connect_token_expired':
-      return new IyesmpError('refused', 'handoff_expired', `the hand-off to the game host at ${where} expired before the connection was made`, {
+      return clientError('handoff_expired', `the hand-off to the game host at ${where} expired before the connection was made`, {
         hint: 'claim the seat again (log in again) to get a fresh connect token',
         details,
       });
     case 'invalid_connect_token':
-      return new IyesmpError('input', 'bad_server_data', 'the server sent an unusable hand-off: the netcode.io connect token cannot be read', {
+      return clientError('bad_server_data', 'the server sent an unusable hand-off: the netcode.io connect token cannot be read', {
         hint: 'the server may run an incompatible version',
         details,
       });
     default:
       // request/response timed out (or our own wait ran out): nothing usable came back
-      return new IyesmpError('io', 'timeout', `could not reach the game host at ${where} over netcode.io: no answer${state ? '' : ` within ${timeoutMs} ms`}`, {
+      return clientError('timeout', `could not reach the game host at ${where} over netcode.io: no answer${state ? '' : ` within ${timeoutMs} ms`}`, {
         hint: 'check that UDP to that port is not blocked; a token the host cannot open (wrong key or address) also ends like this',
         details,
       });
@@ -311,13 +312,14 @@ function connectError(err: unknown, where: string, timeoutMs: number): IyesmpErr
 function seatError(err: unknown, seat: NetcodeSessionClient, where: string, timeoutMs: number): IyesmpError {
   const bye = seat.bye;
   if (bye) {
+    // the host's own code (a table refusal), passed on as it came
     return new IyesmpError('refused', bye.code, `the game host refused this seat: ${bye.message}`, {
       hint: bye.code === 'session_ended' ? 'the game is over' : 'claim the seat again, or queue for a new game',
       details: { bye },
     });
   }
   if (isIyesmpError(err) && err.code === 'timeout') {
-    return new IyesmpError('io', 'timeout', `the game host at ${where} connected but sent no roster within ${timeoutMs} ms (netcode.io)`, {
+    return clientError('timeout', `the game host at ${where} connected but sent no roster within ${timeoutMs} ms (netcode.io)`, {
       hint: 'the host may be overloaded; try joining again',
     });
   }

@@ -1,17 +1,17 @@
-import { formatHostPort, ipKey, isValidPort } from '../net/address.js';
+import { formatHostPort, isValidPort, canonicalIp as netCanonicalIp } from '../net/address.js';
 import type { ExpectedAddress, SourceAddress } from './types.js';
 
 export { isValidPort };
 
 /**
- * Address canonicalisation (src/net/address.ts), so `::FFFF:10.0.0.1`, `::ffff:a00:1` and `10.0.0.1`
- * are one allow-list entry and `2001:DB8::0:1` equals `2001:db8::1`. A zone id is kept (`fe80::1%eth0`).
- * Throws TypeError on anything that is not an IP address.
+ * src/net's canonicalIp for the domain's expected addresses, where a bad one is the caller's mistake:
+ * `::FFFF:10.0.0.1`, `::ffff:a00:1` and `10.0.0.1` are one allow-list entry, `2001:DB8::0:1` equals
+ * `2001:db8::1`, a zone id is kept (`fe80::1%eth0`). Throws TypeError on anything that is not an IP address.
  */
 export function canonicalIp(ip: string): string {
-  const r = ipKey(ip.trim());
-  if (!r.ok) throw new TypeError(r.error);
-  return r.value;
+  const c = netCanonicalIp(ip);
+  if (c === undefined) throw new TypeError(`not an IP address: ${JSON.stringify(ip)}`);
+  return c;
 }
 
 /** Canonical copy of an expected address; throws TypeError on a bad IP or port. */
@@ -30,8 +30,8 @@ export function addressKey(a: ExpectedAddress): string {
 
 /** Does a concrete source address satisfy an expectation (same IP; same port when one was given)? */
 export function addressMatches(expected: ExpectedAddress, source: SourceAddress): boolean {
-  const ip = typeof source.ip === 'string' ? ipKey(source.ip.trim()) : undefined;
-  if (!ip?.ok) return false;
+  const ip = netCanonicalIp(source.ip);
+  if (ip === undefined) return false;
   const e = canonicalAddress(expected);
-  return e.ip === ip.value && (e.port === undefined || e.port === source.port);
+  return e.ip === ip && (e.port === undefined || e.port === source.port);
 }

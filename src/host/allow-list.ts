@@ -1,5 +1,6 @@
-import { addressKey, canonicalAddress, canonicalIp } from './address.js';
-import { Emitter } from './emitter.js';
+import { canonicalIp } from '../net/address.js';
+import { addressKey, canonicalAddress } from './address.js';
+import { EventQueue } from '../events/queue.js';
 import type { ExpectedAddress, SourceAddress } from './types.js';
 
 export type AllowListEvent =
@@ -10,10 +11,11 @@ export type AllowListEvent =
  * The set of source addresses the transport lets through its raw-datagram filter, derived from the
  * expected players of live sessions. Reference-counted: several players behind one NAT share an
  * address, and it must stay allowed until the last of them departs. Events fire only on the first
- * add (`allow`) and the last release (`revoke`), which is what a packet filter needs.
+ * add (`allow`) and the last release (`revoke`), which is what a packet filter needs. Sans-IO: the
+ * events queue until the driver takes them (`takeEvents`, events/queue.ts says why).
  */
 export class AllowList {
-  readonly events = new Emitter<AllowListEvent>();
+  readonly #events = new EventQueue<AllowListEvent>();
   readonly #counts = new Map<string, { address: ExpectedAddress; count: number }>();
 
   add(address: ExpectedAddress): void {
@@ -25,7 +27,7 @@ export class AllowList {
     }
     const canonical = canonicalAddress(address);
     this.#counts.set(key, { address: canonical, count: 1 });
-    this.events.emit({ type: 'allow', key, address: canonical });
+    this.#events.push({ type: 'allow', key, address: canonical });
   }
 
   release(address: ExpectedAddress): void {
@@ -34,17 +36,18 @@ export class AllowList {
     if (!entry) return;
     if (--entry.count > 0) return;
     this.#counts.delete(key);
-    this.events.emit({ type: 'revoke', key, address: entry.address });
+    this.#events.push({ type: 'revoke', key, address: entry.address });
+  }
+
+  /** The allow and revoke events since the last take, oldest first. */
+  takeEvents(): AllowListEvent[] {
+    return this.#events.take();
   }
 
   /** Would a datagram from this source pass the filter? (exact ip:port, or the bare IP entry) */
   allows(source: SourceAddress): boolean {
-    let ip: string;
-    try {
-      ip = canonicalIp(source.ip);
-    } catch {
-      return false;
-    }
+    const ip = canonicalIp(source.ip);
+    if (ip === undefined) return false;
     return this.#counts.has(addressKey({ ip, port: source.port })) || this.#counts.has(ip);
   }
 

@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
-import { IyesmpError } from '../errors.js';
+import type { IyesmpError } from '../errors.js';
 import { ProtocolConnection, hostctlFamily, type HostctlFamily } from '../protocol/index.js';
 import { ALPN, connectQuic, type PeerConnection } from '../transport/index.js';
 import { toPlayerResults } from './game.js';
+import { hostError, refusalError } from './errors.js';
 import type { HostDomain } from './host-domain.js';
 import type { HostServerOptions } from './server.js';
 import { netcodeExpectedPlayer } from './transports/netcode/seat.js';
 import type { TransportEndpoint } from './transports/transport.js';
-import type { ExpectedPlayer, SessionSpec } from './types.js';
+import type { ExpectedPlayer, SessionSpec, TransportKind } from './types.js';
 
 /** What a link to an Auth server uses of the host: its identity and settings, the domain, the clock, the transports it offers. */
 export interface AuthLinkContext {
@@ -65,7 +66,7 @@ export class AuthConnection {
         ...authLinkLiveness(o.heartbeatIntervalMs),
       });
       this.#conn = conn;
-      if (gen !== this.#generation || s.closing) throw new IyesmpError('io', 'shutting_down', 'host is shutting down');
+      if (gen !== this.#generation || s.closing) throw hostError('shutting_down', 'host is shutting down');
       const proto = ProtocolConnection.dial(hostctlFamily, conn.openStream(), { gameVersion: o.version, hello: { hostName: o.name } });
       this.#proto = proto;
       this.#bind(proto);
@@ -98,14 +99,14 @@ export class AuthConnection {
       this.#heartbeat = setInterval(() => this.#sendHeartbeat(), every);
       this.#heartbeat.unref?.();
       this.log.info({ heartbeatMs: every }, 'registered with the auth server');
-      s.domain.links.connected(this.serverId, s.clock());
+      s.domain.linkUp(this.serverId, s.clock());
       this.flush();
     } catch (err) {
       if (gen !== this.#generation) return;
       this.log.warn({ code: (err as IyesmpError).code, message: (err as Error).message }, 'could not reach the auth server');
       this.#teardown();
       this.state = 'down';
-      s.domain.links.dialFailed(this.serverId, s.clock());
+      s.domain.dialFailed(this.serverId, s.clock());
     }
   }
 
@@ -180,7 +181,7 @@ export class AuthConnection {
     const proto = this.#proto;
     const conn = this.#conn;
     this.#teardown();
-    if (this.state === 'up') this.server.domain.links.disconnected(this.serverId, this.server.clock());
+    if (this.state === 'up') this.server.domain.linkDown(this.serverId, this.server.clock());
     this.state = 'down';
     if (proto) await Promise.race([proto.close('normal', 'host shutting down'), new Promise((r) => setTimeout(r, 500))]);
     if (conn) await conn.close('host shutting down').catch(() => undefined);
@@ -204,8 +205,8 @@ export class AuthConnection {
     const s = this.server;
     if (wasUp) {
       this.log.warn({ why }, 'lost the auth server; games go on, will reconnect');
-      s.domain.links.disconnected(this.serverId, s.clock());
-    } else s.domain.links.dialFailed(this.serverId, s.clock());
+      s.domain.linkDown(this.serverId, s.clock());
+    } else s.domain.dialFailed(this.serverId, s.clock());
   }
 
   #teardown(): void {
@@ -224,7 +225,7 @@ export class AuthConnection {
       const endpoint = endpoints.find((t) => t.kind === body.transport);
       if (!endpoint) {
         const offered = endpoints.map((t) => t.kind).join(' and ');
-        throw new IyesmpError('refused', 'transport_unavailable', `this host runs ${offered} sessions, not ${body.transport}`);
+        throw hostError('transport_unavailable', `this host runs ${offered} sessions, not ${body.transport}`);
       }
       const players = body.players.map((p) => expectedOn(body.transport, body.sessionId, p));
       const min = s.options.minPlayers;
@@ -238,19 +239,19 @@ export class AuthConnection {
         ...(body.ext !== undefined ? { settings: body.ext } : {}),
       };
       const r = s.domain.sessions.create(spec, s.clock());
-      if (!r.ok) throw new IyesmpError('refused', r.reason, r.message);
+      if (!r.ok) throw refusalError(r);
       this.log.info({ sessionId: body.sessionId, transport: body.transport, players: spec.players.length }, 'session created');
       return { sessionId: body.sessionId, endpoint };
     });
     proto.handle('session.expect', (body) => {
       const transport = s.domain.sessions.session(body.sessionId)?.transport ?? 'quic';
       const r = s.domain.sessions.addPlayers(body.sessionId, body.players.map((p) => expectedOn(transport, body.sessionId, p)), s.clock());
-      if (!r.ok) throw new IyesmpError('refused', r.reason, r.message);
+      if (!r.ok) throw refusalError(r);
       return {};
     });
     proto.handle('session.cancel', (body) => {
       const r = s.domain.sessions.cancel(body.sessionId, s.clock(), body.reason);
-      if (!r.ok) throw new IyesmpError('refused', r.reason, r.message);
+      if (!r.ok) throw refusalError(r);
       return {};
     });
     proto.on('event', (ev) => {
@@ -280,7 +281,7 @@ export function authLinkLiveness(heartbeatIntervalMs: number | undefined): { idl
 type WireExpected = { playerId: string; accountId: string; displayName?: string | undefined; address?: string | undefined; certFingerprint?: Uint8Array | undefined; netcodeClientId?: string | undefined };
 
 /** A hostctl expected player in the session table's terms, for the session's transport. */
-function expectedOn(transport: 'quic' | 'netcode' | 'mqtt', sessionId: string, p: WireExpected): ExpectedPlayer {
+function expectedOn(transport: TransportKind, sessionId: string, p: WireExpected): ExpectedPlayer {
   if (transport !== 'netcode') return expected(p);
   try {
     return netcodeExpectedPlayer(sessionId, {
@@ -291,13 +292,13 @@ function expectedOn(transport: 'quic' | 'netcode' | 'mqtt', sessionId: string, p
       extras: { accountId: p.accountId },
     });
   } catch (err) {
-    throw new IyesmpError('refused', 'invalid_spec', `player ${p.playerId}: ${(err as Error).message}`);
+    throw hostError('invalid_spec', `player ${p.playerId}: ${(err as Error).message}`);
   }
 }
 
 function expected(p: { playerId: string; accountId: string; displayName?: string | undefined; address?: string | undefined; certFingerprint?: Uint8Array | undefined }): ExpectedPlayer {
   if (!p.address || !p.certFingerprint) {
-    throw new IyesmpError('refused', 'invalid_spec', `player ${p.playerId}: a QUIC session needs the player's address and session cert fingerprint`);
+    throw hostError('invalid_spec', `player ${p.playerId}: a QUIC session needs the player's address and session cert fingerprint`);
   }
   return {
     playerId: p.playerId,

@@ -1,5 +1,5 @@
+import { EventQueue } from '../events/queue.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { Emitter } from './emitter.js';
 
 export type AuthLinkState = 'down' | 'dialing' | 'up';
 
@@ -17,10 +17,11 @@ interface Link {
 
 /**
  * When to (re-)dial each Auth server the host registers with. One backoff per server, so one dead
- * Auth node does not slow reconnection to the others. Sans-IO: `tick(now)` emits `dial` events.
+ * Auth node does not slow reconnection to the others. Sans-IO: `tick(now)` queues `dial` events,
+ * and the driver (HostDomain) takes them with `takeEvents`.
  */
 export class AuthLinks {
-  readonly events = new Emitter<AuthLinkEvent>();
+  readonly #events = new EventQueue<AuthLinkEvent>();
   readonly #links = new Map<string, Link>();
   readonly #backoff: BackoffOptions;
 
@@ -51,7 +52,7 @@ export class AuthLinks {
       l.backoff.tick(now);
       if (l.state === 'down' && l.retryAt <= now) {
         l.state = 'dialing';
-        this.events.emit({ type: 'dial', serverId, attempt: l.backoff.attempts + 1, at: now });
+        this.#events.push({ type: 'dial', serverId, attempt: l.backoff.attempts + 1, at: now });
       }
     }
   }
@@ -68,7 +69,7 @@ export class AuthLinks {
     if (!l) return;
     l.state = 'up';
     l.backoff.connected(now);
-    this.events.emit({ type: 'link_up', serverId, at: now });
+    this.#events.push({ type: 'link_up', serverId, at: now });
   }
 
   disconnected(serverId: string, now: number): void {
@@ -77,7 +78,12 @@ export class AuthLinks {
     l.backoff.disconnected(now);
     l.state = 'down';
     l.retryAt = now + l.backoff.next();
-    this.events.emit({ type: 'link_down', serverId, at: now, retryAt: l.retryAt });
+    this.#events.push({ type: 'link_down', serverId, at: now, retryAt: l.retryAt });
+  }
+
+  /** The events since the last take, oldest first. */
+  takeEvents(): AuthLinkEvent[] {
+    return this.#events.take();
   }
 
   /** Earliest time a `tick` would dial something. */

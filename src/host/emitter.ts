@@ -1,7 +1,7 @@
 /**
- * A minimal typed event sink for discriminated-union events. Hand-written rather than Node's
- * EventEmitter: one listener signature per union keeps `switch (e.type)` exhaustive for the adapter.
- * The state machines emit only after they finished mutating, so a listener may call back into them.
+ * A minimal typed event sink for discriminated-union events, left for the results outbox until it
+ * queues like the other cores (events/queue.ts); the session table, allow-list and Auth links
+ * already do, and their drivers emit through events/emitter.ts.
  */
 export type Listener<E> = (event: E) => void;
 

@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
-import { IyesmpError } from '../errors.js';
 import { formatHostPort } from '../net/address.js';
 import type { PeerVerifier } from '../pki/types.js';
 import type { GameVersionCheck } from '../protocol/index.js';
 import type { AddressAllowList, AllowListStats, PemSource, QuicServer } from '../transport/index.js';
 import { AuthConnection, type AuthLinkContext } from './auth-connection.js';
+import { hostError } from './errors.js';
 import { GameSession, toPlayerResults, type GameMessage, type GameTransport, type HostGame, type WirePlayerResult } from './game.js';
 import { HostDomain } from './host-domain.js';
 import { NetcodeHostTransport, type NetcodeHostTransportOptions } from './transports/netcode/transport.js';
@@ -134,6 +134,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
           maxPlayers: opts.capacity?.players ?? sessions * 16,
           ...(opts.joinTimeoutMs !== undefined ? { joinTimeoutMs: opts.joinTimeoutMs } : {}),
           ...(opts.reconnectGraceMs !== undefined ? { reconnectGraceMs: opts.reconnectGraceMs } : {}),
+          onListenerError: (err) => this.logger.error({ message: err instanceof Error ? err.message : String(err) }, 'session event listener failed'),
         },
         authServers: ids,
         redial: { initialMs: opts.reconnectInitialMs ?? 500, maxMs: opts.reconnectMaxMs ?? 30_000 },
@@ -298,7 +299,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
     const kind = this.domain.sessions.session(sessionId)?.transport;
     const t = kind && this.#transports.get(kind);
     if (kind && !t?.openStream) {
-      throw new IyesmpError('usage', 'not_supported', `session ${sessionId} runs on ${kind}, which has no bulk streams; send datagrams instead`);
+      throw hostError('not_supported', `session ${sessionId} runs on ${kind}, which has no bulk streams; send datagrams instead`);
     }
     if (!t?.openStream) throw new Error(`player ${playerId} is not connected`);
     return t.openStream({ sessionId, playerId }, header);
@@ -323,7 +324,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       logger: this.logger,
       action: async (seat: SeatRef, ext: unknown) => {
         const handler = this.games.get(seat.sessionId)?.actionHandler;
-        if (!handler) throw new IyesmpError('refused', 'wrong_phase', 'the game is not taking actions now');
+        if (!handler) throw hostError('wrong_phase', 'the game is not taking actions now');
         return handler(seat.playerId, ext as Ext | undefined);
       },
       stream: (seat, header, frames) => {
@@ -340,7 +341,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
   #attach(t: HostTransport): void {
     this.#transports.set(t.kind, t);
     const log = this.logger.child({ transport: t.kind });
-    t.on((e) => {
+    t.on('event', (e) => {
       switch (e.type) {
         case 'message':
           try {
@@ -367,13 +368,13 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
 
   /** The domain's events: the game's life, the Auth servers' view, the log. Transports tell their players themselves. */
   #wire(): void {
-    this.domain.links.events.on((e) => {
+    this.domain.on('link', (e) => {
       if (e.type === 'dial') void this.#auth.get(e.serverId)?.dial();
     });
     this.domain.outbox.events.on((e) => {
       if (e.type === 'dropped') this.logger.warn({ id: e.id, dropped: e.dropped }, e.message);
     });
-    this.domain.sessions.events.on((e) => {
+    this.domain.sessions.on('session', (e) => {
       try {
         switch (e.type) {
           case 'player_status': {

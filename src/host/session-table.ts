@@ -1,7 +1,8 @@
 import type { VerifiedPeer } from '../pki/types.js';
+import { HOST_TRANSPORT_KINDS, isHostTransportKind } from '../protocol/transports.js';
 import { canonicalAddress, canonicalIp } from './address.js';
 import { AllowList } from './allow-list.js';
-import { Emitter } from './emitter.js';
+import { EventQueue } from '../events/queue.js';
 import type { HostSessionEvent } from './events.js';
 import { normalizeFingerprint, Session, type SessionHooks, type SessionView } from './session.js';
 import type {
@@ -13,7 +14,6 @@ import type {
   SeatClaim,
   SessionSpec,
   SourceAddress,
-  TransportKind,
 } from './types.js';
 
 export interface HostCapacity {
@@ -43,24 +43,22 @@ export interface HostLoad {
   maxPlayers: number;
 }
 
-const TRANSPORTS: ReadonlySet<TransportKind> = new Set(['quic', 'netcode', 'mqtt']);
+const TRANSPORT_LIST = `${HOST_TRANSPORT_KINDS.slice(0, -1).join(', ')} or ${HOST_TRANSPORT_KINDS.at(-1)}`;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
  * The sessions the Auth server told this host to run, with capacity accounting, the address
- * allow-list, player admission and each session's readying/game/end life. Sans-IO: the transport
- * adapter feeds it connections and messages plus `tick(now)`, and applies what the events say.
- * Events are queued while a call mutates state and delivered when the call has finished.
+ * allow-list, player admission and each session's readying/game/end life. Sans-IO: its driver
+ * (HostSessions, sessions.ts) feeds it connections and messages plus `tick(now)`, and after each
+ * input takes the events it queued (`takeEvents`, and `allowList.takeEvents` for the packet filter).
  */
 export class SessionTable {
-  readonly events = new Emitter<HostSessionEvent>();
   readonly allowList = new AllowList();
   readonly #sessions = new Map<string, Session>();
   readonly #connections = new Map<string, ConnectionBinding>();
   readonly #ended = new Set<string>();
   readonly #opts: Required<SessionTableOptions>;
-  #queue: HostSessionEvent[] = [];
-  #flushing = false;
+  readonly #events = new EventQueue<HostSessionEvent>();
 
   constructor(opts: SessionTableOptions) {
     this.#opts = { joinTimeoutMs: 30_000, reconnectGraceMs: 15_000, endedMemory: 1024, ...opts };
@@ -71,42 +69,38 @@ export class SessionTable {
   // ---- creation and capacity ----
 
   create(spec: SessionSpec, now: number): CreateResult {
-    return this.#run(() => {
-      if (this.#sessions.has(spec.sessionId) || this.#ended.has(spec.sessionId))
-        return { ok: false, reason: 'session_exists', message: `session ${spec.sessionId} already exists on this host` };
-      const checked = validateSpec(spec);
-      if (typeof checked === 'string') return { ok: false, reason: 'invalid_spec', message: checked };
-      const load = this.load();
-      if (load.sessions + 1 > this.#opts.maxSessions)
-        return { ok: false, reason: 'capacity_sessions', message: `host is full: ${load.sessions} of ${this.#opts.maxSessions} sessions in use` };
-      if (load.players + checked.players.length > this.#opts.maxPlayers)
-        return {
-          ok: false,
-          reason: 'capacity_players',
-          message: `host is full: ${checked.players.length} more players would exceed ${this.#opts.maxPlayers} (${load.players} in use)`,
-        };
-      const joinDeadline = now + (checked.joinTimeoutMs ?? this.#opts.joinTimeoutMs);
-      const session = new Session(checked, now, { joinDeadline, reconnectGraceMs: this.#opts.reconnectGraceMs }, this.#hooks(checked.sessionId));
-      this.#sessions.set(checked.sessionId, session);
-      this.#queue.push({ type: 'session_created', sessionId: checked.sessionId, at: now, joinDeadline });
-      return { ok: true, sessionId: checked.sessionId, joinDeadline };
-    });
+    if (this.#sessions.has(spec.sessionId) || this.#ended.has(spec.sessionId))
+      return { ok: false, reason: 'session_exists', message: `session ${spec.sessionId} already exists on this host` };
+    const checked = validateSpec(spec);
+    if (typeof checked === 'string') return { ok: false, reason: 'invalid_spec', message: checked };
+    const load = this.load();
+    if (load.sessions + 1 > this.#opts.maxSessions)
+      return { ok: false, reason: 'capacity_sessions', message: `host is full: ${load.sessions} of ${this.#opts.maxSessions} sessions in use` };
+    if (load.players + checked.players.length > this.#opts.maxPlayers)
+      return {
+        ok: false,
+        reason: 'capacity_players',
+        message: `host is full: ${checked.players.length} more players would exceed ${this.#opts.maxPlayers} (${load.players} in use)`,
+      };
+    const joinDeadline = now + (checked.joinTimeoutMs ?? this.#opts.joinTimeoutMs);
+    const session = new Session(checked, now, { joinDeadline, reconnectGraceMs: this.#opts.reconnectGraceMs }, this.#hooks(checked.sessionId));
+    this.#sessions.set(checked.sessionId, session);
+    this.#events.push({ type: 'session_created', sessionId: checked.sessionId, at: now, joinDeadline });
+    return { ok: true, sessionId: checked.sessionId, joinDeadline };
   }
 
   /** More players for a session still readying (the protocol's "expect players"). */
   addPlayers(sessionId: string, players: readonly ExpectedPlayer[], now: number): CreateResult {
-    return this.#run(() => {
-      const s = this.#sessions.get(sessionId);
-      if (!s) return { ok: false, reason: 'unknown_session', message: `no session ${sessionId} on this host` };
-      if (s.phase !== 'readying') return { ok: false, reason: 'not_readying', message: `session ${sessionId} has already begun` };
-      const checked = validatePlayers(players, (id) => s.hasPlayer(id));
-      if (typeof checked === 'string') return { ok: false, reason: 'invalid_spec', message: checked };
-      const load = this.load();
-      if (load.players + checked.length > this.#opts.maxPlayers)
-        return { ok: false, reason: 'capacity_players', message: `host is full: ${checked.length} more players would exceed ${this.#opts.maxPlayers} (${load.players} in use)` };
-      s.addPlayers(checked, now, s.spec.joinTimeoutMs ?? this.#opts.joinTimeoutMs);
-      return { ok: true, sessionId, joinDeadline: s.view().joinDeadline };
-    });
+    const s = this.#sessions.get(sessionId);
+    if (!s) return { ok: false, reason: 'unknown_session', message: `no session ${sessionId} on this host` };
+    if (s.phase !== 'readying') return { ok: false, reason: 'not_readying', message: `session ${sessionId} has already begun` };
+    const checked = validatePlayers(players, (id) => s.hasPlayer(id));
+    if (typeof checked === 'string') return { ok: false, reason: 'invalid_spec', message: checked };
+    const load = this.load();
+    if (load.players + checked.length > this.#opts.maxPlayers)
+      return { ok: false, reason: 'capacity_players', message: `host is full: ${checked.length} more players would exceed ${this.#opts.maxPlayers} (${load.players} in use)` };
+    s.addPlayers(checked, now, s.spec.joinTimeoutMs ?? this.#opts.joinTimeoutMs);
+    return { ok: true, sessionId, joinDeadline: s.view().joinDeadline };
   }
 
   load(): HostLoad {
@@ -124,33 +118,31 @@ export class SessionTable {
    * credential is no certificate.
    */
   admit(req: { source: SourceAddress; peer: VerifiedPeer | SeatClaim; connectionId: string }, now: number): AdmissionResult {
-    return this.#run(() => {
-      const { source, peer, connectionId } = req;
-      const refuse = (reason: 'not_session_cert' | 'unknown_session' | 'session_ended', message: string): AdmissionResult => {
-        this.#queue.push({
-          type: 'admission_refused',
-          reason,
-          message,
-          source,
-          ...(peer.sessionId !== undefined ? { sessionId: peer.sessionId } : {}),
-          ...(peer.playerId !== undefined ? { playerId: peer.playerId } : {}),
-          at: now,
-        });
-        return { ok: false, reason, message };
-      };
-      const claim = 'credential' in peer ? peer : certClaim(peer);
-      if (!claim)
-        return refuse('not_session_cert', `a ${(peer as VerifiedPeer).role} certificate cannot join a session; a session certificate naming a session and player is needed`);
-      const s = this.#sessions.get(claim.sessionId);
-      if (!s) {
-        if (this.#ended.has(claim.sessionId)) return refuse('session_ended', `session ${claim.sessionId} has ended`);
-        return refuse('unknown_session', `no session ${claim.sessionId} on this host`);
-      }
-      const bound = this.#connections.get(connectionId);
-      if (bound && (bound.sessionId !== claim.sessionId || bound.playerId !== claim.playerId))
-        throw new RangeError(`connection id ${connectionId} is already bound to ${bound.sessionId}/${bound.playerId}`);
-      return s.admit(source, claim, connectionId, now);
-    });
+    const { source, peer, connectionId } = req;
+    const refuse = (reason: 'not_session_cert' | 'unknown_session' | 'session_ended', message: string): AdmissionResult => {
+      this.#events.push({
+        type: 'admission_refused',
+        reason,
+        message,
+        source,
+        ...(peer.sessionId !== undefined ? { sessionId: peer.sessionId } : {}),
+        ...(peer.playerId !== undefined ? { playerId: peer.playerId } : {}),
+        at: now,
+      });
+      return { ok: false, reason, message };
+    };
+    const claim = 'credential' in peer ? peer : certClaim(peer);
+    if (!claim)
+      return refuse('not_session_cert', `a ${(peer as VerifiedPeer).role} certificate cannot join a session; a session certificate naming a session and player is needed`);
+    const s = this.#sessions.get(claim.sessionId);
+    if (!s) {
+      if (this.#ended.has(claim.sessionId)) return refuse('session_ended', `session ${claim.sessionId} has ended`);
+      return refuse('unknown_session', `no session ${claim.sessionId} on this host`);
+    }
+    const bound = this.#connections.get(connectionId);
+    if (bound && (bound.sessionId !== claim.sessionId || bound.playerId !== claim.playerId))
+      throw new RangeError(`connection id ${connectionId} is already bound to ${bound.sessionId}/${bound.playerId}`);
+    return s.admit(source, claim, connectionId, now);
   }
 
   connection(connectionId: string): ConnectionBinding | undefined {
@@ -204,9 +196,7 @@ export class SessionTable {
   // ---- time ----
 
   tick(now: number): void {
-    this.#run(() => {
-      for (const s of [...this.#sessions.values()]) s.tick(now);
-    });
+    for (const s of [...this.#sessions.values()]) s.tick(now);
   }
 
   /** When the adapter should call `tick` next (earliest pending deadline), or undefined. */
@@ -217,6 +207,11 @@ export class SessionTable {
       if (t !== undefined && (next === undefined || t < next)) next = t;
     }
     return next;
+  }
+
+  /** The events since the last take, oldest first. */
+  takeEvents(): HostSessionEvent[] {
+    return this.#events.take();
   }
 
   // ---- views ----
@@ -238,7 +233,7 @@ export class SessionTable {
       bind: (connectionId, sid, playerId) => void this.#connections.set(connectionId, { sessionId: sid, playerId }),
       unbind: (connectionId) => void this.#connections.delete(connectionId),
       emit: (e) => {
-        this.#queue.push(e);
+        this.#events.push(e);
         if (e.type === 'session_ended') this.#retire(sessionId);
       },
     };
@@ -255,37 +250,16 @@ export class SessionTable {
   }
 
   #onConnection(connectionId: string, fn: (s: Session, playerId: string) => ActionResult): ActionResult {
-    return this.#run(() => {
-      const b = this.#connections.get(connectionId);
-      const s = b && this.#sessions.get(b.sessionId);
-      if (!b || !s) return { ok: false, reason: 'unknown_connection', message: `connection ${connectionId} belongs to no player` };
-      return fn(s, b.playerId);
-    });
+    const b = this.#connections.get(connectionId);
+    const s = b && this.#sessions.get(b.sessionId);
+    if (!b || !s) return { ok: false, reason: 'unknown_connection', message: `connection ${connectionId} belongs to no player` };
+    return fn(s, b.playerId);
   }
 
   #onSession(sessionId: string, fn: (s: Session) => ActionResult): ActionResult {
-    return this.#run(() => {
-      const s = this.#sessions.get(sessionId);
-      if (!s) return { ok: false, reason: 'unknown_session', message: `no session ${sessionId} on this host` };
-      return fn(s);
-    });
-  }
-
-  /** Run a mutation, then deliver the events it queued (re-entrant calls from listeners queue behind). */
-  #run<T>(fn: () => T): T {
-    const result = fn();
-    if (!this.#flushing) {
-      this.#flushing = true;
-      try {
-        while (this.#queue.length > 0) {
-          const e = this.#queue.shift()!;
-          this.events.emit(e);
-        }
-      } finally {
-        this.#flushing = false;
-      }
-    }
-    return result;
+    const s = this.#sessions.get(sessionId);
+    if (!s) return { ok: false, reason: 'unknown_session', message: `no session ${sessionId} on this host` };
+    return fn(s);
   }
 }
 
@@ -293,7 +267,7 @@ export class SessionTable {
 function validateSpec(spec: SessionSpec): SessionSpec | string {
   if (typeof spec.sessionId !== 'string' || spec.sessionId.length === 0 || spec.sessionId.length > 128)
     return 'session id must be a non-empty string of at most 128 characters';
-  if (!TRANSPORTS.has(spec.transport)) return `unknown transport ${JSON.stringify(spec.transport)}; expected quic, netcode or mqtt`;
+  if (!isHostTransportKind(spec.transport)) return `unknown transport ${JSON.stringify(spec.transport)}; expected ${TRANSPORT_LIST}`;
   if (!Array.isArray(spec.players) || spec.players.length === 0) return `session ${spec.sessionId} expects no players`;
   const players = validatePlayers(spec.players, () => false);
   if (typeof players === 'string') return players;

@@ -1,3 +1,4 @@
+import { formatHostPort } from '../net/address.js';
 import { addressMatches } from './address.js';
 import type { HostSessionEvent } from './events.js';
 import type {
@@ -155,7 +156,7 @@ export class Session {
         ? refuse('wrong_client_id', `client id ${c.clientId} is not the one announced for this seat`)
         : refuse('wrong_fingerprint', `player ${playerId} presented a session certificate other than the one announced for session ${this.sessionId}`);
     if (!addressMatches(p.spec.address, source))
-      return refuse('wrong_address', `player ${playerId}'s session certificate was used from ${fmt(source)}, not from the announced address`);
+      return refuse('wrong_address', `player ${playerId}'s session certificate was used from ${formatHostPort(source.ip, source.port)}, not from the announced address`);
     if (this.#phase !== 'readying' && !p.admitted)
       return refuse('already_started', `session ${this.sessionId} began without player ${playerId}`);
     if (p.status === 'left') return refuse('player_left', `player ${playerId} already left session ${this.sessionId} (${p.departure ?? 'left'})`);
@@ -431,8 +432,4 @@ function playerView(p: PlayerState): PlayerView {
 
 function wrongPhase(sessionId: string, phase: SessionPhase, what: string): ActionResult {
   return { ok: false, reason: 'wrong_phase', message: `cannot ${what}: session ${sessionId} is ${phase.replace('_', ' ')}` };
-}
-
-function fmt(s: SourceAddress): string {
-  return s.ip.includes(':') ? `[${s.ip}]:${s.port}` : `${s.ip}:${s.port}`;
 }

@@ -4,7 +4,10 @@
  * clock the caller chooses (monotonic in production, a counter in tests); nothing here reads a clock.
  */
 
-export type TransportKind = 'quic' | 'netcode' | 'mqtt';
+import type { HostTransportKind } from '../protocol/transports.js';
+
+/** How a player reaches the host: the protocol's list (src/protocol/transports.ts). */
+export type TransportKind = HostTransportKind;
 
 /** Where a player is expected to connect from. Without a port, any port of that IP is accepted (NAT rebinding). */
 export interface ExpectedAddress {

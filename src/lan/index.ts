@@ -19,7 +19,6 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
-import { IyesmpError } from '../errors.js';
 import { formatHostPort } from '../net/address.js';
 import { initPki, type Pki } from '../pki/index.js';
 import type { GameVersionCheck } from '../protocol/index.js';
@@ -27,6 +26,7 @@ import { AuthServer } from '../auth/server.js';
 import { HostServer } from '../host/server.js';
 import type { HostGame } from '../host/game.js';
 import type { ConnectOptions } from '../client/connect.js';
+import { lanError } from './errors.js';
 
 export interface LanServerOptions<Ext = unknown> {
   /** the authoritative game code the in-process host runs */
@@ -79,7 +79,7 @@ export class LanServer<Ext = unknown> {
   static async start<Ext = unknown>(o: LanServerOptions<Ext>): Promise<LanServer<Ext>> {
     const advertise = o.advertise ?? lanAddress();
     if (isIP(advertise) === 0) {
-      throw new IyesmpError('usage', 'bad_address', `"${advertise}" is not an IP address; LAN mode advertises an IP`);
+      throw lanError('bad_address', `"${advertise}" is not an IP address; LAN mode advertises an IP`);
     }
     const logger = o.logger ?? pino({ level: 'silent' });
     const ownDir = o.dir === undefined ? await mkdtemp(path.join(tmpdir(), 'iyesmp-lan-')) : undefined;
@@ -199,7 +199,7 @@ export function inviteConnectOptions<E = unknown>(
 ): ConnectOptions<E> {
   const r = LanInvite.safeParse(invite);
   if (!r.success) {
-    throw new IyesmpError('input', 'bad_invite', 'this is not an iyesmp LAN invite', { hint: 'ask the hosting player for a new invite' });
+    throw lanError('bad_invite', 'this is not an iyesmp LAN invite', { hint: 'ask the hosting player for a new invite' });
   }
   const inv = r.data;
   return { ...o, address: inv.address, serverName: inv.serverName, identity: { cert: inv.certPem, key: inv.keyPem }, trust: { caPem: inv.caPem } };
@@ -224,7 +224,7 @@ function sameMajor(major: string): GameVersionCheck {
 async function waitFor(fn: () => boolean, timeoutMs: number, message: string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!fn()) {
-    if (Date.now() > end) throw new IyesmpError('io', 'lan_start_failed', message);
+    if (Date.now() > end) throw lanError('lan_start_failed', message);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

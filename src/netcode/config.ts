@@ -1,9 +1,10 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { IyesmpError } from '../errors.js';
+import type { IyesmpError } from '../errors.js';
 import { makeAddress, formatAddress } from './address.js';
 import type { NetcodeVersion } from './constants.js';
 import { ConnectTokenSequence } from './token-sequence.js';
+import { netcodeError } from './errors.js';
 import { readPrivateKeyFile } from './keyfile.js';
 
 /**
@@ -66,14 +67,14 @@ async function ipOf(host: string, what: string, resolve: Resolve): Promise<strin
   try {
     return await resolve(bare);
   } catch (err) {
-    throw new IyesmpError('input', 'netcode_address_unresolved', `${what} ${host} does not resolve (${(err as Error).message})`, {
+    throw netcodeError('netcode_address_unresolved', `${what} ${host} does not resolve (${(err as Error).message})`, {
       hint: 'netcode tokens carry IP addresses: set an IP literal',
     });
   }
 }
 
 function missingKey(where: string): IyesmpError {
-  return new IyesmpError('input', 'netcode_no_key', `netcode needs a private key: ${where}.private_key_file is not set`, {
+  return netcodeError('netcode_no_key', `netcode needs a private key: ${where}.private_key_file is not set`, {
     hint: 'create one with `iyesmp netcode keygen -o netcode.key` and give the same file to the Auth servers and hosts',
   });
 }

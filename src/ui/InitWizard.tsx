@@ -1,7 +1,7 @@
 import { Box, Text, useInput } from 'ink';
 import { useRef, useState } from 'react';
 import { applyKey, TextField } from './TextField.js';
-import { IyesmpError } from '../errors.js';
+import { cliError } from '../cli/errors.js';
 
 /**
  * The `iyesmp certs init` wizard: asks only what the flags left open (Auth server name, number of
@@ -163,7 +163,7 @@ export async function runInitWizard(props: Omit<InitWizardProps, 'onDone' | 'onC
     createElement(InitWizard, {
       ...props,
       onDone: (a) => resolveFn(a),
-      onCancel: () => rejectFn(new IyesmpError('usage', 'cancelled', 'cancelled at the prompt')),
+      onCancel: () => rejectFn(cliError('cancelled', 'cancelled at the prompt')),
     }),
     { stdout, exitOnCtrlC: false },
   );

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuthClient, MemoryKeyStore, type MatchmakingStatus, type SessionLost, type SessionWaiting } from '../../src/client/index.js';
-import { SessionTable } from '../../src/host/session-table.js';
+import { HostSessions } from '../../src/host/sessions.js';
 import { formatAddress } from '../../src/netcode/address.js';
 import { issueNetcodeHandoff } from '../../src/netcode/handoff.js';
 import { netcodeExpectedPlayer } from '../../src/host/transports/netcode/seat.js';
@@ -142,7 +142,7 @@ describe('iyesmp-auth/1.1 in the client', () => {
 
   it('claims and joins a netcode hand-off without TLS trust; session.lost then ends the game with session_lost', { timeout: 60_000 }, async () => {
     const KEY = new Uint8Array(32).fill(11);
-    const table = new SessionTable({ maxSessions: 2, maxPlayers: 4 });
+    const table = new HostSessions({ maxSessions: 2, maxPlayers: 4 });
     const transport = await NetcodeHostTransport.listen({ sessions: table, privateKey: KEY, protocolId: 5n, bind: '127.0.0.1:0', maxClients: 4, nowMs: () => 0 });
     cleanup.push(() => transport.close());
     const r = table.create({ sessionId: 'NS1', transport: 'netcode', players: [netcodeExpectedPlayer('NS1', { playerId: 'guest.a' })] }, 0);

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { joinHost, msgpackNetcodeCodec, type GameSession } from '../../src/client/index.js';
 import { ticketFromHandoff, type HostTicket } from '../../src/client/handoff.js';
 import { IyesmpError } from '../../src/errors.js';
-import { SessionTable } from '../../src/host/session-table.js';
+import { HostSessions } from '../../src/host/sessions.js';
 import { formatAddress } from '../../src/netcode/address.js';
 import { issueNetcodeHandoff } from '../../src/netcode/handoff.js';
 import { netcodeExpectedPlayer } from '../../src/host/transports/netcode/seat.js';
@@ -25,7 +25,7 @@ const PROTOCOL = 0x77n;
 const T = 60_000;
 
 interface Host {
-  table: SessionTable;
+  table: HostSessions;
   transport: NetcodeHostTransport;
   events: NetcodeHostEvent[];
   now: { ms: number };
@@ -37,12 +37,12 @@ afterEach(async () => {
 });
 
 async function startHost(): Promise<Host> {
-  const table = new SessionTable({ maxSessions: 4, maxPlayers: 16 });
+  const table = new HostSessions({ maxSessions: 4, maxPlayers: 16 });
   const now = { ms: 0 };
   const transport = await NetcodeHostTransport.listen({ sessions: table, privateKey: KEY, protocolId: PROTOCOL, bind: '127.0.0.1:0', maxClients: 8, nowMs: () => now.ms });
   cleanup.push(() => transport.close());
   const events: NetcodeHostEvent[] = [];
-  transport.events.on((e) => events.push(e));
+  transport.on('netcode', (e) => events.push(e));
   return { table, transport, events, now };
 }
 

@@ -5,14 +5,18 @@ import { CLIENT_ERRORS } from '../../src/client/errors.js';
 import { CONFIG_ERRORS } from '../../src/config/errors.js';
 import { DEMO_ERRORS } from '../../src/demo/errors.js';
 import { FS_ERRORS } from '../../src/fs/errors.js';
+import { HOST_ERRORS } from '../../src/host/errors.js';
+import { LAN_ERRORS } from '../../src/lan/errors.js';
+import { ClientState, clientStateName } from '../../src/netcode/constants.js';
 import { NETCODE_ERRORS } from '../../src/netcode/errors.js';
+import { NETCODE_SESSION_ERRORS } from '../../src/netcode/session/errors.js';
 import { PKI_ERRORS, pkiError, type PkiErrorCode } from '../../src/pki/errors.js';
 import { PROTOCOL_ERRORS, protocolError } from '../../src/protocol/errors.js';
 import { ERROR_CODE_PATTERN } from '../../src/protocol/error-codes.js';
 import { SERVE_ERRORS } from '../../src/serve/errors.js';
 import { TRANSPORT_ERRORS } from '../../src/transport/errors.js';
 
-const REGISTRIES = { CLI_ERRORS, CLIENT_ERRORS, CONFIG_ERRORS, DEMO_ERRORS, FS_ERRORS, NETCODE_ERRORS, PKI_ERRORS, PROTOCOL_ERRORS, SERVE_ERRORS, TRANSPORT_ERRORS };
+const REGISTRIES = { CLI_ERRORS, CLIENT_ERRORS, CONFIG_ERRORS, DEMO_ERRORS, FS_ERRORS, HOST_ERRORS, LAN_ERRORS, NETCODE_ERRORS, NETCODE_SESSION_ERRORS, PKI_ERRORS, PROTOCOL_ERRORS, SERVE_ERRORS, TRANSPORT_ERRORS };
 const KINDS: readonly ErrorKind[] = ['usage', 'input', 'conflict', 'io', 'refused', 'check', 'internal'];
 
 describe('error registries', () => {
@@ -45,5 +49,12 @@ describe('error registries', () => {
     expect(hasCodeOf(err, FS_ERRORS)).toBe(false);
     expect(hasCodeOf(new IyesmpError('io', 'toString', 'x'), PKI_ERRORS)).toBe(false);
     if (hasCodeOf(err, PKI_ERRORS)) expectTypeOf(err.code).toEqualTypeOf<PkiErrorCode>();
+  });
+
+  it('register every netcode state a failed handshake is named after', () => {
+    // session-client.ts raises `netcode_<state>` for whatever state the handshake settled in
+    for (const state of Object.values(ClientState).filter((s) => s !== ClientState.connected)) {
+      expect(Object.keys(NETCODE_SESSION_ERRORS)).toContain(`netcode_${clientStateName(state)}`);
+    }
   });
 });

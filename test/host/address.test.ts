@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { addressKey, addressMatches, canonicalIp } from '../../src/host/address.js';
 import { AllowList } from '../../src/host/allow-list.js';
-import { collect } from './helpers.js';
+import { driven } from './helpers.js';
 
 describe('canonicalIp', () => {
   it('normalises IPv6 spelling and unwraps IPv4-mapped addresses', () => {
@@ -73,8 +73,7 @@ describe('address keys and matching', () => {
 
 describe('AllowList', () => {
   it('allows on first add, revokes on last release (players sharing a NAT address)', () => {
-    const list = new AllowList();
-    const events = collect(list.events);
+    const { core: list, events } = driven(new AllowList());
     list.add({ ip: '10.0.0.1' });
     list.add({ ip: '::ffff:10.0.0.1' });
     expect(events).toEqual([{ type: 'allow', key: '10.0.0.1', address: { ip: '10.0.0.1' } }]);

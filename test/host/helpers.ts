@@ -36,6 +36,26 @@ export function collect<E extends { type: string }>(emitter: Emitter<E>): E[] {
   return events;
 }
 
+/**
+ * A sans-IO core behind a proxy that, like its driver, takes the core's queued events after every
+ * call; `events` holds all of them, oldest first.
+ */
+export function driven<T extends { takeEvents(): unknown[] }>(core: T): { core: T; events: ReturnType<T['takeEvents']> } {
+  const events = [] as unknown[] as ReturnType<T['takeEvents']>;
+  const proxy = new Proxy(core, {
+    get(target, key) {
+      const v: unknown = Reflect.get(target, key, target);
+      if (typeof v !== 'function' || key === 'takeEvents') return v;
+      return (...args: unknown[]) => {
+        const result: unknown = v.apply(target, args);
+        events.push(...target.takeEvents());
+        return result;
+      };
+    },
+  });
+  return { core: proxy, events };
+}
+
 export function ofType<E extends { type: string }, T extends E['type']>(events: readonly E[], t: T): Extract<E, { type: T }>[] {
   return events.filter((e): e is Extract<E, { type: T }> => e.type === t);
 }

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AuthLinks } from '../../src/host/auth-links.js';
+import { AuthLinks, type AuthLinkEvent } from '../../src/host/auth-links.js';
 import { HostDomain } from '../../src/host/host-domain.js';
-import { collect, ofType, player, sessionPeer, spec } from './helpers.js';
+import { driven, ofType, player, sessionPeer, spec } from './helpers.js';
 
 describe('AuthLinks (re-dialling Auth servers)', () => {
   it('dials each server at once, then backs off per server after failures', () => {
-    const links = new AuthLinks({ backoff: { initialMs: 100, maxMs: 1000, jitter: 0 } });
-    const events = collect(links.events);
+    const { core: links, events } = driven(new AuthLinks({ backoff: { initialMs: 100, maxMs: 1000, jitter: 0 } }));
     links.add('a', 0);
     links.add('b', 0);
     links.tick(0);
@@ -27,8 +26,7 @@ describe('AuthLinks (re-dialling Auth servers)', () => {
   });
 
   it('re-dials quickly after a stable connection drops, slowly after a flapping one', () => {
-    const links = new AuthLinks({ backoff: { initialMs: 100, maxMs: 10_000, jitter: 0, stableAfterMs: 1000 } });
-    const events = collect(links.events);
+    const { core: links, events } = driven(new AuthLinks({ backoff: { initialMs: 100, maxMs: 10_000, jitter: 0, stableAfterMs: 1000 } }));
     links.add('a', 0);
     links.tick(0);
     links.dialFailed('a', 0); // next in 100
@@ -56,13 +54,14 @@ describe('HostDomain: games go on while every Auth server is down', () => {
       },
       0,
     );
-    const dials = collect(host.links.events);
+    const dials: AuthLinkEvent[] = [];
+    host.on('link', (e) => dials.push(e));
     host.tick(0);
     expect(ofType(dials, 'dial').map((d) => d.serverId)).toEqual(['auth-1', 'auth-2']);
-    host.links.connected('auth-1', 1);
+    host.linkUp('auth-1', 1);
     expect(host.sessions.create(spec('s1', [player('alice', '10.0.0.1')]), 2).ok).toBe(true);
-    host.links.disconnected('auth-1', 3); // the only live Auth server dies
-    host.links.dialFailed('auth-2', 3);
+    host.linkDown('auth-1', 3); // the only live Auth server dies
+    host.dialFailed('auth-2', 3);
 
     host.sessions.admit({ source: { ip: '10.0.0.1', port: 1 }, peer: sessionPeer('s1', 'alice'), connectionId: 'c' }, 4);
     host.sessions.ready('c', 5);
@@ -73,7 +72,7 @@ describe('HostDomain: games go on while every Auth server is down', () => {
 
     host.tick(103); // re-dial time for auth-1 (3 + 100)
     expect(ofType(dials, 'dial').filter((d) => d.serverId === 'auth-1')).toHaveLength(2);
-    host.links.connected('auth-1', 110);
+    host.linkUp('auth-1', 110);
     const items = host.outbox.pending('auth-1', 110);
     expect(items.map((i) => i.body.kind)).toEqual(['result', 'telemetry']);
     const result = items[0]!.body;

@@ -72,24 +72,27 @@ type Cmd = typeof command extends fc.Arbitrary<infer T> ? T : never;
 function run(cmds: Cmd[], grace: number) {
   const t = new SessionTable({ maxSessions: 3, maxPlayers: 8, joinTimeoutMs: 3000, reconnectGraceMs: grace });
   const mirror = new Set<string>(); // rebuilt from allow/revoke events only
-  t.allowList.events.on((e) => {
-    if (e.type === 'allow') {
-      expect(mirror.has(e.key)).toBe(false);
-      mirror.add(e.key);
-    } else {
-      expect(mirror.delete(e.key)).toBe(true);
-    }
-  });
   const minOf = new Map<string, number>();
   let begins = 0;
-  t.events.on((e) => {
-    if (e.type !== 'game_begin') return;
-    begins++;
-    // no session begins with an unready player, nor with fewer than its minimum
-    const present = e.roster.filter((p) => p.status !== 'left');
-    expect(present.every((p) => p.status === 'ready')).toBe(true);
-    expect(present.length).toBeGreaterThanOrEqual(Math.max(1, minOf.get(e.sessionId) ?? 1));
-  });
+  // the driver's part: take what each command queued, in order
+  const drain = (): void => {
+    for (const e of t.allowList.takeEvents()) {
+      if (e.type === 'allow') {
+        expect(mirror.has(e.key)).toBe(false);
+        mirror.add(e.key);
+      } else {
+        expect(mirror.delete(e.key)).toBe(true);
+      }
+    }
+    for (const e of t.takeEvents()) {
+      if (e.type !== 'game_begin') continue;
+      begins++;
+      // no session begins with an unready player, nor with fewer than its minimum
+      const present = e.roster.filter((p) => p.status !== 'left');
+      expect(present.every((p) => p.status === 'ready')).toBe(true);
+      expect(present.length).toBeGreaterThanOrEqual(Math.max(1, minOf.get(e.sessionId) ?? 1));
+    }
+  };
   const conns: string[] = [];
   let now = 0;
   let sourcePort = 50000;
@@ -172,6 +175,7 @@ function run(cmds: Cmd[], grace: number) {
         t.tick(now);
         break;
     }
+    drain();
     checkInvariants(t, mirror);
   }
   return { begins };
@@ -317,8 +321,8 @@ describe('results outbox under random connectivity', () => {
         const host = new HostDomain({ sessions: { maxSessions: 1, maxPlayers: 1 }, outbox: { capacity: 2 * games }, authServers: ['a'] }, 0);
         let now = 0;
         for (let g = 0; g < games; g++) {
-          if (upDuring[g]) host.links.connected('a', now);
-          else host.links.disconnected('a', now);
+          if (upDuring[g]) host.linkUp('a', now);
+          else host.linkDown('a', now);
           const sid = `g${g}`;
           host.sessions.create({ sessionId: sid, transport: 'netcode', players: [expected(0, 0, false)] }, now);
           host.sessions.admit({ source: { ip: IPS[0]!, port: 1 }, peer: sessionPeer(sid, 'p0'), connectionId: sid }, ++now);
@@ -327,8 +331,8 @@ describe('results outbox under random connectivity', () => {
           // when up, the adapter sends but acks may or may not arrive before the next game
           for (const item of host.outbox.pending('a', now)) host.outbox.markSent('a', item.id, now);
         }
-        host.links.disconnected('a', now);
-        host.links.connected('a', ++now);
+        host.linkDown('a', now);
+        host.linkUp('a', ++now);
         const results = host.outbox.pending('a', now).filter((i) => i.body.kind === 'result');
         expect(results.map((r) => r.id)).toEqual(Array.from({ length: games }, (_, g) => `result:g${g}`));
         expect(host.outbox.dropped).toBe(0);

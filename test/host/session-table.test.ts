@@ -1,16 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import type { AllowListEvent } from '../../src/host/allow-list.js';
 import type { HostSessionEvent } from '../../src/host/events.js';
 import { SessionTable, type SessionTableOptions } from '../../src/host/session-table.js';
-import { collect, fp, ofType, player, sessionPeer, spec } from './helpers.js';
+import { HostSessions } from '../../src/host/sessions.js';
+import { fp, ofType, player, sessionPeer, spec } from './helpers.js';
 
 const A = { ip: '10.0.0.1', port: 40001 };
 const B = { ip: '10.0.0.2', port: 40002 };
 const C = { ip: '2001:db8::3', port: 40003 };
 
 function table(opts: Partial<SessionTableOptions> = {}) {
-  const t = new SessionTable({ maxSessions: 4, maxPlayers: 16, joinTimeoutMs: 10_000, reconnectGraceMs: 5_000, ...opts });
-  const events = collect(t.events);
-  const allow = collect(t.allowList.events);
+  const t = new HostSessions({ maxSessions: 4, maxPlayers: 16, joinTimeoutMs: 10_000, reconnectGraceMs: 5_000, ...opts });
+  const events: HostSessionEvent[] = [];
+  const allow: AllowListEvent[] = [];
+  t.on('session', (e) => events.push(e)).on('allow', (e) => allow.push(e));
   return { t, events, allow };
 }
 
@@ -22,7 +25,7 @@ function twoPlayers(opts: Partial<SessionTableOptions> = {}, extra = {}) {
   return h;
 }
 
-function admit(t: SessionTable, sessionId: string, playerId: string, source: { ip: string; port: number }, conn: string, now: number) {
+function admit(t: HostSessions, sessionId: string, playerId: string, source: { ip: string; port: number }, conn: string, now: number) {
   return t.admit({ source, peer: sessionPeer(sessionId, playerId), connectionId: conn }, now);
 }
 
@@ -73,7 +76,7 @@ describe('creation and capacity', () => {
 
   it('validates the spec and names the problem', () => {
     const { t } = table();
-    const bad: Array<[Parameters<SessionTable['create']>[0], RegExp]> = [
+    const bad: Array<[Parameters<HostSessions['create']>[0], RegExp]> = [
       [spec('', [player('p', '10.0.0.1')]), /session id/],
       [spec('x', []), /expects no players/],
       [spec('x', [player('p', '10.0.0.1'), player('p', '10.0.0.2')]), /listed twice/],
@@ -520,10 +523,18 @@ describe('in game and end', () => {
     expect(ofType(events, 'session_ended')[0]!.report).toMatchObject({ end: 'aborted', abortReason: 'abandoned', beganAt: 4, endedAt: 11 });
   });
 
+  it('queues what an input caused until the driver takes it (the core calls no one)', () => {
+    const t = new SessionTable({ maxSessions: 1, maxPlayers: 2 });
+    t.create(spec('s1', [player('alice', A.ip)]), 0);
+    expect(t.allowList.takeEvents()).toEqual([{ type: 'allow', key: A.ip, address: { ip: A.ip } }]);
+    expect(t.takeEvents()).toEqual([{ type: 'session_created', sessionId: 's1', at: 0, joinDeadline: 30_000 }]);
+    expect(t.takeEvents()).toEqual([]);
+  });
+
   it('lets listeners call back into the table (events are delivered after the change)', () => {
     const { t } = twoPlayers();
     const seen: HostSessionEvent['type'][] = [];
-    t.events.on((e) => {
+    t.on('session', (e) => {
       seen.push(e.type);
       // the game ends the session as soon as it begins
       if (e.type === 'game_begin') t.end(e.sessionId, { outcomes: {} }, e.at);

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionTable } from '../../src/host/session-table.js';
+import { HostSessions } from '../../src/host/sessions.js';
 import { netcodeAuthConfigSection, netcodeHostConfigSection } from '../../src/config/netcode.js';
 import { resolveNetcodeHost, resolveNetcodeIssuer } from '../../src/netcode/config.js';
 import { issueNetcodeHandoff } from '../../src/netcode/handoff.js';
@@ -52,7 +52,7 @@ describe('netcode.version in host and auth configs', () => {
   });
 
   it('a 1.00 host transport admits a seat whose 1.00 token came from the hand-off issuer', { timeout: 30_000 }, async () => {
-    const sessions = new SessionTable({ maxSessions: 2, maxPlayers: 4 });
+    const sessions = new HostSessions({ maxSessions: 2, maxPlayers: 4 });
     const transport = await NetcodeHostTransport.listen({
       sessions,
       privateKey: KEY,
@@ -65,7 +65,7 @@ describe('netcode.version in host and auth configs', () => {
     const client = new NetcodeUdpClient({ version: '1.00' });
     try {
       const events: NetcodeHostEvent[] = [];
-      transport.events.on((e) => events.push(e));
+      transport.on('netcode', (e) => events.push(e));
       const created = sessions.create(
         { sessionId: 's1', transport: 'netcode', players: [netcodeExpectedPlayer('s1', { playerId: 'alice', displayName: 'Alice' })] },
         0,

@@ -1,4 +1,5 @@
-import { SessionTable, type SessionTableOptions } from '../../src/host/session-table.js';
+import type { SessionTableOptions } from '../../src/host/session-table.js';
+import { HostSessions } from '../../src/host/sessions.js';
 import type { HostSessionEvent } from '../../src/host/events.js';
 import { formatAddress } from '../../src/netcode/address.js';
 import { ClientState } from '../../src/netcode/constants.js';
@@ -30,7 +31,7 @@ export class TestClock implements NetcodeClock {
 }
 
 export interface Host {
-  table: SessionTable;
+  table: HostSessions;
   transport: NetcodeHostTransport;
   clock: TestClock;
   tableEvents: HostSessionEvent[];
@@ -40,7 +41,7 @@ export interface Host {
 }
 
 export async function startHost(table: Partial<SessionTableOptions> = {}, enforceAddress = false): Promise<Host> {
-  const sessions = new SessionTable({ maxSessions: 8, maxPlayers: 32, ...table });
+  const sessions = new HostSessions({ maxSessions: 8, maxPlayers: 32, ...table });
   const clock = new TestClock();
   const nowMs = { value: 0 };
   const transport = await NetcodeHostTransport.listen({
@@ -54,9 +55,9 @@ export async function startHost(table: Partial<SessionTableOptions> = {}, enforc
     enforceAddress,
   });
   const tableEvents: HostSessionEvent[] = [];
-  sessions.events.on((e) => tableEvents.push(e));
+  sessions.on('session', (e) => tableEvents.push(e));
   const events: NetcodeHostEvent[] = [];
-  transport.events.on((e) => events.push(e));
+  transport.on('netcode', (e) => events.push(e));
   return { table: sessions, transport, clock, tableEvents, events, nowMs };
 }
 

@@ -33,7 +33,7 @@ describe('NetcodeSessionClient against NetcodeHostTransport', () => {
     const got: number[] = [];
     alice.on('game', (d) => got.push(d[0]!));
     const heard: string[] = [];
-    h.transport.events.on((e) => {
+    h.transport.on('netcode', (e) => {
       if (e.type === 'message') heard.push(`${e.playerId}:${e.data[0]}`);
     });
     // UDP: repeat until seen, as a game would for anything it needs to arrive

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
-import type { Listener } from '../emitter.js';
 import type { GameMessage, GameTransport } from '../game.js';
-import type { SessionTable } from '../session-table.js';
+import type { HostSessions } from '../sessions.js';
 import type { SeatClaim, SeatCredential, TransportKind } from '../types.js';
 
 export type { SeatClaim, SeatCredential };
@@ -24,12 +23,12 @@ export type TransportEndpoint =
  * The few things of the Host server a transport uses, instead of the server itself. The session
  * table decides admission and owns every session's life; a transport turns its peers' handshakes
  * into `sessions.admit` (with the seat claim its credential proves) and their control messages into
- * `ready`/`unready`/`leave`/`connectionClosed`. The table's events tell it the rest:
- * `sessions.allowList.events` which sources to let through (a transport drops every other source
- * before any handshake work), `sessions.events` what to tell players (roster, begin, closes).
+ * `ready`/`unready`/`leave`/`connectionClosed`. The table's events tell it the rest: `allow`
+ * events which sources to let through (a transport drops every other source before any handshake
+ * work), `session` events what to tell players (roster, begin, closes).
  */
 export interface HostTransportContext {
-  readonly sessions: SessionTable;
+  readonly sessions: HostSessions;
   /** the clock (ms) the host ticks the table with; a transport reads no other */
   now(): number;
   readonly logger: Logger;
@@ -44,6 +43,11 @@ export type HostTransportEvent =
   /** a game message from an admitted player */
   | { type: 'message'; sessionId: string; playerId: string; message: GameMessage }
   | { type: 'warning'; error: Error };
+
+/** The events of a transport's TypedEmitter that the host listens to. */
+export interface HostTransportEvents {
+  event: HostTransportEvent;
+}
 
 /**
  * One way players reach this host (QUIC, netcode, MQTT). To add one: a folder beside quic/ and
@@ -60,8 +64,8 @@ export type HostTransportEvent =
  */
 export interface HostTransport {
   readonly kind: TransportKind;
-  /** Subscribes to the host's view of the transport; returns the unsubscribe function. */
-  on(listener: Listener<HostTransportEvent>): () => void;
+  /** The host's view of the transport (a driver: it extends TypedEmitter with at least HostTransportEvents). */
+  on(name: 'event', fn: (e: HostTransportEvent) => void): unknown;
   /** what the host registers with the Auth servers */
   endpoint(): TransportEndpoint;
   /** A game message to one seat; false when the seat has no open connection here. */

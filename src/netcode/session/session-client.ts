@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { IyesmpError } from '../../errors.js';
 import { ClientState, type ClientStateValue, clientStateName } from '../constants.js';
 import { type NetcodeClock, NetcodeUdpClient } from '../udp.js';
+import { netcodeSessionError, type NetcodeSessionErrorCode } from './errors.js';
 import { type ClientMessage, type SessionPhaseName, type StatusPlayer, StatusAssembler, decodeHostMessage, encodeClientMessage, encodeGame } from './messages.js';
 
 export interface NetcodeSessionClientOptions {
@@ -76,7 +77,8 @@ export class NetcodeSessionClient extends EventEmitter<NetcodeSessionClientEvent
     const state = await this.udp.waitUntilSettled(timeoutMs);
     if (state !== ClientState.connected) {
       const name = clientStateName(state);
-      throw new IyesmpError('refused', `netcode_${name}`, `could not connect to the host: ${name.replace(/_/g, ' ')}`, {
+      // the client's states are ClientStateValue, and every one but `connected` is registered
+      throw netcodeSessionError(`netcode_${name}` as NetcodeSessionErrorCode, `could not connect to the host: ${name.replace(/_/g, ' ')}`, {
         hint: 'ask the Auth server for a fresh hand-off; an expired or rejected token never connects',
       });
     }
@@ -131,11 +133,13 @@ export class NetcodeSessionClient extends EventEmitter<NetcodeSessionClientEvent
         }
         if (this.#gone()) {
           const why = this.#bye ? `${this.#bye.code}: ${this.#bye.message}` : clientStateName(this.udp.state);
-          reject(new IyesmpError('refused', this.#bye?.code ?? 'disconnected', `the host ended the connection (${why})`));
+          const message = `the host ended the connection (${why})`;
+          // the bye's code is the host's own (a table refusal or the game's), passed on as it came
+          reject(this.#bye ? new IyesmpError('refused', this.#bye.code, message) : netcodeSessionError('disconnected', message));
           return true;
         }
         if (Date.now() - started > timeoutMs) {
-          reject(new IyesmpError('io', 'timeout', `no answer from the host to "${m.type}" within ${timeoutMs} ms`));
+          reject(netcodeSessionError('timeout', `no answer from the host to "${m.type}" within ${timeoutMs} ms`));
           return true;
         }
         this.udp.sendPayload(payload);

@@ -1,20 +1,20 @@
-import { IyesmpError } from '../../../errors.js';
+import { TypedEmitter } from '../../../events/emitter.js';
 import { type NetcodeAddress, formatAddress } from '../../../netcode/address.js';
 import type { DisconnectReason, ServerEvent } from '../../../netcode/server.js';
 import { BEGIN_MESSAGE, type SessionPhaseName, decodeClientMessage, encodeBye, encodeGame, encodeStatusPages } from '../../../netcode/session/messages.js';
 import { type NetcodeClock, NetcodeUdpServer } from '../../../netcode/udp.js';
 import { decodeSessionUserData, type SessionUserData } from '../../../netcode/user-data.js';
-import { Emitter, type Listener } from '../../emitter.js';
+import { hostError } from '../../errors.js';
 import type { HostSessionEvent } from '../../events.js';
 import type { GameMessage } from '../../game.js';
-import type { SessionTable } from '../../session-table.js';
+import type { HostSessions } from '../../sessions.js';
 import type { ActionResult, AdmissionRefusal, AdmissionResult, SourceAddress } from '../../types.js';
-import type { HostTransport, HostTransportEvent, SeatRef, TransportEndpoint } from '../transport.js';
+import type { HostTransport, HostTransportEvent, HostTransportEvents, SeatRef, TransportEndpoint } from '../transport.js';
 import type { NetcodeVersion } from '../../../netcode/constants.js';
 
 export interface NetcodeHostTransportOptions {
   /** the host's session table (HostDomain.sessions); shared with the other transports */
-  sessions: SessionTable;
+  sessions: HostSessions;
   /** the 32-byte key shared with the Auth servers */
   privateKey: Uint8Array;
   protocolId: bigint;
@@ -62,6 +62,11 @@ export type NetcodeHostEvent =
   | { type: 'disconnected'; sessionId: string; playerId: string; connectionId: string; clientId: bigint; reason: DisconnectReason }
   | { type: 'warning'; error: Error };
 
+/** `netcode`: everything the transport sees, in netcode terms (tests and operators); `event`: the host's view. */
+export interface NetcodeHostTransportEvents extends HostTransportEvents {
+  netcode: NetcodeHostEvent;
+}
+
 export interface NetcodeConnectionInfo {
   sessionId: string;
   playerId: string;
@@ -89,20 +94,18 @@ const seatKey = (sessionId: string, playerId: string): string => `${sessionId.le
  * proven by the token's client id (`SeatCredential` kind `netcode`); the seal is the proof that
  * the Auth server issued it, so unexpected sources never get past the netcode handshake.
  */
-export class NetcodeHostTransport implements HostTransport {
+export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvents> implements HostTransport {
   readonly kind = 'netcode' as const;
-  /** everything the transport sees, in netcode terms (tests and operators); `on` gives the host's view */
-  readonly events = new Emitter<NetcodeHostEvent>();
   /** counters for operators: payloads from unknown slots, undecodable payloads */
   readonly stats = { admitted: 0, refused: 0, ignored: 0, malformed: 0 };
   readonly server: NetcodeUdpServer;
-  readonly #sessions: SessionTable;
+  readonly #sessions: HostSessions;
   readonly #enforceAddress: boolean;
   readonly #now: () => number;
   readonly #byIndex = new Map<number, Conn>();
   readonly #byConnection = new Map<string, Conn>();
   readonly #bySeat = new Map<string, Conn>();
-  readonly #unsubscribe: () => void;
+  readonly #onSession = (e: HostSessionEvent): void => this.#guard(() => this.#onTable(e));
   /** the bound address keeps connection ids apart when one table has several netcode sockets (IPv4 and IPv6) */
   readonly #idPrefix: string;
   /** set while a control message is handled: did the table's events already answer the sender's session? */
@@ -111,6 +114,7 @@ export class NetcodeHostTransport implements HostTransport {
   #closed = false;
 
   private constructor(server: NetcodeUdpServer, o: NetcodeHostTransportOptions) {
+    super();
     this.server = server;
     this.#sessions = o.sessions;
     this.#enforceAddress = o.enforceAddress ?? false;
@@ -119,8 +123,8 @@ export class NetcodeHostTransport implements HostTransport {
     server.on('connect', (e) => this.#guard(() => this.#onConnect(e)));
     server.on('disconnect', (e) => this.#guard(() => this.#onDisconnect(e)));
     server.on('payload', (e) => this.#guard(() => this.#onPayload(e)));
-    server.on('warning', (error) => this.events.emit({ type: 'warning', error }));
-    this.#unsubscribe = o.sessions.events.on((e) => this.#guard(() => this.#onTable(e)));
+    server.on('warning', (error) => this.#emit({ type: 'warning', error }));
+    o.sessions.on('session', this.#onSession);
   }
 
   static async listen(o: NetcodeHostTransportOptions): Promise<NetcodeHostTransport> {
@@ -171,40 +175,13 @@ export class NetcodeHostTransport implements HostTransport {
   send(ref: SeatRef, data: Uint8Array | GameMessage): boolean {
     if (!(data instanceof Uint8Array)) {
       if (!(data.ext instanceof Uint8Array)) {
-        throw new IyesmpError('usage', 'netcode_bytes_only', `session ${ref.sessionId} runs on netcode: send the message as ext = Uint8Array (at most 1199 bytes)`);
+        throw hostError('netcode_bytes_only', `session ${ref.sessionId} runs on netcode: send the message as ext = Uint8Array (at most 1199 bytes)`);
       }
       data = data.ext;
     }
     const c = this.#bySeat.get(seatKey(ref.sessionId, ref.playerId));
     if (!c || c.closing) return false;
     return this.server.sendPayload(c.clientIndex, encodeGame(data));
-  }
-
-  /** The host's view of the netcode events: joins, departures, refusals and game bytes as game messages. */
-  on(listener: Listener<HostTransportEvent>): () => void {
-    return this.events.on((e) => {
-      switch (e.type) {
-        case 'admitted':
-          return listener({ type: 'joined', sessionId: e.sessionId, playerId: e.playerId, connectionId: e.connectionId, reconnect: e.reconnect, remote: e.address });
-        case 'disconnected':
-          return listener({ type: 'left', sessionId: e.sessionId, playerId: e.playerId, connectionId: e.connectionId, reason: e.reason });
-        case 'refused':
-          return listener({
-            type: 'refused',
-            reason: e.reason,
-            message: e.message,
-            remote: e.address,
-            ...(e.sessionId !== undefined ? { sessionId: e.sessionId } : {}),
-            ...(e.playerId !== undefined ? { playerId: e.playerId } : {}),
-          });
-        case 'message':
-          return listener({ type: 'message', sessionId: e.sessionId, playerId: e.playerId, message: { ext: e.data } });
-        case 'warning':
-          return listener(e);
-        case 'control':
-          return;
-      }
-    });
   }
 
   /** Game bytes to every connected player of a session, optionally but one; returns how many got them. */
@@ -233,7 +210,7 @@ export class NetcodeHostTransport implements HostTransport {
     this.#closed = true;
     for (const c of this.#byIndex.values()) if (!c.closing) this.server.sendPayload(c.clientIndex, encodeBye('host_shutdown', 'the host is shutting down'));
     await this.server.close();
-    this.#unsubscribe();
+    this.#sessions.off('session', this.#onSession);
   }
 
   // ---- netcode server events ----
@@ -278,7 +255,7 @@ export class NetcodeHostTransport implements HostTransport {
     }
     this.#bySeat.set(seatKey(conn.sessionId, conn.playerId), conn);
     this.stats.admitted++;
-    this.events.emit({
+    this.#emit({
       type: 'admitted',
       sessionId: conn.sessionId,
       playerId: conn.playerId,
@@ -296,7 +273,7 @@ export class NetcodeHostTransport implements HostTransport {
     // best effort: on most paths the bye arrives before the disconnect packets and tells the client why
     this.server.sendPayload(e.clientIndex, encodeBye(reason, message));
     this.server.disconnectClient(e.clientIndex);
-    this.events.emit({
+    this.#emit({
       type: 'refused',
       reason,
       message,
@@ -311,7 +288,7 @@ export class NetcodeHostTransport implements HostTransport {
     if (!c || c.clientId !== e.clientId) return; // a refused client: never admitted
     this.#forget(c);
     if (!c.closing) this.#sessions.connectionClosed(c.connectionId, this.#now());
-    this.events.emit({ type: 'disconnected', sessionId: c.sessionId, playerId: c.playerId, connectionId: c.connectionId, clientId: c.clientId, reason: e.reason });
+    this.#emit({ type: 'disconnected', sessionId: c.sessionId, playerId: c.playerId, connectionId: c.connectionId, clientId: c.clientId, reason: e.reason });
   }
 
   #onPayload(e: Extract<ServerEvent, { type: 'payload' }>): void {
@@ -326,7 +303,7 @@ export class NetcodeHostTransport implements HostTransport {
       return;
     }
     if (m.type === 'game') {
-      this.events.emit({ type: 'message', sessionId: c.sessionId, playerId: c.playerId, data: m.data });
+      this.#emit({ type: 'message', sessionId: c.sessionId, playerId: c.playerId, data: m.data });
       return;
     }
     const now = this.#now();
@@ -339,7 +316,7 @@ export class NetcodeHostTransport implements HostTransport {
           : this.#sessions.leave(c.connectionId, now);
     const answered = this.#answered === c.sessionId;
     this.#answered = undefined;
-    this.events.emit({ type: 'control', action: m.type, sessionId: c.sessionId, playerId: c.playerId, result });
+    this.#emit({ type: 'control', action: m.type, sessionId: c.sessionId, playerId: c.playerId, result });
     // control messages are resent by clients until they see the effect: answer a repeat with the state
     if (!answered && !c.closing) this.#sendState(c);
   }
@@ -403,13 +380,45 @@ export class NetcodeHostTransport implements HostTransport {
     if (this.#bySeat.get(k) === c) this.#bySeat.delete(k);
   }
 
+  /** Every event in netcode terms, and the host's view of those it has one for. */
+  #emit(e: NetcodeHostEvent): void {
+    this.emit('netcode', e);
+    const h = hostView(e);
+    if (h) this.emit('event', h);
+  }
+
   /** Handlers run inside socket callbacks: a throw there would take the host down. */
   #guard(fn: () => void): void {
     try {
       fn();
     } catch (err) {
-      this.events.emit({ type: 'warning', error: err instanceof Error ? err : new Error(String(err)) });
+      this.#emit({ type: 'warning', error: err instanceof Error ? err : new Error(String(err)) });
     }
+  }
+}
+
+/** The host's view of a netcode event: joins, departures, refusals and game bytes as game messages. */
+function hostView(e: NetcodeHostEvent): HostTransportEvent | undefined {
+  switch (e.type) {
+    case 'admitted':
+      return { type: 'joined', sessionId: e.sessionId, playerId: e.playerId, connectionId: e.connectionId, reconnect: e.reconnect, remote: e.address };
+    case 'disconnected':
+      return { type: 'left', sessionId: e.sessionId, playerId: e.playerId, connectionId: e.connectionId, reason: e.reason };
+    case 'refused':
+      return {
+        type: 'refused',
+        reason: e.reason,
+        message: e.message,
+        remote: e.address,
+        ...(e.sessionId !== undefined ? { sessionId: e.sessionId } : {}),
+        ...(e.playerId !== undefined ? { playerId: e.playerId } : {}),
+      };
+    case 'message':
+      return { type: 'message', sessionId: e.sessionId, playerId: e.playerId, message: { ext: e.data } };
+    case 'warning':
+      return e;
+    case 'control':
+      return undefined;
   }
 }
 

@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
-import { IyesmpError } from '../../../errors.js';
+import type { IyesmpError } from '../../../errors.js';
 import { formatHostPort } from '../../../net/address.js';
 import { sessionIdentityOf } from '../../../pki/names.js';
 import type { VerifyPolicy } from '../../../pki/types.js';
 import { ProtocolConnection, acceptBulkStream, hostFamily, type BulkHeader, type GameVersionCheck, type HostFamily } from '../../../protocol/index.js';
 import type { PeerConnection, PeerStream } from '../../../transport/index.js';
+import { hostError, refusalError, type HostErrorCode } from '../../errors.js';
 import type { GameMessage } from '../../game.js';
-import type { SessionTable } from '../../session-table.js';
+import type { HostSessions } from '../../sessions.js';
 import type { SessionView } from '../../session.js';
 import type { PlayerView } from '../../types.js';
 import type { SeatRef } from '../transport.js';
@@ -22,7 +23,7 @@ export interface PlayerConn {
 
 /** What one player connection needs: the table, the clock, the hello rules, and where its game traffic goes. */
 export interface PlayerEndpointContext {
-  readonly sessions: SessionTable;
+  readonly sessions: HostSessions;
   now(): number;
   readonly logger: Logger;
   readonly hello: { gameVersion: string; acceptGameVersion?: GameVersionCheck };
@@ -44,7 +45,7 @@ const NO_SESSION = { kind: 'session', sessionId: 'no-such-session-here' } as con
  * player must be expected on a certificate seat, and the cert must be the very one the Auth server
  * announced (fingerprint). Anything else is refused during the handshake, before any stream opens.
  */
-export function sessionPolicy(sessions: SessionTable) {
+export function sessionPolicy(sessions: HostSessions) {
   return (chain: readonly Uint8Array[]): VerifyPolicy => {
     const id = chain[0] && sessionIdentityOf(chain[0]);
     if (!id) return NO_SESSION;
@@ -106,7 +107,7 @@ export function acceptPlayer(ctx: PlayerEndpointContext, conn: PeerConnection, c
       onListenerError: (err) => log.error({ message: (err as Error).message }, 'player handler failed'),
       onHello: ({ body }) => {
         const peer = conn.peer;
-        const refuse = (code: string, message: string): never => {
+        const refuse = (code: HostErrorCode, message: string): never => {
           ctx.refused({
             reason: code,
             message,
@@ -115,7 +116,7 @@ export function acceptPlayer(ctx: PlayerEndpointContext, conn: PeerConnection, c
             ...(peer.playerId !== undefined ? { playerId: peer.playerId } : {}),
           });
           setTimeout(() => void conn.close(code).catch(() => undefined), 200).unref?.();
-          throw new IyesmpError('refused', code, message);
+          throw hostError(code, message);
         };
         if (body.sessionId !== peer.sessionId || body.playerId !== peer.playerId) {
           refuse('wrong_session', 'the hello names another session or player than the session certificate');
@@ -131,7 +132,7 @@ export function acceptPlayer(ctx: PlayerEndpointContext, conn: PeerConnection, c
     proto.handle('player.ready', (body) => {
       const now = ctx.now();
       const r = body.ready ? ctx.sessions.ready(connectionId, now) : ctx.sessions.unready(connectionId, now);
-      if (!r.ok) throw new IyesmpError('refused', r.reason, r.message);
+      if (!r.ok) throw refusalError(r);
       return {};
     });
     proto.handle('game.action', async (body) => {

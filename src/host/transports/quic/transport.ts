@@ -1,12 +1,13 @@
+import { TypedEmitter } from '../../../events/emitter.js';
 import { formatHostPort } from '../../../net/address.js';
 import type { PeerVerifier } from '../../../pki/types.js';
-import { openBulkStream, type BulkHeader, type GameVersionCheck } from '../../../protocol/index.js';
+import { hostFamily, openBulkStream, type BulkHeader, type GameVersionCheck } from '../../../protocol/index.js';
 import { ALPN, AddressAllowList, createQuicServer, type PemSource, type QuicServer } from '../../../transport/index.js';
-import { Emitter, type Listener } from '../../emitter.js';
+import type { AllowListEvent } from '../../allow-list.js';
 import type { HostSessionEvent } from '../../events.js';
 import type { GameMessage } from '../../game.js';
 import type { ExpectedAddress } from '../../types.js';
-import type { BulkStreamWriter, HostTransport, HostTransportContext, HostTransportEvent, SeatRef, TransportEndpoint } from '../transport.js';
+import type { BulkStreamWriter, HostTransport, HostTransportContext, HostTransportEvents, SeatRef, TransportEndpoint } from '../transport.js';
 import { acceptPlayer, roster, sessionPolicy, type PlayerConn, type PlayerEndpointContext } from './player-endpoint.js';
 
 export interface QuicHostTransportOptions {
@@ -45,37 +46,37 @@ export interface QuicTransportContext extends HostTransportContext {
  * the table to admit the verified peer. Raw datagrams from sources the table does not expect are
  * dropped by the socket's allow-list before QUIC sees them.
  */
-export class QuicHostTransport implements HostTransport {
+export class QuicHostTransport extends TypedEmitter<HostTransportEvents> implements HostTransport {
   readonly kind = 'quic' as const;
-  readonly #events = new Emitter<HostTransportEvent>();
   readonly allowList = new AddressAllowList([]);
   server!: QuicServer;
   readonly #ctx: QuicTransportContext;
   readonly #o: QuicHostTransportOptions;
   readonly #players = new Map<string, PlayerConn>();
   readonly #bySession = new Map<string, Map<string, PlayerConn>>();
-  readonly #unsubscribe: Array<() => void> = [];
+  #detach: (() => void) | undefined;
   /** the port, kept after close */
   #port = 0;
   #connections = 0;
 
   private constructor(ctx: QuicTransportContext, o: QuicHostTransportOptions) {
+    super();
     this.#ctx = ctx;
     this.#o = o;
     const entry = (a: ExpectedAddress) => (a.port === undefined ? a.ip : formatHostPort(a.ip, a.port));
-    this.#unsubscribe.push(
-      ctx.sessions.allowList.events.on((e) => {
-        if (e.type === 'allow') this.allowList.add(entry(e.address));
-        else this.allowList.remove(entry(e.address));
-      }),
-      ctx.sessions.events.on((e) => {
-        try {
-          this.#onTable(e);
-        } catch (err) {
-          ctx.logger.error({ event: e.type, message: (err as Error).message }, 'session event handling failed');
-        }
-      }),
-    );
+    const onAllow = (e: AllowListEvent): void => {
+      if (e.type === 'allow') this.allowList.add(entry(e.address));
+      else this.allowList.remove(entry(e.address));
+    };
+    const onSession = (e: HostSessionEvent): void => {
+      try {
+        this.#onTable(e);
+      } catch (err) {
+        ctx.logger.error({ event: e.type, message: (err as Error).message }, 'session event handling failed');
+      }
+    };
+    ctx.sessions.on('allow', onAllow).on('session', onSession);
+    this.#detach = () => ctx.sessions.off('allow', onAllow).off('session', onSession);
   }
 
   static async listen(ctx: QuicTransportContext, o: QuicHostTransportOptions): Promise<QuicHostTransport> {
@@ -93,20 +94,16 @@ export class QuicHostTransport implements HostTransport {
         limits: { idleTimeoutMs: o.idleTimeoutMs ?? 30_000, ...(o.maxStreams ? { maxStreamsPerConnection: o.maxStreams } : {}) },
       });
     } catch (err) {
-      for (const u of t.#unsubscribe) u();
+      t.#detach?.();
       throw err;
     }
     t.#port = t.server.port;
     const endpoint = t.#endpointContext();
     t.server.on('connection', (conn) => acceptPlayer(endpoint, conn, `c${++t.#connections}`));
     // refused during the handshake: no session or player is known yet
-    t.server.on('refused', (r) => t.#events.emit({ type: 'refused', reason: r.reason, message: r.message, ...(r.remote !== undefined ? { remote: r.remote } : {}) }));
+    t.server.on('refused', (r) => t.emit('event', { type: 'refused', reason: r.reason, message: r.message, ...(r.remote !== undefined ? { remote: r.remote } : {}) }));
     t.server.on('reloadError', (e) => ctx.logger.error({ code: e.code }, e.message));
     return t;
-  }
-
-  on(listener: Listener<HostTransportEvent>): () => void {
-    return this.#events.on(listener);
   }
 
   get port(): number {
@@ -133,7 +130,7 @@ export class QuicHostTransport implements HostTransport {
     const pc = this.#bySession.get(seat.sessionId)?.get(seat.playerId);
     if (!pc) throw new Error(`player ${seat.playerId} is not connected`);
     const stream = pc.conn.openStream();
-    return openBulkStream(stream.writable, { family: 'iyesmp-host/1', sessionId: seat.sessionId, ...header });
+    return openBulkStream(stream.writable, { family: hostFamily.name, sessionId: seat.sessionId, ...header });
   }
 
   disconnect(seat: SeatRef, code = 'disconnected', message = 'the host closed the connection'): boolean {
@@ -149,7 +146,8 @@ export class QuicHostTransport implements HostTransport {
   }
 
   async close(opts: { graceMs?: number } = {}): Promise<void> {
-    for (const u of this.#unsubscribe.splice(0)) u();
+    this.#detach?.();
+    this.#detach = undefined;
     await this.server.close({ graceMs: opts.graceMs ?? 1000 });
   }
 
@@ -162,20 +160,20 @@ export class QuicHostTransport implements HostTransport {
       hello: { gameVersion: this.#o.gameVersion, ...(this.#o.acceptGameVersion ? { acceptGameVersion: this.#o.acceptGameVersion } : {}) },
       action: (seat, ext) => ctx.action(seat, ext),
       stream: (seat, header: BulkHeader, frames) => ctx.stream(seat, header, frames),
-      message: (seat, message) => this.#events.emit({ type: 'message', sessionId: seat.sessionId, playerId: seat.playerId, message }),
+      message: (seat, message) => this.emit('event', { type: 'message', sessionId: seat.sessionId, playerId: seat.playerId, message }),
       admitted: (pc, reconnect) => {
         this.#players.set(pc.connectionId, pc);
         let m = this.#bySession.get(pc.sessionId);
         if (!m) this.#bySession.set(pc.sessionId, (m = new Map()));
         m.set(pc.playerId, pc);
-        this.#events.emit({ type: 'joined', sessionId: pc.sessionId, playerId: pc.playerId, connectionId: pc.connectionId, reconnect, remote: formatHostPort(pc.conn.remoteHost, pc.conn.remotePort) });
+        this.emit('event', { type: 'joined', sessionId: pc.sessionId, playerId: pc.playerId, connectionId: pc.connectionId, reconnect, remote: formatHostPort(pc.conn.remoteHost, pc.conn.remotePort) });
       },
-      refused: (r) => this.#events.emit({ type: 'refused', ...r }),
+      refused: (r) => this.emit('event', { type: 'refused', ...r }),
       disconnected: (pc) => {
         if (this.#players.get(pc.connectionId) !== pc) return;
         this.#forget(pc);
         ctx.sessions.connectionClosed(pc.connectionId, ctx.now());
-        this.#events.emit({ type: 'left', sessionId: pc.sessionId, playerId: pc.playerId, connectionId: pc.connectionId, reason: 'connection_closed' });
+        this.emit('event', { type: 'left', sessionId: pc.sessionId, playerId: pc.playerId, connectionId: pc.connectionId, reason: 'connection_closed' });
       },
     };
   }
