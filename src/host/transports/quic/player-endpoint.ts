@@ -120,6 +120,9 @@ export function acceptPlayer(ctx: PlayerEndpointContext, conn: PeerConnection, c
         if (body.sessionId !== peer.sessionId || body.playerId !== peer.playerId) {
           refuse('wrong_session', 'the hello names another session or player than the session certificate');
         }
+        // one seat's certificate may hold only a few connections, however many it opens
+        const room = conn.admission.trust(`${peer.sessionId}/${peer.playerId}`);
+        if (!room.ok) refuse(room.reason, room.message);
         const r = ctx.sessions.admit({ source: { ip: conn.remoteHost, port: conn.remotePort }, peer, connectionId }, ctx.now());
         if (!r.ok) return refuse(r.reason, r.message);
         admitted = { connectionId, sessionId: r.sessionId, playerId: r.playerId, conn, proto };

@@ -1,7 +1,7 @@
 import { formatHostPort } from '../../../net/address.js';
 import type { PeerVerifier } from '../../../pki/types.js';
 import { openBulkStream, type BulkHeader, type GameVersionCheck } from '../../../protocol/index.js';
-import { ALPN, AddressAllowList, createQuicServer, type PemSource, type QuicServer } from '../../../transport/index.js';
+import { ALPN, AddressAllowList, createQuicServer, type PemSource, type QuicServer, type ServerLimits } from '../../../transport/index.js';
 import { Emitter, type Listener } from '../../emitter.js';
 import type { HostSessionEvent } from '../../events.js';
 import type { GameMessage } from '../../game.js';
@@ -20,10 +20,28 @@ export interface QuicHostTransportOptions {
   verifier: PeerVerifier;
   idleTimeoutMs?: number;
   maxStreams?: number;
+  /**
+   * Connection limits and deadlines. A player's connection is trusted once its hello is admitted to
+   * a seat; until then it must open its stream and say hello in time, and it counts against limits
+   * per address and per session certificate and against half of maxConnections, so expected seats
+   * keep the other half. Defaults: SEAT_CONNECTION_LIMITS.
+   */
+  connections?: ServerLimits;
   /** hello: this build's version and the rule for clients' versions */
   gameVersion: string;
   acceptGameVersion?: GameVersionCheck;
 }
+
+/** The defaults of `connections`. */
+export const SEAT_CONNECTION_LIMITS = {
+  maxConnections: 1000,
+  maxUnauthenticated: 500,
+  maxUnauthenticatedPerAddress: 64,
+  maxUnauthenticatedPerCert: 4,
+  maxPerAccount: 2,
+  firstStreamTimeoutMs: 10_000,
+  helloTimeoutMs: 10_000,
+} satisfies ServerLimits;
 
 /** What `game.end` tells a player whose connection closes with its session. */
 export interface GameEndNotice {
@@ -90,7 +108,14 @@ export class QuicHostTransport implements HostTransport {
         verifier: o.verifier,
         policy: sessionPolicy(ctx.sessions),
         allowList: t.allowList,
-        limits: { idleTimeoutMs: o.idleTimeoutMs ?? 30_000, ...(o.maxStreams ? { maxStreamsPerConnection: o.maxStreams } : {}) },
+        limits: {
+          idleTimeoutMs: o.idleTimeoutMs ?? 30_000,
+          ...(o.maxStreams ? { maxStreamsPerConnection: o.maxStreams } : {}),
+          ...SEAT_CONNECTION_LIMITS,
+          ...o.connections,
+        },
+        // trusted when the hello is admitted to a seat (player-endpoint.ts)
+        trustAt: 'login',
       });
     } catch (err) {
       for (const u of t.#unsubscribe) u();
