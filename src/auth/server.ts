@@ -220,7 +220,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     s.clientServer.on('connection', (conn) => acceptClient(s, conn));
     s.hostServer.on('connection', (conn) => acceptHost(s, conn));
     for (const [which, srv] of [['client', s.clientServer], ['host', s.hostServer]] as const) {
-      srv.on('refused', (r) => s.logger.info({ endpoint: which, reason: r.reason, subject: r.subject, remote: r.remote }, `${which} refused: ${r.message}`));
+      srv.on('refused', (r) => {
+        // a wrong ALPN is a misconfigured client or a port scan: worth an operator's attention
+        const level = r.reason === 'wrong_alpn' ? 'warn' : 'info';
+        s.logger[level]({ endpoint: which, reason: r.reason, subject: r.subject, remote: r.remote, offeredAlpn: r.offeredAlpn }, `${which} refused: ${r.message}`);
+      });
       srv.on('reloadError', (e) => s.logger.error({ endpoint: which, code: e.code }, e.message));
     }
     s.#timer = setInterval(() => void s.tick(), s.options.tickIntervalMs);

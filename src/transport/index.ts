@@ -10,7 +10,7 @@ export { connectQuic, type ConnectQuicOptions } from './client.js';
 export { PeerConnection, type PeerStream, type CloseInfo, type ConnectionAdmissionHandle } from './connection.js';
 export { AddressAllowList, parseAllowEntry, canonicalIp, type AllowListStats, type AllowEntry } from './allow-list.js';
 export type { CredentialSources, PemSource } from './credentials.js';
-export type { PolicyResolver, Refusal } from './verify.js';
+export type { PolicyRefusal, PolicyResolver, Refusal } from './verify.js';
 export { AppClose } from './refusal.js';
 export { ConnectionAdmission, ADMISSION_REFUSALS, type AdmissionLimits, type AdmissionRefusal, type AdmissionStage, type AdmitResult } from './admission.js';
 export { TRANSPORT_ERRORS, type TransportErrorCode } from './errors.js';

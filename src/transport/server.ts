@@ -21,6 +21,7 @@ import { ACCEPTED, HELLO_STREAM_ID, decodeConfirm, isUniStream, readFrame, write
 import { PeerConnection, type ConnectionAdmissionHandle } from './connection.js';
 import { ConnectionAdmission, type AdmissionRefusal, type AdmissionStage } from './admission.js';
 import { checkAlpn } from './alpn.js';
+import { offeredAlpn } from './initial-alpn.js';
 import { formatHostPort } from '../net/address.js';
 
 export interface ServerLimits {
@@ -82,13 +83,15 @@ export interface QuicServerOptions extends CredentialSources {
 }
 
 export interface ServerRefusal {
-  reason: Refusal['reason'] | 'server_full' | 'shutting_down' | 'confirm_failed' | AdmissionRefusal | `${AdmissionStage}_timeout`;
+  reason: Refusal['reason'] | 'wrong_alpn' | 'server_full' | 'shutting_down' | 'confirm_failed' | AdmissionRefusal | `${AdmissionStage}_timeout`;
   message: string;
   /** refused leaf certificate, when the refusal is about a certificate */
   subject?: string;
   fingerprint?: string;
   /** peer address, when known (TLS-time refusals do not know it) */
   remote?: string;
+  /** `wrong_alpn`: what the client offered (empty when it could not be read) */
+  offeredAlpn?: string[];
 }
 
 export interface QuicServerStats {
@@ -225,6 +228,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       });
     }
     this.quic.addEventListener(quicEvents.EventQUICServerConnection.name, this.onQuicConnection);
+    this.watchAlpn();
     try {
       await this.quic.start();
     } catch (e) {
@@ -348,6 +352,34 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       await this.socket.stop({ force: true });
     })();
     return this.closingP;
+  }
+
+  /**
+   * quiche refuses a client that offers none of our ALPN ids inside the handshake, before any
+   * connection event: wrap the (internal) accept of @matrixai/quic to learn of it, and read what
+   * the client offered from a copy of its Initial packet (the original is decrypted in place).
+   */
+  private watchAlpn(): void {
+    const q = this.quic as unknown as { acceptConnection: (remote: { host: string; port: number }, header: unknown, dcid: unknown, data: Uint8Array) => Promise<unknown> };
+    const accept = q.acceptConnection.bind(this.quic);
+    q.acceptConnection = async (remote, header, dcid, data) => {
+      const copy = Buffer.from(data);
+      try {
+        return await accept(remote, header, dcid, data);
+      } catch (e) {
+        if (closeCodeOf(e) === NO_APPLICATION_PROTOCOL) {
+          const offered = offeredAlpn(copy) ?? [];
+          const from = formatHostPort(remote.host, remote.port);
+          this.countRefusal({
+            reason: 'wrong_alpn',
+            message: `${from} offered ALPN ${offered.length > 0 ? offered.join(', ') : '(unreadable)'}, this port speaks ${this.alpn}`,
+            remote: from,
+            offeredAlpn: offered,
+          });
+        }
+        throw e;
+      }
+    };
   }
 
   private countRefusal(r: ServerRefusal): void {
@@ -517,6 +549,18 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       conn.addEventListener(quicEvents.EventQUICConnectionStopped.name, onStopped, { once: true });
     });
   }
+}
+
+/** CRYPTO_ERROR for the TLS alert no_application_protocol (120). */
+const NO_APPLICATION_PROTOCOL = 0x100 + 120;
+
+/** The QUIC close code in an error from @matrixai/quic or its causes. */
+function closeCodeOf(e: unknown): number | undefined {
+  for (let x = e, depth = 0; x !== undefined && x !== null && depth < 5; x = (x as { cause?: unknown }).cause, depth++) {
+    const code = (x as { data?: { errorCode?: unknown } }).data?.errorCode;
+    if (typeof code === 'number') return code;
+  }
+  return undefined;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {

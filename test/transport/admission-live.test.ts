@@ -4,11 +4,14 @@
  * others still get in.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ALPN, type CloseInfo, type ConnectQuicOptions, type QuicServerOptions } from '../../src/transport/index.js';
+import { ALPN, type CloseInfo, type ConnectQuicOptions, type QuicServerOptions, type ServerRefusal } from '../../src/transport/index.js';
 import { IyesmpError } from '../../src/errors.js';
 import { makeFixture, type Creds, type Fixture } from './fixture.js';
 import { closeAll, connect, echo, roundTrip, startServer } from './helpers.js';
 import { failureOf } from '../support/assert.js';
+import { pollUntil } from '../support/wait.js';
+
+const until = <V>(fn: () => V, what: string) => pollUntil(fn, what, 5_000, 20);
 
 let f: Fixture;
 let other: Creds;
@@ -98,5 +101,19 @@ describe('admission limits', () => {
     expect(e.code).toBe('too_many_connections');
     expect(server.stats().refused.too_many_unauthenticated).toBe(1);
     for (const p of players) expect((await roundTrip(p, Buffer.from('play'))).toString()).toBe('play');
+  }, T);
+});
+
+describe('wrong ALPN', () => {
+  it('is refused and reported with the address and the ALPN the client offered', async () => {
+    const server = await startServer(serverOpts());
+    const refusals: ServerRefusal[] = [];
+    server.on('refused', (r) => refusals.push(r));
+    const e = await failureOf(connect(clientOpts(server.port, { alpn: ALPN.host, timeoutMs: 3000 })), 'a connection with the wrong ALPN');
+    expect(e.code).toBe('wrong_alpn');
+    await until(() => refusals.length > 0, 'the refusal event');
+    expect(refusals[0]).toMatchObject({ reason: 'wrong_alpn', offeredAlpn: [ALPN.host], remote: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+    expect(refusals[0]!.message).toContain(ALPN.host);
+    expect(server.stats().refused.wrong_alpn).toBe(1);
   }, T);
 });

@@ -2,6 +2,7 @@ import { formatHostPort } from '../../../net/address.js';
 import type { PeerVerifier } from '../../../pki/types.js';
 import { openBulkStream, type BulkHeader, type GameVersionCheck } from '../../../protocol/index.js';
 import { ALPN, AddressAllowList, createQuicServer, type PemSource, type QuicServer, type ServerLimits } from '../../../transport/index.js';
+import { transportError } from '../../../transport/errors.js';
 import { Emitter, type Listener } from '../../emitter.js';
 import type { HostSessionEvent } from '../../events.js';
 import type { GameMessage } from '../../game.js';
@@ -125,7 +126,11 @@ export class QuicHostTransport implements HostTransport {
     const endpoint = t.#endpointContext();
     t.server.on('connection', (conn) => acceptPlayer(endpoint, conn, `c${++t.#connections}`));
     // refused during the handshake: no session or player is known yet
-    t.server.on('refused', (r) => t.#events.emit({ type: 'refused', reason: r.reason, message: r.message, ...(r.remote !== undefined ? { remote: r.remote } : {}) }));
+    t.server.on('refused', (r) => {
+      // a wrong ALPN is a misconfigured client or a port scan: the host logs warnings
+      if (r.reason === 'wrong_alpn') t.#events.emit({ type: 'warning', error: transportError('wrong_alpn', r.message, { details: { remote: r.remote, offeredAlpn: r.offeredAlpn } }) });
+      else t.#events.emit({ type: 'refused', reason: r.reason, message: r.message, ...(r.remote !== undefined ? { remote: r.remote } : {}) });
+    });
     t.server.on('reloadError', (e) => ctx.logger.error({ code: e.code }, e.message));
     return t;
   }
