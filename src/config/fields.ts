@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { holdsKeyMaterial } from './redact.js';
 import { parseEndpoint } from '../net/address.js';
 
 /**
@@ -46,7 +47,9 @@ export const hostPort = () =>
  * folder it resolves them to absolute paths so servers need not care where they were started.
  */
 export const filePath = (baseDir: string | undefined) => {
-  const s = nonEmpty('a file path');
+  const s = nonEmpty('a file path').refine((p) => !holdsKeyMaterial(p), {
+    error: 'expected a file path, not the key or certificate itself: write it to a file and give that file\'s path',
+  });
   return baseDir === undefined ? s : s.transform((p) => path.resolve(baseDir, p));
 };
 
