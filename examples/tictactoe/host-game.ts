@@ -7,6 +7,7 @@
 import type { GameResults, GameSession, HostGame } from 'iyesmp/host';
 import { IyesmpError } from 'iyesmp/protocol';
 import { TicTacToeMatch, type MatchEnd } from './match.js';
+import { z } from 'zod';
 import type { TicTacToeExt } from './messages.js';
 
 /**
@@ -30,6 +31,8 @@ export type TicTacToeHostSession = Pick<GameSession<TicTacToeExt>, 'players' | '
   on(event: 'player', listener: (e: { playerId: string; status: string }) => void): unknown;
 };
 
+const MoveShape = z.object({ t: z.literal('move'), cell: z.number() });
+
 export const ticTacToeHostGame = {
   begin(s: TicTacToeHostSession): void {
     // Seat order as the host gives it: the first player is X and moves first.
@@ -40,11 +43,12 @@ export const ticTacToeHostGame = {
       setImmediate(() => s.end(toResults(end)));
     };
     s.broadcast({ ext: match.snapshot() });
-    s.onAction((playerId, ext) => {
-      if (ext === undefined || ext.t !== 'move') {
-        throw new IyesmpError('refused', 'bad_move', 'send a move: { t: "move", cell: 0..8 }');
-      }
-      const verdict = match.move(playerId, ext.cell);
+    s.onAction((playerId, ext: unknown) => {
+      // the host may run without this game's extSchema: whatever arrives (null, a string...) is
+      // checked here; which cells are legal is for the rules to say
+      const move = MoveShape.safeParse(ext);
+      if (!move.success) throw new IyesmpError('refused', 'bad_move', 'send a move: { t: "move", cell: 0..8 }');
+      const verdict = match.move(playerId, move.data.cell);
       if (!verdict.ok) throw new IyesmpError('refused', verdict.error, verdict.message);
       s.broadcast({ ext: verdict.state });
       if (verdict.end) finish(verdict.end);

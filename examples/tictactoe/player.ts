@@ -5,7 +5,7 @@
  */
 import type { GameEnd, GameMessage, IyesmpError } from 'iyesmp/client';
 import { stateFromBoard, type GameState, type Mark } from './rules.js';
-import type { StateMsg, TicTacToeExt } from './messages.js';
+import { StateMsg, type TicTacToeExt } from './messages.js';
 
 export interface PlayHooks {
   /** every state the host sends (to draw the board) */
@@ -78,8 +78,11 @@ export async function playTicTacToe(game: TicTacToeSession, decide: Decide, hook
     }
   };
 
-  game.on('message', ({ ext }) => {
-    if (ext?.t !== 'state') return;
+  game.on('message', ({ ext: raw }) => {
+    // checked here too: a client may run without this game's extSchema
+    const parsed = StateMsg.safeParse(raw);
+    if (!parsed.success) return;
+    const ext = parsed.data;
     const moves = ext.board.filter((c) => c !== null).length;
     if (moves < latest) return; // stale
     latest = moves;

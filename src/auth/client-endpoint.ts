@@ -61,7 +61,10 @@ export class ClientLink {
     this.proto = ProtocolConnection.accept(authFamily, stream, {
       gameVersion: o.gameVersion,
       ...(o.acceptGameVersion ? { acceptGameVersion: o.acceptGameVersion } : {}),
-      onHello: () => ({ serverName: o.name, time: Date.now(), ...(o.motd ? { motd: o.motd } : {}) }),
+      onHello: () => {
+        conn.admission.helloReceived();
+        return { serverName: o.name, time: Date.now(), ...(o.motd ? { motd: o.motd } : {}) };
+      },
       onListenerError: (err) => this.log.error({ err: errInfo(err) }, 'client handler failed'),
     });
     this.#bind();
@@ -129,6 +132,7 @@ export class ClientLink {
       // password logins cost a hash: limited per address and per account before any is run
       if (body.method === 'password') s.limits.admit('login', { address: this.address, account: usernameKey(body.username) }, now());
       const account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address });
+      this.#trust(account.playerId);
       this.account = account;
       s.clientLoggedIn(this);
       this.log.info({ playerId: account.playerId, method: account.method }, 'login');
@@ -148,6 +152,7 @@ export class ClientLink {
         { username: body.username, password: body.password, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}) },
         { now: now(), remoteAddress: this.address },
       );
+      this.#trust(account.playerId);
       this.account = body.ext !== undefined ? { ...account, ext: body.ext } : account;
       s.clientLoggedIn(this);
       this.log.info({ playerId: account.playerId }, 'registered');
@@ -155,7 +160,11 @@ export class ClientLink {
     }));
 
     p.handle('account.logout', () => {
-      if (this.account) s.clientLoggedOut(this);
+      if (this.account) {
+        s.clientLoggedOut(this);
+        // logged out, the connection is a stranger again: it must log in anew in time, if it has room to wait
+        if (!this.conn.admission.distrust()) setTimeout(() => this.kick('too_many_connections', 'too many connections from this source are not logged in'), 200).unref();
+      }
       this.account = undefined;
       return {};
     });
@@ -263,6 +272,12 @@ export class ClientLink {
 
     // ---- hand-off
     p.handle('session.claim', (body) => s.handoffs.claim(this.playerId, body.sessionId, body.publicKey, this.address));
+  }
+
+  /** The server's connection limits per account; refuses the login when this account has its share. */
+  #trust(playerId: string): void {
+    const t = this.conn.admission.trust(playerId);
+    if (!t.ok) throw new IyesmpError('refused', t.reason, t.message, { hint: 'close another connection of this account first' });
   }
 
   #joiner(): { playerId: string; displayName: string } {

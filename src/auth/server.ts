@@ -5,7 +5,7 @@ import type { ResolvedNetcodeIssuer } from '../netcode/config.js';
 import type { FastSessionMinter } from '../pki/index.js';
 import type { KeyAlgorithm, PeerVerifier } from '../pki/types.js';
 import type { GameVersionCheck } from '../protocol/index.js';
-import { ALPN, createQuicServer, type PemSource, type QuicServer } from '../transport/index.js';
+import { ALPN, createQuicServer, type PemSource, type QuicServer, type ServerLimits } from '../transport/index.js';
 import { AccountService, GuestProvider, banUntil, type Account, type Ban, type BanTarget } from './accounts/index.js';
 import { AuthLimits } from './limits.js';
 import { acceptClient, lobbyInfo, type ClientEndpointContext, type ClientLink, type ClientNotice } from './client-endpoint.js';
@@ -84,9 +84,27 @@ export interface AuthServerOptions {
   noHostTimeoutMs?: number;
   tickIntervalMs?: number;
   idleTimeoutMs?: number;
+  /**
+   * Connection limits and deadlines of the client endpoint. A client connection is trusted once it
+   * logs in; until then it must open its stream, say hello and log in in time, and it counts against
+   * limits per address and per certificate and against half of maxConnections, so logged-in players
+   * keep the other half whatever strangers do. Defaults: CLIENT_CONNECTION_LIMITS.
+   */
+  clientConnections?: ServerLimits;
   sessionStore?: SessionStore;
   logger?: Logger;
 }
+
+/** The client endpoint's defaults (see `clientConnections`). */
+export const CLIENT_CONNECTION_LIMITS = {
+  maxConnections: 1000,
+  maxUnauthenticated: 500,
+  maxUnauthenticatedPerAddress: 64,
+  maxPerAccount: 4,
+  firstStreamTimeoutMs: 10_000,
+  helloTimeoutMs: 10_000,
+  loginTimeoutMs: 30_000,
+} satisfies ServerLimits;
 
 type Resolved = Required<Pick<AuthServerOptions, 'name' | 'gameVersion' | 'keyDelivery' | 'sessionTtlSeconds' | 'matchSize' | 'tickIntervalMs'>> &
   AuthServerOptions;
@@ -182,7 +200,15 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     const s = new AuthServer(opts);
     const limits = { idleTimeoutMs: opts.idleTimeoutMs ?? 30_000 };
     const common = { cert: opts.cert, key: opts.key, verifier: opts.verifier, limits };
-    s.clientServer = await createQuicServer({ ...common, host: opts.clients?.host ?? '::', port: opts.clients?.port ?? 0, alpn: ALPN.auth, policy: { kind: 'auth-client' } });
+    s.clientServer = await createQuicServer({
+      ...common,
+      limits: { ...limits, ...CLIENT_CONNECTION_LIMITS, ...opts.clientConnections },
+      trustAt: 'login',
+      host: opts.clients?.host ?? '::',
+      port: opts.clients?.port ?? 0,
+      alpn: ALPN.auth,
+      policy: { kind: 'auth-client' },
+    });
     try {
       s.hostServer = await createQuicServer({ ...common, host: opts.hosts?.host ?? '::', port: opts.hosts?.port ?? 0, alpn: ALPN.hostctl, policy: { kind: 'host' } });
     } catch (err) {
@@ -194,7 +220,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     s.clientServer.on('connection', (conn) => acceptClient(s, conn));
     s.hostServer.on('connection', (conn) => acceptHost(s, conn));
     for (const [which, srv] of [['client', s.clientServer], ['host', s.hostServer]] as const) {
-      srv.on('refused', (r) => s.logger.info({ endpoint: which, reason: r.reason, subject: r.subject, remote: r.remote }, `${which} refused: ${r.message}`));
+      srv.on('refused', (r) => {
+        // a wrong ALPN is a misconfigured client or a port scan: worth an operator's attention
+        const level = r.reason === 'wrong_alpn' ? 'warn' : 'info';
+        s.logger[level]({ endpoint: which, reason: r.reason, subject: r.subject, remote: r.remote, offeredAlpn: r.offeredAlpn }, `${which} refused: ${r.message}`);
+      });
       srv.on('reloadError', (e) => s.logger.error({ endpoint: which, code: e.code }, e.message));
     }
     s.#timer = setInterval(() => void s.tick(), s.options.tickIntervalMs);

@@ -3,7 +3,7 @@ import { isHmacAlgorithm, JWS_ALGORITHMS } from '../auth/accounts/jwt.js';
 import { HOST_TRANSPORT_KINDS } from '../protocol/transports.js';
 import { netcodeAuthConfigSection } from './netcode.js';
 import { compareVersions } from '../protocol/version.js';
-import { address, bool, filePath, gameVersion, logging, nonEmpty, port, posInt } from './fields.js';
+import { address, bool, connectionLimits, filePath, gameVersion, logging, nonEmpty, port, posInt } from './fields.js';
 
 const TRANSPORT = () => z.enum(HOST_TRANSPORT_KINDS, { error: `expected one of ${HOST_TRANSPORT_KINDS.map((k) => `"${k}"`).join(', ')}` });
 /** Game mode names as clients send them in `match.queue` / `lobby.create` (the protocol's Name). */
@@ -32,6 +32,10 @@ export function authConfigSchema(baseDir?: string) {
           game_version_min: gameVersion().optional(),
           /** first client game build refused as too new (exclusive), e.g. "2.0.0" */
           game_version_below: gameVersion().optional(),
+          ...connectionLimits(),
+          login_timeout_seconds: posInt().optional(),
+          /** logged-in connections of one account */
+          max_per_account: posInt().optional(),
         })
         .prefault({}),
       hosts: z

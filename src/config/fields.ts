@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { holdsKeyMaterial } from './redact.js';
 import { parseEndpoint } from '../net/address.js';
 
 /**
@@ -45,8 +46,24 @@ export const hostPort = () =>
  * A file path. Relative paths are relative to the config file's folder; when the loader knows that
  * folder it resolves them to absolute paths so servers need not care where they were started.
  */
+/**
+ * Limits and deadlines of a QUIC endpoint's connections (the server's ServerLimits); an unset key
+ * keeps the server's default.
+ */
+export const connectionLimits = () => ({
+  max_connections: posInt().optional(),
+  /** connections not logged in (not admitted to a seat) at once; the rest is kept for those that are */
+  max_unauthenticated: posInt().optional(),
+  max_unauthenticated_per_address: posInt().optional(),
+  max_unauthenticated_per_cert: posInt().optional(),
+  first_stream_timeout_seconds: posInt().optional(),
+  hello_timeout_seconds: posInt().optional(),
+});
+
 export const filePath = (baseDir: string | undefined) => {
-  const s = nonEmpty('a file path');
+  const s = nonEmpty('a file path').refine((p) => !holdsKeyMaterial(p), {
+    error: 'expected a file path, not the key or certificate itself: write it to a file and give that file\'s path',
+  });
   return baseDir === undefined ? s : s.transform((p) => path.resolve(baseDir, p));
 };
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { netcodeHostConfigSection } from './netcode.js';
-import { address, bool, filePath, hostPort, logging, nonEmpty, port, posInt } from './fields.js';
+import { address, bool, connectionLimits, filePath, hostPort, logging, nonEmpty, port, posInt } from './fields.js';
 
 /** A Host server's config (`kind = "host"`). Rendered commented from templates/host.toml. */
 export function hostConfigSchema(baseDir?: string) {
@@ -57,6 +57,9 @@ export function hostConfigSchema(baseDir?: string) {
               port: port().default(7400),
               idle_timeout_seconds: posInt().default(30),
               max_streams: posInt().default(64),
+              ...connectionLimits(),
+              /** connections admitted to one seat at once */
+              max_per_seat: posInt().optional(),
             })
             .prefault({}),
           netcode: netcodeHostConfigSection(baseDir),

@@ -6,6 +6,7 @@ import { configError } from './errors.js';
 import { authConfigSchema, type AuthConfig } from './auth.js';
 import { hostConfigSchema, type HostConfig } from './host.js';
 import { lineOf, locateKeys } from './locate.js';
+import { holdsKeyMaterial, redactSecrets } from './redact.js';
 
 export type ConfigKind = 'auth' | 'host';
 
@@ -32,7 +33,7 @@ export function checkConfigText(text: string, opts: { baseDir?: string; source?:
   } catch (err) {
     if (err instanceof TomlError) {
       const where = opts.source ? `${opts.source}:${err.line}:${err.column}` : `line ${err.line}, column ${err.column}`;
-      throw configError('not_toml', `${where}: not valid TOML: ${err.message.split('\n')[0]}`, {
+      throw configError('not_toml', `${where}: not valid TOML: ${redactSecrets(err.message.split('\n')[0] ?? '')}`, {
         details: { line: err.line, column: err.column },
       });
     }
@@ -127,5 +128,7 @@ function render(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
   if (v instanceof Date || (v !== null && typeof v === 'object' && 'toISOString' in v)) return `a date (${String(v)})`;
   if (v !== null && typeof v === 'object') return 'a table';
+  // a key pasted into the config is never echoed
+  if (typeof v === 'string' && holdsKeyMaterial(v)) return `text holding key material (${v.length} characters, not shown)`;
   return JSON.stringify(v);
 }

@@ -31,6 +31,11 @@ export const HOST_ERRORS = {
   shutting_down: 'io',
   transport_unavailable: 'refused',
   wrong_session: 'refused',
+  // connection limits of the transport's admission (src/transport/admission.ts)
+  too_many_for_account: 'refused',
+  too_many_for_certificate: 'refused',
+  too_many_from_address: 'refused',
+  too_many_unauthenticated: 'refused',
 } as const;
 export type HostErrorCode = ErrorCodeOf<typeof HOST_ERRORS>;
 export const hostError = errorFactory(HOST_ERRORS);

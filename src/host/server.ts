@@ -3,7 +3,7 @@ import pino, { type Logger } from 'pino';
 import { formatHostPort } from '../net/address.js';
 import type { PeerVerifier } from '../pki/types.js';
 import type { GameVersionCheck } from '../protocol/index.js';
-import type { AddressAllowList, AllowListStats, PemSource, QuicServer } from '../transport/index.js';
+import type { AddressAllowList, AllowListStats, PemSource, QuicServer, ServerLimits } from '../transport/index.js';
 import { AuthConnection, type AuthLinkContext } from './auth-connection.js';
 import { hostError } from './errors.js';
 import { GameSession, toPlayerResults, type GameMessage, type GameTransport, type HostGame, type WirePlayerResult } from './game.js';
@@ -62,6 +62,8 @@ export interface HostServerOptions {
   reconnectInitialMs?: number;
   idleTimeoutMs?: number;
   maxStreams?: number;
+  /** limits and deadlines of players' QUIC connections (see QuicHostTransportOptions.connections) */
+  connections?: ServerLimits;
   tickIntervalMs?: number;
   /**
    * Shortest gap between two "allow-list dropped datagrams" log lines (default 10 s): a flood of
@@ -164,6 +166,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       verifier: opts.verifier,
       ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
       ...(opts.maxStreams !== undefined ? { maxStreams: opts.maxStreams } : {}),
+      ...(opts.connections ? { connections: opts.connections } : {}),
       gameVersion: o.version,
       ...(opts.acceptGameVersion ? { acceptGameVersion: opts.acceptGameVersion } : {}),
     });

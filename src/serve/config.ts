@@ -16,6 +16,7 @@ import type { HostTransportKind } from '../protocol/transports.js';
 import { gameVersionRange } from '../protocol/version.js';
 import { unservedAuthSettings, unservedHostSettings } from './unserved.js';
 import { ReloadableVerifier } from './verifier.js';
+import type { ServerLimits } from '../transport/index.js';
 
 /** Turns a validated `auth.toml` into AuthServerOptions: reads the trust list, SessionAuth and account settings. */
 export async function authOptionsFromConfig(c: AuthConfig, logger: Logger): Promise<AuthServerOptions & { verifier: ReloadableVerifier }> {
@@ -60,6 +61,7 @@ export async function authOptionsFromConfig(c: AuthConfig, logger: Logger): Prom
     joinTimeoutMs: s.join_timeout_seconds * 1000,
     heartbeatIntervalMs: c.hosts.heartbeat_interval_seconds * 1000,
     missedHeartbeats: c.hosts.missed_heartbeats,
+    clientConnections: connectionLimits(v, { login_timeout_seconds: v.login_timeout_seconds, max_per_account: v.max_per_account }),
     ...(v.game_version_min !== undefined || v.game_version_below !== undefined
       ? {
           acceptGameVersion: gameVersionRange({
@@ -171,12 +173,30 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
     reconnectMaxMs: c.auth.reconnect_max_seconds * 1000,
     idleTimeoutMs: c.transports.quic.idle_timeout_seconds * 1000,
     maxStreams: c.transports.quic.max_streams,
+    connections: connectionLimits(c.transports.quic, { max_per_account: c.transports.quic.max_per_seat }),
     reconnectGraceMs: c.game.reconnect_grace_seconds * 1000,
     ...(c.game.min_players !== undefined ? { minPlayers: c.game.min_players } : {}),
     ...(netcode ? { netcode } : {}),
     ...(c.outbox.dir ? { outboxDir: c.outbox.dir } : {}),
     logger,
   };
+}
+
+type LimitKeys = 'max_connections' | 'max_unauthenticated' | 'max_unauthenticated_per_address' | 'max_unauthenticated_per_cert' | 'first_stream_timeout_seconds' | 'hello_timeout_seconds';
+
+/** A config's connection limits as ServerLimits: only the keys it sets (the rest keep the server's defaults). */
+function connectionLimits(c: { [K in LimitKeys]?: number | undefined }, extra: { login_timeout_seconds?: number | undefined; max_per_account?: number | undefined }): ServerLimits {
+  const all: Array<[keyof ServerLimits, number | undefined]> = [
+    ['maxConnections', c.max_connections],
+    ['maxUnauthenticated', c.max_unauthenticated],
+    ['maxUnauthenticatedPerAddress', c.max_unauthenticated_per_address],
+    ['maxUnauthenticatedPerCert', c.max_unauthenticated_per_cert],
+    ['maxPerAccount', extra.max_per_account],
+    ['firstStreamTimeoutMs', c.first_stream_timeout_seconds && c.first_stream_timeout_seconds * 1000],
+    ['helloTimeoutMs', c.hello_timeout_seconds && c.hello_timeout_seconds * 1000],
+    ['loginTimeoutMs', extra.login_timeout_seconds && extra.login_timeout_seconds * 1000],
+  ];
+  return Object.fromEntries(all.filter(([, v]) => v !== undefined));
 }
 
 export function parseHostPort(s: string): { host: string; port: number } {

@@ -8,8 +8,27 @@ import type { QUICConnection, QUICStream } from '@matrixai/quic';
 import { events as quicEvents, errors as quicErrors } from '@matrixai/quic';
 import type { VerifiedPeer } from '../pki/types.js';
 import { transportError } from './errors.js';
-import { AppClose } from './refusal.js';
+import { AppClose, type AppCloseName } from './refusal.js';
 import { isUniStream } from './confirm.js';
+import type { AdmitResult } from './admission.js';
+
+/**
+ * What an endpoint tells the server's admission (admission.ts) about a connection it serves: the
+ * hello arrived, the peer logged in (trusted, as an account) or out. A client's own connections
+ * have no admission: everything is allowed.
+ */
+export interface ConnectionAdmissionHandle {
+  helloReceived(): void;
+  trust(account?: string): AdmitResult;
+  /** false: the connection may not wait for another login here (the caller closes it) */
+  distrust(): boolean;
+}
+
+const NO_ADMISSION: ConnectionAdmissionHandle = {
+  helloReceived: () => undefined,
+  trust: () => ({ ok: true }),
+  distrust: () => true,
+};
 
 export interface PeerStream {
   /** QUIC stream id (client-opened: 4, 8, ...; server-opened: 1, 5, ...) */
@@ -68,6 +87,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   readonly peer: VerifiedPeer;
   readonly alpn: string;
   readonly side: 'client' | 'server';
+  readonly admission: ConnectionAdmissionHandle;
   /** resolves once the connection has fully ended, with why */
   readonly closed: Promise<CloseInfo>;
 
@@ -87,9 +107,11 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     side: 'client' | 'server';
     /** how to end this connection (the client also stops its socket) */
     stop: (o: { isApp: true; errorCode: number; reason: Uint8Array; force: boolean }) => Promise<void>;
+    admission?: ConnectionAdmissionHandle;
   }) {
     super();
     this.conn = opts.conn;
+    this.admission = opts.admission ?? NO_ADMISSION;
     this.peer = opts.peer;
     this.alpn = opts.alpn;
     this.side = opts.side;
@@ -159,14 +181,16 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
 
   /**
    * Closes the connection with a reason phrase the peer receives. By default it waits for open
-   * streams to finish (both directions ended); `force` resets them at once.
+   * streams to finish (both directions ended); `force` resets them at once. `code` (default
+   * `normal`) is the application close the peer reads.
    */
-  close(reason = '', opts: { force?: boolean } = {}): Promise<void> {
+  close(reason = '', opts: { force?: boolean; code?: AppCloseName } = {}): Promise<void> {
     if (this.closing) return this.closing;
-    this.localClose = { code: 'closed', message: reason, byPeer: false };
+    const code = opts.code ?? 'normal';
+    this.localClose = { code: code === 'normal' ? 'closed' : code, message: reason, byPeer: false };
     this.closing = this.stopConnection({
       isApp: true,
-      errorCode: AppClose.normal,
+      errorCode: AppClose[code],
       reason: Buffer.from(reason, 'utf8'),
       force: opts.force ?? false,
     });

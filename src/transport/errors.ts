@@ -7,6 +7,7 @@ export const TRANSPORT_ERRORS = {
   bad_limits: 'usage',
   bind_failed: 'io',
   confirm_failed: 'io',
+  deadline: 'io',
   no_certificate: 'refused',
   no_server_peer: 'internal',
   quic_failed: 'io',
@@ -22,6 +23,7 @@ export const TRANSPORT_ERRORS = {
   tls_failed: 'refused',
   tls_file_unreadable: 'io',
   tls_key_mismatch: 'input',
+  too_many_connections: 'io',
   transport_error: 'io',
   wrong_alpn: 'refused',
 } as const;

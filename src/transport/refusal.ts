@@ -59,6 +59,10 @@ export const AppClose = {
   shutting_down: 2,
   confirm_failed: 3,
   refused: 4,
+  /** a limit on connections that have not logged in (the phrase says which: see admission.ts) */
+  too_many_connections: 5,
+  /** the connection did not reach its next stage in time (the phrase says which) */
+  deadline: 6,
 } as const;
 export type AppCloseName = keyof typeof AppClose;
 
@@ -131,6 +135,16 @@ export function errorFromPeerClose(
         return transportError('shutting_down', `${ctx.address} is shutting down`);
       case AppClose.confirm_failed:
         return transportError('confirm_failed', `${ctx.address} did not complete the connection confirmation`);
+      case AppClose.too_many_connections:
+        return transportError('too_many_connections', `${ctx.address} refused the connection: ${phrase}`, {
+          hint: 'close connections that have not logged in, or try again later',
+          details: { server: ctx.address, reason: phrase },
+        });
+      case AppClose.deadline:
+        return transportError('deadline', `${ctx.address} closed the connection: ${phrase}`, {
+          hint: 'a connection must open its stream, say hello and log in within the server\'s deadlines',
+          details: { server: ctx.address, reason: phrase },
+        });
       case AppClose.refused:
         return new IyesmpError('refused', phrase || 'refused', `${ctx.address} refused the connection: ${phrase}`);
       default:

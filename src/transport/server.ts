@@ -17,9 +17,11 @@ import { loadCredentials, type CredentialSources, type LoadedCredentials } from 
 import { quicLogger, serverCrypto } from './quic-runtime.js';
 import { VerifyGate, type PolicyResolver, type Refusal } from './verify.js';
 import { AppClose, type AppCloseName } from './refusal.js';
-import { ACCEPTED, HELLO_STREAM_ID, decodeConfirm, readFrame, writeFrame } from './confirm.js';
-import { PeerConnection } from './connection.js';
+import { ACCEPTED, HELLO_STREAM_ID, decodeConfirm, isUniStream, readFrame, writeFrame } from './confirm.js';
+import { PeerConnection, type ConnectionAdmissionHandle } from './connection.js';
+import { ConnectionAdmission, type AdmissionRefusal, type AdmissionStage } from './admission.js';
 import { checkAlpn } from './alpn.js';
+import { offeredAlpn } from './initial-alpn.js';
 import { formatHostPort } from '../net/address.js';
 
 export interface ServerLimits {
@@ -35,6 +37,23 @@ export interface ServerLimits {
   handshakeTimeoutMs?: number;
   /** time for a new peer to send its confirmation after the handshake. Default 10000. */
   confirmTimeoutMs?: number;
+  /**
+   * Connections not yet trusted (see `trustAt`) at once; the rest of maxConnections is kept for
+   * trusted ones. Default maxConnections (nothing kept).
+   */
+  maxUnauthenticated?: number;
+  /** untrusted connections from one source address. Default maxUnauthenticated. */
+  maxUnauthenticatedPerAddress?: number;
+  /** untrusted connections with one client certificate (fingerprint). Default maxUnauthenticated. */
+  maxUnauthenticatedPerCert?: number;
+  /** trusted connections of one account. Default maxConnections. */
+  maxPerAccount?: number;
+  /** from the handshake to the peer's first stream. Default 10000. */
+  firstStreamTimeoutMs?: number;
+  /** from the first stream to the hello (endpoints that report it). Default 10000. */
+  helloTimeoutMs?: number;
+  /** from the hello to the login (endpoints that report it). Default 30000. */
+  loginTimeoutMs?: number;
 }
 
 export interface QuicServerOptions extends CredentialSources {
@@ -54,23 +73,32 @@ export interface QuicServerOptions extends CredentialSources {
   limits?: ServerLimits;
   /** reload cert/key/ca when their files change (paths only) */
   watch?: boolean;
-  /** clock for the verifier (tests) */
+  /**
+   * When a connection is trusted (no more deadlines, no longer counted as unauthenticated): at its
+   * first stream (default), its hello, or when its endpoint logs it in (`conn.admission.trust`).
+   */
+  trustAt?: AdmissionStage;
+  /** clock for the verifier and the admission deadlines (tests) */
   now?: () => Date;
 }
 
 export interface ServerRefusal {
-  reason: Refusal['reason'] | 'server_full' | 'shutting_down' | 'confirm_failed';
+  reason: Refusal['reason'] | 'wrong_alpn' | 'server_full' | 'shutting_down' | 'confirm_failed' | AdmissionRefusal | `${AdmissionStage}_timeout`;
   message: string;
   /** refused leaf certificate, when the refusal is about a certificate */
   subject?: string;
   fingerprint?: string;
   /** peer address, when known (TLS-time refusals do not know it) */
   remote?: string;
+  /** `wrong_alpn`: what the client offered (empty when it could not be read) */
+  offeredAlpn?: string[];
 }
 
 export interface QuicServerStats {
   connections: number;
   confirming: number;
+  /** connections not trusted yet (see `trustAt`) */
+  unauthenticated: number;
   accepted: number;
   refused: Record<string, number>;
   allowList?: AllowListStats;
@@ -89,6 +117,9 @@ const DEFAULTS = {
   idleTimeoutMs: 30_000,
   handshakeTimeoutMs: 10_000,
   confirmTimeoutMs: 10_000,
+  firstStreamTimeoutMs: 10_000,
+  helloTimeoutMs: 10_000,
+  loginTimeoutMs: 30_000,
 };
 
 export class QuicServer extends EventEmitter<QuicServerEvents> {
@@ -99,6 +130,13 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
   private readonly quic: QUICServer;
   private readonly socket: FilteredQUICSocket;
   private readonly limits: Required<Omit<ServerLimits, 'keepAliveMs'>> & { keepAliveMs?: number };
+  private readonly admission: ConnectionAdmission;
+  private readonly clock: () => number;
+  /** every handshaken connection by its admission id, until it stops */
+  private readonly byId = new Map<string, { conn: QUICConnection; pc?: PeerConnection }>();
+  private nextId = 0;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private deadlineAt = Number.POSITIVE_INFINITY;
   private sources: CredentialSources;
   private creds: LoadedCredentials;
   private readonly live = new Set<PeerConnection>();
@@ -117,7 +155,32 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
     this.alpn = checkAlpn(opts.alpn);
     this.sources = { cert: opts.cert, key: opts.key, ...(opts.ca === undefined ? {} : { ca: opts.ca }) };
     this.creds = creds;
-    this.limits = { ...DEFAULTS, ...opts.limits };
+    const maxConnections = opts.limits?.maxConnections ?? DEFAULTS.maxConnections;
+    const maxUnauthenticated = opts.limits?.maxUnauthenticated ?? maxConnections;
+    this.limits = {
+      ...DEFAULTS,
+      maxUnauthenticated,
+      maxUnauthenticatedPerAddress: maxUnauthenticated,
+      maxUnauthenticatedPerCert: maxUnauthenticated,
+      maxPerAccount: maxConnections,
+      ...opts.limits,
+    };
+    const l = this.limits;
+    try {
+      this.admission = new ConnectionAdmission({
+        maxUnauthenticated: l.maxUnauthenticated,
+        maxUnauthenticatedPerAddress: l.maxUnauthenticatedPerAddress,
+        maxUnauthenticatedPerCert: l.maxUnauthenticatedPerCert,
+        maxPerAccount: l.maxPerAccount,
+        firstStreamMs: l.firstStreamTimeoutMs,
+        helloMs: l.helloTimeoutMs,
+        loginMs: l.loginTimeoutMs,
+        trustAt: opts.trustAt ?? 'stream',
+      });
+    } catch (e) {
+      throw transportError('bad_limits', (e as Error).message);
+    }
+    this.clock = opts.now ? () => opts.now!().getTime() : () => Date.now();
     if (this.limits.keepAliveMs !== undefined && this.limits.idleTimeoutMs > 0 && this.limits.keepAliveMs >= this.limits.idleTimeoutMs) {
       throw transportError('bad_limits', 'keepAliveMs must be shorter than idleTimeoutMs');
     }
@@ -165,6 +228,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       });
     }
     this.quic.addEventListener(quicEvents.EventQUICServerConnection.name, this.onQuicConnection);
+    this.watchAlpn();
     try {
       await this.quic.start();
     } catch (e) {
@@ -191,6 +255,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
     return {
       connections: this.live.size,
       confirming: this.confirming,
+      unauthenticated: this.admission.stats().unauthenticated,
       accepted: this.accepted,
       refused: { ...this.refusedCounts },
       ...(this.allowList ? { allowList: this.allowList.stats() } : {}),
@@ -269,6 +334,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
     this.closingP = (async () => {
       this.draining = true;
       this.unwatch();
+      clearTimeout(this.deadlineTimer);
       this.quic.removeEventListener(quicEvents.EventQUICServerConnection.name, this.onQuicConnection);
       const timer = setTimeout(() => {
         for (const c of this.raw) c.destroyStreams(new Error('server shutting down'));
@@ -288,6 +354,34 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
     return this.closingP;
   }
 
+  /**
+   * quiche refuses a client that offers none of our ALPN ids inside the handshake, before any
+   * connection event: wrap the (internal) accept of @matrixai/quic to learn of it, and read what
+   * the client offered from a copy of its Initial packet (the original is decrypted in place).
+   */
+  private watchAlpn(): void {
+    const q = this.quic as unknown as { acceptConnection: (remote: { host: string; port: number }, header: unknown, dcid: unknown, data: Uint8Array) => Promise<unknown> };
+    const accept = q.acceptConnection.bind(this.quic);
+    q.acceptConnection = async (remote, header, dcid, data) => {
+      const copy = Buffer.from(data);
+      try {
+        return await accept(remote, header, dcid, data);
+      } catch (e) {
+        if (closeCodeOf(e) === NO_APPLICATION_PROTOCOL) {
+          const offered = offeredAlpn(copy) ?? [];
+          const from = formatHostPort(remote.host, remote.port);
+          this.countRefusal({
+            reason: 'wrong_alpn',
+            message: `${from} offered ALPN ${offered.length > 0 ? offered.join(', ') : '(unreadable)'}, this port speaks ${this.alpn}`,
+            remote: from,
+            offeredAlpn: offered,
+          });
+        }
+        throw e;
+      }
+    };
+  }
+
   private countRefusal(r: ServerRefusal): void {
     this.refusedCounts[r.reason] = (this.refusedCounts[r.reason] ?? 0) + 1;
     this.emit('refused', r);
@@ -295,20 +389,81 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
 
   private readonly onQuicConnection = (evt: Event): void => {
     const conn = (evt as unknown as { detail: QUICConnection }).detail;
+    const id = `q${++this.nextId}`;
     this.raw.add(conn);
-    conn.addEventListener(quicEvents.EventQUICConnectionStopped.name, () => this.raw.delete(conn), { once: true });
-    void this.admit(conn).catch(() => undefined);
+    this.byId.set(id, { conn });
+    conn.addEventListener(
+      quicEvents.EventQUICConnectionStopped.name,
+      () => {
+        this.raw.delete(conn);
+        this.byId.delete(id);
+        this.admission.close(id);
+      },
+      { once: true },
+    );
+    void this.admit(conn, id).catch(() => undefined);
   };
 
-  private async refuse(conn: QUICConnection, name: AppCloseName, message: string): Promise<void> {
-    this.countRefusal({ reason: name as ServerRefusal['reason'], message, remote: formatHostPort(conn.remoteHost, conn.remotePort) });
+  /** Closes with an application code; the reason phrase is `reason` (default the code's name). */
+  private async refuse(conn: QUICConnection, name: AppCloseName, message: string, reason: ServerRefusal['reason'] = name as ServerRefusal['reason']): Promise<void> {
+    this.countRefusal({ reason, message, remote: formatHostPort(conn.remoteHost, conn.remotePort) });
     await conn
-      .stop({ isApp: true, errorCode: AppClose[name], reason: Buffer.from(name), force: true })
+      .stop({ isApp: true, errorCode: AppClose[name], reason: Buffer.from(reason), force: true })
       .catch(() => undefined);
   }
 
+  /** The admission's view of one connection, as its endpoint reports progress. */
+  private admissionHandle(id: string): ConnectionAdmissionHandle {
+    return {
+      helloReceived: () => {
+        this.admission.reached(id, 'hello', this.clock());
+        this.scheduleDeadlines();
+      },
+      trust: (account) => this.admission.trust(id, account),
+      distrust: () => {
+        const room = this.admission.distrust(id, this.clock());
+        this.scheduleDeadlines();
+        return room;
+      },
+    };
+  }
+
+  /** One timer, at the earliest admission deadline. */
+  private scheduleDeadlines(): void {
+    const next = this.admission.nextDeadline();
+    if (next === undefined || this.draining) {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineAt = Number.POSITIVE_INFINITY;
+      return;
+    }
+    if (next >= this.deadlineAt) return;
+    clearTimeout(this.deadlineTimer);
+    this.deadlineAt = next;
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlineAt = Number.POSITIVE_INFINITY;
+      this.closeExpired();
+    }, Math.max(0, next - this.clock()));
+    this.deadlineTimer.unref();
+  }
+
+  private closeExpired(): void {
+    for (const { id, stage } of this.admission.expired(this.clock())) {
+      const c = this.byId.get(id);
+      if (!c) continue;
+      const reason = `${stage}_timeout` as const;
+      const message = `no ${stage === 'stream' ? 'stream' : stage} within the deadline`;
+      if (c.pc) {
+        this.countRefusal({ reason, message, remote: formatHostPort(c.conn.remoteHost, c.conn.remotePort) });
+        void c.pc.close(reason, { force: true, code: 'deadline' }).catch(() => undefined);
+      } else {
+        void this.refuse(c.conn, 'deadline', message, reason);
+      }
+    }
+    this.scheduleDeadlines();
+  }
+
   /** Confirmation of one handshaken connection; see confirm.ts. */
-  private async admit(conn: QUICConnection): Promise<void> {
+  private async admit(conn: QUICConnection, id: string): Promise<void> {
     if (this.draining) return this.refuse(conn, 'shutting_down', 'server is shutting down');
     if (this.live.size + this.confirming >= this.limits.maxConnections) {
       return this.refuse(conn, 'server_full', `already ${this.limits.maxConnections} connections`);
@@ -328,6 +483,9 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
           .catch(() => undefined);
         return;
       }
+      const room = this.admission.open(id, { address: conn.remoteHost, cert: verified.peer.fingerprint }, this.clock());
+      if (!room.ok) return this.refuse(conn, 'too_many_connections', room.message, room.reason);
+      this.scheduleDeadlines();
       const stream = await this.confirmStream(conn);
       const hello = stream
         ? await withTimeout(readFrame(stream.readable as unknown as ReadableStream<Uint8Array>), this.limits.confirmTimeoutMs)
@@ -342,7 +500,18 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
         alpn: this.alpn,
         side: 'server',
         stop: (o) => conn.stop(o),
+        admission: this.admissionHandle(id),
       });
+      const entry = this.byId.get(id);
+      if (!entry) return; // stopped meanwhile
+      entry.pc = pc;
+      const onFirstStream = (evt: Event): void => {
+        if (isUniStream((evt as unknown as { detail: QUICStream }).detail.streamId)) return;
+        conn.removeEventListener(quicEvents.EventQUICConnectionStream.name, onFirstStream);
+        this.admission.reached(id, 'stream', this.clock());
+        this.scheduleDeadlines();
+      };
+      conn.addEventListener(quicEvents.EventQUICConnectionStream.name, onFirstStream);
       uncount();
       this.live.add(pc);
       pc.once('close', () => this.live.delete(pc));
@@ -380,6 +549,18 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       conn.addEventListener(quicEvents.EventQUICConnectionStopped.name, onStopped, { once: true });
     });
   }
+}
+
+/** CRYPTO_ERROR for the TLS alert no_application_protocol (120). */
+const NO_APPLICATION_PROTOCOL = 0x100 + 120;
+
+/** The QUIC close code in an error from @matrixai/quic or its causes. */
+function closeCodeOf(e: unknown): number | undefined {
+  for (let x = e, depth = 0; x !== undefined && x !== null && depth < 5; x = (x as { cause?: unknown }).cause, depth++) {
+    const code = (x as { data?: { errorCode?: unknown } }).data?.errorCode;
+    if (typeof code === 'number') return code;
+  }
+  return undefined;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {

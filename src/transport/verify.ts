@@ -8,7 +8,17 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { PeerVerifier, RefusalReason, VerifiedPeer, VerifyPolicy } from '../pki/types.js';
 import { INTERNAL_CRYPTO_ERROR, refusalToCryptoError } from './refusal.js';
 
-export type PolicyResolver = (chain: readonly Uint8Array[]) => VerifyPolicy | Promise<VerifyPolicy>;
+/**
+ * A chain that verifies under `policy` is refused all the same, with this reason and message: the
+ * resolver knows the chain is no good here (say, its session does not run on this host) but the
+ * peer still learns only what verification would tell it, and a bad chain is refused for itself.
+ */
+export interface PolicyRefusal {
+  policy: VerifyPolicy;
+  refuse: { reason: RefusalReason; message: string };
+}
+
+export type PolicyResolver = (chain: readonly Uint8Array[]) => VerifyPolicy | PolicyRefusal | Promise<VerifyPolicy | PolicyRefusal>;
 
 export interface Refusal {
   reason: RefusalReason | 'verifier_error';
@@ -51,8 +61,10 @@ export class VerifyGate {
   ): Promise<{ ok: true; peer: VerifiedPeer } | { ok: false; refusal: Refusal }> {
     const fingerprint = leafFingerprint(chain);
     try {
-      const policy = typeof this.policy === 'function' ? await this.policy(chain) : this.policy;
-      const r = await this.verifier.verify(chain, policy, this.now?.());
+      const decided = typeof this.policy === 'function' ? await this.policy(chain) : this.policy;
+      const refusal = 'refuse' in decided ? decided.refuse : undefined;
+      const r = await this.verifier.verify(chain, 'refuse' in decided ? decided.policy : decided, this.now?.());
+      if (r.ok && refusal) return { ok: false, refusal: { ...refusal, subject: subjectOf(chain[0]), fingerprint } };
       if (r.ok) return r;
       return {
         ok: false,

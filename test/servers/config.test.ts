@@ -277,3 +277,27 @@ describe('settings the config accepts but this build does not serve', () => {
     expect(rec.warnings().find((w) => w.key === 'host.labels')!.msg).toContain('tier');
   });
 });
+
+describe('connection limits and deadlines', () => {
+  it('reach the Auth and Host server options; unset ones keep the servers\' defaults', async () => {
+    const plainAuth = await authOptionsFromConfig((check(authText) as { config: AuthConfig }).config, silent);
+    expect(plainAuth.clientConnections).toEqual({});
+    const a = check(under(authText, 'clients', 'max_unauthenticated = 40\nmax_unauthenticated_per_address = 5\nmax_per_account = 2\nfirst_stream_timeout_seconds = 3\nlogin_timeout_seconds = 20'));
+    if (!a.ok) throw new Error(a.problems.map(formatProblem).join('\n'));
+    expect((await authOptionsFromConfig((a as { config: AuthConfig }).config, silent)).clientConnections).toEqual({
+      maxUnauthenticated: 40,
+      maxUnauthenticatedPerAddress: 5,
+      maxPerAccount: 2,
+      firstStreamTimeoutMs: 3000,
+      loginTimeoutMs: 20_000,
+    });
+    const h = check(under(hostText, 'transports.quic', 'max_unauthenticated_per_cert = 2\nmax_per_seat = 1\nhello_timeout_seconds = 4'));
+    if (!h.ok) throw new Error(h.problems.map(formatProblem).join('\n'));
+    expect((await hostOptionsFromConfig((h as { config: HostConfig }).config, silent)).connections).toEqual({
+      maxUnauthenticatedPerCert: 2,
+      maxPerAccount: 1,
+      helloTimeoutMs: 4000,
+    });
+    expect(problems(under(authText, 'clients', 'login_timeout_seconds = 0'))).toEqual([expect.stringMatching(/^clients\.login_timeout_seconds: expected a positive integer, got 0/)]);
+  });
+});

@@ -4,7 +4,7 @@ import { formatHostPort } from '../../../net/address.js';
 import { sessionIdentityOf } from '../../../pki/names.js';
 import type { VerifyPolicy } from '../../../pki/types.js';
 import { ProtocolConnection, acceptBulkStream, hostFamily, type BulkHeader, type GameVersionCheck, type HostFamily } from '../../../protocol/index.js';
-import type { PeerConnection, PeerStream } from '../../../transport/index.js';
+import type { PeerConnection, PeerStream, PolicyResolver } from '../../../transport/index.js';
 import { hostError, refusalError, type HostErrorCode } from '../../errors.js';
 import type { GameMessage } from '../../game.js';
 import type { HostSessions } from '../../sessions.js';
@@ -38,24 +38,26 @@ export interface PlayerEndpointContext {
   disconnected(pc: PlayerConn): void;
 }
 
-const NO_SESSION = { kind: 'session', sessionId: 'no-such-session-here' } as const;
-
 /**
  * TLS-time policy for a player's session certificate: the session it names must run here, the
  * player must be expected on a certificate seat, and the cert must be the very one the Auth server
- * announced (fingerprint). Anything else is refused during the handshake, before any stream opens.
+ * announced (fingerprint). Anything else is refused during the handshake, before any stream opens,
+ * and the refusal says which (a certificate that does not verify is refused for that first).
  */
-export function sessionPolicy(sessions: HostSessions) {
-  return (chain: readonly Uint8Array[]): VerifyPolicy => {
+export function sessionPolicy(sessions: Pick<HostSessions, 'session'>): PolicyResolver {
+  return (chain) => {
     const id = chain[0] && sessionIdentityOf(chain[0]);
-    if (!id) return NO_SESSION;
+    // not a session certificate: verification refuses it for its role
+    if (!id) return { kind: 'session', sessionId: '' };
     const { sessionId, playerId } = id;
+    const own: VerifyPolicy = { kind: 'session', sessionId, playerId };
     const view = sessions.session(sessionId);
-    if (!view) return NO_SESSION;
+    if (!view) return { policy: own, refuse: { reason: 'wrong_session', message: `session ${sessionId} does not run on this host` } };
     const player = view.players.find((p) => p.playerId === playerId);
+    if (!player) return { policy: own, refuse: { reason: 'wrong_session', message: `player ${playerId} is not expected in session ${sessionId}` } };
     // a netcode seat has no certificate to match
-    if (!player?.fingerprint) return { kind: 'session', sessionId, playerId: `${playerId}.not-expected` };
-    return { kind: 'session', sessionId, playerId, fingerprint: player.fingerprint };
+    if (!player.fingerprint) return { policy: own, refuse: { reason: 'wrong_session', message: `player ${playerId} of session ${sessionId} joins over netcode, not with a certificate` } };
+    return { ...own, fingerprint: player.fingerprint };
   };
 }
 
@@ -121,6 +123,9 @@ export function acceptPlayer(ctx: PlayerEndpointContext, conn: PeerConnection, c
         if (body.sessionId !== peer.sessionId || body.playerId !== peer.playerId) {
           refuse('wrong_session', 'the hello names another session or player than the session certificate');
         }
+        // one seat's certificate may hold only a few connections, however many it opens
+        const room = conn.admission.trust(`${peer.sessionId}/${peer.playerId}`);
+        if (!room.ok) refuse(room.reason, room.message);
         const r = ctx.sessions.admit({ source: { ip: conn.remoteHost, port: conn.remotePort }, peer, connectionId }, ctx.now());
         if (!r.ok) return refuse(r.reason, r.message);
         admitted = { connectionId, sessionId: r.sessionId, playerId: r.playerId, conn, proto };

@@ -2,7 +2,8 @@ import { TypedEmitter } from '../../../events/emitter.js';
 import { formatHostPort } from '../../../net/address.js';
 import type { PeerVerifier } from '../../../pki/types.js';
 import { hostFamily, openBulkStream, type BulkHeader, type GameVersionCheck } from '../../../protocol/index.js';
-import { ALPN, AddressAllowList, createQuicServer, type PemSource, type QuicServer } from '../../../transport/index.js';
+import { ALPN, AddressAllowList, createQuicServer, type PemSource, type QuicServer, type ServerLimits } from '../../../transport/index.js';
+import { transportError } from '../../../transport/errors.js';
 import type { AllowListEvent } from '../../allow-list.js';
 import type { HostSessionEvent } from '../../events.js';
 import type { GameMessage } from '../../game.js';
@@ -21,10 +22,28 @@ export interface QuicHostTransportOptions {
   verifier: PeerVerifier;
   idleTimeoutMs?: number;
   maxStreams?: number;
+  /**
+   * Connection limits and deadlines. A player's connection is trusted once its hello is admitted to
+   * a seat; until then it must open its stream and say hello in time, and it counts against limits
+   * per address and per session certificate and against half of maxConnections, so expected seats
+   * keep the other half. Defaults: SEAT_CONNECTION_LIMITS.
+   */
+  connections?: ServerLimits;
   /** hello: this build's version and the rule for clients' versions */
   gameVersion: string;
   acceptGameVersion?: GameVersionCheck;
 }
+
+/** The defaults of `connections`. */
+export const SEAT_CONNECTION_LIMITS = {
+  maxConnections: 1000,
+  maxUnauthenticated: 500,
+  maxUnauthenticatedPerAddress: 64,
+  maxUnauthenticatedPerCert: 4,
+  maxPerAccount: 2,
+  firstStreamTimeoutMs: 10_000,
+  helloTimeoutMs: 10_000,
+} satisfies ServerLimits;
 
 /** What `game.end` tells a player whose connection closes with its session. */
 export interface GameEndNotice {
@@ -91,7 +110,14 @@ export class QuicHostTransport extends TypedEmitter<HostTransportEvents> impleme
         verifier: o.verifier,
         policy: sessionPolicy(ctx.sessions),
         allowList: t.allowList,
-        limits: { idleTimeoutMs: o.idleTimeoutMs ?? 30_000, ...(o.maxStreams ? { maxStreamsPerConnection: o.maxStreams } : {}) },
+        limits: {
+          idleTimeoutMs: o.idleTimeoutMs ?? 30_000,
+          ...(o.maxStreams ? { maxStreamsPerConnection: o.maxStreams } : {}),
+          ...SEAT_CONNECTION_LIMITS,
+          ...o.connections,
+        },
+        // trusted when the hello is admitted to a seat (player-endpoint.ts)
+        trustAt: 'login',
       });
     } catch (err) {
       t.#detach?.();
@@ -101,7 +127,11 @@ export class QuicHostTransport extends TypedEmitter<HostTransportEvents> impleme
     const endpoint = t.#endpointContext();
     t.server.on('connection', (conn) => acceptPlayer(endpoint, conn, `c${++t.#connections}`));
     // refused during the handshake: no session or player is known yet
-    t.server.on('refused', (r) => t.emit('event', { type: 'refused', reason: r.reason, message: r.message, ...(r.remote !== undefined ? { remote: r.remote } : {}) }));
+    t.server.on('refused', (r) => {
+      // a wrong ALPN is a misconfigured client or a port scan: the host logs warnings
+      if (r.reason === 'wrong_alpn') t.emit('event', { type: 'warning', error: transportError('wrong_alpn', r.message, { details: { remote: r.remote, offeredAlpn: r.offeredAlpn } }) });
+      else t.emit('event', { type: 'refused', reason: r.reason, message: r.message, ...(r.remote !== undefined ? { remote: r.remote } : {}) });
+    });
     t.server.on('reloadError', (e) => ctx.logger.error({ code: e.code }, e.message));
     return t;
   }
