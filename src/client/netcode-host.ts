@@ -10,7 +10,9 @@ import { IyesmpError, isIyesmpError } from '../errors.js';
 import { formatHostPort } from '../net/address.js';
 import { ClientState, clientStateName, type ClientStateValue } from '../netcode/constants.js';
 import { MAX_GAME_BYTES, encodeClientMessage, type StatusPlayer } from '../netcode/session/messages.js';
+import { DEFAULT_NETCODE_VERSION } from '../netcode/constants.js';
 import { NetcodeSessionClient, type Roster } from '../netcode/session/session-client.js';
+import { connectTokenVersion } from '../netcode/token.js';
 import type { NetcodeClock } from '../netcode/udp.js';
 import { clientError, hostLost } from './errors.js';
 import {
@@ -76,6 +78,8 @@ export async function joinNetcodeHost<Ext>(ticket: HostTicket<Ext>, opts: Netcod
   const timeoutMs = opts.connectTimeoutMs ?? 15_000;
   const seat = new NetcodeSessionClient({
     playerId: ticket.playerId,
+    // the token says which wire version the Auth server and hosts speak (1.02, or 1.00 in compatibility mode)
+    version: connectTokenVersion(token) ?? DEFAULT_NETCODE_VERSION,
     ...(opts.netcode?.resendMs === undefined ? {} : { resendMs: opts.netcode.resendMs }),
     ...(opts.netcode?.clock ? { clock: opts.netcode.clock } : {}),
   });

@@ -12,6 +12,8 @@ import { ticketFromHandoff, type HostTicket } from '../../src/client/handoff.js'
 import { IyesmpError } from '../../src/errors.js';
 import { HostSessions } from '../../src/host/sessions.js';
 import { formatAddress } from '../../src/netcode/address.js';
+import type { NetcodeVersion } from '../../src/netcode/constants.js';
+import { ConnectTokenSequence } from '../../src/netcode/token-sequence.js';
 import { issueNetcodeHandoff } from '../../src/netcode/handoff.js';
 import { netcodeExpectedPlayer } from '../../src/host/transports/netcode/seat.js';
 import { NetcodeHostTransport, type NetcodeHostEvent } from '../../src/host/transports/netcode/transport.js';
@@ -36,10 +38,18 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
 });
 
-async function startHost(): Promise<Host> {
+async function startHost(o: { version?: NetcodeVersion } = {}): Promise<Host> {
   const table = new HostSessions({ maxSessions: 4, maxPlayers: 16 });
   const now = { ms: 0 };
-  const transport = await NetcodeHostTransport.listen({ sessions: table, privateKey: KEY, protocolId: PROTOCOL, bind: '127.0.0.1:0', maxClients: 8, nowMs: () => now.ms });
+  const transport = await NetcodeHostTransport.listen({
+    sessions: table,
+    privateKey: KEY,
+    protocolId: PROTOCOL,
+    bind: '127.0.0.1:0',
+    maxClients: 8,
+    nowMs: () => now.ms,
+    ...(o.version ? { version: o.version } : {}),
+  });
   cleanup.push(() => transport.close());
   const events: NetcodeHostEvent[] = [];
   transport.on('netcode', (e) => events.push(e));
@@ -52,7 +62,7 @@ function createSession(h: Host, sessionId: string, players: string[]): void {
 }
 
 /** What the client library makes of the Auth server's netcode hand-off. */
-function ticket<Ext = Uint8Array>(h: Host, sessionId: string, playerId: string, o: { key?: Uint8Array; timeoutSeconds?: number } = {}): HostTicket<Ext> {
+function ticket<Ext = Uint8Array>(h: Host, sessionId: string, playerId: string, o: { key?: Uint8Array; timeoutSeconds?: number; version?: NetcodeVersion } = {}): HostTicket<Ext> {
   const address = h.transport.endpoint().address;
   const { connectToken } = issueNetcodeHandoff({
     privateKey: o.key ?? KEY,
@@ -62,6 +72,7 @@ function ticket<Ext = Uint8Array>(h: Host, sessionId: string, playerId: string, 
     playerId,
     expireSeconds: 30,
     timeoutSeconds: o.timeoutSeconds ?? 5,
+    ...(o.version === '1.00' ? { version: o.version, tokenSequence: new ConnectTokenSequence() } : {}),
   });
   return ticketFromHandoff<Ext>(
     { sessionId, playerId, expiresAt: Date.now() + 30_000, host: { address, tlsName: `${address.host}:${address.port}` }, transport: { kind: 'netcode', connectToken: new Uint8Array(connectToken) } },
@@ -137,6 +148,15 @@ describe('joinHost over netcode.io', () => {
     expect(await closed).toEqual({});
     expect(ada.state).toBe('ended');
     expect(ada.closed).toBe(true);
+  });
+
+  it('joins a netcode 1.00 host with a 1.00 token: the client speaks the version its token names', { timeout: T }, async () => {
+    const h = await startHost({ version: '1.00' });
+    createSession(h, 'S100', ['ada']);
+    const ada = await join(ticket(h, 'S100', 'ada', { version: '1.00' }));
+    expect(ada.transport).toBe('netcode');
+    expect(ada.players.find((p) => p.playerId === 'ada')).toMatchObject({ connected: true });
+    expect(h.table.session('S100')?.players.find((p) => p.playerId === 'ada')?.status).toBe('connected');
   });
 
   it('refuses what netcode cannot carry, with the reason', { timeout: T }, async () => {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { IyesmpError } from '../../errors.js';
 import { ClientState, type ClientStateValue, clientStateName } from '../constants.js';
+import type { NetcodeVersion } from '../constants.js';
 import { type NetcodeClock, NetcodeUdpClient } from '../udp.js';
 import { netcodeSessionError, type NetcodeSessionErrorCode } from './errors.js';
 import { type ClientMessage, type SessionPhaseName, type StatusPlayer, StatusAssembler, decodeHostMessage, encodeClientMessage, encodeGame } from './messages.js';
@@ -12,6 +13,8 @@ export interface NetcodeSessionClientOptions {
   resendMs?: number;
   clock?: NetcodeClock;
   tickMs?: number;
+  /** the wire version of the connect token the client will use (default 1.02) */
+  version?: NetcodeVersion;
 }
 
 export interface Roster {
@@ -51,7 +54,11 @@ export class NetcodeSessionClient extends EventEmitter<NetcodeSessionClientEvent
     super();
     this.playerId = o.playerId;
     this.#resendMs = o.resendMs ?? 100;
-    this.udp = new NetcodeUdpClient({ ...(o.clock ? { clock: o.clock } : {}), ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}) });
+    this.udp = new NetcodeUdpClient({
+      ...(o.clock ? { clock: o.clock } : {}),
+      ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
+      ...(o.version ? { version: o.version } : {}),
+    });
     this.udp.on('state', (s, p) => this.emit('state', s, p));
     this.udp.on('warning', (e) => this.emit('warning', e));
     this.udp.on('payload', (p) => this.#onPayload(p));
