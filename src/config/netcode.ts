@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { NETCODE_VERSIONS } from '../netcode/constants.js';
+import { MAX_TOKEN_ISSUER_ID } from '../netcode/token-sequence.js';
 import { address, bool, filePath, port, posInt, protocolId } from './fields.js';
 
 /**
@@ -43,6 +44,8 @@ export function netcodeAuthConfigSection(baseDir?: string) {
       timeout_seconds: posInt().default(10),
       /** wire version of the tokens, default "1.02"; must match the hosts' */
       version: z.enum(NETCODE_VERSIONS, { error: 'expected "1.02" or "1.00"' }).optional(),
+      /** 1.00 only: this Auth node's id in its token sequences (0..1023); nodes sharing a key need distinct ids */
+      token_issuer_id: z.int().min(0).max(MAX_TOKEN_ISSUER_ID, { error: `expected an integer 0..${MAX_TOKEN_ISSUER_ID}` }).optional(),
     })
     .prefault({});
 }

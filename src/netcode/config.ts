@@ -32,7 +32,7 @@ export interface NetcodeHostConfigLike {
 }
 
 export interface NetcodeAuthConfigLike {
-  netcode: { private_key_file?: string | undefined; protocol_id: string; token_expire_seconds: number; timeout_seconds: number; version?: NetcodeVersion | undefined };
+  netcode: { private_key_file?: string | undefined; protocol_id: string; token_expire_seconds: number; timeout_seconds: number; version?: NetcodeVersion | undefined; token_issuer_id?: number | undefined };
 }
 
 export interface ResolvedNetcodeHost {
@@ -106,6 +106,6 @@ export async function resolveNetcodeIssuer(c: NetcodeAuthConfigLike): Promise<Re
     expireSeconds: n.token_expire_seconds,
     timeoutSeconds: n.timeout_seconds,
     version: n.version ?? '1.02',
-    ...(n.version === '1.00' ? { tokenSequence: new ConnectTokenSequence() } : {}),
+    ...(n.version === '1.00' ? { tokenSequence: new ConnectTokenSequence(n.token_issuer_id ?? 0) } : {}),
   };
 }

@@ -28,6 +28,19 @@ describe('netcode.version in host and auth configs', () => {
     expect(netcodeAuthConfigSection().safeParse({ version: 1 }).success).toBe(false);
   });
 
+  it('token_issuer_id: 0..1023 in the auth config, the id of the 1.00 issuer\'s token sequence', async () => {
+    expect(netcodeAuthConfigSection().parse({ version: '1.00', token_issuer_id: 7 }).token_issuer_id).toBe(7);
+    expect(netcodeAuthConfigSection().safeParse({ token_issuer_id: 1024 }).error?.issues[0]?.message).toBe('expected an integer 0..1023');
+    expect(netcodeAuthConfigSection().safeParse({ token_issuer_id: 1.5 }).success).toBe(false);
+    const key = path.join(dir, 'netcode.key');
+    const issuer = await resolveNetcodeIssuer({
+      netcode: { private_key_file: key, protocol_id: '0x1', token_expire_seconds: 30, timeout_seconds: 10, version: '1.00', token_issuer_id: 7 },
+    });
+    expect(issuer.tokenSequence?.issuerId).toBe(7);
+    // the id sits in bits 12..21 of every sequence this node issues
+    expect(Number((issuer.tokenSequence!.next(Date.now()) >> 12n) & 1023n)).toBe(7);
+  });
+
   it('reaches the resolved host and issuer; a 1.00 issuer gets its own token sequence', async () => {
     const key = path.join(dir, 'netcode.key');
     const host = (version?: '1.00') => ({
