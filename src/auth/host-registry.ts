@@ -295,7 +295,12 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
     const r = h.reservations.get(id);
     if (r && h.reservations.delete(id)) {
       h.reserved--;
-      if (r.confirmed) h.confirmed--;
+      if (r.confirmed) {
+        h.confirmed--;
+        // it ran on the host until now, so the last heartbeat most likely counted it: free the
+        // slot now rather than at the next heartbeat (which corrects any error)
+        if (h.active > h.confirmed) h.active--;
+      }
       if (h.active >= h.confirmed) h.shortSince = undefined;
     }
     this.#reservationHost.delete(id);
