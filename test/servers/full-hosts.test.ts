@@ -44,7 +44,13 @@ describe('hosts full: sessions wait for a slot instead of being lost', () => {
       ['host-1', fx.host],
       ['host-2', fx.host2],
     ] as const) {
-      const h = await startHost(fx, auth.hostPort, ticTacToeHostGame, { name, cert: creds.cert, key: creds.key, version: GAME_VERSION, capacity: { sessions: SLOTS_PER_HOST } });
+      const h = await startHost(fx, auth.hostPort, ticTacToeHostGame, {
+        name,
+        cert: creds.cert,
+        key: creds.key,
+        version: GAME_VERSION,
+        capacity: { sessions: SLOTS_PER_HOST },
+      });
       closers.push(() => h.close({ graceMs: 0 }));
       hosts.push(h);
     }
@@ -57,7 +63,9 @@ describe('hosts full: sessions wait for a slot instead of being lost', () => {
 
     const masterPem = fx.pki.path(fx.pki.get('master').certFile);
     const clients: AuthClient<TicTacToeExt>[] = await Promise.all(
-      Array.from({ length: PLAYERS }, () => connectToAuth<TicTacToeExt>({ ...authAddress(auth.clientPort, fx.client, masterPem), gameVersion: GAME_VERSION, extSchema: TicTacToeExt })),
+      Array.from({ length: PLAYERS }, () =>
+        connectToAuth<TicTacToeExt>({ ...authAddress(auth.clientPort, fx.client, masterPem), gameVersion: GAME_VERSION, extSchema: TicTacToeExt }),
+      ),
     );
     for (const c of clients) closers.push(() => c.close());
     await Promise.all(clients.map((c, i) => c.login({ method: 'guest', displayName: `bot${i}` })));

@@ -18,7 +18,15 @@ const closers = suite.closers;
 
 /** A scripted host registered under its certificate's name; it acknowledges every session.create. */
 async function host(port: number, name: string, creds: Creds, playerPort: number) {
-  const conn = await connectQuic({ host: '127.0.0.1', port, alpn: ALPN.hostctl, cert: creds.cert, key: creds.key, verifier: suite.fx.verifier, serverPolicy: { kind: 'auth-server' } });
+  const conn = await connectQuic({
+    host: '127.0.0.1',
+    port,
+    alpn: ALPN.hostctl,
+    cert: creds.cert,
+    key: creds.key,
+    verifier: suite.fx.verifier,
+    serverPolicy: { kind: 'auth-server' },
+  });
   const proto = ProtocolConnection.dial(hostctlFamily, conn.openStream(), { gameVersion: '1.0.0', hello: { hostName: name } });
   const creates: string[] = [];
   proto.handle('session.create', (body) => {
@@ -36,7 +44,10 @@ async function host(port: number, name: string, creds: Creds, playerPort: number
     version: '1.0.0',
     load: { sessions: 0, players: 0 },
   });
-  const timer = setInterval(() => proto.notify('host.heartbeat', { time: Date.now(), load: { sessions: creates.length, players: 0 } }), reg.heartbeatIntervalMs);
+  const timer = setInterval(
+    () => proto.notify('host.heartbeat', { time: Date.now(), load: { sessions: creates.length, players: 0 } }),
+    reg.heartbeatIntervalMs,
+  );
   closers.push(async () => {
     clearInterval(timer);
     await conn.close('bye', { force: true }).catch(() => undefined);
@@ -48,7 +59,11 @@ async function host(port: number, name: string, creds: Creds, playerPort: number
   return { proto, creates, ended, telemetry };
 }
 
-const codeOf = (p: Promise<unknown>) => p.then(() => 'accepted', (e: IyesmpError) => e.code);
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'accepted',
+    (e: IyesmpError) => e.code,
+  );
 
 describe('host reports', () => {
   it('a second host cannot write a session of the first: refused and logged; the real results are recorded', async () => {
@@ -90,7 +105,9 @@ describe('host reports', () => {
     expect(await codeOf(real.ended(sessionId, claims[0]!.playerId))).toBe('accepted');
     const rec = await store.get(sessionId);
     expect(rec).toMatchObject({ state: 'ended', hostName: 'host-1' });
-    expect((rec!.results as { results: Array<{ playerId: string; outcome: string }> }).results).toEqual([{ playerId: claims[0]!.playerId.replace('.', ':'), outcome: 'win' }]);
+    expect((rec!.results as { results: Array<{ playerId: string; outcome: string }> }).results).toEqual([
+      { playerId: claims[0]!.playerId.replace('.', ':'), outcome: 'win' },
+    ]);
     const tele = await auth.telemetryOf(sessionId);
     expect(tele.map((x) => [x.id, x.entries.length])).toEqual([
       ['real-1', 6],
