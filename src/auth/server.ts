@@ -89,6 +89,11 @@ export interface AuthServerOptions {
   telemetryPerSession?: number;
   /** finished sessions are forgotten this long after they end, fail or are lost (default 10 min); later reports are refused */
   sessionRetentionMs?: number;
+  /**
+   * results of unknown sessions (kept by a host across our restart) recorded per registered host
+   * and retention window (default 256; 0 refuses them all, right with a persistent `sessionStore`)
+   */
+  adoptedResultsPerHost?: number;
   logger?: Logger;
 }
 
@@ -154,6 +159,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       ...(opts.sessionStore ? { store: opts.sessionStore } : {}),
       ...(opts.telemetryPerSession !== undefined ? { telemetryPerSession: opts.telemetryPerSession } : {}),
       ...(opts.sessionRetentionMs !== undefined ? { retentionMs: opts.sessionRetentionMs } : {}),
+      ...(opts.adoptedResultsPerHost !== undefined ? { adoptPerHost: opts.adoptedResultsPerHost } : {}),
     });
     this.handoffs = new HandoffDriver({
       registry: this.registry,
@@ -382,13 +388,14 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
 
   /**
    * @internal Results from a host; idempotent (a lost ack means a resend). Refused (typed
-   * SESSION_ERRORS) unless the session is known and runs on that host.
+   * SESSION_ERRORS) unless the session is known and runs on that host, or is unknown and the host
+   * is registered and alive (we restarted; it kept them): then adopted, within a bound per host.
    */
   async recordResults(
     hostName: string,
     body: { sessionId: string; endedAt: number; reason: string; results: Array<{ playerId: string }>; ext?: unknown },
   ): Promise<void> {
-    const { session: record, duplicate } = await this.sessions.hostEnded(
+    const { session: record, duplicate, adopted } = await this.sessions.hostEnded(
       hostName,
       body.sessionId,
       (r) => {
@@ -397,8 +404,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         return { ...body, results: body.results.map((x) => ({ ...x, playerId: bySeat.get(x.playerId) ?? x.playerId })) };
       },
       Date.now(),
+      this.registry.get(hostName)?.state === 'alive' ? { players: body.results.map((x) => x.playerId) } : undefined,
     );
     if (duplicate) return;
+    if (adopted) this.logger.warn({ sessionId: body.sessionId, host: hostName }, 'results for a session this server did not create recorded as reported');
     this.logger.info({ sessionId: body.sessionId, host: hostName, reason: body.reason, players: body.results.length }, 'session results recorded');
     if (record.origin?.kind === 'lobby' && this.lobbies.get(record.origin.id)) {
       try {

@@ -15,7 +15,9 @@ import { IyesmpError } from '../errors.js';
  *
  * What hosts report is bounded: only the host a session runs on may report its results and
  * telemetry (anything else is refused: `session.unknown`, `session.wrong_host`), telemetry is
- * capped per session, and finished sessions are evicted after a retention window.
+ * capped per session, and finished sessions are evicted after a retention window. The one
+ * exception: results a registered host kept for a session we do not know (we restarted without a
+ * persistent store) are adopted, at most `adoptPerHost` per host per retention window.
  */
 
 export type SessionState = 'created' | 'awaiting-host-ack' | 'handed-off' | 'ended' | 'failed' | 'lost';
@@ -208,6 +210,11 @@ export interface SessionOptions {
   telemetryPerSession?: number;
   /** Finished sessions (ended, failed, lost) are forgotten this long after their last change (default 10 min). */
   retentionMs?: number;
+  /**
+   * Results for unknown sessions adopted per host within a retention window (default 256; 0 with a
+   * persistent store, where an unknown session is never one of ours).
+   */
+  adoptPerHost?: number;
 }
 
 /** What became of a host's telemetry report for one session. */
@@ -226,6 +233,9 @@ export class Sessions extends EventEmitter<SessionEvents> {
   readonly #newId: () => string;
   readonly #telemetryCap: number;
   readonly #retentionMs: number;
+  readonly #adoptPerHost: number;
+  /** per host: when each adopted session was recorded (within the retention window) */
+  readonly #adopted = new Map<string, number[]>();
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(opts: SessionOptions = {}) {
@@ -235,6 +245,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
     this.#newId = opts.newId ?? randomUUID;
     this.#telemetryCap = opts.telemetryPerSession ?? 1_000;
     this.#retentionMs = opts.retentionMs ?? 600_000;
+    this.#adoptPerHost = opts.adoptPerHost ?? 256;
   }
 
   create(req: NewSession, now: number): Promise<SessionRecord> {
@@ -333,23 +344,35 @@ export class Sessions extends EventEmitter<SessionEvents> {
    * Accepted in any state but ended (lost: a host we thought dead delivers late; failed: it ran
    * although we gave up on it); a resend for an ended session changes nothing (`duplicate`).
    * `results` builds what is stored from the record (results name seats; the caller maps them).
+   * With `adopt` (a registered host), an unknown session is recorded as reported with `adopt.players`
+   * (`adopted`), within the per-host bound; beyond it, refused as unknown.
    */
   hostEnded(
     hostName: string,
     id: string,
     results: (r: SessionRecord) => unknown,
     now: number,
-  ): Promise<{ session: SessionRecord; duplicate: boolean }> {
+    adopt?: { players: string[] },
+  ): Promise<{ session: SessionRecord; duplicate: boolean; adopted: boolean }> {
     return this.#serial(async () => {
-      const r = await this.#reported(hostName, id);
-      if (r.state === 'ended') return { session: r, duplicate: true };
+      const known = await this.store.get(id);
+      if (!known && adopt && this.#mayAdopt(hostName, now)) {
+        const r: SessionRecord = { id, state: 'ended', hostName, transport: 'unknown', players: [...new Set(adopt.players)], createdAt: now, updatedAt: now, endedAt: now };
+        r.results = results(r);
+        r.reason = 'adopted: results for a session this server did not create';
+        await this.store.put(r);
+        this.emit('ended', { session: r });
+        return { session: r, duplicate: false, adopted: true };
+      }
+      const r = await this.#reported(hostName, id, known);
+      if (r.state === 'ended') return { session: r, duplicate: true, adopted: false };
       r.state = 'ended';
       r.endedAt = now;
       r.updatedAt = now;
       r.results = results(r);
       await this.store.put(r);
       this.emit('ended', { session: r });
-      return { session: r, duplicate: false };
+      return { session: r, duplicate: false, adopted: false };
     });
   }
 
@@ -411,9 +434,21 @@ export class Sessions extends EventEmitter<SessionEvents> {
     });
   }
 
+  /** Whether one more unknown session of this host may be adopted now (and counts it if so). */
+  #mayAdopt(hostName: string, now: number): boolean {
+    const recent = (this.#adopted.get(hostName) ?? []).filter((at) => now - at < this.#retentionMs);
+    if (recent.length >= this.#adoptPerHost) {
+      this.#adopted.set(hostName, recent);
+      return false;
+    }
+    recent.push(now);
+    this.#adopted.set(hostName, recent);
+    return true;
+  }
+
   /** The record a host reports on, if that host may: it must exist and run there. */
-  async #reported(hostName: string, id: string): Promise<SessionRecord> {
-    const r = await this.store.get(id);
+  async #reported(hostName: string, id: string, known?: SessionRecord): Promise<SessionRecord> {
+    const r = known ?? (await this.store.get(id));
     if (!r) throw new IyesmpError('refused', SESSION_ERRORS.unknown, `no session ${id}`, { details: { sessionId: id, reportedBy: hostName } });
     if (r.hostName !== hostName) {
       throw new IyesmpError('refused', SESSION_ERRORS.wrongHost, `session ${id} does not run on host ${hostName}`, {

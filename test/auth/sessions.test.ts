@@ -155,6 +155,29 @@ describe('what hosts report is bounded', () => {
     expect(store.size).toBe(1);
   });
 
+  it('adopts a registered host\'s results for unknown sessions (kept across our restart) only up to its bound', async () => {
+    const store = new MemorySessionStore();
+    const s = new Sessions({ store, adoptPerHost: 3, retentionMs: 1_000 });
+    const adopt = { players: ['seat-a', 'seat-b'] };
+    const out: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      out.push(await s.hostEnded('h1', `gone-${i}`, (r) => ({ seats: r.players }), 10, adopt).then((x) => (x.adopted ? 'adopted' : 'recorded'), (e: { code: string }) => e.code));
+    }
+    expect(out).toEqual(['adopted', 'adopted', 'adopted', SESSION_ERRORS.unknown, SESSION_ERRORS.unknown]);
+    expect(await store.get('gone-0')).toMatchObject({ state: 'ended', hostName: 'h1', players: ['seat-a', 'seat-b'], results: { seats: ['seat-a', 'seat-b'] } });
+    // a resend is a duplicate; another host may not write it; each host has its own bound
+    expect(await s.hostEnded('h1', 'gone-0', () => ({}), 11, adopt)).toMatchObject({ duplicate: true, adopted: false });
+    expect(await code(s.hostEnded('h2', 'gone-0', () => ({}), 11, adopt))).toBe(SESSION_ERRORS.wrongHost);
+    expect((await s.hostEnded('h2', 'other', () => ({}), 11, adopt)).adopted).toBe(true);
+    // the bound is per retention window: once the adopted records are evicted, room again
+    await s.tick(1_012);
+    expect(store.size).toBe(0);
+    expect((await s.hostEnded('h1', 'gone-9', () => ({}), 1_012, adopt)).adopted).toBe(true);
+    // 20,000 invented results: memory stays within the bound
+    for (let i = 0; i < 20_000; i++) await code(s.hostEnded('h1', `invented-${i}`, () => ({}), 1_012, adopt));
+    expect(store.size).toBe(3);
+  });
+
   it('caps telemetry per session, stores a resend once, and never rewrites the record for it', async () => {
     const store = new CountingStore();
     const s = new Sessions({ store, telemetryPerSession: 1_000 });

@@ -6,7 +6,7 @@ import type { AuthServer } from '../../src/auth/server.js';
 import type { HostServer } from '../../src/host/server.js';
 import type { GameSession, HostGame } from '../../src/host/game.js';
 import type { WireHandoff } from '../../src/auth/handoff/index.js';
-import { MemorySessionStore, type SessionRecord } from '../../src/auth/sessions.js';
+import type { SessionRecord } from '../../src/auth/sessions.js';
 import { authClient, fingerprint, joinHost, makeFx, sessionKeys, startAuth, startHost, until, type Fx, type HostClient, type ScriptedClient } from './helpers.js';
 
 type Ext = { text?: string; end?: boolean; echo?: string };
@@ -41,8 +41,6 @@ function relayGame(seen: GameSession<Ext>[]): HostGame<Ext> {
 
 let fx: Fx;
 let auth: AuthServer;
-/** kept across an Auth server restart (persistent storage): results are taken only for sessions it knows */
-const sessionStore = new MemorySessionStore();
 let host: HostServer<Ext>;
 const games: GameSession<Ext>[] = [];
 const clients: ScriptedClient[] = [];
@@ -50,7 +48,7 @@ const joined: HostClient[] = [];
 
 beforeAll(async () => {
   fx = await makeFx();
-  auth = await startAuth(fx, { joinTimeoutMs: 2_500, sessionStore });
+  auth = await startAuth(fx, { joinTimeoutMs: 2_500 });
   host = await startHost<Ext>(fx, auth.hostPort, relayGame(games));
 }, 60_000);
 
@@ -238,11 +236,8 @@ describe('auth + host servers on loopback', () => {
     await ha.inbox.next('game.end');
     await until(() => host.domain.outbox.has(`result:${sessionId}`), 'results queued');
 
-    auth = await startAuth(fx, { joinTimeoutMs: 2_500, sessionStore, clients: { host: '127.0.0.1', port: ports.clients }, hosts: { host: '127.0.0.1', port: ports.hosts } });
-    const got = await until(async () => {
-      const r = await auth.sessions.store.get(sessionId);
-      return r?.state === 'ended' ? r : undefined;
-    }, 'results on the new auth server', 30_000);
+    auth = await startAuth(fx, { joinTimeoutMs: 2_500, clients: { host: '127.0.0.1', port: ports.clients }, hosts: { host: '127.0.0.1', port: ports.hosts } });
+    const got = await until(() => auth.sessions.store.get(sessionId), 'results on the new auth server', 30_000);
     expect(got.state).toBe('ended');
     const results = (got.results as { results: Array<{ playerId: string; outcome: string }> }).results;
     expect(results.map((r) => r.outcome).sort()).toEqual(['loss', 'win']);

@@ -2,8 +2,9 @@
  * What hosts report over hostctl (issue #9, items 3 and 4), over real connections: only the host a
  * session runs on may report its results and telemetry. Another registered host's forged report is
  * refused (`session.wrong_host`, and a warning naming both hosts) while the real one is recorded;
- * reports for sessions the Auth server does not know are refused (`session.unknown`) and leave
- * nothing behind; telemetry beyond the per-session cap is dropped with a warning.
+ * reports for sessions the Auth server does not know are refused (`session.unknown`), but for the
+ * few results a registered host may have kept across an Auth restart; telemetry beyond the
+ * per-session cap is dropped with a warning.
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -70,7 +71,7 @@ describe('host reports', () => {
     const lines: Array<Record<string, unknown>> = [];
     const logger = pino({ level: 'info' }, { write: (t: string) => void lines.push(JSON.parse(t)) });
     const store = new MemorySessionStore();
-    const auth = await startAuth(suite.fx, { logger, sessionStore: store, telemetryPerSession: 10 });
+    const auth = await startAuth(suite.fx, { logger, sessionStore: store, telemetryPerSession: 10, adoptedResultsPerHost: 5 });
     closers.push(() => auth.close({ graceMs: 0 }));
     // host-1 gets the session (same load: first by name)
     const real = await host(auth.hostPort, 'host-1', suite.fx.host, 9);
@@ -116,13 +117,20 @@ describe('host reports', () => {
     // its slot is free again
     await until(() => auth.registry.get('host-1')?.reserved === 0, 'the slot released');
 
-    // reports for sessions nobody created: refused, nothing stored
+    // reports for sessions nobody created: telemetry refused; results of a registered host adopted
+    // (it may have kept them across our restart) only up to its bound, then refused
     const before = store.size;
+    const results: string[] = [];
     for (let i = 0; i < 50; i++) {
-      expect(await codeOf(forger.ended(`invented-${i}`, 'x'))).toBe(SESSION_ERRORS.unknown);
       expect(await codeOf(forger.telemetry(`invented-${i}`, `t-${i}`, 2))).toBe(SESSION_ERRORS.unknown);
+      results.push(await codeOf(forger.ended(`invented-${i}`, 'x')));
     }
-    expect(store.size).toBe(before);
-    expect(lines.filter((l) => l.level === 40 && String(l.msg).endsWith('reported on an unknown session'))).toHaveLength(100);
+    expect(results.slice(0, 5)).toEqual(Array(5).fill('accepted'));
+    expect(results.slice(5)).toEqual(Array(45).fill(SESSION_ERRORS.unknown));
+    expect(store.size).toBe(before + 5);
+    expect(await store.get('invented-0')).toMatchObject({ state: 'ended', hostName: 'host-2', transport: 'unknown' });
+    expect(lines.filter((l) => l.level === 40 && String(l.msg).endsWith('reported on an unknown session'))).toHaveLength(95);
+    // an adopted session is host-2's: host-1 cannot write it either
+    expect(await codeOf(real.ended('invented-0', 'y'))).toBe(SESSION_ERRORS.wrongHost);
   }, 90_000);
 });
