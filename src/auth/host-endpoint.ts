@@ -5,6 +5,7 @@ import type { PeerConnection, PeerStream } from '../transport/index.js';
 import { errInfo } from './err-info.js';
 import type { CreateBody } from './handoff/index.js';
 import type { HostRegistry } from './host-registry.js';
+import { SESSION_ERRORS } from './sessions.js';
 import { acceptControlStream } from './control-stream.js';
 
 /** What a host's control connection needs from the server around it (AuthServer implements it). */
@@ -14,9 +15,9 @@ export interface HostEndpointContext {
   readonly registry: Pick<HostRegistry, 'register' | 'heartbeat' | 'heartbeatIntervalMs'>;
   hostRegistered(link: HostLink): void;
   hostGone(link: HostLink): void;
-  /** results from a host; idempotent (a lost ack means a resend) */
+  /** results from a host; idempotent (a lost ack means a resend); refused (SESSION_ERRORS) unless the session runs on it */
   recordResults(hostName: string, body: { sessionId: string; endedAt: number; reason: string; results: Array<{ playerId: string }>; ext?: unknown }): Promise<void>;
-  /** `id` (hostctl 1.1) names the host's outbox item, so a resent batch is stored once */
+  /** `id` (hostctl 1.1) names the host's outbox item, so a resent batch is stored once; refused like results */
   recordTelemetry(hostName: string, entries: Array<{ sessionId?: string | undefined }>, ext: unknown, id?: string): Promise<void>;
 }
 
@@ -112,7 +113,9 @@ export class HostLink {
         }
         case 'telemetry':
           // 1.0 hosts: unacknowledged; 1.1 hosts send telemetry.report instead
-          s.recordTelemetry(this.name, ev.body.entries, ev.body.ext, ev.body.id).catch((err: unknown) => this.log.warn({ err: errInfo(err) }, 'could not record telemetry'));
+          s.recordTelemetry(this.name, ev.body.entries, ev.body.ext, ev.body.id).catch((err: unknown) => {
+            if (!this.#refusedReport(err, 'telemetry')) this.log.warn({ err: errInfo(err) }, 'could not record telemetry');
+          });
           return;
         case 'player.joined':
         case 'player.left':
@@ -123,14 +126,35 @@ export class HostLink {
 
     // the answer is the host's acknowledgement: it drops the telemetry from its outbox only then
     p.handle('telemetry.report', async (body) => {
-      await s.recordTelemetry(this.name, body.entries, body.ext, body.id);
+      await s.recordTelemetry(this.name, body.entries, body.ext, body.id).catch((err: unknown) => {
+        this.#refusedReport(err, 'telemetry');
+        throw err;
+      });
       return {};
     });
 
     p.handle('session.ended', async (body) => {
-      await s.recordResults(this.name, body);
+      await s.recordResults(this.name, body).catch((err: unknown) => {
+        this.#refusedReport(err, 'results');
+        throw err;
+      });
       return { sessionId: body.sessionId };
     });
+  }
+
+  /** Logs a report refused because the session is unknown or another host's; says whether it was one. */
+  #refusedReport(err: unknown, what: 'results' | 'telemetry'): boolean {
+    if (!(err instanceof IyesmpError)) return false;
+    const d = (err.details ?? {}) as { sessionId?: string; host?: string };
+    if (err.code === SESSION_ERRORS.wrongHost) {
+      this.log.warn({ sessionId: d.sessionId, reportedBy: this.name, sessionHost: d.host }, `${what} refused: host ${this.name} reported on a session of host ${d.host}`);
+      return true;
+    }
+    if (err.code === SESSION_ERRORS.unknown) {
+      this.log.warn({ sessionId: d.sessionId, reportedBy: this.name }, `${what} refused: host ${this.name} reported on an unknown session`);
+      return true;
+    }
+    return false;
   }
 }
 

@@ -5,8 +5,15 @@ import { IyesmpError } from '../errors.js';
  * The hosts that dialled in, and the choice of one for a new session. Sans-IO: the server feeds in
  * registrations and heartbeats with `now`, calls `tick(now)` to find silent hosts, and asks `pick()`.
  *
- * Load is counted in sessions: `active` (the host's last heartbeat) + `reserved` (sessions we are
- * creating on it that its heartbeats cannot know about yet). Capacity is a host's session limit.
+ * Load is counted in sessions. A session holds a reservation on its host from the moment it is
+ * picked until it ends or fails (`release`), so a host is never offered more sessions than it has
+ * slots, whatever the order of acks, heartbeats and results. Heartbeats reconcile without counting
+ * a session twice: once the host acknowledged a session (`confirm`) its heartbeats count it too, so
+ *
+ *   load = unconfirmed reservations + max(heartbeat's active, confirmed reservations)
+ *
+ * (a host running sessions we hold nothing for, e.g. after our restart, still counts as busy).
+ * Capacity is a host's session limit.
  */
 
 export interface HostInfo {
@@ -28,8 +35,12 @@ export interface HostView extends HostInfo {
   lastSeen: number;
   /** Sessions running, per its last heartbeat. */
   active: number;
-  /** Sessions being created on it (counted until released or expired). */
+  /** Sessions held on it from pick to end (created, acknowledged or running). */
   reserved: number;
+  /** Of those, the ones the host acknowledged (its heartbeats count them too). */
+  confirmed: number;
+  /** Sessions counted against its capacity (see the load rule above). */
+  load: number;
   /** Anything else the host reports (CPU, players, build), passed through. */
   metrics: Record<string, unknown>;
   /** True once the host said it is shutting down: it keeps its sessions but gets no new ones. */
@@ -59,7 +70,10 @@ export type PickResult =
 export interface Reservation {
   id: string;
   host: string;
+  /** an unconfirmed reservation stops counting then (safety net for lost hand-offs) */
   expiresAt: number;
+  /** the host acknowledged the session: held until release (the session ended or failed) */
+  confirmed: boolean;
 }
 
 export interface HostRegistryEvents {
@@ -80,12 +94,19 @@ export interface HostRegistryOptions {
   heartbeatIntervalMs?: number;
   /** Heartbeats a host may miss before it counts as dead (N). */
   missedHeartbeats?: number;
-  /** A reservation not released by then stops counting (safety net for lost hand-offs). */
+  /**
+   * An unconfirmed reservation not released by then stops counting (safety net for lost
+   * hand-offs). Confirmed ones are trimmed when the host's heartbeats have reported fewer sessions
+   * than we hold for this long (results that never came).
+   */
   reservationTtlMs?: number;
 }
 
-interface Host extends HostView {
+interface Host extends Omit<HostView, 'load'> {
+  /** in the order they were made (the oldest confirmed ones are trimmed first) */
   reservations: Map<string, Reservation>;
+  /** since when heartbeats report fewer sessions than we hold confirmed */
+  shortSince?: number;
 }
 
 export class HostRegistry extends EventEmitter<HostRegistryEvents> {
@@ -118,6 +139,7 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
       lastSeen: now,
       active: 0,
       reserved: 0,
+      confirmed: 0,
       metrics: {},
       draining: false,
       reservations: new Map(),
@@ -136,6 +158,8 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
     }
     h.lastSeen = Math.max(h.lastSeen, now);
     h.active = hb.active;
+    if (h.active >= h.confirmed) h.shortSince = undefined;
+    else h.shortSince ??= now;
     if (hb.draining !== undefined) h.draining = hb.draining;
     if (hb.metrics !== undefined) h.metrics = { ...hb.metrics };
     return true;
@@ -149,12 +173,26 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
     this.emit('unregistered', { host: view(h) });
   }
 
-  /** Marks silent hosts dead and expires stale reservations. Returns the hosts that died now. */
+  /**
+   * Marks silent hosts dead, expires stale unconfirmed reservations, and trims confirmed ones the
+   * host's heartbeats have not counted for a TTL. Returns the hosts that died now.
+   */
   tick(now: number): HostView[] {
     const limit = this.heartbeatIntervalMs * this.missedHeartbeats;
     const died: Array<{ host: HostView; reservations: Reservation[] }> = [];
     for (const h of this.#hosts.values()) {
-      for (const r of h.reservations.values()) if (r.expiresAt <= now) this.#unreserve(h, r.id);
+      for (const r of h.reservations.values()) if (!r.confirmed && r.expiresAt <= now) this.#unreserve(h, r.id);
+      if (h.shortSince !== undefined && now - h.shortSince >= this.#reservationTtlMs) {
+        let excess = h.confirmed - h.active;
+        for (const r of h.reservations.values()) {
+          if (excess <= 0) break;
+          if (r.confirmed) {
+            this.#unreserve(h, r.id);
+            excess--;
+          }
+        }
+        h.shortSince = undefined;
+      }
       if (h.state === 'alive' && now - h.lastSeen > limit) {
         const reservations = [...h.reservations.values()];
         h.state = 'dead';
@@ -185,24 +223,31 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
   pick(req: PickRequest): PickResult {
     const fits: Host[] = [];
     let withTransport = 0;
+    let excluded = 0;
     for (const h of this.#hosts.values()) {
       if (h.state !== 'alive' || h.draining || !h.transports.includes(req.transport)) continue;
       if (req.versions && !req.versions.includes(h.version)) continue;
-      if (req.exclude?.includes(h.name)) continue;
+      if (req.exclude?.includes(h.name)) {
+        excluded++;
+        continue;
+      }
       withTransport++;
-      if (h.active + h.reserved < h.capacity) fits.push(h);
+      if (loadOf(h) < h.capacity) fits.push(h);
     }
     if (fits.length === 0) {
+      const others = excluded === 0 ? '' : `; ${excluded} more failed this session recently`;
       return {
         ok: false,
         reason: 'no-host-available',
         detail:
-          withTransport === 0
+          withTransport === 0 && excluded === 0
             ? `no live host offers transport "${req.transport}"${req.versions ? ` at version ${req.versions.join('/')}` : ''}`
-            : `all ${withTransport} host(s) offering "${req.transport}" are full`,
+            : withTransport === 0
+              ? `the ${excluded} host(s) offering "${req.transport}" failed this session recently`
+              : `all ${withTransport} host(s) offering "${req.transport}" are full${others}`,
       };
     }
-    const load = (h: Host) => (h.active + h.reserved) / h.capacity;
+    const load = (h: Host) => loadOf(h) / h.capacity;
     const best = (hs: Host[]) => hs.reduce((a, b) => (load(b) < load(a) || (load(b) === load(a) && b.name < a.name) ? b : a));
     for (const region of req.regions ?? []) {
       const here = fits.filter((h) => h.region === region);
@@ -212,28 +257,52 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
     return { ok: true, host: view(h), region: h.region, preferredRegion: (req.regions ?? []).length === 0 };
   }
 
-  /** Hold one slot on `host` for a session being created; release it on the host's answer. */
+  /** Hold one slot on `host` for a session, from pick until it ends or fails (`release`). */
   reserve(host: string, reservationId: string, now: number): Reservation {
     const h = this.#hosts.get(host);
     if (!h || h.state === 'dead') throw new IyesmpError('conflict', HOST_ERRORS.unknown, `host ${host} is not registered or is dead`);
     if (this.#reservationHost.has(reservationId)) {
       throw new IyesmpError('conflict', HOST_ERRORS.duplicateReservation, `reservation ${reservationId} already exists`);
     }
-    const r: Reservation = { id: reservationId, host, expiresAt: now + this.#reservationTtlMs };
+    const r: Reservation = { id: reservationId, host, expiresAt: now + this.#reservationTtlMs, confirmed: false };
     h.reservations.set(r.id, r);
     h.reserved++;
     this.#reservationHost.set(r.id, h);
     return { ...r };
   }
 
-  /** The session was acknowledged (its heartbeats now count it) or failed. Unknown ids are ignored. */
+  /**
+   * The host acknowledged the session: its heartbeats count it from now on, and the slot stays held
+   * (without expiry) until `release`. Unknown ids are ignored.
+   */
+  confirm(reservationId: string, now: number): void {
+    const h = this.#reservationHost.get(reservationId);
+    const r = h?.reservations.get(reservationId);
+    if (!h || !r || r.confirmed) return;
+    r.confirmed = true;
+    h.confirmed++;
+    // its next heartbeats will count it; until then they look short
+    if (h.active < h.confirmed) h.shortSince ??= now;
+  }
+
+  /** The session ended, failed or left the host. Unknown ids are ignored. */
   release(reservationId: string): void {
     const h = this.#reservationHost.get(reservationId);
     if (h) this.#unreserve(h, reservationId);
   }
 
   #unreserve(h: Host, id: string): void {
-    if (h.reservations.delete(id)) h.reserved--;
+    const r = h.reservations.get(id);
+    if (r && h.reservations.delete(id)) {
+      h.reserved--;
+      if (r.confirmed) {
+        h.confirmed--;
+        // it ran on the host until now, so the last heartbeat most likely counted it: free the
+        // slot now rather than at the next heartbeat (which corrects any error)
+        if (h.active > h.confirmed) h.active--;
+      }
+      if (h.active >= h.confirmed) h.shortSince = undefined;
+    }
     this.#reservationHost.delete(id);
   }
 
@@ -253,6 +322,11 @@ function validate(i: HostInfo): void {
   if (typeof i.version !== 'string') throw bad('version is required');
 }
 
+/** Unconfirmed reservations, plus the larger of the host's own count and the confirmed ones. */
+function loadOf(h: Host): number {
+  return h.reserved - h.confirmed + Math.max(h.active, h.confirmed);
+}
+
 function view(h: Host): HostView {
   return {
     name: h.name,
@@ -266,6 +340,8 @@ function view(h: Host): HostView {
     lastSeen: h.lastSeen,
     active: h.active,
     reserved: h.reserved,
+    confirmed: h.confirmed,
+    load: loadOf(h),
     metrics: { ...h.metrics },
     draining: h.draining,
   };

@@ -16,7 +16,7 @@ import { HostRegistry } from './host-registry.js';
 import { Lobbies } from './lobbies.js';
 import { Matchmaker, type MatchmakerOptions } from './matchmaking.js';
 import { PartyQueue } from './parties.js';
-import { Sessions, type SessionRecord, type SessionStore } from './sessions.js';
+import { Sessions, type SessionRecord, type SessionStore, type TelemetryItem } from './sessions.js';
 
 /**
  * The Auth server: a client endpoint (`iyesmp-auth/1`, Client certs of active ClientAuths) and a
@@ -92,6 +92,15 @@ export interface AuthServerOptions {
    */
   clientConnections?: ServerLimits;
   sessionStore?: SessionStore;
+  /** telemetry entries kept per session; a host's excess is dropped with a warning (default 1,000) */
+  telemetryPerSession?: number;
+  /** finished sessions are forgotten this long after they end, fail or are lost (default 10 min); later reports are refused */
+  sessionRetentionMs?: number;
+  /**
+   * results of unknown sessions (kept by a host across our restart) recorded per registered host
+   * and retention window (default 256; 0 refuses them all, right with a persistent `sessionStore`)
+   */
+  adoptedResultsPerHost?: number;
   logger?: Logger;
 }
 
@@ -133,8 +142,6 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
 
   readonly #clients = new Map<string, ClientLink>();
   readonly #hosts = new Map<string, HostLink>();
-  /** telemetry that arrived before we knew the session (e.g. after our restart), bounded */
-  readonly #lateTelemetry = new Map<string, unknown[]>();
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
   #closing: Promise<void> | undefined;
@@ -155,14 +162,23 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     this.limits = opts.limits ?? new AuthLimits();
     this.matchmaker = new Matchmaker(opts.matchmaker ?? {});
     this.parties = new PartyQueue(this.lobbies, this.matchmaker);
-    this.registry = new HostRegistry({
-      ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
-      ...(opts.missedHeartbeats !== undefined ? { missedHeartbeats: opts.missedHeartbeats } : {}),
-    });
     const claimTimeoutMs = opts.claimTimeoutMs ?? 30_000;
     const hostAckTimeoutMs = opts.hostAckTimeoutMs ?? 15_000;
     // the domain's own ack deadline counts from creation, so it must cover the claims too
-    this.sessions = new Sessions({ hostAckTimeoutMs: claimTimeoutMs + hostAckTimeoutMs + 5_000, ...(opts.sessionStore ? { store: opts.sessionStore } : {}) });
+    const setupMs = claimTimeoutMs + hostAckTimeoutMs + 5_000;
+    this.registry = new HostRegistry({
+      ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
+      ...(opts.missedHeartbeats !== undefined ? { missedHeartbeats: opts.missedHeartbeats } : {}),
+      // a slot held for a session being set up outlives its setup, so it is never freed early
+      reservationTtlMs: setupMs + 10_000,
+    });
+    this.sessions = new Sessions({
+      hostAckTimeoutMs: setupMs,
+      ...(opts.sessionStore ? { store: opts.sessionStore } : {}),
+      ...(opts.telemetryPerSession !== undefined ? { telemetryPerSession: opts.telemetryPerSession } : {}),
+      ...(opts.sessionRetentionMs !== undefined ? { retentionMs: opts.sessionRetentionMs } : {}),
+      ...(opts.adoptedResultsPerHost !== undefined ? { adoptPerHost: opts.adoptedResultsPerHost } : {}),
+    });
     this.handoffs = new HandoffDriver({
       registry: this.registry,
       sessions: this.sessions,
@@ -400,36 +416,28 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     if (view?.state === 'alive') this.registry.heartbeat(link.name, { active: view.active, draining: true }, Date.now());
   }
 
-  /** @internal Results from a host; idempotent (a lost ack means a resend). */
+  /**
+   * @internal Results from a host; idempotent (a lost ack means a resend). Refused (typed
+   * SESSION_ERRORS) unless the session is known and runs on that host, or is unknown and the host
+   * is registered and alive (we restarted; it kept them): then adopted, within a bound per host.
+   */
   async recordResults(
     hostName: string,
     body: { sessionId: string; endedAt: number; reason: string; results: Array<{ playerId: string }>; ext?: unknown },
   ): Promise<void> {
-    const now = Date.now();
-    const store = this.sessions.store;
-    const existing = await store.get(body.sessionId);
-    if (existing?.state === 'ended') return;
-    // results name seats; map them back to account player ids where we know the session
-    const bySeat = new Map((existing?.players ?? []).map((p) => [seatIdOf(p), p]));
-    const results = { ...body, results: body.results.map((r) => ({ ...r, playerId: bySeat.get(r.playerId) ?? r.playerId })) };
-    const late = this.#lateTelemetry.get(body.sessionId);
-    this.#lateTelemetry.delete(body.sessionId);
-    let record: SessionRecord;
-    if (existing && (existing.state === 'handed-off' || existing.state === 'lost')) {
-      record = await this.sessions.ended(body.sessionId, { results, ...(late ? { telemetry: late } : {}) }, now);
-    } else {
-      // a session we do not know (we restarted; the host kept its results for us) or one that failed
-      // on our side: record it as the host reports it
-      record = {
-        ...(existing ?? { id: body.sessionId, hostName, transport: 'quic', players: results.results.map((r) => r.playerId), createdAt: now }),
-        state: 'ended',
-        updatedAt: now,
-        endedAt: now,
-        results,
-        ...(late ? { telemetry: late } : {}),
-      } as SessionRecord;
-      await store.put(record);
-    }
+    const { session: record, duplicate, adopted } = await this.sessions.hostEnded(
+      hostName,
+      body.sessionId,
+      (r) => {
+        // results name seats; map them back to account player ids
+        const bySeat = new Map(r.players.map((p) => [seatIdOf(p), p]));
+        return { ...body, results: body.results.map((x) => ({ ...x, playerId: bySeat.get(x.playerId) ?? x.playerId })) };
+      },
+      Date.now(),
+      this.registry.get(hostName)?.state === 'alive' ? { players: body.results.map((x) => x.playerId) } : undefined,
+    );
+    if (duplicate) return;
+    if (adopted) this.logger.warn({ sessionId: body.sessionId, host: hostName }, 'results for a session this server did not create recorded as reported');
     this.logger.info({ sessionId: body.sessionId, host: hostName, reason: body.reason, players: body.results.length }, 'session results recorded');
     if (record.origin?.kind === 'lobby' && this.lobbies.get(record.origin.id)) {
       try {
@@ -442,33 +450,31 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   }
 
   /**
-   * @internal Telemetry from a host. `id` (hostctl 1.1) names the host's outbox item: a batch
-   * resent after a lost acknowledgement is stored once.
+   * @internal Telemetry from a host, stored on each session it names. `id` (hostctl 1.1) names the
+   * host's outbox item: a batch resent after a lost acknowledgement is stored once. Entries beyond
+   * the per-session cap are dropped with a warning; a session that is unknown or runs on another
+   * host is refused (the first such refusal is thrown, after the rest of the batch is stored).
    */
   async recordTelemetry(hostName: string, entries: Array<{ sessionId?: string | undefined }>, ext: unknown, id?: string): Promise<void> {
     const bySession = new Map<string, unknown[]>();
     for (const e of entries) if (e.sessionId) (bySession.get(e.sessionId) ?? bySession.set(e.sessionId, []).get(e.sessionId)!).push(e);
-    const seen = (list: unknown[] | undefined) => id !== undefined && (list ?? []).some((x) => (x as { id?: string }).id === id);
+    let refused: unknown;
     for (const [sessionId, list] of bySession) {
-      const item = { host: hostName, entries: list, ...(ext !== undefined ? { ext } : {}), ...(id !== undefined ? { id } : {}) };
-      const r = await this.sessions.store.get(sessionId);
-      if (r && r.state === 'ended') {
-        const stored = (r.telemetry as unknown[] | undefined) ?? [];
-        if (seen(stored)) continue;
-        r.telemetry = [...stored, item];
-        await this.sessions.store.put(r);
-      } else {
-        const late = this.#lateTelemetry.get(sessionId);
-        if (seen(late)) continue;
-        if (this.#lateTelemetry.size >= 10_000) this.#lateTelemetry.delete(this.#lateTelemetry.keys().next().value!);
-        this.#lateTelemetry.set(sessionId, [...(late ?? []), item]);
+      const item: TelemetryItem = { host: hostName, entries: list, ...(ext !== undefined ? { ext } : {}), ...(id !== undefined ? { id } : {}) };
+      try {
+        const out = await this.sessions.hostTelemetry(hostName, sessionId, item);
+        if (out.dropped > 0) this.logger.warn({ sessionId, host: hostName, stored: out.stored, dropped: out.dropped }, 'telemetry over the per-session cap dropped');
+      } catch (err) {
+        refused ??= err;
       }
     }
+    if (refused !== undefined) throw refused;
   }
 
-  /** Telemetry received for sessions without results yet (kept until they arrive), for operators and tests. */
-  pendingTelemetry(sessionId: string): unknown[] {
-    return [...(this.#lateTelemetry.get(sessionId) ?? [])];
+  /** The telemetry stored for a session (empty when it has none or is unknown), for operators and tests. */
+  async telemetryOf(sessionId: string): Promise<TelemetryItem[]> {
+    const t = (await this.sessions.store.get(sessionId))?.telemetry;
+    return Array.isArray(t) ? [...(t as TelemetryItem[])] : [];
   }
 
   // ---- domain events -> messages -----------------------------------------------------------------
@@ -572,7 +578,14 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         else link.notify('kick', { code: 'session_lost', reason: `the game host stopped answering; session ${session.id} is over` });
       }
     });
-    this.sessions.on('failed', ({ session, reason }) => guard('session failure', () => this.handoffs.forget(session.id, reason)));
+    this.sessions.on('failed', ({ session, reason }) =>
+      guard('session failure', () => {
+        this.registry.release(session.id);
+        this.handoffs.forget(session.id, reason);
+      }),
+    );
+    // its host slot is held from the pick until the session ends
+    this.sessions.on('ended', ({ session }) => this.registry.release(session.id));
   }
 }
 

@@ -12,6 +12,12 @@ import { IyesmpError } from '../errors.js';
  * Sans-IO: time is an argument; records live behind SessionStore (in memory here, SQL later).
  * Operations are serialised so a check-then-write (e.g. "is this player already in a session?")
  * cannot interleave with another, whatever the store's latency.
+ *
+ * What hosts report is bounded: only the host a session runs on may report its results and
+ * telemetry (anything else is refused: `session.unknown`, `session.wrong_host`), telemetry is
+ * capped per session, and finished sessions are evicted after a retention window. The one
+ * exception: results a registered host kept for a session we do not know (we restarted without a
+ * persistent store) are adopted, at most `adoptPerHost` per host per retention window.
  */
 
 export type SessionState = 'created' | 'awaiting-host-ack' | 'handed-off' | 'ended' | 'failed' | 'lost';
@@ -53,7 +59,20 @@ export interface SessionRecord {
   hostSince?: number;
 }
 
-/** Storage for session records; async so the persistence issue can put it in SQL unchanged. */
+/** One telemetry report of a host, as stored in `SessionRecord.telemetry` (a list of these). */
+export interface TelemetryItem {
+  host: string;
+  entries: unknown[];
+  ext?: unknown;
+  /** the host's outbox id (hostctl 1.1): a resend is stored once */
+  id?: string;
+}
+
+/**
+ * Storage for session records; async so the persistence issue can put it in SQL unchanged.
+ * Records handed out are copies of the top level (and `players`); nested values (hand-offs,
+ * results, telemetry) are shared and read-only: change them by replacing the field.
+ */
 export interface SessionStore {
   put(record: SessionRecord): Promise<void>;
   get(id: string): Promise<SessionRecord | undefined>;
@@ -62,17 +81,34 @@ export interface SessionStore {
   liveByHost(hostName: string): Promise<SessionRecord[]>;
   /** Live sessions not yet handed off, for ack timeouts. */
   unacknowledged(): Promise<SessionRecord[]>;
+  /** Adds one item to a session's telemetry list without rewriting the record. */
+  appendTelemetry(id: string, item: TelemetryItem): Promise<void>;
+  /** Forgets finished sessions (ended, failed, lost) last written before `before`; returns how many. */
+  evictFinished(before: number): Promise<number>;
 }
 
 export class MemorySessionStore implements SessionStore {
   readonly #all = new Map<string, SessionRecord>();
   readonly #liveByPlayer = new Map<string, string>();
+  /** live session ids per host, so a host's death does not scan the history */
+  readonly #liveByHost = new Map<string, Set<string>>();
   /** ids of sessions not yet handed off: tick asks for them every few hundred ms, and #all keeps ended ones too */
   readonly #unacked = new Set<string>();
+  /** finished session ids, oldest write first (a rewrite moves one to the end), for eviction */
+  readonly #finished = new Map<string, number>();
 
   async put(r: SessionRecord): Promise<void> {
-    const copy = structuredClone(r);
-    this.#all.set(r.id, copy);
+    const old = this.#all.get(r.id);
+    if (old) this.#unindexHost(old);
+    this.#all.set(r.id, copy(r));
+    if (isLive(r.state)) {
+      const ids = this.#liveByHost.get(r.hostName) ?? this.#liveByHost.set(r.hostName, new Set()).get(r.hostName)!;
+      ids.add(r.id);
+      this.#finished.delete(r.id);
+    } else {
+      this.#finished.delete(r.id);
+      this.#finished.set(r.id, r.updatedAt);
+    }
     if (r.state === 'created' || r.state === 'awaiting-host-ack') this.#unacked.add(r.id);
     else this.#unacked.delete(r.id);
     for (const p of r.players) {
@@ -83,7 +119,7 @@ export class MemorySessionStore implements SessionStore {
 
   async get(id: string): Promise<SessionRecord | undefined> {
     const r = this.#all.get(id);
-    return r && structuredClone(r);
+    return r && copy(r);
   }
 
   async liveByPlayer(playerId: string): Promise<SessionRecord | undefined> {
@@ -92,12 +128,48 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async liveByHost(hostName: string): Promise<SessionRecord[]> {
-    return [...this.#all.values()].filter((r) => r.hostName === hostName && isLive(r.state)).map((r) => structuredClone(r));
+    return [...(this.#liveByHost.get(hostName) ?? [])].map((id) => copy(this.#all.get(id)!));
   }
 
   async unacknowledged(): Promise<SessionRecord[]> {
-    return [...this.#unacked].map((id) => structuredClone(this.#all.get(id)!));
+    return [...this.#unacked].map((id) => copy(this.#all.get(id)!));
   }
+
+  async appendTelemetry(id: string, item: TelemetryItem): Promise<void> {
+    const r = this.#all.get(id);
+    if (!r) return;
+    if (Array.isArray(r.telemetry)) r.telemetry.push(item);
+    else r.telemetry = [item];
+  }
+
+  async evictFinished(before: number): Promise<number> {
+    let n = 0;
+    for (const [id, at] of this.#finished) {
+      if (at >= before) break;
+      this.#finished.delete(id);
+      const r = this.#all.get(id);
+      this.#all.delete(id);
+      if (r) for (const p of r.players) if (this.#liveByPlayer.get(p) === id) this.#liveByPlayer.delete(p);
+      n++;
+    }
+    return n;
+  }
+
+  /** Sessions held (live and finished), for tests and operators. */
+  get size(): number {
+    return this.#all.size;
+  }
+
+  #unindexHost(r: SessionRecord): void {
+    const ids = this.#liveByHost.get(r.hostName);
+    if (!ids?.delete(r.id) || ids.size > 0) return;
+    this.#liveByHost.delete(r.hostName);
+  }
+}
+
+/** A record's own top level: callers may set fields on it without touching the stored one. */
+function copy(r: SessionRecord): SessionRecord {
+  return { ...r, players: [...r.players] };
 }
 
 export interface SessionEvents {
@@ -116,7 +188,10 @@ export const SESSION_ERRORS = {
   unknown: 'session.unknown',
   wrongState: 'session.wrong_state',
   playerBusy: 'session.player_busy',
+  /** a host reported on a session that runs on another host */
+  wrongHost: 'session.wrong_host',
 } as const;
+export type SessionErrorCode = (typeof SESSION_ERRORS)[keyof typeof SESSION_ERRORS];
 
 export type NewSession = Pick<SessionRecord, 'hostName' | 'transport' | 'players' | 'mode' | 'origin' | 'ext'> & { id?: string };
 
@@ -131,12 +206,36 @@ export interface SessionOptions {
   /** A session the host has not acknowledged by then fails (default 15 s). */
   hostAckTimeoutMs?: number;
   newId?: () => string;
+  /** Telemetry entries kept per session; a host's excess is dropped (default 1,000). */
+  telemetryPerSession?: number;
+  /** Finished sessions (ended, failed, lost) are forgotten this long after their last change (default 10 min). */
+  retentionMs?: number;
+  /**
+   * Results for unknown sessions adopted per host within a retention window (default 256; 0 with a
+   * persistent store, where an unknown session is never one of ours).
+   */
+  adoptPerHost?: number;
+}
+
+/** What became of a host's telemetry report for one session. */
+export interface TelemetryOutcome {
+  /** entries stored now */
+  stored: number;
+  /** entries dropped: the session's telemetry was full */
+  dropped: number;
+  /** a resend of an item stored before (same id): nothing stored */
+  duplicate: boolean;
 }
 
 export class Sessions extends EventEmitter<SessionEvents> {
   readonly store: SessionStore;
   readonly #ackTimeoutMs: number;
   readonly #newId: () => string;
+  readonly #telemetryCap: number;
+  readonly #retentionMs: number;
+  readonly #adoptPerHost: number;
+  /** per host: when each adopted session was recorded (within the retention window) */
+  readonly #adopted = new Map<string, number[]>();
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(opts: SessionOptions = {}) {
@@ -144,6 +243,9 @@ export class Sessions extends EventEmitter<SessionEvents> {
     this.store = opts.store ?? new MemorySessionStore();
     this.#ackTimeoutMs = opts.hostAckTimeoutMs ?? 15_000;
     this.#newId = opts.newId ?? randomUUID;
+    this.#telemetryCap = opts.telemetryPerSession ?? 1_000;
+    this.#retentionMs = opts.retentionMs ?? 600_000;
+    this.#adoptPerHost = opts.adoptPerHost ?? 256;
   }
 
   create(req: NewSession, now: number): Promise<SessionRecord> {
@@ -237,6 +339,60 @@ export class Sessions extends EventEmitter<SessionEvents> {
     });
   }
 
+  /**
+   * Results reported by host `hostName`: refused unless the session exists and runs on that host.
+   * Accepted in any state but ended (lost: a host we thought dead delivers late; failed: it ran
+   * although we gave up on it); a resend for an ended session changes nothing (`duplicate`).
+   * `results` builds what is stored from the record (results name seats; the caller maps them).
+   * With `adopt` (a registered host), an unknown session is recorded as reported with `adopt.players`
+   * (`adopted`), within the per-host bound; beyond it, refused as unknown.
+   */
+  hostEnded(
+    hostName: string,
+    id: string,
+    results: (r: SessionRecord) => unknown,
+    now: number,
+    adopt?: { players: string[] },
+  ): Promise<{ session: SessionRecord; duplicate: boolean; adopted: boolean }> {
+    return this.#serial(async () => {
+      const known = await this.store.get(id);
+      if (!known && adopt && this.#mayAdopt(hostName, now)) {
+        const r: SessionRecord = { id, state: 'ended', hostName, transport: 'unknown', players: [...new Set(adopt.players)], createdAt: now, updatedAt: now, endedAt: now };
+        r.results = results(r);
+        r.reason = 'adopted: results for a session this server did not create';
+        await this.store.put(r);
+        this.emit('ended', { session: r });
+        return { session: r, duplicate: false, adopted: true };
+      }
+      const r = await this.#reported(hostName, id, known);
+      if (r.state === 'ended') return { session: r, duplicate: true, adopted: false };
+      r.state = 'ended';
+      r.endedAt = now;
+      r.updatedAt = now;
+      r.results = results(r);
+      await this.store.put(r);
+      this.emit('ended', { session: r });
+      return { session: r, duplicate: false, adopted: false };
+    });
+  }
+
+  /**
+   * Telemetry reported by host `hostName` for one session: refused like results; stored at most
+   * `telemetryPerSession` entries per session (the excess is dropped and counted), once per id.
+   */
+  hostTelemetry(hostName: string, id: string, item: TelemetryItem): Promise<TelemetryOutcome> {
+    return this.#serial(async () => {
+      const r = await this.#reported(hostName, id);
+      const stored = Array.isArray(r.telemetry) ? (r.telemetry as TelemetryItem[]) : [];
+      if (item.id !== undefined && stored.some((x) => x.id === item.id)) return { stored: 0, dropped: 0, duplicate: true };
+      const room = Math.max(0, this.#telemetryCap - stored.reduce((n, x) => n + (Array.isArray(x.entries) ? x.entries.length : 0), 0));
+      const entries = item.entries.length > room ? item.entries.slice(0, room) : item.entries;
+      // an item with no room left is still kept (without entries) so its resend counts as a duplicate
+      await this.store.appendTelemetry(id, { ...item, entries });
+      return { stored: entries.length, dropped: item.entries.length - entries.length, duplicate: false };
+    });
+  }
+
   /** What to tell a player who (re)connects: the very same hand-off while its session is live. */
   statusOf(playerId: string): Promise<PlayerSessionStatus> {
     return this.#serial(async () => {
@@ -262,9 +418,10 @@ export class Sessions extends EventEmitter<SessionEvents> {
     });
   }
 
-  /** Fails sessions whose host did not acknowledge within the timeout. Returns them. */
+  /** Fails sessions whose host did not acknowledge within the timeout (returns them); forgets old finished ones. */
   tick(now: number): Promise<SessionRecord[]> {
     return this.#serial(async () => {
+      await this.store.evictFinished(now - this.#retentionMs);
       const late = (await this.store.unacknowledged()).filter((r) => now - (r.hostSince ?? r.createdAt) >= this.#ackTimeoutMs);
       for (const r of late) {
         r.state = 'failed';
@@ -275,6 +432,30 @@ export class Sessions extends EventEmitter<SessionEvents> {
       for (const r of late) this.emit('failed', { session: r, reason: 'host-ack-timeout' });
       return late;
     });
+  }
+
+  /** Whether one more unknown session of this host may be adopted now (and counts it if so). */
+  #mayAdopt(hostName: string, now: number): boolean {
+    const recent = (this.#adopted.get(hostName) ?? []).filter((at) => now - at < this.#retentionMs);
+    if (recent.length >= this.#adoptPerHost) {
+      this.#adopted.set(hostName, recent);
+      return false;
+    }
+    recent.push(now);
+    this.#adopted.set(hostName, recent);
+    return true;
+  }
+
+  /** The record a host reports on, if that host may: it must exist and run there. */
+  async #reported(hostName: string, id: string, known?: SessionRecord): Promise<SessionRecord> {
+    const r = known ?? (await this.store.get(id));
+    if (!r) throw new IyesmpError('refused', SESSION_ERRORS.unknown, `no session ${id}`, { details: { sessionId: id, reportedBy: hostName } });
+    if (r.hostName !== hostName) {
+      throw new IyesmpError('refused', SESSION_ERRORS.wrongHost, `session ${id} does not run on host ${hostName}`, {
+        details: { sessionId: id, host: r.hostName, reportedBy: hostName },
+      });
+    }
+    return r;
   }
 
   #transition(id: string, from: SessionState[], now: number, apply: (r: SessionRecord) => () => void): Promise<SessionRecord> {

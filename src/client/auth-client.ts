@@ -560,7 +560,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
    * the public key, checks the certificate that comes back, and keeps the private key in the key
    * store until the session ends. Without `needsPublicKey` the server makes the key (seed design).
    */
-  async claim(ready: Pick<SessionReady<Ext>, 'sessionId' | 'needsPublicKey'> & { claimBy?: number }): Promise<HostTicket<Ext>> {
+  async claim(ready: Pick<SessionReady<Ext>, 'sessionId' | 'needsPublicKey'> & { claimBy?: number; matchId?: string; lobbyId?: string }): Promise<HostTicket<Ext>> {
     // A key stored for this session is reused: after a reconnect the server returns the very same
     // hand-off, whose certificate names that key (and then it asks for no public key).
     const stored = await this.#keyStore.get(ready.sessionId);
@@ -571,16 +571,58 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     }
     // The server answers a claim once every player claimed and the host accepted the session.
     const untilClaimBy = ready.claimBy === undefined ? 0 : ready.claimBy - Date.now();
-    const h = await this.#request(
-      'session.claim',
-      { sessionId: ready.sessionId, ...(key && ready.needsPublicKey ? { publicKey: key.publicKeyDer } : {}) },
-      'claiming the game session',
-      Math.max(this.#opts.claimTimeoutMs ?? 60_000, untilClaimBy + 30_000),
-    );
+    const h = await this.#claimRequest(ready, key, Math.max(this.#opts.claimTimeoutMs ?? 60_000, untilClaimBy + 30_000));
     const ticket = ticketFromHandoff(h, key);
     if (ticket.serverMadeKey && ticket.credentials) await this.#keyStore.set(ticket.sessionId, ticket.credentials.keyPem);
     removeFirst(this.#ready, (r) => r.sessionId === ready.sessionId);
     return ticket;
+  }
+
+  /**
+   * `session.claim`, waiting as long as the server says it looks for a host: each `session.waiting`
+   * naming the claim's match or lobby moves our deadline past the server's own give-up time, so the
+   * server's answer (`no_host_available` when it gave up) always comes first.
+   */
+  async #claimRequest(
+    ready: { sessionId: string; needsPublicKey: boolean; matchId?: string; lobbyId?: string },
+    key: SessionKey | undefined,
+    timeoutMs: number,
+  ): Promise<Reply<'session.claim', Ext>> {
+    const what = 'claiming the game session';
+    let deadline = Date.now() + timeoutMs;
+    const onWaiting = (w: SessionWaiting): void => {
+      const ours = (ready.matchId !== undefined && w.matchId === ready.matchId) || (ready.lobbyId !== undefined && w.lobbyId === ready.lobbyId);
+      // relative to our clock (the server's may differ): its wait, plus a host's ack after it
+      if (ours && w.giveUpAt !== undefined) deadline = Math.max(deadline, Date.now() + Math.max(0, w.giveUpAt - w.since) + CLAIM_MARGIN_MS);
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      const arm = (): void => {
+        const left = deadline - Date.now();
+        if (left <= 0) return reject(requestError(clientError('timeout', 'no answer'), what));
+        timer = setTimeout(arm, left);
+        timer.unref?.();
+      };
+      arm();
+    });
+    this.on('sessionWaiting', onWaiting);
+    const answer = this.#request(
+      'session.claim',
+      { sessionId: ready.sessionId, ...(key && ready.needsPublicKey ? { publicKey: key.publicKeyDer } : {}) },
+      what,
+      Math.max(timeoutMs, CLAIM_REQUEST_CAP_MS),
+    );
+    answer.catch(() => undefined); // when our own deadline wins
+    try {
+      return await Promise.race([answer, expired]);
+    } catch (err) {
+      // the server gave up finding a host for the session: the same answer as for a start that found none
+      if (err instanceof IyesmpError && err.code === 'session_failed' && /no host/i.test(err.message)) throw noHostAvailable(err.message);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      this.off('sessionWaiting', onWaiting);
+    }
   }
 
   /**
@@ -785,14 +827,22 @@ function legacyJoinCode(ext: unknown): string | undefined {
   return typeof code === 'string' && code.length > 0 && code.length <= 64 ? code : undefined;
 }
 
+/** A claim's wait beyond the server's give-up time: room for one more host acknowledgement. */
+const CLAIM_MARGIN_MS = 30_000;
+/** The protocol's own limit on a claim request; our deadline (extended by session.waiting) normally ends it first. */
+const CLAIM_REQUEST_CAP_MS = 10 * 60_000;
+
+/** The server waited for a free game host and gave up. */
+function noHostAvailable(reason: string): IyesmpError {
+  return clientError('no_host_available', 'no game host is available right now: try again in a moment', {
+    hint: 'the server waited for a free host and gave up; queue again (or start the lobby again)',
+    details: { reason },
+  });
+}
+
 /** A match or lobby start that the server gave up on. */
 function cancelledError(reason: string): IyesmpError {
-  if (/no host/i.test(reason)) {
-    return clientError('no_host_available', 'no game host is available right now: try again in a moment', {
-      hint: 'the server waited for a free host and gave up; queue again (or start the lobby again)',
-      details: { reason },
-    });
-  }
+  if (/no host/i.test(reason)) return noHostAvailable(reason);
   return clientError('match_cancelled', `the match was cancelled: ${reason}`, { hint: 'queue again', details: { reason } });
 }
 

@@ -104,7 +104,8 @@ describe('hand-off core', () => {
     const rec = records(acked, 'host-acked')[0]!;
     expect(rec.op === 'host-acked' && Object.keys(rec.handOffs)).toEqual(['guest:alice', 'guest:bob']);
     expect(rec.op === 'host-acked' && rec.handOffs['guest:bob']!.host).toEqual({ name: 'h1', address: '127.0.0.1:4433', tlsName: 'h' });
-    expect(registry.get('h1')!.reserved).toBe(0);
+    // the slot stays held while the session runs (released when it ends), now confirmed
+    expect(registry.get('h1')).toMatchObject({ reserved: 1, confirmed: 1, load: 1 });
     expect(of(acked, 'resolve_claim')).toEqual([]); // only once the record holds
 
     const done = settle(T0 + 70, acked);
@@ -160,7 +161,7 @@ describe('hand-off core', () => {
     expect(registry.get(first)!.reserved).toBe(0);
     const moved = settle(T0 + 3, out);
     expect(notices(moved, 'session.waiting').map((n) => n.message.body)).toEqual(
-      players.map(() => ({ matchId: 'm1', since: T0 + 2, attempt: 0, giveUpAt: T0 + 2 + 60_000, reason: 'the game host did not take the session; trying another' })),
+      players.map(() => ({ matchId: 'm1', since: T0 + 2, attempt: 0, giveUpAt: T0 + 2 + 60_000, reason: `game host ${first} did not take the session (host_full: no room); trying another host` })),
     );
     expect(records(moved, 'rehost').map((r) => r.op === 'rehost' && r.hostName)).toEqual(['', other]); // off the failed host, then onto the next
     const again = of(moved, 'create_on_host')[0]!;
@@ -186,7 +187,8 @@ describe('hand-off core', () => {
   });
 
   it('gives up re-picking after noHostTimeoutMs: the session fails and the claims are refused', () => {
-    const { core, settle, claimAll } = setup();
+    // a back-off longer than the wait: the one host is not asked again
+    const { core, settle, claimAll } = setup({ hostRetryMs: 120_000 });
     core.start(match, T0);
     settle(T0);
     const { refs, create } = claimAll(T0);
@@ -199,12 +201,87 @@ describe('hand-off core', () => {
     expect(notices(settle(T0 + 5001), 'session.waiting')).toHaveLength(2);
     core.tick(T0 + 1 + 60_001);
     const out = settle(T0 + 1 + 60_001);
-    expect(records(out, 'fail')).toMatchObject([{ reason: 'no other host took the session (host_full: no room)' }]);
+    expect(records(out, 'fail')).toMatchObject([{ reason: 'no host took the session in time (last: host_full: no room)' }]);
     expect(of(out, 'refuse_claim').map((r) => [r.ref, r.error.code])).toEqual(refs.map((r) => [r, 'session_failed']));
     expect(notices(out, 'match.cancelled').map((n) => n.message.body)).toEqual(
-      players.map(() => ({ matchId: 'm1', reason: 'session failed: no other host took the session (host_full: no room)', requeued: false })),
+      players.map(() => ({ matchId: 'm1', reason: 'session failed: no host took the session in time (last: host_full: no room)', requeued: false })),
     );
     expect(core.pendingCount).toBe(0);
+  });
+
+  it('a session holds its slot from pick to end: a full host gets no more sessions until one ends', () => {
+    const { core, registry, settle, claimAll } = setup({}, [{ ...hostInfo('h1'), capacity: 1 }]);
+    core.start(match, T0);
+    settle(T0);
+    const { refs, create } = claimAll(T0 + 1);
+    core.hostAcked(create.ref, quicAck, T0 + 2);
+    expect(of(settle(T0 + 2), 'resolve_claim').map((a) => a.ref)).toEqual(refs);
+    // the host's heartbeats now count the session too: still one, not two
+    registry.heartbeat('h1', { active: 1 }, T0 + 3);
+    expect(registry.get('h1')).toMatchObject({ reserved: 1, confirmed: 1, load: 1 });
+    const others = [
+      { playerId: 'guest:carol', displayName: 'Carol' },
+      { playerId: 'guest:dan', displayName: 'Dan' },
+    ];
+    core.start({ origin: { kind: 'match', id: 'm2' }, players: others, mode: 'duel' }, T0 + 4);
+    const waiting = core.drain();
+    expect(records(waiting, 'create')).toEqual([]);
+    expect(notices(waiting, 'session.waiting').map((n) => n.playerId)).toEqual(['guest:carol', 'guest:dan']);
+    // a heartbeat that does not count it (not yet, or no more) does not free the slot either
+    registry.heartbeat('h1', { active: 0 }, T0 + 5);
+    core.tick(T0 + 5);
+    expect(records(core.drain(), 'create')).toEqual([]);
+    // the game ends (the server releases the slot when its results arrive): the waiting start opens
+    registry.release('s1');
+    core.tick(T0 + 6);
+    expect(records(settle(T0 + 6), 'create')).toMatchObject([{ session: { id: 's2', hostName: 'h1', players: ['guest:carol', 'guest:dan'] } }]);
+    expect(core.waitingForHost).toBe(0);
+  });
+
+  it('a full host that refused is asked again after a back-off (doubling), and the players hear why', () => {
+    const { core, registry, settle, claimAll } = setup();
+    core.start(match, T0);
+    settle(T0);
+    const { refs, create } = claimAll(T0);
+    const full = { code: 'capacity_sessions', message: 'host is full: 4 of 4 sessions in use' };
+    core.hostRefused(create.ref, full, T0 + 1);
+    const out = settle(T0 + 1);
+    expect(registry.get('h1')!.reserved).toBe(0);
+    expect(notices(out, 'session.waiting').map((n) => n.message.body)).toMatchObject(
+      players.map(() => ({ attempt: 0, reason: 'game host h1 is full; trying another host or waiting for a free slot' })),
+    );
+    expect(of(out, 'create_on_host')).toEqual([]);
+    core.tick(T0 + 1 + 1_999);
+    expect(of(settle(T0 + 2_000), 'create_on_host')).toEqual([]);
+    core.tick(T0 + 1 + 2_000);
+    const second = of(settle(T0 + 2_001), 'create_on_host');
+    expect(second.map((c) => [c.host, c.body.sessionId])).toEqual([['h1', 's1']]);
+    expect(registry.get('h1')!.reserved).toBe(1);
+    // refused again: twice the wait; players are told why while they wait
+    core.hostRefused(second[0]!.ref, full, T0 + 3_000);
+    settle(T0 + 3_000);
+    core.tick(T0 + 3_000 + 3_999);
+    expect(of(settle(T0 + 6_999), 'create_on_host')).toEqual([]);
+    core.tick(T0 + 7_000);
+    const waited = settle(T0 + 7_000);
+    const third = of(waited, 'create_on_host');
+    expect(third.map((c) => c.host)).toEqual(['h1']);
+    core.hostAcked(third[0]!.ref, quicAck, T0 + 7_001);
+    expect(of(settle(T0 + 7_001), 'resolve_claim').map((a) => a.ref)).toEqual(refs);
+    expect(core.pendingCount).toBe(0);
+  });
+
+  it('while every host backs off, waiting players are told no host can take it yet', () => {
+    const { core, settle, claimAll } = setup({ hostRetryMs: 30_000 });
+    core.start(match, T0);
+    settle(T0);
+    const { create } = claimAll(T0);
+    core.hostRefused(create.ref, { code: 'capacity_sessions', message: 'full' }, T0 + 1);
+    settle(T0 + 1);
+    core.tick(T0 + 5_001);
+    expect(notices(settle(T0 + 5_001), 'session.waiting').map((n) => n.message.body)).toMatchObject(
+      players.map(() => ({ reason: 'no game host can take it yet (the 1 host(s) offering "quic" failed this session recently)' })),
+    );
   });
 
   it('no free host: the start waits (session.waiting), and opens once a host appears', () => {

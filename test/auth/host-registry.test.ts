@@ -81,6 +81,76 @@ describe('host registry', () => {
     expect(reg.get('b')!.reserved).toBe(0);
   });
 
+  it('holds a session from reservation to end, counting it once whatever the heartbeats say', () => {
+    const reg = new HostRegistry({ reservationTtlMs: 10_000 });
+    reg.register(host('a', { capacity: 2 }), 0);
+    reg.reserve('a', 's1', 0);
+    reg.confirm('s1', 1); // the host acknowledged s1
+    expect(reg.get('a')).toMatchObject({ reserved: 1, confirmed: 1, load: 1 });
+    reg.heartbeat('a', { active: 1 }, 2); // ...and its heartbeats count it: still one
+    expect(reg.get('a')!.load).toBe(1);
+    reg.reserve('a', 's2', 3);
+    expect(reg.get('a')!.load).toBe(2);
+    expect(reg.pick({ transport: 'quic' })).toMatchObject({ ok: false, detail: 'all 1 host(s) offering "quic" are full' });
+    // an ack that came before the heartbeat counting it: the slot is not freed meanwhile
+    reg.confirm('s2', 4);
+    reg.heartbeat('a', { active: 1 }, 5);
+    expect(reg.get('a')!.load).toBe(2);
+    // confirmed sessions do not expire like pending ones: a game outlasts the TTL
+    for (let t = 1_000; t <= 9_000; t += 1_000) reg.heartbeat('a', { active: 2 }, t);
+    reg.tick(20_000);
+    expect(reg.get('a')).toMatchObject({ reserved: 2, load: 2 });
+    // s1 ended (results in): its slot frees at once, without waiting for a heartbeat to agree
+    reg.release('s1');
+    expect(reg.get('a')).toMatchObject({ reserved: 1, confirmed: 1, active: 1, load: 1 });
+    expect(reg.pick({ transport: 'quic' }).ok).toBe(true);
+    // a heartbeat that had already dropped it is not counted twice
+    reg.heartbeat('a', { active: 1 }, 20_500);
+    reg.release('s2');
+    expect(reg.get('a')).toMatchObject({ reserved: 0, active: 0, load: 0 });
+  });
+
+  it('counts sessions it holds nothing for (the host ran them before we started) from heartbeats', () => {
+    const reg = new HostRegistry();
+    reg.register(host('a', { capacity: 2 }), 0);
+    reg.heartbeat('a', { active: 2 }, 1);
+    expect(reg.pick({ transport: 'quic' }).ok).toBe(false);
+    reg.heartbeat('a', { active: 1 }, 2);
+    reg.reserve('a', 's1', 2);
+    expect(reg.get('a')!.load).toBe(2);
+  });
+
+  it('trims confirmed reservations the heartbeats have not counted for a TTL (results that never came)', () => {
+    const reg = new HostRegistry({ reservationTtlMs: 10_000, heartbeatIntervalMs: 1_000, missedHeartbeats: 100 });
+    reg.register(host('a', { capacity: 3 }), 0);
+    for (const id of ['s1', 's2', 's3']) {
+      reg.reserve('a', id, 0);
+      reg.confirm(id, 0);
+    }
+    reg.heartbeat('a', { active: 3 }, 1_000);
+    reg.heartbeat('a', { active: 1 }, 2_000); // two ended on the host; their results are not here yet
+    reg.tick(11_999);
+    expect(reg.get('a')!.load).toBe(3);
+    reg.heartbeat('a', { active: 1 }, 11_000);
+    reg.tick(12_000);
+    // the oldest two go; the one the host still runs stays held
+    expect(reg.get('a')).toMatchObject({ reserved: 1, confirmed: 1, load: 1 });
+    reg.release('s1'); // late results for a trimmed one: nothing happens
+    reg.release('s2');
+    expect(reg.get('a')!.reserved).toBe(1);
+    reg.release('s3');
+    expect(reg.get('a')!.reserved).toBe(0);
+  });
+
+  it('says which hosts are excluded when they are the only ones', () => {
+    const reg = new HostRegistry();
+    reg.register(host('a'), 0);
+    expect(reg.pick({ transport: 'quic', exclude: ['a'] })).toEqual({ ok: false, reason: 'no-host-available', detail: 'the 1 host(s) offering "quic" failed this session recently' });
+    reg.register(host('b', { capacity: 1 }), 0);
+    reg.reserve('b', 's1', 0);
+    expect(reg.pick({ transport: 'quic', exclude: ['a'] })).toMatchObject({ detail: 'all 1 host(s) offering "quic" are full; 1 more failed this session recently' });
+  });
+
   it('skips draining hosts; re-registering drops old reservations; unregister removes', () => {
     const reg = new HostRegistry();
     reg.register(host('a'), 0);

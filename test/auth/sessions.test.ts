@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HostRegistry } from '../../src/auth/host-registry.js';
-import { SESSION_ERRORS, Sessions, type HandOff, type SessionEvents } from '../../src/auth/sessions.js';
+import { MemorySessionStore, SESSION_ERRORS, Sessions, type HandOff, type SessionEvents, type SessionRecord } from '../../src/auth/sessions.js';
 
 const handOff = (sessionId: string, player: string): HandOff => ({
   sessionId,
@@ -112,5 +112,116 @@ describe('sessions', () => {
     const r = await s.create({ hostName: 'h1', transport: 'quic', players: ['a'] }, 0);
     r.players.push('intruder');
     expect((await s.store.get('S1'))!.players).toEqual(['a']);
+  });
+});
+
+describe('what hosts report is bounded', () => {
+  /** A memory store that counts whole-record writes. */
+  class CountingStore extends MemorySessionStore {
+    puts = 0;
+    override async put(r: SessionRecord): Promise<void> {
+      this.puts++;
+      return super.put(r);
+    }
+  }
+
+  async function running(s: Sessions, id: string, hostName = 'h1', players = [`${id}-a`, `${id}-b`], now = 0) {
+    await s.create({ id, hostName, transport: 'quic', players }, now);
+    await s.hostAcked(id, Object.fromEntries(players.map((p) => [p, handOff(id, p)])), now);
+  }
+
+  it('only the host a session runs on may report it; unknown sessions are refused and leave no trace', async () => {
+    const store = new MemorySessionStore();
+    const s = new Sessions({ store });
+    const log = record(s);
+    await running(s, 'S1', 'h1');
+    const forged = await s.hostEnded('h2', 'S1', () => ({ winner: 'b' }), 10).catch((e: { code: string; details: unknown }) => e);
+    expect(forged).toMatchObject({ code: SESSION_ERRORS.wrongHost, details: { sessionId: 'S1', host: 'h1', reportedBy: 'h2' } });
+    expect(await code(s.hostTelemetry('h2', 'S1', { host: 'h2', entries: [1] }))).toBe(SESSION_ERRORS.wrongHost);
+    expect(await s.store.get('S1')).toMatchObject({ state: 'handed-off' });
+    expect((await s.store.get('S1'))!.telemetry).toBeUndefined();
+    // the real host's results are recorded; its resend changes nothing
+    const real = await s.hostEnded('h1', 'S1', (r) => ({ winner: r.players[0] }), 20);
+    expect(real).toMatchObject({ duplicate: false, session: { state: 'ended', endedAt: 20, results: { winner: 'S1-a' } } });
+    expect(await s.hostEnded('h1', 'S1', () => ({ winner: 'b' }), 30)).toMatchObject({ duplicate: true, session: { results: { winner: 'S1-a' } } });
+    expect(log.filter(([n]) => n === 'ended')).toHaveLength(1);
+    // 20,000 reports for invented sessions: all refused, nothing stored
+    let refused = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const c = await code(i % 2 ? s.hostEnded('h1', `invented-${i}`, () => ({}), 40) : s.hostTelemetry('h1', `invented-${i}`, { host: 'h1', entries: [1, 2, 3] }));
+      if (c === SESSION_ERRORS.unknown) refused++;
+    }
+    expect(refused).toBe(20_000);
+    expect(store.size).toBe(1);
+  });
+
+  it('adopts a registered host\'s results for unknown sessions (kept across our restart) only up to its bound', async () => {
+    const store = new MemorySessionStore();
+    const s = new Sessions({ store, adoptPerHost: 3, retentionMs: 1_000 });
+    const adopt = { players: ['seat-a', 'seat-b'] };
+    const out: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      out.push(await s.hostEnded('h1', `gone-${i}`, (r) => ({ seats: r.players }), 10, adopt).then((x) => (x.adopted ? 'adopted' : 'recorded'), (e: { code: string }) => e.code));
+    }
+    expect(out).toEqual(['adopted', 'adopted', 'adopted', SESSION_ERRORS.unknown, SESSION_ERRORS.unknown]);
+    expect(await store.get('gone-0')).toMatchObject({ state: 'ended', hostName: 'h1', players: ['seat-a', 'seat-b'], results: { seats: ['seat-a', 'seat-b'] } });
+    // a resend is a duplicate; another host may not write it; each host has its own bound
+    expect(await s.hostEnded('h1', 'gone-0', () => ({}), 11, adopt)).toMatchObject({ duplicate: true, adopted: false });
+    expect(await code(s.hostEnded('h2', 'gone-0', () => ({}), 11, adopt))).toBe(SESSION_ERRORS.wrongHost);
+    expect((await s.hostEnded('h2', 'other', () => ({}), 11, adopt)).adopted).toBe(true);
+    // the bound is per retention window: once the adopted records are evicted, room again
+    await s.tick(1_012);
+    expect(store.size).toBe(0);
+    expect((await s.hostEnded('h1', 'gone-9', () => ({}), 1_012, adopt)).adopted).toBe(true);
+    // 20,000 invented results: memory stays within the bound
+    for (let i = 0; i < 20_000; i++) await code(s.hostEnded('h1', `invented-${i}`, () => ({}), 1_012, adopt));
+    expect(store.size).toBe(3);
+  });
+
+  it('caps telemetry per session, stores a resend once, and never rewrites the record for it', async () => {
+    const store = new CountingStore();
+    const s = new Sessions({ store, telemetryPerSession: 1_000 });
+    await running(s, 'S1');
+    const putsBefore = store.puts;
+    const batch = (n: number) => Array.from({ length: 500 }, (_, i) => ({ n, i }));
+    const outcomes = [];
+    for (let n = 0; n < 400; n++) outcomes.push(await s.hostTelemetry('h1', 'S1', { host: 'h1', entries: batch(n), id: `t${n}` }));
+    expect(outcomes.slice(0, 3)).toEqual([
+      { stored: 500, dropped: 0, duplicate: false },
+      { stored: 500, dropped: 0, duplicate: false },
+      { stored: 0, dropped: 500, duplicate: false },
+    ]);
+    expect(outcomes.reduce((n, o) => n + o.stored, 0)).toBe(1_000);
+    expect(outcomes.reduce((n, o) => n + o.dropped, 0)).toBe(399 * 500 - 500);
+    expect(await s.hostTelemetry('h1', 'S1', { host: 'h1', entries: batch(0), id: 't0' })).toEqual({ stored: 0, dropped: 0, duplicate: true });
+    // appended in place: no whole-record write per batch
+    expect(store.puts).toBe(putsBefore);
+    const t = (await s.store.get('S1'))!.telemetry as Array<{ entries: unknown[] }>;
+    expect(t.reduce((n, x) => n + x.entries.length, 0)).toBe(1_000);
+    // telemetry that came before the results stays with them
+    await s.hostEnded('h1', 'S1', () => ({}), 5);
+    expect(((await s.store.get('S1'))!.telemetry as unknown[]).length).toBe(400);
+  });
+
+  it('forgets finished sessions after the retention window; a host loss looks only at its live sessions', async () => {
+    const store = new MemorySessionStore();
+    const s = new Sessions({ store, retentionMs: 1_000 });
+    for (let i = 0; i < 100; i++) {
+      await running(s, `old-${i}`, i % 2 ? 'h1' : 'h2', undefined, 0);
+      await s.hostEnded(i % 2 ? 'h1' : 'h2', `old-${i}`, () => ({}), 10);
+    }
+    await running(s, 'live-1', 'h1', undefined, 500);
+    await running(s, 'live-2', 'h2', undefined, 500);
+    expect(store.size).toBe(102);
+    expect((await store.liveByHost('h1')).map((r) => r.id)).toEqual(['live-1']);
+    await s.tick(1_009);
+    expect(store.size).toBe(102); // not yet: ended at 10, kept 1,000 ms
+    await s.tick(1_011);
+    expect(store.size).toBe(2);
+    expect(await code(s.hostEnded('h1', 'old-1', () => ({}), 1_012))).toBe(SESSION_ERRORS.unknown);
+    const lost = await s.hostLost('h1', 1_020);
+    expect(lost.sessions.map((r) => r.id)).toEqual(['live-1']);
+    expect(await store.liveByHost('h1')).toEqual([]);
+    expect((await store.liveByHost('h2')).map((r) => r.id)).toEqual(['live-2']);
   });
 });

@@ -180,6 +180,39 @@ describe('matchmaking and hand-off', () => {
     await c.close();
   });
 
+  it('a claim outlasts the server\'s search for a host (session.waiting) and ends in "no host available", not a timeout', async () => {
+    const { client, server } = duplexPair();
+    const peer = new ScriptedPeer(authFamily, server, { welcome });
+    // our own claim deadline alone would pass in 300 ms
+    const c = await AuthClient.open(client, { gameVersion: '1.2.0', claimTimeoutMs: 300 });
+    const done = c.waitForHandoff();
+    await peer.notify('session.ready', { sessionId: 'S9', transport: 'quic', needsPublicKey: true, matchId: 'M9', claimBy: Date.now() - 29_700 });
+    const claim = await peer.request('session.claim');
+    // the host refused; the server looks for another for up to 600 ms more
+    const since = Date.now();
+    const reason = 'game host h1 is full; trying another host or waiting for a free slot';
+    await peer.notify('session.waiting', { matchId: 'M9', since, attempt: 0, giveUpAt: since + 600, reason });
+    await new Promise((r) => setTimeout(r, 700));
+    await peer.fail(claim.id, 'session_failed', 'the game session could not be set up (no host took the session in time (last: capacity_sessions: full))');
+    const e = await rejection(done);
+    expect(e.code).toBe('no_host_available');
+    expect(e.details).toMatchObject({ reason: expect.stringContaining('no host took the session') });
+    await c.close();
+  });
+
+  it('a claim with no word from the server still times out', async () => {
+    const { client, server } = duplexPair();
+    const peer = new ScriptedPeer(authFamily, server, { welcome });
+    const c = await AuthClient.open(client, { gameVersion: '1.2.0', claimTimeoutMs: 300 });
+    const done = c.waitForHandoff();
+    await peer.notify('session.ready', { sessionId: 'S8', transport: 'quic', needsPublicKey: true, matchId: 'M8', claimBy: Date.now() - 29_700 });
+    await peer.request('session.claim');
+    const e = await rejection(done);
+    expect(e.code).toBe('timeout');
+    expect(e.message).toBe('claiming the game session failed: the server did not answer in time');
+    await c.close();
+  });
+
   it('a requeued match keeps waiting; aborting leaves the queue', async () => {
     const { c, peer } = await connect();
     const ac = new AbortController();

@@ -21,8 +21,11 @@ import { seatIdOf, type HandoffTransportKind } from './seat.js';
  *         -> host ack: every pending claim is answered with its Handoff
  *
  * Claims are answered only after the host's ack, so a client never races the host's allow-list.
- * A host that refuses or stays silent is never asked again for that session: another one is picked
- * (players hear `session.waiting`) until noHostTimeoutMs after the first failure.
+ * The session holds a slot on its host from the pick until it ends (HostPicker reserve, confirm on
+ * the ack, release on failure; the server releases it when the results come). A host that refuses
+ * or stays silent is asked again for that session only after a back-off (doubling per failure):
+ * meanwhile another one is picked, or the session waits for a slot to free up (players hear
+ * `session.waiting` with the reason) until noHostTimeoutMs after the first failure.
  *
  * The transport is chosen per game mode (`transportFor`). For netcode there is no certificate: a
  * claim only marks the seat taken, the host is told each seat's client id, and the answer carries
@@ -159,6 +162,8 @@ export interface HostPicker {
   pick(req: PickRequest): PickResult;
   /** throws when the host is unknown or the id is taken */
   reserve(host: string, reservationId: string, now: number): unknown;
+  /** the host acknowledged: the slot stays held until release */
+  confirm(reservationId: string, now: number): void;
   release(reservationId: string): void;
 }
 
@@ -185,10 +190,16 @@ export interface HandoffCoreOptions {
   joinTimeoutMs: number;
   /** how long a start may wait for a free host before the players are told it failed */
   noHostTimeoutMs: number;
+  /** first back-off before a host that failed a session is asked again for it (default HOST_RETRY_MS) */
+  hostRetryMs?: number;
 }
 
 /** How often a waiting start is re-announced to its players. */
 export const WAITING_NOTICE_MS = 5_000;
+/** Back-off before a host that refused or did not acknowledge a session is asked again for it; doubles per failure. */
+export const HOST_RETRY_MS = 2_000;
+/** The back-off stops doubling at this many times the first. */
+const HOST_RETRY_MAX_FACTOR = 8;
 
 type WaitingStart = StartRequest & { since: number; attempt: number; toldAt: number };
 
@@ -223,10 +234,10 @@ interface Pending {
    * chosen host refused or did not acknowledge; looking for another one */
   state: 'recording' | 'claiming' | 'creating' | 'rehosting';
   wait?: Wait;
-  /** hosts that refused or did not acknowledge this session: never asked again */
-  tried: Set<string>;
+  /** hosts that refused or did not acknowledge this session: not asked again before `until` */
+  backoff: Map<string, { failures: number; until: number }>;
   /** since the first host failed: the re-pick gives up after noHostTimeoutMs */
-  rehost?: { since: number; attempt: number; toldAt: number; reason: string };
+  rehost?: { since: number; attempt: number; toldAt: number; reason: string; lastError: string };
 }
 
 interface Mint {
@@ -385,7 +396,7 @@ export class HandoffCore {
         for (const [playerId, s] of p.seats) for (const r of s.waiters.splice(0)) this.#out.push({ type: 'resolve_claim', ref: r, handoff: w.wire.get(playerId)! });
         return;
       case 'unhost':
-        this.#log('info', 'picking another host for the session', { sessionId: p.sessionId, failedHosts: [...p.tried] });
+        this.#log('info', 'picking another host for the session', { sessionId: p.sessionId, failedHosts: [...p.backoff.keys()] });
         if (w.first) this.#tellRehosting(p);
         this.#tryRehost(p, now);
         return;
@@ -445,7 +456,8 @@ export class HandoffCore {
       return;
     }
     const wire = built.wire;
-    this.#o.hosts.release(p.sessionId);
+    // the host runs it now: the slot stays held until the session ends
+    this.#o.hosts.confirm(p.sessionId, now);
     const handOffs: Record<string, HandOff> = {};
     for (const [playerId, h] of wire) {
       const a = h.host.address;
@@ -579,7 +591,7 @@ export class HandoffCore {
       seats: new Map(req.players.map((pl) => [pl.playerId, { player: pl, seatId: seatIdOf(pl.playerId), claimed: false, waiters: [] }])),
       claimBy: 0,
       state: 'recording',
-      tried: new Set(),
+      backoff: new Map(),
     };
     this.#pending.set(sessionId, p);
     const ref = this.#record(
@@ -655,28 +667,36 @@ export class HandoffCore {
   }
 
   /**
-   * The host refused `session.create` or did not acknowledge it: nothing runs on it, so remember
-   * it, free its slot, and pick the next suitable host (retried each tick) until noHostTimeoutMs
-   * after the first failure. The claims stay open; players get `session.waiting` meanwhile.
+   * The host refused `session.create` or did not acknowledge it: nothing runs on it, so free its
+   * slot, back off from it (for this session), and pick the next suitable host (retried each tick)
+   * until noHostTimeoutMs after the first failure. The claims stay open; players get
+   * `session.waiting` meanwhile.
    */
   #hostFailed(p: Pending, err: ErrorInfo, now: number): void {
     const failed = p.hostName;
-    p.tried.add(failed);
+    const b = p.backoff.get(failed) ?? { failures: 0, until: 0 };
+    b.failures++;
+    const first = this.#o.hostRetryMs ?? HOST_RETRY_MS;
+    b.until = now + first * Math.min(2 ** (b.failures - 1), HOST_RETRY_MAX_FACTOR);
+    p.backoff.set(failed, b);
     this.#o.hosts.release(p.sessionId);
     // a host that timed out may still create it late: tell it to drop the session (best effort)
     this.#out.push({ type: 'cancel_on_host', host: failed, sessionId: p.sessionId, reason: 'the session went to another host' });
+    const why = err.code !== undefined ? `${err.code}: ${err.message}` : err.message;
     if (p.rehost && now - p.rehost.since > this.#o.noHostTimeoutMs) {
-      this.#fail(p, failReason(err), now);
+      this.#fail(p, `no host took the session in time (last: ${why})`, now);
       return;
     }
-    const why = err.code !== undefined ? `${err.code}: ${err.message}` : err.message;
-    const first = p.rehost === undefined;
-    p.rehost ??= { since: now, attempt: 0, toldAt: now, reason: why };
-    p.rehost.reason = why;
+    const full = err.code?.startsWith('capacity') === true;
+    const reason = `game host ${failed} ${full ? 'is full' : `did not take the session (${why})`}; trying another host${full ? ' or waiting for a free slot' : ''}`;
+    const isFirst = p.rehost === undefined;
+    p.rehost ??= { since: now, attempt: 0, toldAt: now, reason, lastError: why };
+    p.rehost.reason = reason;
+    p.rehost.lastError = why;
     p.state = 'rehosting';
     // no host while it waits, so the death of the host that failed does not touch it
     const ref = this.#record({ op: 'rehost', sessionId: p.sessionId, hostName: '' }, now, true);
-    p.wait = { ref, step: 'unhost', first, failReason: failReason(err) };
+    p.wait = { ref, step: 'unhost', first: isFirst, failReason: failReason(err) };
   }
 
   /** One re-pick attempt: send the session to the next host, or keep waiting, or give up. */
@@ -684,12 +704,15 @@ export class HandoffCore {
     const r = p.rehost!;
     if (p.state !== 'rehosting' || p.wait) return;
     r.attempt++;
-    const pick = this.#o.hosts.pick({ transport: p.transport, exclude: [...p.tried], ...(p.req.regions?.length ? { regions: p.req.regions } : {}) });
+    const exclude = [...p.backoff].filter(([, b]) => b.until > now).map(([h]) => h);
+    const pick = this.#o.hosts.pick({ transport: p.transport, exclude, ...(p.req.regions?.length ? { regions: p.req.regions } : {}) });
     if (!pick.ok) {
       if (now - r.since > this.#o.noHostTimeoutMs) {
-        this.#fail(p, `no other host took the session (${r.reason})`, now);
+        // "no host" is what clients map to no_host_available
+        this.#fail(p, `no host took the session in time (last: ${r.lastError})`, now);
         return;
       }
+      r.reason = `no game host can take it yet (${pick.detail})`;
       // keep the domain's ack deadline from running out while we look
       this.#record({ op: 'rehost', sessionId: p.sessionId, hostName: '' }, now, false);
       if (now - r.toldAt >= WAITING_NOTICE_MS) {
@@ -758,7 +781,7 @@ export class HandoffCore {
       since: r.since,
       attempt: r.attempt,
       giveUpAt: r.since + this.#o.noHostTimeoutMs,
-      reason: 'the game host did not take the session; trying another',
+      reason: r.reason,
     };
     for (const s of p.seats.values()) this.#notify(s.player.playerId, { type: 'session.waiting', body });
   }
