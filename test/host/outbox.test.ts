@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ResultsOutbox, type OutboxOptions } from '../../src/host/outbox.js';
-import { collect, ofType } from './helpers.js';
+import { driven, ofType } from './helpers.js';
 
 function outbox(opts: OutboxOptions = {}, servers = ['auth-a']) {
-  const o = new ResultsOutbox<string>({ ackTimeoutMs: 1000, retry: { jitter: 0 }, ...opts });
+  const { core: o, events } = driven(new ResultsOutbox<string>({ ackTimeoutMs: 1000, retry: { jitter: 0 }, ...opts }));
   for (const s of servers) o.addServer(s);
-  const events = collect(o.events);
   return { o, events };
 }
 
