@@ -73,6 +73,8 @@ export class OutboxStore extends TypedEmitter<OutboxStoreEvents> {
   readonly #maxTotalBytes: number;
   /** ids with a file, and the file's size */
   readonly #onDisk = new Map<string, number>();
+  /** ids whose write is queued and not begun: settled before their turn, they are never written */
+  readonly #toWrite = new Set<string>();
   #totalBytes = 0;
   /** writes and deletes run one after another, so a delete never overtakes its item's write */
   #chain: Promise<void> = Promise.resolve();
@@ -139,8 +141,13 @@ export class OutboxStore extends TypedEmitter<OutboxStoreEvents> {
    */
   apply(e: OutboxEvent<OutboxBody>): void {
     if (e.type === 'added') {
-      if (!this.#onDisk.has(e.item.id)) this.#run(() => this.#save(e.item));
-    } else if (this.#onDisk.has(e.id)) this.#run(() => this.#remove(e.id));
+      if (this.#onDisk.has(e.item.id)) return;
+      this.#toWrite.add(e.item.id);
+      this.#run(() => this.#save(e.item));
+      return;
+    }
+    // delivered or dropped before its write began: the write is skipped and there is no file to delete
+    if (!this.#toWrite.delete(e.id) && this.#onDisk.has(e.id)) this.#run(() => this.#remove(e.id));
   }
 
   /** Resolves when every write and delete asked for so far is done. */
@@ -153,6 +160,7 @@ export class OutboxStore extends TypedEmitter<OutboxStoreEvents> {
   }
 
   async #save(item: OutboxItem<OutboxBody>): Promise<void> {
+    if (!this.#toWrite.delete(item.id)) return; // delivered or dropped while it waited
     const saved: Saved = { v: FORMAT, id: item.id, kind: item.kind, body: item.body, enqueuedAt: item.enqueuedAt, mono: this.#clock.mono(), wall: this.#clock.wall() };
     try {
       const data = JSON.stringify(saved);

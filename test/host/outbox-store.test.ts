@@ -77,6 +77,22 @@ describe('OutboxStore', () => {
     expect(c.outbox.ids()).toEqual(['result:s2', 'telemetry:s1']);
   });
 
+  it('an item settled before its write ran is never written (no file left behind)', async () => {
+    const a = await boot({ mono: 0, wall: 0 }, { capacity: 2 });
+    a.outbox.enqueue(result('s1', 1), 1);
+    a.outbox.onConnected('auth-a', 2);
+    a.outbox.markSent('auth-a', 'result:s1', 2);
+    a.outbox.ack('auth-a', 'result:s1', 3); // acked before the store got to write it
+    a.outbox.enqueue(result('s2', 4), 4);
+    a.outbox.enqueue(result('s3', 5), 5);
+    a.outbox.enqueue(result('s4', 6), 6); // drops s2, still waiting for its write
+    await a.store.idle();
+    expect(a.outbox.ids()).toEqual(['result:s3', 'result:s4']);
+    expect(await files()).toHaveLength(2);
+    const b = await boot({ mono: 0, wall: 10 });
+    expect(b.outbox.ids()).toEqual(['result:s3', 'result:s4']);
+  });
+
   it('a damaged file is set aside in corrupt/ and reported; the rest is restored; crash leftovers are removed', async () => {
     const a = await boot({ mono: 0, wall: 0 });
     a.outbox.enqueue(result('good', 1), 1);
