@@ -129,7 +129,7 @@ export class AuthConnection {
           };
           outbox.markSent(this.serverId, item.id, s.clock());
           proto.request('session.ended', body, { timeoutMs: 15_000 }).then(
-            () => outbox.ack(this.serverId, item.id, s.clock()),
+            () => s.domain.outboxAcked(this.serverId, item.id, s.clock()),
             (err: unknown) => this.log.warn({ id: item.id, code: (err as IyesmpError).code, message: (err as Error).message }, 'results not acknowledged; will resend'),
           );
         } else {
@@ -150,13 +150,13 @@ export class AuthConnection {
           if ((proto.session.negotiated?.minor ?? 0) >= 1) {
             // hostctl 1.1: acknowledged like results, so it stays queued until the Auth server has it
             proto.request('telemetry.report', body, { timeoutMs: 15_000 }).then(
-              () => outbox.ack(this.serverId, item.id, s.clock()),
+              () => s.domain.outboxAcked(this.serverId, item.id, s.clock()),
               (err: unknown) => this.log.warn({ id: item.id, code: (err as IyesmpError).code, message: (err as Error).message }, 'telemetry not acknowledged; will resend'),
             );
           } else {
             // a 1.0 Auth server only takes the event (no reply): count it delivered once written
             proto.notify('telemetry', { entries, ext: { telemetry: t } });
-            void proto.flushed().then(() => outbox.ack(this.serverId, item.id, s.clock()));
+            void proto.flushed().then(() => s.domain.outboxAcked(this.serverId, item.id, s.clock()));
           }
         }
       } catch (err) {

@@ -2,17 +2,16 @@
 export * from './types.js';
 export type { HostSessionEvent } from './events.js';
 export { HOST_ERRORS, hostError, type HostErrorCode } from './errors.js';
-export { Emitter, type Listener } from './emitter.js';
 export { canonicalIp, canonicalAddress, addressKey, addressMatches } from './address.js';
 export { AllowList, type AllowListEvent } from './allow-list.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { Session, normalizeFingerprint, type SessionView } from './session.js';
 export { SessionTable, type SessionTableOptions, type HostCapacity, type HostLoad, type ConnectionBinding } from './session-table.js';
 export { HostSessions, type HostSessionsEvents, type HostSessionsOptions, type AllowListView } from './sessions.js';
-export { ResultsOutbox, type OutboxItem, type OutboxKind, type OutboxOptions, type OutboxEvent, type OutboxJournal, type DeliveryPolicy } from './outbox.js';
-export { OutboxStore, type OutboxClock, type OutboxStoreOptions, type OutboxStoreEvent } from './outbox-store.js';
+export { ResultsOutbox, type OutboxItem, type OutboxKind, type OutboxOptions, type OutboxEvent, type DeliveryPolicy } from './outbox.js';
+export { OutboxStore, type OutboxClock, type OutboxStoreOptions, type OutboxStoreEvent, type OutboxStoreEvents } from './outbox-store.js';
 export { AuthLinks, type AuthLinkEvent, type AuthLinkState } from './auth-links.js';
-export { HostDomain, type HostDomainOptions, type HostDomainEvents, type AuthLinksView, type OutboxBody } from './host-domain.js';
+export { HostDomain, type HostDomainOptions, type HostDomainEvents, type AuthLinksView, type OutboxView, type OutboxBody } from './host-domain.js';
 
 // The network-facing Host server and the game API built on the rules above (docs/servers.md).
 export { HostServer, startHostServer, type HostServerOptions } from './server.js';

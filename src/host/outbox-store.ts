@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { TypedEmitter } from '../events/emitter.js';
 import { SECRET_MODE, writeFileAtomic } from '../fs/atomic.js';
 import { ioError } from '../pki/fsutil.js';
-import { Emitter } from './emitter.js';
 import type { OutboxBody } from './host-domain.js';
-import type { OutboxItem, OutboxKind, ResultsOutbox } from './outbox.js';
+import type { OutboxEvent, OutboxItem, OutboxKind } from './outbox.js';
 import type { SessionReport } from './types.js';
 
 /**
@@ -16,6 +16,8 @@ import type { SessionReport } from './types.js';
  * compaction, and a damaged file costs one item, which is set aside in `corrupt/` and reported.
  * The folder is bounded: at most the outbox's capacity of files (a drop deletes the file), each at
  * most `maxEntryBytes`, together at most `maxTotalBytes`; an item over a bound stays in memory only.
+ * An adapter: the outbox's driver hands it the outbox's events (`apply`), and it reports what it
+ * could not do as `warning` events; the host goes on either way.
  *
  * The domain's clock is monotonic and starts afresh in every process, so each file also records the
  * wall clock at the time of writing; on restore its times are carried onto the new process's clock.
@@ -48,6 +50,11 @@ export type OutboxStoreEvent =
   | { type: 'not_saved'; id: string; kind: OutboxKind; message: string }
   | { type: 'remove_failed'; id: string; message: string };
 
+export interface OutboxStoreEvents {
+  /** a file set aside as damaged, an item kept in memory only, a file that could not be removed */
+  warning: OutboxStoreEvent;
+}
+
 interface Saved {
   v: typeof FORMAT;
   id: string;
@@ -59,19 +66,21 @@ interface Saved {
   wall: number;
 }
 
-export class OutboxStore {
-  readonly events = new Emitter<OutboxStoreEvent>();
+export class OutboxStore extends TypedEmitter<OutboxStoreEvents> {
   readonly dir: string;
   readonly #clock: OutboxClock;
   readonly #maxEntryBytes: number;
   readonly #maxTotalBytes: number;
   /** ids with a file, and the file's size */
   readonly #onDisk = new Map<string, number>();
+  /** ids whose write is queued and not begun: settled before their turn, they are never written */
+  readonly #toWrite = new Set<string>();
   #totalBytes = 0;
   /** writes and deletes run one after another, so a delete never overtakes its item's write */
   #chain: Promise<void> = Promise.resolve();
 
   private constructor(opts: OutboxStoreOptions) {
+    super();
     this.dir = opts.dir;
     this.#clock = opts.clock;
     this.#maxEntryBytes = opts.maxEntryBytes ?? 256 * 1024;
@@ -90,7 +99,11 @@ export class OutboxStore {
     return new OutboxStore(opts);
   }
 
-  /** Every item on disk, oldest first, with its times on this process's clock. Damaged files are set aside. */
+  /**
+   * Every item on disk, oldest first, with its times on this process's clock, for the driver to put
+   * back into the outbox (their files are there already: `apply` does not write them again).
+   * Damaged files are set aside.
+   */
   async load(): Promise<OutboxItem<OutboxBody>[]> {
     const items: Array<OutboxItem<OutboxBody> & { file: string }> = [];
     const monoNow = this.#clock.mono();
@@ -123,21 +136,18 @@ export class OutboxStore {
   }
 
   /**
-   * Keeps `outbox` on disk from now on and puts what the folder holds back into it (their files are
-   * already there). Returns how many items were restored.
+   * Keeps the folder in step with the outbox: its driver passes every event the outbox queued, in
+   * order, as soon as it takes them. The I/O runs in that order on the store's own time (`idle`).
    */
-  async attach(outbox: ResultsOutbox<OutboxBody>): Promise<number> {
-    const restored = await this.load();
-    outbox.setJournal({
-      added: (item) => {
-        if (!this.#onDisk.has(item.id)) this.#run(() => this.#save(item));
-      },
-      removed: (id) => {
-        if (this.#onDisk.has(id)) this.#run(() => this.#remove(id));
-      },
-    });
-    for (const item of restored) outbox.enqueue(item, this.#clock.mono());
-    return restored.length;
+  apply(e: OutboxEvent<OutboxBody>): void {
+    if (e.type === 'added') {
+      if (this.#onDisk.has(e.item.id)) return;
+      this.#toWrite.add(e.item.id);
+      this.#run(() => this.#save(e.item));
+      return;
+    }
+    // delivered or dropped before its write began: the write is skipped and there is no file to delete
+    if (!this.#toWrite.delete(e.id) && this.#onDisk.has(e.id)) this.#run(() => this.#remove(e.id));
   }
 
   /** Resolves when every write and delete asked for so far is done. */
@@ -150,6 +160,7 @@ export class OutboxStore {
   }
 
   async #save(item: OutboxItem<OutboxBody>): Promise<void> {
+    if (!this.#toWrite.delete(item.id)) return; // delivered or dropped while it waited
     const saved: Saved = { v: FORMAT, id: item.id, kind: item.kind, body: item.body, enqueuedAt: item.enqueuedAt, mono: this.#clock.mono(), wall: this.#clock.wall() };
     try {
       const data = JSON.stringify(saved);
@@ -161,7 +172,7 @@ export class OutboxStore {
     } catch (err) {
       this.#untrack(item.id);
       // still delivered from memory while this process runs; only a restart would lose it
-      this.events.emit({ type: 'not_saved', id: item.id, kind: item.kind, message: `outbox item ${item.id} not saved to ${this.dir}: ${(err as Error).message}` });
+      this.emit('warning', { type: 'not_saved', id: item.id, kind: item.kind, message: `outbox item ${item.id} not saved to ${this.dir}: ${(err as Error).message}` });
     }
   }
 
@@ -171,7 +182,7 @@ export class OutboxStore {
     try {
       await fs.rm(path.join(this.dir, fileName(id)), { force: true });
     } catch (err) {
-      this.events.emit({ type: 'remove_failed', id, message: `outbox item ${id} delivered but its file stays in ${this.dir}: ${(err as Error).message}` });
+      this.emit('warning', { type: 'remove_failed', id, message: `outbox item ${id} delivered but its file stays in ${this.dir}: ${(err as Error).message}` });
     }
   }
 
@@ -192,10 +203,10 @@ export class OutboxStore {
       await fs.mkdir(aside, { recursive: true, mode: 0o700 });
       await fs.rename(file, movedTo);
     } catch (err) {
-      this.events.emit({ type: 'set_aside', file, movedTo: '', message: `outbox file ${file} is damaged (${why}) and could not be moved aside: ${(err as Error).message}` });
+      this.emit('warning', { type: 'set_aside', file, movedTo: '', message: `outbox file ${file} is damaged (${why}) and could not be moved aside: ${(err as Error).message}` });
       return;
     }
-    this.events.emit({ type: 'set_aside', file, movedTo, message: `outbox file ${file} is damaged (${why}); moved to ${movedTo}` });
+    this.emit('warning', { type: 'set_aside', file, movedTo, message: `outbox file ${file} is damaged (${why}); moved to ${movedTo}` });
   }
 }
 

@@ -1,5 +1,5 @@
+import { EventQueue } from '../events/queue.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { Emitter } from './emitter.js';
 
 export type OutboxKind = 'result' | 'telemetry';
 
@@ -27,18 +27,14 @@ export interface OutboxOptions {
   retry?: BackoffOptions;
 }
 
-export type OutboxEvent =
+/**
+ * What the outbox did, queued in order: every item that came in (`added`) leaves once, either
+ * `delivered` or `dropped`, so a copy of the outbox (the disk store) follows from the events alone.
+ */
+export type OutboxEvent<T = unknown> =
+  | { type: 'added'; item: OutboxItem<T>; at: number }
   | { type: 'dropped'; id: string; kind: OutboxKind; dropped: number; at: number; message: string }
   | { type: 'delivered'; id: string; kind: OutboxKind; at: number };
-
-/**
- * Told, synchronously and in order, of each item added to and removed from (settled or dropped) the
- * outbox, so an adapter can keep a copy; it does its I/O on its own time.
- */
-export interface OutboxJournal<T> {
-  added(item: OutboxItem<T>): void;
-  removed(id: string): void;
-}
 
 interface Attempt {
   /** when it was last handed to the transport on this server's connection */
@@ -58,17 +54,17 @@ interface Entry<T> {
  * Session results and telemetry waiting for the Auth servers. Sans-IO: the adapter asks `pending`
  * for what to write on a live connection, calls `markSent` when written and `ack` when the Auth
  * server confirms. Items are kept, bounded, while every Auth server is down; games go on.
+ * `enqueue`, `ack` and `removeServer` queue events; the driver (HostDomain) takes them after each.
  */
 export class ResultsOutbox<T = unknown> {
-  readonly events = new Emitter<OutboxEvent>();
   readonly capacity: number;
   readonly delivery: DeliveryPolicy;
   readonly ackTimeoutMs: number;
   readonly #backoff: Backoff;
   readonly #entries = new Map<string, Entry<T>>(); // insertion order = age
   readonly #servers = new Map<string, { up: boolean }>();
+  readonly #events = new EventQueue<OutboxEvent<T>>();
   #dropped = 0;
-  #journal: OutboxJournal<T> | undefined;
 
   constructor(opts: OutboxOptions = {}) {
     this.capacity = opts.capacity ?? 10_000;
@@ -112,7 +108,7 @@ export class ResultsOutbox<T = unknown> {
     while (this.#entries.size >= this.capacity) this.#dropOne(now);
     const entry: Entry<T> = { item: { id: item.id, kind: item.kind, body: item.body, enqueuedAt: item.enqueuedAt ?? now }, attempts: new Map() };
     this.#entries.set(item.id, entry);
-    this.#journal?.added(entry.item);
+    this.#events.push({ type: 'added', item: entry.item, at: now });
     return true;
   }
 
@@ -201,9 +197,9 @@ export class ResultsOutbox<T = unknown> {
     return this.#entries.has(id);
   }
 
-  /** Mirror every addition and removal from now on (the host's disk store). One journal at a time. */
-  setJournal(journal: OutboxJournal<T>): void {
-    this.#journal = journal;
+  /** What the outbox did since the last take, oldest first. */
+  takeEvents(): OutboxEvent<T>[] {
+    return this.#events.take();
   }
 
   #resendDelay(tries: number): number {
@@ -226,8 +222,7 @@ export class ResultsOutbox<T = unknown> {
         : this.#servers.size > 0 && [...this.#servers.keys()].every((sid) => e.attempts.get(sid)?.acked);
     if (!done) return false;
     this.#entries.delete(e.item.id);
-    this.#journal?.removed(e.item.id);
-    this.events.emit({ type: 'delivered', id: e.item.id, kind: e.item.kind, at: now });
+    this.#events.push({ type: 'delivered', id: e.item.id, kind: e.item.kind, at: now });
     return true;
   }
 
@@ -242,9 +237,8 @@ export class ResultsOutbox<T = unknown> {
     victim ??= this.#entries.values().next().value;
     if (!victim) return;
     this.#entries.delete(victim.item.id);
-    this.#journal?.removed(victim.item.id);
     this.#dropped++;
-    this.events.emit({
+    this.#events.push({
       type: 'dropped',
       id: victim.item.id,
       kind: victim.item.kind,

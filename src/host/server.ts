@@ -151,9 +151,11 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
     const s = new HostServer<Ext>(opts, game);
     if (opts.outboxDir) {
       const store = await OutboxStore.open({ dir: opts.outboxDir, clock: { mono: s.clock, wall: Date.now } });
-      store.events.on((e) => s.logger.warn({ event: e.type, ...('id' in e ? { id: e.id } : { file: e.file }) }, e.message));
-      const restored = await store.attach(s.domain.outbox);
-      if (restored > 0) s.logger.info({ restored, dir: opts.outboxDir }, 'results outbox restored from disk');
+      store.on('warning', (e) => s.logger.warn({ event: e.type, ...('id' in e ? { id: e.id } : { file: e.file }) }, e.message));
+      const restored = await store.load();
+      s.domain.on('outbox', (e) => store.apply(e));
+      for (const item of restored) s.domain.enqueue(item, s.clock());
+      if (restored.length > 0) s.logger.info({ restored: restored.length, dir: opts.outboxDir }, 'results outbox restored from disk');
       s.#outboxStore = store;
     }
     const o = s.options;
@@ -374,7 +376,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
     this.domain.on('link', (e) => {
       if (e.type === 'dial') void this.#auth.get(e.serverId)?.dial();
     });
-    this.domain.outbox.events.on((e) => {
+    this.domain.on('outbox', (e) => {
       if (e.type === 'dropped') this.logger.warn({ id: e.id, dropped: e.dropped }, e.message);
     });
     this.domain.sessions.on('session', (e) => {

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { VerifiedPeer } from '../../src/pki/types.js';
-import type { Emitter } from '../../src/host/emitter.js';
 import type { ExpectedPlayer, SessionSpec } from '../../src/host/types.js';
 
 /** A deterministic SHA-256-looking fingerprint per label. */
@@ -29,18 +28,14 @@ export function sessionPeer(sessionId: string, playerId: string, fingerprint = f
   };
 }
 
-/** Collects every event an emitter delivers. */
-export function collect<E extends { type: string }>(emitter: Emitter<E>): E[] {
-  const events: E[] = [];
-  emitter.on((e) => events.push(e));
-  return events;
-}
-
 /**
  * A sans-IO core behind a proxy that, like its driver, takes the core's queued events after every
- * call; `events` holds all of them, oldest first.
+ * call; `events` holds all of them, oldest first, and `deliver` (if given) gets each as it is taken.
  */
-export function driven<T extends { takeEvents(): unknown[] }>(core: T): { core: T; events: ReturnType<T['takeEvents']> } {
+export function driven<T extends { takeEvents(): unknown[] }>(
+  core: T,
+  deliver?: (event: ReturnType<T['takeEvents']>[number]) => void,
+): { core: T; events: ReturnType<T['takeEvents']> } {
   const events = [] as unknown[] as ReturnType<T['takeEvents']>;
   const proxy = new Proxy(core, {
     get(target, key) {
@@ -48,7 +43,9 @@ export function driven<T extends { takeEvents(): unknown[] }>(core: T): { core: 
       if (typeof v !== 'function' || key === 'takeEvents') return v;
       return (...args: unknown[]) => {
         const result: unknown = v.apply(target, args);
-        events.push(...target.takeEvents());
+        const taken = target.takeEvents() as ReturnType<T['takeEvents']>;
+        events.push(...taken);
+        if (deliver) for (const e of taken) deliver(e);
         return result;
       };
     },

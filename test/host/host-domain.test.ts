@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuthLinks, type AuthLinkEvent } from '../../src/host/auth-links.js';
-import { HostDomain } from '../../src/host/host-domain.js';
+import { HostDomain, type OutboxBody } from '../../src/host/host-domain.js';
+import type { OutboxEvent } from '../../src/host/outbox.js';
 import { driven, ofType, player, sessionPeer, spec } from './helpers.js';
 
 describe('AuthLinks (re-dialling Auth servers)', () => {
@@ -79,8 +80,41 @@ describe('HostDomain: games go on while every Auth server is down', () => {
     expect(result.kind === 'result' && result.report.outcomes).toEqual({ alice: { result: 'win' } });
     for (const i of items) host.outbox.markSent('auth-1', i.id, 110);
     expect(host.nextDeadline()).toBeDefined();
-    host.outbox.ack('auth-1', 'result:s1', 120);
-    host.outbox.ack('auth-1', 'telemetry:s1', 120);
+    host.outboxAcked('auth-1', 'result:s1', 120);
+    host.outboxAcked('auth-1', 'telemetry:s1', 120);
     expect(host.outbox.size).toBe(0);
+  });
+});
+
+describe('HostDomain drives the results outbox', () => {
+  it('emits what each input did to the outbox as `outbox` events, before the input returns', () => {
+    const host = new HostDomain({ sessions: { maxSessions: 1, maxPlayers: 1 }, outbox: { capacity: 2 }, authServers: ['auth-1'] }, 0);
+    const seen: OutboxEvent<OutboxBody>[] = [];
+    const telemetry = {
+      sessionId: 'x',
+      transport: 'quic' as const,
+      readyingMs: 0,
+      inGameMs: 0,
+      expectedPlayers: 0,
+      admittedPlayers: 0,
+      noShows: 0,
+      reconnects: 0,
+      refusals: {},
+    };
+    const extra = { id: 'extra', kind: 'telemetry' as const, body: { kind: 'telemetry' as const, telemetry } };
+    host.on('outbox', (e) => seen.push(e));
+    host.sessions.create(spec('s1', [player('alice', '10.0.0.1')]), 1);
+    host.sessions.cancel('s1', 2);
+    expect(seen.map((e) => (e.type === 'added' ? e.item.id : e.type))).toEqual(['result:s1', 'telemetry:s1']);
+    expect(host.enqueue(extra, 3)).toBe(true);
+    expect(seen.slice(2).map((e) => [e.type, e.type === 'added' ? e.item.id : e.id])).toEqual([
+      ['dropped', 'telemetry:s1'],
+      ['added', 'extra'],
+    ]);
+    expect(host.enqueue(extra, 3)).toBe(false);
+    expect(seen).toHaveLength(4);
+    host.linkUp('auth-1', 4);
+    expect(host.outboxAcked('auth-1', 'result:s1', 5)).toBe(true);
+    expect(seen.at(-1)).toEqual({ type: 'delivered', id: 'result:s1', kind: 'result', at: 5 });
   });
 });

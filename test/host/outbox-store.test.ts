@@ -11,7 +11,7 @@ import type { OutboxBody } from '../../src/host/host-domain.js';
 import { ResultsOutbox } from '../../src/host/outbox.js';
 import { type OutboxClock, OutboxStore, type OutboxStoreEvent } from '../../src/host/outbox-store.js';
 import type { SessionReport } from '../../src/host/types.js';
-import { collect, ofType } from './helpers.js';
+import { driven, ofType } from './helpers.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -28,13 +28,18 @@ const result = (sessionId: string, endedAt: number, gameData?: unknown) => ({ id
 
 /** A host process: its own monotonic clock and the wall clock, an outbox kept in `dir`. */
 async function boot(clock: { mono: number; wall: number }, opts: { capacity?: number; maxEntryBytes?: number; maxTotalBytes?: number } = {}) {
-  const outbox = new ResultsOutbox<OutboxBody>({ ackTimeoutMs: 1000, ...(opts.capacity ? { capacity: opts.capacity } : {}) });
-  outbox.addServer('auth-a');
   const c: OutboxClock = { mono: () => clock.mono, wall: () => clock.wall };
   const store = await OutboxStore.open({ dir, clock: c, ...opts });
-  const events = collect(store.events);
-  const restored = await store.attach(outbox);
-  return { outbox, store, events, restored };
+  const events: OutboxStoreEvent[] = [];
+  store.on('warning', (e) => events.push(e));
+  // driven as the host drives it: the store gets each of the outbox's events right after the call that queued it
+  const { core: outbox } = driven(new ResultsOutbox<OutboxBody>({ ackTimeoutMs: 1000, ...(opts.capacity ? { capacity: opts.capacity } : {}) }), (e) =>
+    store.apply(e),
+  );
+  outbox.addServer('auth-a');
+  const items = await store.load();
+  for (const item of items) outbox.enqueue(item, clock.mono);
+  return { outbox, store, events, restored: items.length };
 }
 
 const files = async () => (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
@@ -70,6 +75,22 @@ describe('OutboxStore', () => {
     expect(await files()).toHaveLength(2);
     const c = await boot({ mono: 0, wall: 1_070_000 });
     expect(c.outbox.ids()).toEqual(['result:s2', 'telemetry:s1']);
+  });
+
+  it('an item settled before its write ran is never written (no file left behind)', async () => {
+    const a = await boot({ mono: 0, wall: 0 }, { capacity: 2 });
+    a.outbox.enqueue(result('s1', 1), 1);
+    a.outbox.onConnected('auth-a', 2);
+    a.outbox.markSent('auth-a', 'result:s1', 2);
+    a.outbox.ack('auth-a', 'result:s1', 3); // acked before the store got to write it
+    a.outbox.enqueue(result('s2', 4), 4);
+    a.outbox.enqueue(result('s3', 5), 5);
+    a.outbox.enqueue(result('s4', 6), 6); // drops s2, still waiting for its write
+    await a.store.idle();
+    expect(a.outbox.ids()).toEqual(['result:s3', 'result:s4']);
+    expect(await files()).toHaveLength(2);
+    const b = await boot({ mono: 0, wall: 10 });
+    expect(b.outbox.ids()).toEqual(['result:s3', 'result:s4']);
   });
 
   it('a damaged file is set aside in corrupt/ and reported; the rest is restored; crash leftovers are removed', async () => {

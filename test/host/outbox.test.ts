@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ResultsOutbox, type OutboxOptions } from '../../src/host/outbox.js';
-import { collect, ofType } from './helpers.js';
+import { driven, ofType } from './helpers.js';
 
 function outbox(opts: OutboxOptions = {}, servers = ['auth-a']) {
-  const o = new ResultsOutbox<string>({ ackTimeoutMs: 1000, retry: { jitter: 0 }, ...opts });
+  const { core: o, events } = driven(new ResultsOutbox<string>({ ackTimeoutMs: 1000, retry: { jitter: 0 }, ...opts }));
   for (const s of servers) o.addServer(s);
-  const events = collect(o.events);
   return { o, events };
 }
 
@@ -80,6 +79,24 @@ describe('ResultsOutbox', () => {
       ['r1', 'result', 2],
     ]);
     expect(drops[1]!.message).toMatch(/outbox full \(3 items/);
+  });
+
+  it('queues what each call did, in order: a full outbox drops before it adds', () => {
+    const o = new ResultsOutbox<string>({ capacity: 1 });
+    o.addServer('auth-a');
+    o.enqueue({ id: 'r1', kind: 'result', body: 'one' }, 0);
+    expect(o.takeEvents()).toEqual([{ type: 'added', item: { id: 'r1', kind: 'result', body: 'one', enqueuedAt: 0 }, at: 0 }]);
+    o.enqueue({ id: 'r2', kind: 'result', body: 'two', enqueuedAt: 1 }, 5);
+    expect(o.takeEvents().map((e) => [e.type, e.type === 'added' ? e.item.id : e.id, e.at])).toEqual([
+      ['dropped', 'r1', 5],
+      ['added', 'r2', 5],
+    ]);
+    o.onConnected('auth-a', 6);
+    o.markSent('auth-a', 'r2', 6);
+    expect(o.takeEvents()).toEqual([]); // links and sends change no item
+    o.ack('auth-a', 'r2', 7);
+    expect(o.takeEvents()).toEqual([{ type: 'delivered', id: 'r2', kind: 'result', at: 7 }]);
+    expect(o.takeEvents()).toEqual([]);
   });
 
   it('ignores a second enqueue of the same id', () => {

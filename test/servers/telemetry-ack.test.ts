@@ -50,7 +50,7 @@ describe('telemetry delivery', () => {
     await until(() => host.connectedAuthServers().length === 1, 'registration');
 
     const id = `telemetry:${telemetry.sessionId}`;
-    host.domain.outbox.enqueue({ id, kind: 'telemetry', body: { kind: 'telemetry', telemetry } }, host.clock());
+    host.domain.enqueue({ id, kind: 'telemetry', body: { kind: 'telemetry', telemetry } }, host.clock());
     host.tick();
     await until(() => received.length > 0, 'the telemetry at the first auth server');
     expect(received).toEqual([id]);
