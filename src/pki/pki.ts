@@ -420,8 +420,11 @@ export class Pki {
     return { clientAuth: caEntry, client, active: this.clientAuths().filter((c) => c.status === 'active'), gameBuildFiles };
   }
 
-  /** Servers refuse client certs of a retired ClientAuth once they reload the trust list. */
-  async retireClientAuth(id: number): Promise<ManifestEntry> {
+  /**
+   * What retiring ClientAuth `id` would do, without a passphrase or a write: the game builds (client
+   * certs it signed) servers would refuse, and the ClientAuths still accepted. Refuses as retire does.
+   */
+  retirePlan(id: number): RetirePlan {
     const target = this.#clientAuthById(id);
     if (target.status === 'retired') throw pkiError('already_retired', `${target.name} is already retired`);
     const active = this.clientAuths().filter((c) => c.status === 'active');
@@ -430,6 +433,17 @@ export class Pki {
         hint: 'run iyesmp rotate-clientauth first',
       });
     }
+    return {
+      target,
+      newest: target.name === this.currentClientAuth().name,
+      refusedClients: this.list('client').filter((e) => e.issuer === target.name),
+      stillActive: active.filter((c) => c.name !== target.name),
+    };
+  }
+
+  /** Servers refuse client certs of a retired ClientAuth once they reload the trust list. */
+  async retireClientAuth(id: number): Promise<ManifestEntry> {
+    const { target } = this.retirePlan(id);
     await this.#loadCa('master'); // ask for the passphrase before changing anything
     return this.#commit(async () => {
       const entries = this.#manifest.entries.map((e) => (e.name === target.name ? { ...e, status: 'retired' as const } : e));
@@ -588,6 +602,15 @@ export async function openPki(dir: string, opts: OpenOptions = {}): Promise<Pki>
     throw ioError(err, 'read', file);
   }
   return new Pki(abs, parseManifest(text, file), opts);
+}
+
+export interface RetirePlan {
+  target: ManifestEntry;
+  /** the ClientAuth that signs new client certs today */
+  newest: boolean;
+  /** client certs of this PKI that ClientAuth signed: the game builds servers would refuse */
+  refusedClients: ManifestEntry[];
+  stillActive: ManifestEntry[];
 }
 
 export interface BuildPlan {
