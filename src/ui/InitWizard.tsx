@@ -107,7 +107,7 @@ export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCance
         const t = v.trim().toLowerCase();
         if (t === '' || t === 'p') advance({});
         else if (t === 'u') advance({ sessionauthUnencrypted: true }, 2);
-        else p.error = 'type p (a passphrase of its own) or u (unencrypted at 0600)';
+        else p.error = 'type p (a passphrase of its own) or u (unencrypted, 0600)';
         return;
       }
       case 'passphrase':
@@ -177,12 +177,10 @@ export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCance
         return <TextField label="Passphrase for the ClientAuth keys (sign game builds; kept offline):" value={p.value} mask error={p.error} />;
       case 'sessionauthMode':
         return (
-          <TextField
-            label="SessionAuth key (every Auth server opens it at start): p = a passphrase of its own, u = unencrypted at 0600 [p/u]:"
-            value={p.value}
-            placeholder="p"
-            error={p.error}
-          />
+          <Box flexDirection="column">
+            <Text dimColor>Every Auth server opens the SessionAuth key at start.</Text>
+            <TextField label="SessionAuth key: p = own passphrase, u = unencrypted (0600)?" value={p.value} placeholder="p" error={p.error} />
+          </Box>
         );
       case 'sessionauthPassphrase':
         return <TextField label="Passphrase for the SessionAuth key (its own):" value={p.value} mask error={p.error} />;
