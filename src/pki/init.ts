@@ -57,14 +57,15 @@ export async function initPki(opts: InitOptions): Promise<Pki> {
 
   // refuse before asking for a passphrase
   const existing = await fs.lstat(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(ioError(err, 'inspect', dir))));
-  let replace = false;
+  /** 'empty': an empty folder to take over; 'pki': an old PKI, kept as a dated backup */
+  let replace: 'empty' | 'pki' | undefined;
   if (existing) {
     if (!existing.isDirectory()) throw pkiError('path_exists', `${dir} exists and is not a folder`);
     const contents = await fs.readdir(dir).catch((err) => Promise.reject(ioError(err, 'read', dir)));
     if (contents.length > 0) {
       if (!opts.force) {
         throw pkiError('pki_exists', `${dir} already exists and is not empty`, {
-          hint: 'use --force to replace it (the old PKI is deleted), or choose another folder',
+          hint: 'use --force to replace it (the old PKI is kept as a dated backup), or choose another folder',
         });
       }
       // force deletes the old folder: only ever an iyesmp PKI, never some other non-empty folder
@@ -74,9 +75,9 @@ export async function initPki(opts: InitOptions): Promise<Pki> {
         });
       }
     }
-    replace = true;
+    replace = contents.length > 0 ? 'pki' : 'empty';
   }
-  if (replace) await proveOldMaster(dir, opts.oldMasterPassphrase);
+  if (replace === 'pki') await proveOldMaster(dir, opts.oldMasterPassphrase);
   // each CA key its own secret; SessionAuth may be kept in clear by an explicit choice
   const shared = memoPassphrase(opts.passphrase);
   const providers: Record<CaSecret, PassphraseProvider | undefined> = {
@@ -113,7 +114,7 @@ export async function initPki(opts: InitOptions): Promise<Pki> {
     const pki = new Pki(tmp, manifest, { passphrases: secrets, allowUnencryptedCaKeys: opts.allowUnencryptedCaKeys });
     await pki._build({ days, authDns, authIps: opts.authIpAddresses, hosts, clientName, pass, now });
     await fs.chmod(tmp, 0o755);
-    if (replace) {
+    if (replace === 'pki') {
       // the old PKI is kept, never deleted: its keys may still be the only copy
       const backup = await backupPath(dir, now);
       await fs.rename(dir, backup);
@@ -126,6 +127,7 @@ export async function initPki(opts: InitOptions): Promise<Pki> {
       await fs.chmod(backup, BACKUP_MODE);
       opts.onBackup?.(backup);
     } else {
+      if (replace === 'empty') await fs.rmdir(dir);
       await fs.rename(tmp, dir);
     }
     return await openPki(dir, { passphrases: secrets, allowUnencryptedCaKeys: opts.allowUnencryptedCaKeys });
