@@ -120,7 +120,9 @@ export type CheckFindingKind =
   | 'missing_file'
   | 'fingerprint_mismatch'
   | 'bad_signature'
-  | 'trust_list';
+  | 'trust_list'
+  /** a key file that disagrees with the manifest's keyEncrypted, or one under an outdated KDF (warning) */
+  | 'key_encryption';
 
 export interface CheckFinding {
   name: string;

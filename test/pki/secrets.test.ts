@@ -109,6 +109,10 @@ describe('key encryption', () => {
     const der = () => parsePem(readFileSync(keyFile, 'utf8'), 'key')[0]!.der;
     expect(isCurrentKeyEncryption(der())).toBe(false);
     expect(pki.get('master').keyEncrypted).toBe(true);
+    // `certs check` points at it without a passphrase, as a warning
+    const report = await pki.check();
+    expect(report.ok).toBe(true);
+    expect(report.findings).toContainEqual(expect.objectContaining({ name: 'master', kind: 'key_encryption', severity: 'warning' }));
 
     // reading alone (a minter that never writes) leaves the file as it is
     const reopened = await openPki(dir, { passphrases: { master: async () => MASTER } });
@@ -119,6 +123,7 @@ describe('key encryption', () => {
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
     expect(readsWith(keyFile, MASTER)).toBe(true);
     expect(readdirSync(path.join(dir, 'keys')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect((await reopened.check()).findings.filter((f) => f.kind === 'key_encryption')).toEqual([]);
   });
 
   it('tells an outdated key from a current one and never throws on foreign input', () => {
