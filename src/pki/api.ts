@@ -58,6 +58,8 @@ export interface InitOptions {
   oldMasterPassphrase?: PassphraseProvider;
   /** with `force`: told where the old PKI was moved */
   onBackup?: (backupDir: string) => void;
+  /** with `force`: false deletes the old PKI instead (throw-away development PKIs, as `iyesmp demo` makes); default true */
+  keepBackup?: boolean;
   now?: Date;
 }
 

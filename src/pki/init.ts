@@ -124,8 +124,11 @@ export async function initPki(opts: InitOptions): Promise<Pki> {
         await fs.rename(backup, dir).catch(() => undefined);
         throw err;
       }
-      await fs.chmod(backup, BACKUP_MODE);
-      opts.onBackup?.(backup);
+      if (opts.keepBackup === false) await fs.rm(backup, { recursive: true, force: true });
+      else {
+        await fs.chmod(backup, BACKUP_MODE);
+        opts.onBackup?.(backup);
+      }
     } else {
       if (replace === 'empty') await fs.rmdir(dir);
       await fs.rename(tmp, dir);

@@ -1,7 +1,7 @@
 // CA secrets: a passphrase per CA key, a KDF at today's cost that OpenSSL reads, outdated keys
 // re-encrypted on the next write, and `init --force` that proves the old Master passphrase and backs up.
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initPki, openPki } from '../../src/pki/index.js';
@@ -152,5 +152,16 @@ describe('init --force over an existing PKI', () => {
     expect(statSync(backup).mode & 0o777).toBe(0o700);
     expect(JSON.parse(readFileSync(path.join(backup, 'manifest.json'), 'utf8')).pkiId).toBe(first.manifest.pkiId);
     expect(existsSync(path.join(backup, 'keys/master.key.pem'))).toBe(true);
+  });
+
+  it('deletes the old PKI instead only when asked to (throw-away development PKIs)', async () => {
+    const parent = path.join(root, `dev-${++n}`);
+    const dir = path.join(parent, 'pki');
+    mkdirSync(parent);
+    await initPki({ dir, allowUnencryptedCaKeys: true });
+    let told = false;
+    await initPki({ dir, allowUnencryptedCaKeys: true, force: true, keepBackup: false, onBackup: () => (told = true) });
+    expect(readdirSync(parent)).toEqual(['pki']);
+    expect(told).toBe(false);
   });
 });
