@@ -92,15 +92,6 @@ async function runInit(out: Output, opts: InitFlags): Promise<void> {
   if (!opts.force && replacing) {
     throw cliError('pki_exists', `a PKI already exists in ${dir}`, { hint: 'pass --force to replace it (every certificate in it becomes useless), or choose another --dir' });
   }
-  let oldMasterPassphrase: (() => Promise<string>) | undefined;
-  if (replacing) {
-    const guarded = await guardReplace(out, dir, opts);
-    if (guarded === 'dry-run') return;
-    oldMasterPassphrase = guarded;
-  } else if (opts.dryRun) {
-    out.result('certs init', { dir, dryRun: true, replaces: null }, () => `would create a new PKI in ${dir}; nothing changed (--dry-run)`);
-    return;
-  }
   const validityDays = {
     master: durationDays(opts.masterValidity, '--master-validity'),
     clientauth: durationDays(opts.clientauthValidity, '--clientauth-validity'),
@@ -110,6 +101,16 @@ async function runInit(out: Output, opts: InitFlags): Promise<void> {
     client: durationDays(opts.clientValidity, '--client-validity'),
   };
   for (const k of Object.keys(validityDays) as (keyof typeof validityDays)[]) if (validityDays[k] === undefined) delete validityDays[k];
+  // flags are checked before the guard asks anything
+  let oldMasterPassphrase: (() => Promise<string>) | undefined;
+  if (replacing) {
+    const guarded = await guardReplace(out, dir, opts);
+    if (guarded === 'dry-run') return;
+    oldMasterPassphrase = guarded;
+  } else if (opts.dryRun) {
+    out.result('certs init', { dir, dryRun: true, replaces: null }, () => `would create a new PKI in ${dir}; nothing changed (--dry-run)`);
+    return;
+  }
 
   let authNames = opts.authName ?? [];
   const authIps = opts.authIp ?? [];
