@@ -15,6 +15,7 @@ export const CLI_ERRORS = {
   cancelled: 'usage',
   certs_check_failed: 'check',
   config_invalid: 'check',
+  confirmation_required: 'usage',
   conflicting_flags: 'usage',
   host_only_flag: 'usage',
   internal: 'internal',
@@ -33,9 +34,11 @@ export const CLI_ERRORS = {
   passphrase_empty: 'input',
   passphrase_file_unreadable: ['input', 'io'],
   passphrase_mismatch: 'input',
+  passphrase_reused: 'usage',
   passphrase_required: 'usage',
   passphrase_too_short: 'input',
   pki_exists: 'conflict',
+  sessionauth_secret_required: 'usage',
   unknown_cert: 'input',
 } as const;
 export type CliErrorCode = ErrorCodeOf<typeof CLI_ERRORS>;

@@ -1,18 +1,37 @@
 import { readFile } from 'node:fs/promises';
 import { IyesmpError } from '../errors.js';
+import type { CaSecret } from '../pki/api.js';
 import { cliError } from './errors.js';
 
 /**
- * Where CA-key passphrases come from, in order: `--passphrase-file FILE`, env IYESMP_PASSPHRASE,
- * then (only on a terminal) a hidden prompt. A passphrase is never logged, echoed, or put into
- * an error message.
+ * Where CA-key passphrases come from. Each CA key has its own secret; for one CA, in order: its own
+ * file (`--master-passphrase-file`, ...), its own env variable (IYESMP_MASTER_PASSPHRASE, ...), the
+ * shared `--passphrase-file` and IYESMP_PASSPHRASE (PKIs made with one passphrase), then (only on a
+ * terminal) a hidden prompt naming the CA. A passphrase is never logged, echoed, or put into an
+ * error message.
  */
 export interface PassphraseFlags {
   passphraseFile?: string;
+  masterPassphraseFile?: string;
+  clientauthPassphraseFile?: string;
+  sessionauthPassphraseFile?: string;
   insecureNoPassphrase?: boolean;
 }
 
 export const PASSPHRASE_ENV = 'IYESMP_PASSPHRASE';
+export const CA_SECRETS: readonly CaSecret[] = ['master', 'clientauth', 'sessionauth'];
+export const CA_PASSPHRASE_FLAG: Record<CaSecret, string> = {
+  master: '--master-passphrase-file',
+  clientauth: '--clientauth-passphrase-file',
+  sessionauth: '--sessionauth-passphrase-file',
+};
+export const CA_PASSPHRASE_ENV: Record<CaSecret, string> = {
+  master: 'IYESMP_MASTER_PASSPHRASE',
+  clientauth: 'IYESMP_CLIENTAUTH_PASSPHRASE',
+  sessionauth: 'IYESMP_SESSIONAUTH_PASSPHRASE',
+};
+const CA_FLAG_KEY = { master: 'masterPassphraseFile', clientauth: 'clientauthPassphraseFile', sessionauth: 'sessionauthPassphraseFile' } as const;
+export const CA_LABEL: Record<CaSecret, string> = { master: 'the Master key', clientauth: 'the ClientAuth keys', sessionauth: 'the SessionAuth key' };
 export const MIN_PASSPHRASE_LENGTH = 8;
 
 export type PassphraseSource = 'file' | 'env' | 'prompt' | 'none';
@@ -40,8 +59,19 @@ export async function readPassphraseFile(file: string): Promise<string> {
   return value;
 }
 
-/** Without a prompt: file, then env. `undefined` when neither is set. */
-export async function passphraseFromFlags(flags: PassphraseFlags): Promise<ResolvedPassphrase | undefined> {
+/** The CA's own secret only: its file, then its env variable. */
+export async function ownPassphrase(flags: PassphraseFlags, secret: CaSecret): Promise<ResolvedPassphrase | undefined> {
+  const file = flags[CA_FLAG_KEY[secret]];
+  if (file) return { passphrase: await readPassphraseFile(file), source: 'file' };
+  const own = process.env[CA_PASSPHRASE_ENV[secret]];
+  if (own !== undefined && own !== '') return { passphrase: own, source: 'env' };
+  return undefined;
+}
+
+/** Without a prompt: the CA's own file and env, then the shared file and env. `undefined` when none is set. */
+export async function passphraseFromFlags(flags: PassphraseFlags, secret?: CaSecret): Promise<ResolvedPassphrase | undefined> {
+  const own = secret ? await ownPassphrase(flags, secret) : undefined;
+  if (own) return own;
   if (flags.passphraseFile) return { passphrase: await readPassphraseFile(flags.passphraseFile), source: 'file' };
   const env = process.env[PASSPHRASE_ENV];
   if (env !== undefined && env !== '') return { passphrase: env, source: 'env' };
@@ -55,8 +85,9 @@ export async function passphraseFromFlags(flags: PassphraseFlags): Promise<Resol
 export async function passphraseForNewKeys(
   flags: PassphraseFlags,
   opts: { interactive: boolean; prompt?: (label: string) => Promise<string> },
+  secret?: CaSecret,
 ): Promise<ResolvedPassphrase> {
-  const given = await passphraseFromFlags(flags);
+  const given = await passphraseFromFlags(flags, secret);
   if (given) {
     if (flags.insecureNoPassphrase) {
       throw cliError('conflicting_flags', '--insecure-no-passphrase contradicts the passphrase given by --passphrase-file or IYESMP_PASSPHRASE');
@@ -67,38 +98,40 @@ export async function passphraseForNewKeys(
   if (flags.insecureNoPassphrase) return { passphrase: undefined, source: 'none' };
   if (opts.interactive) {
     const ask = opts.prompt ?? promptHidden;
-    const first = await ask('Passphrase for the CA keys: ');
+    const first = await ask(`Passphrase for ${secret ? CA_LABEL[secret] : 'the CA keys'}: `);
     checkStrength(first);
     const second = await ask('Repeat the passphrase: ');
     if (first !== second) throw cliError('passphrase_mismatch', 'the two passphrases differ');
     return { passphrase: first, source: 'prompt' };
   }
-  throw missingPassphrase(true);
+  throw missingPassphrase(true, secret);
 }
 
 /** Passphrase to *unlock* existing encrypted keys. */
 export async function passphraseForExistingKeys(
   flags: PassphraseFlags,
   opts: { interactive: boolean; prompt?: (label: string) => Promise<string> },
+  secret?: CaSecret,
 ): Promise<ResolvedPassphrase> {
-  const given = await passphraseFromFlags(flags);
+  const given = await passphraseFromFlags(flags, secret);
   if (given) return given;
   if (opts.interactive) {
     const ask = opts.prompt ?? promptHidden;
-    return { passphrase: await ask('Passphrase for the CA keys: '), source: 'prompt' };
+    return { passphrase: await ask(`Passphrase for ${secret ? CA_LABEL[secret] : 'the CA keys'}: `), source: 'prompt' };
   }
-  throw missingPassphrase(false);
+  throw missingPassphrase(false, secret);
 }
 
-export function missingPassphrase(forNew: boolean): IyesmpError {
-  return cliError('passphrase_required', 'a passphrase for the CA keys is needed and there is no terminal to ask on', {
+export function missingPassphrase(forNew: boolean, secret?: CaSecret): IyesmpError {
+  const own = secret ? `${CA_PASSPHRASE_FLAG[secret]} FILE, ` : '';
+  return cliError('passphrase_required', `a passphrase for ${secret ? CA_LABEL[secret] : 'the CA keys'} is needed and there is no terminal to ask on`, {
     hint: forNew
-      ? 'pass --passphrase-file FILE or set IYESMP_PASSPHRASE (or --insecure-no-passphrase for throw-away development keys)'
-      : 'pass --passphrase-file FILE or set IYESMP_PASSPHRASE',
+      ? `pass ${own}--passphrase-file FILE or set IYESMP_PASSPHRASE (or --insecure-no-passphrase for throw-away development keys)`
+      : `pass ${own}--passphrase-file FILE or set IYESMP_PASSPHRASE`,
   });
 }
 
-function checkStrength(p: string): void {
+export function checkStrength(p: string): void {
   if (p.length < MIN_PASSPHRASE_LENGTH) {
     throw cliError('passphrase_too_short', `the passphrase is shorter than ${MIN_PASSPHRASE_LENGTH} characters`);
   }

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
-import type { PassphraseProvider } from '../pki/api.js';
-import { passphraseForExistingKeys, type PassphraseFlags } from './passphrase.js';
+import type { CaPassphrases, CaSecret, PassphraseProvider } from '../pki/api.js';
+import { CA_LABEL, CA_PASSPHRASE_ENV, CA_PASSPHRASE_FLAG, passphraseForExistingKeys, passphraseForNewKeys, type PassphraseFlags } from './passphrase.js';
 import { isInteractive } from './pki-dir.js';
 import { parseDuration } from './duration.js';
 import { cliError } from './errors.js';
@@ -9,8 +9,12 @@ import { cliError } from './errors.js';
 
 export const loadPkiLib = () => import('../pki/index.js');
 
-export function addPassphraseOptions(cmd: Command, opts: { forNewKeys?: boolean } = {}): Command {
-  cmd.option('--passphrase-file <file>', 'file holding the CA-key passphrase (else $IYESMP_PASSPHRASE, else a prompt on a terminal)');
+/** `--passphrase-file` (shared) and one `--<ca>-passphrase-file` for each CA key the command uses. */
+export function addPassphraseOptions(cmd: Command, opts: { forNewKeys?: boolean; secrets: readonly CaSecret[] }): Command {
+  for (const secret of opts.secrets) {
+    cmd.option(`${CA_PASSPHRASE_FLAG[secret]} <file>`, `file holding the passphrase of ${CA_LABEL[secret]} (else $${CA_PASSPHRASE_ENV[secret]})`);
+  }
+  cmd.option('--passphrase-file <file>', 'passphrase for any CA key without its own file above (else $IYESMP_PASSPHRASE, else a prompt on a terminal)');
   if (opts.forNewKeys) {
     cmd.option('--insecure-no-passphrase', 'write CA private keys unencrypted (development only; prints a warning)');
   }
@@ -22,13 +26,22 @@ export function algorithmOption(): Option {
 }
 
 /**
- * A provider the library calls only when it must decrypt a CA key; the answer is cached so one
- * command asks at most once. Never logs the value.
+ * A provider the library calls only when it must decrypt that CA's key; the answer is cached so one
+ * command asks at most once per CA. Never logs the value.
  */
-export function existingKeyPassphrase(flags: PassphraseFlags): PassphraseProvider {
+export function existingKeyPassphrase(flags: PassphraseFlags, secret: CaSecret): PassphraseProvider {
   let cached: Promise<string> | undefined;
   return () => {
-    cached ??= passphraseForExistingKeys(flags, { interactive: isInteractive() }).then((r) => r.passphrase ?? '');
+    cached ??= passphraseForExistingKeys(flags, { interactive: isInteractive() }, secret).then((r) => r.passphrase ?? '');
+    return cached;
+  };
+}
+
+/** As existingKeyPassphrase, for a CA key about to be written: strength checked, asked twice on a terminal. */
+function newKeyPassphrase(flags: PassphraseFlags, secret: CaSecret): PassphraseProvider {
+  let cached: Promise<string> | undefined;
+  return () => {
+    cached ??= passphraseForNewKeys(flags, { interactive: isInteractive() }, secret).then((r) => r.passphrase ?? '');
     return cached;
   };
 }
@@ -61,20 +74,26 @@ export function parseCount(value: string, flag: string, max = 1000): number {
 export async function openPkiForSigning(
   dir: string,
   flags: PassphraseFlags,
+  opts: { newKey?: CaSecret } = {},
 ): Promise<{ pki: import('../pki/index.js').Pki; unencryptedNewKeys: boolean }> {
   const { openPki } = await loadPkiLib();
   const probe = await openPki(dir);
   const master = probe.manifest.entries.find((e) => e.role === 'master');
   const { passphraseFromFlags } = await import('./passphrase.js');
-  const given = await passphraseFromFlags(flags);
+  const given = (await passphraseFromFlags(flags)) ?? (await passphraseFromFlags(flags, 'master'));
   if (given && flags.insecureNoPassphrase) {
     throw cliError('conflicting_flags', '--insecure-no-passphrase contradicts the passphrase given by --passphrase-file or IYESMP_PASSPHRASE');
   }
   const unencryptedNewKeys = Boolean(flags.insecureNoPassphrase) && master?.keyEncrypted === false;
   const pki = await openPki(dir, {
-    ...(unencryptedNewKeys ? {} : { passphrase: existingKeyPassphrase(flags) }),
+    ...(unencryptedNewKeys ? {} : { passphrases: signingPassphrases(flags, opts.newKey) }),
     allowUnencryptedCaKeys: Boolean(flags.insecureNoPassphrase),
   });
   return { pki, unencryptedNewKeys };
 }
 
+
+function signingPassphrases(flags: PassphraseFlags, newKey: CaSecret | undefined): CaPassphrases {
+  const of = (secret: CaSecret) => (secret === newKey ? newKeyPassphrase(flags, secret) : existingKeyPassphrase(flags, secret));
+  return { master: of('master'), clientauth: of('clientauth'), sessionauth: of('sessionauth') };
+}

@@ -12,6 +12,8 @@ interface IssueFlags {
   clientauth?: string;
   count?: string;
   passphraseFile?: string;
+  masterPassphraseFile?: string;
+  clientauthPassphraseFile?: string;
 }
 
 export function register(group: Command): void {
@@ -26,16 +28,17 @@ export function register(group: Command): void {
     .option('--validity <dur>', 'lifetime, e.g. 365d or 1y (clipped to the issuer\'s)')
     .option('--clientauth <id>', 'client: which ClientAuth signs (default: the newest active one)')
     .option('--count <n>', 'client: issue this many (names get -1, -2, ... when a name is given)');
-  addPassphraseOptions(cmd);
+  addPassphraseOptions(cmd, { secrets: ['master', 'clientauth'] });
   cmd
     .addHelpText('after', `
-Signing needs the Master key (auth, host) or a ClientAuth key (client); encrypted keys take the
-passphrase from --passphrase-file, $IYESMP_PASSPHRASE or a prompt on a terminal.
+Signing needs the Master key (auth, host) or a ClientAuth key (client), and only that key's
+passphrase: --master-passphrase-file / --clientauth-passphrase-file, their $IYESMP_MASTER_PASSPHRASE /
+$IYESMP_CLIENTAUTH_PASSPHRASE, the shared --passphrase-file / $IYESMP_PASSPHRASE, or a prompt.
 
 Examples:
   $ iyesmp certs issue host host-4 --dns host4.example.com --ip 203.0.113.14
   $ iyesmp certs issue auth auth-eu --dns auth-eu.example.com
-  $ iyesmp certs issue client build-1-4-2 --passphrase-file ./ca.pass --json`)
+  $ iyesmp certs issue client build-1-4-2 --clientauth-passphrase-file ./clientauth.pass --json`)
     .action(action<IssueFlags>('certs issue', async (out, opts, [kind, name]) => runIssue(out, opts, String(kind), name as string | undefined)));
 }
 

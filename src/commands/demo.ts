@@ -206,6 +206,7 @@ async function createPki(ctx: DemoContext): Promise<void> {
     allowUnencryptedCaKeys: true,
     unencryptedSessionAuthKey: true,
     force: true,
+    keepBackup: false,
   });
   ctx.entries = pki.list();
   ctx.files.push({ kind: 'pki', path: ctx.pkiDir });

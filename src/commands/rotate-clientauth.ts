@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { action, type Output } from '../cli/output.js';
 import { DIR_FLAG, DIR_HELP, resolvePkiDir } from '../cli/pki-dir.js';
 import { addPassphraseOptions, durationDays, openPkiForSigning } from '../cli/pki.js';
+import { cliError } from '../cli/errors.js';
 
 interface RotateFlags {
   dir?: string;
@@ -10,6 +11,10 @@ interface RotateFlags {
   client?: boolean;
   clientName?: string;
   passphraseFile?: string;
+  masterPassphraseFile?: string;
+  clientauthPassphraseFile?: string;
+  yes?: boolean;
+  dryRun?: boolean;
   insecureNoPassphrase?: boolean;
 }
 
@@ -20,21 +25,24 @@ export function register(program: Command): void {
     .description('make a new ClientAuth (and its first client cert) for new game builds; old builds stay accepted until retired')
     .option(DIR_FLAG, DIR_HELP)
     .option('--retire <id>', 'instead of rotating, retire ClientAuth N (same as `iyesmp certs retire N`)')
+    .option('-y, --yes', 'with --retire: retire without asking (scripts)')
+    .option('--dry-run', 'with --retire: list the game builds that would be refused, change nothing')
     .option('--validity <dur>', 'lifetime of the new ClientAuth (default 2y)')
     .option('--client-name <name>', 'manifest name of the new client cert (default client-clientauth-N-1)')
     .option('--no-client', 'do not issue a client cert from the new ClientAuth');
-  addPassphraseOptions(cmd, { forNewKeys: true });
+  addPassphraseOptions(cmd, { forNewKeys: true, secrets: ['master', 'clientauth'] });
   cmd
     .addHelpText('after', `
 Rotation is data, not code: the Master-signed ClientAuth list in the PKI's trust/ folder changes,
 servers reload it. Typical sequence:
   1. iyesmp rotate-clientauth            -> ship the printed files in the next game build
   2. wait until players have updated
-  3. iyesmp rotate-clientauth --retire 1 -> old builds get "update your game"
+  3. iyesmp rotate-clientauth --retire 1 -> old builds get "update your game" (asks first; --yes in scripts)
 
 Examples:
   $ iyesmp rotate-clientauth --passphrase-file ./ca.pass
-  $ iyesmp rotate-clientauth --retire 1 --passphrase-file ./ca.pass
+  $ iyesmp rotate-clientauth --master-passphrase-file ./master.pass --clientauth-passphrase-file ./clientauth.pass
+  $ iyesmp rotate-clientauth --retire 1 --master-passphrase-file ./master.pass --yes
   $ iyesmp rotate-clientauth --json | jq -r '.data.gameBuildFiles[]'`)
     .action(action<RotateFlags>('rotate-clientauth', async (out, opts) => rotate(out, opts)));
 }
@@ -45,8 +53,9 @@ async function rotate(out: Output, opts: RotateFlags): Promise<void> {
     const { retire } = await import('./certs-retire.js');
     return retire(out, dir, opts.retire, opts, 'rotate-clientauth');
   }
+  if (opts.dryRun) throw cliError('bad_flag', '--dry-run applies to --retire only');
   const validityDays = durationDays(opts.validity, '--validity');
-  const { pki, unencryptedNewKeys } = await openPkiForSigning(dir, opts);
+  const { pki, unencryptedNewKeys } = await openPkiForSigning(dir, opts, { newKey: 'clientauth' });
   if (unencryptedNewKeys) {
     const { INSECURE_WARNING } = await import('../cli/passphrase.js');
     out.warn(INSECURE_WARNING);

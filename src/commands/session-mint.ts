@@ -16,6 +16,7 @@ interface MintFlags {
   out?: string;
   force?: boolean;
   passphraseFile?: string;
+  sessionauthPassphraseFile?: string;
 }
 
 export function register(group: Command): void {
@@ -31,7 +32,7 @@ export function register(group: Command): void {
     .option('--ttl <dur>', 'lifetime, e.g. 1h, 30m (max 7d)', '1h')
     .option('-o, --out <prefix>', 'write <prefix>.crt, <prefix>.chain.pem and with --generate-key <prefix>.key')
     .option('-f, --force', 'overwrite existing --out files');
-  addPassphraseOptions(cmd);
+  addPassphraseOptions(cmd, { secrets: ['sessionauth'] });
   cmd
     .addHelpText('after', `
 Without --out the certificate PEM is printed on stdout (with --json: data.certPem).
@@ -56,7 +57,8 @@ async function mint(out: Output, opts: MintFlags): Promise<void> {
   const ttlSeconds = parseDuration(opts.ttl, '--ttl');
   const dir = resolvePkiDir(opts.dir);
   const { openPki } = await import('../pki/index.js');
-  const pki = await openPki(dir, { passphrase: existingKeyPassphrase(opts) });
+  // SessionAuth's secret only: minting never needs the Master or a ClientAuth passphrase
+  const pki = await openPki(dir, { passphrases: { sessionauth: existingKeyPassphrase(opts, 'sessionauth') } });
   const minter = await pki.sessionMinter();
   const req = { sessionId: opts.session, playerId: opts.player, ttlSeconds };
   let privateKeyPem: string | undefined;

@@ -7,6 +7,13 @@ import type { ClientAuthStatus, KeyAlgorithm, ManifestEntry, MintedSession, Refu
 /** Asked only when a CA private key must be read or written encrypted. */
 export type PassphraseProvider = () => Promise<string>;
 
+/**
+ * Each CA key has its own secret, so a machine that holds one (an Auth node decrypting SessionAuth)
+ * learns nothing that opens another (Master stays offline).
+ */
+export type CaSecret = 'master' | 'clientauth' | 'sessionauth';
+export type CaPassphrases = Partial<Record<CaSecret, PassphraseProvider>>;
+
 /** Roles whose validity can be chosen at init/issue time. */
 export type ValidityRole = 'master' | 'clientauth' | 'sessionauth' | 'auth' | 'host' | 'client';
 
@@ -32,7 +39,9 @@ export interface InitOptions {
   hosts?: number | HostSpec[];
   /** name of the first client cert; default `client-clientauth-1-1` */
   clientName?: string;
-  /** CA keys are encrypted with this passphrase; without it `allowUnencryptedCaKeys` is required */
+  /** each CA key's own passphrase; a CA without one here falls back to `passphrase` */
+  passphrases?: CaPassphrases;
+  /** one passphrase for every CA key that has none in `passphrases` (how PKIs were made before per-CA secrets) */
   passphrase?: PassphraseProvider;
   allowUnencryptedCaKeys?: boolean;
   /**
@@ -40,12 +49,24 @@ export interface InitOptions {
    * even when a passphrase protects the other CA keys.
    */
   unencryptedSessionAuthKey?: boolean;
-  /** replace an existing PKI folder */
+  /**
+   * replace an existing PKI folder. The old folder is kept beside it as `<dir>.bak-YYYYMMDD-HHMMSS`
+   * (0700), and an encrypted one is only replaced with proof of its Master passphrase.
+   */
   force?: boolean;
+  /** with `force` over an encrypted PKI: the old Master key's passphrase */
+  oldMasterPassphrase?: PassphraseProvider;
+  /** with `force`: told where the old PKI was moved */
+  onBackup?: (backupDir: string) => void;
+  /** with `force`: false deletes the old PKI instead (throw-away development PKIs, as `iyesmp demo` makes); default true */
+  keepBackup?: boolean;
   now?: Date;
 }
 
 export interface OpenOptions {
+  /** each CA key's own passphrase; asked only for the CA an operation needs */
+  passphrases?: CaPassphrases;
+  /** for every CA without its own in `passphrases` (PKIs with one shared passphrase) */
   passphrase?: PassphraseProvider;
   /** needed to write new unencrypted CA keys (rotate without a passphrase) */
   allowUnencryptedCaKeys?: boolean;
@@ -101,7 +122,9 @@ export type CheckFindingKind =
   | 'missing_file'
   | 'fingerprint_mismatch'
   | 'bad_signature'
-  | 'trust_list';
+  | 'trust_list'
+  /** a key file that disagrees with the manifest's keyEncrypted, or one under an outdated KDF (warning) */
+  | 'key_encryption';
 
 export interface CheckFinding {
   name: string;

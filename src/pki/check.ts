@@ -4,8 +4,10 @@ import { promises as fs } from 'node:fs';
 import { IyesmpError } from '../errors.js';
 import type { CheckFinding, CheckReport } from './api.js';
 import { exists } from './fsutil.js';
+import { isCurrentKeyEncryption } from './keys.js';
+import type { ManifestEntry } from './types.js';
 import { DAY } from './options.js';
-import { pemToDerList, sha256Hex } from './pem.js';
+import { parsePem, pemToDerList, sha256Hex } from './pem.js';
 import type { Pki } from './pki.js';
 
 /** Expiry within `withinDays`, nesting of every chain, files matching the manifest, trust list. */
@@ -25,6 +27,7 @@ export async function checkPki(pki: Pki, o: { withinDays?: number; now?: Date } 
       add(e.name, 'missing_file', 'error', err instanceof IyesmpError ? err.message : `${e.certFile} cannot be read`);
     }
     if (e.keyFile && !(await exists(pki.path(e.keyFile)))) add(e.name, 'missing_file', 'error', `${e.keyFile} is missing`);
+    else if (e.keyFile) await checkKeyFile(pki.path(e.keyFile), e, add);
   }
   const entries: CheckReport['entries'] = [];
   for (const e of pki.manifest.entries) {
@@ -57,4 +60,22 @@ export async function checkPki(pki: Pki, o: { withinDays?: number; now?: Date } 
     add('trust', 'trust_list', 'error', err instanceof IyesmpError ? err.message : 'the signed ClientAuth list cannot be loaded');
   }
   return { ok: !findings.some((f) => f.severity === 'error'), now: now.toISOString(), withinDays, entries, findings };
+}
+
+/** The manifest's `keyEncrypted` against the file, and encrypted keys still under an outdated KDF (no passphrase needed). */
+async function checkKeyFile(file: string, e: ManifestEntry, add: (name: string, kind: CheckFinding['kind'], severity: CheckFinding['severity'], message: string) => void): Promise<void> {
+  let block;
+  try {
+    block = parsePem(await fs.readFile(file, 'latin1'), e.keyFile!).find((b) => b.label === 'PRIVATE KEY' || b.label === 'ENCRYPTED PRIVATE KEY');
+  } catch (err) {
+    add(e.name, 'missing_file', 'error', err instanceof IyesmpError ? err.message : `${e.keyFile} cannot be read`);
+    return;
+  }
+  if (!block) return add(e.name, 'missing_file', 'error', `${e.keyFile} holds no PKCS#8 private key`);
+  const encrypted = block.label === 'ENCRYPTED PRIVATE KEY';
+  if (encrypted !== e.keyEncrypted) {
+    add(e.name, 'key_encryption', 'error', `${e.keyFile} is ${encrypted ? 'encrypted' : 'not encrypted'} but the manifest says the opposite`);
+  } else if (encrypted && !isCurrentKeyEncryption(block.der)) {
+    add(e.name, 'key_encryption', 'warning', `${e.keyFile} is encrypted with an outdated KDF; the next command that opens it and writes the PKI re-encrypts it`);
+  }
 }

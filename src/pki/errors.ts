@@ -40,6 +40,7 @@ export const PKI_ERRORS = {
   no_sessionauth: ['conflict', 'internal'],
   not_a_pki: 'conflict',
   not_found: ['io', 'usage'],
+  old_passphrase_required: 'usage',
   passphrase_required: 'usage',
   path_exists: 'conflict',
   pki_exists: 'conflict',

@@ -5,7 +5,7 @@
  */
 export * from './types.js';
 export type * from './api.js';
-export { openPki, Pki } from './pki.js';
+export { openPki, Pki, type RetirePlan } from './pki.js';
 export { initPki } from './init.js';
 export { MANIFEST_FILE, MANIFEST_VERSION, type Manifest } from './manifest.js';
 export {

@@ -6,10 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pkiError } from './errors.js';
-import type { HostSpec, InitOptions } from './api.js';
+import type { CaSecret, HostSpec, InitOptions, PassphraseProvider } from './api.js';
+import { BACKUP_MODE, backupPath } from './backup.js';
 import { ioError } from './fsutil.js';
-import { checkAlgorithm } from './keys.js';
-import { MANIFEST_FILE, MANIFEST_VERSION, type Manifest } from './manifest.js';
+import { checkAlgorithm, loadPrivateKey } from './keys.js';
+import { MANIFEST_FILE, MANIFEST_VERSION, parseManifest, type Manifest } from './manifest.js';
 import { validateName } from './names.js';
 import { DEFAULT_DAYS, checkDays, checkSans, memoPassphrase, unencryptedRefused } from './options.js';
 import { floorSeconds } from './profiles.js';
@@ -56,14 +57,15 @@ export async function initPki(opts: InitOptions): Promise<Pki> {
 
   // refuse before asking for a passphrase
   const existing = await fs.lstat(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(ioError(err, 'inspect', dir))));
-  let replace = false;
+  /** 'empty': an empty folder to take over; 'pki': an old PKI, kept as a dated backup */
+  let replace: 'empty' | 'pki' | undefined;
   if (existing) {
     if (!existing.isDirectory()) throw pkiError('path_exists', `${dir} exists and is not a folder`);
     const contents = await fs.readdir(dir).catch((err) => Promise.reject(ioError(err, 'read', dir)));
     if (contents.length > 0) {
       if (!opts.force) {
         throw pkiError('pki_exists', `${dir} already exists and is not empty`, {
-          hint: 'use --force to replace it (the old PKI is deleted), or choose another folder',
+          hint: 'use --force to replace it (the old PKI is kept as a dated backup), or choose another folder',
         });
       }
       // force deletes the old folder: only ever an iyesmp PKI, never some other non-empty folder
@@ -73,11 +75,22 @@ export async function initPki(opts: InitOptions): Promise<Pki> {
         });
       }
     }
-    replace = true;
+    replace = contents.length > 0 ? 'pki' : 'empty';
   }
-  const passphrase = memoPassphrase(opts.passphrase);
-  if (!passphrase && !opts.allowUnencryptedCaKeys) throw unencryptedRefused();
-  const pass = passphrase ? await passphrase() : undefined;
+  if (replace === 'pki') await proveOldMaster(dir, opts.oldMasterPassphrase);
+  // each CA key its own secret; SessionAuth may be kept in clear by an explicit choice
+  const shared = memoPassphrase(opts.passphrase);
+  const providers: Record<CaSecret, PassphraseProvider | undefined> = {
+    master: memoPassphrase(opts.passphrases?.master) ?? shared,
+    clientauth: memoPassphrase(opts.passphrases?.clientauth) ?? shared,
+    sessionauth: opts.unencryptedSessionAuthKey ? undefined : (memoPassphrase(opts.passphrases?.sessionauth) ?? shared),
+  };
+  const pass: Partial<Record<CaSecret, string>> = {};
+  for (const secret of ['master', 'clientauth', 'sessionauth'] as const) {
+    const provider = providers[secret];
+    if (provider) pass[secret] = await provider();
+    else if (!opts.allowUnencryptedCaKeys && !(secret === 'sessionauth' && opts.unencryptedSessionAuthKey)) throw unencryptedRefused();
+  }
   const now = opts.now ?? new Date();
 
   const parent = path.dirname(dir);
@@ -97,25 +110,48 @@ export async function initPki(opts: InitOptions): Promise<Pki> {
       trustSequence: 0,
       entries: [],
     };
-    const pki = new Pki(tmp, manifest, { passphrase: pass === undefined ? undefined : async () => pass, allowUnencryptedCaKeys: opts.allowUnencryptedCaKeys });
-    await pki._build({ days, authDns, authIps: opts.authIpAddresses, hosts, clientName, caPass: pass, sessionAuthPass: opts.unencryptedSessionAuthKey ? undefined : pass, now });
+    const secrets = { ...(pass.master !== undefined ? { master: async () => pass.master! } : {}), ...(pass.clientauth !== undefined ? { clientauth: async () => pass.clientauth! } : {}), ...(pass.sessionauth !== undefined ? { sessionauth: async () => pass.sessionauth! } : {}) };
+    const pki = new Pki(tmp, manifest, { passphrases: secrets, allowUnencryptedCaKeys: opts.allowUnencryptedCaKeys });
+    await pki._build({ days, authDns, authIps: opts.authIpAddresses, hosts, clientName, pass, now });
     await fs.chmod(tmp, 0o755);
-    if (replace) {
-      const old = path.join(parent, `.${path.basename(dir)}.old-${randomBytes(6).toString('hex')}`);
-      await fs.rename(dir, old);
+    if (replace === 'pki') {
+      // the old PKI is kept, never deleted: its keys may still be the only copy
+      const backup = await backupPath(dir, now);
+      await fs.rename(dir, backup);
       try {
         await fs.rename(tmp, dir);
       } catch (err) {
-        await fs.rename(old, dir).catch(() => undefined);
+        await fs.rename(backup, dir).catch(() => undefined);
         throw err;
       }
-      await fs.rm(old, { recursive: true, force: true });
+      if (opts.keepBackup === false) await fs.rm(backup, { recursive: true, force: true });
+      else {
+        await fs.chmod(backup, BACKUP_MODE);
+        opts.onBackup?.(backup);
+      }
     } else {
+      if (replace === 'empty') await fs.rmdir(dir);
       await fs.rename(tmp, dir);
     }
-    return await openPki(dir, { passphrase, allowUnencryptedCaKeys: opts.allowUnencryptedCaKeys });
+    return await openPki(dir, { passphrases: secrets, allowUnencryptedCaKeys: opts.allowUnencryptedCaKeys });
   } catch (err) {
     await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     throw ioError(err, 'create PKI in', dir);
   }
+}
+
+/** An encrypted PKI is only replaced by someone who can open its Master key. */
+async function proveOldMaster(dir: string, passphrase: PassphraseProvider | undefined): Promise<void> {
+  const manifestFile = path.join(dir, MANIFEST_FILE);
+  const text = await fs.readFile(manifestFile, 'utf8').catch((err) => Promise.reject(ioError(err, 'read', manifestFile)));
+  const master = parseManifest(text, manifestFile).entries.find((e) => e.role === 'master');
+  if (!master?.keyEncrypted || !master.keyFile) return;
+  if (!passphrase) {
+    throw pkiError('old_passphrase_required', `${dir} holds an encrypted PKI; replacing it needs its Master passphrase`, {
+      hint: 'give the old Master passphrase (prompt, or --old-passphrase-file)',
+    });
+  }
+  const keyFile = path.join(dir, master.keyFile);
+  const pem = await fs.readFile(keyFile, 'utf8').catch((err) => Promise.reject(ioError(err, 'read', keyFile)));
+  await loadPrivateKey(pem, `the old Master key ${keyFile}`, passphrase);
 }

@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pkiError } from './errors.js';
 import type {
+  CaSecret,
   CheckReport,
   IssueAuthOptions,
   IssueClientOptions,
@@ -24,9 +25,10 @@ import type {
 } from './api.js';
 import type { KeyAlgorithm, ManifestEntry, Role } from './types.js';
 import { FileTransaction, KEY_MODE, PUBLIC_MODE, ioError } from './fsutil.js';
+import { copyToBackup } from './backup.js';
 import { checkPki } from './check.js';
 import { DAY, DEFAULT_DAYS, checkDays, checkSans, memoPassphrase, unencryptedRefused } from './options.js';
-import { algorithmOf, exportPrivateKeyPem, generateKeyPair, loadPrivateKey, toCryptoKey } from './keys.js';
+import { algorithmOf, encryptPrivateKeyPem, exportPrivateKeyPem, generateKeyPair, loadPrivateKeyInfo, toCryptoKey } from './keys.js';
 import { MANIFEST_FILE, parseManifest, serializeManifest, type Manifest } from './manifest.js';
 import { validateName } from './names.js';
 import { derToPem, pemToDerList, sha256Hex } from './pem.js';
@@ -50,12 +52,19 @@ import { x509 } from './x509.js';
 interface LoadedCa extends Issuer {
   entry: ManifestEntry;
   privateKey: KeyObject;
+  /** the passphrase of a key encrypted with an outdated KDF: the next write re-encrypts it */
+  rewrap?: string;
+}
+
+/** Which secret protects a CA key; leaves have none. */
+function secretOf(role: Role): CaSecret | undefined {
+  return role === 'master' || role === 'clientauth' || role === 'sessionauth' ? role : undefined;
 }
 
 export class Pki {
   #dir: string;
   #manifest: Manifest;
-  readonly #passphrase: PassphraseProvider | undefined;
+  readonly #secrets: Record<CaSecret, PassphraseProvider | undefined>;
   readonly #allowUnencrypted: boolean;
   readonly #cas = new Map<string, LoadedCa>();
 
@@ -63,7 +72,10 @@ export class Pki {
   constructor(dir: string, manifest: Manifest, opts: OpenOptions = {}) {
     this.#dir = dir;
     this.#manifest = manifest;
-    this.#passphrase = memoPassphrase(opts.passphrase);
+    // one memo for the shared passphrase, so a PKI under one passphrase asks once
+    const shared = memoPassphrase(opts.passphrase);
+    const own = (s: CaSecret) => memoPassphrase(opts.passphrases?.[s]) ?? shared;
+    this.#secrets = { master: own('master'), clientauth: own('clientauth'), sessionauth: own('sessionauth') };
     this.#allowUnencrypted = Boolean(opts.allowUnencryptedCaKeys);
   }
 
@@ -152,19 +164,32 @@ export class Pki {
       throw ioError(err, 'read key', keyFile);
     }
     const ca = parseCa(await this.certPem(name), name, entry.role, this.path(entry.certFile));
-    const privateKey = await loadPrivateKey(keyPem, keyFile, this.#passphrase);
+    const secret = secretOf(entry.role);
+    const { key: privateKey, passphrase, outdated } = await loadPrivateKeyInfo(keyPem, keyFile, secret && this.#secrets[secret]);
     if (!ca.node.checkPrivateKey(privateKey)) {
       throw pkiError('key_mismatch', `${keyFile} does not belong to the certificate of ${name}`);
     }
     const algorithm = algorithmOf(privateKey, keyFile);
     const loaded: LoadedCa = { entry, privateKey, cert: ca.cert, keyId: ca.keyId, algorithm, signingKey: await toCryptoKey(privateKey, algorithm) };
+    if (outdated && passphrase !== undefined) loaded.rewrap = passphrase;
     this.#cas.set(name, loaded);
     return loaded;
   }
 
+  /** Loads (and so proves the passphrase of) the Master key, before a change the operator confirmed. */
+  async unlockMaster(): Promise<void> {
+    await this.#loadCa('master');
+  }
+
+  /** Copies the folder to a dated `<dir>.bak-YYYYMMDD-HHMMSS` (0700) before a destructive change; returns its path. */
+  async backup(now = new Date()): Promise<string> {
+    return copyToBackup(this.#dir, now);
+  }
+
   /** The passphrase for a new CA key, or undefined when unencrypted keys are explicitly allowed. */
-  async #caKeyPassphrase(): Promise<string | undefined> {
-    if (this.#passphrase) return this.#passphrase();
+  async #caKeyPassphrase(secret: CaSecret): Promise<string | undefined> {
+    const provider = this.#secrets[secret];
+    if (provider) return provider();
     if (this.#allowUnencrypted) return undefined;
     throw unencryptedRefused();
   }
@@ -234,7 +259,8 @@ export class Pki {
     const certFile = `certs/${a.name}.pem`;
     const keyFile = `keys/${a.name}.key.pem`;
     await tx.write(this.path(certFile), certPem, PUBLIC_MODE, true);
-    await tx.write(this.path(keyFile), exportPrivateKeyPem(pair.privateKey, a.keyPassphrase), KEY_MODE, true);
+    const keyPem = a.keyPassphrase === undefined ? exportPrivateKeyPem(pair.privateKey) : await encryptPrivateKeyPem(pair.privateKey, a.keyPassphrase);
+    await tx.write(this.path(keyFile), keyPem, KEY_MODE, true);
     const entry: ManifestEntry = {
       name: a.name,
       role: a.role,
@@ -271,14 +297,27 @@ export class Pki {
         this.#manifest = manifest;
         await this.#writeTrust(tx);
       }
+      const rewrapped = await this.#rewrapOutdated(tx);
       await tx.write(this.path(MANIFEST_FILE), serializeManifest(manifest), PUBLIC_MODE);
       this.#manifest = manifest;
+      for (const ca of rewrapped) delete ca.rewrap;
       return result;
     } catch (err) {
       this.#manifest = before;
       await tx.rollback();
       throw ioError(err, 'update', this.#dir);
     }
+  }
+
+  /** CA keys this command opened that still use an old KDF: rewritten in the current format (atomic, 0600) with the same passphrase. */
+  async #rewrapOutdated(tx: FileTransaction): Promise<LoadedCa[]> {
+    const done: LoadedCa[] = [];
+    for (const ca of this.#cas.values()) {
+      if (ca.rewrap === undefined || !ca.entry.keyFile) continue;
+      await tx.write(this.path(ca.entry.keyFile), await encryptPrivateKeyPem(ca.privateKey, ca.rewrap), KEY_MODE);
+      done.push(ca);
+    }
+    return done;
   }
 
   async #writeTrust(tx: FileTransaction, now = new Date()): Promise<void> {
@@ -359,7 +398,7 @@ export class Pki {
   async rotateClientAuth(o: RotateOptions = {}): Promise<RotateResult> {
     const days = checkDays(o.validityDays ?? DEFAULT_DAYS.clientauth, 'clientauth');
     const master = await this.#loadCa('master'); // an encrypted Master asks for the passphrase first
-    const keyPassphrase = await this.#caKeyPassphrase();
+    const keyPassphrase = await this.#caKeyPassphrase('clientauth');
     const id = Math.max(0, ...this.clientAuths().map((c) => c.clientAuthId ?? 0)) + 1;
     const now = o.now ?? new Date();
     const name = this.#requireNewName(`clientauth-${id}`);
@@ -381,8 +420,11 @@ export class Pki {
     return { clientAuth: caEntry, client, active: this.clientAuths().filter((c) => c.status === 'active'), gameBuildFiles };
   }
 
-  /** Servers refuse client certs of a retired ClientAuth once they reload the trust list. */
-  async retireClientAuth(id: number): Promise<ManifestEntry> {
+  /**
+   * What retiring ClientAuth `id` would do, without a passphrase or a write: the game builds (client
+   * certs it signed) servers would refuse, and the ClientAuths still accepted. Refuses as retire does.
+   */
+  retirePlan(id: number): RetirePlan {
     const target = this.#clientAuthById(id);
     if (target.status === 'retired') throw pkiError('already_retired', `${target.name} is already retired`);
     const active = this.clientAuths().filter((c) => c.status === 'active');
@@ -391,6 +433,17 @@ export class Pki {
         hint: 'run iyesmp rotate-clientauth first',
       });
     }
+    return {
+      target,
+      newest: target.name === this.currentClientAuth().name,
+      refusedClients: this.list('client').filter((e) => e.issuer === target.name),
+      stillActive: active.filter((c) => c.name !== target.name),
+    };
+  }
+
+  /** Servers refuse client certs of a retired ClientAuth once they reload the trust list. */
+  async retireClientAuth(id: number): Promise<ManifestEntry> {
+    const { target } = this.retirePlan(id);
     await this.#loadCa('master'); // ask for the passphrase before changing anything
     return this.#commit(async () => {
       const entries = this.#manifest.entries.map((e) => (e.name === target.name ? { ...e, status: 'retired' as const } : e));
@@ -418,11 +471,11 @@ export class Pki {
       return ca;
     };
     const now = plan.now;
-    const master = await remember(await this.#make(tx, { role: 'master', name: 'master', issuer: 'self', days: d.master, now, keyPassphrase: plan.caPass }));
+    const master = await remember(await this.#make(tx, { role: 'master', name: 'master', issuer: 'self', days: d.master, now, keyPassphrase: plan.pass.master }));
     const clientAuth = await remember(
-      await this.#make(tx, { role: 'clientauth', name: 'clientauth-1', issuer: master, days: d.clientauth, now, clientAuthId: 1, keyPassphrase: plan.caPass }),
+      await this.#make(tx, { role: 'clientauth', name: 'clientauth-1', issuer: master, days: d.clientauth, now, clientAuthId: 1, keyPassphrase: plan.pass.clientauth }),
     );
-    await remember(await this.#make(tx, { role: 'sessionauth', name: 'sessionauth', issuer: master, days: d.sessionauth, now, keyPassphrase: plan.sessionAuthPass }));
+    await remember(await this.#make(tx, { role: 'sessionauth', name: 'sessionauth', issuer: master, days: d.sessionauth, now, keyPassphrase: plan.pass.sessionauth }));
     const leaves: ManifestEntry[] = [];
     leaves.push((await this.#make(tx, { role: 'auth', name: 'auth', issuer: master, days: d.auth, now, dnsNames: plan.authDns, ipAddresses: plan.authIps })).entry);
     for (const h of plan.hosts) {
@@ -454,7 +507,8 @@ export class Pki {
     } catch (err) {
       throw ioError(err, 'read key', this.path(e.keyFile));
     }
-    return createSessionMinter({ certPem: await this.certPem(e.name), keyPem, passphrase: this.#passphrase });
+    const passphrase = this.#secrets.sessionauth;
+    return createSessionMinter({ certPem: await this.certPem(e.name), keyPem, ...(passphrase ? { passphrase } : {}) });
   }
 
   /** Checks a cert file (PEM chain or DER) against this PKI, optionally for a role. */
@@ -550,13 +604,22 @@ export async function openPki(dir: string, opts: OpenOptions = {}): Promise<Pki>
   return new Pki(abs, parseManifest(text, file), opts);
 }
 
+export interface RetirePlan {
+  target: ManifestEntry;
+  /** the ClientAuth that signs new client certs today */
+  newest: boolean;
+  /** client certs of this PKI that ClientAuth signed: the game builds servers would refuse */
+  refusedClients: ManifestEntry[];
+  stillActive: ManifestEntry[];
+}
+
 export interface BuildPlan {
   days: Record<Exclude<ValidityRole, 'client'>, number> & { client?: number };
   authDns: string[];
   authIps?: string[];
   hosts: HostSpec[];
   clientName: string;
-  caPass?: string;
-  sessionAuthPass?: string;
+  /** each CA key's passphrase; undefined writes that key unencrypted */
+  pass: Partial<Record<CaSecret, string>>;
   now: Date;
 }

@@ -5,24 +5,50 @@ import { cliError } from '../cli/errors.js';
 
 /**
  * The `iyesmp certs init` wizard: asks only what the flags left open (Auth server name, number of
- * hosts, CA passphrase) and hands the answers back. It never touches files itself, so it can be
- * tested by feeding keystrokes.
+ * hosts, a passphrase for each CA key, and whether SessionAuth is kept unencrypted) and hands the
+ * answers back. It never touches files itself, so it can be tested by feeding keystrokes.
  */
 export interface InitAnswers {
   authName?: string;
   hosts?: number;
+  /** Master's */
   passphrase?: string;
+  clientauthPassphrase?: string;
+  sessionauthPassphrase?: string;
+  /** SessionAuth kept in clear at 0600 so Auth servers start unattended: only by this explicit answer */
+  sessionauthUnencrypted?: boolean;
 }
 
 export interface InitWizardProps {
-  ask: { authName?: boolean; hosts?: boolean; passphrase?: boolean };
+  /** `passphrase`: Master's; `sessionauth`: a passphrase of its own or unencrypted, the operator chooses */
+  ask: { authName?: boolean; hosts?: boolean; passphrase?: boolean; clientauthPassphrase?: boolean; sessionauth?: boolean };
   defaults: { authName: string; hosts: number };
   minPassphraseLength: number;
   onDone(answers: InitAnswers): void;
   onCancel(): void;
 }
 
-type Step = 'authName' | 'hosts' | 'passphrase' | 'confirm' | 'done';
+type Step =
+  | 'authName'
+  | 'hosts'
+  | 'passphrase'
+  | 'confirm'
+  | 'clientauthPassphrase'
+  | 'clientauthConfirm'
+  | 'sessionauthMode'
+  | 'sessionauthPassphrase'
+  | 'sessionauthConfirm'
+  | 'done';
+
+/** Each passphrase step, its confirmation and the answer it fills. */
+const PASSPHRASE_STEPS = {
+  passphrase: { confirm: 'confirm', answer: 'passphrase' },
+  clientauthPassphrase: { confirm: 'clientauthConfirm', answer: 'clientauthPassphrase' },
+  sessionauthPassphrase: { confirm: 'sessionauthConfirm', answer: 'sessionauthPassphrase' },
+} as const;
+type PassphraseStep = keyof typeof PASSPHRASE_STEPS;
+const CONFIRM_OF: Partial<Record<Step, PassphraseStep>> = { confirm: 'passphrase', clientauthConfirm: 'clientauthPassphrase', sessionauthConfirm: 'sessionauthPassphrase' };
+const isMasked = (s: Step) => s in PASSPHRASE_STEPS || s in CONFIRM_OF;
 
 const HOSTNAME_OR_IP = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*$/;
 export const MAX_WIZARD_HOSTS = 100;
@@ -42,6 +68,8 @@ export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCance
     ...(ask.authName ? (['authName'] as const) : []),
     ...(ask.hosts ? (['hosts'] as const) : []),
     ...(ask.passphrase ? (['passphrase', 'confirm'] as const) : []),
+    ...(ask.clientauthPassphrase ? (['clientauthPassphrase', 'clientauthConfirm'] as const) : []),
+    ...(ask.sessionauth ? (['sessionauthMode', 'sessionauthPassphrase', 'sessionauthConfirm'] as const) : []),
     'done',
   ];
   // All progress lives in one ref and a single key handler reads it: keys that arrive before React
@@ -51,10 +79,10 @@ export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCance
   const refresh = () => rerender((n) => n + 1);
   const step = steps[p.index] ?? 'done';
 
-  const advance = (update: InitAnswers) => {
+  const advance = (update: InitAnswers, skip = 0) => {
     p.answers = { ...p.answers, ...update };
     p.error = undefined;
-    p.index += 1;
+    p.index += 1 + skip;
     if (steps[p.index] === 'done') {
       p.finished = true;
       onDone(p.answers);
@@ -75,9 +103,21 @@ export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCance
         else advance({ hosts: n });
         return;
       }
+      case 'sessionauthMode': {
+        const t = v.trim().toLowerCase();
+        if (t === '' || t === 'p') advance({});
+        else if (t === 'u') advance({ sessionauthUnencrypted: true }, 2);
+        else p.error = 'type p (a passphrase of its own) or u (unencrypted, 0600)';
+        return;
+      }
       case 'passphrase':
+      case 'clientauthPassphrase':
+      case 'sessionauthPassphrase':
         if (v.length < minPassphraseLength) {
           p.error = `use at least ${minPassphraseLength} characters`;
+        } else if (s === 'sessionauthPassphrase' && (v === p.answers.passphrase || v === p.answers.clientauthPassphrase)) {
+          // SessionAuth is opened on every Auth server: its secret must open nothing else
+          p.error = 'SessionAuth needs a passphrase of its own, not the Master or ClientAuth one';
         } else {
           p.pending = v;
           p.error = undefined;
@@ -85,13 +125,15 @@ export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCance
         }
         return;
       case 'confirm':
+      case 'clientauthConfirm':
+      case 'sessionauthConfirm':
         if (v !== p.pending) {
           p.pending = '';
           p.index -= 1;
           p.error = 'the passphrases differ; enter it again';
         } else {
           p.pending = '';
-          advance({ passphrase: v });
+          advance({ [PASSPHRASE_STEPS[CONFIRM_OF[s]!].answer]: v });
         }
         return;
       default:
@@ -112,8 +154,8 @@ export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCance
       const isEnter = chunk === '\r' || chunk === '\n' || chunk === '\r\n';
       const k = chunks.length > 1 ? { ...key, return: isEnter } : key;
       const s = steps[p.index] ?? 'done';
-      const placeholder = s === 'authName' ? defaults.authName : s === 'hosts' ? String(defaults.hosts) : undefined;
-      const ev = applyKey(p.value, isEnter ? '' : chunk, k, { ...(placeholder !== undefined ? { placeholder } : {}), mask: s === 'passphrase' || s === 'confirm' });
+      const placeholder = s === 'authName' ? defaults.authName : s === 'hosts' ? String(defaults.hosts) : s === 'sessionauthMode' ? 'p' : undefined;
+      const ev = applyKey(p.value, isEnter ? '' : chunk, k, { ...(placeholder !== undefined ? { placeholder } : {}), mask: isMasked(s) });
       if (ev.kind === 'edit') p.value = ev.value;
       else if (ev.kind === 'submit') {
         p.value = '';
@@ -130,8 +172,21 @@ export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCance
       case 'hosts':
         return <TextField label={`How many host servers (1-${MAX_WIZARD_HOSTS})?`} value={p.value} placeholder={String(defaults.hosts)} error={p.error} />;
       case 'passphrase':
-        return <TextField label="Passphrase for the CA keys:" value={p.value} mask error={p.error} />;
+        return <TextField label="Passphrase for the CA keys, first the Master key (kept offline):" value={p.value} mask error={p.error} />;
+      case 'clientauthPassphrase':
+        return <TextField label="Passphrase for the ClientAuth keys (sign game builds; kept offline):" value={p.value} mask error={p.error} />;
+      case 'sessionauthMode':
+        return (
+          <Box flexDirection="column">
+            <Text dimColor>Every Auth server opens the SessionAuth key at start.</Text>
+            <TextField label="SessionAuth key: p = own passphrase, u = unencrypted (0600)?" value={p.value} placeholder="p" error={p.error} />
+          </Box>
+        );
+      case 'sessionauthPassphrase':
+        return <TextField label="Passphrase for the SessionAuth key (its own):" value={p.value} mask error={p.error} />;
       case 'confirm':
+      case 'clientauthConfirm':
+      case 'sessionauthConfirm':
         return <TextField label="Repeat the passphrase:" value={p.value} mask error={p.error} />;
       default:
         return <Text color="green">Creating the PKI…</Text>;
@@ -144,6 +199,7 @@ export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCance
       <Text dimColor>Enter accepts the suggestion; Esc cancels. Flags can answer these in scripts (see --help).</Text>
       {p.answers.authName !== undefined ? <Text>Auth server: {p.answers.authName}</Text> : null}
       {p.answers.hosts !== undefined ? <Text>Hosts: {p.answers.hosts}</Text> : null}
+      {p.answers.sessionauthUnencrypted ? <Text>SessionAuth key: unencrypted (0600)</Text> : null}
       {field()}
     </Box>
   );

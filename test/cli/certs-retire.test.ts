@@ -20,7 +20,7 @@ afterAll(() => tmp?.cleanup());
 
 describe('certs retire --insecure-no-passphrase', () => {
   it('retires a ClientAuth of an unencrypted PKI without asking for a passphrase', () => {
-    const r = run(['certs', 'retire', 'clientauth-1', '--dir', pki, '--insecure-no-passphrase', '--json']);
+    const r = run(['certs', 'retire', 'clientauth-1', '--dir', pki, '--insecure-no-passphrase', '--yes', '--json']);
     expect(r.code).toBe(0);
     const d = json(r).data;
     expect(d.retired).toMatchObject({ name: 'clientauth-1', status: 'retired' });

@@ -5,16 +5,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANSI, json, run, STACK, tempDir } from './helpers.js';
 
 const PASS = 'correct horse battery staple';
+// SessionAuth has a secret of its own (issue #12)
+const SESSION_PASS = 'online sessionauth secret';
 let tmp: ReturnType<typeof tempDir>;
 let pki: string;
 let passFile: string;
+let sessionPassFile: string;
 
 beforeAll(() => {
   tmp = tempDir();
   pki = path.join(tmp.dir, 'pki');
   passFile = path.join(tmp.dir, 'ca.pass');
   writeFileSync(passFile, PASS + '\n');
-  const r = run(['certs', 'init', '--dir', pki, '--auth-name', 'auth.example.com', '--auth-ip', '127.0.0.1', '--hosts', '2', '--host-ip', '10.0.0.1', '--passphrase-file', passFile, '--json']);
+  sessionPassFile = path.join(tmp.dir, 'sessionauth.pass');
+  writeFileSync(sessionPassFile, SESSION_PASS + '\n');
+  const r = run(['certs', 'init', '--dir', pki, '--auth-name', 'auth.example.com', '--auth-ip', '127.0.0.1', '--hosts', '2', '--host-ip', '10.0.0.1', '--passphrase-file', passFile, '--sessionauth-passphrase-file', sessionPassFile, '--json']);
   if (r.code !== 0) throw new Error(`init failed (${r.code}): ${r.stdout}${r.stderr}`);
 });
 afterAll(() => tmp?.cleanup());
@@ -76,7 +81,7 @@ describe('certs init', () => {
 
   it('takes the passphrase from IYESMP_PASSPHRASE', () => {
     const dir = path.join(tmp.dir, 'envpass');
-    const r = run(['certs', 'init', '--dir', dir, '--yes', '--json'], { env: { IYESMP_PASSPHRASE: PASS } });
+    const r = run(['certs', 'init', '--dir', dir, '--yes', '--json'], { env: { IYESMP_PASSPHRASE: PASS, IYESMP_SESSIONAUTH_PASSPHRASE: SESSION_PASS } });
     expect(r.code).toBe(0);
     expect(json(r).data.encrypted).toBe(true);
     expect(r.stdout + r.stderr).not.toContain(PASS);
@@ -189,7 +194,7 @@ describe('issue, rotate-clientauth, retire', () => {
     expect(run(['certs', 'verify', oldClient, '--dir', pki, '--role', 'client']).code).toBe(0);
     expect(run(['certs', 'verify', d.client.certPath, '--dir', pki, '--role', 'client']).code).toBe(0);
 
-    const ret = run(['rotate-clientauth', '--retire', '1', '--dir', pki, '--passphrase-file', passFile, '--json']);
+    const ret = run(['rotate-clientauth', '--retire', '1', '--dir', pki, '--passphrase-file', passFile, '--yes', '--json']);
     expect(ret.code).toBe(0);
     expect(json(ret).data.retired).toMatchObject({ name: 'clientauth-1', status: 'retired' });
 
@@ -217,7 +222,7 @@ describe('issue, rotate-clientauth, retire', () => {
 describe('session mint', () => {
   it('a minted session cert (generated key) verifies as a session cert', () => {
     const prefix = path.join(tmp.dir, 'sessions', 'alice');
-    const r = run(['session', 'mint', '--dir', pki, '--generate-key', '--session', 's-42', '--player', 'alice', '--ttl', '30m', '--out', prefix, '--passphrase-file', passFile, '--json']);
+    const r = run(['session', 'mint', '--dir', pki, '--generate-key', '--session', 's-42', '--player', 'alice', '--ttl', '30m', '--out', prefix, '--sessionauth-passphrase-file', sessionPassFile, '--json']);
     expect(r.code).toBe(0);
     const d = json(r).data;
     expect(d).toMatchObject({ sessionId: 's-42', playerId: 'alice' });
@@ -236,7 +241,7 @@ describe('session mint', () => {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const pub = path.join(tmp.dir, 'bob.pub.pem');
     writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
-    const r = run(['session', 'mint', '--dir', pki, '--public-key', pub, '--session', 's-43', '--player', 'bob', '--passphrase-file', passFile]);
+    const r = run(['session', 'mint', '--dir', pki, '--public-key', pub, '--session', 's-43', '--player', 'bob', '--sessionauth-passphrase-file', sessionPassFile]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^-----BEGIN CERTIFICATE-----/);
     const crt = path.join(tmp.dir, 'bob.crt');
@@ -247,7 +252,7 @@ describe('session mint', () => {
   it('needs exactly one key source and refuses bad ids', () => {
     expect(run(['session', 'mint', '--dir', pki, '--session', 's', '--player', 'p']).code).toBe(2);
     expect(run(['session', 'mint', '--dir', pki, '--generate-key', '--session', 's', '--player', 'p']).code).toBe(2);
-    const bad = run(['session', 'mint', '--dir', pki, '--generate-key', '--out', path.join(tmp.dir, 'x'), '--session', 'a/b', '--player', 'p', '--passphrase-file', passFile, '--json']);
+    const bad = run(['session', 'mint', '--dir', pki, '--generate-key', '--out', path.join(tmp.dir, 'x'), '--session', 'a/b', '--player', 'p', '--sessionauth-passphrase-file', sessionPassFile, '--json']);
     expect(bad.code).toBe(2);
   });
 });

@@ -10,6 +10,9 @@ interface Answers {
   authName?: string;
   hosts?: number;
   passphrase?: string;
+  clientauthPassphrase?: string;
+  sessionauthPassphrase?: string;
+  sessionauthUnencrypted?: boolean;
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 10));
@@ -41,7 +44,7 @@ async function waitDone<T>(get: () => T | undefined): Promise<T> {
   throw new Error('the wizard did not finish');
 }
 
-async function mount(ask: { authName?: boolean; hosts?: boolean; passphrase?: boolean }) {
+async function mount(ask: { authName?: boolean; hosts?: boolean; passphrase?: boolean; clientauthPassphrase?: boolean; sessionauth?: boolean }) {
   let done: Answers | undefined;
   let cancelled = false;
   const app = render(
@@ -151,6 +154,33 @@ describe('InitWizard', () => {
     w.app.stdin.write('\u001b');
     expect(await waitDone(() => (w.cancelled() ? true : undefined))).toBe(true);
     expect(w.answers()).toBeUndefined();
+    w.app.unmount();
+  });
+
+  it('asks a passphrase for each CA key, SessionAuth its own (never the Master one)', async () => {
+    const w = await mount({ passphrase: true, clientauthPassphrase: true, sessionauth: true });
+    await shows(w.app, 'Master key');
+    await type(w.app.stdin, 'master-secret\rmaster-secret\r');
+    await shows(w.app, 'Passphrase for the ClientAuth keys');
+    await type(w.app.stdin, 'clientauth-secret\rclientauth-secret\r');
+    await shows(w.app, 'p = own passphrase, u = unencrypted');
+    await type(w.app.stdin, '\r');
+    await shows(w.app, 'Passphrase for the SessionAuth key');
+    await type(w.app.stdin, 'master-secret\r');
+    await shows(w.app, 'not the Master or ClientAuth one');
+    expect(w.app.lastFrame()).not.toContain('master-secret');
+    await type(w.app.stdin, 'session-secret\rsession-secret\r');
+    expect(await waitDone(w.answers)).toEqual({ passphrase: 'master-secret', clientauthPassphrase: 'clientauth-secret', sessionauthPassphrase: 'session-secret' });
+    w.app.unmount();
+  });
+
+  it('keeps SessionAuth unencrypted only when the operator answers u', async () => {
+    const w = await mount({ sessionauth: true });
+    await shows(w.app, 'unencrypted (0600)');
+    await type(w.app.stdin, 'x\r');
+    await shows(w.app, 'type p');
+    await type(w.app.stdin, 'u\r');
+    expect(await waitDone(w.answers)).toEqual({ sessionauthUnencrypted: true });
     w.app.unmount();
   });
 });
