@@ -20,6 +20,7 @@ export const CLI_ERRORS = {
   internal: 'internal',
   key_source: 'usage',
   missing_auth_name: 'usage',
+  missing_host_name: 'usage',
   missing_name: 'usage',
   missing_option: 'usage',
   netcode_sequence_not_in_version: 'usage',

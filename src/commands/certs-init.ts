@@ -1,4 +1,5 @@
 import { access } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { action } from '../cli/output.js';
@@ -31,6 +32,8 @@ export interface InitFlags {
 
 export const DEFAULT_AUTH_NAME = 'localhost';
 export const DEFAULT_HOSTS = 1;
+/** What `--yes` puts in a host cert given no --host-name/--host-ip: reachable from this machine only. */
+export const DEFAULT_HOST_NAMES = { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] };
 
 export function register(group: Command): void {
   const cmd = group
@@ -42,8 +45,8 @@ export function register(group: Command): void {
     .option('--auth-name <dns>', 'DNS name of the Auth server cert (repeatable)', collect)
     .option('--auth-ip <ip>', 'IP address of the Auth server cert (repeatable)', collect)
     .option('--hosts <n>', 'number of host certs, named host-1..N (default 1)')
-    .option('--host-name <dns>', 'DNS name of host i, in order (repeatable; implies at least that many hosts)', collect)
-    .option('--host-ip <ip>', 'IP address of host i, in order (repeatable)', collect)
+    .option('--host-name <dns>', 'DNS name clients dial for host i, in order (repeatable; implies at least that many hosts)', collect)
+    .option('--host-ip <ip>', 'IP address clients dial for host i, in order (repeatable)', collect)
     .option('--client-name <name>', 'manifest name of the first client cert')
     .option('--master-validity <dur>', 'Master lifetime (default 10y)')
     .option('--clientauth-validity <dur>', 'ClientAuth-1 lifetime (default 2y)')
@@ -53,16 +56,19 @@ export function register(group: Command): void {
   addPassphraseOptions(cmd, { forNewKeys: true });
   cmd
     .option('--unencrypted-sessionauth-key', 'keep the SessionAuth key unencrypted so auth servers start unattended')
-    .option('-y, --yes', 'accept defaults for anything not given (auth name "localhost", 1 host); never prompts except for a passphrase on a terminal')
+    .option('-y, --yes', 'accept defaults for anything not given (auth name "localhost", 1 host, hosts named localhost and 127.0.0.1); never prompts except for a passphrase on a terminal')
     .option('-f, --force', 'replace an existing PKI in --dir')
     .addHelpText('after', `
-On a terminal, missing answers (auth name, hosts, passphrase) are asked in a wizard. Without a
-terminal nothing is asked: a missing answer is a usage error naming its flag.
+On a terminal, missing answers (auth name, hosts, each host's address, passphrase) are asked in a
+wizard. Without a terminal nothing is asked: a missing answer is a usage error naming its flag.
+Every host cert carries the names clients dial (they refuse a host whose cert does not name the
+address they were sent to): --host-name/--host-ip give them per host, in order; with --yes a host
+given neither is named localhost and 127.0.0.1 (clients on this machine only).
 
 Examples:
   $ iyesmp certs init                                   # wizard
   $ iyesmp certs init --dir ./pki --auth-name auth.example.com --auth-ip 203.0.113.5 \\
-      --hosts 3 --passphrase-file ./ca.pass
+      --host-name h1.example.com --host-name h2.example.com --host-ip 203.0.113.7 --passphrase-file ./ca.pass
   $ IYESMP_PASSPHRASE=... iyesmp certs init --yes --algorithm ed25519 --json
   $ iyesmp certs init --dir ./dev-pki --yes --insecure-no-passphrase --force`)
     .action(action<InitFlags>('certs init', async (out, opts) => runInit(out, opts)));
@@ -98,13 +104,20 @@ async function runInit(out: import('../cli/output.js').Output, opts: InitFlags):
   const missing = {
     authName: authNames.length === 0 && authIps.length === 0 && !opts.yes,
     hosts: hostCount === undefined && hostNames.length === 0 && hostIps.length === 0 && !opts.yes,
+    hostAddresses: hostNames.length === 0 && hostIps.length === 0 && !opts.yes,
     passphrase: passphrase === undefined && !opts.insecureNoPassphrase,
   };
   const interactive = isInteractive();
-  if (interactive && (missing.authName || missing.hosts || missing.passphrase)) {
+  let hostAddresses: string[] = [];
+  if (interactive && (missing.authName || missing.hosts || missing.hostAddresses || missing.passphrase)) {
     const { runInitWizard } = await import('../ui/InitWizard.js');
     const answers = await runInitWizard(
-      { ask: missing, defaults: { authName: DEFAULT_AUTH_NAME, hosts: DEFAULT_HOSTS }, minPassphraseLength: MIN_PASSPHRASE_LENGTH },
+      {
+        ask: missing,
+        defaults: { authName: DEFAULT_AUTH_NAME, hosts: DEFAULT_HOSTS },
+        ...(hostCount !== undefined ? { hostCount } : {}),
+        minPassphraseLength: MIN_PASSPHRASE_LENGTH,
+      },
       out.json ? process.stderr : process.stdout,
     );
     if (answers.authName !== undefined) {
@@ -112,6 +125,7 @@ async function runInit(out: import('../cli/output.js').Output, opts: InitFlags):
       else authNames = [answers.authName];
     }
     if (answers.hosts !== undefined) hostCount = answers.hosts;
+    if (answers.hostAddresses !== undefined) hostAddresses = answers.hostAddresses;
     if (answers.passphrase !== undefined) passphrase = answers.passphrase;
   } else {
     if (missing.authName) {
@@ -129,15 +143,20 @@ async function runInit(out: import('../cli/output.js').Output, opts: InitFlags):
   }
   if (passphrase === undefined) out.warn(INSECURE_WARNING);
 
-  const n = Math.max(hostCount ?? DEFAULT_HOSTS, hostNames.length, hostIps.length);
-  const hosts =
-    hostNames.length || hostIps.length
-      ? Array.from({ length: n }, (_, i) => ({
-          name: `host-${i + 1}`,
-          ...(hostNames[i] ? { dnsNames: [hostNames[i]!] } : {}),
-          ...(hostIps[i] ? { ipAddresses: [hostIps[i]!] } : {}),
-        }))
-      : n;
+  const n = Math.max(hostCount ?? DEFAULT_HOSTS, hostNames.length, hostIps.length, hostAddresses.length);
+  const hosts = Array.from({ length: n }, (_, i) => {
+    const dns = hostNames[i] ?? (hostAddresses[i] !== undefined && !isIP(hostAddresses[i]!) ? hostAddresses[i] : undefined);
+    const ip = hostIps[i] ?? (hostAddresses[i] !== undefined && isIP(hostAddresses[i]!) ? hostAddresses[i] : undefined);
+    return { name: `host-${i + 1}`, ...(dns ? { dnsNames: [dns] } : {}), ...(ip ? { ipAddresses: [ip] } : {}) };
+  });
+  const unnamed = hosts.filter((h) => !h.dnsNames && !h.ipAddresses);
+  if (unnamed.length > 0 && !opts.yes) {
+    throw cliError('missing_host_name', `no address for ${unnamed.map((h) => h.name).join(', ')}: a host cert must carry the name clients dial`, {
+      hint: 'pass --host-name DNS and/or --host-ip IP once per host, in order (or --yes for hosts named localhost and 127.0.0.1)',
+    });
+  }
+  for (const h of unnamed) Object.assign(h, DEFAULT_HOST_NAMES);
+  if (unnamed.length > 0) out.note(`${unnamed.map((h) => h.name).join(', ')}: named localhost and 127.0.0.1 (--yes); clients elsewhere need --host-name/--host-ip`);
   if (authNames.length === 0 && authIps.length === 0) authNames = [DEFAULT_AUTH_NAME];
 
   out.note(`creating a ${opts.algorithm ?? 'p256'} PKI in ${dir} …`);

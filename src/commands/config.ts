@@ -50,16 +50,22 @@ Examples:
     .command('check')
     .description('validate a config file; lists every problem with its key and line')
     .argument('<file>', 'the TOML config to check')
+    .option('--passphrase-file <file>', 'auth: the SessionAuth key passphrase, as for `serve auth`')
     .addHelpText('after', `
-Exit codes: 0 valid, 1 invalid (every problem listed), 3 not TOML or unreadable.
+Runs the checks \`serve\` runs before it listens: the schema, then every file read and parsed, the
+server cert matches its key and chains to this PKI in its role, a host's public_address is a name
+in its cert, encrypted keys decrypt (passphrase sources as for \`serve auth\`), every option is
+one this build serves.
+
+Exit codes: 0 valid, 1 invalid (what serve would refuse), 3 not TOML or unreadable.
 
 Examples:
   $ iyesmp config check ./auth.toml
   $ iyesmp config check ./host.toml --json`)
     .action(
-      action('config check', async (out, _opts, [file]) => {
+      action<{ passphraseFile?: string }>('config check', async (out, opts, [file]) => {
         const { checkConfigCommand } = await import('./config-check.js');
-        const data = await checkConfigCommand(String(file));
+        const data = await checkConfigCommand(String(file), opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {});
         for (const w of data.warnings) out.warn(w);
         out.result('config check', data, () => `${out.style.green('ok')} ${data.file} is a valid ${data.kind} config`);
       }),

@@ -14,7 +14,7 @@ beforeAll(() => {
   pki = path.join(tmp.dir, 'pki');
   passFile = path.join(tmp.dir, 'ca.pass');
   writeFileSync(passFile, PASS + '\n');
-  const r = run(['certs', 'init', '--dir', pki, '--auth-name', 'auth.example.com', '--auth-ip', '127.0.0.1', '--hosts', '2', '--host-ip', '10.0.0.1', '--passphrase-file', passFile, '--json']);
+  const r = run(['certs', 'init', '--dir', pki, '--auth-name', 'auth.example.com', '--auth-ip', '127.0.0.1', '--hosts', '2', '--host-ip', '10.0.0.1', '--host-ip', '10.0.0.2', '--passphrase-file', passFile, '--json']);
   if (r.code !== 0) throw new Error(`init failed (${r.code}): ${r.stdout}${r.stderr}`);
 });
 afterAll(() => tmp?.cleanup());
