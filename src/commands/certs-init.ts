@@ -1,4 +1,4 @@
-import { access } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -159,6 +159,12 @@ async function runInit(out: import('../cli/output.js').Output, opts: InitFlags):
   if (unnamed.length > 0) out.note(`${unnamed.map((h) => h.name).join(', ')}: named localhost and 127.0.0.1 (--yes); clients elsewhere need --host-name/--host-ip`);
   if (authNames.length === 0 && authIps.length === 0) authNames = [DEFAULT_AUTH_NAME];
 
+  // the PKI is built beside its folder and renamed into place, so the parent must exist: make it, as mkdir -p
+  const parent = path.dirname(dir);
+  if (!(await exists(parent))) {
+    await mkdir(parent, { recursive: true });
+    out.note(`created the folder ${parent}`);
+  }
   out.note(`creating a ${opts.algorithm ?? 'p256'} PKI in ${dir} …`);
   const secret = passphrase;
   const pki = await initPki({

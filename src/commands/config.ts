@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action } from '../cli/output.js';
+import { outFile, outOption, outputAlias, type OutFlags } from '../cli/out-flag.js';
 import { collect, DIR_FLAG, DIR_HELP, resolvePkiDir } from '../cli/pki-dir.js';
 import { cliError } from '../cli/errors.js';
 
@@ -19,7 +20,8 @@ Examples:
     .description('render a commented config for an Auth or Host server, pointing at the files of a PKI folder')
     .argument('<kind>', 'auth or host')
     .option(DIR_FLAG, DIR_HELP)
-    .option('-o, --out <file>', 'write the config here (default: print it on stdout)')
+    .addOption(outOption('write the config here (default: print it on stdout)'))
+    .addOption(outputAlias())
     .option('-f, --force', 'overwrite --out if it exists')
     .option('--name <cert>', 'the auth/host certificate to use, by manifest name (default: the first)')
     .option('--public-address <addr>', 'host: address game clients dial (default: the host cert\'s first IP or DNS name)')
@@ -32,14 +34,15 @@ Examples:
   $ iyesmp config scaffold host --name host-2 --auth-server auth.example.com:7351 --out host-2.toml --force
   $ iyesmp config scaffold host --json | jq -r .data.text`)
     .action(
-      action<{ dir?: string; out?: string; force?: boolean; name?: string; publicAddress?: string; authServer?: string[] }>(
+      action<OutFlags & { dir?: string; force?: boolean; name?: string; publicAddress?: string; authServer?: string[] }>(
         'config scaffold',
         async (out, opts, [kind]) => {
           if (kind !== 'auth' && kind !== 'host') {
             throw cliError('bad_kind', `config kind must be "auth" or "host", got "${String(kind)}"`);
           }
           const { scaffoldToFile } = await import('./config-scaffold.js');
-          const r = await scaffoldToFile(kind, resolvePkiDir(opts.dir), opts);
+          const file = outFile(opts);
+          const r = await scaffoldToFile(kind, resolvePkiDir(opts.dir), { ...opts, ...(file ? { out: file } : {}) });
           for (const n of r.notes) out.note(`note: ${n}`);
           out.result('config scaffold', r.data, () => r.human(out.style));
         },

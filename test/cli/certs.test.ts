@@ -143,7 +143,7 @@ describe('passphrases', () => {
   it('a wrong passphrase file is a clear input error (exit 3) without a stack trace', () => {
     const bad = path.join(tmp.dir, 'bad.pass');
     writeFileSync(bad, 'not the passphrase\n');
-    const r = run(['certs', 'issue', 'host', 'host-x', '--dir', pki, '--passphrase-file', bad]);
+    const r = run(['certs', 'issue', 'host', 'host-x', '--dir', pki, '--ip', '10.0.0.20', '--passphrase-file', bad]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/wrong passphrase/);
     expect(r.stderr).not.toMatch(STACK);
@@ -153,13 +153,13 @@ describe('passphrases', () => {
   });
 
   it('a missing passphrase file is an input error naming the file', () => {
-    const r = run(['certs', 'issue', 'host', 'host-y', '--dir', pki, '--passphrase-file', path.join(tmp.dir, 'nope.pass'), '--json']);
+    const r = run(['certs', 'issue', 'host', 'host-y', '--dir', pki, '--ip', '10.0.0.21', '--passphrase-file', path.join(tmp.dir, 'nope.pass'), '--json']);
     expect(r.code).toBe(3);
     expect(json(r).error.code).toBe('passphrase_file_unreadable');
   });
 
   it('an encrypted PKI without a passphrase source and without a terminal is a usage error', () => {
-    const r = run(['certs', 'issue', 'host', 'host-z', '--dir', pki, '--json']);
+    const r = run(['certs', 'issue', 'host', 'host-z', '--dir', pki, '--ip', '10.0.0.22', '--json']);
     expect(r.code).toBe(2);
     expect(json(r).error.code).toBe('passphrase_required');
   });
