@@ -171,7 +171,7 @@ describe('issue, rotate-clientauth, retire', () => {
     expect(r.code).toBe(0);
     const e = json(r).data.issued[0].entry;
     expect(e).toMatchObject({ name: 'host-9', role: 'host', ipAddresses: ['10.0.0.9'], dnsNames: ['h9.example.com'] });
-    expect(run(['certs', 'issue', 'host', 'host-9', '--dir', pki, '--passphrase-file', passFile]).code).toBe(4);
+    expect(run(['certs', 'issue', 'host', 'host-9', '--dir', pki, '--ip', '10.0.0.10', '--passphrase-file', passFile]).code).toBe(4);
   });
 
   it('rotate makes ClientAuth-2 and lists the game build files; retire flips old client certs to refused', () => {

@@ -2,11 +2,13 @@
  * Issue 12, "the operator's path": a PKI made by `certs init`, configs made by `config scaffold`,
  * and `config check` as the CI gate that refuses exactly what `serve` refuses.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json, run, tempDir } from './helpers.js';
+import { BIN, json, run, tempDir } from './helpers.js';
+import { freeUdpPort } from '../support/net.js';
 // built output (npm test builds first); tsconfig.test.json types it from src/
 import { checkConfigText } from '../../dist/config/load.js';
 import { authOptionsFromConfig } from '../../dist/serve/config.js';
@@ -145,4 +147,39 @@ describe('config check runs what serve runs (exit 1 on each)', () => {
     expect(r.code).toBe(1);
     expect(json(r).error.details.problems[0].code).toBe('server_cert_refused');
   });
+});
+
+describe('serve auth takes the SessionAuth passphrase the ways its hint names', () => {
+  it('from systemd credentials ($CREDENTIALS_DIRECTORY), then stops cleanly', async () => {
+    const file = path.join(tmp.dir, 'serve', 'auth.toml');
+    mkdirSync(path.dirname(file), { recursive: true });
+    const [clients, hosts] = [await freeUdpPort(), await freeUdpPort()];
+    writeFileSync(file, scaffold('auth', locked, file).replace('port = 7350', `port = ${clients}`).replace('port = 7351', `port = ${hosts}`).replaceAll('"0.0.0.0"', '"127.0.0.1"'));
+    const creds = path.join(tmp.dir, 'serve-creds');
+    mkdirSync(creds, { recursive: true });
+    writeFileSync(path.join(creds, 'sessionauth-passphrase'), PASS + '\n');
+    const env: NodeJS.ProcessEnv = { ...process.env, CREDENTIALS_DIRECTORY: creds };
+    delete env.IYESMP_PASSPHRASE;
+    const child = spawn(process.execPath, [BIN, 'serve', 'auth', '--config', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b) => (out += b));
+    child.stderr.on('data', (b) => (out += b));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`not listening:\n${out}`)), 30_000);
+        child.once('exit', (code) => reject(new Error(`serve auth exited (${code}):\n${out}`)));
+        child.stdout.on('data', () => {
+          if (out.includes('auth server listening')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 60_000);
 });
