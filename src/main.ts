@@ -41,7 +41,7 @@ Exit codes: 0 ok, 1 check found problems, 2 usage, 3 bad input, 4 conflict (exis
             5 I/O error, 6 refused by policy, 70 internal error. See docs/cli.md.
 
 Examples:
-  $ iyesmp certs init --dir ./pki --auth-name auth.example.com --passphrase-file ./ca.pass
+  $ iyesmp certs init --dir ./pki --auth-name auth.example.com --host-name h1.example.com --passphrase-file ./ca.pass
   $ iyesmp rotate-clientauth --dir ./pki --passphrase-file ./ca.pass
   $ iyesmp certs check --dir ./pki --within 30d --json`,
   );
