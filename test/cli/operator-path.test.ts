@@ -12,6 +12,7 @@ import { freeUdpPort } from '../support/net.js';
 // built output (npm test builds first); tsconfig.test.json types it from src/
 import { checkConfigText } from '../../dist/config/load.js';
 import { authOptionsFromConfig } from '../../dist/serve/config.js';
+import { initPki } from '../../dist/pki/index.js';
 
 const PASS = 'operator-passphrase';
 let tmp: ReturnType<typeof tempDir>;
@@ -45,6 +46,15 @@ describe('certs init gives host certs the names clients dial', () => {
     const file = path.join(tmp.dir, 'quick-host.toml');
     expect(scaffold('host', quick, file)).toContain('public_address = "127.0.0.1"');
     expect(run(['config', 'check', file]).code).toBe(0);
+  });
+
+  it('the library names hosts given by count for this machine, as it does the Auth cert', async () => {
+    const pki = await initPki({ dir: path.join(tmp.dir, 'lib'), allowUnencryptedCaKeys: true, hosts: 2 });
+    const hosts = pki.manifest.entries.filter((e) => e.role === 'host');
+    expect(hosts.map((h) => [h.name, h.dnsNames, h.ipAddresses])).toEqual([
+      ['host-1', ['localhost'], ['127.0.0.1']],
+      ['host-2', ['localhost'], ['127.0.0.1']],
+    ]);
   });
 
   it('without --yes, a host given no name or IP is a usage error naming it and the flags', () => {
