@@ -49,11 +49,14 @@ Examples:
         const { authOptionsFromConfig } = await import('../serve/config.js');
         const options = await authOptionsFromConfig(config, logger, opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {});
         const { startAuthServer } = await import('../auth/server.js');
-        const server = await startAuthServer(options);
-        const signal = await untilSignal(logger, async () => {
+        // signals are handled from before the start: a stop that comes while it binds is not lost
+        let server: Awaited<ReturnType<typeof startAuthServer>> | undefined;
+        const stopped = untilSignal(logger, async () => {
           await options.verifier.reload();
-          await server.reloadCertificates();
+          await server?.reloadCertificates();
         });
+        server = await startAuthServer(options);
+        const signal = await stopped;
         await server.close({ graceMs: Number(opts.graceMs ?? 3000) });
         out.result('serve auth', { stopped: true, signal, clientsPort: server.clientPort, hostsPort: server.hostPort }, () => '');
         exitSoon();
@@ -78,11 +81,14 @@ Examples:
         const { hostFromConfig } = await import('../serve/config.js');
         const { options, game } = await hostFromConfig(config, logger, opts.game);
         const { startHostServer } = await import('../host/server.js');
-        const server = await startHostServer(options, game);
-        const signal = await untilSignal(logger, async () => {
+        // signals are handled from before the start: a stop that comes while it binds is not lost
+        let server: Awaited<ReturnType<typeof startHostServer>> | undefined;
+        const stopped = untilSignal(logger, async () => {
           await options.verifier.reload();
-          await server.reloadCertificates();
+          await server?.reloadCertificates();
         });
+        server = await startHostServer(options, game);
+        const signal = await stopped;
         await server.close({ graceMs: Number(opts.graceMs ?? 3000) });
         out.result('serve host', { stopped: true, signal, playersPort: server.playerPort, unsentResults: server.domain.outbox.size, stats: server.stats() }, () => '');
         exitSoon();

@@ -117,8 +117,12 @@ export async function scaffoldConfig(input: ScaffoldInput): Promise<ScaffoldResu
     files.key = rel(e.keyFile ?? conventional(e.name).keyFile);
     files.session_auth_cert = rel(sa.certFile);
     files.session_auth_key = rel(sa.keyFile ?? conventional(sa.name).keyFile);
-    if (sessionAuth?.keyEncrypted) notes.push('the SessionAuth key is encrypted: set pki.session_auth_passphrase_file before starting the server');
-    if ('keyEncrypted' in e && e.keyEncrypted) notes.push('the auth key is encrypted: set pki.key_passphrase_file');
+    if (sessionAuth?.keyEncrypted) {
+      notes.push(
+        'the SessionAuth key is encrypted: serve auth takes its passphrase from --passphrase-file, pki.session_auth_passphrase_file, $IYESMP_SESSIONAUTH_PASSPHRASE or the systemd credential sessionauth-passphrase',
+      );
+    }
+    if ('keyEncrypted' in e && e.keyEncrypted) notes.push('the auth key is encrypted, which serve does not support: use an unencrypted key (mode 0600)');
     Object.assign(values, {
       server_name: tomlString(e.name),
       clients_port: String(AUTH_CLIENTS_PORT),
