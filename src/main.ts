@@ -1,8 +1,24 @@
 import { Command, CommanderError } from 'commander';
+import { cliError } from './cli/errors.js';
 import { ExitCode } from './cli/exit-codes.js';
-import { reportError } from './cli/output.js';
-import { IyesmpError } from './errors.js';
+import { jsonReplacer, reportError } from './cli/output.js';
 import { registerCommands } from './commands/index.js';
+
+/** Commander's usage errors under the project's snake_case codes, so `--json` speaks one style. */
+type CommanderCode = 'unknown_option' | 'unknown_command' | 'missing_argument' | 'option_missing_argument' | 'missing_option' | 'excess_arguments' | 'invalid_argument' | 'conflicting_flags' | 'bad_usage';
+const COMMANDER_CODES: Record<string, CommanderCode> = {
+  'commander.unknownOption': 'unknown_option',
+  'commander.unknownCommand': 'unknown_command',
+  'commander.missingArgument': 'missing_argument',
+  'commander.optionMissingArgument': 'option_missing_argument',
+  'commander.missingMandatoryOptionValue': 'missing_option',
+  'commander.excessArguments': 'excess_arguments',
+  'commander.invalidArgument': 'invalid_argument',
+  'commander.conflictingOption': 'conflicting_flags',
+};
+
+/** The command a parse error belongs to ("certs issue"), as commander parsed it, whatever flags came first. */
+const commandOf = new WeakMap<CommanderError, string>();
 
 /**
  * The `iyesmp` program. Command modules only declare flags and help here; each action imports
@@ -25,17 +41,22 @@ Exit codes: 0 ok, 1 check found problems, 2 usage, 3 bad input, 4 conflict (exis
             5 I/O error, 6 refused by policy, 70 internal error. See docs/cli.md.
 
 Examples:
-  $ iyesmp certs init --dir ./pki --auth-name auth.example.com --passphrase-file ./ca.pass --sessionauth-passphrase-file ./sessionauth.pass
+  $ iyesmp certs init --dir ./pki --auth-name auth.example.com --host-name h1.example.com --passphrase-file ./ca.pass --sessionauth-passphrase-file ./sessionauth.pass
   $ iyesmp rotate-clientauth --dir ./pki --passphrase-file ./ca.pass
   $ iyesmp certs check --dir ./pki --within 30d --json`,
   );
   registerCommands(program);
-  // exitOverride on every subcommand so usage errors come back to main() instead of process.exit
-  const walk = (c: Command): void => {
-    c.exitOverride();
-    c.commands.forEach(walk);
+  // exitOverride on every subcommand so usage errors come back to main() instead of process.exit,
+  // each tagged with the command that raised it
+  const walk = (c: Command, path: string[]): void => {
+    const name = path.join(' ') || 'iyesmp';
+    c.exitOverride((err) => {
+      commandOf.set(err, name);
+      throw err;
+    });
+    for (const sub of c.commands) walk(sub, [...path, sub.name()]);
   };
-  walk(program);
+  walk(program, []);
   return program;
 }
 
@@ -45,18 +66,26 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram();
   const json = argv.includes('--json');
   const color = argv.includes('--no-color') ? false : undefined;
+  // with --json, stdout carries one JSON document: the version is printed as one below
+  let versionText = '';
+  if (json) program.configureOutput({ writeOut: (text) => (versionText = text) });
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and version are "errors" in commander's exit-override mode
+      if (err.code === 'commander.version' && json) {
+        process.stdout.write(JSON.stringify({ ok: true, command: 'version', data: { version: VERSION } }, jsonReplacer, 2) + '\n');
+        return ExitCode.ok;
+      }
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+        if (versionText) process.stdout.write(versionText);
         return ExitCode.ok;
       }
       if (json) {
         const message = err.message.replace(/^error: /, '');
-        return reportError(argv.slice(2).filter((a) => !a.startsWith('-')).slice(0, 2).join(' '), new IyesmpError('usage', err.code.replace('commander.', ''), message), true, color);
+        return reportError(commandOf.get(err) ?? 'iyesmp', cliError(COMMANDER_CODES[err.code] ?? 'bad_usage', message), true, color);
       }
       return ExitCode.usage;
     }

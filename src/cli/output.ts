@@ -18,7 +18,10 @@ export interface Output {
   warn(text: string): void;
   /** the command's result: JSON `data` with --json, else `human()` printed to stdout */
   result(command: string, data: unknown, human: () => string): void;
+  /** colours for the result (stdout; stderr with --json) */
   style: Styler;
+  /** colours for text written through note/warn: stderr may be a file while stdout is a terminal */
+  noteStyle: Styler;
 }
 
 export interface Styler {
@@ -49,22 +52,26 @@ export function wantsColor(opts: GlobalOptions, stream: NodeJS.WriteStream = pro
 export async function makeOutput(opts: GlobalOptions): Promise<Output> {
   const json = Boolean(opts.json);
   const color = wantsColor(opts, json ? process.stderr : process.stdout);
-  let style = plain;
-  if (color) {
+  const noteColor = wantsColor(opts, process.stderr);
+  let coloured = plain;
+  if (color || noteColor) {
     const { Chalk } = await import('chalk');
     const c = new Chalk({ level: 1 });
-    style = { bold: c.bold, dim: c.dim, green: c.green, yellow: c.yellow, red: c.red, cyan: c.cyan };
+    coloured = { bold: c.bold, dim: c.dim, green: c.green, yellow: c.yellow, red: c.red, cyan: c.cyan };
   }
+  const style = color ? coloured : plain;
+  const noteStyle = noteColor ? coloured : plain;
   const quiet = Boolean(opts.quiet);
   return {
     json,
     color,
     style,
+    noteStyle,
     note(text) {
       if (!quiet) process.stderr.write(text.endsWith('\n') ? text : text + '\n');
     },
     warn(text) {
-      process.stderr.write(`${style.yellow('warning:')} ${text}\n`);
+      process.stderr.write(`${noteStyle.yellow('warning:')} ${text}\n`);
     },
     result(command, data, human) {
       if (json) {

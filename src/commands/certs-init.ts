@@ -1,4 +1,5 @@
-import { access } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { action } from '../cli/output.js';
@@ -39,6 +40,8 @@ export interface InitFlags {
 
 export const DEFAULT_AUTH_NAME = 'localhost';
 export const DEFAULT_HOSTS = 1;
+/** What `--yes` puts in a host cert given no --host-name/--host-ip: reachable from this machine only. */
+export const DEFAULT_HOST_NAMES = { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] };
 
 export function register(group: Command): void {
   const cmd = group
@@ -50,8 +53,8 @@ export function register(group: Command): void {
     .option('--auth-name <dns>', 'DNS name of the Auth server cert (repeatable)', collect)
     .option('--auth-ip <ip>', 'IP address of the Auth server cert (repeatable)', collect)
     .option('--hosts <n>', 'number of host certs, named host-1..N (default 1)')
-    .option('--host-name <dns>', 'DNS name of host i, in order (repeatable; implies at least that many hosts)', collect)
-    .option('--host-ip <ip>', 'IP address of host i, in order (repeatable)', collect)
+    .option('--host-name <dns>', 'DNS name clients dial for host i, in order (repeatable; implies at least that many hosts)', collect)
+    .option('--host-ip <ip>', 'IP address clients dial for host i, in order (repeatable)', collect)
     .option('--client-name <name>', 'manifest name of the first client cert')
     .option('--master-validity <dur>', 'Master lifetime (default 10y)')
     .option('--clientauth-validity <dur>', 'ClientAuth-1 lifetime (default 2y)')
@@ -62,7 +65,7 @@ export function register(group: Command): void {
   cmd
     .option('--sessionauth-unencrypted', 'keep the SessionAuth key unencrypted (0600) so Auth servers start unattended; Master and ClientAuth stay encrypted')
     .addOption(new Option('--unencrypted-sessionauth-key', 'old name of --sessionauth-unencrypted').hideHelp())
-    .option('-y, --yes', 'accept defaults for anything not given (auth name "localhost", 1 host) and confirm --force; never prompts except for passphrases on a terminal')
+    .option('-y, --yes', 'accept defaults for anything not given (auth name "localhost", 1 host, hosts named localhost and 127.0.0.1) and confirm --force; never prompts except for passphrases on a terminal')
     .option('-f, --force', 'replace an existing PKI in --dir (it is moved to <dir>.bak-YYYYMMDD-HHMMSS; asks first unless --yes)')
     .option('--old-passphrase-file <file>', 'with --force over an encrypted PKI: the old Master passphrase, as proof')
     .option('--dry-run', 'with --force: show what would be replaced and change nothing')
@@ -72,12 +75,16 @@ is online on every Auth server, so it gets its own passphrase (--sessionauth-pas
 kept unencrypted by choice (--sessionauth-unencrypted), never the Master's. --passphrase-file is
 used for Master and ClientAuth when they have no file of their own.
 
-On a terminal, missing answers (auth name, hosts, passphrases) are asked in a wizard. Without a
-terminal nothing is asked: a missing answer is a usage error naming its flag.
+On a terminal, missing answers (auth name, hosts, each host's address, passphrases) are asked in a
+wizard. Without a terminal nothing is asked: a missing answer is a usage error naming its flag.
+Every host cert carries the names clients dial (they refuse a host whose cert does not name the
+address they were sent to): --host-name/--host-ip give them per host, in order; with --yes a host
+given neither is named localhost and 127.0.0.1 (clients on this machine only).
 
 Examples:
   $ iyesmp certs init                                   # wizard
-  $ iyesmp certs init --dir ./pki --auth-name auth.example.com --auth-ip 203.0.113.5 --hosts 3 \\
+  $ iyesmp certs init --dir ./pki --auth-name auth.example.com --auth-ip 203.0.113.5 \\
+      --host-name h1.example.com --host-name h2.example.com --host-ip 203.0.113.7 \\
       --master-passphrase-file ./master.pass --clientauth-passphrase-file ./clientauth.pass \\
       --sessionauth-passphrase-file ./sessionauth.pass
   $ IYESMP_PASSPHRASE=... iyesmp certs init --yes --sessionauth-unencrypted --algorithm ed25519 --json
@@ -139,15 +146,22 @@ async function runInit(out: Output, opts: InitFlags): Promise<void> {
   const missing = {
     authName: authNames.length === 0 && authIps.length === 0 && !opts.yes,
     hosts: hostCount === undefined && hostNames.length === 0 && hostIps.length === 0 && !opts.yes,
+    hostAddresses: hostNames.length === 0 && hostIps.length === 0 && !opts.yes,
     passphrase: secrets.master === undefined && !opts.insecureNoPassphrase,
     clientauthPassphrase: secrets.clientauth === undefined && !opts.insecureNoPassphrase,
     sessionauth: secrets.sessionauth === undefined && !sessionUnencrypted,
   };
   const interactive = isInteractive();
+  let hostAddresses: string[] = [];
   if (interactive && Object.values(missing).some(Boolean)) {
     const { runInitWizard } = await import('../ui/InitWizard.js');
     const answers = await runInitWizard(
-      { ask: missing, defaults: { authName: DEFAULT_AUTH_NAME, hosts: DEFAULT_HOSTS }, minPassphraseLength: MIN_PASSPHRASE_LENGTH },
+      {
+        ask: missing,
+        defaults: { authName: DEFAULT_AUTH_NAME, hosts: DEFAULT_HOSTS },
+        ...(hostCount !== undefined ? { hostCount } : {}),
+        minPassphraseLength: MIN_PASSPHRASE_LENGTH,
+      },
       out.json ? process.stderr : process.stdout,
     );
     if (answers.authName !== undefined) {
@@ -155,6 +169,7 @@ async function runInit(out: Output, opts: InitFlags): Promise<void> {
       else authNames = [answers.authName];
     }
     if (answers.hosts !== undefined) hostCount = answers.hosts;
+    if (answers.hostAddresses !== undefined) hostAddresses = answers.hostAddresses;
     if (answers.passphrase !== undefined) secrets.master = answers.passphrase;
     if (answers.clientauthPassphrase !== undefined) secrets.clientauth = answers.clientauthPassphrase;
     if (answers.sessionauthPassphrase !== undefined) secrets.sessionauth = answers.sessionauthPassphrase;
@@ -182,17 +197,28 @@ async function runInit(out: Output, opts: InitFlags): Promise<void> {
   }
   if (secrets.master === undefined) out.warn(INSECURE_WARNING);
 
-  const n = Math.max(hostCount ?? DEFAULT_HOSTS, hostNames.length, hostIps.length);
-  const hosts =
-    hostNames.length || hostIps.length
-      ? Array.from({ length: n }, (_, i) => ({
-          name: `host-${i + 1}`,
-          ...(hostNames[i] ? { dnsNames: [hostNames[i]!] } : {}),
-          ...(hostIps[i] ? { ipAddresses: [hostIps[i]!] } : {}),
-        }))
-      : n;
+  const n = Math.max(hostCount ?? DEFAULT_HOSTS, hostNames.length, hostIps.length, hostAddresses.length);
+  const hosts = Array.from({ length: n }, (_, i) => {
+    const dns = hostNames[i] ?? (hostAddresses[i] !== undefined && !isIP(hostAddresses[i]!) ? hostAddresses[i] : undefined);
+    const ip = hostIps[i] ?? (hostAddresses[i] !== undefined && isIP(hostAddresses[i]!) ? hostAddresses[i] : undefined);
+    return { name: `host-${i + 1}`, ...(dns ? { dnsNames: [dns] } : {}), ...(ip ? { ipAddresses: [ip] } : {}) };
+  });
+  const unnamed = hosts.filter((h) => !h.dnsNames && !h.ipAddresses);
+  if (unnamed.length > 0 && !opts.yes) {
+    throw cliError('missing_host_name', `no address for ${unnamed.map((h) => h.name).join(', ')}: a host cert must carry the name clients dial`, {
+      hint: 'pass --host-name DNS and/or --host-ip IP once per host, in order (or --yes for hosts named localhost and 127.0.0.1)',
+    });
+  }
+  for (const h of unnamed) Object.assign(h, DEFAULT_HOST_NAMES);
+  if (unnamed.length > 0) out.note(`${unnamed.map((h) => h.name).join(', ')}: named localhost and 127.0.0.1 (--yes); clients elsewhere need --host-name/--host-ip`);
   if (authNames.length === 0 && authIps.length === 0) authNames = [DEFAULT_AUTH_NAME];
 
+  // the PKI is built beside its folder and renamed into place, so the parent must exist: make it, as mkdir -p
+  const parent = path.dirname(dir);
+  if (!(await exists(parent))) {
+    await mkdir(parent, { recursive: true });
+    out.note(`created the folder ${parent}`);
+  }
   out.note(`creating a ${opts.algorithm ?? 'p256'} PKI in ${dir} …`);
   const providers: CaPassphrases = {};
   for (const secret of ['master', 'clientauth', 'sessionauth'] as const) {

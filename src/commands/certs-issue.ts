@@ -23,8 +23,8 @@ export function register(group: Command): void {
     .argument('<kind>', 'auth, host or client')
     .argument('[name]', 'manifest name (required for host; default auth-N / client-clientauth-N-K)')
     .option(DIR_FLAG, DIR_HELP)
-    .option('--dns <name>', 'DNS name in the cert, auth/host (repeatable)', collect)
-    .option('--ip <addr>', 'IP address in the cert, auth/host (repeatable)', collect)
+    .option('--dns <name>', 'DNS name peers dial, auth/host (repeatable; --dns or --ip is required)', collect)
+    .option('--ip <addr>', 'IP address peers dial, auth/host (repeatable)', collect)
     .option('--validity <dur>', 'lifetime, e.g. 365d or 1y (clipped to the issuer\'s)')
     .option('--clientauth <id>', 'client: which ClientAuth signs (default: the newest active one)')
     .option('--count <n>', 'client: issue this many (names get -1, -2, ... when a name is given)');
@@ -37,7 +37,7 @@ $IYESMP_CLIENTAUTH_PASSPHRASE, the shared --passphrase-file / $IYESMP_PASSPHRASE
 
 Examples:
   $ iyesmp certs issue host host-4 --dns host4.example.com --ip 203.0.113.14
-  $ iyesmp certs issue auth auth-eu --dns auth-eu.example.com
+  $ iyesmp certs issue auth auth-eu --dns auth-eu.example.com --ip 203.0.113.5
   $ iyesmp certs issue client build-1-4-2 --clientauth-passphrase-file ./clientauth.pass --json`)
     .action(action<IssueFlags>('certs issue', async (out, opts, [kind, name]) => runIssue(out, opts, String(kind), name as string | undefined)));
 }
@@ -49,6 +49,10 @@ async function runIssue(out: Output, opts: IssueFlags, kind: string, name: strin
   if (kind === 'host' && !name) throw cliError('missing_name', 'certs issue host needs a name, e.g. `iyesmp certs issue host host-4`');
   if (kind === 'client' && (opts.dns || opts.ip)) throw cliError('bad_flag', '--dns and --ip apply to auth and host certs only');
   if (kind !== 'client' && (opts.clientauth || opts.count)) throw cliError('bad_flag', '--clientauth and --count apply to client certs only');
+  // peers check the name they dialled against the cert: a server cert without one is refused by all
+  if (kind !== 'client' && !opts.dns?.length && !opts.ip?.length) {
+    throw cliError('missing_san', `${kind === 'auth' ? 'an Auth server' : 'a Host'} certificate needs the names its peers dial`, { hint: `pass --dns NAME and/or --ip ADDRESS (repeatable), e.g. --dns ${kind}.example.com` });
+  }
   const dir = resolvePkiDir(opts.dir);
   const validityDays = durationDays(opts.validity, '--validity');
   const { pki } = await openPkiForSigning(dir, opts);

@@ -16,7 +16,7 @@ export function register(program: Command): void {
 The PKI folder is --dir, else $IYESMP_PKI_DIR, else ./pki.
 
 Examples:
-  $ iyesmp certs init --auth-name auth.example.com --hosts 2 --passphrase-file ./ca.pass --sessionauth-unencrypted
+  $ iyesmp certs init --auth-name auth.example.com --host-ip 203.0.113.7 --host-ip 203.0.113.8 --passphrase-file ./ca.pass --sessionauth-unencrypted
   $ iyesmp certs list --json
   $ iyesmp certs verify ./game-build/client.crt --role client
   $ iyesmp certs check --within 30d`);

@@ -1,20 +1,23 @@
-import { access } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { checkConfigFile, formatProblem, type ConfigKind } from '../config/load.js';
 import { cliError } from '../cli/errors.js';
-import { IyesmpError } from '../errors.js';
-import type { AuthConfig } from '../config/auth.js';
-import { jwtProviderFrom } from '../serve/config.js';
+import { isIyesmpError } from '../errors.js';
+import type { ServeSecrets } from '../serve/config.js';
 
 export interface ConfigCheckData {
   file: string;
   kind: ConfigKind;
   valid: true;
-  /** referenced PKI files that do not exist (yet) */
+  /** the warnings `serve` would log at start: settings accepted but not acted on by this build */
   warnings: string[];
 }
 
-/** Implementation of `iyesmp config check` (loaded lazily by commands/config.ts). */
-export async function checkConfigCommand(file: string): Promise<ConfigCheckData> {
+/**
+ * Implementation of `iyesmp config check` (loaded lazily by commands/config.ts). After the schema it
+ * runs what `serve` runs before it listens (src/serve/config.ts): files read, cert and key match,
+ * the chain verifies, secrets decrypt, every option is served. So a config that passes here starts.
+ */
+export async function checkConfigCommand(file: string, secrets: ServeSecrets = {}): Promise<ConfigCheckData> {
   const r = await checkConfigFile(file);
   if (!r.ok) {
     const n = r.problems.length;
@@ -23,28 +26,25 @@ export async function checkConfigCommand(file: string): Promise<ConfigCheckData>
     });
   }
   const warnings: string[] = [];
-  // PKI files must exist before a server can start; missing ones are worth a warning, not a failure,
-  // since configs are often written before the certificates are copied over.
-  for (const [key, p] of Object.entries(r.config.pki as Record<string, string | undefined>)) {
-    if (p === undefined) continue;
-    try {
-      await access(p);
-    } catch {
-      warnings.push(`pki.${key}: ${p} does not exist`);
-    }
-  }
-  // the token keys serve builds (no JWKS fetch): a missing file warns like the PKI files, a bad one fails
-  const token = r.kind === 'auth' && (r.config as AuthConfig).accounts.mode === 'token' ? (r.config as AuthConfig).accounts.token : undefined;
-  if (token) {
-    const keyFile = token.key_file ?? token.secret_file;
-    if (keyFile !== undefined && !(await access(keyFile).then(() => true, () => false))) {
-      warnings.push(`accounts.token.${token.key_file !== undefined ? 'key_file' : 'secret_file'}: ${keyFile} does not exist`);
-    } else {
-      await jwtProviderFrom(token).catch((err: unknown) => {
-        const problem = { path: String((err as IyesmpError).details?.key ?? 'accounts.token'), message: (err as Error).message };
-        throw cliError('config_invalid', `${file}: 1 problem:\n  ${problem.message}`, { details: { file, kind: r.kind, problems: [problem] } });
-      });
-    }
+  const { default: pino } = await import('pino');
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) warnings.push(String((JSON.parse(line) as { msg?: unknown }).msg));
+      done();
+    },
+  });
+  const logger = pino({ level: 'warn' }, sink);
+  const serve = await import('../serve/config.js');
+  try {
+    if (r.kind === 'auth') await serve.authOptionsFromConfig(r.config, logger, secrets);
+    else await serve.hostFromConfig(r.config, logger);
+  } catch (err) {
+    if (!isIyesmpError(err) || err.kind === 'internal') throw err;
+    throw cliError('config_invalid', `${file}: serve ${r.kind} would refuse to start: ${err.message}`, {
+      ...(err.hint ? { hint: err.hint } : {}),
+      // serve names the config key it refused when it knows it (details.key)
+      details: { file, kind: r.kind, problems: [{ path: typeof err.details?.key === 'string' ? err.details.key : '', message: err.message, code: err.code }] },
+    });
   }
   return { file, kind: r.kind, valid: true, warnings };
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action } from '../cli/output.js';
+import { outFile, outOption, outputAlias, type OutFlags } from '../cli/out-flag.js';
 import { collect, DIR_FLAG, DIR_HELP, resolvePkiDir } from '../cli/pki-dir.js';
 import { cliError } from '../cli/errors.js';
 
@@ -19,7 +20,8 @@ Examples:
     .description('render a commented config for an Auth or Host server, pointing at the files of a PKI folder')
     .argument('<kind>', 'auth or host')
     .option(DIR_FLAG, DIR_HELP)
-    .option('-o, --out <file>', 'write the config here (default: print it on stdout)')
+    .addOption(outOption('write the config here (default: print it on stdout)'))
+    .addOption(outputAlias())
     .option('-f, --force', 'overwrite --out if it exists')
     .option('--name <cert>', 'the auth/host certificate to use, by manifest name (default: the first)')
     .option('--public-address <addr>', 'host: address game clients dial (default: the host cert\'s first IP or DNS name)')
@@ -32,14 +34,15 @@ Examples:
   $ iyesmp config scaffold host --name host-2 --auth-server auth.example.com:7351 --out host-2.toml --force
   $ iyesmp config scaffold host --json | jq -r .data.text`)
     .action(
-      action<{ dir?: string; out?: string; force?: boolean; name?: string; publicAddress?: string; authServer?: string[] }>(
+      action<OutFlags & { dir?: string; force?: boolean; name?: string; publicAddress?: string; authServer?: string[] }>(
         'config scaffold',
         async (out, opts, [kind]) => {
           if (kind !== 'auth' && kind !== 'host') {
             throw cliError('bad_kind', `config kind must be "auth" or "host", got "${String(kind)}"`);
           }
           const { scaffoldToFile } = await import('./config-scaffold.js');
-          const r = await scaffoldToFile(kind, resolvePkiDir(opts.dir), opts);
+          const file = outFile(opts);
+          const r = await scaffoldToFile(kind, resolvePkiDir(opts.dir), { ...opts, ...(file ? { out: file } : {}) });
           for (const n of r.notes) out.note(`note: ${n}`);
           out.result('config scaffold', r.data, () => r.human(out.style));
         },
@@ -50,16 +53,22 @@ Examples:
     .command('check')
     .description('validate a config file; lists every problem with its key and line')
     .argument('<file>', 'the TOML config to check')
+    .option('--passphrase-file <file>', 'auth: the SessionAuth key passphrase, as for `serve auth`')
     .addHelpText('after', `
-Exit codes: 0 valid, 1 invalid (every problem listed), 3 not TOML or unreadable.
+Runs the checks \`serve\` runs before it listens: the schema, then every file read and parsed, the
+server cert matches its key and chains to this PKI in its role, a host's public_address is a name
+in its cert, encrypted keys decrypt (passphrase sources as for \`serve auth\`), every option is
+one this build serves.
+
+Exit codes: 0 valid, 1 invalid (what serve would refuse), 3 not TOML or unreadable.
 
 Examples:
   $ iyesmp config check ./auth.toml
   $ iyesmp config check ./host.toml --json`)
     .action(
-      action('config check', async (out, _opts, [file]) => {
+      action<{ passphraseFile?: string }>('config check', async (out, opts, [file]) => {
         const { checkConfigCommand } = await import('./config-check.js');
-        const data = await checkConfigCommand(String(file));
+        const data = await checkConfigCommand(String(file), opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {});
         for (const w of data.warnings) out.warn(w);
         out.result('config check', data, () => `${out.style.green('ok')} ${data.file} is a valid ${data.kind} config`);
       }),

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action } from '../cli/output.js';
+import { outFile, outOption, outputAlias, type OutFlags } from '../cli/out-flag.js';
 import { IyesmpError } from '../errors.js';
 import { cliError } from '../cli/errors.js';
 import type { NetcodeVersion } from '../netcode/constants.js';
@@ -110,7 +111,8 @@ Examples:
   group
     .command('keygen')
     .description('write a new 32-byte netcode private key (64 hex digits, mode 0600)')
-    .option('-o, --output <file>', 'key file to write', 'netcode.key')
+    .addOption(outOption('key file to write', { default: 'netcode.key' }))
+    .addOption(outputAlias())
     .option('--force', 'replace an existing file')
     .addHelpText(
       'after',
@@ -122,10 +124,11 @@ Examples:
   $ iyesmp netcode keygen -o netcode.key --force --json`,
     )
     .action(
-      action<{ output: string; force?: boolean }>('netcode keygen', async (out, opts) => {
+      action<OutFlags & { force?: boolean }>('netcode keygen', async (out, opts) => {
         const { generatePrivateKey, writePrivateKeyFile } = await import('../netcode/keyfile.js');
-        await writePrivateKeyFile(opts.output, generatePrivateKey(), Boolean(opts.force));
-        out.result('netcode keygen', { file: opts.output, format: 'hex', bytes: 32, mode: '0600' }, () => `wrote netcode private key to ${opts.output} (hex, mode 0600)`);
+        const file = outFile(opts)!;
+        await writePrivateKeyFile(file, generatePrivateKey(), Boolean(opts.force));
+        out.result('netcode keygen', { file, format: 'hex', bytes: 32, mode: '0600' }, () => `wrote netcode private key to ${file} (hex, mode 0600)`);
       }),
     );
 
@@ -140,7 +143,8 @@ Examples:
     .option('--protocol-id <n>', '64-bit protocol id (decimal or 0x hex)', '0')
     .option('--expire <seconds>', 'token lifetime; negative = never expires', '30')
     .option('--timeout <seconds>', 'connection timeout; negative disables; 0 is refused', '5')
-    .option('-o, --output <file>', 'write the 2048-byte binary token here (mode 0600)')
+    .addOption(outOption('write the 2048-byte binary token here (mode 0600)'))
+    .addOption(outputAlias())
     .option(VERSION_FLAG, VERSION_HELP, '1.02')
     .option('--sequence <n>', '1.00: connect token sequence (the token nonce; never reuse one under a key). Default: from the clock')
     .option('--issuer-id <n>', '1.00: 0..1023, distinct for each issuer sharing the key (clock-derived sequences; default 0)')
@@ -164,6 +168,7 @@ Examples:
         protocolId: string;
         expire: string;
         timeout: string;
+        out?: string;
         output?: string;
         netcodeVersion: string;
         sequence?: string;
@@ -219,16 +224,15 @@ Examples:
           timeoutSeconds,
           servers: parsed.value.serverAddresses.map(nc.formatAddress),
         };
-        if (opts.output) {
+        const file = outFile(opts);
+        if (file) {
           const { writeFile } = await import('node:fs/promises');
-          await writeFile(opts.output, token, { mode: 0o600 });
-          data.file = opts.output;
+          await writeFile(file, token, { mode: 0o600 });
+          data.file = file;
         } else {
           data.token = Buffer.from(token).toString('base64');
         }
-        out.result('netcode token', data, () =>
-          opts.output ? `wrote connect token for client ${clientId} to ${opts.output} (2048 bytes)` : (data.token as string),
-        );
+        out.result('netcode token', data, () => (file ? `wrote connect token for client ${clientId} to ${file} (2048 bytes)` : (data.token as string)));
       }),
     );
 
@@ -264,7 +268,7 @@ Examples:
             const p = report.public;
             lines.push(`version        ${p.version}`, `protocol id    ${p.protocolId} (0x${p.protocolId.toString(16)})`);
             lines.push(`created        ${p.createTimestamp} (${new Date(Number(p.createTimestamp) * 1000).toISOString()})`);
-            lines.push(`expires        ${p.expiresInSeconds === null ? 'never' : `${p.expireTimestamp} (in ${p.expiresInSeconds} s)`}`);
+            lines.push(`expires        ${p.expiresInSeconds === null ? 'never' : `${p.expireTimestamp} (${expiryText(p.expiresInSeconds)})`}`);
             lines.push(`timeout        ${p.timeoutSeconds} s`, `servers        ${p.servers.join(', ')}`);
           }
           if (report.private) {
@@ -413,4 +417,9 @@ Examples:
         );
       }),
     );
+}
+
+/** "in 30 s" ahead, "expired 166 s ago" behind: a negative countdown reads as a typo. */
+function expiryText(n: number): string {
+  return n > 0 ? `in ${n} s` : n === 0 ? 'now' : `expired ${-n} s ago`;
 }

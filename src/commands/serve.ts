@@ -10,6 +10,7 @@ interface ServeFlags {
   config: string;
   game?: string;
   graceMs?: string;
+  passphraseFile?: string;
 }
 
 export function register(program: Command): void {
@@ -30,9 +31,15 @@ Signals: SIGINT/SIGTERM drain and exit 0; SIGHUP reloads certificates and the tr
     .description('run an Auth server (accounts, lobbies, matchmaking, hand-off)')
     .requiredOption('-c, --config <file>', 'auth.toml (see `iyesmp config scaffold auth`)')
     .option('--grace-ms <ms>', 'how long shutdown waits for open streams', '3000')
+    .option('--passphrase-file <file>', 'file holding the SessionAuth key passphrase (when the key is encrypted)')
     .addHelpText('after', `
+An encrypted SessionAuth key takes its passphrase from, first found: --passphrase-file,
+pki.session_auth_passphrase_file, $IYESMP_SESSIONAUTH_PASSPHRASE, or the systemd credential
+sessionauth-passphrase (LoadCredential=sessionauth-passphrase:FILE).
+
 Examples:
   $ iyesmp serve auth --config ./auth.toml
+  $ iyesmp serve auth --config ./auth.toml --passphrase-file /run/secrets/sessionauth.pass
   $ iyesmp serve auth --config ./auth.toml --json 2>auth.log`)
     .action(
       action<ServeFlags>('serve auth', async (out, opts) => {
@@ -40,13 +47,16 @@ Examples:
         const config = await loadConfig(opts.config, 'auth');
         const logger = await makeLogger(config.logging.level, out);
         const { authOptionsFromConfig } = await import('../serve/config.js');
-        const options = await authOptionsFromConfig(config, logger);
+        const options = await authOptionsFromConfig(config, logger, opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {});
         const { startAuthServer } = await import('../auth/server.js');
-        const server = await startAuthServer(options);
-        const signal = await untilSignal(logger, async () => {
+        // signals are handled from before the start: a stop that comes while it binds is not lost
+        let server: Awaited<ReturnType<typeof startAuthServer>> | undefined;
+        const stopped = untilSignal(logger, async () => {
           await options.verifier.reload();
-          await server.reloadCertificates();
+          await server?.reloadCertificates();
         });
+        server = await startAuthServer(options);
+        const signal = await stopped;
         await server.close({ graceMs: Number(opts.graceMs ?? 3000) });
         out.result('serve auth', { stopped: true, signal, clientsPort: server.clientPort, hostsPort: server.hostPort }, () => '');
         exitSoon();
@@ -68,16 +78,17 @@ Examples:
         const { loadConfig } = await import('../config/load.js');
         const config = await loadConfig(opts.config, 'host');
         const logger = await makeLogger(config.logging.level, out);
-        const { hostOptionsFromConfig } = await import('../serve/config.js');
-        const options = await hostOptionsFromConfig(config, logger);
-        const { loadGame } = await import('../serve/game.js');
-        const game = await loadGame(opts.game, config.game.module);
+        const { hostFromConfig } = await import('../serve/config.js');
+        const { options, game } = await hostFromConfig(config, logger, opts.game);
         const { startHostServer } = await import('../host/server.js');
-        const server = await startHostServer(options, game);
-        const signal = await untilSignal(logger, async () => {
+        // signals are handled from before the start: a stop that comes while it binds is not lost
+        let server: Awaited<ReturnType<typeof startHostServer>> | undefined;
+        const stopped = untilSignal(logger, async () => {
           await options.verifier.reload();
-          await server.reloadCertificates();
+          await server?.reloadCertificates();
         });
+        server = await startHostServer(options, game);
+        const signal = await stopped;
         await server.close({ graceMs: Number(opts.graceMs ?? 3000) });
         out.result('serve host', { stopped: true, signal, playersPort: server.playerPort, unsentResults: server.domain.outbox.size, stats: server.stats() }, () => '');
         exitSoon();
@@ -94,12 +105,21 @@ async function makeLogger(level: string, out: Output) {
   return logger;
 }
 
-/** Resolves with the signal that asked to stop; SIGHUP runs `reload` and keeps going. */
+/**
+ * Resolves with the signal that asked to stop; SIGHUP runs `reload` and keeps going. Later stop
+ * signals are absorbed while the server drains: Ctrl-C reaches a whole process group, so a
+ * supervisor (the demo, a shell script) often sends its own SIGTERM right after, and the default
+ * action would kill the drain half-way.
+ */
 function untilSignal(logger: import('pino').Logger, reload: () => Promise<void>): Promise<string> {
   return new Promise((resolve) => {
+    let stopping = false;
     const stop = (sig: string) => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
+      if (stopping) {
+        logger.info({ signal: sig }, 'already shutting down');
+        return;
+      }
+      stopping = true;
       process.off('SIGHUP', onHup);
       logger.info({ signal: sig }, 'shutting down');
       resolve(sig);

@@ -3,6 +3,7 @@ import { action, type Output } from '../cli/output.js';
 import { DIR_FLAG, DIR_HELP, resolvePkiDir } from '../cli/pki-dir.js';
 import { addPassphraseOptions, algorithmOption, existingKeyPassphrase } from '../cli/pki.js';
 import { cliError } from '../cli/errors.js';
+import { outFile, outOption, outputAlias } from '../cli/out-flag.js';
 import type { KeyAlgorithm } from '../pki/types.js';
 
 interface MintFlags {
@@ -14,6 +15,7 @@ interface MintFlags {
   player?: string;
   ttl: string;
   out?: string;
+  output?: string;
   force?: boolean;
   passphraseFile?: string;
   sessionauthPassphraseFile?: string;
@@ -30,7 +32,8 @@ export function register(group: Command): void {
     .option('--session <id>', 'session id (1-64 of A-Z a-z 0-9 . _ -)')
     .option('--player <id>', 'player id (same charset)')
     .option('--ttl <dur>', 'lifetime, e.g. 1h, 30m (max 7d)', '1h')
-    .option('-o, --out <prefix>', 'write <prefix>.crt, <prefix>.chain.pem and with --generate-key <prefix>.key')
+    .addOption(outOption('write <prefix>.crt, <prefix>.chain.pem and with --generate-key <prefix>.key', { arg: 'prefix' }))
+    .addOption(outputAlias())
     .option('-f, --force', 'overwrite existing --out files');
   addPassphraseOptions(cmd, { secrets: ['sessionauth'] });
   cmd
@@ -41,7 +44,7 @@ Examples:
   $ iyesmp session mint --public-key player.pub.pem --session s-42 --player alice --ttl 2h
   $ iyesmp session mint --generate-key --session s-42 --player bob --out ./bob
   $ iyesmp certs verify ./bob.crt --role session`)
-    .action(action<MintFlags>('session mint', async (out, opts) => mint(out, opts)));
+    .action(action<MintFlags>('session mint', async (out, opts) => mint(out, { ...opts, ...(opts.output ? { out: outFile(opts) } : {}) })));
 }
 
 async function mint(out: Output, opts: MintFlags): Promise<void> {

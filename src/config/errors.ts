@@ -2,8 +2,10 @@ import { errorFactory, type ErrorCodeOf } from '../errors.js';
 
 /** Every code raised by config loading, checking and scaffolding, and its kind (the CLI exit code follows the kind). */
 export const CONFIG_ERRORS = {
+  address_not_in_cert: 'input',
   config_invalid: 'input',
   config_kind: 'input',
+  host_cert_unnamed: 'input',
   not_found: 'input',
   not_toml: 'input',
   scaffold_invalid: 'input',

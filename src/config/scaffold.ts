@@ -54,6 +54,27 @@ export function tomlString(s: string): string {
   return JSON.stringify(s);
 }
 
+/**
+ * A host's public_address: one of the names its certificate carries, since clients refuse a host
+ * whose certificate does not name the address they dial. `wanted` (--public-address) must be one.
+ */
+function addressFromCert(host: ManifestEntry, wanted: string | undefined): string {
+  const names = [...(host.ipAddresses ?? []), ...(host.dnsNames ?? [])];
+  const reissue = `iyesmp certs issue host ${host.name}-b --dns NAME --ip ADDRESS`;
+  if (names.length === 0) {
+    throw configError('host_cert_unnamed', `the host certificate ${host.name} carries no DNS name or IP address, so every client would refuse it`, {
+      hint: `issue a host certificate with the names clients dial (${reissue}) and scaffold with --name`,
+    });
+  }
+  if (wanted === undefined) return names[0]!;
+  if (!names.some((n) => n.toLowerCase() === wanted.toLowerCase())) {
+    throw configError('address_not_in_cert', `--public-address ${wanted} is not a name in the host certificate ${host.name} (${names.join(', ')})`, {
+      hint: `use one of its names, or issue a certificate that carries ${wanted} (${reissue})`,
+    });
+  }
+  return wanted;
+}
+
 export async function scaffoldConfig(input: ScaffoldInput): Promise<ScaffoldResult> {
   const template = await readFile(templatePath(input.kind), 'utf8');
   const base = input.outFile ? path.dirname(path.resolve(input.outFile)) : process.cwd();
@@ -96,8 +117,12 @@ export async function scaffoldConfig(input: ScaffoldInput): Promise<ScaffoldResu
     files.key = rel(e.keyFile ?? conventional(e.name).keyFile);
     files.session_auth_cert = rel(sa.certFile);
     files.session_auth_key = rel(sa.keyFile ?? conventional(sa.name).keyFile);
-    if (sessionAuth?.keyEncrypted) notes.push('the SessionAuth key is encrypted: set pki.session_auth_passphrase_file before starting the server');
-    if ('keyEncrypted' in e && e.keyEncrypted) notes.push('the auth key is encrypted: set pki.key_passphrase_file');
+    if (sessionAuth?.keyEncrypted) {
+      notes.push(
+        'the SessionAuth key is encrypted: serve auth takes its passphrase from --passphrase-file, pki.session_auth_passphrase_file, $IYESMP_SESSIONAUTH_PASSPHRASE or the systemd credential sessionauth-passphrase',
+      );
+    }
+    if ('keyEncrypted' in e && e.keyEncrypted) notes.push('the auth key is encrypted, which serve does not support: use an unencrypted key (mode 0600)');
     Object.assign(values, {
       server_name: tomlString(e.name),
       clients_port: String(AUTH_CLIENTS_PORT),
@@ -113,7 +138,7 @@ export async function scaffoldConfig(input: ScaffoldInput): Promise<ScaffoldResu
     entryName = e.name;
     files.cert = rel(e.certFile);
     files.key = rel(e.keyFile ?? conventional(e.name).keyFile);
-    const hostAddr = input.publicAddress ?? host?.ipAddresses?.[0] ?? host?.dnsNames?.[0] ?? '127.0.0.1';
+    const hostAddr = host ? addressFromCert(host, input.publicAddress) : (input.publicAddress ?? '127.0.0.1');
     const authName = authEntry?.dnsNames?.[0] ?? authEntry?.ipAddresses?.[0] ?? 'localhost';
     const servers = input.authServers?.length ? input.authServers : [formatHostPort(authName, AUTH_HOSTS_PORT)];
     Object.assign(values, {

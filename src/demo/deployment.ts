@@ -419,7 +419,7 @@ function keepRunningNotice(out: Output, story: Story, r: DeploymentReport, input
   out.note(
     [
       '',
-      out.style.bold('Play on this deployment (two terminals, or one with --bot):'),
+      out.noteStyle.bold('Play on this deployment (two terminals, or one with --bot):'),
       `  node ${displayPath(ttt.playFile)} --server ${r.servers.auth.address} \\`,
       `    --cert ${displayPath(path.join(input.pkiDir, client.certFile))} --key ${displayPath(path.join(input.pkiDir, client.keyFile!))} \\`,
       `    --ca ${displayPath(path.join(input.pkiDir, master.certFile))}`,

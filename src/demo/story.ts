@@ -15,7 +15,7 @@ export class Story {
   }
 
   tell(actor: string, text: string): void {
-    const s = this.out.style;
+    const s = this.out.noteStyle;
     const stamp = s.dim(`[${(this.now() / 1000).toFixed(2).padStart(6)}s]`);
     this.out.note(`${stamp} ${s.cyan(actor.padEnd(7))} ${text}`);
   }

@@ -35,7 +35,7 @@ export interface InitOptions {
   /** DNS names of the Auth server cert; default ['localhost'] when neither dnsNames nor ips are given */
   authDnsNames?: string[];
   authIpAddresses?: string[];
-  /** number of hosts (named host-1..N) or explicit specs; default 1 */
+  /** number of hosts (named host-1..N, for localhost and 127.0.0.1) or explicit specs; default 1 */
   hosts?: number | HostSpec[];
   /** name of the first client cert; default `client-clientauth-1-1` */
   clientName?: string;

@@ -16,11 +16,18 @@ import { DEFAULT_DAYS, checkDays, checkSans, memoPassphrase, unencryptedRefused 
 import { floorSeconds } from './profiles.js';
 import { Pki, openPki } from './pki.js';
 
+/**
+ * Clients refuse a host whose certificate does not name the address they dial: hosts given by
+ * count get the names of this machine (as the Auth cert gets `localhost` by default). Explicit
+ * specs carry the names their caller chose (the CLI requires one per host).
+ */
+const LOCAL_HOST_NAMES = { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] };
+
 function normaliseHosts(h: InitOptions['hosts']): HostSpec[] {
-  if (h === undefined) return [{ name: 'host-1' }];
+  if (h === undefined) return [{ name: 'host-1', ...LOCAL_HOST_NAMES }];
   if (typeof h === 'number') {
     if (!Number.isInteger(h) || h < 0 || h > 1000) throw pkiError('bad_hosts', `host count ${h} is out of range (0..1000)`);
-    return Array.from({ length: h }, (_, i) => ({ name: `host-${i + 1}` }));
+    return Array.from({ length: h }, (_, i) => ({ name: `host-${i + 1}`, ...LOCAL_HOST_NAMES }));
   }
   return h;
 }

@@ -1,10 +1,15 @@
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { serveError } from './errors.js';
 import { IyesmpError } from '../errors.js';
 import { parseEndpoint } from '../net/address.js';
-import { loadSessionMinter } from '../pki/index.js';
+import { loadSessionMinter, pemToDerList, PKI_ERRORS, type PeerVerifier, type VerifyPolicy } from '../pki/index.js';
+import { hasCodeOf } from '../errors.js';
+import { loadCredentials } from '../transport/credentials.js';
 import type { AuthConfig } from '../config/auth.js';
 import type { HostConfig } from '../config/host.js';
 import { AccountService, CustomVerifierProvider, GuestProvider, JwtProvider, type JwtKeys, jwtKeysFromFile, jwtSecret, MemoryAccountStore, PasswordProvider, remoteJwks, type AccountProvider, type StudioVerifier } from '../auth/accounts/index.js';
@@ -14,21 +19,45 @@ import type { HostServerOptions } from '../host/server.js';
 import { resolveNetcodeHost, resolveNetcodeIssuer } from '../netcode/config.js';
 import type { HostTransportKind } from '../protocol/transports.js';
 import { gameVersionRange } from '../protocol/version.js';
+import { loadGame } from './game.js';
+import type { HostGame } from '../host/game.js';
 import { unservedAuthSettings, unservedHostSettings } from './unserved.js';
 import { ReloadableVerifier } from './verifier.js';
 import type { ServerLimits } from '../transport/index.js';
 
-/** Turns a validated `auth.toml` into AuthServerOptions: reads the trust list, SessionAuth and account settings. */
-export async function authOptionsFromConfig(c: AuthConfig, logger: Logger): Promise<AuthServerOptions & { verifier: ReloadableVerifier }> {
+/**
+ * Where `serve auth` finds the SessionAuth key's passphrase, first found wins: `--passphrase-file`,
+ * `pki.session_auth_passphrase_file`, $IYESMP_SESSIONAUTH_PASSPHRASE, then the systemd credential
+ * `sessionauth-passphrase` ($CREDENTIALS_DIRECTORY, from `LoadCredential=`).
+ */
+export interface ServeSecrets {
+  passphraseFile?: string;
+  /** default: process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+export const SESSIONAUTH_PASSPHRASE_ENV = 'IYESMP_SESSIONAUTH_PASSPHRASE';
+export const SESSIONAUTH_CREDENTIAL = 'sessionauth-passphrase';
+const PASSPHRASE_SOURCES = `--passphrase-file FILE, pki.session_auth_passphrase_file, $${SESSIONAUTH_PASSPHRASE_ENV}, or the systemd credential ${SESSIONAUTH_CREDENTIAL} (LoadCredential=${SESSIONAUTH_CREDENTIAL}:FILE)`;
+
+/**
+ * Turns a validated `auth.toml` into AuthServerOptions: reads the trust list, SessionAuth and account
+ * settings, and checks the server certificate. `config check` runs exactly this, so whatever `serve`
+ * refuses at start, `check` refuses too.
+ */
+export async function authOptionsFromConfig(c: AuthConfig, logger: Logger, secrets: ServeSecrets = {}): Promise<AuthServerOptions & { verifier: ReloadableVerifier }> {
   if (c.pki.key_passphrase_file) {
     throw serveError('config_unsupported', 'pki.key_passphrase_file: encrypted Auth server keys are not supported yet; use an unencrypted key (mode 0600)');
   }
-  const passphrase = c.pki.session_auth_passphrase_file ? passphraseFrom(c.pki.session_auth_passphrase_file) : undefined;
+  const passphrase = await sessionAuthPassphrase(c, secrets);
   const [verifier, minter, accounts] = await Promise.all([
     ReloadableVerifier.load(c.pki.trust_dir),
-    loadSessionMinter({ certFile: c.pki.session_auth_cert, keyFile: c.pki.session_auth_key, ...(passphrase ? { passphrase } : {}) }),
+    loadSessionMinter({ certFile: c.pki.session_auth_cert, keyFile: c.pki.session_auth_key, ...(passphrase ? { passphrase: passphrase.read } : {}) }).catch((err: unknown) =>
+      Promise.reject(sessionAuthKeyError(err, passphrase?.source)),
+    ),
     accountsFrom(c),
   ]);
+  await checkServerCert(c.pki.cert, c.pki.key, verifier, { kind: 'auth-server' });
   const ratingFor = accounts.ratingFor;
   for (const u of unservedAuthSettings(c)) logger.warn({ key: u.key }, u.message);
   const defaultTransport = servedTransport(c.matchmaking.transport, 'matchmaking.transport');
@@ -146,6 +175,12 @@ export async function jwtProviderFrom(t: AuthConfig['accounts']['token']): Promi
   }
 }
 
+/** What `serve host` runs: the options and the game (`--game`, else the config's `[game] module`). Shared with `config check`. */
+export async function hostFromConfig(c: HostConfig, logger: Logger, gameFile?: string): Promise<{ options: HostServerOptions & { verifier: ReloadableVerifier }; game: HostGame }> {
+  const options = await hostOptionsFromConfig(c, logger);
+  return { options, game: await loadGame(gameFile, c.game.module) };
+}
+
 /** Turns a validated `host.toml` into HostServerOptions. */
 export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Promise<HostServerOptions & { verifier: ReloadableVerifier }> {
   if (c.pki.key_passphrase_file) {
@@ -157,6 +192,8 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
     ReloadableVerifier.load(c.pki.trust_dir),
     c.transports.netcode.enabled ? resolveNetcodeHost(c) : undefined,
   ]);
+  // clients dial public_address and refuse a host whose certificate does not name it
+  await checkServerCert(c.pki.cert, c.pki.key, verifier, { kind: 'host' }, { key: 'host.public_address', address: c.host.public_address });
   return {
     name: c.host.name,
     region: c.host.region,
@@ -205,14 +242,71 @@ export function parseHostPort(s: string): { host: string; port: number } {
   return { ...r.value };
 }
 
-function passphraseFrom(file: string): () => Promise<string> {
-  return async () => (await readText(file, 'passphrase file')).replace(/\r?\n$/, '');
+interface FoundPassphrase {
+  /** where it came from, for messages (never the value) */
+  source: string;
+  read: () => Promise<string>;
+}
+
+async function sessionAuthPassphrase(c: AuthConfig, secrets: ServeSecrets): Promise<FoundPassphrase | undefined> {
+  const env = secrets.env ?? process.env;
+  if (secrets.passphraseFile) return fromFile(path.resolve(secrets.passphraseFile), '--passphrase-file');
+  if (c.pki.session_auth_passphrase_file) return fromFile(c.pki.session_auth_passphrase_file, 'pki.session_auth_passphrase_file');
+  const value = env[SESSIONAUTH_PASSPHRASE_ENV];
+  if (value !== undefined && value !== '') return { source: `$${SESSIONAUTH_PASSPHRASE_ENV}`, read: async () => value };
+  const creds = env.CREDENTIALS_DIRECTORY;
+  if (creds) {
+    const file = path.join(creds, SESSIONAUTH_CREDENTIAL);
+    // a credentials folder without this credential is someone else's business: fall through
+    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(unreadable(file, 'systemd credential', err))));
+    if (text !== undefined) return { source: `the systemd credential ${SESSIONAUTH_CREDENTIAL}`, read: async () => text.replace(/\r?\n$/, '') };
+  }
+  return undefined;
+}
+
+function fromFile(file: string, source: string): FoundPassphrase {
+  return { source: `${source} ${file}`, read: async () => (await readText(file, source)).replace(/\r?\n$/, '') };
+}
+
+/** The PKI's own hint names the CA-key prompt and flags, which `serve` does not take. */
+function sessionAuthKeyError(err: unknown, source: string | undefined): unknown {
+  if (!hasCodeOf(err, PKI_ERRORS)) return err;
+  if (err.code === 'passphrase_required') {
+    return serveError('sessionauth_passphrase_required', 'the SessionAuth key is encrypted and no passphrase was given', { hint: `give it with ${PASSPHRASE_SOURCES}` });
+  }
+  if (err.code === 'bad_passphrase') {
+    return serveError('sessionauth_bad_passphrase', `the passphrase from ${source ?? '?'} does not decrypt the SessionAuth key (or the key file is damaged)`, { cause: err });
+  }
+  return err;
+}
+
+/**
+ * The server's certificate as its peers will see it: the key belongs to it, it chains to this PKI
+ * in its role, and (hosts) it names the address clients dial.
+ */
+async function checkServerCert(certFile: string, keyFile: string, verifier: PeerVerifier, policy: VerifyPolicy, dialled?: { key: string; address: string }): Promise<void> {
+  const creds = await loadCredentials({ cert: certFile, key: keyFile });
+  const r = await verifier.verify(pemToDerList(creds.cert, 'pki.cert'), policy);
+  if (!r.ok) throw serveError('server_cert_refused', `pki.cert ${certFile}: ${r.message} (${r.reason})`, { hint: 'use a certificate of this PKI issued for this server\'s role' });
+  if (!dialled) return;
+  const leaf = new X509Certificate(creds.cert);
+  const a = dialled.address;
+  if ((isIP(a) ? leaf.checkIP(a) : leaf.checkHost(a)) === undefined) {
+    const names = leaf.subjectAltName ?? 'none';
+    throw serveError('address_not_in_cert', `${dialled.key} = "${a}" is not a name in pki.cert (${names}): every client would refuse this server`, {
+      hint: `set ${dialled.key} to a name the certificate carries, or issue one that carries it (iyesmp certs issue host NAME --dns/--ip)`,
+    });
+  }
+}
+
+function unreadable(file: string, what: string, err: NodeJS.ErrnoException) {
+  return serveError('unreadable', `${what}: cannot read ${file} (${err.code ?? 'error'})`);
 }
 
 async function readText(file: string, what: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    throw serveError('unreadable', `${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw unreadable(file, what, err as NodeJS.ErrnoException);
   }
 }

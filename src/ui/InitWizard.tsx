@@ -5,12 +5,15 @@ import { cliError } from '../cli/errors.js';
 
 /**
  * The `iyesmp certs init` wizard: asks only what the flags left open (Auth server name, number of
- * hosts, a passphrase for each CA key, and whether SessionAuth is kept unencrypted) and hands the
- * answers back. It never touches files itself, so it can be tested by feeding keystrokes.
+ * hosts, the address clients dial for each host, a passphrase for each CA key, and whether
+ * SessionAuth is kept unencrypted) and hands the answers back. It never touches files itself, so it
+ * can be tested by feeding keystrokes.
  */
 export interface InitAnswers {
   authName?: string;
   hosts?: number;
+  /** one per host, in order: the DNS name or IP clients dial (it goes into the host's cert) */
+  hostAddresses?: string[];
   /** Master's */
   passphrase?: string;
   clientauthPassphrase?: string;
@@ -21,8 +24,11 @@ export interface InitAnswers {
 
 export interface InitWizardProps {
   /** `passphrase`: Master's; `sessionauth`: a passphrase of its own or unencrypted, the operator chooses */
-  ask: { authName?: boolean; hosts?: boolean; passphrase?: boolean; clientauthPassphrase?: boolean; sessionauth?: boolean };
-  defaults: { authName: string; hosts: number };
+  ask: { authName?: boolean; hosts?: boolean; hostAddresses?: boolean; passphrase?: boolean; clientauthPassphrase?: boolean; sessionauth?: boolean };
+  /** hostAddress: the suggestion for every host's address */
+  defaults: { authName: string; hosts: number; hostAddress?: string };
+  /** how many host addresses to ask for when the count is not asked (given by a flag) */
+  hostCount?: number;
   minPassphraseLength: number;
   onDone(answers: InitAnswers): void;
   onCancel(): void;
@@ -31,6 +37,7 @@ export interface InitWizardProps {
 type Step =
   | 'authName'
   | 'hosts'
+  | 'hostAddresses'
   | 'passphrase'
   | 'confirm'
   | 'clientauthPassphrase'
@@ -57,16 +64,19 @@ interface Progress {
   index: number;
   value: string;
   answers: InitAnswers;
+  /** host addresses entered so far (the step repeats once per host) */
+  addresses: string[];
   /** first passphrase entry, until confirmed */
   pending: string;
   error: string | undefined;
   finished: boolean;
 }
 
-export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCancel }: InitWizardProps) {
+export function InitWizard({ ask, defaults, hostCount, minPassphraseLength, onDone, onCancel }: InitWizardProps) {
   const steps: Step[] = [
     ...(ask.authName ? (['authName'] as const) : []),
     ...(ask.hosts ? (['hosts'] as const) : []),
+    ...(ask.hostAddresses ? (['hostAddresses'] as const) : []),
     ...(ask.passphrase ? (['passphrase', 'confirm'] as const) : []),
     ...(ask.clientauthPassphrase ? (['clientauthPassphrase', 'clientauthConfirm'] as const) : []),
     ...(ask.sessionauth ? (['sessionauthMode', 'sessionauthPassphrase', 'sessionauthConfirm'] as const) : []),
@@ -74,10 +84,12 @@ export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCance
   ];
   // All progress lives in one ref and a single key handler reads it: keys that arrive before React
   // re-renders (paste, a loaded machine) still apply to the right step. State only re-renders.
-  const p = useRef<Progress>({ index: 0, value: '', answers: {}, pending: '', error: undefined, finished: false }).current;
+  const p = useRef<Progress>({ index: 0, value: '', answers: {}, addresses: [], pending: '', error: undefined, finished: false }).current;
   const [, rerender] = useState(0);
   const refresh = () => rerender((n) => n + 1);
   const step = steps[p.index] ?? 'done';
+  const hostsWanted = () => p.answers.hosts ?? hostCount ?? defaults.hosts;
+  const hostAddressDefault = defaults.hostAddress ?? '127.0.0.1';
 
   const advance = (update: InitAnswers, skip = 0) => {
     p.answers = { ...p.answers, ...update };
@@ -101,6 +113,17 @@ export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCance
         const n = Number(v.trim());
         if (!/^\d+$/.test(v.trim()) || n < 1 || n > MAX_WIZARD_HOSTS) p.error = `enter a whole number from 1 to ${MAX_WIZARD_HOSTS}`;
         else advance({ hosts: n });
+        return;
+      }
+      case 'hostAddresses': {
+        const t = v.trim();
+        if (!HOSTNAME_OR_IP.test(t)) {
+          p.error = `"${t}" is not a host name or IP address`;
+          return;
+        }
+        p.addresses.push(t);
+        p.error = undefined;
+        if (p.addresses.length >= hostsWanted()) advance({ hostAddresses: [...p.addresses] });
         return;
       }
       case 'sessionauthMode': {
@@ -154,7 +177,8 @@ export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCance
       const isEnter = chunk === '\r' || chunk === '\n' || chunk === '\r\n';
       const k = chunks.length > 1 ? { ...key, return: isEnter } : key;
       const s = steps[p.index] ?? 'done';
-      const placeholder = s === 'authName' ? defaults.authName : s === 'hosts' ? String(defaults.hosts) : s === 'sessionauthMode' ? 'p' : undefined;
+      const placeholder =
+        s === 'authName' ? defaults.authName : s === 'hosts' ? String(defaults.hosts) : s === 'hostAddresses' ? hostAddressDefault : s === 'sessionauthMode' ? 'p' : undefined;
       const ev = applyKey(p.value, isEnter ? '' : chunk, k, { ...(placeholder !== undefined ? { placeholder } : {}), mask: isMasked(s) });
       if (ev.kind === 'edit') p.value = ev.value;
       else if (ev.kind === 'submit') {
@@ -171,6 +195,15 @@ export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCance
         return <TextField label="Auth server DNS name or IP:" value={p.value} placeholder={defaults.authName} error={p.error} />;
       case 'hosts':
         return <TextField label={`How many host servers (1-${MAX_WIZARD_HOSTS})?`} value={p.value} placeholder={String(defaults.hosts)} error={p.error} />;
+      case 'hostAddresses':
+        return (
+          <TextField
+            label={`Address clients dial for host-${p.addresses.length + 1} (DNS name or IP, goes into its certificate):`}
+            value={p.value}
+            placeholder={hostAddressDefault}
+            error={p.error}
+          />
+        );
       case 'passphrase':
         return <TextField label="Passphrase for the CA keys, first the Master key (kept offline):" value={p.value} mask error={p.error} />;
       case 'clientauthPassphrase':
@@ -199,6 +232,7 @@ export function InitWizard({ ask, defaults, minPassphraseLength, onDone, onCance
       <Text dimColor>Enter accepts the suggestion; Esc cancels. Flags can answer these in scripts (see --help).</Text>
       {p.answers.authName !== undefined ? <Text>Auth server: {p.answers.authName}</Text> : null}
       {p.answers.hosts !== undefined ? <Text>Hosts: {p.answers.hosts}</Text> : null}
+      {p.addresses.length > 0 ? <Text>Host addresses: {p.addresses.join(', ')}</Text> : null}
       {p.answers.sessionauthUnencrypted ? <Text>SessionAuth key: unencrypted (0600)</Text> : null}
       {field()}
     </Box>

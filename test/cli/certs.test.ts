@@ -19,7 +19,7 @@ beforeAll(() => {
   writeFileSync(passFile, PASS + '\n');
   sessionPassFile = path.join(tmp.dir, 'sessionauth.pass');
   writeFileSync(sessionPassFile, SESSION_PASS + '\n');
-  const r = run(['certs', 'init', '--dir', pki, '--auth-name', 'auth.example.com', '--auth-ip', '127.0.0.1', '--hosts', '2', '--host-ip', '10.0.0.1', '--passphrase-file', passFile, '--sessionauth-passphrase-file', sessionPassFile, '--json']);
+  const r = run(['certs', 'init', '--dir', pki, '--auth-name', 'auth.example.com', '--auth-ip', '127.0.0.1', '--hosts', '2', '--host-ip', '10.0.0.1', '--host-ip', '10.0.0.2', '--passphrase-file', passFile, '--sessionauth-passphrase-file', sessionPassFile, '--json']);
   if (r.code !== 0) throw new Error(`init failed (${r.code}): ${r.stdout}${r.stderr}`);
 });
 afterAll(() => tmp?.cleanup());
@@ -148,7 +148,7 @@ describe('passphrases', () => {
   it('a wrong passphrase file is a clear input error (exit 3) without a stack trace', () => {
     const bad = path.join(tmp.dir, 'bad.pass');
     writeFileSync(bad, 'not the passphrase\n');
-    const r = run(['certs', 'issue', 'host', 'host-x', '--dir', pki, '--passphrase-file', bad]);
+    const r = run(['certs', 'issue', 'host', 'host-x', '--dir', pki, '--ip', '10.0.0.20', '--passphrase-file', bad]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/wrong passphrase/);
     expect(r.stderr).not.toMatch(STACK);
@@ -158,13 +158,13 @@ describe('passphrases', () => {
   });
 
   it('a missing passphrase file is an input error naming the file', () => {
-    const r = run(['certs', 'issue', 'host', 'host-y', '--dir', pki, '--passphrase-file', path.join(tmp.dir, 'nope.pass'), '--json']);
+    const r = run(['certs', 'issue', 'host', 'host-y', '--dir', pki, '--ip', '10.0.0.21', '--passphrase-file', path.join(tmp.dir, 'nope.pass'), '--json']);
     expect(r.code).toBe(3);
     expect(json(r).error.code).toBe('passphrase_file_unreadable');
   });
 
   it('an encrypted PKI without a passphrase source and without a terminal is a usage error', () => {
-    const r = run(['certs', 'issue', 'host', 'host-z', '--dir', pki, '--json']);
+    const r = run(['certs', 'issue', 'host', 'host-z', '--dir', pki, '--ip', '10.0.0.22', '--json']);
     expect(r.code).toBe(2);
     expect(json(r).error.code).toBe('passphrase_required');
   });
@@ -176,7 +176,7 @@ describe('issue, rotate-clientauth, retire', () => {
     expect(r.code).toBe(0);
     const e = json(r).data.issued[0].entry;
     expect(e).toMatchObject({ name: 'host-9', role: 'host', ipAddresses: ['10.0.0.9'], dnsNames: ['h9.example.com'] });
-    expect(run(['certs', 'issue', 'host', 'host-9', '--dir', pki, '--passphrase-file', passFile]).code).toBe(4);
+    expect(run(['certs', 'issue', 'host', 'host-9', '--dir', pki, '--ip', '10.0.0.10', '--passphrase-file', passFile]).code).toBe(4);
   });
 
   it('rotate makes ClientAuth-2 and lists the game build files; retire flips old client certs to refused', () => {

@@ -30,7 +30,8 @@ describe('config scaffold → config check', () => {
     expect(d.files.cert.startsWith('../pki/')).toBe(true);
     const c = run(['config', 'check', file, '--json']);
     expect(c.code).toBe(0);
-    expect(json(c).data).toMatchObject({ kind: 'auth', valid: true, warnings: [] });
+    // the warnings are the ones serve logs at start: only the in-memory database here
+    expect(json(c).data).toMatchObject({ kind: 'auth', valid: true, warnings: [expect.stringContaining('[database] is not used')] });
     expect(readFileSync(file, 'utf8')).toMatch(/^# iyesmp Auth server configuration/);
   });
 
@@ -135,14 +136,15 @@ describe('config check', () => {
     expect(r.stderr).toContain('kind: expected "auth" or "host", got "broker" (line 1)');
   });
 
-  it('warns about PKI files that do not exist, without failing', () => {
+  it('fails (exit 1) on PKI files that do not exist, as serve would (issue 12)', () => {
     const file = path.join(tmp.dir, 'elsewhere', 'deep', 'host.toml');
     expect(run(['config', 'scaffold', 'host', '--dir', pki, '--out', file]).code).toBe(0);
     const moved = path.join(tmp.dir, 'moved.toml');
     writeFileSync(moved, readFileSync(file, 'utf8'));
     const r = run(['config', 'check', moved, '--json']);
-    expect(r.code).toBe(0);
-    expect(json(r).data.warnings.length).toBeGreaterThan(0);
+    expect(r.code).toBe(1);
+    expect(json(r).error.code).toBe('config_invalid');
+    expect(json(r).error.message).toContain('would refuse to start');
     expect(existsSync(moved)).toBe(true);
   });
 });

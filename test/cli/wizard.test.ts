@@ -9,6 +9,7 @@ import { InitWizard } from '../../dist/ui/InitWizard.js';
 interface Answers {
   authName?: string;
   hosts?: number;
+  hostAddresses?: string[];
   passphrase?: string;
   clientauthPassphrase?: string;
   sessionauthPassphrase?: string;
@@ -44,7 +45,7 @@ async function waitDone<T>(get: () => T | undefined): Promise<T> {
   throw new Error('the wizard did not finish');
 }
 
-async function mount(ask: { authName?: boolean; hosts?: boolean; passphrase?: boolean; clientauthPassphrase?: boolean; sessionauth?: boolean }) {
+async function mount(ask: { authName?: boolean; hosts?: boolean; hostAddresses?: boolean; passphrase?: boolean; clientauthPassphrase?: boolean; sessionauth?: boolean }) {
   let done: Answers | undefined;
   let cancelled = false;
   const app = render(
@@ -145,6 +146,20 @@ describe('InitWizard', () => {
     await type(w.app.stdin, '\u007f');
     await type(w.app.stdin, '\r');
     expect(await waitDone(w.answers)).toEqual({ hosts: 2 });
+    w.app.unmount();
+  });
+
+  it('asks the address clients dial for each host, suggesting 127.0.0.1 (issue 12)', async () => {
+    const w = await mount({ hosts: true, hostAddresses: true });
+    await shows(w.app, 'How many host servers');
+    await type(w.app.stdin, '2\r');
+    await shows(w.app, 'Address clients dial for host-1');
+    await type(w.app.stdin, 'not an address\r');
+    await shows(w.app, 'is not a host name or IP address');
+    await type(w.app.stdin, 'h1.example.com\r');
+    await shows(w.app, 'Address clients dial for host-2');
+    await type(w.app.stdin, '\r');
+    expect(await waitDone(w.answers)).toEqual({ hosts: 2, hostAddresses: ['h1.example.com', '127.0.0.1'] });
     w.app.unmount();
   });
 

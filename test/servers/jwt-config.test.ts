@@ -88,7 +88,7 @@ describe('[accounts.token]: JWTs as the template says', () => {
     await expect(authOptionsFromConfig(config(tokenMode('secret_file = "short.secret"')), silent)).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringContaining('accounts.token') });
   });
 
-  it('config check builds the same keys as serve: a bad key file fails it, a missing one is a warning', async () => {
+  it('config check builds the same keys as serve: a bad or missing key file fails it, naming the key', async () => {
     const file = path.join(fx.dir, 'token-auth.toml');
     await writeFile(file, tokenText('key_file = "idp.pem"'));
     expect((await checkConfigCommand(file)).warnings.filter((w) => w.startsWith('accounts.token'))).toEqual([]);
@@ -99,6 +99,7 @@ describe('[accounts.token]: JWTs as the template says', () => {
     await writeFile(file, tokenText('secret_file = "short.secret"'));
     await expect(checkConfigCommand(file)).rejects.toMatchObject({ kind: 'check', details: { problems: [{ path: 'accounts.token.secret_file', message: expect.stringContaining('32 bytes') }] } });
     await writeFile(file, tokenText('secret_file = "absent.secret"'));
-    expect((await checkConfigCommand(file)).warnings).toContain(`accounts.token.secret_file: ${path.join(fx.dir, 'absent.secret')} does not exist`);
+    // serve cannot start without it, so neither does check (it once only warned)
+    await expect(checkConfigCommand(file)).rejects.toMatchObject({ kind: 'check', code: 'config_invalid', details: { problems: [{ message: expect.stringContaining('absent.secret') }] } });
   });
 });
