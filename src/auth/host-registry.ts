@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { IyesmpError } from '../errors.js';
+import { hostRegistryError } from './errors.js';
 
 /**
  * The hosts that dialled in, and the choice of one for a new session. Sans-IO: the server feeds in
@@ -83,12 +83,6 @@ export interface HostRegistryEvents {
   unregistered: [{ host: HostView }];
 }
 
-export const HOST_ERRORS = {
-  badRequest: 'host.bad_request',
-  unknown: 'host.unknown',
-  duplicateReservation: 'host.duplicate_reservation',
-} as const;
-
 export interface HostRegistryOptions {
   /** How often hosts are told to send heartbeats (ms). */
   heartbeatIntervalMs?: number;
@@ -154,7 +148,7 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
     const h = this.#hosts.get(name);
     if (!h || h.state === 'dead') return false;
     if (!Number.isInteger(hb.active) || hb.active < 0) {
-      throw new IyesmpError('input', HOST_ERRORS.badRequest, `heartbeat from ${name}: "active" must be a whole number >= 0`);
+      throw hostRegistryError('host.bad_request', `heartbeat from ${name}: "active" must be a whole number >= 0`);
     }
     h.lastSeen = Math.max(h.lastSeen, now);
     h.active = hb.active;
@@ -260,9 +254,9 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
   /** Hold one slot on `host` for a session, from pick until it ends or fails (`release`). */
   reserve(host: string, reservationId: string, now: number): Reservation {
     const h = this.#hosts.get(host);
-    if (!h || h.state === 'dead') throw new IyesmpError('conflict', HOST_ERRORS.unknown, `host ${host} is not registered or is dead`);
+    if (!h || h.state === 'dead') throw hostRegistryError('host.unknown', `host ${host} is not registered or is dead`);
     if (this.#reservationHost.has(reservationId)) {
-      throw new IyesmpError('conflict', HOST_ERRORS.duplicateReservation, `reservation ${reservationId} already exists`);
+      throw hostRegistryError('host.duplicate_reservation', `reservation ${reservationId} already exists`);
     }
     const r: Reservation = { id: reservationId, host, expiresAt: now + this.#reservationTtlMs, confirmed: false };
     h.reservations.set(r.id, r);
@@ -313,7 +307,7 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
 }
 
 function validate(i: HostInfo): void {
-  const bad = (why: string) => new IyesmpError('input', HOST_ERRORS.badRequest, `host registration: ${why}`);
+  const bad = (why: string) => hostRegistryError('host.bad_request', `host registration: ${why}`);
   if (typeof i.name !== 'string' || i.name.length === 0 || i.name.length > 128) throw bad('name must be 1-128 characters');
   if (typeof i.region !== 'string' || i.region.length === 0) throw bad('region is required');
   if (typeof i.address !== 'string' || i.address.length === 0) throw bad('address is required');

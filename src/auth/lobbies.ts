@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
-import { IyesmpError } from '../errors.js';
+import { lobbyError } from './errors.js';
 
 /**
  * Lobbies: players gather, agree on settings, get ready, and the owner starts the game.
@@ -91,29 +91,6 @@ export interface LobbyEvents {
   closed: [{ lobby: LobbyView; reason: 'empty' | 'closed' }];
 }
 
-export const LOBBY_ERRORS = {
-  badRequest: 'lobby.bad_request',
-  notFound: 'lobby.not_found',
-  badPassword: 'lobby.bad_password',
-  full: 'lobby.full',
-  started: 'lobby.started',
-  banned: 'lobby.banned',
-  alreadyInLobby: 'lobby.already_in_lobby',
-  notMember: 'lobby.not_member',
-  notOwner: 'lobby.not_owner',
-  notReady: 'lobby.not_ready',
-  tooFewPlayers: 'lobby.too_few_players',
-} as const;
-export type LobbyErrorCode = (typeof LOBBY_ERRORS)[keyof typeof LOBBY_ERRORS];
-
-export class LobbyError extends IyesmpError {
-  declare readonly code: LobbyErrorCode;
-  constructor(code: LobbyErrorCode, message: string, details?: Record<string, unknown>) {
-    super(code === LOBBY_ERRORS.badRequest ? 'input' : 'conflict', code, message, details ? { details } : {});
-    this.name = 'LobbyError';
-  }
-}
-
 // No 0/O or 1/I/L: codes are read aloud and typed from screenshots, so look-alikes are left out.
 export const JOIN_CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
 
@@ -156,13 +133,13 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     const max = req.maxPlayers;
     const min = req.minPlayers ?? 1;
     if (!Number.isInteger(max) || max < 1 || max > this.#maxPlayersLimit) {
-      throw new LobbyError(LOBBY_ERRORS.badRequest, `maxPlayers must be a whole number from 1 to ${this.#maxPlayersLimit}`);
+      throw lobbyError('lobby.bad_request', `maxPlayers must be a whole number from 1 to ${this.#maxPlayersLimit}`);
     }
     if (!Number.isInteger(min) || min < 1 || min > max) {
-      throw new LobbyError(LOBBY_ERRORS.badRequest, 'minPlayers must be a whole number from 1 to maxPlayers');
+      throw lobbyError('lobby.bad_request', 'minPlayers must be a whole number from 1 to maxPlayers');
     }
     if (req.password !== undefined && (typeof req.password !== 'string' || req.password.length === 0)) {
-      throw new LobbyError(LOBBY_ERRORS.badRequest, 'a lobby password must be a non-empty string');
+      throw lobbyError('lobby.bad_request', 'a lobby password must be a non-empty string');
     }
     const lobby: Lobby = {
       id: this.#newId(),
@@ -228,18 +205,18 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     // A private lobby reached by id looks missing: its id must not work as a join code.
     const lobby = code !== undefined ? this.#byCode.get(normalizeCode(code)) : byId?.private ? undefined : byId;
     if (!lobby) {
-      throw new LobbyError(LOBBY_ERRORS.notFound, code !== undefined ? `no lobby has the code "${code}"` : `lobby ${id} does not exist`);
+      throw lobbyError('lobby.not_found', code !== undefined ? `no lobby has the code "${code}"` : `lobby ${id} does not exist`);
     }
     if (this.#lobbyOf.get(who.playerId) === lobby) return view(lobby); // joining twice is a no-op
     this.#assertFree(who.playerId);
     // a code sent the 1.0 way came in the password's place, so it cannot open a lobby with a password
     if (lobby.passwordHash !== undefined && (legacyCode || !samePassword(lobby.passwordHash, target.password))) {
-      throw new LobbyError(LOBBY_ERRORS.badPassword, target.password === undefined ? 'this lobby needs a password' : 'wrong lobby password');
+      throw lobbyError('lobby.bad_password', target.password === undefined ? 'this lobby needs a password' : 'wrong lobby password');
     }
-    if (lobby.banned.has(who.playerId)) throw new LobbyError(LOBBY_ERRORS.banned, 'you were removed from this lobby and cannot rejoin');
-    if (lobby.state === 'started') throw new LobbyError(LOBBY_ERRORS.started, 'this lobby has already started its game');
+    if (lobby.banned.has(who.playerId)) throw lobbyError('lobby.banned', 'you were removed from this lobby and cannot rejoin');
+    if (lobby.state === 'started') throw lobbyError('lobby.started', 'this lobby has already started its game');
     if (lobby.members.length >= lobby.maxPlayers) {
-      throw new LobbyError(LOBBY_ERRORS.full, `this lobby is full (${lobby.maxPlayers} players)`);
+      throw lobbyError('lobby.full', `this lobby is full (${lobby.maxPlayers} players)`);
     }
     const m = member(who, now);
     lobby.members.push(m);
@@ -255,7 +232,7 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
 
   setReady(lobbyId: string, playerId: string, ready: boolean, _now: number): LobbyView {
     const lobby = this.#memberLobby(lobbyId, playerId);
-    if (lobby.state !== 'open') throw new LobbyError(LOBBY_ERRORS.started, 'the game has already started');
+    if (lobby.state !== 'open') throw lobbyError('lobby.started', 'the game has already started');
     const m = lobby.members.find((x) => x.playerId === playerId)!;
     if (m.ready !== ready) {
       m.ready = ready;
@@ -267,11 +244,11 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
   /** Owner changes settings (and maybe maxPlayers). Everyone's ready flag resets: they agreed to other terms. */
   updateSettings(lobbyId: string, by: string, change: { settings?: unknown; maxPlayers?: number; name?: string }, _now: number): LobbyView {
     const lobby = this.#ownedLobby(lobbyId, by);
-    if (lobby.state !== 'open') throw new LobbyError(LOBBY_ERRORS.started, 'the game has already started');
+    if (lobby.state !== 'open') throw lobbyError('lobby.started', 'the game has already started');
     if (change.maxPlayers !== undefined) {
       const max = change.maxPlayers;
       if (!Number.isInteger(max) || max < Math.max(lobby.members.length, lobby.minPlayers) || max > this.#maxPlayersLimit) {
-        throw new LobbyError(LOBBY_ERRORS.badRequest, `maxPlayers must be a whole number from ${Math.max(lobby.members.length, lobby.minPlayers)} to ${this.#maxPlayersLimit}`);
+        throw lobbyError('lobby.bad_request', `maxPlayers must be a whole number from ${Math.max(lobby.members.length, lobby.minPlayers)} to ${this.#maxPlayersLimit}`);
       }
       lobby.maxPlayers = max;
     }
@@ -285,9 +262,9 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
   /** Owner removes a member; by default the member may not rejoin this lobby. */
   kick(lobbyId: string, by: string, target: string, _now: number, opts: { ban?: boolean } = {}): void {
     const lobby = this.#ownedLobby(lobbyId, by);
-    if (target === by) throw new LobbyError(LOBBY_ERRORS.badRequest, 'the owner cannot kick themselves; leave instead');
+    if (target === by) throw lobbyError('lobby.bad_request', 'the owner cannot kick themselves; leave instead');
     if (!lobby.members.some((m) => m.playerId === target)) {
-      throw new LobbyError(LOBBY_ERRORS.notMember, `player ${target} is not in this lobby`);
+      throw lobbyError('lobby.not_member', `player ${target} is not in this lobby`);
     }
     if (opts.ban ?? true) lobby.banned.add(target);
     this.#remove(lobby, target, 'kicked', by);
@@ -299,9 +276,9 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
    */
   setOwner(lobbyId: string, by: string, target: string, _now: number): LobbyView {
     const lobby = this.#ownedLobby(lobbyId, by);
-    if (lobby.state !== 'open') throw new LobbyError(LOBBY_ERRORS.started, 'the game has already started; the owner can no longer change');
+    if (lobby.state !== 'open') throw lobbyError('lobby.started', 'the game has already started; the owner can no longer change');
     if (!lobby.members.some((m) => m.playerId === target)) {
-      throw new LobbyError(LOBBY_ERRORS.notMember, `player ${target} is not in this lobby`);
+      throw lobbyError('lobby.not_member', `player ${target} is not in this lobby`);
     }
     if (target === by) return view(lobby);
     lobby.ownerId = target;
@@ -312,13 +289,13 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
   /** Owner starts the game once every other member is ready. Emits `started` with the members. */
   start(lobbyId: string, by: string, _now: number): LobbyMember[] {
     const lobby = this.#ownedLobby(lobbyId, by);
-    if (lobby.state !== 'open') throw new LobbyError(LOBBY_ERRORS.started, 'the game has already started');
+    if (lobby.state !== 'open') throw lobbyError('lobby.started', 'the game has already started');
     if (lobby.members.length < lobby.minPlayers) {
-      throw new LobbyError(LOBBY_ERRORS.tooFewPlayers, `need at least ${lobby.minPlayers} players to start, have ${lobby.members.length}`);
+      throw lobbyError('lobby.too_few_players', `need at least ${lobby.minPlayers} players to start, have ${lobby.members.length}`);
     }
     // The owner pressing start is their "ready".
     const waiting = lobby.members.filter((m) => !m.ready && m.playerId !== lobby.ownerId).map((m) => m.playerId);
-    if (waiting.length > 0) throw new LobbyError(LOBBY_ERRORS.notReady, `${waiting.length} player(s) are not ready`, { waiting });
+    if (waiting.length > 0) throw lobbyError('lobby.not_ready', `${waiting.length} player(s) are not ready`, { details: { waiting } });
     lobby.state = 'started';
     const members = lobby.members.map((m) => ({ ...m }));
     this.emit('started', { lobby: view(lobby), members });
@@ -364,20 +341,20 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
   #assertFree(playerId: string): void {
     const current = this.#lobbyOf.get(playerId);
     if (current) {
-      throw new LobbyError(LOBBY_ERRORS.alreadyInLobby, `player ${playerId} is already in lobby ${current.id}; leave it first`);
+      throw lobbyError('lobby.already_in_lobby', `player ${playerId} is already in lobby ${current.id}; leave it first`);
     }
   }
 
   #memberLobby(lobbyId: string, playerId: string): Lobby {
     const lobby = this.#byId.get(lobbyId);
-    if (!lobby) throw new LobbyError(LOBBY_ERRORS.notFound, `lobby ${lobbyId} does not exist`);
-    if (this.#lobbyOf.get(playerId) !== lobby) throw new LobbyError(LOBBY_ERRORS.notMember, `player ${playerId} is not in lobby ${lobbyId}`);
+    if (!lobby) throw lobbyError('lobby.not_found', `lobby ${lobbyId} does not exist`);
+    if (this.#lobbyOf.get(playerId) !== lobby) throw lobbyError('lobby.not_member', `player ${playerId} is not in lobby ${lobbyId}`);
     return lobby;
   }
 
   #ownedLobby(lobbyId: string, playerId: string): Lobby {
     const lobby = this.#memberLobby(lobbyId, playerId);
-    if (lobby.ownerId !== playerId) throw new LobbyError(LOBBY_ERRORS.notOwner, 'only the lobby owner can do that');
+    if (lobby.ownerId !== playerId) throw lobbyError('lobby.not_owner', 'only the lobby owner can do that');
     return lobby;
   }
 
@@ -392,7 +369,7 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
       const c = this.#randomCode(this.#codeLength);
       if (!this.#byCode.has(c)) return c;
     }
-    throw new IyesmpError('internal', 'lobby.code_space_exhausted', 'could not find a free join code; raise codeLength');
+    throw lobbyError('lobby.code_space_exhausted', 'could not find a free join code; raise codeLength');
   }
 }
 

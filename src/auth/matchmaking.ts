@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { IyesmpError } from '../errors.js';
+import { matchmakingError } from './errors.js';
 
 /**
  * Matchmaking queue, sans-IO: callers pass `now` (ms) into every method and call `tick(now)` on a
@@ -96,24 +96,6 @@ export interface MatchmakingEvents {
   failed: [{ match: Match; reason: 'declined' | 'timeout' | 'cancelled'; removed: Ticket[]; requeued: Ticket[] }];
 }
 
-export const MATCHMAKING_ERRORS = {
-  badRequest: 'mm.bad_request',
-  alreadyQueued: 'mm.already_queued',
-  ratingRequired: 'mm.rating_required',
-  unknownTicket: 'mm.unknown_ticket',
-  unknownMatch: 'mm.unknown_match',
-  notInMatch: 'mm.not_in_match',
-} as const;
-export type MatchmakingErrorCode = (typeof MATCHMAKING_ERRORS)[keyof typeof MATCHMAKING_ERRORS];
-
-export class MatchmakingError extends IyesmpError {
-  declare readonly code: MatchmakingErrorCode;
-  constructor(code: MatchmakingErrorCode, message: string) {
-    super(code === MATCHMAKING_ERRORS.badRequest || code === MATCHMAKING_ERRORS.ratingRequired ? 'input' : 'conflict', code, message);
-    this.name = 'MatchmakingError';
-  }
-}
-
 export interface MatchmakerOptions {
   /** Rules by mode name; modes not listed use `defaults`. */
   modes?: Record<string, ModeRules>;
@@ -174,7 +156,7 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
 
   enqueue(req: TicketRequest, now: number): Ticket {
     const maxSize = this.#opts.maxMatchSize ?? 128;
-    const bad = (why: string) => new MatchmakingError(MATCHMAKING_ERRORS.badRequest, why);
+    const bad = (why: string) => matchmakingError('mm.bad_request', why);
     if (typeof req.mode !== 'string' || req.mode.length === 0 || req.mode.length > 64) throw bad('mode must be a string of 1-64 characters');
     if (!Number.isInteger(req.matchSize) || req.matchSize < 1 || req.matchSize > maxSize) {
       throw bad(`matchSize must be a whole number from 1 to ${maxSize}`);
@@ -191,11 +173,11 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
     if (req.rating !== undefined && !Number.isFinite(req.rating)) throw bad('rating must be a finite number');
     const rules = this.#rulesFor(req.mode);
     if (rules.rating && req.rating === undefined) {
-      throw new MatchmakingError(MATCHMAKING_ERRORS.ratingRequired, `mode "${req.mode}" is rated: the ticket needs a rating`);
+      throw matchmakingError('mm.rating_required', `mode "${req.mode}" is rated: the ticket needs a rating`);
     }
     for (const p of req.players) {
       const t = this.#ticketOfPlayer.get(p);
-      if (t) throw new MatchmakingError(MATCHMAKING_ERRORS.alreadyQueued, `player ${p} is already queued (ticket ${t.id})`);
+      if (t) throw matchmakingError('mm.already_queued', `player ${p} is already queued (ticket ${t.id})`);
     }
     const t: QTicket = {
       id: this.#opts.newTicketId?.() ?? `tkt_${(++this.#ids).toString(36)}`,
@@ -221,7 +203,7 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
   /** Cancel a ticket (by id). A ticket inside a proposed match counts as that match being declined. */
   cancel(ticketId: string, now: number): void {
     const t = this.#tickets.get(ticketId);
-    if (!t) throw new MatchmakingError(MATCHMAKING_ERRORS.unknownTicket, `no ticket ${ticketId} is queued`);
+    if (!t) throw matchmakingError.as('conflict', 'mm.unknown_ticket', `no ticket ${ticketId} is queued`);
     if (t.matchId !== undefined) {
       this.#fail(this.#matches.get(t.matchId)!, new Set([t]), 'cancelled', now);
       return;
@@ -344,8 +326,8 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
 
   #pending(matchId: string, playerId: string): PendingMatch {
     const m = this.#matches.get(matchId);
-    if (!m) throw new MatchmakingError(MATCHMAKING_ERRORS.unknownMatch, `match ${matchId} is not awaiting confirmation`);
-    if (!m.players.includes(playerId)) throw new MatchmakingError(MATCHMAKING_ERRORS.notInMatch, `player ${playerId} is not in match ${matchId}`);
+    if (!m) throw matchmakingError('mm.unknown_match', `match ${matchId} is not awaiting confirmation`);
+    if (!m.players.includes(playerId)) throw matchmakingError('mm.not_in_match', `player ${playerId} is not in match ${matchId}`);
     return m;
   }
 

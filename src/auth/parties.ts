@@ -1,5 +1,5 @@
-import { IyesmpError } from '../errors.js';
-import { LOBBY_ERRORS, LobbyError, type Lobbies, type LobbyView } from './lobbies.js';
+import { lobbyError, matchmakingError } from './errors.js';
+import type { Lobbies, LobbyView } from './lobbies.js';
 import type { Matchmaker, Ticket, TicketRequest } from './matchmaking.js';
 
 /**
@@ -37,12 +37,12 @@ export class PartyQueue {
    */
   members(lobbyId: string, by: string): string[] {
     const lobby = this.lobbies.get(lobbyId);
-    if (!lobby) throw new LobbyError(LOBBY_ERRORS.notFound, `lobby ${lobbyId} does not exist`);
-    if (!lobby.members.some((m) => m.playerId === by)) throw new LobbyError(LOBBY_ERRORS.notMember, `you are not in lobby ${lobbyId}`);
-    if (lobby.ownerId !== by) throw new LobbyError(LOBBY_ERRORS.notOwner, 'only the lobby owner can queue the lobby');
-    if (lobby.state !== 'open') throw new LobbyError(LOBBY_ERRORS.started, 'this lobby has already started its game');
+    if (!lobby) throw lobbyError('lobby.not_found', `lobby ${lobbyId} does not exist`);
+    if (!lobby.members.some((m) => m.playerId === by)) throw lobbyError('lobby.not_member', `you are not in lobby ${lobbyId}`);
+    if (lobby.ownerId !== by) throw lobbyError('lobby.not_owner', 'only the lobby owner can queue the lobby');
+    if (lobby.state !== 'open') throw lobbyError('lobby.started', 'this lobby has already started its game');
     if (this.#ticketOf.has(lobbyId)) {
-      throw new IyesmpError('conflict', 'mm.already_queued', `lobby ${lobbyId} is already queued (ticket ${this.#ticketOf.get(lobbyId)})`);
+      throw matchmakingError('mm.already_queued', `lobby ${lobbyId} is already queued (ticket ${this.#ticketOf.get(lobbyId)})`);
     }
     return lobby.members.map((m) => m.playerId);
   }

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
-import { IyesmpError } from '../errors.js';
 import type { ResolvedNetcodeIssuer } from '../netcode/config.js';
 import type { FastSessionMinter } from '../pki/index.js';
 import type { KeyAlgorithm, PeerVerifier } from '../pki/types.js';
@@ -10,6 +9,7 @@ import { AccountService, GuestProvider, banUntil, type Account, type Ban, type B
 import { AuthLimits } from './limits.js';
 import { acceptClient, lobbyInfo, type ClientEndpointContext, type ClientLink, type ClientNotice } from './client-endpoint.js';
 import { errInfo } from './err-info.js';
+import { authError, handoffError } from './errors.js';
 import { HandoffDriver, seatIdOf, type HandoffTransportKind } from './handoff/index.js';
 import { acceptHost, type HostEndpointContext, type HostLink } from './host-endpoint.js';
 import { HostRegistry } from './host-registry.js';
@@ -289,8 +289,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   async ban(who: string | Pick<Account, 'playerId'>, o: { reason: string; until?: number | Date; by?: string }): Promise<Ban> {
     const playerId = typeof who === 'string' ? who : who.playerId;
     const expiresAt = o.until === undefined ? null : o.until instanceof Date ? o.until.getTime() : o.until;
-    if (typeof o.reason !== 'string' || o.reason.length === 0) throw new IyesmpError('usage', 'ban_reason', 'a ban needs a reason (the player is told it)');
-    if (expiresAt !== null && !Number.isFinite(expiresAt)) throw new IyesmpError('usage', 'ban_until', '`until` must be a time (ms since the epoch or a Date)');
+    if (typeof o.reason !== 'string' || o.reason.length === 0) throw authError('ban_reason', 'a ban needs a reason (the player is told it)');
+    if (expiresAt !== null && !Number.isFinite(expiresAt)) throw authError('ban_until', '`until` must be a time (ms since the epoch or a Date)');
     const ban: Ban = { target: { playerId }, reason: o.reason, createdAt: Date.now(), expiresAt, ...(o.by !== undefined ? { by: o.by } : {}) };
     await this.accounts.bans.add(ban);
     const link = this.#clients.get(playerId);
@@ -594,13 +594,13 @@ function checkTransports(opts: AuthServerOptions): void {
   const wanted = [['defaultTransport', opts.defaultTransport] as const, ...Object.entries(opts.modeTransports ?? {}).map(([m, t]) => [`mode "${m}"`, t] as const)];
   for (const [where, t] of wanted) {
     if (t === undefined || t === 'quic') continue;
-    if (t !== 'netcode') throw new IyesmpError('usage', 'transport_unsupported', `${where}: transport "${String(t)}" cannot be handed off by this server (quic or netcode)`);
+    if (t !== 'netcode') throw authError('transport_unsupported', `${where}: transport "${String(t)}" cannot be handed off by this server (quic or netcode)`);
     if (!opts.netcode) {
-      throw new IyesmpError('usage', 'netcode_no_key', `${where} uses netcode, but no netcode key was given`, {
+      throw handoffError.as('usage', 'netcode_no_key', `${where} uses netcode, but no netcode key was given`, {
         hint: 'pass `netcode` (resolveNetcodeIssuer reads [netcode] and its key file)',
       });
     }
-    if (opts.netcode.privateKey.length !== 32) throw new IyesmpError('usage', 'netcode_bad_key', `the netcode key must be 32 bytes, got ${opts.netcode.privateKey.length}`);
+    if (opts.netcode.privateKey.length !== 32) throw authError('netcode_bad_key', `the netcode key must be 32 bytes, got ${opts.netcode.privateKey.length}`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { IyesmpError } from '../errors.js';
+import { sessionError } from './errors.js';
 
 /**
  * The auth server's record of game sessions, from creation to result:
@@ -183,16 +183,6 @@ export interface SessionEvents {
   lost: [{ session: SessionRecord; players: string[] }];
 }
 
-export const SESSION_ERRORS = {
-  badRequest: 'session.bad_request',
-  unknown: 'session.unknown',
-  wrongState: 'session.wrong_state',
-  playerBusy: 'session.player_busy',
-  /** a host reported on a session that runs on another host */
-  wrongHost: 'session.wrong_host',
-} as const;
-export type SessionErrorCode = (typeof SESSION_ERRORS)[keyof typeof SESSION_ERRORS];
-
 export type NewSession = Pick<SessionRecord, 'hostName' | 'transport' | 'players' | 'mode' | 'origin' | 'ext'> & { id?: string };
 
 /** What a (re)connecting player should be told. */
@@ -251,12 +241,12 @@ export class Sessions extends EventEmitter<SessionEvents> {
   create(req: NewSession, now: number): Promise<SessionRecord> {
     return this.#serial(async () => {
       if (!Array.isArray(req.players) || req.players.length === 0 || new Set(req.players).size !== req.players.length) {
-        throw new IyesmpError('input', SESSION_ERRORS.badRequest, 'a session needs a list of distinct players');
+        throw sessionError.as('input', 'session.bad_request', 'a session needs a list of distinct players');
       }
       for (const p of req.players) {
         const live = await this.store.liveByPlayer(p);
         if (live) {
-          throw new IyesmpError('conflict', SESSION_ERRORS.playerBusy, `player ${p} is already in live session ${live.id}`, {
+          throw sessionError('session.player_busy', `player ${p} is already in live session ${live.id}`, {
             details: { playerId: p, sessionId: live.id },
           });
         }
@@ -273,7 +263,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
       if (req.mode !== undefined) r.mode = req.mode;
       if (req.origin !== undefined) r.origin = { ...req.origin };
       if (req.ext !== undefined) r.ext = req.ext;
-      if (await this.store.get(r.id)) throw new IyesmpError('conflict', SESSION_ERRORS.badRequest, `session ${r.id} already exists`);
+      if (await this.store.get(r.id)) throw sessionError.as('conflict', 'session.bad_request', `session ${r.id} already exists`);
       await this.store.put(r);
       this.emit('created', { session: r });
       return r;
@@ -293,7 +283,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
     return this.#transition(id, ['created', 'awaiting-host-ack'], now, (r) => {
       const missing = r.players.filter((p) => !Object.hasOwn(handOffs, p));
       if (missing.length) {
-        throw new IyesmpError('input', SESSION_ERRORS.badRequest, `hand-off missing for ${missing.length} player(s): ${missing.join(', ')}`);
+        throw sessionError.as('input', 'session.bad_request', `hand-off missing for ${missing.length} player(s): ${missing.join(', ')}`);
       }
       r.state = 'handed-off';
       r.handOffs = Object.fromEntries(r.players.map((p) => [p, handOffs[p]!]));
@@ -449,9 +439,9 @@ export class Sessions extends EventEmitter<SessionEvents> {
   /** The record a host reports on, if that host may: it must exist and run there. */
   async #reported(hostName: string, id: string, known?: SessionRecord): Promise<SessionRecord> {
     const r = known ?? (await this.store.get(id));
-    if (!r) throw new IyesmpError('refused', SESSION_ERRORS.unknown, `no session ${id}`, { details: { sessionId: id, reportedBy: hostName } });
+    if (!r) throw sessionError.as('refused', 'session.unknown', `no session ${id}`, { details: { sessionId: id, reportedBy: hostName } });
     if (r.hostName !== hostName) {
-      throw new IyesmpError('refused', SESSION_ERRORS.wrongHost, `session ${id} does not run on host ${hostName}`, {
+      throw sessionError('session.wrong_host', `session ${id} does not run on host ${hostName}`, {
         details: { sessionId: id, host: r.hostName, reportedBy: hostName },
       });
     }
@@ -461,9 +451,9 @@ export class Sessions extends EventEmitter<SessionEvents> {
   #transition(id: string, from: SessionState[], now: number, apply: (r: SessionRecord) => () => void): Promise<SessionRecord> {
     return this.#serial(async () => {
       const r = await this.store.get(id);
-      if (!r) throw new IyesmpError('conflict', SESSION_ERRORS.unknown, `no session ${id}`);
+      if (!r) throw sessionError.as('conflict', 'session.unknown', `no session ${id}`);
       if (!from.includes(r.state)) {
-        throw new IyesmpError('conflict', SESSION_ERRORS.wrongState, `session ${id} is ${r.state}; expected ${from.join(' or ')}`);
+        throw sessionError('session.wrong_state', `session ${id} is ${r.state}; expected ${from.join(' or ')}`);
       }
       const emit = apply(r);
       r.updatedAt = now;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JOIN_CODE_ALPHABET, LOBBY_ERRORS, Lobbies, type LobbyEvents } from '../../src/auth/lobbies.js';
+import { JOIN_CODE_ALPHABET, Lobbies, type LobbyEvents } from '../../src/auth/lobbies.js';
 
 const P = (id: string) => ({ playerId: id, displayName: id.toUpperCase() });
 
@@ -39,11 +39,11 @@ describe('lobbies', () => {
   it('joins private lobbies by code only (case and dashes forgiven)', () => {
     const l = new Lobbies();
     const priv = l.create({ owner: P('a'), maxPlayers: 4, private: true }, 0);
-    expect(codeOf(() => l.join({ lobbyId: priv.id }, P('b'), 1))).toBe(LOBBY_ERRORS.notFound);
+    expect(codeOf(() => l.join({ lobbyId: priv.id }, P('b'), 1))).toBe('lobby.not_found');
     const code = priv.code!;
     const typed = `${code.slice(0, 3).toLowerCase()}-${code.slice(3)}`;
     expect(l.join({ code: typed }, P('b'), 1).members.map((m) => m.playerId)).toEqual(['a', 'b']);
-    expect(codeOf(() => l.join({ code: 'ZZZZZZ' === code ? 'YYYYYY' : 'ZZZZZZ' }, P('c'), 1))).toBe(LOBBY_ERRORS.notFound);
+    expect(codeOf(() => l.join({ code: 'ZZZZZZ' === code ? 'YYYYYY' : 'ZZZZZZ' }, P('c'), 1))).toBe('lobby.not_found');
   });
 
   it('gives distinct codes even when the random source repeats', () => {
@@ -60,16 +60,16 @@ describe('lobbies', () => {
     const l = new Lobbies();
     const x = l.create({ owner: P('a'), maxPlayers: 2 }, 0);
     l.join({ lobbyId: x.id }, P('b'), 1);
-    expect(codeOf(() => l.join({ lobbyId: x.id }, P('c'), 2))).toBe(LOBBY_ERRORS.full);
-    expect(codeOf(() => l.create({ owner: P('b'), maxPlayers: 2 }, 2))).toBe(LOBBY_ERRORS.alreadyInLobby);
+    expect(codeOf(() => l.join({ lobbyId: x.id }, P('c'), 2))).toBe('lobby.full');
+    expect(codeOf(() => l.create({ owner: P('b'), maxPlayers: 2 }, 2))).toBe('lobby.already_in_lobby');
     l.kick(x.id, 'a', 'b', 3);
-    expect(codeOf(() => l.join({ lobbyId: x.id }, P('b'), 4))).toBe(LOBBY_ERRORS.banned);
+    expect(codeOf(() => l.join({ lobbyId: x.id }, P('b'), 4))).toBe('lobby.banned');
     l.join({ lobbyId: x.id }, P('c'), 4);
     l.setReady(x.id, 'c', true, 5);
     l.start(x.id, 'a', 6);
     l.leave(x.id, 'c', 7);
-    expect(codeOf(() => l.join({ lobbyId: x.id }, P('d'), 8))).toBe(LOBBY_ERRORS.started);
-    expect(codeOf(() => l.create({ owner: P('e'), maxPlayers: 0 }, 8))).toBe(LOBBY_ERRORS.badRequest);
+    expect(codeOf(() => l.join({ lobbyId: x.id }, P('d'), 8))).toBe('lobby.started');
+    expect(codeOf(() => l.create({ owner: P('e'), maxPlayers: 0 }, 8))).toBe('lobby.bad_request');
   });
 
   it('kick without ban lets the player back; only the owner kicks', () => {
@@ -77,9 +77,9 @@ describe('lobbies', () => {
     const x = l.create({ owner: P('a'), maxPlayers: 3 }, 0);
     l.join({ lobbyId: x.id }, P('b'), 1);
     l.join({ lobbyId: x.id }, P('c'), 1);
-    expect(codeOf(() => l.kick(x.id, 'b', 'c', 2))).toBe(LOBBY_ERRORS.notOwner);
-    expect(codeOf(() => l.kick(x.id, 'a', 'a', 2))).toBe(LOBBY_ERRORS.badRequest);
-    expect(codeOf(() => l.kick(x.id, 'a', 'zz', 2))).toBe(LOBBY_ERRORS.notMember);
+    expect(codeOf(() => l.kick(x.id, 'b', 'c', 2))).toBe('lobby.not_owner');
+    expect(codeOf(() => l.kick(x.id, 'a', 'a', 2))).toBe('lobby.bad_request');
+    expect(codeOf(() => l.kick(x.id, 'a', 'zz', 2))).toBe('lobby.not_member');
     const log = recorder(l);
     l.kick(x.id, 'a', 'c', 2, { ban: false });
     expect(log).toEqual([['left', expect.objectContaining({ playerId: 'c', reason: 'kicked', by: 'a' })]]);
@@ -113,37 +113,37 @@ describe('lobbies', () => {
     l.join({ lobbyId: x.id }, P('b'), 1);
     l.join({ lobbyId: x.id }, P('c'), 2);
     const log = recorder(l);
-    expect(codeOf(() => l.setOwner(x.id, 'b', 'c', 3))).toBe(LOBBY_ERRORS.notOwner);
-    expect(codeOf(() => l.setOwner(x.id, 'a', 'zed', 3))).toBe(LOBBY_ERRORS.notMember);
-    expect(codeOf(() => l.setOwner(x.id, 'zed', 'b', 3))).toBe(LOBBY_ERRORS.notMember);
+    expect(codeOf(() => l.setOwner(x.id, 'b', 'c', 3))).toBe('lobby.not_owner');
+    expect(codeOf(() => l.setOwner(x.id, 'a', 'zed', 3))).toBe('lobby.not_member');
+    expect(codeOf(() => l.setOwner(x.id, 'zed', 'b', 3))).toBe('lobby.not_member');
     expect(log).toEqual([]);
     l.setOwner(x.id, 'a', 'a', 4); // to oneself: nothing happens
     expect(log).toEqual([]);
     expect(l.setOwner(x.id, 'a', 'c', 5).ownerId).toBe('c');
     expect(log).toEqual([['owner-changed', expect.objectContaining({ previousOwnerId: 'a', ownerId: 'c', reason: 'handed' })]]);
     // the old owner is an ordinary member now: it cannot kick or start
-    expect(codeOf(() => l.kick(x.id, 'a', 'b', 6))).toBe(LOBBY_ERRORS.notOwner);
-    expect(codeOf(() => l.setOwner(x.id, 'a', 'a', 6))).toBe(LOBBY_ERRORS.notOwner);
+    expect(codeOf(() => l.kick(x.id, 'a', 'b', 6))).toBe('lobby.not_owner');
+    expect(codeOf(() => l.setOwner(x.id, 'a', 'a', 6))).toBe('lobby.not_owner');
     l.setReady(x.id, 'a', true, 7);
     l.setReady(x.id, 'b', true, 7);
     l.start(x.id, 'c', 8);
-    expect(codeOf(() => l.setOwner(x.id, 'c', 'a', 9))).toBe(LOBBY_ERRORS.started);
+    expect(codeOf(() => l.setOwner(x.id, 'c', 'a', 9))).toBe('lobby.started');
   });
 
   it('starts only when every other member is ready, by the owner, with enough players', () => {
     const l = new Lobbies();
     const x = l.create({ owner: P('a'), maxPlayers: 3, minPlayers: 2, settings: { map: 'm1' } }, 0);
-    expect(codeOf(() => l.start(x.id, 'a', 1))).toBe(LOBBY_ERRORS.tooFewPlayers);
+    expect(codeOf(() => l.start(x.id, 'a', 1))).toBe('lobby.too_few_players');
     l.join({ lobbyId: x.id }, P('b'), 1);
     l.join({ lobbyId: x.id }, P('c'), 1);
     l.setReady(x.id, 'b', true, 2);
-    expect(codeOf(() => l.start(x.id, 'a', 3))).toBe(LOBBY_ERRORS.notReady);
+    expect(codeOf(() => l.start(x.id, 'a', 3))).toBe('lobby.not_ready');
     l.setReady(x.id, 'c', true, 3);
-    expect(codeOf(() => l.start(x.id, 'b', 3))).toBe(LOBBY_ERRORS.notOwner);
+    expect(codeOf(() => l.start(x.id, 'b', 3))).toBe('lobby.not_owner');
     // Changing settings resets everyone's ready flag.
     l.updateSettings(x.id, 'a', { settings: { map: 'm2' } }, 4);
     expect(l.get(x.id)!.members.every((m) => !m.ready)).toBe(true);
-    expect(codeOf(() => l.start(x.id, 'a', 5))).toBe(LOBBY_ERRORS.notReady);
+    expect(codeOf(() => l.start(x.id, 'a', 5))).toBe('lobby.not_ready');
     l.setReady(x.id, 'b', true, 5);
     l.setReady(x.id, 'c', true, 5);
     const log = recorder(l);
@@ -151,8 +151,8 @@ describe('lobbies', () => {
     expect(members.map((m) => m.playerId)).toEqual(['a', 'b', 'c']);
     expect(log).toEqual([['started', expect.objectContaining({ members })]]);
     expect(log[0]![1].lobby).toMatchObject({ state: 'started', settings: { map: 'm2' } });
-    expect(codeOf(() => l.start(x.id, 'a', 7))).toBe(LOBBY_ERRORS.started);
-    expect(codeOf(() => l.setReady(x.id, 'b', false, 7))).toBe(LOBBY_ERRORS.started);
+    expect(codeOf(() => l.start(x.id, 'a', 7))).toBe('lobby.started');
+    expect(codeOf(() => l.setReady(x.id, 'b', false, 7))).toBe('lobby.started');
   });
 
   it('emits an event for every change with a snapshot after it', () => {
@@ -164,7 +164,7 @@ describe('lobbies', () => {
     l.setReady('L1', 'b', true, 2);
     l.setReady('L1', 'b', true, 2); // unchanged: no event
     l.updateSettings('L1', 'a', { maxPlayers: 2 }, 3);
-    expect(codeOf(() => l.updateSettings('L1', 'a', { maxPlayers: 1 }, 3))).toBe(LOBBY_ERRORS.badRequest);
+    expect(codeOf(() => l.updateSettings('L1', 'a', { maxPlayers: 1 }, 3))).toBe('lobby.bad_request');
     l.close('L1');
     expect(log.map(([n]) => n)).toEqual(['created', 'joined', 'ready-changed', 'settings-changed', 'closed']);
     expect(log[2]![1].lobby.members[1]).toMatchObject({ playerId: 'b', ready: true });
@@ -177,8 +177,8 @@ describe('lobbies', () => {
   it('refuses actions by non-members and on unknown lobbies', () => {
     const l = new Lobbies();
     const x = l.create({ owner: P('a'), maxPlayers: 3 }, 0);
-    expect(codeOf(() => l.leave(x.id, 'b', 1))).toBe(LOBBY_ERRORS.notMember);
-    expect(codeOf(() => l.setReady('nope', 'a', true, 1))).toBe(LOBBY_ERRORS.notFound);
+    expect(codeOf(() => l.leave(x.id, 'b', 1))).toBe('lobby.not_member');
+    expect(codeOf(() => l.setReady('nope', 'a', true, 1))).toBe('lobby.not_found');
   });
 });
 
@@ -188,8 +188,8 @@ describe('lobby passwords (issue 9, item 6)', () => {
     const x = l.create({ owner: P('a'), maxPlayers: 4, password: 'hunter2' }, 0);
     expect(x.hasPassword).toBe(true);
     expect(l.list()[0]!.hasPassword).toBe(true);
-    expect(codeOf(() => l.join({ lobbyId: x.id }, P('b'), 1))).toBe(LOBBY_ERRORS.badPassword);
-    expect(codeOf(() => l.join({ lobbyId: x.id, password: 'hunter3' }, P('b'), 1))).toBe(LOBBY_ERRORS.badPassword);
+    expect(codeOf(() => l.join({ lobbyId: x.id }, P('b'), 1))).toBe('lobby.bad_password');
+    expect(codeOf(() => l.join({ lobbyId: x.id, password: 'hunter3' }, P('b'), 1))).toBe('lobby.bad_password');
     expect(l.get(x.id)!.members).toHaveLength(1);
     // the right password is not read as a join code (it used to give lobby.not_found)
     expect(l.join({ lobbyId: x.id, password: 'hunter2' }, P('b'), 2).members.map((m) => m.playerId)).toEqual(['a', 'b']);
@@ -199,10 +199,10 @@ describe('lobby passwords (issue 9, item 6)', () => {
   it('a private lobby with a password needs the code and the password', () => {
     const l = new Lobbies();
     const x = l.create({ owner: P('a'), maxPlayers: 4, private: true, password: 'pw' }, 0);
-    expect(codeOf(() => l.join({ code: x.code! }, P('b'), 1))).toBe(LOBBY_ERRORS.badPassword);
-    expect(codeOf(() => l.join({ lobbyId: x.id, password: 'pw' }, P('b'), 1))).toBe(LOBBY_ERRORS.notFound);
+    expect(codeOf(() => l.join({ code: x.code! }, P('b'), 1))).toBe('lobby.bad_password');
+    expect(codeOf(() => l.join({ lobbyId: x.id, password: 'pw' }, P('b'), 1))).toBe('lobby.not_found');
     // a 1.0 client's code-as-password is no way past a password
-    expect(codeOf(() => l.join({ lobbyId: x.code!, password: x.code! }, P('b'), 1))).toBe(LOBBY_ERRORS.badPassword);
+    expect(codeOf(() => l.join({ lobbyId: x.code!, password: x.code! }, P('b'), 1))).toBe('lobby.bad_password');
     expect(l.join({ code: x.code!, password: 'pw' }, P('b'), 2).members).toHaveLength(2);
   });
 
@@ -217,6 +217,6 @@ describe('lobby passwords (issue 9, item 6)', () => {
   });
 
   it('refuses an empty password at creation', () => {
-    expect(codeOf(() => new Lobbies().create({ owner: P('a'), maxPlayers: 2, password: '' }, 0))).toBe(LOBBY_ERRORS.badRequest);
+    expect(codeOf(() => new Lobbies().create({ owner: P('a'), maxPlayers: 2, password: '' }, 0))).toBe('lobby.bad_request');
   });
 });

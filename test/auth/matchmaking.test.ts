@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MATCHMAKING_ERRORS, Matchmaker, type Match, type MatchmakingEvents } from '../../src/auth/matchmaking.js';
+import { Matchmaker, type Match, type MatchmakingEvents } from '../../src/auth/matchmaking.js';
 
 const S = 1000; // one second in ms
 
@@ -50,10 +50,10 @@ describe('matchmaking: grouping and parties', () => {
     const mm = new Matchmaker();
     mm.enqueue({ players: ['a', 'b'], mode: 'coop', matchSize: 2 }, 0);
     expect(mm.tick(0).map(playersOf)).toEqual([['a', 'b']]);
-    expect(errCode(() => mm.enqueue({ players: ['x', 'y', 'z'], mode: 'coop', matchSize: 2 }, 0))).toBe(MATCHMAKING_ERRORS.badRequest);
-    expect(errCode(() => mm.enqueue({ players: ['x', 'x'], mode: 'coop', matchSize: 2 }, 0))).toBe(MATCHMAKING_ERRORS.badRequest);
-    expect(errCode(() => mm.enqueue({ players: ['a'], mode: 'coop', matchSize: 2 }, 0))).toBe(MATCHMAKING_ERRORS.alreadyQueued);
-    expect(errCode(() => mm.enqueue({ players: ['x'], mode: 'coop', matchSize: 0 }, 0))).toBe(MATCHMAKING_ERRORS.badRequest);
+    expect(errCode(() => mm.enqueue({ players: ['x', 'y', 'z'], mode: 'coop', matchSize: 2 }, 0))).toBe('mm.bad_request');
+    expect(errCode(() => mm.enqueue({ players: ['x', 'x'], mode: 'coop', matchSize: 2 }, 0))).toBe('mm.bad_request');
+    expect(errCode(() => mm.enqueue({ players: ['a'], mode: 'coop', matchSize: 2 }, 0))).toBe('mm.already_queued');
+    expect(errCode(() => mm.enqueue({ players: ['x'], mode: 'coop', matchSize: 0 }, 0))).toBe('mm.bad_request');
   });
 });
 
@@ -125,7 +125,7 @@ describe('matchmaking: rating window', () => {
 
   it('requires a rating in rated modes', () => {
     const mm = new Matchmaker({ modes: { ranked: rules } });
-    expect(errCode(() => mm.enqueue({ players: ['a'], mode: 'ranked', matchSize: 2 }, 0))).toBe(MATCHMAKING_ERRORS.ratingRequired);
+    expect(errCode(() => mm.enqueue({ players: ['a'], mode: 'ranked', matchSize: 2 }, 0))).toBe('mm.rating_required');
   });
 });
 
@@ -139,7 +139,7 @@ describe('matchmaking: cancel and confirm', () => {
     expect(log.at(-1)).toEqual(['removed', { ticket: t, reason: 'cancelled' }]);
     mm.enqueue({ players: ['b'], mode: 'm', matchSize: 2 }, 2);
     expect(mm.tick(3)).toEqual([]);
-    expect(errCode(() => mm.cancel(t.id, 4))).toBe(MATCHMAKING_ERRORS.unknownTicket);
+    expect(errCode(() => mm.cancel(t.id, 4))).toBe('mm.unknown_ticket');
     mm.enqueue({ players: ['c', 'd'], mode: 'm', matchSize: 3 }, 5);
     expect(mm.cancelFor('d', 6)).toBe(true); // a party member cancels for the party
     expect(mm.ticketOf('c')).toBeUndefined();
@@ -152,7 +152,7 @@ describe('matchmaking: cancel and confirm', () => {
     mm.enqueue({ players: ['a', 'b'], mode: 'm', matchSize: 3 }, 0);
     mm.enqueue({ players: ['c'], mode: 'm', matchSize: 3 }, 0);
     const [m] = mm.tick(0);
-    expect(errCode(() => mm.accept(m!.id, 'zz', 1))).toBe(MATCHMAKING_ERRORS.notInMatch);
+    expect(errCode(() => mm.accept(m!.id, 'zz', 1))).toBe('mm.not_in_match');
     mm.accept(m!.id, 'a', 1);
     mm.accept(m!.id, 'a', 1);
     mm.accept(m!.id, 'c', 1);
@@ -163,7 +163,7 @@ describe('matchmaking: cancel and confirm', () => {
     expect(confirmed[0]![1].match.accepted.sort()).toEqual(['a', 'b', 'c']);
     expect(mm.stats).toEqual({ queuedTickets: 0, queuedPlayers: 0, pendingMatches: 0 });
     mm.enqueue({ players: ['a'], mode: 'm', matchSize: 3 }, 3);
-    expect(errCode(() => mm.accept(m!.id, 'a', 3))).toBe(MATCHMAKING_ERRORS.unknownMatch);
+    expect(errCode(() => mm.accept(m!.id, 'a', 3))).toBe('mm.unknown_match');
   });
 
   it('a decline removes the decliner\'s party and puts the others first in line with their wait', () => {
