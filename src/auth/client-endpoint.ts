@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { formatHostPort } from '../net/address.js';
 import { ProtocolConnection, authFamily, type AuthFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream } from '../transport/index.js';
 import type { GameVersionCheck } from '../protocol/index.js';
@@ -56,7 +57,7 @@ export class ClientLink {
     stream: PeerStream,
   ) {
     this.address = conn.remoteHost;
-    this.log = server.logger.child({ client: conn.peer.name, remote: `${conn.remoteHost}:${conn.remotePort}` });
+    this.log = server.logger.child({ client: conn.peer.name, remote: formatHostPort(conn.remoteHost, conn.remotePort) });
     const o = server.options;
     this.proto = ProtocolConnection.accept(authFamily, stream, {
       gameVersion: o.gameVersion,

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { hasCodeOf } from '../errors.js';
+import { formatHostPort } from '../net/address.js';
 import { ProtocolConnection, hostctlFamily, type HostctlFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream } from '../transport/index.js';
 import { errInfo } from './err-info.js';
@@ -39,7 +40,7 @@ export class HostLink {
     stream: PeerStream,
   ) {
     this.name = conn.peer.name;
-    this.log = server.logger.child({ host: this.name, remote: `${conn.remoteHost}:${conn.remotePort}` });
+    this.log = server.logger.child({ host: this.name, remote: formatHostPort(conn.remoteHost, conn.remotePort) });
     const o = server.options;
     this.proto = ProtocolConnection.accept(hostctlFamily, stream, {
       gameVersion: o.gameVersion,
@@ -79,7 +80,7 @@ export class HostLink {
         {
           name: this.name,
           region: body.region,
-          address: `${body.publicAddress.host}:${body.publicAddress.port}`,
+          address: formatHostPort(body.publicAddress.host, body.publicAddress.port),
           transports: body.transports.map((t) => t.kind),
           capacity: Math.max(1, body.capacity.sessions),
           version: body.version,

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { ErrorKind } from '../../errors.js';
 import { deriveNetcodeClientId } from '../../netcode/handoff.js';
+import { formatHostPort } from '../../net/address.js';
 import type { KeyAlgorithm } from '../../pki/types.js';
 import type { Handoff as HandoffSchema } from '../../protocol/families/auth.js';
 import type { ExpectedPlayer as ExpectedPlayerSchema } from '../../protocol/families/hostctl.js';
@@ -461,7 +462,7 @@ export class HandoffCore {
       const a = h.host.address;
       handOffs[playerId] = {
         sessionId: p.sessionId,
-        host: { name: p.hostName, address: `${a.host}:${a.port}`, ...(p.transport === 'quic' ? { tlsName: h.host.tlsName } : {}) },
+        host: { name: p.hostName, address: formatHostPort(a.host, a.port), ...(p.transport === 'quic' ? { tlsName: h.host.tlsName } : {}) },
         transport: p.transport,
         credentials: h,
         expiresAt: h.expiresAt,
