@@ -1,5 +1,5 @@
-import { EventEmitter } from 'node:events';
 import { hostRegistryError } from './errors.js';
+import { EventQueue } from '../events/queue.js';
 
 /**
  * The hosts that dialled in, and the choice of one for a new session. Sans-IO: the server feeds in
@@ -77,11 +77,13 @@ export interface Reservation {
 }
 
 export interface HostRegistryEvents {
-  registered: [{ host: HostView; replaced: boolean }];
+  registered: { host: HostView; replaced: boolean };
   /** Missed too many heartbeats: its sessions are lost; the server tells their players. */
-  dead: [{ host: HostView; reservations: Reservation[] }];
-  unregistered: [{ host: HostView }];
+  dead: { host: HostView; reservations: Reservation[] };
+  unregistered: { host: HostView };
 }
+/** What the HostRegistry core queues: one of its events, named by `type`. */
+export type HostRegistryEvent = { [K in keyof HostRegistryEvents]: { type: K } & HostRegistryEvents[K] }[keyof HostRegistryEvents];
 
 export interface HostRegistryOptions {
   /** How often hosts are told to send heartbeats (ms). */
@@ -103,7 +105,8 @@ interface Host extends Omit<HostView, 'load'> {
   shortSince?: number;
 }
 
-export class HostRegistry extends EventEmitter<HostRegistryEvents> {
+export class HostRegistry {
+  readonly #events = new EventQueue<HostRegistryEvent>();
   readonly heartbeatIntervalMs: number;
   readonly missedHeartbeats: number;
   readonly #reservationTtlMs: number;
@@ -111,10 +114,14 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
   readonly #reservationHost = new Map<string, Host>();
 
   constructor(opts: HostRegistryOptions = {}) {
-    super();
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 5_000;
     this.missedHeartbeats = opts.missedHeartbeats ?? 3;
     this.#reservationTtlMs = opts.reservationTtlMs ?? 60_000;
+  }
+
+  /** Everything queued since the last take, oldest first (the driver delivers it after each input). */
+  takeEvents(): HostRegistryEvent[] {
+    return this.#events.take();
   }
 
   /**
@@ -139,7 +146,7 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
       reservations: new Map(),
     };
     this.#hosts.set(info.name, h);
-    this.emit('registered', { host: view(h), replaced: old !== undefined });
+    this.#events.push({ type: 'registered', host: view(h), replaced: old !== undefined });
     return view(h);
   }
 
@@ -164,7 +171,7 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
     const h = this.#hosts.get(name);
     if (!h) return;
     this.#drop(h);
-    this.emit('unregistered', { host: view(h) });
+    this.#events.push({ type: 'unregistered', host: view(h) });
   }
 
   /**
@@ -196,7 +203,7 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
     }
     // Dead hosts stay listed (state "dead") until they register again or are unregistered,
     // so operators can see them; they are never picked.
-    for (const d of died) this.emit('dead', d);
+    for (const d of died) this.#events.push({ type: 'dead', ...d });
     return died.map((d) => d.host);
   }
 

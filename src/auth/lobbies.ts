@@ -1,11 +1,12 @@
-import { EventEmitter } from 'node:events';
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import { lobbyError } from './errors.js';
+import { EventQueue } from '../events/queue.js';
 
 /**
  * Lobbies: players gather, agree on settings, get ready, and the owner starts the game.
- * Sans-IO: every method takes `now` and returns or throws synchronously; every change is emitted
- * as a typed event (with a snapshot of the lobby after the change) for the server to broadcast.
+ * Sans-IO: every method takes `now` and returns or throws synchronously; every change is queued
+ * as a typed event (with a snapshot of the lobby after the change) for the driver to take
+ * (`takeEvents`) and the server to broadcast.
  */
 
 export interface LobbyMember {
@@ -80,16 +81,18 @@ export interface LobbyFilter {
 export type LeaveReason = 'left' | 'kicked';
 
 export interface LobbyEvents {
-  created: [{ lobby: LobbyView }];
-  joined: [{ lobby: LobbyView; member: LobbyMember }];
-  left: [{ lobby: LobbyView; playerId: string; reason: LeaveReason; by?: string }];
+  created: { lobby: LobbyView };
+  joined: { lobby: LobbyView; member: LobbyMember };
+  left: { lobby: LobbyView; playerId: string; reason: LeaveReason; by?: string };
   /** `handed`: the owner gave it away (`setOwner`); `left`: the owner left and the longest-present member took over */
-  'owner-changed': [{ lobby: LobbyView; previousOwnerId: string; ownerId: string; reason: 'left' | 'handed' }];
-  'ready-changed': [{ lobby: LobbyView; playerId: string; ready: boolean }];
-  'settings-changed': [{ lobby: LobbyView }];
-  started: [{ lobby: LobbyView; members: LobbyMember[] }];
-  closed: [{ lobby: LobbyView; reason: 'empty' | 'closed' }];
+  'owner-changed': { lobby: LobbyView; previousOwnerId: string; ownerId: string; reason: 'left' | 'handed' };
+  'ready-changed': { lobby: LobbyView; playerId: string; ready: boolean };
+  'settings-changed': { lobby: LobbyView };
+  started: { lobby: LobbyView; members: LobbyMember[] };
+  closed: { lobby: LobbyView; reason: 'empty' | 'closed' };
 }
+/** What the Lobbies core queues: one of its events, named by `type`. */
+export type LobbyEvent = { [K in keyof LobbyEvents]: { type: K } & LobbyEvents[K] }[keyof LobbyEvents];
 
 // No 0/O or 1/I/L: codes are read aloud and typed from screenshots, so look-alikes are left out.
 export const JOIN_CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
@@ -110,7 +113,8 @@ interface Lobby extends LobbyView {
   passwordHash: Buffer | undefined;
 }
 
-export class Lobbies extends EventEmitter<LobbyEvents> {
+export class Lobbies {
+  readonly #events = new EventQueue<LobbyEvent>();
   readonly #byId = new Map<string, Lobby>();
   readonly #byCode = new Map<string, Lobby>();
   readonly #lobbyOf = new Map<string, Lobby>();
@@ -121,11 +125,15 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
   #seq = 0;
 
   constructor(opts: LobbyOptions = {}) {
-    super();
     this.#codeLength = opts.codeLength ?? 6;
     this.#randomInt = opts.randomInt ?? ((max) => randomInt(max));
     this.#newId = opts.newId ?? (() => `lby_${(++this.#seq).toString(36)}_${this.#randomCode(6).toLowerCase()}`);
     this.#maxPlayersLimit = opts.maxPlayersLimit ?? 256;
+  }
+
+  /** Everything queued since the last take, oldest first (the driver delivers it after each input). */
+  takeEvents(): LobbyEvent[] {
+    return this.#events.take();
   }
 
   create(req: CreateLobby, now: number): LobbyView {
@@ -161,7 +169,7 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     this.#byId.set(lobby.id, lobby);
     if (lobby.code !== undefined) this.#byCode.set(lobby.code, lobby);
     this.#lobbyOf.set(req.owner.playerId, lobby);
-    this.emit('created', { lobby: view(lobby) });
+    this.#events.push({ type: 'created', lobby: view(lobby) });
     return view(lobby);
   }
 
@@ -221,7 +229,7 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     const m = member(who, now);
     lobby.members.push(m);
     this.#lobbyOf.set(who.playerId, lobby);
-    this.emit('joined', { lobby: view(lobby), member: { ...m } });
+    this.#events.push({ type: 'joined', lobby: view(lobby), member: { ...m } });
     return view(lobby);
   }
 
@@ -236,7 +244,7 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     const m = lobby.members.find((x) => x.playerId === playerId)!;
     if (m.ready !== ready) {
       m.ready = ready;
-      this.emit('ready-changed', { lobby: view(lobby), playerId, ready });
+      this.#events.push({ type: 'ready-changed', lobby: view(lobby), playerId, ready });
     }
     return view(lobby);
   }
@@ -255,7 +263,7 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     if ('settings' in change) lobby.settings = change.settings;
     if (change.name !== undefined) lobby.name = change.name;
     for (const m of lobby.members) m.ready = false;
-    this.emit('settings-changed', { lobby: view(lobby) });
+    this.#events.push({ type: 'settings-changed', lobby: view(lobby) });
     return view(lobby);
   }
 
@@ -282,7 +290,7 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     }
     if (target === by) return view(lobby);
     lobby.ownerId = target;
-    this.emit('owner-changed', { lobby: view(lobby), previousOwnerId: by, ownerId: target, reason: 'handed' });
+    this.#events.push({ type: 'owner-changed', lobby: view(lobby), previousOwnerId: by, ownerId: target, reason: 'handed' });
     return view(lobby);
   }
 
@@ -298,7 +306,7 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     if (waiting.length > 0) throw lobbyError('lobby.not_ready', `${waiting.length} player(s) are not ready`, { details: { waiting } });
     lobby.state = 'started';
     const members = lobby.members.map((m) => ({ ...m }));
-    this.emit('started', { lobby: view(lobby), members });
+    this.#events.push({ type: 'started', lobby: view(lobby), members });
     return members;
   }
 
@@ -307,7 +315,7 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     const lobby = this.#byId.get(lobbyId);
     if (!lobby) return;
     this.#drop(lobby);
-    this.emit('closed', { lobby: view(lobby), reason: 'closed' });
+    this.#events.push({ type: 'closed', lobby: view(lobby), reason: 'closed' });
   }
 
   get size(): number {
@@ -319,16 +327,16 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     this.#lobbyOf.delete(playerId);
     if (lobby.members.length === 0) {
       this.#drop(lobby);
-      this.emit('left', { lobby: view(lobby), playerId, reason, ...(by ? { by } : {}) });
-      this.emit('closed', { lobby: view(lobby), reason: 'empty' });
+      this.#events.push({ type: 'left', lobby: view(lobby), playerId, reason, ...(by ? { by } : {}) });
+      this.#events.push({ type: 'closed', lobby: view(lobby), reason: 'empty' });
       return;
     }
     const previousOwnerId = lobby.ownerId;
     // Ownership goes to whoever has been here longest: members are kept in join order.
     if (previousOwnerId === playerId) lobby.ownerId = lobby.members[0]!.playerId;
-    this.emit('left', { lobby: view(lobby), playerId, reason, ...(by ? { by } : {}) });
+    this.#events.push({ type: 'left', lobby: view(lobby), playerId, reason, ...(by ? { by } : {}) });
     if (lobby.ownerId !== previousOwnerId) {
-      this.emit('owner-changed', { lobby: view(lobby), previousOwnerId, ownerId: lobby.ownerId, reason: 'left' });
+      this.#events.push({ type: 'owner-changed', lobby: view(lobby), previousOwnerId, ownerId: lobby.ownerId, reason: 'left' });
     }
   }
 

@@ -1,5 +1,5 @@
-import { EventEmitter } from 'node:events';
 import { matchmakingError } from './errors.js';
+import { EventQueue } from '../events/queue.js';
 
 /**
  * Matchmaking queue, sans-IO: callers pass `now` (ms) into every method and call `tick(now)` on a
@@ -84,17 +84,19 @@ export interface Match {
 export type RemovalReason = 'cancelled' | 'declined' | 'timeout';
 
 export interface MatchmakingEvents {
-  queued: [{ ticket: Ticket }];
+  queued: { ticket: Ticket };
   /** A ticket left the queue for good (not by being matched). */
-  removed: [{ ticket: Ticket; reason: RemovalReason; matchId?: string }];
+  removed: { ticket: Ticket; reason: RemovalReason; matchId?: string };
   /** Ask these players to accept. */
-  proposed: [{ match: Match }];
-  accepted: [{ match: Match; playerId: string }];
+  proposed: { match: Match };
+  accepted: { match: Match; playerId: string };
   /** Everyone accepted: hand the match off to a host. Its players are free to queue again. */
-  confirmed: [{ match: Match }];
+  confirmed: { match: Match };
   /** The proposal failed; `requeued` tickets are back at the front of the line. */
-  failed: [{ match: Match; reason: 'declined' | 'timeout' | 'cancelled'; removed: Ticket[]; requeued: Ticket[] }];
+  failed: { match: Match; reason: 'declined' | 'timeout' | 'cancelled'; removed: Ticket[]; requeued: Ticket[] };
 }
+/** What the Matchmaker core queues: one of its events, named by `type`. */
+export type MatchmakingEvent = { [K in keyof MatchmakingEvents]: { type: K } & MatchmakingEvents[K] }[keyof MatchmakingEvents];
 
 export interface MatchmakerOptions {
   /** Rules by mode name; modes not listed use `defaults`. */
@@ -133,7 +135,8 @@ interface PendingMatch extends Omit<Match, 'tickets' | 'accepted'> {
 
 const NO_REGION = '';
 
-export class Matchmaker extends EventEmitter<MatchmakingEvents> {
+export class Matchmaker {
+  readonly #events = new EventQueue<MatchmakingEvent>();
   readonly #opts: MatchmakerOptions;
   readonly #buckets = new Map<string, Bucket>();
   readonly #ticketOfPlayer = new Map<string, QTicket>();
@@ -144,8 +147,12 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
   #ids = 0;
 
   constructor(opts: MatchmakerOptions = {}) {
-    super();
     this.#opts = opts;
+  }
+
+  /** Everything queued since the last take, oldest first (the driver delivers it after each input). */
+  takeEvents(): MatchmakingEvent[] {
+    return this.#events.take();
   }
 
   /** Window (rating difference accepted) for a ticket of this mode that has waited `waitedMs`. */
@@ -196,7 +203,7 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
     this.#tickets.set(t.id, t);
     for (const p of t.players) this.#ticketOfPlayer.set(p, t);
     this.#queue(t);
-    this.emit('queued', { ticket: snap(t) });
+    this.#events.push({ type: 'queued', ticket: snap(t) });
     return snap(t);
   }
 
@@ -210,7 +217,7 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
     }
     this.#unqueue(t);
     this.#forget(t);
-    this.emit('removed', { ticket: snap(t), reason: 'cancelled' });
+    this.#events.push({ type: 'removed', ticket: snap(t), reason: 'cancelled' });
   }
 
   /** Cancel whatever ticket the player belongs to (any party member may). False if none. */
@@ -246,11 +253,11 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
     const m = this.#pending(matchId, playerId);
     if (m.accepted.has(playerId)) return;
     m.accepted.add(playerId);
-    this.emit('accepted', { match: matchSnap(m), playerId });
+    this.#events.push({ type: 'accepted', match: matchSnap(m), playerId });
     if (m.accepted.size === m.players.length) {
       this.#matches.delete(m.id);
       for (const t of m.tickets) this.#forget(t);
-      this.emit('confirmed', { match: matchSnap(m) });
+      this.#events.push({ type: 'confirmed', match: matchSnap(m) });
     }
   }
 
@@ -275,7 +282,7 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
     // All state changes first, then the events: a listener reacting to one proposal (say, by
     // cancelling a ticket) must find every proposal of this tick already in place.
     const proposed = groups.map((g) => this.#propose(g.b, g.tickets, g.region, now));
-    for (const match of proposed) this.emit('proposed', { match });
+    for (const match of proposed) this.#events.push({ type: 'proposed', match });
     return proposed;
   }
 
@@ -320,8 +327,8 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
       this.#queue(t);
     }
     const ms = matchSnap(m);
-    for (const t of removed) this.emit('removed', { ticket: t, reason, matchId: m.id });
-    this.emit('failed', { match: ms, reason, removed, requeued: requeued.map(snap) });
+    for (const t of removed) this.#events.push({ type: 'removed', ticket: t, reason, matchId: m.id });
+    this.#events.push({ type: 'failed', match: ms, reason, removed, requeued: requeued.map(snap) });
   }
 
   #pending(matchId: string, playerId: string): PendingMatch {

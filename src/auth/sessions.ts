@@ -1,6 +1,6 @@
-import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { sessionError } from './errors.js';
+import { EventQueue } from '../events/queue.js';
 
 /**
  * The auth server's record of game sessions, from creation to result:
@@ -173,15 +173,17 @@ function copy(r: SessionRecord): SessionRecord {
 }
 
 export interface SessionEvents {
-  created: [{ session: SessionRecord }];
-  'awaiting-host-ack': [{ session: SessionRecord }];
+  created: { session: SessionRecord };
+  'awaiting-host-ack': { session: SessionRecord };
   /** Send each player its hand-off. */
-  'handed-off': [{ session: SessionRecord; handOffs: Record<string, HandOff> }];
-  ended: [{ session: SessionRecord }];
-  failed: [{ session: SessionRecord; reason: string }];
+  'handed-off': { session: SessionRecord; handOffs: Record<string, HandOff> };
+  ended: { session: SessionRecord };
+  failed: { session: SessionRecord; reason: string };
   /** The host died: tell `players` their game is gone. */
-  lost: [{ session: SessionRecord; players: string[] }];
+  lost: { session: SessionRecord; players: string[] };
 }
+/** What the Sessions core queues: one of its events, named by `type`. */
+export type AuthSessionEvent = { [K in keyof SessionEvents]: { type: K } & SessionEvents[K] }[keyof SessionEvents];
 
 export type NewSession = Pick<SessionRecord, 'hostName' | 'transport' | 'players' | 'mode' | 'origin' | 'ext'> & { id?: string };
 
@@ -217,7 +219,8 @@ export interface TelemetryOutcome {
   duplicate: boolean;
 }
 
-export class Sessions extends EventEmitter<SessionEvents> {
+export class Sessions {
+  readonly #events = new EventQueue<AuthSessionEvent>();
   readonly store: SessionStore;
   readonly #ackTimeoutMs: number;
   readonly #newId: () => string;
@@ -229,13 +232,17 @@ export class Sessions extends EventEmitter<SessionEvents> {
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(opts: SessionOptions = {}) {
-    super();
     this.store = opts.store ?? new MemorySessionStore();
     this.#ackTimeoutMs = opts.hostAckTimeoutMs ?? 15_000;
     this.#newId = opts.newId ?? randomUUID;
     this.#telemetryCap = opts.telemetryPerSession ?? 1_000;
     this.#retentionMs = opts.retentionMs ?? 600_000;
     this.#adoptPerHost = opts.adoptPerHost ?? 256;
+  }
+
+  /** Everything queued since the last take, oldest first (the driver delivers it after each input). */
+  takeEvents(): AuthSessionEvent[] {
+    return this.#events.take();
   }
 
   create(req: NewSession, now: number): Promise<SessionRecord> {
@@ -265,7 +272,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
       if (req.ext !== undefined) r.ext = req.ext;
       if (await this.store.get(r.id)) throw sessionError.as('conflict', 'session.bad_request', `session ${r.id} already exists`);
       await this.store.put(r);
-      this.emit('created', { session: r });
+      this.#events.push({ type: 'created', session: r });
       return r;
     });
   }
@@ -274,7 +281,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
   sentToHost(id: string, now: number): Promise<SessionRecord> {
     return this.#transition(id, ['created'], now, (r) => {
       r.state = 'awaiting-host-ack';
-      return () => this.emit('awaiting-host-ack', { session: r });
+      return () => this.#events.push({ type: 'awaiting-host-ack', session: r });
     });
   }
 
@@ -288,7 +295,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
       r.state = 'handed-off';
       r.handOffs = Object.fromEntries(r.players.map((p) => [p, handOffs[p]!]));
       const h = r.handOffs;
-      return () => this.emit('handed-off', { session: r, handOffs: h });
+      return () => this.#events.push({ type: 'handed-off', session: r, handOffs: h });
     });
   }
 
@@ -311,7 +318,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
     return this.#transition(id, ['created', 'awaiting-host-ack', 'handed-off'], now, (r) => {
       r.state = 'failed';
       r.reason = reason;
-      return () => this.emit('failed', { session: r, reason });
+      return () => this.#events.push({ type: 'failed', session: r, reason });
     });
   }
 
@@ -325,7 +332,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
       r.endedAt = now;
       if (report.results !== undefined) r.results = report.results;
       if (report.telemetry !== undefined) r.telemetry = report.telemetry;
-      return () => this.emit('ended', { session: r });
+      return () => this.#events.push({ type: 'ended', session: r });
     });
   }
 
@@ -351,7 +358,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
         r.results = results(r);
         r.reason = 'adopted: results for a session this server did not create';
         await this.store.put(r);
-        this.emit('ended', { session: r });
+        this.#events.push({ type: 'ended', session: r });
         return { session: r, duplicate: false, adopted: true };
       }
       const r = await this.#reported(hostName, id, known);
@@ -361,7 +368,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
       r.updatedAt = now;
       r.results = results(r);
       await this.store.put(r);
-      this.emit('ended', { session: r });
+      this.#events.push({ type: 'ended', session: r });
       return { session: r, duplicate: false, adopted: false };
     });
   }
@@ -403,7 +410,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
         r.updatedAt = now;
         await this.store.put(r);
       }
-      for (const r of sessions) this.emit('lost', { session: r, players: [...r.players] });
+      for (const r of sessions) this.#events.push({ type: 'lost', session: r, players: [...r.players] });
       return { sessions, players: sessions.flatMap((r) => r.players) };
     });
   }
@@ -419,7 +426,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
         r.updatedAt = now;
         await this.store.put(r);
       }
-      for (const r of late) this.emit('failed', { session: r, reason: 'host-ack-timeout' });
+      for (const r of late) this.#events.push({ type: 'failed', session: r, reason: 'host-ack-timeout' });
       return late;
     });
   }
@@ -455,10 +462,10 @@ export class Sessions extends EventEmitter<SessionEvents> {
       if (!from.includes(r.state)) {
         throw sessionError('session.wrong_state', `session ${id} is ${r.state}; expected ${from.join(' or ')}`);
       }
-      const emit = apply(r);
+      const queue = apply(r);
       r.updatedAt = now;
       await this.store.put(r);
-      emit();
+      queue();
       return r;
     });
   }

@@ -1,15 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { JOIN_CODE_ALPHABET, Lobbies, type LobbyEvents } from '../../src/auth/lobbies.js';
+import { JOIN_CODE_ALPHABET, Lobbies, type LobbyEvents, type LobbyOptions } from '../../src/auth/lobbies.js';
+import { domain, domainOf } from './helpers.js';
 
 const P = (id: string) => ({ playerId: id, displayName: id.toUpperCase() });
 
 function recorder(l: Lobbies) {
   const log: Array<[keyof LobbyEvents, any]> = [];
-  for (const name of ['created', 'joined', 'left', 'owner-changed', 'ready-changed', 'settings-changed', 'started', 'closed'] as const) {
-    l.on(name, (e: any) => log.push([name, e]));
-  }
+  domainOf(l).on('lobby', ({ type, ...payload }) => log.push([type, payload]));
   return log;
 }
+
+/** Lobbies through their driver, so `recorder` hears their events. */
+const newLobbies = (opts?: LobbyOptions): Lobbies => domain(opts ? { lobbies: opts } : {}).lobbies;
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -22,7 +24,7 @@ function codeOf(fn: () => unknown): string {
 
 describe('lobbies', () => {
   it('creates, lists public lobbies with filters, and hides private ones', () => {
-    const l = new Lobbies();
+    const l = newLobbies();
     const a = l.create({ owner: P('a'), maxPlayers: 2, mode: 'ctf', settings: { map: 'dune' } }, 1);
     l.create({ owner: P('b'), maxPlayers: 4, mode: 'ffa', settings: { map: 'ice' } }, 2);
     const priv = l.create({ owner: P('c'), maxPlayers: 4, mode: 'ctf', private: true }, 3);
@@ -37,7 +39,7 @@ describe('lobbies', () => {
   });
 
   it('joins private lobbies by code only (case and dashes forgiven)', () => {
-    const l = new Lobbies();
+    const l = newLobbies();
     const priv = l.create({ owner: P('a'), maxPlayers: 4, private: true }, 0);
     expect(codeOf(() => l.join({ lobbyId: priv.id }, P('b'), 1))).toBe('lobby.not_found');
     const code = priv.code!;
@@ -49,7 +51,7 @@ describe('lobbies', () => {
   it('gives distinct codes even when the random source repeats', () => {
     const seq = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0];
     let i = 0;
-    const l = new Lobbies({ randomInt: () => seq[i++ % seq.length]!, newId: () => `id${i}` });
+    const l = newLobbies({ randomInt: () => seq[i++ % seq.length]!, newId: () => `id${i}` });
     const c1 = l.create({ owner: P('a'), maxPlayers: 2, private: true }, 0).code;
     const c2 = l.create({ owner: P('b'), maxPlayers: 2, private: true }, 0).code;
     expect(c1).toBe('AAAAAA');
@@ -57,7 +59,7 @@ describe('lobbies', () => {
   });
 
   it('refuses full, started, banned, and players already in a lobby', () => {
-    const l = new Lobbies();
+    const l = newLobbies();
     const x = l.create({ owner: P('a'), maxPlayers: 2 }, 0);
     l.join({ lobbyId: x.id }, P('b'), 1);
     expect(codeOf(() => l.join({ lobbyId: x.id }, P('c'), 2))).toBe('lobby.full');
@@ -73,7 +75,7 @@ describe('lobbies', () => {
   });
 
   it('kick without ban lets the player back; only the owner kicks', () => {
-    const l = new Lobbies();
+    const l = newLobbies();
     const x = l.create({ owner: P('a'), maxPlayers: 3 }, 0);
     l.join({ lobbyId: x.id }, P('b'), 1);
     l.join({ lobbyId: x.id }, P('c'), 1);
@@ -88,7 +90,7 @@ describe('lobbies', () => {
   });
 
   it('migrates ownership to the longest-present member and closes when empty', () => {
-    const l = new Lobbies();
+    const l = newLobbies();
     const x = l.create({ owner: P('a'), maxPlayers: 4 }, 0);
     l.join({ lobbyId: x.id }, P('b'), 10);
     l.join({ lobbyId: x.id }, P('c'), 20);
@@ -108,7 +110,7 @@ describe('lobbies', () => {
   });
 
   it('lets the owner hand ownership to a member; anyone else is refused', () => {
-    const l = new Lobbies();
+    const l = newLobbies();
     const x = l.create({ owner: P('a'), maxPlayers: 4 }, 0);
     l.join({ lobbyId: x.id }, P('b'), 1);
     l.join({ lobbyId: x.id }, P('c'), 2);
@@ -131,7 +133,7 @@ describe('lobbies', () => {
   });
 
   it('starts only when every other member is ready, by the owner, with enough players', () => {
-    const l = new Lobbies();
+    const l = newLobbies();
     const x = l.create({ owner: P('a'), maxPlayers: 3, minPlayers: 2, settings: { map: 'm1' } }, 0);
     expect(codeOf(() => l.start(x.id, 'a', 1))).toBe('lobby.too_few_players');
     l.join({ lobbyId: x.id }, P('b'), 1);
@@ -156,7 +158,7 @@ describe('lobbies', () => {
   });
 
   it('emits an event for every change with a snapshot after it', () => {
-    const l = new Lobbies({ newId: () => 'L1' });
+    const l = newLobbies({ newId: () => 'L1' });
     const log = recorder(l);
     l.create({ owner: P('a'), maxPlayers: 3 }, 0);
     l.join({ lobbyId: 'L1' }, P('b'), 1);
@@ -175,7 +177,7 @@ describe('lobbies', () => {
   });
 
   it('refuses actions by non-members and on unknown lobbies', () => {
-    const l = new Lobbies();
+    const l = newLobbies();
     const x = l.create({ owner: P('a'), maxPlayers: 3 }, 0);
     expect(codeOf(() => l.leave(x.id, 'b', 1))).toBe('lobby.not_member');
     expect(codeOf(() => l.setReady('nope', 'a', true, 1))).toBe('lobby.not_found');
@@ -184,7 +186,7 @@ describe('lobbies', () => {
 
 describe('lobby passwords (issue 9, item 6)', () => {
   it('a lobby created with a password says so and lets in only those who give it', () => {
-    const l = new Lobbies();
+    const l = newLobbies();
     const x = l.create({ owner: P('a'), maxPlayers: 4, password: 'hunter2' }, 0);
     expect(x.hasPassword).toBe(true);
     expect(l.list()[0]!.hasPassword).toBe(true);
@@ -197,7 +199,7 @@ describe('lobby passwords (issue 9, item 6)', () => {
   });
 
   it('a private lobby with a password needs the code and the password', () => {
-    const l = new Lobbies();
+    const l = newLobbies();
     const x = l.create({ owner: P('a'), maxPlayers: 4, private: true, password: 'pw' }, 0);
     expect(codeOf(() => l.join({ code: x.code! }, P('b'), 1))).toBe('lobby.bad_password');
     expect(codeOf(() => l.join({ lobbyId: x.id, password: 'pw' }, P('b'), 1))).toBe('lobby.not_found');
@@ -207,7 +209,7 @@ describe('lobby passwords (issue 9, item 6)', () => {
   });
 
   it('still reads a 1.0 code sent as the password, and ignores a password a lobby does not have', () => {
-    const l = new Lobbies();
+    const l = newLobbies();
     const priv = l.create({ owner: P('a'), maxPlayers: 4, private: true }, 0);
     expect(priv.hasPassword).toBe(false);
     expect(l.join({ lobbyId: priv.code!, password: priv.code! }, P('b'), 1).id).toBe(priv.id);
@@ -217,6 +219,6 @@ describe('lobby passwords (issue 9, item 6)', () => {
   });
 
   it('refuses an empty password at creation', () => {
-    expect(codeOf(() => new Lobbies().create({ owner: P('a'), maxPlayers: 2, password: '' }, 0))).toBe('lobby.bad_request');
+    expect(codeOf(() => newLobbies().create({ owner: P('a'), maxPlayers: 2, password: '' }, 0))).toBe('lobby.bad_request');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HostRegistry } from '../../src/auth/host-registry.js';
-import { MemorySessionStore, Sessions, type HandOff, type SessionEvents, type SessionRecord } from '../../src/auth/sessions.js';
+import { MemorySessionStore, type HandOff, type SessionEvents, type SessionOptions, type SessionRecord, type Sessions } from '../../src/auth/sessions.js';
+import { domain, domainOf, onEvent } from './helpers.js';
 
 const handOff = (sessionId: string, player: string): HandOff => ({
   sessionId,
@@ -20,13 +20,15 @@ async function code(p: Promise<unknown>): Promise<string> {
 
 function record(s: Sessions) {
   const log: Array<[keyof SessionEvents, any]> = [];
-  for (const n of ['created', 'awaiting-host-ack', 'handed-off', 'ended', 'failed', 'lost'] as const) s.on(n, (e: any) => log.push([n, e]));
+  domainOf(s).on('session', ({ type, ...payload }) => log.push([type, payload]));
   return log;
 }
+/** Session records through their driver, so `record` hears their events. */
+const newSessions = (opts?: SessionOptions): Sessions => domain(opts ? { sessions: opts } : {}).sessions;
 
 describe('sessions', () => {
   it('walks created -> awaiting ack -> handed off -> ended and keeps results and telemetry', async () => {
-    const s = new Sessions({ newId: () => 'S1' });
+    const s = newSessions({ newId: () => 'S1' });
     const log = record(s);
     await s.create({ hostName: 'h1', transport: 'quic', players: ['a', 'b'], origin: { kind: 'match', id: 'm1' } }, 0);
     await s.sentToHost('S1', 1);
@@ -41,7 +43,7 @@ describe('sessions', () => {
   });
 
   it('a reconnecting player gets the very same hand-off while the session is live', async () => {
-    const s = new Sessions({ newId: () => 'S1' });
+    const s = newSessions({ newId: () => 'S1' });
     await s.create({ hostName: 'h1', transport: 'quic', players: ['a', 'b'] }, 0);
     expect(await s.statusOf('a')).toEqual({ state: 'starting', sessionId: 'S1' });
     await s.hostAcked('S1', { a: handOff('S1', 'a'), b: handOff('S1', 'b') }, 1);
@@ -55,7 +57,7 @@ describe('sessions', () => {
 
   it('concurrent creates for the same player: exactly one wins', async () => {
     let n = 0;
-    const s = new Sessions({ newId: () => `S${++n}` });
+    const s = newSessions({ newId: () => `S${++n}` });
     const results = await Promise.allSettled([
       s.create({ hostName: 'h1', transport: 'quic', players: ['a'] }, 0),
       s.create({ hostName: 'h2', transport: 'quic', players: ['a'] }, 0),
@@ -65,7 +67,7 @@ describe('sessions', () => {
 
   it('host death marks its live sessions lost and names the players to notify; late results still land', async () => {
     let n = 0;
-    const s = new Sessions({ newId: () => `S${++n}` });
+    const s = newSessions({ newId: () => `S${++n}` });
     const log = record(s);
     await s.create({ hostName: 'h1', transport: 'quic', players: ['a', 'b'] }, 0); // S1
     await s.create({ hostName: 'h1', transport: 'quic', players: ['c'] }, 0); // S2
@@ -76,10 +78,10 @@ describe('sessions', () => {
     await s.ended('S4', {}, 2);
 
     // wire the registry's verdict into the session tracker, as the server will
-    const reg = new HostRegistry({ heartbeatIntervalMs: 1000, missedHeartbeats: 2 });
+    const reg = domain({ registry: { heartbeatIntervalMs: 1000, missedHeartbeats: 2 } }).registry;
     reg.register({ name: 'h1', region: 'eu', address: 'x', transports: ['quic'], capacity: 5, version: '1' }, 0);
     const lost: Array<Promise<{ players: string[] }>> = [];
-    reg.on('dead', ({ host }) => lost.push(s.hostLost(host.name, 5000)));
+    onEvent(domainOf(reg), 'host', 'dead', ({ host }) => lost.push(s.hostLost(host.name, 5000)));
     reg.tick(5000);
     const { players } = await lost[0]!;
     expect(players.sort()).toEqual(['a', 'b', 'c']);
@@ -95,7 +97,7 @@ describe('sessions', () => {
 
   it('fails sessions the host never acknowledged, and explicit failures free players', async () => {
     let n = 0;
-    const s = new Sessions({ newId: () => `S${++n}`, hostAckTimeoutMs: 1000 });
+    const s = newSessions({ newId: () => `S${++n}`, hostAckTimeoutMs: 1000 });
     await s.create({ hostName: 'h1', transport: 'quic', players: ['a'] }, 0);
     await s.create({ hostName: 'h1', transport: 'quic', players: ['b'] }, 500);
     await s.sentToHost('S1', 10);
@@ -108,7 +110,7 @@ describe('sessions', () => {
   });
 
   it('records returned by the store are copies', async () => {
-    const s = new Sessions({ newId: () => 'S1' });
+    const s = newSessions({ newId: () => 'S1' });
     const r = await s.create({ hostName: 'h1', transport: 'quic', players: ['a'] }, 0);
     r.players.push('intruder');
     expect((await s.store.get('S1'))!.players).toEqual(['a']);
@@ -132,7 +134,7 @@ describe('what hosts report is bounded', () => {
 
   it('only the host a session runs on may report it; unknown sessions are refused and leave no trace', async () => {
     const store = new MemorySessionStore();
-    const s = new Sessions({ store });
+    const s = newSessions({ store });
     const log = record(s);
     await running(s, 'S1', 'h1');
     const forged = await s.hostEnded('h2', 'S1', () => ({ winner: 'b' }), 10).catch((e: { code: string; details: unknown }) => e);
@@ -157,7 +159,7 @@ describe('what hosts report is bounded', () => {
 
   it('adopts a registered host\'s results for unknown sessions (kept across our restart) only up to its bound', async () => {
     const store = new MemorySessionStore();
-    const s = new Sessions({ store, adoptPerHost: 3, retentionMs: 1_000 });
+    const s = newSessions({ store, adoptPerHost: 3, retentionMs: 1_000 });
     const adopt = { players: ['seat-a', 'seat-b'] };
     const out: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -180,7 +182,7 @@ describe('what hosts report is bounded', () => {
 
   it('caps telemetry per session, stores a resend once, and never rewrites the record for it', async () => {
     const store = new CountingStore();
-    const s = new Sessions({ store, telemetryPerSession: 1_000 });
+    const s = newSessions({ store, telemetryPerSession: 1_000 });
     await running(s, 'S1');
     const putsBefore = store.puts;
     const batch = (n: number) => Array.from({ length: 500 }, (_, i) => ({ n, i }));
@@ -205,7 +207,7 @@ describe('what hosts report is bounded', () => {
 
   it('forgets finished sessions after the retention window; a host loss looks only at its live sessions', async () => {
     const store = new MemorySessionStore();
-    const s = new Sessions({ store, retentionMs: 1_000 });
+    const s = newSessions({ store, retentionMs: 1_000 });
     for (let i = 0; i < 100; i++) {
       await running(s, `old-${i}`, i % 2 ? 'h1' : 'h2', undefined, 0);
       await s.hostEnded(i % 2 ? 'h1' : 'h2', `old-${i}`, () => ({}), 10);
