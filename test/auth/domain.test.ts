@@ -15,7 +15,7 @@ describe('auth cores queue their events', () => {
 });
 
 describe('AuthDomain', () => {
-  it('delivers each call\'s events before the call returns; a listener\'s own call follows the event being delivered', () => {
+  it("delivers each call's events before the call returns; a listener's own call follows the event being delivered", () => {
     const d = new AuthDomain();
     const heard: string[] = [];
     d.on('lobby', (e) => {
@@ -45,7 +45,7 @@ describe('AuthDomain', () => {
     expect(d.parties.lobbyOfTicket(ticket.id)).toBeUndefined();
   });
 
-  it('delivers the session records\' events before their promise settles', async () => {
+  it("delivers the session records' events before their promise settles", async () => {
     const d = new AuthDomain({ sessions: { newId: () => 'S1' } });
     const heard: string[] = [];
     d.on('session', (e) => heard.push(`${e.type}:${e.session.id}`));
