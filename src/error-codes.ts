@@ -1,8 +1,17 @@
 /**
  * Every registered error code, one union, for programs that match on `err.code` (the `--json`
  * output, a game's error screen). Types only: nothing here loads the layers. Each layer's table
- * is the source; src/auth adds its as they move to registries.
+ * is the source.
  */
+import type {
+  AccountErrorCode,
+  AuthErrorCode,
+  HandoffErrorCode,
+  HostRegistryErrorCode,
+  LobbyErrorCode,
+  MatchmakingErrorCode,
+  SessionErrorCode,
+} from './auth/errors.js';
 import type { CliErrorCode } from './cli/errors.js';
 import type { ClientErrorCode } from './client/errors.js';
 import type { ConfigErrorCode } from './config/errors.js';
@@ -19,34 +28,48 @@ import type { ServeErrorCode } from './serve/errors.js';
 import type { TransportErrorCode } from './transport/errors.js';
 
 export type {
+  AccountErrorCode,
+  AuthErrorCode,
   CliErrorCode,
   ClientErrorCode,
   ConfigErrorCode,
   DemoErrorCode,
   EventsErrorCode,
   FsErrorCode,
+  HandoffErrorCode,
   HostErrorCode,
+  HostRegistryErrorCode,
   LanErrorCode,
+  LobbyErrorCode,
+  MatchmakingErrorCode,
   NetcodeErrorCode,
   NetcodeSessionErrorCode,
   PkiErrorCode,
   ProtocolLayerErrorCode,
   ServeErrorCode,
+  SessionErrorCode,
   TransportErrorCode,
 };
 
 export type IyesmpErrorCode =
+  | AccountErrorCode
+  | AuthErrorCode
   | CliErrorCode
   | ClientErrorCode
   | ConfigErrorCode
   | DemoErrorCode
   | EventsErrorCode
   | FsErrorCode
+  | HandoffErrorCode
   | HostErrorCode
+  | HostRegistryErrorCode
   | LanErrorCode
+  | LobbyErrorCode
+  | MatchmakingErrorCode
   | NetcodeErrorCode
   | NetcodeSessionErrorCode
   | PkiErrorCode
   | ProtocolLayerErrorCode
   | ServeErrorCode
+  | SessionErrorCode
   | TransportErrorCode;

@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
-import { IyesmpError } from '../errors.js';
+import { formatHostPort } from '../net/address.js';
 import { ProtocolConnection, authFamily, type AuthFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream } from '../transport/index.js';
 import type { GameVersionCheck } from '../protocol/index.js';
-import { AUTH_FAILURES, AuthError, PasswordProvider, usernameKey, type Account, type AccountService, type Credentials } from './accounts/index.js';
+import { PasswordProvider, usernameKey, type Account, type AccountService, type Credentials } from './accounts/index.js';
 import type { Lobbies, LobbyView } from './lobbies.js';
 import type { Matchmaker } from './matchmaking.js';
 import type { PartyQueue } from './parties.js';
 import { errInfo } from './err-info.js';
+import { accountError, authError, lobbyError, matchmakingError } from './errors.js';
 import { acceptControlStream } from './control-stream.js';
 import type { AuthLimits } from './limits.js';
 import type { HandoffDriver } from './handoff/index.js';
@@ -56,7 +57,7 @@ export class ClientLink {
     stream: PeerStream,
   ) {
     this.address = conn.remoteHost;
-    this.log = server.logger.child({ client: conn.peer.name, remote: `${conn.remoteHost}:${conn.remotePort}` });
+    this.log = server.logger.child({ client: conn.peer.name, remote: formatHostPort(conn.remoteHost, conn.remotePort) });
     const o = server.options;
     this.proto = ProtocolConnection.accept(authFamily, stream, {
       gameVersion: o.gameVersion,
@@ -82,7 +83,7 @@ export class ClientLink {
 
   /** The logged-in player id; refuses requests before login. */
   get playerId(): string {
-    if (!this.account) throw new IyesmpError('refused', 'login_required', 'log in first (account.login)');
+    if (!this.account) throw authError('login_required', 'log in first (account.login)');
     return this.account.playerId;
   }
 
@@ -116,7 +117,7 @@ export class ClientLink {
     const exclusive =
       <B, R>(fn: (body: B) => Promise<R>) =>
       async (body: B): Promise<R> => {
-        if (this.#loggingIn) throw new AuthError(AUTH_FAILURES.loginInProgress, 'a login or registration is already running on this connection; wait for its answer');
+        if (this.#loggingIn) throw accountError('auth.login_in_progress', 'a login or registration is already running on this connection; wait for its answer');
         this.#loggingIn = true;
         try {
           return await fn(body);
@@ -126,7 +127,7 @@ export class ClientLink {
       };
 
     p.handle('account.login', exclusive(async (body) => {
-      if (this.account) throw new IyesmpError('refused', 'already_logged_in', 'this connection is already logged in; log out first');
+      if (this.account) throw authError('already_logged_in', 'this connection is already logged in; log out first');
       const { ext, ...rest } = body as Record<string, unknown>;
       const credentials: Credentials = { ...(rest as { method: string }), ...(ext !== undefined ? { ext } : {}) };
       // password logins cost a hash: limited per address and per account before any is run
@@ -142,10 +143,10 @@ export class ClientLink {
 
     // (1.2) password registration, when the server offers it; the new account is logged in at once
     p.handle('account.register', exclusive(async (body) => {
-      if (this.account) throw new IyesmpError('refused', 'already_logged_in', 'this connection is already logged in; log out first');
+      if (this.account) throw authError('already_logged_in', 'this connection is already logged in; log out first');
       const provider = s.accounts.provider('password');
       if (!s.options.allowRegistration || !(provider instanceof PasswordProvider)) {
-        throw new AuthError(AUTH_FAILURES.registrationDisabled, 'this server does not take new accounts', { hint: 'log in with an existing account' });
+        throw accountError('auth.registration_disabled', 'this server does not take new accounts', { hint: 'log in with an existing account' });
       }
       s.limits.admit('register', { address: this.address }, now());
       const account = await provider.register(
@@ -234,7 +235,7 @@ export class ClientLink {
       // (1.2) the owner queues the whole lobby as one party
       const players = lobbyId === undefined ? [me] : s.parties.members(lobbyId, me);
       const accounts = players.map((id) => s.accountOf(id));
-      if (accounts.some((a) => a === undefined)) throw new IyesmpError('refused', 'mm.party_offline', 'a lobby member is not connected');
+      if (accounts.some((a) => a === undefined)) throw matchmakingError('mm.party_offline', 'a lobby member is not connected');
       const ratings = await Promise.all(accounts.map((a) => s.ratingOf(a!, body.mode)));
       const rating = ratings.every((r) => r !== undefined) ? ratings.reduce((a, b) => a + b, 0) / ratings.length : undefined;
       const req = {
@@ -249,7 +250,7 @@ export class ClientLink {
       // the lobby may have changed while ratings were looked up: check again, synchronously with the enqueue
       const again = s.parties.members(lobbyId, me);
       if (again.length !== players.length || again.some((p, i) => p !== players[i])) {
-        throw new IyesmpError('conflict', 'lobby.changed', 'the lobby changed while queueing; queue again');
+        throw lobbyError('lobby.changed', 'the lobby changed while queueing; queue again');
       }
       const ticket = s.parties.enqueue(lobbyId, req);
       for (const p of players) if (p !== me) s.notifyPlayer(p, 2, 'match.queued', { ticketId: ticket.id, mode: ticket.mode, lobbyId, byAccountId: me });
@@ -257,7 +258,7 @@ export class ClientLink {
     });
     p.handle('match.cancel', (body) => {
       const t = s.matchmaker.ticketOf(this.playerId);
-      if (!t || t.id !== body.ticketId) throw new IyesmpError('refused', 'mm.unknown_ticket', `ticket ${body.ticketId} is not yours`);
+      if (!t || t.id !== body.ticketId) throw matchmakingError.as('refused', 'mm.unknown_ticket', `ticket ${body.ticketId} is not yours`);
       s.matchmaker.cancel(body.ticketId, now());
       return {};
     });
@@ -277,7 +278,7 @@ export class ClientLink {
   /** The server's connection limits per account; refuses the login when this account has its share. */
   #trust(playerId: string): void {
     const t = this.conn.admission.trust(playerId);
-    if (!t.ok) throw new IyesmpError('refused', t.reason, t.message, { hint: 'close another connection of this account first' });
+    if (!t.ok) throw authError(t.reason, t.message, { hint: 'close another connection of this account first' });
   }
 
   #joiner(): { playerId: string; displayName: string } {

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
-import { IyesmpError } from '../errors.js';
+import { hasCodeOf } from '../errors.js';
+import { formatHostPort } from '../net/address.js';
 import { ProtocolConnection, hostctlFamily, type HostctlFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream } from '../transport/index.js';
 import { errInfo } from './err-info.js';
+import { SESSION_ERRORS, authError } from './errors.js';
 import type { CreateBody } from './handoff/index.js';
 import type { HostRegistry } from './host-registry.js';
-import { SESSION_ERRORS } from './sessions.js';
 import { acceptControlStream } from './control-stream.js';
 
 /** What a host's control connection needs from the server around it (AuthServer implements it). */
@@ -15,7 +16,7 @@ export interface HostEndpointContext {
   readonly registry: Pick<HostRegistry, 'register' | 'heartbeat' | 'heartbeatIntervalMs'>;
   hostRegistered(link: HostLink): void;
   hostGone(link: HostLink): void;
-  /** results from a host; idempotent (a lost ack means a resend); refused (SESSION_ERRORS) unless the session runs on it */
+  /** results from a host; idempotent (a lost ack means a resend); refused (session.wrong_host, session.unknown) unless the session runs on it */
   recordResults(hostName: string, body: { sessionId: string; endedAt: number; reason: string; results: Array<{ playerId: string }>; ext?: unknown }): Promise<void>;
   /** `id` (hostctl 1.1) names the host's outbox item, so a resent batch is stored once; refused like results */
   recordTelemetry(hostName: string, entries: Array<{ sessionId?: string | undefined }>, ext: unknown, id?: string): Promise<void>;
@@ -39,13 +40,13 @@ export class HostLink {
     stream: PeerStream,
   ) {
     this.name = conn.peer.name;
-    this.log = server.logger.child({ host: this.name, remote: `${conn.remoteHost}:${conn.remotePort}` });
+    this.log = server.logger.child({ host: this.name, remote: formatHostPort(conn.remoteHost, conn.remotePort) });
     const o = server.options;
     this.proto = ProtocolConnection.accept(hostctlFamily, stream, {
       gameVersion: o.gameVersion,
       onHello: ({ body }) => {
         if (body.hostName !== this.name) {
-          throw new IyesmpError('refused', 'not_allowed', `this certificate is for host "${this.name}", not "${body.hostName}"`);
+          throw authError('not_allowed', `this certificate is for host "${this.name}", not "${body.hostName}"`);
         }
         return { authNode: o.name, time: Date.now() };
       },
@@ -74,12 +75,12 @@ export class HostLink {
     const s = this.server;
     const p = this.proto;
     p.handle('host.register', (body) => {
-      if (body.name !== this.name) throw new IyesmpError('refused', 'not_allowed', `this certificate is for host "${this.name}", not "${body.name}"`);
+      if (body.name !== this.name) throw authError('not_allowed', `this certificate is for host "${this.name}", not "${body.name}"`);
       s.registry.register(
         {
           name: this.name,
           region: body.region,
-          address: `${body.publicAddress.host}:${body.publicAddress.port}`,
+          address: formatHostPort(body.publicAddress.host, body.publicAddress.port),
           transports: body.transports.map((t) => t.kind),
           capacity: Math.max(1, body.capacity.sessions),
           version: body.version,
@@ -144,13 +145,13 @@ export class HostLink {
 
   /** Logs a report refused because the session is unknown or another host's; says whether it was one. */
   #refusedReport(err: unknown, what: 'results' | 'telemetry'): boolean {
-    if (!(err instanceof IyesmpError)) return false;
+    if (!hasCodeOf(err, SESSION_ERRORS)) return false;
     const d = (err.details ?? {}) as { sessionId?: string; host?: string };
-    if (err.code === SESSION_ERRORS.wrongHost) {
+    if (err.code === 'session.wrong_host') {
       this.log.warn({ sessionId: d.sessionId, reportedBy: this.name, sessionHost: d.host }, `${what} refused: host ${this.name} reported on a session of host ${d.host}`);
       return true;
     }
-    if (err.code === SESSION_ERRORS.unknown) {
+    if (err.code === 'session.unknown') {
       this.log.warn({ sessionId: d.sessionId, reportedBy: this.name }, `${what} refused: host ${this.name} reported on an unknown session`);
       return true;
     }

@@ -1,5 +1,5 @@
-import { EventEmitter } from 'node:events';
-import { IyesmpError } from '../errors.js';
+import { hostRegistryError } from './errors.js';
+import { EventQueue } from '../events/queue.js';
 
 /**
  * The hosts that dialled in, and the choice of one for a new session. Sans-IO: the server feeds in
@@ -77,17 +77,13 @@ export interface Reservation {
 }
 
 export interface HostRegistryEvents {
-  registered: [{ host: HostView; replaced: boolean }];
+  registered: { host: HostView; replaced: boolean };
   /** Missed too many heartbeats: its sessions are lost; the server tells their players. */
-  dead: [{ host: HostView; reservations: Reservation[] }];
-  unregistered: [{ host: HostView }];
+  dead: { host: HostView; reservations: Reservation[] };
+  unregistered: { host: HostView };
 }
-
-export const HOST_ERRORS = {
-  badRequest: 'host.bad_request',
-  unknown: 'host.unknown',
-  duplicateReservation: 'host.duplicate_reservation',
-} as const;
+/** What the HostRegistry core queues: one of its events, named by `type`. */
+export type HostRegistryEvent = { [K in keyof HostRegistryEvents]: { type: K } & HostRegistryEvents[K] }[keyof HostRegistryEvents];
 
 export interface HostRegistryOptions {
   /** How often hosts are told to send heartbeats (ms). */
@@ -109,7 +105,8 @@ interface Host extends Omit<HostView, 'load'> {
   shortSince?: number;
 }
 
-export class HostRegistry extends EventEmitter<HostRegistryEvents> {
+export class HostRegistry {
+  readonly #events = new EventQueue<HostRegistryEvent>();
   readonly heartbeatIntervalMs: number;
   readonly missedHeartbeats: number;
   readonly #reservationTtlMs: number;
@@ -117,10 +114,14 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
   readonly #reservationHost = new Map<string, Host>();
 
   constructor(opts: HostRegistryOptions = {}) {
-    super();
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 5_000;
     this.missedHeartbeats = opts.missedHeartbeats ?? 3;
     this.#reservationTtlMs = opts.reservationTtlMs ?? 60_000;
+  }
+
+  /** Everything queued since the last take, oldest first (the driver delivers it after each input). */
+  takeEvents(): HostRegistryEvent[] {
+    return this.#events.take();
   }
 
   /**
@@ -145,7 +146,7 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
       reservations: new Map(),
     };
     this.#hosts.set(info.name, h);
-    this.emit('registered', { host: view(h), replaced: old !== undefined });
+    this.#events.push({ type: 'registered', host: view(h), replaced: old !== undefined });
     return view(h);
   }
 
@@ -154,7 +155,7 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
     const h = this.#hosts.get(name);
     if (!h || h.state === 'dead') return false;
     if (!Number.isInteger(hb.active) || hb.active < 0) {
-      throw new IyesmpError('input', HOST_ERRORS.badRequest, `heartbeat from ${name}: "active" must be a whole number >= 0`);
+      throw hostRegistryError('host.bad_request', `heartbeat from ${name}: "active" must be a whole number >= 0`);
     }
     h.lastSeen = Math.max(h.lastSeen, now);
     h.active = hb.active;
@@ -170,7 +171,7 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
     const h = this.#hosts.get(name);
     if (!h) return;
     this.#drop(h);
-    this.emit('unregistered', { host: view(h) });
+    this.#events.push({ type: 'unregistered', host: view(h) });
   }
 
   /**
@@ -202,7 +203,7 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
     }
     // Dead hosts stay listed (state "dead") until they register again or are unregistered,
     // so operators can see them; they are never picked.
-    for (const d of died) this.emit('dead', d);
+    for (const d of died) this.#events.push({ type: 'dead', ...d });
     return died.map((d) => d.host);
   }
 
@@ -260,9 +261,9 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
   /** Hold one slot on `host` for a session, from pick until it ends or fails (`release`). */
   reserve(host: string, reservationId: string, now: number): Reservation {
     const h = this.#hosts.get(host);
-    if (!h || h.state === 'dead') throw new IyesmpError('conflict', HOST_ERRORS.unknown, `host ${host} is not registered or is dead`);
+    if (!h || h.state === 'dead') throw hostRegistryError('host.unknown', `host ${host} is not registered or is dead`);
     if (this.#reservationHost.has(reservationId)) {
-      throw new IyesmpError('conflict', HOST_ERRORS.duplicateReservation, `reservation ${reservationId} already exists`);
+      throw hostRegistryError('host.duplicate_reservation', `reservation ${reservationId} already exists`);
     }
     const r: Reservation = { id: reservationId, host, expiresAt: now + this.#reservationTtlMs, confirmed: false };
     h.reservations.set(r.id, r);
@@ -313,7 +314,7 @@ export class HostRegistry extends EventEmitter<HostRegistryEvents> {
 }
 
 function validate(i: HostInfo): void {
-  const bad = (why: string) => new IyesmpError('input', HOST_ERRORS.badRequest, `host registration: ${why}`);
+  const bad = (why: string) => hostRegistryError('host.bad_request', `host registration: ${why}`);
   if (typeof i.name !== 'string' || i.name.length === 0 || i.name.length > 128) throw bad('name must be 1-128 characters');
   if (typeof i.region !== 'string' || i.region.length === 0) throw bad('region is required');
   if (typeof i.address !== 'string' || i.address.length === 0) throw bad('address is required');

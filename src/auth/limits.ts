@@ -1,4 +1,4 @@
-import { AUTH_FAILURES, AuthError } from './accounts/types.js';
+import { accountError } from './errors.js';
 
 /**
  * Rate limits for the requests that cost the Auth server a password hash: registration and password
@@ -100,7 +100,7 @@ export class AuthLimits {
     const retryAfterMs = Math.max(0, ...hits.map(([t, k]) => t.wait(k, now)));
     if (retryAfterMs > 0) {
       const what = kind === 'register' ? 'new accounts' : 'login attempts';
-      throw new AuthError(AUTH_FAILURES.rateLimited, `too many ${what}; try again in ${Math.ceil(retryAfterMs / 1000)} s`, {
+      throw accountError('auth.rate_limited', `too many ${what}; try again in ${Math.ceil(retryAfterMs / 1000)} s`, {
         details: { retryAfterMs },
       });
     }

@@ -1,11 +1,12 @@
-import { EventEmitter } from 'node:events';
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
-import { IyesmpError } from '../errors.js';
+import { lobbyError } from './errors.js';
+import { EventQueue } from '../events/queue.js';
 
 /**
  * Lobbies: players gather, agree on settings, get ready, and the owner starts the game.
- * Sans-IO: every method takes `now` and returns or throws synchronously; every change is emitted
- * as a typed event (with a snapshot of the lobby after the change) for the server to broadcast.
+ * Sans-IO: every method takes `now` and returns or throws synchronously; every change is queued
+ * as a typed event (with a snapshot of the lobby after the change) for the driver to take
+ * (`takeEvents`) and the server to broadcast.
  */
 
 export interface LobbyMember {
@@ -80,39 +81,18 @@ export interface LobbyFilter {
 export type LeaveReason = 'left' | 'kicked';
 
 export interface LobbyEvents {
-  created: [{ lobby: LobbyView }];
-  joined: [{ lobby: LobbyView; member: LobbyMember }];
-  left: [{ lobby: LobbyView; playerId: string; reason: LeaveReason; by?: string }];
+  created: { lobby: LobbyView };
+  joined: { lobby: LobbyView; member: LobbyMember };
+  left: { lobby: LobbyView; playerId: string; reason: LeaveReason; by?: string };
   /** `handed`: the owner gave it away (`setOwner`); `left`: the owner left and the longest-present member took over */
-  'owner-changed': [{ lobby: LobbyView; previousOwnerId: string; ownerId: string; reason: 'left' | 'handed' }];
-  'ready-changed': [{ lobby: LobbyView; playerId: string; ready: boolean }];
-  'settings-changed': [{ lobby: LobbyView }];
-  started: [{ lobby: LobbyView; members: LobbyMember[] }];
-  closed: [{ lobby: LobbyView; reason: 'empty' | 'closed' }];
+  'owner-changed': { lobby: LobbyView; previousOwnerId: string; ownerId: string; reason: 'left' | 'handed' };
+  'ready-changed': { lobby: LobbyView; playerId: string; ready: boolean };
+  'settings-changed': { lobby: LobbyView };
+  started: { lobby: LobbyView; members: LobbyMember[] };
+  closed: { lobby: LobbyView; reason: 'empty' | 'closed' };
 }
-
-export const LOBBY_ERRORS = {
-  badRequest: 'lobby.bad_request',
-  notFound: 'lobby.not_found',
-  badPassword: 'lobby.bad_password',
-  full: 'lobby.full',
-  started: 'lobby.started',
-  banned: 'lobby.banned',
-  alreadyInLobby: 'lobby.already_in_lobby',
-  notMember: 'lobby.not_member',
-  notOwner: 'lobby.not_owner',
-  notReady: 'lobby.not_ready',
-  tooFewPlayers: 'lobby.too_few_players',
-} as const;
-export type LobbyErrorCode = (typeof LOBBY_ERRORS)[keyof typeof LOBBY_ERRORS];
-
-export class LobbyError extends IyesmpError {
-  declare readonly code: LobbyErrorCode;
-  constructor(code: LobbyErrorCode, message: string, details?: Record<string, unknown>) {
-    super(code === LOBBY_ERRORS.badRequest ? 'input' : 'conflict', code, message, details ? { details } : {});
-    this.name = 'LobbyError';
-  }
-}
+/** What the Lobbies core queues: one of its events, named by `type`. */
+export type LobbyEvent = { [K in keyof LobbyEvents]: { type: K } & LobbyEvents[K] }[keyof LobbyEvents];
 
 // No 0/O or 1/I/L: codes are read aloud and typed from screenshots, so look-alikes are left out.
 export const JOIN_CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
@@ -133,7 +113,8 @@ interface Lobby extends LobbyView {
   passwordHash: Buffer | undefined;
 }
 
-export class Lobbies extends EventEmitter<LobbyEvents> {
+export class Lobbies {
+  readonly #events = new EventQueue<LobbyEvent>();
   readonly #byId = new Map<string, Lobby>();
   readonly #byCode = new Map<string, Lobby>();
   readonly #lobbyOf = new Map<string, Lobby>();
@@ -144,11 +125,15 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
   #seq = 0;
 
   constructor(opts: LobbyOptions = {}) {
-    super();
     this.#codeLength = opts.codeLength ?? 6;
     this.#randomInt = opts.randomInt ?? ((max) => randomInt(max));
     this.#newId = opts.newId ?? (() => `lby_${(++this.#seq).toString(36)}_${this.#randomCode(6).toLowerCase()}`);
     this.#maxPlayersLimit = opts.maxPlayersLimit ?? 256;
+  }
+
+  /** Everything queued since the last take, oldest first (the driver delivers it after each input). */
+  takeEvents(): LobbyEvent[] {
+    return this.#events.take();
   }
 
   create(req: CreateLobby, now: number): LobbyView {
@@ -156,13 +141,13 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     const max = req.maxPlayers;
     const min = req.minPlayers ?? 1;
     if (!Number.isInteger(max) || max < 1 || max > this.#maxPlayersLimit) {
-      throw new LobbyError(LOBBY_ERRORS.badRequest, `maxPlayers must be a whole number from 1 to ${this.#maxPlayersLimit}`);
+      throw lobbyError('lobby.bad_request', `maxPlayers must be a whole number from 1 to ${this.#maxPlayersLimit}`);
     }
     if (!Number.isInteger(min) || min < 1 || min > max) {
-      throw new LobbyError(LOBBY_ERRORS.badRequest, 'minPlayers must be a whole number from 1 to maxPlayers');
+      throw lobbyError('lobby.bad_request', 'minPlayers must be a whole number from 1 to maxPlayers');
     }
     if (req.password !== undefined && (typeof req.password !== 'string' || req.password.length === 0)) {
-      throw new LobbyError(LOBBY_ERRORS.badRequest, 'a lobby password must be a non-empty string');
+      throw lobbyError('lobby.bad_request', 'a lobby password must be a non-empty string');
     }
     const lobby: Lobby = {
       id: this.#newId(),
@@ -184,7 +169,7 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     this.#byId.set(lobby.id, lobby);
     if (lobby.code !== undefined) this.#byCode.set(lobby.code, lobby);
     this.#lobbyOf.set(req.owner.playerId, lobby);
-    this.emit('created', { lobby: view(lobby) });
+    this.#events.push({ type: 'created', lobby: view(lobby) });
     return view(lobby);
   }
 
@@ -228,23 +213,23 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     // A private lobby reached by id looks missing: its id must not work as a join code.
     const lobby = code !== undefined ? this.#byCode.get(normalizeCode(code)) : byId?.private ? undefined : byId;
     if (!lobby) {
-      throw new LobbyError(LOBBY_ERRORS.notFound, code !== undefined ? `no lobby has the code "${code}"` : `lobby ${id} does not exist`);
+      throw lobbyError('lobby.not_found', code !== undefined ? `no lobby has the code "${code}"` : `lobby ${id} does not exist`);
     }
     if (this.#lobbyOf.get(who.playerId) === lobby) return view(lobby); // joining twice is a no-op
     this.#assertFree(who.playerId);
     // a code sent the 1.0 way came in the password's place, so it cannot open a lobby with a password
     if (lobby.passwordHash !== undefined && (legacyCode || !samePassword(lobby.passwordHash, target.password))) {
-      throw new LobbyError(LOBBY_ERRORS.badPassword, target.password === undefined ? 'this lobby needs a password' : 'wrong lobby password');
+      throw lobbyError('lobby.bad_password', target.password === undefined ? 'this lobby needs a password' : 'wrong lobby password');
     }
-    if (lobby.banned.has(who.playerId)) throw new LobbyError(LOBBY_ERRORS.banned, 'you were removed from this lobby and cannot rejoin');
-    if (lobby.state === 'started') throw new LobbyError(LOBBY_ERRORS.started, 'this lobby has already started its game');
+    if (lobby.banned.has(who.playerId)) throw lobbyError('lobby.banned', 'you were removed from this lobby and cannot rejoin');
+    if (lobby.state === 'started') throw lobbyError('lobby.started', 'this lobby has already started its game');
     if (lobby.members.length >= lobby.maxPlayers) {
-      throw new LobbyError(LOBBY_ERRORS.full, `this lobby is full (${lobby.maxPlayers} players)`);
+      throw lobbyError('lobby.full', `this lobby is full (${lobby.maxPlayers} players)`);
     }
     const m = member(who, now);
     lobby.members.push(m);
     this.#lobbyOf.set(who.playerId, lobby);
-    this.emit('joined', { lobby: view(lobby), member: { ...m } });
+    this.#events.push({ type: 'joined', lobby: view(lobby), member: { ...m } });
     return view(lobby);
   }
 
@@ -255,11 +240,11 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
 
   setReady(lobbyId: string, playerId: string, ready: boolean, _now: number): LobbyView {
     const lobby = this.#memberLobby(lobbyId, playerId);
-    if (lobby.state !== 'open') throw new LobbyError(LOBBY_ERRORS.started, 'the game has already started');
+    if (lobby.state !== 'open') throw lobbyError('lobby.started', 'the game has already started');
     const m = lobby.members.find((x) => x.playerId === playerId)!;
     if (m.ready !== ready) {
       m.ready = ready;
-      this.emit('ready-changed', { lobby: view(lobby), playerId, ready });
+      this.#events.push({ type: 'ready-changed', lobby: view(lobby), playerId, ready });
     }
     return view(lobby);
   }
@@ -267,27 +252,27 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
   /** Owner changes settings (and maybe maxPlayers). Everyone's ready flag resets: they agreed to other terms. */
   updateSettings(lobbyId: string, by: string, change: { settings?: unknown; maxPlayers?: number; name?: string }, _now: number): LobbyView {
     const lobby = this.#ownedLobby(lobbyId, by);
-    if (lobby.state !== 'open') throw new LobbyError(LOBBY_ERRORS.started, 'the game has already started');
+    if (lobby.state !== 'open') throw lobbyError('lobby.started', 'the game has already started');
     if (change.maxPlayers !== undefined) {
       const max = change.maxPlayers;
       if (!Number.isInteger(max) || max < Math.max(lobby.members.length, lobby.minPlayers) || max > this.#maxPlayersLimit) {
-        throw new LobbyError(LOBBY_ERRORS.badRequest, `maxPlayers must be a whole number from ${Math.max(lobby.members.length, lobby.minPlayers)} to ${this.#maxPlayersLimit}`);
+        throw lobbyError('lobby.bad_request', `maxPlayers must be a whole number from ${Math.max(lobby.members.length, lobby.minPlayers)} to ${this.#maxPlayersLimit}`);
       }
       lobby.maxPlayers = max;
     }
     if ('settings' in change) lobby.settings = change.settings;
     if (change.name !== undefined) lobby.name = change.name;
     for (const m of lobby.members) m.ready = false;
-    this.emit('settings-changed', { lobby: view(lobby) });
+    this.#events.push({ type: 'settings-changed', lobby: view(lobby) });
     return view(lobby);
   }
 
   /** Owner removes a member; by default the member may not rejoin this lobby. */
   kick(lobbyId: string, by: string, target: string, _now: number, opts: { ban?: boolean } = {}): void {
     const lobby = this.#ownedLobby(lobbyId, by);
-    if (target === by) throw new LobbyError(LOBBY_ERRORS.badRequest, 'the owner cannot kick themselves; leave instead');
+    if (target === by) throw lobbyError('lobby.bad_request', 'the owner cannot kick themselves; leave instead');
     if (!lobby.members.some((m) => m.playerId === target)) {
-      throw new LobbyError(LOBBY_ERRORS.notMember, `player ${target} is not in this lobby`);
+      throw lobbyError('lobby.not_member', `player ${target} is not in this lobby`);
     }
     if (opts.ban ?? true) lobby.banned.add(target);
     this.#remove(lobby, target, 'kicked', by);
@@ -299,29 +284,29 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
    */
   setOwner(lobbyId: string, by: string, target: string, _now: number): LobbyView {
     const lobby = this.#ownedLobby(lobbyId, by);
-    if (lobby.state !== 'open') throw new LobbyError(LOBBY_ERRORS.started, 'the game has already started; the owner can no longer change');
+    if (lobby.state !== 'open') throw lobbyError('lobby.started', 'the game has already started; the owner can no longer change');
     if (!lobby.members.some((m) => m.playerId === target)) {
-      throw new LobbyError(LOBBY_ERRORS.notMember, `player ${target} is not in this lobby`);
+      throw lobbyError('lobby.not_member', `player ${target} is not in this lobby`);
     }
     if (target === by) return view(lobby);
     lobby.ownerId = target;
-    this.emit('owner-changed', { lobby: view(lobby), previousOwnerId: by, ownerId: target, reason: 'handed' });
+    this.#events.push({ type: 'owner-changed', lobby: view(lobby), previousOwnerId: by, ownerId: target, reason: 'handed' });
     return view(lobby);
   }
 
   /** Owner starts the game once every other member is ready. Emits `started` with the members. */
   start(lobbyId: string, by: string, _now: number): LobbyMember[] {
     const lobby = this.#ownedLobby(lobbyId, by);
-    if (lobby.state !== 'open') throw new LobbyError(LOBBY_ERRORS.started, 'the game has already started');
+    if (lobby.state !== 'open') throw lobbyError('lobby.started', 'the game has already started');
     if (lobby.members.length < lobby.minPlayers) {
-      throw new LobbyError(LOBBY_ERRORS.tooFewPlayers, `need at least ${lobby.minPlayers} players to start, have ${lobby.members.length}`);
+      throw lobbyError('lobby.too_few_players', `need at least ${lobby.minPlayers} players to start, have ${lobby.members.length}`);
     }
     // The owner pressing start is their "ready".
     const waiting = lobby.members.filter((m) => !m.ready && m.playerId !== lobby.ownerId).map((m) => m.playerId);
-    if (waiting.length > 0) throw new LobbyError(LOBBY_ERRORS.notReady, `${waiting.length} player(s) are not ready`, { waiting });
+    if (waiting.length > 0) throw lobbyError('lobby.not_ready', `${waiting.length} player(s) are not ready`, { details: { waiting } });
     lobby.state = 'started';
     const members = lobby.members.map((m) => ({ ...m }));
-    this.emit('started', { lobby: view(lobby), members });
+    this.#events.push({ type: 'started', lobby: view(lobby), members });
     return members;
   }
 
@@ -330,7 +315,7 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     const lobby = this.#byId.get(lobbyId);
     if (!lobby) return;
     this.#drop(lobby);
-    this.emit('closed', { lobby: view(lobby), reason: 'closed' });
+    this.#events.push({ type: 'closed', lobby: view(lobby), reason: 'closed' });
   }
 
   get size(): number {
@@ -342,16 +327,16 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
     this.#lobbyOf.delete(playerId);
     if (lobby.members.length === 0) {
       this.#drop(lobby);
-      this.emit('left', { lobby: view(lobby), playerId, reason, ...(by ? { by } : {}) });
-      this.emit('closed', { lobby: view(lobby), reason: 'empty' });
+      this.#events.push({ type: 'left', lobby: view(lobby), playerId, reason, ...(by ? { by } : {}) });
+      this.#events.push({ type: 'closed', lobby: view(lobby), reason: 'empty' });
       return;
     }
     const previousOwnerId = lobby.ownerId;
     // Ownership goes to whoever has been here longest: members are kept in join order.
     if (previousOwnerId === playerId) lobby.ownerId = lobby.members[0]!.playerId;
-    this.emit('left', { lobby: view(lobby), playerId, reason, ...(by ? { by } : {}) });
+    this.#events.push({ type: 'left', lobby: view(lobby), playerId, reason, ...(by ? { by } : {}) });
     if (lobby.ownerId !== previousOwnerId) {
-      this.emit('owner-changed', { lobby: view(lobby), previousOwnerId, ownerId: lobby.ownerId, reason: 'left' });
+      this.#events.push({ type: 'owner-changed', lobby: view(lobby), previousOwnerId, ownerId: lobby.ownerId, reason: 'left' });
     }
   }
 
@@ -364,20 +349,20 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
   #assertFree(playerId: string): void {
     const current = this.#lobbyOf.get(playerId);
     if (current) {
-      throw new LobbyError(LOBBY_ERRORS.alreadyInLobby, `player ${playerId} is already in lobby ${current.id}; leave it first`);
+      throw lobbyError('lobby.already_in_lobby', `player ${playerId} is already in lobby ${current.id}; leave it first`);
     }
   }
 
   #memberLobby(lobbyId: string, playerId: string): Lobby {
     const lobby = this.#byId.get(lobbyId);
-    if (!lobby) throw new LobbyError(LOBBY_ERRORS.notFound, `lobby ${lobbyId} does not exist`);
-    if (this.#lobbyOf.get(playerId) !== lobby) throw new LobbyError(LOBBY_ERRORS.notMember, `player ${playerId} is not in lobby ${lobbyId}`);
+    if (!lobby) throw lobbyError('lobby.not_found', `lobby ${lobbyId} does not exist`);
+    if (this.#lobbyOf.get(playerId) !== lobby) throw lobbyError('lobby.not_member', `player ${playerId} is not in lobby ${lobbyId}`);
     return lobby;
   }
 
   #ownedLobby(lobbyId: string, playerId: string): Lobby {
     const lobby = this.#memberLobby(lobbyId, playerId);
-    if (lobby.ownerId !== playerId) throw new LobbyError(LOBBY_ERRORS.notOwner, 'only the lobby owner can do that');
+    if (lobby.ownerId !== playerId) throw lobbyError('lobby.not_owner', 'only the lobby owner can do that');
     return lobby;
   }
 
@@ -392,7 +377,7 @@ export class Lobbies extends EventEmitter<LobbyEvents> {
       const c = this.#randomCode(this.#codeLength);
       if (!this.#byCode.has(c)) return c;
     }
-    throw new IyesmpError('internal', 'lobby.code_space_exhausted', 'could not find a free join code; raise codeLength');
+    throw lobbyError('lobby.code_space_exhausted', 'could not find a free join code; raise codeLength');
   }
 }
 

@@ -1,5 +1,5 @@
-import { EventEmitter } from 'node:events';
-import { IyesmpError } from '../errors.js';
+import { matchmakingError } from './errors.js';
+import { EventQueue } from '../events/queue.js';
 
 /**
  * Matchmaking queue, sans-IO: callers pass `now` (ms) into every method and call `tick(now)` on a
@@ -84,35 +84,19 @@ export interface Match {
 export type RemovalReason = 'cancelled' | 'declined' | 'timeout';
 
 export interface MatchmakingEvents {
-  queued: [{ ticket: Ticket }];
+  queued: { ticket: Ticket };
   /** A ticket left the queue for good (not by being matched). */
-  removed: [{ ticket: Ticket; reason: RemovalReason; matchId?: string }];
+  removed: { ticket: Ticket; reason: RemovalReason; matchId?: string };
   /** Ask these players to accept. */
-  proposed: [{ match: Match }];
-  accepted: [{ match: Match; playerId: string }];
+  proposed: { match: Match };
+  accepted: { match: Match; playerId: string };
   /** Everyone accepted: hand the match off to a host. Its players are free to queue again. */
-  confirmed: [{ match: Match }];
+  confirmed: { match: Match };
   /** The proposal failed; `requeued` tickets are back at the front of the line. */
-  failed: [{ match: Match; reason: 'declined' | 'timeout' | 'cancelled'; removed: Ticket[]; requeued: Ticket[] }];
+  failed: { match: Match; reason: 'declined' | 'timeout' | 'cancelled'; removed: Ticket[]; requeued: Ticket[] };
 }
-
-export const MATCHMAKING_ERRORS = {
-  badRequest: 'mm.bad_request',
-  alreadyQueued: 'mm.already_queued',
-  ratingRequired: 'mm.rating_required',
-  unknownTicket: 'mm.unknown_ticket',
-  unknownMatch: 'mm.unknown_match',
-  notInMatch: 'mm.not_in_match',
-} as const;
-export type MatchmakingErrorCode = (typeof MATCHMAKING_ERRORS)[keyof typeof MATCHMAKING_ERRORS];
-
-export class MatchmakingError extends IyesmpError {
-  declare readonly code: MatchmakingErrorCode;
-  constructor(code: MatchmakingErrorCode, message: string) {
-    super(code === MATCHMAKING_ERRORS.badRequest || code === MATCHMAKING_ERRORS.ratingRequired ? 'input' : 'conflict', code, message);
-    this.name = 'MatchmakingError';
-  }
-}
+/** What the Matchmaker core queues: one of its events, named by `type`. */
+export type MatchmakingEvent = { [K in keyof MatchmakingEvents]: { type: K } & MatchmakingEvents[K] }[keyof MatchmakingEvents];
 
 export interface MatchmakerOptions {
   /** Rules by mode name; modes not listed use `defaults`. */
@@ -151,7 +135,8 @@ interface PendingMatch extends Omit<Match, 'tickets' | 'accepted'> {
 
 const NO_REGION = '';
 
-export class Matchmaker extends EventEmitter<MatchmakingEvents> {
+export class Matchmaker {
+  readonly #events = new EventQueue<MatchmakingEvent>();
   readonly #opts: MatchmakerOptions;
   readonly #buckets = new Map<string, Bucket>();
   readonly #ticketOfPlayer = new Map<string, QTicket>();
@@ -162,8 +147,12 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
   #ids = 0;
 
   constructor(opts: MatchmakerOptions = {}) {
-    super();
     this.#opts = opts;
+  }
+
+  /** Everything queued since the last take, oldest first (the driver delivers it after each input). */
+  takeEvents(): MatchmakingEvent[] {
+    return this.#events.take();
   }
 
   /** Window (rating difference accepted) for a ticket of this mode that has waited `waitedMs`. */
@@ -174,7 +163,7 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
 
   enqueue(req: TicketRequest, now: number): Ticket {
     const maxSize = this.#opts.maxMatchSize ?? 128;
-    const bad = (why: string) => new MatchmakingError(MATCHMAKING_ERRORS.badRequest, why);
+    const bad = (why: string) => matchmakingError('mm.bad_request', why);
     if (typeof req.mode !== 'string' || req.mode.length === 0 || req.mode.length > 64) throw bad('mode must be a string of 1-64 characters');
     if (!Number.isInteger(req.matchSize) || req.matchSize < 1 || req.matchSize > maxSize) {
       throw bad(`matchSize must be a whole number from 1 to ${maxSize}`);
@@ -191,11 +180,11 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
     if (req.rating !== undefined && !Number.isFinite(req.rating)) throw bad('rating must be a finite number');
     const rules = this.#rulesFor(req.mode);
     if (rules.rating && req.rating === undefined) {
-      throw new MatchmakingError(MATCHMAKING_ERRORS.ratingRequired, `mode "${req.mode}" is rated: the ticket needs a rating`);
+      throw matchmakingError('mm.rating_required', `mode "${req.mode}" is rated: the ticket needs a rating`);
     }
     for (const p of req.players) {
       const t = this.#ticketOfPlayer.get(p);
-      if (t) throw new MatchmakingError(MATCHMAKING_ERRORS.alreadyQueued, `player ${p} is already queued (ticket ${t.id})`);
+      if (t) throw matchmakingError('mm.already_queued', `player ${p} is already queued (ticket ${t.id})`);
     }
     const t: QTicket = {
       id: this.#opts.newTicketId?.() ?? `tkt_${(++this.#ids).toString(36)}`,
@@ -214,21 +203,21 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
     this.#tickets.set(t.id, t);
     for (const p of t.players) this.#ticketOfPlayer.set(p, t);
     this.#queue(t);
-    this.emit('queued', { ticket: snap(t) });
+    this.#events.push({ type: 'queued', ticket: snap(t) });
     return snap(t);
   }
 
   /** Cancel a ticket (by id). A ticket inside a proposed match counts as that match being declined. */
   cancel(ticketId: string, now: number): void {
     const t = this.#tickets.get(ticketId);
-    if (!t) throw new MatchmakingError(MATCHMAKING_ERRORS.unknownTicket, `no ticket ${ticketId} is queued`);
+    if (!t) throw matchmakingError.as('conflict', 'mm.unknown_ticket', `no ticket ${ticketId} is queued`);
     if (t.matchId !== undefined) {
       this.#fail(this.#matches.get(t.matchId)!, new Set([t]), 'cancelled', now);
       return;
     }
     this.#unqueue(t);
     this.#forget(t);
-    this.emit('removed', { ticket: snap(t), reason: 'cancelled' });
+    this.#events.push({ type: 'removed', ticket: snap(t), reason: 'cancelled' });
   }
 
   /** Cancel whatever ticket the player belongs to (any party member may). False if none. */
@@ -264,11 +253,11 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
     const m = this.#pending(matchId, playerId);
     if (m.accepted.has(playerId)) return;
     m.accepted.add(playerId);
-    this.emit('accepted', { match: matchSnap(m), playerId });
+    this.#events.push({ type: 'accepted', match: matchSnap(m), playerId });
     if (m.accepted.size === m.players.length) {
       this.#matches.delete(m.id);
       for (const t of m.tickets) this.#forget(t);
-      this.emit('confirmed', { match: matchSnap(m) });
+      this.#events.push({ type: 'confirmed', match: matchSnap(m) });
     }
   }
 
@@ -293,7 +282,7 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
     // All state changes first, then the events: a listener reacting to one proposal (say, by
     // cancelling a ticket) must find every proposal of this tick already in place.
     const proposed = groups.map((g) => this.#propose(g.b, g.tickets, g.region, now));
-    for (const match of proposed) this.emit('proposed', { match });
+    for (const match of proposed) this.#events.push({ type: 'proposed', match });
     return proposed;
   }
 
@@ -338,14 +327,14 @@ export class Matchmaker extends EventEmitter<MatchmakingEvents> {
       this.#queue(t);
     }
     const ms = matchSnap(m);
-    for (const t of removed) this.emit('removed', { ticket: t, reason, matchId: m.id });
-    this.emit('failed', { match: ms, reason, removed, requeued: requeued.map(snap) });
+    for (const t of removed) this.#events.push({ type: 'removed', ticket: t, reason, matchId: m.id });
+    this.#events.push({ type: 'failed', match: ms, reason, removed, requeued: requeued.map(snap) });
   }
 
   #pending(matchId: string, playerId: string): PendingMatch {
     const m = this.#matches.get(matchId);
-    if (!m) throw new MatchmakingError(MATCHMAKING_ERRORS.unknownMatch, `match ${matchId} is not awaiting confirmation`);
-    if (!m.players.includes(playerId)) throw new MatchmakingError(MATCHMAKING_ERRORS.notInMatch, `player ${playerId} is not in match ${matchId}`);
+    if (!m) throw matchmakingError('mm.unknown_match', `match ${matchId} is not awaiting confirmation`);
+    if (!m.players.includes(playerId)) throw matchmakingError('mm.not_in_match', `player ${playerId} is not in match ${matchId}`);
     return m;
   }
 

@@ -1,12 +1,13 @@
-import { IyesmpError } from '../errors.js';
-import { LOBBY_ERRORS, LobbyError, type Lobbies, type LobbyView } from './lobbies.js';
-import type { Matchmaker, Ticket, TicketRequest } from './matchmaking.js';
+import { lobbyError, matchmakingError } from './errors.js';
+import type { Lobbies, LobbyEvent } from './lobbies.js';
+import type { Matchmaker, MatchmakingEvent, Ticket, TicketRequest } from './matchmaking.js';
 
 /**
  * Lobbies queued as matchmaking parties: the owner queues every member as one ticket (the
  * matchmaker never splits a ticket). The party is the lobby *as it was when queued*, so any change
  * to the lobby (someone joins or leaves, it starts or closes) takes the ticket out of the queue:
- * the owner queues again with the new line-up. Sans-IO like the domain it joins.
+ * the owner queues again with the new line-up. Sans-IO like the domain it joins: its driver
+ * (AuthDomain) passes it the lobby and matchmaking events.
  */
 export class PartyQueue {
   /** ticket id -> lobby id, for tickets queued as a lobby's party */
@@ -15,20 +16,20 @@ export class PartyQueue {
   readonly #ticketOf = new Map<string, string>();
 
   constructor(
-    readonly lobbies: Lobbies,
-    readonly matchmaker: Matchmaker,
+    readonly lobbies: Pick<Lobbies, 'get'>,
+    readonly matchmaker: Pick<Matchmaker, 'enqueue' | 'cancel'>,
     readonly now: () => number = Date.now,
-  ) {
-    const changed = ({ lobby }: { lobby: LobbyView }) => this.#drop(lobby.id);
-    lobbies.on('joined', changed);
-    lobbies.on('left', changed);
-    lobbies.on('started', changed);
-    lobbies.on('closed', changed);
-    // a ticket that ends (matched and confirmed, cancelled, declined) is no longer the lobby's
-    matchmaker.on('removed', ({ ticket }) => this.#forget(ticket.id));
-    matchmaker.on('confirmed', ({ match }) => {
-      for (const t of match.tickets) this.#forget(t.id);
-    });
+  ) {}
+
+  /** A lobby event (the driver passes each on): a new line-up, a start or a close drops the party's ticket. */
+  lobbyChanged(e: LobbyEvent): void {
+    if (e.type === 'joined' || e.type === 'left' || e.type === 'started' || e.type === 'closed') this.#drop(e.lobby.id);
+  }
+
+  /** A matchmaking event: a ticket that ends (matched and confirmed, cancelled, declined) is no longer the lobby's. */
+  matchmakingChanged(e: MatchmakingEvent): void {
+    if (e.type === 'removed') this.#forget(e.ticket.id);
+    else if (e.type === 'confirmed') for (const t of e.match.tickets) this.#forget(t.id);
   }
 
   /**
@@ -37,12 +38,12 @@ export class PartyQueue {
    */
   members(lobbyId: string, by: string): string[] {
     const lobby = this.lobbies.get(lobbyId);
-    if (!lobby) throw new LobbyError(LOBBY_ERRORS.notFound, `lobby ${lobbyId} does not exist`);
-    if (!lobby.members.some((m) => m.playerId === by)) throw new LobbyError(LOBBY_ERRORS.notMember, `you are not in lobby ${lobbyId}`);
-    if (lobby.ownerId !== by) throw new LobbyError(LOBBY_ERRORS.notOwner, 'only the lobby owner can queue the lobby');
-    if (lobby.state !== 'open') throw new LobbyError(LOBBY_ERRORS.started, 'this lobby has already started its game');
+    if (!lobby) throw lobbyError('lobby.not_found', `lobby ${lobbyId} does not exist`);
+    if (!lobby.members.some((m) => m.playerId === by)) throw lobbyError('lobby.not_member', `you are not in lobby ${lobbyId}`);
+    if (lobby.ownerId !== by) throw lobbyError('lobby.not_owner', 'only the lobby owner can queue the lobby');
+    if (lobby.state !== 'open') throw lobbyError('lobby.started', 'this lobby has already started its game');
     if (this.#ticketOf.has(lobbyId)) {
-      throw new IyesmpError('conflict', 'mm.already_queued', `lobby ${lobbyId} is already queued (ticket ${this.#ticketOf.get(lobbyId)})`);
+      throw matchmakingError('mm.already_queued', `lobby ${lobbyId} is already queued (ticket ${this.#ticketOf.get(lobbyId)})`);
     }
     return lobby.members.map((m) => m.playerId);
   }

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
-import { IyesmpError } from '../errors.js';
 import type { ResolvedNetcodeIssuer } from '../netcode/config.js';
 import type { FastSessionMinter } from '../pki/index.js';
 import type { KeyAlgorithm, PeerVerifier } from '../pki/types.js';
@@ -10,13 +9,15 @@ import { AccountService, GuestProvider, banUntil, type Account, type Ban, type B
 import { AuthLimits } from './limits.js';
 import { acceptClient, lobbyInfo, type ClientEndpointContext, type ClientLink, type ClientNotice } from './client-endpoint.js';
 import { errInfo } from './err-info.js';
+import { authError, handoffError } from './errors.js';
 import { HandoffDriver, seatIdOf, type HandoffTransportKind } from './handoff/index.js';
 import { acceptHost, type HostEndpointContext, type HostLink } from './host-endpoint.js';
-import { HostRegistry } from './host-registry.js';
-import { Lobbies } from './lobbies.js';
-import { Matchmaker, type MatchmakerOptions } from './matchmaking.js';
-import { PartyQueue } from './parties.js';
-import { Sessions, type SessionRecord, type SessionStore, type TelemetryItem } from './sessions.js';
+import { AuthDomain } from './domain.js';
+import type { HostRegistry } from './host-registry.js';
+import type { Lobbies, LobbyView } from './lobbies.js';
+import type { Matchmaker, MatchmakerOptions } from './matchmaking.js';
+import type { PartyQueue } from './parties.js';
+import type { SessionRecord, SessionStore, Sessions, TelemetryItem } from './sessions.js';
 
 /**
  * The Auth server: a client endpoint (`iyesmp-auth/1`, Client certs of active ClientAuths) and a
@@ -130,7 +131,9 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   readonly logger: Logger;
   readonly accounts: AccountService;
   readonly limits: AuthLimits;
-  readonly lobbies = new Lobbies();
+  /** the domain cores and their driver; the fields below are its */
+  readonly domain: AuthDomain;
+  readonly lobbies: Lobbies;
   readonly matchmaker: Matchmaker;
   readonly registry: HostRegistry;
   readonly sessions: Sessions;
@@ -160,25 +163,32 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     this.logger = opts.logger ?? pino({ name: 'iyesmp-auth' });
     this.accounts = opts.accounts ?? new AccountService({ providers: [new GuestProvider()] });
     this.limits = opts.limits ?? new AuthLimits();
-    this.matchmaker = new Matchmaker(opts.matchmaker ?? {});
-    this.parties = new PartyQueue(this.lobbies, this.matchmaker);
     const claimTimeoutMs = opts.claimTimeoutMs ?? 30_000;
     const hostAckTimeoutMs = opts.hostAckTimeoutMs ?? 15_000;
     // the domain's own ack deadline counts from creation, so it must cover the claims too
     const setupMs = claimTimeoutMs + hostAckTimeoutMs + 5_000;
-    this.registry = new HostRegistry({
-      ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
-      ...(opts.missedHeartbeats !== undefined ? { missedHeartbeats: opts.missedHeartbeats } : {}),
-      // a slot held for a session being set up outlives its setup, so it is never freed early
-      reservationTtlMs: setupMs + 10_000,
+    this.domain = new AuthDomain({
+      matchmaker: opts.matchmaker ?? {},
+      registry: {
+        ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
+        ...(opts.missedHeartbeats !== undefined ? { missedHeartbeats: opts.missedHeartbeats } : {}),
+        // a slot held for a session being set up outlives its setup, so it is never freed early
+        reservationTtlMs: setupMs + 10_000,
+      },
+      sessions: {
+        hostAckTimeoutMs: setupMs,
+        ...(opts.sessionStore ? { store: opts.sessionStore } : {}),
+        ...(opts.telemetryPerSession !== undefined ? { telemetryPerSession: opts.telemetryPerSession } : {}),
+        ...(opts.sessionRetentionMs !== undefined ? { retentionMs: opts.sessionRetentionMs } : {}),
+        ...(opts.adoptedResultsPerHost !== undefined ? { adoptPerHost: opts.adoptedResultsPerHost } : {}),
+      },
+      onListenerError: (err) => this.logger.error({ err: errInfo(err) }, 'a domain event listener failed'),
     });
-    this.sessions = new Sessions({
-      hostAckTimeoutMs: setupMs,
-      ...(opts.sessionStore ? { store: opts.sessionStore } : {}),
-      ...(opts.telemetryPerSession !== undefined ? { telemetryPerSession: opts.telemetryPerSession } : {}),
-      ...(opts.sessionRetentionMs !== undefined ? { retentionMs: opts.sessionRetentionMs } : {}),
-      ...(opts.adoptedResultsPerHost !== undefined ? { adoptPerHost: opts.adoptedResultsPerHost } : {}),
-    });
+    this.lobbies = this.domain.lobbies;
+    this.matchmaker = this.domain.matchmaker;
+    this.registry = this.domain.registry;
+    this.sessions = this.domain.sessions;
+    this.parties = this.domain.parties;
     this.handoffs = new HandoffDriver({
       registry: this.registry,
       sessions: this.sessions,
@@ -289,8 +299,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   async ban(who: string | Pick<Account, 'playerId'>, o: { reason: string; until?: number | Date; by?: string }): Promise<Ban> {
     const playerId = typeof who === 'string' ? who : who.playerId;
     const expiresAt = o.until === undefined ? null : o.until instanceof Date ? o.until.getTime() : o.until;
-    if (typeof o.reason !== 'string' || o.reason.length === 0) throw new IyesmpError('usage', 'ban_reason', 'a ban needs a reason (the player is told it)');
-    if (expiresAt !== null && !Number.isFinite(expiresAt)) throw new IyesmpError('usage', 'ban_until', '`until` must be a time (ms since the epoch or a Date)');
+    if (typeof o.reason !== 'string' || o.reason.length === 0) throw authError('ban_reason', 'a ban needs a reason (the player is told it)');
+    if (expiresAt !== null && !Number.isFinite(expiresAt)) throw authError('ban_until', '`until` must be a time (ms since the epoch or a Date)');
     const ban: Ban = { target: { playerId }, reason: o.reason, createdAt: Date.now(), expiresAt, ...(o.by !== undefined ? { by: o.by } : {}) };
     await this.accounts.bans.add(ban);
     const link = this.#clients.get(playerId);
@@ -491,101 +501,121 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     };
 
     // lobbies: every change goes to the members
-    const updated = ({ lobby }: { lobby: import('./lobbies.js').LobbyView }) => {
+    const updated = ({ lobby }: { lobby: LobbyView }) => {
       for (const m of lobby.members) send(m.playerId, 'lobby.updated', { lobby: lobbyInfo(lobby) });
     };
-    this.lobbies.on('joined', updated);
-    this.lobbies.on('ready-changed', updated);
-    this.lobbies.on('settings-changed', updated);
-    this.lobbies.on('left', (e) => {
-      updated(e);
-      if (e.reason === 'kicked') send(e.playerId, 'lobby.kicked', { lobbyId: e.lobby.id, reason: 'kicked by the owner' });
-    });
-    this.lobbies.on('owner-changed', (e) => {
-      for (const m of e.lobby.members) send(m.playerId, 'lobby.owner_changed', { lobbyId: e.lobby.id, ownerId: e.ownerId });
-      // a departure already sent lobby.updated with the new owner; a hand-over did not
-      if (e.reason === 'handed') updated(e);
-    });
-    this.lobbies.on('closed', (e) => {
-      for (const m of e.lobby.members) send(m.playerId, 'lobby.closed', { lobbyId: e.lobby.id, reason: e.reason });
-    });
-    this.lobbies.on('started', (e) =>
-      guard('lobby start', () => {
-        updated(e);
-        const st = (e.lobby.settings ?? {}) as { region?: string; ext?: unknown };
-        this.handoffs.start(
-          {
-            origin: { kind: 'lobby', id: e.lobby.id },
-            players: e.members.map((m) => ({ playerId: m.playerId, displayName: m.displayName })),
-            ...(e.lobby.mode !== undefined ? { mode: e.lobby.mode } : {}),
-            ...(st.region ? { regions: [st.region] } : {}),
-            ...(st.ext !== undefined ? { ext: st.ext } : {}),
-          },
-          Date.now(),
-        );
-      }),
-    );
-
-    // matchmaking
-    this.matchmaker.on('proposed', ({ match }) => {
-      for (const t of match.tickets) {
-        for (const p of t.players) {
-          send(p, 'match.found', { matchId: match.id, ticketId: t.id, mode: match.mode, playerCount: match.players.length, confirmBy: match.deadline });
-        }
+    this.domain.on('lobby', (e) => {
+      switch (e.type) {
+        case 'created':
+          return;
+        case 'joined':
+        case 'ready-changed':
+        case 'settings-changed':
+          return updated(e);
+        case 'left':
+          updated(e);
+          if (e.reason === 'kicked') send(e.playerId, 'lobby.kicked', { lobbyId: e.lobby.id, reason: 'kicked by the owner' });
+          return;
+        case 'owner-changed':
+          for (const m of e.lobby.members) send(m.playerId, 'lobby.owner_changed', { lobbyId: e.lobby.id, ownerId: e.ownerId });
+          // a departure already sent lobby.updated with the new owner; a hand-over did not
+          if (e.reason === 'handed') updated(e);
+          return;
+        case 'closed':
+          for (const m of e.lobby.members) send(m.playerId, 'lobby.closed', { lobbyId: e.lobby.id, reason: e.reason });
+          return;
+        case 'started':
+          return guard('lobby start', () => {
+            updated(e);
+            const st = (e.lobby.settings ?? {}) as { region?: string; ext?: unknown };
+            this.handoffs.start(
+              {
+                origin: { kind: 'lobby', id: e.lobby.id },
+                players: e.members.map((m) => ({ playerId: m.playerId, displayName: m.displayName })),
+                ...(e.lobby.mode !== undefined ? { mode: e.lobby.mode } : {}),
+                ...(st.region ? { regions: [st.region] } : {}),
+                ...(st.ext !== undefined ? { ext: st.ext } : {}),
+              },
+              Date.now(),
+            );
+          });
       }
     });
-    // a party ticket cancelled while queued (no match yet): its 1.2 members hear it
-    this.matchmaker.on('removed', ({ ticket, reason, matchId }) => {
-      if (matchId !== undefined || ticket.players.length < 2) return; // a failed match says match.cancelled
-      for (const p of ticket.players) this.notifyPlayer(p, 2, 'match.dequeued', { ticketId: ticket.id, reason: dequeuedReason(reason) });
+
+    // matchmaking
+    this.domain.on('match', (e) => {
+      switch (e.type) {
+        case 'queued':
+        case 'accepted':
+          return;
+        case 'proposed':
+          for (const t of e.match.tickets) {
+            for (const p of t.players) {
+              send(p, 'match.found', { matchId: e.match.id, ticketId: t.id, mode: e.match.mode, playerCount: e.match.players.length, confirmBy: e.match.deadline });
+            }
+          }
+          return;
+        case 'removed':
+          // a party ticket cancelled while queued (no match yet): its 1.2 members hear it
+          if (e.matchId !== undefined || e.ticket.players.length < 2) return; // a failed match says match.cancelled
+          for (const p of e.ticket.players) this.notifyPlayer(p, 2, 'match.dequeued', { ticketId: e.ticket.id, reason: dequeuedReason(e.reason) });
+          return;
+        case 'failed':
+          for (const t of e.removed) for (const p of t.players) send(p, 'match.cancelled', { matchId: e.match.id, reason: e.reason, requeued: false });
+          for (const t of e.requeued) for (const p of t.players) send(p, 'match.cancelled', { matchId: e.match.id, reason: e.reason, requeued: true });
+          return;
+        case 'confirmed':
+          return guard('match hand-off', () =>
+            this.handoffs.start(
+              {
+                origin: { kind: 'match', id: e.match.id },
+                players: e.match.players.map((p) => ({ playerId: p, displayName: this.#clients.get(p)?.account?.displayName ?? p })),
+                mode: e.match.mode,
+                ...(e.match.region ? { regions: [e.match.region] } : {}),
+                ...(e.match.tickets[0]?.ext !== undefined ? { ext: e.match.tickets[0].ext } : {}),
+              },
+              Date.now(),
+            ),
+          );
+      }
     });
-    this.matchmaker.on('failed', ({ match, reason, removed, requeued }) => {
-      for (const t of removed) for (const p of t.players) send(p, 'match.cancelled', { matchId: match.id, reason, requeued: false });
-      for (const t of requeued) for (const p of t.players) send(p, 'match.cancelled', { matchId: match.id, reason, requeued: true });
-    });
-    this.matchmaker.on('confirmed', ({ match }) =>
-      guard('match hand-off', () =>
-        this.handoffs.start(
-          {
-            origin: { kind: 'match', id: match.id },
-            players: match.players.map((p) => ({ playerId: p, displayName: this.#clients.get(p)?.account?.displayName ?? p })),
-            mode: match.mode,
-            ...(match.region ? { regions: [match.region] } : {}),
-            ...(match.tickets[0]?.ext !== undefined ? { ext: match.tickets[0].ext } : {}),
-          },
-          Date.now(),
-        ),
-      ),
-    );
 
     // hosts and sessions
-    this.registry.on('dead', ({ host }) =>
+    this.domain.on('host', (e) => {
+      if (e.type !== 'dead') return;
+      const { host } = e;
       guard('host loss', async () => {
         this.logger.warn({ host: host.name, lastSeen: host.lastSeen }, 'host missed its heartbeats; marked dead');
         this.emit('host-dead', host.name);
         // the hand-off first: its records of sessions still being set up must not be marked lost
         this.handoffs.hostLost(host.name);
         await this.sessions.hostLost(host.name, Date.now());
-      }),
-    );
-    this.sessions.on('lost', ({ session, players }) => {
-      // 1.1 clients get session.lost; a 1.0 client would close on it, so it gets the kick it knows
-      // (code session_lost, the auth connection stays open)
-      for (const p of players) {
-        const link = this.#clients.get(p);
-        if (link === undefined) continue;
-        if (link.minor >= 1) link.notify('session.lost', { sessionId: session.id, reason: 'the game host stopped answering' });
-        else link.notify('kick', { code: 'session_lost', reason: `the game host stopped answering; session ${session.id} is over` });
+      });
+    });
+    this.domain.on('session', (e) => {
+      switch (e.type) {
+        case 'lost':
+          // 1.1 clients get session.lost; a 1.0 client would close on it, so it gets the kick it knows
+          // (code session_lost, the auth connection stays open)
+          for (const p of e.players) {
+            const link = this.#clients.get(p);
+            if (link === undefined) continue;
+            if (link.minor >= 1) link.notify('session.lost', { sessionId: e.session.id, reason: 'the game host stopped answering' });
+            else link.notify('kick', { code: 'session_lost', reason: `the game host stopped answering; session ${e.session.id} is over` });
+          }
+          return;
+        case 'failed':
+          return guard('session failure', () => {
+            this.registry.release(e.session.id);
+            this.handoffs.forget(e.session.id, e.reason);
+          });
+        case 'ended':
+          // its host slot is held from the pick until the session ends
+          return this.registry.release(e.session.id);
+        default:
+          return;
       }
     });
-    this.sessions.on('failed', ({ session, reason }) =>
-      guard('session failure', () => {
-        this.registry.release(session.id);
-        this.handoffs.forget(session.id, reason);
-      }),
-    );
-    // its host slot is held from the pick until the session ends
-    this.sessions.on('ended', ({ session }) => this.registry.release(session.id));
   }
 }
 
@@ -594,13 +624,13 @@ function checkTransports(opts: AuthServerOptions): void {
   const wanted = [['defaultTransport', opts.defaultTransport] as const, ...Object.entries(opts.modeTransports ?? {}).map(([m, t]) => [`mode "${m}"`, t] as const)];
   for (const [where, t] of wanted) {
     if (t === undefined || t === 'quic') continue;
-    if (t !== 'netcode') throw new IyesmpError('usage', 'transport_unsupported', `${where}: transport "${String(t)}" cannot be handed off by this server (quic or netcode)`);
+    if (t !== 'netcode') throw authError('transport_unsupported', `${where}: transport "${String(t)}" cannot be handed off by this server (quic or netcode)`);
     if (!opts.netcode) {
-      throw new IyesmpError('usage', 'netcode_no_key', `${where} uses netcode, but no netcode key was given`, {
+      throw handoffError.as('usage', 'netcode_no_key', `${where} uses netcode, but no netcode key was given`, {
         hint: 'pass `netcode` (resolveNetcodeIssuer reads [netcode] and its key file)',
       });
     }
-    if (opts.netcode.privateKey.length !== 32) throw new IyesmpError('usage', 'netcode_bad_key', `the netcode key must be 32 bytes, got ${opts.netcode.privateKey.length}`);
+    if (opts.netcode.privateKey.length !== 32) throw authError('netcode_bad_key', `the netcode key must be 32 bytes, got ${opts.netcode.privateKey.length}`);
   }
 }
 

@@ -1,6 +1,6 @@
-import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { IyesmpError } from '../errors.js';
+import { sessionError } from './errors.js';
+import { EventQueue } from '../events/queue.js';
 
 /**
  * The auth server's record of game sessions, from creation to result:
@@ -173,25 +173,17 @@ function copy(r: SessionRecord): SessionRecord {
 }
 
 export interface SessionEvents {
-  created: [{ session: SessionRecord }];
-  'awaiting-host-ack': [{ session: SessionRecord }];
+  created: { session: SessionRecord };
+  'awaiting-host-ack': { session: SessionRecord };
   /** Send each player its hand-off. */
-  'handed-off': [{ session: SessionRecord; handOffs: Record<string, HandOff> }];
-  ended: [{ session: SessionRecord }];
-  failed: [{ session: SessionRecord; reason: string }];
+  'handed-off': { session: SessionRecord; handOffs: Record<string, HandOff> };
+  ended: { session: SessionRecord };
+  failed: { session: SessionRecord; reason: string };
   /** The host died: tell `players` their game is gone. */
-  lost: [{ session: SessionRecord; players: string[] }];
+  lost: { session: SessionRecord; players: string[] };
 }
-
-export const SESSION_ERRORS = {
-  badRequest: 'session.bad_request',
-  unknown: 'session.unknown',
-  wrongState: 'session.wrong_state',
-  playerBusy: 'session.player_busy',
-  /** a host reported on a session that runs on another host */
-  wrongHost: 'session.wrong_host',
-} as const;
-export type SessionErrorCode = (typeof SESSION_ERRORS)[keyof typeof SESSION_ERRORS];
+/** What the Sessions core queues: one of its events, named by `type`. */
+export type AuthSessionEvent = { [K in keyof SessionEvents]: { type: K } & SessionEvents[K] }[keyof SessionEvents];
 
 export type NewSession = Pick<SessionRecord, 'hostName' | 'transport' | 'players' | 'mode' | 'origin' | 'ext'> & { id?: string };
 
@@ -227,7 +219,8 @@ export interface TelemetryOutcome {
   duplicate: boolean;
 }
 
-export class Sessions extends EventEmitter<SessionEvents> {
+export class Sessions {
+  readonly #events = new EventQueue<AuthSessionEvent>();
   readonly store: SessionStore;
   readonly #ackTimeoutMs: number;
   readonly #newId: () => string;
@@ -239,7 +232,6 @@ export class Sessions extends EventEmitter<SessionEvents> {
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(opts: SessionOptions = {}) {
-    super();
     this.store = opts.store ?? new MemorySessionStore();
     this.#ackTimeoutMs = opts.hostAckTimeoutMs ?? 15_000;
     this.#newId = opts.newId ?? randomUUID;
@@ -248,15 +240,20 @@ export class Sessions extends EventEmitter<SessionEvents> {
     this.#adoptPerHost = opts.adoptPerHost ?? 256;
   }
 
+  /** Everything queued since the last take, oldest first (the driver delivers it after each input). */
+  takeEvents(): AuthSessionEvent[] {
+    return this.#events.take();
+  }
+
   create(req: NewSession, now: number): Promise<SessionRecord> {
     return this.#serial(async () => {
       if (!Array.isArray(req.players) || req.players.length === 0 || new Set(req.players).size !== req.players.length) {
-        throw new IyesmpError('input', SESSION_ERRORS.badRequest, 'a session needs a list of distinct players');
+        throw sessionError.as('input', 'session.bad_request', 'a session needs a list of distinct players');
       }
       for (const p of req.players) {
         const live = await this.store.liveByPlayer(p);
         if (live) {
-          throw new IyesmpError('conflict', SESSION_ERRORS.playerBusy, `player ${p} is already in live session ${live.id}`, {
+          throw sessionError('session.player_busy', `player ${p} is already in live session ${live.id}`, {
             details: { playerId: p, sessionId: live.id },
           });
         }
@@ -273,9 +270,9 @@ export class Sessions extends EventEmitter<SessionEvents> {
       if (req.mode !== undefined) r.mode = req.mode;
       if (req.origin !== undefined) r.origin = { ...req.origin };
       if (req.ext !== undefined) r.ext = req.ext;
-      if (await this.store.get(r.id)) throw new IyesmpError('conflict', SESSION_ERRORS.badRequest, `session ${r.id} already exists`);
+      if (await this.store.get(r.id)) throw sessionError.as('conflict', 'session.bad_request', `session ${r.id} already exists`);
       await this.store.put(r);
-      this.emit('created', { session: r });
+      this.#events.push({ type: 'created', session: r });
       return r;
     });
   }
@@ -284,7 +281,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
   sentToHost(id: string, now: number): Promise<SessionRecord> {
     return this.#transition(id, ['created'], now, (r) => {
       r.state = 'awaiting-host-ack';
-      return () => this.emit('awaiting-host-ack', { session: r });
+      return () => this.#events.push({ type: 'awaiting-host-ack', session: r });
     });
   }
 
@@ -293,12 +290,12 @@ export class Sessions extends EventEmitter<SessionEvents> {
     return this.#transition(id, ['created', 'awaiting-host-ack'], now, (r) => {
       const missing = r.players.filter((p) => !Object.hasOwn(handOffs, p));
       if (missing.length) {
-        throw new IyesmpError('input', SESSION_ERRORS.badRequest, `hand-off missing for ${missing.length} player(s): ${missing.join(', ')}`);
+        throw sessionError.as('input', 'session.bad_request', `hand-off missing for ${missing.length} player(s): ${missing.join(', ')}`);
       }
       r.state = 'handed-off';
       r.handOffs = Object.fromEntries(r.players.map((p) => [p, handOffs[p]!]));
       const h = r.handOffs;
-      return () => this.emit('handed-off', { session: r, handOffs: h });
+      return () => this.#events.push({ type: 'handed-off', session: r, handOffs: h });
     });
   }
 
@@ -321,7 +318,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
     return this.#transition(id, ['created', 'awaiting-host-ack', 'handed-off'], now, (r) => {
       r.state = 'failed';
       r.reason = reason;
-      return () => this.emit('failed', { session: r, reason });
+      return () => this.#events.push({ type: 'failed', session: r, reason });
     });
   }
 
@@ -335,7 +332,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
       r.endedAt = now;
       if (report.results !== undefined) r.results = report.results;
       if (report.telemetry !== undefined) r.telemetry = report.telemetry;
-      return () => this.emit('ended', { session: r });
+      return () => this.#events.push({ type: 'ended', session: r });
     });
   }
 
@@ -361,7 +358,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
         r.results = results(r);
         r.reason = 'adopted: results for a session this server did not create';
         await this.store.put(r);
-        this.emit('ended', { session: r });
+        this.#events.push({ type: 'ended', session: r });
         return { session: r, duplicate: false, adopted: true };
       }
       const r = await this.#reported(hostName, id, known);
@@ -371,7 +368,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
       r.updatedAt = now;
       r.results = results(r);
       await this.store.put(r);
-      this.emit('ended', { session: r });
+      this.#events.push({ type: 'ended', session: r });
       return { session: r, duplicate: false, adopted: false };
     });
   }
@@ -413,7 +410,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
         r.updatedAt = now;
         await this.store.put(r);
       }
-      for (const r of sessions) this.emit('lost', { session: r, players: [...r.players] });
+      for (const r of sessions) this.#events.push({ type: 'lost', session: r, players: [...r.players] });
       return { sessions, players: sessions.flatMap((r) => r.players) };
     });
   }
@@ -429,7 +426,7 @@ export class Sessions extends EventEmitter<SessionEvents> {
         r.updatedAt = now;
         await this.store.put(r);
       }
-      for (const r of late) this.emit('failed', { session: r, reason: 'host-ack-timeout' });
+      for (const r of late) this.#events.push({ type: 'failed', session: r, reason: 'host-ack-timeout' });
       return late;
     });
   }
@@ -449,9 +446,9 @@ export class Sessions extends EventEmitter<SessionEvents> {
   /** The record a host reports on, if that host may: it must exist and run there. */
   async #reported(hostName: string, id: string, known?: SessionRecord): Promise<SessionRecord> {
     const r = known ?? (await this.store.get(id));
-    if (!r) throw new IyesmpError('refused', SESSION_ERRORS.unknown, `no session ${id}`, { details: { sessionId: id, reportedBy: hostName } });
+    if (!r) throw sessionError.as('refused', 'session.unknown', `no session ${id}`, { details: { sessionId: id, reportedBy: hostName } });
     if (r.hostName !== hostName) {
-      throw new IyesmpError('refused', SESSION_ERRORS.wrongHost, `session ${id} does not run on host ${hostName}`, {
+      throw sessionError('session.wrong_host', `session ${id} does not run on host ${hostName}`, {
         details: { sessionId: id, host: r.hostName, reportedBy: hostName },
       });
     }
@@ -461,14 +458,14 @@ export class Sessions extends EventEmitter<SessionEvents> {
   #transition(id: string, from: SessionState[], now: number, apply: (r: SessionRecord) => () => void): Promise<SessionRecord> {
     return this.#serial(async () => {
       const r = await this.store.get(id);
-      if (!r) throw new IyesmpError('conflict', SESSION_ERRORS.unknown, `no session ${id}`);
+      if (!r) throw sessionError.as('conflict', 'session.unknown', `no session ${id}`);
       if (!from.includes(r.state)) {
-        throw new IyesmpError('conflict', SESSION_ERRORS.wrongState, `session ${id} is ${r.state}; expected ${from.join(' or ')}`);
+        throw sessionError('session.wrong_state', `session ${id} is ${r.state}; expected ${from.join(' or ')}`);
       }
-      const emit = apply(r);
+      const queue = apply(r);
       r.updatedAt = now;
       await this.store.put(r);
-      emit();
+      queue();
       return r;
     });
   }

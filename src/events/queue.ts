@@ -1,14 +1,14 @@
 /**
  * The one event style of iyesmp's sans-IO cores (the protocol session, the netcode client and
- * server; the auth and host state machines move to it): a core appends plain discriminated-union
- * values to a queue, and its driver drains the queue after each input (`takeEvents()`).
+ * server, the auth and host state machines): a core appends plain discriminated-union values to a
+ * queue, and its driver drains the queue after each input (`takeEvents()`).
  *
  * Why a queue, not listeners: a core never calls out while it is half-way through a state change,
  * so no listener can re-enter it; the driver decides when effects happen (after the datagrams or
  * frames of the same input went out, in order); and a test asserts the whole list of what one input
  * caused, with no socket and no clock but the one passed in. Drivers (QUIC servers, the client
- * objects) turn drained events into named events for applications with Node's typed EventEmitter
- * (or the client's TypedEmitter on top of it).
+ * objects, HostSessions, AuthDomain) turn drained events into named events for applications with
+ * TypedEmitter (events/emitter.ts) or Node's typed EventEmitter.
  */
 export class EventQueue<E> {
   #items: E[] = [];

@@ -8,7 +8,6 @@ vi.mock('node:crypto', async (importOriginal) => {
 
 import * as crypto from 'node:crypto';
 import {
-  AUTH_FAILURES,
   AccountService,
   CustomVerifierProvider,
   GuestProvider,
@@ -23,8 +22,8 @@ import {
   signToken,
   verifyPassword,
   verifyToken,
-  type AuthError,
 } from '../../src/auth/accounts/index.js';
+import type { AuthError } from '../../src/auth/errors.js';
 
 const FAST = { ln: 4, r: 8, p: 1, saltBytes: 16, keyBytes: 32 }; // cheap scrypt for tests
 const ctx = (now = 1_000_000) => ({ now });
@@ -57,7 +56,7 @@ describe('guest', () => {
 
   it('refuses a non-string display name', async () => {
     const e = await refusal(new GuestProvider().authenticate({ method: 'guest', displayName: 5 }, ctx()));
-    expect(e.code).toBe(AUTH_FAILURES.invalidRequest);
+    expect(e.code).toBe('auth.invalid_request');
   });
 });
 
@@ -109,9 +108,9 @@ describe('password accounts', () => {
   it('refuses a taken username, a short password and a bad username', async () => {
     const { p } = make();
     await p.register({ username: 'bob', password: 'longenough' }, ctx());
-    expect((await refusal(p.register({ username: 'BOB', password: 'longenough' }, ctx()))).code).toBe(AUTH_FAILURES.usernameTaken);
-    expect((await refusal(p.register({ username: 'carol', password: 'short' }, ctx()))).code).toBe(AUTH_FAILURES.weakPassword);
-    expect((await refusal(p.register({ username: 'a b', password: 'longenough' }, ctx()))).code).toBe(AUTH_FAILURES.invalidRequest);
+    expect((await refusal(p.register({ username: 'BOB', password: 'longenough' }, ctx()))).code).toBe('auth.username_taken');
+    expect((await refusal(p.register({ username: 'carol', password: 'short' }, ctx()))).code).toBe('auth.weak_password');
+    expect((await refusal(p.register({ username: 'a b', password: 'longenough' }, ctx()))).code).toBe('auth.invalid_request');
   });
 
   it('gives one answer for a wrong password and an unknown user', async () => {
@@ -119,8 +118,8 @@ describe('password accounts', () => {
     await p.register({ username: 'dave', password: 'longenough' }, ctx());
     const wrong = await refusal(p.authenticate({ method: 'password', username: 'dave', password: 'nope-nope' }, ctx()));
     const unknown = await refusal(p.authenticate({ method: 'password', username: 'eve', password: 'nope-nope' }, ctx()));
-    expect(wrong.code).toBe(AUTH_FAILURES.badCredentials);
-    expect(unknown.code).toBe(AUTH_FAILURES.badCredentials);
+    expect(wrong.code).toBe('auth.bad_credentials');
+    expect(unknown.code).toBe('auth.bad_credentials');
     expect(wrong.message).toBe(unknown.message);
   });
 
@@ -149,7 +148,7 @@ describe('shared-secret tokens', () => {
     const t = signToken({ sub: 'u' }, { secret: secrets.k1, kid: 'k1', now, ttlMs: 1000 });
     expect(verifyToken(t, now + 1000 + 500, { secrets, clockSkewMs: 1000 }).sub).toBe('u');
     expect(() => verifyToken(t, now + 1000 + 1001, { secrets, clockSkewMs: 1000 })).toThrow(
-      expect.objectContaining({ code: AUTH_FAILURES.tokenExpired }),
+      expect.objectContaining({ code: 'auth.token_expired' }),
     );
   });
 
@@ -162,7 +161,7 @@ describe('shared-secret tokens', () => {
     const otherKey = signToken({ sub: 'u' }, { secret: 'not-the-secret', kid: 'k1', now, ttlMs: 60_000 });
     const unknownKid = signToken({ sub: 'u' }, { secret: secrets.k1, kid: 'k9', now, ttlMs: 60_000 });
     for (const bad of [forged, otherKey, unknownKid, 'ist1.k1.e30', 'hello', t.slice(0, -2)]) {
-      expect(() => verifyToken(bad, now, { secrets })).toThrow(expect.objectContaining({ code: AUTH_FAILURES.tokenInvalid }));
+      expect(() => verifyToken(bad, now, { secrets })).toThrow(expect.objectContaining({ code: 'auth.token_invalid' }));
     }
     expect(() => verifyToken(t, now, { secrets, audience: 'game-b' })).toThrow(/audience/);
     expect(verifyToken(t, now, { secrets, audience: 'game-a' }).sub).toBe('u');
@@ -195,11 +194,11 @@ describe('studio verifier hook', () => {
       displayName: 'Sam',
       data: { lvl: 9 },
     });
-    expect((await refusal(p.authenticate({ method: 'custom', secret: 'no' }, ctx()))).code).toBe(AUTH_FAILURES.verifierRejected);
+    expect((await refusal(p.authenticate({ method: 'custom', secret: 'no' }, ctx()))).code).toBe('auth.verifier_rejected');
     const thrown = await refusal(p.authenticate({ method: 'custom', secret: 'boom' }, ctx()));
-    expect(thrown.code).toBe(AUTH_FAILURES.verifierError);
+    expect(thrown.code).toBe('auth.verifier_error');
     expect(thrown.message).not.toContain('db down'); // internals stay out of the client's message
-    expect((await refusal(p.authenticate({ method: 'custom', secret: 'sync' }, ctx()))).code).toBe(AUTH_FAILURES.verifierError);
+    expect((await refusal(p.authenticate({ method: 'custom', secret: 'sync' }, ctx()))).code).toBe('auth.verifier_error');
     expect(p.load).toEqual({ active: 0, queued: 0 });
   });
 
@@ -223,7 +222,7 @@ describe('studio verifier hook', () => {
     expect(p.load.active).toBe(1);
     t.fireAll();
     const e = await refusal(hung);
-    expect(e.code).toBe(AUTH_FAILURES.verifierTimeout);
+    expect(e.code).toBe('auth.verifier_timeout');
     expect(abortedSeen).toBe(true);
     expect(p.load).toEqual({ active: 0, queued: 0 });
   });
@@ -241,19 +240,19 @@ describe('studio verifier hook', () => {
     const queued = p.authenticate({ method: 'custom', secret: 'b' }, ctx());
     await Promise.resolve();
     expect(p.load).toEqual({ active: 1, queued: 1 });
-    expect((await refusal(p.authenticate({ method: 'custom', secret: 'c' }, ctx()))).code).toBe(AUTH_FAILURES.verifierBusy);
+    expect((await refusal(p.authenticate({ method: 'custom', secret: 'c' }, ctx()))).code).toBe('auth.verifier_busy');
     await vi.waitFor(() => expect(release.length).toBe(1));
     release[0]!();
     expect((await first).accountId).toBe('a');
     await vi.waitFor(() => expect(release.length).toBe(2)); // the queued call got the slot
     t.fireAll(); // its deadline passes before the studio answers
-    expect((await refusal(queued)).code).toBe(AUTH_FAILURES.verifierTimeout);
+    expect((await refusal(queued)).code).toBe('auth.verifier_timeout');
     expect(p.load).toEqual({ active: 0, queued: 0 });
   });
 
   it('the default (real) timer also ends a hung call', async () => {
     const p = new CustomVerifierProvider({ timeoutMs: 20, verify: () => new Promise(() => {}) });
-    expect((await refusal(p.authenticate({ method: 'custom' }, ctx()))).code).toBe(AUTH_FAILURES.verifierTimeout);
+    expect((await refusal(p.authenticate({ method: 'custom' }, ctx()))).code).toBe('auth.verifier_timeout');
     expect(p.load).toEqual({ active: 0, queued: 0 });
   });
 
@@ -263,7 +262,7 @@ describe('studio verifier hook', () => {
     const ac = new AbortController();
     const call = p.authenticate({ method: 'custom' }, { now: 0, signal: ac.signal });
     ac.abort();
-    expect((await refusal(call)).code).toBe(AUTH_FAILURES.verifierTimeout);
+    expect((await refusal(call)).code).toBe('auth.verifier_timeout');
     expect(p.load).toEqual({ active: 0, queued: 0 });
   });
 
@@ -275,8 +274,8 @@ describe('studio verifier hook', () => {
     await Promise.resolve();
     expect(p.load).toEqual({ active: 1, queued: 1 });
     t.fireAll();
-    expect((await refusal(a)).code).toBe(AUTH_FAILURES.verifierTimeout);
-    expect((await refusal(b)).code).toBe(AUTH_FAILURES.verifierTimeout);
+    expect((await refusal(a)).code).toBe('auth.verifier_timeout');
+    expect((await refusal(b)).code).toBe('auth.verifier_timeout');
     expect(p.load).toEqual({ active: 0, queued: 0 });
   });
 });
@@ -285,8 +284,8 @@ describe('account service and bans', () => {
   it('routes by method and refuses unknown methods', async () => {
     const svc = new AccountService({ providers: [new GuestProvider()] });
     expect((await svc.authenticate({ method: 'guest' }, ctx())).method).toBe('guest');
-    expect((await refusal(svc.authenticate({ method: 'ldap' }, ctx()))).code).toBe(AUTH_FAILURES.unknownMethod);
-    expect((await refusal(svc.authenticate(null as any, ctx()))).code).toBe(AUTH_FAILURES.invalidRequest);
+    expect((await refusal(svc.authenticate({ method: 'ldap' }, ctx()))).code).toBe('auth.unknown_method');
+    expect((await refusal(svc.authenticate(null as any, ctx()))).code).toBe('auth.invalid_request');
     expect(() => svc.use(new GuestProvider())).toThrow(/already/);
   });
 
@@ -300,7 +299,7 @@ describe('account service and bans', () => {
 
     await bans.add({ target: { playerId: acct.playerId }, reason: 'cheating', createdAt: 0, expiresAt: 5000 });
     const e = await refusal(login(1000));
-    expect(e.code).toBe(AUTH_FAILURES.banned);
+    expect(e.code).toBe('auth.banned');
     expect(e.details).toEqual({ reason: 'cheating', expiresAt: 5000 });
     expect((await login(5000)).playerId).toBe(acct.playerId); // expired exactly at 5000
 
@@ -325,23 +324,23 @@ describe('failed-login back-off (issue 9, item 7)', () => {
     const codes: string[] = [];
     let now = 1_000_000;
     for (let i = 0; i < 64; i++, now += 200) codes.push((await refusal(login(p, `guess-${i}`, now))).code);
-    const hashed = codes.filter((c) => c === AUTH_FAILURES.badCredentials).length;
+    const hashed = codes.filter((c) => c === 'auth.bad_credentials').length;
     expect(hashed).toBeLessThanOrEqual(10); // 5 free, then 1, 2, 4, 8 s locks
-    expect(codes.slice(0, 5)).toEqual(Array(5).fill(AUTH_FAILURES.badCredentials));
+    expect(codes.slice(0, 5)).toEqual(Array(5).fill('auth.bad_credentials'));
     const locked = await refusal(login(p, 'the right one', now));
-    expect(locked.code).toBe(AUTH_FAILURES.locked);
+    expect(locked.code).toBe('auth.locked');
     const wait = locked.details!.retryAfterMs as number;
     expect(wait).toBeGreaterThan(0);
     expect(locked.message).toMatch(/try again in \d+ s/);
     // once the lock runs out the right password works, and the account starts afresh
     expect((await login(p, 'the right one', now + wait)).displayName).toBe('gina');
-    expect((await refusal(login(p, 'wrong', now + wait + 1))).code).toBe(AUTH_FAILURES.badCredentials);
+    expect((await refusal(login(p, 'wrong', now + wait + 1))).code).toBe('auth.bad_credentials');
   });
 
   it('an unknown username locks the same way (no hint which names exist)', async () => {
     const p = make();
     for (let i = 0; i < 5; i++) await refusal(p.authenticate({ method: 'password', username: 'nobody', password: 'x' }, { now: 0 }));
-    expect((await refusal(p.authenticate({ method: 'password', username: 'nobody', password: 'x' }, { now: 1 }))).code).toBe(AUTH_FAILURES.locked);
+    expect((await refusal(p.authenticate({ method: 'password', username: 'nobody', password: 'x' }, { now: 1 }))).code).toBe('auth.locked');
   });
 
   it('one address guessing across many accounts is locked by its address', async () => {
@@ -351,10 +350,10 @@ describe('failed-login back-off (issue 9, item 7)', () => {
       await refusal(p.authenticate({ method: 'password', username: `user${i}`, password: 'x' }, { now: 0, remoteAddress: '198.51.100.1' }));
     }
     const e = await refusal(p.authenticate({ method: 'password', username: 'user9', password: 'x' }, { now: 10, remoteAddress: '198.51.100.1' }));
-    expect(e.code).toBe(AUTH_FAILURES.locked);
+    expect(e.code).toBe('auth.locked');
     // another address is not affected
     expect((await refusal(p.authenticate({ method: 'password', username: 'user9', password: 'x' }, { now: 10, remoteAddress: '198.51.100.2' }))).code).toBe(
-      AUTH_FAILURES.badCredentials,
+      'auth.bad_credentials',
     );
   });
 
@@ -411,9 +410,9 @@ describe('password hashing concurrency (issue 9, item 5)', () => {
     const r2 = job('register', 'r2');
     const r3 = job('register', 'r3');
     const r4 = job('register', 'r4');
-    expect((await refusal(job('register', 'r5'))).code).toBe(AUTH_FAILURES.busy);
+    expect((await refusal(job('register', 'r5'))).code).toBe('auth.busy');
     const l1 = job('login', 'l1');
-    expect((await refusal(job('login', 'l2'))).code).toBe(AUTH_FAILURES.busy);
+    expect((await refusal(job('login', 'l2'))).code).toBe('auth.busy');
     await Promise.resolve();
     expect(q.load).toEqual({ running: 2, login: 1, register: 2 });
     gates.get('r1')!.open();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HostRegistry, type HostInfo } from '../../src/auth/host-registry.js';
+import { domain, onEvent } from './helpers.js';
 
 const host = (name: string, over: Partial<HostInfo> = {}): HostInfo => ({
   name,
@@ -13,9 +14,10 @@ const host = (name: string, over: Partial<HostInfo> = {}): HostInfo => ({
 
 describe('host registry', () => {
   it('marks a host dead after N missed heartbeats, and never picks it', () => {
-    const reg = new HostRegistry({ heartbeatIntervalMs: 1000, missedHeartbeats: 3 });
+    const d = domain({ registry: { heartbeatIntervalMs: 1000, missedHeartbeats: 3 } });
+    const reg = d.registry;
     const dead: string[] = [];
-    reg.on('dead', ({ host }) => dead.push(host.name));
+    onEvent(d, 'host', 'dead', ({ host }) => dead.push(host.name));
     reg.register(host('h1'), 0);
     reg.register(host('h2'), 0);
     expect(reg.heartbeat('h1', { active: 1 }, 2500)).toBe(true);

@@ -6,7 +6,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_FAILURES, JwtProvider, jwtKeysFromFile, jwtSecret, remoteJwks } from '../../src/auth/accounts/index.js';
+import { JwtProvider, jwtKeysFromFile, jwtSecret, remoteJwks } from '../../src/auth/accounts/index.js';
 
 const now = Date.parse('2026-12-06T10:00:00Z');
 const sec = (ms: number) => Math.floor(ms / 1000);
@@ -75,38 +75,38 @@ describe('JWT login tokens from a JWKS URL', () => {
   it('refuses each bad token with its own code', async () => {
     mode = 'ok';
     const p = provider();
-    await expect(login(p, await sign({ sub: 'u' }, { iss: 'https://evil.example/' }))).rejects.toThrow(refusedWith(AUTH_FAILURES.tokenIssuer));
-    await expect(login(p, await sign({ sub: 'u' }, { aud: 'other-game' }))).rejects.toThrow(refusedWith(AUTH_FAILURES.tokenAudience));
-    await expect(login(p, await sign({ sub: 'u' }, { exp: sec(now) - 60 }))).rejects.toThrow(refusedWith(AUTH_FAILURES.tokenExpired));
-    await expect(login(p, await sign({ sub: 'u' }, { key: other.privateKey }))).rejects.toThrow(refusedWith(AUTH_FAILURES.tokenSignature));
+    await expect(login(p, await sign({ sub: 'u' }, { iss: 'https://evil.example/' }))).rejects.toThrow(refusedWith('auth.token_issuer'));
+    await expect(login(p, await sign({ sub: 'u' }, { aud: 'other-game' }))).rejects.toThrow(refusedWith('auth.token_audience'));
+    await expect(login(p, await sign({ sub: 'u' }, { exp: sec(now) - 60 }))).rejects.toThrow(refusedWith('auth.token_expired'));
+    await expect(login(p, await sign({ sub: 'u' }, { key: other.privateKey }))).rejects.toThrow(refusedWith('auth.token_signature'));
     const none = new UnsecuredJWT({ sub: 'u' }).setIssuer(ISS).setAudience(AUD).setExpirationTime(sec(now) + 600).encode();
-    await expect(login(p, none)).rejects.toThrow(refusedWith(AUTH_FAILURES.tokenAlgorithm));
+    await expect(login(p, none)).rejects.toThrow(refusedWith('auth.token_algorithm'));
     // an HS256 token "signed" with the public key's bytes: the key-confusion attack
     const hs = await sign({ sub: 'u' }, { alg: 'HS256', key: new TextEncoder().encode(JSON.stringify(esJwk)) as never });
-    await expect(login(p, hs)).rejects.toThrow(refusedWith(AUTH_FAILURES.tokenAlgorithm));
-    await expect(login(p, 'not.a.jwt')).rejects.toThrow(refusedWith(AUTH_FAILURES.tokenInvalid));
-    await expect(login(p, await sign({ name: 'no sub' }))).rejects.toThrow(refusedWith(AUTH_FAILURES.tokenInvalid));
+    await expect(login(p, hs)).rejects.toThrow(refusedWith('auth.token_algorithm'));
+    await expect(login(p, 'not.a.jwt')).rejects.toThrow(refusedWith('auth.token_invalid'));
+    await expect(login(p, await sign({ name: 'no sub' }))).rejects.toThrow(refusedWith('auth.token_invalid'));
   });
 
   it('expiry uses the clock passed in, with the configured skew', async () => {
     const p = new JwtProvider({ keys: remoteJwks(`${base}/jwks.json`), clockSkewSeconds: 10 });
     const t = await sign({ sub: 'u' }, { exp: sec(now) + 60 });
     expect((await login(p, t, now + 65_000)).accountId).toBe('u');
-    await expect(login(p, t, now + 75_000)).rejects.toThrow(refusedWith(AUTH_FAILURES.tokenExpired));
+    await expect(login(p, t, now + 75_000)).rejects.toThrow(refusedWith('auth.token_expired'));
   });
 
   it('a JWKS endpoint that never answers fails the login at the timeout, not later', async () => {
     mode = 'hang';
     const p = provider();
     const t0 = performance.now();
-    await expect(login(p, await sign({ sub: 'u' }))).rejects.toThrow(refusedWith(AUTH_FAILURES.tokenKeysUnavailable));
+    await expect(login(p, await sign({ sub: 'u' }))).rejects.toThrow(refusedWith('auth.token_keys_unavailable'));
     expect(performance.now() - t0).toBeLessThan(2_000);
   });
 
   it('a key set larger than the bound is refused', async () => {
     mode = 'huge';
     const p = new JwtProvider({ keys: remoteJwks(`${base}/jwks.json`, { maxBytes: 16 * 1024 }), issuer: ISS, audience: AUD });
-    await expect(login(p, await sign({ sub: 'u' }))).rejects.toThrow(refusedWith(AUTH_FAILURES.tokenKeysUnavailable));
+    await expect(login(p, await sign({ sub: 'u' }))).rejects.toThrow(refusedWith('auth.token_keys_unavailable'));
     mode = 'ok';
   });
 });
@@ -115,13 +115,13 @@ describe('JWT login tokens from a key file', () => {
   it('a PEM public key verifies, and refuses another key', async () => {
     const p = new JwtProvider({ keys: jwtKeysFromFile(await exportSPKI(es.publicKey)), issuer: ISS, audience: AUD });
     expect((await login(p, await sign({ sub: 'pem' }))).accountId).toBe('pem');
-    await expect(login(p, await sign({ sub: 'u' }, { key: other.privateKey }))).rejects.toThrow(refusedWith(AUTH_FAILURES.tokenSignature));
+    await expect(login(p, await sign({ sub: 'u' }, { key: other.privateKey }))).rejects.toThrow(refusedWith('auth.token_signature'));
   });
 
   it('a JWK set file verifies by kid', async () => {
     const p = new JwtProvider({ keys: jwtKeysFromFile(JSON.stringify({ keys: [esJwk] })), audience: AUD });
     expect((await login(p, await sign({ sub: 'jwks' }))).accountId).toBe('jwks');
-    await expect(login(p, await sign({ sub: 'u' }, { kid: 'k9' }))).rejects.toThrow(refusedWith(AUTH_FAILURES.tokenSignature));
+    await expect(login(p, await sign({ sub: 'u' }, { kid: 'k9' }))).rejects.toThrow(refusedWith('auth.token_signature'));
   });
 
   it('private key material is refused when the file is read', async () => {
@@ -138,7 +138,7 @@ describe('JWT login tokens with a shared secret', () => {
     const p = new JwtProvider({ keys: jwtSecret(secret), audience: AUD });
     const t = await sign({ sub: 'hs' }, { alg: 'HS256', key: new TextEncoder().encode(secret) as never });
     expect((await login(p, t)).accountId).toBe('hs');
-    await expect(login(p, await sign({ sub: 'u' }))).rejects.toThrow(refusedWith(AUTH_FAILURES.tokenAlgorithm));
+    await expect(login(p, await sign({ sub: 'u' }))).rejects.toThrow(refusedWith('auth.token_algorithm'));
     expect(() => jwtSecret('short')).toThrow(/32 bytes/);
     expect(() => new JwtProvider({ keys: jwtKeysFromFile(JSON.stringify({ keys: [esJwk] })), algorithms: ['HS256'] })).toThrow(/HS256/);
   });

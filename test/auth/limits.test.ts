@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AUTH_FAILURES, type AuthError } from '../../src/auth/accounts/index.js';
+import type { AuthError } from '../../src/auth/errors.js';
 import { AuthLimits, TokenBuckets } from '../../src/auth/limits.js';
 
 function refusal(fn: () => void): AuthError {
@@ -51,7 +51,7 @@ describe('auth limits (issue 9, item 5)', () => {
     const l = new AuthLimits({ registerPerAddress: { burst: 10, perSecond: 1 / 6 } });
     for (let i = 0; i < 10; i++) l.admit('register', { address: '203.0.113.5' }, 0);
     const e = refusal(() => l.admit('register', { address: '203.0.113.5' }, 0));
-    expect(e.code).toBe(AUTH_FAILURES.rateLimited);
+    expect(e.code).toBe('auth.rate_limited');
     expect(e.details).toEqual({ retryAfterMs: 6000 });
     expect(e.message).toMatch(/try again in 6 s/);
     l.admit('register', { address: '203.0.113.6' }, 0); // another address is not affected
@@ -63,10 +63,10 @@ describe('auth limits (issue 9, item 5)', () => {
     l.admit('login', { address: 'x', account: 'ann' }, 0);
     l.admit('login', { address: 'y', account: 'ann' }, 0);
     // ann's account is out of tokens whichever address asks
-    expect(refusal(() => l.admit('login', { address: 'z', account: 'ann' }, 0)).code).toBe(AUTH_FAILURES.rateLimited);
+    expect(refusal(() => l.admit('login', { address: 'z', account: 'ann' }, 0)).code).toBe('auth.rate_limited');
     // z's refused attempt did not spend z's address tokens
     for (const who of ['bob', 'cat', 'dan']) l.admit('login', { address: 'z', account: who }, 0);
-    expect(refusal(() => l.admit('login', { address: 'z', account: 'eve' }, 0)).code).toBe(AUTH_FAILURES.rateLimited);
+    expect(refusal(() => l.admit('login', { address: 'z', account: 'eve' }, 0)).code).toBe('auth.rate_limited');
     // registrations and logins are counted apart
     l.admit('register', { address: 'z' }, 0);
   });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Matchmaker, type Match, type Ticket } from '../../src/auth/matchmaking.js';
+import type { Match, Ticket } from '../../src/auth/matchmaking.js';
+import { domain, onEvent } from './helpers.js';
 
 /**
  * Random sequences of enqueue / cancel / tick / accept / decline. A model fed only by the events
@@ -33,10 +34,16 @@ describe('matchmaking properties', () => {
     const seen = { proposed: 0, confirmed: 0, failed: 0, requeued: 0 };
     fc.assert(
       fc.property(fc.array(command, { minLength: 10, maxLength: 150 }), (cmds) => {
-        const mm = new Matchmaker({
-          modes: { ranked: { rating: { baseWindow: 50, widenPerSecond: 25, maxWindow: 600 }, regionFallbackMs: 30_000, confirmTimeoutMs: 10_000 } },
-          defaults: { regionFallbackMs: 15_000, confirmTimeoutMs: 8_000 },
+        // the driver delivers events after each call and reports a listener's failed expectation here
+        const failures: unknown[] = [];
+        const d = domain({
+          matchmaker: {
+            modes: { ranked: { rating: { baseWindow: 50, widenPerSecond: 25, maxWindow: 600 }, regionFallbackMs: 30_000, confirmTimeoutMs: 10_000 } },
+            defaults: { regionFallbackMs: 15_000, confirmTimeoutMs: 8_000 },
+          },
+          onListenerError: (err) => failures.push(err),
         });
+        const mm = d.matchmaker;
         const state = new Map<string, 'queued' | 'pending'>(); // ticket id -> where the events say it is
         const tickets = new Map<string, Ticket>();
         const pending = new Map<string, Match>();
@@ -44,7 +51,7 @@ describe('matchmaking properties', () => {
         const ever = new Set<string>();
         const ended = new Set<string>();
 
-        mm.on('queued', ({ ticket }) => {
+        onEvent(d, 'match', 'queued', ({ ticket }) => {
           expect(state.has(ticket.id)).toBe(false);
           for (const p of ticket.players) {
             expect(busy.has(p)).toBe(false);
@@ -54,7 +61,7 @@ describe('matchmaking properties', () => {
           tickets.set(ticket.id, ticket);
           ever.add(ticket.id);
         });
-        mm.on('proposed', ({ match }) => {
+        onEvent(d, 'match', 'proposed', ({ match }) => {
           expect(pending.has(match.id)).toBe(false);
           expect(match.players).toHaveLength(match.matchSize);
           expect(new Set(match.players).size).toBe(match.players.length);
@@ -82,7 +89,7 @@ describe('matchmaking properties', () => {
           ended.add(t.id);
           for (const p of t.players) busy.delete(p);
         };
-        mm.on('confirmed', ({ match }) => {
+        onEvent(d, 'match', 'confirmed', ({ match }) => {
           seen.confirmed++;
           expect(pending.delete(match.id)).toBe(true);
           for (const t of match.tickets) {
@@ -90,8 +97,8 @@ describe('matchmaking properties', () => {
             end(t);
           }
         });
-        mm.on('removed', ({ ticket }) => end(ticket));
-        mm.on('failed', ({ match, removed, requeued }) => {
+        onEvent(d, 'match', 'removed', ({ ticket }) => end(ticket));
+        onEvent(d, 'match', 'failed', ({ match, removed, requeued }) => {
           seen.failed++;
           seen.requeued += requeued.length;
           expect(pending.delete(match.id)).toBe(true);
@@ -125,6 +132,7 @@ describe('matchmaking properties', () => {
             else if (c.op === 'accept') mm.accept(m.id, m.players[c.who % m.players.length]!, now);
             else mm.decline(m.id, m.players[c.who % m.players.length]!, now);
           }
+          if (failures.length > 0) throw failures[0];
           // The matchmaker's own view agrees with what its events said.
           const queued = [...state.values()].filter((s) => s === 'queued').length;
           expect(mm.stats.queuedTickets).toBe(queued);

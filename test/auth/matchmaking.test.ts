@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { MATCHMAKING_ERRORS, Matchmaker, type Match, type MatchmakingEvents } from '../../src/auth/matchmaking.js';
+import type { Match, Matchmaker, MatchmakerOptions, MatchmakingEvents } from '../../src/auth/matchmaking.js';
+import { domain, domainOf } from './helpers.js';
 
 const S = 1000; // one second in ms
 
 function record(mm: Matchmaker) {
   const log: Array<[keyof MatchmakingEvents, any]> = [];
-  for (const n of ['queued', 'removed', 'proposed', 'accepted', 'confirmed', 'failed'] as const) mm.on(n, (e: any) => log.push([n, e]));
+  domainOf(mm).on('match', ({ type, ...payload }) => log.push([type, payload]));
   return log;
 }
+/** The matchmaker through its driver, so `record` hears its events. */
+const newMatchmaker = (opts?: MatchmakerOptions): Matchmaker => domain(opts ? { matchmaker: opts } : {}).matchmaker;
 const playersOf = (m: Match) => [...m.players].sort();
 const errCode = (fn: () => unknown) => {
   try {
@@ -20,7 +23,7 @@ const errCode = (fn: () => unknown) => {
 
 describe('matchmaking: grouping and parties', () => {
   it('groups by mode and match size and never mixes them', () => {
-    const mm = new Matchmaker();
+    const mm = newMatchmaker();
     mm.enqueue({ players: ['a'], mode: 'duel', matchSize: 2 }, 0);
     mm.enqueue({ players: ['b'], mode: 'ffa', matchSize: 2 }, 0);
     mm.enqueue({ players: ['c'], mode: 'duel', matchSize: 3 }, 0);
@@ -33,7 +36,7 @@ describe('matchmaking: grouping and parties', () => {
   });
 
   it('keeps parties together and fills exactly (a 2 waits for a 2 when a 1 would not fit)', () => {
-    const mm = new Matchmaker();
+    const mm = newMatchmaker();
     mm.enqueue({ players: ['p1', 'p2'], mode: 'm', matchSize: 4 }, 0); // anchor: needs 2 more
     mm.enqueue({ players: ['s1'], mode: 'm', matchSize: 4 }, 1);
     mm.enqueue({ players: ['t1', 't2', 't3'], mode: 'm', matchSize: 4 }, 2);
@@ -47,19 +50,19 @@ describe('matchmaking: grouping and parties', () => {
   });
 
   it('a full party is a match on its own; bad requests are refused', () => {
-    const mm = new Matchmaker();
+    const mm = newMatchmaker();
     mm.enqueue({ players: ['a', 'b'], mode: 'coop', matchSize: 2 }, 0);
     expect(mm.tick(0).map(playersOf)).toEqual([['a', 'b']]);
-    expect(errCode(() => mm.enqueue({ players: ['x', 'y', 'z'], mode: 'coop', matchSize: 2 }, 0))).toBe(MATCHMAKING_ERRORS.badRequest);
-    expect(errCode(() => mm.enqueue({ players: ['x', 'x'], mode: 'coop', matchSize: 2 }, 0))).toBe(MATCHMAKING_ERRORS.badRequest);
-    expect(errCode(() => mm.enqueue({ players: ['a'], mode: 'coop', matchSize: 2 }, 0))).toBe(MATCHMAKING_ERRORS.alreadyQueued);
-    expect(errCode(() => mm.enqueue({ players: ['x'], mode: 'coop', matchSize: 0 }, 0))).toBe(MATCHMAKING_ERRORS.badRequest);
+    expect(errCode(() => mm.enqueue({ players: ['x', 'y', 'z'], mode: 'coop', matchSize: 2 }, 0))).toBe('mm.bad_request');
+    expect(errCode(() => mm.enqueue({ players: ['x', 'x'], mode: 'coop', matchSize: 2 }, 0))).toBe('mm.bad_request');
+    expect(errCode(() => mm.enqueue({ players: ['a'], mode: 'coop', matchSize: 2 }, 0))).toBe('mm.already_queued');
+    expect(errCode(() => mm.enqueue({ players: ['x'], mode: 'coop', matchSize: 0 }, 0))).toBe('mm.bad_request');
   });
 });
 
 describe('matchmaking: regions', () => {
   it('matches only on a shared region and prefers the anchor\'s first choice', () => {
-    const mm = new Matchmaker({ defaults: { regionFallbackMs: Infinity } });
+    const mm = newMatchmaker({ defaults: { regionFallbackMs: Infinity } });
     mm.enqueue({ players: ['a'], mode: 'm', matchSize: 2, regions: ['eu', 'us'] }, 0);
     mm.enqueue({ players: ['b'], mode: 'm', matchSize: 2, regions: ['asia'] }, 0);
     expect(mm.tick(S)).toEqual([]);
@@ -72,7 +75,7 @@ describe('matchmaking: regions', () => {
   });
 
   it('a ticket with no preference, or waiting past the fallback, takes any region', () => {
-    const mm = new Matchmaker({ defaults: { regionFallbackMs: 10 * S } });
+    const mm = newMatchmaker({ defaults: { regionFallbackMs: 10 * S } });
     mm.enqueue({ players: ['a'], mode: 'm', matchSize: 2, regions: ['eu'] }, 0);
     mm.enqueue({ players: ['b'], mode: 'm', matchSize: 2, regions: ['us'] }, 0);
     expect(mm.tick(9 * S)).toEqual([]);
@@ -92,7 +95,7 @@ describe('matchmaking: rating window', () => {
   const rules = { rating: { baseWindow: 100, widenPerSecond: 10, maxWindow: 300 }, regionFallbackMs: Infinity };
 
   it('widens with waiting time, up to the maximum', () => {
-    const mm = new Matchmaker({ modes: { ranked: rules } });
+    const mm = newMatchmaker({ modes: { ranked: rules } });
     expect(mm.ratingWindow('ranked', 0)).toBe(100);
     expect(mm.ratingWindow('ranked', 5 * S)).toBe(150);
     expect(mm.ratingWindow('ranked', 100 * S)).toBe(300);
@@ -100,7 +103,7 @@ describe('matchmaking: rating window', () => {
   });
 
   it('matches distant ratings only once the window covers them, never beyond the cap', () => {
-    const mm = new Matchmaker({ modes: { ranked: rules } });
+    const mm = newMatchmaker({ modes: { ranked: rules } });
     mm.enqueue({ players: ['a'], mode: 'ranked', matchSize: 2, rating: 1000 }, 0);
     mm.enqueue({ players: ['b'], mode: 'ranked', matchSize: 2, rating: 1180 }, 0);
     mm.enqueue({ players: ['far'], mode: 'ranked', matchSize: 2, rating: 2000 }, 0);
@@ -112,7 +115,7 @@ describe('matchmaking: rating window', () => {
   });
 
   it('prefers the nearest rating within the window', () => {
-    const mm = new Matchmaker({ modes: { ranked: rules } });
+    const mm = newMatchmaker({ modes: { ranked: rules } });
     mm.enqueue({ players: ['a'], mode: 'ranked', matchSize: 2, rating: 1000 }, 0);
     mm.enqueue({ players: ['b'], mode: 'ranked', matchSize: 2, rating: 1090 }, 0);
     mm.enqueue({ players: ['c'], mode: 'ranked', matchSize: 2, rating: 1010 }, 0);
@@ -124,14 +127,14 @@ describe('matchmaking: rating window', () => {
   });
 
   it('requires a rating in rated modes', () => {
-    const mm = new Matchmaker({ modes: { ranked: rules } });
-    expect(errCode(() => mm.enqueue({ players: ['a'], mode: 'ranked', matchSize: 2 }, 0))).toBe(MATCHMAKING_ERRORS.ratingRequired);
+    const mm = newMatchmaker({ modes: { ranked: rules } });
+    expect(errCode(() => mm.enqueue({ players: ['a'], mode: 'ranked', matchSize: 2 }, 0))).toBe('mm.rating_required');
   });
 });
 
 describe('matchmaking: cancel and confirm', () => {
   it('cancel removes a queued ticket and frees its players', () => {
-    const mm = new Matchmaker();
+    const mm = newMatchmaker();
     const log = record(mm);
     const t = mm.enqueue({ players: ['a'], mode: 'm', matchSize: 2 }, 0);
     mm.cancel(t.id, 1);
@@ -139,7 +142,7 @@ describe('matchmaking: cancel and confirm', () => {
     expect(log.at(-1)).toEqual(['removed', { ticket: t, reason: 'cancelled' }]);
     mm.enqueue({ players: ['b'], mode: 'm', matchSize: 2 }, 2);
     expect(mm.tick(3)).toEqual([]);
-    expect(errCode(() => mm.cancel(t.id, 4))).toBe(MATCHMAKING_ERRORS.unknownTicket);
+    expect(errCode(() => mm.cancel(t.id, 4))).toBe('mm.unknown_ticket');
     mm.enqueue({ players: ['c', 'd'], mode: 'm', matchSize: 3 }, 5);
     expect(mm.cancelFor('d', 6)).toBe(true); // a party member cancels for the party
     expect(mm.ticketOf('c')).toBeUndefined();
@@ -147,12 +150,12 @@ describe('matchmaking: cancel and confirm', () => {
   });
 
   it('confirms when everyone accepts; players may queue again', () => {
-    const mm = new Matchmaker();
+    const mm = newMatchmaker();
     const log = record(mm);
     mm.enqueue({ players: ['a', 'b'], mode: 'm', matchSize: 3 }, 0);
     mm.enqueue({ players: ['c'], mode: 'm', matchSize: 3 }, 0);
     const [m] = mm.tick(0);
-    expect(errCode(() => mm.accept(m!.id, 'zz', 1))).toBe(MATCHMAKING_ERRORS.notInMatch);
+    expect(errCode(() => mm.accept(m!.id, 'zz', 1))).toBe('mm.not_in_match');
     mm.accept(m!.id, 'a', 1);
     mm.accept(m!.id, 'a', 1);
     mm.accept(m!.id, 'c', 1);
@@ -163,11 +166,11 @@ describe('matchmaking: cancel and confirm', () => {
     expect(confirmed[0]![1].match.accepted.sort()).toEqual(['a', 'b', 'c']);
     expect(mm.stats).toEqual({ queuedTickets: 0, queuedPlayers: 0, pendingMatches: 0 });
     mm.enqueue({ players: ['a'], mode: 'm', matchSize: 3 }, 3);
-    expect(errCode(() => mm.accept(m!.id, 'a', 3))).toBe(MATCHMAKING_ERRORS.unknownMatch);
+    expect(errCode(() => mm.accept(m!.id, 'a', 3))).toBe('mm.unknown_match');
   });
 
   it('a decline removes the decliner\'s party and puts the others first in line with their wait', () => {
-    const mm = new Matchmaker({ defaults: { rating: { baseWindow: 100, widenPerSecond: 10, maxWindow: 1000 } } });
+    const mm = newMatchmaker({ defaults: { rating: { baseWindow: 100, widenPerSecond: 10, maxWindow: 1000 } } });
     const log = record(mm);
     mm.enqueue({ players: ['a'], mode: 'm', matchSize: 2, rating: 1000 }, 0);
     mm.enqueue({ players: ['b'], mode: 'm', matchSize: 2, rating: 1000 }, 0);
@@ -189,7 +192,7 @@ describe('matchmaking: cancel and confirm', () => {
   });
 
   it('a timeout removes only non-responders; requeued go ahead of everyone queued before', () => {
-    const mm = new Matchmaker({ defaults: { confirmTimeoutMs: 10 * S } });
+    const mm = newMatchmaker({ defaults: { confirmTimeoutMs: 10 * S } });
     const log = record(mm);
     mm.enqueue({ players: ['a', 'a2'], mode: 'm', matchSize: 4 }, 0);
     mm.enqueue({ players: ['b'], mode: 'm', matchSize: 4 }, 0);
@@ -213,7 +216,7 @@ describe('matchmaking: cancel and confirm', () => {
   });
 
   it('cancelling a ticket inside a proposal fails the proposal like a decline', () => {
-    const mm = new Matchmaker();
+    const mm = newMatchmaker();
     const log = record(mm);
     const a = mm.enqueue({ players: ['a'], mode: 'm', matchSize: 2 }, 0);
     mm.enqueue({ players: ['b'], mode: 'm', matchSize: 2 }, 0);
@@ -227,7 +230,7 @@ describe('matchmaking: cancel and confirm', () => {
 describe('matchmaking: determinism', () => {
   it('the same inputs give the same matches', () => {
     const run = () => {
-      const mm = new Matchmaker({ modes: { r: { rating: { baseWindow: 20, widenPerSecond: 5, maxWindow: 200 } } } });
+      const mm = newMatchmaker({ modes: { r: { rating: { baseWindow: 20, widenPerSecond: 5, maxWindow: 200 } } } });
       const out: string[][] = [];
       for (let i = 0; i < 300; i++) {
         const size = (i % 3) + 1;
@@ -255,7 +258,7 @@ describe('matchmaking: determinism', () => {
 describe('matchmaking: mode names from clients (issue 9, item 8)', () => {
   it('modes named "constructor", "__proto__" and "toString" are ordinary unlisted modes', () => {
     const rated = { rating: { baseWindow: 10, widenPerSecond: 0, maxWindow: 10 } };
-    const mm = new Matchmaker({ modes: { ranked: rated }, defaults: { confirmTimeoutMs: 5 * S } });
+    const mm = newMatchmaker({ modes: { ranked: rated }, defaults: { confirmTimeoutMs: 5 * S } });
     for (const mode of ['constructor', '__proto__', 'toString']) {
       expect(mm.ratingWindow(mode, 0)).toBe(Infinity);
       mm.enqueue({ players: [`${mode}-a`], mode, matchSize: 2 }, 0);

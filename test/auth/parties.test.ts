@@ -1,18 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { Lobbies } from '../../src/auth/lobbies.js';
-import { Matchmaker } from '../../src/auth/matchmaking.js';
-import { PartyQueue } from '../../src/auth/parties.js';
+import type { Lobbies } from '../../src/auth/lobbies.js';
+import { domain, onEvent } from './helpers.js';
 
 /** Lobbies queued as one matchmaking ticket, with time injected. */
 function setup() {
   let now = 1_000;
-  const lobbies = new Lobbies();
-  const mm = new Matchmaker();
-  const parties = new PartyQueue(lobbies, mm, () => now);
+  const d = domain({ now: () => now });
+  const { lobbies, matchmaker: mm, parties } = d;
   const lobby = lobbies.create({ owner: { playerId: 'a', displayName: 'A' }, maxPlayers: 3 }, now);
   lobbies.join({ lobbyId: lobby.id }, { playerId: 'b', displayName: 'B' }, now);
   const queue = () => parties.enqueue(lobby.id, { players: parties.members(lobby.id, 'a'), mode: 'squad', matchSize: 4 });
-  return { lobbies, mm, parties, lobby, queue, tick: (ms = 100) => mm.tick((now += ms)) };
+  return { d, lobbies, mm, parties, lobby, queue, tick: (ms = 100) => mm.tick((now += ms)) };
 }
 
 describe('PartyQueue', () => {
@@ -45,10 +43,10 @@ describe('PartyQueue', () => {
     ['someone joins', (l: Lobbies, id: string) => l.join({ lobbyId: id }, { playerId: 'c', displayName: 'C' }, 0)],
     ['the lobby closes', (l: Lobbies, id: string) => l.close(id)],
   ])('takes the ticket out of the queue when %s', (_what, change) => {
-    const { lobbies, mm, parties, lobby, queue } = setup();
+    const { d, lobbies, mm, parties, lobby, queue } = setup();
     const t = queue();
     const removed: string[] = [];
-    mm.on('removed', (e) => removed.push(e.ticket.id));
+    onEvent(d, 'match', 'removed', (e) => removed.push(e.ticket.id));
     change(lobbies, lobby.id);
     expect(removed).toEqual([t.id]);
     expect(mm.ticketOf('a')).toBeUndefined();
@@ -56,12 +54,12 @@ describe('PartyQueue', () => {
   });
 
   it('a lobby change during a proposed match fails it; the other tickets go back to the queue', () => {
-    const { lobbies, mm, lobby, queue, tick } = setup();
+    const { d, lobbies, mm, lobby, queue, tick } = setup();
     mm.enqueue({ players: ['s1', 's2'], mode: 'squad', matchSize: 4 }, 0);
     queue();
     const [m] = tick();
     const failed: string[] = [];
-    mm.on('failed', (e) => failed.push(e.match.id));
+    onEvent(d, 'match', 'failed', (e) => failed.push(e.match.id));
     lobbies.leave(lobby.id, 'b', 0);
     expect(failed).toEqual([m!.id]);
     expect(mm.ticketOf('s1')).toBeDefined();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HostRegistry } from '../../src/auth/host-registry.js';
-import { MemorySessionStore, SESSION_ERRORS, Sessions, type HandOff, type SessionEvents, type SessionRecord } from '../../src/auth/sessions.js';
+import { MemorySessionStore, type HandOff, type SessionEvents, type SessionOptions, type SessionRecord, type Sessions } from '../../src/auth/sessions.js';
+import { domain, domainOf, onEvent } from './helpers.js';
 
 const handOff = (sessionId: string, player: string): HandOff => ({
   sessionId,
@@ -20,28 +20,30 @@ async function code(p: Promise<unknown>): Promise<string> {
 
 function record(s: Sessions) {
   const log: Array<[keyof SessionEvents, any]> = [];
-  for (const n of ['created', 'awaiting-host-ack', 'handed-off', 'ended', 'failed', 'lost'] as const) s.on(n, (e: any) => log.push([n, e]));
+  domainOf(s).on('session', ({ type, ...payload }) => log.push([type, payload]));
   return log;
 }
+/** Session records through their driver, so `record` hears their events. */
+const newSessions = (opts?: SessionOptions): Sessions => domain(opts ? { sessions: opts } : {}).sessions;
 
 describe('sessions', () => {
   it('walks created -> awaiting ack -> handed off -> ended and keeps results and telemetry', async () => {
-    const s = new Sessions({ newId: () => 'S1' });
+    const s = newSessions({ newId: () => 'S1' });
     const log = record(s);
     await s.create({ hostName: 'h1', transport: 'quic', players: ['a', 'b'], origin: { kind: 'match', id: 'm1' } }, 0);
     await s.sentToHost('S1', 1);
-    expect(await code(s.hostAcked('S1', { a: handOff('S1', 'a') }, 2))).toBe(SESSION_ERRORS.badRequest);
+    expect(await code(s.hostAcked('S1', { a: handOff('S1', 'a') }, 2))).toBe('session.bad_request');
     await s.hostAcked('S1', { a: handOff('S1', 'a'), b: handOff('S1', 'b') }, 2);
     await s.ended('S1', { results: { winner: 'a' }, telemetry: { ticks: 9000 } }, 100);
     expect(log.map(([n]) => n)).toEqual(['created', 'awaiting-host-ack', 'handed-off', 'ended']);
     expect(await s.store.get('S1')).toMatchObject({ state: 'ended', endedAt: 100, results: { winner: 'a' }, telemetry: { ticks: 9000 } });
     expect(await s.statusOf('a')).toEqual({ state: 'none' });
-    expect(await code(s.ended('S1', {}, 101))).toBe(SESSION_ERRORS.wrongState);
-    expect(await code(s.sentToHost('nope', 0))).toBe(SESSION_ERRORS.unknown);
+    expect(await code(s.ended('S1', {}, 101))).toBe('session.wrong_state');
+    expect(await code(s.sentToHost('nope', 0))).toBe('session.unknown');
   });
 
   it('a reconnecting player gets the very same hand-off while the session is live', async () => {
-    const s = new Sessions({ newId: () => 'S1' });
+    const s = newSessions({ newId: () => 'S1' });
     await s.create({ hostName: 'h1', transport: 'quic', players: ['a', 'b'] }, 0);
     expect(await s.statusOf('a')).toEqual({ state: 'starting', sessionId: 'S1' });
     await s.hostAcked('S1', { a: handOff('S1', 'a'), b: handOff('S1', 'b') }, 1);
@@ -50,12 +52,12 @@ describe('sessions', () => {
     expect(first).toEqual({ state: 'handed-off', sessionId: 'S1', handOff: handOff('S1', 'b') });
     expect(again).toEqual(first);
     // and the player cannot be put into a second session meanwhile
-    expect(await code(s.create({ hostName: 'h2', transport: 'quic', players: ['c', 'b'] }, 2))).toBe(SESSION_ERRORS.playerBusy);
+    expect(await code(s.create({ hostName: 'h2', transport: 'quic', players: ['c', 'b'] }, 2))).toBe('session.player_busy');
   });
 
   it('concurrent creates for the same player: exactly one wins', async () => {
     let n = 0;
-    const s = new Sessions({ newId: () => `S${++n}` });
+    const s = newSessions({ newId: () => `S${++n}` });
     const results = await Promise.allSettled([
       s.create({ hostName: 'h1', transport: 'quic', players: ['a'] }, 0),
       s.create({ hostName: 'h2', transport: 'quic', players: ['a'] }, 0),
@@ -65,7 +67,7 @@ describe('sessions', () => {
 
   it('host death marks its live sessions lost and names the players to notify; late results still land', async () => {
     let n = 0;
-    const s = new Sessions({ newId: () => `S${++n}` });
+    const s = newSessions({ newId: () => `S${++n}` });
     const log = record(s);
     await s.create({ hostName: 'h1', transport: 'quic', players: ['a', 'b'] }, 0); // S1
     await s.create({ hostName: 'h1', transport: 'quic', players: ['c'] }, 0); // S2
@@ -76,10 +78,10 @@ describe('sessions', () => {
     await s.ended('S4', {}, 2);
 
     // wire the registry's verdict into the session tracker, as the server will
-    const reg = new HostRegistry({ heartbeatIntervalMs: 1000, missedHeartbeats: 2 });
+    const reg = domain({ registry: { heartbeatIntervalMs: 1000, missedHeartbeats: 2 } }).registry;
     reg.register({ name: 'h1', region: 'eu', address: 'x', transports: ['quic'], capacity: 5, version: '1' }, 0);
     const lost: Array<Promise<{ players: string[] }>> = [];
-    reg.on('dead', ({ host }) => lost.push(s.hostLost(host.name, 5000)));
+    onEvent(domainOf(reg), 'host', 'dead', ({ host }) => lost.push(s.hostLost(host.name, 5000)));
     reg.tick(5000);
     const { players } = await lost[0]!;
     expect(players.sort()).toEqual(['a', 'b', 'c']);
@@ -95,7 +97,7 @@ describe('sessions', () => {
 
   it('fails sessions the host never acknowledged, and explicit failures free players', async () => {
     let n = 0;
-    const s = new Sessions({ newId: () => `S${++n}`, hostAckTimeoutMs: 1000 });
+    const s = newSessions({ newId: () => `S${++n}`, hostAckTimeoutMs: 1000 });
     await s.create({ hostName: 'h1', transport: 'quic', players: ['a'] }, 0);
     await s.create({ hostName: 'h1', transport: 'quic', players: ['b'] }, 500);
     await s.sentToHost('S1', 10);
@@ -104,11 +106,11 @@ describe('sessions', () => {
     expect(await s.store.get('S1')).toMatchObject({ state: 'failed', reason: 'host-ack-timeout' });
     await s.fail('S2', 'host refused: full', 600);
     expect(await s.statusOf('b')).toEqual({ state: 'none' });
-    expect(await code(s.hostAcked('S2', { b: handOff('S2', 'b') }, 700))).toBe(SESSION_ERRORS.wrongState);
+    expect(await code(s.hostAcked('S2', { b: handOff('S2', 'b') }, 700))).toBe('session.wrong_state');
   });
 
   it('records returned by the store are copies', async () => {
-    const s = new Sessions({ newId: () => 'S1' });
+    const s = newSessions({ newId: () => 'S1' });
     const r = await s.create({ hostName: 'h1', transport: 'quic', players: ['a'] }, 0);
     r.players.push('intruder');
     expect((await s.store.get('S1'))!.players).toEqual(['a']);
@@ -132,12 +134,12 @@ describe('what hosts report is bounded', () => {
 
   it('only the host a session runs on may report it; unknown sessions are refused and leave no trace', async () => {
     const store = new MemorySessionStore();
-    const s = new Sessions({ store });
+    const s = newSessions({ store });
     const log = record(s);
     await running(s, 'S1', 'h1');
     const forged = await s.hostEnded('h2', 'S1', () => ({ winner: 'b' }), 10).catch((e: { code: string; details: unknown }) => e);
-    expect(forged).toMatchObject({ code: SESSION_ERRORS.wrongHost, details: { sessionId: 'S1', host: 'h1', reportedBy: 'h2' } });
-    expect(await code(s.hostTelemetry('h2', 'S1', { host: 'h2', entries: [1] }))).toBe(SESSION_ERRORS.wrongHost);
+    expect(forged).toMatchObject({ code: 'session.wrong_host', details: { sessionId: 'S1', host: 'h1', reportedBy: 'h2' } });
+    expect(await code(s.hostTelemetry('h2', 'S1', { host: 'h2', entries: [1] }))).toBe('session.wrong_host');
     expect(await s.store.get('S1')).toMatchObject({ state: 'handed-off' });
     expect((await s.store.get('S1'))!.telemetry).toBeUndefined();
     // the real host's results are recorded; its resend changes nothing
@@ -149,7 +151,7 @@ describe('what hosts report is bounded', () => {
     let refused = 0;
     for (let i = 0; i < 20_000; i++) {
       const c = await code(i % 2 ? s.hostEnded('h1', `invented-${i}`, () => ({}), 40) : s.hostTelemetry('h1', `invented-${i}`, { host: 'h1', entries: [1, 2, 3] }));
-      if (c === SESSION_ERRORS.unknown) refused++;
+      if (c === 'session.unknown') refused++;
     }
     expect(refused).toBe(20_000);
     expect(store.size).toBe(1);
@@ -157,17 +159,17 @@ describe('what hosts report is bounded', () => {
 
   it('adopts a registered host\'s results for unknown sessions (kept across our restart) only up to its bound', async () => {
     const store = new MemorySessionStore();
-    const s = new Sessions({ store, adoptPerHost: 3, retentionMs: 1_000 });
+    const s = newSessions({ store, adoptPerHost: 3, retentionMs: 1_000 });
     const adopt = { players: ['seat-a', 'seat-b'] };
     const out: string[] = [];
     for (let i = 0; i < 5; i++) {
       out.push(await s.hostEnded('h1', `gone-${i}`, (r) => ({ seats: r.players }), 10, adopt).then((x) => (x.adopted ? 'adopted' : 'recorded'), (e: { code: string }) => e.code));
     }
-    expect(out).toEqual(['adopted', 'adopted', 'adopted', SESSION_ERRORS.unknown, SESSION_ERRORS.unknown]);
+    expect(out).toEqual(['adopted', 'adopted', 'adopted', 'session.unknown', 'session.unknown']);
     expect(await store.get('gone-0')).toMatchObject({ state: 'ended', hostName: 'h1', players: ['seat-a', 'seat-b'], results: { seats: ['seat-a', 'seat-b'] } });
     // a resend is a duplicate; another host may not write it; each host has its own bound
     expect(await s.hostEnded('h1', 'gone-0', () => ({}), 11, adopt)).toMatchObject({ duplicate: true, adopted: false });
-    expect(await code(s.hostEnded('h2', 'gone-0', () => ({}), 11, adopt))).toBe(SESSION_ERRORS.wrongHost);
+    expect(await code(s.hostEnded('h2', 'gone-0', () => ({}), 11, adopt))).toBe('session.wrong_host');
     expect((await s.hostEnded('h2', 'other', () => ({}), 11, adopt)).adopted).toBe(true);
     // the bound is per retention window: once the adopted records are evicted, room again
     await s.tick(1_012);
@@ -180,7 +182,7 @@ describe('what hosts report is bounded', () => {
 
   it('caps telemetry per session, stores a resend once, and never rewrites the record for it', async () => {
     const store = new CountingStore();
-    const s = new Sessions({ store, telemetryPerSession: 1_000 });
+    const s = newSessions({ store, telemetryPerSession: 1_000 });
     await running(s, 'S1');
     const putsBefore = store.puts;
     const batch = (n: number) => Array.from({ length: 500 }, (_, i) => ({ n, i }));
@@ -205,7 +207,7 @@ describe('what hosts report is bounded', () => {
 
   it('forgets finished sessions after the retention window; a host loss looks only at its live sessions', async () => {
     const store = new MemorySessionStore();
-    const s = new Sessions({ store, retentionMs: 1_000 });
+    const s = newSessions({ store, retentionMs: 1_000 });
     for (let i = 0; i < 100; i++) {
       await running(s, `old-${i}`, i % 2 ? 'h1' : 'h2', undefined, 0);
       await s.hostEnded(i % 2 ? 'h1' : 'h2', `old-${i}`, () => ({}), 10);
@@ -218,7 +220,7 @@ describe('what hosts report is bounded', () => {
     expect(store.size).toBe(102); // not yet: ended at 10, kept 1,000 ms
     await s.tick(1_011);
     expect(store.size).toBe(2);
-    expect(await code(s.hostEnded('h1', 'old-1', () => ({}), 1_012))).toBe(SESSION_ERRORS.unknown);
+    expect(await code(s.hostEnded('h1', 'old-1', () => ({}), 1_012))).toBe('session.unknown');
     const lost = await s.hostLost('h1', 1_020);
     expect(lost.sessions.map((r) => r.id)).toEqual(['live-1']);
     expect(await store.liveByHost('h1')).toEqual([]);

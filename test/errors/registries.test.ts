@@ -1,5 +1,16 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { IyesmpError, hasCodeOf, type ErrorKind } from '../../src/errors.js';
+import {
+  ACCOUNT_ERRORS,
+  AUTH_ERRORS,
+  HANDOFF_ERRORS,
+  HOST_REGISTRY_ERRORS,
+  LOBBY_ERRORS,
+  MATCHMAKING_ERRORS,
+  SESSION_ERRORS,
+  sessionError,
+  type SessionErrorCode,
+} from '../../src/auth/errors.js';
 import { CLI_ERRORS } from '../../src/cli/errors.js';
 import { CLIENT_ERRORS } from '../../src/client/errors.js';
 import { CONFIG_ERRORS } from '../../src/config/errors.js';
@@ -16,7 +27,8 @@ import { ERROR_CODE_PATTERN } from '../../src/protocol/error-codes.js';
 import { SERVE_ERRORS } from '../../src/serve/errors.js';
 import { TRANSPORT_ERRORS } from '../../src/transport/errors.js';
 
-const REGISTRIES = { CLI_ERRORS, CLIENT_ERRORS, CONFIG_ERRORS, DEMO_ERRORS, FS_ERRORS, HOST_ERRORS, LAN_ERRORS, NETCODE_ERRORS, NETCODE_SESSION_ERRORS, PKI_ERRORS, PROTOCOL_ERRORS, SERVE_ERRORS, TRANSPORT_ERRORS };
+const AUTH_REGISTRIES = { ACCOUNT_ERRORS, AUTH_ERRORS, HANDOFF_ERRORS, HOST_REGISTRY_ERRORS, LOBBY_ERRORS, MATCHMAKING_ERRORS, SESSION_ERRORS };
+const REGISTRIES = { ...AUTH_REGISTRIES, CLI_ERRORS, CLIENT_ERRORS, CONFIG_ERRORS, DEMO_ERRORS, FS_ERRORS, HOST_ERRORS, LAN_ERRORS, NETCODE_ERRORS, NETCODE_SESSION_ERRORS, PKI_ERRORS, PROTOCOL_ERRORS, SERVE_ERRORS, TRANSPORT_ERRORS };
 const KINDS: readonly ErrorKind[] = ['usage', 'input', 'conflict', 'io', 'refused', 'check', 'internal'];
 
 describe('error registries', () => {
@@ -49,6 +61,21 @@ describe('error registries', () => {
     expect(hasCodeOf(err, FS_ERRORS)).toBe(false);
     expect(hasCodeOf(new IyesmpError('io', 'toString', 'x'), PKI_ERRORS)).toBe(false);
     if (hasCodeOf(err, PKI_ERRORS)) expectTypeOf(err.code).toEqualTypeOf<PkiErrorCode>();
+  });
+
+  it('keep the auth codes and kinds that are on the wire', () => {
+    // dotted codes name their concept; the hand-off and endpoint codes are bare, as before the registries
+    for (const [name, registry] of Object.entries(AUTH_REGISTRIES)) {
+      const prefix = { ACCOUNT_ERRORS: 'auth.', HOST_REGISTRY_ERRORS: 'host.', LOBBY_ERRORS: 'lobby.', MATCHMAKING_ERRORS: 'mm.', SESSION_ERRORS: 'session.' }[name];
+      for (const code of Object.keys(registry)) expect(prefix === undefined ? !code.includes('.') : code.startsWith(prefix), `${name}.${code}`).toBe(true);
+    }
+    expect([ACCOUNT_ERRORS['auth.invalid_request'], ACCOUNT_ERRORS['auth.banned'], LOBBY_ERRORS['lobby.bad_request'], LOBBY_ERRORS['lobby.full']]).toEqual(['input', 'refused', 'input', 'conflict']);
+    expect([MATCHMAKING_ERRORS['mm.rating_required'], HOST_REGISTRY_ERRORS['host.unknown'], HANDOFF_ERRORS.mint_failed]).toEqual(['input', 'conflict', 'internal']);
+    const made = sessionError.as('conflict', 'session.unknown', 'no session S1');
+    expect([made.kind, made.code]).toEqual(['conflict', 'session.unknown']);
+    const e: unknown = made;
+    expect([hasCodeOf(e, SESSION_ERRORS), hasCodeOf(e, LOBBY_ERRORS)]).toEqual([true, false]);
+    if (hasCodeOf(e, SESSION_ERRORS)) expectTypeOf(e.code).toEqualTypeOf<SessionErrorCode>();
   });
 
   it('register every netcode state a failed handshake is named after', () => {

@@ -8,7 +8,7 @@
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { MemorySessionStore, SESSION_ERRORS } from '../../src/auth/sessions.js';
+import { MemorySessionStore } from '../../src/auth/sessions.js';
 import { IyesmpError } from '../../src/errors.js';
 import { ProtocolConnection, hostctlFamily } from '../../src/protocol/index.js';
 import { ALPN, connectQuic } from '../../src/transport/index.js';
@@ -90,8 +90,8 @@ describe('host reports', () => {
     expect(forger.creates).toEqual([]);
 
     // the forged report: "host-2's seat wins", on host-1's live session
-    expect(await codeOf(forger.ended(sessionId, 'forged'))).toBe(SESSION_ERRORS.wrongHost);
-    expect(await codeOf(forger.telemetry(sessionId, 'forged-1', 3))).toBe(SESSION_ERRORS.wrongHost);
+    expect(await codeOf(forger.ended(sessionId, 'forged'))).toBe('session.wrong_host');
+    expect(await codeOf(forger.telemetry(sessionId, 'forged-1', 3))).toBe('session.wrong_host');
     expect(await store.get(sessionId)).toMatchObject({ state: 'handed-off', hostName: 'host-1' });
     expect(await auth.telemetryOf(sessionId)).toEqual([]);
     const warned = lines.filter((l) => l.level === 40 && l.sessionId === sessionId);
@@ -122,15 +122,15 @@ describe('host reports', () => {
     const before = store.size;
     const results: string[] = [];
     for (let i = 0; i < 50; i++) {
-      expect(await codeOf(forger.telemetry(`invented-${i}`, `t-${i}`, 2))).toBe(SESSION_ERRORS.unknown);
+      expect(await codeOf(forger.telemetry(`invented-${i}`, `t-${i}`, 2))).toBe('session.unknown');
       results.push(await codeOf(forger.ended(`invented-${i}`, 'x')));
     }
     expect(results.slice(0, 5)).toEqual(Array(5).fill('accepted'));
-    expect(results.slice(5)).toEqual(Array(45).fill(SESSION_ERRORS.unknown));
+    expect(results.slice(5)).toEqual(Array(45).fill('session.unknown'));
     expect(store.size).toBe(before + 5);
     expect(await store.get('invented-0')).toMatchObject({ state: 'ended', hostName: 'host-2', transport: 'unknown' });
     expect(lines.filter((l) => l.level === 40 && String(l.msg).endsWith('reported on an unknown session'))).toHaveLength(95);
     // an adopted session is host-2's: host-1 cannot write it either
-    expect(await codeOf(real.ended('invented-0', 'y'))).toBe(SESSION_ERRORS.wrongHost);
+    expect(await codeOf(real.ended('invented-0', 'y'))).toBe('session.wrong_host');
   }, 90_000);
 });

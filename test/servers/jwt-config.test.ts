@@ -15,7 +15,6 @@ import { scaffoldConfig } from '../../src/config/scaffold.js';
 import type { AuthConfig } from '../../src/config/auth.js';
 import { authOptionsFromConfig } from '../../src/serve/config.js';
 import { checkConfigCommand } from '../../src/commands/config-check.js';
-import { AUTH_FAILURES } from '../../src/auth/accounts/index.js';
 import { TRUST_DIR } from '../../src/pki/trust.js';
 import { makeFx, type Fx } from './helpers.js';
 
@@ -68,7 +67,7 @@ describe('[accounts.token]: JWTs as the template says', () => {
   it('issuer and audience are checked when set; key_file works the same way', async () => {
     const o = await authOptionsFromConfig(config(tokenMode('key_file = "idp.pem"\nissuer = "https://id.example.com/"\naudience = "my-game"\nalgorithms = ["EdDSA"]')), silent);
     expect((await o.accounts!.authenticate({ method: 'token', token: await jwt({ sub: 'p2', aud: 'my-game' }) }, { now: Date.now() })).accountId).toBe('p2');
-    await expect(o.accounts!.authenticate({ method: 'token', token: await jwt({ sub: 'p2', aud: 'other' }) }, { now: Date.now() })).rejects.toMatchObject({ code: AUTH_FAILURES.tokenAudience });
+    await expect(o.accounts!.authenticate({ method: 'token', token: await jwt({ sub: 'p2', aud: 'other' }) }, { now: Date.now() })).rejects.toMatchObject({ code: 'auth.token_audience' });
   });
 
   it('config check refuses what serve could not run', async () => {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AUTH_FAILURES, AuthError, cleanDisplayName, type Account, type AccountProvider, type AuthContext, type Credentials } from './types.js';
+import { accountError, type AuthError } from '../errors.js';
+import { cleanDisplayName, type Account, type AccountProvider, type AuthContext, type Credentials } from './types.js';
 
 /** What a studio's verifier answers for accepted credentials. Return null (or throw) to refuse. */
 export interface VerifiedIdentity {
@@ -68,7 +69,7 @@ export class CustomVerifierProvider implements AccountProvider {
 
   async authenticate(credentials: Credentials, ctx: AuthContext): Promise<Account> {
     if (this.#active >= this.#max && this.#waiters.length >= this.#maxQueued) {
-      throw new AuthError(AUTH_FAILURES.verifierBusy, 'login service is busy, try again shortly');
+      throw accountError('auth.verifier_busy', 'login service is busy, try again shortly');
     }
     const ac = new AbortController();
     const onOuterAbort = () => ac.abort(ctx.signal?.reason);
@@ -104,13 +105,13 @@ export class CustomVerifierProvider implements AccountProvider {
       try {
         outcome = await Promise.race([call, deadline]);
       } catch (err) {
-        throw new AuthError(AUTH_FAILURES.verifierError, 'login service failed to check these credentials', {
+        throw accountError('auth.verifier_error', 'login service failed to check these credentials', {
           cause: err,
         });
       }
       if (outcome === TIMED_OUT) throw this.#timeout();
       if (outcome === null || outcome === undefined) {
-        throw new AuthError(AUTH_FAILURES.verifierRejected, 'credentials were refused by the game login service');
+        throw accountError('auth.verifier_rejected', 'credentials were refused by the game login service');
       }
       return this.#toAccount(outcome, credentials);
     } finally {
@@ -122,7 +123,7 @@ export class CustomVerifierProvider implements AccountProvider {
   }
 
   #timeout(): AuthError {
-    return new AuthError(AUTH_FAILURES.verifierTimeout, `login service did not answer within ${this.#timeoutMs} ms`, {
+    return accountError('auth.verifier_timeout', `login service did not answer within ${this.#timeoutMs} ms`, {
       hint: 'try again; if it persists the game login backend is down or overloaded',
     });
   }
@@ -140,7 +141,7 @@ export class CustomVerifierProvider implements AccountProvider {
 
   #toAccount(v: VerifiedIdentity, credentials: Credentials): Account {
     if (typeof v !== 'object' || typeof v.accountId !== 'string' || v.accountId.length === 0 || v.accountId.length > 128) {
-      throw new AuthError(AUTH_FAILURES.verifierError, 'login service returned an identity without a usable accountId');
+      throw accountError('auth.verifier_error', 'login service returned an identity without a usable accountId');
     }
     const a: Account = {
       playerId: `${this.method}:${v.accountId}`,

@@ -1,4 +1,4 @@
-import { AUTH_FAILURES, AuthError } from './types.js';
+import { accountError } from '../errors.js';
 
 /**
  * Bounds how many password hashes run at once. Each scrypt run takes 64 MiB and a libuv pool
@@ -30,7 +30,7 @@ export class HashQueue {
   async run<T>(lane: HashLane, hash: () => Promise<T>): Promise<T> {
     if (this.#running >= this.#max) {
       if (this.#waiting[lane].length >= this.#maxQueued[lane]) {
-        throw new AuthError(AUTH_FAILURES.busy, 'the login service is busy; try again in a few seconds');
+        throw accountError('auth.busy', 'the login service is busy; try again in a few seconds');
       }
       // release() hands its slot straight over, so #running already counts this call when it wakes
       await new Promise<void>((resolve) => this.#waiting[lane].push(resolve));

@@ -10,13 +10,12 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
+import { hasCodeOf } from '../../errors.js';
+import { ACCOUNT_ERRORS, accountError, type AccountErrorCode, type AuthError } from '../errors.js';
 import {
-  AUTH_FAILURES,
   type Account,
   type AccountProvider,
   type AuthContext,
-  AuthError,
-  type AuthFailureCode,
   type Credentials,
   cleanDisplayName,
   stringField,
@@ -189,11 +188,11 @@ export class JwtProvider implements AccountProvider {
     try {
       alg = decodeProtectedHeader(token).alg;
     } catch {
-      throw refuse(AUTH_FAILURES.tokenInvalid, 'not a JWT');
+      throw refuse('auth.token_invalid', 'not a JWT');
     }
     // checked here as well as by jose, so `none` and friends get their own code before any key lookup
     if (typeof alg !== 'string' || !(this.#algorithms as readonly string[]).includes(alg)) {
-      throw refuse(AUTH_FAILURES.tokenAlgorithm, `algorithm "${String(alg).slice(0, 16)}" is not accepted (allowed: ${this.#algorithms.join(', ')})`);
+      throw refuse('auth.token_algorithm', `algorithm "${String(alg).slice(0, 16)}" is not accepted (allowed: ${this.#algorithms.join(', ')})`);
     }
     let payload: JWTPayload;
     try {
@@ -209,38 +208,38 @@ export class JwtProvider implements AccountProvider {
       throw refusal(err);
     }
     const { sub, data, name } = payload;
-    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) throw refuse(AUTH_FAILURES.tokenInvalid, '"sub" must be 1 to 128 characters');
-    if (name !== undefined && typeof name !== 'string') throw refuse(AUTH_FAILURES.tokenInvalid, '"name" must be a string');
-    if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) throw refuse(AUTH_FAILURES.tokenInvalid, '"data" must be an object');
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) throw refuse('auth.token_invalid', '"sub" must be 1 to 128 characters');
+    if (name !== undefined && typeof name !== 'string') throw refuse('auth.token_invalid', '"name" must be a string');
+    if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) throw refuse('auth.token_invalid', '"data" must be an object');
     return { ...payload, sub };
   }
 }
 
-function refuse(code: AuthFailureCode, why: string, cause?: unknown, hint?: string): AuthError {
-  return new AuthError(code, `login token rejected: ${why}`, { ...(cause !== undefined ? { cause } : {}), ...(hint ? { hint } : {}) });
+function refuse(code: AccountErrorCode, why: string, cause?: unknown, hint?: string): AuthError {
+  return accountError(code, `login token rejected: ${why}`, { ...(cause !== undefined ? { cause } : {}), ...(hint ? { hint } : {}) });
 }
 
 /** jose's failure, as the code a client and a log can act on. */
 function refusal(err: unknown): AuthError {
-  if (err instanceof AuthError) return err;
+  if (hasCodeOf(err, ACCOUNT_ERRORS)) return err;
   if (err instanceof errors.JWTExpired) {
-    return new AuthError(AUTH_FAILURES.tokenExpired, 'login token has expired', { hint: 'ask the game backend for a fresh token', cause: err });
+    return accountError('auth.token_expired', 'login token has expired', { hint: 'ask the game backend for a fresh token', cause: err });
   }
   if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.claim === 'iss') return refuse(AUTH_FAILURES.tokenIssuer, 'issued by another issuer', err);
-    if (err.claim === 'aud') return refuse(AUTH_FAILURES.tokenAudience, 'meant for another audience', err);
-    return refuse(AUTH_FAILURES.tokenInvalid, `"${err.claim}" ${err.reason === 'missing' ? 'is missing' : 'is not acceptable'}`, err);
+    if (err.claim === 'iss') return refuse('auth.token_issuer', 'issued by another issuer', err);
+    if (err.claim === 'aud') return refuse('auth.token_audience', 'meant for another audience', err);
+    return refuse('auth.token_invalid', `"${err.claim}" ${err.reason === 'missing' ? 'is missing' : 'is not acceptable'}`, err);
   }
-  if (err instanceof errors.JOSEAlgNotAllowed) return refuse(AUTH_FAILURES.tokenAlgorithm, 'algorithm not accepted', err);
-  if (err instanceof errors.JWSSignatureVerificationFailed) return refuse(AUTH_FAILURES.tokenSignature, 'bad signature', err);
+  if (err instanceof errors.JOSEAlgNotAllowed) return refuse('auth.token_algorithm', 'algorithm not accepted', err);
+  if (err instanceof errors.JWSSignatureVerificationFailed) return refuse('auth.token_signature', 'bad signature', err);
   if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) {
-    return refuse(AUTH_FAILURES.tokenSignature, 'no key of the identity provider verifies it', err);
+    return refuse('auth.token_signature', 'no key of the identity provider verifies it', err);
   }
   if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid || err instanceof errors.JOSENotSupported || err instanceof errors.JWKInvalid) {
-    return refuse(AUTH_FAILURES.tokenInvalid, 'malformed token', err);
+    return refuse('auth.token_invalid', 'malformed token', err);
   }
   // the key set could not be fetched (timeout, too large, not JSON, unreachable): not the player's fault
-  return new AuthError(AUTH_FAILURES.tokenKeysUnavailable, 'the identity provider\'s keys are unavailable, so the login token cannot be checked', {
+  return accountError('auth.token_keys_unavailable', 'the identity provider\'s keys are unavailable, so the login token cannot be checked', {
     hint: 'try again shortly',
     cause: err,
   });

@@ -1,4 +1,4 @@
-import { AUTH_FAILURES, AuthError } from './types.js';
+import { accountError } from '../errors.js';
 
 /**
  * Failed-login tracking with exponential back-off, per account and per source address. Sans-IO:
@@ -102,7 +102,7 @@ export class LoginLockout {
     const address = keys.address === undefined ? 0 : this.#byAddress.lockedFor(keys.address, now);
     const retryAfterMs = Math.max(account, address);
     if (retryAfterMs === 0) return;
-    throw new AuthError(AUTH_FAILURES.locked, `too many failed logins; try again in ${Math.ceil(retryAfterMs / 1000)} s`, {
+    throw accountError('auth.locked', `too many failed logins; try again in ${Math.ceil(retryAfterMs / 1000)} s`, {
       hint: 'check the username and password; the wait doubles with each further failure',
       details: { retryAfterMs },
     });

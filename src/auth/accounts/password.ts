@@ -3,9 +3,8 @@ import { HashQueue } from './hash-queue.js';
 import { LoginLockout } from './lockout.js';
 import { DEFAULT_SCRYPT, hashPassword, needsRehash, verifyPassword, type ScryptParams } from './password-hash.js';
 import type { AccountStore, StoredAccount } from './store.js';
+import { accountError, type AuthError } from '../errors.js';
 import {
-  AUTH_FAILURES,
-  AuthError,
   cleanDisplayName,
   stringField,
   type Account,
@@ -69,7 +68,7 @@ export class PasswordProvider implements AccountProvider {
   async register(req: RegisterRequest, ctx: AuthContext): Promise<Account> {
     const key = usernameKey(req.username);
     if (!USERNAME.test(key)) {
-      throw new AuthError(AUTH_FAILURES.invalidRequest, `username "${req.username}" is not allowed`, {
+      throw accountError('auth.invalid_request', `username "${req.username}" is not allowed`, {
         hint: '3-32 characters: letters, digits, "_", "." or "-", starting with a letter or digit',
       });
     }
@@ -86,7 +85,7 @@ export class PasswordProvider implements AccountProvider {
     };
     if (req.data !== undefined) stored.data = req.data;
     if (!(await this.#store.create(stored))) {
-      throw new AuthError(AUTH_FAILURES.usernameTaken, `username "${req.username}" is already registered`);
+      throw accountError('auth.username_taken', `username "${req.username}" is already registered`);
     }
     return this.#toAccount(stored, undefined);
   }
@@ -118,10 +117,10 @@ export class PasswordProvider implements AccountProvider {
 
   #checkPasswordShape(password: string, registering: boolean): void {
     if (password.length > this.#maxLen) {
-      throw new AuthError(AUTH_FAILURES.passwordTooLong, `password is longer than ${this.#maxLen} characters`);
+      throw accountError('auth.password_too_long', `password is longer than ${this.#maxLen} characters`);
     }
     if (registering && [...password].length < this.#minLen) {
-      throw new AuthError(AUTH_FAILURES.weakPassword, `password must have at least ${this.#minLen} characters`);
+      throw accountError('auth.weak_password', `password must have at least ${this.#minLen} characters`);
     }
   }
 
@@ -132,7 +131,7 @@ export class PasswordProvider implements AccountProvider {
 
   // One message for "no such user" and "wrong password": the client must not learn which.
   #bad(): AuthError {
-    return new AuthError(AUTH_FAILURES.badCredentials, 'wrong username or password');
+    return accountError('auth.bad_credentials', 'wrong username or password');
   }
 
   #toAccount(s: StoredAccount, ext: unknown): Account {

@@ -1,5 +1,6 @@
 import { MemoryBanStore, strongestBan, type Ban, type BanStore } from './bans.js';
-import { AUTH_FAILURES, AuthError, type Account, type AccountProvider, type AuthContext, type Credentials } from './types.js';
+import { accountError, type AuthError } from '../errors.js';
+import { type Account, type AccountProvider, type AuthContext, type Credentials } from './types.js';
 
 /**
  * The one entry point the server calls on login: picks the provider by `credentials.method`,
@@ -34,11 +35,11 @@ export class AccountService {
 
   async authenticate(credentials: Credentials, ctx: AuthContext): Promise<Account> {
     if (typeof credentials !== 'object' || credentials === null || typeof credentials.method !== 'string') {
-      throw new AuthError(AUTH_FAILURES.invalidRequest, 'credentials must be an object with a "method" string');
+      throw accountError('auth.invalid_request', 'credentials must be an object with a "method" string');
     }
     const provider = this.#providers.get(credentials.method);
     if (!provider) {
-      throw new AuthError(AUTH_FAILURES.unknownMethod, `login method "${credentials.method.slice(0, 64)}" is not enabled`, {
+      throw accountError('auth.unknown_method', `login method "${credentials.method.slice(0, 64)}" is not enabled`, {
         details: { enabled: this.methods },
       });
     }
@@ -51,7 +52,7 @@ export class AccountService {
 
 /** The refusal a banned player gets: the reason and the expiry are in the message (it reaches the client). */
 export function banError(ban: Ban): AuthError {
-  return new AuthError(AUTH_FAILURES.banned, `this account is banned ${banUntil(ban)}: ${ban.reason}`, {
+  return accountError('auth.banned', `this account is banned ${banUntil(ban)}: ${ban.reason}`, {
     details: { reason: ban.reason, expiresAt: ban.expiresAt },
   });
 }

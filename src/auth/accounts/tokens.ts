@@ -1,7 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { accountError } from '../errors.js';
 import {
-  AUTH_FAILURES,
-  AuthError,
   cleanDisplayName,
   stringField,
   type Account,
@@ -67,7 +66,7 @@ export interface VerifyOptions {
   audience?: string;
 }
 
-const invalid = (why: string) => new AuthError(AUTH_FAILURES.tokenInvalid, `login token rejected: ${why}`);
+const invalid = (why: string) => accountError('auth.token_invalid', `login token rejected: ${why}`);
 
 /** Verify MAC first, then claims; any failure is `auth.token_invalid` or `auth.token_expired`. */
 export function verifyToken(token: string, now: number, opts: VerifyOptions): TokenClaims {
@@ -97,7 +96,7 @@ export function verifyToken(token: string, now: number, opts: VerifyOptions): To
   if (opts.audience !== undefined && c.aud !== opts.audience) throw invalid('wrong audience');
   const skew = opts.clockSkewMs ?? 30_000;
   if (now > c.exp + skew) {
-    throw new AuthError(AUTH_FAILURES.tokenExpired, 'login token has expired', {
+    throw accountError('auth.token_expired', 'login token has expired', {
       hint: 'ask the game backend for a fresh token',
       details: { expiredAt: c.exp },
     });

@@ -1,10 +1,12 @@
 import type { z } from 'zod';
-import { IyesmpError, type ErrorKind } from '../../errors.js';
+import type { ErrorKind } from '../../errors.js';
 import { deriveNetcodeClientId } from '../../netcode/handoff.js';
+import { formatHostPort } from '../../net/address.js';
 import type { KeyAlgorithm } from '../../pki/types.js';
 import type { Handoff as HandoffSchema } from '../../protocol/families/auth.js';
 import type { ExpectedPlayer as ExpectedPlayerSchema } from '../../protocol/families/hostctl.js';
 import { errInfo } from '../err-info.js';
+import { HANDOFF_ERRORS, handoffError, type HandoffErrorCode } from '../errors.js';
 import type { PickRequest, PickResult } from '../host-registry.js';
 import type { HandOff, NewSession } from '../sessions.js';
 import { seatIdOf, type HandoffTransportKind } from './seat.js';
@@ -40,21 +42,18 @@ import { seatIdOf, type HandoffTransportKind } from './seat.js';
 export type WireHandoff = z.output<typeof HandoffSchema>;
 type WireExpectedPlayer = z.output<typeof ExpectedPlayerSchema>;
 
-/** Codes of the errors a claim is refused with (clients see them in the error reply). */
-export const HANDOFF_ERRORS = {
-  unknownSession: 'unknown_session',
-  badRequest: 'bad_request',
-  sessionFailed: 'session_failed',
-  mintFailed: 'mint_failed',
-  shuttingDown: 'shutting_down',
-  netcodeNoKey: 'netcode_no_key',
-} as const;
-export type HandoffErrorCode = (typeof HANDOFF_ERRORS)[keyof typeof HANDOFF_ERRORS];
+/** The codes a claim is refused with (clients see them in the error reply); each has one kind. */
+export type ClaimRefusalCode = Exclude<HandoffErrorCode, 'netcode_no_key'>;
 
 export interface ClaimRefusal {
   kind: ErrorKind;
-  code: HandoffErrorCode;
+  code: ClaimRefusalCode;
   message: string;
+}
+
+/** A refusal as data, with the kind HANDOFF_ERRORS registers for its code. */
+function refusal(code: ClaimRefusalCode, message: string): ClaimRefusal {
+  return { kind: HANDOFF_ERRORS[code], code, message };
 }
 
 /** An error from the driver's side (store, host, minter), as data. */
@@ -312,7 +311,7 @@ export class HandoffCore {
     const p = this.#pending.get(sessionId);
     const seat = p?.seats.get(playerId);
     if (!p || !seat || p.state === 'recording') {
-      this.#refuse(ref, { kind: 'refused', code: HANDOFF_ERRORS.unknownSession, message: `there is no seat for you in session ${sessionId}` });
+      this.#refuse(ref, refusal('unknown_session', `there is no seat for you in session ${sessionId}`));
       return ref;
     }
     if (p.state !== 'claiming') {
@@ -328,7 +327,7 @@ export class HandoffCore {
       return ref;
     }
     if (o.keyDelivery === 'client' && !publicKey) {
-      this.#refuse(ref, { kind: 'input', code: HANDOFF_ERRORS.badRequest, message: 'session.claim needs publicKey (SPKI DER of a fresh key pair)' });
+      this.#refuse(ref, refusal('bad_request', 'session.claim needs publicKey (SPKI DER of a fresh key pair)'));
       return ref;
     }
     this.#mints.set(ref, { sessionId, playerId, address });
@@ -350,7 +349,7 @@ export class HandoffCore {
     const p = this.#pending.get(m.sessionId);
     const seat = p?.seats.get(m.playerId);
     if (!p || !seat) {
-      this.#refuse(ref, { kind: 'refused', code: HANDOFF_ERRORS.unknownSession, message: `there is no seat for you in session ${m.sessionId}` });
+      this.#refuse(ref, refusal('unknown_session', `there is no seat for you in session ${m.sessionId}`));
       return;
     }
     // a second claim of the seat minted again: only while the host has not been told a fingerprint
@@ -369,8 +368,8 @@ export class HandoffCore {
     this.#refuse(
       ref,
       this.#o.keyDelivery === 'client'
-        ? { kind: 'input', code: HANDOFF_ERRORS.badRequest, message: `the public key was refused: ${err.message}` }
-        : { kind: 'internal', code: HANDOFF_ERRORS.mintFailed, message: `the session certificate could not be made: ${err.message}` },
+        ? refusal('bad_request', `the public key was refused: ${err.message}`)
+        : refusal('mint_failed', `the session certificate could not be made: ${err.message}`),
     );
   }
 
@@ -463,7 +462,7 @@ export class HandoffCore {
       const a = h.host.address;
       handOffs[playerId] = {
         sessionId: p.sessionId,
-        host: { name: p.hostName, address: `${a.host}:${a.port}`, ...(p.transport === 'quic' ? { tlsName: h.host.tlsName } : {}) },
+        host: { name: p.hostName, address: formatHostPort(a.host, a.port), ...(p.transport === 'quic' ? { tlsName: h.host.tlsName } : {}) },
         transport: p.transport,
         credentials: h,
         expiresAt: h.expiresAt,
@@ -536,7 +535,7 @@ export class HandoffCore {
 
   /** Shutdown: refuse every claim still waiting. */
   close(): void {
-    const e: ClaimRefusal = { kind: 'io', code: HANDOFF_ERRORS.shuttingDown, message: 'the auth server is shutting down' };
+    const e: ClaimRefusal = refusal('shutting_down', 'the auth server is shutting down');
     for (const p of this.#pending.values()) for (const s of p.seats.values()) for (const r of s.waiters.splice(0)) this.#refuse(r, e);
     for (const r of this.#mints.keys()) this.#refuse(r, e);
     this.#mints.clear();
@@ -565,7 +564,7 @@ export class HandoffCore {
   /** A netcode hand-off: a fresh connect token for the seat, naming the host's netcode address. */
   netcodeWire(sessionId: string, seatId: string, address: { host: string; port: number }, now: number): WireHandoff {
     const issue = this.#o.netcodeToken;
-    if (!issue) throw new IyesmpError('input', HANDOFF_ERRORS.netcodeNoKey, 'netcode sessions need the netcode key on the auth server');
+    if (!issue) throw handoffError.as('input', 'netcode_no_key', 'netcode sessions need the netcode key on the auth server');
     const { connectToken, expiresAt } = issue({ sessionId, seatId, address, now });
     return {
       sessionId,
@@ -742,7 +741,7 @@ export class HandoffCore {
     this.#pending.delete(p.sessionId);
     this.#o.hosts.release(p.sessionId);
     this.#record({ op: 'fail', sessionId: p.sessionId, reason }, now, false);
-    const e: ClaimRefusal = { kind: 'refused', code: HANDOFF_ERRORS.sessionFailed, message: `the game session could not be set up (${reason})` };
+    const e: ClaimRefusal = refusal('session_failed', `the game session could not be set up (${reason})`);
     for (const s of p.seats.values()) {
       for (const r of s.waiters.splice(0)) this.#refuse(r, e);
       this.#cancelled(s.player.playerId, p.req.origin.id, `session failed: ${reason}`);

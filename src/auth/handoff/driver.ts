@@ -1,11 +1,11 @@
 import { createPrivateKey, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { IyesmpError } from '../../errors.js';
 import { issueNetcodeHandoff } from '../../netcode/handoff.js';
 import type { ResolvedNetcodeIssuer } from '../../netcode/config.js';
 import { pemToDerList, type FastSessionMinter } from '../../pki/index.js';
 import type { KeyAlgorithm, MintedSession } from '../../pki/types.js';
 import { errInfo } from '../err-info.js';
+import { handoffError } from '../errors.js';
 import type { Sessions } from '../sessions.js';
 import {
   HandoffCore,
@@ -179,7 +179,7 @@ export class HandoffDriver {
         this.#claims.delete(a.ref);
         return;
       case 'refuse_claim':
-        this.#claims.get(a.ref)?.reject(new IyesmpError(a.error.kind, a.error.code, a.error.message));
+        this.#claims.get(a.ref)?.reject(handoffError(a.error.code, a.error.message));
         this.#claims.delete(a.ref);
         return;
       case 'cancel_on_host':

@@ -1,14 +1,13 @@
 /** The hand-off: a sans-IO core (HandoffCore) and the driver the Auth server runs it with. */
 export {
   HandoffCore,
-  HANDOFF_ERRORS,
   WAITING_NOTICE_MS,
   type ClaimRefusal,
   type CreateBody,
   type ErrorInfo,
   type HandoffAction,
   type HandoffCoreOptions,
-  type HandoffErrorCode,
+  type ClaimRefusalCode,
   type HostEndpoint,
   type HostPicker,
   type PlayerNotice,
