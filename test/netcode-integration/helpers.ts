@@ -78,9 +78,12 @@ export function perTestHosts(): { cleanup: Array<() => Promise<void>>; host: (..
   return { cleanup, host };
 }
 
+/** Where the test players' datagrams come from: what an Auth server would announce for them. */
+export const PLAYER_IP = '127.0.0.1';
+
 export function createSession(h: Host, sessionId: string, playerIds: string[], extra: { minPlayers?: number } = {}): void {
   const r = h.table.create(
-    { sessionId, transport: 'netcode', players: playerIds.map((playerId) => netcodeExpectedPlayer(sessionId, { playerId, displayName: `Player ${playerId}` })), ...extra },
+    { sessionId, transport: 'netcode', players: playerIds.map((playerId) => netcodeExpectedPlayer(sessionId, { playerId, displayName: `Player ${playerId}`, address: PLAYER_IP })), ...extra },
     h.nowMs.value,
   );
   if (!r.ok) throw new Error(r.message);

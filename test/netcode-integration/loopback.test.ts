@@ -5,7 +5,7 @@ import { generateConnectToken } from '../../src/netcode/token.js';
 import { netcodeExpectedPlayer } from '../../src/host/transports/netcode/seat.js';
 import { HostTransport } from '../../src/protocol/families/hostctl.js';
 import { formatAddress } from '../../src/netcode/address.js';
-import { KEY, OTHER_KEY, PROTOCOL, Player, createSession, ofType, perTestHosts, retry, token, until, type Host } from './helpers.js';
+import { KEY, OTHER_KEY, PLAYER_IP, PROTOCOL, Player, createSession, ofType, perTestHosts, retry, token, until, type Host } from './helpers.js';
 
 const { cleanup, host } = perTestHosts();
 
@@ -138,7 +138,7 @@ describe('netcode host transport: the happy path', () => {
 describe('netcode host transport: the table decides departures', () => {
   it('a player who does not confirm ready in time gets bye ready_timeout and is disconnected', { timeout: 60_000 }, async () => {
     const h = await host();
-    h.table.create({ sessionId: 's1', transport: 'netcode', players: [netcodeExpectedPlayer('s1', { playerId: 'alice' }), netcodeExpectedPlayer('s1', { playerId: 'bob' })], minPlayers: 1, readyTimeoutMs: 1000 }, 0);
+    h.table.create({ sessionId: 's1', transport: 'netcode', players: [netcodeExpectedPlayer('s1', { playerId: 'alice', address: PLAYER_IP }), netcodeExpectedPlayer('s1', { playerId: 'bob', address: PLAYER_IP })], minPlayers: 1, readyTimeoutMs: 1000 }, 0);
     const alice = await player(token(h, 's1', 'alice'));
     await until(() => ofType(h.events, 'admitted').length === 1);
     h.nowMs.value = 5000;
@@ -192,6 +192,8 @@ describe('netcode host transport: refusals', () => {
   it('refuses a token for an ended session', { timeout: 60_000 }, async () => {
     const h = await host();
     createSession(h, 's1', ['alice']);
+    // another live session keeps the players' address announced, so the datagrams get past the filter
+    createSession(h, 's2', ['bob']);
     h.table.cancel('s1', 1);
     const { event } = await refused(h, token(h, 's1', 'alice'));
     expect(event.reason).toBe('session_ended');
@@ -224,9 +226,10 @@ describe('netcode host transport: refusals', () => {
 
   it('enforces the announced address only when asked to', { timeout: 60_000 }, async () => {
     const h = await host({}, true);
-    // the Auth server announced 192.0.2.1; the client comes from 127.0.0.1
+    // the Auth server announced 192.0.2.1 for alice; her token is used from 127.0.0.1, which it announced for bob
     const seat = netcodeExpectedPlayer('s1', { playerId: 'alice', address: '192.0.2.1' });
-    expect(h.table.create({ sessionId: 's1', transport: 'netcode', players: [seat] }, 0).ok).toBe(true);
+    const bob = netcodeExpectedPlayer('s1', { playerId: 'bob', address: PLAYER_IP });
+    expect(h.table.create({ sessionId: 's1', transport: 'netcode', players: [seat, bob] }, 0).ok).toBe(true);
     const { event } = await refused(h, token(h, 's1', 'alice'));
     expect(event.reason).toBe('wrong_address');
   });
