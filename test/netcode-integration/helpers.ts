@@ -40,7 +40,7 @@ export interface Host {
   nowMs: { value: number };
 }
 
-export async function startHost(table: Partial<SessionTableOptions> = {}, enforceAddress = false): Promise<Host> {
+export async function startHost(table: Partial<SessionTableOptions> = {}, enforceAddress = false, dropUnannounced = true): Promise<Host> {
   const sessions = new HostSessions({ maxSessions: 8, maxPlayers: 32, ...table });
   const clock = new TestClock();
   const nowMs = { value: 0 };
@@ -53,6 +53,7 @@ export async function startHost(table: Partial<SessionTableOptions> = {}, enforc
     nowMs: () => nowMs.value,
     clock,
     enforceAddress,
+    dropUnannounced,
   });
   const tableEvents: HostSessionEvent[] = [];
   sessions.on('session', (e) => tableEvents.push(e));
