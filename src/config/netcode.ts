@@ -24,7 +24,12 @@ export function netcodeHostConfigSection(baseDir?: string) {
       private_key_file: filePath(baseDir).optional(),
       protocol_id: protocolId().default('0x1'),
       max_clients: posInt().max(4096, { error: 'expected at most 4096 (netcode limit)' }).default(64),
-      /** also require the source IP the Auth server announced for each player (off: tokens are address-independent) */
+      /**
+       * drop datagrams from source IPs no live session expects, before parsing (default true); false is
+       * the explicit opt-out for players whose address changes after the hand-off (docs/netcode.md)
+       */
+      drop_unannounced: bool().optional(),
+      /** after the token checks out, also require the IP the Auth server announced for that token's seat */
       enforce_address: bool().default(false),
       /** wire version: "1.02" (default), or "1.00" for peers built on the 1.00 reference (docs/netcode.md) */
       version: z.enum(NETCODE_VERSIONS, { error: 'expected "1.02" or "1.00"' }).optional(),

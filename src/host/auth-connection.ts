@@ -281,8 +281,10 @@ export function authLinkLiveness(heartbeatIntervalMs: number | undefined): { idl
 type WireExpected = { playerId: string; accountId: string; displayName?: string | undefined; address?: string | undefined; certFingerprint?: Uint8Array | undefined; netcodeClientId?: string | undefined };
 
 /** A hostctl expected player in the session table's terms, for the session's transport. */
-function expectedOn(transport: TransportKind, sessionId: string, p: WireExpected): ExpectedPlayer {
+export function expectedOn(transport: TransportKind, sessionId: string, p: WireExpected): ExpectedPlayer {
   if (transport !== 'netcode') return expected(p);
+  // the Auth server always knows it (the claim's source); without it the seat could never pass the drop-first filter
+  if (!p.address) throw hostError('invalid_spec', `player ${p.playerId}: a netcode session needs the player's address`);
   try {
     return netcodeExpectedPlayer(sessionId, {
       playerId: p.playerId,

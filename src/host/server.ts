@@ -79,6 +79,8 @@ export interface HostServerOptions {
 export interface HostStats {
   /** the player endpoint's raw-datagram filter: passed, dropped, droppedBytes, lastDroppedFrom, and its entries */
   allowList: AllowListStats & { entries: number };
+  /** the netcode transport, when it runs: its own raw-datagram filter (consulted only with `dropUnannounced`) and admissions */
+  netcode?: { dropUnannounced: boolean; allowList: AllowListStats & { entries: number }; admitted: number; refused: number; ignored: number; malformed: number };
   /** live sessions and connected players (session table) */
   sessions: number;
   players: number;
@@ -111,9 +113,8 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
   #timer: NodeJS.Timeout | undefined;
   #outboxStore: OutboxStore | undefined;
   #closeP: Promise<void> | undefined;
-  /** allow-list drops already logged, and when (rate limit of the drop log line) */
-  #droppedLogged = 0;
-  #dropLoggedAt = -Infinity;
+  /** per transport: allow-list drops already logged, and when (rate limit of the drop log line) */
+  readonly #dropLog = new Map<TransportKind, { logged: number; at: number }>();
 
   private constructor(
     opts: HostServerOptions,
@@ -181,6 +182,9 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
         throw err;
       }
       s.#attach(s.netcode);
+      if (!s.netcode.dropsUnannounced) {
+        s.logger.warn({ transport: 'netcode' }, 'netcode drop_unannounced = false: datagrams from any source reach netcode, the connect token is the only check');
+      }
     }
     s.#timer = setInterval(() => s.tick(), s.options.tickIntervalMs);
     s.#timer.unref?.();
@@ -237,24 +241,38 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       players: load.players,
       outbox: { size: this.domain.outbox.size, dropped: this.domain.outbox.dropped },
       authLinks: { up: connected.length, total: this.#auth.size, connected },
+      ...(this.netcode
+        ? {
+            netcode: {
+              dropUnannounced: this.netcode.dropsUnannounced,
+              allowList: { ...this.netcode.allowList.stats(), entries: this.netcode.allowList.size },
+              ...this.netcode.stats,
+            },
+          }
+        : {}),
     };
   }
 
   /**
-   * One structured line when the allow-list dropped datagrams since the last line, at most every
-   * `dropLogIntervalMs` (always when `force`, e.g. at shutdown, so the last drops are not lost).
+   * One structured line per transport when its allow-list dropped datagrams since its last line, at
+   * most every `dropLogIntervalMs` (always when `force`, e.g. at shutdown, so the last drops are not lost).
    */
   #logDrops(force: boolean): void {
-    const st = this.allowList.stats();
-    if (st.dropped === this.#droppedLogged) return;
+    this.#logDropsOf('quic', this.allowList, force);
+    if (this.netcode?.dropsUnannounced) this.#logDropsOf('netcode', this.netcode.allowList, force);
+  }
+
+  #logDropsOf(transport: TransportKind, list: AddressAllowList, force: boolean): void {
+    const st = list.stats();
+    const last = this.#dropLog.get(transport) ?? { logged: 0, at: -Infinity };
+    if (st.dropped === last.logged) return;
     const now = this.clock();
-    if (!force && now - this.#dropLoggedAt < (this.options.dropLogIntervalMs ?? 10_000)) return;
-    const newDrops = st.dropped - this.#droppedLogged;
-    this.#droppedLogged = st.dropped;
-    this.#dropLoggedAt = now;
+    if (!force && now - last.at < (this.options.dropLogIntervalMs ?? 10_000)) return;
+    const newDrops = st.dropped - last.logged;
+    this.#dropLog.set(transport, { logged: st.dropped, at: now });
     // a fixed message, so log searches match; the numbers are fields
     this.logger.warn(
-      { allowList: { dropped: st.dropped, droppedBytes: st.droppedBytes, passed: st.passed, newDrops, ...(st.lastDroppedFrom ? { lastDroppedFrom: st.lastDroppedFrom } : {}) } },
+      { transport, allowList: { dropped: st.dropped, droppedBytes: st.droppedBytes, passed: st.passed, newDrops, ...(st.lastDroppedFrom ? { lastDroppedFrom: st.lastDroppedFrom } : {}) } },
       'allow-list dropped datagrams',
     );
   }

@@ -25,6 +25,7 @@ export interface NetcodeHostConfigLike {
       max_clients: number;
       bind_address?: string | undefined;
       public_address?: string | undefined;
+      drop_unannounced?: boolean | undefined;
       enforce_address?: boolean | undefined;
       version?: NetcodeVersion | undefined;
     };
@@ -43,6 +44,8 @@ export interface ResolvedNetcodeHost {
   /** "ip:port" clients dial and tokens list: register it as the host's netcode transport address */
   address: string;
   maxClients: number;
+  /** drop sources no live session expects before parsing (`drop_unannounced`, default true) */
+  dropUnannounced: boolean;
   enforceAddress: boolean;
   version: NetcodeVersion;
 }
@@ -91,6 +94,7 @@ export async function resolveNetcodeHost(c: NetcodeHostConfigLike, resolve: Reso
     bind: formatAddress(makeAddress(bindIp, n.port)),
     address: formatAddress(makeAddress(publicIp, n.port)),
     maxClients: n.max_clients,
+    dropUnannounced: n.drop_unannounced ?? true,
     enforceAddress: n.enforce_address ?? false,
     version: n.version ?? '1.02',
   };

@@ -50,6 +50,14 @@ function sendAll(sockets: (family: 4 | 6) => dgram.Socket | undefined, out: Outg
   }
 }
 
+/**
+ * A source filter consulted for every received datagram before the core parses it: `admit` returns
+ * whether to pass it on (and counts). `AddressAllowList` (src/transport/allow-list.ts) is one.
+ */
+export interface DatagramFilter {
+  admit(host: string, port: number, bytes: number): boolean;
+}
+
 export interface NetcodeUdpServerOptions extends Omit<NetcodeServerConfig, 'address'> {
   /** Where to listen, e.g. "127.0.0.1:40000" or "[::1]:0" (port 0 picks a free port). */
   bind: NetcodeAddress | string;
@@ -60,6 +68,8 @@ export interface NetcodeUdpServerOptions extends Omit<NetcodeServerConfig, 'addr
   /** Socket receive/send buffer sizes in bytes (the OS caps them); many busy clients need more than the default. */
   socketBufferBytes?: number;
   clock?: NetcodeClock;
+  /** Drop datagrams this filter does not admit, before any parsing or decryption. Default: none. */
+  filter?: DatagramFilter;
 }
 
 export interface NetcodeUdpServerEvents {
@@ -80,9 +90,12 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
     readonly boundAddress: NetcodeAddress,
     private readonly clock: NetcodeClock,
     tickMs: number,
+    filter: DatagramFilter | undefined,
   ) {
     super();
     socket.on('message', (msg, rinfo) => {
+      // first, so an unexpected source costs a map lookup: no parsing, no crypto, no state
+      if (filter && !filter.admit(rinfo.address, rinfo.port, msg.byteLength)) return;
       const from = fromRinfo(rinfo);
       if (!from) return;
       this.core.receive(msg, from, this.clock.now(), this.clock.unix());
@@ -118,7 +131,7 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
         { protocolId: o.protocolId, privateKey: o.privateKey, maxClients: o.maxClients, address: o.address ? toAddress(o.address) : bound, ...(o.challengeKey ? { challengeKey: o.challengeKey } : {}), ...(o.version ? { version: o.version } : {}) },
         clock.now(),
       );
-      return new NetcodeUdpServer(core, socket, bound, clock, o.tickMs ?? 10);
+      return new NetcodeUdpServer(core, socket, bound, clock, o.tickMs ?? 10, o.filter);
     } catch (err) {
       socket.close();
       throw err;

@@ -53,6 +53,8 @@ export class AddressAllowList {
   /** canonical host -> allowed ports; an empty set with `any` means every port */
   private readonly hosts = new Map<string, { any: boolean; ports: Set<number> }>();
   private readonly counters: AllowListStats = { passed: 0, dropped: 0, droppedBytes: 0 };
+  /** the last dropped source, formatted only when stats are read: a flood must not allocate per datagram */
+  private lastDropped: { host: string; port: number } | undefined;
   /**
    * Source text -> canonical IP, so the per-datagram check is a lookup: parsing (ipaddr.js) costs
    * microseconds and a socket sees the same few peers over and over. Pure, so never stale; bounded.
@@ -120,7 +122,10 @@ export class AddressAllowList {
     }
     this.counters.dropped++;
     this.counters.droppedBytes += bytes;
-    this.counters.lastDroppedFrom = formatHostPort(host, port);
+    if (this.lastDropped) {
+      this.lastDropped.host = host;
+      this.lastDropped.port = port;
+    } else this.lastDropped = { host, port };
     return false;
   }
 
@@ -138,6 +143,7 @@ export class AddressAllowList {
   }
 
   stats(): AllowListStats {
-    return { ...this.counters };
+    const last = this.lastDropped;
+    return { ...this.counters, ...(last ? { lastDroppedFrom: formatHostPort(last.host, last.port) } : {}) };
   }
 }

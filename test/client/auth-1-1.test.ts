@@ -145,7 +145,7 @@ describe('iyesmp-auth/1.1 in the client', () => {
     const table = new HostSessions({ maxSessions: 2, maxPlayers: 4 });
     const transport = await NetcodeHostTransport.listen({ sessions: table, privateKey: KEY, protocolId: 5n, bind: '127.0.0.1:0', maxClients: 4, nowMs: () => 0 });
     cleanup.push(() => transport.close());
-    const r = table.create({ sessionId: 'NS1', transport: 'netcode', players: [netcodeExpectedPlayer('NS1', { playerId: 'guest.a' })] }, 0);
+    const r = table.create({ sessionId: 'NS1', transport: 'netcode', players: [netcodeExpectedPlayer('NS1', { playerId: 'guest.a', address: '127.0.0.1' })] }, 0);
     expect(r.ok).toBe(true);
 
     const { c, peer } = await connect();

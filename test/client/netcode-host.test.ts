@@ -57,7 +57,7 @@ async function startHost(o: { version?: NetcodeVersion } = {}): Promise<Host> {
 }
 
 function createSession(h: Host, sessionId: string, players: string[]): void {
-  const r = h.table.create({ sessionId, transport: 'netcode', players: players.map((playerId) => netcodeExpectedPlayer(sessionId, { playerId, displayName: `Player ${playerId}` })) }, h.now.ms);
+  const r = h.table.create({ sessionId, transport: 'netcode', players: players.map((playerId) => netcodeExpectedPlayer(sessionId, { playerId, displayName: `Player ${playerId}`, address: '127.0.0.1' })) }, h.now.ms);
   if (!r.ok) throw new Error(r.message);
 }
 

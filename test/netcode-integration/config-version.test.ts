@@ -80,7 +80,7 @@ describe('netcode.version in host and auth configs', () => {
       const events: NetcodeHostEvent[] = [];
       transport.on('netcode', (e) => events.push(e));
       const created = sessions.create(
-        { sessionId: 's1', transport: 'netcode', players: [netcodeExpectedPlayer('s1', { playerId: 'alice', displayName: 'Alice' })] },
+        { sessionId: 's1', transport: 'netcode', players: [netcodeExpectedPlayer('s1', { playerId: 'alice', displayName: 'Alice', address: '127.0.0.1' })] },
         0,
       );
       expect(created.ok).toBe(true);

@@ -62,6 +62,15 @@ describe('resolvers', () => {
     ).rejects.toMatchObject({ code: 'netcode_address_unresolved' });
   });
 
+  it('host: drops unannounced sources unless drop_unannounced = false says otherwise', async () => {
+    const key = path.join(dir, 'netcode.key');
+    expect(netcodeHostConfigSection().parse({ drop_unannounced: false })).toMatchObject({ drop_unannounced: false });
+    expect(() => netcodeHostConfigSection().parse({ drop_unannounced: 'no' })).toThrow();
+    expect(await resolveNetcodeHost(hostConfig({ private_key_file: key }))).toMatchObject({ dropUnannounced: true });
+    expect(await resolveNetcodeHost(hostConfig({ private_key_file: key, drop_unannounced: true }))).toMatchObject({ dropUnannounced: true });
+    expect(await resolveNetcodeHost(hostConfig({ private_key_file: key, drop_unannounced: false }))).toMatchObject({ dropUnannounced: false });
+  });
+
   it('host and auth: a missing key file setting or file is a clear error', async () => {
     await expect(resolveNetcodeHost(hostConfig({}))).rejects.toMatchObject({ code: 'netcode_no_key' });
     await expect(resolveNetcodeIssuer({ netcode: { protocol_id: '0x1', token_expire_seconds: 30, timeout_seconds: 10 } })).rejects.toMatchObject({ code: 'netcode_no_key' });

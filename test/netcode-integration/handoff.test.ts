@@ -7,6 +7,7 @@ import { ExpectedPlayer as HostctlExpectedPlayer } from '../../src/protocol/fami
 import { CONNECT_TOKEN_BYTES } from '../../src/netcode/constants.js';
 import { deriveNetcodeClientId, issueNetcodeHandoff } from '../../src/netcode/handoff.js';
 import { NO_ANNOUNCED_ADDRESS, netcodeExpectedPlayer } from '../../src/host/transports/netcode/seat.js';
+import { expectedOn } from '../../src/host/auth-connection.js';
 import { decryptConnectTokenPrivate, readConnectToken, readConnectTokenPrivate } from '../../src/netcode/token.js';
 import { decodeSessionUserData } from '../../src/netcode/user-data.js';
 import { formatAddress } from '../../src/netcode/address.js';
@@ -132,6 +133,13 @@ describe('netcodeExpectedPlayer', () => {
     expect(seats[1]).toMatchObject({ displayName: 'Bee', extras: { team: 2 } });
     const table = new SessionTable({ maxSessions: 1, maxPlayers: 4 });
     expect(table.create({ sessionId: 's', transport: 'netcode', players: seats }, 0)).toMatchObject({ ok: true });
+  });
+
+  it('hostctl: a netcode seat goes on the host with the address the Auth server announced, and one without an address is refused', () => {
+    const wire = { playerId: 'p-1', accountId: 'a-1', address: '198.51.100.4', netcodeClientId: deriveNetcodeClientId('ses-1', 'p-1').toString() };
+    expect(expectedOn('netcode', 'ses-1', wire)).toMatchObject({ playerId: 'p-1', address: { ip: '198.51.100.4' }, netcodeClientId: deriveNetcodeClientId('ses-1', 'p-1') });
+    const { address: _, ...anywhere } = wire;
+    expect(() => expectedOn('netcode', 'ses-1', anywhere)).toThrow(expect.objectContaining({ code: 'invalid_spec', message: expect.stringContaining("needs the player's address") }));
   });
 
   it('refuses a client id beyond 64 bits', () => {

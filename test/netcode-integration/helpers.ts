@@ -40,7 +40,7 @@ export interface Host {
   nowMs: { value: number };
 }
 
-export async function startHost(table: Partial<SessionTableOptions> = {}, enforceAddress = false): Promise<Host> {
+export async function startHost(table: Partial<SessionTableOptions> = {}, enforceAddress = false, dropUnannounced = true): Promise<Host> {
   const sessions = new HostSessions({ maxSessions: 8, maxPlayers: 32, ...table });
   const clock = new TestClock();
   const nowMs = { value: 0 };
@@ -53,6 +53,7 @@ export async function startHost(table: Partial<SessionTableOptions> = {}, enforc
     nowMs: () => nowMs.value,
     clock,
     enforceAddress,
+    dropUnannounced,
   });
   const tableEvents: HostSessionEvent[] = [];
   sessions.on('session', (e) => tableEvents.push(e));
@@ -78,9 +79,12 @@ export function perTestHosts(): { cleanup: Array<() => Promise<void>>; host: (..
   return { cleanup, host };
 }
 
+/** Where the test players' datagrams come from: what an Auth server would announce for them. */
+export const PLAYER_IP = '127.0.0.1';
+
 export function createSession(h: Host, sessionId: string, playerIds: string[], extra: { minPlayers?: number } = {}): void {
   const r = h.table.create(
-    { sessionId, transport: 'netcode', players: playerIds.map((playerId) => netcodeExpectedPlayer(sessionId, { playerId, displayName: `Player ${playerId}` })), ...extra },
+    { sessionId, transport: 'netcode', players: playerIds.map((playerId) => netcodeExpectedPlayer(sessionId, { playerId, displayName: `Player ${playerId}`, address: PLAYER_IP })), ...extra },
     h.nowMs.value,
   );
   if (!r.ok) throw new Error(r.message);

@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ClientState } from '../../src/netcode/constants.js';
 import { deriveNetcodeClientId } from '../../src/netcode/handoff.js';
 import { generateConnectToken } from '../../src/netcode/token.js';
 import { netcodeExpectedPlayer } from '../../src/host/transports/netcode/seat.js';
 import { HostTransport } from '../../src/protocol/families/hostctl.js';
 import { formatAddress } from '../../src/netcode/address.js';
-import { KEY, OTHER_KEY, PROTOCOL, Player, createSession, ofType, perTestHosts, retry, token, until, type Host } from './helpers.js';
+import { KEY, OTHER_KEY, PLAYER_IP, PROTOCOL, Player, createSession, ofType, perTestHosts, retry, token, until, type Host } from './helpers.js';
 
 const { cleanup, host } = perTestHosts();
 
@@ -138,7 +138,7 @@ describe('netcode host transport: the happy path', () => {
 describe('netcode host transport: the table decides departures', () => {
   it('a player who does not confirm ready in time gets bye ready_timeout and is disconnected', { timeout: 60_000 }, async () => {
     const h = await host();
-    h.table.create({ sessionId: 's1', transport: 'netcode', players: [netcodeExpectedPlayer('s1', { playerId: 'alice' }), netcodeExpectedPlayer('s1', { playerId: 'bob' })], minPlayers: 1, readyTimeoutMs: 1000 }, 0);
+    h.table.create({ sessionId: 's1', transport: 'netcode', players: [netcodeExpectedPlayer('s1', { playerId: 'alice', address: PLAYER_IP }), netcodeExpectedPlayer('s1', { playerId: 'bob', address: PLAYER_IP })], minPlayers: 1, readyTimeoutMs: 1000 }, 0);
     const alice = await player(token(h, 's1', 'alice'));
     await until(() => ofType(h.events, 'admitted').length === 1);
     h.nowMs.value = 5000;
@@ -192,6 +192,8 @@ describe('netcode host transport: refusals', () => {
   it('refuses a token for an ended session', { timeout: 60_000 }, async () => {
     const h = await host();
     createSession(h, 's1', ['alice']);
+    // another live session keeps the players' address announced, so the datagrams get past the filter
+    createSession(h, 's2', ['bob']);
     h.table.cancel('s1', 1);
     const { event } = await refused(h, token(h, 's1', 'alice'));
     expect(event.reason).toBe('session_ended');
@@ -224,9 +226,10 @@ describe('netcode host transport: refusals', () => {
 
   it('enforces the announced address only when asked to', { timeout: 60_000 }, async () => {
     const h = await host({}, true);
-    // the Auth server announced 192.0.2.1; the client comes from 127.0.0.1
+    // the Auth server announced 192.0.2.1 for alice; her token is used from 127.0.0.1, which it announced for bob
     const seat = netcodeExpectedPlayer('s1', { playerId: 'alice', address: '192.0.2.1' });
-    expect(h.table.create({ sessionId: 's1', transport: 'netcode', players: [seat] }, 0).ok).toBe(true);
+    const bob = netcodeExpectedPlayer('s1', { playerId: 'bob', address: PLAYER_IP });
+    expect(h.table.create({ sessionId: 's1', transport: 'netcode', players: [seat, bob] }, 0).ok).toBe(true);
     const { event } = await refused(h, token(h, 's1', 'alice'));
     expect(event.reason).toBe('wrong_address');
   });
@@ -306,3 +309,55 @@ describe('netcode host transport: timeouts', () => {
   });
 });
 
+
+describe('netcode host transport: drop first', () => {
+  it('drops every datagram from a source no live session expects before netcode parses it; only the explicit opt-out lets it through', { timeout: 60_000 }, async () => {
+    // the Auth server announced 192.0.2.1 for alice; her (valid) token is used from 127.0.0.1
+    const seat = () => [netcodeExpectedPlayer('s1', { playerId: 'alice', address: '192.0.2.1' })];
+    const h = await host();
+    expect(h.transport.dropsUnannounced).toBe(true);
+    expect(h.table.create({ sessionId: 's1', transport: 'netcode', players: seat() }, 0).ok).toBe(true);
+    expect(h.transport.allowList.entries()).toEqual(['192.0.2.1']);
+    const receive = vi.spyOn(h.transport.server.core, 'receive');
+    const thief = new Player();
+    cleanup.push(() => thief.close());
+    thief.client.connect(token(h, 's1', 'alice'));
+    await until(() => h.transport.allowList.stats().dropped >= 3, 15_000, 'drops');
+    expect(receive).not.toHaveBeenCalled();
+    expect(h.transport.server.core.drops).toEqual({});
+    expect(h.transport.allowList.stats()).toMatchObject({ passed: 0, lastDroppedFrom: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+    expect(h.events).toEqual([]);
+    expect(thief.connected).toBe(false);
+
+    // drop_unannounced = false: the token alone decides (enforceAddress stays off)
+    const open = await host({}, false, false);
+    expect(open.transport.dropsUnannounced).toBe(false);
+    expect(open.table.create({ sessionId: 's1', transport: 'netcode', players: seat() }, 0).ok).toBe(true);
+    await player(token(open, 's1', 'alice'));
+    await until(() => ofType(open.events, 'admitted').length === 1);
+    expect(open.transport.allowList.stats()).toMatchObject({ passed: 0, dropped: 0 });
+  });
+
+  it('lets the announced player in, and drops its address again once its session ends', { timeout: 60_000 }, async () => {
+    const h = await host();
+    createSession(h, 's1', ['alice']);
+    expect(h.transport.allowList.entries()).toEqual([PLAYER_IP]);
+    const alice = await player(token(h, 's1', 'alice'));
+    expect(alice.connected).toBe(true);
+    await until(() => ofType(h.events, 'admitted').length === 1);
+    expect(h.transport.allowList.stats()).toMatchObject({ dropped: 0 });
+    expect(h.transport.allowList.stats().passed).toBeGreaterThan(0);
+
+    h.table.cancel('s1', 1);
+    await alice.waitState(ClientState.disconnected);
+    expect(h.transport.allowList.entries()).toEqual([]);
+    const receive = vi.spyOn(h.transport.server.core, 'receive');
+    const dropped = h.transport.allowList.stats().dropped;
+    const late = new Player();
+    cleanup.push(() => late.close());
+    late.client.connect(token(h, 's1', 'alice'));
+    await until(() => h.transport.allowList.stats().dropped >= dropped + 3, 15_000, 'drops after the end');
+    expect(receive).not.toHaveBeenCalled();
+    expect(late.connected).toBe(false);
+  });
+});

@@ -165,6 +165,11 @@ describe('host.toml: [game] and the netcode keys', () => {
     expect(o).toMatchObject({ minPlayers: 2, reconnectGraceMs: 0, heartbeatIntervalMs: 5000 });
     expect(o.netcode).toMatchObject({ bind: '127.0.0.1:40123', address: '127.0.0.2:40123', enforceAddress: true, maxClients: 64, protocolId: 1n });
     expect(o.netcode!.privateKey).toHaveLength(32);
+    // the template drops unannounced sources; turning that off is a line of its own
+    expect(t).toMatch(/^drop_unannounced = true$/m);
+    expect(o.netcode!.dropUnannounced).toBe(true);
+    const optOut = check(t.replace('drop_unannounced = true', 'drop_unannounced = false')) as { config: HostConfig };
+    expect((await hostOptionsFromConfig(optOut.config, silent)).netcode!.dropUnannounced).toBe(false);
     // `serve host` without --game runs the configured module; --game wins
     const configured = await loadGame(undefined, c.game.module);
     expect(configured).not.toBe(relayGame);

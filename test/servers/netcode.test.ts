@@ -1,11 +1,14 @@
 /**
  * netcode.io as a host transport, end to end on loopback: matchmaking for a netcode game mode, the
- * Auth server handing off connect tokens, players on `NetcodeSessionClient`, the game API, results.
+ * Auth server handing off connect tokens, players on `NetcodeSessionClient`, the game API, results,
+ * and the host dropping sources the Auth server did not announce before netcode parses them.
  */
 import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AuthServer } from '../../src/auth/server.js';
 import type { WireHandoff } from '../../src/auth/handoff/index.js';
 import type { SessionRecord } from '../../src/auth/sessions.js';
@@ -14,6 +17,7 @@ import type { HostServer } from '../../src/host/server.js';
 import { deriveNetcodeClientId, issueNetcodeHandoff } from '../../src/netcode/handoff.js';
 import { resolveNetcodeHost, resolveNetcodeIssuer, type ResolvedNetcodeIssuer } from '../../src/netcode/config.js';
 import { NetcodeSessionClient } from '../../src/netcode/session/session-client.js';
+import { NetcodeClientCore } from '../../src/netcode/client.js';
 import { IyesmpError } from '../../src/errors.js';
 import { authClient, makeFx, startAuth, startHost, until, type Fx, type ScriptedClient } from './helpers.js';
 import { freeUdpPort } from '../support/net.js';
@@ -58,6 +62,29 @@ const received: Array<{ playerId: string; data: number[] }> = [];
 const clients: ScriptedClient[] = [];
 const seats: NetcodeSessionClient[] = [];
 const ended: SessionRecord[] = [];
+/** the host's warn lines (the rate-limited drop log) */
+const lines: Array<Record<string, any>> = [];
+
+/** The first datagram a netcode client sends with this token: a well-formed connection request. */
+function connectionRequest(token: Uint8Array): Uint8Array {
+  const c = new NetcodeClientCore(0);
+  c.connect(token, 0);
+  c.update(0);
+  const d = c.takeDatagrams()[0];
+  if (!d) throw new Error('the client core sent no connection request');
+  return d.data;
+}
+
+/** Sends `data` `times` times from a socket bound to `ip` (loopback has all of 127/8). */
+async function sendFrom(ip: string, data: Uint8Array, to: { host: string; port: number }, times: number): Promise<void> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(0, ip, () => resolve());
+  });
+  for (let i = 0; i < times; i++) await new Promise<void>((resolve, reject) => s.send(data, to.port, to.host, (e) => (e ? reject(e) : resolve())));
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+}
 
 beforeAll(async () => {
   fx = await makeFx();
@@ -73,7 +100,8 @@ beforeAll(async () => {
   auth = await startAuth(fx, { modeTransports: { 'nc-duel': 'netcode' }, netcode: issuer, joinTimeoutMs: 20_000 });
   auth.on('session-ended', (r) => ended.push(r));
   // a minimum above the session's size: the two-seat sessions below need both players
-  host = await startHost<Bytes>(fx, auth.hostPort, bytesGame(games, received), { netcode: nc, minPlayers: 5 });
+  const logger = pino({ level: 'warn' }, { write: (t: string) => void lines.push(JSON.parse(t)) });
+  host = await startHost<Bytes>(fx, auth.hostPort, bytesGame(games, received), { netcode: nc, minPlayers: 5, logger, dropLogIntervalMs: 0 });
   await until(() => auth.registry.get('host-1')?.transports.includes('netcode'), 'host registered with netcode');
 }, 60_000);
 
@@ -179,6 +207,52 @@ describe('netcode sessions through the Auth and Host servers', () => {
     // the Auth server's acknowledgements of the results and telemetry may land after the bye
     await until(() => host.domain.outbox.size === 0, 'the outbox emptied by the acks');
     expect(host.domain.outbox.size).toBe(0);
+  });
+
+  it('drops a valid connection request from an address the Auth server did not announce before parsing; the players get in; the address is dropped again after the session', { timeout: 120_000 }, async () => {
+    const [a, b] = await matchTwo();
+    const sessionId = a!.handoff.sessionId;
+    if (a!.handoff.transport.kind !== 'netcode' || b!.handoff.transport.kind !== 'netcode') throw new Error('expected netcode hand-offs');
+    const nc = host.netcode!;
+    const to = nc.endpoint().address;
+    // the Auth server announced where each player claimed from, and the netcode socket lets only that through
+    expect(host.domain.sessions.session(sessionId)!.players.map((p) => p.address)).toEqual([{ ip: '127.0.0.1' }, { ip: '127.0.0.1' }]);
+    expect(nc.allowList.entries()).toEqual(['127.0.0.1']);
+    expect(host.stats().netcode).toMatchObject({ dropUnannounced: true, allowList: { entries: 1 } });
+
+    // a's own token, replayed from elsewhere: never parsed, never decrypted, counted and logged
+    const core = nc.server.core;
+    const receive = vi.spyOn(core, 'receive');
+    const drops = { ...core.drops };
+    const before = host.stats().netcode!.allowList.dropped;
+    await sendFrom('127.0.0.2', connectionRequest(a!.handoff.transport.connectToken), to, 3);
+    await until(() => host.stats().netcode!.allowList.dropped >= before + 3, 'drops from 127.0.0.2');
+    expect(receive).not.toHaveBeenCalled();
+    expect(core.drops).toEqual(drops);
+    expect(host.stats().netcode!.allowList.lastDroppedFrom).toMatch(/^127\.0\.0\.2:\d+$/);
+    const logged = await until(() => lines.find((l) => l.msg === 'allow-list dropped datagrams' && l.transport === 'netcode'), 'the drop log line');
+    expect(logged.allowList.dropped).toBeGreaterThanOrEqual(3);
+    receive.mockRestore();
+
+    // the players, from the announced address, connect and play; b ends the game
+    const [sa, sb] = [a!, b!].map((p) => new NetcodeSessionClient({ playerId: p.handoff.playerId }));
+    seats.push(sa!, sb!);
+    await sa!.connect(a!.handoff.transport.connectToken);
+    await sb!.connect(b!.handoff.transport.connectToken);
+    await Promise.all([sa!.setReady(true), sb!.setReady(true)]);
+    await Promise.all([sa!.waitForBegin(), sb!.waitForBegin()]);
+    const game = await until(() => games.find((g) => g.id === sessionId), 'game begin');
+    await repeatUntil(() => sb!.send(Uint8Array.from([0xff])), () => game.ended, 'game end');
+    await until(() => ended.find((r) => r.id === sessionId), 'results at the auth server', 30_000);
+
+    // the session is over: its players' address is not expected any more
+    await until(() => nc.allowList.entries().length === 0, 'the address revoked');
+    const after = vi.spyOn(core, 'receive');
+    const dropped = host.stats().netcode!.allowList.dropped;
+    await sendFrom('127.0.0.1', connectionRequest(b!.handoff.transport.connectToken), to, 3);
+    await until(() => host.stats().netcode!.allowList.dropped >= dropped + 3, 'drops after the session');
+    expect(after).not.toHaveBeenCalled();
+    after.mockRestore();
   });
 
   it('refuses to start an Auth server whose netcode mode has no key, naming the mode', async () => {

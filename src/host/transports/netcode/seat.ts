@@ -2,7 +2,11 @@ import { isIP } from 'node:net';
 import { deriveNetcodeClientId } from '../../../netcode/session/client-id.js';
 import type { ExpectedPlayer } from '../../types.js';
 
-/** The unspecified address: never a real datagram source, so it allows nobody when used as an expectation. */
+/**
+ * The unspecified address: never a real datagram source, so it allows nobody when used as an
+ * expectation. A seat announced without a usable IP gets it, and its player is dropped before
+ * parsing unless the transport's `dropUnannounced` is off (and `enforceAddress` too).
+ */
 export const NO_ANNOUNCED_ADDRESS = '0.0.0.0';
 
 export interface NetcodeSeat {
@@ -10,15 +14,16 @@ export interface NetcodeSeat {
   displayName?: string;
   /** u64 as a decimal string (the hostctl form) or a bigint; default: derived from session and player id */
   netcodeClientId?: string | bigint;
-  /** the source IP the Auth server saw, when it sent one; only checked with `enforceAddress` */
+  /** the source IP the Auth server saw at the claim: let through the host's drop-first filter; matched per seat with `enforceAddress` */
   address?: string;
   extras?: unknown;
 }
 
 /**
  * Converts a hostctl expected player of a netcode session into the host domain's `ExpectedPlayer`:
- * the seat is proven by its client id (sealed in the connect token), and a missing or unusable
- * address becomes 0.0.0.0 (netcode tokens work from any address; see `enforceAddress`).
+ * the seat is proven by its client id (sealed in the connect token), and its address goes on the
+ * transport's allow-list. A missing or unusable address becomes 0.0.0.0, which lets nobody through
+ * (see `NO_ANNOUNCED_ADDRESS`).
  */
 export function netcodeExpectedPlayer(sessionId: string, seat: NetcodeSeat): ExpectedPlayer {
   const clientId =

@@ -1,4 +1,5 @@
 import { TypedEmitter } from '../../../events/emitter.js';
+import { AddressAllowList } from '../../../transport/allow-list.js';
 import { type NetcodeAddress, formatAddress } from '../../../netcode/address.js';
 import type { DisconnectReason, ServerEvent } from '../../../netcode/server.js';
 import { BEGIN_MESSAGE, type SessionPhaseName, decodeClientMessage, encodeBye, encodeGame, encodeStatusPages } from '../../../netcode/session/messages.js';
@@ -9,6 +10,7 @@ import type { HostSessionEvent } from '../../events.js';
 import type { GameMessage } from '../../game.js';
 import type { HostSessions } from '../../sessions.js';
 import type { ActionResult, AdmissionRefusal, AdmissionResult, SourceAddress } from '../../types.js';
+import { followAllowList } from '../source-filter.js';
 import type { HostTransport, HostTransportEvent, HostTransportEvents, SeatRef, TransportEndpoint } from '../transport.js';
 import type { NetcodeVersion } from '../../../netcode/constants.js';
 
@@ -24,9 +26,18 @@ export interface NetcodeHostTransportOptions {
   address?: NetcodeAddress | string;
   maxClients: number;
   /**
-   * Also require the source IP the Auth server announced for the player. Off by default: a connect
-   * token is not bound to an address, and players behind carrier NAT or switching networks would
-   * be refused for no gain in security (the token is the credential).
+   * Drop every datagram whose source IP the Auth servers did not announce for a live session on this
+   * host, before netcode parses or decrypts it (`allowList`, fed by the session table). Default true.
+   * `false` is the explicit opt-out for players whose address changes between the hand-off and the
+   * connection (mobile networks, carrier NAT rebinding): then any source may make the host decrypt a
+   * connection request, and the connect token is the only credential.
+   */
+  dropUnannounced?: boolean;
+  /**
+   * After the token is authenticated, also require that its seat is used from the IP the Auth server
+   * announced for that seat (the per-seat match QUIC seats always get). Default false: with
+   * `dropUnannounced` the source is already an announced address, and the token is bound to its seat
+   * by the client id sealed in it; this refuses a token used from another announced player's address.
    */
   enforceAddress?: boolean;
   /** the session table's clock in milliseconds; must be the one the host ticks the table with. Default performance.now */
@@ -92,12 +103,19 @@ const seatKey = (sessionId: string, playerId: string): string => `${sessionId.le
  * messages (ready, unready, leave) go to the table; game bytes come out as `message` events; the
  * table's status changes, game begin and connection closes go back to the clients. A seat is
  * proven by the token's client id (`SeatCredential` kind `netcode`); the seal is the proof that
- * the Auth server issued it, so unexpected sources never get past the netcode handshake.
+ * the Auth server issued it. Datagrams from sources no live session expects are dropped before
+ * netcode sees them (`allowList`, as QUIC's socket does), unless `dropUnannounced` is false.
  */
 export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvents> implements HostTransport {
   readonly kind = 'netcode' as const;
   /** counters for operators: payloads from unknown slots, undecodable payloads */
   readonly stats = { admitted: 0, refused: 0, ignored: 0, malformed: 0 };
+  /**
+   * The socket's source filter, following the session table: its counters (`stats()`) say how many
+   * datagrams were dropped before parsing. Not consulted when `dropUnannounced` is false.
+   */
+  readonly allowList: AddressAllowList;
+  readonly dropsUnannounced: boolean;
   readonly server: NetcodeUdpServer;
   readonly #sessions: HostSessions;
   readonly #enforceAddress: boolean;
@@ -106,6 +124,7 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
   readonly #byConnection = new Map<string, Conn>();
   readonly #bySeat = new Map<string, Conn>();
   readonly #onSession = (e: HostSessionEvent): void => this.#guard(() => this.#onTable(e));
+  readonly #unfollow: () => void;
   /** the bound address keeps connection ids apart when one table has several netcode sockets (IPv4 and IPv6) */
   readonly #idPrefix: string;
   /** set while a control message is handled: did the table's events already answer the sender's session? */
@@ -113,9 +132,13 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
   #seq = 0;
   #closed = false;
 
-  private constructor(server: NetcodeUdpServer, o: NetcodeHostTransportOptions) {
+  private constructor(server: NetcodeUdpServer, o: NetcodeHostTransportOptions, allowList: AddressAllowList) {
     super();
     this.server = server;
+    this.allowList = allowList;
+    this.dropsUnannounced = o.dropUnannounced ?? true;
+    // seeded here, in the same turn as the socket's bind: no table event can come in between
+    this.#unfollow = followAllowList(o.sessions, allowList);
     this.#sessions = o.sessions;
     this.#enforceAddress = o.enforceAddress ?? false;
     this.#now = o.nowMs ?? (() => performance.now());
@@ -128,6 +151,7 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
   }
 
   static async listen(o: NetcodeHostTransportOptions): Promise<NetcodeHostTransport> {
+    const allowList = new AddressAllowList();
     const server = await NetcodeUdpServer.listen({
       bind: o.bind,
       ...(o.address !== undefined ? { address: o.address } : {}),
@@ -138,8 +162,14 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
       ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
       ...(o.socketBufferBytes !== undefined ? { socketBufferBytes: o.socketBufferBytes } : {}),
       ...(o.version ? { version: o.version } : {}),
+      ...((o.dropUnannounced ?? true) ? { filter: allowList } : {}),
     });
-    return new NetcodeHostTransport(server, o);
+    try {
+      return new NetcodeHostTransport(server, o, allowList);
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
   }
 
   /** the socket's address (with the real port when bound to port 0) */
@@ -211,6 +241,7 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
     for (const c of this.#byIndex.values()) if (!c.closing) this.server.sendPayload(c.clientIndex, encodeBye('host_shutdown', 'the host is shutting down'));
     await this.server.close();
     this.#sessions.off('session', this.#onSession);
+    this.#unfollow();
   }
 
   // ---- netcode server events ----
@@ -223,7 +254,7 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
     if (view && view.transport !== 'netcode')
       return this.#refuse(e, address, 'wrong_transport', `session ${ud.sessionId} uses ${view.transport}, not netcode`, ud);
     const expected = view?.players.find((p) => p.playerId === ud.playerId);
-    // a token is not bound to an address: unless told to enforce it, admit from wherever the client is
+    // the source passed the allow-list (an announced address) unless that is off; the per-seat match only when asked
     const source: SourceAddress =
       this.#enforceAddress || !expected
         ? { ip: e.address.host, port: e.address.port }

@@ -4,10 +4,9 @@ import type { PeerVerifier } from '../../../pki/types.js';
 import { hostFamily, openBulkStream, type BulkHeader, type GameVersionCheck } from '../../../protocol/index.js';
 import { ALPN, AddressAllowList, createQuicServer, type PemSource, type QuicServer, type ServerLimits } from '../../../transport/index.js';
 import { transportError } from '../../../transport/errors.js';
-import type { AllowListEvent } from '../../allow-list.js';
 import type { HostSessionEvent } from '../../events.js';
 import type { GameMessage } from '../../game.js';
-import type { ExpectedAddress } from '../../types.js';
+import { followAllowList } from '../source-filter.js';
 import type { BulkStreamWriter, HostTransport, HostTransportContext, HostTransportEvents, SeatRef, TransportEndpoint } from '../transport.js';
 import { acceptPlayer, roster, sessionPolicy, type PlayerConn, type PlayerEndpointContext } from './player-endpoint.js';
 
@@ -82,11 +81,7 @@ export class QuicHostTransport extends TypedEmitter<HostTransportEvents> impleme
     super();
     this.#ctx = ctx;
     this.#o = o;
-    const entry = (a: ExpectedAddress) => (a.port === undefined ? a.ip : formatHostPort(a.ip, a.port));
-    const onAllow = (e: AllowListEvent): void => {
-      if (e.type === 'allow') this.allowList.add(entry(e.address));
-      else this.allowList.remove(entry(e.address));
-    };
+    const unfollow = followAllowList(ctx.sessions, this.allowList);
     const onSession = (e: HostSessionEvent): void => {
       try {
         this.#onTable(e);
@@ -94,8 +89,11 @@ export class QuicHostTransport extends TypedEmitter<HostTransportEvents> impleme
         ctx.logger.error({ event: e.type, message: (err as Error).message }, 'session event handling failed');
       }
     };
-    ctx.sessions.on('allow', onAllow).on('session', onSession);
-    this.#detach = () => ctx.sessions.off('allow', onAllow).off('session', onSession);
+    ctx.sessions.on('session', onSession);
+    this.#detach = () => {
+      unfollow();
+      ctx.sessions.off('session', onSession);
+    };
   }
 
   static async listen(ctx: QuicTransportContext, o: QuicHostTransportOptions): Promise<QuicHostTransport> {
