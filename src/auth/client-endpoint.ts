@@ -8,6 +8,7 @@ import type { Lobbies, LobbyView } from './lobbies.js';
 import type { Matchmaker } from './matchmaking.js';
 import type { PartyQueue } from './parties.js';
 import { errInfo } from './err-info.js';
+import { formatHostPort } from '../net/address.js';
 import { acceptControlStream } from './control-stream.js';
 import type { AuthLimits } from './limits.js';
 import type { HandoffDriver } from './handoff/index.js';
@@ -56,7 +57,12 @@ export class ClientLink {
     stream: PeerStream,
   ) {
     this.address = conn.remoteHost;
-    this.log = server.logger.child({ client: conn.peer.name, remote: `${conn.remoteHost}:${conn.remotePort}` });
+    const via = conn.viaProxy;
+    this.log = server.logger.child({
+      client: conn.peer.name,
+      remote: `${conn.remoteHost}:${conn.remotePort}`,
+      ...(via ? { via: formatHostPort(via.host, via.port) } : {}),
+    });
     const o = server.options;
     this.proto = ProtocolConnection.accept(authFamily, stream, {
       gameVersion: o.gameVersion,
