@@ -110,7 +110,11 @@ describe('ProxyRouter', () => {
   it('a dual-stack socket sees the client as IPv4-mapped, like a direct IPv4 client', () => {
     const r = router();
     r.ipv4As = 'mapped';
-    expect(r.inbound(withPayload(v4()), '::ffff:10.1.1.1', 40_000, 0)).toMatchObject({ pass: true, host: '::ffff:203.0.113.7', viaProxy: { host: '::ffff:10.1.1.1' } });
+    expect(r.inbound(withPayload(v4()), '::ffff:10.1.1.1', 40_000, 0)).toMatchObject({
+      pass: true,
+      host: '::ffff:203.0.113.7',
+      viaProxy: { host: '::ffff:10.1.1.1' },
+    });
     expect(r.outbound('::ffff:203.0.113.7', 50_000)).toEqual({ host: '::ffff:10.1.1.1', port: 40_000 });
   });
 
