@@ -34,7 +34,7 @@ export function authConfigSchema(baseDir?: string) {
             .strictObject({
               ...listenerShape(7350),
               /**
-             * UDP proxies (DDoS protection, load balancers) that prefix every datagram with a PROXY
+               * UDP proxies (DDoS protection, load balancers) that prefix every datagram with a PROXY
                * protocol v2 header: their datagrams count as from the client the header names. Off when empty.
                */
               trusted_proxies: z.array(cidr(), { error: 'expected a list of address ranges' }).max(256).default([]),
