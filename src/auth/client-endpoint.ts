@@ -57,7 +57,12 @@ export class ClientLink {
     stream: PeerStream,
   ) {
     this.address = conn.remoteHost;
-    this.log = server.logger.child({ client: conn.peer.name, remote: formatHostPort(conn.remoteHost, conn.remotePort) });
+    const via = conn.viaProxy;
+    this.log = server.logger.child({
+      client: conn.peer.name,
+      remote: formatHostPort(conn.remoteHost, conn.remotePort),
+      ...(via ? { via: formatHostPort(via.host, via.port) } : {}),
+    });
     const o = server.options;
     this.proto = ProtocolConnection.accept(authFamily, stream, {
       gameVersion: o.gameVersion,

@@ -27,7 +27,8 @@ import type { SessionRecord, SessionStore, Sessions, TelemetryItem } from './ses
 export interface AuthServerOptions {
   /** this node's name (welcome messages, logs) */
   name?: string;
-  clients?: { host?: string; port?: number };
+  /** `trustedProxies`: ranges of UDP proxies whose PROXY v2 headers name the real client (QuicServerOptions) */
+  clients?: { host?: string; port?: number; trustedProxies?: readonly string[] };
   hosts?: { host?: string; port?: number };
   /** the Auth certificate chain and key (PEM text or file paths) */
   cert: PemSource;
@@ -232,6 +233,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       trustAt: 'login',
       host: opts.clients?.host ?? '::',
       port: opts.clients?.port ?? 0,
+      // behind a proxy the real client's address is what limits, logs and hand-offs (host allow-lists) use
+      trustedProxies: opts.clients?.trustedProxies ?? [],
       alpn: ALPN.auth,
       policy: { kind: 'auth-client' },
     });

@@ -3,9 +3,16 @@ import { isHmacAlgorithm, JWS_ALGORITHMS } from '../auth/accounts/jwt.js';
 import { HOST_TRANSPORT_KINDS } from '../protocol/transports.js';
 import { netcodeAuthConfigSection } from './netcode.js';
 import { compareVersions } from '../protocol/version.js';
+import { parseCidr } from '../net/address.js';
 import { address, bool, connectionLimits, filePath, gameVersion, logging, nonEmpty, port, posInt } from './fields.js';
 
 const TRANSPORT = () => z.enum(HOST_TRANSPORT_KINDS, { error: `expected one of ${HOST_TRANSPORT_KINDS.map((k) => `"${k}"`).join(', ')}` });
+/** An address range (`10.0.0.0/8`, `2001:db8::/32`), or one address. */
+const cidr = () =>
+  z.string({ error: 'expected an address range such as "10.0.0.0/8"' }).superRefine((s, ctx) => {
+    const r = parseCidr(s.trim());
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
+  });
 /** Game mode names as clients send them in `match.queue` / `lobby.create` (the protocol's Name). */
 const MODE_NAME = /^[^\s]{1,128}$/;
 
@@ -15,14 +22,24 @@ const MODE_NAME = /^[^\s]{1,128}$/;
  */
 export function authConfigSchema(baseDir?: string) {
   const file = () => filePath(baseDir);
-  const listener = (defPort: number) => z.strictObject({ address: address().default('0.0.0.0'), port: port().default(defPort) }).prefault({});
+  const listenerShape = (defPort: number) => ({ address: address().default('0.0.0.0'), port: port().default(defPort) });
+  const listener = (defPort: number) => z.strictObject(listenerShape(defPort)).prefault({});
   return z
     .strictObject({
       kind: z.literal('auth', { error: 'expected "auth"' }),
       server: z.strictObject({ name: nonEmpty('a node name').default('auth-1') }).prefault({}),
       listen: z
         .strictObject({
-          clients: listener(7350),
+          clients: z
+            .strictObject({
+              ...listenerShape(7350),
+              /**
+               * UDP proxies (DDoS protection, load balancers) that prefix every datagram with a PROXY
+               * protocol v2 header: their datagrams count as from the client the header names. Off when empty.
+               */
+              trusted_proxies: z.array(cidr(), { error: 'expected a list of address ranges' }).max(256).default([]),
+            })
+            .prefault({}),
           hosts: listener(7351),
         })
         .prefault({}),

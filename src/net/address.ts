@@ -155,3 +155,37 @@ export function parseEndpoint(text: string): Parsed<Endpoint> {
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/** An address range: `10.0.0.0/8`, `2001:db8::/32`. */
+export interface Cidr {
+  readonly network: IpAddress;
+  readonly prefix: number;
+}
+
+/**
+ * Parses `addr/prefix` (a bare address is the single-address range: /32 or /128). Host bits may be
+ * set (`10.1.2.3/8` is `10.0.0.0/8`), as in most tools. IPv4-mapped IPv6 ranges and zones are
+ * refused: sources are compared after unmapIpv4, so such a range would never match.
+ */
+export function parseCidr(text: string): Parsed<Cidr> {
+  if (typeof text !== 'string') return fail('form', `expected an address range like 10.0.0.0/8, got a ${typeof text}`);
+  const slash = text.indexOf('/');
+  const ip = parseIp(slash < 0 ? text : text.slice(0, slash));
+  if (!ip.ok) return fail('form', `expected an address range like 10.0.0.0/8 or 2001:db8::/32, got ${JSON.stringify(text)}`);
+  if (ip.value.zone !== undefined) return fail('address', `an address range has no zone: ${JSON.stringify(text)}`);
+  if (unmapIpv4(ip.value) !== ip.value) return fail('address', `write the IPv4 range itself, not as IPv4-mapped IPv6: ${JSON.stringify(text)}`);
+  const max = ip.value.family === 4 ? 32 : 128;
+  const bits = slash < 0 ? String(max) : text.slice(slash + 1);
+  const prefix = Number(bits);
+  if (!/^\d{1,3}$/.test(bits) || prefix > max) return fail('form', `prefix length of ${JSON.stringify(text)} is not 0..${max}`);
+  return { ok: true, value: { network: ip.value, prefix } };
+}
+
+/** Whether an address (IPv4-mapped IPv6 counts as its IPv4 address) is inside a range. */
+export function cidrContains(range: Cidr, address: IpAddress): boolean {
+  const a = unmapIpv4(address);
+  if (a.family !== range.network.family) return false;
+  const parsed = a.family === 4 ? new ipaddr.IPv4([...a.parts]) : new ipaddr.IPv6([...a.parts]);
+  const net = range.network.family === 4 ? new ipaddr.IPv4([...range.network.parts]) : new ipaddr.IPv6([...range.network.parts]);
+  return parsed.match(net, range.prefix);
+}

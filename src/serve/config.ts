@@ -73,7 +73,7 @@ export async function authOptionsFromConfig(c: AuthConfig, logger: Logger, secre
   const s = c.sessions;
   return {
     name: c.server.name,
-    clients: { host: c.listen.clients.address, port: c.listen.clients.port },
+    clients: { host: c.listen.clients.address, port: c.listen.clients.port, trustedProxies: c.listen.clients.trusted_proxies },
     hosts: { host: c.listen.hosts.address, port: c.listen.hosts.port },
     cert: c.pki.cert,
     key: c.pki.key,

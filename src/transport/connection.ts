@@ -98,6 +98,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private closing: Promise<void> | undefined;
   private localClose: CloseInfo | undefined;
   private resolveClosed!: (info: CloseInfo) => void;
+  private readonly route: ((host: string, port: number) => { host: string; port: number } | undefined) | undefined;
 
   /** @internal built by the server and the client after confirmation */
   constructor(opts: {
@@ -108,9 +109,12 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     /** how to end this connection (the client also stops its socket) */
     stop: (o: { isApp: true; errorCode: number; reason: Uint8Array; force: boolean }) => Promise<void>;
     admission?: ConnectionAdmissionHandle;
+    /** the server socket's route table (proxy-protocol.ts) */
+    viaProxy?: (host: string, port: number) => { host: string; port: number } | undefined;
   }) {
     super();
     this.conn = opts.conn;
+    this.route = opts.viaProxy;
     this.admission = opts.admission ?? NO_ADMISSION;
     this.peer = opts.peer;
     this.alpn = opts.alpn;
@@ -143,6 +147,13 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   }
   get remotePort(): number {
     return this.conn.remotePort;
+  }
+  /**
+   * The trusted proxy this peer's datagrams come through now (server side, PROXY protocol v2), or
+   * undefined when they come straight; `remoteHost` and `remotePort` are the real client's either way.
+   */
+  get viaProxy(): { host: string; port: number } | undefined {
+    return this.route?.(this.conn.remoteHost, this.conn.remotePort);
   }
   get localPort(): number {
     return this.conn.localPort;

@@ -3,6 +3,7 @@ import { errorFactory, type ErrorCodeOf } from '../errors.js';
 /** Every code raised by the QUIC transport, and its kind (the CLI exit code follows the kind). */
 export const TRANSPORT_ERRORS = {
   bad_allow_entry: 'input',
+  bad_proxy_range: 'input',
   bad_alpn: 'usage',
   bad_limits: 'usage',
   bind_failed: 'io',

@@ -9,6 +9,18 @@ export type { QuicServerOptions, ServerLimits, ServerRefusal, QuicServerStats, Q
 export { connectQuic, type ConnectQuicOptions } from './client.js';
 export { PeerConnection, type PeerStream, type CloseInfo, type ConnectionAdmissionHandle } from './connection.js';
 export { AddressAllowList, parseAllowEntry, canonicalIp, type AllowListStats, type AllowEntry } from './allow-list.js';
+export {
+  parseProxyV2,
+  encodeProxyV2,
+  hasProxySignature,
+  parseTrustedProxies,
+  PROXY_V2_SIGNATURE,
+  PROXY_HEADER_REFUSALS,
+  type ProxyHeaderRefusal,
+  type ProxyHeaderResult,
+  type ProxyEndpoint,
+  type ProxyStats,
+} from './proxy-protocol.js';
 export type { CredentialSources, PemSource } from './credentials.js';
 export type { PolicyRefusal, PolicyResolver, Refusal } from './verify.js';
 export { AppClose } from './refusal.js';

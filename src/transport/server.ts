@@ -13,6 +13,7 @@ import { IyesmpError } from '../errors.js';
 import { transportError } from './errors.js';
 import { AddressAllowList, type AllowListStats } from './allow-list.js';
 import { FilteredQUICSocket } from './filtered-socket.js';
+import { ProxyRouter, parseTrustedProxies, type ProxyStats } from './proxy-protocol.js';
 import { loadCredentials, type CredentialSources, type LoadedCredentials } from './credentials.js';
 import { quicLogger, serverCrypto } from './quic-runtime.js';
 import { VerifyGate, type PolicyResolver, type Refusal } from './verify.js';
@@ -70,6 +71,12 @@ export interface QuicServerOptions extends CredentialSources {
   policy: VerifyPolicy | PolicyResolver;
   /** when given, datagrams from other sources are dropped before QUIC sees them */
   allowList?: AddressAllowList | Iterable<string>;
+  /**
+   * Address ranges (`10.0.0.0/8`) of UDP proxies that prefix every datagram with a PROXY protocol v2
+   * header naming the real client (proxy-protocol.ts). Datagrams from them without a valid header
+   * are dropped; a header from any other source is never honoured. Default none.
+   */
+  trustedProxies?: Iterable<string>;
   limits?: ServerLimits;
   /** reload cert/key/ca when their files change (paths only) */
   watch?: boolean;
@@ -102,6 +109,8 @@ export interface QuicServerStats {
   accepted: number;
   refused: Record<string, number>;
   allowList?: AllowListStats;
+  /** present when the server has trusted proxies */
+  proxies?: ProxyStats;
 }
 
 export interface QuicServerEvents {
@@ -193,7 +202,11 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
     const gate = new VerifyGate(opts.verifier, opts.policy, opts.now, (r) => this.countRefusal({ ...r }));
     this.gate = gate;
     const logger = quicLogger('QUICServer');
-    this.socket = new FilteredQUICSocket({ allowList: this.allowList ?? null, logger: logger.getChild('QUICSocket') });
+    const trusted = parseTrustedProxies(opts.trustedProxies ?? []);
+    // a route must outlive the connection's silences, or replies would go straight to the client
+    const idle = this.limits.idleTimeoutMs > 0 ? this.limits.idleTimeoutMs : 600_000;
+    const proxies = trusted.length === 0 ? null : new ProxyRouter({ trusted, routeTtlMs: Math.max(idle, this.limits.handshakeTimeoutMs) + 10_000 });
+    this.socket = new FilteredQUICSocket({ allowList: this.allowList ?? null, proxies, now: this.clock, logger: logger.getChild('QUICSocket') });
     this.quic = new QUICServer({
       crypto: serverCrypto(),
       socket: this.socket,
@@ -227,6 +240,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
         hint: 'is the port in use, or the address not on this machine?',
       });
     }
+    if (this.socket.proxies) this.socket.proxies.ipv4As = this.socket.type === 'ipv4' ? 'plain' : 'mapped';
     this.quic.addEventListener(quicEvents.EventQUICServerConnection.name, this.onQuicConnection);
     this.watchAlpn();
     try {
@@ -259,6 +273,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       accepted: this.accepted,
       refused: { ...this.refusedCounts },
       ...(this.allowList ? { allowList: this.allowList.stats() } : {}),
+      ...(this.socket.proxies ? { proxies: this.socket.proxies.stats() } : {}),
     };
   }
 
@@ -501,6 +516,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
         side: 'server',
         stop: (o) => conn.stop(o),
         admission: this.admissionHandle(id),
+        viaProxy: (host, port) => this.socket.viaProxy(host, port),
       });
       const entry = this.byId.get(id);
       if (!entry) return; // stopped meanwhile

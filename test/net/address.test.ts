@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   canonicalIp,
+  cidrContains,
   formatHostPort,
   formatIpv6,
   ipFromParts,
@@ -9,6 +10,7 @@ import {
   ipText,
   isValidPort,
   parseEndpoint,
+  parseCidr,
   parseHostPort,
   parseIp,
   unmapIpv4,
@@ -238,5 +240,52 @@ describe('parseEndpoint / canonicalIp', () => {
     expect(canonicalIp('fe80::1%eth0')).toBe('fe80::1%eth0');
     expect(canonicalIp('example.com')).toBeUndefined();
     expect(canonicalIp('1.2.3.4:80')).toBeUndefined();
+  });
+});
+
+describe('parseCidr / cidrContains', () => {
+  const range = (s: string) => {
+    const r = parseCidr(s);
+    if (!r.ok) throw new Error(r.error);
+    return r.value;
+  };
+  const inside = (r: string, a: string) => {
+    const ip = parseIp(a);
+    if (!ip.ok) throw new Error(ip.error);
+    return cidrContains(range(r), ip.value);
+  };
+
+  it('parses IPv4 and IPv6 ranges, a bare address as a single-address range', () => {
+    expect(range('10.0.0.0/8')).toEqual({ network: { family: 4, text: '10.0.0.0', parts: [10, 0, 0, 0] }, prefix: 8 });
+    expect(range('2001:DB8::/32').network.text).toBe('2001:db8::');
+    expect(range('192.0.2.7').prefix).toBe(32);
+    expect(range('::1').prefix).toBe(128);
+    expect(range('0.0.0.0/0').prefix).toBe(0);
+  });
+
+  it('refuses what is not a range, saying what was wrong', () => {
+    const what = (s: string) => {
+      const r = parseCidr(s);
+      return r.ok ? 'ok' : r.what;
+    };
+    for (const bad of ['', '10.0.0.0/', '10.0.0.0/33', '::/129', '10.0.0.0/-1', '10.0.0.0/8/8', 'example.com/8', '10.0.0/8', '10.0.0.0/ 8']) {
+      expect(what(bad), bad).toBe('form');
+    }
+    expect(what('fe80::/10%eth0')).toBe('form');
+    expect(what('fe80::1%eth0/128')).toBe('address');
+    expect(what('::ffff:10.0.0.0/104')).toBe('address');
+  });
+
+  it('matches by prefix within one family; IPv4-mapped sources count as IPv4', () => {
+    expect(inside('10.0.0.0/8', '10.255.1.2')).toBe(true);
+    expect(inside('10.0.0.0/8', '11.0.0.1')).toBe(false);
+    expect(inside('10.1.2.3/8', '10.9.9.9')).toBe(true);
+    expect(inside('10.0.0.0/8', '::ffff:10.0.0.1')).toBe(true);
+    expect(inside('2001:db8::/32', '2001:db8:ffff::1')).toBe(true);
+    expect(inside('2001:db8::/32', '2001:db9::1')).toBe(false);
+    expect(inside('0.0.0.0/0', '::1')).toBe(false);
+    expect(inside('::/0', '127.0.0.1')).toBe(false);
+    expect(inside('127.0.0.2', '127.0.0.2')).toBe(true);
+    expect(inside('127.0.0.2', '127.0.0.3')).toBe(false);
   });
 });

@@ -56,6 +56,28 @@ function problems(text: string): string[] {
 
 const lineOf = (text: string, start: string) => text.split('\n').findIndex((l) => l.startsWith(start)) + 1;
 
+describe('auth.toml: [listen.clients] trusted_proxies', () => {
+  it('is off by default, and the ranges reach the client endpoint', async () => {
+    const off = check(authText);
+    if (!off.ok) throw new Error('scaffolded config invalid');
+    expect((off as { config: AuthConfig }).config.listen.clients.trusted_proxies).toEqual([]);
+    expect((await authOptionsFromConfig((off as { config: AuthConfig }).config, silent)).clients?.trustedProxies).toEqual([]);
+    const r = check(under(authText, 'listen.clients', 'trusted_proxies = ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"]'));
+    if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
+    const o = await authOptionsFromConfig((r as { config: AuthConfig }).config, silent);
+    expect(o.clients).toMatchObject({ trustedProxies: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'] });
+  });
+
+  it('names a bad range with its key and line', () => {
+    const t = under(authText, 'listen.clients', 'trusted_proxies = ["10.0.0.0/33", "proxy.example.com"]');
+    const line = lineOf(t, 'trusted_proxies');
+    expect(problems(t)).toEqual([
+      expect.stringMatching(new RegExp(`^listen\\.clients\\.trusted_proxies\\.0: .*0\\.\\.32.*\\(line ${line}\\)$`)),
+      expect.stringMatching(new RegExp(`^listen\\.clients\\.trusted_proxies\\.1: expected an address range like 10\\.0\\.0\\.0/8 .*\\(line ${line}\\)$`)),
+    ]);
+  });
+});
+
 describe('auth.toml: the new fields', () => {
   it('scaffolded configs stay valid and keep their defaults', async () => {
     const r = check(authText);
