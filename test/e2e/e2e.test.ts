@@ -246,7 +246,7 @@ describe('end to end, separate processes', () => {
     const rotated = JSON.parse((await iyesmp(d.dir, ['rotate-clientauth', '--dir', 'pki', '--insecure-no-passphrase', '--json'])).stdout) as {
       data: { client: { certPath: string; keyPath: string } };
     };
-    await iyesmp(d.dir, ['certs', 'retire', '1', '--dir', 'pki', '--json']);
+    await iyesmp(d.dir, ['certs', 'retire', '1', '--dir', 'pki', '--yes', '--json']); // a script confirms with --yes
     auth.kill('SIGHUP');
     await waitLine(procs, auth, 'reloaded certificates and trust list', undefined, 30_000);
 

@@ -231,7 +231,9 @@ describe('netcode sessions through the Auth and Host servers', () => {
     expect(core.drops).toEqual(drops);
     expect(host.stats().netcode!.allowList.lastDroppedFrom).toMatch(/^127\.0\.0\.2:\d+$/);
     const logged = await until(() => lines.find((l) => l.msg === 'allow-list dropped datagrams' && l.transport === 'netcode'), 'the drop log line');
-    expect(logged.allowList.dropped).toBeGreaterThanOrEqual(3);
+    // the line is rate-limited and may be written after the first of the three datagrams
+    expect(logged.allowList.dropped).toBeGreaterThanOrEqual(1);
+    expect(logged.allowList.lastDroppedFrom).toMatch(/^127\.0\.0\.2:\d+$/);
     receive.mockRestore();
 
     // the players, from the announced address, connect and play; b ends the game
