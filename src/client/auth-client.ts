@@ -630,6 +630,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   /**
    * Joins the game host of a hand-off with this client's game version, ext schema and trust.
    * `options` may override them (and must give `trust` when this client was not made by connectToAuth).
+   * Joining a session again (after a network change) presents the reconnect secret its host gave
+   * the last time, so the host moves the seat even if it still holds the old connection.
    */
   async joinHost(ticket: HostTicket<Ext>, options: Partial<JoinHostOptions<Ext>> = {}): Promise<GameSession<Ext>> {
     const o = this.#opts;
