@@ -193,6 +193,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   #kick: Ev<'kick', Ext> | undefined;
   /** game sessions joined through this client, to tell them when auth says their host died */
   readonly #games = new Map<string, GameSession<Ext>>();
+  /** each session's latest reconnect secret from its host, presented when joining that session again */
+  readonly #reconnectSecrets = new Map<string, string>();
 
   private constructor(
     proto: ProtocolConnection<AuthFamily, 'dialer', Ext>,
@@ -628,6 +630,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   /**
    * Joins the game host of a hand-off with this client's game version, ext schema and trust.
    * `options` may override them (and must give `trust` when this client was not made by connectToAuth).
+   * Joining a session again (after a network change) presents the reconnect secret its host gave
+   * the last time, so the host moves the seat even if it still holds the old connection.
    */
   async joinHost(ticket: HostTicket<Ext>, options: Partial<JoinHostOptions<Ext>> = {}): Promise<GameSession<Ext>> {
     const o = this.#opts;
@@ -643,9 +647,19 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       ...(o.onListenerError ? { onListenerError: o.onListenerError } : {}),
       ...(o.hostLocalHost === undefined ? {} : { localHost: o.hostLocalHost }),
     };
-    const game = await joinHost<Ext>(ticket, { ...defaults, ...options, ...(trust === undefined ? {} : { trust }) });
-    // the key is no longer needed once the game is over
-    game.once('end', () => void this.#keyStore.delete(ticket.sessionId).catch(() => undefined));
+    const secret = options.reconnectSecret ?? this.#reconnectSecrets.get(ticket.sessionId);
+    const game = await joinHost<Ext>(ticket, {
+      ...defaults,
+      ...options,
+      ...(trust === undefined ? {} : { trust }),
+      ...(secret === undefined ? {} : { reconnectSecret: secret }),
+    });
+    if (game.reconnectSecret !== undefined) this.#reconnectSecrets.set(ticket.sessionId, game.reconnectSecret);
+    // the key and the secret are no longer needed once the game is over
+    game.once('end', () => {
+      this.#reconnectSecrets.delete(ticket.sessionId);
+      void this.#keyStore.delete(ticket.sessionId).catch(() => undefined);
+    });
     this.#games.set(ticket.sessionId, game);
     game.once('close', () => {
       if (this.#games.get(ticket.sessionId) === game) this.#games.delete(ticket.sessionId);
@@ -655,6 +669,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
 
   /** Forgets a finished session's private key. */
   async forgetSession(sessionId: string): Promise<void> {
+    this.#reconnectSecrets.delete(sessionId);
     await this.#keyStore.delete(sessionId);
   }
 

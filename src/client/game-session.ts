@@ -85,6 +85,7 @@ export interface SessionStart {
   state: SessionState;
   players: PlayerStatus[];
   hostGameVersion: string;
+  reconnectSecret?: string;
 }
 
 export interface GameSessionOptions<Ext = unknown> {
@@ -96,6 +97,12 @@ export interface GameSessionOptions<Ext = unknown> {
   proof?: Uint8Array<ArrayBuffer>;
   /** hello `ext` (e.g. the player's loadout) */
   helloExt?: Ext;
+  /**
+   * QUIC: the `reconnectSecret` of this seat's last GameSession. A host refuses a second connection
+   * to a seat whose connection is still open (`seat_taken`) unless it presents this secret, and then
+   * closes the old one; when the old connection is gone the seat is taken back without it.
+   */
+  reconnectSecret?: string;
   requestTimeoutMs?: number;
   onListenerError?: (err: unknown) => void;
 }
@@ -113,6 +120,11 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
   begun: GameBegin<Ext> | undefined;
   /** set when the game ended */
   ended: GameEnd<Ext> | undefined;
+  /**
+   * QUIC: what proves a later connection of this player is this client (`joinHost` option
+   * `reconnectSecret`); secret, never log it. Undefined on netcode and from a 1.0 host.
+   */
+  readonly reconnectSecret: string | undefined;
   /** resolves with the end of the game; rejects with `host_lost` if the connection ends first */
   readonly result: Promise<GameEnd<Ext>>;
 
@@ -134,6 +146,7 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
     this.state = start.state;
     this.players = start.players;
     this.hostGameVersion = start.hostGameVersion;
+    this.reconnectSecret = start.reconnectSecret;
     this.result = new Promise((resolve, reject) => {
       this.#resolveResult = resolve;
       this.#rejectResult = reject;
@@ -165,6 +178,7 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
         sessionId: seat.sessionId,
         playerId: seat.playerId,
         ...(opts.proof === undefined ? {} : { proof: opts.proof }),
+        ...(opts.reconnectSecret === undefined ? {} : { reconnectSecret: opts.reconnectSecret }),
         ...(opts.helloExt === undefined ? {} : { ext: opts.helloExt }),
       } as HelloBody<HostFamily, 'dialer', Ext>,
     });
@@ -179,7 +193,14 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
     const w = ready.peerHello;
     return GameSession.fromDriver(
       driver,
-      { sessionId: w.sessionId, state: w.state, players: w.players, hostGameVersion: ready.peerGameVersion, playerId: seat.playerId },
+      {
+        sessionId: w.sessionId,
+        state: w.state,
+        players: w.players,
+        hostGameVersion: ready.peerGameVersion,
+        playerId: seat.playerId,
+        ...(w.reconnectSecret === undefined ? {} : { reconnectSecret: w.reconnectSecret }),
+      },
       opts,
     );
   }

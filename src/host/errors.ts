@@ -16,6 +16,7 @@ export const HOST_ERRORS = {
   not_readying: 'refused',
   not_session_cert: 'refused',
   player_left: 'refused',
+  seat_taken: 'refused',
   session_ended: 'refused',
   session_exists: 'refused',
   unknown_connection: 'refused',

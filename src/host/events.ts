@@ -28,9 +28,9 @@ export type HostSessionEvent =
       sessionId: string;
       playerId: string;
       connectionId: string;
-      /** the player had been admitted before (lost connection or duplicate) */
+      /** the player had been admitted before (after losing its connection, or replacing it with the seat's reconnect secret) */
       reconnect: boolean;
-      /** a still-open older connection of this player, now superseded (also announced by `close_connection`) */
+      /** the older connection this one superseded, its reconnect secret presented (also announced by `close_connection`) */
       replaced?: string;
       at: number;
     }

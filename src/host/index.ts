@@ -6,7 +6,7 @@ export { canonicalIp, canonicalAddress, addressKey, addressMatches } from './add
 export { AllowList, type AllowListEvent } from './allow-list.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { Session, normalizeFingerprint, type SessionView } from './session.js';
-export { SessionTable, type SessionTableOptions, type HostCapacity, type HostLoad, type ConnectionBinding } from './session-table.js';
+export { SessionTable, type SessionTableOptions, type HostCapacity, type HostLoad, type ConnectionBinding, type AdmissionRequest } from './session-table.js';
 export { HostSessions, type HostSessionsEvents, type HostSessionsOptions, type AllowListView } from './sessions.js';
 export { ResultsOutbox, type OutboxItem, type OutboxKind, type OutboxOptions, type OutboxEvent, type DeliveryPolicy } from './outbox.js';
 export { OutboxStore, type OutboxClock, type OutboxStoreOptions, type OutboxStoreEvent, type OutboxStoreEvents } from './outbox-store.js';

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { VerifiedPeer } from '../pki/types.js';
 import { HOST_TRANSPORT_KINDS, isHostTransportKind } from '../protocol/transports.js';
 import { canonicalAddress, canonicalIp } from './address.js';
@@ -29,6 +30,15 @@ export interface SessionTableOptions extends HostCapacity {
   reconnectGraceMs?: number;
   /** how many ended session ids to remember, to refuse late joiners with `session_ended`; default 1024 */
   endedMemory?: number;
+  /** makes each seat's reconnect secret; default 32 random bytes in base64url (tests pass their own) */
+  newReconnectSecret?: () => string;
+}
+
+export interface AdmissionRequest {
+  source: SourceAddress;
+  peer: VerifiedPeer | SeatClaim;
+  connectionId: string;
+  reconnectSecret?: string;
 }
 
 export interface ConnectionBinding {
@@ -61,7 +71,7 @@ export class SessionTable {
   readonly #events = new EventQueue<HostSessionEvent>();
 
   constructor(opts: SessionTableOptions) {
-    this.#opts = { joinTimeoutMs: 30_000, reconnectGraceMs: 15_000, endedMemory: 1024, ...opts };
+    this.#opts = { joinTimeoutMs: 30_000, reconnectGraceMs: 15_000, endedMemory: 1024, newReconnectSecret: randomSecret, ...opts };
     for (const k of ['maxSessions', 'maxPlayers'] as const)
       if (!Number.isInteger(this.#opts[k]) || this.#opts[k] < 0) throw new RangeError(`${k} must be a non-negative integer`);
   }
@@ -115,9 +125,10 @@ export class SessionTable {
    * A peer completed its transport's handshake from `source`. Decide and, when admitted, bind
    * `connectionId` (the transport's handle) to the player. `peer` is a certificate peer as pki
    * verified it (its session identity already parsed there) or the claim of a transport whose
-   * credential is no certificate.
+   * credential is no certificate. `reconnectSecret` is what the peer presented (the hello), if
+   * anything: needed only to take over a seat whose connection is still open.
    */
-  admit(req: { source: SourceAddress; peer: VerifiedPeer | SeatClaim; connectionId: string }, now: number): AdmissionResult {
+  admit(req: AdmissionRequest, now: number): AdmissionResult {
     const { source, peer, connectionId } = req;
     const refuse = (reason: 'not_session_cert' | 'unknown_session' | 'session_ended', message: string): AdmissionResult => {
       this.#events.push({
@@ -142,7 +153,7 @@ export class SessionTable {
     const bound = this.#connections.get(connectionId);
     if (bound && (bound.sessionId !== claim.sessionId || bound.playerId !== claim.playerId))
       throw new RangeError(`connection id ${connectionId} is already bound to ${bound.sessionId}/${bound.playerId}`);
-    return s.admit(source, claim, connectionId, now);
+    return s.admit(source, claim, connectionId, now, req.reconnectSecret);
   }
 
   connection(connectionId: string): ConnectionBinding | undefined {
@@ -232,6 +243,7 @@ export class SessionTable {
       release: (a) => this.allowList.release(a),
       bind: (connectionId, sid, playerId) => void this.#connections.set(connectionId, { sessionId: sid, playerId }),
       unbind: (connectionId) => void this.#connections.delete(connectionId),
+      newSecret: () => this.#opts.newReconnectSecret(),
       emit: (e) => {
         this.#events.push(e);
         if (e.type === 'session_ended') this.#retire(sessionId);
@@ -261,6 +273,10 @@ export class SessionTable {
     if (!s) return { ok: false, reason: 'unknown_session', message: `no session ${sessionId} on this host` };
     return fn(s);
   }
+}
+
+function randomSecret(): string {
+  return randomBytes(32).toString('base64url');
 }
 
 /** Validate and canonicalise a spec; returns a message naming the first problem. */

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { formatHostPort } from '../net/address.js';
 import { addressMatches } from './address.js';
 import type { HostSessionEvent } from './events.js';
@@ -28,6 +29,8 @@ export interface SessionHooks {
   bind(connectionId: string, sessionId: string, playerId: string): void;
   unbind(connectionId: string): void;
   emit(event: HostSessionEvent): void;
+  /** a fresh random reconnect secret */
+  newSecret(): string;
 }
 
 export interface SessionTimings {
@@ -46,6 +49,8 @@ interface PlayerState {
   deadline?: number;
   /** set at first admission when the session has a ready timeout */
   readyDeadline?: number;
+  /** SHA-256 of the reconnect secret issued at the last admission; only its holder may replace a live connection */
+  secretHash?: Buffer;
 }
 
 /** Read-only snapshot of a session. */
@@ -59,6 +64,16 @@ export interface SessionView {
   minPlayers: number;
   settings: unknown;
   players: Array<PlayerView & Pick<ExpectedPlayer, 'fingerprint' | 'netcodeClientId'> & { address: ExpectedAddress; connectionId?: string; admitted: boolean }>;
+}
+
+/** Constant time whatever the presented secret's length: both sides are hashed to 32 bytes first. */
+function secretMatches(expected: Buffer | undefined, presented: string | undefined): boolean {
+  if (expected === undefined || presented === undefined) return false;
+  return timingSafeEqual(expected, hashSecret(presented));
+}
+
+function hashSecret(secret: string): Buffer {
+  return createHash('sha256').update(secret, 'utf8').digest();
 }
 
 export function normalizeFingerprint(fp: string): string {
@@ -140,8 +155,12 @@ export class Session {
     }
   }
 
-  /** Decide whether a peer from `source` proving `claim` may join, and if so bind `connectionId` to its player. */
-  admit(source: SourceAddress, claim: SeatClaim, connectionId: string, now: number): AdmissionResult {
+  /**
+   * Decide whether a peer from `source` proving `claim` may join, and if so bind `connectionId` to
+   * its player. A seat whose connection is still open moves only to a peer presenting the
+   * `reconnectSecret` issued at the last admission: a copy of the credential alone cannot take it.
+   */
+  admit(source: SourceAddress, claim: SeatClaim, connectionId: string, now: number, reconnectSecret?: string): AdmissionResult {
     const playerId = claim.playerId;
     const refuse = (reason: AdmissionRefusal, message: string): AdmissionResult => {
       this.#refusals[reason] = (this.#refusals[reason] ?? 0) + 1;
@@ -160,6 +179,8 @@ export class Session {
     if (this.#phase !== 'readying' && !p.admitted)
       return refuse('already_started', `session ${this.sessionId} began without player ${playerId}`);
     if (p.status === 'left') return refuse('player_left', `player ${playerId} already left session ${this.sessionId} (${p.departure ?? 'left'})`);
+    if (p.connectionId !== undefined && !secretMatches(p.secretHash, reconnectSecret))
+      return refuse('seat_taken', `player ${playerId} is still connected to session ${this.sessionId}; a second connection needs the seat's reconnect secret`);
 
     const reconnect = p.admitted;
     const replaced = p.connectionId;
@@ -171,6 +192,8 @@ export class Session {
     if (!p.admitted && this.spec.readyTimeoutMs !== undefined) p.readyDeadline = now + this.spec.readyTimeoutMs;
     p.admitted = true;
     p.connectionId = connectionId;
+    const secret = this.#hooks.newSecret();
+    p.secretHash = hashSecret(secret);
     delete p.deadline;
     this.#hooks.bind(connectionId, this.sessionId, playerId);
     this.#hooks.emit({
@@ -184,7 +207,15 @@ export class Session {
     });
     if (p.status === 'expected') this.#setStatus(p, 'connected', now);
     this.#settle(now);
-    return { ok: true, sessionId: this.sessionId, playerId, connectionId, reconnect, ...(replaced !== undefined ? { replaced } : {}) };
+    return {
+      ok: true,
+      sessionId: this.sessionId,
+      playerId,
+      connectionId,
+      reconnect,
+      ...(replaced !== undefined ? { replaced } : {}),
+      reconnectSecret: secret,
+    };
   }
 
   ready(playerId: string, now: number): ActionResult {

@@ -1,10 +1,9 @@
 import { TypedEmitter } from '../events/emitter.js';
-import type { VerifiedPeer } from '../pki/types.js';
 import type { AllowList, AllowListEvent } from './allow-list.js';
 import type { HostSessionEvent } from './events.js';
 import type { SessionView } from './session.js';
-import { SessionTable, type ConnectionBinding, type HostLoad, type SessionTableOptions } from './session-table.js';
-import type { ActionResult, AdmissionResult, CreateResult, ExpectedPlayer, GameResults, SeatClaim, SessionSpec, SourceAddress } from './types.js';
+import { SessionTable, type AdmissionRequest, type ConnectionBinding, type HostLoad, type SessionTableOptions } from './session-table.js';
+import type { ActionResult, AdmissionResult, CreateResult, ExpectedPlayer, GameResults, SessionSpec } from './types.js';
 
 export interface HostSessionsEvents {
   /** what the table decided: rosters, admissions, begins, closes, ends (transports, the game, the outbox) */
@@ -53,7 +52,7 @@ export class HostSessions extends TypedEmitter<HostSessionsEvents> {
     return this.#run(this.#table.addPlayers(sessionId, players, now));
   }
 
-  admit(req: { source: SourceAddress; peer: VerifiedPeer | SeatClaim; connectionId: string }, now: number): AdmissionResult {
+  admit(req: AdmissionRequest, now: number): AdmissionResult {
     return this.#run(this.#table.admit(req, now));
   }
 

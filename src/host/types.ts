@@ -103,10 +103,20 @@ export type AdmissionRefusal =
   | 'wrong_client_id' // a netcode token for this player, but not with the client id the Auth server announced
   | 'wrong_address' // right cert, wrong source address: a stolen cert or an unannounced network change
   | 'already_started' // the game began without this player
-  | 'player_left'; // the player left or timed out and may not come back
+  | 'player_left' // the player left or timed out and may not come back
+  | 'seat_taken'; // the seat's connection is still open and the newcomer did not present its reconnect secret
 
 export type AdmissionResult =
-  | { ok: true; sessionId: string; playerId: string; connectionId: string; reconnect: boolean; replaced?: string }
+  | {
+      ok: true;
+      sessionId: string;
+      playerId: string;
+      connectionId: string;
+      reconnect: boolean;
+      replaced?: string;
+      /** the seat's fresh reconnect secret, for the player alone (the welcome); never logged */
+      reconnectSecret: string;
+    }
   | { ok: false; reason: AdmissionRefusal; message: string };
 
 export type CreateRefusal = 'session_exists' | 'unknown_session' | 'invalid_spec' | 'capacity_sessions' | 'capacity_players' | 'not_readying';

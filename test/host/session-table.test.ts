@@ -10,7 +10,15 @@ const B = { ip: '10.0.0.2', port: 40002 };
 const C = { ip: '2001:db8::3', port: 40003 };
 
 function table(opts: Partial<SessionTableOptions> = {}) {
-  const t = new HostSessions({ maxSessions: 4, maxPlayers: 16, joinTimeoutMs: 10_000, reconnectGraceMs: 5_000, ...opts });
+  let secrets = 0;
+  const t = new HostSessions({
+    maxSessions: 4,
+    maxPlayers: 16,
+    joinTimeoutMs: 10_000,
+    reconnectGraceMs: 5_000,
+    newReconnectSecret: () => `secret-${++secrets}`,
+    ...opts,
+  });
   const events: HostSessionEvent[] = [];
   const allow: AllowListEvent[] = [];
   t.on('session', (e) => events.push(e)).on('allow', (e) => allow.push(e));
@@ -25,8 +33,8 @@ function twoPlayers(opts: Partial<SessionTableOptions> = {}, extra = {}) {
   return h;
 }
 
-function admit(t: HostSessions, sessionId: string, playerId: string, source: { ip: string; port: number }, conn: string, now: number) {
-  return t.admit({ source, peer: sessionPeer(sessionId, playerId), connectionId: conn }, now);
+function admit(t: HostSessions, sessionId: string, playerId: string, source: { ip: string; port: number }, conn: string, now: number, reconnectSecret?: string) {
+  return t.admit({ source, peer: sessionPeer(sessionId, playerId), connectionId: conn, ...(reconnectSecret === undefined ? {} : { reconnectSecret }) }, now);
 }
 
 describe('creation and capacity', () => {
@@ -161,7 +169,7 @@ describe('admission', () => {
   it('admits an expected player from its address, binding the connection', () => {
     const { t, events } = twoPlayers();
     const r = admit(t, 's1', 'alice', { ip: '::ffff:10.0.0.1', port: 5555 }, 'ca', 5);
-    expect(r).toEqual({ ok: true, sessionId: 's1', playerId: 'alice', connectionId: 'ca', reconnect: false });
+    expect(r).toEqual({ ok: true, sessionId: 's1', playerId: 'alice', connectionId: 'ca', reconnect: false, reconnectSecret: 'secret-1' });
     expect(t.connection('ca')).toEqual({ sessionId: 's1', playerId: 'alice' });
     const st = ofType(events, 'player_status');
     expect(st.at(-1)).toMatchObject({ playerId: 'alice', previous: 'expected', status: 'connected', at: 5 });
@@ -243,12 +251,14 @@ describe('admission', () => {
     expect(t.allowList.allows(C)).toBe(false);
   });
 
-  it('replaces an older connection of the same player (reconnect before the old one timed out)', () => {
+  it('replaces an older connection of the same player when the new one presents the seat\'s reconnect secret', () => {
     const { t, events } = twoPlayers();
-    admit(t, 's1', 'alice', A, 'old', 1);
+    const first = admit(t, 's1', 'alice', A, 'old', 1);
     t.ready('old', 2);
-    const r = admit(t, 's1', 'alice', { ip: A.ip, port: 50000 }, 'new', 3);
-    expect(r).toEqual({ ok: true, sessionId: 's1', playerId: 'alice', connectionId: 'new', reconnect: true, replaced: 'old' });
+    const secret = first.ok ? first.reconnectSecret : '';
+    const r = admit(t, 's1', 'alice', { ip: A.ip, port: 50000 }, 'new', 3, secret);
+    // a fresh secret for the new connection
+    expect(r).toEqual({ ok: true, sessionId: 's1', playerId: 'alice', connectionId: 'new', reconnect: true, replaced: 'old', reconnectSecret: 'secret-2' });
     expect(ofType(events, 'close_connection')).toEqual([
       { type: 'close_connection', connectionId: 'old', sessionId: 's1', playerId: 'alice', reason: 'replaced', at: 3 },
     ]);
@@ -257,6 +267,60 @@ describe('admission', () => {
     expect(t.ready('old', 4)).toMatchObject({ ok: false, reason: 'unknown_connection' });
     // readiness survives the swap
     expect(t.session('s1')!.players[0]!.status).toBe('ready');
+  });
+
+  it('refuses a copy of a live seat\'s credential without the reconnect secret (seat_taken); the player plays on', () => {
+    const { t, events } = twoPlayers();
+    admit(t, 's1', 'alice', A, 'live', 1);
+    t.ready('live', 2);
+    // the same session cert from the same address, as behind a shared NAT
+    for (const [conn, secret] of [['copy1', undefined], ['copy2', 'secret-0'], ['copy3', '']] as const) {
+      const r = admit(t, 's1', 'alice', { ip: A.ip, port: 50000 }, conn, 3, secret);
+      expect(r).toMatchObject({ ok: false, reason: 'seat_taken' });
+      expect(r.ok ? '' : r.message).toMatch(/still connected.*reconnect secret/);
+      expect(t.connection(conn)).toBeUndefined();
+    }
+    expect(ofType(events, 'close_connection')).toEqual([]);
+    expect(ofType(events, 'admission_refused').at(-1)).toMatchObject({ reason: 'seat_taken', sessionId: 's1', playerId: 'alice' });
+    expect(t.connection('live')).toEqual({ sessionId: 's1', playerId: 'alice' });
+    expect(t.session('s1')!.players[0]).toMatchObject({ status: 'ready', connectionId: 'live' });
+    expect(t.ready('live', 4)).toEqual({ ok: true });
+  });
+
+  it('takes a replaced connection\'s secret out of use: only the latest one moves the seat', () => {
+    const { t } = twoPlayers();
+    admit(t, 's1', 'alice', A, 'c1', 1);
+    expect(admit(t, 's1', 'alice', A, 'c2', 2, 'secret-1')).toMatchObject({ ok: true, replaced: 'c1', reconnectSecret: 'secret-2' });
+    expect(admit(t, 's1', 'alice', A, 'c3', 3, 'secret-1')).toMatchObject({ ok: false, reason: 'seat_taken' });
+    expect(admit(t, 's1', 'alice', A, 'c4', 4, 'secret-2')).toMatchObject({ ok: true, replaced: 'c2', reconnectSecret: 'secret-3' });
+  });
+
+  it('admits a player whose old connection is gone, with or without the secret, and issues a new one', () => {
+    const { t } = twoPlayers();
+    admit(t, 's1', 'alice', A, 'c1', 1);
+    t.connectionClosed('c1', 2);
+    expect(admit(t, 's1', 'alice', A, 'c2', 3)).toEqual({ ok: true, sessionId: 's1', playerId: 'alice', connectionId: 'c2', reconnect: true, reconnectSecret: 'secret-2' });
+    t.connectionClosed('c2', 4);
+    expect(admit(t, 's1', 'alice', A, 'c3', 5, 'secret-2')).toMatchObject({ ok: true, reconnect: true, reconnectSecret: 'secret-3' });
+    t.connectionClosed('c3', 6);
+    // a stale or wrong secret is no reason to refuse a free seat
+    expect(admit(t, 's1', 'alice', A, 'c4', 7, 'stale')).toMatchObject({ ok: true, reconnect: true });
+  });
+
+  it('applies the same rule to netcode claims, and never puts a secret in an event', () => {
+    // the default secrets: random
+    const t = new HostSessions({ maxSessions: 1, maxPlayers: 1 });
+    const events: HostSessionEvent[] = [];
+    t.on('session', (e) => events.push(e));
+    const seat = { playerId: 'nc', address: { ip: A.ip }, netcodeClientId: 7n, displayName: 'nc' };
+    t.create(spec('n1', [seat], { transport: 'netcode' }), 0);
+    const claim = { sessionId: 'n1', playerId: 'nc', credential: { kind: 'netcode' as const, clientId: 7n } };
+    const r = t.admit({ source: A, peer: claim, connectionId: 'n-a' }, 1);
+    expect(r.ok && r.reconnectSecret).toMatch(/^[\w-]{43}$/); // 32 random bytes, base64url
+    expect(t.admit({ source: A, peer: claim, connectionId: 'n-b' }, 2)).toMatchObject({ ok: false, reason: 'seat_taken' });
+    const secret = r.ok ? r.reconnectSecret : '';
+    expect(t.admit({ source: A, peer: claim, connectionId: 'n-c', reconnectSecret: secret }, 3)).toMatchObject({ ok: true, replaced: 'n-a' });
+    expect(JSON.stringify(events, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))).not.toContain(secret);
   });
 
   it('lets a player come back within the reconnect grace, also in game', () => {

@@ -3,7 +3,7 @@
  * that speaks an earlier minor across from one that speaks the current one.
  */
 import type { z } from 'zod';
-import { authFamily, hostctlFamily, ProtocolSession, type FamilyDef } from '../../src/protocol/index.js';
+import { authFamily, hostctlFamily, hostFamily, ProtocolSession, type FamilyDef } from '../../src/protocol/index.js';
 
 /** The auth family as a 1.1 peer knew it: no account.register, no lobbyId in match.queue, no match.queued. */
 export function authFamily11(): FamilyDef {
@@ -33,6 +33,16 @@ export function authFamily10(): FamilyDef {
       'lobby.create': { ...create, response: (create.response as z.ZodObject).omit({ joinCode: true }) },
     },
     events,
+  };
+}
+
+/** The host family as 1.0 knew it: no reconnect secret in the hello or the welcome. */
+export function hostFamily10(): FamilyDef {
+  const { dialer, listener } = hostFamily.hello;
+  return {
+    ...hostFamily,
+    version: { major: 1, minor: 0 },
+    hello: { dialer: (dialer as z.ZodObject).omit({ reconnectSecret: true }), listener: (listener as z.ZodObject).omit({ reconnectSecret: true }) },
   };
 }
 

@@ -15,17 +15,28 @@ export const PlayerStatus = z.object({
 
 const SessionState = z.enum(['waiting', 'playing', 'ended']);
 
+/** 1.1: issued in each welcome; lets the same client take its seat over from a connection still open. */
+const ReconnectSecret = z.string().min(1).max(256);
+
 export const hostFamily = defineFamily({
   name: 'iyesmp-host/1',
-  version: { major: 1, minor: 0 },
+  version: { major: 1, minor: 1 },
   roles: { dialer: 'client', listener: 'host' },
   hello: {
     /**
      * Session proof. On QUIC the session certificate (mTLS) already proves who this is; `proof`
      * carries extra evidence for transports or deployments that need it (e.g. a signed token).
+     * 1.1: `reconnectSecret` is the one the last welcome for this seat gave (a 1.0 host drops it), and
+     * the welcome carries the seat's next one (a 1.0 client drops it).
      */
-    dialer: z.object({ sessionId: Id, playerId: Id, proof: bytes(4096).optional(), ext: Ext }),
-    listener: z.object({ sessionId: Id, state: SessionState, players: z.array(PlayerStatus).max(1024), ext: Ext }),
+    dialer: z.object({ sessionId: Id, playerId: Id, proof: bytes(4096).optional(), reconnectSecret: ReconnectSecret.optional(), ext: Ext }),
+    listener: z.object({
+      sessionId: Id,
+      state: SessionState,
+      players: z.array(PlayerStatus).max(1024),
+      reconnectSecret: ReconnectSecret.optional(),
+      ext: Ext,
+    }),
   },
   requests: {
     'player.ready': { from: 'dialer', request: z.object({ ready: z.boolean(), ext: Ext }), response: Empty },

@@ -126,12 +126,15 @@ export function acceptPlayer(ctx: PlayerEndpointContext, conn: PeerConnection, c
         // one seat's certificate may hold only a few connections, however many it opens
         const room = conn.admission.trust(`${peer.sessionId}/${peer.playerId}`);
         if (!room.ok) refuse(room.reason, room.message);
-        const r = ctx.sessions.admit({ source: { ip: conn.remoteHost, port: conn.remotePort }, peer, connectionId }, ctx.now());
+        const source = { ip: conn.remoteHost, port: conn.remotePort };
+        const secret = body.reconnectSecret;
+        const r = ctx.sessions.admit({ source, peer, connectionId, ...(secret !== undefined ? { reconnectSecret: secret } : {}) }, ctx.now());
         if (!r.ok) return refuse(r.reason, r.message);
         admitted = { connectionId, sessionId: r.sessionId, playerId: r.playerId, conn, proto };
         ctx.admitted(admitted, r.reconnect);
         const view = ctx.sessions.session(r.sessionId)!;
-        return { sessionId: r.sessionId, state: phaseState(view), players: roster(view.players) };
+        // the secret goes to this player alone, in the welcome; a 1.0 client drops it
+        return { sessionId: r.sessionId, state: phaseState(view), players: roster(view.players), reconnectSecret: r.reconnectSecret };
       },
     });
     proto.handle('player.ready', (body) => {
