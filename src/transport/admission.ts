@@ -126,6 +126,14 @@ export class ConnectionAdmission {
     return room;
   }
 
+  /** A trusted connection refused by its endpoint: its account count is freed now; `close` still follows. */
+  release(id: string): void {
+    const e = this.#entries.get(id);
+    if (e?.account === undefined) return;
+    this.#byAccount.add(e.account, -1);
+    e.account = undefined;
+  }
+
   close(id: string): void {
     const e = this.#entries.get(id);
     if (!e) return;

@@ -22,12 +22,18 @@ export interface ConnectionAdmissionHandle {
   trust(account?: string): AdmitResult;
   /** false: the connection may not wait for another login here (the caller closes it) */
   distrust(): boolean;
+  /**
+   * A trusted connection is being turned away (its close follows shortly): it stops counting
+   * against its account at once, so refused attempts cannot hold the account's share.
+   */
+  release(): void;
 }
 
 const NO_ADMISSION: ConnectionAdmissionHandle = {
   helloReceived: () => undefined,
   trust: () => ({ ok: true }),
   distrust: () => true,
+  release: () => undefined,
 };
 
 export interface PeerStream {

@@ -440,6 +440,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
         this.scheduleDeadlines();
         return room;
       },
+      release: () => this.admission.release(id),
     };
   }
 

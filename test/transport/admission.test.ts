@@ -89,6 +89,18 @@ describe('ConnectionAdmission', () => {
     expect(a.trust('3', 'alice').ok).toBe(true);
   });
 
+  it('a refused trusted connection released by its endpoint gives its account share back at once, and its close takes nothing twice', () => {
+    const a = admission({ maxUnauthenticated: 10, maxUnauthenticatedPerAddress: 10, maxUnauthenticatedPerCert: 10 });
+    for (const id of ['1', '2', '3', '4']) a.open(id, { address: 'a', cert: 'c' }, 0);
+    expect(a.trust('1', 'seat').ok).toBe(true);
+    expect(a.trust('2', 'seat').ok).toBe(true); // a copy of the seat's ticket, about to be refused by the host
+    expect(a.trust('3', 'seat')).toMatchObject({ ok: false, reason: 'too_many_for_account' });
+    a.release('2');
+    expect(a.trust('3', 'seat').ok).toBe(true); // the genuine rejoin is not held off by the refused copy
+    a.close('2');
+    expect(a.trust('4', 'seat')).toMatchObject({ ok: false, reason: 'too_many_for_account' });
+  });
+
   it('a logout makes the connection a stranger with a login deadline, refused when its source has no room', () => {
     const a = admission({ maxUnauthenticatedPerAddress: 1 });
     a.open('1', { address: 'a', cert: 'c' }, 0);

@@ -129,7 +129,11 @@ export function acceptPlayer(ctx: PlayerEndpointContext, conn: PeerConnection, c
         const source = { ip: conn.remoteHost, port: conn.remotePort };
         const secret = body.reconnectSecret;
         const r = ctx.sessions.admit({ source, peer, connectionId, ...(secret !== undefined ? { reconnectSecret: secret } : {}) }, ctx.now());
-        if (!r.ok) return refuse(r.reason, r.message);
+        if (!r.ok) {
+          // a refused copy of a seat's ticket must not hold the seat's connection share while it closes
+          conn.admission.release();
+          return refuse(r.reason, r.message);
+        }
         admitted = { connectionId, sessionId: r.sessionId, playerId: r.playerId, conn, proto };
         ctx.admitted(admitted, r.reconnect);
         const view = ctx.sessions.session(r.sessionId)!;
