@@ -60,7 +60,13 @@ function report(name, lines, ms) {
   const toEnd = ok.map((l) => l.endMs);
   console.log(
     `  ${name}: ${lines.length} players in ${f1(ms / 1000)} s: ${ok.length} played to a result, lost ${lost.length}, stuck ${stuck.length}` +
-      `${Object.keys(codes).length ? ` (${Object.entries(codes).map(([c, n]) => `${c} ${n}`).join(', ')})` : ''}; ${waited} waited for a host`,
+      `${
+        Object.keys(codes).length
+          ? ` (${Object.entries(codes)
+              .map(([c, n]) => `${c} ${n}`)
+              .join(', ')})`
+          : ''
+      }; ${waited} waited for a host`,
   );
   console.log(
     `    login p50 ${f1(pct(login, 50))} ms p99 ${f1(pct(login, 99))} ms; login -> game p50 ${f1(pct(toGame, 50))} ms p99 ${f1(pct(toGame, 99))} ms; ` +
@@ -103,7 +109,9 @@ async function main() {
     const after = await ask(a.child, 'stats');
     progress('load done');
 
-    console.log(`load: ${PLAYERS} players from ${GENERATORS} processes (logins spread over ${f1(SPREAD_MS / 1000)} s) on ${HOSTS} hosts x ${SLOTS} slots, QUIC on loopback`);
+    console.log(
+      `load: ${PLAYERS} players from ${GENERATORS} processes (logins spread over ${f1(SPREAD_MS / 1000)} s) on ${HOSTS} hosts x ${SLOTS} slots, QUIC on loopback`,
+    );
     report('baseline, 2 players alone', base, baseMs);
     report(`${PLAYERS} players`.padEnd(25), load, loadMs);
     console.log(`auth RSS ${mb(rssBefore)} before the load, ${mb(after.rss)} after; auth error lines: ${after.errors.count}`);

@@ -111,110 +111,143 @@ async function expectRecorded(auth: Proc, a: Proc, b: Proc): Promise<string> {
 const refusedAt = (auth: Proc, address: string) =>
   auth.lines.filter((l) => l.endpoint === 'client' && String(l.msg).startsWith('client refused:') && String(l.remote).startsWith(`${address}:`));
 
-type FloodStats = { attempted: number; kept: number; open: number; peak: number; refused: Record<string, number>; closed: Record<string, number>; done: boolean };
+type FloodStats = {
+  attempted: number;
+  kept: number;
+  open: number;
+  peak: number;
+  refused: Record<string, number>;
+  closed: Record<string, number>;
+  done: boolean;
+};
 
 describe('under attack and under load, separate processes', () => {
-  it(`${FLOOD} idle connections from one client certificate: bounded, while a real player logs in and plays`, async () => {
-    const { auth } = await authAndHost(floodToml);
-    const rssBefore = await rssOf(auth);
-    // 2-4 flood processes, all with the game build's certificate, from one address
-    const workers = Math.min(4, Math.max(2, Math.ceil(FLOOD / 250)));
-    const floods = Array.from({ length: workers }, (_, i) =>
-      startScript(procs, `flood-${i}`, 'flood.mjs', { ...client(), localHost: '127.0.0.2', count: Math.ceil(FLOOD / workers) }),
-    );
-    for (const f of floods) await waitLine(procs, f, 'ready');
-    // the players arrive while the handshakes pour in
-    await until(procs, 'the flood to fill its share', () => refusedAt(auth, '127.0.0.2').some((l) => l.reason === 'too_many_from_address'), 60_000);
-    const a = startBot(procs, d, { name: 'bot-a', flow: 'matchmake' });
-    const b = startBot(procs, d, { name: 'bot-b', flow: 'matchmake' });
-    await until(procs, 'both bots to finish the game', () => ended(a) && ended(b), 120_000);
-    await expectRecorded(auth, a, b);
-    expect([...a.find('connect-refused'), ...b.find('connect-refused')]).toEqual([]);
+  it(
+    `${FLOOD} idle connections from one client certificate: bounded, while a real player logs in and plays`,
+    async () => {
+      const { auth } = await authAndHost(floodToml);
+      const rssBefore = await rssOf(auth);
+      // 2-4 flood processes, all with the game build's certificate, from one address
+      const workers = Math.min(4, Math.max(2, Math.ceil(FLOOD / 250)));
+      const floods = Array.from({ length: workers }, (_, i) =>
+        startScript(procs, `flood-${i}`, 'flood.mjs', { ...client(), localHost: '127.0.0.2', count: Math.ceil(FLOOD / workers) }),
+      );
+      for (const f of floods) await waitLine(procs, f, 'ready');
+      // the players arrive while the handshakes pour in
+      await until(procs, 'the flood to fill its share', () => refusedAt(auth, '127.0.0.2').some((l) => l.reason === 'too_many_from_address'), 60_000);
+      const a = startBot(procs, d, { name: 'bot-a', flow: 'matchmake' });
+      const b = startBot(procs, d, { name: 'bot-b', flow: 'matchmake' });
+      await until(procs, 'both bots to finish the game', () => ended(a) && ended(b), 120_000);
+      await expectRecorded(auth, a, b);
+      expect([...a.find('connect-refused'), ...b.find('connect-refused')]).toEqual([]);
 
-    // every handshake done, then every idle connection closed by its deadline
-    const stats = async (): Promise<FloodStats[]> => {
-      const before = floods.map((f) => f.find('stats').length);
-      for (const f of floods) f.send('stats');
-      await until(procs, 'the floods to report', () => floods.every((f, i) => f.find('stats').length > before[i]!), 10_000);
-      return floods.map((f) => f.find('stats').at(-1) as unknown as FloodStats);
-    };
-    await until(procs, 'the flood to finish its handshakes', () => floods.every((f) => f.find('stats', (l) => l.done === true).length > 0), 120_000);
-    let fl = await stats();
-    for (let i = 0; i < 40 && fl.some((s) => s.open > 0); i++) {
-      await new Promise((r) => setTimeout(r, 500));
-      fl = await stats();
-    }
-    const sum = (k: 'attempted' | 'kept' | 'open') => fl.reduce((n, s) => n + s[k], 0);
-    const merged = (k: 'refused' | 'closed') => {
-      const m: Record<string, number> = {};
-      for (const s of fl) for (const [why, n] of Object.entries(s[k])) m[why] = (m[why] ?? 0) + n;
-      return m;
-    };
-    expect(sum('attempted')).toBeGreaterThanOrEqual(FLOOD);
-    expect(sum('open')).toBe(0);
-    // kept ones were closed at a deadline (no stream; a hello but no login), the rest refused at once
-    const closed = merged('closed');
-    expect(Object.keys(closed).sort()).toEqual(expect.arrayContaining(['login_timeout', 'stream_timeout']));
-    expect(sum('kept')).toBe(Object.values(closed).reduce((n, x) => n + x, 0));
-    const refusedAtAuth = refusedAt(auth, '127.0.0.2');
-    const byReason = (r: string) => refusedAtAuth.filter((l) => l.reason === r).length;
-    expect(byReason('too_many_from_address')).toBeGreaterThan(0);
-    expect(byReason('too_many_from_address') + byReason('stream_timeout') + byReason('login_timeout')).toBeGreaterThanOrEqual(sum('attempted') - PER_ADDRESS);
-    // 127.0.0.1 (the players) was never refused
-    expect(refusedAt(auth, '127.0.0.1')).toEqual([]);
-    const rssAfter = await rssOf(auth);
-    if (rssBefore !== undefined && rssAfter !== undefined) expect(rssAfter - rssBefore).toBeLessThan(150 * 1024 * 1024);
-    expect(auth.running).toBe(true);
-  }, T);
+      // every handshake done, then every idle connection closed by its deadline
+      const stats = async (): Promise<FloodStats[]> => {
+        const before = floods.map((f) => f.find('stats').length);
+        for (const f of floods) f.send('stats');
+        await until(procs, 'the floods to report', () => floods.every((f, i) => f.find('stats').length > before[i]!), 10_000);
+        return floods.map((f) => f.find('stats').at(-1) as unknown as FloodStats);
+      };
+      await until(procs, 'the flood to finish its handshakes', () => floods.every((f) => f.find('stats', (l) => l.done === true).length > 0), 120_000);
+      let fl = await stats();
+      for (let i = 0; i < 40 && fl.some((s) => s.open > 0); i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        fl = await stats();
+      }
+      const sum = (k: 'attempted' | 'kept' | 'open') => fl.reduce((n, s) => n + s[k], 0);
+      const merged = (k: 'refused' | 'closed') => {
+        const m: Record<string, number> = {};
+        for (const s of fl) for (const [why, n] of Object.entries(s[k])) m[why] = (m[why] ?? 0) + n;
+        return m;
+      };
+      expect(sum('attempted')).toBeGreaterThanOrEqual(FLOOD);
+      expect(sum('open')).toBe(0);
+      // kept ones were closed at a deadline (no stream; a hello but no login), the rest refused at once
+      const closed = merged('closed');
+      expect(Object.keys(closed).sort()).toEqual(expect.arrayContaining(['login_timeout', 'stream_timeout']));
+      expect(sum('kept')).toBe(Object.values(closed).reduce((n, x) => n + x, 0));
+      const refusedAtAuth = refusedAt(auth, '127.0.0.2');
+      const byReason = (r: string) => refusedAtAuth.filter((l) => l.reason === r).length;
+      expect(byReason('too_many_from_address')).toBeGreaterThan(0);
+      expect(byReason('too_many_from_address') + byReason('stream_timeout') + byReason('login_timeout')).toBeGreaterThanOrEqual(sum('attempted') - PER_ADDRESS);
+      // 127.0.0.1 (the players) was never refused
+      expect(refusedAt(auth, '127.0.0.1')).toEqual([]);
+      const rssAfter = await rssOf(auth);
+      if (rssBefore !== undefined && rssAfter !== undefined) expect(rssAfter - rssBefore).toBeLessThan(150 * 1024 * 1024);
+      expect(auth.running).toBe(true);
+    },
+    T,
+  );
 
-  it(`${PLAYERS} players on 2 hosts x ${SLOTS} slots: every one reaches a game and a result`, async () => {
-    const { auth } = await authAndHost();
-    const h2 = startHost(procs, d, 'host-2', host2.toml);
-    await waitLine(procs, h2, 'registered with the auth server');
-    const workers = Math.min(4, Math.max(2, Math.ceil(PLAYERS / 100)));
-    const share = PLAYERS / workers;
-    const gens = Array.from({ length: workers }, (_, i) =>
-      startScript(procs, `players-${i}`, 'players.mjs', { ...client(), count: share, prefix: `w${i}p`, spreadMs: 2_000, maxMs: 150_000 }),
-    );
-    await until(procs, 'every load generator to finish', () => gens.every((g) => g.find('done').length > 0), 170_000);
-    const players = gens.flatMap((g) => g.find('player'));
-    const failed = players.filter((p) => p.ok !== true);
-    expect(failed).toEqual([]);
-    expect(players).toHaveLength(PLAYERS);
-    expect(players.every((p) => p.reason === 'completed' && typeof p.outcome === 'string')).toBe(true);
-    // one session per pair, each with a recorded result from one of the two hosts
-    const sessions = new Set(players.map((p) => p.sessionId as string));
-    expect(sessions.size).toBe(PLAYERS / 2);
-    await until(procs, 'every result recorded', () => auth.find('session results recorded', (l) => sessions.has(l.sessionId as string)).length === sessions.size, 30_000);
-    const hosts = new Set(auth.find('session results recorded', (l) => sessions.has(l.sessionId as string)).map((l) => l.host));
-    expect([...hosts].sort()).toEqual(['host-1', 'host-2']);
-    // more players than slots: some had to wait for a host, and were told so
-    const waited = players.filter((p) => (p.phases as string[]).some((ph) => ph.startsWith('waiting')));
-    console.log(`${PLAYERS} players, ${sessions.size} sessions on 2 x ${SLOTS} slots; ${waited.length} waited for a host`);
-  }, T);
+  it(
+    `${PLAYERS} players on 2 hosts x ${SLOTS} slots: every one reaches a game and a result`,
+    async () => {
+      const { auth } = await authAndHost();
+      const h2 = startHost(procs, d, 'host-2', host2.toml);
+      await waitLine(procs, h2, 'registered with the auth server');
+      const workers = Math.min(4, Math.max(2, Math.ceil(PLAYERS / 100)));
+      const share = PLAYERS / workers;
+      const gens = Array.from({ length: workers }, (_, i) =>
+        startScript(procs, `players-${i}`, 'players.mjs', { ...client(), count: share, prefix: `w${i}p`, spreadMs: 2_000, maxMs: 150_000 }),
+      );
+      await until(procs, 'every load generator to finish', () => gens.every((g) => g.find('done').length > 0), 170_000);
+      const players = gens.flatMap((g) => g.find('player'));
+      const failed = players.filter((p) => p.ok !== true);
+      expect(failed).toEqual([]);
+      expect(players).toHaveLength(PLAYERS);
+      expect(players.every((p) => p.reason === 'completed' && typeof p.outcome === 'string')).toBe(true);
+      // one session per pair, each with a recorded result from one of the two hosts
+      const sessions = new Set(players.map((p) => p.sessionId as string));
+      expect(sessions.size).toBe(PLAYERS / 2);
+      await until(
+        procs,
+        'every result recorded',
+        () => auth.find('session results recorded', (l) => sessions.has(l.sessionId as string)).length === sessions.size,
+        30_000,
+      );
+      const hosts = new Set(auth.find('session results recorded', (l) => sessions.has(l.sessionId as string)).map((l) => l.host));
+      expect([...hosts].sort()).toEqual(['host-1', 'host-2']);
+      // more players than slots: some had to wait for a host, and were told so
+      const waited = players.filter((p) => (p.phases as string[]).some((ph) => ph.startsWith('waiting')));
+      console.log(`${PLAYERS} players, ${sessions.size} sessions on 2 x ${SLOTS} slots; ${waited.length} waited for a host`);
+    },
+    T,
+  );
 
-  it('a second registered host cannot write the first host’s live session; the real results are recorded', async () => {
-    const { auth } = await authAndHost();
-    const a = startBot(procs, d, { name: 'bot-a', flow: 'matchmake', hold: true });
-    const b = startBot(procs, d, { name: 'bot-b', flow: 'matchmake', hold: true });
-    await until(procs, 'the game to begin for both bots', () => a.find('state').length > 0 && b.find('state').length > 0, 120_000);
-    const sessionId = a.find('ticket')[0]!.sessionId as string;
-    // X (the first of the begin order) will win: the forger says the other one did
-    const order = a.find('begin')[0]!.order as string[];
-    const forger = startScript(procs, 'forger', 'forger.mjs', { ...client(), auth: `127.0.0.1:${d.hostsPort}`, cert: host2.cert, key: host2.key, name: 'host-2', sessionId, winner: order[1] });
-    await waitLine(procs, forger, 'registered');
-    expect(await waitLine(procs, forger, 'results')).toMatchObject({ outcome: 'session.wrong_host' });
-    expect(await waitLine(procs, forger, 'telemetry')).toMatchObject({ outcome: 'session.wrong_host' });
-    const warned = (what: string) => (l: Line) => l.msg === `${what} refused: host host-2 reported on a session of host host-1` && l.sessionId === sessionId;
-    expect(auth.lines.filter(warned('results'))).toHaveLength(1);
-    expect(auth.lines.filter(warned('telemetry'))).toHaveLength(1);
+  it(
+    'a second registered host cannot write the first host’s live session; the real results are recorded',
+    async () => {
+      const { auth } = await authAndHost();
+      const a = startBot(procs, d, { name: 'bot-a', flow: 'matchmake', hold: true });
+      const b = startBot(procs, d, { name: 'bot-b', flow: 'matchmake', hold: true });
+      await until(procs, 'the game to begin for both bots', () => a.find('state').length > 0 && b.find('state').length > 0, 120_000);
+      const sessionId = a.find('ticket')[0]!.sessionId as string;
+      // X (the first of the begin order) will win: the forger says the other one did
+      const order = a.find('begin')[0]!.order as string[];
+      const forger = startScript(procs, 'forger', 'forger.mjs', {
+        ...client(),
+        auth: `127.0.0.1:${d.hostsPort}`,
+        cert: host2.cert,
+        key: host2.key,
+        name: 'host-2',
+        sessionId,
+        winner: order[1],
+      });
+      await waitLine(procs, forger, 'registered');
+      expect(await waitLine(procs, forger, 'results')).toMatchObject({ outcome: 'session.wrong_host' });
+      expect(await waitLine(procs, forger, 'telemetry')).toMatchObject({ outcome: 'session.wrong_host' });
+      const warned = (what: string) => (l: Line) => l.msg === `${what} refused: host host-2 reported on a session of host host-1` && l.sessionId === sessionId;
+      expect(auth.lines.filter(warned('results'))).toHaveLength(1);
+      expect(auth.lines.filter(warned('telemetry'))).toHaveLength(1);
 
-    a.send('go');
-    b.send('go');
-    await until(procs, 'both bots to finish the game', () => ended(a) && ended(b), 120_000);
-    await expectRecorded(auth, a, b);
-    const winner = (a.find('end')[0]!.results as Array<{ playerId: string; outcome: string }>).find((r) => r.outcome === 'win')!;
-    expect(winner.playerId).toBe(order[0]);
-    expect(auth.find('session results recorded', (l) => l.sessionId === sessionId)).toHaveLength(1);
-  }, T);
+      a.send('go');
+      b.send('go');
+      await until(procs, 'both bots to finish the game', () => ended(a) && ended(b), 120_000);
+      await expectRecorded(auth, a, b);
+      const winner = (a.find('end')[0]!.results as Array<{ playerId: string; outcome: string }>).find((r) => r.outcome === 'win')!;
+      expect(winner.playerId).toBe(order[0]);
+      expect(auth.find('session results recorded', (l) => l.sessionId === sessionId)).toHaveLength(1);
+    },
+    T,
+  );
 });

@@ -59,54 +59,58 @@ const ended = (p: Proc) => p.find('end').length > 0 || p.find('game-error').leng
 const errorsOf = (p: Proc) => p.lines.filter((l) => typeof l.level === 'number' && l.level >= 50);
 
 describe('wire fuzz, separate processes', () => {
-  it(`${FRAMES} hostile frames on each of the three ports: no crash, no error, and a real pair still plays`, async () => {
-    const auth = startAuth(procs, d);
-    await waitLine(procs, auth, 'auth server listening');
-    const host = startHost(procs, d);
-    await waitLine(procs, host, 'registered with the auth server');
-    const [authRss, hostRss] = [await rssOf(auth), await rssOf(host)];
+  it(
+    `${FRAMES} hostile frames on each of the three ports: no crash, no error, and a real pair still plays`,
+    async () => {
+      const auth = startAuth(procs, d);
+      await waitLine(procs, auth, 'auth server listening');
+      const host = startHost(procs, d);
+      await waitLine(procs, host, 'registered with the auth server');
+      const [authRss, hostRss] = [await rssOf(auth), await rssOf(host)];
 
-    const common = { auth: `127.0.0.1:${d.clientsPort}`, ca: d.ca, cert: d.client.cert, key: d.client.key, frames: FRAMES, maxMs: 150_000 };
-    const fuzzers = [
-      startScript(procs, 'fuzz-auth', 'fuzzer.mjs', { ...common, target: 'auth', seed: 1 }),
-      startScript(procs, 'fuzz-hostctl', 'fuzzer.mjs', {
-        ...common,
-        target: 'hostctl',
-        hostctl: `127.0.0.1:${d.hostsPort}`,
-        cert: host2.cert,
-        key: host2.key,
-        hostName: 'host-2',
-        seed: 2,
-      }),
-      startScript(procs, 'fuzz-host', 'fuzzer.mjs', { ...common, target: 'host', seed: 3 }),
-    ];
-    await until(procs, 'every fuzzer to finish', () => fuzzers.every((f) => f.find('done').length > 0 || !f.running), 170_000);
-    for (const f of fuzzers) {
-      const done = f.find('done')[0];
-      console.log(`${f.name}: ${JSON.stringify(done)}`);
-      expect(done, `${f.name} finished`).toBeDefined();
-      expect(done!.frames).toBeGreaterThanOrEqual(FRAMES);
-      expect(done!.connections).toBeGreaterThan(0);
-      // every kind of hostile frame was sent
-      expect(Object.keys(done!.byKind as object).length).toBeGreaterThanOrEqual(10);
-    }
+      const common = { auth: `127.0.0.1:${d.clientsPort}`, ca: d.ca, cert: d.client.cert, key: d.client.key, frames: FRAMES, maxMs: 150_000 };
+      const fuzzers = [
+        startScript(procs, 'fuzz-auth', 'fuzzer.mjs', { ...common, target: 'auth', seed: 1 }),
+        startScript(procs, 'fuzz-hostctl', 'fuzzer.mjs', {
+          ...common,
+          target: 'hostctl',
+          hostctl: `127.0.0.1:${d.hostsPort}`,
+          cert: host2.cert,
+          key: host2.key,
+          hostName: 'host-2',
+          seed: 2,
+        }),
+        startScript(procs, 'fuzz-host', 'fuzzer.mjs', { ...common, target: 'host', seed: 3 }),
+      ];
+      await until(procs, 'every fuzzer to finish', () => fuzzers.every((f) => f.find('done').length > 0 || !f.running), 170_000);
+      for (const f of fuzzers) {
+        const done = f.find('done')[0];
+        console.log(`${f.name}: ${JSON.stringify(done)}`);
+        expect(done, `${f.name} finished`).toBeDefined();
+        expect(done!.frames).toBeGreaterThanOrEqual(FRAMES);
+        expect(done!.connections).toBeGreaterThan(0);
+        // every kind of hostile frame was sent
+        expect(Object.keys(done!.byKind as object).length).toBeGreaterThanOrEqual(10);
+      }
 
-    expect(auth.running).toBe(true);
-    expect(host.running).toBe(true);
-    expect(errorsOf(auth)).toEqual([]);
-    expect(errorsOf(host)).toEqual([]);
-    const [authRss2, hostRss2] = [await rssOf(auth), await rssOf(host)];
-    if (authRss !== undefined && authRss2 !== undefined) expect(authRss2 - authRss).toBeLessThan(150 * 1024 * 1024);
-    if (hostRss !== undefined && hostRss2 !== undefined) expect(hostRss2 - hostRss).toBeLessThan(150 * 1024 * 1024);
+      expect(auth.running).toBe(true);
+      expect(host.running).toBe(true);
+      expect(errorsOf(auth)).toEqual([]);
+      expect(errorsOf(host)).toEqual([]);
+      const [authRss2, hostRss2] = [await rssOf(auth), await rssOf(host)];
+      if (authRss !== undefined && authRss2 !== undefined) expect(authRss2 - authRss).toBeLessThan(150 * 1024 * 1024);
+      if (hostRss !== undefined && hostRss2 !== undefined) expect(hostRss2 - hostRss).toBeLessThan(150 * 1024 * 1024);
 
-    // the canary: a real pair logs in, is matched, plays and gets its result recorded
-    const a = startBot(procs, d, { name: 'canary-a', flow: 'matchmake' });
-    const b = startBot(procs, d, { name: 'canary-b', flow: 'matchmake' });
-    await until(procs, 'both canaries to finish the game', () => ended(a) && ended(b), 120_000);
-    const [ea, eb] = [a.find('end')[0], b.find('end')[0]];
-    expect(ea).toMatchObject({ reason: 'completed' });
-    expect(eb?.results).toEqual(ea!.results);
-    const sessionId = a.find('ticket')[0]!.sessionId as string;
-    expect(await waitLine(procs, auth, 'session results recorded', (l) => l.sessionId === sessionId)).toMatchObject({ host: 'host-1', players: 2 });
-  }, T);
+      // the canary: a real pair logs in, is matched, plays and gets its result recorded
+      const a = startBot(procs, d, { name: 'canary-a', flow: 'matchmake' });
+      const b = startBot(procs, d, { name: 'canary-b', flow: 'matchmake' });
+      await until(procs, 'both canaries to finish the game', () => ended(a) && ended(b), 120_000);
+      const [ea, eb] = [a.find('end')[0], b.find('end')[0]];
+      expect(ea).toMatchObject({ reason: 'completed' });
+      expect(eb?.results).toEqual(ea!.results);
+      const sessionId = a.find('ticket')[0]!.sessionId as string;
+      expect(await waitLine(procs, auth, 'session results recorded', (l) => l.sessionId === sessionId)).toMatchObject({ host: 'host-1', players: 2 });
+    },
+    T,
+  );
 });

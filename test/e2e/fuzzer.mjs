@@ -8,7 +8,8 @@
  * fixed seed (a failure can be replayed).
  *
  *   node test/e2e/fuzzer.mjs '{"target":"auth"|"hostctl"|"host","auth":"127.0.0.1:port","hostctl"?:"127.0.0.1:port",
- *                              "ca","cert","key","hostName"?,"frames":300,"seed"?:1,"parallel"?:4,"maxMs"?:120000}'
+ *                              "ca","cert","key","hostName"?,"frames":300,"seed"?:1,"parallel"?:4,"maxChunks"?:6,
+ *                              "softWeight"?:0,"maxSoft"?:100,"maxMs"?:120000}'
  *
  * target auth: the Auth players port with the client certificate; hostctl: the Auth hosts port
  * with a host certificate (`hostName` is its name); host: a Host's players port, with the session
@@ -79,15 +80,18 @@ const chunk = fc.oneof(
   fc
     .tuple(fc.integer({ min: 64 * 1024 + 1, max: 0xffff_ffff }), fc.uint8Array({ maxLength: 64 }))
     .map(([n, rest]) => ({ kind: 'oversized_prefix', bytes: concat(prefix(n), rest) })),
-  fc
-    .tuple(fc.jsonValue({ maxDepth: 2 }), fc.double({ min: 0, max: 0.99, noNaN: true }))
-    .map(([v, cut]) => {
-      const f = frame(v);
-      return { kind: 'truncated', bytes: f.subarray(0, Math.max(1, Math.floor(f.byteLength * cut))), end: true };
-    }),
+  fc.tuple(fc.jsonValue({ maxDepth: 2 }), fc.double({ min: 0, max: 0.99, noNaN: true })).map(([v, cut]) => {
+    const f = frame(v);
+    return { kind: 'truncated', bytes: f.subarray(0, Math.max(1, Math.floor(f.byteLength * cut))), end: true };
+  }),
   fc.tuple(fc.integer({ min: 33, max: 20_000 }), fc.boolean()).map(([depth, map]) => ({ kind: 'deep_nesting', bytes: nested(depth, map) })),
   fc
-    .record({ kind: fc.oneof(kinds, fc.string({ maxLength: 8 }), fc.integer()), id: reqId, type: fc.oneof(fc.string({ maxLength: 16 }), fc.integer()), body: anyValue })
+    .record({
+      kind: fc.oneof(kinds, fc.string({ maxLength: 8 }), fc.integer()),
+      id: reqId,
+      type: fc.oneof(fc.string({ maxLength: 16 }), fc.integer()),
+      body: anyValue,
+    })
     .map((v) => ({ kind: 'wrong_types', bytes: frame(v) })),
   fc
     .record({
@@ -105,23 +109,46 @@ const chunk = fc.oneof(
       body: fc.oneof(anyValue, fc.dictionary(fc.string({ maxLength: 12 }), anyValue, { maxKeys: 8 })),
     })
     .map((v) => ({ kind: 'bad_body', bytes: frame(v) })),
-  fc
-    .constantFrom('string', 'array', 'map', 'bin')
-    .chain((what) =>
-      fc.constantFrom('request', 'event', 'hello').map((k) => {
-        const huge = {
-          string: 'x'.repeat(16 * 1024),
-          array: Array.from({ length: 4096 }, (_, i) => i),
-          map: Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, i])),
-          bin: new Uint8Array(60 * 1024),
-        }[what];
-        return { kind: `huge_${what}`, bytes: frame({ kind: k, id: 1, type: dialerRequests[0], body: { ext: huge, name: huge } }) };
-      }),
-    ),
+  fc.constantFrom('string', 'array', 'map', 'bin').chain((what) =>
+    fc.constantFrom('request', 'event', 'hello').map((k) => {
+      const huge = {
+        string: 'x'.repeat(16 * 1024),
+        array: Array.from({ length: 4096 }, (_, i) => i),
+        map: Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, i])),
+        bin: new Uint8Array(60 * 1024),
+      }[what];
+      return { kind: `huge_${what}`, bytes: frame({ kind: k, id: 1, type: dialerRequests[0], body: { ext: huge, name: huge } }) };
+    }),
+  ),
   fc.constant({ kind: 'max_prefix', bytes: prefix(0xffff_ffff) }),
 );
-/** A stream's script: maybe a valid hello first, then 1-6 hostile chunks. */
-const script = fc.record({ hello: fc.boolean(), chunks: fc.array(chunk, { minLength: 1, maxLength: 6 }) });
+/**
+ * Requests a server answers with an error but that leave the stream open (an unknown type, a known
+ * type with a wrong body), so one stream after a valid hello carries many of them.
+ */
+const softChunk = fc.oneof(
+  fc
+    .record({ id: fc.integer({ min: 1, max: 0xffff_ffff }), type: fc.stringMatching(/^[a-z][a-z0-9_]{0,12}\.[a-z][a-z0-9_]{0,12}$/), body: anyValue })
+    .map((v) => ({ kind: 'soft_unknown_type', bytes: frame({ kind: 'request', ...v }) })),
+  fc
+    .record({
+      id: fc.integer({ min: 1, max: 0xffff_ffff }),
+      type: fc.constantFrom(...dialerRequests),
+      body: fc.dictionary(fc.string({ maxLength: 12 }), anyValue, { maxKeys: 8 }),
+    })
+    .map((v) => ({ kind: 'soft_bad_body', bytes: frame({ kind: 'request', ...v }) })),
+);
+/**
+ * A stream's script: maybe a valid hello first, then 1-6 (`maxChunks`) hostile chunks; with weight
+ * `softWeight` (default 0) instead a valid hello and up to `maxSoft` requests of `softChunk`.
+ */
+const script = fc.oneof(
+  { weight: 1, arbitrary: fc.record({ hello: fc.boolean(), chunks: fc.array(chunk, { minLength: 1, maxLength: cfg.maxChunks ?? 6 }) }) },
+  {
+    weight: cfg.softWeight ?? 0,
+    arbitrary: fc.record({ hello: fc.constant(true), chunks: fc.array(softChunk, { minLength: 1, maxLength: cfg.maxSoft ?? 100 }) }),
+  },
+);
 
 let batch = 0;
 let pendingScripts = [];
@@ -178,10 +205,10 @@ function target() {
 const st = { frames: 0, connections: 0, streams: 0, refused: {}, closed: {}, byKind: {} };
 const bump = (o, k) => (o[k] = (o[k] ?? 0) + 1);
 
-/** Reads whatever the server answers on a stream, for at most `ms`, so flow control never stalls it. */
-async function drain(readable, ms) {
+/** Reads whatever the server answers on a stream until it ends or `ms` after `written`, so flow control never stalls it. */
+async function drain(readable, written, ms) {
   const reader = readable.getReader();
-  const stop = sleep(ms).then(() => 'timeout');
+  const stop = written.then(() => sleep(ms)).then(() => 'timeout');
   try {
     for (;;) {
       const r = await Promise.race([reader.read(), stop]);
@@ -203,7 +230,8 @@ async function oneStream(conn, t) {
     return; // the server closed the connection meanwhile
   }
   st.streams++;
-  const reading = drain(stream.readable, 150);
+  let written;
+  const reading = drain(stream.readable, new Promise((r) => (written = r)), 150);
   const writer = stream.writable.getWriter();
   try {
     if (s.hello) await writer.write(frame({ kind: 'hello', family: family.name, protocol: family.version, game: '1.0.0', body: t.hello }));
@@ -217,6 +245,7 @@ async function oneStream(conn, t) {
   } catch {
     // the server reset the stream or closed the connection mid-script: expected
   }
+  written();
   await reading;
 }
 

@@ -253,7 +253,8 @@ export async function addHost(d: Deployment, name: string): Promise<ExtraHost> {
   const issued = out.data.issued[0]!;
   const playersPort = await freeUdpPort();
   const toml = `${name}.toml`;
-  await iyesmp(d.dir, ['config', 'scaffold', 'host', '--dir', 'pki', '--name', name, '--public-address', '127.0.0.1', '--auth-server', `127.0.0.1:${d.hostsPort}`, '--out', toml]);
+  const auth = `127.0.0.1:${d.hostsPort}`;
+  await iyesmp(d.dir, ['config', 'scaffold', 'host', '--dir', 'pki', '--name', name, '--public-address', '127.0.0.1', '--auth-server', auth, '--out', toml]);
   await editToml(d.dir, toml, hostEdits(playersPort, d.options));
   return { name, toml, playersPort, cert: issued.certPath, key: issued.keyPath };
 }
