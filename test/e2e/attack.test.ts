@@ -192,7 +192,8 @@ describe('under attack and under load, separate processes', () => {
       );
       await until(procs, 'every load generator to finish', () => gens.every((g) => g.find('done').length > 0), 170_000);
       const players = gens.flatMap((g) => g.find('player'));
-      const failed = players.filter((p) => p.ok !== true);
+      // none lost, none stuck, so none saw a bare `timeout` either
+    const failed = players.filter((p) => p.ok !== true);
       expect(failed).toEqual([]);
       expect(players).toHaveLength(PLAYERS);
       expect(players.every((p) => p.reason === 'completed' && typeof p.outcome === 'string')).toBe(true);
