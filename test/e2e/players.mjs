@@ -9,8 +9,10 @@
  *   {"ev":"done","players","ok","failed","stuck"}                             (stuck: still going at maxMs)
  *
  *   node test/e2e/players.mjs '{"auth":"127.0.0.1:port","ca","cert","key","count":40,"prefix":"p",
- *                              "rounds"?:1,"spreadMs"?:0,"matchTimeoutMs"?:120000,"maxMs"?:170000}'
+ *                              "rounds"?:1,"spreadMs"?:0,"addressPrefix"?:"127.1.0","matchTimeoutMs"?:120000,"maxMs"?:170000}'
  *
+ * addressPrefix: player i connects (to Auth, then to its host) from `<prefix>.<i % 250 + 1>`, as a
+ * crowd comes from many addresses; unset: the default source address for all.
  * loginMs: connect to logged in; gameMs: logged in to the game's first state (login to game);
  * endMs: logged in to the game's result. `rounds` > 1 makes each player play again after its game.
  */
@@ -62,7 +64,7 @@ function play(game) {
   return { started, result: game.result };
 }
 
-async function player(name, round) {
+async function player(name, i, round) {
   const phases = [];
   let stage = 'connect';
   let client;
@@ -75,6 +77,7 @@ async function player(name, round) {
       trust: { caPem: cfg.ca },
       gameVersion: '1.0.0',
       connectTimeoutMs: 30_000,
+      ...(cfg.addressPrefix ? { localHost: `${cfg.addressPrefix}.${(i % 250) + 1}` } : {}),
     });
     stage = 'login';
     await client.login({ method: 'guest', displayName: name });
@@ -123,7 +126,7 @@ await Promise.all(
     // spread the logins a little: a real crowd does not arrive in one tick
     await sleep(((cfg.spreadMs ?? 0) * i) / count);
     pending.add(name);
-    for (let r = 0; r < rounds; r++) await player(name, r);
+    for (let r = 0; r < rounds; r++) await player(name, i, r);
     pending.delete(name);
   }),
 );
