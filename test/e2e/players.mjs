@@ -25,13 +25,16 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const count = cfg.count ?? 2;
 const rounds = cfg.rounds ?? 1;
-const pending = new Set();
+/** name -> where that player is: { stage, phases } */
+const pending = new Map();
 let ok = 0;
 let failed = 0;
 
 // never outlive a test run: whoever is still playing is reported stuck
 setTimeout(() => {
-  for (const name of pending) out('player', { name, ok: false, stage: 'stuck', code: 'stuck', message: `still going after ${cfg.maxMs ?? 170_000} ms` });
+  for (const [name, at] of pending) {
+    out('player', { name, ok: false, stage: 'stuck', code: 'stuck', message: `still at ${at.stage} after ${cfg.maxMs ?? 170_000} ms`, phases: at.phases });
+  }
   out('done', { players: count * rounds, ok, failed, stuck: pending.size });
   process.exit(3);
 }, cfg.maxMs ?? 170_000).unref();
@@ -66,7 +69,8 @@ function play(game) {
 
 async function player(name, i, round) {
   const phases = [];
-  let stage = 'connect';
+  const at = { stage: 'connect', phases };
+  pending.set(name, at);
   let client;
   try {
     const t0 = performance.now();
@@ -79,10 +83,10 @@ async function player(name, i, round) {
       connectTimeoutMs: 30_000,
       ...(cfg.addressPrefix ? { localHost: `${cfg.addressPrefix}.${(i % 250) + 1}` } : {}),
     });
-    stage = 'login';
+    at.stage = 'login';
     await client.login({ method: 'guest', displayName: name });
     const t1 = performance.now();
-    stage = 'match';
+    at.stage = 'match';
     const ticket = await client.matchmake({
       mode: 'tictactoe',
       timeoutMs: cfg.matchTimeoutMs ?? 120_000,
@@ -91,9 +95,9 @@ async function player(name, i, round) {
         if (phases.at(-1) !== p) phases.push(p);
       },
     });
-    stage = 'join';
+    at.stage = 'join';
     const game = await client.joinHost(ticket);
-    stage = 'play';
+    at.stage = 'play';
     const { started, result } = play(game);
     await game.ready();
     const end = await result;
@@ -114,7 +118,7 @@ async function player(name, i, round) {
     });
   } catch (err) {
     failed++;
-    out('player', { name, round, ok: false, stage, ...errInfo(err), phases });
+    out('player', { name, round, ok: false, stage: at.stage, ...errInfo(err), phases });
   } finally {
     await client?.close().catch(() => undefined);
   }
@@ -125,7 +129,6 @@ await Promise.all(
     const name = `${cfg.prefix ?? 'p'}${i}`;
     // spread the logins a little: a real crowd does not arrive in one tick
     await sleep(((cfg.spreadMs ?? 0) * i) / count);
-    pending.add(name);
     for (let r = 0; r < rounds; r++) await player(name, i, r);
     pending.delete(name);
   }),
