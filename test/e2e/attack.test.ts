@@ -9,10 +9,12 @@
  * - a second registered host (forger.mjs) reports forged results for the first host's live session:
  *   refused and logged, while the real results are recorded.
  *
- * Size: IYESMP_ATTACK_SCALE (1 = the issue's figures: 1,000 idle connections; 400 players on 64
- * slots). Its CI default, 0.2 (200 connections; 80 players on 2 hosts x 6 slots), keeps the file
- * under ~90 s on a 2-core machine, where mutual-TLS handshakes run at ~25-45/s. The full size runs
- * in the benches: `BENCH_FLOOD=1000 node bench/idle-flood.bench.js`, `node bench/load.bench.js`.
+ * Size: the flood is the issue's 1,000 connections (most are refused right after their handshake,
+ * ~20 s here). The load is IYESMP_ATTACK_SCALE x the issue's 400 players on 64 slots; its CI
+ * default, 0.2 (80 players on 2 hosts x 6 slots), keeps the file under ~90 s on a 2-core machine,
+ * where a crowd's mutual-TLS handshakes, host joins and games share the cores with the servers. At
+ * scale 1 on such a machine the handshakes saturate and players fail at connect: the full size is
+ * measured, not asserted, by `node bench/load.bench.js` (1,000 players; BENCH_PLAYERS=400).
  *
  * Build first (these tests run dist/): npx tsc -p tsconfig.json && npx vitest run test/e2e/attack.test.ts
  */
@@ -37,7 +39,7 @@ import {
 } from './harness.js';
 
 const SCALE = Number(process.env.IYESMP_ATTACK_SCALE ?? 0.2);
-const FLOOD = Math.max(100, Math.round(1000 * SCALE));
+const FLOOD = 1000;
 const PLAYERS = Math.max(8, 2 * Math.round(200 * SCALE));
 /** sessions per host; two hosts */
 const SLOTS = Math.max(2, Math.round(32 * SCALE));
