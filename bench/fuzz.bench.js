@@ -9,7 +9,7 @@
 // the error lines they logged, whether they are alive, and the canary's latency beside a baseline
 // without fuzzing (same run).
 //
-// Run after `npm run build`: node bench/fuzz.bench.js   (long: handshakes bound it, ~50 frames/s per port on 2 cores: ~20 min)
+// Run after `npm run build`: node bench/fuzz.bench.js   (long: handshakes bound it, ~85 frames/s per port on 2 cores: ~10 min)
 // Quick check: BENCH_QUICK=1 node bench/fuzz.bench.js   (1,000 frames per port, about a minute)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
