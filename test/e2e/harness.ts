@@ -168,47 +168,49 @@ export interface Deployment {
   clientsPort: number;
   hostsPort: number;
   playersPort: number;
+  options: DeploymentOptions;
   cleanup(): Promise<void>;
 }
+
+/** Extra keys for the scaffolded configs (commented-out defaults may be set too). */
+export interface DeploymentOptions {
+  auth?: TomlEdit[];
+  /** applied to every host's config */
+  host?: TomlEdit[];
+}
+
+export type TomlEdit = [section: string, key: string, value: string | number];
 
 /**
  * A dev PKI (`certs init --yes --insecure-no-passphrase`, Auth and host-1 on 127.0.0.1) and the
  * configs `config scaffold` writes, on free loopback ports, with short heartbeats and re-dials so
  * a lost host or Auth server shows within seconds.
  */
-export async function makeDeployment(): Promise<Deployment> {
+export async function makeDeployment(opts: DeploymentOptions = {}): Promise<Deployment> {
   const dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-e2e-'));
   try {
-    return await deploy(dir);
+    return await deploy(dir, opts);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
 }
 
-async function deploy(dir: string): Promise<Deployment> {
+async function deploy(dir: string, opts: DeploymentOptions): Promise<Deployment> {
   await iyesmp(dir, ['certs', 'init', '--yes', '--insecure-no-passphrase', '--dir', 'pki', '--auth-ip', '127.0.0.1', '--host-ip', '127.0.0.1', '--json']);
   const [clientsPort, hostsPort, playersPort] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
   await iyesmp(dir, ['config', 'scaffold', 'auth', '--dir', 'pki', '--out', 'auth.toml']);
   await iyesmp(dir, ['config', 'scaffold', 'host', '--dir', 'pki', '--name', 'host-1', '--public-address', '127.0.0.1', '--auth-server', `127.0.0.1:${hostsPort}`, '--out', 'host.toml']);
-  const edit = async (file: string, keys: Array<[section: string, key: string, value: string | number]>) => {
-    let text = await readFile(path.join(dir, file), 'utf8');
-    for (const [section, key, value] of keys) text = setKey(text, file, section, key, value);
-    await writeFile(path.join(dir, file), text);
-  };
-  await edit('auth.toml', [
+  await editToml(dir, 'auth.toml', [
     ['listen.clients', 'address', '"127.0.0.1"'],
     ['listen.clients', 'port', clientsPort],
     ['listen.hosts', 'address', '"127.0.0.1"'],
     ['listen.hosts', 'port', hostsPort],
     ['hosts', 'heartbeat_interval_seconds', 1],
     ['hosts', 'missed_heartbeats', 3],
+    ...(opts.auth ?? []),
   ]);
-  await edit('host.toml', [
-    ['listen', 'address', '"127.0.0.1"'],
-    ['transports.quic', 'port', playersPort],
-    ['auth', 'reconnect_max_seconds', 1],
-  ]);
+  await editToml(dir, 'host.toml', hostEdits(playersPort, opts));
   const pki = path.join(dir, 'pki');
   return {
     dir,
@@ -219,17 +221,52 @@ async function deploy(dir: string): Promise<Deployment> {
     clientsPort,
     hostsPort,
     playersPort,
+    options: opts,
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 }
 
-/** Sets `key = value` inside `[section]` of a scaffolded TOML file (the key must be there, uncommented). */
+async function editToml(dir: string, file: string, keys: TomlEdit[]): Promise<void> {
+  let text = await readFile(path.join(dir, file), 'utf8');
+  for (const [section, key, value] of keys) text = setKey(text, file, section, key, value);
+  await writeFile(path.join(dir, file), text);
+}
+
+function hostEdits(playersPort: number, opts: DeploymentOptions): TomlEdit[] {
+  return [['listen', 'address', '"127.0.0.1"'], ['transports.quic', 'port', playersPort], ['auth', 'reconnect_max_seconds', 1], ...(opts.host ?? [])];
+}
+
+export interface ExtraHost {
+  name: string;
+  toml: string;
+  playersPort: number;
+  /** its host certificate and key, for scripts that speak hostctl as this host */
+  cert: string;
+  key: string;
+}
+
+/** Another host of the deployment: its certificate (`certs issue host`) and scaffolded config on a free port. */
+export async function addHost(d: Deployment, name: string): Promise<ExtraHost> {
+  const out = JSON.parse((await iyesmp(d.dir, ['certs', 'issue', 'host', name, '--ip', '127.0.0.1', '--dir', 'pki', '--json'])).stdout) as {
+    data: { issued: Array<{ certPath: string; keyPath: string }> };
+  };
+  const issued = out.data.issued[0]!;
+  const playersPort = await freeUdpPort();
+  const toml = `${name}.toml`;
+  const auth = `127.0.0.1:${d.hostsPort}`;
+  await iyesmp(d.dir, ['config', 'scaffold', 'host', '--dir', 'pki', '--name', name, '--public-address', '127.0.0.1', '--auth-server', auth, '--out', toml]);
+  await editToml(d.dir, toml, hostEdits(playersPort, d.options));
+  return { name, toml, playersPort, cert: issued.certPath, key: issued.keyPath };
+}
+
+/** Sets `key = value` inside `[section]` of a scaffolded TOML file (the key must be there, maybe commented out). */
 function setKey(text: string, file: string, section: string, key: string, value: string | number): string {
   const lines = text.split('\n');
   const header = lines.findIndex((l) => l.trim() === `[${section}]`);
   if (header < 0) throw new Error(`${file}: the scaffolded config has no [${section}]`);
   for (let i = header + 1; i < lines.length && !/^\s*\[/.test(lines[i]!); i++) {
-    if (new RegExp(`^${key}\\s*=`).test(lines[i]!)) {
+    // a commented-out default (`# key = …`) counts too
+    if (new RegExp(`^(# )?${key}\\s*=`).test(lines[i]!)) {
       lines[i] = `${key} = ${value}`;
       return lines.join('\n');
     }
@@ -239,12 +276,35 @@ function setKey(text: string, file: string, section: string, key: string, value:
 
 export const GAME_MODULE = path.join(here, 'ttt-game.mjs');
 
-export function startAuth(procs: Procs, d: Deployment, name = 'auth'): Proc {
-  return procs.node(name, [cli, 'serve', 'auth', '--config', d.authToml, '--grace-ms', '500']);
+export function startAuth(procs: Procs, d: Deployment, name = 'auth', toml = d.authToml): Proc {
+  return procs.node(name, [cli, 'serve', 'auth', '--config', toml, '--grace-ms', '500']);
 }
 
-export function startHost(procs: Procs, d: Deployment, name = 'host'): Proc {
-  return procs.node(name, [cli, 'serve', 'host', '--config', d.hostToml, '--game', GAME_MODULE, '--grace-ms', '500']);
+/** A copy of the deployment's Auth config with `edits`, for a test that needs other settings. */
+export async function authConfigVariant(d: Deployment, file: string, edits: TomlEdit[]): Promise<string> {
+  await writeFile(path.join(d.dir, file), await readFile(path.join(d.dir, d.authToml), 'utf8'));
+  await editToml(d.dir, file, edits);
+  return file;
+}
+
+export function startHost(procs: Procs, d: Deployment, name = 'host', toml = d.hostToml): Proc {
+  return procs.node(name, [cli, 'serve', 'host', '--config', toml, '--game', GAME_MODULE, '--grace-ms', '500']);
+}
+
+/** One of this folder's client scripts (flood.mjs, players.mjs, forger.mjs, fuzzer.mjs) with its JSON config. */
+export function startScript(procs: Procs, name: string, script: string, cfg: object): Proc {
+  return procs.node(name, [path.join(here, script), JSON.stringify(cfg)]);
+}
+
+/** Resident memory of a running child in bytes (Linux /proc), or undefined when it cannot be read. */
+export async function rssOf(p: Proc): Promise<number | undefined> {
+  try {
+    const status = await readFile(`/proc/${p.child.pid}/status`, 'utf8');
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface BotConfig {
