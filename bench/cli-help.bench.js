@@ -46,6 +46,8 @@ const base = median(samples.get(cases[0][0]));
 console.log(`runs per case: ${RUNS} (median wall time, spawn to exit)`);
 for (const [name] of cases) {
   const m = median(samples.get(name));
-  const extra = name.startsWith('baseline') ? '' : `   overhead ${(m - base).toFixed(1)} ms, ${(m / base).toFixed(2)}x baseline${m < 500 ? '' : '   ABOVE 500 ms TARGET'}`;
+  const extra = name.startsWith('baseline')
+    ? ''
+    : `   overhead ${(m - base).toFixed(1)} ms, ${(m / base).toFixed(2)}x baseline${m < 500 ? '' : '   ABOVE 500 ms TARGET'}`;
   console.log(`${name.padEnd(28)} ${m.toFixed(1).padStart(7)} ms${extra}`);
 }

@@ -30,7 +30,6 @@ const WARMUP_MS = 2_000;
 const MINT_MS = 2_000;
 const TICK_MS = 250; // AuthServer's default tickIntervalMs, as `serve auth` runs it
 
-
 // ---------------------------------------------------------------- child processes
 
 async function silentLogger() {
@@ -150,7 +149,10 @@ async function main() {
     });
 
     // -- baseline: raw mint rate, one thread (public keys made beforehand, as clients send them)
-    const minter = await createSessionMinter({ certPem: await pki.certPem('sessionauth'), keyPem: await readFile(pki.path(pki.get('sessionauth').keyFile), 'utf8') });
+    const minter = await createSessionMinter({
+      certPem: await pki.certPem('sessionauth'),
+      keyPem: await readFile(pki.path(pki.get('sessionauth').keyFile), 'utf8'),
+    });
     const keys = Array.from({ length: 64 }, () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
     let mints = 0;
     const m0 = performance.now();
@@ -281,7 +283,6 @@ async function main() {
     const busy = (k) => `${f1((cpuOf(k) / WINDOW_MS) * 100)}%`;
     const cpuPerSession = cpuMs / Math.max(1, inWindow);
 
-
     // -- report
     console.log(`hand-off over QUIC on loopback, auth tick ${TICK_MS} ms, p256 session certs`);
     console.log('latency, match formed -> every player connected to the host and ready (one session at a time; p99 of so few is about the max):');
@@ -292,12 +293,20 @@ async function main() {
     console.log(`throughput, ${CLIENTS} clients (connected and logged in in ${f1(connectMs / 1000)} s), 2-player sessions, ${WINDOW_MS / 1000} s window:`);
     console.log(`  ${f1(rate)} sessions/s handed off by one auth process (full cycle: queue, match, claim, host ack, join, instant game, result)`);
     console.log(`  auth process CPU: ${f1(cpuPerSession)} ms per session -> ~${f1(1000 / cpuPerSession)} sessions/s per core if the auth were alone`);
-    console.log(`  CPU use in the window (100% = one core): auth ${busy('auth')}, host ${busy('host')}, the ${CLIENTS} clients ${busy('clients')}; ${os.availableParallelism()} cores`);
+    console.log(
+      `  CPU use in the window (100% = one core): auth ${busy('auth')}, host ${busy('host')}, the ${CLIENTS} clients ${busy('clients')}; ${os.availableParallelism()} cores`,
+    );
     const mean = (f) => f1(cycles.reduce((n, t) => n + f(t), 0) / Math.max(1, cycles.length));
-    console.log(`  one player's cycle, mean ms: queue->found ${mean((t) => t.found - t.start)}, found->hand-off ${mean((t) => t.ticket - t.found)}, hand-off->begin ${mean((t) => t.begin - t.ticket)}, begin->result ${mean((t) => t.end - t.begin)}`);
+    console.log(
+      `  one player's cycle, mean ms: queue->found ${mean((t) => t.found - t.start)}, found->hand-off ${mean((t) => t.ticket - t.found)}, hand-off->begin ${mean((t) => t.begin - t.ticket)}, begin->result ${mean((t) => t.end - t.begin)}`,
+    );
     console.log(`baseline, same run: createSessionMinter().mint ${f1(mintRate)} certs/s in one thread = ${f1(mintRate / 2)} 2-player sessions/s`);
-    console.log(`ratio: hand-off rate / mint-only rate = ${(rate / (mintRate / 2)).toFixed(4)}; auth CPU ceiling / mint-only = ${(1000 / cpuPerSession / (mintRate / 2)).toFixed(4)}`);
-    console.log(`  (minting 2 certs is ${f1(((2 * 1000) / mintRate / cpuPerSession) * 100)}% of the auth's CPU per session: the rest is QUIC/TLS, messages and bookkeeping)`);
+    console.log(
+      `ratio: hand-off rate / mint-only rate = ${(rate / (mintRate / 2)).toFixed(4)}; auth CPU ceiling / mint-only = ${(1000 / cpuPerSession / (mintRate / 2)).toFixed(4)}`,
+    );
+    console.log(
+      `  (minting 2 certs is ${f1(((2 * 1000) / mintRate / cpuPerSession) * 100)}% of the auth's CPU per session: the rest is QUIC/TLS, messages and bookkeeping)`,
+    );
     console.log(`(bench took ${f1((Date.now() - started) / 1000)} s)`);
     await Promise.race([Promise.all(clients.map((c) => c.close().catch(() => undefined))), sleep(3_000)]);
   } finally {

@@ -213,11 +213,14 @@ async function main() {
   const { initPki } = await import('../dist/pki/index.js');
   const dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-bench-flood-'));
   const children = [];
-  const hardStop = setTimeout(() => {
-    console.error('idle-flood bench: over its time bound; stopping');
-    for (const c of children) c.kill('SIGKILL');
-    process.exit(1);
-  }, BASELINE_MS + FLOOD_MS + 60_000);
+  const hardStop = setTimeout(
+    () => {
+      console.error('idle-flood bench: over its time bound; stopping');
+      for (const c of children) c.kill('SIGKILL');
+      process.exit(1);
+    },
+    BASELINE_MS + FLOOD_MS + 60_000,
+  );
   hardStop.unref();
   try {
     const pkiDir = path.join(dir, 'pki');
@@ -284,20 +287,34 @@ async function main() {
     const merge = (k) => {
       const out = {};
       for (const s of fl) for (const [why, n] of Object.entries(s[k])) out[why] = (out[why] ?? 0) + n;
-      return Object.entries(out).map(([why, n]) => `${why} ${n}`).join(', ') || 'none';
+      return (
+        Object.entries(out)
+          .map(([why, n]) => `${why} ${n}`)
+          .join(', ') || 'none'
+      );
     };
     const line = (name, r, ms) =>
       `  ${name}: ${r.games.length} games in ${ms / 1000} s; login p50 ${f1(pct(r.logins, 50))} ms p99 ${f1(pct(r.logins, 99))} ms; ` +
-      `login -> game over p50 ${f1(pct(r.games, 50))} ms p99 ${f1(pct(r.games, 99))} ms; failures: ${Object.entries(r.failures).map(([c, n]) => `${c} ${n}`).join(', ') || 'none'}`;
+      `login -> game over p50 ${f1(pct(r.games, 50))} ms p99 ${f1(pct(r.games, 99))} ms; failures: ${
+        Object.entries(r.failures)
+          .map(([c, n]) => `${c} ${n}`)
+          .join(', ') || 'none'
+      }`;
     console.log(`idle-connection flood on an Auth server with its default limits, QUIC on loopback`);
-    console.log(`flood: ${sum('attempted')} connections with one client certificate from ${addresses.length} address(es) (half no stream, half hello only, PINGs every 2 s)`);
+    console.log(
+      `flood: ${sum('attempted')} connections with one client certificate from ${addresses.length} address(es) (half no stream, half hello only, PINGs every 2 s)`,
+    );
     console.log(`  kept ${sum('kept')} (at most ${sum('peak')} open at once; still open at the end ${sum('open')}); refused: ${merge('refused')}`);
     console.log(`  closed by the server: ${merge('closed')}`);
-    console.log(`  server at its peak: ${peakServer.connections} connections, ${peakServer.unauthenticated} not logged in; refusals counted: ${JSON.stringify(after.quic.refused)}`);
+    console.log(
+      `  server at its peak: ${peakServer.connections} connections, ${peakServer.unauthenticated} not logged in; refusals counted: ${JSON.stringify(after.quic.refused)}`,
+    );
     console.log('canary (two players: connect, log in, matchmake, join the host, instant game):');
     console.log(line('baseline, no flood', base, BASELINE_MS));
     console.log(line('during the flood  ', during, FLOOD_MS));
-    console.log(`auth RSS: ${mb(rssStart)} at start, ${mb(rssBefore)} before the flood, ${mb(after.rss)} after it (${after.rss >= rssBefore ? '+' : ''}${mb(after.rss - rssBefore)})`);
+    console.log(
+      `auth RSS: ${mb(rssStart)} at start, ${mb(rssBefore)} before the flood, ${mb(after.rss)} after it (${after.rss >= rssBefore ? '+' : ''}${mb(after.rss - rssBefore)})`,
+    );
     console.log(`(bench took ${f1((Date.now() - T0) / 1000)} s)`);
   } finally {
     for (const c of children) c.kill('SIGKILL');
@@ -311,5 +328,6 @@ async function main() {
 const role = process.argv[2];
 if (role === 'auth') await authChild(process.argv[3]);
 else if (role === 'host') await hostChild(process.argv[3], Number(process.argv[4]));
-else if (role === 'flood') await floodChild(process.argv[3], Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]), process.argv[7].split(','));
+else if (role === 'flood')
+  await floodChild(process.argv[3], Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]), process.argv[7].split(','));
 else await main();

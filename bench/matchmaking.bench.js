@@ -56,7 +56,6 @@ function fill(reqs, now) {
   return mm;
 }
 
-
 // Best-of-N is the figure least disturbed by other processes on a shared machine; the median is
 // printed beside it to show how noisy the run was.
 const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
@@ -101,8 +100,7 @@ const sp = measureTicks(sparse, 15);
 const sortMs = measureSort(dense, 31);
 
 const fmt = (x) => x.toFixed(2).padStart(8);
-const line = (label, r, unit) =>
-  `${label}: ${fmt(r.ms)} ms/${unit} ${fmt(1000 / r.ms)} ${unit}s/s  (median ${r.median.toFixed(2)} ms)`;
+const line = (label, r, unit) => `${label}: ${fmt(r.ms)} ms/${unit} ${fmt(1000 / r.ms)} ${unit}s/s  (median ${r.median.toFixed(2)} ms)`;
 console.log(`tickets queued: ${N} (parties of 1-3, 10 players per match, 5 regions, rated); best of N rounds`);
 console.log(`${line('tick, dense ratings ', d, 'tick')}  ${d.matched.toFixed(0)} matches proposed`);
 console.log(`${line('tick, sparse ratings', sp, 'tick')}  ${sp.matched.toFixed(0)} matches; most anchors find none`);

@@ -16,7 +16,11 @@ function baseline(text) {
   let t = text.trim();
   if (t.startsWith('[') && t.endsWith(']')) t = t.slice(1, -1);
   const family = isIP(t);
-  if (family === 4) return t.split('.').map((o) => String(Number(o))).join('.');
+  if (family === 4)
+    return t
+      .split('.')
+      .map((o) => String(Number(o)))
+      .join('.');
   if (family !== 6 || t.includes('%')) return undefined;
   const host = new URL(`http://[${t}]/`).hostname.slice(1, -1);
   const m = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
@@ -39,16 +43,23 @@ for (const input of ['203.0.113.7', '::ffff:203.0.113.7', '2001:db8::7', 'not-an
   if (canonicalIp(input) !== baseline(input)) throw new Error(`disagree on ${input}: ${canonicalIp(input)} vs ${baseline(input)}`);
   const now = nsPerCall(canonicalIp, input);
   const base = nsPerCall(baseline, input);
-  console.log(`${input.padEnd(20)} shared ${now.toFixed(0).padStart(5)} ns/call   hand-written ${base.toFixed(0).padStart(5)} ns/call   ratio ${(now / base).toFixed(2)}x`);
+  console.log(
+    `${input.padEnd(20)} shared ${now.toFixed(0).padStart(5)} ns/call   hand-written ${base.toFixed(0).padStart(5)} ns/call   ratio ${(now / base).toFixed(2)}x`,
+  );
 }
 
 console.log('allows(host, port), the per-datagram check:');
 const list = new AddressAllowList(['203.0.113.7', '2001:db8::7']);
-const hosts = new Map([['203.0.113.7', true], ['2001:db8::7', true]]);
+const hosts = new Map([
+  ['203.0.113.7', true],
+  ['2001:db8::7', true],
+]);
 const baselineAllows = (h) => hosts.has(baseline(h));
 for (const input of ['203.0.113.7', '::ffff:203.0.113.7', '2001:db8::7', 'not-an-address']) {
   if (list.allows(input, 5000) !== baselineAllows(input)) throw new Error(`disagree on ${input}`);
   const now = nsPerCall((h) => list.allows(h, 5000), input);
   const base = nsPerCall(baselineAllows, input);
-  console.log(`${input.padEnd(20)} shared ${now.toFixed(0).padStart(5)} ns/call   hand-written ${base.toFixed(0).padStart(5)} ns/call   ratio ${(now / base).toFixed(2)}x`);
+  console.log(
+    `${input.padEnd(20)} shared ${now.toFixed(0).padStart(5)} ns/call   hand-written ${base.toFixed(0).padStart(5)} ns/call   ratio ${(now / base).toFixed(2)}x`,
+  );
 }

@@ -25,7 +25,14 @@ async function connectAll(address) {
   const clients = [];
   for (let i = 0; i < CLIENTS; i++) {
     const c = new NetcodeUdpClient();
-    const { connectToken } = issueNetcodeHandoff({ privateKey, protocolId, host: { publicAddresses: [address] }, sessionId: 'bench', playerId: `p${i}`, timeoutSeconds: 10 });
+    const { connectToken } = issueNetcodeHandoff({
+      privateKey,
+      protocolId,
+      host: { publicAddresses: [address] },
+      sessionId: 'bench',
+      playerId: `p${i}`,
+      timeoutSeconds: 10,
+    });
     c.connect(connectToken);
     clients.push(c);
   }
@@ -79,7 +86,14 @@ async function drive(clients) {
 
 async function benchTransport() {
   const sessions = new HostSessions({ maxSessions: 1, maxPlayers: CLIENTS });
-  sessions.create({ sessionId: 'bench', transport: 'netcode', players: Array.from({ length: CLIENTS }, (_, i) => netcodeExpectedPlayer('bench', { playerId: `p${i}`, address: '127.0.0.1' })) }, performance.now());
+  sessions.create(
+    {
+      sessionId: 'bench',
+      transport: 'netcode',
+      players: Array.from({ length: CLIENTS }, (_, i) => netcodeExpectedPlayer('bench', { playerId: `p${i}`, address: '127.0.0.1' })),
+    },
+    performance.now(),
+  );
   const t = await NetcodeHostTransport.listen({ sessions, privateKey, protocolId, bind: '127.0.0.1:0', maxClients: CLIENTS, socketBufferBytes: 1 << 20 });
   t.on('netcode', (e) => {
     if (e.type === 'message') t.send(e, e.data);

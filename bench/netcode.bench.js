@@ -93,7 +93,16 @@ async function benchNetcode() {
   try {
     for (let i = 0; i < CLIENTS; i++) {
       const c = new NetcodeUdpClient();
-      c.connect(generateConnectToken({ privateKey: key, protocolId, clientId: BigInt(i + 1), publicServerAddresses: [server.boundAddress], expireSeconds: 60, timeoutSeconds: 10 }));
+      c.connect(
+        generateConnectToken({
+          privateKey: key,
+          protocolId,
+          clientId: BigInt(i + 1),
+          publicServerAddresses: [server.boundAddress],
+          expireSeconds: 60,
+          timeoutSeconds: 10,
+        }),
+      );
       clients.push(c);
     }
     const states = await Promise.all(clients.map((c) => c.waitUntilSettled(30_000)));

@@ -100,8 +100,7 @@ async function main() {
       child.once('message', resolve);
       child.once('exit', (c) => reject(new Error(`server exited with ${c}`)));
     });
-    const dial = () =>
-      connectQuic({ host: '127.0.0.1', port: quicPort, alpn: ALPN.auth, ...client, verifier, serverPolicy: { kind: 'auth-server' } });
+    const dial = () => connectQuic({ host: '127.0.0.1', port: quicPort, alpn: ALPN.auth, ...client, verifier, serverPolicy: { kind: 'auth-server' } });
 
     const udp = createSocket('udp4');
     await new Promise((r) => udp.bind(0, '127.0.0.1', r));

@@ -5,7 +5,16 @@ import { jsonReplacer, reportError } from './cli/output.js';
 import { registerCommands } from './commands/index.js';
 
 /** Commander's usage errors under the project's snake_case codes, so `--json` speaks one style. */
-type CommanderCode = 'unknown_option' | 'unknown_command' | 'missing_argument' | 'option_missing_argument' | 'missing_option' | 'excess_arguments' | 'invalid_argument' | 'conflicting_flags' | 'bad_usage';
+type CommanderCode =
+  | 'unknown_option'
+  | 'unknown_command'
+  | 'missing_argument'
+  | 'option_missing_argument'
+  | 'missing_option'
+  | 'excess_arguments'
+  | 'invalid_argument'
+  | 'conflicting_flags'
+  | 'bad_usage';
 const COMMANDER_CODES: Record<string, CommanderCode> = {
   'commander.unknownOption': 'unknown_option',
   'commander.unknownCommand': 'unknown_command',

@@ -15,9 +15,7 @@ export interface MatchEnd {
   final: StateMsg;
 }
 
-export type MoveVerdict =
-  | { ok: true; state: StateMsg; end?: MatchEnd }
-  | { ok: false; error: MoveError | 'not_a_player'; message: string };
+export type MoveVerdict = { ok: true; state: StateMsg; end?: MatchEnd } | { ok: false; error: MoveError | 'not_a_player'; message: string };
 
 export class TicTacToeMatch {
   private state: GameState = newGame();

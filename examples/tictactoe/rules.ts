@@ -77,11 +77,7 @@ export const MOVE_ERROR_TEXT: Record<MoveError, string> = {
 };
 
 /** Plays `mark` at `cell`; refuses anything illegal with a reason instead of throwing. */
-export function applyMove(
-  state: GameState,
-  mark: Mark,
-  cell: number,
-): { ok: true; state: GameState } | { ok: false; error: MoveError } {
+export function applyMove(state: GameState, mark: Mark, cell: number): { ok: true; state: GameState } | { ok: false; error: MoveError } {
   if (isOver(state)) return { ok: false, error: 'game_over' };
   if (mark !== state.turn) return { ok: false, error: 'not_your_turn' };
   if (!Number.isInteger(cell) || cell < 0 || cell > 8) return { ok: false, error: 'bad_cell' };

@@ -131,45 +131,52 @@ export class ClientLink {
         }
       };
 
-    p.handle('account.login', exclusive(async (body) => {
-      if (this.account) throw authError('already_logged_in', 'this connection is already logged in; log out first');
-      const { ext, ...rest } = body as Record<string, unknown>;
-      const credentials: Credentials = { ...(rest as { method: string }), ...(ext !== undefined ? { ext } : {}) };
-      // password logins cost a hash: limited per address and per account before any is run
-      if (body.method === 'password') s.limits.admit('login', { address: this.address, account: usernameKey(body.username) }, now());
-      const account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address });
-      this.#trust(account.playerId);
-      this.account = account;
-      s.clientLoggedIn(this);
-      this.log.info({ playerId: account.playerId, method: account.method }, 'login');
-      void s.resumeFor(this);
-      return { accountId: account.playerId, displayName: account.displayName, isNew: false };
-    }));
+    p.handle(
+      'account.login',
+      exclusive(async (body) => {
+        if (this.account) throw authError('already_logged_in', 'this connection is already logged in; log out first');
+        const { ext, ...rest } = body as Record<string, unknown>;
+        const credentials: Credentials = { ...(rest as { method: string }), ...(ext !== undefined ? { ext } : {}) };
+        // password logins cost a hash: limited per address and per account before any is run
+        if (body.method === 'password') s.limits.admit('login', { address: this.address, account: usernameKey(body.username) }, now());
+        const account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address });
+        this.#trust(account.playerId);
+        this.account = account;
+        s.clientLoggedIn(this);
+        this.log.info({ playerId: account.playerId, method: account.method }, 'login');
+        void s.resumeFor(this);
+        return { accountId: account.playerId, displayName: account.displayName, isNew: false };
+      }),
+    );
 
     // (1.2) password registration, when the server offers it; the new account is logged in at once
-    p.handle('account.register', exclusive(async (body) => {
-      if (this.account) throw authError('already_logged_in', 'this connection is already logged in; log out first');
-      const provider = s.accounts.provider('password');
-      if (!s.options.allowRegistration || !(provider instanceof PasswordProvider)) {
-        throw accountError('auth.registration_disabled', 'this server does not take new accounts', { hint: 'log in with an existing account' });
-      }
-      s.limits.admit('register', { address: this.address }, now());
-      const account = await provider.register(
-        { username: body.username, password: body.password, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}) },
-        { now: now(), remoteAddress: this.address },
-      );
-      this.#trust(account.playerId);
-      this.account = body.ext !== undefined ? { ...account, ext: body.ext } : account;
-      s.clientLoggedIn(this);
-      this.log.info({ playerId: account.playerId }, 'registered');
-      return { accountId: account.playerId, displayName: account.displayName, isNew: true };
-    }));
+    p.handle(
+      'account.register',
+      exclusive(async (body) => {
+        if (this.account) throw authError('already_logged_in', 'this connection is already logged in; log out first');
+        const provider = s.accounts.provider('password');
+        if (!s.options.allowRegistration || !(provider instanceof PasswordProvider)) {
+          throw accountError('auth.registration_disabled', 'this server does not take new accounts', { hint: 'log in with an existing account' });
+        }
+        s.limits.admit('register', { address: this.address }, now());
+        const account = await provider.register(
+          { username: body.username, password: body.password, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}) },
+          { now: now(), remoteAddress: this.address },
+        );
+        this.#trust(account.playerId);
+        this.account = body.ext !== undefined ? { ...account, ext: body.ext } : account;
+        s.clientLoggedIn(this);
+        this.log.info({ playerId: account.playerId }, 'registered');
+        return { accountId: account.playerId, displayName: account.displayName, isNew: true };
+      }),
+    );
 
     p.handle('account.logout', () => {
       if (this.account) {
         s.clientLoggedOut(this);
         // logged out, the connection is a stranger again: it must log in anew in time, if it has room to wait
-        if (!this.conn.admission.distrust()) setTimeout(() => this.kick('too_many_connections', 'too many connections from this source are not logged in'), 200).unref();
+        if (!this.conn.admission.distrust())
+          setTimeout(() => this.kick('too_many_connections', 'too many connections from this source are not logged in'), 200).unref();
       }
       this.account = undefined;
       return {};

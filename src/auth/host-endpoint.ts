@@ -17,7 +17,10 @@ export interface HostEndpointContext {
   hostRegistered(link: HostLink): void;
   hostGone(link: HostLink): void;
   /** results from a host; idempotent (a lost ack means a resend); refused (session.wrong_host, session.unknown) unless the session runs on it */
-  recordResults(hostName: string, body: { sessionId: string; endedAt: number; reason: string; results: Array<{ playerId: string }>; ext?: unknown }): Promise<void>;
+  recordResults(
+    hostName: string,
+    body: { sessionId: string; endedAt: number; reason: string; results: Array<{ playerId: string }>; ext?: unknown },
+  ): Promise<void>;
   /** `id` (hostctl 1.1) names the host's outbox item, so a resent batch is stored once; refused like results */
   recordTelemetry(hostName: string, entries: Array<{ sessionId?: string | undefined }>, ext: unknown, id?: string): Promise<void>;
 }
@@ -102,7 +105,11 @@ export class HostLink {
           const l = ev.body.load;
           const alive = s.registry.heartbeat(
             this.name,
-            { active: l.sessions, draining: false, metrics: { players: l.players, ...(l.cpu !== undefined ? { cpu: l.cpu } : {}), ...(l.memory !== undefined ? { memory: l.memory } : {}) } },
+            {
+              active: l.sessions,
+              draining: false,
+              metrics: { players: l.players, ...(l.cpu !== undefined ? { cpu: l.cpu } : {}), ...(l.memory !== undefined ? { memory: l.memory } : {}) },
+            },
             now,
           );
           if (!alive) {
@@ -148,7 +155,10 @@ export class HostLink {
     if (!hasCodeOf(err, SESSION_ERRORS)) return false;
     const d = (err.details ?? {}) as { sessionId?: string; host?: string };
     if (err.code === 'session.wrong_host') {
-      this.log.warn({ sessionId: d.sessionId, reportedBy: this.name, sessionHost: d.host }, `${what} refused: host ${this.name} reported on a session of host ${d.host}`);
+      this.log.warn(
+        { sessionId: d.sessionId, reportedBy: this.name, sessionHost: d.host },
+        `${what} refused: host ${this.name} reported on a session of host ${d.host}`,
+      );
       return true;
     }
     if (err.code === 'session.unknown') {

@@ -63,9 +63,7 @@ export interface PickRequest {
   exclude?: string[];
 }
 
-export type PickResult =
-  | { ok: true; host: HostView; region: string; preferredRegion: boolean }
-  | { ok: false; reason: 'no-host-available'; detail: string };
+export type PickResult = { ok: true; host: HostView; region: string; preferredRegion: boolean } | { ok: false; reason: 'no-host-available'; detail: string };
 
 export interface Reservation {
   id: string;

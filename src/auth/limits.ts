@@ -95,7 +95,12 @@ export class AuthLimits {
    */
   admit(kind: LimitedRequest, who: { address?: string; account?: string }, now: number): void {
     const keyed: Array<[TokenBuckets, string | undefined]> =
-      kind === 'register' ? [[this.#registerByAddress, who.address]] : [[this.#loginByAddress, who.address], [this.#loginByAccount, who.account]];
+      kind === 'register'
+        ? [[this.#registerByAddress, who.address]]
+        : [
+            [this.#loginByAddress, who.address],
+            [this.#loginByAccount, who.account],
+          ];
     const hits = keyed.filter((h): h is [TokenBuckets, string] => h[1] !== undefined);
     const retryAfterMs = Math.max(0, ...hits.map(([t, k]) => t.wait(k, now)));
     if (retryAfterMs > 0) {

@@ -256,7 +256,10 @@ export class Lobbies {
     if (change.maxPlayers !== undefined) {
       const max = change.maxPlayers;
       if (!Number.isInteger(max) || max < Math.max(lobby.members.length, lobby.minPlayers) || max > this.#maxPlayersLimit) {
-        throw lobbyError('lobby.bad_request', `maxPlayers must be a whole number from ${Math.max(lobby.members.length, lobby.minPlayers)} to ${this.#maxPlayersLimit}`);
+        throw lobbyError(
+          'lobby.bad_request',
+          `maxPlayers must be a whole number from ${Math.max(lobby.members.length, lobby.minPlayers)} to ${this.#maxPlayersLimit}`,
+        );
       }
       lobby.maxPlayers = max;
     }

@@ -521,14 +521,7 @@ interface Scratch {
  * Candidates nearest the anchor's rating first (ties: earlier in line), stopping at the window edge
  * or after `maxCandidates`; returns whole parties that exactly fill `need` seats, or undefined.
  */
-function fill(
-  idx: RegionIndex,
-  anchor: QTicket,
-  need: number,
-  window: number,
-  maxCandidates: number,
-  scratch: Scratch,
-): QTicket[] | undefined {
+function fill(idx: RegionIndex, anchor: QTicket, need: number, window: number, maxCandidates: number, scratch: Scratch): QTicket[] | undefined {
   if (need === 0) return [];
   const ref = anchor.rating ?? 0;
   // reach[s] = index in `seen` of the candidate that first made sum s reachable (-1: not yet).

@@ -210,7 +210,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         return link.createSession(body, timeoutMs);
       },
       cancelOnHost: (hostName, sessionId, reason) => {
-        this.#hosts.get(hostName)?.proto.request('session.cancel', { sessionId, reason }, { timeoutMs: 10_000 }).catch(() => undefined);
+        this.#hosts
+          .get(hostName)
+          ?.proto.request('session.cancel', { sessionId, reason }, { timeoutMs: 10_000 })
+          .catch(() => undefined);
       },
       notifyPlayer: (playerId, type, body) => this.#clients.get(playerId)?.notify(type, body),
       notifyWaiting: (playerId, body) => {
@@ -239,7 +242,13 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       policy: { kind: 'auth-client' },
     });
     try {
-      s.hostServer = await createQuicServer({ ...common, host: opts.hosts?.host ?? '::', port: opts.hosts?.port ?? 0, alpn: ALPN.hostctl, policy: { kind: 'host' } });
+      s.hostServer = await createQuicServer({
+        ...common,
+        host: opts.hosts?.host ?? '::',
+        port: opts.hosts?.port ?? 0,
+        alpn: ALPN.hostctl,
+        policy: { kind: 'host' },
+      });
     } catch (err) {
       await s.clientServer.close({ graceMs: 0 });
       throw err;
@@ -248,11 +257,17 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     s.hostPort = s.hostServer.port;
     s.clientServer.on('connection', (conn) => acceptClient(s, conn));
     s.hostServer.on('connection', (conn) => acceptHost(s, conn));
-    for (const [which, srv] of [['client', s.clientServer], ['host', s.hostServer]] as const) {
+    for (const [which, srv] of [
+      ['client', s.clientServer],
+      ['host', s.hostServer],
+    ] as const) {
       srv.on('refused', (r) => {
         // a wrong ALPN is a misconfigured client or a port scan: worth an operator's attention
         const level = r.reason === 'wrong_alpn' ? 'warn' : 'info';
-        s.logger[level]({ endpoint: which, reason: r.reason, subject: r.subject, remote: r.remote, offeredAlpn: r.offeredAlpn }, `${which} refused: ${r.message}`);
+        s.logger[level](
+          { endpoint: which, reason: r.reason, subject: r.subject, remote: r.remote, offeredAlpn: r.offeredAlpn },
+          `${which} refused: ${r.message}`,
+        );
       });
       srv.on('reloadError', (e) => s.logger.error({ endpoint: which, code: e.code }, e.message));
     }
@@ -438,7 +453,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     hostName: string,
     body: { sessionId: string; endedAt: number; reason: string; results: Array<{ playerId: string }>; ext?: unknown },
   ): Promise<void> {
-    const { session: record, duplicate, adopted } = await this.sessions.hostEnded(
+    const {
+      session: record,
+      duplicate,
+      adopted,
+    } = await this.sessions.hostEnded(
       hostName,
       body.sessionId,
       (r) => {
@@ -476,7 +495,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       const item: TelemetryItem = { host: hostName, entries: list, ...(ext !== undefined ? { ext } : {}), ...(id !== undefined ? { id } : {}) };
       try {
         const out = await this.sessions.hostTelemetry(hostName, sessionId, item);
-        if (out.dropped > 0) this.logger.warn({ sessionId, host: hostName, stored: out.stored, dropped: out.dropped }, 'telemetry over the per-session cap dropped');
+        if (out.dropped > 0)
+          this.logger.warn({ sessionId, host: hostName, stored: out.stored, dropped: out.dropped }, 'telemetry over the per-session cap dropped');
       } catch (err) {
         refused ??= err;
       }
@@ -554,7 +574,13 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         case 'proposed':
           for (const t of e.match.tickets) {
             for (const p of t.players) {
-              send(p, 'match.found', { matchId: e.match.id, ticketId: t.id, mode: e.match.mode, playerCount: e.match.players.length, confirmBy: e.match.deadline });
+              send(p, 'match.found', {
+                matchId: e.match.id,
+                ticketId: t.id,
+                mode: e.match.mode,
+                playerCount: e.match.players.length,
+                confirmBy: e.match.deadline,
+              });
             }
           }
           return;
@@ -624,7 +650,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
 
 /** Refuses transports this server cannot hand off, before anything binds. */
 function checkTransports(opts: AuthServerOptions): void {
-  const wanted = [['defaultTransport', opts.defaultTransport] as const, ...Object.entries(opts.modeTransports ?? {}).map(([m, t]) => [`mode "${m}"`, t] as const)];
+  const wanted = [
+    ['defaultTransport', opts.defaultTransport] as const,
+    ...Object.entries(opts.modeTransports ?? {}).map(([m, t]) => [`mode "${m}"`, t] as const),
+  ];
   for (const [where, t] of wanted) {
     if (t === undefined || t === 'quic') continue;
     if (t !== 'netcode') throw authError('transport_unsupported', `${where}: transport "${String(t)}" cannot be handed off by this server (quic or netcode)`);

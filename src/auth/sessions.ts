@@ -188,10 +188,7 @@ export type AuthSessionEvent = { [K in keyof SessionEvents]: { type: K } & Sessi
 export type NewSession = Pick<SessionRecord, 'hostName' | 'transport' | 'players' | 'mode' | 'origin' | 'ext'> & { id?: string };
 
 /** What a (re)connecting player should be told. */
-export type PlayerSessionStatus =
-  | { state: 'none' }
-  | { state: 'starting'; sessionId: string }
-  | { state: 'handed-off'; sessionId: string; handOff: HandOff };
+export type PlayerSessionStatus = { state: 'none' } | { state: 'starting'; sessionId: string } | { state: 'handed-off'; sessionId: string; handOff: HandOff };
 
 export interface SessionOptions {
   store?: SessionStore;
@@ -354,7 +351,16 @@ export class Sessions {
     return this.#serial(async () => {
       const known = await this.store.get(id);
       if (!known && adopt && this.#mayAdopt(hostName, now)) {
-        const r: SessionRecord = { id, state: 'ended', hostName, transport: 'unknown', players: [...new Set(adopt.players)], createdAt: now, updatedAt: now, endedAt: now };
+        const r: SessionRecord = {
+          id,
+          state: 'ended',
+          hostName,
+          transport: 'unknown',
+          players: [...new Set(adopt.players)],
+          createdAt: now,
+          updatedAt: now,
+          endedAt: now,
+        };
         r.results = results(r);
         r.reason = 'adopted: results for a session this server did not create';
         await this.store.put(r);

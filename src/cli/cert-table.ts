@@ -7,16 +7,9 @@ export function certTable(entries: readonly ManifestEntry[], style: Styler, opts
   const headers = ['ROLE', 'NAME', 'SUBJECT', 'NOT AFTER', 'FINGERPRINT (SHA-256)'];
   if (opts.status) headers.push('STATUS');
   const rows = entries.map((e) => {
-    const row = [
-      e.role,
-      e.name,
-      e.subject,
-      e.notAfter.slice(0, 10),
-      opts.fullFingerprint ? e.fingerprint : shortFingerprint(e.fingerprint),
-    ];
+    const row = [e.role, e.name, e.subject, e.notAfter.slice(0, 10), opts.fullFingerprint ? e.fingerprint : shortFingerprint(e.fingerprint)];
     if (opts.status) row.push(e.status === 'retired' ? style.yellow('retired') : e.status === 'active' ? style.green('active') : '');
     return row;
   });
   return renderTable(headers, rows, { header: style.bold });
 }
-

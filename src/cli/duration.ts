@@ -35,7 +35,13 @@ export function parseDuration(text: string, flag = 'duration'): number {
 /** The inverse, for display: the largest whole units, at most two of them (`1d 2h`). */
 export function formatDuration(seconds: number): string {
   if (seconds < 0) return `-${formatDuration(-seconds)}`;
-  const order: [string, number][] = [['y', 365 * 86_400], ['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]];
+  const order: [string, number][] = [
+    ['y', 365 * 86_400],
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ];
   const parts: string[] = [];
   let rest = Math.floor(seconds);
   for (const [unit, size] of order) {

@@ -92,7 +92,6 @@ export async function openPkiForSigning(
   return { pki, unencryptedNewKeys };
 }
 
-
 function signingPassphrases(flags: PassphraseFlags, newKey: CaSecret | undefined): CaPassphrases {
   const of = (secret: CaSecret) => (secret === newKey ? newKeyPassphrase(flags, secret) : existingKeyPassphrase(flags, secret));
   return { master: of('master'), clientauth: of('clientauth'), sessionauth: of('sessionauth') };

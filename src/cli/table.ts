@@ -8,7 +8,11 @@ export function renderTable(headers: string[], rows: string[][], opts: { header?
   const width = (s: string) => stripVTControlCharacters(s).length;
   const widths = headers.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ''))));
   const pad = (s: string, i: number) => s + ' '.repeat(Math.max(0, widths[i]! - width(s)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : pad(c, i))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : pad(c, i)))
+      .join('  ')
+      .trimEnd();
   const head = line(headers);
   return [opts.header ? opts.header(head) : head, ...rows.map((r) => line(r))].join('\n');
 }

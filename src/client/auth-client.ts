@@ -22,15 +22,7 @@ import type { GameSession, GameSessionOptions } from './game-session.js';
 import { joinHost, type JoinHostOptions } from './join-host.js';
 import type { ClientTrust } from './trust.js';
 import { authLost, helloError, requestError, clientError } from './errors.js';
-import {
-  MemoryKeyStore,
-  newSessionKey,
-  sessionKeyFromPem,
-  ticketFromHandoff,
-  type HostTicket,
-  type SessionKey,
-  type SessionKeyStore,
-} from './handoff.js';
+import { MemoryKeyStore, newSessionKey, sessionKeyFromPem, ticketFromHandoff, type HostTicket, type SessionKey, type SessionKeyStore } from './handoff.js';
 
 type Body<K extends keyof AuthFamily['requests'], Ext> = RequestBody<AuthFamily, K, Ext>;
 type Reply<K extends keyof AuthFamily['requests'], Ext> = ResponseBody<AuthFamily, K, Ext>;
@@ -196,12 +188,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   /** each session's latest reconnect secret from its host, presented when joining that session again */
   readonly #reconnectSecrets = new Map<string, string>();
 
-  private constructor(
-    proto: ProtocolConnection<AuthFamily, 'dialer', Ext>,
-    welcome: WelcomeInfo,
-    opts: AuthClientOptions<Ext>,
-    endLink: () => Promise<void>,
-  ) {
+  private constructor(proto: ProtocolConnection<AuthFamily, 'dialer', Ext>, welcome: WelcomeInfo, opts: AuthClientOptions<Ext>, endLink: () => Promise<void>) {
     super();
     this.#proto = proto;
     this.welcome = welcome;
@@ -215,11 +202,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
    * Speaks `iyesmp-auth/1` on an open stream (connectToAuth dials QUIC and calls this). Rejects
    * with a clear IyesmpError when the server refuses (version too old/new...).
    */
-  static async open<Ext = unknown>(
-    stream: StreamPair,
-    opts: AuthClientOptions<Ext>,
-    endLink: () => Promise<void> = async () => {},
-  ): Promise<AuthClient<Ext>> {
+  static async open<Ext = unknown>(stream: StreamPair, opts: AuthClientOptions<Ext>, endLink: () => Promise<void> = async () => {}): Promise<AuthClient<Ext>> {
     const proto = ProtocolConnection.dial<AuthFamily, Ext>(authFamily, stream, {
       ...dialOptions(opts),
       hello: {
@@ -354,13 +337,15 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
    * through (a player declined, no host free yet) is retried by the server; progress arrives as
    * `matchmaking` events and through `onStatus`. Aborting or timing out leaves the queue.
    */
-  async matchmake(o: {
-    mode: string;
-    regions?: string[];
-    ext?: Ext;
-    /** queue this lobby as a party (its owner only; 1.2 servers); the other members call `followParty` */
-    lobbyId?: string;
-  } & FollowOptions<Ext>): Promise<HostTicket<Ext>> {
+  async matchmake(
+    o: {
+      mode: string;
+      regions?: string[];
+      ext?: Ext;
+      /** queue this lobby as a party (its owner only; 1.2 servers); the other members call `followParty` */
+      lobbyId?: string;
+    } & FollowOptions<Ext>,
+  ): Promise<HostTicket<Ext>> {
     return this.#follow(() => this.queue(o.mode, o.regions, o.ext, o.lobbyId === undefined ? {} : { lobbyId: o.lobbyId }), o);
   }
 
@@ -391,10 +376,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     return this.#follow(async () => ({ ticketId: id }), o);
   }
 
-  async #follow(
-    queue: () => Promise<Reply<'match.queue', Ext>>,
-    o: FollowOptions<Ext>,
-  ): Promise<HostTicket<Ext>> {
+  async #follow(queue: () => Promise<Reply<'match.queue', Ext>>, o: FollowOptions<Ext>): Promise<HostTicket<Ext>> {
     const status = (s: MatchmakingStatus): void => {
       this.emit('matchmaking', s);
       try {
@@ -562,7 +544,9 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
    * the public key, checks the certificate that comes back, and keeps the private key in the key
    * store until the session ends. Without `needsPublicKey` the server makes the key (seed design).
    */
-  async claim(ready: Pick<SessionReady<Ext>, 'sessionId' | 'needsPublicKey'> & { claimBy?: number; matchId?: string; lobbyId?: string }): Promise<HostTicket<Ext>> {
+  async claim(
+    ready: Pick<SessionReady<Ext>, 'sessionId' | 'needsPublicKey'> & { claimBy?: number; matchId?: string; lobbyId?: string },
+  ): Promise<HostTicket<Ext>> {
     // A key stored for this session is reused: after a reconnect the server returns the very same
     // hand-off, whose certificate names that key (and then it asks for no public key).
     const stored = await this.#keyStore.get(ready.sessionId);

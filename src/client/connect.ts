@@ -67,7 +67,6 @@ export async function connectToAuth<Ext = unknown>(opts: ConnectOptions<Ext>): P
   );
 }
 
-
 /** The idle timeout and keep-alive interval of the Auth connection (defaults above). */
 export function authLiveness(o: { idleTimeoutMs?: number | undefined; keepAliveMs?: number | undefined }): { idleTimeoutMs: number; keepAliveMs: number } {
   const idleTimeoutMs = o.idleTimeoutMs ?? AUTH_IDLE_TIMEOUT_MS;

@@ -238,7 +238,11 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
   /** Waits for the game to begin (at once if it already has). */
   async waitForBegin(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<GameBegin<Ext>> {
     if (this.begun) return this.begun;
-    return this.next('begin', { ...opts, failWith: () => this.#closeError ?? (this.#closed ? hostLost('the session is closed') : undefined), what: 'waiting for the game to begin' });
+    return this.next('begin', {
+      ...opts,
+      failWith: () => this.#closeError ?? (this.#closed ? hostLost('the session is closed') : undefined),
+      what: 'waiting for the game to begin',
+    });
   }
 
   /** Tells the host this player leaves, then closes. */
@@ -350,7 +354,11 @@ class QuicDriver<Ext> implements HostDriver<Ext> {
   }
 
   send(ext: Ext, opts: { channel?: string; seq?: number }): void {
-    this.#proto.notify('game.msg', { ext, ...(opts.channel === undefined ? {} : { channel: opts.channel }), ...(opts.seq === undefined ? {} : { seq: opts.seq }) });
+    this.#proto.notify('game.msg', {
+      ext,
+      ...(opts.channel === undefined ? {} : { channel: opts.channel }),
+      ...(opts.seq === undefined ? {} : { seq: opts.seq }),
+    });
   }
 
   async leave(reason: string | undefined): Promise<void> {

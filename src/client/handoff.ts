@@ -128,7 +128,9 @@ export function ticketFromHandoff<Ext>(h: WireHandoff<Ext>, ownKey: SessionKey |
   let serverMadeKey = false;
   if (t.privateKey !== undefined) {
     try {
-      keyPem = createPrivateKey({ key: Buffer.from(t.privateKey), format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }).toString();
+      keyPem = createPrivateKey({ key: Buffer.from(t.privateKey), format: 'der', type: 'pkcs8' })
+        .export({ format: 'pem', type: 'pkcs8' })
+        .toString();
     } catch {
       throw badServerData('hand-off', 'the private key it carries cannot be parsed');
     }

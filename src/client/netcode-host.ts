@@ -15,14 +15,7 @@ import { NetcodeSessionClient, type Roster } from '../netcode/session/session-cl
 import { connectTokenVersion } from '../netcode/token.js';
 import type { NetcodeClock } from '../netcode/udp.js';
 import { clientError, hostLost } from './errors.js';
-import {
-  GameSession,
-  type DriverSink,
-  type GameSessionOptions,
-  type HostDriver,
-  type PlayerStatus,
-  type SessionState,
-} from './game-session.js';
+import { GameSession, type DriverSink, type GameSessionOptions, type HostDriver, type PlayerStatus, type SessionState } from './game-session.js';
 import type { HostTicket } from './handoff.js';
 
 /**
@@ -256,7 +249,9 @@ class NetcodeDriver<Ext> implements HostDriver<Ext> {
       if (ended || closing) return undefined;
       if (bye) return withDetails(hostLost(`the host closed it (${bye.code}: ${bye.message})`), { bye });
       if (state === ClientState.connectionTimedOut) {
-        return withDetails(hostLost(`no packets from ${where} for the token's timeout (netcode.io connection timed out)`), { netcodeState: clientStateName(state) });
+        return withDetails(hostLost(`no packets from ${where} for the token's timeout (netcode.io connection timed out)`), {
+          netcodeState: clientStateName(state),
+        });
       }
       return withDetails(hostLost(`the host at ${where} disconnected this client`), { netcodeState: clientStateName(state) });
     });

@@ -60,16 +60,21 @@ export function register(group: Command): void {
     .option('--clientauth-validity <dur>', 'ClientAuth-1 lifetime (default 2y)')
     .option('--sessionauth-validity <dur>', 'SessionAuth lifetime (default 1y)')
     .option('--server-validity <dur>', 'Auth and Host cert lifetime (default 1y)')
-    .option('--client-validity <dur>', 'Client cert lifetime (default: the ClientAuth\'s)');
+    .option('--client-validity <dur>', "Client cert lifetime (default: the ClientAuth's)");
   addPassphraseOptions(cmd, { forNewKeys: true, secrets: ['master', 'clientauth', 'sessionauth'] });
   cmd
     .option('--sessionauth-unencrypted', 'keep the SessionAuth key unencrypted (0600) so Auth servers start unattended; Master and ClientAuth stay encrypted')
     .addOption(new Option('--unencrypted-sessionauth-key', 'old name of --sessionauth-unencrypted').hideHelp())
-    .option('-y, --yes', 'accept defaults for anything not given (auth name "localhost", 1 host, hosts named localhost and 127.0.0.1) and confirm --force; never prompts except for passphrases on a terminal')
+    .option(
+      '-y, --yes',
+      'accept defaults for anything not given (auth name "localhost", 1 host, hosts named localhost and 127.0.0.1) and confirm --force; never prompts except for passphrases on a terminal',
+    )
     .option('-f, --force', 'replace an existing PKI in --dir (it is moved to <dir>.bak-YYYYMMDD-HHMMSS; asks first unless --yes)')
     .option('--old-passphrase-file <file>', 'with --force over an encrypted PKI: the old Master passphrase, as proof')
     .option('--dry-run', 'with --force: show what would be replaced and change nothing')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Each CA key has its own secret. Master and ClientAuth stay offline with the operator; SessionAuth
 is online on every Auth server, so it gets its own passphrase (--sessionauth-passphrase-file) or is
 kept unencrypted by choice (--sessionauth-unencrypted), never the Master's. --passphrase-file is
@@ -88,7 +93,8 @@ Examples:
       --master-passphrase-file ./master.pass --clientauth-passphrase-file ./clientauth.pass \\
       --sessionauth-passphrase-file ./sessionauth.pass
   $ IYESMP_PASSPHRASE=... iyesmp certs init --yes --sessionauth-unencrypted --algorithm ed25519 --json
-  $ iyesmp certs init --dir ./dev-pki --yes --insecure-no-passphrase --force`)
+  $ iyesmp certs init --dir ./dev-pki --yes --insecure-no-passphrase --force`,
+    )
     .action(action<InitFlags>('certs init', async (out, opts) => runInit(out, opts)));
 }
 
@@ -97,7 +103,9 @@ async function runInit(out: Output, opts: InitFlags): Promise<void> {
   const { MANIFEST_FILE, initPki } = await import('../pki/index.js');
   const replacing = await exists(path.join(dir, MANIFEST_FILE));
   if (!opts.force && replacing) {
-    throw cliError('pki_exists', `a PKI already exists in ${dir}`, { hint: 'pass --force to replace it (every certificate in it becomes useless), or choose another --dir' });
+    throw cliError('pki_exists', `a PKI already exists in ${dir}`, {
+      hint: 'pass --force to replace it (every certificate in it becomes useless), or choose another --dir',
+    });
   }
   const validityDays = {
     master: durationDays(opts.masterValidity, '--master-validity'),
@@ -139,7 +147,10 @@ async function runInit(out: Output, opts: InitFlags): Promise<void> {
   }
   const sessionUnencryptedFlag = Boolean(opts.sessionauthUnencrypted || opts.unencryptedSessionauthKey);
   if (sessionUnencryptedFlag && secrets.sessionauth !== undefined) {
-    throw cliError('conflicting_flags', '--sessionauth-unencrypted contradicts the SessionAuth passphrase given by --sessionauth-passphrase-file or IYESMP_SESSIONAUTH_PASSPHRASE');
+    throw cliError(
+      'conflicting_flags',
+      '--sessionauth-unencrypted contradicts the SessionAuth passphrase given by --sessionauth-passphrase-file or IYESMP_SESSIONAUTH_PASSPHRASE',
+    );
   }
   let sessionUnencrypted = sessionUnencryptedFlag || Boolean(opts.insecureNoPassphrase);
 
@@ -210,7 +221,8 @@ async function runInit(out: Output, opts: InitFlags): Promise<void> {
     });
   }
   for (const h of unnamed) Object.assign(h, DEFAULT_HOST_NAMES);
-  if (unnamed.length > 0) out.note(`${unnamed.map((h) => h.name).join(', ')}: named localhost and 127.0.0.1 (--yes); clients elsewhere need --host-name/--host-ip`);
+  if (unnamed.length > 0)
+    out.note(`${unnamed.map((h) => h.name).join(', ')}: named localhost and 127.0.0.1 (--yes); clients elsewhere need --host-name/--host-ip`);
   if (authNames.length === 0 && authIps.length === 0) authNames = [DEFAULT_AUTH_NAME];
 
   // the PKI is built beside its folder and renamed into place, so the parent must exist: make it, as mkdir -p
@@ -245,13 +257,16 @@ async function runInit(out: Output, opts: InitFlags): Promise<void> {
   const entries = pki.manifest.entries;
   const { certTable } = await import('../cli/cert-table.js');
   const encryptedKeys = entries.filter((e) => e.keyEncrypted).map((e) => e.name);
-  out.result('certs init', { dir, algorithm: opts.algorithm ?? 'p256', encrypted: secrets.master !== undefined, encryptedKeys, entries, ...(backupDir ? { backupDir } : {}) }, () =>
-    [
-      `Created ${entries.length} certificates in ${dir}:`,
-      '',
-      certTable(entries, out.style),
-      ...(backupDir ? ['', `The PKI it replaced is kept in ${backupDir}`] : []),
-    ].join('\n'),
+  out.result(
+    'certs init',
+    { dir, algorithm: opts.algorithm ?? 'p256', encrypted: secrets.master !== undefined, encryptedKeys, entries, ...(backupDir ? { backupDir } : {}) },
+    () =>
+      [
+        `Created ${entries.length} certificates in ${dir}:`,
+        '',
+        certTable(entries, out.style),
+        ...(backupDir ? ['', `The PKI it replaced is kept in ${backupDir}`] : []),
+      ].join('\n'),
   );
 }
 

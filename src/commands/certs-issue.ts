@@ -25,12 +25,14 @@ export function register(group: Command): void {
     .option(DIR_FLAG, DIR_HELP)
     .option('--dns <name>', 'DNS name peers dial, auth/host (repeatable; --dns or --ip is required)', collect)
     .option('--ip <addr>', 'IP address peers dial, auth/host (repeatable)', collect)
-    .option('--validity <dur>', 'lifetime, e.g. 365d or 1y (clipped to the issuer\'s)')
+    .option('--validity <dur>', "lifetime, e.g. 365d or 1y (clipped to the issuer's)")
     .option('--clientauth <id>', 'client: which ClientAuth signs (default: the newest active one)')
     .option('--count <n>', 'client: issue this many (names get -1, -2, ... when a name is given)');
   addPassphraseOptions(cmd, { secrets: ['master', 'clientauth'] });
   cmd
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Signing needs the Master key (auth, host) or a ClientAuth key (client), and only that key's
 passphrase: --master-passphrase-file / --clientauth-passphrase-file, their $IYESMP_MASTER_PASSPHRASE /
 $IYESMP_CLIENTAUTH_PASSPHRASE, the shared --passphrase-file / $IYESMP_PASSPHRASE, or a prompt.
@@ -38,7 +40,8 @@ $IYESMP_CLIENTAUTH_PASSPHRASE, the shared --passphrase-file / $IYESMP_PASSPHRASE
 Examples:
   $ iyesmp certs issue host host-4 --dns host4.example.com --ip 203.0.113.14
   $ iyesmp certs issue auth auth-eu --dns auth-eu.example.com --ip 203.0.113.5
-  $ iyesmp certs issue client build-1-4-2 --clientauth-passphrase-file ./clientauth.pass --json`)
+  $ iyesmp certs issue client build-1-4-2 --clientauth-passphrase-file ./clientauth.pass --json`,
+    )
     .action(action<IssueFlags>('certs issue', async (out, opts, [kind, name]) => runIssue(out, opts, String(kind), name as string | undefined)));
 }
 
@@ -51,7 +54,9 @@ async function runIssue(out: Output, opts: IssueFlags, kind: string, name: strin
   if (kind !== 'client' && (opts.clientauth || opts.count)) throw cliError('bad_flag', '--clientauth and --count apply to client certs only');
   // peers check the name they dialled against the cert: a server cert without one is refused by all
   if (kind !== 'client' && !opts.dns?.length && !opts.ip?.length) {
-    throw cliError('missing_san', `${kind === 'auth' ? 'an Auth server' : 'a Host'} certificate needs the names its peers dial`, { hint: `pass --dns NAME and/or --ip ADDRESS (repeatable), e.g. --dns ${kind}.example.com` });
+    throw cliError('missing_san', `${kind === 'auth' ? 'an Auth server' : 'a Host'} certificate needs the names its peers dial`, {
+      hint: `pass --dns NAME and/or --ip ADDRESS (repeatable), e.g. --dns ${kind}.example.com`,
+    });
   }
   const dir = resolvePkiDir(opts.dir);
   const validityDays = durationDays(opts.validity, '--validity');
@@ -75,7 +80,13 @@ async function runIssue(out: Output, opts: IssueFlags, kind: string, name: strin
     issued: issued.map((c) => ({ entry: c.entry, certPath: c.certPath, keyPath: c.keyPath, chainPem: c.chainPem })),
   };
   out.result('certs issue', data, () => {
-    const lines = [certTable(issued.map((c) => c.entry), out.style), ''];
+    const lines = [
+      certTable(
+        issued.map((c) => c.entry),
+        out.style,
+      ),
+      '',
+    ];
     for (const c of issued) lines.push(`${c.entry.name}: ${c.certPath}`, `${' '.repeat(c.entry.name.length)}  ${c.keyPath}`);
     if (kind === 'client') lines.push('', 'A game build ships the client cert and key, its ClientAuth cert and the Master cert.');
     return lines.join('\n');

@@ -10,11 +10,14 @@ export function register(group: Command): void {
     .description('list the certificates of a PKI folder')
     .option(DIR_FLAG, DIR_HELP)
     .addOption(new Option('--role <role>', 'only this role').choices(ROLE_CHOICES))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ iyesmp certs list
   $ iyesmp certs list --role clientauth
-  $ iyesmp certs list --json | jq '.data.entries[] | select(.role=="host") | .name'`)
+  $ iyesmp certs list --json | jq '.data.entries[] | select(.role=="host") | .name'`,
+    )
     .action(
       action<{ dir?: string; role?: string }>('certs list', async (out, opts) => {
         const dir = resolvePkiDir(opts.dir);

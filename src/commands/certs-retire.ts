@@ -23,7 +23,9 @@ export function register(group: Command): void {
   cmd
     .option('-y, --yes', 'retire without asking (scripts); without it a terminal asks and a script is refused')
     .option('--dry-run', 'list what would change (the game builds that would be refused) and change nothing')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Re-signs the ClientAuth list with the Master key, after a dated backup of the PKI folder
 (<dir>.bak-YYYYMMDD-HHMMSS, 0700). Copy the PKI's trust/ folder to the Auth servers.
 
@@ -31,7 +33,8 @@ Examples:
   $ iyesmp certs retire 1 --dry-run
   $ iyesmp certs retire 1 --master-passphrase-file ./master.pass --yes
   $ iyesmp certs retire clientauth-1 --json
-  $ iyesmp certs retire 1 --dir ./dev-pki --insecure-no-passphrase --yes`)
+  $ iyesmp certs retire 1 --dir ./dev-pki --insecure-no-passphrase --yes`,
+    )
     .action(action<RetireFlags & { dir?: string }>('certs retire', async (out, opts, [id]) => retire(out, resolvePkiDir(opts.dir), String(id), opts)));
 }
 

@@ -12,11 +12,14 @@ export function register(group: Command): void {
     .argument('<name>', 'manifest name, e.g. master, auth, host-1, clientauth-1 (see `certs list`)')
     .option(DIR_FLAG, DIR_HELP)
     .option('--pem', 'print the certificate PEM instead of its fields')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ iyesmp certs show host-1
   $ iyesmp certs show clientauth-1 --json
-  $ iyesmp certs show master --pem > master.crt`)
+  $ iyesmp certs show master --pem > master.crt`,
+    )
     .action(
       action<{ dir?: string; pem?: boolean }>('certs show', async (out, opts, [name]) => {
         const dir = resolvePkiDir(opts.dir);

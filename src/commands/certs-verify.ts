@@ -13,13 +13,16 @@ export function register(group: Command): void {
     .argument('<file>', 'certificate file: leaf first, intermediates optional')
     .option(DIR_FLAG, DIR_HELP)
     .addOption(new Option('--role <role>', 'require this role').choices(ROLE_CHOICES))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Refusal reasons (stable, also in --json error.code): malformed, expired, not_yet_valid,
 unknown_issuer, retired_clientauth, wrong_role, wrong_session, wrong_fingerprint, bad_signature.
 
 Examples:
   $ iyesmp certs verify ./build/client.crt --role client
-  $ iyesmp certs verify ./pki/certs/host-1.crt --json`)
+  $ iyesmp certs verify ./pki/certs/host-1.crt --json`,
+    )
     .action(
       action<{ dir?: string; role?: Role }>('certs verify', async (out, opts, [file]) => {
         const dir = resolvePkiDir(opts.dir);

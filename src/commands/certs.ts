@@ -12,14 +12,17 @@ export function register(program: Command): void {
   const group = program
     .command('certs')
     .description('create and inspect the PKI: Master, Auth, Host, ClientAuth, SessionAuth and Client certificates')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 The PKI folder is --dir, else $IYESMP_PKI_DIR, else ./pki.
 
 Examples:
   $ iyesmp certs init --auth-name auth.example.com --host-ip 203.0.113.7 --host-ip 203.0.113.8 --passphrase-file ./ca.pass --sessionauth-unencrypted
   $ iyesmp certs list --json
   $ iyesmp certs verify ./game-build/client.crt --role client
-  $ iyesmp certs check --within 30d`);
+  $ iyesmp certs check --within 30d`,
+    );
   registerInit(group);
   registerIssue(group);
   registerList(group);

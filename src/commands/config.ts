@@ -9,11 +9,14 @@ export function register(program: Command): void {
   const group = program
     .command('config')
     .description('write and check Auth and Host server config files (TOML)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ iyesmp config scaffold auth --dir ./pki --out ./auth.toml
   $ iyesmp config scaffold host --dir ./pki --name host-2 --public-address 203.0.113.7 --out ./host-2.toml
-  $ iyesmp config check ./host-2.toml`);
+  $ iyesmp config check ./host-2.toml`,
+    );
 
   group
     .command('scaffold')
@@ -24,15 +27,18 @@ Examples:
     .addOption(outputAlias())
     .option('-f, --force', 'overwrite --out if it exists')
     .option('--name <cert>', 'the auth/host certificate to use, by manifest name (default: the first)')
-    .option('--public-address <addr>', 'host: address game clients dial (default: the host cert\'s first IP or DNS name)')
-    .option('--auth-server <host:port>', 'host: an Auth server to dial (repeatable; default: the auth cert\'s name, port 7351)', collect)
-    .addHelpText('after', `
+    .option('--public-address <addr>', "host: address game clients dial (default: the host cert's first IP or DNS name)")
+    .option('--auth-server <host:port>', "host: an Auth server to dial (repeatable; default: the auth cert's name, port 7351)", collect)
+    .addHelpText(
+      'after',
+      `
 Paths in the config are relative to the config file's folder.
 
 Examples:
   $ iyesmp config scaffold auth --out ./auth.toml
   $ iyesmp config scaffold host --name host-2 --auth-server auth.example.com:7351 --out host-2.toml --force
-  $ iyesmp config scaffold host --json | jq -r .data.text`)
+  $ iyesmp config scaffold host --json | jq -r .data.text`,
+    )
     .action(
       action<OutFlags & { dir?: string; force?: boolean; name?: string; publicAddress?: string; authServer?: string[] }>(
         'config scaffold',
@@ -54,7 +60,9 @@ Examples:
     .description('validate a config file; lists every problem with its key and line')
     .argument('<file>', 'the TOML config to check')
     .option('--passphrase-file <file>', 'auth: the SessionAuth key passphrase, as for `serve auth`')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Runs the checks \`serve\` runs before it listens: the schema, then every file read and parsed, the
 server cert matches its key and chains to this PKI in its role, a host's public_address is a name
 in its cert, encrypted keys decrypt (passphrase sources as for \`serve auth\`), every option is
@@ -64,7 +72,8 @@ Exit codes: 0 valid, 1 invalid (what serve would refuse), 3 not TOML or unreadab
 
 Examples:
   $ iyesmp config check ./auth.toml
-  $ iyesmp config check ./host.toml --json`)
+  $ iyesmp config check ./host.toml --json`,
+    )
     .action(
       action<{ passphraseFile?: string }>('config check', async (out, opts, [file]) => {
         const { checkConfigCommand } = await import('./config-check.js');

@@ -54,7 +54,9 @@ export function register(program: Command): void {
     .option('--auth-port <port>', 'UDP port for players to reach the Auth server (default: a free one)')
     .option('--auth-hosts-port <port>', 'UDP port for Host servers to reach the Auth server (default: a free one)')
     .option('--host-port <port>', 'UDP port of the Host server (default: a free one)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Steps: create the dev folder (PKI with unencrypted keys, netcode key, Auth/Host configs), start
 \`iyesmp serve auth\` and \`iyesmp serve host --game <tic-tac-toe>\` on loopback, then two bot
 players log in, are matched, take their hand-offs (session certificates), join the host, ready up
@@ -69,7 +71,8 @@ Examples:
   $ iyesmp demo
   $ iyesmp demo --json 2>/dev/null | jq .data.timings
   $ iyesmp demo --keep-running --auth-port 7350
-  $ iyesmp demo --setup-only --hosts 2 --dev-dir /tmp/iyesmp-dev --algorithm ed25519`)
+  $ iyesmp demo --setup-only --hosts 2 --dev-dir /tmp/iyesmp-dev --algorithm ed25519`,
+    )
     .action(action<DemoFlags>('demo', async (out, opts) => runDemo(out, opts)));
 }
 

@@ -311,61 +311,65 @@ Examples:
   $ iyesmp netcode serve --key netcode.key --bind 0.0.0.0:40000 --address 203.0.113.7:40000 --max-clients 256 --json`,
     )
     .action(
-      action<{ key: string; bind: string; address?: string; echo?: boolean; maxClients: string; protocolId: string; netcodeVersion: string }>('netcode serve', async (out, opts) => {
-        const nc = await import('../netcode/index.js');
-        const version = await parseNetcodeVersion(opts.netcodeVersion);
-        parseAddr('--bind', opts.bind, nc.parseAddress);
-        if (opts.address) parseAddr('--address', opts.address, nc.parseAddress);
-        const privateKey = await nc.readPrivateKeyFile(opts.key);
-        const maxClients = parseInteger('--max-clients', opts.maxClients, 64, 1, 4096);
-        const protocolId = parseU64('--protocol-id', opts.protocolId);
-        const server = await nc.NetcodeUdpServer.listen({
-          bind: opts.bind,
-          ...(opts.address ? { address: opts.address } : {}),
-          privateKey,
-          protocolId,
-          maxClients,
-          version,
-        });
-        const started = Date.now();
-        const stats = { connects: 0, disconnects: 0, payloads: 0 };
-        const log = (event: Record<string, unknown>, text: string): void => {
-          if (out.json) process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
-          else out.note(text);
-        };
-        const addr = nc.formatAddress(server.core.address);
-        log(
-          { event: 'listening', address: nc.formatAddress(server.boundAddress), tokenAddress: addr, maxClients, version },
-          `listening on ${nc.formatAddress(server.boundAddress)} (netcode ${version}; tokens must list ${addr}), ${maxClients} slots${opts.echo ? ', echo on' : ''}`,
-        );
-        server.on('connect', (e) => {
-          stats.connects++;
+      action<{ key: string; bind: string; address?: string; echo?: boolean; maxClients: string; protocolId: string; netcodeVersion: string }>(
+        'netcode serve',
+        async (out, opts) => {
+          const nc = await import('../netcode/index.js');
+          const version = await parseNetcodeVersion(opts.netcodeVersion);
+          parseAddr('--bind', opts.bind, nc.parseAddress);
+          if (opts.address) parseAddr('--address', opts.address, nc.parseAddress);
+          const privateKey = await nc.readPrivateKeyFile(opts.key);
+          const maxClients = parseInteger('--max-clients', opts.maxClients, 64, 1, 4096);
+          const protocolId = parseU64('--protocol-id', opts.protocolId);
+          const server = await nc.NetcodeUdpServer.listen({
+            bind: opts.bind,
+            ...(opts.address ? { address: opts.address } : {}),
+            privateKey,
+            protocolId,
+            maxClients,
+            version,
+          });
+          const started = Date.now();
+          const stats = { connects: 0, disconnects: 0, payloads: 0 };
+          const log = (event: Record<string, unknown>, text: string): void => {
+            if (out.json)
+              process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
+            else out.note(text);
+          };
+          const addr = nc.formatAddress(server.core.address);
           log(
-            { event: 'connect', clientIndex: e.clientIndex, clientId: e.clientId, address: nc.formatAddress(e.address) },
-            `connect    client ${e.clientId} slot ${e.clientIndex} from ${nc.formatAddress(e.address)}`,
+            { event: 'listening', address: nc.formatAddress(server.boundAddress), tokenAddress: addr, maxClients, version },
+            `listening on ${nc.formatAddress(server.boundAddress)} (netcode ${version}; tokens must list ${addr}), ${maxClients} slots${opts.echo ? ', echo on' : ''}`,
           );
-        });
-        server.on('disconnect', (e) => {
-          stats.disconnects++;
-          log(
-            { event: 'disconnect', clientIndex: e.clientIndex, clientId: e.clientId, address: nc.formatAddress(e.address), reason: e.reason },
-            `disconnect client ${e.clientId} slot ${e.clientIndex} (${e.reason})`,
-          );
-        });
-        server.on('payload', (e) => {
-          stats.payloads++;
-          if (opts.echo) server.sendPayload(e.clientIndex, e.payload);
-        });
-        server.on('warning', (err) => log({ event: 'warning', message: err.message }, `warning: ${err.message}`));
-        const signal = await new Promise<string>((resolve) => {
-          process.once('SIGINT', () => resolve('SIGINT'));
-          process.once('SIGTERM', () => resolve('SIGTERM'));
-        });
-        log({ event: 'shutdown', signal }, `${signal}: disconnecting ${server.core.numConnectedClients} client(s) and stopping`);
-        await server.close();
-        const summary = { address: addr, uptimeSeconds: Math.round((Date.now() - started) / 1000), ...stats, drops: server.core.drops };
-        out.result('netcode serve', summary, () => '');
-      }),
+          server.on('connect', (e) => {
+            stats.connects++;
+            log(
+              { event: 'connect', clientIndex: e.clientIndex, clientId: e.clientId, address: nc.formatAddress(e.address) },
+              `connect    client ${e.clientId} slot ${e.clientIndex} from ${nc.formatAddress(e.address)}`,
+            );
+          });
+          server.on('disconnect', (e) => {
+            stats.disconnects++;
+            log(
+              { event: 'disconnect', clientIndex: e.clientIndex, clientId: e.clientId, address: nc.formatAddress(e.address), reason: e.reason },
+              `disconnect client ${e.clientId} slot ${e.clientIndex} (${e.reason})`,
+            );
+          });
+          server.on('payload', (e) => {
+            stats.payloads++;
+            if (opts.echo) server.sendPayload(e.clientIndex, e.payload);
+          });
+          server.on('warning', (err) => log({ event: 'warning', message: err.message }, `warning: ${err.message}`));
+          const signal = await new Promise<string>((resolve) => {
+            process.once('SIGINT', () => resolve('SIGINT'));
+            process.once('SIGTERM', () => resolve('SIGTERM'));
+          });
+          log({ event: 'shutdown', signal }, `${signal}: disconnecting ${server.core.numConnectedClients} client(s) and stopping`);
+          await server.close();
+          const summary = { address: addr, uptimeSeconds: Math.round((Date.now() - started) / 1000), ...stats, drops: server.core.drops };
+          out.result('netcode serve', summary, () => '');
+        },
+      ),
     );
 
   group
@@ -404,7 +408,10 @@ Examples:
           const kind = r.state === 'invalid_connect_token' ? 'input' : r.state === 'connection_denied' ? 'refused' : 'io';
           const tokenVersion = nc.connectTokenVersion(token);
           const hint = tokenVersion && tokenVersion !== version ? { hint: `the token is netcode ${tokenVersion}: pass --netcode-version ${tokenVersion}` } : {};
-          throw new IyesmpError(kind, `netcode_${r.state}`, r.error ?? `connection failed: ${r.state}`, { ...hint, details: r as unknown as Record<string, unknown> });
+          throw new IyesmpError(kind, `netcode_${r.state}`, r.error ?? `connection failed: ${r.state}`, {
+            ...hint,
+            details: r as unknown as Record<string, unknown>,
+          });
         }
         const avg = r.rttMs.length ? r.rttMs.reduce((a, b) => a + b, 0) / r.rttMs.length : undefined;
         out.result('netcode connect', { ...r, rttAvgMs: avg }, () =>

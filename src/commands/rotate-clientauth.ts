@@ -32,7 +32,9 @@ export function register(program: Command): void {
     .option('--no-client', 'do not issue a client cert from the new ClientAuth');
   addPassphraseOptions(cmd, { forNewKeys: true, secrets: ['master', 'clientauth'] });
   cmd
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Rotation is data, not code: the Master-signed ClientAuth list in the PKI's trust/ folder changes,
 servers reload it. Typical sequence:
   1. iyesmp rotate-clientauth            -> ship the printed files in the next game build
@@ -43,7 +45,8 @@ Examples:
   $ iyesmp rotate-clientauth --passphrase-file ./ca.pass
   $ iyesmp rotate-clientauth --master-passphrase-file ./master.pass --clientauth-passphrase-file ./clientauth.pass
   $ iyesmp rotate-clientauth --retire 1 --master-passphrase-file ./master.pass --yes
-  $ iyesmp rotate-clientauth --json | jq -r '.data.gameBuildFiles[]'`)
+  $ iyesmp rotate-clientauth --json | jq -r '.data.gameBuildFiles[]'`,
+    )
     .action(action<RotateFlags>('rotate-clientauth', async (out, opts) => rotate(out, opts)));
 }
 

@@ -32,7 +32,9 @@ Signals: SIGINT/SIGTERM drain and exit 0; SIGHUP reloads certificates and the tr
     .requiredOption('-c, --config <file>', 'auth.toml (see `iyesmp config scaffold auth`)')
     .option('--grace-ms <ms>', 'how long shutdown waits for open streams', '3000')
     .option('--passphrase-file <file>', 'file holding the SessionAuth key passphrase (when the key is encrypted)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 An encrypted SessionAuth key takes its passphrase from, first found: --passphrase-file,
 pki.session_auth_passphrase_file, $IYESMP_SESSIONAUTH_PASSPHRASE, or the systemd credential
 sessionauth-passphrase (LoadCredential=sessionauth-passphrase:FILE).
@@ -40,7 +42,8 @@ sessionauth-passphrase (LoadCredential=sessionauth-passphrase:FILE).
 Examples:
   $ iyesmp serve auth --config ./auth.toml
   $ iyesmp serve auth --config ./auth.toml --passphrase-file /run/secrets/sessionauth.pass
-  $ iyesmp serve auth --config ./auth.toml --json 2>auth.log`)
+  $ iyesmp serve auth --config ./auth.toml --json 2>auth.log`,
+    )
     .action(
       action<ServeFlags>('serve auth', async (out, opts) => {
         const { loadConfig } = await import('../config/load.js');
@@ -67,12 +70,18 @@ Examples:
     .command('host')
     .description('run a Host server: registers with the Auth servers and runs game sessions')
     .requiredOption('-c, --config <file>', 'host.toml (see `iyesmp config scaffold host`)')
-    .option('--game <module>', 'ES module exporting the game (`default` or `game`: { begin(session) }); default: a relay that forwards game messages between players')
+    .option(
+      '--game <module>',
+      'ES module exporting the game (`default` or `game`: { begin(session) }); default: a relay that forwards game messages between players',
+    )
     .option('--grace-ms <ms>', 'how long shutdown waits to deliver results', '3000')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ iyesmp serve host --config ./host-1.toml
-  $ iyesmp serve host --config ./host-1.toml --game ./dist/chess-host.js`)
+  $ iyesmp serve host --config ./host-1.toml --game ./dist/chess-host.js`,
+    )
     .action(
       action<ServeFlags>('serve host', async (out, opts) => {
         const { loadConfig } = await import('../config/load.js');
@@ -90,7 +99,11 @@ Examples:
         server = await startHostServer(options, game);
         const signal = await stopped;
         await server.close({ graceMs: Number(opts.graceMs ?? 3000) });
-        out.result('serve host', { stopped: true, signal, playersPort: server.playerPort, unsentResults: server.domain.outbox.size, stats: server.stats() }, () => '');
+        out.result(
+          'serve host',
+          { stopped: true, signal, playersPort: server.playerPort, unsentResults: server.domain.outbox.size, stats: server.stats() },
+          () => '',
+        );
         exitSoon();
       }),
     );
@@ -129,7 +142,8 @@ function untilSignal(logger: import('pino').Logger, reload: () => Promise<void>)
     const onHup = () => {
       reload().then(
         () => logger.info('reloaded certificates and trust list'),
-        (err: unknown) => logger.error({ code: (err as { code?: string }).code, message: (err as Error).message }, 'reload failed; keeping the running certificates'),
+        (err: unknown) =>
+          logger.error({ code: (err as { code?: string }).code, message: (err as Error).message }, 'reload failed; keeping the running certificates'),
       );
     };
     process.on('SIGINT', onInt);

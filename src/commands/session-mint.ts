@@ -26,7 +26,7 @@ export function register(group: Command): void {
     .command('mint')
     .description('sign a session certificate for one player and one session with SessionAuth')
     .option(DIR_FLAG, DIR_HELP)
-    .option('--public-key <file>', 'the player\'s public key (SPKI PEM or DER)')
+    .option('--public-key <file>', "the player's public key (SPKI PEM or DER)")
     .option('--generate-key', 'make a key pair here instead (needs --out; the key is written, never printed)')
     .addOption(algorithmOption().default('p256'))
     .option('--session <id>', 'session id (1-64 of A-Z a-z 0-9 . _ -)')
@@ -37,13 +37,16 @@ export function register(group: Command): void {
     .option('-f, --force', 'overwrite existing --out files');
   addPassphraseOptions(cmd, { secrets: ['sessionauth'] });
   cmd
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Without --out the certificate PEM is printed on stdout (with --json: data.certPem).
 
 Examples:
   $ iyesmp session mint --public-key player.pub.pem --session s-42 --player alice --ttl 2h
   $ iyesmp session mint --generate-key --session s-42 --player bob --out ./bob
-  $ iyesmp certs verify ./bob.crt --role session`)
+  $ iyesmp certs verify ./bob.crt --role session`,
+    )
     .action(action<MintFlags>('session mint', async (out, opts) => mint(out, { ...opts, ...(opts.output ? { out: outFile(opts) } : {}) })));
 }
 

@@ -6,8 +6,11 @@ export function register(program: Command): void {
   const group = program
     .command('session')
     .description('session certificates for players (testing and tools; Auth servers mint them at hand-off)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
-  $ iyesmp session mint --generate-key --session s-1 --player p-1 --out ./p1`);
+  $ iyesmp session mint --generate-key --session s-1 --player p-1 --out ./p1`,
+    );
   registerMint(group);
 }

@@ -94,8 +94,18 @@ export function authConfigSchema(baseDir?: string) {
               /** shared HMAC secret (HS256/384/512), at least 32 bytes */
               secret_file: file().optional(),
               /** default: RS256, PS256, ES256, ES384, EdDSA/Ed25519 for public keys; HS256 for secret_file */
-              algorithms: z.array(z.enum(JWS_ALGORITHMS, { error: `expected one of ${JWS_ALGORITHMS.map((a) => `"${a}"`).join(', ')} ("none" is never accepted)` }), { error: 'expected a list of algorithm names' }).min(1, { error: 'expected at least one algorithm' }).optional(),
-              clock_skew_seconds: z.number({ error: 'expected 0 to 300 seconds' }).int({ error: 'expected 0 to 300 seconds' }).min(0, { error: 'expected 0 to 300 seconds' }).max(300, { error: 'expected 0 to 300 seconds' }).default(30),
+              algorithms: z
+                .array(z.enum(JWS_ALGORITHMS, { error: `expected one of ${JWS_ALGORITHMS.map((a) => `"${a}"`).join(', ')} ("none" is never accepted)` }), {
+                  error: 'expected a list of algorithm names',
+                })
+                .min(1, { error: 'expected at least one algorithm' })
+                .optional(),
+              clock_skew_seconds: z
+                .number({ error: 'expected 0 to 300 seconds' })
+                .int({ error: 'expected 0 to 300 seconds' })
+                .min(0, { error: 'expected 0 to 300 seconds' })
+                .max(300, { error: 'expected 0 to 300 seconds' })
+                .default(30),
               /** one JWKS fetch gives up after this */
               jwks_timeout_seconds: posInt().max(60, { error: 'expected a positive integer up to 60' }).default(5),
               /** a fetched JWKS is reused this long (a token with an unknown kid refetches sooner, at most every 30 s) */
@@ -142,7 +152,10 @@ export function authConfigSchema(baseDir?: string) {
       database: z
         .strictObject({
           path: file().default('./auth-data'),
-          url: z.string({ error: 'expected a postgres:// URL' }).regex(/^postgres(ql)?:\/\//, { error: 'expected a postgres:// URL' }).optional(),
+          url: z
+            .string({ error: 'expected a postgres:// URL' })
+            .regex(/^postgres(ql)?:\/\//, { error: 'expected a postgres:// URL' })
+            .optional(),
         })
         .prefault({}),
       logging: logging(),
@@ -154,13 +167,21 @@ export function authConfigSchema(baseDir?: string) {
         ctx.addIssue({ code: 'custom', path: ['accounts', 'token'], message: 'accounts.mode is "token": set jwks_url, key_file or secret_file' });
       }
       if (sources.length > 1) {
-        ctx.addIssue({ code: 'custom', path: ['accounts', 'token', sources[1]!], message: `set only one of jwks_url, key_file and secret_file (found ${sources.join(' and ')})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['accounts', 'token', sources[1]!],
+          message: `set only one of jwks_url, key_file and secret_file (found ${sources.join(' and ')})`,
+        });
       }
       // HS* with public keys is the algorithm-confusion attack; a shared secret signs only HS*
       const hmacWanted = t.secret_file !== undefined;
       const misfit = (t.algorithms ?? []).filter((a) => isHmacAlgorithm(a) !== hmacWanted);
       if (sources.length === 1 && misfit.length > 0) {
-        ctx.addIssue({ code: 'custom', path: ['accounts', 'token', 'algorithms'], message: `${misfit.join(', ')} cannot be used with ${sources[0]}: ${hmacWanted ? 'a shared secret verifies HS256/384/512 only' : 'public keys never verify HS* algorithms'}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['accounts', 'token', 'algorithms'],
+          message: `${misfit.join(', ')} cannot be used with ${sources[0]}: ${hmacWanted ? 'a shared secret verifies HS256/384/512 only' : 'public keys never verify HS* algorithms'}`,
+        });
       }
       if (c.accounts.mode === 'custom' && !c.accounts.custom.module) {
         ctx.addIssue({ code: 'custom', path: ['accounts', 'custom', 'module'], message: 'accounts.mode is "custom": set module to your accounts module' });
@@ -176,18 +197,34 @@ export function authConfigSchema(baseDir?: string) {
           ctx.addIssue({ code: 'custom', path: ['matchmaking', 'modes', mode], message: 'expected a game mode name of 1 to 128 characters without spaces' });
         }
         if (m.transport === 'netcode' && !c.netcode.private_key_file) {
-          ctx.addIssue({ code: 'custom', path: ['matchmaking', 'modes', mode, 'transport'], message: `mode "${mode}" uses netcode: set netcode.private_key_file (the key shared with the hosts)` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['matchmaking', 'modes', mode, 'transport'],
+            message: `mode "${mode}" uses netcode: set netcode.private_key_file (the key shared with the hosts)`,
+          });
         }
       }
       if (c.accounts.password.max_length < c.accounts.password.min_length) {
-        ctx.addIssue({ code: 'custom', path: ['accounts', 'password', 'max_length'], message: `must be at least min_length (${c.accounts.password.min_length})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['accounts', 'password', 'max_length'],
+          message: `must be at least min_length (${c.accounts.password.min_length})`,
+        });
       }
       if (c.sessions.seed_key_algorithm !== undefined && c.sessions.key_delivery !== 'seed') {
-        ctx.addIssue({ code: 'custom', path: ['sessions', 'seed_key_algorithm'], message: 'only used with key_delivery = "seed"; remove it or set key_delivery = "seed"' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sessions', 'seed_key_algorithm'],
+          message: 'only used with key_delivery = "seed"; remove it or set key_delivery = "seed"',
+        });
       }
       const v = c.clients;
       if (v.game_version_min !== undefined && v.game_version_below !== undefined && compareVersions(v.game_version_min, v.game_version_below) >= 0) {
-        ctx.addIssue({ code: 'custom', path: ['clients', 'game_version_below'], message: `must be above game_version_min ("${v.game_version_min}"), or no client version is accepted` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', 'game_version_below'],
+          message: `must be above game_version_min ("${v.game_version_min}"), or no client version is accepted`,
+        });
       }
     });
 }

@@ -8,7 +8,10 @@ import { parseEndpoint } from '../net/address.js';
  * "expected ..." so the loader can print `key: expected X, got Y (line N)`.
  */
 export const posInt = (what = 'a positive integer') =>
-  z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
+  z
+    .number({ error: `expected ${what}` })
+    .int({ error: `expected ${what}` })
+    .positive({ error: `expected ${what}` });
 
 export const port = () =>
   z
@@ -62,7 +65,7 @@ export const connectionLimits = () => ({
 
 export const filePath = (baseDir: string | undefined) => {
   const s = nonEmpty('a file path').refine((p) => !holdsKeyMaterial(p), {
-    error: 'expected a file path, not the key or certificate itself: write it to a file and give that file\'s path',
+    error: "expected a file path, not the key or certificate itself: write it to a file and give that file's path",
   });
   return baseDir === undefined ? s : s.transform((p) => path.resolve(baseDir, p));
 };

@@ -84,9 +84,17 @@ export function hostConfigSchema(baseDir?: string) {
         ctx.addIssue({ code: 'custom', path: ['transports'], message: 'enable at least one transport (quic, netcode or mqtt)' });
       }
       if (t.netcode.enabled && !t.netcode.private_key_file) {
-        ctx.addIssue({ code: 'custom', path: ['transports', 'netcode', 'private_key_file'], message: 'netcode is enabled: set the private key file shared with the Auth servers' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['transports', 'netcode', 'private_key_file'],
+          message: 'netcode is enabled: set the private key file shared with the Auth servers',
+        });
       }
-      const ports = [t.quic.enabled && ['quic', t.quic.port], t.netcode.enabled && ['netcode', t.netcode.port], t.mqtt.enabled && t.mqtt.broker === 'embedded' && ['mqtt', t.mqtt.port]].filter(Boolean) as [string, number][];
+      const ports = [
+        t.quic.enabled && ['quic', t.quic.port],
+        t.netcode.enabled && ['netcode', t.netcode.port],
+        t.mqtt.enabled && t.mqtt.broker === 'embedded' && ['mqtt', t.mqtt.port],
+      ].filter(Boolean) as [string, number][];
       // QUIC and netcode are both UDP; the embedded broker is TCP, so only UDP ports may not clash
       const udp = ports.filter(([n]) => n !== 'mqtt');
       if (udp.length === 2 && udp[0]![1] === udp[1]![1]) {

@@ -50,7 +50,8 @@ export function checkConfigText(text: string, opts: { baseDir?: string; source?:
   }
   // zod drops a `__proto__` key without a word (a game mode of that name would vanish): refuse it
   const reserved = protoKeys(doc, []);
-  if (reserved.length > 0) return { ok: false, kind, problems: reserved.map((at) => problem(at, 'the key "__proto__" is reserved; choose another name', lines)) };
+  if (reserved.length > 0)
+    return { ok: false, kind, problems: reserved.map((at) => problem(at, 'the key "__proto__" is reserved; choose another name', lines)) };
   const schema = kind === 'auth' ? authConfigSchema(opts.baseDir) : hostConfigSchema(opts.baseDir);
   const r = (schema as z.ZodType).safeParse(doc);
   if (r.success) return { ok: true, kind, config: r.data } as Checked;

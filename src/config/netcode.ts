@@ -50,7 +50,11 @@ export function netcodeAuthConfigSection(baseDir?: string) {
       /** wire version of the tokens, default "1.02"; must match the hosts' */
       version: z.enum(NETCODE_VERSIONS, { error: 'expected "1.02" or "1.00"' }).optional(),
       /** 1.00 only: this Auth node's id in its token sequences (0..1023); nodes sharing a key need distinct ids */
-      token_issuer_id: z.int().min(0).max(MAX_TOKEN_ISSUER_ID, { error: `expected an integer 0..${MAX_TOKEN_ISSUER_ID}` }).optional(),
+      token_issuer_id: z
+        .int()
+        .min(0)
+        .max(MAX_TOKEN_ISSUER_ID, { error: `expected an integer 0..${MAX_TOKEN_ISSUER_ID}` })
+        .optional(),
     })
     .prefault({});
 }

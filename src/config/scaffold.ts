@@ -162,9 +162,13 @@ export async function scaffoldConfig(input: ScaffoldInput): Promise<ScaffoldResu
   // A scaffold that fails its own check is a bug in the template or in the values above.
   const checked = checkConfigText(text);
   if (!checked.ok) {
-    throw configError('scaffold_invalid', `the rendered ${input.kind} config is not valid:\n${checked.problems.map((p) => '  ' + formatProblem(p)).join('\n')}`, {
-      hint: 'check --public-address, --auth-server and --name',
-    });
+    throw configError(
+      'scaffold_invalid',
+      `the rendered ${input.kind} config is not valid:\n${checked.problems.map((p) => '  ' + formatProblem(p)).join('\n')}`,
+      {
+        hint: 'check --public-address, --auth-server and --name',
+      },
+    );
   }
   return { kind: input.kind, text, entryName, files, notes };
 }

@@ -99,7 +99,10 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     });
     servers.push(auth);
     story.tell('auth', `started: iyesmp serve auth --config ${displayPath(files.auth)}  (pid ${auth.pid})`);
-    await race(auth.waitFor((l) => l.msg === 'auth server listening', LIMIT.serverStart, 'listening'), interruption);
+    await race(
+      auth.waitFor((l) => l.msg === 'auth server listening', LIMIT.serverStart, 'listening'),
+      interruption,
+    );
 
     const host = ServerProcess.spawn({
       name: files.hostName,
@@ -111,7 +114,11 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     });
     servers.push(host);
     story.tell(files.hostName, `started: iyesmp serve host --config ${displayPath(files.host)} --game ${displayPath(ttt.hostGameFile)}  (pid ${host.pid})`);
-    await race(host.waitFor((l) => l.msg === 'registered with the auth server', LIMIT.serverStart, 'registered with the auth server'), interruption, serverDeath(servers));
+    await race(
+      host.waitFor((l) => l.msg === 'registered with the auth server', LIMIT.serverStart, 'registered with the auth server'),
+      interruption,
+      serverDeath(servers),
+    );
     phase('servers');
 
     // -- players
@@ -139,7 +146,10 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
         bots.map(async (b) => {
           const who = await b.client.login({ method: 'guest', displayName: b.name });
           b.accountId = who.accountId;
-          story.tell(b.name, `logged in to "${b.client.welcome.serverName}" as ${who.accountId} (game build ${ttt.GAME_VERSION}, client cert ${clientEntry.name})`);
+          story.tell(
+            b.name,
+            `logged in to "${b.client.welcome.serverName}" as ${who.accountId} (game build ${ttt.GAME_VERSION}, client cert ${clientEntry.name})`,
+          );
         }),
       ),
     );
@@ -245,8 +255,21 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     const fpOf = (b: Bot) => b.ticket?.credentials?.fingerprint ?? '';
     const report: DeploymentReport = {
       servers: {
-        auth: { pid: auth.pid, address: formatHostPort(LOOPBACK, ports.auth), hostsAddress: formatHostPort(LOOPBACK, ports.authHosts), config: files.auth, log: auth.logFile },
-        host: { name: files.hostName, pid: host.pid, address: formatHostPort(LOOPBACK, ports.host), config: files.host, game: ttt.hostGameFile, log: host.logFile },
+        auth: {
+          pid: auth.pid,
+          address: formatHostPort(LOOPBACK, ports.auth),
+          hostsAddress: formatHostPort(LOOPBACK, ports.authHosts),
+          config: files.auth,
+          log: auth.logFile,
+        },
+        host: {
+          name: files.hostName,
+          pid: host.pid,
+          address: formatHostPort(LOOPBACK, ports.host),
+          config: files.host,
+          game: ttt.hostGameFile,
+          log: host.logFile,
+        },
       },
       players: bots.map((b) => {
         const r = end.results.find((x) => x.playerId === b.ticket?.playerId);
@@ -286,7 +309,9 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
         hint: `its log is in ${bad.logFile}`,
       });
     }
-    report.timings = Object.fromEntries(['servers', 'login', 'match', 'handoff', 'connect', 'ready', 'game', 'record', 'shutdown'].map((p) => [p, marks.get(p as Phase) ?? 0])) as Record<Phase, number>;
+    report.timings = Object.fromEntries(
+      ['servers', 'login', 'match', 'handoff', 'connect', 'ready', 'game', 'record', 'shutdown'].map((p) => [p, marks.get(p as Phase) ?? 0]),
+    ) as Record<Phase, number>;
     return report;
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -339,7 +364,10 @@ function tellAuth(story: Story, l: LogLine): void {
     case 'auth server listening':
       return story.tell('auth', `listening: players on udp ${LOOPBACK}:${String(l.clients)}, hosts on udp ${LOOPBACK}:${String(l.hosts)}`);
     case 'session created; waiting for claims':
-      return story.tell('auth', `picked host ${String(l.host)} for session ${String(l.sessionId)} (${String(l.players)} players, ${String(l.transport)}); sent session.ready`);
+      return story.tell(
+        'auth',
+        `picked host ${String(l.host)} for session ${String(l.sessionId)} (${String(l.players)} players, ${String(l.transport)}); sent session.ready`,
+      );
     case 'host acknowledged; players handed off':
       return story.tell('auth', `${String(l.host)} reserved the seats; hand-offs sent (session certs minted by SessionAuth)`);
     case 'session results recorded':
@@ -406,7 +434,12 @@ export function displayPath(p: string): string {
 
 /** The board on one line, rows apart: `X . O | . X . | . . O` */
 function compactBoard(board: readonly (string | null)[]): string {
-  const rows = [0, 3, 6].map((i) => board.slice(i, i + 3).map((c) => c ?? '.').join(' '));
+  const rows = [0, 3, 6].map((i) =>
+    board
+      .slice(i, i + 3)
+      .map((c) => c ?? '.')
+      .join(' '),
+  );
   return rows.join(' | ');
 }
 
@@ -415,7 +448,15 @@ function short(fp: string): string {
   return hex.length > 16 ? `${hex.slice(0, 16)}…` : hex;
 }
 
-function keepRunningNotice(out: Output, story: Story, r: DeploymentReport, input: DeploymentInput, client: ManifestEntry, master: ManifestEntry, ttt: TicTacToe): void {
+function keepRunningNotice(
+  out: Output,
+  story: Story,
+  r: DeploymentReport,
+  input: DeploymentInput,
+  client: ManifestEntry,
+  master: ManifestEntry,
+  ttt: TicTacToe,
+): void {
   out.note(
     [
       '',

@@ -9,12 +9,14 @@ import { demoError } from './errors.js';
  */
 export async function freeUdpPorts(count: number, host = '127.0.0.1'): Promise<number[]> {
   const sockets = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<ReturnType<typeof createSocket>>((resolve, reject) => {
-        const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-        s.once('error', reject);
-        s.bind(0, host, () => resolve(s));
-      }),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createSocket>>((resolve, reject) => {
+          const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+          s.once('error', reject);
+          s.bind(0, host, () => resolve(s));
+        }),
     ),
   );
   const ports = sockets.map((s) => s.address().port);

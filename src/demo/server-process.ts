@@ -165,8 +165,16 @@ export class ServerProcess {
     const why = e?.signal ? `was killed by ${e.signal}` : `exited with code ${e?.code ?? '?'}`;
     // The CLI prints its own clear "error: ..." and "hint: ..." lines on stderr: pass them on.
     const said = this.#stderr.map((l) => l.trim());
-    const error = said.filter((l) => l.startsWith('error:')).pop()?.slice(6).trim();
-    const hint = said.filter((l) => l.startsWith('hint:')).pop()?.slice(5).trim();
+    const error = said
+      .filter((l) => l.startsWith('error:'))
+      .pop()
+      ?.slice(6)
+      .trim();
+    const hint = said
+      .filter((l) => l.startsWith('hint:'))
+      .pop()
+      ?.slice(5)
+      .trim();
     return demoError('demo_server_exited', `the ${this.name} server ${why}${error ? `: ${error}` : ''}`, {
       hint: `${hint ? `${hint}; ` : ''}its log is in ${this.logFile}`,
     });

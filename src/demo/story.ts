@@ -22,6 +22,11 @@ export class Story {
 
   /** indented lines under the last event (a board) */
   block(text: string): void {
-    this.out.note(text.split('\n').map((l) => `                    ${l}`).join('\n'));
+    this.out.note(
+      text
+        .split('\n')
+        .map((l) => `                    ${l}`)
+        .join('\n'),
+    );
   }
 }

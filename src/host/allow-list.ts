@@ -3,9 +3,7 @@ import { addressKey, canonicalAddress } from './address.js';
 import { EventQueue } from '../events/queue.js';
 import type { ExpectedAddress, SourceAddress } from './types.js';
 
-export type AllowListEvent =
-  | { type: 'allow'; key: string; address: ExpectedAddress }
-  | { type: 'revoke'; key: string; address: ExpectedAddress };
+export type AllowListEvent = { type: 'allow'; key: string; address: ExpectedAddress } | { type: 'revoke'; key: string; address: ExpectedAddress };
 
 /**
  * The set of source addresses the transport lets through its raw-datagram filter, derived from the

@@ -130,7 +130,8 @@ export class AuthConnection {
           outbox.markSent(this.serverId, item.id, s.clock());
           proto.request('session.ended', body, { timeoutMs: 15_000 }).then(
             () => s.domain.outboxAcked(this.serverId, item.id, s.clock()),
-            (err: unknown) => this.log.warn({ id: item.id, code: (err as IyesmpError).code, message: (err as Error).message }, 'results not acknowledged; will resend'),
+            (err: unknown) =>
+              this.log.warn({ id: item.id, code: (err as IyesmpError).code, message: (err as Error).message }, 'results not acknowledged; will resend'),
           );
         } else {
           const t = item.body.telemetry;
@@ -151,7 +152,8 @@ export class AuthConnection {
             // hostctl 1.1: acknowledged like results, so it stays queued until the Auth server has it
             proto.request('telemetry.report', body, { timeoutMs: 15_000 }).then(
               () => s.domain.outboxAcked(this.serverId, item.id, s.clock()),
-              (err: unknown) => this.log.warn({ id: item.id, code: (err as IyesmpError).code, message: (err as Error).message }, 'telemetry not acknowledged; will resend'),
+              (err: unknown) =>
+                this.log.warn({ id: item.id, code: (err as IyesmpError).code, message: (err as Error).message }, 'telemetry not acknowledged; will resend'),
             );
           } else {
             // a 1.0 Auth server only takes the event (no reply): count it delivered once written
@@ -245,7 +247,11 @@ export class AuthConnection {
     });
     proto.handle('session.expect', (body) => {
       const transport = s.domain.sessions.session(body.sessionId)?.transport ?? 'quic';
-      const r = s.domain.sessions.addPlayers(body.sessionId, body.players.map((p) => expectedOn(transport, body.sessionId, p)), s.clock());
+      const r = s.domain.sessions.addPlayers(
+        body.sessionId,
+        body.players.map((p) => expectedOn(transport, body.sessionId, p)),
+        s.clock(),
+      );
       if (!r.ok) throw refusalError(r);
       return {};
     });
@@ -278,7 +284,14 @@ export function authLinkLiveness(heartbeatIntervalMs: number | undefined): { idl
   return { idleTimeoutMs, keepAliveMs: Math.max(100, Math.min(Math.floor(beat / 2), Math.floor(idleTimeoutMs / 4))) };
 }
 
-type WireExpected = { playerId: string; accountId: string; displayName?: string | undefined; address?: string | undefined; certFingerprint?: Uint8Array | undefined; netcodeClientId?: string | undefined };
+type WireExpected = {
+  playerId: string;
+  accountId: string;
+  displayName?: string | undefined;
+  address?: string | undefined;
+  certFingerprint?: Uint8Array | undefined;
+  netcodeClientId?: string | undefined;
+};
 
 /** A hostctl expected player in the session table's terms, for the session's transport. */
 export function expectedOn(transport: TransportKind, sessionId: string, p: WireExpected): ExpectedPlayer {
@@ -298,7 +311,13 @@ export function expectedOn(transport: TransportKind, sessionId: string, p: WireE
   }
 }
 
-function expected(p: { playerId: string; accountId: string; displayName?: string | undefined; address?: string | undefined; certFingerprint?: Uint8Array | undefined }): ExpectedPlayer {
+function expected(p: {
+  playerId: string;
+  accountId: string;
+  displayName?: string | undefined;
+  address?: string | undefined;
+  certFingerprint?: Uint8Array | undefined;
+}): ExpectedPlayer {
   if (!p.address || !p.certFingerprint) {
     throw hostError('invalid_spec', `player ${p.playerId}: a QUIC session needs the player's address and session cert fingerprint`);
   }

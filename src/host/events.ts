@@ -1,12 +1,4 @@
-import type {
-  AdmissionRefusal,
-  DepartureReason,
-  PlayerStatus,
-  PlayerView,
-  SessionReport,
-  SessionTelemetry,
-  SourceAddress,
-} from './types.js';
+import type { AdmissionRefusal, DepartureReason, PlayerStatus, PlayerView, SessionReport, SessionTelemetry, SourceAddress } from './types.js';
 
 /** Everything the session table tells the transport adapter and the game. All carry `at` (the `now` given). */
 export type HostSessionEvent =

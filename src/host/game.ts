@@ -42,7 +42,11 @@ export interface GameSessionEvents<Ext> {
 /** The transport side a GameSession drives; implemented by the HostServer. */
 export interface GameTransport<Ext> {
   send(sessionId: string, playerId: string, msg: GameMessage<Ext>): boolean;
-  openStream(sessionId: string, playerId: string, header: { purpose: string; channel?: string; ext?: Ext }): Promise<{ write(payload: Uint8Array): Promise<void>; close(): Promise<void> }>;
+  openStream(
+    sessionId: string,
+    playerId: string,
+    header: { purpose: string; channel?: string; ext?: Ext },
+  ): Promise<{ write(payload: Uint8Array): Promise<void>; close(): Promise<void> }>;
   end(sessionId: string, results: GameResults): void;
 }
 

@@ -18,7 +18,22 @@ export { HostServer, startHostServer, type HostServerOptions } from './server.js
 export { GameSession, type HostGame, type GameMessage, type GameSessionEvents, type ActionHandler } from './game.js';
 
 // How players reach the host: one interface every transport implements (src/host/transports/transport.ts says how to add one).
-export type { HostTransport, HostTransportContext, HostTransportEvent, HostTransportEvents, SeatRef, TransportEndpoint, SeatClaim, SeatCredential } from './transports/transport.js';
+export type {
+  HostTransport,
+  HostTransportContext,
+  HostTransportEvent,
+  HostTransportEvents,
+  SeatRef,
+  TransportEndpoint,
+  SeatClaim,
+  SeatCredential,
+} from './transports/transport.js';
 export { QuicHostTransport, type QuicHostTransportOptions, type QuicTransportContext, type GameEndNotice } from './transports/quic/transport.js';
-export { NetcodeHostTransport, type NetcodeHostTransportOptions, type NetcodeHostTransportEvents, type NetcodeHostEvent, type NetcodeRefusal } from './transports/netcode/transport.js';
+export {
+  NetcodeHostTransport,
+  type NetcodeHostTransportOptions,
+  type NetcodeHostTransportEvents,
+  type NetcodeHostEvent,
+  type NetcodeRefusal,
+} from './transports/netcode/transport.js';
 export { netcodeExpectedPlayer, NO_ANNOUNCED_ADDRESS, type NetcodeSeat } from './transports/netcode/seat.js';

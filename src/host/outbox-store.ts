@@ -161,7 +161,15 @@ export class OutboxStore extends TypedEmitter<OutboxStoreEvents> {
 
   async #save(item: OutboxItem<OutboxBody>): Promise<void> {
     if (!this.#toWrite.delete(item.id)) return; // delivered or dropped while it waited
-    const saved: Saved = { v: FORMAT, id: item.id, kind: item.kind, body: item.body, enqueuedAt: item.enqueuedAt, mono: this.#clock.mono(), wall: this.#clock.wall() };
+    const saved: Saved = {
+      v: FORMAT,
+      id: item.id,
+      kind: item.kind,
+      body: item.body,
+      enqueuedAt: item.enqueuedAt,
+      mono: this.#clock.mono(),
+      wall: this.#clock.wall(),
+    };
     try {
       const data = JSON.stringify(saved);
       const size = Buffer.byteLength(data);
@@ -172,7 +180,12 @@ export class OutboxStore extends TypedEmitter<OutboxStoreEvents> {
     } catch (err) {
       this.#untrack(item.id);
       // still delivered from memory while this process runs; only a restart would lose it
-      this.emit('warning', { type: 'not_saved', id: item.id, kind: item.kind, message: `outbox item ${item.id} not saved to ${this.dir}: ${(err as Error).message}` });
+      this.emit('warning', {
+        type: 'not_saved',
+        id: item.id,
+        kind: item.kind,
+        message: `outbox item ${item.id} not saved to ${this.dir}: ${(err as Error).message}`,
+      });
     }
   }
 
@@ -203,7 +216,12 @@ export class OutboxStore extends TypedEmitter<OutboxStoreEvents> {
       await fs.mkdir(aside, { recursive: true, mode: 0o700 });
       await fs.rename(file, movedTo);
     } catch (err) {
-      this.emit('warning', { type: 'set_aside', file, movedTo: '', message: `outbox file ${file} is damaged (${why}) and could not be moved aside: ${(err as Error).message}` });
+      this.emit('warning', {
+        type: 'set_aside',
+        file,
+        movedTo: '',
+        message: `outbox file ${file} is damaged (${why}) and could not be moved aside: ${(err as Error).message}`,
+      });
       return;
     }
     this.emit('warning', { type: 'set_aside', file, movedTo, message: `outbox file ${file} is damaged (${why}); moved to ${movedTo}` });
@@ -227,7 +245,11 @@ function parseSaved(text: string): Saved {
     b !== null &&
     b.kind === s.kind &&
     (b.kind === 'result'
-      ? typeof b.report === 'object' && b.report !== null && typeof b.report.sessionId === 'string' && Number.isFinite(b.report.endedAt) && Number.isFinite(b.report.createdAt)
+      ? typeof b.report === 'object' &&
+        b.report !== null &&
+        typeof b.report.sessionId === 'string' &&
+        Number.isFinite(b.report.endedAt) &&
+        Number.isFinite(b.report.createdAt)
       : typeof b.telemetry === 'object' && b.telemetry !== null);
   if (!ok) throw new Error('the body does not match its kind');
   return s as Saved;
@@ -237,5 +259,8 @@ function parseSaved(text: string): Saved {
 function rebase(body: OutboxBody, shift: number): OutboxBody {
   if (body.kind !== 'result') return body;
   const r = body.report;
-  return { kind: 'result', report: { ...r, createdAt: r.createdAt + shift, endedAt: r.endedAt + shift, ...(r.beganAt !== undefined ? { beganAt: r.beganAt + shift } : {}) } };
+  return {
+    kind: 'result',
+    report: { ...r, createdAt: r.createdAt + shift, endedAt: r.endedAt + shift, ...(r.beganAt !== undefined ? { beganAt: r.beganAt + shift } : {}) },
+  };
 }

@@ -183,8 +183,7 @@ export class ResultsOutbox<T = unknown> {
   nextDue(): number | undefined {
     let next: number | undefined;
     for (const e of this.#entries.values())
-      for (const [sid, a] of e.attempts)
-        if (!a.acked && this.#servers.get(sid)?.up && (next === undefined || a.dueAt < next)) next = a.dueAt;
+      for (const [sid, a] of e.attempts) if (!a.acked && this.#servers.get(sid)?.up && (next === undefined || a.dueAt < next)) next = a.dueAt;
     return next;
   }
 

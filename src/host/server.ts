@@ -80,7 +80,14 @@ export interface HostStats {
   /** the player endpoint's raw-datagram filter: passed, dropped, droppedBytes, lastDroppedFrom, and its entries */
   allowList: AllowListStats & { entries: number };
   /** the netcode transport, when it runs: its own raw-datagram filter (consulted only with `dropUnannounced`) and admissions */
-  netcode?: { dropUnannounced: boolean; allowList: AllowListStats & { entries: number }; admitted: number; refused: number; ignored: number; malformed: number };
+  netcode?: {
+    dropUnannounced: boolean;
+    allowList: AllowListStats & { entries: number };
+    admitted: number;
+    refused: number;
+    ignored: number;
+    malformed: number;
+  };
   /** live sessions and connected players (session table) */
   sessions: number;
   players: number;
@@ -183,7 +190,10 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       }
       s.#attach(s.netcode);
       if (!s.netcode.dropsUnannounced) {
-        s.logger.warn({ transport: 'netcode' }, 'netcode drop_unannounced = false: datagrams from any source reach netcode, the connect token is the only check');
+        s.logger.warn(
+          { transport: 'netcode' },
+          'netcode drop_unannounced = false: datagrams from any source reach netcode, the connect token is the only check',
+        );
       }
     }
     s.#timer = setInterval(() => s.tick(), s.options.tickIntervalMs);
@@ -272,7 +282,16 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
     this.#dropLog.set(transport, { logged: st.dropped, at: now });
     // a fixed message, so log searches match; the numbers are fields
     this.logger.warn(
-      { transport, allowList: { dropped: st.dropped, droppedBytes: st.droppedBytes, passed: st.passed, newDrops, ...(st.lastDroppedFrom ? { lastDroppedFrom: st.lastDroppedFrom } : {}) } },
+      {
+        transport,
+        allowList: {
+          dropped: st.dropped,
+          droppedBytes: st.droppedBytes,
+          passed: st.passed,
+          newDrops,
+          ...(st.lastDroppedFrom ? { lastDroppedFrom: st.lastDroppedFrom } : {}),
+        },
+      },
       'allow-list dropped datagrams',
     );
   }
@@ -329,7 +348,11 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
   }
 
   end(sessionId: string, results: GameResults): void {
-    this.#lastReport.set(sessionId, { reason: 'completed', results: toPlayerResults(results.outcomes), ...(results.playerExt !== undefined ? { ext: results.playerExt } : {}) });
+    this.#lastReport.set(sessionId, {
+      reason: 'completed',
+      results: toPlayerResults(results.outcomes),
+      ...(results.playerExt !== undefined ? { ext: results.playerExt } : {}),
+    });
     const r = this.domain.sessions.end(sessionId, results, this.clock());
     if (!r.ok) {
       this.#lastReport.delete(sessionId);
@@ -401,7 +424,9 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       try {
         switch (e.type) {
           case 'player_status': {
-            if (e.status === 'left') for (const a of this.#auth.values()) a.playerEvent('player.left', { sessionId: e.sessionId, playerId: e.playerId, reason: e.departure ?? 'left' });
+            if (e.status === 'left')
+              for (const a of this.#auth.values())
+                a.playerEvent('player.left', { sessionId: e.sessionId, playerId: e.playerId, reason: e.departure ?? 'left' });
             this.games.get(e.sessionId)?.emit('player', { playerId: e.playerId, status: e.status, previous: e.previous });
             return;
           }

@@ -6,16 +6,7 @@ import { AllowList } from './allow-list.js';
 import { EventQueue } from '../events/queue.js';
 import type { HostSessionEvent } from './events.js';
 import { normalizeFingerprint, Session, type SessionHooks, type SessionView } from './session.js';
-import type {
-  ActionResult,
-  AdmissionResult,
-  CreateResult,
-  ExpectedPlayer,
-  GameResults,
-  SeatClaim,
-  SessionSpec,
-  SourceAddress,
-} from './types.js';
+import type { ActionResult, AdmissionResult, CreateResult, ExpectedPlayer, GameResults, SeatClaim, SessionSpec, SourceAddress } from './types.js';
 
 export interface HostCapacity {
   maxSessions: number;
@@ -108,7 +99,11 @@ export class SessionTable {
     if (typeof checked === 'string') return { ok: false, reason: 'invalid_spec', message: checked };
     const load = this.load();
     if (load.players + checked.length > this.#opts.maxPlayers)
-      return { ok: false, reason: 'capacity_players', message: `host is full: ${checked.length} more players would exceed ${this.#opts.maxPlayers} (${load.players} in use)` };
+      return {
+        ok: false,
+        reason: 'capacity_players',
+        message: `host is full: ${checked.length} more players would exceed ${this.#opts.maxPlayers} (${load.players} in use)`,
+      };
     s.addPlayers(checked, now, s.spec.joinTimeoutMs ?? this.#opts.joinTimeoutMs);
     return { ok: true, sessionId, joinDeadline: s.view().joinDeadline };
   }
@@ -144,7 +139,10 @@ export class SessionTable {
     };
     const claim = 'credential' in peer ? peer : certClaim(peer);
     if (!claim)
-      return refuse('not_session_cert', `a ${(peer as VerifiedPeer).role} certificate cannot join a session; a session certificate naming a session and player is needed`);
+      return refuse(
+        'not_session_cert',
+        `a ${(peer as VerifiedPeer).role} certificate cannot join a session; a session certificate naming a session and player is needed`,
+      );
     const s = this.#sessions.get(claim.sessionId);
     if (!s) {
       if (this.#ended.has(claim.sessionId)) return refuse('session_ended', `session ${claim.sessionId} has ended`);

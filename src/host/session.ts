@@ -175,9 +175,11 @@ export class Session {
         ? refuse('wrong_client_id', `client id ${c.clientId} is not the one announced for this seat`)
         : refuse('wrong_fingerprint', `player ${playerId} presented a session certificate other than the one announced for session ${this.sessionId}`);
     if (!addressMatches(p.spec.address, source))
-      return refuse('wrong_address', `player ${playerId}'s session certificate was used from ${formatHostPort(source.ip, source.port)}, not from the announced address`);
-    if (this.#phase !== 'readying' && !p.admitted)
-      return refuse('already_started', `session ${this.sessionId} began without player ${playerId}`);
+      return refuse(
+        'wrong_address',
+        `player ${playerId}'s session certificate was used from ${formatHostPort(source.ip, source.port)}, not from the announced address`,
+      );
+    if (this.#phase !== 'readying' && !p.admitted) return refuse('already_started', `session ${this.sessionId} began without player ${playerId}`);
     if (p.status === 'left') return refuse('player_left', `player ${playerId} already left session ${this.sessionId} (${p.departure ?? 'left'})`);
     if (p.connectionId !== undefined && !secretMatches(p.secretHash, reconnectSecret))
       return refuse('seat_taken', `player ${playerId} is still connected to session ${this.sessionId}; a second connection needs the seat's reconnect secret`);
@@ -274,12 +276,7 @@ export class Session {
         if (reason === 'no_show') this.#noShows++;
         this.#hooks.emit({ type: 'player_timed_out', sessionId: this.sessionId, playerId: p.spec.playerId, reason, at: now });
         this.#depart(p, reason, now, false);
-      } else if (
-        this.#phase === 'readying' &&
-        p.status === 'connected' &&
-        p.readyDeadline !== undefined &&
-        p.readyDeadline <= now
-      ) {
+      } else if (this.#phase === 'readying' && p.status === 'connected' && p.readyDeadline !== undefined && p.readyDeadline <= now) {
         this.#hooks.emit({ type: 'player_timed_out', sessionId: this.sessionId, playerId: p.spec.playerId, reason: 'ready_timeout', at: now });
         this.#depart(p, 'ready_timeout', now, true);
       }
@@ -440,7 +437,14 @@ export class Session {
       if (p.status === 'left') continue;
       if (p.connectionId !== undefined) {
         this.#hooks.unbind(p.connectionId);
-        this.#hooks.emit({ type: 'close_connection', connectionId: p.connectionId, sessionId: this.sessionId, playerId: p.spec.playerId, reason: 'session_ended', at: now });
+        this.#hooks.emit({
+          type: 'close_connection',
+          connectionId: p.connectionId,
+          sessionId: this.sessionId,
+          playerId: p.spec.playerId,
+          reason: 'session_ended',
+          at: now,
+        });
         delete p.connectionId;
       }
       p.status = 'left';

@@ -16,9 +16,7 @@ import { ReplayProtection } from './replay.js';
 import { type ConnectToken, readConnectToken } from './token.js';
 import type { OutgoingDatagram } from './server.js';
 
-export type ClientEvent =
-  | { type: 'state'; state: ClientStateValue; previous: ClientStateValue }
-  | { type: 'payload'; payload: Uint8Array; sequence: bigint };
+export type ClientEvent = { type: 'state'; state: ClientStateValue; previous: ClientStateValue } | { type: 'payload'; payload: Uint8Array; sequence: bigint };
 
 const ALLOWED: readonly boolean[] = [false, true, true, false, true, true, true];
 

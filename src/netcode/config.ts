@@ -33,7 +33,14 @@ export interface NetcodeHostConfigLike {
 }
 
 export interface NetcodeAuthConfigLike {
-  netcode: { private_key_file?: string | undefined; protocol_id: string; token_expire_seconds: number; timeout_seconds: number; version?: NetcodeVersion | undefined; token_issuer_id?: number | undefined };
+  netcode: {
+    private_key_file?: string | undefined;
+    protocol_id: string;
+    token_expire_seconds: number;
+    timeout_seconds: number;
+    version?: NetcodeVersion | undefined;
+    token_issuer_id?: number | undefined;
+  };
 }
 
 export interface ResolvedNetcodeHost {

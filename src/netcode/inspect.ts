@@ -97,7 +97,12 @@ export function inspectConnectToken(data: Uint8Array, key: Uint8Array, o: { prot
   const p = priv.value;
   let end = p.userData.length;
   while (end > 0 && p.userData[end - 1] === 0) end--;
-  result.private = { clientId: p.clientId, timeoutSeconds: p.timeoutSeconds, internalServers: p.serverAddresses.map(formatAddress), userData: p.userData.slice(0, end) };
+  result.private = {
+    clientId: p.clientId,
+    timeoutSeconds: p.timeoutSeconds,
+    internalServers: p.serverAddresses.map(formatAddress),
+    userData: p.userData.slice(0, end),
+  };
   // a 1.00 private part has no timeout to compare
   if (version !== '1.00' && p.timeoutSeconds !== t.timeoutSeconds) {
     problems.push({ code: 'timeout_mismatch', message: `public timeout ${t.timeoutSeconds} s differs from private timeout ${p.timeoutSeconds} s` });

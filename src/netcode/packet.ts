@@ -84,7 +84,8 @@ export function writePacket(
 ): Uint8Array {
   const wire = netcodeWire(version);
   if (packet.type === PacketType.connectionRequest) {
-    if (packet.nonce.length !== wire.tokenNonceBytes) throw new RangeError(`a netcode ${version} request carries a ${wire.tokenNonceBytes}-byte nonce, got ${packet.nonce.length}`);
+    if (packet.nonce.length !== wire.tokenNonceBytes)
+      throw new RangeError(`a netcode ${version} request carries a ${wire.tokenNonceBytes}-byte nonce, got ${packet.nonce.length}`);
     return new ByteWriter(wire.connectionRequestBytes)
       .u8(0)
       .bytes(wire.versionInfo)

@@ -49,13 +49,7 @@ export interface ConnectToken {
   serverToClientKey: Uint8Array;
 }
 
-export type TokenReadError =
-  | 'wrong_length'
-  | 'wrong_version'
-  | 'create_after_expire'
-  | 'bad_server_count'
-  | 'bad_address_type'
-  | 'truncated';
+export type TokenReadError = 'wrong_length' | 'wrong_version' | 'create_after_expire' | 'bad_server_count' | 'bad_address_type' | 'truncated';
 
 export type ReadResult<T> = { ok: true; value: T } | { ok: false; reason: TokenReadError };
 
@@ -88,8 +82,7 @@ export interface GenerateConnectTokenOptions {
   serverToClientKey?: Uint8Array;
 }
 
-const usage = (code: Parameters<typeof netcodeError>[0], message: string, hint?: string): IyesmpError =>
-  netcodeError(code, message, hint ? { hint } : {});
+const usage = (code: Parameters<typeof netcodeError>[0], message: string, hint?: string): IyesmpError => netcodeError(code, message, hint ? { hint } : {});
 
 function toAddress(a: NetcodeAddress | string): NetcodeAddress {
   if (typeof a !== 'string') return a;
@@ -116,7 +109,11 @@ export function generateConnectToken(o: GenerateConnectTokenOptions): Uint8Array
   if (version === '1.00') {
     if (o.nonce !== undefined) throw usage('netcode_nonce_not_in_version', 'netcode 1.00 tokens carry a sequence, not a nonce');
     if (o.sequence === undefined) {
-      throw usage('netcode_no_token_sequence', 'a netcode 1.00 token needs a connect token sequence (its encryption nonce)', 'take it from a ConnectTokenSequence so it never repeats under one key');
+      throw usage(
+        'netcode_no_token_sequence',
+        'a netcode 1.00 token needs a connect token sequence (its encryption nonce)',
+        'take it from a ConnectTokenSequence so it never repeats under one key',
+      );
     }
     checkU64('connect token sequence', o.sequence);
     nonce = tokenSequenceBytes(o.sequence);
@@ -141,7 +138,11 @@ export function generateConnectToken(o: GenerateConnectTokenOptions): Uint8Array
   }
   if (version === '1.00' && o.timeoutSeconds < 0) {
     // the 1.00 reference client has no "disabled" value: it gives up at once
-    throw usage('netcode_bad_timeout', 'netcode 1.00 clients cannot disable timeouts: a negative timeout makes them give up at once', 'use a positive timeout such as 5');
+    throw usage(
+      'netcode_bad_timeout',
+      'netcode 1.00 clients cannot disable timeouts: a negative timeout makes them give up at once',
+      'use a positive timeout such as 5',
+    );
   }
   if (!Number.isInteger(o.expireSeconds)) throw usage('netcode_bad_expire', `expire seconds must be an integer, got ${o.expireSeconds}`);
   const publicAddrs = o.publicServerAddresses.map(toAddress);
@@ -154,7 +155,8 @@ export function generateConnectToken(o: GenerateConnectTokenOptions): Uint8Array
   }
   const userData = new Uint8Array(USER_DATA_BYTES);
   if (o.userData) {
-    if (o.userData.length > USER_DATA_BYTES) throw usage('netcode_user_data_too_long', `user data is at most ${USER_DATA_BYTES} bytes, got ${o.userData.length}`);
+    if (o.userData.length > USER_DATA_BYTES)
+      throw usage('netcode_user_data_too_long', `user data is at most ${USER_DATA_BYTES} bytes, got ${o.userData.length}`);
     userData.set(o.userData);
   }
   const createTimestamp = o.createTimestamp ?? BigInt(Math.floor(Date.now() / 1000));
@@ -173,15 +175,15 @@ export function generateConnectToken(o: GenerateConnectTokenOptions): Uint8Array
   const privateData = encryptConnectTokenPrivate(writeConnectTokenPrivate(priv, version), o.protocolId, expireTimestamp, nonce, o.privateKey, version);
   return writeConnectToken(
     {
-    protocolId: o.protocolId,
-    createTimestamp,
-    expireTimestamp,
-    nonce,
-    privateData,
-    timeoutSeconds: o.timeoutSeconds,
-    serverAddresses: publicAddrs,
-    clientToServerKey: c2s,
-    serverToClientKey: s2c,
+      protocolId: o.protocolId,
+      createTimestamp,
+      expireTimestamp,
+      nonce,
+      privateData,
+      timeoutSeconds: o.timeoutSeconds,
+      serverAddresses: publicAddrs,
+      clientToServerKey: c2s,
+      serverToClientKey: s2c,
     },
     version,
   );
@@ -316,6 +318,16 @@ export function readConnectToken(data: Uint8Array, version: NetcodeVersion = DEF
   if (!c2s || !s2c || timeoutSeconds === null) return { ok: false, reason: 'truncated' };
   return {
     ok: true,
-    value: { protocolId, createTimestamp, expireTimestamp, nonce, privateData, timeoutSeconds, serverAddresses, clientToServerKey: c2s, serverToClientKey: s2c },
+    value: {
+      protocolId,
+      createTimestamp,
+      expireTimestamp,
+      nonce,
+      privateData,
+      timeoutSeconds,
+      serverAddresses,
+      clientToServerKey: c2s,
+      serverToClientKey: s2c,
+    },
   };
 }

@@ -128,7 +128,14 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
     const clock = o.clock ?? systemClock;
     try {
       const core = new NetcodeServerCore(
-        { protocolId: o.protocolId, privateKey: o.privateKey, maxClients: o.maxClients, address: o.address ? toAddress(o.address) : bound, ...(o.challengeKey ? { challengeKey: o.challengeKey } : {}), ...(o.version ? { version: o.version } : {}) },
+        {
+          protocolId: o.protocolId,
+          privateKey: o.privateKey,
+          maxClients: o.maxClients,
+          address: o.address ? toAddress(o.address) : bound,
+          ...(o.challengeKey ? { challengeKey: o.challengeKey } : {}),
+          ...(o.version ? { version: o.version } : {}),
+        },
         clock.now(),
       );
       return new NetcodeUdpServer(core, socket, bound, clock, o.tickMs ?? 10, o.filter);

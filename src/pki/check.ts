@@ -15,7 +15,8 @@ export async function checkPki(pki: Pki, o: { withinDays?: number; now?: Date } 
   const now = o.now ?? new Date();
   const withinDays = o.withinDays ?? 30;
   const findings: CheckFinding[] = [];
-  const add = (name: string, kind: CheckFinding['kind'], severity: CheckFinding['severity'], message: string) => findings.push({ name, kind, severity, message });
+  const add = (name: string, kind: CheckFinding['kind'], severity: CheckFinding['severity'], message: string) =>
+    findings.push({ name, kind, severity, message });
   const certs = new Map<string, NodeCert>();
   for (const e of pki.manifest.entries) {
     try {
@@ -54,7 +55,8 @@ export async function checkPki(pki: Pki, o: { withinDays?: number; now?: Date } 
     for (const ca of pki.clientAuths()) {
       const listed = bundle.clientAuths.find((c) => c.fingerprint === ca.fingerprint);
       if (!listed) add(ca.name, 'trust_list', 'error', `${ca.name} is missing from the signed ClientAuth list`);
-      else if (listed.status !== ca.status) add(ca.name, 'trust_list', 'error', `${ca.name} is ${ca.status} in the manifest but ${listed.status} in the signed list`);
+      else if (listed.status !== ca.status)
+        add(ca.name, 'trust_list', 'error', `${ca.name} is ${ca.status} in the manifest but ${listed.status} in the signed list`);
     }
   } catch (err) {
     add('trust', 'trust_list', 'error', err instanceof IyesmpError ? err.message : 'the signed ClientAuth list cannot be loaded');
@@ -63,7 +65,11 @@ export async function checkPki(pki: Pki, o: { withinDays?: number; now?: Date } 
 }
 
 /** The manifest's `keyEncrypted` against the file, and encrypted keys still under an outdated KDF (no passphrase needed). */
-async function checkKeyFile(file: string, e: ManifestEntry, add: (name: string, kind: CheckFinding['kind'], severity: CheckFinding['severity'], message: string) => void): Promise<void> {
+async function checkKeyFile(
+  file: string,
+  e: ManifestEntry,
+  add: (name: string, kind: CheckFinding['kind'], severity: CheckFinding['severity'], message: string) => void,
+): Promise<void> {
   let block;
   try {
     block = parsePem(await fs.readFile(file, 'latin1'), e.keyFile!).find((b) => b.label === 'PRIVATE KEY' || b.label === 'ENCRYPTED PRIVATE KEY');
@@ -76,6 +82,11 @@ async function checkKeyFile(file: string, e: ManifestEntry, add: (name: string, 
   if (encrypted !== e.keyEncrypted) {
     add(e.name, 'key_encryption', 'error', `${e.keyFile} is ${encrypted ? 'encrypted' : 'not encrypted'} but the manifest says the opposite`);
   } else if (encrypted && !isCurrentKeyEncryption(block.der)) {
-    add(e.name, 'key_encryption', 'warning', `${e.keyFile} is encrypted with an outdated KDF; the next command that opens it and writes the PKI re-encrypts it`);
+    add(
+      e.name,
+      'key_encryption',
+      'warning',
+      `${e.keyFile} is encrypted with an outdated KDF; the next command that opens it and writes the PKI re-encrypts it`,
+    );
   }
 }

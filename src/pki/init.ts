@@ -117,7 +117,11 @@ export async function initPki(opts: InitOptions): Promise<Pki> {
       trustSequence: 0,
       entries: [],
     };
-    const secrets = { ...(pass.master !== undefined ? { master: async () => pass.master! } : {}), ...(pass.clientauth !== undefined ? { clientauth: async () => pass.clientauth! } : {}), ...(pass.sessionauth !== undefined ? { sessionauth: async () => pass.sessionauth! } : {}) };
+    const secrets = {
+      ...(pass.master !== undefined ? { master: async () => pass.master! } : {}),
+      ...(pass.clientauth !== undefined ? { clientauth: async () => pass.clientauth! } : {}),
+      ...(pass.sessionauth !== undefined ? { sessionauth: async () => pass.sessionauth! } : {}),
+    };
     const pki = new Pki(tmp, manifest, { passphrases: secrets, allowUnencryptedCaKeys: opts.allowUnencryptedCaKeys });
     await pki._build({ days, authDns, authIps: opts.authIpAddresses, hosts, clientName, pass, now });
     await fs.chmod(tmp, 0o755);

@@ -18,10 +18,7 @@ export interface GeneratedKeyPair {
 }
 
 export function generateKeyPair(algorithm: KeyAlgorithm = 'p256'): GeneratedKeyPair {
-  const pair =
-    algorithm === 'ed25519'
-      ? generateKeyPairSync('ed25519')
-      : generateKeyPairSync('ec', { namedCurve: algorithm === 'p256' ? 'P-256' : 'P-384' });
+  const pair = algorithm === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: algorithm === 'p256' ? 'P-256' : 'P-384' });
   return { algorithm, privateKey: pair.privateKey, publicKey: pair.publicKey };
 }
 
@@ -53,7 +50,10 @@ export function hashOf(algorithm: KeyAlgorithm): string | null {
 }
 
 /** WebCrypto parameters: import and signing. */
-export function webAlgorithm(algorithm: KeyAlgorithm): { importParams: webcrypto.EcKeyImportParams | webcrypto.Algorithm; signParams: webcrypto.EcdsaParams | webcrypto.Algorithm } {
+export function webAlgorithm(algorithm: KeyAlgorithm): {
+  importParams: webcrypto.EcKeyImportParams | webcrypto.Algorithm;
+  signParams: webcrypto.EcdsaParams | webcrypto.Algorithm;
+} {
   switch (algorithm) {
     case 'p256':
       return { importParams: { name: 'ECDSA', namedCurve: 'P-256' }, signParams: { name: 'ECDSA', hash: 'SHA-256' } };
@@ -147,7 +147,7 @@ export async function loadPrivateKeyInfo(pem: string, what: string, passphrase?:
   if (block.label === 'ENCRYPTED PRIVATE KEY') {
     if (!passphrase) {
       throw pkiError('passphrase_required', `${what} is encrypted and no passphrase was given`, {
-        hint: 'give this CA\'s passphrase (prompt, or --master-/--clientauth-/--sessionauth-passphrase-file, or --passphrase-file / IYESMP_PASSPHRASE)',
+        hint: "give this CA's passphrase (prompt, or --master-/--clientauth-/--sessionauth-passphrase-file, or --passphrase-file / IYESMP_PASSPHRASE)",
       });
     }
     const pass = await passphrase();
@@ -195,7 +195,7 @@ function looksLikePem(bytes: Uint8Array): boolean {
 /** Imports a private KeyObject into WebCrypto once, so signing does not re-parse it. */
 export async function toCryptoKey(key: KeyObject, algorithm: KeyAlgorithm): Promise<webcrypto.CryptoKey> {
   const der = key.export({ format: 'der', type: 'pkcs8' });
-  return subtle.importKey('pkcs8', der, webAlgorithm(algorithm).importParams, false, ['sign']) ;
+  return subtle.importKey('pkcs8', der, webAlgorithm(algorithm).importParams, false, ['sign']);
 }
 
 export function spkiDer(key: KeyObject): Uint8Array {

@@ -57,9 +57,13 @@ export function parseManifest(text: string, source = MANIFEST_FILE): Manifest {
     throw bad(source, 'it is not valid JSON (truncated or edited?)');
   }
   if (raw && typeof raw === 'object' && 'version' in raw && (raw as { version: unknown }).version !== MANIFEST_VERSION) {
-    throw pkiError('manifest_version', `${source}: manifest version ${JSON.stringify((raw as { version: unknown }).version)} is not supported (this iyesmp reads version ${MANIFEST_VERSION})`, {
-      hint: 'use the iyesmp release that wrote this PKI',
-    });
+    throw pkiError(
+      'manifest_version',
+      `${source}: manifest version ${JSON.stringify((raw as { version: unknown }).version)} is not supported (this iyesmp reads version ${MANIFEST_VERSION})`,
+      {
+        hint: 'use the iyesmp release that wrote this PKI',
+      },
+    );
   }
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {

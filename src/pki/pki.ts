@@ -242,7 +242,13 @@ export class Pki {
     const wanted = a.days === undefined ? issuerNotAfter : notBefore.getTime() + a.days * DAY;
     const notAfter = new Date(Math.min(wanted, issuerNotAfter));
     const cn =
-      a.role === 'master' ? 'Master' : a.role === 'clientauth' ? `ClientAuth-${a.clientAuthId}` : a.role === 'sessionauth' ? 'SessionAuth' : `${a.role} ${a.name}`;
+      a.role === 'master'
+        ? 'Master'
+        : a.role === 'clientauth'
+          ? `ClientAuth-${a.clientAuthId}`
+          : a.role === 'sessionauth'
+            ? 'SessionAuth'
+            : `${a.role} ${a.name}`;
     const subject = subjectFor(m.organization, m.pkiId, cn);
     const cert =
       a.issuer === 'self'
@@ -379,13 +385,23 @@ export class Pki {
     const e = this.clientAuths().find((c) => c.clientAuthId === id);
     if (!e) {
       throw pkiError.as('usage', 'not_found', `no ClientAuth-${id} in this PKI`, {
-        hint: `known: ${this.clientAuths().map((c) => `${c.clientAuthId} (${c.status})`).join(', ')}`,
+        hint: `known: ${this.clientAuths()
+          .map((c) => `${c.clientAuthId} (${c.status})`)
+          .join(', ')}`,
       });
     }
     return e;
   }
 
-  async #issueLeaf(a: { role: Role; name: string; issuerName: string; days?: number; now?: Date; dnsNames?: string[]; ipAddresses?: string[] }): Promise<IssuedCert> {
+  async #issueLeaf(a: {
+    role: Role;
+    name: string;
+    issuerName: string;
+    days?: number;
+    now?: Date;
+    dnsNames?: string[];
+    ipAddresses?: string[];
+  }): Promise<IssuedCert> {
     const issuer = await this.#loadCa(a.issuerName);
     const entry = await this.#commit(async (tx) => {
       const made = await this.#make(tx, { ...a, issuer, now: a.now ?? new Date() });
@@ -409,14 +425,23 @@ export class Pki {
       let clientEntry: ManifestEntry | undefined;
       if (clientName) {
         const alg = ca.entry.algorithm;
-        const loaded: LoadedCa = { entry: ca.entry, privateKey: ca.privateKey, cert: ca.cert, keyId: keyIdOf(ca.cert), algorithm: alg, signingKey: await toCryptoKey(ca.privateKey, alg) };
+        const loaded: LoadedCa = {
+          entry: ca.entry,
+          privateKey: ca.privateKey,
+          cert: ca.cert,
+          keyId: keyIdOf(ca.cert),
+          algorithm: alg,
+          signingKey: await toCryptoKey(ca.privateKey, alg),
+        };
         clientEntry = (await this.#make(tx, { role: 'client', name: clientName, issuer: loaded, now })).entry;
       }
       const entries = [...this.#manifest.entries, ca.entry, ...(clientEntry ? [clientEntry] : [])];
       return { manifest: { ...this.#manifest, entries }, result: { caEntry: ca.entry, clientEntry }, trust: true };
     });
     const client = clientEntry ? this.#issued(clientEntry, await this.chainPem(clientEntry.name)) : undefined;
-    const gameBuildFiles = client ? [client.certPath, client.keyPath, this.path(caEntry.certFile), this.path(this.get('master').certFile)] : [this.path(caEntry.certFile), this.path(this.get('master').certFile)];
+    const gameBuildFiles = client
+      ? [client.certPath, client.keyPath, this.path(caEntry.certFile), this.path(this.get('master').certFile)]
+      : [this.path(caEntry.certFile), this.path(this.get('master').certFile)];
     return { clientAuth: caEntry, client, active: this.clientAuths().filter((c) => c.status === 'active'), gameBuildFiles };
   }
 
@@ -471,15 +496,31 @@ export class Pki {
       return ca;
     };
     const now = plan.now;
-    const master = await remember(await this.#make(tx, { role: 'master', name: 'master', issuer: 'self', days: d.master, now, keyPassphrase: plan.pass.master }));
-    const clientAuth = await remember(
-      await this.#make(tx, { role: 'clientauth', name: 'clientauth-1', issuer: master, days: d.clientauth, now, clientAuthId: 1, keyPassphrase: plan.pass.clientauth }),
+    const master = await remember(
+      await this.#make(tx, { role: 'master', name: 'master', issuer: 'self', days: d.master, now, keyPassphrase: plan.pass.master }),
     );
-    await remember(await this.#make(tx, { role: 'sessionauth', name: 'sessionauth', issuer: master, days: d.sessionauth, now, keyPassphrase: plan.pass.sessionauth }));
+    const clientAuth = await remember(
+      await this.#make(tx, {
+        role: 'clientauth',
+        name: 'clientauth-1',
+        issuer: master,
+        days: d.clientauth,
+        now,
+        clientAuthId: 1,
+        keyPassphrase: plan.pass.clientauth,
+      }),
+    );
+    await remember(
+      await this.#make(tx, { role: 'sessionauth', name: 'sessionauth', issuer: master, days: d.sessionauth, now, keyPassphrase: plan.pass.sessionauth }),
+    );
     const leaves: ManifestEntry[] = [];
-    leaves.push((await this.#make(tx, { role: 'auth', name: 'auth', issuer: master, days: d.auth, now, dnsNames: plan.authDns, ipAddresses: plan.authIps })).entry);
+    leaves.push(
+      (await this.#make(tx, { role: 'auth', name: 'auth', issuer: master, days: d.auth, now, dnsNames: plan.authDns, ipAddresses: plan.authIps })).entry,
+    );
     for (const h of plan.hosts) {
-      leaves.push((await this.#make(tx, { role: 'host', name: h.name, issuer: master, days: d.host, now, dnsNames: h.dnsNames, ipAddresses: h.ipAddresses })).entry);
+      leaves.push(
+        (await this.#make(tx, { role: 'host', name: h.name, issuer: master, days: d.host, now, dnsNames: h.dnsNames, ipAddresses: h.ipAddresses })).entry,
+      );
     }
     leaves.push((await this.#make(tx, { role: 'client', name: plan.clientName, issuer: clientAuth, days: d.client, now })).entry);
     this.#manifest.entries.push(...leaves);
@@ -538,7 +579,15 @@ export class Pki {
     if (!r.ok) return { ok: false, reason: r.reason, message: r.message, chain: [] };
     const issuerEntry = this.#manifest.entries.find((e) => isIssuerOf(e, r.peer.role, r.peer.clientAuthId));
     const chainNames = [r.peer.subject, ...(issuerEntry ? [issuerEntry.subject] : []), this.get('master').subject];
-    return { ok: true, message: `a valid ${r.peer.role} certificate (${r.peer.name}) of this PKI`, role: r.peer.role, name: r.peer.name, subject: r.peer.subject, fingerprint: r.peer.fingerprint, chain: chainNames };
+    return {
+      ok: true,
+      message: `a valid ${r.peer.role} certificate (${r.peer.name}) of this PKI`,
+      role: r.peer.role,
+      name: r.peer.name,
+      subject: r.peer.subject,
+      fingerprint: r.peer.fingerprint,
+      chain: chainNames,
+    };
   }
 
   /** The trust bundle as the manifest sees it (no signature involved: the operator's own view). */
@@ -573,7 +622,6 @@ function isIssuerOf(e: ManifestEntry, role: Role, clientAuthId?: number): boolea
 function keyIdOf(cert: x509.X509Certificate): string {
   return cert.getExtension(x509.SubjectKeyIdentifierExtension)!.keyId.toLowerCase();
 }
-
 
 // ---- open / init ---------------------------------------------------------------------------------
 

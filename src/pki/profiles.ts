@@ -81,10 +81,7 @@ export function floorSeconds(d: Date): Date {
 
 export function buildExtensions(req: CertRequest, subjectKeyId: string, authorityKeyId: string): x509.Extension[] {
   const p = PROFILES[req.role];
-  const exts: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(p.ca, p.pathLength, true),
-    new x509.KeyUsagesExtension(p.keyUsage, true),
-  ];
+  const exts: x509.Extension[] = [new x509.BasicConstraintsExtension(p.ca, p.pathLength, true), new x509.KeyUsagesExtension(p.keyUsage, true)];
   if (p.eku) exts.push(new x509.ExtendedKeyUsageExtension(p.eku, false));
   exts.push(new x509.SubjectKeyIdentifierExtension(subjectKeyId));
   exts.push(new x509.AuthorityKeyIdentifierExtension(authorityKeyId));

@@ -60,7 +60,6 @@ function sessionTemplate(issuerDer: Uint8Array, issuerKeyId: string, algorithm: 
   };
 }
 
-
 export const DEFAULT_SESSION_TTL = 3600;
 /** a session cert is for one game; a week is already generous */
 export const MAX_SESSION_TTL = 7 * 24 * 3600;
@@ -134,11 +133,7 @@ export async function createSessionMinter(opts: SessionMinterOptions): Promise<F
       template.sigAlg,
       template.issuer,
       der.seq(der.time(notBefore), der.time(notAfter)),
-      der.seq(
-        der.set(der.seq(OID_O, der.utf8(organization))),
-        der.set(der.seq(OID_OU, der.utf8(sessionId))),
-        der.set(der.seq(OID_CN, der.utf8(playerId))),
-      ),
+      der.seq(der.set(der.seq(OID_O, der.utf8(organization))), der.set(der.seq(OID_OU, der.utf8(sessionId))), der.set(der.seq(OID_CN, der.utf8(playerId)))),
       spki,
       der.tlv(
         0xa3,

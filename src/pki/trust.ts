@@ -182,7 +182,10 @@ export function parseTrustBundle(masterPem: string, listText: string, sigText: s
     id: c.id,
     status: c.status,
   }));
-  const sessionAuth = underMaster(parseCa(list.sessionAuth.certPem, list.sessionAuth.name, 'sessionauth', 'trust list sessionauth'), list.sessionAuth.fingerprint);
+  const sessionAuth = underMaster(
+    parseCa(list.sessionAuth.certPem, list.sessionAuth.name, 'sessionauth', 'trust list sessionauth'),
+    list.sessionAuth.fingerprint,
+  );
   return { pkiId: list.pkiId, sequence: list.sequence, issuedAt: list.issuedAt, master, clientAuths, sessionAuth };
 }
 

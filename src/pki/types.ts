@@ -75,9 +75,7 @@ export interface VerifiedPeer {
   clientAuthId?: number;
 }
 
-export type VerifyResult =
-  | { ok: true; peer: VerifiedPeer }
-  | { ok: false; reason: RefusalReason; message: string };
+export type VerifyResult = { ok: true; peer: VerifiedPeer } | { ok: false; reason: RefusalReason; message: string };
 
 export interface PeerVerifier {
   /** `chain` is DER, leaf first; intermediates optional (the verifier knows this PKI's CAs). */

@@ -121,10 +121,7 @@ export function createVerifier(bundle: TrustBundle): IyesmpVerifier {
     }
     const id = leaf.identity;
     if (issuer.role === 'clientauth' && (issuer as TrustedClientAuth).status === 'retired') {
-      return refuse(
-        'retired_clientauth',
-        `this game build's certificate was issued by a retired ClientAuth (${issuer.name}): update the game`,
-      );
+      return refuse('retired_clientauth', `this game build's certificate was issued by a retired ClientAuth (${issuer.name}): update the game`);
     }
     const t = now.getTime();
     if (t < issuer.notBefore.getTime()) return refuse('not_yet_valid', `the issuing CA ${issuer.name} is not valid before ${issuer.notBefore.toISOString()}`);

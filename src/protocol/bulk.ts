@@ -18,7 +18,10 @@ export const BulkHeaderSchema = z.object({
   /** The family of the control stream this belongs to (e.g. `iyesmp-host/1`). */
   family: FamilyName,
   /** What the stream is for, e.g. `game.state`, `replay`, `voice`. */
-  purpose: z.string().regex(/^[a-z][a-z0-9_.-]*$/).max(64),
+  purpose: z
+    .string()
+    .regex(/^[a-z][a-z0-9_.-]*$/)
+    .max(64),
   sessionId: Id.optional(),
   /** Lets a game run several streams with one purpose (per player, per map chunk...). */
   channel: Name.optional(),
@@ -54,9 +57,7 @@ export class BulkStreamDecoder<E = unknown> {
   private headerValue: BulkHeader<E> | undefined;
   private failure: ProtocolFailure | undefined;
 
-  constructor(
-    private readonly opts: { limits?: Partial<ProtocolLimits>; extSchema?: z.ZodType<E>; family?: string } = {},
-  ) {
+  constructor(private readonly opts: { limits?: Partial<ProtocolLimits>; extSchema?: z.ZodType<E>; family?: string } = {}) {
     const limits = resolveLimits(opts.limits, DEFAULT_BULK_LIMITS);
     this.deframer = new Deframer(limits.maxFrameBytes);
     this.headerLimits = resolveLimits({ maxFrameBytes: Math.min(limits.maxFrameBytes, DEFAULT_CONTROL_LIMITS.maxFrameBytes) });

@@ -8,7 +8,10 @@ import { ERROR_CODE_PATTERN } from './error-codes.js';
 export const MAX_REQUEST_ID = 0xffff_ffff;
 
 export const RequestId = z.int().min(1).max(MAX_REQUEST_ID);
-export const MessageType = z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/).max(64);
+export const MessageType = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/)
+  .max(64);
 export const ErrorCode = z.string().regex(ERROR_CODE_PATTERN);
 export const ProtocolVersion = z.object({
   major: z.int().min(0).max(0xffff),

@@ -51,11 +51,7 @@ export function maySend(from: Sender, side: Side): boolean {
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 
 /** Replaces the top-level `ext` field's type; distributes over unions (e.g. login variants). */
-export type WithExt<T, E> = T extends unknown
-  ? 'ext' extends keyof T
-    ? Simplify<Omit<T, 'ext'> & { ext?: E }>
-    : T
-  : never;
+export type WithExt<T, E> = T extends unknown ? ('ext' extends keyof T ? Simplify<Omit<T, 'ext'> & { ext?: E }> : T) : never;
 
 type Keys<R> = keyof R & string;
 
@@ -69,18 +65,9 @@ export type EventTypes<F extends FamilyDef, S extends Side> = {
   [K in Keys<F['events']>]: F['events'][K]['from'] extends S | 'both' ? K : never;
 }[Keys<F['events']>];
 
-export type RequestBody<F extends FamilyDef, K extends keyof F['requests'], E = unknown> = WithExt<
-  z.output<F['requests'][K]['request']>,
-  E
->;
-export type ResponseBody<F extends FamilyDef, K extends keyof F['requests'], E = unknown> = WithExt<
-  z.output<F['requests'][K]['response']>,
-  E
->;
-export type EventBody<F extends FamilyDef, K extends keyof F['events'], E = unknown> = WithExt<
-  z.output<F['events'][K]['body']>,
-  E
->;
+export type RequestBody<F extends FamilyDef, K extends keyof F['requests'], E = unknown> = WithExt<z.output<F['requests'][K]['request']>, E>;
+export type ResponseBody<F extends FamilyDef, K extends keyof F['requests'], E = unknown> = WithExt<z.output<F['requests'][K]['response']>, E>;
+export type EventBody<F extends FamilyDef, K extends keyof F['events'], E = unknown> = WithExt<z.output<F['events'][K]['body']>, E>;
 export type HelloBody<F extends FamilyDef, S extends Side, E = unknown> = WithExt<z.output<F['hello'][S]>, E>;
 
 /** Discriminated union of everything side S may send (requests and events). */

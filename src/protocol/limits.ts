@@ -36,10 +36,7 @@ export const DEFAULT_BULK_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
 /** The 4-byte prefix can only express this much; limits above it are meaningless. */
 export const MAX_FRAME_PREFIX_VALUE = 0xffff_ffff;
 
-export function resolveLimits(
-  partial: Partial<ProtocolLimits> | undefined,
-  base: Readonly<ProtocolLimits> = DEFAULT_CONTROL_LIMITS,
-): ProtocolLimits {
+export function resolveLimits(partial: Partial<ProtocolLimits> | undefined, base: Readonly<ProtocolLimits> = DEFAULT_CONTROL_LIMITS): ProtocolLimits {
   const limits: ProtocolLimits = { ...base, ...(partial ?? {}) };
   for (const [key, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 1) {

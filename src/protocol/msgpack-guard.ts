@@ -51,21 +51,66 @@ export function scanMsgpack(bytes: Uint8Array, limits: ProtocolLimits): string |
       str = tag & 0x1f;
     } else {
       switch (tag) {
-        case 0xcc: case 0xd0: skip = 1; break;
-        case 0xcd: case 0xd1: skip = 2; break;
-        case 0xca: case 0xce: case 0xd2: skip = 4; break;
-        case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-        case 0xc4: bin = lengthAt(1); if (bin === undefined) return 'truncated bin length'; break;
-        case 0xc5: bin = lengthAt(2); if (bin === undefined) return 'truncated bin length'; break;
-        case 0xc6: bin = lengthAt(4); if (bin === undefined) return 'truncated bin length'; break;
-        case 0xd9: str = lengthAt(1); if (str === undefined) return 'truncated str length'; break;
-        case 0xda: str = lengthAt(2); if (str === undefined) return 'truncated str length'; break;
-        case 0xdb: str = lengthAt(4); if (str === undefined) return 'truncated str length'; break;
-        case 0xdc: arr = lengthAt(2); if (arr === undefined) return 'truncated array length'; break;
-        case 0xdd: arr = lengthAt(4); if (arr === undefined) return 'truncated array length'; break;
-        case 0xde: map = lengthAt(2); if (map === undefined) return 'truncated map length'; break;
-        case 0xdf: map = lengthAt(4); if (map === undefined) return 'truncated map length'; break;
-        case 0xc1: return 'MsgPack tag 0xc1 is never used';
+        case 0xcc:
+        case 0xd0:
+          skip = 1;
+          break;
+        case 0xcd:
+        case 0xd1:
+          skip = 2;
+          break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          skip = 4;
+          break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+          skip = 8;
+          break;
+        case 0xc4:
+          bin = lengthAt(1);
+          if (bin === undefined) return 'truncated bin length';
+          break;
+        case 0xc5:
+          bin = lengthAt(2);
+          if (bin === undefined) return 'truncated bin length';
+          break;
+        case 0xc6:
+          bin = lengthAt(4);
+          if (bin === undefined) return 'truncated bin length';
+          break;
+        case 0xd9:
+          str = lengthAt(1);
+          if (str === undefined) return 'truncated str length';
+          break;
+        case 0xda:
+          str = lengthAt(2);
+          if (str === undefined) return 'truncated str length';
+          break;
+        case 0xdb:
+          str = lengthAt(4);
+          if (str === undefined) return 'truncated str length';
+          break;
+        case 0xdc:
+          arr = lengthAt(2);
+          if (arr === undefined) return 'truncated array length';
+          break;
+        case 0xdd:
+          arr = lengthAt(4);
+          if (arr === undefined) return 'truncated array length';
+          break;
+        case 0xde:
+          map = lengthAt(2);
+          if (map === undefined) return 'truncated map length';
+          break;
+        case 0xdf:
+          map = lengthAt(4);
+          if (map === undefined) return 'truncated map length';
+          break;
+        case 0xc1:
+          return 'MsgPack tag 0xc1 is never used';
         default:
           // 0xc7-0xc9, 0xd4-0xd8: extension types (timestamps included) carry nothing this protocol uses.
           return `MsgPack extension types are not accepted (tag 0x${tag.toString(16)})`;

@@ -109,13 +109,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   private readonly maxQueuedBytes: number;
   private queuedBytes = 0;
 
-  private constructor(
-    family: F,
-    side: S,
-    pair: StreamPair,
-    options: ConnectionOptions<E>,
-    onHello: ((hello: HelloInfo<F, E>) => unknown) | undefined,
-  ) {
+  private constructor(family: F, side: S, pair: StreamPair, options: ConnectionOptions<E>, onHello: ((hello: HelloInfo<F, E>) => unknown) | undefined) {
     this.now = options.now ?? Date.now;
     this.onHello = onHello;
     this.onListenerError = options.onListenerError;
@@ -175,11 +169,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   // ---- API ---------------------------------------------------------------------------------------
 
   /** Sends a request and resolves with the response body; rejects with an IyesmpError. */
-  async request<K extends RequestTypes<F, S>>(
-    type: K,
-    body: RequestBody<F, K, E>,
-    opts: { timeoutMs?: number } = {},
-  ): Promise<ResponseBody<F, K, E>> {
+  async request<K extends RequestTypes<F, S>>(type: K, body: RequestBody<F, K, E>, opts: { timeoutMs?: number } = {}): Promise<ResponseBody<F, K, E>> {
     await this.ready;
     this.session.tick(this.now()); // so the deadline counts from now, not from the last tick
     const id = this.session.request(type, body, opts);
@@ -389,10 +379,12 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     // Let the close frame drain, but a peer that stops reading must not pin this connection forever.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const drained = await Promise.race([
-      this.writeChain.then(() => this.writer.close()).then(
-        () => true,
-        () => false,
-      ),
+      this.writeChain
+        .then(() => this.writer.close())
+        .then(
+          () => true,
+          () => false,
+        ),
       new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), this.closeTimeoutMs);
         timer.unref?.();

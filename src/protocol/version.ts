@@ -25,7 +25,11 @@ export type GameVersionCheck = (peerVersion: string) => VersionVerdict | boolean
  * richer rules pass their own GameVersionCheck.
  */
 export function compareVersions(a: string, b: string): number {
-  const parts = (v: string) => v.split(/[-+]/, 1)[0]!.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : 0));
+  const parts = (v: string) =>
+    v
+      .split(/[-+]/, 1)[0]!
+      .split('.')
+      .map((p) => (/^\d+$/.test(p) ? Number(p) : 0));
   const pa = parts(a);
   const pb = parts(b);
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {

@@ -12,7 +12,20 @@ import { hasCodeOf } from '../errors.js';
 import { loadCredentials } from '../transport/credentials.js';
 import type { AuthConfig } from '../config/auth.js';
 import type { HostConfig } from '../config/host.js';
-import { AccountService, CustomVerifierProvider, GuestProvider, JwtProvider, type JwtKeys, jwtKeysFromFile, jwtSecret, MemoryAccountStore, PasswordProvider, remoteJwks, type AccountProvider, type StudioVerifier } from '../auth/accounts/index.js';
+import {
+  AccountService,
+  CustomVerifierProvider,
+  GuestProvider,
+  JwtProvider,
+  type JwtKeys,
+  jwtKeysFromFile,
+  jwtSecret,
+  MemoryAccountStore,
+  PasswordProvider,
+  remoteJwks,
+  type AccountProvider,
+  type StudioVerifier,
+} from '../auth/accounts/index.js';
 import type { AuthServerOptions } from '../auth/server.js';
 import type { HandoffTransportKind } from '../auth/handoff/index.js';
 import type { HostServerOptions } from '../host/server.js';
@@ -45,15 +58,19 @@ const PASSPHRASE_SOURCES = `--passphrase-file FILE, pki.session_auth_passphrase_
  * settings, and checks the server certificate. `config check` runs exactly this, so whatever `serve`
  * refuses at start, `check` refuses too.
  */
-export async function authOptionsFromConfig(c: AuthConfig, logger: Logger, secrets: ServeSecrets = {}): Promise<AuthServerOptions & { verifier: ReloadableVerifier }> {
+export async function authOptionsFromConfig(
+  c: AuthConfig,
+  logger: Logger,
+  secrets: ServeSecrets = {},
+): Promise<AuthServerOptions & { verifier: ReloadableVerifier }> {
   if (c.pki.key_passphrase_file) {
     throw serveError('config_unsupported', 'pki.key_passphrase_file: encrypted Auth server keys are not supported yet; use an unencrypted key (mode 0600)');
   }
   const passphrase = await sessionAuthPassphrase(c, secrets);
   const [verifier, minter, accounts] = await Promise.all([
     ReloadableVerifier.load(c.pki.trust_dir),
-    loadSessionMinter({ certFile: c.pki.session_auth_cert, keyFile: c.pki.session_auth_key, ...(passphrase ? { passphrase: passphrase.read } : {}) }).catch((err: unknown) =>
-      Promise.reject(sessionAuthKeyError(err, passphrase?.source)),
+    loadSessionMinter({ certFile: c.pki.session_auth_cert, keyFile: c.pki.session_auth_key, ...(passphrase ? { passphrase: passphrase.read } : {}) }).catch(
+      (err: unknown) => Promise.reject(sessionAuthKeyError(err, passphrase?.source)),
     ),
     accountsFrom(c),
   ]);
@@ -104,7 +121,11 @@ export async function authOptionsFromConfig(c: AuthConfig, logger: Logger, secre
     defaultTransport,
     modeTransports,
     ...(netcode ? { netcode } : {}),
-    matchmaker: { defaults: { regionFallbackMs: c.matchmaking.region === 'strict' ? 365 * 86_400_000 : c.matchmaking.region === 'any' ? 0 : c.matchmaking.max_wait_seconds * 1000 } },
+    matchmaker: {
+      defaults: {
+        regionFallbackMs: c.matchmaking.region === 'strict' ? 365 * 86_400_000 : c.matchmaking.region === 'any' ? 0 : c.matchmaking.max_wait_seconds * 1000,
+      },
+    },
     logger,
   };
 }
@@ -124,7 +145,9 @@ async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; r
       providers.push(new GuestProvider({ namePrefix: a.guest.name_prefix }));
       break;
     case 'password':
-      providers.push(new PasswordProvider({ store: new MemoryAccountStore(), minPasswordLength: a.password.min_length, maxPasswordLength: a.password.max_length }));
+      providers.push(
+        new PasswordProvider({ store: new MemoryAccountStore(), minPasswordLength: a.password.min_length, maxPasswordLength: a.password.max_length }),
+      );
       break;
     case 'token':
       providers.push(await jwtProviderFrom(a.token));
@@ -142,7 +165,11 @@ async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; r
       providers.push(new CustomVerifierProvider({ verify }));
       // the module may also say where matchmaking ratings come from (else account.data.ratings)
       if (mod.ratingFor !== undefined) {
-        if (typeof mod.ratingFor !== 'function') throw serveError('config_module', `accounts.custom.module: ${file} exports "ratingFor", which must be a function (account, mode) => number | undefined`);
+        if (typeof mod.ratingFor !== 'function')
+          throw serveError(
+            'config_module',
+            `accounts.custom.module: ${file} exports "ratingFor", which must be a function (account, mode) => number | undefined`,
+          );
         ratingFor = mod.ratingFor as AuthServerOptions['ratingFor'];
       }
       break;
@@ -176,7 +203,11 @@ export async function jwtProviderFrom(t: AuthConfig['accounts']['token']): Promi
 }
 
 /** What `serve host` runs: the options and the game (`--game`, else the config's `[game] module`). Shared with `config check`. */
-export async function hostFromConfig(c: HostConfig, logger: Logger, gameFile?: string): Promise<{ options: HostServerOptions & { verifier: ReloadableVerifier }; game: HostGame }> {
+export async function hostFromConfig(
+  c: HostConfig,
+  logger: Logger,
+  gameFile?: string,
+): Promise<{ options: HostServerOptions & { verifier: ReloadableVerifier }; game: HostGame }> {
   const options = await hostOptionsFromConfig(c, logger);
   return { options, game: await loadGame(gameFile, c.game.module) };
 }
@@ -186,12 +217,10 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
   if (c.pki.key_passphrase_file) {
     throw serveError('config_unsupported', 'pki.key_passphrase_file: encrypted host keys are not supported yet; use an unencrypted key (mode 0600)');
   }
-  if (!c.transports.quic.enabled) throw serveError('config_unsupported', 'transports.quic.enabled = false: serve host always runs the QUIC transport in this build (netcode runs beside it)');
+  if (!c.transports.quic.enabled)
+    throw serveError('config_unsupported', 'transports.quic.enabled = false: serve host always runs the QUIC transport in this build (netcode runs beside it)');
   for (const u of unservedHostSettings(c)) logger.warn({ key: u.key }, u.message);
-  const [verifier, netcode] = await Promise.all([
-    ReloadableVerifier.load(c.pki.trust_dir),
-    c.transports.netcode.enabled ? resolveNetcodeHost(c) : undefined,
-  ]);
+  const [verifier, netcode] = await Promise.all([ReloadableVerifier.load(c.pki.trust_dir), c.transports.netcode.enabled ? resolveNetcodeHost(c) : undefined]);
   // clients dial public_address and refuse a host whose certificate does not name it
   await checkServerCert(c.pki.cert, c.pki.key, verifier, { kind: 'host' }, { key: 'host.public_address', address: c.host.public_address });
   return {
@@ -219,10 +248,19 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
   };
 }
 
-type LimitKeys = 'max_connections' | 'max_unauthenticated' | 'max_unauthenticated_per_address' | 'max_unauthenticated_per_cert' | 'first_stream_timeout_seconds' | 'hello_timeout_seconds';
+type LimitKeys =
+  | 'max_connections'
+  | 'max_unauthenticated'
+  | 'max_unauthenticated_per_address'
+  | 'max_unauthenticated_per_cert'
+  | 'first_stream_timeout_seconds'
+  | 'hello_timeout_seconds';
 
 /** A config's connection limits as ServerLimits: only the keys it sets (the rest keep the server's defaults). */
-function connectionLimits(c: { [K in LimitKeys]?: number | undefined }, extra: { login_timeout_seconds?: number | undefined; max_per_account?: number | undefined }): ServerLimits {
+function connectionLimits(
+  c: { [K in LimitKeys]?: number | undefined },
+  extra: { login_timeout_seconds?: number | undefined; max_per_account?: number | undefined },
+): ServerLimits {
   const all: Array<[keyof ServerLimits, number | undefined]> = [
     ['maxConnections', c.max_connections],
     ['maxUnauthenticated', c.max_unauthenticated],
@@ -258,7 +296,9 @@ async function sessionAuthPassphrase(c: AuthConfig, secrets: ServeSecrets): Prom
   if (creds) {
     const file = path.join(creds, SESSIONAUTH_CREDENTIAL);
     // a credentials folder without this credential is someone else's business: fall through
-    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(unreadable(file, 'systemd credential', err))));
+    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) =>
+      err.code === 'ENOENT' ? undefined : Promise.reject(unreadable(file, 'systemd credential', err)),
+    );
     if (text !== undefined) return { source: `the systemd credential ${SESSIONAUTH_CREDENTIAL}`, read: async () => text.replace(/\r?\n$/, '') };
   }
   return undefined;
@@ -272,10 +312,14 @@ function fromFile(file: string, source: string): FoundPassphrase {
 function sessionAuthKeyError(err: unknown, source: string | undefined): unknown {
   if (!hasCodeOf(err, PKI_ERRORS)) return err;
   if (err.code === 'passphrase_required') {
-    return serveError('sessionauth_passphrase_required', 'the SessionAuth key is encrypted and no passphrase was given', { hint: `give it with ${PASSPHRASE_SOURCES}` });
+    return serveError('sessionauth_passphrase_required', 'the SessionAuth key is encrypted and no passphrase was given', {
+      hint: `give it with ${PASSPHRASE_SOURCES}`,
+    });
   }
   if (err.code === 'bad_passphrase') {
-    return serveError('sessionauth_bad_passphrase', `the passphrase from ${source ?? '?'} does not decrypt the SessionAuth key (or the key file is damaged)`, { cause: err });
+    return serveError('sessionauth_bad_passphrase', `the passphrase from ${source ?? '?'} does not decrypt the SessionAuth key (or the key file is damaged)`, {
+      cause: err,
+    });
   }
   return err;
 }
@@ -284,10 +328,19 @@ function sessionAuthKeyError(err: unknown, source: string | undefined): unknown 
  * The server's certificate as its peers will see it: the key belongs to it, it chains to this PKI
  * in its role, and (hosts) it names the address clients dial.
  */
-async function checkServerCert(certFile: string, keyFile: string, verifier: PeerVerifier, policy: VerifyPolicy, dialled?: { key: string; address: string }): Promise<void> {
+async function checkServerCert(
+  certFile: string,
+  keyFile: string,
+  verifier: PeerVerifier,
+  policy: VerifyPolicy,
+  dialled?: { key: string; address: string },
+): Promise<void> {
   const creds = await loadCredentials({ cert: certFile, key: keyFile });
   const r = await verifier.verify(pemToDerList(creds.cert, 'pki.cert'), policy);
-  if (!r.ok) throw serveError('server_cert_refused', `pki.cert ${certFile}: ${r.message} (${r.reason})`, { hint: 'use a certificate of this PKI issued for this server\'s role' });
+  if (!r.ok)
+    throw serveError('server_cert_refused', `pki.cert ${certFile}: ${r.message} (${r.reason})`, {
+      hint: "use a certificate of this PKI issued for this server's role",
+    });
   if (!dialled) return;
   const leaf = new X509Certificate(creds.cert);
   const a = dialled.address;

@@ -43,7 +43,10 @@ export function unservedHostSettings(c: HostConfig): Unserved[] {
   return out;
 }
 
-const prettyLogs = (): Unserved => ({ key: 'logging.format', message: 'logging.format = "pretty" is not served: logs are JSON lines (pipe them through pino-pretty to read them)' });
+const prettyLogs = (): Unserved => ({
+  key: 'logging.format',
+  message: 'logging.format = "pretty" is not served: logs are JSON lines (pipe them through pino-pretty to read them)',
+});
 
 /** A postgres URL without its password, for the log. */
 function redactUrl(url: string): string {

@@ -116,8 +116,7 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<PeerConnect
   }
 
   const conn = client.connection;
-  const destroy = (o: { isApp: true; errorCode: number; reason: Uint8Array; force: boolean }): Promise<void> =>
-    client.destroy(o).catch(() => undefined);
+  const destroy = (o: { isApp: true; errorCode: number; reason: Uint8Array; force: boolean }): Promise<void> => client.destroy(o).catch(() => undefined);
   try {
     if (refusal || !serverPeer) throw clientError(undefined, refusal, { alpn, address, timeoutMs });
     // listen for the server's answer before saying hello, so it cannot be missed
@@ -130,10 +129,7 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<PeerConnect
     confirmed.catch(() => undefined);
     const remaining = Math.max(1, deadline - Date.now());
     let timer: NodeJS.Timeout | undefined;
-    const frame = await Promise.race([
-      confirmed,
-      new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), remaining))),
-    ]).finally(() => {
+    const frame = await Promise.race([confirmed, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), remaining)))]).finally(() => {
       clearTimeout(timer);
       answer.stop();
     });
@@ -188,11 +184,7 @@ function nameMatches(der: Uint8Array, name: string): boolean {
 }
 
 /** Turns whatever connecting threw into the IyesmpError a caller sees. */
-function clientError(
-  e: unknown,
-  refusal: Refusal | undefined,
-  ctx: { alpn: string; address: string; timeoutMs: number },
-): IyesmpError {
+function clientError(e: unknown, refusal: Refusal | undefined, ctx: { alpn: string; address: string; timeoutMs: number }): IyesmpError {
   if (isIyesmpError(e)) return e;
   if (refusal) return serverCertRefused(refusal.reason, refusal.message, ctx.address);
   const data = (e as { data?: { isApp: boolean; errorCode: number; reason: Uint8Array } } | undefined)?.data;

@@ -241,8 +241,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private readonly onStopped = (): void => {
     this.conn.removeEventListener(quicEvents.EventQUICConnectionStream.name, this.onStream);
     this.conn.removeEventListener(quicEvents.EventQUICConnectionError.name, this.onError);
-    const info = this.localClose ??
-      closeInfoFrom(this.lastError) ?? { code: 'closed', message: '', byPeer: false };
+    const info = this.localClose ?? closeInfoFrom(this.lastError) ?? { code: 'closed', message: '', byPeer: false };
     for (const s of this.pending.splice(0)) s.cancel(new Error('connection closed'));
     this.emit('close', info);
     this.resolveClosed(info);

@@ -27,8 +27,7 @@ export const clientCrypto: QUICClientCrypto = {
 /** A fresh per-process key: retry tokens only need to survive one round trip to this same server. */
 export function serverCrypto(): QUICServerCrypto {
   const key = toArrayBuffer(randomBytes(32));
-  const mac = (k: ArrayBuffer, d: ArrayBuffer): Buffer =>
-    createHmac('sha256', Buffer.from(k)).update(Buffer.from(d)).digest();
+  const mac = (k: ArrayBuffer, d: ArrayBuffer): Buffer => createHmac('sha256', Buffer.from(k)).update(Buffer.from(d)).digest();
   return {
     key,
     ops: {

@@ -41,9 +41,7 @@ const REASON_ALERT: Record<RefusalReason, number> = {
   bad_signature: ALERT.decrypt_error,
 };
 
-const ALERT_REASON = new Map<number, RefusalReason>(
-  Object.entries(REASON_ALERT).map(([r, a]) => [a, r as RefusalReason]),
-);
+const ALERT_REASON = new Map<number, RefusalReason>(Object.entries(REASON_ALERT).map(([r, a]) => [a, r as RefusalReason]));
 
 /** The CRYPTO_ERROR code a verifyCallback returns to refuse for `reason`. */
 export function refusalToCryptoError(reason: RefusalReason): number {
@@ -82,13 +80,13 @@ const CLIENT_SIDE_MESSAGES: Record<RefusalReason, { message: string; hint?: stri
     hint: 'is this certificate from another iyesmp installation?',
   },
   wrong_role: {
-    message: "the server refused this certificate: its role is not the one this server accepts",
+    message: 'the server refused this certificate: its role is not the one this server accepts',
     hint: 'use the certificate made for this connection (client, host or session)',
   },
   wrong_session: { message: 'the server refused this session certificate: it is for another session or player' },
   wrong_fingerprint: { message: 'the server refused this session certificate: it is not the one the host expects' },
   malformed: { message: 'the server refused this certificate chain: it could not be parsed' },
-  bad_signature: { message: "the server refused this certificate: its signature does not verify" },
+  bad_signature: { message: 'the server refused this certificate: its signature does not verify' },
 };
 
 /**
@@ -142,7 +140,7 @@ export function errorFromPeerClose(
         });
       case AppClose.deadline:
         return transportError('deadline', `${ctx.address} closed the connection: ${phrase}`, {
-          hint: 'a connection must open its stream, say hello and log in within the server\'s deadlines',
+          hint: "a connection must open its stream, say hello and log in within the server's deadlines",
           details: { server: ctx.address, reason: phrase },
         });
       case AppClose.refused:

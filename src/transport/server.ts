@@ -194,11 +194,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       throw transportError('bad_limits', 'keepAliveMs must be shorter than idleTimeoutMs');
     }
     this.allowList =
-      opts.allowList === undefined
-        ? undefined
-        : opts.allowList instanceof AddressAllowList
-          ? opts.allowList
-          : new AddressAllowList(opts.allowList);
+      opts.allowList === undefined ? undefined : opts.allowList instanceof AddressAllowList ? opts.allowList : new AddressAllowList(opts.allowList);
     const gate = new VerifyGate(opts.verifier, opts.policy, opts.now, (r) => this.countRefusal({ ...r }));
     this.gate = gate;
     const logger = quicLogger('QUICServer');
@@ -319,10 +315,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
         clearTimeout(this.reloadTimer);
         this.reloadTimer = setTimeout(() => {
           this.reload().catch((e: unknown) =>
-            this.emit(
-              'reloadError',
-              e instanceof IyesmpError ? e : transportError('reload_failed', (e as Error).message, { cause: e }),
-            ),
+            this.emit('reloadError', e instanceof IyesmpError ? e : transportError('reload_failed', (e as Error).message, { cause: e })),
           );
         }, 200);
         this.reloadTimer.unref();
@@ -375,7 +368,9 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
    * the client offered from a copy of its Initial packet (the original is decrypted in place).
    */
   private watchAlpn(): void {
-    const q = this.quic as unknown as { acceptConnection: (remote: { host: string; port: number }, header: unknown, dcid: unknown, data: Uint8Array) => Promise<unknown> };
+    const q = this.quic as unknown as {
+      acceptConnection: (remote: { host: string; port: number }, header: unknown, dcid: unknown, data: Uint8Array) => Promise<unknown>;
+    };
     const accept = q.acceptConnection.bind(this.quic);
     q.acceptConnection = async (remote, header, dcid, data) => {
       const copy = Buffer.from(data);
@@ -420,11 +415,14 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
   };
 
   /** Closes with an application code; the reason phrase is `reason` (default the code's name). */
-  private async refuse(conn: QUICConnection, name: AppCloseName, message: string, reason: ServerRefusal['reason'] = name as ServerRefusal['reason']): Promise<void> {
+  private async refuse(
+    conn: QUICConnection,
+    name: AppCloseName,
+    message: string,
+    reason: ServerRefusal['reason'] = name as ServerRefusal['reason'],
+  ): Promise<void> {
     this.countRefusal({ reason, message, remote: formatHostPort(conn.remoteHost, conn.remotePort) });
-    await conn
-      .stop({ isApp: true, errorCode: AppClose[name], reason: Buffer.from(reason), force: true })
-      .catch(() => undefined);
+    await conn.stop({ isApp: true, errorCode: AppClose[name], reason: Buffer.from(reason), force: true }).catch(() => undefined);
   }
 
   /** The admission's view of one connection, as its endpoint reports progress. */
@@ -455,10 +453,13 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
     if (next >= this.deadlineAt) return;
     clearTimeout(this.deadlineTimer);
     this.deadlineAt = next;
-    this.deadlineTimer = setTimeout(() => {
-      this.deadlineAt = Number.POSITIVE_INFINITY;
-      this.closeExpired();
-    }, Math.max(0, next - this.clock()));
+    this.deadlineTimer = setTimeout(
+      () => {
+        this.deadlineAt = Number.POSITIVE_INFINITY;
+        this.closeExpired();
+      },
+      Math.max(0, next - this.clock()),
+    );
     this.deadlineTimer.unref();
   }
 
@@ -494,18 +495,14 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       const verified = await this.gate.peerFor(conn.getRemoteCertsChain());
       if (!verified.ok) {
         this.countRefusal({ ...verified.refusal, remote: formatHostPort(conn.remoteHost, conn.remotePort) });
-        await conn
-          .stop({ isApp: true, errorCode: AppClose.refused, reason: Buffer.from(verified.refusal.reason), force: true })
-          .catch(() => undefined);
+        await conn.stop({ isApp: true, errorCode: AppClose.refused, reason: Buffer.from(verified.refusal.reason), force: true }).catch(() => undefined);
         return;
       }
       const room = this.admission.open(id, { address: conn.remoteHost, cert: verified.peer.fingerprint }, this.clock());
       if (!room.ok) return this.refuse(conn, 'too_many_connections', room.message, room.reason);
       this.scheduleDeadlines();
       const stream = await this.confirmStream(conn);
-      const hello = stream
-        ? await withTimeout(readFrame(stream.readable as unknown as ReadableStream<Uint8Array>), this.limits.confirmTimeoutMs)
-        : undefined;
+      const hello = stream ? await withTimeout(readFrame(stream.readable as unknown as ReadableStream<Uint8Array>), this.limits.confirmTimeoutMs) : undefined;
       if (!stream || hello === undefined || decodeConfirm(hello) !== 'hello') {
         return this.refuse(conn, 'confirm_failed', 'no valid confirmation from the peer');
       }

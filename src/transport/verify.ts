@@ -56,9 +56,7 @@ export class VerifyGate {
     private readonly onRefused: (r: Refusal) => void,
   ) {}
 
-  async verify(
-    chain: readonly Uint8Array[],
-  ): Promise<{ ok: true; peer: VerifiedPeer } | { ok: false; refusal: Refusal }> {
+  async verify(chain: readonly Uint8Array[]): Promise<{ ok: true; peer: VerifiedPeer } | { ok: false; refusal: Refusal }> {
     const fingerprint = leafFingerprint(chain);
     try {
       const decided = typeof this.policy === 'function' ? await this.policy(chain) : this.policy;

@@ -54,7 +54,11 @@ const PASSPHRASE_STEPS = {
   sessionauthPassphrase: { confirm: 'sessionauthConfirm', answer: 'sessionauthPassphrase' },
 } as const;
 type PassphraseStep = keyof typeof PASSPHRASE_STEPS;
-const CONFIRM_OF: Partial<Record<Step, PassphraseStep>> = { confirm: 'passphrase', clientauthConfirm: 'clientauthPassphrase', sessionauthConfirm: 'sessionauthPassphrase' };
+const CONFIRM_OF: Partial<Record<Step, PassphraseStep>> = {
+  confirm: 'passphrase',
+  clientauthConfirm: 'clientauthPassphrase',
+  sessionauthConfirm: 'sessionauthPassphrase',
+};
 const isMasked = (s: Step) => s in PASSPHRASE_STEPS || s in CONFIRM_OF;
 
 const HOSTNAME_OR_IP = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*$/;
@@ -178,7 +182,15 @@ export function InitWizard({ ask, defaults, hostCount, minPassphraseLength, onDo
       const k = chunks.length > 1 ? { ...key, return: isEnter } : key;
       const s = steps[p.index] ?? 'done';
       const placeholder =
-        s === 'authName' ? defaults.authName : s === 'hosts' ? String(defaults.hosts) : s === 'hostAddresses' ? hostAddressDefault : s === 'sessionauthMode' ? 'p' : undefined;
+        s === 'authName'
+          ? defaults.authName
+          : s === 'hosts'
+            ? String(defaults.hosts)
+            : s === 'hostAddresses'
+              ? hostAddressDefault
+              : s === 'sessionauthMode'
+                ? 'p'
+                : undefined;
       const ev = applyKey(p.value, isEnter ? '' : chunk, k, { ...(placeholder !== undefined ? { placeholder } : {}), mask: isMasked(s) });
       if (ev.kind === 'edit') p.value = ev.value;
       else if (ev.kind === 'submit') {

@@ -147,9 +147,7 @@ describe('shared-secret tokens', () => {
   it('refuses expired tokens with their own code (after the skew allowance)', () => {
     const t = signToken({ sub: 'u' }, { secret: secrets.k1, kid: 'k1', now, ttlMs: 1000 });
     expect(verifyToken(t, now + 1000 + 500, { secrets, clockSkewMs: 1000 }).sub).toBe('u');
-    expect(() => verifyToken(t, now + 1000 + 1001, { secrets, clockSkewMs: 1000 })).toThrow(
-      expect.objectContaining({ code: 'auth.token_expired' }),
-    );
+    expect(() => verifyToken(t, now + 1000 + 1001, { secrets, clockSkewMs: 1000 })).toThrow(expect.objectContaining({ code: 'auth.token_expired' }));
   });
 
   it('refuses tampered claims, a wrong key, unknown kid, wrong audience, junk', () => {

@@ -16,7 +16,12 @@ const players = [
 const match = { origin: { kind: 'match' as const, id: 'm1' }, players, mode: 'duel' };
 
 const hostInfo = (name: string, transports = ['quic']): HostInfo => ({ name, region: 'eu', address: `${name}:1`, transports, capacity: 4, version: '1' });
-const cert = (n: number): SeatCert => ({ certDer: new Uint8Array([n]), fingerprint: n.toString(16).padStart(2, '0').repeat(32), expiresAt: T0 + 3_600_000, chain: [new Uint8Array([9])] });
+const cert = (n: number): SeatCert => ({
+  certDer: new Uint8Array([n]),
+  fingerprint: n.toString(16).padStart(2, '0').repeat(32),
+  expiresAt: T0 + 3_600_000,
+  chain: [new Uint8Array([9])],
+});
 const quicAck = { kind: 'quic', address: { host: '127.0.0.1', port: 4433 }, tlsName: 'h' };
 
 type Of<K extends HandoffAction['type']> = Extract<HandoffAction, { type: K }>;
@@ -71,7 +76,13 @@ describe('hand-off core', () => {
     core.start(match, T0);
     const first = core.drain();
     expect(of(first, 'session_record')).toEqual([
-      { type: 'session_record', ref: expect.any(Number), now: T0, op: 'create', session: { id: 's1', hostName: 'h1', transport: 'quic', players: ['guest:alice', 'guest:bob'], origin: match.origin, mode: 'duel' } },
+      {
+        type: 'session_record',
+        ref: expect.any(Number),
+        now: T0,
+        op: 'create',
+        session: { id: 's1', hostName: 'h1', transport: 'quic', players: ['guest:alice', 'guest:bob'], origin: match.origin, mode: 'duel' },
+      },
     ]);
     expect(notices(first, 'session.ready')).toEqual([]); // nobody hears of it before it is recorded
     expect(registry.get('h1')!.reserved).toBe(1);
@@ -111,7 +122,12 @@ describe('hand-off core', () => {
     const done = settle(T0 + 70, acked);
     const answers = of(done, 'resolve_claim');
     expect(answers.map((a) => a.ref)).toEqual([aliceRef, bobRef]);
-    expect(answers[1]!.handoff).toMatchObject({ sessionId: 's1', playerId: 'guest.bob', host: { address: { host: '127.0.0.1', port: 4433 }, tlsName: 'h' }, transport: { kind: 'quic', sessionCert: new Uint8Array([2]) } });
+    expect(answers[1]!.handoff).toMatchObject({
+      sessionId: 's1',
+      playerId: 'guest.bob',
+      host: { address: { host: '127.0.0.1', port: 4433 }, tlsName: 'h' },
+      transport: { kind: 'quic', sessionCert: new Uint8Array([2]) },
+    });
     expect(core.pendingCount).toBe(0);
   });
 
@@ -131,7 +147,11 @@ describe('hand-off core', () => {
     core.hostAcked(create.ref, { kind: 'netcode', address: { host: '127.0.0.1', port: 40000 } }, T0 + 3);
     const answers = of(settle(T0 + 4), 'resolve_claim');
     expect(answers.map((a) => a.ref)).toEqual(refs);
-    expect(answers[0]!.handoff).toMatchObject({ playerId: 'guest.alice', expiresAt: T0 + 3 + 30_000, host: { address: { host: '127.0.0.1', port: 40000 }, tlsName: '127.0.0.1' } });
+    expect(answers[0]!.handoff).toMatchObject({
+      playerId: 'guest.alice',
+      expiresAt: T0 + 3 + 30_000,
+      host: { address: { host: '127.0.0.1', port: 40000 }, tlsName: '127.0.0.1' },
+    });
     const t = answers[0]!.handoff.transport;
     expect(t.kind === 'netcode' && new TextDecoder().decode(t.connectToken)).toBe('token:guest.alice');
   });
@@ -161,7 +181,13 @@ describe('hand-off core', () => {
     expect(registry.get(first)!.reserved).toBe(0);
     const moved = settle(T0 + 3, out);
     expect(notices(moved, 'session.waiting').map((n) => n.message.body)).toEqual(
-      players.map(() => ({ matchId: 'm1', since: T0 + 2, attempt: 0, giveUpAt: T0 + 2 + 60_000, reason: `game host ${first} did not take the session (host_full: no room); trying another host` })),
+      players.map(() => ({
+        matchId: 'm1',
+        since: T0 + 2,
+        attempt: 0,
+        giveUpAt: T0 + 2 + 60_000,
+        reason: `game host ${first} did not take the session (host_full: no room); trying another host`,
+      })),
     );
     expect(records(moved, 'rehost').map((r) => r.op === 'rehost' && r.hostName)).toEqual(['', other]); // off the failed host, then onto the next
     const again = of(moved, 'create_on_host')[0]!;
@@ -312,7 +338,9 @@ describe('hand-off core', () => {
     expect(notices(core.drain(), 'match.cancelled')).toEqual([]);
     core.tick(T0 + 60_001);
     const out = core.drain();
-    expect(notices(out, 'match.cancelled').map((n) => n.message.body)).toEqual(players.map(() => ({ matchId: 'm1', reason: 'no host available', requeued: false })));
+    expect(notices(out, 'match.cancelled').map((n) => n.message.body)).toEqual(
+      players.map(() => ({ matchId: 'm1', reason: 'no host available', requeued: false })),
+    );
     expect(of(out, 'log')).toMatchObject([{ level: 'warn', msg: 'gave up waiting for a host' }]);
     expect(core.waitingForHost).toBe(0);
   });
@@ -328,9 +356,15 @@ describe('hand-off core', () => {
     expect(core.drain()).toEqual([]);
     core.tick(T0 + 30_001);
     const out = core.drain();
-    expect(records(out, 'fail')).toEqual([{ type: 'session_record', now: T0 + 30_001, op: 'fail', sessionId: 's1', reason: 'not every player claimed its seat in time' }]);
+    expect(records(out, 'fail')).toEqual([
+      { type: 'session_record', now: T0 + 30_001, op: 'fail', sessionId: 's1', reason: 'not every player claimed its seat in time' },
+    ]);
     expect(of(out, 'refuse_claim')).toEqual([
-      { type: 'refuse_claim', ref, error: { kind: 'refused', code: 'session_failed', message: 'the game session could not be set up (not every player claimed its seat in time)' } },
+      {
+        type: 'refuse_claim',
+        ref,
+        error: { kind: 'refused', code: 'session_failed', message: 'the game session could not be set up (not every player claimed its seat in time)' },
+      },
     ]);
     expect(notices(out, 'match.cancelled').map((n) => [n.playerId, n.message.body])).toEqual(
       players.map((p) => [p.playerId, { matchId: 'm1', reason: 'session failed: not every player claimed its seat in time', requeued: false }]),
@@ -344,10 +378,18 @@ describe('hand-off core', () => {
     core.start(match, T0);
     settle(T0);
     const noKey = core.claim('guest:alice', 's1', undefined, '10.0.0.1', T0);
-    expect(core.drain()).toEqual([{ type: 'refuse_claim', ref: noKey, error: { kind: 'input', code: 'bad_request', message: 'session.claim needs publicKey (SPKI DER of a fresh key pair)' } }]);
+    expect(core.drain()).toEqual([
+      {
+        type: 'refuse_claim',
+        ref: noKey,
+        error: { kind: 'input', code: 'bad_request', message: 'session.claim needs publicKey (SPKI DER of a fresh key pair)' },
+      },
+    ]);
     const bad = core.claim('guest:alice', 's1', KEY, '10.0.0.1', T0);
     core.mintFailed(of(core.drain(), 'mint')[0]!.ref, { message: 'not an SPKI key' });
-    expect(core.drain()).toEqual([{ type: 'refuse_claim', ref: bad, error: { kind: 'input', code: 'bad_request', message: 'the public key was refused: not an SPKI key' } }]);
+    expect(core.drain()).toEqual([
+      { type: 'refuse_claim', ref: bad, error: { kind: 'input', code: 'bad_request', message: 'the public key was refused: not an SPKI key' } },
+    ]);
     // the session goes on: a good claim from each player completes it
     const refs = players.map((p, i) => {
       const r = core.claim(p.playerId, 's1', KEY, `10.0.0.${i + 1}`, T0 + 1);
@@ -367,7 +409,9 @@ describe('hand-off core', () => {
     expect(of(core.drain(), 'refuse_claim')).toMatchObject([{ ref: early, error: { code: 'unknown_session' } }]);
     settle(T0, []);
     const stranger = core.claim('guest:eve', 's1', KEY, '10.0.0.9', T0);
-    expect(of(core.drain(), 'refuse_claim')).toMatchObject([{ ref: stranger, error: { kind: 'refused', code: 'unknown_session', message: 'there is no seat for you in session s1' } }]);
+    expect(of(core.drain(), 'refuse_claim')).toMatchObject([
+      { ref: stranger, error: { kind: 'refused', code: 'unknown_session', message: 'there is no seat for you in session s1' } },
+    ]);
   });
 
   it('a duplicate claim is answered with the others, once the host acknowledged', () => {
@@ -434,7 +478,9 @@ describe('hand-off core', () => {
     const { refs, create } = claimAll(T0);
     core.hostAcked(create.ref, { kind: 'netcode', address: { host: '127.0.0.1', port: 1 } }, T0 + 1);
     const out = core.drain();
-    expect(of(out, 'cancel_on_host')).toEqual([{ type: 'cancel_on_host', host: 'h1', sessionId: 's1', reason: 'the auth server could not complete the hand-off' }]);
+    expect(of(out, 'cancel_on_host')).toEqual([
+      { type: 'cancel_on_host', host: 'h1', sessionId: 's1', reason: 'the auth server could not complete the hand-off' },
+    ]);
     expect(records(out, 'fail')).toMatchObject([{ reason: 'host_refused: the host answered without a QUIC endpoint' }]);
     expect(of(out, 'refuse_claim').map((r) => r.ref)).toEqual(refs);
   });
@@ -469,7 +515,9 @@ describe('hand-off core', () => {
     settle(T0);
     const ref = core.claim('guest:alice', 's1', KEY, '10.0.0.1', T0);
     core.close();
-    expect(of(core.drain(), 'refuse_claim')).toEqual([{ type: 'refuse_claim', ref, error: { kind: 'io', code: 'shutting_down', message: 'the auth server is shutting down' } }]);
+    expect(of(core.drain(), 'refuse_claim')).toEqual([
+      { type: 'refuse_claim', ref, error: { kind: 'io', code: 'shutting_down', message: 'the auth server is shutting down' } },
+    ]);
     expect(core.pendingCount).toBe(0);
 
     const other = setup();
@@ -484,6 +532,11 @@ describe('hand-off core', () => {
     core.start(match, T0);
     settle(T0);
     expect(core.readyFor('guest:alice', 's1', undefined, T0 + 5)).toEqual({ sessionId: 's1', transport: 'quic', needsPublicKey: true, claimBy: T0 + 30_000 });
-    expect(core.readyFor('guest:alice', 'gone', 'netcode', T0 + 5)).toEqual({ sessionId: 'gone', transport: 'netcode', needsPublicKey: false, claimBy: T0 + 5 + 30_000 });
+    expect(core.readyFor('guest:alice', 'gone', 'netcode', T0 + 5)).toEqual({
+      sessionId: 'gone',
+      transport: 'netcode',
+      needsPublicKey: false,
+      claimBy: T0 + 5 + 30_000,
+    });
   });
 });

@@ -147,10 +147,16 @@ describe('host registry', () => {
   it('says which hosts are excluded when they are the only ones', () => {
     const reg = new HostRegistry();
     reg.register(host('a'), 0);
-    expect(reg.pick({ transport: 'quic', exclude: ['a'] })).toEqual({ ok: false, reason: 'no-host-available', detail: 'the 1 host(s) offering "quic" failed this session recently' });
+    expect(reg.pick({ transport: 'quic', exclude: ['a'] })).toEqual({
+      ok: false,
+      reason: 'no-host-available',
+      detail: 'the 1 host(s) offering "quic" failed this session recently',
+    });
     reg.register(host('b', { capacity: 1 }), 0);
     reg.reserve('b', 's1', 0);
-    expect(reg.pick({ transport: 'quic', exclude: ['a'] })).toMatchObject({ detail: 'all 1 host(s) offering "quic" are full; 1 more failed this session recently' });
+    expect(reg.pick({ transport: 'quic', exclude: ['a'] })).toMatchObject({
+      detail: 'all 1 host(s) offering "quic" are full; 1 more failed this session recently',
+    });
   });
 
   it('skips draining hosts; re-registering drops old reservations; unregister removes', () => {

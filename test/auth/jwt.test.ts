@@ -79,7 +79,11 @@ describe('JWT login tokens from a JWKS URL', () => {
     await expect(login(p, await sign({ sub: 'u' }, { aud: 'other-game' }))).rejects.toThrow(refusedWith('auth.token_audience'));
     await expect(login(p, await sign({ sub: 'u' }, { exp: sec(now) - 60 }))).rejects.toThrow(refusedWith('auth.token_expired'));
     await expect(login(p, await sign({ sub: 'u' }, { key: other.privateKey }))).rejects.toThrow(refusedWith('auth.token_signature'));
-    const none = new UnsecuredJWT({ sub: 'u' }).setIssuer(ISS).setAudience(AUD).setExpirationTime(sec(now) + 600).encode();
+    const none = new UnsecuredJWT({ sub: 'u' })
+      .setIssuer(ISS)
+      .setAudience(AUD)
+      .setExpirationTime(sec(now) + 600)
+      .encode();
     await expect(login(p, none)).rejects.toThrow(refusedWith('auth.token_algorithm'));
     // an HS256 token "signed" with the public key's bytes: the key-confusion attack
     const hs = await sign({ sub: 'u' }, { alg: 'HS256', key: new TextEncoder().encode(JSON.stringify(esJwk)) as never });

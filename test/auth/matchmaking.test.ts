@@ -61,7 +61,7 @@ describe('matchmaking: grouping and parties', () => {
 });
 
 describe('matchmaking: regions', () => {
-  it('matches only on a shared region and prefers the anchor\'s first choice', () => {
+  it("matches only on a shared region and prefers the anchor's first choice", () => {
     const mm = newMatchmaker({ defaults: { regionFallbackMs: Infinity } });
     mm.enqueue({ players: ['a'], mode: 'm', matchSize: 2, regions: ['eu', 'us'] }, 0);
     mm.enqueue({ players: ['b'], mode: 'm', matchSize: 2, regions: ['asia'] }, 0);
@@ -169,7 +169,7 @@ describe('matchmaking: cancel and confirm', () => {
     expect(errCode(() => mm.accept(m!.id, 'a', 3))).toBe('mm.unknown_match');
   });
 
-  it('a decline removes the decliner\'s party and puts the others first in line with their wait', () => {
+  it("a decline removes the decliner's party and puts the others first in line with their wait", () => {
     const mm = newMatchmaker({ defaults: { rating: { baseWindow: 100, widenPerSecond: 10, maxWindow: 1000 } } });
     const log = record(mm);
     mm.enqueue({ players: ['a'], mode: 'm', matchSize: 2, rating: 1000 }, 0);

@@ -85,7 +85,12 @@ describe('sessions', () => {
     reg.tick(5000);
     const { players } = await lost[0]!;
     expect(players.sort()).toEqual(['a', 'b', 'c']);
-    expect(log.filter(([n]) => n === 'lost').map(([, e]) => e.session.id).sort()).toEqual(['S1', 'S2']);
+    expect(
+      log
+        .filter(([n]) => n === 'lost')
+        .map(([, e]) => e.session.id)
+        .sort(),
+    ).toEqual(['S1', 'S2']);
     expect(await s.statusOf('a')).toEqual({ state: 'none' });
     expect((await s.statusOf('d')).state).toBe('starting'); // other host untouched
     // the lost players may start a new session
@@ -150,23 +155,37 @@ describe('what hosts report is bounded', () => {
     // 20,000 reports for invented sessions: all refused, nothing stored
     let refused = 0;
     for (let i = 0; i < 20_000; i++) {
-      const c = await code(i % 2 ? s.hostEnded('h1', `invented-${i}`, () => ({}), 40) : s.hostTelemetry('h1', `invented-${i}`, { host: 'h1', entries: [1, 2, 3] }));
+      const c = await code(
+        i % 2 ? s.hostEnded('h1', `invented-${i}`, () => ({}), 40) : s.hostTelemetry('h1', `invented-${i}`, { host: 'h1', entries: [1, 2, 3] }),
+      );
       if (c === 'session.unknown') refused++;
     }
     expect(refused).toBe(20_000);
     expect(store.size).toBe(1);
   });
 
-  it('adopts a registered host\'s results for unknown sessions (kept across our restart) only up to its bound', async () => {
+  it("adopts a registered host's results for unknown sessions (kept across our restart) only up to its bound", async () => {
     const store = new MemorySessionStore();
     const s = newSessions({ store, adoptPerHost: 3, retentionMs: 1_000 });
     const adopt = { players: ['seat-a', 'seat-b'] };
     const out: string[] = [];
     for (let i = 0; i < 5; i++) {
-      out.push(await s.hostEnded('h1', `gone-${i}`, (r) => ({ seats: r.players }), 10, adopt).then((x) => (x.adopted ? 'adopted' : 'recorded'), (e: { code: string }) => e.code));
+      out.push(
+        await s
+          .hostEnded('h1', `gone-${i}`, (r) => ({ seats: r.players }), 10, adopt)
+          .then(
+            (x) => (x.adopted ? 'adopted' : 'recorded'),
+            (e: { code: string }) => e.code,
+          ),
+      );
     }
     expect(out).toEqual(['adopted', 'adopted', 'adopted', 'session.unknown', 'session.unknown']);
-    expect(await store.get('gone-0')).toMatchObject({ state: 'ended', hostName: 'h1', players: ['seat-a', 'seat-b'], results: { seats: ['seat-a', 'seat-b'] } });
+    expect(await store.get('gone-0')).toMatchObject({
+      state: 'ended',
+      hostName: 'h1',
+      players: ['seat-a', 'seat-b'],
+      results: { seats: ['seat-a', 'seat-b'] },
+    });
     // a resend is a duplicate; another host may not write it; each host has its own bound
     expect(await s.hostEnded('h1', 'gone-0', () => ({}), 11, adopt)).toMatchObject({ duplicate: true, adopted: false });
     expect(await code(s.hostEnded('h2', 'gone-0', () => ({}), 11, adopt))).toBe('session.wrong_host');

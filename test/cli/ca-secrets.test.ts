@@ -9,7 +9,14 @@ import { json, run, tempDir } from './helpers.js';
 let tmp: ReturnType<typeof tempDir>;
 let pki: string;
 const files: Record<'master' | 'clientauth' | 'sessionauth' | 'wrong', string> = { master: '', clientauth: '', sessionauth: '', wrong: '' };
-const secretFlags = () => ['--master-passphrase-file', files.master, '--clientauth-passphrase-file', files.clientauth, '--sessionauth-passphrase-file', files.sessionauth];
+const secretFlags = () => [
+  '--master-passphrase-file',
+  files.master,
+  '--clientauth-passphrase-file',
+  files.clientauth,
+  '--sessionauth-passphrase-file',
+  files.sessionauth,
+];
 const manifest = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
 
 beforeAll(() => {
@@ -40,7 +47,7 @@ describe('a secret per CA key', () => {
     expect(run(['certs', 'issue', 'host', 'host-9', '--dir', pki, '--ip', '10.0.0.9', '--passphrase-file', files.clientauth]).code).toBe(3);
   });
 
-  it('without a terminal, init refuses a SessionAuth without its own secret, and one equal to the Master\'s', () => {
+  it("without a terminal, init refuses a SessionAuth without its own secret, and one equal to the Master's", () => {
     const dir = path.join(tmp.dir, 'never');
     const shared = run(['certs', 'init', '--dir', dir, '--yes', '--passphrase-file', files.master, '--json']);
     expect(shared.code).toBe(2);
@@ -73,7 +80,10 @@ describe('certs retire is guarded', () => {
 
   it('without a terminal and without --yes it refuses (exit 2) and changes nothing', () => {
     const before = readFileSync(path.join(dir, 'manifest.json'), 'utf8');
-    for (const cmd of [['certs', 'retire', '2'], ['rotate-clientauth', '--retire', '2']]) {
+    for (const cmd of [
+      ['certs', 'retire', '2'],
+      ['rotate-clientauth', '--retire', '2'],
+    ]) {
       const r = run([...cmd, '--dir', dir, '--master-passphrase-file', files.master, '--json']);
       expect(r.code).toBe(2);
       expect(json(r).error.code).toBe('confirmation_required');
@@ -117,7 +127,8 @@ describe('certs init --force is guarded', () => {
     expect(run(['certs', 'init', '--dir', dir, '--yes', ...secretFlags()]).code).toBe(0);
   }, 120_000);
   const again = (...extra: string[]) => run(['certs', 'init', '--dir', dir, '--yes', '--insecure-no-passphrase', '--force', '--json', ...extra]);
-  const base = (...extra: string[]) => run(['certs', 'init', '--dir', dir, '--insecure-no-passphrase', '--force', '--auth-name', 'a.example.com', '--hosts', '1', '--json', ...extra]);
+  const base = (...extra: string[]) =>
+    run(['certs', 'init', '--dir', dir, '--insecure-no-passphrase', '--force', '--auth-name', 'a.example.com', '--hosts', '1', '--json', ...extra]);
 
   it('without a terminal and without --yes it refuses (exit 2)', () => {
     const id = manifest(dir).pkiId;

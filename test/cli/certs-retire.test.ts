@@ -10,7 +10,20 @@ let pki: string;
 beforeAll(() => {
   tmp = tempDir();
   pki = path.join(tmp.dir, 'dev-pki');
-  const r = run(['certs', 'init', '--dir', pki, '--auth-name', 'auth.example.com', '--hosts', '1', '--host-ip', '10.0.0.1', '--yes', '--insecure-no-passphrase']);
+  const r = run([
+    'certs',
+    'init',
+    '--dir',
+    pki,
+    '--auth-name',
+    'auth.example.com',
+    '--hosts',
+    '1',
+    '--host-ip',
+    '10.0.0.1',
+    '--yes',
+    '--insecure-no-passphrase',
+  ]);
   if (r.code !== 0) throw new Error(`init failed (${r.code}): ${r.stdout}${r.stderr}`);
   const rot = run(['rotate-clientauth', '--dir', pki, '--insecure-no-passphrase', '--json']);
   if (rot.code !== 0) throw new Error(`rotate failed (${rot.code}): ${rot.stdout}${rot.stderr}`);
@@ -32,7 +45,10 @@ describe('certs retire --insecure-no-passphrase', () => {
   it('refuses the flag together with a passphrase source, like rotate-clientauth', () => {
     const pass = path.join(tmp.dir, 'p.txt');
     writeFileSync(pass, 'x\n');
-    for (const cmd of [['certs', 'retire', '2'], ['rotate-clientauth', '--retire', '2']]) {
+    for (const cmd of [
+      ['certs', 'retire', '2'],
+      ['rotate-clientauth', '--retire', '2'],
+    ]) {
       const r = run([...cmd, '--dir', pki, '--insecure-no-passphrase', '--passphrase-file', pass, '--json']);
       expect(r.code).toBe(2);
       expect(json(r).error.code).toBe('conflicting_flags');

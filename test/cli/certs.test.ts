@@ -19,7 +19,27 @@ beforeAll(() => {
   writeFileSync(passFile, PASS + '\n');
   sessionPassFile = path.join(tmp.dir, 'sessionauth.pass');
   writeFileSync(sessionPassFile, SESSION_PASS + '\n');
-  const r = run(['certs', 'init', '--dir', pki, '--auth-name', 'auth.example.com', '--auth-ip', '127.0.0.1', '--hosts', '2', '--host-ip', '10.0.0.1', '--host-ip', '10.0.0.2', '--passphrase-file', passFile, '--sessionauth-passphrase-file', sessionPassFile, '--json']);
+  const r = run([
+    'certs',
+    'init',
+    '--dir',
+    pki,
+    '--auth-name',
+    'auth.example.com',
+    '--auth-ip',
+    '127.0.0.1',
+    '--hosts',
+    '2',
+    '--host-ip',
+    '10.0.0.1',
+    '--host-ip',
+    '10.0.0.2',
+    '--passphrase-file',
+    passFile,
+    '--sessionauth-passphrase-file',
+    sessionPassFile,
+    '--json',
+  ]);
   if (r.code !== 0) throw new Error(`init failed (${r.code}): ${r.stdout}${r.stderr}`);
 });
 afterAll(() => tmp?.cleanup());
@@ -41,7 +61,10 @@ describe('certs init', () => {
   });
 
   it('the key files are encrypted with the passphrase, never stored in clear', () => {
-    const key = readFileSync(path.join(pki, JSON.parse(readFileSync(path.join(pki, 'manifest.json'), 'utf8')).entries.find((e: any) => e.name === 'master').keyFile), 'utf8');
+    const key = readFileSync(
+      path.join(pki, JSON.parse(readFileSync(path.join(pki, 'manifest.json'), 'utf8')).entries.find((e: any) => e.name === 'master').keyFile),
+      'utf8',
+    );
     expect(key).toContain('ENCRYPTED PRIVATE KEY');
     expect(key).not.toContain(PASS);
   });
@@ -222,7 +245,24 @@ describe('issue, rotate-clientauth, retire', () => {
 describe('session mint', () => {
   it('a minted session cert (generated key) verifies as a session cert', () => {
     const prefix = path.join(tmp.dir, 'sessions', 'alice');
-    const r = run(['session', 'mint', '--dir', pki, '--generate-key', '--session', 's-42', '--player', 'alice', '--ttl', '30m', '--out', prefix, '--sessionauth-passphrase-file', sessionPassFile, '--json']);
+    const r = run([
+      'session',
+      'mint',
+      '--dir',
+      pki,
+      '--generate-key',
+      '--session',
+      's-42',
+      '--player',
+      'alice',
+      '--ttl',
+      '30m',
+      '--out',
+      prefix,
+      '--sessionauth-passphrase-file',
+      sessionPassFile,
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const d = json(r).data;
     expect(d).toMatchObject({ sessionId: 's-42', playerId: 'alice' });
@@ -241,7 +281,20 @@ describe('session mint', () => {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const pub = path.join(tmp.dir, 'bob.pub.pem');
     writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
-    const r = run(['session', 'mint', '--dir', pki, '--public-key', pub, '--session', 's-43', '--player', 'bob', '--sessionauth-passphrase-file', sessionPassFile]);
+    const r = run([
+      'session',
+      'mint',
+      '--dir',
+      pki,
+      '--public-key',
+      pub,
+      '--session',
+      's-43',
+      '--player',
+      'bob',
+      '--sessionauth-passphrase-file',
+      sessionPassFile,
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^-----BEGIN CERTIFICATE-----/);
     const crt = path.join(tmp.dir, 'bob.crt');
@@ -252,7 +305,22 @@ describe('session mint', () => {
   it('needs exactly one key source and refuses bad ids', () => {
     expect(run(['session', 'mint', '--dir', pki, '--session', 's', '--player', 'p']).code).toBe(2);
     expect(run(['session', 'mint', '--dir', pki, '--generate-key', '--session', 's', '--player', 'p']).code).toBe(2);
-    const bad = run(['session', 'mint', '--dir', pki, '--generate-key', '--out', path.join(tmp.dir, 'x'), '--session', 'a/b', '--player', 'p', '--sessionauth-passphrase-file', sessionPassFile, '--json']);
+    const bad = run([
+      'session',
+      'mint',
+      '--dir',
+      pki,
+      '--generate-key',
+      '--out',
+      path.join(tmp.dir, 'x'),
+      '--session',
+      'a/b',
+      '--player',
+      'p',
+      '--sessionauth-passphrase-file',
+      sessionPassFile,
+      '--json',
+    ]);
     expect(bad.code).toBe(2);
   });
 });
@@ -297,7 +365,13 @@ describe('output conventions', () => {
     const r = run(['certs', '--help']);
     expect(r.code).toBe(0);
     for (const sub of ['init', 'issue', 'list', 'show', 'verify', 'check', 'retire']) expect(r.stdout).toMatch(new RegExp(`^\\s+${sub}\\b`, 'm'));
-    for (const args of [['certs', 'init', '--help'], ['rotate-clientauth', '--help'], ['session', 'mint', '--help'], ['config', 'scaffold', '--help'], ['demo', '--help']]) {
+    for (const args of [
+      ['certs', 'init', '--help'],
+      ['rotate-clientauth', '--help'],
+      ['session', 'mint', '--help'],
+      ['config', 'scaffold', '--help'],
+      ['demo', '--help'],
+    ]) {
       expect(run(args).stdout).toContain('Examples:');
     }
   });

@@ -14,7 +14,20 @@ let pki: string;
 beforeAll(() => {
   tmp = tempDir('iyesmp-config-');
   pki = path.join(tmp.dir, 'pki');
-  const r = run(['certs', 'init', '--dir', pki, '--auth-name', 'auth.example.com', '--hosts', '2', '--host-ip', '198.51.100.1', '--yes', '--insecure-no-passphrase']);
+  const r = run([
+    'certs',
+    'init',
+    '--dir',
+    pki,
+    '--auth-name',
+    'auth.example.com',
+    '--hosts',
+    '2',
+    '--host-ip',
+    '198.51.100.1',
+    '--yes',
+    '--insecure-no-passphrase',
+  ]);
   if (r.code !== 0) throw new Error(r.stderr);
 });
 afterAll(() => tmp?.cleanup());
@@ -168,13 +181,31 @@ describe('decoders (fuzzed)', () => {
   it('checkConfigText on structured junk reports problems with dotted paths, never crashes', () => {
     const value = fc.oneof(fc.integer(), fc.string({ maxLength: 10 }), fc.boolean(), fc.constant([1, 'a']));
     fc.assert(
-      fc.property(fc.constantFrom('auth', 'host'), fc.dictionary(fc.constantFrom('host', 'auth', 'pki', 'listen', 'transports', 'zzz'), fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }).filter((k) => /^[a-z_]+$/.test(k)), value, { maxKeys: 3 }), { maxKeys: 4 }), (kind, tables) => {
-        const body = Object.entries(tables)
-          .map(([t, kv]) => `[${t}]\n` + Object.entries(kv).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join('\n'))
-          .join('\n');
-        const r = checkConfigText(`kind = "${kind}"\n${body}\n`);
-        if (!r.ok) for (const p of r.problems) expect(typeof p.path).toBe('string');
-      }),
+      fc.property(
+        fc.constantFrom('auth', 'host'),
+        fc.dictionary(
+          fc.constantFrom('host', 'auth', 'pki', 'listen', 'transports', 'zzz'),
+          fc.dictionary(
+            fc.string({ minLength: 1, maxLength: 8 }).filter((k) => /^[a-z_]+$/.test(k)),
+            value,
+            { maxKeys: 3 },
+          ),
+          { maxKeys: 4 },
+        ),
+        (kind, tables) => {
+          const body = Object.entries(tables)
+            .map(
+              ([t, kv]) =>
+                `[${t}]\n` +
+                Object.entries(kv)
+                  .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+                  .join('\n'),
+            )
+            .join('\n');
+          const r = checkConfigText(`kind = "${kind}"\n${body}\n`);
+          if (!r.ok) for (const p of r.problems) expect(typeof p.path).toBe('string');
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -63,7 +63,10 @@ describe('iyesmp demo: the local deployment', () => {
     // the game went to its end and both players got a consistent result
     expect(d.game.reason).toBe('completed');
     const outcomes = d.players.map((p: any) => p.outcome).sort();
-    expect([['draw', 'draw'], ['loss', 'win']]).toContainEqual(outcomes);
+    expect([
+      ['draw', 'draw'],
+      ['loss', 'win'],
+    ]).toContainEqual(outcomes);
     const winner = d.players.find((p: any) => p.outcome === 'win');
     expect(d.game.result).toBe(winner ? `${winner.name} wins` : 'draw');
     expect(d.players.map((p: any) => p.mark).sort()).toEqual(['O', 'X']);
@@ -97,9 +100,24 @@ describe('iyesmp demo: the local deployment', () => {
 
     // the story on stderr tells the phases in order
     const lines = r.stderr.split('\n');
-    const story = [/ logged in to "auth" as guest:/, / queued for "tictactoe"/, / matched: /, / picked host host-1 for session /, / hand-off: session \S+, seat \S+, host 127\.0\.0\.1:\d+ \(quic\), session cert sha256 [0-9a-f]/, / connected to the game host/, / ready$/, / begins: /, / plays [XO] on cell \d/, / over \(completed\)/, new RegExp(` results of session ${d.session.id} recorded`)];
+    const story = [
+      / logged in to "auth" as guest:/,
+      / queued for "tictactoe"/,
+      / matched: /,
+      / picked host host-1 for session /,
+      / hand-off: session \S+, seat \S+, host 127\.0\.0\.1:\d+ \(quic\), session cert sha256 [0-9a-f]/,
+      / connected to the game host/,
+      / ready$/,
+      / begins: /,
+      / plays [XO] on cell \d/,
+      / over \(completed\)/,
+      new RegExp(` results of session ${d.session.id} recorded`),
+    ];
     const at = story.map((re) => lines.findIndex((l) => re.test(l)));
-    expect(at.every((i) => i >= 0), r.stderr).toBe(true);
+    expect(
+      at.every((i) => i >= 0),
+      r.stderr,
+    ).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
 
     // timings of every phase

@@ -43,7 +43,12 @@ describe('small frictions (issue 12)', () => {
     expect(run(['netcode', 'keygen', '--output', b]).code).toBe(0);
     expect(readFileSync(a, 'utf8')).toMatch(/^[0-9a-f]{64}\n$/);
     expect(readFileSync(b, 'utf8')).toMatch(/^[0-9a-f]{64}\n$/);
-    for (const cmd of [['netcode', 'keygen'], ['netcode', 'token'], ['config', 'scaffold'], ['session', 'mint']]) {
+    for (const cmd of [
+      ['netcode', 'keygen'],
+      ['netcode', 'token'],
+      ['config', 'scaffold'],
+      ['session', 'mint'],
+    ]) {
       const help = run([...cmd, '--help']).stdout;
       expect(help, cmd.join(' ')).toContain('-o, --out <');
       expect(help, cmd.join(' ')).not.toContain('--output');

@@ -16,7 +16,18 @@ export interface RunResult {
 }
 
 export function run(args: string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}): RunResult {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, IYESMP_PASSPHRASE: undefined, IYESMP_MASTER_PASSPHRASE: undefined, IYESMP_CLIENTAUTH_PASSPHRASE: undefined, IYESMP_SESSIONAUTH_PASSPHRASE: undefined, IYESMP_PKI_DIR: undefined, IYESMP_DEBUG: undefined, ...opts.env };
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    NO_COLOR: undefined,
+    FORCE_COLOR: undefined,
+    IYESMP_PASSPHRASE: undefined,
+    IYESMP_MASTER_PASSPHRASE: undefined,
+    IYESMP_CLIENTAUTH_PASSPHRASE: undefined,
+    IYESMP_SESSIONAUTH_PASSPHRASE: undefined,
+    IYESMP_PKI_DIR: undefined,
+    IYESMP_DEBUG: undefined,
+    ...opts.env,
+  };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   // stdin ignored: the CLI must never wait for input without a terminal
   const r = spawnSync(process.execPath, [BIN, ...args], {

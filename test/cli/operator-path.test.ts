@@ -32,7 +32,20 @@ beforeAll(() => {
   writeFileSync(sessionPassFile, SESSION_PASS + '\n');
   const a = run(['certs', 'init', '--dir', quick, '--yes', '--insecure-no-passphrase']);
   if (a.code !== 0) throw new Error(a.stderr);
-  const b = run(['certs', 'init', '--dir', locked, '--auth-name', 'localhost', '--host-ip', '127.0.0.1', '--passphrase-file', passFile, '--sessionauth-passphrase-file', sessionPassFile]);
+  const b = run([
+    'certs',
+    'init',
+    '--dir',
+    locked,
+    '--auth-name',
+    'localhost',
+    '--host-ip',
+    '127.0.0.1',
+    '--passphrase-file',
+    passFile,
+    '--sessionauth-passphrase-file',
+    sessionPassFile,
+  ]);
   if (b.code !== 0) throw new Error(b.stderr);
 }, 120_000);
 afterAll(() => tmp?.cleanup());
@@ -62,7 +75,20 @@ describe('certs init gives host certs the names clients dial', () => {
   });
 
   it('without --yes, a host given no name or IP is a usage error naming it and the flags', () => {
-    const r = run(['certs', 'init', '--dir', path.join(tmp.dir, 'never'), '--auth-name', 'a.example.com', '--hosts', '2', '--host-ip', '203.0.113.1', '--insecure-no-passphrase', '--json']);
+    const r = run([
+      'certs',
+      'init',
+      '--dir',
+      path.join(tmp.dir, 'never'),
+      '--auth-name',
+      'a.example.com',
+      '--hosts',
+      '2',
+      '--host-ip',
+      '203.0.113.1',
+      '--insecure-no-passphrase',
+      '--json',
+    ]);
     expect(r.code).toBe(2);
     const e = json(r).error;
     expect(e.code).toBe('missing_host_name');
@@ -106,7 +132,10 @@ describe('config check runs what serve runs (exit 1 on each)', () => {
   });
 
   it('token accounts with only jwks_url: check says what serve says', async () => {
-    const text = scaffold('auth', quick, authFile()).replace(/^\[accounts\]\n/m, '[accounts]\nmode = "token"\n').replace(/^mode = "guest"\n/m, '').replace(/^\[accounts\.token\]\n/m, '[accounts.token]\njwks_url = "https://id.example.com/.well-known/jwks.json"\n');
+    const text = scaffold('auth', quick, authFile())
+      .replace(/^\[accounts\]\n/m, '[accounts]\nmode = "token"\n')
+      .replace(/^mode = "guest"\n/m, '')
+      .replace(/^\[accounts\.token\]\n/m, '[accounts.token]\njwks_url = "https://id.example.com/.well-known/jwks.json"\n');
     const c = checkConfigText(text, { baseDir: path.dirname(authFile()) });
     if (!c.ok) throw new Error(JSON.stringify(c.problems));
     // whatever serve builds for jwks_url, check follows: one function decides for both
@@ -155,7 +184,9 @@ describe('config check runs what serve runs (exit 1 on each)', () => {
   });
 
   it('a server cert of the wrong role', () => {
-    const text = scaffold('auth', quick, authFile()).replace(/^cert = "(.*)\/auth\.pem"$/m, 'cert = "$1/host-1.pem"').replace(/^key = "(.*)\/auth\.key\.pem"$/m, 'key = "$1/host-1.key.pem"');
+    const text = scaffold('auth', quick, authFile())
+      .replace(/^cert = "(.*)\/auth\.pem"$/m, 'cert = "$1/host-1.pem"')
+      .replace(/^key = "(.*)\/auth\.key\.pem"$/m, 'key = "$1/host-1.key.pem"');
     expect(text).toContain('host-1.pem');
     const r = checked(text);
     expect(r.code).toBe(1);
@@ -168,7 +199,13 @@ describe('serve auth takes the SessionAuth passphrase the ways its hint names', 
     const file = path.join(tmp.dir, 'serve', 'auth.toml');
     mkdirSync(path.dirname(file), { recursive: true });
     const [clients, hosts] = [await freeUdpPort(), await freeUdpPort()];
-    writeFileSync(file, scaffold('auth', locked, file).replace('port = 7350', `port = ${clients}`).replace('port = 7351', `port = ${hosts}`).replaceAll('"0.0.0.0"', '"127.0.0.1"'));
+    writeFileSync(
+      file,
+      scaffold('auth', locked, file)
+        .replace('port = 7350', `port = ${clients}`)
+        .replace('port = 7351', `port = ${hosts}`)
+        .replaceAll('"0.0.0.0"', '"127.0.0.1"'),
+    );
     const creds = path.join(tmp.dir, 'serve-creds');
     mkdirSync(creds, { recursive: true });
     writeFileSync(path.join(creds, 'sessionauth-passphrase'), SESSION_PASS + '\n');

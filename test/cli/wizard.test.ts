@@ -45,7 +45,14 @@ async function waitDone<T>(get: () => T | undefined): Promise<T> {
   throw new Error('the wizard did not finish');
 }
 
-async function mount(ask: { authName?: boolean; hosts?: boolean; hostAddresses?: boolean; passphrase?: boolean; clientauthPassphrase?: boolean; sessionauth?: boolean }) {
+async function mount(ask: {
+  authName?: boolean;
+  hosts?: boolean;
+  hostAddresses?: boolean;
+  passphrase?: boolean;
+  clientauthPassphrase?: boolean;
+  sessionauth?: boolean;
+}) {
   let done: Answers | undefined;
   let cancelled = false;
   const app = render(
@@ -185,7 +192,11 @@ describe('InitWizard', () => {
     await shows(w.app, 'not the Master or ClientAuth one');
     expect(w.app.lastFrame()).not.toContain('master-secret');
     await type(w.app.stdin, 'session-secret\rsession-secret\r');
-    expect(await waitDone(w.answers)).toEqual({ passphrase: 'master-secret', clientauthPassphrase: 'clientauth-secret', sessionauthPassphrase: 'session-secret' });
+    expect(await waitDone(w.answers)).toEqual({
+      passphrase: 'master-secret',
+      clientauthPassphrase: 'clientauth-secret',
+      sessionauthPassphrase: 'session-secret',
+    });
     w.app.unmount();
   });
 

@@ -38,12 +38,12 @@ async function until(check: () => boolean): Promise<void> {
 }
 
 describe('iyesmp-auth/1.1 in the client', () => {
-  it('negotiates the server\'s version (1.1 or later)', async () => {
+  it("negotiates the server's version (1.1 or later)", async () => {
     const { c } = await connect();
     expect(c.protocolVersion.minor).toBeGreaterThanOrEqual(1);
   });
 
-  it('the server\'s session.waiting drives the waiting status and replaces the local timer', async () => {
+  it("the server's session.waiting drives the waiting status and replaces the local timer", async () => {
     const { c, peer } = await connect();
     const seen: MatchmakingStatus[] = [];
     const waits: SessionWaiting[] = [];
@@ -99,7 +99,7 @@ describe('iyesmp-auth/1.1 in the client', () => {
     expect(c.closed).toBe(false);
   });
 
-  it('a 1.0 server\'s kick with code session_lost is still understood, and the connection stays usable', async () => {
+  it("a 1.0 server's kick with code session_lost is still understood, and the connection stays usable", async () => {
     const { c, peer } = await connect();
     const lost: SessionLost[] = [];
     c.on('sessionLost', (l) => lost.push(l));
@@ -113,7 +113,7 @@ describe('iyesmp-auth/1.1 in the client', () => {
     expect(c.closed).toBe(false);
   });
 
-  it('join codes: the create reply field (or a 1.0 server\'s ext), and a join every server understands', async () => {
+  it("join codes: the create reply field (or a 1.0 server's ext), and a join every server understands", async () => {
     const { c, peer } = await connect();
     const created = c.lobbies.create({ name: 'mine', visibility: 'private', maxPlayers: 2 });
     await peer.respond((await peer.request('lobby.create')).id, { lobby, joinCode: 'K7XQ2M' });
@@ -143,9 +143,19 @@ describe('iyesmp-auth/1.1 in the client', () => {
   it('claims and joins a netcode hand-off without TLS trust; session.lost then ends the game with session_lost', { timeout: 60_000 }, async () => {
     const KEY = new Uint8Array(32).fill(11);
     const table = new HostSessions({ maxSessions: 2, maxPlayers: 4 });
-    const transport = await NetcodeHostTransport.listen({ sessions: table, privateKey: KEY, protocolId: 5n, bind: '127.0.0.1:0', maxClients: 4, nowMs: () => 0 });
+    const transport = await NetcodeHostTransport.listen({
+      sessions: table,
+      privateKey: KEY,
+      protocolId: 5n,
+      bind: '127.0.0.1:0',
+      maxClients: 4,
+      nowMs: () => 0,
+    });
     cleanup.push(() => transport.close());
-    const r = table.create({ sessionId: 'NS1', transport: 'netcode', players: [netcodeExpectedPlayer('NS1', { playerId: 'guest.a', address: '127.0.0.1' })] }, 0);
+    const r = table.create(
+      { sessionId: 'NS1', transport: 'netcode', players: [netcodeExpectedPlayer('NS1', { playerId: 'guest.a', address: '127.0.0.1' })] },
+      0,
+    );
     expect(r.ok).toBe(true);
 
     const { c, peer } = await connect();

@@ -72,7 +72,7 @@ describe('iyesmp-auth/1.2 in the client', () => {
     expect(c.account).toBeUndefined();
   });
 
-  it('followParty picks up the owner\'s queueing (also one received earlier) and confirms the match for its ticket only', async () => {
+  it("followParty picks up the owner's queueing (also one received earlier) and confirms the match for its ticket only", async () => {
     const { c, peer } = await connect();
     await peer.notify('match.queued', { ticketId: 'T9', mode: 'squad', lobbyId: 'L1', byAccountId: 'guest:owner' });
     const seen: MatchmakingStatus[] = [];

@@ -132,7 +132,13 @@ describe('matchmaking and hand-off', () => {
     expect(body.publicKey).toBeInstanceOf(Uint8Array);
     await peer.respond(claim.id, await wireHandoff(f.minter, { sessionId: 'S1', playerId: 'seat-1', publicKey: body.publicKey }));
     const ticket = await done;
-    expect(ticket).toMatchObject({ sessionId: 'S1', playerId: 'seat-1', transport: 'quic', serverMadeKey: false, host: { host: '127.0.0.1', port: 4444, tlsName: 'localhost' } });
+    expect(ticket).toMatchObject({
+      sessionId: 'S1',
+      playerId: 'seat-1',
+      transport: 'quic',
+      serverMadeKey: false,
+      host: { host: '127.0.0.1', port: 4444, tlsName: 'localhost' },
+    });
     const cert = new X509Certificate(ticket.credentials!.certPem);
     expect(cert.checkPrivateKey(createPrivateKey(ticket.credentials!.keyPem))).toBe(true);
     expect(ticket.credentials!.certPem.match(/BEGIN CERTIFICATE/g)).toHaveLength(2); // session cert + SessionAuth

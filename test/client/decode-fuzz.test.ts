@@ -18,7 +18,10 @@ const authEvents = Object.keys(authFamily.events);
 const hostEvents = Object.keys(hostFamily.events);
 const body = fc.oneof(
   fc.jsonValue(),
-  fc.dictionary(fc.constantFrom('lobby', 'sessionId', 'players', 'order', 'ext', 'code', 'reason', 'matchId', 'ticketId', 'results', 'since', 'attempt', 'joinCode'), fc.jsonValue()),
+  fc.dictionary(
+    fc.constantFrom('lobby', 'sessionId', 'players', 'order', 'ext', 'code', 'reason', 'matchId', 'ticketId', 'results', 'since', 'attempt', 'joinCode'),
+    fc.jsonValue(),
+  ),
   fc.uint8Array({ maxLength: 32 }),
 );
 
@@ -29,8 +32,12 @@ function chunk(eventTypes: string[]) {
     fc.jsonValue().map(frame), // MsgPack that is not an envelope
     fc.record({ kind: fc.constant('event'), type: fc.oneof(fc.constantFrom(...eventTypes), fc.string({ maxLength: 12 })), body }).map(frame),
     fc.record({ kind: fc.constant('response'), id: fc.integer({ min: 0, max: 3 }), body }).map(frame),
-    fc.record({ kind: fc.constant('error'), id: fc.integer({ min: 0, max: 3 }), code: fc.string({ maxLength: 20 }), message: fc.string({ maxLength: 20 }) }).map(frame),
-    fc.record({ kind: fc.constantFrom('close', 'hello', 'welcome', 'request'), code: fc.string({ maxLength: 10 }), reason: fc.string({ maxLength: 10 }) }).map(frame),
+    fc
+      .record({ kind: fc.constant('error'), id: fc.integer({ min: 0, max: 3 }), code: fc.string({ maxLength: 20 }), message: fc.string({ maxLength: 20 }) })
+      .map(frame),
+    fc
+      .record({ kind: fc.constantFrom('close', 'hello', 'welcome', 'request'), code: fc.string({ maxLength: 10 }), reason: fc.string({ maxLength: 10 }) })
+      .map(frame),
     fc.constant(Uint8Array.of(0xff, 0xff, 0xff, 0xff)), // 4 GB frame
   );
 }

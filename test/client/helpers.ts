@@ -3,13 +3,7 @@
  * scripted server side built on the real sans-IO ProtocolSession, so a test can answer each request
  * by hand, push events, or write raw bytes the client must survive.
  */
-import {
-  ProtocolSession,
-  type FamilyDef,
-  type GameVersionCheck,
-  type SessionEvent,
-  type StreamPair,
-} from '../../src/protocol/index.js';
+import { ProtocolSession, type FamilyDef, type GameVersionCheck, type SessionEvent, type StreamPair } from '../../src/protocol/index.js';
 import { pemToDerList, type FastSessionMinter, type Pki } from '../../src/pki/index.js';
 import { devPki } from '../support/live-servers.js';
 

@@ -57,12 +57,24 @@ async function startHost(o: { version?: NetcodeVersion } = {}): Promise<Host> {
 }
 
 function createSession(h: Host, sessionId: string, players: string[]): void {
-  const r = h.table.create({ sessionId, transport: 'netcode', players: players.map((playerId) => netcodeExpectedPlayer(sessionId, { playerId, displayName: `Player ${playerId}`, address: '127.0.0.1' })) }, h.now.ms);
+  const r = h.table.create(
+    {
+      sessionId,
+      transport: 'netcode',
+      players: players.map((playerId) => netcodeExpectedPlayer(sessionId, { playerId, displayName: `Player ${playerId}`, address: '127.0.0.1' })),
+    },
+    h.now.ms,
+  );
   if (!r.ok) throw new Error(r.message);
 }
 
 /** What the client library makes of the Auth server's netcode hand-off. */
-function ticket<Ext = Uint8Array>(h: Host, sessionId: string, playerId: string, o: { key?: Uint8Array; timeoutSeconds?: number; version?: NetcodeVersion } = {}): HostTicket<Ext> {
+function ticket<Ext = Uint8Array>(
+  h: Host,
+  sessionId: string,
+  playerId: string,
+  o: { key?: Uint8Array; timeoutSeconds?: number; version?: NetcodeVersion } = {},
+): HostTicket<Ext> {
   const address = h.transport.endpoint().address;
   const { connectToken } = issueNetcodeHandoff({
     privateKey: o.key ?? KEY,
@@ -75,7 +87,13 @@ function ticket<Ext = Uint8Array>(h: Host, sessionId: string, playerId: string, 
     ...(o.version === '1.00' ? { version: o.version, tokenSequence: new ConnectTokenSequence() } : {}),
   });
   return ticketFromHandoff<Ext>(
-    { sessionId, playerId, expiresAt: Date.now() + 30_000, host: { address, tlsName: `${address.host}:${address.port}` }, transport: { kind: 'netcode', connectToken: new Uint8Array(connectToken) } },
+    {
+      sessionId,
+      playerId,
+      expiresAt: Date.now() + 30_000,
+      host: { address, tlsName: `${address.host}:${address.port}` },
+      transport: { kind: 'netcode', connectToken: new Uint8Array(connectToken) },
+    },
     undefined,
   );
 }
@@ -134,7 +152,11 @@ describe('joinHost over netcode.io', () => {
     // host -> player: the game's bytes arrive as `message` with ext = the bytes
     const got: number[] = [];
     ada.on('message', (m) => got.push((m.ext as Uint8Array)[0]!));
-    await repeatUntil(() => h.transport.send({ sessionId: 'S1', playerId: 'ada' }, new Uint8Array([42])), () => got.includes(42), 'ada to get 42');
+    await repeatUntil(
+      () => h.transport.send({ sessionId: 'S1', playerId: 'ada' }, new Uint8Array([42])),
+      () => got.includes(42),
+      'ada to get 42',
+    );
     // player -> host
     const heard = () => h.events.find((e) => e.type === 'message' && e.playerId === 'bob' && e.data[0] === 7);
     await repeatUntil(() => bob.send(new Uint8Array([7, 8])), heard, 'the host to hear bob');
@@ -170,7 +192,11 @@ describe('joinHost over netcode.io', () => {
     expect(() => ada.send(new Uint8Array(1200))).toThrow(expect.objectContaining({ code: 'message_too_large' }));
     expect(() => ada.send({ not: 'bytes' } as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'netcode_bytes_only' }));
     // the largest payload goes through
-    await repeatUntil(() => ada.send(new Uint8Array(1199).fill(5)), () => h.events.find((e) => e.type === 'message' && e.data.length === 1199), 'a full datagram');
+    await repeatUntil(
+      () => ada.send(new Uint8Array(1199).fill(5)),
+      () => h.events.find((e) => e.type === 'message' && e.data.length === 1199),
+      'a full datagram',
+    );
   });
 
   it('carries structured game data with the MsgPack codec, checked by the ext schema', { timeout: T }, async () => {
@@ -179,7 +205,11 @@ describe('joinHost over netcode.io', () => {
     const h = await startHost();
     createSession(h, 'S3', ['ada']);
     const ada = await join<Ext>(ticket<Ext>(h, 'S3', 'ada'), { gameVersion: '1.0.0', extSchema: Ext, netcode: { codec: msgpackNetcodeCodec<Ext>() } });
-    await repeatUntil(() => ada.send({ move: 4 }), () => h.events.find((e) => e.type === 'message'), 'the move');
+    await repeatUntil(
+      () => ada.send({ move: 4 }),
+      () => h.events.find((e) => e.type === 'message'),
+      'the move',
+    );
     const m = h.events.find((e): e is Extract<NetcodeHostEvent, { type: 'message' }> => e.type === 'message')!;
     expect(decode(m.data)).toEqual({ move: 4 });
     expect(() => ada.send({ move: 9 })).toThrow(expect.objectContaining({ code: 'bad_request' }));
@@ -213,15 +243,25 @@ describe('joinHost over netcode.io', () => {
     });
     const got: unknown[] = [];
     ada.on('message', (m) => got.push(m.ext));
-    const junk = fc.sample(fc.oneof(fc.uint8Array({ maxLength: 1199 }), fc.jsonValue().map((v) => encode(v))), { numRuns: 300, seed: 42 });
+    const junk = fc.sample(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 1199 }),
+        fc.jsonValue().map((v) => encode(v)),
+      ),
+      { numRuns: 300, seed: 42 },
+    );
     for (const bytes of junk) if (bytes.length <= 1199) h.transport.send({ sessionId: 'S9', playerId: 'ada' }, bytes);
-    await repeatUntil(() => h.transport.send({ sessionId: 'S9', playerId: 'ada' }, encode({ n: 1 })), () => got.some((g) => (g as Ext).n === 1), 'the valid message');
+    await repeatUntil(
+      () => h.transport.send({ sessionId: 'S9', playerId: 'ada' }, encode({ n: 1 })),
+      () => got.some((g) => (g as Ext).n === 1),
+      'the valid message',
+    );
     expect(got.every((g) => Ext.safeParse(g).success)).toBe(true);
     expect(errors).toEqual([]);
     expect(ada.closed).toBe(false);
   });
 
-  it('a seat the host does not expect is refused with the host\'s reason', { timeout: T }, async () => {
+  it("a seat the host does not expect is refused with the host's reason", { timeout: T }, async () => {
     const h = await startHost();
     createSession(h, 'S4', ['ada']);
     const e = await failure(joinHost(ticket(h, 'S4', 'mallory'), { gameVersion: '1.0.0' }));

@@ -17,7 +17,18 @@ import { AuthServer } from '../../src/auth/server.js';
 import type { HostGame } from '../../src/host/game.js';
 import { HostServer } from '../../src/host/server.js';
 import type { Pki } from '../../src/pki/index.js';
-import { authAddress, authOptions, clientIdentity, closeLive, devPki, hostOptions, quickAuth, quickHost, silent, type DevPki } from '../support/live-servers.js';
+import {
+  authAddress,
+  authOptions,
+  clientIdentity,
+  closeLive,
+  devPki,
+  hostOptions,
+  quickAuth,
+  quickHost,
+  silent,
+  type DevPki,
+} from '../support/live-servers.js';
 import { pollUntil as until } from '../support/wait.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -71,13 +82,15 @@ beforeAll(async () => {
   dev = await devPki('iyesmp-client-auth11-');
   ({ pki, masterPem } = dev);
   identity = await clientIdentity(pki);
-  auth = await AuthServer.start(await authOptions(pki, {
-    gameVersion: '1.0.0',
-    matchSize: 2,
-    ...quickAuth,
-    noHostTimeoutMs: 60_000,
-    logger: silent,
-  }));
+  auth = await AuthServer.start(
+    await authOptions(pki, {
+      gameVersion: '1.0.0',
+      matchSize: 2,
+      ...quickAuth,
+      noHostTimeoutMs: 60_000,
+      logger: silent,
+    }),
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -101,52 +114,67 @@ describe('iyesmp-auth/1.1 against real servers', () => {
     expect(a.protocolVersion.minor).toBeGreaterThanOrEqual(1);
   });
 
-  it.skipIf(!has.waiting)('with no host the server says it keeps looking; a host that registers then gets the game', async () => {
-    const [a, b] = await Promise.all([player('ada'), player('bob')]);
-    const seen: MatchmakingStatus[] = [];
-    const tickets = Promise.all([a.matchmake({ mode: 'duel', timeoutMs: 60_000, onStatus: (s) => seen.push(s) }), b.matchmake({ mode: 'duel', timeoutMs: 60_000 })]);
-    const w = await a.next('matchmaking', { filter: (s) => s.phase === 'waiting' && s.noHost !== undefined, timeoutMs: 20_000 });
-    expect(w.phase === 'waiting' && w.noHost?.attempt).toBeGreaterThanOrEqual(1);
-    expect(w.phase === 'waiting' && w.noHost?.giveUpAt).toBeGreaterThan(Date.now());
-    host = await startHost();
-    const [ta, tb] = await tickets;
-    expect(ta.sessionId).toBe(tb.sessionId);
-    expect(seen.map((s) => s.phase)).toContain('claiming');
-    const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
-    open.push(ga, gb);
-    await Promise.all([ga.ready(), gb.ready()]);
-    await ga.waitForBegin({ timeoutMs: 30_000 });
-    ga.send({ t: 'win' });
-    const end = await gb.result;
-    expect(end.results.find((r) => r.playerId === ta.playerId)?.outcome).toBe('win');
-    if (has.endExt) expect(end.ext).toEqual({ t: 'final', board: `won by ${ta.playerId}` });
-  }, T);
+  it.skipIf(!has.waiting)(
+    'with no host the server says it keeps looking; a host that registers then gets the game',
+    async () => {
+      const [a, b] = await Promise.all([player('ada'), player('bob')]);
+      const seen: MatchmakingStatus[] = [];
+      const tickets = Promise.all([
+        a.matchmake({ mode: 'duel', timeoutMs: 60_000, onStatus: (s) => seen.push(s) }),
+        b.matchmake({ mode: 'duel', timeoutMs: 60_000 }),
+      ]);
+      const w = await a.next('matchmaking', { filter: (s) => s.phase === 'waiting' && s.noHost !== undefined, timeoutMs: 20_000 });
+      expect(w.phase === 'waiting' && w.noHost?.attempt).toBeGreaterThanOrEqual(1);
+      expect(w.phase === 'waiting' && w.noHost?.giveUpAt).toBeGreaterThan(Date.now());
+      host = await startHost();
+      const [ta, tb] = await tickets;
+      expect(ta.sessionId).toBe(tb.sessionId);
+      expect(seen.map((s) => s.phase)).toContain('claiming');
+      const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+      open.push(ga, gb);
+      await Promise.all([ga.ready(), gb.ready()]);
+      await ga.waitForBegin({ timeoutMs: 30_000 });
+      ga.send({ t: 'win' });
+      const end = await gb.result;
+      expect(end.results.find((r) => r.playerId === ta.playerId)?.outcome).toBe('win');
+      if (has.endExt) expect(end.ext).toEqual({ t: 'final', board: `won by ${ta.playerId}` });
+    },
+    T,
+  );
 
-  it.skipIf(!has.joinCode)('a private lobby is joined with the joinCode its creator got back', async () => {
-    host ??= await startHost();
-    const [a, b] = await Promise.all([player('cy'), player('di')]);
-    const lobby = await a.lobbies.create({ name: 'secret', visibility: 'private', maxPlayers: 2, mode: 'duel' });
-    expect(lobby.joinCode).toMatch(/^[A-Z0-9]{4,}$/);
-    // a private lobby's id is no way in; its code is, however it is typed
-    await expect(b.lobbies.join(lobby.lobbyId)).rejects.toMatchObject({ code: 'lobby.not_found' });
-    const typed = `${lobby.joinCode!.slice(0, 3).toLowerCase()}-${lobby.joinCode!.slice(3)}`;
-    const joined = await b.lobbies.joinByCode(typed);
-    expect(joined.lobbyId).toBe(lobby.lobbyId);
-    expect(joined.members.map((m) => m.displayName).sort()).toEqual(['cy', 'di']);
-  }, T);
+  it.skipIf(!has.joinCode)(
+    'a private lobby is joined with the joinCode its creator got back',
+    async () => {
+      host ??= await startHost();
+      const [a, b] = await Promise.all([player('cy'), player('di')]);
+      const lobby = await a.lobbies.create({ name: 'secret', visibility: 'private', maxPlayers: 2, mode: 'duel' });
+      expect(lobby.joinCode).toMatch(/^[A-Z0-9]{4,}$/);
+      // a private lobby's id is no way in; its code is, however it is typed
+      await expect(b.lobbies.join(lobby.lobbyId)).rejects.toMatchObject({ code: 'lobby.not_found' });
+      const typed = `${lobby.joinCode!.slice(0, 3).toLowerCase()}-${lobby.joinCode!.slice(3)}`;
+      const joined = await b.lobbies.joinByCode(typed);
+      expect(joined.lobbyId).toBe(lobby.lobbyId);
+      expect(joined.members.map((m) => m.displayName).sort()).toEqual(['cy', 'di']);
+    },
+    T,
+  );
 
-  it.skipIf(!has.lost)('a session whose host is declared dead ends the joined game with session_lost', async () => {
-    host ??= await startHost();
-    const [a, b] = await Promise.all([player('eve'), player('fay')]);
-    const [ta, tb] = await Promise.all([a.matchmake({ mode: 'duel', timeoutMs: 30_000 }), b.matchmake({ mode: 'duel', timeoutMs: 30_000 })]);
-    const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
-    open.push(ga, gb);
-    const lost = a.next('sessionLost', { timeoutMs: 20_000 });
-    const closed = ga.next('close', { timeoutMs: 20_000 });
-    // what the heartbeat rule does when the host goes silent
-    await auth.sessions.hostLost('host-1', Date.now());
-    expect(await lost).toEqual({ sessionId: ta.sessionId, reason: 'the game host stopped answering' });
-    expect((await closed).error?.code).toBe('session_lost');
-    expect(a.closed).toBe(false);
-  }, T);
+  it.skipIf(!has.lost)(
+    'a session whose host is declared dead ends the joined game with session_lost',
+    async () => {
+      host ??= await startHost();
+      const [a, b] = await Promise.all([player('eve'), player('fay')]);
+      const [ta, tb] = await Promise.all([a.matchmake({ mode: 'duel', timeoutMs: 30_000 }), b.matchmake({ mode: 'duel', timeoutMs: 30_000 })]);
+      const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+      open.push(ga, gb);
+      const lost = a.next('sessionLost', { timeoutMs: 20_000 });
+      const closed = ga.next('close', { timeoutMs: 20_000 });
+      // what the heartbeat rule does when the host goes silent
+      await auth.sessions.hostLost('host-1', Date.now());
+      expect(await lost).toEqual({ sessionId: ta.sessionId, reason: 'the game host stopped answering' });
+      expect((await closed).error?.code).toBe('session_lost');
+      expect(a.closed).toBe(false);
+    },
+    T,
+  );
 });

@@ -33,13 +33,15 @@ afterAll(async () => {
 }, 30_000);
 
 async function startAuth(over: { noHostTimeoutMs?: number; keyDelivery?: 'client' | 'seed' } = {}): Promise<AuthServer> {
-  const s = await AuthServer.start(await authOptions(pki, {
-    gameVersion: GAME_VERSION,
-    heartbeatIntervalMs: 300,
-    tickIntervalMs: 100,
-    logger: silent,
-    ...over,
-  }));
+  const s = await AuthServer.start(
+    await authOptions(pki, {
+      gameVersion: GAME_VERSION,
+      heartbeatIntervalMs: 300,
+      tickIntervalMs: 100,
+      logger: silent,
+      ...over,
+    }),
+  );
   servers.push(s);
   return s;
 }

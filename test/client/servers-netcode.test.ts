@@ -13,7 +13,18 @@ import type { SessionRecord } from '../../src/auth/sessions.js';
 import type { HostGame } from '../../src/host/game.js';
 import { HostServer } from '../../src/host/server.js';
 import type { Pki } from '../../src/pki/index.js';
-import { authAddress, authOptions, clientIdentity, closeLive, devPki, hostOptions, quickAuth, quickHost, silent, type DevPki } from '../support/live-servers.js';
+import {
+  authAddress,
+  authOptions,
+  clientIdentity,
+  closeLive,
+  devPki,
+  hostOptions,
+  quickAuth,
+  quickHost,
+  silent,
+  type DevPki,
+} from '../support/live-servers.js';
 import { pollUntil as until } from '../support/wait.js';
 
 const T = 90_000;
@@ -49,15 +60,17 @@ beforeAll(async () => {
   ({ pki, masterPem } = dev);
   identity = await clientIdentity(pki);
   const verifier = await pki.verifier();
-  auth = await AuthServer.start(await authOptions(pki, {
-    verifier,
-    gameVersion: '1.0.0',
-    modeTransports: { brawl: 'netcode' },
-    netcode: { privateKey: KEY, protocolId: PROTOCOL, expireSeconds: 30, timeoutSeconds: 10 },
-    matchSize: 2,
-    ...quickAuth,
-    logger: silent,
-  }));
+  auth = await AuthServer.start(
+    await authOptions(pki, {
+      verifier,
+      gameVersion: '1.0.0',
+      modeTransports: { brawl: 'netcode' },
+      netcode: { privateKey: KEY, protocolId: PROTOCOL, expireSeconds: 30, timeoutSeconds: 10 },
+      matchSize: 2,
+      ...quickAuth,
+      logger: silent,
+    }),
+  );
   auth.on('session-ended', (r) => ended.push(r));
   host = await HostServer.start<Uint8Array>(
     await hostOptions(pki, auth.hostPort, {
@@ -87,52 +100,60 @@ async function player(name: string): Promise<AuthClient<Uint8Array>> {
 }
 
 describe('client library against real servers over netcode.io', () => {
-  it('matchmakes into a netcode mode, joins with the connect token and plays to a recorded result', async () => {
-    const [a, b] = await Promise.all([player('ada'), player('bob')]);
-    const [ta, tb] = await Promise.all([a.matchmake({ mode: 'brawl', timeoutMs: 30_000 }), b.matchmake({ mode: 'brawl', timeoutMs: 30_000 })]);
-    expect(ta.transport).toBe('netcode');
-    expect(ta.connectToken).toHaveLength(2048);
-    expect(ta.sessionId).toBe(tb.sessionId);
-    expect(ta.host.port).toBe(host.netcode!.endpoint().address.port);
+  it(
+    'matchmakes into a netcode mode, joins with the connect token and plays to a recorded result',
+    async () => {
+      const [a, b] = await Promise.all([player('ada'), player('bob')]);
+      const [ta, tb] = await Promise.all([a.matchmake({ mode: 'brawl', timeoutMs: 30_000 }), b.matchmake({ mode: 'brawl', timeoutMs: 30_000 })]);
+      expect(ta.transport).toBe('netcode');
+      expect(ta.connectToken).toHaveLength(2048);
+      expect(ta.sessionId).toBe(tb.sessionId);
+      expect(ta.host.port).toBe(host.netcode!.endpoint().address.port);
 
-    const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
-    open.push(ga, gb);
-    expect(ga.transport).toBe('netcode');
-    expect(ga.state).toBe('waiting');
-    expect(ga.players.map((p) => p.playerId).sort()).toEqual([ta.playerId, tb.playerId].sort());
+      const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+      open.push(ga, gb);
+      expect(ga.transport).toBe('netcode');
+      expect(ga.state).toBe('waiting');
+      expect(ga.players.map((p) => p.playerId).sort()).toEqual([ta.playerId, tb.playerId].sort());
 
-    const begun = Promise.all([ga.waitForBegin({ timeoutMs: 30_000 }), gb.waitForBegin({ timeoutMs: 30_000 })]);
-    await Promise.all([ga.ready(), gb.ready()]);
-    const [ba] = await begun;
-    expect([...ba.order].sort()).toEqual([ta.playerId, tb.playerId].sort());
+      const begun = Promise.all([ga.waitForBegin({ timeoutMs: 30_000 }), gb.waitForBegin({ timeoutMs: 30_000 })]);
+      await Promise.all([ga.ready(), gb.ready()]);
+      const [ba] = await begun;
+      expect([...ba.order].sort()).toEqual([ta.playerId, tb.playerId].sort());
 
-    // ada's bytes reach bob through the host's relay (repeated: datagrams may be lost)
-    const got: number[] = [];
-    gb.on('message', (m) => got.push(m.ext![0]!));
-    await until(() => (ga.send(new Uint8Array([7])), got.includes(7)), 'bob to hear ada');
+      // ada's bytes reach bob through the host's relay (repeated: datagrams may be lost)
+      const got: number[] = [];
+      gb.on('message', (m) => got.push(m.ext![0]!));
+      await until(() => (ga.send(new Uint8Array([7])), got.includes(7)), 'bob to hear ada');
 
-    const ends = Promise.all([ga.result, gb.result]);
-    await until(() => (ga.closed || ga.send(new Uint8Array([END])), ga.closed), 'the game to end');
-    const [ea, eb] = await ends;
-    expect(ea.reason).toBe('completed');
-    expect(eb.reason).toBe('completed');
-    const record = await until(() => ended.find((r) => r.id === ta.sessionId), 'the auth server to record the result');
-    expect(record.state).toBe('ended');
-    await until(() => gb.closed, 'bob to be let go');
-  }, T);
+      const ends = Promise.all([ga.result, gb.result]);
+      await until(() => (ga.closed || ga.send(new Uint8Array([END])), ga.closed), 'the game to end');
+      const [ea, eb] = await ends;
+      expect(ea.reason).toBe('completed');
+      expect(eb.reason).toBe('completed');
+      const record = await until(() => ended.find((r) => r.id === ta.sessionId), 'the auth server to record the result');
+      expect(record.state).toBe('ended');
+      await until(() => gb.closed, 'bob to be let go');
+    },
+    T,
+  );
 
-  it('a mode without a netcode transport still hands off QUIC on the same servers', async () => {
-    const [a, b] = await Promise.all([player('cy'), player('di')]);
-    const [ta, tb] = await Promise.all([a.matchmake({ mode: 'duel', timeoutMs: 30_000 }), b.matchmake({ mode: 'duel', timeoutMs: 30_000 })]);
-    expect(ta.transport).toBe('quic');
-    const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
-    open.push(ga, gb);
-    expect(ga.transport).toBe('quic');
-    await Promise.all([ga.ready(), gb.ready()]);
-    await ga.waitForBegin({ timeoutMs: 30_000 });
-    const ends = Promise.all([ga.result, gb.result]);
-    ga.send(new Uint8Array([END]));
-    const [ea] = await ends;
-    expect(ea.results.find((r) => r.playerId === ta.playerId)?.outcome).toBe('win');
-  }, T);
+  it(
+    'a mode without a netcode transport still hands off QUIC on the same servers',
+    async () => {
+      const [a, b] = await Promise.all([player('cy'), player('di')]);
+      const [ta, tb] = await Promise.all([a.matchmake({ mode: 'duel', timeoutMs: 30_000 }), b.matchmake({ mode: 'duel', timeoutMs: 30_000 })]);
+      expect(ta.transport).toBe('quic');
+      const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+      open.push(ga, gb);
+      expect(ga.transport).toBe('quic');
+      await Promise.all([ga.ready(), gb.ready()]);
+      await ga.waitForBegin({ timeoutMs: 30_000 });
+      const ends = Promise.all([ga.result, gb.result]);
+      ga.send(new Uint8Array([END]));
+      const [ea] = await ends;
+      expect(ea.results.find((r) => r.playerId === ta.playerId)?.outcome).toBe('win');
+    },
+    T,
+  );
 });

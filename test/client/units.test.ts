@@ -48,7 +48,7 @@ describe('parseAddress', () => {
 });
 
 describe('masterOnlyVerifier', () => {
-  it('accepts this PKI\'s auth and host certificates for their roles only, and nothing from another PKI', async () => {
+  it("accepts this PKI's auth and host certificates for their roles only, and nothing from another PKI", async () => {
     const v = masterOnlyVerifier(await f.pki.certPem('master'));
     const auth = pemToDerList(await f.pki.certPem('auth'));
     const host = pemToDerList(await f.pki.certPem('host-1'));

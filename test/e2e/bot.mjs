@@ -145,7 +145,13 @@ async function main() {
   const ticket = await findTicket(client);
   out('ticket', { sessionId: ticket.sessionId, playerId: ticket.playerId, host: ticket.host });
   if (cfg.ticketOut) {
-    const t = { sessionId: ticket.sessionId, playerId: ticket.playerId, host: ticket.host, certPem: ticket.credentials.certPem, keyPem: ticket.credentials.keyPem };
+    const t = {
+      sessionId: ticket.sessionId,
+      playerId: ticket.playerId,
+      host: ticket.host,
+      certPem: ticket.credentials.certPem,
+      keyPem: ticket.credentials.keyPem,
+    };
     writeFileSync(cfg.ticketOut, JSON.stringify(t), { mode: 0o600 });
     out('ticket-written', { file: cfg.ticketOut });
   }

@@ -86,7 +86,10 @@ export class Proc {
   }
 
   tail(n = 25): string {
-    return this.raw.slice(-n).map((l) => `  ${this.name}| ${l.length > 400 ? `${l.slice(0, 400)}…` : l}`).join('\n');
+    return this.raw
+      .slice(-n)
+      .map((l) => `  ${this.name}| ${l.length > 400 ? `${l.slice(0, 400)}…` : l}`)
+      .join('\n');
   }
 }
 
@@ -200,7 +203,21 @@ async function deploy(dir: string, opts: DeploymentOptions): Promise<Deployment>
   await iyesmp(dir, ['certs', 'init', '--yes', '--insecure-no-passphrase', '--dir', 'pki', '--auth-ip', '127.0.0.1', '--host-ip', '127.0.0.1', '--json']);
   const [clientsPort, hostsPort, playersPort] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
   await iyesmp(dir, ['config', 'scaffold', 'auth', '--dir', 'pki', '--out', 'auth.toml']);
-  await iyesmp(dir, ['config', 'scaffold', 'host', '--dir', 'pki', '--name', 'host-1', '--public-address', '127.0.0.1', '--auth-server', `127.0.0.1:${hostsPort}`, '--out', 'host.toml']);
+  await iyesmp(dir, [
+    'config',
+    'scaffold',
+    'host',
+    '--dir',
+    'pki',
+    '--name',
+    'host-1',
+    '--public-address',
+    '127.0.0.1',
+    '--auth-server',
+    `127.0.0.1:${hostsPort}`,
+    '--out',
+    'host.toml',
+  ]);
   await editToml(dir, 'auth.toml', [
     ['listen.clients', 'address', '"127.0.0.1"'],
     ['listen.clients', 'port', clientsPort],

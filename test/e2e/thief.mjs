@@ -37,7 +37,12 @@ try {
     timeoutMs: cfg.timeoutMs ?? 8000,
   });
   out('connected', { local: cfg.localHost });
-  const game = await GameSession.open(conn.openStream(), { sessionId, playerId: t.playerId }, { gameVersion: '1.0.0', requestTimeoutMs: cfg.timeoutMs ?? 8000 }, () => conn.close('bye'));
+  const game = await GameSession.open(
+    conn.openStream(),
+    { sessionId, playerId: t.playerId },
+    { gameVersion: '1.0.0', requestTimeoutMs: cfg.timeoutMs ?? 8000 },
+    () => conn.close('bye'),
+  );
   out('admitted', { sessionId: game.sessionId, playerId: game.playerId });
   await game.close().catch(() => undefined);
   process.exit(0);

@@ -28,7 +28,22 @@ import { SERVE_ERRORS } from '../../src/serve/errors.js';
 import { TRANSPORT_ERRORS } from '../../src/transport/errors.js';
 
 const AUTH_REGISTRIES = { ACCOUNT_ERRORS, AUTH_ERRORS, HANDOFF_ERRORS, HOST_REGISTRY_ERRORS, LOBBY_ERRORS, MATCHMAKING_ERRORS, SESSION_ERRORS };
-const REGISTRIES = { ...AUTH_REGISTRIES, CLI_ERRORS, CLIENT_ERRORS, CONFIG_ERRORS, DEMO_ERRORS, FS_ERRORS, HOST_ERRORS, LAN_ERRORS, NETCODE_ERRORS, NETCODE_SESSION_ERRORS, PKI_ERRORS, PROTOCOL_ERRORS, SERVE_ERRORS, TRANSPORT_ERRORS };
+const REGISTRIES = {
+  ...AUTH_REGISTRIES,
+  CLI_ERRORS,
+  CLIENT_ERRORS,
+  CONFIG_ERRORS,
+  DEMO_ERRORS,
+  FS_ERRORS,
+  HOST_ERRORS,
+  LAN_ERRORS,
+  NETCODE_ERRORS,
+  NETCODE_SESSION_ERRORS,
+  PKI_ERRORS,
+  PROTOCOL_ERRORS,
+  SERVE_ERRORS,
+  TRANSPORT_ERRORS,
+};
 const KINDS: readonly ErrorKind[] = ['usage', 'input', 'conflict', 'io', 'refused', 'check', 'internal'];
 
 describe('error registries', () => {
@@ -66,11 +81,22 @@ describe('error registries', () => {
   it('keep the auth codes and kinds that are on the wire', () => {
     // dotted codes name their concept; the hand-off and endpoint codes are bare, as before the registries
     for (const [name, registry] of Object.entries(AUTH_REGISTRIES)) {
-      const prefix = { ACCOUNT_ERRORS: 'auth.', HOST_REGISTRY_ERRORS: 'host.', LOBBY_ERRORS: 'lobby.', MATCHMAKING_ERRORS: 'mm.', SESSION_ERRORS: 'session.' }[name];
+      const prefix = { ACCOUNT_ERRORS: 'auth.', HOST_REGISTRY_ERRORS: 'host.', LOBBY_ERRORS: 'lobby.', MATCHMAKING_ERRORS: 'mm.', SESSION_ERRORS: 'session.' }[
+        name
+      ];
       for (const code of Object.keys(registry)) expect(prefix === undefined ? !code.includes('.') : code.startsWith(prefix), `${name}.${code}`).toBe(true);
     }
-    expect([ACCOUNT_ERRORS['auth.invalid_request'], ACCOUNT_ERRORS['auth.banned'], LOBBY_ERRORS['lobby.bad_request'], LOBBY_ERRORS['lobby.full']]).toEqual(['input', 'refused', 'input', 'conflict']);
-    expect([MATCHMAKING_ERRORS['mm.rating_required'], HOST_REGISTRY_ERRORS['host.unknown'], HANDOFF_ERRORS.mint_failed]).toEqual(['input', 'conflict', 'internal']);
+    expect([ACCOUNT_ERRORS['auth.invalid_request'], ACCOUNT_ERRORS['auth.banned'], LOBBY_ERRORS['lobby.bad_request'], LOBBY_ERRORS['lobby.full']]).toEqual([
+      'input',
+      'refused',
+      'input',
+      'conflict',
+    ]);
+    expect([MATCHMAKING_ERRORS['mm.rating_required'], HOST_REGISTRY_ERRORS['host.unknown'], HANDOFF_ERRORS.mint_failed]).toEqual([
+      'input',
+      'conflict',
+      'internal',
+    ]);
     const made = sessionError.as('conflict', 'session.unknown', 'no session S1');
     expect([made.kind, made.code]).toEqual(['conflict', 'session.unknown']);
     const e: unknown = made;

@@ -7,7 +7,10 @@ describe('EventQueue', () => {
     q.push({ type: 'a', n: 1 });
     q.push({ type: 'b', n: 2 });
     expect(q.size).toBe(2);
-    expect(q.take()).toEqual([{ type: 'a', n: 1 }, { type: 'b', n: 2 }]);
+    expect(q.take()).toEqual([
+      { type: 'a', n: 1 },
+      { type: 'b', n: 2 },
+    ]);
     expect(q.take()).toEqual([]);
     expect(q.size).toBe(0);
   });

@@ -187,7 +187,12 @@ describe('host-side match', () => {
     expect(m.marks).toEqual({ ada: 'X', bob: 'O' });
     expect(m.move('bob', 0)).toMatchObject({ ok: false, error: 'not_your_turn' });
     expect(m.move('eve', 0)).toMatchObject({ ok: false, error: 'not_a_player' });
-    for (const [p, c] of [['ada', 0], ['bob', 3], ['ada', 1], ['bob', 4]] as const) {
+    for (const [p, c] of [
+      ['ada', 0],
+      ['bob', 3],
+      ['ada', 1],
+      ['bob', 4],
+    ] as const) {
       const v = m.move(p, c);
       expect(v.ok).toBe(true);
       expect(v.ok && v.end).toBeUndefined();
@@ -217,7 +222,13 @@ describe('host-side match', () => {
 
     const f = new TicTacToeMatch(['a', 'b']);
     f.move('a', 4);
-    expect(f.forfeit('a')).toMatchObject({ reason: 'aborted', results: [{ playerId: 'b', outcome: 'win' }, { playerId: 'a', outcome: 'abandoned' }] });
+    expect(f.forfeit('a')).toMatchObject({
+      reason: 'aborted',
+      results: [
+        { playerId: 'b', outcome: 'win' },
+        { playerId: 'a', outcome: 'abandoned' },
+      ],
+    });
     expect(f.over).toBe(true);
   });
 

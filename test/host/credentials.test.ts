@@ -27,8 +27,14 @@ describe('admission by seat credential', () => {
     const t = new SessionTable({ maxSessions: 2, maxPlayers: 4 });
     t.create(spec('q', [player('a', A.ip)]), 0);
     t.create(spec('n', [netcodeSeat('a', 7n)], { transport: 'netcode' }), 0);
-    expect(t.admit({ source: A, peer: claim('q', 'a', { kind: 'netcode', clientId: 7n }), connectionId: 'x1' }, 1)).toMatchObject({ ok: false, reason: 'wrong_client_id' });
-    expect(t.admit({ source: A, peer: claim('n', 'a', { kind: 'cert', fingerprint: fp('a') }), connectionId: 'x2' }, 1)).toMatchObject({ ok: false, reason: 'wrong_fingerprint' });
+    expect(t.admit({ source: A, peer: claim('q', 'a', { kind: 'netcode', clientId: 7n }), connectionId: 'x1' }, 1)).toMatchObject({
+      ok: false,
+      reason: 'wrong_client_id',
+    });
+    expect(t.admit({ source: A, peer: claim('n', 'a', { kind: 'cert', fingerprint: fp('a') }), connectionId: 'x2' }, 1)).toMatchObject({
+      ok: false,
+      reason: 'wrong_fingerprint',
+    });
   });
 
   it('admits an MQTT peer by the fingerprint of the session certificate the broker checked', () => {

@@ -22,9 +22,23 @@ afterEach(async () => {
 });
 
 function report(sessionId: string, endedAt: number, gameData?: unknown): SessionReport {
-  return { sessionId, transport: 'quic', end: 'completed', createdAt: endedAt - 500, beganAt: endedAt - 400, endedAt, players: [], outcomes: { a: { result: 'win' } }, ...(gameData !== undefined ? { gameData } : {}) };
+  return {
+    sessionId,
+    transport: 'quic',
+    end: 'completed',
+    createdAt: endedAt - 500,
+    beganAt: endedAt - 400,
+    endedAt,
+    players: [],
+    outcomes: { a: { result: 'win' } },
+    ...(gameData !== undefined ? { gameData } : {}),
+  };
 }
-const result = (sessionId: string, endedAt: number, gameData?: unknown) => ({ id: `result:${sessionId}`, kind: 'result' as const, body: { kind: 'result' as const, report: report(sessionId, endedAt, gameData) } });
+const result = (sessionId: string, endedAt: number, gameData?: unknown) => ({
+  id: `result:${sessionId}`,
+  kind: 'result' as const,
+  body: { kind: 'result' as const, report: report(sessionId, endedAt, gameData) },
+});
 
 /** A host process: its own monotonic clock and the wall clock, an outbox kept in `dir`. */
 async function boot(clock: { mono: number; wall: number }, opts: { capacity?: number; maxEntryBytes?: number; maxTotalBytes?: number } = {}) {
@@ -49,7 +63,27 @@ describe('OutboxStore', () => {
     const a = await boot({ mono: 5_000, wall: 1_000_000 });
     a.outbox.enqueue(result('s2', 4_000), 4_100);
     a.outbox.enqueue(result('s1', 3_000), 3_100);
-    a.outbox.enqueue({ id: 'telemetry:s1', kind: 'telemetry', body: { kind: 'telemetry', telemetry: { sessionId: 's1', transport: 'quic', readyingMs: 1, inGameMs: 2, expectedPlayers: 2, admittedPlayers: 2, noShows: 0, reconnects: 0, refusals: {} } } }, 4_200);
+    a.outbox.enqueue(
+      {
+        id: 'telemetry:s1',
+        kind: 'telemetry',
+        body: {
+          kind: 'telemetry',
+          telemetry: {
+            sessionId: 's1',
+            transport: 'quic',
+            readyingMs: 1,
+            inGameMs: 2,
+            expectedPlayers: 2,
+            admittedPlayers: 2,
+            noShows: 0,
+            reconnects: 0,
+            refusals: {},
+          },
+        },
+      },
+      4_200,
+    );
     await a.store.idle();
     expect(await files()).toHaveLength(3);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);

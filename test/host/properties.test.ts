@@ -185,9 +185,7 @@ function checkInvariants(t: SessionTable, mirror: Set<string>) {
   const sessions = t.sessions();
   // the allow-list is exactly the addresses of expected-and-not-departed players of live sessions
   const want = new Map<string, number>();
-  for (const s of sessions)
-    for (const p of s.players)
-      if (p.status !== 'left') want.set(addressKey(p.address), (want.get(addressKey(p.address)) ?? 0) + 1);
+  for (const s of sessions) for (const p of s.players) if (p.status !== 'left') want.set(addressKey(p.address), (want.get(addressKey(p.address)) ?? 0) + 1);
   expect(t.allowList.keys()).toEqual(new Set(want.keys()));
   for (const [k, n] of want) expect(t.allowList.refCount(sessions.flatMap((s) => s.players).find((p) => addressKey(p.address) === k)!.address)).toBe(n);
   expect(mirror).toEqual(t.allowList.keys());

@@ -33,7 +33,15 @@ function twoPlayers(opts: Partial<SessionTableOptions> = {}, extra = {}) {
   return h;
 }
 
-function admit(t: HostSessions, sessionId: string, playerId: string, source: { ip: string; port: number }, conn: string, now: number, reconnectSecret?: string) {
+function admit(
+  t: HostSessions,
+  sessionId: string,
+  playerId: string,
+  source: { ip: string; port: number },
+  conn: string,
+  now: number,
+  reconnectSecret?: string,
+) {
   return t.admit({ source, peer: sessionPeer(sessionId, playerId), connectionId: conn, ...(reconnectSecret === undefined ? {} : { reconnectSecret }) }, now);
 }
 
@@ -251,7 +259,7 @@ describe('admission', () => {
     expect(t.allowList.allows(C)).toBe(false);
   });
 
-  it('replaces an older connection of the same player when the new one presents the seat\'s reconnect secret', () => {
+  it("replaces an older connection of the same player when the new one presents the seat's reconnect secret", () => {
     const { t, events } = twoPlayers();
     const first = admit(t, 's1', 'alice', A, 'old', 1);
     t.ready('old', 2);
@@ -269,12 +277,16 @@ describe('admission', () => {
     expect(t.session('s1')!.players[0]!.status).toBe('ready');
   });
 
-  it('refuses a copy of a live seat\'s credential without the reconnect secret (seat_taken); the player plays on', () => {
+  it("refuses a copy of a live seat's credential without the reconnect secret (seat_taken); the player plays on", () => {
     const { t, events } = twoPlayers();
     admit(t, 's1', 'alice', A, 'live', 1);
     t.ready('live', 2);
     // the same session cert from the same address, as behind a shared NAT
-    for (const [conn, secret] of [['copy1', undefined], ['copy2', 'secret-0'], ['copy3', '']] as const) {
+    for (const [conn, secret] of [
+      ['copy1', undefined],
+      ['copy2', 'secret-0'],
+      ['copy3', ''],
+    ] as const) {
       const r = admit(t, 's1', 'alice', { ip: A.ip, port: 50000 }, conn, 3, secret);
       expect(r).toMatchObject({ ok: false, reason: 'seat_taken' });
       expect(r.ok ? '' : r.message).toMatch(/still connected.*reconnect secret/);
@@ -287,7 +299,7 @@ describe('admission', () => {
     expect(t.ready('live', 4)).toEqual({ ok: true });
   });
 
-  it('takes a replaced connection\'s secret out of use: only the latest one moves the seat', () => {
+  it("takes a replaced connection's secret out of use: only the latest one moves the seat", () => {
     const { t } = twoPlayers();
     admit(t, 's1', 'alice', A, 'c1', 1);
     expect(admit(t, 's1', 'alice', A, 'c2', 2, 'secret-1')).toMatchObject({ ok: true, replaced: 'c1', reconnectSecret: 'secret-2' });
@@ -299,7 +311,14 @@ describe('admission', () => {
     const { t } = twoPlayers();
     admit(t, 's1', 'alice', A, 'c1', 1);
     t.connectionClosed('c1', 2);
-    expect(admit(t, 's1', 'alice', A, 'c2', 3)).toEqual({ ok: true, sessionId: 's1', playerId: 'alice', connectionId: 'c2', reconnect: true, reconnectSecret: 'secret-2' });
+    expect(admit(t, 's1', 'alice', A, 'c2', 3)).toEqual({
+      ok: true,
+      sessionId: 's1',
+      playerId: 'alice',
+      connectionId: 'c2',
+      reconnect: true,
+      reconnectSecret: 'secret-2',
+    });
     t.connectionClosed('c2', 4);
     expect(admit(t, 's1', 'alice', A, 'c3', 5, 'secret-2')).toMatchObject({ ok: true, reconnect: true, reconnectSecret: 'secret-3' });
     t.connectionClosed('c3', 6);
@@ -382,10 +401,7 @@ describe('no-show timeout', () => {
 
   it('with waitForAll, holds the start until the deadline, then goes on without the no-show', () => {
     const { t, events } = table();
-    t.create(
-      spec('s1', [player('alice', A.ip), player('bob', B.ip), player('carol', C.ip)], { minPlayers: 2, joinTimeoutMs: 1000, waitForAll: true }),
-      0,
-    );
+    t.create(spec('s1', [player('alice', A.ip), player('bob', B.ip), player('carol', C.ip)], { minPlayers: 2, joinTimeoutMs: 1000, waitForAll: true }), 0);
     admit(t, 's1', 'alice', A, 'ca', 1);
     admit(t, 's1', 'bob', B, 'cb', 2);
     t.ready('ca', 3);
@@ -535,7 +551,11 @@ describe('in game and end', () => {
     const { t, events } = started();
     t.connectionClosed('cb', 50);
     admit(t, 's1', 'bob', B, 'cb2', 60);
-    const r = t.end('s1', { gameData: { replay: 'r-1' }, outcomes: { alice: { result: 'win', score: 3 }, bob: { result: 'loss', score: 1 } }, telemetry: { moves: 42 } }, 1004);
+    const r = t.end(
+      's1',
+      { gameData: { replay: 'r-1' }, outcomes: { alice: { result: 'win', score: 3 }, bob: { result: 'loss', score: 1 } }, telemetry: { moves: 42 } },
+      1004,
+    );
     expect(r).toEqual({ ok: true });
     const ended = ofType(events, 'session_ended');
     expect(ended).toHaveLength(1);
@@ -565,7 +585,11 @@ describe('in game and end', () => {
       refusals: {},
       game: { moves: 42 },
     });
-    expect(ofType(events, 'close_connection').filter((e) => e.reason === 'session_ended').map((e) => e.connectionId)).toEqual(['ca', 'cb2']);
+    expect(
+      ofType(events, 'close_connection')
+        .filter((e) => e.reason === 'session_ended')
+        .map((e) => e.connectionId),
+    ).toEqual(['ca', 'cb2']);
     expect(t.connection('ca')).toBeUndefined();
     expect(t.load()).toMatchObject({ sessions: 0, players: 0 });
     expect(t.end('s1', { outcomes: {} }, 1005)).toMatchObject({ ok: false, reason: 'unknown_session' });

@@ -50,7 +50,22 @@ describe('parseIp', () => {
   });
 
   it('refuses the loose IPv4 spellings inet_aton accepts, and other garbage, with a clear failure', () => {
-    for (const bad of ['', ' ', '127.1', '0x7f.0.0.1', '010.0.0.1', '1.2.3.256', '1.2.3.4%eth0', '1::2::3', '::g', '12345::', 'fe80::1%', '[::1', 'localhost', '1.2.3.4:80']) {
+    for (const bad of [
+      '',
+      ' ',
+      '127.1',
+      '0x7f.0.0.1',
+      '010.0.0.1',
+      '1.2.3.256',
+      '1.2.3.4%eth0',
+      '1::2::3',
+      '::g',
+      '12345::',
+      'fe80::1%',
+      '[::1',
+      'localhost',
+      '1.2.3.4:80',
+    ]) {
       const r = parseIp(bad);
       expect(r.ok, bad).toBe(false);
       if (!r.ok) {
@@ -131,7 +146,10 @@ describe('ipFromParts', () => {
 const spelledIpv6 = fc
   .record({
     // zeros and 0xffff weighted up so zero runs, IPv4-mapped and IPv4-compatible (::a.b.c.d) forms are common
-    groups: fc.array(fc.oneof({ arbitrary: fc.constant(0), weight: 4 }, fc.constant(0xffff), fc.integer({ min: 0, max: 0xffff })), { minLength: 8, maxLength: 8 }),
+    groups: fc.array(fc.oneof({ arbitrary: fc.constant(0), weight: 4 }, fc.constant(0xffff), fc.integer({ min: 0, max: 0xffff })), {
+      minLength: 8,
+      maxLength: 8,
+    }),
     pad: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 8, maxLength: 8 }),
     upper: fc.boolean(),
     compress: fc.nat(),
@@ -183,7 +201,13 @@ describe('properties', () => {
   });
 
   it('canonical form is idempotent, and garbage never throws but fails with what and why', () => {
-    const text = fc.oneof(fc.string({ maxLength: 60 }), fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF:.[]%'), maxLength: 45 }), fc.ipV4(), fc.ipV6(), spelledIpv6.map((s) => s.text));
+    const text = fc.oneof(
+      fc.string({ maxLength: 60 }),
+      fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF:.[]%'), maxLength: 45 }),
+      fc.ipV4(),
+      fc.ipV6(),
+      spelledIpv6.map((s) => s.text),
+    );
     fc.assert(
       fc.property(text, (s) => {
         const r = ipKey(s);
@@ -203,7 +227,11 @@ describe('properties', () => {
   });
 
   it('formatHostPort output parses back to the same address and port', () => {
-    const ip = fc.oneof(fc.ipV4(), fc.ipV6(), spelledIpv6.map((s) => s.text));
+    const ip = fc.oneof(
+      fc.ipV4(),
+      fc.ipV6(),
+      spelledIpv6.map((s) => s.text),
+    );
     fc.assert(
       fc.property(ip, fc.integer({ min: 0, max: 65535 }), (text, port) => {
         const a = parseIp(text);

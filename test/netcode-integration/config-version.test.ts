@@ -28,7 +28,7 @@ describe('netcode.version in host and auth configs', () => {
     expect(netcodeAuthConfigSection().safeParse({ version: 1 }).success).toBe(false);
   });
 
-  it('token_issuer_id: 0..1023 in the auth config, the id of the 1.00 issuer\'s token sequence', async () => {
+  it("token_issuer_id: 0..1023 in the auth config, the id of the 1.00 issuer's token sequence", async () => {
     expect(netcodeAuthConfigSection().parse({ version: '1.00', token_issuer_id: 7 }).token_issuer_id).toBe(7);
     expect(netcodeAuthConfigSection().safeParse({ token_issuer_id: 1024 }).error?.issues[0]?.message).toBe('expected an integer 0..1023');
     expect(netcodeAuthConfigSection().safeParse({ token_issuer_id: 1.5 }).success).toBe(false);

@@ -17,7 +17,12 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 describe('netcode config sections', () => {
   it('host section: defaults match the existing [transports.netcode] table, paths resolve against the config folder', () => {
     expect(netcodeHostConfigSection().parse(undefined)).toEqual({ enabled: false, port: 40000, protocol_id: '0x1', max_clients: 64, enforce_address: false });
-    const c = netcodeHostConfigSection('/etc/iyesmp').parse({ enabled: true, private_key_file: 'netcode.key', bind_address: '::', public_address: '203.0.113.7' });
+    const c = netcodeHostConfigSection('/etc/iyesmp').parse({
+      enabled: true,
+      private_key_file: 'netcode.key',
+      bind_address: '::',
+      public_address: '203.0.113.7',
+    });
     expect(c.private_key_file).toBe('/etc/iyesmp/netcode.key');
     expect(c.bind_address).toBe('::');
   });
@@ -73,12 +78,16 @@ describe('resolvers', () => {
 
   it('host and auth: a missing key file setting or file is a clear error', async () => {
     await expect(resolveNetcodeHost(hostConfig({}))).rejects.toMatchObject({ code: 'netcode_no_key' });
-    await expect(resolveNetcodeIssuer({ netcode: { protocol_id: '0x1', token_expire_seconds: 30, timeout_seconds: 10 } })).rejects.toMatchObject({ code: 'netcode_no_key' });
+    await expect(resolveNetcodeIssuer({ netcode: { protocol_id: '0x1', token_expire_seconds: 30, timeout_seconds: 10 } })).rejects.toMatchObject({
+      code: 'netcode_no_key',
+    });
     await expect(resolveNetcodeHost(hostConfig({ private_key_file: path.join(dir, 'absent.key') }))).rejects.toMatchObject({ code: 'not_found' });
   });
 
   it('auth: reads the key and the token settings', async () => {
-    const r = await resolveNetcodeIssuer({ netcode: { private_key_file: path.join(dir, 'netcode.key'), protocol_id: '0xff', token_expire_seconds: 20, timeout_seconds: 8 } });
+    const r = await resolveNetcodeIssuer({
+      netcode: { private_key_file: path.join(dir, 'netcode.key'), protocol_id: '0xff', token_expire_seconds: 20, timeout_seconds: 8 },
+    });
     expect(r).toMatchObject({ protocolId: 0xffn, expireSeconds: 20, timeoutSeconds: 8 });
     expect(r.privateKey.length).toBe(32);
   });

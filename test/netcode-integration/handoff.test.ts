@@ -26,7 +26,7 @@ function open(token: Uint8Array) {
 }
 
 describe('issueNetcodeHandoff', () => {
-  it('returns exactly the netcode member of the auth family\'s HandoffTransport', () => {
+  it("returns exactly the netcode member of the auth family's HandoffTransport", () => {
     const transport = issueNetcodeHandoff({
       privateKey: KEY,
       protocolId: PROTOCOL,
@@ -38,7 +38,13 @@ describe('issueNetcodeHandoff', () => {
     const parsed = HandoffTransport.safeParse(transport);
     expect(parsed.success).toBe(true);
     expect(transport.connectToken.length).toBe(CONNECT_TOKEN_BYTES);
-    const whole = Handoff.safeParse({ sessionId: 'ses-1', playerId: 'p-1', host: { address: { host: '203.0.113.7', port: 40000 }, tlsName: 'host-1' }, expiresAt: Date.now() + 30_000, transport });
+    const whole = Handoff.safeParse({
+      sessionId: 'ses-1',
+      playerId: 'p-1',
+      host: { address: { host: '203.0.113.7', port: 40000 }, tlsName: 'host-1' },
+      expiresAt: Date.now() + 30_000,
+      transport,
+    });
     expect(whole.success).toBe(true);
   });
 
@@ -69,7 +75,14 @@ describe('issueNetcodeHandoff', () => {
   });
 
   it('uses an explicit client id when given', () => {
-    const { connectToken } = issueNetcodeHandoff({ privateKey: KEY, protocolId: PROTOCOL, host: { publicAddresses: ['127.0.0.1:1'] }, sessionId: 's', playerId: 'p', clientId: 99n });
+    const { connectToken } = issueNetcodeHandoff({
+      privateKey: KEY,
+      protocolId: PROTOCOL,
+      host: { publicAddresses: ['127.0.0.1:1'] },
+      sessionId: 's',
+      playerId: 'p',
+      clientId: 99n,
+    });
     expect(open(connectToken).priv.clientId).toBe(99n);
   });
 
@@ -78,7 +91,8 @@ describe('issueNetcodeHandoff', () => {
     const named = (): unknown => issueNetcodeHandoff({ ...base, host: { publicAddresses: [{ host: 'host.example.com', port: 40000 }] } });
     expect(named).toThrow(IyesmpError);
     expect(named).toThrow(/not an IP literal/);
-    const long = (): unknown => issueNetcodeHandoff({ ...base, sessionId: 'x'.repeat(200), playerId: 'y'.repeat(100), host: { publicAddresses: ['127.0.0.1:1'] } });
+    const long = (): unknown =>
+      issueNetcodeHandoff({ ...base, sessionId: 'x'.repeat(200), playerId: 'y'.repeat(100), host: { publicAddresses: ['127.0.0.1:1'] } });
     expect(long).toThrow(expect.objectContaining({ code: 'netcode_user_data_too_long' }));
     expect(() => issueNetcodeHandoff({ ...base, timeoutSeconds: 0, host: { publicAddresses: ['127.0.0.1:1'] } })).toThrow(
       expect.objectContaining({ code: 'netcode_timeout_zero' }),
@@ -137,9 +151,15 @@ describe('netcodeExpectedPlayer', () => {
 
   it('hostctl: a netcode seat goes on the host with the address the Auth server announced, and one without an address is refused', () => {
     const wire = { playerId: 'p-1', accountId: 'a-1', address: '198.51.100.4', netcodeClientId: deriveNetcodeClientId('ses-1', 'p-1').toString() };
-    expect(expectedOn('netcode', 'ses-1', wire)).toMatchObject({ playerId: 'p-1', address: { ip: '198.51.100.4' }, netcodeClientId: deriveNetcodeClientId('ses-1', 'p-1') });
+    expect(expectedOn('netcode', 'ses-1', wire)).toMatchObject({
+      playerId: 'p-1',
+      address: { ip: '198.51.100.4' },
+      netcodeClientId: deriveNetcodeClientId('ses-1', 'p-1'),
+    });
     const { address: _, ...anywhere } = wire;
-    expect(() => expectedOn('netcode', 'ses-1', anywhere)).toThrow(expect.objectContaining({ code: 'invalid_spec', message: expect.stringContaining("needs the player's address") }));
+    expect(() => expectedOn('netcode', 'ses-1', anywhere)).toThrow(
+      expect.objectContaining({ code: 'invalid_spec', message: expect.stringContaining("needs the player's address") }),
+    );
   });
 
   it('refuses a client id beyond 64 bits', () => {

@@ -84,7 +84,12 @@ export const PLAYER_IP = '127.0.0.1';
 
 export function createSession(h: Host, sessionId: string, playerIds: string[], extra: { minPlayers?: number } = {}): void {
   const r = h.table.create(
-    { sessionId, transport: 'netcode', players: playerIds.map((playerId) => netcodeExpectedPlayer(sessionId, { playerId, displayName: `Player ${playerId}`, address: PLAYER_IP })), ...extra },
+    {
+      sessionId,
+      transport: 'netcode',
+      players: playerIds.map((playerId) => netcodeExpectedPlayer(sessionId, { playerId, displayName: `Player ${playerId}`, address: PLAYER_IP })),
+      ...extra,
+    },
     h.nowMs.value,
   );
   if (!r.ok) throw new Error(r.message);

@@ -35,7 +35,11 @@ describe('netcode host transport: the happy path', () => {
     expect(a.clientId).toBe(deriveNetcodeClientId('s1', 'alice'));
     expect(a.reconnect).toBe(false);
     expect([...a.ext]).toEqual([7, 7]);
-    expect(ofType(h.tableEvents, 'player_admitted').map((e) => e.connectionId).sort()).toEqual(admitted.map((e) => e.connectionId).sort());
+    expect(
+      ofType(h.tableEvents, 'player_admitted')
+        .map((e) => e.connectionId)
+        .sort(),
+    ).toEqual(admitted.map((e) => e.connectionId).sort());
     expect(status(h, 's1', 'alice')?.status).toBe('connected');
     expect(h.transport.connections()).toHaveLength(2);
 
@@ -138,7 +142,16 @@ describe('netcode host transport: the happy path', () => {
 describe('netcode host transport: the table decides departures', () => {
   it('a player who does not confirm ready in time gets bye ready_timeout and is disconnected', { timeout: 60_000 }, async () => {
     const h = await host();
-    h.table.create({ sessionId: 's1', transport: 'netcode', players: [netcodeExpectedPlayer('s1', { playerId: 'alice', address: PLAYER_IP }), netcodeExpectedPlayer('s1', { playerId: 'bob', address: PLAYER_IP })], minPlayers: 1, readyTimeoutMs: 1000 }, 0);
+    h.table.create(
+      {
+        sessionId: 's1',
+        transport: 'netcode',
+        players: [netcodeExpectedPlayer('s1', { playerId: 'alice', address: PLAYER_IP }), netcodeExpectedPlayer('s1', { playerId: 'bob', address: PLAYER_IP })],
+        minPlayers: 1,
+        readyTimeoutMs: 1000,
+      },
+      0,
+    );
     const alice = await player(token(h, 's1', 'alice'));
     await until(() => ofType(h.events, 'admitted').length === 1);
     h.nowMs.value = 5000;
@@ -180,7 +193,7 @@ describe('netcode host transport: refusals', () => {
     expect(h.table.session('s1')?.players[0]?.status).toBe('expected');
   });
 
-  it('refuses a token whose client id is not the seat\'s', { timeout: 60_000 }, async () => {
+  it("refuses a token whose client id is not the seat's", { timeout: 60_000 }, async () => {
     const h = await host();
     createSession(h, 's1', ['alice']);
     const { player: p, event } = await refused(h, token(h, 's1', 'alice', { clientId: 42n }));
@@ -201,7 +214,10 @@ describe('netcode host transport: refusals', () => {
 
   it('refuses a token for a session on another transport', { timeout: 60_000 }, async () => {
     const h = await host();
-    const r = h.table.create({ sessionId: 'q1', transport: 'quic', players: [{ playerId: 'alice', address: { ip: '127.0.0.1' }, fingerprint: 'ab'.repeat(32), displayName: 'A' }] }, 0);
+    const r = h.table.create(
+      { sessionId: 'q1', transport: 'quic', players: [{ playerId: 'alice', address: { ip: '127.0.0.1' }, fingerprint: 'ab'.repeat(32), displayName: 'A' }] },
+      0,
+    );
     expect(r.ok).toBe(true);
     const { event } = await refused(h, token(h, 'q1', 'alice'));
     expect(event.reason).toBe('wrong_transport');
@@ -309,9 +325,10 @@ describe('netcode host transport: timeouts', () => {
   });
 });
 
-
 describe('netcode host transport: drop first', () => {
-  it('drops every datagram from a source no live session expects before netcode parses it; only the explicit opt-out lets it through', { timeout: 60_000 }, async () => {
+  it('drops every datagram from a source no live session expects before netcode parses it; only the explicit opt-out lets it through', {
+    timeout: 60_000,
+  }, async () => {
     // the Auth server announced 192.0.2.1 for alice; her (valid) token is used from 127.0.0.1
     const seat = () => [netcodeExpectedPlayer('s1', { playerId: 'alice', address: '192.0.2.1' })];
     const h = await host();

@@ -45,24 +45,32 @@ describe('session messages over netcode payloads', () => {
 
   it('pages any roster into payloads that reassemble to it', () => {
     fc.assert(
-      fc.property(fc.array(playerArb, { maxLength: 80 }), fc.constantFrom('readying', 'in_game', 'ended') as fc.Arbitrary<'readying' | 'in_game' | 'ended'>, (players, phase) => {
-        const pages = encodeStatusPages(phase, players);
-        const asm = new StatusAssembler();
-        let roster: ReturnType<StatusAssembler['add']>;
-        for (const page of pages) {
-          expect(page.length).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
-          const m = decodeHostMessage(page);
-          if (m?.type !== 'status') throw new Error('not a status page');
-          roster = asm.add(m);
-        }
-        expect(roster!).toEqual({ phase, players });
-      }),
+      fc.property(
+        fc.array(playerArb, { maxLength: 80 }),
+        fc.constantFrom('readying', 'in_game', 'ended') as fc.Arbitrary<'readying' | 'in_game' | 'ended'>,
+        (players, phase) => {
+          const pages = encodeStatusPages(phase, players);
+          const asm = new StatusAssembler();
+          let roster: ReturnType<StatusAssembler['add']>;
+          for (const page of pages) {
+            expect(page.length).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
+            const m = decodeHostMessage(page);
+            if (m?.type !== 'status') throw new Error('not a status page');
+            roster = asm.add(m);
+          }
+          expect(roster!).toEqual({ phase, players });
+        },
+      ),
       { numRuns: 60 },
     );
   });
 
   it('a large roster needs several pages and is incomplete until all arrive', () => {
-    const players = Array.from({ length: 64 }, (_, i) => ({ playerId: `player-${i}-${'x'.repeat(30)}`, status: 'connected' as const, displayName: `Name ${i} ${'y'.repeat(20)}` }));
+    const players = Array.from({ length: 64 }, (_, i) => ({
+      playerId: `player-${i}-${'x'.repeat(30)}`,
+      status: 'connected' as const,
+      displayName: `Name ${i} ${'y'.repeat(20)}`,
+    }));
     const pages = encodeStatusPages('readying', players);
     expect(pages.length).toBeGreaterThan(1);
     const asm = new StatusAssembler();

@@ -46,7 +46,7 @@ describe('NetcodeSessionClient against NetcodeHostTransport', () => {
     expect(h.table.session('s1')?.players.find((p) => p.playerId === 'alice')?.departure).toBe('left');
   });
 
-  it('a refused seat rejects setReady with the host\'s reason', { timeout: 60_000 }, async () => {
+  it("a refused seat rejects setReady with the host's reason", { timeout: 60_000 }, async () => {
     const h = await host();
     createSession(h, 's1', ['alice']);
     const mallory = client('mallory');

@@ -12,11 +12,18 @@ let dir: string;
 /** Builds dist/ when the compiled netcode command is missing or older than its sources. */
 function ensureBuilt(): void {
   const out = path.join(repoRoot, 'dist/commands/netcode.js');
-  const sources = [path.join(repoRoot, 'src/commands/netcode.ts'), ...readdirSync(path.join(repoRoot, 'src/netcode')).map((f) => path.join(repoRoot, 'src/netcode', f))];
+  const sources = [
+    path.join(repoRoot, 'src/commands/netcode.ts'),
+    ...readdirSync(path.join(repoRoot, 'src/netcode')).map((f) => path.join(repoRoot, 'src/netcode', f)),
+  ];
   const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
   if (existsSync(out) && statSync(out).mtimeMs >= newest) return;
   try {
-    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: repoRoot, stdio: 'ignore', timeout: 180_000 });
+    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
+      cwd: repoRoot,
+      stdio: 'ignore',
+      timeout: 180_000,
+    });
   } catch {
     // tsc exits non-zero when other areas have type errors but still emits; the check below decides
   }
@@ -32,7 +39,7 @@ interface Run {
 function run(args: string[], timeout = 30_000): Promise<Run> {
   return new Promise((resolve) => {
     execFile(process.execPath, [bin, ...args], { cwd: dir, timeout }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
   });
@@ -78,7 +85,27 @@ describe('iyesmp netcode CLI', () => {
   it('token --json -> inspect --json round trip, and inspect with the wrong key says why', async () => {
     expectOk(await run(['netcode', 'keygen', '-o', 'k.key']));
     expectOk(await run(['netcode', 'keygen', '-o', 'other.key']));
-    const t = await run(['netcode', 'token', '--key', 'k.key', '--server', '127.0.0.1:40000', '--server', '[::1]:40001', '--client-id', '0x2a', '--user-data', '73657373696f6e', '--protocol-id', '77', '--expire', '120', '--timeout', '7', '--json']);
+    const t = await run([
+      'netcode',
+      'token',
+      '--key',
+      'k.key',
+      '--server',
+      '127.0.0.1:40000',
+      '--server',
+      '[::1]:40001',
+      '--client-id',
+      '0x2a',
+      '--user-data',
+      '73657373696f6e',
+      '--protocol-id',
+      '77',
+      '--expire',
+      '120',
+      '--timeout',
+      '7',
+      '--json',
+    ]);
     expect(t.code, t.stderr).toBe(0);
     const tok = json(t).data;
     expect(Buffer.from(tok.token, 'base64')).toHaveLength(2048);
@@ -140,7 +167,11 @@ describe('iyesmp netcode CLI', () => {
   it('serve --echo and connect --send 5 succeed on loopback; SIGTERM shuts down cleanly', async () => {
     expectOk(await run(['netcode', 'keygen', '-o', 's.key']));
     const port = await freeUdpPort();
-    const server: ChildProcess = spawn(process.execPath, [bin, 'netcode', 'serve', '--key', 's.key', '--bind', `127.0.0.1:${port}`, '--echo', '--max-clients', '4', '--json'], { cwd: dir });
+    const server: ChildProcess = spawn(
+      process.execPath,
+      [bin, 'netcode', 'serve', '--key', 's.key', '--bind', `127.0.0.1:${port}`, '--echo', '--max-clients', '4', '--json'],
+      { cwd: dir },
+    );
     let stderr = '';
     let stdout = '';
     server.stderr!.on('data', (d) => (stderr += d));
@@ -183,7 +214,11 @@ describe('iyesmp netcode CLI', () => {
     expect(json(seqOnly).error.code).toBe('netcode_sequence_not_in_version');
 
     const port = await freeUdpPort();
-    const server: ChildProcess = spawn(process.execPath, [bin, 'netcode', 'serve', '--key', 'v.key', '--bind', `127.0.0.1:${port}`, '--echo', '--netcode-version', '1.00', '--json'], { cwd: dir });
+    const server: ChildProcess = spawn(
+      process.execPath,
+      [bin, 'netcode', 'serve', '--key', 'v.key', '--bind', `127.0.0.1:${port}`, '--echo', '--netcode-version', '1.00', '--json'],
+      { cwd: dir },
+    );
     let stderr = '';
     server.stderr!.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => server.on('exit', (code) => r(code)));
@@ -194,7 +229,21 @@ describe('iyesmp netcode CLI', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(stderr).toMatch(/"version":"1.00"/);
-      const t1 = await run(['netcode', 'token', '--key', 'v.key', '--server', `127.0.0.1:${port}`, '--client-id', '3', '--netcode-version', '1.00', '-o', 'v100.token', '--json']);
+      const t1 = await run([
+        'netcode',
+        'token',
+        '--key',
+        'v.key',
+        '--server',
+        `127.0.0.1:${port}`,
+        '--client-id',
+        '3',
+        '--netcode-version',
+        '1.00',
+        '-o',
+        'v100.token',
+        '--json',
+      ]);
       expect(t1.code, t1.stderr).toBe(0);
       const t2 = await run(['netcode', 'token', '--key', 'v.key', '--server', `127.0.0.1:${port}`, '--client-id', '4', '--netcode-version', '1.00', '--json']);
       expect(BigInt(json(t2).data.sequence)).toBeGreaterThan(BigInt(json(t1).data.sequence));

@@ -50,7 +50,10 @@ describe('packets', () => {
     expect(() => writePacket({ type: PacketType.payload, payload: new Uint8Array(1201) }, 0n, KEY, 1n)).toThrow(RangeError);
     const max = writePacket({ type: PacketType.payload, payload: new Uint8Array(1200).fill(9) }, 5n, KEY, 1n);
     expect(max.length).toBe(1 + 1 + 1200 + 16);
-    expect(readEncryptedPacket(max, { key: KEY, protocolId: 1n, allowed: ALL })?.packet).toEqual({ type: PacketType.payload, payload: new Uint8Array(1200).fill(9) });
+    expect(readEncryptedPacket(max, { key: KEY, protocolId: 1n, allowed: ALL })?.packet).toEqual({
+      type: PacketType.payload,
+      payload: new Uint8Array(1200).fill(9),
+    });
   });
 
   it('ignores types a role may not receive', () => {

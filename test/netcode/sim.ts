@@ -26,7 +26,11 @@ export interface Datagram {
 export class SimClient {
   readonly core: NetcodeClientCore;
   readonly events: ClientEvent[] = [];
-  constructor(readonly address: NetcodeAddress, now: number, version?: NetcodeVersion) {
+  constructor(
+    readonly address: NetcodeAddress,
+    now: number,
+    version?: NetcodeVersion,
+  ) {
     this.core = new NetcodeClientCore(now, version);
   }
   get states(): number[] {

@@ -15,7 +15,10 @@ import { KEY, PROTOCOL, SimNet } from './sim.js';
 
 const S1 = '10.1.0.1:40000';
 const S2 = '[2001:db8::1]:40001';
-const connected = (n: SimNet, i = 0) => () => n.clients[i]!.core.state === ClientState.connected;
+const connected =
+  (n: SimNet, i = 0) =>
+  () =>
+    n.clients[i]!.core.state === ClientState.connected;
 const typeOf = (d: { data: Uint8Array }) => d.data[0]! & 0xf;
 
 describe('client and server cores on a simulated network', () => {
@@ -142,7 +145,15 @@ describe('client and server cores on a simulated network', () => {
     const n = new SimNet();
     const server = n.addServer(S1);
     const c = n.addClient();
-    const old = generateConnectToken({ privateKey: KEY, protocolId: PROTOCOL, clientId: 1n, publicServerAddresses: [S1], expireSeconds: 10, timeoutSeconds: 5, createTimestamp: n.unix - 20n });
+    const old = generateConnectToken({
+      privateKey: KEY,
+      protocolId: PROTOCOL,
+      clientId: 1n,
+      publicServerAddresses: [S1],
+      expireSeconds: 10,
+      timeoutSeconds: 5,
+      createTimestamp: n.unix - 20n,
+    });
     n.connect(c, old);
     n.run(1);
     expect(server.core.drops.expired).toBeGreaterThan(0);
@@ -258,7 +269,9 @@ describe('client and server cores on a simulated network', () => {
   });
 
   it('refuses timeout seconds 0 when generating a token', () => {
-    expect(() => generateConnectToken({ privateKey: KEY, protocolId: 1n, clientId: 1n, publicServerAddresses: [S1], expireSeconds: 30, timeoutSeconds: 0 })).toThrow(/never connect/);
+    expect(() =>
+      generateConnectToken({ privateKey: KEY, protocolId: 1n, clientId: 1n, publicServerAddresses: [S1], expireSeconds: 30, timeoutSeconds: 0 }),
+    ).toThrow(/never connect/);
   });
 
   it('a negative timeout disables timeouts', () => {
@@ -331,7 +344,12 @@ describe('client and server cores on a simulated network', () => {
     n.connect(c, n.token([S1]));
     // drive the client to state 2 with a forged-by-us challenge under its own s2c key
     const token = c.core.connectToken!;
-    const challenge = writePacket({ type: PacketType.connectionChallenge, challengeSequence: 0n, challengeToken: new Uint8Array(300) }, 1n << 63n, token.serverToClientKey, token.protocolId);
+    const challenge = writePacket(
+      { type: PacketType.connectionChallenge, challengeSequence: 0n, challengeToken: new Uint8Array(300) },
+      1n << 63n,
+      token.serverToClientKey,
+      token.protocolId,
+    );
     c.core.receive(challenge, parseAddress(S1), n.time);
     expect(c.core.state).toBe(ClientState.sendingConnectionResponse);
     const payload = writePacket({ type: PacketType.payload, payload: Buffer.from('early') }, 0n, token.serverToClientKey, token.protocolId);
@@ -357,11 +375,24 @@ describe('client and server cores on a simulated network', () => {
     const s2c = new Uint8Array(32).fill(6);
     const create = n.unix;
     const expire = create + 5n;
-    const priv = writeConnectTokenPrivate({ clientId: 1n, timeoutSeconds: 0, serverAddresses: [addr], clientToServerKey: c2s, serverToClientKey: s2c, userData: new Uint8Array(USER_DATA_BYTES) });
+    const priv = writeConnectTokenPrivate({
+      clientId: 1n,
+      timeoutSeconds: 0,
+      serverAddresses: [addr],
+      clientToServerKey: c2s,
+      serverToClientKey: s2c,
+      userData: new Uint8Array(USER_DATA_BYTES),
+    });
     const token = writeConnectToken({
-      protocolId: PROTOCOL, createTimestamp: create, expireTimestamp: expire, nonce,
+      protocolId: PROTOCOL,
+      createTimestamp: create,
+      expireTimestamp: expire,
+      nonce,
       privateData: encryptConnectTokenPrivate(priv, PROTOCOL, expire, nonce, KEY),
-      timeoutSeconds: 0, serverAddresses: [addr], clientToServerKey: c2s, serverToClientKey: s2c,
+      timeoutSeconds: 0,
+      serverAddresses: [addr],
+      clientToServerKey: c2s,
+      serverToClientKey: s2c,
     });
     n.connect(c, token);
     n.run(6, () => c.core.state <= 0);

@@ -69,7 +69,9 @@ describe.each(['127.0.0.1:0', '[::1]:0'])('UDP adapters on %s', (bind) => {
     await withServer(bind, 4, async (server) => {
       const connects: { clientId: bigint; userData: string; address: string }[] = [];
       const reasons: string[] = [];
-      server.on('connect', (e) => connects.push({ clientId: e.clientId, userData: Buffer.from(e.userData.subarray(0, 8)).toString(), address: formatAddress(e.address) }));
+      server.on('connect', (e) =>
+        connects.push({ clientId: e.clientId, userData: Buffer.from(e.userData.subarray(0, 8)).toString(), address: formatAddress(e.address) }),
+      );
       server.on('disconnect', (e) => reasons.push(e.reason));
       server.on('payload', (e) => server.sendPayload(e.clientIndex, e.payload));
       const client = new NetcodeUdpClient();

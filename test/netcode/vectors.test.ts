@@ -47,8 +47,17 @@ if (!vectors) {
     it('writes the connect token byte for byte and reads it back', () => {
       expect(input.user_data).toMatch(/^00010203\.\.\.ff/);
       const token = generateConnectToken({
-        privateKey, protocolId, clientId, publicServerAddresses: servers, expireSeconds, timeoutSeconds, userData,
-        createTimestamp: create, nonce, clientToServerKey: c2s, serverToClientKey: s2c,
+        privateKey,
+        protocolId,
+        clientId,
+        publicServerAddresses: servers,
+        expireSeconds,
+        timeoutSeconds,
+        userData,
+        createTimestamp: create,
+        nonce,
+        clientToServerKey: c2s,
+        serverToClientKey: s2c,
       });
       expect(toHex(token)).toBe(input.connect_token);
       const r = readConnectToken(hex(input.connect_token!));
@@ -79,7 +88,9 @@ if (!vectors) {
       if (!t.ok) throw new Error(t.reason);
       const req = writePacket(
         { type: PacketType.connectionRequest, protocolId, expireTimestamp: t.value.expireTimestamp, nonce: t.value.nonce, privateData: t.value.privateData },
-        0n, null, protocolId,
+        0n,
+        null,
+        protocolId,
       );
       expect(toHex(req)).toBe(input.connection_request_packet);
       const r = readConnectionRequest(hex(input.connection_request_packet!), protocolId, create, privateKey);
@@ -119,13 +130,26 @@ if (!vectors) {
         const seq = BigInt(f.seq!);
         let packet: Packet;
         switch (kind) {
-          case 'denied': packet = { type: PacketType.connectionDenied }; break;
-          case 'disconnect': packet = { type: PacketType.disconnect }; break;
-          case 'keepalive': packet = { type: PacketType.keepAlive, clientIndex: Number(f.client_index), maxClients: Number(f.max_clients) }; break;
-          case 'payload': packet = { type: PacketType.payload, payload: hex(f.payload!) }; break;
-          case 'challenge': packet = { type: PacketType.connectionChallenge, challengeSequence: BigInt(f.challenge_seq!), challengeToken: challengeToken() }; break;
-          case 'response': packet = { type: PacketType.connectionResponse, challengeSequence: BigInt(f.challenge_seq!), challengeToken: challengeToken() }; break;
-          default: throw new Error(`unknown vector ${l.name}`);
+          case 'denied':
+            packet = { type: PacketType.connectionDenied };
+            break;
+          case 'disconnect':
+            packet = { type: PacketType.disconnect };
+            break;
+          case 'keepalive':
+            packet = { type: PacketType.keepAlive, clientIndex: Number(f.client_index), maxClients: Number(f.max_clients) };
+            break;
+          case 'payload':
+            packet = { type: PacketType.payload, payload: hex(f.payload!) };
+            break;
+          case 'challenge':
+            packet = { type: PacketType.connectionChallenge, challengeSequence: BigInt(f.challenge_seq!), challengeToken: challengeToken() };
+            break;
+          case 'response':
+            packet = { type: PacketType.connectionResponse, challengeSequence: BigInt(f.challenge_seq!), challengeToken: challengeToken() };
+            break;
+          default:
+            throw new Error(`unknown vector ${l.name}`);
         }
         expect(toHex(writePacket(packet, seq, key, protocolId))).toBe(f.packet);
         const read = readEncryptedPacket(hex(f.packet!), { key, protocolId, allowed: ALL, replay: new ReplayProtection() });

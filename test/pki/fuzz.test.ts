@@ -81,8 +81,14 @@ describe('fuzzed loaders', () => {
 
   it('manifest parser', () => {
     expect(parseManifest(manifestText).entries.length).toBe(6);
-    fc.assert(fc.property(mutatedText(manifestText), (t) => onlyIyesmpErrors(() => parseManifest(t))), { numRuns: RUNS });
-    fc.assert(fc.property(fc.json(), (t) => onlyIyesmpErrors(() => parseManifest(t))), { numRuns: RUNS });
+    fc.assert(
+      fc.property(mutatedText(manifestText), (t) => onlyIyesmpErrors(() => parseManifest(t))),
+      { numRuns: RUNS },
+    );
+    fc.assert(
+      fc.property(fc.json(), (t) => onlyIyesmpErrors(() => parseManifest(t))),
+      { numRuns: RUNS },
+    );
     // structurally valid JSON with random values in each field
     const base = JSON.parse(manifestText) as { entries: Record<string, unknown>[] };
     fc.assert(
@@ -96,14 +102,23 @@ describe('fuzzed loaders', () => {
   });
 
   it('PEM certificate loader', () => {
-    fc.assert(fc.property(mutatedText(certPem), (t) => onlyIyesmpErrors(() => pemToDerList(t))), { numRuns: RUNS });
+    fc.assert(
+      fc.property(mutatedText(certPem), (t) => onlyIyesmpErrors(() => pemToDerList(t))),
+      { numRuns: RUNS },
+    );
   });
 
   it('public key reader', () => {
     const spki = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }));
-    fc.assert(fc.property(mutatedBytes(spki), (b) => onlyIyesmpErrors(() => readPublicKey(b))), { numRuns: RUNS });
+    fc.assert(
+      fc.property(mutatedBytes(spki), (b) => onlyIyesmpErrors(() => readPublicKey(b))),
+      { numRuns: RUNS },
+    );
     const pem = generateKeyPairSync('ed25519').publicKey.export({ format: 'pem', type: 'spki' }).toString();
-    fc.assert(fc.property(mutatedText(pem), (t) => onlyIyesmpErrors(() => readPublicKey(t))), { numRuns: RUNS });
+    fc.assert(
+      fc.property(mutatedText(pem), (t) => onlyIyesmpErrors(() => readPublicKey(t))),
+      { numRuns: RUNS },
+    );
   });
 
   it('session minter client-key reader', () => {
@@ -144,9 +159,18 @@ describe('fuzzed loaders', () => {
 
   it('signed trust list loader', () => {
     expect(parseTrustBundle(masterPem, listText, sigText).clientAuths).toHaveLength(1);
-    fc.assert(fc.property(mutatedText(listText), (t) => onlyIyesmpErrors(() => parseTrustBundle(masterPem, t, sigText))), { numRuns: RUNS });
-    fc.assert(fc.property(mutatedText(sigText), (t) => onlyIyesmpErrors(() => parseTrustBundle(masterPem, listText, t))), { numRuns: RUNS });
-    fc.assert(fc.property(mutatedText(masterPem), (t) => onlyIyesmpErrors(() => parseTrustBundle(t, listText, sigText))), { numRuns: RUNS });
+    fc.assert(
+      fc.property(mutatedText(listText), (t) => onlyIyesmpErrors(() => parseTrustBundle(masterPem, t, sigText))),
+      { numRuns: RUNS },
+    );
+    fc.assert(
+      fc.property(mutatedText(sigText), (t) => onlyIyesmpErrors(() => parseTrustBundle(masterPem, listText, t))),
+      { numRuns: RUNS },
+    );
+    fc.assert(
+      fc.property(mutatedText(masterPem), (t) => onlyIyesmpErrors(() => parseTrustBundle(t, listText, sigText))),
+      { numRuns: RUNS },
+    );
   });
 
   it('verifier never throws on mutated DER', async () => {

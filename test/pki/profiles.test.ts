@@ -27,7 +27,9 @@ function expectedKeyId(cert: NodeCert): string {
   const spki = cert.publicKey.export({ format: 'der', type: 'spki' });
   const jwk = cert.publicKey.export({ format: 'jwk' });
   const rawLen = jwk.kty === 'OKP' ? 32 : jwk.crv === 'P-256' ? 65 : 97;
-  return createHash('sha1').update(spki.subarray(spki.length - rawLen)).digest('hex');
+  return createHash('sha1')
+    .update(spki.subarray(spki.length - rawLen))
+    .digest('hex');
 }
 
 describe('role profiles', () => {
@@ -81,14 +83,21 @@ describe('role profiles', () => {
       expect(aki.keyId?.toLowerCase(), name).toBe(issuer.cert.getExtension(x509.SubjectKeyIdentifierExtension)!.keyId.toLowerCase());
       expect(node.verify(issuer.node.publicKey), name).toBe(true);
       expect(cert.issuer, name).toBe(issuer.cert.subject);
-      const uris = cert.getExtension(x509.SubjectAlternativeNameExtension)!.names.items.filter((n) => n.type === 'url').map((n) => n.value);
+      const uris = cert
+        .getExtension(x509.SubjectAlternativeNameExtension)!
+        .names.items.filter((n) => n.type === 'url')
+        .map((n) => n.value);
       const roleName = entry.role === 'session' ? 'P1' : name;
       expect(uris, name).toContain(`iyesmp:role/${entry.role}/${roleName}`);
     }
   });
 
   it('names servers by DNS and IP, sessions by session and player', () => {
-    const san = (n: string) => certs.get(n)!.cert.getExtension(x509.SubjectAlternativeNameExtension)!.names.items.map((i) => `${i.type}:${i.value}`);
+    const san = (n: string) =>
+      certs
+        .get(n)!
+        .cert.getExtension(x509.SubjectAlternativeNameExtension)!
+        .names.items.map((i) => `${i.type}:${i.value}`);
     expect(san('auth')).toEqual(expect.arrayContaining(['dns:auth.example.org', 'ip:10.0.0.1']));
     expect(san('h1')).toContain('dns:h1.example.org');
     expect(san('session')).toContain('url:iyesmp:session/S1/player/P1');

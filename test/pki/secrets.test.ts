@@ -49,7 +49,11 @@ describe('a secret per CA key', () => {
     const log: string[] = [];
     const open = () =>
       openPki(dir, {
-        passphrases: { master: provider(MASTER, log, 'master'), clientauth: provider(CLIENTAUTH, log, 'clientauth'), sessionauth: provider(SESSIONAUTH, log, 'sessionauth') },
+        passphrases: {
+          master: provider(MASTER, log, 'master'),
+          clientauth: provider(CLIENTAUTH, log, 'clientauth'),
+          sessionauth: provider(SESSIONAUTH, log, 'sessionauth'),
+        },
       });
     await (await (await open()).sessionMinter()).mintWithNewKey({ sessionId: 's-1', playerId: 'p1' });
     expect(log).toEqual(['sessionauth']);

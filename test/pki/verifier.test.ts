@@ -2,15 +2,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createVerifier,
-  initPki,
-  loadTrustBundle,
-  openPki,
-  pemToDerList,
-  type Pki,
-  type VerifyResult,
-} from '../../src/pki/index.js';
+import { createVerifier, initPki, loadTrustBundle, openPki, pemToDerList, type Pki, type VerifyResult } from '../../src/pki/index.js';
 import { tempDir } from './helpers.js';
 
 const T0 = new Date('2031-03-01T00:00:00Z');
@@ -145,7 +137,10 @@ describe('PeerVerifier', () => {
     // a server reloading trust/ after the rotation accepts both builds
     const v1 = createVerifier(await loadTrustBundle(pki.dir));
     expect(await v1.verify(oldClient, { kind: 'auth-client' }, now)).toMatchObject({ ok: true, peer: { clientAuthId: 1 } });
-    expect(await v1.verify(pemToDerList(await pki.certPem(next.entry.name)), { kind: 'auth-client' }, now)).toMatchObject({ ok: true, peer: { clientAuthId: 2 } });
+    expect(await v1.verify(pemToDerList(await pki.certPem(next.entry.name)), { kind: 'auth-client' }, now)).toMatchObject({
+      ok: true,
+      peer: { clientAuthId: 2 },
+    });
 
     const retired = await pki.retireClientAuth(1);
     expect(retired.status).toBe('retired');

@@ -88,6 +88,11 @@ describe('iyesmp-auth/1.1', () => {
     const join = authFamily.requests['lobby.join'].request;
     expect(join.safeParse({ lobbyId: 'x', joinCode: '' }).success).toBe(false);
     expect(join.safeParse({ lobbyId: 'x', joinCode: 'A'.repeat(65) }).success).toBe(false);
-    expect(authFamily.requests['lobby.create'].response.safeParse({ lobby: samples['iyesmp-auth/1']!.events['lobby.updated']![0]!['lobby' as never], joinCode: 'ABC123' }).success).toBe(true);
+    expect(
+      authFamily.requests['lobby.create'].response.safeParse({
+        lobby: samples['iyesmp-auth/1']!.events['lobby.updated']![0]!['lobby' as never],
+        joinCode: 'ABC123',
+      }).success,
+    ).toBe(true);
   });
 });

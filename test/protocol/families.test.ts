@@ -88,4 +88,3 @@ describe.each(families.map((f) => [f.name, f] as const))('%s round trips', (name
     }
   });
 });
-

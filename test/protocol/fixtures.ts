@@ -29,7 +29,14 @@ const results = [
   { playerId: 'pl-1', rank: 1, score: 10.5, outcome: 'win' as const },
   { playerId: 'pl-2', rank: 2, outcome: 'loss' as const },
 ];
-const expected = { playerId: 'pl-1', accountId: 'acc-1', displayName: 'Ada', address: '198.51.100.7', certFingerprint: sha, netcodeClientId: '18446744073709551615' };
+const expected = {
+  playerId: 'pl-1',
+  accountId: 'acc-1',
+  displayName: 'Ada',
+  address: '198.51.100.7',
+  certFingerprint: sha,
+  netcodeClientId: '18446744073709551615',
+};
 
 export interface FamilySamples {
   hello: { dialer: unknown; listener: unknown };
@@ -55,7 +62,10 @@ export const samples: Record<string, FamilySamples> = {
       },
       'account.logout': { request: [{}], response: [{}] },
       'account.register': {
-        request: [{ username: 'ada', password: 'correct horse battery', displayName: 'Ada' }, { username: 'bob', password: 'x' }],
+        request: [
+          { username: 'ada', password: 'correct horse battery', displayName: 'Ada' },
+          { username: 'bob', password: 'x' },
+        ],
         response: [{ accountId: 'password:acc-1', displayName: 'Ada', isNew: true }],
       },
       'lobby.create': {
@@ -76,7 +86,10 @@ export const samples: Record<string, FamilySamples> = {
       'lobby.kick': { request: [{ lobbyId: 'lob-1', accountId: 'acc-2', reason: 'afk' }], response: [{}] },
       'lobby.set_owner': { request: [{ lobbyId: 'lob-1', accountId: 'acc-2' }], response: [{}] },
       'match.queue': {
-        request: [{ mode: 'ranked', regions: ['eu-west', 'eu-central'], ext: { elo: 1500 } }, { mode: 'duel', lobbyId: 'lob-1' }],
+        request: [
+          { mode: 'ranked', regions: ['eu-west', 'eu-central'], ext: { elo: 1500 } },
+          { mode: 'duel', lobbyId: 'lob-1' },
+        ],
         response: [{ ticketId: 'tk-1', estimatedWaitMs: 30_000 }],
       },
       'match.cancel': { request: [{ ticketId: 'tk-1' }], response: [{}] },
@@ -145,7 +158,13 @@ export const samples: Record<string, FamilySamples> = {
         response: [{ sessionId: 'ses-1' }],
       },
       'telemetry.report': {
-        request: [{ id: 'telemetry:ses-1', entries: [{ at: 1_700_000_000_000, name: 'in_game_ms', value: 900_000, sessionId: 'ses-1' }], ext: { telemetry: { noShows: 0 } } }],
+        request: [
+          {
+            id: 'telemetry:ses-1',
+            entries: [{ at: 1_700_000_000_000, name: 'in_game_ms', value: 900_000, sessionId: 'ses-1' }],
+            ext: { telemetry: { noShows: 0 } },
+          },
+        ],
         response: [{}],
       },
     },
@@ -174,7 +193,10 @@ export const samples: Record<string, FamilySamples> = {
       'players.status': [{ players: [{ playerId: 'pl-1', connected: true, ready: true }] }],
       'game.begin': [{ startAt: 1_700_000_001_000, seed: new Uint8Array(32).fill(5), order: ['pl-1', 'pl-2'] }],
       'game.msg': [{ channel: 'chat', seq: 4, from: 'pl-1', ext: { text: 'gg' } }, {}],
-      'game.end': [{ reason: 'completed', message: 'White wins', results }, { reason: 'completed', results, ext: { board: 'XOX-O-X--', winner: 'pl-1' } }],
+      'game.end': [
+        { reason: 'completed', message: 'White wins', results },
+        { reason: 'completed', results, ext: { board: 'XOX-O-X--', winner: 'pl-1' } },
+      ],
       'player.leaving': [{ reason: 'quit' }],
     },
   },

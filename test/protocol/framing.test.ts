@@ -38,22 +38,18 @@ describe('framing', () => {
 
   it('recovers the same frames from any chunk split, coalesced or not', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 12 }),
-        fc.array(fc.nat(), { maxLength: 40 }),
-        (payloads, cuts) => {
-          const stream = concat(payloads.map((p) => encodeFrame(p, 1024)));
-          const d = new Deframer(1024);
-          const got: Uint8Array[] = [];
-          for (const chunk of split(stream, cuts)) {
-            const r = d.push(chunk);
-            expect(r.error).toBeUndefined();
-            got.push(...r.frames);
-          }
-          expect(got.map((g) => [...g])).toEqual(payloads.map((p) => [...p]));
-          expect(d.bufferedBytes).toBe(0);
-        },
-      ),
+      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 40 }), (payloads, cuts) => {
+        const stream = concat(payloads.map((p) => encodeFrame(p, 1024)));
+        const d = new Deframer(1024);
+        const got: Uint8Array[] = [];
+        for (const chunk of split(stream, cuts)) {
+          const r = d.push(chunk);
+          expect(r.error).toBeUndefined();
+          got.push(...r.frames);
+        }
+        expect(got.map((g) => [...g])).toEqual(payloads.map((p) => [...p]));
+        expect(d.bufferedBytes).toBe(0);
+      }),
       { numRuns: 300 },
     );
   });

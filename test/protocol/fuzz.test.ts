@@ -23,18 +23,32 @@ const families: FamilyDef[] = [authFamily, hostctlFamily, hostFamily];
 const MAX = DEFAULT_CONTROL_LIMITS.maxFrameBytes;
 const frame = (value: unknown) => encodeFrame(encode(value), 1 << 24);
 /** Close codes the protocol layer may produce on bad input; `internal` would mean a bug. */
-const PEER_FAULT_CODES = ['malformed', 'frame_too_large', 'hello_required', 'unknown_type', 'bad_request', 'too_many_errors', 'wrong_family', 'version_too_old', 'version_too_new', 'closed', 'normal'];
+const PEER_FAULT_CODES = [
+  'malformed',
+  'frame_too_large',
+  'hello_required',
+  'unknown_type',
+  'bad_request',
+  'too_many_errors',
+  'wrong_family',
+  'version_too_old',
+  'version_too_new',
+  'closed',
+  'normal',
+];
 
 function wireOf(chunks: Uint8Array[]): Record<string, unknown>[] {
   const d = new Deframer(1 << 24);
   const codec = new MsgpackCodec(DEFAULT_CONTROL_LIMITS);
-  return chunks.flatMap((c) => d.push(c).frames).map((f) => {
-    const r = codec.decode(f);
-    if (!r.ok) throw new Error(`session wrote undecodable bytes: ${r.reason}`);
-    const env = Envelope.safeParse(r.value);
-    if (!env.success) throw new Error('session wrote an invalid envelope');
-    return r.value as Record<string, unknown>;
-  });
+  return chunks
+    .flatMap((c) => d.push(c).frames)
+    .map((f) => {
+      const r = codec.decode(f);
+      if (!r.ok) throw new Error(`session wrote undecodable bytes: ${r.reason}`);
+      const env = Envelope.safeParse(r.value);
+      if (!env.success) throw new Error('session wrote an invalid envelope');
+      return r.value as Record<string, unknown>;
+    });
 }
 
 /** All sample messages of a family as wire envelopes the dialer (or listener) may send. */
@@ -104,7 +118,10 @@ describe('fuzzing the decoders', () => {
   });
 
   it('BulkStreamDecoder takes a header then opaque frames, and refuses a bad header', () => {
-    const stream = [encodeBulkHeader({ family: 'iyesmp-host/1', purpose: 'game.state', sessionId: 'ses-1', channel: 'p1' }), encodeFrame(new Uint8Array([1, 2]), MAX)];
+    const stream = [
+      encodeBulkHeader({ family: 'iyesmp-host/1', purpose: 'game.state', sessionId: 'ses-1', channel: 'p1' }),
+      encodeFrame(new Uint8Array([1, 2]), MAX),
+    ];
     const good = new BulkStreamDecoder({ family: 'iyesmp-host/1' });
     const r = good.push(Uint8Array.from(stream.flatMap((s) => [...s])));
     expect(r.header).toMatchObject({ kind: 'stream', purpose: 'game.state', channel: 'p1' });
@@ -121,9 +138,7 @@ describe.each(families.map((f) => [f.name, f] as const))('fuzzing ProtocolSessio
   it('survives random bytes before and after the hello, split anywhere', () => {
     fc.assert(
       fc.property(fc.boolean(), fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 8 }), (open, chunks) => {
-        const session = open
-          ? openPair(family, s.hello).listener
-          : new ProtocolSession(family, { side: 'listener', gameVersion: '1', nowMs: 0 });
+        const session = open ? openPair(family, s.hello).listener : new ProtocolSession(family, { side: 'listener', gameVersion: '1', nowMs: 0 });
         for (const c of chunks) {
           session.receive(c);
           assertHealthy(session);
@@ -173,42 +188,36 @@ describe.each(families.map((f) => [f.name, f] as const))('fuzzing ProtocolSessio
     const envelopes = validEnvelopes(family, 'dialer');
     if (envelopes.length === 0) return;
     fc.assert(
-      fc.property(
-        fc.constantFrom(...envelopes),
-        fc.array(fc.nat(20), { maxLength: 5 }),
-        messy,
-        fc.nat(),
-        (env, path, replacement, op) => {
-          const p = openPair(family, s.hello);
-          const mutated = mutate(env, path, replacement, op);
-          let bytes: Uint8Array;
-          try {
-            bytes = frame(mutated);
-          } catch {
-            return;
-          }
-          p.listener.receive(bytes);
-          assertHealthy(p.listener);
-          const events = p.listener.takeEvents() as { kind: string }[];
-          const out = wireOf(p.listener.takeOutput());
-          const delivered = events.filter((e) => e.kind === 'request' || e.kind === 'event') as { kind: string; type: string; body: unknown }[];
-          for (const d of delivered) {
-            // whatever got through satisfies the schema of its type
-            const schema = d.kind === 'request' ? family.requests[d.type]!.request : family.events[d.type]!.body;
-            expect(schema.safeParse(d.body).success).toBe(true);
-          }
-          if (delivered.length === 0) {
-            const replied = out.some((o) => o['kind'] === 'error');
-            expect(replied || p.listener.state === 'closed').toBe(true);
-          }
-          // a session that is still open keeps working
-          if (p.listener.state === 'open') {
-            const [first] = validEnvelopes(family, 'dialer');
-            p.listener.receive(frame({ ...first, ...(first!['kind'] === 'request' ? { id: 4_000_000 } : {}) }));
-            expect((p.listener.takeEvents() as { kind: string }[]).filter((e) => e.kind === first!['kind'])).toHaveLength(1);
-          }
-        },
-      ),
+      fc.property(fc.constantFrom(...envelopes), fc.array(fc.nat(20), { maxLength: 5 }), messy, fc.nat(), (env, path, replacement, op) => {
+        const p = openPair(family, s.hello);
+        const mutated = mutate(env, path, replacement, op);
+        let bytes: Uint8Array;
+        try {
+          bytes = frame(mutated);
+        } catch {
+          return;
+        }
+        p.listener.receive(bytes);
+        assertHealthy(p.listener);
+        const events = p.listener.takeEvents() as { kind: string }[];
+        const out = wireOf(p.listener.takeOutput());
+        const delivered = events.filter((e) => e.kind === 'request' || e.kind === 'event') as { kind: string; type: string; body: unknown }[];
+        for (const d of delivered) {
+          // whatever got through satisfies the schema of its type
+          const schema = d.kind === 'request' ? family.requests[d.type]!.request : family.events[d.type]!.body;
+          expect(schema.safeParse(d.body).success).toBe(true);
+        }
+        if (delivered.length === 0) {
+          const replied = out.some((o) => o['kind'] === 'error');
+          expect(replied || p.listener.state === 'closed').toBe(true);
+        }
+        // a session that is still open keeps working
+        if (p.listener.state === 'open') {
+          const [first] = validEnvelopes(family, 'dialer');
+          p.listener.receive(frame({ ...first, ...(first!['kind'] === 'request' ? { id: 4_000_000 } : {}) }));
+          expect((p.listener.takeEvents() as { kind: string }[]).filter((e) => e.kind === first!['kind'])).toHaveLength(1);
+        }
+      }),
       { numRuns: 500 },
     );
   });

@@ -2,14 +2,7 @@ import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { IyesmpError } from '../../src/errors.js';
-import {
-  authFamily,
-  encodeFrame,
-  gameVersionRange,
-  hostFamily,
-  ProtocolSession,
-  type FamilyDef,
-} from '../../src/protocol/index.js';
+import { authFamily, encodeFrame, gameVersionRange, hostFamily, ProtocolSession, type FamilyDef } from '../../src/protocol/index.js';
 import { samples } from './fixtures.js';
 import { makePair, ofKind, openPair } from './helpers.js';
 
@@ -22,16 +15,22 @@ import { Deframer, MsgpackCodec, DEFAULT_CONTROL_LIMITS } from '../../src/protoc
 function wire(chunks: Uint8Array[]): Record<string, unknown>[] {
   const d = new Deframer(1 << 20);
   const codec = new MsgpackCodec(DEFAULT_CONTROL_LIMITS);
-  return chunks.flatMap((c) => d.push(c).frames).map((f) => {
-    const r = codec.decode(f);
-    if (!r.ok) throw new Error(r.reason);
-    return r.value as Record<string, unknown>;
-  });
+  return chunks
+    .flatMap((c) => d.push(c).frames)
+    .map((f) => {
+      const r = codec.decode(f);
+      if (!r.ok) throw new Error(r.reason);
+      return r.value as Record<string, unknown>;
+    });
 }
 
 describe('hello negotiation', () => {
   it('opens both sides and the lower minor wins', () => {
-    for (const [dMinor, lMinor] of [[5, 2], [1, 4], [3, 3]] as const) {
+    for (const [dMinor, lMinor] of [
+      [5, 2],
+      [1, 4],
+      [3, 3],
+    ] as const) {
       const p = makePair(withVersion(hostFamily, 1, dMinor), {});
       // the listener uses its own copy of the family with its own minor
       const listener = new ProtocolSession(withVersion(hostFamily, 1, lMinor), { side: 'listener', gameVersion: '1.0.0', nowMs: 0 });
@@ -167,9 +166,7 @@ describe('requests and responses', () => {
     p.dialer.tick(999);
     expect(p.dialer.takeEvents()).toEqual([]);
     p.dialer.tick(1000);
-    expect(p.dialer.takeEvents()).toEqual([
-      { kind: 'failure', id, type: 'player.ready', code: 'timeout', message: expect.any(String), local: true },
-    ]);
+    expect(p.dialer.takeEvents()).toEqual([{ kind: 'failure', id, type: 'player.ready', code: 'timeout', message: expect.any(String), local: true }]);
     expect(p.dialer.pendingRequests).toBe(1);
     const req = ofKind(p.listenerEvents, 'request')[0]!;
     p.listener.respond(req.id, {});

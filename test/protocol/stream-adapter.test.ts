@@ -99,8 +99,14 @@ describe('ProtocolConnection over WHATWG streams', () => {
       // named like one, but no code: not trusted
       throw Object.assign(new Error('x at /secret/path'), { name: 'IyesmpError' });
     });
-    expect(await client.request('player.ready', { ready: true }).catch((e: unknown) => e)).toMatchObject({ code: 'not_your_turn', message: expect.stringContaining('it is not your turn') });
-    expect(await client.request('game.action', {}).catch((e: unknown) => e)).toMatchObject({ code: 'internal', message: expect.not.stringContaining('secret') });
+    expect(await client.request('player.ready', { ready: true }).catch((e: unknown) => e)).toMatchObject({
+      code: 'not_your_turn',
+      message: expect.stringContaining('it is not your turn'),
+    });
+    expect(await client.request('game.action', {}).catch((e: unknown) => e)).toMatchObject({
+      code: 'internal',
+      message: expect.not.stringContaining('secret'),
+    });
     host.handle('player.ready', () => {
       throw new OtherIyesmpError('internal', 'db_down', 'the database at /secret is down');
     });

@@ -27,7 +27,9 @@ beforeAll(async () => {
   fx = await makeFx();
   const common = { pkiDir: fx.pki.dir, entries: fx.pki.manifest.entries, trustDir: TRUST_DIR };
   authText = (await scaffoldConfig({ kind: 'auth', ...common, outFile: path.join(fx.dir, 'auth.toml') })).text;
-  hostText = (await scaffoldConfig({ kind: 'host', ...common, outFile: path.join(fx.dir, 'host.toml'), publicAddress: '127.0.0.1', authServers: ['127.0.0.1:7351'] })).text;
+  hostText = (
+    await scaffoldConfig({ kind: 'host', ...common, outFile: path.join(fx.dir, 'host.toml'), publicAddress: '127.0.0.1', authServers: ['127.0.0.1:7351'] })
+  ).text;
   // where scaffolded configs point (commented out in auth.toml): the PKI folder
   await writeFile(path.join(fx.pki.dir, 'netcode.key'), randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
   await writeFile(path.join(fx.dir, 'game.mjs'), 'export const game = { begin() {} };\n');
@@ -99,7 +101,10 @@ describe('auth.toml: the new fields', () => {
   it('every field reaches the server options', async () => {
     let t = under(authText, 'clients', 'game_version_min = "1.4"\ngame_version_below = "2.0.0"');
     t = t.replace('heartbeat_interval_seconds = 5', 'heartbeat_interval_seconds = 2').replace('missed_heartbeats = 3', 'missed_heartbeats = 6');
-    t = t.replace('claim_timeout_seconds = 30', 'claim_timeout_seconds = 11').replace('host_ack_timeout_seconds = 15', 'host_ack_timeout_seconds = 12').replace('join_timeout_seconds = 60', 'join_timeout_seconds = 13');
+    t = t
+      .replace('claim_timeout_seconds = 30', 'claim_timeout_seconds = 11')
+      .replace('host_ack_timeout_seconds = 15', 'host_ack_timeout_seconds = 12')
+      .replace('join_timeout_seconds = 60', 'join_timeout_seconds = 13');
     t = t.replace('key_delivery = "client"', 'key_delivery = "seed"\nseed_key_algorithm = "ed25519"');
     t = t.replace('# private_key_file = "pki/netcode.key"', 'private_key_file = "pki/netcode.key"');
     t += '\n[matchmaking.modes.duel]\nplayers = 2\ntransport = "netcode"\n\n[matchmaking.modes.brawl]\nplayers = 8\n';
@@ -146,8 +151,12 @@ describe('auth.toml: the new fields', () => {
     t = t.replace('key_delivery = "client"', 'key_delivery = "client"\nseed_key_algorithm = "p256"');
     t += '\n[matchmaking.modes.duel]\ntransport = "netcode"\n';
     const ps = problems(t);
-    expect(ps).toContain(`clients.game_version_below: must be above game_version_min ("2.0"), or no client version is accepted (line ${lineOf(t, 'game_version_below')})`);
-    expect(ps).toContain(`sessions.seed_key_algorithm: only used with key_delivery = "seed"; remove it or set key_delivery = "seed" (line ${lineOf(t, 'seed_key_algorithm')})`);
+    expect(ps).toContain(
+      `clients.game_version_below: must be above game_version_min ("2.0"), or no client version is accepted (line ${lineOf(t, 'game_version_below')})`,
+    );
+    expect(ps).toContain(
+      `sessions.seed_key_algorithm: only used with key_delivery = "seed"; remove it or set key_delivery = "seed" (line ${lineOf(t, 'seed_key_algorithm')})`,
+    );
     expect(ps.find((p) => p.startsWith('matchmaking.modes.duel.transport:'))).toContain('mode "duel" uses netcode: set netcode.private_key_file');
     expect(ps).toHaveLength(3);
   });
@@ -160,7 +169,9 @@ describe('auth.toml: the new fields', () => {
     expect(Object.hasOwn(o.modeSizes!, 'constructor') && o.modeSizes!.constructor).toBe(3);
     expect(Object.hasOwn(o.modeSizes!, 'toString') && o.modeSizes!.toString).toBe(5);
     const bad = authText + '\n[matchmaking.modes.__proto__]\nplayers = 4\n';
-    expect(problems(bad)).toEqual([`matchmaking.modes.__proto__: the key "__proto__" is reserved; choose another name (line ${lineOf(bad, '[matchmaking.modes.__proto__]')})`]);
+    expect(problems(bad)).toEqual([
+      `matchmaking.modes.__proto__: the key "__proto__" is reserved; choose another name (line ${lineOf(bad, '[matchmaking.modes.__proto__]')})`,
+    ]);
   });
 
   it('serve refuses what it cannot serve: an mqtt game mode', async () => {
@@ -178,7 +189,9 @@ describe('host.toml: [game] and the netcode keys', () => {
     expect(check(hostText).ok).toBe(true);
     let t = under(hostText, 'game', 'module = "game.mjs"\nmin_players = 2').replace('reconnect_grace_seconds = 15', 'reconnect_grace_seconds = 0');
     t = t.replace(/(\[transports\.netcode\]\n(?:#.*\n)*)enabled = false/, '$1enabled = true');
-    t = t.replace('port = 40000', 'port = 40123\nbind_address = "127.0.0.1"\npublic_address = "127.0.0.2"').replace('enforce_address = false', 'enforce_address = true');
+    t = t
+      .replace('port = 40000', 'port = 40123\nbind_address = "127.0.0.1"\npublic_address = "127.0.0.2"')
+      .replace('enforce_address = false', 'enforce_address = true');
     const r = check(t);
     if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
     const c = (r as { config: HostConfig }).config;
@@ -218,7 +231,10 @@ describe('host.toml: [game] and the netcode keys', () => {
   it('a configured game module that does not load is an input error naming the file', async () => {
     await writeFile(path.join(fx.dir, 'nogame.mjs'), 'export const other = 1;\n');
     const r = check(under(hostText, 'game', 'module = "nogame.mjs"'));
-    await expect(loadGame(undefined, (r as { config: HostConfig }).config.game.module)).rejects.toMatchObject({ code: 'game_module', message: expect.stringContaining('nogame.mjs') });
+    await expect(loadGame(undefined, (r as { config: HostConfig }).config.game.module)).rejects.toMatchObject({
+      code: 'game_module',
+      message: expect.stringContaining('nogame.mjs'),
+    });
   });
 });
 
@@ -259,7 +275,10 @@ describe('settings the config accepts but this build does not serve', () => {
     expect(o.allowRegistration).toBe(true);
     const pw = o.accounts!.provider('password') as PasswordProvider;
     expect(pw.policy).toEqual({ minLength: 12, maxLength: 40 });
-    const off = await authOptionsFromConfig((check(t.replace(/^allow_registration = true$/m, 'allow_registration = false')) as { config: AuthConfig }).config, silent);
+    const off = await authOptionsFromConfig(
+      (check(t.replace(/^allow_registration = true$/m, 'allow_registration = false')) as { config: AuthConfig }).config,
+      silent,
+    );
     expect(off.allowRegistration).toBe(false);
     // guest mode has no password accounts to register
     expect((await authOptionsFromConfig((check(authText) as { config: AuthConfig }).config, silent)).allowRegistration).toBe(false);
@@ -283,7 +302,10 @@ describe('settings the config accepts but this build does not serve', () => {
 
     await writeFile(path.join(fx.dir, 'accounts-badrating.mjs'), 'export const verify = async () => null;\nexport const ratingFor = 5;\n');
     const bad = check(t.replace('accounts-rated.mjs', 'accounts-badrating.mjs'));
-    await expect(authOptionsFromConfig((bad as { config: AuthConfig }).config, silent)).rejects.toMatchObject({ code: 'config_module', message: expect.stringContaining('ratingFor') });
+    await expect(authOptionsFromConfig((bad as { config: AuthConfig }).config, silent)).rejects.toMatchObject({
+      code: 'config_module',
+      message: expect.stringContaining('ratingFor'),
+    });
   });
 
   it('a guest name prefix is served; serve host names unused labels and mqtt', async () => {
@@ -306,10 +328,16 @@ describe('settings the config accepts but this build does not serve', () => {
 });
 
 describe('connection limits and deadlines', () => {
-  it('reach the Auth and Host server options; unset ones keep the servers\' defaults', async () => {
+  it("reach the Auth and Host server options; unset ones keep the servers' defaults", async () => {
     const plainAuth = await authOptionsFromConfig((check(authText) as { config: AuthConfig }).config, silent);
     expect(plainAuth.clientConnections).toEqual({});
-    const a = check(under(authText, 'clients', 'max_unauthenticated = 40\nmax_unauthenticated_per_address = 5\nmax_per_account = 2\nfirst_stream_timeout_seconds = 3\nlogin_timeout_seconds = 20'));
+    const a = check(
+      under(
+        authText,
+        'clients',
+        'max_unauthenticated = 40\nmax_unauthenticated_per_address = 5\nmax_per_account = 2\nfirst_stream_timeout_seconds = 3\nlogin_timeout_seconds = 20',
+      ),
+    );
     if (!a.ok) throw new Error(a.problems.map(formatProblem).join('\n'));
     expect((await authOptionsFromConfig((a as { config: AuthConfig }).config, silent)).clientConnections).toEqual({
       maxUnauthenticated: 40,
@@ -325,6 +353,8 @@ describe('connection limits and deadlines', () => {
       maxPerAccount: 1,
       helloTimeoutMs: 4000,
     });
-    expect(problems(under(authText, 'clients', 'login_timeout_seconds = 0'))).toEqual([expect.stringMatching(/^clients\.login_timeout_seconds: expected a positive integer, got 0/)]);
+    expect(problems(under(authText, 'clients', 'login_timeout_seconds = 0'))).toEqual([
+      expect.stringMatching(/^clients\.login_timeout_seconds: expected a positive integer, got 0/),
+    ]);
   });
 });

@@ -7,7 +7,19 @@ import type { HostServer } from '../../src/host/server.js';
 import type { GameSession, HostGame } from '../../src/host/game.js';
 import type { WireHandoff } from '../../src/auth/handoff/index.js';
 import type { SessionRecord } from '../../src/auth/sessions.js';
-import { authClient, fingerprint, joinHost, makeFx, sessionKeys, startAuth, startHost, until, type Fx, type HostClient, type ScriptedClient } from './helpers.js';
+import {
+  authClient,
+  fingerprint,
+  joinHost,
+  makeFx,
+  sessionKeys,
+  startAuth,
+  startHost,
+  until,
+  type Fx,
+  type HostClient,
+  type ScriptedClient,
+} from './helpers.js';
 
 type Ext = { text?: string; end?: boolean; echo?: string };
 
@@ -31,7 +43,9 @@ function relayGame(seen: GameSession<Ext>[]): HostGame<Ext> {
       });
       s.on('message', ({ playerId, ext }) => {
         if (ext?.end) {
-          const outcomes = Object.fromEntries(s.players.map((p) => [p.playerId, { result: p.playerId === playerId ? 'win' : 'loss', score: p.playerId === playerId ? 1 : 0 }]));
+          const outcomes = Object.fromEntries(
+            s.players.map((p) => [p.playerId, { result: p.playerId === playerId ? 'win' : 'loss', score: p.playerId === playerId ? 1 : 0 }]),
+          );
           s.end({ outcomes, gameData: { winner: playerId } });
         } else s.broadcast({ ext: { text: `${playerId}: ${ext?.text}` } }, { except: playerId });
       });
@@ -244,6 +258,3 @@ describe('auth + host servers on loopback', () => {
     await until(() => host.domain.outbox.size === 0, 'outbox drained after reconnect', 30_000);
   }, 90_000);
 });
-
-
-

@@ -110,7 +110,9 @@ describe('hand-off', () => {
     for (const h of hs) {
       if (h.transport.kind !== 'quic' || !h.transport.privateKey) throw new Error('expected a private key');
       const pub = createPublicKey(createPrivateKey({ key: Buffer.from(h.transport.privateKey), format: 'der', type: 'pkcs8' }));
-      expect(pub.export({ type: 'spki', format: 'der' }).equals(new X509Certificate(h.transport.sessionCert).publicKey.export({ type: 'spki', format: 'der' }))).toBe(true);
+      expect(
+        pub.export({ type: 'spki', format: 'der' }).equals(new X509Certificate(h.transport.sessionCert).publicKey.export({ type: 'spki', format: 'der' })),
+      ).toBe(true);
     }
   }, 60_000);
 
@@ -142,7 +144,9 @@ describe('hand-off', () => {
     await Promise.all([a, b].map((c) => c.proto.request('match.confirm', { matchId: found[0]!.matchId as string })));
     const ready = await Promise.all([a, b].map((c) => c.inbox.next('session.ready')));
     const sessionId = ready[0]!.sessionId as string;
-    const [first] = await Promise.all([a, b].map((c) => c.proto.request('session.claim', { sessionId, publicKey: sessionKeys().publicKey }, { timeoutMs: 20_000 })));
+    const [first] = await Promise.all(
+      [a, b].map((c) => c.proto.request('session.claim', { sessionId, publicKey: sessionKeys().publicKey }, { timeoutMs: 20_000 })),
+    );
 
     await a.close();
     const again = await connect();
@@ -151,7 +155,9 @@ describe('hand-off', () => {
     expect(re.sessionId).toBe(sessionId);
     const second = await again.proto.request('session.claim', { sessionId });
     expect(second.playerId).toBe(first!.playerId);
-    expect(Buffer.from((second.transport as { sessionCert: Uint8Array }).sessionCert)).toEqual(Buffer.from((first!.transport as { sessionCert: Uint8Array }).sessionCert));
+    expect(Buffer.from((second.transport as { sessionCert: Uint8Array }).sessionCert)).toEqual(
+      Buffer.from((first!.transport as { sessionCert: Uint8Array }).sessionCert),
+    );
   }, 60_000);
 
   it('kicks the older connection when an account logs in twice', async () => {

@@ -180,7 +180,10 @@ export function sessionKeys(): { publicKey: Uint8Array<ArrayBuffer>; privateKeyP
 }
 
 export function derToPem(der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString('base64').match(/.{1,64}/g)!.join('\n');
+  const b64 = Buffer.from(der)
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n');
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 

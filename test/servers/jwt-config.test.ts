@@ -27,7 +27,9 @@ let keys: Awaited<ReturnType<typeof generateKeyPair>>;
 
 beforeAll(async () => {
   fx = await makeFx();
-  authText = (await scaffoldConfig({ kind: 'auth', pkiDir: fx.pki.dir, entries: fx.pki.manifest.entries, trustDir: TRUST_DIR, outFile: path.join(fx.dir, 'auth.toml') })).text;
+  authText = (
+    await scaffoldConfig({ kind: 'auth', pkiDir: fx.pki.dir, entries: fx.pki.manifest.entries, trustDir: TRUST_DIR, outFile: path.join(fx.dir, 'auth.toml') })
+  ).text;
   keys = await generateKeyPair('EdDSA', { extractable: true });
   const jwk = { ...(await exportJWK(keys.publicKey)), kid: 'idp-1' };
   server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
@@ -53,7 +55,11 @@ function config(r: Checked): AuthConfig {
 }
 
 const jwt = (claims: { sub: string; aud?: string }) => {
-  const j = new SignJWT({ name: 'Ada' }).setProtectedHeader({ alg: 'EdDSA', kid: 'idp-1' }).setSubject(claims.sub).setIssuer('https://id.example.com/').setExpirationTime('10m');
+  const j = new SignJWT({ name: 'Ada' })
+    .setProtectedHeader({ alg: 'EdDSA', kid: 'idp-1' })
+    .setSubject(claims.sub)
+    .setIssuer('https://id.example.com/')
+    .setExpirationTime('10m');
   return (claims.aud ? j.setAudience(claims.aud) : j).sign(keys.privateKey);
 };
 
@@ -65,9 +71,14 @@ describe('[accounts.token]: JWTs as the template says', () => {
   });
 
   it('issuer and audience are checked when set; key_file works the same way', async () => {
-    const o = await authOptionsFromConfig(config(tokenMode('key_file = "idp.pem"\nissuer = "https://id.example.com/"\naudience = "my-game"\nalgorithms = ["EdDSA"]')), silent);
+    const o = await authOptionsFromConfig(
+      config(tokenMode('key_file = "idp.pem"\nissuer = "https://id.example.com/"\naudience = "my-game"\nalgorithms = ["EdDSA"]')),
+      silent,
+    );
     expect((await o.accounts!.authenticate({ method: 'token', token: await jwt({ sub: 'p2', aud: 'my-game' }) }, { now: Date.now() })).accountId).toBe('p2');
-    await expect(o.accounts!.authenticate({ method: 'token', token: await jwt({ sub: 'p2', aud: 'other' }) }, { now: Date.now() })).rejects.toMatchObject({ code: 'auth.token_audience' });
+    await expect(o.accounts!.authenticate({ method: 'token', token: await jwt({ sub: 'p2', aud: 'other' }) }, { now: Date.now() })).rejects.toMatchObject({
+      code: 'auth.token_audience',
+    });
   });
 
   it('config check refuses what serve could not run', async () => {
@@ -84,7 +95,10 @@ describe('[accounts.token]: JWTs as the template says', () => {
 
   it('a secret file too short for HS256 is an input error naming the key', async () => {
     await writeFile(path.join(fx.dir, 'short.secret'), 'short\n');
-    await expect(authOptionsFromConfig(config(tokenMode('secret_file = "short.secret"')), silent)).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringContaining('accounts.token') });
+    await expect(authOptionsFromConfig(config(tokenMode('secret_file = "short.secret"')), silent)).rejects.toMatchObject({
+      code: 'config_invalid',
+      message: expect.stringContaining('accounts.token'),
+    });
   });
 
   it('config check builds the same keys as serve: a bad or missing key file fails it, naming the key', async () => {
@@ -93,12 +107,23 @@ describe('[accounts.token]: JWTs as the template says', () => {
     expect((await checkConfigCommand(file)).warnings.filter((w) => w.startsWith('accounts.token'))).toEqual([]);
     await writeFile(path.join(fx.dir, 'garbage.pem'), 'not a key\n');
     await writeFile(file, tokenText('key_file = "garbage.pem"'));
-    await expect(checkConfigCommand(file)).rejects.toMatchObject({ kind: 'check', code: 'config_invalid', details: { problems: [{ path: 'accounts.token.key_file' }] } });
+    await expect(checkConfigCommand(file)).rejects.toMatchObject({
+      kind: 'check',
+      code: 'config_invalid',
+      details: { problems: [{ path: 'accounts.token.key_file' }] },
+    });
     await expect(authOptionsFromConfig(config(tokenMode('key_file = "garbage.pem"')), silent)).rejects.toMatchObject({ code: 'config_invalid' });
     await writeFile(file, tokenText('secret_file = "short.secret"'));
-    await expect(checkConfigCommand(file)).rejects.toMatchObject({ kind: 'check', details: { problems: [{ path: 'accounts.token.secret_file', message: expect.stringContaining('32 bytes') }] } });
+    await expect(checkConfigCommand(file)).rejects.toMatchObject({
+      kind: 'check',
+      details: { problems: [{ path: 'accounts.token.secret_file', message: expect.stringContaining('32 bytes') }] },
+    });
     await writeFile(file, tokenText('secret_file = "absent.secret"'));
     // serve cannot start without it, so neither does check (it once only warned)
-    await expect(checkConfigCommand(file)).rejects.toMatchObject({ kind: 'check', code: 'config_invalid', details: { problems: [{ message: expect.stringContaining('absent.secret') }] } });
+    await expect(checkConfigCommand(file)).rejects.toMatchObject({
+      kind: 'check',
+      code: 'config_invalid',
+      details: { problems: [{ message: expect.stringContaining('absent.secret') }] },
+    });
   });
 });

@@ -66,7 +66,10 @@ describe('auth server liveness and refusals', () => {
     await matchAndConfirm(cs);
     await until(() => auth.handoffs.waitingForHost === 1, 'the start to wait for a host');
     const h = await scriptedHost(fx, auth.hostPort);
-    h.proto.handle('session.create', (body) => ({ sessionId: body.sessionId, endpoint: { kind: 'quic', address: { host: '127.0.0.1', port: 9 }, tlsName: '127.0.0.1' } }));
+    h.proto.handle('session.create', (body) => ({
+      sessionId: body.sessionId,
+      endpoint: { kind: 'quic', address: { host: '127.0.0.1', port: 9 }, tlsName: '127.0.0.1' },
+    }));
     const ready = await Promise.all(cs.map((c) => c.inbox.next('session.ready')));
     expect(auth.handoffs.waitingForHost).toBe(0);
     const claims = await Promise.all(
@@ -79,7 +82,10 @@ describe('auth server liveness and refusals', () => {
   it('marks a silent host dead, stops picking it and tells its players', async () => {
     const h = await scriptedHost(fx, auth.hostPort);
     await until(() => auth.registry.get('host-2')?.state === 'alive', 'registration');
-    h.proto.handle('session.create', (body) => ({ sessionId: body.sessionId, endpoint: { kind: 'quic', address: { host: '127.0.0.1', port: 9 }, tlsName: '127.0.0.1' } }));
+    h.proto.handle('session.create', (body) => ({
+      sessionId: body.sessionId,
+      endpoint: { kind: 'quic', address: { host: '127.0.0.1', port: 9 }, tlsName: '127.0.0.1' },
+    }));
     const cs = await guests(2);
     await matchAndConfirm(cs, ['test']);
     const ready = await Promise.all(cs.map((c) => c.inbox.next('session.ready')));

@@ -33,7 +33,11 @@ function bytesGame(seen: GameSession<Bytes>[], received: Array<{ playerId: strin
         const data = [...(ext ?? new Uint8Array())];
         received.push({ playerId, data });
         if (data[0] === 0xff) {
-          s.end({ outcomes: Object.fromEntries(s.players.map((p) => [p.playerId, { result: p.playerId === playerId ? 'win' : 'loss', placement: p.playerId === playerId ? 1 : 2 }])) });
+          s.end({
+            outcomes: Object.fromEntries(
+              s.players.map((p) => [p.playerId, { result: p.playerId === playerId ? 'win' : 'loss', placement: p.playerId === playerId ? 1 : 2 }]),
+            ),
+          });
         } else s.broadcast({ ext: Uint8Array.from([0xee, ...data]) }, { except: playerId });
       });
     },
@@ -160,7 +164,12 @@ describe('netcode sessions through the Auth and Host servers', () => {
     expect(refused).toBeInstanceOf(IyesmpError);
     expect((refused as IyesmpError).code).toBe('wrong_client_id');
     // and a token naming a session this host does not run
-    const elsewhere = issueNetcodeHandoff({ ...issuer, host: { publicAddresses: [host.netcode!.endpoint().address] }, sessionId: 'not-on-this-host', playerId: 'x' });
+    const elsewhere = issueNetcodeHandoff({
+      ...issuer,
+      host: { publicAddresses: [host.netcode!.endpoint().address] },
+      sessionId: 'not-on-this-host',
+      playerId: 'x',
+    });
     const stray = new NetcodeSessionClient({ playerId: 'x' });
     seats.push(stray);
     await stray.connect(elsewhere.connectToken);
@@ -174,7 +183,10 @@ describe('netcode sessions through the Auth and Host servers', () => {
     const gotB: number[][] = [];
     sa!.on('game', (d) => gotA.push([...d]));
     sb!.on('game', (d) => gotB.push([...d]));
-    for (const [s, p] of [[sa!, a!], [sb!, b!]] as const) {
+    for (const [s, p] of [
+      [sa!, a!],
+      [sb!, b!],
+    ] as const) {
       if (p.handoff.transport.kind !== 'netcode') throw new Error('expected a netcode hand-off');
       await s.connect(p.handoff.transport.connectToken);
     }
@@ -185,17 +197,29 @@ describe('netcode sessions through the Auth and Host servers', () => {
     expect(game.players.map((p) => p.playerId).sort()).toEqual([a!.handoff.playerId, b!.handoff.playerId].sort());
 
     // player -> game -> other player (relayed by the game)
-    await repeatUntil(() => sa!.send(Uint8Array.from([1, 2, 3])), () => gotB.some((d) => d.join() === '238,1,2,3'), 'relay to B');
+    await repeatUntil(
+      () => sa!.send(Uint8Array.from([1, 2, 3])),
+      () => gotB.some((d) => d.join() === '238,1,2,3'),
+      'relay to B',
+    );
     expect(received.some((m) => m.playerId === a!.handoff.playerId && m.data.join() === '1,2,3')).toBe(true);
     expect(gotA.some((d) => d.join() === '238,1,2,3')).toBe(false);
     // game -> one player
-    await repeatUntil(() => expect(game.send(a!.handoff.playerId, { ext: Uint8Array.from([42]) })).toBe(true), () => gotA.some((d) => d[0] === 42), 'send to A');
+    await repeatUntil(
+      () => expect(game.send(a!.handoff.playerId, { ext: Uint8Array.from([42]) })).toBe(true),
+      () => gotA.some((d) => d[0] === 42),
+      'send to A',
+    );
     // what netcode cannot carry is refused, not dropped silently
     expect(() => game.send(a!.handoff.playerId, { ext: { not: 'bytes' } as unknown as Bytes })).toThrow(/netcode/);
     await expect(game.openStream(a!.handoff.playerId, { purpose: 'state' })).rejects.toMatchObject({ code: 'not_supported' });
 
     // B ends the game (winner B); its players are let go and the results reach the Auth server
-    await repeatUntil(() => sb!.send(Uint8Array.from([0xff])), () => game.ended, 'game end');
+    await repeatUntil(
+      () => sb!.send(Uint8Array.from([0xff])),
+      () => game.ended,
+      'game end',
+    );
     const record = await until(() => ended.find((r) => r.id === sessionId), 'results at the auth server', 30_000);
     expect(record.state).toBe('ended');
     expect(record.transport).toBe('netcode');
@@ -209,7 +233,9 @@ describe('netcode sessions through the Auth and Host servers', () => {
     expect(host.domain.outbox.size).toBe(0);
   });
 
-  it('drops a valid connection request from an address the Auth server did not announce before parsing; the players get in; the address is dropped again after the session', { timeout: 120_000 }, async () => {
+  it('drops a valid connection request from an address the Auth server did not announce before parsing; the players get in; the address is dropped again after the session', {
+    timeout: 120_000,
+  }, async () => {
     const [a, b] = await matchTwo();
     const sessionId = a!.handoff.sessionId;
     if (a!.handoff.transport.kind !== 'netcode' || b!.handoff.transport.kind !== 'netcode') throw new Error('expected netcode hand-offs');
@@ -231,7 +257,10 @@ describe('netcode sessions through the Auth and Host servers', () => {
     expect(receive).not.toHaveBeenCalled();
     expect(core.drops).toEqual(drops);
     expect(host.stats().netcode!.allowList.lastDroppedFrom).toMatch(/^127\.0\.0\.2:\d+$/);
-    const logged = await until(() => lines.slice(linesBefore).find((l) => l.msg === 'allow-list dropped datagrams' && l.transport === 'netcode'), 'the drop log line');
+    const logged = await until(
+      () => lines.slice(linesBefore).find((l) => l.msg === 'allow-list dropped datagrams' && l.transport === 'netcode'),
+      'the drop log line',
+    );
     // the line is rate-limited and may be written after the first of the three datagrams
     expect(logged.allowList.dropped).toBeGreaterThanOrEqual(1);
     expect(logged.allowList.lastDroppedFrom).toMatch(/^127\.0\.0\.2:\d+$/);
@@ -245,7 +274,11 @@ describe('netcode sessions through the Auth and Host servers', () => {
     await Promise.all([sa!.setReady(true), sb!.setReady(true)]);
     await Promise.all([sa!.waitForBegin(), sb!.waitForBegin()]);
     const game = await until(() => games.find((g) => g.id === sessionId), 'game begin');
-    await repeatUntil(() => sb!.send(Uint8Array.from([0xff])), () => game.ended, 'game end');
+    await repeatUntil(
+      () => sb!.send(Uint8Array.from([0xff])),
+      () => game.ended,
+      'game end',
+    );
     await until(() => ended.find((r) => r.id === sessionId), 'results at the auth server', 30_000);
 
     // the session is over: its players' address is not expected any more
@@ -259,6 +292,9 @@ describe('netcode sessions through the Auth and Host servers', () => {
   });
 
   it('refuses to start an Auth server whose netcode mode has no key, naming the mode', async () => {
-    await expect(startAuth(fx, { modeTransports: { 'nc-duel': 'netcode' } })).rejects.toMatchObject({ code: 'netcode_no_key', message: expect.stringContaining('mode "nc-duel"') });
+    await expect(startAuth(fx, { modeTransports: { 'nc-duel': 'netcode' } })).rejects.toMatchObject({
+      code: 'netcode_no_key',
+      message: expect.stringContaining('mode "nc-duel"'),
+    });
   });
 });

@@ -62,7 +62,9 @@ describe('results outbox across a host restart', () => {
     const ready = await Promise.all(pair.map((c) => c.inbox.next('session.ready')));
     const sessionId = ready[0]!.sessionId as string;
     const keys = pair.map(() => sessionKeys());
-    const handoffs = await Promise.all(pair.map((c, i) => c.proto.request('session.claim', { sessionId, publicKey: keys[i]!.publicKey }, { timeoutMs: 30_000 })));
+    const handoffs = await Promise.all(
+      pair.map((c, i) => c.proto.request('session.claim', { sessionId, publicKey: keys[i]!.publicKey }, { timeoutMs: 30_000 })),
+    );
     const players: HostClient[] = await Promise.all(handoffs.map((h, i) => joinHost(fx, h, keys[i]!.privateKeyPem)));
     closers.push(...players.map((p) => () => p.conn.close('bye', { force: true })));
     await Promise.all(players.map((p) => p.proto.ready));
@@ -98,7 +100,15 @@ describe('results outbox across a host restart', () => {
 
   it('host.toml: [outbox] dir, scaffolded, becomes outboxDir relative to the config file', async () => {
     const outFile = path.join(fx.dir, 'host.toml');
-    const { text } = await scaffoldConfig({ kind: 'host', pkiDir: fx.pki.dir, entries: fx.pki.manifest.entries, trustDir: TRUST_DIR, outFile, publicAddress: '127.0.0.1', authServers: ['127.0.0.1:7351'] });
+    const { text } = await scaffoldConfig({
+      kind: 'host',
+      pkiDir: fx.pki.dir,
+      entries: fx.pki.manifest.entries,
+      trustDir: TRUST_DIR,
+      outFile,
+      publicAddress: '127.0.0.1',
+      authServers: ['127.0.0.1:7351'],
+    });
     const r = checkConfigText(text, { baseDir: fx.dir });
     if (!r.ok) throw new Error('scaffolded host.toml is invalid');
     const o = await hostOptionsFromConfig(r.config as HostConfig, pino({ level: 'silent' }));

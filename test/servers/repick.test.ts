@@ -15,7 +15,15 @@ const closers = suite.closers;
 
 /** A scripted host registered under `name` (its certificate's), heartbeating; `onCreate` answers session.create. */
 async function host(port: number, name: string, creds: Creds, onCreate: (body: { sessionId: string }) => unknown) {
-  const conn = await connectQuic({ host: '127.0.0.1', port, alpn: ALPN.hostctl, cert: creds.cert, key: creds.key, verifier: suite.fx.verifier, serverPolicy: { kind: 'auth-server' } });
+  const conn = await connectQuic({
+    host: '127.0.0.1',
+    port,
+    alpn: ALPN.hostctl,
+    cert: creds.cert,
+    key: creds.key,
+    verifier: suite.fx.verifier,
+    serverPolicy: { kind: 'auth-server' },
+  });
   const proto = ProtocolConnection.dial(hostctlFamily, conn.openStream(), { gameVersion: '1.0.0', hello: { hostName: name } });
   const creates: string[] = [];
   proto.handle('session.create', (body) => {
@@ -41,7 +49,10 @@ async function host(port: number, name: string, creds: Creds, onCreate: (body: {
   return { creates };
 }
 
-const good = (port: number) => (body: { sessionId: string }) => ({ sessionId: body.sessionId, endpoint: { kind: 'quic', address: { host: '127.0.0.1', port }, tlsName: '127.0.0.1' } });
+const good = (port: number) => (body: { sessionId: string }) => ({
+  sessionId: body.sessionId,
+  endpoint: { kind: 'quic', address: { host: '127.0.0.1', port }, tlsName: '127.0.0.1' },
+});
 
 async function guests(auth: AuthServer, n: number): Promise<ScriptedClient[]> {
   const cs = await Promise.all(Array.from({ length: n }, () => authClient(suite.fx, auth.clientPort)));
@@ -81,7 +92,7 @@ describe('re-picking a host', () => {
     const waiting = await Promise.all(cs.map((c) => c.inbox.next('session.waiting', (b) => b.matchId === matchId)));
     expect(waiting[0]!.reason).toMatch(/another/);
     expect(cs.some((c) => c.inbox.events.some((e) => e.type === 'match.cancelled'))).toBe(false);
-    expect((await auth.sessions.store.get(sessionId))).toMatchObject({ state: 'handed-off', hostName: 'host-2' });
+    expect(await auth.sessions.store.get(sessionId)).toMatchObject({ state: 'handed-off', hostName: 'host-2' });
   }, 90_000);
 
   it('a host that never acknowledges: after the ack timeout the next host gets it', async () => {
@@ -110,7 +121,12 @@ describe('re-picking a host', () => {
     const ready = await Promise.all(cs.map((c) => c.inbox.next('session.ready')));
     const sessionId = ready[0]!.sessionId as string;
     const outcomes = await Promise.all(
-      cs.map((c) => c.proto.request('session.claim', { sessionId, publicKey: sessionKeys().publicKey }, { timeoutMs: 30_000 }).then(() => 'answered', (e: IyesmpError) => e.code)),
+      cs.map((c) =>
+        c.proto.request('session.claim', { sessionId, publicKey: sessionKeys().publicKey }, { timeoutMs: 30_000 }).then(
+          () => 'answered',
+          (e: IyesmpError) => e.code,
+        ),
+      ),
     );
     expect(outcomes).toEqual(['session_failed', 'session_failed']);
     // the refusing host was asked once: its back-off outlasts the no-host timeout

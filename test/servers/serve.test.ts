@@ -34,7 +34,12 @@ beforeAll(async () => {
   // other helpers' work in progress may fail to typecheck; tsc still emits dist/
   await run('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, timeout: 240_000 }).catch(() => undefined);
   dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-serve-'));
-  await initPki({ dir: path.join(dir, 'pki'), allowUnencryptedCaKeys: true, authIpAddresses: ['127.0.0.1'], hosts: [{ name: 'host-1', ipAddresses: ['127.0.0.1'] }] });
+  await initPki({
+    dir: path.join(dir, 'pki'),
+    allowUnencryptedCaKeys: true,
+    authIpAddresses: ['127.0.0.1'],
+    hosts: [{ name: 'host-1', ipAddresses: ['127.0.0.1'] }],
+  });
 }, 300_000);
 
 afterAll(async () => {
@@ -47,7 +52,11 @@ describe('iyesmp serve', () => {
     const [clients, hosts, players, netcode] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
     await run(process.execPath, [cli, 'netcode', 'keygen', '-o', 'pki/netcode.key'], { cwd: dir });
     await run(process.execPath, [cli, 'config', 'scaffold', 'auth', '--dir', 'pki', '--out', 'auth.toml'], { cwd: dir });
-    await run(process.execPath, [cli, 'config', 'scaffold', 'host', '--dir', 'pki', '--public-address', '127.0.0.1', '--auth-server', `127.0.0.1:${hosts}`, '--out', 'host.toml'], { cwd: dir });
+    await run(
+      process.execPath,
+      [cli, 'config', 'scaffold', 'host', '--dir', 'pki', '--public-address', '127.0.0.1', '--auth-server', `127.0.0.1:${hosts}`, '--out', 'host.toml'],
+      { cwd: dir },
+    );
     const authToml = (await readFile(path.join(dir, 'auth.toml'), 'utf8'))
       .replace('port = 7350', `port = ${clients}`)
       .replace('port = 7351', `port = ${hosts}`)

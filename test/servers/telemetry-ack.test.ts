@@ -70,7 +70,12 @@ describe('telemetry delivery', () => {
     expect(stored[0]!.entries.find((e) => e.name === 'reconnects')?.value).toBe(1);
 
     // a resend (its acknowledgement lost) is stored once
-    await second.recordTelemetry('host-1', stored[0]!.entries.map((e) => ({ ...e, sessionId: telemetry.sessionId })), undefined, id);
+    await second.recordTelemetry(
+      'host-1',
+      stored[0]!.entries.map((e) => ({ ...e, sessionId: telemetry.sessionId })),
+      undefined,
+      id,
+    );
     expect(await second.telemetryOf(telemetry.sessionId)).toHaveLength(1);
   }, 60_000);
 });

@@ -53,7 +53,10 @@ export function hostctlFamily10(): FamilyDef {
     ...hostctlFamily,
     version: { major: 1, minor: 0 },
     requests,
-    events: { ...hostctlFamily.events, telemetry: { ...hostctlFamily.events.telemetry, body: (hostctlFamily.events.telemetry.body as z.ZodObject).omit({ id: true }) } },
+    events: {
+      ...hostctlFamily.events,
+      telemetry: { ...hostctlFamily.events.telemetry, body: (hostctlFamily.events.telemetry.body as z.ZodObject).omit({ id: true }) },
+    },
   };
 }
 

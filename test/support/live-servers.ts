@@ -88,7 +88,11 @@ type Closable = { close(o: { graceMs: number }): Promise<void> };
  * have closed them), then its servers with a short grace, then the PKI folder. Tolerates a setup
  * that failed part-way (undefined servers, no PKI).
  */
-export async function closeLive(clients: Iterable<{ close(): Promise<void> }>, servers: Iterable<Closable | undefined>, dev: DevPki | undefined): Promise<void> {
+export async function closeLive(
+  clients: Iterable<{ close(): Promise<void> }>,
+  servers: Iterable<Closable | undefined>,
+  dev: DevPki | undefined,
+): Promise<void> {
   for (const c of clients) await c.close().catch(() => undefined);
   for (const s of servers) await s?.close({ graceMs: 200 });
   await dev?.cleanup();

@@ -27,7 +27,12 @@ describe('ConnectionAdmission', () => {
     expect(a.expired(99)).toEqual([]);
     expect(a.expired(100)).toEqual([{ id: 's', stage: 'stream' }]);
     // reported once, even before the caller closes it
-    expect(a.expired(1000).map((e) => e.id).sort()).toEqual(['h', 'l']);
+    expect(
+      a
+        .expired(1000)
+        .map((e) => e.id)
+        .sort(),
+    ).toEqual(['h', 'l']);
     expect(a.expired(2000)).toEqual([]);
     expect(a.nextDeadline()).toBeUndefined();
   });

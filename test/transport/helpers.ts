@@ -1,5 +1,13 @@
 /** Shared helpers for transport tests: start/stop tracking so no socket outlives a test file. */
-import { createQuicServer, connectQuic, type QuicServer, type QuicServerOptions, type ConnectQuicOptions, type PeerConnection, type PeerStream } from '../../src/transport/index.js';
+import {
+  createQuicServer,
+  connectQuic,
+  type QuicServer,
+  type QuicServerOptions,
+  type ConnectQuicOptions,
+  type PeerConnection,
+  type PeerStream,
+} from '../../src/transport/index.js';
 
 const servers = new Set<QuicServer>();
 const clients = new Set<PeerConnection>();

@@ -21,8 +21,7 @@ export interface BanStore {
   activeFor(account: Pick<Account, 'playerId' | 'method' | 'accountId'>, now: number): Promise<Ban[]>;
 }
 
-const keyOf = (t: BanTarget): string =>
-  'playerId' in t ? `p:${t.playerId}` : `a:${t.method}:${t.accountId}`;
+const keyOf = (t: BanTarget): string => ('playerId' in t ? `p:${t.playerId}` : `a:${t.method}:${t.accountId}`);
 
 export class MemoryBanStore implements BanStore {
   readonly #bans = new Map<string, Ban[]>();

@@ -130,7 +130,8 @@ export class CustomVerifierProvider implements AccountProvider {
 
   #release(): void {
     const next = this.#waiters.shift();
-    if (next) next(); // hand the slot over without decrementing, so no newcomer can jump the queue
+    if (next)
+      next(); // hand the slot over without decrementing, so no newcomer can jump the queue
     else this.#active--;
   }
 

@@ -12,14 +12,7 @@ import {
 } from 'jose';
 import { hasCodeOf } from '../../errors.js';
 import { ACCOUNT_ERRORS, accountError, type AccountErrorCode, type AuthError } from '../errors.js';
-import {
-  type Account,
-  type AccountProvider,
-  type AuthContext,
-  type Credentials,
-  cleanDisplayName,
-  stringField,
-} from './types.js';
+import { type Account, type AccountProvider, type AuthContext, type Credentials, cleanDisplayName, stringField } from './types.js';
 
 /**
  * Login tokens from a studio's own identity provider: signed JWTs, verified with `jose` against
@@ -29,7 +22,22 @@ import {
  */
 
 /** JWS algorithms a token may be signed with. `none` is deliberately absent. */
-export const JWS_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+export const JWS_ALGORITHMS = [
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
 export type JwsAlgorithm = (typeof JWS_ALGORITHMS)[number];
 export const isHmacAlgorithm = (alg: JwsAlgorithm): boolean => alg.startsWith('HS');
 
@@ -163,7 +171,9 @@ export class JwtProvider implements AccountProvider {
     // an HMAC algorithm with public keys is the classic confusion attack; a secret signs nothing else
     const wrong = this.#algorithms.filter((a) => isHmacAlgorithm(a) !== (opts.keys.kind === 'secret'));
     if (this.#algorithms.length === 0 || wrong.length > 0) {
-      throw new RangeError(`algorithms ${wrong.join(', ') || '(none)'} do not fit ${opts.keys.kind === 'secret' ? 'a shared secret (HS256/384/512 only)' : 'public keys (no HS*)'}`);
+      throw new RangeError(
+        `algorithms ${wrong.join(', ') || '(none)'} do not fit ${opts.keys.kind === 'secret' ? 'a shared secret (HS256/384/512 only)' : 'public keys (no HS*)'}`,
+      );
     }
     this.#opts = opts;
   }
@@ -210,7 +220,8 @@ export class JwtProvider implements AccountProvider {
     const { sub, data, name } = payload;
     if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) throw refuse('auth.token_invalid', '"sub" must be 1 to 128 characters');
     if (name !== undefined && typeof name !== 'string') throw refuse('auth.token_invalid', '"name" must be a string');
-    if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) throw refuse('auth.token_invalid', '"data" must be an object');
+    if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data)))
+      throw refuse('auth.token_invalid', '"data" must be an object');
     return { ...payload, sub };
   }
 }
@@ -239,7 +250,7 @@ function refusal(err: unknown): AuthError {
     return refuse('auth.token_invalid', 'malformed token', err);
   }
   // the key set could not be fetched (timeout, too large, not JSON, unreachable): not the player's fault
-  return accountError('auth.token_keys_unavailable', 'the identity provider\'s keys are unavailable, so the login token cannot be checked', {
+  return accountError('auth.token_keys_unavailable', "the identity provider's keys are unavailable, so the login token cannot be checked", {
     hint: 'try again shortly',
     cause: err,
   });

@@ -23,9 +23,7 @@ function derive(password: string, salt: Buffer, ln: number, r: number, p: number
   const N = 2 ** ln;
   return new Promise((resolve, reject) => {
     // maxmem must cover 128*N*r (plus slack), otherwise Node refuses larger parameters.
-    scrypt(password.normalize('NFKC'), salt, keyBytes, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (err, key) =>
-      err ? reject(err) : resolve(key),
-    );
+    scrypt(password.normalize('NFKC'), salt, keyBytes, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)));
   });
 }
 

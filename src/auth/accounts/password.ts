@@ -4,14 +4,7 @@ import { LoginLockout } from './lockout.js';
 import { DEFAULT_SCRYPT, hashPassword, needsRehash, verifyPassword, type ScryptParams } from './password-hash.js';
 import type { AccountStore, StoredAccount } from './store.js';
 import { accountError, type AuthError } from '../errors.js';
-import {
-  cleanDisplayName,
-  stringField,
-  type Account,
-  type AccountProvider,
-  type AuthContext,
-  type Credentials,
-} from './types.js';
+import { cleanDisplayName, stringField, type Account, type AccountProvider, type AuthContext, type Credentials } from './types.js';
 
 export interface PasswordOptions {
   store: AccountStore;
@@ -73,8 +66,7 @@ export class PasswordProvider implements AccountProvider {
       });
     }
     this.#checkPasswordShape(req.password, true);
-    const displayName =
-      (req.displayName === undefined ? undefined : cleanDisplayName(req.displayName)) ?? req.username;
+    const displayName = (req.displayName === undefined ? undefined : cleanDisplayName(req.displayName)) ?? req.username;
     const stored: StoredAccount = {
       accountId: this.#newId(),
       usernameKey: key,

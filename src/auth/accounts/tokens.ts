@@ -1,13 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { accountError } from '../errors.js';
-import {
-  cleanDisplayName,
-  stringField,
-  type Account,
-  type AccountProvider,
-  type AuthContext,
-  type Credentials,
-} from './types.js';
+import { cleanDisplayName, stringField, type Account, type AccountProvider, type AuthContext, type Credentials } from './types.js';
 
 /**
  * iyesmp's own compact token, for when both ends run this library: a Node backend that imports

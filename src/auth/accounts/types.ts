@@ -40,11 +40,7 @@ export interface AccountProvider {
 }
 
 /** Read a string field from untyped credentials, refusing anything else with a clear message. */
-export function stringField(
-  c: Credentials,
-  field: string,
-  opts: { optional?: boolean; max?: number } = {},
-): string | undefined {
+export function stringField(c: Credentials, field: string, opts: { optional?: boolean; max?: number } = {}): string | undefined {
   const v = c[field];
   if (v === undefined && opts.optional) return undefined;
   if (typeof v !== 'string') {

@@ -383,7 +383,13 @@ export class HandoffCore {
       case 'create':
         p.state = 'claiming';
         p.claimBy = now + this.#o.claimTimeoutMs;
-        this.#log('info', 'session created; waiting for claims', { sessionId: p.sessionId, host: p.hostName, transport: p.transport, players: p.req.players.length, origin: p.req.origin });
+        this.#log('info', 'session created; waiting for claims', {
+          sessionId: p.sessionId,
+          host: p.hostName,
+          transport: p.transport,
+          players: p.req.players.length,
+          origin: p.req.origin,
+        });
         for (const pl of p.req.players) this.#notify(pl.playerId, { type: 'session.ready', body: this.#readyBody(p) });
         return;
       case 'sent-to-host':
@@ -392,7 +398,8 @@ export class HandoffCore {
       case 'host-acked':
         this.#pending.delete(p.sessionId);
         this.#log('info', 'host acknowledged; players handed off', { sessionId: p.sessionId, host: p.hostName });
-        for (const [playerId, s] of p.seats) for (const r of s.waiters.splice(0)) this.#out.push({ type: 'resolve_claim', ref: r, handoff: w.wire.get(playerId)! });
+        for (const [playerId, s] of p.seats)
+          for (const r of s.waiters.splice(0)) this.#out.push({ type: 'resolve_claim', ref: r, handoff: w.wire.get(playerId)! });
         return;
       case 'unhost':
         this.#log('info', 'picking another host for the session', { sessionId: p.sessionId, failedHosts: [...p.backoff.keys()] });

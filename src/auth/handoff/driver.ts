@@ -51,7 +51,11 @@ export interface HandoffDriverOptions {
   /** best effort: ask the host to drop a session */
   cancelOnHost(hostName: string, sessionId: string, reason: string): void;
   /** tell a connected player something (no-op when it is offline) */
-  notifyPlayer(playerId: string, type: 'session.ready' | 'match.cancelled', body: SessionReadyBody | { matchId: string; reason: string; requeued: boolean }): void;
+  notifyPlayer(
+    playerId: string,
+    type: 'session.ready' | 'match.cancelled',
+    body: SessionReadyBody | { matchId: string; reason: string; requeued: boolean },
+  ): void;
   /** tell a player its start still waits for a free host (`session.waiting`; 1.1 clients only) */
   notifyWaiting(playerId: string, body: WaitingBody): void;
   newSessionId?: () => string;
@@ -187,7 +191,9 @@ export class HandoffDriver {
         return;
       case 'mint': {
         const req = { sessionId: a.sessionId, playerId: a.seatId, ttlSeconds: o.sessionTtlSeconds };
-        const minted = a.publicKey ? o.minter.mint({ ...req, publicKey: a.publicKey }) : o.minter.mintWithNewKey({ ...req, ...(a.algorithm ? { algorithm: a.algorithm } : {}) });
+        const minted = a.publicKey
+          ? o.minter.mint({ ...req, publicKey: a.publicKey })
+          : o.minter.mintWithNewKey({ ...req, ...(a.algorithm ? { algorithm: a.algorithm } : {}) });
         this.#answer(
           minted.then((m) => seatCert(m)),
           (cert) => this.#core.minted(a.ref, cert, this.#now()),

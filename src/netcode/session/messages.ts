@@ -112,7 +112,13 @@ export function decodeHostMessage(p: Uint8Array): HostMessage | null {
     case Tag.status: {
       const b = body(StatusBody, p.subarray(1));
       if (!b || b[1] + b[3].length > b[2]) return null;
-      return { type: 'status', phase: b[0], offset: b[1], total: b[2], players: b[3].map(([playerId, status, displayName]) => ({ playerId, status, displayName })) };
+      return {
+        type: 'status',
+        phase: b[0],
+        offset: b[1],
+        total: b[2],
+        players: b[3].map(([playerId, status, displayName]) => ({ playerId, status, displayName })),
+      };
     }
     case Tag.bye: {
       const b = body(ByeBody, p.subarray(1));

@@ -4,7 +4,15 @@ import { ClientState, type ClientStateValue, clientStateName } from '../constant
 import type { NetcodeVersion } from '../constants.js';
 import { type NetcodeClock, NetcodeUdpClient } from '../udp.js';
 import { netcodeSessionError, type NetcodeSessionErrorCode } from './errors.js';
-import { type ClientMessage, type SessionPhaseName, type StatusPlayer, StatusAssembler, decodeHostMessage, encodeClientMessage, encodeGame } from './messages.js';
+import {
+  type ClientMessage,
+  type SessionPhaseName,
+  type StatusPlayer,
+  StatusAssembler,
+  decodeHostMessage,
+  encodeClientMessage,
+  encodeGame,
+} from './messages.js';
 
 export interface NetcodeSessionClientOptions {
   /** the player id from the hand-off: how this client finds itself in the roster */

@@ -75,4 +75,3 @@ export const hostFamily = defineFamily({
 });
 
 export type HostFamily = typeof hostFamily;
-

@@ -28,7 +28,10 @@ export const ExpectedPlayer = z.object({
   /** SHA-256 of the session certificate (DER) the player will present. */
   certFingerprint: Sha256.optional(),
   /** netcode.io client id (u64 as a decimal string: MsgPack numbers lose precision above 2^53). */
-  netcodeClientId: z.string().regex(/^\d{1,20}$/).optional(),
+  netcodeClientId: z
+    .string()
+    .regex(/^\d{1,20}$/)
+    .optional(),
 });
 
 export const PlayerResult = z.object({

@@ -15,12 +15,14 @@ export const Name = z.string().min(1).max(128);
 export const Text = z.string().max(1024);
 /** Milliseconds since the Unix epoch. */
 export const TimeMs = z.int().min(0);
-export const DurationMs = z.int().min(0).max(7 * 24 * 3600 * 1000);
+export const DurationMs = z
+  .int()
+  .min(0)
+  .max(7 * 24 * 3600 * 1000);
 export const Count = z.int().min(0).max(1_000_000);
 
 /** Raw bytes, sent as MsgPack bin. */
-export const bytes = (max: number) =>
-  z.instanceof(Uint8Array).refine((b) => b.byteLength <= max, { message: `at most ${max} bytes` });
+export const bytes = (max: number) => z.instanceof(Uint8Array).refine((b) => b.byteLength <= max, { message: `at most ${max} bytes` });
 
 /** A DER certificate (or other X.509 blob). */
 export const Der = bytes(16 * 1024);

@@ -26,8 +26,7 @@ export interface NetcodeSeat {
  * (see `NO_ANNOUNCED_ADDRESS`).
  */
 export function netcodeExpectedPlayer(sessionId: string, seat: NetcodeSeat): ExpectedPlayer {
-  const clientId =
-    seat.netcodeClientId === undefined ? deriveNetcodeClientId(sessionId, seat.playerId) : BigInt(seat.netcodeClientId);
+  const clientId = seat.netcodeClientId === undefined ? deriveNetcodeClientId(sessionId, seat.playerId) : BigInt(seat.netcodeClientId);
   if (clientId < 0n || clientId > 0xffff_ffff_ffff_ffffn) throw new RangeError(`netcode client id ${clientId} does not fit in 64 bits`);
   const ip = seat.address !== undefined && isIP(stripBrackets(seat.address)) !== 0 ? stripBrackets(seat.address) : NO_ANNOUNCED_ADDRESS;
   return {

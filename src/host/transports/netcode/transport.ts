@@ -390,7 +390,11 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
     else this.#sendPages([c], view.phase, view.players);
   }
 
-  #sendPages(conns: Iterable<Conn>, phase: SessionPhaseName, roster: ReadonlyArray<{ playerId: string; status: 'expected' | 'connected' | 'ready' | 'left'; displayName: string }>): void {
+  #sendPages(
+    conns: Iterable<Conn>,
+    phase: SessionPhaseName,
+    roster: ReadonlyArray<{ playerId: string; status: 'expected' | 'connected' | 'ready' | 'left'; displayName: string }>,
+  ): void {
     const targets = [...conns];
     if (targets.length === 0) return;
     const pages = encodeStatusPages(

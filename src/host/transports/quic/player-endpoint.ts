@@ -56,13 +56,22 @@ export function sessionPolicy(sessions: Pick<HostSessions, 'session'>): PolicyRe
     const player = view.players.find((p) => p.playerId === playerId);
     if (!player) return { policy: own, refuse: { reason: 'wrong_session', message: `player ${playerId} is not expected in session ${sessionId}` } };
     // a netcode seat has no certificate to match
-    if (!player.fingerprint) return { policy: own, refuse: { reason: 'wrong_session', message: `player ${playerId} of session ${sessionId} joins over netcode, not with a certificate` } };
+    if (!player.fingerprint)
+      return {
+        policy: own,
+        refuse: { reason: 'wrong_session', message: `player ${playerId} of session ${sessionId} joins over netcode, not with a certificate` },
+      };
     return { ...own, fingerprint: player.fingerprint };
   };
 }
 
 export function roster(players: readonly PlayerView[]) {
-  return players.map((p) => ({ playerId: p.playerId, displayName: p.displayName, connected: p.status === 'connected' || p.status === 'ready', ready: p.status === 'ready' }));
+  return players.map((p) => ({
+    playerId: p.playerId,
+    displayName: p.displayName,
+    connected: p.status === 'connected' || p.status === 'ready',
+    ready: p.status === 'ready',
+  }));
 }
 
 function phaseState(v: SessionView): 'waiting' | 'playing' | 'ended' {

@@ -127,7 +127,8 @@ export class QuicHostTransport extends TypedEmitter<HostTransportEvents> impleme
     // refused during the handshake: no session or player is known yet
     t.server.on('refused', (r) => {
       // a wrong ALPN is a misconfigured client or a port scan: the host logs warnings
-      if (r.reason === 'wrong_alpn') t.emit('event', { type: 'warning', error: transportError('wrong_alpn', r.message, { details: { remote: r.remote, offeredAlpn: r.offeredAlpn } }) });
+      if (r.reason === 'wrong_alpn')
+        t.emit('event', { type: 'warning', error: transportError('wrong_alpn', r.message, { details: { remote: r.remote, offeredAlpn: r.offeredAlpn } }) });
       else t.emit('event', { type: 'refused', reason: r.reason, message: r.message, ...(r.remote !== undefined ? { remote: r.remote } : {}) });
     });
     t.server.on('reloadError', (e) => ctx.logger.error({ code: e.code }, e.message));
@@ -194,7 +195,14 @@ export class QuicHostTransport extends TypedEmitter<HostTransportEvents> impleme
         let m = this.#bySession.get(pc.sessionId);
         if (!m) this.#bySession.set(pc.sessionId, (m = new Map()));
         m.set(pc.playerId, pc);
-        this.emit('event', { type: 'joined', sessionId: pc.sessionId, playerId: pc.playerId, connectionId: pc.connectionId, reconnect, remote: formatHostPort(pc.conn.remoteHost, pc.conn.remotePort) });
+        this.emit('event', {
+          type: 'joined',
+          sessionId: pc.sessionId,
+          playerId: pc.playerId,
+          connectionId: pc.connectionId,
+          reconnect,
+          remote: formatHostPort(pc.conn.remoteHost, pc.conn.remotePort),
+        });
       },
       refused: (r) => this.emit('event', { type: 'refused', ...r }),
       disconnected: (pc) => {
