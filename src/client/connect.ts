@@ -8,6 +8,7 @@ import { ALPN } from '../protocol/index.js';
 import type { PemSource } from '../transport/index.js';
 import { AuthClient, type AuthClientOptions } from './auth-client.js';
 import { dialQuic, localBind, parseAddress, type Address, type LocalBind } from './link.js';
+import { withConnectRetry, type ConnectRetryInfo, type ConnectRetryPolicy } from './retry.js';
 import { resolveTrust, type ClientTrust } from './trust.js';
 
 /**
@@ -17,6 +18,8 @@ import { resolveTrust, type ClientTrust } from './trust.js';
  */
 export const AUTH_IDLE_TIMEOUT_MS = 10_000;
 export const AUTH_KEEP_ALIVE_MS = 2_500;
+/** Default budget of `connectToAuth`, retries included. */
+export const AUTH_CONNECT_TIMEOUT_MS = 30_000;
 
 export interface ConnectOptions<Ext = unknown> extends AuthClientOptions<Ext>, LocalBind {
   /** the Auth server, `host:port` or `{ host, port }` */
@@ -27,8 +30,16 @@ export interface ConnectOptions<Ext = unknown> extends AuthClientOptions<Ext>, L
   identity: { cert: PemSource; key: PemSource };
   /** what to trust: the Master certificate the build ships, a trust folder, or a verifier */
   trust: ClientTrust;
-  /** connect + confirm budget, default 10 s */
+  /**
+   * The whole connect (handshake, confirmation, hello), retries included; default 30 s. A busy
+   * server's transient failures (timeouts, `too_many_connections`, `server_full`, `deadline`) are
+   * retried with jittered back-off within it; refusals (certificate, version) are not.
+   */
   connectTimeoutMs?: number;
+  /** the retry policy (retry.ts; one attempt takes at most 10 s by default), or `false` for one attempt */
+  connectRetry?: false | Partial<ConnectRetryPolicy>;
+  /** called before each retry: the server is busy and the client tries again after `delayMs` */
+  onConnectRetry?: (info: ConnectRetryInfo) => void;
   /**
    * QUIC idle timeout: how long a silent Auth server goes unnoticed before the client closes with
    * `auth_lost`. Default 10 s (AUTH_IDLE_TIMEOUT_MS).
@@ -48,22 +59,28 @@ export interface ConnectOptions<Ext = unknown> extends AuthClientOptions<Ext>, L
 export async function connectToAuth<Ext = unknown>(opts: ConnectOptions<Ext>): Promise<AuthClient<Ext>> {
   const address = parseAddress(opts.address);
   const verifier = await resolveTrust(opts.trust);
-  const link = await dialQuic({
-    address,
-    alpn: ALPN.auth,
-    serverName: opts.serverName ?? address.host,
-    cert: opts.identity.cert,
-    key: opts.identity.key,
-    verifier,
-    serverPolicy: { kind: 'auth-server' },
-    ...(opts.connectTimeoutMs === undefined ? {} : { timeoutMs: opts.connectTimeoutMs }),
-    ...authLiveness(opts),
-    ...localBind(opts),
-  });
-  return AuthClient.open<Ext>(
-    link.stream,
-    { ...opts, hostTrust: { verifier }, ...(opts.localHost === undefined || opts.hostLocalHost !== undefined ? {} : { hostLocalHost: opts.localHost }) },
-    link.close,
+  // Nothing is lost before the login, so even a connection closed during the hello is tried again.
+  return withConnectRetry(
+    { budgetMs: opts.connectTimeoutMs ?? AUTH_CONNECT_TIMEOUT_MS, retry: opts.connectRetry, onRetry: opts.onConnectRetry, closedIsTransient: true },
+    async (timeoutMs) => {
+      const link = await dialQuic({
+        address,
+        alpn: ALPN.auth,
+        serverName: opts.serverName ?? address.host,
+        cert: opts.identity.cert,
+        key: opts.identity.key,
+        verifier,
+        serverPolicy: { kind: 'auth-server' },
+        timeoutMs,
+        ...authLiveness(opts),
+        ...localBind(opts),
+      });
+      return AuthClient.open<Ext>(
+        link.stream,
+        { ...opts, hostTrust: { verifier }, ...(opts.localHost === undefined || opts.hostLocalHost !== undefined ? {} : { hostLocalHost: opts.localHost }) },
+        link.close,
+      );
+    },
   );
 }
 

@@ -14,7 +14,8 @@
  */
 export { IyesmpError, isIyesmpError } from '../errors.js';
 export { CLIENT_ERRORS, type ClientErrorCode } from './errors.js';
-export { AUTH_IDLE_TIMEOUT_MS, AUTH_KEEP_ALIVE_MS, connectToAuth, type ConnectOptions } from './connect.js';
+export { AUTH_CONNECT_TIMEOUT_MS, AUTH_IDLE_TIMEOUT_MS, AUTH_KEEP_ALIVE_MS, connectToAuth, type ConnectOptions } from './connect.js';
+export { DEFAULT_CONNECT_RETRY, type ConnectRetryInfo, type ConnectRetryPolicy } from './retry.js';
 export { joinHost, type JoinHostOptions } from './join-host.js';
 export {
   AuthClient,

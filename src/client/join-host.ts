@@ -8,14 +8,25 @@ import { GameSession, type GameSessionOptions } from './game-session.js';
 import type { HostTicket } from './handoff.js';
 import { dialQuic, localBind, type LocalBind } from './link.js';
 import { joinNetcodeHost, type NetcodeJoinOptions } from './netcode-host.js';
+import { withConnectRetry, type ConnectRetryInfo, type ConnectRetryPolicy } from './retry.js';
 import { resolveTrust, type ClientTrust } from './trust.js';
 import { clientError } from './errors.js';
+
+/** Default budget of a QUIC `joinHost`, retries included. */
+const HOST_CONNECT_TIMEOUT_MS = 30_000;
 
 export interface JoinHostOptions<Ext = unknown> extends GameSessionOptions<Ext>, LocalBind {
   /** what the host's certificate must chain to; required for QUIC hosts, unused for netcode */
   trust?: ClientTrust;
-  /** QUIC: connect + confirm; netcode: handshake + first roster (default 15 s) */
+  /**
+   * QUIC: connect + confirm + hello, retries of a busy host's transient failures included (default
+   * 30 s); netcode: handshake + first roster (default 15 s)
+   */
   connectTimeoutMs?: number;
+  /** QUIC: the retry policy (retry.ts), or `false` for one attempt */
+  connectRetry?: false | Partial<ConnectRetryPolicy>;
+  /** QUIC: called before each retry */
+  onConnectRetry?: (info: ConnectRetryInfo) => void;
   /** QUIC idle timeout (default 30 s): how long a silent host goes unnoticed before `host_lost` */
   idleTimeoutMs?: number;
   /** QUIC PING interval keeping a quiet connection open (default a third of idleTimeoutMs; 0 disables) */
@@ -49,18 +60,24 @@ export async function joinHost<Ext = unknown>(ticket: HostTicket<Ext>, opts: Joi
     throw clientError('no_trust', 'joinHost needs `trust` (the PKI Master certificate) to check a QUIC game host');
   }
   const verifier = await resolveTrust(opts.trust);
-  const link = await dialQuic({
-    address: { host: ticket.host.host, port: ticket.host.port },
-    alpn: ALPN.host,
-    serverName: ticket.host.tlsName,
-    cert: ticket.credentials!.certPem,
-    key: ticket.credentials!.keyPem,
-    verifier,
-    serverPolicy: { kind: 'host' },
-    ...(opts.connectTimeoutMs === undefined ? {} : { timeoutMs: opts.connectTimeoutMs }),
-    ...(opts.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: opts.idleTimeoutMs }),
-    ...(opts.keepAliveMs === undefined ? {} : { keepAliveMs: opts.keepAliveMs }),
-    ...localBind(opts),
-  });
-  return GameSession.open<Ext>(link.stream, { sessionId: ticket.sessionId, playerId: ticket.playerId }, opts, link.close);
+  // A connection the host closed during the hello is not retried: that may be the seat's own doing.
+  return withConnectRetry(
+    { budgetMs: opts.connectTimeoutMs ?? HOST_CONNECT_TIMEOUT_MS, retry: opts.connectRetry, onRetry: opts.onConnectRetry, closedIsTransient: false },
+    async (timeoutMs) => {
+      const link = await dialQuic({
+        address: { host: ticket.host.host, port: ticket.host.port },
+        alpn: ALPN.host,
+        serverName: ticket.host.tlsName,
+        cert: ticket.credentials!.certPem,
+        key: ticket.credentials!.keyPem,
+        verifier,
+        serverPolicy: { kind: 'host' },
+        timeoutMs,
+        ...(opts.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: opts.idleTimeoutMs }),
+        ...(opts.keepAliveMs === undefined ? {} : { keepAliveMs: opts.keepAliveMs }),
+        ...localBind(opts),
+      });
+      return GameSession.open<Ext>(link.stream, { sessionId: ticket.sessionId, playerId: ticket.playerId }, opts, link.close);
+    },
+  );
 }
