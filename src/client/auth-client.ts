@@ -151,6 +151,12 @@ export interface FollowOptions<Ext = unknown> {
   onStatus?: (s: MatchmakingStatus) => void;
   /** after confirming, report `waiting` at this interval until the session is ready; default 5 s */
   waitingNoticeMs?: number;
+  /**
+   * How long to wait for a ticket. Once the server says it is looking for a game host for our
+   * match (`session.waiting` with its give-up time), the wait lasts at least until then plus a
+   * host's acknowledgement, so a player learns the server's verdict (`no_host_available`) rather
+   * than a bare `timeout`.
+   */
   timeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -399,9 +405,12 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       notice = setInterval(() => status({ phase: 'waiting', matchId, waitedMs: Date.now() - since }), o.waitingNoticeMs ?? 5_000);
       notice.unref?.();
     };
+    // our own deadline, moved past the server's promise by its `session.waiting` notices
+    const limit = o.timeoutMs === undefined ? undefined : new ExtendableDeadline(o.timeoutMs, 'waiting for the game session');
     const onWaiting = (w: SessionWaiting): void => {
       if (w.matchId === undefined || !matches.has(w.matchId)) return;
       serverTold.add(w.matchId);
+      if (w.giveUpAt !== undefined) limit?.extendTo(Date.now() + Math.max(0, w.giveUpAt - w.since) + CLAIM_MARGIN_MS);
       clearInterval(notice);
       status({
         phase: 'waiting',
@@ -464,10 +473,10 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     this.on('matchDequeued', onDequeued);
     this.on('sessionWaiting', onWaiting);
     try {
+      const signals = [o.signal, limit?.signal].filter((x): x is AbortSignal => x !== undefined);
       return await this.waitForHandoff({
         filter: (r) => r.lobbyId === undefined,
-        ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
-        ...(o.signal ? { signal: o.signal } : {}),
+        ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0]! : AbortSignal.any(signals) } : {}),
         failWith: () => failure,
         onClaim: (sessionId) => {
           clearInterval(notice);
@@ -479,8 +488,10 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       if (!this.#closed && failure === undefined) {
         await this.cancelQueue(queued.ticketId).catch(() => undefined);
       }
-      throw err;
+      // our deadline aborted the wait: say so, not "aborted"
+      throw limit?.error ?? err;
     } finally {
+      limit?.stop();
       clearInterval(notice);
       this.off('matchFound', onFound);
       this.off('matchCancelled', onCancelled);
@@ -830,6 +841,46 @@ function legacyJoinCode(ext: unknown): string | undefined {
 const CLAIM_MARGIN_MS = 30_000;
 /** The protocol's own limit on a claim request; our deadline (extended by session.waiting) normally ends it first. */
 const CLAIM_REQUEST_CAP_MS = 10 * 60_000;
+
+/**
+ * A timeout that can be pushed later: aborts `signal` when it passes, and `error` then says it was
+ * the timeout (not the caller's own signal).
+ */
+class ExtendableDeadline {
+  readonly #ac = new AbortController();
+  readonly #what: string;
+  readonly #start = Date.now();
+  #at: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  error: IyesmpError | undefined;
+
+  constructor(ms: number, what: string) {
+    this.#what = what;
+    this.#at = this.#start + ms;
+    this.#arm();
+  }
+  get signal(): AbortSignal {
+    return this.#ac.signal;
+  }
+  extendTo(at: number): void {
+    this.#at = Math.max(this.#at, at);
+  }
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+  #arm(): void {
+    const left = this.#at - Date.now();
+    if (left > 0) {
+      this.#timer = setTimeout(() => this.#arm(), left);
+      this.#timer.unref?.();
+      return;
+    }
+    this.error = clientError('timeout', `${this.#what}: no answer within ${Date.now() - this.#start} ms`, {
+      hint: 'the server found no game in time: queue again',
+    });
+    this.#ac.abort();
+  }
+}
 
 /** The server waited for a free game host and gave up. */
 function noHostAvailable(reason: string): IyesmpError {

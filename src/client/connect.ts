@@ -36,7 +36,7 @@ export interface ConnectOptions<Ext = unknown> extends AuthClientOptions<Ext>, L
    * retried with jittered back-off within it; refusals (certificate, version) are not.
    */
   connectTimeoutMs?: number;
-  /** the retry policy (retry.ts; one attempt takes at most 10 s by default), or `false` for one attempt */
+  /** the retry policy (retry.ts), or `false` for one attempt */
   connectRetry?: false | Partial<ConnectRetryPolicy>;
   /** called before each retry: the server is busy and the client tries again after `delayMs` */
   onConnectRetry?: (info: ConnectRetryInfo) => void;

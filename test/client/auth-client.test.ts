@@ -206,6 +206,36 @@ describe('matchmaking and hand-off', () => {
     await c.close();
   });
 
+  it('matchmaking outlasts the server\'s search for a host (session.waiting): "no host available", not a timeout', async () => {
+    const { client, server } = duplexPair();
+    const peer = new ScriptedPeer(authFamily, server, { welcome });
+    const c = await AuthClient.open(client, { gameVersion: '1.2.0' });
+    // our own deadline alone would pass in 300 ms
+    const done = c.matchmake({ mode: 'duel', timeoutMs: 300 });
+    await peer.respond((await peer.request('match.queue')).id, { ticketId: 'T7' });
+    await peer.notify('match.found', { matchId: 'M7', ticketId: 'T7', mode: 'duel', playerCount: 2, confirmBy: Date.now() + 10_000 });
+    await peer.respond((await peer.request('match.confirm')).id, {});
+    const since = Date.now();
+    await peer.notify('session.waiting', { matchId: 'M7', since, attempt: 0, giveUpAt: since + 600, reason: 'no game host is free' });
+    await new Promise((r) => setTimeout(r, 700));
+    await peer.notify('match.cancelled', { matchId: 'M7', reason: 'no host available', requeued: false });
+    expect((await rejection(done)).code).toBe('no_host_available');
+    await c.close();
+  });
+
+  it('matchmaking with no word from the server times out as `timeout` and leaves the queue', async () => {
+    const { client, server } = duplexPair();
+    const peer = new ScriptedPeer(authFamily, server, { welcome });
+    const c = await AuthClient.open(client, { gameVersion: '1.2.0' });
+    const done = c.matchmake({ mode: 'duel', timeoutMs: 300 });
+    await peer.respond((await peer.request('match.queue')).id, { ticketId: 'T6' });
+    const e = await rejection(done);
+    expect(e.code).toBe('timeout');
+    expect(e.message).toMatch(/^waiting for the game session: no answer within \d+ ms$/);
+    expect((await peer.request('match.cancel')).body).toEqual({ ticketId: 'T6' });
+    await c.close();
+  });
+
   it('a claim with no word from the server still times out', async () => {
     const { client, server } = duplexPair();
     const peer = new ScriptedPeer(authFamily, server, { welcome });

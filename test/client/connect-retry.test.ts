@@ -46,7 +46,20 @@ describe('connect retry policy', () => {
   });
 
   it('keeps every attempt and back-off inside the overall budget', () => {
-    const r = policy(1_000, 30_000, [1]);
+    // by default an attempt may take all that is left
+    const whole = policy(1_000, 30_000, [1]);
+    expect(whole.attemptTimeout(1_000)).toBe(30_000);
+    expect(whole.failed(transportError('timeout', 'x'), 11_000)).toEqual({ retry: true, delayMs: 250, attempt: 2 });
+    expect(whole.attemptTimeout(11_250)).toBe(19_750);
+    // with a cap per attempt
+    let i = 0;
+    const r = new ConnectRetry({
+      policy: { ...DEFAULT_CONNECT_RETRY, attemptTimeoutMs: 10_000 },
+      start: 1_000,
+      budgetMs: 30_000,
+      random: () => [1][i++ % 1]!,
+      closedIsTransient: true,
+    });
     expect(r.attemptTimeout(1_000)).toBe(10_000);
     // a timed-out attempt leaves 20 s: another full one
     expect(r.failed(transportError('timeout', 'x'), 11_000)).toEqual({ retry: true, delayMs: 250, attempt: 2 });

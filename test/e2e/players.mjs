@@ -4,8 +4,8 @@
  * and plays tic-tac-toe (first free cell) against test/e2e/ttt-game.mjs to its result. Several of
  * these processes share a load; one line per player says how it went:
  *
- *   {"ev":"player","name","ok":true,"sessionId","reason","outcome","loginMs","gameMs","endMs","phases"}
- *   {"ev":"player","name","ok":false,"stage","code","message","phases"}     (stage: connect|login|match|join|play)
+ *   {"ev":"player","name","ok":true,"sessionId","reason","outcome","loginMs","gameMs","endMs","phases","retries"}
+ *   {"ev":"player","name","ok":false,"stage","code","message","phases","retries"}     (stage: connect|login|match|join|play)
  *   {"ev":"done","players","ok","failed","stuck"}                             (stuck: still going at maxMs)
  *
  *   node test/e2e/players.mjs '{"auth":"127.0.0.1:port","ca","cert","key","count":40,"prefix":"p",
@@ -14,7 +14,7 @@
  * addressPrefix: player i connects (to Auth, then to its host) from `<prefix>.<i % 250 + 1>`, as a
  * crowd comes from many addresses; unset: the default source address for all.
  * loginMs: connect to logged in; gameMs: logged in to the game's first state (login to game);
- * endMs: logged in to the game's result. `rounds` > 1 makes each player play again after its game.
+ * endMs: logged in to the game's result; retries: the codes of the connect failures retried. `rounds` > 1 makes each player play again after its game.
  */
 import { connectToAuth } from '../../dist/client/index.js';
 
@@ -69,6 +69,7 @@ function play(game) {
 
 async function player(name, i, round) {
   const phases = [];
+  const retries = [];
   const at = { stage: 'connect', phases };
   pending.set(name, at);
   let client;
@@ -81,6 +82,8 @@ async function player(name, i, round) {
       trust: { caPem: cfg.ca },
       gameVersion: '1.0.0',
       connectTimeoutMs: 30_000,
+      // a busy server's refusals are retried: which, for the report
+      onConnectRetry: ({ error }) => retries.push(error.code),
       ...(cfg.addressPrefix ? { localHost: `${cfg.addressPrefix}.${(i % 250) + 1}` } : {}),
     });
     at.stage = 'login';
@@ -115,10 +118,11 @@ async function player(name, i, round) {
       gameMs: Math.round((await started) - t1),
       endMs: Math.round(t2 - t1),
       phases,
+      retries,
     });
   } catch (err) {
     failed++;
-    out('player', { name, round, ok: false, stage: at.stage, ...errInfo(err), phases });
+    out('player', { name, round, ok: false, stage: at.stage, ...errInfo(err), phases, retries });
   } finally {
     await client?.close().catch(() => undefined);
   }
