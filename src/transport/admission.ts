@@ -86,6 +86,16 @@ export class ConnectionAdmission {
     return OK;
   }
 
+  /**
+   * The server confirmed the connection: only now may its peer open a stream, so the first-stream
+   * deadline counts from here (a busy server's slow confirmation is not the peer's delay; the
+   * confirmation has its own timeout). A deadline already reported stays passed.
+   */
+  confirmed(id: string, now: number): void {
+    const e = this.#entries.get(id);
+    if (e?.awaiting === 'stream' && Number.isFinite(e.deadline)) e.deadline = now + this.limits.firstStreamMs;
+  }
+
   /** The connection reached `stage` (its first stream, its hello); later repeats are ignored. */
   reached(id: string, stage: Exclude<AdmissionStage, 'login'>, now: number): void {
     const e = this.#entries.get(id);

@@ -530,6 +530,8 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       this.live.add(pc);
       pc.once('close', () => this.live.delete(pc));
       await writeFrame(conn.newStream('uni').writable as unknown as WritableStream<Uint8Array>, ACCEPTED);
+      this.admission.confirmed(id, this.clock());
+      this.scheduleDeadlines();
       this.accepted++;
       this.emit('connection', pc);
     } catch {

@@ -48,6 +48,21 @@ describe('ConnectionAdmission', () => {
     expect(a.nextDeadline()).toBe(550);
   });
 
+  it('the first-stream deadline counts from the confirmation, and a passed one stays passed', () => {
+    const a = admission();
+    a.open('slow', { address: 'a', cert: 'c' }, 0);
+    a.open('late', { address: 'b', cert: 'c' }, 0);
+    // the server took 80 ms to confirm: the peer still gets the whole first-stream time
+    a.confirmed('slow', 80);
+    expect(a.expired(150).map((e) => e.id)).toEqual(['late']);
+    a.confirmed('late', 160);
+    expect(a.nextDeadline()).toBe(180);
+    a.reached('slow', 'stream', 170);
+    a.confirmed('slow', 175); // past the stage: nothing moves
+    expect(a.nextDeadline()).toBe(370);
+    expect(a.expired(1000)).toEqual([{ id: 'slow', stage: 'hello' }]);
+  });
+
   it('a trusted connection has no deadline and leaves the unauthenticated counts', () => {
     const a = admission();
     a.open('x', { address: 'a', cert: 'c' }, 0);
