@@ -30,7 +30,7 @@ describe('connect retry policy', () => {
     expect(isTransientConnectError(transportError('wrong_alpn', 'x'), { closedIsTransient: true })).toBe(false);
     expect(isTransientConnectError(clientError('version_too_old', 'x'), { closedIsTransient: true })).toBe(false);
     expect(isTransientConnectError(new Error('boom'), { closedIsTransient: true })).toBe(false);
-    const closed = clientError('closed', 'the login server refused the connection: stream failed: Peer closed with application code 6');
+    const closed = clientError.as('io', 'closed', 'the login server refused the connection: stream failed: Peer closed with application code 6');
     expect(isTransientConnectError(closed, { closedIsTransient: true })).toBe(true);
     expect(isTransientConnectError(closed, { closedIsTransient: false })).toBe(false);
   });
