@@ -15,6 +15,9 @@ import type Logger from '@matrixai/logger';
 import type { AddressAllowList } from './allow-list.js';
 import type { ProxyRouter } from './proxy-protocol.js';
 
+/** What a server socket asks of the kernel for datagrams not read yet (quic-go asks 7 MiB). */
+const RECV_BUFFER_BYTES = 8 * 1024 * 1024;
+
 export class FilteredQUICSocket extends QUICSocket {
   /** null: no filtering. Replaceable while running. */
   allowList: AddressAllowList | null;
@@ -42,6 +45,26 @@ export class FilteredQUICSocket extends QUICSocket {
       if (list !== null && !list.admit(from.address, from.port, payload.byteLength)) return;
       return inner(payload, from);
     };
+  }
+
+  /**
+   * Binds, then asks the kernel for a receive buffer large enough for a burst of datagrams while
+   * the event loop is busy: with the default (~208 KiB on Linux) a server's one socket overflows
+   * under a crowd of handshakes, and the datagrams it drops starve live connections into idle
+   * timeouts. Linux caps the size at net.core.rmem_max without an error; raise that sysctl on a
+   * busy server.
+   */
+  override async start(...params: Parameters<QUICSocket['start']>): Promise<void> {
+    await super.start(...params);
+    // macOS refuses (rather than caps) a size over kern.ipc.maxsockbuf: ask for less until it fits
+    for (let bytes = RECV_BUFFER_BYTES; bytes >= 1024 * 1024 && this.socket.getRecvBufferSize() < bytes; bytes /= 2) {
+      try {
+        this.socket.setRecvBufferSize(bytes);
+        return;
+      } catch {
+        // too large for this system
+      }
+    }
   }
 
   /** The proxy a peer's datagrams come through, or undefined when they come straight. */
