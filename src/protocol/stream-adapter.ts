@@ -237,7 +237,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
         if (this.session.state === 'closed') return;
       }
     } catch (err) {
-      reason = `stream failed: ${err instanceof Error ? err.message : String(err)}`;
+      reason = `stream failed: ${describeError(err)}`;
     }
     this.session.transportClosed(reason);
     this.pump();
@@ -256,7 +256,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
             this.queuedBytes -= chunk.byteLength;
           },
           (err: unknown) => {
-            this.session.transportClosed(`write failed: ${err instanceof Error ? err.message : String(err)}`);
+            this.session.transportClosed(`write failed: ${describeError(err)}`);
             this.pump();
           },
         );
@@ -488,4 +488,15 @@ export async function acceptBulkStream<E = unknown>(
     }
   }
   return { header, frames: frames() };
+}
+
+/**
+ * An error as words for a close reason. The QUIC library's errors can have an empty message (an
+ * idle timeout is only its class, ErrorQUICConnectionIdleTimeout): then the class name says it.
+ */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  if (err.message) return err.message;
+  const description = (err as { description?: unknown }).description;
+  return typeof description === 'string' && description ? `${err.name} (${description})` : err.name;
 }
