@@ -15,6 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ask, f1, hostsRegistered, makePki, mb, pct, sleep, startServer } from './servers.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const GAME_VERSION = '1.0.0';
@@ -25,16 +26,8 @@ const BASELINE_MS = Number(process.env.BENCH_BASELINE_MS ?? 10_000);
 // long enough to see both default deadlines pass: first stream (10 s) and login (30 s after the hello)
 const FLOOD_MS = Number(process.env.BENCH_FLOOD_MS ?? 36_000);
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const f1 = (x) => (x === undefined ? '-' : x.toFixed(1));
-const pct = (xs, p) => {
-  if (xs.length === 0) return undefined;
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-};
 const T0 = Date.now();
 const progress = (what) => process.stderr.write(`  [${f1((Date.now() - T0) / 1000)} s] ${what}\n`);
-const mb = (bytes) => `${f1(bytes / 1024 / 1024)} MB`;
 
 async function silentLogger() {
   const { default: pino } = await import('pino');
@@ -42,28 +35,6 @@ async function silentLogger() {
 }
 
 // ---------------------------------------------------------------- child processes
-
-/** The Auth server, with its default client connection limits; answers `stats`. */
-async function authChild(pkiDir) {
-  const { openPki } = await import('../dist/pki/index.js');
-  const { AuthServer } = await import('../dist/auth/server.js');
-  const pki = await openPki(pkiDir);
-  const auth = await AuthServer.start({
-    clients: { host: '127.0.0.1', port: 0 },
-    hosts: { host: '127.0.0.1', port: 0 },
-    cert: await pki.chainPem('auth'),
-    key: pki.path(pki.get('auth').keyFile),
-    verifier: await pki.verifier(),
-    minter: await pki.sessionMinter(),
-    gameVersion: GAME_VERSION,
-    logger: await silentLogger(),
-  });
-  process.on('message', (m) => {
-    if (m === 'stats') process.send({ rss: process.memoryUsage().rss, quic: auth.clientServer.stats(), hosts: auth.connectedHosts() });
-  });
-  process.on('disconnect', () => process.exit(0));
-  process.send({ clientPort: auth.clientPort, hostPort: auth.hostPort });
-}
 
 /** A Host server whose game ends (a draw) as soon as it begins. */
 async function hostChild(pkiDir, authHostPort) {
@@ -164,13 +135,6 @@ function spawnChild(args) {
   return { child, first };
 }
 
-function ask(child, what) {
-  return new Promise((resolve) => {
-    child.once('message', resolve);
-    child.send(what);
-  });
-}
-
 /** Canary pairs play back to back for `ms`; returns login and login-to-game-end times, and failures. */
 async function canary(connectOptions, ms) {
   const { connectToAuth } = await import('../dist/client/index.js');
@@ -210,7 +174,6 @@ async function canary(connectOptions, ms) {
 }
 
 async function main() {
-  const { initPki } = await import('../dist/pki/index.js');
   const dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-bench-flood-'));
   const children = [];
   const hardStop = setTimeout(
@@ -224,29 +187,19 @@ async function main() {
   hardStop.unref();
   try {
     const pkiDir = path.join(dir, 'pki');
-    const pki = await initPki({
-      dir: pkiDir,
-      allowUnencryptedCaKeys: true,
-      unencryptedSessionAuthKey: true,
-      authDnsNames: ['localhost'],
-      authIpAddresses: ['127.0.0.1'],
-      hosts: [{ name: 'host-1', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }],
-    });
-    const a = spawnChild(['auth', pkiDir]);
+    const pki = await makePki(pkiDir, ['host-1']);
+    // the Auth server of bench/servers.js, with its default client connection limits
+    const a = startServer(['auth', pkiDir]);
     children.push(a.child);
     const ports = await a.first;
     const h = spawnChild(['host', pkiDir, String(ports.hostPort)]);
     children.push(h.child);
     await h.first;
-    for (let i = 0; !(await ask(a.child, 'stats')).hosts.includes('host-1'); i++) {
-      if (i > 200) throw new Error('the host did not register');
-      await sleep(50);
-    }
-    const clientEntry = pki.list().find((e) => e.role === 'client');
+    await hostsRegistered(a.child, ['host-1']);
     const connectOptions = {
       address: `127.0.0.1:${ports.clientPort}`,
-      identity: { cert: pki.path(clientEntry.certFile), key: pki.path(clientEntry.keyFile) },
-      trust: { caPem: pki.path(pki.get('master').certFile) },
+      identity: pki.client,
+      trust: { caPem: pki.ca },
       gameVersion: GAME_VERSION,
       connectTimeoutMs: 10_000,
       requestTimeoutMs: 20_000,
@@ -326,8 +279,7 @@ async function main() {
 
 // dispatch last: the helpers above must be initialised first
 const role = process.argv[2];
-if (role === 'auth') await authChild(process.argv[3]);
-else if (role === 'host') await hostChild(process.argv[3], Number(process.argv[4]));
+if (role === 'host') await hostChild(process.argv[3], Number(process.argv[4]));
 else if (role === 'flood')
   await floodChild(process.argv[3], Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]), process.argv[7].split(','));
 else await main();

@@ -1,4 +1,4 @@
-// Shared by the load and fuzz benches (not a bench itself: bench/run.js runs *.bench.js only).
+// Shared by the load, fuzz and idle-flood benches (not a bench itself: bench/run.js runs *.bench.js only).
 // A dev PKI made with the library, and the Auth and Host servers each in a child process of this
 // file (`fork`), on loopback, playing test/e2e/ttt-game.mjs; the bench's clients are the e2e
 // scripts (test/e2e/players.mjs, fuzzer.mjs) as further child processes, so no load generator
