@@ -375,10 +375,9 @@ export class HandoffCore {
 
   /** The session store carried out the record with this ref. */
   recorded(ref: number, now: number): void {
-    const p = this.#awaiting(ref);
-    if (!p) return;
-    const w = p.wait!;
-    p.wait = undefined;
+    const taken = this.#take(ref);
+    if (!taken) return;
+    const { p, w } = taken;
     switch (w.step) {
       case 'create':
         p.state = 'claiming';
@@ -418,10 +417,9 @@ export class HandoffCore {
 
   /** The session store refused the record with this ref. */
   recordFailed(ref: number, err: ErrorInfo, now: number): void {
-    const p = this.#awaiting(ref);
-    if (!p) return;
-    const w = p.wait!;
-    p.wait = undefined;
+    const taken = this.#take(ref);
+    if (!taken) return;
+    const { p, w } = taken;
     switch (w.step) {
       case 'create':
         this.#pending.delete(p.sessionId);
@@ -452,9 +450,8 @@ export class HandoffCore {
 
   /** The host acknowledged `session.create` (ref of the create_on_host action). */
   hostAcked(ref: number, ep: HostEndpoint, now: number): void {
-    const p = this.#awaiting(ref);
-    if (!p || p.wait!.step !== 'host') return;
-    p.wait = undefined;
+    const p = this.#take(ref, 'host')?.p;
+    if (!p) return;
     const built = this.#wires(p, ep, now);
     if ('err' in built) {
       this.#log('warn', 'session creation on the host failed', { sessionId: p.sessionId, host: p.hostName, err: built.err });
@@ -481,9 +478,8 @@ export class HandoffCore {
 
   /** The host refused `session.create`, its control connection is gone, or the request timed out. */
   hostRefused(ref: number, err: ErrorInfo, now: number): void {
-    const p = this.#awaiting(ref);
-    if (!p || p.wait!.step !== 'host') return;
-    p.wait = undefined;
+    const p = this.#take(ref, 'host')?.p;
+    if (!p) return;
     this.#log('warn', 'session creation on the host failed', { sessionId: p.sessionId, host: p.hostName, err });
     this.#hostFailed(p, err, now);
   }
@@ -758,8 +754,15 @@ export class HandoffCore {
   // ---- output helpers ----------------------------------------------------------------------------
 
   /** The pending session waiting for `ref`, if any. */
-  #awaiting(ref: number): Pending | undefined {
-    for (const p of this.#pending.values()) if (p.wait?.ref === ref) return p;
+  /** The session waiting for the answer with this ref (at this step, if given), no longer waiting; undefined for a stale answer. */
+  #take(ref: number, step?: Wait['step']): { p: Pending; w: Wait } | undefined {
+    for (const p of this.#pending.values()) {
+      const w = p.wait;
+      if (w?.ref !== ref) continue;
+      if (step !== undefined && w.step !== step) return undefined;
+      p.wait = undefined;
+      return { p, w };
+    }
     return undefined;
   }
 
