@@ -18,12 +18,12 @@
  *
  * Build first (these tests run dist/): npx tsc -p tsconfig.json && npx vitest run test/e2e/attack.test.ts
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   addHost,
-  assertBuilt,
   authConfigVariant,
   makeDeployment,
+  e2eLifecycle,
   Procs,
   rssOf,
   startAuth,
@@ -52,8 +52,7 @@ let host2: ExtraHost;
 let floodToml: string;
 let procs: Procs;
 
-beforeAll(async () => {
-  assertBuilt();
+e2eLifecycle(async () => {
   d = await makeDeployment({
     // the waiting players of the load test outlast a few full rounds of games
     auth: [['sessions', 'claim_timeout_seconds', 60]],
@@ -68,21 +67,8 @@ beforeAll(async () => {
   ]);
   host2 = await addHost(d, 'host-2');
   procs = new Procs(d.dir);
-}, 120_000);
-
-beforeEach((ctx) => {
-  procs.reset();
-  onTestFailed(() => console.error(`children of "${ctx.task.name}":\n${procs.report(40)}`));
+  return { d, procs };
 });
-
-afterEach(async () => {
-  await procs.killAll();
-}, 30_000);
-
-afterAll(async () => {
-  await procs?.killAll();
-  await d?.cleanup();
-}, 30_000);
 
 const client = () => ({ auth: `127.0.0.1:${d.clientsPort}`, ca: d.ca, cert: d.client.cert, key: d.client.key });
 const ended = (p: Proc) => p.find('end').length > 0 || p.find('game-error').length > 0 || !p.running;

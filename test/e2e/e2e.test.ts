@@ -14,12 +14,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  assertBuilt,
   iyesmp,
   quicProbe,
   makeDeployment,
+  e2eLifecycle,
   Procs,
   startAuth,
   startBot,
@@ -36,26 +36,11 @@ const T = 240_000;
 let d: Deployment;
 let procs: Procs;
 
-beforeAll(async () => {
-  assertBuilt();
+e2eLifecycle(async () => {
   d = await makeDeployment();
   procs = new Procs(d.dir);
-}, 120_000);
-
-beforeEach((ctx) => {
-  procs.reset();
-  // on failure, show what the children were saying (their logs outlive the kill below)
-  onTestFailed(() => console.error(`children of "${ctx.task.name}":\n${procs.report(40)}`));
+  return { d, procs };
 });
-
-afterEach(async () => {
-  await procs.killAll();
-}, 30_000);
-
-afterAll(async () => {
-  await procs?.killAll();
-  await d?.cleanup();
-}, 30_000);
 
 /** Auth and host processes up, the host registered with auth. */
 async function servers(): Promise<{ auth: Proc; host: Proc }> {

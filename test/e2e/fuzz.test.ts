@@ -9,11 +9,11 @@
  * IYESMP_FUZZ_FRAMES frames per port (CI default 300); bench/fuzz.bench.js runs ~50,000 per port.
  * Build first (these tests run dist/): npx tsc -p tsconfig.json && npx vitest run test/e2e/fuzz.test.ts
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   addHost,
-  assertBuilt,
   makeDeployment,
+  e2eLifecycle,
   Procs,
   rssOf,
   startAuth,
@@ -33,26 +33,12 @@ let d: Deployment;
 let host2: ExtraHost;
 let procs: Procs;
 
-beforeAll(async () => {
-  assertBuilt();
+e2eLifecycle(async () => {
   d = await makeDeployment();
   host2 = await addHost(d, 'host-2');
   procs = new Procs(d.dir);
-}, 120_000);
-
-beforeEach((ctx) => {
-  procs.reset();
-  onTestFailed(() => console.error(`children of "${ctx.task.name}":\n${procs.report(40)}`));
+  return { d, procs };
 });
-
-afterEach(async () => {
-  await procs.killAll();
-}, 30_000);
-
-afterAll(async () => {
-  await procs?.killAll();
-  await d?.cleanup();
-}, 30_000);
 
 const ended = (p: Proc) => p.find('end').length > 0 || p.find('game-error').length > 0 || !p.running;
 /** pino levels: 50 error, 60 fatal */

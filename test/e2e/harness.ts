@@ -12,6 +12,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, beforeEach, onTestFailed } from 'vitest';
 
 const run = promisify(execFile);
 export const root = path.resolve(import.meta.dirname, '../..');
@@ -387,4 +388,29 @@ export async function quicProbe(fromHost: string, toPort: number, waitMs: number
 
 function randomFill(b: Buffer, at: number, n: number): void {
   for (let i = 0; i < n; i++) b[at + i] = Math.floor(Math.random() * 256);
+}
+
+/**
+ * The life of an e2e file: `setup` (after the build check) makes the deployment and its Procs once;
+ * before each test the Procs forget the last test's children, on failure the children's logs are
+ * printed (they outlive the kill), after each test every child is killed, at the end the deployment
+ * is removed. Call at the file's top level.
+ */
+export function e2eLifecycle(setup: () => Promise<{ d: Deployment; procs: Procs }>): void {
+  let made: { d: Deployment; procs: Procs } | undefined;
+  beforeAll(async () => {
+    assertBuilt();
+    made = await setup();
+  }, 120_000);
+  beforeEach((ctx) => {
+    made?.procs.reset();
+    onTestFailed(() => console.error(`children of "${ctx.task.name}":\n${made?.procs.report(40)}`));
+  });
+  afterEach(async () => {
+    await made?.procs.killAll();
+  }, 30_000);
+  afterAll(async () => {
+    await made?.procs.killAll();
+    await made?.d.cleanup();
+  }, 30_000);
 }
