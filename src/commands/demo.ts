@@ -24,6 +24,7 @@ interface DemoFlags {
   authPort?: string;
   authHostsPort?: string;
   hostPort?: string;
+  game?: string;
 }
 
 export interface DemoContext {
@@ -45,7 +46,7 @@ export interface DemoStep {
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('run a complete local deployment: dev PKI, an Auth and a Host server, two bots playing tic-tac-toe')
+    .description('run a complete local deployment: dev PKI, an Auth and a Host server, two bots playing tic-tac-toe (or chess)')
     .option('--dev-dir <path>', `folder to (re)create (default ./${DEV_DIR})`)
     .addOption(algorithmOption().default('p256'))
     .option('--hosts <n>', 'number of host certs and configs (the demo runs the first)', '1')
@@ -54,11 +55,12 @@ export function register(program: Command): void {
     .option('--auth-port <port>', 'UDP port for players to reach the Auth server (default: a free one)')
     .option('--auth-hosts-port <port>', 'UDP port for Host servers to reach the Auth server (default: a free one)')
     .option('--host-port <port>', 'UDP port of the Host server (default: a free one)')
+    .option('--game <name>', "the example game the bots play: tictactoe or chess (fool's mate)", 'tictactoe')
     .addHelpText(
       'after',
       `
 Steps: create the dev folder (PKI with unencrypted keys, netcode key, Auth/Host configs), start
-\`iyesmp serve auth\` and \`iyesmp serve host --game <tic-tac-toe>\` on loopback, then two bot
+\`iyesmp serve auth\` and \`iyesmp serve host --game <the example game>\` on loopback, then two bot
 players log in, are matched, take their hand-offs (session certificates), join the host, ready up
 and play to a result the Auth server records. The story goes to stderr, a summary to stdout
 (--json: one document with the players, the session, the game, and the milliseconds of each
@@ -70,6 +72,7 @@ touched). The CA keys are unencrypted: never use this PKI outside your machine.
 Examples:
   $ iyesmp demo
   $ iyesmp demo --json 2>/dev/null | jq .data.timings
+  $ iyesmp demo --game chess
   $ iyesmp demo --keep-running --auth-port 7350
   $ iyesmp demo --setup-only --hosts 2 --dev-dir /tmp/iyesmp-dev --algorithm ed25519`,
     )
@@ -93,6 +96,9 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
     ...(opts.authHostsPort ? { authHosts: parsePort(opts.authHostsPort, '--auth-hosts-port') } : {}),
     ...(opts.hostPort ? { host: parsePort(opts.hostPort, '--host-port') } : {}),
   };
+  const { DEMO_GAMES } = await import('../demo/example-game.js');
+  const game = DEMO_GAMES.find((g) => g === (opts.game ?? 'tictactoe'));
+  if (!game) throw cliError('bad_flag', `--game: expected one of ${DEMO_GAMES.join(', ')}; got ${JSON.stringify(opts.game)}`);
   if (opts.setupOnly && opts.keepRunning) throw cliError('conflicting_flags', '--setup-only starts nothing, so --keep-running has nothing to keep');
   const ctx: DemoContext = {
     out,
@@ -137,7 +143,7 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
 
   out.note('• run the deployment: Auth server, Host server, two bot players');
   const { runDeployment } = await import('../demo/deployment.js');
-  const run = await runDeployment({ out, story, devDir, pkiDir: ctx.pkiDir, entries: ctx.entries, ports, keepRunning: Boolean(opts.keepRunning) });
+  const run = await runDeployment({ out, story, devDir, pkiDir: ctx.pkiDir, entries: ctx.entries, ports, keepRunning: Boolean(opts.keepRunning), game });
   const timings = { setup: setupMs, ...run.timings, total: Math.round(story.now()) };
   const data = { ...setup, ...run, timings };
   out.result('demo', data, () => {
@@ -162,7 +168,7 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
       ...nextSteps([
         ['iyesmp demo --keep-running', 'the same, then play on the servers yourself'],
         [`iyesmp serve auth --config ${rel(auth.config)}`, 'run a server yourself (docs/servers.md)'],
-        ['docs/client.md, examples/tictactoe', 'build a game on it'],
+        ['docs/client.md, examples/tictactoe, examples/chess', 'build a game on it'],
       ]),
     ].join('\n');
   });

@@ -5,7 +5,7 @@ import type { Output } from '../cli/output.js';
 import { demoError } from './errors.js';
 import { formatHostPort } from '../net/address.js';
 import type { ManifestEntry } from '../pki/types.js';
-import { loadTicTacToe, PACKAGE_ROOT, type TicTacToe, type TicTacToeExt, type TicTacToeState } from './example-game.js';
+import { type DemoGame, type DemoGameName, type DemoMove, loadDemoGame, PACKAGE_ROOT } from './example-game.js';
 import { freeUdpPorts } from './ports.js';
 import { ServerProcess, type LogLine } from './server-process.js';
 import { Story } from './story.js';
@@ -25,6 +25,8 @@ export interface DeploymentInput {
   /** ports to use; unset ones are picked free on loopback */
   ports: { auth?: number; authHosts?: number; host?: number };
   keepRunning: boolean;
+  /** the example game the bots play (default tictactoe) */
+  game?: DemoGameName;
 }
 
 /** What the demo reports (the `data` of `iyesmp demo --json`, next to the PKI fields). */
@@ -33,9 +35,11 @@ export interface DeploymentReport {
     auth: { pid: number | undefined; address: string; hostsAddress: string; config: string; log: string; exitCode?: number | null };
     host: { name: string; pid: number | undefined; address: string; config: string; game: string; log: string; exitCode?: number | null };
   };
+  /** `mark`: the player's side, "X"/"O" in tic-tac-toe, "w"/"b" in chess */
   players: { name: string; accountId: string; seat: string; mark: string | undefined; outcome: string | undefined; certFingerprint: string }[];
   session: { id: string; host: string; hostAddress: string; transport: string };
-  game: { reason: string; result: string; board: (string | null)[]; moves: { cell: number; by: string }[] };
+  /** tic-tac-toe: `board` holds the nine cells and moves are `{ cell, by }`; chess: `board` is the final FEN and moves are `{ san, by }` */
+  game: { name: DemoGameName; reason: string; result: string; board: (string | null)[] | string; moves: DemoMove['record'][] };
   recorded: { byAuth: boolean; sessionId: string; players: number };
   /** milliseconds per phase, in order; see README */
   timings: Record<Phase, number>;
@@ -46,10 +50,10 @@ export type Phase = 'servers' | 'login' | 'match' | 'handoff' | 'connect' | 'rea
 
 interface Bot {
   name: string;
-  client: AuthClient<TicTacToeExt>;
+  client: AuthClient<unknown>;
   accountId?: string;
-  ticket?: HostTicket<TicTacToeExt>;
-  game?: GameSession<TicTacToeExt>;
+  ticket?: HostTicket<unknown>;
+  game?: GameSession<unknown>;
 }
 
 /**
@@ -61,7 +65,7 @@ interface Bot {
  */
 export async function runDeployment(input: DeploymentInput): Promise<DeploymentReport> {
   const { story, out } = input;
-  const ttt = await loadTicTacToe();
+  const ttt: DemoGame = await loadDemoGame(input.game ?? 'tictactoe');
   const servers: ServerProcess[] = [];
   const bots: Bot[] = [];
   const marks = new Map<string, number>();
@@ -130,12 +134,12 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
 
     for (const name of BOT_NAMES) {
       const client = await play(
-        connectToAuth<TicTacToeExt>({
+        connectToAuth<unknown>({
           address: formatHostPort(LOOPBACK, ports.auth),
           identity: { cert: path.join(input.pkiDir, clientEntry.certFile), key: path.join(input.pkiDir, clientEntry.keyFile) },
           trust: { caPem: path.join(input.pkiDir, master.certFile) },
           gameVersion: ttt.GAME_VERSION,
-          extSchema: ttt.TicTacToeExt,
+          extSchema: ttt.extSchema,
           connectTimeoutMs: LIMIT.login,
         }),
       );
@@ -200,25 +204,20 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     );
     phase('connect');
 
-    const moves: { cell: number; by: string }[] = [];
-    let lastState: TicTacToeState | undefined;
+    const moves: DemoMove['record'][] = [];
     const nameOf = (seat: string) => bots.find((b) => b.ticket?.playerId === seat)?.name ?? seat;
     const began = new Promise<string[]>((resolve) => bots[0]!.game!.once('begin', (b) => resolve(b.order)));
     const games = bots.map((b, i) =>
-      ttt.playTicTacToe(b.game!, (state, mark) => ttt.chooseMove(state, mark)!, {
-        ready: false,
-        // one player tells the moves (both see the same states)
-        onState:
-          i === 0
-            ? (_state, msg) => {
-                lastState = msg;
-                if (!msg.last) return;
-                moves.push(msg.last);
-                const mark = msg.marks[msg.last.by] ?? '?';
-                story.tell(nameOf(msg.last.by), `plays ${mark} on cell ${msg.last.cell}   ${compactBoard(msg.board)}`);
-              }
-            : undefined,
-      }),
+      // one player tells the moves (both see the same states)
+      ttt.play(
+        b.game!,
+        i === 0
+          ? (m) => {
+              moves.push(m.record);
+              story.tell(nameOf(m.by), `plays ${m.text}   ${m.board}`);
+            }
+          : undefined,
+      ),
     );
     for (const g of games) g.catch(() => undefined);
     await play(
@@ -230,14 +229,13 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
       ),
     );
     const order = (await play(began)).map(nameOf);
-    story.tell('game', `begins: ${order[0]} plays X and moves first, ${order[1]} plays O`);
+    story.tell('game', `begins: ${ttt.begins(order)}`);
     phase('ready');
 
     const ends = await play(withTimeout(Promise.all(games), LIMIT.game, 'the game did not finish'));
     const end = ends[0]!;
-    const final = end.ext?.t === 'state' ? end.ext : lastState;
-    const finalBoard = final?.board ?? [];
-    if (final) story.block(ttt.renderBoard(final.board));
+    const final = ttt.final(end);
+    if (final) story.block(final.block);
     const winner = end.results.find((r) => r.outcome === 'win');
     const result = winner ? `${nameOf(winner.playerId)} wins` : end.results.every((r) => r.outcome === 'draw') ? 'draw' : end.reason;
     story.tell('game', `over (${end.reason}): ${result}`);
@@ -273,7 +271,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
       },
       players: bots.map((b) => {
         const r = end.results.find((x) => x.playerId === b.ticket?.playerId);
-        const mark = final?.marks[b.ticket!.playerId];
+        const mark = final?.sides[b.ticket!.playerId];
         return { name: b.name, accountId: b.accountId!, seat: b.ticket!.playerId, mark, outcome: r?.outcome, certFingerprint: fpOf(b) };
       }),
       session: {
@@ -282,7 +280,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
         hostAddress: formatHostPort(tickets[0]!.host.host, tickets[0]!.host.port),
         transport: tickets[0]!.transport,
       },
-      game: { reason: end.reason, result, board: finalBoard, moves },
+      game: { name: ttt.name, reason: end.reason, result, board: final?.board ?? [], moves },
       recorded: { byAuth: true, sessionId, players: Number(recorded.players ?? end.results.length) },
       timings: {} as Record<Phase, number>,
       keptRunning: input.keepRunning,
@@ -432,17 +430,6 @@ export function displayPath(p: string): string {
   return r === '' ? '.' : r.startsWith('..') || path.isAbsolute(r) ? p : r;
 }
 
-/** The board on one line, rows apart: `X . O | . X . | . . O` */
-function compactBoard(board: readonly (string | null)[]): string {
-  const rows = [0, 3, 6].map((i) =>
-    board
-      .slice(i, i + 3)
-      .map((c) => c ?? '.')
-      .join(' '),
-  );
-  return rows.join(' | ');
-}
-
 function short(fp: string): string {
   const hex = fp.replace(/[^0-9a-f]/gi, '').toLowerCase();
   return hex.length > 16 ? `${hex.slice(0, 16)}…` : hex;
@@ -455,7 +442,7 @@ function keepRunningNotice(
   input: DeploymentInput,
   client: ManifestEntry,
   master: ManifestEntry,
-  ttt: TicTacToe,
+  ttt: DemoGame,
 ): void {
   out.note(
     [
