@@ -27,7 +27,6 @@ export const HOST_ERRORS = {
   wrong_fingerprint: 'refused',
   wrong_phase: 'refused',
   // the server and its transports
-  netcode_bytes_only: 'usage',
   not_supported: 'usage',
   shutting_down: 'io',
   transport_unavailable: 'refused',

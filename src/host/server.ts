@@ -183,7 +183,15 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
     s.#attach(s.quic);
     if (opts.netcode) {
       try {
-        s.netcode = await NetcodeHostTransport.listen({ ...opts.netcode, sessions: s.domain.sessions, nowMs: s.clock });
+        const q = s.#quicContext();
+        // the same game answers and end notice as QUIC: a game runs unchanged on either transport
+        s.netcode = await NetcodeHostTransport.listen({
+          ...opts.netcode,
+          sessions: s.domain.sessions,
+          nowMs: s.clock,
+          action: q.action,
+          endNotice: q.endNotice,
+        });
       } catch (err) {
         await s.quic.close({ graceMs: 0 });
         throw err;

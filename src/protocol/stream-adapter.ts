@@ -395,8 +395,11 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   }
 }
 
-/** Turns a handler's exception into an error reply: IyesmpError codes pass, anything else is `internal`. */
-function refusal(err: unknown): { code: string; message: string } {
+/**
+ * Turns a handler's exception into an error reply: IyesmpError codes pass, anything else is
+ * `internal` (the peer learns that it failed, not why). Other transports answer with it too.
+ */
+export function refusal(err: unknown): { code: string; message: string } {
   if (likeIyesmpError(err) && ERROR_CODE_PATTERN.test(err.code) && err.kind !== 'internal') {
     return { code: err.code, message: err.message };
   }

@@ -181,16 +181,22 @@ describe('joinHost over netcode.io', () => {
     expect(h.table.session('S100')?.players.find((p) => p.playerId === 'ada')?.status).toBe('connected');
   });
 
-  it('refuses what netcode cannot carry, with the reason', { timeout: T }, async () => {
+  it('carries structured data and actions on the reliable channel; refuses what it cannot carry, with the reason', { timeout: T }, async () => {
     const h = await startHost();
     createSession(h, 'S2', ['ada']);
     const ada = await join(ticket(h, 'S2', 'ada'));
+    // this host was given no game to answer actions: the refusal comes back over the reliable channel
     const act = await failure(ada.action(new Uint8Array([1])));
     expect(act.code).toBe('not_supported');
-    expect(act.message).toMatch(/netcode\.io sessions have no host-judged actions/);
-    expect(() => ada.send(new Uint8Array([1]), { channel: 'chat' })).toThrow(expect.objectContaining({ code: 'netcode_bytes_only' }));
+    expect(act.message).toMatch(/this host takes no actions/);
+    // a channel, or data that is not bytes, goes reliably and arrives as sent
+    ada.send(new Uint8Array([1]), { channel: 'chat' });
+    ada.send({ not: 'bytes' } as unknown as Uint8Array);
+    await until(() => h.events.filter((e) => e.type === 'game_message').length === 2, 'the structured messages');
+    const structured = h.events.filter((e): e is Extract<NetcodeHostEvent, { type: 'game_message' }> => e.type === 'game_message');
+    expect(structured.map((e) => e.message)).toEqual([{ ext: new Uint8Array([1]), channel: 'chat' }, { ext: { not: 'bytes' } }]);
+    // plain bytes stay one datagram, within netcode's limit
     expect(() => ada.send(new Uint8Array(1200))).toThrow(expect.objectContaining({ code: 'message_too_large' }));
-    expect(() => ada.send({ not: 'bytes' } as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'netcode_bytes_only' }));
     // the largest payload goes through
     await repeatUntil(
       () => ada.send(new Uint8Array(1199).fill(5)),
