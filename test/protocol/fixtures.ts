@@ -255,7 +255,12 @@ export const samples: Record<string, FamilySamples> = {
       },
       'sessions.list': {
         request: [{}],
-        response: [{ sessions: [{ sessionId: 'ses-1', state: 'handed-off', host: 'host-eu-1', transport: 'quic', mode: 'duel', players: ['guest:1'], createdAt: 1 }], total: 1 }],
+        response: [
+          {
+            sessions: [{ sessionId: 'ses-1', state: 'handed-off', host: 'host-eu-1', transport: 'quic', mode: 'duel', players: ['guest:1'], createdAt: 1 }],
+            total: 1,
+          },
+        ],
       },
       'hosts.list': { request: [{}], response: [{ hosts: [adminHost] }] },
       'player.kick': { request: [{ playerId: 'guest:1', reason: 'abusive chat' }], response: [{ kicked: true }] },
@@ -264,7 +269,10 @@ export const samples: Record<string, FamilySamples> = {
         response: [{ playerId: 'guest:1', reason: 'cheating', expiresAt: null, kicked: true }],
       },
       'player.unban': { request: [{ playerId: 'guest:1' }], response: [{ lifted: 1 }] },
-      'host.drain': { request: [{ host: 'host-eu-1', reason: 'deploy', deadlineMs: 600_000 }], response: [{ host: 'host-eu-1', sessions: 2, deadline: 1_700_000_600_000 }] },
+      'host.drain': {
+        request: [{ host: 'host-eu-1', reason: 'deploy', deadlineMs: 600_000 }],
+        response: [{ host: 'host-eu-1', sessions: 2, deadline: 1_700_000_600_000 }],
+      },
       'results.list': {
         request: [{ limit: 10, since: 0 }],
         response: [{ results: [{ sessionId: 'ses-1', host: 'host-eu-1', mode: 'duel', endedAt: 5, reason: 'completed', players: ['guest:1'], results }] }],
