@@ -403,8 +403,12 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       }
       this.tick();
     }
-    const until = Date.now() + (this.options.drainDeliveryMs ?? 30_000);
-    while (!this.#drainStopped && this.domain.outbox.size > 0 && Date.now() < until) {
+    // results go out while an Auth server is connected; with none, a short wait for one to come back
+    // (a persistent outbox keeps them for the next start anyway)
+    const started = Date.now();
+    const until = started + (this.options.drainDeliveryMs ?? 30_000);
+    const waiting = () => this.connectedAuthServers().length > 0 || Date.now() < started + 5_000;
+    while (!this.#drainStopped && this.domain.outbox.size > 0 && Date.now() < until && waiting()) {
       await sleep();
       this.tick();
     }

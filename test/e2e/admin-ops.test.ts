@@ -115,6 +115,25 @@ describe('operations, separate processes', () => {
   );
 
   it(
+    'a second SIGTERM stops a draining host at once: its game is cancelled, the Auth server records that, exit 0',
+    async () => {
+      const { auth, host } = await authAndHost();
+      const a = startBot(procs, d, { name: 'bot-a', flow: 'matchmake', hold: true });
+      const b = startBot(procs, d, { name: 'bot-b', flow: 'matchmake', hold: true });
+      await waitLine(procs, a, 'ready');
+      await waitLine(procs, b, 'ready');
+      host.kill('SIGTERM');
+      await waitLine(procs, host, 'draining');
+      host.kill('SIGTERM');
+      expect(await host.exited).toBe(0);
+      expect(host.find('second signal: stopping now, cancelling the games still running')).toHaveLength(1);
+      const sessionId = a.find('ticket')[0]!.sessionId;
+      await waitLine(procs, auth, 'session results recorded', (l) => l.sessionId === sessionId && l.reason === 'cancelled');
+    },
+    T,
+  );
+
+  it(
     'iyesmp admin drain HOST through the Auth server: the idle host drains and exits 0, and the audit log names the admin',
     async () => {
       await authAndHost();
