@@ -152,6 +152,11 @@ describe('operations, separate processes', () => {
       });
       // the Host's own admin port drains it too (through its config)
       const { host } = { host: procs.all.find((p) => p.name === 'host')! };
+      const st = await adminJson(['admin', 'status', '-c', d.hostToml]);
+      expect(st).toMatchObject({ kind: 'host', node: 'host-1', sessions: 0, hosts: [{ name: 'host-1', draining: false }] });
+      const kick = await cliRun(['admin', 'kick', 'someone', '-c', d.hostToml, '--json']);
+      expect(kick.code).toBe(6);
+      expect(JSON.parse(kick.stdout).error.code).toBe('admin.not_served');
       const self = await adminJson(['admin', 'drain', '-c', d.hostToml]);
       expect(self.host).toBe('host-1');
       expect(await host.exited).toBe(0);
