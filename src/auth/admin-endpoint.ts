@@ -49,6 +49,8 @@ export interface AdminEndpointContext {
   readonly handoffs: { readonly pendingCount: number };
   readonly sessions: { readonly store: { liveByHost(host: string): Promise<SessionRecord[]> } };
   onlinePlayers(): AdminPlayerView[];
+  /** how many players are logged in (status is polled by `iyesmp top`: no list built for it) */
+  onlineCount(): number;
   /** ends a logged-in player's connection; false when it is not connected */
   kickPlayer(playerId: string, reason: string): boolean;
   ban(who: string, o: { reason: string; until?: number; by?: string }): Promise<Ban>;
@@ -140,7 +142,7 @@ export class AdminLink {
         version: s.options.gameVersion,
         time: now,
         startedAt: s.startedAt,
-        players: s.onlinePlayers().length,
+        players: s.onlineCount(),
         sessions: hosts.reduce((n, h) => n + h.reserved, 0),
         hosts: hosts.slice(0, 1000).map(hostInfo),
         queues: s.matchmaker.queues().slice(0, 1000),

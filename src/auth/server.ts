@@ -334,6 +334,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     return typeof r === 'number' && Number.isFinite(r) ? r : undefined;
   }
 
+  onlineCount(): number {
+    return this.#clients.size;
+  }
+
   /** Logged-in players, for the admin channel. */
   onlinePlayers(): AdminPlayerView[] {
     return [...this.#clients.values()].flatMap((l) =>
