@@ -183,8 +183,8 @@ export const samples: Record<string, FamilySamples> = {
       },
     },
     events: {
-      'host.heartbeat': [{ time: 1_700_000_000_000, load }],
-      'host.drain': [{ reason: 'maintenance at 03:00' }],
+      'host.heartbeat': [{ time: 1_700_000_000_000, load }, { time: 1_700_000_000_000, load, draining: true }],
+      'host.drain': [{ reason: 'maintenance at 03:00' }, { reason: 'deploy', deadlineMs: 600_000 }],
       'player.joined': [{ sessionId: 'ses-1', playerId: 'pl-1', at: 1_700_000_000_500 }],
       'player.left': [{ sessionId: 'ses-1', playerId: 'pl-1', at: 1_700_000_800_000, reason: 'disconnected' }],
       telemetry: [{ entries: [{ at: 1_700_000_000_000, name: 'tick_ms', value: 15.6, sessionId: 'ses-1', tags: { map: 'dust' } }] }],
