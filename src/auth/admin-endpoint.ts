@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { formatHostPort } from '../net/address.js';
-import { ProtocolConnection, adminFamily, type AdminFamily } from '../protocol/index.js';
+import { ADMIN_PROTOCOL_LIMITS, ProtocolConnection, adminFamily, type AdminFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream, ServerLimits } from '../transport/index.js';
 import type { Ban } from './accounts/index.js';
 import type { AuditActor, AuditStore } from './audit.js';
@@ -95,6 +95,7 @@ export class AdminLink {
     this.proto = ProtocolConnection.accept(adminFamily, stream, {
       gameVersion: server.options.gameVersion,
       maxIncomingInFlight: ADMIN_MAX_IN_FLIGHT,
+      limits: ADMIN_PROTOCOL_LIMITS,
       onHello: () => ({ kind: 'auth' as const, node: server.options.name, time: Date.now() }),
       onListenerError: (err) => this.log.error({ err: errInfo(err) }, 'admin handler failed'),
     });

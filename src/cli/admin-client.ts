@@ -108,7 +108,7 @@ export type AdminConnection = Awaited<ReturnType<typeof connectAdmin>>;
 /** Dials the admin port and says hello; the caller closes it. */
 export async function connectAdmin(flags: AdminFlags, tool: string) {
   const target = await resolveAdminTarget(flags);
-  const [{ connectQuic, ALPN }, { loadTrustBundle, createVerifier }, { ProtocolConnection, adminFamily }] = await Promise.all([
+  const [{ connectQuic, ALPN }, { loadTrustBundle, createVerifier }, { ProtocolConnection, adminFamily, ADMIN_PROTOCOL_LIMITS }] = await Promise.all([
     import('../transport/index.js'),
     import('../pki/index.js'),
     import('../protocol/index.js'),
@@ -134,7 +134,7 @@ export async function connectAdmin(flags: AdminFlags, tool: string) {
     ...(flags.serverName ? { serverName: flags.serverName } : {}),
     timeoutMs,
   });
-  const proto = ProtocolConnection.dial(adminFamily, conn.openStream(), { gameVersion: '0.0.0', hello: { tool } });
+  const proto = ProtocolConnection.dial(adminFamily, conn.openStream(), { gameVersion: '0.0.0', hello: { tool }, limits: ADMIN_PROTOCOL_LIMITS });
   try {
     const ready = await proto.ready;
     return {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { formatHostPort } from '../net/address.js';
-import { ProtocolConnection, adminFamily, type AdminFamily } from '../protocol/index.js';
+import { ADMIN_PROTOCOL_LIMITS, ProtocolConnection, adminFamily, type AdminFamily } from '../protocol/index.js';
 import type { PeerConnection, ServerLimits } from '../transport/index.js';
 import { hostError } from './errors.js';
 import type { SessionView } from './session.js';
@@ -61,6 +61,7 @@ export function acceptHostAdmin(ctx: HostAdminContext, conn: PeerConnection): vo
     proto = ProtocolConnection.accept(adminFamily, stream, {
       gameVersion: ctx.options.version,
       maxIncomingInFlight: 8,
+      limits: ADMIN_PROTOCOL_LIMITS,
       onHello: () => ({ kind: 'host' as const, node: ctx.options.name, time: Date.now() }),
       onListenerError: (err) => log.error({ message: (err as Error)?.message ?? String(err) }, 'admin handler failed'),
     });

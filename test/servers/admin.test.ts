@@ -121,6 +121,14 @@ describe('admin channel', () => {
     expect(st.refusals.some((r) => r.endpoint === 'login' && r.reason === 'auth.banned')).toBe(true);
   }, 30_000);
 
+  it('answers lists larger than a control frame (a 1,000-entry audit log)', async () => {
+    const actor = { name: 'admin-script', fingerprint: 'ef'.repeat(32) };
+    for (let i = 0; i < 200; i++)
+      await auth.audit.append({ at: Date.now(), actor, action: 'note', target: `t${i}`, details: { text: 'x'.repeat(500) }, outcome: 'ok' });
+    const { entries } = await admin.proto.request('audit.list', { action: 'note', limit: 1000 });
+    expect(entries).toHaveLength(200);
+  });
+
   it('refuses to drain a host that is not registered', async () => {
     await expect(admin.proto.request('host.drain', { host: 'host-9' })).rejects.toMatchObject({ code: 'admin.unknown_host' });
   });

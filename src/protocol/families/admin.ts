@@ -11,6 +11,13 @@ import { Count, DurationMs, Empty, Ext, Id, Name, Text, TimeMs } from '../schema
 
 const Limit = z.int().min(1).max(1000).optional();
 
+/**
+ * Both ends of an admin connection use these: a list of 1,000 players or results is more than the
+ * control stream's default 64 KiB frame. Only Admin certificates reach an admin port, so the larger
+ * frame is no lever for strangers.
+ */
+export const ADMIN_PROTOCOL_LIMITS = { maxFrameBytes: 1024 * 1024 } as const;
+
 export const AdminHostInfo = z.object({
   name: Name,
   region: Name,
