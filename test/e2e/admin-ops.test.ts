@@ -134,6 +134,24 @@ describe('operations, separate processes', () => {
   );
 
   it(
+    'an admin drain with a short deadline cancels the game still running at the deadline; the result says so, exit 0',
+    async () => {
+      const { auth, host } = await authAndHost();
+      const a = startBot(procs, d, { name: 'bot-a', flow: 'matchmake', hold: true });
+      const b = startBot(procs, d, { name: 'bot-b', flow: 'matchmake', hold: true });
+      await waitLine(procs, a, 'ready');
+      await waitLine(procs, b, 'ready');
+      const r = await adminJson(['admin', 'drain', 'host-1', '-c', d.authToml, '--deadline', '2s']);
+      expect(r).toMatchObject({ host: 'host-1', sessions: 1 });
+      await waitLine(procs, host, 'drain deadline reached; cancelling the games still running');
+      expect(await host.exited).toBe(0);
+      const sessionId = a.find('ticket')[0]!.sessionId;
+      await waitLine(procs, auth, 'session results recorded', (l) => l.sessionId === sessionId && l.reason === 'cancelled');
+    },
+    T,
+  );
+
+  it(
     'iyesmp admin drain HOST through the Auth server: the idle host drains and exits 0, and the audit log names the admin',
     async () => {
       await authAndHost();
