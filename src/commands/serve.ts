@@ -62,7 +62,11 @@ Examples:
         server = await startAuthServer(options);
         const signal = await stopped;
         await server.close({ graceMs: Number(opts.graceMs ?? 3000) });
-        out.result('serve auth', { stopped: true, signal, clientsPort: server.clientPort, hostsPort: server.hostPort }, () => '');
+        out.result(
+          'serve auth',
+          { stopped: true, signal, clientsPort: server.clientPort, hostsPort: server.hostPort, ...(server.adminPort ? { adminPort: server.adminPort } : {}) },
+          () => '',
+        );
         exitSoon();
       }),
     );
@@ -117,7 +121,14 @@ Examples:
         await running.close({ graceMs: Number(opts.graceMs ?? 3000) });
         out.result(
           'serve host',
-          { stopped: true, signal, playersPort: server.playerPort, unsentResults: server.domain.outbox.size, stats: server.stats() },
+          {
+            stopped: true,
+            signal,
+            playersPort: server.playerPort,
+            ...(running.adminPort ? { adminPort: running.adminPort } : {}),
+            unsentResults: server.domain.outbox.size,
+            stats: server.stats(),
+          },
           () => '',
         );
         exitSoon();
