@@ -183,7 +183,10 @@ export const samples: Record<string, FamilySamples> = {
       },
     },
     events: {
-      'host.heartbeat': [{ time: 1_700_000_000_000, load }, { time: 1_700_000_000_000, load, draining: true }],
+      'host.heartbeat': [
+        { time: 1_700_000_000_000, load },
+        { time: 1_700_000_000_000, load, draining: true },
+      ],
       'host.drain': [{ reason: 'maintenance at 03:00' }, { reason: 'deploy', deadlineMs: 600_000 }],
       'player.joined': [{ sessionId: 'ses-1', playerId: 'pl-1', at: 1_700_000_000_500 }],
       'player.left': [{ sessionId: 'ses-1', playerId: 'pl-1', at: 1_700_000_800_000, reason: 'disconnected' }],
