@@ -5,6 +5,7 @@
  */
 import type {
   AccountErrorCode,
+  AdminErrorCode,
   AuthErrorCode,
   HandoffErrorCode,
   HostRegistryErrorCode,
@@ -29,6 +30,7 @@ import type { TransportErrorCode } from './transport/errors.js';
 
 export type {
   AccountErrorCode,
+  AdminErrorCode,
   AuthErrorCode,
   CliErrorCode,
   ClientErrorCode,
@@ -53,6 +55,7 @@ export type {
 
 export type IyesmpErrorCode =
   | AccountErrorCode
+  | AdminErrorCode
   | AuthErrorCode
   | CliErrorCode
   | ClientErrorCode

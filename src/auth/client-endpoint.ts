@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { formatHostPort } from '../net/address.js';
 import { ProtocolConnection, authFamily, type AuthFamily } from '../protocol/index.js';
@@ -32,6 +33,10 @@ export interface ClientEndpointContext {
   clientGone(link: ClientLink): void;
   /** re-announce a session the player is part of */
   resumeFor(link: ClientLink): Promise<void>;
+  /** a refused login, for the operator's recent refusals */
+  noteRefusal?(endpoint: string, reason: string, message: string, remote?: string): void;
+  /** a claim answered or refused after `ms`, for the operator's hand-off figures */
+  noteHandoff?(ms: number, ok: boolean): void;
 }
 
 /** The events a client can be sent. */
@@ -139,7 +144,10 @@ export class ClientLink {
         const credentials: Credentials = { ...(rest as { method: string }), ...(ext !== undefined ? { ext } : {}) };
         // password logins cost a hash: limited per address and per account before any is run
         if (body.method === 'password') s.limits.admit('login', { address: this.address, account: usernameKey(body.username) }, now());
-        const account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address });
+        const account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address }).catch((err: unknown) => {
+          s.noteRefusal?.('login', (err as { code?: string }).code ?? 'refused', (err as Error).message ?? String(err), this.address);
+          throw err;
+        });
         this.#trust(account.playerId);
         this.account = account;
         s.clientLoggedIn(this);
@@ -284,7 +292,17 @@ export class ClientLink {
     });
 
     // ---- hand-off
-    p.handle('session.claim', (body) => s.handoffs.claim(this.playerId, body.sessionId, body.publicKey, this.address));
+    p.handle('session.claim', async (body) => {
+      const t0 = performance.now();
+      try {
+        const h = await s.handoffs.claim(this.playerId, body.sessionId, body.publicKey, this.address);
+        s.noteHandoff?.(performance.now() - t0, true);
+        return h;
+      } catch (err) {
+        s.noteHandoff?.(performance.now() - t0, false);
+        throw err;
+      }
+    });
   }
 
   /** The server's connection limits per account; refuses the login when this account has its share. */

@@ -119,6 +119,19 @@ export const MATCHMAKING_ERRORS = {
 export type MatchmakingErrorCode = ErrorCodeOf<typeof MATCHMAKING_ERRORS>;
 export const matchmakingError = errorFactory(MATCHMAKING_ERRORS);
 
+/** The admin channel (admin-endpoint.ts): what an operator's request is refused with. */
+export const ADMIN_ERRORS = {
+  /** no logged-in player (kick) with that id */
+  'admin.unknown_player': 'conflict',
+  /** no registered host with that name (drain) */
+  'admin.unknown_host': 'conflict',
+  /** the request is not served by this kind of server (players on a Host) */
+  'admin.not_served': 'refused',
+  'admin.bad_request': 'input',
+} as const;
+export type AdminErrorCode = ErrorCodeOf<typeof ADMIN_ERRORS>;
+export const adminError = errorFactory(ADMIN_ERRORS);
+
 /** The hand-off (handoff/): what a claim is refused with, and a netcode session without the key. */
 export const HANDOFF_ERRORS = {
   unknown_session: 'refused',

@@ -5,6 +5,7 @@
  */
 export { AuthServer, startAuthServer, type AuthServerOptions, type AuthServerEvents } from './server.js';
 export * from './accounts/index.js';
+export * from './audit.js';
 export * from './domain.js';
 export * from './errors.js';
 export * from './lobbies.js';

@@ -249,6 +249,11 @@ export class Matchmaker {
     return { queuedTickets: tickets, queuedPlayers: players, pendingMatches: this.#matches.size };
   }
 
+  /** Queued tickets and players per bucket (mode and match size), for operators. */
+  queues(): Array<{ mode: string; matchSize: number; tickets: number; players: number }> {
+    return [...this.#buckets.values()].map((b) => ({ mode: b.mode, matchSize: b.matchSize, tickets: b.queued.size, players: b.players }));
+  }
+
   accept(matchId: string, playerId: string, _now: number): void {
     const m = this.#pending(matchId, playerId);
     if (m.accepted.has(playerId)) return;

@@ -12,6 +12,9 @@ import { errInfo } from './err-info.js';
 import { authError, handoffError } from './errors.js';
 import { HandoffDriver, seatIdOf, type HandoffTransportKind } from './handoff/index.js';
 import { acceptHost, type HostEndpointContext, type HostLink } from './host-endpoint.js';
+import { ADMIN_CONNECTION_LIMITS, acceptAdmin, type AdminEndpointContext, type AdminPlayerView } from './admin-endpoint.js';
+import { MemoryAuditStore, type AuditStore } from './audit.js';
+import { OpsStats } from './ops-stats.js';
 import { AuthDomain } from './domain.js';
 import type { HostRegistry } from './host-registry.js';
 import type { Lobbies, LobbyView } from './lobbies.js';
@@ -30,6 +33,13 @@ export interface AuthServerOptions {
   /** `trustedProxies`: ranges of UDP proxies whose PROXY v2 headers name the real client (QuicServerOptions) */
   clients?: { host?: string; port?: number; trustedProxies?: readonly string[] };
   hosts?: { host?: string; port?: number };
+  /**
+   * The admin port (`iyesmp-admin/1`, Admin certificates only) for `iyesmp admin` and `iyesmp top`;
+   * absent: no admin port. Keep it on a private address. `connections` overrides ADMIN_CONNECTION_LIMITS.
+   */
+  admin?: { host?: string; port?: number; connections?: ServerLimits };
+  /** where admin actions are recorded (default: in memory, the latest 10,000) */
+  audit?: AuditStore;
   /** the Auth certificate chain and key (PEM text or file paths) */
   cert: PemSource;
   key: PemSource;
@@ -127,7 +137,7 @@ export interface AuthServerEvents {
   'host-dead': [string];
 }
 
-export class AuthServer extends EventEmitter<AuthServerEvents> implements ClientEndpointContext, HostEndpointContext {
+export class AuthServer extends EventEmitter<AuthServerEvents> implements ClientEndpointContext, HostEndpointContext, AdminEndpointContext {
   readonly options: Resolved;
   readonly logger: Logger;
   readonly accounts: AccountService;
@@ -143,6 +153,15 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   readonly parties: PartyQueue;
   clientServer!: QuicServer;
   hostServer!: QuicServer;
+  /** the admin port, when `options.admin` is set */
+  adminServer: QuicServer | undefined;
+  /** admin actions, with the admin certificate that took them */
+  readonly audit: AuditStore;
+  /** hand-off rate and latency, recent refusals and results, for the admin channel */
+  readonly ops = new OpsStats();
+  readonly startedAt = Date.now();
+  /** hosts an operator drained: they get no new sessions until they register afresh */
+  readonly #drained = new Map<string, { reason: string; at: number }>();
 
   readonly #clients = new Map<string, ClientLink>();
   readonly #hosts = new Map<string, HostLink>();
@@ -164,6 +183,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     this.logger = opts.logger ?? pino({ name: 'iyesmp-auth' });
     this.accounts = opts.accounts ?? new AccountService({ providers: [new GuestProvider()] });
     this.limits = opts.limits ?? new AuthLimits();
+    this.audit = opts.audit ?? new MemoryAuditStore();
     const claimTimeoutMs = opts.claimTimeoutMs ?? 30_000;
     const hostAckTimeoutMs = opts.hostAckTimeoutMs ?? 15_000;
     // the domain's own ack deadline counts from creation, so it must cover the claims too
@@ -249,19 +269,30 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         alpn: ALPN.hostctl,
         policy: { kind: 'host' },
       });
+      if (opts.admin) {
+        s.adminServer = await createQuicServer({
+          ...common,
+          limits: { ...limits, ...ADMIN_CONNECTION_LIMITS, ...opts.admin.connections },
+          host: opts.admin.host ?? '127.0.0.1',
+          port: opts.admin.port ?? 0,
+          alpn: ALPN.admin,
+          policy: { kind: 'admin' },
+        });
+      }
     } catch (err) {
       await s.clientServer.close({ graceMs: 0 });
+      await s.hostServer?.close({ graceMs: 0 });
       throw err;
     }
     s.clientPort = s.clientServer.port;
     s.hostPort = s.hostServer.port;
+    s.adminPort = s.adminServer?.port ?? 0;
     s.clientServer.on('connection', (conn) => acceptClient(s, conn));
     s.hostServer.on('connection', (conn) => acceptHost(s, conn));
-    for (const [which, srv] of [
-      ['client', s.clientServer],
-      ['host', s.hostServer],
-    ] as const) {
+    s.adminServer?.on('connection', (conn) => acceptAdmin(s, conn));
+    for (const [which, srv] of [['client', s.clientServer], ['host', s.hostServer], ...(s.adminServer ? [['admin', s.adminServer] as const] : [])] as const) {
       srv.on('refused', (r) => {
+        s.ops.refusal({ at: Date.now(), endpoint: which, reason: r.reason, message: r.message, ...(r.remote ? { remote: r.remote } : {}) });
         // a wrong ALPN is a misconfigured client or a port scan: worth an operator's attention
         const level = r.reason === 'wrong_alpn' ? 'warn' : 'info';
         s.logger[level](
@@ -273,13 +304,18 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     }
     s.#timer = setInterval(() => void s.tick(), s.options.tickIntervalMs);
     s.#timer.unref?.();
-    s.logger.info({ clients: s.clientServer.port, hosts: s.hostServer.port, node: s.options.name }, 'auth server listening');
+    s.logger.info(
+      { clients: s.clientServer.port, hosts: s.hostServer.port, ...(s.adminServer ? { admin: s.adminServer.port } : {}), node: s.options.name },
+      'auth server listening',
+    );
     return s;
   }
 
   /** bound ports (kept after close, for reports) */
   clientPort = 0;
   hostPort = 0;
+  /** 0 without an admin port */
+  adminPort = 0;
 
   /** Hosts with a live control connection. */
   connectedHosts(): string[] {
@@ -296,6 +332,61 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   async ratingOf(account: Account, mode: string): Promise<number | undefined> {
     const r = this.options.ratingFor ? await this.options.ratingFor(account, mode) : defaultRating(account, mode);
     return typeof r === 'number' && Number.isFinite(r) ? r : undefined;
+  }
+
+  onlineCount(): number {
+    return this.#clients.size;
+  }
+
+  /** Logged-in players, for the admin channel. */
+  onlinePlayers(): AdminPlayerView[] {
+    return [...this.#clients.values()].flatMap((l) =>
+      l.account ? [{ playerId: l.account.playerId, displayName: l.account.displayName, address: l.address }] : [],
+    );
+  }
+
+  /** Ends a logged-in player's connection (code `kicked`, the reason); false when it is not connected. */
+  kickPlayer(playerId: string, reason: string): boolean {
+    const link = this.#clients.get(playerId);
+    if (!link) return false;
+    this.logger.info({ playerId, reason }, 'player kicked');
+    link.kick('kicked', reason);
+    return true;
+  }
+
+  /**
+   * Drains a host: no new sessions are placed on it (until it registers afresh, as a restarted host
+   * does), and a connected iyesmp host is told to finish its games within `deadlineMs`, deliver the
+   * results and stop.
+   */
+  drainHost(name: string, reason: string, deadlineMs?: number): { sessions: number; deadline?: number } {
+    const now = Date.now();
+    this.#drained.set(name, { reason, at: now });
+    const view = this.registry.get(name);
+    if (view?.state === 'alive') this.registry.heartbeat(name, { active: view.active, draining: true }, now);
+    const link = this.#hosts.get(name);
+    try {
+      link?.proto.notify('host.drain', { reason, ...(deadlineMs !== undefined ? { deadlineMs } : {}) });
+    } catch (err) {
+      this.logger.warn({ host: name, err: errInfo(err) }, 'could not tell the host to drain');
+    }
+    this.logger.warn({ host: name, reason, deadlineMs }, 'host drained by an administrator');
+    return { sessions: view?.reserved ?? 0, ...(deadlineMs !== undefined ? { deadline: now + deadlineMs } : {}) };
+  }
+
+  /** @internal */
+  hostDraining(name: string): boolean {
+    return this.#drained.has(name);
+  }
+
+  /** @internal A refused login or claim, for the admin channel's recent refusals. */
+  noteRefusal(endpoint: string, reason: string, message: string, remote?: string): void {
+    this.ops.refusal({ at: Date.now(), endpoint, reason, message, ...(remote ? { remote } : {}) });
+  }
+
+  /** @internal A claim answered (or refused) `ms` after it was asked. */
+  noteHandoff(ms: number, ok: boolean): void {
+    this.ops.handoff(Date.now(), ms, ok);
   }
 
   /** A logged-in player's account (undefined when not connected). */
@@ -378,7 +469,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       const graceMs = opts.graceMs ?? 2000;
       for (const c of [...this.#clients.values()]) void c.proto.close('shutting_down', 'the auth server is shutting down');
       for (const h of [...this.#hosts.values()]) void h.proto.close('shutting_down', 'the auth server is shutting down');
-      await Promise.all([this.clientServer.close({ graceMs }), this.hostServer.close({ graceMs })]);
+      await Promise.all([this.clientServer.close({ graceMs }), this.hostServer.close({ graceMs }), this.adminServer?.close({ graceMs: 0 })]);
       this.logger.info('auth server stopped');
     })();
     return this.#closing;
@@ -430,6 +521,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
 
   /** @internal */
   hostRegistered(link: HostLink): void {
+    // a host that registers without saying it drains is a new process (a rolling deploy's next version)
+    if (!link.registeredDraining && this.#drained.delete(link.name)) {
+      const view = this.registry.get(link.name);
+      if (view) this.registry.heartbeat(link.name, { active: view.active, draining: false }, Date.now());
+    }
     const old = this.#hosts.get(link.name);
     this.#hosts.set(link.name, link);
     if (old && old !== link) old.close();
@@ -471,6 +567,15 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     if (duplicate) return;
     if (adopted) this.logger.warn({ sessionId: body.sessionId, host: hostName }, 'results for a session this server did not create recorded as reported');
     this.logger.info({ sessionId: body.sessionId, host: hostName, reason: body.reason, players: body.results.length }, 'session results recorded');
+    this.ops.result({
+      sessionId: record.id,
+      host: hostName,
+      ...(record.mode !== undefined ? { mode: record.mode } : {}),
+      endedAt: record.endedAt ?? body.endedAt,
+      reason: body.reason,
+      players: record.players.slice(0, 1024),
+      results: record.results,
+    });
     if (record.origin?.kind === 'lobby' && this.lobbies.get(record.origin.id)) {
       try {
         this.lobbies.close(record.origin.id); // its members are told (lobby.closed)

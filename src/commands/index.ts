@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { register as registerAdmin } from './admin.js';
+import { register as registerPki } from './pki-commands.js';
+import { register as registerAdmin } from './admin-group.js';
+import { register as registerTop } from './top.js';
 import { register as registerNetcode } from './netcode.js';
 import { register as registerServe } from './serve.js';
 
@@ -9,7 +11,9 @@ import { register as registerServe } from './serve.js';
  */
 export function registerCommands(_program: Command): void {
   // filled in as commands land
-  registerAdmin(_program); // demo, certs, rotate-clientauth, session, config
+  registerPki(_program); // demo, certs, rotate-clientauth, session, config
   registerNetcode(_program); // netcode keygen|token|inspect|serve|connect
   registerServe(_program); // serve auth|host
+  registerAdmin(_program); // admin status|players|sessions|hosts|kick|ban|unban|drain|results|audit
+  registerTop(_program); // top
 }

@@ -23,7 +23,8 @@ export function register(program: Command): void {
 Examples:
   $ iyesmp config scaffold auth --out auth.toml && iyesmp serve auth --config auth.toml
   $ iyesmp serve host --config host-1.toml --game ./dist/my-game.js
-Signals: SIGINT/SIGTERM drain and exit 0; SIGHUP reloads certificates and the trust list.`,
+Signals: SIGINT/SIGTERM stop and exit 0 (serve host: SIGTERM first drains, see its --help);
+SIGHUP reloads certificates and the trust list.`,
     );
 
   serve
@@ -61,7 +62,11 @@ Examples:
         server = await startAuthServer(options);
         const signal = await stopped;
         await server.close({ graceMs: Number(opts.graceMs ?? 3000) });
-        out.result('serve auth', { stopped: true, signal, clientsPort: server.clientPort, hostsPort: server.hostPort }, () => '');
+        out.result(
+          'serve auth',
+          { stopped: true, signal, clientsPort: server.clientPort, hostsPort: server.hostPort, ...(server.adminPort ? { adminPort: server.adminPort } : {}) },
+          () => '',
+        );
         exitSoon();
       }),
     );
@@ -78,9 +83,14 @@ Examples:
     .addHelpText(
       'after',
       `
+Drain: SIGTERM, or \`iyesmp admin drain HOST\`, stops new sessions here (the Auth servers are
+told), lets running games finish for up to host.drain_timeout_seconds (then cancels them),
+delivers the results and exits 0. A second SIGTERM, or SIGINT, stops at once.
+
 Examples:
   $ iyesmp serve host --config ./host-1.toml
-  $ iyesmp serve host --config ./host-1.toml --game ./dist/chess-host.js`,
+  $ iyesmp serve host --config ./host-1.toml --game ./dist/chess-host.js
+  $ kill -TERM $(pidof iyesmp)      # rolling deploy: drain this host, then exit 0`,
     )
     .action(
       action<ServeFlags>('serve host', async (out, opts) => {
@@ -92,16 +102,33 @@ Examples:
         const { startHostServer } = await import('../host/server.js');
         // signals are handled from before the start: a stop that comes while it binds is not lost
         let server: Awaited<ReturnType<typeof startHostServer>> | undefined;
-        const stopped = untilSignal(logger, async () => {
+        const signals = watchSignals(logger, async () => {
           await options.verifier.reload();
           await server?.reloadCertificates();
         });
         server = await startHostServer(options, game);
-        const signal = await stopped;
-        await server.close({ graceMs: Number(opts.graceMs ?? 3000) });
+        const running = server;
+        // an admin drain (through an Auth server or the admin port) ends the same way as SIGTERM
+        const first = await Promise.race([signals.first, running.whenDrained().then(() => 'drained')]);
+        let signal = first;
+        if (first === 'SIGTERM') {
+          // drain: games finish up to the deadline, results go out; a second signal stops at once
+          running.startDrain({ reason: 'SIGTERM', by: 'signal' });
+          const again = await Promise.race([signals.next(), running.whenDrained().then(() => undefined)]);
+          if (again) logger.warn({ signal: again }, 'second signal: stopping now, cancelling the games still running');
+          signal = again ? `SIGTERM+${again}` : 'SIGTERM';
+        }
+        await running.close({ graceMs: Number(opts.graceMs ?? 3000) });
         out.result(
           'serve host',
-          { stopped: true, signal, playersPort: server.playerPort, unsentResults: server.domain.outbox.size, stats: server.stats() },
+          {
+            stopped: true,
+            signal,
+            playersPort: server.playerPort,
+            ...(running.adminPort ? { adminPort: running.adminPort } : {}),
+            unsentResults: server.domain.outbox.size,
+            stats: server.stats(),
+          },
           () => '',
         );
         exitSoon();
@@ -116,6 +143,41 @@ async function makeLogger(level: string, out: Output) {
   // a server keeps serving its other peers: a stray rejection is logged, not fatal
   process.on('unhandledRejection', (err) => logger.error({ message: err instanceof Error ? err.message : String(err) }, 'unhandled rejection'));
   return logger;
+}
+
+/**
+ * Host servers: the first stop signal, and `next()` for the one after it (SIGTERM drains, a second
+ * signal stops at once). SIGHUP runs `reload`.
+ */
+function watchSignals(logger: import('pino').Logger, reload: () => Promise<void>): { first: Promise<string>; next: () => Promise<string> } {
+  let waiters: Array<(sig: string) => void> = [];
+  let firstSeen = false;
+  let resolveFirst!: (sig: string) => void;
+  const first = new Promise<string>((r) => {
+    resolveFirst = r;
+  });
+  const on = (sig: string) => {
+    if (!firstSeen) {
+      firstSeen = true;
+      logger.info({ signal: sig }, sig === 'SIGTERM' ? 'draining, then stopping' : 'shutting down');
+      resolveFirst(sig);
+      return;
+    }
+    const w = waiters;
+    waiters = [];
+    if (w.length === 0) logger.info({ signal: sig }, 'already shutting down');
+    for (const f of w) f(sig);
+  };
+  process.on('SIGINT', () => on('SIGINT'));
+  process.on('SIGTERM', () => on('SIGTERM'));
+  process.on('SIGHUP', () => {
+    reload().then(
+      () => logger.info('reloaded certificates and trust list'),
+      (err: unknown) =>
+        logger.error({ code: (err as { code?: string }).code, message: (err as Error).message }, 'reload failed; keeping the running certificates'),
+    );
+  });
+  return { first, next: () => new Promise<string>((r) => waiters.push(r)) };
 }
 
 /**

@@ -43,6 +43,8 @@ export function authConfigSchema(baseDir?: string) {
           hosts: listener(7351),
         })
         .prefault({}),
+      /** the operators' admin port (`iyesmp admin`, `iyesmp top`; Admin certificates only); absent: none */
+      admin: z.strictObject({ address: address().default('127.0.0.1'), port: port().default(7352) }).optional(),
       clients: z
         .strictObject({
           /** oldest client game build accepted (inclusive), e.g. "1.4.0" */

@@ -14,7 +14,11 @@ export function hostConfigSchema(baseDir?: string) {
         public_address: address(),
         capacity: posInt().default(64),
         labels: z.record(z.string(), z.string({ error: 'expected a string' }), { error: 'expected a table of strings' }).default({}),
+        /** on SIGTERM or an admin drain: how long running games may take to finish before they are cancelled */
+        drain_timeout_seconds: posInt().max(86_400, { error: 'expected a positive integer up to 86400' }).default(600),
       }),
+      /** the operators' admin port (`iyesmp admin`, `iyesmp top`; Admin certificates only); absent: none */
+      admin: z.strictObject({ address: address().default('127.0.0.1'), port: port().default(7402) }).optional(),
       listen: z.strictObject({ address: address().default('0.0.0.0') }).prefault({}),
       game: z
         .strictObject({

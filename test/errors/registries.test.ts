@@ -2,6 +2,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { IyesmpError, hasCodeOf, type ErrorKind } from '../../src/errors.js';
 import {
   ACCOUNT_ERRORS,
+  ADMIN_ERRORS,
   AUTH_ERRORS,
   HANDOFF_ERRORS,
   HOST_REGISTRY_ERRORS,
@@ -27,7 +28,7 @@ import { ERROR_CODE_PATTERN } from '../../src/protocol/error-codes.js';
 import { SERVE_ERRORS } from '../../src/serve/errors.js';
 import { TRANSPORT_ERRORS } from '../../src/transport/errors.js';
 
-const AUTH_REGISTRIES = { ACCOUNT_ERRORS, AUTH_ERRORS, HANDOFF_ERRORS, HOST_REGISTRY_ERRORS, LOBBY_ERRORS, MATCHMAKING_ERRORS, SESSION_ERRORS };
+const AUTH_REGISTRIES = { ACCOUNT_ERRORS, ADMIN_ERRORS, AUTH_ERRORS, HANDOFF_ERRORS, HOST_REGISTRY_ERRORS, LOBBY_ERRORS, MATCHMAKING_ERRORS, SESSION_ERRORS };
 const REGISTRIES = {
   ...AUTH_REGISTRIES,
   CLI_ERRORS,
@@ -81,9 +82,14 @@ describe('error registries', () => {
   it('keep the auth codes and kinds that are on the wire', () => {
     // dotted codes name their concept; the hand-off and endpoint codes are bare, as before the registries
     for (const [name, registry] of Object.entries(AUTH_REGISTRIES)) {
-      const prefix = { ACCOUNT_ERRORS: 'auth.', HOST_REGISTRY_ERRORS: 'host.', LOBBY_ERRORS: 'lobby.', MATCHMAKING_ERRORS: 'mm.', SESSION_ERRORS: 'session.' }[
-        name
-      ];
+      const prefix = {
+        ACCOUNT_ERRORS: 'auth.',
+        ADMIN_ERRORS: 'admin.',
+        HOST_REGISTRY_ERRORS: 'host.',
+        LOBBY_ERRORS: 'lobby.',
+        MATCHMAKING_ERRORS: 'mm.',
+        SESSION_ERRORS: 'session.',
+      }[name];
       for (const code of Object.keys(registry)) expect(prefix === undefined ? !code.includes('.') : code.startsWith(prefix), `${name}.${code}`).toBe(true);
     }
     expect([ACCOUNT_ERRORS['auth.invalid_request'], ACCOUNT_ERRORS['auth.banned'], LOBBY_ERRORS['lobby.bad_request'], LOBBY_ERRORS['lobby.full']]).toEqual([

@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { addAdminOptions, withAdmin, type AdminFlags } from '../cli/admin-client.js';
+import { parseDuration } from '../cli/duration.js';
+import { cliError } from '../cli/errors.js';
+import { action } from '../cli/output.js';
+
+export function register(group: Command): void {
+  addAdminOptions(
+    group
+      .command('ban')
+      .description('ban a player: kicked now, and every login refused with the reason until the ban ends')
+      .argument('<player>', 'player id, as `admin players` lists it'),
+  )
+    .requiredOption('--reason <text>', 'told to the player at each refused login')
+    .option('--for <duration>', 'how long, e.g. 7d, 12h (default: permanent)')
+    .option('--until <time>', 'until this ISO 8601 time (instead of --for)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ iyesmp admin ban guest:4f2a --reason "speed hack" --for 7d -c auth.toml
+  $ iyesmp admin ban password:9c1e --reason "chargeback" -c auth.toml --json`,
+    )
+    .action(
+      action<AdminFlags & { reason: string; for?: string; until?: string }>('admin ban', async (out, opts, [player]) => {
+        const playerId = String(player);
+        if (opts.for && opts.until) throw cliError('conflicting_flags', '--for and --until: give one of them');
+        let until: number | undefined;
+        if (opts.for) until = Date.now() + parseDuration(opts.for, '--for') * 1000;
+        if (opts.until) {
+          until = Date.parse(opts.until);
+          if (!Number.isFinite(until)) throw cliError('bad_duration', `--until ${opts.until}: expected an ISO 8601 time such as 2027-01-31T00:00:00Z`);
+        }
+        if (!opts.reason.trim()) throw cliError('missing_option', '--reason must say why (the player is told)');
+        const r = await withAdmin(opts, 'iyesmp admin ban', (a) =>
+          a.proto.request('player.ban', { playerId, reason: opts.reason, ...(until !== undefined ? { until } : {}) }),
+        );
+        out.result(
+          'admin ban',
+          r,
+          () =>
+            `${playerId} banned ${r.expiresAt === null ? 'permanently' : `until ${new Date(r.expiresAt).toISOString()}`}: ${r.reason}${r.kicked ? ' (kicked)' : ''}`,
+        );
+      }),
+    );
+}
