@@ -58,7 +58,7 @@ Examples:
   group
     .command('check')
     .description('validate a config file; lists every problem with its key and line')
-    .argument('<file>', 'the TOML config to check')
+    .argument('[file]', 'the TOML config to check (default: $IYESMP_CONFIG)')
     .option('--passphrase-file <file>', 'auth: the SessionAuth key passphrase, as for `serve auth`')
     .addHelpText(
       'after',
@@ -67,6 +67,9 @@ Runs the checks \`serve\` runs before it listens: the schema, then every file re
 server cert matches its key and chains to this PKI in its role, a host's public_address is a name
 in its cert, encrypted keys decrypt (passphrase sources as for \`serve auth\`), every option is
 one this build serves.
+
+Environment overrides (IYESMP_AUTH__SECTION__KEY, IYESMP_HOST__SECTION__KEY) are applied first,
+as \`serve\` applies them, and listed (secrets not shown).
 
 Exit codes: 0 valid, 1 invalid (what serve would refuse), 3 not TOML or unreadable.
 
@@ -77,7 +80,10 @@ Examples:
     .action(
       action<{ passphraseFile?: string }>('config check', async (out, opts, [file]) => {
         const { checkConfigCommand } = await import('./config-check.js');
-        const data = await checkConfigCommand(String(file), opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {});
+        const target = file ?? process.env.IYESMP_CONFIG;
+        if (!target) throw cliError('missing_argument', 'which config? give a file, or set IYESMP_CONFIG');
+        const data = await checkConfigCommand(String(target), opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {});
+        for (const o of data.overrides) out.note(`override: ${o.key} = ${o.value} (from $${o.variable})`);
         for (const w of data.warnings) out.warn(w);
         out.result('config check', data, () => `${out.style.green('ok')} ${data.file} is a valid ${data.kind} config`);
       }),
