@@ -19,8 +19,8 @@ export interface ConfigCheckData {
  * runs what `serve` runs before it listens (src/serve/config.ts): files read, cert and key match,
  * the chain verifies, secrets decrypt, every option is served. So a config that passes here starts.
  */
-export async function checkConfigCommand(file: string, secrets: ServeSecrets = {}): Promise<ConfigCheckData> {
-  const r = await checkConfigFile(file);
+export async function checkConfigCommand(file: string, secrets: ServeSecrets = {}, env: NodeJS.ProcessEnv = process.env): Promise<ConfigCheckData> {
+  const r = await checkConfigFile(file, env);
   if (!r.ok) {
     const n = r.problems.length;
     throw cliError('config_invalid', `${file}: ${n} problem${n === 1 ? '' : 's'}:\n${r.problems.map((p) => '  ' + formatProblem(p)).join('\n')}`, {

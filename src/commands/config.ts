@@ -8,20 +8,21 @@ import { cliError } from '../cli/errors.js';
 export function register(program: Command): void {
   const group = program
     .command('config')
-    .description('write and check Auth and Host server config files (TOML)')
+    .description('write and check Auth and Host server config files (TOML) and deployment files')
     .addHelpText(
       'after',
       `
 Examples:
   $ iyesmp config scaffold auth --dir ./pki --out ./auth.toml
   $ iyesmp config scaffold host --dir ./pki --name host-2 --public-address 203.0.113.7 --out ./host-2.toml
-  $ iyesmp config check ./host-2.toml`,
+  $ iyesmp config check ./host-2.toml
+  $ iyesmp config scaffold systemd --dir ./pki --out ./deploy/systemd`,
     );
 
   group
     .command('scaffold')
-    .description('render a commented config for an Auth or Host server, pointing at the files of a PKI folder')
-    .argument('<kind>', 'auth or host')
+    .description('render a commented config for an Auth or Host server, or deployment files (systemd, docker, compose, k8s)')
+    .argument('<kind>', 'auth or host (a TOML config), or systemd, docker, compose, k8s (deployment files)')
     .option(DIR_FLAG, DIR_HELP)
     .addOption(outOption('write the config here (default: print it on stdout)'))
     .addOption(outputAlias())
@@ -29,30 +30,61 @@ Examples:
     .option('--name <cert>', 'the auth/host certificate to use, by manifest name (default: the first)')
     .option('--public-address <addr>', "host: address game clients dial (default: the host cert's first IP or DNS name)")
     .option('--auth-server <host:port>', "host: an Auth server to dial (repeatable; default: the auth cert's name, port 7351)", collect)
+    .option('--exec <path>', 'systemd: the iyesmp executable the units run (default /usr/local/bin/iyesmp)')
+    .option('--image <ref>', 'compose, k8s: the container image (default iyesmp:latest)')
+    .option('--hosts <n>', "compose, k8s: how many hosts (default: the PKI's host certificates, else 2)")
+    .option('--grace-ms <ms>', 'systemd, k8s: how long a stopping host may take to deliver results (default 300000)')
     .addHelpText(
       'after',
       `
 Paths in the config are relative to the config file's folder.
 
+Deployment files (--out is then a folder; all are refused if one exists, unless --force) use the
+layout of \`iyesmp bundle auth|host NAME\` and take host and Auth names from the PKI (--dir):
+  systemd  iyesmp-auth@.service, iyesmp-host@.service: hardened units, keys as LoadCredential=
+  docker   Dockerfile (multi-stage, node:20-slim, non-root) and .dockerignore
+  compose  compose.yaml: PostgreSQL, one Auth node and the hosts, keys as secrets, health checks
+  k8s      kustomization.yaml and manifests: Auth Deployment and UDP Services, one Deployment per
+           host on its hostPort, keys as Secrets mounted as files, /healthz and /readyz probes
+
 Examples:
   $ iyesmp config scaffold auth --out ./auth.toml
   $ iyesmp config scaffold host --name host-2 --auth-server auth.example.com:7351 --out host-2.toml --force
-  $ iyesmp config scaffold host --json | jq -r .data.text`,
+  $ iyesmp config scaffold host --json | jq -r .data.text
+  $ iyesmp config scaffold systemd --exec /usr/bin/iyesmp --out ./systemd
+  $ iyesmp config scaffold k8s --dir ./pki --image registry.example.com/iyesmp:1.0 --out ./k8s`,
     )
     .action(
-      action<OutFlags & { dir?: string; force?: boolean; name?: string; publicAddress?: string; authServer?: string[] }>(
-        'config scaffold',
-        async (out, opts, [kind]) => {
-          if (kind !== 'auth' && kind !== 'host') {
-            throw cliError('bad_kind', `config kind must be "auth" or "host", got "${String(kind)}"`);
-          }
-          const { scaffoldToFile } = await import('./config-scaffold.js');
-          const file = outFile(opts);
-          const r = await scaffoldToFile(kind, resolvePkiDir(opts.dir), { ...opts, ...(file ? { out: file } : {}) });
+      action<
+        OutFlags & {
+          dir?: string;
+          force?: boolean;
+          name?: string;
+          publicAddress?: string;
+          authServer?: string[];
+          exec?: string;
+          image?: string;
+          hosts?: string;
+          graceMs?: string;
+        }
+      >('config scaffold', async (out, opts, [kind]) => {
+        if (kind === 'systemd' || kind === 'docker' || kind === 'compose' || kind === 'k8s') {
+          const { scaffoldDeployToDir } = await import('./config-scaffold.js');
+          const dir = outFile(opts);
+          const r = await scaffoldDeployToDir(kind, resolvePkiDir(opts.dir), { ...opts, ...(dir ? { out: dir } : {}) });
           for (const n of r.notes) out.note(`note: ${n}`);
           out.result('config scaffold', r.data, () => r.human(out.style));
-        },
-      ),
+          return;
+        }
+        if (kind !== 'auth' && kind !== 'host') {
+          throw cliError('bad_kind', `config kind must be one of auth, host, systemd, docker, compose, k8s, got "${String(kind)}"`);
+        }
+        const { scaffoldToFile } = await import('./config-scaffold.js');
+        const file = outFile(opts);
+        const r = await scaffoldToFile(kind, resolvePkiDir(opts.dir), { ...opts, ...(file ? { out: file } : {}) });
+        for (const n of r.notes) out.note(`note: ${n}`);
+        out.result('config scaffold', r.data, () => r.human(out.style));
+      }),
     );
 
   group

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { register as registerAdmin } from './admin.js';
 import { register as registerNetcode } from './netcode.js';
 import { register as registerServe } from './serve.js';
+import { register as registerBundle } from './bundle.js';
 
 /**
  * Every command module exports `register(program)`. Keep this list the single place that knows them.
@@ -12,4 +13,5 @@ export function registerCommands(_program: Command): void {
   registerAdmin(_program); // demo, certs, rotate-clientauth, session, config
   registerNetcode(_program); // netcode keygen|token|inspect|serve|connect
   registerServe(_program); // serve auth|host
+  registerBundle(_program); // bundle auth|host NAME
 }

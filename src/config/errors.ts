@@ -4,6 +4,7 @@ import { errorFactory, type ErrorCodeOf } from '../errors.js';
 export const CONFIG_ERRORS = {
   address_not_in_cert: 'input',
   bad_env_override: 'input',
+  bad_exec: 'usage',
   config_invalid: 'input',
   config_kind: 'input',
   config_not_found: 'usage',
