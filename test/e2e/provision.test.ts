@@ -143,7 +143,7 @@ describe('templates/ci/provision.sh', () => {
     const [ea, eb] = [a.find('end')[0], b.find('end')[0]];
     expect(ea?.reason).toBe('completed');
     expect(eb?.results).toEqual(ea?.results);
-    expect((ea?.results as Array<{ outcome: string }>).map((x) => x.outcome).sort()).toEqual(['loss', 'win']);
+    expect(((ea?.results ?? []) as Array<{ outcome: string }>).map((x) => x.outcome).sort()).toEqual(['loss', 'win']);
     const sessionId = a.find('ticket')[0]!.sessionId;
     await waitLine(procs, auth, 'session results recorded', (l) => l.sessionId === sessionId);
   }, 420_000);
