@@ -3,6 +3,7 @@ import { register as registerAdmin } from './admin.js';
 import { register as registerNetcode } from './netcode.js';
 import { register as registerServe } from './serve.js';
 import { register as registerBundle } from './bundle.js';
+import { register as registerCompletion } from './completion.js';
 
 /**
  * Every command module exports `register(program)`. Keep this list the single place that knows them.
@@ -14,4 +15,5 @@ export function registerCommands(_program: Command): void {
   registerNetcode(_program); // netcode keygen|token|inspect|serve|connect
   registerServe(_program); // serve auth|host
   registerBundle(_program); // bundle auth|host NAME
+  registerCompletion(_program); // completion bash|zsh|fish (last: it reads every command registered before it)
 }
