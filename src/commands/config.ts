@@ -103,17 +103,42 @@ one this build serves.
 Environment overrides (IYESMP_AUTH__SECTION__KEY, IYESMP_HOST__SECTION__KEY) are applied first,
 as \`serve\` applies them, and listed (secrets not shown).
 
+A deployment file from \`config scaffold systemd|docker|compose|k8s\` (a .service unit, a compose
+file, kustomization.yaml or a manifest, a Dockerfile) is checked too: every IYESMP_AUTH__/
+IYESMP_HOST__ override it sets must be a config key with a valid value, and the file must pass
+its own validator where installed (systemd-analyze verify, docker compose config, kubectl kustomize;
+a missing one is a warning).
+
 Exit codes: 0 valid, 1 invalid (what serve would refuse), 3 not TOML or unreadable.
 
 Examples:
   $ iyesmp config check ./auth.toml
-  $ iyesmp config check ./host.toml --json`,
+  $ iyesmp config check ./host.toml --json
+  $ iyesmp config check ./systemd/iyesmp-host@.service
+  $ iyesmp config check ./k8s/kustomization.yaml`,
     )
     .action(
       action<{ passphraseFile?: string }>('config check', async (out, opts, [file]) => {
         const { checkConfigCommand } = await import('./config-check.js');
         const target = file ?? process.env.IYESMP_CONFIG;
         if (!target) throw cliError('missing_argument', 'which config? give a file, or set IYESMP_CONFIG');
+        // a deployment file (unit, compose, manifests, Dockerfile) gets the checks that fit it
+        const { deployKindOf } = await import('../config/deploy.js');
+        const { readFile } = await import('node:fs/promises');
+        const text = await readFile(String(target), 'utf8').catch(() => undefined);
+        const deployKind = text === undefined ? undefined : deployKindOf(String(target), text);
+        if (deployKind && text !== undefined) {
+          const { checkDeployFile } = await import('./config-check-deploy.js');
+          const d = await checkDeployFile(String(target), deployKind, text);
+          for (const w of d.warnings) out.warn(w);
+          out.result(
+            'config check',
+            d,
+            () =>
+              `${out.style.green('ok')} ${d.file}: ${d.kind} file, ${d.overrides.length} override(s) valid${d.validator.ran ? `, ${d.validator.tool} passed` : ''}`,
+          );
+          return;
+        }
         const data = await checkConfigCommand(String(target), opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {});
         for (const o of data.overrides) out.note(`override: ${o.key} = ${o.value} (from $${o.variable})`);
         for (const w of data.warnings) out.warn(w);

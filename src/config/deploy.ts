@@ -464,3 +464,42 @@ ${n.hosts
   const namespace = `${header('The namespace of the deployment.')}apiVersion: v1\nkind: Namespace\nmetadata:\n  name: iyesmp\n`;
   return [{ name: 'kustomization.yaml', text: kustomization }, { name: 'namespace.yaml', text: namespace }, { name: 'auth.yaml', text: auth }, ...hostFiles];
 }
+
+/** The kind of deployment file `config check` was given, from its name (and for YAML, its content). */
+export function deployKindOf(file: string, text: string): DeployKind | undefined {
+  const base = file.split('/').pop() ?? file;
+  if (base.endsWith('.service')) return 'systemd';
+  if (base === 'Dockerfile' || base.endsWith('.Dockerfile')) return 'docker';
+  if (/\.ya?ml$/.test(base)) {
+    if (/^(docker-)?compose\b/.test(base) || /^services:/m.test(text)) return 'compose';
+    if (/^kind: Kustomization$/m.test(text) || /^apiVersion: /m.test(text)) return 'k8s';
+  }
+  return undefined;
+}
+
+export interface FoundOverride {
+  kind: 'auth' | 'host';
+  variable: string;
+  value: string;
+  line: number;
+}
+
+/**
+ * The IYESMP_AUTH__/IYESMP_HOST__ variables a deployment file sets, in the three spellings the
+ * scaffolds write: `Environment=NAME=value` (systemd), `NAME: value` (compose), `{ name: NAME,
+ * value: value }` (Kubernetes). Commented lines are skipped; quotes around the value are removed.
+ */
+export function overridesInText(text: string): FoundOverride[] {
+  const found: FoundOverride[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line.startsWith('#')) return;
+    const m = /(IYESMP_(AUTH|HOST)__[A-Za-z0-9_]+)(?:=|: |, value: )(.+?)\s*(?:}\s*)?$/.exec(line);
+    if (!m) return;
+    let value = m[3]!.trim();
+    if (/^'.*'$/.test(value)) value = value.slice(1, -1).replace(/''/g, "'");
+    else if (/^".*"$/.test(value)) value = JSON.parse(value) as string;
+    found.push({ kind: m[2]!.toLowerCase() as 'auth' | 'host', variable: m[1]!, value, line: i + 1 });
+  });
+  return found;
+}

@@ -250,4 +250,30 @@ describe('iyesmp config scaffold systemd|docker|compose|k8s', () => {
     // the Secret's names are the ones the Deployments mount (kustomize appends a hash to both)
     for (const name of v.stdout.matchAll(/secretName: (\S+)/g)) expect(v.stdout).toContain(`name: ${name[1]}\n`);
   });
+
+  it('config check validates the deployment files: overrides against the schema, then their own validator', () => {
+    for (const f of ['systemd/iyesmp-host@.service', 'systemd/iyesmp-auth@.service', 'compose/compose.yaml', 'k8s/kustomization.yaml', 'k8s/auth.yaml']) {
+      const r = run(['config', 'check', f, '--json'], { cwd: dir });
+      expect(r.code, `${f}: ${r.stdout}${r.stderr}`).toBe(0);
+      expect(json(r).data.valid).toBe(true);
+    }
+    const unit = json(run(['config', 'check', 'systemd/iyesmp-host@.service', '--json'], { cwd: dir })).data;
+    expect(unit.overrides.map((o: { key: string }) => o.key).sort()).toEqual(['outbox.dir', 'pki.key']);
+    // a unit with a misspelt override, and one with a misspelt directive
+    const text = readFileSync(path.join(dir, 'systemd/iyesmp-host@.service'), 'utf8');
+    writeFileSync(path.join(dir, 'systemd/bad@.service'), text.replace('IYESMP_HOST__OUTBOX__DIR', 'IYESMP_HOST__OUTBOX__DIRECTORY'));
+    const bad = run(['config', 'check', 'systemd/bad@.service', '--json'], { cwd: dir });
+    expect(bad.code).toBe(1);
+    expect(json(bad).error.details.problems[0]).toMatchObject({
+      path: 'outbox.directory',
+      line: text.split('\n').findIndex((l) => l.includes('OUTBOX__DIR')) + 1,
+    });
+    expect(json(bad).error.message).toContain('$IYESMP_HOST__OUTBOX__DIRECTORY');
+    if (tool('systemd-analyze', ['--version'])) {
+      writeFileSync(path.join(dir, 'systemd/typo@.service'), text.replace('NoNewPrivileges=yes', 'NoNewPrivilegez=yes'));
+      const typo = run(['config', 'check', 'systemd/typo@.service', '--json'], { cwd: dir });
+      expect(typo.code).toBe(1);
+      expect(json(typo).error.message).toContain('NoNewPrivilegez');
+    } else console.warn('skipped: systemd-analyze verify of a broken unit (systemd-analyze is not installed)');
+  });
 });
