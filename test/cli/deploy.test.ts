@@ -166,6 +166,11 @@ describe('iyesmp config scaffold systemd|docker|compose|k8s', () => {
       .join('\n');
     expect(v.status, v.stderr).toBe(0);
     expect(ours).toBe('');
+    // systemd's own hardening score (0 best, 10 worst); "OK" is below 4.0 on its scale
+    const sec = spawnSync('systemd-analyze', ['security', '--offline=true', path.join(sd, 'iyesmp-host@host-1.service')], { encoding: 'utf8' });
+    const level = Number(/exposure level for \S+: ([\d.]+)/.exec(sec.stdout)?.[1]);
+    if (Number.isNaN(level)) console.warn(`skipped: systemd-analyze security --offline (not supported here: ${sec.stderr.trim().split('\n')[0]})`);
+    else expect(level).toBeLessThanOrEqual(2);
   });
 
   it('docker: a multi-stage, non-root image on node:20-slim', () => {
