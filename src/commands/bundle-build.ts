@@ -136,7 +136,20 @@ export async function buildBundle(kind: ConfigKind, name: string, pkiDir: string
       await chmod(p, f.mode);
     }
     const { checkConfigCommand } = await import('./config-check.js');
-    const checked = await checkConfigCommand(path.join(root, layout.config), flags.passphraseFile ? { passphraseFile: flags.passphraseFile } : {}, {});
+    const { IyesmpError } = await import('../errors.js');
+    const checked = await checkConfigCommand(path.join(root, layout.config), flags.passphraseFile ? { passphraseFile: flags.passphraseFile } : {}, {}).catch(
+      (err: unknown) => {
+        if (!(err instanceof IyesmpError)) throw err;
+        // name the files as they would be unpacked, not the scratch copy; say what is not packed
+        const msg = err.message.replaceAll(`${root}/`, `${name}/`).replaceAll(root, name);
+        throw new IyesmpError(err.kind, err.code, `the bundle would not pass config check: ${msg}`, {
+          hint:
+            err.hint ??
+            'a bundle holds the config, its PKI files and the netcode key; other files the config names (game or accounts modules, token keys) must be absolute paths that exist on the server',
+          ...(err.details ? { details: err.details } : {}),
+        });
+      },
+    );
     // the check ran on a scratch copy: name the files as they will be unpacked
     warnings = checked.warnings.map((w) => w.replaceAll(`${root}/`, `${name}/`));
   } finally {

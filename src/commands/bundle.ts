@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Argument, type Command } from 'commander';
 import { action } from '../cli/output.js';
 import { cliError } from '../cli/errors.js';
 import { outFile, outOption, outputAlias, type OutFlags } from '../cli/out-flag.js';
@@ -9,7 +9,7 @@ export function register(program: Command): void {
   program
     .command('bundle')
     .description("pack one server's config, certificate, key and trust list into a .tar.gz to copy to it")
-    .argument('<kind>', 'auth or host')
+    .addArgument(new Argument('<kind>', 'auth or host').choices(['auth', 'host']))
     .argument('<name>', 'the server certificate, by manifest name (e.g. host-2)')
     .option(DIR_FLAG, DIR_HELP)
     .addOption(outOption('the archive to write (default: ./iyesmp-KIND-NAME.tar.gz)'))

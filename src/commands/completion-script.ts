@@ -68,7 +68,12 @@ function bashScript(nodes: Node[]): string {
 # Load it: source <(iyesmp completion bash)   (or save it in /etc/bash_completion.d/iyesmp)
 _iyesmp_subs() {
   case "$1" in
-${cases((n) => [...n.subs.map((s) => s.name), ...n.argChoices])}
+${cases((n) => n.subs.map((s) => s.name))}
+  esac
+}
+_iyesmp_args() {
+  case "$1" in
+${cases((n) => n.argChoices)}
   esac
 }
 _iyesmp_opts() {
@@ -110,8 +115,8 @@ _iyesmp() {
     return 0
   fi
   local subs
-  subs="$(_iyesmp_subs "$path")"
-  if [[ -n "$subs" ]]; then COMPREPLY=($(compgen -W "$subs" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi
+  subs="$(_iyesmp_subs "$path") $(_iyesmp_args "$path")"
+  if [[ -n "\${subs// /}" ]]; then COMPREPLY=($(compgen -W "$subs" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi
   return 0
 }
 complete -o filenames -F _iyesmp iyesmp

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Argument, type Command } from 'commander';
 import { action } from '../cli/output.js';
 import { cliError } from '../cli/errors.js';
 
@@ -7,7 +7,7 @@ export function register(program: Command): void {
   program
     .command('completion')
     .description('print a shell completion script (bash, zsh or fish) for every command and option')
-    .argument('<shell>', 'bash, zsh or fish')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
     .addHelpText(
       'after',
       `

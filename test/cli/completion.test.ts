@@ -51,6 +51,9 @@ describe('iyesmp completion', () => {
     expect(complete(['iyesmp', 'config', 'scaffold', '--dir', 'pki', '--ex'])).toEqual(['--exec']);
     expect(complete(['iyesmp', 'bundle', '--'])).toContain('--passphrase-file');
     expect(complete(['iyesmp', 'serve', ''])).toEqual(['auth', 'host']);
+    // a positional argument's choices, and the options after it
+    expect(complete(['iyesmp', 'completion', 'z'])).toEqual(['zsh']);
+    expect(complete(['iyesmp', 'bundle', 'host', 'host-1', '--for'])).toEqual(['--force']);
   });
 
   it('covers every command and every visible option of the program', () => {
@@ -81,7 +84,8 @@ describe('iyesmp completion', () => {
     expect(json(r).data.script).toContain('complete -c iyesmp');
     const bad = run(['completion', 'powershell', '--json']);
     expect(bad.code).toBe(2);
-    expect(json(bad).error.message).toContain('bash, zsh or fish');
+    expect(json(bad).error.code).toBe('invalid_argument');
+    expect(json(bad).error.message).toContain('bash, zsh, fish');
   });
 
   it('zsh and fish load their scripts', () => {

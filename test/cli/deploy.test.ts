@@ -118,6 +118,19 @@ describe('iyesmp bundle', () => {
     expect(json(run(['bundle', 'host', 'auth', '--dir', 'pki', '--out', 'x.tar.gz', '--json'], { cwd: dir })).error.message).toContain('is a auth certificate');
     const other = run(['bundle', 'auth', 'auth', '--dir', 'pki', '--config', 'h2.toml', '--out', 'x.tar.gz', '--json'], { cwd: dir });
     expect(json(other).error.message).toContain('is not a auth config');
+    // a config naming a file the bundle does not carry fails the bundle's own check: nothing written
+    const auth = run(['config', 'scaffold', 'auth', '--dir', 'pki'], { cwd: dir }).stdout;
+    writeFileSync(path.join(dir, 'token-secret.key'), 'a shared secret of more than thirty-two bytes\n');
+    writeFileSync(
+      path.join(dir, 'a-token.toml'),
+      auth.replace('mode = "guest"', 'mode = "token"').replace('# secret_file = "token-secret.key"', 'secret_file = "token-secret.key"'),
+    );
+    expect(run(['config', 'check', 'a-token.toml'], { cwd: dir }).code).toBe(0);
+    const notPacked = run(['bundle', 'auth', 'auth', '--dir', 'pki', '--config', 'a-token.toml', '--out', 'x.tar.gz', '--json'], { cwd: dir });
+    expect(notPacked.code).toBe(1);
+    expect(json(notPacked).error.message).toContain('auth/token-secret.key');
+    expect(json(notPacked).error.message).not.toContain('iyesmp-bundle-');
+    expect(json(notPacked).error.hint).toContain('absolute paths');
     expect(() => statSync(path.join(dir, 'x.tar.gz'))).toThrow();
   });
 });
