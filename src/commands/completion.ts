@@ -1,4 +1,4 @@
-import { Argument, type Command } from 'commander';
+import { Argument, Command } from 'commander';
 import { action } from '../cli/output.js';
 import { cliError } from '../cli/errors.js';
 
@@ -23,7 +23,13 @@ Examples:
       action('completion', async (out, _opts, [shell]) => {
         const { SHELLS, completionScript } = await import('./completion-script.js');
         if (!(SHELLS as readonly unknown[]).includes(shell)) throw cliError('bad_kind', `shell must be bash, zsh or fish, got "${String(shell)}"`);
-        const script = completionScript(shell as (typeof SHELLS)[number], program);
+        // a program built afresh with every command registered: the running one may hold only stubs
+        // (name and description) of the commands it does not run, if commands are loaded lazily
+        const full = new Command(program.name());
+        for (const o of program.options) full.addOption(o);
+        const { registerCommands } = await import('./index.js');
+        await registerCommands(full);
+        const script = completionScript(shell as (typeof SHELLS)[number], full);
         out.result('completion', { shell, script }, () => script.trimEnd());
       }),
     );

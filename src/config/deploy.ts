@@ -29,10 +29,11 @@ export const BUNDLE_LAYOUT = {
 export const TRUST_FILES = ['master.pem', 'clientauths.json', 'clientauths.json.sig'] as const;
 
 /**
- * Port of the HTTP admin listener (/healthz, /readyz, /metrics) on loopback. The probes below run
- * inside the container and ask 127.0.0.1 there, so no listener has to face the network.
+ * Ports of the HTTP admin listener (/healthz, /readyz, /metrics) on loopback, its defaults
+ * (`[admin_http] listen`). The probes below run inside the container and ask 127.0.0.1 there, so
+ * no listener has to face the network.
  */
-export const ADMIN_HTTP_PORT = 9464;
+export const ADMIN_HTTP_PORT = { auth: 9464, host: 9465 } as const;
 
 export interface DeployInput {
   kind: DeployKind;
@@ -111,8 +112,9 @@ const ENCRYPTED_SA = (where: string) =>
 const q = (s: string) => JSON.stringify(s);
 
 /** The healthcheck/probe command: node is in the image, curl is not. */
-function probe(path: '/healthz' | '/readyz'): string[] {
-  return ['node', '-e', `fetch('http://127.0.0.1:${ADMIN_HTTP_PORT}${path}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`];
+function probe(kind: 'auth' | 'host', path: '/healthz' | '/readyz'): string[] {
+  const url = `http://127.0.0.1:${ADMIN_HTTP_PORT[kind]}${path}`;
+  return ['node', '-e', `fetch('${url}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`];
 }
 
 export async function scaffoldDeploy(input: DeployInput): Promise<DeployResult> {
@@ -188,7 +190,7 @@ function composeFile(n: Names, image: string, generatedAt: string): string {
     ports:
       - "${port}:${port}/udp"
     healthcheck:
-      test: ${JSON.stringify(['CMD', ...probe('/healthz')])}
+      test: ${JSON.stringify(['CMD', ...probe('host', '/healthz')])}
       interval: 10s
       timeout: 3s
       retries: 3
@@ -208,7 +210,7 @@ function composeFile(n: Names, image: string, generatedAt: string): string {
 # The containers run as uid 1000 (node): give it the keys with \`chown 1000 bundles/*/tls/*.key\`.
 # Each host's public_address (in its certificate and config) must reach this machine; the Auth node
 # must be named ${n.authCertName} in its certificate, as the hosts check it.
-# Health: /healthz of the admin HTTP listener on 127.0.0.1:${ADMIN_HTTP_PORT} inside each container.
+# Health: /healthz of the admin HTTP listener inside each container (127.0.0.1:${ADMIN_HTTP_PORT.auth} auth, :${ADMIN_HTTP_PORT.host} hosts).
 # The database: this build of serve auth keeps accounts in memory and warns that database.url is not
 # used yet; the url below is where the store keeps them once it serves it.
 # The project name is this folder's (docker compose -p NAME for another).
@@ -249,7 +251,7 @@ services:
     ports:
       - "${AUTH_CLIENTS_PORT}:${AUTH_CLIENTS_PORT}/udp"
     healthcheck:
-      test: ${JSON.stringify(['CMD', ...probe('/healthz')])}
+      test: ${JSON.stringify(['CMD', ...probe('auth', '/healthz')])}
       interval: 10s
       timeout: 3s
       retries: 3
@@ -284,14 +286,14 @@ function k8sFiles(n: Names, image: string, generatedAt: string, graceMs: number)
             capabilities:
               drop: ["ALL"]
 `;
-  const probes = `          livenessProbe:
+  const probes = (kind: 'auth' | 'host') => `          livenessProbe:
             exec:
-              command: ${JSON.stringify(probe('/healthz'))}
+              command: ${JSON.stringify(probe(kind, '/healthz'))}
             periodSeconds: 10
             timeoutSeconds: 3
           readinessProbe:
             exec:
-              command: ${JSON.stringify(probe('/readyz'))}
+              command: ${JSON.stringify(probe(kind, '/readyz'))}
             periodSeconds: 5
             timeoutSeconds: 3
 `;
@@ -329,7 +331,7 @@ ${securityContext}      containers:
           ports:
             - { name: clients, containerPort: ${AUTH_CLIENTS_PORT}, protocol: UDP }
             - { name: hosts, containerPort: ${AUTH_HOSTS_PORT}, protocol: UDP }
-${probes}${containerSecurity}          volumeMounts:
+${probes('auth')}${containerSecurity}          volumeMounts:
             - { name: config, mountPath: /etc/iyesmp, readOnly: true }
             - { name: keys, mountPath: /etc/iyesmp-keys, readOnly: true }
       volumes:
@@ -406,7 +408,7 @@ ${securityContext}      containers:
             - { name: IYESMP_HOST__OUTBOX__DIR, value: /var/lib/iyesmp/outbox }
           ports:
             - { name: players, containerPort: ${port}, hostPort: ${port}, protocol: UDP }
-${probes}${containerSecurity}          volumeMounts:
+${probes('host')}${containerSecurity}          volumeMounts:
             - { name: config, mountPath: /etc/iyesmp, readOnly: true }
             - { name: keys, mountPath: /etc/iyesmp-keys, readOnly: true }
             - { name: outbox, mountPath: /var/lib/iyesmp }

@@ -56,9 +56,10 @@ describe('iyesmp completion', () => {
     expect(complete(['iyesmp', 'bundle', 'host', 'host-1', '--for'])).toEqual(['--force']);
   });
 
-  it('covers every command and every visible option of the program', () => {
+  it('covers every command and every visible option of the program', async () => {
     const text = run(['completion', 'bash']).stdout;
-    const program = buildProgram();
+    // every command registered (buildProgram may be async where commands load lazily)
+    const program = await Promise.resolve(buildProgram());
     const nodes = commandTree(program);
     const walk = (c: typeof program, p: string[]): void => {
       const node = nodes.find((n) => n.path === p.join(' '));
