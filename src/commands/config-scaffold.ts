@@ -81,6 +81,7 @@ export interface DeployFlags {
   image?: string;
   hosts?: string;
   graceMs?: string;
+  drainSeconds?: string;
 }
 
 export interface DeployData {
@@ -107,6 +108,7 @@ export async function scaffoldDeployToDir(
   };
   const hosts = positive('--hosts', flags.hosts);
   const graceMs = positive('--grace-ms', flags.graceMs);
+  const drainSeconds = positive('--drain-seconds', flags.drainSeconds);
   const r = await scaffoldDeploy({
     kind,
     entries: await manifestEntriesIfAny(pkiDir),
@@ -114,6 +116,7 @@ export async function scaffoldDeployToDir(
     ...(flags.image ? { image: flags.image } : {}),
     ...(hosts !== undefined ? { hosts } : {}),
     ...(graceMs !== undefined ? { graceMs } : {}),
+    ...(drainSeconds !== undefined ? { drainSeconds } : {}),
   });
   if (!flags.out) {
     const data: DeployData = { kind, dir: null, pkiDir, files: r.files.map((f) => ({ name: f.name, path: null, text: f.text })) };

@@ -33,7 +33,8 @@ Examples:
     .option('--exec <path>', 'systemd: the iyesmp executable the units run (default /usr/local/bin/iyesmp)')
     .option('--image <ref>', 'compose, k8s: the container image (default iyesmp:latest)')
     .option('--hosts <n>', "compose, k8s: how many hosts (default: the PKI's host certificates, else 2)")
-    .option('--grace-ms <ms>', 'systemd, k8s: how long a stopping host may take to deliver results (default 300000)')
+    .option('--grace-ms <ms>', 'systemd, compose, k8s: serve host --grace-ms, how long a stopping host delivers results (default 10000)')
+    .option('--drain-seconds <s>', "systemd, compose, k8s: the hosts' drain_timeout_seconds, to time the kill after SIGTERM (default 600)")
     .addHelpText(
       'after',
       `
@@ -66,6 +67,7 @@ Examples:
           image?: string;
           hosts?: string;
           graceMs?: string;
+          drainSeconds?: string;
         }
       >('config scaffold', async (out, opts, [kind]) => {
         if (kind === 'systemd' || kind === 'docker' || kind === 'compose' || kind === 'k8s') {

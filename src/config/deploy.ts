@@ -41,8 +41,10 @@ export interface DeployInput {
   entries: ManifestEntry[] | undefined;
   /** systemd: the iyesmp executable (absolute) */
   exec?: string;
-  /** host: how long serve host waits on SIGTERM to deliver results (ms) */
+  /** host: how long serve host waits on SIGTERM to deliver results (ms, `--grace-ms`; default 10 s) */
   graceMs?: number;
+  /** host: how long running games may take to finish on SIGTERM (`host.drain_timeout_seconds`; default 600) */
+  drainSeconds?: number;
   /** docker, compose, k8s: the image */
   image?: string;
   /** compose, k8s: how many hosts (default: the PKI's host certificates, else 2) */
@@ -105,6 +107,17 @@ export function dnsLabel(name: string): string {
   return l.slice(0, 50) || 'x';
 }
 
+const DEFAULT_GRACE_MS = 10_000;
+const DEFAULT_DRAIN_SECONDS = 600;
+
+/**
+ * How long a platform waits after SIGTERM before it kills a host: the drain (running games finish),
+ * the results' delivery, and a minute to spare, so the kill never comes first.
+ */
+function stopSeconds(input: DeployInput): number {
+  return (input.drainSeconds ?? DEFAULT_DRAIN_SECONDS) + Math.ceil((input.graceMs ?? DEFAULT_GRACE_MS) / 1000) + 60;
+}
+
 const ENCRYPTED_SA = (where: string) =>
   `the SessionAuth key is encrypted: add its passphrase as ${where} mounted as a file, and point IYESMP_AUTH__PKI__SESSION_AUTH_PASSPHRASE_FILE at it`;
 
@@ -126,9 +139,8 @@ export async function scaffoldDeploy(input: DeployInput): Promise<DeployResult> 
     case 'systemd': {
       const exec = input.exec ?? '/usr/local/bin/iyesmp';
       if (!exec.startsWith('/')) throw configError('bad_exec', `--exec must be an absolute path (systemd runs no shell), got ${exec}`);
-      const graceMs = input.graceMs ?? 300_000;
-      // SIGKILL must not come before the host's own deadline: a minute on top of it
-      const stopTimeout = `${Math.ceil(graceMs / 1000) + 60}s`;
+      const graceMs = input.graceMs ?? DEFAULT_GRACE_MS;
+      const stopTimeout = `${stopSeconds(input)}s`;
       const values = {
         generated_at,
         exec,
@@ -137,6 +149,7 @@ export async function scaffoldDeploy(input: DeployInput): Promise<DeployResult> 
         passphrase_credential: names.sessionAuthEncrypted ? '' : '# ',
         grace_ms: String(graceMs),
         stop_timeout: stopTimeout,
+        drain_seconds: String(input.drainSeconds ?? DEFAULT_DRAIN_SECONDS),
       };
       const files: DeployFile[] = [];
       for (const name of ['iyesmp-auth@.service', 'iyesmp-host@.service']) {
@@ -155,14 +168,27 @@ export async function scaffoldDeploy(input: DeployInput): Promise<DeployResult> 
     }
     case 'compose':
       if (names.sessionAuthEncrypted) notes.push(ENCRYPTED_SA('a compose secret'));
-      return { kind: 'compose', files: [{ name: 'compose.yaml', text: composeFile(names, input.image ?? 'iyesmp:latest', generated_at) }], notes };
+      return {
+        kind: 'compose',
+        files: [
+          {
+            name: 'compose.yaml',
+            text: composeFile(names, input.image ?? 'iyesmp:latest', generated_at, input.graceMs ?? DEFAULT_GRACE_MS, stopSeconds(input)),
+          },
+        ],
+        notes,
+      };
     case 'k8s':
       if (names.sessionAuthEncrypted) notes.push(ENCRYPTED_SA('a key of the Secret iyesmp-AUTH-keys'));
-      return { kind: 'k8s', files: k8sFiles(names, input.image ?? 'iyesmp:latest', generated_at, input.graceMs ?? 300_000), notes };
+      return {
+        kind: 'k8s',
+        files: k8sFiles(names, input.image ?? 'iyesmp:latest', generated_at, input.graceMs ?? DEFAULT_GRACE_MS, stopSeconds(input)),
+        notes,
+      };
   }
 }
 
-function composeFile(n: Names, image: string, generatedAt: string): string {
+function composeFile(n: Names, image: string, generatedAt: string, graceMs: number, stopAfter: number): string {
   const a = BUNDLE_LAYOUT.auth;
   const h = BUNDLE_LAYOUT.host;
   const hostServices = n.hosts.map((name, i) => {
@@ -170,7 +196,7 @@ function composeFile(n: Names, image: string, generatedAt: string): string {
     const port = HOST_QUIC_PORT + i;
     return `  ${svc}:
     image: ${q(image)}
-    command: ["serve", "host", "--grace-ms", "300000"]
+    command: ["serve", "host", "--grace-ms", "${graceMs}"]
     depends_on:
       auth:
         condition: service_started
@@ -194,8 +220,8 @@ function composeFile(n: Names, image: string, generatedAt: string): string {
       interval: 10s
       timeout: 3s
       retries: 3
-    # a host finishes delivering results on SIGTERM before it exits
-    stop_grace_period: 330s
+    # SIGTERM: running games may finish (host.drain_timeout_seconds), then results go out (--grace-ms)
+    stop_grace_period: ${stopAfter}s
     restart: unless-stopped
 `;
   });
@@ -268,7 +294,7 @@ volumes:
 ${n.hosts.map((name) => `  ${dnsLabel(name)}-outbox:\n`).join('')}`;
 }
 
-function k8sFiles(n: Names, image: string, generatedAt: string, graceMs: number): DeployFile[] {
+function k8sFiles(n: Names, image: string, generatedAt: string, graceMs: number, stopAfter: number): DeployFile[] {
   const a = BUNDLE_LAYOUT.auth;
   const h = BUNDLE_LAYOUT.host;
   const header = (what: string) => `# ${what}\n# Generated by \`iyesmp config scaffold k8s\` on ${generatedAt}.\n`;
@@ -393,8 +419,8 @@ spec:
     metadata:
       labels: { app.kubernetes.io/name: iyesmp, app.kubernetes.io/component: host, iyesmp/host: ${q(svc)} }
     spec:
-      # SIGTERM: the host delivers finished games' results for up to --grace-ms before it exits
-      terminationGracePeriodSeconds: ${Math.ceil(graceMs / 1000) + 30}
+      # SIGTERM: running games may finish (host.drain_timeout_seconds), then results go out (--grace-ms)
+      terminationGracePeriodSeconds: ${stopAfter}
 ${securityContext}      containers:
         - name: host
           image: ${q(image)}

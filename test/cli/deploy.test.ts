@@ -142,7 +142,10 @@ describe('iyesmp config scaffold systemd|docker|compose|k8s', () => {
   });
 
   it('systemd: hardened units that pass systemd-analyze verify, with overrides the configs accept', async () => {
-    const r = run(['config', 'scaffold', 'systemd', '--dir', 'pki', '--exec', BIN, '--grace-ms', '120000', '--out', 'systemd', '--json'], { cwd: dir });
+    const r = run(
+      ['config', 'scaffold', 'systemd', '--dir', 'pki', '--exec', BIN, '--grace-ms', '120000', '--drain-seconds', '60', '--out', 'systemd', '--json'],
+      { cwd: dir },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(json(r).data.files.map((f: { name: string }) => f.name)).toEqual(['iyesmp-auth@.service', 'iyesmp-host@.service']);
     const host = readFileSync(path.join(dir, 'systemd/iyesmp-host@.service'), 'utf8');
@@ -161,7 +164,7 @@ describe('iyesmp config scaffold systemd|docker|compose|k8s', () => {
     }
     expect(host).toContain('LoadCredential=host.key:/etc/iyesmp/%i/tls/host.key');
     expect(host).toContain('--grace-ms 120000');
-    expect(host).toContain('TimeoutStopSec=180s');
+    expect(host).toContain('TimeoutStopSec=240s');
     expect(auth).toContain('LoadCredential=sessionauth.key:/etc/iyesmp/%i/tls/sessionauth.key');
     // %d (the credentials folder) and %S (/var/lib) are systemd's; stand-ins for the schema check
     await expectOverridesValid(`${auth}\n${host}`, bundles, (v) => v.replace('%d', '/run/credentials').replace('%S', '/var/lib').replace('%i', 'x'));
