@@ -196,6 +196,8 @@ function composeFile(n: Names, image: string, generatedAt: string, graceMs: numb
     const port = HOST_QUIC_PORT + i;
     return `  ${svc}:
     image: ${q(image)}
+    # built like the Auth node's (the same layers, cached): compose never tries to pull it
+    build: .
     command: ["serve", "host", "--grace-ms", "${graceMs}"]
     depends_on:
       auth:
