@@ -458,6 +458,9 @@ ${configItems(h.config, [['host.pem', h.cert]])}        - name: keys
   const trust = (bundle: string) => TRUST_FILES.map((f) => `      - ${f}=bundles/${bundle}/${BUNDLE_LAYOUT.trustDir}/${f}\n`).join('');
   const kustomization = `${header('Everything, with the bundles as ConfigMaps (public files) and Secrets (keys): kubectl apply -k .')}# Unpack each bundle (\`iyesmp bundle auth|host NAME\`) into bundles/ beside this file first:
 #   mkdir -p bundles && tar -xzf iyesmp-host-NAME.tar.gz -C bundles
+# A bundle with a netcode.key (netcode game modes): add it to that server's Secret below and set
+# IYESMP_HOST__TRANSPORTS__NETCODE__PRIVATE_KEY_FILE (auth: IYESMP_AUTH__NETCODE__PRIVATE_KEY_FILE)
+# to /etc/iyesmp-keys/netcode.key in its Deployment.
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 namespace: iyesmp
