@@ -7,7 +7,7 @@
  * its file, and two bot players (test/e2e/bot.mjs) play a game on them. A second run reuses the PKI
  * and only adds the new host.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -71,6 +71,15 @@ afterAll(async () => {
 }, 30_000);
 
 describe('templates/ci/provision.sh', () => {
+  it('passes shellcheck where it is installed', () => {
+    const r = spawnSync('shellcheck', [SCRIPT], { encoding: 'utf8' });
+    if (r.error) {
+      console.warn('skipped: shellcheck is not installed');
+      return;
+    }
+    expect(r.status, r.stdout).toBe(0);
+  });
+
   it('refuses to start without the addresses, naming the variable', async () => {
     const r = await provision({ ...base(), IYESMP_AUTH_ADDRESS: '' });
     expect(r.code).toBe(2);
