@@ -8,7 +8,7 @@ import { cliError } from '../cli/errors.js';
 export function register(program: Command): void {
   const group = program
     .command('config')
-    .description('write and check Auth and Host server config files (TOML) and deployment files')
+    .description('write and check Auth and Host server config files (TOML)')
     .addHelpText(
       'after',
       `
