@@ -4,6 +4,8 @@ import { register as registerAdmin } from './admin-group.js';
 import { register as registerTop } from './top.js';
 import { register as registerNetcode } from './netcode.js';
 import { register as registerServe } from './serve.js';
+import { register as registerBundle } from './bundle.js';
+import { register as registerCompletion } from './completion.js';
 
 /**
  * Every command module exports `register(program)`. Keep this list the single place that knows them.
@@ -16,4 +18,6 @@ export function registerCommands(_program: Command): void {
   registerServe(_program); // serve auth|host
   registerAdmin(_program); // admin status|players|sessions|hosts|kick|ban|unban|drain|results|audit
   registerTop(_program); // top
+  registerBundle(_program); // bundle auth|host NAME
+  registerCompletion(_program); // completion bash|zsh|fish (last: it reads every command registered before it)
 }

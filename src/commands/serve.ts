@@ -7,7 +7,7 @@ import { action, type Output } from '../cli/output.js';
  * SIGHUP re-reads the TLS certificate/key and the trust list (e.g. after `iyesmp certs retire`).
  */
 interface ServeFlags {
-  config: string;
+  config?: string;
   game?: string;
   graceMs?: string;
   passphraseFile?: string;
@@ -24,13 +24,19 @@ Examples:
   $ iyesmp config scaffold auth --out auth.toml && iyesmp serve auth --config auth.toml
   $ iyesmp serve host --config host-1.toml --game ./dist/my-game.js
 Signals: SIGINT/SIGTERM stop and exit 0 (serve host: SIGTERM first drains, see its --help);
-SIGHUP reloads certificates and the trust list.`,
+SIGHUP reloads certificates and the trust list.
+
+Without --config the file is $IYESMP_CONFIG, else ./iyesmp-auth.toml (./iyesmp-host.toml), else
+/etc/iyesmp/auth.toml (/etc/iyesmp/host.toml). Any key can be overridden from the environment, before
+validation: IYESMP_AUTH__SECTION__KEY for auth, IYESMP_HOST__SECTION__KEY for host, e.g.
+IYESMP_AUTH__LISTEN__CLIENTS__PORT=7350 or IYESMP_HOST__PKI__KEY=/run/secrets/host.key
+(\`iyesmp config check\` shows what they change).`,
     );
 
   serve
     .command('auth')
     .description('run an Auth server (accounts, lobbies, matchmaking, hand-off)')
-    .requiredOption('-c, --config <file>', 'auth.toml (see `iyesmp config scaffold auth`)')
+    .option('-c, --config <file>', 'auth.toml (see `iyesmp config scaffold auth`); default $IYESMP_CONFIG, then ./iyesmp-auth.toml, then /etc/iyesmp/auth.toml')
     .option('--grace-ms <ms>', 'how long shutdown waits for open streams', '3000')
     .option('--passphrase-file <file>', 'file holding the SessionAuth key passphrase (when the key is encrypted)')
     .addHelpText(
@@ -48,8 +54,11 @@ Examples:
     .action(
       action<ServeFlags>('serve auth', async (out, opts) => {
         const { loadConfig } = await import('../config/load.js');
-        const config = await loadConfig(opts.config, 'auth');
+        const { discoverConfig, envOverrides } = await import('../config/env.js');
+        const found = discoverConfig('auth', opts.config);
+        const config = await loadConfig(found.file, 'auth');
         const logger = await makeLogger(config.logging.level, out);
+        logger.info({ config: found.file, from: found.from, overrides: envOverrides('auth', process.env).map((o) => o.variable) }, 'config loaded');
         const { authOptionsFromConfig } = await import('../serve/config.js');
         const options = await authOptionsFromConfig(config, logger, opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {});
         const { startAuthServer } = await import('../auth/server.js');
@@ -74,7 +83,7 @@ Examples:
   serve
     .command('host')
     .description('run a Host server: registers with the Auth servers and runs game sessions')
-    .requiredOption('-c, --config <file>', 'host.toml (see `iyesmp config scaffold host`)')
+    .option('-c, --config <file>', 'host.toml (see `iyesmp config scaffold host`); default $IYESMP_CONFIG, then ./iyesmp-host.toml, then /etc/iyesmp/host.toml')
     .option(
       '--game <module>',
       'ES module exporting the game (`default` or `game`: { begin(session) }); default: a relay that forwards game messages between players',
@@ -95,8 +104,11 @@ Examples:
     .action(
       action<ServeFlags>('serve host', async (out, opts) => {
         const { loadConfig } = await import('../config/load.js');
-        const config = await loadConfig(opts.config, 'host');
+        const { discoverConfig, envOverrides } = await import('../config/env.js');
+        const found = discoverConfig('host', opts.config);
+        const config = await loadConfig(found.file, 'host');
         const logger = await makeLogger(config.logging.level, out);
+        logger.info({ config: found.file, from: found.from, overrides: envOverrides('host', process.env).map((o) => o.variable) }, 'config loaded');
         const { hostFromConfig } = await import('../serve/config.js');
         const { options, game } = await hostFromConfig(config, logger, opts.game);
         const { startHostServer } = await import('../host/server.js');

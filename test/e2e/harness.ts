@@ -40,8 +40,9 @@ export class Proc {
     readonly name: string,
     args: string[],
     cwd: string,
+    env?: NodeJS.ProcessEnv,
   ) {
-    this.child = spawn(process.execPath, args, { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, args, { cwd, stdio: ['pipe', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
     this.child.stdin!.on('error', () => undefined);
     this.child.stdout!.on('data', (d: Buffer) => this.#take('out', d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => this.#take('err', d.toString()));
@@ -100,8 +101,9 @@ export class Procs {
 
   constructor(readonly cwd: string) {}
 
-  node(name: string, args: string[]): Proc {
-    const p = new Proc(name, args, this.cwd);
+  /** `env` is added to this process's environment (config overrides, IYESMP_CONFIG). */
+  node(name: string, args: string[], env?: NodeJS.ProcessEnv): Proc {
+    const p = new Proc(name, args, this.cwd, env);
     this.all.push(p);
     return p;
   }
