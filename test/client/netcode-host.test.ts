@@ -38,7 +38,9 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
 });
 
-async function startHost(o: { version?: NetcodeVersion } = {}): Promise<Host> {
+async function startHost(
+  o: { version?: NetcodeVersion; action?: (seat: { sessionId: string; playerId: string }, ext: unknown) => unknown } = {},
+): Promise<Host> {
   const table = new HostSessions({ maxSessions: 4, maxPlayers: 16 });
   const now = { ms: 0 };
   const transport = await NetcodeHostTransport.listen({
@@ -49,6 +51,7 @@ async function startHost(o: { version?: NetcodeVersion } = {}): Promise<Host> {
     maxClients: 8,
     nowMs: () => now.ms,
     ...(o.version ? { version: o.version } : {}),
+    ...(o.action ? { action: o.action } : {}),
   });
   cleanup.push(() => transport.close());
   const events: NetcodeHostEvent[] = [];
@@ -179,6 +182,26 @@ describe('joinHost over netcode.io', () => {
     expect(ada.transport).toBe('netcode');
     expect(ada.players.find((p) => p.playerId === 'ada')).toMatchObject({ connected: true });
     expect(h.table.session('S100')?.players.find((p) => p.playerId === 'ada')?.status).toBe('connected');
+  });
+
+  it('bounds what one player can make the host hold on the reliable channel: waiting actions, message size', { timeout: T }, async () => {
+    // a game that never answers: every action waits
+    let asked = 0;
+    const h = await startHost({
+      action: () => {
+        asked++;
+        return new Promise(() => undefined);
+      },
+    });
+    createSession(h, 'S9', ['ada']);
+    const ada = await join(ticket(h, 'S9', 'ada'));
+    const answers = Array.from({ length: 12 }, (_, i) => ada.action(new Uint8Array([i]), { timeoutMs: 20_000 }).catch((e: IyesmpError) => e));
+    const refused = await Promise.all(answers.slice(8));
+    // the first 8 wait for the game; the rest are refused at once, and the game never saw them
+    expect(refused.map((e) => (e as IyesmpError).code)).toEqual(['busy', 'busy', 'busy', 'busy']);
+    expect(asked).toBe(8);
+    // a message over the reliable channel's limit is refused before it leaves the client
+    expect(() => ada.send({ big: 'x'.repeat(70_000) } as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'message_too_large' }));
   });
 
   it('carries structured data and actions on the reliable channel; refuses what it cannot carry, with the reason', { timeout: T }, async () => {
