@@ -26,6 +26,7 @@ import type { PkiErrorCode } from './pki/errors.js';
 import type { ProtocolLayerErrorCode } from './protocol/errors.js';
 import type { ServeErrorCode } from './serve/errors.js';
 import type { TransportErrorCode } from './transport/errors.js';
+import type { TurnsErrorCode } from './turns/errors.js';
 
 export type {
   AccountErrorCode,
@@ -49,6 +50,7 @@ export type {
   ServeErrorCode,
   SessionErrorCode,
   TransportErrorCode,
+  TurnsErrorCode,
 };
 
 export type IyesmpErrorCode =
@@ -72,4 +74,5 @@ export type IyesmpErrorCode =
   | ProtocolLayerErrorCode
   | ServeErrorCode
   | SessionErrorCode
-  | TransportErrorCode;
+  | TransportErrorCode
+  | TurnsErrorCode;
