@@ -120,6 +120,7 @@ export class TurnsHost {
   /** digest of every accepted move by `player:seq`: replays and equivocation */
   readonly #accepted = new Map<string, Uint8Array>();
   readonly #rate = new Map<string, { start: number; count: number; told: boolean }>();
+  readonly #forged = new Map<string, { start: number; count: number; told: boolean }>();
   /** the latest conflicting registration per player, accepted if the live one is cleared */
   readonly #conflicts = new Map<string, Uint8Array>();
   readonly #roomKeys = new Map<number, Uint8Array>();
@@ -422,15 +423,20 @@ export class TurnsHost {
     if (move === undefined) return this.#reject(undefined, topic, payload, 'turns_malformed', 'move: malformed fields', now);
     const id = move.playerId;
     if (!this.#players.includes(id)) return this.#alert('turns_unknown_player', undefined, `a move claiming to be from ${id}, who is not seated`);
-    const limited = this.#limited(id, topic, payload, now);
-    if (limited) return limited;
+    // until the signature verifies, the claimed id is anyone's word: such refusals draw on a budget of
+    // their own, so a forger cannot use up the real player's rate (the broker bounds each connection)
     const live = this.#chain.player(id)?.live;
-    if (live === undefined) return this.#reject(id, topic, payload, 'turns_not_registered', `${id} has no live registration`, now, move.seq);
-    if (!verifyBytes(live.key, outer.value.body, outer.value.sig))
+    if (live === undefined)
+      return this.#unverified(id, now) ? [] : this.#reject(id, topic, payload, 'turns_not_registered', `${id} has no live registration`, now, move.seq);
+    if (!verifyBytes(live.key, outer.value.body, outer.value.sig)) {
+      if (this.#unverified(id, now)) return [];
       return [
         ...this.#reject(id, topic, payload, 'turns_bad_signature', `move is not signed by ${id}'s registered key`, now, move.seq),
         ...this.#alert('turns_bad_signature', id, `a move in ${id}'s name with a bad signature`),
       ];
+    }
+    const limited = this.#limited(id, topic, payload, now);
+    if (limited) return limited;
     const digest = sha256(outer.value.body);
     const queued: QueuedMove = { move, frame: inner, digest, topic };
     if (this.#pending !== undefined || this.#queue.length > 0) {
@@ -533,10 +539,9 @@ export class TurnsHost {
     const body = decodeBody(this.#codec, kind, outer.value.body, this.#ctx);
     const c = body.ok ? parseChal(body.value) : undefined;
     if (c === undefined || c.to !== HOST_ID) return [];
-    const limited = this.#limited(c.from, topic, payload, now);
-    if (limited) return limited;
     const live = this.#chain.player(c.from)?.live;
     const ok = live !== undefined && verifyBytes(live.key, outer.value.body, outer.value.sig);
+    if (ok ? this.#limited(c.from, topic, payload, now) : this.#unverified(c.from, now)) return [];
     if (kind === 'chal') {
       if (!ok || Math.abs(c.timestamp - now) > this.#limits.clockSkewMs) return [];
       const { frame } = encodeSigned('resp', this.#ctx, chalFields({ from: HOST_ID, to: c.from, nonce: c.nonce, timestamp: now }), this.#sign);
@@ -660,6 +665,16 @@ export class TurnsHost {
     const key = this.#encrypt ? this.#pairKey(id) : undefined;
     const payload = key ? sealPair(key, this.#bytes(12), topic, frame) : frame;
     return { type: 'publish', topic, payload, qos: 1, retain: false };
+  }
+
+  /** Counts an unauthenticated refusal in `id`'s name; true once over the window's budget (then dropped silently). */
+  #unverified(id: string, now: number): boolean {
+    let r = this.#forged.get(id);
+    if (r === undefined || now - r.start >= this.#limits.rateWindowMs || now < r.start) {
+      r = { start: now, count: 0, told: false };
+      this.#forged.set(id, r);
+    }
+    return ++r.count > this.#limits.ratePerWindow;
   }
 
   /** Counts a message against its player's window; the first one over the limit is told, the rest dropped. */

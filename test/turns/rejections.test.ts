@@ -172,3 +172,14 @@ describe('turns: rejections, each with its own reason', () => {
     expect(hostRejections(r.loop).at(-1)!.rejection.code).toBe('turns_sequence_gap');
   });
 });
+
+describe("turns: forgeries cannot use up a player's budget", () => {
+  it("moves forged in alice's name do not rate-limit alice", async () => {
+    const r = await room({ host: { limits: { ratePerWindow: 3, rateWindowMs: 1000 } } });
+    for (let i = 0; i < 10; i++) await inject(r.loop, craft(r, keysOf('mallory'), { playerId: 'alice', seq: 1 }));
+    // only the first few forgeries are reported to alice; the rest are dropped silently
+    expect(playerRejections(r.loop, 'alice')).toEqual(['turns_bad_signature', 'turns_bad_signature', 'turns_bad_signature']);
+    await act(r.loop, 'alice', r.players.get('alice')!.move('move', { t: 'move', cell: 4 }, r.loop.now));
+    expect(r.host.chain.player('alice')!.lastSeq).toBe(1);
+  });
+});
