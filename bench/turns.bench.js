@@ -40,7 +40,16 @@ function pipeline({ encrypt, movesPerRound }) {
   const retained = new Map();
   const machines = new Map();
   const queue = [];
-  const host = new TurnsHost({ game: 'bench', room: 'r1', sessionId: 's1', players: ['a', 'b'], random, encrypt, movesPerRound, limits: { ratePerWindow: 1e9 } });
+  const host = new TurnsHost({
+    game: 'bench',
+    room: 'r1',
+    sessionId: 's1',
+    players: ['a', 'b'],
+    random,
+    encrypt,
+    movesPerRound,
+    limits: { ratePerWindow: 1e9 },
+  });
   machines.set('host', host);
   const perform = (who, actions) => {
     for (const a of actions) {

@@ -37,6 +37,7 @@ export const TURNS_ERRORS = {
   // found by a player while checking what the host sent
   turns_bad_chain: 'refused',
   turns_bad_seed: 'refused',
+  turns_fork: 'refused',
   turns_topic_collision: 'internal',
 } as const;
 export type TurnsErrorCode = ErrorCodeOf<typeof TURNS_ERRORS>;

@@ -369,7 +369,8 @@ export class TurnsPlayer {
     // only the pinned host signs blocks: check before buffering anything
     if (!verifyBytes(this.#hostKey, o.body, o.sig)) return this.#alert('turns_bad_signature', 'a block on ctl is not signed by the pinned host key');
     const n = this.#peekNumber(frame);
-    if (n === undefined || n <= this.#chain.head) return [];
+    if (n === undefined) return [];
+    if (n <= this.#chain.head) return this.#checkFork(n, o.body);
     if (n > this.#chain.head + 1) {
       if (this.#ahead.size < this.#limits.maxPending) this.#ahead.set(n, frame);
       this.#hostHead = Math.max(this.#hostHead, n);
@@ -383,6 +384,14 @@ export class TurnsPlayer {
     // our registration arrived after blocks we never saw: fetch them now that the host will answer
     if (this.#chain.head < this.#hostHead && !this.#syncing) out.push(...this.#requestSync(this.#chain.head + 1, now));
     return out;
+  }
+
+  /** A second host-signed block with a number already in the log: the same one again, or a fork the host signed. */
+  #checkFork(n: number, body: Uint8Array): PlayerAction[] {
+    const stored = this.#chain.frames[n];
+    const outer = stored && decodeOuter(this.#codec, stored);
+    if (!outer || !outer.ok || outer.value.type !== 'signed' || Buffer.compare(outer.value.body, body) === 0) return [];
+    return this.#alert('turns_fork', `the host signed two different blocks numbered ${n}`);
   }
 
   #applyAhead(): PlayerAction[] {

@@ -1,6 +1,6 @@
 /** Reconnects, crashes, resync from genesis, tampered chains, challenges and key rotation. */
 import { describe, expect, it } from 'vitest';
-import { decodeOuter, HOST_ID, type PlayerEvent, TurnsPlayer } from '../../src/turns/index.js';
+import { decodeOuter, HOST_ID, type PlayerEvent, TurnsHost, TurnsPlayer } from '../../src/turns/index.js';
 import { makeCodec } from '../../src/turns/wire.js';
 import { act, room, ROOM, seededRandom } from './sim.js';
 
@@ -181,5 +181,23 @@ describe('turns: encryption with rotation', () => {
         .filter((e) => e.type === 'rejected')
         .at(-1),
     ).toMatchObject({ rejection: { code: 'turns_decrypt_failed' } });
+  });
+});
+
+describe('turns: forks', () => {
+  it('a second block the host signed with a number already in the log raises a fork alert and changes nothing', async () => {
+    const { loop, host, players } = await room();
+    // the same host key (same random source) signing another genesis: what a forking host would send
+    const twin = new TurnsHost({ ...ROOM, players: ['alice', 'bob'], random: seededRandom('host') });
+    expect(Buffer.from(twin.publicKey)).toEqual(Buffer.from(host.publicKey));
+    const genesis = twin.start(loop.now + 5).find((a) => a.type === 'publish');
+    if (genesis?.type !== 'publish') throw new Error('no genesis');
+    const alice = players.get('alice')!;
+    const head = alice.chain.head;
+    const out = alice.receive({ topic: genesis.topic, payload: genesis.payload }, loop.now);
+    expect(out).toEqual([{ type: 'event', event: { type: 'alert', code: 'turns_fork', message: 'the host signed two different blocks numbered 0' } }]);
+    expect(alice.chain.head).toBe(head);
+    // the very same block again is no news
+    expect(alice.receive({ topic: genesis.topic, payload: host.chain.frames[0]! }, loop.now)).toEqual([]);
   });
 });
