@@ -78,7 +78,7 @@ describe('turns: reconnects and resync', () => {
     const n = 3;
     const good = host.chain.frames[n]!;
     const bad = Uint8Array.from(good);
-    bad[bad.length - 80] ^= 1;
+    bad[bad.length - 80]! ^= 1;
     host.chain.frames[n] = bad;
     await act(loop, 'bob', bob.resync(loop.now));
     expect(bob.chain.head).toBe(n - 1);
@@ -125,7 +125,7 @@ describe('turns: challenges', () => {
     loop.intercept = (d) => {
       if (d.to !== 'alice' || !d.topic.endsWith('/challenge/alice')) return d;
       const forged = Uint8Array.from(d.payload);
-      forged[forged.length - 1] ^= 1;
+      forged[forged.length - 1]! ^= 1;
       return { ...d, payload: forged };
     };
     await act(loop, 'alice', players.get('alice')!.challenge('bob', loop.now));
