@@ -116,6 +116,9 @@ export class TurnsHost {
   #movesInRound = 0;
   #pending: PendingMove | undefined;
   #queue: QueuedMove[] = [];
+  #deferred: InboundMessage[] = [];
+  #roundAfterPending = false;
+  #endAfterPending: { results: unknown } | undefined;
   #nextValidateId = 1;
   /** digest of every accepted move by `player:seq`: replays and equivocation */
   readonly #accepted = new Map<string, Uint8Array>();
@@ -216,6 +219,8 @@ export class TurnsHost {
       }
       switch (t.kind) {
         case 'register':
+          // a registration or a leave appends a block: not while the game judges a move built on the head
+          if (this.#pending !== undefined) return this.#defer(msg, now);
           return msg.payload.length === 0 ? this.#onClear(t.id, now) : this.#onRegistration(t.id, msg.topic, msg.payload, now);
         case 'round':
           return this.#onMove(msg.topic, msg.payload, now);
@@ -251,13 +256,39 @@ export class TurnsHost {
       const message = typeof verdict.message === 'string' ? verdict.message.slice(0, 512) : 'the game refused this move';
       out.push(...this.#reject(p.playerId, this.#chain.roundTopic ?? '', p.frame, code, message, now, p.seq));
     }
+    // what waited for the verdict, in the order it came: registrations and leaves, a forced round, the end
+    const deferred = this.#deferred;
+    this.#deferred = [];
+    for (const m of deferred) out.push(...this.receive(m, now));
+    if (this.#roundAfterPending) {
+      this.#roundAfterPending = false;
+      out.push(...this.nextRound(now));
+    }
+    if (this.#endAfterPending !== undefined) {
+      const { results } = this.#endAfterPending;
+      this.#endAfterPending = undefined;
+      this.#queue = [];
+      return [...out, ...this.end(results, now)];
+    }
     out.push(...this.#drain(now));
     return out;
+  }
+
+  /** Holds a register-topic message until the pending verdict (bounded: a few per seat). */
+  #defer(msg: InboundMessage, now: number): HostAction[] {
+    if (this.#deferred.length >= this.#players.length * 4) return this.#alert('turns_rate_limited', undefined, `dropped a message on ${msg.topic}: too many wait for the game`);
+    void now;
+    this.#deferred.push({ topic: msg.topic, payload: msg.payload });
+    return [];
   }
 
   /** Starts the next round now (new seed and topic) even if the current one has moves left. */
   nextRound(now: number): HostAction[] {
     if (!this.#started || this.#ended || this.#chain.round === 0) return [];
+    if (this.#pending !== undefined) {
+      this.#roundAfterPending = true;
+      return [];
+    }
     return this.#append([], now, true);
   }
 
@@ -296,6 +327,11 @@ export class TurnsHost {
   /** Appends the end block, then clears every retained message of the session and unsubscribes. */
   end(results: unknown, now: number): HostAction[] {
     if (!this.#started || this.#ended) return [];
+    if (this.#pending !== undefined) {
+      // the game ended while judging a move (or right after): the move's verdict goes in first
+      this.#endAfterPending = { results };
+      return [];
+    }
     const out = this.#append([['end', results ?? null]], now, false);
     this.#ended = true;
     for (const topic of [this.#topics.ctl, ...this.#players.map((p) => this.#topics.register(p))])

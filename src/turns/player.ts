@@ -85,7 +85,8 @@ export class TurnsPlayer {
   #syncNonce: Uint8Array | undefined;
   #subscribedRound: string | undefined;
   #inflight: { seq: number; at: number } | undefined;
-  #lastMsg = 0;
+  /** last host message counter seen on ctl (to all) and on our sync topic: MQTT keeps order per topic only */
+  #lastMsg = { all: 0, mine: 0 };
   readonly #challenges = new Map<string, { target: string; at: number }>();
   #ended = false;
   #syncAt = 0;
@@ -153,7 +154,15 @@ export class TurnsPlayer {
 
   /** True once registered, caught up with the host's log and in a round: `move` may be called. */
   get ready(): boolean {
-    return !this.#ended && !this.#chain.ended && this.registered && !this.#syncing && this.#chain.head >= this.#hostHead && this.#chain.round > 0;
+    return (
+      !this.#ended &&
+      !this.#chain.ended &&
+      this.registered &&
+      !this.#syncing &&
+      this.#chain.head >= this.#hostHead &&
+      this.#chain.round > 0 &&
+      (!this.#encryptedRoom || this.#roomKeys.size > 0)
+    );
   }
 
   get ended(): boolean {
@@ -457,8 +466,10 @@ export class TurnsPlayer {
     if (!verifyBytes(this.#hostKey, o.body, o.sig)) return [];
     const body = decodeBody(this.#codec, 'msg', o.body, this.#ctx);
     const m = body.ok ? parseMsg(body.value) : undefined;
-    if (m === undefined || (m.to !== '' && m.to !== this.playerId) || m.counter <= this.#lastMsg) return [];
-    this.#lastMsg = m.counter;
+    if (m === undefined || (m.to !== '' && m.to !== this.playerId)) return [];
+    const channel = m.to === '' ? 'all' : 'mine';
+    if (m.counter <= this.#lastMsg[channel]) return []; // a replay
+    this.#lastMsg[channel] = m.counter;
     return [{ type: 'event', event: { type: 'message', data: m.data } }];
   }
 

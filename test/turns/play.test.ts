@@ -86,3 +86,28 @@ describe('turns: a whole game', () => {
     expect(plain.loop.published.filter((p) => Buffer.from(p.payload).includes(secret)).length).toBeGreaterThan(0);
   });
 });
+
+describe('turns: while the game judges a move', () => {
+  it('a leave, a forced round and the end wait for the verdict, so the move is logged on the head it was built on', async () => {
+    let hooks: (() => void) | undefined;
+    const r = await room({
+      validator: () => {
+        hooks?.();
+        return { ok: true, reply: 'fine' };
+      },
+    });
+    const inside: unknown[] = [];
+    hooks = () => {
+      inside.push(r.host.receive({ topic: 'iyesmp/tictactoe/r1/register/bob', payload: new Uint8Array(0) }, r.loop.now));
+      inside.push(r.host.nextRound(r.loop.now));
+      inside.push(r.host.end({ winner: 'alice' }, r.loop.now));
+    };
+    const head = r.host.chain.head;
+    await act(r.loop, 'alice', r.players.get('alice')!.move('move', { t: 'move', cell: 4 }, r.loop.now));
+    expect(inside).toEqual([[], [], []]);
+    const kinds = r.loop.hostEvents().flatMap((e) => (e.type === 'block' && e.block.number > head ? [e.block.entries.map((x) => x.kind).join('+')] : []));
+    expect(kinds).toEqual(['move+round', 'leave', 'round', 'end']);
+    expect(r.host.ended).toBe(true);
+    expect(r.players.get('alice')!.ended).toBe(true);
+  });
+});
