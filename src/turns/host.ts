@@ -54,6 +54,7 @@ import {
   msgFields,
   openPair,
   openRoom,
+  pack,
   parseChal,
   parseMove,
   parseReg,
@@ -94,6 +95,10 @@ interface QueuedMove {
 }
 
 const QOS_ROUND = 2;
+/** Bytes kept free around a move for the block and sync frames that carry it. */
+const FRAMING_ROOM = 2048;
+/** Largest reply of the game logged with a move (MsgPack bytes). */
+const MAX_REPLY_BYTES = 1024;
 
 export class TurnsHost {
   readonly #ctx: Context;
@@ -247,7 +252,15 @@ export class TurnsHost {
     const out: HostAction[] = [];
     if (verdict.ok) {
       this.#accepted.set(`${p.playerId}:${p.seq}`, p.digest);
-      const entries: EntryFields[] = [['move', p.frame, verdict.reply ?? null]];
+      let reply = verdict.reply ?? null;
+      if (replySize(reply) > MAX_REPLY_BYTES) {
+        // the game accepted the move (its state moved on): log it, without a reply that would not fit a block
+        out.push(
+          ...this.#alert('turns_too_large', p.playerId, `the game's reply to ${p.playerId}#${p.seq} is over ${MAX_REPLY_BYTES} bytes: logged without it`),
+        );
+        reply = null;
+      }
+      const entries: EntryFields[] = [['move', p.frame, reply]];
       this.#movesInRound++;
       const rotate = this.#movesInRound >= this.#movesPerRound;
       out.push(...this.#append(entries, now, rotate));
@@ -276,7 +289,8 @@ export class TurnsHost {
 
   /** Holds a register-topic message until the pending verdict (bounded: a few per seat). */
   #defer(msg: InboundMessage, now: number): HostAction[] {
-    if (this.#deferred.length >= this.#players.length * 4) return this.#alert('turns_rate_limited', undefined, `dropped a message on ${msg.topic}: too many wait for the game`);
+    if (this.#deferred.length >= this.#players.length * 4)
+      return this.#alert('turns_rate_limited', undefined, `dropped a message on ${msg.topic}: too many wait for the game`);
     void now;
     this.#deferred.push({ topic: msg.topic, payload: msg.payload });
     return [];
@@ -473,6 +487,17 @@ export class TurnsHost {
     }
     const limited = this.#limited(id, topic, payload, now);
     if (limited) return limited;
+    // the move travels again inside a block (and a sync answer): leave room for their framing
+    if (inner.length > this.#limits.maxMessageBytes - FRAMING_ROOM)
+      return this.#reject(
+        id,
+        topic,
+        payload,
+        'turns_message_too_large',
+        `a move may take at most ${this.#limits.maxMessageBytes - FRAMING_ROOM} bytes`,
+        now,
+        move.seq,
+      );
     const digest = sha256(outer.value.body);
     const queued: QueuedMove = { move, frame: inner, digest, topic };
     if (this.#pending !== undefined || this.#queue.length > 0) {
@@ -744,6 +769,15 @@ export class TurnsHost {
     );
     out.unshift(this.#publishSync(playerId, frame));
     return out;
+  }
+}
+
+/** MsgPack size of a game's reply; unencodable counts as too large. */
+function replySize(reply: unknown): number {
+  try {
+    return pack(reply).length;
+  } catch {
+    return Number.POSITIVE_INFINITY;
   }
 }
 

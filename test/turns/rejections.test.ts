@@ -183,3 +183,23 @@ describe("turns: forgeries cannot use up a player's budget", () => {
     expect(r.host.chain.player('alice')!.lastSeq).toBe(1);
   });
 });
+
+describe('turns: size bounds', () => {
+  it('refuses a move too large to fit a block, and logs an accepted move without an oversize reply', async () => {
+    const r = await room({ validator: () => ({ ok: true, reply: 'y'.repeat(5000) }) });
+    await expectRejected(
+      r,
+      () => act(r.loop, 'alice', r.players.get('alice')!.move('move', { blob: new Uint8Array(64_500) }, r.loop.now)),
+      'turns_message_too_large',
+      'alice',
+    );
+    await act(r.loop, 'alice', r.players.get('alice')!.move('move', { t: 'move', cell: 4 }, r.loop.now));
+    expect(r.host.chain.player('alice')!.lastSeq).toBe(1);
+    expect(r.loop.hostEvents().some((e) => e.type === 'alert' && e.code === 'turns_too_large')).toBe(true);
+    const last = r.loop
+      .playerEvents('bob')
+      .filter((e) => e.type === 'block')
+      .at(-1);
+    expect(last?.type === 'block' && last.block.entries[0]).toMatchObject({ kind: 'move', reply: null });
+  });
+});
