@@ -267,7 +267,9 @@ export class TurnsPlayer {
 
   /** Drops the local log and fetches it again from genesis (after a reconnect); play waits for `synced`. */
   resync(now: number): PlayerAction[] {
-    if (!this.registered) throw turnsError('turns_not_ready', 'register before resyncing');
+    if (this.ended) return [];
+    // not registered (yet, or again after a will): the host refuses this request, and the block with
+    // our registration, when it comes, shows a gap that asks again
     this.#chain = this.#newChain();
     this.#ahead.clear();
     this.#subscribedRound = undefined;

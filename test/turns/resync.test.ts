@@ -201,3 +201,22 @@ describe('turns: forks', () => {
     expect(alice.receive({ topic: genesis.topic, payload: host.chain.frames[0]! }, loop.now)).toEqual([]);
   });
 });
+
+describe('turns: reconnect after the will fired', () => {
+  it('start + resync on reconnect registers the same keys again and catches up from genesis', async () => {
+    const { loop, host, players } = await room();
+    const bob = players.get('bob')!;
+    // the broker saw bob's connection drop and published his will; alice moved meanwhile
+    loop.offline.add('bob');
+    await act(loop, 'bob', [{ type: 'publish', ...bob.will }]);
+    await act(loop, 'alice', players.get('alice')!.move('move', { t: 'move', cell: 4 }, loop.now));
+    loop.offline.delete('bob');
+    await act(loop, 'bob', [...bob.start(loop.now), ...bob.resync(loop.now)]);
+    expect(host.chain.player('bob')!.epoch).toBe(2);
+    expect(bob.registered).toBe(true);
+    expect(bob.chain.head).toBe(host.chain.head);
+    expect(bob.ready).toBe(true);
+    await act(loop, 'bob', bob.move('move', { t: 'move', cell: 0 }, loop.now));
+    expect(host.chain.player('bob')!.lastSeq).toBe(1);
+  });
+});
