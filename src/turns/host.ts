@@ -386,7 +386,7 @@ export class TurnsHost {
         ...this.#alert('turns_bad_signature', id, 'a registration with a bad signature'),
       ];
     }
-    if (reg.expiresAt <= now) return this.#reject(id, topic, payload, 'turns_registration_expired', 'registration has expired', now);
+    if (reg.expiresAt <= this.#blockTime(now)) return this.#reject(id, topic, payload, 'turns_registration_expired', 'registration has expired', now);
     if (this.#checkProof && !this.#checkProof({ ...reg, sessionId: this.#ctx.sessionId }))
       return this.#reject(id, topic, payload, 'turns_bad_proof', 'registration proof was refused', now);
     const live = this.#chain.player(id)?.live;
@@ -533,6 +533,7 @@ export class TurnsHost {
         current === undefined ? 'turns_not_registered' : 'turns_wrong_topic',
         current === undefined ? 'no round has started yet' : 'move is not for the current round topic',
       );
+    if (p.live !== undefined && p.live.expiresAt <= move.timestamp) return fail('turns_registration_expired', `${id}'s registration expired: register again`);
     if (Math.abs(move.timestamp - now) > this.#limits.clockSkewMs)
       return fail('turns_clock_skew', `move timestamp is ${move.timestamp - now} ms off the host clock`);
     if (Buffer.compare(move.prevHash, this.#chain.headHash) !== 0)
@@ -623,6 +624,11 @@ export class TurnsHost {
 
   // ---- helpers ----
 
+  /** A block's time: the host clock, but never before the previous block (a clock stepped back must not break the chain). */
+  #blockTime(now: number): number {
+    return Math.max(now, this.#chain.timestamp);
+  }
+
   #bytes(n: number): Uint8Array {
     const b = this.#random(n);
     if (!(b instanceof Uint8Array) || b.length !== n) throw turnsError('turns_bad_option', `random(${n}) must return ${n} bytes`);
@@ -646,7 +652,12 @@ export class TurnsHost {
     const { frame } = encodeSigned(
       'block',
       this.#ctx,
-      blockFields({ number: this.#chain.head + 1, timestamp: now, prevHash: this.#chain.head < 0 ? ZERO_HASH : this.#chain.headHash, entries }),
+      blockFields({
+        number: this.#chain.head + 1,
+        timestamp: this.#blockTime(now),
+        prevHash: this.#chain.head < 0 ? ZERO_HASH : this.#chain.headHash,
+        entries,
+      }),
       this.#sign,
     );
     const r = this.#chain.append(frame, true);

@@ -74,6 +74,10 @@ export class Chain {
   get head(): number {
     return this.#s.number;
   }
+  /** the head block's timestamp (0 before genesis) */
+  get timestamp(): number {
+    return this.#s.timestamp;
+  }
   get headHash(): Uint8Array {
     return this.#s.headHash;
   }
@@ -173,6 +177,7 @@ export class Chain {
         const p = s.players.get(reg.fields.playerId);
         if (p === undefined) return `registration of ${reg.fields.playerId}, who is not seated in this session`;
         if (p.live !== undefined) return `registration of ${reg.fields.playerId} while its epoch ${p.epoch} is live`;
+        if (reg.fields.expiresAt <= timestamp) return `registration of ${reg.fields.playerId} had expired when it was logged`;
         if (epoch !== p.epoch + 1) return `registration epoch ${epoch} of ${reg.fields.playerId} does not follow ${p.epoch}`;
         const registration: Registration = { ...reg.fields, sessionId: this.ctx.sessionId, epoch };
         p.epoch = epoch;
@@ -204,6 +209,7 @@ export class Chain {
         if (s.round === 0 || m.round !== s.round || s.roundHex === undefined || m.topic !== this.topics.round(s.roundHex))
           return `move ${m.playerId}#${m.seq} is not for the current round and topic`;
         const p = s.players.get(m.playerId)!;
+        if (p.live!.expiresAt <= m.timestamp) return `move ${m.playerId}#${m.seq} was made after its registration expired`;
         if (m.seq !== p.lastSeq + 1) return `move ${m.playerId}#${m.seq} does not follow sequence ${p.lastSeq}`;
         if (!sameBytes(m.prevHash, prevHash)) return `move ${m.playerId}#${m.seq} was not built on the previous block`;
         p.lastSeq = m.seq;
@@ -212,7 +218,6 @@ export class Chain {
       case 'end':
         s.ended = true;
         s.results = e[1];
-        void timestamp;
         return { kind: 'end', results: e[1] };
     }
   }

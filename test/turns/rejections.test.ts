@@ -203,3 +203,26 @@ describe('turns: size bounds', () => {
     expect(last?.type === 'block' && last.block.entries[0]).toMatchObject({ kind: 'move', reply: null });
   });
 });
+
+describe('turns: time', () => {
+  it("refuses moves made after the mover's registration expired", async () => {
+    const r = await room();
+    // alice's registration lives 6 hours by default: move her clock past it
+    r.loop.now += 6 * 3600_000 + 1;
+    await expectRejected(
+      r,
+      () => act(r.loop, 'alice', r.players.get('alice')!.move('move', { t: 'move', cell: 4 }, r.loop.now)),
+      'turns_registration_expired',
+      'alice',
+    );
+  });
+
+  it('a host clock stepped back keeps block times in order', async () => {
+    const r = await room();
+    await act(r.loop, 'alice', r.players.get('alice')!.move('move', { t: 'move', cell: 4 }, r.loop.now));
+    r.loop.now -= 20_000;
+    await act(r.loop, 'bob', r.players.get('bob')!.move('move', { t: 'move', cell: 0 }, r.loop.now));
+    expect(r.host.chain.player('bob')!.lastSeq).toBe(1);
+    expect(r.players.get('alice')!.chain.head).toBe(r.host.chain.head);
+  });
+});
