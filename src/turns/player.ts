@@ -83,7 +83,6 @@ export class TurnsPlayer {
   #hostHead = -1;
   #syncing = false;
   #syncNonce: Uint8Array | undefined;
-  #subscribedRound: string | undefined;
   #inflight: { seq: number; at: number } | undefined;
   /** last host message counter seen on ctl (to all) and on our sync topic: MQTT keeps order per topic only */
   #lastMsg = { all: 0, mine: 0 };
@@ -171,17 +170,13 @@ export class TurnsPlayer {
 
   /** Subscribes and publishes the registration (retained). Call again after a reconnect. */
   start(now: number): PlayerAction[] {
-    void now;
+    // no round topic subscription: moves reach players inside the host's blocks, so a player only
+    // publishes there (half the deliveries of every move)
     const out: PlayerAction[] = [
       { type: 'subscribe', topics: [this.#topics.ctl], qos: 2 },
       { type: 'subscribe', topics: [this.#topics.sync(this.playerId), this.#topics.challenge(this.playerId)], qos: 1 },
       { type: 'publish', topic: this.#topics.register(this.playerId), payload: this.#regFrame, qos: 1, retain: true },
     ];
-    const round = this.#chain.roundTopic;
-    if (round !== undefined) {
-      out.push({ type: 'subscribe', topics: [round], qos: 1 });
-      this.#subscribedRound = round;
-    }
     if (this.registered) out.push(...this.#requestSync(this.#chain.head + 1, now));
     return out;
   }
@@ -272,7 +267,6 @@ export class TurnsPlayer {
     // our registration, when it comes, shows a gap that asks again
     this.#chain = this.#newChain();
     this.#ahead.clear();
-    this.#subscribedRound = undefined;
     return this.#requestSync(0, now);
   }
 
@@ -436,12 +430,6 @@ export class TurnsPlayer {
         out.push({ type: 'event', event: { type: 'registered', epoch: e.registration.epoch } });
       } else if (e.kind === 'move' && e.move.playerId === this.playerId && this.#inflight?.seq === e.move.seq) {
         this.#inflight = undefined;
-      } else if (e.kind === 'round') {
-        if (this.#subscribedRound !== e.topic) {
-          out.push({ type: 'subscribe', topics: [e.topic], qos: 1 });
-          if (this.#subscribedRound !== undefined) out.push({ type: 'unsubscribe', topics: [this.#subscribedRound] });
-          this.#subscribedRound = e.topic;
-        }
       } else if (e.kind === 'end') {
         out.push({ type: 'event', event: { type: 'ended', results: e.results } });
       }
@@ -452,12 +440,7 @@ export class TurnsPlayer {
       // nothing of the session stays behind: clear our registration ourselves too
       out.push({
         type: 'unsubscribe',
-        topics: [
-          this.#topics.ctl,
-          this.#topics.sync(this.playerId),
-          this.#topics.challenge(this.playerId),
-          ...(this.#subscribedRound ? [this.#subscribedRound] : []),
-        ],
+        topics: [this.#topics.ctl, this.#topics.sync(this.playerId), this.#topics.challenge(this.playerId)],
       });
       out.push(...this.leave());
     }
