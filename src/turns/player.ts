@@ -185,8 +185,10 @@ export class TurnsPlayer {
   receive(msg: InboundMessage, now: number): PlayerAction[] {
     if (this.#ended) return [];
     try {
+      const was = this.ready;
       const out = this.#dispatch(msg, now);
       if (this.#retry) out.push(...this.#retryWaiting(now));
+      if (!was && this.ready) out.push({ type: 'event', event: { type: 'ready' } });
       return out;
     } catch (err) {
       return [{ type: 'event', event: { type: 'alert', code: 'turns_internal', message: err instanceof Error ? err.message : String(err) } }];

@@ -111,3 +111,13 @@ describe('turns: while the game judges a move', () => {
     expect(r.players.get('alice')!.ended).toBe(true);
   });
 });
+
+describe('turns: the ready event', () => {
+  it('tells each player once when it may move, and again after a resync', async () => {
+    const { loop, players } = await room({ encrypt: true });
+    expect(loop.playerEvents('alice').filter((e) => e.type === 'ready')).toHaveLength(1);
+    expect(loop.playerEvents('bob').filter((e) => e.type === 'ready')).toHaveLength(1);
+    await act(loop, 'bob', players.get('bob')!.resync(loop.now));
+    expect(loop.playerEvents('bob').filter((e) => e.type === 'ready')).toHaveLength(2);
+  });
+});
