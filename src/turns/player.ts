@@ -83,7 +83,7 @@ export class TurnsPlayer {
   #hostHead = -1;
   #syncing = false;
   #syncNonce: Uint8Array | undefined;
-  #inflight: { seq: number; at: number } | undefined;
+  #inflight: { seq: number; at: number; frame: Uint8Array } | undefined;
   /** last host message counter seen on ctl (to all) and on our sync topic: MQTT keeps order per topic only */
   #lastMsg = { all: 0, mine: 0 };
   readonly #challenges = new Map<string, { target: string; at: number }>();
@@ -244,7 +244,7 @@ export class TurnsPlayer {
     const payload = this.#sealRoom(topic, frame);
     if (payload.length > this.#limits.maxMessageBytes)
       throw turnsError('turns_too_large', `move of ${payload.length} bytes is above the ${this.#limits.maxMessageBytes}-byte limit`);
-    this.#inflight = { seq, at: now };
+    this.#inflight = { seq, at: now, frame };
     return [{ type: 'publish', topic, payload, qos: 1, retain: false }];
   }
 
@@ -417,7 +417,7 @@ export class TurnsPlayer {
 
   /** Appends a verified block and turns its entries into actions and events. */
   #apply(frame: Uint8Array, hostSignatureChecked = false): { ok: true; actions: PlayerAction[] } | { ok: false; reason: string } {
-    const r = this.#chain.append(frame, false, hostSignatureChecked);
+    const r = this.#chain.append(frame, false, hostSignatureChecked, this.#inflight?.frame);
     if (!r.ok) return r;
     const block: Block = r.value;
     const out: PlayerAction[] = [];
