@@ -1,7 +1,7 @@
 /** Reconnects, crashes, resync from genesis, tampered chains, challenges and key rotation. */
 import { describe, expect, it } from 'vitest';
-import { decodeOuter, HOST_ID, type PlayerEvent, TurnsHost, TurnsPlayer } from '../../src/turns/index.js';
-import { makeCodec } from '../../src/turns/wire.js';
+import { decodeOuter, HOST_ID, type PlayerEvent, signingKeysFromSeed, TurnsHost, TurnsPlayer } from '../../src/turns/index.js';
+import { blockFields, encodeSigned, makeCodec, moveFields } from '../../src/turns/wire.js';
 import { act, room, ROOM, seededRandom } from './sim.js';
 
 const events = <T extends PlayerEvent['type']>(list: PlayerEvent[], type: T) => list.filter((e): e is Extract<PlayerEvent, { type: T }> => e.type === type);
@@ -218,5 +218,42 @@ describe('turns: reconnect after the will fired', () => {
     expect(bob.ready).toBe(true);
     await act(loop, 'bob', bob.move('move', { t: 'move', cell: 0 }, loop.now));
     expect(host.chain.player('bob')!.lastSeq).toBe(1);
+  });
+});
+
+describe('turns: the host cannot forge a player', () => {
+  it('a host-signed block with a move bob never signed is refused by every player', async () => {
+    const { loop, host, players } = await room();
+    await act(loop, 'alice', players.get('alice')!.move('move', { t: 'move', cell: 4 }, loop.now));
+    const hostKeys = signingKeysFromSeed(seededRandom('host')(32)); // the sim host's key: its first random bytes
+    const forgedMove = encodeSigned(
+      'move',
+      ROOM,
+      moveFields({
+        playerId: 'bob',
+        action: 'move',
+        data: { t: 'move', cell: 0 },
+        nonce: new Uint8Array(16),
+        seq: 1,
+        timestamp: loop.now,
+        prevHash: host.chain.headHash,
+        round: host.chain.round,
+        topic: host.chain.roundTopic!,
+      }),
+      signingKeysFromSeed(seededRandom('mallory')(32)),
+    ).frame;
+    const block = encodeSigned(
+      'block',
+      ROOM,
+      blockFields({ number: host.chain.head + 1, timestamp: loop.now, prevHash: host.chain.headHash, entries: [['move', forgedMove, null]] }),
+      hostKeys,
+    ).frame;
+    for (const id of ['alice', 'bob']) {
+      const p = players.get(id)!;
+      const head = p.chain.head;
+      const out = p.receive({ topic: host.topics.ctl, payload: block }, loop.now);
+      expect(out).toEqual([expect.objectContaining({ event: expect.objectContaining({ type: 'alert', code: 'turns_bad_chain' }) })]);
+      expect(p.chain.head).toBe(head);
+    }
   });
 });
