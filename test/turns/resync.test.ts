@@ -257,3 +257,33 @@ describe('turns: the host cannot forge a player', () => {
     }
   });
 });
+
+describe('turns: sync in batches, and again when an answer is lost', () => {
+  it('fetches a long log in several answers, and tick asks again after a lost one', async () => {
+    const { loop, host, players } = await room({ host: { limits: { syncBatch: 2 } } });
+    for (const [who, cell] of [
+      ['alice', 0],
+      ['bob', 3],
+      ['alice', 1],
+      ['bob', 4],
+    ] as const)
+      await act(loop, who, players.get(who)!.move('move', { t: 'move', cell }, loop.now));
+    const bob = players.get('bob')!;
+    const asked = () => loop.published.filter((p) => p.from === 'bob' && p.topic.endsWith('/sync/bob')).length;
+    const before = asked();
+    await act(loop, 'bob', bob.resync(loop.now));
+    expect(bob.chain.head).toBe(host.chain.head);
+    expect(asked() - before).toBe(Math.ceil((host.chain.head + 1) / 2));
+    expect(bob.ready).toBe(true);
+
+    // the answer is lost on the way: not ready, and tick asks again once the retry time passed
+    loop.intercept = (d) => (d.to === 'bob' && d.topic.endsWith('/sync/bob') ? false : d);
+    await act(loop, 'bob', bob.resync(loop.now));
+    expect(bob.ready).toBe(false);
+    expect(bob.tick(loop.now + 1000)).toEqual([]);
+    loop.intercept = undefined;
+    loop.now += 3000;
+    await act(loop, 'bob', bob.tick(loop.now));
+    expect(bob.ready).toBe(true);
+  });
+});
