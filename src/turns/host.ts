@@ -26,7 +26,7 @@ import {
   x25519PublicKey,
 } from './crypto.js';
 import { type TurnsErrorCode, turnsError } from './errors.js';
-import { Chain, TOPIC_HEX_CHARS, ZERO_HASH } from './log.js';
+import { Chain, isFreshRegistration, TOPIC_HEX_CHARS, ZERO_HASH } from './log.js';
 import { checkId, HOST_ID, type RoomAcl, type RoomRef, type RoomTopics, roomAcl, roomTopics } from './topics.js';
 import {
   type Block,
@@ -130,7 +130,7 @@ export class TurnsHost {
   readonly #rate = new Map<string, { start: number; count: number; told: boolean }>();
   readonly #forged = new Map<string, { start: number; count: number; told: boolean }>();
   /** the latest conflicting registration per player, accepted if the live one is cleared */
-  readonly #conflicts = new Map<string, Uint8Array>();
+  readonly #conflicts = new Map<string, { frame: Uint8Array; expiresAt: number }>();
   readonly #roomKeys = new Map<number, Uint8Array>();
   #keyId = 0;
   readonly #pairKeys = new Map<string, { epoch: number; key: Uint8Array }>();
@@ -389,10 +389,13 @@ export class TurnsHost {
     if (reg.expiresAt <= this.#blockTime(now)) return this.#reject(id, topic, payload, 'turns_registration_expired', 'registration has expired', now);
     if (this.#checkProof && !this.#checkProof({ ...reg, sessionId: this.#ctx.sessionId }))
       return this.#reject(id, topic, payload, 'turns_bad_proof', 'registration proof was refused', now);
-    const live = this.#chain.player(id)?.live;
+    const seat = this.#chain.player(id)!;
+    const live = seat.live;
+    if (live !== undefined && Buffer.compare(live.signKey, reg.signKey) === 0 && Buffer.compare(live.dhKey, reg.dhKey) === 0) return []; // the retained copy again
+    if (!isFreshRegistration(seat, reg.signKey))
+      return this.#reject(id, topic, payload, 'turns_replay', `registration of ${id} reuses a key of an earlier epoch`, now);
     if (live !== undefined) {
-      if (Buffer.compare(live.signKey, reg.signKey) === 0 && Buffer.compare(live.dhKey, reg.dhKey) === 0) return []; // the retained copy again
-      this.#conflicts.set(id, payload);
+      this.#conflicts.set(id, { frame: payload, expiresAt: reg.expiresAt });
       return [
         ...this.#alert(
           'turns_registration_conflict',
@@ -430,8 +433,11 @@ export class TurnsHost {
     const p = this.#chain.player(id);
     if (!this.#players.includes(id) || p?.live === undefined) return [];
     const epoch = p.epoch;
-    const pending = this.#conflicts.get(id);
+    const waiting = this.#conflicts.get(id);
+    this.#conflicts.delete(id);
+    const pending = waiting !== undefined && waiting.expiresAt > this.#blockTime(now) ? waiting.frame : undefined;
     const out: HostAction[] = [{ type: 'event', event: { type: 'left', playerId: id, epoch } }];
+    this.#pairKeys.delete(id);
     if (pending !== undefined) {
       // a newer registration was waiting for this one to go: take it, and put it back as the retained one
       out.push(...this.#accept(id, pending, now, [['leave', id, epoch]]));
@@ -439,7 +445,6 @@ export class TurnsHost {
       return out;
     }
     out.push(...this.#append([['leave', id, epoch]], now, false));
-    this.#pairKeys.delete(id);
     return out;
   }
 

@@ -32,6 +32,20 @@ export interface LivePlayer {
   epoch: number;
   live: (Registration & { key: KeyObject; frame: Uint8Array }) | undefined;
   lastSeq: number;
+  /** every signing key logged for this player (hex), and the last one: kept after a leave */
+  keys: ReadonlySet<string>;
+  lastKey: string | undefined;
+}
+
+/**
+ * A registration may come after the player's last logged one only with a key never logged before
+ * (a new process), or with the last key again (the same process registering after its will fired).
+ * So an old registration replayed by whoever can publish on the register topic never comes back.
+ * Clock-free on purpose: a player's clock is not trusted to order its processes.
+ */
+export function isFreshRegistration(p: LivePlayer, signKey: Uint8Array): boolean {
+  const hex = Buffer.from(signKey).toString('hex');
+  return hex === p.lastKey || !p.keys.has(hex);
 }
 
 interface State {
@@ -174,7 +188,7 @@ export class Chain {
       };
       s.info = info;
       s.nextCommitment = commit;
-      for (const p of players) s.players.set(p, { epoch: 0, live: undefined, lastSeq: 0 });
+      for (const p of players) s.players.set(p, { epoch: 0, live: undefined, lastSeq: 0, keys: new Set(), lastKey: undefined });
       return { kind: 'genesis', session: info };
     }
     if (s.info === undefined) return 'block before genesis';
@@ -188,9 +202,12 @@ export class Chain {
         if (p.live !== undefined) return `registration of ${reg.fields.playerId} while its epoch ${p.epoch} is live`;
         if (reg.fields.expiresAt <= timestamp) return `registration of ${reg.fields.playerId} had expired when it was logged`;
         if (epoch !== p.epoch + 1) return `registration epoch ${epoch} of ${reg.fields.playerId} does not follow ${p.epoch}`;
+        if (!isFreshRegistration(p, reg.fields.signKey)) return `registration of ${reg.fields.playerId} reuses a key of an earlier epoch`;
         const registration: Registration = { ...reg.fields, sessionId: this.ctx.sessionId, epoch };
         p.epoch = epoch;
         p.live = { ...registration, key: reg.key, frame };
+        p.lastKey = Buffer.from(reg.fields.signKey).toString('hex');
+        p.keys = new Set([...p.keys, p.lastKey]); // a new set: the staged copy must not touch the committed one
         return { kind: 'register', registration };
       }
       case 'leave': {

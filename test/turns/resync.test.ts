@@ -47,6 +47,21 @@ describe('turns: reconnects and resync', () => {
     // its sequence goes on from the log
     await act(loop, 'bob2', bob2.move('move', { t: 'move', cell: 8 }, loop.now));
     expect(host.chain.player('bob')!.lastSeq).toBe(2);
+
+    // the dead process's registration replayed on bob's topic: its key belongs to an earlier epoch, refused, never kept
+    const old = loop.published.find((p) => p.from === 'bob' && p.topic.endsWith('/register/bob') && p.payload.length > 0)!;
+    loop.queue.push({ from: 'x', to: 'host', topic: old.topic, payload: old.payload, retained: false });
+    await loop.run();
+    expect(
+      loop
+        .hostEvents()
+        .filter((e) => e.type === 'rejected')
+        .at(-1),
+    ).toMatchObject({ rejection: { code: 'turns_replay' } });
+    // so when the new process's will fires, nothing stale comes back in its place
+    loop.offline.add('bob2');
+    await act(loop, 'bob2', [{ type: 'publish', ...bob2.will }]);
+    expect(host.chain.player('bob')!.live).toBeUndefined();
   });
 
   it('a registration that raced the will is taken once the old one is cleared', async () => {
