@@ -482,22 +482,22 @@ export class TurnsHost {
     // their own, so a forger cannot use up the real player's rate (the broker bounds each connection)
     const live = this.#chain.player(id)?.live;
     if (live === undefined)
-      return this.#unverified(id, now) ? [] : this.#reject(id, topic, payload, 'turns_not_registered', `${id} has no live registration`, now, move.seq);
+      return this.#unverified(id, now) ? [] : this.#reject(id, topic, inner, 'turns_not_registered', `${id} has no live registration`, now, move.seq);
     if (!verifyBytes(live.key, outer.value.body, outer.value.sig)) {
       if (this.#unverified(id, now)) return [];
       return [
-        ...this.#reject(id, topic, payload, 'turns_bad_signature', `move is not signed by ${id}'s registered key`, now, move.seq),
+        ...this.#reject(id, topic, inner, 'turns_bad_signature', `move is not signed by ${id}'s registered key`, now, move.seq),
         ...this.#alert('turns_bad_signature', id, `a move in ${id}'s name with a bad signature`),
       ];
     }
-    const limited = this.#limited(id, topic, payload, now);
+    const limited = this.#limited(id, topic, inner, now);
     if (limited) return limited;
     // the move travels again inside a block (and a sync answer): leave room for their framing
     if (inner.length > this.#limits.maxMessageBytes - FRAMING_ROOM)
       return this.#reject(
         id,
         topic,
-        payload,
+        inner,
         'turns_message_too_large',
         `a move may take at most ${this.#limits.maxMessageBytes - FRAMING_ROOM} bytes`,
         now,
@@ -509,7 +509,7 @@ export class TurnsHost {
       if (this.#pending !== undefined && this.#pending.playerId === id && this.#pending.seq === move.seq && Buffer.compare(this.#pending.digest, digest) === 0)
         return []; // QoS 1 duplicate
       if (this.#queue.length >= this.#limits.maxPending)
-        return this.#reject(id, topic, payload, 'turns_rate_limited', 'too many moves are waiting for the game', now, move.seq);
+        return this.#reject(id, topic, inner, 'turns_rate_limited', 'too many moves are waiting for the game', now, move.seq);
       this.#queue.push(queued);
       return [];
     }
@@ -772,7 +772,11 @@ export class TurnsHost {
     return [{ type: 'event', event: { type: 'alert', code, playerId, message } }];
   }
 
-  /** A `rejected` event, and a host-signed reject frame on the player's sync topic when the sender is a seated player. */
+  /**
+   * A `rejected` event, and a host-signed reject frame on the player's sync topic when the sender is a
+   * seated player. `payload` is what its digest names: the signed frame of a move (so the mover can
+   * tell its own refused move from one forged in its name), or the message as received.
+   */
   #reject(playerId: string | undefined, topic: string, payload: Uint8Array, code: string, message: string, now: number, seq?: number): HostAction[] {
     const rejection: Rejection = seq === undefined ? { code, message } : { code, message, seq };
     const out: HostAction[] = [{ type: 'event', event: { type: 'rejected', playerId, rejection, topic } satisfies HostEvent }];

@@ -13,7 +13,17 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { MsgpackCodec } from '../protocol/codec.js';
-import { type DhKeys, dhKeysFromSeed, ed25519PublicKey, pairKey, type SigningKeys, signingKeysFromSeed, verifyBytes, x25519PublicKey } from './crypto.js';
+import {
+  type DhKeys,
+  dhKeysFromSeed,
+  ed25519PublicKey,
+  pairKey,
+  type SigningKeys,
+  sha256,
+  signingKeysFromSeed,
+  verifyBytes,
+  x25519PublicKey,
+} from './crypto.js';
 import { turnsError } from './errors.js';
 import { Chain } from './log.js';
 import { checkId, HOST_ID, type RoomRef, type RoomTopics, roomTopics } from './topics.js';
@@ -88,6 +98,8 @@ export class TurnsPlayer {
   #lastMsg = { all: 0, mine: 0 };
   readonly #challenges = new Map<string, { target: string; at: number }>();
   #ended = false;
+  readonly #sent: string[] = [];
+  #regDigest = '';
   #syncAt = 0;
   #retry = false;
   /** learned from the genesis, kept across `resync` */
@@ -123,6 +135,7 @@ export class TurnsPlayer {
       }),
       this.#sign,
     ).frame;
+    this.#regDigest = Buffer.from(sha256(this.#regFrame)).toString('hex');
     this.#chain = this.#newChain();
   }
 
@@ -245,6 +258,7 @@ export class TurnsPlayer {
     if (payload.length > this.#limits.maxMessageBytes)
       throw turnsError('turns_too_large', `move of ${payload.length} bytes is above the ${this.#limits.maxMessageBytes}-byte limit`);
     this.#inflight = { seq, at: now, frame };
+    this.#remember(frame);
     return [{ type: 'publish', topic, payload, qos: 1, retain: false }];
   }
 
@@ -316,6 +330,8 @@ export class TurnsPlayer {
       case 'reject': {
         const r = parseReject(body.value);
         if (r === undefined || r.to !== this.playerId) return [];
+        // the digest names what was refused: something this object sent, or something sent in our name
+        if (!this.#sentByMe(r.digest)) return this.#alert(r.code, `a message in ${this.playerId}'s name, not sent by this player, was refused: ${r.message}`);
         if (r.seq !== null && this.#inflight?.seq === r.seq) this.#inflight = undefined;
         // asked before the host had our registration: the next gap asks again
         if (r.code === 'turns_not_registered' && r.seq === null) this.#syncing = false;
@@ -518,7 +534,19 @@ export class TurnsPlayer {
     const { frame } = encodeSigned('syncreq', this.#ctx, syncReqFields({ playerId: this.playerId, from, nonce, timestamp: now }), this.#sign);
     const encrypted = this.#pairKey !== undefined && this.#encrypted();
     const payload = encrypted ? sealPair(this.#pairKey!, this.#bytes(12), topic, frame) : frame;
+    this.#remember(payload);
     return [{ type: 'publish', topic, payload, qos: 1, retain: false }];
+  }
+
+  /** Digests of what this player sent lately (moves' signed frames, sync requests): rejections name one. */
+  #remember(bytes: Uint8Array): void {
+    this.#sent.push(Buffer.from(sha256(bytes)).toString('hex'));
+    if (this.#sent.length > 16) this.#sent.shift();
+  }
+
+  #sentByMe(digest: Uint8Array): boolean {
+    const hex = Buffer.from(digest).toString('hex');
+    return hex === this.#regDigest || this.#sent.includes(hex);
   }
 
   #encrypted(): boolean {

@@ -1,7 +1,7 @@
 /** Every refusal has its own code, reaches the sender's sync topic, and changes nothing in the log. */
 import { describe, expect, it } from 'vitest';
 import { encodeSigned, moveFields, type MoveFields } from '../../src/turns/wire.js';
-import { signingKeysFromSeed, type SigningKeys, TurnsPlayer, type HostEvent, type PlayerEvent } from '../../src/turns/index.js';
+import { signingKeysFromSeed, type SigningKeys, TurnsPlayer, type HostEvent } from '../../src/turns/index.js';
 import { act, type Loop, room, ROOM, seededRandom } from './sim.js';
 
 /** The signing keys a player of the sim derives from its seeded random source (its first 32 bytes). */
@@ -32,11 +32,13 @@ async function inject(loop: Loop, msg: { topic: string; payload: Uint8Array }): 
 }
 
 const hostRejections = (loop: Loop) => loop.hostEvents().filter((e): e is Extract<HostEvent, { type: 'rejected' }> => e.type === 'rejected');
+/**
+ * What a player was told: `rejected` for what it sent itself, an `alert` with the same code for what
+ * someone sent in its name (the crafted messages below do not come from the player's machine).
+ */
 const playerRejections = (loop: Loop, id: string) =>
-  loop
-    .playerEvents(id)
-    .filter((e): e is Extract<PlayerEvent, { type: 'rejected' }> => e.type === 'rejected')
-    .map((e) => e.rejection.code);
+  loop.playerEvents(id).flatMap((e) => (e.type === 'rejected' ? [e.rejection.code] : e.type === 'alert' && e.code !== 'turns_bad_chain' ? [e.code] : []));
+const playerRejectedOwn = (loop: Loop, id: string) => loop.playerEvents(id).flatMap((e) => (e.type === 'rejected' ? [e.rejection.code] : []));
 
 async function expectRejected(r: Room, run: () => Promise<void>, code: string, sender: string): Promise<void> {
   const head = r.host.chain.head;
@@ -60,6 +62,9 @@ describe('turns: rejections, each with its own reason', () => {
     await act(r.loop, 'alice', r.players.get('alice')!.move('move', { t: 'move', cell: 4 }, r.loop.now));
     await expectRejected(r, () => inject(r.loop, craft(r, keysOf('mallory'), { playerId: 'bob', seq: 1 })), 'turns_bad_signature', 'bob');
     expect(r.loop.hostEvents().some((e) => e.type === 'alert' && e.code === 'turns_bad_signature' && e.playerId === 'bob')).toBe(true);
+    // bob learns of it as an alert: nothing he sent was refused (a pending move of his stays pending)
+    expect(playerRejectedOwn(r.loop, 'bob')).toEqual([]);
+    expect(r.loop.playerEvents('bob').some((e) => e.type === 'alert' && e.code === 'turns_bad_signature')).toBe(true);
   });
 
   it('a replayed move: an accepted move delivered again', async () => {
@@ -94,6 +99,7 @@ describe('turns: rejections, each with its own reason', () => {
   it('out of turn: the game refuses bob moving first with its own code', async () => {
     const r = await room();
     await expectRejected(r, () => act(r.loop, 'bob', r.players.get('bob')!.move('move', { t: 'move', cell: 4 }, r.loop.now)), 'not_your_turn', 'bob');
+    expect(playerRejectedOwn(r.loop, 'bob')).toEqual(['not_your_turn']);
   });
 
   it("illegal per the game's rules: a taken cell", async () => {
