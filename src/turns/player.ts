@@ -99,6 +99,7 @@ export class TurnsPlayer {
   readonly #challenges = new Map<string, { target: string; at: number }>();
   #ended = false;
   readonly #sent: string[] = [];
+  #answers = { start: 0, count: 0 };
   #regDigest = '';
   #syncAt = 0;
   #retry = false;
@@ -494,6 +495,9 @@ export class TurnsPlayer {
     const ok = key !== undefined && verifyBytes(key, o.body, o.sig);
     if (o.kind === 'chal') {
       if (!ok || Math.abs(c.timestamp - now) > this.#limits.clockSkewMs || !this.registered) return [];
+      // answering costs a signature: at most ratePerWindow answers per window, to everyone together
+      if (now - this.#answers.start >= this.#limits.rateWindowMs || now < this.#answers.start) this.#answers = { start: now, count: 0 };
+      if (++this.#answers.count > this.#limits.ratePerWindow) return [];
       const topic = this.#topics.challenge(c.from);
       const { frame } = encodeSigned('resp', this.#ctx, chalFields({ from: this.playerId, to: c.from, nonce: c.nonce, timestamp: now }), this.#sign);
       return [{ type: 'publish', topic, payload: this.#sealRoom(topic, frame), qos: 1, retain: false }];
@@ -544,9 +548,14 @@ export class TurnsPlayer {
     if (this.#sent.length > 16) this.#sent.shift();
   }
 
+  /** True for a digest of something this player sent; each sent message is answered once (a replayed refusal is not ours). */
   #sentByMe(digest: Uint8Array): boolean {
     const hex = Buffer.from(digest).toString('hex');
-    return hex === this.#regDigest || this.#sent.includes(hex);
+    if (hex === this.#regDigest) return true;
+    const i = this.#sent.indexOf(hex);
+    if (i < 0) return false;
+    this.#sent.splice(i, 1);
+    return true;
   }
 
   #encrypted(): boolean {

@@ -302,3 +302,31 @@ describe('turns: sync in batches, and again when an answer is lost', () => {
     expect(bob.ready).toBe(true);
   });
 });
+
+describe('turns: replayed host frames', () => {
+  it('a refusal replayed later is not taken for a refusal of the move now pending', async () => {
+    const { loop, players } = await room();
+    const bob = players.get('bob')!;
+    await act(loop, 'bob', bob.move('move', { t: 'move', cell: 4 }, loop.now)); // out of turn: refused
+    const refusal = loop.published.filter((p) => p.from === 'host' && p.topic.endsWith('/sync/bob')).at(-1)!;
+    await act(loop, 'alice', players.get('alice')!.move('move', { t: 'move', cell: 4 }, loop.now));
+    await loop.perform('bob', bob.move('move', { t: 'move', cell: 0 }, loop.now)); // pending
+    const out = bob.receive({ topic: refusal.topic, payload: refusal.payload }, loop.now);
+    expect(out.every((a) => !(a.type === 'event' && a.event.type === 'rejected'))).toBe(true);
+    await loop.run();
+    expect(bob.chain.player('bob')!.lastSeq).toBe(1);
+  });
+
+  it('a player answers challenges within its rate only', async () => {
+    const { loop, players } = await room();
+    const alice = players.get('alice')!;
+    const bob = players.get('bob')!;
+    let answers = 0;
+    for (let i = 0; i < 30; i++) {
+      const chal = alice.challenge('bob', loop.now)[0]!;
+      if (chal.type !== 'publish') throw new Error('no challenge');
+      answers += bob.receive({ topic: chal.topic, payload: chal.payload }, loop.now).filter((a) => a.type === 'publish').length;
+    }
+    expect(answers).toBe(20);
+  });
+});
