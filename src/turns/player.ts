@@ -444,6 +444,8 @@ export class TurnsPlayer {
         if (peer !== undefined)
           this.#pairKey = pairKey(this.#dh, peer, { ...this.#ctx, playerId: this.playerId, hostDh: e.session.hostDhKey, playerDh: this.#dh.publicKey });
         this.#encryptedRoom = e.session.encrypted;
+        if (!e.session.players.includes(this.playerId))
+          out.push(...this.#alert('turns_unknown_player', `${this.playerId} is not seated in this session (players: ${e.session.players.join(', ')})`));
         this.#retry = true;
       } else if (e.kind === 'register' && e.registration.playerId === this.playerId && Buffer.compare(e.registration.signKey, this.#sign.publicKey) === 0) {
         out.push({ type: 'event', event: { type: 'registered', epoch: e.registration.epoch } });

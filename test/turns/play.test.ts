@@ -1,7 +1,7 @@
 /** Two players finish tic-tac-toe through the host and player machines wired by an in-memory loop. */
 import { describe, expect, it } from 'vitest';
-import type { PlayerEvent } from '../../src/turns/index.js';
-import { act, room } from './sim.js';
+import { type PlayerEvent, TurnsPlayer } from '../../src/turns/index.js';
+import { act, ROOM, room, seededRandom } from './sim.js';
 
 describe('turns: a whole game', () => {
   it('registers both players, starts round 1 and plays tic-tac-toe to a win with the example HostGame', async () => {
@@ -119,5 +119,22 @@ describe('turns: the ready event', () => {
     expect(loop.playerEvents('bob').filter((e) => e.type === 'ready')).toHaveLength(1);
     await act(loop, 'bob', players.get('bob')!.resync(loop.now));
     expect(loop.playerEvents('bob').filter((e) => e.type === 'ready')).toHaveLength(2);
+  });
+});
+
+describe('turns: usage errors', () => {
+  it('says what is wrong with a move the library cannot send, and with a player seated nowhere', async () => {
+    const { loop, host, players } = await room();
+    expect(() => players.get('alice')!.move('move', { when: 10n }, loop.now)).toThrow(expect.objectContaining({ code: 'turns_bad_option' }));
+    expect(() => players.get('alice')!.move('', {}, loop.now)).toThrow(expect.objectContaining({ code: 'turns_bad_option' }));
+    const carol = new TurnsPlayer({ ...ROOM, playerId: 'carol', hostKey: host.publicKey, random: seededRandom('carol'), now: loop.now });
+    const out = carol.receive({ topic: host.topics.ctl, payload: host.chain.frames[0]! }, loop.now);
+    expect(out).toContainEqual({ type: 'event', event: expect.objectContaining({ type: 'alert', code: 'turns_unknown_player' }) });
+    expect(() => new TurnsPlayer({ ...ROOM, playerId: 'Carol', hostKey: host.publicKey, random: seededRandom('c'), now: 0 })).toThrow(
+      expect.objectContaining({ code: 'turns_bad_id' }),
+    );
+    expect(() => new TurnsPlayer({ ...ROOM, playerId: 'carol', hostKey: new Uint8Array(5), random: seededRandom('c'), now: 0 })).toThrow(
+      expect.objectContaining({ code: 'turns_bad_option' }),
+    );
   });
 });
