@@ -331,13 +331,13 @@ export class TurnsPlayer {
       case 'reject': {
         const r = parseReject(body.value);
         if (r === undefined || r.to !== this.playerId) return [];
+        // a QoS 1 duplicate of a move already in the log (ours, or a copy of it): nothing to tell
+        if (r.code === 'turns_replay' && r.seq !== null && r.seq <= (this.#chain.player(this.playerId)?.lastSeq ?? 0)) return [];
         // the digest names what was refused: something this object sent, or something sent in our name
         if (!this.#sentByMe(r.digest)) return this.#alert(r.code, `a message in ${this.playerId}'s name, not sent by this player, was refused: ${r.message}`);
         if (r.seq !== null && this.#inflight?.seq === r.seq) this.#inflight = undefined;
         // asked before the host had our registration: the next gap asks again
         if (r.code === 'turns_not_registered' && r.seq === null) this.#syncing = false;
-        // a QoS 1 duplicate of a move already in the log: nothing to tell
-        if (r.code === 'turns_replay' && r.seq !== null && r.seq <= (this.#chain.player(this.playerId)?.lastSeq ?? 0)) return [];
         return [
           {
             type: 'event',
