@@ -138,3 +138,42 @@ describe('turns: usage errors', () => {
     );
   });
 });
+
+describe('turns: host messages and hand-off proofs', () => {
+  it('sends a host-signed message to one player, sealed for that player only', async () => {
+    const { loop, host } = await room({ encrypt: true });
+    await act(loop, 'host', host.send('bob', { hint: 'secret-for-bob' }, loop.now));
+    expect(loop.playerEvents('bob').filter((e) => e.type === 'message')).toEqual([{ type: 'message', data: { hint: 'secret-for-bob' } }]);
+    expect(loop.playerEvents('alice').filter((e) => e.type === 'message')).toEqual([]);
+    const sent = loop.published.at(-1)!;
+    expect(sent.topic).toBe('iyesmp/tictactoe/r1/sync/bob');
+    expect(Buffer.from(sent.payload).includes(Buffer.from('secret-for-bob'))).toBe(false);
+  });
+
+  it('refuses a registration whose hand-off proof the host does not accept', async () => {
+    const { loop, host } = await room({
+      players: ['alice', 'bob'],
+      host: { checkProof: (r) => Buffer.from(r.proof).toString() === `ok:${r.playerId}` },
+    });
+    // the sim's players carry no proof: neither is registered, each was told why
+    expect(host.chain.player('alice')!.live).toBeUndefined();
+    expect(
+      loop
+        .playerEvents('alice')
+        .filter((e) => e.type === 'rejected')
+        .map((e) => (e.type === 'rejected' ? e.rejection.code : '')),
+    ).toEqual(['turns_bad_proof']);
+    const carol = new TurnsPlayer({
+      ...ROOM,
+      playerId: 'alice',
+      hostKey: host.publicKey,
+      random: seededRandom('alice-proof'),
+      now: loop.now,
+      proof: Buffer.from('ok:alice'),
+    });
+    loop.add('alice2', carol);
+    loop.acl!.players.alice2 = loop.acl!.players.alice!;
+    await act(loop, 'alice2', carol.start(loop.now));
+    expect(carol.registered).toBe(true);
+  });
+});
