@@ -20,10 +20,12 @@ import type { EventsErrorCode } from './events/emitter.js';
 import type { FsErrorCode } from './fs/errors.js';
 import type { HostErrorCode } from './host/errors.js';
 import type { LanErrorCode } from './lan/errors.js';
+import type { MetricsErrorCode } from './metrics/errors.js';
 import type { NetcodeErrorCode } from './netcode/errors.js';
 import type { NetcodeSessionErrorCode } from './netcode/session/errors.js';
 import type { PkiErrorCode } from './pki/errors.js';
 import type { ProtocolLayerErrorCode } from './protocol/errors.js';
+import type { ResultsErrorCode } from './results/errors.js';
 import type { ServeErrorCode } from './serve/errors.js';
 import type { TransportErrorCode } from './transport/errors.js';
 
@@ -42,10 +44,12 @@ export type {
   LanErrorCode,
   LobbyErrorCode,
   MatchmakingErrorCode,
+  MetricsErrorCode,
   NetcodeErrorCode,
   NetcodeSessionErrorCode,
   PkiErrorCode,
   ProtocolLayerErrorCode,
+  ResultsErrorCode,
   ServeErrorCode,
   SessionErrorCode,
   TransportErrorCode,
@@ -66,10 +70,12 @@ export type IyesmpErrorCode =
   | LanErrorCode
   | LobbyErrorCode
   | MatchmakingErrorCode
+  | MetricsErrorCode
   | NetcodeErrorCode
   | NetcodeSessionErrorCode
   | PkiErrorCode
   | ProtocolLayerErrorCode
+  | ResultsErrorCode
   | ServeErrorCode
   | SessionErrorCode
   | TransportErrorCode;

@@ -32,6 +32,8 @@ export interface ClientEndpointContext {
   clientGone(link: ClientLink): void;
   /** re-announce a session the player is part of */
   resumeFor(link: ClientLink): Promise<void>;
+  /** a login ended: `ok`, or the error code it was refused with (metrics) */
+  loginOutcome?(method: string, outcome: string): void;
 }
 
 /** The events a client can be sent. */
@@ -138,8 +140,15 @@ export class ClientLink {
         const { ext, ...rest } = body as Record<string, unknown>;
         const credentials: Credentials = { ...(rest as { method: string }), ...(ext !== undefined ? { ext } : {}) };
         // password logins cost a hash: limited per address and per account before any is run
-        if (body.method === 'password') s.limits.admit('login', { address: this.address, account: usernameKey(body.username) }, now());
-        const account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address });
+        let account: Account;
+        try {
+          if (body.method === 'password') s.limits.admit('login', { address: this.address, account: usernameKey(body.username) }, now());
+          account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address });
+        } catch (err) {
+          s.loginOutcome?.(String(body.method), (err as { code?: string }).code ?? 'error');
+          throw err;
+        }
+        s.loginOutcome?.(String(body.method), 'ok');
         this.#trust(account.playerId);
         this.account = account;
         s.clientLoggedIn(this);

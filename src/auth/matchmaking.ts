@@ -249,6 +249,17 @@ export class Matchmaker {
     return { queuedTickets: tickets, queuedPlayers: players, pendingMatches: this.#matches.size };
   }
 
+  /** Tickets and players queued per game mode (the operator's queue sizes: metrics, admin views). */
+  queuedByMode(): Map<string, { tickets: number; players: number }> {
+    const out = new Map<string, { tickets: number; players: number }>();
+    for (const b of this.#buckets.values()) {
+      const m = out.get(b.mode) ?? out.set(b.mode, { tickets: 0, players: 0 }).get(b.mode)!;
+      m.tickets += b.queued.size;
+      m.players += b.players;
+    }
+    return out;
+  }
+
   accept(matchId: string, playerId: string, _now: number): void {
     const m = this.#pending(matchId, playerId);
     if (m.accepted.has(playerId)) return;

@@ -125,6 +125,8 @@ export interface AuthServerEvents {
   'session-ended': [SessionRecord];
   'host-registered': [string];
   'host-dead': [string];
+  /** a login ended: `ok` or the error code it was refused with */
+  login: [{ method: string; outcome: string }];
 }
 
 export class AuthServer extends EventEmitter<AuthServerEvents> implements ClientEndpointContext, HostEndpointContext {
@@ -280,6 +282,16 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   /** bound ports (kept after close, for reports) */
   clientPort = 0;
   hostPort = 0;
+
+  /** Logged-in players connected right now. */
+  get playersOnline(): number {
+    return this.#clients.size;
+  }
+
+  /** @internal */
+  loginOutcome(method: string, outcome: string): void {
+    this.emit('login', { method, outcome });
+  }
 
   /** Hosts with a live control connection. */
   connectedHosts(): string[] {

@@ -48,9 +48,11 @@ Examples:
       action<ServeFlags>('serve auth', async (out, opts) => {
         const { loadConfig } = await import('../config/load.js');
         const config = await loadConfig(opts.config, 'auth');
-        const logger = await makeLogger(config.logging.level, out);
+        const logger = await makeLogger(config.logging, 'auth', config.server.name, out);
         const { authOptionsFromConfig } = await import('../serve/config.js');
         const options = await authOptionsFromConfig(config, logger, opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {});
+        // the webhook's secret and queue are checked before anything binds: a bad one stops the start
+        const sink = await openWebhook(config.results.webhook, logger);
         const { startAuthServer } = await import('../auth/server.js');
         // signals are handled from before the start: a stop that comes while it binds is not lost
         let server: Awaited<ReturnType<typeof startAuthServer>> | undefined;
@@ -58,10 +60,50 @@ Examples:
           await options.verifier.reload();
           await server?.reloadCertificates();
         });
-        server = await startAuthServer(options);
+        server = await startAuthServer(options).catch(async (err: unknown) => {
+          await sink?.close();
+          throw err;
+        });
+        const auth = server;
+        if (sink)
+          auth.on(
+            'session-ended',
+            (r) =>
+              void sink
+                .enqueue(r.id, 'session.ended', sessionResult(r))
+                .catch((err: unknown) =>
+                  logger.error({ event: 'webhook_enqueue_failed', sessionId: r.id, message: (err as Error).message }, 'webhook: could not queue a result'),
+                ),
+          );
+        let stopping = false;
+        const admin = await startObservability(config.admin_http, logger, async (registry) => {
+          const m = await import('../metrics/index.js');
+          m.instrumentAuthServer(auth, registry);
+          if (sink) m.instrumentResultsSink(registry, 'webhook', () => sink.stats);
+          return () => ({ listening: { ok: !stopping, ...(stopping ? { detail: 'shutting down' } : {}) }, ...storeCheck(auth) });
+        }).catch(async (err: unknown) => {
+          await auth.close({ graceMs: 0 });
+          await sink?.close();
+          exitSoon();
+          throw err;
+        });
         const signal = await stopped;
+        stopping = true;
         await server.close({ graceMs: Number(opts.graceMs ?? 3000) });
-        out.result('serve auth', { stopped: true, signal, clientsPort: server.clientPort, hostsPort: server.hostPort }, () => '');
+        await sink?.close();
+        await admin?.close();
+        out.result(
+          'serve auth',
+          {
+            stopped: true,
+            signal,
+            clientsPort: server.clientPort,
+            hostsPort: server.hostPort,
+            ...(admin ? { adminHttp: admin.address } : {}),
+            ...(sink ? { webhook: sink.stats } : {}),
+          },
+          () => '',
+        );
         exitSoon();
       }),
     );
@@ -86,7 +128,7 @@ Examples:
       action<ServeFlags>('serve host', async (out, opts) => {
         const { loadConfig } = await import('../config/load.js');
         const config = await loadConfig(opts.config, 'host');
-        const logger = await makeLogger(config.logging.level, out);
+        const logger = await makeLogger(config.logging, 'host', config.host.name, out);
         const { hostFromConfig } = await import('../serve/config.js');
         const { options, game } = await hostFromConfig(config, logger, opts.game);
         const { startHostServer } = await import('../host/server.js');
@@ -97,11 +139,37 @@ Examples:
           await server?.reloadCertificates();
         });
         server = await startHostServer(options, game);
+        const host = server;
+        let stopping = false;
+        const admin = await startObservability(config.admin_http, logger, async (registry) => {
+          const m = await import('../metrics/index.js');
+          m.instrumentHostServer(host, registry);
+          return () => {
+            const links = host.connectedAuthServers().length;
+            return {
+              listening: { ok: !stopping, ...(stopping ? { detail: 'shutting down' } : {}) },
+              auth_link: { ok: links > 0, detail: `registered with ${links} of ${host.stats().authLinks.total} Auth servers` },
+            };
+          };
+        }).catch(async (err: unknown) => {
+          await host.close({ graceMs: 0 });
+          exitSoon();
+          throw err;
+        });
         const signal = await stopped;
+        stopping = true;
         await server.close({ graceMs: Number(opts.graceMs ?? 3000) });
+        await admin?.close();
         out.result(
           'serve host',
-          { stopped: true, signal, playersPort: server.playerPort, unsentResults: server.domain.outbox.size, stats: server.stats() },
+          {
+            stopped: true,
+            signal,
+            playersPort: server.playerPort,
+            unsentResults: server.domain.outbox.size,
+            stats: server.stats(),
+            ...(admin ? { adminHttp: admin.address } : {}),
+          },
           () => '',
         );
         exitSoon();
@@ -109,13 +177,83 @@ Examples:
     );
 }
 
-async function makeLogger(level: string, out: Output) {
-  const { default: pino } = await import('pino');
-  // stdout normally; stderr when stdout is reserved for the --json document
-  const logger = pino({ level, base: { pid: process.pid } }, pino.destination({ fd: out.json ? 2 : 1, sync: true }));
+async function makeLogger(logging: { level: string; format: 'json' | 'pretty' }, component: 'auth' | 'host', node: string, out: Output) {
+  const { makeServerLogger } = await import('../serve/log.js');
+  // stdout normally; stderr when stdout is reserved for the --json document (out.color is that stream's)
+  const logger = makeServerLogger({ level: logging.level, format: logging.format, component, node, fd: out.json ? 2 : 1, color: out.color });
   // a server keeps serving its other peers: a stray rejection is logged, not fatal
   process.on('unhandledRejection', (err) => logger.error({ message: err instanceof Error ? err.message : String(err) }, 'unhandled rejection'));
   return logger;
+}
+
+type ReadyChecks = () => Record<string, import('../metrics/index.js').ReadyCheck>;
+
+/**
+ * The admin HTTP listener ([admin_http]) with the server's own metrics registry; undefined when it
+ * is turned off. `instrument` registers the server's metrics and returns its readiness checks.
+ */
+async function startObservability(
+  c: { enabled: boolean; listen: string },
+  logger: import('pino').Logger,
+  instrument: (registry: import('prom-client').Registry) => Promise<ReadyChecks>,
+): Promise<import('../metrics/index.js').AdminHttp | undefined> {
+  if (!c.enabled) return undefined;
+  const m = await import('../metrics/index.js');
+  const registry = m.createRegistry();
+  const ready = await instrument(registry);
+  const admin = await m.startAdminHttp({ listen: c.listen, registry, ready });
+  logger.info({ event: 'admin_http_listening', address: admin.address, port: admin.port }, 'admin http listening: /metrics /healthz /readyz');
+  return admin;
+}
+
+/** A session store that can say whether it is reachable (a database) is one more readiness check. */
+function storeCheck(server: { sessions: { store: unknown } }): Record<string, { ok: boolean; detail?: string }> {
+  const store = server.sessions.store as { reachable?: () => boolean } | undefined;
+  if (typeof store?.reachable !== 'function') return {};
+  const ok = store.reachable();
+  return { store: { ok, ...(ok ? {} : { detail: 'the session store is not reachable' }) } };
+}
+
+async function openWebhook(w: import('../config/auth.js').AuthConfig['results']['webhook'], logger: import('pino').Logger) {
+  if (w.url === undefined || w.secret_file === undefined) return undefined;
+  const { WebhookSink, readWebhookSecret } = await import('../results/webhook.js');
+  const secret = await readWebhookSecret(w.secret_file);
+  const sink = await WebhookSink.open({
+    url: w.url,
+    secret,
+    queueDir: w.queue_dir,
+    timeoutMs: w.timeout_seconds * 1000,
+    maxAttempts: w.max_attempts,
+    maxPending: w.max_pending,
+    log: logger,
+  });
+  logger.info({ event: 'webhook_ready', url: redactUrl(w.url), queueDir: w.queue_dir, pending: sink.stats.pending }, 'results webhook ready');
+  return sink;
+}
+
+/** What the webhook sends for an ended session: the Auth server's record, without hand-off credentials. */
+function sessionResult(r: import('../auth/sessions.js').SessionRecord) {
+  const res = (r.results ?? {}) as { reason?: string; endedAt?: number; results?: unknown; ext?: unknown };
+  return {
+    sessionId: r.id,
+    state: r.state,
+    host: r.hostName,
+    transport: r.transport,
+    mode: r.mode ?? null,
+    origin: r.origin ?? null,
+    players: r.players,
+    createdAt: new Date(r.createdAt).toISOString(),
+    endedAt: new Date(r.endedAt ?? res.endedAt ?? r.updatedAt).toISOString(),
+    reason: res.reason ?? r.reason ?? null,
+    results: res.results ?? [],
+    ...(res.ext !== undefined ? { ext: res.ext } : {}),
+  };
+}
+
+/** A URL for the log: no credentials, no query (either may hold a token). */
+function redactUrl(u: string): string {
+  const url = new URL(u);
+  return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
 /**
