@@ -275,7 +275,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     }
     s.#timer = setInterval(() => void s.tick(), s.options.tickIntervalMs);
     s.#timer.unref?.();
-    s.logger.info({ clients: s.clientServer.port, hosts: s.hostServer.port, node: s.options.name }, 'auth server listening');
+    s.logger.info({ clients: s.clientServer.port, hosts: s.hostServer.port, name: s.options.name }, 'auth server listening');
     return s;
   }
 
