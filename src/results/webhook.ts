@@ -89,12 +89,14 @@ export async function readWebhookSecret(file: string, key = 'results.webhook.sec
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw resultsError('webhook_secret', `${key}: cannot read ${file} (${code === 'ENOENT' ? 'no such file' : (code ?? 'error')})`, {
+      details: { key },
       hint: 'write a random secret of at least 32 bytes to it (e.g. `openssl rand -hex 32 > FILE; chmod 600 FILE`) and give the same one to your receiver',
     });
   }
   const secret = Buffer.from(text.trim(), 'utf8');
   if (secret.length < MIN_SECRET_BYTES) {
     throw resultsError('webhook_secret', `${key}: ${file} holds ${secret.length} bytes; a webhook secret needs at least ${MIN_SECRET_BYTES}`, {
+      details: { key },
       hint: '`openssl rand -hex 32 > FILE` makes one',
     });
   }
@@ -172,8 +174,10 @@ export class WebhookSink {
       await this.#setAsideItem(item, `${this.#o.maxPending} results already wait for delivery`);
       return;
     }
-    this.#items.set(id, item);
+    // on disk before it can be attempted: a delivery's delete never races this write
     await this.#save(item);
+    if (this.#closed) return;
+    this.#items.set(id, item);
     this.#schedule();
   }
 
@@ -251,10 +255,10 @@ export class WebhookSink {
       await res.arrayBuffer().catch(() => undefined);
       if (res.status >= 200 && res.status < 300) {
         this.#items.delete(item.id);
-        this.#delivered++;
         this.#done.add(item.id);
         if (this.#done.size > 10_000) this.#done.delete(this.#done.values().next().value!);
         await fs.rm(this.#fileOf(item.id), { force: true });
+        this.#delivered++;
         this.#o.log?.info({ event: 'webhook_delivered', id: item.id, attempts: item.attempts, status: res.status }, 'webhook: result delivered');
         return;
       }
