@@ -6,6 +6,7 @@
  *
  * Builds nothing: `npx tsc -p tsconfig.json && npx vitest run test/e2e/observe.test.ts`.
  */
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../../src/results/webhook.js';
 import {
   authConfigVariant,
+  cli,
   e2eLifecycle,
   makeDeployment,
   Procs,
@@ -202,4 +204,69 @@ describe('observability, separate processes', () => {
     },
     T,
   );
+
+  it(
+    'logging.format = "pretty": serve auth writes readable lines (no JSON, no colour codes without a terminal)',
+    async () => {
+      const toml = await authConfigVariant(d, 'auth-pretty.toml', [['logging', 'format', '"pretty"']]);
+      const auth = startAuth(procs, d, 'auth', toml);
+      await until(procs, 'the listening line', () => auth.raw.find((l) => l.includes('auth server listening')));
+      const line = auth.raw.find((l) => l.includes('auth server listening'))!;
+      expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  auth    auth server listening clients=\d+ hosts=\d+ name=auth/);
+      expect(auth.lines).toEqual([]); // nothing parses as JSON
+      expect(auth.raw.join('\n')).not.toContain('\x1b[');
+      expect(auth.raw.some((l) => / WARN  auth    \[database\] is not used/.test(l))).toBe(true);
+    },
+    T,
+  );
+
+  it(
+    'bad observability config is refused with the key and the reason: a bad listen address, a missing secret file, a port in use',
+    async () => {
+      const badListen = await authConfigVariant(d, 'auth-bad-listen.toml', [['admin_http', 'listen', '"localhost"']]);
+      const check = await iyesmpRun(['config', 'check', badListen, '--json']);
+      expect(check.code).toBe(1);
+      expect(JSON.parse(check.stdout).error.details.problems).toEqual([
+        expect.objectContaining({ path: 'admin_http.listen', message: expect.stringContaining('expected "host:port" to listen on') }),
+      ]);
+
+      const noSecret = await authConfigVariant(d, 'auth-no-secret.toml', [
+        ['results.webhook', 'url', '"https://results.example.com/hook"'],
+        ['results.webhook', 'secret_file', '"missing.secret"'],
+      ]);
+      const c2 = await iyesmpRun(['config', 'check', noSecret, '--json']);
+      expect(c2.code).toBe(1);
+      expect(JSON.parse(c2.stdout).error.details.problems[0]).toMatchObject({ path: 'results.webhook.secret_file', code: 'webhook_secret' });
+      const s2 = await iyesmpRun(['serve', 'auth', '--config', noSecret, '--json']);
+      expect(s2.code).toBe(3);
+      const e2 = JSON.parse(s2.stdout).error;
+      expect(e2.code).toBe('webhook_secret');
+      expect(e2.message).toMatch(/^results\.webhook\.secret_file: cannot read .*missing\.secret \(no such file\)$/);
+      expect(s2.stderr).not.toMatch(/\n\s+at /); // no stack trace
+
+      const busy = createServer();
+      await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+      try {
+        const port = (busy.address() as AddressInfo).port;
+        const inUse = await authConfigVariant(d, 'auth-in-use.toml', [['admin_http', 'listen', `"127.0.0.1:${port}"`]]);
+        const s3 = await iyesmpRun(['serve', 'auth', '--config', inUse, '--json']);
+        const e3 = JSON.parse(s3.stdout).error;
+        expect([s3.code, e3.code]).toEqual([5, 'admin_http_listen']);
+        expect(e3.message).toContain(`admin_http.listen = "127.0.0.1:${port}": cannot listen: the address is in use`);
+        expect(e3.hint).toContain('enabled = false');
+      } finally {
+        busy.close();
+      }
+    },
+    T,
+  );
 });
+
+/** The CLI in the deployment folder, with its exit code (never throws). */
+function iyesmpRun(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { cwd: d.dir, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
