@@ -212,10 +212,10 @@ describe('observability, separate processes', () => {
       const auth = startAuth(procs, d, 'auth', toml);
       await until(procs, 'the listening line', () => auth.raw.find((l) => l.includes('auth server listening')));
       const line = auth.raw.find((l) => l.includes('auth server listening'))!;
-      expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  auth    auth server listening clients=\d+ hosts=\d+ name=auth/);
+      expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}auth {4}auth server listening clients=\d+ hosts=\d+ name=auth/);
       expect(auth.lines).toEqual([]); // nothing parses as JSON
       expect(auth.raw.join('\n')).not.toContain('\x1b[');
-      expect(auth.raw.some((l) => / WARN  auth    \[database\] is not used/.test(l))).toBe(true);
+      expect(auth.raw.some((l) => / WARN {2}auth {4}\[database\] is not used/.test(l))).toBe(true);
     },
     T,
   );

@@ -55,7 +55,7 @@ describe('admin HTTP listener', () => {
     linked = true;
     const r2 = await fetch(`${base}/readyz`);
     expect(r2.status).toBe(200);
-    expect((await r2.json()).status).toBe('ready');
+    expect(((await r2.json()) as { status: string }).status).toBe('ready');
   });
 
   it('is read-only and bounded: other methods 405, bodies 413, unknown paths 404, HEAD has no body', async () => {

@@ -63,8 +63,8 @@ describe('the servers log schema', () => {
       l.error({ err: { code: 'x', message: 'boom' } }, 'tick failed');
     });
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  host    session ended sessionId=s-1 players=2 reason="two words"$/);
-    expect(lines[1]).toMatch(/ ERROR host    tick failed err=\{.*"message":"boom".*\}$/);
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}host {4}session ended sessionId=s-1 players=2 reason="two words"$/);
+    expect(lines[1]).toMatch(/ ERROR host {4}tick failed err=\{.*"message":"boom".*\}$/);
     expect(lines.join('')).not.toContain('\x1b[');
     const coloured = capture('pretty', true, (l) => l.warn('careful'));
     expect(coloured[0]).toContain('\x1b[33mWARN ');
