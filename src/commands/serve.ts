@@ -3,7 +3,8 @@ import { action, type Output } from '../cli/output.js';
 
 /**
  * `iyesmp serve auth|host --config FILE`: runs a server until SIGINT/SIGTERM (drain, then exit 0).
- * Logs are pino JSON lines on stdout (on stderr with --json, whose one document is printed at exit).
+ * Logs are JSON lines on stdout in the schema of serve/log.ts (or pretty lines), on stderr with
+ * --json, whose one document is printed at exit. [admin_http] serves /metrics, /healthz, /readyz.
  * SIGHUP re-reads the TLS certificate/key and the trust list (e.g. after `iyesmp certs retire`).
  */
 interface ServeFlags {
