@@ -81,7 +81,7 @@ Examples:
           const m = await import('../metrics/index.js');
           m.instrumentAuthServer(auth, registry);
           if (sink) m.instrumentResultsSink(registry, 'webhook', () => sink.stats);
-          return () => ({ listening: { ok: !stopping, ...(stopping ? { detail: 'shutting down' } : {}) }, ...storeCheck(auth) });
+          return async () => ({ listening: { ok: !stopping, ...(stopping ? { detail: 'shutting down' } : {}) }, ...(await storeCheck(auth)) });
         }).catch(async (err: unknown) => {
           await auth.close({ graceMs: 0 });
           await sink?.close();
@@ -187,7 +187,7 @@ async function makeLogger(logging: { level: string; format: 'json' | 'pretty' },
   return logger;
 }
 
-type ReadyChecks = () => Record<string, import('../metrics/index.js').ReadyCheck>;
+type ReadyChecks = () => Record<string, import('../metrics/index.js').ReadyCheck> | Promise<Record<string, import('../metrics/index.js').ReadyCheck>>;
 
 /**
  * The admin HTTP listener ([admin_http]) with the server's own metrics registry; undefined when it
@@ -207,11 +207,24 @@ async function startObservability(
   return admin;
 }
 
-/** A session store that can say whether it is reachable (a database) is one more readiness check. */
-function storeCheck(server: { sessions: { store: unknown } }): Record<string, { ok: boolean; detail?: string }> {
-  const store = server.sessions.store as { reachable?: () => boolean } | undefined;
-  if (typeof store?.reachable !== 'function') return {};
-  const ok = store.reachable();
+/**
+ * A session store that can say whether it is reachable (a database: `reachable()` or `ping()`) is one
+ * more readiness check, bounded to 2 s so a hung database answers "not ready" rather than hanging /readyz.
+ */
+async function storeCheck(server: { sessions: { store: unknown } }): Promise<Record<string, { ok: boolean; detail?: string }>> {
+  const store = server.sessions.store as { reachable?: () => boolean | Promise<boolean>; ping?: () => Promise<unknown> } | undefined;
+  const probe =
+    typeof store?.reachable === 'function' ? () => store.reachable!() : typeof store?.ping === 'function' ? () => store.ping!().then(() => true) : undefined;
+  if (!probe) return {};
+  let timer: NodeJS.Timeout | undefined;
+  const ok = await Promise.race([
+    Promise.resolve()
+      .then(probe)
+      .catch(() => false),
+    new Promise<false>((r) => {
+      timer = setTimeout(() => r(false), 2000);
+    }),
+  ]).finally(() => clearTimeout(timer));
   return { store: { ok, ...(ok ? {} : { detail: 'the session store is not reachable' }) } };
 }
 
