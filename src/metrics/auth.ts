@@ -36,7 +36,6 @@ export function instrumentAuthServer(server: AuthServer, registry: Registry): vo
   const logins = counter(registry, 'iyesmp_auth_logins_total', 'logins by method and outcome ("ok" or the error code)', ['method', 'outcome']);
   const methods = new LabelBound(16);
   const outcomes = new LabelBound();
-  logins.inc({ method: 'guest', outcome: 'ok' }, 0);
   server.on('login', (e) => logins.inc({ method: methods.of(e.method), outcome: outcomes.of(e.outcome) }));
 
   const modes = new LabelBound();

@@ -28,11 +28,10 @@ export class LabelBound {
   }
 }
 
-type Reg = { registers: Registry[] };
 export const counter = <L extends string>(r: Registry, name: string, help: string, labelNames: readonly L[] = []) =>
-  new Counter<L>({ name, help, labelNames, registers: [r] } as ConstructorParameters<typeof Counter<L>>[0] & Reg);
+  new Counter<L>({ name, help, labelNames, registers: [r] });
 export const histogram = <L extends string>(r: Registry, name: string, help: string, buckets: number[], labelNames: readonly L[] = []) =>
-  new Histogram<L>({ name, help, labelNames, buckets, registers: [r] } as ConstructorParameters<typeof Histogram<L>>[0] & Reg);
+  new Histogram<L>({ name, help, labelNames, buckets, registers: [r] });
 
 /** A gauge read when scraped: `read` sets it (after a reset, so label sets that went away disappear). */
 export function gaugeOf<L extends string>(r: Registry, name: string, help: string, labelNames: readonly L[], read: (g: Gauge<L>) => void): Gauge<L> {
