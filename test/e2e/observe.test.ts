@@ -7,7 +7,7 @@
  * Builds nothing: `npx tsc -p tsconfig.json && npx vitest run test/e2e/observe.test.ts`.
  */
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -197,6 +197,56 @@ describe('observability, separate processes', () => {
         expect(body).toMatchObject({ id: sessionId, type: 'session.ended', data: { sessionId, host: 'host-1', reason: 'completed' } });
         expect(body.data.results.map((r: { outcome: string }) => r.outcome).sort()).toEqual(['loss', 'win']);
         expect(body.data.results.map((r: { playerId: string }) => r.playerId).sort()).toEqual(body.data.players.slice().sort());
+      } finally {
+        receiver.closeAllConnections();
+        await new Promise((r) => receiver.close(r));
+      }
+    },
+    T,
+  );
+
+  it(
+    'a result the receiver could not take yet survives a restart of the Auth server and is delivered by the next one',
+    async () => {
+      const secret = 'an-e2e-webhook-secret-of-at-least-32-bytes';
+      await writeFile(path.join(d.dir, 'webhook2.secret'), `${secret}\n`, { mode: 0o600 });
+      let status = 503; // the receiver is down for maintenance
+      const got: Array<{ id: string; status: number }> = [];
+      const receiver: Server = createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          got.push({ id: String(req.headers['x-iyesmp-id']), status });
+          res.writeHead(status).end();
+        });
+      });
+      await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+      try {
+        const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/results`;
+        const toml = await authConfigVariant(d, 'auth-webhook2.toml', [
+          ['results.webhook', 'url', JSON.stringify(url)],
+          ['results.webhook', 'secret_file', '"webhook2.secret"'],
+          ['results.webhook', 'queue_dir', '"webhook2-queue"'],
+        ]);
+        const auth = startAuth(procs, d, 'auth', toml);
+        await waitLine(procs, auth, 'results webhook ready');
+        const host = startHost(procs, d);
+        await waitLine(procs, host, 'registered with the auth server');
+        const a = startBot(procs, d, { name: 'bot-a', flow: 'matchmake' });
+        const b = startBot(procs, d, { name: 'bot-b', flow: 'matchmake' });
+        await until(procs, 'both bots to finish the game', () => ended(a) && ended(b), 120_000);
+        const sessionId = String(a.find('ticket')[0]?.sessionId);
+        await waitLine(procs, auth, 'webhook: delivery failed; will retry', (l) => l.id === sessionId, 60_000);
+        auth.kill('SIGTERM');
+        expect(await auth.exited).toBe(0);
+        expect((await readdir(path.join(d.dir, 'webhook2-queue'))).filter((f) => f.endsWith('.json'))).toHaveLength(1);
+
+        status = 200; // back up
+        const again = startAuth(procs, d, 'auth-again', toml);
+        const restored = await waitLine(procs, again, 'webhook: results restored from the queue');
+        expect(restored.pending).toBe(1);
+        await waitLine(procs, again, 'webhook: result delivered', (l) => l.id === sessionId, 60_000);
+        expect(got.filter((g) => g.status === 200)).toEqual([{ id: sessionId, status: 200 }]);
+        expect((await readdir(path.join(d.dir, 'webhook2-queue'))).filter((f) => f.endsWith('.json'))).toEqual([]);
       } finally {
         receiver.closeAllConnections();
         await new Promise((r) => receiver.close(r));
