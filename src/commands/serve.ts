@@ -52,8 +52,13 @@ Examples:
         const logger = await makeLogger(config.logging, 'auth', config.server.name, out);
         const { authOptionsFromConfig } = await import('../serve/config.js');
         const options = await authOptionsFromConfig(config, logger, opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {});
-        // the webhook's secret and queue are checked before anything binds: a bad one stops the start
+        // the webhook's secret and queue, and the admin listener's address, are checked before the
+        // QUIC endpoints bind: a bad one stops the start with nothing half-running
         const sink = await openWebhook(config.results.webhook, logger);
+        const admin = await openAdminHttp(config.admin_http, logger).catch(async (err: unknown) => {
+          await sink?.close();
+          throw err;
+        });
         const { startAuthServer } = await import('../auth/server.js');
         // signals are handled from before the start: a stop that comes while it binds is not lost
         let server: Awaited<ReturnType<typeof startAuthServer>> | undefined;
@@ -63,6 +68,7 @@ Examples:
         });
         server = await startAuthServer(options).catch(async (err: unknown) => {
           await sink?.close();
+          await admin?.close();
           throw err;
         });
         const auth = server;
@@ -77,16 +83,10 @@ Examples:
                 ),
           );
         let stopping = false;
-        const admin = await startObservability(config.admin_http, logger, async (registry) => {
-          const m = await import('../metrics/index.js');
+        admin?.attach((m, registry) => {
           m.instrumentAuthServer(auth, registry);
           if (sink) m.instrumentResultsSink(registry, 'webhook', () => sink.stats);
           return async () => ({ listening: { ok: !stopping, ...(stopping ? { detail: 'shutting down' } : {}) }, ...(await storeCheck(auth)) });
-        }).catch(async (err: unknown) => {
-          await auth.close({ graceMs: 0 });
-          await sink?.close();
-          exitSoon();
-          throw err;
         });
         const signal = await stopped;
         stopping = true;
@@ -132,6 +132,7 @@ Examples:
         const logger = await makeLogger(config.logging, 'host', config.host.name, out);
         const { hostFromConfig } = await import('../serve/config.js');
         const { options, game } = await hostFromConfig(config, logger, opts.game);
+        const admin = await openAdminHttp(config.admin_http, logger);
         const { startHostServer } = await import('../host/server.js');
         // signals are handled from before the start: a stop that comes while it binds is not lost
         let server: Awaited<ReturnType<typeof startHostServer>> | undefined;
@@ -139,11 +140,13 @@ Examples:
           await options.verifier.reload();
           await server?.reloadCertificates();
         });
-        server = await startHostServer(options, game);
+        server = await startHostServer(options, game).catch(async (err: unknown) => {
+          await admin?.close();
+          throw err;
+        });
         const host = server;
         let stopping = false;
-        const admin = await startObservability(config.admin_http, logger, async (registry) => {
-          const m = await import('../metrics/index.js');
+        admin?.attach((m, registry) => {
           m.instrumentHostServer(host, registry);
           return () => {
             const links = host.connectedAuthServers().length;
@@ -152,10 +155,6 @@ Examples:
               auth_link: { ok: links > 0, detail: `registered with ${links} of ${host.stats().authLinks.total} Auth servers` },
             };
           };
-        }).catch(async (err: unknown) => {
-          await host.close({ graceMs: 0 });
-          exitSoon();
-          throw err;
         });
         const signal = await stopped;
         stopping = true;
@@ -187,24 +186,28 @@ async function makeLogger(logging: { level: string; format: 'json' | 'pretty' },
   return logger;
 }
 
+type MetricsModule = typeof import('../metrics/index.js');
 type ReadyChecks = () => Record<string, import('../metrics/index.js').ReadyCheck> | Promise<Record<string, import('../metrics/index.js').ReadyCheck>>;
 
 /**
- * The admin HTTP listener ([admin_http]) with the server's own metrics registry; undefined when it
- * is turned off. `instrument` registers the server's metrics and returns its readiness checks.
+ * The admin HTTP listener ([admin_http]) with the server's own metrics registry, bound before the
+ * server so a bad address stops the start early; undefined when it is turned off. Until `attach`
+ * registers the server's metrics and readiness checks, /readyz says "starting".
  */
-async function startObservability(
-  c: { enabled: boolean; listen: string },
-  logger: import('pino').Logger,
-  instrument: (registry: import('prom-client').Registry) => Promise<ReadyChecks>,
-): Promise<import('../metrics/index.js').AdminHttp | undefined> {
+async function openAdminHttp(c: { enabled: boolean; listen: string }, logger: import('pino').Logger) {
   if (!c.enabled) return undefined;
   const m = await import('../metrics/index.js');
   const registry = m.createRegistry();
-  const ready = await instrument(registry);
-  const admin = await m.startAdminHttp({ listen: c.listen, registry, ready });
-  logger.info({ event: 'admin_http_listening', address: admin.address, port: admin.port }, 'admin http listening: /metrics /healthz /readyz');
-  return admin;
+  let checks: ReadyChecks = () => ({ listening: { ok: false, detail: 'starting' } });
+  const http = await m.startAdminHttp({ listen: c.listen, registry, ready: () => checks() });
+  logger.info({ event: 'admin_http_listening', address: http.address, port: http.port }, 'admin http listening: /metrics /healthz /readyz');
+  return {
+    address: http.address,
+    close: () => http.close(),
+    attach: (instrument: (m: MetricsModule, registry: import('prom-client').Registry) => ReadyChecks): void => {
+      checks = instrument(m, registry);
+    },
+  };
 }
 
 /**

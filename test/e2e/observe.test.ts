@@ -85,6 +85,7 @@ describe('observability, separate processes', () => {
       // the host first: alive, but not ready until an Auth server has it registered
       const host = startHost(procs, d);
       const hostAdmin = await adminOf(host);
+      await waitLine(procs, host, 'host server listening');
       expect((await get(`${hostAdmin}/healthz`)).status).toBe(200);
       const notReady = await get(`${hostAdmin}/readyz`);
       expect(notReady.status).toBe(503);
