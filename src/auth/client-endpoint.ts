@@ -144,12 +144,13 @@ export class ClientLink {
         try {
           if (body.method === 'password') s.limits.admit('login', { address: this.address, account: usernameKey(body.username) }, now());
           account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address });
+          // the account's connection limit can still refuse it
+          this.#trust(account.playerId);
         } catch (err) {
           s.loginOutcome?.(String(body.method), (err as { code?: string }).code ?? 'error');
           throw err;
         }
         s.loginOutcome?.(String(body.method), 'ok');
-        this.#trust(account.playerId);
         this.account = account;
         s.clientLoggedIn(this);
         this.log.info({ playerId: account.playerId, method: account.method }, 'login');

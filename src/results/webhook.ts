@@ -204,10 +204,10 @@ export class WebhookSink {
 
   async #setAsideItem(item: Item, why: string): Promise<void> {
     this.#items.delete(item.id);
-    this.#setAside++;
     const to = path.join(this.#o.queueDir, FAILED_DIR, path.basename(this.#fileOf(item.id)));
     await writeFileAtomic(to, JSON.stringify({ ...item, lastError: why }), { mode: SECRET_MODE });
     await fs.rm(this.#fileOf(item.id), { force: true });
+    this.#setAside++;
     this.#o.log?.error({ event: 'webhook_set_aside', id: item.id, attempts: item.attempts, file: to, reason: why }, 'webhook: result set aside, not delivered');
   }
 
