@@ -168,8 +168,8 @@ export function authConfigSchema(baseDir?: string) {
               url: webhookUrl().optional(),
               /** the HMAC-SHA256 key shared with the receiver (the file's text, trimmed; at least 32 bytes) */
               secret_file: file().optional(),
-              /** results waiting for delivery, one file each: they survive a restart */
-              queue_dir: file().default('results-queue'),
+              /** results waiting for delivery, one file each: they survive a restart (default: beside the config) */
+              queue_dir: file().prefault('results-queue'),
               timeout_seconds: posInt().max(120, { error: 'expected a positive integer up to 120' }).default(10),
               /** attempts before a result is set aside in queue_dir/failed (backoff doubles from 1 s up to 5 min) */
               max_attempts: posInt().max(1000, { error: 'expected a positive integer up to 1000' }).default(50),
