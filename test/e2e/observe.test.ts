@@ -6,7 +6,7 @@
  *
  * Builds nothing: `npx tsc -p tsconfig.json && npx vitest run test/e2e/observe.test.ts`.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -257,7 +257,7 @@ describe('observability, separate processes', () => {
   );
 
   it(
-    'logging.format = "pretty": serve auth writes readable lines (no JSON, no colour codes without a terminal)',
+    'logging.format = "pretty": serve auth writes readable lines (no JSON; colour only when forced, never with NO_COLOR)',
     async () => {
       const toml = await authConfigVariant(d, 'auth-pretty.toml', [['logging', 'format', '"pretty"']]);
       const auth = startAuth(procs, d, 'auth', toml);
@@ -267,6 +267,24 @@ describe('observability, separate processes', () => {
       expect(auth.lines).toEqual([]); // nothing parses as JSON
       expect(auth.raw.join('\n')).not.toContain('\x1b[');
       expect(auth.raw.some((l) => / WARN {2}auth {4}\[database\] is not used/.test(l))).toBe(true);
+      auth.kill('SIGTERM');
+      await auth.exited;
+
+      // colour when forced (a terminal), never with NO_COLOR
+      const firstLine = async (env: NodeJS.ProcessEnv): Promise<string> => {
+        const child = spawn(process.execPath, [cli, 'serve', 'auth', '--config', toml], { cwd: d.dir, env: { ...process.env, ...env } });
+        let out = '';
+        child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+        try {
+          await poll('a listening line', async () => out.includes('auth server listening'), 30_000);
+          return out.split('\n').find((l) => l.includes('auth server listening'))!;
+        } finally {
+          child.kill('SIGTERM');
+          await new Promise((r) => child.once('exit', r));
+        }
+      };
+      expect(await firstLine({ FORCE_COLOR: '1', NO_COLOR: '' })).toContain('\x1b[36mINFO ');
+      expect(await firstLine({ FORCE_COLOR: '1', NO_COLOR: '1' })).not.toContain('\x1b[');
     },
     T,
   );
