@@ -21,10 +21,12 @@ import type { EventsErrorCode } from './events/emitter.js';
 import type { FsErrorCode } from './fs/errors.js';
 import type { HostErrorCode } from './host/errors.js';
 import type { LanErrorCode } from './lan/errors.js';
+import type { MetricsErrorCode } from './metrics/errors.js';
 import type { NetcodeErrorCode } from './netcode/errors.js';
 import type { NetcodeSessionErrorCode } from './netcode/session/errors.js';
 import type { PkiErrorCode } from './pki/errors.js';
 import type { ProtocolLayerErrorCode } from './protocol/errors.js';
+import type { ResultsErrorCode } from './results/errors.js';
 import type { ServeErrorCode } from './serve/errors.js';
 import type { TransportErrorCode } from './transport/errors.js';
 import type { TurnsErrorCode } from './turns/errors.js';
@@ -45,10 +47,12 @@ export type {
   LanErrorCode,
   LobbyErrorCode,
   MatchmakingErrorCode,
+  MetricsErrorCode,
   NetcodeErrorCode,
   NetcodeSessionErrorCode,
   PkiErrorCode,
   ProtocolLayerErrorCode,
+  ResultsErrorCode,
   ServeErrorCode,
   SessionErrorCode,
   TransportErrorCode,
@@ -71,10 +75,12 @@ export type IyesmpErrorCode =
   | LanErrorCode
   | LobbyErrorCode
   | MatchmakingErrorCode
+  | MetricsErrorCode
   | NetcodeErrorCode
   | NetcodeSessionErrorCode
   | PkiErrorCode
   | ProtocolLayerErrorCode
+  | ResultsErrorCode
   | ServeErrorCode
   | SessionErrorCode
   | TransportErrorCode

@@ -28,6 +28,8 @@ const RANKS: Record<string, number> = {
   serve: 7,
   demo: 7,
   cli: 7,
+  metrics: 7, // the per-server Prometheus registry, server metrics, the admin HTTP listener
+  results: 7, // results sinks (the webhook)
   commands: 8,
   ui: 8,
   // entry files
