@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { formatHostPort } from '../net/address.js';
-import { ADMIN_PROTOCOL_LIMITS, ProtocolConnection, adminFamily, type AdminFamily } from '../protocol/index.js';
+import { ADMIN_PROTOCOL_LIMITS, ProtocolConnection, adminFamily, fitAdminRows, type AdminFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream, ServerLimits } from '../transport/index.js';
-import type { Ban } from './accounts/index.js';
+import { MAX_BAN_UNTIL_MS, type Ban } from './accounts/index.js';
 import type { AuditActor, AuditStore } from './audit.js';
 import { acceptControlStream } from './control-stream.js';
 import { errInfo } from './err-info.js';
@@ -159,7 +159,8 @@ export class AdminLink {
         const ticket = s.matchmaker.ticketOf(pl.playerId);
         return { ...pl, ...(lobby ? { lobbyId: lobby.id } : {}), ...(ticket ? { queued: ticket.mode } : {}) };
       });
-      return { players, total: all.length };
+      const fit = fitAdminRows(players, 'first');
+      return { players: fit.rows, total: all.length, ...(fit.truncated ? { truncated: true } : {}) };
     });
 
     p.handle('sessions.list', async (body) => {
@@ -175,7 +176,8 @@ export class AdminLink {
         players: r.players.slice(0, 1024),
         createdAt: r.createdAt,
       }));
-      return { sessions, total: out.length };
+      const fit = fitAdminRows(sessions, 'first');
+      return { sessions: fit.rows, total: out.length, ...(fit.truncated ? { truncated: true } : {}) };
     });
 
     p.handle('hosts.list', () => ({ hosts: s.registry.list().slice(0, 1000).map(hostInfo) }));
@@ -193,6 +195,8 @@ export class AdminLink {
       return this.#audited('ban', body.playerId, details, async () => {
         if (body.until !== undefined && body.until <= Date.now())
           throw adminError('admin.bad_request', 'the ban would already be over: `until` is in the past');
+        if (body.until !== undefined && body.until > MAX_BAN_UNTIL_MS)
+          throw adminError('admin.bad_request', '`until` is beyond the last time a Date can hold (year 275760): leave it out for a permanent ban');
         const online = s.onlinePlayers().some((pl) => pl.playerId === body.playerId);
         const ban = await s.ban(body.playerId, { reason: body.reason, ...(body.until !== undefined ? { until: body.until } : {}), by: this.actor.name });
         return { playerId: body.playerId, reason: ban.reason, expiresAt: ban.expiresAt, kicked: online };
@@ -212,17 +216,21 @@ export class AdminLink {
       });
     });
 
-    p.handle('results.list', (body) => ({
-      results: s.ops.results({ limit: body.limit ?? 100, ...(body.since !== undefined ? { since: body.since } : {}) }),
-    }));
+    p.handle('results.list', (body) => {
+      const fit = fitAdminRows(s.ops.results({ limit: body.limit ?? 100, ...(body.since !== undefined ? { since: body.since } : {}) }), 'last');
+      return { results: fit.rows, ...(fit.truncated ? { truncated: true } : {}) };
+    });
 
-    p.handle('audit.list', async (body) => ({
-      entries: await s.audit.list({
+    p.handle('audit.list', async (body) => {
+      const entries = await s.audit.list({
         limit: body.limit ?? 100,
         ...(body.since !== undefined ? { since: body.since } : {}),
         ...(body.action !== undefined ? { action: body.action } : {}),
-      }),
-    }));
+      });
+      // oldest first: the newest entries are the ones kept when the answer must shrink
+      const fit = fitAdminRows(entries, 'last');
+      return { entries: fit.rows, ...(fit.truncated ? { truncated: true } : {}) };
+    });
   }
 }
 

@@ -38,7 +38,7 @@ Examples:
                   JSON.stringify(e.details),
                 ]),
                 { header: out.style.dim },
-              ),
+              ) + (r.truncated ? `\n(older entries left out: the answer must fit one message; narrow it with --since or --limit)` : ''),
         );
       }),
     );

@@ -31,6 +31,9 @@ Examples:
           until = Date.parse(opts.until);
           if (!Number.isFinite(until)) throw cliError('bad_duration', `--until ${opts.until}: expected an ISO 8601 time such as 2027-01-31T00:00:00Z`);
         }
+        // past Date's range the server cannot tell the player when the ban ends: leave --for out for a permanent ban
+        if (until !== undefined && until > 8_640_000_000_000_000)
+          throw cliError('bad_duration', `${opts.for ? `--for ${opts.for}` : `--until ${opts.until}`}: too far ahead (leave it out for a permanent ban)`);
         if (!opts.reason.trim()) throw cliError('missing_option', '--reason must say why (the player is told)');
         const r = await withAdmin(opts, 'iyesmp admin ban', (a) =>
           a.proto.request('player.ban', { playerId, reason: opts.reason, ...(until !== undefined ? { until } : {}) }),

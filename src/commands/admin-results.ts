@@ -32,7 +32,7 @@ Examples:
                 ['ended', 'session', 'host', 'reason', 'results'],
                 r.results.map((x) => [new Date(x.endedAt).toISOString().slice(0, 19), x.sessionId, x.host, x.reason, outcome(x.results)]),
                 { header: out.style.dim },
-              ),
+              ) + (r.truncated ? `\n(older results left out: the answer must fit one message; narrow it with --since or --limit)` : ''),
         );
       }),
     );

@@ -129,6 +129,50 @@ describe('admin channel', () => {
     expect(entries).toHaveLength(200);
   });
 
+  it('refuses a ban ending past what a Date can hold (audited as refused), and the player stays logged in', async () => {
+    const c = await authClient(fx, auth.clientPort);
+    closers.push(() => c.close());
+    const login = await c.proto.request('account.login', { method: 'guest', displayName: 'Forever' });
+    // a valid TimeMs, but beyond 8.64e15: the expiry could never be told to the player
+    await expect(admin.proto.request('player.ban', { playerId: login.accountId, reason: 'x', until: 9e15 })).rejects.toMatchObject({
+      code: 'admin.bad_request',
+      message: expect.stringContaining('Date'),
+    });
+    await expect(auth.ban(login.accountId, { reason: 'x', until: 9e15 })).rejects.toMatchObject({ code: 'ban_until' });
+    expect(auth.onlinePlayers().some((p) => p.playerId === login.accountId)).toBe(true);
+    expect(c.proto.session.state).toBe('open');
+    const { entries } = await admin.proto.request('audit.list', { action: 'ban' });
+    expect(entries.filter((e) => e.target === login.accountId).map((e) => [e.outcome, e.error])).toEqual([['refused', 'admin.bad_request']]);
+    // the latest representable time is still a ban, told to the player
+    await admin.proto.request('player.ban', { playerId: login.accountId, reason: 'long', until: 8.64e15 });
+    expect(await c.inbox.next('kick')).toMatchObject({ code: 'banned', reason: expect.stringContaining('+275760') });
+    await admin.proto.request('player.unban', { playerId: login.accountId });
+  }, 30_000);
+
+  it('a ban with a 1,024-character reason still tells the kicked player why', async () => {
+    const c = await authClient(fx, auth.clientPort);
+    closers.push(() => c.close());
+    const login = await c.proto.request('account.login', { method: 'guest', displayName: 'Verbose' });
+    await admin.proto.request('player.ban', { playerId: login.accountId, reason: '理'.repeat(1024) });
+    const kick = await c.inbox.next('kick');
+    expect(kick).toMatchObject({ code: 'banned', reason: expect.stringMatching(/^this account is banned permanently: 理+…$/) });
+    expect(kick.reason.length).toBe(1024);
+    await admin.proto.request('player.unban', { playerId: login.accountId });
+  }, 30_000);
+
+  it('an audit log of 1,000 long unicode entries (several MiB) is answered, newest kept, marked truncated', async () => {
+    const actor = { name: 'admin-script', fingerprint: 'ef'.repeat(32) };
+    for (let i = 0; i < 1000; i++)
+      await auth.audit.append({ at: Date.now(), actor, action: 'bigban', target: `t${i}`, details: { reason: '禁'.repeat(1024) }, outcome: 'ok' });
+    const r = await admin.proto.request('audit.list', { action: 'bigban', limit: 1000 });
+    expect(r.truncated).toBe(true);
+    expect(r.entries.length).toBeGreaterThan(100);
+    expect(r.entries.length).toBeLessThan(1000);
+    expect(r.entries.at(-1)!.target).toBe('t999'); // the newest are kept
+    // a small answer is not marked
+    expect((await admin.proto.request('audit.list', { action: 'bigban', limit: 2 })).truncated).toBeUndefined();
+  }, 30_000);
+
   it('refuses to drain a host that is not registered', async () => {
     await expect(admin.proto.request('host.drain', { host: 'host-9' })).rejects.toMatchObject({ code: 'admin.unknown_host' });
   });
