@@ -1,5 +1,6 @@
 import { Box, Text, useApp, useInput } from 'ink';
 import { useEffect, useState } from 'react';
+import { printable } from '../net/printable.js';
 
 /**
  * `iyesmp top`: a live view of one server's admin `server.status`, refreshed every few seconds.
@@ -63,7 +64,7 @@ export function TopView({ status, error, address, color, maxHosts = 12 }: TopVie
     return (
       <Box flexDirection="column">
         <Text>iyesmp top: {address}</Text>
-        <Text color={c('yellow')}>{error ? `cannot reach the server: ${error}` : 'connecting...'}</Text>
+        <Text color={c('yellow')}>{error ? `cannot reach the server: ${printable(error)}` : 'connecting...'}</Text>
       </Box>
     );
   }
@@ -78,10 +79,10 @@ export function TopView({ status, error, address, color, maxHosts = 12 }: TopVie
       </Text>
       {s.drain ? (
         <Text color={c('yellow')}>
-          draining since {dur(s.time - s.drain.since)}, deadline in {dur(s.drain.deadline - s.time)}: {pad(s.drain.reason, 30).trimEnd()}
+          draining since {dur(s.time - s.drain.since)}, deadline in {dur(s.drain.deadline - s.time)}: {pad(printable(s.drain.reason), 30).trimEnd()}
         </Text>
       ) : null}
-      {error ? <Text color={c('red')}>refresh failed: {pad(error, 62).trimEnd()}</Text> : null}
+      {error ? <Text color={c('red')}>refresh failed: {pad(printable(error), 62).trimEnd()}</Text> : null}
       <Text> </Text>
       <Text
         dimColor={color}
@@ -119,7 +120,8 @@ export function TopView({ status, error, address, color, maxHosts = 12 }: TopVie
         .map((r, i) => (
           // biome-ignore lint/suspicious/noArrayIndexKey: a snapshot list re-rendered whole; two refusals may share every field
           <Text key={`${r.at}-${i}`}>
-            {new Date(r.at).toISOString().slice(11, 19)} {pad(r.endpoint, 6)} <Text color={c('red')}>{pad(r.reason, 22)}</Text> {pad(r.message, 40).trimEnd()}
+            {new Date(r.at).toISOString().slice(11, 19)} {pad(printable(r.endpoint), 6)} <Text color={c('red')}>{pad(printable(r.reason), 22)}</Text>{' '}
+            {pad(printable(r.message), 40).trimEnd()}
           </Text>
         ))}
     </Box>
