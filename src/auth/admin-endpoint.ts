@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { formatHostPort } from '../net/address.js';
+import { printable } from '../net/printable.js';
 import { ADMIN_PROTOCOL_LIMITS, ProtocolConnection, adminFamily, fitAdminRows, type AdminFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream, ServerLimits } from '../transport/index.js';
 import { MAX_BAN_UNTIL_MS, type Ban } from './accounts/index.js';
@@ -28,6 +29,9 @@ export const ADMIN_CONNECTION_LIMITS = {
 
 /** Requests one operator connection may have unanswered at once (the rest are answered `busy`). */
 export const ADMIN_MAX_IN_FLIGHT = 8;
+
+/** The admin requests that change something, and their audit verbs. */
+const AUDITED_REQUESTS: Record<string, string> = { 'player.kick': 'kick', 'player.ban': 'ban', 'player.unban': 'unban', 'host.drain': 'drain' };
 
 /** A logged-in player as the admin channel lists it. */
 export interface AdminPlayerView {
@@ -133,6 +137,24 @@ export class AdminLink {
   #bind(): void {
     const s = this.server;
     const p = this.proto;
+
+    // a kick, ban, unban or drain whose body the protocol refused never reaches its handler: audited
+    // here, so a leaked key probing with malformed requests leaves a trace too
+    p.on('protocol_error', (e) => {
+      const action = e.type !== undefined && Object.hasOwn(AUDITED_REQUESTS, e.type) ? AUDITED_REQUESTS[e.type] : undefined;
+      if (action === undefined) return;
+      void s.audit
+        .append({
+          at: Date.now(),
+          actor: this.actor,
+          action,
+          target: null,
+          details: { problem: printable(e.message).slice(0, 300) },
+          outcome: 'refused',
+          error: e.code,
+        })
+        .catch((err: unknown) => this.log.error({ err: errInfo(err) }, 'could not write the audit log'));
+    });
 
     p.handle('server.status', () => {
       const now = Date.now();

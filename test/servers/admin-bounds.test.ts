@@ -5,7 +5,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_CONNECTION_LIMITS } from '../../src/auth/admin-endpoint.js';
 import type { AuthServer } from '../../src/auth/server.js';
 import { connectAdmin, type AdminConnection } from '../../src/cli/admin-client.js';
+import { ADMIN_PROTOCOL_LIMITS, ProtocolConnection, adminFamily } from '../../src/protocol/index.js';
 import { ALPN, connectQuic } from '../../src/transport/index.js';
+import { z } from 'zod';
 import { fxSuite, startAuth, type Creds } from './helpers.js';
 
 const suite = fxSuite();
@@ -75,4 +77,26 @@ describe('admin port bounds (real connections)', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(ADMIN_CONNECTION_LIMITS.firstStreamTimeoutMs - 1000);
     expect((await admin.proto.request('server.status', {})).kind).toBe('auth');
   }, 60_000);
+
+  it('a ban, kick or drain with a malformed body is refused and still audited (refused, bad_request)', async () => {
+    // a hand-made client that skips its own checks, as an attacker's would
+    const r = adminFamily.requests;
+    const loose = {
+      ...adminFamily,
+      requests: { ...r, 'player.ban': { ...r['player.ban'], request: z.any() }, 'players.list': { ...r['players.list'], request: z.any() } },
+    };
+    const conn = await rawAdmin();
+    const proto = ProtocolConnection.dial(loose as typeof adminFamily, conn.openStream(), { gameVersion: '0.0.0', hello: {}, limits: ADMIN_PROTOCOL_LIMITS });
+    try {
+      await proto.ready;
+      await expect(proto.request('player.ban', { playerId: 'guest:x', reason: '' })).rejects.toMatchObject({ code: 'bad_request' });
+      // reads are not audited, malformed or not
+      await expect(proto.request('players.list', { limit: 0 })).rejects.toMatchObject({ code: 'bad_request' });
+    } finally {
+      await proto.close();
+    }
+    const { entries } = await admin.proto.request('audit.list', {});
+    expect(entries.map((e) => [e.action, e.outcome, e.error, e.actor.name])).toEqual([['ban', 'refused', 'bad_request', 'admin-script']]);
+    expect(entries[0]!.details.problem).toMatch(/player\.ban/);
+  }, 30_000);
 });
