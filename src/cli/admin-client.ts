@@ -36,6 +36,17 @@ export function addAdminOptions(cmd: Command): Command {
 }
 
 /**
+ * The wire's bounds on what an operator types (ids and names 1..128 characters, reasons up to 1,024),
+ * checked before anything is dialled so a long paste is a usage error naming the flag, not a protocol error.
+ */
+export function checkAdminText(what: string, value: string, max: number, o: { argument?: boolean } = {}): string {
+  if (value.length === 0 || value.length > max) {
+    throw cliError(o.argument ? 'invalid_argument' : 'bad_flag', `${what}: ${value.length === 0 ? 'empty' : `${value.length} characters, at most ${max}`}`);
+  }
+  return value;
+}
+
+/**
  * The y/N question in front of kick, ban and drain, the same guard as `certs retire`: a terminal asks
  * unless `--yes`; a script must pass `--yes` (usage error, exit 2, before anything is dialled).
  */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addAdminOptions, confirmAdminAction, withAdmin, type AdminFlags } from '../cli/admin-client.js';
+import { addAdminOptions, checkAdminText, confirmAdminAction, withAdmin, type AdminFlags } from '../cli/admin-client.js';
 import { parseDuration } from '../cli/duration.js';
 import { cliError } from '../cli/errors.js';
 import { action } from '../cli/output.js';
@@ -24,7 +24,8 @@ Examples:
     )
     .action(
       action<AdminFlags & { reason: string; for?: string; until?: string }>('admin ban', async (out, opts, [player]) => {
-        const playerId = String(player);
+        const playerId = checkAdminText('<player>', String(player), 128, { argument: true });
+        checkAdminText('--reason', opts.reason, 1024);
         if (opts.for && opts.until) throw cliError('conflicting_flags', '--for and --until: give one of them');
         let until: number | undefined;
         if (opts.for) until = Date.now() + parseDuration(opts.for, '--for') * 1000;

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addAdminOptions, confirmAdminAction, withAdmin, type AdminFlags } from '../cli/admin-client.js';
+import { addAdminOptions, checkAdminText, confirmAdminAction, withAdmin, type AdminFlags } from '../cli/admin-client.js';
 import { parseDuration } from '../cli/duration.js';
 import { cliError } from '../cli/errors.js';
 import { action } from '../cli/output.js';
@@ -26,6 +26,8 @@ Examples:
     )
     .action(
       action<AdminFlags & { deadline?: string; reason: string }>('admin drain', async (out, opts, [host]) => {
+        if (host !== undefined) checkAdminText('<host>', String(host), 128, { argument: true });
+        checkAdminText('--reason', opts.reason, 1024);
         const deadlineMs = opts.deadline !== undefined ? parseDuration(opts.deadline, '--deadline') * 1000 : undefined;
         if (deadlineMs !== undefined && (deadlineMs < 1000 || deadlineMs > 7 * 86_400_000)) {
           throw cliError('bad_duration', `--deadline ${opts.deadline}: expected 1s to 7d`);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addAdminOptions, confirmAdminAction, withAdmin, type AdminFlags } from '../cli/admin-client.js';
+import { addAdminOptions, checkAdminText, confirmAdminAction, withAdmin, type AdminFlags } from '../cli/admin-client.js';
 import { action } from '../cli/output.js';
 
 export function register(group: Command): void {
@@ -22,7 +22,8 @@ Examples:
     )
     .action(
       action<AdminFlags & { reason: string }>('admin kick', async (out, opts, [player]) => {
-        const playerId = String(player);
+        const playerId = checkAdminText('<player>', String(player), 128, { argument: true });
+        checkAdminText('--reason', opts.reason, 1024);
         await confirmAdminAction(opts, `kicking ${playerId}`, `Kick ${playerId}? Its connection to the Auth server ends.`);
         const r = await withAdmin(opts, 'iyesmp admin kick', (a) => a.proto.request('player.kick', { playerId, reason: opts.reason }));
         out.result('admin kick', { playerId, ...r }, () => `${playerId} kicked`);

@@ -34,6 +34,17 @@ describe('admin kick, ban and drain ask before acting', () => {
     expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'bad_duration', message: expect.stringContaining('--for 999999999d') });
   });
 
+  it.each([
+    ['admin kick', ['admin', 'kick', 'p'.repeat(129), '--yes'], 'invalid_argument', '<player>: 129 characters, at most 128'],
+    ['admin unban', ['admin', 'unban', 'p'.repeat(129)], 'invalid_argument', '<player>: 129 characters'],
+    ['admin ban', ['admin', 'ban', 'guest:1', '--reason', '理'.repeat(1025), '--yes'], 'bad_flag', '--reason: 1025 characters, at most 1024'],
+    ['admin drain', ['admin', 'drain', 'h'.repeat(200), '--yes'], 'invalid_argument', '<host>: 200 characters'],
+  ])('%s: a player id, host or reason over the wire bounds is a usage error naming it, before dialling', (command, args, code, message) => {
+    const r = run([...(args as string[]), ...NOWHERE, '--json']);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, command, error: { code, message: expect.stringContaining(message as string) } });
+  });
+
   const hasTmux = spawnSync('tmux', ['-V']).status === 0;
   const session = `iyesmp-admin-confirm-${process.pid}`;
   const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
