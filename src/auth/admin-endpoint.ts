@@ -118,11 +118,9 @@ export class AdminLink {
   async #audited<T>(action: string, target: string | null, details: Record<string, unknown>, run: () => Promise<T> | T): Promise<T> {
     const s = this.server;
     const entry = { at: Date.now(), actor: this.actor, action, target, details };
+    let out: T;
     try {
-      const out = await run();
-      await s.audit.append({ ...entry, outcome: 'ok' });
-      this.log.info({ action, target, ...details }, `admin ${action}`);
-      return out;
+      out = await run();
     } catch (err) {
       const code = (err as { code?: string }).code;
       const refused = (err as { kind?: string }).kind !== undefined && (err as { kind?: string }).kind !== 'internal';
@@ -132,6 +130,18 @@ export class AdminLink {
       this.log.warn({ action, target, code }, `admin ${action} refused`);
       throw err;
     }
+    // The action is done: a failing audit store must not tell the operator it was not (a retried ban
+    // or drain would then be done twice). The entry goes to the log instead, marked for an auditor.
+    await s.audit
+      .append({ ...entry, outcome: 'ok' })
+      .catch((e: unknown) =>
+        this.log.error(
+          { err: errInfo(e), audit: true, action, target, actor: this.actor, details, outcome: 'ok' },
+          'could not write the audit log; the action was done',
+        ),
+      );
+    this.log.info({ action, target, ...details }, `admin ${action}`);
+    return out;
   }
 
   #bind(): void {

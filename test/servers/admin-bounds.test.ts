@@ -8,7 +8,8 @@ import { connectAdmin, type AdminConnection } from '../../src/cli/admin-client.j
 import { ADMIN_PROTOCOL_LIMITS, ProtocolConnection, adminFamily } from '../../src/protocol/index.js';
 import { ALPN, connectQuic } from '../../src/transport/index.js';
 import { z } from 'zod';
-import { fxSuite, startAuth, type Creds } from './helpers.js';
+import { MemoryAuditStore } from '../../src/auth/audit.js';
+import { authClient, fxSuite, startAuth, until, type Creds } from './helpers.js';
 
 const suite = fxSuite();
 const { closers } = suite;
@@ -99,4 +100,26 @@ describe('admin port bounds (real connections)', () => {
     expect(entries.map((e) => [e.action, e.outcome, e.error, e.actor.name])).toEqual([['ban', 'refused', 'bad_request', 'admin-script']]);
     expect(entries[0]!.details.problem).toMatch(/player\.ban/);
   }, 30_000);
+});
+
+describe('an audit store that fails', () => {
+  it('a kick that was done is answered as done (not internal); a refused one keeps its own code', async () => {
+    // the store fails (a database gone away): the actions still happen and are answered for what they did
+    const failing = new (class extends MemoryAuditStore {
+      override async append(): Promise<never> {
+        throw new Error('audit database unreachable');
+      }
+    })();
+    const other = await startAuth(suite.fx, { admin: { host: '127.0.0.1', port: 0 }, audit: failing });
+    closers.push(() => other.close({ graceMs: 0 }));
+    const op = await connectAdmin({ ...flags(), server: `127.0.0.1:${other.adminPort}` }, 'test');
+    closers.push(() => op.close());
+    const c = await authClient(suite.fx, other.clientPort);
+    closers.push(() => c.close());
+    const login = await c.proto.request('account.login', { method: 'guest', displayName: 'Ada' });
+    await expect(op.proto.request('player.kick', { playerId: login.accountId, reason: 'AFK' })).resolves.toMatchObject({ kicked: true });
+    await until(() => !other.onlinePlayers().some((p) => p.playerId === login.accountId) || undefined, 'the kicked player to be gone');
+    // a refused one is still refused for its own reason
+    await expect(op.proto.request('player.kick', { playerId: login.accountId })).rejects.toMatchObject({ code: 'admin.unknown_player' });
+  }, 60_000);
 });
