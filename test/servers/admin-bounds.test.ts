@@ -87,7 +87,11 @@ describe('admin port bounds (real connections)', () => {
       requests: { ...r, 'player.ban': { ...r['player.ban'], request: z.any() }, 'players.list': { ...r['players.list'], request: z.any() } },
     };
     const conn = await rawAdmin();
-    const proto = ProtocolConnection.dial(loose as typeof adminFamily, conn.openStream(), { gameVersion: '0.0.0', hello: {}, limits: ADMIN_PROTOCOL_LIMITS });
+    const proto = ProtocolConnection.dial(loose as unknown as typeof adminFamily, conn.openStream(), {
+      gameVersion: '0.0.0',
+      hello: {},
+      limits: ADMIN_PROTOCOL_LIMITS,
+    });
     try {
       await proto.ready;
       await expect(proto.request('player.ban', { playerId: 'guest:x', reason: '' })).rejects.toMatchObject({ code: 'bad_request' });
