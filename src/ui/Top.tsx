@@ -74,7 +74,7 @@ export function TopView({ status, error, address, color, maxHosts = 12 }: TopVie
   return (
     <Box flexDirection="column" width={80}>
       <Text bold>
-        {pad(`${s.node} (${s.kind}, ${s.version})`, 34)} up {right(dur(s.time - s.startedAt), 4)} players {right(String(s.players), 6)} sessions{' '}
+        {pad(printable(`${s.node} (${s.kind}, ${s.version})`), 34)} up {right(dur(s.time - s.startedAt), 4)} players {right(String(s.players), 6)} sessions{' '}
         {right(String(s.sessions), 5)}
       </Text>
       {s.drain ? (
@@ -92,8 +92,9 @@ export function TopView({ status, error, address, color, maxHosts = 12 }: TopVie
         const state = x.state === 'dead' ? 'dead' : x.draining ? 'draining' : 'alive';
         return (
           <Text key={x.name}>
-            {pad(x.name, 18)} {pad(x.region, 10)} <Text color={c(state === 'alive' ? 'green' : state === 'dead' ? 'red' : 'yellow')}>{pad(state, 8)}</Text>{' '}
-            {bar(x.load, x.capacity)} {right(`${x.load}/${x.capacity}`, 7)} {right(String(x.players ?? '-'), 8)} {right(dur(s.time - x.lastSeen), 5)}
+            {pad(printable(x.name), 18)} {pad(printable(x.region), 10)}{' '}
+            <Text color={c(state === 'alive' ? 'green' : state === 'dead' ? 'red' : 'yellow')}>{pad(state, 8)}</Text> {bar(x.load, x.capacity)}{' '}
+            {right(`${x.load}/${x.capacity}`, 7)} {right(String(x.players ?? '-'), 8)} {right(dur(s.time - x.lastSeen), 5)}
           </Text>
         );
       })}
@@ -103,7 +104,7 @@ export function TopView({ status, error, address, color, maxHosts = 12 }: TopVie
           <Text> </Text>
           <Text>
             <Text dimColor={color}>QUEUES </Text>
-            {s.queues.length === 0 ? 'empty' : pad(s.queues.map((q) => `${q.mode}(${q.matchSize}): ${q.players}`).join('  '), 72).trimEnd()}
+            {s.queues.length === 0 ? 'empty' : pad(printable(s.queues.map((q) => `${q.mode}(${q.matchSize}): ${q.players}`).join('  ')), 72).trimEnd()}
           </Text>
           <Text>
             <Text dimColor={color}>HAND-OFFS </Text>

@@ -4,6 +4,8 @@
 import { render } from 'ink-testing-library';
 import { createElement } from 'react';
 import { describe, expect, it } from 'vitest';
+import { hostsTable } from '../../src/cli/admin-view.js';
+import type { Styler } from '../../src/cli/output.js';
 import { printable } from '../../src/net/printable.js';
 import { TopView, type TopStatus } from '../../src/ui/Top.js';
 
@@ -29,8 +31,8 @@ describe('TopView with hostile text in the snapshot', () => {
       startedAt: now - 60_000,
       players: 0,
       sessions: 0,
-      hosts: [],
-      queues: [],
+      hosts: [{ name: 'host-1', region: `eu${EVIL}`, state: 'alive', draining: false, load: 1, capacity: 4, lastSeen: now }],
+      queues: [{ mode: `duel${EVIL}`, matchSize: 2, tickets: 1, players: 1 }],
       handoffs: { total: 0, failed: 0, perSecond: 0, p50Ms: null, p95Ms: null, pending: 0 },
       refusals: [{ at: now, endpoint: 'quic', reason: `bad${EVIL}`, message: `offered ${EVIL}` }],
       drain: { since: now, deadline: now + 60_000, reason: `deploy${EVIL}` },
@@ -41,5 +43,27 @@ describe('TopView with hostile text in the snapshot', () => {
     expect(frame).toContain('pwned');
     expect(frame).toContain('\\x1b');
     expect(frame).not.toMatch(CONTROL_NOT_NEWLINE);
+  });
+
+  it('the hosts table of admin status/hosts escapes what a host reported about itself', () => {
+    const table = hostsTable(
+      [
+        {
+          name: 'host-1',
+          region: `eu${EVIL}`,
+          address: `1.2.3.4:7400${EVIL}`,
+          state: 'alive',
+          draining: false,
+          load: 0,
+          capacity: 4,
+          active: 0,
+          version: '1',
+          lastSeen: Date.now(),
+        },
+      ],
+      { green: (s: string) => s, red: (s: string) => s, yellow: (s: string) => s, dim: (s: string) => s } as unknown as Styler,
+    );
+    expect(table).toContain('pwned');
+    expect(table).not.toMatch(CONTROL_NOT_NEWLINE);
   });
 });
