@@ -109,7 +109,8 @@ export class ClientLink {
 
   /** Tell the client why, then close. */
   kick(code: string, reason: string): void {
-    this.notify('kick', { code, reason });
+    // the event's reason is at most 1,024 characters: a ban's reason of that length plus its expiry would not be sent at all
+    this.notify('kick', { code, reason: reason.length > 1024 ? `${reason.slice(0, 1023)}…` : reason });
     void this.proto.close(code, reason).finally(() => this.conn.close(reason).catch(() => undefined));
   }
 

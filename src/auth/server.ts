@@ -5,7 +5,7 @@ import type { FastSessionMinter } from '../pki/index.js';
 import type { KeyAlgorithm, PeerVerifier } from '../pki/types.js';
 import type { GameVersionCheck } from '../protocol/index.js';
 import { ALPN, createQuicServer, type PemSource, type QuicServer, type ServerLimits } from '../transport/index.js';
-import { AccountService, GuestProvider, banUntil, type Account, type Ban, type BanTarget } from './accounts/index.js';
+import { AccountService, GuestProvider, MAX_BAN_UNTIL_MS, banUntil, type Account, type Ban, type BanTarget } from './accounts/index.js';
 import { AuthLimits } from './limits.js';
 import { acceptClient, lobbyInfo, type ClientEndpointContext, type ClientLink, type ClientNotice } from './client-endpoint.js';
 import { errInfo } from './err-info.js';
@@ -422,6 +422,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     const expiresAt = o.until === undefined ? null : o.until instanceof Date ? o.until.getTime() : o.until;
     if (typeof o.reason !== 'string' || o.reason.length === 0) throw authError('ban_reason', 'a ban needs a reason (the player is told it)');
     if (expiresAt !== null && !Number.isFinite(expiresAt)) throw authError('ban_until', '`until` must be a time (ms since the epoch or a Date)');
+    // past Date's range the expiry cannot be told to the player (toISOString throws): refused before it is stored
+    if (expiresAt !== null && expiresAt > MAX_BAN_UNTIL_MS) throw authError('ban_until', '`until` is beyond the last time a Date can hold (year 275760)');
     const ban: Ban = { target: { playerId }, reason: o.reason, createdAt: Date.now(), expiresAt, ...(o.by !== undefined ? { by: o.by } : {}) };
     await this.accounts.bans.add(ban);
     const link = this.#clients.get(playerId);
