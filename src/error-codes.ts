@@ -25,6 +25,7 @@ import type { NetcodeSessionErrorCode } from './netcode/session/errors.js';
 import type { PkiErrorCode } from './pki/errors.js';
 import type { ProtocolLayerErrorCode } from './protocol/errors.js';
 import type { ServeErrorCode } from './serve/errors.js';
+import type { StoreErrorCode } from './store/errors.js';
 import type { TransportErrorCode } from './transport/errors.js';
 
 export type {
@@ -48,6 +49,7 @@ export type {
   ProtocolLayerErrorCode,
   ServeErrorCode,
   SessionErrorCode,
+  StoreErrorCode,
   TransportErrorCode,
 };
 
@@ -72,4 +74,5 @@ export type IyesmpErrorCode =
   | ProtocolLayerErrorCode
   | ServeErrorCode
   | SessionErrorCode
+  | StoreErrorCode
   | TransportErrorCode;

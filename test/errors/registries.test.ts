@@ -25,6 +25,7 @@ import { PKI_ERRORS, pkiError, type PkiErrorCode } from '../../src/pki/errors.js
 import { PROTOCOL_ERRORS, protocolError } from '../../src/protocol/errors.js';
 import { ERROR_CODE_PATTERN } from '../../src/protocol/error-codes.js';
 import { SERVE_ERRORS } from '../../src/serve/errors.js';
+import { STORE_ERRORS } from '../../src/store/errors.js';
 import { TRANSPORT_ERRORS } from '../../src/transport/errors.js';
 
 const AUTH_REGISTRIES = { ACCOUNT_ERRORS, AUTH_ERRORS, HANDOFF_ERRORS, HOST_REGISTRY_ERRORS, LOBBY_ERRORS, MATCHMAKING_ERRORS, SESSION_ERRORS };
@@ -42,6 +43,7 @@ const REGISTRIES = {
   PKI_ERRORS,
   PROTOCOL_ERRORS,
   SERVE_ERRORS,
+  STORE_ERRORS,
   TRANSPORT_ERRORS,
 };
 const KINDS: readonly ErrorKind[] = ['usage', 'input', 'conflict', 'io', 'refused', 'check', 'internal'];
