@@ -18,6 +18,8 @@ import type { Lobbies, LobbyView } from './lobbies.js';
 import type { Matchmaker, MatchmakerOptions } from './matchmaking.js';
 import type { PartyQueue } from './parties.js';
 import type { SessionRecord, SessionStore, Sessions, TelemetryItem } from './sessions.js';
+import { loggingMinter, StatePersistence } from './persistence.js';
+import type { AuthStores } from './stores.js';
 
 /**
  * The Auth server: a client endpoint (`iyesmp-auth/1`, Client certs of active ClientAuths) and a
@@ -103,6 +105,14 @@ export interface AuthServerOptions {
    * and retention window (default 256; 0 refuses them all, right with a persistent `sessionStore`)
    */
   adoptedResultsPerHost?: number;
+  /**
+   * Durable state (src/store opens it from `[database]`): session records (unless `sessionStore`),
+   * ratings (looked up before `ratingFor`'s default), lobbies (saved after each change, restored at
+   * start), queued tickets, the host directory, results once per session id, the session-cert log.
+   * With `durable` set, results for unknown sessions are never adopted (default of
+   * `adoptedResultsPerHost` becomes 0). Accounts and bans go in through `accounts`.
+   */
+  stores?: Partial<AuthStores>;
   logger?: Logger;
 }
 
@@ -148,6 +158,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   readonly #hosts = new Map<string, HostLink>();
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
+  readonly #persistence: StatePersistence | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(opts: AuthServerOptions) {
@@ -178,10 +189,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       },
       sessions: {
         hostAckTimeoutMs: setupMs,
-        ...(opts.sessionStore ? { store: opts.sessionStore } : {}),
+        ...(opts.sessionStore ? { store: opts.sessionStore } : opts.stores?.sessions ? { store: opts.stores.sessions } : {}),
         ...(opts.telemetryPerSession !== undefined ? { telemetryPerSession: opts.telemetryPerSession } : {}),
         ...(opts.sessionRetentionMs !== undefined ? { retentionMs: opts.sessionRetentionMs } : {}),
-        ...(opts.adoptedResultsPerHost !== undefined ? { adoptPerHost: opts.adoptedResultsPerHost } : {}),
+        ...(opts.adoptedResultsPerHost !== undefined ? { adoptPerHost: opts.adoptedResultsPerHost } : opts.stores?.durable ? { adoptPerHost: 0 } : {}),
       },
       onListenerError: (err) => this.logger.error({ err: errInfo(err) }, 'a domain event listener failed'),
     });
@@ -193,7 +204,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     this.handoffs = new HandoffDriver({
       registry: this.registry,
       sessions: this.sessions,
-      minter: opts.minter,
+      minter: opts.stores?.certs ? loggingMinter(opts.minter, opts.stores.certs, this.logger) : opts.minter,
       logger: this.logger.child({ part: 'handoff' }),
       keyDelivery: this.options.keyDelivery,
       ...(opts.seedKeyAlgorithm ? { seedKeyAlgorithm: opts.seedKeyAlgorithm } : {}),
@@ -222,12 +233,20 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       },
     });
     this.#wire();
+    if (opts.stores) {
+      this.#persistence = new StatePersistence(opts.stores, { domain: this.domain, logger: this.logger.child({ part: 'store' }), node: this.options.name });
+      this.#persistence.attach();
+    }
   }
 
   /** Binds both endpoints and starts the driver timer. */
   static async start(opts: AuthServerOptions): Promise<AuthServer> {
     checkTransports(opts);
     const s = new AuthServer(opts);
+    if (s.#persistence) {
+      const restored = await s.#persistence.restore();
+      if (restored.lobbies > 0 || restored.droppedTickets > 0) s.logger.info(restored, 'state restored from the database');
+    }
     const limits = { idleTimeoutMs: opts.idleTimeoutMs ?? 30_000 };
     const common = { cert: opts.cert, key: opts.key, verifier: opts.verifier, limits };
     s.clientServer = await createQuicServer({
@@ -294,7 +313,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
 
   /** The rating the matchmaker uses for this account in this mode (see `ratingFor`). */
   async ratingOf(account: Account, mode: string): Promise<number | undefined> {
-    const r = this.options.ratingFor ? await this.options.ratingFor(account, mode) : defaultRating(account, mode);
+    const stored = await this.options.stores?.ratings?.get(account.playerId, mode);
+    const r = stored ?? (this.options.ratingFor ? await this.options.ratingFor(account, mode) : defaultRating(account, mode));
     return typeof r === 'number' && Number.isFinite(r) ? r : undefined;
   }
 
@@ -354,6 +374,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     try {
       this.matchmaker.tick(now);
       this.registry.tick(now);
+      this.#persistence?.tick(now);
       await this.sessions.tick(now);
       this.handoffs.tick(now);
     } catch (err) {
@@ -379,6 +400,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       for (const c of [...this.#clients.values()]) void c.proto.close('shutting_down', 'the auth server is shutting down');
       for (const h of [...this.#hosts.values()]) void h.proto.close('shutting_down', 'the auth server is shutting down');
       await Promise.all([this.clientServer.close({ graceMs }), this.hostServer.close({ graceMs })]);
+      await this.#persistence?.flush();
       this.logger.info('auth server stopped');
     })();
     return this.#closing;
@@ -469,6 +491,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       this.registry.get(hostName)?.state === 'alive' ? { players: body.results.map((x) => x.playerId) } : undefined,
     );
     if (duplicate) return;
+    // results are kept once per session id: a node that finds them stored already (a resend that
+    // raced, or went through another node sharing the database) treats them as the duplicate they are
+    const results = this.options.stores?.results;
+    if (results && !(await results.record({ sessionId: body.sessionId, host: hostName, recordedAt: Date.now(), results: record.results }))) return;
     if (adopted) this.logger.warn({ sessionId: body.sessionId, host: hostName }, 'results for a session this server did not create recorded as reported');
     this.logger.info({ sessionId: body.sessionId, host: hostName, reason: body.reason, players: body.results.length }, 'session results recorded');
     if (record.origin?.kind === 'lobby' && this.lobbies.get(record.origin.id)) {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { register as registerAdmin } from './admin.js';
+import { register as registerDb } from './db.js';
 import { register as registerNetcode } from './netcode.js';
 import { register as registerServe } from './serve.js';
 
@@ -12,4 +13,5 @@ export function registerCommands(_program: Command): void {
   registerAdmin(_program); // demo, certs, rotate-clientauth, session, config
   registerNetcode(_program); // netcode keygen|token|inspect|serve|connect
   registerServe(_program); // serve auth|host
+  registerDb(_program); // db migrate|status
 }

@@ -11,6 +11,7 @@ interface ServeFlags {
   game?: string;
   graceMs?: string;
   passphraseFile?: string;
+  migrate?: boolean;
 }
 
 export function register(program: Command): void {
@@ -32,12 +33,16 @@ Signals: SIGINT/SIGTERM drain and exit 0; SIGHUP reloads certificates and the tr
     .requiredOption('-c, --config <file>', 'auth.toml (see `iyesmp config scaffold auth`)')
     .option('--grace-ms <ms>', 'how long shutdown waits for open streams', '3000')
     .option('--passphrase-file <file>', 'file holding the SessionAuth key passphrase (when the key is encrypted)')
+    .option('--migrate', 'bring an older database schema up to date before serving (same as database.migrate = true)')
     .addHelpText(
       'after',
       `
 An encrypted SessionAuth key takes its passphrase from, first found: --passphrase-file,
 pki.session_auth_passphrase_file, $IYESMP_SESSIONAUTH_PASSPHRASE, or the systemd credential
 sessionauth-passphrase (LoadCredential=sessionauth-passphrase:FILE).
+State lives in [database]: PostgreSQL when url is set, else the embedded database in path (created
+when missing). A schema newer than this build is refused; an older one is migrated only with
+--migrate or database.migrate = true (or run \`iyesmp db migrate\`).
 
 Examples:
   $ iyesmp serve auth --config ./auth.toml
@@ -50,7 +55,16 @@ Examples:
         const config = await loadConfig(opts.config, 'auth');
         const logger = await makeLogger(config.logging.level, out);
         const { authOptionsFromConfig } = await import('../serve/config.js');
-        const options = await authOptionsFromConfig(config, logger, opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {});
+        const { openStoreFromConfig } = await import('../serve/store.js');
+        const stores = await openStoreFromConfig(config, { migrate: opts.migrate === true });
+        if (stores.migrated.length > 0) logger.info({ database: stores.database.where, migrations: stores.migrated }, 'database schema migrated');
+        logger.info({ engine: stores.database.engine, database: stores.database.where }, 'state kept in the database');
+        const options = await authOptionsFromConfig(config, logger, opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {}, stores).catch(
+          async (err: unknown) => {
+            await stores.close();
+            throw err;
+          },
+        );
         const { startAuthServer } = await import('../auth/server.js');
         // signals are handled from before the start: a stop that comes while it binds is not lost
         let server: Awaited<ReturnType<typeof startAuthServer>> | undefined;
@@ -61,6 +75,7 @@ Examples:
         server = await startAuthServer(options);
         const signal = await stopped;
         await server.close({ graceMs: Number(opts.graceMs ?? 3000) });
+        await stores.close();
         out.result('serve auth', { stopped: true, signal, clientsPort: server.clientPort, hostsPort: server.hostPort }, () => '');
         exitSoon();
       }),

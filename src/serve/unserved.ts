@@ -15,14 +15,6 @@ export interface Unserved {
 
 export function unservedAuthSettings(c: AuthConfig): Unserved[] {
   const out: Unserved[] = [];
-  // the schema defaults database.path, so the section cannot be told apart from its absence:
-  // say it every time, since in-memory state is what an operator must know about
-  out.push({
-    key: 'database',
-    message: `[database] is not used by this build: accounts, lobbies and session records are kept in memory and lost when the server stops${
-      c.database.url ? ` (database.url ${redactUrl(c.database.url)} is ignored)` : ` (database.path "${c.database.path}" is ignored)`
-    }`,
-  });
   if (c.logging.format === 'pretty') out.push(prettyLogs());
   return out;
 }
@@ -47,8 +39,3 @@ const prettyLogs = (): Unserved => ({
   key: 'logging.format',
   message: 'logging.format = "pretty" is not served: logs are JSON lines (pipe them through pino-pretty to read them)',
 });
-
-/** A postgres URL without its password, for the log. */
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
-}
