@@ -127,7 +127,14 @@ export function loggingMinter(
 ): Pick<FastSessionMinter, 'mint' | 'mintWithNewKey'> {
   const log = <T extends { serial: string; fingerprint: string; notAfter: Date }>(req: { sessionId: string; playerId: string }, m: T): T => {
     certs
-      .record({ serial: m.serial, fingerprint: m.fingerprint, playerId: req.playerId, sessionId: req.sessionId, issuedAt: Date.now(), expiresAt: m.notAfter.getTime() })
+      .record({
+        serial: m.serial,
+        fingerprint: m.fingerprint,
+        playerId: req.playerId,
+        sessionId: req.sessionId,
+        issuedAt: Date.now(),
+        expiresAt: m.notAfter.getTime(),
+      })
       .catch((err: unknown) => logger.error({ err: errInfo(err), sessionId: req.sessionId }, 'could not log an issued session certificate'));
     return m;
   };

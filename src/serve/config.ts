@@ -150,7 +150,11 @@ async function accountsFrom(c: AuthConfig, stores?: AuthStores): Promise<{ servi
       break;
     case 'password':
       providers.push(
-        new PasswordProvider({ store: stores?.accounts ?? new MemoryAccountStore(), minPasswordLength: a.password.min_length, maxPasswordLength: a.password.max_length }),
+        new PasswordProvider({
+          store: stores?.accounts ?? new MemoryAccountStore(),
+          minPasswordLength: a.password.min_length,
+          maxPasswordLength: a.password.max_length,
+        }),
       );
       break;
     case 'token':

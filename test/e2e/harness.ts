@@ -337,6 +337,8 @@ export interface BotConfig {
   key?: string;
   /** source address of the bot's connections (the client API cannot bind one; see bot.mjs) */
   localHost?: string;
+  /** register this password account and play as it (instead of a guest login) */
+  register?: { username: string; password: string };
 }
 
 export function startBot(procs: Procs, d: Deployment, c: BotConfig): Proc {

@@ -1,5 +1,5 @@
-// One test body per store contract, run against both engines (embedded SQLite and PostgreSQL), and
-// the same body against the in-memory stores where src/auth has them, so all three behave alike.
+// One test body per store contract, run against both engines (embedded SQLite and PostgreSQL, the
+// latter in a database of its own, skipped with a reason when unreachable).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lobbies } from '../../src/auth/lobbies.js';
