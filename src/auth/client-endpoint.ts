@@ -12,6 +12,7 @@ import { accountError, authError, lobbyError, matchmakingError } from './errors.
 import { acceptControlStream } from './control-stream.js';
 import type { AuthLimits } from './limits.js';
 import type { HandoffDriver } from './handoff/index.js';
+import type { ForwardingOps } from './cluster.js';
 
 /** What a client connection needs from the server around it (AuthServer implements it). */
 export interface ClientEndpointContext {
@@ -22,6 +23,10 @@ export interface ClientEndpointContext {
   readonly matchmaker: Pick<Matchmaker, 'enqueue' | 'ticketOf' | 'cancel' | 'accept' | 'decline'>;
   readonly parties: Pick<PartyQueue, 'members' | 'enqueue'>;
   readonly handoffs: Pick<HandoffDriver, 'claim'>;
+  /** set while another Auth node runs the matchmaker (cluster.ts): queue requests and claims go there */
+  readonly forward?: ForwardingOps | undefined;
+  /** when another node runs this session's hand-off: the claim sent there (undefined: it runs here) */
+  claimElsewhere?(playerId: string, sessionId: string, publicKey: Uint8Array | undefined, address: string): Promise<unknown> | undefined;
   readonly limits: Pick<AuthLimits, 'admit'>;
   accountOf(playerId: string): Account | undefined;
   ratingOf(account: Account, mode: string): Promise<number | undefined>;
@@ -258,7 +263,11 @@ export class ClientLink {
         ...(body.regions ? { regions: body.regions } : {}),
         ...(body.ext !== undefined ? { ext: body.ext } : {}),
       };
-      if (lobbyId === undefined) return { ticketId: s.matchmaker.enqueue(req, now()).id };
+      if (lobbyId === undefined) {
+        const fwd = s.forward;
+        if (fwd) return { ticketId: (await fwd.enqueue(req, { [me]: this.account!.displayName })).id };
+        return { ticketId: s.matchmaker.enqueue(req, now()).id };
+      }
       // the lobby may have changed while ratings were looked up: check again, synchronously with the enqueue
       const again = s.parties.members(lobbyId, me);
       if (again.length !== players.length || again.some((p, i) => p !== players[i])) {
@@ -268,23 +277,36 @@ export class ClientLink {
       for (const p of players) if (p !== me) s.notifyPlayer(p, 2, 'match.queued', { ticketId: ticket.id, mode: ticket.mode, lobbyId, byAccountId: me });
       return { ticketId: ticket.id };
     });
-    p.handle('match.cancel', (body) => {
+    p.handle('match.cancel', async (body) => {
+      const fwd = s.forward;
+      if (fwd && !s.matchmaker.ticketOf(this.playerId)) {
+        await fwd.cancel(body.ticketId, this.playerId);
+        return {};
+      }
       const t = s.matchmaker.ticketOf(this.playerId);
       if (!t || t.id !== body.ticketId) throw matchmakingError.as('refused', 'mm.unknown_ticket', `ticket ${body.ticketId} is not yours`);
       s.matchmaker.cancel(body.ticketId, now());
       return {};
     });
-    p.handle('match.confirm', (body) => {
-      s.matchmaker.accept(body.matchId, this.playerId, now());
+    p.handle('match.confirm', async (body) => {
+      const fwd = s.forward;
+      if (fwd && !s.matchmaker.ticketOf(this.playerId)) await fwd.accept(body.matchId, this.playerId);
+      else s.matchmaker.accept(body.matchId, this.playerId, now());
       return {};
     });
-    p.handle('match.decline', (body) => {
-      s.matchmaker.decline(body.matchId, this.playerId, now());
+    p.handle('match.decline', async (body) => {
+      const fwd = s.forward;
+      if (fwd && !s.matchmaker.ticketOf(this.playerId)) await fwd.decline(body.matchId, this.playerId);
+      else s.matchmaker.decline(body.matchId, this.playerId, now());
       return {};
     });
 
     // ---- hand-off
-    p.handle('session.claim', (body) => s.handoffs.claim(this.playerId, body.sessionId, body.publicKey, this.address));
+    p.handle('session.claim', (body) => {
+      // another node runs this session's hand-off: the claim goes there
+      const remote = s.claimElsewhere?.(this.playerId, body.sessionId, body.publicKey, this.address);
+      return remote ? (remote as ReturnType<HandoffDriver['claim']>) : s.handoffs.claim(this.playerId, body.sessionId, body.publicKey, this.address);
+    });
   }
 
   /** The server's connection limits per account; refuses the login when this account has its share. */

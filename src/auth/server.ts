@@ -9,7 +9,7 @@ import { AccountService, GuestProvider, banUntil, type Account, type Ban, type B
 import { AuthLimits } from './limits.js';
 import { acceptClient, lobbyInfo, type ClientEndpointContext, type ClientLink, type ClientNotice } from './client-endpoint.js';
 import { errInfo } from './err-info.js';
-import { authError, handoffError } from './errors.js';
+import { authError, handoffError, matchmakingError } from './errors.js';
 import { HandoffDriver, seatIdOf, type HandoffTransportKind } from './handoff/index.js';
 import { acceptHost, type HostEndpointContext, type HostLink } from './host-endpoint.js';
 import { AuthDomain } from './domain.js';
@@ -19,6 +19,8 @@ import type { Matchmaker, MatchmakerOptions } from './matchmaking.js';
 import type { PartyQueue } from './parties.js';
 import type { SessionRecord, SessionStore, Sessions, TelemetryItem } from './sessions.js';
 import { loggingMinter, StatePersistence } from './persistence.js';
+import { ClusterCoordinator, type ClusterBus, type ClusterOp, type ForwardedTicket, type ForwardingOps } from './cluster.js';
+import { randomUUID } from 'node:crypto';
 import type { AuthStores } from './stores.js';
 
 /**
@@ -113,6 +115,12 @@ export interface AuthServerOptions {
    * `adoptedResultsPerHost` becomes 0). Accounts and bans go in through `accounts`.
    */
   stores?: Partial<AuthStores>;
+  /**
+   * Serve one deployment with other Auth nodes (same database, same PKI and config; cluster.ts):
+   * the bus they talk on (src/store's `openPgCluster`: PostgreSQL LISTEN/NOTIFY and an advisory
+   * lock). The leader runs the matchmaker; the others forward their players' queue requests.
+   */
+  cluster?: ClusterBus;
   logger?: Logger;
 }
 
@@ -159,6 +167,9 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
   readonly #persistence: StatePersistence | undefined;
+  readonly #cluster: ClusterCoordinator | undefined;
+  /** display names of players of other nodes whose tickets this node (the leader) holds */
+  readonly #remoteNames = new Map<string, string>();
   #closing: Promise<void> | undefined;
 
   private constructor(opts: AuthServerOptions) {
@@ -180,7 +191,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     // the domain's own ack deadline counts from creation, so it must cover the claims too
     const setupMs = claimTimeoutMs + hostAckTimeoutMs + 5_000;
     this.domain = new AuthDomain({
-      matchmaker: opts.matchmaker ?? {},
+      // ids unique across the nodes (a new leader must not reuse the old one's)
+      matchmaker: opts.cluster
+        ? { newTicketId: () => `tkt_${randomUUID()}`, newMatchId: () => `mch_${randomUUID()}`, ...opts.matchmaker }
+        : (opts.matchmaker ?? {}),
       registry: {
         ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
         ...(opts.missedHeartbeats !== undefined ? { missedHeartbeats: opts.missedHeartbeats } : {}),
@@ -226,13 +240,23 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
           ?.proto.request('session.cancel', { sessionId, reason }, { timeoutMs: 10_000 })
           .catch(() => undefined);
       },
-      notifyPlayer: (playerId, type, body) => this.#clients.get(playerId)?.notify(type, body),
-      notifyWaiting: (playerId, body) => {
-        const link = this.#clients.get(playerId);
-        if (link && link.minor >= 1) link.notify('session.waiting', body);
-      },
+      notifyPlayer: (playerId, type, body) => this.#send(playerId, 0, type, body),
+      notifyWaiting: (playerId, body) => this.#send(playerId, 1, 'session.waiting', body),
     });
     this.#wire();
+    if (opts.cluster) {
+      this.#cluster = new ClusterCoordinator(opts.cluster, {
+        logger: this.logger.child({ part: 'cluster' }),
+        perform: (op, args, from) => this.#perform(op, args, from),
+        deliverLocal: (playerId, minMinor, type, body) => {
+          const link = this.#clients.get(playerId);
+          if (!link) return false;
+          if (link.minor >= minMinor) link.notify(type as ClientNotice, body);
+          return true;
+        },
+        kickLocal: (playerId, code, reason) => this.#clients.get(playerId)?.kick(code, reason),
+      });
+    }
     if (opts.stores) {
       this.#persistence = new StatePersistence(opts.stores, { domain: this.domain, logger: this.logger.child({ part: 'store' }), node: this.options.name });
       this.#persistence.attach();
@@ -325,6 +349,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
 
   /** @internal Tells a logged-in player something, if it negotiated at least `minor`. */
   notifyPlayer(playerId: string, minMinor: number, type: ClientNotice, body: unknown): void {
+    if (!this.#clients.has(playerId) && this.#cluster) return this.#cluster.relay(playerId, minMinor, type, body);
     const link = this.#clients.get(playerId);
     if (link && link.minor >= minMinor) link.notify(type, body);
   }
@@ -346,6 +371,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       this.logger.info({ playerId, until: expiresAt }, 'banned player kicked');
       link.kick('banned', `this account is banned ${banUntil(ban)}: ${ban.reason}`);
     }
+    // connected to another node: that node kicks it
+    this.#cluster?.kickEverywhere(playerId, 'banned', `this account is banned ${banUntil(ban)}: ${ban.reason}`);
     return ban;
   }
 
@@ -401,9 +428,80 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       for (const h of [...this.#hosts.values()]) void h.proto.close('shutting_down', 'the auth server is shutting down');
       await Promise.all([this.clientServer.close({ graceMs }), this.hostServer.close({ graceMs })]);
       await this.#persistence?.flush();
+      await this.#cluster?.close();
       this.logger.info('auth server stopped');
     })();
     return this.#closing;
+  }
+
+  /** A notice to a player: here if it is connected here, else through the other nodes. */
+  #send(playerId: string, minMinor: number, type: ClientNotice, body: unknown): void {
+    const link = this.#clients.get(playerId);
+    if (link) {
+      if (link.minor >= minMinor) link.notify(type, body);
+    } else {
+      this.#cluster?.relay(playerId, minMinor, type, body);
+    }
+  }
+
+  /**
+   * @internal Set while this node is one of several and does not run the matchmaker: the client
+   * endpoint sends queue requests (and claims of sessions another node runs) through it.
+   */
+  get forward(): ForwardingOps | undefined {
+    const c = this.#cluster;
+    if (!c || c.isLeader) return undefined;
+    return {
+      enqueue: (req, displayNames) => c.enqueue({ req, displayNames }),
+      cancel: async (ticketId, playerId) => {
+        await c.call(c.leaderOrThrow(), 'cancel', [ticketId, playerId]);
+        c.forgetPlayer(playerId);
+      },
+      accept: async (matchId, playerId) => void (await c.call(c.leaderOrThrow(), 'accept', [matchId, playerId])),
+      decline: async (matchId, playerId) => void (await c.call(c.leaderOrThrow(), 'decline', [matchId, playerId])),
+    };
+  }
+
+  /** @internal A claim of a session whose hand-off another node runs (it sent the player's session.ready), sent there. */
+  claimElsewhere(playerId: string, sessionId: string, publicKey: Uint8Array | undefined, address: string): Promise<unknown> | undefined {
+    const c = this.#cluster;
+    if (!c?.runsElsewhere(sessionId)) return undefined;
+    return c.call(c.sessionNode(sessionId), 'claim', [playerId, sessionId, publicKey ?? null, address]);
+  }
+
+  /** A request another node forwarded here: the same domain calls its own clients would cause. */
+  async #perform(op: ClusterOp, args: unknown[], from: string): Promise<unknown> {
+    const now = Date.now();
+    switch (op) {
+      case 'enqueue': {
+        const t = args[0] as ForwardedTicket;
+        for (const [p, name] of Object.entries(t.displayNames)) this.#remoteNames.set(p, name);
+        this.logger.debug({ from, players: t.req.players }, 'ticket queued by another node');
+        return { id: this.matchmaker.enqueue(t.req, now).id };
+      }
+      case 'cancel': {
+        const [ticketId, playerId] = args as [string, string];
+        const t = this.matchmaker.ticketOf(playerId);
+        if (!t || t.id !== ticketId) throw matchmakingError.as('refused', 'mm.unknown_ticket', `ticket ${ticketId} is not yours`);
+        this.matchmaker.cancel(ticketId, now);
+        return {};
+      }
+      case 'cancelFor':
+        this.matchmaker.cancelFor(args[0] as string, now);
+        return {};
+      case 'accept':
+        this.matchmaker.accept(args[0] as string, args[1] as string, now);
+        return {};
+      case 'decline':
+        this.matchmaker.decline(args[0] as string, args[1] as string, now);
+        return {};
+      case 'claim': {
+        const [playerId, sessionId, publicKey, address] = args as [string, string, Uint8Array | null, string];
+        return this.handoffs.claim(playerId, sessionId, publicKey ?? undefined, address);
+      }
+      default:
+        throw authError('cluster_failed', `unknown forwarded request ${String(op)}`);
+    }
   }
 
   // ---- called by the endpoints -----------------------------------------------------------------
@@ -427,6 +525,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     const now = Date.now();
     try {
       this.matchmaker.cancelFor(id, now);
+      if (this.#cluster && !this.#cluster.isLeader) {
+        this.#cluster.forgetPlayer(id);
+        const leader = this.#cluster.bus.leader();
+        if (leader) this.#cluster.call(leader, 'cancelFor', [id]).catch(() => undefined);
+      }
       const lobby = this.lobbies.lobbyOf(id);
       if (lobby) this.lobbies.leave(lobby.id, id, now);
     } catch (err) {
@@ -539,7 +642,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   // ---- domain events -> messages -----------------------------------------------------------------
 
   #wire(): void {
-    const send = (playerId: string, type: ClientNotice, body: unknown) => this.#clients.get(playerId)?.notify(type, body);
+    const send = (playerId: string, type: ClientNotice, body: unknown) => this.#send(playerId, 0, type, body);
     const guard = (what: string, fn: () => void | Promise<void>) => {
       try {
         const r = fn();
@@ -624,7 +727,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
             this.handoffs.start(
               {
                 origin: { kind: 'match', id: e.match.id },
-                players: e.match.players.map((p) => ({ playerId: p, displayName: this.#clients.get(p)?.account?.displayName ?? p })),
+                players: e.match.players.map((p) => ({
+                  playerId: p,
+                  displayName: this.#clients.get(p)?.account?.displayName ?? this.#remoteNames.get(p) ?? p,
+                })),
                 mode: e.match.mode,
                 ...(e.match.region ? { regions: [e.match.region] } : {}),
                 ...(e.match.tickets[0]?.ext !== undefined ? { ext: e.match.tickets[0].ext } : {}),

@@ -65,6 +65,11 @@ Examples:
             throw err;
           },
         );
+        // on PostgreSQL, Auth nodes sharing the database serve one deployment (docs/store.md)
+        if (config.database.url) {
+          const { openPgCluster } = await import('../store/pg-cluster.js');
+          options.cluster = await openPgCluster({ url: config.database.url, node: config.server.name, logger: logger.child({ part: 'cluster' }) });
+        }
         const { startAuthServer } = await import('../auth/server.js');
         // signals are handled from before the start: a stop that comes while it binds is not lost
         let server: Awaited<ReturnType<typeof startAuthServer>> | undefined;
