@@ -37,7 +37,8 @@ export class StatePersistence {
     let droppedTickets = 0;
     if (this.#stores.tickets) droppedTickets = await this.#stores.tickets.removeByNode(this.#node);
     if (this.#stores.lobbies) {
-      for (const l of await this.#stores.lobbies.list()) {
+      // a lobby lives on its owner's node; the others reach it through that node (cluster.ts)
+      for (const l of await this.#stores.lobbies.list({ node: this.#node })) {
         if (l.state !== 'open') continue;
         this.#domain.lobbies.restore(l);
         lobbies++;

@@ -14,7 +14,7 @@ import { HandoffDriver, seatIdOf, type HandoffTransportKind } from './handoff/in
 import { acceptHost, type HostEndpointContext, type HostLink } from './host-endpoint.js';
 import { AuthDomain } from './domain.js';
 import type { HostRegistry } from './host-registry.js';
-import type { Lobbies, LobbyView } from './lobbies.js';
+import type { Joiner, JoinTarget, Lobbies, LobbyView } from './lobbies.js';
 import type { Matchmaker, MatchmakerOptions } from './matchmaking.js';
 import type { PartyQueue } from './parties.js';
 import type { SessionRecord, SessionStore, Sessions, TelemetryItem } from './sessions.js';
@@ -170,6 +170,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   readonly #cluster: ClusterCoordinator | undefined;
   /** display names of players of other nodes whose tickets this node (the leader) holds */
   readonly #remoteNames = new Map<string, string>();
+  /** players of this node in a lobby another node runs */
+  readonly #remoteLobby = new Map<string, { lobbyId: string; node: string }>();
   #closing: Promise<void> | undefined;
 
   private constructor(opts: AuthServerOptions) {
@@ -469,6 +471,23 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     return c.call(c.sessionNode(sessionId), 'claim', [playerId, sessionId, publicKey ?? null, address]);
   }
 
+  /** @internal The node running a lobby that is not here (cluster only; the store says where each lobby lives). */
+  async lobbyElsewhere(key: { lobbyId: string } | { code: string }): Promise<string | undefined> {
+    const store = this.options.stores?.lobbies;
+    if (!this.#cluster || !store) return undefined;
+    const node = await store.nodeOf(key);
+    return node !== undefined && node !== this.options.name ? node : undefined;
+  }
+
+  /** @internal A lobby request of a player connected here, run on the lobby's node; remembered so a disconnect leaves it there. */
+  async forwardLobby(node: string, op: 'join' | 'leave' | 'setReady', args: unknown[]): Promise<LobbyView | undefined> {
+    const view = (await this.#cluster!.call(node, 'lobby', [op, ...args])) as LobbyView | null;
+    const playerId = op === 'join' ? (args[1] as { playerId: string }).playerId : (args[1] as string);
+    if (op === 'join' && view) this.#remoteLobby.set(playerId, { lobbyId: view.id, node });
+    if (op === 'leave') this.#remoteLobby.delete(playerId);
+    return view ?? undefined;
+  }
+
   /** A request another node forwarded here: the same domain calls its own clients would cause. */
   async #perform(op: ClusterOp, args: unknown[], from: string): Promise<unknown> {
     const now = Date.now();
@@ -498,6 +517,13 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       case 'claim': {
         const [playerId, sessionId, publicKey, address] = args as [string, string, Uint8Array | null, string];
         return this.handoffs.claim(playerId, sessionId, publicKey ?? undefined, address);
+      }
+      case 'lobby': {
+        const [what, ...rest] = args as [string, ...unknown[]];
+        if (what === 'join') return this.lobbies.join(rest[0] as JoinTarget, rest[1] as Joiner, now);
+        if (what === 'leave') return this.lobbies.leave(rest[0] as string, rest[1] as string, now) ?? null;
+        if (what === 'setReady') return this.lobbies.setReady(rest[0] as string, rest[1] as string, rest[2] as boolean, now);
+        throw authError('cluster_failed', `unknown forwarded lobby request ${String(what)}`);
       }
       default:
         throw authError('cluster_failed', `unknown forwarded request ${String(op)}`);
@@ -532,6 +558,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       }
       const lobby = this.lobbies.lobbyOf(id);
       if (lobby) this.lobbies.leave(lobby.id, id, now);
+      const remote = this.#remoteLobby.get(id);
+      if (remote) this.forwardLobby(remote.node, 'leave', [remote.lobbyId, id]).catch(() => undefined);
     } catch (err) {
       this.logger.warn({ err: errInfo(err) }, 'cleanup after a client left failed');
     }

@@ -24,8 +24,10 @@ export interface LobbyStore {
   remove(lobbyId: string): Promise<void>;
   get(lobbyId: string): Promise<LobbySnapshot | undefined>;
   byCode(code: string): Promise<LobbySnapshot | undefined>;
-  /** every saved lobby, oldest first */
-  list(): Promise<LobbySnapshot[]>;
+  /** every saved lobby (of one node, with `node`), oldest first */
+  list(filter?: { node?: string }): Promise<LobbySnapshot[]>;
+  /** the node a lobby lives on (its owner's node runs it), by id or by join code */
+  nodeOf(key: { lobbyId: string } | { code: string }): Promise<string | undefined>;
 }
 
 /** A queued matchmaking ticket and the Auth node its players are connected to. */
@@ -123,8 +125,14 @@ export class MemoryRatingStore implements RatingStore {
 
 export class MemoryLobbyStore implements LobbyStore {
   readonly #l = new Map<string, LobbySnapshot>();
-  async save(lobby: LobbySnapshot): Promise<void> {
+  readonly #node = new Map<string, string>();
+  async save(lobby: LobbySnapshot, node: string): Promise<void> {
     this.#l.set(lobby.id, structuredClone(lobby));
+    this.#node.set(lobby.id, node);
+  }
+  async nodeOf(key: { lobbyId: string } | { code: string }): Promise<string | undefined> {
+    const id = 'lobbyId' in key ? key.lobbyId : [...this.#l.values()].find((l) => l.code === key.code)?.id;
+    return id === undefined ? undefined : this.#node.get(id);
   }
   async remove(lobbyId: string): Promise<void> {
     this.#l.delete(lobbyId);
@@ -137,8 +145,8 @@ export class MemoryLobbyStore implements LobbyStore {
     for (const l of this.#l.values()) if (l.code === code) return structuredClone(l);
     return undefined;
   }
-  async list(): Promise<LobbySnapshot[]> {
-    return [...this.#l.values()].map((l) => structuredClone(l));
+  async list(f: { node?: string } = {}): Promise<LobbySnapshot[]> {
+    return [...this.#l.values()].filter((l) => f.node === undefined || this.#node.get(l.id) === f.node).map((l) => structuredClone(l));
   }
 }
 

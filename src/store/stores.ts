@@ -253,9 +253,17 @@ export class SqlLobbyStore implements LobbyStore {
     return r && fromJson<LobbySnapshot>(r.snapshot);
   }
 
-  async list(): Promise<LobbySnapshot[]> {
-    const rows = await this.db.selectFrom('lobbies').select('snapshot').orderBy('created_at').orderBy('id').execute();
+  async list(f: { node?: string } = {}): Promise<LobbySnapshot[]> {
+    let q = this.db.selectFrom('lobbies').select('snapshot');
+    if (f.node !== undefined) q = q.where('node', '=', f.node);
+    const rows = await q.orderBy('created_at').orderBy('id').execute();
     return rows.map((r) => fromJson<LobbySnapshot>(r.snapshot));
+  }
+
+  async nodeOf(key: { lobbyId: string } | { code: string }): Promise<string | undefined> {
+    const q = this.db.selectFrom('lobbies').select('node');
+    const r = await ('lobbyId' in key ? q.where('id', '=', key.lobbyId) : q.where('code', '=', key.code)).executeTakeFirst();
+    return r?.node;
   }
 }
 

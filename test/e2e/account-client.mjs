@@ -5,7 +5,7 @@
  *
  *   node test/e2e/account-client.mjs '{"auth":"127.0.0.1:port","ca","cert","key","steps":[...]}'
  *
- * steps: { do: "register"|"login", username, password } | { do: "lobby-create", name } (private)
+ * steps: { do: "register"|"login", username, password } | { do: "guest", name } | { do: "lobby-create", name } (private)
  *        | { do: "lobby-join-code", code }
  */
 import { createInterface } from 'node:readline';
@@ -38,6 +38,9 @@ for (const s of cfg.steps ?? []) {
     switch (s.do) {
       case 'register':
         out(s.do, { ok: true, accountId: (await client.register({ username: s.username, password: s.password })).accountId });
+        break;
+      case 'guest':
+        out(s.do, { ok: true, accountId: (await client.login({ method: 'guest', displayName: s.name ?? 'guest' })).accountId });
         break;
       case 'login':
         out(s.do, { ok: true, accountId: (await client.login({ method: 'password', username: s.username, password: s.password })).accountId });

@@ -20,6 +20,7 @@ import {
   Procs,
   startBot,
   startHost,
+  startScript,
   until,
   waitLine,
   type Deployment,
@@ -84,6 +85,33 @@ async function resultsFor(sessionId: string): Promise<{ total: number; mine: unk
 }
 
 describe.skipIf(pgSkip !== undefined)('many Auth nodes on one PostgreSQL', () => {
+  it(
+    'a private lobby made on node A is joined with its code on node B (the lobby, run by A, answers with both members)',
+    async () => {
+      const { a, b } = await twoNodes('lobby');
+      const [authA, authB] = [startNode(a), startNode(b)];
+      await waitLine(procs, authA, 'matchmaking leader');
+      await waitLine(procs, authB, 'matchmaking leader');
+      const player = (n: Node, name: string, steps: object[]) =>
+        startScript(procs, name, 'account-client.mjs', { auth: `127.0.0.1:${n.clientsPort}`, ca: d.ca, ...d.client, steps });
+      const owner = player(a, 'owner', [
+        { do: 'guest', name: 'Owner' },
+        { do: 'lobby-create', name: 'cross-node' },
+      ]);
+      const created = await waitLine(procs, owner, 'lobby-create');
+      expect(created).toMatchObject({ ok: true });
+      const joiner = player(b, 'joiner', [
+        { do: 'guest', name: 'Joiner' },
+        { do: 'lobby-join-code', code: String(created.code).toLowerCase() },
+      ]);
+      const joined = await waitLine(procs, joiner, 'lobby-join-code');
+      const ids = [owner.find('guest')[0]!.accountId, joiner.find('guest')[0]!.accountId];
+      expect(joined).toMatchObject({ ok: true, lobbyId: created.lobbyId, name: 'cross-node' });
+      expect(joined.members).toEqual([...ids].sort());
+    },
+    T,
+  );
+
   it(
     'a player on node A and one on node B are matched into one session; its result is recorded once',
     async () => {
