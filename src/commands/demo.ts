@@ -24,6 +24,8 @@ interface DemoFlags {
   authPort?: string;
   authHostsPort?: string;
   hostPort?: string;
+  database?: string;
+  authNodes?: string;
 }
 
 export interface DemoContext {
@@ -54,6 +56,8 @@ export function register(program: Command): void {
     .option('--auth-port <port>', 'UDP port for players to reach the Auth server (default: a free one)')
     .option('--auth-hosts-port <port>', 'UDP port for Host servers to reach the Auth server (default: a free one)')
     .option('--host-port <port>', 'UDP port of the Host server (default: a free one)')
+    .option('--database <url>', 'keep the Auth state in this PostgreSQL database (default: the embedded one in the dev folder)')
+    .option('--auth-nodes <n>', 'Auth nodes serving the deployment, 1 or 2 (2 needs --database: one player on each node)', '1')
     .addHelpText(
       'after',
       `
@@ -71,7 +75,8 @@ Examples:
   $ iyesmp demo
   $ iyesmp demo --json 2>/dev/null | jq .data.timings
   $ iyesmp demo --keep-running --auth-port 7350
-  $ iyesmp demo --setup-only --hosts 2 --dev-dir /tmp/iyesmp-dev --algorithm ed25519`,
+  $ iyesmp demo --setup-only --hosts 2 --dev-dir /tmp/iyesmp-dev --algorithm ed25519
+  $ iyesmp demo --database postgres://postgres@127.0.0.1/iyesmp_demo --auth-nodes 2`,
     )
     .action(action<DemoFlags>('demo', async (out, opts) => runDemo(out, opts)));
 }
@@ -94,6 +99,14 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
     ...(opts.hostPort ? { host: parsePort(opts.hostPort, '--host-port') } : {}),
   };
   if (opts.setupOnly && opts.keepRunning) throw cliError('conflicting_flags', '--setup-only starts nothing, so --keep-running has nothing to keep');
+  if (opts.database !== undefined && !/^postgres(ql)?:\/\//.test(opts.database)) {
+    throw cliError('bad_flag', `--database: expected a postgres:// URL, got "${opts.database.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@')}"`);
+  }
+  const authNodes = Number(opts.authNodes ?? '1');
+  if (authNodes !== 1 && authNodes !== 2) throw cliError('bad_count', `--auth-nodes: expected 1 or 2, got "${opts.authNodes}"`);
+  if (authNodes === 2 && opts.database === undefined) {
+    throw cliError('conflicting_flags', '--auth-nodes 2 needs --database postgres://…: Auth nodes share their state through PostgreSQL');
+  }
   const ctx: DemoContext = {
     out,
     devDir,
@@ -137,7 +150,17 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
 
   out.note('• run the deployment: Auth server, Host server, two bot players');
   const { runDeployment } = await import('../demo/deployment.js');
-  const run = await runDeployment({ out, story, devDir, pkiDir: ctx.pkiDir, entries: ctx.entries, ports, keepRunning: Boolean(opts.keepRunning) });
+  const run = await runDeployment({
+    out,
+    story,
+    devDir,
+    pkiDir: ctx.pkiDir,
+    entries: ctx.entries,
+    ports,
+    keepRunning: Boolean(opts.keepRunning),
+    ...(opts.database !== undefined ? { database: opts.database } : {}),
+    authNodes,
+  });
   const timings = { setup: setupMs, ...run.timings, total: Math.round(story.now()) };
   const data = { ...setup, ...run, timings };
   out.result('demo', data, () => {
