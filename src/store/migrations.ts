@@ -124,12 +124,6 @@ export function migrations(engine: Engine): Record<string, Migration> {
           .addColumn('expires_at', 'bigint', (c) => c.notNull())
           .execute();
         await db.schema.createIndex('session_certs_session').on('session_certs').column('session_id').execute();
-        await db.schema
-          .createTable('nodes')
-          .addColumn('name', 'text', (c) => c.primaryKey())
-          .addColumn('started_at', 'bigint', (c) => c.notNull())
-          .addColumn('last_seen', 'bigint', (c) => c.notNull())
-          .execute();
       },
     },
   };

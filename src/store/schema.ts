@@ -97,9 +97,4 @@ export interface Database {
     issued_at: number;
     expires_at: number;
   };
-  nodes: {
-    name: string;
-    started_at: number;
-    last_seen: number;
-  };
 }
