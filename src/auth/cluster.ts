@@ -45,6 +45,8 @@ export interface ClusterHost {
   /** delivers a notice to a player connected here; false when it is not */
   deliverLocal(playerId: string, minMinor: number, type: string, body: unknown): boolean;
   kickLocal(playerId: string, code: string, reason: string): void;
+  /** this node took the lead from `previous` (gone): what it held is stale */
+  tookOverFrom?(previous: string): void;
 }
 
 /** Requests a node that does not run the matchmaker (or the session) forwards (ClientEndpointContext.forward). */
@@ -76,9 +78,12 @@ export class ClusterCoordinator {
     this.#host = host;
     this.#callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     bus.onMessage((from, msg) => this.#received(from, msg));
+    let previous: string | undefined;
     const changed = (leader: string | undefined) => {
       if (leader === undefined) return;
       this.#host.logger.info({ leader, me: bus.node }, 'matchmaking leader');
+      if (leader === bus.node && previous !== undefined && previous !== bus.node) this.#host.tookOverFrom?.(previous);
+      previous = leader;
       void this.#reforward(leader);
     };
     bus.onLeaderChange(changed);

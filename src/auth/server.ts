@@ -257,6 +257,13 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
           return true;
         },
         kickLocal: (playerId, code, reason) => this.#clients.get(playerId)?.kick(code, reason),
+        // the old leader's queue is gone with it: its ticket rows are dropped (followers re-send theirs)
+        tookOverFrom: (previous) => {
+          this.options.stores?.tickets?.removeByNode(previous).then(
+            (n) => n > 0 && this.logger.info({ previous, tickets: n }, "the previous leader's tickets expired"),
+            (err: unknown) => this.logger.warn({ err: errInfo(err) }, "could not drop the previous leader's tickets"),
+          );
+        },
       });
     }
     if (opts.stores) {

@@ -38,7 +38,11 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 
 async function findTicket(client) {
   if (cfg.flow === 'matchmake') {
-    return client.matchmake({ mode, timeoutMs: 60_000, onStatus: (s) => out('matchmaking', { phase: s.phase }) });
+    return client.matchmake({
+      mode,
+      timeoutMs: 60_000,
+      onStatus: (s) => out('matchmaking', { phase: s.phase, ...(s.ticketId ? { ticketId: s.ticketId } : {}) }),
+    });
   }
   if (cfg.flow === 'lobby-create') {
     const lobby = await client.lobbies.create({ name: cfg.lobbyName, visibility: 'public', maxPlayers: 2, mode });

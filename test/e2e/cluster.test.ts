@@ -165,6 +165,15 @@ describe.skipIf(pgSkip !== undefined)('many Auth nodes on one PostgreSQL', () =>
       await authA.exited;
       await waitLine(procs, authB, 'matchmaking leader', (l) => l.leader === 'auth-b', 30_000);
       await waitLine(procs, authB, 'tickets handed to the new matchmaking leader', undefined, 30_000);
+      // the dead leader's ticket rows expire; the ticket lives on at B under the same id
+      await waitLine(procs, authB, "the previous leader's tickets expired", (l) => l.previous === 'auth-a', 30_000);
+      const s = await openAuthStores({ url: pgDb!.url, poolSize: 1 });
+      try {
+        expect(await s.tickets.list({ node: 'auth-a' })).toEqual([]);
+        expect((await s.tickets.list({ node: 'auth-b' })).map((t) => t.ticket.id)).toEqual([wes.find('matchmaking', (l) => l.phase === 'queued')[0]!.ticketId]);
+      } finally {
+        await s.close();
+      }
 
       // a second player arrives (on the surviving node): both play
       const xia = botOn(b, 'xia');
