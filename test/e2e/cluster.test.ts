@@ -146,6 +146,46 @@ describe.skipIf(pgSkip !== undefined)('many Auth nodes on one PostgreSQL', () =>
   );
 
   it(
+    'a node killed mid-game: the game goes on, and its result reaches the other node, stored once',
+    async () => {
+      const { a, b, hostToml } = await twoNodes('midgame');
+      const authA = startNode(a);
+      await waitLine(procs, authA, 'matchmaking leader', (l) => l.leader === 'auth-a');
+      const authB = startNode(b);
+      await waitLine(procs, authB, 'matchmaking leader', (l) => l.leader === 'auth-a');
+      const host = startHost(procs, d, 'host', hostToml);
+      await until(procs, 'the host registered with both nodes', () => host.find('registered with the auth server').length >= 2);
+      const before = (await resultsFor('none')).total;
+      // matched and joined, then held before the first move
+      const bots = [
+        startBot(procs, { ...d, clientsPort: a.clientsPort }, { name: 'ann', flow: 'matchmake', hold: true }),
+        startBot(procs, { ...d, clientsPort: b.clientsPort }, { name: 'ben', flow: 'matchmake', hold: true }),
+      ];
+      for (const p of bots) await waitLine(procs, p, 'ready', undefined, 90_000);
+      const sessionId = bots[0]!.find('ticket')[0]!.sessionId as string;
+
+      authA.kill('SIGKILL');
+      await authA.exited;
+      for (const p of bots) p.send('go');
+      const ends = [];
+      for (const p of bots) ends.push(await waitLine(procs, p, 'end', undefined, 90_000));
+      expect(ends[0]!.reason).toBe('completed');
+      expect(ends[1]!.results).toEqual(ends[0]!.results);
+      await waitLine(procs, authB, 'session results recorded', (l) => l.sessionId === sessionId, 60_000);
+      const r = await resultsFor(sessionId);
+      expect(r.mine).toBeDefined();
+      expect(r.total).toBe(before + 1);
+      const s = await openAuthStores({ url: pgDb!.url, poolSize: 1 });
+      try {
+        expect((await s.sessions.get(sessionId))?.state).toBe('ended');
+      } finally {
+        await s.close();
+      }
+    },
+    T,
+  );
+
+  it(
     'the leading node killed while a player waits: the other node takes the lead and the ticket, and the player reaches a game',
     async () => {
       const { a, b, hostToml } = await twoNodes('failover');
