@@ -170,7 +170,11 @@ export class ClusterCoordinator {
         if (!this.#host.deliverLocal(msg.playerId, msg.minMinor, msg.type, msg.body)) return;
         if (msg.type === 'session.ready') {
           const sid = (msg.body as { sessionId?: string }).sessionId;
-          if (sid) this.#sessionNode.set(sid, from);
+          if (sid) {
+            this.#sessionNode.set(sid, from);
+            // bounded: a claim comes within minutes of its session.ready; the oldest are long settled
+            if (this.#sessionNode.size > 10_000) this.#sessionNode.delete(this.#sessionNode.keys().next().value!);
+          }
         }
         if (
           msg.type === 'session.ready' ||

@@ -266,6 +266,13 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         },
       });
     }
+    if (this.#cluster) {
+      // names of other nodes' players are kept while their tickets are here
+      this.domain.on('match', (e) => {
+        const done = e.type === 'confirmed' ? e.match.tickets : e.type === 'removed' ? [e.ticket] : e.type === 'failed' ? e.removed : [];
+        for (const t of done) for (const p of t.players) this.#remoteNames.delete(p);
+      });
+    }
     if (opts.stores) {
       this.#persistence = new StatePersistence(opts.stores, { domain: this.domain, logger: this.logger.child({ part: 'store' }), node: this.options.name });
       this.#persistence.attach();
