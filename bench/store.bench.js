@@ -58,8 +58,8 @@ async function authChild(pkiDir, engine, where, node, cluster) {
   }
   let bus;
   if (cluster === 'yes') {
-    const { openPgCluster } = await import('../dist/store/pg-cluster.js');
-    bus = await openPgCluster({ url: where, node, logger });
+    const { openPgCluster, clusterSecret } = await import('../dist/store/pg-cluster.js');
+    bus = await openPgCluster({ url: where, node, logger, secret: await clusterSecret(pki.path(pki.get('sessionauth').keyFile)) });
   }
   const auth = await AuthServer.start({
     name: node,

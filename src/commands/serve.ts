@@ -67,8 +67,13 @@ Examples:
         );
         // on PostgreSQL, Auth nodes sharing the database serve one deployment (docs/store.md)
         if (config.database.url) {
-          const { openPgCluster } = await import('../store/pg-cluster.js');
-          options.cluster = await openPgCluster({ url: config.database.url, node: config.server.name, logger: logger.child({ part: 'cluster' }) });
+          const { openPgCluster, clusterSecret } = await import('../store/pg-cluster.js');
+          options.cluster = await openPgCluster({
+            url: config.database.url,
+            node: config.server.name,
+            secret: await clusterSecret(config.pki.session_auth_key),
+            logger: logger.child({ part: 'cluster' }),
+          });
         }
         const { startAuthServer } = await import('../auth/server.js');
         // signals are handled from before the start: a stop that comes while it binds is not lost

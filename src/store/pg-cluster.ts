@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClusterBus, ClusterMessage } from '../auth/cluster.js';
 import { fromJson, toJson } from './json.js';
@@ -16,16 +17,35 @@ const MAX_PAYLOAD = 7900;
 /** the advisory lock's key: any fixed 64-bit number, the same on every node */
 const LEADER_LOCK = 7_351_000_001;
 
-type Wire = { from: string; to: string; msg: ClusterMessage | { t: '_leader' } | { t: '_who' } };
+type Wire = { from: string; to: string; at: number; msg: ClusterMessage | { t: '_leader' } | { t: '_who' } };
+/** a message older (or further in the future) than this is dropped: a replay */
+const MAX_AGE_MS = 30_000;
 
 export interface PgClusterOptions {
   url: string;
   node: string;
+  /**
+   * The nodes' shared secret: every message carries an HMAC with it, and one without a valid MAC is
+   * dropped. PostgreSQL lets any user who can connect send a NOTIFY on any channel, so without it a
+   * read-only database login could forge a node's requests. `serve` derives it from the SessionAuth
+   * key file, which every node of a deployment holds (it mints with it).
+   */
+  secret: Uint8Array;
   logger: Logger;
   /** how often a follower tries the leader lock (default 1 s) */
   lockRetryMs?: number;
   /** how often the leader announces itself (default 2 s); a leader silent for 3 of these is gone */
   announceMs?: number;
+}
+
+/** The nodes' bus secret, from the SessionAuth key file every node of a deployment holds (its bytes, hashed). */
+export async function clusterSecret(sessionAuthKeyFile: string): Promise<Uint8Array> {
+  const { readFile } = await import('node:fs/promises');
+  const { createHash } = await import('node:crypto');
+  return createHash('sha256')
+    .update('iyesmp cluster bus v1\n')
+    .update(await readFile(sessionAuthKeyFile))
+    .digest();
 }
 
 export async function openPgCluster(o: PgClusterOptions): Promise<ClusterBus> {
@@ -80,7 +100,8 @@ class PgClusterBus implements ClusterBus {
   }
 
   async send(to: string, msg: ClusterMessage): Promise<void> {
-    const payload = toJson({ from: this.node, to, msg } satisfies Wire);
+    const body = toJson({ from: this.node, to, at: Date.now(), msg } satisfies Wire);
+    const payload = `${this.#mac(body)}.${body}`;
     if (Buffer.byteLength(payload) > MAX_PAYLOAD) throw new Error(`a cluster message of ${Buffer.byteLength(payload)} bytes exceeds NOTIFY's limit`);
     await this.#sender!.query('select pg_notify($1, $2)', [CHANNEL, payload]);
   }
@@ -99,18 +120,31 @@ class PgClusterBus implements ClusterBus {
     });
     c.on('notification', (n) => {
       if (n.channel !== CHANNEL || !n.payload) return;
+      const dot = n.payload.indexOf('.');
+      const body = n.payload.slice(dot + 1);
+      const mac = Buffer.from(n.payload.slice(0, Math.max(0, dot)), 'base64url');
+      const want = Buffer.from(this.#mac(body), 'base64url');
+      if (dot < 0 || mac.length !== want.length || !timingSafeEqual(mac, want)) {
+        this.#o.logger.warn('a cluster message without a valid MAC was dropped (another program sent a NOTIFY, or a node has another SessionAuth key)');
+        return;
+      }
       let w: Wire;
       try {
-        w = fromJson<Wire>(n.payload);
+        w = fromJson<Wire>(body);
       } catch {
         return;
       }
+      if (Math.abs(Date.now() - w.at) > MAX_AGE_MS) return;
       if (w.to !== '*' && w.to !== this.node) return;
       this.#received(w);
     });
     await c.connect();
     await c.query(`listen ${CHANNEL}`);
     this.#listen = c;
+  }
+
+  #mac(body: string): string {
+    return createHmac('sha256', this.#o.secret).update(body).digest('base64url');
   }
 
   #received(w: Wire): void {
