@@ -104,3 +104,17 @@ describe.skipIf(pgSkip !== undefined)('iyesmp db (PostgreSQL)', () => {
     expect(json(run(['db', 'status', '--database', db.url, '--json'])).data).toMatchObject({ state: 'current', applied: ['0001_initial'] });
   });
 });
+
+describe('demo database flags', () => {
+  it('--auth-nodes 2 needs --database; --database takes only postgres:// URLs; both refused before anything is written', () => {
+    const two = run(['demo', '--auth-nodes', '2', '--json'], { cwd: tmp.dir });
+    expect(two.code).toBe(2);
+    expect(JSON.parse(two.stdout)).toMatchObject({ ok: false, error: { code: 'conflicting_flags' } });
+    const bad = run(['demo', '--database', 'mysql://u:pw@h/db'], { cwd: tmp.dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('postgres://');
+    expect(bad.stderr).not.toContain(':pw@');
+    expect(run(['demo', '--auth-nodes', '3', '--database', 'postgres://x@127.0.0.1/y'], { cwd: tmp.dir }).code).toBe(2);
+    expect(existsSync(path.join(tmp.dir, '.iyesmp-dev'))).toBe(false);
+  });
+});
