@@ -120,22 +120,31 @@ export class StatePersistence {
   }
 }
 
-/** The minter, logging every certificate it issues (serial, fingerprint, seat, session, expiry) to `certs`. */
+/**
+ * The minter, logging every certificate it issues (serial, fingerprint, account, seat, session,
+ * expiry) to `certs`. `accountOf` finds the account a seat of a session belongs to (the
+ * certificate names the seat, a certificate-safe form of the player id).
+ */
 export function loggingMinter(
   minter: Pick<FastSessionMinter, 'mint' | 'mintWithNewKey'>,
   certs: NonNullable<PersistedStores['certs']>,
   logger: Logger,
+  accountOf: (sessionId: string, seat: string) => Promise<string | undefined>,
 ): Pick<FastSessionMinter, 'mint' | 'mintWithNewKey'> {
   const log = <T extends { serial: string; fingerprint: string; notAfter: Date }>(req: { sessionId: string; playerId: string }, m: T): T => {
-    certs
-      .record({
-        serial: m.serial,
-        fingerprint: m.fingerprint,
-        playerId: req.playerId,
-        sessionId: req.sessionId,
-        issuedAt: Date.now(),
-        expiresAt: m.notAfter.getTime(),
-      })
+    const issuedAt = Date.now();
+    accountOf(req.sessionId, req.playerId)
+      .then((playerId) =>
+        certs.record({
+          serial: m.serial,
+          fingerprint: m.fingerprint,
+          playerId: playerId ?? req.playerId,
+          seat: req.playerId,
+          sessionId: req.sessionId,
+          issuedAt,
+          expiresAt: m.notAfter.getTime(),
+        }),
+      )
       .catch((err: unknown) => logger.error({ err: errInfo(err), sessionId: req.sessionId }, 'could not log an issued session certificate'));
     return m;
   };

@@ -220,7 +220,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     this.handoffs = new HandoffDriver({
       registry: this.registry,
       sessions: this.sessions,
-      minter: opts.stores?.certs ? loggingMinter(opts.minter, opts.stores.certs, this.logger) : opts.minter,
+      minter: opts.stores?.certs
+        ? loggingMinter(opts.minter, opts.stores.certs, this.logger, async (sessionId, seat) =>
+            (await this.sessions.store.get(sessionId))?.players.find((p) => seatIdOf(p) === seat),
+          )
+        : opts.minter,
       logger: this.logger.child({ part: 'handoff' }),
       keyDelivery: this.options.keyDelivery,
       ...(opts.seedKeyAlgorithm ? { seedKeyAlgorithm: opts.seedKeyAlgorithm } : {}),

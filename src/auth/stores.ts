@@ -86,6 +86,8 @@ export interface IssuedCert {
   fingerprint: string;
   /** the player id (account) it was minted for */
   playerId: string;
+  /** the seat id inside the certificate (the player id made certificate-safe, handoff/seat.ts) */
+  seat: string;
   sessionId: string;
   issuedAt: number;
   expiresAt: number;

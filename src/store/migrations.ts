@@ -119,6 +119,7 @@ export function migrations(engine: Engine): Record<string, Migration> {
           .addColumn('serial', 'text', (c) => c.primaryKey())
           .addColumn('fingerprint', 'text', (c) => c.notNull())
           .addColumn('player_id', 'text', (c) => c.notNull())
+          .addColumn('seat', 'text', (c) => c.notNull())
           .addColumn('session_id', 'text', (c) => c.notNull())
           .addColumn('issued_at', 'bigint', (c) => c.notNull())
           .addColumn('expires_at', 'bigint', (c) => c.notNull())

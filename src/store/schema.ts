@@ -93,6 +93,7 @@ export interface Database {
     serial: string;
     fingerprint: string;
     player_id: string;
+    seat: string;
     session_id: string;
     issued_at: number;
     expires_at: number;

@@ -143,8 +143,11 @@ async function durability(toml: string, open: () => Promise<SqlAuthStores>): Pro
     expect(JSON.stringify(stored?.results)).not.toContain('forged');
     expect((await check.sessions.get(sessionId))?.state).toBe('ended');
     expect(await check.ratings.get(a.register!.accountId as string, 'tictactoe')).toBe(1234);
-    // every hand-off's session certificate is in the log
-    expect((await check.certs.list({ sessionId })).length).toBe(2);
+    // every hand-off's session certificate is in the log, under the account it was minted for
+    const certs = await check.certs.list({ sessionId });
+    expect(certs.map((c) => c.seat).sort()).toEqual(bots.map((b) => b.find('ticket')[0]!.playerId as string).sort());
+    for (const c of certs) expect(c.playerId).toBe(c.seat.replace('.', ':'));
+    expect(certs.every((c) => c.playerId.startsWith('password:'))).toBe(true);
   } finally {
     await check.close();
   }

@@ -184,7 +184,7 @@ for (const engine of engines) {
 
     it('session certificates: every one logged once, found by session and player', async () => {
       const sessionId = randomUUID();
-      const c = { serial: randomUUID(), fingerprint: 'f'.repeat(64), playerId: 'guest:x', sessionId, issuedAt: 1, expiresAt: 2 };
+      const c = { serial: randomUUID(), fingerprint: 'f'.repeat(64), playerId: 'guest:x', seat: 'guest.x', sessionId, issuedAt: 1, expiresAt: 2 };
       await s.certs.record(c);
       await s.certs.record(c);
       expect(await s.certs.list({ sessionId })).toEqual([c]);
