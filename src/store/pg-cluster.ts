@@ -1,6 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClusterBus, ClusterMessage } from '../auth/cluster.js';
+import { redactUrl } from './engine.js';
+import { storeError } from './errors.js';
 import { fromJson, toJson } from './json.js';
 
 /**
@@ -51,7 +53,12 @@ export async function clusterSecret(sessionAuthKeyFile: string): Promise<Uint8Ar
 export async function openPgCluster(o: PgClusterOptions): Promise<ClusterBus> {
   const { default: pg } = await import('pg');
   const bus = new PgClusterBus(o, pg);
-  await bus.start();
+  try {
+    await bus.start();
+  } catch (err) {
+    await bus.close().catch(() => undefined);
+    throw storeError('store.unreachable', `cannot open the Auth nodes' bus (LISTEN/NOTIFY) on ${redactUrl(o.url)}: ${(err as Error).message}`, { cause: err });
+  }
   return bus;
 }
 
