@@ -20,6 +20,7 @@ import type { EventsErrorCode } from './events/emitter.js';
 import type { FsErrorCode } from './fs/errors.js';
 import type { HostErrorCode } from './host/errors.js';
 import type { LanErrorCode } from './lan/errors.js';
+import type { MqttErrorCode } from './mqtt/errors.js';
 import type { NetcodeErrorCode } from './netcode/errors.js';
 import type { NetcodeSessionErrorCode } from './netcode/session/errors.js';
 import type { PkiErrorCode } from './pki/errors.js';
@@ -42,6 +43,7 @@ export type {
   LanErrorCode,
   LobbyErrorCode,
   MatchmakingErrorCode,
+  MqttErrorCode,
   NetcodeErrorCode,
   NetcodeSessionErrorCode,
   PkiErrorCode,
@@ -66,6 +68,7 @@ export type IyesmpErrorCode =
   | LanErrorCode
   | LobbyErrorCode
   | MatchmakingErrorCode
+  | MqttErrorCode
   | NetcodeErrorCode
   | NetcodeSessionErrorCode
   | PkiErrorCode

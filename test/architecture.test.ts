@@ -19,6 +19,7 @@ const RANKS: Record<string, number> = {
   protocol: 3,
   netcode: 4,
   transport: 4,
+  mqtt: 4, // MQTT brokers (embedded aedes, Mosquitto dynsec) and the client adapter
   auth: 5,
   host: 5,
   client: 5,

@@ -19,6 +19,7 @@ import { FS_ERRORS } from '../../src/fs/errors.js';
 import { HOST_ERRORS } from '../../src/host/errors.js';
 import { LAN_ERRORS } from '../../src/lan/errors.js';
 import { ClientState, clientStateName } from '../../src/netcode/constants.js';
+import { MQTT_ERRORS } from '../../src/mqtt/errors.js';
 import { NETCODE_ERRORS } from '../../src/netcode/errors.js';
 import { NETCODE_SESSION_ERRORS } from '../../src/netcode/session/errors.js';
 import { PKI_ERRORS, pkiError, type PkiErrorCode } from '../../src/pki/errors.js';
@@ -37,6 +38,7 @@ const REGISTRIES = {
   FS_ERRORS,
   HOST_ERRORS,
   LAN_ERRORS,
+  MQTT_ERRORS,
   NETCODE_ERRORS,
   NETCODE_SESSION_ERRORS,
   PKI_ERRORS,
