@@ -27,6 +27,7 @@ import type { PkiErrorCode } from './pki/errors.js';
 import type { ProtocolLayerErrorCode } from './protocol/errors.js';
 import type { ServeErrorCode } from './serve/errors.js';
 import type { TransportErrorCode } from './transport/errors.js';
+import type { TurnsErrorCode } from './turns/errors.js';
 
 export type {
   AccountErrorCode,
@@ -51,6 +52,7 @@ export type {
   ServeErrorCode,
   SessionErrorCode,
   TransportErrorCode,
+  TurnsErrorCode,
 };
 
 export type IyesmpErrorCode =
@@ -75,4 +77,5 @@ export type IyesmpErrorCode =
   | ProtocolLayerErrorCode
   | ServeErrorCode
   | SessionErrorCode
-  | TransportErrorCode;
+  | TransportErrorCode
+  | TurnsErrorCode;

@@ -27,6 +27,7 @@ import { PROTOCOL_ERRORS, protocolError } from '../../src/protocol/errors.js';
 import { ERROR_CODE_PATTERN } from '../../src/protocol/error-codes.js';
 import { SERVE_ERRORS } from '../../src/serve/errors.js';
 import { TRANSPORT_ERRORS } from '../../src/transport/errors.js';
+import { TURNS_ERRORS } from '../../src/turns/errors.js';
 
 const AUTH_REGISTRIES = { ACCOUNT_ERRORS, AUTH_ERRORS, HANDOFF_ERRORS, HOST_REGISTRY_ERRORS, LOBBY_ERRORS, MATCHMAKING_ERRORS, SESSION_ERRORS };
 const REGISTRIES = {
@@ -45,6 +46,7 @@ const REGISTRIES = {
   PROTOCOL_ERRORS,
   SERVE_ERRORS,
   TRANSPORT_ERRORS,
+  TURNS_ERRORS,
 };
 const KINDS: readonly ErrorKind[] = ['usage', 'input', 'conflict', 'io', 'refused', 'check', 'internal'];
 
