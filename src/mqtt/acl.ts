@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * The broker's access rules, sans-IO: who a connected client is (from its certificate), which
  * literal topics the host granted each player, and a publish budget per client. The embedded
@@ -173,4 +174,14 @@ export class BrokerAcl {
 
 function key(sessionId: string, playerId: string): string {
   return `${sessionId}\0${playerId}`;
+}
+
+/**
+ * A turns id (topic level, `[a-z0-9_-]{1,64}`) for a session or seat id, which may hold dots and
+ * capitals (`guest.abc`). Ids that already fit are kept; others become a hash, so two ids never
+ * share a topic.
+ */
+export function topicIdOf(id: string): string {
+  if (/^[a-z0-9_-]{1,64}$/.test(id) && !id.startsWith('h-')) return id;
+  return `h-${createHash('sha256').update(id).digest('hex').slice(0, 40)}`;
 }

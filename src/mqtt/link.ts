@@ -1,0 +1,141 @@
+/**
+ * One MQTT connection over mutual TLS (mqtt.js 5, MQTT 3.1.1 so embedded aedes and Mosquitto both
+ * speak it): the certificate is the identity, the broker's certificate must chain to `ca`. The host
+ * and the client library drive their turns machines through it: messages in, publishes and
+ * subscriptions out, in order.
+ */
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { TypedEmitter } from '../events/emitter.js';
+import { mqttError } from './errors.js';
+
+export interface MqttInbound {
+  topic: string;
+  payload: Uint8Array;
+  retained: boolean;
+}
+
+export interface MqttLinkOptions {
+  /** mqtts://host:port */
+  url: string;
+  /** our certificate chain and key (PEM) */
+  cert: string;
+  key: string;
+  /** what the broker's certificate must chain to (PEM; the PKI's Master) */
+  ca: string;
+  /** the name to check in the broker's certificate (default: the URL's host) */
+  servername?: string;
+  clientId: string;
+  will?: { topic: string; payload: Uint8Array; qos: 0 | 1 | 2; retain: boolean };
+  keepaliveSeconds?: number;
+  /** reconnect after a lost connection, every this many ms (default 0: never) */
+  reconnectMs?: number;
+  connectTimeoutMs?: number;
+}
+
+export interface MqttLinkEvents {
+  message: MqttInbound;
+  /** connected again after a loss (reconnectMs > 0) */
+  reconnected: { sessionPresent: boolean };
+  /** the connection is down (it may come back when reconnectMs > 0) */
+  offline: { error?: Error };
+}
+
+export class MqttLink extends TypedEmitter<MqttLinkEvents> {
+  readonly #c: MqttClient;
+  #first = true;
+
+  private constructor(c: MqttClient) {
+    super();
+    this.#c = c;
+    c.on('message', (topic, payload, packet) => this.emit('message', { topic, payload: new Uint8Array(payload), retained: packet.retain === true }));
+    c.on('connect', (ack) => {
+      if (this.#first) this.#first = false;
+      else this.emit('reconnected', { sessionPresent: ack.sessionPresent === true });
+    });
+    c.on('offline', () => this.emit('offline', {}));
+    c.on('error', () => undefined); // reported through 'offline'/'close'
+  }
+
+  static async connect(o: MqttLinkOptions): Promise<MqttLink> {
+    const { connect } = await import('mqtt');
+    const opts: IClientOptions = {
+      cert: o.cert,
+      key: o.key,
+      ca: o.ca,
+      rejectUnauthorized: true,
+      ...(o.servername ? { servername: o.servername } : {}),
+      clientId: o.clientId,
+      protocolVersion: 4,
+      clean: true,
+      keepalive: o.keepaliveSeconds ?? 30,
+      reconnectPeriod: o.reconnectMs ?? 0,
+      connectTimeout: o.connectTimeoutMs ?? 10_000,
+      ...(o.will ? { will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: o.will.qos, retain: o.will.retain } } : {}),
+    };
+    const c = connect(o.url, opts);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const fail = (e?: Error) => {
+          c.off('connect', ok);
+          reject(e ?? new Error('the broker closed the connection before CONNACK (certificate or client id refused?)'));
+        };
+        const ok = () => {
+          c.off('error', fail);
+          c.off('close', fail);
+          resolve();
+        };
+        c.once('connect', ok);
+        c.once('error', fail);
+        c.once('close', fail);
+        setTimeout(() => fail(new Error(`no CONNACK within ${o.connectTimeoutMs ?? 10_000} ms`)), o.connectTimeoutMs ?? 10_000).unref();
+      });
+    } catch (e) {
+      c.end(true);
+      throw mqttError.as('io', 'mqtt_connect_failed', `cannot connect to the MQTT broker ${o.url}: ${(e as Error).message}`, { cause: e });
+    }
+    return new MqttLink(c);
+  }
+
+  get connected(): boolean {
+    return this.#c.connected;
+  }
+
+  async publish(topic: string, payload: Uint8Array, opts: { qos: 0 | 1 | 2; retain: boolean }): Promise<void> {
+    try {
+      await this.#c.publishAsync(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), opts);
+    } catch (e) {
+      throw mqttError.as('io', 'mqtt_publish_failed', `publish to ${topic} failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Subscribes; throws `mqtt_subscribe_refused` naming each filter the broker refused. */
+  async subscribe(topics: readonly string[], qos: 0 | 1 | 2): Promise<void> {
+    if (topics.length === 0) return;
+    const refused = await new Promise<string[]>((resolve, reject) =>
+      this.#c.subscribe([...topics], { qos }, (e, granted) => {
+        if (e && !granted) return reject(e);
+        // mqtt.js reports a refusal as an error (without saying which): ask the grants, or blame all
+        const bad = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+        resolve(bad.length > 0 ? bad : e ? [...topics] : []);
+      }),
+    ).catch((e: Error) => {
+      throw mqttError.as('refused', 'mqtt_subscribe_refused', `subscribe failed: ${e.message}`, { cause: e });
+    });
+    if (refused.length > 0) throw mqttError('mqtt_subscribe_refused', `the broker refused the subscription to ${refused.join(', ')}`);
+  }
+
+  async unsubscribe(topics: readonly string[]): Promise<void> {
+    if (topics.length === 0 || !this.#c.connected) return;
+    await this.#c.unsubscribeAsync([...topics]).catch(() => undefined);
+  }
+
+  /** Closes; `force` drops what is in flight (a crash, for tests: the will is published). */
+  async end(force = false): Promise<void> {
+    await this.#c.endAsync(force).catch(() => undefined);
+  }
+
+  /** Simulates a crash: the socket goes without DISCONNECT, so the broker publishes the will. */
+  destroy(): void {
+    (this.#c as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+  }
+}
