@@ -308,7 +308,11 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
           {
             // the broker checked the certificate; MQTT gives the host no player address, so the announced one stands
             source: { ip: p.address.ip, port: p.address.port ?? 0 },
-            peer: { sessionId: r.sessionId, playerId: seat, credential: { kind: 'mqtt', fingerprint: p.fingerprint, brokerClientId: brokerClientIdOf(r.sessionId, seat) } },
+            peer: {
+              sessionId: r.sessionId,
+              playerId: seat,
+              credential: { kind: 'mqtt', fingerprint: p.fingerprint, brokerClientId: brokerClientIdOf(r.sessionId, seat) },
+            },
             connectionId,
           },
           now,
