@@ -12,7 +12,6 @@ export const TURNS_ERRORS = {
   turns_bad_option: 'usage',
   turns_not_ready: 'conflict',
   turns_ended: 'conflict',
-  turns_unknown_player: 'usage',
   turns_too_large: 'usage',
   // reported to the sender of a refused message, and in `rejected` events
   turns_malformed: 'input',
@@ -29,6 +28,8 @@ export const TURNS_ERRORS = {
   turns_not_registered: 'refused',
   turns_registration_conflict: 'refused',
   turns_registration_expired: 'refused',
+  turns_bad_proof: 'refused',
+  turns_unknown_player: 'refused',
   turns_wrong_session: 'refused',
   turns_illegal_move: 'refused',
   turns_unknown_key: 'refused',

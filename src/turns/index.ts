@@ -8,3 +8,6 @@ export * from './topics.js';
 export * from './types.js';
 export * from './host.js';
 export * from './player.js';
+export * from './crypto.js';
+export { Chain, TOPIC_HEX_CHARS, ZERO_HASH, type LivePlayer } from './log.js';
+export { TURNS_PROTOCOL_VERSION, decodeOuter, type Outer } from './wire.js';

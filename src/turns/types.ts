@@ -160,8 +160,6 @@ export interface TurnsLimits {
   rateWindowMs: number;
   /** accepted difference between a move's timestamp and the host clock (default 30 000 ms) */
   clockSkewMs: number;
-  /** round topic hex length (default 32 = 128 bits) */
-  topicHexChars: number;
   /** most blocks in one sync answer (default 256; the player asks again for the rest) */
   syncBatch: number;
   /** frames a player holds while it waits for a key or the chain (default 64) */
@@ -173,7 +171,6 @@ export const DEFAULT_TURNS_LIMITS: Readonly<TurnsLimits> = Object.freeze({
   ratePerWindow: 20,
   rateWindowMs: 1000,
   clockSkewMs: 30_000,
-  topicHexChars: 32,
   syncBatch: 256,
   maxPending: 64,
 });
