@@ -15,7 +15,7 @@ import { badServerData, clientError, hostLost } from './errors.js';
 import { GameSession, type DriverSink, type HostDriver } from './game-session.js';
 import type { HostTicket } from './handoff.js';
 import type { JoinHostOptions } from './join-host.js';
-import { readPemSource } from './trust.js';
+import { resolveTrust } from './trust.js';
 
 /** The action name moves of `GameSession.action` travel under (the host transport's GAME_ACTION). */
 const GAME_ACTION = 'game.action';
@@ -24,18 +24,13 @@ export async function joinMqttHost<Ext>(ticket: HostTicket<Ext>, opts: JoinHostO
   const m = ticket.mqtt;
   const creds = ticket.credentials;
   if (!m || !creds || !m.hostKey) throw badServerData('hand-off', 'an MQTT hand-off needs the broker, the room, the host key and a session certificate');
-  const t = opts.trust;
-  if (!t || 'verifier' in t) {
-    throw clientError('no_trust', "joining an MQTT session needs `trust` as { caPem } or { trustDir }: the broker's certificate is checked by TLS", {
-      hint: "give the PKI's master certificate (pki/trust/master.pem)",
-    });
-  }
-  const ca =
-    'caPem' in t
-      ? await readPemSource(t.caPem, 'Master CA certificate')
-      : await readPemSource(`${t.trustDir.replace(/\/$/, '')}/master.pem`, 'Master CA certificate').catch(() =>
-          readPemSource(`${t.trustDir.replace(/\/$/, '')}/trust/master.pem`, 'Master CA certificate'),
-        );
+  if (!opts.trust) throw clientError('no_trust', "joining an MQTT session needs `trust` (the PKI Master certificate) to check the broker's certificate");
+  // the broker's certificate is a Host certificate of this PKI, checked like a QUIC host's
+  const verifier = await resolveTrust(opts.trust);
+  const verify = async (chain: Uint8Array[]): Promise<string | undefined> => {
+    const r = await verifier.verify(chain, { kind: 'host' });
+    return r.ok ? undefined : `${r.message} (${r.reason})`;
+  };
   const player = new TurnsPlayer({
     ...(m.topicPrefix ? { prefix: m.topicPrefix } : {}),
     game: m.game ?? 'turns',
@@ -44,6 +39,7 @@ export async function joinMqttHost<Ext>(ticket: HostTicket<Ext>, opts: JoinHostO
     playerId: topicIdOf(ticket.playerId),
     hostKey: m.hostKey,
     random: (n) => new Uint8Array(randomBytes(n)),
+    now: Date.now(),
   });
   const { MqttLink } = await import('../mqtt/link.js');
   let link: MqttLink;
@@ -52,7 +48,7 @@ export async function joinMqttHost<Ext>(ticket: HostTicket<Ext>, opts: JoinHostO
       url: m.brokerUrl,
       cert: creds.certPem,
       key: creds.keyPem,
-      ca,
+      verify,
       servername: ticket.host.tlsName,
       clientId: brokerClientIdOf(ticket.sessionId, ticket.playerId),
       will: player.will,
@@ -68,8 +64,16 @@ export async function joinMqttHost<Ext>(ticket: HostTicket<Ext>, opts: JoinHostO
     { sessionId: ticket.sessionId, playerId: ticket.playerId, state: 'waiting', players: [], hostGameVersion: '' },
     opts,
   );
+  drivers.set(game, driver as MqttDriver<unknown>);
   driver.start();
   return game;
+}
+
+const drivers = new WeakMap<object, MqttDriver<unknown>>();
+
+/** The MQTT driver under a GameSession (tests: kill its connection, count reconnects). @internal */
+export function mqttDriverOf(game: object): MqttDriver<unknown> | undefined {
+  return drivers.get(game);
 }
 
 interface Waiter {
@@ -87,6 +91,7 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
   #closed = false;
   #registered = false;
   #queue: Promise<void> = Promise.resolve();
+  #tick: NodeJS.Timeout | undefined;
   readonly #registeredWaiters: Waiter[] = [];
   readonly #readyWaiters: Waiter[] = [];
   /** our moves in flight, in the order sent: the host answers them in that order */
@@ -104,12 +109,24 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
     link.on('message', (msg) => this.#run(() => player.receive({ topic: msg.topic, payload: msg.payload, retained: msg.retained }, Date.now())));
     link.on('reconnected', () => {
       this.reconnects++;
-      this.#run(() => [...player.start(Date.now()), ...player.resync(Date.now())]);
+      // register again, then fetch and verify the log from genesis before playing on
+      this.#run(() => {
+        const out = player.start(Date.now());
+        try {
+          out.push(...player.resync(Date.now()));
+        } catch {
+          // not registered yet: start() syncs once the registration is in the log
+        }
+        return out;
+      });
     });
   }
 
   start(): void {
     this.#run(() => this.player.start(Date.now()));
+    // the player asks again for a sync answer that did not come
+    this.#tick = setInterval(() => this.#run(() => this.player.tick(Date.now())), 1000);
+    this.#tick.unref?.();
   }
 
   attach(sink: DriverSink): void {
@@ -151,6 +168,7 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#tick);
     await this.link.end();
     this.#fail(clientError.as('io', 'closed', 'the game session was closed'));
     this.#sink?.close(({ ended, closing }) => (ended || closing ? undefined : hostLost('the MQTT connection closed')));

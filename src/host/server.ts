@@ -87,8 +87,8 @@ export interface HostMqttOptions {
   port?: number;
   /** the URL players dial, when it differs (embedded default: mqtts://<publicAddress>:<port>) */
   publicUrl?: string;
-  /** what the broker's certificate must chain to (PEM): the PKI's Master certificate */
-  caPem: string;
+  /** what the broker's certificate must chain to (PEM); default: the host's verifier checks it (a Host cert of this PKI) */
+  caPem?: string;
   /** the name checked in the broker's certificate (default: the URL's host; embedded: tlsName) */
   servername?: string;
   /** how room ACLs reach the broker: iyesmp's control topic (embedded, `serve broker`) or Mosquitto's dynamic security */
@@ -465,7 +465,14 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       url,
       cert: creds.cert,
       key: creds.key,
-      ca: m.caPem,
+      ...(m.caPem
+        ? { ca: m.caPem }
+        : {
+            verify: async (chain: Uint8Array[]) => {
+              const r = await o.verifier.verify(chain, { kind: 'host' });
+              return r.ok ? undefined : `${r.message} (${r.reason})`;
+            },
+          }),
       ...(servername ? { servername } : {}),
       clientId: `host/${o.name}`,
       reconnectMs: 1000,

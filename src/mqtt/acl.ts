@@ -95,7 +95,7 @@ export class BrokerAcl {
   readonly prefix: string;
   readonly #rate: number;
   readonly #burst: number;
-  readonly #grants = new Map<string, { subscribe: Set<string>; publish: Set<string>; retain: Set<string> }>();
+  readonly #grants = new Map<string, { subscribe: Set<string>; publish: Set<string>; retain: Set<string>; retired: Set<string> }>();
   readonly #buckets = new Map<string, Bucket>();
 
   constructor(opts: AclOptions = {}) {
@@ -106,13 +106,17 @@ export class BrokerAcl {
 
   apply(cmd: GrantCommand): void {
     switch (cmd.op) {
-      case 'grant':
-        this.#grants.set(key(cmd.sessionId, cmd.playerId), {
-          subscribe: new Set(cmd.grant.subscribe),
-          publish: new Set(cmd.grant.publish),
-          retain: new Set(cmd.grant.retain ?? []),
-        });
+      case 'grant': {
+        const k = key(cmd.sessionId, cmd.playerId);
+        const before = this.#grants.get(k);
+        const publish = new Set(cmd.grant.publish);
+        // the topics it could publish on until now (a round that just closed): a move in flight
+        // there still reaches the host, which refuses it as stale and tells the player, instead of
+        // the broker disconnecting it (MQTT 3.1.1 cannot refuse one publish)
+        const retired = new Set([...(before?.publish ?? [])].filter((t) => !publish.has(t)));
+        this.#grants.set(k, { subscribe: new Set(cmd.grant.subscribe), publish, retain: new Set(cmd.grant.retain ?? []), retired });
         return;
+      }
       case 'revoke':
         this.#grants.delete(key(cmd.sessionId, cmd.playerId));
         return;
@@ -146,12 +150,15 @@ export class BrokerAcl {
     if (id.kind === 'host') return yes;
     if (topic.startsWith('$')) return no('$ topics are reserved');
     const g = this.#grants.get(key(id.sessionId, id.playerId));
-    if (!g?.publish.has(topic)) return no(`topic not granted: ${topic}`);
+    if (!g?.publish.has(topic) && !g?.retired.has(topic)) return no(`topic not granted: ${topic}`);
     if (retain && !g.retain.has(topic)) return no(`retained publishes are refused on ${topic}`);
     return this.#spend(clientId, now) ? yes : no('publish rate exceeded');
   }
 
-  /** May this client receive a message on `topic` now (its grant may have moved on since it subscribed)? */
+  /**
+   * May this client receive a message on `topic` now (its grant may have moved on since it
+   * subscribed)? A publish on a retired topic reaches hosts only: no player holds it any more.
+   */
   deliver(id: BrokerIdentity, topic: string): boolean {
     if (id.kind === 'host') return true;
     return this.#grants.get(key(id.sessionId, id.playerId))?.subscribe.has(topic) === true;

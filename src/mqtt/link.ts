@@ -4,7 +4,9 @@
  * and the client library drive their turns machines through it: messages in, publishes and
  * subscriptions out, in order.
  */
-import type { IClientOptions, MqttClient } from 'mqtt';
+import { connect as tlsConnect } from 'node:tls';
+import { Duplex, PassThrough } from 'node:stream';
+import type { IClientOptions, IStream, MqttClient } from 'mqtt';
 import { TypedEmitter } from '../events/emitter.js';
 import { mqttError } from './errors.js';
 
@@ -20,8 +22,13 @@ export interface MqttLinkOptions {
   /** our certificate chain and key (PEM) */
   cert: string;
   key: string;
-  /** what the broker's certificate must chain to (PEM; the PKI's Master) */
-  ca: string;
+  /** what the broker's certificate must chain to (PEM; the PKI's Master); or give `verify` */
+  ca?: string;
+  /**
+   * Checks the broker's certificate chain (DER, leaf first) with the PKI's verifier instead of
+   * `ca`: nothing is sent or read until it resolves with no refusal (a message, when refused).
+   */
+  verify?: (chain: Uint8Array[]) => Promise<string | undefined>;
   /** the name to check in the broker's certificate (default: the URL's host) */
   servername?: string;
   clientId: string;
@@ -57,11 +64,11 @@ export class MqttLink extends TypedEmitter<MqttLinkEvents> {
   }
 
   static async connect(o: MqttLinkOptions): Promise<MqttLink> {
-    const { connect } = await import('mqtt');
+    const { connect, MqttClient } = await import('mqtt');
     const opts: IClientOptions = {
       cert: o.cert,
       key: o.key,
-      ca: o.ca,
+      ...(o.ca ? { ca: o.ca } : {}),
       rejectUnauthorized: true,
       ...(o.servername ? { servername: o.servername } : {}),
       clientId: o.clientId,
@@ -72,7 +79,7 @@ export class MqttLink extends TypedEmitter<MqttLinkEvents> {
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       ...(o.will ? { will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: o.will.qos, retain: o.will.retain } } : {}),
     };
-    const c = connect(o.url, opts);
+    const c = o.verify ? new MqttClient(verifiedStream(o, o.verify), { ...opts, ...urlParts(o.url) }) : connect(o.url, opts);
     try {
       await new Promise<void>((resolve, reject) => {
         const fail = (e?: Error) => {
@@ -138,4 +145,49 @@ export class MqttLink extends TypedEmitter<MqttLinkEvents> {
   destroy(): void {
     (this.#c as unknown as { stream?: { destroy(): void } }).stream?.destroy();
   }
+}
+
+function urlParts(url: string): { host: string; port: number; protocol: 'mqtts' } {
+  const u = new URL(url);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 8883, protocol: 'mqtts' };
+}
+
+/**
+ * A TLS stream for mqtt.js whose both directions stay shut until `verify` accepted the broker's
+ * chain: mqtt.js writes CONNECT at once, so without the gate it would reach an unchecked broker.
+ */
+function verifiedStream(o: MqttLinkOptions, verify: NonNullable<MqttLinkOptions['verify']>) {
+  return () => {
+    const { host, port } = urlParts(o.url);
+    const socket = tlsConnect({ host, port, servername: o.servername ?? host, cert: o.cert, key: o.key, rejectUnauthorized: false });
+    const inbound = new PassThrough();
+    const outbound = new PassThrough();
+    const stream = Duplex.from({ readable: inbound, writable: outbound });
+    const fail = (e: Error) => {
+      socket.destroy();
+      stream.destroy(e);
+    };
+    socket.on('error', fail);
+    socket.once('secureConnect', () => {
+      const chain: Uint8Array[] = [];
+      let cert = socket.getPeerCertificate(true);
+      const seen = new Set<string>();
+      while (cert?.raw && !seen.has(cert.fingerprint256)) {
+        seen.add(cert.fingerprint256);
+        chain.push(new Uint8Array(cert.raw));
+        cert = cert.issuerCertificate;
+      }
+      verify(chain).then(
+        (refusal) => {
+          if (refusal !== undefined) return fail(new Error(`the broker's certificate was refused: ${refusal}`));
+          socket.pipe(inbound);
+          outbound.pipe(socket);
+        },
+        (e: Error) => fail(e),
+      );
+    });
+    socket.on('close', () => stream.destroy());
+    stream.on('close', () => socket.destroy());
+    return stream as unknown as IStream;
+  };
 }

@@ -60,6 +60,10 @@ interface Room {
   conns: Map<string, string>;
   queue: Promise<void>;
   ended: boolean;
+  /** moves the game is judging now, and the messages it sent meanwhile */
+  validating: number;
+  held: Array<() => HostAction[]>;
+  notice?: GameEndNotice;
 }
 
 export class MqttHostTransport extends TypedEmitter<HostTransportEvents> implements HostTransport {
@@ -116,8 +120,19 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
     const r = this.#rooms.get(seat.sessionId);
     const to = r?.turnsOf.get(seat.playerId);
     if (!r || !to || r.ended || !r.conns.has(seat.playerId)) return false;
-    this.#run(r, () => r.host.send(to, { type: 'game.msg', body: msg }, Date.now()));
+    this.#hostSend(r, to, { type: 'game.msg', body: msg });
     return true;
+  }
+
+  /**
+   * A host-signed message to one player or all. What the game says while it judges a move (the new
+   * state) goes out after that move's block: a player who saw the state first would move on the
+   * round that is just closing.
+   */
+  #hostSend(r: Room, to: string | undefined, data: unknown): void {
+    const step = () => r.host.send(to, data, Date.now());
+    if (r.validating > 0) r.held.push(step);
+    else this.#run(r, step);
   }
 
   /** A broker client cannot be kicked by the host; the table forgets the seat instead. */
@@ -159,20 +174,20 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
     }
     const r = 'sessionId' in e && e.sessionId !== undefined ? this.#rooms.get(e.sessionId) : undefined;
     if (!r || r.ended) return;
-    const now = Date.now();
+    // every step reads the clock when it runs: the log's timestamps must not go backwards
     switch (e.type) {
       case 'player_status':
-        this.#run(r, () => r.host.send(undefined, { type: 'players.status', body: { players: roster(e.roster) } }, now));
+        this.#hostSend(r, undefined, { type: 'players.status', body: { players: roster(e.roster) } });
         return;
       case 'game_begin': {
         const order = e.roster.filter((p) => p.status !== 'left').map((p) => p.playerId);
-        this.#run(r, () => r.host.send(undefined, { type: 'game.begin', body: { order } }, now));
+        this.#hostSend(r, undefined, { type: 'game.begin', body: { order } });
         return;
       }
       case 'session_ended': {
         r.ended = true;
-        const notice = this.#ctx.endNotice(e.sessionId);
-        this.#run(r, () => r.host.end(notice, now));
+        const notice = r.notice ?? this.#ctx.endNotice(e.sessionId);
+        this.#run(r, () => r.host.end(notice, Date.now()));
         const t = setTimeout(() => {
           this.#timers.delete(t);
           void r.queue.then(() => this.#o.grants.apply([{ op: 'clear', sessionId: r.sessionId }])).catch((err: Error) => this.#warn(err));
@@ -184,6 +199,8 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
         return;
       }
       case 'close_connection':
+        // the end notice is readable until session_ended (the server forgets it then)
+        if (e.reason === 'session_ended') r.notice ??= this.#ctx.endNotice(e.sessionId);
         for (const [seat, c] of r.conns) if (c === e.connectionId) r.conns.delete(seat);
         return;
       default:
@@ -220,7 +237,7 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
       return;
     }
     const base = `${this.#prefix}/${this.#game}/${id}`;
-    const room: Room = { sessionId, id, base, host, seatOf, turnsOf, conns: new Map(), queue: Promise.resolve(), ended: false };
+    const room: Room = { sessionId, id, base, host, seatOf, turnsOf, conns: new Map(), queue: Promise.resolve(), ended: false, validating: 0, held: [] };
     this.#rooms.set(sessionId, room);
     this.#byBase.set(base, room);
     this.#run(room, () => host.start(Date.now()));
@@ -253,6 +270,7 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
               await this.#o.grants.apply(this.#grantsOf(r, a.acl));
               break;
             case 'validate':
+              r.validating++;
               void this.#validate(r, a);
               break;
             case 'event':
@@ -290,6 +308,7 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
       }
     }
     this.#run(r, () => r.host.validated(a.id, verdict, Date.now()));
+    if (--r.validating === 0) for (const step of r.held.splice(0)) this.#run(r, step);
   }
 
   #onTurns(r: Room, e: HostEvent): void {
