@@ -53,6 +53,7 @@ export async function joinMqttHost<Ext>(ticket: HostTicket<Ext>, opts: JoinHostO
       clientId: brokerClientIdOf(ticket.sessionId, ticket.playerId),
       will: player.will,
       reconnectMs: 1000,
+      dropInFlightOnReconnect: true,
       connectTimeoutMs: opts.connectTimeoutMs ?? 15_000,
     });
   } catch (err) {
@@ -109,6 +110,9 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
     link.on('message', (msg) => this.#run(() => player.receive({ topic: msg.topic, payload: msg.payload, retained: msg.retained }, Date.now())));
     link.on('reconnected', () => {
       this.reconnects++;
+      // a move whose answer was lost with the connection: the game may send it again once resynced
+      for (const w of this.#moves.splice(0))
+        w.reject(new IyesmpError('refused', 'move_lost', 'the connection dropped before the host answered the move; move again'));
       // register again, then fetch and verify the log from genesis before playing on
       this.#run(() => {
         const out = player.start(Date.now());
@@ -142,17 +146,28 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
   }
 
   async action(ext: Ext, timeoutMs: number): Promise<Ext | undefined> {
-    if (!this.player.ready) await this.#wait(this.#readyWaiters, timeoutMs, 'waiting for the round');
-    const answer = new Promise<unknown>((resolve, reject) => this.#moves.push({ resolve, reject }));
-    let actions: PlayerAction[];
-    try {
-      actions = this.player.move(GAME_ACTION, ext, Date.now());
-    } catch (err) {
-      this.#moves.pop();
-      throw err;
+    const deadline = Date.now() + timeoutMs;
+    let actions: PlayerAction[] | undefined;
+    // a move goes only over a live connection, once the log is caught up and a round is open
+    while (actions === undefined) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw clientError('timeout', `the move could not be sent within ${timeoutMs} ms (not connected, or the log is not caught up)`);
+      if (this.#closed) throw clientError.as('io', 'closed', 'the game session is closed');
+      if (!this.link.connected || !this.player.ready) {
+        await this.#wait(this.#readyWaiters, Math.min(left, 1000), 'waiting for the round').catch(() => undefined);
+        continue;
+      }
+      try {
+        actions = this.player.move(GAME_ACTION, ext, Date.now());
+      } catch (err) {
+        if ((err as IyesmpError).code !== 'turns_not_ready') throw err;
+        await this.#wait(this.#readyWaiters, Math.min(left, 1000), 'waiting for the round').catch(() => undefined);
+      }
     }
-    this.#run(() => actions);
-    return (await withTimeout(answer, timeoutMs, 'the move')) as Ext | undefined;
+    const answer = new Promise<unknown>((resolve, reject) => this.#moves.push({ resolve, reject }));
+    const sent = actions;
+    this.#run(() => sent);
+    return (await withTimeout(answer, Math.max(1, deadline - Date.now()), 'the move')) as Ext | undefined;
   }
 
   send(): void {
@@ -190,7 +205,8 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
               inFlight.push(this.link.publish(a.topic, a.payload, { qos: a.qos, retain: a.retain }));
               break;
             case 'subscribe':
-              await this.link.subscribe(a.topics, a.qos);
+              // a round topic that rotated while we were away is refused: the resync brings the current one
+              await this.link.subscribe(a.topics, a.qos).catch(() => undefined);
               break;
             case 'unsubscribe':
               await this.link.unsubscribe(a.topics);

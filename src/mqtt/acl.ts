@@ -42,6 +42,7 @@ export function hasWildcard(filter: string): boolean {
 }
 
 const MAX_TOPICS = 256;
+const MAX_RETIRED = 64;
 const MAX_TOPIC_LEN = 512;
 
 /** A control message, parsed and bounded; undefined when it is not one. */
@@ -110,10 +111,15 @@ export class BrokerAcl {
         const k = key(cmd.sessionId, cmd.playerId);
         const before = this.#grants.get(k);
         const publish = new Set(cmd.grant.publish);
-        // the topics it could publish on until now (a round that just closed): a move in flight
+        // the topics it could publish on before (rounds that closed): a move in flight
         // there still reaches the host, which refuses it as stale and tells the player, instead of
         // the broker disconnecting it (MQTT 3.1.1 cannot refuse one publish)
-        const retired = new Set([...(before?.publish ?? [])].filter((t) => !publish.has(t)));
+        const retired = new Set([...(before?.retired ?? []), ...(before?.publish ?? [])].filter((t) => !publish.has(t)));
+        // bounded: the oldest go first
+        for (const t of retired) {
+          if (retired.size <= MAX_RETIRED) break;
+          retired.delete(t);
+        }
         this.#grants.set(k, { subscribe: new Set(cmd.grant.subscribe), publish, retain: new Set(cmd.grant.retain ?? []), retired });
         return;
       }

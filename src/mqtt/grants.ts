@@ -7,11 +7,15 @@ export interface GrantSink {
   apply(cmds: readonly GrantCommand[]): Promise<void>;
 }
 
-/** Grants for iyesmp's embedded broker (one node or several on Redis): QoS 1 on `$CONTROL/iyesmp/v1`. */
+/**
+ * Grants for iyesmp's embedded broker (one node or several on Redis) on `$CONTROL/iyesmp/v1`, QoS 2:
+ * aedes answers PUBREC only once the message went through the broker (the grant is applied), while
+ * its PUBACK for QoS 1 goes out before, so a player could see a new round before its grant.
+ */
 export function controlTopicGrants(link: MqttLink): GrantSink {
   return {
     async apply(cmds) {
-      for (const c of cmds) await link.publish(CONTROL_TOPIC, new TextEncoder().encode(JSON.stringify(c)), { qos: 1, retain: false });
+      for (const c of cmds) await link.publish(CONTROL_TOPIC, new TextEncoder().encode(JSON.stringify(c)), { qos: 2, retain: false });
     },
   };
 }

@@ -37,6 +37,12 @@ export interface MqttLinkOptions {
   /** reconnect after a lost connection, every this many ms (default 0: never) */
   reconnectMs?: number;
   connectTimeoutMs?: number;
+  /**
+   * Forget QoS 1/2 publishes still unacknowledged when the connection drops, instead of sending
+   * them again after reconnecting (default false). A turns player sets it: after a reconnect it
+   * resyncs and moves again, and an old move would only be refused as stale.
+   */
+  dropInFlightOnReconnect?: boolean;
 }
 
 export interface MqttLinkEvents {
@@ -49,16 +55,19 @@ export interface MqttLinkEvents {
 
 export class MqttLink extends TypedEmitter<MqttLinkEvents> {
   readonly #c: MqttClient;
-  #first = true;
 
-  private constructor(c: MqttClient) {
+  private constructor(c: MqttClient, dropInFlight: boolean) {
     super();
     this.#c = c;
+    if (dropInFlight) {
+      c.on('close', () => {
+        const outgoing = (c as unknown as { outgoing: Record<number, unknown> }).outgoing;
+        for (const id of Object.keys(outgoing)) c.removeOutgoingMessage(Number(id));
+      });
+    }
     c.on('message', (topic, payload, packet) => this.emit('message', { topic, payload: new Uint8Array(payload), retained: packet.retain === true }));
-    c.on('connect', (ack) => {
-      if (this.#first) this.#first = false;
-      else this.emit('reconnected', { sessionPresent: ack.sessionPresent === true });
-    });
+    // made after the first CONNACK: every later one is a reconnection
+    c.on('connect', (ack) => this.emit('reconnected', { sessionPresent: ack.sessionPresent === true }));
     c.on('offline', () => this.emit('offline', {}));
     c.on('error', () => undefined); // reported through 'offline'/'close'
   }
@@ -100,7 +109,7 @@ export class MqttLink extends TypedEmitter<MqttLinkEvents> {
       c.end(true);
       throw mqttError.as('io', 'mqtt_connect_failed', `cannot connect to the MQTT broker ${o.url}: ${(e as Error).message}`, { cause: e });
     }
-    return new MqttLink(c);
+    return new MqttLink(c, o.dropInFlightOnReconnect === true);
   }
 
   get connected(): boolean {

@@ -259,7 +259,7 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
               inFlight.push(this.#o.link.publish(a.topic, a.payload, { qos: a.qos, retain: a.retain }));
               break;
             case 'subscribe':
-              await this.#o.link.subscribe(a.topics, a.qos);
+              await this.#o.link.subscribe(a.topics, a.qos).catch((err: Error) => this.#warn(err));
               break;
             case 'unsubscribe':
               await this.#o.link.unsubscribe(a.topics);
