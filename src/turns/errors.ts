@@ -37,7 +37,10 @@ export const TURNS_ERRORS = {
   // found by a player while checking what the host sent
   turns_bad_chain: 'refused',
   turns_bad_seed: 'refused',
+  turns_fork: 'refused',
   turns_topic_collision: 'internal',
+  /** a bug caught at a machine's edge (reported as an alert; the message is dropped) */
+  turns_internal: 'internal',
 } as const;
 export type TurnsErrorCode = ErrorCodeOf<typeof TURNS_ERRORS>;
 export const turnsError = errorFactory(TURNS_ERRORS);

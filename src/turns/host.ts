@@ -26,7 +26,7 @@ import {
   x25519PublicKey,
 } from './crypto.js';
 import { type TurnsErrorCode, turnsError } from './errors.js';
-import { Chain, TOPIC_HEX_CHARS, ZERO_HASH } from './log.js';
+import { Chain, isFreshRegistration, TOPIC_HEX_CHARS, ZERO_HASH } from './log.js';
 import { checkId, HOST_ID, type RoomAcl, type RoomRef, type RoomTopics, roomAcl, roomTopics } from './topics.js';
 import {
   type Block,
@@ -54,6 +54,7 @@ import {
   msgFields,
   openPair,
   openRoom,
+  pack,
   parseChal,
   parseMove,
   parseReg,
@@ -94,6 +95,10 @@ interface QueuedMove {
 }
 
 const QOS_ROUND = 2;
+/** Bytes kept free around a move for the block and sync frames that carry it. */
+const FRAMING_ROOM = 2048;
+/** Largest reply of the game logged with a move (MsgPack bytes). */
+const MAX_REPLY_BYTES = 1024;
 
 export class TurnsHost {
   readonly #ctx: Context;
@@ -116,12 +121,16 @@ export class TurnsHost {
   #movesInRound = 0;
   #pending: PendingMove | undefined;
   #queue: QueuedMove[] = [];
+  #deferred: InboundMessage[] = [];
+  #roundAfterPending = false;
+  #endAfterPending: { results: unknown } | undefined;
   #nextValidateId = 1;
   /** digest of every accepted move by `player:seq`: replays and equivocation */
   readonly #accepted = new Map<string, Uint8Array>();
   readonly #rate = new Map<string, { start: number; count: number; told: boolean }>();
+  readonly #forged = new Map<string, { start: number; count: number; told: boolean }>();
   /** the latest conflicting registration per player, accepted if the live one is cleared */
-  readonly #conflicts = new Map<string, Uint8Array>();
+  readonly #conflicts = new Map<string, { frame: Uint8Array; expiresAt: number }>();
   readonly #roomKeys = new Map<number, Uint8Array>();
   #keyId = 0;
   readonly #pairKeys = new Map<string, { epoch: number; key: Uint8Array }>();
@@ -215,6 +224,8 @@ export class TurnsHost {
       }
       switch (t.kind) {
         case 'register':
+          // a registration or a leave appends a block: not while the game judges a move built on the head
+          if (this.#pending !== undefined) return this.#defer(msg, now);
           return msg.payload.length === 0 ? this.#onClear(t.id, now) : this.#onRegistration(t.id, msg.topic, msg.payload, now);
         case 'round':
           return this.#onMove(msg.topic, msg.payload, now);
@@ -241,7 +252,15 @@ export class TurnsHost {
     const out: HostAction[] = [];
     if (verdict.ok) {
       this.#accepted.set(`${p.playerId}:${p.seq}`, p.digest);
-      const entries: EntryFields[] = [['move', p.frame, verdict.reply ?? null]];
+      let reply = verdict.reply ?? null;
+      if (replySize(reply) > MAX_REPLY_BYTES) {
+        // the game accepted the move (its state moved on): log it, without a reply that would not fit a block
+        out.push(
+          ...this.#alert('turns_too_large', p.playerId, `the game's reply to ${p.playerId}#${p.seq} is over ${MAX_REPLY_BYTES} bytes: logged without it`),
+        );
+        reply = null;
+      }
+      const entries: EntryFields[] = [['move', p.frame, reply]];
       this.#movesInRound++;
       const rotate = this.#movesInRound >= this.#movesPerRound;
       out.push(...this.#append(entries, now, rotate));
@@ -250,13 +269,40 @@ export class TurnsHost {
       const message = typeof verdict.message === 'string' ? verdict.message.slice(0, 512) : 'the game refused this move';
       out.push(...this.#reject(p.playerId, this.#chain.roundTopic ?? '', p.frame, code, message, now, p.seq));
     }
+    // what waited for the verdict, in the order it came: registrations and leaves, a forced round, the end
+    const deferred = this.#deferred;
+    this.#deferred = [];
+    for (const m of deferred) out.push(...this.receive(m, now));
+    if (this.#roundAfterPending) {
+      this.#roundAfterPending = false;
+      out.push(...this.nextRound(now));
+    }
+    if (this.#endAfterPending !== undefined) {
+      const { results } = this.#endAfterPending;
+      this.#endAfterPending = undefined;
+      this.#queue = [];
+      return [...out, ...this.end(results, now)];
+    }
     out.push(...this.#drain(now));
     return out;
+  }
+
+  /** Holds a register-topic message until the pending verdict (bounded: a few per seat). */
+  #defer(msg: InboundMessage, now: number): HostAction[] {
+    if (this.#deferred.length >= this.#players.length * 4)
+      return this.#alert('turns_rate_limited', undefined, `dropped a message on ${msg.topic}: too many wait for the game`);
+    void now;
+    this.#deferred.push({ topic: msg.topic, payload: msg.payload });
+    return [];
   }
 
   /** Starts the next round now (new seed and topic) even if the current one has moves left. */
   nextRound(now: number): HostAction[] {
     if (!this.#started || this.#ended || this.#chain.round === 0) return [];
+    if (this.#pending !== undefined) {
+      this.#roundAfterPending = true;
+      return [];
+    }
     return this.#append([], now, true);
   }
 
@@ -295,6 +341,11 @@ export class TurnsHost {
   /** Appends the end block, then clears every retained message of the session and unsubscribes. */
   end(results: unknown, now: number): HostAction[] {
     if (!this.#started || this.#ended) return [];
+    if (this.#pending !== undefined) {
+      // the game ended while judging a move (or right after): the move's verdict goes in first
+      this.#endAfterPending = { results };
+      return [];
+    }
     const out = this.#append([['end', results ?? null]], now, false);
     this.#ended = true;
     for (const topic of [this.#topics.ctl, ...this.#players.map((p) => this.#topics.register(p))])
@@ -335,13 +386,16 @@ export class TurnsHost {
         ...this.#alert('turns_bad_signature', id, 'a registration with a bad signature'),
       ];
     }
-    if (reg.expiresAt <= now) return this.#reject(id, topic, payload, 'turns_registration_expired', 'registration has expired', now);
+    if (reg.expiresAt <= this.#blockTime(now)) return this.#reject(id, topic, payload, 'turns_registration_expired', 'registration has expired', now);
     if (this.#checkProof && !this.#checkProof({ ...reg, sessionId: this.#ctx.sessionId }))
       return this.#reject(id, topic, payload, 'turns_bad_proof', 'registration proof was refused', now);
-    const live = this.#chain.player(id)?.live;
+    const seat = this.#chain.player(id)!;
+    const live = seat.live;
+    if (live !== undefined && Buffer.compare(live.signKey, reg.signKey) === 0 && Buffer.compare(live.dhKey, reg.dhKey) === 0) return []; // the retained copy again
+    if (!isFreshRegistration(seat, reg.signKey))
+      return this.#reject(id, topic, payload, 'turns_replay', `registration of ${id} reuses a key of an earlier epoch`, now);
     if (live !== undefined) {
-      if (Buffer.compare(live.signKey, reg.signKey) === 0 && Buffer.compare(live.dhKey, reg.dhKey) === 0) return []; // the retained copy again
-      this.#conflicts.set(id, payload);
+      this.#conflicts.set(id, { frame: payload, expiresAt: reg.expiresAt });
       return [
         ...this.#alert(
           'turns_registration_conflict',
@@ -379,8 +433,11 @@ export class TurnsHost {
     const p = this.#chain.player(id);
     if (!this.#players.includes(id) || p?.live === undefined) return [];
     const epoch = p.epoch;
-    const pending = this.#conflicts.get(id);
+    const waiting = this.#conflicts.get(id);
+    this.#conflicts.delete(id);
+    const pending = waiting !== undefined && waiting.expiresAt > this.#blockTime(now) ? waiting.frame : undefined;
     const out: HostAction[] = [{ type: 'event', event: { type: 'left', playerId: id, epoch } }];
+    this.#pairKeys.delete(id);
     if (pending !== undefined) {
       // a newer registration was waiting for this one to go: take it, and put it back as the retained one
       out.push(...this.#accept(id, pending, now, [['leave', id, epoch]]));
@@ -388,7 +445,6 @@ export class TurnsHost {
       return out;
     }
     out.push(...this.#append([['leave', id, epoch]], now, false));
-    this.#pairKeys.delete(id);
     return out;
   }
 
@@ -422,22 +478,38 @@ export class TurnsHost {
     if (move === undefined) return this.#reject(undefined, topic, payload, 'turns_malformed', 'move: malformed fields', now);
     const id = move.playerId;
     if (!this.#players.includes(id)) return this.#alert('turns_unknown_player', undefined, `a move claiming to be from ${id}, who is not seated`);
-    const limited = this.#limited(id, topic, payload, now);
-    if (limited) return limited;
+    // until the signature verifies, the claimed id is anyone's word: such refusals draw on a budget of
+    // their own, so a forger cannot use up the real player's rate (the broker bounds each connection)
     const live = this.#chain.player(id)?.live;
-    if (live === undefined) return this.#reject(id, topic, payload, 'turns_not_registered', `${id} has no live registration`, now, move.seq);
-    if (!verifyBytes(live.key, outer.value.body, outer.value.sig))
+    if (live === undefined)
+      return this.#unverified(id, now) ? [] : this.#reject(id, topic, inner, 'turns_not_registered', `${id} has no live registration`, now, move.seq);
+    if (!verifyBytes(live.key, outer.value.body, outer.value.sig)) {
+      if (this.#unverified(id, now)) return [];
       return [
-        ...this.#reject(id, topic, payload, 'turns_bad_signature', `move is not signed by ${id}'s registered key`, now, move.seq),
+        ...this.#reject(id, topic, inner, 'turns_bad_signature', `move is not signed by ${id}'s registered key`, now, move.seq),
         ...this.#alert('turns_bad_signature', id, `a move in ${id}'s name with a bad signature`),
       ];
+    }
+    const limited = this.#limited(id, topic, inner, now);
+    if (limited) return limited;
+    // the move travels again inside a block (and a sync answer): leave room for their framing
+    if (inner.length > this.#limits.maxMessageBytes - FRAMING_ROOM)
+      return this.#reject(
+        id,
+        topic,
+        inner,
+        'turns_message_too_large',
+        `a move may take at most ${this.#limits.maxMessageBytes - FRAMING_ROOM} bytes`,
+        now,
+        move.seq,
+      );
     const digest = sha256(outer.value.body);
     const queued: QueuedMove = { move, frame: inner, digest, topic };
     if (this.#pending !== undefined || this.#queue.length > 0) {
       if (this.#pending !== undefined && this.#pending.playerId === id && this.#pending.seq === move.seq && Buffer.compare(this.#pending.digest, digest) === 0)
         return []; // QoS 1 duplicate
       if (this.#queue.length >= this.#limits.maxPending)
-        return this.#reject(id, topic, payload, 'turns_rate_limited', 'too many moves are waiting for the game', now, move.seq);
+        return this.#reject(id, topic, inner, 'turns_rate_limited', 'too many moves are waiting for the game', now, move.seq);
       this.#queue.push(queued);
       return [];
     }
@@ -466,6 +538,7 @@ export class TurnsHost {
         current === undefined ? 'turns_not_registered' : 'turns_wrong_topic',
         current === undefined ? 'no round has started yet' : 'move is not for the current round topic',
       );
+    if (p.live !== undefined && p.live.expiresAt <= move.timestamp) return fail('turns_registration_expired', `${id}'s registration expired: register again`);
     if (Math.abs(move.timestamp - now) > this.#limits.clockSkewMs)
       return fail('turns_clock_skew', `move timestamp is ${move.timestamp - now} ms off the host clock`);
     if (Buffer.compare(move.prevHash, this.#chain.headHash) !== 0)
@@ -533,10 +606,9 @@ export class TurnsHost {
     const body = decodeBody(this.#codec, kind, outer.value.body, this.#ctx);
     const c = body.ok ? parseChal(body.value) : undefined;
     if (c === undefined || c.to !== HOST_ID) return [];
-    const limited = this.#limited(c.from, topic, payload, now);
-    if (limited) return limited;
     const live = this.#chain.player(c.from)?.live;
     const ok = live !== undefined && verifyBytes(live.key, outer.value.body, outer.value.sig);
+    if (ok ? this.#limited(c.from, topic, payload, now) : this.#unverified(c.from, now)) return [];
     if (kind === 'chal') {
       if (!ok || Math.abs(c.timestamp - now) > this.#limits.clockSkewMs) return [];
       const { frame } = encodeSigned('resp', this.#ctx, chalFields({ from: HOST_ID, to: c.from, nonce: c.nonce, timestamp: now }), this.#sign);
@@ -556,6 +628,11 @@ export class TurnsHost {
   }
 
   // ---- helpers ----
+
+  /** A block's time: the host clock, but never before the previous block (a clock stepped back must not break the chain). */
+  #blockTime(now: number): number {
+    return Math.max(now, this.#chain.timestamp);
+  }
 
   #bytes(n: number): Uint8Array {
     const b = this.#random(n);
@@ -580,7 +657,12 @@ export class TurnsHost {
     const { frame } = encodeSigned(
       'block',
       this.#ctx,
-      blockFields({ number: this.#chain.head + 1, timestamp: now, prevHash: this.#chain.head < 0 ? ZERO_HASH : this.#chain.headHash, entries }),
+      blockFields({
+        number: this.#chain.head + 1,
+        timestamp: this.#blockTime(now),
+        prevHash: this.#chain.head < 0 ? ZERO_HASH : this.#chain.headHash,
+        entries,
+      }),
       this.#sign,
     );
     const r = this.#chain.append(frame, true);
@@ -662,6 +744,16 @@ export class TurnsHost {
     return { type: 'publish', topic, payload, qos: 1, retain: false };
   }
 
+  /** Counts an unauthenticated refusal in `id`'s name; true once over the window's budget (then dropped silently). */
+  #unverified(id: string, now: number): boolean {
+    let r = this.#forged.get(id);
+    if (r === undefined || now - r.start >= this.#limits.rateWindowMs || now < r.start) {
+      r = { start: now, count: 0, told: false };
+      this.#forged.set(id, r);
+    }
+    return ++r.count > this.#limits.ratePerWindow;
+  }
+
   /** Counts a message against its player's window; the first one over the limit is told, the rest dropped. */
   #limited(id: string, topic: string, payload: Uint8Array, now: number): HostAction[] | undefined {
     let r = this.#rate.get(id);
@@ -680,7 +772,11 @@ export class TurnsHost {
     return [{ type: 'event', event: { type: 'alert', code, playerId, message } }];
   }
 
-  /** A `rejected` event, and a host-signed reject frame on the player's sync topic when the sender is a seated player. */
+  /**
+   * A `rejected` event, and a host-signed reject frame on the player's sync topic when the sender is a
+   * seated player. `payload` is what its digest names: the signed frame of a move (so the mover can
+   * tell its own refused move from one forged in its name), or the message as received.
+   */
   #reject(playerId: string | undefined, topic: string, payload: Uint8Array, code: string, message: string, now: number, seq?: number): HostAction[] {
     const rejection: Rejection = seq === undefined ? { code, message } : { code, message, seq };
     const out: HostAction[] = [{ type: 'event', event: { type: 'rejected', playerId, rejection, topic } satisfies HostEvent }];
@@ -693,6 +789,15 @@ export class TurnsHost {
     );
     out.unshift(this.#publishSync(playerId, frame));
     return out;
+  }
+}
+
+/** MsgPack size of a game's reply; unencodable counts as too large. */
+function replySize(reply: unknown): number {
+  try {
+    return pack(reply).length;
+  } catch {
+    return Number.POSITIVE_INFINITY;
   }
 }
 

@@ -13,7 +13,17 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { MsgpackCodec } from '../protocol/codec.js';
-import { type DhKeys, dhKeysFromSeed, ed25519PublicKey, pairKey, type SigningKeys, signingKeysFromSeed, verifyBytes, x25519PublicKey } from './crypto.js';
+import {
+  type DhKeys,
+  dhKeysFromSeed,
+  ed25519PublicKey,
+  pairKey,
+  type SigningKeys,
+  sha256,
+  signingKeysFromSeed,
+  verifyBytes,
+  x25519PublicKey,
+} from './crypto.js';
 import { turnsError } from './errors.js';
 import { Chain } from './log.js';
 import { checkId, HOST_ID, type RoomRef, type RoomTopics, roomTopics } from './topics.js';
@@ -83,11 +93,14 @@ export class TurnsPlayer {
   #hostHead = -1;
   #syncing = false;
   #syncNonce: Uint8Array | undefined;
-  #subscribedRound: string | undefined;
-  #inflight: { seq: number; at: number } | undefined;
-  #lastMsg = 0;
+  #inflight: { seq: number; at: number; frame: Uint8Array } | undefined;
+  /** last host message counter seen on ctl (to all) and on our sync topic: MQTT keeps order per topic only */
+  #lastMsg = { all: 0, mine: 0 };
   readonly #challenges = new Map<string, { target: string; at: number }>();
   #ended = false;
+  readonly #sent: string[] = [];
+  #answers = { start: 0, count: 0 };
+  #regDigest = '';
   #syncAt = 0;
   #retry = false;
   /** learned from the genesis, kept across `resync` */
@@ -123,6 +136,7 @@ export class TurnsPlayer {
       }),
       this.#sign,
     ).frame;
+    this.#regDigest = Buffer.from(sha256(this.#regFrame)).toString('hex');
     this.#chain = this.#newChain();
   }
 
@@ -153,7 +167,15 @@ export class TurnsPlayer {
 
   /** True once registered, caught up with the host's log and in a round: `move` may be called. */
   get ready(): boolean {
-    return !this.#ended && !this.#chain.ended && this.registered && !this.#syncing && this.#chain.head >= this.#hostHead && this.#chain.round > 0;
+    return (
+      !this.#ended &&
+      !this.#chain.ended &&
+      this.registered &&
+      !this.#syncing &&
+      this.#chain.head >= this.#hostHead &&
+      this.#chain.round > 0 &&
+      (!this.#encryptedRoom || this.#roomKeys.size > 0)
+    );
   }
 
   get ended(): boolean {
@@ -162,17 +184,13 @@ export class TurnsPlayer {
 
   /** Subscribes and publishes the registration (retained). Call again after a reconnect. */
   start(now: number): PlayerAction[] {
-    void now;
+    // no round topic subscription: moves reach players inside the host's blocks, so a player only
+    // publishes there (half the deliveries of every move)
     const out: PlayerAction[] = [
       { type: 'subscribe', topics: [this.#topics.ctl], qos: 2 },
       { type: 'subscribe', topics: [this.#topics.sync(this.playerId), this.#topics.challenge(this.playerId)], qos: 1 },
       { type: 'publish', topic: this.#topics.register(this.playerId), payload: this.#regFrame, qos: 1, retain: true },
     ];
-    const round = this.#chain.roundTopic;
-    if (round !== undefined) {
-      out.push({ type: 'subscribe', topics: [round], qos: 1 });
-      this.#subscribedRound = round;
-    }
     if (this.registered) out.push(...this.#requestSync(this.#chain.head + 1, now));
     return out;
   }
@@ -181,8 +199,10 @@ export class TurnsPlayer {
   receive(msg: InboundMessage, now: number): PlayerAction[] {
     if (this.#ended) return [];
     try {
+      const was = this.ready;
       const out = this.#dispatch(msg, now);
       if (this.#retry) out.push(...this.#retryWaiting(now));
+      if (!was && this.ready) out.push({ type: 'event', event: { type: 'ready' } });
       return out;
     } catch (err) {
       return [{ type: 'event', event: { type: 'alert', code: 'turns_internal', message: err instanceof Error ? err.message : String(err) } }];
@@ -238,7 +258,8 @@ export class TurnsPlayer {
     const payload = this.#sealRoom(topic, frame);
     if (payload.length > this.#limits.maxMessageBytes)
       throw turnsError('turns_too_large', `move of ${payload.length} bytes is above the ${this.#limits.maxMessageBytes}-byte limit`);
-    this.#inflight = { seq, at: now };
+    this.#inflight = { seq, at: now, frame };
+    this.#remember(frame);
     return [{ type: 'publish', topic, payload, qos: 1, retain: false }];
   }
 
@@ -258,10 +279,11 @@ export class TurnsPlayer {
 
   /** Drops the local log and fetches it again from genesis (after a reconnect); play waits for `synced`. */
   resync(now: number): PlayerAction[] {
-    if (!this.registered) throw turnsError('turns_not_ready', 'register before resyncing');
+    if (this.ended) return [];
+    // not registered (yet, or again after a will): the host refuses this request, and the block with
+    // our registration, when it comes, shows a gap that asks again
     this.#chain = this.#newChain();
     this.#ahead.clear();
-    this.#subscribedRound = undefined;
     return this.#requestSync(0, now);
   }
 
@@ -309,11 +331,13 @@ export class TurnsPlayer {
       case 'reject': {
         const r = parseReject(body.value);
         if (r === undefined || r.to !== this.playerId) return [];
+        // a QoS 1 duplicate of a move already in the log (ours, or a copy of it): nothing to tell
+        if (r.code === 'turns_replay' && r.seq !== null && r.seq <= (this.#chain.player(this.playerId)?.lastSeq ?? 0)) return [];
+        // the digest names what was refused: something this object sent, or something sent in our name
+        if (!this.#sentByMe(r.digest)) return this.#alert(r.code, `a message in ${this.playerId}'s name, not sent by this player, was refused: ${r.message}`);
         if (r.seq !== null && this.#inflight?.seq === r.seq) this.#inflight = undefined;
         // asked before the host had our registration: the next gap asks again
         if (r.code === 'turns_not_registered' && r.seq === null) this.#syncing = false;
-        // a QoS 1 duplicate of a move already in the log: nothing to tell
-        if (r.code === 'turns_replay' && r.seq !== null && r.seq <= (this.#chain.player(this.playerId)?.lastSeq ?? 0)) return [];
         return [
           {
             type: 'event',
@@ -369,20 +393,29 @@ export class TurnsPlayer {
     // only the pinned host signs blocks: check before buffering anything
     if (!verifyBytes(this.#hostKey, o.body, o.sig)) return this.#alert('turns_bad_signature', 'a block on ctl is not signed by the pinned host key');
     const n = this.#peekNumber(frame);
-    if (n === undefined || n <= this.#chain.head) return [];
+    if (n === undefined) return [];
+    if (n <= this.#chain.head) return this.#checkFork(n, o.body);
     if (n > this.#chain.head + 1) {
       if (this.#ahead.size < this.#limits.maxPending) this.#ahead.set(n, frame);
       this.#hostHead = Math.max(this.#hostHead, n);
       // the host answers once it has our registration (maybe in this very block): ask unless a request is out
       return this.#syncing ? [] : this.#requestSync(this.#chain.head + 1, now);
     }
-    const r = this.#apply(frame);
+    const r = this.#apply(frame, true);
     if (!r.ok) return this.#alert('turns_bad_chain', `block ${n} does not verify: ${r.reason}`);
     this.#hostHead = Math.max(this.#hostHead, n);
     const out = [...r.actions, ...this.#applyAhead()];
     // our registration arrived after blocks we never saw: fetch them now that the host will answer
     if (this.#chain.head < this.#hostHead && !this.#syncing) out.push(...this.#requestSync(this.#chain.head + 1, now));
     return out;
+  }
+
+  /** A second host-signed block with a number already in the log: the same one again, or a fork the host signed. */
+  #checkFork(n: number, body: Uint8Array): PlayerAction[] {
+    const stored = this.#chain.frames[n];
+    const outer = stored && decodeOuter(this.#codec, stored);
+    if (!outer || !outer.ok || outer.value.type !== 'signed' || Buffer.compare(outer.value.body, body) === 0) return [];
+    return this.#alert('turns_fork', `the host signed two different blocks numbered ${n}`);
   }
 
   #applyAhead(): PlayerAction[] {
@@ -400,8 +433,8 @@ export class TurnsPlayer {
   }
 
   /** Appends a verified block and turns its entries into actions and events. */
-  #apply(frame: Uint8Array): { ok: true; actions: PlayerAction[] } | { ok: false; reason: string } {
-    const r = this.#chain.append(frame);
+  #apply(frame: Uint8Array, hostSignatureChecked = false): { ok: true; actions: PlayerAction[] } | { ok: false; reason: string } {
+    const r = this.#chain.append(frame, false, hostSignatureChecked, this.#inflight?.frame);
     if (!r.ok) return r;
     const block: Block = r.value;
     const out: PlayerAction[] = [];
@@ -411,17 +444,13 @@ export class TurnsPlayer {
         if (peer !== undefined)
           this.#pairKey = pairKey(this.#dh, peer, { ...this.#ctx, playerId: this.playerId, hostDh: e.session.hostDhKey, playerDh: this.#dh.publicKey });
         this.#encryptedRoom = e.session.encrypted;
+        if (!e.session.players.includes(this.playerId))
+          out.push(...this.#alert('turns_unknown_player', `${this.playerId} is not seated in this session (players: ${e.session.players.join(', ')})`));
         this.#retry = true;
       } else if (e.kind === 'register' && e.registration.playerId === this.playerId && Buffer.compare(e.registration.signKey, this.#sign.publicKey) === 0) {
         out.push({ type: 'event', event: { type: 'registered', epoch: e.registration.epoch } });
       } else if (e.kind === 'move' && e.move.playerId === this.playerId && this.#inflight?.seq === e.move.seq) {
         this.#inflight = undefined;
-      } else if (e.kind === 'round') {
-        if (this.#subscribedRound !== e.topic) {
-          out.push({ type: 'subscribe', topics: [e.topic], qos: 1 });
-          if (this.#subscribedRound !== undefined) out.push({ type: 'unsubscribe', topics: [this.#subscribedRound] });
-          this.#subscribedRound = e.topic;
-        }
       } else if (e.kind === 'end') {
         out.push({ type: 'event', event: { type: 'ended', results: e.results } });
       }
@@ -432,12 +461,7 @@ export class TurnsPlayer {
       // nothing of the session stays behind: clear our registration ourselves too
       out.push({
         type: 'unsubscribe',
-        topics: [
-          this.#topics.ctl,
-          this.#topics.sync(this.playerId),
-          this.#topics.challenge(this.playerId),
-          ...(this.#subscribedRound ? [this.#subscribedRound] : []),
-        ],
+        topics: [this.#topics.ctl, this.#topics.sync(this.playerId), this.#topics.challenge(this.playerId)],
       });
       out.push(...this.leave());
     }
@@ -448,8 +472,10 @@ export class TurnsPlayer {
     if (!verifyBytes(this.#hostKey, o.body, o.sig)) return [];
     const body = decodeBody(this.#codec, 'msg', o.body, this.#ctx);
     const m = body.ok ? parseMsg(body.value) : undefined;
-    if (m === undefined || (m.to !== '' && m.to !== this.playerId) || m.counter <= this.#lastMsg) return [];
-    this.#lastMsg = m.counter;
+    if (m === undefined || (m.to !== '' && m.to !== this.playerId)) return [];
+    const channel = m.to === '' ? 'all' : 'mine';
+    if (m.counter <= this.#lastMsg[channel]) return []; // a replay
+    this.#lastMsg[channel] = m.counter;
     return [{ type: 'event', event: { type: 'message', data: m.data } }];
   }
 
@@ -471,6 +497,9 @@ export class TurnsPlayer {
     const ok = key !== undefined && verifyBytes(key, o.body, o.sig);
     if (o.kind === 'chal') {
       if (!ok || Math.abs(c.timestamp - now) > this.#limits.clockSkewMs || !this.registered) return [];
+      // answering costs a signature: at most ratePerWindow answers per window, to everyone together
+      if (now - this.#answers.start >= this.#limits.rateWindowMs || now < this.#answers.start) this.#answers = { start: now, count: 0 };
+      if (++this.#answers.count > this.#limits.ratePerWindow) return [];
       const topic = this.#topics.challenge(c.from);
       const { frame } = encodeSigned('resp', this.#ctx, chalFields({ from: this.playerId, to: c.from, nonce: c.nonce, timestamp: now }), this.#sign);
       return [{ type: 'publish', topic, payload: this.#sealRoom(topic, frame), qos: 1, retain: false }];
@@ -511,7 +540,24 @@ export class TurnsPlayer {
     const { frame } = encodeSigned('syncreq', this.#ctx, syncReqFields({ playerId: this.playerId, from, nonce, timestamp: now }), this.#sign);
     const encrypted = this.#pairKey !== undefined && this.#encrypted();
     const payload = encrypted ? sealPair(this.#pairKey!, this.#bytes(12), topic, frame) : frame;
+    this.#remember(payload);
     return [{ type: 'publish', topic, payload, qos: 1, retain: false }];
+  }
+
+  /** Digests of what this player sent lately (moves' signed frames, sync requests): rejections name one. */
+  #remember(bytes: Uint8Array): void {
+    this.#sent.push(Buffer.from(sha256(bytes)).toString('hex'));
+    if (this.#sent.length > 16) this.#sent.shift();
+  }
+
+  /** True for a digest of something this player sent; each sent message is answered once (a replayed refusal is not ours). */
+  #sentByMe(digest: Uint8Array): boolean {
+    const hex = Buffer.from(digest).toString('hex');
+    if (hex === this.#regDigest) return true;
+    const i = this.#sent.indexOf(hex);
+    if (i < 0) return false;
+    this.#sent.splice(i, 1);
+    return true;
   }
 
   #encrypted(): boolean {

@@ -139,6 +139,8 @@ export type PlayerEvent =
   | { type: 'rejected'; rejection: Rejection }
   /** the chain was fetched and verified from genesis: play may go on */
   | { type: 'synced'; head: number }
+  /** `ready` turned true (registered, caught up, in a round, with the room key if sealed): `move` may be called */
+  | { type: 'ready' }
   /** a host-signed message for the game (`host.send`/`broadcast`) */
   | { type: 'message'; data: unknown }
   | { type: 'alert'; code: string; message: string }

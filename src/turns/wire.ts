@@ -17,6 +17,7 @@
 import { Encoder } from '@msgpack/msgpack';
 import { MsgpackCodec } from '../protocol/codec.js';
 import { AEAD_NONCE_BYTES, encodeParts, open, seal, type SigningKeys, signBytes } from './crypto.js';
+import { turnsError } from './errors.js';
 import { isValidId } from './topics.js';
 
 export const TURNS_PROTOCOL_VERSION = 1;
@@ -79,7 +80,13 @@ export function decodeOuter(codec: MsgpackCodec, bytes: Uint8Array): Parsed<Oute
 
 /** Builds a signed frame: body = [tag, version, game, room, sessionId, ...fields]. */
 export function encodeSigned(kind: SignedKind, ctx: Context, fields: readonly unknown[], keys: SigningKeys): { frame: Uint8Array; body: Uint8Array } {
-  const body = pack([`iyesmp/turns/${kind}`, TURNS_PROTOCOL_VERSION, ctx.game, ctx.room, ctx.sessionId, ...fields]);
+  let body: Uint8Array;
+  try {
+    body = pack([`iyesmp/turns/${kind}`, TURNS_PROTOCOL_VERSION, ctx.game, ctx.room, ctx.sessionId, ...fields]);
+  } catch (err) {
+    // game data is the caller's: say what could not be sent instead of a MsgPack stack
+    throw turnsError('turns_bad_option', `cannot encode this ${kind}: ${err instanceof Error ? err.message : String(err)} (game data must be MsgPack values)`);
+  }
   const frame = pack([TURNS_PROTOCOL_VERSION, kind, body, signBytes(keys, body)]);
   return { frame, body };
 }

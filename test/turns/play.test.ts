@@ -1,7 +1,7 @@
 /** Two players finish tic-tac-toe through the host and player machines wired by an in-memory loop. */
 import { describe, expect, it } from 'vitest';
-import type { PlayerEvent } from '../../src/turns/index.js';
-import { act, room } from './sim.js';
+import { type PlayerEvent, TurnsPlayer } from '../../src/turns/index.js';
+import { act, ROOM, room, seededRandom } from './sim.js';
 
 describe('turns: a whole game', () => {
   it('registers both players, starts round 1 and plays tic-tac-toe to a win with the example HostGame', async () => {
@@ -84,5 +84,96 @@ describe('turns: a whole game', () => {
     const plain = await room();
     await act(plain.loop, 'alice', plain.players.get('alice')!.move('move', { t: 'move', cell: 4 }, plain.loop.now));
     expect(plain.loop.published.filter((p) => Buffer.from(p.payload).includes(secret)).length).toBeGreaterThan(0);
+  });
+});
+
+describe('turns: while the game judges a move', () => {
+  it('a leave, a forced round and the end wait for the verdict, so the move is logged on the head it was built on', async () => {
+    let hooks: (() => void) | undefined;
+    const r = await room({
+      validator: () => {
+        hooks?.();
+        return { ok: true, reply: 'fine' };
+      },
+    });
+    const inside: unknown[] = [];
+    hooks = () => {
+      inside.push(r.host.receive({ topic: 'iyesmp/tictactoe/r1/register/bob', payload: new Uint8Array(0) }, r.loop.now));
+      inside.push(r.host.nextRound(r.loop.now));
+      inside.push(r.host.end({ winner: 'alice' }, r.loop.now));
+    };
+    const head = r.host.chain.head;
+    await act(r.loop, 'alice', r.players.get('alice')!.move('move', { t: 'move', cell: 4 }, r.loop.now));
+    expect(inside).toEqual([[], [], []]);
+    const kinds = r.loop.hostEvents().flatMap((e) => (e.type === 'block' && e.block.number > head ? [e.block.entries.map((x) => x.kind).join('+')] : []));
+    expect(kinds).toEqual(['move+round', 'leave', 'round', 'end']);
+    expect(r.host.ended).toBe(true);
+    expect(r.players.get('alice')!.ended).toBe(true);
+  });
+});
+
+describe('turns: the ready event', () => {
+  it('tells each player once when it may move, and again after a resync', async () => {
+    const { loop, players } = await room({ encrypt: true });
+    expect(loop.playerEvents('alice').filter((e) => e.type === 'ready')).toHaveLength(1);
+    expect(loop.playerEvents('bob').filter((e) => e.type === 'ready')).toHaveLength(1);
+    await act(loop, 'bob', players.get('bob')!.resync(loop.now));
+    expect(loop.playerEvents('bob').filter((e) => e.type === 'ready')).toHaveLength(2);
+  });
+});
+
+describe('turns: usage errors', () => {
+  it('says what is wrong with a move the library cannot send, and with a player seated nowhere', async () => {
+    const { loop, host, players } = await room();
+    expect(() => players.get('alice')!.move('move', { when: 10n }, loop.now)).toThrow(expect.objectContaining({ code: 'turns_bad_option' }));
+    expect(() => players.get('alice')!.move('', {}, loop.now)).toThrow(expect.objectContaining({ code: 'turns_bad_option' }));
+    const carol = new TurnsPlayer({ ...ROOM, playerId: 'carol', hostKey: host.publicKey, random: seededRandom('carol'), now: loop.now });
+    const out = carol.receive({ topic: host.topics.ctl, payload: host.chain.frames[0]! }, loop.now);
+    expect(out).toContainEqual({ type: 'event', event: expect.objectContaining({ type: 'alert', code: 'turns_unknown_player' }) });
+    expect(() => new TurnsPlayer({ ...ROOM, playerId: 'Carol', hostKey: host.publicKey, random: seededRandom('c'), now: 0 })).toThrow(
+      expect.objectContaining({ code: 'turns_bad_id' }),
+    );
+    expect(() => new TurnsPlayer({ ...ROOM, playerId: 'carol', hostKey: new Uint8Array(5), random: seededRandom('c'), now: 0 })).toThrow(
+      expect.objectContaining({ code: 'turns_bad_option' }),
+    );
+  });
+});
+
+describe('turns: host messages and hand-off proofs', () => {
+  it('sends a host-signed message to one player, sealed for that player only', async () => {
+    const { loop, host } = await room({ encrypt: true });
+    await act(loop, 'host', host.send('bob', { hint: 'secret-for-bob' }, loop.now));
+    expect(loop.playerEvents('bob').filter((e) => e.type === 'message')).toEqual([{ type: 'message', data: { hint: 'secret-for-bob' } }]);
+    expect(loop.playerEvents('alice').filter((e) => e.type === 'message')).toEqual([]);
+    const sent = loop.published.at(-1)!;
+    expect(sent.topic).toBe('iyesmp/tictactoe/r1/sync/bob');
+    expect(Buffer.from(sent.payload).includes(Buffer.from('secret-for-bob'))).toBe(false);
+  });
+
+  it('refuses a registration whose hand-off proof the host does not accept', async () => {
+    const { loop, host } = await room({
+      players: ['alice', 'bob'],
+      host: { checkProof: (r) => Buffer.from(r.proof).toString() === `ok:${r.playerId}` },
+    });
+    // the sim's players carry no proof: neither is registered, each was told why
+    expect(host.chain.player('alice')!.live).toBeUndefined();
+    expect(
+      loop
+        .playerEvents('alice')
+        .filter((e) => e.type === 'rejected')
+        .map((e) => (e.type === 'rejected' ? e.rejection.code : '')),
+    ).toEqual(['turns_bad_proof']);
+    const carol = new TurnsPlayer({
+      ...ROOM,
+      playerId: 'alice',
+      hostKey: host.publicKey,
+      random: seededRandom('alice-proof'),
+      now: loop.now,
+      proof: Buffer.from('ok:alice'),
+    });
+    loop.add('alice2', carol);
+    loop.acl!.players.alice2 = loop.acl!.players.alice!;
+    await act(loop, 'alice2', carol.start(loop.now));
+    expect(carol.registered).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 /** Every refusal has its own code, reaches the sender's sync topic, and changes nothing in the log. */
 import { describe, expect, it } from 'vitest';
 import { encodeSigned, moveFields, type MoveFields } from '../../src/turns/wire.js';
-import { signingKeysFromSeed, type SigningKeys, TurnsPlayer, type HostEvent, type PlayerEvent } from '../../src/turns/index.js';
+import { signingKeysFromSeed, type SigningKeys, TurnsPlayer, type HostEvent } from '../../src/turns/index.js';
 import { act, type Loop, room, ROOM, seededRandom } from './sim.js';
 
 /** The signing keys a player of the sim derives from its seeded random source (its first 32 bytes). */
@@ -32,11 +32,13 @@ async function inject(loop: Loop, msg: { topic: string; payload: Uint8Array }): 
 }
 
 const hostRejections = (loop: Loop) => loop.hostEvents().filter((e): e is Extract<HostEvent, { type: 'rejected' }> => e.type === 'rejected');
+/**
+ * What a player was told: `rejected` for what it sent itself, an `alert` with the same code for what
+ * someone sent in its name (the crafted messages below do not come from the player's machine).
+ */
 const playerRejections = (loop: Loop, id: string) =>
-  loop
-    .playerEvents(id)
-    .filter((e): e is Extract<PlayerEvent, { type: 'rejected' }> => e.type === 'rejected')
-    .map((e) => e.rejection.code);
+  loop.playerEvents(id).flatMap((e) => (e.type === 'rejected' ? [e.rejection.code] : e.type === 'alert' && e.code !== 'turns_bad_chain' ? [e.code] : []));
+const playerRejectedOwn = (loop: Loop, id: string) => loop.playerEvents(id).flatMap((e) => (e.type === 'rejected' ? [e.rejection.code] : []));
 
 async function expectRejected(r: Room, run: () => Promise<void>, code: string, sender: string): Promise<void> {
   const head = r.host.chain.head;
@@ -60,6 +62,9 @@ describe('turns: rejections, each with its own reason', () => {
     await act(r.loop, 'alice', r.players.get('alice')!.move('move', { t: 'move', cell: 4 }, r.loop.now));
     await expectRejected(r, () => inject(r.loop, craft(r, keysOf('mallory'), { playerId: 'bob', seq: 1 })), 'turns_bad_signature', 'bob');
     expect(r.loop.hostEvents().some((e) => e.type === 'alert' && e.code === 'turns_bad_signature' && e.playerId === 'bob')).toBe(true);
+    // bob learns of it as an alert: nothing he sent was refused (a pending move of his stays pending)
+    expect(playerRejectedOwn(r.loop, 'bob')).toEqual([]);
+    expect(r.loop.playerEvents('bob').some((e) => e.type === 'alert' && e.code === 'turns_bad_signature')).toBe(true);
   });
 
   it('a replayed move: an accepted move delivered again', async () => {
@@ -94,6 +99,7 @@ describe('turns: rejections, each with its own reason', () => {
   it('out of turn: the game refuses bob moving first with its own code', async () => {
     const r = await room();
     await expectRejected(r, () => act(r.loop, 'bob', r.players.get('bob')!.move('move', { t: 'move', cell: 4 }, r.loop.now)), 'not_your_turn', 'bob');
+    expect(playerRejectedOwn(r.loop, 'bob')).toEqual(['not_your_turn']);
   });
 
   it("illegal per the game's rules: a taken cell", async () => {
@@ -170,5 +176,59 @@ describe('turns: rejections, each with its own reason', () => {
     r.loop.now += 1000;
     await inject(r.loop, craft(r, alice, { playerId: 'alice', seq: 9 }));
     expect(hostRejections(r.loop).at(-1)!.rejection.code).toBe('turns_sequence_gap');
+  });
+});
+
+describe("turns: forgeries cannot use up a player's budget", () => {
+  it("moves forged in alice's name do not rate-limit alice", async () => {
+    const r = await room({ host: { limits: { ratePerWindow: 3, rateWindowMs: 1000 } } });
+    for (let i = 0; i < 10; i++) await inject(r.loop, craft(r, keysOf('mallory'), { playerId: 'alice', seq: 1 }));
+    // only the first few forgeries are reported to alice; the rest are dropped silently
+    expect(playerRejections(r.loop, 'alice')).toEqual(['turns_bad_signature', 'turns_bad_signature', 'turns_bad_signature']);
+    await act(r.loop, 'alice', r.players.get('alice')!.move('move', { t: 'move', cell: 4 }, r.loop.now));
+    expect(r.host.chain.player('alice')!.lastSeq).toBe(1);
+  });
+});
+
+describe('turns: size bounds', () => {
+  it('refuses a move too large to fit a block, and logs an accepted move without an oversize reply', async () => {
+    const r = await room({ validator: () => ({ ok: true, reply: 'y'.repeat(5000) }) });
+    await expectRejected(
+      r,
+      () => act(r.loop, 'alice', r.players.get('alice')!.move('move', { blob: new Uint8Array(64_500) }, r.loop.now)),
+      'turns_message_too_large',
+      'alice',
+    );
+    await act(r.loop, 'alice', r.players.get('alice')!.move('move', { t: 'move', cell: 4 }, r.loop.now));
+    expect(r.host.chain.player('alice')!.lastSeq).toBe(1);
+    expect(r.loop.hostEvents().some((e) => e.type === 'alert' && e.code === 'turns_too_large')).toBe(true);
+    const last = r.loop
+      .playerEvents('bob')
+      .filter((e) => e.type === 'block')
+      .at(-1);
+    expect(last?.type === 'block' && last.block.entries[0]).toMatchObject({ kind: 'move', reply: null });
+  });
+});
+
+describe('turns: time', () => {
+  it("refuses moves made after the mover's registration expired", async () => {
+    const r = await room();
+    // alice's registration lives 6 hours by default: move her clock past it
+    r.loop.now += 6 * 3600_000 + 1;
+    await expectRejected(
+      r,
+      () => act(r.loop, 'alice', r.players.get('alice')!.move('move', { t: 'move', cell: 4 }, r.loop.now)),
+      'turns_registration_expired',
+      'alice',
+    );
+  });
+
+  it('a host clock stepped back keeps block times in order', async () => {
+    const r = await room();
+    await act(r.loop, 'alice', r.players.get('alice')!.move('move', { t: 'move', cell: 4 }, r.loop.now));
+    r.loop.now -= 20_000;
+    await act(r.loop, 'bob', r.players.get('bob')!.move('move', { t: 'move', cell: 0 }, r.loop.now));
+    expect(r.host.chain.player('bob')!.lastSeq).toBe(1);
+    expect(r.players.get('alice')!.chain.head).toBe(r.host.chain.head);
   });
 });
