@@ -24,6 +24,8 @@ interface DemoFlags {
   authPort?: string;
   authHostsPort?: string;
   hostPort?: string;
+  transport?: string;
+  broker?: string;
 }
 
 export interface DemoContext {
@@ -54,6 +56,8 @@ export function register(program: Command): void {
     .option('--auth-port <port>', 'UDP port for players to reach the Auth server (default: a free one)')
     .option('--auth-hosts-port <port>', 'UDP port for Host servers to reach the Auth server (default: a free one)')
     .option('--host-port <port>', 'UDP port of the Host server (default: a free one)')
+    .option('--transport <kind>', 'how the players reach the host: quic, netcode or mqtt (turn-based, docs/turns.md)', 'quic')
+    .option('--broker <kind>', "with --transport mqtt: the host's embedded broker, or the machine's mosquitto binary", 'embedded')
     .addHelpText(
       'after',
       `
@@ -94,6 +98,17 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
     ...(opts.hostPort ? { host: parsePort(opts.hostPort, '--host-port') } : {}),
   };
   if (opts.setupOnly && opts.keepRunning) throw cliError('conflicting_flags', '--setup-only starts nothing, so --keep-running has nothing to keep');
+  const transport = opts.transport ?? 'quic';
+  if (transport !== 'quic' && transport !== 'netcode' && transport !== 'mqtt')
+    throw cliError('bad_flag', `--transport ${transport}: expected quic, netcode or mqtt`);
+  const broker = opts.broker ?? 'embedded';
+  if (broker !== 'embedded' && broker !== 'mosquitto') throw cliError('bad_flag', `--broker ${broker}: expected embedded or mosquitto`);
+  if (broker !== 'embedded' && transport !== 'mqtt') throw cliError('conflicting_flags', '--broker is for --transport mqtt');
+  if (transport === 'netcode') {
+    throw cliError('bad_flag', '--transport netcode: the tic-tac-toe example judges each move as an action, which netcode.io (datagrams only) does not carry', {
+      hint: 'use --transport quic or --transport mqtt; netcode games send their own datagrams (docs/netcode.md)',
+    });
+  }
   const ctx: DemoContext = {
     out,
     devDir,
@@ -137,7 +152,17 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
 
   out.note('• run the deployment: Auth server, Host server, two bot players');
   const { runDeployment } = await import('../demo/deployment.js');
-  const run = await runDeployment({ out, story, devDir, pkiDir: ctx.pkiDir, entries: ctx.entries, ports, keepRunning: Boolean(opts.keepRunning) });
+  const run = await runDeployment({
+    out,
+    story,
+    devDir,
+    pkiDir: ctx.pkiDir,
+    entries: ctx.entries,
+    ports,
+    keepRunning: Boolean(opts.keepRunning),
+    transport,
+    broker,
+  });
   const timings = { setup: setupMs, ...run.timings, total: Math.round(story.now()) };
   const data = { ...setup, ...run, timings };
   out.result('demo', data, () => {

@@ -25,6 +25,10 @@ export interface DeploymentInput {
   /** ports to use; unset ones are picked free on loopback */
   ports: { auth?: number; authHosts?: number; host?: number };
   keepRunning: boolean;
+  /** how players reach the host (default quic); mqtt runs the turn-based transport */
+  transport?: 'quic' | 'netcode' | 'mqtt';
+  /** with mqtt: the host's embedded broker, or the machine's mosquitto binary */
+  broker?: 'embedded' | 'mosquitto';
 }
 
 /** What the demo reports (the `data` of `iyesmp demo --json`, next to the PKI fields). */
@@ -353,9 +357,28 @@ async function writeRunConfigs(
   h = setTomlValue(h, 'listen', 'address', quote(LOOPBACK));
   h = setTomlValue(h, 'transports.quic', 'port', String(ports.host));
   h = setTomlValue(h, 'auth', 'servers', `[${quote(formatHostPort(LOOPBACK, ports.authHosts))}]`);
+  if (input.transport === 'mqtt') {
+    // the mode's players are handed off to the host's MQTT room (docs/turns.md)
+    a = setTomlValue(a, 'matchmaking', 'transport', quote('mqtt'));
+    h = setTomlValue(h, 'transports.mqtt', 'enabled', 'true');
+    h = setTomlValue(h, 'transports.mqtt', 'port', String(await freeTcpPort(LOOPBACK)));
+  }
   await writeFile(auth, a);
   await writeFile(host, h);
   return { auth, host, hostName: hostEntry.name };
+}
+
+/** A free TCP port on loopback (the embedded MQTT broker listens on TCP). */
+async function freeTcpPort(host: string): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const a = srv.address();
+      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
 }
 
 /** Selected Auth server log lines, told as they arrive. */
