@@ -477,7 +477,10 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       clientId: `host/${o.name}`,
       reconnectMs: 1000,
     });
-    const grants = m.acl === 'dynsec' ? (await import('../mqtt/dynsec.js')).dynsecGrants(link) : grantsMod.controlTopicGrants(link);
+    const grants =
+      m.acl === 'dynsec'
+        ? (await import('../mqtt/dynsec.js')).dynsecGrants(link, { organization: (await import('../mqtt/mosquitto.js')).organizationOfCert(creds.cert) })
+        : grantsMod.controlTopicGrants(link);
     this.mqtt = new MqttHostTransport(this.#quicContext(), {
       brokerUrl: publicUrl,
       link,

@@ -67,26 +67,39 @@ export function dynsecGrants(link: MqttLink, opts: DynsecOptions = { organizatio
     await answered;
   }
 
+  /** the ACLs each player's role holds now, so a new round changes only what differs */
+  const held = new Map<string, Map<string, { acltype: string; topic: string }>>();
+  const aclKey = (x: { acltype: string; topic: string }) => `${x.acltype} ${x.topic}`;
+
   return {
     async apply(cmds) {
       const commands: Record<string, unknown>[] = [];
       const drop = (sessionId: string, playerId: string) => {
+        // deleting the client disconnects it: only when its session is over or it is revoked
         commands.push({ command: 'deleteClient', username: mosquittoUsernameOf(opts.organization, sessionId, playerId) });
         commands.push({ command: 'deleteRole', rolename: roleOf(sessionId, playerId) });
+        held.delete(roleOf(sessionId, playerId));
       };
       for (const c of cmds) {
         if (c.op === 'grant') {
           const rolename = roleOf(c.sessionId, c.playerId);
-          const retain = new Set(c.grant.retain ?? []);
-          const acls = [
-            ...c.grant.subscribe.map((topic) => ({ acltype: 'subscribeLiteral', topic, allow: true })),
-            ...c.grant.subscribe.map((topic) => ({ acltype: 'publishClientReceive', topic, allow: true })),
-            ...c.grant.publish.map((topic) => ({ acltype: 'publishClientSend', topic, allow: true })),
-          ];
-          void retain; // Mosquitto's ACLs cannot tell retained publishes apart; the turns host ignores retained moves
-          drop(c.sessionId, c.playerId);
-          commands.push({ command: 'createRole', rolename, acls });
-          commands.push({ command: 'createClient', username: mosquittoUsernameOf(opts.organization, c.sessionId, c.playerId), roles: [{ rolename }] });
+          const want = new Map<string, { acltype: string; topic: string }>();
+          for (const topic of c.grant.subscribe) {
+            want.set(aclKey({ acltype: 'subscribeLiteral', topic }), { acltype: 'subscribeLiteral', topic });
+            want.set(aclKey({ acltype: 'publishClientReceive', topic }), { acltype: 'publishClientReceive', topic });
+          }
+          for (const topic of c.grant.publish) want.set(aclKey({ acltype: 'publishClientSend', topic }), { acltype: 'publishClientSend', topic });
+          // Mosquitto's ACLs cannot tell retained publishes apart; the turns host ignores retained moves
+          const have = held.get(rolename);
+          if (!have) {
+            commands.push({ command: 'createRole', rolename, acls: [...want.values()].map((x) => ({ ...x, allow: true, priority: 0 })) });
+            commands.push({ command: 'createClient', username: mosquittoUsernameOf(opts.organization, c.sessionId, c.playerId), roles: [{ rolename }] });
+          } else {
+            // add before remove: a player never loses a topic it keeps
+            for (const [k, x] of want) if (!have.has(k)) commands.push({ command: 'addRoleACL', rolename, ...x, allow: true, priority: 0 });
+            for (const [k, x] of have) if (!want.has(k)) commands.push({ command: 'removeRoleACL', rolename, ...x });
+          }
+          held.set(rolename, want);
           let s = players.get(c.sessionId);
           if (!s) players.set(c.sessionId, (s = new Set()));
           s.add(c.playerId);
