@@ -21,7 +21,7 @@ Examples:
   group
     .command('scaffold')
     .description('render a commented config for an Auth or Host server, pointing at the files of a PKI folder')
-    .argument('<kind>', 'auth or host')
+    .argument('<kind>', 'auth, host, or mosquitto (a Mosquitto 2 broker for turn-based games)')
     .option(DIR_FLAG, DIR_HELP)
     .addOption(outOption('write the config here (default: print it on stdout)'))
     .addOption(outputAlias())
@@ -29,6 +29,9 @@ Examples:
     .option('--name <cert>', 'the auth/host certificate to use, by manifest name (default: the first)')
     .option('--public-address <addr>', "host: address game clients dial (default: the host cert's first IP or DNS name)")
     .option('--auth-server <host:port>', "host: an Auth server to dial (repeatable; default: the auth cert's name, port 7351)", collect)
+    .option('--port <port>', 'mosquitto: the TLS listener port (default 8883)')
+    .option('--listen <address>', 'mosquitto: the listen address (default 0.0.0.0)')
+    .option('--topic-prefix <prefix>', 'mosquitto: the hosts\' topic_prefix (default "game")')
     .addHelpText(
       'after',
       `
@@ -37,22 +40,38 @@ Paths in the config are relative to the config file's folder.
 Examples:
   $ iyesmp config scaffold auth --out ./auth.toml
   $ iyesmp config scaffold host --name host-2 --auth-server auth.example.com:7351 --out host-2.toml --force
-  $ iyesmp config scaffold host --json | jq -r .data.text`,
+  $ iyesmp config scaffold host --json | jq -r .data.text
+  $ iyesmp config scaffold mosquitto --name host-1 --port 8883 --out ./mosquitto/mosquitto.conf`,
     )
     .action(
-      action<OutFlags & { dir?: string; force?: boolean; name?: string; publicAddress?: string; authServer?: string[] }>(
-        'config scaffold',
-        async (out, opts, [kind]) => {
-          if (kind !== 'auth' && kind !== 'host') {
-            throw cliError('bad_kind', `config kind must be "auth" or "host", got "${String(kind)}"`);
-          }
-          const { scaffoldToFile } = await import('./config-scaffold.js');
+      action<
+        OutFlags & {
+          dir?: string;
+          force?: boolean;
+          name?: string;
+          publicAddress?: string;
+          authServer?: string[];
+          port?: string;
+          listen?: string;
+          topicPrefix?: string;
+        }
+      >('config scaffold', async (out, opts, [kind]) => {
+        if (kind === 'mosquitto') {
+          const { scaffoldMosquitto } = await import('./config-scaffold.js');
           const file = outFile(opts);
-          const r = await scaffoldToFile(kind, resolvePkiDir(opts.dir), { ...opts, ...(file ? { out: file } : {}) });
-          for (const n of r.notes) out.note(`note: ${n}`);
+          const r = await scaffoldMosquitto(resolvePkiDir(opts.dir), { ...opts, ...(file ? { out: file } : {}) });
           out.result('config scaffold', r.data, () => r.human(out.style));
-        },
-      ),
+          return;
+        }
+        if (kind !== 'auth' && kind !== 'host') {
+          throw cliError('bad_kind', `config kind must be "auth", "host" or "mosquitto", got "${String(kind)}"`);
+        }
+        const { scaffoldToFile } = await import('./config-scaffold.js');
+        const file = outFile(opts);
+        const r = await scaffoldToFile(kind, resolvePkiDir(opts.dir), { ...opts, ...(file ? { out: file } : {}) });
+        for (const n of r.notes) out.note(`note: ${n}`);
+        out.result('config scaffold', r.data, () => r.human(out.style));
+      }),
     );
 
   group
