@@ -45,14 +45,26 @@ const MAX_TOPICS = 256;
 const MAX_RETIRED = 64;
 const MAX_TOPIC_LEN = 512;
 
-/** A control message, parsed and bounded; undefined when it is not one. */
-export function parseGrantCommand(payload: Uint8Array): GrantCommand | undefined {
+/** A control message (one command, or a list of up to 64 applied in order), parsed and bounded; undefined when it is not one. */
+export function parseGrantCommands(payload: Uint8Array): GrantCommand[] | undefined {
   let v: unknown;
   try {
     v = JSON.parse(Buffer.from(payload).toString('utf8'));
   } catch {
     return undefined;
   }
+  const list = Array.isArray(v) ? v : [v];
+  if (list.length === 0 || list.length > 64) return undefined;
+  const out: GrantCommand[] = [];
+  for (const x of list) {
+    const c = parseGrantCommand(x);
+    if (!c) return undefined;
+    out.push(c);
+  }
+  return out;
+}
+
+function parseGrantCommand(v: unknown): GrantCommand | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const o = v as Record<string, unknown>;
   const id = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= 128;

@@ -16,7 +16,7 @@ import { once } from 'node:events';
 import type { Aedes, AedesOptions, Client } from 'aedes';
 import { sessionIdentityOf } from '../pki/names.js';
 import type { PeerVerifier } from '../pki/types.js';
-import { type AclOptions, BrokerAcl, type BrokerIdentity, CONTROL_TOPIC, type GrantCommand, parseGrantCommand } from './acl.js';
+import { type AclOptions, BrokerAcl, type BrokerIdentity, CONTROL_TOPIC, type GrantCommand, parseGrantCommands } from './acl.js';
 import { mqttError } from './errors.js';
 import { PacketGuard } from './packet-guard.js';
 
@@ -193,8 +193,8 @@ export class EmbeddedBroker {
       this.aedes.subscribe(
         CONTROL_TOPIC,
         (packet, cb) => {
-          const cmd = parseGrantCommand(packet.payload as Buffer);
-          if (cmd) this.acl.apply(cmd);
+          const cmds = parseGrantCommands(packet.payload as Buffer);
+          if (cmds) for (const cmd of cmds) this.acl.apply(cmd);
           else this.#log.warn({ topic: CONTROL_TOPIC }, 'mqtt control message ignored: not a grant command');
           cb();
         },
@@ -214,6 +214,8 @@ export class EmbeddedBroker {
 
   async #admit(socket: TLSSocket): Promise<void> {
     socket.on('error', () => {});
+    // one small packet answers another (PUBACK, a move, a block): Nagle would hold each for an ACK
+    socket.setNoDelay(true);
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     const leaf = socket.getPeerX509Certificate()?.raw;
     if (!leaf) {

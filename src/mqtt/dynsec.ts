@@ -7,7 +7,6 @@
  * (the scaffolded dynamic-security.json gives it one).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { GrantCommand } from './acl.js';
 import { mqttError } from './errors.js';
 import type { GrantSink } from './grants.js';
 import type { MqttLink } from './link.js';

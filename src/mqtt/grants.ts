@@ -15,7 +15,9 @@ export interface GrantSink {
 export function controlTopicGrants(link: MqttLink): GrantSink {
   return {
     async apply(cmds) {
-      for (const c of cmds) await link.publish(CONTROL_TOPIC, new TextEncoder().encode(JSON.stringify(c)), { qos: 2, retain: false });
+      // one message per 64 commands: a round's grants for every player arrive (and apply) together
+      for (let i = 0; i < cmds.length; i += 64)
+        await link.publish(CONTROL_TOPIC, new TextEncoder().encode(JSON.stringify(cmds.slice(i, i + 64))), { qos: 2, retain: false });
     },
   };
 }

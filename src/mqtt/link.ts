@@ -109,6 +109,9 @@ export class MqttLink extends TypedEmitter<MqttLinkEvents> {
       c.end(true);
       throw mqttError.as('io', 'mqtt_connect_failed', `cannot connect to the MQTT broker ${o.url}: ${(e as Error).message}`, { cause: e });
     }
+    // small request/answer packets: no Nagle delay (mqtt.js leaves it on for TLS)
+    (c.stream as { setNoDelay?: (v: boolean) => void } | undefined)?.setNoDelay?.(true);
+    c.on('connect', () => (c.stream as { setNoDelay?: (v: boolean) => void } | undefined)?.setNoDelay?.(true));
     return new MqttLink(c, o.dropInFlightOnReconnect === true);
   }
 
@@ -169,6 +172,7 @@ function verifiedStream(o: MqttLinkOptions, verify: NonNullable<MqttLinkOptions[
   return () => {
     const { host, port } = urlParts(o.url);
     const socket = tlsConnect({ host, port, servername: o.servername ?? host, cert: o.cert, key: o.key, rejectUnauthorized: false });
+    socket.setNoDelay(true);
     const inbound = new PassThrough();
     const outbound = new PassThrough();
     const stream = Duplex.from({ readable: inbound, writable: outbound });
