@@ -131,7 +131,8 @@ async function load(mode, pkiDir, url) {
       const sessionId = `bench-${i}-${randomBytes(4).toString('hex')}`;
       const ids = ['p1', 'p2'];
       const now = Date.now();
-      const host = new TurnsHost({ game: 'bench', room: `r${i}`, sessionId, players: ids, random, movesPerRound: 1 });
+      // the host's per-player budget (20 messages a second by default) is for people, not for a bench
+      const host = new TurnsHost({ game: 'bench', room: `r${i}`, sessionId, players: ids, random, movesPerRound: 1, limits: { ratePerWindow: 1e6 } });
       const hostLink = await link(hostCreds, `host-bench-${i}`);
       const grants = controlTopicGrants(hostLink);
       const run = async (l, actions, onEvent) => {

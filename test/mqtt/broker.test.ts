@@ -131,7 +131,7 @@ describe('embedded broker', () => {
     });
     const closed = async (act: (c: MqttClient) => Promise<unknown>) => {
       const c = await seat('s5', 'p');
-      const gone = new Promise((r) => c.once('close', r));
+      const gone = new Promise<void>((r) => c.once('close', () => r()));
       // a refused publish leaves its promise pending (the client does not reconnect): wait for the close
       act(c).catch(() => undefined);
       await gone;

@@ -107,7 +107,8 @@ describe('tic-tac-toe over MQTT (embedded broker)', () => {
       const ends = await Promise.all([playTicTacToe(ga, bot), playTicTacToe(gb, bot)]);
       for (const e of ends) expect(e.reason).toBe('completed');
       expect(ends[0]!.results.every((r) => r.outcome === 'draw')).toBe(true);
-      expect(ends[0]!.ext?.board.filter((c) => c !== null).length).toBe(9);
+      const final = ends[0]!.ext;
+      expect(final?.t === 'state' ? final.board.filter((c) => c !== null).length : -1).toBe(9);
       const record = await pollUntil(() => ended.find((r) => r.id === ta.sessionId), 'the auth server to record the results');
       expect(record.state).toBe('ended');
       await pollUntil(() => ga.closed && gb.closed, 'the sessions to close');

@@ -157,7 +157,10 @@ describe.skipIf(skip !== undefined)('tic-tac-toe over Mosquitto (dynamic securit
       const eve = await mqttAs({ cert: m.certPem + m.issuerPem, key: m.privateKeyPem }, brokerClientIdOf('other-session', 'eve'));
       const seen: string[] = [];
       eve.on('message', (t) => seen.push(t));
-      const sub = (f: string) => new Promise<boolean>((r) => eve.subscribe(f, { qos: 1 }, (e, g) => r(!e && g?.[0]?.qos !== 128 && g?.[0]?.qos !== 135)));
+      const sub = (f: string) =>
+        new Promise<boolean>((r) =>
+          eve.subscribe(f, { qos: 1 }, (e, g) => r(!e && (g?.[0]?.qos as number | undefined) !== 128 && (g?.[0]?.qos as number | undefined) !== 135)),
+        );
       expect(await sub('game/#')).toBe(false);
       expect(await sub(room.acl.roundTopic!)).toBe(false);
 
