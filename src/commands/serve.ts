@@ -107,6 +107,36 @@ Examples:
         exitSoon();
       }),
     );
+  serve
+    .command('broker')
+    .description("run the embedded MQTT broker alone, for turn-based games (a host's [transports.mqtt] with its certificate)")
+    .requiredOption('-c, --config <file>', 'a host.toml: its [pki], [listen] address and [transports.mqtt] port and limits')
+    .addHelpText(
+      'after',
+      `
+The broker uses the host certificate of the config as its server certificate, accepts only
+certificates of the PKI (session certificates of players, host certificates of game hosts), and
+takes each room's ACL from the hosts over $CONTROL/iyesmp/v1. Point hosts at it with
+[transports.mqtt] broker = "mqtts://<this machine>:<port>", acl = "control".
+
+Examples:
+  $ iyesmp serve broker --config ./broker.toml`,
+    )
+    .action(
+      action<ServeFlags>('serve broker', async (out, opts) => {
+        const { loadConfig } = await import('../config/load.js');
+        const config = await loadConfig(opts.config, 'host');
+        const logger = await makeLogger(config.logging.level, out);
+        const { brokerFromConfig } = await import('../serve/broker.js');
+        const broker = await brokerFromConfig(config, logger);
+        const url = broker.url();
+        logger.info({ url }, 'mqtt broker listening');
+        const signal = await untilSignal(logger, async () => {});
+        await broker.close();
+        out.result('serve broker', { stopped: true, signal, url }, () => '');
+        exitSoon();
+      }),
+    );
 }
 
 async function makeLogger(level: string, out: Output) {

@@ -86,9 +86,18 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  let mosquitto: { url: string; stop(): Promise<void> } | undefined;
   try {
     const ports = await pickPorts(input.ports);
-    const files = await writeRunConfigs(input, ports);
+    if (input.transport === 'mqtt' && input.broker === 'mosquitto') {
+      const { startMosquitto } = await import('./mosquitto.js');
+      mosquitto = await startMosquitto(input.devDir, input.pkiDir, input.entries);
+      story.tell(
+        'mqtt',
+        `mosquitto listening on ${mosquitto.url} (dynamic security; config ${displayPath(path.join(input.devDir, 'mosquitto', 'mosquitto.conf'))})`,
+      );
+    }
+    const files = await writeRunConfigs(input, ports, mosquitto?.url);
     const logDir = path.join(input.devDir, 'logs');
     await mkdir(logDir, { recursive: true });
     const bin = path.join(PACKAGE_ROOT, 'bin', 'iyesmp.js');
@@ -322,6 +331,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     process.removeListener('SIGTERM', onSignal);
     for (const b of bots) await b.client.close().catch(() => undefined);
     if (servers.some((s) => s.running)) await stopAll(servers, story);
+    await mosquitto?.stop();
   }
 }
 
@@ -342,6 +352,7 @@ async function pickPorts(want: DeploymentInput['ports']): Promise<{ auth: number
 async function writeRunConfigs(
   input: DeploymentInput,
   ports: { auth: number; authHosts: number; host: number },
+  brokerUrl?: string,
 ): Promise<{ auth: string; host: string; hostName: string }> {
   const auth = path.join(input.devDir, 'auth.toml');
   const hostEntry = input.entries.find((e) => e.role === 'host');
@@ -362,6 +373,11 @@ async function writeRunConfigs(
     a = setTomlValue(a, 'matchmaking', 'transport', quote('mqtt'));
     h = setTomlValue(h, 'transports.mqtt', 'enabled', 'true');
     h = setTomlValue(h, 'transports.mqtt', 'port', String(await freeTcpPort(LOOPBACK)));
+    if (brokerUrl) {
+      // Mosquitto: the host keeps each room's ACL through its dynamic-security plugin
+      h = setTomlValue(h, 'transports.mqtt', 'broker', quote(brokerUrl));
+      h = setTomlValue(h, 'transports.mqtt', 'acl', quote('dynsec'));
+    }
   }
   await writeFile(auth, a);
   await writeFile(host, h);
