@@ -22,6 +22,7 @@ import type { FsErrorCode } from './fs/errors.js';
 import type { HostErrorCode } from './host/errors.js';
 import type { LanErrorCode } from './lan/errors.js';
 import type { MetricsErrorCode } from './metrics/errors.js';
+import type { MqttErrorCode } from './mqtt/errors.js';
 import type { NetcodeErrorCode } from './netcode/errors.js';
 import type { NetcodeSessionErrorCode } from './netcode/session/errors.js';
 import type { PkiErrorCode } from './pki/errors.js';
@@ -49,6 +50,7 @@ export type {
   LobbyErrorCode,
   MatchmakingErrorCode,
   MetricsErrorCode,
+  MqttErrorCode,
   NetcodeErrorCode,
   NetcodeSessionErrorCode,
   PkiErrorCode,
@@ -78,6 +80,7 @@ export type IyesmpErrorCode =
   | LobbyErrorCode
   | MatchmakingErrorCode
   | MetricsErrorCode
+  | MqttErrorCode
   | NetcodeErrorCode
   | NetcodeSessionErrorCode
   | PkiErrorCode

@@ -19,6 +19,7 @@ const RANKS: Record<string, number> = {
   protocol: 3,
   netcode: 4,
   transport: 4,
+  mqtt: 4, // MQTT brokers (embedded aedes, Mosquitto dynsec) and the client adapter
   turns: 4, // sans-IO turn-based protocol over MQTT (may import errors, net, events, pki, protocol)
   auth: 5,
   host: 5,

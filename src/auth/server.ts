@@ -952,8 +952,10 @@ function checkTransports(opts: AuthServerOptions): void {
     ...Object.entries(opts.modeTransports ?? {}).map(([m, t]) => [`mode "${m}"`, t] as const),
   ];
   for (const [where, t] of wanted) {
-    if (t === undefined || t === 'quic') continue;
-    if (t !== 'netcode') throw authError('transport_unsupported', `${where}: transport "${String(t)}" cannot be handed off by this server (quic or netcode)`);
+    // MQTT hand-offs carry a session certificate like QUIC ones: nothing more to check here
+    if (t === undefined || t === 'quic' || t === 'mqtt') continue;
+    if (t !== 'netcode')
+      throw authError('transport_unsupported', `${where}: transport "${String(t)}" cannot be handed off by this server (quic, netcode or mqtt)`);
     if (!opts.netcode) {
       throw handoffError.as('usage', 'netcode_no_key', `${where} uses netcode, but no netcode key was given`, {
         hint: 'pass `netcode` (resolveNetcodeIssuer reads [netcode] and its key file)',

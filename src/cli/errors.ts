@@ -37,6 +37,7 @@ export const CLI_ERRORS = {
   missing_session: 'usage',
   netcode_token_invalid: 'input',
   not_a_dev_folder: 'conflict',
+  no_dynsec_plugin: 'io',
   not_found: 'input',
   option_missing_argument: 'usage',
   passphrase_empty: 'input',

@@ -42,8 +42,8 @@ export interface GameSessionEvents<Ext> {
   close: { error?: IyesmpError };
 }
 
-/** The transports a GameSession drives; MQTT seats are played through the turn-based client instead. */
-export type HostTransportKind = Exclude<WireTransportKind, 'mqtt'>;
+/** The transports a GameSession drives: QUIC, netcode.io, and MQTT (turn-based, mqtt-host.ts). */
+export type HostTransportKind = WireTransportKind;
 
 /** What the session knows when a driver reports the end of its connection. */
 export interface CloseContext {

@@ -28,7 +28,7 @@ export interface HostTicket<Ext = unknown> {
   /** netcode.io: the 2048-byte connect token */
   connectToken?: Uint8Array;
   /** MQTT: where and which room */
-  mqtt?: { brokerUrl: string; room: string };
+  mqtt?: { brokerUrl: string; room: string; hostKey?: Uint8Array; topicPrefix?: string; game?: string };
   /** true when the Auth server made the key pair (seed design) */
   serverMadeKey: boolean;
   ext?: Ext;
@@ -152,6 +152,13 @@ export function ticketFromHandoff<Ext>(h: WireHandoff<Ext>, ownKey: SessionKey |
   const chain = [t.sessionCert, ...t.chain].map((der) => derToPem(der)).join('');
   const fingerprint = createHash('sha256').update(t.sessionCert).digest('hex');
   const ticket: HostTicket<Ext> = { ...base, serverMadeKey, credentials: { certPem: chain, keyPem, fingerprint } };
-  if (t.kind === 'mqtt') ticket.mqtt = { brokerUrl: t.brokerUrl, room: t.room };
+  if (t.kind === 'mqtt')
+    ticket.mqtt = {
+      brokerUrl: t.brokerUrl,
+      room: t.room,
+      ...(t.hostKey ? { hostKey: new Uint8Array(t.hostKey) } : {}),
+      ...(t.topicPrefix ? { topicPrefix: t.topicPrefix } : {}),
+      ...(t.game ? { game: t.game } : {}),
+    };
   return ticket;
 }

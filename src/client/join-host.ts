@@ -44,6 +44,10 @@ export interface JoinHostOptions<Ext = unknown> extends GameSessionOptions<Ext>,
  */
 export async function joinHost<Ext = unknown>(ticket: HostTicket<Ext>, opts: JoinHostOptions<Ext>): Promise<GameSession<Ext>> {
   const netcode = ticket.transport === 'netcode' && ticket.connectToken !== undefined;
+  if (ticket.transport === 'mqtt' && ticket.mqtt !== undefined && ticket.credentials !== undefined) {
+    const { joinMqttHost } = await import('./mqtt-host.js');
+    return joinMqttHost<Ext>(ticket, opts);
+  }
   if (!netcode && (ticket.transport !== 'quic' || ticket.credentials === undefined)) {
     throw clientError('transport_unsupported', `this client joins hosts over QUIC or netcode.io; the hand-off uses ${ticket.transport}`, {
       hint: ticket.transport === 'mqtt' ? 'use the MQTT turn-based client' : 'the hand-off is incomplete: claim the seat again',

@@ -135,3 +135,67 @@ export async function scaffoldDeployToDir(
   const human = (s: Styler) => `${s.green('wrote')} ${r.files.map((f) => path.join(dir, f.name)).join(', ')}`;
   return { data, notes: r.notes, human };
 }
+
+/**
+ * `iyesmp config scaffold mosquitto`: a Mosquitto 2 config for turn-based games (TLS with a Host
+ * certificate of the PKI, `require_certificate`, identities from the certificate subject, the
+ * dynamic-security plugin) and the plugin's initial state, where only that host may manage ACLs.
+ * Both files go to the folder of --out (mosquitto.conf and dynamic-security.json).
+ */
+export async function scaffoldMosquitto(
+  pkiDir: string,
+  flags: { out?: string; force?: boolean; name?: string; port?: string; listen?: string; topicPrefix?: string },
+): Promise<{ data: Record<string, unknown>; human: (s: Styler) => string }> {
+  if (!flags.out) throw cliError('missing_out', 'config scaffold mosquitto writes two files: give --out <folder>/mosquitto.conf');
+  const { openPki, TRUST_DIR } = await import('../pki/index.js');
+  const mq = await import('../mqtt/mosquitto.js');
+  const pki = await openPki(pkiDir);
+  const hosts = pki.manifest.entries.filter((e) => e.role === 'host');
+  const entry = flags.name ? hosts.find((e) => e.name === flags.name) : hosts[0];
+  if (!entry?.keyFile) {
+    throw cliError(
+      'unknown_cert',
+      flags.name ? `the PKI has no host certificate named ${flags.name} with its key` : 'the PKI has no host certificate with its key',
+      {
+        hint: 'the broker presents a Host certificate: `iyesmp certs issue host`',
+      },
+    );
+  }
+  const plugin = await mq.findDynsecPlugin();
+  if (!plugin) {
+    throw cliError('no_dynsec_plugin', `Mosquitto's dynamic-security plugin was not found (looked in ${mq.DYNSEC_PLUGIN_PATHS.join(', ')})`, {
+      hint: 'install mosquitto 2 (Debian: apt-get install mosquitto)',
+    });
+  }
+  const port = flags.port === undefined ? 8883 : Number(flags.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw cliError('bad_flag', `--port ${flags.port}: expected 1..65535`);
+  const conf = path.resolve(flags.out);
+  const dynsecFile = path.join(path.dirname(conf), 'dynamic-security.json');
+  const certfile = pki.path(entry.certFile);
+  const { readFile } = await import('node:fs/promises');
+  const hostPem = await readFile(certfile, 'utf8');
+  const text = mq.renderMosquittoConfig({
+    host: flags.listen ?? '0.0.0.0',
+    port,
+    cafile: path.join(pki.path(TRUST_DIR), 'master.pem'),
+    certfile,
+    keyfile: pki.path(entry.keyFile),
+    plugin,
+    dynsecFile,
+  });
+  const prefix = flags.topicPrefix ?? 'game';
+  await writeFileAtomic(conf, text, { force: Boolean(flags.force) });
+  // the plugin rewrites this file as ACLs change; it holds no secret, but keep it to its owner
+  await writeFileAtomic(dynsecFile, mq.dynsecInitialState(mq.mosquittoUsernameOfCert(hostPem), prefix), { force: Boolean(flags.force), mode: 0o600 });
+  const data = { kind: 'mosquitto', file: conf, dynsecFile, pkiDir, cert: entry.name, port, plugin, hostUsername: mq.mosquittoUsernameOfCert(hostPem) };
+  return {
+    data,
+    human: (s) =>
+      [
+        `${s.bold('wrote')} ${conf} and ${dynsecFile}`,
+        `run:  mosquitto -c ${conf}`,
+        `host: [transports.mqtt] enabled = true, broker = "mqtts://<this machine>:${port}", acl = "dynsec", topic_prefix = "${prefix}"`,
+        'the files it names must be readable by the user mosquitto runs as',
+      ].join('\n'),
+  };
+}

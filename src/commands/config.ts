@@ -21,8 +21,11 @@ Examples:
 
   group
     .command('scaffold')
-    .description('render a commented config for an Auth or Host server, or deployment files (systemd, docker, compose, k8s)')
-    .argument('<kind>', 'auth or host (a TOML config), or systemd, docker, compose, k8s (deployment files)')
+    .description('render a commented config for an Auth or Host server, deployment files (systemd, docker, compose, k8s), or a Mosquitto broker config')
+    .argument(
+      '<kind>',
+      'auth or host (a TOML config), systemd, docker, compose, k8s (deployment files), or mosquitto (a Mosquitto 2 broker for turn-based games)',
+    )
     .option(DIR_FLAG, DIR_HELP)
     .addOption(outOption('write the config here (default: print it on stdout)'))
     .addOption(outputAlias())
@@ -35,6 +38,9 @@ Examples:
     .option('--hosts <n>', "compose, k8s: how many hosts (default: the PKI's host certificates, else 2)")
     .option('--grace-ms <ms>', 'systemd, compose, k8s: serve host --grace-ms, how long a stopping host delivers results (default 10000)')
     .option('--drain-seconds <s>', "systemd, compose, k8s: the hosts' drain_timeout_seconds, to time the kill after SIGTERM (default 600)")
+    .option('--port <port>', 'mosquitto: the TLS listener port (default 8883)')
+    .option('--listen <address>', 'mosquitto: the listen address (default 0.0.0.0)')
+    .option('--topic-prefix <prefix>', 'mosquitto: the hosts\' topic_prefix (default "game")')
     .addHelpText(
       'after',
       `
@@ -53,7 +59,8 @@ Examples:
   $ iyesmp config scaffold host --name host-2 --auth-server auth.example.com:7351 --out host-2.toml --force
   $ iyesmp config scaffold host --json | jq -r .data.text
   $ iyesmp config scaffold systemd --exec /usr/bin/iyesmp --out ./systemd
-  $ iyesmp config scaffold k8s --dir ./pki --image registry.example.com/iyesmp:1.0 --out ./k8s`,
+  $ iyesmp config scaffold k8s --dir ./pki --image registry.example.com/iyesmp:1.0 --out ./k8s
+  $ iyesmp config scaffold mosquitto --name host-1 --port 8883 --out ./mosquitto/mosquitto.conf`,
     )
     .action(
       action<
@@ -68,6 +75,9 @@ Examples:
           hosts?: string;
           graceMs?: string;
           drainSeconds?: string;
+          port?: string;
+          listen?: string;
+          topicPrefix?: string;
         }
       >('config scaffold', async (out, opts, [kind]) => {
         if (kind === 'systemd' || kind === 'docker' || kind === 'compose' || kind === 'k8s') {
@@ -78,8 +88,15 @@ Examples:
           out.result('config scaffold', r.data, () => r.human(out.style));
           return;
         }
+        if (kind === 'mosquitto') {
+          const { scaffoldMosquitto } = await import('./config-scaffold.js');
+          const file = outFile(opts);
+          const r = await scaffoldMosquitto(resolvePkiDir(opts.dir), { ...opts, ...(file ? { out: file } : {}) });
+          out.result('config scaffold', r.data, () => r.human(out.style));
+          return;
+        }
         if (kind !== 'auth' && kind !== 'host') {
-          throw cliError('bad_kind', `config kind must be one of auth, host, systemd, docker, compose, k8s, got "${String(kind)}"`);
+          throw cliError('bad_kind', `config kind must be one of auth, host, systemd, docker, compose, k8s, mosquitto, got "${String(kind)}"`);
         }
         const { scaffoldToFile } = await import('./config-scaffold.js');
         const file = outFile(opts);

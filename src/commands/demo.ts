@@ -27,6 +27,8 @@ interface DemoFlags {
   game?: string;
   database?: string;
   authNodes?: string;
+  transport?: string;
+  broker?: string;
 }
 
 export interface DemoContext {
@@ -60,6 +62,8 @@ export function register(program: Command): void {
     .option('--game <name>', "the example game the bots play: tictactoe or chess (fool's mate)", 'tictactoe')
     .option('--database <url>', 'keep the Auth state in this PostgreSQL database (default: the embedded one in the dev folder)')
     .option('--auth-nodes <n>', 'Auth nodes serving the deployment, 1 or 2 (2 needs --database: one player on each node)', '1')
+    .option('--transport <kind>', 'how the players reach the host: quic, netcode or mqtt (turn-based, docs/turns.md)', 'quic')
+    .option('--broker <kind>', "with --transport mqtt: the host's embedded broker, or the machine's mosquitto binary", 'embedded')
     .addHelpText(
       'after',
       `
@@ -112,6 +116,15 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
   if (authNodes !== 1 && authNodes !== 2) throw cliError('bad_count', `--auth-nodes: expected 1 or 2, got "${opts.authNodes}"`);
   if (authNodes === 2 && opts.database === undefined) {
     throw cliError('conflicting_flags', '--auth-nodes 2 needs --database postgres://…: Auth nodes share their state through PostgreSQL');
+  }
+  const transport = opts.transport ?? 'quic';
+  if (transport !== 'quic' && transport !== 'netcode' && transport !== 'mqtt')
+    throw cliError('bad_flag', `--transport ${transport}: expected quic, netcode or mqtt`);
+  const broker = opts.broker ?? 'embedded';
+  if (broker !== 'embedded' && broker !== 'mosquitto') throw cliError('bad_flag', `--broker ${broker}: expected embedded or mosquitto`);
+  if (broker !== 'embedded' && transport !== 'mqtt') throw cliError('conflicting_flags', '--broker is for --transport mqtt');
+  if (broker === 'mosquitto' && authNodes === 2) {
+    throw cliError('conflicting_flags', '--auth-nodes 2 runs with the embedded broker or another transport');
   }
   const ctx: DemoContext = {
     out,
@@ -167,6 +180,8 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
     ...(opts.database !== undefined ? { database: opts.database } : {}),
     authNodes,
     game,
+    transport,
+    broker,
   });
   const timings = { setup: setupMs, ...run.timings, total: Math.round(story.now()) };
   const data = { ...setup, ...run, timings };

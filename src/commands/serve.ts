@@ -242,9 +242,41 @@ Examples:
         exitSoon();
       }),
     );
+  serve
+    .command('broker')
+    .description("run the embedded MQTT broker alone, for turn-based games (a host's [transports.mqtt] with its certificate)")
+    .requiredOption('-c, --config <file>', 'a host.toml: its [pki], [listen] address and [transports.mqtt] port and limits')
+    .addHelpText(
+      'after',
+      `
+The broker uses the host certificate of the config as its server certificate, accepts only
+certificates of the PKI (session certificates of players, host certificates of game hosts), and
+takes each room's ACL from the hosts over $CONTROL/iyesmp/v1. Point hosts at it with
+[transports.mqtt] broker = "mqtts://<this machine>:<port>", acl = "control".
+
+Examples:
+  $ iyesmp serve broker --config ./broker.toml`,
+    )
+    .action(
+      action<ServeFlags>('serve broker', async (out, opts) => {
+        const { loadConfig } = await import('../config/load.js');
+        const { discoverConfig } = await import('../config/env.js');
+        const found = discoverConfig('host', opts.config);
+        const config = await loadConfig(found.file, 'host');
+        const logger = await makeLogger(config.logging, 'broker', config.host.name, out);
+        const { brokerFromConfig } = await import('../serve/broker.js');
+        const broker = await brokerFromConfig(config, logger);
+        const url = broker.url();
+        logger.info({ url }, 'mqtt broker listening');
+        const signal = await untilSignal(logger, async () => {});
+        await broker.close();
+        out.result('serve broker', { stopped: true, signal, url }, () => '');
+        exitSoon();
+      }),
+    );
 }
 
-async function makeLogger(logging: { level: string; format: 'json' | 'pretty' }, component: 'auth' | 'host', node: string, out: Output) {
+async function makeLogger(logging: { level: string; format: 'json' | 'pretty' }, component: 'auth' | 'host' | 'broker', node: string, out: Output) {
   const { makeServerLogger } = await import('../serve/log.js');
   // stdout normally; stderr when stdout is reserved for the --json document (out.color is that stream's)
   const logger = makeServerLogger({ level: logging.level, format: logging.format, component, node, fd: out.json ? 2 : 1, color: out.color });

@@ -75,7 +75,18 @@ export function hostConfigSchema(baseDir?: string) {
                 .regex(/^(embedded|mqtts?:\/\/.+)$/, { error: 'expected "embedded" or an mqtts:// URL' })
                 .default('embedded'),
               port: port().default(8883),
-              topic_prefix: nonEmpty().default('game'),
+              topic_prefix: nonEmpty()
+                .regex(/^[a-z0-9_-]{1,64}(?:\/[a-z0-9_-]{1,64}){0,3}$/, { error: 'expected 1-4 topic levels of a-z, 0-9, _ and -' })
+                .default('game'),
+              /** how the host keeps each room's ACL on the broker: iyesmp's control topic (embedded, `serve broker`) or Mosquitto's dynamic security */
+              acl: z.enum(['control', 'dynsec'], { error: 'expected "control" or "dynsec"' }).optional(),
+              /** the TLS name in the broker's certificate, when it is not the URL's host */
+              server_name: nonEmpty('the TLS name of the broker').optional(),
+              /** seal moves and host messages with a room key (X25519 + AEAD) */
+              encrypt: bool().default(false),
+              /** embedded broker: publishes per second per client, and connections per source address */
+              publish_rate: posInt().default(50),
+              max_connections_per_address: posInt().default(32),
             })
             .prefault({}),
         })

@@ -31,6 +31,10 @@ export interface DeploymentInput {
   database?: string;
   /** Auth nodes to run (2 needs `database`): the second bot plays through the second node */
   authNodes?: number;
+  /** how players reach the host (default quic); mqtt runs the turn-based transport */
+  transport?: 'quic' | 'netcode' | 'mqtt';
+  /** with mqtt: the host's embedded broker, or the machine's mosquitto binary */
+  broker?: 'embedded' | 'mosquitto';
 }
 
 /** What the demo reports (the `data` of `iyesmp demo --json`, next to the PKI fields). */
@@ -94,10 +98,19 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  let mosquitto: { url: string; stop(): Promise<void> } | undefined;
   try {
     const ports: Awaited<ReturnType<typeof pickPorts>> & { auth2?: number; authHosts2?: number } = await pickPorts(input.ports);
     if (input.authNodes === 2) [ports.auth2, ports.authHosts2] = await freeUdpPorts(2, LOOPBACK);
-    const files = await writeRunConfigs(input, ports);
+    if (input.transport === 'mqtt' && input.broker === 'mosquitto') {
+      const { startMosquitto } = await import('./mosquitto.js');
+      mosquitto = await startMosquitto(input.devDir, input.pkiDir, input.entries);
+      story.tell(
+        'mqtt',
+        `mosquitto listening on ${mosquitto.url} (dynamic security; config ${displayPath(path.join(input.devDir, 'mosquitto', 'mosquitto.conf'))})`,
+      );
+    }
+    const files = await writeRunConfigs(input, ports, mosquitto?.url);
     const logDir = path.join(input.devDir, 'logs');
     await mkdir(logDir, { recursive: true });
     const bin = path.join(PACKAGE_ROOT, 'bin', 'iyesmp.js');
@@ -371,6 +384,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     process.removeListener('SIGTERM', onSignal);
     for (const b of bots) await b.client.close().catch(() => undefined);
     if (servers.some((s) => s.running)) await stopAll(servers, story);
+    await mosquitto?.stop();
   }
 }
 
@@ -391,6 +405,7 @@ async function pickPorts(want: DeploymentInput['ports']): Promise<{ auth: number
 async function writeRunConfigs(
   input: DeploymentInput,
   ports: { auth: number; authHosts: number; host: number; auth2?: number; authHosts2?: number },
+  brokerUrl?: string,
 ): Promise<{ auth: string; host: string; hostName: string; auth2?: string }> {
   const auth = path.join(input.devDir, 'auth.toml');
   const hostEntry = input.entries.find((e) => e.role === 'host');
@@ -409,6 +424,10 @@ async function writeRunConfigs(
     // a fresh database gets its schema (a shared one may be at any version this build knows)
     a = setTomlValue(a, 'database', 'migrate', 'true');
   }
+  // the game mode's transport (every Auth node hands off the same way)
+  if (input.transport === 'mqtt' || input.transport === 'netcode') a = setTomlValue(a, 'matchmaking', 'transport', quote(input.transport));
+  // netcode tokens are sealed with the key the demo wrote into the dev PKI, shared with the host
+  if (input.transport === 'netcode') a = setTomlValue(a, 'netcode', 'private_key_file', quote('pki/netcode.key'));
   let auth2: string | undefined;
   const authServers = [formatHostPort(LOOPBACK, ports.authHosts)];
   if (ports.auth2 !== undefined && ports.authHosts2 !== undefined) {
@@ -424,9 +443,36 @@ async function writeRunConfigs(
   h = setTomlValue(h, 'transports.quic', 'port', String(ports.host));
   h = setTomlValue(h, 'auth', 'servers', `[${authServers.map((x) => quote(x)).join(', ')}]`);
   h = setTomlValue(h, 'admin_http', 'listen', quote(`${LOOPBACK}:0`));
+  if (input.transport === 'netcode') {
+    h = setTomlValue(h, 'transports.netcode', 'enabled', 'true');
+    h = setTomlValue(h, 'transports.netcode', 'port', String((await freeUdpPorts(1, LOOPBACK))[0]));
+  }
+  if (input.transport === 'mqtt') {
+    // the mode's players are handed off to the host's MQTT room (docs/turns.md)
+    h = setTomlValue(h, 'transports.mqtt', 'enabled', 'true');
+    h = setTomlValue(h, 'transports.mqtt', 'port', String(await freeTcpPort(LOOPBACK)));
+    if (brokerUrl) {
+      // Mosquitto: the host keeps each room's ACL through its dynamic-security plugin
+      h = setTomlValue(h, 'transports.mqtt', 'broker', quote(brokerUrl));
+      h = setTomlValue(h, 'transports.mqtt', 'acl', quote('dynsec'));
+    }
+  }
   await writeFile(auth, a);
   await writeFile(host, h);
   return { auth, host, hostName: hostEntry.name, ...(auth2 ? { auth2 } : {}) };
+}
+
+/** A free TCP port on loopback (the embedded MQTT broker listens on TCP). */
+async function freeTcpPort(host: string): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const a = srv.address();
+      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
 }
 
 /** Selected Auth server log lines, told as they arrive. */

@@ -5,6 +5,7 @@ export const DEMO_ERRORS = {
   bad_port: 'usage',
   demo_no_client: 'internal',
   demo_no_host: 'internal',
+  demo_no_mosquitto: 'io',
   demo_server_exited: 'io',
   demo_server_failed: 'io',
   demo_timeout: 'io',

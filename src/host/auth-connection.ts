@@ -27,6 +27,8 @@ export interface AuthLinkContext {
   readonly draining?: boolean;
   /** an Auth server asked this host to drain (`host.drain`) */
   startDrain?(o: { reason: string; deadlineMs?: number; by: string }): unknown;
+  /** the endpoint of one session, for transports whose answer differs per session (MQTT) */
+  sessionEndpoint?(kind: TransportKind, sessionId: string): TransportEndpoint | undefined;
 }
 
 /**
@@ -259,7 +261,8 @@ export class AuthConnection {
       const r = s.domain.sessions.create(spec, s.clock());
       if (!r.ok) throw refusalError(r);
       this.log.info({ sessionId: body.sessionId, transport: body.transport, players: spec.players.length }, 'session created');
-      return { sessionId: body.sessionId, endpoint };
+      // MQTT answers per session (room, the host's pinned key)
+      return { sessionId: body.sessionId, endpoint: s.sessionEndpoint?.(body.transport, body.sessionId) ?? endpoint };
     });
     proto.handle('session.expect', (body) => {
       const transport = s.domain.sessions.session(body.sessionId)?.transport ?? 'quic';

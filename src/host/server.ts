@@ -13,6 +13,8 @@ import { HostDomain } from './host-domain.js';
 import { NetcodeHostTransport, type NetcodeHostTransportOptions } from './transports/netcode/transport.js';
 import { QuicHostTransport, type GameEndNotice, type QuicTransportContext } from './transports/quic/transport.js';
 import type { HostTransport, SeatRef, TransportEndpoint } from './transports/transport.js';
+import { MqttHostTransport } from './transports/mqtt/transport.js';
+import type { EmbeddedBroker, EmbeddedBrokerOptions } from '../mqtt/broker.js';
 import type { GameResults, TransportKind } from './types.js';
 import { OutboxStore } from './outbox-store.js';
 
@@ -72,6 +74,8 @@ export interface HostServerOptions {
    * stray datagrams makes one line per interval, not one per datagram.
    */
   dropLogIntervalMs?: number;
+  /** Also run turn-based sessions over MQTT (`[transports.mqtt]`): see HostMqttOptions. */
+  mqtt?: HostMqttOptions;
   /** keep the results outbox in this folder, so results survive a restart while every Auth server is down */
   outboxDir?: string;
   /**
@@ -84,6 +88,28 @@ export interface HostServerOptions {
   /** after a drain's games are over, how long it waits for an Auth server to take their results; default 30 s */
   drainDeliveryMs?: number;
   logger?: Logger;
+}
+
+/** Turn-based sessions over MQTT: where the broker is, and how the host keeps its ACL. */
+export interface HostMqttOptions {
+  /** "embedded": an aedes broker in this process (the host cert is its server cert); or the mqtts:// URL of a broker */
+  broker: 'embedded' | string;
+  /** embedded: listen port (default 8883; 0 = any free port), on `listen.host` */
+  port?: number;
+  /** the URL players dial, when it differs (embedded default: mqtts://<publicAddress>:<port>) */
+  publicUrl?: string;
+  /** what the broker's certificate must chain to (PEM); default: the host's verifier checks it (a Host cert of this PKI) */
+  caPem?: string;
+  /** the name checked in the broker's certificate (default: the URL's host; embedded: tlsName) */
+  servername?: string;
+  /** how room ACLs reach the broker: iyesmp's control topic (embedded, `serve broker`) or Mosquitto's dynamic security */
+  acl?: 'control' | 'dynsec';
+  topicPrefix?: string;
+  game?: string;
+  movesPerRound?: number;
+  encrypt?: boolean;
+  /** embedded broker: limits, and `mq`/`persistence` to share a Redis with other nodes */
+  embedded?: Partial<Omit<EmbeddedBrokerOptions, 'cert' | 'key' | 'verifier'>>;
 }
 
 /** What `HostServer.stats()` reports: the numbers an operator watches. */
@@ -121,6 +147,9 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
   quic!: QuicHostTransport;
   /** the netcode transport, when `options.netcode` is set */
   netcode: NetcodeHostTransport | undefined;
+  /** the MQTT transport and, when embedded, its broker (`options.mqtt`) */
+  mqtt: MqttHostTransport | undefined;
+  broker: EmbeddedBroker | undefined;
   closing = false;
   /** the admin port, when `options.admin` is set */
   adminServer: QuicServer | undefined;
@@ -229,6 +258,16 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
         );
       }
     }
+    if (opts.mqtt) {
+      try {
+        await s.#startMqtt(opts.mqtt);
+      } catch (err) {
+        await s.quic.close({ graceMs: 0 });
+        await s.netcode?.close();
+        await s.broker?.close();
+        throw err;
+      }
+    }
     if (opts.admin) {
       try {
         s.adminServer = await createQuicServer({
@@ -243,6 +282,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
         });
       } catch (err) {
         await Promise.all([...s.#transports.values()].map((t) => t.close({ graceMs: 0 })));
+        await s.broker?.close();
         throw err;
       }
       s.adminPort = s.adminServer.port;
@@ -285,6 +325,11 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
   /** The transports this host offers, as registered with the Auth servers. */
   transports(): TransportEndpoint[] {
     return [...this.#transports.values()].map((t) => t.endpoint());
+  }
+
+  /** One session's endpoint, for transports that answer per session (MQTT: room and host key). */
+  sessionEndpoint(kind: TransportKind, sessionId: string): TransportEndpoint | undefined {
+    return this.#transports.get(kind)?.sessionEndpoint?.(sessionId);
   }
 
   /** Auth servers this host is registered with right now. */
@@ -475,6 +520,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       clearInterval(this.#timer);
       await Promise.all([...this.#auth.values()].map((a) => a.close()));
       await Promise.all([...[...this.#transports.values()].map((t) => t.close({ graceMs: Math.min(graceMs, 1000) })), this.adminServer?.close({ graceMs: 0 })]);
+      await this.broker?.close();
       this.#logDrops(true);
       await this.#outboxStore?.idle();
       this.logger.info({ unsent: this.domain.outbox.size, stats: this.stats() }, 'host server stopped');
@@ -534,6 +580,71 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       },
       endNotice: (sessionId): GameEndNotice => this.#lastReport.get(sessionId) ?? { reason: 'aborted', results: [] },
     };
+  }
+
+  /** The MQTT transport: an embedded broker if asked, the host's own connection with its certificate, the grants. */
+  async #startMqtt(m: HostMqttOptions): Promise<void> {
+    const [{ loadCredentials }, { MqttLink }, grantsMod] = await Promise.all([
+      import('../transport/credentials.js'),
+      import('../mqtt/link.js'),
+      import('../mqtt/grants.js'),
+    ]);
+    const o = this.options;
+    const creds = await loadCredentials({ cert: o.cert, key: o.key });
+    let url: string;
+    let publicUrl: string;
+    if (m.broker === 'embedded') {
+      const { EmbeddedBroker } = await import('../mqtt/broker.js');
+      this.broker = await EmbeddedBroker.start({
+        cert: creds.cert,
+        key: creds.key,
+        verifier: o.verifier,
+        host: o.listen?.host ?? '0.0.0.0',
+        port: m.port ?? 8883,
+        publicHost: o.publicAddress,
+        ...(m.topicPrefix ? { acl: { prefix: m.topicPrefix } } : {}),
+        ...m.embedded,
+        logger: { info: (f, msg) => this.logger.info(f, msg), warn: (f, msg) => this.logger.warn(f, msg) },
+      });
+      const port = this.broker.address().port;
+      const local = !o.listen?.host || o.listen.host === '0.0.0.0' || o.listen.host === '::' ? '127.0.0.1' : o.listen.host;
+      url = `mqtts://${local.includes(':') ? `[${local}]` : local}:${port}`;
+      publicUrl = m.publicUrl ?? `mqtts://${o.publicAddress.includes(':') ? `[${o.publicAddress}]` : o.publicAddress}:${port}`;
+    } else {
+      url = m.broker;
+      publicUrl = m.publicUrl ?? m.broker;
+    }
+    const servername = m.servername ?? (m.broker === 'embedded' ? o.tlsName : undefined);
+    const link = await MqttLink.connect({
+      url,
+      cert: creds.cert,
+      key: creds.key,
+      ...(m.caPem
+        ? { ca: m.caPem }
+        : {
+            verify: async (chain: Uint8Array[]) => {
+              const r = await o.verifier.verify(chain, { kind: 'host' });
+              return r.ok ? undefined : `${r.message} (${r.reason})`;
+            },
+          }),
+      ...(servername ? { servername } : {}),
+      clientId: `host/${o.name}`,
+      reconnectMs: 1000,
+    });
+    const grants =
+      m.acl === 'dynsec'
+        ? (await import('../mqtt/dynsec.js')).dynsecGrants(link, { organization: (await import('../mqtt/mosquitto.js')).organizationOfCert(creds.cert) })
+        : grantsMod.controlTopicGrants(link);
+    this.mqtt = new MqttHostTransport(this.#quicContext(), {
+      brokerUrl: publicUrl,
+      link,
+      grants,
+      ...(m.topicPrefix ? { topicPrefix: m.topicPrefix } : {}),
+      ...(m.game ? { game: m.game } : {}),
+      ...(m.movesPerRound !== undefined ? { movesPerRound: m.movesPerRound } : {}),
+      ...(m.encrypt !== undefined ? { encrypt: m.encrypt } : {}),
+    });
+    this.#attach(this.mqtt);
   }
 
   /** A transport's players: game messages to the game, comings and goings and refusals to the log. */

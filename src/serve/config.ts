@@ -135,9 +135,8 @@ export async function authOptionsFromConfig(
   };
 }
 
-/** netcode and QUIC are handed off; MQTT (turn-based) is not served yet, so saying so beats ignoring it. */
-function servedTransport(t: HostTransportKind, key: string): HandoffTransportKind {
-  if (t === 'mqtt') throw serveError('config_unsupported', `${key} = "mqtt": serve auth hands off quic and netcode sessions only in this build`);
+/** Every host transport is handed off (QUIC, netcode, and MQTT for turn-based games). */
+function servedTransport(t: HostTransportKind, _key: string): HandoffTransportKind {
   return t;
 }
 
@@ -254,8 +253,31 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
     reconnectGraceMs: c.game.reconnect_grace_seconds * 1000,
     ...(c.game.min_players !== undefined ? { minPlayers: c.game.min_players } : {}),
     ...(netcode ? { netcode } : {}),
+    ...(c.transports.mqtt.enabled ? { mqtt: await mqttFromConfig(c) } : {}),
     ...(c.outbox.dir ? { outboxDir: c.outbox.dir } : {}),
     logger,
+  };
+}
+
+/** `[transports.mqtt]` as HostMqttOptions: the broker, and the Master certificate its certificate must chain to. */
+async function mqttFromConfig(c: HostConfig): Promise<NonNullable<HostServerOptions['mqtt']>> {
+  const m = c.transports.mqtt;
+  const masterFile = path.join(c.pki.trust_dir, 'master.pem');
+  let caPem: string;
+  try {
+    caPem = await readFile(masterFile, 'utf8');
+  } catch (e) {
+    throw serveError('config_unsupported', `transports.mqtt: cannot read the Master certificate ${masterFile} (pki.trust_dir): ${(e as Error).message}`);
+  }
+  return {
+    broker: m.broker,
+    port: m.port,
+    caPem,
+    topicPrefix: m.topic_prefix,
+    acl: m.acl ?? 'control',
+    encrypt: m.encrypt,
+    ...(m.server_name ? { servername: m.server_name } : {}),
+    embedded: { maxPerAddress: m.max_connections_per_address, acl: { prefix: m.topic_prefix, publishRate: m.publish_rate, publishBurst: m.publish_rate * 2 } },
   };
 }
 

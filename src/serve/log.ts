@@ -7,7 +7,7 @@ import pino, { type Logger } from 'pino';
  *   time       ISO 8601 UTC, e.g. "2026-12-06T12:49:31.123Z"
  *   level      a name: "trace" | "debug" | "info" | "warn" | "error" | "fatal"
  *   msg        a fixed sentence (numbers and names are fields, so searches match)
- *   component  "auth" | "host" | "netcode" (which server wrote it)
+ *   component  "auth" | "host" | "netcode" | "broker" (which server wrote it)
  *   event      a stable snake_case name of what happened: the caller's `event` field, else derived
  *              from `msg` (its text before the first ":"), e.g. "auth server listening" ->
  *              "auth_server_listening", "client refused: …" -> "client_refused"
@@ -16,7 +16,7 @@ import pino, { type Logger } from 'pino';
  * `format = "pretty"` prints the same records as readable lines (colour unless NO_COLOR/--no-color).
  */
 export type LogFormat = 'json' | 'pretty';
-export type ServerComponent = 'auth' | 'host' | 'netcode';
+export type ServerComponent = 'auth' | 'host' | 'netcode' | 'broker';
 
 export interface ServerLoggerOptions {
   level: string;

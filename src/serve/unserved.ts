@@ -5,7 +5,7 @@ import type { HostConfig } from '../config/host.js';
  * Settings the config schema accepts (they are part of the documented file format) but this build
  * does not act on. `serve` logs one warning per entry at start, so an operator is never left
  * believing a setting works when it is silently ignored. Settings that cannot be honoured safely
- * (an MQTT game mode, encrypted server keys, QUIC disabled) are refused instead (config.ts).
+ * (encrypted server keys, QUIC disabled) are refused instead (config.ts).
  */
 export interface Unserved {
   /** the config key, as written in the file */
@@ -20,9 +20,6 @@ export function unservedAuthSettings(_c: AuthConfig): Unserved[] {
 
 export function unservedHostSettings(c: HostConfig): Unserved[] {
   const out: Unserved[] = [];
-  if (c.transports.mqtt.enabled) {
-    out.push({ key: 'transports.mqtt', message: 'transports.mqtt is enabled but not served by this build; only QUIC and netcode sessions run' });
-  }
   const labels = Object.keys(c.host.labels).filter((k) => k !== 'game_version');
   if (labels.length > 0) {
     out.push({

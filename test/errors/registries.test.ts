@@ -21,6 +21,7 @@ import { HOST_ERRORS } from '../../src/host/errors.js';
 import { LAN_ERRORS } from '../../src/lan/errors.js';
 import { METRICS_ERRORS } from '../../src/metrics/errors.js';
 import { ClientState, clientStateName } from '../../src/netcode/constants.js';
+import { MQTT_ERRORS } from '../../src/mqtt/errors.js';
 import { NETCODE_ERRORS } from '../../src/netcode/errors.js';
 import { NETCODE_SESSION_ERRORS } from '../../src/netcode/session/errors.js';
 import { PKI_ERRORS, pkiError, type PkiErrorCode } from '../../src/pki/errors.js';
@@ -43,6 +44,7 @@ const REGISTRIES = {
   HOST_ERRORS,
   LAN_ERRORS,
   METRICS_ERRORS,
+  MQTT_ERRORS,
   NETCODE_ERRORS,
   NETCODE_SESSION_ERRORS,
   PKI_ERRORS,

@@ -174,13 +174,11 @@ describe('auth.toml: the new fields', () => {
     ]);
   });
 
-  it('serve refuses what it cannot serve: an mqtt game mode', async () => {
+  it('an mqtt game mode is served: its players are handed off to MQTT hosts', async () => {
     const r = check(authText + '\n[matchmaking.modes.chess]\ntransport = "mqtt"\n');
     expect(r.ok).toBe(true);
-    await expect(authOptionsFromConfig((r as { config: AuthConfig }).config, silent)).rejects.toMatchObject({
-      code: 'config_unsupported',
-      message: expect.stringContaining('matchmaking.modes.chess.transport = "mqtt"'),
-    });
+    const o = await authOptionsFromConfig((r as { config: AuthConfig }).config, silent);
+    expect(o.modeTransports?.chess).toBe('mqtt');
   });
 });
 
@@ -308,7 +306,7 @@ describe('settings the config accepts but this build does not serve', () => {
     });
   });
 
-  it('a guest name prefix is served; serve host names unused labels and mqtt', async () => {
+  it('a guest name prefix is served; serve host names unused labels; [transports.mqtt] is served', async () => {
     const t = authText.replace(/^name_prefix = .*$/m, 'name_prefix = "Visitor-"');
     const o = await authOptionsFromConfig((check(t) as { config: AuthConfig }).config, silent);
     const acc = await o.accounts!.authenticate({ method: 'guest' }, { now: Date.now() } as never);
@@ -319,10 +317,11 @@ describe('settings the config accepts but this build does not serve', () => {
     const r = check(h);
     if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
     const rec = recordingLogger();
-    await hostOptionsFromConfig((r as { config: HostConfig }).config, rec.logger);
+    const ho = await hostOptionsFromConfig((r as { config: HostConfig }).config, rec.logger);
     const keys = rec.warnings().map((w) => w.key);
     expect(keys).toContain('host.labels');
-    expect(keys).toContain('transports.mqtt');
+    expect(keys).not.toContain('transports.mqtt');
+    expect(ho.mqtt).toMatchObject({ broker: 'embedded', port: 8883, topicPrefix: 'game', acl: 'control' });
     expect(rec.warnings().find((w) => w.key === 'host.labels')!.msg).toContain('tier');
   });
 });

@@ -120,6 +120,12 @@ export interface HostEndpoint {
   kind: string;
   address?: { host: string; port: number };
   tlsName?: string;
+  /** MQTT: the broker, the session's room and the host's key players pin */
+  brokerUrl?: string;
+  room?: string;
+  topicPrefix?: string;
+  game?: string;
+  hostKey?: Uint8Array;
 }
 
 /** A minted session certificate, as the wire needs it (DER). */
@@ -555,11 +561,11 @@ export class HandoffCore {
   readyFor(playerId: string, sessionId: string, transport: string | undefined, now: number): SessionReadyBody {
     const p = this.#pending.get(sessionId);
     const claimBy = p && p.state !== 'recording' ? p.claimBy : now + this.#o.claimTimeoutMs;
-    const kind: HandoffTransportKind = p?.transport ?? (transport === 'netcode' ? 'netcode' : 'quic');
+    const kind: HandoffTransportKind = p?.transport ?? (transport === 'netcode' || transport === 'mqtt' ? transport : 'quic');
     return {
       sessionId,
       transport: kind,
-      needsPublicKey: kind === 'quic' && this.#o.keyDelivery === 'client' && p !== undefined && p.seats.get(playerId)?.cert === undefined,
+      needsPublicKey: kind !== 'netcode' && this.#o.keyDelivery === 'client' && p !== undefined && p.seats.get(playerId)?.cert === undefined,
       claimBy,
     };
   }
@@ -628,6 +634,11 @@ export class HandoffCore {
       } catch (e) {
         return { err: errInfo(e) };
       }
+    } else if (p.transport === 'mqtt') {
+      if (ep.kind !== 'mqtt' || !ep.brokerUrl || !ep.room || !ep.hostKey) return refused('the host answered without an MQTT room and host key');
+      const broker = brokerAddress(ep.brokerUrl);
+      if (!broker) return refused(`the host's broker URL ${ep.brokerUrl} is not mqtts://host:port`);
+      for (const [playerId, s] of p.seats) wire.set(playerId, mqttWire(p.sessionId, s, broker, ep));
     } else {
       if (ep.kind !== 'quic' || !ep.address || !ep.tlsName) return refused('the host answered without a QUIC endpoint');
       for (const [playerId, s] of p.seats) wire.set(playerId, quicWire(p.sessionId, s, { host: ep.address.host, port: ep.address.port }, ep.tlsName));
@@ -777,7 +788,7 @@ export class HandoffCore {
     return {
       sessionId: p.sessionId,
       transport: p.transport,
-      needsPublicKey: p.transport === 'quic' && this.#o.keyDelivery === 'client',
+      needsPublicKey: p.transport !== 'netcode' && this.#o.keyDelivery === 'client',
       claimBy: p.claimBy,
       ...(p.req.origin.kind === 'lobby' ? { lobbyId: p.req.origin.id } : { matchId: p.req.origin.id }),
     };
@@ -830,6 +841,38 @@ function originField(origin: StartRequest['origin']): { lobbyId: string } | { ma
 /** The reason a session fails with after a store or host error (`code: message`; `host error` without a code). */
 function failReason(err: ErrorInfo): string {
   return err.code !== undefined ? `${err.code}: ${err.message}` : 'host error';
+}
+
+/** host and port of an mqtts:// URL (the hand-off's host address; the TLS name is the host part) */
+function brokerAddress(url: string): { host: string; port: number } | undefined {
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'mqtts:' && u.protocol !== 'mqtt:') return undefined;
+    return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 8883 };
+  } catch {
+    return undefined;
+  }
+}
+
+function mqttWire(sessionId: string, s: Seat, broker: { host: string; port: number }, ep: HostEndpoint): WireHandoff {
+  const c = s.cert!;
+  return {
+    sessionId,
+    playerId: s.seatId,
+    expiresAt: c.expiresAt,
+    host: { address: broker, tlsName: broker.host },
+    transport: {
+      kind: 'mqtt',
+      brokerUrl: ep.brokerUrl!,
+      room: ep.room!,
+      sessionCert: c.certDer,
+      chain: c.chain,
+      ...(c.privateKey ? { privateKey: c.privateKey } : {}),
+      hostKey: new Uint8Array(ep.hostKey!),
+      ...(ep.topicPrefix ? { topicPrefix: ep.topicPrefix } : {}),
+      ...(ep.game ? { game: ep.game } : {}),
+    },
+  };
 }
 
 function quicWire(sessionId: string, s: Seat, address: { host: string; port: number }, tlsName: string): WireHandoff {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
  */
 
 /** Host transports the Auth server can hand players to. */
-export type HandoffTransportKind = 'quic' | 'netcode';
+export type HandoffTransportKind = 'quic' | 'netcode' | 'mqtt';
 
 /** Session cert player ids are `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`; account player ids (`guest:abc`) are not. */
 export function seatIdOf(playerId: string): string {

@@ -17,7 +17,9 @@ export interface SeatRef {
 /** What the host registers with the Auth servers for a transport (hostctl `HostTransport`). */
 export type TransportEndpoint =
   | { kind: 'quic'; address: { host: string; port: number }; tlsName: string }
-  | { kind: 'netcode'; address: { host: string; port: number } };
+  | { kind: 'netcode'; address: { host: string; port: number } }
+  /** per session (`sessionEndpoint`) also the room, topic prefix, game level and the host's pinned key */
+  | { kind: 'mqtt'; brokerUrl: string; room?: string; topicPrefix?: string; game?: string; hostKey?: Uint8Array<ArrayBuffer> };
 
 /**
  * The few things of the Host server a transport uses, instead of the server itself. The session
@@ -79,6 +81,8 @@ export interface HostTransport {
   send(seat: SeatRef, msg: GameMessage): boolean;
   /** A bulk stream to a seat (large state, replays), on transports that have streams. */
   openStream?(seat: SeatRef, header: { purpose: string; channel?: string; ext?: unknown }): Promise<BulkStreamWriter>;
+  /** What the Auth server hands players of this session, when it differs per session (MQTT: room and host key). */
+  sessionEndpoint?(sessionId: string): TransportEndpoint | undefined;
   /** Closes a seat's connection; the table treats it as lost (the player may come back within the grace). */
   disconnect(seat: SeatRef, code?: string, message?: string): boolean;
   /** Stops taking players and closes every connection, within `graceMs` where the medium drains. */

@@ -79,6 +79,10 @@ export const HandoffTransport = z.discriminatedUnion('kind', [
     sessionCert: Der,
     chain: z.array(Der).max(4),
     privateKey: bytes(4096).optional(),
+    /** the host's Ed25519 public key for this session: the player pins it, never learning it from the broker */
+    hostKey: bytes(64).optional(),
+    topicPrefix: z.string().min(1).max(256).optional(),
+    game: z.string().min(1).max(64).optional(),
   }),
 ]);
 export const Handoff = z.object({

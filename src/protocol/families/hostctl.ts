@@ -1,13 +1,21 @@
 import { z } from 'zod';
 import { defineFamily } from '../family.js';
-import { Address, Count, DurationMs, Empty, Ext, Id, Name, Sha256, Text, TimeMs, TransportKind } from '../schemas/common.js';
+import { Address, Count, DurationMs, Empty, Ext, Id, Name, Sha256, Text, TimeMs, TransportKind, bytes } from '../schemas/common.js';
 
 /** host ↔ auth: the host dials auth, registers, keeps a heartbeat, and runs sessions auth creates. */
 
 export const HostTransport = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('quic'), address: Address, tlsName: z.string().min(1).max(253) }),
   z.object({ kind: z.literal('netcode'), address: Address }),
-  z.object({ kind: z.literal('mqtt'), brokerUrl: z.string().min(1).max(512) }),
+  z.object({
+    kind: z.literal('mqtt'),
+    brokerUrl: z.string().min(1).max(512),
+    /** in a session.create answer: the session's room, topic prefix and game level, and the host's Ed25519 key that players pin */
+    room: z.string().min(1).max(64).optional(),
+    topicPrefix: z.string().min(1).max(256).optional(),
+    game: z.string().min(1).max(64).optional(),
+    hostKey: bytes(64).optional(),
+  }),
 ]);
 
 export const Load = z.object({
