@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AuthClient, GameSession, HostTicket } from '../client/index.js';
 import type { Output } from '../cli/output.js';
+import { adminNotice, enableAdmin, pickAdminPort } from './admin.js';
 import { demoError } from './errors.js';
 import { formatHostPort } from '../net/address.js';
 import type { ManifestEntry } from '../pki/types.js';
@@ -32,7 +33,8 @@ export interface DeploymentInput {
 /** What the demo reports (the `data` of `iyesmp demo --json`, next to the PKI fields). */
 export interface DeploymentReport {
   servers: {
-    auth: { pid: number | undefined; address: string; hostsAddress: string; config: string; log: string; exitCode?: number | null };
+    /** `adminAddress`: its admin port (`iyesmp admin`, `iyesmp top`) */
+    auth: { pid: number | undefined; address: string; hostsAddress: string; adminAddress: string; config: string; log: string; exitCode?: number | null };
     host: { name: string; pid: number | undefined; address: string; config: string; game: string; log: string; exitCode?: number | null };
   };
   /** `mark`: the player's side, "X"/"O" in tic-tac-toe, "w"/"b" in chess */
@@ -257,6 +259,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
           pid: auth.pid,
           address: formatHostPort(LOOPBACK, ports.auth),
           hostsAddress: formatHostPort(LOOPBACK, ports.authHosts),
+          adminAddress: formatHostPort(LOOPBACK, files.adminPort),
           config: files.auth,
           log: auth.logFile,
         },
@@ -336,7 +339,7 @@ async function pickPorts(want: DeploymentInput['ports']): Promise<{ auth: number
 async function writeRunConfigs(
   input: DeploymentInput,
   ports: { auth: number; authHosts: number; host: number },
-): Promise<{ auth: string; host: string; hostName: string }> {
+): Promise<{ auth: string; host: string; hostName: string; adminPort: number }> {
   const auth = path.join(input.devDir, 'auth.toml');
   const hostEntry = input.entries.find((e) => e.role === 'host');
   if (!hostEntry) throw demoError('demo_no_host', 'the dev PKI has no host certificate');
@@ -347,13 +350,15 @@ async function writeRunConfigs(
   a = setTomlValue(a, 'listen.clients', 'port', String(ports.auth));
   a = setTomlValue(a, 'listen.hosts', 'address', quote(LOOPBACK));
   a = setTomlValue(a, 'listen.hosts', 'port', String(ports.authHosts));
+  const adminPort = await pickAdminPort(Object.values(ports));
+  a = enableAdmin(a, adminPort);
   let h = await readFile(host, 'utf8');
   h = setTomlValue(h, 'listen', 'address', quote(LOOPBACK));
   h = setTomlValue(h, 'transports.quic', 'port', String(ports.host));
   h = setTomlValue(h, 'auth', 'servers', `[${quote(formatHostPort(LOOPBACK, ports.authHosts))}]`);
   await writeFile(auth, a);
   await writeFile(host, h);
-  return { auth, host, hostName: hostEntry.name };
+  return { auth, host, hostName: hostEntry.name, adminPort };
 }
 
 /** Selected Auth server log lines, told as they arrive. */
@@ -452,6 +457,7 @@ function keepRunningNotice(
       `    --cert ${displayPath(path.join(input.pkiDir, client.certFile))} --key ${displayPath(path.join(input.pkiDir, client.keyFile!))} \\`,
       `    --ca ${displayPath(path.join(input.pkiDir, master.certFile))}`,
       `Server logs: ${displayPath(r.servers.auth.log)}, ${displayPath(r.servers.host.log)}`,
+      ...adminNotice(r.servers.auth, input.pkiDir, displayPath, out.noteStyle.bold),
       '',
     ].join('\n'),
   );
