@@ -235,12 +235,15 @@ function composeFile(n: Names, image: string, generatedAt: string, graceMs: numb
 #   bundles/${n.auth}/ ${n.hosts.map((h) => `bundles/${h}/`).join(' ')}
 #                                   \`iyesmp bundle auth|host NAME\`, each unpacked here: tar -xzf FILE -C bundles
 #   secrets/postgres-password       the database password (one line, 0600)
+#   secrets/pgpass                  the same password for the Auth node, as a libpq password file line
+#                                   postgres:5432:iyesmp:iyesmp:PASSWORD (0600, owned by uid 1000)
 # The containers run as uid 1000 (node): give it the keys with \`chown 1000 bundles/*/tls/*.key\`.
 # Each host's public_address (in its certificate and config) must reach this machine; the Auth node
 # must be named ${n.authCertName} in its certificate, as the hosts check it.
 # Health: /healthz of the admin HTTP listener inside each container (127.0.0.1:${ADMIN_HTTP_PORT.auth} auth, :${ADMIN_HTTP_PORT.host} hosts).
 # The database: this build of serve auth keeps accounts in memory and warns that database.url is not
-# used yet; the url below is where the store keeps them once it serves it.
+# used yet; the url below is where the store keeps them once it serves it. The url carries no
+# password (it would show in \`docker inspect\`): node-postgres reads it from PGPASSFILE.
 # The project name is this folder's (docker compose -p NAME for another).
 services:
   postgres:
@@ -271,11 +274,13 @@ services:
       IYESMP_AUTH__PKI__KEY: /run/secrets/auth-key
       IYESMP_AUTH__PKI__SESSION_AUTH_KEY: /run/secrets/sessionauth-key
       IYESMP_AUTH__DATABASE__URL: postgres://iyesmp@postgres:5432/iyesmp
+      PGPASSFILE: /run/secrets/pgpass
     volumes:
       - ./bundles/${n.auth}:/etc/iyesmp:ro
     secrets:
       - auth-key
       - sessionauth-key
+      - pgpass
     ports:
       - "${AUTH_CLIENTS_PORT}:${AUTH_CLIENTS_PORT}/udp"
     healthcheck:
@@ -291,6 +296,8 @@ ${hostServices.join('')}secrets:
     file: ./bundles/${n.auth}/${a.sessionAuthKey}
 ${n.hosts.map((name) => `  ${dnsLabel(name)}-key:\n    file: ./bundles/${name}/${h.key}\n`).join('')}  postgres-password:
     file: ./secrets/postgres-password
+  pgpass:
+    file: ./secrets/pgpass
 volumes:
   pgdata:
 ${n.hosts.map((name) => `  ${dnsLabel(name)}-outbox:\n`).join('')}`;

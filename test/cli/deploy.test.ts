@@ -218,6 +218,8 @@ describe('iyesmp config scaffold systemd|docker|compose|k8s', () => {
     ])
       expect(text).toContain(s);
     expect(text).toContain('file: ./bundles/host-2/tls/host.key');
+    // the database password reaches the Auth node as a libpq password file, not in the URL
+    expect(text).toMatch(/IYESMP_AUTH__DATABASE__URL: postgres:\/\/iyesmp@postgres:5432\/iyesmp\n\s+PGPASSFILE: \/run\/secrets\/pgpass\n/);
     await expectOverridesValid(text, bundles, () => undefined);
     // a second scaffold over it is refused, all files or none
     const again = run(['config', 'scaffold', 'compose', '--dir', 'pki', '--out', out, '--json'], { cwd: dir });
@@ -230,6 +232,7 @@ describe('iyesmp config scaffold systemd|docker|compose|k8s', () => {
     spawnSync('cp', ['-r', bundles, path.join(out, 'bundles')]);
     mkdirSync(path.join(out, 'secrets'), { recursive: true });
     writeFileSync(path.join(out, 'secrets/postgres-password'), 'not-a-real-password\n', { mode: 0o600 });
+    writeFileSync(path.join(out, 'secrets/pgpass'), 'postgres:5432:iyesmp:iyesmp:not-a-real-password\n', { mode: 0o600 });
     const v = spawnSync(compose[0]!, [...compose.slice(1), 'config', '-q'], { cwd: out, encoding: 'utf8' });
     expect(v.status, v.stderr).toBe(0);
   });
