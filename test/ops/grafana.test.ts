@@ -118,7 +118,7 @@ async function registeredMetrics(): Promise<Map<string, MetricDef>> {
     collectDefaultMetrics({ register: r });
     for (const m of await r.getMetricsAsJSON()) {
       const single = r.getSingleMetric(m.name) as unknown as { labelNames?: string[] } | undefined;
-      defs.set(m.name, { type: m.type as MetricType, labels: new Set(single?.labelNames ?? []), files: new Set(['prom-client defaults']) });
+      defs.set(m.name, { type: m.type as unknown as MetricType, labels: new Set(single?.labelNames ?? []), files: new Set(['prom-client defaults']) });
     }
   }
   return defs;
@@ -142,10 +142,10 @@ interface ParsedExpr {
 
 /** Names in a PromQL expression: metrics, the labels it matches or groups by, functions, Grafana variables. */
 function parsePromQL(expr: string): ParsedExpr {
-  const variables = [...expr.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
+  const variables = [...expr.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
   const labels: string[] = [];
   let rest = expr.replace(/\{([^{}]*)\}/g, (_all, body: string) => {
-    for (const m of body.matchAll(/([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"/g)) labels.push(m[1]);
+    for (const m of body.matchAll(/([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"/g)) labels.push(m[1]!);
     return ' ';
   });
   rest = rest.replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\(([^()]*)\)/g, (_all, _kw, body: string) => {
@@ -158,8 +158,9 @@ function parsePromQL(expr: string): ParsedExpr {
   for (const m of rest.matchAll(/([A-Za-z_:][A-Za-z0-9_:]*)(\s*\()?/g)) {
     const prev = rest[m.index - 1];
     if (prev && /[0-9.]/.test(prev)) continue; // 1e3, 0.99
-    if (m[2]) functions.push(m[1]);
-    else if (!KEYWORDS.has(m[1])) metrics.push(m[1]);
+    const name = m[1]!;
+    if (m[2]) functions.push(name);
+    else if (!KEYWORDS.has(name)) metrics.push(name);
   }
   return { metrics, labels: labels.filter((l) => l !== '__name__'), functions, variables };
 }
@@ -265,7 +266,7 @@ describe('Grafana dashboard template', () => {
       if (!labelsKnown) continue;
       for (const l of p.labels) if (!allowed.has(l)) problems.push(`${where}: label "${l}" is not a label of ${p.metrics.join(', ')}`);
       for (const m of (t.legendFormat ?? '').matchAll(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g))
-        if (!allowed.has(m[1])) problems.push(`${where}: legend {{${m[1]}}} is not a label of ${p.metrics.join(', ')}`);
+        if (!allowed.has(m[1]!)) problems.push(`${where}: legend {{${m[1]}}} is not a label of ${p.metrics.join(', ')}`);
     }
     expect(problems).toEqual([]);
   });
