@@ -108,7 +108,8 @@ export async function scaffoldConfig(input: ScaffoldInput): Promise<ScaffoldResu
   values.pki_trust = tomlString(files.trust_dir!);
   values.netcode_key = tomlString(rel(NETCODE_KEY_FILE));
   // for the shell commands in the [admin] comment (run from the config's folder), not TOML values
-  values.pki_dir = shellWord(rel('.'));
+  // a config written into the PKI folder itself is a bundle's, whose folder holds no PKI: a word to fill in
+  values.pki_dir = rel('.') === '.' ? 'PKI_DIR' : shellWord(rel('.'));
   values.config_file = shellWord(input.outFile ? path.basename(input.outFile) : `${input.kind}.toml`);
   let entryName: string | undefined;
 

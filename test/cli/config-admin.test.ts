@@ -1,7 +1,7 @@
 // The `[admin]` table a scaffolded config carries: commented out, with the commands a new operator
 // runs to switch it on; followed to the letter they give a running admin port. `config check`
 // refuses an admin port that takes another listener's UDP port and warns about one beyond loopback.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +66,17 @@ describe('config scaffold: the [admin] table', () => {
       expect(c.code, c.stderr).toBe(0);
       expect(json(c).data.warnings.filter((w: string) => w.includes('admin port'))).toEqual([]);
     }
+  });
+
+  it('in a bundle (no PKI beside the config) the comment asks for the PKI folder instead of naming one', () => {
+    const out = path.join(tmp.dir, 'auth-bundle.tar.gz');
+    expect(run(['bundle', 'auth', 'auth', '--dir', pki, '--out', out]).code).toBe(0);
+    const unpacked = path.join(tmp.dir, 'unpacked');
+    mkdirSync(unpacked);
+    expect(spawnSync('tar', ['-xzf', out, '-C', unpacked]).status).toBe(0);
+    const [issue, , look] = commentCommands(readFileSync(path.join(unpacked, 'auth', 'auth.toml'), 'utf8'));
+    expect(issue).toEqual(['certs', 'issue', 'admin', 'YOUR_NAME', '--dir', 'PKI_DIR']);
+    expect(look).toEqual(['admin', 'status', '-c', 'auth.toml', '--dir', 'PKI_DIR']);
   });
 
   it('followed as written, the comment gives a running admin port that `admin status` reads', async () => {
