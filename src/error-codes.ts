@@ -21,12 +21,15 @@ import type { EventsErrorCode } from './events/emitter.js';
 import type { FsErrorCode } from './fs/errors.js';
 import type { HostErrorCode } from './host/errors.js';
 import type { LanErrorCode } from './lan/errors.js';
+import type { MetricsErrorCode } from './metrics/errors.js';
 import type { NetcodeErrorCode } from './netcode/errors.js';
 import type { NetcodeSessionErrorCode } from './netcode/session/errors.js';
 import type { PkiErrorCode } from './pki/errors.js';
 import type { ProtocolLayerErrorCode } from './protocol/errors.js';
+import type { ResultsErrorCode } from './results/errors.js';
 import type { ServeErrorCode } from './serve/errors.js';
 import type { TransportErrorCode } from './transport/errors.js';
+import type { TurnsErrorCode } from './turns/errors.js';
 
 export type {
   AccountErrorCode,
@@ -44,13 +47,16 @@ export type {
   LanErrorCode,
   LobbyErrorCode,
   MatchmakingErrorCode,
+  MetricsErrorCode,
   NetcodeErrorCode,
   NetcodeSessionErrorCode,
   PkiErrorCode,
   ProtocolLayerErrorCode,
+  ResultsErrorCode,
   ServeErrorCode,
   SessionErrorCode,
   TransportErrorCode,
+  TurnsErrorCode,
 };
 
 export type IyesmpErrorCode =
@@ -69,10 +75,13 @@ export type IyesmpErrorCode =
   | LanErrorCode
   | LobbyErrorCode
   | MatchmakingErrorCode
+  | MetricsErrorCode
   | NetcodeErrorCode
   | NetcodeSessionErrorCode
   | PkiErrorCode
   | ProtocolLayerErrorCode
+  | ResultsErrorCode
   | ServeErrorCode
   | SessionErrorCode
-  | TransportErrorCode;
+  | TransportErrorCode
+  | TurnsErrorCode;

@@ -19,6 +19,7 @@ const RANKS: Record<string, number> = {
   protocol: 3,
   netcode: 4,
   transport: 4,
+  turns: 4, // sans-IO turn-based protocol over MQTT (may import errors, net, events, pki, protocol)
   auth: 5,
   host: 5,
   client: 5,
@@ -27,6 +28,8 @@ const RANKS: Record<string, number> = {
   serve: 7,
   demo: 7,
   cli: 7,
+  metrics: 7, // the per-server Prometheus registry, server metrics, the admin HTTP listener
+  results: 7, // results sinks (the webhook)
   commands: 8,
   ui: 8,
   // entry files

@@ -37,6 +37,8 @@ export interface ClientEndpointContext {
   noteRefusal?(endpoint: string, reason: string, message: string, remote?: string): void;
   /** a claim answered or refused after `ms`, for the operator's hand-off figures */
   noteHandoff?(ms: number, ok: boolean): void;
+  /** a login ended: `ok`, or the error code it was refused with (metrics) */
+  loginOutcome?(method: string, outcome: string): void;
 }
 
 /** The events a client can be sent. */
@@ -143,12 +145,18 @@ export class ClientLink {
         const { ext, ...rest } = body as Record<string, unknown>;
         const credentials: Credentials = { ...(rest as { method: string }), ...(ext !== undefined ? { ext } : {}) };
         // password logins cost a hash: limited per address and per account before any is run
-        if (body.method === 'password') s.limits.admit('login', { address: this.address, account: usernameKey(body.username) }, now());
-        const account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address }).catch((err: unknown) => {
+        let account: Account;
+        try {
+          if (body.method === 'password') s.limits.admit('login', { address: this.address, account: usernameKey(body.username) }, now());
+          account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address });
+          // the account's connection limit can still refuse it
+          this.#trust(account.playerId);
+        } catch (err) {
           s.noteRefusal?.('login', (err as { code?: string }).code ?? 'refused', (err as Error).message ?? String(err), this.address);
+          s.loginOutcome?.(String(body.method), (err as { code?: string }).code ?? 'error');
           throw err;
-        });
-        this.#trust(account.playerId);
+        }
+        s.loginOutcome?.(String(body.method), 'ok');
         this.account = account;
         s.clientLoggedIn(this);
         this.log.info({ playerId: account.playerId, method: account.method }, 'login');

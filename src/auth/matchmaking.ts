@@ -254,6 +254,17 @@ export class Matchmaker {
     return [...this.#buckets.values()].map((b) => ({ mode: b.mode, matchSize: b.matchSize, tickets: b.queued.size, players: b.players }));
   }
 
+  /** Tickets and players queued per game mode (the operator's queue sizes: metrics, admin views). */
+  queuedByMode(): Map<string, { tickets: number; players: number }> {
+    const out = new Map<string, { tickets: number; players: number }>();
+    for (const q of this.queues()) {
+      const m = out.get(q.mode) ?? out.set(q.mode, { tickets: 0, players: 0 }).get(q.mode)!;
+      m.tickets += q.tickets;
+      m.players += q.players;
+    }
+    return out;
+  }
+
   accept(matchId: string, playerId: string, _now: number): void {
     const m = this.#pending(matchId, playerId);
     if (m.accepted.has(playerId)) return;

@@ -135,6 +135,8 @@ export interface AuthServerEvents {
   'session-ended': [SessionRecord];
   'host-registered': [string];
   'host-dead': [string];
+  /** a login ended: `ok` or the error code it was refused with */
+  login: [{ method: string; outcome: string }];
 }
 
 export class AuthServer extends EventEmitter<AuthServerEvents> implements ClientEndpointContext, HostEndpointContext, AdminEndpointContext {
@@ -305,7 +307,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     s.#timer = setInterval(() => void s.tick(), s.options.tickIntervalMs);
     s.#timer.unref?.();
     s.logger.info(
-      { clients: s.clientServer.port, hosts: s.hostServer.port, ...(s.adminServer ? { admin: s.adminServer.port } : {}), node: s.options.name },
+      { clients: s.clientServer.port, hosts: s.hostServer.port, ...(s.adminServer ? { admin: s.adminServer.port } : {}), name: s.options.name },
       'auth server listening',
     );
     return s;
@@ -316,6 +318,16 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   hostPort = 0;
   /** 0 without an admin port */
   adminPort = 0;
+
+  /** Logged-in players connected right now. */
+  get playersOnline(): number {
+    return this.#clients.size;
+  }
+
+  /** @internal */
+  loginOutcome(method: string, outcome: string): void {
+    this.emit('login', { method, outcome });
+  }
 
   /** Hosts with a live control connection. */
   connectedHosts(): string[] {

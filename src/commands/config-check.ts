@@ -38,8 +38,12 @@ export async function checkConfigCommand(file: string, secrets: ServeSecrets = {
   const logger = pino({ level: 'warn' }, sink);
   const serve = await import('../serve/config.js');
   try {
-    if (r.kind === 'auth') await serve.authOptionsFromConfig(r.config, logger, secrets);
-    else await serve.hostFromConfig(r.config, logger);
+    if (r.kind === 'auth') {
+      await serve.authOptionsFromConfig(r.config, logger, secrets);
+      // serve reads the webhook secret before it listens; so does the check
+      const w = r.config.results.webhook;
+      if (w.url !== undefined && w.secret_file !== undefined) await (await import('../results/webhook.js')).readWebhookSecret(w.secret_file);
+    } else await serve.hostFromConfig(r.config, logger);
   } catch (err) {
     if (!isIyesmpError(err) || err.kind === 'internal') throw err;
     throw cliError('config_invalid', `${file}: serve ${r.kind} would refuse to start: ${err.message}`, {

@@ -5,7 +5,7 @@ import { adminPortClashes } from './admin.js';
 import { netcodeAuthConfigSection } from './netcode.js';
 import { compareVersions } from '../protocol/version.js';
 import { parseCidr } from '../net/address.js';
-import { address, bool, connectionLimits, filePath, gameVersion, logging, nonEmpty, port, posInt } from './fields.js';
+import { address, adminHttp, bool, connectionLimits, filePath, gameVersion, logging, nonEmpty, port, posInt } from './fields.js';
 
 const TRANSPORT = () => z.enum(HOST_TRANSPORT_KINDS, { error: `expected one of ${HOST_TRANSPORT_KINDS.map((k) => `"${k}"`).join(', ')}` });
 /** An address range (`10.0.0.0/8`, `2001:db8::/32`), or one address. */
@@ -162,8 +162,36 @@ export function authConfigSchema(baseDir?: string) {
         })
         .prefault({}),
       logging: logging(),
+      admin_http: adminHttp(9464),
+      results: z
+        .strictObject({
+          /** results POSTed to the studio's backend, signed, retried, queued on disk */
+          webhook: z
+            .strictObject({
+              url: webhookUrl().optional(),
+              /** the HMAC-SHA256 key shared with the receiver (the file's text, trimmed; at least 32 bytes) */
+              secret_file: file().optional(),
+              /** results waiting for delivery, one file each: they survive a restart (default: beside the config) */
+              queue_dir: file().prefault('results-queue'),
+              timeout_seconds: posInt().max(120, { error: 'expected a positive integer up to 120' }).default(10),
+              /** attempts before a result is set aside in queue_dir/failed (backoff doubles from 1 s up to 5 min) */
+              max_attempts: posInt().max(1000, { error: 'expected a positive integer up to 1000' }).default(50),
+              /** results waiting at most; a new one past this is set aside at once */
+              max_pending: posInt().default(100_000),
+            })
+            .prefault({}),
+        })
+        .prefault({}),
     })
     .superRefine((c, ctx) => {
+      const w = c.results.webhook;
+      if (w.url !== undefined && w.secret_file === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['results', 'webhook', 'secret_file'],
+          message: 'results.webhook.url is set: set secret_file too (results are always signed)',
+        });
+      }
       const t = c.accounts.token;
       const sources = (['jwks_url', 'key_file', 'secret_file'] as const).filter((k) => t[k] !== undefined);
       if (c.accounts.mode === 'token' && sources.length === 0) {
@@ -242,6 +270,17 @@ export function authConfigSchema(baseDir?: string) {
  * keys fetched over plain http from elsewhere could be swapped by anyone on the path.
  */
 function jwksUrl() {
+  return z.url({ error: 'expected a URL' }).refine(
+    (u) => {
+      const url = new URL(u);
+      return url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname));
+    },
+    { error: 'expected an https:// URL (http:// only on localhost)' },
+  );
+}
+
+/** The studio's results endpoint: https, except on loopback (a local receiver, a test). */
+function webhookUrl() {
   return z.url({ error: 'expected a URL' }).refine(
     (u) => {
       const url = new URL(u);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { adminPortClashes } from './admin.js';
 import { netcodeHostConfigSection } from './netcode.js';
-import { address, bool, connectionLimits, filePath, hostPort, logging, nonEmpty, port, posInt } from './fields.js';
+import { address, adminHttp, bool, connectionLimits, filePath, hostPort, logging, nonEmpty, port, posInt } from './fields.js';
 
 /** A Host server's config (`kind = "host"`). Rendered commented from templates/host.toml. */
 export function hostConfigSchema(baseDir?: string) {
@@ -82,6 +82,7 @@ export function hostConfigSchema(baseDir?: string) {
         })
         .prefault({}),
       logging: logging(),
+      admin_http: adminHttp(9465),
     })
     .superRefine((c, ctx) => {
       const t = c.transports;

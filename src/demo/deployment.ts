@@ -352,10 +352,13 @@ async function writeRunConfigs(
   a = setTomlValue(a, 'listen.hosts', 'port', String(ports.authHosts));
   const adminPort = await pickAdminPort(Object.values(ports));
   a = enableAdmin(a, adminPort);
+  // any free port, so a demo never collides with a deployment on this machine
+  a = setTomlValue(a, 'admin_http', 'listen', quote(`${LOOPBACK}:0`));
   let h = await readFile(host, 'utf8');
   h = setTomlValue(h, 'listen', 'address', quote(LOOPBACK));
   h = setTomlValue(h, 'transports.quic', 'port', String(ports.host));
   h = setTomlValue(h, 'auth', 'servers', `[${quote(formatHostPort(LOOPBACK, ports.authHosts))}]`);
+  h = setTomlValue(h, 'admin_http', 'listen', quote(`${LOOPBACK}:0`));
   await writeFile(auth, a);
   await writeFile(host, h);
   return { auth, host, hostName: hostEntry.name, adminPort };

@@ -23,7 +23,6 @@ export function unservedAuthSettings(c: AuthConfig): Unserved[] {
       c.database.url ? ` (database.url ${redactUrl(c.database.url)} is ignored)` : ` (database.path "${c.database.path}" is ignored)`
     }`,
   });
-  if (c.logging.format === 'pretty') out.push(prettyLogs());
   return out;
 }
 
@@ -39,14 +38,8 @@ export function unservedHostSettings(c: HostConfig): Unserved[] {
       message: `host.labels ${labels.join(', ')}: not used by this build (only game_version is, as the host's version); the Auth server does not pick hosts by label`,
     });
   }
-  if (c.logging.format === 'pretty') out.push(prettyLogs());
   return out;
 }
-
-const prettyLogs = (): Unserved => ({
-  key: 'logging.format',
-  message: 'logging.format = "pretty" is not served: logs are JSON lines (pipe them through pino-pretty to read them)',
-});
 
 /** A postgres URL without its password, for the log. */
 function redactUrl(url: string): string {

@@ -228,6 +228,8 @@ async function deploy(dir: string, opts: DeploymentOptions): Promise<Deployment>
     ['listen.hosts', 'port', hostsPort],
     ['hosts', 'heartbeat_interval_seconds', 1],
     ['hosts', 'missed_heartbeats', 3],
+    // any free port: tests run many deployments at once (the port is in the 'admin http listening' line)
+    ['admin_http', 'listen', '"127.0.0.1:0"'],
     ...(opts.auth ?? []),
   ]);
   await editToml(dir, 'host.toml', hostEdits(playersPort, opts));
@@ -253,7 +255,13 @@ async function editToml(dir: string, file: string, keys: TomlEdit[]): Promise<vo
 }
 
 function hostEdits(playersPort: number, opts: DeploymentOptions): TomlEdit[] {
-  return [['listen', 'address', '"127.0.0.1"'], ['transports.quic', 'port', playersPort], ['auth', 'reconnect_max_seconds', 1], ...(opts.host ?? [])];
+  return [
+    ['listen', 'address', '"127.0.0.1"'],
+    ['transports.quic', 'port', playersPort],
+    ['auth', 'reconnect_max_seconds', 1],
+    ['admin_http', 'listen', '"127.0.0.1:0"'],
+    ...(opts.host ?? []),
+  ];
 }
 
 export interface ExtraHost {

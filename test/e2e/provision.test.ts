@@ -111,6 +111,8 @@ describe('templates/ci/provision.sh', () => {
       IYESMP_AUTH__LISTEN__HOSTS__PORT: String(hostsPort),
       IYESMP_AUTH__HOSTS__HEARTBEAT_INTERVAL_SECONDS: '1',
       IYESMP_AUTH__PKI__SESSION_AUTH_PASSPHRASE_FILE: path.join(dir, 'sessionauth.pass'),
+      // several servers on one machine: each its own metrics port, as a deployment sets them
+      IYESMP_AUTH__ADMIN_HTTP__LISTEN: '127.0.0.1:0',
     });
     const loaded = await waitLine(procs, auth, 'config loaded');
     expect(loaded).toMatchObject({ from: '$IYESMP_CONFIG', config: path.join(srv, 'auth/auth.toml') });
@@ -128,6 +130,7 @@ describe('templates/ci/provision.sh', () => {
           IYESMP_HOST__TRANSPORTS__QUIC__PORT: String(port),
           IYESMP_HOST__AUTH__SERVERS: `["127.0.0.1:${hostsPort}"]`,
           IYESMP_HOST__AUTH__RECONNECT_MAX_SECONDS: '1',
+          IYESMP_HOST__ADMIN_HTTP__LISTEN: '127.0.0.1:0',
         }),
       );
     }

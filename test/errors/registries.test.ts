@@ -19,14 +19,17 @@ import { DEMO_ERRORS } from '../../src/demo/errors.js';
 import { FS_ERRORS } from '../../src/fs/errors.js';
 import { HOST_ERRORS } from '../../src/host/errors.js';
 import { LAN_ERRORS } from '../../src/lan/errors.js';
+import { METRICS_ERRORS } from '../../src/metrics/errors.js';
 import { ClientState, clientStateName } from '../../src/netcode/constants.js';
 import { NETCODE_ERRORS } from '../../src/netcode/errors.js';
 import { NETCODE_SESSION_ERRORS } from '../../src/netcode/session/errors.js';
 import { PKI_ERRORS, pkiError, type PkiErrorCode } from '../../src/pki/errors.js';
 import { PROTOCOL_ERRORS, protocolError } from '../../src/protocol/errors.js';
+import { RESULTS_ERRORS } from '../../src/results/errors.js';
 import { ERROR_CODE_PATTERN } from '../../src/protocol/error-codes.js';
 import { SERVE_ERRORS } from '../../src/serve/errors.js';
 import { TRANSPORT_ERRORS } from '../../src/transport/errors.js';
+import { TURNS_ERRORS } from '../../src/turns/errors.js';
 
 const AUTH_REGISTRIES = { ACCOUNT_ERRORS, ADMIN_ERRORS, AUTH_ERRORS, HANDOFF_ERRORS, HOST_REGISTRY_ERRORS, LOBBY_ERRORS, MATCHMAKING_ERRORS, SESSION_ERRORS };
 const REGISTRIES = {
@@ -38,12 +41,15 @@ const REGISTRIES = {
   FS_ERRORS,
   HOST_ERRORS,
   LAN_ERRORS,
+  METRICS_ERRORS,
   NETCODE_ERRORS,
   NETCODE_SESSION_ERRORS,
   PKI_ERRORS,
   PROTOCOL_ERRORS,
+  RESULTS_ERRORS,
   SERVE_ERRORS,
   TRANSPORT_ERRORS,
+  TURNS_ERRORS,
 };
 const KINDS: readonly ErrorKind[] = ['usage', 'input', 'conflict', 'io', 'refused', 'check', 'internal'];
 
