@@ -58,12 +58,15 @@ export function adminNotice(
   pkiDir: string,
   display: (p: string) => string,
   bold: (s: string) => string,
+  /** the servers' admin HTTP listeners (`host:port`), Auth first */
+  metrics: string[] = [],
 ): string[] {
   const flags = `-c ${display(auth.config)} --dir ${display(pkiDir)}`;
   return [
     bold(`Look at it as its operator (admin port ${auth.adminAddress}, admin cert admin-${DEMO_ADMIN}):`),
     `  iyesmp admin status ${flags}`,
     `  iyesmp top ${flags}`,
+    ...metrics.map((m) => `  curl -s http://${m}/metrics      # Prometheus (also /healthz, /readyz)`),
   ];
 }
 

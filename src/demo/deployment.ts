@@ -295,7 +295,9 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
         // a server that dies meanwhile ends the wait too (and is reported by its exit code)
         void Promise.race(servers.map((s) => s.exited)).then(() => resolve());
       });
-      keepRunningNotice(out, story, report, input, clientEntry, master, ttt);
+      // where each server's /metrics is ([admin_http] on a free port): from its "admin http listening" line
+      const metrics = servers.map((s) => s.lines.find((l) => l.event === 'admin_http_listening')?.address).filter((a): a is string => typeof a === 'string');
+      keepRunningNotice(out, story, report, input, clientEntry, master, ttt, metrics);
       await stopped;
       out.note('');
     }
@@ -451,6 +453,7 @@ function keepRunningNotice(
   client: ManifestEntry,
   master: ManifestEntry,
   ttt: DemoGame,
+  metrics: string[] = [],
 ): void {
   out.note(
     [
@@ -460,7 +463,7 @@ function keepRunningNotice(
       `    --cert ${displayPath(path.join(input.pkiDir, client.certFile))} --key ${displayPath(path.join(input.pkiDir, client.keyFile!))} \\`,
       `    --ca ${displayPath(path.join(input.pkiDir, master.certFile))}`,
       `Server logs: ${displayPath(r.servers.auth.log)}, ${displayPath(r.servers.host.log)}`,
-      ...adminNotice(r.servers.auth, input.pkiDir, displayPath, out.noteStyle.bold),
+      ...adminNotice(r.servers.auth, input.pkiDir, displayPath, out.noteStyle.bold, metrics),
       '',
     ].join('\n'),
   );

@@ -69,6 +69,13 @@ describe('iyesmp demo: the admin port', () => {
       expect(top.code, top.stderr).toBe(0);
       expect(json(top).data.hosts.map((h: { name: string }) => h.name)).toEqual(['host-1']);
 
+      // each server's /metrics, as printed: the Auth server counted the two logins of the game
+      const urls = [...stderr.matchAll(/curl -s (http:\/\/127\.0\.0\.1:\d+\/metrics)/g)].map((m) => m[1]!);
+      expect(urls).toHaveLength(2);
+      const scraped = await Promise.all(urls.map(async (u) => (await fetch(u)).text()));
+      expect(scraped[0]).toMatch(/^iyesmp_auth_logins_total\{method="guest",outcome="ok"\} 2$/m);
+      expect(scraped[1]).toMatch(/^iyesmp_host_sessions_ended_total\{end="completed"\} 1$/m);
+
       child.kill('SIGINT');
       const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running 20 s after SIGINT'), 20_000))]);
       expect(code, stderr).toBe(0);
