@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, json, run, tempDir } from './helpers.js';
+import { BIN, json, ROOT, run, tempDir } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
 beforeAll(() => {
@@ -75,6 +75,14 @@ describe('iyesmp demo: the admin port', () => {
       const scraped = await Promise.all(urls.map(async (u) => (await fetch(u)).text()));
       expect(scraped[0]).toMatch(/^iyesmp_auth_logins_total\{method="guest",outcome="ok"\} 2$/m);
       expect(scraped[1]).toMatch(/^iyesmp_host_sessions_ended_total\{end="completed"\} 1$/m);
+      // the sample Grafana dashboard asks for what these servers export (bar the netcode transport and
+      // the results webhook, which the demo does not configure)
+      const exported = new Set(scraped.flatMap((t) => [...t.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!)));
+      const dashboard = readFileSync(path.join(ROOT, 'templates/grafana/iyesmp-dashboard.json'), 'utf8');
+      const asked = new Set([...dashboard.matchAll(/\b((?:iyesmp|nodejs|process)_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, '')));
+      expect(asked.size).toBeGreaterThan(30);
+      const notConfigured = /^iyesmp_(netcode_|results_(delivered|delivery_failures|set_aside)_total$)/;
+      expect([...asked].filter((n) => !exported.has(n) && !notConfigured.test(n))).toEqual([]);
 
       child.kill('SIGINT');
       const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running 20 s after SIGINT'), 20_000))]);
