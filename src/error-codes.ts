@@ -28,6 +28,7 @@ import type { PkiErrorCode } from './pki/errors.js';
 import type { ProtocolLayerErrorCode } from './protocol/errors.js';
 import type { ResultsErrorCode } from './results/errors.js';
 import type { ServeErrorCode } from './serve/errors.js';
+import type { StoreErrorCode } from './store/errors.js';
 import type { TransportErrorCode } from './transport/errors.js';
 import type { TurnsErrorCode } from './turns/errors.js';
 
@@ -55,6 +56,7 @@ export type {
   ResultsErrorCode,
   ServeErrorCode,
   SessionErrorCode,
+  StoreErrorCode,
   TransportErrorCode,
   TurnsErrorCode,
 };
@@ -83,5 +85,6 @@ export type IyesmpErrorCode =
   | ResultsErrorCode
   | ServeErrorCode
   | SessionErrorCode
+  | StoreErrorCode
   | TransportErrorCode
   | TurnsErrorCode;

@@ -25,6 +25,7 @@ const RANKS: Record<string, number> = {
   client: 5,
   config: 6,
   lan: 6,
+  store: 6, // the Auth server's state in SQL: implements auth's store interfaces; serve opens it
   serve: 7,
   demo: 7,
   cli: 7,

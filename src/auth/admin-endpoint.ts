@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import { formatHostPort } from '../net/address.js';
-import { ADMIN_PROTOCOL_LIMITS, ProtocolConnection, adminFamily, type AdminFamily } from '../protocol/index.js';
+import { printable } from '../net/printable.js';
+import { ADMIN_PROTOCOL_LIMITS, ProtocolConnection, adminFamily, fitAdminRows, type AdminFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream, ServerLimits } from '../transport/index.js';
-import type { Ban } from './accounts/index.js';
+import { MAX_BAN_UNTIL_MS, type Ban } from './accounts/index.js';
 import type { AuditActor, AuditStore } from './audit.js';
 import { acceptControlStream } from './control-stream.js';
 import { errInfo } from './err-info.js';
@@ -28,6 +29,9 @@ export const ADMIN_CONNECTION_LIMITS = {
 
 /** Requests one operator connection may have unanswered at once (the rest are answered `busy`). */
 export const ADMIN_MAX_IN_FLIGHT = 8;
+
+/** The admin requests that change something, and their audit verbs. */
+const AUDITED_REQUESTS: Record<string, string> = { 'player.kick': 'kick', 'player.ban': 'ban', 'player.unban': 'unban', 'host.drain': 'drain' };
 
 /** A logged-in player as the admin channel lists it. */
 export interface AdminPlayerView {
@@ -114,11 +118,9 @@ export class AdminLink {
   async #audited<T>(action: string, target: string | null, details: Record<string, unknown>, run: () => Promise<T> | T): Promise<T> {
     const s = this.server;
     const entry = { at: Date.now(), actor: this.actor, action, target, details };
+    let out: T;
     try {
-      const out = await run();
-      await s.audit.append({ ...entry, outcome: 'ok' });
-      this.log.info({ action, target, ...details }, `admin ${action}`);
-      return out;
+      out = await run();
     } catch (err) {
       const code = (err as { code?: string }).code;
       const refused = (err as { kind?: string }).kind !== undefined && (err as { kind?: string }).kind !== 'internal';
@@ -128,11 +130,41 @@ export class AdminLink {
       this.log.warn({ action, target, code }, `admin ${action} refused`);
       throw err;
     }
+    // The action is done: a failing audit store must not tell the operator it was not (a retried ban
+    // or drain would then be done twice). The entry goes to the log instead, marked for an auditor.
+    await s.audit
+      .append({ ...entry, outcome: 'ok' })
+      .catch((e: unknown) =>
+        this.log.error(
+          { err: errInfo(e), audit: true, action, target, actor: this.actor, details, outcome: 'ok' },
+          'could not write the audit log; the action was done',
+        ),
+      );
+    this.log.info({ action, target, ...details }, `admin ${action}`);
+    return out;
   }
 
   #bind(): void {
     const s = this.server;
     const p = this.proto;
+
+    // a kick, ban, unban or drain whose body the protocol refused never reaches its handler: audited
+    // here, so a leaked key probing with malformed requests leaves a trace too
+    p.on('protocol_error', (e) => {
+      const action = e.type !== undefined && Object.hasOwn(AUDITED_REQUESTS, e.type) ? AUDITED_REQUESTS[e.type] : undefined;
+      if (action === undefined) return;
+      void s.audit
+        .append({
+          at: Date.now(),
+          actor: this.actor,
+          action,
+          target: null,
+          details: { problem: printable(e.message).slice(0, 300) },
+          outcome: 'refused',
+          error: e.code,
+        })
+        .catch((err: unknown) => this.log.error({ err: errInfo(err) }, 'could not write the audit log'));
+    });
 
     p.handle('server.status', () => {
       const now = Date.now();
@@ -159,7 +191,8 @@ export class AdminLink {
         const ticket = s.matchmaker.ticketOf(pl.playerId);
         return { ...pl, ...(lobby ? { lobbyId: lobby.id } : {}), ...(ticket ? { queued: ticket.mode } : {}) };
       });
-      return { players, total: all.length };
+      const fit = fitAdminRows(players, 'first');
+      return { players: fit.rows, total: all.length, ...(fit.truncated ? { truncated: true } : {}) };
     });
 
     p.handle('sessions.list', async (body) => {
@@ -175,7 +208,8 @@ export class AdminLink {
         players: r.players.slice(0, 1024),
         createdAt: r.createdAt,
       }));
-      return { sessions, total: out.length };
+      const fit = fitAdminRows(sessions, 'first');
+      return { sessions: fit.rows, total: out.length, ...(fit.truncated ? { truncated: true } : {}) };
     });
 
     p.handle('hosts.list', () => ({ hosts: s.registry.list().slice(0, 1000).map(hostInfo) }));
@@ -193,6 +227,8 @@ export class AdminLink {
       return this.#audited('ban', body.playerId, details, async () => {
         if (body.until !== undefined && body.until <= Date.now())
           throw adminError('admin.bad_request', 'the ban would already be over: `until` is in the past');
+        if (body.until !== undefined && body.until > MAX_BAN_UNTIL_MS)
+          throw adminError('admin.bad_request', '`until` is beyond the last time a Date can hold (year 275760): leave it out for a permanent ban');
         const online = s.onlinePlayers().some((pl) => pl.playerId === body.playerId);
         const ban = await s.ban(body.playerId, { reason: body.reason, ...(body.until !== undefined ? { until: body.until } : {}), by: this.actor.name });
         return { playerId: body.playerId, reason: ban.reason, expiresAt: ban.expiresAt, kicked: online };
@@ -212,17 +248,21 @@ export class AdminLink {
       });
     });
 
-    p.handle('results.list', (body) => ({
-      results: s.ops.results({ limit: body.limit ?? 100, ...(body.since !== undefined ? { since: body.since } : {}) }),
-    }));
+    p.handle('results.list', (body) => {
+      const fit = fitAdminRows(s.ops.results({ limit: body.limit ?? 100, ...(body.since !== undefined ? { since: body.since } : {}) }), 'last');
+      return { results: fit.rows, ...(fit.truncated ? { truncated: true } : {}) };
+    });
 
-    p.handle('audit.list', async (body) => ({
-      entries: await s.audit.list({
+    p.handle('audit.list', async (body) => {
+      const entries = await s.audit.list({
         limit: body.limit ?? 100,
         ...(body.since !== undefined ? { since: body.since } : {}),
         ...(body.action !== undefined ? { action: body.action } : {}),
-      }),
-    }));
+      });
+      // oldest first: the newest entries are the ones kept when the answer must shrink
+      const fit = fitAdminRows(entries, 'last');
+      return { entries: fit.rows, ...(fit.truncated ? { truncated: true } : {}) };
+    });
   }
 }
 

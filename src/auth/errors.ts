@@ -20,6 +20,13 @@ export const AUTH_ERRORS = {
   too_many_for_certificate: 'refused',
   too_many_from_address: 'refused',
   too_many_unauthenticated: 'refused',
+  // Auth nodes sharing a database (cluster.ts)
+  /** another node did not answer a forwarded request in time */
+  cluster_timeout: 'io',
+  /** no node holds the matchmaking lock yet (a leader is being elected) */
+  cluster_no_leader: 'io',
+  /** a forwarded request failed on the other node without an error code */
+  cluster_failed: 'internal',
 } as const;
 export type AuthErrorCode = ErrorCodeOf<typeof AUTH_ERRORS>;
 export const authError = errorFactory(AUTH_ERRORS);

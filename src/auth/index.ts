@@ -12,3 +12,4 @@ export * from './lobbies.js';
 export * from './matchmaking.js';
 export * from './host-registry.js';
 export * from './sessions.js';
+export * from './stores.js';

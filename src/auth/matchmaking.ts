@@ -53,6 +53,11 @@ export interface TicketRequest {
   rating?: number;
   /** Game data carried through to the match, opaque to us. */
   ext?: unknown;
+  /**
+   * The ticket's id, when it is not new: a ticket another Auth node held, handed over when that
+   * node went (its players follow this id). Default: a fresh one.
+   */
+  id?: string;
 }
 
 export interface Ticket {
@@ -187,7 +192,7 @@ export class Matchmaker {
       if (t) throw matchmakingError('mm.already_queued', `player ${p} is already queued (ticket ${t.id})`);
     }
     const t: QTicket = {
-      id: this.#opts.newTicketId?.() ?? `tkt_${(++this.#ids).toString(36)}`,
+      id: (req.id !== undefined && !this.#tickets.has(req.id) ? req.id : undefined) ?? this.#opts.newTicketId?.() ?? `tkt_${(++this.#ids).toString(36)}`,
       players: [...req.players],
       mode: req.mode,
       matchSize: req.matchSize,

@@ -4,6 +4,7 @@
  * the latest recorded results. Sans-IO (time comes in as arguments) and bounded: a busy or
  * attacked server keeps at most a fixed number of samples, whatever the traffic.
  */
+import { printable } from '../net/printable.js';
 
 export interface Refusal {
   at: number;
@@ -74,7 +75,8 @@ export class OpsStats {
   }
 
   refusal(r: Refusal): void {
-    this.#refusals.push({ ...r, message: r.message.slice(0, 300) });
+    // refusal messages quote what a peer sent (an offered ALPN, an address): `admin status` and `top` show them on a terminal
+    this.#refusals.push({ ...r, message: printable(r.message).slice(0, 300), ...(r.remote !== undefined ? { remote: printable(r.remote) } : {}) });
     if (this.#refusals.length > this.#maxRefusals) this.#refusals.splice(0, this.#refusals.length - this.#maxRefusals);
   }
 

@@ -5,11 +5,11 @@ import type { FastSessionMinter } from '../pki/index.js';
 import type { KeyAlgorithm, PeerVerifier } from '../pki/types.js';
 import type { GameVersionCheck } from '../protocol/index.js';
 import { ALPN, createQuicServer, type PemSource, type QuicServer, type ServerLimits } from '../transport/index.js';
-import { AccountService, GuestProvider, banUntil, type Account, type Ban, type BanTarget } from './accounts/index.js';
+import { AccountService, GuestProvider, MAX_BAN_UNTIL_MS, banUntil, type Account, type Ban, type BanTarget } from './accounts/index.js';
 import { AuthLimits } from './limits.js';
 import { acceptClient, lobbyInfo, type ClientEndpointContext, type ClientLink, type ClientNotice } from './client-endpoint.js';
 import { errInfo } from './err-info.js';
-import { authError, handoffError } from './errors.js';
+import { authError, handoffError, matchmakingError } from './errors.js';
 import { HandoffDriver, seatIdOf, type HandoffTransportKind } from './handoff/index.js';
 import { acceptHost, type HostEndpointContext, type HostLink } from './host-endpoint.js';
 import { ADMIN_CONNECTION_LIMITS, acceptAdmin, type AdminEndpointContext, type AdminPlayerView } from './admin-endpoint.js';
@@ -17,10 +17,14 @@ import { MemoryAuditStore, type AuditStore } from './audit.js';
 import { OpsStats } from './ops-stats.js';
 import { AuthDomain } from './domain.js';
 import type { HostRegistry } from './host-registry.js';
-import type { Lobbies, LobbyView } from './lobbies.js';
+import type { Joiner, JoinTarget, Lobbies, LobbyView } from './lobbies.js';
 import type { Matchmaker, MatchmakerOptions } from './matchmaking.js';
 import type { PartyQueue } from './parties.js';
 import type { SessionRecord, SessionStore, Sessions, TelemetryItem } from './sessions.js';
+import { loggingMinter, StatePersistence } from './persistence.js';
+import { ClusterCoordinator, type ClusterBus, type ClusterOp, type ForwardedTicket, type ForwardingOps } from './cluster.js';
+import { randomUUID } from 'node:crypto';
+import type { AuthStores } from './stores.js';
 
 /**
  * The Auth server: a client endpoint (`iyesmp-auth/1`, Client certs of active ClientAuths) and a
@@ -113,6 +117,20 @@ export interface AuthServerOptions {
    * and retention window (default 256; 0 refuses them all, right with a persistent `sessionStore`)
    */
   adoptedResultsPerHost?: number;
+  /**
+   * Durable state (src/store opens it from `[database]`): session records (unless `sessionStore`),
+   * ratings (looked up before `ratingFor`'s default), lobbies (saved after each change, restored at
+   * start), queued tickets, the host directory, results once per session id, the session-cert log.
+   * With `durable` set, results for unknown sessions are never adopted (default of
+   * `adoptedResultsPerHost` becomes 0). Accounts and bans go in through `accounts`.
+   */
+  stores?: Partial<AuthStores>;
+  /**
+   * Serve one deployment with other Auth nodes (same database, same PKI and config; cluster.ts):
+   * the bus they talk on (src/store's `openPgCluster`: PostgreSQL LISTEN/NOTIFY and an advisory
+   * lock). The leader runs the matchmaker; the others forward their players' queue requests.
+   */
+  cluster?: ClusterBus;
   logger?: Logger;
 }
 
@@ -169,6 +187,12 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   readonly #hosts = new Map<string, HostLink>();
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
+  readonly #persistence: StatePersistence | undefined;
+  readonly #cluster: ClusterCoordinator | undefined;
+  /** display names of players of other nodes whose tickets this node (the leader) holds */
+  readonly #remoteNames = new Map<string, string>();
+  /** players of this node in a lobby another node runs */
+  readonly #remoteLobby = new Map<string, { lobbyId: string; node: string }>();
   #closing: Promise<void> | undefined;
 
   private constructor(opts: AuthServerOptions) {
@@ -191,7 +215,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     // the domain's own ack deadline counts from creation, so it must cover the claims too
     const setupMs = claimTimeoutMs + hostAckTimeoutMs + 5_000;
     this.domain = new AuthDomain({
-      matchmaker: opts.matchmaker ?? {},
+      // ids unique across the nodes (a new leader must not reuse the old one's)
+      matchmaker: opts.cluster
+        ? { newTicketId: () => `tkt_${randomUUID()}`, newMatchId: () => `mch_${randomUUID()}`, ...opts.matchmaker }
+        : (opts.matchmaker ?? {}),
       registry: {
         ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
         ...(opts.missedHeartbeats !== undefined ? { missedHeartbeats: opts.missedHeartbeats } : {}),
@@ -200,10 +227,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       },
       sessions: {
         hostAckTimeoutMs: setupMs,
-        ...(opts.sessionStore ? { store: opts.sessionStore } : {}),
+        ...(opts.sessionStore ? { store: opts.sessionStore } : opts.stores?.sessions ? { store: opts.stores.sessions } : {}),
         ...(opts.telemetryPerSession !== undefined ? { telemetryPerSession: opts.telemetryPerSession } : {}),
         ...(opts.sessionRetentionMs !== undefined ? { retentionMs: opts.sessionRetentionMs } : {}),
-        ...(opts.adoptedResultsPerHost !== undefined ? { adoptPerHost: opts.adoptedResultsPerHost } : {}),
+        ...(opts.adoptedResultsPerHost !== undefined ? { adoptPerHost: opts.adoptedResultsPerHost } : opts.stores?.durable ? { adoptPerHost: 0 } : {}),
       },
       onListenerError: (err) => this.logger.error({ err: errInfo(err) }, 'a domain event listener failed'),
     });
@@ -215,7 +242,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     this.handoffs = new HandoffDriver({
       registry: this.registry,
       sessions: this.sessions,
-      minter: opts.minter,
+      minter: opts.stores?.certs
+        ? loggingMinter(opts.minter, opts.stores.certs, this.logger, async (sessionId, seat) =>
+            (await this.sessions.store.get(sessionId))?.players.find((p) => seatIdOf(p) === seat),
+          )
+        : opts.minter,
       logger: this.logger.child({ part: 'handoff' }),
       keyDelivery: this.options.keyDelivery,
       ...(opts.seedKeyAlgorithm ? { seedKeyAlgorithm: opts.seedKeyAlgorithm } : {}),
@@ -237,19 +268,51 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
           ?.proto.request('session.cancel', { sessionId, reason }, { timeoutMs: 10_000 })
           .catch(() => undefined);
       },
-      notifyPlayer: (playerId, type, body) => this.#clients.get(playerId)?.notify(type, body),
-      notifyWaiting: (playerId, body) => {
-        const link = this.#clients.get(playerId);
-        if (link && link.minor >= 1) link.notify('session.waiting', body);
-      },
+      notifyPlayer: (playerId, type, body) => this.#send(playerId, 0, type, body),
+      notifyWaiting: (playerId, body) => this.#send(playerId, 1, 'session.waiting', body),
     });
     this.#wire();
+    if (opts.cluster) {
+      this.#cluster = new ClusterCoordinator(opts.cluster, {
+        logger: this.logger.child({ part: 'cluster' }),
+        perform: (op, args, from) => this.#perform(op, args, from),
+        deliverLocal: (playerId, minMinor, type, body) => {
+          const link = this.#clients.get(playerId);
+          if (!link) return false;
+          if (link.minor >= minMinor) link.notify(type as ClientNotice, body);
+          return true;
+        },
+        kickLocal: (playerId, code, reason) => this.#clients.get(playerId)?.kick(code, reason),
+        // the old leader's queue is gone with it: its ticket rows are dropped (followers re-send theirs)
+        tookOverFrom: (previous) => {
+          this.options.stores?.tickets?.removeByNode(previous).then(
+            (n) => n > 0 && this.logger.info({ previous, tickets: n }, "the previous leader's tickets expired"),
+            (err: unknown) => this.logger.warn({ err: errInfo(err) }, "could not drop the previous leader's tickets"),
+          );
+        },
+      });
+    }
+    if (this.#cluster) {
+      // names of other nodes' players are kept while their tickets are here
+      this.domain.on('match', (e) => {
+        const done = e.type === 'confirmed' ? e.match.tickets : e.type === 'removed' ? [e.ticket] : e.type === 'failed' ? e.removed : [];
+        for (const t of done) for (const p of t.players) this.#remoteNames.delete(p);
+      });
+    }
+    if (opts.stores) {
+      this.#persistence = new StatePersistence(opts.stores, { domain: this.domain, logger: this.logger.child({ part: 'store' }), node: this.options.name });
+      this.#persistence.attach();
+    }
   }
 
   /** Binds both endpoints and starts the driver timer. */
   static async start(opts: AuthServerOptions): Promise<AuthServer> {
     checkTransports(opts);
     const s = new AuthServer(opts);
+    if (s.#persistence) {
+      const restored = await s.#persistence.restore();
+      if (restored.lobbies > 0 || restored.droppedTickets > 0) s.logger.info(restored, 'state restored from the database');
+    }
     const limits = { idleTimeoutMs: opts.idleTimeoutMs ?? 30_000 };
     const common = { cert: opts.cert, key: opts.key, verifier: opts.verifier, limits };
     s.clientServer = await createQuicServer({
@@ -342,7 +405,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
 
   /** The rating the matchmaker uses for this account in this mode (see `ratingFor`). */
   async ratingOf(account: Account, mode: string): Promise<number | undefined> {
-    const r = this.options.ratingFor ? await this.options.ratingFor(account, mode) : defaultRating(account, mode);
+    const stored = await this.options.stores?.ratings?.get(account.playerId, mode);
+    const r = stored ?? (this.options.ratingFor ? await this.options.ratingFor(account, mode) : defaultRating(account, mode));
     return typeof r === 'number' && Number.isFinite(r) ? r : undefined;
   }
 
@@ -408,6 +472,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
 
   /** @internal Tells a logged-in player something, if it negotiated at least `minor`. */
   notifyPlayer(playerId: string, minMinor: number, type: ClientNotice, body: unknown): void {
+    if (!this.#clients.has(playerId) && this.#cluster) return this.#cluster.relay(playerId, minMinor, type, body);
     const link = this.#clients.get(playerId);
     if (link && link.minor >= minMinor) link.notify(type, body);
   }
@@ -422,6 +487,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     const expiresAt = o.until === undefined ? null : o.until instanceof Date ? o.until.getTime() : o.until;
     if (typeof o.reason !== 'string' || o.reason.length === 0) throw authError('ban_reason', 'a ban needs a reason (the player is told it)');
     if (expiresAt !== null && !Number.isFinite(expiresAt)) throw authError('ban_until', '`until` must be a time (ms since the epoch or a Date)');
+    // past Date's range the expiry cannot be told to the player (toISOString throws): refused before it is stored
+    if (expiresAt !== null && expiresAt > MAX_BAN_UNTIL_MS) throw authError('ban_until', '`until` is beyond the last time a Date can hold (year 275760)');
     const ban: Ban = { target: { playerId }, reason: o.reason, createdAt: Date.now(), expiresAt, ...(o.by !== undefined ? { by: o.by } : {}) };
     await this.accounts.bans.add(ban);
     const link = this.#clients.get(playerId);
@@ -429,6 +496,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       this.logger.info({ playerId, until: expiresAt }, 'banned player kicked');
       link.kick('banned', `this account is banned ${banUntil(ban)}: ${ban.reason}`);
     }
+    // connected to another node: that node kicks it
+    this.#cluster?.kickEverywhere(playerId, 'banned', `this account is banned ${banUntil(ban)}: ${ban.reason}`);
     return ban;
   }
 
@@ -457,6 +526,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     try {
       this.matchmaker.tick(now);
       this.registry.tick(now);
+      this.#persistence?.tick(now);
       await this.sessions.tick(now);
       this.handoffs.tick(now);
     } catch (err) {
@@ -482,9 +552,105 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       for (const c of [...this.#clients.values()]) void c.proto.close('shutting_down', 'the auth server is shutting down');
       for (const h of [...this.#hosts.values()]) void h.proto.close('shutting_down', 'the auth server is shutting down');
       await Promise.all([this.clientServer.close({ graceMs }), this.hostServer.close({ graceMs }), this.adminServer?.close({ graceMs: 0 })]);
+      await this.#persistence?.flush();
+      await this.#cluster?.close();
       this.logger.info('auth server stopped');
     })();
     return this.#closing;
+  }
+
+  /** A notice to a player: here if it is connected here, else through the other nodes. */
+  #send(playerId: string, minMinor: number, type: ClientNotice, body: unknown): void {
+    const link = this.#clients.get(playerId);
+    if (link) {
+      if (link.minor >= minMinor) link.notify(type, body);
+    } else {
+      this.#cluster?.relay(playerId, minMinor, type, body);
+    }
+  }
+
+  /**
+   * @internal Set while this node is one of several and does not run the matchmaker: the client
+   * endpoint sends queue requests (and claims of sessions another node runs) through it.
+   */
+  get forward(): ForwardingOps | undefined {
+    const c = this.#cluster;
+    if (!c || c.isLeader) return undefined;
+    return {
+      enqueue: (req, displayNames) => c.enqueue({ req, displayNames }),
+      cancel: async (ticketId, playerId) => {
+        await c.call(c.leaderOrThrow(), 'cancel', [ticketId, playerId]);
+        c.forgetPlayer(playerId);
+      },
+      accept: async (matchId, playerId) => void (await c.call(c.leaderOrThrow(), 'accept', [matchId, playerId])),
+      decline: async (matchId, playerId) => void (await c.call(c.leaderOrThrow(), 'decline', [matchId, playerId])),
+    };
+  }
+
+  /** @internal A claim of a session whose hand-off another node runs (it sent the player's session.ready), sent there. */
+  claimElsewhere(playerId: string, sessionId: string, publicKey: Uint8Array | undefined, address: string): Promise<unknown> | undefined {
+    const c = this.#cluster;
+    if (!c?.runsElsewhere(sessionId)) return undefined;
+    return c.call(c.sessionNode(sessionId), 'claim', [playerId, sessionId, publicKey ?? null, address]);
+  }
+
+  /** @internal The node running a lobby that is not here (cluster only; the store says where each lobby lives). */
+  async lobbyElsewhere(key: { lobbyId: string } | { code: string }): Promise<string | undefined> {
+    const store = this.options.stores?.lobbies;
+    if (!this.#cluster || !store) return undefined;
+    const node = await store.nodeOf(key);
+    return node !== undefined && node !== this.options.name ? node : undefined;
+  }
+
+  /** @internal A lobby request of a player connected here, run on the lobby's node; remembered so a disconnect leaves it there. */
+  async forwardLobby(node: string, op: 'join' | 'leave' | 'setReady', args: unknown[]): Promise<LobbyView | undefined> {
+    const view = (await this.#cluster!.call(node, 'lobby', [op, ...args])) as LobbyView | null;
+    const playerId = op === 'join' ? (args[1] as { playerId: string }).playerId : (args[1] as string);
+    if (op === 'join' && view) this.#remoteLobby.set(playerId, { lobbyId: view.id, node });
+    if (op === 'leave') this.#remoteLobby.delete(playerId);
+    return view ?? undefined;
+  }
+
+  /** A request another node forwarded here: the same domain calls its own clients would cause. */
+  async #perform(op: ClusterOp, args: unknown[], from: string): Promise<unknown> {
+    const now = Date.now();
+    switch (op) {
+      case 'enqueue': {
+        const t = args[0] as ForwardedTicket;
+        for (const [p, name] of Object.entries(t.displayNames)) this.#remoteNames.set(p, name);
+        this.logger.debug({ from, players: t.req.players }, 'ticket queued by another node');
+        return { id: this.matchmaker.enqueue(t.req, now).id };
+      }
+      case 'cancel': {
+        const [ticketId, playerId] = args as [string, string];
+        const t = this.matchmaker.ticketOf(playerId);
+        if (!t || t.id !== ticketId) throw matchmakingError.as('refused', 'mm.unknown_ticket', `ticket ${ticketId} is not yours`);
+        this.matchmaker.cancel(ticketId, now);
+        return {};
+      }
+      case 'cancelFor':
+        this.matchmaker.cancelFor(args[0] as string, now);
+        return {};
+      case 'accept':
+        this.matchmaker.accept(args[0] as string, args[1] as string, now);
+        return {};
+      case 'decline':
+        this.matchmaker.decline(args[0] as string, args[1] as string, now);
+        return {};
+      case 'claim': {
+        const [playerId, sessionId, publicKey, address] = args as [string, string, Uint8Array | null, string];
+        return this.handoffs.claim(playerId, sessionId, publicKey ?? undefined, address);
+      }
+      case 'lobby': {
+        const [what, ...rest] = args as [string, ...unknown[]];
+        if (what === 'join') return this.lobbies.join(rest[0] as JoinTarget, rest[1] as Joiner, now);
+        if (what === 'leave') return this.lobbies.leave(rest[0] as string, rest[1] as string, now) ?? null;
+        if (what === 'setReady') return this.lobbies.setReady(rest[0] as string, rest[1] as string, rest[2] as boolean, now);
+        throw authError('cluster_failed', `unknown forwarded lobby request ${String(what)}`);
+      }
+      default:
+        throw authError('cluster_failed', `unknown forwarded request ${String(op)}`);
+    }
   }
 
   // ---- called by the endpoints -----------------------------------------------------------------
@@ -508,8 +674,15 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     const now = Date.now();
     try {
       this.matchmaker.cancelFor(id, now);
+      if (this.#cluster && !this.#cluster.isLeader) {
+        this.#cluster.forgetPlayer(id);
+        const leader = this.#cluster.bus.leader();
+        if (leader) this.#cluster.call(leader, 'cancelFor', [id]).catch(() => undefined);
+      }
       const lobby = this.lobbies.lobbyOf(id);
       if (lobby) this.lobbies.leave(lobby.id, id, now);
+      const remote = this.#remoteLobby.get(id);
+      if (remote) this.forwardLobby(remote.node, 'leave', [remote.lobbyId, id]).catch(() => undefined);
     } catch (err) {
       this.logger.warn({ err: errInfo(err) }, 'cleanup after a client left failed');
     }
@@ -577,6 +750,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       this.registry.get(hostName)?.state === 'alive' ? { players: body.results.map((x) => x.playerId) } : undefined,
     );
     if (duplicate) return;
+    // results are kept once per session id: a node that finds them stored already (a resend that
+    // raced, or went through another node sharing the database) treats them as the duplicate they are
+    const results = this.options.stores?.results;
+    if (results && !(await results.record({ sessionId: body.sessionId, host: hostName, recordedAt: Date.now(), results: record.results }))) return;
     if (adopted) this.logger.warn({ sessionId: body.sessionId, host: hostName }, 'results for a session this server did not create recorded as reported');
     this.logger.info({ sessionId: body.sessionId, host: hostName, reason: body.reason, players: body.results.length }, 'session results recorded');
     this.ops.result({
@@ -630,7 +807,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   // ---- domain events -> messages -----------------------------------------------------------------
 
   #wire(): void {
-    const send = (playerId: string, type: ClientNotice, body: unknown) => this.#clients.get(playerId)?.notify(type, body);
+    const send = (playerId: string, type: ClientNotice, body: unknown) => this.#send(playerId, 0, type, body);
     const guard = (what: string, fn: () => void | Promise<void>) => {
       try {
         const r = fn();
@@ -715,7 +892,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
             this.handoffs.start(
               {
                 origin: { kind: 'match', id: e.match.id },
-                players: e.match.players.map((p) => ({ playerId: p, displayName: this.#clients.get(p)?.account?.displayName ?? p })),
+                players: e.match.players.map((p) => ({
+                  playerId: p,
+                  displayName: this.#clients.get(p)?.account?.displayName ?? this.#remoteNames.get(p) ?? p,
+                })),
                 mode: e.match.mode,
                 ...(e.match.region ? { regions: [e.match.region] } : {}),
                 ...(e.match.tickets[0]?.ext !== undefined ? { ext: e.match.tickets[0].ext } : {}),

@@ -18,6 +18,8 @@ export interface AdminFlags {
   as?: string;
   serverName?: string;
   timeout?: string;
+  /** kick, ban and drain: act without asking (required without a terminal, as for `certs retire`) */
+  yes?: boolean;
 }
 
 export function addAdminOptions(cmd: Command): Command {
@@ -31,6 +33,32 @@ export function addAdminOptions(cmd: Command): Command {
     .option(DIR_FLAG, DIR_HELP)
     .option('--server-name <name>', "name the server's certificate must carry (default: not checked, only its role and chain)")
     .option('--timeout <ms>', 'give up connecting after this long', '10000');
+}
+
+/**
+ * The wire's bounds on what an operator types (ids and names 1..128 characters, reasons up to 1,024),
+ * checked before anything is dialled so a long paste is a usage error naming the flag, not a protocol error.
+ */
+export function checkAdminText(what: string, value: string, max: number, o: { argument?: boolean } = {}): string {
+  if (value.length === 0 || value.length > max) {
+    throw cliError(o.argument ? 'invalid_argument' : 'bad_flag', `${what}: ${value.length === 0 ? 'empty' : `${value.length} characters, at most ${max}`}`);
+  }
+  return value;
+}
+
+/**
+ * The y/N question in front of kick, ban and drain, the same guard as `certs retire`: a terminal asks
+ * unless `--yes`; a script must pass `--yes` (usage error, exit 2, before anything is dialled).
+ */
+export async function confirmAdminAction(flags: AdminFlags, what: string, question: string): Promise<void> {
+  const { confirmDestructive } = await import('./confirm.js');
+  const where = flags.server ?? flags.config;
+  await confirmDestructive({
+    yes: flags.yes,
+    what,
+    question: where ? `${question} (on ${where})` : question,
+    hint: 'pass --yes to confirm in a script',
+  });
 }
 
 export interface AdminTarget {

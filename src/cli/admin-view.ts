@@ -1,5 +1,6 @@
 /** Text renderings of admin-channel answers, shared by `iyesmp admin ...` (tables on stdout) and `iyesmp top`. */
 import type { Styler } from './output.js';
+import { printable } from '../net/printable.js';
 import { renderTable } from './table.js';
 
 export interface HostRow {
@@ -33,7 +34,16 @@ export function hostsTable(hosts: HostRow[], style: Styler, now = Date.now()): s
   if (hosts.length === 0) return 'no hosts registered';
   return renderTable(
     ['host', 'region', 'state', 'load', 'players', 'seen', 'address'],
-    hosts.map((h) => [h.name, h.region, hostState(h, style), `${h.load}/${h.capacity}`, String(h.players ?? '-'), ago(h.lastSeen, now), h.address]),
+    // a host reports its own region and address: escaped like every peer's text
+    hosts.map((h) => [
+      printable(h.name),
+      printable(h.region),
+      hostState(h, style),
+      `${h.load}/${h.capacity}`,
+      String(h.players ?? '-'),
+      ago(h.lastSeen, now),
+      printable(h.address),
+    ]),
     { header: style.dim },
   );
 }

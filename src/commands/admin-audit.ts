@@ -24,6 +24,7 @@ Examples:
           a.proto.request('audit.list', { limit, ...(since !== undefined ? { since } : {}), ...(opts.action ? { action: opts.action } : {}) }),
         );
         const { renderTable } = await import('../cli/table.js');
+        const { printable } = await import('../net/printable.js');
         out.result('admin audit', r, () =>
           r.entries.length === 0
             ? 'no entries'
@@ -35,10 +36,10 @@ Examples:
                   e.action,
                   e.target ?? '',
                   e.outcome === 'ok' ? e.outcome : `${e.outcome} (${e.error ?? '?'})`,
-                  JSON.stringify(e.details),
+                  printable(JSON.stringify(e.details)),
                 ]),
                 { header: out.style.dim },
-              ),
+              ) + (r.truncated ? `\n(older entries left out: the answer must fit one message; narrow it with --since or --limit)` : ''),
         );
       }),
     );

@@ -21,6 +21,7 @@ Examples:
         const since = opts.since !== undefined ? Date.now() - parseDuration(opts.since, '--since') * 1000 : undefined;
         const r = await withAdmin(opts, 'iyesmp admin results', (a) => a.proto.request('results.list', { limit, ...(since !== undefined ? { since } : {}) }));
         const { renderTable } = await import('../cli/table.js');
+        const { printable } = await import('../net/printable.js');
         const outcome = (x: unknown): string =>
           Array.isArray(x)
             ? x.map((p: { playerId?: string; outcome?: string; rank?: number }) => `${p.playerId ?? '?'}:${p.outcome ?? p.rank ?? '?'}`).join(' ')
@@ -30,9 +31,9 @@ Examples:
             ? 'no results recorded'
             : renderTable(
                 ['ended', 'session', 'host', 'reason', 'results'],
-                r.results.map((x) => [new Date(x.endedAt).toISOString().slice(0, 19), x.sessionId, x.host, x.reason, outcome(x.results)]),
+                r.results.map((x) => [new Date(x.endedAt).toISOString().slice(0, 19), x.sessionId, x.host, printable(x.reason), printable(outcome(x.results))]),
                 { header: out.style.dim },
-              ),
+              ) + (r.truncated ? `\n(older results left out: the answer must fit one message; narrow it with --since or --limit)` : ''),
         );
       }),
     );

@@ -15,6 +15,7 @@ Examples:
       action<AdminFlags>('admin status', async (out, opts) => {
         const status = await withAdmin(opts, 'iyesmp admin status', (a) => a.proto.request('server.status', {}));
         const { hostsTable, ms } = await import('../cli/admin-view.js');
+        const { printable } = await import('../net/printable.js');
         const { renderFields } = await import('../cli/table.js');
         out.result('admin status', status, () => {
           const h = status.handoffs;
@@ -34,7 +35,7 @@ Examples:
                 ? ([
                     [
                       'draining',
-                      `since ${new Date(status.drain.since).toISOString()}, deadline ${new Date(status.drain.deadline).toISOString()} (${status.drain.reason})`,
+                      `since ${new Date(status.drain.since).toISOString()}, deadline ${new Date(status.drain.deadline).toISOString()} (${printable(status.drain.reason)})`,
                     ],
                   ] as [string, string][])
                 : []),
@@ -44,7 +45,9 @@ Examples:
           ];
           if (status.refusals.length) {
             lines.push('', out.style.dim('recent refusals'));
-            for (const r of status.refusals.slice(-5)) lines.push(`  ${new Date(r.at).toISOString().slice(11, 19)} ${r.endpoint} ${r.reason}: ${r.message}`);
+            // printable: a server of an older build may pass on what a peer sent as it came
+            for (const r of status.refusals.slice(-5))
+              lines.push(printable(`  ${new Date(r.at).toISOString().slice(11, 19)} ${r.endpoint} ${r.reason}: ${r.message}`));
           }
           return lines.join('\n');
         });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addAdminOptions, withAdmin, type AdminFlags } from '../cli/admin-client.js';
+import { addAdminOptions, checkAdminText, withAdmin, type AdminFlags } from '../cli/admin-client.js';
 import { action } from '../cli/output.js';
 
 export function register(group: Command): void {
@@ -12,7 +12,7 @@ Examples:
     )
     .action(
       action<AdminFlags>('admin unban', async (out, opts, [player]) => {
-        const playerId = String(player);
+        const playerId = checkAdminText('<player>', String(player), 128, { argument: true });
         const r = await withAdmin(opts, 'iyesmp admin unban', (a) => a.proto.request('player.unban', { playerId }));
         out.result('admin unban', { playerId, ...r }, () => (r.lifted ? `${playerId}: ${r.lifted} ban(s) lifted` : `${playerId} was not banned`));
       }),

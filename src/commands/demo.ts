@@ -25,6 +25,8 @@ interface DemoFlags {
   authHostsPort?: string;
   hostPort?: string;
   game?: string;
+  database?: string;
+  authNodes?: string;
 }
 
 export interface DemoContext {
@@ -56,6 +58,8 @@ export function register(program: Command): void {
     .option('--auth-hosts-port <port>', 'UDP port for Host servers to reach the Auth server (default: a free one)')
     .option('--host-port <port>', 'UDP port of the Host server (default: a free one)')
     .option('--game <name>', "the example game the bots play: tictactoe or chess (fool's mate)", 'tictactoe')
+    .option('--database <url>', 'keep the Auth state in this PostgreSQL database (default: the embedded one in the dev folder)')
+    .option('--auth-nodes <n>', 'Auth nodes serving the deployment, 1 or 2 (2 needs --database: one player on each node)', '1')
     .addHelpText(
       'after',
       `
@@ -74,7 +78,8 @@ Examples:
   $ iyesmp demo --json 2>/dev/null | jq .data.timings
   $ iyesmp demo --game chess
   $ iyesmp demo --keep-running --auth-port 7350
-  $ iyesmp demo --setup-only --hosts 2 --dev-dir /tmp/iyesmp-dev --algorithm ed25519`,
+  $ iyesmp demo --setup-only --hosts 2 --dev-dir /tmp/iyesmp-dev --algorithm ed25519
+  $ iyesmp demo --database postgres://postgres@127.0.0.1/iyesmp_demo --auth-nodes 2`,
     )
     .action(action<DemoFlags>('demo', async (out, opts) => runDemo(out, opts)));
 }
@@ -101,6 +106,14 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
   const game = DEMO_GAMES.find((g) => g === (opts.game ?? 'tictactoe'));
   if (!game) throw cliError('bad_flag', `--game: expected one of ${DEMO_GAMES.join(', ')}; got ${JSON.stringify(opts.game)}`);
   if (opts.setupOnly && opts.keepRunning) throw cliError('conflicting_flags', '--setup-only starts nothing, so --keep-running has nothing to keep');
+  if (opts.database !== undefined && !/^postgres(ql)?:\/\//.test(opts.database)) {
+    throw cliError('bad_flag', `--database: expected a postgres:// URL, got "${opts.database.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@')}"`);
+  }
+  const authNodes = Number(opts.authNodes ?? '1');
+  if (authNodes !== 1 && authNodes !== 2) throw cliError('bad_count', `--auth-nodes: expected 1 or 2, got "${opts.authNodes}"`);
+  if (authNodes === 2 && opts.database === undefined) {
+    throw cliError('conflicting_flags', '--auth-nodes 2 needs --database postgres://…: Auth nodes share their state through PostgreSQL');
+  }
   const ctx: DemoContext = {
     out,
     devDir,
@@ -144,7 +157,18 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
 
   out.note('• run the deployment: Auth server, Host server, two bot players');
   const { runDeployment } = await import('../demo/deployment.js');
-  const run = await runDeployment({ out, story, devDir, pkiDir: ctx.pkiDir, entries: ctx.entries, ports, keepRunning: Boolean(opts.keepRunning), game });
+  const run = await runDeployment({
+    out,
+    story,
+    devDir,
+    pkiDir: ctx.pkiDir,
+    entries: ctx.entries,
+    ports,
+    keepRunning: Boolean(opts.keepRunning),
+    ...(opts.database !== undefined ? { database: opts.database } : {}),
+    authNodes,
+    game,
+  });
   const timings = { setup: setupMs, ...run.timings, total: Math.round(story.now()) };
   const data = { ...setup, ...run, timings };
   out.result('demo', data, () => {

@@ -12,6 +12,7 @@ interface ServeFlags {
   game?: string;
   graceMs?: string;
   passphraseFile?: string;
+  migrate?: boolean;
 }
 
 export function register(program: Command): void {
@@ -40,12 +41,16 @@ IYESMP_AUTH__LISTEN__CLIENTS__PORT=7350 or IYESMP_HOST__PKI__KEY=/run/secrets/ho
     .option('-c, --config <file>', 'auth.toml (see `iyesmp config scaffold auth`); default $IYESMP_CONFIG, then ./iyesmp-auth.toml, then /etc/iyesmp/auth.toml')
     .option('--grace-ms <ms>', 'how long shutdown waits for open streams', '3000')
     .option('--passphrase-file <file>', 'file holding the SessionAuth key passphrase (when the key is encrypted)')
+    .option('--migrate', 'bring an older database schema up to date before serving (same as database.migrate = true)')
     .addHelpText(
       'after',
       `
 An encrypted SessionAuth key takes its passphrase from, first found: --passphrase-file,
 pki.session_auth_passphrase_file, $IYESMP_SESSIONAUTH_PASSPHRASE, or the systemd credential
 sessionauth-passphrase (LoadCredential=sessionauth-passphrase:FILE).
+State lives in [database]: PostgreSQL when url is set, else the embedded database in path (created
+when missing). A schema newer than this build is refused; an older one is migrated only with
+--migrate or database.migrate = true (or run \`iyesmp db migrate\`).
 
 Examples:
   $ iyesmp serve auth --config ./auth.toml
@@ -61,12 +66,42 @@ Examples:
         const logger = await makeLogger(config.logging, 'auth', config.server.name, out);
         logger.info({ config: found.file, from: found.from, overrides: envOverrides('auth', process.env).map((o) => o.variable) }, 'config loaded');
         const { authOptionsFromConfig } = await import('../serve/config.js');
-        const options = await authOptionsFromConfig(config, logger, opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {});
+        const { openStoreFromConfig } = await import('../serve/store.js');
+        const stores = await openStoreFromConfig(config, { migrate: opts.migrate === true });
+        if (stores.migrated.length > 0) logger.info({ database: stores.database.where, migrations: stores.migrated }, 'database schema migrated');
+        logger.info({ engine: stores.database.engine, database: stores.database.where }, 'state kept in the database');
+        const options = await authOptionsFromConfig(config, logger, opts.passphraseFile ? { passphraseFile: opts.passphraseFile } : {}, stores).catch(
+          async (err: unknown) => {
+            await stores.close();
+            throw err;
+          },
+        );
+        // on PostgreSQL, Auth nodes sharing the database serve one deployment (docs/store.md)
+        if (config.database.url) {
+          const { openPgCluster, clusterSecret } = await import('../store/pg-cluster.js');
+          options.cluster = await openPgCluster({
+            url: config.database.url,
+            node: config.server.name,
+            secret: await clusterSecret(config.pki.session_auth_key),
+            logger: logger.child({ part: 'cluster' }),
+          }).catch(async (err: unknown) => {
+            await stores.close();
+            throw err;
+          });
+        }
+        const release = async (): Promise<void> => {
+          await options.cluster?.close();
+          await stores.close();
+        };
         // the webhook's secret and queue, and the admin listener's address, are checked before the
         // QUIC endpoints bind: a bad one stops the start with nothing half-running
-        const sink = await openWebhook(config.results.webhook, logger);
+        const sink = await openWebhook(config.results.webhook, logger).catch(async (err: unknown) => {
+          await release();
+          throw err;
+        });
         const admin = await openAdminHttp(config.admin_http, logger).catch(async (err: unknown) => {
           await sink?.close();
+          await release();
           throw err;
         });
         const { startAuthServer } = await import('../auth/server.js');
@@ -79,6 +114,7 @@ Examples:
         server = await startAuthServer(options).catch(async (err: unknown) => {
           await sink?.close();
           await admin?.close();
+          await release();
           throw err;
         });
         const auth = server;
@@ -103,6 +139,7 @@ Examples:
         await server.close({ graceMs: Number(opts.graceMs ?? 3000) });
         await sink?.close();
         await admin?.close();
+        await stores.close();
         out.result(
           'serve auth',
           {

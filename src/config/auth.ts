@@ -159,6 +159,8 @@ export function authConfigSchema(baseDir?: string) {
             .string({ error: 'expected a postgres:// URL' })
             .regex(/^postgres(ql)?:\/\//, { error: 'expected a postgres:// URL' })
             .optional(),
+          /** bring an older schema up to date at start (else `serve auth` refuses it; `iyesmp db migrate` does it by hand) */
+          migrate: z.boolean({ error: 'expected true or false' }).default(false),
         })
         .prefault({}),
       logging: logging(),

@@ -28,6 +28,10 @@ export interface DeploymentInput {
   keepRunning: boolean;
   /** the example game the bots play (default tictactoe) */
   game?: DemoGameName;
+  /** PostgreSQL URL for the Auth state (default: the embedded database in the dev folder) */
+  database?: string;
+  /** Auth nodes to run (2 needs `database`): the second bot plays through the second node */
+  authNodes?: number;
 }
 
 /** What the demo reports (the `data` of `iyesmp demo --json`, next to the PKI fields). */
@@ -35,6 +39,8 @@ export interface DeploymentReport {
   servers: {
     /** `adminAddress`: its admin port (`iyesmp admin`, `iyesmp top`) */
     auth: { pid: number | undefined; address: string; hostsAddress: string; adminAddress: string; config: string; log: string; exitCode?: number | null };
+    /** with --auth-nodes 2: the second Auth node */
+    auth2?: { pid: number | undefined; address: string; hostsAddress: string; config: string; log: string; exitCode?: number | null };
     host: { name: string; pid: number | undefined; address: string; config: string; game: string; log: string; exitCode?: number | null };
   };
   /** `mark`: the player's side, "X"/"O" in tic-tac-toe, "w"/"b" in chess */
@@ -43,6 +49,8 @@ export interface DeploymentReport {
   /** tic-tac-toe: `board` holds the nine cells and moves are `{ cell, by }`; chess: `board` is the final FEN and moves are `{ san, by }` */
   game: { name: DemoGameName; reason: string; result: string; board: (string | null)[] | string; moves: DemoMove['record'][] };
   recorded: { byAuth: boolean; sessionId: string; players: number };
+  /** where the Auth state was kept */
+  database: { engine: 'sqlite' | 'postgres'; where: string };
   /** milliseconds per phase, in order; see README */
   timings: Record<Phase, number>;
   keptRunning: boolean;
@@ -89,7 +97,8 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
   process.on('SIGTERM', onSignal);
 
   try {
-    const ports = await pickPorts(input.ports);
+    const ports: Awaited<ReturnType<typeof pickPorts>> & { auth2?: number; authHosts2?: number } = await pickPorts(input.ports);
+    if (input.authNodes === 2) [ports.auth2, ports.authHosts2] = await freeUdpPorts(2, LOOPBACK);
     const files = await writeRunConfigs(input, ports);
     const logDir = path.join(input.devDir, 'logs');
     await mkdir(logDir, { recursive: true });
@@ -109,6 +118,23 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
       auth.waitFor((l) => l.msg === 'auth server listening', LIMIT.serverStart, 'listening'),
       interruption,
     );
+    // --auth-nodes 2: a second Auth node on the same PostgreSQL database (docs/store.md)
+    let auth2: ServerProcess | undefined;
+    if (files.auth2 && ports.auth2) {
+      auth2 = ServerProcess.spawn({
+        name: 'auth-2',
+        bin,
+        args: ['serve', 'auth', '--config', files.auth2, '--grace-ms', '1000'],
+        cwd: input.devDir,
+        logFile: path.join(logDir, 'auth-2.log'),
+        onLog: (l) => tellAuth(story, l, 'auth-2'),
+      });
+      story.tell('auth-2', `started: iyesmp serve auth --config ${displayPath(files.auth2)}  (pid ${auth2.pid}), same database`);
+      await race(
+        auth2.waitFor((l) => l.msg === 'matchmaking leader', LIMIT.serverStart, 'a matchmaking leader'),
+        interruption,
+      );
+    }
 
     const host = ServerProcess.spawn({
       name: files.hostName,
@@ -119,12 +145,19 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
       onLog: (l) => tellHost(story, files.hostName, l),
     });
     servers.push(host);
+    if (auth2) servers.push(auth2);
     story.tell(files.hostName, `started: iyesmp serve host --config ${displayPath(files.host)} --game ${displayPath(ttt.hostGameFile)}  (pid ${host.pid})`);
     await race(
       host.waitFor((l) => l.msg === 'registered with the auth server', LIMIT.serverStart, 'registered with the auth server'),
       interruption,
       serverDeath(servers),
     );
+    if (auth2)
+      await race(
+        auth2.waitFor((l) => l.msg === 'host registered', LIMIT.serverStart, 'the host registered'),
+        interruption,
+        serverDeath(servers),
+      );
     phase('servers');
 
     // -- players
@@ -135,9 +168,11 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     const play = async <T>(p: Promise<T>): Promise<T> => race(p, interruption, serverDeath(servers));
 
     for (const name of BOT_NAMES) {
+      // with two Auth nodes, one player on each
+      const port = auth2 && ports.auth2 && name === BOT_NAMES[1] ? ports.auth2 : ports.auth;
       const client = await play(
         connectToAuth<unknown>({
-          address: formatHostPort(LOOPBACK, ports.auth),
+          address: formatHostPort(LOOPBACK, port),
           identity: { cert: path.join(input.pkiDir, clientEntry.certFile), key: path.join(input.pkiDir, clientEntry.keyFile) },
           trust: { caPem: path.join(input.pkiDir, master.certFile) },
           gameVersion: ttt.GAME_VERSION,
@@ -208,7 +243,13 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
 
     const moves: DemoMove['record'][] = [];
     const nameOf = (seat: string) => bots.find((b) => b.ticket?.playerId === seat)?.name ?? seat;
-    const began = new Promise<string[]>((resolve) => bots[0]!.game!.once('begin', (b) => resolve(b.order)));
+    // told from the event itself: the first move can come before an awaiting continuation would run
+    const began = new Promise<string[]>((resolve) =>
+      bots[0]!.game!.once('begin', (b) => {
+        story.tell('game', `begins: ${ttt.begins(b.order.map(nameOf))}`);
+        resolve(b.order);
+      }),
+    );
     const games = bots.map((b, i) =>
       // one player tells the moves (both see the same states)
       ttt.play(
@@ -230,8 +271,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
         }),
       ),
     );
-    const order = (await play(began)).map(nameOf);
-    story.tell('game', `begins: ${ttt.begins(order)}`);
+    await play(began);
     phase('ready');
 
     const ends = await play(withTimeout(Promise.all(games), LIMIT.game, 'the game did not finish'));
@@ -244,10 +284,10 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     phase('game');
 
     const sessionId = tickets[0]!.sessionId;
-    const recorded = await race(
-      auth.waitFor((l) => l.msg === 'session results recorded' && l.sessionId === sessionId, LIMIT.record, `results recorded for ${sessionId}`),
-      interruption,
-    );
+    // the host reports to any one Auth node
+    const recordedBy = (a: ServerProcess) =>
+      a.waitFor((l) => l.msg === 'session results recorded' && l.sessionId === sessionId, LIMIT.record, `results recorded for ${sessionId}`);
+    const recorded = await race(auth2 ? Promise.any([recordedBy(auth), recordedBy(auth2)]) : recordedBy(auth), interruption);
     phase('record');
 
     for (const b of bots) await b.client.close().catch(() => undefined);
@@ -263,6 +303,17 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
           config: files.auth,
           log: auth.logFile,
         },
+        ...(auth2 && ports.auth2 && ports.authHosts2 && files.auth2
+          ? {
+              auth2: {
+                pid: auth2.pid,
+                address: formatHostPort(LOOPBACK, ports.auth2),
+                hostsAddress: formatHostPort(LOOPBACK, ports.authHosts2),
+                config: files.auth2,
+                log: auth2.logFile,
+              },
+            }
+          : {}),
         host: {
           name: files.hostName,
           pid: host.pid,
@@ -285,6 +336,9 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
       },
       game: { name: ttt.name, reason: end.reason, result, board: final?.board ?? [], moves },
       recorded: { byAuth: true, sessionId, players: Number(recorded.players ?? end.results.length) },
+      database: input.database
+        ? { engine: 'postgres', where: input.database.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@') }
+        : { engine: 'sqlite', where: path.join(input.devDir, 'auth-data') },
       timings: {} as Record<Phase, number>,
       keptRunning: input.keepRunning,
     };
@@ -305,6 +359,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     phase('shutdown');
     report.servers.auth.exitCode = codes[0] ?? null;
     report.servers.host.exitCode = codes[1] ?? null;
+    if (report.servers.auth2) report.servers.auth2.exitCode = codes[2] ?? null;
     // a server that crashed (while kept running) or had to be killed is a failed run, said plainly
     const bad = servers.find((_, i) => codes[i] !== 0);
     if (bad) {
@@ -340,8 +395,8 @@ async function pickPorts(want: DeploymentInput['ports']): Promise<{ auth: number
  */
 async function writeRunConfigs(
   input: DeploymentInput,
-  ports: { auth: number; authHosts: number; host: number },
-): Promise<{ auth: string; host: string; hostName: string; adminPort: number }> {
+  ports: { auth: number; authHosts: number; host: number; auth2?: number; authHosts2?: number },
+): Promise<{ auth: string; host: string; hostName: string; auth2?: string; adminPort: number }> {
   const auth = path.join(input.devDir, 'auth.toml');
   const hostEntry = input.entries.find((e) => e.role === 'host');
   if (!hostEntry) throw demoError('demo_no_host', 'the dev PKI has no host certificate');
@@ -356,32 +411,48 @@ async function writeRunConfigs(
   a = enableAdmin(a, adminPort);
   // any free port, so a demo never collides with a deployment on this machine
   a = setTomlValue(a, 'admin_http', 'listen', quote(`${LOOPBACK}:0`));
+  if (input.database) {
+    a = setTomlValue(a, 'database', 'url', quote(input.database));
+    // a fresh database gets its schema (a shared one may be at any version this build knows)
+    a = setTomlValue(a, 'database', 'migrate', 'true');
+  }
+  let auth2: string | undefined;
+  const authServers = [formatHostPort(LOOPBACK, ports.authHosts)];
+  if (ports.auth2 !== undefined && ports.authHosts2 !== undefined) {
+    auth2 = path.join(input.devDir, 'auth-2.toml');
+    let b = setTomlValue(a, 'server', 'name', quote('auth-2'));
+    b = setTomlValue(b, 'listen.clients', 'port', String(ports.auth2));
+    b = setTomlValue(b, 'listen.hosts', 'port', String(ports.authHosts2));
+    b = setTomlValue(b, 'admin', 'port', String(await pickAdminPort([...Object.values(ports), adminPort])));
+    await writeFile(auth2, b);
+    authServers.push(formatHostPort(LOOPBACK, ports.authHosts2));
+  }
   let h = await readFile(host, 'utf8');
   h = setTomlValue(h, 'listen', 'address', quote(LOOPBACK));
   h = setTomlValue(h, 'transports.quic', 'port', String(ports.host));
-  h = setTomlValue(h, 'auth', 'servers', `[${quote(formatHostPort(LOOPBACK, ports.authHosts))}]`);
+  h = setTomlValue(h, 'auth', 'servers', `[${authServers.map((x) => quote(x)).join(', ')}]`);
   h = setTomlValue(h, 'admin_http', 'listen', quote(`${LOOPBACK}:0`));
   await writeFile(auth, a);
   await writeFile(host, h);
-  return { auth, host, hostName: hostEntry.name, adminPort };
+  return { auth, host, hostName: hostEntry.name, ...(auth2 ? { auth2 } : {}), adminPort };
 }
 
 /** Selected Auth server log lines, told as they arrive. */
-function tellAuth(story: Story, l: LogLine): void {
+function tellAuth(story: Story, l: LogLine, name = 'auth'): void {
   switch (l.msg) {
     case 'auth server listening':
-      return story.tell('auth', `listening: players on udp ${LOOPBACK}:${String(l.clients)}, hosts on udp ${LOOPBACK}:${String(l.hosts)}`);
+      return story.tell(name, `listening: players on udp ${LOOPBACK}:${String(l.clients)}, hosts on udp ${LOOPBACK}:${String(l.hosts)}`);
     case 'session created; waiting for claims':
       return story.tell(
-        'auth',
+        name,
         `picked host ${String(l.host)} for session ${String(l.sessionId)} (${String(l.players)} players, ${String(l.transport)}); sent session.ready`,
       );
     case 'host acknowledged; players handed off':
-      return story.tell('auth', `${String(l.host)} reserved the seats; hand-offs sent (session certs minted by SessionAuth)`);
+      return story.tell(name, `${String(l.host)} reserved the seats; hand-offs sent (session certs minted by SessionAuth)`);
     case 'session results recorded':
-      return story.tell('auth', `results of session ${String(l.sessionId)} recorded (${String(l.players)} players, ${String(l.reason)})`);
+      return story.tell(name, `results of session ${String(l.sessionId)} recorded (${String(l.players)} players, ${String(l.reason)})`);
     default:
-      if (l.level >= 40) story.tell('auth', `${l.level >= 50 ? 'error' : 'warning'}: ${l.msg}`);
+      if (l.level >= 40) story.tell(name, `${l.level >= 50 ? 'error' : 'warning'}: ${l.msg}`);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { formatHostPort } from '../net/address.js';
-import { ADMIN_PROTOCOL_LIMITS, ProtocolConnection, adminFamily, type AdminFamily } from '../protocol/index.js';
+import { ADMIN_PROTOCOL_LIMITS, ProtocolConnection, adminFamily, fitAdminRows, type AdminFamily } from '../protocol/index.js';
 import type { PeerConnection, ServerLimits } from '../transport/index.js';
 import { hostError } from './errors.js';
 import type { SessionView } from './session.js';
@@ -115,8 +115,8 @@ function bind(ctx: HostAdminContext, p: ProtocolConnection<AdminFamily, 'listene
   p.handle('hosts.list', () => ({ hosts: [self()] }));
   p.handle('sessions.list', (body) => {
     const all = ctx.sessionViews();
-    return {
-      sessions: all.slice(0, body.limit ?? 100).map((v) => ({
+    const fit = fitAdminRows(
+      all.slice(0, body.limit ?? 100).map((v) => ({
         sessionId: v.sessionId,
         state: v.phase,
         host: ctx.options.name,
@@ -124,8 +124,9 @@ function bind(ctx: HostAdminContext, p: ProtocolConnection<AdminFamily, 'listene
         players: v.players.map((pl) => pl.playerId).slice(0, 1024),
         createdAt: wall(v.createdAt),
       })),
-      total: all.length,
-    };
+      'first',
+    );
+    return { sessions: fit.rows, total: all.length, ...(fit.truncated ? { truncated: true } : {}) };
   });
   p.handle('players.list', (body) => {
     const all = ctx
@@ -135,7 +136,8 @@ function bind(ctx: HostAdminContext, p: ProtocolConnection<AdminFamily, 'listene
           .filter((pl) => pl.status !== 'left')
           .map((pl) => ({ playerId: pl.playerId, displayName: pl.displayName, address: pl.address.ip ?? '', sessionId: v.sessionId })),
       );
-    return { players: all.slice(0, body.limit ?? 100), total: all.length };
+    const fit = fitAdminRows(all.slice(0, body.limit ?? 100), 'first');
+    return { players: fit.rows, total: all.length, ...(fit.truncated ? { truncated: true } : {}) };
   });
   p.handle('host.drain', (body) => {
     const reason = body.reason || 'drained by an administrator';

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import { formatHostPort } from '../net/address.js';
+import { printable } from '../net/printable.js';
 import type { PeerVerifier } from '../pki/types.js';
 import type { GameVersionCheck } from '../protocol/index.js';
 import { ALPN, createQuicServer, type AddressAllowList, type AllowListStats, type PemSource, type QuicServer, type ServerLimits } from '../transport/index.js';
@@ -441,7 +442,8 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
   }
 
   #noteRefusal(r: HostRefusalNote): void {
-    this.#refusals.push({ ...r, message: r.message.slice(0, 300) });
+    // refusal messages quote what a peer sent: `admin status` and `top` show them on a terminal
+    this.#refusals.push({ ...r, message: printable(r.message).slice(0, 300), ...(r.remote !== undefined ? { remote: printable(r.remote) } : {}) });
     if (this.#refusals.length > 50) this.#refusals.shift();
   }
 

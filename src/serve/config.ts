@@ -27,6 +27,7 @@ import {
   type StudioVerifier,
 } from '../auth/accounts/index.js';
 import type { AuthServerOptions } from '../auth/server.js';
+import type { AuthStores } from '../auth/stores.js';
 import type { HandoffTransportKind } from '../auth/handoff/index.js';
 import type { HostServerOptions } from '../host/server.js';
 import { resolveNetcodeHost, resolveNetcodeIssuer } from '../netcode/config.js';
@@ -63,6 +64,8 @@ export async function authOptionsFromConfig(
   c: AuthConfig,
   logger: Logger,
   secrets: ServeSecrets = {},
+  /** the opened database (serve-store.ts); absent (`config check`): accounts and bans in memory */
+  stores?: AuthStores,
 ): Promise<AuthServerOptions & { verifier: ReloadableVerifier }> {
   if (c.pki.key_passphrase_file) {
     throw serveError('config_unsupported', 'pki.key_passphrase_file: encrypted Auth server keys are not supported yet; use an unencrypted key (mode 0600)');
@@ -73,7 +76,7 @@ export async function authOptionsFromConfig(
     loadSessionMinter({ certFile: c.pki.session_auth_cert, keyFile: c.pki.session_auth_key, ...(passphrase ? { passphrase: passphrase.read } : {}) }).catch(
       (err: unknown) => Promise.reject(sessionAuthKeyError(err, passphrase?.source)),
     ),
-    accountsFrom(c),
+    accountsFrom(c, stores),
   ]);
   await checkServerCert(c.pki.cert, c.pki.key, verifier, { kind: 'auth-server' });
   const ratingFor = accounts.ratingFor;
@@ -125,6 +128,7 @@ export async function authOptionsFromConfig(
     defaultTransport,
     modeTransports,
     ...(netcode ? { netcode } : {}),
+    ...(stores ? { stores } : {}),
     matchmaker: {
       defaults: {
         regionFallbackMs: c.matchmaking.region === 'strict' ? 365 * 86_400_000 : c.matchmaking.region === 'any' ? 0 : c.matchmaking.max_wait_seconds * 1000,
@@ -140,7 +144,7 @@ function servedTransport(t: HostTransportKind, key: string): HandoffTransportKin
   return t;
 }
 
-async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; ratingFor?: AuthServerOptions['ratingFor'] }> {
+async function accountsFrom(c: AuthConfig, stores?: AuthStores): Promise<{ service: AccountService; ratingFor?: AuthServerOptions['ratingFor'] }> {
   let ratingFor: AuthServerOptions['ratingFor'];
   const providers: AccountProvider[] = [];
   const a = c.accounts;
@@ -150,7 +154,11 @@ async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; r
       break;
     case 'password':
       providers.push(
-        new PasswordProvider({ store: new MemoryAccountStore(), minPasswordLength: a.password.min_length, maxPasswordLength: a.password.max_length }),
+        new PasswordProvider({
+          store: stores?.accounts ?? new MemoryAccountStore(),
+          minPasswordLength: a.password.min_length,
+          maxPasswordLength: a.password.max_length,
+        }),
       );
       break;
     case 'token':
@@ -179,7 +187,7 @@ async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; r
       break;
     }
   }
-  return { service: new AccountService({ providers }), ...(ratingFor ? { ratingFor } : {}) };
+  return { service: new AccountService({ providers, ...(stores ? { bans: stores.bans } : {}) }), ...(ratingFor ? { ratingFor } : {}) };
 }
 
 /**

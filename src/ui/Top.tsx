@@ -1,5 +1,6 @@
 import { Box, Text, useApp, useInput } from 'ink';
 import { useEffect, useState } from 'react';
+import { printable } from '../net/printable.js';
 
 /**
  * `iyesmp top`: a live view of one server's admin `server.status`, refreshed every few seconds.
@@ -63,7 +64,7 @@ export function TopView({ status, error, address, color, maxHosts = 12 }: TopVie
     return (
       <Box flexDirection="column">
         <Text>iyesmp top: {address}</Text>
-        <Text color={c('yellow')}>{error ? `cannot reach the server: ${error}` : 'connecting...'}</Text>
+        <Text color={c('yellow')}>{error ? `cannot reach the server: ${printable(error)}` : 'connecting...'}</Text>
       </Box>
     );
   }
@@ -73,15 +74,15 @@ export function TopView({ status, error, address, color, maxHosts = 12 }: TopVie
   return (
     <Box flexDirection="column" width={80}>
       <Text bold>
-        {pad(`${s.node} (${s.kind}, ${s.version})`, 34)} up {right(dur(s.time - s.startedAt), 4)} players {right(String(s.players), 6)} sessions{' '}
+        {pad(printable(`${s.node} (${s.kind}, ${s.version})`), 34)} up {right(dur(s.time - s.startedAt), 4)} players {right(String(s.players), 6)} sessions{' '}
         {right(String(s.sessions), 5)}
       </Text>
       {s.drain ? (
         <Text color={c('yellow')}>
-          draining since {dur(s.time - s.drain.since)}, deadline in {dur(s.drain.deadline - s.time)}: {pad(s.drain.reason, 30).trimEnd()}
+          draining since {dur(s.time - s.drain.since)}, deadline in {dur(s.drain.deadline - s.time)}: {pad(printable(s.drain.reason), 30).trimEnd()}
         </Text>
       ) : null}
-      {error ? <Text color={c('red')}>refresh failed: {pad(error, 62).trimEnd()}</Text> : null}
+      {error ? <Text color={c('red')}>refresh failed: {pad(printable(error), 62).trimEnd()}</Text> : null}
       <Text> </Text>
       <Text
         dimColor={color}
@@ -91,8 +92,9 @@ export function TopView({ status, error, address, color, maxHosts = 12 }: TopVie
         const state = x.state === 'dead' ? 'dead' : x.draining ? 'draining' : 'alive';
         return (
           <Text key={x.name}>
-            {pad(x.name, 18)} {pad(x.region, 10)} <Text color={c(state === 'alive' ? 'green' : state === 'dead' ? 'red' : 'yellow')}>{pad(state, 8)}</Text>{' '}
-            {bar(x.load, x.capacity)} {right(`${x.load}/${x.capacity}`, 7)} {right(String(x.players ?? '-'), 8)} {right(dur(s.time - x.lastSeen), 5)}
+            {pad(printable(x.name), 18)} {pad(printable(x.region), 10)}{' '}
+            <Text color={c(state === 'alive' ? 'green' : state === 'dead' ? 'red' : 'yellow')}>{pad(state, 8)}</Text> {bar(x.load, x.capacity)}{' '}
+            {right(`${x.load}/${x.capacity}`, 7)} {right(String(x.players ?? '-'), 8)} {right(dur(s.time - x.lastSeen), 5)}
           </Text>
         );
       })}
@@ -102,7 +104,7 @@ export function TopView({ status, error, address, color, maxHosts = 12 }: TopVie
           <Text> </Text>
           <Text>
             <Text dimColor={color}>QUEUES </Text>
-            {s.queues.length === 0 ? 'empty' : pad(s.queues.map((q) => `${q.mode}(${q.matchSize}): ${q.players}`).join('  '), 72).trimEnd()}
+            {s.queues.length === 0 ? 'empty' : pad(printable(s.queues.map((q) => `${q.mode}(${q.matchSize}): ${q.players}`).join('  ')), 72).trimEnd()}
           </Text>
           <Text>
             <Text dimColor={color}>HAND-OFFS </Text>
@@ -119,7 +121,8 @@ export function TopView({ status, error, address, color, maxHosts = 12 }: TopVie
         .map((r, i) => (
           // biome-ignore lint/suspicious/noArrayIndexKey: a snapshot list re-rendered whole; two refusals may share every field
           <Text key={`${r.at}-${i}`}>
-            {new Date(r.at).toISOString().slice(11, 19)} {pad(r.endpoint, 6)} <Text color={c('red')}>{pad(r.reason, 22)}</Text> {pad(r.message, 40).trimEnd()}
+            {new Date(r.at).toISOString().slice(11, 19)} {pad(printable(r.endpoint), 6)} <Text color={c('red')}>{pad(printable(r.reason), 22)}</Text>{' '}
+            {pad(printable(r.message), 40).trimEnd()}
           </Text>
         ))}
     </Box>

@@ -141,7 +141,7 @@ describe('operations, separate processes', () => {
       const b = startBot(procs, d, { name: 'bot-b', flow: 'matchmake', hold: true });
       await waitLine(procs, a, 'ready');
       await waitLine(procs, b, 'ready');
-      const r = await adminJson(['admin', 'drain', 'host-1', '-c', d.authToml, '--deadline', '2s']);
+      const r = await adminJson(['admin', 'drain', 'host-1', '-c', d.authToml, '--deadline', '2s', '--yes']);
       expect(r).toMatchObject({ host: 'host-1', sessions: 1 });
       await waitLine(procs, host, 'drain deadline reached; cancelling the games still running');
       expect(await host.exited).toBe(0);
@@ -157,7 +157,7 @@ describe('operations, separate processes', () => {
       await authAndHost();
       const h2 = startHost(procs, d, 'host-2', host2.toml);
       await waitLine(procs, h2, 'registered with the auth server');
-      const r = await adminJson(['admin', 'drain', 'host-2', '-c', d.authToml, '--deadline', '1m', '--reason', 'kernel update']);
+      const r = await adminJson(['admin', 'drain', 'host-2', '-c', d.authToml, '--deadline', '1m', '--reason', 'kernel update', '--yes']);
       expect(r).toMatchObject({ host: 'host-2', sessions: 0 });
       expect(await h2.exited).toBe(0);
       const audit = (await adminJson(['admin', 'audit', '-c', d.authToml, '--action', 'drain'])).entries;
@@ -172,10 +172,10 @@ describe('operations, separate processes', () => {
       const { host } = { host: procs.all.find((p) => p.name === 'host')! };
       const st = await adminJson(['admin', 'status', '-c', d.hostToml]);
       expect(st).toMatchObject({ kind: 'host', node: 'host-1', sessions: 0, hosts: [{ name: 'host-1', draining: false }] });
-      const kick = await cliRun(['admin', 'kick', 'someone', '-c', d.hostToml, '--json']);
+      const kick = await cliRun(['admin', 'kick', 'someone', '-c', d.hostToml, '--yes', '--json']);
       expect(kick.code).toBe(6);
       expect(JSON.parse(kick.stdout).error.code).toBe('admin.not_served');
-      const self = await adminJson(['admin', 'drain', '-c', d.hostToml]);
+      const self = await adminJson(['admin', 'drain', '-c', d.hostToml, '--yes']);
       expect(self.host).toBe('host-1');
       expect(await host.exited).toBe(0);
     },
@@ -191,7 +191,7 @@ describe('operations, separate processes', () => {
       const login = await waitLine(procs, bot, 'login');
       const players = (await adminJson(['admin', 'players', '-c', d.authToml])).players as Array<{ playerId: string; queued?: string }>;
       expect(players.find((p) => p.playerId === login.accountId)).toMatchObject({ queued: 'tictactoe' });
-      await adminJson(['admin', 'kick', String(login.accountId), '-c', d.authToml, '--reason', 'test kick']);
+      await adminJson(['admin', 'kick', String(login.accountId), '-c', d.authToml, '--reason', 'test kick', '--yes']);
       expect(await waitLine(procs, bot, 'kick')).toMatchObject({ code: 'kicked', reason: 'test kick' });
 
       const refused = await cliRun(['admin', 'status', '-c', d.authToml, '--cert', 'pki/certs/host-1.pem', '--key', 'pki/keys/host-1.key.pem', '--json']);

@@ -315,6 +315,13 @@ export async function authConfigVariant(d: Deployment, file: string, edits: Toml
   return file;
 }
 
+/** A copy of any of the deployment's configs with `edits` (a host config pointed at other Auth nodes, say). */
+export async function configVariant(d: Deployment, from: string, file: string, edits: TomlEdit[]): Promise<string> {
+  await writeFile(path.join(d.dir, file), await readFile(path.join(d.dir, from), 'utf8'));
+  await editToml(d.dir, file, edits);
+  return file;
+}
+
 export function startHost(procs: Procs, d: Deployment, name = 'host', toml = d.hostToml): Proc {
   return procs.node(name, [cli, 'serve', 'host', '--config', toml, '--game', GAME_MODULE, '--grace-ms', '500']);
 }
@@ -347,6 +354,8 @@ export interface BotConfig {
   key?: string;
   /** source address of the bot's connections (the client API cannot bind one; see bot.mjs) */
   localHost?: string;
+  /** register this password account and play as it (instead of a guest login) */
+  register?: { username: string; password: string };
 }
 
 export function startBot(procs: Procs, d: Deployment, c: BotConfig): Proc {

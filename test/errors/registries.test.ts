@@ -28,6 +28,7 @@ import { PROTOCOL_ERRORS, protocolError } from '../../src/protocol/errors.js';
 import { RESULTS_ERRORS } from '../../src/results/errors.js';
 import { ERROR_CODE_PATTERN } from '../../src/protocol/error-codes.js';
 import { SERVE_ERRORS } from '../../src/serve/errors.js';
+import { STORE_ERRORS } from '../../src/store/errors.js';
 import { TRANSPORT_ERRORS } from '../../src/transport/errors.js';
 import { TURNS_ERRORS } from '../../src/turns/errors.js';
 
@@ -48,6 +49,7 @@ const REGISTRIES = {
   PROTOCOL_ERRORS,
   RESULTS_ERRORS,
   SERVE_ERRORS,
+  STORE_ERRORS,
   TRANSPORT_ERRORS,
   TURNS_ERRORS,
 };

@@ -77,8 +77,9 @@ describe('iyesmp serve', () => {
 
     const auth = start(['serve', 'auth', '--config', 'auth.toml']);
     await until(() => auth.out().includes('auth server listening'), 'auth server start', 30_000);
-    // the in-memory build says so, once, at start
-    expect(auth.out()).toMatch(/"key":"database".*kept in memory/);
+    // state goes to the embedded database beside the config, created at the first start
+    expect(auth.out()).toMatch(/"engine":"sqlite".*"msg":"state kept in the database"/);
+    expect(auth.out()).not.toMatch(/kept in memory/);
     // --json: logs go to stderr, the one JSON document (with the host's stats) to stdout at exit
     const host = start(['serve', 'host', '--config', 'host.toml', '--json']);
     await until(() => host.err().includes('registered with the auth server'), 'host registration', 30_000);

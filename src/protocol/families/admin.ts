@@ -10,6 +10,8 @@ import { Count, DurationMs, Empty, Ext, Id, Name, Text, TimeMs } from '../schema
  */
 
 const Limit = z.int().min(1).max(1000).optional();
+/** true when rows were left out so the answer fits one frame (see fitAdminRows); absent otherwise */
+const Truncated = z.boolean().optional();
 
 /**
  * Both ends of an admin connection use these: a list of 1,000 players or results is more than the
@@ -17,6 +19,30 @@ const Limit = z.int().min(1).max(1000).optional();
  * frame is no lever for strangers.
  */
 export const ADMIN_PROTOCOL_LIMITS = { maxFrameBytes: 1024 * 1024 } as const;
+
+/**
+ * The rows of a list answer that fit one admin frame. 1,000 rows of long unicode reasons or names
+ * are several MiB, and a response over the frame limit is not sent at all (the operator would get
+ * `internal` on every `admin audit --limit 1000` from then on). Each row is measured as UTF-8 JSON,
+ * which is never smaller than its MsgPack; `keep: 'last'` keeps the newest rows of an oldest-first list.
+ */
+const utf8 = new TextEncoder();
+
+export function fitAdminRows<T>(
+  rows: T[],
+  keep: 'first' | 'last',
+  budget = ADMIN_PROTOCOL_LIMITS.maxFrameBytes - 16 * 1024,
+): { rows: T[]; truncated: boolean } {
+  let used = 0;
+  let n = 0;
+  for (; n < rows.length; n++) {
+    const row = rows[keep === 'first' ? n : rows.length - 1 - n];
+    used += utf8.encode(JSON.stringify(row) ?? '').byteLength + 8;
+    if (used > budget) break;
+  }
+  if (n === rows.length) return { rows, truncated: false };
+  return { rows: keep === 'first' ? rows.slice(0, n) : rows.slice(rows.length - n), truncated: true };
+}
 
 export const AdminHostInfo = z.object({
   name: Name,
@@ -121,12 +147,12 @@ export const adminFamily = defineFamily({
     'players.list': {
       from: 'dialer',
       request: z.object({ limit: Limit, ext: Ext }),
-      response: z.object({ players: z.array(AdminPlayer).max(1000), total: Count, ext: Ext }),
+      response: z.object({ players: z.array(AdminPlayer).max(1000), total: Count, truncated: Truncated, ext: Ext }),
     },
     'sessions.list': {
       from: 'dialer',
       request: z.object({ limit: Limit, ext: Ext }),
-      response: z.object({ sessions: z.array(AdminSession).max(1000), total: Count, ext: Ext }),
+      response: z.object({ sessions: z.array(AdminSession).max(1000), total: Count, truncated: Truncated, ext: Ext }),
     },
     'hosts.list': { from: 'dialer', request: Empty, response: z.object({ hosts: z.array(AdminHostInfo).max(1000), ext: Ext }) },
     /** Ends the player's connection to the Auth server (its game on a host goes on). */
@@ -159,12 +185,12 @@ export const adminFamily = defineFamily({
     'results.list': {
       from: 'dialer',
       request: z.object({ limit: Limit, since: TimeMs.optional(), ext: Ext }),
-      response: z.object({ results: z.array(AdminResult).max(1000), ext: Ext }),
+      response: z.object({ results: z.array(AdminResult).max(1000), truncated: Truncated, ext: Ext }),
     },
     'audit.list': {
       from: 'dialer',
       request: z.object({ limit: Limit, since: TimeMs.optional(), action: Name.optional(), ext: Ext }),
-      response: z.object({ entries: z.array(AdminAuditEntry).max(1000), ext: Ext }),
+      response: z.object({ entries: z.array(AdminAuditEntry).max(1000), truncated: Truncated, ext: Ext }),
     },
   },
   events: {},

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { HostTransportKind } from '../transports.js';
 import { adminFamily } from './admin.js';
-export { ADMIN_PROTOCOL_LIMITS } from './admin.js';
+export { ADMIN_PROTOCOL_LIMITS, fitAdminRows } from './admin.js';
 import { authFamily, type HandoffTransport } from './auth.js';
 import { hostFamily } from './host.js';
 import { hostctlFamily, type HostTransport } from './hostctl.js';
