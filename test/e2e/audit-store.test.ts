@@ -8,7 +8,7 @@ import { BIN, json, run, tempDir } from '../cli/helpers.js';
 import { freeUdpPorts } from '../../dist/demo/ports.js';
 
 let tmp: ReturnType<typeof tempDir>;
-let servers: ChildProcess[] = [];
+const servers: ChildProcess[] = [];
 beforeAll(() => {
   tmp = tempDir('iyesmp-audit-store-');
 });
