@@ -209,7 +209,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     this.logger = opts.logger ?? pino({ name: 'iyesmp-auth' });
     this.accounts = opts.accounts ?? new AccountService({ providers: [new GuestProvider()] });
     this.limits = opts.limits ?? new AuthLimits();
-    this.audit = opts.audit ?? new MemoryAuditStore();
+    // the store's audit log when there is one: admin actions outlive the process and are shared by every node
+    this.audit = opts.audit ?? opts.stores?.audit ?? new MemoryAuditStore();
     const claimTimeoutMs = opts.claimTimeoutMs ?? 30_000;
     const hostAckTimeoutMs = opts.hostAckTimeoutMs ?? 15_000;
     // the domain's own ack deadline counts from creation, so it must cover the claims too

@@ -93,6 +93,7 @@ export const DEMO_STEPS: DemoStep[] = [
   { title: 'create the development PKI', run: createPki },
   { title: 'write the netcode key', run: writeNetcodeKey },
   { title: 'scaffold Auth and Host configs', run: scaffoldConfigs },
+  { title: 'issue an admin certificate and open the admin port', run: async (ctx) => (await import('../demo/admin.js')).addDemoAdmin(ctx) },
 ];
 
 async function runDemo(out: Output, opts: DemoFlags): Promise<void> {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isHmacAlgorithm, JWS_ALGORITHMS } from '../auth/accounts/jwt.js';
 import { HOST_TRANSPORT_KINDS } from '../protocol/transports.js';
+import { adminPortClashes } from './admin.js';
 import { netcodeAuthConfigSection } from './netcode.js';
 import { compareVersions } from '../protocol/version.js';
 import { parseCidr } from '../net/address.js';
@@ -221,6 +222,11 @@ export function authConfigSchema(baseDir?: string) {
       if (c.listen.clients.port === c.listen.hosts.port && c.listen.clients.address === c.listen.hosts.address) {
         ctx.addIssue({ code: 'custom', path: ['listen', 'hosts', 'port'], message: 'listen.hosts and listen.clients must not share a port' });
       }
+      for (const issue of adminPortClashes(c.admin, [
+        ['listen.clients.port', c.listen.clients.address, c.listen.clients.port],
+        ['listen.hosts.port', c.listen.hosts.address, c.listen.hosts.port],
+      ]))
+        ctx.addIssue(issue);
       if (c.matchmaking.transport === 'netcode' && !c.netcode.private_key_file) {
         ctx.addIssue({ code: 'custom', path: ['netcode', 'private_key_file'], message: 'matchmaking.transport is "netcode": set the shared private key file' });
       }

@@ -235,12 +235,16 @@ function composeFile(n: Names, image: string, generatedAt: string, graceMs: numb
 #   bundles/${n.auth}/ ${n.hosts.map((h) => `bundles/${h}/`).join(' ')}
 #                                   \`iyesmp bundle auth|host NAME\`, each unpacked here: tar -xzf FILE -C bundles
 #   secrets/postgres-password       the database password (one line, 0600)
+#   secrets/pgpass                  the same password for the Auth node, as a libpq password file line
+#                                   postgres:5432:iyesmp:iyesmp:PASSWORD (0600, owned by uid 1000)
 # The containers run as uid 1000 (node): give it the keys with \`chown 1000 bundles/*/tls/*.key\`.
 # Each host's public_address (in its certificate and config) must reach this machine; the Auth node
 # must be named ${n.authCertName} in its certificate, as the hosts check it.
 # Health: /healthz of the admin HTTP listener inside each container (127.0.0.1:${ADMIN_HTTP_PORT.auth} auth, :${ADMIN_HTTP_PORT.host} hosts).
-# The database: this build of serve auth keeps accounts in memory and warns that database.url is not
-# used yet; the url below is where the store keeps them once it serves it.
+# The database: the Auth node keeps accounts, bans and results in PostgreSQL (database.url), and
+# creates the schema in the empty database at its first start (database.migrate; after an upgrade,
+# \`iyesmp db migrate\` is the careful way). The url carries no password (it would show in
+# \`docker inspect\`): node-postgres reads it from PGPASSFILE.
 # The project name is this folder's (docker compose -p NAME for another).
 services:
   postgres:
@@ -271,11 +275,14 @@ services:
       IYESMP_AUTH__PKI__KEY: /run/secrets/auth-key
       IYESMP_AUTH__PKI__SESSION_AUTH_KEY: /run/secrets/sessionauth-key
       IYESMP_AUTH__DATABASE__URL: postgres://iyesmp@postgres:5432/iyesmp
+      IYESMP_AUTH__DATABASE__MIGRATE: "true"
+      PGPASSFILE: /run/secrets/pgpass
     volumes:
       - ./bundles/${n.auth}:/etc/iyesmp:ro
     secrets:
       - auth-key
       - sessionauth-key
+      - pgpass
     ports:
       - "${AUTH_CLIENTS_PORT}:${AUTH_CLIENTS_PORT}/udp"
     healthcheck:
@@ -291,6 +298,8 @@ ${hostServices.join('')}secrets:
     file: ./bundles/${n.auth}/${a.sessionAuthKey}
 ${n.hosts.map((name) => `  ${dnsLabel(name)}-key:\n    file: ./bundles/${name}/${h.key}\n`).join('')}  postgres-password:
     file: ./secrets/postgres-password
+  pgpass:
+    file: ./secrets/pgpass
 volumes:
   pgdata:
 ${n.hosts.map((name) => `  ${dnsLabel(name)}-outbox:\n`).join('')}`;
@@ -333,7 +342,7 @@ function k8sFiles(n: Names, image: string, generatedAt: string, graceMs: number,
       ...TRUST_FILES.map((f) => `                - key: ${f}\n                  path: ${BUNDLE_LAYOUT.trustDir}/${f}\n`),
     ].join('');
   const authName = dnsLabel(n.auth);
-  const auth = `${header(`The Auth node ${n.auth}: a Deployment, a UDP Service for game clients and one for the hosts.`)}# One replica: this build keeps accounts, lobbies and sessions in the process.
+  const auth = `${header(`The Auth node ${n.auth}: a Deployment, a UDP Service for game clients and one for the hosts.`)}# One replica on the embedded database (a file in the pod); several need PostgreSQL (database.url).
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -356,13 +365,20 @@ ${securityContext}      containers:
             - { name: IYESMP_CONFIG, value: /etc/iyesmp/${a.config} }
             - { name: IYESMP_AUTH__PKI__KEY, value: /etc/iyesmp-keys/auth.key }
             - { name: IYESMP_AUTH__PKI__SESSION_AUTH_KEY, value: /etc/iyesmp-keys/sessionauth.key }
+            # the embedded database: the config's folder is a read-only ConfigMap
+            - { name: IYESMP_AUTH__DATABASE__PATH, value: /var/lib/iyesmp/auth-data }
           ports:
             - { name: clients, containerPort: ${AUTH_CLIENTS_PORT}, protocol: UDP }
             - { name: hosts, containerPort: ${AUTH_HOSTS_PORT}, protocol: UDP }
 ${probes('auth')}${containerSecurity}          volumeMounts:
             - { name: config, mountPath: /etc/iyesmp, readOnly: true }
             - { name: keys, mountPath: /etc/iyesmp-keys, readOnly: true }
+            - { name: data, mountPath: /var/lib/iyesmp }
       volumes:
+        # accounts, bans, results: an emptyDir lasts as long as the pod; use a PersistentVolumeClaim,
+        # or PostgreSQL (IYESMP_AUTH__DATABASE__URL) to run several replicas
+        - name: data
+          emptyDir: {}
         - name: config
           configMap:
             name: iyesmp-${authName}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { adminPortClashes } from './admin.js';
 import { netcodeHostConfigSection } from './netcode.js';
 import { address, adminHttp, bool, connectionLimits, filePath, hostPort, logging, nonEmpty, port, posInt } from './fields.js';
 
@@ -116,6 +117,11 @@ export function hostConfigSchema(baseDir?: string) {
       if (udp.length === 2 && udp[0]![1] === udp[1]![1]) {
         ctx.addIssue({ code: 'custom', path: ['transports', 'netcode', 'port'], message: 'quic and netcode must use different UDP ports' });
       }
+      for (const issue of adminPortClashes(
+        c.admin,
+        udp.map(([n, port]) => [`transports.${n}.port`, c.listen.address, port] as [string, string, number]),
+      ))
+        ctx.addIssue(issue);
     });
 }
 

@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AuthClient, GameSession, HostTicket } from '../client/index.js';
 import type { Output } from '../cli/output.js';
+import { adminNotice, enableAdmin, pickAdminPort } from './admin.js';
 import { demoError } from './errors.js';
 import { formatHostPort } from '../net/address.js';
 import type { ManifestEntry } from '../pki/types.js';
@@ -40,7 +41,8 @@ export interface DeploymentInput {
 /** What the demo reports (the `data` of `iyesmp demo --json`, next to the PKI fields). */
 export interface DeploymentReport {
   servers: {
-    auth: { pid: number | undefined; address: string; hostsAddress: string; config: string; log: string; exitCode?: number | null };
+    /** `adminAddress`: its admin port (`iyesmp admin`, `iyesmp top`) */
+    auth: { pid: number | undefined; address: string; hostsAddress: string; adminAddress: string; config: string; log: string; exitCode?: number | null };
     /** with --auth-nodes 2: the second Auth node */
     auth2?: { pid: number | undefined; address: string; hostsAddress: string; config: string; log: string; exitCode?: number | null };
     host: { name: string; pid: number | undefined; address: string; config: string; game: string; log: string; exitCode?: number | null };
@@ -310,6 +312,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
           pid: auth.pid,
           address: formatHostPort(LOOPBACK, ports.auth),
           hostsAddress: formatHostPort(LOOPBACK, ports.authHosts),
+          adminAddress: formatHostPort(LOOPBACK, files.adminPort),
           config: files.auth,
           log: auth.logFile,
         },
@@ -359,7 +362,9 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
         // a server that dies meanwhile ends the wait too (and is reported by its exit code)
         void Promise.race(servers.map((s) => s.exited)).then(() => resolve());
       });
-      keepRunningNotice(out, story, report, input, clientEntry, master, ttt);
+      // where each server's /metrics is ([admin_http] on a free port): from its "admin http listening" line
+      const metrics = servers.map((s) => s.lines.find((l) => l.event === 'admin_http_listening')?.address).filter((a): a is string => typeof a === 'string');
+      keepRunningNotice(out, story, report, input, clientEntry, master, ttt, metrics);
       await stopped;
       out.note('');
     }
@@ -406,7 +411,7 @@ async function writeRunConfigs(
   input: DeploymentInput,
   ports: { auth: number; authHosts: number; host: number; auth2?: number; authHosts2?: number },
   brokerUrl?: string,
-): Promise<{ auth: string; host: string; hostName: string; auth2?: string }> {
+): Promise<{ auth: string; host: string; hostName: string; auth2?: string; adminPort: number }> {
   const auth = path.join(input.devDir, 'auth.toml');
   const hostEntry = input.entries.find((e) => e.role === 'host');
   if (!hostEntry) throw demoError('demo_no_host', 'the dev PKI has no host certificate');
@@ -417,6 +422,8 @@ async function writeRunConfigs(
   a = setTomlValue(a, 'listen.clients', 'port', String(ports.auth));
   a = setTomlValue(a, 'listen.hosts', 'address', quote(LOOPBACK));
   a = setTomlValue(a, 'listen.hosts', 'port', String(ports.authHosts));
+  const adminPort = await pickAdminPort(Object.values(ports));
+  a = enableAdmin(a, adminPort);
   // any free port, so a demo never collides with a deployment on this machine
   a = setTomlValue(a, 'admin_http', 'listen', quote(`${LOOPBACK}:0`));
   if (input.database) {
@@ -435,6 +442,7 @@ async function writeRunConfigs(
     let b = setTomlValue(a, 'server', 'name', quote('auth-2'));
     b = setTomlValue(b, 'listen.clients', 'port', String(ports.auth2));
     b = setTomlValue(b, 'listen.hosts', 'port', String(ports.authHosts2));
+    b = setTomlValue(b, 'admin', 'port', String(await pickAdminPort([...Object.values(ports), adminPort])));
     await writeFile(auth2, b);
     authServers.push(formatHostPort(LOOPBACK, ports.authHosts2));
   }
@@ -459,7 +467,7 @@ async function writeRunConfigs(
   }
   await writeFile(auth, a);
   await writeFile(host, h);
-  return { auth, host, hostName: hostEntry.name, ...(auth2 ? { auth2 } : {}) };
+  return { auth, host, hostName: hostEntry.name, ...(auth2 ? { auth2 } : {}), adminPort };
 }
 
 /** A free TCP port on loopback (the embedded MQTT broker listens on TCP). */
@@ -562,6 +570,7 @@ function keepRunningNotice(
   client: ManifestEntry,
   master: ManifestEntry,
   ttt: DemoGame,
+  metrics: string[] = [],
 ): void {
   out.note(
     [
@@ -571,6 +580,7 @@ function keepRunningNotice(
       `    --cert ${displayPath(path.join(input.pkiDir, client.certFile))} --key ${displayPath(path.join(input.pkiDir, client.keyFile!))} \\`,
       `    --ca ${displayPath(path.join(input.pkiDir, master.certFile))}`,
       `Server logs: ${displayPath(r.servers.auth.log)}, ${displayPath(r.servers.host.log)}`,
+      ...adminNotice(r.servers.auth, input.pkiDir, displayPath, out.noteStyle.bold, metrics),
       '',
     ].join('\n'),
   );

@@ -36,6 +36,7 @@ import { gameVersionRange } from '../protocol/version.js';
 import { loadGame } from './game.js';
 import type { HostGame } from '../host/game.js';
 import { unservedAuthSettings, unservedHostSettings } from './unserved.js';
+import { adminExposure } from '../config/admin.js';
 import { ReloadableVerifier } from './verifier.js';
 import type { ServerLimits } from '../transport/index.js';
 
@@ -80,6 +81,8 @@ export async function authOptionsFromConfig(
   await checkServerCert(c.pki.cert, c.pki.key, verifier, { kind: 'auth-server' });
   const ratingFor = accounts.ratingFor;
   for (const u of unservedAuthSettings(c)) logger.warn({ event: 'setting_not_served', key: u.key }, u.message);
+  const exposed = adminExposure(c.admin);
+  if (exposed) logger.warn({ event: 'admin_port_exposed', key: exposed.key }, exposed.message);
   const defaultTransport = servedTransport(c.matchmaking.transport, 'matchmaking.transport');
   const modeTransports: Record<string, HandoffTransportKind> = {};
   const modeSizes: Record<string, number> = {};
@@ -228,6 +231,8 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
   if (!c.transports.quic.enabled)
     throw serveError('config_unsupported', 'transports.quic.enabled = false: serve host always runs the QUIC transport in this build (netcode runs beside it)');
   for (const u of unservedHostSettings(c)) logger.warn({ event: 'setting_not_served', key: u.key }, u.message);
+  const exposed = adminExposure(c.admin);
+  if (exposed) logger.warn({ event: 'admin_port_exposed', key: exposed.key }, exposed.message);
   const [verifier, netcode] = await Promise.all([ReloadableVerifier.load(c.pki.trust_dir), c.transports.netcode.enabled ? resolveNetcodeHost(c) : undefined]);
   // clients dial public_address and refuse a host whose certificate does not name it
   await checkServerCert(c.pki.cert, c.pki.key, verifier, { kind: 'host' }, { key: 'host.public_address', address: c.host.public_address });

@@ -218,6 +218,11 @@ describe('iyesmp config scaffold systemd|docker|compose|k8s', () => {
     ])
       expect(text).toContain(s);
     expect(text).toContain('file: ./bundles/host-2/tls/host.key');
+    // the database password reaches the Auth node as a libpq password file, not in the URL
+    expect(text).toMatch(/IYESMP_AUTH__DATABASE__URL: postgres:\/\/iyesmp@postgres:5432\/iyesmp\n/);
+    expect(text).toMatch(/^ {6}PGPASSFILE: \/run\/secrets\/pgpass$/m);
+    // an empty PostgreSQL gets its schema at the first start, or serve auth refuses it (store.schema_behind)
+    expect(text).toMatch(/^ {6}IYESMP_AUTH__DATABASE__MIGRATE: "true"$/m);
     await expectOverridesValid(text, bundles, () => undefined);
     // a second scaffold over it is refused, all files or none
     const again = run(['config', 'scaffold', 'compose', '--dir', 'pki', '--out', out, '--json'], { cwd: dir });
@@ -230,6 +235,7 @@ describe('iyesmp config scaffold systemd|docker|compose|k8s', () => {
     spawnSync('cp', ['-r', bundles, path.join(out, 'bundles')]);
     mkdirSync(path.join(out, 'secrets'), { recursive: true });
     writeFileSync(path.join(out, 'secrets/postgres-password'), 'not-a-real-password\n', { mode: 0o600 });
+    writeFileSync(path.join(out, 'secrets/pgpass'), 'postgres:5432:iyesmp:iyesmp:not-a-real-password\n', { mode: 0o600 });
     const v = spawnSync(compose[0]!, [...compose.slice(1), 'config', '-q'], { cwd: out, encoding: 'utf8' });
     expect(v.status, v.stderr).toBe(0);
   });
@@ -242,6 +248,9 @@ describe('iyesmp config scaffold systemd|docker|compose|k8s', () => {
     expect(all).toContain('protocol: UDP');
     expect(all).toContain('hostPort: 7401');
     expect(all).toContain('/readyz');
+    // the root file system and the config mount are read-only: the embedded database gets a volume
+    expect(all).toContain('{ name: IYESMP_AUTH__DATABASE__PATH, value: /var/lib/iyesmp/auth-data }');
+    expect(all).toMatch(/- \{ name: data, mountPath: \/var\/lib\/iyesmp \}/);
     await expectOverridesValid(all, bundles, () => undefined);
     if (!tool('kubectl', ['version', '--client'])) {
       console.warn('skipped: kubectl kustomize (kubectl is not installed)');
