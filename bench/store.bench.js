@@ -201,7 +201,6 @@ async function runConfig(pki, config, scratch, repeat) {
       );
     }
     const results = await Promise.all(runs.map((r) => r.done));
-    if (process.env.BENCH_DEBUG) for (const l of results.flatMap((r) => r.lines).slice(0, 4)) process.stderr.write(JSON.stringify(l) + '\n');
     const seconds = (performance.now() - t0) / 1000;
     const lines = results.flatMap((r) => r.lines).filter((l) => l.ev === 'player');
     const ok = lines.filter((l) => l.ok).length;

@@ -13,7 +13,7 @@ import { accountError, authError, lobbyError, matchmakingError } from './errors.
 import { acceptControlStream } from './control-stream.js';
 import type { AuthLimits } from './limits.js';
 import type { HandoffDriver } from './handoff/index.js';
-import type { ForwardingOps } from './cluster.js';
+import type { ForwardingOps, LobbyOp } from './cluster.js';
 
 /** What a client connection needs from the server around it (AuthServer implements it). */
 export interface ClientEndpointContext {
@@ -31,7 +31,7 @@ export interface ClientEndpointContext {
   /** the Auth node running a lobby that is not here (its owner's node), if any */
   lobbyElsewhere?(key: { lobbyId: string } | { code: string }): Promise<string | undefined>;
   /** a lobby request for a player of this node, run on the lobby's node */
-  forwardLobby?(node: string, op: 'join' | 'leave' | 'setReady', args: unknown[]): Promise<LobbyView | undefined>;
+  forwardLobby?(node: string, op: 'join' | LobbyOp, args: unknown[]): Promise<LobbyView | undefined>;
   readonly limits: Pick<AuthLimits, 'admit'>;
   accountOf(playerId: string): Account | undefined;
   ratingOf(account: Account, mode: string): Promise<number | undefined>;
@@ -262,15 +262,18 @@ export class ClientLink {
       s.lobbies.setReady(body.lobbyId, this.playerId, body.ready, now());
       return {};
     });
-    p.handle('lobby.start', (body) => {
+    p.handle('lobby.start', async (body) => {
+      if (await this.#lobbyElsewhere(body.lobbyId, 'start', [body.lobbyId, this.playerId])) return {};
       s.lobbies.start(body.lobbyId, this.playerId, now());
       return {};
     });
-    p.handle('lobby.kick', (body) => {
+    p.handle('lobby.kick', async (body) => {
+      if (await this.#lobbyElsewhere(body.lobbyId, 'kick', [body.lobbyId, this.playerId, body.accountId])) return {};
       s.lobbies.kick(body.lobbyId, this.playerId, body.accountId, now());
       return {};
     });
-    p.handle('lobby.set_owner', (body) => {
+    p.handle('lobby.set_owner', async (body) => {
+      if (await this.#lobbyElsewhere(body.lobbyId, 'setOwner', [body.lobbyId, this.playerId, body.accountId])) return {};
       s.lobbies.setOwner(body.lobbyId, this.playerId, body.accountId, now());
       return {};
     });
@@ -357,7 +360,7 @@ export class ClientLink {
   }
 
   /** Runs a lobby request on the lobby's node when it lives on another one; false when it is here (or nowhere). */
-  async #lobbyElsewhere(lobbyId: string, op: 'leave' | 'setReady', args: unknown[]): Promise<boolean> {
+  async #lobbyElsewhere(lobbyId: string, op: LobbyOp, args: unknown[]): Promise<boolean> {
     const s = this.server;
     if (s.lobbies.get(lobbyId) || !s.lobbyElsewhere || !s.forwardLobby) return false;
     const node = await s.lobbyElsewhere({ lobbyId });

@@ -29,6 +29,8 @@ export interface ClusterBus {
 }
 
 export type ClusterOp = 'enqueue' | 'cancel' | 'cancelFor' | 'accept' | 'decline' | 'claim' | 'lobby';
+/** lobby requests a member connected to another node sends to the lobby's node (besides `join`) */
+export type LobbyOp = 'leave' | 'setReady' | 'start' | 'kick' | 'setOwner';
 
 export type ClusterMessage =
   | { t: 'notify'; playerId: string; minMinor: number; type: string; body: unknown }

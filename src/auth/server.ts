@@ -22,7 +22,7 @@ import type { Matchmaker, MatchmakerOptions } from './matchmaking.js';
 import type { PartyQueue } from './parties.js';
 import type { SessionRecord, SessionStore, Sessions, TelemetryItem } from './sessions.js';
 import { loggingMinter, StatePersistence } from './persistence.js';
-import { ClusterCoordinator, type ClusterBus, type ClusterOp, type ForwardedTicket, type ForwardingOps } from './cluster.js';
+import { ClusterCoordinator, type ClusterBus, type ClusterOp, type ForwardedTicket, type ForwardingOps, type LobbyOp } from './cluster.js';
 import { randomUUID } from 'node:crypto';
 import type { AuthStores } from './stores.js';
 
@@ -604,7 +604,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   }
 
   /** @internal A lobby request of a player connected here, run on the lobby's node; remembered so a disconnect leaves it there. */
-  async forwardLobby(node: string, op: 'join' | 'leave' | 'setReady', args: unknown[]): Promise<LobbyView | undefined> {
+  async forwardLobby(node: string, op: 'join' | LobbyOp, args: unknown[]): Promise<LobbyView | undefined> {
     const view = (await this.#cluster!.call(node, 'lobby', [op, ...args])) as LobbyView | null;
     const playerId = op === 'join' ? (args[1] as { playerId: string }).playerId : (args[1] as string);
     if (op === 'join' && view) this.#remoteLobby.set(playerId, { lobbyId: view.id, node });
@@ -647,6 +647,9 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         if (what === 'join') return this.lobbies.join(rest[0] as JoinTarget, rest[1] as Joiner, now);
         if (what === 'leave') return this.lobbies.leave(rest[0] as string, rest[1] as string, now) ?? null;
         if (what === 'setReady') return this.lobbies.setReady(rest[0] as string, rest[1] as string, rest[2] as boolean, now);
+        if (what === 'start') return this.lobbies.start(rest[0] as string, rest[1] as string, now) && null;
+        if (what === 'kick') return this.lobbies.kick(rest[0] as string, rest[1] as string, rest[2] as string, now) ?? null;
+        if (what === 'setOwner') return this.lobbies.setOwner(rest[0] as string, rest[1] as string, rest[2] as string, now);
         throw authError('cluster_failed', `unknown forwarded lobby request ${String(what)}`);
       }
       default:

@@ -6,7 +6,8 @@
  *   node test/e2e/account-client.mjs '{"auth":"127.0.0.1:port","ca","cert","key","steps":[...]}'
  *
  * steps: { do: "register"|"login", username, password } | { do: "guest", name } | { do: "lobby-create", name } (private)
- *        | { do: "lobby-join-code", code }
+ *        | { do: "lobby-join-code", code } | { do: "lobby-ready" | "lobby-leave", lobbyId }
+ * Lobby updates it is sent print as {"ev":"lobby-updated","lobbyId","ownerId","members":[{accountId,ready}]}.
  */
 import { createInterface } from 'node:readline';
 import { connectToAuth } from '../../dist/client/index.js';
@@ -33,6 +34,10 @@ try {
   process.exit(2);
 }
 client.on('kick', (k) => out('kick', { code: k.code, reason: k.reason }));
+// lobby.updated notices: who is in, who is ready
+client.on('lobby', (l) =>
+  out('lobby-updated', { lobbyId: l.lobbyId, ownerId: l.ownerId, members: l.members.map((m) => ({ accountId: m.accountId, ready: m.ready })) }),
+);
 for (const s of cfg.steps ?? []) {
   try {
     switch (s.do) {
@@ -50,6 +55,14 @@ for (const s of cfg.steps ?? []) {
         out(s.do, { ok: true, lobbyId: l.lobbyId, code: l.joinCode, members: members(l) });
         break;
       }
+      case 'lobby-ready':
+        await client.lobbies.ready(s.lobbyId, true);
+        out(s.do, { ok: true });
+        break;
+      case 'lobby-leave':
+        await client.lobbies.leave(s.lobbyId);
+        out(s.do, { ok: true });
+        break;
       case 'lobby-join-code': {
         const l = await client.lobbies.joinByCode(s.code);
         out(s.do, { ok: true, lobbyId: l.lobbyId, name: l.name, members: members(l) });

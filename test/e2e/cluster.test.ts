@@ -86,7 +86,7 @@ async function resultsFor(sessionId: string): Promise<{ total: number; mine: unk
 
 describe.skipIf(pgSkip !== undefined)('many Auth nodes on one PostgreSQL', () => {
   it(
-    'a private lobby made on node A is joined with its code on node B (the lobby, run by A, answers with both members)',
+    'a private lobby made on node A is joined with its code on node B; ready, updates and a dropped member cross the nodes',
     async () => {
       const { a, b } = await twoNodes('lobby');
       const [authA, authB] = [startNode(a), startNode(b)];
@@ -108,6 +108,31 @@ describe.skipIf(pgSkip !== undefined)('many Auth nodes on one PostgreSQL', () =>
       const ids = [owner.find('guest')[0]!.accountId, joiner.find('guest')[0]!.accountId];
       expect(joined).toMatchObject({ ok: true, lobbyId: created.lobbyId, name: 'cross-node' });
       expect(joined.members).toEqual([...ids].sort());
+      // the owner (on A) hears of the join; the joiner's ready and leave (sent to B) reach the lobby on A
+      await waitLine(procs, owner, 'lobby-updated', (l) => (l.members as unknown[]).length === 2);
+      const more = player(b, 'joiner-2', [
+        { do: 'guest', name: 'Second' },
+        { do: 'lobby-join-code', code: created.code },
+        { do: 'lobby-ready', lobbyId: created.lobbyId },
+      ]);
+      const secondId = (await waitLine(procs, more, 'guest')).accountId;
+      await waitLine(procs, more, 'lobby-ready', (l) => l.ok === true);
+      await waitLine(procs, owner, 'lobby-updated', (l) =>
+        (l.members as Array<{ accountId: string; ready: boolean }>).some((m) => m.accountId === secondId && m.ready),
+      );
+      // a member on B hears the update too (relayed from A)
+      await waitLine(procs, joiner, 'lobby-updated', (l) =>
+        (l.members as Array<{ accountId: string; ready: boolean }>).some((m) => m.accountId === secondId && m.ready),
+      );
+      more.kill('SIGKILL');
+      // its connection gone, B tells A: the lobby drops it
+      await waitLine(
+        procs,
+        owner,
+        'lobby-updated',
+        (l) => (l.members as unknown[]).length === 2 && !(l.members as Array<{ accountId: string }>).some((m) => m.accountId === secondId),
+        60_000,
+      );
     },
     T,
   );
