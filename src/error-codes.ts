@@ -5,6 +5,7 @@
  */
 import type {
   AccountErrorCode,
+  AdminErrorCode,
   AuthErrorCode,
   HandoffErrorCode,
   HostRegistryErrorCode,
@@ -20,17 +21,21 @@ import type { EventsErrorCode } from './events/emitter.js';
 import type { FsErrorCode } from './fs/errors.js';
 import type { HostErrorCode } from './host/errors.js';
 import type { LanErrorCode } from './lan/errors.js';
+import type { MetricsErrorCode } from './metrics/errors.js';
 import type { MqttErrorCode } from './mqtt/errors.js';
 import type { NetcodeErrorCode } from './netcode/errors.js';
 import type { NetcodeSessionErrorCode } from './netcode/session/errors.js';
 import type { PkiErrorCode } from './pki/errors.js';
 import type { ProtocolLayerErrorCode } from './protocol/errors.js';
+import type { ResultsErrorCode } from './results/errors.js';
 import type { ServeErrorCode } from './serve/errors.js';
+import type { StoreErrorCode } from './store/errors.js';
 import type { TransportErrorCode } from './transport/errors.js';
 import type { TurnsErrorCode } from './turns/errors.js';
 
 export type {
   AccountErrorCode,
+  AdminErrorCode,
   AuthErrorCode,
   CliErrorCode,
   ClientErrorCode,
@@ -44,19 +49,23 @@ export type {
   LanErrorCode,
   LobbyErrorCode,
   MatchmakingErrorCode,
+  MetricsErrorCode,
   MqttErrorCode,
   NetcodeErrorCode,
   NetcodeSessionErrorCode,
   PkiErrorCode,
   ProtocolLayerErrorCode,
+  ResultsErrorCode,
   ServeErrorCode,
   SessionErrorCode,
+  StoreErrorCode,
   TransportErrorCode,
   TurnsErrorCode,
 };
 
 export type IyesmpErrorCode =
   | AccountErrorCode
+  | AdminErrorCode
   | AuthErrorCode
   | CliErrorCode
   | ClientErrorCode
@@ -70,12 +79,15 @@ export type IyesmpErrorCode =
   | LanErrorCode
   | LobbyErrorCode
   | MatchmakingErrorCode
+  | MetricsErrorCode
   | MqttErrorCode
   | NetcodeErrorCode
   | NetcodeSessionErrorCode
   | PkiErrorCode
   | ProtocolLayerErrorCode
+  | ResultsErrorCode
   | ServeErrorCode
   | SessionErrorCode
+  | StoreErrorCode
   | TransportErrorCode
   | TurnsErrorCode;

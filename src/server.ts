@@ -39,3 +39,7 @@ export { authOptionsFromConfig, hostOptionsFromConfig } from './serve/config.js'
 export { relayGame } from './serve/game.js';
 export { openPki, loadSessionMinter } from './pki/index.js';
 export * from './auth/accounts/index.js';
+// observability for servers run in your own process: a registry per server, its metrics, the admin HTTP listener, the results webhook
+export { createRegistry, instrumentAuthServer, instrumentHostServer, startAdminHttp, type AdminHttp, type ReadyCheck } from './metrics/index.js';
+export { WebhookSink, readWebhookSecret, signWebhook, verifyWebhook, type WebhookOptions } from './results/webhook.js';
+export { makeServerLogger, type ServerLoggerOptions } from './serve/log.js';

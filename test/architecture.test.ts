@@ -26,9 +26,12 @@ const RANKS: Record<string, number> = {
   client: 5,
   config: 6,
   lan: 6,
+  store: 6, // the Auth server's state in SQL: implements auth's store interfaces; serve opens it
   serve: 7,
   demo: 7,
   cli: 7,
+  metrics: 7, // the per-server Prometheus registry, server metrics, the admin HTTP listener
+  results: 7, // results sinks (the webhook)
   commands: 8,
   ui: 8,
   // entry files

@@ -1,10 +1,11 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { formatHostPort } from '../net/address.js';
 import { ProtocolConnection, authFamily, type AuthFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream } from '../transport/index.js';
 import type { GameVersionCheck } from '../protocol/index.js';
 import { PasswordProvider, usernameKey, type Account, type AccountService, type Credentials } from './accounts/index.js';
-import type { Lobbies, LobbyView } from './lobbies.js';
+import { normalizeCode, type Lobbies, type LobbyView } from './lobbies.js';
 import type { Matchmaker } from './matchmaking.js';
 import type { PartyQueue } from './parties.js';
 import { errInfo } from './err-info.js';
@@ -12,16 +13,25 @@ import { accountError, authError, lobbyError, matchmakingError } from './errors.
 import { acceptControlStream } from './control-stream.js';
 import type { AuthLimits } from './limits.js';
 import type { HandoffDriver } from './handoff/index.js';
+import type { ForwardingOps } from './cluster.js';
 
 /** What a client connection needs from the server around it (AuthServer implements it). */
 export interface ClientEndpointContext {
   readonly logger: Logger;
   readonly options: { name: string; gameVersion: string; acceptGameVersion?: GameVersionCheck; motd?: string; allowRegistration?: boolean };
   readonly accounts: Pick<AccountService, 'authenticate' | 'provider'>;
-  readonly lobbies: Pick<Lobbies, 'create' | 'list' | 'join' | 'leave' | 'setReady' | 'start' | 'kick' | 'setOwner'>;
+  readonly lobbies: Pick<Lobbies, 'create' | 'list' | 'join' | 'leave' | 'setReady' | 'start' | 'kick' | 'setOwner' | 'get'>;
   readonly matchmaker: Pick<Matchmaker, 'enqueue' | 'ticketOf' | 'cancel' | 'accept' | 'decline'>;
   readonly parties: Pick<PartyQueue, 'members' | 'enqueue'>;
   readonly handoffs: Pick<HandoffDriver, 'claim'>;
+  /** set while another Auth node runs the matchmaker (cluster.ts): queue requests and claims go there */
+  readonly forward?: ForwardingOps | undefined;
+  /** when another node runs this session's hand-off: the claim sent there (undefined: it runs here) */
+  claimElsewhere?(playerId: string, sessionId: string, publicKey: Uint8Array | undefined, address: string): Promise<unknown> | undefined;
+  /** the Auth node running a lobby that is not here (its owner's node), if any */
+  lobbyElsewhere?(key: { lobbyId: string } | { code: string }): Promise<string | undefined>;
+  /** a lobby request for a player of this node, run on the lobby's node */
+  forwardLobby?(node: string, op: 'join' | 'leave' | 'setReady', args: unknown[]): Promise<LobbyView | undefined>;
   readonly limits: Pick<AuthLimits, 'admit'>;
   accountOf(playerId: string): Account | undefined;
   ratingOf(account: Account, mode: string): Promise<number | undefined>;
@@ -32,6 +42,12 @@ export interface ClientEndpointContext {
   clientGone(link: ClientLink): void;
   /** re-announce a session the player is part of */
   resumeFor(link: ClientLink): Promise<void>;
+  /** a refused login, for the operator's recent refusals */
+  noteRefusal?(endpoint: string, reason: string, message: string, remote?: string): void;
+  /** a claim answered or refused after `ms`, for the operator's hand-off figures */
+  noteHandoff?(ms: number, ok: boolean): void;
+  /** a login ended: `ok`, or the error code it was refused with (metrics) */
+  loginOutcome?(method: string, outcome: string): void;
 }
 
 /** The events a client can be sent. */
@@ -102,7 +118,8 @@ export class ClientLink {
 
   /** Tell the client why, then close. */
   kick(code: string, reason: string): void {
-    this.notify('kick', { code, reason });
+    // the event's reason is at most 1,024 characters: a ban's reason of that length plus its expiry would not be sent at all
+    this.notify('kick', { code, reason: reason.length > 1024 ? `${reason.slice(0, 1023)}…` : reason });
     void this.proto.close(code, reason).finally(() => this.conn.close(reason).catch(() => undefined));
   }
 
@@ -138,9 +155,18 @@ export class ClientLink {
         const { ext, ...rest } = body as Record<string, unknown>;
         const credentials: Credentials = { ...(rest as { method: string }), ...(ext !== undefined ? { ext } : {}) };
         // password logins cost a hash: limited per address and per account before any is run
-        if (body.method === 'password') s.limits.admit('login', { address: this.address, account: usernameKey(body.username) }, now());
-        const account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address });
-        this.#trust(account.playerId);
+        let account: Account;
+        try {
+          if (body.method === 'password') s.limits.admit('login', { address: this.address, account: usernameKey(body.username) }, now());
+          account = await s.accounts.authenticate(credentials, { now: now(), remoteAddress: this.address });
+          // the account's connection limit can still refuse it
+          this.#trust(account.playerId);
+        } catch (err) {
+          s.noteRefusal?.('login', (err as { code?: string }).code ?? 'refused', (err as Error).message ?? String(err), this.address);
+          s.loginOutcome?.(String(body.method), (err as { code?: string }).code ?? 'error');
+          throw err;
+        }
+        s.loginOutcome?.(String(body.method), 'ok');
         this.account = account;
         s.clientLoggedIn(this);
         this.log.info({ playerId: account.playerId, method: account.method }, 'login');
@@ -211,18 +237,28 @@ export class ClientLink {
       });
       return { lobbies: all.map((l) => summary(l)) };
     });
-    p.handle('lobby.join', (body) => {
+    p.handle('lobby.join', async (body) => {
       const me = this.#joiner();
       // joinCode (1.1); a code sent as password (1.0) is told apart from a password by the domain
       const password = body.password !== undefined ? { password: body.password } : {};
-      const lobby = s.lobbies.join(body.joinCode !== undefined ? { code: body.joinCode, ...password } : { lobbyId: body.lobbyId, ...password }, me, now());
-      return { lobby: lobbyInfo(lobby) };
+      const target = body.joinCode !== undefined ? { code: body.joinCode, ...password } : { lobbyId: body.lobbyId, ...password };
+      try {
+        return { lobby: lobbyInfo(s.lobbies.join(target, me, now())) };
+      } catch (err) {
+        // not here: it may live on another Auth node of the deployment (made there), which runs the join
+        if ((err as { code?: string }).code !== 'lobby.not_found' || !s.lobbyElsewhere || !s.forwardLobby) throw err;
+        const node = await s.lobbyElsewhere('code' in target ? { code: normalizeCode(target.code) } : { lobbyId: target.lobbyId });
+        if (node === undefined) throw err;
+        return { lobby: lobbyInfo((await s.forwardLobby(node, 'join', [target, me]))!) };
+      }
     });
-    p.handle('lobby.leave', (body) => {
+    p.handle('lobby.leave', async (body) => {
+      if (await this.#lobbyElsewhere(body.lobbyId, 'leave', [body.lobbyId, this.playerId])) return {};
       s.lobbies.leave(body.lobbyId, this.playerId, now());
       return {};
     });
-    p.handle('lobby.ready', (body) => {
+    p.handle('lobby.ready', async (body) => {
+      if (await this.#lobbyElsewhere(body.lobbyId, 'setReady', [body.lobbyId, this.playerId, body.ready])) return {};
       s.lobbies.setReady(body.lobbyId, this.playerId, body.ready, now());
       return {};
     });
@@ -258,7 +294,11 @@ export class ClientLink {
         ...(body.regions ? { regions: body.regions } : {}),
         ...(body.ext !== undefined ? { ext: body.ext } : {}),
       };
-      if (lobbyId === undefined) return { ticketId: s.matchmaker.enqueue(req, now()).id };
+      if (lobbyId === undefined) {
+        const fwd = s.forward;
+        if (fwd) return { ticketId: (await fwd.enqueue(req, { [me]: this.account!.displayName })).id };
+        return { ticketId: s.matchmaker.enqueue(req, now()).id };
+      }
       // the lobby may have changed while ratings were looked up: check again, synchronously with the enqueue
       const again = s.parties.members(lobbyId, me);
       if (again.length !== players.length || again.some((p, i) => p !== players[i])) {
@@ -268,29 +308,62 @@ export class ClientLink {
       for (const p of players) if (p !== me) s.notifyPlayer(p, 2, 'match.queued', { ticketId: ticket.id, mode: ticket.mode, lobbyId, byAccountId: me });
       return { ticketId: ticket.id };
     });
-    p.handle('match.cancel', (body) => {
+    p.handle('match.cancel', async (body) => {
+      const fwd = s.forward;
+      if (fwd && !s.matchmaker.ticketOf(this.playerId)) {
+        await fwd.cancel(body.ticketId, this.playerId);
+        return {};
+      }
       const t = s.matchmaker.ticketOf(this.playerId);
       if (!t || t.id !== body.ticketId) throw matchmakingError.as('refused', 'mm.unknown_ticket', `ticket ${body.ticketId} is not yours`);
       s.matchmaker.cancel(body.ticketId, now());
       return {};
     });
-    p.handle('match.confirm', (body) => {
-      s.matchmaker.accept(body.matchId, this.playerId, now());
+    p.handle('match.confirm', async (body) => {
+      const fwd = s.forward;
+      if (fwd && !s.matchmaker.ticketOf(this.playerId)) await fwd.accept(body.matchId, this.playerId);
+      else s.matchmaker.accept(body.matchId, this.playerId, now());
       return {};
     });
-    p.handle('match.decline', (body) => {
-      s.matchmaker.decline(body.matchId, this.playerId, now());
+    p.handle('match.decline', async (body) => {
+      const fwd = s.forward;
+      if (fwd && !s.matchmaker.ticketOf(this.playerId)) await fwd.decline(body.matchId, this.playerId);
+      else s.matchmaker.decline(body.matchId, this.playerId, now());
       return {};
     });
 
     // ---- hand-off
-    p.handle('session.claim', (body) => s.handoffs.claim(this.playerId, body.sessionId, body.publicKey, this.address));
+    p.handle('session.claim', async (body) => {
+      const t0 = performance.now();
+      try {
+        // another node runs this session's hand-off: the claim goes there
+        const remote = s.claimElsewhere?.(this.playerId, body.sessionId, body.publicKey, this.address);
+        const h = await (remote
+          ? (remote as ReturnType<HandoffDriver['claim']>)
+          : s.handoffs.claim(this.playerId, body.sessionId, body.publicKey, this.address));
+        s.noteHandoff?.(performance.now() - t0, true);
+        return h;
+      } catch (err) {
+        s.noteHandoff?.(performance.now() - t0, false);
+        throw err;
+      }
+    });
   }
 
   /** The server's connection limits per account; refuses the login when this account has its share. */
   #trust(playerId: string): void {
     const t = this.conn.admission.trust(playerId);
     if (!t.ok) throw authError(t.reason, t.message, { hint: 'close another connection of this account first' });
+  }
+
+  /** Runs a lobby request on the lobby's node when it lives on another one; false when it is here (or nowhere). */
+  async #lobbyElsewhere(lobbyId: string, op: 'leave' | 'setReady', args: unknown[]): Promise<boolean> {
+    const s = this.server;
+    if (s.lobbies.get(lobbyId) || !s.lobbyElsewhere || !s.forwardLobby) return false;
+    const node = await s.lobbyElsewhere({ lobbyId });
+    if (node === undefined) return false;
+    await s.forwardLobby(node, op, args);
+    return true;
   }
 
   #joiner(): { playerId: string; displayName: string } {

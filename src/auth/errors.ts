@@ -20,6 +20,13 @@ export const AUTH_ERRORS = {
   too_many_for_certificate: 'refused',
   too_many_from_address: 'refused',
   too_many_unauthenticated: 'refused',
+  // Auth nodes sharing a database (cluster.ts)
+  /** another node did not answer a forwarded request in time */
+  cluster_timeout: 'io',
+  /** no node holds the matchmaking lock yet (a leader is being elected) */
+  cluster_no_leader: 'io',
+  /** a forwarded request failed on the other node without an error code */
+  cluster_failed: 'internal',
 } as const;
 export type AuthErrorCode = ErrorCodeOf<typeof AUTH_ERRORS>;
 export const authError = errorFactory(AUTH_ERRORS);
@@ -118,6 +125,19 @@ export const MATCHMAKING_ERRORS = {
 } as const;
 export type MatchmakingErrorCode = ErrorCodeOf<typeof MATCHMAKING_ERRORS>;
 export const matchmakingError = errorFactory(MATCHMAKING_ERRORS);
+
+/** The admin channel (admin-endpoint.ts): what an operator's request is refused with. */
+export const ADMIN_ERRORS = {
+  /** no logged-in player (kick) with that id */
+  'admin.unknown_player': 'conflict',
+  /** no registered host with that name (drain) */
+  'admin.unknown_host': 'conflict',
+  /** the request is not served by this kind of server (players on a Host) */
+  'admin.not_served': 'refused',
+  'admin.bad_request': 'input',
+} as const;
+export type AdminErrorCode = ErrorCodeOf<typeof ADMIN_ERRORS>;
+export const adminError = errorFactory(ADMIN_ERRORS);
 
 /** The hand-off (handoff/): what a claim is refused with, and a netcode session without the key. */
 export const HANDOFF_ERRORS = {

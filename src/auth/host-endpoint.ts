@@ -15,6 +15,8 @@ export interface HostEndpointContext {
   readonly options: { name: string; gameVersion: string };
   readonly registry: Pick<HostRegistry, 'register' | 'heartbeat' | 'heartbeatIntervalMs'>;
   hostRegistered(link: HostLink): void;
+  /** an operator drained this host: it stays draining whatever its heartbeats say, until it registers afresh */
+  hostDraining?(name: string): boolean;
   hostGone(link: HostLink): void;
   /** results from a host; idempotent (a lost ack means a resend); refused (session.wrong_host, session.unknown) unless the session runs on it */
   recordResults(
@@ -35,6 +37,8 @@ export class HostLink {
   readonly name: string;
   readonly log: Logger;
   registered = false;
+  /** what the host said at registration: it is draining (it reconnected mid-drain) */
+  registeredDraining = false;
   #closed = false;
 
   constructor(
@@ -90,8 +94,13 @@ export class HostLink {
         },
         Date.now(),
       );
-      s.registry.heartbeat(this.name, { active: body.load.sessions, metrics: { players: body.load.players } }, Date.now());
+      s.registry.heartbeat(
+        this.name,
+        { active: body.load.sessions, draining: body.draining === true || (s.hostDraining?.(this.name) ?? false), metrics: { players: body.load.players } },
+        Date.now(),
+      );
       this.registered = true;
+      this.registeredDraining = body.draining === true;
       s.hostRegistered(this);
       this.log.info({ region: body.region, capacity: body.capacity, version: body.version, transports: body.transports.map((t) => t.kind) }, 'host registered');
       return { hostId: this.name, heartbeatIntervalMs: s.registry.heartbeatIntervalMs };
@@ -107,7 +116,7 @@ export class HostLink {
             this.name,
             {
               active: l.sessions,
-              draining: false,
+              draining: ev.body.draining === true || (s.hostDraining?.(this.name) ?? false),
               metrics: { players: l.players, ...(l.cpu !== undefined ? { cpu: l.cpu } : {}), ...(l.memory !== undefined ? { memory: l.memory } : {}) },
             },
             now,

@@ -5,9 +5,11 @@
  */
 export { AuthServer, startAuthServer, type AuthServerOptions, type AuthServerEvents } from './server.js';
 export * from './accounts/index.js';
+export * from './audit.js';
 export * from './domain.js';
 export * from './errors.js';
 export * from './lobbies.js';
 export * from './matchmaking.js';
 export * from './host-registry.js';
 export * from './sessions.js';
+export * from './stores.js';

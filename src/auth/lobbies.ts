@@ -107,6 +107,16 @@ export interface LobbyOptions {
   maxPlayersLimit?: number;
 }
 
+/**
+ * A lobby's whole state, for a durable store to save and a restarted server to restore: the view
+ * plus who may not rejoin and the password's digest (never the password).
+ */
+export interface LobbySnapshot extends LobbyView {
+  banned: string[];
+  /** SHA-256 of the password, hex */
+  passwordHash?: string;
+}
+
 interface Lobby extends LobbyView {
   banned: Set<string>;
   /** SHA-256 of the password: compared in constant time, and no plain copy is kept. */
@@ -323,6 +333,42 @@ export class Lobbies {
 
   get size(): number {
     return this.#byId.size;
+  }
+
+  /** The lobby's whole state (see LobbySnapshot), for a durable store. */
+  snapshot(lobbyId: string): LobbySnapshot | undefined {
+    const l = this.#byId.get(lobbyId);
+    if (!l) return undefined;
+    return { ...view(l), banned: [...l.banned], ...(l.passwordHash ? { passwordHash: l.passwordHash.toString('hex') } : {}) };
+  }
+
+  /**
+   * Puts back a lobby saved before a restart (or by another Auth node), replacing the one with
+   * that id; queues no event (nothing changed for its members). A member already in another lobby
+   * here stays there and is left out of this one.
+   */
+  restore(s: LobbySnapshot): LobbyView {
+    const old = this.#byId.get(s.id);
+    if (old) this.#drop(old);
+    const members = s.members.filter((m) => !this.#lobbyOf.has(m.playerId)).map((m) => ({ ...m }));
+    const lobby: Lobby = {
+      ...s,
+      members,
+      ownerId: members.some((m) => m.playerId === s.ownerId) ? s.ownerId : (members[0]?.playerId ?? s.ownerId),
+      banned: new Set(s.banned),
+      passwordHash: s.passwordHash === undefined ? undefined : Buffer.from(s.passwordHash, 'hex'),
+    };
+    lobby.hasPassword = lobby.passwordHash !== undefined;
+    this.#byId.set(lobby.id, lobby);
+    if (lobby.code !== undefined) this.#byCode.set(lobby.code, lobby);
+    for (const m of members) this.#lobbyOf.set(m.playerId, lobby);
+    return view(lobby);
+  }
+
+  /** Forgets a lobby without an event (it was closed on another Auth node, which told its members). */
+  forget(lobbyId: string): void {
+    const lobby = this.#byId.get(lobbyId);
+    if (lobby) this.#drop(lobby);
   }
 
   #remove(lobby: Lobby, playerId: string, reason: LeaveReason, by?: string): void {

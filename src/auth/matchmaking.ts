@@ -53,6 +53,11 @@ export interface TicketRequest {
   rating?: number;
   /** Game data carried through to the match, opaque to us. */
   ext?: unknown;
+  /**
+   * The ticket's id, when it is not new: a ticket another Auth node held, handed over when that
+   * node went (its players follow this id). Default: a fresh one.
+   */
+  id?: string;
 }
 
 export interface Ticket {
@@ -187,7 +192,7 @@ export class Matchmaker {
       if (t) throw matchmakingError('mm.already_queued', `player ${p} is already queued (ticket ${t.id})`);
     }
     const t: QTicket = {
-      id: this.#opts.newTicketId?.() ?? `tkt_${(++this.#ids).toString(36)}`,
+      id: (req.id !== undefined && !this.#tickets.has(req.id) ? req.id : undefined) ?? this.#opts.newTicketId?.() ?? `tkt_${(++this.#ids).toString(36)}`,
       players: [...req.players],
       mode: req.mode,
       matchSize: req.matchSize,
@@ -247,6 +252,22 @@ export class Matchmaker {
       players += b.players;
     }
     return { queuedTickets: tickets, queuedPlayers: players, pendingMatches: this.#matches.size };
+  }
+
+  /** Queued tickets and players per bucket (mode and match size), for operators. */
+  queues(): Array<{ mode: string; matchSize: number; tickets: number; players: number }> {
+    return [...this.#buckets.values()].map((b) => ({ mode: b.mode, matchSize: b.matchSize, tickets: b.queued.size, players: b.players }));
+  }
+
+  /** Tickets and players queued per game mode (the operator's queue sizes: metrics, admin views). */
+  queuedByMode(): Map<string, { tickets: number; players: number }> {
+    const out = new Map<string, { tickets: number; players: number }>();
+    for (const q of this.queues()) {
+      const m = out.get(q.mode) ?? out.set(q.mode, { tickets: 0, players: 0 }).get(q.mode)!;
+      m.tickets += q.tickets;
+      m.players += q.players;
+    }
+    return out;
   }
 
   accept(matchId: string, playerId: string, _now: number): void {

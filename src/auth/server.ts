@@ -5,19 +5,26 @@ import type { FastSessionMinter } from '../pki/index.js';
 import type { KeyAlgorithm, PeerVerifier } from '../pki/types.js';
 import type { GameVersionCheck } from '../protocol/index.js';
 import { ALPN, createQuicServer, type PemSource, type QuicServer, type ServerLimits } from '../transport/index.js';
-import { AccountService, GuestProvider, banUntil, type Account, type Ban, type BanTarget } from './accounts/index.js';
+import { AccountService, GuestProvider, MAX_BAN_UNTIL_MS, banUntil, type Account, type Ban, type BanTarget } from './accounts/index.js';
 import { AuthLimits } from './limits.js';
 import { acceptClient, lobbyInfo, type ClientEndpointContext, type ClientLink, type ClientNotice } from './client-endpoint.js';
 import { errInfo } from './err-info.js';
-import { authError, handoffError } from './errors.js';
+import { authError, handoffError, matchmakingError } from './errors.js';
 import { HandoffDriver, seatIdOf, type HandoffTransportKind } from './handoff/index.js';
 import { acceptHost, type HostEndpointContext, type HostLink } from './host-endpoint.js';
+import { ADMIN_CONNECTION_LIMITS, acceptAdmin, type AdminEndpointContext, type AdminPlayerView } from './admin-endpoint.js';
+import { MemoryAuditStore, type AuditStore } from './audit.js';
+import { OpsStats } from './ops-stats.js';
 import { AuthDomain } from './domain.js';
 import type { HostRegistry } from './host-registry.js';
-import type { Lobbies, LobbyView } from './lobbies.js';
+import type { Joiner, JoinTarget, Lobbies, LobbyView } from './lobbies.js';
 import type { Matchmaker, MatchmakerOptions } from './matchmaking.js';
 import type { PartyQueue } from './parties.js';
 import type { SessionRecord, SessionStore, Sessions, TelemetryItem } from './sessions.js';
+import { loggingMinter, StatePersistence } from './persistence.js';
+import { ClusterCoordinator, type ClusterBus, type ClusterOp, type ForwardedTicket, type ForwardingOps } from './cluster.js';
+import { randomUUID } from 'node:crypto';
+import type { AuthStores } from './stores.js';
 
 /**
  * The Auth server: a client endpoint (`iyesmp-auth/1`, Client certs of active ClientAuths) and a
@@ -30,6 +37,13 @@ export interface AuthServerOptions {
   /** `trustedProxies`: ranges of UDP proxies whose PROXY v2 headers name the real client (QuicServerOptions) */
   clients?: { host?: string; port?: number; trustedProxies?: readonly string[] };
   hosts?: { host?: string; port?: number };
+  /**
+   * The admin port (`iyesmp-admin/1`, Admin certificates only) for `iyesmp admin` and `iyesmp top`;
+   * absent: no admin port. Keep it on a private address. `connections` overrides ADMIN_CONNECTION_LIMITS.
+   */
+  admin?: { host?: string; port?: number; connections?: ServerLimits };
+  /** where admin actions are recorded (default: in memory, the latest 10,000) */
+  audit?: AuditStore;
   /** the Auth certificate chain and key (PEM text or file paths) */
   cert: PemSource;
   key: PemSource;
@@ -103,6 +117,20 @@ export interface AuthServerOptions {
    * and retention window (default 256; 0 refuses them all, right with a persistent `sessionStore`)
    */
   adoptedResultsPerHost?: number;
+  /**
+   * Durable state (src/store opens it from `[database]`): session records (unless `sessionStore`),
+   * ratings (looked up before `ratingFor`'s default), lobbies (saved after each change, restored at
+   * start), queued tickets, the host directory, results once per session id, the session-cert log.
+   * With `durable` set, results for unknown sessions are never adopted (default of
+   * `adoptedResultsPerHost` becomes 0). Accounts and bans go in through `accounts`.
+   */
+  stores?: Partial<AuthStores>;
+  /**
+   * Serve one deployment with other Auth nodes (same database, same PKI and config; cluster.ts):
+   * the bus they talk on (src/store's `openPgCluster`: PostgreSQL LISTEN/NOTIFY and an advisory
+   * lock). The leader runs the matchmaker; the others forward their players' queue requests.
+   */
+  cluster?: ClusterBus;
   logger?: Logger;
 }
 
@@ -125,9 +153,11 @@ export interface AuthServerEvents {
   'session-ended': [SessionRecord];
   'host-registered': [string];
   'host-dead': [string];
+  /** a login ended: `ok` or the error code it was refused with */
+  login: [{ method: string; outcome: string }];
 }
 
-export class AuthServer extends EventEmitter<AuthServerEvents> implements ClientEndpointContext, HostEndpointContext {
+export class AuthServer extends EventEmitter<AuthServerEvents> implements ClientEndpointContext, HostEndpointContext, AdminEndpointContext {
   readonly options: Resolved;
   readonly logger: Logger;
   readonly accounts: AccountService;
@@ -143,11 +173,26 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   readonly parties: PartyQueue;
   clientServer!: QuicServer;
   hostServer!: QuicServer;
+  /** the admin port, when `options.admin` is set */
+  adminServer: QuicServer | undefined;
+  /** admin actions, with the admin certificate that took them */
+  readonly audit: AuditStore;
+  /** hand-off rate and latency, recent refusals and results, for the admin channel */
+  readonly ops = new OpsStats();
+  readonly startedAt = Date.now();
+  /** hosts an operator drained: they get no new sessions until they register afresh */
+  readonly #drained = new Map<string, { reason: string; at: number }>();
 
   readonly #clients = new Map<string, ClientLink>();
   readonly #hosts = new Map<string, HostLink>();
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
+  readonly #persistence: StatePersistence | undefined;
+  readonly #cluster: ClusterCoordinator | undefined;
+  /** display names of players of other nodes whose tickets this node (the leader) holds */
+  readonly #remoteNames = new Map<string, string>();
+  /** players of this node in a lobby another node runs */
+  readonly #remoteLobby = new Map<string, { lobbyId: string; node: string }>();
   #closing: Promise<void> | undefined;
 
   private constructor(opts: AuthServerOptions) {
@@ -164,12 +209,17 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     this.logger = opts.logger ?? pino({ name: 'iyesmp-auth' });
     this.accounts = opts.accounts ?? new AccountService({ providers: [new GuestProvider()] });
     this.limits = opts.limits ?? new AuthLimits();
+    // the store's audit log when there is one: admin actions outlive the process and are shared by every node
+    this.audit = opts.audit ?? opts.stores?.audit ?? new MemoryAuditStore();
     const claimTimeoutMs = opts.claimTimeoutMs ?? 30_000;
     const hostAckTimeoutMs = opts.hostAckTimeoutMs ?? 15_000;
     // the domain's own ack deadline counts from creation, so it must cover the claims too
     const setupMs = claimTimeoutMs + hostAckTimeoutMs + 5_000;
     this.domain = new AuthDomain({
-      matchmaker: opts.matchmaker ?? {},
+      // ids unique across the nodes (a new leader must not reuse the old one's)
+      matchmaker: opts.cluster
+        ? { newTicketId: () => `tkt_${randomUUID()}`, newMatchId: () => `mch_${randomUUID()}`, ...opts.matchmaker }
+        : (opts.matchmaker ?? {}),
       registry: {
         ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
         ...(opts.missedHeartbeats !== undefined ? { missedHeartbeats: opts.missedHeartbeats } : {}),
@@ -178,10 +228,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       },
       sessions: {
         hostAckTimeoutMs: setupMs,
-        ...(opts.sessionStore ? { store: opts.sessionStore } : {}),
+        ...(opts.sessionStore ? { store: opts.sessionStore } : opts.stores?.sessions ? { store: opts.stores.sessions } : {}),
         ...(opts.telemetryPerSession !== undefined ? { telemetryPerSession: opts.telemetryPerSession } : {}),
         ...(opts.sessionRetentionMs !== undefined ? { retentionMs: opts.sessionRetentionMs } : {}),
-        ...(opts.adoptedResultsPerHost !== undefined ? { adoptPerHost: opts.adoptedResultsPerHost } : {}),
+        ...(opts.adoptedResultsPerHost !== undefined ? { adoptPerHost: opts.adoptedResultsPerHost } : opts.stores?.durable ? { adoptPerHost: 0 } : {}),
       },
       onListenerError: (err) => this.logger.error({ err: errInfo(err) }, 'a domain event listener failed'),
     });
@@ -193,7 +243,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     this.handoffs = new HandoffDriver({
       registry: this.registry,
       sessions: this.sessions,
-      minter: opts.minter,
+      minter: opts.stores?.certs
+        ? loggingMinter(opts.minter, opts.stores.certs, this.logger, async (sessionId, seat) =>
+            (await this.sessions.store.get(sessionId))?.players.find((p) => seatIdOf(p) === seat),
+          )
+        : opts.minter,
       logger: this.logger.child({ part: 'handoff' }),
       keyDelivery: this.options.keyDelivery,
       ...(opts.seedKeyAlgorithm ? { seedKeyAlgorithm: opts.seedKeyAlgorithm } : {}),
@@ -215,19 +269,51 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
           ?.proto.request('session.cancel', { sessionId, reason }, { timeoutMs: 10_000 })
           .catch(() => undefined);
       },
-      notifyPlayer: (playerId, type, body) => this.#clients.get(playerId)?.notify(type, body),
-      notifyWaiting: (playerId, body) => {
-        const link = this.#clients.get(playerId);
-        if (link && link.minor >= 1) link.notify('session.waiting', body);
-      },
+      notifyPlayer: (playerId, type, body) => this.#send(playerId, 0, type, body),
+      notifyWaiting: (playerId, body) => this.#send(playerId, 1, 'session.waiting', body),
     });
     this.#wire();
+    if (opts.cluster) {
+      this.#cluster = new ClusterCoordinator(opts.cluster, {
+        logger: this.logger.child({ part: 'cluster' }),
+        perform: (op, args, from) => this.#perform(op, args, from),
+        deliverLocal: (playerId, minMinor, type, body) => {
+          const link = this.#clients.get(playerId);
+          if (!link) return false;
+          if (link.minor >= minMinor) link.notify(type as ClientNotice, body);
+          return true;
+        },
+        kickLocal: (playerId, code, reason) => this.#clients.get(playerId)?.kick(code, reason),
+        // the old leader's queue is gone with it: its ticket rows are dropped (followers re-send theirs)
+        tookOverFrom: (previous) => {
+          this.options.stores?.tickets?.removeByNode(previous).then(
+            (n) => n > 0 && this.logger.info({ previous, tickets: n }, "the previous leader's tickets expired"),
+            (err: unknown) => this.logger.warn({ err: errInfo(err) }, "could not drop the previous leader's tickets"),
+          );
+        },
+      });
+    }
+    if (this.#cluster) {
+      // names of other nodes' players are kept while their tickets are here
+      this.domain.on('match', (e) => {
+        const done = e.type === 'confirmed' ? e.match.tickets : e.type === 'removed' ? [e.ticket] : e.type === 'failed' ? e.removed : [];
+        for (const t of done) for (const p of t.players) this.#remoteNames.delete(p);
+      });
+    }
+    if (opts.stores) {
+      this.#persistence = new StatePersistence(opts.stores, { domain: this.domain, logger: this.logger.child({ part: 'store' }), node: this.options.name });
+      this.#persistence.attach();
+    }
   }
 
   /** Binds both endpoints and starts the driver timer. */
   static async start(opts: AuthServerOptions): Promise<AuthServer> {
     checkTransports(opts);
     const s = new AuthServer(opts);
+    if (s.#persistence) {
+      const restored = await s.#persistence.restore();
+      if (restored.lobbies > 0 || restored.droppedTickets > 0) s.logger.info(restored, 'state restored from the database');
+    }
     const limits = { idleTimeoutMs: opts.idleTimeoutMs ?? 30_000 };
     const common = { cert: opts.cert, key: opts.key, verifier: opts.verifier, limits };
     s.clientServer = await createQuicServer({
@@ -249,19 +335,30 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         alpn: ALPN.hostctl,
         policy: { kind: 'host' },
       });
+      if (opts.admin) {
+        s.adminServer = await createQuicServer({
+          ...common,
+          limits: { ...limits, ...ADMIN_CONNECTION_LIMITS, ...opts.admin.connections },
+          host: opts.admin.host ?? '127.0.0.1',
+          port: opts.admin.port ?? 0,
+          alpn: ALPN.admin,
+          policy: { kind: 'admin' },
+        });
+      }
     } catch (err) {
       await s.clientServer.close({ graceMs: 0 });
+      await s.hostServer?.close({ graceMs: 0 });
       throw err;
     }
     s.clientPort = s.clientServer.port;
     s.hostPort = s.hostServer.port;
+    s.adminPort = s.adminServer?.port ?? 0;
     s.clientServer.on('connection', (conn) => acceptClient(s, conn));
     s.hostServer.on('connection', (conn) => acceptHost(s, conn));
-    for (const [which, srv] of [
-      ['client', s.clientServer],
-      ['host', s.hostServer],
-    ] as const) {
+    s.adminServer?.on('connection', (conn) => acceptAdmin(s, conn));
+    for (const [which, srv] of [['client', s.clientServer], ['host', s.hostServer], ...(s.adminServer ? [['admin', s.adminServer] as const] : [])] as const) {
       srv.on('refused', (r) => {
+        s.ops.refusal({ at: Date.now(), endpoint: which, reason: r.reason, message: r.message, ...(r.remote ? { remote: r.remote } : {}) });
         // a wrong ALPN is a misconfigured client or a port scan: worth an operator's attention
         const level = r.reason === 'wrong_alpn' ? 'warn' : 'info';
         s.logger[level](
@@ -273,13 +370,28 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     }
     s.#timer = setInterval(() => void s.tick(), s.options.tickIntervalMs);
     s.#timer.unref?.();
-    s.logger.info({ clients: s.clientServer.port, hosts: s.hostServer.port, node: s.options.name }, 'auth server listening');
+    s.logger.info(
+      { clients: s.clientServer.port, hosts: s.hostServer.port, ...(s.adminServer ? { admin: s.adminServer.port } : {}), name: s.options.name },
+      'auth server listening',
+    );
     return s;
   }
 
   /** bound ports (kept after close, for reports) */
   clientPort = 0;
   hostPort = 0;
+  /** 0 without an admin port */
+  adminPort = 0;
+
+  /** Logged-in players connected right now. */
+  get playersOnline(): number {
+    return this.#clients.size;
+  }
+
+  /** @internal */
+  loginOutcome(method: string, outcome: string): void {
+    this.emit('login', { method, outcome });
+  }
 
   /** Hosts with a live control connection. */
   connectedHosts(): string[] {
@@ -294,8 +406,64 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
 
   /** The rating the matchmaker uses for this account in this mode (see `ratingFor`). */
   async ratingOf(account: Account, mode: string): Promise<number | undefined> {
-    const r = this.options.ratingFor ? await this.options.ratingFor(account, mode) : defaultRating(account, mode);
+    const stored = await this.options.stores?.ratings?.get(account.playerId, mode);
+    const r = stored ?? (this.options.ratingFor ? await this.options.ratingFor(account, mode) : defaultRating(account, mode));
     return typeof r === 'number' && Number.isFinite(r) ? r : undefined;
+  }
+
+  onlineCount(): number {
+    return this.#clients.size;
+  }
+
+  /** Logged-in players, for the admin channel. */
+  onlinePlayers(): AdminPlayerView[] {
+    return [...this.#clients.values()].flatMap((l) =>
+      l.account ? [{ playerId: l.account.playerId, displayName: l.account.displayName, address: l.address }] : [],
+    );
+  }
+
+  /** Ends a logged-in player's connection (code `kicked`, the reason); false when it is not connected. */
+  kickPlayer(playerId: string, reason: string): boolean {
+    const link = this.#clients.get(playerId);
+    if (!link) return false;
+    this.logger.info({ playerId, reason }, 'player kicked');
+    link.kick('kicked', reason);
+    return true;
+  }
+
+  /**
+   * Drains a host: no new sessions are placed on it (until it registers afresh, as a restarted host
+   * does), and a connected iyesmp host is told to finish its games within `deadlineMs`, deliver the
+   * results and stop.
+   */
+  drainHost(name: string, reason: string, deadlineMs?: number): { sessions: number; deadline?: number } {
+    const now = Date.now();
+    this.#drained.set(name, { reason, at: now });
+    const view = this.registry.get(name);
+    if (view?.state === 'alive') this.registry.heartbeat(name, { active: view.active, draining: true }, now);
+    const link = this.#hosts.get(name);
+    try {
+      link?.proto.notify('host.drain', { reason, ...(deadlineMs !== undefined ? { deadlineMs } : {}) });
+    } catch (err) {
+      this.logger.warn({ host: name, err: errInfo(err) }, 'could not tell the host to drain');
+    }
+    this.logger.warn({ host: name, reason, deadlineMs }, 'host drained by an administrator');
+    return { sessions: view?.reserved ?? 0, ...(deadlineMs !== undefined ? { deadline: now + deadlineMs } : {}) };
+  }
+
+  /** @internal */
+  hostDraining(name: string): boolean {
+    return this.#drained.has(name);
+  }
+
+  /** @internal A refused login or claim, for the admin channel's recent refusals. */
+  noteRefusal(endpoint: string, reason: string, message: string, remote?: string): void {
+    this.ops.refusal({ at: Date.now(), endpoint, reason, message, ...(remote ? { remote } : {}) });
+  }
+
+  /** @internal A claim answered (or refused) `ms` after it was asked. */
+  noteHandoff(ms: number, ok: boolean): void {
+    this.ops.handoff(Date.now(), ms, ok);
   }
 
   /** A logged-in player's account (undefined when not connected). */
@@ -305,6 +473,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
 
   /** @internal Tells a logged-in player something, if it negotiated at least `minor`. */
   notifyPlayer(playerId: string, minMinor: number, type: ClientNotice, body: unknown): void {
+    if (!this.#clients.has(playerId) && this.#cluster) return this.#cluster.relay(playerId, minMinor, type, body);
     const link = this.#clients.get(playerId);
     if (link && link.minor >= minMinor) link.notify(type, body);
   }
@@ -319,6 +488,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     const expiresAt = o.until === undefined ? null : o.until instanceof Date ? o.until.getTime() : o.until;
     if (typeof o.reason !== 'string' || o.reason.length === 0) throw authError('ban_reason', 'a ban needs a reason (the player is told it)');
     if (expiresAt !== null && !Number.isFinite(expiresAt)) throw authError('ban_until', '`until` must be a time (ms since the epoch or a Date)');
+    // past Date's range the expiry cannot be told to the player (toISOString throws): refused before it is stored
+    if (expiresAt !== null && expiresAt > MAX_BAN_UNTIL_MS) throw authError('ban_until', '`until` is beyond the last time a Date can hold (year 275760)');
     const ban: Ban = { target: { playerId }, reason: o.reason, createdAt: Date.now(), expiresAt, ...(o.by !== undefined ? { by: o.by } : {}) };
     await this.accounts.bans.add(ban);
     const link = this.#clients.get(playerId);
@@ -326,6 +497,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       this.logger.info({ playerId, until: expiresAt }, 'banned player kicked');
       link.kick('banned', `this account is banned ${banUntil(ban)}: ${ban.reason}`);
     }
+    // connected to another node: that node kicks it
+    this.#cluster?.kickEverywhere(playerId, 'banned', `this account is banned ${banUntil(ban)}: ${ban.reason}`);
     return ban;
   }
 
@@ -354,6 +527,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     try {
       this.matchmaker.tick(now);
       this.registry.tick(now);
+      this.#persistence?.tick(now);
       await this.sessions.tick(now);
       this.handoffs.tick(now);
     } catch (err) {
@@ -378,10 +552,106 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       const graceMs = opts.graceMs ?? 2000;
       for (const c of [...this.#clients.values()]) void c.proto.close('shutting_down', 'the auth server is shutting down');
       for (const h of [...this.#hosts.values()]) void h.proto.close('shutting_down', 'the auth server is shutting down');
-      await Promise.all([this.clientServer.close({ graceMs }), this.hostServer.close({ graceMs })]);
+      await Promise.all([this.clientServer.close({ graceMs }), this.hostServer.close({ graceMs }), this.adminServer?.close({ graceMs: 0 })]);
+      await this.#persistence?.flush();
+      await this.#cluster?.close();
       this.logger.info('auth server stopped');
     })();
     return this.#closing;
+  }
+
+  /** A notice to a player: here if it is connected here, else through the other nodes. */
+  #send(playerId: string, minMinor: number, type: ClientNotice, body: unknown): void {
+    const link = this.#clients.get(playerId);
+    if (link) {
+      if (link.minor >= minMinor) link.notify(type, body);
+    } else {
+      this.#cluster?.relay(playerId, minMinor, type, body);
+    }
+  }
+
+  /**
+   * @internal Set while this node is one of several and does not run the matchmaker: the client
+   * endpoint sends queue requests (and claims of sessions another node runs) through it.
+   */
+  get forward(): ForwardingOps | undefined {
+    const c = this.#cluster;
+    if (!c || c.isLeader) return undefined;
+    return {
+      enqueue: (req, displayNames) => c.enqueue({ req, displayNames }),
+      cancel: async (ticketId, playerId) => {
+        await c.call(c.leaderOrThrow(), 'cancel', [ticketId, playerId]);
+        c.forgetPlayer(playerId);
+      },
+      accept: async (matchId, playerId) => void (await c.call(c.leaderOrThrow(), 'accept', [matchId, playerId])),
+      decline: async (matchId, playerId) => void (await c.call(c.leaderOrThrow(), 'decline', [matchId, playerId])),
+    };
+  }
+
+  /** @internal A claim of a session whose hand-off another node runs (it sent the player's session.ready), sent there. */
+  claimElsewhere(playerId: string, sessionId: string, publicKey: Uint8Array | undefined, address: string): Promise<unknown> | undefined {
+    const c = this.#cluster;
+    if (!c?.runsElsewhere(sessionId)) return undefined;
+    return c.call(c.sessionNode(sessionId), 'claim', [playerId, sessionId, publicKey ?? null, address]);
+  }
+
+  /** @internal The node running a lobby that is not here (cluster only; the store says where each lobby lives). */
+  async lobbyElsewhere(key: { lobbyId: string } | { code: string }): Promise<string | undefined> {
+    const store = this.options.stores?.lobbies;
+    if (!this.#cluster || !store) return undefined;
+    const node = await store.nodeOf(key);
+    return node !== undefined && node !== this.options.name ? node : undefined;
+  }
+
+  /** @internal A lobby request of a player connected here, run on the lobby's node; remembered so a disconnect leaves it there. */
+  async forwardLobby(node: string, op: 'join' | 'leave' | 'setReady', args: unknown[]): Promise<LobbyView | undefined> {
+    const view = (await this.#cluster!.call(node, 'lobby', [op, ...args])) as LobbyView | null;
+    const playerId = op === 'join' ? (args[1] as { playerId: string }).playerId : (args[1] as string);
+    if (op === 'join' && view) this.#remoteLobby.set(playerId, { lobbyId: view.id, node });
+    if (op === 'leave') this.#remoteLobby.delete(playerId);
+    return view ?? undefined;
+  }
+
+  /** A request another node forwarded here: the same domain calls its own clients would cause. */
+  async #perform(op: ClusterOp, args: unknown[], from: string): Promise<unknown> {
+    const now = Date.now();
+    switch (op) {
+      case 'enqueue': {
+        const t = args[0] as ForwardedTicket;
+        for (const [p, name] of Object.entries(t.displayNames)) this.#remoteNames.set(p, name);
+        this.logger.debug({ from, players: t.req.players }, 'ticket queued by another node');
+        return { id: this.matchmaker.enqueue(t.req, now).id };
+      }
+      case 'cancel': {
+        const [ticketId, playerId] = args as [string, string];
+        const t = this.matchmaker.ticketOf(playerId);
+        if (!t || t.id !== ticketId) throw matchmakingError.as('refused', 'mm.unknown_ticket', `ticket ${ticketId} is not yours`);
+        this.matchmaker.cancel(ticketId, now);
+        return {};
+      }
+      case 'cancelFor':
+        this.matchmaker.cancelFor(args[0] as string, now);
+        return {};
+      case 'accept':
+        this.matchmaker.accept(args[0] as string, args[1] as string, now);
+        return {};
+      case 'decline':
+        this.matchmaker.decline(args[0] as string, args[1] as string, now);
+        return {};
+      case 'claim': {
+        const [playerId, sessionId, publicKey, address] = args as [string, string, Uint8Array | null, string];
+        return this.handoffs.claim(playerId, sessionId, publicKey ?? undefined, address);
+      }
+      case 'lobby': {
+        const [what, ...rest] = args as [string, ...unknown[]];
+        if (what === 'join') return this.lobbies.join(rest[0] as JoinTarget, rest[1] as Joiner, now);
+        if (what === 'leave') return this.lobbies.leave(rest[0] as string, rest[1] as string, now) ?? null;
+        if (what === 'setReady') return this.lobbies.setReady(rest[0] as string, rest[1] as string, rest[2] as boolean, now);
+        throw authError('cluster_failed', `unknown forwarded lobby request ${String(what)}`);
+      }
+      default:
+        throw authError('cluster_failed', `unknown forwarded request ${String(op)}`);
+    }
   }
 
   // ---- called by the endpoints -----------------------------------------------------------------
@@ -405,8 +675,15 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     const now = Date.now();
     try {
       this.matchmaker.cancelFor(id, now);
+      if (this.#cluster && !this.#cluster.isLeader) {
+        this.#cluster.forgetPlayer(id);
+        const leader = this.#cluster.bus.leader();
+        if (leader) this.#cluster.call(leader, 'cancelFor', [id]).catch(() => undefined);
+      }
       const lobby = this.lobbies.lobbyOf(id);
       if (lobby) this.lobbies.leave(lobby.id, id, now);
+      const remote = this.#remoteLobby.get(id);
+      if (remote) this.forwardLobby(remote.node, 'leave', [remote.lobbyId, id]).catch(() => undefined);
     } catch (err) {
       this.logger.warn({ err: errInfo(err) }, 'cleanup after a client left failed');
     }
@@ -430,6 +707,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
 
   /** @internal */
   hostRegistered(link: HostLink): void {
+    // a host that registers without saying it drains is a new process (a rolling deploy's next version)
+    if (!link.registeredDraining && this.#drained.delete(link.name)) {
+      const view = this.registry.get(link.name);
+      if (view) this.registry.heartbeat(link.name, { active: view.active, draining: false }, Date.now());
+    }
     const old = this.#hosts.get(link.name);
     this.#hosts.set(link.name, link);
     if (old && old !== link) old.close();
@@ -469,8 +751,21 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       this.registry.get(hostName)?.state === 'alive' ? { players: body.results.map((x) => x.playerId) } : undefined,
     );
     if (duplicate) return;
+    // results are kept once per session id: a node that finds them stored already (a resend that
+    // raced, or went through another node sharing the database) treats them as the duplicate they are
+    const results = this.options.stores?.results;
+    if (results && !(await results.record({ sessionId: body.sessionId, host: hostName, recordedAt: Date.now(), results: record.results }))) return;
     if (adopted) this.logger.warn({ sessionId: body.sessionId, host: hostName }, 'results for a session this server did not create recorded as reported');
     this.logger.info({ sessionId: body.sessionId, host: hostName, reason: body.reason, players: body.results.length }, 'session results recorded');
+    this.ops.result({
+      sessionId: record.id,
+      host: hostName,
+      ...(record.mode !== undefined ? { mode: record.mode } : {}),
+      endedAt: record.endedAt ?? body.endedAt,
+      reason: body.reason,
+      players: record.players.slice(0, 1024),
+      results: record.results,
+    });
     if (record.origin?.kind === 'lobby' && this.lobbies.get(record.origin.id)) {
       try {
         this.lobbies.close(record.origin.id); // its members are told (lobby.closed)
@@ -513,7 +808,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   // ---- domain events -> messages -----------------------------------------------------------------
 
   #wire(): void {
-    const send = (playerId: string, type: ClientNotice, body: unknown) => this.#clients.get(playerId)?.notify(type, body);
+    const send = (playerId: string, type: ClientNotice, body: unknown) => this.#send(playerId, 0, type, body);
     const guard = (what: string, fn: () => void | Promise<void>) => {
       try {
         const r = fn();
@@ -598,7 +893,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
             this.handoffs.start(
               {
                 origin: { kind: 'match', id: e.match.id },
-                players: e.match.players.map((p) => ({ playerId: p, displayName: this.#clients.get(p)?.account?.displayName ?? p })),
+                players: e.match.players.map((p) => ({
+                  playerId: p,
+                  displayName: this.#clients.get(p)?.account?.displayName ?? this.#remoteNames.get(p) ?? p,
+                })),
                 mode: e.match.mode,
                 ...(e.match.region ? { regions: [e.match.region] } : {}),
                 ...(e.match.tickets[0]?.ext !== undefined ? { ext: e.match.tickets[0].ext } : {}),

@@ -19,6 +19,7 @@ export const CLI_ERRORS = {
   confirmation_required: 'usage',
   conflicting_flags: 'usage',
   excess_arguments: 'usage',
+  exists: 'conflict',
   host_only_flag: 'usage',
   internal: 'internal',
   invalid_argument: 'usage',

@@ -216,7 +216,7 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
 
   /**
    * Sends an action the host must judge; resolves with its answer, rejects with its refusal.
-   * QUIC only: on netcode it rejects with `not_supported`.
+   * On netcode it travels on the reliable channel next to the datagrams (docs/netcode.md).
    */
   async action(ext: Ext, opts: { timeoutMs?: number } = {}): Promise<Ext | undefined> {
     return this.#request(() => this.#driver.action(ext, opts.timeoutMs ?? this.#opts.requestTimeoutMs ?? 15_000), 'the action');
@@ -224,7 +224,7 @@ export class GameSession<Ext = unknown> extends TypedEmitter<GameSessionEvents<E
 
   /**
    * Sends game data to the host (one-way). Throws if the connection is closed or the data is
-   * invalid. On netcode the data goes as one datagram (it may be lost) and `channel`/`seq` are refused.
+   * invalid. On netcode a bare `Uint8Array` goes as one datagram (it may be lost); anything else reliably.
    */
   send(ext: Ext, opts: { channel?: string; seq?: number } = {}): void {
     if (this.#closed) throw this.#closeError ?? hostLost('the session is closed');

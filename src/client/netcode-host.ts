@@ -1,8 +1,11 @@
 /**
  * Joining a netcode.io game host from a hand-off. The connect token is the seat's credential (no
  * certificates, no TLS); iyesmp's session messages (src/netcode/session/messages.ts) carry the
- * roster, readiness, the begin and the host's "bye" over unreliable datagrams. This driver turns
- * them into the same GameSession a QUIC host gives, and says what netcode cannot do.
+ * roster, readiness, the begin and the host's "bye" over unreliable datagrams. Game bytes
+ * (`Uint8Array`) stay single unreliable datagrams; structured game data, actions and the results at
+ * the end travel on a reliable channel next to them (src/netcode/session/reliable.ts), so this
+ * driver gives the same GameSession a QUIC host gives and a game's code does not change with the
+ * transport. What netcode still cannot do (bulk streams) it says.
  */
 import { decode, encode } from '@msgpack/msgpack';
 import type { z } from 'zod';
@@ -12,6 +15,8 @@ import { ClientState, clientStateName, type ClientStateValue } from '../netcode/
 import { MAX_GAME_BYTES, encodeClientMessage, type StatusPlayer } from '../netcode/session/messages.js';
 import { DEFAULT_NETCODE_VERSION } from '../netcode/constants.js';
 import { NetcodeSessionClient, type Roster } from '../netcode/session/session-client.js';
+import { decodeGameMessage, encodeGameMessage, type ReliableGameMessage } from '../netcode/session/game-messages.js';
+import { ReliableChannel } from '../netcode/session/reliable.js';
 import { connectTokenVersion } from '../netcode/token.js';
 import type { NetcodeClock } from '../netcode/udp.js';
 import { clientError, hostLost } from './errors.js';
@@ -49,7 +54,11 @@ export function msgpackNetcodeCodec<Ext>(): NetcodeCodec<Ext> {
 }
 
 export interface NetcodeJoinOptions<Ext> {
-  /** ext <-> payload bytes; default: bytes only (`bytesNetcodeCodec`) */
+  /**
+   * ext <-> payload bytes of unreliable game datagrams. Unset: `Uint8Array` game data goes as one
+   * datagram and anything else on the reliable channel (MsgPack). Set: every `send` goes through
+   * the codec as one unreliable datagram (game-defined binary formats).
+   */
   codec?: NetcodeCodec<Ext>;
   /** how often ready/unready/leave are repeated until the host shows their effect; default 100 ms */
   resendMs?: number;
@@ -119,10 +128,18 @@ class NetcodeDriver<Ext> implements HostDriver<Ext> {
   #beginWatch: ReturnType<typeof setInterval> | undefined;
   /** messages that failed the codec or the ext schema (UDP: dropped, like lost ones) */
   dropped = 0;
+  readonly #customCodec: boolean;
+  readonly #rel: ReliableChannel;
+  readonly #pending = new Map<number, { resolve: (ext: Ext | undefined) => void; reject: (err: IyesmpError) => void; timer: NodeJS.Timeout }>();
+  #nextAction = 1;
+  #pump: ReturnType<typeof setInterval> | undefined;
 
   constructor(seat: NetcodeSessionClient, opts: NetcodeJoinHostOptions<Ext>, where: string) {
     this.#seat = seat;
     this.#codec = opts.netcode?.codec ?? bytesNetcodeCodec<Ext>();
+    this.#customCodec = opts.netcode?.codec !== undefined;
+    this.#rel = new ReliableChannel({ resendMs: opts.netcode?.resendMs ?? 100 });
+    seat.on('reliable', (p) => this.#onReliable(p));
     this.#extSchema = opts.extSchema;
     this.#resendMs = opts.netcode?.resendMs ?? 100;
     this.#where = where;
@@ -160,19 +177,38 @@ class NetcodeDriver<Ext> implements HostDriver<Ext> {
     if (ready && !this.#seat.begun) this.#startBeginWatch();
   }
 
-  async action(): Promise<Ext | undefined> {
-    throw clientError.as('usage', 'not_supported', 'netcode.io sessions have no host-judged actions', {
-      hint: 'send the move with send() and let the host answer with a message, or use a QUIC game mode',
+  /** A host-judged action on the reliable channel: resolves with the game's answer, rejects with its refusal. */
+  action(ext: Ext, timeoutMs: number): Promise<Ext | undefined> {
+    this.#checkExt(ext);
+    const id = this.#nextAction++;
+    return new Promise<Ext | undefined>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(clientError('timeout', `the game host did not answer the action within ${timeoutMs} ms (netcode.io)`, { details: { local: true } }));
+      }, timeoutMs);
+      timer.unref?.();
+      this.#pending.set(id, { resolve, reject, timer });
+      if (!this.#sendReliable({ type: 'act', id, ext })) {
+        clearTimeout(timer);
+        this.#pending.delete(id);
+        reject(clientError('message_too_large', 'the action is over the size limit of the reliable channel (64 KiB), or too many messages wait to be sent'));
+      }
     });
   }
 
   send(ext: Ext, opts: { channel?: string; seq?: number }): void {
-    if (opts.channel !== undefined || opts.seq !== undefined) {
-      throw clientError('netcode_bytes_only', 'a netcode.io session has no channel or seq: put them in the game data');
+    this.#checkExt(ext);
+    const structured = !(ext instanceof Uint8Array) || opts.channel !== undefined || opts.seq !== undefined;
+    if (structured && !this.#customCodec) {
+      const m: ReliableGameMessage = { type: 'msg', ext };
+      if (opts.channel !== undefined) m.channel = opts.channel;
+      if (opts.seq !== undefined) m.seq = opts.seq;
+      if (!this.#sendReliable(m))
+        throw clientError('message_too_large', 'the message is over the size limit of the reliable channel (64 KiB), or too many messages wait');
+      return;
     }
-    if (this.#extSchema) {
-      const r = this.#extSchema.safeParse(ext);
-      if (!r.success) throw clientError('bad_request', `the game data does not match the game's ext schema: ${r.error.issues[0]?.message ?? 'invalid'}`);
+    if (opts.channel !== undefined || opts.seq !== undefined) {
+      throw clientError('netcode_bytes_only', 'game datagrams through a codec have no channel or seq: put them in the game data');
     }
     const bytes = this.#codec.encode(ext);
     if (bytes.length > MAX_GAME_BYTES) {
@@ -193,6 +229,7 @@ class NetcodeDriver<Ext> implements HostDriver<Ext> {
 
   async close(): Promise<void> {
     this.#stopBeginWatch();
+    this.#stopReliable();
     await this.#seat.close().catch(() => undefined);
     // close() sends the disconnect packets; if the state had already ended no event follows
     this.#onGone(this.#seat.udp.state);
@@ -223,6 +260,99 @@ class NetcodeDriver<Ext> implements HostDriver<Ext> {
     this.#deliver({ type: 'game.msg', body: { ext } });
   }
 
+  #checkExt(ext: Ext): void {
+    if (!this.#extSchema) return;
+    const r = this.#extSchema.safeParse(ext);
+    if (!r.success) throw clientError('bad_request', `the game data does not match the game's ext schema: ${r.error.issues[0]?.message ?? 'invalid'}`);
+  }
+
+  /** Validates incoming game data with the game's schema; undefined (counted as dropped) when it fails. */
+  #parseExt(ext: unknown): { ext: Ext | undefined } | undefined {
+    if (ext === undefined || !this.#extSchema) return { ext: ext as Ext | undefined };
+    const r = this.#extSchema.safeParse(ext);
+    if (!r.success) {
+      this.dropped++;
+      return undefined;
+    }
+    return { ext: r.data };
+  }
+
+  #sendReliable(m: ReliableGameMessage): boolean {
+    if (!this.#rel.send(encodeGameMessage(m))) return false;
+    this.#flushReliable();
+    return true;
+  }
+
+  #flushReliable(): void {
+    for (const d of this.#rel.poll(performance.now())) this.#seat.sendReliable(d);
+    // resends and acks need a clock while anything is in flight
+    if (!this.#rel.idle && !this.#pump && !this.#closed) {
+      this.#pump = setInterval(() => {
+        this.#flushReliable();
+        if (this.#rel.idle) this.#stopReliable();
+      }, 25);
+      this.#pump.unref?.();
+    }
+  }
+
+  #stopReliable(): void {
+    clearInterval(this.#pump);
+    this.#pump = undefined;
+  }
+
+  #onReliable(p: Uint8Array): void {
+    const r = this.#rel.receive(p);
+    if (!r.ok) {
+      this.dropped++;
+      void this.#seat.close().catch(() => undefined);
+      return;
+    }
+    for (const bytes of r.messages) {
+      const m = decodeGameMessage(bytes);
+      if (!m) {
+        this.dropped++;
+        continue;
+      }
+      switch (m.type) {
+        case 'msg': {
+          const parsed = this.#parseExt(m.ext);
+          if (!parsed) break;
+          this.#deliver({
+            type: 'game.msg',
+            body: { ...parsed, ...(m.channel !== undefined ? { channel: m.channel } : {}), ...(m.seq !== undefined ? { seq: m.seq } : {}) },
+          });
+          break;
+        }
+        case 'res': {
+          const p = this.#pending.get(m.id);
+          if (!p) break; // answered after our timeout
+          this.#pending.delete(m.id);
+          clearTimeout(p.timer);
+          if (!m.ok) {
+            p.reject(new IyesmpError(m.kind as IyesmpError['kind'], m.code, m.message));
+            break;
+          }
+          const parsed = this.#parseExt(m.ext);
+          if (parsed) p.resolve(parsed.ext);
+          else p.reject(clientError('bad_server_data', "the host's answer does not match the game's ext schema"));
+          break;
+        }
+        case 'end': {
+          const parsed = m.ext === undefined ? { ext: undefined } : this.#parseExt(m.ext);
+          this.#deliver({
+            type: 'game.end',
+            body: { reason: m.reason, message: m.message, results: m.results, ...(parsed?.ext !== undefined ? { ext: parsed.ext } : {}) },
+          });
+          break;
+        }
+        default:
+          this.dropped++; // client-bound messages only
+      }
+    }
+    // acks for what arrived, at once
+    this.#flushReliable();
+  }
+
   #startBeginWatch(): void {
     this.#stopBeginWatch();
     const ready = encodeClientMessage({ type: 'ready' });
@@ -243,6 +373,12 @@ class NetcodeDriver<Ext> implements HostDriver<Ext> {
     if (this.#closed || !this.#sink) return;
     this.#closed = true;
     this.#stopBeginWatch();
+    this.#stopReliable();
+    for (const [id, p] of this.#pending) {
+      this.#pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(clientError.as('io', 'closed', 'the connection to the game host ended before it answered the action'));
+    }
     const bye = this.#seat.bye;
     const where = this.#where;
     this.#sink.close(({ ended, closing }) => {

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { action } from '../cli/output.js';
 import { DIR_FLAG, DIR_HELP, resolvePkiDir } from '../cli/pki-dir.js';
 
-export const ROLE_CHOICES = ['master', 'auth', 'host', 'clientauth', 'sessionauth', 'client', 'session'];
+export const ROLE_CHOICES = ['master', 'auth', 'host', 'clientauth', 'sessionauth', 'client', 'session', 'admin'];
 
 export function register(group: Command): void {
   group

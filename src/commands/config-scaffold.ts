@@ -74,6 +74,68 @@ export async function scaffoldToFile(
   return { data, notes: result.notes, human, result };
 }
 
+export interface DeployFlags {
+  out?: string;
+  force?: boolean;
+  exec?: string;
+  image?: string;
+  hosts?: string;
+  graceMs?: string;
+  drainSeconds?: string;
+}
+
+export interface DeployData {
+  kind: import('../config/deploy.js').DeployKind;
+  /** absolute folder written, or null when printed */
+  dir: string | null;
+  pkiDir: string;
+  /** every file, relative to dir; `text` only when printed */
+  files: Array<{ name: string; path: string | null; text: string | null }>;
+}
+
+/** `iyesmp config scaffold systemd|docker|compose|k8s`: deployment files, into a folder or on stdout. */
+export async function scaffoldDeployToDir(
+  kind: import('../config/deploy.js').DeployKind,
+  pkiDir: string,
+  flags: DeployFlags,
+): Promise<{ data: DeployData; notes: string[]; human: (s: Styler) => string }> {
+  const { scaffoldDeploy } = await import('../config/deploy.js');
+  const positive = (flag: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw cliError('bad_number', `${flag} expects a positive integer, got "${v}"`);
+    return n;
+  };
+  const hosts = positive('--hosts', flags.hosts);
+  const graceMs = positive('--grace-ms', flags.graceMs);
+  const drainSeconds = positive('--drain-seconds', flags.drainSeconds);
+  const r = await scaffoldDeploy({
+    kind,
+    entries: await manifestEntriesIfAny(pkiDir),
+    ...(flags.exec ? { exec: flags.exec } : {}),
+    ...(flags.image ? { image: flags.image } : {}),
+    ...(hosts !== undefined ? { hosts } : {}),
+    ...(graceMs !== undefined ? { graceMs } : {}),
+    ...(drainSeconds !== undefined ? { drainSeconds } : {}),
+  });
+  if (!flags.out) {
+    const data: DeployData = { kind, dir: null, pkiDir, files: r.files.map((f) => ({ name: f.name, path: null, text: f.text })) };
+    const human = (s: Styler) => r.files.map((f) => `${s.dim(`# ---- ${f.name} ----`)}\n${f.text}`).join('\n');
+    return { data, notes: r.notes, human };
+  }
+  const dir = path.resolve(flags.out);
+  const { existsSync } = await import('node:fs');
+  // all or nothing: refuse before writing anything when one file is already there
+  const there = r.files.map((f) => path.join(dir, f.name)).filter((p) => existsSync(p));
+  if (there.length > 0 && !flags.force) {
+    throw cliError('exists', `${there.join(', ')} already exist${there.length === 1 ? 's' : ''}`, { hint: 'pass --force to overwrite' });
+  }
+  for (const f of r.files) await writeFileAtomic(path.join(dir, f.name), f.text, { force: true, ...(f.mode !== undefined ? { mode: f.mode } : {}) });
+  const data: DeployData = { kind, dir, pkiDir, files: r.files.map((f) => ({ name: f.name, path: path.join(dir, f.name), text: null })) };
+  const human = (s: Styler) => `${s.green('wrote')} ${r.files.map((f) => path.join(dir, f.name)).join(', ')}`;
+  return { data, notes: r.notes, human };
+}
+
 /**
  * `iyesmp config scaffold mosquitto`: a Mosquitto 2 config for turn-based games (TLS with a Host
  * certificate of the PKI, `require_certificate`, identities from the certificate subject, the

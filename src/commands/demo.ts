@@ -24,6 +24,9 @@ interface DemoFlags {
   authPort?: string;
   authHostsPort?: string;
   hostPort?: string;
+  game?: string;
+  database?: string;
+  authNodes?: string;
   transport?: string;
   broker?: string;
 }
@@ -47,7 +50,7 @@ export interface DemoStep {
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('run a complete local deployment: dev PKI, an Auth and a Host server, two bots playing tic-tac-toe')
+    .description('run a complete local deployment: dev PKI, an Auth and a Host server, two bots playing tic-tac-toe (or chess)')
     .option('--dev-dir <path>', `folder to (re)create (default ./${DEV_DIR})`)
     .addOption(algorithmOption().default('p256'))
     .option('--hosts <n>', 'number of host certs and configs (the demo runs the first)', '1')
@@ -56,13 +59,16 @@ export function register(program: Command): void {
     .option('--auth-port <port>', 'UDP port for players to reach the Auth server (default: a free one)')
     .option('--auth-hosts-port <port>', 'UDP port for Host servers to reach the Auth server (default: a free one)')
     .option('--host-port <port>', 'UDP port of the Host server (default: a free one)')
+    .option('--game <name>', "the example game the bots play: tictactoe or chess (fool's mate)", 'tictactoe')
+    .option('--database <url>', 'keep the Auth state in this PostgreSQL database (default: the embedded one in the dev folder)')
+    .option('--auth-nodes <n>', 'Auth nodes serving the deployment, 1 or 2 (2 needs --database: one player on each node)', '1')
     .option('--transport <kind>', 'how the players reach the host: quic, netcode or mqtt (turn-based, docs/turns.md)', 'quic')
     .option('--broker <kind>', "with --transport mqtt: the host's embedded broker, or the machine's mosquitto binary", 'embedded')
     .addHelpText(
       'after',
       `
 Steps: create the dev folder (PKI with unencrypted keys, netcode key, Auth/Host configs), start
-\`iyesmp serve auth\` and \`iyesmp serve host --game <tic-tac-toe>\` on loopback, then two bot
+\`iyesmp serve auth\` and \`iyesmp serve host --game <the example game>\` on loopback, then two bot
 players log in, are matched, take their hand-offs (session certificates), join the host, ready up
 and play to a result the Auth server records. The story goes to stderr, a summary to stdout
 (--json: one document with the players, the session, the game, and the milliseconds of each
@@ -74,8 +80,10 @@ touched). The CA keys are unencrypted: never use this PKI outside your machine.
 Examples:
   $ iyesmp demo
   $ iyesmp demo --json 2>/dev/null | jq .data.timings
+  $ iyesmp demo --game chess
   $ iyesmp demo --keep-running --auth-port 7350
-  $ iyesmp demo --setup-only --hosts 2 --dev-dir /tmp/iyesmp-dev --algorithm ed25519`,
+  $ iyesmp demo --setup-only --hosts 2 --dev-dir /tmp/iyesmp-dev --algorithm ed25519
+  $ iyesmp demo --database postgres://postgres@127.0.0.1/iyesmp_demo --auth-nodes 2`,
     )
     .action(action<DemoFlags>('demo', async (out, opts) => runDemo(out, opts)));
 }
@@ -85,6 +93,7 @@ export const DEMO_STEPS: DemoStep[] = [
   { title: 'create the development PKI', run: createPki },
   { title: 'write the netcode key', run: writeNetcodeKey },
   { title: 'scaffold Auth and Host configs', run: scaffoldConfigs },
+  { title: 'issue an admin certificate and open the admin port', run: async (ctx) => (await import('../demo/admin.js')).addDemoAdmin(ctx) },
 ];
 
 async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
@@ -97,17 +106,26 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
     ...(opts.authHostsPort ? { authHosts: parsePort(opts.authHostsPort, '--auth-hosts-port') } : {}),
     ...(opts.hostPort ? { host: parsePort(opts.hostPort, '--host-port') } : {}),
   };
+  const { DEMO_GAMES } = await import('../demo/example-game.js');
+  const game = DEMO_GAMES.find((g) => g === (opts.game ?? 'tictactoe'));
+  if (!game) throw cliError('bad_flag', `--game: expected one of ${DEMO_GAMES.join(', ')}; got ${JSON.stringify(opts.game)}`);
   if (opts.setupOnly && opts.keepRunning) throw cliError('conflicting_flags', '--setup-only starts nothing, so --keep-running has nothing to keep');
+  if (opts.database !== undefined && !/^postgres(ql)?:\/\//.test(opts.database)) {
+    throw cliError('bad_flag', `--database: expected a postgres:// URL, got "${opts.database.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@')}"`);
+  }
+  const authNodes = Number(opts.authNodes ?? '1');
+  if (authNodes !== 1 && authNodes !== 2) throw cliError('bad_count', `--auth-nodes: expected 1 or 2, got "${opts.authNodes}"`);
+  if (authNodes === 2 && opts.database === undefined) {
+    throw cliError('conflicting_flags', '--auth-nodes 2 needs --database postgres://…: Auth nodes share their state through PostgreSQL');
+  }
   const transport = opts.transport ?? 'quic';
   if (transport !== 'quic' && transport !== 'netcode' && transport !== 'mqtt')
     throw cliError('bad_flag', `--transport ${transport}: expected quic, netcode or mqtt`);
   const broker = opts.broker ?? 'embedded';
   if (broker !== 'embedded' && broker !== 'mosquitto') throw cliError('bad_flag', `--broker ${broker}: expected embedded or mosquitto`);
   if (broker !== 'embedded' && transport !== 'mqtt') throw cliError('conflicting_flags', '--broker is for --transport mqtt');
-  if (transport === 'netcode') {
-    throw cliError('bad_flag', '--transport netcode: the tic-tac-toe example judges each move as an action, which netcode.io (datagrams only) does not carry', {
-      hint: 'use --transport quic or --transport mqtt; netcode games send their own datagrams (docs/netcode.md)',
-    });
+  if (broker === 'mosquitto' && authNodes === 2) {
+    throw cliError('conflicting_flags', '--auth-nodes 2 runs with the embedded broker or another transport');
   }
   const ctx: DemoContext = {
     out,
@@ -160,6 +178,9 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
     entries: ctx.entries,
     ports,
     keepRunning: Boolean(opts.keepRunning),
+    ...(opts.database !== undefined ? { database: opts.database } : {}),
+    authNodes,
+    game,
     transport,
     broker,
   });
@@ -187,7 +208,7 @@ async function runDemo(out: Output, opts: DemoFlags): Promise<void> {
       ...nextSteps([
         ['iyesmp demo --keep-running', 'the same, then play on the servers yourself'],
         [`iyesmp serve auth --config ${rel(auth.config)}`, 'run a server yourself (docs/servers.md)'],
-        ['docs/client.md, examples/tictactoe', 'build a game on it'],
+        ['docs/client.md, examples/tictactoe, examples/chess', 'build a game on it'],
       ]),
     ].join('\n');
   });

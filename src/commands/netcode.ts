@@ -300,76 +300,108 @@ Examples:
     .option('--max-clients <n>', 'client slots', '64')
     .option('--protocol-id <n>', '64-bit protocol id (decimal or 0x hex)', '0')
     .option(VERSION_FLAG, VERSION_HELP, '1.02')
+    .option('--log-format <format>', 'log lines on stderr: "json" or "pretty" (default: json with --json, else pretty)')
+    .option('--admin-http <host:port>', 'serve /metrics, /healthz and /readyz over HTTP on this address (e.g. 127.0.0.1:9466)')
     .addHelpText(
       'after',
       `
-With --json, each event is one JSON line on stderr ({"event":"connect",...}) and a summary document
-is printed on stdout at shutdown.
+Log lines go to stderr in the servers' log schema (time, level, msg, component "netcode", event,
+ids; docs/operations.md): JSON with --json ({"event":"connect",...}), readable lines otherwise. With
+--json a summary document is printed on stdout at shutdown.
 
 Examples:
   $ iyesmp netcode serve --key netcode.key --bind 127.0.0.1:40000 --echo
-  $ iyesmp netcode serve --key netcode.key --bind 0.0.0.0:40000 --address 203.0.113.7:40000 --max-clients 256 --json`,
+  $ iyesmp netcode serve --key netcode.key --bind 0.0.0.0:40000 --address 203.0.113.7:40000 --max-clients 256 --json
+  $ iyesmp netcode serve --key netcode.key --bind 0.0.0.0:40000 --admin-http 127.0.0.1:9466`,
     )
     .action(
-      action<{ key: string; bind: string; address?: string; echo?: boolean; maxClients: string; protocolId: string; netcodeVersion: string }>(
-        'netcode serve',
-        async (out, opts) => {
-          const nc = await import('../netcode/index.js');
-          const version = await parseNetcodeVersion(opts.netcodeVersion);
-          parseAddr('--bind', opts.bind, nc.parseAddress);
-          if (opts.address) parseAddr('--address', opts.address, nc.parseAddress);
-          const privateKey = await nc.readPrivateKeyFile(opts.key);
-          const maxClients = parseInteger('--max-clients', opts.maxClients, 64, 1, 4096);
-          const protocolId = parseU64('--protocol-id', opts.protocolId);
-          const server = await nc.NetcodeUdpServer.listen({
-            bind: opts.bind,
-            ...(opts.address ? { address: opts.address } : {}),
-            privateKey,
-            protocolId,
-            maxClients,
-            version,
-          });
-          const started = Date.now();
-          const stats = { connects: 0, disconnects: 0, payloads: 0 };
-          const log = (event: Record<string, unknown>, text: string): void => {
-            if (out.json)
-              process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
-            else out.note(text);
-          };
-          const addr = nc.formatAddress(server.core.address);
-          log(
-            { event: 'listening', address: nc.formatAddress(server.boundAddress), tokenAddress: addr, maxClients, version },
-            `listening on ${nc.formatAddress(server.boundAddress)} (netcode ${version}; tokens must list ${addr}), ${maxClients} slots${opts.echo ? ', echo on' : ''}`,
+      action<{
+        key: string;
+        bind: string;
+        address?: string;
+        echo?: boolean;
+        maxClients: string;
+        protocolId: string;
+        netcodeVersion: string;
+        logFormat?: string;
+        adminHttp?: string;
+      }>('netcode serve', async (out, opts) => {
+        const format = opts.logFormat ?? (out.json ? 'json' : 'pretty');
+        if (format !== 'json' && format !== 'pretty') throw cliError('bad_flag', `--log-format "${format}": expected "json" or "pretty"`);
+        const { makeServerLogger } = await import('../serve/log.js');
+        const { wantsColor } = await import('../cli/output.js');
+        const logger = makeServerLogger({ level: 'info', format, component: 'netcode', fd: 2, color: wantsColor(opts, process.stderr) });
+        const nc = await import('../netcode/index.js');
+        const version = await parseNetcodeVersion(opts.netcodeVersion);
+        parseAddr('--bind', opts.bind, nc.parseAddress);
+        if (opts.address) parseAddr('--address', opts.address, nc.parseAddress);
+        const privateKey = await nc.readPrivateKeyFile(opts.key);
+        const maxClients = parseInteger('--max-clients', opts.maxClients, 64, 1, 4096);
+        const protocolId = parseU64('--protocol-id', opts.protocolId);
+        const server = await nc.NetcodeUdpServer.listen({
+          bind: opts.bind,
+          ...(opts.address ? { address: opts.address } : {}),
+          privateKey,
+          protocolId,
+          maxClients,
+          version,
+        });
+        const started = Date.now();
+        const stats = { connects: 0, disconnects: 0, payloads: 0 };
+        const addr = nc.formatAddress(server.core.address);
+        let admin: import('../metrics/index.js').AdminHttp | undefined;
+        if (opts.adminHttp) {
+          const m = await import('../metrics/index.js');
+          const registry = m.createRegistry();
+          m.instrumentNetcode(registry, () => server);
+          let stopping = false;
+          process.once('SIGTERM', () => (stopping = true));
+          admin = await m
+            .startAdminHttp({ listen: opts.adminHttp, key: '--admin-http', registry, ready: () => ({ listening: { ok: !stopping } }) })
+            .catch(async (err: unknown) => {
+              await server.close();
+              throw err;
+            });
+          logger.info({ event: 'admin_http_listening', address: admin.address }, 'admin http listening: /metrics /healthz /readyz');
+        }
+        logger.info(
+          { event: 'listening', address: nc.formatAddress(server.boundAddress), tokenAddress: addr, maxClients, version, echo: Boolean(opts.echo) },
+          'listening',
+        );
+        // client ids are u64: text, so JSON readers keep every digit
+        server.on('connect', (e) => {
+          stats.connects++;
+          logger.info({ event: 'connect', clientIndex: e.clientIndex, clientId: String(e.clientId), remote: nc.formatAddress(e.address) }, 'client connected');
+        });
+        server.on('disconnect', (e) => {
+          stats.disconnects++;
+          logger.info(
+            { event: 'disconnect', clientIndex: e.clientIndex, clientId: String(e.clientId), remote: nc.formatAddress(e.address), reason: e.reason },
+            'client disconnected',
           );
-          server.on('connect', (e) => {
-            stats.connects++;
-            log(
-              { event: 'connect', clientIndex: e.clientIndex, clientId: e.clientId, address: nc.formatAddress(e.address) },
-              `connect    client ${e.clientId} slot ${e.clientIndex} from ${nc.formatAddress(e.address)}`,
-            );
-          });
-          server.on('disconnect', (e) => {
-            stats.disconnects++;
-            log(
-              { event: 'disconnect', clientIndex: e.clientIndex, clientId: e.clientId, address: nc.formatAddress(e.address), reason: e.reason },
-              `disconnect client ${e.clientId} slot ${e.clientIndex} (${e.reason})`,
-            );
-          });
-          server.on('payload', (e) => {
-            stats.payloads++;
-            if (opts.echo) server.sendPayload(e.clientIndex, e.payload);
-          });
-          server.on('warning', (err) => log({ event: 'warning', message: err.message }, `warning: ${err.message}`));
-          const signal = await new Promise<string>((resolve) => {
-            process.once('SIGINT', () => resolve('SIGINT'));
-            process.once('SIGTERM', () => resolve('SIGTERM'));
-          });
-          log({ event: 'shutdown', signal }, `${signal}: disconnecting ${server.core.numConnectedClients} client(s) and stopping`);
-          await server.close();
-          const summary = { address: addr, uptimeSeconds: Math.round((Date.now() - started) / 1000), ...stats, drops: server.core.drops };
-          out.result('netcode serve', summary, () => '');
-        },
-      ),
+        });
+        server.on('payload', (e) => {
+          stats.payloads++;
+          if (opts.echo) server.sendPayload(e.clientIndex, e.payload);
+        });
+        server.on('warning', (err) => logger.warn({ event: 'warning', message: err.message }, 'socket warning'));
+        const signal = await new Promise<string>((resolve) => {
+          process.once('SIGINT', () => resolve('SIGINT'));
+          process.once('SIGTERM', () => resolve('SIGTERM'));
+        });
+        logger.info({ event: 'shutdown', signal, clients: server.core.numConnectedClients }, 'shutting down: disconnecting clients');
+        await server.close();
+        await admin?.close();
+        const summary = {
+          address: addr,
+          uptimeSeconds: Math.round((Date.now() - started) / 1000),
+          ...stats,
+          drops: server.core.drops,
+          traffic: server.traffic,
+          ...(admin ? { adminHttp: admin.address } : {}),
+        };
+        out.result('netcode serve', summary, () => '');
+      }),
     );
 
   group

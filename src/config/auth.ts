@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { isHmacAlgorithm, JWS_ALGORITHMS } from '../auth/accounts/jwt.js';
 import { HOST_TRANSPORT_KINDS } from '../protocol/transports.js';
+import { adminPortClashes } from './admin.js';
 import { netcodeAuthConfigSection } from './netcode.js';
 import { compareVersions } from '../protocol/version.js';
 import { parseCidr } from '../net/address.js';
-import { address, bool, connectionLimits, filePath, gameVersion, logging, nonEmpty, port, posInt } from './fields.js';
+import { address, adminHttp, bool, connectionLimits, filePath, gameVersion, logging, nonEmpty, port, posInt } from './fields.js';
 
 const TRANSPORT = () => z.enum(HOST_TRANSPORT_KINDS, { error: `expected one of ${HOST_TRANSPORT_KINDS.map((k) => `"${k}"`).join(', ')}` });
 /** An address range (`10.0.0.0/8`, `2001:db8::/32`), or one address. */
@@ -43,6 +44,8 @@ export function authConfigSchema(baseDir?: string) {
           hosts: listener(7351),
         })
         .prefault({}),
+      /** the operators' admin port (`iyesmp admin`, `iyesmp top`; Admin certificates only); absent: none */
+      admin: z.strictObject({ address: address().default('127.0.0.1'), port: port().default(7352) }).optional(),
       clients: z
         .strictObject({
           /** oldest client game build accepted (inclusive), e.g. "1.4.0" */
@@ -156,11 +159,41 @@ export function authConfigSchema(baseDir?: string) {
             .string({ error: 'expected a postgres:// URL' })
             .regex(/^postgres(ql)?:\/\//, { error: 'expected a postgres:// URL' })
             .optional(),
+          /** bring an older schema up to date at start (else `serve auth` refuses it; `iyesmp db migrate` does it by hand) */
+          migrate: z.boolean({ error: 'expected true or false' }).default(false),
         })
         .prefault({}),
       logging: logging(),
+      admin_http: adminHttp(9464),
+      results: z
+        .strictObject({
+          /** results POSTed to the studio's backend, signed, retried, queued on disk */
+          webhook: z
+            .strictObject({
+              url: webhookUrl().optional(),
+              /** the HMAC-SHA256 key shared with the receiver (the file's text, trimmed; at least 32 bytes) */
+              secret_file: file().optional(),
+              /** results waiting for delivery, one file each: they survive a restart (default: beside the config) */
+              queue_dir: file().prefault('results-queue'),
+              timeout_seconds: posInt().max(120, { error: 'expected a positive integer up to 120' }).default(10),
+              /** attempts before a result is set aside in queue_dir/failed (backoff doubles from 1 s up to 5 min) */
+              max_attempts: posInt().max(1000, { error: 'expected a positive integer up to 1000' }).default(50),
+              /** results waiting at most; a new one past this is set aside at once */
+              max_pending: posInt().default(100_000),
+            })
+            .prefault({}),
+        })
+        .prefault({}),
     })
     .superRefine((c, ctx) => {
+      const w = c.results.webhook;
+      if (w.url !== undefined && w.secret_file === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['results', 'webhook', 'secret_file'],
+          message: 'results.webhook.url is set: set secret_file too (results are always signed)',
+        });
+      }
       const t = c.accounts.token;
       const sources = (['jwks_url', 'key_file', 'secret_file'] as const).filter((k) => t[k] !== undefined);
       if (c.accounts.mode === 'token' && sources.length === 0) {
@@ -189,6 +222,11 @@ export function authConfigSchema(baseDir?: string) {
       if (c.listen.clients.port === c.listen.hosts.port && c.listen.clients.address === c.listen.hosts.address) {
         ctx.addIssue({ code: 'custom', path: ['listen', 'hosts', 'port'], message: 'listen.hosts and listen.clients must not share a port' });
       }
+      for (const issue of adminPortClashes(c.admin, [
+        ['listen.clients.port', c.listen.clients.address, c.listen.clients.port],
+        ['listen.hosts.port', c.listen.hosts.address, c.listen.hosts.port],
+      ]))
+        ctx.addIssue(issue);
       if (c.matchmaking.transport === 'netcode' && !c.netcode.private_key_file) {
         ctx.addIssue({ code: 'custom', path: ['netcode', 'private_key_file'], message: 'matchmaking.transport is "netcode": set the shared private key file' });
       }
@@ -234,6 +272,17 @@ export function authConfigSchema(baseDir?: string) {
  * keys fetched over plain http from elsewhere could be swapped by anyone on the path.
  */
 function jwksUrl() {
+  return z.url({ error: 'expected a URL' }).refine(
+    (u) => {
+      const url = new URL(u);
+      return url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname));
+    },
+    { error: 'expected an https:// URL (http:// only on localhost)' },
+  );
+}
+
+/** The studio's results endpoint: https, except on loopback (a local receiver, a test). */
+function webhookUrl() {
   return z.url({ error: 'expected a URL' }).refine(
     (u) => {
       const url = new URL(u);

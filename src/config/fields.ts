@@ -83,6 +83,28 @@ export const logging = () =>
     })
     .prefault({});
 
+/** `host:port` to bind; port 0 picks a free one (tests, the demo). */
+export const listenAddress = () =>
+  nonEmpty('"host:port"').refine(
+    (s) => {
+      const r = parseEndpoint(s.replace(/:0$/, ':1'));
+      return r.ok && (s.startsWith('[') ? /^[0-9a-fA-F:.]+$/.test(r.value.host) : isHostOrIp(r.value.host));
+    },
+    { error: 'expected "host:port" to listen on (IPv6 as "[::1]:9464")' },
+  );
+
+/**
+ * `[admin_http]`: the server's HTTP listener for /metrics, /healthz and /readyz. On by default,
+ * on loopback: exposing it further is the operator's choice (a Prometheus on another machine).
+ */
+export const adminHttp = (defPort: number) =>
+  z
+    .strictObject({
+      enabled: bool().default(true),
+      listen: listenAddress().default(`127.0.0.1:${defPort}`),
+    })
+    .prefault({});
+
 /** netcode protocol id: a 64-bit number written as hex text (TOML integers cannot hold every u64). */
 export const protocolId = () =>
   z.string({ error: 'expected a 64-bit hex string such as "0x1122334455667788"' }).regex(/^0x[0-9a-fA-F]{1,16}$/, {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { adminPortClashes } from './admin.js';
 import { netcodeHostConfigSection } from './netcode.js';
-import { address, bool, connectionLimits, filePath, hostPort, logging, nonEmpty, port, posInt } from './fields.js';
+import { address, adminHttp, bool, connectionLimits, filePath, hostPort, logging, nonEmpty, port, posInt } from './fields.js';
 
 /** A Host server's config (`kind = "host"`). Rendered commented from templates/host.toml. */
 export function hostConfigSchema(baseDir?: string) {
@@ -14,7 +15,11 @@ export function hostConfigSchema(baseDir?: string) {
         public_address: address(),
         capacity: posInt().default(64),
         labels: z.record(z.string(), z.string({ error: 'expected a string' }), { error: 'expected a table of strings' }).default({}),
+        /** on SIGTERM or an admin drain: how long running games may take to finish before they are cancelled */
+        drain_timeout_seconds: posInt().max(86_400, { error: 'expected a positive integer up to 86400' }).default(600),
       }),
+      /** the operators' admin port (`iyesmp admin`, `iyesmp top`; Admin certificates only); absent: none */
+      admin: z.strictObject({ address: address().default('127.0.0.1'), port: port().default(7402) }).optional(),
       listen: z.strictObject({ address: address().default('0.0.0.0') }).prefault({}),
       game: z
         .strictObject({
@@ -88,6 +93,7 @@ export function hostConfigSchema(baseDir?: string) {
         })
         .prefault({}),
       logging: logging(),
+      admin_http: adminHttp(9465),
     })
     .superRefine((c, ctx) => {
       const t = c.transports;
@@ -111,6 +117,11 @@ export function hostConfigSchema(baseDir?: string) {
       if (udp.length === 2 && udp[0]![1] === udp[1]![1]) {
         ctx.addIssue({ code: 'custom', path: ['transports', 'netcode', 'port'], message: 'quic and netcode must use different UDP ports' });
       }
+      for (const issue of adminPortClashes(
+        c.admin,
+        udp.map(([n, port]) => [`transports.${n}.port`, c.listen.address, port] as [string, string, number]),
+      ))
+        ctx.addIssue(issue);
     });
 }
 

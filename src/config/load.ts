@@ -7,6 +7,7 @@ import { authConfigSchema, type AuthConfig } from './auth.js';
 import { hostConfigSchema, type HostConfig } from './host.js';
 import { lineOf, locateKeys } from './locate.js';
 import { holdsKeyMaterial, redactSecrets } from './redact.js';
+import { applyEnvOverrides, type EnvOverride } from './env.js';
 
 export type ConfigKind = 'auth' | 'host';
 
@@ -17,16 +18,20 @@ export interface ConfigProblem {
   line?: number;
 }
 
-export type Checked =
+export type Checked = (
   | { ok: true; kind: 'auth'; config: AuthConfig }
   | { ok: true; kind: 'host'; config: HostConfig }
-  | { ok: false; kind: ConfigKind | undefined; problems: ConfigProblem[] };
+  | { ok: false; kind: ConfigKind | undefined; problems: ConfigProblem[] }
+) & {
+  /** environment overrides applied before validation (src/config/env.ts), values redacted */
+  overrides?: EnvOverride[];
+};
 
 /**
  * Validates TOML text. Throws IyesmpError(input, not_toml) when it is not TOML at all; otherwise
  * returns every problem found. `baseDir` resolves relative file paths (default: not resolved).
  */
-export function checkConfigText(text: string, opts: { baseDir?: string; source?: string } = {}): Checked {
+export function checkConfigText(text: string, opts: { baseDir?: string; source?: string; env?: NodeJS.ProcessEnv } = {}): Checked {
   let doc: Record<string, unknown>;
   try {
     doc = parseToml(text) as Record<string, unknown>;
@@ -48,18 +53,29 @@ export function checkConfigText(text: string, opts: { baseDir?: string; source?:
       problems: [problem(['kind'], `expected "auth" or "host", got ${render(kind)}`, lines)],
     };
   }
+  // overrides from the environment go in before validation, so the schema judges them like any key
+  const overrides = opts.env ? applyEnvOverrides(doc, kind, opts.env) : [];
+  const fromEnv = (p: ConfigProblem): ConfigProblem => {
+    const o = overrides.find((x) => p.path === x.key || p.path.startsWith(`${x.key}.`) || x.key.startsWith(`${p.path}.`));
+    // the file's line would point at the value the variable replaced
+    return o ? { path: p.path, message: `${p.message} (from $${o.variable})` } : p;
+  };
   // zod drops a `__proto__` key without a word (a game mode of that name would vanish): refuse it
   const reserved = protoKeys(doc, []);
   if (reserved.length > 0)
     return { ok: false, kind, problems: reserved.map((at) => problem(at, 'the key "__proto__" is reserved; choose another name', lines)) };
   const schema = kind === 'auth' ? authConfigSchema(opts.baseDir) : hostConfigSchema(opts.baseDir);
   const r = (schema as z.ZodType).safeParse(doc);
-  if (r.success) return { ok: true, kind, config: r.data } as Checked;
-  return { ok: false, kind, problems: r.error.issues.flatMap((i) => describe(i, doc, lines)) };
+  if (r.success) return { ok: true, kind, config: r.data, overrides } as Checked;
+  return { ok: false, kind, problems: r.error.issues.flatMap((i) => describe(i, doc, lines)).map(fromEnv), overrides };
 }
 
-/** Reads and validates a config file; relative paths inside resolve against the file's folder. */
-export async function checkConfigFile(file: string): Promise<Checked> {
+/**
+ * Reads and validates a config file; relative paths inside resolve against the file's folder.
+ * Environment overrides (`IYESMP_AUTH__…`/`IYESMP_HOST__…`, src/config/env.ts) are applied from
+ * `env` (default: this process's environment; pass `{}` for none).
+ */
+export async function checkConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Checked> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -68,12 +84,16 @@ export async function checkConfigFile(file: string): Promise<Checked> {
     if (code === 'ENOENT') throw configError('not_found', `config file ${file} does not exist`);
     throw configError('unreadable', `cannot read config file ${file}: ${code ?? String(err)}`);
   }
-  return checkConfigText(text, { baseDir: path.dirname(path.resolve(file)), source: file });
+  return checkConfigText(text, { baseDir: path.dirname(path.resolve(file)), source: file, env });
 }
 
 /** For servers: the validated config, or an `input` error listing every problem. */
-export async function loadConfig<K extends ConfigKind>(file: string, kind: K): Promise<K extends 'auth' ? AuthConfig : HostConfig> {
-  const r = await checkConfigFile(file);
+export async function loadConfig<K extends ConfigKind>(
+  file: string,
+  kind: K,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<K extends 'auth' ? AuthConfig : HostConfig> {
+  const r = await checkConfigFile(file, env);
   if (!r.ok) {
     throw configError('config_invalid', `${file} is not a valid config:\n${r.problems.map((p) => '  ' + formatProblem(p)).join('\n')}`, {
       details: { problems: r.problems },

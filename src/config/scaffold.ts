@@ -107,6 +107,10 @@ export async function scaffoldConfig(input: ScaffoldInput): Promise<ScaffoldResu
   const values: Record<string, string> = { generated_at: (input.now ?? new Date()).toISOString() };
   values.pki_trust = tomlString(files.trust_dir!);
   values.netcode_key = tomlString(rel(NETCODE_KEY_FILE));
+  // for the shell commands in the [admin] comment (run from the config's folder), not TOML values
+  // a config written into the PKI folder itself is a bundle's, whose folder holds no PKI: a word to fill in
+  values.pki_dir = rel('.') === '.' ? 'PKI_DIR' : shellWord(rel('.'));
+  values.config_file = shellWord(input.outFile ? path.basename(input.outFile) : `${input.kind}.toml`);
   let entryName: string | undefined;
 
   if (input.kind === 'auth') {
@@ -171,4 +175,9 @@ export async function scaffoldConfig(input: ScaffoldInput): Promise<ScaffoldResu
     );
   }
   return { kind: input.kind, text, entryName, files, notes };
+}
+
+/** A path as one shell word: quoted when it holds anything but the usual path characters. */
+function shellWord(s: string): string {
+  return /^[\w./@%+=:,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

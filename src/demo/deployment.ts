@@ -2,10 +2,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AuthClient, GameSession, HostTicket } from '../client/index.js';
 import type { Output } from '../cli/output.js';
+import { adminNotice, enableAdmin, pickAdminPort } from './admin.js';
 import { demoError } from './errors.js';
 import { formatHostPort } from '../net/address.js';
 import type { ManifestEntry } from '../pki/types.js';
-import { loadTicTacToe, PACKAGE_ROOT, type TicTacToe, type TicTacToeExt, type TicTacToeState } from './example-game.js';
+import { type DemoGame, type DemoGameName, type DemoMove, loadDemoGame, PACKAGE_ROOT } from './example-game.js';
 import { freeUdpPorts } from './ports.js';
 import { ServerProcess, type LogLine } from './server-process.js';
 import { Story } from './story.js';
@@ -25,6 +26,12 @@ export interface DeploymentInput {
   /** ports to use; unset ones are picked free on loopback */
   ports: { auth?: number; authHosts?: number; host?: number };
   keepRunning: boolean;
+  /** the example game the bots play (default tictactoe) */
+  game?: DemoGameName;
+  /** PostgreSQL URL for the Auth state (default: the embedded database in the dev folder) */
+  database?: string;
+  /** Auth nodes to run (2 needs `database`): the second bot plays through the second node */
+  authNodes?: number;
   /** how players reach the host (default quic); mqtt runs the turn-based transport */
   transport?: 'quic' | 'netcode' | 'mqtt';
   /** with mqtt: the host's embedded broker, or the machine's mosquitto binary */
@@ -34,13 +41,20 @@ export interface DeploymentInput {
 /** What the demo reports (the `data` of `iyesmp demo --json`, next to the PKI fields). */
 export interface DeploymentReport {
   servers: {
-    auth: { pid: number | undefined; address: string; hostsAddress: string; config: string; log: string; exitCode?: number | null };
+    /** `adminAddress`: its admin port (`iyesmp admin`, `iyesmp top`) */
+    auth: { pid: number | undefined; address: string; hostsAddress: string; adminAddress: string; config: string; log: string; exitCode?: number | null };
+    /** with --auth-nodes 2: the second Auth node */
+    auth2?: { pid: number | undefined; address: string; hostsAddress: string; config: string; log: string; exitCode?: number | null };
     host: { name: string; pid: number | undefined; address: string; config: string; game: string; log: string; exitCode?: number | null };
   };
+  /** `mark`: the player's side, "X"/"O" in tic-tac-toe, "w"/"b" in chess */
   players: { name: string; accountId: string; seat: string; mark: string | undefined; outcome: string | undefined; certFingerprint: string }[];
   session: { id: string; host: string; hostAddress: string; transport: string };
-  game: { reason: string; result: string; board: (string | null)[]; moves: { cell: number; by: string }[] };
+  /** tic-tac-toe: `board` holds the nine cells and moves are `{ cell, by }`; chess: `board` is the final FEN and moves are `{ san, by }` */
+  game: { name: DemoGameName; reason: string; result: string; board: (string | null)[] | string; moves: DemoMove['record'][] };
   recorded: { byAuth: boolean; sessionId: string; players: number };
+  /** where the Auth state was kept */
+  database: { engine: 'sqlite' | 'postgres'; where: string };
   /** milliseconds per phase, in order; see README */
   timings: Record<Phase, number>;
   keptRunning: boolean;
@@ -50,10 +64,10 @@ export type Phase = 'servers' | 'login' | 'match' | 'handoff' | 'connect' | 'rea
 
 interface Bot {
   name: string;
-  client: AuthClient<TicTacToeExt>;
+  client: AuthClient<unknown>;
   accountId?: string;
-  ticket?: HostTicket<TicTacToeExt>;
-  game?: GameSession<TicTacToeExt>;
+  ticket?: HostTicket<unknown>;
+  game?: GameSession<unknown>;
 }
 
 /**
@@ -65,7 +79,7 @@ interface Bot {
  */
 export async function runDeployment(input: DeploymentInput): Promise<DeploymentReport> {
   const { story, out } = input;
-  const ttt = await loadTicTacToe();
+  const ttt: DemoGame = await loadDemoGame(input.game ?? 'tictactoe');
   const servers: ServerProcess[] = [];
   const bots: Bot[] = [];
   const marks = new Map<string, number>();
@@ -88,7 +102,8 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
 
   let mosquitto: { url: string; stop(): Promise<void> } | undefined;
   try {
-    const ports = await pickPorts(input.ports);
+    const ports: Awaited<ReturnType<typeof pickPorts>> & { auth2?: number; authHosts2?: number } = await pickPorts(input.ports);
+    if (input.authNodes === 2) [ports.auth2, ports.authHosts2] = await freeUdpPorts(2, LOOPBACK);
     if (input.transport === 'mqtt' && input.broker === 'mosquitto') {
       const { startMosquitto } = await import('./mosquitto.js');
       mosquitto = await startMosquitto(input.devDir, input.pkiDir, input.entries);
@@ -116,6 +131,23 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
       auth.waitFor((l) => l.msg === 'auth server listening', LIMIT.serverStart, 'listening'),
       interruption,
     );
+    // --auth-nodes 2: a second Auth node on the same PostgreSQL database (docs/store.md)
+    let auth2: ServerProcess | undefined;
+    if (files.auth2 && ports.auth2) {
+      auth2 = ServerProcess.spawn({
+        name: 'auth-2',
+        bin,
+        args: ['serve', 'auth', '--config', files.auth2, '--grace-ms', '1000'],
+        cwd: input.devDir,
+        logFile: path.join(logDir, 'auth-2.log'),
+        onLog: (l) => tellAuth(story, l, 'auth-2'),
+      });
+      story.tell('auth-2', `started: iyesmp serve auth --config ${displayPath(files.auth2)}  (pid ${auth2.pid}), same database`);
+      await race(
+        auth2.waitFor((l) => l.msg === 'matchmaking leader', LIMIT.serverStart, 'a matchmaking leader'),
+        interruption,
+      );
+    }
 
     const host = ServerProcess.spawn({
       name: files.hostName,
@@ -126,12 +158,19 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
       onLog: (l) => tellHost(story, files.hostName, l),
     });
     servers.push(host);
+    if (auth2) servers.push(auth2);
     story.tell(files.hostName, `started: iyesmp serve host --config ${displayPath(files.host)} --game ${displayPath(ttt.hostGameFile)}  (pid ${host.pid})`);
     await race(
       host.waitFor((l) => l.msg === 'registered with the auth server', LIMIT.serverStart, 'registered with the auth server'),
       interruption,
       serverDeath(servers),
     );
+    if (auth2)
+      await race(
+        auth2.waitFor((l) => l.msg === 'host registered', LIMIT.serverStart, 'the host registered'),
+        interruption,
+        serverDeath(servers),
+      );
     phase('servers');
 
     // -- players
@@ -142,13 +181,15 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     const play = async <T>(p: Promise<T>): Promise<T> => race(p, interruption, serverDeath(servers));
 
     for (const name of BOT_NAMES) {
+      // with two Auth nodes, one player on each
+      const port = auth2 && ports.auth2 && name === BOT_NAMES[1] ? ports.auth2 : ports.auth;
       const client = await play(
-        connectToAuth<TicTacToeExt>({
-          address: formatHostPort(LOOPBACK, ports.auth),
+        connectToAuth<unknown>({
+          address: formatHostPort(LOOPBACK, port),
           identity: { cert: path.join(input.pkiDir, clientEntry.certFile), key: path.join(input.pkiDir, clientEntry.keyFile) },
           trust: { caPem: path.join(input.pkiDir, master.certFile) },
           gameVersion: ttt.GAME_VERSION,
-          extSchema: ttt.TicTacToeExt,
+          extSchema: ttt.extSchema,
           connectTimeoutMs: LIMIT.login,
         }),
       );
@@ -213,25 +254,26 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     );
     phase('connect');
 
-    const moves: { cell: number; by: string }[] = [];
-    let lastState: TicTacToeState | undefined;
+    const moves: DemoMove['record'][] = [];
     const nameOf = (seat: string) => bots.find((b) => b.ticket?.playerId === seat)?.name ?? seat;
-    const began = new Promise<string[]>((resolve) => bots[0]!.game!.once('begin', (b) => resolve(b.order)));
-    const games = bots.map((b, i) =>
-      ttt.playTicTacToe(b.game!, (state, mark) => ttt.chooseMove(state, mark)!, {
-        ready: false,
-        // one player tells the moves (both see the same states)
-        onState:
-          i === 0
-            ? (_state, msg) => {
-                lastState = msg;
-                if (!msg.last) return;
-                moves.push(msg.last);
-                const mark = msg.marks[msg.last.by] ?? '?';
-                story.tell(nameOf(msg.last.by), `plays ${mark} on cell ${msg.last.cell}   ${compactBoard(msg.board)}`);
-              }
-            : undefined,
+    // told from the event itself: the first move can come before an awaiting continuation would run
+    const began = new Promise<string[]>((resolve) =>
+      bots[0]!.game!.once('begin', (b) => {
+        story.tell('game', `begins: ${ttt.begins(b.order.map(nameOf))}`);
+        resolve(b.order);
       }),
+    );
+    const games = bots.map((b, i) =>
+      // one player tells the moves (both see the same states)
+      ttt.play(
+        b.game!,
+        i === 0
+          ? (m) => {
+              moves.push(m.record);
+              story.tell(nameOf(m.by), `plays ${m.text}   ${m.board}`);
+            }
+          : undefined,
+      ),
     );
     for (const g of games) g.catch(() => undefined);
     await play(
@@ -242,25 +284,23 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
         }),
       ),
     );
-    const order = (await play(began)).map(nameOf);
-    story.tell('game', `begins: ${order[0]} plays X and moves first, ${order[1]} plays O`);
+    await play(began);
     phase('ready');
 
     const ends = await play(withTimeout(Promise.all(games), LIMIT.game, 'the game did not finish'));
     const end = ends[0]!;
-    const final = end.ext?.t === 'state' ? end.ext : lastState;
-    const finalBoard = final?.board ?? [];
-    if (final) story.block(ttt.renderBoard(final.board));
+    const final = ttt.final(end);
+    if (final) story.block(final.block);
     const winner = end.results.find((r) => r.outcome === 'win');
     const result = winner ? `${nameOf(winner.playerId)} wins` : end.results.every((r) => r.outcome === 'draw') ? 'draw' : end.reason;
     story.tell('game', `over (${end.reason}): ${result}`);
     phase('game');
 
     const sessionId = tickets[0]!.sessionId;
-    const recorded = await race(
-      auth.waitFor((l) => l.msg === 'session results recorded' && l.sessionId === sessionId, LIMIT.record, `results recorded for ${sessionId}`),
-      interruption,
-    );
+    // the host reports to any one Auth node
+    const recordedBy = (a: ServerProcess) =>
+      a.waitFor((l) => l.msg === 'session results recorded' && l.sessionId === sessionId, LIMIT.record, `results recorded for ${sessionId}`);
+    const recorded = await race(auth2 ? Promise.any([recordedBy(auth), recordedBy(auth2)]) : recordedBy(auth), interruption);
     phase('record');
 
     for (const b of bots) await b.client.close().catch(() => undefined);
@@ -272,9 +312,21 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
           pid: auth.pid,
           address: formatHostPort(LOOPBACK, ports.auth),
           hostsAddress: formatHostPort(LOOPBACK, ports.authHosts),
+          adminAddress: formatHostPort(LOOPBACK, files.adminPort),
           config: files.auth,
           log: auth.logFile,
         },
+        ...(auth2 && ports.auth2 && ports.authHosts2 && files.auth2
+          ? {
+              auth2: {
+                pid: auth2.pid,
+                address: formatHostPort(LOOPBACK, ports.auth2),
+                hostsAddress: formatHostPort(LOOPBACK, ports.authHosts2),
+                config: files.auth2,
+                log: auth2.logFile,
+              },
+            }
+          : {}),
         host: {
           name: files.hostName,
           pid: host.pid,
@@ -286,7 +338,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
       },
       players: bots.map((b) => {
         const r = end.results.find((x) => x.playerId === b.ticket?.playerId);
-        const mark = final?.marks[b.ticket!.playerId];
+        const mark = final?.sides[b.ticket!.playerId];
         return { name: b.name, accountId: b.accountId!, seat: b.ticket!.playerId, mark, outcome: r?.outcome, certFingerprint: fpOf(b) };
       }),
       session: {
@@ -295,8 +347,11 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
         hostAddress: formatHostPort(tickets[0]!.host.host, tickets[0]!.host.port),
         transport: tickets[0]!.transport,
       },
-      game: { reason: end.reason, result, board: finalBoard, moves },
+      game: { name: ttt.name, reason: end.reason, result, board: final?.board ?? [], moves },
       recorded: { byAuth: true, sessionId, players: Number(recorded.players ?? end.results.length) },
+      database: input.database
+        ? { engine: 'postgres', where: input.database.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@') }
+        : { engine: 'sqlite', where: path.join(input.devDir, 'auth-data') },
       timings: {} as Record<Phase, number>,
       keptRunning: input.keepRunning,
     };
@@ -307,7 +362,9 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
         // a server that dies meanwhile ends the wait too (and is reported by its exit code)
         void Promise.race(servers.map((s) => s.exited)).then(() => resolve());
       });
-      keepRunningNotice(out, story, report, input, clientEntry, master, ttt);
+      // where each server's /metrics is ([admin_http] on a free port): from its "admin http listening" line
+      const metrics = servers.map((s) => s.lines.find((l) => l.event === 'admin_http_listening')?.address).filter((a): a is string => typeof a === 'string');
+      keepRunningNotice(out, story, report, input, clientEntry, master, ttt, metrics);
       await stopped;
       out.note('');
     }
@@ -315,6 +372,7 @@ export async function runDeployment(input: DeploymentInput): Promise<DeploymentR
     phase('shutdown');
     report.servers.auth.exitCode = codes[0] ?? null;
     report.servers.host.exitCode = codes[1] ?? null;
+    if (report.servers.auth2) report.servers.auth2.exitCode = codes[2] ?? null;
     // a server that crashed (while kept running) or had to be killed is a failed run, said plainly
     const bad = servers.find((_, i) => codes[i] !== 0);
     if (bad) {
@@ -351,9 +409,9 @@ async function pickPorts(want: DeploymentInput['ports']): Promise<{ auth: number
  */
 async function writeRunConfigs(
   input: DeploymentInput,
-  ports: { auth: number; authHosts: number; host: number },
+  ports: { auth: number; authHosts: number; host: number; auth2?: number; authHosts2?: number },
   brokerUrl?: string,
-): Promise<{ auth: string; host: string; hostName: string }> {
+): Promise<{ auth: string; host: string; hostName: string; auth2?: string; adminPort: number }> {
   const auth = path.join(input.devDir, 'auth.toml');
   const hostEntry = input.entries.find((e) => e.role === 'host');
   if (!hostEntry) throw demoError('demo_no_host', 'the dev PKI has no host certificate');
@@ -364,13 +422,41 @@ async function writeRunConfigs(
   a = setTomlValue(a, 'listen.clients', 'port', String(ports.auth));
   a = setTomlValue(a, 'listen.hosts', 'address', quote(LOOPBACK));
   a = setTomlValue(a, 'listen.hosts', 'port', String(ports.authHosts));
+  const adminPort = await pickAdminPort(Object.values(ports));
+  a = enableAdmin(a, adminPort);
+  // any free port, so a demo never collides with a deployment on this machine
+  a = setTomlValue(a, 'admin_http', 'listen', quote(`${LOOPBACK}:0`));
+  if (input.database) {
+    a = setTomlValue(a, 'database', 'url', quote(input.database));
+    // a fresh database gets its schema (a shared one may be at any version this build knows)
+    a = setTomlValue(a, 'database', 'migrate', 'true');
+  }
+  // the game mode's transport (every Auth node hands off the same way)
+  if (input.transport === 'mqtt' || input.transport === 'netcode') a = setTomlValue(a, 'matchmaking', 'transport', quote(input.transport));
+  // netcode tokens are sealed with the key the demo wrote into the dev PKI, shared with the host
+  if (input.transport === 'netcode') a = setTomlValue(a, 'netcode', 'private_key_file', quote('pki/netcode.key'));
+  let auth2: string | undefined;
+  const authServers = [formatHostPort(LOOPBACK, ports.authHosts)];
+  if (ports.auth2 !== undefined && ports.authHosts2 !== undefined) {
+    auth2 = path.join(input.devDir, 'auth-2.toml');
+    let b = setTomlValue(a, 'server', 'name', quote('auth-2'));
+    b = setTomlValue(b, 'listen.clients', 'port', String(ports.auth2));
+    b = setTomlValue(b, 'listen.hosts', 'port', String(ports.authHosts2));
+    b = setTomlValue(b, 'admin', 'port', String(await pickAdminPort([...Object.values(ports), adminPort])));
+    await writeFile(auth2, b);
+    authServers.push(formatHostPort(LOOPBACK, ports.authHosts2));
+  }
   let h = await readFile(host, 'utf8');
   h = setTomlValue(h, 'listen', 'address', quote(LOOPBACK));
   h = setTomlValue(h, 'transports.quic', 'port', String(ports.host));
-  h = setTomlValue(h, 'auth', 'servers', `[${quote(formatHostPort(LOOPBACK, ports.authHosts))}]`);
+  h = setTomlValue(h, 'auth', 'servers', `[${authServers.map((x) => quote(x)).join(', ')}]`);
+  h = setTomlValue(h, 'admin_http', 'listen', quote(`${LOOPBACK}:0`));
+  if (input.transport === 'netcode') {
+    h = setTomlValue(h, 'transports.netcode', 'enabled', 'true');
+    h = setTomlValue(h, 'transports.netcode', 'port', String((await freeUdpPorts(1, LOOPBACK))[0]));
+  }
   if (input.transport === 'mqtt') {
     // the mode's players are handed off to the host's MQTT room (docs/turns.md)
-    a = setTomlValue(a, 'matchmaking', 'transport', quote('mqtt'));
     h = setTomlValue(h, 'transports.mqtt', 'enabled', 'true');
     h = setTomlValue(h, 'transports.mqtt', 'port', String(await freeTcpPort(LOOPBACK)));
     if (brokerUrl) {
@@ -381,7 +467,7 @@ async function writeRunConfigs(
   }
   await writeFile(auth, a);
   await writeFile(host, h);
-  return { auth, host, hostName: hostEntry.name };
+  return { auth, host, hostName: hostEntry.name, ...(auth2 ? { auth2 } : {}), adminPort };
 }
 
 /** A free TCP port on loopback (the embedded MQTT broker listens on TCP). */
@@ -398,21 +484,21 @@ async function freeTcpPort(host: string): Promise<number> {
 }
 
 /** Selected Auth server log lines, told as they arrive. */
-function tellAuth(story: Story, l: LogLine): void {
+function tellAuth(story: Story, l: LogLine, name = 'auth'): void {
   switch (l.msg) {
     case 'auth server listening':
-      return story.tell('auth', `listening: players on udp ${LOOPBACK}:${String(l.clients)}, hosts on udp ${LOOPBACK}:${String(l.hosts)}`);
+      return story.tell(name, `listening: players on udp ${LOOPBACK}:${String(l.clients)}, hosts on udp ${LOOPBACK}:${String(l.hosts)}`);
     case 'session created; waiting for claims':
       return story.tell(
-        'auth',
+        name,
         `picked host ${String(l.host)} for session ${String(l.sessionId)} (${String(l.players)} players, ${String(l.transport)}); sent session.ready`,
       );
     case 'host acknowledged; players handed off':
-      return story.tell('auth', `${String(l.host)} reserved the seats; hand-offs sent (session certs minted by SessionAuth)`);
+      return story.tell(name, `${String(l.host)} reserved the seats; hand-offs sent (session certs minted by SessionAuth)`);
     case 'session results recorded':
-      return story.tell('auth', `results of session ${String(l.sessionId)} recorded (${String(l.players)} players, ${String(l.reason)})`);
+      return story.tell(name, `results of session ${String(l.sessionId)} recorded (${String(l.players)} players, ${String(l.reason)})`);
     default:
-      if (l.level >= 40) story.tell('auth', `${l.level >= 50 ? 'error' : 'warning'}: ${l.msg}`);
+      if (l.level >= 40) story.tell(name, `${l.level >= 50 ? 'error' : 'warning'}: ${l.msg}`);
   }
 }
 
@@ -471,17 +557,6 @@ export function displayPath(p: string): string {
   return r === '' ? '.' : r.startsWith('..') || path.isAbsolute(r) ? p : r;
 }
 
-/** The board on one line, rows apart: `X . O | . X . | . . O` */
-function compactBoard(board: readonly (string | null)[]): string {
-  const rows = [0, 3, 6].map((i) =>
-    board
-      .slice(i, i + 3)
-      .map((c) => c ?? '.')
-      .join(' '),
-  );
-  return rows.join(' | ');
-}
-
 function short(fp: string): string {
   const hex = fp.replace(/[^0-9a-f]/gi, '').toLowerCase();
   return hex.length > 16 ? `${hex.slice(0, 16)}…` : hex;
@@ -494,7 +569,8 @@ function keepRunningNotice(
   input: DeploymentInput,
   client: ManifestEntry,
   master: ManifestEntry,
-  ttt: TicTacToe,
+  ttt: DemoGame,
+  metrics: string[] = [],
 ): void {
   out.note(
     [
@@ -504,6 +580,7 @@ function keepRunningNotice(
       `    --cert ${displayPath(path.join(input.pkiDir, client.certFile))} --key ${displayPath(path.join(input.pkiDir, client.keyFile!))} \\`,
       `    --ca ${displayPath(path.join(input.pkiDir, master.certFile))}`,
       `Server logs: ${displayPath(r.servers.auth.log)}, ${displayPath(r.servers.host.log)}`,
+      ...adminNotice(r.servers.auth, input.pkiDir, displayPath, out.noteStyle.bold, metrics),
       '',
     ].join('\n'),
   );

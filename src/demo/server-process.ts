@@ -59,7 +59,7 @@ export class ServerProcess {
       let line: LogLine;
       try {
         const parsed = JSON.parse(text) as Partial<LogLine>;
-        line = { ...parsed, level: Number(parsed.level ?? 30), msg: String(parsed.msg ?? '') };
+        line = { ...parsed, level: levelNumber(parsed.level), msg: String(parsed.msg ?? '') };
       } catch {
         line = { level: 30, msg: text };
       }
@@ -179,4 +179,12 @@ export class ServerProcess {
       hint: `${hint ? `${hint}; ` : ''}its log is in ${this.logFile}`,
     });
   }
+}
+
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+
+/** The servers log levels as names (docs/operations.md); the demo compares them as pino's numbers. */
+function levelNumber(level: unknown): number {
+  if (typeof level === 'number') return level;
+  return (typeof level === 'string' ? LEVELS[level] : undefined) ?? 30;
 }

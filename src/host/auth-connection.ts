@@ -23,6 +23,10 @@ export interface AuthLinkContext {
   readonly closing: boolean;
   /** the transports this host offers, QUIC first */
   transports(): TransportEndpoint[];
+  /** true while the host drains: no new sessions, and the Auth servers are told */
+  readonly draining?: boolean;
+  /** an Auth server asked this host to drain (`host.drain`) */
+  startDrain?(o: { reason: string; deadlineMs?: number; by: string }): unknown;
   /** the endpoint of one session, for transports whose answer differs per session (MQTT) */
   sessionEndpoint?(kind: TransportKind, sessionId: string): TransportEndpoint | undefined;
 }
@@ -92,6 +96,7 @@ export class AuthConnection {
           capacity: { sessions: load.maxSessions, players: load.maxPlayers },
           version: o.version,
           load: { sessions: load.sessions, players: load.players },
+          ...(s.draining ? { draining: true } : {}),
         },
         { timeoutMs: 10_000 },
       );
@@ -191,10 +196,19 @@ export class AuthConnection {
     if (conn) await conn.close('host shutting down').catch(() => undefined);
   }
 
+  /** Tells the Auth server now (not at the next beat) that this host drains. */
+  announceDrain(): void {
+    if (this.state === 'up') this.#sendHeartbeat();
+  }
+
   #sendHeartbeat(): void {
     const load = this.server.domain.sessions.load();
     try {
-      this.#proto?.notify('host.heartbeat', { time: Date.now(), load: { sessions: load.sessions, players: load.players } });
+      this.#proto?.notify('host.heartbeat', {
+        time: Date.now(),
+        load: { sessions: load.sessions, players: load.players },
+        ...(this.server.draining ? { draining: true } : {}),
+      });
     } catch {
       // the close handler reports the link down
     }
@@ -225,6 +239,8 @@ export class AuthConnection {
   #bind(proto: ProtocolConnection<HostctlFamily, 'dialer'>): void {
     const s = this.server;
     proto.handle('session.create', (body) => {
+      // a draining host finishes what it runs; the Auth server picks another host for new games
+      if (s.draining) throw hostError('draining', `host ${s.options.name} is draining and takes no new sessions`);
       const endpoints = s.transports();
       const endpoint = endpoints.find((t) => t.kind === body.transport);
       if (!endpoint) {
@@ -264,7 +280,9 @@ export class AuthConnection {
       return {};
     });
     proto.on('event', (ev) => {
-      if (ev.type === 'host.drain') this.log.warn({ reason: ev.body.reason }, 'auth server asked this host to drain');
+      if (ev.type !== 'host.drain') return;
+      this.log.warn({ reason: ev.body.reason, deadlineMs: ev.body.deadlineMs }, 'auth server asked this host to drain');
+      s.startDrain?.({ reason: ev.body.reason, ...(ev.body.deadlineMs !== undefined ? { deadlineMs: ev.body.deadlineMs } : {}), by: `auth ${this.serverId}` });
     });
   }
 }

@@ -27,9 +27,12 @@ export const HOST_ERRORS = {
   wrong_fingerprint: 'refused',
   wrong_phase: 'refused',
   // the server and its transports
-  netcode_bytes_only: 'usage',
   not_supported: 'usage',
   shutting_down: 'io',
+  /** the host is draining (admin drain, SIGTERM): no new sessions */
+  draining: 'refused',
+  /** an admin request a Host does not serve, or a drain naming another host */
+  'admin.not_served': 'refused',
   transport_unavailable: 'refused',
   wrong_session: 'refused',
   // connection limits of the transport's admission (src/transport/admission.ts)

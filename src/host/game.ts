@@ -65,8 +65,8 @@ export class GameSession<Ext = unknown> extends EventEmitter<GameSessionEvents<E
     readonly settings: unknown,
     private readonly transport: GameTransport<Ext>,
     /**
-     * The players' transport. On `netcode` a message is the game's bytes (`ext` is a Uint8Array of
-     * at most 1199 bytes, no `channel`/`seq`), delivery is unreliable, and there are no actions or
+     * The players' transport. The API is the same on each; on `netcode` a bare Uint8Array `ext` is
+     * one unreliable datagram (at most 1199 bytes), anything else goes reliably, and there are no
      * bulk streams.
      */
     readonly transportKind: TransportKind = 'quic',

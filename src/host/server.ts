@@ -1,9 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import { formatHostPort } from '../net/address.js';
+import { printable } from '../net/printable.js';
 import type { PeerVerifier } from '../pki/types.js';
 import type { GameVersionCheck } from '../protocol/index.js';
-import type { AddressAllowList, AllowListStats, PemSource, QuicServer, ServerLimits } from '../transport/index.js';
+import { ALPN, createQuicServer, type AddressAllowList, type AllowListStats, type PemSource, type QuicServer, type ServerLimits } from '../transport/index.js';
+import { HOST_ADMIN_LIMITS, acceptHostAdmin, type HostAdminContext, type HostRefusalNote } from './admin-endpoint.js';
 import { AuthConnection, type AuthLinkContext } from './auth-connection.js';
 import { hostError } from './errors.js';
 import { GameSession, toPlayerResults, type GameMessage, type GameTransport, type HostGame, type WirePlayerResult } from './game.js';
@@ -76,6 +78,15 @@ export interface HostServerOptions {
   mqtt?: HostMqttOptions;
   /** keep the results outbox in this folder, so results survive a restart while every Auth server is down */
   outboxDir?: string;
+  /**
+   * The admin port (`iyesmp-admin/1`, Admin certificates only): status, sessions, drain. Absent: none.
+   * `connections` overrides HOST_ADMIN_LIMITS.
+   */
+  admin?: { host?: string; port?: number; connections?: ServerLimits };
+  /** a drain (SIGTERM, `iyesmp admin drain`) lets running games take this long before cancelling them; default 10 min */
+  drainTimeoutMs?: number;
+  /** after a drain's games are over, how long it waits for an Auth server to take their results; default 30 s */
+  drainDeliveryMs?: number;
   logger?: Logger;
 }
 
@@ -125,7 +136,7 @@ export interface HostStats {
 
 type Resolved = HostServerOptions & Required<Pick<HostServerOptions, 'region' | 'tlsName' | 'version' | 'tickIntervalMs'>>;
 
-export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkContext {
+export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkContext, HostAdminContext {
   readonly options: Resolved;
   readonly logger: Logger;
   readonly domain: HostDomain;
@@ -140,6 +151,20 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
   mqtt: MqttHostTransport | undefined;
   broker: EmbeddedBroker | undefined;
   closing = false;
+  /** the admin port, when `options.admin` is set */
+  adminServer: QuicServer | undefined;
+  /** 0 without an admin port */
+  adminPort = 0;
+  readonly startedAt = Date.now();
+  /** set while draining: wall-clock times */
+  #drain: { since: number; deadline: number; reason: string } | undefined;
+  #drainStopped = false;
+  #resolveDrained!: () => void;
+  readonly #drained = new Promise<void>((r) => {
+    this.#resolveDrained = r;
+  });
+  /** the latest refused players, for the admin channel (bounded) */
+  readonly #refusals: HostRefusalNote[] = [];
 
   readonly #auth = new Map<string, AuthConnection>();
   /** the transports by kind, in the order they are registered with the Auth servers */
@@ -212,7 +237,15 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
     s.#attach(s.quic);
     if (opts.netcode) {
       try {
-        s.netcode = await NetcodeHostTransport.listen({ ...opts.netcode, sessions: s.domain.sessions, nowMs: s.clock });
+        const q = s.#quicContext();
+        // the same game answers and end notice as QUIC: a game runs unchanged on either transport
+        s.netcode = await NetcodeHostTransport.listen({
+          ...opts.netcode,
+          sessions: s.domain.sessions,
+          nowMs: s.clock,
+          action: q.action,
+          endNotice: q.endNotice,
+        });
       } catch (err) {
         await s.quic.close({ graceMs: 0 });
         throw err;
@@ -235,10 +268,39 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
         throw err;
       }
     }
+    if (opts.admin) {
+      try {
+        s.adminServer = await createQuicServer({
+          cert: opts.cert,
+          key: opts.key,
+          verifier: opts.verifier,
+          limits: { idleTimeoutMs: 30_000, ...HOST_ADMIN_LIMITS, ...opts.admin.connections },
+          host: opts.admin.host ?? '127.0.0.1',
+          port: opts.admin.port ?? 0,
+          alpn: ALPN.admin,
+          policy: { kind: 'admin' },
+        });
+      } catch (err) {
+        await Promise.all([...s.#transports.values()].map((t) => t.close({ graceMs: 0 })));
+        await s.broker?.close();
+        throw err;
+      }
+      s.adminPort = s.adminServer.port;
+      s.adminServer.on('connection', (conn) => acceptHostAdmin(s, conn));
+      s.adminServer.on('refused', (r) => {
+        s.#noteRefusal({ at: Date.now(), endpoint: 'admin', reason: r.reason, message: r.message, ...(r.remote ? { remote: r.remote } : {}) });
+        s.logger.warn({ endpoint: 'admin', reason: r.reason, subject: r.subject, remote: r.remote }, `admin refused: ${r.message}`);
+      });
+    }
     s.#timer = setInterval(() => s.tick(), s.options.tickIntervalMs);
     s.#timer.unref?.();
     s.logger.info(
-      { players: s.quic.port, ...(s.netcode ? { netcode: s.netcode.endpoint().address } : {}), auth: [...s.#auth.keys()] },
+      {
+        players: s.quic.port,
+        ...(s.netcode ? { netcode: s.netcode.endpoint().address } : {}),
+        ...(s.adminServer ? { admin: s.adminServer.port } : {}),
+        auth: [...s.#auth.keys()],
+      },
       'host server listening',
     );
     s.tick();
@@ -340,6 +402,96 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
     );
   }
 
+  // ---- drain and the admin channel -----------------------------------------------------------
+
+  /** True while draining: no new sessions; the Auth servers know it. */
+  get draining(): boolean {
+    return this.#drain !== undefined;
+  }
+
+  drainState(): { since: number; deadline: number; reason: string } | undefined {
+    return this.#drain ? { ...this.#drain } : undefined;
+  }
+
+  /**
+   * Starts draining: the Auth servers are told at once (heartbeat `draining`) and new sessions are
+   * refused; running games may finish until the deadline, then the rest are cancelled; their results
+   * are delivered; then `whenDrained()` resolves (`serve host` then exits 0). A second call may only
+   * bring the deadline closer.
+   */
+  startDrain(o: { reason: string; deadlineMs?: number; by: string }): { deadline: number } {
+    const now = Date.now();
+    const wanted = now + (o.deadlineMs ?? this.options.drainTimeoutMs ?? 600_000);
+    if (this.#drain) {
+      if (wanted < this.#drain.deadline) this.#drain.deadline = wanted;
+      return { deadline: this.#drain.deadline };
+    }
+    this.#drain = { since: now, deadline: wanted, reason: o.reason };
+    this.logger.warn({ reason: o.reason, by: o.by, deadline: new Date(wanted).toISOString(), sessions: this.domain.sessions.load().sessions }, 'draining');
+    for (const a of this.#auth.values()) a.announceDrain();
+    void this.#runDrain();
+    return { deadline: wanted };
+  }
+
+  /** startDrain, resolving once drained. */
+  drain(o: { reason?: string; deadlineMs?: number } = {}): Promise<void> {
+    this.startDrain({ reason: o.reason ?? 'shutting down', ...(o.deadlineMs !== undefined ? { deadlineMs: o.deadlineMs } : {}), by: 'local' });
+    return this.#drained;
+  }
+
+  /** Resolves when a drain (from any source) has finished its games and delivered their results, or the server closed. */
+  whenDrained(): Promise<void> {
+    return this.#drained;
+  }
+
+  async #runDrain(): Promise<void> {
+    const sleep = () => new Promise((r) => setTimeout(r, 100));
+    while (!this.#drainStopped && this.domain.sessions.load().sessions > 0 && Date.now() < this.#drain!.deadline) await sleep();
+    if (this.#drainStopped) return;
+    const left = this.domain.sessions.sessions();
+    if (left.length > 0) {
+      this.logger.warn({ sessions: left.map((v) => v.sessionId) }, 'drain deadline reached; cancelling the games still running');
+      for (const v of left) {
+        this.#lastReport.set(v.sessionId, { reason: 'cancelled', results: [] });
+        this.domain.sessions.cancel(v.sessionId, this.clock(), 'host drained');
+      }
+      this.tick();
+    }
+    // results go out while an Auth server is connected; with none, a short wait for one to come back
+    // (a persistent outbox keeps them for the next start anyway)
+    const started = Date.now();
+    const until = started + (this.options.drainDeliveryMs ?? 30_000);
+    const waiting = () => this.connectedAuthServers().length > 0 || Date.now() < started + 5_000;
+    while (!this.#drainStopped && this.domain.outbox.size > 0 && Date.now() < until && waiting()) {
+      await sleep();
+      this.tick();
+    }
+    this.logger.info({ unsent: this.domain.outbox.size }, 'drained: games over, results delivered');
+    this.#resolveDrained();
+  }
+
+  sessionViews() {
+    return this.domain.sessions.sessions();
+  }
+
+  load(): { sessions: number; players: number; maxSessions: number } {
+    return this.domain.sessions.load();
+  }
+
+  transportKinds(): string[] {
+    return [...this.#transports.keys()];
+  }
+
+  recentRefusals(): HostRefusalNote[] {
+    return this.#refusals.map((r) => ({ ...r }));
+  }
+
+  #noteRefusal(r: HostRefusalNote): void {
+    // refusal messages quote what a peer sent: `admin status` and `top` show them on a terminal
+    this.#refusals.push({ ...r, message: printable(r.message).slice(0, 300), ...(r.remote !== undefined ? { remote: printable(r.remote) } : {}) });
+    if (this.#refusals.length > 50) this.#refusals.shift();
+  }
+
   async reloadCertificates(): Promise<void> {
     const fingerprint = await this.quic.reload();
     this.logger.info({ fingerprint }, 'certificates reloaded');
@@ -352,6 +504,8 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
   close(opts: { graceMs?: number } = {}): Promise<void> {
     this.#closeP ??= (async () => {
       const graceMs = opts.graceMs ?? 2000;
+      this.#drainStopped = true;
+      this.#resolveDrained();
       for (const v of this.domain.sessions.sessions()) {
         this.#lastReport.set(v.sessionId, { reason: 'cancelled', results: [] });
         this.domain.sessions.cancel(v.sessionId, this.clock(), 'host shutting down');
@@ -365,7 +519,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       this.closing = true;
       clearInterval(this.#timer);
       await Promise.all([...this.#auth.values()].map((a) => a.close()));
-      await Promise.all([...this.#transports.values()].map((t) => t.close({ graceMs: Math.min(graceMs, 1000) })));
+      await Promise.all([...[...this.#transports.values()].map((t) => t.close({ graceMs: Math.min(graceMs, 1000) })), this.adminServer?.close({ graceMs: 0 })]);
       await this.broker?.close();
       this.#logDrops(true);
       await this.#outboxStore?.idle();
@@ -510,6 +664,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
           log.info({ sessionId: e.sessionId, playerId: e.playerId, reconnect: e.reconnect, remote: e.remote }, 'player admitted');
           return;
         case 'refused':
+          this.#noteRefusal({ at: Date.now(), endpoint: t.kind, reason: e.reason, message: e.message, ...(e.remote ? { remote: String(e.remote) } : {}) });
           log.info({ reason: e.reason, sessionId: e.sessionId, playerId: e.playerId, remote: e.remote }, `player refused: ${e.message}`);
           return;
         case 'left':

@@ -83,6 +83,8 @@ export interface NetcodeUdpServerEvents {
 export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** running totals for operators (metrics): datagrams in and out, and those the filter dropped unread */
+  readonly traffic = { packetsIn: 0, bytesIn: 0, packetsOut: 0, filtered: 0 };
 
   private constructor(
     readonly core: NetcodeServerCore,
@@ -95,7 +97,12 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
     super();
     socket.on('message', (msg, rinfo) => {
       // first, so an unexpected source costs a map lookup: no parsing, no crypto, no state
-      if (filter && !filter.admit(rinfo.address, rinfo.port, msg.byteLength)) return;
+      if (filter && !filter.admit(rinfo.address, rinfo.port, msg.byteLength)) {
+        this.traffic.filtered++;
+        return;
+      }
+      this.traffic.packetsIn++;
+      this.traffic.bytesIn += msg.byteLength;
       const from = fromRinfo(rinfo);
       if (!from) return;
       this.core.receive(msg, from, this.clock.now(), this.clock.unix());
@@ -169,7 +176,9 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
   }
 
   private flush(): void {
-    sendAll(() => this.socket, this.core.takeDatagrams());
+    const out = this.core.takeDatagrams();
+    this.traffic.packetsOut += out.length;
+    sendAll(() => this.socket, out);
     for (const e of this.core.takeEvents()) {
       if (e.type === 'connect') this.emit('connect', e);
       else if (e.type === 'disconnect') this.emit('disconnect', e);

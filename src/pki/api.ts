@@ -90,6 +90,12 @@ export interface IssueClientOptions extends IssueOptionsBase {
   clientAuthId?: number;
 }
 
+/** An operator's certificate for the servers' admin channel, signed by Master. */
+export interface IssueAdminOptions extends IssueOptionsBase {
+  /** the operator's name ([A-Za-z0-9._-], 1..64); the cert is stored as `admin-<name>` unless it already starts with `admin` */
+  name: string;
+}
+
 export interface IssuedCert {
   entry: ManifestEntry;
   /** absolute paths */

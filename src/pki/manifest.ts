@@ -18,7 +18,7 @@ const iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an I
 
 const entrySchema = z.object({
   name: z.string().regex(ID_PATTERN),
-  role: z.enum(['master', 'auth', 'host', 'clientauth', 'sessionauth', 'client', 'session']),
+  role: z.enum(['master', 'auth', 'host', 'clientauth', 'sessionauth', 'client', 'session', 'admin']),
   certFile: relPath,
   keyFile: relPath.optional(),
   keyEncrypted: z.boolean(),

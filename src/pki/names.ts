@@ -14,7 +14,7 @@ export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const SAFE = ID_PATTERN;
 export const ROLE_URI_PREFIX = 'iyesmp:role/';
 export const SESSION_URI_PREFIX = 'iyesmp:session/';
-export const ROLES: readonly Role[] = ['master', 'auth', 'host', 'clientauth', 'sessionauth', 'client', 'session'];
+export const ROLES: readonly Role[] = ['master', 'auth', 'host', 'clientauth', 'sessionauth', 'client', 'session', 'admin'];
 
 function check(value: unknown, what: string, code: 'bad_name' | 'bad_session_id' | 'bad_player_id'): string {
   if (typeof value !== 'string' || !SAFE.test(value)) {

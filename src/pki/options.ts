@@ -12,6 +12,8 @@ export const DEFAULT_DAYS: Record<Exclude<ValidityRole, 'client'>, number> = {
   auth: 365,
   host: 365,
 };
+/** Admin certs are people's credentials: short-lived by default, reissued rather than kept for years. */
+export const ADMIN_DEFAULT_DAYS = 90;
 const DNS_NAME = /^(?=.{1,253}$)(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** Asks once, then remembers: several CA keys may need the same passphrase in one command. */

@@ -10,6 +10,7 @@ import { pkiError } from './errors.js';
 import type {
   CaSecret,
   CheckReport,
+  IssueAdminOptions,
   IssueAuthOptions,
   IssueClientOptions,
   IssueHostOptions,
@@ -27,7 +28,7 @@ import type { KeyAlgorithm, ManifestEntry, Role } from './types.js';
 import { FileTransaction, KEY_MODE, PUBLIC_MODE, ioError } from './fsutil.js';
 import { copyToBackup } from './backup.js';
 import { checkPki } from './check.js';
-import { DAY, DEFAULT_DAYS, checkDays, checkSans, memoPassphrase, unencryptedRefused } from './options.js';
+import { ADMIN_DEFAULT_DAYS, DAY, DEFAULT_DAYS, checkDays, checkSans, memoPassphrase, unencryptedRefused } from './options.js';
 import { algorithmOf, encryptPrivateKeyPem, exportPrivateKeyPem, generateKeyPair, loadPrivateKeyInfo, toCryptoKey } from './keys.js';
 import { MANIFEST_FILE, parseManifest, serializeManifest, type Manifest } from './manifest.js';
 import { validateName } from './names.js';
@@ -366,6 +367,14 @@ export class Pki {
     const name = this.#requireNewName(o.name);
     const days = checkDays(o.validityDays ?? DEFAULT_DAYS.host, 'host');
     return this.#issueLeaf({ role: 'host', name, issuerName: 'master', days, now: o.now, dnsNames: o.dnsNames, ipAddresses: o.ipAddresses });
+  }
+
+  /** An operator's cert for the admin channel: Master signs it, its role URI names the operator. */
+  async issueAdmin(o: IssueAdminOptions): Promise<IssuedCert> {
+    validateName(o.name);
+    const name = this.#requireNewName(o.name.startsWith('admin') ? o.name : `admin-${o.name}`);
+    const days = checkDays(o.validityDays ?? ADMIN_DEFAULT_DAYS, 'admin');
+    return this.#issueLeaf({ role: 'admin', name, issuerName: 'master', days, now: o.now });
   }
 
   async issueClient(o: IssueClientOptions = {}): Promise<IssuedCert> {

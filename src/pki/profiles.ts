@@ -30,6 +30,9 @@ export const PROFILES: Record<Role, RoleProfile> = {
   host: { ca: false, keyUsage: KU.digitalSignature, eku: [EKU.serverAuth, EKU.clientAuth], issuerRole: 'master' },
   client: { ca: false, keyUsage: KU.digitalSignature, eku: [EKU.clientAuth], issuerRole: 'clientauth' },
   session: { ca: false, keyUsage: KU.digitalSignature, eku: [EKU.clientAuth], issuerRole: 'sessionauth' },
+  // An operator: a TLS client only (no serverAuth, so it cannot pose as a server), signed by Master so
+  // it chains to neither ClientAuth nor SessionAuth; its role URI is what the admin channel demands.
+  admin: { ca: false, keyUsage: KU.digitalSignature, eku: [EKU.clientAuth], issuerRole: 'master' },
 };
 
 /** The signing side of a certificate: a CA already loaded in memory. */

@@ -6,7 +6,7 @@
 export type KeyAlgorithm = 'p256' | 'p384' | 'ed25519';
 
 /** Machine-checkable roles, carried in each certificate (URI SAN `iyesmp:role/...`), never inferred from a CN. */
-export type Role = 'master' | 'auth' | 'host' | 'clientauth' | 'sessionauth' | 'client' | 'session';
+export type Role = 'master' | 'auth' | 'host' | 'clientauth' | 'sessionauth' | 'client' | 'session' | 'admin';
 
 export type ClientAuthStatus = 'active' | 'retired';
 
@@ -58,7 +58,9 @@ export type VerifyPolicy =
   /** a client checking the Auth server it dialled */
   | { kind: 'auth-server' }
   /** a player connecting to a host after hand-off */
-  | { kind: 'session'; sessionId: string; playerId?: string; fingerprint?: string };
+  | { kind: 'session'; sessionId: string; playerId?: string; fingerprint?: string }
+  /** an operator on a server's admin channel: Admin role under Master */
+  | { kind: 'admin' };
 
 export interface VerifiedPeer {
   role: Role;

@@ -44,6 +44,7 @@ const POLICY_ROLE: Record<VerifyPolicy['kind'], Role> = {
   host: 'host',
   'auth-server': 'auth',
   session: 'session',
+  admin: 'admin',
 };
 
 const CACHE_MAX = 512;

@@ -86,7 +86,7 @@ export type SessionEvent<F extends FamilyDef, S extends Side, E = unknown> =
   | IncomingResponse<F, S, E>
   | RequestFailure
   /** The peer sent something invalid; an error reply or a close follows. Informational. */
-  | { kind: 'protocol_error'; code: string; message: string }
+  | { kind: 'protocol_error'; code: string; message: string /** the request refused, when the fault was its body */; type?: string }
   | ({ kind: 'close' } & CloseInfo);
 
 interface Pending {
@@ -488,7 +488,7 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
     }
     const checked = checkBody(def.request, body, this.opts.extSchema);
     if (!checked.ok) {
-      this.rejectRequest(id, ErrorCodes.badRequest, `invalid "${type}": ${checked.message}`);
+      this.rejectRequest(id, ErrorCodes.badRequest, `invalid "${type}": ${checked.message}`, type);
       return;
     }
     this.incoming.set(id, type);
@@ -526,8 +526,8 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
 
   // ---- helpers -----------------------------------------------------------------------------------
 
-  private rejectRequest(id: number, code: string, message: string): void {
-    this.protocolError(code, message);
+  private rejectRequest(id: number, code: string, message: string, type?: string): void {
+    this.protocolError(code, message, type);
     this.sendError(id, code, message);
     this.countPeerError();
   }
@@ -538,8 +538,8 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
     this.close(code, message);
   }
 
-  private protocolError(code: string, message: string): void {
-    this.events.push({ kind: 'protocol_error', code, message });
+  private protocolError(code: string, message: string, type?: string): void {
+    this.events.push({ kind: 'protocol_error', code, message, ...(type !== undefined ? { type } : {}) });
   }
 
   private countPeerError(): void {

@@ -59,7 +59,8 @@ type AnyRequestHandler<F extends FamilyDef, S extends Side, E> = (req: IncomingR
 type ConnectionEvents<F extends FamilyDef, S extends Side, E> = {
   event: IncomingEvent<F, S, E>;
   close: CloseInfo;
-  protocol_error: { code: string; message: string };
+  /** `type`: the request whose body was refused (bad_request), when that was the fault */
+  protocol_error: { code: string; message: string; type?: string };
 };
 type Listeners<F extends FamilyDef, S extends Side, E> = {
   [K in keyof ConnectionEvents<F, S, E>]: (arg: ConnectionEvents<F, S, E>[K]) => void;
@@ -296,7 +297,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
         this.emit('event', ev as IncomingEvent<F, S, E>);
         return;
       case 'protocol_error':
-        this.emit('protocol_error', { code: ev.code, message: ev.message });
+        this.emit('protocol_error', { code: ev.code, message: ev.message, ...(ev.type !== undefined ? { type: ev.type } : {}) });
         return;
       case 'close': {
         const info: CloseInfo = { code: ev.code, reason: ev.reason, by: ev.by };
@@ -395,8 +396,11 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   }
 }
 
-/** Turns a handler's exception into an error reply: IyesmpError codes pass, anything else is `internal`. */
-function refusal(err: unknown): { code: string; message: string } {
+/**
+ * Turns a handler's exception into an error reply: IyesmpError codes pass, anything else is
+ * `internal` (the peer learns that it failed, not why). Other transports answer with it too.
+ */
+export function refusal(err: unknown): { code: string; message: string } {
   if (likeIyesmpError(err) && ERROR_CODE_PATTERN.test(err.code) && err.kind !== 'internal') {
     return { code: err.code, message: err.message };
   }

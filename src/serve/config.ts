@@ -27,6 +27,7 @@ import {
   type StudioVerifier,
 } from '../auth/accounts/index.js';
 import type { AuthServerOptions } from '../auth/server.js';
+import type { AuthStores } from '../auth/stores.js';
 import type { HandoffTransportKind } from '../auth/handoff/index.js';
 import type { HostServerOptions } from '../host/server.js';
 import { resolveNetcodeHost, resolveNetcodeIssuer } from '../netcode/config.js';
@@ -35,6 +36,7 @@ import { gameVersionRange } from '../protocol/version.js';
 import { loadGame } from './game.js';
 import type { HostGame } from '../host/game.js';
 import { unservedAuthSettings, unservedHostSettings } from './unserved.js';
+import { adminExposure } from '../config/admin.js';
 import { ReloadableVerifier } from './verifier.js';
 import type { ServerLimits } from '../transport/index.js';
 
@@ -62,6 +64,8 @@ export async function authOptionsFromConfig(
   c: AuthConfig,
   logger: Logger,
   secrets: ServeSecrets = {},
+  /** the opened database (serve-store.ts); absent (`config check`): accounts and bans in memory */
+  stores?: AuthStores,
 ): Promise<AuthServerOptions & { verifier: ReloadableVerifier }> {
   if (c.pki.key_passphrase_file) {
     throw serveError('config_unsupported', 'pki.key_passphrase_file: encrypted Auth server keys are not supported yet; use an unencrypted key (mode 0600)');
@@ -72,11 +76,13 @@ export async function authOptionsFromConfig(
     loadSessionMinter({ certFile: c.pki.session_auth_cert, keyFile: c.pki.session_auth_key, ...(passphrase ? { passphrase: passphrase.read } : {}) }).catch(
       (err: unknown) => Promise.reject(sessionAuthKeyError(err, passphrase?.source)),
     ),
-    accountsFrom(c),
+    accountsFrom(c, stores),
   ]);
   await checkServerCert(c.pki.cert, c.pki.key, verifier, { kind: 'auth-server' });
   const ratingFor = accounts.ratingFor;
-  for (const u of unservedAuthSettings(c)) logger.warn({ key: u.key }, u.message);
+  for (const u of unservedAuthSettings(c)) logger.warn({ event: 'setting_not_served', key: u.key }, u.message);
+  const exposed = adminExposure(c.admin);
+  if (exposed) logger.warn({ event: 'admin_port_exposed', key: exposed.key }, exposed.message);
   const defaultTransport = servedTransport(c.matchmaking.transport, 'matchmaking.transport');
   const modeTransports: Record<string, HandoffTransportKind> = {};
   const modeSizes: Record<string, number> = {};
@@ -92,6 +98,7 @@ export async function authOptionsFromConfig(
     name: c.server.name,
     clients: { host: c.listen.clients.address, port: c.listen.clients.port, trustedProxies: c.listen.clients.trusted_proxies },
     hosts: { host: c.listen.hosts.address, port: c.listen.hosts.port },
+    ...(c.admin ? { admin: { host: c.admin.address, port: c.admin.port } } : {}),
     cert: c.pki.cert,
     key: c.pki.key,
     verifier,
@@ -121,6 +128,7 @@ export async function authOptionsFromConfig(
     defaultTransport,
     modeTransports,
     ...(netcode ? { netcode } : {}),
+    ...(stores ? { stores } : {}),
     matchmaker: {
       defaults: {
         regionFallbackMs: c.matchmaking.region === 'strict' ? 365 * 86_400_000 : c.matchmaking.region === 'any' ? 0 : c.matchmaking.max_wait_seconds * 1000,
@@ -135,7 +143,7 @@ function servedTransport(t: HostTransportKind, _key: string): HandoffTransportKi
   return t;
 }
 
-async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; ratingFor?: AuthServerOptions['ratingFor'] }> {
+async function accountsFrom(c: AuthConfig, stores?: AuthStores): Promise<{ service: AccountService; ratingFor?: AuthServerOptions['ratingFor'] }> {
   let ratingFor: AuthServerOptions['ratingFor'];
   const providers: AccountProvider[] = [];
   const a = c.accounts;
@@ -145,7 +153,11 @@ async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; r
       break;
     case 'password':
       providers.push(
-        new PasswordProvider({ store: new MemoryAccountStore(), minPasswordLength: a.password.min_length, maxPasswordLength: a.password.max_length }),
+        new PasswordProvider({
+          store: stores?.accounts ?? new MemoryAccountStore(),
+          minPasswordLength: a.password.min_length,
+          maxPasswordLength: a.password.max_length,
+        }),
       );
       break;
     case 'token':
@@ -174,7 +186,7 @@ async function accountsFrom(c: AuthConfig): Promise<{ service: AccountService; r
       break;
     }
   }
-  return { service: new AccountService({ providers }), ...(ratingFor ? { ratingFor } : {}) };
+  return { service: new AccountService({ providers, ...(stores ? { bans: stores.bans } : {}) }), ...(ratingFor ? { ratingFor } : {}) };
 }
 
 /**
@@ -218,7 +230,9 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
   }
   if (!c.transports.quic.enabled)
     throw serveError('config_unsupported', 'transports.quic.enabled = false: serve host always runs the QUIC transport in this build (netcode runs beside it)');
-  for (const u of unservedHostSettings(c)) logger.warn({ key: u.key }, u.message);
+  for (const u of unservedHostSettings(c)) logger.warn({ event: 'setting_not_served', key: u.key }, u.message);
+  const exposed = adminExposure(c.admin);
+  if (exposed) logger.warn({ event: 'admin_port_exposed', key: exposed.key }, exposed.message);
   const [verifier, netcode] = await Promise.all([ReloadableVerifier.load(c.pki.trust_dir), c.transports.netcode.enabled ? resolveNetcodeHost(c) : undefined]);
   // clients dial public_address and refuse a host whose certificate does not name it
   await checkServerCert(c.pki.cert, c.pki.key, verifier, { kind: 'host' }, { key: 'host.public_address', address: c.host.public_address });
@@ -227,6 +241,8 @@ export async function hostOptionsFromConfig(c: HostConfig, logger: Logger): Prom
     region: c.host.region,
     publicAddress: c.host.public_address,
     listen: { host: c.listen.address, port: c.transports.quic.port },
+    ...(c.admin ? { admin: { host: c.admin.address, port: c.admin.port } } : {}),
+    drainTimeoutMs: c.host.drain_timeout_seconds * 1000,
     cert: c.pki.cert,
     key: c.pki.key,
     verifier,

@@ -13,18 +13,9 @@ export interface Unserved {
   message: string;
 }
 
-export function unservedAuthSettings(c: AuthConfig): Unserved[] {
-  const out: Unserved[] = [];
-  // the schema defaults database.path, so the section cannot be told apart from its absence:
-  // say it every time, since in-memory state is what an operator must know about
-  out.push({
-    key: 'database',
-    message: `[database] is not used by this build: accounts, lobbies and session records are kept in memory and lost when the server stops${
-      c.database.url ? ` (database.url ${redactUrl(c.database.url)} is ignored)` : ` (database.path "${c.database.path}" is ignored)`
-    }`,
-  });
-  if (c.logging.format === 'pretty') out.push(prettyLogs());
-  return out;
+/** Every Auth setting is served now (the store took `[database]`, the log schema `logging.format`). */
+export function unservedAuthSettings(_c: AuthConfig): Unserved[] {
+  return [];
 }
 
 export function unservedHostSettings(c: HostConfig): Unserved[] {
@@ -36,16 +27,5 @@ export function unservedHostSettings(c: HostConfig): Unserved[] {
       message: `host.labels ${labels.join(', ')}: not used by this build (only game_version is, as the host's version); the Auth server does not pick hosts by label`,
     });
   }
-  if (c.logging.format === 'pretty') out.push(prettyLogs());
   return out;
-}
-
-const prettyLogs = (): Unserved => ({
-  key: 'logging.format',
-  message: 'logging.format = "pretty" is not served: logs are JSON lines (pipe them through pino-pretty to read them)',
-});
-
-/** A postgres URL without its password, for the log. */
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
 }

@@ -23,6 +23,7 @@ import { PeerConnection, type ConnectionAdmissionHandle } from './connection.js'
 import { ConnectionAdmission, type AdmissionRefusal, type AdmissionStage } from './admission.js';
 import { checkAlpn } from './alpn.js';
 import { offeredAlpn } from './initial-alpn.js';
+import { printable } from '../net/printable.js';
 import { formatHostPort } from '../net/address.js';
 
 export interface ServerLimits {
@@ -382,7 +383,8 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
           const from = formatHostPort(remote.host, remote.port);
           this.countRefusal({
             reason: 'wrong_alpn',
-            message: `${from} offered ALPN ${offered.length > 0 ? offered.join(', ') : '(unreadable)'}, this port speaks ${this.alpn}`,
+            // the ALPN bytes are the stranger's own: escaped before they reach a log line or an operator's terminal
+            message: `${from} offered ALPN ${offered.length > 0 ? offered.map(printable).join(', ') : '(unreadable)'}, this port speaks ${this.alpn}`,
             remote: from,
             offeredAlpn: offered,
           });

@@ -204,7 +204,9 @@ describe('serve auth takes the SessionAuth passphrase the ways its hint names', 
       scaffold('auth', locked, file)
         .replace('port = 7350', `port = ${clients}`)
         .replace('port = 7351', `port = ${hosts}`)
-        .replaceAll('"0.0.0.0"', '"127.0.0.1"'),
+        .replaceAll('"0.0.0.0"', '"127.0.0.1"')
+        // any free port for /metrics: other tests run servers at the same time
+        .replace('listen = "127.0.0.1:9464"', 'listen = "127.0.0.1:0"'),
     );
     const creds = path.join(tmp.dir, 'serve-creds');
     mkdirSync(creds, { recursive: true });

@@ -38,7 +38,9 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
 });
 
-async function startHost(o: { version?: NetcodeVersion } = {}): Promise<Host> {
+async function startHost(
+  o: { version?: NetcodeVersion; action?: (seat: { sessionId: string; playerId: string }, ext: unknown) => unknown } = {},
+): Promise<Host> {
   const table = new HostSessions({ maxSessions: 4, maxPlayers: 16 });
   const now = { ms: 0 };
   const transport = await NetcodeHostTransport.listen({
@@ -49,6 +51,7 @@ async function startHost(o: { version?: NetcodeVersion } = {}): Promise<Host> {
     maxClients: 8,
     nowMs: () => now.ms,
     ...(o.version ? { version: o.version } : {}),
+    ...(o.action ? { action: o.action } : {}),
   });
   cleanup.push(() => transport.close());
   const events: NetcodeHostEvent[] = [];
@@ -181,16 +184,42 @@ describe('joinHost over netcode.io', () => {
     expect(h.table.session('S100')?.players.find((p) => p.playerId === 'ada')?.status).toBe('connected');
   });
 
-  it('refuses what netcode cannot carry, with the reason', { timeout: T }, async () => {
+  it('bounds what one player can make the host hold on the reliable channel: waiting actions, message size', { timeout: T }, async () => {
+    // a game that never answers: every action waits
+    let asked = 0;
+    const h = await startHost({
+      action: () => {
+        asked++;
+        return new Promise(() => undefined);
+      },
+    });
+    createSession(h, 'S9', ['ada']);
+    const ada = await join(ticket(h, 'S9', 'ada'));
+    const answers = Array.from({ length: 12 }, (_, i) => ada.action(new Uint8Array([i]), { timeoutMs: 20_000 }).catch((e: IyesmpError) => e));
+    const refused = await Promise.all(answers.slice(8));
+    // the first 8 wait for the game; the rest are refused at once, and the game never saw them
+    expect(refused.map((e) => (e as IyesmpError).code)).toEqual(['busy', 'busy', 'busy', 'busy']);
+    expect(asked).toBe(8);
+    // a message over the reliable channel's limit is refused before it leaves the client
+    expect(() => ada.send({ big: 'x'.repeat(70_000) } as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'message_too_large' }));
+  });
+
+  it('carries structured data and actions on the reliable channel; refuses what it cannot carry, with the reason', { timeout: T }, async () => {
     const h = await startHost();
     createSession(h, 'S2', ['ada']);
     const ada = await join(ticket(h, 'S2', 'ada'));
+    // this host was given no game to answer actions: the refusal comes back over the reliable channel
     const act = await failure(ada.action(new Uint8Array([1])));
     expect(act.code).toBe('not_supported');
-    expect(act.message).toMatch(/netcode\.io sessions have no host-judged actions/);
-    expect(() => ada.send(new Uint8Array([1]), { channel: 'chat' })).toThrow(expect.objectContaining({ code: 'netcode_bytes_only' }));
+    expect(act.message).toMatch(/this host takes no actions/);
+    // a channel, or data that is not bytes, goes reliably and arrives as sent
+    ada.send(new Uint8Array([1]), { channel: 'chat' });
+    ada.send({ not: 'bytes' } as unknown as Uint8Array);
+    await until(() => h.events.filter((e) => e.type === 'game_message').length === 2, 'the structured messages');
+    const structured = h.events.filter((e): e is Extract<NetcodeHostEvent, { type: 'game_message' }> => e.type === 'game_message');
+    expect(structured.map((e) => e.message)).toEqual([{ ext: new Uint8Array([1]), channel: 'chat' }, { ext: { not: 'bytes' } }]);
+    // plain bytes stay one datagram, within netcode's limit
     expect(() => ada.send(new Uint8Array(1200))).toThrow(expect.objectContaining({ code: 'message_too_large' }));
-    expect(() => ada.send({ not: 'bytes' } as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'netcode_bytes_only' }));
     // the largest payload goes through
     await repeatUntil(
       () => ada.send(new Uint8Array(1199).fill(5)),

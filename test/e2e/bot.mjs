@@ -10,7 +10,7 @@
  *           mode?, lobbyName?, hold?: boolean (wait for a "go" line on stdin before moving),
  *           ticketOut?: file (the hand-off's seat, cert and key, for the stolen-cert test),
  *           localHost?: source address for both connections (e.g. "127.0.0.2"),
- *           hostIdleMs?, lingerMs?, maxMs? }
+ *           hostIdleMs?, lingerMs?, maxMs?, register?: { username, password } (instead of a guest login) }
  * stdin lines: "go" (start moving when `hold`), "quit" (exit now).
  */
 import { writeFileSync } from 'node:fs';
@@ -38,7 +38,11 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 
 async function findTicket(client) {
   if (cfg.flow === 'matchmake') {
-    return client.matchmake({ mode, timeoutMs: 60_000, onStatus: (s) => out('matchmaking', { phase: s.phase }) });
+    return client.matchmake({
+      mode,
+      timeoutMs: 60_000,
+      onStatus: (s) => out('matchmaking', { phase: s.phase, ...(s.ticketId ? { ticketId: s.ticketId } : {}) }),
+    });
   }
   if (cfg.flow === 'lobby-create') {
     const lobby = await client.lobbies.create({ name: cfg.lobbyName, visibility: 'public', maxPlayers: 2, mode });
@@ -140,7 +144,8 @@ async function main() {
   client.on('sessionLost', (l) => out('session-lost', { sessionId: l.sessionId, reason: l.reason }));
   client.on('close', ({ error }) => out('auth-close', error ? errInfo(error) : {}));
 
-  const login = await client.login({ method: 'guest', displayName: cfg.name ?? 'bot' });
+  // `register` ({ username, password }): a password account made for the test, else a guest
+  const login = cfg.register ? await client.register(cfg.register) : await client.login({ method: 'guest', displayName: cfg.name ?? 'bot' });
   out('login', { accountId: login.accountId });
   const ticket = await findTicket(client);
   out('ticket', { sessionId: ticket.sessionId, playerId: ticket.playerId, host: ticket.host });

@@ -41,8 +41,8 @@ e2eLifecycle(async () => {
 });
 
 const ended = (p: Proc) => p.find('end').length > 0 || p.find('game-error').length > 0 || !p.running;
-/** pino levels: 50 error, 60 fatal */
-const errorsOf = (p: Proc) => p.lines.filter((l) => typeof l.level === 'number' && l.level >= 50);
+/** the servers' levels are names (docs/operations.md); library loggers' are pino numbers (50 error, 60 fatal) */
+const errorsOf = (p: Proc) => p.lines.filter((l) => l.level === 'error' || l.level === 'fatal' || (typeof l.level === 'number' && l.level >= 50));
 
 describe('wire fuzz, separate processes', () => {
   it(

@@ -40,8 +40,9 @@ export class Proc {
     readonly name: string,
     args: string[],
     cwd: string,
+    env?: NodeJS.ProcessEnv,
   ) {
-    this.child = spawn(process.execPath, args, { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, args, { cwd, stdio: ['pipe', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
     this.child.stdin!.on('error', () => undefined);
     this.child.stdout!.on('data', (d: Buffer) => this.#take('out', d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => this.#take('err', d.toString()));
@@ -100,8 +101,9 @@ export class Procs {
 
   constructor(readonly cwd: string) {}
 
-  node(name: string, args: string[]): Proc {
-    const p = new Proc(name, args, this.cwd);
+  /** `env` is added to this process's environment (config overrides, IYESMP_CONFIG). */
+  node(name: string, args: string[], env?: NodeJS.ProcessEnv): Proc {
+    const p = new Proc(name, args, this.cwd, env);
     this.all.push(p);
     return p;
   }
@@ -226,6 +228,8 @@ async function deploy(dir: string, opts: DeploymentOptions): Promise<Deployment>
     ['listen.hosts', 'port', hostsPort],
     ['hosts', 'heartbeat_interval_seconds', 1],
     ['hosts', 'missed_heartbeats', 3],
+    // any free port: tests run many deployments at once (the port is in the 'admin http listening' line)
+    ['admin_http', 'listen', '"127.0.0.1:0"'],
     ...(opts.auth ?? []),
   ]);
   await editToml(dir, 'host.toml', hostEdits(playersPort, opts));
@@ -251,7 +255,13 @@ async function editToml(dir: string, file: string, keys: TomlEdit[]): Promise<vo
 }
 
 function hostEdits(playersPort: number, opts: DeploymentOptions): TomlEdit[] {
-  return [['listen', 'address', '"127.0.0.1"'], ['transports.quic', 'port', playersPort], ['auth', 'reconnect_max_seconds', 1], ...(opts.host ?? [])];
+  return [
+    ['listen', 'address', '"127.0.0.1"'],
+    ['transports.quic', 'port', playersPort],
+    ['auth', 'reconnect_max_seconds', 1],
+    ['admin_http', 'listen', '"127.0.0.1:0"'],
+    ...(opts.host ?? []),
+  ];
 }
 
 export interface ExtraHost {
@@ -305,6 +315,13 @@ export async function authConfigVariant(d: Deployment, file: string, edits: Toml
   return file;
 }
 
+/** A copy of any of the deployment's configs with `edits` (a host config pointed at other Auth nodes, say). */
+export async function configVariant(d: Deployment, from: string, file: string, edits: TomlEdit[]): Promise<string> {
+  await writeFile(path.join(d.dir, file), await readFile(path.join(d.dir, from), 'utf8'));
+  await editToml(d.dir, file, edits);
+  return file;
+}
+
 export function startHost(procs: Procs, d: Deployment, name = 'host', toml = d.hostToml): Proc {
   return procs.node(name, [cli, 'serve', 'host', '--config', toml, '--game', GAME_MODULE, '--grace-ms', '500']);
 }
@@ -337,6 +354,8 @@ export interface BotConfig {
   key?: string;
   /** source address of the bot's connections (the client API cannot bind one; see bot.mjs) */
   localHost?: string;
+  /** register this password account and play as it (instead of a guest login) */
+  register?: { username: string; password: string };
 }
 
 export function startBot(procs: Procs, d: Deployment, c: BotConfig): Proc {

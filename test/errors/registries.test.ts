@@ -2,6 +2,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { IyesmpError, hasCodeOf, type ErrorKind } from '../../src/errors.js';
 import {
   ACCOUNT_ERRORS,
+  ADMIN_ERRORS,
   AUTH_ERRORS,
   HANDOFF_ERRORS,
   HOST_REGISTRY_ERRORS,
@@ -18,18 +19,21 @@ import { DEMO_ERRORS } from '../../src/demo/errors.js';
 import { FS_ERRORS } from '../../src/fs/errors.js';
 import { HOST_ERRORS } from '../../src/host/errors.js';
 import { LAN_ERRORS } from '../../src/lan/errors.js';
+import { METRICS_ERRORS } from '../../src/metrics/errors.js';
 import { ClientState, clientStateName } from '../../src/netcode/constants.js';
 import { MQTT_ERRORS } from '../../src/mqtt/errors.js';
 import { NETCODE_ERRORS } from '../../src/netcode/errors.js';
 import { NETCODE_SESSION_ERRORS } from '../../src/netcode/session/errors.js';
 import { PKI_ERRORS, pkiError, type PkiErrorCode } from '../../src/pki/errors.js';
 import { PROTOCOL_ERRORS, protocolError } from '../../src/protocol/errors.js';
+import { RESULTS_ERRORS } from '../../src/results/errors.js';
 import { ERROR_CODE_PATTERN } from '../../src/protocol/error-codes.js';
 import { SERVE_ERRORS } from '../../src/serve/errors.js';
+import { STORE_ERRORS } from '../../src/store/errors.js';
 import { TRANSPORT_ERRORS } from '../../src/transport/errors.js';
 import { TURNS_ERRORS } from '../../src/turns/errors.js';
 
-const AUTH_REGISTRIES = { ACCOUNT_ERRORS, AUTH_ERRORS, HANDOFF_ERRORS, HOST_REGISTRY_ERRORS, LOBBY_ERRORS, MATCHMAKING_ERRORS, SESSION_ERRORS };
+const AUTH_REGISTRIES = { ACCOUNT_ERRORS, ADMIN_ERRORS, AUTH_ERRORS, HANDOFF_ERRORS, HOST_REGISTRY_ERRORS, LOBBY_ERRORS, MATCHMAKING_ERRORS, SESSION_ERRORS };
 const REGISTRIES = {
   ...AUTH_REGISTRIES,
   CLI_ERRORS,
@@ -39,12 +43,15 @@ const REGISTRIES = {
   FS_ERRORS,
   HOST_ERRORS,
   LAN_ERRORS,
+  METRICS_ERRORS,
   MQTT_ERRORS,
   NETCODE_ERRORS,
   NETCODE_SESSION_ERRORS,
   PKI_ERRORS,
   PROTOCOL_ERRORS,
+  RESULTS_ERRORS,
   SERVE_ERRORS,
+  STORE_ERRORS,
   TRANSPORT_ERRORS,
   TURNS_ERRORS,
 };
@@ -85,9 +92,14 @@ describe('error registries', () => {
   it('keep the auth codes and kinds that are on the wire', () => {
     // dotted codes name their concept; the hand-off and endpoint codes are bare, as before the registries
     for (const [name, registry] of Object.entries(AUTH_REGISTRIES)) {
-      const prefix = { ACCOUNT_ERRORS: 'auth.', HOST_REGISTRY_ERRORS: 'host.', LOBBY_ERRORS: 'lobby.', MATCHMAKING_ERRORS: 'mm.', SESSION_ERRORS: 'session.' }[
-        name
-      ];
+      const prefix = {
+        ACCOUNT_ERRORS: 'auth.',
+        ADMIN_ERRORS: 'admin.',
+        HOST_REGISTRY_ERRORS: 'host.',
+        LOBBY_ERRORS: 'lobby.',
+        MATCHMAKING_ERRORS: 'mm.',
+        SESSION_ERRORS: 'session.',
+      }[name];
       for (const code of Object.keys(registry)) expect(prefix === undefined ? !code.includes('.') : code.startsWith(prefix), `${name}.${code}`).toBe(true);
     }
     expect([ACCOUNT_ERRORS['auth.invalid_request'], ACCOUNT_ERRORS['auth.banned'], LOBBY_ERRORS['lobby.bad_request'], LOBBY_ERRORS['lobby.full']]).toEqual([

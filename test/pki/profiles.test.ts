@@ -20,6 +20,7 @@ const expected: Record<Role, { ca: boolean; pathLength?: number; ku: number; eku
   host: { ca: false, ku: KU.digitalSignature, eku: [SERVER, CLIENT] },
   client: { ca: false, ku: KU.digitalSignature, eku: [CLIENT] },
   session: { ca: false, ku: KU.digitalSignature, eku: [CLIENT] },
+  admin: { ca: false, ku: KU.digitalSignature, eku: [CLIENT] },
 };
 
 /** SHA-1 over the subjectPublicKey bits, taken straight from the SPKI DER (independent of the library). */
@@ -51,6 +52,11 @@ describe('role profiles', () => {
       validityDays: { master: 1000, clientauth: 500, sessionauth: 100, auth: 50, host: 2000 },
     });
     for (const entry of pki.list()) {
+      const der = pemToDerList(readFileSync(pki.path(entry.certFile), 'utf8'))[0]!;
+      certs.set(entry.name, { entry, cert: new x509.X509Certificate(der), node: new NodeCert(der) });
+    }
+    await pki.issueAdmin({ name: 'ops', now });
+    for (const entry of pki.list('admin')) {
       const der = pemToDerList(readFileSync(pki.path(entry.certFile), 'utf8'))[0]!;
       certs.set(entry.name, { entry, cert: new x509.X509Certificate(der), node: new NodeCert(der) });
     }

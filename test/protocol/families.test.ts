@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ALPN, authFamily, hostctlFamily, hostFamily, type FamilyDef, type Side } from '../../src/protocol/index.js';
+import { ALPN, adminFamily, authFamily, hostctlFamily, hostFamily, type FamilyDef, type Side } from '../../src/protocol/index.js';
 import { samples } from './fixtures.js';
 import { makePair, ofKind, openPair } from './helpers.js';
 
-const families: FamilyDef[] = [authFamily, hostctlFamily, hostFamily];
+const families: FamilyDef[] = [authFamily, hostctlFamily, hostFamily, adminFamily];
 
 function senders(from: Side | 'both'): Side[] {
   return from === 'both' ? ['dialer', 'listener'] : [from];
@@ -12,7 +12,7 @@ function senders(from: Side | 'both'): Side[] {
 describe('family catalogue', () => {
   it('uses the fixed family names as ALPN ids', () => {
     expect([authFamily.name, hostctlFamily.name, hostFamily.name]).toEqual([ALPN.auth, ALPN.hostctl, ALPN.host]);
-    expect(ALPN).toEqual({ auth: 'iyesmp-auth/1', hostctl: 'iyesmp-hostctl/1', host: 'iyesmp-host/1' });
+    expect(ALPN).toEqual({ auth: 'iyesmp-auth/1', hostctl: 'iyesmp-hostctl/1', host: 'iyesmp-host/1', admin: 'iyesmp-admin/1' });
   });
 
   it.each(families.map((f) => [f.name, f] as const))('%s: every message has samples and every sample a message', (name, family) => {

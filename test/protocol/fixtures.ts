@@ -24,6 +24,20 @@ const handoff = {
   transport: { kind: 'quic' as const, alpn: 'iyesmp-host/1' as const, sessionCert: cert, chain: [cert] },
   ext: { seat: 2 },
 };
+const adminHost = {
+  name: 'host-eu-1',
+  region: 'eu-west',
+  address: '203.0.113.5:4433',
+  state: 'alive' as const,
+  draining: false,
+  load: 2,
+  capacity: 50,
+  active: 2,
+  players: 4,
+  version: '1.4.2',
+  lastSeen: 1_700_000_000_000,
+  transports: ['quic'],
+};
 const load = { sessions: 3, players: 12, cpu: 0.25, memory: 0.5 };
 const results = [
   { playerId: 'pl-1', rank: 1, score: 10.5, outcome: 'win' as const },
@@ -169,8 +183,11 @@ export const samples: Record<string, FamilySamples> = {
       },
     },
     events: {
-      'host.heartbeat': [{ time: 1_700_000_000_000, load }],
-      'host.drain': [{ reason: 'maintenance at 03:00' }],
+      'host.heartbeat': [
+        { time: 1_700_000_000_000, load },
+        { time: 1_700_000_000_000, load, draining: true },
+      ],
+      'host.drain': [{ reason: 'maintenance at 03:00' }, { reason: 'deploy', deadlineMs: 600_000 }],
       'player.joined': [{ sessionId: 'ses-1', playerId: 'pl-1', at: 1_700_000_000_500 }],
       'player.left': [{ sessionId: 'ses-1', playerId: 'pl-1', at: 1_700_000_800_000, reason: 'disconnected' }],
       telemetry: [{ entries: [{ at: 1_700_000_000_000, name: 'tick_ms', value: 15.6, sessionId: 'ses-1', tags: { map: 'dust' } }] }],
@@ -199,5 +216,89 @@ export const samples: Record<string, FamilySamples> = {
       ],
       'player.leaving': [{ reason: 'quit' }],
     },
+  },
+  'iyesmp-admin/1': {
+    hello: { dialer: { tool: 'iyesmp admin' }, listener: { kind: 'auth', node: 'auth-1', time: 1_700_000_000_000 } },
+    requests: {
+      'server.status': {
+        request: [{}],
+        response: [
+          {
+            kind: 'auth',
+            node: 'auth-1',
+            version: '1.4.2',
+            time: 1_700_000_000_000,
+            startedAt: 1_699_999_000_000,
+            players: 12,
+            sessions: 3,
+            hosts: [adminHost],
+            queues: [{ mode: 'duel', matchSize: 2, tickets: 3, players: 3 }],
+            handoffs: { total: 40, failed: 1, perSecond: 0.5, p50Ms: 12, p95Ms: 40.5, pending: 2 },
+            refusals: [{ at: 1_700_000_000_000, endpoint: 'client', reason: 'unknown_issuer', message: 'foreign certificate', remote: '198.51.100.7:5000' }],
+          },
+          {
+            kind: 'host',
+            node: 'host-eu-1',
+            version: '1.4.2',
+            time: 1_700_000_000_000,
+            startedAt: 1_699_999_000_000,
+            players: 4,
+            sessions: 2,
+            hosts: [],
+            queues: [],
+            handoffs: { total: 0, failed: 0, perSecond: 0, p50Ms: null, p95Ms: null, pending: 0 },
+            refusals: [],
+            drain: { since: 1_700_000_000_000, deadline: 1_700_000_600_000, reason: 'deploy' },
+          },
+        ],
+      },
+      'players.list': {
+        request: [{ limit: 50 }],
+        response: [{ players: [{ playerId: 'guest:1', displayName: 'Ada', address: '198.51.100.7', queued: 'duel' }], total: 1 }],
+      },
+      'sessions.list': {
+        request: [{}],
+        response: [
+          {
+            sessions: [{ sessionId: 'ses-1', state: 'handed-off', host: 'host-eu-1', transport: 'quic', mode: 'duel', players: ['guest:1'], createdAt: 1 }],
+            total: 1,
+          },
+        ],
+      },
+      'hosts.list': { request: [{}], response: [{ hosts: [adminHost] }] },
+      'player.kick': { request: [{ playerId: 'guest:1', reason: 'abusive chat' }], response: [{ kicked: true }] },
+      'player.ban': {
+        request: [{ playerId: 'guest:1', reason: 'cheating', until: 1_700_086_400_000 }],
+        response: [{ playerId: 'guest:1', reason: 'cheating', expiresAt: null, kicked: true }],
+      },
+      'player.unban': { request: [{ playerId: 'guest:1' }], response: [{ lifted: 1 }] },
+      'host.drain': {
+        request: [{ host: 'host-eu-1', reason: 'deploy', deadlineMs: 600_000 }],
+        response: [{ host: 'host-eu-1', sessions: 2, deadline: 1_700_000_600_000 }],
+      },
+      'results.list': {
+        request: [{ limit: 10, since: 0 }],
+        response: [{ results: [{ sessionId: 'ses-1', host: 'host-eu-1', mode: 'duel', endedAt: 5, reason: 'completed', players: ['guest:1'], results }] }],
+      },
+      'audit.list': {
+        request: [{ action: 'ban' }],
+        response: [
+          {
+            entries: [
+              {
+                id: 1,
+                at: 1_700_000_000_000,
+                actor: { name: 'admin-alice', fingerprint: 'ab'.repeat(32) },
+                action: 'ban',
+                target: 'guest:1',
+                details: { reason: 'cheating' },
+                outcome: 'ok',
+              },
+            ],
+          },
+        ],
+      },
+    },
+    events: {},
   },
 };

@@ -3,6 +3,8 @@
  * Auth server handing off connect tokens, players on `NetcodeSessionClient`, the game API, results,
  * and the host dropping sources the Auth server did not announce before netcode parses them.
  */
+import { decodeGameMessage } from '../../src/netcode/session/game-messages.js';
+import { ReliableChannel } from '../../src/netcode/session/reliable.js';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { writeFile } from 'node:fs/promises';
@@ -210,8 +212,16 @@ describe('netcode sessions through the Auth and Host servers', () => {
       () => gotA.some((d) => d[0] === 42),
       'send to A',
     );
-    // what netcode cannot carry is refused, not dropped silently
-    expect(() => game.send(a!.handoff.playerId, { ext: { not: 'bytes' } as unknown as Bytes })).toThrow(/netcode/);
+    // structured game data goes on the reliable channel next to the datagrams
+    const channel = new ReliableChannel();
+    const structured: unknown[] = [];
+    sa!.on('reliable', (p) => {
+      const r = channel.receive(p);
+      if (r.ok) for (const m of r.messages) structured.push(decodeGameMessage(m));
+    });
+    expect(game.send(a!.handoff.playerId, { ext: { not: 'bytes' } as unknown as Bytes, channel: 'chat' })).toBe(true);
+    await until(() => structured.length > 0, 'the structured message');
+    expect(structured[0]).toEqual({ type: 'msg', ext: { not: 'bytes' }, channel: 'chat' });
     await expect(game.openStream(a!.handoff.playerId, { purpose: 'state' })).rejects.toMatchObject({ code: 'not_supported' });
 
     // B ends the game (winner B); its players are let go and the results reach the Auth server

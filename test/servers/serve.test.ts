@@ -61,12 +61,15 @@ describe('iyesmp serve', () => {
       .replace('port = 7350', `port = ${clients}`)
       .replace('port = 7351', `port = ${hosts}`)
       .replaceAll('"0.0.0.0"', '"127.0.0.1"')
+      // any free port for /metrics: other tests run servers at the same time
+      .replace('listen = "127.0.0.1:9464"', 'listen = "127.0.0.1:0"')
       // a netcode game mode, with the key shared with the host
       .replace('# private_key_file = "pki/netcode.key"', 'private_key_file = "pki/netcode.key"')
       .concat('\n[matchmaking.modes.brawl]\nplayers = 4\ntransport = "netcode"\n');
     const hostToml = (await readFile(path.join(dir, 'host.toml'), 'utf8'))
       .replace('port = 7400', `port = ${players}`)
       .replaceAll('"0.0.0.0"', '"127.0.0.1"')
+      .replace('listen = "127.0.0.1:9465"', 'listen = "127.0.0.1:0"')
       .replace(/(\[transports\.netcode\]\n(?:#.*\n)*)enabled = false\nport = 40000/, `$1enabled = true\nport = ${netcode}`);
     expect(hostToml).toContain(`port = ${netcode}`);
     await writeFile(path.join(dir, 'auth.toml'), authToml);
@@ -74,8 +77,9 @@ describe('iyesmp serve', () => {
 
     const auth = start(['serve', 'auth', '--config', 'auth.toml']);
     await until(() => auth.out().includes('auth server listening'), 'auth server start', 30_000);
-    // the in-memory build says so, once, at start
-    expect(auth.out()).toMatch(/"key":"database".*kept in memory/);
+    // state goes to the embedded database beside the config, created at the first start
+    expect(auth.out()).toMatch(/"engine":"sqlite".*"msg":"state kept in the database"/);
+    expect(auth.out()).not.toMatch(/kept in memory/);
     // --json: logs go to stderr, the one JSON document (with the host's stats) to stdout at exit
     const host = start(['serve', 'host', '--config', 'host.toml', '--json']);
     await until(() => host.err().includes('registered with the auth server'), 'host registration', 30_000);

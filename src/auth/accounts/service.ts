@@ -57,6 +57,11 @@ export function banError(ban: Ban): AuthError {
   });
 }
 
+/** The latest time a JavaScript Date can hold (ms since the epoch): a ban cannot end later. */
+export const MAX_BAN_UNTIL_MS = 8_640_000_000_000_000;
+
 export function banUntil(ban: Pick<Ban, 'expiresAt'>): string {
-  return ban.expiresAt === null ? 'permanently' : `until ${new Date(ban.expiresAt).toISOString()}`;
+  if (ban.expiresAt === null) return 'permanently';
+  // a ban stored with an expiry past Date's range (by an older build or another writer) still refuses with its reason
+  return ban.expiresAt > MAX_BAN_UNTIL_MS ? 'until further notice' : `until ${new Date(ban.expiresAt).toISOString()}`;
 }

@@ -29,6 +29,13 @@ export type TransportEndpoint =
  * events which sources to let through (a transport drops every other source before any handshake
  * work), `session` events what to tell players (roster, begin, closes).
  */
+/** What `game.end` tells a player whose connection closes with its session. */
+export interface GameEndNotice {
+  reason: 'completed' | 'aborted' | 'cancelled';
+  results: Array<{ playerId: string; rank?: number; score?: number; outcome?: 'win' | 'loss' | 'draw' | 'abandoned' }>;
+  ext?: unknown;
+}
+
 export interface HostTransportContext {
   readonly sessions: HostSessions;
   /** the clock (ms) the host ticks the table with; a transport reads no other */

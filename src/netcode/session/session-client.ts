@@ -13,6 +13,7 @@ import {
   encodeClientMessage,
   encodeGame,
 } from './messages.js';
+import { ReliableChannel } from './reliable.js';
 
 export interface NetcodeSessionClientOptions {
   /** the player id from the hand-off: how this client finds itself in the roster */
@@ -37,6 +38,8 @@ export interface NetcodeSessionClientEvents {
   begin: [];
   /** game bytes from the host */
   game: [Uint8Array];
+  /** a datagram of the reliable channel (reliable.ts), for its owner to feed to a ReliableChannel */
+  reliable: [Uint8Array];
   /** the host's reason, just before it disconnects this client */
   bye: [{ code: string; message: string }];
   /** the netcode client state changed */
@@ -97,6 +100,11 @@ export class NetcodeSessionClient extends EventEmitter<NetcodeSessionClientEvent
         hint: 'ask the Auth server for a fresh hand-off; an expired or rejected token never connects',
       });
     }
+  }
+
+  /** One datagram of the reliable channel, as its `poll` made it; false unless connected. */
+  sendReliable(datagram: Uint8Array): boolean {
+    return this.udp.sendPayload(datagram);
   }
 
   /** Game bytes (at most 1199) to the host; false unless connected. UDP: may be lost. */
@@ -168,6 +176,10 @@ export class NetcodeSessionClient extends EventEmitter<NetcodeSessionClientEvent
   }
 
   #onPayload(p: Uint8Array): void {
+    if (ReliableChannel.owns(p)) {
+      this.emit('reliable', p);
+      return;
+    }
     const m = decodeHostMessage(p);
     if (!m) return;
     switch (m.type) {

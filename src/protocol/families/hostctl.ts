@@ -95,6 +95,8 @@ export const hostctlFamily = defineFamily({
         capacity: z.object({ sessions: Count, players: Count }),
         version: z.string().min(1).max(64),
         load: Load,
+        /** the host is draining (it re-registered mid-drain): give it no new sessions. Optional, so any 1.x peer ignores it. */
+        draining: z.boolean().optional(),
         ext: Ext,
       }),
       response: z.object({ hostId: Id, heartbeatIntervalMs: DurationMs, ext: Ext }),
@@ -144,9 +146,13 @@ export const hostctlFamily = defineFamily({
     },
   },
   events: {
-    'host.heartbeat': { from: 'dialer', body: z.object({ time: TimeMs, load: Load, ext: Ext }) },
-    /** Auth wants no new sessions on this host (maintenance); running ones continue. */
-    'host.drain': { from: 'listener', body: z.object({ reason: Text, ext: Ext }) },
+    /** `draining`: the host takes no new sessions (admin drain, SIGTERM); absent means false */
+    'host.heartbeat': { from: 'dialer', body: z.object({ time: TimeMs, load: Load, draining: z.boolean().optional(), ext: Ext }) },
+    /**
+     * Auth wants no new sessions on this host (maintenance); running ones continue. An iyesmp host
+     * finishes its games within `deadlineMs` (its own default when absent), delivers the results and stops.
+     */
+    'host.drain': { from: 'listener', body: z.object({ reason: Text, deadlineMs: DurationMs.optional(), ext: Ext }) },
     'player.joined': { from: 'dialer', body: z.object({ sessionId: Id, playerId: Id, at: TimeMs, ext: Ext }) },
     'player.left': {
       from: 'dialer',

@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import type { HostTransportKind } from '../transports.js';
+import { adminFamily } from './admin.js';
+export { ADMIN_PROTOCOL_LIMITS, fitAdminRows } from './admin.js';
 import { authFamily, type HandoffTransport } from './auth.js';
 import { hostFamily } from './host.js';
 import { hostctlFamily, type HostTransport } from './hostctl.js';
@@ -21,10 +23,13 @@ export const ALPN = {
   hostctl: hostctlFamily.name,
   /** player -> Host server after hand-off */
   host: hostFamily.name,
+  /** operator (Admin cert) -> Auth or Host server's admin port */
+  admin: adminFamily.name,
 } as const;
 export type AlpnId = (typeof ALPN)[keyof typeof ALPN];
 
-export { authFamily, hostctlFamily, hostFamily };
+export { adminFamily, authFamily, hostctlFamily, hostFamily };
+export type { AdminFamily } from './admin.js';
 export type { AuthFamily } from './auth.js';
 export type { HostctlFamily } from './hostctl.js';
 export type { HostFamily } from './host.js';

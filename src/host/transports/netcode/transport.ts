@@ -2,10 +2,17 @@ import { TypedEmitter } from '../../../events/emitter.js';
 import { AddressAllowList } from '../../../transport/allow-list.js';
 import { type NetcodeAddress, formatAddress } from '../../../netcode/address.js';
 import type { DisconnectReason, ServerEvent } from '../../../netcode/server.js';
-import { BEGIN_MESSAGE, type SessionPhaseName, decodeClientMessage, encodeBye, encodeGame, encodeStatusPages } from '../../../netcode/session/messages.js';
+import {
+  BEGIN_MESSAGE,
+  MAX_GAME_BYTES,
+  type SessionPhaseName,
+  decodeClientMessage,
+  encodeBye,
+  encodeGame,
+  encodeStatusPages,
+} from '../../../netcode/session/messages.js';
 import { type NetcodeClock, NetcodeUdpServer } from '../../../netcode/udp.js';
 import { decodeSessionUserData, type SessionUserData } from '../../../netcode/user-data.js';
-import { hostError } from '../../errors.js';
 import type { HostSessionEvent } from '../../events.js';
 import type { GameMessage } from '../../game.js';
 import type { HostSessions } from '../../sessions.js';
@@ -13,6 +20,10 @@ import type { ActionResult, AdmissionRefusal, AdmissionResult, SourceAddress } f
 import { followAllowList } from '../source-filter.js';
 import type { HostTransport, HostTransportEvent, HostTransportEvents, SeatRef, TransportEndpoint } from '../transport.js';
 import type { NetcodeVersion } from '../../../netcode/constants.js';
+import { decodeGameMessage, encodeGameMessage, type ReliableGameMessage } from '../../../netcode/session/game-messages.js';
+import { ReliableChannel, type ReliableOptions } from '../../../netcode/session/reliable.js';
+import { refusal } from '../../../protocol/stream-adapter.js';
+import type { GameEndNotice } from '../transport.js';
 
 export interface NetcodeHostTransportOptions {
   /** the host's session table (HostDomain.sessions); shared with the other transports */
@@ -48,6 +59,19 @@ export interface NetcodeHostTransportOptions {
   socketBufferBytes?: number;
   /** netcode wire version; default 1.02 */
   version?: NetcodeVersion;
+  /**
+   * The game's answer to a player's action (`game.action` on the reliable channel). Unset: actions
+   * are refused with `not_supported`.
+   */
+  action?: (seat: SeatRef, ext: unknown) => Promise<unknown> | unknown;
+  /** What `game.end` tells the players of a session that ended (results); unset: only the bye */
+  endNotice?: (sessionId: string) => GameEndNotice;
+  /** the reliable channel's resend interval, window and size limits */
+  reliable?: ReliableOptions;
+  /** actions one player may have waiting for the game's answer; default 8 */
+  maxPendingActions?: number;
+  /** how long a closing connection may take to deliver its `game.end` before the bye; default 2000 ms */
+  endDeliveryMs?: number;
 }
 
 /** Why a netcode client was refused: the domain's reasons in netcode words, plus the checks before it. */
@@ -68,8 +92,10 @@ export type NetcodeHostEvent =
   | { type: 'refused'; reason: NetcodeRefusal; message: string; clientId: bigint; address: string; sessionId?: string; playerId?: string }
   /** a control message from an admitted player and what the session table made of it */
   | { type: 'control'; action: 'ready' | 'unready' | 'leave'; sessionId: string; playerId: string; result: ActionResult }
-  /** game bytes from an admitted player */
+  /** game bytes (one unreliable datagram) from an admitted player */
   | { type: 'message'; sessionId: string; playerId: string; data: Uint8Array }
+  /** a game message from the reliable channel (structured data, a channel or seq) from an admitted player */
+  | { type: 'game_message'; sessionId: string; playerId: string; message: GameMessage }
   | { type: 'disconnected'; sessionId: string; playerId: string; connectionId: string; clientId: bigint; reason: DisconnectReason }
   | { type: 'warning'; error: Error };
 
@@ -90,6 +116,12 @@ export interface NetcodeConnectionInfo {
 interface Conn extends NetcodeConnectionInfo {
   /** the table already forgot it (close_connection) or we are disconnecting it: do not report a loss */
   closing: boolean;
+  /** structured messages, actions and the end notice; made on first use */
+  rel?: ReliableChannel;
+  /** actions waiting for the game's answer */
+  pendingActions: number;
+  /** the session ended: the bye waits until the `game.end` is acknowledged (or this deadline) */
+  byeAt?: { deadline: number; code: string; message: string };
 }
 
 /** Unambiguous (length-prefixed) and cheaper than JSON: it runs on every send. */
@@ -131,6 +163,14 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
   #answered: string | undefined;
   #seq = 0;
   #closed = false;
+  readonly #action: NetcodeHostTransportOptions['action'];
+  readonly #endNotice: NetcodeHostTransportOptions['endNotice'];
+  readonly #relOptions: ReliableOptions;
+  readonly #maxPendingActions: number;
+  readonly #endDeliveryMs: number;
+  /** connections whose reliable channel has something to resend, acknowledge or finish */
+  readonly #reliableBusy = new Set<Conn>();
+  readonly #pump: ReturnType<typeof setInterval>;
 
   private constructor(server: NetcodeUdpServer, o: NetcodeHostTransportOptions, allowList: AddressAllowList) {
     super();
@@ -143,6 +183,14 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
     this.#enforceAddress = o.enforceAddress ?? false;
     this.#now = o.nowMs ?? (() => performance.now());
     this.#idPrefix = `netcode:${formatAddress(server.boundAddress)}#`;
+    this.#action = o.action;
+    this.#endNotice = o.endNotice;
+    this.#relOptions = o.reliable ?? {};
+    this.#maxPendingActions = o.maxPendingActions ?? 8;
+    this.#endDeliveryMs = o.endDeliveryMs ?? 2000;
+    // resends, acks and deferred byes; a fraction of the resend interval keeps the latency low
+    this.#pump = setInterval(() => this.#guard(() => this.#pumpReliable()), Math.max(10, Math.floor((this.#relOptions.resendMs ?? 100) / 4)));
+    this.#pump.unref?.();
     server.on('connect', (e) => this.#guard(() => this.#onConnect(e)));
     server.on('disconnect', (e) => this.#guard(() => this.#onDisconnect(e)));
     server.on('payload', (e) => this.#guard(() => this.#onPayload(e)));
@@ -203,19 +251,23 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
    * channel or seq (one datagram per message).
    */
   send(ref: SeatRef, data: Uint8Array | GameMessage): boolean {
-    if (!(data instanceof Uint8Array)) {
-      if (!(data.ext instanceof Uint8Array)) {
-        throw hostError('netcode_bytes_only', `session ${ref.sessionId} runs on netcode: send the message as ext = Uint8Array (at most 1199 bytes)`);
-      }
-      data = data.ext;
-    }
     const c = this.#bySeat.get(seatKey(ref.sessionId, ref.playerId));
     if (!c || c.closing) return false;
-    return this.server.sendPayload(c.clientIndex, encodeGame(data));
+    if (data instanceof Uint8Array) return this.server.sendPayload(c.clientIndex, encodeGame(data));
+    // game bytes alone stay one unreliable datagram, as netcode games expect; anything structured
+    // (state objects, a channel, a seq) goes on the reliable channel
+    if (data.ext instanceof Uint8Array && data.channel === undefined && data.seq === undefined && data.ext.length <= MAX_GAME_BYTES) {
+      return this.server.sendPayload(c.clientIndex, encodeGame(data.ext));
+    }
+    const m: ReliableGameMessage = { type: 'msg', ext: data.ext };
+    if (data.channel !== undefined) m.channel = data.channel;
+    if (data.seq !== undefined) m.seq = data.seq;
+    return this.#sendReliable(c, m);
   }
 
   /** Game bytes to every connected player of a session, optionally but one; returns how many got them. */
   broadcast(sessionId: string, data: Uint8Array, opts: { except?: string } = {}): number {
+    // (bytes only: structured messages go one seat at a time through send)
     const payload = encodeGame(data);
     let n = 0;
     for (const c of this.#sessionConns(sessionId)) if (c.playerId !== opts.except && this.server.sendPayload(c.clientIndex, payload)) n++;
@@ -238,7 +290,11 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const c of this.#byIndex.values()) if (!c.closing) this.server.sendPayload(c.clientIndex, encodeBye('host_shutdown', 'the host is shutting down'));
+    clearInterval(this.#pump);
+    for (const c of this.#byIndex.values()) {
+      if (!c.closing) this.server.sendPayload(c.clientIndex, encodeBye('host_shutdown', 'the host is shutting down'));
+      else if (c.byeAt) this.#finishClose(c);
+    }
     await this.server.close();
     this.#sessions.off('session', this.#onSession);
     this.#unfollow();
@@ -267,6 +323,7 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
       clientIndex: e.clientIndex,
       address,
       closing: false,
+      pendingActions: 0,
     };
     // registered before admission so the status broadcast the admission causes reaches this client too
     this.#byIndex.set(e.clientIndex, conn);
@@ -324,10 +381,13 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
 
   #onPayload(e: Extract<ServerEvent, { type: 'payload' }>): void {
     const c = this.#byIndex.get(e.clientIndex);
+    // a closing connection still takes the acks of its game.end
+    if (c && c.clientId === e.clientId && c.byeAt && ReliableChannel.owns(e.payload)) return this.#onReliable(c, e.payload);
     if (!c || c.clientId !== e.clientId || c.closing) {
       this.stats.ignored++;
       return;
     }
+    if (ReliableChannel.owns(e.payload)) return this.#onReliable(c, e.payload);
     const m = decodeClientMessage(e.payload);
     if (!m) {
       this.stats.malformed++;
@@ -373,6 +433,15 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
         c.closing = true;
         const departure = this.#sessions.session(e.sessionId)?.players.find((p) => p.playerId === e.playerId)?.departure;
         const code = e.reason === 'departed' ? (departure ?? 'departed') : e.reason;
+        if (e.reason === 'session_ended' && this.#endNotice) {
+          // results first, on the reliable channel; the bye once the client has them (or after a bound)
+          const n = this.#endNotice(e.sessionId);
+          const end: ReliableGameMessage = { type: 'end', reason: n.reason, message: '', results: n.results, ...(n.ext !== undefined ? { ext: n.ext } : {}) };
+          if (this.#sendReliable(c, end, true)) {
+            c.byeAt = { deadline: this.#now() + this.#endDeliveryMs, code, message: closeMessage(code, e.sessionId) };
+            return;
+          }
+        }
         this.server.sendPayload(c.clientIndex, encodeBye(code, closeMessage(code, e.sessionId)));
         this.server.disconnectClient(c.clientIndex);
         return;
@@ -380,6 +449,119 @@ export class NetcodeHostTransport extends TypedEmitter<NetcodeHostTransportEvent
       default:
         return;
     }
+  }
+
+  // ---- the reliable channel: structured messages, actions, the end notice ----
+
+  #onReliable(c: Conn, payload: Uint8Array): void {
+    c.rel ??= new ReliableChannel(this.#relOptions);
+    const r = c.rel.receive(payload);
+    if (!r.ok) {
+      this.stats.malformed++;
+      this.disconnect(c, 'protocol_violation', 'a reliable message over the size limit');
+      return;
+    }
+    for (const bytes of r.messages) {
+      const m = decodeGameMessage(bytes);
+      if (!m) {
+        this.stats.malformed++;
+        continue;
+      }
+      if (c.closing) continue; // only acks matter now
+      if (m.type === 'msg') {
+        const message: GameMessage = { ext: m.ext };
+        if (m.channel !== undefined) message.channel = m.channel;
+        if (m.seq !== undefined) message.seq = m.seq;
+        this.#emit({ type: 'game_message', sessionId: c.sessionId, playerId: c.playerId, message });
+      } else if (m.type === 'act') {
+        this.#onAction(c, m.id, m.ext);
+      } else {
+        this.stats.malformed++; // host-bound messages only
+      }
+    }
+    this.#flush(c);
+  }
+
+  #onAction(c: Conn, id: number, ext: unknown): void {
+    const answer = (res: ReliableGameMessage): void => {
+      c.pendingActions--;
+      if (!c.closing) this.#sendReliable(c, res);
+    };
+    if (!this.#action) {
+      this.#sendReliable(c, { type: 'res', id, ok: false, kind: 'usage', code: 'not_supported', message: 'this host takes no actions' });
+      return;
+    }
+    if (c.pendingActions >= this.#maxPendingActions) {
+      this.#sendReliable(c, {
+        type: 'res',
+        id,
+        ok: false,
+        kind: 'refused',
+        code: 'busy',
+        message: `at most ${this.#maxPendingActions} actions may wait for an answer`,
+      });
+      return;
+    }
+    c.pendingActions++;
+    const seat = { sessionId: c.sessionId, playerId: c.playerId };
+    Promise.resolve()
+      .then(() => this.#action!(seat, ext))
+      .then(
+        (reply) => answer({ type: 'res', id, ok: true, ext: reply }),
+        (err: unknown) => {
+          // as on QUIC: the game's IyesmpError codes pass (also from another copy of the library), anything else is `internal`
+          const r = refusal(err);
+          answer({ type: 'res', id, ok: false, kind: r.code === 'internal' ? 'internal' : 'refused', code: r.code, message: r.message });
+        },
+      )
+      .catch((err: unknown) => this.#emit({ type: 'warning', error: err instanceof Error ? err : new Error(String(err)) }));
+  }
+
+  /** Queues a message on the connection's reliable channel and sends what the window allows now. */
+  #sendReliable(c: Conn, m: ReliableGameMessage, closing = false): boolean {
+    if (c.closing && !closing) return false;
+    c.rel ??= new ReliableChannel(this.#relOptions);
+    if (!c.rel.send(encodeGameMessage(m))) {
+      this.#emit({
+        type: 'warning',
+        error: new Error(`session ${c.sessionId}: a reliable message to ${c.playerId} was dropped (over the size limit or the queue is full)`),
+      });
+      return false;
+    }
+    this.#flush(c);
+    return true;
+  }
+
+  #flush(c: Conn): void {
+    if (!c.rel) return;
+    for (const d of c.rel.poll(this.#now())) this.server.sendPayload(c.clientIndex, d);
+    if (c.rel.idle && !c.byeAt) this.#reliableBusy.delete(c);
+    else this.#reliableBusy.add(c);
+  }
+
+  #pumpReliable(): void {
+    const now = this.#now();
+    for (const c of this.#reliableBusy) {
+      if (this.#byIndex.get(c.clientIndex) !== c) {
+        this.#reliableBusy.delete(c);
+        continue;
+      }
+      if (c.byeAt && (c.rel?.idle || now >= c.byeAt.deadline)) {
+        this.#finishClose(c);
+        continue;
+      }
+      this.#flush(c);
+    }
+  }
+
+  /** The deferred bye of a connection whose session ended. */
+  #finishClose(c: Conn): void {
+    const bye = c.byeAt;
+    if (!bye) return;
+    c.byeAt = undefined;
+    this.#reliableBusy.delete(c);
+    this.server.sendPayload(c.clientIndex, encodeBye(bye.code, bye.message));
+    this.server.disconnectClient(c.clientIndex);
   }
 
   /** What a client that repeated a control message should see: begin once the game is on, else the roster. */
@@ -450,6 +632,8 @@ function hostView(e: NetcodeHostEvent): HostTransportEvent | undefined {
       };
     case 'message':
       return { type: 'message', sessionId: e.sessionId, playerId: e.playerId, message: { ext: e.data } };
+    case 'game_message':
+      return { type: 'message', sessionId: e.sessionId, playerId: e.playerId, message: e.message };
     case 'warning':
       return e;
     case 'control':

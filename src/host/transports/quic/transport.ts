@@ -7,7 +7,7 @@ import { transportError } from '../../../transport/errors.js';
 import type { HostSessionEvent } from '../../events.js';
 import type { GameMessage } from '../../game.js';
 import { followAllowList } from '../source-filter.js';
-import type { BulkStreamWriter, HostTransport, HostTransportContext, HostTransportEvents, SeatRef, TransportEndpoint } from '../transport.js';
+import type { BulkStreamWriter, GameEndNotice, HostTransport, HostTransportContext, HostTransportEvents, SeatRef, TransportEndpoint } from '../transport.js';
 import { acceptPlayer, roster, sessionPolicy, type PlayerConn, type PlayerEndpointContext } from './player-endpoint.js';
 
 export interface QuicHostTransportOptions {
@@ -44,12 +44,7 @@ export const SEAT_CONNECTION_LIMITS = {
   helloTimeoutMs: 10_000,
 } satisfies ServerLimits;
 
-/** What `game.end` tells a player whose connection closes with its session. */
-export interface GameEndNotice {
-  reason: 'completed' | 'aborted' | 'cancelled';
-  results: Array<{ playerId: string; rank?: number; score?: number; outcome?: 'win' | 'loss' | 'draw' | 'abandoned' }>;
-  ext?: unknown;
-}
+export type { GameEndNotice } from '../transport.js';
 
 /** The QUIC endpoint's extra needs: the game's answers on the request/response and bulk streams, and the end notice. */
 export interface QuicTransportContext extends HostTransportContext {

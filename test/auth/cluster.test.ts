@@ -1,0 +1,163 @@
+// The coordination of several Auth nodes (src/auth/cluster.ts) over an in-memory bus: forwarded
+// calls and their errors, relayed notices, and the hand-over of tickets to a new leader.
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ClusterCoordinator, type ClusterBus, type ClusterHost, type ClusterMessage, type ClusterOp } from '../../src/auth/cluster.js';
+import { matchmakingError } from '../../src/auth/errors.js';
+
+/** Every node's bus on one in-memory network; delivery is asynchronous, as NOTIFY's is. */
+class Network {
+  readonly buses = new Map<string, MemoryBus>();
+  leader: string | undefined;
+  elect(node: string | undefined): void {
+    this.leader = node;
+    for (const b of this.buses.values()) b.leaderChanged(node);
+  }
+}
+
+class MemoryBus implements ClusterBus {
+  readonly #listeners: Array<(from: string, msg: ClusterMessage) => void> = [];
+  readonly #leaderListeners: Array<(l: string | undefined) => void> = [];
+  constructor(
+    readonly node: string,
+    readonly net: Network,
+  ) {
+    net.buses.set(node, this);
+  }
+  async send(to: string, msg: ClusterMessage): Promise<void> {
+    const copy = structuredClone(msg);
+    setImmediate(() => {
+      for (const [name, b] of this.net.buses) if (to === '*' || to === name) for (const l of b.#listeners) l(this.node, copy);
+    });
+  }
+  onMessage(l: (from: string, msg: ClusterMessage) => void): void {
+    this.#listeners.push(l);
+  }
+  leader(): string | undefined {
+    return this.net.leader;
+  }
+  onLeaderChange(l: (leader: string | undefined) => void): void {
+    this.#leaderListeners.push(l);
+  }
+  leaderChanged(l: string | undefined): void {
+    for (const x of this.#leaderListeners) x(l);
+  }
+  async close(): Promise<void> {
+    this.net.buses.delete(this.node);
+  }
+}
+
+interface FakeNode {
+  coord: ClusterCoordinator;
+  performed: Array<{ op: ClusterOp; args: unknown[]; from: string }>;
+  delivered: Array<{ playerId: string; type: string; body: unknown }>;
+  tookOver: string[];
+}
+
+function node(net: Network, name: string, players: string[] = [], perform?: ClusterHost['perform']): FakeNode {
+  const n: FakeNode = { performed: [], delivered: [], tookOver: [], coord: undefined as never };
+  let ids = 0;
+  n.coord = new ClusterCoordinator(
+    new MemoryBus(name, net),
+    {
+      logger: pino({ level: 'silent' }),
+      perform:
+        perform ??
+        (async (op, args, from) => {
+          n.performed.push({ op, args, from });
+          return op === 'enqueue' ? { id: (args[0] as { req: { id?: string } }).req.id ?? `${name}-t${++ids}` } : {};
+        }),
+      deliverLocal: (playerId, _minMinor, type, body) => {
+        if (!players.includes(playerId)) return false;
+        n.delivered.push({ playerId, type, body });
+        return true;
+      },
+      kickLocal: () => undefined,
+      tookOverFrom: (previous) => n.tookOver.push(previous),
+    },
+    { callTimeoutMs: 2000 },
+  );
+  return n;
+}
+
+const req = (p: string) => ({ players: [p], mode: 'duel', matchSize: 2 });
+const settle = () => new Promise((r) => setTimeout(r, 20));
+
+describe('ClusterCoordinator', () => {
+  it('forwards a call to the leader and brings its error back with the code', async () => {
+    const net = new Network();
+    const a = node(net, 'a', [], async (op) => {
+      if (op === 'cancel') throw matchmakingError.as('refused', 'mm.unknown_ticket', 'ticket t9 is not yours');
+      return { id: 't1' };
+    });
+    const b = node(net, 'b');
+    net.elect('a');
+    await settle();
+    expect(b.coord.isLeader).toBe(false);
+    expect(await b.coord.enqueue({ req: req('p1'), displayNames: { p1: 'P1' } })).toEqual({ id: 't1' });
+    await expect(b.coord.call('a', 'cancel', ['t9', 'p1'])).rejects.toMatchObject({ code: 'mm.unknown_ticket', kind: 'refused' });
+    void a;
+  });
+
+  it('no leader: a clear error; a silent node: a timeout naming it', async () => {
+    const net = new Network();
+    const b = node(net, 'b');
+    expect(() => b.coord.leaderOrThrow()).toThrow(expect.objectContaining({ code: 'cluster_no_leader' }));
+    await expect(b.coord.call('ghost', 'accept', ['m', 'p'])).rejects.toMatchObject({ code: 'cluster_timeout' });
+  }, 10_000);
+
+  it('a relayed notice is delivered by the node holding the player; a session.ready teaches where its claims go', async () => {
+    const net = new Network();
+    const a = node(net, 'a', ['pa']);
+    const b = node(net, 'b', ['pb']);
+    net.elect('a');
+    a.coord.relay('pb', 0, 'session.ready', { sessionId: 's1' });
+    await settle();
+    expect(b.delivered).toEqual([{ playerId: 'pb', type: 'session.ready', body: { sessionId: 's1' } }]);
+    expect(a.delivered).toEqual([]);
+    expect(b.coord.runsElsewhere('s1')).toBe(true);
+    expect(b.coord.sessionNode('s1')).toBe('a');
+    expect(a.coord.runsElsewhere('s1')).toBe(false);
+  });
+
+  it('a new leader gets the tickets its followers still wait on, under the same ids; a follower that takes the lead keeps them itself', async () => {
+    const net = new Network();
+    const a = node(net, 'a');
+    const b = node(net, 'b');
+    const c = node(net, 'c', ['pc']);
+    net.elect('a');
+    await settle();
+    const t = await c.coord.enqueue({ req: req('pc'), displayNames: { pc: 'PC' } });
+    expect(a.performed.map((x) => x.op)).toEqual(['enqueue']);
+    // a dies; b leads: c sends its ticket again, same id
+    net.buses.delete('a');
+    net.elect('b');
+    await settle();
+    await settle();
+    expect(b.performed).toEqual([{ op: 'enqueue', from: 'c', args: [{ req: { ...req('pc'), id: t.id }, displayNames: { pc: 'PC' } }] }]);
+    expect(b.tookOver).toEqual(['a']);
+    // b dies too; c leads: its own matchmaker takes the ticket
+    net.buses.delete('b');
+    net.elect('c');
+    await settle();
+    expect(c.performed.map((x) => [x.op, (x.args[0] as { req: { id: string } }).req.id, x.from])).toEqual([['enqueue', t.id, 'c']]);
+    expect(c.tookOver).toEqual(['b']);
+  });
+
+  it('a ticket matched (session.ready) or cancelled is not sent to the next leader', async () => {
+    const net = new Network();
+    const a = node(net, 'a');
+    const b = node(net, 'b', ['pb', 'pq']);
+    net.elect('a');
+    await settle();
+    await b.coord.enqueue({ req: req('pb'), displayNames: {} });
+    await b.coord.enqueue({ req: req('pq'), displayNames: {} });
+    a.coord.relay('pb', 0, 'session.ready', { sessionId: 's2' });
+    b.coord.forgetPlayer('pq');
+    await settle();
+    const c = node(net, 'c');
+    net.elect('c');
+    await settle();
+    expect(c.performed).toEqual([]);
+  });
+});
