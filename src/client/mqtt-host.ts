@@ -93,6 +93,9 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
   #registered = false;
   #queue: Promise<void> = Promise.resolve();
   #tick: NodeJS.Timeout | undefined;
+  /** ready() was called: registrations go out (before that they wait here) */
+  #wantsReady = false;
+  #heldRegistration: PlayerAction[] = [];
   readonly #registeredWaiters: Waiter[] = [];
   readonly #readyWaiters: Waiter[] = [];
   /** our moves in flight, in the order sent: the host answers them in that order */
@@ -138,9 +141,17 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
     for (const ev of this.#early.splice(0)) sink.event(ev);
   }
 
-  /** A turn-based player is ready once registered: its registration is its ready. */
+  /**
+   * A turn-based player's registration is its ready: it is published only now, so the game (which
+   * begins once every seat registered) cannot start before this client listens.
+   */
   async ready(ready: boolean, timeoutMs: number): Promise<void> {
     if (!ready) throw clientError.as('usage', 'not_supported', 'a turn-based MQTT session has no "not ready": leave instead');
+    if (!this.#wantsReady) {
+      this.#wantsReady = true;
+      const held = this.#heldRegistration.splice(0);
+      this.#run(() => held);
+    }
     if (this.#registered) return;
     await this.#wait(this.#registeredWaiters, timeoutMs, 'registering with the host');
   }
@@ -202,11 +213,14 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
         for (const a of step()) {
           switch (a.type) {
             case 'publish':
+              if (!this.#wantsReady && a.retain && a.topic === this.player.will.topic && a.payload.length > 0) {
+                this.#heldRegistration = [a];
+                break;
+              }
               inFlight.push(this.link.publish(a.topic, a.payload, { qos: a.qos, retain: a.retain }));
               break;
             case 'subscribe':
-              // a round topic that rotated while we were away is refused: the resync brings the current one
-              await this.link.subscribe(a.topics, a.qos).catch(() => undefined);
+              await this.link.subscribe(a.topics, a.qos).catch(() => this.#retrySubscribe(a.topics, a.qos, 1));
               break;
             case 'unsubscribe':
               await this.link.unsubscribe(a.topics);
@@ -254,6 +268,21 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
       default:
         return;
     }
+  }
+
+  /**
+   * A refused subscription is tried again a few times: a broker that takes grants from the host
+   * asynchronously (Mosquitto's dynamic security) may hear of this seat a moment after the
+   * hand-off. A round topic that rotated while we were away stays refused: the resync brings the
+   * current one.
+   */
+  #retrySubscribe(topics: readonly string[], qos: 0 | 1 | 2, attempt: number): void {
+    if (attempt > 10 || this.#closed) return;
+    const t = setTimeout(() => {
+      if (this.#closed) return;
+      void this.link.subscribe(topics, qos).catch(() => this.#retrySubscribe(topics, qos, attempt + 1));
+    }, 200 * attempt);
+    t.unref?.();
   }
 
   #fail(err: Error): void {

@@ -123,6 +123,8 @@ describe('tic-tac-toe over MQTT (embedded broker)', () => {
     async () => {
       const { a, b, ta, tb } = await pair();
       const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+      // listening from the start: the host sends the first state as the game begins
+      const results = Promise.all([playTicTacToe(ga, bot), playTicTacToe(gb, bot)]);
       const room = host.mqtt!.room(ta.sessionId)!;
       await pollUntil(() => room.acl.roundTopic, 'the first round');
       const round = room.acl.roundTopic!;
@@ -144,7 +146,7 @@ describe('tic-tac-toe over MQTT (embedded broker)', () => {
       expect(await sub('game/#')).toBe(false);
       expect(await sub(round)).toBe(false);
       expect(await sub(`${room.acl.base}/ctl`)).toBe(false);
-      const ends = await Promise.all([playTicTacToe(ga, bot), playTicTacToe(gb, bot)]);
+      const ends = await results;
       expect(ends[0]!.reason).toBe('completed');
       expect(seen).toEqual([]);
       await eve.endAsync();

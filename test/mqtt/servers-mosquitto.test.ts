@@ -151,6 +151,8 @@ describe.skipIf(skip !== undefined)('tic-tac-toe over Mosquitto (dynamic securit
       const { a, b, ta, tb } = await pair();
       expect(ta.transport).toBe('mqtt');
       const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+      // listening from the start: the host sends the first state as the game begins
+      const results = Promise.all([playTicTacToe(ga, bot), playTicTacToe(gb, bot)]);
       const room = host.mqtt!.room(ta.sessionId)!;
       await pollUntil(() => room.acl.roundTopic, 'the first round');
       const m = await (await dev.pki.sessionMinter()).mintWithNewKey({ sessionId: 'other-session', playerId: 'eve' });
@@ -164,7 +166,7 @@ describe.skipIf(skip !== undefined)('tic-tac-toe over Mosquitto (dynamic securit
       expect(await sub('game/#')).toBe(false);
       expect(await sub(room.acl.roundTopic!)).toBe(false);
 
-      const ends = await Promise.all([playTicTacToe(ga, bot), playTicTacToe(gb, bot)]);
+      const ends = await results;
       for (const e of ends) expect(e.reason).toBe('completed');
       expect(ends[0]!.results.every((r) => r.outcome === 'draw')).toBe(true);
       await pollUntil(() => ended.find((r) => r.id === ta.sessionId), 'the auth server to record the results');

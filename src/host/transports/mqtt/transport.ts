@@ -256,7 +256,11 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
         for (const a of actions) {
           switch (a.type) {
             case 'publish':
-              inFlight.push(this.#o.link.publish(a.topic, a.payload, { qos: a.qos, retain: a.retain }));
+              // all at QoS 1 or below: a broker may deliver a QoS 2 message (a block that opens a
+              // round) after a QoS 1 one sent later (the game's new state), and a player who saw
+              // the state first would move on the closing round. Blocks are numbered: a duplicate
+              // QoS 1 delivery is ignored by the players.
+              inFlight.push(this.#o.link.publish(a.topic, a.payload, { qos: Math.min(a.qos, 1) as 0 | 1, retain: a.retain }));
               break;
             case 'subscribe':
               await this.#o.link.subscribe(a.topics, a.qos).catch((err: Error) => this.#warn(err));
