@@ -60,8 +60,8 @@ export function quicVariants(scratch) {
 }
 
 /** Forks a raw server or client child; resolves with the child and its first message. */
-export async function startRaw(args) {
-  const child = fork(SELF, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export async function startRaw(args, execArgv = []) {
+  const child = fork(SELF, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   const first = await new Promise((resolve, reject) => {
     child.once('message', resolve);
     child.once('exit', (code) => reject(new Error(`quic-raw ${args[0]} exited with ${code}`)));
@@ -116,6 +116,8 @@ async function serverChild(quicUrl, pkiDir) {
   });
   server.addEventListener(quic.events.EventQUICServerConnection.name, (evt) => {
     const conn = evt.detail;
+    // an idle timeout or a peer's close arrives as an error event; unhandled it would end the process
+    conn.addEventListener(quic.events.EventQUICConnectionError.name, () => undefined);
     conn.addEventListener(quic.events.EventQUICConnectionStream.name, async (se) => {
       const s = se.detail;
       const reader = s.readable.getReader();
@@ -135,6 +137,10 @@ async function serverChild(quicUrl, pkiDir) {
   await server.start({ host: '127.0.0.1', port: 0 });
   process.on('message', (m) => {
     if (m === 'cpu') process.send({ cpu: process.cpuUsage() });
+    if (m === 'mem') {
+      globalThis.gc?.();
+      process.send({ rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed });
+    }
   });
   process.on('disconnect', () => process.exit(0));
   process.send({ port: server.port });
@@ -146,7 +152,7 @@ async function clientChild(quicUrl, pkiDir, port) {
   const clientName = pki.list().find((e) => e.role === 'client').name;
   const { cert, key } = await pkiCreds(pkiDir, clientName);
   const logger = await quietLogger();
-  const dial = () =>
+  const dial = (extra = {}) =>
     quic.QUICClient.createQUICClient({
       host: '127.0.0.1',
       port,
@@ -155,9 +161,10 @@ async function clientChild(quicUrl, pkiDir, port) {
       localHost: '127.0.0.1',
       crypto: { ops: { randomBytes: async (d) => randomFillSync(new Uint8Array(d)) } },
       logger,
-      config: { cert, key, ca, verifyPeer: true, applicationProtos: [FLOOR_ALPN], maxIdleTimeout: 30_000 },
+      config: { cert, key, ca, verifyPeer: true, applicationProtos: [FLOOR_ALPN], maxIdleTimeout: 30_000, ...extra },
     });
   let echo;
+  const idle = [];
   const msg = Buffer.alloc(32, 7);
   process.on('message', async (m) => {
     const ms = [];
@@ -168,6 +175,21 @@ async function clientChild(quicUrl, pkiDir, port) {
         ms.push(performance.now() - t);
         await c.destroy({ force: true });
       }
+    } else if (m.op === 'open') {
+      // n idle connections, `concurrency` handshakes at a time, kept open with the given keep-alive
+      const extra = { maxIdleTimeout: m.idleTimeoutMs, ...(m.keepAliveMs ? { keepAliveIntervalTime: m.keepAliveMs } : {}) };
+      let next = 0;
+      const lane = async () => {
+        while (next < m.n) {
+          next++;
+          const c = await dial(extra);
+          c.connection.addEventListener(quic.events.EventQUICConnectionError.name, () => undefined);
+          idle.push(c);
+        }
+      };
+      await Promise.all(Array.from({ length: m.concurrency ?? 16 }, lane));
+    } else if (m.op === 'closeAll') {
+      await Promise.all(idle.splice(0).map((c) => c.destroy({ force: true }).catch(() => undefined)));
     } else if (m.op === 'rtt') {
       if (!echo) {
         const c = await dial();

@@ -108,8 +108,9 @@ export interface AuthServerOptions {
 
 /** The client endpoint's defaults (see `clientConnections`). */
 export const CLIENT_CONNECTION_LIMITS = {
-  maxConnections: 1000,
-  maxUnauthenticated: 500,
+  // one Auth process holds 10,000 logged-in idle players (bench/scale.bench.js)
+  maxConnections: 10_000,
+  maxUnauthenticated: 5_000,
   maxUnauthenticatedPerAddress: 64,
   maxPerAccount: 4,
   firstStreamTimeoutMs: 10_000,
