@@ -17,7 +17,7 @@ import type { HostRegistry } from './host-registry.js';
 import type { Lobbies, LobbyView } from './lobbies.js';
 import type { Matchmaker, MatchmakerOptions } from './matchmaking.js';
 import type { PartyQueue } from './parties.js';
-import type { SessionRecord, SessionStore, Sessions, TelemetryItem } from './sessions.js';
+import { MemorySessionStore, type SessionRecord, type SessionStore, type Sessions, type TelemetryItem } from './sessions.js';
 
 /**
  * The Auth server: a client endpoint (`iyesmp-auth/1`, Client certs of active ClientAuths) and a
@@ -98,6 +98,8 @@ export interface AuthServerOptions {
   telemetryPerSession?: number;
   /** finished sessions are forgotten this long after they end, fail or are lost (default 10 min); later reports are refused */
   sessionRetentionMs?: number;
+  /** without a `sessionStore`: finished sessions kept in memory at most, oldest forgotten first (default 10,000) */
+  finishedSessionsKept?: number;
   /**
    * results of unknown sessions (kept by a host across our restart) recorded per registered host
    * and retention window (default 256; 0 refuses them all, right with a persistent `sessionStore`)
@@ -179,7 +181,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       },
       sessions: {
         hostAckTimeoutMs: setupMs,
-        ...(opts.sessionStore ? { store: opts.sessionStore } : {}),
+        store: opts.sessionStore ?? new MemorySessionStore(opts.finishedSessionsKept !== undefined ? { maxFinished: opts.finishedSessionsKept } : {}),
         ...(opts.telemetryPerSession !== undefined ? { telemetryPerSession: opts.telemetryPerSession } : {}),
         ...(opts.sessionRetentionMs !== undefined ? { retentionMs: opts.sessionRetentionMs } : {}),
         ...(opts.adoptedResultsPerHost !== undefined ? { adoptPerHost: opts.adoptedResultsPerHost } : {}),
