@@ -97,8 +97,8 @@ async function hostChild(pkiDir, authHostPort) {
 
 // ---------------------------------------------------------------- main
 
-function spawnChild(args, script = SELF) {
-  const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function spawnChild(args, script = SELF, execArgv = []) {
+  const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   const first = new Promise((resolve, reject) => {
     child.once('message', resolve);
     child.once('exit', (code) => reject(new Error(`${args[0]} child exited with ${code}`)));
@@ -141,7 +141,9 @@ async function main() {
     });
 
     // -- servers: Auth and Host, each in its own process
-    const a = spawnChild(['auth', pkiDir]);
+    // BENCH_PROFILE_AUTH=<dir>: a CPU profile of the Auth process, written when the bench ends
+    const profile = process.env.BENCH_PROFILE_AUTH;
+    const a = spawnChild(['auth', pkiDir], SELF, profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []);
     children.push(a.child);
     const ports = await a.first;
     const h = spawnChild(['host', pkiDir, String(ports.hostPort)]);
@@ -239,6 +241,12 @@ async function main() {
     );
     console.log(`(bench took ${f1((Date.now() - started) / 1000)} s)`);
   } finally {
+    if (process.env.BENCH_PROFILE_AUTH && children[0]) {
+      // a clean exit writes the profile
+      const exited = new Promise((r) => children[0].once('exit', r));
+      children[0].disconnect();
+      await Promise.race([exited, sleep(10_000)]);
+    }
     for (const c of children) c.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   }
