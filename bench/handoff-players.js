@@ -1,7 +1,7 @@
 // Players for bench/handoff.bench.js (not a bench itself): `count` client-library clients in this
 // process, logged in once, then driven by messages from the parent:
 //   { op: 'login' }         -> connect + guest login for all; answers { ok }
-//   { op: 'cycle', mode }   -> each plays one cycle; answers { cycles: [{ found, ticket, begin }] }
+//   { op: 'cycle', mode }   -> each plays one cycle; answers { cycles: [{ found, ticket, joined, begin }] }
 //                              (wall-clock ms, comparable across processes of this machine)
 //   { op: 'loop', mode, ms } -> each plays cycles until `ms` have passed; answers { cycles, failed }
 // A cycle: matchmake (queue, found, confirm, claim) -> ticket -> join the host -> ready -> game.begin
@@ -28,6 +28,7 @@ async function cycle(client, mode, signal) {
   });
   t.ticket = now();
   const game = await client.joinHost(ticket);
+  t.joined = now();
   const began = new Promise((resolve) => game.once('begin', () => resolve(now())));
   const end = game.result.catch(() => undefined);
   await game.ready();
