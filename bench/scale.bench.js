@@ -103,6 +103,7 @@ async function auth(pki, n) {
     const matchWall = performance.now() - t;
     const matchMs = matches.flatMap((m) => m.ms);
     const failures = [...logins, ...matches].map((x) => x.firstError).filter(Boolean);
+    const matchRetries = matches.reduce((k, m) => k + m.retries, 0);
     return {
       loggedIn,
       loginFailed: n - loggedIn,
@@ -118,6 +119,7 @@ async function auth(pki, n) {
       allMatchedMs: matchWall,
       matchP99: pct(matchMs, 99),
       failures,
+      matchRetries,
       authErrors: i1.errors.count,
     };
   } finally {
@@ -136,7 +138,7 @@ try {
     const au = await auth(pki, n);
     rows.push({ n, base, au });
     process.stderr.write(
-      `(N=${n}: JS heap per player ${f1(au.heapPer / 1024)} KB, library per connection ${f1(base.heapPer / 1024)} KB; Auth errors logged: ${au.authErrors})\n`,
+      `(N=${n}: JS heap per player ${f1(au.heapPer / 1024)} KB, library per connection ${f1(base.heapPer / 1024)} KB; Auth errors logged: ${au.authErrors}; matchmakes tried again after a cancelled match: ${au.matchRetries})\n`,
     );
     if (au.failures.length) process.stderr.write(`(N=${n}: ${au.loginFailed} logins failed; first errors: ${au.failures.join(' | ')})\n`);
   }
