@@ -55,7 +55,7 @@ async function match() {
       // a burst of N matchmakes can outrun the confirm deadline: a cancelled match is tried again
       for (let attempt = 1; ; attempt++) {
         try {
-          await c.matchmake({ mode: 'tictactoe', timeoutMs: 600_000 });
+          await c.matchmake({ mode: 'tictactoe', timeoutMs: 120_000 });
           ms.push(performance.now() - t);
           return;
         } catch (e) {
