@@ -49,8 +49,8 @@ export async function makePki(dir, hosts) {
 }
 
 /** A server child of this file; `first` is its first message (its ports, or `ready`). */
-export function startServer(args) {
-  const child = fork(SELF, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export function startServer(args, execArgv = []) {
+  const child = fork(SELF, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   const first = new Promise((resolve, reject) => {
     child.once('message', resolve);
     child.once('exit', (code) => reject(new Error(`${args[0]} child exited with ${code}`)));
@@ -132,7 +132,13 @@ async function authChild(pkiDir, extra) {
     ...extra,
   });
   process.on('message', (m) => {
-    if (m === 'stats') process.send({ rss: process.memoryUsage().rss, errors, quic: auth.clientServer.stats(), hosts: auth.connectedHosts() });
+    if (m === 'stats')
+      process.send({ rss: process.memoryUsage().rss, errors, quic: auth.clientServer.stats(), hosts: auth.connectedHosts(), cpu: process.cpuUsage() });
+    // a settled heap, for memory per connection (needs --expose-gc)
+    if (m === 'gc') {
+      globalThis.gc?.();
+      process.send({ rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed });
+    }
   });
   process.on('disconnect', () => process.exit(0));
   process.send({ clientPort: auth.clientPort, hostPort: auth.hostPort });

@@ -20,7 +20,7 @@ import type { HostRegistry } from './host-registry.js';
 import type { Joiner, JoinTarget, Lobbies, LobbyView } from './lobbies.js';
 import type { Matchmaker, MatchmakerOptions } from './matchmaking.js';
 import type { PartyQueue } from './parties.js';
-import type { SessionRecord, SessionStore, Sessions, TelemetryItem } from './sessions.js';
+import { MemorySessionStore, type SessionRecord, type SessionStore, type Sessions, type TelemetryItem } from './sessions.js';
 import { loggingMinter, StatePersistence } from './persistence.js';
 import { ClusterCoordinator, type ClusterBus, type ClusterOp, type ForwardedTicket, type ForwardingOps, type LobbyOp } from './cluster.js';
 import { randomUUID } from 'node:crypto';
@@ -112,6 +112,8 @@ export interface AuthServerOptions {
   telemetryPerSession?: number;
   /** finished sessions are forgotten this long after they end, fail or are lost (default 10 min); later reports are refused */
   sessionRetentionMs?: number;
+  /** without a `sessionStore`: finished sessions kept in memory at most, oldest forgotten first (default 10,000) */
+  finishedSessionsKept?: number;
   /**
    * results of unknown sessions (kept by a host across our restart) recorded per registered host
    * and retention window (default 256; 0 refuses them all, right with a persistent `sessionStore`)
@@ -136,8 +138,9 @@ export interface AuthServerOptions {
 
 /** The client endpoint's defaults (see `clientConnections`). */
 export const CLIENT_CONNECTION_LIMITS = {
-  maxConnections: 1000,
-  maxUnauthenticated: 500,
+  // one Auth process holds 10,000 logged-in idle players (bench/scale.bench.js)
+  maxConnections: 10_000,
+  maxUnauthenticated: 5_000,
   maxUnauthenticatedPerAddress: 64,
   maxPerAccount: 4,
   firstStreamTimeoutMs: 10_000,
@@ -228,7 +231,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       },
       sessions: {
         hostAckTimeoutMs: setupMs,
-        ...(opts.sessionStore ? { store: opts.sessionStore } : opts.stores?.sessions ? { store: opts.stores.sessions } : {}),
+        // ended sessions leave memory (evicted here; a SQL store keeps them on disk)
+        store:
+          opts.sessionStore ??
+          opts.stores?.sessions ??
+          new MemorySessionStore(opts.finishedSessionsKept !== undefined ? { maxFinished: opts.finishedSessionsKept } : {}),
         ...(opts.telemetryPerSession !== undefined ? { telemetryPerSession: opts.telemetryPerSession } : {}),
         ...(opts.sessionRetentionMs !== undefined ? { retentionMs: opts.sessionRetentionMs } : {}),
         ...(opts.adoptedResultsPerHost !== undefined ? { adoptPerHost: opts.adoptedResultsPerHost } : opts.stores?.durable ? { adoptPerHost: 0 } : {}),

@@ -87,7 +87,16 @@ export interface SessionStore {
   evictFinished(before: number): Promise<number>;
 }
 
+export interface MemorySessionStoreOptions {
+  /**
+   * Finished sessions kept at most; beyond it the oldest finished one is forgotten at once, before
+   * its retention window ends (default 10,000: about 60 MB). Live sessions are never evicted.
+   */
+  maxFinished?: number;
+}
+
 export class MemorySessionStore implements SessionStore {
+  readonly #maxFinished: number;
   readonly #all = new Map<string, SessionRecord>();
   readonly #liveByPlayer = new Map<string, string>();
   /** live session ids per host, so a host's death does not scan the history */
@@ -96,6 +105,10 @@ export class MemorySessionStore implements SessionStore {
   readonly #unacked = new Set<string>();
   /** finished session ids, oldest write first (a rewrite moves one to the end), for eviction */
   readonly #finished = new Map<string, number>();
+
+  constructor(opts: MemorySessionStoreOptions = {}) {
+    this.#maxFinished = opts.maxFinished ?? 10_000;
+  }
 
   async put(r: SessionRecord): Promise<void> {
     const old = this.#all.get(r.id);
@@ -108,6 +121,7 @@ export class MemorySessionStore implements SessionStore {
     } else {
       this.#finished.delete(r.id);
       this.#finished.set(r.id, r.updatedAt);
+      if (this.#finished.size > this.#maxFinished) this.#forget(this.#finished.keys().next().value as string);
     }
     if (r.state === 'created' || r.state === 'awaiting-host-ack') this.#unacked.add(r.id);
     else this.#unacked.delete(r.id);
@@ -146,13 +160,18 @@ export class MemorySessionStore implements SessionStore {
     let n = 0;
     for (const [id, at] of this.#finished) {
       if (at >= before) break;
-      this.#finished.delete(id);
-      const r = this.#all.get(id);
-      this.#all.delete(id);
-      if (r) for (const p of r.players) if (this.#liveByPlayer.get(p) === id) this.#liveByPlayer.delete(p);
+      this.#forget(id);
       n++;
     }
     return n;
+  }
+
+  /** Drops a finished session (the caller knows it is finished). */
+  #forget(id: string): void {
+    this.#finished.delete(id);
+    const r = this.#all.get(id);
+    this.#all.delete(id);
+    if (r) for (const p of r.players) if (this.#liveByPlayer.get(p) === id) this.#liveByPlayer.delete(p);
   }
 
   /** Sessions held (live and finished), for tests and operators. */

@@ -56,6 +56,8 @@ export function authConfigSchema(baseDir?: string) {
           login_timeout_seconds: posInt().optional(),
           /** logged-in connections of one account */
           max_per_account: posInt().optional(),
+          /** a client connection silent this long is closed (QUIC idle timeout; clients ping every 10 s by default) */
+          idle_timeout_seconds: posInt().max(3600, { error: 'expected a positive integer up to 3600' }).optional(),
         })
         .prefault({}),
       hosts: z

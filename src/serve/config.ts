@@ -114,7 +114,10 @@ export async function authOptionsFromConfig(
     joinTimeoutMs: s.join_timeout_seconds * 1000,
     heartbeatIntervalMs: c.hosts.heartbeat_interval_seconds * 1000,
     missedHeartbeats: c.hosts.missed_heartbeats,
-    clientConnections: connectionLimits(v, { login_timeout_seconds: v.login_timeout_seconds, max_per_account: v.max_per_account }),
+    clientConnections: {
+      ...connectionLimits(v, { login_timeout_seconds: v.login_timeout_seconds, max_per_account: v.max_per_account }),
+      ...(v.idle_timeout_seconds !== undefined ? { idleTimeoutMs: v.idle_timeout_seconds * 1000 } : {}),
+    },
     ...(v.game_version_min !== undefined || v.game_version_below !== undefined
       ? {
           acceptGameVersion: gameVersionRange({

@@ -245,4 +245,22 @@ describe('what hosts report is bounded', () => {
     expect(await store.liveByHost('h1')).toEqual([]);
     expect((await store.liveByHost('h2')).map((r) => r.id)).toEqual(['live-2']);
   });
+
+  it('keeps at most maxFinished finished sessions, oldest forgotten first; live ones are never evicted', async () => {
+    const store = new MemorySessionStore({ maxFinished: 3 });
+    const s = newSessions({ store });
+    await running(s, 'live-1', 'h1', ['a', 'b'], 0);
+    for (let i = 0; i < 6; i++) {
+      await running(s, `done-${i}`, 'h2', undefined, i);
+      await s.hostEnded('h2', `done-${i}`, () => ({}), 10 + i);
+    }
+    expect(store.size).toBe(4);
+    expect(await store.get('done-2')).toBeUndefined();
+    expect((await store.get('done-3'))?.state).toBe('ended');
+    expect((await store.get('done-5'))?.state).toBe('ended');
+    expect((await store.get('live-1'))?.state).toBe('handed-off');
+    expect((await store.liveByPlayer('a'))?.id).toBe('live-1');
+    // a forgotten session's late report is refused like any unknown one
+    expect(await code(s.hostEnded('h2', 'done-0', () => ({}), 20))).toBe('session.unknown');
+  });
 });

@@ -77,8 +77,8 @@ describe('client source address', () => {
 });
 
 describe('auth connection liveness', () => {
-  it('defaults: a 10 s idle timeout with keep-alives; explicit values win', () => {
-    expect(authLiveness({})).toEqual({ idleTimeoutMs: 10_000, keepAliveMs: 2_500 });
+  it('defaults: a 20 s idle timeout with a keep-alive every 10 s; explicit values win', () => {
+    expect(authLiveness({})).toEqual({ idleTimeoutMs: 20_000, keepAliveMs: 10_000 });
     expect(authLiveness({ idleTimeoutMs: 4_000 })).toEqual({ idleTimeoutMs: 4_000, keepAliveMs: 1_000 });
     expect(authLiveness({ idleTimeoutMs: 4_000, keepAliveMs: 0 })).toEqual({ idleTimeoutMs: 4_000, keepAliveMs: 0 });
   });
@@ -88,7 +88,7 @@ describe('auth connection liveness', () => {
     closers.push(() => relay.close());
     const c = await connect(relay.port);
     await c.login({ method: 'guest' });
-    const closed = c.next('close', { timeoutMs: 25_000 });
+    const closed = c.next('close', { timeoutMs: 35_000 });
     relay.freeze();
     const ev = (await closed) as { error?: { code: string } };
     expect(ev.error?.code).toBe('auth_lost');

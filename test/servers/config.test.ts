@@ -334,7 +334,7 @@ describe('connection limits and deadlines', () => {
       under(
         authText,
         'clients',
-        'max_unauthenticated = 40\nmax_unauthenticated_per_address = 5\nmax_per_account = 2\nfirst_stream_timeout_seconds = 3\nlogin_timeout_seconds = 20',
+        'max_unauthenticated = 40\nmax_unauthenticated_per_address = 5\nmax_per_account = 2\nfirst_stream_timeout_seconds = 3\nlogin_timeout_seconds = 20\nidle_timeout_seconds = 45',
       ),
     );
     if (!a.ok) throw new Error(a.problems.map(formatProblem).join('\n'));
@@ -344,6 +344,7 @@ describe('connection limits and deadlines', () => {
       maxPerAccount: 2,
       firstStreamTimeoutMs: 3000,
       loginTimeoutMs: 20_000,
+      idleTimeoutMs: 45_000,
     });
     const h = check(under(hostText, 'transports.quic', 'max_unauthenticated_per_cert = 2\nmax_per_seat = 1\nhello_timeout_seconds = 4'));
     if (!h.ok) throw new Error(h.problems.map(formatProblem).join('\n'));

@@ -250,13 +250,29 @@ export class HandoffDriver {
   }
 }
 
+/**
+ * The issuer chain as DER, decoded once per issuer PEM: every minted cert names the same one or two
+ * (a rotation), and decoding the PEM per hand-off was measurable. The wire encoder only reads them.
+ */
+const chainCache = new Map<string, Uint8Array<ArrayBuffer>[]>();
+function issuerChain(pem: string): Uint8Array<ArrayBuffer>[] {
+  let chain = chainCache.get(pem);
+  if (!chain) {
+    chain = pemToDerList(pem).map((d) => new Uint8Array(d));
+    // bounded: a SessionAuth rotation adds one entry; anything beyond a few is not a rotation
+    if (chainCache.size >= 8) chainCache.clear();
+    chainCache.set(pem, chain);
+  }
+  return chain;
+}
+
 /** A minted certificate as the wire carries it (DER), with the generated key in the seed design. */
 function seatCert(m: MintedSession & { privateKeyPem?: string }): SeatCert {
   return {
     certDer: new Uint8Array(m.certDer),
     fingerprint: m.fingerprint,
     expiresAt: m.notAfter.getTime(),
-    chain: pemToDerList(m.issuerPem).map((d) => new Uint8Array(d)),
+    chain: issuerChain(m.issuerPem),
     ...(m.privateKeyPem ? { privateKey: new Uint8Array(createPrivateKey(m.privateKeyPem).export({ type: 'pkcs8', format: 'der' })) } : {}),
   };
 }

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// The floors: what the QUIC library itself costs, measured raw (bench/quic-raw.js: @matrixai/quic
+// server and client in separate child processes, mutual TLS with our CA checked natively, nothing of
+// iyesmp on top). Every QUIC target of the other benches is a ratio against one of these:
+//   - a mutual-TLS handshake (connect, then a forced close): server CPU per handshake, client p50/p99
+//   - a 32-byte request/response on one open stream: server CPU per round trip, p50/p99
+// Both are measured for the installed package and for a scratch copy with our patch
+// (patches/@matrixai+quic+*.patch) reverted or applied, interleaved round by round; the figures are
+// medians over the rounds.
+//
+// Run after `npm run build`: node bench/quic-floor.bench.js   (BENCH_QUICK=1: a few seconds)
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { QUICK, f1, makePki } from './servers.js';
+import { cpuOf, quicVariants, request, startRaw } from './quic-raw.js';
+
+const ROUNDS = QUICK ? 2 : 5;
+const HANDSHAKES = QUICK ? 20 : 100;
+const ROUND_TRIPS = QUICK ? 300 : 2000;
+
+const median = (xs) => {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s.length === 0 ? undefined : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const pctOf = (xs, p) => {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+
+/** One phase against one variant: server CPU per op (ms) and the client's p50/p99 (ms). */
+async function phase(v, op, n) {
+  const before = await cpuOf(v.server);
+  const { ms } = await request(v.client, { op, n });
+  const cpu = (await cpuOf(v.server)) - before;
+  return { cpu: cpu / 1000 / n, p50: pctOf(ms, 50), p99: pctOf(ms, 99) };
+}
+
+const dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-floor-'));
+const children = [];
+try {
+  const pki = await makePki(path.join(dir, 'pki'), []);
+  const { installed, other } = quicVariants(path.join(dir, 'variant'));
+  const variants = [installed, ...(other ? [other] : [])].sort((a) => (a.label === 'unpatched' ? -1 : 1));
+  for (const v of variants) {
+    const s = await startRaw(['server', v.url, pki.dir]);
+    const c = await startRaw(['client', v.url, pki.dir, String(s.first.port)]);
+    children.push(s.child, c.child);
+    Object.assign(v, { server: s.child, client: c.child, hs: [], rtt: [] });
+    // warm-up: JIT and the first connection's setup
+    await request(v.client, { op: 'hs', n: 5 });
+    await request(v.client, { op: 'rtt', n: 100 });
+  }
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const v of variants) {
+      v.hs.push(await phase(v, 'hs', HANDSHAKES));
+      v.rtt.push(await phase(v, 'rtt', ROUND_TRIPS));
+    }
+  }
+  const rows = [
+    ['handshake: server CPU per handshake (ms)', (v) => median(v.hs.map((x) => x.cpu))],
+    ['handshake: p50 (ms)', (v) => median(v.hs.map((x) => x.p50))],
+    ['handshake: p99 (ms)', (v) => median(v.hs.map((x) => x.p99))],
+    ['32 B round trip: server CPU per round trip (ms)', (v) => median(v.rtt.map((x) => x.cpu))],
+    ['32 B round trip: p50 (ms)', (v) => median(v.rtt.map((x) => x.p50))],
+    ['32 B round trip: p99 (ms)', (v) => median(v.rtt.map((x) => x.p99))],
+  ];
+  const f3 = (x) => (x === undefined ? '-' : x.toFixed(3));
+  console.log(`raw @matrixai/quic floors: ${ROUNDS} interleaved rounds of ${HANDSHAKES} handshakes and ${ROUND_TRIPS} round trips; medians over rounds`);
+  const head = variants.map((v) => v.label.padStart(11)).join(' ');
+  console.log(`${'figure'.padEnd(50)} ${head}${variants.length > 1 ? '  patched/unpatched'.padStart(19) : ''}`);
+  for (const [name, get] of rows) {
+    const vals = variants.map(get);
+    const ratio = variants.length > 1 ? `${f1((vals[1] / vals[0]) * 100)}%`.padStart(19) : '';
+    console.log(`${name.padEnd(50)} ${vals.map((x) => f3(x).padStart(11)).join(' ')}${ratio}`);
+  }
+  if (!other) console.log('(no second variant: patches/@matrixai+quic+*.patch missing or not applicable)');
+} finally {
+  for (const c of children) c.kill();
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,84 @@
+// A crowd of idle players for bench/scale.bench.js (not a bench itself): `count` client-library
+// clients in this one process, driven by messages from the parent:
+//   'login'  -> connect + guest login for all, `concurrency` at a time; answers { ok, failed, ms, firstError }
+//   'match'  -> all matchmake at once; answers { ok, failed, ms, firstError } (ms: each one's time to its ticket)
+//   'close'  -> closes all; answers {}
+// Player i connects from 127.1.<w>.<i % 250 + 1> so that per-address limits see a crowd, not one address.
+//
+//   node bench/scale-clients.js '{"auth","ca","cert","key","count","prefix","worker","concurrency"}'
+import { connectToAuth } from '../dist/client/index.js';
+
+const cfg = JSON.parse(process.argv[2]);
+const clients = [];
+const errText = (e) => `${e?.code ?? 'error'}: ${String(e?.message ?? e).slice(0, 200)}`;
+
+async function login() {
+  const ms = [];
+  let failed = 0;
+  let firstError;
+  let next = 0;
+  const lane = async () => {
+    while (next < cfg.count) {
+      const i = next++;
+      const t = performance.now();
+      try {
+        const c = await connectToAuth({
+          address: cfg.auth,
+          serverName: '127.0.0.1',
+          identity: { cert: cfg.cert, key: cfg.key },
+          trust: { caPem: cfg.ca },
+          gameVersion: '1.0.0',
+          connectTimeoutMs: 120_000,
+          localHost: `127.1.${cfg.worker}.${(i % 250) + 1}`,
+        });
+        await c.login({ method: 'guest', displayName: `${cfg.prefix}${i}` });
+        clients.push(c);
+        ms.push(performance.now() - t);
+      } catch (e) {
+        failed++;
+        firstError ??= errText(e);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: cfg.concurrency ?? 8 }, lane));
+  return { ok: ms.length, failed, ms, firstError };
+}
+
+async function match() {
+  const ms = [];
+  let failed = 0;
+  let retries = 0;
+  let firstError;
+  await Promise.all(
+    clients.map(async (c) => {
+      const t = performance.now();
+      // a burst of N matchmakes can outrun the confirm deadline: a cancelled match is tried again
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await c.matchmake({ mode: 'tictactoe', timeoutMs: 120_000 });
+          ms.push(performance.now() - t);
+          return;
+        } catch (e) {
+          firstError ??= errText(e);
+          if (attempt === 3) {
+            failed++;
+            return;
+          }
+          retries++;
+        }
+      }
+    }),
+  );
+  return { ok: ms.length, failed, ms, firstError, retries };
+}
+
+process.on('message', async (m) => {
+  if (m === 'login') process.send(await login());
+  else if (m === 'match') process.send(await match());
+  else if (m === 'close') {
+    await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+    process.send({});
+  }
+});
+process.on('disconnect', () => process.exit(0));
+process.send({ ready: true });

@@ -1,0 +1,198 @@
+#!/usr/bin/env node
+// How one Auth process scales with idle players, from 1,000 to 10,000 (BENCH_QUICK=1: 100 and 300;
+// BENCH_SCALE_SIZES=1000,3000 to choose). For each size N, in this run:
+//   1. baseline: the QUIC library alone (bench/quic-raw.js) holding N idle mutual-TLS connections
+//      with the client library's keep-alive and idle timeout: server memory per connection (RSS after
+//      a GC) and idle CPU, and server CPU per handshake while they open;
+//   2. one Auth process (bench/servers.js, with a Host of N/2 sessions) and N client-library players
+//      in worker processes (bench/scale-clients.js) connecting and logging in as guests: logins/s,
+//      login p50/p99, Auth CPU per login, then idle: Auth memory per logged-in player and idle CPU,
+//      then all matchmake at once: time until every player holds its hand-off ticket.
+// Memory per player and idle CPU are printed beside the baseline's (target: memory at most 1.25x the
+// library's per connection, idle CPU under 5% of a core at 10,000).
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { fork } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { QUICK, ask, f1, hostsRegistered, makePki, pct, sleep, startServer } from './servers.js';
+import { cpuOf, quicVariants, request, startRaw } from './quic-raw.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const { AUTH_IDLE_TIMEOUT_MS, AUTH_KEEP_ALIVE_MS } = await import('../dist/client/index.js');
+const SIZES = (process.env.BENCH_SCALE_SIZES ?? (QUICK ? '100,300' : '1000,10000')).split(',').map(Number);
+const WORKERS = 4;
+const IDLE_WINDOW_MS = QUICK ? 10_500 : 20_500; // at least one keep-alive period
+const SETTLE_MS = 3_000;
+
+function worker(cfg) {
+  const child = fork(path.join(here, 'scale-clients.js'), [JSON.stringify(cfg)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const ready = new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (c) => reject(new Error(`client worker exited with ${c}`)));
+  });
+  return { child, ready };
+}
+const split = (n) => Array.from({ length: WORKERS }, (_, w) => Math.floor(n / WORKERS) + (w < n % WORKERS ? 1 : 0));
+const pctCpu = (us, ms) => (us / 1000 / ms) * 100;
+
+/** The library alone: N idle connections. */
+async function baseline(pki, n) {
+  const { installed } = quicVariants(path.join(pki.dir, '..', `variant-${n}`));
+  const server = await startRaw(['server', installed.url, pki.dir], ['--expose-gc']);
+  const clients = [];
+  try {
+    for (let w = 0; w < WORKERS; w++) clients.push((await startRaw(['client', installed.url, pki.dir, String(server.first.port)])).child);
+    const m0 = await request(server.child, 'mem');
+    const c0 = await cpuOf(server.child);
+    const parts = split(n);
+    await Promise.all(
+      clients.map((c, w) => request(c, { op: 'open', n: parts[w], keepAliveMs: AUTH_KEEP_ALIVE_MS, idleTimeoutMs: AUTH_IDLE_TIMEOUT_MS, concurrency: 8 })),
+    );
+    const handshakeCpu = ((await cpuOf(server.child)) - c0) / 1000 / n;
+    await sleep(SETTLE_MS);
+    const m1 = await request(server.child, 'mem');
+    const i0 = await cpuOf(server.child);
+    await sleep(IDLE_WINDOW_MS);
+    const idle = pctCpu((await cpuOf(server.child)) - i0, IDLE_WINDOW_MS);
+    return { memPer: (m1.rss - m0.rss) / n, heapPer: (m1.heap - m0.heap) / n, idle, handshakeCpu };
+  } finally {
+    for (const c of clients) c.kill();
+    server.child.kill();
+  }
+}
+
+/** One Auth process and N players. */
+async function auth(pki, n) {
+  const a = startServer(['auth', pki.dir, JSON.stringify({ matchSize: 2 })], ['--expose-gc']);
+  const { clientPort, hostPort } = await a.first;
+  const h = startServer(['host', pki.dir, 'host-1', String(hostPort), String(Math.ceil(n / 2) + 10)]);
+  const workers = [];
+  try {
+    await h.first;
+    await hostsRegistered(a.child, ['host-1']);
+    const creds = {
+      auth: `127.0.0.1:${clientPort}`,
+      ca: await readFile(pki.ca, 'utf8'),
+      cert: await readFile(pki.client.cert, 'utf8'),
+      key: await readFile(pki.client.key, 'utf8'),
+    };
+    const parts = split(n);
+    for (let w = 0; w < WORKERS; w++) {
+      const wk = worker({ ...creds, count: parts[w], prefix: `w${w}-`, worker: w, concurrency: 8 });
+      workers.push(wk.child);
+      await wk.ready;
+    }
+    const m0 = await ask(a.child, 'gc');
+    const c0 = (await ask(a.child, 'stats')).cpu;
+    let t = performance.now();
+    const logins = await Promise.all(workers.map((wk) => ask(wk, 'login')));
+    const loginWall = performance.now() - t;
+    const c1 = (await ask(a.child, 'stats')).cpu;
+    const loginMs = logins.flatMap((l) => l.ms);
+    const loggedIn = loginMs.length;
+    const loginCpu = (c1.user + c1.system - c0.user - c0.system) / 1000 / Math.max(1, loggedIn);
+    await sleep(SETTLE_MS);
+    const m1 = await ask(a.child, 'gc');
+    const i0 = (await ask(a.child, 'stats')).cpu;
+    await sleep(IDLE_WINDOW_MS);
+    const i1 = await ask(a.child, 'stats');
+    const idle = pctCpu(i1.cpu.user + i1.cpu.system - i0.user - i0.system, IDLE_WINDOW_MS);
+    t = performance.now();
+    const matches = await Promise.all(workers.map((wk) => ask(wk, 'match')));
+    const matchWall = performance.now() - t;
+    const matchMs = matches.flatMap((m) => m.ms);
+    const failures = [...logins, ...matches].map((x) => x.firstError).filter(Boolean);
+    const matchRetries = matches.reduce((k, m) => k + m.retries, 0);
+    return {
+      loggedIn,
+      loginFailed: n - loggedIn,
+      loginsPerSec: loggedIn / (loginWall / 1000),
+      loginP50: pct(loginMs, 50),
+      loginP99: pct(loginMs, 99),
+      loginCpu,
+      memPer: (m1.rss - m0.rss) / Math.max(1, loggedIn),
+      heapPer: (m1.heap - m0.heap) / Math.max(1, loggedIn),
+      idle,
+      connections: i1.quic.connections,
+      matched: matchMs.length,
+      allMatchedMs: matchWall,
+      matchP99: pct(matchMs, 99),
+      failures,
+      matchRetries,
+      authErrors: i1.errors.count,
+    };
+  } finally {
+    for (const wk of workers) wk.kill();
+    h.child.kill();
+    a.child.kill();
+  }
+}
+
+const dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-scale-'));
+try {
+  const pki = await makePki(path.join(dir, 'pki'), ['host-1']);
+  const kb = (b) => f1(b / 1024);
+  console.log(
+    `one Auth process with N idle players (client keep-alive ${AUTH_KEEP_ALIVE_MS / 1000} s, idle timeout ${AUTH_IDLE_TIMEOUT_MS / 1000} s), players in ${WORKERS} worker processes`,
+  );
+  console.log('baseline: the QUIC library alone holding N idle mutual-TLS connections, same keep-alive, same run');
+  const head = [
+    'N',
+    'logged in',
+    'logins/s',
+    'login p50',
+    'login p99',
+    'Auth CPU/login',
+    'raw CPU/handshake',
+    'KB/player',
+    'raw KB/conn',
+    'ratio',
+    'idle CPU %',
+    'raw idle %',
+    'all matched s',
+  ];
+  console.log(head.map((h) => h.padStart(12)).join(' '));
+  // each size's row as soon as it is measured: the large sizes take long
+  const rows = [];
+  for (const n of SIZES) {
+    const base = await baseline(pki, n);
+    const au = await auth(pki, n);
+    rows.push({ n, base, au });
+    process.stderr.write(
+      `(N=${n}: JS heap per player ${f1(au.heapPer / 1024)} KB, library per connection ${f1(base.heapPer / 1024)} KB; Auth errors logged: ${au.authErrors}; matchmakes tried again after a cancelled match: ${au.matchRetries})\n`,
+    );
+    if (au.failures.length) process.stderr.write(`(N=${n}: ${au.loginFailed} logins failed; first errors: ${au.failures.join(' | ')})\n`);
+    const cells = [
+      String(n),
+      String(au.loggedIn),
+      f1(au.loginsPerSec),
+      `${f1(au.loginP50)} ms`,
+      `${f1(au.loginP99)} ms`,
+      `${f1(au.loginCpu)} ms`,
+      `${f1(base.handshakeCpu)} ms`,
+      kb(au.memPer),
+      kb(base.memPer),
+      `${(au.memPer / base.memPer).toFixed(2)}x`,
+      f1(au.idle),
+      f1(base.idle),
+      // players that never got a ticket (3 cancelled matches) are counted beside the time
+      `${f1(au.allMatchedMs / 1000)}${au.matched < au.loggedIn ? ` (${au.matched} of ${au.loggedIn})` : ''}`,
+    ];
+    console.log(cells.map((c) => c.padStart(12)).join(' '));
+  }
+  if (rows.length > 1) {
+    const [a, b] = [rows[0], rows.at(-1)];
+    const g = (x, y) => `${(y / x).toFixed(2)}x`;
+    console.log(
+      `growth ${a.n} -> ${b.n} (${b.n / a.n}x players): logins/s ${g(a.au.loginsPerSec, b.au.loginsPerSec)}, memory/player ${g(a.au.memPer, b.au.memPer)}, ` +
+        `idle CPU ${g(a.au.idle, b.au.idle)}, time until all matched ${g(a.au.allMatchedMs, b.au.allMatchedMs)}`,
+    );
+  }
+  const last = rows.at(-1);
+  console.log(
+    `targets at N=${last.n}: memory/player ${(last.au.memPer / last.base.memPer).toFixed(2)}x the library's (goal <= 1.25x); idle CPU ${f1(last.au.idle)}% of a core (goal < 5% at 10,000)`,
+  );
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
