@@ -9,7 +9,7 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = path.join(root, 'bin', 'iyesmp.js');
-if (!existsSync(path.join(root, 'dist', 'cli.js'))) {
+if (!existsSync(path.join(root, 'dist', 'main.js'))) {
   process.stderr.write('dist/main.js is missing: run `npm run build` first\n');
   process.exit(2);
 }
