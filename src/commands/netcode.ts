@@ -300,6 +300,7 @@ Examples:
     .option('--max-clients <n>', 'client slots', '64')
     .option('--protocol-id <n>', '64-bit protocol id (decimal or 0x hex)', '0')
     .option(VERSION_FLAG, VERSION_HELP, '1.02')
+    .option('--socket-buffer <bytes>', 'socket send/receive buffer size (the kernel may cap it at net.core.rmem_max)', String(4 * 1024 * 1024))
     .addHelpText(
       'after',
       `
@@ -311,7 +312,16 @@ Examples:
   $ iyesmp netcode serve --key netcode.key --bind 0.0.0.0:40000 --address 203.0.113.7:40000 --max-clients 256 --json`,
     )
     .action(
-      action<{ key: string; bind: string; address?: string; echo?: boolean; maxClients: string; protocolId: string; netcodeVersion: string }>(
+      action<{
+        key: string;
+        bind: string;
+        address?: string;
+        echo?: boolean;
+        maxClients: string;
+        protocolId: string;
+        netcodeVersion: string;
+        socketBuffer: string;
+      }>(
         'netcode serve',
         async (out, opts) => {
           const nc = await import('../netcode/index.js');
@@ -321,6 +331,7 @@ Examples:
           const privateKey = await nc.readPrivateKeyFile(opts.key);
           const maxClients = parseInteger('--max-clients', opts.maxClients, 64, 1, 4096);
           const protocolId = parseU64('--protocol-id', opts.protocolId);
+          const socketBufferBytes = parseInteger('--socket-buffer', opts.socketBuffer, 4 * 1024 * 1024, 1024, 1 << 30);
           const server = await nc.NetcodeUdpServer.listen({
             bind: opts.bind,
             ...(opts.address ? { address: opts.address } : {}),
@@ -328,6 +339,7 @@ Examples:
             protocolId,
             maxClients,
             version,
+            socketBufferBytes,
           });
           const started = Date.now();
           const stats = { connects: 0, disconnects: 0, payloads: 0 };
@@ -338,7 +350,14 @@ Examples:
           };
           const addr = nc.formatAddress(server.core.address);
           log(
-            { event: 'listening', address: nc.formatAddress(server.boundAddress), tokenAddress: addr, maxClients, version },
+            {
+              event: 'listening',
+              address: nc.formatAddress(server.boundAddress),
+              tokenAddress: addr,
+              maxClients,
+              version,
+              socketBuffers: server.socketBuffers,
+            },
             `listening on ${nc.formatAddress(server.boundAddress)} (netcode ${version}; tokens must list ${addr}), ${maxClients} slots${opts.echo ? ', echo on' : ''}`,
           );
           server.on('connect', (e) => {

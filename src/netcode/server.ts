@@ -7,6 +7,7 @@ import {
   KEY_BYTES,
   MAC_BYTES,
   MAX_CONNECT_TOKEN_ENTRIES,
+  MAX_PENDING_HANDSHAKES,
   MAX_PAYLOAD_BYTES,
   NUM_DISCONNECT_PACKETS,
   type NetcodeVersion,
@@ -345,9 +346,9 @@ export class NetcodeServerCore {
 
   private addMapping(key: string, sendKey: Uint8Array, recvKey: Uint8Array, timeout: number): boolean {
     const existing = this.mappings.get(key);
-    if (!existing && this.mappings.size >= this.maxClients * 4) {
+    if (!existing && this.mappings.size >= MAX_PENDING_HANDSHAKES) {
       for (const [k, m] of this.mappings) if (this.mappingExpired(m)) this.mappings.delete(k);
-      if (this.mappings.size >= this.maxClients * 4) return false;
+      if (this.mappings.size >= MAX_PENDING_HANDSHAKES) return false;
     }
     this.mappings.set(key, { sendKey, recvKey, lastAccess: this.time, expireTime: timeout >= 0 ? this.time + timeout : -1, timeout });
     return true;

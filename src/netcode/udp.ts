@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { type NetcodeAddress, makeAddress, parseAddress } from './address.js';
 import { NetcodeClientCore } from './client.js';
-import { ClientState, type ClientStateValue, type NetcodeVersion, clientStateName } from './constants.js';
+import { ClientState, type ClientStateValue, DEFAULT_SOCKET_BUFFER_BYTES, type NetcodeVersion, clientStateName } from './constants.js';
 import { type NetcodeServerConfig, NetcodeServerCore, type OutgoingDatagram, type ServerEvent } from './server.js';
 
 /** Clocks the adapters feed into the cores; replaceable for tests. */
@@ -39,6 +39,53 @@ function fromRinfo(r: dgram.RemoteInfo): NetcodeAddress | undefined {
   }
 }
 
+/** What a socket's buffers came out as: the kernel caps them silently. */
+export interface SocketBufferReport {
+  requested: number;
+  /** granted (Linux reports twice the grant, for its own bookkeeping: halved here) */
+  receive: number;
+  send: number;
+  /** the kernel granted less than requested */
+  capped: boolean;
+  /** says what was capped and which sysctl raises it; set when capped */
+  warning?: string;
+}
+
+const kib = (n: number): string => (n >= 1 << 20 && n % (1 << 20) === 0 ? `${n / (1 << 20)} MiB` : `${Math.round(n / 1024)} KiB`);
+
+/**
+ * Asks for `bytes` of receive and send buffer on a bound socket and reads back what it got. Linux
+ * grants at most net.core.rmem_max / wmem_max without an error, so the shortfall is only visible here.
+ */
+export function applySocketBuffers(socket: dgram.Socket, bytes: number): SocketBufferReport {
+  if (!Number.isInteger(bytes) || bytes < 1) throw new RangeError(`socket buffer size must be a positive integer, got ${bytes}`);
+  let receive: number;
+  let send: number;
+  try {
+    socket.setRecvBufferSize(bytes);
+    socket.setSendBufferSize(bytes);
+  } catch {
+    // some platforms refuse rather than cap: keep what the socket has and report it
+  }
+  // Linux doubles the value it grants when reporting it (socket(7), SO_RCVBUF)
+  const scale = process.platform === 'linux' ? 0.5 : 1;
+  try {
+    receive = socket.getRecvBufferSize() * scale;
+    send = socket.getSendBufferSize() * scale;
+  } catch {
+    return { requested: bytes, receive: 0, send: 0, capped: false };
+  }
+  const capped = receive < bytes || send < bytes;
+  const report: SocketBufferReport = { requested: bytes, receive, send, capped };
+  if (capped) {
+    report.warning =
+      `netcode socket buffers are ${kib(receive)} receive / ${kib(send)} send, less than the ${kib(bytes)} asked for: ` +
+      `the kernel caps them at net.core.rmem_max / net.core.wmem_max, and a busy server will lose datagrams ` +
+      `(raise them, e.g. sysctl -w net.core.rmem_max=${bytes} net.core.wmem_max=${bytes}, or configure a smaller size)`;
+  }
+  return report;
+}
+
 /** Lets queued sends (disconnect packets) leave before a socket is closed. */
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
 
@@ -65,7 +112,10 @@ export interface NetcodeUdpServerOptions extends Omit<NetcodeServerConfig, 'addr
   address?: NetcodeAddress | string;
   /** Update interval; keep-alives go out at 10 Hz regardless. Default 10 ms. */
   tickMs?: number;
-  /** Socket receive/send buffer sizes in bytes (the OS caps them); many busy clients need more than the default. */
+  /**
+   * Socket receive/send buffer sizes in bytes. Default 4 MiB (DEFAULT_SOCKET_BUFFER_BYTES), as the C
+   * reference server; the kernel may cap them (see `socketBuffers` and the 'warning' event).
+   */
   socketBufferBytes?: number;
   clock?: NetcodeClock;
   /** Drop datagrams this filter does not admit, before any parsing or decryption. Default: none. */
@@ -91,8 +141,12 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
     private readonly clock: NetcodeClock,
     tickMs: number,
     filter: DatagramFilter | undefined,
+    /** the socket buffers as granted; `capped` (with a `warning`) when the kernel gave less */
+    readonly socketBuffers: SocketBufferReport,
   ) {
     super();
+    // after listen() resolves, so a listener attached right away hears it
+    if (socketBuffers.warning) setImmediate(() => this.emit('warning', new Error(socketBuffers.warning)));
     socket.on('message', (msg, rinfo) => {
       // first, so an unexpected source costs a map lookup: no parsing, no crypto, no state
       if (filter && !filter.admit(rinfo.address, rinfo.port, msg.byteLength)) return;
@@ -120,9 +174,12 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
         resolve();
       });
     });
-    if (o.socketBufferBytes) {
-      socket.setRecvBufferSize(o.socketBufferBytes);
-      socket.setSendBufferSize(o.socketBufferBytes);
+    let buffers: SocketBufferReport;
+    try {
+      buffers = applySocketBuffers(socket, o.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES);
+    } catch (err) {
+      socket.close();
+      throw err;
     }
     const bound = makeAddress(socket.address().address, socket.address().port);
     const clock = o.clock ?? systemClock;
@@ -138,7 +195,7 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
         },
         clock.now(),
       );
-      return new NetcodeUdpServer(core, socket, bound, clock, o.tickMs ?? 10, o.filter);
+      return new NetcodeUdpServer(core, socket, bound, clock, o.tickMs ?? 10, o.filter, buffers);
     } catch (err) {
       socket.close();
       throw err;
@@ -183,6 +240,8 @@ export interface NetcodeUdpClientOptions {
   clock?: NetcodeClock;
   /** default 1.02 */
   version?: NetcodeVersion;
+  /** Socket receive/send buffer sizes; default 4 MiB as the server's (a capped size is reported as 'warning'). */
+  socketBufferBytes?: number;
 }
 
 export interface NetcodeUdpClientEvents {
@@ -197,10 +256,17 @@ export class NetcodeUdpClient extends EventEmitter<NetcodeUdpClientEvents> {
   private readonly sockets = new Map<4 | 6, dgram.Socket>();
   private readonly clock: NetcodeClock;
   private readonly timer: NodeJS.Timeout;
+  private readonly socketBufferBytes: number;
   private closed = false;
+  /** per address family, once its socket is bound */
+  readonly socketBuffers = new Map<4 | 6, SocketBufferReport>();
 
   constructor(o: NetcodeUdpClientOptions = {}) {
     super();
+    this.socketBufferBytes = o.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES;
+    if (!Number.isInteger(this.socketBufferBytes) || this.socketBufferBytes < 1) {
+      throw new RangeError(`socket buffer size must be a positive integer, got ${this.socketBufferBytes}`);
+    }
     this.clock = o.clock ?? systemClock;
     this.core = new NetcodeClientCore(this.clock.now(), o.version);
     this.timer = setInterval(() => this.tick(), o.tickMs ?? 10);
@@ -273,6 +339,13 @@ export class NetcodeUdpClient extends EventEmitter<NetcodeUdpClientEvents> {
         this.tick();
       });
       s.on('error', (err) => this.emit('warning', err));
+      // the socket binds on its first send; the buffers can only be set once it is bound
+      const socket = s;
+      s.once('listening', () => {
+        const report = applySocketBuffers(socket, this.socketBufferBytes);
+        this.socketBuffers.set(family, report);
+        if (report.warning) this.emit('warning', new Error(report.warning));
+      });
       this.sockets.set(family, s);
     }
     return s;
