@@ -321,74 +321,71 @@ Examples:
         protocolId: string;
         netcodeVersion: string;
         socketBuffer: string;
-      }>(
-        'netcode serve',
-        async (out, opts) => {
-          const nc = await import('../netcode/index.js');
-          const version = await parseNetcodeVersion(opts.netcodeVersion);
-          parseAddr('--bind', opts.bind, nc.parseAddress);
-          if (opts.address) parseAddr('--address', opts.address, nc.parseAddress);
-          const privateKey = await nc.readPrivateKeyFile(opts.key);
-          const maxClients = parseInteger('--max-clients', opts.maxClients, 64, 1, 4096);
-          const protocolId = parseU64('--protocol-id', opts.protocolId);
-          const socketBufferBytes = parseInteger('--socket-buffer', opts.socketBuffer, 4 * 1024 * 1024, 1024, 1 << 30);
-          const server = await nc.NetcodeUdpServer.listen({
-            bind: opts.bind,
-            ...(opts.address ? { address: opts.address } : {}),
-            privateKey,
-            protocolId,
+      }>('netcode serve', async (out, opts) => {
+        const nc = await import('../netcode/index.js');
+        const version = await parseNetcodeVersion(opts.netcodeVersion);
+        parseAddr('--bind', opts.bind, nc.parseAddress);
+        if (opts.address) parseAddr('--address', opts.address, nc.parseAddress);
+        const privateKey = await nc.readPrivateKeyFile(opts.key);
+        const maxClients = parseInteger('--max-clients', opts.maxClients, 64, 1, 4096);
+        const protocolId = parseU64('--protocol-id', opts.protocolId);
+        const socketBufferBytes = parseInteger('--socket-buffer', opts.socketBuffer, 4 * 1024 * 1024, 1024, 1 << 30);
+        const server = await nc.NetcodeUdpServer.listen({
+          bind: opts.bind,
+          ...(opts.address ? { address: opts.address } : {}),
+          privateKey,
+          protocolId,
+          maxClients,
+          version,
+          socketBufferBytes,
+        });
+        const started = Date.now();
+        const stats = { connects: 0, disconnects: 0, payloads: 0 };
+        const log = (event: Record<string, unknown>, text: string): void => {
+          if (out.json)
+            process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
+          else out.note(text);
+        };
+        const addr = nc.formatAddress(server.core.address);
+        log(
+          {
+            event: 'listening',
+            address: nc.formatAddress(server.boundAddress),
+            tokenAddress: addr,
             maxClients,
             version,
-            socketBufferBytes,
-          });
-          const started = Date.now();
-          const stats = { connects: 0, disconnects: 0, payloads: 0 };
-          const log = (event: Record<string, unknown>, text: string): void => {
-            if (out.json)
-              process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
-            else out.note(text);
-          };
-          const addr = nc.formatAddress(server.core.address);
+            socketBuffers: server.socketBuffers,
+          },
+          `listening on ${nc.formatAddress(server.boundAddress)} (netcode ${version}; tokens must list ${addr}), ${maxClients} slots${opts.echo ? ', echo on' : ''}`,
+        );
+        server.on('connect', (e) => {
+          stats.connects++;
           log(
-            {
-              event: 'listening',
-              address: nc.formatAddress(server.boundAddress),
-              tokenAddress: addr,
-              maxClients,
-              version,
-              socketBuffers: server.socketBuffers,
-            },
-            `listening on ${nc.formatAddress(server.boundAddress)} (netcode ${version}; tokens must list ${addr}), ${maxClients} slots${opts.echo ? ', echo on' : ''}`,
+            { event: 'connect', clientIndex: e.clientIndex, clientId: e.clientId, address: nc.formatAddress(e.address) },
+            `connect    client ${e.clientId} slot ${e.clientIndex} from ${nc.formatAddress(e.address)}`,
           );
-          server.on('connect', (e) => {
-            stats.connects++;
-            log(
-              { event: 'connect', clientIndex: e.clientIndex, clientId: e.clientId, address: nc.formatAddress(e.address) },
-              `connect    client ${e.clientId} slot ${e.clientIndex} from ${nc.formatAddress(e.address)}`,
-            );
-          });
-          server.on('disconnect', (e) => {
-            stats.disconnects++;
-            log(
-              { event: 'disconnect', clientIndex: e.clientIndex, clientId: e.clientId, address: nc.formatAddress(e.address), reason: e.reason },
-              `disconnect client ${e.clientId} slot ${e.clientIndex} (${e.reason})`,
-            );
-          });
-          server.on('payload', (e) => {
-            stats.payloads++;
-            if (opts.echo) server.sendPayload(e.clientIndex, e.payload);
-          });
-          server.on('warning', (err) => log({ event: 'warning', message: err.message }, `warning: ${err.message}`));
-          const signal = await new Promise<string>((resolve) => {
-            process.once('SIGINT', () => resolve('SIGINT'));
-            process.once('SIGTERM', () => resolve('SIGTERM'));
-          });
-          log({ event: 'shutdown', signal }, `${signal}: disconnecting ${server.core.numConnectedClients} client(s) and stopping`);
-          await server.close();
-          const summary = { address: addr, uptimeSeconds: Math.round((Date.now() - started) / 1000), ...stats, drops: server.core.drops };
-          out.result('netcode serve', summary, () => '');
-        },
-      ),
+        });
+        server.on('disconnect', (e) => {
+          stats.disconnects++;
+          log(
+            { event: 'disconnect', clientIndex: e.clientIndex, clientId: e.clientId, address: nc.formatAddress(e.address), reason: e.reason },
+            `disconnect client ${e.clientId} slot ${e.clientIndex} (${e.reason})`,
+          );
+        });
+        server.on('payload', (e) => {
+          stats.payloads++;
+          if (opts.echo) server.sendPayload(e.clientIndex, e.payload);
+        });
+        server.on('warning', (err) => log({ event: 'warning', message: err.message }, `warning: ${err.message}`));
+        const signal = await new Promise<string>((resolve) => {
+          process.once('SIGINT', () => resolve('SIGINT'));
+          process.once('SIGTERM', () => resolve('SIGTERM'));
+        });
+        log({ event: 'shutdown', signal }, `${signal}: disconnecting ${server.core.numConnectedClients} client(s) and stopping`);
+        await server.close();
+        const summary = { address: addr, uptimeSeconds: Math.round((Date.now() - started) / 1000), ...stats, drops: server.core.drops };
+        out.result('netcode serve', summary, () => '');
+      }),
     );
 
   group
