@@ -91,6 +91,8 @@ interface Mapping {
 }
 
 const ALLOWED: readonly boolean[] = [true, false, false, true, true, true, true];
+/** returned by take*() when nothing is pending: no new array per input on the hot path (callers only read it) */
+const NOTHING: never[] = Object.freeze([]) as never[];
 
 /**
  * Sans-IO netcode server (1.02, or 1.00 by config): datagrams, source addresses and time go in; datagrams (with destination)
@@ -159,12 +161,13 @@ export class NetcodeServerCore {
 
   takeDatagrams(): OutgoingDatagram[] {
     const o = this.outbox;
+    if (o.length === 0) return NOTHING as OutgoingDatagram[];
     this.outbox = [];
     return o;
   }
 
   takeEvents(): ServerEvent[] {
-    return this.events.take();
+    return this.events.size === 0 ? (NOTHING as ServerEvent[]) : this.events.take();
   }
 
   /** Processes one received datagram. */

@@ -1,5 +1,7 @@
 import dgram from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import { type NetcodeAddress, makeAddress, parseAddress } from './address.js';
 import { NetcodeClientCore } from './client.js';
 import { ClientState, type ClientStateValue, DEFAULT_SOCKET_BUFFER_BYTES, type NetcodeVersion, clientStateName } from './constants.js';
@@ -22,21 +24,46 @@ function toAddress(a: NetcodeAddress | string): NetcodeAddress {
   return typeof a === 'string' ? parseAddress(a) : a;
 }
 
-/** Parsed source addresses, cached: parsing text per datagram showed up in profiles. Bounded. */
-const rinfoCache = new Map<string, NetcodeAddress>();
+/**
+ * Parsed source addresses, cached by host then port: parsing text per datagram showed up in
+ * profiles, and two lookups on strings the socket already made beat building a key per datagram.
+ * One object per source also lets addressKey() cache its key. Bounded.
+ */
+const rinfoCache = new Map<string, Map<number, NetcodeAddress>>();
+let rinfoCached = 0;
 
 function fromRinfo(r: dgram.RemoteInfo): NetcodeAddress | undefined {
-  const k = `${r.address}|${r.port}`;
-  const hit = rinfoCache.get(k);
+  let ports = rinfoCache.get(r.address);
+  const hit = ports?.get(r.port);
   if (hit) return hit;
   try {
     const a = makeAddress(r.address, r.port);
-    if (rinfoCache.size >= 8192) rinfoCache.clear();
-    rinfoCache.set(k, a);
+    if (rinfoCached >= 8192) {
+      rinfoCache.clear();
+      rinfoCached = 0;
+      ports = undefined;
+    }
+    if (!ports) rinfoCache.set(r.address, (ports = new Map()));
+    ports.set(r.port, a);
+    rinfoCached++;
     return a;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * dgram resolves the destination of every send, and its default (dns.lookup) answers even an IP
+ * literal on the next tick: a closure and a tick per datagram. Netcode addresses are IP literals,
+ * answered here at once; anything else still goes to dns.lookup.
+ */
+function literalLookup(host: string, family: number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  if (isIP(host) !== 0) callback(null, host, family);
+  else dnsLookup(host, family, callback);
+}
+
+function createUdpSocket(family: 4 | 6): dgram.Socket {
+  return dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6, lookup: literalLookup as dgram.SocketOptions['lookup'] });
 }
 
 /** What a socket's buffers came out as: the kernel caps them silently. */
@@ -166,7 +193,7 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
 
   static async listen(o: NetcodeUdpServerOptions): Promise<NetcodeUdpServer> {
     const bind = toAddress(o.bind);
-    const socket = dgram.createSocket({ type: bind.family === 6 ? 'udp6' : 'udp4', ipv6Only: bind.family === 6 });
+    const socket = createUdpSocket(bind.family);
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(bind.port, bind.host, () => {
@@ -225,8 +252,11 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
+  /** made once: a closure per flush showed in profiles */
+  private readonly socketOf = (): dgram.Socket => this.socket;
+
   private flush(): void {
-    sendAll(() => this.socket, this.core.takeDatagrams());
+    sendAll(this.socketOf, this.core.takeDatagrams());
     for (const e of this.core.takeEvents()) {
       if (e.type === 'connect') this.emit('connect', e);
       else if (e.type === 'disconnect') this.emit('disconnect', e);
@@ -331,7 +361,7 @@ export class NetcodeUdpClient extends EventEmitter<NetcodeUdpClientEvents> {
     if (this.closed) return undefined;
     let s = this.sockets.get(family);
     if (!s) {
-      s = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+      s = createUdpSocket(family);
       s.on('message', (msg, rinfo) => {
         const from = fromRinfo(rinfo);
         if (!from) return;
@@ -357,8 +387,11 @@ export class NetcodeUdpClient extends EventEmitter<NetcodeUdpClientEvents> {
     this.flush();
   }
 
+  /** made once: a closure per flush showed in profiles */
+  private readonly socketOf = (f: 4 | 6): dgram.Socket | undefined => this.socketFor(f);
+
   private flush(): void {
-    sendAll((f) => this.socketFor(f), this.core.takeDatagrams());
+    sendAll(this.socketOf, this.core.takeDatagrams());
     for (const e of this.core.takeEvents()) {
       if (e.type === 'state') this.emit('state', e.state, e.previous);
       else this.emit('payload', e.payload);
