@@ -127,9 +127,11 @@ interface Layout {
 }
 
 /** UTCTime covers 1950-2049 (RFC 5280 4.1.2.5); outside it the element is two digits longer. */
+const UTC_FROM = Date.UTC(1950, 0, 1);
+const UTC_UNTIL = Date.UTC(2050, 0, 1);
 const isUtcTime = (d: Date): boolean => {
-  const y = d.getUTCFullYear();
-  return y >= 1950 && y < 2050;
+  const t = d.getTime();
+  return t >= UTC_FROM && t < UTC_UNTIL;
 };
 
 function two(out: Uint8Array, at: number, v: number): number {

@@ -68,7 +68,8 @@ export async function createSessionMinter(opts: SessionMinterOptions): Promise<F
   // reused by every mint (minting is synchronous from here to the signature)
   const serial = Buffer.alloc(16);
 
-  async function mintFor(client: ClientKey, req: Omit<MintSessionRequest, 'publicKey'>): Promise<MintedSession> {
+  // synchronous: the promise is made once, in mint(), instead of one per async layer
+  function mintFor(client: ClientKey, req: Omit<MintSessionRequest, 'publicKey'>): MintedSession {
     const sessionId = validateSessionId(req.sessionId);
     const playerId = validatePlayerId(req.playerId);
     const ttl = req.ttlSeconds ?? DEFAULT_SESSION_TTL;
@@ -131,12 +132,16 @@ export async function createSessionMinter(opts: SessionMinterOptions): Promise<F
   return {
     algorithm,
     issuerPem: ca.pem,
-    async mint(req) {
-      return mintFor(parseClientKey(req.publicKey), req);
+    mint(req) {
+      try {
+        return Promise.resolve(mintFor(parseClientKey(req.publicKey), req));
+      } catch (err) {
+        return Promise.reject(err);
+      }
     },
     async mintWithNewKey(req) {
       const pair = generateKeyPair(req.algorithm ?? algorithm);
-      const minted = await mintFor(parseClientKey(new Uint8Array(spkiDer(pair.publicKey))), req);
+      const minted = mintFor(parseClientKey(new Uint8Array(spkiDer(pair.publicKey))), req);
       return { ...minted, privateKeyPem: exportPrivateKeyPem(pair.privateKey) };
     },
   };
