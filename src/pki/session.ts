@@ -119,8 +119,13 @@ export async function createSessionMinter(opts: SessionMinterOptions): Promise<F
     at += bitsHead.length;
     certDer[at++] = 0;
     certDer.set(signature, at);
+    let pem: string | undefined;
     return {
-      certPem: derToPem(certDer),
+      // made on first read: the Auth server's hand-off sends the DER and never reads it
+      get certPem(): string {
+        pem ??= derToPem(certDer);
+        return pem;
+      },
       certDer,
       fingerprint: oneShotHash('sha256', certDer, 'hex'),
       serial: serial.toString('hex'),
