@@ -88,6 +88,18 @@ describe('session cert template', () => {
     expect(() => templates.tbs({ ...base, ski: new Uint8Array(19) })).toThrow(/key id/);
   });
 
+  it('certs minted one after another keep their own bytes (they share slabs, never memory)', async () => {
+    const minter = await pkis.get('p256')!.sessionMinter();
+    const pub = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
+    const minted = [];
+    for (let i = 0; i < 200; i++) minted.push(await minter.mint({ publicKey: pub, sessionId: `s-${i}`, playerId: 'p' }));
+    const { createHash } = await import('node:crypto');
+    for (const [i, m] of minted.entries()) {
+      expect(createHash('sha256').update(m.certDer).digest('hex')).toBe(m.fingerprint);
+      expect(new X509Certificate(m.certDer).subject).toContain(`OU=s-${i}`);
+    }
+  });
+
   it('draws 16-byte positive serials without repeats from the pool, across refills', () => {
     const pool = new SerialPool(64); // four serials per refill
     const seen = new Set<string>();
