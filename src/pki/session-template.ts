@@ -198,6 +198,10 @@ export class SessionTemplates {
     if (f.serial.length !== 16 || f.serial[0]! < 0x40 || f.serial[0]! > 0x7f || f.ski.length !== 20) {
       throw new Error('session template: serial must be 16 bytes (0x40-0x7f first) and the key id 20 bytes');
     }
+    // the layout key below packs these lengths into 8 + 7 + 7 bits
+    if (f.spki.length > 255 || f.sessionId.length > 127 || f.playerId.length > 127) {
+      throw new Error('session template: SPKI over 255 bytes or an id over 127 characters');
+    }
     const key =
       f.spki.length | (f.sessionId.length << 8) | (f.playerId.length << 15) | (isUtcTime(f.notBefore) ? 0 : 1 << 22) | (isUtcTime(f.notAfter) ? 0 : 1 << 23);
     let l = this.#layouts.get(key);
