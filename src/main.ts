@@ -1,8 +1,6 @@
-import { Command, CommanderError } from 'commander';
-import { cliError } from './cli/errors.js';
+import { Command, CommanderError, Help } from 'commander';
 import { ExitCode } from './cli/exit-codes.js';
-import { jsonReplacer, reportError } from './cli/output.js';
-import { registerCommands } from './commands/index.js';
+import { registerCommands, registerCommandsFor } from './commands/index.js';
 
 /** Commander's usage errors under the project's snake_case codes, so `--json` speaks one style. */
 type CommanderCode =
@@ -32,15 +30,23 @@ const commandOf = new WeakMap<CommanderError, string>();
 /**
  * The `iyesmp` program. Command modules only declare flags and help here; each action imports
  * its heavy dependencies (crypto, ink, QUIC) lazily so that `iyesmp --help` stays fast.
+ * Without `argv` every command is registered; with it, only the group of the command it runs
+ * (the others are stubs that list the same in help: src/commands/index.ts).
  */
-export function buildProgram(): Command {
+export async function buildProgram(argv?: readonly string[]): Promise<Command> {
+  let stubs = new Map<Command, string>();
   const program = new Command('iyesmp')
     .description('Administer iyesmp multiplayer infrastructure: PKI, auth and host servers')
     .version(VERSION, '-V, --version')
     .option('--json', 'print one machine-readable JSON document on stdout (human text goes to stderr)')
     .option('--no-color', 'disable colour (also NO_COLOR=1)')
     .option('-q, --quiet', 'suppress progress notes on stderr')
-    .configureHelp({ showGlobalOptions: true })
+    .configureHelp({
+      showGlobalOptions: true,
+      subcommandTerm(this: Help, cmd: Command): string {
+        return stubs.get(cmd) ?? Help.prototype.subcommandTerm.call(this, cmd);
+      },
+    })
     .showHelpAfterError('(run with --help for usage and examples)')
     .exitOverride();
   program.addHelpText(
@@ -54,7 +60,8 @@ Examples:
   $ iyesmp rotate-clientauth --dir ./pki --passphrase-file ./ca.pass
   $ iyesmp certs check --dir ./pki --within 30d --json`,
   );
-  registerCommands(program);
+  if (argv) stubs = await registerCommandsFor(program, argv);
+  else await registerCommands(program);
   // exitOverride on every subcommand so usage errors come back to main() instead of process.exit,
   // each tagged with the command that raised it
   const walk = (c: Command, path: string[]): void => {
@@ -72,7 +79,7 @@ Examples:
 const VERSION = '0.1.0';
 
 export async function main(argv: string[] = process.argv): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   const json = argv.includes('--json');
   const color = argv.includes('--no-color') ? false : undefined;
   // with --json, stdout carries one JSON document: the version is printed as one below
@@ -85,7 +92,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     if (err instanceof CommanderError) {
       // help and version are "errors" in commander's exit-override mode
       if (err.code === 'commander.version' && json) {
-        process.stdout.write(JSON.stringify({ ok: true, command: 'version', data: { version: VERSION } }, jsonReplacer, 2) + '\n');
+        process.stdout.write(JSON.stringify({ ok: true, command: 'version', data: { version: VERSION } }, null, 2) + '\n');
         return ExitCode.ok;
       }
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
@@ -94,10 +101,13 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       }
       if (json) {
         const message = err.message.replace(/^error: /, '');
+        const [{ reportError }, { cliError }] = await Promise.all([import('./cli/output.js'), import('./cli/errors.js')]);
         return reportError(commandOf.get(err) ?? 'iyesmp', cliError(COMMANDER_CODES[err.code] ?? 'bad_usage', message), true, color);
       }
       return ExitCode.usage;
     }
+    // error paths only: their modules stay out of the start of every run (`iyesmp --help`)
+    const { reportError } = await import('./cli/output.js');
     return reportError('iyesmp', err, json, color);
   }
 }

@@ -302,6 +302,7 @@ Examples:
     .option(VERSION_FLAG, VERSION_HELP, '1.02')
     .option('--log-format <format>', 'log lines on stderr: "json" or "pretty" (default: json with --json, else pretty)')
     .option('--admin-http <host:port>', 'serve /metrics, /healthz and /readyz over HTTP on this address (e.g. 127.0.0.1:9466)')
+    .option('--socket-buffer <bytes>', 'socket send/receive buffer size (the kernel may cap it at net.core.rmem_max)', String(4 * 1024 * 1024))
     .addHelpText(
       'after',
       `
@@ -325,6 +326,7 @@ Examples:
         netcodeVersion: string;
         logFormat?: string;
         adminHttp?: string;
+        socketBuffer: string;
       }>('netcode serve', async (out, opts) => {
         const format = opts.logFormat ?? (out.json ? 'json' : 'pretty');
         if (format !== 'json' && format !== 'pretty') throw cliError('bad_flag', `--log-format "${format}": expected "json" or "pretty"`);
@@ -338,6 +340,7 @@ Examples:
         const privateKey = await nc.readPrivateKeyFile(opts.key);
         const maxClients = parseInteger('--max-clients', opts.maxClients, 64, 1, 4096);
         const protocolId = parseU64('--protocol-id', opts.protocolId);
+        const socketBufferBytes = parseInteger('--socket-buffer', opts.socketBuffer, 4 * 1024 * 1024, 1024, 1 << 30);
         const server = await nc.NetcodeUdpServer.listen({
           bind: opts.bind,
           ...(opts.address ? { address: opts.address } : {}),
@@ -345,6 +348,7 @@ Examples:
           protocolId,
           maxClients,
           version,
+          socketBufferBytes,
         });
         const started = Date.now();
         const stats = { connects: 0, disconnects: 0, payloads: 0 };
@@ -365,7 +369,15 @@ Examples:
           logger.info({ event: 'admin_http_listening', address: admin.address }, 'admin http listening: /metrics /healthz /readyz');
         }
         logger.info(
-          { event: 'listening', address: nc.formatAddress(server.boundAddress), tokenAddress: addr, maxClients, version, echo: Boolean(opts.echo) },
+          {
+            event: 'listening',
+            address: nc.formatAddress(server.boundAddress),
+            tokenAddress: addr,
+            maxClients,
+            version,
+            echo: Boolean(opts.echo),
+            socketBuffers: server.socketBuffers,
+          },
           'listening',
         );
         // client ids are u64: text, so JSON readers keep every digit

@@ -33,6 +33,11 @@ export function netcodeHostConfigSection(baseDir?: string) {
       enforce_address: bool().default(false),
       /** wire version: "1.02" (default), or "1.00" for peers built on the 1.00 reference (docs/netcode.md) */
       version: z.enum(NETCODE_VERSIONS, { error: 'expected "1.02" or "1.00"' }).optional(),
+      /** socket send/receive buffer bytes (default 4 MiB, as the C reference server); the kernel caps it at net.core.rmem_max */
+      socket_buffer_bytes: posInt()
+        .min(1024, { error: 'expected at least 1024' })
+        .max(1 << 30, { error: 'expected at most 1073741824 (1 GiB)' })
+        .optional(),
     })
     .prefault({});
 }

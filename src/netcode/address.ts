@@ -40,8 +40,17 @@ export function formatAddress(a: NetcodeAddress): string {
 }
 
 /** A string that is equal for equal addresses; used as a Map key. */
+/** Keys of address objects already seen: the UDP adapters reuse one object per source, and a key
+ * string made once keeps its hash, so the per-datagram map lookups do not build and hash a new one. */
+const keys = new WeakMap<NetcodeAddress, string>();
+
 export function addressKey(a: NetcodeAddress): string {
-  return `${a.family}/${a.host}/${a.port}`;
+  let k = keys.get(a);
+  if (k === undefined) {
+    k = `${a.family}/${a.host}/${a.port}`;
+    keys.set(a, k);
+  }
+  return k;
 }
 
 export function addressesEqual(a: NetcodeAddress, b: NetcodeAddress): boolean {

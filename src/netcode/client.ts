@@ -19,6 +19,8 @@ import type { OutgoingDatagram } from './server.js';
 export type ClientEvent = { type: 'state'; state: ClientStateValue; previous: ClientStateValue } | { type: 'payload'; payload: Uint8Array; sequence: bigint };
 
 const ALLOWED: readonly boolean[] = [false, true, true, false, true, true, true];
+/** returned by take*() when nothing is pending: no new array per input on the hot path (callers only read it) */
+const NOTHING: never[] = Object.freeze([]) as never[];
 
 /**
  * Sans-IO netcode client state machine (1.02, or 1.00 when constructed so). Feed it datagrams (with
@@ -74,12 +76,13 @@ export class NetcodeClientCore {
 
   takeDatagrams(): OutgoingDatagram[] {
     const o = this.outbox;
+    if (o.length === 0) return NOTHING as OutgoingDatagram[];
     this.outbox = [];
     return o;
   }
 
   takeEvents(): ClientEvent[] {
-    return this.events.take();
+    return this.events.size === 0 ? (NOTHING as ClientEvent[]) : this.events.take();
   }
 
   /** Starts connecting with a 2048-byte token; an unreadable token moves to invalid_connect_token (-5). */

@@ -28,6 +28,7 @@ export interface NetcodeHostConfigLike {
       drop_unannounced?: boolean | undefined;
       enforce_address?: boolean | undefined;
       version?: NetcodeVersion | undefined;
+      socket_buffer_bytes?: number | undefined;
     };
   };
 }
@@ -55,6 +56,8 @@ export interface ResolvedNetcodeHost {
   dropUnannounced: boolean;
   enforceAddress: boolean;
   version: NetcodeVersion;
+  /** socket send/receive buffers (`socket_buffer_bytes`); absent: the transport's default, 4 MiB */
+  socketBufferBytes?: number;
 }
 
 export interface ResolvedNetcodeIssuer {
@@ -104,6 +107,7 @@ export async function resolveNetcodeHost(c: NetcodeHostConfigLike, resolve: Reso
     dropUnannounced: n.drop_unannounced ?? true,
     enforceAddress: n.enforce_address ?? false,
     version: n.version ?? '1.02',
+    ...(n.socket_buffer_bytes !== undefined ? { socketBufferBytes: n.socket_buffer_bytes } : {}),
   };
 }
 

@@ -16,6 +16,18 @@ export const PACKET_SEND_RATE = 10; // Hz
 export const NUM_DISCONNECT_PACKETS = 10;
 export const REPLAY_PROTECTION_BUFFER_SIZE = 256;
 export const MAX_CONNECT_TOKEN_ENTRIES = 2048;
+/**
+ * Pending handshakes (encryption mappings of sources that sent a request but hold no slot yet): the
+ * C reference's NETCODE_MAX_ENCRYPTION_MAPPINGS, 4 x its 256 max clients, whatever a server's own
+ * max clients is.
+ */
+export const MAX_PENDING_HANDSHAKES = 1024;
+/**
+ * Socket send and receive buffers of every netcode socket unless configured: what the C reference
+ * server asks for. With the kernel's default (~208 KiB) a burst of 50 payloads per 1 ms tick
+ * overflows the receive queue and the kernel drops datagrams.
+ */
+export const DEFAULT_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 export const U64_MAX = (1n << 64n) - 1n;
 /** The server's challenge/denied packets use a sequence counter that starts here (reference behaviour). */
 export const GLOBAL_SEQUENCE_START = 1n << 63n;

@@ -1,4 +1,4 @@
-import { ByteReader, ByteWriter, bytesEqual } from './bytes.js';
+import { ByteReader, ByteWriter, allocPooled, bytesEqual } from './bytes.js';
 import {
   CHALLENGE_TOKEN_BYTES,
   CONNECT_TOKEN_PRIVATE_BYTES,
@@ -50,16 +50,25 @@ export function sequenceBytes(sequence: bigint): number {
 }
 
 // Scratch buffers for the AD and nonce: every sodium call is synchronous, so reusing them is safe and
-// saves two allocations per packet on the hot path.
+// saves two allocations per packet on the hot path. The AD's version and protocol id change only when
+// a process talks more than one version or protocol, so they are rewritten only then.
 const AD = new Uint8Array(VERSION_INFO_BYTES + 9);
 const AD_VIEW = new DataView(AD.buffer);
+let adVersion: NetcodeVersion | undefined;
+let adProtocolId = -1n;
 const NONCE = new Uint8Array(12);
 const NONCE_VIEW = new DataView(NONCE.buffer);
+/** sequences below this are read and written as plain numbers (no BigInt per byte) */
+const SAFE = 1n << 48n;
 
 /** AD for encrypted packets: version info | protocol id | prefix byte (22 bytes). */
 function packetAd(protocolId: bigint, prefix: number, version: NetcodeVersion): Uint8Array {
-  AD.set(netcodeWire(version).versionInfo);
-  AD_VIEW.setBigUint64(VERSION_INFO_BYTES, protocolId, true);
+  if (version !== adVersion || protocolId !== adProtocolId) {
+    AD.set(netcodeWire(version).versionInfo);
+    AD_VIEW.setBigUint64(VERSION_INFO_BYTES, protocolId, true);
+    adVersion = version;
+    adProtocolId = protocolId;
+  }
   AD[VERSION_INFO_BYTES + 8] = prefix;
   return AD;
 }
@@ -115,15 +124,22 @@ export function writePacket(
       plain = packet.payload;
       break;
   }
-  const n = sequenceBytes(sequence);
+  const small = sequence < SAFE;
+  const seq = small ? Number(sequence) : 0;
+  const n = small ? (seq < 0x100 ? 1 : seq < 0x10000 ? 2 : seq < 0x1000000 ? 3 : seq < 0x100000000 ? 4 : seq < 0x10000000000 ? 5 : 6) : sequenceBytes(sequence);
   const size = 1 + n + plain.length + MAC_BYTES;
   // only reachable in 1.00 (1220 bytes), with a long payload once the sequence needs 4+ bytes
   if (size > wire.maxPacketBytes) throw new RangeError(`packet of ${size} bytes is over the netcode ${version} limit of ${wire.maxPacketBytes}`);
   const prefix = (n << 4) | packet.type;
-  const out = new Uint8Array(size);
+  // pooled: twice per payload round trip; every byte is written below
+  const out = allocPooled(size);
   out[0] = prefix;
-  let s = sequence;
-  for (let i = 0; i < n; i++, s >>= 8n) out[1 + i] = Number(s & 0xffn);
+  if (small) {
+    for (let i = 0, v = seq; i < n; i++, v = Math.floor(v / 256)) out[1 + i] = v % 256;
+  } else {
+    let s = sequence;
+    for (let i = 0; i < n; i++, s >>= 8n) out[1 + i] = Number(s & 0xffn);
+  }
   aeadEncryptInto(out.subarray(1 + n), plain, packetAd(protocolId, prefix, version), packetNonce(sequence), key);
   return out;
 }
@@ -156,8 +172,16 @@ export function readEncryptedPacket(data: Uint8Array, o: ReadPacketOptions): Rea
   const n = prefix >> 4;
   if (n < 1 || n > 8) return null;
   if (data.length < 1 + n + MAC_BYTES) return null;
-  let sequence = 0n;
-  for (let i = 0; i < n; i++) sequence |= BigInt(data[1 + i]!) << BigInt(8 * i);
+  let sequence: bigint;
+  if (n <= 6) {
+    // up to 48 bits fit a number exactly: one BigInt instead of one per byte
+    let v = 0;
+    for (let i = n - 1; i >= 0; i--) v = v * 256 + data[1 + i]!;
+    sequence = BigInt(v);
+  } else {
+    sequence = 0n;
+    for (let i = 0; i < n; i++) sequence |= BigInt(data[1 + i]!) << BigInt(8 * i);
+  }
   const replayed = type >= PacketType.keepAlive ? o.replay : undefined;
   if (replayed?.alreadyReceived(sequence)) return null;
   const plain = aeadDecrypt(data.subarray(1 + n), packetAd(o.protocolId, prefix, o.version ?? DEFAULT_NETCODE_VERSION), packetNonce(sequence), o.key);

@@ -7,6 +7,7 @@ import {
   KEY_BYTES,
   MAC_BYTES,
   MAX_CONNECT_TOKEN_ENTRIES,
+  MAX_PENDING_HANDSHAKES,
   MAX_PAYLOAD_BYTES,
   NUM_DISCONNECT_PACKETS,
   type NetcodeVersion,
@@ -90,6 +91,8 @@ interface Mapping {
 }
 
 const ALLOWED: readonly boolean[] = [true, false, false, true, true, true, true];
+/** returned by take*() when nothing is pending: no new array per input on the hot path (callers only read it) */
+const NOTHING: never[] = Object.freeze([]) as never[];
 
 /**
  * Sans-IO netcode server (1.02, or 1.00 by config): datagrams, source addresses and time go in; datagrams (with destination)
@@ -158,12 +161,13 @@ export class NetcodeServerCore {
 
   takeDatagrams(): OutgoingDatagram[] {
     const o = this.outbox;
+    if (o.length === 0) return NOTHING as OutgoingDatagram[];
     this.outbox = [];
     return o;
   }
 
   takeEvents(): ServerEvent[] {
-    return this.events.take();
+    return this.events.size === 0 ? (NOTHING as ServerEvent[]) : this.events.take();
   }
 
   /** Processes one received datagram. */
@@ -345,9 +349,9 @@ export class NetcodeServerCore {
 
   private addMapping(key: string, sendKey: Uint8Array, recvKey: Uint8Array, timeout: number): boolean {
     const existing = this.mappings.get(key);
-    if (!existing && this.mappings.size >= this.maxClients * 4) {
+    if (!existing && this.mappings.size >= MAX_PENDING_HANDSHAKES) {
       for (const [k, m] of this.mappings) if (this.mappingExpired(m)) this.mappings.delete(k);
-      if (this.mappings.size >= this.maxClients * 4) return false;
+      if (this.mappings.size >= MAX_PENDING_HANDSHAKES) return false;
     }
     this.mappings.set(key, { sendKey, recvKey, lastAccess: this.time, expireTime: timeout >= 0 ? this.time + timeout : -1, timeout });
     return true;

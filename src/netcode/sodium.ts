@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { allocPooled } from './bytes.js';
 
 /**
  * The few libsodium calls netcode needs. sodium-native ships no type declarations, so it is loaded
@@ -29,7 +30,8 @@ export function aeadEncryptInto(out: Uint8Array, message: Uint8Array, ad: Uint8A
 /** Returns the plaintext, or null when the tag does not verify. */
 export function aeadDecrypt(cipher: Uint8Array, ad: Uint8Array | null, nonce: Uint8Array, key: Uint8Array): Uint8Array | null {
   if (cipher.length < 16) return null;
-  const out = new Uint8Array(cipher.length - 16);
+  // pooled: once per received packet, and decryption writes every byte
+  const out = allocPooled(cipher.length - 16);
   try {
     sodium.crypto_aead_chacha20poly1305_ietf_decrypt(out, null, cipher, ad, nonce, key);
   } catch {

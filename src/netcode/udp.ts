@@ -1,8 +1,10 @@
 import dgram from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import { type NetcodeAddress, makeAddress, parseAddress } from './address.js';
 import { NetcodeClientCore } from './client.js';
-import { ClientState, type ClientStateValue, type NetcodeVersion, clientStateName } from './constants.js';
+import { ClientState, type ClientStateValue, DEFAULT_SOCKET_BUFFER_BYTES, type NetcodeVersion, clientStateName } from './constants.js';
 import { type NetcodeServerConfig, NetcodeServerCore, type OutgoingDatagram, type ServerEvent } from './server.js';
 
 /** Clocks the adapters feed into the cores; replaceable for tests. */
@@ -22,21 +24,93 @@ function toAddress(a: NetcodeAddress | string): NetcodeAddress {
   return typeof a === 'string' ? parseAddress(a) : a;
 }
 
-/** Parsed source addresses, cached: parsing text per datagram showed up in profiles. Bounded. */
-const rinfoCache = new Map<string, NetcodeAddress>();
+/**
+ * Parsed source addresses, cached by host then port: parsing text per datagram showed up in
+ * profiles, and two lookups on strings the socket already made beat building a key per datagram.
+ * One object per source also lets addressKey() cache its key. Bounded.
+ */
+const rinfoCache = new Map<string, Map<number, NetcodeAddress>>();
+let rinfoCached = 0;
 
 function fromRinfo(r: dgram.RemoteInfo): NetcodeAddress | undefined {
-  const k = `${r.address}|${r.port}`;
-  const hit = rinfoCache.get(k);
+  let ports = rinfoCache.get(r.address);
+  const hit = ports?.get(r.port);
   if (hit) return hit;
   try {
     const a = makeAddress(r.address, r.port);
-    if (rinfoCache.size >= 8192) rinfoCache.clear();
-    rinfoCache.set(k, a);
+    if (rinfoCached >= 8192) {
+      rinfoCache.clear();
+      rinfoCached = 0;
+      ports = undefined;
+    }
+    if (!ports) rinfoCache.set(r.address, (ports = new Map()));
+    ports.set(r.port, a);
+    rinfoCached++;
     return a;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * dgram resolves the destination of every send, and its default (dns.lookup) answers even an IP
+ * literal on the next tick: a closure and a tick per datagram. Netcode addresses are IP literals,
+ * answered here at once; anything else still goes to dns.lookup.
+ */
+function literalLookup(host: string, family: number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  if (isIP(host) !== 0) callback(null, host, family);
+  else dnsLookup(host, family, callback);
+}
+
+function createUdpSocket(family: 4 | 6): dgram.Socket {
+  return dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6, lookup: literalLookup as dgram.SocketOptions['lookup'] });
+}
+
+/** What a socket's buffers came out as: the kernel caps them silently. */
+export interface SocketBufferReport {
+  requested: number;
+  /** granted (Linux reports twice the grant, for its own bookkeeping: halved here) */
+  receive: number;
+  send: number;
+  /** the kernel granted less than requested */
+  capped: boolean;
+  /** says what was capped and which sysctl raises it; set when capped */
+  warning?: string;
+}
+
+const kib = (n: number): string => (n >= 1 << 20 && n % (1 << 20) === 0 ? `${n / (1 << 20)} MiB` : `${Math.round(n / 1024)} KiB`);
+
+/**
+ * Asks for `bytes` of receive and send buffer on a bound socket and reads back what it got. Linux
+ * grants at most net.core.rmem_max / wmem_max without an error, so the shortfall is only visible here.
+ */
+export function applySocketBuffers(socket: dgram.Socket, bytes: number): SocketBufferReport {
+  if (!Number.isInteger(bytes) || bytes < 1) throw new RangeError(`socket buffer size must be a positive integer, got ${bytes}`);
+  let receive: number;
+  let send: number;
+  try {
+    socket.setRecvBufferSize(bytes);
+    socket.setSendBufferSize(bytes);
+  } catch {
+    // some platforms refuse rather than cap: keep what the socket has and report it
+  }
+  // Linux doubles the value it grants when reporting it (socket(7), SO_RCVBUF)
+  const scale = process.platform === 'linux' ? 0.5 : 1;
+  try {
+    receive = socket.getRecvBufferSize() * scale;
+    send = socket.getSendBufferSize() * scale;
+  } catch {
+    return { requested: bytes, receive: 0, send: 0, capped: false };
+  }
+  const capped = receive < bytes || send < bytes;
+  const report: SocketBufferReport = { requested: bytes, receive, send, capped };
+  if (capped) {
+    report.warning =
+      `netcode socket buffers are ${kib(receive)} receive / ${kib(send)} send, less than the ${kib(bytes)} asked for: ` +
+      `the kernel caps them at net.core.rmem_max / net.core.wmem_max, and a busy server will lose datagrams ` +
+      `(raise them, e.g. sysctl -w net.core.rmem_max=${bytes} net.core.wmem_max=${bytes}, or configure a smaller size)`;
+  }
+  return report;
 }
 
 /** Lets queued sends (disconnect packets) leave before a socket is closed. */
@@ -65,7 +139,10 @@ export interface NetcodeUdpServerOptions extends Omit<NetcodeServerConfig, 'addr
   address?: NetcodeAddress | string;
   /** Update interval; keep-alives go out at 10 Hz regardless. Default 10 ms. */
   tickMs?: number;
-  /** Socket receive/send buffer sizes in bytes (the OS caps them); many busy clients need more than the default. */
+  /**
+   * Socket receive/send buffer sizes in bytes. Default 4 MiB (DEFAULT_SOCKET_BUFFER_BYTES), as the C
+   * reference server; the kernel may cap them (see `socketBuffers` and the 'warning' event).
+   */
   socketBufferBytes?: number;
   clock?: NetcodeClock;
   /** Drop datagrams this filter does not admit, before any parsing or decryption. Default: none. */
@@ -93,8 +170,12 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
     private readonly clock: NetcodeClock,
     tickMs: number,
     filter: DatagramFilter | undefined,
+    /** the socket buffers as granted; `capped` (with a `warning`) when the kernel gave less */
+    readonly socketBuffers: SocketBufferReport,
   ) {
     super();
+    // after listen() resolves, so a listener attached right away hears it
+    if (socketBuffers.warning) setImmediate(() => this.emit('warning', new Error(socketBuffers.warning)));
     socket.on('message', (msg, rinfo) => {
       // first, so an unexpected source costs a map lookup: no parsing, no crypto, no state
       if (filter && !filter.admit(rinfo.address, rinfo.port, msg.byteLength)) {
@@ -119,7 +200,7 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
 
   static async listen(o: NetcodeUdpServerOptions): Promise<NetcodeUdpServer> {
     const bind = toAddress(o.bind);
-    const socket = dgram.createSocket({ type: bind.family === 6 ? 'udp6' : 'udp4', ipv6Only: bind.family === 6 });
+    const socket = createUdpSocket(bind.family);
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(bind.port, bind.host, () => {
@@ -127,9 +208,12 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
         resolve();
       });
     });
-    if (o.socketBufferBytes) {
-      socket.setRecvBufferSize(o.socketBufferBytes);
-      socket.setSendBufferSize(o.socketBufferBytes);
+    let buffers: SocketBufferReport;
+    try {
+      buffers = applySocketBuffers(socket, o.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES);
+    } catch (err) {
+      socket.close();
+      throw err;
     }
     const bound = makeAddress(socket.address().address, socket.address().port);
     const clock = o.clock ?? systemClock;
@@ -145,7 +229,7 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
         },
         clock.now(),
       );
-      return new NetcodeUdpServer(core, socket, bound, clock, o.tickMs ?? 10, o.filter);
+      return new NetcodeUdpServer(core, socket, bound, clock, o.tickMs ?? 10, o.filter, buffers);
     } catch (err) {
       socket.close();
       throw err;
@@ -175,10 +259,13 @@ export class NetcodeUdpServer extends EventEmitter<NetcodeUdpServerEvents> {
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
+  /** made once: a closure per flush showed in profiles */
+  private readonly socketOf = (): dgram.Socket => this.socket;
+
   private flush(): void {
     const out = this.core.takeDatagrams();
     this.traffic.packetsOut += out.length;
-    sendAll(() => this.socket, out);
+    sendAll(this.socketOf, out);
     for (const e of this.core.takeEvents()) {
       if (e.type === 'connect') this.emit('connect', e);
       else if (e.type === 'disconnect') this.emit('disconnect', e);
@@ -192,6 +279,8 @@ export interface NetcodeUdpClientOptions {
   clock?: NetcodeClock;
   /** default 1.02 */
   version?: NetcodeVersion;
+  /** Socket receive/send buffer sizes; default 4 MiB as the server's (a capped size is reported as 'warning'). */
+  socketBufferBytes?: number;
 }
 
 export interface NetcodeUdpClientEvents {
@@ -206,10 +295,17 @@ export class NetcodeUdpClient extends EventEmitter<NetcodeUdpClientEvents> {
   private readonly sockets = new Map<4 | 6, dgram.Socket>();
   private readonly clock: NetcodeClock;
   private readonly timer: NodeJS.Timeout;
+  private readonly socketBufferBytes: number;
   private closed = false;
+  /** per address family, once its socket is bound */
+  readonly socketBuffers = new Map<4 | 6, SocketBufferReport>();
 
   constructor(o: NetcodeUdpClientOptions = {}) {
     super();
+    this.socketBufferBytes = o.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES;
+    if (!Number.isInteger(this.socketBufferBytes) || this.socketBufferBytes < 1) {
+      throw new RangeError(`socket buffer size must be a positive integer, got ${this.socketBufferBytes}`);
+    }
     this.clock = o.clock ?? systemClock;
     this.core = new NetcodeClientCore(this.clock.now(), o.version);
     this.timer = setInterval(() => this.tick(), o.tickMs ?? 10);
@@ -274,7 +370,7 @@ export class NetcodeUdpClient extends EventEmitter<NetcodeUdpClientEvents> {
     if (this.closed) return undefined;
     let s = this.sockets.get(family);
     if (!s) {
-      s = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+      s = createUdpSocket(family);
       s.on('message', (msg, rinfo) => {
         const from = fromRinfo(rinfo);
         if (!from) return;
@@ -282,6 +378,13 @@ export class NetcodeUdpClient extends EventEmitter<NetcodeUdpClientEvents> {
         this.tick();
       });
       s.on('error', (err) => this.emit('warning', err));
+      // the socket binds on its first send; the buffers can only be set once it is bound
+      const socket = s;
+      s.once('listening', () => {
+        const report = applySocketBuffers(socket, this.socketBufferBytes);
+        this.socketBuffers.set(family, report);
+        if (report.warning) this.emit('warning', new Error(report.warning));
+      });
       this.sockets.set(family, s);
     }
     return s;
@@ -293,8 +396,11 @@ export class NetcodeUdpClient extends EventEmitter<NetcodeUdpClientEvents> {
     this.flush();
   }
 
+  /** made once: a closure per flush showed in profiles */
+  private readonly socketOf = (f: 4 | 6): dgram.Socket | undefined => this.socketFor(f);
+
   private flush(): void {
-    sendAll((f) => this.socketFor(f), this.core.takeDatagrams());
+    sendAll(this.socketOf, this.core.takeDatagrams());
     for (const e of this.core.takeEvents()) {
       if (e.type === 'state') this.emit('state', e.state, e.previous);
       else this.emit('payload', e.payload);

@@ -4,13 +4,17 @@
  * made minting ~100x slower than one signature. Only the handful of types a session cert needs.
  */
 
+/** The tag and length octets of an element whose contents are `n` bytes long. */
+export function tlvHead(tag: number, n: number): number[] {
+  if (n < 0x80) return [tag, n];
+  if (n < 0x100) return [tag, 0x81, n];
+  if (n < 0x10000) return [tag, 0x82, n >> 8, n & 0xff];
+  return [tag, 0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
+}
+
 export function tlv(tag: number, body: Uint8Array): Uint8Array {
   const n = body.length;
-  let head: number[];
-  if (n < 0x80) head = [tag, n];
-  else if (n < 0x100) head = [tag, 0x81, n];
-  else if (n < 0x10000) head = [tag, 0x82, n >> 8, n & 0xff];
-  else head = [tag, 0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
+  const head = tlvHead(tag, n);
   const out = new Uint8Array(head.length + n);
   out.set(head, 0);
   out.set(body, head.length);
