@@ -143,6 +143,9 @@ export class ServerProcess {
     if (this.#exit) return this.#exit;
     this.child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
+    // a host drains on SIGTERM (a game still running could hold it for minutes): halfway, the second
+    // SIGTERM an operator would send stops it at once; SIGKILL only if even that is not enough
+    const again = setTimeout(() => this.child.kill('SIGTERM'), Math.floor(timeoutMs / 2));
     const killed = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
         this.child.kill('SIGKILL');
@@ -150,6 +153,7 @@ export class ServerProcess {
       }, timeoutMs);
     });
     await Promise.race([this.exited, killed]);
+    clearTimeout(again);
     clearTimeout(timer);
     return this.exited;
   }

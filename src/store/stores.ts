@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { AccountStore, StoredAccount } from '../auth/accounts/store.js';
 import type { Account } from '../auth/accounts/types.js';
 import type { Ban, BanStore, BanTarget } from '../auth/accounts/bans.js';
@@ -125,6 +125,11 @@ export class SqlBanStore implements BanStore {
  */
 export class SqlSessionStore implements SessionStore {
   constructor(private readonly db: Db) {}
+
+  /** Whether the database answers (the Auth server's /readyz asks). */
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
 
   async put(r: SessionRecord): Promise<void> {
     await this.db.transaction().execute((tx) => this.#put(tx, r));

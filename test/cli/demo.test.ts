@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, json, run, tempDir } from './helpers.js';
+import { missingService } from '../support/require-service.js';
 
 // `iyesmp demo` runs the built CLI, the built example (npm run build) and two `iyesmp serve` children.
 let tmp: ReturnType<typeof tempDir>;
@@ -77,6 +78,33 @@ describe('iyesmp demo: the local deployment', () => {
     expect(r.stderr).toMatch(/ queued for "chess"/);
     expect(r.stderr).toMatch(/ plays Qh4#/);
   }, 120_000);
+
+  // One game API on every transport: each example game plays through the whole deployment.
+  const hasMosquitto = spawnSync('mosquitto', ['-h'], { stdio: 'ignore' }).error === undefined;
+  const mosquittoMissing = missingService('mosquitto', hasMosquitto ? undefined : 'no mosquitto binary on PATH');
+  it.each(
+    [
+      { game: 'chess', transport: 'mqtt', broker: 'embedded' },
+      { game: 'chess', transport: 'mqtt', broker: 'mosquitto' },
+      { game: 'chess', transport: 'netcode', broker: 'embedded' },
+      { game: 'tictactoe', transport: 'netcode', broker: 'embedded' },
+    ].filter((c) => c.broker !== 'mosquitto' || !mosquittoMissing),
+  )(
+    '--game $game --transport $transport (broker $broker): the game ends with a result the Auth server records',
+    ({ game, transport, broker }) => {
+      const cwd = path.join(tmp.dir, `${game}-${transport}-${broker}`);
+      mkdirSync(cwd);
+      const args = ['demo', '--game', game, '--transport', transport, ...(transport === 'mqtt' ? ['--broker', broker] : []), '--json'];
+      const r = run(args, { cwd });
+      expect(r.code, r.stderr).toBe(0);
+      const d = json(r).data;
+      expect(d.session.transport).toBe(transport);
+      expect(d.game).toMatchObject({ name: game, reason: 'completed' });
+      if (game === 'chess') expect(d.game.moves.map((m: any) => m.san)).toEqual(['f3', 'e5', 'g4', 'Qh4#']);
+      expect(d.recorded).toEqual({ byAuth: true, sessionId: d.session.id, players: 2 });
+    },
+    120_000,
+  );
 
   it('--game refuses an unknown game before writing anything', () => {
     const cwd = path.join(tmp.dir, 'nogame');
