@@ -137,7 +137,15 @@ async function load(mode, pkiDir, url) {
       const ids = ['p1', 'p2'];
       const now = Date.now();
       // the host's per-player budget (20 messages a second by default) is for people, not for a bench
-      const host = new TurnsHost({ game: 'bench', room: `r${i}`, sessionId, players: ids, random, movesPerRound: 1, limits: { ratePerWindow: 1e6 } });
+      const host = new TurnsHost({
+        game: 'bench',
+        room: `r${i}`,
+        sessionId,
+        players: ids,
+        random,
+        movesPerRound: Number(process.env.BENCH_MPR ?? 1),
+        limits: { ratePerWindow: 1e6 },
+      });
       const hostLink = await link(hostCreds, `host-bench-${i}`);
       const grants = controlTopicGrants(hostLink);
       const run = async (l, actions, onEvent) => {
@@ -150,10 +158,39 @@ async function load(mode, pkiDir, url) {
           else if (a.type === 'event') onEvent?.(a.event);
         }
       };
+      // the host runs its actions as the mqtt host transport does: publishes pipelined, grants (one
+      // after another) and (un)subscribes off the move path, a round block (QoS 2) waiting for them
+      let gq = Promise.resolve();
+      const pending = new Set();
+      const track = (p) => {
+        const t = p.catch((e) => dbg(`host: ${e.message}`));
+        pending.add(t);
+        t.then(() => pending.delete(t));
+      };
+      const runHost = async (actions) => {
+        let inFlight = [];
+        for (const a of actions) {
+          if (a.type === 'publish') {
+            if (a.qos === 2) await Promise.all(pending);
+            inFlight.push(hostLink.publish(a.topic, a.payload, { qos: Math.min(a.qos, 1), retain: a.retain }).catch(() => undefined));
+          } else if (a.type === 'subscribe') track(hostLink.subscribe(a.topics, a.qos));
+          else if (a.type === 'unsubscribe') track(hostLink.unsubscribe(a.topics));
+          else if (a.type === 'acl') {
+            const before = Promise.all(inFlight);
+            inFlight = [];
+            const cmds = Object.entries(a.acl.players).map(([playerId, grant]) => ({ op: 'grant', sessionId, playerId, grant }));
+            const g = gq.then(() => before).then(() => grants.apply(cmds));
+            gq = g.catch(() => undefined);
+            track(g);
+          } else if (a.type === 'validate') await runHost(host.validated(a.id, { ok: true }, Date.now()));
+        }
+        await Promise.all(inFlight);
+      };
       let hq = Promise.resolve();
-      const hostDo = (fn) => (hq = hq.then(() => run(hostLink, fn())).catch((e) => dbg(`host: ${e.message}`)));
+      const hostDo = (fn) => (hq = hq.then(() => runHost(fn())).catch((e) => dbg(`host: ${e.message}`)));
       hostLink.on('message', (m) => hostDo(() => host.receive(m, Date.now())));
       await hostDo(() => host.start(Date.now()));
+      await Promise.all(pending); // the seats' grants are in before they connect
       const players = [];
       // one list for the room: a condition may read either player's state
       const roomWaiters = [];
