@@ -9,9 +9,19 @@
 // repeats; the goal is moves/s >= 25% of raw publishes/s.
 //
 // Publishes go at QoS 1 at most, as the mqtt host transport sends them.
-// Measured on the shared 2-core machine (Dec 2026): raw 4,130 publishes/s, 297 moves/s: 7% of raw,
-// short of the 25% goal. A move costs about five broker round trips in a row (the move, the grant
-// of the next round at QoS 2, the host's SUBSCRIBE, the block) against one for a raw publish.
+// Measured on the shared 2-core machine (Dec 2026), before: raw 4,130 publishes/s, 297 moves/s: 7%.
+// A move then cost about five broker round trips in a row (the move, the grant of the next round at
+// QoS 2, the host's SUBSCRIBE, the block). Now the next round's topic is granted and subscribed a
+// round ahead and the host runs grants and (un)subscribes off the move path (the round block waits
+// for them only if they are still in flight), as src/host/transports/mqtt/transport.ts does.
+// Same loaded machine, interleaved with the previous code: BENCH_QUICK=1 (2 rooms, latency-bound)
+// 16-18% of raw (e.g. 269.3 moves/s beside 1,639 raw) vs 11-13% before (199.9 beside 1,807); the full
+// run (4 rooms) is CPU-bound in the load process and unchanged: 208.9 moves/s beside 3,655 raw (5.7%)
+// vs 238.0 beside 4,114 (5.8%). Short of 25%. What is left, per move (probe, 1 room): two broker relays
+// of ~2 ms each (move to host, block to players) against one ~1.4 ms raw round trip, ~0.7 ms of
+// verification per player, and in the load process four Ed25519 verifies, two signatures and ~18 MQTT
+// packets (QoS 2 grant, SUBSCRIBE, UNSUBSCRIBE included) against four for a raw publish.
+// BENCH_MPR=<n> sets moves per round (a large n shows the cost of rotating topics).
 //
 //   node bench/turns-e2e.bench.js            (BENCH_QUICK=1: one short repeat)
 import { fork } from 'node:child_process';
