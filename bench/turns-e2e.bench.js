@@ -9,9 +9,19 @@
 // repeats; the goal is moves/s >= 25% of raw publishes/s.
 //
 // Publishes go at QoS 1 at most, as the mqtt host transport sends them.
-// Measured on the shared 2-core machine (Dec 2026): raw 4,130 publishes/s, 297 moves/s: 7% of raw,
-// short of the 25% goal. A move costs about five broker round trips in a row (the move, the grant
-// of the next round at QoS 2, the host's SUBSCRIBE, the block) against one for a raw publish.
+// Measured on the shared 2-core machine (Dec 2026), before: raw 4,130 publishes/s, 297 moves/s: 7%.
+// A move then cost about five broker round trips in a row (the move, the grant of the next round at
+// QoS 2, the host's SUBSCRIBE, the block). Now the next round's topic is granted and subscribed a
+// round ahead and the host runs grants and (un)subscribes off the move path (the round block waits
+// for them only if they are still in flight), as src/host/transports/mqtt/transport.ts does.
+// Same loaded machine, interleaved with the previous code: BENCH_QUICK=1 (2 rooms, latency-bound)
+// 16-18% of raw (e.g. 269.3 moves/s beside 1,639 raw) vs 11-13% before (199.9 beside 1,807); the full
+// run (4 rooms) is CPU-bound in the load process and unchanged: 208.9 moves/s beside 3,655 raw (5.7%)
+// vs 238.0 beside 4,114 (5.8%). Short of 25%. What is left, per move (probe, 1 room): two broker relays
+// of ~2 ms each (move to host, block to players) against one ~1.4 ms raw round trip, ~0.7 ms of
+// verification per player, and in the load process four Ed25519 verifies, two signatures and ~18 MQTT
+// packets (QoS 2 grant, SUBSCRIBE, UNSUBSCRIBE included) against four for a raw publish.
+// BENCH_MPR=<n> sets moves per round (a large n shows the cost of rotating topics).
 //
 //   node bench/turns-e2e.bench.js            (BENCH_QUICK=1: one short repeat)
 import { fork } from 'node:child_process';
@@ -137,7 +147,15 @@ async function load(mode, pkiDir, url) {
       const ids = ['p1', 'p2'];
       const now = Date.now();
       // the host's per-player budget (20 messages a second by default) is for people, not for a bench
-      const host = new TurnsHost({ game: 'bench', room: `r${i}`, sessionId, players: ids, random, movesPerRound: 1, limits: { ratePerWindow: 1e6 } });
+      const host = new TurnsHost({
+        game: 'bench',
+        room: `r${i}`,
+        sessionId,
+        players: ids,
+        random,
+        movesPerRound: Number(process.env.BENCH_MPR ?? 1),
+        limits: { ratePerWindow: 1e6 },
+      });
       const hostLink = await link(hostCreds, `host-bench-${i}`);
       const grants = controlTopicGrants(hostLink);
       const run = async (l, actions, onEvent) => {
@@ -150,10 +168,39 @@ async function load(mode, pkiDir, url) {
           else if (a.type === 'event') onEvent?.(a.event);
         }
       };
+      // the host runs its actions as the mqtt host transport does: publishes pipelined, grants (one
+      // after another) and (un)subscribes off the move path, a round block (QoS 2) waiting for them
+      let gq = Promise.resolve();
+      const pending = new Set();
+      const track = (p) => {
+        const t = p.catch((e) => dbg(`host: ${e.message}`));
+        pending.add(t);
+        t.then(() => pending.delete(t));
+      };
+      const runHost = async (actions) => {
+        let inFlight = [];
+        for (const a of actions) {
+          if (a.type === 'publish') {
+            if (a.qos === 2) await Promise.all(pending);
+            inFlight.push(hostLink.publish(a.topic, a.payload, { qos: Math.min(a.qos, 1), retain: a.retain }).catch(() => undefined));
+          } else if (a.type === 'subscribe') track(hostLink.subscribe(a.topics, a.qos));
+          else if (a.type === 'unsubscribe') track(hostLink.unsubscribe(a.topics));
+          else if (a.type === 'acl') {
+            const before = Promise.all(inFlight);
+            inFlight = [];
+            const cmds = Object.entries(a.acl.players).map(([playerId, grant]) => ({ op: 'grant', sessionId, playerId, grant }));
+            const g = gq.then(() => before).then(() => grants.apply(cmds));
+            gq = g.catch(() => undefined);
+            track(g);
+          } else if (a.type === 'validate') await runHost(host.validated(a.id, { ok: true }, Date.now()));
+        }
+        await Promise.all(inFlight);
+      };
       let hq = Promise.resolve();
-      const hostDo = (fn) => (hq = hq.then(() => run(hostLink, fn())).catch((e) => dbg(`host: ${e.message}`)));
+      const hostDo = (fn) => (hq = hq.then(() => runHost(fn())).catch((e) => dbg(`host: ${e.message}`)));
       hostLink.on('message', (m) => hostDo(() => host.receive(m, Date.now())));
       await hostDo(() => host.start(Date.now()));
+      await Promise.all(pending); // the seats' grants are in before they connect
       const players = [];
       // one list for the room: a condition may read either player's state
       const roomWaiters = [];

@@ -117,6 +117,8 @@ export class TurnsHost {
   #ended = false;
   /** the seed committed for the next round (secret until that round starts) */
   #nextSeed: Uint8Array | undefined;
+  /** the topic that seed gives its round: granted and subscribed a round ahead */
+  #nextHex: string | undefined;
   readonly #usedTopics = new Set<string>();
   #movesInRound = 0;
   #pending: PendingMove | undefined;
@@ -176,6 +178,7 @@ export class TurnsHost {
       { prefix: this.#topics.base.split('/').slice(0, -2).join('/'), game: this.#ctx.game, room: this.#ctx.room },
       this.#players,
       this.#chain.roundHex,
+      this.#nextHex,
     );
   }
 
@@ -648,6 +651,7 @@ export class TurnsHost {
       if (this.#usedTopics.has(hex)) continue;
       this.#usedTopics.add(hex);
       this.#nextSeed = seed;
+      this.#nextHex = hex;
       return roundCommitment(this.#ctx.game, this.#ctx.room, round, seed);
     }
     throw turnsError('turns_topic_collision', 'eight fresh seeds gave round topics already used: the random source is broken');
@@ -684,9 +688,11 @@ export class TurnsHost {
     const { frame, block } = this.#block(entries, now);
     if (rotate) {
       const topic = this.#chain.roundTopic!;
-      // the broker must grant the new topic before anyone learns it
-      out.push({ type: 'acl', acl: this.acl }, { type: 'subscribe', topics: [topic], qos: 1 });
+      // the broker granted this topic (and we subscribed to it) a round ahead, with the round before
+      // (or at start): the block goes out first and the round change waits for no grant round trip.
+      // Then the next round's topic is granted and the old one retired, while players verify.
       out.push(this.#publishRoom(this.#topics.ctl, frame, QOS_ROUND));
+      out.push({ type: 'acl', acl: this.acl }, { type: 'subscribe', topics: [this.#topics.round(this.#nextHex!)], qos: 1 });
       if (oldTopic !== undefined) out.push({ type: 'unsubscribe', topics: [oldTopic] });
       out.push({ type: 'event', event: { type: 'round', round: this.#chain.round, topic } });
     } else {

@@ -104,14 +104,17 @@ export interface RoomAcl {
   base: string;
   /** the current round topic, if a round has started */
   roundTopic: string | undefined;
+  /** the next round's topic, granted a round ahead so a round change waits for no grant (secret until its round starts) */
+  nextRoundTopic: string | undefined;
   host: TopicGrant;
   /** one grant per player id */
   players: Record<string, TopicGrant>;
 }
 
 /**
- * The literal topics of each participant of a room for its current round. A broker that enforces
- * exactly these refuses every wildcard under the prefix and every topic of an old round.
+ * The literal topics of each participant of a room for its current round (and, when given, the next
+ * round's, so the broker enforces it before anyone learns it). A broker that enforces exactly these
+ * refuses every wildcard under the prefix and every topic of an old round.
  *
  * - a player: subscribes to ctl, its own sync and challenge topics, every participant's register
  *   topic (to read keys), and the current round; publishes its own register topic (retained), its
@@ -120,14 +123,16 @@ export interface RoomAcl {
  *   publishes ctl (retained genesis), every sync and register topic (to clear them at session end),
  *   and every player's challenge topic.
  */
-export function roomAcl(ref: RoomRef, playerIds: readonly string[], roundHex: string | undefined): RoomAcl {
+export function roomAcl(ref: RoomRef, playerIds: readonly string[], roundHex: string | undefined, nextRoundHex?: string): RoomAcl {
   const t = roomTopics(ref);
   for (const p of playerIds) {
     checkId('player id', p);
     if (p === HOST_ID) throw turnsError('turns_bad_id', `player id ${HOST_ID} is reserved for the host`);
   }
   const round = roundHex === undefined ? undefined : t.round(roundHex);
-  const withRound = (list: string[]): string[] => (round === undefined ? list : [...list, round]);
+  const next = nextRoundHex === undefined ? undefined : t.round(nextRoundHex);
+  const rounds = [round, next].filter((x): x is string => x !== undefined);
+  const withRound = (list: string[]): string[] => [...list, ...rounds];
   const registers = playerIds.map((p) => t.register(p));
   const players: Record<string, TopicGrant> = {};
   for (const p of playerIds) {
@@ -143,5 +148,5 @@ export function roomAcl(ref: RoomRef, playerIds: readonly string[], roundHex: st
     publish: [t.ctl, ...registers, ...playerIds.map((p) => t.sync(p)), ...playerIds.map((p) => t.challenge(p))],
     retain: [t.ctl, ...registers],
   };
-  return { base: t.base, roundTopic: round, host, players };
+  return { base: t.base, roundTopic: round, nextRoundTopic: next, host, players };
 }

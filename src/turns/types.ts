@@ -1,8 +1,10 @@
 /**
  * Inputs and outputs of the two sans-IO machines (`TurnsHost`, `TurnsPlayer`). An adapter (turns-net)
  * feeds every MQTT message it receives to `receive(msg, now)` and performs the returned actions IN
- * ORDER: an `acl` action must be applied by the broker before the publishes that follow it (a new
- * round's seed is announced only once the round topic is granted).
+ * ORDER, with one allowance: an `acl`, `subscribe` or `unsubscribe` may complete in the background,
+ * but a QoS 2 publish (the block that opens a round and reveals its topic) must wait until every
+ * earlier one is done (the broker enforces the grant of that topic, made a round ahead). An `acl`
+ * follows the publishes before it.
  */
 import type { RoomAcl } from './topics.js';
 

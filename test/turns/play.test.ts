@@ -50,22 +50,40 @@ describe('turns: a whole game', () => {
     expect(loop.refusals).toEqual([]);
   });
 
-  it('announces each round with QoS 2 only after the ACL grants its topic', async () => {
-    const { loop, players } = await room();
-    const before = loop.published.length;
+  it('announces each round only once the ACL already grants its topic (granted a round ahead), then retires the old one', async () => {
+    const { loop, host, players } = await room();
     const alice = players.get('alice')!;
-    const order: string[] = [];
+    const oldTopic = host.chain.roundTopic!;
+    // before the move: the current round and the next one are granted, to both seats and the host
+    const next = loop.acl!.nextRoundTopic!;
+    expect(next).toBeDefined();
+    expect(next).not.toBe(oldTopic);
+    for (const g of [loop.acl!.host, loop.acl!.players.alice!, loop.acl!.players.bob!]) expect(g.subscribe).toEqual(expect.arrayContaining([oldTopic, next]));
+    expect(loop.subs.get('host')!.has(next)).toBe(true);
+    const seen: string[] = [];
     const origPerform = loop.perform.bind(loop);
     loop.perform = async (who, actions) => {
       for (const a of actions)
-        if (who === 'host' && (a.type === 'acl' || (a.type === 'publish' && a.topic.endsWith('/ctl'))))
-          order.push(a.type === 'acl' ? 'acl' : `ctl qos${a.qos}`);
+        if (who === 'host' && a.type === 'publish' && a.topic.endsWith('/ctl') && a.qos === 2) {
+          // the round-opening block: its topic is granted and subscribed already
+          expect(loop.acl!.players.bob!.publish).toContain(next);
+          expect(loop.subs.get('host')!.has(next)).toBe(true);
+          seen.push('round block');
+        }
       return origPerform(who, actions);
     };
     await act(loop, 'alice', alice.move('move', { t: 'move', cell: 4 }, loop.now));
-    // (the example's state broadcast goes out first, at QoS 1, while the game answers)
-    expect(order.slice(order.indexOf('acl'))).toEqual(['acl', 'ctl qos2']);
-    expect(loop.published.length).toBeGreaterThan(before);
+    expect(seen).toEqual(['round block']);
+    expect(host.chain.roundTopic).toBe(next);
+    // afterwards: the old topic is retired, the one after is granted, still only literal topics
+    expect(loop.acl!.roundTopic).toBe(next);
+    for (const g of [loop.acl!.host, loop.acl!.players.alice!, loop.acl!.players.bob!]) {
+      expect(g.subscribe).not.toContain(oldTopic);
+      expect([...g.subscribe, ...g.publish].every((t) => !t.includes('+') && !t.includes('#'))).toBe(true);
+    }
+    expect(loop.acl!.nextRoundTopic).not.toBe(next);
+    expect(loop.subs.get('host')!.has(oldTopic)).toBe(false);
+    expect(loop.refusals).toEqual([]);
   });
 
   it('works the same with sealed payloads, and nothing on ctl, round or sync topics is readable without keys', async () => {

@@ -59,6 +59,10 @@ interface Room {
   turnsOf: Map<string, string>;
   conns: Map<string, string>;
   queue: Promise<void>;
+  /** grants, one after another, off the move path */
+  grantQ: Promise<void>;
+  /** grants, subscribes and unsubscribes not yet acknowledged (a round block waits for them) */
+  pending: Set<Promise<void>>;
   ended: boolean;
   /** moves the game is judging now, and the messages it sent meanwhile */
   validating: number;
@@ -149,7 +153,7 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
       if (!r.ended) this.#run(r, () => r.host.end({ reason: 'aborted', results: [] }, Date.now()));
       clears.push({ op: 'clear', sessionId: r.sessionId });
     }
-    await Promise.all([...this.#rooms.values()].map((r) => r.queue));
+    await Promise.all([...this.#rooms.values()].map((r) => r.queue.then(() => Promise.all(r.pending))));
     await this.#o.grants.apply(clears).catch(() => undefined);
     this.#rooms.clear();
     this.#byBase.clear();
@@ -190,7 +194,11 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
         this.#run(r, () => r.host.end(notice, Date.now()));
         const t = setTimeout(() => {
           this.#timers.delete(t);
-          void r.queue.then(() => this.#o.grants.apply([{ op: 'clear', sessionId: r.sessionId }])).catch((err: Error) => this.#warn(err));
+          // after every grant still on its way: a late one must not bring the room back
+          void r.queue
+            .then(() => r.grantQ)
+            .then(() => this.#o.grants.apply([{ op: 'clear', sessionId: r.sessionId }]))
+            .catch((err: Error) => this.#warn(err));
           this.#rooms.delete(r.sessionId);
           this.#byBase.delete(r.base);
         }, this.#o.endGraceMs ?? 3000);
@@ -237,7 +245,21 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
       return;
     }
     const base = `${this.#prefix}/${this.#game}/${id}`;
-    const room: Room = { sessionId, id, base, host, seatOf, turnsOf, conns: new Map(), queue: Promise.resolve(), ended: false, validating: 0, held: [] };
+    const room: Room = {
+      sessionId,
+      id,
+      base,
+      host,
+      seatOf,
+      turnsOf,
+      conns: new Map(),
+      queue: Promise.resolve(),
+      grantQ: Promise.resolve(),
+      pending: new Set(),
+      ended: false,
+      validating: 0,
+      held: [],
+    };
     this.#rooms.set(sessionId, room);
     this.#byBase.set(base, room);
     this.#run(room, () => host.start(Date.now()));
@@ -245,10 +267,19 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
 
   /**
    * Runs what the machine returns, in order, one batch after another per room. Publishes go out
-   * without waiting for each PUBACK (one connection keeps their order); an `acl` waits for every
-   * publish before it and for the broker to enforce it, since what follows relies on it.
+   * without waiting for each PUBACK (one connection keeps their order). Grants (one after another),
+   * subscribes and unsubscribes go out without holding the next move behind their round trips: the
+   * turns host grants and subscribes to a round's topic a round ahead, and a QoS 2 publish (the
+   * block that opens a round, revealing its topic) waits for all of them, so the broker enforces
+   * the topic before anyone learns it. An `acl` still waits for every publish before it.
    */
   #run(r: Room, step: () => HostAction[]): void {
+    const link = this.#o.link;
+    const track = (p: Promise<void>): void => {
+      const t = p.catch((err: Error) => this.#warn(err));
+      r.pending.add(t);
+      void t.then(() => r.pending.delete(t));
+    };
     r.queue = r.queue
       .then(async () => {
         const actions = step();
@@ -256,23 +287,32 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
         for (const a of actions) {
           switch (a.type) {
             case 'publish':
+              if (a.qos === 2) await Promise.all(r.pending);
               // all at QoS 1 or below: a broker may deliver a QoS 2 message (a block that opens a
               // round) after a QoS 1 one sent later (the game's new state), and a player who saw
               // the state first would move on the closing round. Blocks are numbered: a duplicate
               // QoS 1 delivery is ignored by the players.
-              inFlight.push(this.#o.link.publish(a.topic, a.payload, { qos: Math.min(a.qos, 1) as 0 | 1, retain: a.retain }));
+              inFlight.push(link.publish(a.topic, a.payload, { qos: Math.min(a.qos, 1) as 0 | 1, retain: a.retain }));
               break;
             case 'subscribe':
-              await this.#o.link.subscribe(a.topics, a.qos).catch((err: Error) => this.#warn(err));
+              track(link.subscribe(a.topics, a.qos));
               break;
             case 'unsubscribe':
-              await this.#o.link.unsubscribe(a.topics);
+              track(link.unsubscribe(a.topics));
               break;
-            case 'acl':
-              await Promise.all(inFlight);
+            case 'acl': {
+              const before = Promise.all(inFlight);
+              before.catch(() => undefined); // handled where the grant waits for it
               inFlight = [];
-              await this.#o.grants.apply(this.#grantsOf(r, a.acl));
+              const cmds = this.#grantsOf(r, a.acl);
+              const grant = r.grantQ.then(async () => {
+                await before;
+                await this.#o.grants.apply(cmds);
+              });
+              r.grantQ = grant.catch(() => undefined);
+              track(grant);
               break;
+            }
             case 'validate':
               r.validating++;
               void this.#validate(r, a);
