@@ -88,6 +88,16 @@ export function hostConfigSchema(baseDir?: string) {
               /** embedded broker: publishes per second per client, and connections per source address */
               publish_rate: posInt().default(50),
               max_connections_per_address: posInt().default(32),
+              /** embedded broker nodes that act as one: the Redis they share (redis:// or rediss:// URL) */
+              redis_url: z
+                .string({ error: 'expected a redis:// or rediss:// URL' })
+                .regex(/^rediss?:\/\/[^\s/]+(\/\d+)?$/, { error: 'expected a redis:// or rediss:// URL, e.g. "redis://127.0.0.1:6379"' })
+                .optional(),
+              /** keys and channels of this deployment in that Redis start with this */
+              redis_prefix: z
+                .string()
+                .regex(/^[A-Za-z0-9_:.-]{1,64}$/, { error: 'expected 1-64 characters of A-Z, a-z, 0-9, _ : . -' })
+                .default('iyesmp:'),
             })
             .prefault({}),
         })

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { HostConfig } from '../config/host.js';
-import type { EmbeddedBroker } from '../mqtt/broker.js';
+import type { EmbeddedBroker, EmbeddedBrokerOptions } from '../mqtt/broker.js';
+import { redisShared } from './config.js';
 import { loadCredentials } from '../transport/credentials.js';
 import { serveError } from './errors.js';
 import { ReloadableVerifier } from './verifier.js';
@@ -25,6 +26,8 @@ export async function brokerFromConfig(c: HostConfig, logger: Logger): Promise<E
     publicHost: c.host.public_address,
     maxPerAddress: m.max_connections_per_address,
     acl: { prefix: m.topic_prefix, publishRate: m.publish_rate, publishBurst: m.publish_rate * 2 },
+    // several `serve broker` nodes (and hosts' embedded brokers) on one Redis act as one broker
+    ...((await redisShared(m)) as Pick<EmbeddedBrokerOptions, 'mq' | 'persistence' | 'id'>),
     logger: { info: (f, msg) => logger.info(f, msg), warn: (f, msg) => logger.warn(f, msg) },
   });
 }

@@ -285,8 +285,21 @@ async function mqttFromConfig(c: HostConfig): Promise<NonNullable<HostServerOpti
     acl: m.acl ?? 'control',
     encrypt: m.encrypt,
     ...(m.server_name ? { servername: m.server_name } : {}),
-    embedded: { maxPerAddress: m.max_connections_per_address, acl: { prefix: m.topic_prefix, publishRate: m.publish_rate, publishBurst: m.publish_rate * 2 } },
+    embedded: {
+      maxPerAddress: m.max_connections_per_address,
+      acl: { prefix: m.topic_prefix, publishRate: m.publish_rate, publishBurst: m.publish_rate * 2 },
+      ...(m.broker === 'embedded' ? await redisShared(m) : {}),
+    },
   };
+}
+
+/** `redis_url`: the state embedded broker nodes share (each node is one host, or `serve broker`). */
+export async function redisShared(m: HostConfig['transports']['mqtt']): Promise<{ mq?: unknown; persistence?: unknown; id?: string }> {
+  if (!m.redis_url) return {};
+  const { redisSharedState } = await import('../mqtt/redis.js');
+  const { randomUUID } = await import('node:crypto');
+  // a distinct broker id per node: aedes tells nodes apart by it
+  return { ...redisSharedState(m.redis_url, m.redis_prefix), id: `iyesmp-${randomUUID()}` };
 }
 
 type LimitKeys =

@@ -15,6 +15,7 @@ import { connectToAuth, type AuthClient, type ConnectOptions } from '../../src/c
 import { AuthServer } from '../../src/auth/server.js';
 import { HostServer } from '../../src/host/server.js';
 import { EmbeddedBroker } from '../../src/mqtt/broker.js';
+import { redisSharedState } from '../../src/mqtt/redis.js';
 import { brokerClientIdOf } from '../../src/mqtt/acl.js';
 import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
 import { chooseMove } from '../../examples/tictactoe/bot.js';
@@ -27,8 +28,6 @@ import { pollUntil } from '../support/wait.js';
 const require = createRequire(import.meta.url);
 // CommonJS packages
 const Redis = require('ioredis') as typeof import('ioredis').default;
-const { MQEmitterRedisPrefix } = require('mqemitter-redis') as { MQEmitterRedisPrefix: new (prefix: string, opts: object) => object };
-const redisPersistence = require('aedes-persistence-redis') as (opts: object) => object;
 
 const REDIS = { host: '127.0.0.1', port: 6379 };
 const PREFIX = `iyesmp-test-${randomBytes(6).toString('hex')}:`;
@@ -55,11 +54,11 @@ let client: { cert: string; key: string };
 const open: AuthClient<TicTacToeExt>[] = [];
 const emitters: { close(cb: () => void): void }[] = [];
 
-/** Each node gets its own emitter and persistence over the shared Redis, under this test's prefix. */
+/** Each node gets its own emitter and persistence over the shared Redis, under this test's prefix: what `redis_url` configures. */
 function shared() {
-  const mq = new MQEmitterRedisPrefix(PREFIX, { ...REDIS });
-  emitters.push(mq as never);
-  return { mq, persistence: redisPersistence({ ...REDIS, keyPrefix: PREFIX }) };
+  const state = redisSharedState(`redis://${REDIS.host}:${REDIS.port}`, PREFIX);
+  emitters.push(state.mq as never);
+  return state;
 }
 
 beforeAll(async () => {

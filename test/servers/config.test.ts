@@ -324,6 +324,24 @@ describe('settings the config accepts but this build does not serve', () => {
     expect(ho.mqtt).toMatchObject({ broker: 'embedded', port: 8883, topicPrefix: 'game', acl: 'control' });
     expect(rec.warnings().find((w) => w.key === 'host.labels')!.msg).toContain('tier');
   });
+
+  it('[transports.mqtt] redis_url makes the embedded broker one node of several on that Redis; a bad URL names the key', async () => {
+    const on = hostText.replace(/(\[transports\.mqtt\]\n(#.*\n)*)enabled = false/, '$1enabled = true');
+    const h = under(on, 'transports.mqtt', 'redis_url = "redis://127.0.0.1:6379/3"\nredis_prefix = "game-a:"');
+    const r = check(h);
+    if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
+    const ho = await hostOptionsFromConfig((r as { config: HostConfig }).config, silent);
+    const embedded = ho.mqtt!.embedded as { mq?: { close(cb: () => void): void }; persistence?: unknown; id?: string };
+    // lazily connecting clients: nothing is sent until the broker starts; closed here
+    expect(embedded.mq).toBeDefined();
+    expect(embedded.persistence).toBeDefined();
+    expect(embedded.id).toMatch(/^iyesmp-/);
+    await new Promise<void>((res) => embedded.mq!.close(() => res()));
+    (embedded.persistence as { destroy?: (cb: () => void) => void }).destroy?.(() => undefined);
+    expect(problems(under(on, 'transports.mqtt', 'redis_url = "http://127.0.0.1:6379"'))).toEqual([
+      expect.stringMatching(/^transports\.mqtt\.redis_url: expected a redis:\/\/ or rediss:\/\/ URL/),
+    ]);
+  });
 });
 
 describe('connection limits and deadlines', () => {
