@@ -26,7 +26,9 @@ describe.skipIf(!hasTmux)('chess in a terminal', () => {
   it('draws the board, shows a refused move and its reason, and resigns', async () => {
     expect(existsSync(PLAY), 'run `npm run build` first').toBe(true);
     tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '30', `NO_COLOR=1 node ${PLAY} --name tester; sleep 30`);
-    await pollUntil(() => /You play (White|Black)/.test(screen()), 'the board', 60_000, 200);
+    await pollUntil(() => /You play (White|Black)/.test(screen()), 'the board', 90_000, 200).catch((err: Error) => {
+      throw new Error(`${err.message}; the terminal shows:\n${screen()}`);
+    });
     const first = screen();
     expect(first).toMatch(/^\s*[18] {2}[rnbqkpRNBQKP.](?: [rnbqkpRNBQKP.]){7}/m);
     expect(first).toMatch(/ {3}[a-h](?: [a-h]){7}/);
@@ -37,5 +39,5 @@ describe.skipIf(!hasTmux)('chess in a terminal', () => {
     tmux('send-keys', '-t', session, 'resign', 'Enter');
     await pollUntil(() => /You lose\./.test(screen()), 'the end of the game', 20_000, 200);
     expect(screen()).toMatch(/(White|Black) wins: resigned/);
-  }, 120_000);
+  }, 150_000);
 });
