@@ -50,7 +50,7 @@ describe('iyesmp completion', () => {
     expect(complete(['iyesmp', 'certs', 'init', '--algorithm', 'p256', '--sessionauth-u'])).toEqual(['--sessionauth-unencrypted']);
     expect(complete(['iyesmp', 'config', 'scaffold', '--dir', 'pki', '--ex'])).toEqual(['--exec']);
     expect(complete(['iyesmp', 'bundle', '--'])).toContain('--passphrase-file');
-    expect(complete(['iyesmp', 'serve', ''])).toEqual(['auth', 'host']);
+    expect(complete(['iyesmp', 'serve', ''])).toEqual(['auth', 'host', 'broker']);
     // a positional argument's choices, and the options after it
     expect(complete(['iyesmp', 'completion', 'z'])).toEqual(['zsh']);
     expect(complete(['iyesmp', 'bundle', 'host', 'host-1', '--for'])).toEqual(['--force']);
