@@ -47,10 +47,11 @@ describe('admin kick, ban and drain ask before acting', () => {
 
   const hasTmux = spawnSync('tmux', ['-V']).status === 0;
   const session = `iyesmp-admin-confirm-${process.pid}`;
-  const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
+  // a server of its own (-L): another test ending its sessions cannot take this one down
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', session, ...args], { encoding: 'utf8' });
   const screen = () => tmux('capture-pane', '-p', '-t', session);
   afterAll(() => {
-    if (hasTmux) spawnSync('tmux', ['kill-session', '-t', session]);
+    if (hasTmux) spawnSync('tmux', ['-L', session, 'kill-server']);
   });
 
   it.skipIf(!hasTmux)(

@@ -13,13 +13,14 @@ const PLAY = path.resolve('examples/chess/build/examples/chess/play.js');
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 const session = `iyesmp-chess-${process.pid}`;
 
+// a server of its own (-L): another test ending its sessions cannot take this one down
 function tmux(...args: string[]): string {
-  return execFileSync('tmux', args, { encoding: 'utf8' });
+  return execFileSync('tmux', ['-L', session, ...args], { encoding: 'utf8' });
 }
 const screen = () => tmux('capture-pane', '-p', '-t', session);
 
 afterAll(() => {
-  if (hasTmux) spawnSync('tmux', ['kill-session', '-t', session]);
+  if (hasTmux) spawnSync('tmux', ['-L', session, 'kill-server']);
 });
 
 describe.skipIf(!hasTmux)('chess in a terminal', () => {
