@@ -126,7 +126,9 @@ describe('config scaffold: the [admin] table', () => {
 });
 
 describe('config check: the [admin] table', () => {
-  const scaffolded = (kind: 'auth' | 'host') => uncommentAdmin(json(run(['config', 'scaffold', kind, '--dir', pki, '--json'])).data.text as string);
+  // rendered from the folder the configs are written to: the relative paths in them resolve from there
+  const scaffolded = (kind: 'auth' | 'host') =>
+    uncommentAdmin(json(run(['config', 'scaffold', kind, '--dir', pki, '--json'], { cwd: tmp.dir })).data.text as string);
 
   it('refuses an admin port that another listener of the server already takes, naming both keys and the line', () => {
     const cases: Array<[string, string, string]> = [
