@@ -109,10 +109,7 @@ Examples:
         let server: Awaited<ReturnType<typeof startAuthServer>> | undefined;
         const stopped = watchSignals(
           logger,
-          async () => {
-            await options.verifier.reload();
-            await server?.reloadCertificates();
-          },
+          reloadTls(options.verifier, () => server),
           { drains: false },
         ).first;
         server = await startAuthServer(options).catch(async (err: unknown) => {
@@ -198,10 +195,7 @@ Examples:
         let server: Awaited<ReturnType<typeof startHostServer>> | undefined;
         const signals = watchSignals(
           logger,
-          async () => {
-            await options.verifier.reload();
-            await server?.reloadCertificates();
-          },
+          reloadTls(options.verifier, () => server),
           { drains: true },
         );
         server = await startHostServer(options, game).catch(async (err: unknown) => {
@@ -378,6 +372,14 @@ function sessionResult(r: import('../auth/sessions.js').SessionRecord) {
 function redactUrl(u: string): string {
   const url = new URL(u);
   return `${url.protocol}//${url.host}${url.pathname}`;
+}
+
+/** SIGHUP of auth and host: the trust list, then the server's certificate and key once it has started. */
+function reloadTls(verifier: { reload(): Promise<unknown> }, server: () => { reloadCertificates(): Promise<void> } | undefined): () => Promise<void> {
+  return async () => {
+    await verifier.reload();
+    await server()?.reloadCertificates();
+  };
 }
 
 /**
