@@ -4,15 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkConfigFile, checkConfigText } from '../../src/config/load.js';
 import { tempDir } from '../cli/helpers.js';
-
-const AUTH = `kind = "auth"
-[pki]
-trust_dir = "trust"
-cert = "auth.crt"
-key = "auth.key"
-session_auth_cert = "sa.crt"
-session_auth_key = "sa.key"
-`;
+import { MINIMAL_AUTH as AUTH } from './fixtures.js';
 
 const tmp = tempDir('iyesmp-dbpath-');
 afterAll(() => tmp.cleanup());
