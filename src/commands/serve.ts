@@ -107,10 +107,11 @@ Examples:
         const { startAuthServer } = await import('../auth/server.js');
         // signals are handled from before the start: a stop that comes while it binds is not lost
         let server: Awaited<ReturnType<typeof startAuthServer>> | undefined;
-        const stopped = untilSignal(logger, async () => {
-          await options.verifier.reload();
-          await server?.reloadCertificates();
-        });
+        const stopped = watchSignals(
+          logger,
+          reloadTls(options.verifier, () => server),
+          { drains: false },
+        ).first;
         server = await startAuthServer(options).catch(async (err: unknown) => {
           await sink?.close();
           await admin?.close();
@@ -192,10 +193,11 @@ Examples:
         const { startHostServer } = await import('../host/server.js');
         // signals are handled from before the start: a stop that comes while it binds is not lost
         let server: Awaited<ReturnType<typeof startHostServer>> | undefined;
-        const signals = watchSignals(logger, async () => {
-          await options.verifier.reload();
-          await server?.reloadCertificates();
-        });
+        const signals = watchSignals(
+          logger,
+          reloadTls(options.verifier, () => server),
+          { drains: true },
+        );
         server = await startHostServer(options, game).catch(async (err: unknown) => {
           await admin?.close();
           throw err;
@@ -268,7 +270,7 @@ Examples:
         const broker = await brokerFromConfig(config, logger);
         const url = broker.url();
         logger.info({ url }, 'mqtt broker listening');
-        const signal = await untilSignal(logger, async () => {});
+        const signal = await watchSignals(logger, async () => {}, { drains: false }).first;
         await broker.close();
         out.result('serve broker', { stopped: true, signal, url }, () => '');
         exitSoon();
@@ -372,21 +374,46 @@ function redactUrl(u: string): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
+/** SIGHUP of auth and host: the trust list, then the server's certificate and key once it has started. */
+function reloadTls(verifier: { reload(): Promise<unknown> }, server: () => { reloadCertificates(): Promise<void> } | undefined): () => Promise<void> {
+  return async () => {
+    await verifier.reload();
+    await server()?.reloadCertificates();
+  };
+}
+
 /**
- * Host servers: the first stop signal, and `next()` for the one after it (SIGTERM drains, a second
- * signal stops at once). SIGHUP runs `reload`.
+ * The stop signals (SIGINT, SIGTERM) and SIGHUP, watched from before the server starts: `first`
+ * resolves with the first stop signal, `next()` with the one after it (serve host: SIGTERM drains, a
+ * second signal stops at once). Later stop signals nobody waits for are absorbed: Ctrl-C reaches a
+ * whole process group, so a supervisor (the demo, a shell script) often sends its own SIGTERM right
+ * after, and the default action would kill the shutdown half-way. SIGHUP runs `reload`; with
+ * `drains` (a host still runs its games while draining) it keeps doing so after the first stop
+ * signal, and that first SIGTERM is logged as a drain.
  */
-function watchSignals(logger: import('pino').Logger, reload: () => Promise<void>): { first: Promise<string>; next: () => Promise<string> } {
+function watchSignals(
+  logger: import('pino').Logger,
+  reload: () => Promise<void>,
+  { drains }: { drains: boolean },
+): { first: Promise<string>; next: () => Promise<string> } {
   let waiters: Array<(sig: string) => void> = [];
-  let firstSeen = false;
+  let stopping = false;
   let resolveFirst!: (sig: string) => void;
   const first = new Promise<string>((r) => {
     resolveFirst = r;
   });
-  const on = (sig: string) => {
-    if (!firstSeen) {
-      firstSeen = true;
-      logger.info({ signal: sig }, sig === 'SIGTERM' ? 'draining, then stopping' : 'shutting down');
+  const onHup = () => {
+    reload().then(
+      () => logger.info('reloaded certificates and trust list'),
+      (err: unknown) =>
+        logger.error({ code: (err as { code?: string }).code, message: (err as Error).message }, 'reload failed; keeping the running certificates'),
+    );
+  };
+  const stop = (sig: string) => {
+    if (!stopping) {
+      stopping = true;
+      if (!drains) process.off('SIGHUP', onHup);
+      logger.info({ signal: sig }, drains && sig === 'SIGTERM' ? 'draining, then stopping' : 'shutting down');
       resolveFirst(sig);
       return;
     }
@@ -395,50 +422,10 @@ function watchSignals(logger: import('pino').Logger, reload: () => Promise<void>
     if (w.length === 0) logger.info({ signal: sig }, 'already shutting down');
     for (const f of w) f(sig);
   };
-  process.on('SIGINT', () => on('SIGINT'));
-  process.on('SIGTERM', () => on('SIGTERM'));
-  process.on('SIGHUP', () => {
-    reload().then(
-      () => logger.info('reloaded certificates and trust list'),
-      (err: unknown) =>
-        logger.error({ code: (err as { code?: string }).code, message: (err as Error).message }, 'reload failed; keeping the running certificates'),
-    );
-  });
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', onHup);
   return { first, next: () => new Promise<string>((r) => waiters.push(r)) };
-}
-
-/**
- * Resolves with the signal that asked to stop; SIGHUP runs `reload` and keeps going. Later stop
- * signals are absorbed while the server drains: Ctrl-C reaches a whole process group, so a
- * supervisor (the demo, a shell script) often sends its own SIGTERM right after, and the default
- * action would kill the drain half-way.
- */
-function untilSignal(logger: import('pino').Logger, reload: () => Promise<void>): Promise<string> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const stop = (sig: string) => {
-      if (stopping) {
-        logger.info({ signal: sig }, 'already shutting down');
-        return;
-      }
-      stopping = true;
-      process.off('SIGHUP', onHup);
-      logger.info({ signal: sig }, 'shutting down');
-      resolve(sig);
-    };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
-    const onHup = () => {
-      reload().then(
-        () => logger.info('reloaded certificates and trust list'),
-        (err: unknown) =>
-          logger.error({ code: (err as { code?: string }).code, message: (err as Error).message }, 'reload failed; keeping the running certificates'),
-      );
-    };
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    process.on('SIGHUP', onHup);
-  });
 }
 
 /** The QUIC library may keep a handle for a moment after close; do not let it hold the exit. */

@@ -156,7 +156,10 @@ export function authConfigSchema(baseDir?: string) {
       netcode: netcodeAuthConfigSection(baseDir),
       database: z
         .strictObject({
-          path: file().default('./auth-data'),
+          // prefault, not default: the default goes through file() too, so it is resolved beside the
+          // config file like a written path (default() would hand back './auth-data' as it is, and the
+          // database would land in whatever folder the server was started from)
+          path: file().prefault('./auth-data'),
           url: z
             .string({ error: 'expected a postgres:// URL' })
             .regex(/^postgres(ql)?:\/\//, { error: 'expected a postgres:// URL' })

@@ -38,6 +38,15 @@ async function writeFileAtomic(file: string, data: string | Uint8Array, mode: nu
   }
 }
 
+/** A text file of the PKI; a failure is an `io` error naming what was being read (`what`) and the file. */
+export async function readText(file: string, what: string): Promise<string> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw ioError(err, what, file);
+  }
+}
+
 export async function readFileOrNull(file: string): Promise<Buffer | null> {
   try {
     return await fs.readFile(file);

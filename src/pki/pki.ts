@@ -25,7 +25,7 @@ import type {
   VerifyFileReport,
 } from './api.js';
 import type { KeyAlgorithm, ManifestEntry, Role } from './types.js';
-import { FileTransaction, KEY_MODE, PUBLIC_MODE, ioError } from './fsutil.js';
+import { FileTransaction, KEY_MODE, PUBLIC_MODE, ioError, readText } from './fsutil.js';
 import { copyToBackup } from './backup.js';
 import { checkPki } from './check.js';
 import { ADMIN_DEFAULT_DAYS, DAY, DEFAULT_DAYS, checkDays, checkSans, memoPassphrase, unencryptedRefused } from './options.js';
@@ -123,12 +123,7 @@ export class Pki {
   async certPem(name: string): Promise<string> {
     const e = this.get(name);
     const file = this.path(e.certFile);
-    let text: string;
-    try {
-      text = await fs.readFile(file, 'utf8');
-    } catch (err) {
-      throw ioError(err, 'read certificate', file);
-    }
+    const text = await readText(file, 'read certificate');
     const der = pemToDerList(text, file)[0]!;
     if (sha256Hex(der) !== e.fingerprint) {
       throw pkiError('fingerprint_mismatch', `${file} is not the certificate the manifest lists for ${name}`, {
@@ -158,12 +153,7 @@ export class Pki {
     const entry = this.get(name);
     if (!entry.keyFile) throw pkiError('no_key', `the key of ${name} is not kept in this PKI folder`);
     const keyFile = this.path(entry.keyFile);
-    let keyPem: string;
-    try {
-      keyPem = await fs.readFile(keyFile, 'utf8');
-    } catch (err) {
-      throw ioError(err, 'read key', keyFile);
-    }
+    const keyPem = await readText(keyFile, 'read key');
     const ca = parseCa(await this.certPem(name), name, entry.role, this.path(entry.certFile));
     const secret = secretOf(entry.role);
     const { key: privateKey, passphrase, outdated } = await loadPrivateKeyInfo(keyPem, keyFile, secret && this.#secrets[secret]);
@@ -551,12 +541,7 @@ export class Pki {
   async sessionMinter(): Promise<FastSessionMinter> {
     const e = this.list('sessionauth')[0];
     if (!e?.keyFile) throw pkiError.as('conflict', 'no_sessionauth', 'this PKI has no SessionAuth key');
-    let keyPem: string;
-    try {
-      keyPem = await fs.readFile(this.path(e.keyFile), 'utf8');
-    } catch (err) {
-      throw ioError(err, 'read key', this.path(e.keyFile));
-    }
+    const keyPem = await readText(this.path(e.keyFile), 'read key');
     const passphrase = this.#secrets.sessionauth;
     return createSessionMinter({ certPem: await this.certPem(e.name), keyPem, ...(passphrase ? { passphrase } : {}) });
   }

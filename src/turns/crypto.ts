@@ -56,19 +56,15 @@ export function dhKeysFromSeed(seed: Uint8Array): DhKeys {
 }
 
 /** A verifier's key object for a raw Ed25519 public key; undefined if the bytes are not one. */
-export function ed25519PublicKey(raw: Uint8Array): KeyObject | undefined {
-  if (raw.length !== 32) return undefined;
-  try {
-    return createPublicKey({ key: Buffer.concat([ED25519_SPKI, raw]), format: 'der', type: 'spki' });
-  } catch {
-    return undefined;
-  }
-}
+export const ed25519PublicKey = (raw: Uint8Array): KeyObject | undefined => rawPublicKey(ED25519_SPKI, raw);
 
-export function x25519PublicKey(raw: Uint8Array): KeyObject | undefined {
+/** The key object for a raw X25519 public key; undefined if the bytes are not one. */
+export const x25519PublicKey = (raw: Uint8Array): KeyObject | undefined => rawPublicKey(X25519_SPKI, raw);
+
+function rawPublicKey(spkiPrefix: Buffer, raw: Uint8Array): KeyObject | undefined {
   if (raw.length !== 32) return undefined;
   try {
-    return createPublicKey({ key: Buffer.concat([X25519_SPKI, raw]), format: 'der', type: 'spki' });
+    return createPublicKey({ key: Buffer.concat([spkiPrefix, raw]), format: 'der', type: 'spki' });
   } catch {
     return undefined;
   }

@@ -19,6 +19,7 @@ import { MsgpackCodec } from '../protocol/codec.js';
 import { AEAD_NONCE_BYTES, encodeParts, open, seal, type SigningKeys, signBytes } from './crypto.js';
 import { turnsError } from './errors.js';
 import { isValidId } from './topics.js';
+import type { Move } from './types.js';
 
 export const TURNS_PROTOCOL_VERSION = 1;
 
@@ -151,17 +152,8 @@ export function parseReg(f: unknown[]): RegFields | undefined {
   return { playerId, signKey, dhKey, expiresAt, proof, createdAt };
 }
 
-export interface MoveFields {
-  playerId: string;
-  action: string;
-  data: unknown;
-  nonce: Uint8Array;
-  seq: number;
-  timestamp: number;
-  prevHash: Uint8Array;
-  round: number;
-  topic: string;
-}
+/** A move on the wire: the public Move's fields, in the order `moveFields` lays them out. */
+export type MoveFields = Move;
 export const moveFields = (m: MoveFields): unknown[] => [m.playerId, m.action, m.data ?? null, m.nonce, m.seq, m.timestamp, m.prevHash, m.round, m.topic];
 export function parseMove(f: unknown[]): MoveFields | undefined {
   const [playerId, action, data, nonce, seq, timestamp, prevHash, round, topic] = f;

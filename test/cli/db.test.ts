@@ -1,5 +1,5 @@
 // `iyesmp db status|migrate` and how `serve auth` treats the schema it finds, through the built CLI.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,16 @@ describe('iyesmp db (embedded)', () => {
     expect(m.code).toBe(4);
     expect(JSON.parse(m.stdout)).toMatchObject({ ok: false, error: { code: 'store.schema_newer' } });
     expect(m.stderr).not.toMatch(STACK);
+  });
+
+  it('-c with a config that has no [database] path: the embedded database beside that config, wherever db runs from', () => {
+    const dir = path.join(tmp.dir, 'no-path');
+    mkdirSync(dir, { recursive: true });
+    const cfg = path.join(dir, 'auth.toml');
+    writeFileSync(cfg, 'kind = "auth"\n[pki]\ntrust_dir = "trust"\ncert = "a.crt"\nkey = "a.key"\nsession_auth_cert = "s.crt"\nsession_auth_key = "s.key"\n');
+    const s = run(['db', 'status', '-c', cfg, '--json'], { cwd: tmp.dir });
+    expect(s.code).toBe(0);
+    expect(json(s).data).toMatchObject({ engine: 'sqlite', state: 'empty', where: path.join(dir, 'auth-data', 'auth.sqlite3') });
   });
 
   it('names what is missing without -c or --database (exit 2); an unreachable server is exit 5 with its password hidden', () => {

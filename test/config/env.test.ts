@@ -6,17 +6,7 @@ import { applyEnvOverrides, discoverConfig, parseEnvValue } from '../../src/conf
 import { checkConfigText, formatProblem } from '../../src/config/load.js';
 import { IyesmpError } from '../../src/errors.js';
 import { json, run, tempDir } from '../cli/helpers.js';
-
-const AUTH = `kind = "auth"
-[listen.clients]
-port = 7350
-[pki]
-trust_dir = "trust"
-cert = "auth.crt"
-key = "auth.key"
-session_auth_cert = "sa.crt"
-session_auth_key = "sa.key"
-`;
+import { MINIMAL_AUTH as AUTH } from './fixtures.js';
 
 function problems(text: string, env: NodeJS.ProcessEnv): string {
   const r = checkConfigText(text, { env });

@@ -8,49 +8,10 @@
  *
  *   node test/e2e/forger.mjs '{"auth":"127.0.0.1:port","ca","cert","key","name":"host-2","sessionId","winner"}'
  */
-import { readFileSync } from 'node:fs';
-import { masterOnlyVerifier } from '../../dist/client/index.js';
-import { hostctlFamily, ProtocolConnection } from '../../dist/protocol/index.js';
-import { ALPN, connectQuic } from '../../dist/transport/index.js';
+import { out, outcome, registerHost } from './rogue-host.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
-const out = (ev, data = {}) => process.stdout.write(`${JSON.stringify({ ev, ...data })}\n`);
-setTimeout(() => process.exit(3), 60_000).unref();
-const outcome = (p) =>
-  p.then(
-    () => 'accepted',
-    (e) => e?.code ?? 'error',
-  );
-
-const [host, port] = cfg.auth.split(':');
-const conn = await connectQuic({
-  host,
-  port: Number(port),
-  alpn: ALPN.hostctl,
-  serverName: '127.0.0.1',
-  cert: readFileSync(cfg.cert, 'utf8'),
-  key: readFileSync(cfg.key, 'utf8'),
-  verifier: masterOnlyVerifier(readFileSync(cfg.ca, 'utf8')),
-  serverPolicy: { kind: 'auth-server' },
-});
-const proto = ProtocolConnection.dial(hostctlFamily, conn.openStream(), { gameVersion: '1.0.0', hello: { hostName: cfg.name } });
-// it never runs a session of its own: whatever Auth asks is refused
-proto.handle('session.create', () => {
-  throw Object.assign(new Error('not taking sessions'), { code: 'host.capacity_sessions' });
-});
-proto.handle('session.cancel', () => ({}));
-await proto.ready;
-const endpoint = { host: '127.0.0.1', port: 9 };
-const reg = await proto.request('host.register', {
-  name: cfg.name,
-  region: 'local',
-  publicAddress: endpoint,
-  transports: [{ kind: 'quic', address: endpoint, tlsName: '127.0.0.1' }],
-  capacity: { sessions: 1, players: 2 },
-  version: '1.0.0',
-  load: { sessions: 1, players: 2 },
-});
-out('registered', { hostId: reg.hostId });
+const { conn, proto } = await registerHost(cfg);
 const results = await outcome(
   proto.request('session.ended', {
     sessionId: cfg.sessionId,
