@@ -267,10 +267,10 @@ Examples:
         const config = await loadConfig(found.file, 'host');
         const logger = await makeLogger(config.logging, 'broker', config.host.name, out);
         const { brokerFromConfig } = await import('../serve/broker.js');
-        const broker = await brokerFromConfig(config, logger);
+        const { broker, reload } = await brokerFromConfig(config, logger);
         const url = broker.url();
         logger.info({ url }, 'mqtt broker listening');
-        const signal = await watchSignals(logger, async () => {}, { drains: false }).first;
+        const signal = await watchSignals(logger, reload, { drains: false }).first;
         await broker.close();
         out.result('serve broker', { stopped: true, signal, url }, () => '');
         exitSoon();
@@ -389,7 +389,8 @@ function reloadTls(verifier: { reload(): Promise<unknown> }, server: () => { rel
  * whole process group, so a supervisor (the demo, a shell script) often sends its own SIGTERM right
  * after, and the default action would kill the shutdown half-way. SIGHUP runs `reload`; with
  * `drains` (a host still runs its games while draining) it keeps doing so after the first stop
- * signal, and that first SIGTERM is logged as a drain.
+ * signal, and that first SIGTERM is logged as a drain; otherwise a SIGHUP while stopping is logged
+ * and ignored.
  */
 function watchSignals(
   logger: import('pino').Logger,
@@ -403,6 +404,8 @@ function watchSignals(
     resolveFirst = r;
   });
   const onHup = () => {
+    // keep the handler while stopping: SIGHUP's default action would kill the shutdown half-way
+    if (stopping && !drains) return logger.info({ signal: 'SIGHUP' }, 'already shutting down; nothing reloaded');
     reload().then(
       () => logger.info('reloaded certificates and trust list'),
       (err: unknown) =>
@@ -412,7 +415,6 @@ function watchSignals(
   const stop = (sig: string) => {
     if (!stopping) {
       stopping = true;
-      if (!drains) process.off('SIGHUP', onHup);
       logger.info({ signal: sig }, drains && sig === 'SIGTERM' ? 'draining, then stopping' : 'shutting down');
       resolveFirst(sig);
       return;

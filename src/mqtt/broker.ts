@@ -129,6 +129,11 @@ export class EmbeddedBroker {
     return self;
   }
 
+  /** New TLS connections use this certificate and key; connected clients keep theirs (SIGHUP of `serve broker`). */
+  setCertificate(cert: string, key: string): void {
+    this.#server.setSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+  }
+
   identityOf(client: Client): BrokerIdentity | undefined {
     return this.#ids.get(client.conn);
   }

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initPki } from '../../src/pki/index.js';
 import { authClient, until, type Fx } from './helpers.js';
-import { freeUdpPort } from '../support/net.js';
+import { freeTcpPort, freeUdpPort } from '../support/net.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -120,6 +120,32 @@ describe('iyesmp serve', () => {
     expect(auth.out()).toContain('auth server stopped');
     expect(auth.err()).toBe('');
   }, 120_000);
+
+  it('serve broker reloads its trust list and certificate on SIGHUP, and a SIGHUP while stopping does not kill it', async () => {
+    const port = await freeTcpPort();
+    await run(
+      process.execPath,
+      [cli, 'config', 'scaffold', 'host', '--dir', 'pki', '--public-address', '127.0.0.1', '--auth-server', '127.0.0.1:7351', '--out', 'broker.toml'],
+      { cwd: dir },
+    );
+    const toml = (await readFile(path.join(dir, 'broker.toml'), 'utf8'))
+      .replaceAll('"0.0.0.0"', '"127.0.0.1"')
+      .replace('listen = "127.0.0.1:9465"', 'listen = "127.0.0.1:0"')
+      .replace(/(\[transports\.mqtt\]\n(?:#.*\n)*)enabled = false/, '$1enabled = true')
+      .replace('port = 8883', `port = ${port}`);
+    expect(toml).toContain(`port = ${port}`);
+    await writeFile(path.join(dir, 'broker.toml'), toml);
+    const broker = start(['serve', 'broker', '--config', 'broker.toml']);
+    await until(() => broker.out().includes('mqtt broker listening'), 'broker start', 30_000);
+    broker.child.kill('SIGHUP');
+    await until(() => broker.out().includes('reloaded certificates and trust list'), 'the reload log line', 15_000);
+    expect(broker.child.exitCode).toBeNull();
+    // the first stop signal, then a SIGHUP (systemctl reload racing a stop): still a clean exit
+    broker.child.kill('SIGTERM');
+    broker.child.kill('SIGHUP');
+    expect(await broker.exit).toBe(0);
+    expect(broker.out()).toContain('shutting down');
+  }, 90_000);
 
   it('reports a config error the iyesmp way: exit 3, a message, no stack', async () => {
     await writeFile(path.join(dir, 'bad.toml'), 'kind = "auth"\n[listen.clients]\nport = "many"\n');
