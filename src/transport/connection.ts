@@ -254,7 +254,10 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     const late = Symbol('deadline');
     let timer: NodeJS.Timeout | undefined;
     try {
-      const r = await Promise.race([answer, new Promise<typeof late>((resolve) => (timer = setTimeout(() => resolve(late), Math.max(1, c.deadline - Date.now()))))]);
+      const r = await Promise.race([
+        answer,
+        new Promise<typeof late>((resolve) => (timer = setTimeout(() => resolve(late), Math.max(1, c.deadline - Date.now())))),
+      ]);
       if (r !== late) {
         this.pendingConfirm = undefined;
         return r;
@@ -310,10 +313,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     const c = this.pendingConfirm;
     // A first exchange that failed (the caller gives up before confirmedBy ran) may be a refusal whose
     // close is still on its way: closing first would lose it, so wait a moment for it.
-    this.closing =
-      c && !opts.force && !this.conn.closed
-        ? this.refusalFromClose(Math.min(REFUSAL_GRACE_MS, c.deadline - Date.now())).then(stop, stop)
-        : stop();
+    this.closing = c && !opts.force && !this.conn.closed ? this.refusalFromClose(Math.min(REFUSAL_GRACE_MS, c.deadline - Date.now())).then(stop, stop) : stop();
     return this.closing;
   }
 

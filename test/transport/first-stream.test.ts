@@ -6,20 +6,13 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { QUICClient, events as quicEvents, type QUICConnection } from '@matrixai/quic';
-import {
-  ALPN,
-  type ConnectQuicOptions,
-  type PeerConnection,
-  type PeerStream,
-  type QuicServer,
-  type QuicServerOptions,
-} from '../../src/transport/index.js';
+import { ALPN, type ConnectQuicOptions, type PeerConnection, type PeerStream, type QuicServer, type QuicServerOptions } from '../../src/transport/index.js';
 import { loadCredentials } from '../../src/transport/credentials.js';
 import { clientCrypto, quicLogger } from '../../src/transport/quic-runtime.js';
 import { AppClose } from '../../src/transport/refusal.js';
 import { IyesmpError } from '../../src/errors.js';
 import { makeFixture, type Creds, type Fixture } from './fixture.js';
-import { closeAll, connect, echo, roundTrip, startServer } from './helpers.js';
+import { closeAll, connect, roundTrip, startServer } from './helpers.js';
 import { failureOf } from '../support/assert.js';
 import { pollUntil } from '../support/wait.js';
 
