@@ -1,5 +1,6 @@
 /**
- * One confirmed, mutually authenticated QUIC connection, as both servers and clients see it:
+ * One mutually authenticated QUIC connection, confirmed by the server (a `first-stream` client's:
+ * once `confirmedBy` saw the answer; see confirm.ts), as both servers and clients see it:
  * the verified peer, bidirectional streams as WHATWG `{ readable, writable }` pairs (what the
  * protocol layer binds to), and a close that says why.
  */
@@ -133,7 +134,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   /** the CONNECTION_CLOSE the peer sent, once it came */
   private peerClose: PeerClose | undefined;
 
-  /** @internal built by the server and the client after confirmation */
+  /** @internal built by the server at the hand-over, by the client after ACCEPTED or (`first-stream`) the handshake */
   constructor(opts: {
     conn: QUICConnection;
     peer: VerifiedPeer;
