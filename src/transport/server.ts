@@ -108,6 +108,8 @@ export interface QuicServerStats {
   /** connections not trusted yet (see `trustAt`) */
   unauthenticated: number;
   accepted: number;
+  /** of `accepted`, those confirmed the old way (HELLO/ACCEPTED, confirm.ts): older clients still in use */
+  acceptedLegacy: number;
   refused: Record<string, number>;
   allowList?: AllowListStats;
   /** present when the server has trusted proxies */
@@ -153,6 +155,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
   private readonly raw = new Set<QUICConnection>();
   private confirming = 0;
   private accepted = 0;
+  private acceptedLegacy = 0;
   private readonly refusedCounts: Record<string, number> = {};
   private draining = false;
   private closingP: Promise<void> | undefined;
@@ -268,6 +271,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       confirming: this.confirming,
       unauthenticated: this.admission.stats().unauthenticated,
       accepted: this.accepted,
+      acceptedLegacy: this.acceptedLegacy,
       refused: { ...this.refusedCounts },
       ...(this.allowList ? { allowList: this.allowList.stats() } : {}),
       ...(this.socket.proxies ? { proxies: this.socket.proxies.stats() } : {}),
@@ -552,6 +556,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       }
       this.scheduleDeadlines();
       this.accepted++;
+      if (legacy) this.acceptedLegacy++;
       this.emit('connection', pc);
     } catch {
       await conn.stop({ isApp: true, errorCode: AppClose.confirm_failed, reason: Buffer.from('confirm_failed'), force: true }).catch(() => undefined);

@@ -95,7 +95,7 @@ describe('first-stream confirmation', () => {
       expect(conn.awaitingConfirmation).toBe(false);
       expect(seen.connections).toHaveLength(1);
       expect(seen.streams).toEqual([0]);
-      expect(server.stats()).toMatchObject({ connections: 1, confirming: 0, accepted: 1 });
+      expect(server.stats()).toMatchObject({ connections: 1, confirming: 0, accepted: 1, acceptedLegacy: 0 });
       // after the confirmation the connection is an ordinary one: more streams, both ways
       expect((await roundTrip(conn, Buffer.from('more'))).toString()).toBe('more');
       expect(seen.streams).toEqual([0, 4]);
@@ -125,7 +125,7 @@ describe('first-stream confirmation', () => {
       expect((await roundTrip(old, Buffer.from('old'))).toString()).toBe('old');
       expect(fresh.welcome).toBe('hello');
       expect(seen.connections).toHaveLength(2);
-      expect(server.stats()).toMatchObject({ connections: 2, confirming: 0, accepted: 2 });
+      expect(server.stats()).toMatchObject({ connections: 2, confirming: 0, accepted: 2, acceptedLegacy: 1 });
       expect(server.stats().refused).toEqual({});
     },
     T,
