@@ -161,10 +161,12 @@ export async function connectAdmin(flags: AdminFlags, tool: string) {
     serverPolicy: { kind: 'auth-server' },
     ...(flags.serverName ? { serverName: flags.serverName } : {}),
     timeoutMs,
+    confirm: 'first-stream',
   });
-  const proto = ProtocolConnection.dial(adminFamily, conn.openStream(), { gameVersion: '0.0.0', hello: { tool }, limits: ADMIN_PROTOCOL_LIMITS });
   try {
-    const ready = await proto.ready;
+    // the welcome confirms the connection: a refusal by the transport replaces the hello's error
+    const proto = ProtocolConnection.dial(adminFamily, conn.openStream(), { gameVersion: '0.0.0', hello: { tool }, limits: ADMIN_PROTOCOL_LIMITS });
+    const ready = await conn.confirmedBy(proto.ready);
     return {
       proto,
       kind: ready.peerHello.kind,

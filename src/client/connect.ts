@@ -79,10 +79,12 @@ export async function connectToAuth<Ext = unknown>(opts: ConnectOptions<Ext>): P
         ...authLiveness(opts),
         ...localBind(opts),
       });
-      return AuthClient.open<Ext>(
-        link.stream,
-        { ...opts, hostTrust: { verifier }, ...(opts.localHost === undefined || opts.hostLocalHost !== undefined ? {} : { hostLocalHost: opts.localHost }) },
-        link.close,
+      return link.confirmedBy(
+        AuthClient.open<Ext>(
+          link.stream,
+          { ...opts, hostTrust: { verifier }, ...(opts.localHost === undefined || opts.hostLocalHost !== undefined ? {} : { hostLocalHost: opts.localHost }) },
+          link.close,
+        ),
       );
     },
   );

@@ -33,7 +33,15 @@ const CLOSE_WAIT_MS = 3000;
 
 /** The underlying connection of a client: its control stream and how to end it. */
 export interface Link {
+  /** the control stream, opened right after the handshake: the hello goes out on it at once */
   stream: StreamPair;
+  /**
+   * Settles as `opened` (the client built on `stream`, resolved once the server welcomed it): the
+   * welcome is the server's confirmation of the connection (docs/transport.md). A refusal carried by
+   * the connection close (a refused certificate, `server_full`, `deadline`...) replaces `opened`'s
+   * error, and the connect deadline applies, as when the transport confirmed by itself.
+   */
+  confirmedBy<T>(opened: Promise<T>): Promise<T>;
   /** closes the whole connection (after the protocol's own close frame went out) */
   close(): Promise<void>;
 }
@@ -83,16 +91,19 @@ export async function dialQuic(opts: {
     ...(opts.keepAliveMs === undefined ? {} : { keepAliveMs: opts.keepAliveMs }),
     ...(opts.localHost !== undefined ? { localHost: opts.localHost } : isIP(opts.address.host) === 6 ? { localHost: '::' } : {}),
     ...(opts.localPort === undefined ? {} : { localPort: opts.localPort }),
+    confirm: 'first-stream',
   });
   let stream: StreamPair;
   try {
     stream = conn.openStream();
   } catch (err) {
-    await conn.close('no stream').catch(() => undefined);
+    // the connection may have been refused already: confirmedBy reports that refusal
+    await conn.confirmedBy(Promise.reject(err));
     throw err;
   }
   return {
     stream,
+    confirmedBy: (opened) => conn.confirmedBy(opened),
     close: async () => {
       // Graceful (lets the protocol's close frame go out), but never hang a game on a silent peer:
       // the connection then ends at its idle timeout.

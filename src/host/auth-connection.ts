@@ -70,6 +70,7 @@ export class AuthConnection {
         ...(o.authServerName ? { serverName: o.authServerName } : {}),
         timeoutMs: 10_000,
         ...authLinkLiveness(o.heartbeatIntervalMs),
+        confirm: 'first-stream',
       });
       this.#conn = conn;
       if (gen !== this.#generation || s.closing) throw hostError('shutting_down', 'host is shutting down');
@@ -82,7 +83,8 @@ export class AuthConnection {
       conn.on('close', (info) => {
         if (gen === this.#generation) this.#down(info.code);
       });
-      await proto.ready;
+      // the welcome confirms the connection (a refusal by the transport replaces the hello's error)
+      await conn.confirmedBy(proto.ready);
       const load = s.domain.sessions.load();
       const transports = s.transports();
       const port = transports.find((t) => t.kind === 'quic')?.address.port ?? 0;

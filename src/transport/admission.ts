@@ -87,9 +87,10 @@ export class ConnectionAdmission {
   }
 
   /**
-   * The server confirmed the connection: only now may its peer open a stream, so the first-stream
-   * deadline counts from here (a busy server's slow confirmation is not the peer's delay; the
-   * confirmation has its own timeout). A deadline already reported stays passed.
+   * The server confirmed an `accepted`-mode connection (ACCEPTED sent): only now may its peer open a
+   * stream, so the first-stream deadline counts from here (a busy server's slow confirmation is not
+   * the peer's delay; the confirmation has its own timeout). A deadline already reported stays
+   * passed. A `first-stream` connection reaches `stream` at its hand-over instead (confirm.ts).
    */
   confirmed(id: string, now: number): void {
     const e = this.#entries.get(id);

@@ -1,7 +1,9 @@
 /**
- * QUIC client endpoint: dials, checks the server's certificate with a PeerVerifier, then confirms
- * with the server (see confirm.ts) before reporting success, so a client whose own certificate the
- * server refused gets that refusal (with its reason) instead of a connection that dies at once.
+ * QUIC client endpoint: dials, checks the server's certificate with a PeerVerifier, then has the
+ * server confirm it (see confirm.ts), so a client whose own certificate the server refused gets that
+ * refusal (with its reason) instead of a connection that dies at once. `confirm: 'accepted'` waits
+ * for the server's ACCEPTED before resolving; `confirm: 'first-stream'` resolves after the handshake
+ * and the server's answer on the first stream (the protocol welcome) confirms, see `confirmedBy`.
  */
 import { isIP } from 'node:net';
 import { X509Certificate } from 'node:crypto';
@@ -14,7 +16,7 @@ import { loadCredentials, type CredentialSources } from './credentials.js';
 import { clientCrypto, quicLogger } from './quic-runtime.js';
 import { VerifyGate, type Refusal } from './verify.js';
 import { errorFromPeerClose, refusalToCryptoError, serverCertRefused } from './refusal.js';
-import { ACCEPTED_STREAM_ID, HELLO, decodeConfirm, readFrame, writeFrame } from './confirm.js';
+import { ACCEPTED_STREAM_ID, HELLO, decodeConfirm, readFrame, writeFrame, type ConfirmMode } from './confirm.js';
 import { PeerConnection } from './connection.js';
 import { checkAlpn } from './alpn.js';
 import { formatHostPort } from '../net/address.js';
@@ -31,8 +33,16 @@ export interface ConnectQuicOptions extends CredentialSources {
   verifier: PeerVerifier;
   /** what the server's certificate must be: `{ kind: 'auth-server' }` or `{ kind: 'host' }` */
   serverPolicy: VerifyPolicy;
-  /** whole connect + confirm budget. Default 10000. */
+  /** whole connect + confirm budget (`first-stream`: until `confirmedBy` saw the answer). Default 10000. */
   timeoutMs?: number;
+  /**
+   * How the server confirms this client (confirm.ts). `accepted` (default): resolves once the server
+   * answered ACCEPTED, one round trip after the handshake. `first-stream`: resolves after the
+   * handshake; open the protocol stream at once, say hello, and pass the answer to
+   * `conn.confirmedBy(...)`, which turns a refusal into the same errors as `accepted`. Needs a server
+   * that knows the mode (this release or later): an older one resets that stream.
+   */
+  confirm?: ConfirmMode;
   /** QUIC max_idle_timeout of the connection. Default 30000. */
   idleTimeoutMs?: number;
   /** PING interval keeping an idle connection open. Default: a third of idleTimeoutMs; 0 disables. */
@@ -53,7 +63,10 @@ function timeoutError(address: string, ms: number): IyesmpError {
   });
 }
 
-/** Connects and confirms; resolves with the connection only once the server accepted this client. */
+/**
+ * Connects and confirms; with `confirm: 'accepted'` resolves only once the server accepted this
+ * client, with `first-stream` once the handshake is done (the first stream's answer confirms).
+ */
 export async function connectQuic(opts: ConnectQuicOptions): Promise<PeerConnection> {
   const alpn = checkAlpn(opts.alpn);
   const address = formatHostPort(opts.host, opts.port);
@@ -105,8 +118,8 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<PeerConnect
           maxIdleTimeout: idleTimeoutMs,
           ...(keepAliveMs > 0 ? { keepAliveIntervalTime: keepAliveMs } : {}),
           initialMaxStreamsBidi: opts.maxStreams ?? 100,
-          // one unidirectional stream: the server's confirmation (confirm.ts)
-          initialMaxStreamsUni: 1,
+          // one unidirectional stream: the server's confirmation in `accepted` mode (confirm.ts)
+          initialMaxStreamsUni: opts.confirm === 'first-stream' ? 0 : 1,
         },
       },
       { timer: timeoutMs },
@@ -119,6 +132,17 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<PeerConnect
   const destroy = (o: { isApp: true; errorCode: number; reason: Uint8Array; force: boolean }): Promise<void> => client.destroy(o).catch(() => undefined);
   try {
     if (refusal || !serverPeer) throw clientError(undefined, refusal, { alpn, address, timeoutMs });
+    if (opts.confirm === 'first-stream') {
+      if (conn.closed) throw new Error('connection closed after the handshake');
+      return new PeerConnection({
+        conn,
+        peer: serverPeer,
+        alpn,
+        side: 'client',
+        stop: destroy,
+        confirm: { deadline, address, timeout: () => timeoutError(address, timeoutMs) },
+      });
+    }
     // listen for the server's answer before saying hello, so it cannot be missed
     const answer = peerStream(conn, ACCEPTED_STREAM_ID);
     const confirmed = (async () => {

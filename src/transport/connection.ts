@@ -1,5 +1,6 @@
 /**
- * One confirmed, mutually authenticated QUIC connection, as both servers and clients see it:
+ * One mutually authenticated QUIC connection, confirmed by the server (a `first-stream` client's:
+ * once `confirmedBy` saw the answer; see confirm.ts), as both servers and clients see it:
  * the verified peer, bidirectional streams as WHATWG `{ readable, writable }` pairs (what the
  * protocol layer binds to), and a close that says why.
  */
@@ -7,8 +8,9 @@ import { EventEmitter } from 'node:events';
 import type { QUICConnection, QUICStream } from '@matrixai/quic';
 import { events as quicEvents, errors as quicErrors } from '@matrixai/quic';
 import type { VerifiedPeer } from '../pki/types.js';
+import type { IyesmpError } from '../errors.js';
 import { transportError } from './errors.js';
-import { AppClose, type AppCloseName } from './refusal.js';
+import { AppClose, errorFromPeerClose, type AppCloseName } from './refusal.js';
 import { isUniStream } from './confirm.js';
 import type { AdmitResult } from './admission.js';
 
@@ -89,6 +91,25 @@ function closeInfoFrom(err: unknown): CloseInfo | undefined {
   return { code, message, byPeer };
 }
 
+/**
+ * A client connection of `confirm: 'first-stream'` before the server's answer: what the server's
+ * close means (refusal.ts) and the error at the connect deadline.
+ */
+export interface PendingConfirm {
+  /** Date.now() by which the answer must have come */
+  deadline: number;
+  address: string;
+  timeout: () => IyesmpError;
+}
+
+/**
+ * How long a failed first exchange waits for the server's close before reporting the failure as is:
+ * a refusing server may reset the stream a few packets before its CONNECTION_CLOSE arrives.
+ */
+const REFUSAL_GRACE_MS = 1000;
+
+type PeerClose = { isApp: boolean; errorCode: number; reason: Uint8Array };
+
 export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   readonly peer: VerifiedPeer;
   readonly alpn: string;
@@ -105,8 +126,15 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private localClose: CloseInfo | undefined;
   private resolveClosed!: (info: CloseInfo) => void;
   private readonly route: ((host: string, port: number) => { host: string; port: number } | undefined) | undefined;
+  /** `first-stream` client before the server answered; see confirmedBy */
+  private pendingConfirm: PendingConfirm | undefined;
+  /** `first-stream` (both sides): no confirmation uni streams, every peer uni stream is cancelled */
+  private readonly noUni: boolean;
+  private openedBeforeConfirm = false;
+  /** the CONNECTION_CLOSE the peer sent, once it came */
+  private peerClose: PeerClose | undefined;
 
-  /** @internal built by the server and the client after confirmation */
+  /** @internal built by the server at the hand-over, by the client after ACCEPTED or (`first-stream`) the handshake */
   constructor(opts: {
     conn: QUICConnection;
     peer: VerifiedPeer;
@@ -117,6 +145,10 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     admission?: ConnectionAdmissionHandle;
     /** the server socket's route table (proxy-protocol.ts) */
     viaProxy?: (host: string, port: number) => { host: string; port: number } | undefined;
+    /** server, `first-stream` mode: the peer's protocol stream, held until now (delivered first) */
+    firstStream?: QUICStream | undefined;
+    /** client, `first-stream` mode: the server has not answered yet */
+    confirm?: PendingConfirm;
   }) {
     super();
     this.conn = opts.conn;
@@ -127,6 +159,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.side = opts.side;
     this.stopConnection = opts.stop;
     this.closed = new Promise((r) => (this.resolveClosed = r));
+    this.pendingConfirm = opts.confirm;
+    this.noUni = opts.firstStream !== undefined || opts.confirm !== undefined;
     // Streams that arrive before anyone listens are queued, then handed to the first listener.
     (this as unknown as EventEmitter).on('newListener', (name: string | symbol) => {
       if (name !== 'stream') return;
@@ -137,12 +171,14 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     if (opts.side === 'client') {
       // A server may open streams as soon as it accepts; they can arrive in the same packets as
       // ACCEPTED, before this object exists. Adopt them. (`streamMap` is internal to
-      // @matrixai/quic; it is only read.) A server never adopts: clients open streams only after ACCEPTED.
+      // @matrixai/quic; it is only read.) A server never adopts: a client's streams before the
+      // hand-over are its first stream (given here) or refused (server.ts FirstStreamGuard).
       const existing = (this.conn as unknown as { streamMap?: Map<number, QUICStream> }).streamMap;
       for (const s of existing?.values() ?? []) {
         if (s.initiated === 'peer' && !isUniStream(s.streamId)) this.deliver(toPeerStream(s));
       }
     }
+    if (opts.firstStream) this.deliver(toPeerStream(opts.firstStream));
     this.conn.addEventListener(quicEvents.EventQUICConnectionStream.name, this.onStream);
     this.conn.addEventListener(quicEvents.EventQUICConnectionError.name, this.onError);
     this.conn.addEventListener(quicEvents.EventQUICConnectionStopped.name, this.onStopped, { once: true });
@@ -181,6 +217,12 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
    * concurrent-stream limit is reached: finish a stream (end both directions) and try again.
    */
   openStream(): PeerStream {
+    if (this.pendingConfirm && this.openedBeforeConfirm) {
+      // the server refuses a second stream before it admitted the connection (confirm.ts)
+      throw transportError('stream_limit', 'only the first stream may be opened before the server answered on it', {
+        hint: 'await confirmedBy(<the answer on the first stream>) first',
+      });
+    }
     // Checked here rather than by catching the library's ErrorQUICStreamLimit: @matrixai/quic 2.0.9
     // marks the stream id as used before failing, after which every later newStream() fails too.
     if (this.streamsLeft <= 0) {
@@ -188,7 +230,63 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         hint: 'finish (end both directions of) an open stream first',
       });
     }
-    return toPeerStream(this.conn.newStream('bidi'));
+    const s = toPeerStream(this.conn.newStream('bidi'));
+    if (this.pendingConfirm) this.openedBeforeConfirm = true;
+    return s;
+  }
+
+  /** Client, `confirm: 'first-stream'`: true until `confirmedBy` saw the server's answer. */
+  get awaitingConfirmation(): boolean {
+    return this.pendingConfirm !== undefined;
+  }
+
+  /**
+   * Client, `confirm: 'first-stream'`: settles as `answer` (the server's answer on the first stream,
+   * e.g. the protocol welcome), which confirms the connection. If it fails, or the connect deadline
+   * passes first, the connection is closed and the error is the one the server's close means (a
+   * refused certificate, `server_full`, `too_many_connections`, `deadline`, `shutting_down`...),
+   * exactly what `confirm: 'accepted'` reports; without such a close it is `answer`'s own error, or
+   * `timeout` at the deadline. On other connections it simply returns `answer`.
+   */
+  async confirmedBy<T>(answer: Promise<T>): Promise<T> {
+    const c = this.pendingConfirm;
+    if (!c) return answer;
+    answer.catch(() => undefined); // a late failure after the deadline is not unhandled
+    const late = Symbol('deadline');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const r = await Promise.race([
+        answer,
+        new Promise<typeof late>((resolve) => (timer = setTimeout(() => resolve(late), Math.max(1, c.deadline - Date.now())))),
+      ]);
+      if (r !== late) {
+        this.pendingConfirm = undefined;
+        return r;
+      }
+      throw c.timeout();
+    } catch (e) {
+      const refusal = await this.refusalFromClose(Math.min(REFUSAL_GRACE_MS, c.deadline - Date.now()));
+      this.pendingConfirm = undefined;
+      await this.close('', { force: true }).catch(() => undefined);
+      throw refusal ?? e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * The error the peer's close means, waiting up to `waitMs` for a close that has not arrived yet;
+   * undefined for a close that is no refusal (a normal one) or none.
+   */
+  private async refusalFromClose(waitMs: number): Promise<IyesmpError | undefined> {
+    if (!this.peerClose && !this.conn.closed && waitMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.closed, new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+      clearTimeout(timer);
+    }
+    const close = this.peerClose ?? (this.localClose === undefined ? this.conn.getConnectionError() : undefined);
+    if (!close || !this.pendingConfirm) return undefined;
+    return errorFromPeerClose(close, { alpn: this.alpn, address: this.pendingConfirm.address });
   }
 
   /** quiche's connection object; internal to @matrixai/quic, read only for stream credit */
@@ -204,13 +302,19 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   close(reason = '', opts: { force?: boolean; code?: AppCloseName } = {}): Promise<void> {
     if (this.closing) return this.closing;
     const code = opts.code ?? 'normal';
-    this.localClose = { code: code === 'normal' ? 'closed' : code, message: reason, byPeer: false };
-    this.closing = this.stopConnection({
-      isApp: true,
-      errorCode: AppClose[code],
-      reason: Buffer.from(reason, 'utf8'),
-      force: opts.force ?? false,
-    });
+    const stop = (): Promise<void> => {
+      this.localClose = { code: code === 'normal' ? 'closed' : code, message: reason, byPeer: false };
+      return this.stopConnection({
+        isApp: true,
+        errorCode: AppClose[code],
+        reason: Buffer.from(reason, 'utf8'),
+        force: opts.force ?? false,
+      });
+    };
+    const c = this.pendingConfirm;
+    // A first exchange that failed (the caller gives up before confirmedBy ran) may be a refusal whose
+    // close is still on its way: closing first would lose it, so wait a moment for it.
+    this.closing = c && !opts.force && !this.conn.closed ? this.refusalFromClose(Math.min(REFUSAL_GRACE_MS, c.deadline - Date.now())).then(stop, stop) : stop();
     return this.closing;
   }
 
@@ -227,15 +331,21 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private readonly onStream = (evt: Event): void => {
     const s = (evt as unknown as { detail: QUICStream }).detail;
     if (isUniStream(s.streamId)) {
-      // only the confirmation uses unidirectional streams; it is handled before this object exists
-      if (s.streamId !== 2 && s.streamId !== 3) s.cancel(new Error('unidirectional streams are not used'));
+      // only the `accepted` confirmation uses unidirectional streams; it is handled before this object exists
+      if (this.noUni || (s.streamId !== 2 && s.streamId !== 3)) s.cancel(new Error('unidirectional streams are not used'));
       return;
     }
     this.deliver(toPeerStream(s));
   };
 
   private readonly onError = (evt: Event): void => {
-    this.lastError = (evt as unknown as { detail: unknown }).detail;
+    const err = (evt as unknown as { detail: unknown }).detail;
+    this.lastError = err;
+    const data = (err as { data?: Partial<PeerClose> } | undefined)?.data;
+    const fromPeer = err instanceof quicErrors.ErrorQUICConnectionPeer || err instanceof quicErrors.ErrorQUICConnectionPeerTLS;
+    if (fromPeer && data && typeof data.errorCode === 'number') {
+      this.peerClose = { isApp: data.isApp === true, errorCode: data.errorCode, reason: data.reason ?? new Uint8Array() };
+    }
   };
 
   private readonly onStopped = (): void => {

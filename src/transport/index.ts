@@ -7,6 +7,7 @@ export { ALPN, type AlpnId } from './alpn.js';
 export { createQuicServer, QuicServer } from './server.js';
 export type { QuicServerOptions, ServerLimits, ServerRefusal, QuicServerStats, QuicServerEvents } from './server.js';
 export { connectQuic, type ConnectQuicOptions } from './client.js';
+export type { ConfirmMode } from './confirm.js';
 export { PeerConnection, type PeerStream, type CloseInfo, type ConnectionAdmissionHandle } from './connection.js';
 export { AddressAllowList, parseAllowEntry, canonicalIp, type AllowListStats, type AllowEntry } from './allow-list.js';
 export {

@@ -18,7 +18,7 @@ import { loadCredentials, type CredentialSources, type LoadedCredentials } from 
 import { quicLogger, serverCrypto } from './quic-runtime.js';
 import { VerifyGate, type PolicyResolver, type Refusal } from './verify.js';
 import { AppClose, type AppCloseName } from './refusal.js';
-import { ACCEPTED, HELLO_STREAM_ID, decodeConfirm, isUniStream, readFrame, writeFrame } from './confirm.js';
+import { ACCEPTED, HELLO_STREAM_ID, PreAdmission, decodeConfirm, isUniStream, readFrame, writeFrame } from './confirm.js';
 import { PeerConnection, type ConnectionAdmissionHandle } from './connection.js';
 import { ConnectionAdmission, type AdmissionRefusal, type AdmissionStage } from './admission.js';
 import { checkAlpn } from './alpn.js';
@@ -108,6 +108,8 @@ export interface QuicServerStats {
   /** connections not trusted yet (see `trustAt`) */
   unauthenticated: number;
   accepted: number;
+  /** of `accepted`, those confirmed the old way (HELLO/ACCEPTED, confirm.ts): older clients still in use */
+  acceptedLegacy: number;
   refused: Record<string, number>;
   allowList?: AllowListStats;
   /** present when the server has trusted proxies */
@@ -153,6 +155,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
   private readonly raw = new Set<QUICConnection>();
   private confirming = 0;
   private accepted = 0;
+  private acceptedLegacy = 0;
   private readonly refusedCounts: Record<string, number> = {};
   private draining = false;
   private closingP: Promise<void> | undefined;
@@ -268,6 +271,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       confirming: this.confirming,
       unauthenticated: this.admission.stats().unauthenticated,
       accepted: this.accepted,
+      acceptedLegacy: this.acceptedLegacy,
       refused: { ...this.refusedCounts },
       ...(this.allowList ? { allowList: this.allowList.stats() } : {}),
       ...(this.socket.proxies ? { proxies: this.socket.proxies.stats() } : {}),
@@ -481,7 +485,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
     this.scheduleDeadlines();
   }
 
-  /** Confirmation of one handshaken connection; see confirm.ts. */
+  /** Confirmation of one handshaken connection, in either mode; see confirm.ts. */
   private async admit(conn: QUICConnection, id: string): Promise<void> {
     if (this.draining) return this.refuse(conn, 'shutting_down', 'server is shutting down');
     if (this.live.size + this.confirming >= this.limits.maxConnections) {
@@ -493,8 +497,11 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       if (counted) this.confirming--;
       counted = false;
     };
+    // from now until the hand-over every stream the peer opens is watched: one may wait, more is refused
+    const guard = new FirstStreamGuard(conn, this.limits.confirmTimeoutMs, (message) => void this.refuse(conn, 'confirm_failed', message));
     try {
       const verified = await this.gate.peerFor(conn.getRemoteCertsChain());
+      if (guard.refused) return;
       if (!verified.ok) {
         this.countRefusal({ ...verified.refusal, remote: formatHostPort(conn.remoteHost, conn.remotePort) });
         await conn.stop({ isApp: true, errorCode: AppClose.refused, reason: Buffer.from(verified.refusal.reason), force: true }).catch(() => undefined);
@@ -503,12 +510,22 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       const room = this.admission.open(id, { address: conn.remoteHost, cert: verified.peer.fingerprint }, this.clock());
       if (!room.ok) return this.refuse(conn, 'too_many_connections', room.message, room.reason);
       this.scheduleDeadlines();
-      const stream = await this.confirmStream(conn);
-      const hello = stream ? await withTimeout(readFrame(stream.readable as unknown as ReadableStream<Uint8Array>), this.limits.confirmTimeoutMs) : undefined;
-      if (!stream || hello === undefined || decodeConfirm(hello) !== 'hello') {
+      const stream = await guard.first;
+      if (guard.refused) return;
+      const legacy = stream?.streamId === HELLO_STREAM_ID;
+      if (legacy) {
+        const hello = await withTimeout(readFrame(stream.readable as unknown as ReadableStream<Uint8Array>), this.limits.confirmTimeoutMs);
+        if (guard.refused) return;
+        if (hello === undefined || decodeConfirm(hello) !== 'hello') return this.refuse(conn, 'confirm_failed', 'no valid confirmation from the peer');
+      } else if (!stream) {
         return this.refuse(conn, 'confirm_failed', 'no valid confirmation from the peer');
       }
       if (this.draining) return this.refuse(conn, 'shutting_down', 'server is shutting down');
+      const entry = this.byId.get(id);
+      if (!entry || conn.closed) return; // stopped meanwhile
+      // The hand-over, synchronous from here to `emit`: the guard stops watching streams as the
+      // PeerConnection starts, so no stream falls between them.
+      guard.stop();
       const pc = new PeerConnection({
         conn,
         peer: verified.peer,
@@ -517,56 +534,89 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
         stop: (o) => conn.stop(o),
         admission: this.admissionHandle(id),
         viaProxy: (host, port) => this.socket.viaProxy(host, port),
+        ...(legacy ? {} : { firstStream: stream }),
       });
-      const entry = this.byId.get(id);
-      if (!entry) return; // stopped meanwhile
       entry.pc = pc;
-      const onFirstStream = (evt: Event): void => {
-        if (isUniStream((evt as unknown as { detail: QUICStream }).detail.streamId)) return;
-        conn.removeEventListener(quicEvents.EventQUICConnectionStream.name, onFirstStream);
-        this.admission.reached(id, 'stream', this.clock());
-        this.scheduleDeadlines();
-      };
-      conn.addEventListener(quicEvents.EventQUICConnectionStream.name, onFirstStream);
       uncount();
       this.live.add(pc);
       pc.once('close', () => this.live.delete(pc));
-      await writeFrame(conn.newStream('uni').writable as unknown as WritableStream<Uint8Array>, ACCEPTED);
-      this.admission.confirmed(id, this.clock());
+      if (legacy) {
+        const onFirstStream = (evt: Event): void => {
+          if (isUniStream((evt as unknown as { detail: QUICStream }).detail.streamId)) return;
+          conn.removeEventListener(quicEvents.EventQUICConnectionStream.name, onFirstStream);
+          this.admission.reached(id, 'stream', this.clock());
+          this.scheduleDeadlines();
+        };
+        conn.addEventListener(quicEvents.EventQUICConnectionStream.name, onFirstStream);
+        await writeFrame(conn.newStream('uni').writable as unknown as WritableStream<Uint8Array>, ACCEPTED);
+        this.admission.confirmed(id, this.clock());
+      } else {
+        // the protocol stream is the first stream: the hello deadline counts from the hand-over
+        this.admission.reached(id, 'stream', this.clock());
+      }
       this.scheduleDeadlines();
       this.accepted++;
+      if (legacy) this.acceptedLegacy++;
       this.emit('connection', pc);
     } catch {
       await conn.stop({ isApp: true, errorCode: AppClose.confirm_failed, reason: Buffer.from('confirm_failed'), force: true }).catch(() => undefined);
     } finally {
+      guard.stop();
       uncount();
     }
   }
+}
 
-  /** Waits for the peer's HELLO stream (it may already exist if its data came with the handshake). */
-  private confirmStream(conn: QUICConnection): Promise<QUICStream | undefined> {
-    // `streamMap` is internal to @matrixai/quic; it is read only to catch a HELLO stream that was
-    // created before this listener could be attached.
-    const existing = (conn as unknown as { streamMap?: Map<number, QUICStream> }).streamMap?.get(HELLO_STREAM_ID);
-    if (existing) return Promise.resolve(existing);
-    return new Promise((resolve) => {
-      const done = (s: QUICStream | undefined): void => {
-        clearTimeout(timer);
-        conn.removeEventListener(quicEvents.EventQUICConnectionStream.name, onStream);
-        conn.removeEventListener(quicEvents.EventQUICConnectionStopped.name, onStopped);
-        resolve(s);
-      };
-      const onStream = (evt: Event): void => {
-        const s = (evt as unknown as { detail: QUICStream }).detail;
-        if (s.streamId === HELLO_STREAM_ID) done(s);
-        else s.cancel(new Error('stream before confirmation')); // a well-behaved client never does this
-      };
-      const onStopped = (): void => done(undefined);
-      const timer = setTimeout(() => done(undefined), this.limits.confirmTimeoutMs);
-      conn.addEventListener(quicEvents.EventQUICConnectionStream.name, onStream);
-      conn.addEventListener(quicEvents.EventQUICConnectionStopped.name, onStopped, { once: true });
-    });
+/**
+ * Watches the streams a peer opens before its connection is handed to the application (the IO side
+ * of PreAdmission): `first` resolves with the first stream (0 or 2), or undefined when none came in
+ * time or the connection ended; any other stream is cancelled and `onViolation` closes the connection.
+ */
+class FirstStreamGuard {
+  readonly first: Promise<QUICStream | undefined>;
+  refused = false;
+  private readonly rules = new PreAdmission();
+  private resolve!: (s: QUICStream | undefined) => void;
+  private readonly timer: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    private readonly conn: QUICConnection,
+    timeoutMs: number,
+    private readonly onViolation: (message: string) => void,
+  ) {
+    this.first = new Promise((r) => (this.resolve = r));
+    this.timer = setTimeout(() => this.resolve(undefined), timeoutMs);
+    conn.addEventListener(quicEvents.EventQUICConnectionStream.name, this.onStream);
+    conn.addEventListener(quicEvents.EventQUICConnectionStopped.name, this.onStopped, { once: true });
+    // Streams whose data came with the handshake exist before this guard (`streamMap` is internal to
+    // @matrixai/quic; it is only read), in the order quiche reported them.
+    const existing = (conn as unknown as { streamMap?: Map<number, QUICStream> }).streamMap;
+    for (const s of [...(existing?.values() ?? [])]) if (s.initiated === 'peer') this.see(s);
   }
+
+  /** Stops watching (the PeerConnection takes the streams over, or the connection is refused). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.conn.removeEventListener(quicEvents.EventQUICConnectionStream.name, this.onStream);
+    this.conn.removeEventListener(quicEvents.EventQUICConnectionStopped.name, this.onStopped);
+    this.resolve(undefined);
+  }
+
+  private see(s: QUICStream): void {
+    if (this.refused) return void s.cancel(new Error('connection refused'));
+    const verdict = this.rules.stream(s.streamId);
+    if (verdict.ok) return void this.resolve(s);
+    s.cancel(new Error(verdict.message));
+    this.refused = true;
+    this.stop();
+    this.onViolation(verdict.message);
+  }
+
+  private readonly onStream = (evt: Event): void => this.see((evt as unknown as { detail: QUICStream }).detail);
+  private readonly onStopped = (): void => this.stop();
 }
 
 /** CRYPTO_ERROR for the TLS alert no_application_protocol (120). */

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { AddressAllowList, canonicalIp, parseAllowEntry } from '../../src/transport/allow-list.js';
-import { ACCEPTED, HELLO, decodeConfirm, readFrame } from '../../src/transport/confirm.js';
+import { ACCEPTED, HELLO, PreAdmission, decodeConfirm, readFrame } from '../../src/transport/confirm.js';
 import { errorFromPeerClose, refusalToCryptoError, AppClose } from '../../src/transport/refusal.js';
 import { IyesmpError } from '../../src/errors.js';
 import type { RefusalReason } from '../../src/pki/types.js';
@@ -102,6 +102,29 @@ describe('confirmation frames', () => {
     expect(await readFrame(streamOf([1, 2, 3, 4, 5]))).toBeUndefined();
     const joined = await readFrame(streamOf([...HELLO.subarray(0, 1)], [...HELLO.subarray(1)]));
     expect(decodeConfirm(joined!)).toBe('hello');
+  });
+});
+
+describe('streams before admission', () => {
+  it('the first stream names the mode: 0 is a first-stream client, 2 an accepted-mode one', () => {
+    const fresh = new PreAdmission();
+    expect(fresh.mode).toBeUndefined();
+    expect(fresh.stream(0)).toEqual({ ok: true, mode: 'first-stream' });
+    expect(fresh.mode).toBe('first-stream');
+    const old = new PreAdmission();
+    expect(old.stream(2)).toEqual({ ok: true, mode: 'accepted' });
+  });
+
+  it('refuses any other first stream, and every stream after the first', () => {
+    for (const id of [1, 3, 4, 6, 8, 400]) expect(new PreAdmission().stream(id).ok).toBe(false);
+    fc.assert(
+      fc.property(fc.constantFrom(0, 2), fc.array(fc.nat({ max: 1 << 20 }), { minLength: 1, maxLength: 20 }), (first, later) => {
+        const p = new PreAdmission();
+        p.stream(first);
+        for (const id of later) expect(p.stream(id)).toMatchObject({ ok: false, message: expect.stringContaining('before the connection was admitted') });
+        expect(p.mode).toBe(first === 0 ? 'first-stream' : 'accepted');
+      }),
+    );
   });
 });
 
