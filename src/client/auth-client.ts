@@ -256,7 +256,10 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   static async open<Ext = unknown>(stream: StreamPair, opts: AuthClientOptions<Ext>, endLink: () => Promise<void> = async () => {}): Promise<AuthClient<Ext>> {
     const max = opts.maxProtocolMinor;
     // an older minor announced in the hello: the server then uses only what that minor has
-    const family = max === undefined || max >= authFamily.version.minor ? authFamily : ({ ...authFamily, version: { major: 1, minor: Math.max(0, max) } } as unknown as AuthFamily);
+    const family =
+      max === undefined || max >= authFamily.version.minor
+        ? authFamily
+        : ({ ...authFamily, version: { major: 1, minor: Math.max(0, max) } } as unknown as AuthFamily);
     const proto = ProtocolConnection.dial<AuthFamily, Ext>(family, stream, {
       ...dialOptions(opts),
       hello: {

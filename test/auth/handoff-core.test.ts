@@ -594,7 +594,10 @@ describe('hand-off core: seats claimed with match.confirm (iyesmp-auth 1.3)', ()
       ['guest:bob', 'm1', 'guest.bob'],
     ]);
     const bob = notices(done, 'session.handoff')[1]!.message.body as { handoff: { transport: unknown; host: unknown } };
-    expect(bob.handoff).toMatchObject({ host: { address: { host: '127.0.0.1', port: 4433 }, tlsName: 'h' }, transport: { kind: 'quic', sessionCert: new Uint8Array([2]) } });
+    expect(bob.handoff).toMatchObject({
+      host: { address: { host: '127.0.0.1', port: 4433 }, tlsName: 'h' },
+      transport: { kind: 'quic', sessionCert: new Uint8Array([2]) },
+    });
     expect(registry.get('h1')).toMatchObject({ reserved: 1, confirmed: 1 });
     expect(core.pendingCount).toBe(0);
   });

@@ -70,7 +70,10 @@ describe('iyesmp-auth/1.3 in the client', () => {
     const body = await toConfirm(peer, 'M1', 'T1');
     expect(body.matchId).toBe('M1');
     expect(createPublicKey({ key: Buffer.from(body.publicKey!), format: 'der', type: 'spki' }).asymmetricKeyType).toBe('ec');
-    await peer.notify('session.handoff', { matchId: 'M1', handoff: await wireHandoff(f.minter, { sessionId: 'S1', playerId: 'seat-1', publicKey: body.publicKey }) });
+    await peer.notify('session.handoff', {
+      matchId: 'M1',
+      handoff: await wireHandoff(f.minter, { sessionId: 'S1', playerId: 'seat-1', publicKey: body.publicKey }),
+    });
     const ticket = await done;
     expect(ticket).toMatchObject({ sessionId: 'S1', playerId: 'seat-1', transport: 'quic', serverMadeKey: false });
     // the private key of the key pair whose public half went with the confirmation, and the cert's
@@ -92,7 +95,13 @@ describe('iyesmp-auth/1.3 in the client', () => {
     const token = new Uint8Array(2048).fill(7);
     await a.peer.notify('session.handoff', {
       matchId: 'M2',
-      handoff: { sessionId: 'S2', playerId: 'seat-2', expiresAt: Date.now() + 30_000, host: { address: { host: '127.0.0.1', port: 40000 }, tlsName: '127.0.0.1' }, transport: { kind: 'netcode', connectToken: token } },
+      handoff: {
+        sessionId: 'S2',
+        playerId: 'seat-2',
+        expiresAt: Date.now() + 30_000,
+        host: { address: { host: '127.0.0.1', port: 40000 }, tlsName: '127.0.0.1' },
+        transport: { kind: 'netcode', connectToken: token },
+      },
     });
     expect(await doneA).toMatchObject({ sessionId: 'S2', transport: 'netcode', connectToken: token });
 

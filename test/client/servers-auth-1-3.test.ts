@@ -16,7 +16,18 @@ import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
 import { chooseMove } from '../../examples/tictactoe/bot.js';
 import { playTicTacToe } from '../../examples/tictactoe/player.js';
 import { GAME_VERSION, MODE, TicTacToeExt } from '../../examples/tictactoe/messages.js';
-import { authAddress, authOptions, clientIdentity, closeLive, devPki, hostOptions, quickAuth, quickHost, silent, type DevPki } from '../support/live-servers.js';
+import {
+  authAddress,
+  authOptions,
+  clientIdentity,
+  closeLive,
+  devPki,
+  hostOptions,
+  quickAuth,
+  quickHost,
+  silent,
+  type DevPki,
+} from '../support/live-servers.js';
 import { pollUntil } from '../support/wait.js';
 
 const T = 60_000;
@@ -62,7 +73,12 @@ const until = <T>(fn: () => T, what: string, timeoutMs = 20_000): Promise<NonNul
 const bot = (state: Parameters<typeof chooseMove>[0], mark: Parameters<typeof chooseMove>[1]) => chooseMove(state, mark, () => 0.5)!;
 
 async function player(name: string, over: Partial<ConnectOptions<TicTacToeExt>> = {}) {
-  const c = await connectToAuth<TicTacToeExt>({ ...authAddress(auth.clientPort, identity, masterPem), gameVersion: GAME_VERSION, extSchema: TicTacToeExt, ...over });
+  const c = await connectToAuth<TicTacToeExt>({
+    ...authAddress(auth.clientPort, identity, masterPem),
+    gameVersion: GAME_VERSION,
+    extSchema: TicTacToeExt,
+    ...over,
+  });
   open.push(c);
   await c.login({ method: 'guest', displayName: name });
   const seen = { ready: [] as SessionReady[], pushed: [] as SessionHandoff[], refused: [] as SessionKeyRefused[], phases: [] as string[] };
@@ -74,9 +90,7 @@ async function player(name: string, over: Partial<ConnectOptions<TicTacToeExt>> 
 
 /** Both matchmake, join the host and play to the end; returns the tickets once the result is recorded. */
 async function playMatch(a: Awaited<ReturnType<typeof player>>, b: Awaited<ReturnType<typeof player>>) {
-  const [ta, tb] = await Promise.all(
-    [a, b].map((p) => p.c.matchmake({ mode: MODE, timeoutMs: 30_000, onStatus: (s) => p.seen.phases.push(s.phase) })),
-  );
+  const [ta, tb] = await Promise.all([a, b].map((p) => p.c.matchmake({ mode: MODE, timeoutMs: 30_000, onStatus: (s) => p.seen.phases.push(s.phase) })));
   expect(ta!.sessionId).toBe(tb!.sessionId);
   const [ga, gb] = await Promise.all([a.c.joinHost(ta!), b.c.joinHost(tb!)]);
   const ends = await Promise.all([playTicTacToe(ga, bot), playTicTacToe(gb, bot)]);

@@ -41,7 +41,19 @@ describe('iyesmp-auth/1.3', () => {
 
   it('a 1.2 client closes on session.handoff and session.key_refused: servers send them only to 1.3 clients', () => {
     for (const [type, body] of [
-      ['session.handoff', { matchId: 'm-1', handoff: { sessionId: 's-1', playerId: 'p', expiresAt: 1, host: { address: { host: '127.0.0.1', port: 1 }, tlsName: 'h' }, transport: { kind: 'netcode', connectToken: new Uint8Array(8) } } }],
+      [
+        'session.handoff',
+        {
+          matchId: 'm-1',
+          handoff: {
+            sessionId: 's-1',
+            playerId: 'p',
+            expiresAt: 1,
+            host: { address: { host: '127.0.0.1', port: 1 }, tlsName: 'h' },
+            transport: { kind: 'netcode', connectToken: new Uint8Array(8) },
+          },
+        },
+      ],
       ['session.key_refused', { sessionId: 's-1', matchId: 'm-1', code: 'bad_request', reason: 'no' }],
     ] as const) {
       const p = open(authFamily12(), authFamily);
@@ -52,7 +64,12 @@ describe('iyesmp-auth/1.3', () => {
       const q = open(authFamily, authFamily);
       q.notify(type, body);
       q.flush();
-      expect(q.dialerEvents().filter((e) => e.kind === 'event').map((e) => e.type)).toEqual([type]);
+      expect(
+        q
+          .dialerEvents()
+          .filter((e) => e.kind === 'event')
+          .map((e) => e.type),
+      ).toEqual([type]);
     }
   });
 });

@@ -56,7 +56,11 @@ export interface HandoffDriverOptions {
    * tell a connected player something (no-op when it is offline); `session.handoff` and
    * `session.key_refused` only to players that negotiated 1.3
    */
-  notifyPlayer(playerId: string, type: Exclude<PlayerNotice['type'], 'session.waiting'>, body: Exclude<PlayerNotice, { type: 'session.waiting' }>['body']): void;
+  notifyPlayer(
+    playerId: string,
+    type: Exclude<PlayerNotice['type'], 'session.waiting'>,
+    body: Exclude<PlayerNotice, { type: 'session.waiting' }>['body'],
+  ): void;
   /** tell a player its start still waits for a free host (`session.waiting`; 1.1 clients only) */
   notifyWaiting(playerId: string, body: WaitingBody): void;
   newSessionId?: () => string;
