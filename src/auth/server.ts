@@ -279,6 +279,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       // the pushed hand-off and its refusal exist from 1.3; only 1.3 players make the offers that cause them
       notifyPlayer: (playerId, type, body) => this.#send(playerId, type === 'session.handoff' || type === 'session.key_refused' ? 3 : 0, type, body),
       notifyWaiting: (playerId, body) => this.#send(playerId, 1, 'session.waiting', body),
+      noteHandoff: (ms, ok) => this.noteHandoff(ms, ok),
     });
     this.#wire();
     if (opts.cluster) {

@@ -593,6 +593,8 @@ describe('hand-off core: seats claimed with match.confirm (iyesmp-auth 1.3)', ()
       ['guest:alice', 'm1', 'guest.alice'],
       ['guest:bob', 'm1', 'guest.bob'],
     ]);
+    // for the operator's hand-off figures: from the seat's claim at the start to the push
+    expect(notices(done, 'session.handoff').map((n) => n.message.type === 'session.handoff' && n.message.waitedMs)).toEqual([4, 4]);
     const bob = notices(done, 'session.handoff')[1]!.message.body as { handoff: { transport: unknown; host: unknown } };
     expect(bob.handoff).toMatchObject({
       host: { address: { host: '127.0.0.1', port: 4433 }, tlsName: 'h' },

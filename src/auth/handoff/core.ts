@@ -146,7 +146,8 @@ export interface KeyRefusedBody {
  */
 export type PlayerNotice =
   | { type: 'session.ready'; body: SessionReadyBody }
-  | { type: 'session.handoff'; body: PushedHandoffBody }
+  /** `waitedMs`: since the seat was claimed at the start (operators' hand-off figures; not sent) */
+  | { type: 'session.handoff'; body: PushedHandoffBody; waitedMs: number }
   | { type: 'session.key_refused'; body: KeyRefusedBody }
   | { type: 'session.waiting'; body: WaitingBody }
   | { type: 'match.cancelled'; body: CancelledBody };
@@ -262,6 +263,8 @@ interface Seat {
   waiters: number[];
   /** pre-claimed (1.3): the Handoff is pushed to the player with the host's ack */
   push: boolean;
+  /** when the seat was claimed at the start */
+  since?: number;
 }
 
 /** The one slow step a pending session waits for, named by the ref of the action that started it. */
@@ -490,7 +493,7 @@ export class HandoffCore {
           origin: p.req.origin,
         });
         for (const s of p.seats.values()) {
-          if (s.player.preclaim && this.#preclaim(p, s, s.player.preclaim)) continue;
+          if (s.player.preclaim && this.#preclaim(p, s, s.player.preclaim, now)) continue;
           this.#notify(s.player.playerId, { type: 'session.ready', body: this.#readyBody(p) });
         }
         // every seat may be taken already (netcode offers)
@@ -505,7 +508,7 @@ export class HandoffCore {
         for (const [playerId, s] of p.seats) {
           const handoff = w.wire.get(playerId)!;
           for (const r of s.waiters.splice(0)) this.#out.push({ type: 'resolve_claim', ref: r, handoff });
-          if (s.push) this.#notify(playerId, { type: 'session.handoff', body: { matchId: p.req.origin.id, handoff } });
+          if (s.push) this.#notify(playerId, { type: 'session.handoff', body: { matchId: p.req.origin.id, handoff }, waitedMs: now - (s.since ?? now) });
         }
         return;
       case 'unhost':
@@ -708,8 +711,9 @@ export class HandoffCore {
   }
 
   /** Claims a seat with its player's offer; false when the offer cannot claim it (no key where one is needed). */
-  #preclaim(p: Pending, s: Seat, offer: Offer): boolean {
+  #preclaim(p: Pending, s: Seat, offer: Offer, now: number): boolean {
     const o = this.#o;
+    s.since = now;
     if (p.transport === 'netcode') {
       s.claimed = true;
       s.address = offer.address;

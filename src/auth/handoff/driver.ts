@@ -61,6 +61,8 @@ export interface HandoffDriverOptions {
     type: Exclude<PlayerNotice['type'], 'session.waiting'>,
     body: Exclude<PlayerNotice, { type: 'session.waiting' }>['body'],
   ): void;
+  /** a pushed hand-off (ok) or a refused key of a pre-claimed seat, for the operator's hand-off figures (as claims are) */
+  noteHandoff?(ms: number, ok: boolean): void;
   /** tell a player its start still waits for a free host (`session.waiting`; 1.1 clients only) */
   notifyWaiting(playerId: string, body: WaitingBody): void;
   newSessionId?: () => string;
@@ -196,6 +198,8 @@ export class HandoffDriver {
       case 'notify':
         if (a.message.type === 'session.waiting') o.notifyWaiting(a.playerId, a.message.body);
         else o.notifyPlayer(a.playerId, a.message.type, a.message.body);
+        if (a.message.type === 'session.handoff') o.noteHandoff?.(a.message.waitedMs, true);
+        else if (a.message.type === 'session.key_refused') o.noteHandoff?.(0, false);
         return;
       case 'resolve_claim':
         this.#claims.get(a.ref)?.resolve(a.handoff);
