@@ -326,9 +326,10 @@ export class ClientLink {
     });
     p.handle('match.confirm', async (body) => {
       const fwd = s.forward;
-      // (1.3) the seat is claimed with this when the match starts, and the hand-off pushed
-      // (`session.handoff`); older clients claim it after `session.ready`
-      const offer = this.minor >= 3 ? { address: this.address, ...(body.publicKey ? { publicKey: body.publicKey } : {}) } : undefined;
+      // (1.3) a confirm that asks for it (claim, or a key) claims the seat when the match starts,
+      // and the hand-off is pushed (`session.handoff`); others claim it after `session.ready`
+      const claims = this.minor >= 3 && (body.claim === true || body.publicKey !== undefined);
+      const offer = claims ? { address: this.address, ...(body.publicKey ? { publicKey: body.publicKey } : {}) } : undefined;
       if (fwd && !s.matchmaker.ticketOf(this.playerId)) await fwd.accept(body.matchId, this.playerId, offer);
       else s.confirmMatch(body.matchId, this.playerId, offer, now());
       return {};

@@ -399,7 +399,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     while (this.#preclaims.size > 16) this.#preclaims.delete(this.#preclaims.keys().next().value!);
     for (const w of this.#preclaimWatchers) w();
     try {
-      await this.#request('match.confirm', { matchId, ...(key ? { publicKey: key.publicKeyDer } : {}) }, 'confirming the match');
+      await this.#request('match.confirm', { matchId, claim: true, ...(key ? { publicKey: key.publicKeyDer } : {}) }, 'confirming the match');
     } catch (err) {
       this.#preclaims.delete(matchId);
       throw err;

@@ -68,7 +68,7 @@ describe('iyesmp-auth/1.3 in the client', () => {
     c.on('sessionReady', (r) => readies.push(r));
     const done = c.matchmake({ mode: 'duel', onStatus: (s) => phases.push(s.phase) });
     const body = await toConfirm(peer, 'M1', 'T1');
-    expect(body.matchId).toBe('M1');
+    expect(body).toMatchObject({ matchId: 'M1', claim: true });
     expect(createPublicKey({ key: Buffer.from(body.publicKey!), format: 'der', type: 'spki' }).asymmetricKeyType).toBe('ec');
     await peer.notify('session.handoff', {
       matchId: 'M1',
@@ -90,7 +90,7 @@ describe('iyesmp-auth/1.3 in the client', () => {
     await a.peer.respond((await a.peer.request('match.queue')).id, { ticketId: 'T2' });
     await a.peer.notify('match.found', found('M2', 'T2', { transport: 'netcode', needsPublicKey: false }));
     const confirmA = await a.peer.request('match.confirm');
-    expect(confirmA.body).toEqual({ matchId: 'M2' });
+    expect(confirmA.body).toEqual({ matchId: 'M2', claim: true });
     await a.peer.respond(confirmA.id, {});
     const token = new Uint8Array(2048).fill(7);
     await a.peer.notify('session.handoff', {

@@ -23,9 +23,9 @@ describe('iyesmp-auth/1.3', () => {
     expect(open(authFamily, authFamily).listener.negotiated).toEqual({ major: 1, minor: 3 });
   });
 
-  it('a 1.2 server drops publicKey from match.confirm (so clients only send it after negotiating 1.3)', () => {
+  it('a 1.2 server drops claim and publicKey from match.confirm (so clients only send them after negotiating 1.3)', () => {
     const p = open(authFamily, authFamily12());
-    p.request('match.confirm', { matchId: 'm-1', publicKey: new Uint8Array([1, 2, 3]) });
+    p.request('match.confirm', { matchId: 'm-1', claim: true, publicKey: new Uint8Array([1, 2, 3]) });
     p.flush();
     expect(p.listenerEvents().filter((e) => e.kind === 'request')[0]!.body).toEqual({ matchId: 'm-1' });
   });

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { authFamily, hostctlFamily, hostFamily, ProtocolSession, type FamilyDef } from '../../src/protocol/index.js';
 
 /**
- * The auth family as a 1.2 peer knew it: no publicKey in match.confirm, no transport/needsPublicKey
+ * The auth family as a 1.2 peer knew it: no claim or publicKey in match.confirm, no transport/needsPublicKey
  * in match.found, no session.handoff / session.key_refused.
  */
 export function authFamily12(): FamilyDef {
@@ -16,7 +16,7 @@ export function authFamily12(): FamilyDef {
   return {
     ...authFamily,
     version: { major: 1, minor: 2 },
-    requests: { ...authFamily.requests, 'match.confirm': { ...confirm, request: (confirm.request as z.ZodObject).omit({ publicKey: true }) } },
+    requests: { ...authFamily.requests, 'match.confirm': { ...confirm, request: (confirm.request as z.ZodObject).omit({ claim: true, publicKey: true }) } },
     events: { ...events, 'match.found': { ...found, body: (found.body as z.ZodObject).omit({ transport: true, needsPublicKey: true }) } },
   };
 }

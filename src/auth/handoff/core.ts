@@ -23,7 +23,8 @@ import { seatIdOf, type HandoffTransportKind } from './seat.js';
  *         -> host ack: every pending claim is answered with its Handoff
  *
  * Pre-claimed seats (iyesmp-auth 1.3): a player whose connection negotiated 1.3 confirms a match
- * with the public key the session needs (`offer`). When that match starts, its seat is claimed at
+ * asking for its seat to be claimed with it, with the public key the session needs (`offer`; the
+ * endpoint makes one for such a confirm only). When that match starts, its seat is claimed at
  * once: the cert is minted once the record is made, the player gets no `session.ready`, and its
  * Handoff goes out as `session.handoff` with the host's ack. A key the minter refuses is told to
  * that player alone (`session.key_refused`), who then gets `session.ready` and claims as before;

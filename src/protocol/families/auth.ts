@@ -104,9 +104,9 @@ export const authFamily = defineFamily({
    * events `match.queued` and `match.dequeued` (sent only to peers that negotiated 1.2).
    * 1.3 folds the seat claim into the match confirmation: `match.found` says which transport the
    * session uses and whether the client must bring a public key (`transport`, `needsPublicKey`;
-   * older clients drop them), `match.confirm` carries that key (`publicKey`; older servers drop
-   * it, so clients send it only when 1.3 was negotiated), and the seat of a 1.3 player who
-   * confirmed is claimed when the session starts: its Handoff is pushed with the event
+   * older clients drop them), `match.confirm` asks for the seat to be claimed with it (`claim`,
+   * and the key: `publicKey`; older servers drop both, so clients send them only when 1.3 was
+   * negotiated), and such a seat is claimed when the session starts: its Handoff is pushed with the event
    * `session.handoff` once the host accepted the session, with no `session.ready` and no
    * `session.claim`. A key the server refuses is told with `session.key_refused`, and that player
    * alone then gets `session.ready` and claims as before. Both events go only to peers that
@@ -171,10 +171,17 @@ export const authFamily = defineFamily({
     },
     'match.cancel': { from: 'dialer', request: z.object({ ticketId: Id, ext: Ext }), response: Empty },
     /**
-     * `publicKey` (1.3): the SPKI DER public key of a fresh key pair, when `match.found` said
-     * `needsPublicKey`; the session certificate is minted for it as soon as the session starts.
+     * (1.3) `claim: true` claims the seat with the confirmation: when the match starts the server
+     * pushes the hand-off (`session.handoff`) instead of sending `session.ready`. `publicKey` is
+     * the SPKI DER public key of a fresh key pair, when `match.found` said `needsPublicKey` (it
+     * implies `claim`); the session certificate is minted for it as soon as the session starts.
+     * Without either, the seat is claimed after `session.ready` as in 1.2.
      */
-    'match.confirm': { from: 'dialer', request: MatchRef.extend({ publicKey: bytes(1024).optional() }), response: Empty },
+    'match.confirm': {
+      from: 'dialer',
+      request: MatchRef.extend({ claim: z.boolean().optional(), publicKey: bytes(1024).optional() }),
+      response: Empty,
+    },
     'match.decline': { from: 'dialer', request: MatchRef, response: Empty },
 
     /**
