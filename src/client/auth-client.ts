@@ -225,7 +225,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   readonly #partyQueued: MatchQueued<Ext>[] = [];
   readonly #found: MatchFound<Ext>[] = [];
   /** (1.3) matches confirmed with the seat claimed: the key sent, and how long its hand-off may take */
-  readonly #preclaims = new Map<string, { key?: SessionKey; deadline: number }>();
+  readonly #preclaims = new Map<string, { key?: SessionKey; deadline?: number }>();
   /** (1.3) pushed hand-offs not taken by waitForHandoff yet, oldest first */
   readonly #pushed: PushedHandoff<Ext>[] = [];
   /** waits watching those deadlines, told when one is added or moved */
@@ -507,7 +507,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
             // (1.3) the seat is claimed with the confirmation: the hand-off's own deadline applies,
             // as a claim's does once session.ready came
             const pre = this.#preclaims.get(f.matchId);
-            if (pre) limit?.extendTo(pre.deadline);
+            if (pre?.deadline !== undefined) limit?.extendTo(pre.deadline);
             status({ phase: 'confirmed', matchId: f.matchId });
             startNotice(f.matchId);
           } else {
@@ -674,27 +674,33 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
 
   /**
    * (1.3) While waiting, the hand-offs of matches confirmed with their seat claimed have a
-   * deadline each (moved by `session.waiting`): when every one has passed, the wait fails with
-   * `timeout` (`error`) and `stop` is aborted.
+   * deadline each (moved by `session.waiting`): when one passes, the wait fails with `timeout`
+   * (`error`) and `stop` is aborted.
    */
   #watchPreclaims(stop: AbortController): { readonly error: IyesmpError | undefined; stop(): void } {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let error: IyesmpError | undefined;
+    // deadlines that passed before this wait began belong to no one waiting: forgotten
+    for (const [id, x] of this.#preclaims) if (x.deadline !== undefined && x.deadline <= Date.now()) this.#preclaims.delete(id);
     const arm = (): void => {
       clearTimeout(timer);
-      if (this.#preclaims.size === 0) return;
       const now = Date.now();
-      const last = Math.max(...[...this.#preclaims.values()].map((x) => x.deadline));
-      if (last > now) {
-        timer = setTimeout(arm, last - now);
-        timer.unref?.();
-        return;
+      let next = Infinity;
+      for (const [id, x] of this.#preclaims) {
+        if (x.deadline === undefined) continue;
+        if (x.deadline > now) {
+          next = Math.min(next, x.deadline);
+          continue;
+        }
+        this.#preclaims.delete(id);
+        error = clientError('timeout', `the game session of match ${id} was not handed over in time after confirming it`, {
+          hint: 'the other players or the game host did not answer: queue again',
+        });
       }
-      this.#preclaims.clear();
-      error = clientError('timeout', 'the game session was not handed over in time after confirming the match', {
-        hint: 'the other players or the game host did not answer: queue again',
-      });
-      stop.abort();
+      if (error) return stop.abort();
+      if (next === Infinity) return;
+      timer = setTimeout(arm, next - now);
+      timer.unref?.();
     };
     arm();
     this.#preclaimWatchers.add(arm);
@@ -927,6 +933,9 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       }
       case 'session.ready': {
         const r = b as SessionReady<Ext>;
+        // (1.3) a seat offered for claiming after all: the claim's own deadline applies (the key is kept for it)
+        const pre = r.matchId === undefined ? undefined : this.#preclaims.get(r.matchId);
+        if (pre) delete pre.deadline;
         // a repeated offer of the same session replaces the older one
         removeFirst(this.#ready, (x) => x.sessionId === r.sessionId);
         pushCapped(this.#ready, r, 16);
@@ -953,7 +962,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
         const w = b as Ev<'session.waiting', Ext>;
         // (1.3) a confirmed match's hand-off waits as long as the server looks for a host, plus a host's ack
         const pre = w.matchId === undefined ? undefined : this.#preclaims.get(w.matchId);
-        if (pre && w.giveUpAt !== undefined) {
+        if (pre?.deadline !== undefined && w.giveUpAt !== undefined) {
           pre.deadline = Math.max(pre.deadline, Date.now() + Math.max(0, w.giveUpAt - w.since) + CLAIM_MARGIN_MS);
           for (const watch of this.#preclaimWatchers) watch();
         }

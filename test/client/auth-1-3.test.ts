@@ -179,4 +179,28 @@ describe('iyesmp-auth/1.3 in the client', () => {
     expect(e.code).toBe('timeout');
     expect(e.message).toMatch(/not handed over in time/);
   });
+
+  it('a confirmed match offered by session.ready after all is claimed under the claim deadline, and leaves no stale deadline behind', async () => {
+    const { c, peer } = await connect({ claimTimeoutMs: 200 });
+    const seen = c.next('matchFound');
+    await peer.notify('match.found', found('M10', 'T10', { confirmBy: Date.now() }));
+    await seen;
+    const confirmed = c.confirmMatch('M10');
+    const confirm = await peer.request('match.confirm');
+    await peer.respond(confirm.id, {});
+    await confirmed;
+    const wait = c.waitForHandoff();
+    await peer.notify('session.ready', { sessionId: 'S10', transport: 'quic', needsPublicKey: true, matchId: 'M10', claimBy: Date.now() + 30_000 });
+    const claim = await peer.request('session.claim');
+    // the key of the confirmation is kept for the claim
+    expect((claim.body as { publicKey: Uint8Array }).publicKey).toEqual((confirm.body as { publicKey: Uint8Array }).publicKey);
+    await new Promise((r) => setTimeout(r, 400)); // past the pushed hand-off's deadline: the claim's applies
+    await peer.respond(
+      claim.id,
+      await wireHandoff(f.minter, { sessionId: 'S10', playerId: 'seat-10', publicKey: (claim.body as { publicKey: Uint8Array }).publicKey }),
+    );
+    expect(await wait).toMatchObject({ sessionId: 'S10' });
+    const later = await rejection(c.waitForHandoff({ timeoutMs: 200 }));
+    expect(later.message).toBe('waiting for the game session: no answer within 200 ms');
+  });
 });
