@@ -203,4 +203,16 @@ describe('iyesmp-auth/1.3 in the client', () => {
     const later = await rejection(c.waitForHandoff({ timeoutMs: 200 }));
     expect(later.message).toBe('waiting for the game session: no answer within 200 ms');
   });
+
+  it("matchmake's timeoutMs, once the match is confirmed, lasts until the pushed hand-off's own deadline (as it does for a claim)", async () => {
+    const { c, peer } = await connect({ claimTimeoutMs: 5_000 });
+    const done = c.matchmake({ mode: 'duel', timeoutMs: 300 });
+    const body = await toConfirm(peer, 'M11', 'T11');
+    await new Promise((r) => setTimeout(r, 500)); // past timeoutMs
+    await peer.notify('session.handoff', {
+      matchId: 'M11',
+      handoff: await wireHandoff(f.minter, { sessionId: 'S11', playerId: 'seat-11', publicKey: body.publicKey }),
+    });
+    expect(await done).toMatchObject({ sessionId: 'S11' });
+  });
 });
