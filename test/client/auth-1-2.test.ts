@@ -73,7 +73,7 @@ describe('iyesmp-auth/1.2 in the client', () => {
   });
 
   it("followParty picks up the owner's queueing (also one received earlier) and confirms the match for its ticket only", async () => {
-    const { c, peer } = await connect();
+    const { c, peer } = await connect(authFamily12());
     await peer.notify('match.queued', { ticketId: 'T9', mode: 'squad', lobbyId: 'L1', byAccountId: 'guest:owner' });
     const seen: MatchmakingStatus[] = [];
     const stop = new AbortController();
