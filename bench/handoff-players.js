@@ -4,7 +4,7 @@
 //   { op: 'cycle', mode }   -> each plays one cycle; answers { cycles: [{ found, ticket, joined, begin }] }
 //                              (wall-clock ms, comparable across processes of this machine)
 //   { op: 'loop', mode, ms } -> each plays cycles until `ms` have passed; answers { cycles, failed }
-// A cycle: matchmake (queue, found, confirm, claim) -> ticket -> join the host -> ready -> game.begin
+// A cycle: matchmake (queue, found, confirm with the session key: iyesmp-auth 1.3 pushes the hand-off) -> ticket -> join the host -> ready -> game.begin
 // -> the game's result (the bench's host ends each game at once). The host connection is closed
 // without waiting for QUIC's graceful close: that wait is the client's, not the hand-off's.
 //

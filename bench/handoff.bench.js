@@ -264,7 +264,7 @@ async function main() {
         )} ms)`,
     );
     console.log(`target: hand-off p99 <= 2x the raw pair's p99: ${hp99 <= 2 * rp99 ? 'met' : 'not met'} (${(hp99 / rp99).toFixed(2)}x)`);
-    console.log(`Auth CPU per 2-player cycle in the latency rounds (queue, match, claim, host ack, result): ${f1(authCpuRounds / ROUNDS)} ms`);
+    console.log(`Auth CPU per 2-player cycle in the latency rounds (queue, match, confirm with the key, host ack, result): ${f1(authCpuRounds / ROUNDS)} ms`);
     console.log(
       `throughput: ${THROUGHPUT_WORKERS * PER_WORKER} players in ${THROUGHPUT_WORKERS} processes, ${f1(wall / 1000)} s: ${f1(sessions / (wall / 1000))} sessions/s, ` +
         `Auth CPU ${f1(perSession)} ms per session (target <= 3 ms: ${perSession <= 3 ? 'met' : 'not met'}) -> ~${f1(1000 / perSession)} sessions/s per core; ${failed} cycles failed`,

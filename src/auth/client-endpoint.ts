@@ -21,7 +21,7 @@ export interface ClientEndpointContext {
   readonly options: { name: string; gameVersion: string; acceptGameVersion?: GameVersionCheck; motd?: string; allowRegistration?: boolean };
   readonly accounts: Pick<AccountService, 'authenticate' | 'provider'>;
   readonly lobbies: Pick<Lobbies, 'create' | 'list' | 'join' | 'leave' | 'setReady' | 'start' | 'kick' | 'setOwner' | 'get'>;
-  readonly matchmaker: Pick<Matchmaker, 'enqueue' | 'ticketOf' | 'cancel' | 'accept' | 'decline'>;
+  readonly matchmaker: Pick<Matchmaker, 'enqueue' | 'ticketOf' | 'cancel' | 'decline'>;
   readonly parties: Pick<PartyQueue, 'members' | 'enqueue'>;
   readonly handoffs: Pick<HandoffDriver, 'claim'>;
   /** set while another Auth node runs the matchmaker (cluster.ts): queue requests and claims go there */
@@ -34,6 +34,8 @@ export interface ClientEndpointContext {
   forwardLobby?(node: string, op: 'join' | LobbyOp, args: unknown[]): Promise<LobbyView | undefined>;
   readonly limits: Pick<AuthLimits, 'admit'>;
   accountOf(playerId: string): Account | undefined;
+  /** a player confirms a match; a 1.3 player's offer (key, address) claims its seat when the match starts */
+  confirmMatch(matchId: string, playerId: string, offer: { publicKey?: Uint8Array; address: string } | undefined, now: number): void;
   ratingOf(account: Account, mode: string): Promise<number | undefined>;
   matchSizeFor(mode: string): number;
   notifyPlayer(playerId: string, minMinor: number, type: ClientNotice, body: unknown): void;
@@ -324,8 +326,12 @@ export class ClientLink {
     });
     p.handle('match.confirm', async (body) => {
       const fwd = s.forward;
-      if (fwd && !s.matchmaker.ticketOf(this.playerId)) await fwd.accept(body.matchId, this.playerId);
-      else s.matchmaker.accept(body.matchId, this.playerId, now());
+      // (1.3) a confirm that asks for it (claim, or a key) claims the seat when the match starts,
+      // and the hand-off is pushed (`session.handoff`); others claim it after `session.ready`
+      const claims = this.minor >= 3 && (body.claim === true || body.publicKey !== undefined);
+      const offer = claims ? { address: this.address, ...(body.publicKey ? { publicKey: body.publicKey } : {}) } : undefined;
+      if (fwd && !s.matchmaker.ticketOf(this.playerId)) await fwd.accept(body.matchId, this.playerId, offer);
+      else s.confirmMatch(body.matchId, this.playerId, offer, now());
       return {};
     });
     p.handle('match.decline', async (body) => {

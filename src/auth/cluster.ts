@@ -55,7 +55,8 @@ export interface ClusterHost {
 export interface ForwardingOps {
   enqueue(req: TicketRequest, displayNames: Record<string, string>): Promise<{ id: string }>;
   cancel(ticketId: string, playerId: string): Promise<void>;
-  accept(matchId: string, playerId: string): Promise<void>;
+  /** `offer` (1.3): the player's public key and address, for the leader's hand-off */
+  accept(matchId: string, playerId: string, offer?: { publicKey?: Uint8Array; address: string }): Promise<void>;
   decline(matchId: string, playerId: string): Promise<void>;
 }
 
@@ -170,8 +171,10 @@ export class ClusterCoordinator {
       case 'notify': {
         if (from === this.bus.node) return; // delivered locally before it was relayed
         if (!this.#host.deliverLocal(msg.playerId, msg.minMinor, msg.type, msg.body)) return;
-        if (msg.type === 'session.ready') {
-          const sid = (msg.body as { sessionId?: string }).sessionId;
+        if (msg.type === 'session.ready' || msg.type === 'session.handoff') {
+          // a pushed hand-off (1.3) names its session inside
+          const b = msg.body as { sessionId?: string; handoff?: { sessionId?: string } };
+          const sid = b.sessionId ?? b.handoff?.sessionId;
           if (sid) {
             this.#sessionNode.set(sid, from);
             // bounded: a claim comes within minutes of its session.ready; the oldest are long settled
@@ -180,6 +183,7 @@ export class ClusterCoordinator {
         }
         if (
           msg.type === 'session.ready' ||
+          msg.type === 'session.handoff' ||
           msg.type === 'match.dequeued' ||
           (msg.type === 'match.cancelled' && !(msg.body as { requeued?: boolean }).requeued)
         ) {

@@ -10,7 +10,7 @@ import { AuthLimits } from './limits.js';
 import { acceptClient, lobbyInfo, type ClientEndpointContext, type ClientLink, type ClientNotice } from './client-endpoint.js';
 import { errInfo } from './err-info.js';
 import { authError, handoffError, matchmakingError } from './errors.js';
-import { HandoffDriver, seatIdOf, type HandoffTransportKind } from './handoff/index.js';
+import { HandoffDriver, seatIdOf, type HandoffTransportKind, type Offer } from './handoff/index.js';
 import { acceptHost, type HostEndpointContext, type HostLink } from './host-endpoint.js';
 import { ADMIN_CONNECTION_LIMITS, acceptAdmin, type AdminEndpointContext, type AdminPlayerView } from './admin-endpoint.js';
 import { MemoryAuditStore, type AuditStore } from './audit.js';
@@ -276,8 +276,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
           ?.proto.request('session.cancel', { sessionId, reason }, { timeoutMs: 10_000 })
           .catch(() => undefined);
       },
-      notifyPlayer: (playerId, type, body) => this.#send(playerId, 0, type, body),
+      // the pushed hand-off and its refusal exist from 1.3; only 1.3 players make the offers that cause them
+      notifyPlayer: (playerId, type, body) => this.#send(playerId, type === 'session.handoff' || type === 'session.key_refused' ? 3 : 0, type, body),
       notifyWaiting: (playerId, body) => this.#send(playerId, 1, 'session.waiting', body),
+      noteHandoff: (ms, ok) => this.noteHandoff(ms, ok),
     });
     this.#wire();
     if (opts.cluster) {
@@ -590,9 +592,24 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         await c.call(c.leaderOrThrow(), 'cancel', [ticketId, playerId]);
         c.forgetPlayer(playerId);
       },
-      accept: async (matchId, playerId) => void (await c.call(c.leaderOrThrow(), 'accept', [matchId, playerId])),
+      accept: async (matchId, playerId, offer) => void (await c.call(c.leaderOrThrow(), 'accept', [matchId, playerId, offer ?? null])),
       decline: async (matchId, playerId) => void (await c.call(c.leaderOrThrow(), 'decline', [matchId, playerId])),
     };
+  }
+
+  /**
+   * @internal A player confirms a match; a 1.3 player's `offer` (its public key and address)
+   * claims its seat when the match starts. The offer is made first: the last confirmation starts
+   * the hand-off at once.
+   */
+  confirmMatch(matchId: string, playerId: string, offer: Offer | undefined, now: number): void {
+    if (offer) this.handoffs.offer(playerId, matchId, offer);
+    try {
+      this.matchmaker.accept(matchId, playerId, now);
+    } catch (err) {
+      if (offer) this.handoffs.withdrawOffer(playerId, matchId);
+      throw err;
+    }
   }
 
   /** @internal A claim of a session whose hand-off another node runs (it sent the player's session.ready), sent there. */
@@ -639,9 +656,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       case 'cancelFor':
         this.matchmaker.cancelFor(args[0] as string, now);
         return {};
-      case 'accept':
-        this.matchmaker.accept(args[0] as string, args[1] as string, now);
+      case 'accept': {
+        const [matchId, playerId, offer] = args as [string, string, Offer | null | undefined];
+        this.confirmMatch(matchId, playerId, offer ?? undefined, now);
         return {};
+      }
       case 'decline':
         this.matchmaker.decline(args[0] as string, args[1] as string, now);
         return {};
@@ -685,6 +704,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     const now = Date.now();
     try {
       this.matchmaker.cancelFor(id, now);
+      this.handoffs.withdrawOffer(id);
       if (this.#cluster && !this.#cluster.isLeader) {
         this.#cluster.forgetPlayer(id);
         const leader = this.#cluster.bus.leader();
@@ -885,6 +905,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
                 mode: e.match.mode,
                 playerCount: e.match.players.length,
                 confirmBy: e.match.deadline,
+                // (1.3) what the confirmation should carry; older clients drop these fields
+                ...this.handoffs.confirmNeeds(e.match.mode),
               });
             }
           }
@@ -895,6 +917,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
           for (const p of e.ticket.players) this.notifyPlayer(p, 2, 'match.dequeued', { ticketId: e.ticket.id, reason: dequeuedReason(e.reason) });
           return;
         case 'failed':
+          // the confirmations' keys were for this match only
+          for (const p of e.match.players) this.handoffs.withdrawOffer(p, e.match.id);
           for (const t of e.removed) for (const p of t.players) send(p, 'match.cancelled', { matchId: e.match.id, reason: e.reason, requeued: false });
           for (const t of e.requeued) for (const p of t.players) send(p, 'match.cancelled', { matchId: e.match.id, reason: e.reason, requeued: true });
           return;

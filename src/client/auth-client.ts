@@ -22,7 +22,16 @@ import type { GameSession, GameSessionOptions } from './game-session.js';
 import { joinHost, type JoinHostOptions } from './join-host.js';
 import type { ClientTrust } from './trust.js';
 import { authLost, helloError, requestError, clientError } from './errors.js';
-import { MemoryKeyStore, newSessionKey, sessionKeyFromPem, ticketFromHandoff, type HostTicket, type SessionKey, type SessionKeyStore } from './handoff.js';
+import {
+  MemoryKeyStore,
+  newSessionKey,
+  sessionKeyFromPem,
+  ticketFromHandoff,
+  type HostTicket,
+  type SessionKey,
+  type SessionKeyStore,
+  type WireHandoff,
+} from './handoff.js';
 
 type Body<K extends keyof AuthFamily['requests'], Ext> = RequestBody<AuthFamily, K, Ext>;
 type Reply<K extends keyof AuthFamily['requests'], Ext> = ResponseBody<AuthFamily, K, Ext>;
@@ -38,6 +47,19 @@ export type Lobby = Reply<'lobby.create', unknown>['lobby'];
 export type LobbySummary = Reply<'lobby.list', unknown>['lobbies'][number];
 export type SessionReady<Ext = unknown> = Ev<'session.ready', Ext>;
 export type MatchFound<Ext = unknown> = Ev<'match.found', Ext>;
+/** (1.3) The key sent with `match.confirm` was refused; `session.ready` follows to claim the seat with a fresh one. */
+export type SessionKeyRefused<Ext = unknown> = Ev<'session.key_refused', Ext>;
+/** (1.3) The hand-off of a seat claimed with `match.confirm` arrived: `waitForHandoff` returns its ticket. */
+export interface SessionHandoff {
+  matchId: string;
+  sessionId: string;
+}
+/** (1.3) A pushed hand-off with the key its match was confirmed with. */
+interface PushedHandoff<Ext> {
+  matchId: string;
+  handoff: WireHandoff<Ext>;
+  key?: SessionKey;
+}
 /** A lobby as its creator gets it back: with the join code when it is private. */
 export type CreatedLobby = Lobby & { joinCode?: string };
 
@@ -68,6 +90,10 @@ export type MatchmakingStatus =
   | { phase: 'confirmed'; matchId: string }
   /** the match fell through (a player declined, no host was available...) and the server keeps looking */
   | { phase: 'requeued'; matchId: string; reason: string }
+  /**
+   * the seat is being claimed (`session.claim`); with a 1.3 server, which claims it with the
+   * confirmation, reported when its hand-off arrives
+   */
   | { phase: 'claiming'; sessionId: string }
   /**
    * confirmed, but no session yet. With a 1.1 server, each `session.waiting` it sends (no free game
@@ -102,6 +128,10 @@ export interface AuthClientEvents<Ext> {
   matchmaking: MatchmakingStatus;
   /** a game session has a seat for this client: `claim(ready)` or `waitForHandoff()` */
   sessionReady: SessionReady<Ext>;
+  /** (1.3) the seat claimed with the match confirmation was handed off: `waitForHandoff()` returns its ticket */
+  sessionHandoff: SessionHandoff;
+  /** (1.3) the key sent with the match confirmation was refused; the seat is claimed again after `session.ready` */
+  sessionKeyRefused: SessionKeyRefused<Ext>;
   /**
    * the server is about to close the connection (banned, logged in elsewhere, update required),
    * or (1.0 servers), with code `session_lost`, tells that the game host of this player's session
@@ -127,12 +157,21 @@ export interface AuthClientOptions<Ext = unknown> {
   platform?: string;
   /** per-request timeout, default 15 s */
   requestTimeoutMs?: number;
-  /** how long a seat claim may wait for the other players and the host, default 60 s (or until claimBy + 30 s) */
+  /**
+   * how long a seat claim may wait for the other players and the host, default 60 s (or until
+   * claimBy + 30 s). With a 1.3 server the seat is claimed with the match confirmation: the
+   * hand-off is then awaited this long after the match's confirmation deadline.
+   */
   claimTimeoutMs?: number;
   /** where session private keys are kept (default: memory; FileKeyStore survives a restart) */
   keyStore?: SessionKeyStore;
   /** session key algorithm, default p256 */
   keyAlgorithm?: KeyAlgorithm;
+  /**
+   * Speak at most this minor of iyesmp-auth/1 (default: the newest this library knows). For
+   * tests and for servers that mishandle a newer minor: 2 keeps `session.ready` + `session.claim`.
+   */
+  maxProtocolMinor?: number;
   /** told about exceptions thrown by the game's own event listeners */
   onListenerError?: (err: unknown) => void;
   /** what `joinHost` trusts (connectToAuth passes the verifier it used for the Auth server) */
@@ -185,6 +224,12 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   /** recent party queueings (1.2) and match offers, so `followParty` may start after them */
   readonly #partyQueued: MatchQueued<Ext>[] = [];
   readonly #found: MatchFound<Ext>[] = [];
+  /** (1.3) matches confirmed with the seat claimed: the key sent, and how long its hand-off may take */
+  readonly #preclaims = new Map<string, { key?: SessionKey; deadline?: number }>();
+  /** (1.3) pushed hand-offs not taken by waitForHandoff yet, oldest first */
+  readonly #pushed: PushedHandoff<Ext>[] = [];
+  /** waits watching those deadlines, told when one is added or moved */
+  readonly #preclaimWatchers = new Set<() => void>();
   #closeError: IyesmpError | undefined;
   #closed = false;
   #closing = false;
@@ -209,7 +254,13 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
    * with a clear IyesmpError when the server refuses (version too old/new...).
    */
   static async open<Ext = unknown>(stream: StreamPair, opts: AuthClientOptions<Ext>, endLink: () => Promise<void> = async () => {}): Promise<AuthClient<Ext>> {
-    const proto = ProtocolConnection.dial<AuthFamily, Ext>(authFamily, stream, {
+    const max = opts.maxProtocolMinor;
+    // an older minor announced in the hello: the server then uses only what that minor has
+    const family =
+      max === undefined || max >= authFamily.version.minor
+        ? authFamily
+        : ({ ...authFamily, version: { major: 1, minor: Math.max(0, max) } } as unknown as AuthFamily);
+    const proto = ProtocolConnection.dial<AuthFamily, Ext>(family, stream, {
       ...dialOptions(opts),
       hello: {
         ...(opts.locale === undefined ? {} : { locale: opts.locale }),
@@ -330,8 +381,29 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   async cancelQueue(ticketId: string): Promise<void> {
     await this.#request('match.cancel', { ticketId }, 'leaving the queue');
   }
+  /**
+   * Confirms a found match. With a 1.3 server the seat is claimed with it: a fresh session key
+   * pair is made now when `match.found` asked for one, its public key goes with the confirmation,
+   * and the hand-off is pushed once the host took the session (`waitForHandoff` returns it).
+   */
   async confirmMatch(matchId: string): Promise<void> {
-    await this.#request('match.confirm', { matchId }, 'confirming the match');
+    if (this.protocolVersion.minor < 3) {
+      await this.#request('match.confirm', { matchId }, 'confirming the match');
+      return;
+    }
+    const found = this.#found.find((f) => f.matchId === matchId);
+    const key = found?.needsPublicKey === true ? newSessionKey(this.#opts.keyAlgorithm) : undefined;
+    // the hand-off comes after every player confirmed (by confirmBy) and the host took the session
+    const deadline = Math.max(Date.now(), found?.confirmBy ?? 0) + (this.#opts.claimTimeoutMs ?? 60_000);
+    this.#preclaims.set(matchId, { ...(key ? { key } : {}), deadline });
+    while (this.#preclaims.size > 16) this.#preclaims.delete(this.#preclaims.keys().next().value!);
+    for (const w of this.#preclaimWatchers) w();
+    try {
+      await this.#request('match.confirm', { matchId, claim: true, ...(key ? { publicKey: key.publicKeyDer } : {}) }, 'confirming the match');
+    } catch (err) {
+      this.#preclaims.delete(matchId);
+      throw err;
+    }
   }
   async declineMatch(matchId: string): Promise<void> {
     await this.#request('match.decline', { matchId }, 'declining the match');
@@ -432,6 +504,10 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
           const yes = o.confirm ? await o.confirm(f) : true;
           if (yes) {
             await this.confirmMatch(f.matchId);
+            // (1.3) the seat is claimed with the confirmation: the hand-off's own deadline applies,
+            // as a claim's does once session.ready came
+            const pre = this.#preclaims.get(f.matchId);
+            if (pre?.deadline !== undefined) limit?.extendTo(pre.deadline);
             status({ phase: 'confirmed', matchId: f.matchId });
             startNotice(f.matchId);
           } else {
@@ -510,7 +586,10 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   /**
    * Waits for a `session.ready` (one already received counts) and claims it. After a lobby start
    * pass `{ lobbyId }`; after logging in again during a live game, the server offers the same
-   * session again and this returns the same hand-off.
+   * session again and this returns the same hand-off. With a 1.3 server, a match confirmed through
+   * `confirmMatch` needs no claim: this returns the hand-off the server pushes (`session.handoff`),
+   * and fails when that match is cancelled or its hand-off does not come in time (`claimTimeoutMs`
+   * after the confirmation deadline, moved later by the server's `session.waiting`).
    */
   async waitForHandoff(
     o: {
@@ -523,31 +602,117 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     } = {},
   ): Promise<HostTicket<Ext>> {
     const fits = (r: SessionReady<Ext>): boolean => (o.lobbyId === undefined || r.lobbyId === o.lobbyId) && (o.filter?.(r) ?? true);
+    // a pushed hand-off is a match's (never a lobby's); the filter sees it as the offer it replaces
+    const fitsPushed = (p: PushedHandoff<Ext>): boolean =>
+      o.lobbyId === undefined &&
+      (o.filter?.({
+        sessionId: p.handoff.sessionId,
+        transport: p.handoff.transport.kind,
+        needsPublicKey: false,
+        matchId: p.matchId,
+        claimBy: p.handoff.expiresAt,
+      } as SessionReady<Ext>) ??
+        true);
     let ready = this.#ready.find(fits);
-    if (ready === undefined) {
+    let pushed = ready === undefined ? this.#pushed.find(fitsPushed) : undefined;
+    if (ready === undefined && pushed === undefined) {
       // A lobby's session that cannot be set up (no host in time, host refused) is cancelled with
       // the lobby id in `matchId`.
       // consumed: a later start of the same lobby must not fail on this old news
       const told = o.lobbyId === undefined ? undefined : removeFirst(this.#cancelled, (c) => c.matchId === o.lobbyId);
-      let lobbyFailure: IyesmpError | undefined = told ? cancelledError(told.reason) : undefined;
+      let failure: IyesmpError | undefined = told ? cancelledError(told.reason) : undefined;
       const onCancelled = (c: Ev<'match.cancelled', Ext>): void => {
-        if (o.lobbyId !== undefined && c.matchId === o.lobbyId && !c.requeued) lobbyFailure = cancelledError(c.reason);
+        if (c.requeued) return;
+        if (o.lobbyId !== undefined && c.matchId === o.lobbyId) failure = cancelledError(c.reason);
+        // (1.3) a match whose seat was claimed with the confirmation: no session.ready will come
+        if (o.lobbyId === undefined && this.#preclaims.has(c.matchId)) failure = cancelledError(c.reason);
       };
       this.on('matchCancelled', onCancelled);
+      const stop = new AbortController();
+      const pre = o.lobbyId === undefined ? this.#watchPreclaims(stop) : undefined;
+      const common = {
+        ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+        signal: o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal,
+        failWith: () => failure ?? o.failWith?.() ?? this.#closeError ?? (this.#closed ? authLost('the client was closed') : undefined),
+        what: 'waiting for the game session',
+      };
+      const onReady = this.next('sessionReady', { ...common, filter: fits }).then((r) => ({ r }));
+      const onPushed = this.next('sessionHandoff', { ...common, filter: (h) => this.#pushed.some((p) => p.matchId === h.matchId && fitsPushed(p)) }).then(
+        () => ({ r: undefined }),
+      );
       try {
-        ready = await this.next('sessionReady', {
-          filter: fits,
-          ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
-          ...(o.signal ? { signal: o.signal } : {}),
-          failWith: () => lobbyFailure ?? o.failWith?.() ?? this.#closeError ?? (this.#closed ? authLost('the client was closed') : undefined),
-          what: 'waiting for the game session',
-        });
+        ready = (await Promise.race([onReady, onPushed])).r;
+      } catch (err) {
+        // our own hand-off deadline stopped the wait
+        throw pre?.error ?? err;
       } finally {
+        stop.abort();
+        pre?.stop();
+        onReady.catch(() => undefined);
+        onPushed.catch(() => undefined);
         this.off('matchCancelled', onCancelled);
       }
+      if (ready === undefined) pushed = this.#pushed.find(fitsPushed);
     }
-    o.onClaim?.(ready.sessionId);
-    return this.claim(ready);
+    if (ready !== undefined) {
+      o.onClaim?.(ready.sessionId);
+      return this.claim(ready);
+    }
+    const p = pushed!;
+    removeFirst(this.#pushed, (x) => x === p);
+    o.onClaim?.(p.handoff.sessionId);
+    return this.#pushedTicket(p);
+  }
+
+  /** (1.3) A pushed hand-off as a ticket; its key is kept in the key store until the session ends, as a claim's is. */
+  async #pushedTicket(p: PushedHandoff<Ext>): Promise<HostTicket<Ext>> {
+    const ticket = ticketFromHandoff(p.handoff, p.key);
+    const keyPem = ticket.serverMadeKey ? ticket.credentials?.keyPem : p.key?.keyPem;
+    if (keyPem !== undefined) await this.#keyStore.set(ticket.sessionId, keyPem);
+    return ticket;
+  }
+
+  /**
+   * (1.3) While waiting, the hand-offs of matches confirmed with their seat claimed have a
+   * deadline each (moved by `session.waiting`): when one passes, the wait fails with `timeout`
+   * (`error`) and `stop` is aborted.
+   */
+  #watchPreclaims(stop: AbortController): { readonly error: IyesmpError | undefined; stop(): void } {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let error: IyesmpError | undefined;
+    // deadlines that passed before this wait began belong to no one waiting: forgotten
+    for (const [id, x] of this.#preclaims) if (x.deadline !== undefined && x.deadline <= Date.now()) this.#preclaims.delete(id);
+    const arm = (): void => {
+      clearTimeout(timer);
+      const now = Date.now();
+      let next = Infinity;
+      for (const [id, x] of this.#preclaims) {
+        if (x.deadline === undefined) continue;
+        if (x.deadline > now) {
+          next = Math.min(next, x.deadline);
+          continue;
+        }
+        this.#preclaims.delete(id);
+        error = clientError('timeout', `the game session of match ${id} was not handed over in time after confirming it`, {
+          hint: 'the other players or the game host did not answer: queue again',
+        });
+      }
+      if (error) return stop.abort();
+      if (next === Infinity) return;
+      timer = setTimeout(arm, next - now);
+      timer.unref?.();
+    };
+    arm();
+    this.#preclaimWatchers.add(arm);
+    return {
+      get error() {
+        return error;
+      },
+      stop: () => {
+        clearTimeout(timer);
+        this.#preclaimWatchers.delete(arm);
+      },
+    };
   }
 
   /**
@@ -561,7 +726,9 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     // A key stored for this session is reused: after a reconnect the server returns the very same
     // hand-off, whose certificate names that key (and then it asks for no public key).
     const stored = await this.#keyStore.get(ready.sessionId);
-    let key: SessionKey | undefined = stored === undefined ? undefined : sessionKeyFromPem(stored);
+    // (1.3) or the key its match was confirmed with: a seat claimed with it is offered again without needsPublicKey
+    const confirmed = ready.matchId === undefined ? undefined : this.#preclaims.get(ready.matchId)?.key;
+    let key: SessionKey | undefined = stored === undefined ? confirmed : sessionKeyFromPem(stored);
     if (key === undefined && ready.needsPublicKey) {
       key = newSessionKey(this.#opts.keyAlgorithm);
       await this.#keyStore.set(ready.sessionId, key.keyPem);
@@ -744,10 +911,31 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
           pushCapped(this.#cancelled, c, 16);
         }
         this.emit('matchCancelled', c);
+        // after the listeners: a wait for its pushed hand-off learns from this entry that it is over
+        this.#preclaims.delete(c.matchId);
+        return;
+      }
+      case 'session.handoff': {
+        const h = b as Ev<'session.handoff', Ext>;
+        const pre = this.#preclaims.get(h.matchId);
+        this.#preclaims.delete(h.matchId);
+        removeFirst(this.#pushed, (x) => x.handoff.sessionId === h.handoff.sessionId);
+        pushCapped(this.#pushed, { matchId: h.matchId, handoff: h.handoff as WireHandoff<Ext>, ...(pre?.key ? { key: pre.key } : {}) }, 16);
+        this.emit('sessionHandoff', { matchId: h.matchId, sessionId: h.handoff.sessionId });
+        return;
+      }
+      case 'session.key_refused': {
+        const r = b as SessionKeyRefused<Ext>;
+        // the seat is claimed the 1.2 way now (session.ready follows), with a fresh key
+        this.#preclaims.delete(r.matchId);
+        this.emit('sessionKeyRefused', r);
         return;
       }
       case 'session.ready': {
         const r = b as SessionReady<Ext>;
+        // (1.3) a seat offered for claiming after all: the claim's own deadline applies (the key is kept for it)
+        const pre = r.matchId === undefined ? undefined : this.#preclaims.get(r.matchId);
+        if (pre) delete pre.deadline;
         // a repeated offer of the same session replaces the older one
         removeFirst(this.#ready, (x) => x.sessionId === r.sessionId);
         pushCapped(this.#ready, r, 16);
@@ -772,6 +960,12 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       }
       case 'session.waiting': {
         const w = b as Ev<'session.waiting', Ext>;
+        // (1.3) a confirmed match's hand-off waits as long as the server looks for a host, plus a host's ack
+        const pre = w.matchId === undefined ? undefined : this.#preclaims.get(w.matchId);
+        if (pre?.deadline !== undefined && w.giveUpAt !== undefined) {
+          pre.deadline = Math.max(pre.deadline, Date.now() + Math.max(0, w.giveUpAt - w.since) + CLAIM_MARGIN_MS);
+          for (const watch of this.#preclaimWatchers) watch();
+        }
         this.emit('sessionWaiting', {
           since: w.since,
           attempt: w.attempt,

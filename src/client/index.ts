@@ -32,6 +32,8 @@ export {
   type MatchQueued,
   type Registration,
   type SessionLost,
+  type SessionHandoff,
+  type SessionKeyRefused,
   type SessionReady,
   type SessionWaiting,
   type WelcomeInfo,

@@ -120,6 +120,24 @@ describe('ClusterCoordinator', () => {
     expect(a.coord.runsElsewhere('s1')).toBe(false);
   });
 
+  it('a relayed session.handoff (1.3) teaches where a later claim of that session goes, and ends the forwarded ticket', async () => {
+    const net = new Network();
+    node(net, 'a', ['pa']);
+    const b = node(net, 'b', ['pb']);
+    net.elect('a');
+    await settle();
+    await b.coord.enqueue({ req: req('pb'), displayNames: { pb: 'PB' } });
+    await b.coord.call('a', 'accept', ['m1', 'pb', { publicKey: new Uint8Array([1, 2]), address: '10.0.0.2' }]);
+    node(net, 'c', []).coord.relay('pb', 3, 'session.handoff', { matchId: 'm1', handoff: { sessionId: 's2' } });
+    await settle();
+    expect(b.delivered.map((d) => d.type)).toEqual(['session.handoff']);
+    expect(b.coord.sessionNode('s2')).toBe('c');
+    // the ticket was matched: a new leader is not sent it again
+    net.elect('b');
+    await settle();
+    expect(b.performed.filter((x) => x.op === 'enqueue')).toEqual([]);
+  });
+
   it('a new leader gets the tickets its followers still wait on, under the same ids; a follower that takes the lead keeps them itself', async () => {
     const net = new Network();
     const a = node(net, 'a');

@@ -540,3 +540,240 @@ describe('hand-off core', () => {
     });
   });
 });
+
+describe('hand-off core: seats claimed with match.confirm (iyesmp-auth 1.3)', () => {
+  const KEY_A = new Uint8Array([0xa]);
+  const KEY_B = new Uint8Array([0xb]);
+  /** Both players confirmed m1 with a key (1.3 clients). */
+  const offerBoth = (core: HandoffCore, matchId = 'm1') => {
+    core.offer('guest:alice', matchId, { publicKey: KEY_A, address: '10.0.0.1' }, T0);
+    core.offer('guest:bob', matchId, { publicKey: KEY_B, address: '10.0.0.2' }, T0);
+  };
+  const pushed = (actions: HandoffAction[]) =>
+    notices(actions, 'session.handoff').map((n) => {
+      const b = n.message.body as { matchId: string; handoff: { playerId: string; transport: unknown } };
+      return [n.playerId, b.matchId, b.handoff.playerId];
+    });
+
+  it('match.found tells what the confirm carries: a key for quic/mqtt with client keys, none for netcode or seed keys', () => {
+    expect(setup().core.confirmNeeds('duel')).toEqual({ transport: 'quic', needsPublicKey: true });
+    expect(setup({ transportFor: () => 'netcode' }).core.confirmNeeds('duel')).toEqual({ transport: 'netcode', needsPublicKey: false });
+    expect(setup({ keyDelivery: 'seed' }).core.confirmNeeds('duel')).toEqual({ transport: 'quic', needsPublicKey: false });
+  });
+
+  it('every seat pre-claimed: minted at the start, no session.ready, no claim, hand-offs pushed after the ack', () => {
+    const { core, registry, settle } = setup();
+    offerBoth(core);
+    expect(core.offerCount).toBe(2);
+    core.start(match, T0);
+    expect(core.offerCount).toBe(0); // taken into the seats
+    expect(of(core.drain(), 'mint')).toEqual([]); // nothing is minted before the record exists
+    core.recorded(1, T0); // the create record (ref 1)
+    const started = core.drain();
+    expect(notices(started, 'session.ready')).toEqual([]);
+    const mints = of(started, 'mint');
+    expect(mints.map((m) => [m.seatId, m.publicKey])).toEqual([
+      ['guest.alice', KEY_A],
+      ['guest.bob', KEY_B],
+    ]);
+    core.minted(mints[0]!.ref, cert(1), T0 + 1);
+    expect(settle(T0 + 1)).toEqual([]); // bob's cert is still being made
+    core.minted(mints[1]!.ref, cert(2), T0 + 2);
+    const create = of(settle(T0 + 2), 'create_on_host')[0]!;
+    expect(create.body.players.map((p) => [p.playerId, p.address, Buffer.from(p.certFingerprint!).toString('hex')])).toEqual([
+      ['guest.alice', '10.0.0.1', '01'.repeat(32)],
+      ['guest.bob', '10.0.0.2', '02'.repeat(32)],
+    ]);
+    core.hostAcked(create.ref, quicAck, T0 + 3);
+    const acked = core.drain();
+    expect(pushed(acked)).toEqual([]); // only once the host-acked record holds
+    const done = settle(T0 + 4, acked);
+    expect(of(done, 'resolve_claim')).toEqual([]);
+    expect(pushed(done)).toEqual([
+      ['guest:alice', 'm1', 'guest.alice'],
+      ['guest:bob', 'm1', 'guest.bob'],
+    ]);
+    // for the operator's hand-off figures: from the seat's claim at the start to the push
+    expect(notices(done, 'session.handoff').map((n) => n.message.type === 'session.handoff' && n.message.waitedMs)).toEqual([4, 4]);
+    const bob = notices(done, 'session.handoff')[1]!.message.body as { handoff: { transport: unknown; host: unknown } };
+    expect(bob.handoff).toMatchObject({
+      host: { address: { host: '127.0.0.1', port: 4433 }, tlsName: 'h' },
+      transport: { kind: 'quic', sessionCert: new Uint8Array([2]) },
+    });
+    expect(registry.get('h1')).toMatchObject({ reserved: 1, confirmed: 1 });
+    expect(core.pendingCount).toBe(0);
+  });
+
+  it('mixed versions: a 1.3 seat is pre-claimed, a 1.2 player gets session.ready and claims; each is answered its way', () => {
+    const { core, settle } = setup();
+    core.offer('guest:alice', 'm1', { publicKey: KEY_A, address: '10.0.0.1' }, T0); // bob (1.2) confirmed without an offer
+    core.start(match, T0);
+    const started = settle(T0);
+    expect(notices(started, 'session.ready').map((n) => n.playerId)).toEqual(['guest:bob']);
+    core.minted(of(started, 'mint')[0]!.ref, cert(1), T0 + 1);
+    expect(settle(T0 + 1)).toEqual([]); // bob has not claimed
+    const bobRef = core.claim('guest:bob', 's1', KEY_B, '10.0.0.2', T0 + 2);
+    const bobMint = of(core.drain(), 'mint')[0]!;
+    expect(bobMint.publicKey).toBe(KEY_B);
+    core.minted(bobMint.ref, cert(2), T0 + 3);
+    const create = of(settle(T0 + 3), 'create_on_host')[0]!;
+    expect(create.body.players.map((p) => p.address)).toEqual(['10.0.0.1', '10.0.0.2']);
+    core.hostAcked(create.ref, quicAck, T0 + 4);
+    const done = settle(T0 + 4);
+    expect(pushed(done)).toEqual([['guest:alice', 'm1', 'guest.alice']]);
+    expect(of(done, 'resolve_claim').map((a) => [a.ref, a.handoff.playerId])).toEqual([[bobRef, 'guest.bob']]);
+  });
+
+  it('a refused key is told to that player alone, who then claims as before; the other seat keeps its cert', () => {
+    const { core, settle } = setup();
+    offerBoth(core);
+    core.start(match, T0);
+    const mints = of(settle(T0), 'mint');
+    core.minted(mints[1]!.ref, cert(2), T0 + 1); // bob's key is fine
+    core.mintFailed(mints[0]!.ref, { message: 'not an SPKI key' });
+    const refused = core.drain();
+    expect(refused.filter((a) => a.type === 'notify').map((a) => a.type === 'notify' && [a.playerId, a.message])).toEqual([
+      [
+        'guest:alice',
+        {
+          type: 'session.key_refused',
+          body: { sessionId: 's1', matchId: 'm1', code: 'bad_request', reason: 'the public key was refused: not an SPKI key' },
+        },
+      ],
+      ['guest:alice', { type: 'session.ready', body: { sessionId: 's1', transport: 'quic', needsPublicKey: true, matchId: 'm1', claimBy: T0 + 30_000 } }],
+    ]);
+    expect(of(refused, 'refuse_claim')).toEqual([]); // no claim waited for it
+    expect(core.mintFailed(mints[0]!.ref, { message: 'again' })).toBeUndefined(); // answered once
+    expect(core.drain()).toEqual([]);
+    const aliceRef = core.claim('guest:alice', 's1', KEY, '10.0.0.1', T0 + 2);
+    core.minted(of(core.drain(), 'mint')[0]!.ref, cert(1), T0 + 2);
+    const create = of(settle(T0 + 3), 'create_on_host')[0]!;
+    core.hostAcked(create.ref, quicAck, T0 + 4);
+    const done = settle(T0 + 4);
+    expect(pushed(done)).toEqual([['guest:bob', 'm1', 'guest.bob']]);
+    expect(of(done, 'resolve_claim').map((a) => a.ref)).toEqual([aliceRef]);
+  });
+
+  it('seed keys: an offer without a key is minted with a generated key; with client keys it falls back to session.ready', () => {
+    const seed = setup({ keyDelivery: 'seed', seedKeyAlgorithm: 'ed25519' });
+    seed.core.offer('guest:alice', 'm1', { address: '10.0.0.1' }, T0);
+    seed.core.start(match, T0);
+    const out = seed.settle(T0);
+    expect(of(out, 'mint')).toEqual([{ type: 'mint', ref: expect.any(Number), sessionId: 's1', seatId: 'guest.alice', algorithm: 'ed25519' }]);
+    expect(notices(out, 'session.ready').map((n) => n.playerId)).toEqual(['guest:bob']);
+
+    const client = setup();
+    client.core.offer('guest:alice', 'm1', { address: '10.0.0.1' }, T0); // a 1.3 client that sent no key
+    client.core.start(match, T0);
+    const out2 = client.settle(T0);
+    expect(of(out2, 'mint')).toEqual([]);
+    expect(notices(out2, 'session.ready').map((n) => n.playerId)).toEqual(['guest:alice', 'guest:bob']);
+  });
+
+  it('netcode: offers take every seat at the start, so the host is asked at once and the tokens are pushed', () => {
+    const { core, settle } = setup({ transportFor: () => 'netcode' }, [hostInfo('nc1', ['netcode'])]);
+    core.offer('guest:alice', 'm1', { address: '10.0.0.1' }, T0);
+    core.offer('guest:bob', 'm1', { address: '10.0.0.2' }, T0);
+    core.start(match, T0);
+    const out = settle(T0);
+    expect(notices(out, 'session.ready')).toEqual([]);
+    expect(of(out, 'mint')).toEqual([]);
+    const create = of(out, 'create_on_host')[0]!;
+    expect(create.body.players.map((p) => [p.playerId, p.address])).toEqual([
+      ['guest.alice', '10.0.0.1'],
+      ['guest.bob', '10.0.0.2'],
+    ]);
+    core.hostAcked(create.ref, { kind: 'netcode', address: { host: '127.0.0.1', port: 40000 } }, T0 + 1);
+    const done = settle(T0 + 1);
+    expect(pushed(done)).toEqual([
+      ['guest:alice', 'm1', 'guest.alice'],
+      ['guest:bob', 'm1', 'guest.bob'],
+    ]);
+    const t = (notices(done, 'session.handoff')[0]!.message.body as { handoff: { transport: { kind: string; connectToken: Uint8Array } } }).handoff.transport;
+    expect(new TextDecoder().decode(t.connectToken)).toBe('token:guest.alice');
+  });
+
+  it('a host refusal keeps the pre-claimed certs: the next host gets the same fingerprints, then the hand-offs are pushed', () => {
+    const { core, settle } = setup({}, [hostInfo('h1'), hostInfo('h2')]);
+    offerBoth(core);
+    core.start(match, T0);
+    of(settle(T0), 'mint').forEach((m, i) => core.minted(m.ref, cert(i + 1), T0));
+    const create = of(settle(T0), 'create_on_host')[0]!;
+    core.hostRefused(create.ref, { code: 'host_full', message: 'no room' }, T0 + 1);
+    const moved = settle(T0 + 1);
+    expect(of(moved, 'mint')).toEqual([]); // nothing minted again
+    expect(notices(moved, 'session.waiting').map((n) => n.playerId)).toEqual(['guest:alice', 'guest:bob']);
+    expect(pushed(moved)).toEqual([]);
+    const again = of(moved, 'create_on_host')[0]!;
+    expect(again.host).not.toBe(create.host);
+    expect(again.body.players.map((p) => Buffer.from(p.certFingerprint!).toString('hex'))).toEqual(['01'.repeat(32), '02'.repeat(32)]);
+    core.hostAcked(create.ref, quicAck, T0 + 2); // the first host's late ack counts for nothing
+    expect(core.drain()).toEqual([]);
+    core.hostAcked(again.ref, quicAck, T0 + 3);
+    expect(pushed(settle(T0 + 3)).map(([p]) => p)).toEqual(['guest:alice', 'guest:bob']);
+  });
+
+  it('a 1.2 player who never claims fails the session once claimBy passes: the pre-claimed player hears match.cancelled', () => {
+    const { core, registry, settle } = setup();
+    core.offer('guest:alice', 'm1', { publicKey: KEY_A, address: '10.0.0.1' }, T0);
+    core.start(match, T0);
+    core.minted(of(settle(T0), 'mint')[0]!.ref, cert(1), T0);
+    expect(settle(T0)).toEqual([]);
+    core.tick(T0 + 30_001);
+    const out = settle(T0 + 30_001);
+    expect(records(out, 'fail')).toMatchObject([{ reason: 'not every player claimed its seat in time' }]);
+    expect(of(out, 'refuse_claim')).toEqual([]);
+    expect(pushed(out)).toEqual([]);
+    expect(notices(out, 'match.cancelled').map((n) => n.playerId)).toEqual(['guest:alice', 'guest:bob']);
+    expect(registry.get('h1')!.reserved).toBe(0);
+    expect(core.pendingCount).toBe(0);
+  });
+
+  it('offers are for one match and expire: another match, a withdrawn or a stale offer claims nothing', () => {
+    const { core, settle } = setup({ offerTtlMs: 10_000 });
+    core.offer('guest:alice', 'other', { publicKey: KEY_A, address: '10.0.0.1' }, T0);
+    core.offer('guest:bob', 'm1', { publicKey: KEY_B, address: '10.0.0.2' }, T0);
+    core.withdrawOffer('guest:bob', 'not-m1'); // names another match: kept
+    expect(core.offerCount).toBe(2);
+    core.withdrawOffer('guest:bob', 'm1');
+    expect(core.offerCount).toBe(1);
+    core.tick(T0 + 10_000);
+    expect(core.offerCount).toBe(1);
+    core.tick(T0 + 10_001);
+    expect(core.offerCount).toBe(0);
+    core.offer('guest:alice', 'other', { publicKey: KEY_A, address: '10.0.0.1' }, T0 + 10_001);
+    core.start(match, T0 + 10_001);
+    const out = settle(T0 + 10_001);
+    expect(notices(out, 'session.ready').map((n) => n.playerId)).toEqual(['guest:alice', 'guest:bob']);
+    expect(core.offerCount).toBe(1); // alice's offer was not for m1
+  });
+
+  it('a pre-claimed player back after a reconnect is offered the session without a key and answered with the others', () => {
+    const { core, settle } = setup();
+    core.offer('guest:alice', 'm1', { publicKey: KEY_A, address: '10.0.0.1' }, T0);
+    core.start(match, T0);
+    core.minted(of(settle(T0), 'mint')[0]!.ref, cert(1), T0);
+    expect(core.readyFor('guest:alice', 's1', undefined, T0 + 1)).toMatchObject({ needsPublicKey: false });
+    const again = core.claim('guest:alice', 's1', undefined, '10.0.0.1', T0 + 1);
+    expect(core.drain()).toEqual([]); // neither refused nor minted again
+    core.claim('guest:bob', 's1', KEY_B, '10.0.0.2', T0 + 2);
+    core.minted(of(core.drain(), 'mint')[0]!.ref, cert(2), T0 + 2);
+    const create = of(settle(T0 + 2), 'create_on_host')[0]!;
+    core.hostAcked(create.ref, quicAck, T0 + 3);
+    const done = settle(T0 + 3);
+    expect(of(done, 'resolve_claim').find((a) => a.ref === again)!.handoff.playerId).toBe('guest.alice');
+    expect(pushed(done).map(([p]) => p)).toEqual(['guest:alice']);
+  });
+
+  it('a start that waits for a host keeps its offers: the seats are pre-claimed once a host appears', () => {
+    const { core, registry, settle } = setup({}, []);
+    offerBoth(core);
+    core.start(match, T0);
+    expect(notices(core.drain(), 'session.waiting')).toHaveLength(2);
+    registry.register(hostInfo('h1'), T0 + 100);
+    core.tick(T0 + 250);
+    const out = settle(T0 + 250);
+    expect(notices(out, 'session.ready')).toEqual([]);
+    expect(of(out, 'mint').map((m) => m.publicKey)).toEqual([KEY_A, KEY_B]);
+  });
+});

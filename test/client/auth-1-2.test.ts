@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuthClient, type MatchmakingStatus } from '../../src/client/index.js';
 import { IyesmpError } from '../../src/errors.js';
 import { authFamily, type FamilyDef } from '../../src/protocol/index.js';
-import { authFamily11 } from '../support/families.js';
+import { authFamily11, authFamily12 } from '../support/families.js';
 import { rejection } from '../support/assert.js';
 import { duplexPair, ScriptedPeer } from './helpers.js';
 
@@ -46,7 +46,7 @@ describe('iyesmp-auth/1.2 in the client', () => {
   });
 
   it('against a 1.2 server, register goes out and logs in; lobbyId goes out in match.queue', async () => {
-    const { c, peer } = await connect();
+    const { c, peer } = await connect(authFamily12());
     expect(c.protocolVersion).toEqual({ major: 1, minor: 2 });
     const reg = c.register({ username: 'ada', password: 'a long enough secret', displayName: 'Ada' });
     const r = await peer.request('account.register');
@@ -73,7 +73,7 @@ describe('iyesmp-auth/1.2 in the client', () => {
   });
 
   it("followParty picks up the owner's queueing (also one received earlier) and confirms the match for its ticket only", async () => {
-    const { c, peer } = await connect();
+    const { c, peer } = await connect(authFamily12());
     await peer.notify('match.queued', { ticketId: 'T9', mode: 'squad', lobbyId: 'L1', byAccountId: 'guest:owner' });
     const seen: MatchmakingStatus[] = [];
     const stop = new AbortController();

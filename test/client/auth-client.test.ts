@@ -123,7 +123,8 @@ describe('matchmaking and hand-off', () => {
     await peer.respond(q.id, { ticketId: 'T1' });
     await peer.notify('match.found', { matchId: 'M1', ticketId: 'T1', mode: 'tictactoe', playerCount: 2, confirmBy: Date.now() + 10_000 });
     const conf = await peer.request('match.confirm');
-    expect(conf.body).toEqual({ matchId: 'M1' });
+    // a 1.3 client asks for its seat with the confirmation; with no key (match.found asked for none) a server still offers it with session.ready
+    expect(conf.body).toEqual({ matchId: 'M1', claim: true });
     await peer.respond(conf.id, {});
     await peer.notify('session.ready', { sessionId: 'S1', transport: 'quic', needsPublicKey: true, matchId: 'M1', claimBy: Date.now() + 10_000 });
     const claim = await peer.request('session.claim');
@@ -154,7 +155,8 @@ describe('matchmaking and hand-off', () => {
     peer.session.notify('match.found' as never, { matchId: 'M5', ticketId: 'T5', mode: 'm', playerCount: 2, confirmBy: Date.now() + 10_000 } as never);
     await peer.raw(Buffer.concat(peer.session.takeOutput()));
     const conf = await peer.request('match.confirm');
-    expect(conf.body).toEqual({ matchId: 'M5' });
+    // a 1.3 client asks for its seat with the confirmation; with no key (match.found asked for none) a server still offers it with session.ready
+    expect(conf.body).toEqual({ matchId: 'M5', claim: true });
     await peer.respond(conf.id, {});
     await peer.notify('session.ready', { sessionId: 'S5', transport: 'quic', needsPublicKey: false, matchId: 'M5', claimBy: Date.now() + 10_000 });
     const claim = await peer.request('session.claim');

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { authFamily } from '../../src/protocol/index.js';
-import { authFamily10, authFamily11, openMixed } from '../support/families.js';
+import { authFamily10, authFamily11, authFamily12, openMixed } from '../support/families.js';
 import { samples } from './fixtures.js';
 
 const hello = samples['iyesmp-auth/1']!.hello;
@@ -15,12 +15,70 @@ function open(dialerFamily: Parameters<typeof openMixed>[0], listenerFamily: Par
   return { ...p, notify: (type: string, body: unknown) => (p.listener.notify as (t: string, b: unknown) => void)(type, body) };
 }
 
+describe('iyesmp-auth/1.3', () => {
+  it('is version 1.3 and negotiates 1.2 with a 1.2 peer on either side', () => {
+    expect(authFamily.version).toEqual({ major: 1, minor: 3 });
+    expect(open(authFamily, authFamily12()).dialer.negotiated).toEqual({ major: 1, minor: 2 });
+    expect(open(authFamily12(), authFamily).listener.negotiated).toEqual({ major: 1, minor: 2 });
+    expect(open(authFamily, authFamily).listener.negotiated).toEqual({ major: 1, minor: 3 });
+  });
+
+  it('a 1.2 server drops claim and publicKey from match.confirm (so clients only send them after negotiating 1.3)', () => {
+    const p = open(authFamily, authFamily12());
+    p.request('match.confirm', { matchId: 'm-1', claim: true, publicKey: new Uint8Array([1, 2, 3]) });
+    p.flush();
+    expect(p.listenerEvents().filter((e) => e.kind === 'request')[0]!.body).toEqual({ matchId: 'm-1' });
+  });
+
+  it("a 1.2 client drops match.found's transport and needsPublicKey and keeps the event", () => {
+    const p = open(authFamily12(), authFamily);
+    p.notify('match.found', { matchId: 'm-1', ticketId: 't-1', mode: 'duel', playerCount: 2, confirmBy: 1, transport: 'quic', needsPublicKey: true });
+    p.flush();
+    const evs = p.dialerEvents();
+    expect(evs.filter((e) => e.kind === 'event')[0]!.body).toEqual({ matchId: 'm-1', ticketId: 't-1', mode: 'duel', playerCount: 2, confirmBy: 1 });
+    expect(evs.filter((e) => e.kind === 'close')).toEqual([]);
+  });
+
+  it('a 1.2 client closes on session.handoff and session.key_refused: servers send them only to 1.3 clients', () => {
+    for (const [type, body] of [
+      [
+        'session.handoff',
+        {
+          matchId: 'm-1',
+          handoff: {
+            sessionId: 's-1',
+            playerId: 'p',
+            expiresAt: 1,
+            host: { address: { host: '127.0.0.1', port: 1 }, tlsName: 'h' },
+            transport: { kind: 'netcode', connectToken: new Uint8Array(8) },
+          },
+        },
+      ],
+      ['session.key_refused', { sessionId: 's-1', matchId: 'm-1', code: 'bad_request', reason: 'no' }],
+    ] as const) {
+      const p = open(authFamily12(), authFamily);
+      p.notify(type, body);
+      p.flush();
+      expect(p.dialerEvents().filter((e) => e.kind === 'close')[0]).toMatchObject({ code: 'unknown_type' });
+      // a 1.3 client takes it
+      const q = open(authFamily, authFamily);
+      q.notify(type, body);
+      q.flush();
+      expect(
+        q
+          .dialerEvents()
+          .filter((e) => e.kind === 'event')
+          .map((e) => e.type),
+      ).toEqual([type]);
+    }
+  });
+});
+
 describe('iyesmp-auth/1.2', () => {
-  it('is version 1.2 and negotiates 1.1 with a 1.1 peer on either side', () => {
-    expect(authFamily.version).toEqual({ major: 1, minor: 2 });
-    expect(open(authFamily, authFamily11()).dialer.negotiated).toEqual({ major: 1, minor: 1 });
-    expect(open(authFamily11(), authFamily).listener.negotiated).toEqual({ major: 1, minor: 1 });
-    expect(open(authFamily, authFamily).listener.negotiated).toEqual({ major: 1, minor: 2 });
+  it('negotiates 1.1 with a 1.1 peer on either side', () => {
+    expect(open(authFamily12(), authFamily11()).dialer.negotiated).toEqual({ major: 1, minor: 1 });
+    expect(open(authFamily11(), authFamily12()).listener.negotiated).toEqual({ major: 1, minor: 1 });
+    expect(open(authFamily12(), authFamily12()).listener.negotiated).toEqual({ major: 1, minor: 2 });
   });
 
   it('a 1.1 server drops lobbyId from match.queue (so clients only send it after negotiating 1.2)', () => {

@@ -5,13 +5,30 @@
 import type { z } from 'zod';
 import { authFamily, hostctlFamily, hostFamily, ProtocolSession, type FamilyDef } from '../../src/protocol/index.js';
 
-/** The auth family as a 1.1 peer knew it: no account.register, no lobbyId in match.queue, no match.queued. */
-export function authFamily11(): FamilyDef {
-  const { 'match.queued': _q, 'match.dequeued': _d, ...events } = authFamily.events;
-  const { 'account.register': _r, ...requests } = authFamily.requests;
-  const queue = authFamily.requests['match.queue'];
+/**
+ * The auth family as a 1.2 peer knew it: no claim or publicKey in match.confirm, no transport/needsPublicKey
+ * in match.found, no session.handoff / session.key_refused.
+ */
+export function authFamily12(): FamilyDef {
+  const { 'session.handoff': _h, 'session.key_refused': _k, ...events } = authFamily.events;
+  const confirm = authFamily.requests['match.confirm'];
+  const found = authFamily.events['match.found'];
   return {
     ...authFamily,
+    version: { major: 1, minor: 2 },
+    requests: { ...authFamily.requests, 'match.confirm': { ...confirm, request: (confirm.request as z.ZodObject).omit({ claim: true, publicKey: true }) } },
+    events: { ...events, 'match.found': { ...found, body: (found.body as z.ZodObject).omit({ transport: true, needsPublicKey: true }) } },
+  };
+}
+
+/** The auth family as a 1.1 peer knew it: no account.register, no lobbyId in match.queue, no match.queued. */
+export function authFamily11(): FamilyDef {
+  const f12 = authFamily12();
+  const { 'match.queued': _q, 'match.dequeued': _d, ...events } = f12.events;
+  const { 'account.register': _r, ...requests } = f12.requests;
+  const queue = authFamily.requests['match.queue'];
+  return {
+    ...f12,
     version: { major: 1, minor: 1 },
     requests: { ...requests, 'match.queue': { ...queue, request: (queue.request as z.ZodObject).omit({ lobbyId: true }) } },
     events,

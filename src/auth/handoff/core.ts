@@ -22,6 +22,15 @@ import { seatIdOf, type HandoffTransportKind } from './seat.js';
  *         -> every seat claimed: `session.create` on the host with address + fingerprint per player
  *         -> host ack: every pending claim is answered with its Handoff
  *
+ * Pre-claimed seats (iyesmp-auth 1.3): a player whose connection negotiated 1.3 confirms a match
+ * asking for its seat to be claimed with it, with the public key the session needs (`offer`; the
+ * endpoint makes one for such a confirm only). When that match starts, its seat is claimed at
+ * once: the cert is minted once the record is made, the player gets no `session.ready`, and its
+ * Handoff goes out as `session.handoff` with the host's ack. A key the minter refuses is told to
+ * that player alone (`session.key_refused`), who then gets `session.ready` and claims as before;
+ * the other seats keep theirs. Seats without an offer (lobby starts, older clients) are claimed
+ * with `session.claim` as above, in the same session.
+ *
  * Claims are answered only after the host's ack, so a client never races the host's allow-list.
  * The session holds a slot on its host from the pick until it ends (HostPicker reserve, confirm on
  * the ack, release on failure; the server releases it when the results come). A host that refuses
@@ -65,6 +74,15 @@ export interface ErrorInfo {
 export interface SeatPlayer {
   playerId: string;
   displayName: string;
+  /** the seat is claimed at the start with what the player sent with `match.confirm` (1.3); set by `start` from the offers */
+  preclaim?: Offer;
+}
+
+/** What a 1.3 player sent with `match.confirm`: its public key (if the session needs one) and its address. */
+export interface Offer {
+  publicKey?: Uint8Array;
+  /** the address the player's Auth connection comes from (allow-listed on the host) */
+  address: string;
 }
 
 export interface StartRequest {
@@ -109,9 +127,29 @@ export interface CancelledBody {
   requeued: boolean;
 }
 
-/** What a player is told (`session.waiting` goes to 1.1+ clients only; the driver decides). */
+/** (1.3) The hand-off of a pre-claimed seat. */
+export interface PushedHandoffBody {
+  matchId: string;
+  handoff: WireHandoff;
+}
+
+/** (1.3) The key of a pre-claimed seat was refused; `session.ready` follows for that player. */
+export interface KeyRefusedBody {
+  sessionId: string;
+  matchId: string;
+  code: ClaimRefusalCode;
+  reason: string;
+}
+
+/**
+ * What a player is told (`session.waiting` goes to 1.1+ clients only, `session.handoff` and
+ * `session.key_refused` to 1.3 ones, who alone make offers; the driver decides).
+ */
 export type PlayerNotice =
   | { type: 'session.ready'; body: SessionReadyBody }
+  /** `waitedMs`: since the seat was claimed at the start (operators' hand-off figures; not sent) */
+  | { type: 'session.handoff'; body: PushedHandoffBody; waitedMs: number }
+  | { type: 'session.key_refused'; body: KeyRefusedBody }
   | { type: 'session.waiting'; body: WaitingBody }
   | { type: 'match.cancelled'; body: CancelledBody };
 
@@ -197,12 +235,19 @@ export interface HandoffCoreOptions {
   noHostTimeoutMs: number;
   /** first back-off before a host that failed a session is asked again for it (default HOST_RETRY_MS) */
   hostRetryMs?: number;
+  /** how long a confirm's offer waits for its match to start (default OFFER_TTL_MS) */
+  offerTtlMs?: number;
 }
 
 /** How often a waiting start is re-announced to its players. */
 export const WAITING_NOTICE_MS = 5_000;
 /** Back-off before a host that refused or did not acknowledge a session is asked again for it; doubles per failure. */
 export const HOST_RETRY_MS = 2_000;
+/**
+ * An offer not used by then is dropped: a match starts when its last player confirms, well within
+ * the matchmaker's confirmation window.
+ */
+export const OFFER_TTL_MS = 120_000;
 /** The back-off stops doubling at this many times the first. */
 const HOST_RETRY_MAX_FACTOR = 8;
 
@@ -217,6 +262,10 @@ interface Seat {
   cert?: SeatCert;
   /** claims waiting for the host's ack */
   waiters: number[];
+  /** pre-claimed (1.3): the Handoff is pushed to the player with the host's ack */
+  push: boolean;
+  /** when the seat was claimed at the start */
+  since?: number;
 }
 
 /** The one slow step a pending session waits for, named by the ref of the action that started it. */
@@ -249,6 +298,8 @@ interface Mint {
   sessionId: string;
   playerId: string;
   address: string;
+  /** minted for a pre-claimed seat: no claim waits for it */
+  pre?: boolean;
 }
 
 export class HandoffCore {
@@ -258,6 +309,8 @@ export class HandoffCore {
   #waiting: WaitingStart[] = [];
   /** claims whose certificate is being minted */
   readonly #mints = new Map<number, Mint>();
+  /** what 1.3 players confirmed their match with, by player, until the match starts */
+  readonly #offers = new Map<string, Offer & { matchId: string; at: number }>();
   #out: HandoffAction[] = [];
   #ref = 0;
 
@@ -274,6 +327,20 @@ export class HandoffCore {
     return this.#waiting.length;
   }
 
+  /** Offers waiting for their match to start. */
+  get offerCount(): number {
+    return this.#offers.size;
+  }
+
+  /**
+   * What a 1.3 client should send with `match.confirm` for a match of this mode: told in
+   * `match.found` (a key only for certificate transports whose keys the clients make).
+   */
+  confirmNeeds(mode: string | undefined): { transport: HandoffTransportKind; needsPublicKey: boolean } {
+    const transport = this.transportOf({ mode });
+    return { transport, needsPublicKey: transport !== 'netcode' && this.#o.keyDelivery === 'client' };
+  }
+
   /** The actions queued since the last drain, in order. */
   drain(): HandoffAction[] {
     const out = this.#out;
@@ -288,7 +355,23 @@ export class HandoffCore {
 
   // ---- inputs ------------------------------------------------------------------------------------
 
-  start(req: StartRequest, now: number): void {
+  /**
+   * A 1.3 player confirmed match `matchId` with this: its seat is claimed when that match starts.
+   * Call before the confirmation reaches the matchmaker (the last one starts the hand-off at once).
+   * A newer offer of the player replaces an older one.
+   */
+  offer(playerId: string, matchId: string, offer: Offer, now: number): void {
+    this.#offers.set(playerId, { matchId, address: offer.address, ...(offer.publicKey ? { publicKey: offer.publicKey } : {}), at: now });
+  }
+
+  /** The player's offer is void (its confirmation was refused, it left): its seat, if any, is claimed as before. */
+  withdrawOffer(playerId: string, matchId?: string): void {
+    const o = this.#offers.get(playerId);
+    if (o && (matchId === undefined || o.matchId === matchId)) this.#offers.delete(playerId);
+  }
+
+  start(req0: StartRequest, now: number): void {
+    const req = this.#withOffers(req0);
     const transport = this.transportOf(req);
     if (transport === 'netcode' && !this.#o.netcodeToken) {
       // the server refuses such configs at start; this guards programmatic use
@@ -332,6 +415,12 @@ export class HandoffCore {
       this.#maybeCreate(p, now);
       return ref;
     }
+    if (o.keyDelivery === 'client' && !publicKey && seat.cert) {
+      // the seat was pre-claimed with the key of the player's confirm (a player back after a
+      // reconnect is offered the session without needsPublicKey): answered with the others
+      seat.waiters.push(ref);
+      return ref;
+    }
     if (o.keyDelivery === 'client' && !publicKey) {
       this.#refuse(ref, refusal('bad_request', 'session.claim needs publicKey (SPKI DER of a fresh key pair)'));
       return ref;
@@ -355,7 +444,7 @@ export class HandoffCore {
     const p = this.#pending.get(m.sessionId);
     const seat = p?.seats.get(m.playerId);
     if (!p || !seat) {
-      this.#refuse(ref, refusal('unknown_session', `there is no seat for you in session ${m.sessionId}`));
+      if (!m.pre) this.#refuse(ref, refusal('unknown_session', `there is no seat for you in session ${m.sessionId}`));
       return;
     }
     // a second claim of the seat minted again: only while the host has not been told a fingerprint
@@ -363,20 +452,29 @@ export class HandoffCore {
       seat.cert = cert;
       seat.claimed = true;
       seat.address = m.address;
+      if (m.pre) seat.push = true;
     }
-    seat.waiters.push(ref);
+    if (!m.pre) seat.waiters.push(ref);
     this.#maybeCreate(p, now);
   }
 
   /** Minting for claim `ref` failed: a bad key is refused to that player alone. */
   mintFailed(ref: number, err: ErrorInfo): void {
-    if (!this.#mints.delete(ref)) return;
-    this.#refuse(
-      ref,
+    const m = this.#mints.get(ref);
+    if (!m) return;
+    this.#mints.delete(ref);
+    const why =
       this.#o.keyDelivery === 'client'
         ? refusal('bad_request', `the public key was refused: ${err.message}`)
-        : refusal('mint_failed', `the session certificate could not be made: ${err.message}`),
-    );
+        : refusal('mint_failed', `the session certificate could not be made: ${err.message}`);
+    if (!m.pre) return this.#refuse(ref, why);
+    // a pre-claimed seat: this player alone is told, and claims its seat as before
+    const p = this.#pending.get(m.sessionId);
+    const seat = p?.seats.get(m.playerId);
+    if (!p || !seat || p.state !== 'claiming' || seat.claimed) return;
+    this.#log('info', 'the key of a confirm was refused; the player claims its seat', { sessionId: p.sessionId, playerId: m.playerId, err });
+    this.#notify(m.playerId, { type: 'session.key_refused', body: { sessionId: p.sessionId, matchId: p.req.origin.id, code: why.code, reason: why.message } });
+    this.#notify(m.playerId, { type: 'session.ready', body: this.#readyBody(p) });
   }
 
   /** The session store carried out the record with this ref. */
@@ -395,7 +493,12 @@ export class HandoffCore {
           players: p.req.players.length,
           origin: p.req.origin,
         });
-        for (const pl of p.req.players) this.#notify(pl.playerId, { type: 'session.ready', body: this.#readyBody(p) });
+        for (const s of p.seats.values()) {
+          if (s.player.preclaim && this.#preclaim(p, s, s.player.preclaim, now)) continue;
+          this.#notify(s.player.playerId, { type: 'session.ready', body: this.#readyBody(p) });
+        }
+        // every seat may be taken already (netcode offers)
+        this.#maybeCreate(p, now);
         return;
       case 'sent-to-host':
         this.#sendCreate(p, now);
@@ -403,8 +506,11 @@ export class HandoffCore {
       case 'host-acked':
         this.#pending.delete(p.sessionId);
         this.#log('info', 'host acknowledged; players handed off', { sessionId: p.sessionId, host: p.hostName });
-        for (const [playerId, s] of p.seats)
-          for (const r of s.waiters.splice(0)) this.#out.push({ type: 'resolve_claim', ref: r, handoff: w.wire.get(playerId)! });
+        for (const [playerId, s] of p.seats) {
+          const handoff = w.wire.get(playerId)!;
+          for (const r of s.waiters.splice(0)) this.#out.push({ type: 'resolve_claim', ref: r, handoff });
+          if (s.push) this.#notify(playerId, { type: 'session.handoff', body: { matchId: p.req.origin.id, handoff }, waitedMs: now - (s.since ?? now) });
+        }
         return;
       case 'unhost':
         this.#log('info', 'picking another host for the session', { sessionId: p.sessionId, failedHosts: [...p.backoff.keys()] });
@@ -514,6 +620,8 @@ export class HandoffCore {
   }
 
   tick(now: number): void {
+    const ttl = this.#o.offerTtlMs ?? OFFER_TTL_MS;
+    for (const [playerId, o] of this.#offers) if (now - o.at > ttl) this.#offers.delete(playerId);
     const waiting = this.#waiting;
     this.#waiting = [];
     for (const w of waiting) {
@@ -550,6 +658,7 @@ export class HandoffCore {
     this.#mints.clear();
     this.#pending.clear();
     this.#waiting = [];
+    this.#offers.clear();
   }
 
   // ---- queries -----------------------------------------------------------------------------------
@@ -588,6 +697,43 @@ export class HandoffCore {
 
   // ---- steps -------------------------------------------------------------------------------------
 
+  /** A match start with each player's offer for that match taken into its seat. */
+  #withOffers(req: StartRequest): StartRequest {
+    if (req.origin.kind !== 'match' || this.#offers.size === 0) return req;
+    let any = false;
+    const players = req.players.map((pl) => {
+      const o = this.#offers.get(pl.playerId);
+      if (!o || o.matchId !== req.origin.id) return pl;
+      this.#offers.delete(pl.playerId);
+      any = true;
+      return { ...pl, preclaim: { address: o.address, ...(o.publicKey ? { publicKey: o.publicKey } : {}) } };
+    });
+    return any ? { ...req, players } : req;
+  }
+
+  /** Claims a seat with its player's offer; false when the offer cannot claim it (no key where one is needed). */
+  #preclaim(p: Pending, s: Seat, offer: Offer, now: number): boolean {
+    const o = this.#o;
+    s.since = now;
+    if (p.transport === 'netcode') {
+      s.claimed = true;
+      s.address = offer.address;
+      s.push = true;
+      return true;
+    }
+    if (o.keyDelivery === 'client' && !offer.publicKey) return false;
+    const ref = ++this.#ref;
+    this.#mints.set(ref, { sessionId: p.sessionId, playerId: s.player.playerId, address: offer.address, pre: true });
+    this.#out.push({
+      type: 'mint',
+      ref,
+      sessionId: p.sessionId,
+      seatId: s.seatId,
+      ...(o.keyDelivery === 'client' ? { publicKey: offer.publicKey! } : o.seedKeyAlgorithm ? { algorithm: o.seedKeyAlgorithm } : {}),
+    });
+    return true;
+  }
+
   #open(req: StartRequest, hostName: string, transport: HandoffTransportKind, now: number): void {
     const sessionId = this.#o.newSessionId();
     this.#o.hosts.reserve(hostName, sessionId, now);
@@ -596,7 +742,7 @@ export class HandoffCore {
       hostName,
       transport,
       req,
-      seats: new Map(req.players.map((pl) => [pl.playerId, { player: pl, seatId: seatIdOf(pl.playerId), claimed: false, waiters: [] }])),
+      seats: new Map(req.players.map((pl) => [pl.playerId, { player: pl, seatId: seatIdOf(pl.playerId), claimed: false, waiters: [], push: false }])),
       claimBy: 0,
       state: 'recording',
       backoff: new Map(),

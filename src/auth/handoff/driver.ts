@@ -13,6 +13,8 @@ import {
   type HandoffAction,
   type HostEndpoint,
   type HostPicker,
+  type Offer,
+  type PlayerNotice,
   type SeatCert,
   type SessionReadyBody,
   type StartRequest,
@@ -50,12 +52,17 @@ export interface HandoffDriverOptions {
   createOnHost(hostName: string, body: CreateBody, timeoutMs: number): Promise<{ endpoint: HostEndpoint }>;
   /** best effort: ask the host to drop a session */
   cancelOnHost(hostName: string, sessionId: string, reason: string): void;
-  /** tell a connected player something (no-op when it is offline) */
+  /**
+   * tell a connected player something (no-op when it is offline); `session.handoff` and
+   * `session.key_refused` only to players that negotiated 1.3
+   */
   notifyPlayer(
     playerId: string,
-    type: 'session.ready' | 'match.cancelled',
-    body: SessionReadyBody | { matchId: string; reason: string; requeued: boolean },
+    type: Exclude<PlayerNotice['type'], 'session.waiting'>,
+    body: Exclude<PlayerNotice, { type: 'session.waiting' }>['body'],
   ): void;
+  /** a pushed hand-off (ok) or a refused key of a pre-claimed seat, for the operator's hand-off figures (as claims are) */
+  noteHandoff?(ms: number, ok: boolean): void;
   /** tell a player its start still waits for a free host (`session.waiting`; 1.1 clients only) */
   notifyWaiting(playerId: string, body: WaitingBody): void;
   newSessionId?: () => string;
@@ -105,6 +112,20 @@ export class HandoffDriver {
 
   transportOf(req: { mode?: string | undefined }): HandoffTransportKind {
     return this.#core.transportOf(req);
+  }
+
+  /** What `match.found` tells a 1.3 client to send with its confirmation. */
+  confirmNeeds(mode: string | undefined): { transport: HandoffTransportKind; needsPublicKey: boolean } {
+    return this.#core.confirmNeeds(mode);
+  }
+
+  /** A 1.3 player confirms `matchId` with this (before the matchmaker hears the confirmation). */
+  offer(playerId: string, matchId: string, offer: Offer): void {
+    this.#core.offer(playerId, matchId, offer, this.#now());
+  }
+
+  withdrawOffer(playerId: string, matchId?: string): void {
+    this.#core.withdrawOffer(playerId, matchId);
   }
 
   start(req: StartRequest, now: number): void {
@@ -177,6 +198,8 @@ export class HandoffDriver {
       case 'notify':
         if (a.message.type === 'session.waiting') o.notifyWaiting(a.playerId, a.message.body);
         else o.notifyPlayer(a.playerId, a.message.type, a.message.body);
+        if (a.message.type === 'session.handoff') o.noteHandoff?.(a.message.waitedMs, true);
+        else if (a.message.type === 'session.key_refused') o.noteHandoff?.(0, false);
         return;
       case 'resolve_claim':
         this.#claims.get(a.ref)?.resolve(a.handoff);

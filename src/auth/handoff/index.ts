@@ -1,6 +1,7 @@
 /** The hand-off: a sans-IO core (HandoffCore) and the driver the Auth server runs it with. */
 export {
   HandoffCore,
+  OFFER_TTL_MS,
   WAITING_NOTICE_MS,
   type ClaimRefusal,
   type CreateBody,
@@ -10,6 +11,9 @@ export {
   type ClaimRefusalCode,
   type HostEndpoint,
   type HostPicker,
+  type KeyRefusedBody,
+  type Offer,
+  type PushedHandoffBody,
   type PlayerNotice,
   type SeatCert,
   type SeatPlayer,

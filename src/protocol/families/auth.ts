@@ -102,8 +102,17 @@ export const authFamily = defineFamily({
    * events only when the negotiated minor is at least 1 (`kick` with code `session_lost` otherwise).
    * 1.2 adds `account.register`, `lobbyId` in `match.queue` (queue a lobby as a party) and the
    * events `match.queued` and `match.dequeued` (sent only to peers that negotiated 1.2).
+   * 1.3 folds the seat claim into the match confirmation: `match.found` says which transport the
+   * session uses and whether the client must bring a public key (`transport`, `needsPublicKey`;
+   * older clients drop them), `match.confirm` asks for the seat to be claimed with it (`claim`,
+   * and the key: `publicKey`; older servers drop both, so clients send them only when 1.3 was
+   * negotiated), and such a seat is claimed when the session starts: its Handoff is pushed with the event
+   * `session.handoff` once the host accepted the session, with no `session.ready` and no
+   * `session.claim`. A key the server refuses is told with `session.key_refused`, and that player
+   * alone then gets `session.ready` and claims as before. Both events go only to peers that
+   * negotiated 1.3; lobby starts and older clients keep `session.ready` + `session.claim`.
    */
-  version: { major: 1, minor: 2 },
+  version: { major: 1, minor: 3 },
   roles: { dialer: 'client', listener: 'auth' },
   hello: {
     dialer: z.object({ locale: z.string().max(35).optional(), platform: Name.optional(), ext: Ext }),
@@ -161,7 +170,18 @@ export const authFamily = defineFamily({
       response: z.object({ ticketId: Id, estimatedWaitMs: DurationMs.optional(), ext: Ext }),
     },
     'match.cancel': { from: 'dialer', request: z.object({ ticketId: Id, ext: Ext }), response: Empty },
-    'match.confirm': { from: 'dialer', request: MatchRef, response: Empty },
+    /**
+     * (1.3) `claim: true` claims the seat with the confirmation: when the match starts the server
+     * pushes the hand-off (`session.handoff`) instead of sending `session.ready`. `publicKey` is
+     * the SPKI DER public key of a fresh key pair, when `match.found` said `needsPublicKey` (it
+     * implies `claim`); the session certificate is minted for it as soon as the session starts.
+     * Without either, the seat is claimed after `session.ready` as in 1.2.
+     */
+    'match.confirm': {
+      from: 'dialer',
+      request: MatchRef.extend({ claim: z.boolean().optional(), publicKey: bytes(1024).optional() }),
+      response: Empty,
+    },
     'match.decline': { from: 'dialer', request: MatchRef, response: Empty },
 
     /**
@@ -182,7 +202,18 @@ export const authFamily = defineFamily({
 
     'match.found': {
       from: 'listener',
-      body: z.object({ matchId: Id, ticketId: Id, mode: Name, playerCount: Count, confirmBy: TimeMs, ext: Ext }),
+      body: z.object({
+        matchId: Id,
+        ticketId: Id,
+        mode: Name,
+        playerCount: Count,
+        confirmBy: TimeMs,
+        /** (1.3) the transport the session will use */
+        transport: TransportKind.optional(),
+        /** (1.3) whether `match.confirm` should carry a public key (certificate transports, keys made by clients) */
+        needsPublicKey: z.boolean().optional(),
+        ext: Ext,
+      }),
     },
     /**
      * (1.2) The owner of this player's lobby queued the lobby as a party: `ticketId` is the party's
@@ -211,6 +242,21 @@ export const authFamily = defineFamily({
         claimBy: TimeMs,
         ext: Ext,
       }),
+    },
+
+    /**
+     * (1.3) The hand-off of a seat claimed with `match.confirm`: sent once the host accepted the
+     * session (what `session.claim` answers otherwise). Only to peers that negotiated 1.3.
+     */
+    'session.handoff': { from: 'listener', body: z.object({ matchId: Id, handoff: Handoff, ext: Ext }) },
+    /**
+     * (1.3) The key sent with `match.confirm` was refused (`code` as a refused claim's:
+     * `bad_request`, or `mint_failed`). The seat stays open for this player alone: `session.ready`
+     * follows, to claim it with a fresh key before `claimBy`.
+     */
+    'session.key_refused': {
+      from: 'listener',
+      body: z.object({ sessionId: Id, matchId: Id, code: z.string().min(1).max(64), reason: Text, ext: Ext }),
     },
 
     /**
