@@ -474,6 +474,20 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
     return this.domain.sessions.sessions();
   }
 
+  /**
+   * Removes a player from every session here it has not left (an operator's kick): the table
+   * closes its connection, the game hears it left, and on MQTT the broker kicks its client.
+   */
+  kickPlayer(playerId: string, reason: string): string[] {
+    const out: string[] = [];
+    for (const v of this.domain.sessions.sessions()) {
+      if (!v.players.some((p) => p.playerId === playerId && p.status !== 'left')) continue;
+      if (this.domain.sessions.removePlayer(v.sessionId, playerId, this.clock()).ok) out.push(v.sessionId);
+    }
+    if (out.length > 0) this.logger.info({ playerId, reason, sessions: out }, 'player removed from its sessions');
+    return out;
+  }
+
   load(): { sessions: number; players: number; maxSessions: number } {
     return this.domain.sessions.load();
   }
