@@ -108,6 +108,8 @@ export interface HostMqttOptions {
   game?: string;
   movesPerRound?: number;
   encrypt?: boolean;
+  /** how long a session's grants (and kicks) outlive its end, so the end block reaches the players (default 3 s) */
+  endGraceMs?: number;
   /** embedded broker: limits, and `mq`/`persistence` to share a Redis with other nodes */
   embedded?: Partial<Omit<EmbeddedBrokerOptions, 'cert' | 'key' | 'verifier'>>;
 }
@@ -657,6 +659,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       ...(m.game ? { game: m.game } : {}),
       ...(m.movesPerRound !== undefined ? { movesPerRound: m.movesPerRound } : {}),
       ...(m.encrypt !== undefined ? { encrypt: m.encrypt } : {}),
+      ...(m.endGraceMs !== undefined ? { endGraceMs: m.endGraceMs } : {}),
     });
     this.#attach(this.mqtt);
   }
