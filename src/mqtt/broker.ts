@@ -18,15 +18,7 @@ import { once } from 'node:events';
 import type { Aedes, AedesOptions, Client } from 'aedes';
 import { sessionIdentityOf } from '../pki/names.js';
 import type { PeerVerifier } from '../pki/types.js';
-import {
-  type AclOptions,
-  BrokerAcl,
-  type BrokerIdentity,
-  brokerClientIdOf,
-  CONTROL_TOPIC,
-  type GrantCommand,
-  parseGrantCommands,
-} from './acl.js';
+import { type AclOptions, BrokerAcl, type BrokerIdentity, brokerClientIdOf, CONTROL_TOPIC, type GrantCommand, parseGrantCommands } from './acl.js';
 import { mqttError } from './errors.js';
 import type { GrantStore } from './grant-store.js';
 import { PacketGuard } from './packet-guard.js';

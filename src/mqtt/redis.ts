@@ -20,7 +20,13 @@ export interface RedisSharedState {
 export const GRANT_TTL_SECONDS = 7 * 24 * 3600;
 
 interface RedisLike {
-  multi(): { hset(k: string, f: string, v: string): unknown; hdel(k: string, f: string): unknown; expire(k: string, s: number): unknown; del(k: string): unknown; exec(): Promise<unknown> };
+  multi(): {
+    hset(k: string, f: string, v: string): unknown;
+    hdel(k: string, f: string): unknown;
+    expire(k: string, s: number): unknown;
+    del(k: string): unknown;
+    exec(): Promise<unknown>;
+  };
   scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
   hgetall(k: string): Promise<Record<string, string>>;
   quit(): Promise<unknown>;

@@ -461,8 +461,7 @@ export class TurnsHost {
     const entries: EntryFields[] = [...before, ['reg', frame, epoch]];
     this.#conflicts.delete(id);
     // the round starts once every seat has registered
-    const startRound =
-      this.#chain.round === 0 && this.#players.every((p) => p === id || this.#removed.has(p) || this.#chain.player(p)?.live !== undefined);
+    const startRound = this.#chain.round === 0 && this.#players.every((p) => p === id || this.#removed.has(p) || this.#chain.player(p)?.live !== undefined);
     const out = this.#append(entries, now, startRound);
     if (this.#encrypt) out.unshift(...this.#sendKey(id));
     const reg = this.#chain.player(id)!.live!;

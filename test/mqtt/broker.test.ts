@@ -197,7 +197,9 @@ describe('embedded broker: kick and drop', () => {
       'host-1c',
     );
     const gone = new Promise<void>((r) => ned.once('close', () => r()));
-    const link = { publish: (t: string, p: Uint8Array, o: { qos: 0 | 1 | 2; retain: boolean }) => host.publishAsync(t, Buffer.from(p), o).then(() => undefined) };
+    const link = {
+      publish: (t: string, p: Uint8Array, o: { qos: 0 | 1 | 2; retain: boolean }) => host.publishAsync(t, Buffer.from(p), o).then(() => undefined),
+    };
     await controlTopicGrants(link as never).apply([{ op: 'kick', sessionId: 's8', playerId: 'ned' }]);
     await gone;
     expect(broker.acl.grantsOf('s8')).toEqual([]);

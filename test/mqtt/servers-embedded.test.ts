@@ -186,7 +186,7 @@ describe('tic-tac-toe over MQTT (embedded broker)', () => {
   );
 
   it(
-    "an admin kick on the Host removes an MQTT player: its client is disconnected, its reconnect refused, and the game hears it left",
+    'an admin kick on the Host removes an MQTT player: its client is disconnected, its reconnect refused, and the game hears it left',
     async () => {
       const { a, b, ta, tb } = await pair();
       const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);

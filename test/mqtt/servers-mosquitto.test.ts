@@ -194,7 +194,7 @@ describe.skipIf(skip !== undefined)('tic-tac-toe over Mosquitto (dynamic securit
   );
 
   it(
-    "a kick removes the player: dynamic security deletes its client (disconnecting it), a reconnect gets no topic, the other player wins",
+    'a kick removes the player: dynamic security deletes its client (disconnecting it), a reconnect gets no topic, the other player wins',
     async () => {
       const { a, b, ta, tb } = await pair();
       const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
@@ -214,7 +214,8 @@ describe.skipIf(skip !== undefined)('tic-tac-toe over Mosquitto (dynamic securit
       // Mosquitto does not ask the plugin about a certificate identity: the seat connects, but its
       // topics are gone (the room's ctl topic and its own register topic)
       const again = await mqttAs({ cert: ta.credentials!.certPem, key: ta.credentials!.keyPem }, brokerClientIdOf(ta.sessionId, ta.playerId));
-      const sub = (f: string) => new Promise<number>((r) => again.subscribe(f, { qos: 1 }, (e, g) => r(e ? 128 : ((g?.[0]?.qos as number | undefined) ?? 128))));
+      const sub = (f: string) =>
+        new Promise<number>((r) => again.subscribe(f, { qos: 1 }, (e, g) => r(e ? 128 : ((g?.[0]?.qos as number | undefined) ?? 128))));
       expect(await sub(`${room.acl.base}/ctl`)).toBeGreaterThanOrEqual(128);
       expect(await sub(room.topics.register(topicIdOf(ta.playerId)))).toBeGreaterThanOrEqual(128);
       await again.endAsync();

@@ -249,7 +249,8 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
           if (c !== e.connectionId) continue;
           r.conns.delete(seat);
           // removed (kicked): the broker kick follows with the seat's `left` status
-          if (e.reason === 'departed') this.emit('event', { type: 'left', sessionId: r.sessionId, playerId: seat, connectionId: c, reason: 'removed from the session' });
+          if (e.reason === 'departed')
+            this.emit('event', { type: 'left', sessionId: r.sessionId, playerId: seat, connectionId: c, reason: 'removed from the session' });
         }
         return;
       default:
