@@ -264,6 +264,9 @@ export class EmbeddedBroker {
     if (!c || id?.kind !== 'session' || id.sessionId !== cmd.sessionId || id.playerId !== cmd.playerId) return;
     this.#log.info({ clientId: c.id, op: cmd.op }, cmd.op === 'kick' ? 'mqtt client kicked' : 'mqtt client disconnected by the host');
     c.close();
+    // aedes closes the socket only once its store forgot the client's subscriptions (a Redis round
+    // trip on shared nodes): the kick does not wait for that
+    c.conn.destroy();
   }
 
   async #admit(socket: TLSSocket): Promise<void> {

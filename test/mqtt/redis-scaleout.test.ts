@@ -198,9 +198,8 @@ describe.skipIf(skip !== undefined)('two aedes nodes on Redis', () => {
     const room = host.mqtt!.room(ta.sessionId)!;
     await pollUntil(() => room.acl.roundTopic, 'the first round');
     const link = mqttDriverOf(gb)!.link;
-    const lost = new Promise<void>((r) => link.once('offline', () => r()));
     expect(host.kickPlayer(tb.playerId, 'cheating')).toEqual([tb.sessionId]);
-    await lost;
+    await pollUntil(() => !link.connected, 'the kicked client to be disconnected', 20_000);
     const end = await endOfA;
     expect(end.results.find((r) => r.playerId === ta.playerId)?.outcome).toBe('win');
     expect(room.removed(topicIdOf(tb.playerId))).toBe(true);

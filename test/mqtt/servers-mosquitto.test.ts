@@ -203,9 +203,8 @@ describe.skipIf(skip !== undefined)('tic-tac-toe over Mosquitto (dynamic securit
       const room = host.mqtt!.room(ta.sessionId)!;
       await pollUntil(() => room.acl.roundTopic, 'the first round');
       const link = mqttDriverOf(ga)!.link;
-      const lost = new Promise<void>((r) => link.once('offline', () => r()));
       expect(host.kickPlayer(ta.playerId, 'cheating')).toEqual([ta.sessionId]);
-      await lost;
+      await pollUntil(() => !link.connected, 'the kicked client to be disconnected', 20_000);
       const end = await endOfB;
       expect(end.reason).toBe('completed');
       expect(end.results.find((r) => r.playerId === ta.playerId)?.outcome).toBe('abandoned');
