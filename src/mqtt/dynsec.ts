@@ -111,9 +111,11 @@ export function dynsecGrants(link: MqttLink, opts: DynsecOptions = { organizatio
           players.get(c.sessionId)?.delete(c.playerId);
           if (c.op === 'kick') kicked.add(`${c.sessionId}\0${c.playerId}`);
         } else if (c.op === 'drop') {
-          // disabling a client disconnects it; enabled again at once, it may come back
+          // deleting the client disconnects it (disableClient does not, in 2.0.11); made again at
+          // once with its role, it may come back
           const username = mosquittoUsernameOf(opts.organization, c.sessionId, c.playerId);
-          if (players.get(c.sessionId)?.has(c.playerId)) commands.push({ command: 'disableClient', username }, { command: 'enableClient', username });
+          if (players.get(c.sessionId)?.has(c.playerId))
+            commands.push({ command: 'deleteClient', username }, { command: 'createClient', username, roles: [{ rolename: roleOf(c.sessionId, c.playerId) }] });
         } else {
           for (const p of players.get(c.sessionId) ?? []) drop(c.sessionId, p);
           players.delete(c.sessionId);

@@ -221,4 +221,29 @@ describe.skipIf(skip !== undefined)('tic-tac-toe over Mosquitto (dynamic securit
     },
     T,
   );
+
+  it(
+    "the transport's disconnect drops a player's broker client but not its seat: it reconnects and the game finishes",
+    async () => {
+      const { a, b, ta, tb } = await pair();
+      const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+      let dropped = false;
+      let moves = 0;
+      // before its second move (the other player waits for it): dropped, back, then it moves
+      const dropper = async (state: Parameters<typeof chooseMove>[0], mark: Parameters<typeof chooseMove>[1]) => {
+        if (++moves === 2 && !dropped) {
+          dropped = host.mqtt!.disconnect({ sessionId: ta.sessionId, playerId: ta.playerId });
+          const link = mqttDriverOf(ga)!.link;
+          await pollUntil(() => !link.connected, 'the broker to drop the client');
+          await pollUntil(() => link.connected, 'the client to reconnect');
+        }
+        return bot(state, mark);
+      };
+      const ends = await Promise.all([playTicTacToe(ga, dropper), playTicTacToe(gb, bot)]);
+      expect(dropped).toBe(true);
+      expect(ends.map((e) => e.reason)).toEqual(['completed', 'completed']);
+      expect(mqttDriverOf(ga)!.reconnects).toBeGreaterThan(0);
+    },
+    T,
+  );
 });

@@ -154,19 +154,30 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
     const c = r?.conns.get(seat.playerId);
     if (!r || !c || r.ended) return false;
     r.conns.delete(seat.playerId);
-    this.#grantAfter(r, [{ op: 'drop', sessionId: r.sessionId, playerId: seat.playerId }]);
+    const turnsId = r.turnsOf.get(seat.playerId);
+    void this.#grantAfter(r, [{ op: 'drop', sessionId: r.sessionId, playerId: seat.playerId }]).then(
+      () => {
+        // its registration ends as its will would end it (Mosquitto publishes no will for a client it
+        // kicks): the player registers again when it is back, and that admits it again. A player back
+        // within these few milliseconds (it waits a second) would find its registration cleared.
+        if (turnsId && !r.ended)
+          this.#run(r, () => [{ type: 'publish', topic: r.host.topics.register(turnsId), payload: new Uint8Array(0), qos: 1, retain: true }]);
+      },
+      () => undefined,
+    );
     this.#ctx.sessions.connectionClosed(c, this.#ctx.now());
     this.emit('event', { type: 'left', sessionId: r.sessionId, playerId: seat.playerId, connectionId: c, reason: 'disconnected by the host' });
     return true;
   }
 
   /** Broker commands after every grant already on its way (a late grant must not undo them). */
-  #grantAfter(r: Room, cmds: GrantCommand[]): void {
+  #grantAfter(r: Room, cmds: GrantCommand[]): Promise<void> {
     const p = r.grantQ.then(() => this.#o.grants.apply(cmds));
     r.grantQ = p.catch(() => undefined);
     const t = p.catch((err: Error) => this.#warn(err));
     r.pending.add(t);
     void t.then(() => r.pending.delete(t));
+    return p;
   }
 
   /** The table removed a seat for good: out of the turns room, kicked off the broker. */
@@ -175,7 +186,7 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
     if (!turnsId || r.host.removed(turnsId)) return;
     r.conns.delete(seat);
     this.#run(r, () => r.host.remove(turnsId, Date.now()));
-    this.#grantAfter(r, [{ op: 'kick', sessionId: r.sessionId, playerId: seat }]);
+    void this.#grantAfter(r, [{ op: 'kick', sessionId: r.sessionId, playerId: seat }]).catch(() => undefined);
   }
 
   async close(): Promise<void> {
