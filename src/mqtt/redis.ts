@@ -25,6 +25,7 @@ interface RedisLike {
     hdel(k: string, f: string): unknown;
     expire(k: string, s: number): unknown;
     del(k: string): unknown;
+    eval(script: string, keys: number, ...args: (string | number)[]): unknown;
     exec(): Promise<unknown>;
   };
   scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
@@ -43,9 +44,16 @@ export function redisGrantStore(url: string, prefix: string, ttlSeconds = GRANT_
   const r = new Redis({ ...redisOptionsOf(url), lazyConnect: false, maxRetriesPerRequest: 3 });
   const base = `${prefix}iyesmp:grants:`;
   const keyOf = (sessionId: string) => base + sessionId;
+  const KICKED = JSON.stringify({ kicked: true } satisfies StoredSeat);
+  // a grant never replaces a kick (as on the nodes: a late grant does not bring a kicked seat back)
+  const GRANT = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) redis.call('EXPIRE', KEYS[1], ARGV[4]) return 1`;
   const put = (m: ReturnType<RedisLike['multi']>, c: GrantCommand & { sessionId: string; playerId: string }, v: StoredSeat) => {
-    m.hset(keyOf(c.sessionId), c.playerId, JSON.stringify(v));
-    m.expire(keyOf(c.sessionId), ttlSeconds);
+    if ('grant' in v) m.eval(GRANT, 1, keyOf(c.sessionId), c.playerId, JSON.stringify(v), KICKED, ttlSeconds);
+    else {
+      m.hset(keyOf(c.sessionId), c.playerId, KICKED);
+      m.expire(keyOf(c.sessionId), ttlSeconds);
+    }
   };
   return {
     async save(cmds) {

@@ -17,7 +17,7 @@ import { connectToAuth, type AuthClient, type ConnectOptions } from '../../src/c
 import { AuthServer } from '../../src/auth/server.js';
 import { HostServer } from '../../src/host/server.js';
 import { EmbeddedBroker } from '../../src/mqtt/broker.js';
-import { redisSharedState } from '../../src/mqtt/redis.js';
+import { redisGrantStore, redisSharedState } from '../../src/mqtt/redis.js';
 import { brokerClientIdOf, topicIdOf } from '../../src/mqtt/acl.js';
 import { mqttDriverOf } from '../../src/client/mqtt-host.js';
 import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
@@ -210,4 +210,26 @@ describe.skipIf(skip !== undefined)('two aedes nodes on Redis', () => {
     expect(nodeD.acl.isKicked(tb.sessionId, tb.playerId)).toBe(true);
     for (const node of [nodeB, host.broker!, nodeD]) expect(await admitted(node, tb.credentials!, seat)).toBe(false);
   }, 90_000);
+
+  it("the grant store: a kick outlasts a later grant of the seat; the session's clear forgets it all", async () => {
+    const store = redisGrantStore(`redis://${REDIS.host}:${REDIS.port}`, `${PREFIX}store:`);
+    try {
+      const grant = { subscribe: ['game/t/r/ctl'], publish: [], retain: [] };
+      await store.save([
+        { op: 'grant', sessionId: 's1', playerId: 'p1', grant },
+        { op: 'grant', sessionId: 's1', playerId: 'p2', grant },
+      ]);
+      await store.save([{ op: 'kick', sessionId: 's1', playerId: 'p2' }]);
+      await store.save([{ op: 'grant', sessionId: 's1', playerId: 'p2', grant }]);
+      const sorted = (await store.load()).sort((x, y) => ('playerId' in x && 'playerId' in y ? x.playerId.localeCompare(y.playerId) : 0));
+      expect(sorted).toEqual([
+        { op: 'grant', sessionId: 's1', playerId: 'p1', grant },
+        { op: 'kick', sessionId: 's1', playerId: 'p2' },
+      ]);
+      await store.save([{ op: 'clear', sessionId: 's1' }]);
+      expect(await store.load()).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
 });
