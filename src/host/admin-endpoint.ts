@@ -39,15 +39,17 @@ export interface HostAdminContext {
   transportKinds(): string[];
   recentRefusals(): HostRefusalNote[];
   drainState(): { since: number; deadline: number; reason: string } | undefined;
+  /** removes the player from every session of this host it is still in; the sessions it left */
+  kickPlayer(playerId: string, reason: string): string[];
   /** starts draining (or shortens a running drain to `deadlineMs`) */
   startDrain(o: { reason: string; deadlineMs?: number; by: string }): { deadline: number };
 }
 
 /**
- * One operator's connection to a Host server's admin port (`iyesmp-admin/1`): status, sessions and
- * drain. Player accounts, bans and results live on the Auth servers, which refuse nothing of those
- * here: a Host answers them `admin.not_served`. Each drain is logged with `audit: true` and the
- * admin certificate's name and fingerprint (a Host keeps no audit store of its own).
+ * One operator's connection to a Host server's admin port (`iyesmp-admin/1`): status, sessions,
+ * kick (out of this host's sessions) and drain. Player accounts, bans and results live on the Auth
+ * servers: a Host answers them `admin.not_served`. Each kick and drain is logged with `audit: true`
+ * and the admin certificate's name and fingerprint (a Host keeps no audit store of its own).
  */
 export function acceptHostAdmin(ctx: HostAdminContext, conn: PeerConnection): void {
   let proto: ProtocolConnection<AdminFamily, 'listener'> | undefined;
@@ -149,7 +151,14 @@ function bind(ctx: HostAdminContext, p: ProtocolConnection<AdminFamily, 'listene
     log.warn({ audit: true, action: 'drain', target: ctx.options.name, outcome: 'ok', actor, reason, deadline }, 'admin drain');
     return { host: ctx.options.name, sessions: ctx.load().sessions, deadline };
   });
-  p.handle('player.kick', notServed('player connections to the Auth server'));
+  p.handle('player.kick', (body) => {
+    const reason = body.reason || 'kicked by an administrator';
+    const sessions = ctx.kickPlayer(body.playerId, reason);
+    const outcome = sessions.length > 0 ? 'ok' : 'refused';
+    log.warn({ audit: true, action: 'kick', target: body.playerId, outcome, actor, reason, sessions }, 'admin kick');
+    if (sessions.length === 0) throw hostError('admin.unknown_player', `player ${body.playerId} is in no session on this host`);
+    return { kicked: true };
+  });
   p.handle('player.ban', notServed('bans'));
   p.handle('player.unban', notServed('bans'));
   p.handle('results.list', notServed('results'));

@@ -33,6 +33,8 @@ export const HOST_ERRORS = {
   draining: 'refused',
   /** an admin request a Host does not serve, or a drain naming another host */
   'admin.not_served': 'refused',
+  /** an admin kick naming a player in none of this host's sessions */
+  'admin.unknown_player': 'conflict',
   transport_unavailable: 'refused',
   wrong_session: 'refused',
   // connection limits of the transport's admission (src/transport/admission.ts)

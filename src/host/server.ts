@@ -108,6 +108,8 @@ export interface HostMqttOptions {
   game?: string;
   movesPerRound?: number;
   encrypt?: boolean;
+  /** how long a session's grants (and kicks) outlive its end, so the end block reaches the players (default 3 s) */
+  endGraceMs?: number;
   /** embedded broker: limits, and `mq`/`persistence` to share a Redis with other nodes */
   embedded?: Partial<Omit<EmbeddedBrokerOptions, 'cert' | 'key' | 'verifier'>>;
 }
@@ -474,6 +476,20 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
     return this.domain.sessions.sessions();
   }
 
+  /**
+   * Removes a player from every session here it has not left (an operator's kick): the table
+   * closes its connection, the game hears it left, and on MQTT the broker kicks its client.
+   */
+  kickPlayer(playerId: string, reason: string): string[] {
+    const out: string[] = [];
+    for (const v of this.domain.sessions.sessions()) {
+      if (!v.players.some((p) => p.playerId === playerId && p.status !== 'left')) continue;
+      if (this.domain.sessions.removePlayer(v.sessionId, playerId, this.clock()).ok) out.push(v.sessionId);
+    }
+    if (out.length > 0) this.logger.info({ playerId, reason, sessions: out }, 'player removed from its sessions');
+    return out;
+  }
+
   load(): { sessions: number; players: number; maxSessions: number } {
     return this.domain.sessions.load();
   }
@@ -643,6 +659,7 @@ export class HostServer<Ext = unknown> implements GameTransport<Ext>, AuthLinkCo
       ...(m.game ? { game: m.game } : {}),
       ...(m.movesPerRound !== undefined ? { movesPerRound: m.movesPerRound } : {}),
       ...(m.encrypt !== undefined ? { encrypt: m.encrypt } : {}),
+      ...(m.endGraceMs !== undefined ? { endGraceMs: m.endGraceMs } : {}),
     });
     this.#attach(this.mqtt);
   }

@@ -27,6 +27,13 @@ export interface Grant {
 export type GrantCommand =
   | { op: 'grant'; sessionId: string; playerId: string; grant: Grant }
   | { op: 'revoke'; sessionId: string; playerId: string }
+  /**
+   * The seat is out of the session for good (kicked, or gone past its grace): its grant goes, its
+   * client is disconnected on every node, and it may not connect again until the session's `clear`.
+   */
+  | { op: 'kick'; sessionId: string; playerId: string }
+  /** Disconnects the seat's client (it may come back: its grant stays). */
+  | { op: 'drop'; sessionId: string; playerId: string }
   | { op: 'clear'; sessionId: string };
 
 /** Where the host's grant commands go: only host identities may publish here. */
@@ -71,7 +78,7 @@ function parseGrantCommand(v: unknown): GrantCommand | undefined {
   if (!id(o.sessionId)) return undefined;
   if (o.op === 'clear') return { op: 'clear', sessionId: o.sessionId };
   if (!id(o.playerId)) return undefined;
-  if (o.op === 'revoke') return { op: 'revoke', sessionId: o.sessionId, playerId: o.playerId };
+  if (o.op === 'revoke' || o.op === 'kick' || o.op === 'drop') return { op: o.op, sessionId: o.sessionId, playerId: o.playerId };
   if (o.op !== 'grant' || typeof o.grant !== 'object' || o.grant === null) return undefined;
   const g = o.grant as Record<string, unknown>;
   const topics = (x: unknown): string[] | undefined =>
@@ -110,6 +117,8 @@ export class BrokerAcl {
   readonly #burst: number;
   readonly #grants = new Map<string, { subscribe: Set<string>; publish: Set<string>; retain: Set<string>; retired: Set<string> }>();
   readonly #buckets = new Map<string, Bucket>();
+  /** seats kicked out of their session (until its `clear`): refused at CONNECT, never granted again */
+  readonly #kicked = new Set<string>();
 
   constructor(opts: AclOptions = {}) {
     this.prefix = opts.prefix ?? 'game';
@@ -121,6 +130,7 @@ export class BrokerAcl {
     switch (cmd.op) {
       case 'grant': {
         const k = key(cmd.sessionId, cmd.playerId);
+        if (this.#kicked.has(k)) return;
         const before = this.#grants.get(k);
         const publish = new Set(cmd.grant.publish);
         // the topics it could publish on before (rounds that closed): a move in flight
@@ -138,8 +148,15 @@ export class BrokerAcl {
       case 'revoke':
         this.#grants.delete(key(cmd.sessionId, cmd.playerId));
         return;
+      case 'kick':
+        this.#grants.delete(key(cmd.sessionId, cmd.playerId));
+        this.#kicked.add(key(cmd.sessionId, cmd.playerId));
+        return;
+      case 'drop':
+        return; // the broker disconnects the client; nothing to remember
       case 'clear':
         for (const k of [...this.#grants.keys()]) if (k.startsWith(`${cmd.sessionId}\0`)) this.#grants.delete(k);
+        for (const k of [...this.#kicked]) if (k.startsWith(`${cmd.sessionId}\0`)) this.#kicked.delete(k);
         return;
     }
   }
@@ -149,8 +166,14 @@ export class BrokerAcl {
     return [...this.#grants.keys()].filter((k) => k.startsWith(`${sessionId}\0`)).map((k) => k.slice(sessionId.length + 1));
   }
 
+  /** whether a seat was kicked out of its session (its `clear` not seen yet) */
+  isKicked(sessionId: string, playerId: string): boolean {
+    return this.#kicked.has(key(sessionId, playerId));
+  }
+
   connect(id: BrokerIdentity, clientId: string): Decision {
     if (id.kind === 'host') return yes;
+    if (this.#kicked.has(key(id.sessionId, id.playerId))) return no('this seat was removed from its session');
     const want = brokerClientIdOf(id.sessionId, id.playerId);
     return clientId === want ? yes : no(`a session certificate connects with client id "${want}"`);
   }

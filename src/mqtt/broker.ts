@@ -7,7 +7,9 @@
  * time to finish TLS and CONNECT.
  *
  * Several nodes can share state through `mq` and `persistence` (mqemitter-redis and
- * aedes-persistence-redis): grants travel on the control topic, so every node applies them.
+ * aedes-persistence-redis): grants travel on the control topic, so every node applies them, and a
+ * `grants` store (Redis) keeps those in force for a node that starts later. A `kick` command
+ * disconnects the seat's client on every node and refuses its reconnects until the session's `clear`.
  */
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
@@ -16,8 +18,9 @@ import { once } from 'node:events';
 import type { Aedes, AedesOptions, Client } from 'aedes';
 import { sessionIdentityOf } from '../pki/names.js';
 import type { PeerVerifier } from '../pki/types.js';
-import { type AclOptions, BrokerAcl, type BrokerIdentity, CONTROL_TOPIC, type GrantCommand, parseGrantCommands } from './acl.js';
+import { type AclOptions, BrokerAcl, type BrokerIdentity, brokerClientIdOf, CONTROL_TOPIC, type GrantCommand, parseGrantCommands } from './acl.js';
 import { mqttError } from './errors.js';
+import type { GrantStore } from './grant-store.js';
 import { PacketGuard } from './packet-guard.js';
 
 export interface BrokerLogger {
@@ -46,6 +49,8 @@ export interface EmbeddedBrokerOptions {
   /** shared state for scale-out (mqemitter-redis, aedes-persistence-redis) */
   mq?: AedesOptions['mq'];
   persistence?: AedesOptions['persistence'];
+  /** grants and kicks in force, shared by the nodes (redis.ts), read at start; closed with the broker */
+  grants?: GrantStore;
   /** broker id (distinct per node) */
   id?: string;
   now?: () => number;
@@ -97,7 +102,20 @@ export class EmbeddedBroker {
       authorizePublish(client, packet, done) {
         if (!client) return done(null); // the broker's own messages
         const id = idOf(client);
-        if (id?.kind === 'host') return done(null);
+        if (id?.kind === 'host') {
+          if (packet.topic !== CONTROL_TOPIC || !opts.grants) return done(null);
+          // recorded before any node applies it, so a node starting meanwhile loads it or gets the message
+          const cmds = parseGrantCommands(packet.payload as Buffer);
+          if (!cmds) return done(null);
+          opts.grants.save(cmds).then(
+            () => done(null),
+            (e: Error) => {
+              log.warn({ err: e.message }, 'mqtt grants not recorded in the shared store (nodes started later miss them)');
+              done(null);
+            },
+          );
+          return;
+        }
         const d = id ? acl.publish(id, client.id, packet.topic, packet.retain, now()) : { ok: false as const, reason: 'unknown client' };
         if (d.ok) return done(null);
         log.warn({ clientId: client.id, topic: packet.topic, reason: d.reason }, 'mqtt publish refused');
@@ -152,6 +170,7 @@ export class EmbeddedBroker {
 
   /** Applies a grant on every node sharing this broker's emitter (the control topic carries it). */
   async grant(cmd: GrantCommand): Promise<void> {
+    await this.#opts.grants?.save([cmd]);
     await new Promise<void>((resolve, reject) =>
       this.aedes.publish({ cmd: 'publish', topic: CONTROL_TOPIC, payload: Buffer.from(JSON.stringify(cmd)), qos: 0, retain: false, dup: false }, (e) =>
         e ? reject(e) : resolve(),
@@ -169,6 +188,7 @@ export class EmbeddedBroker {
     const closed = new Promise<void>((r) => this.#server.close(() => r()));
     await new Promise<void>((r) => this.aedes.close(() => r()));
     await closed;
+    await this.#opts.grants?.close().catch(() => undefined);
   }
 
   async #listen(): Promise<void> {
@@ -193,19 +213,36 @@ export class EmbeddedBroker {
     });
     this.#server.on('secureConnection', (s) => void this.#admit(s));
     this.#server.on('tlsClientError', () => {}); // a failed handshake is the peer's problem; the socket is gone
-    // grants from any node (or the in-process host) arrive on the control topic
+    // grants from any node (or the in-process host) arrive on the control topic; while the store
+    // loads they are also kept, to apply again after its (maybe older) copy
+    let live: GrantCommand[] | undefined = o.grants ? [] : undefined;
     await new Promise<void>((r) =>
       this.aedes.subscribe(
         CONTROL_TOPIC,
         (packet, cb) => {
           const cmds = parseGrantCommands(packet.payload as Buffer);
-          if (cmds) for (const cmd of cmds) this.acl.apply(cmd);
-          else this.#log.warn({ topic: CONTROL_TOPIC }, 'mqtt control message ignored: not a grant command');
+          if (cmds) {
+            live?.push(...cmds);
+            for (const cmd of cmds) this.#control(cmd);
+          } else this.#log.warn({ topic: CONTROL_TOPIC }, 'mqtt control message ignored: not a grant command');
           cb();
         },
         r,
       ),
     );
+    if (o.grants) {
+      let stored: GrantCommand[] = [];
+      try {
+        stored = await o.grants.load();
+      } catch (e) {
+        this.#log.warn({ err: (e as Error).message }, 'mqtt grants could not be read from the shared store: this node knows only those sent from now on');
+      }
+      // bounded like a control message: what the store holds is checked as if it came from the wire
+      for (const c of stored) for (const cmd of parseGrantCommands(Buffer.from(JSON.stringify(c))) ?? []) this.acl.apply(cmd);
+      for (const cmd of live ?? []) this.acl.apply(cmd);
+      live = undefined;
+      if (stored.length > 0) this.#log.info({ commands: stored.length }, 'mqtt grants loaded from the shared store');
+    }
     this.aedes.on('clientDisconnect', (c) => this.acl.disconnected(c.id));
     this.#server.listen(o.port ?? 0, o.host ?? '127.0.0.1');
     try {
@@ -215,6 +252,21 @@ export class EmbeddedBroker {
         cause: e,
       });
     }
+  }
+
+  /** A control command: the ACL changes; a kick or drop disconnects the seat's client if it is on this node. */
+  #control(cmd: GrantCommand): void {
+    this.acl.apply(cmd);
+    if (cmd.op !== 'kick' && cmd.op !== 'drop') return;
+    const clients = (this.aedes as unknown as { clients: Record<string, Client | undefined> }).clients;
+    const c = clients[brokerClientIdOf(cmd.sessionId, cmd.playerId)];
+    const id = c && this.identityOf(c);
+    if (!c || id?.kind !== 'session' || id.sessionId !== cmd.sessionId || id.playerId !== cmd.playerId) return;
+    this.#log.info({ clientId: c.id, op: cmd.op }, cmd.op === 'kick' ? 'mqtt client kicked' : 'mqtt client disconnected by the host');
+    c.close();
+    // aedes closes the socket only once its store forgot the client's subscriptions (a Redis round
+    // trip on shared nodes): the kick does not wait for that
+    c.conn.destroy();
   }
 
   async #admit(socket: TLSSocket): Promise<void> {

@@ -31,6 +31,7 @@ export interface DynsecOptions {
 
 export function dynsecGrants(link: MqttLink, opts: DynsecOptions = { organization: 'iyesmp' }): GrantSink {
   const players = new Map<string, Set<string>>(); // sessionId -> playerIds with a role
+  const kicked = new Set<string>(); // sessionId \0 playerId, until the session's clear
   const waiting = new Map<string, (r: { error?: string }[]) => void>();
   let subscribed: Promise<void> | undefined;
   link.on('message', (m) => {
@@ -81,6 +82,7 @@ export function dynsecGrants(link: MqttLink, opts: DynsecOptions = { organizatio
       };
       for (const c of cmds) {
         if (c.op === 'grant') {
+          if (kicked.has(`${c.sessionId}\0${c.playerId}`)) continue;
           const rolename = roleOf(c.sessionId, c.playerId);
           const want = new Map<string, { acltype: string; topic: string }>();
           for (const topic of c.grant.subscribe) {
@@ -102,12 +104,22 @@ export function dynsecGrants(link: MqttLink, opts: DynsecOptions = { organizatio
           let s = players.get(c.sessionId);
           if (!s) players.set(c.sessionId, (s = new Set()));
           s.add(c.playerId);
-        } else if (c.op === 'revoke') {
-          drop(c.sessionId, c.playerId);
+        } else if (c.op === 'revoke' || c.op === 'kick') {
+          // kick: deleting the client disconnects it; a certificate login still succeeds (Mosquitto
+          // does not ask the plugin about certificate identities) but finds no topic granted
+          if (players.get(c.sessionId)?.has(c.playerId)) drop(c.sessionId, c.playerId);
           players.get(c.sessionId)?.delete(c.playerId);
+          if (c.op === 'kick') kicked.add(`${c.sessionId}\0${c.playerId}`);
+        } else if (c.op === 'drop') {
+          // deleting the client disconnects it (disableClient does not, in 2.0.11); made again at
+          // once with its role, it may come back
+          const username = mosquittoUsernameOf(opts.organization, c.sessionId, c.playerId);
+          if (players.get(c.sessionId)?.has(c.playerId))
+            commands.push({ command: 'deleteClient', username }, { command: 'createClient', username, roles: [{ rolename: roleOf(c.sessionId, c.playerId) }] });
         } else {
           for (const p of players.get(c.sessionId) ?? []) drop(c.sessionId, p);
           players.delete(c.sessionId);
+          for (const k of [...kicked]) if (k.startsWith(`${c.sessionId}\0`)) kicked.delete(k);
         }
       }
       if (commands.length > 0) await send(commands);

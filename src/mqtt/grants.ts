@@ -15,9 +15,16 @@ export interface GrantSink {
 export function controlTopicGrants(link: MqttLink): GrantSink {
   return {
     async apply(cmds) {
-      // one message per 64 commands: a round's grants for every player arrive (and apply) together
-      for (let i = 0; i < cmds.length; i += 64)
-        await link.publish(CONTROL_TOPIC, new TextEncoder().encode(JSON.stringify(cmds.slice(i, i + 64))), { qos: 2, retain: false });
+      const send = async (list: readonly GrantCommand[]) => {
+        // one message per 64 commands: a round's grants for every player arrive (and apply) together
+        for (let i = 0; i < list.length; i += 64)
+          await link.publish(CONTROL_TOPIC, new TextEncoder().encode(JSON.stringify(list.slice(i, i + 64))), { qos: 2, retain: false });
+      };
+      if (!cmds.some((c) => c.op === 'kick' || c.op === 'drop')) return send(cmds);
+      // a broker older than kick and drop ignores a whole message holding one: the revoke goes
+      // alone first, so such a broker still takes the seat's topics away
+      await send(cmds.filter((c) => c.op !== 'drop').map((c) => (c.op === 'kick' ? { op: 'revoke', sessionId: c.sessionId, playerId: c.playerId } : c)));
+      await send(cmds.filter((c) => c.op === 'kick' || c.op === 'drop'));
     },
   };
 }

@@ -27,7 +27,7 @@ export async function brokerFromConfig(c: HostConfig, logger: Logger): Promise<{
     maxPerAddress: m.max_connections_per_address,
     acl: { prefix: m.topic_prefix, publishRate: m.publish_rate, publishBurst: m.publish_rate * 2 },
     // several `serve broker` nodes (and hosts' embedded brokers) on one Redis act as one broker
-    ...((await redisShared(m)) as Pick<EmbeddedBrokerOptions, 'mq' | 'persistence' | 'id'>),
+    ...((await redisShared(m)) as Pick<EmbeddedBrokerOptions, 'mq' | 'persistence' | 'grants' | 'id'>),
     logger: { info: (f, msg) => logger.info(f, msg), warn: (f, msg) => logger.warn(f, msg) },
   });
   // SIGHUP: the trust list (a retired ClientAuth CA is refused from the next connection), then the

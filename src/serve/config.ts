@@ -12,6 +12,7 @@ import { hasCodeOf } from '../errors.js';
 import { loadCredentials } from '../transport/credentials.js';
 import type { AuthConfig } from '../config/auth.js';
 import type { HostConfig } from '../config/host.js';
+import type { GrantStore } from '../mqtt/grant-store.js';
 import {
   AccountService,
   CustomVerifierProvider,
@@ -293,8 +294,8 @@ async function mqttFromConfig(c: HostConfig): Promise<NonNullable<HostServerOpti
   };
 }
 
-/** `redis_url`: the state embedded broker nodes share (each node is one host, or `serve broker`). */
-export async function redisShared(m: HostConfig['transports']['mqtt']): Promise<{ mq?: unknown; persistence?: unknown; id?: string }> {
+/** `redis_url`: the state embedded broker nodes share (each node is one host, or `serve broker`): messages, retained messages and the grants in force. */
+export async function redisShared(m: HostConfig['transports']['mqtt']): Promise<{ mq?: unknown; persistence?: unknown; grants?: GrantStore; id?: string }> {
   if (!m.redis_url) return {};
   const { redisSharedState } = await import('../mqtt/redis.js');
   const { randomUUID } = await import('node:crypto');

@@ -30,6 +30,8 @@ export const TURNS_ERRORS = {
   turns_registration_expired: 'refused',
   turns_bad_proof: 'refused',
   turns_unknown_player: 'refused',
+  /** a registration of a seat the session removed (kicked) */
+  turns_removed: 'refused',
   turns_wrong_session: 'refused',
   turns_illegal_move: 'refused',
   turns_unknown_key: 'refused',

@@ -138,6 +138,8 @@ export class TurnsHost {
   readonly #pairKeys = new Map<string, { epoch: number; key: Uint8Array }>();
   #msgCounter = 0;
   readonly #challenges = new Map<string, { target: string; at: number }>();
+  /** seats the session removed for good (kicked): no grant, no registration any more */
+  readonly #removed = new Set<string>();
 
   constructor(opts: TurnsHostOptions) {
     this.#topics = roomTopics(opts);
@@ -172,14 +174,49 @@ export class TurnsHost {
     return this.#topics;
   }
 
-  /** The ACL the broker must enforce now. */
+  /** The ACL the broker must enforce now (a removed seat has none). */
   get acl(): RoomAcl {
-    return roomAcl(
+    const acl = roomAcl(
       { prefix: this.#topics.base.split('/').slice(0, -2).join('/'), game: this.#ctx.game, room: this.#ctx.room },
       this.#players,
       this.#chain.roundHex,
       this.#nextHex,
     );
+    for (const p of this.#removed) delete acl.players[p];
+    return acl;
+  }
+
+  /** Whether the session removed this seat (`remove`). */
+  removed(playerId: string): boolean {
+    return this.#removed.has(playerId);
+  }
+
+  /**
+   * The session removed a seat for good (an operator's kick, a seat gone past its grace): its live
+   * registration ends with a leave block, its retained registration is cleared, later ACLs leave it
+   * out and a registration of it is refused (`turns_removed`). The broker must also be told (a
+   * kick): this machine only stops granting it. When the others are all registered, the first
+   * round no longer waits for it.
+   */
+  remove(playerId: string, now: number): HostAction[] {
+    if (!this.#players.includes(playerId) || this.#removed.has(playerId)) return [];
+    this.#removed.add(playerId);
+    if (!this.#started || this.#ended) return [];
+    // a leave goes through the register topic's path: held while the game judges a move
+    const out = this.receive({ topic: this.#topics.register(playerId), payload: new Uint8Array(0) }, now);
+    out.push({ type: 'publish', topic: this.#topics.register(playerId), payload: new Uint8Array(0), qos: 1, retain: true });
+    if (this.#pending === undefined) out.push(...this.#startIfAllRegistered(now));
+    return out;
+  }
+
+  /** Round 1 once every seat still in the room is registered (a removal can complete the set). */
+  #startIfAllRegistered(now: number): HostAction[] {
+    if (this.#chain.round !== 0 || this.#ended) return [];
+    const seated = this.#players.filter((p) => !this.#removed.has(p));
+    if (seated.length === 0 || !seated.every((p) => this.#chain.player(p)?.live !== undefined)) return [];
+    const out = this.#append([], now, true);
+    out.push({ type: 'event', event: { type: 'ready', players: [...this.#players] } });
+    return out;
   }
 
   /** The verified log (read-only view): head, round, players. */
@@ -363,6 +400,7 @@ export class TurnsHost {
 
   #onRegistration(id: string, topic: string, payload: Uint8Array, now: number): HostAction[] {
     if (!this.#players.includes(id)) return this.#alert('turns_unknown_player', undefined, `registration on ${topic} for a player who is not seated`);
+    if (this.#removed.has(id)) return this.#reject(id, topic, payload, 'turns_removed', `${id} was removed from this session`, now);
     const limited = this.#limited(id, topic, payload, now);
     if (limited) return limited;
     const outer = decodeOuter(this.#codec, payload);
@@ -423,7 +461,7 @@ export class TurnsHost {
     const entries: EntryFields[] = [...before, ['reg', frame, epoch]];
     this.#conflicts.delete(id);
     // the round starts once every seat has registered
-    const startRound = this.#chain.round === 0 && this.#players.every((p) => p === id || this.#chain.player(p)?.live !== undefined);
+    const startRound = this.#chain.round === 0 && this.#players.every((p) => p === id || this.#removed.has(p) || this.#chain.player(p)?.live !== undefined);
     const out = this.#append(entries, now, startRound);
     if (this.#encrypt) out.unshift(...this.#sendKey(id));
     const reg = this.#chain.player(id)!.live!;

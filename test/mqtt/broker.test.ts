@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../../src/mqtt/broker.js';
 import { brokerClientIdOf } from '../../src/mqtt/acl.js';
+import { controlTopicGrants } from '../../src/mqtt/grants.js';
 import { devPki, type DevPki } from '../support/live-servers.js';
 import { pollUntil } from '../support/wait.js';
 
@@ -147,5 +148,61 @@ describe('embedded broker', () => {
     await closed(async (c) => {
       for (let i = 0; i < 40; i++) await c.publishAsync('game/r5/m', `${i}`, { qos: 1 });
     });
+  });
+});
+
+describe('embedded broker: kick and drop', () => {
+  it("a kick disconnects the seat's client, takes its grant and refuses its reconnects until the session's clear", async () => {
+    const grant = { subscribe: ['game/r6/a'], publish: ['game/r6/a'] };
+    await broker.grant({ op: 'grant', sessionId: 's6', playerId: 'kim', grant });
+    await broker.grant({ op: 'grant', sessionId: 's6', playerId: 'lee', grant });
+    const creds = await seatCert('s6', 'kim');
+    const kim = await connectAs(creds, brokerClientIdOf('s6', 'kim'));
+    const lee = await seat('s6', 'lee');
+    expect(await subAck(kim, 'game/r6/a')).toBe(1);
+    const gone = new Promise<void>((r) => kim.once('close', () => r()));
+    await broker.grant({ op: 'kick', sessionId: 's6', playerId: 'kim' });
+    await gone;
+    expect(broker.acl.grantsOf('s6')).toEqual(['lee']);
+    // its certificate is still valid: the broker refuses the seat itself
+    await expect(connectAs(creds, brokerClientIdOf('s6', 'kim'))).rejects.toThrow();
+    // a late grant (a round already on its way) does not bring it back
+    await broker.grant({ op: 'grant', sessionId: 's6', playerId: 'kim', grant });
+    expect(broker.acl.grantsOf('s6')).toEqual(['lee']);
+    // the other seat is untouched
+    expect(lee.connected).toBe(true);
+    expect(await subAck(lee, 'game/r6/a')).toBe(1);
+    // the session's end forgets the kick (seat ids are per session)
+    await broker.grant({ op: 'clear', sessionId: 's6' });
+    expect(broker.acl.isKicked('s6', 'kim')).toBe(false);
+  });
+
+  it('a drop disconnects the client and keeps its grant: it may come back', async () => {
+    await broker.grant({ op: 'grant', sessionId: 's7', playerId: 'max', grant: { subscribe: ['game/r7/a'], publish: [] } });
+    const creds = await seatCert('s7', 'max');
+    const max = await connectAs(creds, brokerClientIdOf('s7', 'max'));
+    const gone = new Promise<void>((r) => max.once('close', () => r()));
+    await broker.grant({ op: 'drop', sessionId: 's7', playerId: 'max' });
+    await gone;
+    const back = await connectAs(creds, brokerClientIdOf('s7', 'max'));
+    expect(await subAck(back, 'game/r7/a')).toBe(1);
+  });
+
+  it('a kick sent on the control topic by a host identity (what `serve broker` gets) works the same', async () => {
+    await broker.grant({ op: 'grant', sessionId: 's8', playerId: 'ned', grant: { subscribe: ['game/r8/a'], publish: [] } });
+    const creds = await seatCert('s8', 'ned');
+    const ned = await connectAs(creds, brokerClientIdOf('s8', 'ned'));
+    const host = await connectAs(
+      { cert: await dev.pki.chainPem('host-1'), key: await readFile(dev.pki.path(dev.pki.get('host-1').keyFile!), 'utf8') },
+      'host-1c',
+    );
+    const gone = new Promise<void>((r) => ned.once('close', () => r()));
+    const link = {
+      publish: (t: string, p: Uint8Array, o: { qos: 0 | 1 | 2; retain: boolean }) => host.publishAsync(t, Buffer.from(p), o).then(() => undefined),
+    };
+    await controlTopicGrants(link as never).apply([{ op: 'kick', sessionId: 's8', playerId: 'ned' }]);
+    await gone;
+    expect(broker.acl.grantsOf('s8')).toEqual([]);
+    await expect(connectAs(creds, brokerClientIdOf('s8', 'ned'))).rejects.toThrow();
   });
 });

@@ -3,7 +3,9 @@
  * aedes-persistence-redis for retained messages and subscriptions), under a key and channel prefix
  * of this test's own, removed afterwards. The host runs node A; player one plays on node A and
  * player two on node B, and they finish one tic-tac-toe game. Grants travel on the control topic,
- * so node B enforces the room's ACL too. Skips when Redis is unreachable (fails under
+ * so node B enforces the room's ACL too; they are also kept in Redis, so a node started after the
+ * grants (node C) admits the player it serves. A kick reaches every node: the player is disconnected
+ * where it is and refused everywhere. Skips when Redis is unreachable (fails under
  * IYESMP_REQUIRE_SERVICES=1).
  */
 import { createRequire } from 'node:module';
@@ -15,8 +17,9 @@ import { connectToAuth, type AuthClient, type ConnectOptions } from '../../src/c
 import { AuthServer } from '../../src/auth/server.js';
 import { HostServer } from '../../src/host/server.js';
 import { EmbeddedBroker } from '../../src/mqtt/broker.js';
-import { redisSharedState } from '../../src/mqtt/redis.js';
-import { brokerClientIdOf } from '../../src/mqtt/acl.js';
+import { redisGrantStore, redisSharedState } from '../../src/mqtt/redis.js';
+import { brokerClientIdOf, topicIdOf } from '../../src/mqtt/acl.js';
+import { mqttDriverOf } from '../../src/client/mqtt-host.js';
 import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
 import { chooseMove } from '../../examples/tictactoe/bot.js';
 import { playTicTacToe } from '../../examples/tictactoe/player.js';
@@ -50,6 +53,7 @@ let dev: DevPki;
 let auth: AuthServer;
 let host: HostServer<TicTacToeExt>;
 let nodeB: EmbeddedBroker;
+const late: EmbeddedBroker[] = [];
 let client: { cert: string; key: string };
 const open: AuthClient<TicTacToeExt>[] = [];
 const emitters: { close(cb: () => void): void }[] = [];
@@ -78,18 +82,12 @@ beforeAll(async () => {
       version: GAME_VERSION,
       logger: silent,
       tlsName: 'localhost',
-      mqtt: { broker: 'embedded', port: 0, game: 'tictactoe', embedded: { id: 'node-a', ...shared() } },
+      // a session's kicks outlive its end by this much: room for the kick test to try every node
+      mqtt: { broker: 'embedded', port: 0, game: 'tictactoe', endGraceMs: 30_000, embedded: { id: 'node-a', ...shared() } },
     }),
     ticTacToeHostGame,
   );
-  nodeB = await EmbeddedBroker.start({
-    id: 'node-b',
-    cert: await pki.chainPem('host-1'),
-    key: await readFile(pki.path(pki.get('host-1').keyFile!), 'utf8'),
-    verifier,
-    publicHost: 'localhost',
-    ...shared(),
-  });
+  nodeB = await startNode('node-b');
   await pollUntil(() => auth.connectedHosts().includes('host-1'), 'the host to register');
 }, 120_000);
 
@@ -97,6 +95,7 @@ afterAll(async () => {
   if (skip) return;
   await closeLive(open, [host, auth], undefined);
   await nodeB?.close();
+  for (const n of late) await n.close();
   for (const e of emitters) await new Promise<void>((r) => e.close(() => r()));
   // leave nothing of this test in the shared Redis
   const r = new Redis(REDIS);
@@ -105,6 +104,38 @@ afterAll(async () => {
   r.disconnect();
   await dev?.cleanup();
 }, 30_000);
+
+/** Another broker node on the shared Redis (what `serve broker` with `redis_url` starts). */
+async function startNode(id: string): Promise<EmbeddedBroker> {
+  return EmbeddedBroker.start({
+    id,
+    cert: await dev.pki.chainPem('host-1'),
+    key: await readFile(dev.pki.path(dev.pki.get('host-1').keyFile!), 'utf8'),
+    verifier: await dev.pki.verifier(),
+    publicHost: 'localhost',
+    ...shared(),
+  });
+}
+
+async function pair() {
+  const [a, b] = await Promise.all([connectToAuth<TicTacToeExt>(options()), connectToAuth<TicTacToeExt>(options())]);
+  open.push(a, b);
+  await Promise.all([a.login({ method: 'guest', displayName: 'ada' }), b.login({ method: 'guest', displayName: 'bob' })]);
+  const [ta, tb] = await Promise.all([a.matchmake({ mode: MODE, timeoutMs: 30_000 }), b.matchmake({ mode: MODE, timeoutMs: 30_000 })]);
+  return { a, b, ta, tb };
+}
+
+/** Connects with a seat's session certificate; resolves whether the broker took it. */
+async function admitted(node: EmbeddedBroker, creds: { certPem: string; keyPem: string }, clientId: string): Promise<boolean> {
+  const c = mqttConnect(node.url(), { cert: creds.certPem, key: creds.keyPem, ca: await readFile(dev.masterPem, 'utf8'), clientId, reconnectPeriod: 0 });
+  c.on('error', () => undefined);
+  const ok = await new Promise<boolean>((r) => {
+    c.once('connect', () => r(true));
+    c.once('close', () => r(false));
+  });
+  await c.endAsync(true);
+  return ok;
+}
 
 function options(): ConnectOptions<TicTacToeExt> {
   return { ...authAddress(auth.clientPort, client, dev.masterPem), gameVersion: GAME_VERSION, extSchema: TicTacToeExt };
@@ -144,4 +175,61 @@ describe.skipIf(skip !== undefined)('two aedes nodes on Redis', () => {
     expect(granted).toBe(128);
     await eve.endAsync();
   }, 90_000);
+
+  it('a node started after the grants loads them from Redis: the player it serves plays to the end', async () => {
+    const { a, b, ta, tb } = await pair();
+    // the room's grants are out (node A applied them) before node C exists
+    await pollUntil(() => host.broker!.acl.grantsOf(ta.sessionId).length === 2, 'the grants on node A');
+    const nodeC = await startNode('node-c');
+    late.push(nodeC);
+    expect(nodeC.acl.grantsOf(ta.sessionId).sort()).toEqual([ta.playerId, tb.playerId].sort());
+    tb.mqtt!.brokerUrl = nodeC.url();
+    const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+    const ends = await Promise.all([playTicTacToe(ga, bot), playTicTacToe(gb, bot)]);
+    for (const e of ends) expect(e.reason).toBe('completed');
+  }, 90_000);
+
+  it('a kick reaches every node: the player on node B is disconnected, and refused there, on node A and on a node started later', async () => {
+    const { a, b, ta, tb } = await pair();
+    tb.mqtt!.brokerUrl = nodeB.url();
+    const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+    const endOfA = playTicTacToe(ga, bot);
+    void playTicTacToe(gb, bot).catch(() => undefined);
+    const room = host.mqtt!.room(ta.sessionId)!;
+    await pollUntil(() => room.acl.roundTopic, 'the first round');
+    const link = mqttDriverOf(gb)!.link;
+    expect(host.kickPlayer(tb.playerId, 'cheating')).toEqual([tb.sessionId]);
+    await pollUntil(() => !link.connected, 'the kicked client to be disconnected', 20_000);
+    const end = await endOfA;
+    expect(end.results.find((r) => r.playerId === ta.playerId)?.outcome).toBe('win');
+    expect(room.removed(topicIdOf(tb.playerId))).toBe(true);
+    const seat = brokerClientIdOf(tb.sessionId, tb.playerId);
+    const nodeD = await startNode('node-d');
+    late.push(nodeD);
+    expect(nodeB.acl.isKicked(tb.sessionId, tb.playerId)).toBe(true);
+    expect(nodeD.acl.isKicked(tb.sessionId, tb.playerId)).toBe(true);
+    for (const node of [nodeB, host.broker!, nodeD]) expect(await admitted(node, tb.credentials!, seat)).toBe(false);
+  }, 90_000);
+
+  it("the grant store: a kick outlasts a later grant of the seat; the session's clear forgets it all", async () => {
+    const store = redisGrantStore(`redis://${REDIS.host}:${REDIS.port}`, `${PREFIX}store:`);
+    try {
+      const grant = { subscribe: ['game/t/r/ctl'], publish: [], retain: [] };
+      await store.save([
+        { op: 'grant', sessionId: 's1', playerId: 'p1', grant },
+        { op: 'grant', sessionId: 's1', playerId: 'p2', grant },
+      ]);
+      await store.save([{ op: 'kick', sessionId: 's1', playerId: 'p2' }]);
+      await store.save([{ op: 'grant', sessionId: 's1', playerId: 'p2', grant }]);
+      const sorted = (await store.load()).sort((x, y) => ('playerId' in x && 'playerId' in y ? x.playerId.localeCompare(y.playerId) : 0));
+      expect(sorted).toEqual([
+        { op: 'grant', sessionId: 's1', playerId: 'p1', grant },
+        { op: 'kick', sessionId: 's1', playerId: 'p2' },
+      ]);
+      await store.save([{ op: 'clear', sessionId: 's1' }]);
+      expect(await store.load()).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -13,7 +13,8 @@ import { connectToAuth, type AuthClient, type ConnectOptions } from '../../src/c
 import { mqttDriverOf } from '../../src/client/mqtt-host.js';
 import { AuthServer } from '../../src/auth/server.js';
 import { HostServer } from '../../src/host/server.js';
-import { brokerClientIdOf } from '../../src/mqtt/acl.js';
+import { brokerClientIdOf, topicIdOf } from '../../src/mqtt/acl.js';
+import { connectAdmin, type AdminConnection } from '../../src/cli/admin-client.js';
 import type { SessionRecord } from '../../src/auth/sessions.js';
 import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
 import { chooseMove } from '../../examples/tictactoe/bot.js';
@@ -27,6 +28,7 @@ let dev: DevPki;
 let auth: AuthServer;
 let host: HostServer<TicTacToeExt>;
 let client: { cert: string; key: string };
+let admin: AdminConnection;
 const ended: SessionRecord[] = [];
 const open: AuthClient<TicTacToeExt>[] = [];
 
@@ -47,14 +49,19 @@ beforeAll(async () => {
       version: GAME_VERSION,
       logger: silent,
       tlsName: 'localhost',
-      mqtt: { broker: 'embedded', port: 0, caPem: await readFile(dev.masterPem, 'utf8'), game: 'tictactoe' },
+      admin: { host: '127.0.0.1', port: 0 },
+      // a session's kicks outlive its end by this much: room for the kick test to try again
+      mqtt: { broker: 'embedded', port: 0, caPem: await readFile(dev.masterPem, 'utf8'), game: 'tictactoe', endGraceMs: 30_000 },
     }),
     ticTacToeHostGame,
   );
   await pollUntil(() => auth.connectedHosts().includes('host-1'), 'the host to register');
+  const ops = await pki.issueAdmin({ name: 'ops' });
+  admin = await connectAdmin({ server: `127.0.0.1:${host.adminPort}`, cert: ops.certPath, key: ops.keyPath, trust: pki.dir, timeout: '5000' }, 'test');
 }, 120_000);
 
 afterAll(async () => {
+  await admin?.close();
   await closeLive(open, [host, auth], dev);
 }, 30_000);
 
@@ -172,6 +179,76 @@ describe('tic-tac-toe over MQTT (embedded broker)', () => {
       };
       const ends = await Promise.all([playTicTacToe(ga, killer), playTicTacToe(gb, bot)]);
       expect(killed).toBe(true);
+      expect(ends.map((e) => e.reason)).toEqual(['completed', 'completed']);
+      expect(mqttDriverOf(ga)!.reconnects).toBeGreaterThan(0);
+    },
+    T,
+  );
+
+  it(
+    'an admin kick on the Host removes an MQTT player: its client is disconnected, its reconnect refused, and the game hears it left',
+    async () => {
+      const { a, b, ta, tb } = await pair();
+      const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+      const endOfB = playTicTacToe(gb, bot);
+      // the kicked player's own game never finishes: it is not awaited
+      void playTicTacToe(ga, bot).catch(() => undefined);
+      const room = host.mqtt!.room(ta.sessionId)!;
+      await pollUntil(() => room.acl.roundTopic, 'the first round');
+      const link = mqttDriverOf(ga)!.link;
+      expect(link.connected).toBe(true);
+
+      expect(await admin.proto.request('player.kick', { playerId: ta.playerId, reason: 'cheating' })).toMatchObject({ kicked: true });
+      await pollUntil(() => !link.connected, 'the kicked client to be disconnected', 20_000);
+      // the game heard the seat leave: tic-tac-toe scores it as abandoned, the other player wins
+      const end = await endOfB;
+      expect(end.reason).toBe('completed');
+      expect(end.results.find((r) => r.playerId === ta.playerId)?.outcome).toBe('abandoned');
+      expect(end.results.find((r) => r.playerId === tb.playerId)?.outcome).toBe('win');
+      expect(room.removed(topicIdOf(ta.playerId))).toBe(true);
+
+      // its session certificate is still valid, but the broker refuses the seat
+      expect(host.broker!.acl.isKicked(ta.sessionId, ta.playerId)).toBe(true);
+      const again = mqttConnect(host.broker!.url().replace('127.0.0.1', 'localhost'), {
+        cert: ta.credentials!.certPem,
+        key: ta.credentials!.keyPem,
+        ca: await readFile(dev.masterPem, 'utf8'),
+        clientId: brokerClientIdOf(ta.sessionId, ta.playerId),
+        reconnectPeriod: 0,
+      });
+      again.on('error', () => undefined);
+      const refused = await new Promise<boolean>((r) => {
+        again.once('connect', () => r(false));
+        again.once('close', () => r(true));
+      });
+      again.end(true);
+      expect(refused).toBe(true);
+
+      // nobody by that id is left here
+      await expect(admin.proto.request('player.kick', { playerId: ta.playerId })).rejects.toMatchObject({ code: 'admin.unknown_player' });
+    },
+    T,
+  );
+
+  it(
+    "the transport's disconnect drops a player's broker client but not its seat: it reconnects and the game finishes",
+    async () => {
+      const { a, b, ta, tb } = await pair();
+      const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+      let dropped = false;
+      let moves = 0;
+      // before its second move (the other player waits for it): dropped, back, then it moves
+      const dropper = async (state: Parameters<typeof chooseMove>[0], mark: Parameters<typeof chooseMove>[1]) => {
+        if (++moves === 2 && !dropped) {
+          dropped = host.mqtt!.disconnect({ sessionId: ta.sessionId, playerId: ta.playerId });
+          const link = mqttDriverOf(ga)!.link;
+          await pollUntil(() => !link.connected, 'the broker to drop the client');
+          await pollUntil(() => link.connected, 'the client to reconnect');
+        }
+        return bot(state, mark);
+      };
+      const ends = await Promise.all([playTicTacToe(ga, dropper), playTicTacToe(gb, bot)]);
+      expect(dropped).toBe(true);
       expect(ends.map((e) => e.reason)).toEqual(['completed', 'completed']);
       expect(mqttDriverOf(ga)!.reconnects).toBeGreaterThan(0);
     },

@@ -16,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectToAuth, type AuthClient, type ConnectOptions } from '../../src/client/index.js';
 import { AuthServer } from '../../src/auth/server.js';
 import { HostServer } from '../../src/host/server.js';
-import { brokerClientIdOf } from '../../src/mqtt/acl.js';
+import { brokerClientIdOf, topicIdOf } from '../../src/mqtt/acl.js';
+import { mqttDriverOf } from '../../src/client/mqtt-host.js';
 import { dynsecInitialState, findDynsecPlugin, mosquittoUsernameOfCert, renderMosquittoConfig } from '../../src/mqtt/mosquitto.js';
 import type { SessionRecord } from '../../src/auth/sessions.js';
 import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
@@ -188,6 +189,60 @@ describe.skipIf(skip !== undefined)('tic-tac-toe over Mosquitto (dynamic securit
       await new Promise((r) => setTimeout(r, 500));
       await probe.endAsync();
       expect(retained).toEqual([]);
+    },
+    T,
+  );
+
+  it(
+    'a kick removes the player: dynamic security deletes its client (disconnecting it), a reconnect gets no topic, the other player wins',
+    async () => {
+      const { a, b, ta, tb } = await pair();
+      const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+      const endOfB = playTicTacToe(gb, bot);
+      void playTicTacToe(ga, bot).catch(() => undefined);
+      const room = host.mqtt!.room(ta.sessionId)!;
+      await pollUntil(() => room.acl.roundTopic, 'the first round');
+      const link = mqttDriverOf(ga)!.link;
+      expect(host.kickPlayer(ta.playerId, 'cheating')).toEqual([ta.sessionId]);
+      await pollUntil(() => !link.connected, 'the kicked client to be disconnected', 20_000);
+      const end = await endOfB;
+      expect(end.reason).toBe('completed');
+      expect(end.results.find((r) => r.playerId === ta.playerId)?.outcome).toBe('abandoned');
+      expect(end.results.find((r) => r.playerId === tb.playerId)?.outcome).toBe('win');
+      expect(room.removed(topicIdOf(ta.playerId))).toBe(true);
+      // Mosquitto does not ask the plugin about a certificate identity: the seat connects, but its
+      // topics are gone (the room's ctl topic and its own register topic)
+      const again = await mqttAs({ cert: ta.credentials!.certPem, key: ta.credentials!.keyPem }, brokerClientIdOf(ta.sessionId, ta.playerId));
+      const sub = (f: string) =>
+        new Promise<number>((r) => again.subscribe(f, { qos: 1 }, (e, g) => r(e ? 128 : ((g?.[0]?.qos as number | undefined) ?? 128))));
+      expect(await sub(`${room.acl.base}/ctl`)).toBeGreaterThanOrEqual(128);
+      expect(await sub(room.topics.register(topicIdOf(ta.playerId)))).toBeGreaterThanOrEqual(128);
+      await again.endAsync();
+    },
+    T,
+  );
+
+  it(
+    "the transport's disconnect drops a player's broker client but not its seat: it reconnects and the game finishes",
+    async () => {
+      const { a, b, ta, tb } = await pair();
+      const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+      let dropped = false;
+      let moves = 0;
+      // before its second move (the other player waits for it): dropped, back, then it moves
+      const dropper = async (state: Parameters<typeof chooseMove>[0], mark: Parameters<typeof chooseMove>[1]) => {
+        if (++moves === 2 && !dropped) {
+          dropped = host.mqtt!.disconnect({ sessionId: ta.sessionId, playerId: ta.playerId });
+          const link = mqttDriverOf(ga)!.link;
+          await pollUntil(() => !link.connected, 'the broker to drop the client');
+          await pollUntil(() => link.connected, 'the client to reconnect');
+        }
+        return bot(state, mark);
+      };
+      const ends = await Promise.all([playTicTacToe(ga, dropper), playTicTacToe(gb, bot)]);
+      expect(dropped).toBe(true);
+      expect(ends.map((e) => e.reason)).toEqual(['completed', 'completed']);
+      expect(mqttDriverOf(ga)!.reconnects).toBeGreaterThan(0);
     },
     T,
   );

@@ -10,6 +10,11 @@
  * seat) and grants its register topic only to it; a registration on that topic is the seat's proof,
  * so the table is asked to admit an `mqtt` credential with the fingerprint the Auth server announced.
  * Players' ready is their registration: a turn-based player registers when it joins to play.
+ *
+ * Removal: when the table says a seat left for good (an operator's kick through `removePlayer`, a
+ * seat past its grace), the turns room drops it (leave block, no more grants, its registrations
+ * refused) and the broker gets a `kick`: the grant goes, the client is disconnected on every node,
+ * and its reconnects are refused (embedded aedes) or find no topic granted (Mosquitto).
  */
 import { randomBytes } from 'node:crypto';
 import { TypedEmitter } from '../../../events/emitter.js';
@@ -139,9 +144,49 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
     else this.#run(r, step);
   }
 
-  /** A broker client cannot be kicked by the host; the table forgets the seat instead. */
-  disconnect(): boolean {
-    return false;
+  /**
+   * Disconnects a seat's broker client (on every node) and tells the table its connection is lost:
+   * its grant stays, so it may come back within the grace. To remove a seat for good call
+   * `sessions.removePlayer`: the table's `left` status makes the broker kick it.
+   */
+  disconnect(seat: SeatRef): boolean {
+    const r = this.#rooms.get(seat.sessionId);
+    const c = r?.conns.get(seat.playerId);
+    if (!r || !c || r.ended) return false;
+    r.conns.delete(seat.playerId);
+    const turnsId = r.turnsOf.get(seat.playerId);
+    void this.#grantAfter(r, [{ op: 'drop', sessionId: r.sessionId, playerId: seat.playerId }]).then(
+      () => {
+        // its registration ends as its will would end it (Mosquitto publishes no will for a client it
+        // kicks): the player registers again when it is back, and that admits it again. A player back
+        // within these few milliseconds (it waits a second) would find its registration cleared.
+        if (turnsId && !r.ended)
+          this.#run(r, () => [{ type: 'publish', topic: r.host.topics.register(turnsId), payload: new Uint8Array(0), qos: 1, retain: true }]);
+      },
+      () => undefined,
+    );
+    this.#ctx.sessions.connectionClosed(c, this.#ctx.now());
+    this.emit('event', { type: 'left', sessionId: r.sessionId, playerId: seat.playerId, connectionId: c, reason: 'disconnected by the host' });
+    return true;
+  }
+
+  /** Broker commands after every grant already on its way (a late grant must not undo them). */
+  #grantAfter(r: Room, cmds: GrantCommand[]): Promise<void> {
+    const p = r.grantQ.then(() => this.#o.grants.apply(cmds));
+    r.grantQ = p.catch(() => undefined);
+    const t = p.catch((err: Error) => this.#warn(err));
+    r.pending.add(t);
+    void t.then(() => r.pending.delete(t));
+    return p;
+  }
+
+  /** The table removed a seat for good: out of the turns room, kicked off the broker. */
+  #remove(r: Room, seat: string): void {
+    const turnsId = r.turnsOf.get(seat);
+    if (!turnsId || r.host.removed(turnsId)) return;
+    r.conns.delete(seat);
+    this.#run(r, () => r.host.remove(turnsId, Date.now()));
+    void this.#grantAfter(r, [{ op: 'kick', sessionId: r.sessionId, playerId: seat }]).catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -182,6 +227,8 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
     switch (e.type) {
       case 'player_status':
         this.#hostSend(r, undefined, { type: 'players.status', body: { players: roster(e.roster) } });
+        // a seat that left the table never comes back (kicked, timed out): nor on the broker
+        if (e.status === 'left') this.#remove(r, e.playerId);
         return;
       case 'game_begin': {
         const order = e.roster.filter((p) => p.status !== 'left').map((p) => p.playerId);
@@ -209,7 +256,13 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
       case 'close_connection':
         // the end notice is readable until session_ended (the server forgets it then)
         if (e.reason === 'session_ended') r.notice ??= this.#ctx.endNotice(e.sessionId);
-        for (const [seat, c] of r.conns) if (c === e.connectionId) r.conns.delete(seat);
+        for (const [seat, c] of r.conns) {
+          if (c !== e.connectionId) continue;
+          r.conns.delete(seat);
+          // removed (kicked): the broker kick follows with the seat's `left` status
+          if (e.reason === 'departed')
+            this.emit('event', { type: 'left', sessionId: r.sessionId, playerId: seat, connectionId: c, reason: 'removed from the session' });
+        }
         return;
       default:
         return;
