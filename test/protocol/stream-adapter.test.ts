@@ -253,7 +253,10 @@ describe('writes and timers (per-message cost)', () => {
   it('sends the messages queued in one job as one write, in order', async () => {
     const { pairs, writes } = countedDuplex();
     const client = ProtocolConnection.dial(hostFamily, pairs[0], { gameVersion: '1', hello: { sessionId: 's', playerId: 'p' } });
-    const host = ProtocolConnection.accept(hostFamily, pairs[1], { gameVersion: '1', onHello: () => ({ sessionId: 's', state: 'playing' as const, players: [] }) });
+    const host = ProtocolConnection.accept(hostFamily, pairs[1], {
+      gameVersion: '1',
+      onHello: () => ({ sessionId: 's', state: 'playing' as const, players: [] }),
+    });
     const got: unknown[] = [];
     host.on('event', (e) => got.push(e.body));
     await Promise.all([client.ready, host.ready]);
