@@ -20,6 +20,16 @@ interface ParsedLeaf {
   isCa: boolean;
   eku: string[];
   identity: ParsedIdentity;
+  /**
+   * Which of this verifier's CAs issued the leaf and whether its signature verifies, found once:
+   * both depend only on these bytes and the CA certificates, which are fixed for a verifier (a
+   * reloaded trust list builds a new one). Every client presents the same game-build certificate,
+   * so this saves an OpenSSL signature check and a name match per CA on every login. What can
+   * change (a ClientAuth's retirement, validity against the clock, the policy) is checked anew
+   * on every call.
+   */
+  issuer?: TrustedCa | null;
+  signatureOk?: boolean;
 }
 
 /** What a leaf must be, independent of where the requirement came from (TLS policy or a file check). */
@@ -108,11 +118,13 @@ export function createVerifier(bundle: TrustBundle): IyesmpVerifier {
     if (!leaf) return refuse('malformed', 'the presented certificate cannot be parsed');
     const self = byFp.get(leaf.fingerprint);
     if (self) return refuse('wrong_role', `a CA certificate (${self.name}) was presented instead of a ${req.role ?? 'leaf'} certificate`);
-    const issuer = findIssuer(leaf);
+    if (leaf.issuer === undefined) leaf.issuer = findIssuer(leaf) ?? null;
+    const issuer = leaf.issuer;
     if (!issuer) {
       return refuse('unknown_issuer', `the certificate (${leaf.subject}) was not issued by this PKI's CAs`);
     }
-    if (!leaf.node.verify(issuer.node.publicKey)) {
+    leaf.signatureOk ??= leaf.node.verify(issuer.node.publicKey);
+    if (!leaf.signatureOk) {
       return refuse('bad_signature', `the certificate claims ${issuer.name} as issuer but its signature does not verify`);
     }
     const id = leaf.identity;

@@ -94,12 +94,17 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
   private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
   private readonly now: () => number;
-  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly tickIntervalMs: number;
+  /** Armed only while something can expire (the hello, our pending requests): an idle connection costs no timer callbacks. */
+  private timer: ReturnType<typeof setInterval> | undefined;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private readonly handlers = new Map<string, (body: never, req: { id: number; type: string }) => unknown>();
   private fallback: AnyRequestHandler<F, S, E> | undefined;
   private readonly events = new Events<ConnectionEvents<F, S, E>>((err) => this.reportListenerError(err));
-  private writeChain: Promise<void> = Promise.resolve();
+  /** Frames waiting for the writer: everything queued while a write is in flight goes out as one chunk. */
+  private unwritten: Uint8Array[] = [];
+  /** The running drain(), until it finds nothing left to write. */
+  private draining: Promise<void> | undefined;
   private resolveReady!: (v: ReadyInfo<F, S, E>) => void;
   private rejectReady!: (e: unknown) => void;
   private resolveClosed!: (v: CloseInfo) => void;
@@ -125,11 +130,8 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.reader = pair.readable.getReader();
     this.writer = pair.writable.getWriter();
-    this.timer = setInterval(() => {
-      this.session.tick(this.now());
-      this.pump();
-    }, options.tickIntervalMs ?? 100);
-    this.timer.unref?.();
+    this.tickIntervalMs = options.tickIntervalMs ?? 100;
+    this.updateTimer();
   }
 
   /** Opens the connection as the dialer and sends the hello. */
@@ -210,7 +212,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
 
   /** Resolves once everything sent so far was handed to the stream (backpressure for bulk senders). */
   flushed(): Promise<void> {
-    return this.writeChain;
+    return this.draining ?? Promise.resolve();
   }
 
   /** Bytes handed to pump() but not yet accepted by the stream. */
@@ -248,19 +250,11 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   private pump(): void {
     const out = this.session.takeOutput();
     if (out.length > 0 && !this.shutDown) {
-      const chunk = out.length === 1 ? out[0]! : concat(out);
-      this.queuedBytes += chunk.byteLength;
-      this.writeChain = this.writeChain
-        .then(() => this.writer.write(chunk))
-        .then(
-          () => {
-            this.queuedBytes -= chunk.byteLength;
-          },
-          (err: unknown) => {
-            this.session.transportClosed(`write failed: ${describeError(err)}`);
-            this.pump();
-          },
-        );
+      for (const frame of out) {
+        this.unwritten.push(frame);
+        this.queuedBytes += frame.byteLength;
+      }
+      this.draining ??= this.drain();
       if (this.queuedBytes > this.maxQueuedBytes && this.session.state !== 'closed') {
         this.session.close(ErrorCodes.busy, 'the peer is not reading; too much data queued');
         this.pump();
@@ -268,6 +262,52 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
       }
     }
     for (const ev of this.session.takeEvents()) this.dispatch(ev);
+    this.updateTimer();
+  }
+
+  /**
+   * Hands queued frames to the writer, all that queued meanwhile as one chunk per write. Over QUIC
+   * each write is sent at once in its own datagram(s), so the replies and events one received
+   * datagram produces (or a tick's worth of messages to one peer) share a datagram instead of
+   * costing one each, on both sides.
+   */
+  private async drain(): Promise<void> {
+    // let the rest of the current job (more answers, events) join the first write
+    await undefined;
+    while (this.unwritten.length > 0) {
+      const parts = this.unwritten;
+      this.unwritten = [];
+      const chunk = parts.length === 1 ? parts[0]! : concat(parts);
+      try {
+        await this.writer.write(chunk);
+        this.queuedBytes -= chunk.byteLength;
+      } catch (err) {
+        // nothing more can be written on this stream
+        this.queuedBytes = 0;
+        this.unwritten = [];
+        this.draining = undefined;
+        this.session.transportClosed(`write failed: ${describeError(err)}`);
+        this.pump();
+        return;
+      }
+    }
+    this.draining = undefined;
+  }
+
+  /** Ticks only while a deadline can pass: the hello exchange, or requests awaiting an answer. */
+  private updateTimer(): void {
+    const state = this.session.state;
+    const needed = !this.shutDown && state !== 'closed' && (state === 'hello' || this.session.pendingRequests > 0);
+    if (needed && this.timer === undefined) {
+      this.timer = setInterval(() => {
+        this.session.tick(this.now());
+        this.pump();
+      }, this.tickIntervalMs);
+      this.timer.unref?.();
+    } else if (!needed && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
   }
 
   private dispatch(ev: SessionEvent<F, S, E>): void {
@@ -370,7 +410,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   private async shutdown(info: CloseInfo): Promise<void> {
     if (this.shutDown) return;
     this.shutDown = true;
-    clearInterval(this.timer);
+    this.updateTimer();
     for (const [, w] of this.waiting) w.reject(protocolError.as('io', ErrorCodes.closed, `connection closed (${info.code})`));
     this.waiting.clear();
     // The protocol is closed now; what follows only releases the streams.
@@ -380,7 +420,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     // Let the close frame drain, but a peer that stops reading must not pin this connection forever.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const drained = await Promise.race([
-      this.writeChain
+      this.flushed()
         .then(() => this.writer.close())
         .then(
           () => true,

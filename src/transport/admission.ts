@@ -56,6 +56,12 @@ const OK: AdmitResult = { ok: true };
 export class ConnectionAdmission {
   readonly limits: AdmissionLimits;
   readonly #entries = new Map<string, Entry>();
+  /**
+   * The entries still awaiting a stage (unauthenticated), the only ones with a deadline: deadlines
+   * are looked up after every admission step, and scanning every trusted connection for them made
+   * each login cost time in proportion to the players already logged in.
+   */
+  readonly #waiting = new Map<string, Entry>();
   readonly #byAddress = new Counts();
   readonly #byCert = new Counts();
   readonly #byAccount = new Counts();
@@ -81,7 +87,9 @@ export class ConnectionAdmission {
     if (this.#byCert.get(source.cert) >= l.maxUnauthenticatedPerCert) {
       return refuse('too_many_for_certificate', `already ${l.maxUnauthenticatedPerCert} connections with this certificate that have not logged in`);
     }
-    this.#entries.set(id, { ...source, awaiting: 'stream', deadline: now + l.firstStreamMs, account: undefined });
+    const e: Entry = { address: source.address, cert: source.cert, awaiting: 'stream', deadline: now + l.firstStreamMs, account: undefined };
+    this.#entries.set(id, e);
+    this.#waiting.set(id, e);
     this.#countStranger(source, 1);
     return OK;
   }
@@ -101,7 +109,7 @@ export class ConnectionAdmission {
   reached(id: string, stage: Exclude<AdmissionStage, 'login'>, now: number): void {
     const e = this.#entries.get(id);
     if (!e || e.awaiting !== stage) return;
-    if (this.limits.trustAt === stage) return void this.#trust(e, undefined);
+    if (this.limits.trustAt === stage) return void this.#trust(id, e, undefined);
     e.awaiting = NEXT[stage];
     e.deadline = now + (stage === 'stream' ? this.limits.helloMs : this.limits.loginMs);
   }
@@ -113,7 +121,7 @@ export class ConnectionAdmission {
     if (account !== undefined && account !== e.account && this.#byAccount.get(account) >= this.limits.maxPerAccount) {
       return refuse('too_many_for_account', `this account already has ${this.limits.maxPerAccount} connections`);
     }
-    this.#trust(e, account);
+    this.#trust(id, e, account);
     return OK;
   }
 
@@ -133,6 +141,7 @@ export class ConnectionAdmission {
       this.#byCert.get(e.cert) < l.maxUnauthenticatedPerCert;
     e.awaiting = 'login';
     e.deadline = now + l.loginMs;
+    this.#waiting.set(id, e);
     this.#countStranger(e, 1);
     return room;
   }
@@ -149,6 +158,7 @@ export class ConnectionAdmission {
     const e = this.#entries.get(id);
     if (!e) return;
     this.#entries.delete(id);
+    this.#waiting.delete(id);
     if (e.awaiting !== undefined) this.#countStranger(e, -1);
     if (e.account !== undefined) this.#byAccount.add(e.account, -1);
   }
@@ -156,7 +166,7 @@ export class ConnectionAdmission {
   /** Connections whose deadline has passed; each is reported once (the caller closes it, then calls `close`). */
   expired(now: number): Expired[] {
     const out: Expired[] = [];
-    for (const [id, e] of this.#entries) {
+    for (const [id, e] of this.#waiting) {
       if (e.awaiting === undefined || e.deadline > now) continue;
       out.push({ id, stage: e.awaiting });
       e.deadline = Number.POSITIVE_INFINITY;
@@ -167,7 +177,7 @@ export class ConnectionAdmission {
   /** When `expired` next has something to report; undefined when nothing waits. */
   nextDeadline(): number | undefined {
     let next = Number.POSITIVE_INFINITY;
-    for (const e of this.#entries.values()) if (e.awaiting !== undefined && e.deadline < next) next = e.deadline;
+    for (const e of this.#waiting.values()) if (e.awaiting !== undefined && e.deadline < next) next = e.deadline;
     return Number.isFinite(next) ? next : undefined;
   }
 
@@ -175,9 +185,10 @@ export class ConnectionAdmission {
     return { connections: this.#entries.size, unauthenticated: this.#unauthenticated };
   }
 
-  #trust(e: Entry, account: string | undefined): void {
+  #trust(id: string, e: Entry, account: string | undefined): void {
     if (e.awaiting !== undefined) this.#countStranger(e, -1);
     e.awaiting = undefined;
+    this.#waiting.delete(id);
     e.deadline = Number.POSITIVE_INFINITY;
     if (e.account === account) return;
     if (e.account !== undefined) this.#byAccount.add(e.account, -1);

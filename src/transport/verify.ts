@@ -56,8 +56,10 @@ export class VerifyGate {
     private readonly onRefused: (r: Refusal) => void,
   ) {}
 
-  async verify(chain: readonly Uint8Array[]): Promise<{ ok: true; peer: VerifiedPeer } | { ok: false; refusal: Refusal }> {
-    const fingerprint = leafFingerprint(chain);
+  async verify(
+    chain: readonly Uint8Array[],
+    fingerprint = leafFingerprint(chain),
+  ): Promise<{ ok: true; peer: VerifiedPeer } | { ok: false; refusal: Refusal }> {
     try {
       const decided = typeof this.policy === 'function' ? await this.policy(chain) : this.policy;
       const refusal = 'refuse' in decided ? decided.refuse : undefined;
@@ -78,9 +80,9 @@ export class VerifyGate {
 
   /** The function given to @matrixai/quic as `verifyCallback`. */
   readonly callback = async (certs: Uint8Array[]): Promise<number | undefined> => {
-    const r = await this.verify(certs);
+    const fp = leafFingerprint(certs);
+    const r = await this.verify(certs, fp);
     if (r.ok) {
-      const fp = leafFingerprint(certs);
       if (fp !== undefined) this.remember(fp, r.peer);
       return undefined;
     }
@@ -93,7 +95,7 @@ export class VerifyGate {
     const fp = leafFingerprint(chain);
     const hit = fp === undefined ? undefined : this.cache.get(fp);
     if (hit && Date.now() - hit.at < CACHE_TTL_MS) return { ok: true, peer: hit.peer };
-    return this.verify(chain);
+    return this.verify(chain, fp);
   }
 
   /** Forget remembered results (after the verifier or policy changed). */

@@ -118,6 +118,34 @@ describe('PeerVerifier', () => {
     expect(reason(await v.verify([host!.subarray(0, host!.length - 20)], { kind: 'host' }))).toBe('malformed');
   });
 
+  it('remembers issuer and signature per certificate, never the verdict: status, clock and policy are checked every time', async () => {
+    const bundle = await loadTrustBundle(path.join(pki.dir, 'trust'));
+    const v = createVerifier(bundle);
+    const now = new Date(T0.getTime() + HOUR);
+    const client = await der(pki, 'client-clientauth-1-1');
+    expect(await v.verify(client, { kind: 'auth-client' }, now)).toMatchObject({ ok: true, peer: { clientAuthId: 1 } });
+    // the same bytes again (issuer and signature now remembered): still judged against policy and clock
+    expect(reason(await v.verify(client, { kind: 'host' }, now))).toBe('wrong_role');
+    expect(reason(await v.verify(client, { kind: 'auth-client' }, new Date(T0.getTime() + 100 * 365 * 24 * HOUR)))).toBe('expired');
+    // a ClientAuth retired after the first check refuses its certs from then on
+    const ca = bundle.clientAuths.find((c) => c.id === 1)!;
+    ca.status = 'retired';
+    try {
+      expect(reason(await v.verify(client, { kind: 'auth-client' }, now))).toBe('retired_clientauth');
+    } finally {
+      ca.status = 'active';
+    }
+    expect(reason(await v.verify(client, { kind: 'auth-client' }, now))).toBe('ok');
+    // a bad signature stays bad, a foreign issuer stays unknown, on every call
+    const forged = Uint8Array.from(client[0]!);
+    forged[forged.length - 10]! ^= 0xff;
+    const foreignClient = await der(foreign, 'client-clientauth-1-1');
+    for (let i = 0; i < 2; i++) {
+      expect(reason(await v.verify([forged], { kind: 'auth-client' }, now))).toMatch(/bad_signature|malformed/);
+      expect(reason(await v.verify(foreignClient, { kind: 'auth-client' }, now))).toBe('unknown_issuer');
+    }
+  });
+
   it('accepts old client certs until their ClientAuth is retired, then refuses them', async () => {
     const now = new Date(T0.getTime() + 24 * HOUR);
     const oldClient = await der(pki, 'client-clientauth-1-1');

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { IyesmpError } from '../../src/errors.js';
 import {
@@ -225,6 +225,68 @@ describe('ProtocolConnection over WHATWG streams', () => {
     host.handle('game.action', (body) => ({ ext: { move: body.ext!.move.toUpperCase() } }));
     await expect(client.request('game.action', { ext: { move: 'e2e4' } })).resolves.toEqual({ ext: { move: 'E2E4' } });
     await expect(client.request('game.action', { ext: { move: 'far too long' } })).rejects.toMatchObject({ code: 'bad_request' });
+    await client.close();
+  });
+});
+
+describe('writes and timers (per-message cost)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A duplex whose dialer-side writable counts the writes it is handed. */
+  function countedDuplex(): { pairs: [StreamPair, StreamPair]; writes: () => number } {
+    const [a, b] = duplex();
+    let writes = 0;
+    const inner = a.writable.getWriter();
+    const counted = new WritableStream<Uint8Array>({
+      write: (chunk) => {
+        writes++;
+        return inner.write(chunk);
+      },
+      close: () => inner.close(),
+      abort: (reason) => inner.abort(reason),
+    });
+    return { pairs: [{ readable: a.readable, writable: counted }, b], writes: () => writes };
+  }
+
+  it('sends the messages queued in one job as one write, in order', async () => {
+    const { pairs, writes } = countedDuplex();
+    const client = ProtocolConnection.dial(hostFamily, pairs[0], { gameVersion: '1', hello: { sessionId: 's', playerId: 'p' } });
+    const host = ProtocolConnection.accept(hostFamily, pairs[1], {
+      gameVersion: '1',
+      onHello: () => ({ sessionId: 's', state: 'playing' as const, players: [] }),
+    });
+    const got: unknown[] = [];
+    host.on('event', (e) => got.push(e.body));
+    await Promise.all([client.ready, host.ready]);
+    const before = writes();
+    for (let i = 0; i < 5; i++) client.notify('game.msg', { ext: i });
+    await client.flushed();
+    // one write: over QUIC, one datagram instead of five
+    expect(writes() - before).toBe(1);
+    await client.request('game.action', {}).catch(() => {}); // a round trip orders the events before it
+    expect(got).toEqual([0, 1, 2, 3, 4].map((i) => ({ ext: i })));
+    await client.close();
+  });
+
+  it('keeps a timer only while the hello or a request can time out', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'] });
+    const [a, b] = duplex();
+    const client = ProtocolConnection.dial(hostFamily, a, { gameVersion: '1', hello: { sessionId: 's', playerId: 'p' }, tickIntervalMs: 10 });
+    const host = ProtocolConnection.accept(hostFamily, b, { gameVersion: '1', onHello: () => ({ sessionId: 's', state: 'playing' as const, players: [] }) });
+    expect(vi.getTimerCount()).toBe(2); // both hello deadlines
+    await Promise.all([client.ready, host.ready]);
+    // idle and open: nothing can expire, so nothing ticks (10,000 idle players cost no timer callbacks)
+    expect(vi.getTimerCount()).toBe(0);
+    host.handle('game.action', () => new Promise(() => {}));
+    const settled = client.request('game.action', {}, { timeoutMs: 50 }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(vi.getTimerCount()).toBe(1);
+    // the pending request still times out, and then the timer goes away again
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await settled).toMatchObject({ kind: 'io', code: 'timeout' });
+    expect(vi.getTimerCount()).toBe(0);
     await client.close();
   });
 });

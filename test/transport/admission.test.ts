@@ -139,6 +139,28 @@ describe('ConnectionAdmission', () => {
     expect(a.trust('4', 'bob').ok).toBe(true);
   });
 
+  it('deadlines follow only the connections still waiting, across trust, logout and close', () => {
+    const a = admission({ maxUnauthenticated: 10_000, maxUnauthenticatedPerAddress: 10_000, maxUnauthenticatedPerCert: 10_000 });
+    for (let i = 0; i < 1000; i++) {
+      a.open(`t${i}`, { address: 'nat', cert: 'build' }, 0);
+      a.trust(`t${i}`, `acc${i}`);
+    }
+    expect(a.nextDeadline()).toBeUndefined();
+    a.open('w', { address: 'x', cert: 'build' }, 10);
+    expect(a.nextDeadline()).toBe(110);
+    expect(a.distrust('t5', 20)).toBe(true);
+    a.close('w');
+    expect(a.nextDeadline()).toBe(320);
+    a.trust('t5', 'acc5');
+    expect(a.nextDeadline()).toBeUndefined();
+    expect(a.distrust('t7', 30)).toBe(true);
+    expect(a.expired(329)).toEqual([]);
+    expect(a.expired(330)).toEqual([{ id: 't7', stage: 'login' }]);
+    a.close('t7');
+    expect(a.stats()).toEqual({ connections: 999, unauthenticated: 0 });
+    expect(a.expired(1_000_000)).toEqual([]);
+  });
+
   it('refuses limits that are not positive', () => {
     expect(() => admission({ maxPerAccount: 0 })).toThrow(RangeError);
     expect(() => admission({ loginMs: Number.NaN })).toThrow(RangeError);

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// Auth CPU per login against the raw mutual-TLS handshake it contains, interleaved round by round
+// (issue 14 target: at most 1.5x). Each round: ROUND_SIZE raw handshakes against bench/quic-raw.js's
+// server (the library alone, connections kept open), then ROUND_SIZE client-library players
+// connecting and logging in as guests (bench/scale-clients.js, one at a time) against one Auth
+// process (bench/servers.js); the server CPU of each from process.cpuUsage(). Connections stay open,
+// so the end also reports idle CPU for all of them beside the library's for as many.
+//
+// Run after `npm run build`: node bench/login.bench.js   (BENCH_QUICK=1: 2 rounds of 30)
+import { fork } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { QUICK, ask, f1, makePki, sleep, startServer } from './servers.js';
+import { cpuOf, quicVariants, request, startRaw } from './quic-raw.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const { AUTH_IDLE_TIMEOUT_MS, AUTH_KEEP_ALIVE_MS } = await import('../dist/client/index.js');
+const ROUNDS = QUICK ? 2 : 7;
+const ROUND_SIZE = QUICK ? 30 : 60;
+const IDLE_MS = QUICK ? 3_000 : 10_000;
+const OPEN = { idleTimeoutMs: AUTH_IDLE_TIMEOUT_MS, keepAliveMs: AUTH_KEEP_ALIVE_MS, concurrency: 1 };
+const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+
+const dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-bench-login-'));
+const children = [];
+try {
+  const pki = await makePki(path.join(dir, 'pki'), ['host-1']);
+  const a = startServer(['auth', pki.dir, JSON.stringify({ matchSize: 2 })]);
+  children.push(a.child);
+  const { clientPort } = await a.first;
+  const { installed } = quicVariants(path.join(dir, 'variant'));
+  const raw = await startRaw(['server', installed.url, pki.dir]);
+  children.push(raw.child);
+  const rawClient = (await startRaw(['client', installed.url, pki.dir, String(raw.first.port)])).child;
+  children.push(rawClient);
+  const creds = {
+    auth: `127.0.0.1:${clientPort}`,
+    ca: await readFile(pki.ca, 'utf8'),
+    cert: await readFile(pki.client.cert, 'utf8'),
+    key: await readFile(pki.client.key, 'utf8'),
+  };
+  const players = fork(path.join(here, 'scale-clients.js'), [JSON.stringify({ ...creds, count: ROUND_SIZE, prefix: 'p', worker: 0, concurrency: 1 })], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  children.push(players);
+  await new Promise((r) => players.once('message', r));
+  const authCpu = async () => {
+    const { cpu } = await ask(a.child, 'stats');
+    return cpu.user + cpu.system;
+  };
+
+  // warm-up (JIT, caches), then closed again
+  await request(rawClient, { op: 'open', n: 10, ...OPEN });
+  await request(rawClient, { op: 'closeAll' });
+  await ask(players, 'login');
+  await ask(players, 'close');
+  await sleep(500);
+
+  const rawMs = [];
+  const loginMs = [];
+  let failed = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const r0 = await cpuOf(raw.child);
+    await request(rawClient, { op: 'open', n: ROUND_SIZE, ...OPEN });
+    rawMs.push((await cpuOf(raw.child)) - r0);
+    const a0 = await authCpu();
+    const res = await ask(players, 'login');
+    loginMs.push((await authCpu()) - a0);
+    failed += res.failed;
+  }
+  const per = (us) => us / 1000 / ROUND_SIZE;
+  const ratios = loginMs.map((l, i) => l / rawMs[i]);
+  const n = ROUNDS * ROUND_SIZE;
+  const i0 = [await cpuOf(raw.child), await authCpu()];
+  await sleep(IDLE_MS);
+  const i1 = [await cpuOf(raw.child), await authCpu()];
+  const pctCore = (us) => f1(us / 10 / IDLE_MS);
+
+  console.log(`login (connect + guest login, one at a time) vs the raw mutual-TLS handshake, ${ROUNDS} interleaved rounds of ${ROUND_SIZE}`);
+  console.log(`raw handshake, server CPU (ms):  ${rawMs.map((x) => per(x).toFixed(2)).join(' ')}`);
+  console.log(`login, Auth CPU (ms):            ${loginMs.map((x) => per(x).toFixed(2)).join(' ')}`);
+  console.log(
+    `median: raw handshake ${per(median(rawMs)).toFixed(2)} ms, login ${per(median(loginMs)).toFixed(2)} ms; ` +
+      `login / handshake ${median(ratios).toFixed(2)}x (median of the rounds' ratios; target <= 1.5x: ${median(ratios) <= 1.5 ? 'met' : 'not met'}); ${failed} logins failed`,
+  );
+  console.log(`idle, ${n} connections for ${IDLE_MS / 1000} s: Auth ${pctCore(i1[1] - i0[1])}% of a core, the library alone ${pctCore(i1[0] - i0[0])}%`);
+} finally {
+  for (const c of children) c.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+}
+process.exit(0);
