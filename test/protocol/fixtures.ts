@@ -107,7 +107,10 @@ export const samples: Record<string, FamilySamples> = {
         response: [{ ticketId: 'tk-1', estimatedWaitMs: 30_000 }],
       },
       'match.cancel': { request: [{ ticketId: 'tk-1' }], response: [{}] },
-      'match.confirm': { request: [{ matchId: 'm-1' }], response: [{}] },
+      'match.confirm': {
+        request: [{ matchId: 'm-1' }, { matchId: 'm-1', claim: true }, { matchId: 'm-1', publicKey: new Uint8Array(91).fill(4) }],
+        response: [{}],
+      },
       'match.decline': { request: [{ matchId: 'm-1' }], response: [{}] },
       'session.claim': {
         request: [{ sessionId: 'ses-1', publicKey: new Uint8Array(91).fill(4) }, { sessionId: 'ses-1' }],
@@ -124,12 +127,17 @@ export const samples: Record<string, FamilySamples> = {
       'lobby.owner_changed': [{ lobbyId: 'lob-1', ownerId: 'acc-2' }],
       'lobby.kicked': [{ lobbyId: 'lob-1', reason: 'afk' }],
       'lobby.closed': [{ lobbyId: 'lob-1', reason: 'owner left' }],
-      'match.found': [{ matchId: 'm-1', ticketId: 'tk-1', mode: 'ranked', playerCount: 2, confirmBy: 1_700_000_010_000 }],
+      'match.found': [
+        { matchId: 'm-1', ticketId: 'tk-1', mode: 'ranked', playerCount: 2, confirmBy: 1_700_000_010_000 },
+        { matchId: 'm-1', ticketId: 'tk-1', mode: 'ranked', playerCount: 2, confirmBy: 1_700_000_010_000, transport: 'quic', needsPublicKey: true },
+      ],
       'match.queued': [{ ticketId: 'tk-1', mode: 'duel', lobbyId: 'lob-1', byAccountId: 'acc-1' }],
       'match.dequeued': [{ ticketId: 'tk-1', reason: 'the lobby changed' }],
       'match.cancelled': [{ matchId: 'm-1', reason: 'a player declined', requeued: true }],
       'session.ready': [{ sessionId: 'ses-1', transport: 'quic', needsPublicKey: true, matchId: 'm-1', claimBy: 1_700_000_020_000 }],
       'session.lost': [{ sessionId: 'ses-1', reason: 'the game host stopped answering' }],
+      'session.handoff': [{ matchId: 'm-1', handoff }],
+      'session.key_refused': [{ sessionId: 'ses-1', matchId: 'm-1', code: 'bad_request', reason: 'the public key is not a P-256 or Ed25519 key' }],
       'session.waiting': [
         { matchId: 'm-1', since: 1_700_000_020_000, attempt: 3, giveUpAt: 1_700_000_080_000, reason: 'no game host is free' },
         { lobbyId: 'lob-1', since: 1_700_000_020_000, attempt: 0 },
