@@ -188,6 +188,14 @@ export async function withAdmin<T>(flags: AdminFlags, tool: string, work: (a: Ad
   const a = await connectAdmin(flags, tool);
   try {
     return await work(a);
+  } catch (err) {
+    // a refusal arrives as a code only; the admin codes keep the kind (and so the exit code) the
+    // server gave them, e.g. "nothing to act on" is 4, not the generic 6 of a refusal
+    const [{ ADMIN_ERRORS }, { IyesmpError, isIyesmpError }] = await Promise.all([import('../auth/errors.js'), import('../errors.js')]);
+    if (!isIyesmpError(err) || !Object.hasOwn(ADMIN_ERRORS, err.code)) throw err;
+    const kind = ADMIN_ERRORS[err.code as keyof typeof ADMIN_ERRORS];
+    if (kind === err.kind) throw err;
+    throw new IyesmpError(kind, err.code, err.message, { cause: err, ...(err.hint === undefined ? {} : { hint: err.hint }), ...(err.details === undefined ? {} : { details: err.details }) });
   } finally {
     await a.close();
   }
