@@ -139,7 +139,7 @@ function simulateBurst(o: { players: number; mm: MatchmakerOptions; silentEvery:
   const COST = { tick: 1, found: 0.5, confirm: 1, handoff: 25 };
   const mm = new Matchmaker(o.mm);
   let seed = 12345;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const silent = new Set<string>();
   for (let i = 0; i < o.players; i++) {
     const p = `p${i}`;

@@ -23,7 +23,10 @@ beforeAll(async () => {
   dev = await devPki('iyesmp-client-burst-', new Date(Date.now() - 86_400_000));
   pki = dev.pki;
   auth = await AuthServer.start(await authOptions(pki, { gameVersion: GAME_VERSION, ...quickAuth, matchmaker: { maxMatchesInFlight: 1 }, logger: silent }));
-  host = await HostServer.start<TicTacToeExt>(await hostOptions(pki, auth.hostPort, { ...quickHost, version: GAME_VERSION, logger: silent }), ticTacToeHostGame);
+  host = await HostServer.start<TicTacToeExt>(
+    await hostOptions(pki, auth.hostPort, { ...quickHost, version: GAME_VERSION, logger: silent }),
+    ticTacToeHostGame,
+  );
   await pollUntil(() => auth.connectedHosts().includes('host-1'), 'the host to register', 20_000, 50);
 }, 120_000);
 

@@ -186,6 +186,7 @@ describe('auth.toml: the new fields', () => {
     if (!scaffolded.ok) throw new Error('scaffolded config invalid');
     expect((await authOptionsFromConfig((scaffolded as { config: AuthConfig }).config, silent)).matchmaker?.maxMatchesInFlight).toBe(64);
     // an older config without the key gets the same default
+    expect(authText).toMatch(/^max_matches_in_flight = 64$/m);
     const older = check(authText.replace(/^max_matches_in_flight = .*\n/m, ''));
     if (!older.ok) throw new Error(older.problems.map(formatProblem).join('\n'));
     expect((older as { config: AuthConfig }).config.matchmaking.max_matches_in_flight).toBe(64);
@@ -195,7 +196,9 @@ describe('auth.toml: the new fields', () => {
     expect(o.matchmaker).toMatchObject({ maxMatchesInFlight: 8 });
     const bad = authText.replace(/^max_matches_in_flight = .*$/m, 'max_matches_in_flight = 0');
     expect(problems(bad)).toEqual([
-      expect.stringMatching(new RegExp(`^matchmaking\\.max_matches_in_flight: expected a positive integer.*\\(line ${lineOf(bad, 'max_matches_in_flight')}\\)$`)),
+      expect.stringMatching(
+        new RegExp(`^matchmaking\\.max_matches_in_flight: expected a positive integer.*\\(line ${lineOf(bad, 'max_matches_in_flight')}\\)$`),
+      ),
     ]);
   });
 });
