@@ -122,8 +122,9 @@ export interface MatchmakerOptions {
   maxMatchSize?: number;
   /**
    * Matches in flight at most: proposed and not answered yet, plus those still being handed off
-   * (`tick`'s `handingOff`). Default 64 (about 1.5 s of hand-off work at ~25 ms each, well inside a
-   * confirmation deadline); Infinity: no cap.
+   * (`tick`'s `handingOff`). Default 128: at most about 3 s of the Auth's hand-off work at ~25 ms
+   * each, well inside a confirmation deadline, while players who take seconds to confirm still
+   * leave room for 20+ matches/s (the cap over the time a match spends in flight). Infinity: no cap.
    */
   maxMatchesInFlight?: number;
   newTicketId?: () => string;
@@ -157,7 +158,7 @@ interface PendingMatch extends Omit<Match, 'tickets' | 'accepted'> {
 
 const NO_REGION = '';
 /** Default `maxMatchesInFlight`. */
-export const MAX_MATCHES_IN_FLIGHT = 64;
+export const MAX_MATCHES_IN_FLIGHT = 128;
 /** Confirmations remembered for the wait estimate, and how old the oldest one may be. */
 const RATE_SAMPLES = 64;
 const RATE_WINDOW_MS = 60_000;
