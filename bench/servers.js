@@ -151,7 +151,9 @@ async function authChild(pkiDir, extra) {
       const cpu = ((c.user + c.system - last.user - last.system) / 1000 / (t - lastT)) * 100;
       last = c;
       lastT = t;
-      process.stderr.write(`[mm] t=${Math.round(t)} queued=${st.queuedTickets} proposed=${st.pendingMatches} handingOff=${auth.handoffs.pendingCount} waitingHost=${auth.handoffs.waitingForHost} cpu=${cpu.toFixed(0)}%\n`);
+      process.stderr.write(
+        `[mm] t=${Math.round(t)} queued=${st.queuedTickets} proposed=${st.pendingMatches} handingOff=${auth.handoffs.pendingCount} waitingHost=${auth.handoffs.waitingForHost} cpu=${cpu.toFixed(0)}%\n`,
+      );
     }, 1000).unref();
   }
   process.on('disconnect', () => process.exit(0));
