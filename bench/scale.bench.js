@@ -10,6 +10,10 @@
 //      then all matchmake at once: time until every player holds its hand-off ticket.
 // Memory per player and idle CPU are printed beside the baseline's (target: memory at most 1.25x the
 // library's per connection, idle CPU under 5% of a core at 10,000).
+// BENCH_SCALE_MM_CAP=<n>|off sets the Auth's [matchmaking] max_matches_in_flight (default: the
+// server's); `off` proposes every match at once, as before issue 14, for a before/after of the burst.
+// BENCH_SCALE_NO_BASELINE=1 skips the library baseline (its columns print NaN) when only the Auth
+// figures are wanted.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { fork } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -24,6 +28,8 @@ const SIZES = (process.env.BENCH_SCALE_SIZES ?? (QUICK ? '100,300' : '1000,10000
 const WORKERS = 4;
 const IDLE_WINDOW_MS = QUICK ? 10_500 : 20_500; // at least one keep-alive period
 const SETTLE_MS = 3_000;
+const MM_CAP = process.env.BENCH_SCALE_MM_CAP;
+const NO_BASELINE = process.env.BENCH_SCALE_NO_BASELINE === '1';
 
 function worker(cfg) {
   const child = fork(path.join(here, 'scale-clients.js'), [JSON.stringify(cfg)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -64,7 +70,9 @@ async function baseline(pki, n) {
 
 /** One Auth process and N players. */
 async function auth(pki, n) {
-  const a = startServer(['auth', pki.dir, JSON.stringify({ matchSize: 2 })], ['--expose-gc']);
+  // JSON has no Infinity: "off" is a cap no burst reaches
+  const matchmaker = MM_CAP === undefined ? {} : { matchmaker: { maxMatchesInFlight: MM_CAP === 'off' ? 1e9 : Number(MM_CAP) } };
+  const a = startServer(['auth', pki.dir, JSON.stringify({ matchSize: 2, ...matchmaker })], ['--expose-gc']);
   const { clientPort, hostPort } = await a.first;
   const h = startServer(['host', pki.dir, 'host-1', String(hostPort), String(Math.ceil(n / 2) + 10)]);
   const workers = [];
@@ -156,11 +164,11 @@ try {
   // each size's row as soon as it is measured: the large sizes take long
   const rows = [];
   for (const n of SIZES) {
-    const base = await baseline(pki, n);
+    const base = NO_BASELINE ? { memPer: NaN, heapPer: NaN, idle: NaN, handshakeCpu: NaN } : await baseline(pki, n);
     const au = await auth(pki, n);
     rows.push({ n, base, au });
     process.stderr.write(
-      `(N=${n}: JS heap per player ${f1(au.heapPer / 1024)} KB, library per connection ${f1(base.heapPer / 1024)} KB; Auth errors logged: ${au.authErrors}; matchmakes tried again after a cancelled match: ${au.matchRetries})\n`,
+      `(N=${n}: JS heap per player ${f1(au.heapPer / 1024)} KB, library per connection ${f1(base.heapPer / 1024)} KB; Auth errors logged: ${au.authErrors}; matchmakes tried again after a cancelled match: ${au.matchRetries}; time to ticket p99 ${f1(au.matchP99 / 1000)} s; matches in flight at most ${MM_CAP ?? 'default'})\n`,
     );
     if (au.failures.length) process.stderr.write(`(N=${n}: ${au.loginFailed} logins failed; first errors: ${au.failures.join(' | ')})\n`);
     const cells = [

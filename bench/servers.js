@@ -140,6 +140,22 @@ async function authChild(pkiDir, extra) {
       process.send({ rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed });
     }
   });
+  if (process.env.BENCH_TRACE_MM === '1') {
+    let last = process.cpuUsage();
+    let lastT = performance.now();
+    setInterval(() => {
+      const st = auth.matchmaker.stats;
+      if (st.queuedTickets + st.pendingMatches + auth.handoffs.pendingCount === 0) return;
+      const c = process.cpuUsage();
+      const t = performance.now();
+      const cpu = ((c.user + c.system - last.user - last.system) / 1000 / (t - lastT)) * 100;
+      last = c;
+      lastT = t;
+      process.stderr.write(
+        `[mm] t=${Math.round(t)} queued=${st.queuedTickets} proposed=${st.pendingMatches} handingOff=${auth.handoffs.pendingCount} waitingHost=${auth.handoffs.waitingForHost} cpu=${cpu.toFixed(0)}%\n`,
+      );
+    }, 1000).unref();
+  }
   process.on('disconnect', () => process.exit(0));
   process.send({ clientPort: auth.clientPort, hostPort: auth.hostPort });
 }

@@ -6,7 +6,7 @@ import type { PeerConnection, PeerStream } from '../transport/index.js';
 import type { GameVersionCheck } from '../protocol/index.js';
 import { PasswordProvider, usernameKey, type Account, type AccountService, type Credentials } from './accounts/index.js';
 import { normalizeCode, type Lobbies, type LobbyView } from './lobbies.js';
-import type { Matchmaker } from './matchmaking.js';
+import type { Matchmaker, Ticket } from './matchmaking.js';
 import type { PartyQueue } from './parties.js';
 import { errInfo } from './err-info.js';
 import { accountError, authError, lobbyError, matchmakingError } from './errors.js';
@@ -302,7 +302,7 @@ export class ClientLink {
       if (lobbyId === undefined) {
         const fwd = s.forward;
         if (fwd) return { ticketId: (await fwd.enqueue(req, { [me]: this.account!.displayName })).id };
-        return { ticketId: s.matchmaker.enqueue(req, now()).id };
+        return queuedReply(s.matchmaker.enqueue(req, now()));
       }
       // the lobby may have changed while ratings were looked up: check again, synchronously with the enqueue
       const again = s.parties.members(lobbyId, me);
@@ -311,7 +311,7 @@ export class ClientLink {
       }
       const ticket = s.parties.enqueue(lobbyId, req);
       for (const p of players) if (p !== me) s.notifyPlayer(p, 2, 'match.queued', { ticketId: ticket.id, mode: ticket.mode, lobbyId, byAccountId: me });
-      return { ticketId: ticket.id };
+      return queuedReply(ticket);
     });
     p.handle('match.cancel', async (body) => {
       const fwd = s.forward;
@@ -405,4 +405,9 @@ function summary(l: LobbyView) {
 /** Accepts a client's first stream as its control stream; later streams are refused. */
 export function acceptClient(server: ClientEndpointContext, conn: PeerConnection): void {
   acceptControlStream(conn, 'auth', (stream) => new ClientLink(server, conn, stream));
+}
+
+/** The `match.queue` reply: the ticket, and the matchmaker's rough wait when it has one. */
+function queuedReply(t: Ticket): { ticketId: string; estimatedWaitMs?: number } {
+  return t.estimatedWaitMs === undefined ? { ticketId: t.id } : { ticketId: t.id, estimatedWaitMs: t.estimatedWaitMs };
 }

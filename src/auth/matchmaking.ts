@@ -19,6 +19,11 @@ import { EventQueue } from '../events/queue.js';
  * - A formed match is *proposed*: every player must accept before `confirmTimeoutMs`. All accept:
  *   `confirmed` (hand it off). A decline or a timeout removes the decliner's / non-responder's ticket
  *   and puts the other tickets back at the front of the line with their original wait time.
+ * - At most `maxMatchesInFlight` matches are in flight: proposed and unanswered, plus those the caller
+ *   says it is still handing off (`tick`'s `handingOff`). A tick proposes only into the room left,
+ *   earliest anchors in line first across all buckets; the rest wait in line. A burst of tickets
+ *   then meets an Auth that can hand off what it proposes before the confirmation deadline passes,
+ *   instead of proposals piling up behind its own work and expiring.
  */
 
 export interface RatingRules {
@@ -70,6 +75,12 @@ export interface Ticket {
   ext?: unknown;
   /** When the wait began; kept across re-queues so time already waited still counts. */
   waitingSince: number;
+  /**
+   * Only on the ticket `enqueue` returns: a rough wait (ms), the matches ahead of it in its queue
+   * over the rate matches were confirmed lately. Absent when no rate is known yet or when its
+   * match still needs players who have not queued.
+   */
+  estimatedWaitMs?: number;
 }
 
 export interface Match {
@@ -109,6 +120,13 @@ export interface MatchmakerOptions {
   defaults?: ModeRules;
   /** Largest matchSize accepted (default 128). */
   maxMatchSize?: number;
+  /**
+   * Matches in flight at most: proposed and not answered yet, plus those still being handed off
+   * (`tick`'s `handingOff`). Default 128: at most about 3 s of the Auth's hand-off work at ~25 ms
+   * each, well inside a confirmation deadline, while players who take seconds to confirm still
+   * leave room for 20+ matches/s (the cap over the time a match spends in flight). Infinity: no cap.
+   */
+  maxMatchesInFlight?: number;
   newTicketId?: () => string;
   newMatchId?: () => string;
 }
@@ -139,6 +157,12 @@ interface PendingMatch extends Omit<Match, 'tickets' | 'accepted'> {
 }
 
 const NO_REGION = '';
+/** Default `maxMatchesInFlight`. */
+export const MAX_MATCHES_IN_FLIGHT = 128;
+/** Confirmations remembered for the wait estimate, and how old the oldest one may be. */
+const RATE_SAMPLES = 64;
+const RATE_WINDOW_MS = 60_000;
+const MAX_ESTIMATE_MS = 86_400_000;
 
 export class Matchmaker {
   readonly #events = new EventQueue<MatchmakingEvent>();
@@ -147,12 +171,20 @@ export class Matchmaker {
   readonly #ticketOfPlayer = new Map<string, QTicket>();
   readonly #tickets = new Map<string, QTicket>();
   readonly #matches = new Map<string, PendingMatch>();
+  /** When the latest matches were confirmed, oldest first (at most RATE_SAMPLES). */
+  readonly #confirmedAt: number[] = [];
+  readonly #maxInFlight: number;
   #back = 0;
   #front = 0;
   #ids = 0;
 
   constructor(opts: MatchmakerOptions = {}) {
+    const cap = opts.maxMatchesInFlight ?? MAX_MATCHES_IN_FLIGHT;
+    if (!(cap >= 1) || (Number.isFinite(cap) && !Number.isInteger(cap))) {
+      throw matchmakingError('mm.bad_request', `maxMatchesInFlight must be a whole number of at least 1 (or Infinity), got ${String(cap)}`);
+    }
     this.#opts = opts;
+    this.#maxInFlight = cap;
   }
 
   /** Everything queued since the last take, oldest first (the driver delivers it after each input). */
@@ -209,7 +241,25 @@ export class Matchmaker {
     for (const p of t.players) this.#ticketOfPlayer.set(p, t);
     this.#queue(t);
     this.#events.push({ type: 'queued', ticket: snap(t) });
-    return snap(t);
+    const out = snap(t);
+    // a new ticket is at the back of its line: every other player queued in its bucket is ahead
+    const wait = this.#estimateWait(t.bucket!.players, t.matchSize, now);
+    if (wait !== undefined) out.estimatedWaitMs = wait;
+    return out;
+  }
+
+  /** `playersThrough` players (this ticket's and those ahead) leave in whole matches at the recent rate. */
+  #estimateWait(playersThrough: number, matchSize: number, now: number): number | undefined {
+    if (playersThrough < matchSize) return undefined; // its match waits for players not queued yet
+    const at = this.#confirmedAt;
+    let first = 0;
+    while (first < at.length && at[first]! < now - RATE_WINDOW_MS) first++;
+    const samples = at.length - first;
+    const span = now - at[first]!;
+    if (samples < 2 || span <= 0) return undefined;
+    const perMs = samples / span;
+    // beyond a day the figure means nothing (and the wire caps durations)
+    return Math.min(MAX_ESTIMATE_MS, Math.round(Math.ceil(playersThrough / matchSize) / perMs));
   }
 
   /** Cancel a ticket (by id). A ticket inside a proposed match counts as that match being declined. */
@@ -244,6 +294,11 @@ export class Matchmaker {
     return m && matchSnap(m);
   }
 
+  /** The cap on matches in flight (`maxMatchesInFlight`). */
+  get maxMatchesInFlight(): number {
+    return this.#maxInFlight;
+  }
+
   get stats(): { queuedTickets: number; queuedPlayers: number; pendingMatches: number } {
     let tickets = 0;
     let players = 0;
@@ -270,13 +325,14 @@ export class Matchmaker {
     return out;
   }
 
-  accept(matchId: string, playerId: string, _now: number): void {
+  accept(matchId: string, playerId: string, now: number): void {
     const m = this.#pending(matchId, playerId);
     if (m.accepted.has(playerId)) return;
     m.accepted.add(playerId);
     this.#events.push({ type: 'accepted', match: matchSnap(m), playerId });
     if (m.accepted.size === m.players.length) {
       this.#matches.delete(m.id);
+      if (this.#confirmedAt.push(now) > RATE_SAMPLES) this.#confirmedAt.shift();
       for (const t of m.tickets) this.#forget(t);
       this.#events.push({ type: 'confirmed', match: matchSnap(m) });
     }
@@ -287,18 +343,32 @@ export class Matchmaker {
     this.#fail(m, new Set([this.#ticketOfPlayer.get(playerId)!]), 'declined', now);
   }
 
-  /** Expire unconfirmed proposals, then form new matches. Returns the matches proposed. */
-  tick(now: number): Match[] {
+  /**
+   * Expire unconfirmed proposals, then form new matches, as many as `maxMatchesInFlight` leaves room
+   * for beside the pending proposals and `load.handingOff` (confirmed matches the caller is still
+   * handing off). Returns the matches proposed.
+   */
+  tick(now: number, load: { handingOff?: number } = {}): Match[] {
     for (const m of [...this.#matches.values()]) {
       if (m.deadline <= now) {
         const silent = new Set(m.tickets.filter((t) => t.players.some((p) => !m.accepted.has(p))));
         this.#fail(m, silent, 'timeout', now);
       }
     }
-    const groups: Array<{ b: Bucket; tickets: QTicket[]; region: string | undefined }> = [];
-    for (const b of this.#buckets.values()) {
-      if (b.players < b.matchSize) continue;
-      for (const g of formMatches(b, now)) groups.push({ b, ...g });
+    const room = this.#maxInFlight - this.#matches.size - Math.max(0, load.handingOff ?? 0);
+    let groups: Array<{ b: Bucket; tickets: QTicket[]; region: string | undefined }> = [];
+    if (room >= 1) {
+      for (const b of this.#buckets.values()) {
+        if (b.players < b.matchSize) continue;
+        for (const g of formMatches(b, now, room)) groups.push({ b, ...g });
+      }
+    }
+    if (groups.length > room) {
+      // Line numbers are global (across buckets), so the earliest anchors in line go first; the
+      // rest stay queued, unmarked, for a later tick.
+      groups.sort((x, y) => x.tickets[0]!.line - y.tickets[0]!.line);
+      for (const g of groups.slice(room)) for (const t of g.tickets) t.taken = false;
+      groups = groups.slice(0, room);
     }
     // All state changes first, then the events: a listener reacting to one proposal (say, by
     // cancelling a ticket) must find every proposal of this tick already in place.
@@ -471,7 +541,8 @@ function find(parent: Int32Array, i: number): number {
   return root;
 }
 
-function formMatches(b: Bucket, now: number): Array<{ tickets: QTicket[]; region: string | undefined }> {
+/** The first `limit` matches the line forms in order (the same a tick without a limit would form first). */
+function formMatches(b: Bucket, now: number, limit: number): Array<{ tickets: QTicket[]; region: string | undefined }> {
   const line = [...b.queued.values()].sort((x, y) => x.line - y.line);
   const fallback = b.rules.regionFallbackMs;
   const anyRegion = (t: QTicket) => t.regions.length === 0 || now - t.waitingSince >= fallback;
@@ -502,6 +573,7 @@ function formMatches(b: Bucket, now: number): Array<{ tickets: QTicket[]; region
   const need0 = b.matchSize;
   const scratch: Scratch = { reach: new Int32Array(need0 + 1), from: new Int32Array(need0 + 1), seen: [] };
   for (const anchor of line) {
+    if (out.length >= limit) break;
     if (anchor.taken) continue;
     const wide = anyRegion(anchor);
     const tryRegions = wide ? [...anchor.regions, ...popular.filter((r) => !anchor.regions.includes(r)), NO_REGION] : anchor.regions;

@@ -534,7 +534,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     if (this.#ticking || this.#closing) return;
     this.#ticking = true;
     try {
-      this.matchmaker.tick(now);
+      // sessions still being set up count against the matchmaker's cap on matches in flight (those
+      // waiting for a free host do not: no work for this process, and a mode without hosts must
+      // not hold up the others)
+      this.matchmaker.tick(now, { handingOff: this.handoffs.pendingCount });
       this.registry.tick(now);
       this.#persistence?.tick(now);
       await this.sessions.tick(now);

@@ -126,6 +126,8 @@ export function authConfigSchema(baseDir?: string) {
           max_wait_seconds: posInt().default(30),
           region: z.enum(['any', 'nearest', 'strict'], { error: 'expected one of "any", "nearest", "strict"' }).default('nearest'),
           transport: TRANSPORT().default('quic'),
+          /** matches proposed or being handed off at once; a burst of queued players waits in line beyond it */
+          max_matches_in_flight: posInt().max(100_000, { error: 'expected a positive integer up to 100000' }).default(128),
           /** per game mode: players per match and the host transport its games run on */
           modes: z
             .record(

@@ -24,20 +24,25 @@ const command = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('cancel' as const), pick: fc.nat() }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('tick' as const), advance: fc.integer({ min: 0, max: 20_000 }) }) },
+  {
+    weight: 3,
+    // load: confirmed matches the caller says it is still handing off (they count against the cap)
+    arbitrary: fc.record({ op: fc.constant('tick' as const), advance: fc.integer({ min: 0, max: 20_000 }), load: fc.integer({ min: 0, max: 2 }) }),
+  },
   { weight: 2, arbitrary: fc.record({ op: fc.constantFrom('accept' as const, 'decline' as const), pick: fc.nat(), who: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('acceptAll' as const), pick: fc.nat() }) },
 );
 
 describe('matchmaking properties', () => {
-  it('never double-books a player, never loses a ticket, never mixes buckets', () => {
+  it('never double-books a player, never loses a ticket, never mixes buckets, never proposes beyond the cap', () => {
     const seen = { proposed: 0, confirmed: 0, failed: 0, requeued: 0 };
     fc.assert(
-      fc.property(fc.array(command, { minLength: 10, maxLength: 150 }), (cmds) => {
+      fc.property(fc.constantFrom(Infinity, 1, 2, 3), fc.array(command, { minLength: 10, maxLength: 150 }), (cap, cmds) => {
         // the driver delivers events after each call and reports a listener's failed expectation here
         const failures: unknown[] = [];
         const d = domain({
           matchmaker: {
+            maxMatchesInFlight: cap,
             modes: { ranked: { rating: { baseWindow: 50, widenPerSecond: 25, maxWindow: 600 }, regionFallbackMs: 30_000, confirmTimeoutMs: 10_000 } },
             defaults: { regionFallbackMs: 15_000, confirmTimeoutMs: 8_000 },
           },
@@ -123,7 +128,10 @@ describe('matchmaking properties', () => {
             if (live.length) mm.cancel(live[c.pick % live.length]!, now);
           } else if (c.op === 'tick') {
             now += c.advance;
-            mm.tick(now);
+            const before = seen.proposed;
+            mm.tick(now, { handingOff: c.load });
+            // matches in flight (proposed + handed off) stay within the cap whenever a tick proposes
+            if (seen.proposed > before) expect(mm.stats.pendingMatches + c.load).toBeLessThanOrEqual(cap);
           } else {
             const ms = [...pending.values()];
             if (!ms.length) continue;

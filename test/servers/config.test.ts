@@ -180,6 +180,27 @@ describe('auth.toml: the new fields', () => {
     const o = await authOptionsFromConfig((r as { config: AuthConfig }).config, silent);
     expect(o.modeTransports?.chess).toBe('mqtt');
   });
+
+  it('[matchmaking] max_matches_in_flight reaches the matchmaker (default 128); 0 is named with its line (issue 14)', async () => {
+    const scaffolded = check(authText);
+    if (!scaffolded.ok) throw new Error('scaffolded config invalid');
+    expect((await authOptionsFromConfig((scaffolded as { config: AuthConfig }).config, silent)).matchmaker?.maxMatchesInFlight).toBe(128);
+    // an older config without the key gets the same default
+    expect(authText).toMatch(/^max_matches_in_flight = 128$/m);
+    const older = check(authText.replace(/^max_matches_in_flight = .*\n/m, ''));
+    if (!older.ok) throw new Error(older.problems.map(formatProblem).join('\n'));
+    expect((older as { config: AuthConfig }).config.matchmaking.max_matches_in_flight).toBe(128);
+    const r = check(authText.replace(/^max_matches_in_flight = .*$/m, 'max_matches_in_flight = 8'));
+    if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
+    const o = await authOptionsFromConfig((r as { config: AuthConfig }).config, silent);
+    expect(o.matchmaker).toMatchObject({ maxMatchesInFlight: 8 });
+    const bad = authText.replace(/^max_matches_in_flight = .*$/m, 'max_matches_in_flight = 0');
+    expect(problems(bad)).toEqual([
+      expect.stringMatching(
+        new RegExp(`^matchmaking\\.max_matches_in_flight: expected a positive integer.*\\(line ${lineOf(bad, 'max_matches_in_flight')}\\)$`),
+      ),
+    ]);
+  });
 });
 
 describe('host.toml: [game] and the netcode keys', () => {

@@ -1,0 +1,91 @@
+/**
+ * Issue 14 against the real Auth and Host servers on loopback: the Auth counts its hand-offs being
+ * set up against the matchmaker's cap on matches in flight, so queued players are offered a match
+ * only when the Auth can hand it off; the `match.queue` reply carries the wait estimate.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectToAuth, type AuthClient } from '../../src/client/index.js';
+import type { Pki } from '../../src/pki/index.js';
+import { AuthServer } from '../../src/auth/server.js';
+import { HostServer } from '../../src/host/server.js';
+import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
+import { GAME_VERSION, MODE, TicTacToeExt } from '../../examples/tictactoe/messages.js';
+import { authOptions, closeLive, devPki, hostOptions, quickAuth, quickHost, silent, type DevPki } from '../support/live-servers.js';
+import { pollUntil } from '../support/wait.js';
+
+let dev: DevPki;
+let pki: Pki;
+let auth: AuthServer;
+let host: HostServer<TicTacToeExt>;
+const open: AuthClient<TicTacToeExt>[] = [];
+
+beforeAll(async () => {
+  dev = await devPki('iyesmp-client-burst-', new Date(Date.now() - 86_400_000));
+  pki = dev.pki;
+  auth = await AuthServer.start(await authOptions(pki, { gameVersion: GAME_VERSION, ...quickAuth, matchmaker: { maxMatchesInFlight: 1 }, logger: silent }));
+  host = await HostServer.start<TicTacToeExt>(
+    await hostOptions(pki, auth.hostPort, { ...quickHost, version: GAME_VERSION, logger: silent }),
+    ticTacToeHostGame,
+  );
+  await pollUntil(() => auth.connectedHosts().includes('host-1'), 'the host to register', 20_000, 50);
+}, 120_000);
+
+afterAll(async () => {
+  await closeLive(open, [host, auth], dev);
+}, 30_000);
+
+async function players(n: number): Promise<Array<{ c: AuthClient<TicTacToeExt>; found: string[] }>> {
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const c = await connectToAuth<TicTacToeExt>({
+        address: { host: '127.0.0.1', port: auth.clientPort },
+        identity: { cert: pki.path(pki.get('client-clientauth-1-1').certFile), key: pki.path(pki.get('client-clientauth-1-1').keyFile!) },
+        trust: { trustDir: pki.dir },
+        gameVersion: GAME_VERSION,
+        extSchema: TicTacToeExt,
+      });
+      open.push(c);
+      await c.login({ method: 'guest' });
+      const found: string[] = [];
+      c.on('matchFound', (f) => found.push(f.matchId));
+      return { c, found };
+    }),
+  );
+}
+
+const until = <T>(fn: () => T, what: string) => pollUntil(fn, what, 20_000, 20);
+
+describe('a burst against real servers (issue 14)', () => {
+  it('a hand-off being set up holds the only slot: the next pair is offered a match once the host acknowledged it', async () => {
+    const [a, b, c, d, e, f] = await players(6);
+    await a!.c.queue(MODE);
+    await b!.c.queue(MODE);
+    await until(() => a!.found.length === 1 && b!.found.length === 1, 'a and b to be matched');
+    await c!.c.queue(MODE);
+    await d!.c.queue(MODE);
+    // a and b confirm but do not claim yet: their session waits for the claims, its hand-off in progress
+    await Promise.all([a!.c.confirmMatch(a!.found[0]!), b!.c.confirmMatch(b!.found[0]!)]);
+    await until(() => auth.handoffs.pendingCount === 1, 'the hand-off to start');
+    // several ticks of the Auth's own (each runs the matchmaker with the hand-off counted)
+    for (let i = 0; i < 3; i++) {
+      await auth.tick();
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(auth.matchmaker.stats).toMatchObject({ queuedTickets: 2, pendingMatches: 0 });
+    expect([c!.found, d!.found]).toEqual([[], []]);
+
+    // the claims complete the hand-off: the slot is free and c and d are offered their match
+    const tickets = await Promise.all([a!.c.waitForHandoff(), b!.c.waitForHandoff()]);
+    expect(tickets[0]!.sessionId).toBe(tickets[1]!.sessionId);
+    await until(() => c!.found.length === 1 && d!.found.length === 1, 'c and d to be matched');
+    await Promise.all([c!.c.confirmMatch(c!.found[0]!), d!.c.confirmMatch(d!.found[0]!)]);
+    await Promise.all([c!.c.waitForHandoff(), d!.c.waitForHandoff()]);
+
+    // two matches confirmed lately: a player whose match can be made hears a rough wait
+    const first = await e!.c.queue(MODE);
+    expect(first.estimatedWaitMs).toBeUndefined(); // alone in the queue: it waits for someone else
+    const second = await f!.c.queue(MODE);
+    expect(second.estimatedWaitMs).toEqual(expect.any(Number));
+    expect(second.estimatedWaitMs!).toBeGreaterThan(0);
+  }, 90_000);
+});
