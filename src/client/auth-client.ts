@@ -786,7 +786,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     // a confirmed key is kept under the session id from now on, as a claim's fresh one is
     else if (key !== undefined && stored === undefined && ticket.credentials) await this.#keyStore.set(ticket.sessionId, key.keyPem);
     const matchOfKey = adopted ?? (confirmed !== undefined && key === confirmed ? ready.matchId : undefined);
-    if (matchOfKey !== undefined) this.#forgetConfirmedKey(matchOfKey);
+    if (matchOfKey !== undefined) await this.#confirmedKeys.remove(matchOfKey).catch(() => undefined);
     removeFirst(this.#ready, (r) => r.sessionId === ready.sessionId);
     // the same seat may also have been pushed (a re-login while the host was still being asked)
     removeFirst(this.#pushed, (x) => x.handoff.sessionId === ready.sessionId);
