@@ -201,6 +201,7 @@ describe('iyesmp-auth/1.3 against real servers', () => {
     if (o.holdMint) holdMint.set(seatIdOf(a.c.account!.accountId), o.holdMint);
     const b = await player(`${name}-rival`);
     const tb = b.c.matchmake({ mode: MODE, timeoutMs: 30_000, onStatus: (s) => b.seen.phases.push(s.phase) });
+    tb.catch(() => undefined); // awaited by the test; not reported twice when an earlier step fails
     const found = a.c.next('matchFound', { timeoutMs: 15_000 });
     await until(() => b.seen.phases.includes('queued'), 'the rival to queue');
     await a.c.queue(MODE);
