@@ -177,12 +177,7 @@ export class ConfirmedKeys {
     return parsed
       .filter(
         (e): e is ConfirmedKey =>
-          typeof e === 'object' &&
-          e !== null &&
-          typeof e.matchId === 'string' &&
-          typeof e.keyPem === 'string' &&
-          typeof e.until === 'number' &&
-          e.until > now,
+          typeof e === 'object' && e !== null && typeof e.matchId === 'string' && typeof e.keyPem === 'string' && typeof e.until === 'number' && e.until > now,
       )
       .map((e) => ({ matchId: e.matchId, keyPem: e.keyPem, until: e.until }))
       .slice(-this.cap);

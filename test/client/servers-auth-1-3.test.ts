@@ -16,7 +16,13 @@ import {
   CONFIRMED_KEYS_ID,
   connectToAuth,
   FileKeyStore,
-  type AuthClient, type ConnectOptions, type SessionHandoff, type SessionKeyRefused, type SessionReady } from '../../src/client/index.js';
+  type AuthClient,
+  type HostTicket,
+  type ConnectOptions,
+  type SessionHandoff,
+  type SessionKeyRefused,
+  type SessionReady,
+} from '../../src/client/index.js';
 import type { Pki } from '../../src/pki/index.js';
 import { AuthServer } from '../../src/auth/server.js';
 import { seatIdOf } from '../../src/auth/handoff/index.js';
@@ -216,7 +222,13 @@ describe('iyesmp-auth/1.3 against real servers', () => {
   }
 
   /** Both play the match to its recorded end; then the session key is gone from the store. */
-  async function playAfterRestart(keys: FileKeyStore, a2: AuthClient<TicTacToeExt>, ta: HostTicket<TicTacToeExt>, b: AuthClient<TicTacToeExt>, tb: HostTicket<TicTacToeExt>) {
+  async function playAfterRestart(
+    keys: FileKeyStore,
+    a2: AuthClient<TicTacToeExt>,
+    ta: HostTicket<TicTacToeExt>,
+    b: AuthClient<TicTacToeExt>,
+    tb: HostTicket<TicTacToeExt>,
+  ) {
     expect(ta.sessionId).toBe(tb.sessionId);
     expect(ta.serverMadeKey).toBe(false);
     // the key moved to the session's own entry, in 0600 files
