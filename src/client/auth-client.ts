@@ -232,6 +232,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   readonly #preclaims = new Map<string, { key?: SessionKey; deadline?: number }>();
   /** (1.3) pushed hand-offs not taken by waitForHandoff yet, oldest first */
   readonly #pushed: PushedHandoff<Ext>[] = [];
+  /** sessions recently turned into tickets: a late push of one (claimed after a re-login) is not a new hand-off */
+  readonly #ticketed: string[] = [];
   /** waits watching those deadlines, told when one is added or moved */
   readonly #preclaimWatchers = new Set<() => void>();
   #closeError: IyesmpError | undefined;
@@ -684,7 +686,18 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     const ticket = ticketFromHandoff(p.handoff, certifiedKey(p.handoff, candidates) ?? p.key);
     const keyPem = ticket.credentials?.keyPem;
     if (keyPem !== undefined && keyPem !== stored) await this.#keyStore.set(ticket.sessionId, keyPem);
+    this.#tookTicket(ticket.sessionId);
     return ticket;
+  }
+
+  /**
+   * A session became a ticket: its other offers go. After a re-login while the host was still being
+   * asked, the seat is both offered again (`session.ready`) and pushed; a later wait must not get it again.
+   */
+  #tookTicket(sessionId: string): void {
+    removeFirst(this.#ready, (r) => r.sessionId === sessionId);
+    removeFirst(this.#pushed, (x) => x.handoff.sessionId === sessionId);
+    if (!this.#ticketed.includes(sessionId)) pushCapped(this.#ticketed, sessionId, 16);
   }
 
   /** Drops the confirmed keys whose time is up; a store that fails only keeps them longer. */
@@ -755,11 +768,13 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     // (1.3) or the key its match was confirmed with: a seat claimed with it is offered again without needsPublicKey
     const confirmed = ready.matchId === undefined ? undefined : this.#preclaims.get(ready.matchId)?.key;
     let key: SessionKey | undefined = stored === undefined ? confirmed : sessionKeyFromPem(stored);
+    let fresh = false;
     // (1.3) after a restart that key is only in the key store, named by its match, and the offer
     // (a re-login's) does not name the match: the certificate in the answer tells which key it is
     const kept = key === undefined && !ready.needsPublicKey && this.protocolVersion.minor >= 3 ? await this.#confirmedKeys.all() : [];
     if (key === undefined && ready.needsPublicKey) {
       key = newSessionKey(this.#opts.keyAlgorithm);
+      fresh = true;
       await this.#keyStore.set(ready.sessionId, key.keyPem);
     }
     // The server answers a claim once every player claimed and the host accepted the session.
@@ -784,12 +799,10 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     const ticket = ticketFromHandoff(h, key);
     if (ticket.serverMadeKey && ticket.credentials) await this.#keyStore.set(ticket.sessionId, ticket.credentials.keyPem);
     // a confirmed key is kept under the session id from now on, as a claim's fresh one is
-    else if (key !== undefined && stored === undefined && ticket.credentials) await this.#keyStore.set(ticket.sessionId, key.keyPem);
+    else if (key !== undefined && stored === undefined && !fresh && ticket.credentials) await this.#keyStore.set(ticket.sessionId, key.keyPem);
     const matchOfKey = adopted ?? (confirmed !== undefined && key === confirmed ? ready.matchId : undefined);
     if (matchOfKey !== undefined) await this.#confirmedKeys.remove(matchOfKey).catch(() => undefined);
-    removeFirst(this.#ready, (r) => r.sessionId === ready.sessionId);
-    // the same seat may also have been pushed (a re-login while the host was still being asked)
-    removeFirst(this.#pushed, (x) => x.handoff.sessionId === ready.sessionId);
+    this.#tookTicket(ready.sessionId);
     return ticket;
   }
 
@@ -973,7 +986,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
         const pre = this.#preclaims.get(h.matchId);
         this.#preclaims.delete(h.matchId);
         removeFirst(this.#pushed, (x) => x.handoff.sessionId === h.handoff.sessionId);
-        pushCapped(this.#pushed, { matchId: h.matchId, handoff: h.handoff as WireHandoff<Ext>, ...(pre?.key ? { key: pre.key } : {}) }, 16);
+        if (!this.#ticketed.includes(h.handoff.sessionId))
+          pushCapped(this.#pushed, { matchId: h.matchId, handoff: h.handoff as WireHandoff<Ext>, ...(pre?.key ? { key: pre.key } : {}) }, 16);
         // the key now belongs to the session: kept under its id, as a claim's, even before waitForHandoff takes it
         void this.#confirmedKeys.adopt(h.matchId, h.handoff.sessionId).catch(() => undefined);
         this.emit('sessionHandoff', { matchId: h.matchId, sessionId: h.handoff.sessionId });
