@@ -770,8 +770,10 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     let key: SessionKey | undefined = stored === undefined ? confirmed : sessionKeyFromPem(stored);
     let fresh = false;
     // (1.3) after a restart that key is only in the key store, named by its match, and the offer
-    // (a re-login's) does not name the match: the certificate in the answer tells which key it is
-    const kept = key === undefined && !ready.needsPublicKey && this.protocolVersion.minor >= 3 ? await this.#confirmedKeys.all() : [];
+    // (a re-login's) does not name the match: the certificate in the answer tells which key it is.
+    // Also with needsPublicKey: offered again before the confirmed key was certified, the seat may
+    // still end up certified for it (the server's certificate for the confirmation can come last).
+    const kept = key === undefined && this.protocolVersion.minor >= 3 ? await this.#confirmedKeys.all() : [];
     if (key === undefined && ready.needsPublicKey) {
       key = newSessionKey(this.#opts.keyAlgorithm);
       fresh = true;
@@ -781,7 +783,12 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     const untilClaimBy = ready.claimBy === undefined ? 0 : ready.claimBy - Date.now();
     const h = await this.#claimRequest(ready, key, Math.max(this.#opts.claimTimeoutMs ?? 60_000, untilClaimBy + 30_000));
     let adopted: string | undefined;
-    if (key === undefined && kept.length > 0 && h.transport.kind !== 'netcode' && h.transport.privateKey === undefined) {
+    if (
+      kept.length > 0 &&
+      h.transport.kind !== 'netcode' &&
+      h.transport.privateKey === undefined &&
+      (key === undefined || certifiedKey(h, [key]) === undefined)
+    ) {
       const candidates = kept.flatMap((e) => {
         try {
           return [{ matchId: e.matchId, key: sessionKeyFromPem(e.keyPem) }];
@@ -794,12 +801,13 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
         candidates.map((c) => c.key),
       );
       adopted = candidates.find((c) => c.key === found)?.matchId;
-      key = found;
+      key = found ?? key;
     }
     const ticket = ticketFromHandoff(h, key);
     if (ticket.serverMadeKey && ticket.credentials) await this.#keyStore.set(ticket.sessionId, ticket.credentials.keyPem);
     // a confirmed key is kept under the session id from now on, as a claim's fresh one is
-    else if (key !== undefined && stored === undefined && !fresh && ticket.credentials) await this.#keyStore.set(ticket.sessionId, key.keyPem);
+    else if (key !== undefined && stored === undefined && (!fresh || adopted !== undefined) && ticket.credentials)
+      await this.#keyStore.set(ticket.sessionId, key.keyPem);
     const matchOfKey = adopted ?? (confirmed !== undefined && key === confirmed ? ready.matchId : undefined);
     if (matchOfKey !== undefined) await this.#confirmedKeys.remove(matchOfKey).catch(() => undefined);
     this.#tookTicket(ready.sessionId);

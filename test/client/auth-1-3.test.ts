@@ -262,4 +262,34 @@ describe('iyesmp-auth/1.3 in the client', () => {
     await peer.respond(claim2.id, await wireHandoff(f.minter, { sessionId: 'S21', playerId: 'seat-20', publicKey: key2 }));
     expect(await next).toMatchObject({ sessionId: 'S21' });
   });
+
+  it('offered again with needsPublicKey after a restart, a seat whose certificate still came for the confirmed key is taken with that key', async () => {
+    const keyStore = new MemoryKeyStore();
+    const first = await connect({ keyStore });
+    const queued = first.c.queue('duel');
+    await first.peer.respond((await first.peer.request('match.queue')).id, { ticketId: 'T22' });
+    await queued;
+    const isFound = first.c.next('matchFound');
+    await first.peer.notify('match.found', found('M22', 'T22'));
+    await isFound;
+    const confirming = first.c.confirmMatch('M22');
+    const confirm = await first.peer.request('match.confirm');
+    const confirmedKey = (confirm.body as { publicKey: Uint8Array }).publicKey;
+    await first.peer.respond(confirm.id, {});
+    await confirming;
+    await first.c.close();
+
+    // back before the server had certified the confirmed key: it asks for a key, the client sends a
+    // fresh one, and the server's certificate for the confirmation still comes last
+    const { c, peer } = await connect({ keyStore });
+    await peer.notify('session.ready', { sessionId: 'S22', transport: 'quic', needsPublicKey: true, claimBy: Date.now() + 30_000 });
+    const waiting = c.waitForHandoff();
+    const claim = await peer.request('session.claim');
+    expect(Buffer.from((claim.body as { publicKey: Uint8Array }).publicKey)).not.toEqual(Buffer.from(confirmedKey));
+    await peer.respond(claim.id, await wireHandoff(f.minter, { sessionId: 'S22', playerId: 'seat-22', publicKey: confirmedKey }));
+    const ticket = await waiting;
+    expect(createPublicKey(ticket.credentials!.keyPem).export({ format: 'der', type: 'spki' })).toEqual(Buffer.from(confirmedKey));
+    expect(await keyStore.get('S22')).toBe(ticket.credentials!.keyPem);
+    expect(await keyStore.get(CONFIRMED_KEYS_ID)).toBeUndefined();
+  });
 });
