@@ -23,6 +23,8 @@ import { joinHost, type JoinHostOptions } from './join-host.js';
 import type { ClientTrust } from './trust.js';
 import { authLost, helloError, requestError, clientError } from './errors.js';
 import {
+  certifiedKey,
+  ConfirmedKeys,
   MemoryKeyStore,
   newSessionKey,
   sessionKeyFromPem,
@@ -217,6 +219,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   readonly #opts: AuthClientOptions<Ext>;
   readonly #endLink: () => Promise<void>;
   readonly #keyStore: SessionKeyStore;
+  /** (1.3) the keys sent with match confirmations, in the key store until their hand-off comes */
+  readonly #confirmedKeys: ConfirmedKeys;
   /** session.ready events not yet claimed, oldest first */
   readonly #ready: SessionReady<Ext>[] = [];
   /** recent final cancellations (a lobby start that failed may be told before anyone waits) */
@@ -228,6 +232,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   readonly #preclaims = new Map<string, { key?: SessionKey; deadline?: number }>();
   /** (1.3) pushed hand-offs not taken by waitForHandoff yet, oldest first */
   readonly #pushed: PushedHandoff<Ext>[] = [];
+  /** sessions recently turned into tickets: a late push of one (claimed after a re-login) is not a new hand-off */
+  readonly #ticketed: string[] = [];
   /** waits watching those deadlines, told when one is added or moved */
   readonly #preclaimWatchers = new Set<() => void>();
   #closeError: IyesmpError | undefined;
@@ -246,6 +252,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     this.#opts = opts;
     this.#endLink = endLink;
     this.#keyStore = opts.keyStore ?? new MemoryKeyStore();
+    this.#confirmedKeys = new ConfirmedKeys(this.#keyStore);
     this.setListenerErrorHandler(opts.onListenerError ?? (() => {}));
   }
 
@@ -309,6 +316,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   async login(credentials: LoginCredentials<Ext>): Promise<LoginResult<Ext>> {
     const r = await this.#request('account.login', credentials, 'login');
     this.account = r;
+    await this.#pruneConfirmedKeys();
     return r;
   }
 
@@ -322,6 +330,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     this.#needMinor(2, 'registering an account');
     const r = await this.#request('account.register', o, 'registration');
     this.account = r;
+    await this.#pruneConfirmedKeys();
     return r;
   }
 
@@ -395,6 +404,9 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     const key = found?.needsPublicKey === true ? newSessionKey(this.#opts.keyAlgorithm) : undefined;
     // the hand-off comes after every player confirmed (by confirmBy) and the host took the session
     const deadline = Math.max(Date.now(), found?.confirmBy ?? 0) + (this.#opts.claimTimeoutMs ?? 60_000);
+    // stored before it is sent, as a claim's key is: a client restarted before the hand-off came
+    // finds it when the server offers the seat again (FileKeyStore)
+    if (key) await this.#confirmedKeys.add(matchId, key.keyPem, deadline + CONFIRMED_KEY_TTL_MS);
     this.#preclaims.set(matchId, { ...(key ? { key } : {}), deadline });
     while (this.#preclaims.size > 16) this.#preclaims.delete(this.#preclaims.keys().next().value!);
     for (const w of this.#preclaimWatchers) w();
@@ -402,6 +414,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       await this.#request('match.confirm', { matchId, claim: true, ...(key ? { publicKey: key.publicKeyDer } : {}) }, 'confirming the match');
     } catch (err) {
       this.#preclaims.delete(matchId);
+      if (key) this.#forgetConfirmedKey(matchId);
       throw err;
     }
   }
@@ -666,10 +679,35 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
 
   /** (1.3) A pushed hand-off as a ticket; its key is kept in the key store until the session ends, as a claim's is. */
   async #pushedTicket(p: PushedHandoff<Ext>): Promise<HostTicket<Ext>> {
-    const ticket = ticketFromHandoff(p.handoff, p.key);
-    const keyPem = ticket.serverMadeKey ? ticket.credentials?.keyPem : p.key?.keyPem;
-    if (keyPem !== undefined) await this.#keyStore.set(ticket.sessionId, keyPem);
+    // the key the match was confirmed with: in memory, or (after a restart) in the key store
+    const candidates = p.key ? [p.key] : [];
+    const stored = await this.#confirmedKeys.adopt(p.matchId, p.handoff.sessionId);
+    if (stored !== undefined && stored !== p.key?.keyPem) candidates.push(sessionKeyFromPem(stored));
+    const ticket = ticketFromHandoff(p.handoff, certifiedKey(p.handoff, candidates) ?? p.key);
+    const keyPem = ticket.credentials?.keyPem;
+    if (keyPem !== undefined && keyPem !== stored) await this.#keyStore.set(ticket.sessionId, keyPem);
+    this.#tookTicket(ticket.sessionId);
     return ticket;
+  }
+
+  /**
+   * A session became a ticket: its other offers go. After a re-login while the host was still being
+   * asked, the seat is both offered again (`session.ready`) and pushed; a later wait must not get it again.
+   */
+  #tookTicket(sessionId: string): void {
+    removeFirst(this.#ready, (r) => r.sessionId === sessionId);
+    removeFirst(this.#pushed, (x) => x.handoff.sessionId === sessionId);
+    if (!this.#ticketed.includes(sessionId)) pushCapped(this.#ticketed, sessionId, 16);
+  }
+
+  /** Drops the confirmed keys whose time is up; a store that fails only keeps them longer. */
+  async #pruneConfirmedKeys(): Promise<void> {
+    await this.#confirmedKeys.prune().catch(() => undefined);
+  }
+
+  /** A confirmed match's key is no longer needed (cancelled, refused, or its hand-off did not come). */
+  #forgetConfirmedKey(matchId: string): void {
+    void this.#confirmedKeys.remove(matchId).catch(() => undefined);
   }
 
   /**
@@ -693,6 +731,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
           continue;
         }
         this.#preclaims.delete(id);
+        this.#forgetConfirmedKey(id);
         error = clientError('timeout', `the game session of match ${id} was not handed over in time after confirming it`, {
           hint: 'the other players or the game host did not answer: queue again',
         });
@@ -729,16 +768,49 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     // (1.3) or the key its match was confirmed with: a seat claimed with it is offered again without needsPublicKey
     const confirmed = ready.matchId === undefined ? undefined : this.#preclaims.get(ready.matchId)?.key;
     let key: SessionKey | undefined = stored === undefined ? confirmed : sessionKeyFromPem(stored);
+    let fresh = false;
+    // (1.3) after a restart that key is only in the key store, named by its match, and the offer
+    // (a re-login's) does not name the match: the certificate in the answer tells which key it is.
+    // Also with needsPublicKey: offered again before the confirmed key was certified, the seat may
+    // still end up certified for it (the server's certificate for the confirmation can come last).
+    const kept = key === undefined && this.protocolVersion.minor >= 3 ? await this.#confirmedKeys.all() : [];
     if (key === undefined && ready.needsPublicKey) {
       key = newSessionKey(this.#opts.keyAlgorithm);
+      fresh = true;
       await this.#keyStore.set(ready.sessionId, key.keyPem);
     }
     // The server answers a claim once every player claimed and the host accepted the session.
     const untilClaimBy = ready.claimBy === undefined ? 0 : ready.claimBy - Date.now();
     const h = await this.#claimRequest(ready, key, Math.max(this.#opts.claimTimeoutMs ?? 60_000, untilClaimBy + 30_000));
+    let adopted: string | undefined;
+    if (
+      kept.length > 0 &&
+      h.transport.kind !== 'netcode' &&
+      h.transport.privateKey === undefined &&
+      (key === undefined || certifiedKey(h, [key]) === undefined)
+    ) {
+      const candidates = kept.flatMap((e) => {
+        try {
+          return [{ matchId: e.matchId, key: sessionKeyFromPem(e.keyPem) }];
+        } catch {
+          return []; // a damaged entry: not this session's key
+        }
+      });
+      const found = certifiedKey(
+        h,
+        candidates.map((c) => c.key),
+      );
+      adopted = candidates.find((c) => c.key === found)?.matchId;
+      key = found ?? key;
+    }
     const ticket = ticketFromHandoff(h, key);
     if (ticket.serverMadeKey && ticket.credentials) await this.#keyStore.set(ticket.sessionId, ticket.credentials.keyPem);
-    removeFirst(this.#ready, (r) => r.sessionId === ready.sessionId);
+    // a confirmed key is kept under the session id from now on, as a claim's fresh one is
+    else if (key !== undefined && stored === undefined && (!fresh || adopted !== undefined) && ticket.credentials)
+      await this.#keyStore.set(ticket.sessionId, key.keyPem);
+    const matchOfKey = adopted ?? (confirmed !== undefined && key === confirmed ? ready.matchId : undefined);
+    if (matchOfKey !== undefined) await this.#confirmedKeys.remove(matchOfKey).catch(() => undefined);
+    this.#tookTicket(ready.sessionId);
     return ticket;
   }
 
@@ -913,6 +985,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
         this.emit('matchCancelled', c);
         // after the listeners: a wait for its pushed hand-off learns from this entry that it is over
         this.#preclaims.delete(c.matchId);
+        // requeued or not, this match will not be handed off: its key is not needed
+        this.#forgetConfirmedKey(c.matchId);
         return;
       }
       case 'session.handoff': {
@@ -920,7 +994,10 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
         const pre = this.#preclaims.get(h.matchId);
         this.#preclaims.delete(h.matchId);
         removeFirst(this.#pushed, (x) => x.handoff.sessionId === h.handoff.sessionId);
-        pushCapped(this.#pushed, { matchId: h.matchId, handoff: h.handoff as WireHandoff<Ext>, ...(pre?.key ? { key: pre.key } : {}) }, 16);
+        if (!this.#ticketed.includes(h.handoff.sessionId))
+          pushCapped(this.#pushed, { matchId: h.matchId, handoff: h.handoff as WireHandoff<Ext>, ...(pre?.key ? { key: pre.key } : {}) }, 16);
+        // the key now belongs to the session: kept under its id, as a claim's, even before waitForHandoff takes it
+        void this.#confirmedKeys.adopt(h.matchId, h.handoff.sessionId).catch(() => undefined);
         this.emit('sessionHandoff', { matchId: h.matchId, sessionId: h.handoff.sessionId });
         return;
       }
@@ -928,6 +1005,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
         const r = b as SessionKeyRefused<Ext>;
         // the seat is claimed the 1.2 way now (session.ready follows), with a fresh key
         this.#preclaims.delete(r.matchId);
+        this.#forgetConfirmedKey(r.matchId);
         this.emit('sessionKeyRefused', r);
         return;
       }
@@ -1030,6 +1108,12 @@ function legacyJoinCode(ext: unknown): string | undefined {
   const code = (ext as { joinCode?: unknown }).joinCode;
   return typeof code === 'string' && code.length > 0 && code.length <= 64 ? code : undefined;
 }
+
+/**
+ * How long a confirmed match's key is kept after its hand-off deadline, for a client restarted
+ * before the hand-off came: the default session certificate lifetime (past it the seat is void).
+ */
+const CONFIRMED_KEY_TTL_MS = 3_600_000;
 
 /** A claim's wait beyond the server's give-up time: room for one more host acknowledgement. */
 const CLAIM_MARGIN_MS = 30_000;

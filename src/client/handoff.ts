@@ -34,7 +34,11 @@ export interface HostTicket<Ext = unknown> {
   ext?: Ext;
 }
 
-/** Where the private keys of live sessions are kept, so a restarted client can rejoin its game. */
+/**
+ * Where the private keys of live sessions are kept, so a restarted client can rejoin its game.
+ * Entries are named by session id; one more, `CONFIRMED_KEYS_ID`, holds the keys sent with match
+ * confirmations (iyesmp-auth 1.3) whose hand-off has not arrived yet.
+ */
 export interface SessionKeyStore {
   get(sessionId: string): Promise<string | undefined>;
   set(sessionId: string, keyPem: string): Promise<void>;
@@ -80,6 +84,111 @@ export class FileKeyStore implements SessionKeyStore {
   }
 }
 
+/** The key-store entry of the keys sent with `match.confirm` whose hand-off has not come yet (JSON). */
+export const CONFIRMED_KEYS_ID = 'iyesmp:confirmed-keys';
+
+export interface ConfirmedKey {
+  matchId: string;
+  keyPem: string;
+  /** ms since the epoch: forgotten after this */
+  until: number;
+}
+
+/**
+ * (1.3) The session keys sent with match confirmations, kept in the key store before the confirm is
+ * sent: the session id is not known until the hand-off, so they are named by match id, all in one
+ * entry (one atomic write; no listing needed to find or clean them after a restart). At most `cap`
+ * entries, each dropped when its match is cancelled, its hand-off arrives (the key then moves to the
+ * session id) or its time is up. Operations run one at a time.
+ */
+export class ConfirmedKeys {
+  #chain: Promise<unknown> = Promise.resolve();
+  constructor(
+    readonly store: SessionKeyStore,
+    readonly cap = 8,
+  ) {}
+
+  /** Keeps `keyPem` for `matchId` (replacing an older one), dropping the oldest beyond the cap. */
+  add(matchId: string, keyPem: string, until: number): Promise<void> {
+    return this.#run(async () => {
+      const list = (await this.#read()).filter((e) => e.matchId !== matchId);
+      list.push({ matchId, keyPem, until });
+      await this.#write(list.slice(-this.cap));
+    });
+  }
+
+  /** The live entries, oldest first. */
+  all(): Promise<ConfirmedKey[]> {
+    return this.#run(() => this.#read());
+  }
+
+  remove(matchId: string): Promise<void> {
+    return this.#run(async () => {
+      const list = await this.#read();
+      const left = list.filter((e) => e.matchId !== matchId);
+      if (left.length !== list.length) await this.#write(left);
+    });
+  }
+
+  /**
+   * The hand-off of `matchId` is for `sessionId`: its key is stored under the session id (unless
+   * one is there already: a later claim's) and its entry dropped. Returns the session's key.
+   */
+  adopt(matchId: string, sessionId: string): Promise<string | undefined> {
+    return this.#run(async () => {
+      const list = await this.#read();
+      const entry = list.find((e) => e.matchId === matchId);
+      const stored = await this.store.get(sessionId);
+      if (!entry) return stored;
+      if (stored === undefined) await this.store.set(sessionId, entry.keyPem);
+      await this.#write(list.filter((e) => e !== entry));
+      return stored ?? entry.keyPem;
+    });
+  }
+
+  /** Drops the entries whose time is up. */
+  prune(): Promise<void> {
+    return this.#run(async () => {
+      const raw = await this.store.get(CONFIRMED_KEYS_ID);
+      if (raw === undefined) return;
+      const list = await this.#read();
+      if (JSON.stringify(list) !== raw) await this.#write(list);
+    });
+  }
+
+  #run<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.#chain.then(fn);
+    this.#chain = p.catch(() => undefined);
+    return p;
+  }
+
+  /** The live, well-formed entries (a damaged entry is treated as empty). */
+  async #read(): Promise<ConfirmedKey[]> {
+    const raw = await this.store.get(CONFIRMED_KEYS_ID);
+    if (raw === undefined) return [];
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      return [];
+    }
+    if (!Array.isArray(parsed)) return [];
+    const now = Date.now();
+    return parsed
+      .filter(
+        (e): e is ConfirmedKey =>
+          typeof e === 'object' && e !== null && typeof e.matchId === 'string' && typeof e.keyPem === 'string' && typeof e.until === 'number' && e.until > now,
+      )
+      .map((e) => ({ matchId: e.matchId, keyPem: e.keyPem, until: e.until }))
+      .slice(-this.cap);
+  }
+
+  async #write(list: ConfirmedKey[]): Promise<void> {
+    if (list.length === 0) await this.store.delete(CONFIRMED_KEYS_ID);
+    else await this.store.set(CONFIRMED_KEYS_ID, JSON.stringify(list));
+  }
+}
+
 export interface SessionKey {
   keyPem: string;
   /** SPKI DER, what `session.claim` carries */
@@ -100,6 +209,24 @@ function fromPrivate(key: KeyObject): SessionKey {
     keyPem: key.export({ format: 'pem', type: 'pkcs8' }).toString(),
     publicKeyDer: new Uint8Array(createPublicKey(key).export({ format: 'der', type: 'spki' })),
   };
+}
+
+/** Of `keys`, the one whose public half the hand-off's session certificate certifies (none for netcode). */
+export function certifiedKey<Ext>(h: WireHandoff<Ext>, keys: readonly SessionKey[]): SessionKey | undefined {
+  if (h.transport.kind === 'netcode') return undefined;
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(h.transport.sessionCert);
+  } catch {
+    return undefined;
+  }
+  return keys.find((k) => {
+    try {
+      return cert.checkPrivateKey(createPrivateKey(k.keyPem));
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**

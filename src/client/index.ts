@@ -56,7 +56,7 @@ export {
   type NetcodeJoinHostOptions,
   type NetcodeJoinOptions,
 } from './netcode-host.js';
-export { FileKeyStore, MemoryKeyStore, type HostTicket, type SessionKeyStore } from './handoff.js';
+export { CONFIRMED_KEYS_ID, FileKeyStore, MemoryKeyStore, type HostTicket, type SessionKeyStore } from './handoff.js';
 export { masterOnlyVerifier, type ClientTrust } from './trust.js';
 export { parseAddress, type Address, type LocalBind } from './link.js';
 export { TypedEmitter } from '../events/emitter.js';

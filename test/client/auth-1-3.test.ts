@@ -4,10 +4,12 @@
  * one), the hand-off is pushed (`session.handoff`) and becomes the ticket without a claim; a
  * refused key falls back to `session.ready` + `session.claim` with a new key; the wait for a pushed
  * hand-off fails on the match's cancellation and has its own deadline, moved by `session.waiting`.
+ * The confirmation's key is in the key store before it is sent, so a client restarted before the
+ * hand-off claims the seat offered again with it.
  */
 import { X509Certificate, createPublicKey } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AuthClient, type MatchmakingStatus } from '../../src/client/index.js';
+import { AuthClient, CONFIRMED_KEYS_ID, MemoryKeyStore, type MatchmakingStatus } from '../../src/client/index.js';
 import { authFamily } from '../../src/protocol/index.js';
 import { rejection } from '../support/assert.js';
 import { duplexPair, makePki, ScriptedPeer, wireHandoff, type PkiFixture } from './helpers.js';
@@ -27,7 +29,7 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn().catch(() => undefined);
 });
 
-async function connect(o: { maxProtocolMinor?: number; claimTimeoutMs?: number } = {}) {
+async function connect(o: { maxProtocolMinor?: number; claimTimeoutMs?: number; keyStore?: MemoryKeyStore } = {}) {
   const { client, server } = duplexPair();
   const peer = new ScriptedPeer(authFamily, server, { welcome });
   const c = await AuthClient.open(client, { gameVersion: '1.0.0', ...o });
@@ -214,5 +216,80 @@ describe('iyesmp-auth/1.3 in the client', () => {
       handoff: await wireHandoff(f.minter, { sessionId: 'S11', playerId: 'seat-11', publicKey: body.publicKey }),
     });
     expect(await done).toMatchObject({ sessionId: 'S11' });
+  });
+
+  it('a client restarted before the hand-off claims the seat offered again (no match named) with the confirmed key from its store; the late push is not a new hand-off', async () => {
+    const keyStore = new MemoryKeyStore();
+    const first = await connect({ keyStore });
+    const queued = first.c.queue('duel');
+    await first.peer.respond((await first.peer.request('match.queue')).id, { ticketId: 'T20' });
+    await queued;
+    const isFound = first.c.next('matchFound');
+    await first.peer.notify('match.found', found('M20', 'T20'));
+    await isFound;
+    const confirming = first.c.confirmMatch('M20');
+    const confirm = await first.peer.request('match.confirm');
+    const publicKey = (confirm.body as { publicKey: Uint8Array }).publicKey;
+    // stored before the confirmation went out
+    expect(JSON.parse((await keyStore.get(CONFIRMED_KEYS_ID))!)).toMatchObject([{ matchId: 'M20' }]);
+    await first.peer.respond(confirm.id, {});
+    await confirming;
+    await first.c.close();
+
+    // the restarted game logs in again: the server offers the seat without the match and asks for no key
+    const { c, peer } = await connect({ keyStore });
+    await peer.notify('session.ready', { sessionId: 'S20', transport: 'quic', needsPublicKey: false, claimBy: Date.now() + 30_000 });
+    const waiting = c.waitForHandoff();
+    const claim = await peer.request('session.claim');
+    expect(claim.body).toEqual({ sessionId: 'S20' });
+    const handoff = await wireHandoff(f.minter, { sessionId: 'S20', playerId: 'seat-20', publicKey });
+    await peer.respond(claim.id, handoff);
+    const ticket = await waiting;
+    expect(createPublicKey(ticket.credentials!.keyPem).export({ format: 'der', type: 'spki' })).toEqual(Buffer.from(publicKey));
+    // the key now belongs to the session
+    expect(await keyStore.get(CONFIRMED_KEYS_ID)).toBeUndefined();
+    expect(await keyStore.get('S20')).toBe(ticket.credentials!.keyPem);
+
+    // the host's ack also pushes the seat to this connection: the next wait does not take it again
+    const pushed = c.next('sessionHandoff');
+    await peer.notify('session.handoff', { matchId: 'M20', handoff });
+    await pushed;
+    const next = c.waitForHandoff();
+    await peer.notify('session.ready', { sessionId: 'S21', transport: 'quic', needsPublicKey: true, claimBy: Date.now() + 30_000 });
+    const claim2 = await peer.request('session.claim');
+    expect(claim2.body).toMatchObject({ sessionId: 'S21' });
+    const key2 = (claim2.body as { publicKey: Uint8Array }).publicKey;
+    await peer.respond(claim2.id, await wireHandoff(f.minter, { sessionId: 'S21', playerId: 'seat-20', publicKey: key2 }));
+    expect(await next).toMatchObject({ sessionId: 'S21' });
+  });
+
+  it('offered again with needsPublicKey after a restart, a seat whose certificate still came for the confirmed key is taken with that key', async () => {
+    const keyStore = new MemoryKeyStore();
+    const first = await connect({ keyStore });
+    const queued = first.c.queue('duel');
+    await first.peer.respond((await first.peer.request('match.queue')).id, { ticketId: 'T22' });
+    await queued;
+    const isFound = first.c.next('matchFound');
+    await first.peer.notify('match.found', found('M22', 'T22'));
+    await isFound;
+    const confirming = first.c.confirmMatch('M22');
+    const confirm = await first.peer.request('match.confirm');
+    const confirmedKey = (confirm.body as { publicKey: Uint8Array }).publicKey;
+    await first.peer.respond(confirm.id, {});
+    await confirming;
+    await first.c.close();
+
+    // back before the server had certified the confirmed key: it asks for a key, the client sends a
+    // fresh one, and the server's certificate for the confirmation still comes last
+    const { c, peer } = await connect({ keyStore });
+    await peer.notify('session.ready', { sessionId: 'S22', transport: 'quic', needsPublicKey: true, claimBy: Date.now() + 30_000 });
+    const waiting = c.waitForHandoff();
+    const claim = await peer.request('session.claim');
+    expect(Buffer.from((claim.body as { publicKey: Uint8Array }).publicKey)).not.toEqual(Buffer.from(confirmedKey));
+    await peer.respond(claim.id, await wireHandoff(f.minter, { sessionId: 'S22', playerId: 'seat-22', publicKey: confirmedKey }));
+    const ticket = await waiting;
+    expect(createPublicKey(ticket.credentials!.keyPem).export({ format: 'der', type: 'spki' })).toEqual(Buffer.from(confirmedKey));
+    expect(await keyStore.get('S22')).toBe(ticket.credentials!.keyPem);
+    expect(await keyStore.get(CONFIRMED_KEYS_ID)).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Small parts of the client library: address parsing, the Master-only verifier a game build uses
- * to check servers, the file key store that lets a restarted client rejoin its game, and the
+ * to check servers, the file key store that lets a restarted client rejoin its game (and the keys
+ * of confirmed matches kept in it until their hand-off), and the
  * typed emitter (listener errors are contained, `next` times out and aborts).
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { FileKeyStore, IyesmpError, masterOnlyVerifier, parseAddress, TypedEmitter } from '../../src/client/index.js';
 import { pemToDerList } from '../../src/pki/index.js';
+import { ConfirmedKeys, CONFIRMED_KEYS_ID, MemoryKeyStore } from '../../src/client/handoff.js';
 import { makePki, type PkiFixture } from './helpers.js';
 
 let f: PkiFixture;
@@ -84,6 +86,72 @@ describe('FileKeyStore', () => {
       }
       await store.delete('S1');
       expect(await store.get('S1')).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('ConfirmedKeys', () => {
+  const later = () => Date.now() + 60_000;
+
+  it('keeps at most `cap` keys, the newest, in one entry of the store, and drops the entry when empty', async () => {
+    const store = new MemoryKeyStore();
+    const keys = new ConfirmedKeys(store, 3);
+    for (const m of ['m1', 'm2', 'm3', 'm4']) await keys.add(m, `PEM-${m}`, later());
+    expect((await keys.all()).map((e) => e.matchId)).toEqual(['m2', 'm3', 'm4']);
+    // confirming the same match again replaces its key
+    await keys.add('m3', 'PEM-m3b', later());
+    expect((await keys.all()).map((e) => [e.matchId, e.keyPem])).toEqual([
+      ['m2', 'PEM-m2'],
+      ['m4', 'PEM-m4'],
+      ['m3', 'PEM-m3b'],
+    ]);
+    for (const m of ['m2', 'm3', 'm4']) await keys.remove(m);
+    expect(await store.get(CONFIRMED_KEYS_ID)).toBeUndefined();
+  });
+
+  it('moves a key to its session id, without replacing a key a later claim stored there', async () => {
+    const store = new MemoryKeyStore();
+    const keys = new ConfirmedKeys(store);
+    await keys.add('m1', 'PEM-1', later());
+    await keys.add('m2', 'PEM-2', later());
+    await store.set('S2', 'PEM-claimed');
+    expect(await keys.adopt('m1', 'S1')).toBe('PEM-1');
+    expect(await keys.adopt('m2', 'S2')).toBe('PEM-claimed');
+    expect(await store.get('S1')).toBe('PEM-1');
+    expect(await store.get('S2')).toBe('PEM-claimed');
+    expect(await keys.all()).toEqual([]);
+    // nothing for the match: the session's own key, if any
+    expect(await keys.adopt('m9', 'S1')).toBe('PEM-1');
+    expect(await keys.adopt('m9', 'S9')).toBeUndefined();
+  });
+
+  it('forgets expired and malformed entries, and reads a damaged entry as empty', async () => {
+    const store = new MemoryKeyStore();
+    const keys = new ConfirmedKeys(store);
+    const live = { matchId: 'm2', keyPem: 'PEM-2', until: later() };
+    await store.set(CONFIRMED_KEYS_ID, JSON.stringify([{ matchId: 'm1', keyPem: 'PEM-1', until: Date.now() - 1 }, live, { matchId: 3 }, null]));
+    await keys.prune();
+    expect(JSON.parse((await store.get(CONFIRMED_KEYS_ID))!)).toEqual([live]);
+    await store.set(CONFIRMED_KEYS_ID, '{not json');
+    expect(await keys.all()).toEqual([]);
+    await keys.add('m4', 'PEM-4', later());
+    expect((await keys.all()).map((e) => e.matchId)).toEqual(['m4']);
+  });
+
+  it('in a FileKeyStore, the entry is a 0600 file written whole, like the session keys', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-confirmed-'));
+    try {
+      const store = new FileKeyStore(path.join(dir, 'keys'));
+      const keys = new ConfirmedKeys(store);
+      await Promise.all(['m1', 'm2', 'm3'].map((m) => keys.add(m, `PEM-${m}`, later())));
+      // operations run one at a time: none of the concurrent adds is lost
+      expect((await keys.all()).map((e) => e.matchId)).toEqual(['m1', 'm2', 'm3']);
+      await keys.adopt('m2', 'S2');
+      const files = await readdir(path.join(dir, 'keys'));
+      expect(files).toHaveLength(2);
+      for (const file of files) expect((await stat(path.join(dir, 'keys', file))).mode & 0o777).toBe(0o600);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
