@@ -195,7 +195,11 @@ export async function withAdmin<T>(flags: AdminFlags, tool: string, work: (a: Ad
     if (!isIyesmpError(err) || !Object.hasOwn(ADMIN_ERRORS, err.code)) throw err;
     const kind = ADMIN_ERRORS[err.code as keyof typeof ADMIN_ERRORS];
     if (kind === err.kind) throw err;
-    throw new IyesmpError(kind, err.code, err.message, { cause: err, ...(err.hint === undefined ? {} : { hint: err.hint }), ...(err.details === undefined ? {} : { details: err.details }) });
+    throw new IyesmpError(kind, err.code, err.message, {
+      cause: err,
+      ...(err.hint === undefined ? {} : { hint: err.hint }),
+      ...(err.details === undefined ? {} : { details: err.details }),
+    });
   } finally {
     await a.close();
   }
