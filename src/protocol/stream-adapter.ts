@@ -30,7 +30,7 @@ export interface StreamPair {
 export interface ConnectionOptions<E = unknown> extends Omit<SessionOptions<E>, 'side' | 'nowMs'> {
   /** Clock; injectable for tests. Default Date.now. */
   now?: () => number;
-  /** How often timeouts are checked. Default 100 ms. */
+  /** How often timeouts are checked while one is pending (hello, requests). Default 100 ms. */
   tickIntervalMs?: number;
   /**
    * Bytes queued for a peer that is not reading before the connection is closed with `busy`.
@@ -94,7 +94,9 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
   private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
   private readonly now: () => number;
-  private readonly timer: ReturnType<typeof setInterval>;
+  /** Runs only while the session has a deadline: thousands of idle connections cost no timers. */
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly tickIntervalMs: number;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private readonly handlers = new Map<string, (body: never, req: { id: number; type: string }) => unknown>();
   private fallback: AnyRequestHandler<F, S, E> | undefined;
@@ -125,11 +127,8 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.reader = pair.readable.getReader();
     this.writer = pair.writable.getWriter();
-    this.timer = setInterval(() => {
-      this.session.tick(this.now());
-      this.pump();
-    }, options.tickIntervalMs ?? 100);
-    this.timer.unref?.();
+    this.tickIntervalMs = options.tickIntervalMs ?? 100;
+    this.armTimer();
   }
 
   /** Opens the connection as the dialer and sends the hello. */
@@ -244,6 +243,21 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     this.pump();
   }
 
+  /** Ticks every tickIntervalMs while a deadline is pending, not at all otherwise. */
+  private armTimer(): void {
+    const due = !this.shutDown && this.session.nextDeadline() !== undefined;
+    if (due && this.timer === undefined) {
+      this.timer = setInterval(() => {
+        this.session.tick(this.now());
+        this.pump();
+      }, this.tickIntervalMs);
+      this.timer.unref?.();
+    } else if (!due && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
   /** Moves queued output to the writer and dispatches queued events. */
   private pump(): void {
     const out = this.session.takeOutput();
@@ -268,6 +282,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
       }
     }
     for (const ev of this.session.takeEvents()) this.dispatch(ev);
+    this.armTimer();
   }
 
   private dispatch(ev: SessionEvent<F, S, E>): void {
@@ -371,6 +386,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     if (this.shutDown) return;
     this.shutDown = true;
     clearInterval(this.timer);
+    this.timer = undefined;
     for (const [, w] of this.waiting) w.reject(protocolError.as('io', ErrorCodes.closed, `connection closed (${info.code})`));
     this.waiting.clear();
     // The protocol is closed now; what follows only releases the streams.
