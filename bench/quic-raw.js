@@ -128,7 +128,7 @@ async function serverChild(quicUrl, pkiDir) {
       },
     },
     logger: await quietLogger(),
-    config: { cert, key, ca, verifyPeer: true, applicationProtos: [FLOOR_ALPN], maxIdleTimeout: 30_000 },
+    config: { cert, key, ca, verifyPeer: true, applicationProtos: [FLOOR_ALPN], maxIdleTimeout: Number(process.env.QUIC_RAW_SERVER_IDLE_MS ?? 30_000) },
   });
   server.addEventListener(quic.events.EventQUICServerConnection.name, (evt) => {
     const conn = evt.detail;
