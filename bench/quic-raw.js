@@ -22,9 +22,14 @@ const ROOT = path.resolve(path.dirname(SELF), '..');
 export const FLOOR_ALPN = 'iyesmp-floor';
 const INSTALLED = path.join(ROOT, 'node_modules/@matrixai/quic');
 
-/** True when the QUIC package in `dir` has our per-packet patch (it no longer takes `recvLock`). */
-function isPatched(dir) {
-  return !readFileSync(path.join(dir, 'dist/QUICConnection.js'), 'utf8').includes('recvLock.withF');
+/** Whether `patch` applies to the package in `dir` forwards (`-R`: backwards), without changing it. */
+function patchApplies(dir, patchFile, reverse) {
+  try {
+    execFileSync('patch', ['-s', '-p4', '--dry-run', '-f', ...(reverse ? ['-R'] : []), '-d', dir, '-i', patchFile], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -33,11 +38,17 @@ function isPatched(dir) {
  * undefined when there is no patch file or it does not apply.
  */
 export function quicVariants(scratch) {
-  const installedPatched = isPatched(INSTALLED);
-  const installed = { label: installedPatched ? 'patched' : 'unpatched', url: pathToFileURL(path.join(INSTALLED, 'dist/index.js')).href };
+  const url = pathToFileURL(path.join(INSTALLED, 'dist/index.js')).href;
   const patchDir = path.join(ROOT, 'patches');
   const patch = existsSync(patchDir) ? readdirSync(patchDir).find((f) => f.startsWith('@matrixai+quic+')) : undefined;
-  if (!patch) return { installed, other: undefined };
+  if (!patch) return { installed: { label: 'unpatched', url }, other: undefined };
+  const installedPatched = patchApplies(INSTALLED, path.join(patchDir, patch), true);
+  const installed = { label: installedPatched ? 'patched' : 'unpatched', url };
+  if (!installedPatched && !patchApplies(INSTALLED, path.join(patchDir, patch), false)) {
+    // e.g. node_modules still holds an older version of the patch: `npx patch-package` after a fresh install fixes it
+    process.stderr.write(`(the installed @matrixai/quic matches neither side of ${patch}; measuring the installed package only)\n`);
+    return { installed: { label: 'installed', url }, other: undefined };
+  }
   // node_modules/@matrixai/quic as a copy; its dependencies and everything else as links to the real tree
   const nm = path.join(scratch, 'node_modules');
   const copy = path.join(nm, '@matrixai/quic');
@@ -117,7 +128,7 @@ async function serverChild(quicUrl, pkiDir) {
       },
     },
     logger: await quietLogger(),
-    config: { cert, key, ca, verifyPeer: true, applicationProtos: [FLOOR_ALPN], maxIdleTimeout: 30_000 },
+    config: { cert, key, ca, verifyPeer: true, applicationProtos: [FLOOR_ALPN], maxIdleTimeout: Number(process.env.QUIC_RAW_SERVER_IDLE_MS ?? 30_000) },
   });
   server.addEventListener(quic.events.EventQUICServerConnection.name, (evt) => {
     const conn = evt.detail;
@@ -190,15 +201,33 @@ async function clientChild(quicUrl, pkiDir, port) {
       // n idle connections, `concurrency` handshakes at a time, kept open with the given keep-alive
       const extra = { maxIdleTimeout: m.idleTimeoutMs, ...(m.keepAliveMs ? { keepAliveIntervalTime: m.keepAliveMs } : {}) };
       let next = 0;
+      let failed = 0;
       const lane = async () => {
         while (next < m.n) {
           next++;
-          const c = await dial(extra);
-          c.connection.addEventListener(quic.events.EventQUICConnectionError.name, () => undefined);
-          idle.push(c);
+          // a busy server can let a handshake time out: try again, and count what never opened
+          for (let attempt = 1; ; attempt++) {
+            try {
+              const c = await dial(extra);
+              c.connection.addEventListener(quic.events.EventQUICConnectionError.name, () => undefined);
+              idle.push(c);
+              break;
+            } catch {
+              if (attempt === 3) {
+                failed++;
+                break;
+              }
+            }
+          }
         }
       };
       await Promise.all(Array.from({ length: m.concurrency ?? 16 }, lane));
+      process.send({ ms, failed, open: idle.length, quicErrors });
+      return;
+    } else if (m.op === 'count') {
+      // connections still open (an idle timeout or a peer's close stops a connection)
+      process.send({ open: idle.filter((c) => !c.closed).length });
+      return;
     } else if (m.op === 'closeAll') {
       await Promise.all(idle.splice(0).map((c) => c.destroy({ force: true }).catch(() => undefined)));
     } else if (m.op === 'rtt') {
@@ -222,8 +251,16 @@ async function clientChild(quicUrl, pkiDir, port) {
     process.send({ ms });
   });
   process.on('disconnect', () => process.exit(0));
+  // @matrixai/quic dispatches the idle timeout of a connection whose handshake failed with no
+  // listener left, which would end this process: count it instead (the bench reports it)
+  process.on('uncaughtException', (e) => {
+    if (!String(e?.name ?? e?.constructor?.name).startsWith('ErrorQUIC')) throw e;
+    quicErrors++;
+  });
   process.send({ ready: true });
 }
+
+let quicErrors = 0;
 
 if (process.argv[1] === SELF) {
   const [role, url, pkiDir, port] = process.argv.slice(2);

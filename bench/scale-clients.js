@@ -5,7 +5,7 @@
 //   'close'  -> closes all; answers {}
 // Player i connects from 127.1.<w>.<i % 250 + 1> so that per-address limits see a crowd, not one address.
 //
-//   node bench/scale-clients.js '{"auth","ca","cert","key","count","prefix","worker","concurrency"}'
+//   node bench/scale-clients.js '{"auth","ca","cert","key","count","prefix","worker","concurrency"[,"keepAliveMs","idleTimeoutMs"]}'
 import { connectToAuth } from '../dist/client/index.js';
 
 const cfg = JSON.parse(process.argv[2]);
@@ -30,6 +30,7 @@ async function login() {
           gameVersion: '1.0.0',
           connectTimeoutMs: 120_000,
           localHost: `127.1.${cfg.worker}.${(i % 250) + 1}`,
+          ...(cfg.keepAliveMs === undefined ? {} : { keepAliveMs: cfg.keepAliveMs, idleTimeoutMs: cfg.idleTimeoutMs }),
         });
         await c.login({ method: 'guest', displayName: `${cfg.prefix}${i}` });
         clients.push(c);

@@ -291,6 +291,17 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
     this.finish({ code: ErrorCodes.closed, reason, by: 'transport' });
   }
 
+  /**
+   * The earliest time tick() has something to expire (the hello deadline or a pending request's),
+   * or undefined when nothing would: an idle open session needs no clock at all.
+   */
+  nextDeadline(): number | undefined {
+    if (this.stateValue === 'closed') return undefined;
+    let next = this.helloDeadline;
+    for (const p of this.pending.values()) if (next === undefined || p.deadline < next) next = p.deadline;
+    return next;
+  }
+
   /** Advances time: expires pending requests and the hello deadline. */
   tick(nowMs: number): void {
     if (nowMs > this.now) this.now = nowMs;

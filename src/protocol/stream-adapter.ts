@@ -30,7 +30,7 @@ export interface StreamPair {
 export interface ConnectionOptions<E = unknown> extends Omit<SessionOptions<E>, 'side' | 'nowMs'> {
   /** Clock; injectable for tests. Default Date.now. */
   now?: () => number;
-  /** How often timeouts are checked. Default 100 ms. */
+  /** How often timeouts are checked while one is pending (hello, requests). Default 100 ms. */
   tickIntervalMs?: number;
   /**
    * Bytes queued for a peer that is not reading before the connection is closed with `busy`.
@@ -95,7 +95,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
   private readonly now: () => number;
   private readonly tickIntervalMs: number;
-  /** Armed only while something can expire (the hello, our pending requests): an idle connection costs no timer callbacks. */
+  /** Armed only while the session has a deadline (the hello, our pending requests): an idle connection costs no timer callbacks. */
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private readonly handlers = new Map<string, (body: never, req: { id: number; type: string }) => unknown>();
@@ -246,6 +246,21 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     this.pump();
   }
 
+  /** Ticks every tickIntervalMs while a deadline is pending, not at all otherwise. */
+  private armTimer(): void {
+    const due = !this.shutDown && this.session.nextDeadline() !== undefined;
+    if (due && this.timer === undefined) {
+      this.timer = setInterval(() => {
+        this.session.tick(this.now());
+        this.pump();
+      }, this.tickIntervalMs);
+      this.timer.unref?.();
+    } else if (!due && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
   /** Moves queued output to the writer and dispatches queued events. */
   private pump(): void {
     const out = this.session.takeOutput();
@@ -296,8 +311,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
 
   /** Ticks only while a deadline can pass: the hello exchange, or requests awaiting an answer. */
   private updateTimer(): void {
-    const state = this.session.state;
-    const needed = !this.shutDown && state !== 'closed' && (state === 'hello' || this.session.pendingRequests > 0);
+    const needed = !this.shutDown && this.session.nextDeadline() !== undefined;
     if (needed && this.timer === undefined) {
       this.timer = setInterval(() => {
         this.session.tick(this.now());

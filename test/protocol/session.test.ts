@@ -175,6 +175,32 @@ describe('requests and responses', () => {
     expect(p.dialer.state).toBe('open');
   });
 
+  it('reports its next deadline: the hello, then pending requests, none once idle or closed', () => {
+    const p = makePair(hostFamily, { listener: { helloTimeoutMs: 7000 } });
+    expect(p.listener.nextDeadline()).toBe(7000); // waiting for the hello
+    expect(p.dialer.nextDeadline()).toBeUndefined(); // nothing sent yet
+    p.dialer.start(hostSamples.hello.dialer as never);
+    p.flush();
+    p.listener.acceptHello(hostSamples.hello.listener as never);
+    p.flush();
+    expect(p.listener.nextDeadline()).toBeUndefined(); // open and idle: no clock needed
+    expect(p.dialer.nextDeadline()).toBeUndefined();
+    const id = p.dialer.request('game.action', {}, { timeoutMs: 5000 });
+    p.dialer.request('player.ready', { ready: true }, { timeoutMs: 1000 });
+    expect(p.dialer.nextDeadline()).toBe(1000);
+    p.dialer.tick(1000);
+    expect(p.dialer.nextDeadline()).toBe(5000);
+    p.flush();
+    const req = ofKind(p.listenerEvents, 'request').find((r) => r.type === 'game.action')!;
+    p.listener.respond(req.id, {});
+    p.flush();
+    expect(ofKind(p.dialerEvents, 'response').map((r) => r.id)).toContain(id);
+    expect(p.dialer.nextDeadline()).toBeUndefined();
+    p.dialer.request('game.action', {}, { timeoutMs: 5000 });
+    p.dialer.close('normal', 'bye');
+    expect(p.dialer.nextDeadline()).toBeUndefined();
+  });
+
   it('answers an unknown request type with unknown_type and carries on', () => {
     const p = openPair(hostFamily, hostSamples.hello);
     p.listener.receive(raw({ kind: 'request', id: 77, type: 'lobby.create', body: {} }));

@@ -170,6 +170,31 @@ describe('ProtocolConnection over WHATWG streams', () => {
     await client.close();
   });
 
+  it('holds a timer only while a deadline is pending, none while open and idle', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const { client, host } = connect();
+      expect(vi.getTimerCount()).toBe(2); // both sides wait for the hello exchange
+      const gate = deferred<void>();
+      host.handle('game.action', async () => {
+        await gate.promise;
+        return {};
+      });
+      await Promise.all([client.ready, host.ready]);
+      expect(vi.getTimerCount()).toBe(0); // thousands of idle players must not each tick
+      const answer = client.request('game.action', {});
+      for (let i = 0; i < 1000 && client.session.pendingRequests === 0; i++) await Promise.resolve();
+      expect(vi.getTimerCount()).toBe(1); // the request's timeout is watched
+      gate.resolve();
+      await answer;
+      expect(vi.getTimerCount()).toBe(0);
+      await client.close();
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('closes with a reason on both sides and fails pending requests', async () => {
     const { client, host } = connect();
     host.handle('game.action', () => new Promise(() => {}));
