@@ -492,17 +492,29 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     };
     // our own deadline, moved past the server's promise by its `session.waiting` notices
     const limit = o.timeoutMs === undefined ? undefined : new ExtendableDeadline(o.timeoutMs, 'waiting for the game session');
+    // What the server sends after a confirmation (session.waiting, match.cancelled, the hand-off) may
+    // arrive in the same read as its answer: those phases (and our return) wait until 'confirmed'
+    // was reported, so the phases keep their order
+    let confirmReported: Promise<void> = Promise.resolve();
+    const afterConfirmed = (report: () => void): void => void confirmReported.then(report);
     const onWaiting = (w: SessionWaiting): void => {
-      if (w.matchId === undefined || !matches.has(w.matchId)) return;
-      serverTold.add(w.matchId);
+      const matchId = w.matchId;
+      if (matchId === undefined || !matches.has(matchId)) return;
+      serverTold.add(matchId);
       if (w.giveUpAt !== undefined) limit?.extendTo(Date.now() + Math.max(0, w.giveUpAt - w.since) + CLAIM_MARGIN_MS);
-      clearInterval(notice);
-      status({
-        phase: 'waiting',
-        matchId: w.matchId,
-        // the server's clock may differ from ours: never report a negative wait
-        waitedMs: Math.max(0, Date.now() - w.since),
-        noHost: { attempt: w.attempt, ...(w.giveUpAt === undefined ? {} : { giveUpAt: w.giveUpAt }), ...(w.reason === undefined ? {} : { reason: w.reason }) },
+      afterConfirmed(() => {
+        clearInterval(notice);
+        status({
+          phase: 'waiting',
+          matchId,
+          // the server's clock may differ from ours: never report a negative wait
+          waitedMs: Math.max(0, Date.now() - w.since),
+          noHost: {
+            attempt: w.attempt,
+            ...(w.giveUpAt === undefined ? {} : { giveUpAt: w.giveUpAt }),
+            ...(w.reason === undefined ? {} : { reason: w.reason }),
+          },
+        });
       });
     };
     // match.found may arrive in the same read as the queue reply, before `ticketId` is known here
@@ -516,13 +528,17 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
         try {
           const yes = o.confirm ? await o.confirm(f) : true;
           if (yes) {
-            await this.confirmMatch(f.matchId);
-            // (1.3) the seat is claimed with the confirmation: the hand-off's own deadline applies,
-            // as a claim's does once session.ready came
-            const pre = this.#preclaims.get(f.matchId);
-            if (pre?.deadline !== undefined) limit?.extendTo(pre.deadline);
-            status({ phase: 'confirmed', matchId: f.matchId });
-            startNotice(f.matchId);
+            const confirmed = (async () => {
+              await this.confirmMatch(f.matchId);
+              // (1.3) the seat is claimed with the confirmation: the hand-off's own deadline applies,
+              // as a claim's does once session.ready came
+              const pre = this.#preclaims.get(f.matchId);
+              if (pre?.deadline !== undefined) limit?.extendTo(pre.deadline);
+              status({ phase: 'confirmed', matchId: f.matchId });
+              startNotice(f.matchId);
+            })();
+            confirmReported = confirmed.catch(() => undefined);
+            await confirmed;
           } else {
             await this.declineMatch(f.matchId);
           }
@@ -534,10 +550,12 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     };
     const onCancelled = (c: Ev<'match.cancelled', Ext>): void => {
       if (!matches.has(c.matchId)) return;
-      clearInterval(notice);
-      if (c.requeued) return status({ phase: 'requeued', matchId: c.matchId, reason: c.reason });
-      failure = cancelledError(c.reason);
-      status({ phase: 'cancelled', matchId: c.matchId, reason: c.reason }); // also wakes the wait below
+      if (!c.requeued) failure = cancelledError(c.reason);
+      afterConfirmed(() => {
+        clearInterval(notice);
+        if (c.requeued) return status({ phase: 'requeued', matchId: c.matchId, reason: c.reason });
+        status({ phase: 'cancelled', matchId: c.matchId, reason: c.reason }); // also wakes the wait below
+      });
     };
     const onDequeued = (d: Ev<'match.dequeued', Ext>): void => {
       if (d.ticketId !== ticketId) return;
@@ -568,8 +586,10 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
         ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0]! : AbortSignal.any(signals) } : {}),
         failWith: () => failure,
         onClaim: (sessionId) => {
-          clearInterval(notice);
-          status({ phase: 'claiming', sessionId });
+          afterConfirmed(() => {
+            clearInterval(notice);
+            status({ phase: 'claiming', sessionId });
+          });
         },
       });
     } catch (err) {
@@ -580,6 +600,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       // our deadline aborted the wait: say so, not "aborted"
       throw limit?.error ?? err;
     } finally {
+      // the phases deferred by `afterConfirmed` are reported before we return
+      await confirmReported;
       limit?.stop();
       clearInterval(notice);
       this.off('matchFound', onFound);

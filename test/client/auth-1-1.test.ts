@@ -76,6 +76,22 @@ describe('iyesmp-auth/1.1 in the client', () => {
     expect(waits[1]).toEqual({ matchId: 'M1', since, attempt: 5 });
   });
 
+  it('what arrives in the same read as the confirmation\'s answer is reported after "confirmed"', async () => {
+    const { c, peer } = await connect();
+    const phases: string[] = [];
+    const done = c.matchmake({ mode: 'duel', onStatus: (s) => phases.push(s.phase) });
+    await peer.respond((await peer.request('match.queue')).id, { ticketId: 'T1' });
+    await peer.notify('match.found', { matchId: 'M1', ticketId: 'T1', mode: 'duel', playerCount: 2, confirmBy: Date.now() + 10_000 });
+    const conf = await peer.request('match.confirm');
+    // the answer and the server's next events in one chunk (one datagram over QUIC)
+    peer.session.respond(conf.id, {} as never);
+    peer.session.notify('session.waiting' as never, { matchId: 'M1', since: Date.now(), attempt: 1 } as never);
+    peer.session.notify('match.cancelled' as never, { matchId: 'M1', reason: 'no host available', requeued: false } as never);
+    await peer.raw(Buffer.concat(peer.session.takeOutput()));
+    expect((await rejection(done)).code).toBe('no_host_available');
+    expect(phases).toEqual(['queued', 'found', 'confirmed', 'waiting', 'cancelled']);
+  });
+
   it('a lobby start still looking for a host is told as sessionWaiting', async () => {
     const { c, peer } = await connect();
     const w = c.next('sessionWaiting', { timeoutMs: 5_000 });
