@@ -246,21 +246,6 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     this.pump();
   }
 
-  /** Ticks every tickIntervalMs while a deadline is pending, not at all otherwise. */
-  private armTimer(): void {
-    const due = !this.shutDown && this.session.nextDeadline() !== undefined;
-    if (due && this.timer === undefined) {
-      this.timer = setInterval(() => {
-        this.session.tick(this.now());
-        this.pump();
-      }, this.tickIntervalMs);
-      this.timer.unref?.();
-    } else if (!due && this.timer !== undefined) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
-  }
-
   /** Moves queued output to the writer and dispatches queued events. */
   private pump(): void {
     const out = this.session.takeOutput();
