@@ -7,17 +7,15 @@
 import { readFile } from 'node:fs/promises';
 import { connect as mqttConnect, type MqttClient } from 'mqtt';
 import { expect } from 'vitest';
-import { connectToAuth, type AuthClient, type ConnectOptions, type HostTicket } from '../../src/client/index.js';
+import type { AuthClient, HostTicket } from '../../src/client/index.js';
 import { mqttDriverOf } from '../../src/client/mqtt-host.js';
-import { AuthServer } from '../../src/auth/server.js';
-import { HostServer, type HostServerOptions } from '../../src/host/server.js';
+import type { HostServer, HostServerOptions } from '../../src/host/server.js';
 import { topicIdOf } from '../../src/mqtt/acl.js';
-import type { SessionRecord } from '../../src/auth/sessions.js';
 import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
 import { chooseMove } from '../../examples/tictactoe/bot.js';
 import { playTicTacToe } from '../../examples/tictactoe/player.js';
 import { GAME_VERSION, MODE, TicTacToeExt } from '../../examples/tictactoe/messages.js';
-import { authAddress, authOptions, closeLive, devPki, hostOptions, quickAuth, quickHost, silent, type DevPki } from '../support/live-servers.js';
+import { startLiveServers, type DevPki, type LiveServers } from '../support/live-servers.js';
 import { pollUntil } from '../support/wait.js';
 
 export type Mark = Parameters<typeof chooseMove>[1];
@@ -26,72 +24,37 @@ export type Board = Parameters<typeof chooseMove>[0];
 /** Plays the same game every time (both bots draw). */
 export const bot = (state: Board, mark: Mark) => chooseMove(state, mark, () => 0.5)!;
 
-export interface MqttLive {
-  dev: DevPki;
-  auth: AuthServer;
+export interface MqttLive extends LiveServers<TicTacToeExt> {
   host: HostServer<TicTacToeExt>;
-  /** sessions the Auth server recorded as ended */
-  ended: SessionRecord[];
   /** Two guests, logged in and matched in the mqtt mode: their clients and tickets. */
   pair(): Promise<{ a: AuthClient<TicTacToeExt>; b: AuthClient<TicTacToeExt>; ta: HostTicket<TicTacToeExt>; tb: HostTicket<TicTacToeExt> }>;
-  close(): Promise<void>;
 }
 
 /**
- * Starts the servers. `broker` runs once the PKI exists and returns the host's MQTT options (and
- * any other host options), plus how to stop a broker it started, after the servers closed.
+ * Starts the servers, the mode over mqtt. `broker` runs once the PKI exists and returns the host's
+ * MQTT options (and any other host options), and how to stop a broker it started.
  */
 export async function startMqttLive(
   prefix: string,
   broker: (dev: DevPki) => Promise<{ host: Partial<HostServerOptions>; stop?: () => void }>,
 ): Promise<MqttLive> {
-  const dev = await devPki(prefix, new Date(Date.now() - 86_400_000));
-  const pki = dev.pki;
-  const c = pki.list().find((e) => e.role === 'client')!;
-  const client = { cert: await pki.chainPem(c.name), key: pki.path(c.keyFile!) };
-  const b = await broker(dev);
-  const verifier = await pki.verifier();
-  const ended: SessionRecord[] = [];
-  const open: AuthClient<TicTacToeExt>[] = [];
-  let auth: AuthServer | undefined;
-  let host: HostServer<TicTacToeExt> | undefined;
-  const close = async () => {
-    await closeLive(open, [host, auth], undefined);
-    b.stop?.();
-    await dev.cleanup();
-  };
-  try {
-    auth = await AuthServer.start(
-      await authOptions(pki, { verifier, gameVersion: GAME_VERSION, modeTransports: { [MODE]: 'mqtt' }, ...quickAuth, logger: silent }),
-    );
-    auth.on('session-ended', (r) => ended.push(r));
-    host = await HostServer.start<TicTacToeExt>(
-      await hostOptions(pki, auth.hostPort, { verifier, ...quickHost, version: GAME_VERSION, logger: silent, ...b.host }),
-      ticTacToeHostGame,
-    );
-    await pollUntil(() => auth!.connectedHosts().includes('host-1'), 'the host to register');
-  } catch (e) {
-    await close();
-    throw e;
-  }
-  const options = (): ConnectOptions<TicTacToeExt> => ({
-    ...authAddress(auth.clientPort, client, dev.masterPem),
+  const live = await startLiveServers<TicTacToeExt>({
+    prefix,
+    now: new Date(Date.now() - 86_400_000),
     gameVersion: GAME_VERSION,
     extSchema: TicTacToeExt,
+    options: async (dev) => ({ auth: { modeTransports: { [MODE]: 'mqtt' } }, ...(await broker(dev)) }),
+    game: ticTacToeHostGame,
   });
   return {
-    dev,
-    auth,
-    host,
-    ended,
+    ...live,
+    host: live.host!,
     async pair() {
-      const [a, b] = await Promise.all([connectToAuth<TicTacToeExt>(options()), connectToAuth<TicTacToeExt>(options())]);
-      open.push(a, b);
+      const [a, b] = await Promise.all([live.connect(), live.connect()]);
       await Promise.all([a.login({ method: 'guest', displayName: 'ada' }), b.login({ method: 'guest', displayName: 'bob' })]);
       const [ta, tb] = await Promise.all([a.matchmake({ mode: MODE, timeoutMs: 30_000 }), b.matchmake({ mode: MODE, timeoutMs: 30_000 })]);
       return { a, b, ta, tb };
     },
-    close,
   };
 }
 
