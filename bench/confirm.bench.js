@@ -11,24 +11,17 @@
 // three interleaved round by round; medians over rounds of per-round p50/p99 and server CPU.
 //
 // Run after `npm run build`: node bench/confirm.bench.js   (BENCH_QUICK=1: a few seconds)
-import { fork } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childQuicServer, withServerChild } from './quic-bench.js';
 import { QUICK, f1, pct } from './servers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { createQuicServer, connectQuic, ALPN } = await import(path.join(here, '../dist/transport/index.js'));
+const { connectQuic, ALPN } = await import(path.join(here, '../dist/transport/index.js'));
 const { ProtocolConnection, adminFamily, ADMIN_PROTOCOL_LIMITS } = await import(path.join(here, '../dist/protocol/index.js'));
-const { initPki, openPki } = await import(path.join(here, '../dist/pki/index.js'));
 
 const ROUNDS = QUICK ? 3 : 9;
 const PER_ROUND = QUICK ? 10 : 40;
-
-async function credsOf(pki, name) {
-  return { cert: await pki.chainPem(name), key: pki.path(pki.get(name).keyFile) };
-}
 
 const median = (xs) => {
   const s = xs.slice().sort((a, b) => a - b);
@@ -36,15 +29,7 @@ const median = (xs) => {
 };
 
 if (process.argv[2] === 'server') {
-  const pki = await openPki(process.argv[3], { allowUnencryptedCaKeys: true });
-  const server = await createQuicServer({
-    host: '127.0.0.1',
-    alpn: ALPN.admin,
-    ...(await credsOf(pki, 'auth')),
-    verifier: await pki.verifier(),
-    policy: { kind: 'auth-client' },
-    limits: { maxConnections: 10_000 },
-  });
+  const server = await childQuicServer(ALPN.admin);
   server.on('connection', (conn) => {
     conn.on('stream', (s) => {
       const proto = ProtocolConnection.accept(adminFamily, s, {
@@ -68,17 +53,7 @@ if (process.argv[2] === 'server') {
 }
 
 async function main() {
-  const dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-confirm-'));
-  let child;
-  try {
-    const pki = await initPki({ dir: path.join(dir, 'pki'), allowUnencryptedCaKeys: true, authIpAddresses: ['127.0.0.1'] });
-    const verifier = await pki.verifier();
-    const client = await credsOf(pki, 'client-clientauth-1-1');
-    child = fork(fileURLToPath(import.meta.url), ['server', path.join(dir, 'pki')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const { port } = await new Promise((resolve, reject) => {
-      child.once('message', resolve);
-      child.once('exit', (c) => reject(new Error(`server exited with ${c}`)));
-    });
+  await withServerChild(fileURLToPath(import.meta.url), 'iyesmp-confirm-', async ({ child, ready: { port }, verifier, client }) => {
     const serverCpu = () =>
       new Promise((resolve) => {
         child.once('message', (m) => resolve((m.cpu.user + m.cpu.system) / 1000));
@@ -155,15 +130,5 @@ async function main() {
         `${label.padEnd(40)} ${f2(old).padStart(10)} ${f2(now).padStart(13)} ${`${f1((now / old) * 100)}%`.padStart(8)} ${f2(hs).padStart(10)} ${`${f2(now / hs)}x`.padStart(14)}`,
       );
     }
-  } finally {
-    if (child) {
-      child.send('stop');
-      await new Promise((r) => {
-        child.once('exit', r);
-        setTimeout(r, 3000).unref();
-      });
-      child.kill();
-    }
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }

@@ -7,24 +7,17 @@
 //   - throughput in MB/s of one stream sending 64 KiB chunks, vs 1200-byte UDP datagrams with a
 //     64-datagram window acknowledged by the receiver
 // Needs `npm run build` (imports ../dist). Bounded: each phase stops after its time budget.
-import { fork } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childQuicServer, withServerChild } from './quic-bench.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { createQuicServer, connectQuic, ALPN } = await import(path.join(here, '../dist/transport/index.js'));
-const { initPki, openPki } = await import(path.join(here, '../dist/pki/index.js'));
+const { connectQuic, ALPN } = await import(path.join(here, '../dist/transport/index.js'));
 
 const PHASE_MS = 3000;
 const SMALL = 32;
 const DGRAM = 1200;
-
-async function credsOf(pki, name) {
-  return { cert: await pki.chainPem(name), key: pki.path(pki.get(name).keyFile) };
-}
 
 function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -33,16 +26,7 @@ const fmt = (n, d = 1) => n.toFixed(d);
 
 // ---------------------------------------------------------------- child: the servers
 if (process.argv[2] === 'server') {
-  const dir = process.argv[3];
-  const pki = await openPki(dir, { allowUnencryptedCaKeys: true });
-  const server = await createQuicServer({
-    host: '127.0.0.1',
-    alpn: ALPN.auth,
-    ...(await credsOf(pki, 'auth')),
-    verifier: await pki.verifier(),
-    policy: { kind: 'auth-client' },
-    limits: { maxConnections: 10_000 },
-  });
+  const server = await childQuicServer(ALPN.auth);
   server.on('connection', (conn) => {
     conn.on('stream', async (s) => {
       // first byte chooses: 'e' echo every chunk back; 's' sink: count bytes, answer the total at the end
@@ -89,17 +73,7 @@ if (process.argv[2] === 'server') {
 }
 
 async function main() {
-  const dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-bench-'));
-  let child;
-  try {
-    const pki = await initPki({ dir: path.join(dir, 'pki'), allowUnencryptedCaKeys: true, authIpAddresses: ['127.0.0.1'] });
-    const verifier = await pki.verifier();
-    const client = await credsOf(pki, 'client-clientauth-1-1');
-    child = fork(fileURLToPath(import.meta.url), ['server', path.join(dir, 'pki')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const { quicPort, udpPort } = await new Promise((resolve, reject) => {
-      child.once('message', resolve);
-      child.once('exit', (c) => reject(new Error(`server exited with ${c}`)));
-    });
+  await withServerChild(fileURLToPath(import.meta.url), 'iyesmp-bench-', async ({ ready: { quicPort, udpPort }, verifier, client }) => {
     const dial = () => connectQuic({ host: '127.0.0.1', port: quicPort, alpn: ALPN.auth, ...client, verifier, serverPolicy: { kind: 'auth-server' } });
 
     const udp = createSocket('udp4');
@@ -206,22 +180,7 @@ async function main() {
     console.log(`${'figure'.padEnd(54)} ${'QUIC'.padStart(10)} ${'UDP'.padStart(10)} ${'ratio'.padStart(9)}`);
     for (const [name, q, u, ratio] of rows) console.log(`${name.padEnd(54)} ${q.padStart(10)} ${u.padStart(10)} ${ratio.padStart(9)}`);
     console.log(`(samples: ${hsCount} handshakes; ${quicLat.length} QUIC / ${udpLat.length} UDP round trips; ${(sent / 1e6).toFixed(1)} MB over QUIC)`);
-  } finally {
-    if (child && child.exitCode === null) {
-      child.send('stop');
-      await new Promise((r) => {
-        const t = setTimeout(() => {
-          child.kill();
-          r();
-        }, 5000);
-        child.once('exit', () => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Windowed UDP: up to 64 datagrams in flight, each acknowledged; lost ones are written off after 50 ms. */

@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { cliError } from './errors.js';
+import { withTimeout } from '../events/timeout.js';
 import { DIR_FLAG, DIR_HELP, resolvePkiDir } from './pki-dir.js';
 
 export interface AdminFlags {
@@ -173,7 +174,7 @@ export async function connectAdmin(flags: AdminFlags, tool: string) {
       node: ready.peerHello.node,
       address: `${target.host}:${target.port}`,
       async close() {
-        await Promise.race([proto.close('normal', 'done'), new Promise((r) => setTimeout(r, 500))]);
+        await withTimeout(proto.close('normal', 'done'), 500);
         await conn.close('done').catch(() => undefined);
       },
     };

@@ -9,6 +9,7 @@ import type { StreamPair } from '../protocol/index.js';
 import { connectQuic, type PemSource } from '../transport/index.js';
 import type { PeerVerifier, VerifyPolicy } from '../pki/types.js';
 import { clientError } from './errors.js';
+import { withTimeout } from '../events/timeout.js';
 
 export interface Address {
   host: string;
@@ -107,15 +108,11 @@ export async function dialQuic(opts: {
     close: async () => {
       // Graceful (lets the protocol's close frame go out), but never hang a game on a silent peer:
       // the connection then ends at its idle timeout.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
+      await withTimeout(
         conn.close('bye').catch(() => undefined),
-        new Promise<void>((r) => {
-          timer = setTimeout(r, CLOSE_WAIT_MS);
-          timer.unref?.();
-        }),
-      ]);
-      clearTimeout(timer);
+        CLOSE_WAIT_MS,
+        { unref: true },
+      );
     },
   };
 }

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { IyesmpError } from '../errors.js';
+import { orTimeout } from '../events/timeout.js';
 import { brokerClientIdOf, topicIdOf } from '../mqtt/acl.js';
 import type { MqttLink } from '../mqtt/link.js';
 import { TurnsPlayer, type PlayerAction, type PlayerEvent } from '../turns/index.js';
@@ -297,9 +298,5 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(clientError('timeout', `${what} got no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+  return orTimeout(p, ms, () => clientError('timeout', `${what} got no answer within ${ms} ms`));
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action, type Output } from '../cli/output.js';
+import { withTimeout } from '../events/timeout.js';
 
 /**
  * `iyesmp serve auth|host --config FILE`: runs a server until SIGINT/SIGTERM (drain, then exit 0).
@@ -320,15 +321,13 @@ async function storeCheck(server: { sessions: { store: unknown } }): Promise<Rec
   const probe =
     typeof store?.reachable === 'function' ? () => store.reachable!() : typeof store?.ping === 'function' ? () => store.ping!().then(() => true) : undefined;
   if (!probe) return {};
-  let timer: NodeJS.Timeout | undefined;
-  const ok = await Promise.race([
-    Promise.resolve()
-      .then(probe)
-      .catch(() => false),
-    new Promise<false>((r) => {
-      timer = setTimeout(() => r(false), 2000);
-    }),
-  ]).finally(() => clearTimeout(timer));
+  const ok =
+    (await withTimeout(
+      Promise.resolve()
+        .then(probe)
+        .catch(() => false),
+      2000,
+    )) === true;
   return { store: { ok, ...(ok ? {} : { detail: 'the session store is not reachable' }) } };
 }
 

@@ -4,6 +4,7 @@ import type { AuthClient, GameSession, HostTicket } from '../client/index.js';
 import type { Output } from '../cli/output.js';
 import { adminNotice, enableAdmin, pickAdminPort } from './admin.js';
 import { demoError } from './errors.js';
+import { orTimeout } from '../events/timeout.js';
 import { formatHostPort } from '../net/address.js';
 import type { ManifestEntry } from '../pki/types.js';
 import { type DemoGame, type DemoGameName, type DemoMove, loadDemoGame, PACKAGE_ROOT } from './example-game.js';
@@ -539,16 +540,8 @@ function race<T>(p: Promise<T>, ...failures: Promise<never>[]): Promise<T> {
   return Promise.race([p, ...failures]);
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(demoError('demo_timeout', `${what} within ${Math.round(ms / 1000)} s`)), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(timer);
-  }
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return orTimeout(p, ms, () => demoError('demo_timeout', `${what} within ${Math.round(ms / 1000)} s`));
 }
 
 /** A path as a person would type it from here: relative below the working folder, else absolute. */

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { dynsecInitialState, findDynsecPlugin, mosquittoUsernameOfCert, renderMosquittoConfig } from '../mqtt/mosquitto.js';
 import type { ManifestEntry } from '../pki/types.js';
 import { demoError } from './errors.js';
+import { withTimeout } from '../events/timeout.js';
 
 export interface RunningMosquitto {
   url: string;
@@ -74,7 +75,7 @@ export async function startMosquitto(devDir: string, pkiDir: string, entries: Ma
       if (child.exitCode !== null) return;
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      await withTimeout(exited, 3000);
       if (child.exitCode === null) child.kill('SIGKILL');
     },
   };

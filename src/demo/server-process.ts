@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { IyesmpError } from '../errors.js';
+import { TIMED_OUT, withTimeout } from '../events/timeout.js';
 import { demoError } from './errors.js';
 
 /** One pino JSON log line of a server (`msg` plus its fields). */
@@ -142,19 +143,11 @@ export class ServerProcess {
   async stop(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (this.#exit) return this.#exit;
     this.child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
     // a host drains on SIGTERM (a game still running could hold it for minutes): halfway, the second
     // SIGTERM an operator would send stops it at once; SIGKILL only if even that is not enough
     const again = setTimeout(() => this.child.kill('SIGTERM'), Math.floor(timeoutMs / 2));
-    const killed = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        this.child.kill('SIGKILL');
-        resolve();
-      }, timeoutMs);
-    });
-    await Promise.race([this.exited, killed]);
+    if ((await withTimeout(this.exited, timeoutMs)) === TIMED_OUT) this.child.kill('SIGKILL');
     clearTimeout(again);
-    clearTimeout(timer);
     return this.exited;
   }
 

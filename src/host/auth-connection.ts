@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { IyesmpError } from '../errors.js';
+import { withTimeout } from '../events/timeout.js';
 import { ProtocolConnection, hostctlFamily, type HostctlFamily } from '../protocol/index.js';
 import { ALPN, connectQuic, type PeerConnection } from '../transport/index.js';
 import { toPlayerResults } from './game.js';
@@ -194,7 +195,7 @@ export class AuthConnection {
     this.#teardown();
     if (this.state === 'up') this.server.domain.linkDown(this.serverId, this.server.clock());
     this.state = 'down';
-    if (proto) await Promise.race([proto.close('normal', 'host shutting down'), new Promise((r) => setTimeout(r, 500))]);
+    if (proto) await withTimeout(proto.close('normal', 'host shutting down'), 500);
     if (conn) await conn.close('host shutting down').catch(() => undefined);
   }
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { IyesmpError } from '../errors.js';
 import { TypedEmitter } from '../events/emitter.js';
+import { withTimeout } from '../events/timeout.js';
 import { protocolError } from './errors.js';
 import { BulkStreamDecoder, encodeBulkFrame, encodeBulkHeader, type BulkHeader } from './bulk.js';
 import { ErrorCodes, ERROR_CODE_PATTERN } from './error-codes.js';
@@ -417,21 +418,17 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     // Cancelling/closing a stream the peer already tore down rejects; that is expected here.
     await this.reader.cancel(info.reason).catch(() => {});
     // Let the close frame drain, but a peer that stops reading must not pin this connection forever.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const drained = await Promise.race([
+    const drained = await withTimeout(
       this.flushed()
         .then(() => this.writer.close())
         .then(
           () => true,
           () => false,
         ),
-      new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), this.closeTimeoutMs);
-        timer.unref?.();
-      }),
-    ]);
-    clearTimeout(timer);
-    if (!drained) await this.writer.abort(info.reason).catch(() => {});
+      this.closeTimeoutMs,
+      { unref: true },
+    );
+    if (drained !== true) await this.writer.abort(info.reason).catch(() => {});
   }
 }
 

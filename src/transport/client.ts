@@ -11,6 +11,7 @@ import { QUICClient, errors as quicErrors, events as quicEvents } from '@matrixa
 import type { QUICConnection, QUICStream } from '@matrixai/quic';
 import type { PeerVerifier, VerifiedPeer, VerifyPolicy } from '../pki/types.js';
 import { IyesmpError, isIyesmpError } from '../errors.js';
+import { TIMED_OUT, withTimeout } from '../events/timeout.js';
 import { transportError } from './errors.js';
 import { loadCredentials, type CredentialSources } from './credentials.js';
 import { clientCrypto, quicLogger } from './quic-runtime.js';
@@ -150,14 +151,8 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<PeerConnect
       const s = await answer.stream;
       return readFrame(s.readable as unknown as ReadableStream<Uint8Array>);
     })();
-    confirmed.catch(() => undefined);
-    const remaining = Math.max(1, deadline - Date.now());
-    let timer: NodeJS.Timeout | undefined;
-    const frame = await Promise.race([confirmed, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), remaining)))]).finally(() => {
-      clearTimeout(timer);
-      answer.stop();
-    });
-    if (frame === 'timeout') throw timeoutError(address, timeoutMs);
+    const frame = await withTimeout(confirmed, Math.max(1, deadline - Date.now())).finally(() => answer.stop());
+    if (frame === TIMED_OUT) throw timeoutError(address, timeoutMs);
     if (frame === undefined || decodeConfirm(frame) !== 'accepted') {
       throw transportError('confirm_failed', `${address} answered the confirmation with something unexpected`);
     }

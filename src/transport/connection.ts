@@ -9,6 +9,7 @@ import type { QUICConnection, QUICStream } from '@matrixai/quic';
 import { events as quicEvents, errors as quicErrors } from '@matrixai/quic';
 import type { VerifiedPeer } from '../pki/types.js';
 import type { IyesmpError } from '../errors.js';
+import { TIMED_OUT, withTimeout } from '../events/timeout.js';
 import { transportError } from './errors.js';
 import { AppClose, errorFromPeerClose, type AppCloseName } from './refusal.js';
 import { isUniStream } from './confirm.js';
@@ -251,15 +252,9 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   async confirmedBy<T>(answer: Promise<T>): Promise<T> {
     const c = this.pendingConfirm;
     if (!c) return answer;
-    answer.catch(() => undefined); // a late failure after the deadline is not unhandled
-    const late = Symbol('deadline');
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const r = await Promise.race([
-        answer,
-        new Promise<typeof late>((resolve) => (timer = setTimeout(() => resolve(late), Math.max(1, c.deadline - Date.now())))),
-      ]);
-      if (r !== late) {
+      const r = await withTimeout(answer, Math.max(1, c.deadline - Date.now()));
+      if (r !== TIMED_OUT) {
         this.pendingConfirm = undefined;
         return r;
       }
@@ -269,8 +264,6 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       this.pendingConfirm = undefined;
       await this.close('', { force: true }).catch(() => undefined);
       throw refusal ?? e;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -279,11 +272,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
    * undefined for a close that is no refusal (a normal one) or none.
    */
   private async refusalFromClose(waitMs: number): Promise<IyesmpError | undefined> {
-    if (!this.peerClose && !this.conn.closed && waitMs > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.closed, new Promise((r) => (timer = setTimeout(r, waitMs)))]);
-      clearTimeout(timer);
-    }
+    if (!this.peerClose && !this.conn.closed && waitMs > 0) await withTimeout(this.closed, waitMs);
     const close = this.peerClose ?? (this.localClose === undefined ? this.conn.getConnectionError() : undefined);
     if (!close || !this.pendingConfirm) return undefined;
     return errorFromPeerClose(close, { alpn: this.alpn, address: this.pendingConfirm.address });

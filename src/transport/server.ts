@@ -10,6 +10,7 @@ import { QUICServer, events as quicEvents } from '@matrixai/quic';
 import type { QUICConnection, QUICStream } from '@matrixai/quic';
 import type { PeerVerifier, VerifyPolicy } from '../pki/types.js';
 import { IyesmpError } from '../errors.js';
+import { TIMED_OUT, withTimeout } from '../events/timeout.js';
 import { transportError } from './errors.js';
 import { AddressAllowList, type AllowListStats } from './allow-list.js';
 import { FilteredQUICSocket } from './filtered-socket.js';
@@ -516,7 +517,8 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       if (legacy) {
         const hello = await withTimeout(readFrame(stream.readable as unknown as ReadableStream<Uint8Array>), this.limits.confirmTimeoutMs);
         if (guard.refused) return;
-        if (hello === undefined || decodeConfirm(hello) !== 'hello') return this.refuse(conn, 'confirm_failed', 'no valid confirmation from the peer');
+        if (hello === TIMED_OUT || hello === undefined || decodeConfirm(hello) !== 'hello')
+          return this.refuse(conn, 'confirm_failed', 'no valid confirmation from the peer');
       } else if (!stream) {
         return this.refuse(conn, 'confirm_failed', 'no valid confirmation from the peer');
       }
@@ -629,16 +631,6 @@ function closeCodeOf(e: unknown): number | undefined {
     if (typeof code === 'number') return code;
   }
   return undefined;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<undefined>((r) => {
-      timer = setTimeout(() => r(undefined), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -6,60 +6,46 @@
  * connection is closed as `replaced`, and the game goes on to its end.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectToAuth, joinHost, type AuthClient, type GameSession } from '../../src/client/index.js';
+import { joinHost, type GameSession } from '../../src/client/index.js';
 import type { IyesmpError } from '../../src/errors.js';
 import { gameVersionRange } from '../../src/protocol/index.js';
-import { AuthServer } from '../../src/auth/server.js';
-import { HostServer } from '../../src/host/server.js';
 import { AccountService, GuestProvider } from '../../src/auth/accounts/index.js';
 import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
 import { chooseMove } from '../../examples/tictactoe/bot.js';
 import { playTicTacToe } from '../../examples/tictactoe/player.js';
 import { GAME_VERSION, MODE, TicTacToeExt } from '../../examples/tictactoe/messages.js';
-import { authAddress, authOptions, closeLive, devPki, hostOptions, quickAuth, quickHost, silent, type DevPki } from '../support/live-servers.js';
+import { startLiveServers, type LiveServers } from '../support/live-servers.js';
 import { pollUntil } from '../support/wait.js';
 import { failureOf } from '../support/assert.js';
 
 const T = 60_000;
 
-let dev: DevPki;
-let auth: AuthServer;
-let host: HostServer<TicTacToeExt>;
-let client: { cert: string; key: string };
-const open: Array<{ close(): Promise<void> }> = [];
+let live: LiveServers<TicTacToeExt>;
 
 beforeAll(async () => {
-  dev = await devPki('iyesmp-seat-takeover-');
-  const { pki } = dev;
-  const rotated = await pki.rotateClientAuth();
-  client = { cert: rotated.client!.chainPem, key: rotated.client!.keyPath };
-  const verifier = await pki.verifier();
-  auth = await AuthServer.start(
-    await authOptions(pki, {
-      verifier,
-      accounts: new AccountService({ providers: [new GuestProvider()] }),
-      gameVersion: GAME_VERSION,
-      acceptGameVersion: gameVersionRange({ min: '1.0.0', below: '2.0.0' }),
-      ...quickAuth,
-      logger: silent,
+  live = await startLiveServers<TicTacToeExt>({
+    prefix: 'iyesmp-seat-takeover-',
+    gameVersion: GAME_VERSION,
+    extSchema: TicTacToeExt,
+    identity: async (pki) => {
+      const rotated = await pki.rotateClientAuth();
+      return { cert: rotated.client!.chainPem, key: rotated.client!.keyPath };
+    },
+    options: () => ({
+      auth: {
+        accounts: new AccountService({ providers: [new GuestProvider()] }),
+        acceptGameVersion: gameVersionRange({ min: '1.0.0', below: '2.0.0' }),
+      },
     }),
-  );
-  host = await HostServer.start<TicTacToeExt>(
-    await hostOptions(pki, auth.hostPort, { verifier, ...quickHost, version: GAME_VERSION, logger: silent }),
-    ticTacToeHostGame,
-  );
-  await pollUntil(() => auth.connectedHosts().includes('host-1'), 'the host to register', 20_000, 50);
+    game: ticTacToeHostGame,
+  });
 }, 120_000);
 
 afterAll(async () => {
-  await closeLive(open, [host, auth], dev);
+  await live?.close();
 }, 30_000);
 
-async function connect(): Promise<AuthClient<TicTacToeExt>> {
-  const c = await connectToAuth<TicTacToeExt>({ ...authAddress(auth.clientPort, client, dev.masterPem), gameVersion: GAME_VERSION, extSchema: TicTacToeExt });
-  open.push(c);
-  return c;
-}
+const connect = () => live.connect();
 
 const bot = (state: Parameters<typeof chooseMove>[0], mark: Parameters<typeof chooseMove>[1]) => chooseMove(state, mark, () => 0.5)!;
 
@@ -77,7 +63,7 @@ describe('a live seat and a copy of its ticket', () => {
       // the copy: the very ticket (cert and key), dialled from the player's address (loopback), with no secret and with a guess
       const copy = (reconnectSecret?: string): Promise<GameSession<TicTacToeExt>> =>
         joinHost<TicTacToeExt>(ta, {
-          trust: { caPem: dev.masterPem },
+          trust: { caPem: live.dev.masterPem },
           gameVersion: GAME_VERSION,
           extSchema: TicTacToeExt,
           ...(reconnectSecret === undefined ? {} : { reconnectSecret }),
@@ -88,10 +74,10 @@ describe('a live seat and a copy of its ticket', () => {
         expect(e.message).toMatch(/still connected/);
       }
       expect(ga.closed).toBe(false);
-      expect(host.domain.sessions.session(ta.sessionId)!.players.find((p) => p.playerId === ta.playerId)).toMatchObject({ status: 'connected' });
+      expect(live.host!.domain.sessions.session(ta.sessionId)!.players.find((p) => p.playerId === ta.playerId)).toMatchObject({ status: 'connected' });
       await ga.ready();
       await pollUntil(
-        () => host.domain.sessions.session(ta.sessionId)!.players.find((p) => p.playerId === ta.playerId)?.status === 'ready' || undefined,
+        () => live.host!.domain.sessions.session(ta.sessionId)!.players.find((p) => p.playerId === ta.playerId)?.status === 'ready' || undefined,
         'a to be ready',
         10_000,
         50,

@@ -12,24 +12,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { connectToAuth, type AuthClient, type MatchmakingStatus } from '../../src/client/index.js';
-import { AuthServer } from '../../src/auth/server.js';
+import type { MatchmakingStatus } from '../../src/client/index.js';
 import type { HostGame } from '../../src/host/game.js';
-import { HostServer } from '../../src/host/server.js';
-import type { Pki } from '../../src/pki/index.js';
-import {
-  authAddress,
-  authOptions,
-  clientIdentity,
-  closeLive,
-  devPki,
-  hostOptions,
-  quickAuth,
-  quickHost,
-  silent,
-  type DevPki,
-} from '../support/live-servers.js';
-import { pollUntil as until } from '../support/wait.js';
+import { startLiveServers, type LiveServers } from '../support/live-servers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const source = (f: string): string => readFileSync(path.join(root, f), 'utf8');
@@ -44,13 +29,7 @@ const T = 90_000;
 const Ext = z.union([z.object({ t: z.literal('win') }), z.object({ t: z.literal('final'), board: z.string() })]);
 type Ext = z.output<typeof Ext>;
 
-let dev: DevPki;
-let pki: Pki;
-let auth: AuthServer;
-let host: HostServer<Ext> | undefined;
-let masterPem: string;
-let identity: { cert: string; key: string };
-const open: Array<{ close(): Promise<void> }> = [];
+let live: LiveServers<Ext>;
 
 /** The first player to send {t:'win'} wins; the end carries the final state. */
 const game: HostGame<Ext> = {
@@ -65,48 +44,23 @@ const game: HostGame<Ext> = {
   },
 };
 
-async function startHost(): Promise<HostServer<Ext>> {
-  const h = await HostServer.start<Ext>(
-    await hostOptions(pki, auth.hostPort, {
-      ...quickHost,
-      version: '1.0.0',
-      logger: silent,
-    }),
-    game,
-  );
-  await until(() => auth.connectedHosts().includes('host-1'), 'the host to register');
-  return h;
-}
-
 beforeAll(async () => {
-  dev = await devPki('iyesmp-client-auth11-');
-  ({ pki, masterPem } = dev);
-  identity = await clientIdentity(pki);
-  auth = await AuthServer.start(
-    await authOptions(pki, {
-      gameVersion: '1.0.0',
-      matchSize: 2,
-      ...quickAuth,
-      noHostTimeoutMs: 60_000,
-      logger: silent,
-    }),
-  );
+  live = await startLiveServers<Ext>({
+    prefix: 'iyesmp-client-auth11-',
+    gameVersion: '1.0.0',
+    extSchema: Ext,
+    options: () => ({ auth: { matchSize: 2, noHostTimeoutMs: 60_000 } }),
+    game,
+    // started by the tests: the first one needs a match that finds no host
+    deferHost: true,
+  });
 }, 120_000);
 
 afterAll(async () => {
-  await closeLive(open.reverse(), [host, auth], dev);
+  await live?.close();
 }, 30_000);
 
-async function player(name: string): Promise<AuthClient<Ext>> {
-  const c = await connectToAuth<Ext>({
-    ...authAddress(auth.clientPort, identity, masterPem),
-    gameVersion: '1.0.0',
-    extSchema: Ext,
-  });
-  open.push(c);
-  await c.login({ method: 'guest', displayName: name });
-  return c;
-}
+const player = (name: string) => live.player(name);
 
 describe('iyesmp-auth/1.1 against real servers', () => {
   it('speaks 1.1 or later with the servers', async () => {
@@ -126,12 +80,12 @@ describe('iyesmp-auth/1.1 against real servers', () => {
       const w = await a.next('matchmaking', { filter: (s) => s.phase === 'waiting' && s.noHost !== undefined, timeoutMs: 20_000 });
       expect(w.phase === 'waiting' && w.noHost?.attempt).toBeGreaterThanOrEqual(1);
       expect(w.phase === 'waiting' && w.noHost?.giveUpAt).toBeGreaterThan(Date.now());
-      host = await startHost();
+      await live.startHost();
       const [ta, tb] = await tickets;
       expect(ta.sessionId).toBe(tb.sessionId);
       expect(seen.map((s) => s.phase)).toContain('claiming');
       const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
-      open.push(ga, gb);
+      live.open.push(ga, gb);
       await Promise.all([ga.ready(), gb.ready()]);
       await ga.waitForBegin({ timeoutMs: 30_000 });
       ga.send({ t: 'win' });
@@ -145,7 +99,7 @@ describe('iyesmp-auth/1.1 against real servers', () => {
   it.skipIf(!has.joinCode)(
     'a private lobby is joined with the joinCode its creator got back',
     async () => {
-      host ??= await startHost();
+      await live.startHost();
       const [a, b] = await Promise.all([player('cy'), player('di')]);
       const lobby = await a.lobbies.create({ name: 'secret', visibility: 'private', maxPlayers: 2, mode: 'duel' });
       expect(lobby.joinCode).toMatch(/^[A-Z0-9]{4,}$/);
@@ -162,15 +116,15 @@ describe('iyesmp-auth/1.1 against real servers', () => {
   it.skipIf(!has.lost)(
     'a session whose host is declared dead ends the joined game with session_lost',
     async () => {
-      host ??= await startHost();
+      await live.startHost();
       const [a, b] = await Promise.all([player('eve'), player('fay')]);
       const [ta, tb] = await Promise.all([a.matchmake({ mode: 'duel', timeoutMs: 30_000 }), b.matchmake({ mode: 'duel', timeoutMs: 30_000 })]);
       const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
-      open.push(ga, gb);
+      live.open.push(ga, gb);
       const lost = a.next('sessionLost', { timeoutMs: 20_000 });
       const closed = ga.next('close', { timeoutMs: 20_000 });
       // what the heartbeat rule does when the host goes silent
-      await auth.sessions.hostLost('host-1', Date.now());
+      await live.auth.sessions.hostLost('host-1', Date.now());
       expect(await lost).toEqual({ sessionId: ta.sessionId, reason: 'the game host stopped answering' });
       expect((await closed).error?.code).toBe('session_lost');
       expect(a.closed).toBe(false);

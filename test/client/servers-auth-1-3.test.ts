@@ -14,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountService, GuestProvider, MemoryAccountStore, PasswordProvider } from '../../src/auth/accounts/index.js';
 import {
   CONFIRMED_KEYS_ID,
-  connectToAuth,
   FileKeyStore,
   type AuthClient,
   type HostTicket,
@@ -23,84 +22,51 @@ import {
   type SessionKeyRefused,
   type SessionReady,
 } from '../../src/client/index.js';
-import type { Pki } from '../../src/pki/index.js';
-import { AuthServer } from '../../src/auth/server.js';
 import { seatIdOf } from '../../src/auth/handoff/index.js';
-import { HostServer } from '../../src/host/server.js';
-import type { SessionRecord } from '../../src/auth/sessions.js';
 import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
 import { chooseMove } from '../../examples/tictactoe/bot.js';
 import { playTicTacToe } from '../../examples/tictactoe/player.js';
 import { GAME_VERSION, MODE, TicTacToeExt } from '../../examples/tictactoe/messages.js';
-import {
-  authAddress,
-  authOptions,
-  clientIdentity,
-  closeLive,
-  devPki,
-  hostOptions,
-  quickAuth,
-  quickHost,
-  silent,
-  type DevPki,
-} from '../support/live-servers.js';
+import { startLiveServers, type LiveServers } from '../support/live-servers.js';
 import { pollUntil } from '../support/wait.js';
 
 const T = 60_000;
 
-let dev: DevPki;
-let pki: Pki;
-let auth: AuthServer;
-let host: HostServer<TicTacToeExt>;
-let masterPem: string;
-let identity: { cert: string; key: string };
+let live: LiveServers<TicTacToeExt>;
 let passwords: PasswordProvider;
 let keyDir: string;
-const ended: SessionRecord[] = [];
-const open: AuthClient<TicTacToeExt>[] = [];
 /** seats whose next mint the minter refuses (as it refuses a key it cannot use) */
 const refuseOnce = new Set<string>();
 /** seats whose next mint waits for the promise (a slow minter: the hand-off comes later) */
 const holdMint = new Map<string, Promise<void>>();
 
 beforeAll(async () => {
-  dev = await devPki('iyesmp-client-auth13-');
-  ({ pki, masterPem } = dev);
-  identity = await clientIdentity(pki);
   keyDir = await mkdtemp(path.join(tmpdir(), 'iyesmp-auth13-keys-'));
   passwords = new PasswordProvider({ store: new MemoryAccountStore(), scrypt: { ln: 10, r: 8, p: 1, saltBytes: 16, keyBytes: 32 } });
-  const verifier = await pki.verifier();
-  const real = await pki.sessionMinter();
-  const minter = {
-    mint: (req: Parameters<typeof real.mint>[0]) => {
-      if (refuseOnce.delete(req.playerId)) return Promise.reject(new Error('the key is not one this minter takes'));
-      const hold = holdMint.get(req.playerId);
-      holdMint.delete(req.playerId);
-      if (hold) return hold.then(() => real.mint(req));
-      return real.mint(req);
+  live = await startLiveServers<TicTacToeExt>({
+    prefix: 'iyesmp-client-auth13-',
+    gameVersion: GAME_VERSION,
+    extSchema: TicTacToeExt,
+    options: async ({ pki }) => {
+      const real = await pki.sessionMinter();
+      const minter = {
+        mint: (req: Parameters<typeof real.mint>[0]) => {
+          if (refuseOnce.delete(req.playerId)) return Promise.reject(new Error('the key is not one this minter takes'));
+          const hold = holdMint.get(req.playerId);
+          holdMint.delete(req.playerId);
+          if (hold) return hold.then(() => real.mint(req));
+          return real.mint(req);
+        },
+        mintWithNewKey: (req: Parameters<typeof real.mintWithNewKey>[0]) => real.mintWithNewKey(req),
+      };
+      return { auth: { accounts: new AccountService({ providers: [new GuestProvider(), passwords] }), minter: minter as typeof real } };
     },
-    mintWithNewKey: (req: Parameters<typeof real.mintWithNewKey>[0]) => real.mintWithNewKey(req),
-  };
-  auth = await AuthServer.start(
-    await authOptions(pki, {
-      verifier,
-      accounts: new AccountService({ providers: [new GuestProvider(), passwords] }),
-      gameVersion: GAME_VERSION,
-      ...quickAuth,
-      logger: silent,
-      minter: minter as typeof real,
-    }),
-  );
-  auth.on('session-ended', (r) => ended.push(r));
-  host = await HostServer.start<TicTacToeExt>(
-    await hostOptions(pki, auth.hostPort, { verifier, ...quickHost, version: GAME_VERSION, logger: silent }),
-    ticTacToeHostGame,
-  );
-  await until(() => auth.connectedHosts().includes('host-1'), 'the host to register');
+    game: ticTacToeHostGame,
+  });
 }, 120_000);
 
 afterAll(async () => {
-  await closeLive(open, [host, auth], dev);
+  await live?.close();
   await rm(keyDir, { recursive: true, force: true });
 }, 30_000);
 
@@ -114,13 +80,7 @@ async function confirmedKeys(store: FileKeyStore): Promise<string[]> {
 const bot = (state: Parameters<typeof chooseMove>[0], mark: Parameters<typeof chooseMove>[1]) => chooseMove(state, mark, () => 0.5)!;
 
 async function player(name: string, over: Partial<ConnectOptions<TicTacToeExt>> = {}, password?: string) {
-  const c = await connectToAuth<TicTacToeExt>({
-    ...authAddress(auth.clientPort, identity, masterPem),
-    gameVersion: GAME_VERSION,
-    extSchema: TicTacToeExt,
-    ...over,
-  });
-  open.push(c);
+  const c = await live.connect(over);
   await c.login(password === undefined ? { method: 'guest', displayName: name } : { method: 'password', username: name, password });
   const seen = { ready: [] as SessionReady[], pushed: [] as SessionHandoff[], refused: [] as SessionKeyRefused[], phases: [] as string[] };
   c.on('sessionReady', (r) => seen.ready.push(r));
@@ -137,7 +97,7 @@ async function playMatch(a: Awaited<ReturnType<typeof player>>, b: Awaited<Retur
   const ends = await Promise.all([playTicTacToe(ga, bot), playTicTacToe(gb, bot)]);
   for (const e of ends) expect(e.reason).toBe('completed');
   expect(ends[0]!.results.map((r) => r.playerId).sort()).toEqual([ta!.playerId, tb!.playerId].sort());
-  const record = await until(() => ended.find((r) => r.id === ta!.sessionId), 'the auth server to record the results');
+  const record = await until(() => live.ended.find((r) => r.id === ta!.sessionId), 'the auth server to record the results');
   expect(record.state).toBe('ended');
   return [ta!, tb!] as const;
 }
@@ -238,7 +198,7 @@ describe('iyesmp-auth/1.3 against real servers', () => {
     const [ga, gb] = await Promise.all([a2.joinHost(ta), b.joinHost(tb)]);
     const ends = await Promise.all([playTicTacToe(ga, bot), playTicTacToe(gb, bot)]);
     for (const e of ends) expect(e.reason).toBe('completed');
-    const record = await until(() => ended.find((r) => r.id === ta.sessionId), 'the auth server to record the results');
+    const record = await until(() => live.ended.find((r) => r.id === ta.sessionId), 'the auth server to record the results');
     expect(record.state).toBe('ended');
     // the game is over: its key goes too
     await until(async () => ((await keys.get(ta.sessionId)) === undefined ? true : undefined), 'the session key to be deleted');

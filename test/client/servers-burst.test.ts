@@ -5,40 +5,34 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectToAuth, type AuthClient } from '../../src/client/index.js';
-import type { Pki } from '../../src/pki/index.js';
-import { AuthServer } from '../../src/auth/server.js';
-import { HostServer } from '../../src/host/server.js';
 import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
 import { GAME_VERSION, MODE, TicTacToeExt } from '../../examples/tictactoe/messages.js';
-import { authOptions, closeLive, devPki, hostOptions, quickAuth, quickHost, silent, type DevPki } from '../support/live-servers.js';
+import { startLiveServers, type LiveServers } from '../support/live-servers.js';
 import { pollUntil } from '../support/wait.js';
 
-let dev: DevPki;
-let pki: Pki;
-let auth: AuthServer;
-let host: HostServer<TicTacToeExt>;
-const open: AuthClient<TicTacToeExt>[] = [];
+let live: LiveServers<TicTacToeExt>;
 
 beforeAll(async () => {
-  dev = await devPki('iyesmp-client-burst-', new Date(Date.now() - 86_400_000));
-  pki = dev.pki;
-  auth = await AuthServer.start(await authOptions(pki, { gameVersion: GAME_VERSION, ...quickAuth, matchmaker: { maxMatchesInFlight: 1 }, logger: silent }));
-  host = await HostServer.start<TicTacToeExt>(
-    await hostOptions(pki, auth.hostPort, { ...quickHost, version: GAME_VERSION, logger: silent }),
-    ticTacToeHostGame,
-  );
-  await pollUntil(() => auth.connectedHosts().includes('host-1'), 'the host to register', 20_000, 50);
+  live = await startLiveServers<TicTacToeExt>({
+    prefix: 'iyesmp-client-burst-',
+    now: new Date(Date.now() - 86_400_000),
+    gameVersion: GAME_VERSION,
+    extSchema: TicTacToeExt,
+    options: () => ({ auth: { matchmaker: { maxMatchesInFlight: 1 } } }),
+    game: ticTacToeHostGame,
+  });
 }, 120_000);
 
 afterAll(async () => {
-  await closeLive(open, [host, auth], dev);
+  await live?.close();
 }, 30_000);
 
 async function players(n: number): Promise<Array<{ c: AuthClient<TicTacToeExt>; found: string[] }>> {
   return Promise.all(
     Array.from({ length: n }, async () => {
+      const pki = live.dev.pki;
       const c = await connectToAuth<TicTacToeExt>({
-        address: { host: '127.0.0.1', port: auth.clientPort },
+        address: { host: '127.0.0.1', port: live.auth.clientPort },
         identity: { cert: pki.path(pki.get('client-clientauth-1-1').certFile), key: pki.path(pki.get('client-clientauth-1-1').keyFile!) },
         trust: { trustDir: pki.dir },
         gameVersion: GAME_VERSION,
@@ -47,7 +41,7 @@ async function players(n: number): Promise<Array<{ c: AuthClient<TicTacToeExt>; 
         // (a 1.3 confirm carries the key and the hand-off completes without a claim)
         maxProtocolMinor: 2,
       });
-      open.push(c);
+      live.open.push(c);
       await c.login({ method: 'guest' });
       const found: string[] = [];
       c.on('matchFound', (f) => found.push(f.matchId));
@@ -68,13 +62,13 @@ describe('a burst against real servers (issue 14)', () => {
     await d!.c.queue(MODE);
     // a and b confirm but do not claim yet: their session waits for the claims, its hand-off in progress
     await Promise.all([a!.c.confirmMatch(a!.found[0]!), b!.c.confirmMatch(b!.found[0]!)]);
-    await until(() => auth.handoffs.pendingCount === 1, 'the hand-off to start');
+    await until(() => live.auth.handoffs.pendingCount === 1, 'the hand-off to start');
     // several ticks of the Auth's own (each runs the matchmaker with the hand-off counted)
     for (let i = 0; i < 3; i++) {
-      await auth.tick();
+      await live.auth.tick();
       await new Promise((r) => setTimeout(r, 150));
     }
-    expect(auth.matchmaker.stats).toMatchObject({ queuedTickets: 2, pendingMatches: 0 });
+    expect(live.auth.matchmaker.stats).toMatchObject({ queuedTickets: 2, pendingMatches: 0 });
     expect([c!.found, d!.found]).toEqual([[], []]);
 
     // the claims complete the hand-off: the slot is free and c and d are offered their match

@@ -6,90 +6,50 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectToAuth, type AuthClient, type IyesmpError } from '../../src/client/index.js';
-import { AuthServer } from '../../src/auth/server.js';
-import type { SessionRecord } from '../../src/auth/sessions.js';
-import { HostServer } from '../../src/host/server.js';
-import type { Pki } from '../../src/pki/index.js';
+import type { IyesmpError } from '../../src/client/index.js';
 import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
 import { chooseMove } from '../../examples/tictactoe/bot.js';
 import { playTicTacToe } from '../../examples/tictactoe/player.js';
 import { GAME_VERSION, TicTacToeExt, type StateMsg } from '../../examples/tictactoe/messages.js';
 import type { GameState, Mark } from '../../examples/tictactoe/rules.js';
-import {
-  authAddress,
-  authOptions,
-  clientIdentity,
-  closeLive,
-  devPki,
-  hostOptions,
-  quickAuth,
-  quickHost,
-  silent,
-  type DevPki,
-} from '../support/live-servers.js';
+import { startLiveServers, type LiveServers } from '../support/live-servers.js';
 import { pollUntil as until } from '../support/wait.js';
 
 const T = 60_000;
 const KEY = randomBytes(32);
 const PROTOCOL = 0x4242n;
 
-let dev: DevPki;
-let pki: Pki;
-let auth: AuthServer;
-let host: HostServer<TicTacToeExt>;
-let masterPem: string;
-let identity: { cert: string; key: string };
-const ended: SessionRecord[] = [];
-const open: Array<{ close(): Promise<void> }> = [];
+let live: LiveServers<TicTacToeExt>;
 
 beforeAll(async () => {
-  dev = await devPki('iyesmp-netcode-games-');
-  ({ pki, masterPem } = dev);
-  identity = await clientIdentity(pki);
-  const verifier = await pki.verifier();
-  auth = await AuthServer.start(
-    await authOptions(pki, {
-      verifier,
-      gameVersion: GAME_VERSION,
-      modeTransports: { 'ttt-netcode': 'netcode', 'ttt-quic': 'quic' },
-      netcode: { privateKey: KEY, protocolId: PROTOCOL, expireSeconds: 30, timeoutSeconds: 10 },
-      matchSize: 2,
-      ...quickAuth,
-      logger: silent,
+  live = await startLiveServers<TicTacToeExt>({
+    prefix: 'iyesmp-netcode-games-',
+    gameVersion: GAME_VERSION,
+    extSchema: TicTacToeExt,
+    options: () => ({
+      auth: {
+        modeTransports: { 'ttt-netcode': 'netcode', 'ttt-quic': 'quic' },
+        netcode: { privateKey: KEY, protocolId: PROTOCOL, expireSeconds: 30, timeoutSeconds: 10 },
+        matchSize: 2,
+      },
+      host: { netcode: { privateKey: KEY, protocolId: PROTOCOL, bind: '127.0.0.1:0', maxClients: 16 } },
     }),
-  );
-  auth.on('session-ended', (r) => ended.push(r));
-  host = await HostServer.start<TicTacToeExt>(
-    await hostOptions(pki, auth.hostPort, {
-      verifier,
-      ...quickHost,
-      version: GAME_VERSION,
-      netcode: { privateKey: KEY, protocolId: PROTOCOL, bind: '127.0.0.1:0', maxClients: 16 },
-      logger: silent,
-    }),
-    ticTacToeHostGame,
-  );
-  await until(() => auth.connectedHosts().includes('host-1'), 'the host to register');
+    game: ticTacToeHostGame,
+  });
 }, 120_000);
 
 afterAll(async () => {
-  await closeLive(open.reverse(), [host, auth], dev);
+  await live?.close();
 }, 30_000);
 
-async function player(name: string): Promise<AuthClient<TicTacToeExt>> {
-  const c = await connectToAuth<TicTacToeExt>({ ...authAddress(auth.clientPort, identity, masterPem), gameVersion: GAME_VERSION, extSchema: TicTacToeExt });
-  open.push(c);
-  await c.login({ method: 'guest', displayName: name });
-  return c;
-}
+const player = (name: string) => live.player(name);
 
 /** Plays one game of the example between two fresh players on `mode`; O first tries X's cell once. */
 async function playOn(mode: string) {
   const [a, b] = await Promise.all([player('ada'), player('bob')]);
   const [ta, tb] = await Promise.all([a.matchmake({ mode, timeoutMs: 30_000 }), b.matchmake({ mode, timeoutMs: 30_000 })]);
   const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
-  open.push(ga, gb);
+  live.open.push(ga, gb);
   const refusals: string[] = [];
   let tried = false;
   const decide = (state: GameState, mark: Mark): number => {
@@ -123,7 +83,7 @@ describe('the tic-tac-toe HostGame runs unchanged on netcode.io and QUIC', () =>
       // every state in order, none lost: one per move plus the first
       const moves = final.board.filter((c) => c !== null).length;
       expect(states.map((s) => s.board.filter((c) => c !== null).length)).toEqual([...Array(moves + 1).keys()]);
-      const record = await until(() => ended.find((r) => r.id === ta.sessionId), 'the auth server to record the result');
+      const record = await until(() => live.ended.find((r) => r.id === ta.sessionId), 'the auth server to record the result');
       expect(record.state).toBe('ended');
     },
     T,

@@ -7,24 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectToAuth, type AuthClient } from '../../src/client/index.js';
-import { AuthServer } from '../../src/auth/server.js';
-import type { SessionRecord } from '../../src/auth/sessions.js';
 import type { HostGame } from '../../src/host/game.js';
-import { HostServer } from '../../src/host/server.js';
-import type { Pki } from '../../src/pki/index.js';
-import {
-  authAddress,
-  authOptions,
-  clientIdentity,
-  closeLive,
-  devPki,
-  hostOptions,
-  quickAuth,
-  quickHost,
-  silent,
-  type DevPki,
-} from '../support/live-servers.js';
+import { startLiveServers, type LiveServers } from '../support/live-servers.js';
 import { pollUntil as until } from '../support/wait.js';
 
 const T = 90_000;
@@ -32,14 +16,7 @@ const KEY = randomBytes(32);
 const PROTOCOL = 0x1234n;
 const END = 0xff;
 
-let dev: DevPki;
-let pki: Pki;
-let auth: AuthServer;
-let host: HostServer<Uint8Array>;
-let masterPem: string;
-let identity: { cert: string; key: string };
-const ended: SessionRecord[] = [];
-const open: Array<{ close(): Promise<void> }> = [];
+let live: LiveServers<Uint8Array>;
 
 /** A relay: bytes from one player go to the others; a player sending [0xff] ends the game as its win. */
 const relay: HostGame<Uint8Array> = {
@@ -56,48 +33,26 @@ const relay: HostGame<Uint8Array> = {
 };
 
 beforeAll(async () => {
-  dev = await devPki('iyesmp-client-netcode-');
-  ({ pki, masterPem } = dev);
-  identity = await clientIdentity(pki);
-  const verifier = await pki.verifier();
-  auth = await AuthServer.start(
-    await authOptions(pki, {
-      verifier,
-      gameVersion: '1.0.0',
-      modeTransports: { brawl: 'netcode' },
-      netcode: { privateKey: KEY, protocolId: PROTOCOL, expireSeconds: 30, timeoutSeconds: 10 },
-      matchSize: 2,
-      ...quickAuth,
-      logger: silent,
+  live = await startLiveServers<Uint8Array>({
+    prefix: 'iyesmp-client-netcode-',
+    gameVersion: '1.0.0',
+    options: () => ({
+      auth: {
+        modeTransports: { brawl: 'netcode' },
+        netcode: { privateKey: KEY, protocolId: PROTOCOL, expireSeconds: 30, timeoutSeconds: 10 },
+        matchSize: 2,
+      },
+      host: { netcode: { privateKey: KEY, protocolId: PROTOCOL, bind: '127.0.0.1:0', maxClients: 16 } },
     }),
-  );
-  auth.on('session-ended', (r) => ended.push(r));
-  host = await HostServer.start<Uint8Array>(
-    await hostOptions(pki, auth.hostPort, {
-      verifier,
-      ...quickHost,
-      version: '1.0.0',
-      netcode: { privateKey: KEY, protocolId: PROTOCOL, bind: '127.0.0.1:0', maxClients: 16 },
-      logger: silent,
-    }),
-    relay,
-  );
-  await until(() => auth.connectedHosts().includes('host-1'), 'the host to register');
+    game: relay,
+  });
 }, 120_000);
 
 afterAll(async () => {
-  await closeLive(open.reverse(), [host, auth], dev);
+  await live?.close();
 }, 30_000);
 
-async function player(name: string): Promise<AuthClient<Uint8Array>> {
-  const c = await connectToAuth<Uint8Array>({
-    ...authAddress(auth.clientPort, identity, masterPem),
-    gameVersion: '1.0.0',
-  });
-  open.push(c);
-  await c.login({ method: 'guest', displayName: name });
-  return c;
-}
+const player = (name: string) => live.player(name);
 
 describe('client library against real servers over netcode.io', () => {
   it(
@@ -108,10 +63,10 @@ describe('client library against real servers over netcode.io', () => {
       expect(ta.transport).toBe('netcode');
       expect(ta.connectToken).toHaveLength(2048);
       expect(ta.sessionId).toBe(tb.sessionId);
-      expect(ta.host.port).toBe(host.netcode!.endpoint().address.port);
+      expect(ta.host.port).toBe(live.host!.netcode!.endpoint().address.port);
 
       const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
-      open.push(ga, gb);
+      live.open.push(ga, gb);
       expect(ga.transport).toBe('netcode');
       expect(ga.state).toBe('waiting');
       expect(ga.players.map((p) => p.playerId).sort()).toEqual([ta.playerId, tb.playerId].sort());
@@ -131,7 +86,7 @@ describe('client library against real servers over netcode.io', () => {
       const [ea, eb] = await ends;
       expect(ea.reason).toBe('completed');
       expect(eb.reason).toBe('completed');
-      const record = await until(() => ended.find((r) => r.id === ta.sessionId), 'the auth server to record the result');
+      const record = await until(() => live.ended.find((r) => r.id === ta.sessionId), 'the auth server to record the result');
       expect(record.state).toBe('ended');
       await until(() => gb.closed, 'bob to be let go');
     },
@@ -145,7 +100,7 @@ describe('client library against real servers over netcode.io', () => {
       const [ta, tb] = await Promise.all([a.matchmake({ mode: 'duel', timeoutMs: 30_000 }), b.matchmake({ mode: 'duel', timeoutMs: 30_000 })]);
       expect(ta.transport).toBe('quic');
       const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
-      open.push(ga, gb);
+      live.open.push(ga, gb);
       expect(ga.transport).toBe('quic');
       await Promise.all([ga.ready(), gb.ready()]);
       await ga.waitForBegin({ timeoutMs: 30_000 });

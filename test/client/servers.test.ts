@@ -6,88 +6,56 @@
  * same hand-off.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectToAuth, MemoryKeyStore, type AuthClient, type ConnectOptions, type GameEnd } from '../../src/client/index.js';
+import { MemoryKeyStore, type ConnectOptions, type GameEnd } from '../../src/client/index.js';
 import { IyesmpError } from '../../src/errors.js';
-import type { Pki } from '../../src/pki/index.js';
 import { gameVersionRange } from '../../src/protocol/index.js';
-import { AuthServer } from '../../src/auth/server.js';
-import { HostServer } from '../../src/host/server.js';
 import { AccountService, GuestProvider, MemoryAccountStore, PasswordProvider } from '../../src/auth/accounts/index.js';
-import type { SessionRecord } from '../../src/auth/sessions.js';
 import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
 import { chooseMove } from '../../examples/tictactoe/bot.js';
 import { playTicTacToe } from '../../examples/tictactoe/player.js';
 import { GAME_VERSION, MODE, TicTacToeExt } from '../../examples/tictactoe/messages.js';
-import { authAddress, authOptions, closeLive, devPki, hostOptions, quickAuth, quickHost, silent, type DevPki } from '../support/live-servers.js';
+import { startLiveServers, type LiveServers } from '../support/live-servers.js';
 import { pollUntil } from '../support/wait.js';
 import { failureOf } from '../support/assert.js';
 
 const T = 60_000;
 
-let dev: DevPki;
-let pki: Pki;
-let auth: AuthServer;
-let host: HostServer<TicTacToeExt>;
+let live: LiveServers<TicTacToeExt>;
 let passwords: PasswordProvider;
-let masterPem: string;
-let client: { cert: string; key: string };
 let retired: { cert: string; key: string };
-const ended: SessionRecord[] = [];
-const open: AuthClient<TicTacToeExt>[] = [];
 
 beforeAll(async () => {
   const past = new Date(Date.now() - 86_400_000);
-  dev = await devPki('iyesmp-client-servers-', past);
-  ({ pki, masterPem } = dev);
-  const rotated = await pki.rotateClientAuth({ now: past });
-  await pki.retireClientAuth(1);
-  client = { cert: rotated.client!.chainPem, key: rotated.client!.keyPath };
-  retired = { cert: await pki.chainPem('client-clientauth-1-1'), key: pki.path(pki.get('client-clientauth-1-1').keyFile!) };
   passwords = new PasswordProvider({ store: new MemoryAccountStore(), scrypt: { ln: 10, r: 8, p: 1, saltBytes: 16, keyBytes: 32 } });
-  const verifier = await pki.verifier();
-  auth = await AuthServer.start(
-    await authOptions(pki, {
-      verifier,
-      accounts: new AccountService({ providers: [new GuestProvider(), passwords] }),
-      gameVersion: GAME_VERSION,
-      acceptGameVersion: gameVersionRange({ min: '1.0.0', below: '2.0.0' }),
-      ...quickAuth,
-      logger: silent,
+  live = await startLiveServers<TicTacToeExt>({
+    prefix: 'iyesmp-client-servers-',
+    now: past,
+    gameVersion: GAME_VERSION,
+    extSchema: TicTacToeExt,
+    // the client of ClientAuth-2; ClientAuth-1's is retired (a retired game build)
+    identity: async (pki) => {
+      const rotated = await pki.rotateClientAuth({ now: past });
+      await pki.retireClientAuth(1);
+      retired = { cert: await pki.chainPem('client-clientauth-1-1'), key: pki.path(pki.get('client-clientauth-1-1').keyFile!) };
+      return { cert: rotated.client!.chainPem, key: rotated.client!.keyPath };
+    },
+    options: () => ({
+      auth: {
+        accounts: new AccountService({ providers: [new GuestProvider(), passwords] }),
+        acceptGameVersion: gameVersionRange({ min: '1.0.0', below: '2.0.0' }),
+      },
     }),
-  );
-  auth.on('session-ended', (r) => ended.push(r));
-  host = await HostServer.start<TicTacToeExt>(
-    await hostOptions(pki, auth.hostPort, {
-      verifier,
-      ...quickHost,
-      version: GAME_VERSION,
-      logger: silent,
-    }),
-    ticTacToeHostGame,
-  );
-  await until(() => auth.connectedHosts().includes('host-1'), 'the host to register');
+    game: ticTacToeHostGame,
+  });
 }, 120_000);
 
 afterAll(async () => {
-  await closeLive(open, [host, auth], dev);
+  await live?.close();
 }, 30_000);
 
 const until = <T>(fn: () => T, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> => pollUntil(fn, what, timeoutMs, 50);
 
-function options(over: Partial<ConnectOptions<TicTacToeExt>> = {}): ConnectOptions<TicTacToeExt> {
-  return {
-    ...authAddress(auth.clientPort, client, masterPem),
-    gameVersion: GAME_VERSION,
-    extSchema: TicTacToeExt,
-    ...over,
-  };
-}
-
-async function connect(over: Partial<ConnectOptions<TicTacToeExt>> = {}): Promise<AuthClient<TicTacToeExt>> {
-  const c = await connectToAuth<TicTacToeExt>(options(over));
-  open.push(c);
-  return c;
-}
+const connect = (over: Partial<ConnectOptions<TicTacToeExt>> = {}) => live.connect(over);
 
 const refusal = (p: Promise<unknown>): Promise<IyesmpError> => failureOf(p, 'expected a refusal');
 
@@ -118,7 +86,7 @@ describe('client library against real servers', () => {
         b.matchmake({ mode: MODE, timeoutMs: 30_000 }),
       ]);
       expect(ta.sessionId).toBe(tb.sessionId);
-      expect(ta.host.port).toBe(host.playerPort);
+      expect(ta.host.port).toBe(live.host!.playerPort);
       expect(ta.serverMadeKey).toBe(false);
       expect(phases).toEqual(['queued', 'found', 'confirmed', 'claiming']);
 
@@ -134,7 +102,7 @@ describe('client library against real servers', () => {
       // two of these bots always draw
       expect(ends[0]!.results.every((r) => r.outcome === 'draw')).toBe(true);
       // the host reports the results to auth (through its outbox), which records them
-      const record = await until(() => ended.find((r) => r.id === ta.sessionId), 'the auth server to record the results');
+      const record = await until(() => live.ended.find((r) => r.id === ta.sessionId), 'the auth server to record the results');
       expect(record.state).toBe('ended');
       await until(() => ga.closed && gb.closed, 'the host to close the game connections');
     },

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { AccountService, GuestProvider, MemoryAccountStore, PasswordProvider } from '../../src/auth/accounts/index.js';
 import type { AuthServer } from '../../src/auth/server.js';
 import { connectAdmin, type AdminConnection } from '../../src/cli/admin-client.js';
@@ -217,6 +217,35 @@ describe('admin channel', () => {
     expect(cli.stdout).toContain('pwned');
     expect(cli.stdout).not.toMatch(CONTROL_NOT_NEWLINE);
   }, 60_000);
+
+  it('closing an admin connection leaves no timer behind (it would hold a finished CLI command open)', async () => {
+    const a = await connectAdmin(adminFlags(adminCreds), 'test');
+    // every timer armed while closing, and whether it fired or was cleared by the time close resolved
+    const armed = new Map<ReturnType<typeof setTimeout>, { ms: number; done: boolean }>();
+    const realSet = globalThis.setTimeout;
+    const realClear = globalThis.clearTimeout;
+    const set = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      const t = realSet(() => {
+        armed.get(t)!.done = true;
+        fn();
+      }, ms);
+      armed.set(t, { ms: ms ?? 0, done: false });
+      return t;
+    }) as typeof setTimeout);
+    const clear = vi.spyOn(globalThis, 'clearTimeout').mockImplementation((t) => {
+      const e = armed.get(t as ReturnType<typeof setTimeout>);
+      if (e) e.done = true;
+      realClear(t);
+    });
+    try {
+      await a.close();
+    } finally {
+      set.mockRestore();
+      clear.mockRestore();
+    }
+    // the close's own wait for the protocol's close frame (500 ms) must not outlive the close
+    expect([...armed.values()].filter((e) => !e.done && e.ms >= 500)).toEqual([]);
+  });
 
   it('refuses to drain a host that is not registered', async () => {
     await expect(admin.proto.request('host.drain', { host: 'host-9' })).rejects.toMatchObject({ code: 'admin.unknown_host' });

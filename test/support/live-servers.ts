@@ -7,9 +7,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import type { AuthServerOptions } from '../../src/auth/server.js';
-import type { HostServerOptions } from '../../src/host/server.js';
+import type { ZodType } from 'zod';
+import { AuthServer, type AuthServerOptions } from '../../src/auth/server.js';
+import type { SessionRecord } from '../../src/auth/sessions.js';
+import { connectToAuth, type AuthClient, type ConnectOptions } from '../../src/client/index.js';
+import type { HostGame } from '../../src/host/game.js';
+import { HostServer, type HostServerOptions } from '../../src/host/server.js';
 import { initPki, type Pki } from '../../src/pki/index.js';
+import { pollUntil } from './wait.js';
 
 /** Quiet unless IYESMP_TEST_LOG names a level. */
 export const silent = pino({ level: process.env.IYESMP_TEST_LOG ?? 'silent' });
@@ -96,4 +101,111 @@ export async function closeLive(
   for (const c of clients) await c.close().catch(() => undefined);
   for (const s of servers) await s?.close({ graceMs: 200 });
   await dev?.cleanup();
+}
+
+/** A running Auth server (and `host-1`) on loopback, its dev PKI, and the clients a test opened. */
+export interface LiveServers<E> {
+  dev: DevPki;
+  auth: AuthServer;
+  /** undefined until `startHost()` where the host was deferred */
+  host: HostServer<E> | undefined;
+  /** the identity `connect` presents (the PKI's first client certificate unless the test chose) */
+  identity: { cert: string; key: string };
+  /** every session the Auth server ended, in order */
+  ended: SessionRecord[];
+  /** clients and game sessions to close at teardown (last opened first) */
+  open: Array<{ close(): Promise<void> }>;
+  /** `connectToAuth` with this test's game version and schema; `over` adds the rest. */
+  connect(over?: Partial<ConnectOptions<E>>): Promise<AuthClient<E>>;
+  /** `connect`, logged in as the guest `name`. */
+  player(name: string, over?: Partial<ConnectOptions<E>>): Promise<AuthClient<E>>;
+  /** Starts `host-1` (once; later calls return it) and waits until it registered. */
+  startHost(): Promise<HostServer<E>>;
+  close(): Promise<void>;
+}
+
+/** What a test adds to the servers' defaults; `stop` runs once the servers closed (e.g. a broker it started). */
+export interface LiveOptions {
+  auth?: Partial<AuthServerOptions>;
+  host?: Partial<HostServerOptions>;
+  stop?: () => void;
+}
+
+/**
+ * The set-up of a real-server client test: a dev PKI, an Auth server with quick timings, and
+ * `host-1` running `game`. A test states only what differs: `options` (given the PKI), `deferHost`
+ * to start the host later, `identity` for another client certificate.
+ */
+export async function startLiveServers<E>(o: {
+  prefix: string;
+  /** backdates the PKI */
+  now?: Date;
+  gameVersion: string;
+  extSchema?: ZodType<E>;
+  identity?: (pki: Pki) => Promise<{ cert: string; key: string }>;
+  options?: (dev: DevPki) => LiveOptions | Promise<LiveOptions>;
+  game: HostGame<E>;
+  deferHost?: boolean;
+}): Promise<LiveServers<E>> {
+  const dev = await devPki(o.prefix, o.now);
+  const pki = dev.pki;
+  const open: Array<{ close(): Promise<void> }> = [];
+  const ended: SessionRecord[] = [];
+  let auth: AuthServer | undefined;
+  let host: HostServer<E> | undefined;
+  let extra: LiveOptions = {};
+  const close = async () => {
+    await closeLive(open.reverse(), [host, auth], undefined);
+    extra.stop?.();
+    await dev.cleanup();
+  };
+  try {
+    const identity = await (o.identity ?? clientIdentity)(pki);
+    extra = (await o.options?.(dev)) ?? {};
+    const verifier = await pki.verifier();
+    const a = await AuthServer.start(await authOptions(pki, { verifier, gameVersion: o.gameVersion, ...quickAuth, logger: silent, ...extra.auth }));
+    auth = a;
+    a.on('session-ended', (r) => ended.push(r));
+    const startHost = async (): Promise<HostServer<E>> => {
+      if (host) return host;
+      host = await HostServer.start<E>(
+        await hostOptions(pki, a.hostPort, { verifier, ...quickHost, version: o.gameVersion, logger: silent, ...extra.host }),
+        o.game,
+      );
+      await pollUntil(() => a.connectedHosts().includes('host-1'), 'the host to register', 20_000, 50);
+      return host;
+    };
+    if (!o.deferHost) await startHost();
+    const connect = async (over: Partial<ConnectOptions<E>> = {}): Promise<AuthClient<E>> => {
+      const c = await connectToAuth<E>({
+        ...authAddress(a.clientPort, identity, dev.masterPem),
+        gameVersion: o.gameVersion,
+        ...(o.extSchema ? { extSchema: o.extSchema } : {}),
+        ...over,
+      });
+      open.push(c);
+      return c;
+    };
+    return {
+      dev,
+      auth: a,
+      get host() {
+        return host;
+      },
+      identity,
+      ended,
+      open,
+      connect,
+      async player(name, over) {
+        const c = await connect(over);
+        await c.login({ method: 'guest', displayName: name });
+        return c;
+      },
+      startHost,
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }

@@ -3,38 +3,27 @@
  * limits on unauthenticated connections refuse a flood from one address or one certificate while
  * others still get in.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ALPN, type CloseInfo, type ConnectQuicOptions, type QuicServerOptions, type ServerRefusal } from '../../src/transport/index.js';
 import { IyesmpError } from '../../src/errors.js';
-import { makeFixture, type Creds, type Fixture } from './fixture.js';
-import { closeAll, connect, echo, roundTrip, startServer } from './helpers.js';
+import type { Creds } from './fixture.js';
+import { transportSuite, authServerOpts, authClientOpts, connect, echo, roundTrip, startServer } from './helpers.js';
 import { failureOf } from '../support/assert.js';
 import { pollUntil } from '../support/wait.js';
 
 const until = <V>(fn: () => V, what: string) => pollUntil(fn, what, 5_000, 20);
 
-let f: Fixture;
+const f = transportSuite();
 let other: Creds;
 beforeAll(async () => {
-  f = await makeFixture();
   const issued = await f.pki.issueClient({ name: 'client-other', clientAuthId: 2, validityDays: 30, now: new Date(Date.now() - 86_400_000) });
   other = { cert: issued.chainPem, key: issued.keyPath };
 }, 120_000);
-afterEach(async () => {
-  await closeAll();
-});
-afterAll(async () => {
-  await f?.cleanup();
-});
 
 const T = 30_000;
 
-function serverOpts(extra: Partial<QuicServerOptions> = {}): QuicServerOptions {
-  return { host: '127.0.0.1', alpn: ALPN.auth, ...f.auth, verifier: f.verifier, policy: { kind: 'auth-client' }, ...extra };
-}
-function clientOpts(port: number, extra: Partial<ConnectQuicOptions> = {}): ConnectQuicOptions {
-  return { host: '127.0.0.1', port, alpn: ALPN.auth, ...f.client, verifier: f.verifier, serverPolicy: { kind: 'auth-server' }, ...extra };
-}
+const serverOpts = (extra: Partial<QuicServerOptions> = {}): QuicServerOptions => authServerOpts(f, extra);
+const clientOpts = (port: number, extra: Partial<ConnectQuicOptions> = {}): ConnectQuicOptions => authClientOpts(f, port, extra);
 
 describe('admission deadlines', () => {
   it(

@@ -4,37 +4,24 @@
  * refused client gets exactly the error an `accepted`-mode client gets, older clients still work
  * beside new ones, and a peer that opens more than its one stream before admission is closed.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { QUICClient, events as quicEvents, type QUICConnection } from '@matrixai/quic';
 import { ALPN, type ConnectQuicOptions, type PeerConnection, type PeerStream, type QuicServer, type QuicServerOptions } from '../../src/transport/index.js';
 import { loadCredentials } from '../../src/transport/credentials.js';
 import { clientCrypto, quicLogger } from '../../src/transport/quic-runtime.js';
 import { AppClose } from '../../src/transport/refusal.js';
 import { IyesmpError } from '../../src/errors.js';
-import { makeFixture, type Creds, type Fixture } from './fixture.js';
-import { closeAll, connect, roundTrip, startServer } from './helpers.js';
+import type { Creds } from './fixture.js';
+import { transportSuite, authServerOpts, authClientOpts, connect, roundTrip, startServer } from './helpers.js';
 import { failureOf } from '../support/assert.js';
 import { pollUntil } from '../support/wait.js';
 
-let f: Fixture;
-beforeAll(async () => {
-  f = await makeFixture();
-}, 120_000);
-afterEach(async () => {
-  await closeAll();
-});
-afterAll(async () => {
-  await f?.cleanup();
-});
+const f = transportSuite();
 
 const T = 60_000;
 
-function serverOpts(extra: Partial<QuicServerOptions> = {}): QuicServerOptions {
-  return { host: '127.0.0.1', alpn: ALPN.auth, ...f.auth, verifier: f.verifier, policy: { kind: 'auth-client' }, ...extra };
-}
-function clientOpts(port: number, extra: Partial<ConnectQuicOptions> = {}): ConnectQuicOptions {
-  return { host: '127.0.0.1', port, alpn: ALPN.auth, ...f.client, verifier: f.verifier, serverPolicy: { kind: 'auth-server' }, ...extra };
-}
+const serverOpts = (extra: Partial<QuicServerOptions> = {}): QuicServerOptions => authServerOpts(f, extra);
+const clientOpts = (port: number, extra: Partial<ConnectQuicOptions> = {}): ConnectQuicOptions => authClientOpts(f, port, extra);
 
 /** What the server application saw: connections and the bytes of every stream it was handed. */
 function watch(server: QuicServer): { connections: PeerConnection[]; streams: number[]; bytes: number } {

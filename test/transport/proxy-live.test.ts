@@ -3,34 +3,23 @@
  * its real address (also on a dual-stack socket), replies reach it through the proxy, and the
  * per-address admission limits and the allow-list judge the real client, not the proxy.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ALPN, type ConnectQuicOptions, type PeerConnection, type QuicServerOptions } from '../../src/transport/index.js';
-import { makeFixture, type Fixture } from './fixture.js';
-import { closeAll, connect, echo, roundTrip, startServer } from './helpers.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ConnectQuicOptions, type PeerConnection, type QuicServerOptions } from '../../src/transport/index.js';
+import { transportSuite, authServerOpts, authClientOpts, connect, echo, roundTrip, startServer } from './helpers.js';
 import { failureOf } from '../support/assert.js';
 import { startProxyV2Relay, type ProxyV2Relay } from '../support/proxy-v2-relay.js';
 
-let f: Fixture;
 const relays: ProxyV2Relay[] = [];
-beforeAll(async () => {
-  f = await makeFixture();
-}, 120_000);
+// after-hooks run last-registered first: the relays close after the helpers' servers and clients
 afterEach(async () => {
-  await closeAll();
   for (const r of relays.splice(0)) await r.close();
 });
-afterAll(async () => {
-  await f?.cleanup();
-});
+const f = transportSuite();
 
 const T = 30_000;
 
-function serverOpts(extra: Partial<QuicServerOptions> = {}): QuicServerOptions {
-  return { host: '127.0.0.1', alpn: ALPN.auth, ...f.auth, verifier: f.verifier, policy: { kind: 'auth-client' }, trustedProxies: ['127.0.0.2/32'], ...extra };
-}
-function clientOpts(port: number, extra: Partial<ConnectQuicOptions> = {}): ConnectQuicOptions {
-  return { host: '127.0.0.1', port, alpn: ALPN.auth, ...f.client, verifier: f.verifier, serverPolicy: { kind: 'auth-server' }, ...extra };
-}
+const serverOpts = (extra: Partial<QuicServerOptions> = {}): QuicServerOptions => authServerOpts(f, { trustedProxies: ['127.0.0.2/32'], ...extra });
+const clientOpts = (port: number, extra: Partial<ConnectQuicOptions> = {}): ConnectQuicOptions => authClientOpts(f, port, extra);
 async function proxyTo(port: number): Promise<ProxyV2Relay> {
   const r = await startProxyV2Relay({ frontHost: '127.0.0.1', upstreamHost: '127.0.0.2', target: { host: '127.0.0.1', port } });
   relays.push(r);

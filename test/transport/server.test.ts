@@ -2,36 +2,22 @@
  * Server behaviour on loopback: the source allow-list in front of QUIC, graceful drain, idle
  * timeout and keep-alive, IPv6, connection and stream limits, and certificate reload.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ALPN, AddressAllowList, type PeerConnection, type QuicServerOptions, type ConnectQuicOptions, type CloseInfo } from '../../src/transport/index.js';
+import { AddressAllowList, type PeerConnection, type QuicServerOptions, type ConnectQuicOptions, type CloseInfo } from '../../src/transport/index.js';
 import { IyesmpError } from '../../src/errors.js';
-import { makeFixture, type Fixture } from './fixture.js';
-import { closeAll, connect, echo, once, readAll, roundTrip, startServer } from './helpers.js';
+import { transportSuite, authServerOpts, authClientOpts, connect, echo, once, readAll, roundTrip, startServer } from './helpers.js';
 import { freeUdpPort } from '../support/net.js';
 import { failureOf } from '../support/assert.js';
 
-let f: Fixture;
-beforeAll(async () => {
-  f = await makeFixture();
-}, 120_000);
-afterEach(async () => {
-  await closeAll();
-});
-afterAll(async () => {
-  await f?.cleanup();
-});
+const f = transportSuite();
 
 const T = 60_000;
 
-function serverOpts(extra: Partial<QuicServerOptions> = {}): QuicServerOptions {
-  return { host: '127.0.0.1', alpn: ALPN.auth, ...f.auth, verifier: f.verifier, policy: { kind: 'auth-client' }, ...extra };
-}
-function clientOpts(port: number, extra: Partial<ConnectQuicOptions> = {}): ConnectQuicOptions {
-  return { host: '127.0.0.1', port, alpn: ALPN.auth, ...f.client, verifier: f.verifier, serverPolicy: { kind: 'auth-server' }, ...extra };
-}
+const serverOpts = (extra: Partial<QuicServerOptions> = {}): QuicServerOptions => authServerOpts(f, extra);
+const clientOpts = (port: number, extra: Partial<ConnectQuicOptions> = {}): ConnectQuicOptions => authClientOpts(f, port, extra);
 
 const failure = (p: Promise<unknown>): Promise<IyesmpError> => failureOf(p, 'expected a failure');
 

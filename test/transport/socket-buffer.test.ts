@@ -7,10 +7,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ALPN, AddressAllowList } from '../../src/transport/index.js';
-import { makeFixture, type Fixture } from './fixture.js';
-import { closeAll, startServer } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { AddressAllowList } from '../../src/transport/index.js';
+import { transportSuite, authServerOpts, startServer } from './helpers.js';
 
 const DATAGRAMS = 1000;
 const SIZE = 1200;
@@ -57,23 +56,14 @@ function burstWhileBlocked(port: number, count: number): void {
   void worker.terminate();
 }
 
-let f: Fixture;
-beforeAll(async () => {
-  f = await makeFixture();
-}, 120_000);
-afterEach(async () => {
-  await closeAll();
-});
-afterAll(async () => {
-  await f?.cleanup();
-});
+const f = transportSuite();
 
 describe('the server socket', () => {
   it.skipIf(!roomy)(
     `keeps a burst of ${DATAGRAMS} datagrams that arrives while its event loop is busy`,
     async () => {
       const allowList = new CountingAllowList([]);
-      const server = await startServer({ host: '127.0.0.1', alpn: ALPN.auth, ...f.auth, verifier: f.verifier, policy: { kind: 'auth-client' }, allowList });
+      const server = await startServer(authServerOpts(f, { allowList }));
       burstWhileBlocked(server.port, DATAGRAMS);
       const deadline = Date.now() + 5000;
       while (allowList.seen < DATAGRAMS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
