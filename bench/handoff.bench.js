@@ -219,6 +219,11 @@ async function main() {
     const wall = performance.now() - t0;
     const sessions = loops.reduce((n, l) => n + l.cycles.length, 0) / 2;
     const failed = loops.reduce((n, l) => n + l.failed, 0);
+    const reasons = {};
+    for (const l of loops) for (const [k, n] of Object.entries(l.reasons ?? {})) reasons[k] = (reasons[k] ?? 0) + n;
+    const why = Object.entries(reasons)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
     const perSession = cpuMs(c0, c1) / Math.max(1, sessions);
 
     // -- report
@@ -267,7 +272,7 @@ async function main() {
     console.log(`Auth CPU per 2-player cycle in the latency rounds (queue, match, confirm with the key, host ack, result): ${f1(authCpuRounds / ROUNDS)} ms`);
     console.log(
       `throughput: ${THROUGHPUT_WORKERS * PER_WORKER} players in ${THROUGHPUT_WORKERS} processes, ${f1(wall / 1000)} s: ${f1(sessions / (wall / 1000))} sessions/s, ` +
-        `Auth CPU ${f1(perSession)} ms per session (target <= 3 ms: ${perSession <= 3 ? 'met' : 'not met'}) -> ~${f1(1000 / perSession)} sessions/s per core; ${failed} cycles failed`,
+        `Auth CPU ${f1(perSession)} ms per session (target <= 3 ms: ${perSession <= 3 ? 'met' : 'not met'}) -> ~${f1(1000 / perSession)} sessions/s per core; ${failed} cycles failed${why ? ` (${why})` : ''}`,
     );
     console.log(`(bench took ${f1((Date.now() - started) / 1000)} s)`);
   } finally {
