@@ -534,12 +534,12 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     if (this.#ticking || this.#closing) return;
     this.#ticking = true;
     try {
-      // sessions still being set up count against the matchmaker's cap on matches in flight (those
-      // waiting for a free host do not: no work for this process, and a mode without hosts must
-      // not hold up the others)
       // tickets held by sessions that ended without this node hearing it (another node took the
       // host's report) are released first, so they are matched in this pass
       await this.domain.releaseHolds(now);
+      // sessions still being set up count against the matchmaker's cap on matches in flight (those
+      // waiting for a free host do not: no work for this process, and a mode without hosts must
+      // not hold up the others)
       this.matchmaker.tick(now, { handingOff: this.handoffs.pendingCount });
       this.registry.tick(now);
       this.#persistence?.tick(now);

@@ -26,6 +26,8 @@ import { pollUntil } from '../support/wait.js';
 
 const VERSION = '1.0.0';
 const MODE = 'duel';
+/** the longest a ticket is held (short here, so the second test sees the bound) */
+const HOLD_MS = 4_000;
 
 /** Ends each game (a draw) as soon as it begins. */
 const instantGame: HostGame = {
@@ -43,7 +45,9 @@ let holdReports: Promise<void> | undefined;
 
 beforeAll(async () => {
   dev = await devPki('iyesmp-client-requeue-', new Date(Date.now() - 86_400_000));
-  auth = await AuthServer.start(await authOptions(dev.pki, { gameVersion: VERSION, matchSize: 2, ...quickAuth, logger: silent }));
+  auth = await AuthServer.start(
+    await authOptions(dev.pki, { gameVersion: VERSION, matchSize: 2, matchmaker: { maxHoldMs: HOLD_MS }, ...quickAuth, logger: silent }),
+  );
   const record = auth.recordResults.bind(auth);
   auth.recordResults = async (hostName, body) => {
     await holdReports;
@@ -98,5 +102,29 @@ describe('queueing again the moment a game ends (real servers)', () => {
     await Promise.all(second.map((g) => g.ready()));
     await Promise.all(second.map((g) => g.result));
     await Promise.all([...games, ...second].map((g) => g.close().catch(() => undefined)));
+  }, 90_000);
+
+  it('a session whose end never reaches the Auth holds the ticket only until maxHoldMs: then the player is told why', async () => {
+    const [a, b] = await Promise.all([player(), player()]);
+    let letReportsThrough!: () => void;
+    holdReports = new Promise<void>((r) => (letReportsThrough = r));
+    try {
+      const [ta, tb] = await Promise.all([a.matchmake({ mode: MODE, timeoutMs: 20_000 }), b.matchmake({ mode: MODE, timeoutMs: 20_000 })]);
+      const games = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+      await Promise.all(games.map((g) => g.ready()));
+      await games[0]!.result;
+      const queuedAt = Date.now();
+      const err = await a.matchmake({ mode: MODE, timeoutMs: 20_000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(Date.now() - queuedAt).toBeGreaterThanOrEqual(HOLD_MS - 100);
+      expect(err).toMatchObject({ code: 'party_dequeued', message: expect.stringContaining(`still in game session ${ta.sessionId}`) });
+      expect(auth.matchmaker.stats.queuedTickets).toBe(0);
+      await Promise.all(games.map((g) => g.close().catch(() => undefined)));
+    } finally {
+      letReportsThrough();
+      holdReports = undefined;
+    }
   }, 90_000);
 });
