@@ -3,7 +3,9 @@
 //   { op: 'login' }         -> connect + guest login for all; answers { ok }
 //   { op: 'cycle', mode }   -> each plays one cycle; answers { cycles: [{ found, ticket, joined, begin }] }
 //                              (wall-clock ms, comparable across processes of this machine)
-//   { op: 'loop', mode, ms } -> each plays cycles until `ms` have passed; answers { cycles, failed }
+//   { op: 'loop', mode, ms } -> each plays cycles until `ms` have passed; answers { cycles, failed, reasons }
+//                              (reasons: failed cycles by error code, `live_session` for a match cancelled
+//                              because a player was still in its previous session, `stopped` at the window's end)
 // A cycle: matchmake (queue, found, confirm with the session key: iyesmp-auth 1.3 pushes the hand-off) -> ticket -> join the host -> ready -> game.begin
 // -> the game's result (the bench's host ends each game at once). The host connection is closed
 // without waiting for QUIC's graceful close: that wait is the client's, not the hand-off's.
@@ -61,6 +63,7 @@ process.on('message', async (m) => {
     const until = performance.now() + m.ms;
     const cycles = [];
     let failed = 0;
+    const reasons = {};
     // at the end a player left alone in the queue stops waiting
     const stop = new AbortController();
     setMaxListeners(0, stop.signal);
@@ -70,14 +73,16 @@ process.on('message', async (m) => {
         while (performance.now() < until) {
           try {
             cycles.push(await cycle(c, m.mode, stop.signal));
-          } catch {
+          } catch (err) {
             failed++;
+            const why = stop.signal.aborted ? 'stopped' : /already in live session/.test(String(err?.message)) ? 'live_session' : (err?.code ?? 'other');
+            reasons[why] = (reasons[why] ?? 0) + 1;
           }
         }
       }),
     );
     clearTimeout(timer);
-    process.send({ cycles, failed });
+    process.send({ cycles, failed, reasons });
   }
 });
 process.on('disconnect', () => process.exit(0));

@@ -10,6 +10,11 @@
 //     instant game) for a window: sessions/s and Auth CPU per session (target <= 3 ms).
 //
 // Run after `npm run build`: node bench/handoff.bench.js   (BENCH_QUICK=1: 20 rounds, a short window)
+// BENCH_RESULT_DELAY_MS=<ms>: in the throughput window, the Auth takes each host report of a session's
+// end that much later (a slow host link, a busy Auth), so players who queue again the moment their
+// result arrives reach the Auth while it still sees them in their session: the re-queue race, made
+// frequent. Failed cycles are counted by reason (`live_session`: a match cancelled because a player
+// was still in its session).
 import { fork } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,11 +56,21 @@ async function authChild(pkiDir) {
     modeSizes: MODES,
     logger: await silentLogger(),
   });
+  let resultDelay = 0;
+  const record = auth.recordResults.bind(auth);
+  auth.recordResults = async (hostName, body) => {
+    if (resultDelay > 0) await sleep(resultDelay);
+    return record(hostName, body);
+  };
   let handedOff = 0;
   auth.on('session-ended', () => handedOff++);
   process.on('message', (m) => {
     if (m === 'cpu') process.send({ cpu: process.cpuUsage(), ended: handedOff });
     if (m === 'hosts') process.send({ hosts: auth.connectedHosts() });
+    if (typeof m === 'object' && m.resultDelayMs !== undefined) {
+      resultDelay = m.resultDelayMs;
+      process.send({ resultDelayMs: resultDelay });
+    }
   });
   process.on('disconnect', () => process.exit(0));
   process.send({ clientPort: auth.clientPort, hostPort: auth.hostPort });
@@ -212,6 +227,8 @@ async function main() {
     const crowd = [];
     for (let w = 0; w < THROUGHPUT_WORKERS; w++) crowd.push(await players(PER_WORKER, 10 + w));
     progress(`${THROUGHPUT_WORKERS * PER_WORKER} players for throughput up`);
+    const resultDelayMs = Number(process.env.BENCH_RESULT_DELAY_MS ?? 0);
+    if (resultDelayMs > 0) await ask(a.child, { resultDelayMs });
     const t0 = performance.now();
     const c0 = (await ask(a.child, 'cpu')).cpu;
     const loops = await Promise.all(crowd.map((p) => ask(p, { op: 'loop', mode: 'duel', ms: WINDOW_MS })));
@@ -219,6 +236,11 @@ async function main() {
     const wall = performance.now() - t0;
     const sessions = loops.reduce((n, l) => n + l.cycles.length, 0) / 2;
     const failed = loops.reduce((n, l) => n + l.failed, 0);
+    const reasons = {};
+    for (const l of loops) for (const [k, n] of Object.entries(l.reasons ?? {})) reasons[k] = (reasons[k] ?? 0) + n;
+    const why = Object.entries(reasons)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
     const perSession = cpuMs(c0, c1) / Math.max(1, sessions);
 
     // -- report
@@ -267,7 +289,8 @@ async function main() {
     console.log(`Auth CPU per 2-player cycle in the latency rounds (queue, match, confirm with the key, host ack, result): ${f1(authCpuRounds / ROUNDS)} ms`);
     console.log(
       `throughput: ${THROUGHPUT_WORKERS * PER_WORKER} players in ${THROUGHPUT_WORKERS} processes, ${f1(wall / 1000)} s: ${f1(sessions / (wall / 1000))} sessions/s, ` +
-        `Auth CPU ${f1(perSession)} ms per session (target <= 3 ms: ${perSession <= 3 ? 'met' : 'not met'}) -> ~${f1(1000 / perSession)} sessions/s per core; ${failed} cycles failed`,
+        `Auth CPU ${f1(perSession)} ms per session (target <= 3 ms: ${perSession <= 3 ? 'met' : 'not met'}) -> ~${f1(1000 / perSession)} sessions/s per core; ${failed} cycles failed${why ? ` (${why})` : ''}` +
+        (resultDelayMs > 0 ? `; host reports of ended sessions delayed ${resultDelayMs} ms at the Auth` : ''),
     );
     console.log(`(bench took ${f1((Date.now() - started) / 1000)} s)`);
   } finally {

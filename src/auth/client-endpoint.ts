@@ -8,6 +8,7 @@ import { PasswordProvider, usernameKey, type Account, type AccountService, type 
 import { normalizeCode, type Lobbies, type LobbyView } from './lobbies.js';
 import type { Matchmaker, Ticket } from './matchmaking.js';
 import type { PartyQueue } from './parties.js';
+import type { Sessions } from './sessions.js';
 import { errInfo } from './err-info.js';
 import { accountError, authError, lobbyError, matchmakingError } from './errors.js';
 import { acceptControlStream } from './control-stream.js';
@@ -23,6 +24,8 @@ export interface ClientEndpointContext {
   readonly lobbies: Pick<Lobbies, 'create' | 'list' | 'join' | 'leave' | 'setReady' | 'start' | 'kick' | 'setOwner' | 'get'>;
   readonly matchmaker: Pick<Matchmaker, 'enqueue' | 'ticketOf' | 'cancel' | 'decline'>;
   readonly parties: Pick<PartyQueue, 'members' | 'enqueue'>;
+  /** live sessions a queueing player is still in: its ticket is held until they end */
+  readonly sessions: Pick<Sessions, 'liveSessionsOf'>;
   readonly handoffs: Pick<HandoffDriver, 'claim'>;
   /** set while another Auth node runs the matchmaker (cluster.ts): queue requests and claims go there */
   readonly forward?: ForwardingOps | undefined;
@@ -289,7 +292,9 @@ export class ClientLink {
       const players = lobbyId === undefined ? [me] : s.parties.members(lobbyId, me);
       const accounts = players.map((id) => s.accountOf(id));
       if (accounts.some((a) => a === undefined)) throw matchmakingError('mm.party_offline', 'a lobby member is not connected');
-      const ratings = await Promise.all(accounts.map((a) => s.ratingOf(a!, body.mode)));
+      // the node that runs the matchmaker looks up live sessions itself (forwarded: the leader)
+      const fwd = lobbyId === undefined ? s.forward : undefined;
+      const [ratings, heldBy] = await Promise.all([Promise.all(accounts.map((a) => s.ratingOf(a!, body.mode))), fwd ? [] : s.sessions.liveSessionsOf(players)]);
       const rating = ratings.every((r) => r !== undefined) ? ratings.reduce((a, b) => a + b, 0) / ratings.length : undefined;
       const req = {
         players,
@@ -298,12 +303,12 @@ export class ClientLink {
         ...(rating !== undefined ? { rating } : {}),
         ...(body.regions ? { regions: body.regions } : {}),
         ...(body.ext !== undefined ? { ext: body.ext } : {}),
+        // a player whose result reached it before the host's report reached us is still in its
+        // session here: its ticket is held until that session ends, not matched into one that cannot start
+        ...(heldBy.length > 0 ? { heldBy } : {}),
       };
-      if (lobbyId === undefined) {
-        const fwd = s.forward;
-        if (fwd) return { ticketId: (await fwd.enqueue(req, { [me]: this.account!.displayName })).id };
-        return queuedReply(s.matchmaker.enqueue(req, now()));
-      }
+      if (fwd) return { ticketId: (await fwd.enqueue(req, { [me]: this.account!.displayName })).id };
+      if (lobbyId === undefined) return queuedReply(s.matchmaker.enqueue(req, now()));
       // the lobby may have changed while ratings were looked up: check again, synchronously with the enqueue
       const again = s.parties.members(lobbyId, me);
       if (again.length !== players.length || again.some((p, i) => p !== players[i])) {

@@ -62,6 +62,17 @@ export class AuthDomain extends TypedEmitter<AuthDomainEvents> {
     this.parties = new PartyQueue(this.lobbies, this.matchmaker, opts.now);
   }
 
+  /**
+   * Releases tickets held by sessions that are no longer live although no event said so here: they
+   * ended through another Auth node (a cluster shares the session records), or in the moment between
+   * a ticket's look-up and its enqueue. Call on a cadence (the server's tick).
+   */
+  async releaseHolds(now: number): Promise<void> {
+    const held = this.matchmaker.heldSessions();
+    if (held.length === 0) return;
+    for (const id of await this.sessions.overOf(held)) this.matchmaker.sessionOver(id, now);
+  }
+
   #deliver(): void {
     if (this.#delivering) return;
     this.#delivering = true;
@@ -79,7 +90,11 @@ export class AuthDomain extends TypedEmitter<AuthDomainEvents> {
           this.emit('match', e);
         }
         for (const e of batch[2]) this.emit('host', e);
-        for (const e of batch[3]) this.emit('session', e);
+        for (const e of batch[3]) {
+          // a ticket its players queued before we heard that their session ended may be matched now
+          if (e.type === 'ended' || e.type === 'failed' || e.type === 'lost') this.#cores.matchmaker.sessionOver(e.session.id, e.session.updatedAt);
+          this.emit('session', e);
+        }
       }
     } finally {
       this.#delivering = false;

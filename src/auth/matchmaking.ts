@@ -19,6 +19,12 @@ import { EventQueue } from '../events/queue.js';
  * - A formed match is *proposed*: every player must accept before `confirmTimeoutMs`. All accept:
  *   `confirmed` (hand it off). A decline or a timeout removes the decliner's / non-responder's ticket
  *   and puts the other tickets back at the front of the line with their original wait time.
+ * - A ticket whose players are still in a live game session (`heldBy`: the caller looks them up) is
+ *   queued but held out of matching until each of those sessions is over (`sessionOver`), then
+ *   matched from its place in line: a player who queues the moment its result arrives may reach us
+ *   before the host's report that the session ended. A hold lasts at most `maxHoldMs`; then the
+ *   ticket is removed (`in_session`), so a session whose end never reaches us does not keep its
+ *   players queued for ever.
  * - At most `maxMatchesInFlight` matches are in flight: proposed and unanswered, plus those the caller
  *   says it is still handing off (`tick`'s `handingOff`). A tick proposes only into the room left,
  *   earliest anchors in line first across all buckets; the rest wait in line. A burst of tickets
@@ -59,6 +65,11 @@ export interface TicketRequest {
   /** Game data carried through to the match, opaque to us. */
   ext?: unknown;
   /**
+   * Live game sessions some member is still in (ids): the ticket waits out of matching until each
+   * is over (`sessionOver`) or `maxHoldMs` has passed.
+   */
+  heldBy?: string[];
+  /**
    * The ticket's id, when it is not new: a ticket another Auth node held, handed over when that
    * node went (its players follow this id). Default: a fresh one.
    */
@@ -75,6 +86,8 @@ export interface Ticket {
   ext?: unknown;
   /** When the wait began; kept across re-queues so time already waited still counts. */
   waitingSince: number;
+  /** The live sessions still holding it out of matching; absent when it may be matched. */
+  heldBy?: string[];
   /**
    * Only on the ticket `enqueue` returns: a rough wait (ms), the matches ahead of it in its queue
    * over the rate matches were confirmed lately. Absent when no rate is known yet or when its
@@ -97,7 +110,8 @@ export interface Match {
   accepted: string[];
 }
 
-export type RemovalReason = 'cancelled' | 'declined' | 'timeout';
+/** `in_session`: held for `maxHoldMs` and a session of its players had still not ended. */
+export type RemovalReason = 'cancelled' | 'declined' | 'timeout' | 'in_session';
 
 export interface MatchmakingEvents {
   queued: { ticket: Ticket };
@@ -127,6 +141,12 @@ export interface MatchmakerOptions {
    * leave room for 20+ matches/s (the cap over the time a match spends in flight). Infinity: no cap.
    */
   maxMatchesInFlight?: number;
+  /**
+   * How long a ticket may be held out of matching because its players are in a live session
+   * (`TicketRequest.heldBy`) before it is removed instead (default 60 s: a host reports a session's
+   * end within moments, and a host that dies is noticed sooner, which ends its sessions).
+   */
+  maxHoldMs?: number;
   newTicketId?: () => string;
   newMatchId?: () => string;
 }
@@ -139,6 +159,10 @@ interface QTicket extends Ticket {
   matchId: string | undefined;
   /** The bucket it is queued in, if queued. */
   bucket: Bucket | undefined;
+  /** Live sessions holding it out of matching (in its bucket's `held`); undefined when eligible. */
+  holds: Set<string> | undefined;
+  /** While held: removed at this time if still held. */
+  heldUntil: number;
 }
 
 interface Bucket {
@@ -146,8 +170,12 @@ interface Bucket {
   mode: string;
   matchSize: number;
   rules: Required<Omit<ModeRules, 'rating'>> & { rating: RatingRules | undefined };
+  /** Tickets that may be matched (and `players`, their players). */
   queued: Map<string, QTicket>;
   players: number;
+  /** Tickets held out of matching while their players are in a live session. */
+  held: Map<string, QTicket>;
+  heldPlayers: number;
 }
 
 interface PendingMatch extends Omit<Match, 'tickets' | 'accepted'> {
@@ -163,6 +191,8 @@ export const MAX_MATCHES_IN_FLIGHT = 128;
 const RATE_SAMPLES = 64;
 const RATE_WINDOW_MS = 60_000;
 const MAX_ESTIMATE_MS = 86_400_000;
+/** Default `maxHoldMs`. */
+export const MAX_HOLD_MS = 60_000;
 
 export class Matchmaker {
   readonly #events = new EventQueue<MatchmakingEvent>();
@@ -171,9 +201,12 @@ export class Matchmaker {
   readonly #ticketOfPlayer = new Map<string, QTicket>();
   readonly #tickets = new Map<string, QTicket>();
   readonly #matches = new Map<string, PendingMatch>();
+  /** Held tickets by the session holding them. */
+  readonly #heldBySession = new Map<string, Set<QTicket>>();
   /** When the latest matches were confirmed, oldest first (at most RATE_SAMPLES). */
   readonly #confirmedAt: number[] = [];
   readonly #maxInFlight: number;
+  readonly #maxHoldMs: number;
   #back = 0;
   #front = 0;
   #ids = 0;
@@ -183,8 +216,11 @@ export class Matchmaker {
     if (!(cap >= 1) || (Number.isFinite(cap) && !Number.isInteger(cap))) {
       throw matchmakingError('mm.bad_request', `maxMatchesInFlight must be a whole number of at least 1 (or Infinity), got ${String(cap)}`);
     }
+    const hold = opts.maxHoldMs ?? MAX_HOLD_MS;
+    if (!(hold >= 0)) throw matchmakingError('mm.bad_request', `maxHoldMs must be 0 or more (or Infinity), got ${String(hold)}`);
     this.#opts = opts;
     this.#maxInFlight = cap;
+    this.#maxHoldMs = hold;
   }
 
   /** Everything queued since the last take, oldest first (the driver delivers it after each input). */
@@ -215,6 +251,8 @@ export class Matchmaker {
       throw bad('regions must be a list of up to 16 region names');
     }
     if (req.rating !== undefined && !Number.isFinite(req.rating)) throw bad('rating must be a finite number');
+    const heldBy = req.heldBy ?? [];
+    if (!Array.isArray(heldBy) || heldBy.some((id) => typeof id !== 'string' || id.length === 0)) throw bad('heldBy must be a list of session ids');
     const rules = this.#rulesFor(req.mode);
     if (rules.rating && req.rating === undefined) {
       throw matchmakingError('mm.rating_required', `mode "${req.mode}" is rated: the ticket needs a rating`);
@@ -235,17 +273,47 @@ export class Matchmaker {
       taken: false,
       matchId: undefined,
       bucket: undefined,
+      holds: undefined,
+      heldUntil: 0,
     };
     if (req.ext !== undefined) t.ext = req.ext;
+    if (heldBy.length > 0) {
+      t.holds = new Set(heldBy);
+      t.heldUntil = now + this.#maxHoldMs;
+      for (const id of t.holds) (this.#heldBySession.get(id) ?? this.#heldBySession.set(id, new Set()).get(id)!).add(t);
+    }
     this.#tickets.set(t.id, t);
     for (const p of t.players) this.#ticketOfPlayer.set(p, t);
     this.#queue(t);
     this.#events.push({ type: 'queued', ticket: snap(t) });
     const out = snap(t);
     // a new ticket is at the back of its line: every other player queued in its bucket is ahead
-    const wait = this.#estimateWait(t.bucket!.players, t.matchSize, now);
+    // (a held one waits for its session's end first: no estimate)
+    const wait = t.holds ? undefined : this.#estimateWait(t.bucket!.players, t.matchSize, now);
     if (wait !== undefined) out.estimatedWaitMs = wait;
     return out;
+  }
+
+  /**
+   * Session `sessionId` is over (ended, failed or lost): the tickets it held may be matched once no
+   * other session holds them, from their place in line. Unknown ids are ignored.
+   */
+  sessionOver(sessionId: string, _now: number): void {
+    const held = this.#heldBySession.get(sessionId);
+    if (!held) return;
+    this.#heldBySession.delete(sessionId);
+    for (const t of held) {
+      t.holds!.delete(sessionId);
+      if (t.holds!.size > 0) continue;
+      this.#unqueue(t);
+      t.holds = undefined;
+      this.#queue(t);
+    }
+  }
+
+  /** The sessions holding tickets now: the caller tells `sessionOver` of those no longer live. */
+  heldSessions(): string[] {
+    return [...this.#heldBySession.keys()];
   }
 
   /** `playersThrough` players (this ticket's and those ahead) leave in whole matches at the recent rate. */
@@ -303,15 +371,20 @@ export class Matchmaker {
     let tickets = 0;
     let players = 0;
     for (const b of this.#buckets.values()) {
-      tickets += b.queued.size;
-      players += b.players;
+      tickets += b.queued.size + b.held.size;
+      players += b.players + b.heldPlayers;
     }
     return { queuedTickets: tickets, queuedPlayers: players, pendingMatches: this.#matches.size };
   }
 
   /** Queued tickets and players per bucket (mode and match size), for operators. */
   queues(): Array<{ mode: string; matchSize: number; tickets: number; players: number }> {
-    return [...this.#buckets.values()].map((b) => ({ mode: b.mode, matchSize: b.matchSize, tickets: b.queued.size, players: b.players }));
+    return [...this.#buckets.values()].map((b) => ({
+      mode: b.mode,
+      matchSize: b.matchSize,
+      tickets: b.queued.size + b.held.size,
+      players: b.players + b.heldPlayers,
+    }));
   }
 
   /** Tickets and players queued per game mode (the operator's queue sizes: metrics, admin views). */
@@ -349,6 +422,7 @@ export class Matchmaker {
    * handing off). Returns the matches proposed.
    */
   tick(now: number, load: { handingOff?: number } = {}): Match[] {
+    this.#expireHolds(now);
     for (const m of [...this.#matches.values()]) {
       if (m.deadline <= now) {
         const silent = new Set(m.tickets.filter((t) => t.players.some((p) => !m.accepted.has(p))));
@@ -375,6 +449,19 @@ export class Matchmaker {
     const proposed = groups.map((g) => this.#propose(g.b, g.tickets, g.region, now));
     for (const match of proposed) this.#events.push({ type: 'proposed', match });
     return proposed;
+  }
+
+  /** Held tickets past `maxHoldMs` leave the queue (`in_session`). */
+  #expireHolds(now: number): void {
+    if (this.#heldBySession.size === 0) return;
+    const late = new Set<QTicket>();
+    for (const held of this.#heldBySession.values()) for (const t of held) if (t.heldUntil <= now) late.add(t);
+    for (const t of late) {
+      const ticket = snap(t);
+      this.#unqueue(t);
+      this.#forget(t);
+      this.#events.push({ type: 'removed', ticket, reason: 'in_session' });
+    }
   }
 
   #propose(b: Bucket, tickets: QTicket[], region: string | undefined, now: number): Match {
@@ -445,11 +532,16 @@ export class Matchmaker {
     const key = `${t.mode}\u0000${t.matchSize}`;
     let b = this.#buckets.get(key);
     if (!b) {
-      b = { key, mode: t.mode, matchSize: t.matchSize, rules: this.#rulesFor(t.mode), queued: new Map(), players: 0 };
+      b = { key, mode: t.mode, matchSize: t.matchSize, rules: this.#rulesFor(t.mode), queued: new Map(), players: 0, held: new Map(), heldPlayers: 0 };
       this.#buckets.set(key, b);
     }
-    b.queued.set(t.id, t);
-    b.players += t.players.length;
+    if (t.holds) {
+      b.held.set(t.id, t);
+      b.heldPlayers += t.players.length;
+    } else {
+      b.queued.set(t.id, t);
+      b.players += t.players.length;
+    }
     t.bucket = b;
   }
 
@@ -457,14 +549,20 @@ export class Matchmaker {
     const b = t.bucket;
     if (!b) return;
     t.bucket = undefined;
-    b.queued.delete(t.id);
-    b.players -= t.players.length;
-    if (b.queued.size === 0 && this.#buckets.get(b.key) === b) this.#buckets.delete(b.key);
+    if (b.held.delete(t.id)) b.heldPlayers -= t.players.length;
+    else if (b.queued.delete(t.id)) b.players -= t.players.length;
+    if (b.queued.size === 0 && b.held.size === 0 && this.#buckets.get(b.key) === b) this.#buckets.delete(b.key);
   }
 
   #forget(t: QTicket): void {
     this.#tickets.delete(t.id);
     for (const p of t.players) if (this.#ticketOfPlayer.get(p) === t) this.#ticketOfPlayer.delete(p);
+    if (!t.holds) return;
+    for (const id of t.holds) {
+      const held = this.#heldBySession.get(id);
+      if (held?.delete(t) && held.size === 0) this.#heldBySession.delete(id);
+    }
+    t.holds = undefined;
   }
 }
 
@@ -674,6 +772,7 @@ function snap(t: QTicket): Ticket {
     waitingSince: t.waitingSince,
   };
   if (t.ext !== undefined) s.ext = t.ext;
+  if (t.holds) s.heldBy = [...t.holds];
   return s;
 }
 

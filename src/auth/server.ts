@@ -534,6 +534,9 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     if (this.#ticking || this.#closing) return;
     this.#ticking = true;
     try {
+      // tickets held by sessions that ended without this node hearing it (another node took the
+      // host's report) are released first, so they are matched in this pass
+      await this.domain.releaseHolds(now);
       // sessions still being set up count against the matchmaker's cap on matches in flight (those
       // waiting for a free host do not: no work for this process, and a mode without hosts must
       // not hold up the others)
@@ -647,7 +650,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         const t = args[0] as ForwardedTicket;
         for (const [p, name] of Object.entries(t.displayNames)) this.#remoteNames.set(p, name);
         this.logger.debug({ from, players: t.req.players }, 'ticket queued by another node');
-        return { id: this.matchmaker.enqueue(t.req, now).id };
+        // the sessions are looked up here, where the ticket is matched (the shared records say)
+        const heldBy = await this.sessions.liveSessionsOf(t.req.players);
+        const { heldBy: _theirs, ...req } = t.req;
+        return { id: this.matchmaker.enqueue(heldBy.length > 0 ? { ...req, heldBy } : req, Date.now()).id };
       }
       case 'cancel': {
         const [ticketId, playerId] = args as [string, string];
@@ -915,6 +921,12 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
           }
           return;
         case 'removed':
+          // held too long while its players were still in a live session: every member hears why (1.2)
+          if (e.reason === 'in_session') {
+            const why = `still in game session ${e.ticket.heldBy?.join(', ') ?? ''}, whose end has not reached the Auth server; queue again once it has`;
+            for (const p of e.ticket.players) this.notifyPlayer(p, 2, 'match.dequeued', { ticketId: e.ticket.id, reason: why });
+            return;
+          }
           // a party ticket cancelled while queued (no match yet): its 1.2 members hear it
           if (e.matchId !== undefined || e.ticket.players.length < 2) return; // a failed match says match.cancelled
           for (const p of e.ticket.players) this.notifyPlayer(p, 2, 'match.dequeued', { ticketId: e.ticket.id, reason: dequeuedReason(e.reason) });

@@ -425,6 +425,24 @@ export class Sessions {
     });
   }
 
+  /**
+   * The live sessions these players are in (each id once), for the matchmaker to hold their new
+   * ticket until those end. A read: not queued behind the operations in flight.
+   */
+  async liveSessionsOf(players: readonly string[]): Promise<string[]> {
+    const found = await Promise.all(players.map((p) => this.store.liveByPlayer(p)));
+    return [...new Set(found.flatMap((r) => (r ? [r.id] : [])))];
+  }
+
+  /** Of these session ids, those no longer live (ended, failed, lost, or no longer known). */
+  async overOf(ids: readonly string[]): Promise<string[]> {
+    const found = await Promise.all(ids.map((id) => this.store.get(id)));
+    return ids.filter((_, i) => {
+      const r = found[i];
+      return !r || !isLive(r.state);
+    });
+  }
+
   /** A host died: every live session on it is lost. Returns them and who to notify. */
   hostLost(hostName: string, now: number): Promise<{ sessions: SessionRecord[]; players: string[] }> {
     return this.#serial(async () => {

@@ -1,0 +1,147 @@
+/**
+ * The re-queue race in a cluster (src/auth/cluster.ts), against real Auth nodes and a Host on
+ * loopback: two Auth nodes share the session records and talk over an in-memory bus; node A leads
+ * (runs the matchmaker). Players connected to node B queue again the moment their game's result
+ * arrives, before the host's report of the session's end reached either node: B forwards the
+ * tickets to A, which finds the players still in their session in the shared records and holds the
+ * tickets until the report arrives (at whichever node the host sends it), then matches them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectToAuth, type AuthClient } from '../../src/client/index.js';
+import { AuthServer } from '../../src/auth/server.js';
+import type { ClusterBus, ClusterMessage } from '../../src/auth/cluster.js';
+import { MemorySessionStore } from '../../src/auth/sessions.js';
+import { HostServer } from '../../src/host/server.js';
+import type { HostGame } from '../../src/host/game.js';
+import {
+  authAddress,
+  authOptions,
+  clientIdentity,
+  closeLive,
+  devPki,
+  hostOptions,
+  quickAuth,
+  quickHost,
+  silent,
+  type DevPki,
+} from '../support/live-servers.js';
+import { pollUntil } from '../support/wait.js';
+
+const VERSION = '1.0.0';
+const MODE = 'duel';
+
+const instantGame: HostGame = {
+  begin(s) {
+    setImmediate(() => s.end({ outcomes: Object.fromEntries(s.players.map((p) => [p.playerId, { result: 'draw' }])) }));
+  },
+};
+
+/** The nodes' bus: asynchronous delivery, as NOTIFY's; `lead` is the leader every node sees. */
+class MemoryBus implements ClusterBus {
+  static readonly all = new Map<string, MemoryBus>();
+  static lead: string | undefined;
+  readonly #listeners: Array<(from: string, msg: ClusterMessage) => void> = [];
+  constructor(readonly node: string) {
+    MemoryBus.all.set(node, this);
+  }
+  async send(to: string, msg: ClusterMessage): Promise<void> {
+    const copy = structuredClone(msg);
+    setImmediate(() => {
+      for (const [name, b] of MemoryBus.all) if (to === '*' || to === name) for (const l of b.#listeners) l(this.node, copy);
+    });
+  }
+  onMessage(l: (from: string, msg: ClusterMessage) => void): void {
+    this.#listeners.push(l);
+  }
+  leader(): string | undefined {
+    return MemoryBus.lead;
+  }
+  onLeaderChange(): void {}
+  async close(): Promise<void> {
+    MemoryBus.all.delete(this.node);
+  }
+}
+
+let dev: DevPki;
+let leader: AuthServer;
+let follower: AuthServer;
+let host: HostServer;
+const open: AuthClient[] = [];
+/** the host's reports of ended sessions wait for this while set, at either node */
+let holdReports: Promise<void> | undefined;
+
+beforeAll(async () => {
+  dev = await devPki('iyesmp-client-requeue-cluster-', new Date(Date.now() - 86_400_000));
+  MemoryBus.lead = 'auth-a';
+  const sessionStore = new MemorySessionStore();
+  const node = async (name: string) => {
+    const auth = await AuthServer.start(
+      await authOptions(dev.pki, { name, gameVersion: VERSION, matchSize: 2, cluster: new MemoryBus(name), sessionStore, ...quickAuth, logger: silent }),
+    );
+    const record = auth.recordResults.bind(auth);
+    auth.recordResults = async (hostName, body) => {
+      await holdReports;
+      return record(hostName, body);
+    };
+    return auth;
+  };
+  leader = await node('auth-a');
+  follower = await node('auth-b');
+  host = await HostServer.start(
+    await hostOptions(dev.pki, leader.hostPort, {
+      ...quickHost,
+      authServers: [
+        { host: '127.0.0.1', port: leader.hostPort },
+        { host: '127.0.0.1', port: follower.hostPort },
+      ],
+      version: VERSION,
+      logger: silent,
+    }),
+    instantGame,
+  );
+  await pollUntil(
+    () => leader.connectedHosts().includes('host-1') && follower.connectedHosts().includes('host-1'),
+    'the host to register with both nodes',
+    20_000,
+    50,
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await closeLive(open, [host, follower, leader], dev);
+}, 30_000);
+
+async function player(on: AuthServer): Promise<AuthClient> {
+  const c = await connectToAuth({ ...authAddress(on.clientPort, await clientIdentity(dev.pki), dev.masterPem), gameVersion: VERSION });
+  open.push(c);
+  await c.login({ method: 'guest' });
+  return c;
+}
+
+describe('queueing again the moment a game ends, in a cluster (real servers)', () => {
+  it('the leader holds the forwarded tickets of players still in their session and matches them once it ends', async () => {
+    const [a, b] = await Promise.all([player(follower), player(follower)]);
+    let letReportsThrough!: () => void;
+    holdReports = new Promise<void>((r) => (letReportsThrough = r));
+
+    const [ta, tb] = await Promise.all([a.matchmake({ mode: MODE, timeoutMs: 20_000 }), b.matchmake({ mode: MODE, timeoutMs: 20_000 })]);
+    const games = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+    await Promise.all(games.map((g) => g.ready()));
+    await Promise.all(games.map((g) => g.result));
+    // both have their result; the host's report is held back: they queue again at once (through B to A)
+    const againA = a.matchmake({ mode: MODE, timeoutMs: 20_000 });
+    const againB = b.matchmake({ mode: MODE, timeoutMs: 20_000 });
+    for (const p of [againA, againB]) p.catch(() => undefined);
+    await pollUntil(() => leader.matchmaker.stats.queuedTickets === 2, 'both tickets to reach the leader', 10_000, 20);
+    for (let i = 0; i < 3; i++) await leader.tick();
+    expect(leader.matchmaker.stats).toEqual({ queuedTickets: 2, queuedPlayers: 2, pendingMatches: 0 });
+    expect(leader.matchmaker.heldSessions()).toEqual([ta.sessionId]);
+
+    letReportsThrough();
+    holdReports = undefined;
+    const [ta2, tb2] = await Promise.all([againA, againB]);
+    expect(ta2.sessionId).toBe(tb2.sessionId);
+    expect(ta2.sessionId).not.toBe(ta.sessionId);
+    await Promise.all(games.map((g) => g.close().catch(() => undefined)));
+  }, 90_000);
+});
