@@ -50,6 +50,7 @@ try {
     const { cpu } = await ask(a.child, 'stats');
     return cpu.user + cpu.system;
   };
+  const authDatagrams = async () => (await ask(a.child, 'stats')).datagrams;
 
   // warm-up (JIT, caches), then closed again
   await request(rawClient, { op: 'open', n: 10, ...OPEN });
@@ -60,14 +61,20 @@ try {
 
   const rawMs = [];
   const loginMs = [];
+  const sent = [];
+  const received = [];
   let failed = 0;
   for (let r = 0; r < ROUNDS; r++) {
     const r0 = await cpuOf(raw.child);
     await request(rawClient, { op: 'open', n: ROUND_SIZE, ...OPEN });
     rawMs.push((await cpuOf(raw.child)) - r0);
+    const d0 = await authDatagrams();
     const a0 = await authCpu();
     const res = await ask(players, 'login');
     loginMs.push((await authCpu()) - a0);
+    const d1 = await authDatagrams();
+    sent.push((d1.sent - d0.sent) / ROUND_SIZE);
+    received.push((d1.received - d0.received) / ROUND_SIZE);
     failed += res.failed;
   }
   const per = (us) => us / 1000 / ROUND_SIZE;
@@ -85,6 +92,7 @@ try {
     `median: raw handshake ${per(median(rawMs)).toFixed(2)} ms, login ${per(median(loginMs)).toFixed(2)} ms; ` +
       `login / handshake ${median(ratios).toFixed(2)}x (median of the rounds' ratios; target <= 1.5x: ${median(ratios) <= 1.5 ? 'met' : 'not met'}); ${failed} logins failed`,
   );
+  console.log(`Auth datagrams per login (median of the rounds): ${median(sent).toFixed(1)} sent, ${median(received).toFixed(1)} received`);
   console.log(`idle, ${n} connections for ${IDLE_MS / 1000} s: Auth ${pctCore(i1[1] - i0[1])}% of a core, the library alone ${pctCore(i1[0] - i0[0])}%`);
 } finally {
   for (const c of children) c.kill('SIGKILL');
