@@ -66,7 +66,7 @@ describe('requests pipelined with the hello', () => {
 
   it('are dropped with a hello refused for its version, never dispatched', () => {
     const dialer = new ProtocolSession(authFamily, { side: 'dialer', gameVersion: '1.0.0', nowMs: 0 });
-    const listener = new ProtocolSession({ ...authFamily, version: { major: 2, minor: 0 }, name: 'iyesmp-auth/1' } as typeof authFamily, {
+    const listener = new ProtocolSession({ ...authFamily, version: { major: 2, minor: 0 } } as unknown as typeof authFamily, {
       side: 'listener',
       gameVersion: '1.0.0',
       nowMs: 0,
