@@ -295,6 +295,48 @@ describe('writes and timers (per-message cost)', () => {
     await client.close();
   });
 
+  it('a login pipelined with the hello: one write each way, the welcome and its answer together', async () => {
+    const [a, b] = duplex();
+    let hostWrites = 0;
+    const inner = b.writable.getWriter();
+    const counted = new WritableStream<Uint8Array>({
+      write: (chunk) => {
+        hostWrites++;
+        return inner.write(chunk);
+      },
+      close: () => inner.close(),
+    });
+    const { pairs, writes } = (() => {
+      let n = 0;
+      const w = a.writable.getWriter();
+      const c = new WritableStream<Uint8Array>({
+        write: (chunk) => {
+          n++;
+          return w.write(chunk);
+        },
+        close: () => w.close(),
+      });
+      return { pairs: [{ readable: a.readable, writable: c }, { readable: b.readable, writable: counted }] as const, writes: () => n };
+    })();
+    const host = ProtocolConnection.accept(authFamily, pairs[1], { gameVersion: '1', onHello: () => authHello.listener as never });
+    // an async handler, as the Auth's login is: a few awaits, no I/O
+    host.handle('account.login', async (body) => {
+      await Promise.resolve();
+      await Promise.resolve();
+      return { accountId: 'guest:1', displayName: body.method === 'guest' ? (body.displayName ?? 'x') : 'x', isNew: false };
+    });
+    const client = ProtocolConnection.dial(authFamily, pairs[0], {
+      gameVersion: '1',
+      hello: authHello.dialer as never,
+      early: [{ type: 'account.login', body: { method: 'guest', displayName: 'Ada' } }],
+    });
+    await expect(client.early[0]).resolves.toMatchObject({ accountId: 'guest:1', displayName: 'Ada' });
+    await client.ready;
+    expect(writes()).toBe(1);
+    expect(hostWrites).toBe(1);
+    await client.close();
+  });
+
   it('keeps a timer only while the hello or a request can time out', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'] });
     const [a, b] = duplex();
