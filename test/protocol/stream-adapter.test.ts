@@ -297,27 +297,25 @@ describe('writes and timers (per-message cost)', () => {
 
   it('a login pipelined with the hello: one write each way, the welcome and its answer together', async () => {
     const [a, b] = duplex();
-    let hostWrites = 0;
-    const inner = b.writable.getWriter();
-    const counted = new WritableStream<Uint8Array>({
-      write: (chunk) => {
-        hostWrites++;
-        return inner.write(chunk);
-      },
-      close: () => inner.close(),
-    });
-    const { pairs, writes } = (() => {
-      let n = 0;
-      const w = a.writable.getWriter();
-      const c = new WritableStream<Uint8Array>({
+    /** The same writable, counting the writes it is handed. */
+    const counted = (writable: WritableStream<Uint8Array>): { writes: number; writable: WritableStream<Uint8Array> } => {
+      const inner = writable.getWriter();
+      const c = { writes: 0, writable: undefined as unknown as WritableStream<Uint8Array> };
+      c.writable = new WritableStream<Uint8Array>({
         write: (chunk) => {
-          n++;
-          return w.write(chunk);
+          c.writes++;
+          return inner.write(chunk);
         },
-        close: () => w.close(),
+        close: () => inner.close(),
       });
-      return { pairs: [{ readable: a.readable, writable: c }, { readable: b.readable, writable: counted }] as const, writes: () => n };
-    })();
+      return c;
+    };
+    const dialerOut = counted(a.writable);
+    const hostOut = counted(b.writable);
+    const pairs = [
+      { readable: a.readable, writable: dialerOut.writable },
+      { readable: b.readable, writable: hostOut.writable },
+    ] as const;
     const host = ProtocolConnection.accept(authFamily, pairs[1], { gameVersion: '1', onHello: () => authHello.listener as never });
     // an async handler, as the Auth's login is: a few awaits, no I/O
     host.handle('account.login', async (body) => {
@@ -332,8 +330,8 @@ describe('writes and timers (per-message cost)', () => {
     });
     await expect(client.early[0]).resolves.toMatchObject({ accountId: 'guest:1', displayName: 'Ada' });
     await client.ready;
-    expect(writes()).toBe(1);
-    expect(hostWrites).toBe(1);
+    expect(dialerOut.writes).toBe(1);
+    expect(hostOut.writes).toBe(1);
     await client.close();
   });
 
