@@ -30,7 +30,9 @@ const dir = await mkdtemp(path.join(tmpdir(), 'iyesmp-bench-login-'));
 const children = [];
 try {
   const pki = await makePki(path.join(dir, 'pki'), ['host-1']);
-  const a = startServer(['auth', pki.dir, JSON.stringify({ matchSize: 2 })]);
+  // BENCH_PROFILE_AUTH=<dir>: a CPU profile of the Auth process, written when the bench ends
+  const profile = process.env.BENCH_PROFILE_AUTH;
+  const a = startServer(['auth', pki.dir, JSON.stringify({ matchSize: 2 })], profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`] : []);
   children.push(a.child);
   const { clientPort } = await a.first;
   const { installed } = quicVariants(path.join(dir, 'variant'));
@@ -136,6 +138,12 @@ try {
   );
   console.log(`idle, ${n} connections for ${IDLE_MS / 1000} s: Auth ${pctCore(i1[1] - i0[1])}% of a core, the library alone ${pctCore(i1[0] - i0[0])}%`);
 } finally {
+  if (process.env.BENCH_PROFILE_AUTH) {
+    // the profile is written as the process exits on its own (servers.js exits when disconnected)
+    const exited = new Promise((r) => children[0].once('exit', r));
+    children[0].disconnect();
+    await Promise.race([exited, sleep(10_000)]);
+  }
   for (const c of children) c.kill('SIGKILL');
   await rm(dir, { recursive: true, force: true });
 }
