@@ -62,7 +62,8 @@ try {
   await request(rawClient, { op: 'closeAll' });
   await ask(players, 'login');
   await ask(players, 'close');
-  await sleep(500);
+  // closed connections' last packets arrive for a while: let them pass before datagrams are counted
+  await sleep(3_000);
 
   const rawMs = [];
   const rawSent = [];
@@ -90,7 +91,7 @@ try {
     const d1 = await authDatagrams();
     quiet[m.op] = [(d1.sent - d0.sent) / ROUND_SIZE, (d1.received - d0.received) / ROUND_SIZE];
     await ask(players, 'close');
-    await sleep(500);
+    await sleep(3_000);
   }
   const q0 = await request(raw.child, 'cpu');
   await request(rawClient, { op: 'open', n: ROUND_SIZE, ...OPEN });
