@@ -20,6 +20,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { countDatagrams } from './datagram-count.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const PLAYERS = path.join(path.dirname(SELF), 'handoff-players.js');
@@ -44,6 +45,7 @@ async function authChild(pkiDir) {
   const { openPki } = await import('../dist/pki/index.js');
   const { AuthServer } = await import('../dist/auth/server.js');
   const pki = await openPki(pkiDir);
+  const datagrams = countDatagrams();
   const auth = await AuthServer.start({
     clients: { host: '127.0.0.1', port: 0 },
     hosts: { host: '127.0.0.1', port: 0 },
@@ -65,7 +67,7 @@ async function authChild(pkiDir) {
   let handedOff = 0;
   auth.on('session-ended', () => handedOff++);
   process.on('message', (m) => {
-    if (m === 'cpu') process.send({ cpu: process.cpuUsage(), ended: handedOff });
+    if (m === 'cpu') process.send({ cpu: process.cpuUsage(), ended: handedOff, datagrams: { ...datagrams } });
     if (m === 'hosts') process.send({ hosts: auth.connectedHosts() });
     if (typeof m === 'object' && m.resultDelayMs !== undefined) {
       resultDelay = m.resultDelayMs;
@@ -207,10 +209,17 @@ async function main() {
     const rawPairs = [];
     const phases = [];
     let authCpuRounds = 0;
+    const dgRounds = { sent: 0, received: 0 };
+    const dgAdd = (into, a0, a1) => {
+      into.sent += a1.datagrams.sent - a0.datagrams.sent;
+      into.received += a1.datagrams.received - a0.datagrams.received;
+    };
     for (let r = 0; r < ROUNDS; r++) {
-      const c0 = (await ask(a.child, 'cpu')).cpu;
+      const s0 = await ask(a.child, 'cpu');
       const got = await Promise.all(duo.map((p) => ask(p, { op: 'cycle', mode: 'duel' })));
-      authCpuRounds += cpuMs(c0, (await ask(a.child, 'cpu')).cpu);
+      const s1 = await ask(a.child, 'cpu');
+      authCpuRounds += cpuMs(s0.cpu, s1.cpu);
+      dgAdd(dgRounds, s0, s1);
       const ts = got.flatMap((g) => g.cycles);
       handoffs.push(Math.max(...ts.map((t) => t.begin)) - Math.min(...ts.map((t) => t.found)));
       phases.push({
@@ -230,9 +239,12 @@ async function main() {
     const resultDelayMs = Number(process.env.BENCH_RESULT_DELAY_MS ?? 0);
     if (resultDelayMs > 0) await ask(a.child, { resultDelayMs });
     const t0 = performance.now();
-    const c0 = (await ask(a.child, 'cpu')).cpu;
+    const w0 = await ask(a.child, 'cpu');
     const loops = await Promise.all(crowd.map((p) => ask(p, { op: 'loop', mode: 'duel', ms: WINDOW_MS })));
-    const c1 = (await ask(a.child, 'cpu')).cpu;
+    const w1 = await ask(a.child, 'cpu');
+    const [c0, c1] = [w0.cpu, w1.cpu];
+    const dgWindow = { sent: 0, received: 0 };
+    dgAdd(dgWindow, w0, w1);
     const wall = performance.now() - t0;
     const sessions = loops.reduce((n, l) => n + l.cycles.length, 0) / 2;
     const failed = loops.reduce((n, l) => n + l.failed, 0);
@@ -287,10 +299,14 @@ async function main() {
     );
     console.log(`target: hand-off p99 <= 2x the raw pair's p99: ${hp99 <= 2 * rp99 ? 'met' : 'not met'} (${(hp99 / rp99).toFixed(2)}x)`);
     console.log(`Auth CPU per 2-player cycle in the latency rounds (queue, match, confirm with the key, host ack, result): ${f1(authCpuRounds / ROUNDS)} ms`);
+    console.log(`Auth datagrams per 2-player cycle in the latency rounds: ${f1(dgRounds.sent / ROUNDS)} sent, ${f1(dgRounds.received / ROUNDS)} received`);
     console.log(
       `throughput: ${THROUGHPUT_WORKERS * PER_WORKER} players in ${THROUGHPUT_WORKERS} processes, ${f1(wall / 1000)} s: ${f1(sessions / (wall / 1000))} sessions/s, ` +
         `Auth CPU ${f1(perSession)} ms per session (target <= 3 ms: ${perSession <= 3 ? 'met' : 'not met'}) -> ~${f1(1000 / perSession)} sessions/s per core; ${failed} cycles failed${why ? ` (${why})` : ''}` +
         (resultDelayMs > 0 ? `; host reports of ended sessions delayed ${resultDelayMs} ms at the Auth` : ''),
+    );
+    console.log(
+      `  Auth datagrams per session in the window: ${f1(dgWindow.sent / Math.max(1, sessions))} sent, ${f1(dgWindow.received / Math.max(1, sessions))} received`,
     );
     console.log(`(bench took ${f1((Date.now() - started) / 1000)} s)`);
   } finally {

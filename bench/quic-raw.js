@@ -16,6 +16,7 @@ import { createHmac, randomBytes, randomFillSync, timingSafeEqual } from 'node:c
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { countDatagrams } from './datagram-count.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '..');
@@ -116,6 +117,7 @@ async function quietLogger() {
 const ab = (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
 
 async function serverChild(quicUrl, pkiDir) {
+  const datagrams = countDatagrams();
   const quic = await import(quicUrl);
   const { cert, key, ca } = await pkiCreds(pkiDir, 'auth');
   const mac = (k, d) => createHmac('sha256', Buffer.from(k)).update(Buffer.from(d)).digest();
@@ -152,7 +154,7 @@ async function serverChild(quicUrl, pkiDir) {
   });
   await server.start({ host: '127.0.0.1', port: 0 });
   process.on('message', (m) => {
-    if (m === 'cpu') process.send({ cpu: process.cpuUsage() });
+    if (m === 'cpu') process.send({ cpu: process.cpuUsage(), datagrams: { ...datagrams } });
     if (m === 'mem') {
       globalThis.gc?.();
       process.send({ rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed });

@@ -1,6 +1,7 @@
 // A crowd of idle players for bench/scale.bench.js (not a bench itself): `count` client-library
 // clients in this one process, driven by messages from the parent:
 //   'login'  -> connect + guest login for all, `concurrency` at a time; answers { ok, failed, ms, firstError }
+//   'login-pipelined' -> the same with the login sent in the hello (connectToAuth's `login`)
 //   'match'  -> all matchmake at once; answers { ok, failed, ms, firstError } (ms: each one's time to its ticket)
 //   'close'  -> closes all; answers {}
 // Player i connects from 127.1.<w>.<i % 250 + 1> so that per-address limits see a crowd, not one address.
@@ -12,7 +13,7 @@ const cfg = JSON.parse(process.argv[2]);
 const clients = [];
 const errText = (e) => `${e?.code ?? 'error'}: ${String(e?.message ?? e).slice(0, 200)}`;
 
-async function login() {
+async function login(pipelined = false) {
   const ms = [];
   let failed = 0;
   let firstError;
@@ -31,8 +32,10 @@ async function login() {
           connectTimeoutMs: 120_000,
           localHost: `127.1.${cfg.worker}.${(i % 250) + 1}`,
           ...(cfg.keepAliveMs === undefined ? {} : { keepAliveMs: cfg.keepAliveMs, idleTimeoutMs: cfg.idleTimeoutMs }),
+          // pipelined: the login goes with the hello
+          ...(pipelined ? { login: { method: 'guest', displayName: `${cfg.prefix}${i}` } } : {}),
         });
-        await c.login({ method: 'guest', displayName: `${cfg.prefix}${i}` });
+        if (!pipelined) await c.login({ method: 'guest', displayName: `${cfg.prefix}${i}` });
         clients.push(c);
         ms.push(performance.now() - t);
       } catch (e) {
@@ -75,6 +78,7 @@ async function match() {
 
 process.on('message', async (m) => {
   if (m === 'login') process.send(await login());
+  else if (m === 'login-pipelined') process.send(await login(true));
   else if (m === 'match') process.send(await match());
   else if (m === 'close') {
     await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));

@@ -11,6 +11,7 @@ import { fork, spawn } from 'node:child_process';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { countDatagrams } from './datagram-count.js';
 
 const SELF = fileURLToPath(import.meta.url);
 export const ROOT = path.resolve(path.dirname(SELF), '..');
@@ -120,6 +121,7 @@ async function authChild(pkiDir, extra) {
   const { AuthServer } = await import('../dist/auth/server.js');
   const pki = await openPki(pkiDir);
   const { logger, errors } = await countingLogger();
+  const datagrams = countDatagrams();
   const auth = await AuthServer.start({
     clients: { host: '127.0.0.1', port: 0 },
     hosts: { host: '127.0.0.1', port: 0 },
@@ -133,7 +135,14 @@ async function authChild(pkiDir, extra) {
   });
   process.on('message', (m) => {
     if (m === 'stats')
-      process.send({ rss: process.memoryUsage().rss, errors, quic: auth.clientServer.stats(), hosts: auth.connectedHosts(), cpu: process.cpuUsage() });
+      process.send({
+        rss: process.memoryUsage().rss,
+        errors,
+        quic: auth.clientServer.stats(),
+        hosts: auth.connectedHosts(),
+        cpu: process.cpuUsage(),
+        datagrams: { ...datagrams },
+      });
     // a settled heap, for memory per connection (needs --expose-gc)
     if (m === 'gc') {
       globalThis.gc?.();

@@ -44,6 +44,12 @@ export class AuthConnection {
   #proto: ProtocolConnection<HostctlFamily, 'dialer'> | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #generation = 0;
+  /**
+   * Player arrivals and departures not sent yet. The Auth server only logs them, so none is worth a
+   * datagram (and its acknowledgement) of its own: they go with the next message to it, at the
+   * latest the next heartbeat.
+   */
+  #playerEvents: PlayerEvent[] = [];
 
   constructor(
     readonly server: AuthLinkContext,
@@ -126,7 +132,10 @@ export class AuthConnection {
     if (this.state !== 'up' || !proto) return;
     const s = this.server;
     const outbox = s.domain.outbox;
-    for (const item of outbox.pending(this.serverId, s.clock())) {
+    const items = outbox.pending(this.serverId, s.clock());
+    // (called every tick) held player events go only with something else
+    if (items.length > 0) this.#sendPlayerEvents();
+    for (const item of items) {
       try {
         if (item.body.kind === 'result') {
           const r = item.body.report;
@@ -177,12 +186,26 @@ export class AuthConnection {
     }
   }
 
-  /** Player arrivals and departures, for the Auth server's view (best effort: events, not queued). */
+  /**
+   * Player arrivals and departures, for the Auth server's view (best effort: events, not queued
+   * across a reconnect), sent with the next message to it (see #playerEvents).
+   */
   playerEvent(type: 'player.joined' | 'player.left', body: { sessionId: string; playerId: string; reason?: string }): void {
     if (this.state !== 'up') return;
+    this.#playerEvents.push({ type, sessionId: body.sessionId, playerId: body.playerId, at: Date.now(), reason: body.reason ?? 'left' });
+  }
+
+  /** The held player events, in the job that writes another message, so they share its datagram. */
+  #sendPlayerEvents(): void {
+    const events = this.#playerEvents;
+    if (events.length === 0) return;
+    this.#playerEvents = [];
+    const proto = this.#proto;
     try {
-      if (type === 'player.joined') this.#proto?.notify('player.joined', { sessionId: body.sessionId, playerId: body.playerId, at: Date.now() });
-      else this.#proto?.notify('player.left', { sessionId: body.sessionId, playerId: body.playerId, at: Date.now(), reason: body.reason ?? 'left' });
+      for (const e of events) {
+        if (e.type === 'player.joined') proto?.notify('player.joined', { sessionId: e.sessionId, playerId: e.playerId, at: e.at });
+        else proto?.notify('player.left', { sessionId: e.sessionId, playerId: e.playerId, at: e.at, reason: e.reason });
+      }
     } catch {
       // the link is going down; the close handler deals with it
     }
@@ -206,6 +229,7 @@ export class AuthConnection {
 
   #sendHeartbeat(): void {
     const load = this.server.domain.sessions.load();
+    this.#sendPlayerEvents();
     try {
       this.#proto?.notify('host.heartbeat', {
         time: Date.now(),
@@ -233,6 +257,7 @@ export class AuthConnection {
   #teardown(): void {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
+    this.#playerEvents = [];
     const conn = this.#conn;
     this.#conn = undefined;
     this.#proto = undefined;
@@ -263,6 +288,7 @@ export class AuthConnection {
       };
       const r = s.domain.sessions.create(spec, s.clock());
       if (!r.ok) throw refusalError(r);
+      this.#sendPlayerEvents(); // with the answer
       this.log.info({ sessionId: body.sessionId, transport: body.transport, players: spec.players.length }, 'session created');
       // MQTT answers per session (room, the host's pinned key)
       return { sessionId: body.sessionId, endpoint: s.sessionEndpoint?.(body.transport, body.sessionId) ?? endpoint };
@@ -288,6 +314,14 @@ export class AuthConnection {
       s.startDrain?.({ reason: ev.body.reason, ...(ev.body.deadlineMs !== undefined ? { deadlineMs: ev.body.deadlineMs } : {}), by: `auth ${this.serverId}` });
     });
   }
+}
+
+interface PlayerEvent {
+  type: 'player.joined' | 'player.left';
+  sessionId: string;
+  playerId: string;
+  at: number;
+  reason: string;
 }
 
 /** Heartbeat interval assumed before the Auth server gives its own (the config default). */

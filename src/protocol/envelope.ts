@@ -23,12 +23,25 @@ export const FamilyName = z.string().min(1).max(64);
 export const GameVersion = z.string().min(1).max(64);
 const Reason = z.string().max(1024);
 
+/** Requests a hello may carry (pipelined with it): a login and a first request or two, not a batch. */
+export const MAX_EARLY_REQUESTS = 4;
+/**
+ * A request sent inside the hello. The listener takes it only when it accepts the hello, and then
+ * as if it had arrived right after its welcome; `minor` is the lowest minor of the family the
+ * request is valid in (absent: every minor), so a listener that negotiated a lower one refuses it
+ * with `version_too_new` instead of misreading it.
+ */
+export const EarlyRequest = z.object({ id: RequestId, type: MessageType, body: z.unknown(), minor: z.int().min(0).max(0xffff).optional() });
+export type EarlyRequest = z.output<typeof EarlyRequest>;
+
 export const HelloEnvelope = z.object({
   kind: z.literal('hello'),
   family: FamilyName,
   protocol: ProtocolVersion,
   game: GameVersion,
   body: z.unknown(),
+  /** Pipelined requests. Listeners that predate them drop the field (zod strips unknown keys) and say nothing. */
+  early: z.array(EarlyRequest).min(1).max(MAX_EARLY_REQUESTS).optional(),
 });
 export const WelcomeEnvelope = z.object({
   kind: z.literal('welcome'),
@@ -37,6 +50,12 @@ export const WelcomeEnvelope = z.object({
   protocol: ProtocolVersion,
   game: GameVersion,
   body: z.unknown(),
+  /**
+   * The listener took the hello's early requests and answers them after this welcome. Absent in
+   * answer to a hello with early requests: the listener predates them, and the dialer sends them
+   * again as ordinary requests.
+   */
+  early: z.literal(true).optional(),
 });
 export const RequestEnvelope = z.object({ kind: z.literal('request'), id: RequestId, type: MessageType, body: z.unknown() });
 export const ResponseEnvelope = z.object({ kind: z.literal('response'), id: RequestId, body: z.unknown() });

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { protocolError } from './errors.js';
 import { MsgpackCodec } from './codec.js';
 import { ERROR_CODE_PATTERN, ErrorCodes } from './error-codes.js';
-import { Envelope, MAX_REQUEST_ID, readableRequestId, type ProtocolVersion } from './envelope.js';
+import { Envelope, MAX_EARLY_REQUESTS, MAX_REQUEST_ID, readableRequestId, type EarlyRequest, type ProtocolVersion } from './envelope.js';
 import {
   maySend,
   type EventBody,
@@ -14,6 +14,7 @@ import {
   type IncomingRequest,
   type IncomingResponse,
   type OtherSide,
+  type RequestDef,
   type RequestBody,
   type RequestTypes,
   type Side,
@@ -47,6 +48,14 @@ export interface SessionOptions<E = unknown> {
 }
 
 export type SessionState = 'hello' | 'open' | 'closed';
+
+/**
+ * A request the dialer pipelines with its hello (start()). `minor`: the lowest minor of the family
+ * this request (type and body) is valid in; leave it out when every minor takes it as sent.
+ */
+export type EarlySend<F extends FamilyDef, S extends Side, E = unknown> = {
+  [K in RequestTypes<F, S>]: { type: K; body: RequestBody<F, K, E>; minor?: number; timeoutMs?: number };
+}[RequestTypes<F, S>];
 export type CloseOrigin = 'local' | 'peer' | 'transport';
 
 export interface CloseInfo {
@@ -67,12 +76,16 @@ export interface RequestFailure {
 }
 
 export type SessionEvent<F extends FamilyDef, S extends Side, E = unknown> =
-  /** Listener only: a compatible hello arrived; call acceptHello() or refuseHello(). */
+  /**
+   * Listener only: a compatible hello arrived; call acceptHello() or refuseHello(). `early`: how
+   * many requests came with it (they become 'request' events once the hello is accepted).
+   */
   | {
       kind: 'hello';
       protocol: ProtocolVersion;
       peerGameVersion: string;
       body: HelloBody<F, OtherSide<S>, E>;
+      early: number;
     }
   /** Hello exchange finished; `peerHello` is the other side's hello (or welcome) body. */
   | {
@@ -125,6 +138,10 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
   private readonly events = new EventQueue<SessionEvent<F, S, E>>();
   private negotiatedValue: ProtocolVersion | undefined;
   private closeValue: CloseInfo | undefined;
+  /** Dialer: requests sent in the hello, kept until the welcome says whether the listener took them. */
+  private earlySent: EarlyRequest[] = [];
+  /** Listener: requests that came in the hello, handled once it is accepted (dropped if refused). */
+  private earlyReceived: EarlyRequest[] = [];
 
   constructor(family: F, options: SessionOptions<E> & { side: S }) {
     this.family = family;
@@ -169,22 +186,44 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
 
   // ---- hello -----------------------------------------------------------------------------------
 
-  /** Dialer: sends the hello. */
-  start(body: HelloBody<F, S, E>): void {
+  /**
+   * Dialer: sends the hello, with `early` requests pipelined in it (one flight instead of a round
+   * trip each); returns their ids, answered as 'response' or 'failure' events like request()'s. A
+   * listener that refuses the hello never acts on them (they fail with `closed`); one that predates
+   * early requests welcomes without taking them, and they are then sent as ordinary requests.
+   */
+  start(body: HelloBody<F, S, E>, early: readonly EarlySend<F, S, E>[] = []): number[] {
     if (this.side !== 'dialer') throw protocolError('wrong_side', 'only the dialer sends a hello');
     if (this.helloSent || this.stateValue !== 'hello') {
       throw protocolError('hello_required', 'hello already sent or connection closed');
     }
+    if (early.length > MAX_EARLY_REQUESTS)
+      throw protocolError(ErrorCodes.badRequest, `at most ${MAX_EARLY_REQUESTS} requests go with a hello, not ${early.length}`);
     const checked = this.checkOutgoing(this.family.hello.dialer, body, 'hello');
+    const sent: EarlyRequest[] = [];
+    for (const e of early) {
+      const def = this.requestDef(e.type);
+      if (e.minor !== undefined && (!Number.isInteger(e.minor) || e.minor < 0 || e.minor > this.family.version.minor)) {
+        throw protocolError(
+          ErrorCodes.badRequest,
+          `"${e.type}" is marked for minor ${e.minor}; this side speaks ${this.family.name} up to minor ${this.family.version.minor}`,
+        );
+      }
+      sent.push({ id: this.allocateId(), type: e.type, body: this.checkOutgoing(def.request, e.body, e.type), ...(e.minor ? { minor: e.minor } : {}) });
+    }
     this.send({
       kind: 'hello',
       family: this.family.name,
       protocol: this.family.version,
       game: this.opts.gameVersion,
       body: checked,
+      ...(sent.length > 0 ? { early: sent } : {}),
     });
     this.helloSent = true;
     this.helloDeadline = this.now + (this.opts.helloTimeoutMs ?? 10_000);
+    early.forEach((e, i) => this.pending.set(sent[i]!.id, { type: e.type, deadline: this.now + (e.timeoutMs ?? this.opts.requestTimeoutMs ?? 30_000) }));
+    this.earlySent = sent;
+    return sent.map((e) => e.id);
   }
 
   /** Listener: answers a 'hello' event positively. */
@@ -193,12 +232,15 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
       throw protocolError('hello_required', 'no hello is waiting for an answer');
     }
     const checked = this.checkOutgoing(this.family.hello.listener, body, 'welcome');
+    const early = this.earlyReceived;
+    this.earlyReceived = [];
     this.send({
       kind: 'welcome',
       family: this.family.name,
       protocol: this.negotiatedValue!,
       game: this.opts.gameVersion,
       body: checked,
+      ...(early.length > 0 ? { early: true } : {}),
     });
     this.helloSent = true;
     this.stateValue = 'open';
@@ -209,6 +251,19 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
       peerGameVersion: this.peerGameVersion!,
       peerHello: this.peerHello as HelloBody<F, OtherSide<S>, E>,
     } as SessionEvent<F, S, E>);
+    // the hello's requests, as if they had arrived right after the welcome
+    const minor = this.negotiatedValue!.minor;
+    for (const e of early) {
+      if (this.isClosed()) return;
+      if ((e.minor ?? 0) > minor) {
+        // a newer peer's request, not a fault: answered, not counted against it
+        const message = `"${e.type}" needs ${this.family.name} minor ${e.minor}; this connection speaks ${this.family.version.major}.${minor}`;
+        this.protocolError(ErrorCodes.versionTooNew, message, e.type);
+        this.sendError(e.id, ErrorCodes.versionTooNew, message);
+      } else {
+        this.onRequest(e.id, e.type, e.body);
+      }
+    }
   }
 
   /** Listener: refuses a 'hello' (bad session proof, banned build...). Closes the connection. */
@@ -224,10 +279,7 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
   /** Sends a request; returns its id. The answer arrives as a 'response' or 'failure' event. */
   request<K extends RequestTypes<F, S>>(type: K, body: RequestBody<F, K, E>, opts: { timeoutMs?: number } = {}): number {
     this.requireOpen();
-    const def = Object.hasOwn(this.family.requests, type) ? this.family.requests[type] : undefined;
-    if (def === undefined || !maySend(def.from, this.side)) {
-      throw protocolError.as('usage', ErrorCodes.unknownType, `${this.roleName()} cannot send request "${type}" in ${this.family.name}`);
-    }
+    const def = this.requestDef(type);
     if (this.pending.size >= (this.opts.maxOutgoingPending ?? 1024)) {
       throw protocolError(ErrorCodes.busy, `too many requests awaiting an answer (${this.pending.size})`);
     }
@@ -395,7 +447,7 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
     }
   }
 
-  private onHello(env: { family: string; protocol: ProtocolVersion; game: string; body: unknown }): void {
+  private onHello(env: { family: string; protocol: ProtocolVersion; game: string; body: unknown; early?: EarlyRequest[] | undefined }): void {
     if (this.side !== 'listener' || this.helloReceived) {
       this.violation(ErrorCodes.helloRequired, 'unexpected hello');
       return;
@@ -419,18 +471,25 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
       this.violation(ErrorCodes.badRequest, `invalid hello: ${body.message}`);
       return;
     }
+    const early = env.early ?? [];
+    if (new Set(early.map((e) => e.id)).size !== early.length) {
+      this.violation(ErrorCodes.badRequest, 'invalid hello: two early requests share an id');
+      return;
+    }
     this.negotiatedValue = nego.version;
     this.peerGameVersion = env.game;
     this.peerHello = body.value;
+    this.earlyReceived = early;
     this.events.push({
       kind: 'hello',
       protocol: nego.version,
       peerGameVersion: env.game,
       body: body.value,
+      early: early.length,
     } as SessionEvent<F, S, E>);
   }
 
-  private onWelcome(env: { family: string; protocol: ProtocolVersion; game: string; body: unknown }): void {
+  private onWelcome(env: { family: string; protocol: ProtocolVersion; game: string; body: unknown; early?: true | undefined }): void {
     if (this.side !== 'dialer' || !this.helloSent || this.stateValue !== 'hello') {
       this.violation(ErrorCodes.helloRequired, 'unexpected welcome');
       return;
@@ -463,6 +522,21 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
       peerGameVersion: env.game,
       peerHello: body.value,
     } as SessionEvent<F, S, E>);
+    const early = this.earlySent;
+    this.earlySent = [];
+    // a listener that predates early requests dropped them: they go again, now as ordinary requests
+    if (env.early === true) return;
+    for (const e of early) {
+      if (!this.pending.has(e.id)) continue; // timed out meanwhile
+      if ((e.minor ?? 0) > env.protocol.minor) {
+        const type = this.pending.get(e.id)!.type;
+        this.pending.delete(e.id);
+        const message = `"${type}" needs ${this.family.name} minor ${e.minor}; the server speaks ${env.protocol.major}.${env.protocol.minor}`;
+        this.events.push({ kind: 'failure', id: e.id, type, code: ErrorCodes.versionTooNew, message, local: true });
+        continue;
+      }
+      this.send({ kind: 'request', id: e.id, type: e.type, body: e.body });
+    }
   }
 
   private gameVersionAcceptable(peerVersion: string): boolean {
@@ -536,6 +610,14 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
   }
 
   // ---- helpers -----------------------------------------------------------------------------------
+
+  private requestDef(type: string): RequestDef {
+    const def = Object.hasOwn(this.family.requests, type) ? this.family.requests[type] : undefined;
+    if (def === undefined || !maySend(def.from, this.side)) {
+      throw protocolError.as('usage', ErrorCodes.unknownType, `${this.roleName()} cannot send request "${type}" in ${this.family.name}`);
+    }
+    return def;
+  }
 
   private rejectRequest(id: number, code: string, message: string, type?: string): void {
     this.protocolError(code, message, type);

@@ -20,7 +20,7 @@ import type {
   Side,
 } from './family.js';
 import { DEFAULT_BULK_LIMITS, type ProtocolLimits } from './limits.js';
-import { ProtocolSession, type CloseInfo, type RequestFailure, type SessionEvent, type SessionOptions } from './session.js';
+import { ProtocolSession, type CloseInfo, type EarlySend, type RequestFailure, type SessionEvent, type SessionOptions } from './session.js';
 
 /** What @matrixai/quic (and any WHATWG duplex) gives for one stream. */
 export interface StreamPair {
@@ -91,6 +91,8 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   readonly ready: Promise<ReadyInfo<F, S, E>>;
   /** Resolves when the connection is closed, for any reason. Never rejects. */
   readonly closed: Promise<CloseInfo>;
+  /** Dialer: the answers to the requests pipelined with the hello (dial's `early`), in order; each settles as request()'s does. */
+  early: Promise<unknown>[] = [];
 
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
   private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -115,6 +117,8 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   private readonly closeTimeoutMs: number;
   private readonly maxQueuedBytes: number;
   private queuedBytes = 0;
+  /** Listener: holds the welcome's write for one turn, so the answers to the hello's requests go with it. */
+  private writeHold: Promise<void> | undefined;
 
   private constructor(family: F, side: S, pair: StreamPair, options: ConnectionOptions<E>, onHello: ((hello: HelloInfo<F, E>) => unknown) | undefined) {
     this.now = options.now ?? Date.now;
@@ -135,15 +139,23 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     this.updateTimer();
   }
 
-  /** Opens the connection as the dialer and sends the hello. */
+  /**
+   * Opens the connection as the dialer and sends the hello, with `early` requests pipelined in it
+   * (their answers: `conn.early`). Throws on an invalid hello or early request.
+   */
   static dial<F extends FamilyDef, E = unknown>(
     family: F,
     pair: StreamPair,
-    options: ConnectionOptions<E> & { hello: HelloBody<F, 'dialer', E> },
+    options: ConnectionOptions<E> & { hello: HelloBody<F, 'dialer', E>; early?: readonly EarlySend<F, 'dialer', E>[] },
   ): ProtocolConnection<F, 'dialer', E> {
     const conn = new ProtocolConnection<F, 'dialer', E>(family, 'dialer', pair, options, undefined);
     try {
-      conn.session.start(options.hello);
+      const ids = conn.session.start(options.hello, options.early);
+      conn.early = ids.map((id) => {
+        const result = new Promise<unknown>((resolve, reject) => conn.waiting.set(id, { resolve, reject }));
+        result.catch(() => {}); // a caller that only awaits ready must not see an unhandled rejection
+        return result;
+      });
     } catch (err) {
       conn.session.close(ErrorCodes.internal, 'could not send the hello');
       conn.pump();
@@ -275,6 +287,10 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   private async drain(): Promise<void> {
     // let the rest of the current job (more answers, events) join the first write
     await undefined;
+    if (this.writeHold !== undefined) {
+      await this.writeHold;
+      this.writeHold = undefined;
+    }
     while (this.unwritten.length > 0) {
       const parts = this.unwritten;
       this.unwritten = [];
@@ -313,7 +329,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   private dispatch(ev: SessionEvent<F, S, E>): void {
     switch (ev.kind) {
       case 'hello':
-        void this.answerHello(ev as unknown as HelloInfo<F, E>);
+        void this.answerHello(ev as unknown as HelloInfo<F, E>, ev.early);
         return;
       case 'ready':
         this.resolveReady({ protocol: ev.protocol, peerGameVersion: ev.peerGameVersion, peerHello: ev.peerHello });
@@ -353,11 +369,14 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     }
   }
 
-  private async answerHello(hello: HelloInfo<F, E>): Promise<void> {
+  private async answerHello(hello: HelloInfo<F, E>, early: number): Promise<void> {
     try {
       const welcome = await this.onHello!({ protocol: hello.protocol, peerGameVersion: hello.peerGameVersion, body: hello.body });
       if (this.session.state !== 'hello') return;
       try {
+        // Requests came with the hello: their answers (a guest login's within the same turn) and the
+        // welcome share one write, one datagram. A slower handler's answer follows on its own.
+        if (early > 0) this.writeHold = new Promise((resolve) => setImmediate(resolve));
         this.session.acceptHello(welcome as HelloBody<F, S, E>);
       } catch (err) {
         this.session.refuseHello(ErrorCodes.internal, 'the server could not build its welcome');

@@ -295,6 +295,46 @@ describe('writes and timers (per-message cost)', () => {
     await client.close();
   });
 
+  it('a login pipelined with the hello: one write each way, the welcome and its answer together', async () => {
+    const [a, b] = duplex();
+    /** The same writable, counting the writes it is handed. */
+    const counted = (writable: WritableStream<Uint8Array>): { writes: number; writable: WritableStream<Uint8Array> } => {
+      const inner = writable.getWriter();
+      const c = { writes: 0, writable: undefined as unknown as WritableStream<Uint8Array> };
+      c.writable = new WritableStream<Uint8Array>({
+        write: (chunk) => {
+          c.writes++;
+          return inner.write(chunk);
+        },
+        close: () => inner.close(),
+      });
+      return c;
+    };
+    const dialerOut = counted(a.writable);
+    const hostOut = counted(b.writable);
+    const pairs = [
+      { readable: a.readable, writable: dialerOut.writable },
+      { readable: b.readable, writable: hostOut.writable },
+    ] as const;
+    const host = ProtocolConnection.accept(authFamily, pairs[1], { gameVersion: '1', onHello: () => authHello.listener as never });
+    // an async handler, as the Auth's login is: a few awaits, no I/O
+    host.handle('account.login', async (body) => {
+      await Promise.resolve();
+      await Promise.resolve();
+      return { accountId: 'guest:1', displayName: body.method === 'guest' ? (body.displayName ?? 'x') : 'x', isNew: false };
+    });
+    const client = ProtocolConnection.dial(authFamily, pairs[0], {
+      gameVersion: '1',
+      hello: authHello.dialer as never,
+      early: [{ type: 'account.login', body: { method: 'guest', displayName: 'Ada' } }],
+    });
+    await expect(client.early[0]).resolves.toMatchObject({ accountId: 'guest:1', displayName: 'Ada' });
+    await client.ready;
+    expect(dialerOut.writes).toBe(1);
+    expect(hostOut.writes).toBe(1);
+    await client.close();
+  });
+
   it('keeps a timer only while the hello or a request can time out', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'] });
     const [a, b] = duplex();
