@@ -15,9 +15,20 @@ export interface NetcodeClock {
   unix(): bigint;
 }
 
+let unixSeconds = -1;
+let unixBig = 0n;
+
 export const systemClock: NetcodeClock = {
   now: () => performance.now() / 1000,
-  unix: () => BigInt(Math.floor(Date.now() / 1000)),
+  // read for every datagram the server receives: the BigInt is made once a second, not per call
+  unix: () => {
+    const s = Math.floor(Date.now() / 1000);
+    if (s !== unixSeconds) {
+      unixSeconds = s;
+      unixBig = BigInt(s);
+    }
+    return unixBig;
+  },
 };
 
 function toAddress(a: NetcodeAddress | string): NetcodeAddress {
@@ -57,9 +68,14 @@ function fromRinfo(r: dgram.RemoteInfo): NetcodeAddress | undefined {
  * literal on the next tick: a closure and a tick per datagram. Netcode addresses are IP literals,
  * answered here at once; anything else still goes to dns.lookup.
  */
+let lastLiteral = '';
+
 function literalLookup(host: string, family: number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
-  if (isIP(host) !== 0) callback(null, host, family);
-  else dnsLookup(host, family, callback);
+  // the same host string as the last send (one object per address): skip isIP's regular expression
+  if (host === lastLiteral || isIP(host) !== 0) {
+    lastLiteral = host;
+    callback(null, host, family);
+  } else dnsLookup(host, family, callback);
 }
 
 function createUdpSocket(family: 4 | 6): dgram.Socket {
