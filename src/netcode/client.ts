@@ -11,7 +11,7 @@ import {
   PacketType,
   netcodeWire,
 } from './constants.js';
-import { type Packet, readEncryptedPacket, writePacket } from './packet.js';
+import { type Packet, lastReadSequence, readPacket, sealPacket, writePacket } from './packet.js';
 import { ReplayProtection } from './replay.js';
 import { type ConnectToken, readConnectToken } from './token.js';
 import type { OutgoingDatagram } from './server.js';
@@ -39,7 +39,8 @@ export class NetcodeClientCore {
   private lastRecv = 0;
   private shouldDisconnect = false;
   private shouldDisconnectState: ClientStateValue = ClientState.disconnected;
-  private sequence = 0n;
+  /** a number: exact to 2^53 packets, and no BigInt per packet sent */
+  private sequence = 0;
   private _clientIndex = 0;
   private _maxClients = 0;
   private challengeSequence = 0n;
@@ -48,11 +49,14 @@ export class NetcodeClientCore {
   private outbox: OutgoingDatagram[] = [];
   private readonly events = new EventQueue<ClientEvent>();
 
+  private readonly maxPacketBytes: number;
+
   constructor(
     now = 0,
     readonly version: NetcodeVersion = DEFAULT_NETCODE_VERSION,
   ) {
     this.time = now;
+    this.maxPacketBytes = netcodeWire(version).maxPacketBytes;
   }
 
   get state(): ClientStateValue {
@@ -98,7 +102,7 @@ export class NetcodeClientCore {
     this.token = parsed.value;
     this.serverIndex = 0;
     this._serverAddress = parsed.value.serverAddresses[0];
-    this.sequence = 0n;
+    this.sequence = 0;
     this._clientIndex = 0;
     this._maxClients = 0;
     // the STANDARD's expiry window covers the whole attempt: set once here, not per server
@@ -110,18 +114,11 @@ export class NetcodeClientCore {
   receive(data: Uint8Array, from: NetcodeAddress, now: number): void {
     this.time = now;
     if (this._state <= ClientState.disconnected || !this.token || !this._serverAddress) return;
-    if (data.length <= 1 || data.length > netcodeWire(this.version).maxPacketBytes) return;
+    if (data.length <= 1 || data.length > this.maxPacketBytes) return;
     // only the server being talked to matters; anything else is ignored before any work is done
     if (!addressesEqual(from, this._serverAddress)) return;
-    const read = readEncryptedPacket(data, {
-      key: this.token.serverToClientKey,
-      protocolId: this.token.protocolId,
-      allowed: ALLOWED,
-      replay: this.replay,
-      version: this.version,
-    });
-    if (!read) return;
-    const p = read.packet;
+    const p = readPacket(data, this.token.serverToClientKey, this.token.protocolId, ALLOWED, this.replay, this.version);
+    if (!p) return;
     const s = this._state;
     switch (p.type) {
       case PacketType.connectionDenied:
@@ -152,7 +149,7 @@ export class NetcodeClientCore {
       case PacketType.payload:
         if (s === ClientState.connected) {
           this.lastRecv = now;
-          this.events.push({ type: 'payload', payload: p.payload, sequence: read.sequence });
+          this.events.push({ type: 'payload', payload: p.payload, sequence: BigInt(lastReadSequence()) });
         }
         return;
       case PacketType.disconnect:
@@ -199,7 +196,13 @@ export class NetcodeClientCore {
       throw new RangeError(`payload must be 1..${MAX_PAYLOAD_BYTES} bytes, got ${payload.length}`);
     }
     if (this._state !== ClientState.connected) return false;
-    this.send({ type: PacketType.payload, payload });
+    // sealed directly: no packet object per payload
+    const t = this.token!;
+    this.outbox.push({
+      to: this._serverAddress!,
+      data: sealPacket(PacketType.payload, payload, this.sequence++, t.clientToServerKey, t.protocolId, this.version),
+    });
+    this.lastSend = this.time;
     return true;
   }
 

@@ -68,8 +68,12 @@ const WIRES: Record<NetcodeVersion, NetcodeWire> = {
   '1.00': wire('NETCODE 1.00', 8, 1220, 5),
 };
 
+const WIRE_102 = WIRES['1.02'];
+const WIRE_100 = WIRES['1.00'];
+
 export function netcodeWire(version: NetcodeVersion): NetcodeWire {
-  return WIRES[version];
+  // a comparison, not a keyed lookup: this runs for every packet read or written
+  return version === '1.02' ? WIRE_102 : WIRE_100;
 }
 
 export function isNetcodeVersion(v: unknown): v is NetcodeVersion {

@@ -58,8 +58,8 @@ let adVersion: NetcodeVersion | undefined;
 let adProtocolId = -1n;
 const NONCE = new Uint8Array(12);
 const NONCE_VIEW = new DataView(NONCE.buffer);
-/** sequences below this are read and written as plain numbers (no BigInt per byte) */
-const SAFE = 1n << 48n;
+/** sequences below this are written as plain numbers (no BigInt per byte) */
+const SAFE = 1n << 53n;
 
 /** AD for encrypted packets: version info | protocol id | prefix byte (22 bytes). */
 function packetAd(protocolId: bigint, prefix: number, version: NetcodeVersion): Uint8Array {
@@ -74,9 +74,26 @@ function packetAd(protocolId: bigint, prefix: number, version: NetcodeVersion): 
 }
 
 /** Nonce for packets: four zero bytes, then the sequence as u64 LE. */
-function packetNonce(sequence: bigint): Uint8Array {
-  NONCE_VIEW.setBigUint64(4, sequence, true);
+function packetNonce(sequence: bigint | number): Uint8Array {
+  if (typeof sequence === 'number') {
+    NONCE_VIEW.setUint32(4, sequence >>> 0, true);
+    NONCE_VIEW.setUint32(8, Math.floor(sequence / 0x100000000), true);
+  } else {
+    NONCE_VIEW.setBigUint64(4, sequence, true);
+  }
   return NONCE;
+}
+
+/**
+ * A sequence as the hot path wants it: a number when it is below 2^53 (exact in a double), else the
+ * bigint. Callers may keep their counters as numbers (see sealPacket).
+ */
+function smallSequence(sequence: bigint | number): bigint | number {
+  if (typeof sequence === 'number') {
+    if (!Number.isSafeInteger(sequence) || sequence < 0) throw new RangeError(`sequence must be a u64, got ${sequence}`);
+    return sequence;
+  }
+  return sequence < SAFE ? Number(sequence) : sequence;
 }
 
 /**
@@ -86,7 +103,7 @@ function packetNonce(sequence: bigint): Uint8Array {
  */
 export function writePacket(
   packet: Packet,
-  sequence: bigint,
+  sequence: bigint | number,
   key: Uint8Array | null,
   protocolId: bigint,
   version: NetcodeVersion = DEFAULT_NETCODE_VERSION,
@@ -124,23 +141,45 @@ export function writePacket(
       plain = packet.payload;
       break;
   }
-  const small = sequence < SAFE;
-  const seq = small ? Number(sequence) : 0;
-  const n = small ? (seq < 0x100 ? 1 : seq < 0x10000 ? 2 : seq < 0x1000000 ? 3 : seq < 0x100000000 ? 4 : seq < 0x10000000000 ? 5 : 6) : sequenceBytes(sequence);
+  return sealPacket(packet.type, plain, sequence, key, protocolId, version);
+}
+
+/**
+ * Encrypts one packet of `type` (not a request) around `plain`: prefix, sequence, ciphertext and tag.
+ * What writePacket does after building the plaintext; the cores call it directly for payloads (no
+ * packet object). `sequence` may be a number (a safe integer): the cores count in numbers.
+ */
+export function sealPacket(
+  type: number,
+  plain: Uint8Array,
+  sequence: bigint | number,
+  key: Uint8Array,
+  protocolId: bigint,
+  version: NetcodeVersion = DEFAULT_NETCODE_VERSION,
+): Uint8Array {
+  const seq = smallSequence(sequence);
+  let n: number;
+  if (typeof seq === 'number') {
+    n = 1;
+    for (let v = seq; v >= 256; v = Math.floor(v / 256)) n++;
+  } else {
+    n = sequenceBytes(seq);
+  }
   const size = 1 + n + plain.length + MAC_BYTES;
   // only reachable in 1.00 (1220 bytes), with a long payload once the sequence needs 4+ bytes
-  if (size > wire.maxPacketBytes) throw new RangeError(`packet of ${size} bytes is over the netcode ${version} limit of ${wire.maxPacketBytes}`);
-  const prefix = (n << 4) | packet.type;
+  const max = netcodeWire(version).maxPacketBytes;
+  if (size > max) throw new RangeError(`packet of ${size} bytes is over the netcode ${version} limit of ${max}`);
+  const prefix = (n << 4) | type;
   // pooled: twice per payload round trip; every byte is written below
   const out = allocPooled(size);
   out[0] = prefix;
-  if (small) {
+  if (typeof seq === 'number') {
     for (let i = 0, v = seq; i < n; i++, v = Math.floor(v / 256)) out[1 + i] = v % 256;
   } else {
-    let s = sequence;
+    let s = seq;
     for (let i = 0; i < n; i++, s >>= 8n) out[1 + i] = Number(s & 0xffn);
   }
-  aeadEncryptInto(out.subarray(1 + n), plain, packetAd(protocolId, prefix, version), packetNonce(sequence), key);
+  aeadEncryptInto(new Uint8Array(out.buffer, out.byteOffset + 1 + n, size - 1 - n), plain, packetAd(protocolId, prefix, version), packetNonce(seq), key);
   return out;
 }
 
@@ -163,51 +202,82 @@ export interface ReadPacketResult {
 
 /** Reads an encrypted packet (types 1..6) in the reference's order of checks; null means "ignore". */
 export function readEncryptedPacket(data: Uint8Array, o: ReadPacketOptions): ReadPacketResult | null {
-  if (!o.key) return null;
+  const packet = readPacket(data, o.key, o.protocolId, o.allowed, o.replay, o.version ?? DEFAULT_NETCODE_VERSION);
+  if (!packet) return null;
+  return { packet, sequence: BigInt(readSequence) };
+}
+
+let readSequence: bigint | number = 0;
+
+/**
+ * The sequence of the packet readPacket last returned: a number below 2^48 (the usual case), else a
+ * bigint. Reading is synchronous, so this is valid until the next readPacket call.
+ */
+export function lastReadSequence(): bigint | number {
+  return readSequence;
+}
+
+/**
+ * readEncryptedPacket with positional arguments and the sequence left for lastReadSequence(): the cores'
+ * per-datagram path, without an options object, a result object or a BigInt per packet.
+ */
+export function readPacket(
+  data: Uint8Array,
+  key: Uint8Array | null,
+  protocolId: bigint,
+  allowed: readonly boolean[],
+  replay: ReplayProtection | undefined,
+  version: NetcodeVersion,
+): Exclude<Packet, ConnectionRequestPacket> | null {
+  if (!key) return null;
   if (data.length < 1 + 1 + MAC_BYTES) return null;
   const prefix = data[0]!;
   const type = prefix & 0xf;
   if (type >= NUM_PACKET_TYPES || type === PacketType.connectionRequest) return null;
-  if (!o.allowed[type]) return null;
+  if (!allowed[type]) return null;
   const n = prefix >> 4;
   if (n < 1 || n > 8) return null;
   if (data.length < 1 + n + MAC_BYTES) return null;
-  let sequence: bigint;
+  let sequence: bigint | number;
   if (n <= 6) {
-    // up to 48 bits fit a number exactly: one BigInt instead of one per byte
+    // up to 48 bits fit a number exactly: no BigInt at all
     let v = 0;
     for (let i = n - 1; i >= 0; i--) v = v * 256 + data[1 + i]!;
-    sequence = BigInt(v);
+    sequence = v;
   } else {
-    sequence = 0n;
-    for (let i = 0; i < n; i++) sequence |= BigInt(data[1 + i]!) << BigInt(8 * i);
+    let big = 0n;
+    for (let i = 0; i < n; i++) big |= BigInt(data[1 + i]!) << BigInt(8 * i);
+    sequence = big;
   }
-  const replayed = type >= PacketType.keepAlive ? o.replay : undefined;
+  const replayed = type >= PacketType.keepAlive ? replay : undefined;
   if (replayed?.alreadyReceived(sequence)) return null;
-  const plain = aeadDecrypt(data.subarray(1 + n), packetAd(o.protocolId, prefix, o.version ?? DEFAULT_NETCODE_VERSION), packetNonce(sequence), o.key);
+  // a plain view: subarray() of a Buffer (what dgram delivers) goes through Buffer's species constructor
+  const cipher = new Uint8Array(data.buffer, data.byteOffset + 1 + n, data.length - 1 - n);
+  const plain = aeadDecrypt(cipher, packetAd(protocolId, prefix, version), packetNonce(sequence), key);
   if (!plain) return null;
   // Recorded only once the tag verified: in both versions, although the 1.00 reference records before
   // decrypting (one forged datagram could then block the genuine sequence). The 1.02 reference also
   // advances before the size checks below; kept for parity.
   replayed?.advance(sequence);
+  readSequence = sequence;
   switch (type) {
     case PacketType.connectionDenied:
     case PacketType.disconnect:
-      return plain.length === 0 ? { packet: { type }, sequence } : null;
+      return plain.length === 0 ? { type } : null;
     case PacketType.connectionChallenge:
     case PacketType.connectionResponse: {
       if (plain.length !== 8 + CHALLENGE_TOKEN_BYTES) return null;
       const r = new ByteReader(plain);
-      return { packet: { type, challengeSequence: r.u64()!, challengeToken: r.bytes(CHALLENGE_TOKEN_BYTES)! }, sequence };
+      return { type, challengeSequence: r.u64()!, challengeToken: r.bytes(CHALLENGE_TOKEN_BYTES)! };
     }
     case PacketType.keepAlive: {
       if (plain.length !== 8) return null;
       const r = new ByteReader(plain);
-      return { packet: { type, clientIndex: r.u32()!, maxClients: r.u32()! }, sequence };
+      return { type, clientIndex: r.u32()!, maxClients: r.u32()! };
     }
     default:
       if (plain.length < 1 || plain.length > MAX_PAYLOAD_BYTES) return null;
-      return { packet: { type: PacketType.payload, payload: plain }, sequence };
+      return { type: PacketType.payload, payload: plain };
   }
 }
 

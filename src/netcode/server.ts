@@ -16,7 +16,7 @@ import {
   U64_MAX,
   netcodeWire,
 } from './constants.js';
-import { type Packet, type RequestRejection, readConnectionRequest, readEncryptedPacket, writePacket } from './packet.js';
+import { type Packet, type RequestRejection, readConnectionRequest, readPacket, sealPacket, writePacket } from './packet.js';
 import { ReplayProtection } from './replay.js';
 import { randomBytes } from './sodium.js';
 
@@ -73,7 +73,8 @@ interface Slot {
   sendKey: Uint8Array;
   recvKey: Uint8Array;
   timeout: number;
-  sequence: bigint;
+  /** a number: exact to 2^53 packets, and no BigInt per packet sent */
+  sequence: number;
   lastSend: number;
   lastRecv: number;
   confirmed: boolean;
@@ -106,6 +107,7 @@ export class NetcodeServerCore {
   readonly version: NetcodeVersion;
   readonly address: NetcodeAddress;
   readonly maxClients: number;
+  private readonly maxPacketBytes: number;
   private readonly privateKey: Uint8Array;
   private readonly challengeKey: Uint8Array;
   private time: number;
@@ -132,6 +134,7 @@ export class NetcodeServerCore {
     if (config.protocolId < 0n || config.protocolId > U64_MAX) throw new RangeError('protocol id must fit in u64');
     this.protocolId = config.protocolId;
     this.version = config.version ?? DEFAULT_NETCODE_VERSION;
+    this.maxPacketBytes = netcodeWire(this.version).maxPacketBytes;
     this.privateKey = config.privateKey;
     this.address = typeof config.address === 'string' ? parseAddress(config.address) : config.address;
     this.maxClients = config.maxClients;
@@ -173,7 +176,7 @@ export class NetcodeServerCore {
   /** Processes one received datagram. */
   receive(data: Uint8Array, from: NetcodeAddress, now: number, unixNow: bigint): void {
     this.time = now;
-    if (data.length <= 1 || data.length > netcodeWire(this.version).maxPacketBytes) return this.drop('size');
+    if (data.length <= 1 || data.length > this.maxPacketBytes) return this.drop('size');
     const fromKey = addressKey(from);
     const clientIndex = this.byAddress.get(fromKey) ?? -1;
     if (data[0] === PacketType.connectionRequest) return this.processRequest(data, from, fromKey, unixNow);
@@ -181,9 +184,8 @@ export class NetcodeServerCore {
     const mapping = slot ? undefined : this.findMapping(fromKey);
     const key = slot?.recvKey ?? mapping?.recvKey ?? null;
     if (!key) return this.drop('no_key');
-    const read = readEncryptedPacket(data, { key, protocolId: this.protocolId, allowed: ALLOWED, replay: slot?.replay, version: this.version });
-    if (!read) return this.drop('unreadable');
-    const p = read.packet;
+    const p = readPacket(data, key, this.protocolId, ALLOWED, slot?.replay, this.version);
+    if (!p) return this.drop('unreadable');
     switch (p.type) {
       case PacketType.connectionResponse:
         return this.processResponse(p.challengeSequence, p.challengeToken, from, fromKey, slot, mapping);
@@ -234,7 +236,9 @@ export class NetcodeServerCore {
     if (!s) return false;
     // an unconfirmed client may have missed the handshake keep-alive: repeat it before each payload
     if (!s.confirmed) this.sendToClient(s, { type: PacketType.keepAlive, clientIndex, maxClients: this.maxClients });
-    this.sendToClient(s, { type: PacketType.payload, payload });
+    // sealed directly: no packet object per payload
+    this.outbox.push({ to: s.address, data: sealPacket(PacketType.payload, payload, s.sequence++, s.sendKey, this.protocolId, this.version) });
+    s.lastSend = this.time;
     return true;
   }
 
@@ -296,7 +300,7 @@ export class NetcodeServerCore {
       sendKey: mapping.sendKey,
       recvKey: mapping.recvKey,
       timeout: mapping.timeout,
-      sequence: 0n,
+      sequence: 0,
       lastSend: this.time,
       lastRecv: this.time,
       confirmed: false,

@@ -92,7 +92,8 @@ export function parseClientKey(input: Uint8Array | string, what = 'client public
     // canonical DER first: a byte string that matches a whole SPKI prefix is no PEM text
     for (const c of CANONICAL) {
       if (input.length === c.length && startsWith(input, c.prefix)) {
-        const raw = input.subarray(c.prefix.length);
+        // a plain view: subarray() of a Buffer (a key read from a file or the wire) goes through Buffer's species constructor
+        const raw = new Uint8Array(input.buffer, input.byteOffset + c.prefix.length, input.length - c.prefix.length);
         if (c.algorithm !== 'ed25519') checkEcPoint(c.algorithm, raw, what);
         return { algorithm: c.algorithm, spki: input, raw };
       }

@@ -64,6 +64,79 @@ describe('UDP server adapter robustness', () => {
   });
 });
 
+describe('UDP client socket connected to its server', () => {
+  /** the client's IPv4 socket's connected peer, or undefined while it is not connected */
+  const peerOf = (c: NetcodeUdpClient): string | undefined => {
+    const s = (c as unknown as { sockets: Map<number, dgram.Socket> }).sockets.get(4);
+    try {
+      const a = s?.remoteAddress();
+      return a && `${a.address}:${a.port}`;
+    } catch {
+      return undefined;
+    }
+  };
+
+  it('connects while connected, moves to another server on a new token, and takes a vanished server quietly', async () => {
+    // b sits behind a UDP relay, so closing the relay makes b vanish without disconnect packets:
+    // the client's datagrams then meet a closed port and the kernel answers port unreachable
+    const relay = dgram.createSocket('udp4');
+    await new Promise<void>((r) => relay.bind(0, '127.0.0.1', () => r()));
+    const relayAddress = `127.0.0.1:${relay.address().port}`;
+    const b = await NetcodeUdpServer.listen({ bind: '127.0.0.1:0', address: relayAddress, privateKey: KEY, protocolId: PROTOCOL, maxClients: 2 });
+    let clientPort = 0;
+    relay.on('message', (msg, r) => {
+      if (r.port === b.boundAddress.port) relay.send(msg, clientPort, '127.0.0.1');
+      else {
+        clientPort = r.port;
+        relay.send(msg, b.boundAddress.port, '127.0.0.1');
+      }
+    });
+    const tokenB = generateConnectToken({
+      privateKey: KEY,
+      protocolId: PROTOCOL,
+      clientId: 22n,
+      publicServerAddresses: [relayAddress],
+      expireSeconds: 60,
+      timeoutSeconds: 2,
+    });
+    try {
+      await withServer('127.0.0.1:0', 2, async (a) => {
+        for (const s of [a, b]) s.on('payload', (e) => s.sendPayload(e.clientIndex, e.payload));
+        const client = new NetcodeUdpClient();
+        const warnings: Error[] = [];
+        client.on('warning', (e) => warnings.push(e));
+        try {
+          client.connect(token(a, 21n, 2));
+          expect(await client.waitUntilSettled(15_000)).toBe(ClientState.connected);
+          expect(peerOf(client)).toBe(formatAddress(a.boundAddress));
+          const echoed = nextPayload(client, 10_000);
+          client.sendPayload(new Uint8Array([1, 2, 3]));
+          expect([...(await echoed)]).toEqual([1, 2, 3]);
+          // a new token for another server: the disconnect packets still reach a, the request goes to b
+          const left = waitFor(() => a.core.numConnectedClients === 0, 10_000);
+          client.connect(tokenB);
+          expect(await client.waitUntilSettled(15_000)).toBe(ClientState.connected);
+          await left;
+          expect(peerOf(client)).toBe(relayAddress);
+          const again = nextPayload(client, 10_000);
+          client.sendPayload(new Uint8Array([4]));
+          expect([...(await again)]).toEqual([4]);
+          await new Promise<void>((r) => relay.close(() => r()));
+          for (let i = 0; i < 5; i++) client.sendPayload(new Uint8Array([5]));
+          // the client times out as before, with no warnings, and its socket is unconnected again
+          await waitFor(() => client.state === ClientState.connectionTimedOut, 15_000);
+          expect(peerOf(client)).toBeUndefined();
+          expect(warnings).toEqual([]);
+        } finally {
+          await client.close();
+        }
+      });
+    } finally {
+      await b.close();
+    }
+  }, 40_000);
+});
+
 describe.each(['127.0.0.1:0', '[::1]:0'])('UDP adapters on %s', (bind) => {
   it('connect, echo payloads both ways, then client disconnect', async () => {
     await withServer(bind, 4, async (server) => {

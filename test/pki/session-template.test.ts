@@ -100,6 +100,47 @@ describe('session cert template', () => {
     }
   });
 
+  it('writes the cert around the signature right for many random keys, ids of edge lengths and validities', async () => {
+    const pki = pkis.get('p256')!;
+    const minter = await pki.sessionMinter();
+    const issuer = new X509Certificate(await pki.certPem('sessionauth'));
+    const issuerKey = await new x509.X509Certificate(await pki.certPem('sessionauth')).publicKey.export();
+    const keys = (['p256', 'p384', 'ed25519'] as const).flatMap((c) =>
+      Array.from({ length: 4 }, () =>
+        (c === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: c === 'p256' ? 'P-256' : 'P-384' })).publicKey.export({
+          format: 'der',
+          type: 'spki',
+        }),
+      ),
+    );
+    const edgeId = fc.oneof(id, fc.constantFrom('a', 'Z'.repeat(64), `0${'.'.repeat(63)}`));
+    const sigLengths = new Set<number>();
+    await fc.assert(
+      fc.asyncProperty(fc.nat(keys.length - 1), edgeId, edgeId, fc.integer({ min: 1, max: 7 * 24 * 3600 }), async (k, sessionId, playerId, ttlSeconds) => {
+        const m = await minter.mint({ publicKey: keys[k]!, sessionId, playerId, ttlSeconds });
+        const node = new X509Certificate(m.certDer);
+        expect(node.verify(issuer.publicKey)).toBe(true);
+        expect(Buffer.from(node.raw).equals(Buffer.from(m.certDer))).toBe(true);
+        expect(node.serialNumber.toLowerCase()).toBe(m.serial);
+        expect(node.publicKey.export({ format: 'der', type: 'spki' }).equals(keys[k]!)).toBe(true);
+        const peculiar = new x509.X509Certificate(m.certDer);
+        expect(await peculiar.verify({ publicKey: issuerKey, signatureOnly: true })).toBe(true);
+        expect(peculiar.subjectName.getField('CN')).toEqual([playerId]);
+        expect(peculiar.notAfter.getTime()).toBe(m.notAfter.getTime());
+        sigLengths.add(peculiar.signature.byteLength);
+        // the PEM made on first read, and the JSON form, hold the same cert
+        expect(new X509Certificate(m.certPem).fingerprint256).toBe(node.fingerprint256);
+        expect(JSON.parse(JSON.stringify(m)).certPem).toBe(m.certPem);
+      }),
+      { numRuns: 150 },
+    );
+    // ECDSA signatures vary in DER length (r and s lose a leading zero now and then): several were written
+    expect(sigLengths.size).toBeGreaterThan(1);
+    const withKey = await minter.mintWithNewKey({ sessionId: 's', playerId: 'p' });
+    expect(new X509Certificate(withKey.certPem).verify(issuer.publicKey)).toBe(true);
+    expect(withKey.privateKeyPem).toContain('PRIVATE KEY');
+  }, 60_000);
+
   it('draws 16-byte positive serials without repeats from the pool, across refills', () => {
     const pool = new SerialPool(64); // four serials per refill
     const seen = new Set<string>();
