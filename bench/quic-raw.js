@@ -99,6 +99,12 @@ export async function cpuOf(child) {
   return cpu.user + cpu.system;
 }
 
+/** CPU microseconds (user + system) of a raw server and the datagrams it has received so far. */
+export async function cpuAndRx(child) {
+  const { cpu, rx } = await request(child, 'cpu');
+  return { cpu: cpu.user + cpu.system, rx };
+}
+
 // ---------------------------------------------------------------- children
 
 async function pkiCreds(pkiDir, name) {
@@ -151,8 +157,11 @@ async function serverChild(quicUrl, pkiDir) {
     });
   });
   await server.start({ host: '127.0.0.1', port: 0 });
+  // datagrams received, for CPU per keep-alive PING (one counter increment: the same in every variant)
+  let rx = 0;
+  server.socket.socket.prependListener('message', () => rx++);
   process.on('message', (m) => {
-    if (m === 'cpu') process.send({ cpu: process.cpuUsage() });
+    if (m === 'cpu') process.send({ cpu: process.cpuUsage(), rx });
     if (m === 'mem') {
       globalThis.gc?.();
       process.send({ rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed });
