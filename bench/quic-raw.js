@@ -100,6 +100,12 @@ export async function cpuOf(child) {
   return cpu.user + cpu.system;
 }
 
+/** CPU microseconds (user + system) of a raw server and the datagrams it has received so far. */
+export async function cpuAndRx(child) {
+  const { cpu, rx } = await request(child, 'cpu');
+  return { cpu: cpu.user + cpu.system, rx };
+}
+
 // ---------------------------------------------------------------- children
 
 async function pkiCreds(pkiDir, name) {
@@ -154,7 +160,8 @@ async function serverChild(quicUrl, pkiDir) {
   });
   await server.start({ host: '127.0.0.1', port: 0 });
   process.on('message', (m) => {
-    if (m === 'cpu') process.send({ cpu: process.cpuUsage(), datagrams: { ...datagrams } });
+    // rx: datagrams received, for CPU per keep-alive PING (the same counter in every variant)
+    if (m === 'cpu') process.send({ cpu: process.cpuUsage(), datagrams: { ...datagrams }, rx: datagrams.received });
     if (m === 'mem') {
       globalThis.gc?.();
       process.send({ rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed });

@@ -150,6 +150,30 @@ describe('timeouts', () => {
   );
 
   it(
+    'a connection that goes quiet after traffic idles out one idle timeout after its last packet',
+    async () => {
+      // The patched library leaves its connection timer armed when traffic pushes quiche's deadline
+      // back, and arms it again for the rest when it fires early: the timeout must still come, and
+      // not before its time
+      const server = await startServer(serverOpts({ limits: { idleTimeoutMs: 1500 } }));
+      echo(server);
+      const serverConn = once<PeerConnection>(server, 'connection');
+      const conn = await connect(clientOpts(server.port, { keepAliveMs: 0 }));
+      const sc = await serverConn;
+      // longer than the idle timeout in all, so the deadline moves past the timer's first expiry
+      for (let i = 0; i < 8; i++) {
+        expect((await roundTrip(conn, Buffer.from(`ping ${i}`))).toString()).toBe(`ping ${i}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const quietSince = Date.now() - 250;
+      expect((await sc.closed).code).toBe('idle_timeout');
+      expect(Date.now() - quietSince).toBeGreaterThanOrEqual(1300);
+      expect((await conn.closed).code).toBe('idle_timeout');
+    },
+    T,
+  );
+
+  it(
     'keep-alive keeps a quiet connection open past the idle timeout',
     async () => {
       const server = await startServer(serverOpts({ limits: { idleTimeoutMs: 3000 } }));
