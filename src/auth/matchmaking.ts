@@ -139,6 +139,9 @@ interface QTicket extends Ticket {
   matchId: string | undefined;
   /** The bucket it is queued in, if queued. */
   bucket: Bucket | undefined;
+  /** Neighbours in its bucket's line (earlier, later) while queued. */
+  prev: QTicket | undefined;
+  next: QTicket | undefined;
 }
 
 interface Bucket {
@@ -148,6 +151,12 @@ interface Bucket {
   rules: Required<Omit<ModeRules, 'rating'>> & { rating: RatingRules | undefined };
   queued: Map<string, QTicket>;
   players: number;
+  /**
+   * The line in order, kept as tickets come and go (no sort per tick): new tickets join at the back
+   * (their line numbers only grow), tickets put back join at the front (theirs only shrink).
+   */
+  head: QTicket | undefined;
+  tail: QTicket | undefined;
 }
 
 interface PendingMatch extends Omit<Match, 'tickets' | 'accepted'> {
@@ -235,6 +244,8 @@ export class Matchmaker {
       taken: false,
       matchId: undefined,
       bucket: undefined,
+      prev: undefined,
+      next: undefined,
     };
     if (req.ext !== undefined) t.ext = req.ext;
     this.#tickets.set(t.id, t);
@@ -445,8 +456,23 @@ export class Matchmaker {
     const key = `${t.mode}\u0000${t.matchSize}`;
     let b = this.#buckets.get(key);
     if (!b) {
-      b = { key, mode: t.mode, matchSize: t.matchSize, rules: this.#rulesFor(t.mode), queued: new Map(), players: 0 };
+      b = { key, mode: t.mode, matchSize: t.matchSize, rules: this.#rulesFor(t.mode), queued: new Map(), players: 0, head: undefined, tail: undefined };
       this.#buckets.set(key, b);
+    }
+    // Line numbers are handed out in order (new: ever larger; put back: ever smaller), so a ticket
+    // belongs at one end of its line.
+    if (t.line < 0) {
+      t.prev = undefined;
+      t.next = b.head;
+      if (b.head) b.head.prev = t;
+      else b.tail = t;
+      b.head = t;
+    } else {
+      t.next = undefined;
+      t.prev = b.tail;
+      if (b.tail) b.tail.next = t;
+      else b.head = t;
+      b.tail = t;
     }
     b.queued.set(t.id, t);
     b.players += t.players.length;
@@ -457,6 +483,12 @@ export class Matchmaker {
     const b = t.bucket;
     if (!b) return;
     t.bucket = undefined;
+    if (t.prev) t.prev.next = t.next;
+    else b.head = t.next;
+    if (t.next) t.next.prev = t.prev;
+    else b.tail = t.prev;
+    t.prev = undefined;
+    t.next = undefined;
     b.queued.delete(t.id);
     b.players -= t.players.length;
     if (b.queued.size === 0 && this.#buckets.get(b.key) === b) this.#buckets.delete(b.key);
@@ -543,7 +575,8 @@ function find(parent: Int32Array, i: number): number {
 
 /** The first `limit` matches the line forms in order (the same a tick without a limit would form first). */
 function formMatches(b: Bucket, now: number, limit: number): Array<{ tickets: QTicket[]; region: string | undefined }> {
-  const line = [...b.queued.values()].sort((x, y) => x.line - y.line);
+  const line: QTicket[] = [];
+  for (let t = b.head; t; t = t.next) line.push(t);
   const fallback = b.rules.regionFallbackMs;
   const anyRegion = (t: QTicket) => t.regions.length === 0 || now - t.waitingSince >= fallback;
 
@@ -557,11 +590,13 @@ function formMatches(b: Bucket, now: number, limit: number): Array<{ tickets: QT
     else for (const r of t.regions) byRegion.get(r)!.push(t);
   }
   const indexes = new Map<string, RegionIndex>();
-  // Stable sort of the line by rating keeps line order among equal ratings.
+  // Sorted by (rating, line). Without rating rules every rating counts as 0, and the lists, taken
+  // from the line in order, are sorted already: no sort at all.
   const byRating = (x: QTicket, y: QTicket) => (x.rating ?? 0) - (y.rating ?? 0) || x.line - y.line;
-  const anySorted = anyTickets.sort(byRating);
+  const sort = (list: QTicket[]) => (b.rules.rating ? list.sort(byRating) : list);
+  const anySorted = sort(anyTickets);
   for (const [r, list] of byRegion) {
-    indexes.set(r, new RegionIndex(r === NO_REGION ? anySorted : mergeSorted(list.sort(byRating), anySorted, byRating)));
+    indexes.set(r, new RegionIndex(r === NO_REGION ? anySorted : mergeSorted(sort(list), anySorted, byRating)));
   }
   // Wildcard anchors try regions with the most candidates first, then "no region at all".
   const popular = [...indexes.entries()]
