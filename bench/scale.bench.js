@@ -13,7 +13,8 @@
 // BENCH_SCALE_MM_CAP=<n>|off sets the Auth's [matchmaking] max_matches_in_flight (default: the
 // server's); `off` proposes every match at once, as before issue 14, for a before/after of the burst.
 // BENCH_SCALE_NO_BASELINE=1 skips the library baseline (its columns print NaN) when only the Auth
-// figures are wanted.
+// figures are wanted. BENCH_PROF_DIR=<dir> writes a CPU profile of the Auth during each burst there
+// (auth-burst-<N>.cpuprofile); BENCH_TRACE_MM=1 prints its queue and CPU each second.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { fork } from 'node:child_process';
 import { tmpdir } from 'node:os';
