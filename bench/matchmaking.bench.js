@@ -111,6 +111,44 @@ console.log(
     `  (medians: ${(d.median / sortMs.median).toFixed(1)}x, ${(sp.median / sortMs.median).toFixed(1)}x)`,
 );
 
+// A burst under the cap on matches in flight (the scale bench's shape): 10,000 solo players queued
+// at once, 2 per match, 128 matches in flight; each timed tick follows 8 confirmed matches, so it
+// proposes 8 more while nearly all of the line waits. BENCH_MM_BEFORE=<path to another build's
+// dist/auth/matchmaking.js> runs the same ticks there, interleaved round by round.
+const BEFORE = process.env.BENCH_MM_BEFORE ? (await import(process.env.BENCH_MM_BEFORE)).Matchmaker : undefined;
+function burstTicks(Mm, rated, ticks) {
+  const mm = new Mm(rated ? { modes: { ranked: RULES } } : {});
+  const r = rng(7);
+  for (let i = 0; i < N; i++) mm.enqueue({ players: [`b${i}`], mode: 'ranked', matchSize: 2, ...(rated ? { rating: Math.round(r() * 3000) } : {}) }, now);
+  const live = mm.tick(now);
+  const times = [];
+  for (let k = 0; k < ticks && live.length > 0; k++) {
+    for (const m of live.splice(0, 8)) for (const p of m.players) mm.accept(m.id, p, now);
+    gc();
+    const t0 = process.hrtime.bigint();
+    const got = mm.tick(now);
+    times.push(ms(t0));
+    live.push(...got);
+    mm.takeEvents();
+  }
+  return times;
+}
+const burst = { after: [[], []], before: [[], []] };
+for (let round = 0; round < 5; round++) {
+  for (const rated of [false, true]) {
+    burst.after[+rated].push(...burstTicks(Matchmaker, rated, 20));
+    if (BEFORE) burst.before[+rated].push(...burstTicks(BEFORE, rated, 20));
+  }
+}
+for (const rated of [false, true]) {
+  const [a, b] = [burst.after[+rated], BEFORE ? burst.before[+rated] : undefined];
+  console.log(
+    `burst tick, ${rated ? 'rated  ' : 'unrated'} (10k queued, room 8): best ${fmt(best(a))} ms, median ${median(a).toFixed(2)} ms` +
+      (b === undefined ? '' : `; before: best ${best(b).toFixed(2)} ms (${(best(a) / best(b)).toFixed(2)}x), median ${median(b).toFixed(2)} ms`) +
+      `; best sort of 10k ${(best(a) / sortMs.ms).toFixed(2)}x`,
+  );
+}
+
 // Growth check: time per tick as the queue doubles should roughly double (not quadruple).
 const sizes = [5000, 10_000, 20_000];
 const growth = sizes.map((n) => measureTicks(makeRequests(n, 99, 'normal'), 9).ms);

@@ -13,7 +13,8 @@
 // BENCH_SCALE_MM_CAP=<n>|off sets the Auth's [matchmaking] max_matches_in_flight (default: the
 // server's); `off` proposes every match at once, as before issue 14, for a before/after of the burst.
 // BENCH_SCALE_NO_BASELINE=1 skips the library baseline (its columns print NaN) when only the Auth
-// figures are wanted.
+// figures are wanted. BENCH_PROF_DIR=<dir> writes a CPU profile of the Auth during each burst there
+// (auth-burst-<N>.cpuprofile); BENCH_TRACE_MM=1 prints its queue and CPU each second.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { fork } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -120,10 +121,16 @@ async function auth(pki, n) {
     await sleep(IDLE_WINDOW_MS);
     const i1 = await ask(a.child, 'stats');
     const idle = pctCpu(i1.cpu.user + i1.cpu.system - i0.user - i0.system, IDLE_WINDOW_MS);
+    const prof = process.env.BENCH_PROF_DIR;
+    if (prof) a.child.send({ prof: 'start' });
     t = performance.now();
     const skip = process.env.BENCH_SCALE_SKIP_MATCH === '1';
     const matches = skip ? [] : await Promise.all(workers.map((wk) => ask(wk, 'match')));
     const matchWall = performance.now() - t;
+    if (prof) {
+      a.child.send({ prof: 'stop', name: `auth-burst-${n}` });
+      await sleep(2_000);
+    }
     const matchMs = matches.flatMap((m) => m.ms);
     const failures = [...logins, ...matches].map((x) => x.firstError).filter(Boolean);
     const matchRetries = matches.reduce((k, m) => k + m.retries, 0);

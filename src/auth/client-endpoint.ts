@@ -288,6 +288,11 @@ export class ClientLink {
     p.handle('match.queue', async (body) => {
       const me = this.playerId;
       const lobbyId = body.lobbyId;
+      // The same queueing again is answered with the ticket it made: a client that gave up waiting
+      // for our answer during a burst (older clients wait 15 s) and asks again then follows it,
+      // instead of being refused while its ticket is matched without it.
+      const mine = lobbyId === undefined ? s.matchmaker.ticketOf(me) : undefined;
+      if (mine && sameQueueing(mine, body)) return { ticketId: mine.id };
       // (1.2) the owner queues the whole lobby as one party
       const players = lobbyId === undefined ? [me] : s.parties.members(lobbyId, me);
       const accounts = players.map((id) => s.accountOf(id));
@@ -410,6 +415,18 @@ function summary(l: LobbyView) {
 /** Accepts a client's first stream as its control stream; later streams are refused. */
 export function acceptClient(server: ClientEndpointContext, conn: PeerConnection): void {
   acceptControlStream(conn, 'auth', (stream) => new ClientLink(server, conn, stream));
+}
+
+/** Whether a solo `match.queue` asks for what this ticket already is (mode, regions, ext). */
+function sameQueueing(t: Ticket, body: { mode: string; regions?: string[] | undefined; ext?: unknown }): boolean {
+  const regions = [...new Set(body.regions ?? [])];
+  return (
+    t.players.length === 1 &&
+    t.mode === body.mode &&
+    t.regions.length === regions.length &&
+    t.regions.every((r, i) => r === regions[i]) &&
+    JSON.stringify(t.ext) === JSON.stringify(body.ext)
+  );
 }
 
 /** The `match.queue` reply: the ticket, and the matchmaker's rough wait when it has one. */

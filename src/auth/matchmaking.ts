@@ -163,6 +163,9 @@ interface QTicket extends Ticket {
   holds: Set<string> | undefined;
   /** While held: removed at this time if still held. */
   heldUntil: number;
+  /** Neighbours in its bucket's line (earlier, later) while queued and not held. */
+  prev: QTicket | undefined;
+  next: QTicket | undefined;
 }
 
 interface Bucket {
@@ -176,6 +179,13 @@ interface Bucket {
   /** Tickets held out of matching while their players are in a live session. */
   held: Map<string, QTicket>;
   heldPlayers: number;
+  /**
+   * The line in order, kept as tickets come and go (no sort per tick): new tickets join at the back
+   * (their line numbers only grow), tickets put back join at the front (theirs only shrink), and a
+   * ticket released from a hold goes back to its place from the back.
+   */
+  head: QTicket | undefined;
+  tail: QTicket | undefined;
 }
 
 interface PendingMatch extends Omit<Match, 'tickets' | 'accepted'> {
@@ -275,6 +285,8 @@ export class Matchmaker {
       bucket: undefined,
       holds: undefined,
       heldUntil: 0,
+      prev: undefined,
+      next: undefined,
     };
     if (req.ext !== undefined) t.ext = req.ext;
     if (heldBy.length > 0) {
@@ -532,16 +544,45 @@ export class Matchmaker {
     const key = `${t.mode}\u0000${t.matchSize}`;
     let b = this.#buckets.get(key);
     if (!b) {
-      b = { key, mode: t.mode, matchSize: t.matchSize, rules: this.#rulesFor(t.mode), queued: new Map(), players: 0, held: new Map(), heldPlayers: 0 };
+      b = {
+        key,
+        mode: t.mode,
+        matchSize: t.matchSize,
+        rules: this.#rulesFor(t.mode),
+        queued: new Map(),
+        players: 0,
+        held: new Map(),
+        heldPlayers: 0,
+        head: undefined,
+        tail: undefined,
+      };
       this.#buckets.set(key, b);
     }
     if (t.holds) {
       b.held.set(t.id, t);
       b.heldPlayers += t.players.length;
-    } else {
-      b.queued.set(t.id, t);
-      b.players += t.players.length;
+      t.bucket = b;
+      return;
     }
+    if (!b.head || t.line <= b.head.line) {
+      // put back at the front (line numbers handed out there only shrink)
+      t.prev = undefined;
+      t.next = b.head;
+      if (b.head) b.head.prev = t;
+      else b.tail = t;
+      b.head = t;
+    } else {
+      // new tickets belong at the back; one released from a hold walks back to its place
+      let after = b.tail!;
+      while (after.line > t.line) after = after.prev!;
+      t.prev = after;
+      t.next = after.next;
+      if (after.next) after.next.prev = t;
+      else b.tail = t;
+      after.next = t;
+    }
+    b.queued.set(t.id, t);
+    b.players += t.players.length;
     t.bucket = b;
   }
 
@@ -550,7 +591,15 @@ export class Matchmaker {
     if (!b) return;
     t.bucket = undefined;
     if (b.held.delete(t.id)) b.heldPlayers -= t.players.length;
-    else if (b.queued.delete(t.id)) b.players -= t.players.length;
+    else if (b.queued.delete(t.id)) {
+      if (t.prev) t.prev.next = t.next;
+      else b.head = t.next;
+      if (t.next) t.next.prev = t.prev;
+      else b.tail = t.prev;
+      t.prev = undefined;
+      t.next = undefined;
+      b.players -= t.players.length;
+    }
     if (b.queued.size === 0 && b.held.size === 0 && this.#buckets.get(b.key) === b) this.#buckets.delete(b.key);
   }
 
@@ -641,7 +690,8 @@ function find(parent: Int32Array, i: number): number {
 
 /** The first `limit` matches the line forms in order (the same a tick without a limit would form first). */
 function formMatches(b: Bucket, now: number, limit: number): Array<{ tickets: QTicket[]; region: string | undefined }> {
-  const line = [...b.queued.values()].sort((x, y) => x.line - y.line);
+  const line: QTicket[] = [];
+  for (let t = b.head; t; t = t.next) line.push(t);
   const fallback = b.rules.regionFallbackMs;
   const anyRegion = (t: QTicket) => t.regions.length === 0 || now - t.waitingSince >= fallback;
 
@@ -655,11 +705,13 @@ function formMatches(b: Bucket, now: number, limit: number): Array<{ tickets: QT
     else for (const r of t.regions) byRegion.get(r)!.push(t);
   }
   const indexes = new Map<string, RegionIndex>();
-  // Stable sort of the line by rating keeps line order among equal ratings.
+  // Sorted by (rating, line). Without rating rules every rating counts as 0, and the lists, taken
+  // from the line in order, are sorted already: no sort at all.
   const byRating = (x: QTicket, y: QTicket) => (x.rating ?? 0) - (y.rating ?? 0) || x.line - y.line;
-  const anySorted = anyTickets.sort(byRating);
+  const sort = (list: QTicket[]) => (b.rules.rating ? list.sort(byRating) : list);
+  const anySorted = sort(anyTickets);
   for (const [r, list] of byRegion) {
-    indexes.set(r, new RegionIndex(r === NO_REGION ? anySorted : mergeSorted(list.sort(byRating), anySorted, byRating)));
+    indexes.set(r, new RegionIndex(r === NO_REGION ? anySorted : mergeSorted(sort(list), anySorted, byRating)));
   }
   // Wildcard anchors try regions with the most candidates first, then "no region at all".
   const popular = [...indexes.entries()]

@@ -403,13 +403,27 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
    * is queued as one party: they are matched together, and each gets `match.found`. Any change to
    * the lobby, or any member's `cancelQueue`, takes the party out of the queue.
    */
-  async queue(mode: string, regions?: string[], ext?: Ext, o: { lobbyId?: string } = {}): Promise<Reply<'match.queue', Ext>> {
+  async queue(
+    mode: string,
+    regions?: string[],
+    ext?: Ext,
+    o: {
+      lobbyId?: string;
+      /**
+       * How long to wait for the server's answer (default: `requestTimeoutMs`, 15 s). An answer that
+       * comes after we gave up still queued us, without our knowing the ticket: a busy server is
+       * better waited for.
+       */
+      timeoutMs?: number;
+    } = {},
+  ): Promise<Reply<'match.queue', Ext>> {
     // a 1.1 server would drop lobbyId and queue this player alone: refuse here instead
     if (o.lobbyId !== undefined) this.#needMinor(2, 'queueing a lobby as a party');
     return this.#request(
       'match.queue',
       { mode, ...(regions ? { regions } : {}), ...(o.lobbyId === undefined ? {} : { lobbyId: o.lobbyId }), ...(ext === undefined ? {} : { ext }) },
       'joining the queue',
+      o.timeoutMs,
     );
   }
   async cancelQueue(ticketId: string): Promise<void> {
@@ -462,7 +476,13 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       lobbyId?: string;
     } & FollowOptions<Ext>,
   ): Promise<HostTicket<Ext>> {
-    return this.#follow(() => this.queue(o.mode, o.regions, o.ext, o.lobbyId === undefined ? {} : { lobbyId: o.lobbyId }), o);
+    // A burst of players queueing at once can keep the server from answering within the request
+    // timeout, though it queues each of them; giving up then would leave a ticket nobody follows
+    // (its matches time out unconfirmed). The connection's keep-alive tells a dead server apart, so
+    // the answer is awaited as long as the whole matchmake may take (`timeoutMs`, else
+    // QUEUE_REPLY_MIN_MS), never less than the request timeout.
+    const timeoutMs = Math.max(this.#opts.requestTimeoutMs ?? 15_000, o.timeoutMs ?? QUEUE_REPLY_MIN_MS);
+    return this.#follow(() => this.queue(o.mode, o.regions, o.ext, { ...(o.lobbyId === undefined ? {} : { lobbyId: o.lobbyId }), timeoutMs }), o);
   }
 
   /**
@@ -1164,6 +1184,8 @@ const CONFIRMED_KEY_TTL_MS = 3_600_000;
 
 /** A claim's wait beyond the server's give-up time: room for one more host acknowledgement. */
 const CLAIM_MARGIN_MS = 30_000;
+/** How long `matchmake` waits for the queue's answer when it has no `timeoutMs` of its own. */
+const QUEUE_REPLY_MIN_MS = 120_000;
 /** The protocol's own limit on a claim request; our deadline (extended by session.waiting) normally ends it first. */
 const CLAIM_REQUEST_CAP_MS = 10 * 60_000;
 

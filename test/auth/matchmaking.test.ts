@@ -227,6 +227,53 @@ describe('matchmaking: cancel and confirm', () => {
   });
 });
 
+describe('matchmaking: the line kept in order as tickets come and go', () => {
+  it('new tickets at the back, put-back ones at the front in their order, cancels out of the middle, a bucket emptied and started again', () => {
+    // one match in flight at a time, so each tick shows who is first in line
+    const mm = newMatchmaker({ maxMatchesInFlight: 1 });
+    for (const p of ['a', 'b', 'c', 'd', 'e', 'f']) mm.enqueue({ players: [p], mode: 'duel', matchSize: 2 }, 0);
+    const confirm = (m: Match) => {
+      for (const p of m.players) mm.accept(m.id, p, S);
+    };
+    const [m1] = mm.tick(S);
+    expect(playersOf(m1!)).toEqual(['a', 'b']);
+    mm.cancelFor('d', S); // out of the middle
+    mm.decline(m1!.id, 'a', S); // b goes back to the front
+    mm.enqueue({ players: ['g'], mode: 'duel', matchSize: 2 }, S); // g to the back
+    const [m2] = mm.tick(S);
+    expect(playersOf(m2!)).toEqual(['b', 'c']);
+    confirm(m2!);
+    // a party of 2 cannot join e; it waits while e and f, then g and h are matched
+    mm.enqueue({ players: ['x', 'y'], mode: 'duel', matchSize: 2 }, S);
+    mm.enqueue({ players: ['h'], mode: 'duel', matchSize: 2 }, S);
+    const [m3] = mm.tick(S);
+    expect(playersOf(m3!)).toEqual(['e', 'f']);
+    mm.decline(m3!.id, 'f', S); // e alone goes back to the front, ahead of g
+    const [m4] = mm.tick(S);
+    expect(playersOf(m4!)).toEqual(['e', 'g']);
+    confirm(m4!);
+    const [m5] = mm.tick(S);
+    expect(playersOf(m5!)).toEqual(['x', 'y']);
+    confirm(m5!);
+    // h is alone; when h leaves the bucket is gone, and a new line starts from nothing
+    mm.cancelFor('h', S);
+    expect(mm.stats.queuedTickets).toBe(0);
+    for (const p of ['i', 'j', 'k']) mm.enqueue({ players: [p], mode: 'duel', matchSize: 2 }, 2 * S);
+    const [m6] = mm.tick(2 * S);
+    expect(playersOf(m6!)).toEqual(['i', 'j']);
+    // two put back together keep their order among themselves, ahead of k
+    const mm2 = newMatchmaker({ maxMatchesInFlight: 1 });
+    for (const p of ['p', 'q', 'r']) mm2.enqueue({ players: [p], mode: 'ffa', matchSize: 3 }, 0);
+    mm2.enqueue({ players: ['s'], mode: 'ffa', matchSize: 3 }, 0);
+    const [n1] = mm2.tick(S);
+    expect(playersOf(n1!)).toEqual(['p', 'q', 'r']);
+    mm2.decline(n1!.id, 'q', S);
+    mm2.enqueue({ players: ['t'], mode: 'ffa', matchSize: 3 }, S);
+    const [n2] = mm2.tick(S);
+    expect(n2!.players).toEqual(['p', 'r', 's']);
+  });
+});
+
 describe('matchmaking: determinism', () => {
   it('the same inputs give the same matches', () => {
     const run = () => {

@@ -238,6 +238,32 @@ describe('matchmaking and hand-off', () => {
     await c.close();
   });
 
+  it('matchmake waits out a slow answer to its queue request (a server busy with a burst), past the request timeout', async () => {
+    const { client, server } = duplexPair();
+    const peer = new ScriptedPeer(authFamily, server, { welcome });
+    const c = await AuthClient.open(client, { gameVersion: '1.2.0', requestTimeoutMs: 100 });
+    // a plain request still gives up at requestTimeoutMs
+    const plain = c.queue('duel');
+    await peer.request('match.queue');
+    expect((await rejection(plain)).code).toBe('timeout');
+    const ac = new AbortController();
+    const seen: MatchmakingStatus[] = [];
+    const done = c.matchmake({ mode: 'duel', timeoutMs: 5_000, signal: ac.signal, onStatus: (s) => seen.push(s) });
+    const q = await peer.request('match.queue');
+    await new Promise((r) => setTimeout(r, 400));
+    const queued = c.next('matchmaking', { filter: (s) => s.phase === 'queued' });
+    await peer.respond(q.id, { ticketId: 'T4' });
+    // (a matchmake that gave up on the queue request fails here, not by hanging)
+    await Promise.race([queued, done]);
+    expect(seen[0]).toEqual({ phase: 'queued', ticketId: 'T4' });
+    ac.abort();
+    const cancel = await peer.request('match.cancel');
+    expect(cancel.body).toEqual({ ticketId: 'T4' });
+    await peer.respond(cancel.id, {});
+    expect((await rejection(done)).code).toBe('aborted');
+    await c.close();
+  });
+
   it('a claim with no word from the server still times out', async () => {
     const { client, server } = duplexPair();
     const peer = new ScriptedPeer(authFamily, server, { welcome });

@@ -9,6 +9,7 @@ import { ticTacToeHostGame } from '../../examples/tictactoe/host-game.js';
 import { GAME_VERSION, MODE, TicTacToeExt } from '../../examples/tictactoe/messages.js';
 import { startLiveServers, type LiveServers } from '../support/live-servers.js';
 import { pollUntil } from '../support/wait.js';
+import { rejection } from '../support/assert.js';
 
 let live: LiveServers<TicTacToeExt>;
 
@@ -85,4 +86,18 @@ describe('a burst against real servers (issue 14)', () => {
     expect(second.estimatedWaitMs).toEqual(expect.any(Number));
     expect(second.estimatedWaitMs!).toBeGreaterThan(0);
   }, 90_000);
+
+  it('queueing again the same way (a client that gave up waiting for the answer) gets the same ticket; queueing differently is still refused', async () => {
+    const [g] = await players(1);
+    const first = await g!.c.queue(MODE);
+    const again = await g!.c.queue(MODE);
+    expect(again.ticketId).toBe(first.ticketId);
+    expect((await rejection(g!.c.queue(MODE, ['eu']))).code).toBe('mm.already_queued');
+    expect((await rejection(g!.c.queue('another-mode'))).code).toBe('mm.already_queued');
+    await g!.c.cancelQueue(first.ticketId);
+    // one ticket, gone with the cancel: queueing now makes a new one
+    const later = await g!.c.queue(MODE);
+    expect(later.ticketId).not.toBe(first.ticketId);
+    await g!.c.cancelQueue(later.ticketId);
+  }, 60_000);
 });
