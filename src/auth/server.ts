@@ -280,6 +280,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       notifyPlayer: (playerId, type, body) => this.#send(playerId, type === 'session.handoff' || type === 'session.key_refused' ? 3 : 0, type, body),
       notifyWaiting: (playerId, body) => this.#send(playerId, 1, 'session.waiting', body),
       noteHandoff: (ms, ok) => this.noteHandoff(ms, ok),
+      // a confirmed match's players who queue again wait until its set-up is over (rule 7)
+      setUpOver: (origin, sessionId) => {
+        if (origin.kind === 'match') this.matchmaker.setUpOver(origin.id, sessionId, Date.now());
+      },
     });
     this.#wire();
     if (opts.cluster) {
