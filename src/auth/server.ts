@@ -928,7 +928,14 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
           // held too long while its players were still in a live session: every member hears why (1.2)
           if (e.reason === 'in_session') {
             const why = `still in game session ${e.ticket.heldBy?.join(', ') ?? ''}, whose end has not reached the Auth server; queue again once it has`;
-            for (const p of e.ticket.players) this.notifyPlayer(p, 2, 'match.dequeued', { ticketId: e.ticket.id, reason: why });
+            for (const p of e.ticket.players) {
+              // 1.0/1.1 know no match.dequeued (and close on an unknown event): they get the event
+              // they have for a ticket that left the queue for good, naming the ticket as a lobby's
+              // failed start names the lobby. Only where they are connected: the bus relays by minimum minor.
+              const link = this.#clients.get(p);
+              if (link && link.minor < 2) link.notify('match.cancelled', { matchId: e.ticket.id, reason: `in_session: ${why}`, requeued: false });
+              else this.notifyPlayer(p, 2, 'match.dequeued', { ticketId: e.ticket.id, reason: why });
+            }
             return;
           }
           // a party ticket cancelled while queued (no match yet): its 1.2 members hear it
