@@ -512,7 +512,11 @@ export class Matchmaker {
 
   /** Held tickets past `maxHoldMs` leave the queue (`in_session`); set-ups never reported over stop holding. */
   #expireHolds(now: number): void {
-    for (const [id, s] of this.#settingUp) if (s.until <= now) this.setUpOver(id, undefined, now);
+    // in confirmation order, so in `until` order: the first one still in time ends the scan
+    for (const [id, s] of this.#settingUp) {
+      if (s.until > now) break;
+      this.setUpOver(id, undefined, now);
+    }
     if (this.#heldBySession.size === 0) return;
     const late = new Set<QTicket>();
     for (const held of this.#heldBySession.values()) for (const t of held) if (t.heldUntil <= now) late.add(t);
