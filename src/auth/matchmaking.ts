@@ -150,7 +150,8 @@ export interface MatchmakerOptions {
   /**
    * How long a ticket may be held out of matching because its players are in a live session
    * (`TicketRequest.heldBy`) before it is removed instead (default 60 s: a host reports a session's
-   * end within moments, and a host that dies is noticed sooner, which ends its sessions).
+   * end within moments, and a host that dies is noticed sooner, which ends its sessions). Also how
+   * long a confirmed match whose set-up is never reported over (`setUpOver`) holds its players.
    */
   maxHoldMs?: number;
   newTicketId?: () => string;
