@@ -25,6 +25,12 @@ import { EventQueue } from '../events/queue.js';
  *   before the host's report that the session ended. A hold lasts at most `maxHoldMs`; then the
  *   ticket is removed (`in_session`), so a session whose end never reaches us does not keep its
  *   players queued for ever.
+ * - Likewise a ticket whose players are in a match confirmed here that is still being set up (the
+ *   caller's hand-off has not said `setUpOver`): no session record exists yet, so the caller's
+ *   look-up finds nothing, and matched now the new match would fail at its session's creation (the
+ *   player is busy). The hold is then on the match's id; `setUpOver(matchId, sessionId)` moves it to
+ *   the session that match became, or (no session: the set-up failed) releases it. A match whose
+ *   set-up is never reported over stops holding after `maxHoldMs`.
  * - At most `maxMatchesInFlight` matches are in flight: proposed and unanswered, plus those the caller
  *   says it is still handing off (`tick`'s `handingOff`). A tick proposes only into the room left,
  *   earliest anchors in line first across all buckets; the rest wait in line. A burst of tickets
@@ -86,7 +92,7 @@ export interface Ticket {
   ext?: unknown;
   /** When the wait began; kept across re-queues so time already waited still counts. */
   waitingSince: number;
-  /** The live sessions still holding it out of matching; absent when it may be matched. */
+  /** The live sessions (or confirmed matches still being set up) holding it out of matching; absent when it may be matched. */
   heldBy?: string[];
   /**
    * Only on the ticket `enqueue` returns: a rough wait (ms), the matches ahead of it in its queue
@@ -144,7 +150,8 @@ export interface MatchmakerOptions {
   /**
    * How long a ticket may be held out of matching because its players are in a live session
    * (`TicketRequest.heldBy`) before it is removed instead (default 60 s: a host reports a session's
-   * end within moments, and a host that dies is noticed sooner, which ends its sessions).
+   * end within moments, and a host that dies is noticed sooner, which ends its sessions). Also how
+   * long a confirmed match whose set-up is never reported over (`setUpOver`) holds its players.
    */
   maxHoldMs?: number;
   newTicketId?: () => string;
@@ -211,8 +218,12 @@ export class Matchmaker {
   readonly #ticketOfPlayer = new Map<string, QTicket>();
   readonly #tickets = new Map<string, QTicket>();
   readonly #matches = new Map<string, PendingMatch>();
-  /** Held tickets by the session holding them. */
+  /** Held tickets by the session (or match being set up) holding them. */
   readonly #heldBySession = new Map<string, Set<QTicket>>();
+  /** Confirmed matches still being set up (no `setUpOver` yet): their players, and when to stop holding for them. */
+  readonly #settingUp = new Map<string, { players: string[]; until: number }>();
+  /** Player -> the confirmed match it is being set up in. */
+  readonly #settingUpOf = new Map<string, string>();
   /** When the latest matches were confirmed, oldest first (at most RATE_SAMPLES). */
   readonly #confirmedAt: number[] = [];
   readonly #maxInFlight: number;
@@ -263,6 +274,8 @@ export class Matchmaker {
     if (req.rating !== undefined && !Number.isFinite(req.rating)) throw bad('rating must be a finite number');
     const heldBy = req.heldBy ?? [];
     if (!Array.isArray(heldBy) || heldBy.some((id) => typeof id !== 'string' || id.length === 0)) throw bad('heldBy must be a list of session ids');
+    // a member's match still being set up holds the ticket too (no session record to find yet)
+    const settingUp = req.players.flatMap((p) => this.#settingUpOf.get(p) ?? []);
     const rules = this.#rulesFor(req.mode);
     if (rules.rating && req.rating === undefined) {
       throw matchmakingError('mm.rating_required', `mode "${req.mode}" is rated: the ticket needs a rating`);
@@ -289,8 +302,8 @@ export class Matchmaker {
       next: undefined,
     };
     if (req.ext !== undefined) t.ext = req.ext;
-    if (heldBy.length > 0) {
-      t.holds = new Set(heldBy);
+    if (heldBy.length > 0 || settingUp.length > 0) {
+      t.holds = new Set([...heldBy, ...settingUp]);
       t.heldUntil = now + this.#maxHoldMs;
       for (const id of t.holds) (this.#heldBySession.get(id) ?? this.#heldBySession.set(id, new Set()).get(id)!).add(t);
     }
@@ -323,9 +336,41 @@ export class Matchmaker {
     }
   }
 
+  /**
+   * The set-up of confirmed match `matchId` is over: it became live session `sessionId` (the tickets
+   * it held are held by that session now, until `sessionOver`), or it failed before any session
+   * record existed (`sessionId` undefined: they are released). Unknown ids are ignored.
+   */
+  setUpOver(matchId: string, sessionId: string | undefined, now: number): void {
+    const s = this.#settingUp.get(matchId);
+    if (s) {
+      this.#settingUp.delete(matchId);
+      for (const p of s.players) if (this.#settingUpOf.get(p) === matchId) this.#settingUpOf.delete(p);
+    }
+    const held = this.#heldBySession.get(matchId);
+    if (!held) return;
+    if (sessionId === undefined || sessionId === matchId) {
+      this.sessionOver(matchId, now);
+      return;
+    }
+    this.#heldBySession.delete(matchId);
+    const into = this.#heldBySession.get(sessionId) ?? this.#heldBySession.set(sessionId, new Set()).get(sessionId)!;
+    for (const t of held) {
+      t.holds!.delete(matchId);
+      t.holds!.add(sessionId);
+      into.add(t);
+    }
+  }
+
   /** The sessions holding tickets now: the caller tells `sessionOver` of those no longer live. */
   heldSessions(): string[] {
-    return [...this.#heldBySession.keys()];
+    // matches being set up have no session record yet: `setUpOver` ends their holds
+    return [...this.#heldBySession.keys()].filter((id) => !this.#settingUp.has(id));
+  }
+
+  /** Confirmed matches whose set-up has not been reported over (`setUpOver`). */
+  get settingUp(): number {
+    return this.#settingUp.size;
   }
 
   /** `playersThrough` players (this ticket's and those ahead) leave in whole matches at the recent rate. */
@@ -419,6 +464,9 @@ export class Matchmaker {
       this.#matches.delete(m.id);
       if (this.#confirmedAt.push(now) > RATE_SAMPLES) this.#confirmedAt.shift();
       for (const t of m.tickets) this.#forget(t);
+      // until the caller's hand-off reports the set-up over, its players' new tickets are held
+      this.#settingUp.set(m.id, { players: [...m.players], until: now + this.#maxHoldMs });
+      for (const p of m.players) this.#settingUpOf.set(p, m.id);
       this.#events.push({ type: 'confirmed', match: matchSnap(m) });
     }
   }
@@ -463,8 +511,13 @@ export class Matchmaker {
     return proposed;
   }
 
-  /** Held tickets past `maxHoldMs` leave the queue (`in_session`). */
+  /** Held tickets past `maxHoldMs` leave the queue (`in_session`); set-ups never reported over stop holding. */
   #expireHolds(now: number): void {
+    // in confirmation order, so in `until` order: the first one still in time ends the scan
+    for (const [id, s] of this.#settingUp) {
+      if (s.until > now) break;
+      this.setUpOver(id, undefined, now);
+    }
     if (this.#heldBySession.size === 0) return;
     const late = new Set<QTicket>();
     for (const held of this.#heldBySession.values()) for (const t of held) if (t.heldUntil <= now) late.add(t);

@@ -280,6 +280,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       notifyPlayer: (playerId, type, body) => this.#send(playerId, type === 'session.handoff' || type === 'session.key_refused' ? 3 : 0, type, body),
       notifyWaiting: (playerId, body) => this.#send(playerId, 1, 'session.waiting', body),
       noteHandoff: (ms, ok) => this.noteHandoff(ms, ok),
+      // a confirmed match's players who queue again wait until its set-up is over (rule 7)
+      setUpOver: (origin, sessionId) => {
+        if (origin.kind === 'match') this.matchmaker.setUpOver(origin.id, sessionId, Date.now());
+      },
     });
     this.#wire();
     if (opts.cluster) {
@@ -924,7 +928,14 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
           // held too long while its players were still in a live session: every member hears why (1.2)
           if (e.reason === 'in_session') {
             const why = `still in game session ${e.ticket.heldBy?.join(', ') ?? ''}, whose end has not reached the Auth server; queue again once it has`;
-            for (const p of e.ticket.players) this.notifyPlayer(p, 2, 'match.dequeued', { ticketId: e.ticket.id, reason: why });
+            for (const p of e.ticket.players) {
+              // 1.0/1.1 know no match.dequeued (and close on an unknown event): they get the event
+              // they have for a ticket that left the queue for good, naming the ticket as a lobby's
+              // failed start names the lobby. Only where they are connected: the bus relays by minimum minor.
+              const link = this.#clients.get(p);
+              if (link && link.minor < 2) link.notify('match.cancelled', { matchId: e.ticket.id, reason: `in_session: ${why}`, requeued: false });
+              else this.notifyPlayer(p, 2, 'match.dequeued', { ticketId: e.ticket.id, reason: why });
+            }
             return;
           }
           // a party ticket cancelled while queued (no match yet): its 1.2 members hear it

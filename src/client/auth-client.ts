@@ -594,7 +594,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       })();
     };
     const onCancelled = (c: Ev<'match.cancelled', Ext>): void => {
-      if (!matches.has(c.matchId)) return;
+      // before 1.2 a ticket removed from the queue (held too long, rule 7) is told this way, naming the ticket
+      if (!matches.has(c.matchId) && (c.matchId !== ticketId || c.requeued)) return;
       if (!c.requeued) failure = cancelledError(c.reason);
       afterConfirmed(() => {
         clearInterval(notice);

@@ -128,6 +128,8 @@ export function authConfigSchema(baseDir?: string) {
           transport: TRANSPORT().default('quic'),
           /** matches proposed or being handed off at once; a burst of queued players waits in line beyond it */
           max_matches_in_flight: posInt().max(100_000, { error: 'expected a positive integer up to 100000' }).default(128),
+          /** a ticket whose players are still in a live session, or in a match still being set up, waits this long at most for it to end */
+          max_hold_seconds: posInt().max(3600, { error: 'expected a positive integer up to 3600' }).default(60),
           /** per game mode: players per match and the host transport its games run on */
           modes: z
             .record(

@@ -135,6 +135,7 @@ export async function authOptionsFromConfig(
     ...(stores ? { stores } : {}),
     matchmaker: {
       maxMatchesInFlight: c.matchmaking.max_matches_in_flight,
+      maxHoldMs: c.matchmaking.max_hold_seconds * 1000,
       defaults: {
         regionFallbackMs: c.matchmaking.region === 'strict' ? 365 * 86_400_000 : c.matchmaking.region === 'any' ? 0 : c.matchmaking.max_wait_seconds * 1000,
       },

@@ -8,7 +8,8 @@ import { domain, onEvent } from './helpers.js';
  * only by the events checks: no player is ever in two tickets or two matches, every ticket is
  * accounted for (queued, proposed, confirmed or removed, never silently gone), matches never mix
  * modes or sizes, and a ticket held by a live session is never matched, only removed once its hold
- * is over (`in_session`).
+ * is over (`in_session`). A confirmed match's players are held while it is being set up: its set-up
+ * is reported over now and then (became a session, or failed), or stops holding after maxHoldMs.
  */
 const SESSIONS = ['S1', 'S2'];
 const MAX_HOLD_MS = 40_000;
@@ -47,11 +48,16 @@ const commands = (holds: boolean) =>
     },
     { weight: 2, arbitrary: fc.record({ op: fc.constantFrom('accept' as const, 'decline' as const), pick: fc.nat(), who: fc.nat() }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('acceptAll' as const), pick: fc.nat() }) },
+    // a confirmed match's set-up is over: it became a live session (which holds its players' new tickets) or failed
+    {
+      weight: 1,
+      arbitrary: fc.record({ op: fc.constant('setUp' as const), pick: fc.nat(), session: fc.oneof(fc.constant(null), fc.constantFrom(...SESSIONS)) }),
+    },
   );
 
 /** Runs the property; returns how often each path was reached. */
 function check(holds: boolean, numRuns: number) {
-  const seen = { proposed: 0, confirmed: 0, failed: 0, requeued: 0, released: 0, expired: 0 };
+  const seen = { proposed: 0, confirmed: 0, failed: 0, requeued: 0, released: 0, expired: 0, setUpHeld: 0 };
   fc.assert(
     fc.property(fc.constantFrom(Infinity, 1, 2, 3), fc.array(commands(holds), { minLength: 10, maxLength: 150 }), (cap, cmds) => {
       // the driver delivers events after each call and reports a listener's failed expectation here
@@ -72,10 +78,15 @@ function check(holds: boolean, numRuns: number) {
       const busy = new Map<string, string>(); // player -> ticket id
       const ever = new Set<string>();
       const ended = new Set<string>();
-      const holds = new Map<string, Set<string>>(); // ticket id -> live sessions holding it
+      const holds = new Map<string, Set<string>>(); // ticket id -> live sessions (or matches being set up) holding it
+      const settingUp = new Map<string, number>(); // confirmed match id -> when, until its set-up is reported over
 
       onEvent(d, 'match', 'queued', ({ ticket }) => {
         if (ticket.heldBy) holds.set(ticket.id, new Set(ticket.heldBy));
+        // a member of a match still being set up is held by that match
+        const expected = new Set(ticket.players.flatMap((p) => [...settingUp.keys()].filter((m) => matchPlayers.get(m)!.includes(p))));
+        for (const m of expected) expect(ticket.heldBy ?? []).toContain(m);
+        if (expected.size > 0) seen.setUpHeld++;
       });
       onEvent(d, 'match', 'queued', ({ ticket }) => {
         expect(state.has(ticket.id)).toBe(false);
@@ -116,8 +127,11 @@ function check(holds: boolean, numRuns: number) {
         ended.add(t.id);
         for (const p of t.players) busy.delete(p);
       };
+      const matchPlayers = new Map<string, string[]>();
       onEvent(d, 'match', 'confirmed', ({ match }) => {
         seen.confirmed++;
+        settingUp.set(match.id, now);
+        matchPlayers.set(match.id, match.players);
         expect(pending.delete(match.id)).toBe(true);
         for (const t of match.tickets) {
           expect(state.get(t.id)).toBe('pending');
@@ -163,10 +177,27 @@ function check(holds: boolean, numRuns: number) {
             for (const h of holds.values()) h.delete(c.over);
             seen.released++;
           }
+          // a set-up never reported over stops holding after maxHoldMs
+          for (const [m, at] of settingUp) {
+            if (at + MAX_HOLD_MS > now) continue;
+            settingUp.delete(m);
+            for (const h of holds.values()) h.delete(m);
+          }
           const before = seen.proposed;
           mm.tick(now, { handingOff: c.load });
           // matches in flight (proposed + handed off) stay within the cap whenever a tick proposes
           if (seen.proposed > before) expect(mm.stats.pendingMatches + c.load).toBeLessThanOrEqual(cap);
+        } else if (c.op === 'setUp') {
+          const ms = [...settingUp.keys()];
+          if (!ms.length) continue;
+          const m = ms[c.pick % ms.length]!;
+          settingUp.delete(m);
+          mm.setUpOver(m, c.session ?? undefined, now);
+          for (const h of holds.values()) {
+            if (!h.delete(m)) continue;
+            // moved to the session it became; a session already over (c.session ended) is found over by the caller's next release
+            if (c.session !== null) h.add(c.session);
+          }
         } else {
           const ms = [...pending.values()];
           if (!ms.length) continue;
@@ -205,5 +236,6 @@ describe('matchmaking properties', () => {
     expect(seen.proposed).toBeGreaterThan(50);
     expect(seen.released).toBeGreaterThan(10);
     expect(seen.expired).toBeGreaterThan(5);
+    expect(seen.setUpHeld).toBeGreaterThan(5);
   });
 });

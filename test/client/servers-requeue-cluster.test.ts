@@ -5,6 +5,8 @@
  * arrives, before the host's report of the session's end reached either node: B forwards the
  * tickets to A, which finds the players still in their session in the shared records and holds the
  * tickets until the report arrives (at whichever node the host sends it), then matches them.
+ * The same for a player whose confirmed match is still being set up (its session record not written
+ * yet): the leader, which runs the hand-offs too, holds its forwarded ticket on that match.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectToAuth, type AuthClient } from '../../src/client/index.js';
@@ -69,11 +71,18 @@ let host: HostServer;
 const open: AuthClient[] = [];
 /** the host's reports of ended sessions wait for this while set, at either node */
 let holdReports: Promise<void> | undefined;
+/** new session records wait for this while set (the hand-off's set-up is then under way) */
+let holdCreates: Promise<void> | undefined;
 
 beforeAll(async () => {
   dev = await devPki('iyesmp-client-requeue-cluster-', new Date(Date.now() - 86_400_000));
   MemoryBus.lead = 'auth-a';
   const sessionStore = new MemorySessionStore();
+  const put = sessionStore.put.bind(sessionStore);
+  sessionStore.put = async (r) => {
+    if (r.state === 'created') await holdCreates;
+    return put(r);
+  };
   const node = async (name: string) => {
     const auth = await AuthServer.start(
       await authOptions(dev.pki, { name, gameVersion: VERSION, matchSize: 2, cluster: new MemoryBus(name), sessionStore, ...quickAuth, logger: silent }),
@@ -143,5 +152,46 @@ describe('queueing again the moment a game ends, in a cluster (real servers)', (
     expect(ta2.sessionId).toBe(tb2.sessionId);
     expect(ta2.sessionId).not.toBe(ta.sessionId);
     await Promise.all(games.map((g) => g.close().catch(() => undefined)));
+  }, 90_000);
+
+  it('the leader holds the forwarded ticket of a player whose confirmed match is still being set up, and matches it after that session', async () => {
+    const [a, b, c] = await Promise.all([player(follower), player(follower), player(follower)]);
+    let letCreatesThrough!: () => void;
+    holdCreates = new Promise<void>((r) => (letCreatesThrough = r));
+    try {
+      const first = Promise.all([a.matchmake({ mode: MODE, timeoutMs: 30_000 }), b.matchmake({ mode: MODE, timeoutMs: 30_000 })]);
+      first.catch(() => undefined);
+      await pollUntil(() => leader.handoffs.pendingCount === 1, "the match's hand-off to write its record", 10_000, 20);
+      const found: string[] = [];
+      for (const p of [a, c]) p.on('matchFound', (f) => found.push(f.matchId));
+      // a queues again (through B to A) while its match's session record is still being written
+      await a.queue(MODE);
+      await c.queue(MODE);
+      await pollUntil(() => leader.matchmaker.stats.queuedTickets === 2, 'both tickets to reach the leader', 10_000, 20);
+      // the server's tick waits behind the held record write (the records' operations run in turn):
+      // the matchmaker's own tick, the part that proposes, runs here as a tick of a faster store would
+      for (let i = 0; i < 3; i++) leader.matchmaker.tick(Date.now());
+      // before: a and c were proposed here; that match's session could not be created (a: busy)
+      expect(leader.matchmaker.stats).toEqual({ queuedTickets: 2, queuedPlayers: 2, pendingMatches: 0 });
+      expect(found).toEqual([]);
+      expect(leader.matchmaker.settingUp).toBe(1);
+      expect(leader.matchmaker.heldSessions()).toEqual([]);
+
+      letCreatesThrough();
+      holdCreates = undefined;
+      const [ta, tb] = await first;
+      // the record is written: a's ticket is held by that session now, until the game ends
+      expect(leader.matchmaker.settingUp).toBe(0);
+      const games = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+      await Promise.all(games.map((g) => g.ready()));
+      await Promise.all(games.map((g) => g.result));
+      await pollUntil(() => found.length === 2, 'a and c to be proposed once the first session ended', 10_000, 20);
+      expect(new Set(found).size).toBe(1);
+      expect((await leader.sessions.store.get(ta.sessionId))?.state).toBe('ended');
+      await Promise.all(games.map((g) => g.close().catch(() => undefined)));
+    } finally {
+      letCreatesThrough();
+      holdCreates = undefined;
+    }
   }, 90_000);
 });

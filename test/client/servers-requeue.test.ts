@@ -61,8 +61,12 @@ afterAll(async () => {
   await closeLive(open, [host, auth], dev);
 }, 30_000);
 
-async function player(): Promise<AuthClient> {
-  const c = await connectToAuth({ ...authAddress(auth.clientPort, await clientIdentity(dev.pki), dev.masterPem), gameVersion: VERSION });
+async function player(maxProtocolMinor?: number): Promise<AuthClient> {
+  const c = await connectToAuth({
+    ...authAddress(auth.clientPort, await clientIdentity(dev.pki), dev.masterPem),
+    gameVersion: VERSION,
+    ...(maxProtocolMinor !== undefined ? { maxProtocolMinor } : {}),
+  });
   open.push(c);
   await c.login({ method: 'guest' });
   return c;
@@ -121,6 +125,38 @@ describe('queueing again the moment a game ends (real servers)', () => {
       expect(Date.now() - queuedAt).toBeGreaterThanOrEqual(HOLD_MS - 100);
       expect(err).toMatchObject({ code: 'party_dequeued', message: expect.stringContaining(`still in game session ${ta.sessionId}`) });
       expect(auth.matchmaker.stats.queuedTickets).toBe(0);
+      await Promise.all(games.map((g) => g.close().catch(() => undefined)));
+    } finally {
+      letReportsThrough();
+      holdReports = undefined;
+    }
+  }, 90_000);
+
+  it('a 1.1 client (no match.dequeued) is told with match.cancelled naming its ticket, and stays connected', async () => {
+    const [a, b] = await Promise.all([player(1), player()]);
+    expect(a.protocolVersion.minor).toBe(1);
+    let letReportsThrough!: () => void;
+    holdReports = new Promise<void>((r) => (letReportsThrough = r));
+    try {
+      const [ta, tb] = await Promise.all([a.matchmake({ mode: MODE, timeoutMs: 20_000 }), b.matchmake({ mode: MODE, timeoutMs: 20_000 })]);
+      const games = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+      await Promise.all(games.map((g) => g.ready()));
+      await games[0]!.result;
+      const told = a.next('matchCancelled', { timeoutMs: 20_000 });
+      const queuedAt = Date.now();
+      // before: the ticket vanished without a word and matchmake waited out its own timeout
+      const err = await a.matchmake({ mode: MODE, timeoutMs: 20_000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(Date.now() - queuedAt).toBeGreaterThanOrEqual(HOLD_MS - 100);
+      expect(Date.now() - queuedAt).toBeLessThan(15_000);
+      expect(err).toMatchObject({ code: 'match_cancelled', message: expect.stringContaining(`in_session: still in game session ${ta.sessionId}`) });
+      const ev = await told;
+      expect(ev).toMatchObject({ requeued: false });
+      expect(auth.matchmaker.stats.queuedTickets).toBe(0);
+      // a 1.0/1.1 client closes on an event it does not know: this one it knows, so it is still connected
+      expect(Array.isArray((await a.lobbies.list()).lobbies)).toBe(true);
       await Promise.all(games.map((g) => g.close().catch(() => undefined)));
     } finally {
       letReportsThrough();

@@ -201,6 +201,26 @@ describe('auth.toml: the new fields', () => {
       ),
     ]);
   });
+
+  it('[matchmaking] max_hold_seconds reaches the matchmaker as maxHoldMs (default 60 s); 0 and 3601 are named with their line', async () => {
+    const scaffolded = check(authText);
+    if (!scaffolded.ok) throw new Error('scaffolded config invalid');
+    expect((await authOptionsFromConfig((scaffolded as { config: AuthConfig }).config, silent)).matchmaker?.maxHoldMs).toBe(60_000);
+    expect(authText).toMatch(/^max_hold_seconds = 60$/m);
+    // an older config without the key gets the same default
+    const older = check(authText.replace(/^max_hold_seconds = .*\n/m, ''));
+    if (!older.ok) throw new Error(older.problems.map(formatProblem).join('\n'));
+    expect((await authOptionsFromConfig((older as { config: AuthConfig }).config, silent)).matchmaker?.maxHoldMs).toBe(60_000);
+    const r = check(authText.replace(/^max_hold_seconds = .*$/m, 'max_hold_seconds = 5'));
+    if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
+    expect((await authOptionsFromConfig((r as { config: AuthConfig }).config, silent)).matchmaker).toMatchObject({ maxHoldMs: 5000 });
+    for (const v of ['0', '3601', '1.5', '"60"']) {
+      const bad = authText.replace(/^max_hold_seconds = .*$/m, `max_hold_seconds = ${v}`);
+      expect(problems(bad)).toEqual([
+        expect.stringMatching(new RegExp(`^matchmaking\\.max_hold_seconds: expected a positive integer.*\\(line ${lineOf(bad, 'max_hold_seconds')}\\)$`)),
+      ]);
+    }
+  });
 });
 
 describe('host.toml: [game] and the netcode keys', () => {

@@ -198,6 +198,12 @@ export type HandoffAction =
   | { type: 'notify'; playerId: string; message: PlayerNotice }
   | { type: 'resolve_claim'; ref: number; handoff: WireHandoff }
   | { type: 'refuse_claim'; ref: number; error: ClaimRefusal }
+  /**
+   * A start is no longer being set up without a session record: it has one now (`sessionId`, live
+   * until the records say otherwise), or it failed before one existed (no `sessionId`). The
+   * matchmaker holds the new tickets of a match's players until this.
+   */
+  | { type: 'set_up_over'; origin: StartRequest['origin']; sessionId?: string }
   | { type: 'log'; level: LogLevel; msg: string; fields: Record<string, unknown> };
 
 /** The host registry as the hand-off uses it (synchronous, sans-IO). */
@@ -377,6 +383,7 @@ export class HandoffCore {
       // the server refuses such configs at start; this guards programmatic use
       this.#log('error', 'netcode game mode without a netcode key', { origin: req.origin, mode: req.mode });
       for (const p of req.players) this.#cancelled(p.playerId, req.origin.id, 'netcode is not configured on the auth server');
+      this.#out.push({ type: 'set_up_over', origin: req.origin });
       return;
     }
     const pick = this.#o.hosts.pick({ transport, ...(req.regions?.length ? { regions: req.regions } : {}) });
@@ -486,6 +493,7 @@ export class HandoffCore {
       case 'create':
         p.state = 'claiming';
         p.claimBy = now + this.#o.claimTimeoutMs;
+        this.#out.push({ type: 'set_up_over', origin: p.req.origin, sessionId: p.sessionId });
         this.#log('info', 'session created; waiting for claims', {
           sessionId: p.sessionId,
           host: p.hostName,
@@ -538,6 +546,7 @@ export class HandoffCore {
         this.#o.hosts.release(p.sessionId);
         this.#log('warn', 'could not create the session', { err, origin: p.req.origin });
         for (const pl of p.req.players) this.#cancelled(pl.playerId, p.req.origin.id, err.message);
+        this.#out.push({ type: 'set_up_over', origin: p.req.origin });
         return;
       case 'sent-to-host':
         this.#hostFailed(p, err, now);
@@ -631,6 +640,7 @@ export class HandoffCore {
       else if (now - w.since > this.#o.noHostTimeoutMs) {
         this.#log('warn', 'gave up waiting for a host', { origin: w.origin });
         for (const p of w.players) this.#cancelled(p.playerId, w.origin.id, 'no host available');
+        this.#out.push({ type: 'set_up_over', origin: w.origin });
       } else {
         w.attempt++;
         if (now - w.toldAt >= WAITING_NOTICE_MS) {
@@ -899,6 +909,9 @@ export class HandoffCore {
 
   #fail(p: Pending, reason: string, now: number): void {
     this.#pending.delete(p.sessionId);
+    // its record's creation may still be under way: whatever held on this start now waits on the
+    // record, which is failed (or never made: no record counts as over)
+    if (p.state === 'recording') this.#out.push({ type: 'set_up_over', origin: p.req.origin, sessionId: p.sessionId });
     this.#o.hosts.release(p.sessionId);
     this.#record({ op: 'fail', sessionId: p.sessionId, reason }, now, false);
     const e: ClaimRefusal = refusal('session_failed', `the game session could not be set up (${reason})`);

@@ -63,6 +63,8 @@ export interface HandoffDriverOptions {
   ): void;
   /** a pushed hand-off (ok) or a refused key of a pre-claimed seat, for the operator's hand-off figures (as claims are) */
   noteHandoff?(ms: number, ok: boolean): void;
+  /** a start is no longer being set up without a session record (see the `set_up_over` action) */
+  setUpOver?(origin: StartRequest['origin'], sessionId: string | undefined): void;
   /** tell a player its start still waits for a free host (`session.waiting`; 1.1 clients only) */
   notifyWaiting(playerId: string, body: WaitingBody): void;
   newSessionId?: () => string;
@@ -208,6 +210,9 @@ export class HandoffDriver {
       case 'refuse_claim':
         this.#claims.get(a.ref)?.reject(handoffError(a.error.code, a.error.message));
         this.#claims.delete(a.ref);
+        return;
+      case 'set_up_over':
+        o.setUpOver?.(a.origin, a.sessionId);
         return;
       case 'cancel_on_host':
         o.cancelOnHost(a.host, a.sessionId, a.reason);
