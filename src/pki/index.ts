@@ -28,5 +28,5 @@ export {
 } from './session.js';
 export { readPublicKey, generateKeyPair, type GeneratedKeyPair } from './keys.js';
 export { validateSessionId, validatePlayerId, validateName, roleUri, sessionUri, sessionIdentityOf, ID_PATTERN } from './names.js';
-export { pemToDerList, derToPem, sha256Hex } from './pem.js';
+export { pemToDerList, derToPem, sha256Hex, derFingerprint } from './pem.js';
 export { PKI_ERRORS, type PkiErrorCode } from './errors.js';

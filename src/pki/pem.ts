@@ -1,5 +1,5 @@
 /** PEM <-> DER helpers that report malformed input as IyesmpError (never a raw exception). */
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import { IyesmpError } from '../errors.js';
 import { pkiError } from './errors.js';
 
@@ -45,6 +45,29 @@ export function derToPem(der: Uint8Array, label = 'CERTIFICATE'): string {
 
 export function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** How many certificates derFingerprint remembers (a server sees a handful: its peers' builds, hosts). */
+const RECENT_FINGERPRINTS = 8;
+const recent: { der: Buffer; fp: string }[] = [];
+let nextSlot = 0;
+
+/**
+ * SHA-256 (hex) of a certificate's DER, remembered by its bytes for the last few certificates: every
+ * player of one game build presents the same certificate, and each login needs its fingerprint two or
+ * three times (TLS callback, verifier, connection). A byte comparison costs a fraction of a hash. Only
+ * the bytes-to-hash mapping is remembered (pure, never stale), never a verdict.
+ */
+export function derFingerprint(der: Uint8Array): string {
+  const view = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
+  for (const e of recent) if (e.der.equals(view)) return e.fp;
+  const fp = oneShotHash('sha256', view, 'hex');
+  // a copy: the caller's array may be reused or changed after this call
+  const entry = { der: Buffer.from(view), fp };
+  if (recent.length < RECENT_FINGERPRINTS) recent.push(entry);
+  else recent[nextSlot] = entry;
+  nextSlot = (nextSlot + 1) % RECENT_FINGERPRINTS;
+  return fp;
 }
 
 function badPem(what: string, why: string): IyesmpError {

@@ -8,7 +8,7 @@ import type { PeerVerifier, RefusalReason, Role, VerifiedPeer, VerifyPolicy, Ver
 import type { TrustBundle, TrustedCa, TrustedClientAuth } from './trust.js';
 import { parseIdentity, uriSansOfNode, type ParsedIdentity } from './names.js';
 import { PROFILES } from './profiles.js';
-import { sha256Hex } from './pem.js';
+import { derFingerprint } from './pem.js';
 
 interface ParsedLeaf {
   fingerprint: string;
@@ -63,7 +63,7 @@ export function createVerifier(bundle: TrustBundle): IyesmpVerifier {
   const cache = new Map<string, ParsedLeaf>();
 
   function parseLeaf(der: Uint8Array): ParsedLeaf | undefined {
-    const fp = sha256Hex(der);
+    const fp = derFingerprint(der);
     const hit = cache.get(fp);
     if (hit) return hit;
     let leaf: ParsedLeaf;

@@ -67,8 +67,7 @@ export class Deframer {
     for (;;) {
       if (this.expected === undefined) {
         if (this.buffered < FRAME_PREFIX_BYTES) break;
-        const prefix = this.take(FRAME_PREFIX_BYTES);
-        const length = new DataView(prefix.buffer, prefix.byteOffset, 4).getUint32(0, false);
+        const length = this.takePrefix();
         if (length > this.maxFrameBytes) {
           this.failure = {
             code: ErrorCodes.frameTooLarge,
@@ -86,6 +85,28 @@ export class Deframer {
       this.expected = undefined;
     }
     return { frames };
+  }
+
+  /**
+   * Removes the 4-byte big-endian length prefix (4 <= buffered) and returns it, read in place: no
+   * array (each costs a backing store) for the prefix of every message.
+   */
+  private takePrefix(): number {
+    let length = 0;
+    for (let i = 0; i < FRAME_PREFIX_BYTES; ) {
+      const head = this.chunks[this.head]!;
+      const n = Math.min(head.byteLength, FRAME_PREFIX_BYTES - i);
+      for (let j = 0; j < n; j++) length = length * 256 + head[j]!;
+      i += n;
+      if (n === head.byteLength) this.head++;
+      else this.chunks[this.head] = head.subarray(n);
+    }
+    if (this.head === this.chunks.length) {
+      this.chunks = [];
+      this.head = 0;
+    }
+    this.buffered -= FRAME_PREFIX_BYTES;
+    return length;
   }
 
   /** Removes exactly `n` buffered bytes (n <= buffered) into a new array. */

@@ -4,7 +4,8 @@
  * fingerprint for the moment the connection object appears (the same bytes were just proven by the
  * TLS handshake, so the result is the same); a miss simply verifies again.
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
+import { derFingerprint } from '../pki/pem.js';
 import type { PeerVerifier, RefusalReason, VerifiedPeer, VerifyPolicy } from '../pki/types.js';
 import { INTERNAL_CRYPTO_ERROR, refusalToCryptoError } from './refusal.js';
 
@@ -30,7 +31,7 @@ export interface Refusal {
 
 export function leafFingerprint(chain: readonly Uint8Array[]): string | undefined {
   const leaf = chain[0];
-  return leaf === undefined ? undefined : createHash('sha256').update(leaf).digest('hex');
+  return leaf === undefined ? undefined : derFingerprint(leaf);
 }
 
 function subjectOf(der: Uint8Array | undefined): string | undefined {

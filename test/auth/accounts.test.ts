@@ -48,6 +48,18 @@ describe('guest', () => {
     expect(a.ext).toEqual({ skin: 3 });
   });
 
+  it('gives every guest its own 96-bit id, across many logins and several providers (ids come from a shared random pool)', async () => {
+    const providers = [new GuestProvider(), new GuestProvider()];
+    const ids = new Set<string>();
+    for (let i = 0; i < 1500; i++) {
+      const a = await providers[i % 2]!.authenticate({ method: 'guest' }, ctx());
+      expect(a.accountId).toMatch(/^[A-Za-z0-9_-]{16}$/);
+      expect(a.playerId).toBe(`guest:${a.accountId}`);
+      ids.add(a.accountId);
+    }
+    expect(ids.size).toBe(1500);
+  });
+
   it('invents a name when none or only junk is given', async () => {
     const g = new GuestProvider({ randomId: () => 'abcdef' });
     expect((await g.authenticate({ method: 'guest' }, ctx())).displayName).toBe('Guest-abcd');

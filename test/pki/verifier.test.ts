@@ -1,8 +1,8 @@
 // The peer verifier: acceptance per policy and the precise reason for each refusal.
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createVerifier, initPki, loadTrustBundle, openPki, pemToDerList, type Pki, type VerifyResult } from '../../src/pki/index.js';
+import { createVerifier, derFingerprint, initPki, loadTrustBundle, openPki, pemToDerList, type Pki, type VerifyResult } from '../../src/pki/index.js';
 import { tempDir } from './helpers.js';
 
 const T0 = new Date('2031-03-01T00:00:00Z');
@@ -144,6 +144,34 @@ describe('PeerVerifier', () => {
       expect(reason(await v.verify([forged], { kind: 'auth-client' }, now))).toMatch(/bad_signature|malformed/);
       expect(reason(await v.verify(foreignClient, { kind: 'auth-client' }, now))).toBe('unknown_issuer');
     }
+  });
+
+  it('fingerprints remembered by their bytes: the same bytes anywhere give the same hash, other bytes their own', async () => {
+    const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+    const [client] = await der(pki, 'client-clientauth-1-1');
+    const copy = Uint8Array.from(client!);
+    expect(derFingerprint(client!)).toBe(sha(client!));
+    // the same bytes in another array (each handshake brings its own), and as a view inside a larger one
+    expect(derFingerprint(copy)).toBe(sha(client!));
+    const padded = new Uint8Array(client!.length + 7);
+    padded.set(client!, 3);
+    expect(derFingerprint(padded.subarray(3, 3 + client!.length))).toBe(sha(client!));
+    // an array it remembered, changed afterwards (to bytes never seen): the new bytes get their own hash
+    const fresh = Uint8Array.from(client!);
+    fresh[fresh.length - 5]! ^= 0x01;
+    const before = derFingerprint(fresh);
+    expect(before).toBe(sha(fresh));
+    fresh[fresh.length - 6]! ^= 0x01;
+    expect(derFingerprint(fresh)).toBe(sha(fresh));
+    expect(derFingerprint(fresh)).not.toBe(before);
+    expect(derFingerprint(client!)).toBe(sha(client!));
+    // more certificates than it remembers: each still hashed right
+    for (let i = 0; i < 20; i++) {
+      const other = Uint8Array.from(client!);
+      other[10]! ^= i + 1;
+      expect(derFingerprint(other)).toBe(sha(other));
+    }
+    expect(derFingerprint(client!)).toBe(sha(client!));
   });
 
   it('accepts old client certs until their ClientAuth is retired, then refuses them', async () => {
