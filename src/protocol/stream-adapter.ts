@@ -119,8 +119,6 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   private queuedBytes = 0;
   /** Listener: holds the welcome's write for one turn, so the answers to the hello's requests go with it. */
   private writeHold: Promise<void> | undefined;
-  /** Requests whose handler has not answered yet. */
-  private answering = 0;
 
   private constructor(family: F, side: S, pair: StreamPair, options: ConnectionOptions<E>, onHello: ((hello: HelloInfo<F, E>) => unknown) | undefined) {
     this.now = options.now ?? Date.now;
@@ -292,12 +290,6 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     if (this.writeHold !== undefined) {
       await this.writeHold;
       this.writeHold = undefined;
-    } else if (this.answering > 0) {
-      // Another request is still being answered: requests that came together (a host's results and
-      // its telemetry) are answered within the same turn when their handlers need no I/O, so wait
-      // out the turn and send those answers in one datagram instead of one each. A slower handler's
-      // answer follows on its own; the wait is one turn of the event loop at most.
-      await new Promise((resolve) => setImmediate(resolve));
     }
     while (this.unwritten.length > 0) {
       const parts = this.unwritten;
@@ -399,7 +391,6 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
 
   private async answerRequest(req: IncomingRequest<F, S, E>): Promise<void> {
     const handler = this.handlers.get(req.type);
-    this.answering++;
     try {
       let result: unknown;
       if (handler !== undefined) result = await handler(req.body as never, { id: req.id, type: req.type });
@@ -419,8 +410,6 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
         if (code === ErrorCodes.internal) this.reportListenerError(err);
         this.session.respondError(req.id, code, message);
       }
-    } finally {
-      this.answering--;
     }
     this.pump();
   }

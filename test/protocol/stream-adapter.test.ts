@@ -335,48 +335,6 @@ describe('writes and timers (per-message cost)', () => {
     await client.close();
   });
 
-  it('answers requests that arrived together in one write when their handlers need no I/O', async () => {
-    const [a, b] = duplex();
-    let hostWrites = 0;
-    const inner = b.writable.getWriter();
-    const counted = new WritableStream<Uint8Array>({
-      write: (chunk) => {
-        hostWrites++;
-        return inner.write(chunk);
-      },
-      close: () => inner.close(),
-    });
-    const client = ProtocolConnection.dial(hostFamily, a, { gameVersion: '1', hello: { sessionId: 's', playerId: 'p' } });
-    const host = ProtocolConnection.accept(
-      hostFamily,
-      { readable: b.readable, writable: counted },
-      {
-        gameVersion: '1',
-        onHello: () => ({ sessionId: 's', state: 'playing' as const, players: [] }),
-      },
-    );
-    // async handlers of different lengths, as the Auth's results and telemetry are (a serialised store, in memory)
-    const ticks = async (n: number) => {
-      for (let i = 0; i < n; i++) await Promise.resolve();
-    };
-    host.handle('player.ready', async () => {
-      await ticks(3);
-      return {};
-    });
-    host.handle('game.action', async () => {
-      await ticks(12);
-      return { ext: 'done' };
-    });
-    await Promise.all([client.ready, host.ready]);
-    const before = hostWrites;
-    // sent in one job: one write from the client, so they arrive together
-    const answers = await Promise.all([client.request('player.ready', { ready: true }), client.request('game.action', { ext: 1 })]);
-    expect(answers).toEqual([{}, { ext: 'done' }]);
-    // one write: over QUIC, one datagram for both answers instead of one each
-    expect(hostWrites - before).toBe(1);
-    await client.close();
-  });
-
   it('keeps a timer only while the hello or a request can time out', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'] });
     const [a, b] = duplex();
