@@ -10,6 +10,7 @@
 //     instant game) for a window: sessions/s and Auth CPU per session (target <= 3 ms).
 //
 // Run after `npm run build`: node bench/handoff.bench.js   (BENCH_QUICK=1: 20 rounds, a short window)
+// BENCH_PROF_DIR=<dir>: writes <dir>/window.cpuprofile, the Auth's CPU profile of the throughput window.
 // BENCH_RESULT_DELAY_MS=<ms>: in the throughput window, the Auth takes each host report of a session's
 // end that much later (a slow host link, a busy Auth), so players who queue again the moment their
 // result arrives reach the Auth while it still sees them in their session: the re-queue race, made
@@ -74,6 +75,24 @@ async function authChild(pkiDir) {
       process.send({ resultDelayMs: resultDelay });
     }
   });
+  // BENCH_PROF_DIR=<dir>: a CPU profile of the Auth during the throughput window only (window.cpuprofile)
+  if (process.env.BENCH_PROF_DIR) {
+    const { Session } = await import('node:inspector/promises');
+    const { writeFile } = await import('node:fs/promises');
+    const session = new Session();
+    session.connect();
+    process.on('message', async (m) => {
+      if (m?.prof === 'start') {
+        await session.post('Profiler.enable');
+        await session.post('Profiler.start');
+        process.send({ prof: 'started' });
+      } else if (m?.prof === 'stop') {
+        const { profile } = await session.post('Profiler.stop');
+        await writeFile(path.join(process.env.BENCH_PROF_DIR, `${m.name}.cpuprofile`), JSON.stringify(profile));
+        process.send({ prof: 'written' });
+      }
+    });
+  }
   process.on('disconnect', () => process.exit(0));
   process.send({ clientPort: auth.clientPort, hostPort: auth.hostPort });
 }
@@ -238,10 +257,12 @@ async function main() {
     progress(`${THROUGHPUT_WORKERS * PER_WORKER} players for throughput up`);
     const resultDelayMs = Number(process.env.BENCH_RESULT_DELAY_MS ?? 0);
     if (resultDelayMs > 0) await ask(a.child, { resultDelayMs });
+    if (process.env.BENCH_PROF_DIR) await ask(a.child, { prof: 'start' });
     const t0 = performance.now();
     const w0 = await ask(a.child, 'cpu');
     const loops = await Promise.all(crowd.map((p) => ask(p, { op: 'loop', mode: 'duel', ms: WINDOW_MS })));
     const w1 = await ask(a.child, 'cpu');
+    if (process.env.BENCH_PROF_DIR) await ask(a.child, { prof: 'stop', name: 'window' });
     const [c0, c1] = [w0.cpu, w1.cpu];
     const dgWindow = { sent: 0, received: 0 };
     dgAdd(dgWindow, w0, w1);

@@ -82,3 +82,32 @@ export function readableRequestId(value: unknown): number | undefined {
   const parsed = RequestId.safeParse(v['id']);
   return parsed.success ? parsed.data : undefined;
 }
+
+const MESSAGE_TYPE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
+const isRequestId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_REQUEST_ID;
+const isMessageType = (v: unknown): v is string => typeof v === 'string' && v.length <= 64 && MESSAGE_TYPE.test(v);
+
+/**
+ * `Envelope.safeParse`, with the frames of an open connection (request, response, event) checked by
+ * hand first: zod's object and union machinery was about 2% of the Auth's busy time in a hand-off
+ * profile, for three fields. A frame the fast check does not accept goes to zod, so what is refused,
+ * and the message that says why, are zod's; what it accepts is exactly what zod would return.
+ */
+export function parseEnvelope(value: unknown): { success: true; data: Envelope } | { success: false; error: z.ZodError } {
+  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype && Object.hasOwn(value, 'body')) {
+    const v = value as Record<string, unknown>;
+    switch (v['kind']) {
+      case 'request':
+        if (isRequestId(v['id']) && isMessageType(v['type']))
+          return { success: true, data: { kind: 'request', id: v['id'], type: v['type'], body: v['body'] } };
+        break;
+      case 'response':
+        if (isRequestId(v['id'])) return { success: true, data: { kind: 'response', id: v['id'], body: v['body'] } };
+        break;
+      case 'event':
+        if (isMessageType(v['type'])) return { success: true, data: { kind: 'event', type: v['type'], body: v['body'] } };
+        break;
+    }
+  }
+  return Envelope.safeParse(value);
+}

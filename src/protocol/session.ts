@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { protocolError } from './errors.js';
 import { MsgpackCodec } from './codec.js';
 import { ERROR_CODE_PATTERN, ErrorCodes } from './error-codes.js';
-import { Envelope, MAX_EARLY_REQUESTS, MAX_REQUEST_ID, readableRequestId, type EarlyRequest, type ProtocolVersion } from './envelope.js';
+import { MAX_EARLY_REQUESTS, MAX_REQUEST_ID, parseEnvelope, readableRequestId, type EarlyRequest, type Envelope, type ProtocolVersion } from './envelope.js';
 import {
   maySend,
   type EventBody,
@@ -398,7 +398,7 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
       this.close(ErrorCodes.malformed, `undecodable message: ${decoded.reason}`);
       return;
     }
-    const parsed = Envelope.safeParse(decoded.value);
+    const parsed = parseEnvelope(decoded.value);
     if (!parsed.success) {
       const message = `invalid message: ${summarizeIssues(parsed.error)}`;
       const id = readableRequestId(decoded.value);
