@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { countDatagrams } from './datagram-count.js';
+import { profileOnRequest } from './profiler.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const PLAYERS = path.join(path.dirname(SELF), 'handoff-players.js');
@@ -75,24 +76,7 @@ async function authChild(pkiDir) {
       process.send({ resultDelayMs: resultDelay });
     }
   });
-  // BENCH_PROF_DIR=<dir>: a CPU profile of the Auth during the throughput window only (window.cpuprofile)
-  if (process.env.BENCH_PROF_DIR) {
-    const { Session } = await import('node:inspector/promises');
-    const { writeFile } = await import('node:fs/promises');
-    const session = new Session();
-    session.connect();
-    process.on('message', async (m) => {
-      if (m?.prof === 'start') {
-        await session.post('Profiler.enable');
-        await session.post('Profiler.start');
-        process.send({ prof: 'started' });
-      } else if (m?.prof === 'stop') {
-        const { profile } = await session.post('Profiler.stop');
-        await writeFile(path.join(process.env.BENCH_PROF_DIR, `${m.name}.cpuprofile`), JSON.stringify(profile));
-        process.send({ prof: 'written' });
-      }
-    });
-  }
+  await profileOnRequest(); // BENCH_PROF_DIR: a CPU profile of one phase (bench/profiler.js)
   process.on('disconnect', () => process.exit(0));
   process.send({ clientPort: auth.clientPort, hostPort: auth.hostPort });
 }

@@ -122,14 +122,13 @@ async function auth(pki, n) {
     const i1 = await ask(a.child, 'stats');
     const idle = pctCpu(i1.cpu.user + i1.cpu.system - i0.user - i0.system, IDLE_WINDOW_MS);
     const prof = process.env.BENCH_PROF_DIR;
-    if (prof) a.child.send({ prof: 'start' });
+    if (prof) await ask(a.child, { prof: 'start' });
     t = performance.now();
     const skip = process.env.BENCH_SCALE_SKIP_MATCH === '1';
     const matches = skip ? [] : await Promise.all(workers.map((wk) => ask(wk, 'match')));
     const matchWall = performance.now() - t;
     if (prof) {
-      a.child.send({ prof: 'stop', name: `auth-burst-${n}` });
-      await sleep(2_000);
+      await ask(a.child, { prof: 'stop', name: `auth-burst-${n}` });
     }
     const matchMs = matches.flatMap((m) => m.ms);
     const failures = [...logins, ...matches].map((x) => x.firstError).filter(Boolean);

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { countDatagrams } from './datagram-count.js';
+import { profileOnRequest } from './profiler.js';
 
 const SELF = fileURLToPath(import.meta.url);
 export const ROOT = path.resolve(path.dirname(SELF), '..');
@@ -149,23 +150,7 @@ async function authChild(pkiDir, extra) {
       process.send({ rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed });
     }
   });
-  // BENCH_PROF_DIR=<dir>: the parent may send { prof: 'start' } and { prof: 'stop', name } to write a
-  // CPU profile of just that phase (a killed child never writes `--cpu-prof`'s)
-  if (process.env.BENCH_PROF_DIR) {
-    const { Session } = await import('node:inspector/promises');
-    const { writeFile } = await import('node:fs/promises');
-    const session = new Session();
-    session.connect();
-    process.on('message', async (m) => {
-      if (m?.prof === 'start') {
-        await session.post('Profiler.enable');
-        await session.post('Profiler.start');
-      } else if (m?.prof === 'stop') {
-        const { profile } = await session.post('Profiler.stop');
-        await writeFile(path.join(process.env.BENCH_PROF_DIR, `${m.name}.cpuprofile`), JSON.stringify(profile));
-      }
-    });
-  }
+  await profileOnRequest(); // BENCH_PROF_DIR: a CPU profile of one phase (bench/profiler.js)
   if (process.env.BENCH_TRACE_MM === '1') {
     let last = process.cpuUsage();
     let lastT = performance.now();
