@@ -11,6 +11,7 @@ import { fork, spawn } from 'node:child_process';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeHeapSnapshot } from 'node:v8';
 import { countDatagrams } from './datagram-count.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -147,6 +148,11 @@ async function authChild(pkiDir, extra) {
     if (m === 'gc') {
       globalThis.gc?.();
       process.send({ rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed });
+    }
+    // a heap snapshot (BENCH_HEAP_DIR in the scale bench), to see what each player holds
+    if (m?.heapSnapshot) {
+      writeHeapSnapshot(m.heapSnapshot);
+      process.send({ written: m.heapSnapshot });
     }
   });
   // BENCH_PROF_DIR=<dir>: the parent may send { prof: 'start' } and { prof: 'stop', name } to write a
