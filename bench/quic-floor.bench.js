@@ -49,7 +49,8 @@ const children = [];
 try {
   const pki = await makePki(path.join(dir, 'pki'), []);
   const { installed, other } = quicVariants(path.join(dir, 'variant'));
-  const variants = [installed, ...(other ? [other] : [])].sort((a) => (a.label === 'unpatched' ? -1 : 1));
+  // the reference first: the ratio column is the second variant over it
+  const variants = [installed, ...(other ? [other] : [])].sort((a) => (a.label === 'unpatched' || a.label === 'baseline' ? -1 : 1));
   for (const v of variants) {
     const s = await startRaw(['server', v.url, pki.dir]);
     const c = await startRaw(['client', v.url, pki.dir, String(s.first.port)]);
@@ -67,7 +68,7 @@ try {
   }
   // idle last: its connections stay open until the children exit. Every variant's PINGs come from
   // clients on one library (the patched one), so both servers get the same rate of the same packets
-  const idleUrl = (variants.find((v) => v.label === 'patched') ?? variants[0]).url;
+  const idleUrl = (variants.find((v) => v.label === 'patched') ?? variants[variants.length - 1]).url;
   await Promise.all(
     variants.map(async (v) => {
       const c = await startRaw(['client', idleUrl, pki.dir, String(v.port)]);
@@ -96,7 +97,7 @@ try {
   const f3 = (x) => (x === undefined ? '-' : x.toFixed(3));
   console.log(`raw @matrixai/quic floors: ${ROUNDS} interleaved rounds of ${HANDSHAKES} handshakes and ${ROUND_TRIPS} round trips; medians over rounds`);
   const head = variants.map((v) => v.label.padStart(11)).join(' ');
-  console.log(`${'figure'.padEnd(50)} ${head}${variants.length > 1 ? '  patched/unpatched'.padStart(19) : ''}`);
+  console.log(`${'figure'.padEnd(50)} ${head}${variants.length > 1 ? `  ${variants[1].label}/${variants[0].label}`.padStart(19) : ''}`);
   for (const [name, get] of rows) {
     const vals = variants.map(get);
     const ratio = variants.length > 1 ? `${f1((vals[1] / vals[0]) * 100)}%`.padStart(19) : '';

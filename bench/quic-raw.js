@@ -40,6 +40,15 @@ function patchApplies(dir, patchFile, reverse) {
  */
 export function quicVariants(scratch) {
   const url = pathToFileURL(path.join(INSTALLED, 'dist/index.js')).href;
+  // BENCH_QUIC_BASELINE=<a copy of the package, its dependencies resolvable>: the installed package
+  // against that copy instead (e.g. the previous version of the patch, to measure a change to it)
+  const baseline = process.env.BENCH_QUIC_BASELINE;
+  if (baseline) {
+    return {
+      installed: { label: 'installed', url },
+      other: { label: 'baseline', url: pathToFileURL(path.join(path.resolve(baseline), 'dist/index.js')).href },
+    };
+  }
   const patchDir = path.join(ROOT, 'patches');
   const patch = existsSync(patchDir) ? readdirSync(patchDir).find((f) => f.startsWith('@matrixai+quic+')) : undefined;
   if (!patch) return { installed: { label: 'unpatched', url }, other: undefined };

@@ -15,6 +15,8 @@
 // BENCH_SCALE_NO_BASELINE=1 skips the library baseline (its columns print NaN) when only the Auth
 // figures are wanted. BENCH_PROF_DIR=<dir> writes a CPU profile of the Auth during each burst there
 // (auth-burst-<N>.cpuprofile); BENCH_TRACE_MM=1 prints its queue and CPU each second.
+// BENCH_HEAP_DIR=<dir> writes heap snapshots of the Auth before the logins and once its players idle
+// (auth-<N>-before.heapsnapshot, auth-<N>-idle.heapsnapshot).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { fork } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -107,6 +109,8 @@ async function auth(pki, n) {
       await wk.ready;
     }
     const m0 = await ask(a.child, 'gc');
+    const heapDir = process.env.BENCH_HEAP_DIR;
+    if (heapDir) await ask(a.child, { heapSnapshot: path.join(heapDir, `auth-${n}-before.heapsnapshot`) });
     const c0 = (await ask(a.child, 'stats')).cpu;
     let t = performance.now();
     const logins = await Promise.all(workers.map((wk) => ask(wk, 'login')));
@@ -117,6 +121,7 @@ async function auth(pki, n) {
     const loginCpu = (c1.user + c1.system - c0.user - c0.system) / 1000 / Math.max(1, loggedIn);
     await sleep(SETTLE_MS);
     const m1 = await ask(a.child, 'gc');
+    if (heapDir) await ask(a.child, { heapSnapshot: path.join(heapDir, `auth-${n}-idle.heapsnapshot`) });
     const i0 = (await ask(a.child, 'stats')).cpu;
     await sleep(IDLE_WINDOW_MS);
     const i1 = await ask(a.child, 'stats');

@@ -11,6 +11,7 @@ import { fork, spawn } from 'node:child_process';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeHeapSnapshot } from 'node:v8';
 import { countDatagrams } from './datagram-count.js';
 import { profileOnRequest } from './profiler.js';
 
@@ -148,6 +149,11 @@ async function authChild(pkiDir, extra) {
     if (m === 'gc') {
       globalThis.gc?.();
       process.send({ rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed });
+    }
+    // a heap snapshot (BENCH_HEAP_DIR in the scale bench), to see what each player holds
+    if (m?.heapSnapshot) {
+      writeHeapSnapshot(m.heapSnapshot);
+      process.send({ written: m.heapSnapshot });
     }
   });
   await profileOnRequest(); // BENCH_PROF_DIR: a CPU profile of one phase (bench/profiler.js)

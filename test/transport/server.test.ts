@@ -187,6 +187,32 @@ describe('timeouts', () => {
   );
 
   it(
+    'a chunk read from a stream holds only its own bytes, not a slab of the buffer pool',
+    async () => {
+      // An idle player's control stream keeps its last chunk until the next message arrives; the
+      // patched library copies each chunk into a buffer of its own (Buffer.from would slice Node's
+      // 8 KiB pool and keep the whole slab alive for that long)
+      const server = await startServer(serverOpts({}));
+      echo(server);
+      const conn = await connect(clientOpts(server.port));
+      const s = conn.openStream();
+      const w = s.writable.getWriter();
+      await w.write(Buffer.from('a small message'));
+      await w.close();
+      const reader = s.readable.getReader();
+      const chunks: Uint8Array[] = [];
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+      }
+      expect(Buffer.concat(chunks).toString()).toBe('a small message');
+      for (const c of chunks) expect(c.buffer.byteLength).toBe(c.byteLength);
+    },
+    T,
+  );
+
+  it(
     'keep-alive keeps a quiet connection open past the idle timeout',
     async () => {
       const server = await startServer(serverOpts({ limits: { idleTimeoutMs: 3000 } }));
