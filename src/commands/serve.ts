@@ -429,7 +429,14 @@ function watchSignals(
   return { first, next: () => new Promise<string>((r) => waiters.push(r)) };
 }
 
-/** The QUIC library may keep a handle for a moment after close; do not let it hold the exit. */
+/**
+ * The QUIC library may keep a handle for a moment after close; do not let it hold the exit. And
+ * once the loop is empty, exit through `process.exit` rather than the natural teardown: that one
+ * closes the signal handles first (SIGHUP back to its default action, which kills) and then takes a
+ * while, so a `systemctl reload` racing the stop could still end the process by a signal.
+ */
 function exitSoon(): void {
-  setTimeout(() => process.exit(process.exitCode ?? 0), 1500).unref();
+  const exit = () => process.exit(process.exitCode ?? 0);
+  setTimeout(exit, 1500).unref();
+  process.once('beforeExit', exit);
 }
