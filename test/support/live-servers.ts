@@ -10,7 +10,7 @@ import pino from 'pino';
 import type { ZodType } from 'zod';
 import { AuthServer, type AuthServerOptions } from '../../src/auth/server.js';
 import type { SessionRecord } from '../../src/auth/sessions.js';
-import { connectToAuth, type AuthClient, type ConnectOptions } from '../../src/client/index.js';
+import { connectToAuth, type AuthClient, type ConnectOptions, type GameSession, type HostTicket } from '../../src/client/index.js';
 import type { HostGame } from '../../src/host/game.js';
 import { HostServer, type HostServerOptions } from '../../src/host/server.js';
 import { initPki, type Pki } from '../../src/pki/index.js';
@@ -117,8 +117,8 @@ export interface LiveServers<E> {
   open: Array<{ close(): Promise<void> }>;
   /** `connectToAuth` with this test's game version and schema; `over` adds the rest. */
   connect(over?: Partial<ConnectOptions<E>>): Promise<AuthClient<E>>;
-  /** `connect`, logged in as the guest `name`. */
-  player(name: string, over?: Partial<ConnectOptions<E>>): Promise<AuthClient<E>>;
+  /** `connect`, logged in as the guest `name`; `id` is its player id. */
+  player(name?: string, over?: Partial<ConnectOptions<E>>): Promise<AuthClient<E> & { id: string }>;
   /** Starts `host-1` (once; later calls return it) and waits until it registered. */
   startHost(): Promise<HostServer<E>>;
   close(): Promise<void>;
@@ -198,8 +198,8 @@ export async function startLiveServers<E>(o: {
       connect,
       async player(name, over) {
         const c = await connect(over);
-        await c.login({ method: 'guest', displayName: name });
-        return c;
+        const { accountId } = await c.login({ method: 'guest', ...(name !== undefined ? { displayName: name } : {}) });
+        return Object.assign(c, { id: accountId });
       },
       startHost,
       close,
@@ -208,4 +208,71 @@ export async function startLiveServers<E>(o: {
     await close();
     throw e;
   }
+}
+
+// ---- held tickets and starts (servers-requeue, servers-requeue-cluster, servers-setup-hold, servers-lobby-hold)
+
+/** The game version and mode of the tests of players still in a game. */
+export const HOLD_VERSION = '1.0.0';
+export const HOLD_MODE = 'duel';
+
+/** Ends each game (a draw) as soon as it begins. */
+export const instantGame: HostGame = {
+  begin(s) {
+    setImmediate(() => s.end({ outcomes: Object.fromEntries(s.players.map((p) => [p.playerId, { result: 'draw' }])) }));
+  },
+};
+
+/** Games that never end by themselves: the session stays live. */
+export const idleGame: HostGame = { begin() {} };
+
+/**
+ * Holds back the host's reports of ended sessions at these Auth servers while `hold()` is in force
+ * (as load does it in bench/handoff.bench.js): the players have their results, the Auth still sees
+ * them in their session. `release()` lets the reports through.
+ */
+export function gateReports(...auths: AuthServer[]): { hold(): void; release(): void } {
+  let gate: Promise<void> | undefined;
+  let open = () => {};
+  for (const auth of auths) {
+    const record = auth.recordResults.bind(auth);
+    auth.recordResults = async (hostName, body) => {
+      await gate;
+      return record(hostName, body);
+    };
+  }
+  return {
+    hold: () => void (gate ??= new Promise<void>((r) => (open = r))),
+    release: () => {
+      open();
+      gate = undefined;
+    },
+  };
+}
+
+/** A guest logged in at `auth` (game version HOLD_VERSION), closed with `open`; `id` is its player id. */
+export async function guestAt(auth: AuthServer, dev: DevPki, open: AuthClient[], over: Partial<ConnectOptions> = {}): Promise<AuthClient & { id: string }> {
+  const c = await connectToAuth({ ...authAddress(auth.clientPort, await clientIdentity(dev.pki), dev.masterPem), gameVersion: HOLD_VERSION, ...over });
+  open.push(c);
+  const { accountId } = await c.login({ method: 'guest' });
+  return Object.assign(c, { id: accountId });
+}
+
+/** `a` and `b` are matched (HOLD_MODE) and play one game on the host; resolves once `a` has its result. */
+export async function playOneGame(a: AuthClient, b: AuthClient): Promise<{ ta: HostTicket; tb: HostTicket; games: GameSession[] }> {
+  const [ta, tb] = await Promise.all([a.matchmake({ mode: HOLD_MODE, timeoutMs: 20_000 }), b.matchmake({ mode: HOLD_MODE, timeoutMs: 20_000 })]);
+  const games = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+  await Promise.all(games.map((g) => g.ready()));
+  await games[0]!.result;
+  return { ta, tb, games };
+}
+
+/** `a` queues again (HOLD_MODE) and its matchmake fails: the error, and how long it took. */
+export async function queueAgainFails(a: AuthClient): Promise<{ err: unknown; waitedMs: number }> {
+  const queuedAt = Date.now();
+  const err = await a.matchmake({ mode: HOLD_MODE, timeoutMs: 20_000 }).then(
+    () => new Error('matched, not refused'),
+    (e: unknown) => e,
+  );
+  return { err, waitedMs: Date.now() - queuedAt };
 }
