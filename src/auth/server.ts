@@ -282,7 +282,9 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       noteHandoff: (ms, ok) => this.noteHandoff(ms, ok),
       // a confirmed match's players who queue again wait until its set-up is over (rule 7)
       setUpOver: (origin, sessionId) => {
-        if (origin.kind === 'match') this.matchmaker.setUpOver(origin.id, sessionId, Date.now());
+        this.matchmaker.setUpOver(origin.id, sessionId, Date.now());
+        // a lobby whose start failed before any session existed may be started again
+        if (origin.kind === 'lobby' && sessionId === undefined) this.lobbies.reopen(origin.id, 'the game session could not be set up', Date.now());
       },
     });
     this.#wire();
@@ -601,6 +603,25 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   }
 
   /**
+   * @internal `lobby.start` (from a member here, or forwarded by another node). Refused with
+   * `lobby.member_in_session` while a member is still in a live game session or in a match whose
+   * session is being set up: that start could only fail at its session's creation (the member is
+   * busy), and the owner is better told at once who holds it up.
+   */
+  async startLobby(lobbyId: string, by: string): Promise<void> {
+    const members = this.lobbies.get(lobbyId)?.members.map((m) => m.playerId) ?? [];
+    const live = await this.sessions.liveSessionByPlayer(members);
+    const busy = new Map<string, string>();
+    for (const p of members) {
+      const session = live.get(p);
+      const setUp = this.matchmaker.settingUpOf(p);
+      if (session !== undefined) busy.set(p, `game session ${session}`);
+      else if (setUp !== undefined) busy.set(p, `match ${setUp}, whose game session is still being set up`);
+    }
+    this.lobbies.start(lobbyId, by, Date.now(), busy);
+  }
+
+  /**
    * @internal A player confirms a match; a 1.3 player's `offer` (its public key and address)
    * claims its seat when the match starts. The offer is made first: the last confirmation starts
    * the hand-off at once.
@@ -679,7 +700,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         if (what === 'join') return this.lobbies.join(rest[0] as JoinTarget, rest[1] as Joiner, now);
         if (what === 'leave') return this.lobbies.leave(rest[0] as string, rest[1] as string, now) ?? null;
         if (what === 'setReady') return this.lobbies.setReady(rest[0] as string, rest[1] as string, rest[2] as boolean, now);
-        if (what === 'start') return this.lobbies.start(rest[0] as string, rest[1] as string, now) && null;
+        if (what === 'start') return this.startLobby(rest[0] as string, rest[1] as string).then(() => null);
         if (what === 'kick') return this.lobbies.kick(rest[0] as string, rest[1] as string, rest[2] as string, now) ?? null;
         if (what === 'setOwner') return this.lobbies.setOwner(rest[0] as string, rest[1] as string, rest[2] as string, now);
         throw authError('cluster_failed', `unknown forwarded lobby request ${String(what)}`);
@@ -878,9 +899,17 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         case 'closed':
           for (const m of e.lobby.members) send(m.playerId, 'lobby.closed', { lobbyId: e.lobby.id, reason: e.reason });
           return;
+        case 'reopened':
+          return updated(e);
         case 'started':
           return guard('lobby start', () => {
             updated(e);
+            // a member who queues while this start is being set up is held, as after a match (rule 7)
+            this.matchmaker.setUpStarted(
+              e.lobby.id,
+              e.members.map((m) => m.playerId),
+              Date.now(),
+            );
             const st = (e.lobby.settings ?? {}) as { region?: string; ext?: unknown };
             this.handoffs.start(
               {
@@ -985,6 +1014,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
           return guard('session failure', () => {
             this.registry.release(e.session.id);
             this.handoffs.forget(e.session.id, e.reason);
+            // its game never ran: the lobby may be started again
+            if (e.session.origin?.kind === 'lobby') this.lobbies.reopen(e.session.origin.id, `the game session failed: ${e.reason}`, Date.now());
           });
         case 'ended':
           // its host slot is held from the pick until the session ends
