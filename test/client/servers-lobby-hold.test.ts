@@ -10,7 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthClient } from '../../src/client/index.js';
-import { HOLD_MODE as MODE, HOLD_VERSION, gateReports, instantGame, playOneGame, startLiveServers, type LiveServers } from '../support/live-servers.js';
+import { HOLD_MODE as MODE, gateReports, instantGame, playOneGame, startHoldServers, type LiveServers, type ReportGate } from '../support/live-servers.js';
+import { failureOf } from '../support/assert.js';
 import { pollUntil } from '../support/wait.js';
 
 /** a mode no host serves (mqtt; the host runs quic): its starts wait for a host, then give up */
@@ -18,16 +19,10 @@ const FAR = 'far';
 const NO_HOST_MS = 2_500;
 
 let live: LiveServers<unknown>;
-let reports: ReturnType<typeof gateReports>;
+let reports: ReportGate;
 
 beforeAll(async () => {
-  live = await startLiveServers({
-    prefix: 'iyesmp-client-lobby-hold-',
-    now: new Date(Date.now() - 86_400_000),
-    gameVersion: HOLD_VERSION,
-    game: instantGame,
-    options: () => ({ auth: { matchSize: 2, modeTransports: { [FAR]: 'mqtt' }, noHostTimeoutMs: NO_HOST_MS } }),
-  });
+  live = await startHoldServers('iyesmp-client-lobby-hold-', instantGame, { modeTransports: { [FAR]: 'mqtt' }, noHostTimeoutMs: NO_HOST_MS });
   reports = gateReports(live.auth);
 }, 120_000);
 
@@ -42,11 +37,7 @@ async function readyLobby(owner: AuthClient, other: AuthClient, mode: string): P
 }
 
 /** Starting the lobby fails: the error. */
-const startRefused = (owner: AuthClient, lobbyId: string) =>
-  owner.lobbies.start(lobbyId).then(
-    () => new Error('started, not refused'),
-    (e: unknown) => e,
-  );
+const startRefused = (owner: AuthClient, lobbyId: string) => failureOf(owner.lobbies.start(lobbyId), 'the lobby started, not refused');
 
 describe('a lobby started while a member is still in a game (real servers)', () => {
   it("is refused, naming the member and its session, until the host's report of that game arrives; then it starts", async () => {

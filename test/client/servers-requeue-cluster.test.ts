@@ -21,6 +21,7 @@ import {
   closeLive,
   devPki,
   gateReports,
+  heldUntilReported,
   guestAt,
   hostOptions,
   instantGame,
@@ -30,6 +31,7 @@ import {
   quickHost,
   silent,
   type DevPki,
+  type ReportGate,
 } from '../support/live-servers.js';
 import { pollUntil } from '../support/wait.js';
 
@@ -68,7 +70,7 @@ let follower: AuthServer;
 let host: HostServer;
 const open: AuthClient[] = [];
 /** the host's reports of ended sessions, at either node */
-let reports: ReturnType<typeof gateReports>;
+let reports: ReportGate;
 /** new session records wait for this while set (the hand-off's set-up is then under way) */
 let holdCreates: Promise<void> | undefined;
 
@@ -131,19 +133,9 @@ describe('queueing again the moment a game ends, in a cluster (real servers)', (
     reports.hold();
     const { ta, games } = await playOneGame(a, b);
     await games[1]!.result;
-    // both have their result; the host's report is held back: they queue again at once (through B to A)
-    const againA = a.matchmake({ mode: MODE, timeoutMs: 20_000 });
-    const againB = b.matchmake({ mode: MODE, timeoutMs: 20_000 });
-    for (const p of [againA, againB]) p.catch(() => undefined);
-    await pollUntil(() => leader.matchmaker.stats.queuedTickets === 2, 'both tickets to reach the leader', 10_000, 20);
-    for (let i = 0; i < 3; i++) await leader.tick();
-    expect(leader.matchmaker.stats).toEqual({ queuedTickets: 2, queuedPlayers: 2, pendingMatches: 0 });
-    expect(leader.matchmaker.heldSessions()).toEqual([ta.sessionId]);
-
-    reports.release();
-    const [ta2, tb2] = await Promise.all([againA, againB]);
-    expect(ta2.sessionId).toBe(tb2.sessionId);
-    expect(ta2.sessionId).not.toBe(ta.sessionId);
+    // both have their result; the host's report is held back: they queue again at once (through B
+    // to A), and the leader holds both tickets until the report arrives
+    await heldUntilReported(leader, reports, ta.sessionId, a, b);
     await Promise.all(games.map((g) => g.close().catch(() => undefined)));
   }, 90_000);
 

@@ -8,31 +8,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthClient, GameSession, HostTicket } from '../../src/client/index.js';
 import {
-  HOLD_MODE as MODE,
-  HOLD_VERSION,
   gateReports,
+  heldUntilReported,
   instantGame,
   playOneGame,
   queueAgainFails,
-  startLiveServers,
+  startHoldServers,
   type LiveServers,
+  type ReportGate,
 } from '../support/live-servers.js';
-import { pollUntil } from '../support/wait.js';
 
 /** the longest a ticket is held (short here, so the later tests see the bound) */
 const HOLD_MS = 4_000;
 
 let live: LiveServers<unknown>;
-let reports: ReturnType<typeof gateReports>;
+let reports: ReportGate;
 
 beforeAll(async () => {
-  live = await startLiveServers({
-    prefix: 'iyesmp-client-requeue-',
-    now: new Date(Date.now() - 86_400_000),
-    gameVersion: HOLD_VERSION,
-    game: instantGame,
-    options: () => ({ auth: { matchSize: 2, matchmaker: { maxHoldMs: HOLD_MS } } }),
-  });
+  live = await startHoldServers('iyesmp-client-requeue-', instantGame, { matchmaker: { maxHoldMs: HOLD_MS } });
   reports = gateReports(live.auth);
 }, 120_000);
 
@@ -54,28 +47,11 @@ describe('queueing again the moment a game ends (real servers)', () => {
     const [a, b, c] = await Promise.all([live.player(), live.player(), live.player()]);
     reports.hold();
 
-    const [ta, tb] = await Promise.all([a.matchmake({ mode: MODE, timeoutMs: 20_000 }), b.matchmake({ mode: MODE, timeoutMs: 20_000 })]);
-    expect(ta.sessionId).toBe(tb.sessionId);
-    const games = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
-    const results = games.map((g) => g.result);
-    await Promise.all(games.map((g) => g.ready()));
-    // a has its result (the host's report to the Auth is held back): it queues again at once, and c with it
-    await results[0];
-    const again = a.matchmake({ mode: MODE, timeoutMs: 20_000 });
-    const other = c.matchmake({ mode: MODE, timeoutMs: 20_000 });
-    again.catch(() => undefined);
-    other.catch(() => undefined);
-    await pollUntil(() => auth.matchmaker.stats.queuedTickets === 2, 'a and c to be queued', 10_000, 20);
-    // a's ticket waits for its session (live as the Auth sees it) instead of being matched into one
-    // that cannot start (before: matched here, then cancelled, "already in live session")
-    for (let i = 0; i < 3; i++) await auth.tick();
-    expect(auth.matchmaker.stats).toEqual({ queuedTickets: 2, queuedPlayers: 2, pendingMatches: 0 });
-    expect(auth.matchmaker.heldSessions()).toEqual([ta.sessionId]);
-
-    reports.release();
-    const [ta2, tc] = await Promise.all([again, other]);
-    expect(ta2.sessionId).toBe(tc.sessionId);
-    expect(ta2.sessionId).not.toBe(ta.sessionId);
+    const { ta, games } = await playOneGame(a, b);
+    // a has its result (the host's report to the Auth is held back): it queues again at once, and c
+    // with it. a's ticket waits for its session (live as the Auth sees it) instead of being matched
+    // into one that cannot start (before: matched here, then cancelled, "already in live session")
+    const [ta2, tc] = await heldUntilReported(auth, reports, ta.sessionId, a, c);
     expect((await auth.sessions.store.get(ta.sessionId))?.state).toBe('ended');
     const second = await Promise.all([a.joinHost(ta2), c.joinHost(tc)]);
     await Promise.all(second.map((g) => g.ready()));

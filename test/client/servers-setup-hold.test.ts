@@ -6,21 +6,14 @@
  * host comes and the match's session record is written, the hold moves to that session.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOLD_MODE as MODE, HOLD_VERSION, idleGame, startLiveServers, type LiveServers } from '../support/live-servers.js';
+import { HOLD_MODE as MODE, idleGame, startHoldServers, type LiveServers } from '../support/live-servers.js';
 import { pollUntil } from '../support/wait.js';
 
 let live: LiveServers<unknown>;
 
 beforeAll(async () => {
   // no host yet: a confirmed match waits for one
-  live = await startLiveServers({
-    prefix: 'iyesmp-client-setup-hold-',
-    now: new Date(Date.now() - 86_400_000),
-    gameVersion: HOLD_VERSION,
-    game: idleGame,
-    deferHost: true,
-    options: () => ({ auth: { matchSize: 2 } }),
-  });
+  live = await startHoldServers('iyesmp-client-setup-hold-', idleGame, {}, true);
 }, 120_000);
 
 afterAll(() => live?.close(), 30_000);

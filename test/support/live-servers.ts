@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import { expect } from 'vitest';
 import type { ZodType } from 'zod';
 import { AuthServer, type AuthServerOptions } from '../../src/auth/server.js';
 import type { SessionRecord } from '../../src/auth/sessions.js';
@@ -14,6 +15,7 @@ import { connectToAuth, type AuthClient, type ConnectOptions, type GameSession, 
 import type { HostGame } from '../../src/host/game.js';
 import { HostServer, type HostServerOptions } from '../../src/host/server.js';
 import { initPki, type Pki } from '../../src/pki/index.js';
+import { failureOf } from './assert.js';
 import { pollUntil } from './wait.js';
 
 /** Quiet unless IYESMP_TEST_LOG names a level. */
@@ -216,6 +218,21 @@ export async function startLiveServers<E>(o: {
 export const HOLD_VERSION = '1.0.0';
 export const HOLD_MODE = 'duel';
 
+/**
+ * `startLiveServers` for a hold test: HOLD_VERSION, a PKI backdated a day, matches of two, and `auth`
+ * added to the Auth server's options (`deferHost`: no host until `startHost()`).
+ */
+export function startHoldServers(prefix: string, game: HostGame, auth: Partial<AuthServerOptions> = {}, deferHost = false): Promise<LiveServers<unknown>> {
+  return startLiveServers({
+    prefix,
+    now: new Date(Date.now() - 86_400_000),
+    gameVersion: HOLD_VERSION,
+    game,
+    deferHost,
+    options: () => ({ auth: { matchSize: 2, ...auth } }),
+  });
+}
+
 /** Ends each game (a draw) as soon as it begins. */
 export const instantGame: HostGame = {
   begin(s) {
@@ -231,7 +248,12 @@ export const idleGame: HostGame = { begin() {} };
  * (as load does it in bench/handoff.bench.js): the players have their results, the Auth still sees
  * them in their session. `release()` lets the reports through.
  */
-export function gateReports(...auths: AuthServer[]): { hold(): void; release(): void } {
+export interface ReportGate {
+  hold(): void;
+  release(): void;
+}
+
+export function gateReports(...auths: AuthServer[]): ReportGate {
   let gate: Promise<void> | undefined;
   let open = () => {};
   for (const auth of auths) {
@@ -270,9 +292,25 @@ export async function playOneGame(a: AuthClient, b: AuthClient): Promise<{ ta: H
 /** `a` queues again (HOLD_MODE) and its matchmake fails: the error, and how long it took. */
 export async function queueAgainFails(a: AuthClient): Promise<{ err: unknown; waitedMs: number }> {
   const queuedAt = Date.now();
-  const err = await a.matchmake({ mode: HOLD_MODE, timeoutMs: 20_000 }).then(
-    () => new Error('matched, not refused'),
-    (e: unknown) => e,
-  );
+  const err = await failureOf(a.matchmake({ mode: HOLD_MODE, timeoutMs: 20_000 }), 'queued again and matched, not refused');
   return { err, waitedMs: Date.now() - queuedAt };
+}
+
+/**
+ * `p` and `q` queue again (HOLD_MODE) while the host's reports are held: at `mm` (the Auth running
+ * the matchmaker) both tickets wait, held by `session`, through three ticks; once `reports` go
+ * through they are matched together into a new session. Resolves their tickets.
+ */
+export async function heldUntilReported(mm: AuthServer, reports: ReportGate, session: string, p: AuthClient, q: AuthClient): Promise<[HostTicket, HostTicket]> {
+  const again = [p, q].map((c) => c.matchmake({ mode: HOLD_MODE, timeoutMs: 20_000 }));
+  for (const t of again) t.catch(() => undefined);
+  await pollUntil(() => mm.matchmaker.stats.queuedTickets === 2, 'both tickets to be queued', 10_000, 20);
+  for (let i = 0; i < 3; i++) await mm.tick();
+  expect(mm.matchmaker.stats).toEqual({ queuedTickets: 2, queuedPlayers: 2, pendingMatches: 0 });
+  expect(mm.matchmaker.heldSessions()).toEqual([session]);
+  reports.release();
+  const [tp, tq] = await Promise.all(again);
+  expect(tp!.sessionId).toBe(tq!.sessionId);
+  expect(tp!.sessionId).not.toBe(session);
+  return [tp!, tq!];
 }
