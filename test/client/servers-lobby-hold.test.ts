@@ -17,12 +17,18 @@ import { pollUntil } from '../support/wait.js';
 /** a mode no host serves (mqtt; the host runs quic): its starts wait for a host, then give up */
 const FAR = 'far';
 const NO_HOST_MS = 2_500;
+/** a seat not claimed by then fails the session */
+const CLAIM_MS = 3_000;
 
 let live: LiveServers<unknown>;
 let reports: ReportGate;
 
 beforeAll(async () => {
-  live = await startHoldServers('iyesmp-client-lobby-hold-', instantGame, { modeTransports: { [FAR]: 'mqtt' }, noHostTimeoutMs: NO_HOST_MS });
+  live = await startHoldServers('iyesmp-client-lobby-hold-', instantGame, {
+    modeTransports: { [FAR]: 'mqtt' },
+    noHostTimeoutMs: NO_HOST_MS,
+    claimTimeoutMs: CLAIM_MS,
+  });
   reports = gateReports(live.auth);
 }, 120_000);
 
@@ -113,5 +119,30 @@ describe('a lobby started while a member is still in a game (real servers)', () 
     expect(await reopened).toMatchObject({ state: 'open' });
     expect(auth.lobbies.get(lobbyId)?.state).toBe('open');
     await pollUntil(() => found.length === 1, 'a and d to be matched once the start fell through', 10_000, 20);
+  }, 90_000);
+
+  it('a lobby whose session failed before its game began (a seat never claimed) is open again, and starts again', async () => {
+    const { auth } = live;
+    const [a, c] = await Promise.all([live.player(), live.player()]);
+    const lobbyId = await readyLobby(a, c, MODE);
+    const reopened = [a, c].map((p) => p.next('lobby', { filter: (l) => l.lobbyId === lobbyId && l.state === 'open', timeoutMs: 20_000 }));
+    await a.lobbies.start(lobbyId);
+    // only a claims its seat: the session fails once c's claim is overdue
+    await expect(a.waitForHandoff({ lobbyId, timeoutMs: 20_000 })).rejects.toMatchObject({ code: 'session_failed' });
+    // before: the lobby stayed "in game" for good
+    expect(await Promise.all(reopened)).toMatchObject([{ state: 'open' }, { state: 'open' }]);
+    expect(auth.lobbies.get(lobbyId)?.state).toBe('open');
+    // c never waited: the failed start's offer went with its cancellation, which is old news once
+    // the lobby is started again (c waits once it sees that, as a member's screen would)
+    expect(c.pendingSessions).toEqual([]);
+    const started = c.next('lobby', { filter: (l) => l.lobbyId === lobbyId && l.state === 'in_game', timeoutMs: 20_000 });
+    await a.lobbies.start(lobbyId);
+    await started;
+    const [t1, t2] = await Promise.all([a.waitForHandoff({ lobbyId, timeoutMs: 20_000 }), c.waitForHandoff({ lobbyId, timeoutMs: 20_000 })]);
+    expect(t1.sessionId).toBe(t2.sessionId);
+    const games = await Promise.all([a.joinHost(t1), c.joinHost(t2)]);
+    await Promise.all(games.map((g) => g.ready()));
+    await Promise.all(games.map((g) => g.result));
+    await Promise.all(games.map((g) => g.close().catch(() => undefined)));
   }, 90_000);
 });
