@@ -21,7 +21,7 @@ export interface ClientEndpointContext {
   readonly logger: Logger;
   readonly options: { name: string; gameVersion: string; acceptGameVersion?: GameVersionCheck; motd?: string; allowRegistration?: boolean };
   readonly accounts: Pick<AccountService, 'authenticate' | 'provider'>;
-  readonly lobbies: Pick<Lobbies, 'create' | 'list' | 'join' | 'leave' | 'setReady' | 'start' | 'kick' | 'setOwner' | 'get'>;
+  readonly lobbies: Pick<Lobbies, 'create' | 'list' | 'join' | 'leave' | 'setReady' | 'kick' | 'setOwner' | 'get'>;
   readonly matchmaker: Pick<Matchmaker, 'enqueue' | 'ticketOf' | 'cancel' | 'decline'>;
   readonly parties: Pick<PartyQueue, 'members' | 'enqueue'>;
   /** live sessions a queueing player is still in: its ticket is held until they end */
@@ -37,6 +37,8 @@ export interface ClientEndpointContext {
   forwardLobby?(node: string, op: 'join' | LobbyOp, args: unknown[]): Promise<LobbyView | undefined>;
   readonly limits: Pick<AuthLimits, 'admit'>;
   accountOf(playerId: string): Account | undefined;
+  /** the owner starts a lobby: refused while a member is still in a game (`lobby.member_in_session`) */
+  startLobby(lobbyId: string, by: string): Promise<void>;
   /** a player confirms a match; a 1.3 player's offer (key, address) claims its seat when the match starts */
   confirmMatch(matchId: string, playerId: string, offer: { publicKey?: Uint8Array; address: string } | undefined, now: number): void;
   ratingOf(account: Account, mode: string): Promise<number | undefined>;
@@ -269,7 +271,7 @@ export class ClientLink {
     });
     p.handle('lobby.start', async (body) => {
       if (await this.#lobbyElsewhere(body.lobbyId, 'start', [body.lobbyId, this.playerId])) return {};
-      s.lobbies.start(body.lobbyId, this.playerId, now());
+      await s.startLobby(body.lobbyId, this.playerId);
       return {};
     });
     p.handle('lobby.kick', async (body) => {

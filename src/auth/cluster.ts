@@ -32,8 +32,18 @@ export type ClusterOp = 'enqueue' | 'cancel' | 'cancelFor' | 'accept' | 'decline
 /** lobby requests a member connected to another node sends to the lobby's node (besides `join`) */
 export type LobbyOp = 'leave' | 'setReady' | 'start' | 'kick' | 'setOwner';
 
+/**
+ * What a player whose protocol is older than a notice's `minMinor` gets instead (the same news in an
+ * event it knows). A node that does not know this field delivers the notice as before, to players
+ * of `minMinor` and later only.
+ */
+export interface OlderNotice {
+  type: string;
+  body: unknown;
+}
+
 export type ClusterMessage =
-  | { t: 'notify'; playerId: string; minMinor: number; type: string; body: unknown }
+  | { t: 'notify'; playerId: string; minMinor: number; type: string; body: unknown; older?: OlderNotice }
   | { t: 'kick'; playerId: string; code: string; reason: string }
   | { t: 'call'; id: string; op: ClusterOp; args: unknown[] }
   | { t: 'reply'; id: string; ok: true; value: unknown }
@@ -44,8 +54,8 @@ export interface ClusterHost {
   readonly logger: Logger;
   /** runs a forwarded request here (this node is the leader, or runs the session) */
   perform(op: ClusterOp, args: unknown[], from: string): Promise<unknown>;
-  /** delivers a notice to a player connected here; false when it is not */
-  deliverLocal(playerId: string, minMinor: number, type: string, body: unknown): boolean;
+  /** delivers a notice (or to a player older than `minMinor`, `older` if given) to a player connected here; false when it is not */
+  deliverLocal(playerId: string, minMinor: number, type: string, body: unknown, older?: OlderNotice): boolean;
   kickLocal(playerId: string, code: string, reason: string): void;
   /** this node took the lead from `previous` (gone): what it held is stale */
   tookOverFrom?(previous: string): void;
@@ -146,10 +156,13 @@ export class ClusterCoordinator {
     return this.#sessionNode.get(sessionId) ?? this.leaderOrThrow();
   }
 
-  /** Sends a notice to whichever node holds the player (every node hears it; the one holding the player delivers). */
-  relay(playerId: string, minMinor: number, type: string, body: unknown): void {
+  /**
+   * Sends a notice to whichever node holds the player (every node hears it; the one holding the
+   * player delivers), to a player older than `minMinor` as `older` when given.
+   */
+  relay(playerId: string, minMinor: number, type: string, body: unknown, older?: OlderNotice): void {
     this.bus
-      .send('*', { t: 'notify', playerId, minMinor, type, body })
+      .send('*', { t: 'notify', playerId, minMinor, type, body, ...(older ? { older } : {}) })
       .catch((err: unknown) => this.#host.logger.warn({ err: errInfo(err) }, 'cluster relay failed'));
   }
 
@@ -170,7 +183,7 @@ export class ClusterCoordinator {
     switch (msg.t) {
       case 'notify': {
         if (from === this.bus.node) return; // delivered locally before it was relayed
-        if (!this.#host.deliverLocal(msg.playerId, msg.minMinor, msg.type, msg.body)) return;
+        if (!this.#host.deliverLocal(msg.playerId, msg.minMinor, msg.type, msg.body, msg.older)) return;
         if (msg.type === 'session.ready' || msg.type === 'session.handoff') {
           // a pushed hand-off (1.3) names its session inside
           const b = msg.body as { sessionId?: string; handoff?: { sessionId?: string } };

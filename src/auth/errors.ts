@@ -105,6 +105,8 @@ export const LOBBY_ERRORS = {
   'lobby.not_owner': 'conflict',
   'lobby.not_ready': 'conflict',
   'lobby.too_few_players': 'conflict',
+  /** a member is still in a game session, or in a match whose session is being set up (details: playerId, in) */
+  'lobby.member_in_session': 'conflict',
   /** the members changed between reading the lobby and queueing it */
   'lobby.changed': 'conflict',
   'lobby.code_space_exhausted': 'internal',

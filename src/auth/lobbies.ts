@@ -89,6 +89,8 @@ export interface LobbyEvents {
   'ready-changed': { lobby: LobbyView; playerId: string; ready: boolean };
   'settings-changed': { lobby: LobbyView };
   started: { lobby: LobbyView; members: LobbyMember[] };
+  /** its start fell through before the game began (no host in time, the session failed): open again, ready flags kept */
+  reopened: { lobby: LobbyView; reason: string };
   closed: { lobby: LobbyView; reason: 'empty' | 'closed' };
 }
 /** What the Lobbies core queues: one of its events, named by `type`. */
@@ -307,8 +309,12 @@ export class Lobbies {
     return view(lobby);
   }
 
-  /** Owner starts the game once every other member is ready. Emits `started` with the members. */
-  start(lobbyId: string, by: string, _now: number): LobbyMember[] {
+  /**
+   * Owner starts the game once every other member is ready. Emits `started` with the members.
+   * `busy`: members the caller found still in a game (player id -> what, e.g. "game session S"):
+   * the start is refused (`lobby.member_in_session`, naming the first) once it would otherwise go.
+   */
+  start(lobbyId: string, by: string, _now: number, busy?: ReadonlyMap<string, string>): LobbyMember[] {
     const lobby = this.#ownedLobby(lobbyId, by);
     if (lobby.state !== 'open') throw lobbyError('lobby.started', 'the game has already started');
     if (lobby.members.length < lobby.minPlayers) {
@@ -317,10 +323,28 @@ export class Lobbies {
     // The owner pressing start is their "ready".
     const waiting = lobby.members.filter((m) => !m.ready && m.playerId !== lobby.ownerId).map((m) => m.playerId);
     if (waiting.length > 0) throw lobbyError('lobby.not_ready', `${waiting.length} player(s) are not ready`, { details: { waiting } });
+    const inGame = busy && lobby.members.find((m) => busy.has(m.playerId));
+    if (inGame) {
+      const what = busy!.get(inGame.playerId)!;
+      throw lobbyError('lobby.member_in_session', `${inGame.displayName} (${inGame.playerId}) is still in ${what}; start again once it is over`, {
+        details: { playerId: inGame.playerId, in: what },
+      });
+    }
     lobby.state = 'started';
     const members = lobby.members.map((m) => ({ ...m }));
     this.#events.push({ type: 'started', lobby: view(lobby), members });
     return members;
+  }
+
+  /**
+   * The start fell through before its game began: the lobby is open again (members and ready flags
+   * as they were), so the owner may start it again. A lobby not started, or gone, is left alone.
+   */
+  reopen(lobbyId: string, reason: string, _now: number): void {
+    const lobby = this.#byId.get(lobbyId);
+    if (!lobby || lobby.state !== 'started') return;
+    lobby.state = 'open';
+    this.#events.push({ type: 'reopened', lobby: view(lobby), reason });
   }
 
   /** Server-side removal (game over, admin action): members are released. */

@@ -30,7 +30,8 @@ import { EventQueue } from '../events/queue.js';
  *   look-up finds nothing, and matched now the new match would fail at its session's creation (the
  *   player is busy). The hold is then on the match's id; `setUpOver(matchId, sessionId)` moves it to
  *   the session that match became, or (no session: the set-up failed) releases it. A match whose
- *   set-up is never reported over stops holding after `maxHoldMs`.
+ *   set-up is never reported over stops holding after `maxHoldMs`. A start the caller sets up
+ *   without us (a lobby's) holds its players the same way from `setUpStarted`.
  * - At most `maxMatchesInFlight` matches are in flight: proposed and unanswered, plus those the caller
  *   says it is still handing off (`tick`'s `handingOff`). A tick proposes only into the room left,
  *   earliest anchors in line first across all buckets; the rest wait in line. A burst of tickets
@@ -362,6 +363,21 @@ export class Matchmaker {
     }
   }
 
+  /**
+   * A start the caller sets up without us (a lobby's, by its id) holds its players' new tickets as
+   * a confirmed match's does, until `setUpOver(id, ...)` or `maxHoldMs`.
+   */
+  setUpStarted(id: string, players: readonly string[], now: number): void {
+    if (this.#settingUp.has(id)) return;
+    this.#settingUp.set(id, { players: [...players], until: now + this.#maxHoldMs });
+    for (const p of players) this.#settingUpOf.set(p, id);
+  }
+
+  /** The start (confirmed match, or one given to `setUpStarted`) a player is in that is still being set up. */
+  settingUpOf(playerId: string): string | undefined {
+    return this.#settingUpOf.get(playerId);
+  }
+
   /** The sessions holding tickets now: the caller tells `sessionOver` of those no longer live. */
   heldSessions(): string[] {
     // matches being set up have no session record yet: `setUpOver` ends their holds
@@ -465,8 +481,7 @@ export class Matchmaker {
       if (this.#confirmedAt.push(now) > RATE_SAMPLES) this.#confirmedAt.shift();
       for (const t of m.tickets) this.#forget(t);
       // until the caller's hand-off reports the set-up over, its players' new tickets are held
-      this.#settingUp.set(m.id, { players: [...m.players], until: now + this.#maxHoldMs });
-      for (const p of m.players) this.#settingUpOf.set(p, m.id);
+      this.setUpStarted(m.id, m.players, now);
       this.#events.push({ type: 'confirmed', match: matchSnap(m) });
     }
   }

@@ -22,7 +22,7 @@ import type { Matchmaker, MatchmakerOptions } from './matchmaking.js';
 import type { PartyQueue } from './parties.js';
 import { MemorySessionStore, type SessionRecord, type SessionStore, type Sessions, type TelemetryItem } from './sessions.js';
 import { loggingMinter, StatePersistence } from './persistence.js';
-import { ClusterCoordinator, type ClusterBus, type ClusterOp, type ForwardedTicket, type ForwardingOps, type LobbyOp } from './cluster.js';
+import { ClusterCoordinator, type ClusterBus, type ClusterOp, type ForwardedTicket, type ForwardingOps, type LobbyOp, type OlderNotice } from './cluster.js';
 import { randomUUID } from 'node:crypto';
 import type { AuthStores } from './stores.js';
 
@@ -277,12 +277,14 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
           .catch(() => undefined);
       },
       // the pushed hand-off and its refusal exist from 1.3; only 1.3 players make the offers that cause them
-      notifyPlayer: (playerId, type, body) => this.#send(playerId, type === 'session.handoff' || type === 'session.key_refused' ? 3 : 0, type, body),
-      notifyWaiting: (playerId, body) => this.#send(playerId, 1, 'session.waiting', body),
+      notifyPlayer: (playerId, type, body) => this.notifyPlayer(playerId, type === 'session.handoff' || type === 'session.key_refused' ? 3 : 0, type, body),
+      notifyWaiting: (playerId, body) => this.notifyPlayer(playerId, 1, 'session.waiting', body),
       noteHandoff: (ms, ok) => this.noteHandoff(ms, ok),
       // a confirmed match's players who queue again wait until its set-up is over (rule 7)
       setUpOver: (origin, sessionId) => {
-        if (origin.kind === 'match') this.matchmaker.setUpOver(origin.id, sessionId, Date.now());
+        this.matchmaker.setUpOver(origin.id, sessionId, Date.now());
+        // a lobby whose start failed before any session existed may be started again
+        if (origin.kind === 'lobby' && sessionId === undefined) this.lobbies.reopen(origin.id, 'the game session could not be set up', Date.now());
       },
     });
     this.#wire();
@@ -290,10 +292,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       this.#cluster = new ClusterCoordinator(opts.cluster, {
         logger: this.logger.child({ part: 'cluster' }),
         perform: (op, args, from) => this.#perform(op, args, from),
-        deliverLocal: (playerId, minMinor, type, body) => {
+        deliverLocal: (playerId, minMinor, type, body, older) => {
           const link = this.#clients.get(playerId);
           if (!link) return false;
-          if (link.minor >= minMinor) link.notify(type as ClientNotice, body);
+          notifyLink(link, minMinor, type as ClientNotice, body, older);
           return true;
         },
         kickLocal: (playerId, code, reason) => this.#clients.get(playerId)?.kick(code, reason),
@@ -484,11 +486,14 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     return this.#clients.get(playerId)?.account;
   }
 
-  /** @internal Tells a logged-in player something, if it negotiated at least `minor`. */
-  notifyPlayer(playerId: string, minMinor: number, type: ClientNotice, body: unknown): void {
-    if (!this.#clients.has(playerId) && this.#cluster) return this.#cluster.relay(playerId, minMinor, type, body);
+  /**
+   * @internal Tells a logged-in player something, if it negotiated at least `minor`; an older one
+   * gets `older` when given. Connected to another node: through that node, with the same choice.
+   */
+  notifyPlayer(playerId: string, minMinor: number, type: ClientNotice, body: unknown, older?: OlderNotice): void {
     const link = this.#clients.get(playerId);
-    if (link && link.minor >= minMinor) link.notify(type, body);
+    if (link) notifyLink(link, minMinor, type, body, older);
+    else this.#cluster?.relay(playerId, minMinor, type, body, older);
   }
 
   /**
@@ -579,16 +584,6 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     return this.#closing;
   }
 
-  /** A notice to a player: here if it is connected here, else through the other nodes. */
-  #send(playerId: string, minMinor: number, type: ClientNotice, body: unknown): void {
-    const link = this.#clients.get(playerId);
-    if (link) {
-      if (link.minor >= minMinor) link.notify(type, body);
-    } else {
-      this.#cluster?.relay(playerId, minMinor, type, body);
-    }
-  }
-
   /**
    * @internal Set while this node is one of several and does not run the matchmaker: the client
    * endpoint sends queue requests (and claims of sessions another node runs) through it.
@@ -605,6 +600,25 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       accept: async (matchId, playerId, offer) => void (await c.call(c.leaderOrThrow(), 'accept', [matchId, playerId, offer ?? null])),
       decline: async (matchId, playerId) => void (await c.call(c.leaderOrThrow(), 'decline', [matchId, playerId])),
     };
+  }
+
+  /**
+   * @internal `lobby.start` (from a member here, or forwarded by another node). Refused with
+   * `lobby.member_in_session` while a member is still in a live game session or in a match whose
+   * session is being set up: that start could only fail at its session's creation (the member is
+   * busy), and the owner is better told at once who holds it up.
+   */
+  async startLobby(lobbyId: string, by: string): Promise<void> {
+    const members = this.lobbies.get(lobbyId)?.members.map((m) => m.playerId) ?? [];
+    const live = await this.sessions.liveSessionByPlayer(members);
+    const busy = new Map<string, string>();
+    for (const p of members) {
+      const session = live.get(p);
+      const setUp = this.matchmaker.settingUpOf(p);
+      if (session !== undefined) busy.set(p, `game session ${session}`);
+      else if (setUp !== undefined) busy.set(p, `match ${setUp}, whose game session is still being set up`);
+    }
+    this.lobbies.start(lobbyId, by, Date.now(), busy);
   }
 
   /**
@@ -686,7 +700,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         if (what === 'join') return this.lobbies.join(rest[0] as JoinTarget, rest[1] as Joiner, now);
         if (what === 'leave') return this.lobbies.leave(rest[0] as string, rest[1] as string, now) ?? null;
         if (what === 'setReady') return this.lobbies.setReady(rest[0] as string, rest[1] as string, rest[2] as boolean, now);
-        if (what === 'start') return this.lobbies.start(rest[0] as string, rest[1] as string, now) && null;
+        if (what === 'start') return this.startLobby(rest[0] as string, rest[1] as string).then(() => null);
         if (what === 'kick') return this.lobbies.kick(rest[0] as string, rest[1] as string, rest[2] as string, now) ?? null;
         if (what === 'setOwner') return this.lobbies.setOwner(rest[0] as string, rest[1] as string, rest[2] as string, now);
         throw authError('cluster_failed', `unknown forwarded lobby request ${String(what)}`);
@@ -851,7 +865,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   // ---- domain events -> messages -----------------------------------------------------------------
 
   #wire(): void {
-    const send = (playerId: string, type: ClientNotice, body: unknown) => this.#send(playerId, 0, type, body);
+    const send = (playerId: string, type: ClientNotice, body: unknown) => this.notifyPlayer(playerId, 0, type, body);
     const guard = (what: string, fn: () => void | Promise<void>) => {
       try {
         const r = fn();
@@ -885,9 +899,17 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         case 'closed':
           for (const m of e.lobby.members) send(m.playerId, 'lobby.closed', { lobbyId: e.lobby.id, reason: e.reason });
           return;
+        case 'reopened':
+          return updated(e);
         case 'started':
           return guard('lobby start', () => {
             updated(e);
+            // a member who queues while this start is being set up is held, as after a match (rule 7)
+            this.matchmaker.setUpStarted(
+              e.lobby.id,
+              e.members.map((m) => m.playerId),
+              Date.now(),
+            );
             const st = (e.lobby.settings ?? {}) as { region?: string; ext?: unknown };
             this.handoffs.start(
               {
@@ -928,14 +950,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
           // held too long while its players were still in a live session: every member hears why (1.2)
           if (e.reason === 'in_session') {
             const why = `still in game session ${e.ticket.heldBy?.join(', ') ?? ''}, whose end has not reached the Auth server; queue again once it has`;
-            for (const p of e.ticket.players) {
-              // 1.0/1.1 know no match.dequeued (and close on an unknown event): they get the event
-              // they have for a ticket that left the queue for good, naming the ticket as a lobby's
-              // failed start names the lobby. Only where they are connected: the bus relays by minimum minor.
-              const link = this.#clients.get(p);
-              if (link && link.minor < 2) link.notify('match.cancelled', { matchId: e.ticket.id, reason: `in_session: ${why}`, requeued: false });
-              else this.notifyPlayer(p, 2, 'match.dequeued', { ticketId: e.ticket.id, reason: why });
-            }
+            // 1.0/1.1 know no match.dequeued (and close on an unknown event): they get the event they
+            // have for a ticket that left the queue for good, naming the ticket as a lobby's failed
+            // start names the lobby; on another node too (the bus carries both)
+            const older = { type: 'match.cancelled', body: { matchId: e.ticket.id, reason: `in_session: ${why}`, requeued: false } };
+            for (const p of e.ticket.players) this.notifyPlayer(p, 2, 'match.dequeued', { ticketId: e.ticket.id, reason: why }, older);
             return;
           }
           // a party ticket cancelled while queued (no match yet): its 1.2 members hear it
@@ -995,6 +1014,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
           return guard('session failure', () => {
             this.registry.release(e.session.id);
             this.handoffs.forget(e.session.id, e.reason);
+            // its game never ran: the lobby may be started again
+            if (e.session.origin?.kind === 'lobby') this.lobbies.reopen(e.session.origin.id, `the game session failed: ${e.reason}`, Date.now());
           });
         case 'ended':
           // its host slot is held from the pick until the session ends
@@ -1031,6 +1052,12 @@ function defaultRating(account: Account, mode: string): number | undefined {
   if (typeof ratings !== 'object' || ratings === null) return undefined;
   const r = Object.hasOwn(ratings, mode) ? (ratings as Record<string, unknown>)[mode] : undefined;
   return typeof r === 'number' ? r : undefined;
+}
+
+/** A notice to a player connected here: `type` from protocol minor `minMinor`, `older` (if any) before it. */
+function notifyLink(link: ClientLink, minMinor: number, type: ClientNotice, body: unknown, older: OlderNotice | undefined): void {
+  if (link.minor >= minMinor) link.notify(type, body);
+  else if (older) link.notify(older.type as ClientNotice, older.body);
 }
 
 function dequeuedReason(reason: string): string {

@@ -430,8 +430,13 @@ export class Sessions {
    * ticket until those end. A read: not queued behind the operations in flight.
    */
   async liveSessionsOf(players: readonly string[]): Promise<string[]> {
+    return [...new Set((await this.liveSessionByPlayer(players)).values())];
+  }
+
+  /** Of these players, those in a live session, with its id (a lobby's start names them). A read, as above. */
+  async liveSessionByPlayer(players: readonly string[]): Promise<Map<string, string>> {
     const found = await Promise.all(players.map((p) => this.store.liveByPlayer(p)));
-    return [...new Set(found.flatMap((r) => (r ? [r.id] : [])))];
+    return new Map(players.flatMap((p, i) => (found[i] ? [[p, found[i].id] as const] : [])));
   }
 
   /** Of these session ids, those no longer live (ended, failed, lost, or no longer known). */

@@ -1014,9 +1014,14 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   #onEvent(ev: { type: string; body: unknown }): void {
     const b = ev.body as never;
     switch (ev.type) {
-      case 'lobby.updated':
-        this.emit('lobby', (b as { lobby: Lobby }).lobby);
+      case 'lobby.updated': {
+        const lobby = (b as { lobby: Lobby }).lobby;
+        // a new start of a lobby whose earlier start fell through (the server opened it again):
+        // that start's cancellation is old news for the waits of this one
+        if (lobby.state === 'in_game') while (removeFirst(this.#cancelled, (c) => c.matchId === lobby.lobbyId));
+        this.emit('lobby', lobby);
         return;
+      }
       case 'lobby.owner_changed':
         this.emit('lobbyOwnerChanged', b);
         return;
@@ -1049,6 +1054,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
         const c = b as Ev<'match.cancelled', Ext>;
         if (!c.requeued) {
           pushCapped(this.#cancelled, c, 16);
+          // its session's offer is void (a lobby may be started again: a wait must not claim it)
+          while (removeFirst(this.#ready, (r) => (r.lobbyId ?? r.matchId) === c.matchId));
         }
         this.emit('matchCancelled', c);
         // after the listeners: a wait for its pushed hand-off learns from this entry that it is over

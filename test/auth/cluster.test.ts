@@ -50,7 +50,7 @@ class MemoryBus implements ClusterBus {
 interface FakeNode {
   coord: ClusterCoordinator;
   performed: Array<{ op: ClusterOp; args: unknown[]; from: string }>;
-  delivered: Array<{ playerId: string; type: string; body: unknown }>;
+  delivered: Array<{ playerId: string; type: string; body: unknown; older?: unknown }>;
   tookOver: string[];
 }
 
@@ -67,9 +67,9 @@ function node(net: Network, name: string, players: string[] = [], perform?: Clus
           n.performed.push({ op, args, from });
           return op === 'enqueue' ? { id: (args[0] as { req: { id?: string } }).req.id ?? `${name}-t${++ids}` } : {};
         }),
-      deliverLocal: (playerId, _minMinor, type, body) => {
+      deliverLocal: (playerId, _minMinor, type, body, older) => {
         if (!players.includes(playerId)) return false;
-        n.delivered.push({ playerId, type, body });
+        n.delivered.push({ playerId, type, body, ...(older ? { older } : {}) });
         return true;
       },
       kickLocal: () => undefined,
@@ -118,6 +118,17 @@ describe('ClusterCoordinator', () => {
     expect(b.coord.runsElsewhere('s1')).toBe(true);
     expect(b.coord.sessionNode('s1')).toBe('a');
     expect(a.coord.runsElsewhere('s1')).toBe(false);
+  });
+
+  it('a relayed notice carries what players older than its minimum minor get instead', async () => {
+    const net = new Network();
+    node(net, 'a', []);
+    const b = node(net, 'b', ['pb']);
+    net.elect('a');
+    const older = { type: 'match.cancelled', body: { matchId: 't1', reason: 'in_session: ...', requeued: false } };
+    node(net, 'c', []).coord.relay('pb', 2, 'match.dequeued', { ticketId: 't1', reason: '...' }, older);
+    await settle();
+    expect(b.delivered).toEqual([{ playerId: 'pb', type: 'match.dequeued', body: { ticketId: 't1', reason: '...' }, older }]);
   });
 
   it('a relayed session.handoff (1.3) teaches where a later claim of that session goes, and ends the forwarded ticket', async () => {

@@ -132,6 +132,42 @@ describe('lobbies', () => {
     expect(codeOf(() => l.setOwner(x.id, 'c', 'a', 9))).toBe('lobby.started');
   });
 
+  it('refuses a start while a member is still in a game (after its own checks), naming the first such member; reopens a start that fell through', () => {
+    const l = newLobbies();
+    const x = l.create({ owner: P('a'), maxPlayers: 3, settings: {} }, 0);
+    l.join({ lobbyId: x.id }, P('b'), 1);
+    l.join({ lobbyId: x.id }, P('c'), 1);
+    l.setReady(x.id, 'c', true, 2);
+    const busy = new Map([
+      ['c', 'game session S1'],
+      ['b', 'match M1, whose game session is still being set up'],
+    ]);
+    // not ready goes first: the owner has that to fix anyway
+    expect(codeOf(() => l.start(x.id, 'a', 3, busy))).toBe('lobby.not_ready');
+    l.setReady(x.id, 'b', true, 3);
+    const log = recorder(l);
+    // join order: b before c
+    expect(() => l.start(x.id, 'a', 4, busy)).toThrow(
+      expect.objectContaining({
+        code: 'lobby.member_in_session',
+        message: 'B (b) is still in match M1, whose game session is still being set up; start again once it is over',
+        details: { playerId: 'b', in: 'match M1, whose game session is still being set up' },
+      }),
+    );
+    expect(l.get(x.id)!.state).toBe('open');
+    expect(log).toEqual([]);
+    expect(l.start(x.id, 'a', 5, new Map())).toHaveLength(3);
+    l.reopen(x.id, 'no host available', 6);
+    expect(l.get(x.id)).toMatchObject({ state: 'open', members: [{ ready: false }, { ready: true }, { ready: true }] });
+    expect(log.map(([t]) => t)).toEqual(['started', 'reopened']);
+    expect(log[1]![1]).toMatchObject({ reason: 'no host available', lobby: { state: 'open' } });
+    // an open lobby (or one gone) is left alone
+    l.reopen(x.id, 'again', 7);
+    l.reopen('lby_gone', 'again', 7);
+    expect(log).toHaveLength(2);
+    expect(l.start(x.id, 'a', 8)).toHaveLength(3);
+  });
+
   it('starts only when every other member is ready, by the owner, with enough players', () => {
     const l = newLobbies();
     const x = l.create({ owner: P('a'), maxPlayers: 3, minPlayers: 2, settings: { map: 'm1' } }, 0);

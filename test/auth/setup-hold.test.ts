@@ -54,6 +54,20 @@ describe('a ticket of a player whose confirmed match is still being set up (sans
     expect(mm.tick(60).map(playersOf)).toEqual([['a', 'c']]);
   });
 
+  it("a start set up without the matchmaker (a lobby's) holds its players' new tickets the same way", () => {
+    const mm = new Matchmaker();
+    mm.setUpStarted('lby_1', ['a', 'b'], 0);
+    expect(mm.settingUpOf('a')).toBe('lby_1');
+    expect(mm.enqueue(solo('a'), 10).heldBy).toEqual(['lby_1']);
+    mm.enqueue(solo('c'), 11);
+    expect(mm.tick(20)).toEqual([]);
+    expect(mm.heldSessions()).toEqual([]);
+    // the lobby's start fell through before any session: released, and matched
+    mm.setUpOver('lby_1', undefined, 30);
+    expect(mm.settingUpOf('a')).toBeUndefined();
+    expect(mm.tick(40).map(playersOf)).toEqual([['a', 'c']]);
+  });
+
   it('a set-up that fails before any session record releases the ticket at once, in its place in line', () => {
     const mm = new Matchmaker();
     const m = confirmed(mm, 0);

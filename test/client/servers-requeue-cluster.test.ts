@@ -9,34 +9,34 @@
  * yet): the leader, which runs the hand-offs too, holds its forwarded ticket on that match.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectToAuth, type AuthClient } from '../../src/client/index.js';
+import type { AuthClient } from '../../src/client/index.js';
 import { AuthServer } from '../../src/auth/server.js';
 import type { ClusterBus, ClusterMessage } from '../../src/auth/cluster.js';
 import { MemorySessionStore } from '../../src/auth/sessions.js';
 import { HostServer } from '../../src/host/server.js';
-import type { HostGame } from '../../src/host/game.js';
 import {
-  authAddress,
+  HOLD_MODE as MODE,
+  HOLD_VERSION as VERSION,
   authOptions,
-  clientIdentity,
   closeLive,
   devPki,
+  gateReports,
+  heldUntilReported,
+  guestAt,
   hostOptions,
+  instantGame,
+  playOneGame,
+  queueAgainFails,
   quickAuth,
   quickHost,
   silent,
   type DevPki,
+  type ReportGate,
 } from '../support/live-servers.js';
 import { pollUntil } from '../support/wait.js';
 
-const VERSION = '1.0.0';
-const MODE = 'duel';
-
-const instantGame: HostGame = {
-  begin(s) {
-    setImmediate(() => s.end({ outcomes: Object.fromEntries(s.players.map((p) => [p.playerId, { result: 'draw' }])) }));
-  },
-};
+/** the longest a ticket is held (short, so the last test sees the bound; long enough for the others' games) */
+const HOLD_MS = 8_000;
 
 /** The nodes' bus: asynchronous delivery, as NOTIFY's; `lead` is the leader every node sees. */
 class MemoryBus implements ClusterBus {
@@ -69,8 +69,8 @@ let leader: AuthServer;
 let follower: AuthServer;
 let host: HostServer;
 const open: AuthClient[] = [];
-/** the host's reports of ended sessions wait for this while set, at either node */
-let holdReports: Promise<void> | undefined;
+/** the host's reports of ended sessions, at either node */
+let reports: ReportGate;
 /** new session records wait for this while set (the hand-off's set-up is then under way) */
 let holdCreates: Promise<void> | undefined;
 
@@ -84,18 +84,23 @@ beforeAll(async () => {
     return put(r);
   };
   const node = async (name: string) => {
-    const auth = await AuthServer.start(
-      await authOptions(dev.pki, { name, gameVersion: VERSION, matchSize: 2, cluster: new MemoryBus(name), sessionStore, ...quickAuth, logger: silent }),
+    const cluster = new MemoryBus(name);
+    return AuthServer.start(
+      await authOptions(dev.pki, {
+        name,
+        gameVersion: VERSION,
+        matchSize: 2,
+        matchmaker: { maxHoldMs: HOLD_MS },
+        cluster,
+        sessionStore,
+        ...quickAuth,
+        logger: silent,
+      }),
     );
-    const record = auth.recordResults.bind(auth);
-    auth.recordResults = async (hostName, body) => {
-      await holdReports;
-      return record(hostName, body);
-    };
-    return auth;
   };
   leader = await node('auth-a');
   follower = await node('auth-b');
+  reports = gateReports(leader, follower);
   host = await HostServer.start(
     await hostOptions(dev.pki, leader.hostPort, {
       ...quickHost,
@@ -120,37 +125,17 @@ afterAll(async () => {
   await closeLive(open, [host, follower, leader], dev);
 }, 30_000);
 
-async function player(on: AuthServer): Promise<AuthClient> {
-  const c = await connectToAuth({ ...authAddress(on.clientPort, await clientIdentity(dev.pki), dev.masterPem), gameVersion: VERSION });
-  open.push(c);
-  await c.login({ method: 'guest' });
-  return c;
-}
+const player = (on: AuthServer, over: { maxProtocolMinor?: number } = {}) => guestAt(on, dev, open, over);
 
 describe('queueing again the moment a game ends, in a cluster (real servers)', () => {
   it('the leader holds the forwarded tickets of players still in their session and matches them once it ends', async () => {
     const [a, b] = await Promise.all([player(follower), player(follower)]);
-    let letReportsThrough!: () => void;
-    holdReports = new Promise<void>((r) => (letReportsThrough = r));
-
-    const [ta, tb] = await Promise.all([a.matchmake({ mode: MODE, timeoutMs: 20_000 }), b.matchmake({ mode: MODE, timeoutMs: 20_000 })]);
-    const games = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
-    await Promise.all(games.map((g) => g.ready()));
-    await Promise.all(games.map((g) => g.result));
-    // both have their result; the host's report is held back: they queue again at once (through B to A)
-    const againA = a.matchmake({ mode: MODE, timeoutMs: 20_000 });
-    const againB = b.matchmake({ mode: MODE, timeoutMs: 20_000 });
-    for (const p of [againA, againB]) p.catch(() => undefined);
-    await pollUntil(() => leader.matchmaker.stats.queuedTickets === 2, 'both tickets to reach the leader', 10_000, 20);
-    for (let i = 0; i < 3; i++) await leader.tick();
-    expect(leader.matchmaker.stats).toEqual({ queuedTickets: 2, queuedPlayers: 2, pendingMatches: 0 });
-    expect(leader.matchmaker.heldSessions()).toEqual([ta.sessionId]);
-
-    letReportsThrough();
-    holdReports = undefined;
-    const [ta2, tb2] = await Promise.all([againA, againB]);
-    expect(ta2.sessionId).toBe(tb2.sessionId);
-    expect(ta2.sessionId).not.toBe(ta.sessionId);
+    reports.hold();
+    const { ta, games } = await playOneGame(a, b);
+    await games[1]!.result;
+    // both have their result; the host's report is held back: they queue again at once (through B
+    // to A), and the leader holds both tickets until the report arrives
+    await heldUntilReported(leader, reports, ta.sessionId, a, b);
     await Promise.all(games.map((g) => g.close().catch(() => undefined)));
   }, 90_000);
 
@@ -192,6 +177,28 @@ describe('queueing again the moment a game ends, in a cluster (real servers)', (
     } finally {
       letCreatesThrough();
       holdCreates = undefined;
+    }
+  }, 90_000);
+
+  it('a 1.1 player on the other node whose held ticket expires is told with match.cancelled, as on the leader', async () => {
+    const [a, b] = await Promise.all([player(follower, { maxProtocolMinor: 1 }), player(follower)]);
+    expect(a.protocolVersion.minor).toBe(1);
+    reports.hold();
+    try {
+      const { ta, games } = await playOneGame(a, b);
+      const told = a.next('matchCancelled', { timeoutMs: 60_000 });
+      // before: the leader relayed match.dequeued for 1.2+ only; a heard nothing and waited out its own timeout
+      const { err, waitedMs } = await queueAgainFails(a);
+      expect(waitedMs).toBeGreaterThanOrEqual(HOLD_MS - 100);
+      expect(waitedMs).toBeLessThan(HOLD_MS + 8_000);
+      expect(err).toMatchObject({ code: 'match_cancelled', message: expect.stringContaining(`in_session: still in game session ${ta.sessionId}`) });
+      expect(await told).toMatchObject({ requeued: false });
+      expect(leader.matchmaker.stats.queuedTickets).toBe(0);
+      // it knows the event, so it is still connected
+      expect(Array.isArray((await a.lobbies.list()).lobbies)).toBe(true);
+      await Promise.all(games.map((g) => g.close().catch(() => undefined)));
+    } finally {
+      reports.release();
     }
   }, 90_000);
 });

@@ -6,55 +6,22 @@
  * host comes and the match's session record is written, the hold moves to that session.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectToAuth, type AuthClient } from '../../src/client/index.js';
-import { AuthServer } from '../../src/auth/server.js';
-import { HostServer } from '../../src/host/server.js';
-import type { HostGame } from '../../src/host/game.js';
-import {
-  authAddress,
-  authOptions,
-  clientIdentity,
-  closeLive,
-  devPki,
-  hostOptions,
-  quickAuth,
-  quickHost,
-  silent,
-  type DevPki,
-} from '../support/live-servers.js';
+import { HOLD_MODE as MODE, idleGame, startHoldServers, type LiveServers } from '../support/live-servers.js';
 import { pollUntil } from '../support/wait.js';
 
-const VERSION = '1.0.0';
-const MODE = 'duel';
-/** games that never end by themselves: the session stays live */
-const idleGame: HostGame = { begin() {} };
-
-let dev: DevPki;
-let auth: AuthServer;
-let host: HostServer | undefined;
-const open: AuthClient[] = [];
+let live: LiveServers<unknown>;
 
 beforeAll(async () => {
-  dev = await devPki('iyesmp-client-setup-hold-', new Date(Date.now() - 86_400_000));
   // no host yet: a confirmed match waits for one
-  auth = await AuthServer.start(await authOptions(dev.pki, { gameVersion: VERSION, matchSize: 2, ...quickAuth, logger: silent }));
+  live = await startHoldServers('iyesmp-client-setup-hold-', idleGame, {}, true);
 }, 120_000);
 
-afterAll(async () => {
-  await closeLive(open, [...(host ? [host] : []), auth], dev);
-}, 30_000);
-
-/** A logged-in guest and its player id. */
-async function player(): Promise<AuthClient & { id: string }> {
-  const c = await connectToAuth({ ...authAddress(auth.clientPort, await clientIdentity(dev.pki), dev.masterPem), gameVersion: VERSION });
-  open.push(c);
-  const { accountId } = await c.login({ method: 'guest' });
-  return Object.assign(c, { id: accountId });
-}
+afterAll(() => live?.close(), 30_000);
 
 describe('queueing again while the confirmed match is still being set up (real servers)', () => {
   it('the ticket is held on the match, then on the session it became; nobody is matched with it meanwhile', async () => {
-    const [a, b, c] = await Promise.all([player(), player(), player()]);
+    const { auth } = live;
+    const [a, b, c] = await Promise.all([live.player(), live.player(), live.player()]);
     const first = Promise.all([a.matchmake({ mode: MODE, timeoutMs: 60_000 }), b.matchmake({ mode: MODE, timeoutMs: 60_000 })]);
     first.catch(() => undefined);
     // confirmed, and waiting for a free host: no session record yet
@@ -73,12 +40,12 @@ describe('queueing again while the confirmed match is still being set up (real s
     expect(auth.matchmaker.settingUp).toBe(1);
 
     // a host comes: the waiting match gets its session record, which now holds a's new ticket
-    host = await HostServer.start(await hostOptions(dev.pki, auth.hostPort, { ...quickHost, version: VERSION, logger: silent }), idleGame);
+    await live.startHost();
     await pollUntil(() => auth.matchmaker.settingUp === 0, "the match's session record", 20_000, 20);
-    const live = await auth.sessions.liveSessionsOf([a.id]);
-    expect(live).toHaveLength(1);
-    expect(auth.matchmaker.ticketOf(a.id)?.heldBy).toEqual(live);
-    expect(auth.matchmaker.heldSessions()).toEqual(live);
+    const inSession = await auth.sessions.liveSessionsOf([a.id]);
+    expect(inSession).toHaveLength(1);
+    expect(auth.matchmaker.ticketOf(a.id)?.heldBy).toEqual(inSession);
+    expect(auth.matchmaker.heldSessions()).toEqual(inSession);
     for (let i = 0; i < 2; i++) await auth.tick();
     expect(auth.matchmaker.stats.pendingMatches).toBe(0);
     expect(found).toEqual([]);

@@ -7,13 +7,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import { expect } from 'vitest';
 import type { ZodType } from 'zod';
 import { AuthServer, type AuthServerOptions } from '../../src/auth/server.js';
 import type { SessionRecord } from '../../src/auth/sessions.js';
-import { connectToAuth, type AuthClient, type ConnectOptions } from '../../src/client/index.js';
+import { connectToAuth, type AuthClient, type ConnectOptions, type GameSession, type HostTicket } from '../../src/client/index.js';
 import type { HostGame } from '../../src/host/game.js';
 import { HostServer, type HostServerOptions } from '../../src/host/server.js';
 import { initPki, type Pki } from '../../src/pki/index.js';
+import { failureOf } from './assert.js';
 import { pollUntil } from './wait.js';
 
 /** Quiet unless IYESMP_TEST_LOG names a level. */
@@ -117,8 +119,8 @@ export interface LiveServers<E> {
   open: Array<{ close(): Promise<void> }>;
   /** `connectToAuth` with this test's game version and schema; `over` adds the rest. */
   connect(over?: Partial<ConnectOptions<E>>): Promise<AuthClient<E>>;
-  /** `connect`, logged in as the guest `name`. */
-  player(name: string, over?: Partial<ConnectOptions<E>>): Promise<AuthClient<E>>;
+  /** `connect`, logged in as the guest `name`; `id` is its player id. */
+  player(name?: string, over?: Partial<ConnectOptions<E>>): Promise<AuthClient<E> & { id: string }>;
   /** Starts `host-1` (once; later calls return it) and waits until it registered. */
   startHost(): Promise<HostServer<E>>;
   close(): Promise<void>;
@@ -198,8 +200,8 @@ export async function startLiveServers<E>(o: {
       connect,
       async player(name, over) {
         const c = await connect(over);
-        await c.login({ method: 'guest', displayName: name });
-        return c;
+        const { accountId } = await c.login({ method: 'guest', ...(name !== undefined ? { displayName: name } : {}) });
+        return Object.assign(c, { id: accountId });
       },
       startHost,
       close,
@@ -208,4 +210,107 @@ export async function startLiveServers<E>(o: {
     await close();
     throw e;
   }
+}
+
+// ---- held tickets and starts (servers-requeue, servers-requeue-cluster, servers-setup-hold, servers-lobby-hold)
+
+/** The game version and mode of the tests of players still in a game. */
+export const HOLD_VERSION = '1.0.0';
+export const HOLD_MODE = 'duel';
+
+/**
+ * `startLiveServers` for a hold test: HOLD_VERSION, a PKI backdated a day, matches of two, and `auth`
+ * added to the Auth server's options (`deferHost`: no host until `startHost()`).
+ */
+export function startHoldServers(prefix: string, game: HostGame, auth: Partial<AuthServerOptions> = {}, deferHost = false): Promise<LiveServers<unknown>> {
+  return startLiveServers({
+    prefix,
+    now: new Date(Date.now() - 86_400_000),
+    gameVersion: HOLD_VERSION,
+    game,
+    deferHost,
+    options: () => ({ auth: { matchSize: 2, ...auth } }),
+  });
+}
+
+/** Ends each game (a draw) as soon as it begins. */
+export const instantGame: HostGame = {
+  begin(s) {
+    setImmediate(() => s.end({ outcomes: Object.fromEntries(s.players.map((p) => [p.playerId, { result: 'draw' }])) }));
+  },
+};
+
+/** Games that never end by themselves: the session stays live. */
+export const idleGame: HostGame = { begin() {} };
+
+/**
+ * Holds back the host's reports of ended sessions at these Auth servers while `hold()` is in force
+ * (as load does it in bench/handoff.bench.js): the players have their results, the Auth still sees
+ * them in their session. `release()` lets the reports through.
+ */
+export interface ReportGate {
+  hold(): void;
+  release(): void;
+}
+
+export function gateReports(...auths: AuthServer[]): ReportGate {
+  let gate: Promise<void> | undefined;
+  let open = () => {};
+  for (const auth of auths) {
+    const record = auth.recordResults.bind(auth);
+    auth.recordResults = async (hostName, body) => {
+      await gate;
+      return record(hostName, body);
+    };
+  }
+  return {
+    hold: () => void (gate ??= new Promise<void>((r) => (open = r))),
+    release: () => {
+      open();
+      gate = undefined;
+    },
+  };
+}
+
+/** A guest logged in at `auth` (game version HOLD_VERSION), closed with `open`; `id` is its player id. */
+export async function guestAt(auth: AuthServer, dev: DevPki, open: AuthClient[], over: Partial<ConnectOptions> = {}): Promise<AuthClient & { id: string }> {
+  const c = await connectToAuth({ ...authAddress(auth.clientPort, await clientIdentity(dev.pki), dev.masterPem), gameVersion: HOLD_VERSION, ...over });
+  open.push(c);
+  const { accountId } = await c.login({ method: 'guest' });
+  return Object.assign(c, { id: accountId });
+}
+
+/** `a` and `b` are matched (HOLD_MODE) and play one game on the host; resolves once `a` has its result. */
+export async function playOneGame(a: AuthClient, b: AuthClient): Promise<{ ta: HostTicket; tb: HostTicket; games: GameSession[] }> {
+  const [ta, tb] = await Promise.all([a.matchmake({ mode: HOLD_MODE, timeoutMs: 20_000 }), b.matchmake({ mode: HOLD_MODE, timeoutMs: 20_000 })]);
+  const games = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
+  await Promise.all(games.map((g) => g.ready()));
+  await games[0]!.result;
+  return { ta, tb, games };
+}
+
+/** `a` queues again (HOLD_MODE) and its matchmake fails: the error, and how long it took. */
+export async function queueAgainFails(a: AuthClient): Promise<{ err: unknown; waitedMs: number }> {
+  const queuedAt = Date.now();
+  const err = await failureOf(a.matchmake({ mode: HOLD_MODE, timeoutMs: 20_000 }), 'queued again and matched, not refused');
+  return { err, waitedMs: Date.now() - queuedAt };
+}
+
+/**
+ * `p` and `q` queue again (HOLD_MODE) while the host's reports are held: at `mm` (the Auth running
+ * the matchmaker) both tickets wait, held by `session`, through three ticks; once `reports` go
+ * through they are matched together into a new session. Resolves their tickets.
+ */
+export async function heldUntilReported(mm: AuthServer, reports: ReportGate, session: string, p: AuthClient, q: AuthClient): Promise<[HostTicket, HostTicket]> {
+  const again = [p, q].map((c) => c.matchmake({ mode: HOLD_MODE, timeoutMs: 20_000 }));
+  for (const t of again) t.catch(() => undefined);
+  await pollUntil(() => mm.matchmaker.stats.queuedTickets === 2, 'both tickets to be queued', 10_000, 20);
+  for (let i = 0; i < 3; i++) await mm.tick();
+  expect(mm.matchmaker.stats).toEqual({ queuedTickets: 2, queuedPlayers: 2, pendingMatches: 0 });
+  expect(mm.matchmaker.heldSessions()).toEqual([session]);
+  reports.release();
+  const [tp, tq] = await Promise.all(again);
+  expect(tp!.sessionId).toBe(tq!.sessionId);
+  expect(tp!.sessionId).not.toBe(session);
+  return [tp!, tq!];
 }
