@@ -151,10 +151,19 @@ export class HostLink {
     });
 
     p.handle('session.ended', async (body) => {
-      await s.recordResults(this.name, body).catch((err: unknown) => {
+      const { telemetry, ...ended } = body;
+      await s.recordResults(this.name, ended).catch((err: unknown) => {
         this.#refusedReport(err, 'results');
         throw err;
       });
+      // hostctl 1.2: the session's telemetry came with its results; one answer acknowledges both, so a
+      // failure here fails the request and the host sends both again (results are stored once per session)
+      if (telemetry !== undefined) {
+        await s.recordTelemetry(this.name, telemetry.entries, telemetry.ext, telemetry.id).catch((err: unknown) => {
+          this.#refusedReport(err, 'telemetry');
+          throw err;
+        });
+      }
       return { sessionId: body.sessionId };
     });
   }
