@@ -12,7 +12,11 @@ import { acceptControlStream } from './control-stream.js';
 /** What a host's control connection needs from the server around it (AuthServer implements it). */
 export interface HostEndpointContext {
   readonly logger: Logger;
-  readonly options: { name: string; gameVersion: string };
+  readonly options: {
+    name: string;
+    gameVersion: string /** what is checked of the bodies sent (SessionOptions.checkOutgoing) */;
+    checkOutgoing?: boolean | 'strict';
+  };
   readonly registry: Pick<HostRegistry, 'register' | 'heartbeat' | 'heartbeatIntervalMs'>;
   hostRegistered(link: HostLink): void;
   /** an operator drained this host: it stays draining whatever its heartbeats say, until it registers afresh */
@@ -51,6 +55,7 @@ export class HostLink {
     const o = server.options;
     this.proto = ProtocolConnection.accept(hostctlFamily, stream, {
       gameVersion: o.gameVersion,
+      ...(o.checkOutgoing !== undefined ? { checkOutgoing: o.checkOutgoing } : {}),
       onHello: ({ body }) => {
         if (body.hostName !== this.name) {
           throw authError('not_allowed', `this certificate is for host "${this.name}", not "${body.hostName}"`);
