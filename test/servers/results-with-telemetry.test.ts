@@ -77,6 +77,32 @@ async function knownSession(auth: AuthServer, sessionId: string): Promise<void> 
   await auth.sessions.hostAcked(sessionId, Object.fromEntries(seats.map((p) => [p, handOff])), Date.now());
 }
 
+/** A scripted host-1 on hostctl (as `family` knows it), registered. */
+async function dialHost(port: number, family: HostctlFamily) {
+  const conn = await connectQuic({
+    host: '127.0.0.1',
+    port,
+    alpn: ALPN.hostctl,
+    cert: suite.fx.host.cert,
+    key: suite.fx.host.key,
+    verifier: suite.fx.verifier,
+    serverPolicy: { kind: 'auth-server' },
+  });
+  closers.push(() => conn.close('bye', { force: true }));
+  const proto = ProtocolConnection.dial(family, conn.openStream(), { gameVersion: '1.0.0', hello: { hostName: 'host-1' } });
+  await proto.ready;
+  await proto.request('host.register', {
+    name: 'host-1',
+    region: 'test',
+    publicAddress: { host: '127.0.0.1', port: 9 },
+    transports: [{ kind: 'quic', address: { host: '127.0.0.1', port: 9 }, tlsName: '127.0.0.1' }],
+    capacity: { sessions: 2, players: 8 },
+    version: '1.0.0',
+    load: { sessions: 0, players: 0 },
+  });
+  return proto;
+}
+
 describe('results and telemetry of a session (hostctl 1.2)', () => {
   it('a 1.2 host sends them to a 1.2 Auth server as one request; both are stored and both outbox items settle', async () => {
     const auth = await startAuth(suite.fx);
@@ -147,33 +173,33 @@ describe('results and telemetry of a session (hostctl 1.2)', () => {
     expect(got.find((g) => g.type === 'telemetry.report')!.body).toMatchObject({ id: ids.telemetry });
   }, 60_000);
 
+  it('telemetry the Auth server refuses fails the whole request (the host sends both again); the results are stored once', async () => {
+    const auth = await startAuth(suite.fx);
+    closers.push(() => auth.close({ graceMs: 0 }));
+    const sessionId = 'ses-refused-1';
+    await knownSession(auth, sessionId);
+    const proto = await dialHost(auth.hostPort, hostctlFamily);
+    const ended = { sessionId, endedAt: Date.now(), reason: 'completed' as const, results: [{ playerId: 'guest:a', outcome: 'win' as const }] };
+    // telemetry naming a session nobody created: refused (session.unknown), so the answer is an error
+    const telemetry = { id: 'telemetry:x', entries: [{ at: Date.now(), name: 'no_shows', value: 0, sessionId: 'nobody-made-this' }] };
+    await expect(proto.request('session.ended', { ...ended, telemetry })).rejects.toMatchObject({ code: 'session.unknown' });
+    expect((await auth.sessions.store.get(sessionId))?.state).toBe('ended');
+    // the resend, with telemetry the Auth server takes, is acknowledged; the results are not stored twice
+    const ok = { id: `telemetry:${sessionId}`, entries: [{ at: Date.now(), name: 'no_shows', value: 0, sessionId }] };
+    let ends = 0;
+    auth.on('session-ended', () => ends++);
+    await expect(proto.request('session.ended', { ...ended, telemetry: ok })).resolves.toMatchObject({ sessionId });
+    expect(ends).toBe(0);
+    expect(await auth.telemetryOf(sessionId)).toMatchObject([{ id: `telemetry:${sessionId}` }]);
+  }, 60_000);
+
   it('a 1.1 host still reports them apart to a 1.2 Auth server, and both are stored', async () => {
     const auth = await startAuth(suite.fx);
     closers.push(() => auth.close({ graceMs: 0 }));
     const sessionId = 'ses-old-host-1';
     await knownSession(auth, sessionId);
-    const conn = await connectQuic({
-      host: '127.0.0.1',
-      port: auth.hostPort,
-      alpn: ALPN.hostctl,
-      cert: suite.fx.host.cert,
-      key: suite.fx.host.key,
-      verifier: suite.fx.verifier,
-      serverPolicy: { kind: 'auth-server' },
-    });
-    closers.push(() => conn.close('bye', { force: true }));
-    const proto = ProtocolConnection.dial(hostctlFamily11() as HostctlFamily, conn.openStream(), { gameVersion: '1.0.0', hello: { hostName: 'host-1' } });
-    await proto.ready;
+    const proto = await dialHost(auth.hostPort, hostctlFamily11() as HostctlFamily);
     expect(proto.session.negotiated).toEqual({ major: 1, minor: 1 });
-    await proto.request('host.register', {
-      name: 'host-1',
-      region: 'test',
-      publicAddress: { host: '127.0.0.1', port: 9 },
-      transports: [{ kind: 'quic', address: { host: '127.0.0.1', port: 9 }, tlsName: '127.0.0.1' }],
-      capacity: { sessions: 2, players: 8 },
-      version: '1.0.0',
-      load: { sessions: 0, players: 0 },
-    });
     await proto.request('session.ended', { sessionId, endedAt: Date.now(), reason: 'completed', results: [{ playerId: 'guest:a', outcome: 'win' }] });
     await proto.request('telemetry.report', { id: `telemetry:${sessionId}`, entries: [{ at: Date.now(), name: 'no_shows', value: 0, sessionId }] });
     expect((await auth.sessions.store.get(sessionId))?.state).toBe('ended');
