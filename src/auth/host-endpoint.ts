@@ -14,7 +14,8 @@ export interface HostEndpointContext {
   readonly logger: Logger;
   readonly options: {
     name: string;
-    gameVersion: string /** what is checked of the bodies sent (SessionOptions.checkOutgoing) */;
+    gameVersion: string;
+    /** what is checked of the bodies sent (SessionOptions.checkOutgoing) */
     checkOutgoing?: boolean | 'strict';
   };
   readonly registry: Pick<HostRegistry, 'register' | 'heartbeat' | 'heartbeatIntervalMs'>;
