@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
+    // the Auth server sends its bodies unchecked; in tests it checks them, strictly (AuthServerOptions.checkOutgoing)
+    env: { IYESMP_CHECK_OUTGOING: 'strict' },
   },
 });

@@ -19,7 +19,15 @@ import type { ForwardingOps, LobbyOp } from './cluster.js';
 /** What a client connection needs from the server around it (AuthServer implements it). */
 export interface ClientEndpointContext {
   readonly logger: Logger;
-  readonly options: { name: string; gameVersion: string; acceptGameVersion?: GameVersionCheck; motd?: string; allowRegistration?: boolean };
+  readonly options: {
+    name: string;
+    gameVersion: string;
+    acceptGameVersion?: GameVersionCheck;
+    motd?: string;
+    allowRegistration?: boolean;
+    /** what is checked of the bodies sent (SessionOptions.checkOutgoing) */
+    checkOutgoing?: boolean | 'strict';
+  };
   readonly accounts: Pick<AccountService, 'authenticate' | 'provider'>;
   readonly lobbies: Pick<Lobbies, 'create' | 'list' | 'join' | 'leave' | 'setReady' | 'kick' | 'setOwner' | 'get'>;
   readonly matchmaker: Pick<Matchmaker, 'enqueue' | 'ticketOf' | 'cancel' | 'decline'>;
@@ -90,6 +98,7 @@ export class ClientLink {
     this.proto = ProtocolConnection.accept(authFamily, stream, {
       gameVersion: o.gameVersion,
       ...(o.acceptGameVersion ? { acceptGameVersion: o.acceptGameVersion } : {}),
+      ...(o.checkOutgoing !== undefined ? { checkOutgoing: o.checkOutgoing } : {}),
       onHello: () => {
         conn.admission.helloReceived();
         return { serverName: o.name, time: Date.now(), ...(o.motd ? { motd: o.motd } : {}) };

@@ -12,7 +12,12 @@ import { acceptControlStream } from './control-stream.js';
 /** What a host's control connection needs from the server around it (AuthServer implements it). */
 export interface HostEndpointContext {
   readonly logger: Logger;
-  readonly options: { name: string; gameVersion: string };
+  readonly options: {
+    name: string;
+    gameVersion: string;
+    /** what is checked of the bodies sent (SessionOptions.checkOutgoing) */
+    checkOutgoing?: boolean | 'strict';
+  };
   readonly registry: Pick<HostRegistry, 'register' | 'heartbeat' | 'heartbeatIntervalMs'>;
   hostRegistered(link: HostLink): void;
   /** an operator drained this host: it stays draining whatever its heartbeats say, until it registers afresh */
@@ -51,6 +56,7 @@ export class HostLink {
     const o = server.options;
     this.proto = ProtocolConnection.accept(hostctlFamily, stream, {
       gameVersion: o.gameVersion,
+      ...(o.checkOutgoing !== undefined ? { checkOutgoing: o.checkOutgoing } : {}),
       onHello: ({ body }) => {
         if (body.hostName !== this.name) {
           throw authError('not_allowed', `this certificate is for host "${this.name}", not "${body.hostName}"`);
@@ -151,10 +157,19 @@ export class HostLink {
     });
 
     p.handle('session.ended', async (body) => {
-      await s.recordResults(this.name, body).catch((err: unknown) => {
+      const { telemetry, ...ended } = body;
+      await s.recordResults(this.name, ended).catch((err: unknown) => {
         this.#refusedReport(err, 'results');
         throw err;
       });
+      // hostctl 1.2: the session's telemetry came with its results; one answer acknowledges both, so a
+      // failure here fails the request and the host sends both again (results are stored once per session)
+      if (telemetry !== undefined) {
+        await s.recordTelemetry(this.name, telemetry.entries, telemetry.ext, telemetry.id).catch((err: unknown) => {
+          this.#refusedReport(err, 'telemetry');
+          throw err;
+        });
+      }
       return { sessionId: body.sessionId };
     });
   }

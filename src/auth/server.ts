@@ -133,7 +133,20 @@ export interface AuthServerOptions {
    * lock). The leader runs the matchmaker; the others forward their players' queue requests.
    */
   cluster?: ClusterBus;
+  /**
+   * What is checked of the bodies this server sends its players and hosts (the protocol session's
+   * `checkOutgoing`). Default: nothing, as its own code builds them to the schemas (what it receives
+   * is always checked); `IYESMP_CHECK_OUTGOING=strict` in the environment (the test setup sets it)
+   * or `=1` turns the check on, `strict` also refusing bodies with keys the schema does not name.
+   */
+  checkOutgoing?: boolean | 'strict';
   logger?: Logger;
+}
+
+/** The default of `checkOutgoing`, from `IYESMP_CHECK_OUTGOING`. */
+function outgoingCheckFromEnv(): boolean | 'strict' {
+  const v = process.env.IYESMP_CHECK_OUTGOING;
+  return v === 'strict' ? 'strict' : v === '1' || v === 'true';
 }
 
 /** The client endpoint's defaults (see `clientConnections`). */
@@ -148,7 +161,9 @@ export const CLIENT_CONNECTION_LIMITS = {
   loginTimeoutMs: 30_000,
 } satisfies ServerLimits;
 
-type Resolved = Required<Pick<AuthServerOptions, 'name' | 'gameVersion' | 'keyDelivery' | 'sessionTtlSeconds' | 'matchSize' | 'tickIntervalMs'>> &
+type Resolved = Required<
+  Pick<AuthServerOptions, 'name' | 'gameVersion' | 'keyDelivery' | 'sessionTtlSeconds' | 'matchSize' | 'tickIntervalMs' | 'checkOutgoing'>
+> &
   AuthServerOptions;
 
 export interface AuthServerEvents {
@@ -208,6 +223,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       sessionTtlSeconds: opts.sessionTtlSeconds ?? 3600,
       matchSize: opts.matchSize ?? 2,
       tickIntervalMs: opts.tickIntervalMs ?? 250,
+      checkOutgoing: opts.checkOutgoing ?? outgoingCheckFromEnv(),
     };
     this.logger = opts.logger ?? pino({ name: 'iyesmp-auth' });
     this.accounts = opts.accounts ?? new AccountService({ providers: [new GuestProvider()] });

@@ -5,11 +5,12 @@ import { ProtocolConnection, hostctlFamily, type HostctlFamily } from '../protoc
 import { ALPN, connectQuic, type PeerConnection } from '../transport/index.js';
 import { toPlayerResults } from './game.js';
 import { hostError, refusalError } from './errors.js';
-import type { HostDomain } from './host-domain.js';
+import type { HostDomain, OutboxBody } from './host-domain.js';
+import type { OutboxItem } from './outbox.js';
 import type { HostServerOptions } from './server.js';
 import { netcodeExpectedPlayer } from './transports/netcode/seat.js';
 import type { TransportEndpoint } from './transports/transport.js';
-import type { ExpectedPlayer, SessionSpec, TransportKind } from './types.js';
+import type { ExpectedPlayer, SessionSpec, SessionTelemetry, TransportKind } from './types.js';
 
 /** What a link to an Auth server uses of the host: its identity and settings, the domain, the clock, the transports it offers. */
 export interface AuthLinkContext {
@@ -135,39 +136,39 @@ export class AuthConnection {
     const items = outbox.pending(this.serverId, s.clock());
     // (called every tick) held player events go only with something else
     if (items.length > 0) this.#sendPlayerEvents();
+    // hostctl 1.2: a session's telemetry goes with its results, in one request acknowledged once
+    const minor = proto.session.negotiated?.minor ?? 0;
+    const withResults = new Map<string, OutboxItem<OutboxBody>>();
+    if (minor >= 2) {
+      const ended = new Set(items.flatMap((i) => (i.body.kind === 'result' ? [i.body.report.sessionId] : [])));
+      for (const i of items) if (i.body.kind === 'telemetry' && ended.has(i.body.telemetry.sessionId)) withResults.set(i.body.telemetry.sessionId, i);
+    }
     for (const item of items) {
       try {
         if (item.body.kind === 'result') {
           const r = item.body.report;
+          const t = withResults.get(r.sessionId);
           const body = {
             sessionId: r.sessionId,
             endedAt: Math.round(Date.now() - Math.max(0, s.clock() - r.endedAt)),
             reason: r.end === 'completed' ? ('completed' as const) : r.abortReason === 'cancelled' ? ('cancelled' as const) : ('aborted' as const),
             results: toPlayerResults(r.outcomes),
+            ...(t?.body.kind === 'telemetry' ? { telemetry: telemetryBody(t.id, t.body.telemetry) } : {}),
             ext: { report: r },
           };
-          outbox.markSent(this.serverId, item.id, s.clock());
+          const ids = t ? [item.id, t.id] : [item.id];
+          for (const id of ids) outbox.markSent(this.serverId, id, s.clock());
           proto.request('session.ended', body, { timeoutMs: 15_000 }).then(
-            () => s.domain.outboxAcked(this.serverId, item.id, s.clock()),
+            () => {
+              for (const id of ids) s.domain.outboxAcked(this.serverId, id, s.clock());
+            },
             (err: unknown) =>
               this.log.warn({ id: item.id, code: (err as IyesmpError).code, message: (err as Error).message }, 'results not acknowledged; will resend'),
           );
-        } else {
-          const t = item.body.telemetry;
-          const at = Date.now();
-          const entries = (
-            [
-              ['readying_ms', t.readyingMs],
-              ['in_game_ms', t.inGameMs],
-              ['expected_players', t.expectedPlayers],
-              ['admitted_players', t.admittedPlayers],
-              ['no_shows', t.noShows],
-              ['reconnects', t.reconnects],
-            ] as const
-          ).map(([name, value]) => ({ at, name, value, sessionId: t.sessionId }));
+        } else if (withResults.get(item.body.telemetry.sessionId) !== item) {
+          const body = telemetryBody(item.id, item.body.telemetry);
           outbox.markSent(this.serverId, item.id, s.clock());
-          const body = { id: item.id, entries, ext: { telemetry: t } };
-          if ((proto.session.negotiated?.minor ?? 0) >= 1) {
+          if (minor >= 1) {
             // hostctl 1.1: acknowledged like results, so it stays queued until the Auth server has it
             proto.request('telemetry.report', body, { timeoutMs: 15_000 }).then(
               () => s.domain.outboxAcked(this.serverId, item.id, s.clock()),
@@ -176,7 +177,7 @@ export class AuthConnection {
             );
           } else {
             // a 1.0 Auth server only takes the event (no reply): count it delivered once written
-            proto.notify('telemetry', { entries, ext: { telemetry: t } });
+            proto.notify('telemetry', { entries: body.entries, ext: body.ext });
             void proto.flushed().then(() => s.domain.outboxAcked(this.serverId, item.id, s.clock()));
           }
         }
@@ -386,4 +387,20 @@ function expected(p: {
     displayName: p.displayName ?? p.playerId,
     extras: { accountId: p.accountId },
   };
+}
+
+/** A session's telemetry as hostctl carries it: `id` names the outbox item, so a resent batch is stored once. */
+function telemetryBody(id: string, t: SessionTelemetry) {
+  const at = Date.now();
+  const entries = (
+    [
+      ['readying_ms', t.readyingMs],
+      ['in_game_ms', t.inGameMs],
+      ['expected_players', t.expectedPlayers],
+      ['admitted_players', t.admittedPlayers],
+      ['no_shows', t.noShows],
+      ['reconnects', t.reconnects],
+    ] as const
+  ).map(([name, value]) => ({ at, name, value, sessionId: t.sessionId }));
+  return { id, entries, ext: { telemetry: t } };
 }

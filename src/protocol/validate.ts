@@ -31,3 +31,31 @@ export function checkBody(schema: z.ZodType, body: unknown, extSchema: z.ZodType
   }
   return { ok: true, value };
 }
+
+/**
+ * The path of the first key of `sent` (with a value other than undefined) that `checked`, its
+ * schema-parsed copy, no longer has: what an unchecked send would put on the wire that a checked one
+ * would not. `ext` slots are opaque and not looked into. Undefined when nothing was dropped.
+ */
+export function droppedPath(sent: unknown, checked: unknown, path = '(body)'): string | undefined {
+  if (typeof sent !== 'object' || sent === null || typeof checked !== 'object' || checked === null) return undefined;
+  if (ArrayBuffer.isView(sent)) return undefined;
+  if (Array.isArray(sent)) {
+    if (!Array.isArray(checked)) return undefined;
+    for (let i = 0; i < sent.length; i++) {
+      const d = droppedPath(sent[i], checked[i], `${path}[${i}]`);
+      if (d !== undefined) return d;
+    }
+    return undefined;
+  }
+  const out = checked as Record<string, unknown>;
+  for (const [k, v] of Object.entries(sent)) {
+    if (v === undefined) continue;
+    const at = path === '(body)' ? k : `${path}.${k}`;
+    if (!Object.hasOwn(out, k)) return at;
+    if (k === 'ext') continue;
+    const d = droppedPath(v, out[k], at);
+    if (d !== undefined) return d;
+  }
+  return undefined;
+}

@@ -176,7 +176,17 @@ export const samples: Record<string, FamilySamples> = {
       'session.expect': { request: [{ sessionId: 'ses-1', players: [expected] }], response: [{}] },
       'session.cancel': { request: [{ sessionId: 'ses-1', reason: 'lobby disbanded' }], response: [{}] },
       'session.ended': {
-        request: [{ sessionId: 'ses-1', endedAt: 1_700_000_900_000, reason: 'completed', results, ext: { replay: 'r-1' } }],
+        request: [
+          { sessionId: 'ses-1', endedAt: 1_700_000_900_000, reason: 'completed', results, ext: { replay: 'r-1' } },
+          // 1.2: the session's telemetry with its results
+          {
+            sessionId: 'ses-1',
+            endedAt: 1_700_000_900_000,
+            reason: 'completed',
+            results,
+            telemetry: { id: 'telemetry:ses-1', entries: [{ at: 1_700_000_000_000, name: 'in_game_ms', value: 900_000, sessionId: 'ses-1' }] },
+          },
+        ],
         response: [{ sessionId: 'ses-1' }],
       },
       'telemetry.report': {

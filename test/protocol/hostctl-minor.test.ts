@@ -1,10 +1,12 @@
 /**
  * iyesmp-hostctl/1.1 next to 1.0 peers: `telemetry.report` (acknowledged telemetry) is refused by a
  * 1.0 Auth server with a reply, not a close, and the negotiated minor tells a host which to use.
+ * 1.2 next to 1.1: `session.ended` may carry the session's telemetry; a 1.1 Auth server would drop it
+ * unseen, so a host sends it there only when 1.2 was negotiated.
  */
 import { describe, expect, it } from 'vitest';
 import { hostctlFamily } from '../../src/protocol/index.js';
-import { hostctlFamily10 as hostctl10, openMixed } from '../support/families.js';
+import { hostctlFamily10 as hostctl10, hostctlFamily11 as hostctl11, openMixed } from '../support/families.js';
 import { samples } from './fixtures.js';
 
 const fx = samples['iyesmp-hostctl/1']!;
@@ -17,10 +19,9 @@ function open(dialerFamily: Parameters<typeof openMixed>[0], listenerFamily: Par
 const report = fx.requests['telemetry.report']!.request[0];
 
 describe('iyesmp-hostctl/1.1', () => {
-  it('is 1.1 and negotiates 1.0 with a 1.0 Auth server', () => {
-    expect(hostctlFamily.version).toEqual({ major: 1, minor: 1 });
+  it('negotiates 1.0 with a 1.0 Auth server', () => {
     expect(open(hostctlFamily, hostctl10()).dialer.negotiated).toEqual({ major: 1, minor: 0 });
-    expect(open(hostctlFamily, hostctlFamily).dialer.negotiated).toEqual({ major: 1, minor: 1 });
+    expect(open(hostctl11(), hostctlFamily).dialer.negotiated).toEqual({ major: 1, minor: 1 });
   });
 
   it('a 1.1 Auth server gets telemetry.report as a request to acknowledge', () => {
@@ -47,5 +48,34 @@ describe('iyesmp-hostctl/1.1', () => {
     const ev = p.listenerEvents().find((e) => e.kind === 'event')!;
     expect(ev.type).toBe('telemetry');
     expect(ev.body).not.toHaveProperty('id');
+  });
+});
+
+describe('iyesmp-hostctl/1.2', () => {
+  const ended = fx.requests['session.ended']!.request[1] as { telemetry: unknown };
+
+  it('is 1.2 and negotiates 1.1 with a 1.1 peer on either side', () => {
+    expect(hostctlFamily.version).toEqual({ major: 1, minor: 2 });
+    expect(open(hostctlFamily, hostctlFamily).dialer.negotiated).toEqual({ major: 1, minor: 2 });
+    expect(open(hostctlFamily, hostctl11()).dialer.negotiated).toEqual({ major: 1, minor: 1 });
+    expect(open(hostctl11(), hostctlFamily).listener.negotiated).toEqual({ major: 1, minor: 1 });
+  });
+
+  it('a 1.2 Auth server gets the telemetry with the results', () => {
+    const p = open(hostctlFamily, hostctlFamily);
+    p.request('session.ended', ended);
+    p.flush();
+    const req = p.listenerEvents().find((e) => e.kind === 'request')!;
+    expect(req.type).toBe('session.ended');
+    expect(req.body).toMatchObject({ telemetry: ended.telemetry });
+  });
+
+  it('a 1.1 Auth server takes the results and drops the telemetry unseen (why a host checks the minor)', () => {
+    const p = open(hostctlFamily, hostctl11());
+    p.request('session.ended', ended);
+    p.flush();
+    const req = p.listenerEvents().find((e) => e.kind === 'request')!;
+    expect(req.type).toBe('session.ended');
+    expect(req.body).not.toHaveProperty('telemetry');
   });
 });

@@ -2,7 +2,7 @@ import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { IyesmpError } from '../../src/errors.js';
-import { authFamily, encodeFrame, gameVersionRange, hostFamily, ProtocolSession, type FamilyDef } from '../../src/protocol/index.js';
+import { authFamily, encodeFrame, gameVersionRange, hostctlFamily, hostFamily, ProtocolSession, type FamilyDef } from '../../src/protocol/index.js';
 import { samples } from './fixtures.js';
 import { makePair, ofKind, openPair } from './helpers.js';
 
@@ -321,6 +321,48 @@ describe('requests and responses', () => {
     p.dialer.transportClosed('reset by peer');
     expect(p.dialer.takeEvents().map((e) => e.kind)).toEqual(['failure', 'close']);
     expect(p.dialer.takeOutput()).toEqual([]);
+  });
+});
+
+describe('outgoing checks (checkOutgoing)', () => {
+  /** What the dialer's `player.ready` request put on the wire, with `checkOutgoing` as given. */
+  function answerWith(checkOutgoing: boolean | 'strict' | undefined, body: unknown): { sent?: Record<string, unknown>; thrown?: unknown } {
+    const p = openPair(hostFamily, hostSamples.hello, checkOutgoing === undefined ? {} : { dialer: { checkOutgoing } });
+    try {
+      p.dialer.request('player.ready', body as never);
+    } catch (thrown) {
+      return { thrown };
+    }
+    const frames = wire(p.dialer.takeOutput());
+    return { sent: frames.find((f) => f['kind'] === 'request')!['body'] as Record<string, unknown> };
+  }
+
+  it('by default checks each body and drops what its schema does not name', () => {
+    expect(answerWith(undefined, { ready: true, secret: 'x' }).sent).toEqual({ ready: true });
+    expect(answerWith(undefined, { ready: 'x' }).thrown).toBeInstanceOf(IyesmpError);
+  });
+
+  it('false: sends the body as given, without running the schema (still encoded and held to the frame limit)', () => {
+    expect(answerWith(false, { ready: true }).sent).toEqual({ ready: true });
+    // what a checked side refuses goes out unchecked: the sender's code answers for its bodies
+    expect(answerWith(false, { ready: 'x' }).sent).toEqual({ ready: 'x' });
+    const p = openPair(hostFamily, hostSamples.hello, { dialer: { checkOutgoing: false, limits: { maxFrameBytes: 1024 } } });
+    expect(() => p.dialer.notify('game.msg', { ext: 'x'.repeat(5000) })).toThrow(/frame limit/);
+  });
+
+  it("'strict': also refuses a body with a key its schema would drop (which an unchecked side would send), nested or not", () => {
+    expect(answerWith('strict', { ready: true }).sent).toEqual({ ready: true });
+    expect(answerWith('strict', { ready: true, ext: { anything: 1 } }).sent).toEqual({ ready: true, ext: { anything: 1 } });
+    expect(answerWith('strict', { ready: true, undef: undefined }).sent).toEqual({ ready: true });
+    const top = answerWith('strict', { ready: true, secret: 'x' }).thrown as IyesmpError;
+    expect(top).toBeInstanceOf(IyesmpError);
+    expect(top.message).toMatch(/secret is not in its schema/);
+    // nested in an array of objects: a session.create's expected players (hostctl, the Auth's side)
+    const create = samples['iyesmp-hostctl/1']!.requests['session.create']!.request[0] as { players: Array<Record<string, unknown>> };
+    const q = openPair(hostctlFamily, samples['iyesmp-hostctl/1']!.hello, { listener: { checkOutgoing: 'strict' } });
+    expect(() => q.listener.request('session.create', create as never)).not.toThrow();
+    const leaky = { ...create, players: [{ ...create.players[0], privateKeyPem: 'k' }] };
+    expect(() => q.listener.request('session.create', leaky as never)).toThrow(/players\[0\]\.privateKeyPem is not in its schema/);
   });
 });
 

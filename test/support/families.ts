@@ -63,9 +63,19 @@ export function hostFamily10(): FamilyDef {
   };
 }
 
+/** The hostctl family as 1.1 knew it: no telemetry in session.ended. */
+export function hostctlFamily11(): FamilyDef {
+  const ended = hostctlFamily.requests['session.ended'];
+  return {
+    ...hostctlFamily,
+    version: { major: 1, minor: 1 },
+    requests: { ...hostctlFamily.requests, 'session.ended': { ...ended, request: (ended.request as z.ZodObject).omit({ telemetry: true }) } },
+  };
+}
+
 /** The hostctl family as 1.0 knew it: no telemetry.report, no telemetry id. */
 export function hostctlFamily10(): FamilyDef {
-  const { 'telemetry.report': _t, ...requests } = hostctlFamily.requests;
+  const { 'telemetry.report': _t, ...requests } = hostctlFamily11().requests;
   return {
     ...hostctlFamily,
     version: { major: 1, minor: 0 },

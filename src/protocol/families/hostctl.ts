@@ -77,8 +77,11 @@ export const hostctlFamily = defineFamily({
    * 1.1 adds the `telemetry.report` request (telemetry acknowledged like results) and the optional
    * telemetry `id`. A 1.1 host sends `telemetry.report` only when the negotiated minor is at least 1;
    * with a 1.0 Auth server it sends the `telemetry` event as before.
+   * 1.2 adds the optional `telemetry` of `session.ended`: the session's telemetry with its results,
+   * one request and one answer instead of two. A host sends it only when 1.2 was negotiated (a 1.1
+   * Auth server would drop the unknown field and acknowledge telemetry it never stored).
    */
-  version: { major: 1, minor: 1 },
+  version: { major: 1, minor: 2 },
   roles: { dialer: 'host', listener: 'auth' },
   hello: {
     dialer: z.object({ hostName: Name, ext: Ext }),
@@ -134,6 +137,8 @@ export const hostctlFamily = defineFamily({
         endedAt: TimeMs,
         reason: z.enum(['completed', 'aborted', 'timeout', 'cancelled']),
         results: z.array(PlayerResult).max(1024),
+        /** 1.2: the session's telemetry, stored as `telemetry.report` would and acknowledged with the results */
+        telemetry: Telemetry.optional(),
         ext: Ext,
       }),
       response: SessionRef,
