@@ -120,7 +120,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   readonly closed: Promise<CloseInfo>;
 
   private readonly conn: QUICConnection;
-  private readonly stopConnection: (opts: { isApp: true; errorCode: number; reason: Uint8Array; force: boolean }) => Promise<void>;
+  private readonly stopConnection: ((opts: { isApp: true; errorCode: number; reason: Uint8Array; force: boolean }) => Promise<void>) | undefined;
   private readonly pending: PeerStream[] = [];
   private lastError: unknown;
   private closing: Promise<void> | undefined;
@@ -141,8 +141,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     peer: VerifiedPeer;
     alpn: string;
     side: 'client' | 'server';
-    /** how to end this connection (the client also stops its socket) */
-    stop: (o: { isApp: true; errorCode: number; reason: Uint8Array; force: boolean }) => Promise<void>;
+    /** how to end this connection (the client also stops its socket); default `conn.stop` */
+    stop?: (o: { isApp: true; errorCode: number; reason: Uint8Array; force: boolean }) => Promise<void>;
     admission?: ConnectionAdmissionHandle;
     /** the server socket's route table (proxy-protocol.ts) */
     viaProxy?: (host: string, port: number) => { host: string; port: number } | undefined;
@@ -293,12 +293,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     const code = opts.code ?? 'normal';
     const stop = (): Promise<void> => {
       this.localClose = { code: code === 'normal' ? 'closed' : code, message: reason, byPeer: false };
-      return this.stopConnection({
-        isApp: true,
-        errorCode: AppClose[code],
-        reason: Buffer.from(reason, 'utf8'),
-        force: opts.force ?? false,
-      });
+      const o = { isApp: true as const, errorCode: AppClose[code], reason: Buffer.from(reason, 'utf8'), force: opts.force ?? false };
+      return this.stopConnection ? this.stopConnection(o) : this.conn.stop(o);
     };
     const c = this.pendingConfirm;
     // A first exchange that failed (the caller gives up before confirmedBy ran) may be a refusal whose
