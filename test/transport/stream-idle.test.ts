@@ -3,8 +3,9 @@
 //   Logger with a Map, a Set and a FinalizationRegistry, ~0.6 KB), kept for the stream's life even
 //   though iyesmp's QUIC loggers are silent. Now the child is made only for a line its connection's
 //   logger lets through, with the same key as before.
-// - No listeners of its own error and close events until one is dispatched or listened to (three
-//   listeners of an Evented target, ~1.4 KB); they still run before any other listener of them.
+// - No listeners of its own error and close events, nor its connection's of its destruction, until
+//   one is dispatched or listened to (four listeners of an Evented target, ~1.8 KB); they still
+//   run before any other listener of them.
 import { utils as eventsUtils } from '@matrixai/events';
 import { Handler, LogLevel, type LogRecord } from '@matrixai/logger';
 import type Logger from '@matrixai/logger';
@@ -26,7 +27,7 @@ type QuicStreamView = EventTarget & { writeClosed: boolean };
 /** The library's connection under a PeerConnection (internal; only read). */
 const quicConnOf = (c: unknown): { logger: Logger; streamMap: Map<number, QuicStreamView> } =>
   (c as { conn: { logger: Logger; streamMap: Map<number, QuicStreamView> } }).conn;
-const OWN_EVENTS = ['EventQUICStreamError', 'EventQUICStreamCloseRead', 'EventQUICStreamCloseWrite'];
+const OWN_EVENTS = ['EventQUICStreamError', 'EventQUICStreamCloseRead', 'EventQUICStreamCloseWrite', 'EventQUICStreamDestroyed'];
 const listenedTypes = (s: QuicStreamView): string[] => [...(s as unknown as Record<symbol, Map<string, Set<unknown>>>)[eventsUtils.eventHandlers]!.keys()];
 const streamChildren = (logger: Logger): string[] => [...logger.loggers.keys()].filter((k) => k.startsWith('QUICStream'));
 
