@@ -10,6 +10,7 @@ import { utils as eventsUtils } from '@matrixai/events';
 import { Handler, LogLevel, type LogRecord } from '@matrixai/logger';
 import type Logger from '@matrixai/logger';
 import { describe, expect, it } from 'vitest';
+import type { PeerConnection } from '../../src/transport/index.js';
 import { transportSuite, authServerOpts, authClientOpts, connect, echo, roundTrip, startServer } from './helpers.js';
 
 const f = transportSuite();
@@ -86,6 +87,34 @@ describe('QUIC stream loggers', () => {
       // both directions ended: the stream is destroyed and leaves its connection's map
       for (let i = 0; i < 100 && q.streamMap.has(s.id); i++) await new Promise((r) => setTimeout(r, 10));
       expect(q.streamMap.has(s.id)).toBe(false);
+    },
+    T,
+  );
+});
+
+describe('PeerConnection listeners', () => {
+  it(
+    'a server-side connection is listened to once (streams, errors and the stop through EventAll), and all three are still heard',
+    async () => {
+      const server = await startServer(authServerOpts(f));
+      const accepted = new Promise<PeerConnection>((resolve) => server.on('connection', resolve));
+      echo(server);
+      const conn = await connect(authClientOpts(f, server.port));
+      // the hand-over comes with the first stream
+      expect((await roundTrip(conn, Buffer.from('heard'))).toString()).toBe('heard');
+      const pc = await accepted;
+      const handlers = (quicConnOf(pc) as unknown as Record<symbol, Map<string, Set<unknown>>>)[eventsUtils.eventHandlers]!;
+      const listened = (type: string): number => handlers.get(type)?.size ?? 0;
+      // the library's own: one of the stop and one EventAll (QUICServer); each more is ~0.3 KB per
+      // idle connection (were: the server's stop listener, and the PeerConnection's three)
+      expect(listened('EventQUICConnectionStream')).toBe(0);
+      expect(listened('EventQUICConnectionStopped')).toBe(1);
+      expect(listened('EventAll')).toBe(2);
+      // a second stream is still delivered, and the close heard on both sides
+      expect((await roundTrip(conn, Buffer.from('again'))).toString()).toBe('again');
+      const serverClosed = pc.closed;
+      await conn.close('bye');
+      await expect(serverClosed).resolves.toMatchObject({ code: 'peer_closed', message: 'bye', byPeer: true });
     },
     T,
   );
