@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { formatHostPort } from '../net/address.js';
-import { ProtocolConnection, authFamily, type AuthFamily } from '../protocol/index.js';
+import { ProtocolConnection, RequestHandlers, authFamily, type AuthFamily } from '../protocol/index.js';
 import type { PeerConnection, PeerStream } from '../transport/index.js';
 import type { GameVersionCheck } from '../protocol/index.js';
 import { PasswordProvider, usernameKey, type Account, type AccountService, type Credentials } from './accounts/index.js';
@@ -65,6 +65,9 @@ export interface ClientEndpointContext {
   loginOutcome?(method: string, outcome: string): void;
 }
 
+/** Clock of the request handlers. */
+const now = (): number => Date.now();
+
 /** The events a client can be sent. */
 export type ClientNotice = Parameters<ProtocolConnection<AuthFamily, 'listener'>['notify']>[0];
 
@@ -77,10 +80,13 @@ export class ClientLink {
   readonly proto: ProtocolConnection<AuthFamily, 'listener'>;
   account: Account | undefined;
   readonly address: string;
-  readonly log: Logger;
+  /** The address the connection came from, as the logger is bound to it (the peer may migrate later). */
+  readonly #remotePort: number;
+  readonly #via: { host: string; port: number } | undefined;
   #closed = false;
   /** A login or registration is running: a second one is refused, not raced against it. */
   #loggingIn = false;
+  static readonly #handlers = ClientLink.#makeHandlers();
 
   constructor(
     readonly server: ClientEndpointContext,
@@ -88,12 +94,8 @@ export class ClientLink {
     stream: PeerStream,
   ) {
     this.address = conn.remoteHost;
-    const via = conn.viaProxy;
-    this.log = server.logger.child({
-      client: conn.peer.name,
-      remote: formatHostPort(conn.remoteHost, conn.remotePort),
-      ...(via ? { via: formatHostPort(via.host, via.port) } : {}),
-    });
+    this.#remotePort = conn.remotePort;
+    this.#via = conn.viaProxy;
     const o = server.options;
     this.proto = ProtocolConnection.accept(authFamily, stream, {
       gameVersion: o.gameVersion,
@@ -104,12 +106,26 @@ export class ClientLink {
         return { serverName: o.name, time: Date.now(), ...(o.motd ? { motd: o.motd } : {}) };
       },
       onListenerError: (err) => this.log.error({ err: errInfo(err) }, 'client handler failed'),
+      onProtocolError: (e) => this.log.debug(e, 'client protocol error'),
     });
-    this.#bind();
-    this.proto.on('protocol_error', (e) => this.log.debug(e, 'client protocol error'));
+    this.proto.handleWith(ClientLink.#handlers, this);
     void this.proto.closed.then((info) => {
       this.log.debug({ code: info.code, reason: info.reason }, 'client control stream closed');
       this.close();
+    });
+  }
+
+  /**
+   * This client's logger: the server's, bound to the client's name and address (and its proxy's).
+   * Made for each use and not kept: a player logs a line or two in its life (its login, its close),
+   * and a kept child logger with its bindings was ~0.3 KB per idle player.
+   */
+  get log(): Logger {
+    const via = this.#via;
+    return this.server.logger.child({
+      client: this.conn.peer.name,
+      remote: formatHostPort(this.address, this.#remotePort),
+      ...(via ? { via: formatHostPort(via.host, via.port) } : {}),
     });
   }
 
@@ -146,27 +162,29 @@ export class ClientLink {
     void this.conn.close('bye').catch(() => undefined);
   }
 
-  #bind(): void {
-    const s = this.server;
-    const now = () => Date.now();
-    const p = this.proto;
+  /**
+   * The request handlers, made once for every client link (each runs with `this` set to the
+   * link): a closure per handler per connection was about 2 KB per idle player.
+   */
+  static #makeHandlers(): RequestHandlers<AuthFamily, 'listener', ClientLink> {
+    const t = new RequestHandlers<AuthFamily, 'listener', ClientLink>();
 
     // one login or registration at a time per connection; each is answered for what it did
-    const exclusive =
-      <B, R>(fn: (body: B) => Promise<R>) =>
-      async (body: B): Promise<R> => {
+    const exclusive = <B, R>(fn: (this: ClientLink, body: B) => Promise<R>) =>
+      async function (this: ClientLink, body: B): Promise<R> {
         if (this.#loggingIn) throw accountError('auth.login_in_progress', 'a login or registration is already running on this connection; wait for its answer');
         this.#loggingIn = true;
         try {
-          return await fn(body);
+          return await fn.call(this, body);
         } finally {
           this.#loggingIn = false;
         }
       };
 
-    p.handle(
+    t.on(
       'account.login',
-      exclusive(async (body) => {
+      exclusive(async function (body) {
+        const s = this.server;
         if (this.account) throw authError('already_logged_in', 'this connection is already logged in; log out first');
         const { ext, ...rest } = body as Record<string, unknown>;
         const credentials: Credentials = { ...(rest as { method: string }), ...(ext !== undefined ? { ext } : {}) };
@@ -192,9 +210,10 @@ export class ClientLink {
     );
 
     // (1.2) password registration, when the server offers it; the new account is logged in at once
-    p.handle(
+    t.on(
       'account.register',
-      exclusive(async (body) => {
+      exclusive(async function (body) {
+        const s = this.server;
         if (this.account) throw authError('already_logged_in', 'this connection is already logged in; log out first');
         const provider = s.accounts.provider('password');
         if (!s.options.allowRegistration || !(provider instanceof PasswordProvider)) {
@@ -213,7 +232,8 @@ export class ClientLink {
       }),
     );
 
-    p.handle('account.logout', () => {
+    t.on('account.logout', function () {
+      const s = this.server;
       if (this.account) {
         s.clientLoggedOut(this);
         // logged out, the connection is a stranger again: it must log in anew in time, if it has room to wait
@@ -225,7 +245,8 @@ export class ClientLink {
     });
 
     // ---- lobbies
-    p.handle('lobby.create', (body) => {
+    t.on('lobby.create', function (body) {
+      const s = this.server;
       const me = this.#joiner();
       const lobby = s.lobbies.create(
         {
@@ -244,7 +265,8 @@ export class ClientLink {
       // 1.1 clients read joinCode; 1.0 clients only knew ext.joinCode (ext breaks clients with an ext schema)
       return { lobby: lobbyInfo(lobby), joinCode: lobby.code, ...(this.minor >= 1 ? {} : { ext: { joinCode: lobby.code } }) };
     });
-    p.handle('lobby.list', (body) => {
+    t.on('lobby.list', function (body) {
+      const s = this.server;
       this.playerId;
       const all = s.lobbies.list({
         ...(body.mode !== undefined ? { mode: body.mode } : {}),
@@ -253,7 +275,8 @@ export class ClientLink {
       });
       return { lobbies: all.map((l) => summary(l)) };
     });
-    p.handle('lobby.join', async (body) => {
+    t.on('lobby.join', async function (body) {
+      const s = this.server;
       const me = this.#joiner();
       // joinCode (1.1); a code sent as password (1.0) is told apart from a password by the domain
       const password = body.password !== undefined ? { password: body.password } : {};
@@ -268,27 +291,32 @@ export class ClientLink {
         return { lobby: lobbyInfo((await s.forwardLobby(node, 'join', [target, me]))!) };
       }
     });
-    p.handle('lobby.leave', async (body) => {
+    t.on('lobby.leave', async function (body) {
+      const s = this.server;
       if (await this.#lobbyElsewhere(body.lobbyId, 'leave', [body.lobbyId, this.playerId])) return {};
       s.lobbies.leave(body.lobbyId, this.playerId, now());
       return {};
     });
-    p.handle('lobby.ready', async (body) => {
+    t.on('lobby.ready', async function (body) {
+      const s = this.server;
       if (await this.#lobbyElsewhere(body.lobbyId, 'setReady', [body.lobbyId, this.playerId, body.ready])) return {};
       s.lobbies.setReady(body.lobbyId, this.playerId, body.ready, now());
       return {};
     });
-    p.handle('lobby.start', async (body) => {
+    t.on('lobby.start', async function (body) {
+      const s = this.server;
       if (await this.#lobbyElsewhere(body.lobbyId, 'start', [body.lobbyId, this.playerId])) return {};
       await s.startLobby(body.lobbyId, this.playerId);
       return {};
     });
-    p.handle('lobby.kick', async (body) => {
+    t.on('lobby.kick', async function (body) {
+      const s = this.server;
       if (await this.#lobbyElsewhere(body.lobbyId, 'kick', [body.lobbyId, this.playerId, body.accountId])) return {};
       s.lobbies.kick(body.lobbyId, this.playerId, body.accountId, now());
       return {};
     });
-    p.handle('lobby.set_owner', async (body) => {
+    t.on('lobby.set_owner', async function (body) {
+      const s = this.server;
       if (await this.#lobbyElsewhere(body.lobbyId, 'setOwner', [body.lobbyId, this.playerId, body.accountId])) return {};
       s.lobbies.setOwner(body.lobbyId, this.playerId, body.accountId, now());
       return {};
@@ -296,7 +324,8 @@ export class ClientLink {
 
     // ---- matchmaking
     // ratings come from the server (ratingFor), never from the client
-    p.handle('match.queue', async (body) => {
+    t.on('match.queue', async function (body) {
+      const s = this.server;
       const me = this.playerId;
       const lobbyId = body.lobbyId;
       // The same queueing again is answered with the ticket it made: a client that gave up waiting
@@ -334,7 +363,8 @@ export class ClientLink {
       for (const p of players) if (p !== me) s.notifyPlayer(p, 2, 'match.queued', { ticketId: ticket.id, mode: ticket.mode, lobbyId, byAccountId: me });
       return queuedReply(ticket);
     });
-    p.handle('match.cancel', async (body) => {
+    t.on('match.cancel', async function (body) {
+      const s = this.server;
       const fwd = s.forward;
       if (fwd && !s.matchmaker.ticketOf(this.playerId)) {
         await fwd.cancel(body.ticketId, this.playerId);
@@ -345,7 +375,8 @@ export class ClientLink {
       s.matchmaker.cancel(body.ticketId, now());
       return {};
     });
-    p.handle('match.confirm', async (body) => {
+    t.on('match.confirm', async function (body) {
+      const s = this.server;
       const fwd = s.forward;
       // (1.3) a confirm that asks for it (claim, or a key) claims the seat when the match starts,
       // and the hand-off is pushed (`session.handoff`); others claim it after `session.ready`
@@ -355,7 +386,8 @@ export class ClientLink {
       else s.confirmMatch(body.matchId, this.playerId, offer, now());
       return {};
     });
-    p.handle('match.decline', async (body) => {
+    t.on('match.decline', async function (body) {
+      const s = this.server;
       const fwd = s.forward;
       if (fwd && !s.matchmaker.ticketOf(this.playerId)) await fwd.decline(body.matchId, this.playerId);
       else s.matchmaker.decline(body.matchId, this.playerId, now());
@@ -363,7 +395,8 @@ export class ClientLink {
     });
 
     // ---- hand-off
-    p.handle('session.claim', async (body) => {
+    t.on('session.claim', async function (body) {
+      const s = this.server;
       const t0 = performance.now();
       try {
         // another node runs this session's hand-off: the claim goes there
@@ -378,6 +411,7 @@ export class ClientLink {
         throw err;
       }
     });
+    return t;
   }
 
   /** The server's connection limits per account; refuses the login when this account has its share. */

@@ -42,6 +42,11 @@ export interface ConnectionOptions<E = unknown> extends Omit<SessionOptions<E>, 
   closeTimeoutMs?: number;
   /** Called when an event/close listener throws (the connection carries on). */
   onListenerError?: (err: unknown) => void;
+  /**
+   * Called with each `protocol_error` (before the event's listeners): a server that only logs
+   * them needs no emitter per connection (one is made on the first on()).
+   */
+  onProtocolError?: (e: { code: string; message: string; type?: string }) => void;
 }
 
 export interface ReadyInfo<F extends FamilyDef, S extends Side, E> {
@@ -66,6 +71,32 @@ type ConnectionEvents<F extends FamilyDef, S extends Side, E> = {
 type Listeners<F extends FamilyDef, S extends Side, E> = {
   [K in keyof ConnectionEvents<F, S, E>]: (arg: ConnectionEvents<F, S, E>[K]) => void;
 };
+
+/** A handler of a shared table (RequestHandlers): `this` is the target its connection was given. */
+type TableHandler<T> = (this: T, body: never, req: { id: number; type: string }) => unknown;
+
+/**
+ * Request handlers made once and shared by every connection of one kind (each client link of the
+ * Auth), instead of a closure per handler per connection: at 10,000 idle players those closures,
+ * their contexts and a Map each were about 2 KB of heap per player. A connection takes the table
+ * with `handleWith(table, target)`, and each handler runs with `this` set to that target.
+ */
+export class RequestHandlers<F extends FamilyDef, S extends Side, T, E = unknown> {
+  readonly #map = new Map<string, TableHandler<T>>();
+
+  /** Answers requests of one type on every connection given this table. */
+  on<K extends RequestTypes<F, OtherSide<S>>>(
+    type: K,
+    handler: (this: T, body: RequestBody<F, K, E>, req: { id: number; type: K }) => ResponseBody<F, K, E> | Promise<ResponseBody<F, K, E>>,
+  ): this {
+    this.#map.set(type, handler as unknown as TableHandler<T>);
+    return this;
+  }
+
+  get(type: string): TableHandler<T> | undefined {
+    return this.#map.get(type);
+  }
+}
 
 /** The shared emitter with `emit` opened to the connection that owns it. */
 class Events<M extends object> extends TypedEmitter<M> {
@@ -100,10 +131,16 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   private readonly tickIntervalMs: number;
   /** Armed only while the session has a deadline (the hello, our pending requests): an idle connection costs no timer callbacks. */
   private timer: ReturnType<typeof setInterval> | undefined;
-  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
-  private readonly handlers = new Map<string, (body: never, req: { id: number; type: string }) => unknown>();
+  /** Our requests awaiting an answer; made with the first (a listener may never send one). */
+  private waiting: Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }> | undefined;
+  /** This connection's own handlers (handle()); made with the first. */
+  private handlers: Map<string, (body: never, req: { id: number; type: string }) => unknown> | undefined;
+  /** Shared handlers (handleWith()) and the `this` they run with here. */
+  private table: RequestHandlers<F, S, unknown, E> | undefined;
+  private tableTarget: unknown;
   private fallback: AnyRequestHandler<F, S, E> | undefined;
-  private readonly events = new Events<ConnectionEvents<F, S, E>>((err) => this.reportListenerError(err));
+  /** Made on the first on(): an idle server-side connection usually has no listener. */
+  private events: Events<ConnectionEvents<F, S, E>> | undefined;
   /** Frames waiting for the writer: everything queued while a write is in flight goes out as one chunk. */
   private unwritten: Uint8Array[] = [];
   /** The running drain(), until it finds nothing left to write. */
@@ -114,6 +151,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   private shutDown = false;
   private readonly onHello: ((hello: HelloInfo<F, E>) => unknown) | undefined;
   private readonly onListenerError: ((err: unknown) => void) | undefined;
+  private readonly onProtocolError: ((e: { code: string; message: string; type?: string }) => void) | undefined;
   private readonly closeTimeoutMs: number;
   private readonly maxQueuedBytes: number;
   private queuedBytes = 0;
@@ -124,6 +162,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     this.now = options.now ?? Date.now;
     this.onHello = onHello;
     this.onListenerError = options.onListenerError;
+    this.onProtocolError = options.onProtocolError;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 2000;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 4 * 1024 * 1024;
     this.session = new ProtocolSession<F, S, E>(family, { ...options, side, nowMs: this.now() });
@@ -152,7 +191,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     try {
       const ids = conn.session.start(options.hello, options.early);
       conn.early = ids.map((id) => {
-        const result = new Promise<unknown>((resolve, reject) => conn.waiting.set(id, { resolve, reject }));
+        const result = new Promise<unknown>((resolve, reject) => (conn.waiting ??= new Map()).set(id, { resolve, reject }));
         result.catch(() => {}); // a caller that only awaits ready must not see an unhandled rejection
         return result;
       });
@@ -189,7 +228,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     await this.ready;
     this.session.tick(this.now()); // so the deadline counts from now, not from the last tick
     const id = this.session.request(type, body, opts);
-    const result = new Promise<unknown>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    const result = new Promise<unknown>((resolve, reject) => (this.waiting ??= new Map()).set(id, { resolve, reject }));
     this.pump();
     return (await result) as ResponseBody<F, K, E>;
   }
@@ -205,7 +244,17 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     type: K,
     handler: (body: RequestBody<F, K, E>, req: { id: number; type: K }) => ResponseBody<F, K, E> | Promise<ResponseBody<F, K, E>>,
   ): this {
-    this.handlers.set(type, handler as unknown as (body: never, req: { id: number; type: string }) => unknown);
+    (this.handlers ??= new Map()).set(type, handler as unknown as (body: never, req: { id: number; type: string }) => unknown);
+    return this;
+  }
+
+  /**
+   * Answers requests with a shared table, each handler run with `this` set to `target`. A type
+   * given to handle() is answered by that handler instead. One table per connection.
+   */
+  handleWith<T>(table: RequestHandlers<F, S, T, E>, target: T): this {
+    this.table = table as unknown as RequestHandlers<F, S, unknown, E>;
+    this.tableTarget = target;
     return this;
   }
 
@@ -214,12 +263,12 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   on<K extends keyof Listeners<F, S, E>>(name: K, listener: Listeners<F, S, E>[K]): this;
   on(name: string, fn: unknown): this {
     if (name === 'request') this.fallback = fn as AnyRequestHandler<F, S, E>;
-    else this.events.on(name as keyof Listeners<F, S, E>, fn as (arg: unknown) => void);
+    else (this.events ??= new Events((err) => this.reportListenerError(err))).on(name as keyof Listeners<F, S, E>, fn as (arg: unknown) => void);
     return this;
   }
 
   off<K extends keyof Listeners<F, S, E>>(name: K, listener: Listeners<F, S, E>[K]): this {
-    this.events.off(name, listener as (arg: ConnectionEvents<F, S, E>[K]) => void);
+    this.events?.off(name, listener as (arg: ConnectionEvents<F, S, E>[K]) => void);
     return this;
   }
 
@@ -338,23 +387,32 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
         void this.answerRequest(ev as IncomingRequest<F, S, E>);
         return;
       case 'response': {
-        const w = this.waiting.get(ev.id);
-        this.waiting.delete(ev.id);
+        const w = this.waiting?.get(ev.id);
+        this.waiting?.delete(ev.id);
         w?.resolve(ev.body);
         return;
       }
       case 'failure': {
-        const w = this.waiting.get(ev.id);
-        this.waiting.delete(ev.id);
+        const w = this.waiting?.get(ev.id);
+        this.waiting?.delete(ev.id);
         w?.reject(failureError(ev));
         return;
       }
       case 'event':
         this.emit('event', ev as IncomingEvent<F, S, E>);
         return;
-      case 'protocol_error':
-        this.emit('protocol_error', { code: ev.code, message: ev.message, ...(ev.type !== undefined ? { type: ev.type } : {}) });
+      case 'protocol_error': {
+        const info = { code: ev.code, message: ev.message, ...(ev.type !== undefined ? { type: ev.type } : {}) };
+        if (this.onProtocolError !== undefined) {
+          try {
+            this.onProtocolError(info);
+          } catch (err) {
+            this.reportListenerError(err);
+          }
+        }
+        this.emit('protocol_error', info);
         return;
+      }
       case 'close': {
         const info: CloseInfo = { code: ev.code, reason: ev.reason, by: ev.by };
         this.rejectReady(
@@ -390,10 +448,12 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   }
 
   private async answerRequest(req: IncomingRequest<F, S, E>): Promise<void> {
-    const handler = this.handlers.get(req.type);
+    const handler = this.handlers?.get(req.type);
+    const shared = handler === undefined ? this.table?.get(req.type) : undefined;
     try {
       let result: unknown;
       if (handler !== undefined) result = await handler(req.body as never, { id: req.id, type: req.type });
+      else if (shared !== undefined) result = await shared.call(this.tableTarget, req.body as never, { id: req.id, type: req.type });
       else if (this.fallback !== undefined) result = await this.fallback(req);
       else throw protocolError.as('refused', ErrorCodes.unknownType, `this ${this.session.family.roles[this.session.side]} does not handle "${req.type}"`);
       if (this.session.state !== 'open') return;
@@ -415,7 +475,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   }
 
   private emit<K extends keyof ConnectionEvents<F, S, E>>(name: K, arg: ConnectionEvents<F, S, E>[K]): void {
-    this.events.emit(name, arg);
+    this.events?.emit(name, arg);
   }
 
   private reportListenerError(err: unknown): void {
@@ -430,8 +490,10 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     if (this.shutDown) return;
     this.shutDown = true;
     this.updateTimer();
-    for (const [, w] of this.waiting) w.reject(protocolError.as('io', ErrorCodes.closed, `connection closed (${info.code})`));
-    this.waiting.clear();
+    if (this.waiting !== undefined) {
+      for (const [, w] of this.waiting) w.reject(protocolError.as('io', ErrorCodes.closed, `connection closed (${info.code})`));
+      this.waiting.clear();
+    }
     // The protocol is closed now; what follows only releases the streams.
     this.resolveClosed(info);
     // Cancelling/closing a stream the peer already tore down rejects; that is expected here.

@@ -9,6 +9,7 @@ import {
   openBulkStream,
   ProtocolConnection,
   ProtocolSession,
+  RequestHandlers,
   type StreamPair,
 } from '../../src/protocol/index.js';
 import { samples } from './fixtures.js';
@@ -170,6 +171,35 @@ describe('ProtocolConnection over WHATWG streams', () => {
     await client.close();
   });
 
+  it('answers with a shared handler table, each connection with its own target; handle() takes precedence', async () => {
+    // one table for every connection of a kind instead of a closure per handler per connection
+    const table = new RequestHandlers<typeof hostFamily, 'listener', { name: string }>()
+      .on('player.ready', function (body) {
+        return { ext: { by: this.name, ready: body.ready } };
+      })
+      .on('game.action', function () {
+        return { ext: { by: this.name } };
+      });
+    const one = connect();
+    const two = connect();
+    one.host.handleWith(table, { name: 'one' });
+    two.host.handleWith(table, { name: 'two' });
+    two.host.handle('game.action', () => ({ ext: { by: 'own handler' } }));
+    await Promise.all([one.client.ready, two.client.ready]);
+    await expect(one.client.request('player.ready', { ready: true })).resolves.toEqual({ ext: { by: 'one', ready: true } });
+    await expect(two.client.request('player.ready', { ready: false })).resolves.toEqual({ ext: { by: 'two', ready: false } });
+    await expect(one.client.request('game.action', {})).resolves.toEqual({ ext: { by: 'one' } });
+    await expect(two.client.request('game.action', {})).resolves.toEqual({ ext: { by: 'own handler' } });
+    // an idle listener that never sent a request, used handle() or on() keeps no map or emitter for
+    // them, and its session none for answered requests
+    const fields = one.host as unknown as { waiting?: unknown; handlers?: unknown; events?: unknown };
+    expect(fields.waiting).toBeUndefined();
+    expect(fields.handlers).toBeUndefined();
+    expect(fields.events).toBeUndefined();
+    expect((one.host.session as unknown as { incoming?: unknown }).incoming).toBeUndefined();
+    await Promise.all([one.client.close(), two.client.close()]);
+  });
+
   it('holds a timer only while a deadline is pending, none while open and idle', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     try {
@@ -233,6 +263,21 @@ describe('ProtocolConnection over WHATWG streams', () => {
     await w.write(encodeFrame(new Uint8Array([0xc1, 0xc1]), 100));
     await expect(host.ready).rejects.toMatchObject({ code: 'malformed' });
     await expect(host.closed).resolves.toMatchObject({ code: 'malformed', by: 'local' });
+  });
+
+  it('reports protocol errors to onProtocolError, before the listeners of the event', async () => {
+    const [a, b] = duplex();
+    const seen: string[] = [];
+    const host = ProtocolConnection.accept(hostFamily, b, {
+      gameVersion: '1',
+      onHello: () => hostHello.listener as never,
+      onProtocolError: (e) => seen.push(`option ${e.code}`),
+    });
+    host.on('protocol_error', (e) => seen.push(`event ${e.code}`));
+    const w = a.writable.getWriter();
+    await w.write(encodeFrame(new Uint8Array([0xc1, 0xc1]), 100));
+    await expect(host.closed).resolves.toMatchObject({ code: 'malformed' });
+    expect(seen).toEqual(['option malformed', 'event malformed']);
   });
 
   it('validates ext with a game schema end to end', async () => {
