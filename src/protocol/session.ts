@@ -66,7 +66,8 @@ type SessionSettings<E> = {
     | 'requestTimeoutMs'
     | 'maxIncomingInFlight'
     | 'maxOutgoingPending'
-    | 'maxPeerErrors']: SessionOptions<E>[K] | undefined;
+    | 'maxPeerErrors'
+    | 'checkOutgoing']: SessionOptions<E>[K] | undefined;
 } & { gameVersion: string };
 
 export type SessionState = 'hello' | 'open' | 'closed';
@@ -180,6 +181,7 @@ export class ProtocolSession<F extends FamilyDef, S extends Side, E = unknown> {
       maxIncomingInFlight: options.maxIncomingInFlight,
       maxOutgoingPending: options.maxOutgoingPending,
       maxPeerErrors: options.maxPeerErrors,
+      checkOutgoing: options.checkOutgoing,
     };
     this.limits = resolveLimits(options.limits);
     this.codec = new MsgpackCodec(this.limits);
