@@ -138,6 +138,8 @@ async function auth(pki, n) {
     const matchMs = matches.flatMap((m) => m.ms);
     const failures = [...logins, ...matches].map((x) => x.firstError).filter(Boolean);
     const matchRetries = matches.reduce((k, m) => k + m.retries, 0);
+    const idledOut = matches.reduce((k, m) => k + m.idledOut, 0);
+    const lostOther = matches.reduce((k, m) => k + m.lostOther, 0);
     return {
       loggedIn,
       loginFailed: n - loggedIn,
@@ -154,6 +156,8 @@ async function auth(pki, n) {
       matchP99: pct(matchMs, 99),
       failures,
       matchRetries,
+      idledOut,
+      lostOther,
       authErrors: i1.errors.count,
     };
   } finally {
@@ -194,7 +198,7 @@ try {
     const au = await auth(pki, n);
     rows.push({ n, base, au });
     process.stderr.write(
-      `(N=${n}: JS heap per player ${f1(au.heapPer / 1024)} KB, library per connection ${f1(base.heapPer / 1024)} KB; Auth errors logged: ${au.authErrors}; matchmakes tried again after a cancelled match: ${au.matchRetries}; time to ticket p99 ${f1(au.matchP99 / 1000)} s; matches in flight at most ${MM_CAP ?? 'default'})\n`,
+      `(N=${n}: JS heap per player ${f1(au.heapPer / 1024)} KB, library per connection ${f1(base.heapPer / 1024)} KB; Auth errors logged: ${au.authErrors}; matchmakes tried again after a cancelled match: ${au.matchRetries}; players matched ${au.matched} of ${n}, connections idled out ${au.idledOut}, lost otherwise ${au.lostOther}; time to ticket p99 ${f1(au.matchP99 / 1000)} s; matches in flight at most ${MM_CAP ?? 'default'})\n`,
     );
     if (au.failures.length) process.stderr.write(`(N=${n}: ${au.loginFailed} logins failed; first errors: ${au.failures.join(' | ')})\n`);
     const cells = [
