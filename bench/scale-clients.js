@@ -7,7 +7,7 @@
 //   'close'  -> closes all; answers {}
 // Player i connects from 127.1.<w>.<i % 250 + 1> so that per-address limits see a crowd, not one address.
 //
-//   node bench/scale-clients.js '{"auth","ca","cert","key","count","prefix","worker","concurrency"[,"keepAliveMs","idleTimeoutMs"]}'
+//   node bench/scale-clients.js '{"auth","ca","cert","key","count","prefix","worker","concurrency"[,"keepAliveMs","idleTimeoutMs","matchTimeoutMs"]}'
 import { connectToAuth } from '../dist/client/index.js';
 
 const cfg = JSON.parse(process.argv[2]);
@@ -69,7 +69,7 @@ async function match() {
         try {
           // a line of 10,000 takes minutes at the cap's pace: a player that gave up at 2 minutes
           // went to the back of it again
-          await c.matchmake({ mode: 'tictactoe', timeoutMs: 900_000 });
+          await c.matchmake({ mode: 'tictactoe', timeoutMs: cfg.matchTimeoutMs ?? 900_000 });
           ms.push(performance.now() - t);
           return;
         } catch (e) {
