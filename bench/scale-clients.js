@@ -2,15 +2,18 @@
 // clients in this one process, driven by messages from the parent:
 //   'login'  -> connect + guest login for all, `concurrency` at a time; answers { ok, failed, ms, firstError }
 //   'login-pipelined' -> the same with the login sent in the hello (connectToAuth's `login`)
-//   'match'  -> all matchmake at once; answers { ok, failed, ms, firstError } (ms: each one's time to its ticket)
+//   'match'  -> all matchmake at once; answers { ok, failed, ms, firstError, retries, idledOut, lostOther } (ms: each
+//               one's time to its ticket; idledOut: connections closed by the QUIC idle timeout since the login)
 //   'close'  -> closes all; answers {}
 // Player i connects from 127.1.<w>.<i % 250 + 1> so that per-address limits see a crowd, not one address.
 //
-//   node bench/scale-clients.js '{"auth","ca","cert","key","count","prefix","worker","concurrency"[,"keepAliveMs","idleTimeoutMs"]}'
+//   node bench/scale-clients.js '{"auth","ca","cert","key","count","prefix","worker","concurrency"[,"keepAliveMs","idleTimeoutMs","matchTimeoutMs"]}'
 import { connectToAuth } from '../dist/client/index.js';
 
 const cfg = JSON.parse(process.argv[2]);
 const clients = [];
+// players whose connection ended on its own: by the QUIC idle timeout, or otherwise
+const lost = { idle: 0, other: 0 };
 const errText = (e) => `${e?.code ?? 'error'}: ${String(e?.message ?? e).slice(0, 200)}`;
 
 async function login(pipelined = false) {
@@ -36,6 +39,11 @@ async function login(pipelined = false) {
           ...(pipelined ? { login: { method: 'guest', displayName: `${cfg.prefix}${i}` } } : {}),
         });
         if (!pipelined) await c.login({ method: 'guest', displayName: `${cfg.prefix}${i}` });
+        c.on('close', ({ error }) => {
+          if (error === undefined) return;
+          if (/idle.?timeout/i.test(error.message)) lost.idle++;
+          else lost.other++;
+        });
         clients.push(c);
         ms.push(performance.now() - t);
       } catch (e) {
@@ -61,7 +69,7 @@ async function match() {
         try {
           // a line of 10,000 takes minutes at the cap's pace: a player that gave up at 2 minutes
           // went to the back of it again
-          await c.matchmake({ mode: 'tictactoe', timeoutMs: 900_000 });
+          await c.matchmake({ mode: 'tictactoe', timeoutMs: cfg.matchTimeoutMs ?? 900_000 });
           ms.push(performance.now() - t);
           return;
         } catch (e) {
@@ -75,7 +83,7 @@ async function match() {
       }
     }),
   );
-  return { ok: ms.length, failed, ms, firstError, retries };
+  return { ok: ms.length, failed, ms, firstError, retries, idledOut: lost.idle, lostOther: lost.other };
 }
 
 process.on('message', async (m) => {

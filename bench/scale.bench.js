@@ -13,7 +13,8 @@
 // BENCH_SCALE_MM_CAP=<n>|off sets the Auth's [matchmaking] max_matches_in_flight (default: the
 // server's); `off` proposes every match at once, as before issue 14, for a before/after of the burst.
 // BENCH_SCALE_NO_BASELINE=1 skips the library baseline (its columns print NaN) when only the Auth
-// figures are wanted. BENCH_PROF_DIR=<dir> writes a CPU profile of the Auth during each burst there
+// figures are wanted. BENCH_SCALE_MATCH_TIMEOUT_MS sets each player's matchmake timeout (default 15
+// minutes). The burst's stderr line counts players matched and connections idled out. BENCH_PROF_DIR=<dir> writes a CPU profile of the Auth during each burst there
 // (auth-burst-<N>.cpuprofile); BENCH_TRACE_MM=1 prints its queue and CPU each second.
 // BENCH_HEAP_DIR=<dir> writes heap snapshots of the Auth before the logins and once its players idle
 // (auth-<N>-before.heapsnapshot, auth-<N>-idle.heapsnapshot).
@@ -44,6 +45,9 @@ const IDLE_WINDOW_MS = Math.max(QUICK ? 10_500 : 20_500, 2 * AUTH_KEEP_ALIVE_MS 
 const SETTLE_MS = 3_000;
 const MM_CAP = process.env.BENCH_SCALE_MM_CAP;
 const NO_BASELINE = process.env.BENCH_SCALE_NO_BASELINE === '1';
+// BENCH_SCALE_MATCH_TIMEOUT_MS: each player's matchmake timeout (default 15 minutes); shorter when
+// players idle out, so that the odd one left without a partner does not hold the run for 45 minutes
+const MATCH_TIMEOUT_MS = process.env.BENCH_SCALE_MATCH_TIMEOUT_MS ? Number(process.env.BENCH_SCALE_MATCH_TIMEOUT_MS) : undefined;
 
 function worker(cfg) {
   const child = fork(path.join(here, 'scale-clients.js'), [JSON.stringify(cfg)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -104,7 +108,7 @@ async function auth(pki, n) {
     };
     const parts = split(n);
     for (let w = 0; w < WORKERS; w++) {
-      const wk = worker({ ...creds, count: parts[w], prefix: `w${w}-`, worker: w, concurrency: 8, ...liveness });
+      const wk = worker({ ...creds, count: parts[w], prefix: `w${w}-`, worker: w, concurrency: 8, ...liveness, matchTimeoutMs: MATCH_TIMEOUT_MS });
       workers.push(wk.child);
       await wk.ready;
     }
@@ -138,6 +142,8 @@ async function auth(pki, n) {
     const matchMs = matches.flatMap((m) => m.ms);
     const failures = [...logins, ...matches].map((x) => x.firstError).filter(Boolean);
     const matchRetries = matches.reduce((k, m) => k + m.retries, 0);
+    const idledOut = matches.reduce((k, m) => k + m.idledOut, 0);
+    const lostOther = matches.reduce((k, m) => k + m.lostOther, 0);
     return {
       loggedIn,
       loginFailed: n - loggedIn,
@@ -154,6 +160,8 @@ async function auth(pki, n) {
       matchP99: pct(matchMs, 99),
       failures,
       matchRetries,
+      idledOut,
+      lostOther,
       authErrors: i1.errors.count,
     };
   } finally {
@@ -194,7 +202,7 @@ try {
     const au = await auth(pki, n);
     rows.push({ n, base, au });
     process.stderr.write(
-      `(N=${n}: JS heap per player ${f1(au.heapPer / 1024)} KB, library per connection ${f1(base.heapPer / 1024)} KB; Auth errors logged: ${au.authErrors}; matchmakes tried again after a cancelled match: ${au.matchRetries}; time to ticket p99 ${f1(au.matchP99 / 1000)} s; matches in flight at most ${MM_CAP ?? 'default'})\n`,
+      `(N=${n}: JS heap per player ${f1(au.heapPer / 1024)} KB, library per connection ${f1(base.heapPer / 1024)} KB; Auth errors logged: ${au.authErrors}; matchmakes tried again after a cancelled match: ${au.matchRetries}; players matched ${au.matched} of ${n}, connections idled out ${au.idledOut}, lost otherwise ${au.lostOther}; time to ticket p99 ${f1(au.matchP99 / 1000)} s; matches in flight at most ${MM_CAP ?? 'default'})\n`,
     );
     if (au.failures.length) process.stderr.write(`(N=${n}: ${au.loginFailed} logins failed; first errors: ${au.failures.join(' | ')})\n`);
     const cells = [

@@ -18,6 +18,7 @@ import {
 import type { KeyAlgorithm } from '../pki/types.js';
 import { dialOptions } from './dial-options.js';
 import { TypedEmitter } from '../events/emitter.js';
+import { expireAfterInput } from '../events/timeout.js';
 import type { GameSession, GameSessionOptions } from './game-session.js';
 import { joinHost, type JoinHostOptions } from './join-host.js';
 import type { ClientTrust } from './trust.js';
@@ -786,10 +787,12 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   #watchPreclaims(stop: AbortController): { readonly error: IyesmpError | undefined; stop(): void } {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let error: IyesmpError | undefined;
+    let stopped = false;
     // deadlines that passed before this wait began belong to no one waiting: forgotten
     for (const [id, x] of this.#preclaims) if (x.deadline !== undefined && x.deadline <= Date.now()) this.#preclaims.delete(id);
     const arm = (): void => {
       clearTimeout(timer);
+      if (stopped) return;
       const now = Date.now();
       let next = Infinity;
       for (const [id, x] of this.#preclaims) {
@@ -806,7 +809,9 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       }
       if (error) return stop.abort();
       if (next === Infinity) return;
-      timer = setTimeout(arm, next - now);
+      const dueAt = performance.now() + (next - now);
+      // after a stall, a `session.waiting` or hand-off already in the socket moves or ends it first
+      timer = setTimeout(() => expireAfterInput(dueAt, arm), next - now);
       timer.unref?.();
     };
     arm();
@@ -816,6 +821,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
         return error;
       },
       stop: () => {
+        stopped = true;
         clearTimeout(timer);
         this.#preclaimWatchers.delete(arm);
       },
@@ -900,11 +906,15 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       if (ours && w.giveUpAt !== undefined) deadline = Math.max(deadline, Date.now() + Math.max(0, w.giveUpAt - w.since) + CLAIM_MARGIN_MS);
     };
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let settled = false;
     const expired = new Promise<never>((_, reject) => {
       const arm = (): void => {
+        if (settled) return;
         const left = deadline - Date.now();
         if (left <= 0) return reject(requestError(clientError('timeout', 'no answer'), what));
-        timer = setTimeout(arm, left);
+        const dueAt = performance.now() + left;
+        // after a stall, the answer (or a `session.waiting` moving the deadline) in the socket goes first
+        timer = setTimeout(() => expireAfterInput(dueAt, arm), left);
         timer.unref?.();
       };
       arm();
@@ -924,6 +934,7 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       if (err instanceof IyesmpError && err.code === 'session_failed' && /no host/i.test(err.message)) throw noHostAvailable(err.message);
       throw err;
     } finally {
+      settled = true;
       clearTimeout(timer);
       this.off('sessionWaiting', onWaiting);
     }
@@ -1207,6 +1218,7 @@ class ExtendableDeadline {
   readonly #start = Date.now();
   #at: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
   error: IyesmpError | undefined;
 
   constructor(ms: number, what: string) {
@@ -1221,12 +1233,16 @@ class ExtendableDeadline {
     this.#at = Math.max(this.#at, at);
   }
   stop(): void {
+    this.#stopped = true;
     clearTimeout(this.#timer);
   }
   #arm(): void {
+    if (this.#stopped) return;
     const left = this.#at - Date.now();
     if (left > 0) {
-      this.#timer = setTimeout(() => this.#arm(), left);
+      const dueAt = performance.now() + left;
+      // after a stall, the awaited answer (or an extension) waiting in the socket goes first
+      this.#timer = setTimeout(() => expireAfterInput(dueAt, () => this.#arm()), left);
       this.#timer.unref?.();
       return;
     }

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { IyesmpError } from '../errors.js';
 import { TypedEmitter } from '../events/emitter.js';
-import { withTimeout } from '../events/timeout.js';
+import { expireAfterInput, withTimeout } from '../events/timeout.js';
 import { protocolError } from './errors.js';
 import { BulkStreamDecoder, encodeBulkFrame, encodeBulkHeader, type BulkHeader } from './bulk.js';
 import { ErrorCodes, ERROR_CODE_PATTERN } from './error-codes.js';
@@ -360,13 +360,22 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
     this.draining = undefined;
   }
 
+  private readonly tick = (): void => {
+    if (this.timer === undefined) return; // no deadline left (or shut down) while it waited
+    this.session.tick(this.now());
+    this.pump();
+  };
+
   /** Ticks only while a deadline can pass: the hello exchange, or requests awaiting an answer. */
   private updateTimer(): void {
     const needed = !this.shutDown && this.session.nextDeadline() !== undefined;
     if (needed && this.timer === undefined) {
+      let dueAt = performance.now() + this.tickIntervalMs;
       this.timer = setInterval(() => {
-        this.session.tick(this.now());
-        this.pump();
+        // after a stall, answers already waiting in the socket are read before deadlines pass
+        const due = dueAt;
+        dueAt = performance.now() + this.tickIntervalMs;
+        expireAfterInput(due, this.tick);
       }, this.tickIntervalMs);
       this.timer.unref?.();
     } else if (!needed && this.timer !== undefined) {

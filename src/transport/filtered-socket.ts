@@ -4,8 +4,9 @@
  *
  * @matrixai/quic offers no packet-filter hook. Its QUICSocket attaches the instance field
  * `handleSocketMessage` to node:dgram's 'message' event in `start()` (and detaches the same field in
- * `stop()`), so a subclass that wraps that field in its constructor sits exactly between the UDP
- * socket and QUIC header parsing: a dropped datagram costs one map lookup, no crypto, no state.
+ * `stop()`; with our patch, through a wrapper that counts datagrams and reads the field per call),
+ * so a subclass that wraps that field in its constructor sits exactly between the UDP socket and
+ * QUIC header parsing: a dropped datagram costs one map lookup, no crypto, no state.
  * Every datagram the server sends goes through `send_` (connections, version negotiation, retry),
  * which is where replies to a client behind a proxy are redirected to that proxy.
  */

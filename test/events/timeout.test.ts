@@ -1,5 +1,9 @@
+import dgram from 'node:dgram';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TIMED_OUT, orTimeout, withTimeout } from '../../src/events/timeout.js';
+import { TypedEmitter } from '../../src/events/emitter.js';
+import { datagramLater, stall } from '../support/stall.js';
 
 const never = new Promise<never>(() => {});
 
@@ -82,5 +86,66 @@ describe('orTimeout', () => {
     await vi.advanceTimersByTimeAsync(100);
     await expect(caught).resolves.toBe('no answer within 100 ms');
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+/**
+ * After a stall libuv runs expired timers before it polls sockets: an answer that arrived before the
+ * deadline, unread in the socket, must still win over the deadline's timer.
+ */
+describe('a deadline whose timer fires late (the event loop was stalled)', () => {
+  async function socket(): Promise<{ port: number; next: () => Promise<string>; close: () => void }> {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+    return {
+      port: (s.address() as AddressInfo).port,
+      next: () => new Promise((r) => s.once('message', (m) => r(m.toString()))),
+      close: () => s.close(),
+    };
+  }
+
+  it('withTimeout settles with the answer that came during the stall', async () => {
+    const sock = await socket();
+    const peer = await datagramLater(sock.port, 'answer', 50);
+    try {
+      const raced = withTimeout(sock.next(), 100);
+      await stall(300, peer.go); // the answer arrives at ~50 ms, the deadline passes at 100 ms, the loop wakes at 300 ms
+      await expect(raced).resolves.toBe('answer');
+    } finally {
+      sock.close();
+      await peer.close();
+    }
+  });
+
+  it('withTimeout still times out, right after the stall, when nothing came', async () => {
+    const sock = await socket();
+    try {
+      const raced = withTimeout(sock.next(), 100);
+      await stall(300);
+      const woke = performance.now();
+      await expect(raced).resolves.toBe(TIMED_OUT);
+      expect(performance.now() - woke).toBeLessThan(100);
+    } finally {
+      sock.close();
+    }
+  });
+
+  it("an emitter's next() gets the event that came during the stall", async () => {
+    const sock = await socket();
+    const peer = await datagramLater(sock.port, 'answer', 50);
+    const ee = new (class extends TypedEmitter<{ answer: string }> {
+      fire(m: string): void {
+        this.emit('answer', m);
+      }
+    })();
+    try {
+      const next = ee.next('answer', { timeoutMs: 100 });
+      void sock.next().then((m) => ee.fire(m));
+      await stall(300, peer.go);
+      await expect(next).resolves.toBe('answer');
+    } finally {
+      sock.close();
+      await peer.close();
+    }
   });
 });

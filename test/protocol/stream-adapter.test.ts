@@ -1,3 +1,5 @@
+import dgram from 'node:dgram';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { IyesmpError } from '../../src/errors.js';
@@ -13,6 +15,8 @@ import {
   type StreamPair,
 } from '../../src/protocol/index.js';
 import { samples } from './fixtures.js';
+import { datagramLater, stall } from '../support/stall.js';
+import { pollUntil } from '../support/wait.js';
 
 function duplex(): [StreamPair, StreamPair] {
   const ab = new TransformStream<Uint8Array, Uint8Array>();
@@ -398,6 +402,33 @@ describe('writes and timers (per-message cost)', () => {
     expect(await settled).toMatchObject({ kind: 'io', code: 'timeout' });
     expect(vi.getTimerCount()).toBe(0);
     await client.close();
+  });
+});
+
+describe('a request whose deadline passes during a stall of the event loop', () => {
+  it('gets the answer that arrived in time, although its tick fired first', async () => {
+    const { client, host } = connect();
+    // the host answers once a datagram comes: the answer hinges on input read from a socket
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    const peer = await datagramLater((sock.address() as AddressInfo).port, 'go', 50);
+    try {
+      let asked = false;
+      host.handle('game.action', () => {
+        asked = true;
+        return new Promise((r) => sock.once('message', () => r({ ext: { answered: true } })));
+      });
+      await Promise.all([client.ready, host.ready]);
+      const answer = client.request('game.action', {}, { timeoutMs: 100 });
+      // the request is out and its deadline ticking before the loop stalls
+      await pollUntil(() => asked, 'the request at the host', 1000, 1);
+      await stall(300, peer.go); // the datagram comes at ~50 ms, the request's deadline passes at 100 ms
+      await expect(answer).resolves.toEqual({ ext: { answered: true } });
+    } finally {
+      sock.close();
+      await peer.close();
+      await client.close();
+    }
   });
 });
 
