@@ -5,18 +5,10 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { ClientLink, type ClientEndpointContext } from '../../src/auth/client-endpoint.js';
-import { authFamily, ProtocolConnection, type StreamPair } from '../../src/protocol/index.js';
+import { authFamily, ProtocolConnection } from '../../src/protocol/index.js';
 import type { PeerConnection, PeerStream } from '../../src/transport/index.js';
+import { duplexPair } from '../client/helpers.js';
 import { samples } from '../protocol/fixtures.js';
-
-function duplex(): [StreamPair, StreamPair] {
-  const ab = new TransformStream<Uint8Array, Uint8Array>();
-  const ba = new TransformStream<Uint8Array, Uint8Array>();
-  return [
-    { readable: ba.readable, writable: ab.writable },
-    { readable: ab.readable, writable: ba.writable },
-  ];
-}
 
 function setup(remotePort: number) {
   const lines: Record<string, unknown>[] = [];
@@ -48,7 +40,7 @@ function setup(remotePort: number) {
     admission: { helloReceived: () => undefined, trust: () => ({ ok: true }), distrust: () => true, release: () => undefined },
     close: async () => undefined,
   } as unknown as PeerConnection;
-  const [a, b] = duplex();
+  const { client: a, server: b } = duplexPair();
   const link = new ClientLink(server, conn, { id: 0, ...b, cancel: () => undefined } as PeerStream);
   const client = ProtocolConnection.dial(authFamily, a, { gameVersion: '1.0.0', hello: samples['iyesmp-auth/1']!.hello.dialer as never });
   return { link, client, lines, child, conn: conn as { remotePort: number } };
