@@ -55,6 +55,8 @@ export async function joinMqttHost<Ext>(ticket: HostTicket<Ext>, opts: JoinHostO
       will: player.will,
       reconnectMs: 1000,
       dropInFlightOnReconnect: true,
+      // the driver subscribes again after a reconnection (player.start), so a refusal reaches it
+      resubscribe: false,
       connectTimeoutMs: opts.connectTimeoutMs ?? 15_000,
     });
   } catch (err) {
@@ -112,6 +114,9 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
     this.link = link;
     this.player = player;
     link.on('message', (msg) => this.#run(() => player.receive({ topic: msg.topic, payload: msg.payload, retained: msg.retained }, Date.now())));
+    // removed from the session (an admin kick, or away past the reconnect grace): aedes refuses the
+    // seat's reconnection; the turns host refuses its registration where the broker let it in
+    link.on('refused', ({ message }) => this.#removed(`the broker refused its reconnection (${message})`));
     link.on('reconnected', () => {
       this.reconnects++;
       // a move whose answer was lost with the connection: the game may send it again once resynced
@@ -255,6 +260,7 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
         if (this.player.ready) for (const w of this.#readyWaiters.splice(0)) w.resolve(undefined);
         return;
       case 'rejected':
+        if (e.rejection.code === 'turns_removed') return this.#removed(e.rejection.message);
         if (e.rejection.seq !== undefined) this.#moves.shift()?.reject(new IyesmpError('refused', e.rejection.code, e.rejection.message));
         return;
       case 'message': {
@@ -272,18 +278,31 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
   }
 
   /**
-   * A refused subscription is tried again a few times: a broker that takes grants from the host
-   * asynchronously (Mosquitto's dynamic security) may hear of this seat a moment after the
-   * hand-off. A round topic that rotated while we were away stays refused: the resync brings the
-   * current one.
+   * A refused subscription is tried again a few times (about 11 s in all): a broker that takes
+   * grants from the host asynchronously (Mosquitto's dynamic security) may hear of this seat a
+   * moment after the hand-off. A player subscribes only to its seat's fixed topics (ctl, its sync
+   * and challenge), so one still refused after that means the seat has lost them: removed (on
+   * Mosquitto, which lets a kicked certificate reconnect, this is how the player learns it).
    */
   #retrySubscribe(topics: readonly string[], qos: 0 | 1 | 2, attempt: number): void {
-    if (attempt > 10 || this.#closed) return;
+    if (this.#closed) return;
+    if (attempt > 10) return this.#removed(`the broker refuses this seat its topics (${topics.join(', ')})`);
     const t = setTimeout(() => {
       if (this.#closed) return;
       void this.link.subscribe(topics, qos).catch(() => this.#retrySubscribe(topics, qos, attempt + 1));
     }, 200 * attempt);
     t.unref?.();
+  }
+
+  /** The host removed this seat: the game ends for this player as on QUIC (`host_lost`, "removed"). */
+  #removed(why: string): void {
+    if (this.#closed) return;
+    const err = hostLost(`the host removed this player from the session (removed): ${why}`);
+    this.#fail(err);
+    this.#closed = true;
+    clearInterval(this.#tick);
+    void this.link.end(true);
+    this.#sink?.close(({ ended }) => (ended ? undefined : err));
   }
 
   #fail(err: Error): void {

@@ -43,6 +43,12 @@ export interface MqttLinkOptions {
    * resyncs and moves again, and an old move would only be refused as stale.
    */
   dropInFlightOnReconnect?: boolean;
+  /**
+   * Subscribe again to every topic by itself after a reconnection (default true). A turns player
+   * sets false: it subscribes again itself, and must hear a refusal (mqtt.js would answer its own
+   * subscribe to a topic it is resubscribing as granted, without asking the broker).
+   */
+  resubscribe?: boolean;
 }
 
 export interface MqttLinkEvents {
@@ -51,10 +57,21 @@ export interface MqttLinkEvents {
   reconnected: { sessionPresent: boolean };
   /** the connection is down (it may come back when reconnectMs > 0) */
   offline: { error?: Error };
+  /**
+   * The broker refused a reconnection for good (CONNACK "identifier rejected", "bad user name or
+   * password" or "not authorized": a kicked seat on aedes). The link stops trying; it is closed.
+   */
+  refused: { returnCode: number; message: string };
 }
+
+/** CONNACK return codes (MQTT 3.1.1) that trying again cannot change; 1 and 3 may pass. */
+const FINAL_REFUSALS = new Set([2, 4, 5]);
 
 export class MqttLink extends TypedEmitter<MqttLinkEvents> {
   readonly #c: MqttClient;
+  #refused = false;
+  /** attempts to connect again since the first connection (successful or not) */
+  reconnectAttempts = 0;
 
   private constructor(c: MqttClient, dropInFlight: boolean) {
     super();
@@ -69,7 +86,16 @@ export class MqttLink extends TypedEmitter<MqttLinkEvents> {
     // made after the first CONNACK: every later one is a reconnection
     c.on('connect', (ack) => this.emit('reconnected', { sessionPresent: ack.sessionPresent === true }));
     c.on('offline', () => this.emit('offline', {}));
-    c.on('error', () => undefined); // reported through 'offline'/'close'
+    c.on('reconnect', () => this.reconnectAttempts++);
+    c.on('error', (e) => {
+      // anything else is reported through 'offline'/'close' and tried again (reconnectMs > 0)
+      const rc = (e as { code?: unknown }).code;
+      if (typeof rc !== 'number' || !FINAL_REFUSALS.has(rc) || this.#refused) return;
+      // mqtt.js would try again every reconnectMs, forever: a kicked client must not hammer the broker
+      this.#refused = true;
+      c.end(true);
+      this.emit('refused', { returnCode: rc, message: e.message });
+    });
   }
 
   static async connect(o: MqttLinkOptions): Promise<MqttLink> {
@@ -85,6 +111,7 @@ export class MqttLink extends TypedEmitter<MqttLinkEvents> {
       clean: true,
       keepalive: o.keepaliveSeconds ?? 30,
       reconnectPeriod: o.reconnectMs ?? 0,
+      resubscribe: o.resubscribe ?? true,
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       ...(o.will ? { will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: o.will.qos, retain: o.will.retain } } : {}),
     };

@@ -127,7 +127,7 @@ describe('tic-tac-toe over MQTT (embedded broker)', () => {
   );
 
   it(
-    'an admin kick on the Host removes an MQTT player: its client is disconnected, its reconnect refused, and the game hears it left',
+    'an admin kick on the Host removes an MQTT player: its client is disconnected, its reconnect refused, the game hears it left, and its own game ends (host_lost) with no more reconnects',
     async () => {
       const { ta } = await kickMidGame(live, async (ta) => {
         expect(await admin.proto.request('player.kick', { playerId: ta.playerId, reason: 'cheating' })).toMatchObject({ kicked: true });

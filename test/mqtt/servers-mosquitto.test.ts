@@ -136,7 +136,7 @@ describe.skipIf(skip !== undefined)('tic-tac-toe over Mosquitto (dynamic securit
   );
 
   it(
-    'a kick removes the player: dynamic security deletes its client (disconnecting it), a reconnect gets no topic, the other player wins',
+    'a kick removes the player: dynamic security deletes its client (disconnecting it), a reconnect gets no topic, the other player wins, and its own client ends its game (host_lost) and stops',
     async () => {
       const { ta, room } = await kickMidGame(live, async (ta) => {
         expect(live.host.kickPlayer(ta.playerId, 'cheating')).toEqual([ta.sessionId]);

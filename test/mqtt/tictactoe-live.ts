@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { connect as mqttConnect, type MqttClient } from 'mqtt';
 import { expect } from 'vitest';
+import type { IyesmpError } from '../../src/errors.js';
 import type { AuthClient, HostTicket } from '../../src/client/index.js';
 import { mqttDriverOf } from '../../src/client/mqtt-host.js';
 import type { HostServer, HostServerOptions } from '../../src/host/server.js';
@@ -107,8 +108,11 @@ export async function kickMidGame(live: MqttLive, kick: (ta: HostTicket<TicTacTo
   const { a, b, ta, tb } = await live.pair();
   const [ga, gb] = await Promise.all([a.joinHost(ta), b.joinHost(tb)]);
   const endOfB = playTicTacToe(gb, bot);
-  // the kicked player's own game never finishes: it is not awaited
-  void playTicTacToe(ga, bot).catch(() => undefined);
+  // the kicked player's own game ends with the error its client reports
+  const endOfA = playTicTacToe(ga, bot).then(
+    (end) => ({ end, error: undefined }),
+    (error: IyesmpError) => ({ end: undefined, error }),
+  );
   const room = live.host.mqtt!.room(ta.sessionId)!;
   await pollUntil(() => room.acl.roundTopic, 'the first round');
   const link = mqttDriverOf(ga)!.link;
@@ -121,6 +125,17 @@ export async function kickMidGame(live: MqttLive, kick: (ta: HostTicket<TicTacTo
   expect(end.results.find((r) => r.playerId === ta.playerId)?.outcome).toBe('abandoned');
   expect(end.results.find((r) => r.playerId === tb.playerId)?.outcome).toBe('win');
   expect(room.removed(topicIdOf(ta.playerId))).toBe(true);
+  // it learns it was removed (aedes refuses its reconnection; Mosquitto lets it in without its
+  // topics) and stops: no game left waiting, no client reconnecting every second
+  const kicked = await endOfA;
+  expect(kicked.end).toBeUndefined();
+  expect(kicked.error).toMatchObject({ code: 'host_lost' });
+  expect(kicked.error!.message).toMatch(/removed this player from the session/);
+  await expect(ga.result).rejects.toMatchObject({ code: 'host_lost' });
+  const attempts = link.reconnectAttempts;
+  await new Promise((r) => setTimeout(r, 2_500));
+  expect(link.connected).toBe(false);
+  expect(link.reconnectAttempts).toBe(attempts);
   return { ta, room };
 }
 
