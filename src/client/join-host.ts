@@ -27,7 +27,10 @@ export interface JoinHostOptions<Ext = unknown> extends GameSessionOptions<Ext>,
   connectRetry?: false | Partial<ConnectRetryPolicy>;
   /** QUIC: called before each retry */
   onConnectRetry?: (info: ConnectRetryInfo) => void;
-  /** QUIC idle timeout (default 30 s): how long a silent host goes unnoticed before `host_lost` */
+  /**
+   * QUIC idle timeout (default 30 s): how long a silent host goes unnoticed before `host_lost`;
+   * MQTT: how long the broker may stay unreachable (the link trying again every second) before it
+   */
   idleTimeoutMs?: number;
   /** QUIC PING interval keeping a quiet connection open (default a third of idleTimeoutMs; 0 disables) */
   keepAliveMs?: number;

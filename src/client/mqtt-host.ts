@@ -62,7 +62,7 @@ export async function joinMqttHost<Ext>(ticket: HostTicket<Ext>, opts: JoinHostO
   } catch (err) {
     throw clientError('host_lost', `cannot reach the game's MQTT broker ${m.brokerUrl}: ${(err as Error).message}`, { cause: err });
   }
-  const driver = new MqttDriver<Ext>(link, player, topicIdOf(ticket.playerId));
+  const driver = new MqttDriver<Ext>(link, player, topicIdOf(ticket.playerId), opts.idleTimeoutMs ?? 30_000);
   const game = GameSession.fromDriver(
     driver,
     { sessionId: ticket.sessionId, playerId: ticket.playerId, state: 'waiting', players: [], hostGameVersion: '' },
@@ -96,6 +96,7 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
   #registered = false;
   #queue: Promise<void> = Promise.resolve();
   #tick: NodeJS.Timeout | undefined;
+  #lostTimer: NodeJS.Timeout | undefined;
   /** ready() was called: registrations go out (before that they wait here) */
   #wantsReady = false;
   #heldRegistration: PlayerAction[] = [];
@@ -110,14 +111,28 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
     link: MqttLink,
     player: TurnsPlayer,
     readonly turnsId: string,
+    /** how long the broker may stay unreachable before the game is lost (`idleTimeoutMs`) */
+    lostAfterMs: number,
   ) {
     this.link = link;
     this.player = player;
+    // a host (and its embedded broker) that died: the link would try again every second for as
+    // long as the game object lives; after lostAfterMs the game ends as a silent QUIC host's does
+    link.on('offline', () => {
+      if (this.#closed || this.#lostTimer) return;
+      this.#lostTimer = setTimeout(() => {
+        this.#lostTimer = undefined;
+        if (!this.link.connected) this.#end(`the game's MQTT broker could not be reached for ${lostAfterMs} ms`);
+      }, lostAfterMs);
+      this.#lostTimer.unref?.();
+    });
     link.on('message', (msg) => this.#run(() => player.receive({ topic: msg.topic, payload: msg.payload, retained: msg.retained }, Date.now())));
     // removed from the session (an admin kick, or away past the reconnect grace): aedes refuses the
     // seat's reconnection; the turns host refuses its registration where the broker let it in
     link.on('refused', ({ message }) => this.#removed(`the broker refused its reconnection (${message})`));
     link.on('reconnected', () => {
+      clearTimeout(this.#lostTimer);
+      this.#lostTimer = undefined;
       this.reconnects++;
       // a move whose answer was lost with the connection: the game may send it again once resynced
       for (const w of this.#moves.splice(0))
@@ -201,6 +216,7 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#tick);
+    clearTimeout(this.#lostTimer);
     await this.link.end();
     this.#fail(clientError.as('io', 'closed', 'the game session was closed'));
     this.#sink?.close(({ ended, closing }) => (ended || closing ? undefined : hostLost('the MQTT connection closed')));
@@ -296,11 +312,17 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
 
   /** The host removed this seat: the game ends for this player as on QUIC (`host_lost`, "removed"). */
   #removed(why: string): void {
+    this.#end(`the host removed this player from the session (removed): ${why}`);
+  }
+
+  /** Ends the game with `host_lost` (unless it ended or was closed already) and closes the link. */
+  #end(detail: string): void {
     if (this.#closed) return;
-    const err = hostLost(`the host removed this player from the session (removed): ${why}`);
+    const err = hostLost(detail);
     this.#fail(err);
     this.#closed = true;
     clearInterval(this.#tick);
+    clearTimeout(this.#lostTimer);
     void this.link.end(true);
     this.#sink?.close(({ ended }) => (ended ? undefined : err));
   }

@@ -18,6 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TypedEmitter } from '../../../events/emitter.js';
+import { TIMED_OUT, withTimeout } from '../../../events/timeout.js';
 import { brokerClientIdOf, topicIdOf, type GrantCommand } from '../../../mqtt/acl.js';
 import type { GrantSink } from '../../../mqtt/grants.js';
 import type { MqttLink } from '../../../mqtt/link.js';
@@ -189,7 +190,12 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
     void this.#grantAfter(r, [{ op: 'kick', sessionId: r.sessionId, playerId: seat }]).catch(() => undefined);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Ends the rooms still open and clears their grants, waiting up to `graceMs` (default 1 s) for
+   * those publishes: a broker that is gone would never acknowledge them, and the link would keep
+   * them queued for good (the host could not shut down). What is left then is dropped.
+   */
+  async close(opts: { graceMs?: number } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
@@ -198,11 +204,14 @@ export class MqttHostTransport extends TypedEmitter<HostTransportEvents> impleme
       if (!r.ended) this.#run(r, () => r.host.end({ reason: 'aborted', results: [] }, Date.now()));
       clears.push({ op: 'clear', sessionId: r.sessionId });
     }
-    await Promise.all([...this.#rooms.values()].map((r) => r.queue.then(() => Promise.all(r.pending))));
-    await this.#o.grants.apply(clears).catch(() => undefined);
+    const flushed = (async () => {
+      await Promise.all([...this.#rooms.values()].map((r) => r.queue.then(() => Promise.all(r.pending))));
+      await this.#o.grants.apply(clears).catch(() => undefined);
+    })();
+    const done = await withTimeout(flushed, opts.graceMs ?? 1000, { unref: true });
     this.#rooms.clear();
     this.#byBase.clear();
-    await this.#o.link.end();
+    await this.#o.link.end(done === TIMED_OUT);
   }
 
   #roomOfTopic(topic: string): Room | undefined {
