@@ -219,9 +219,6 @@ async function openEcho(conn: PeerConnection, hello = 'hello', streams: number[]
   return { welcome, streams };
 }
 
-/** How long the client used to wait for a close after the reset (connection.ts REFUSAL_GRACE_MS). */
-const CLOSE_WAIT_MS = 1000;
-
 describe('a new client against an older server (one that confirms only the accepted way)', () => {
   it(
     'the server resets stream 0; the client confirms the older way on the same connection and says hello again on a new stream',
@@ -229,10 +226,8 @@ describe('a new client against an older server (one that confirms only the accep
       const server = await startServer(serverOpts({ onlyAccepted: true }));
       const seen = watch(server);
       const conn = await connect(clientOpts(server.port, { confirm: 'first-stream' }));
-      const t0 = Date.now();
+      // the client before this failed here (`closed`, after waiting 1 s for a close that never came)
       const { welcome, streams } = await openEcho(conn, 'hi there');
-      // a round trip or two: the reset is answered at once, no wait for a close that will not come
-      expect(Date.now() - t0).toBeLessThan(CLOSE_WAIT_MS);
       expect(welcome).toBe('hi there');
       expect(streams).toEqual([0, 4]);
       expect(conn.awaitingConfirmation).toBe(false);
