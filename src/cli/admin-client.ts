@@ -166,8 +166,11 @@ export async function connectAdmin(flags: AdminFlags, tool: string) {
   });
   try {
     // the welcome confirms the connection: a refusal by the transport replaces the hello's error
-    const proto = ProtocolConnection.dial(adminFamily, conn.openStream(), { gameVersion: '0.0.0', hello: { tool }, limits: ADMIN_PROTOCOL_LIMITS });
-    const ready = await conn.confirmedBy(proto.ready);
+    // (an older server confirms the `accepted` way instead, and the hello goes again on a new stream)
+    const { proto, ready } = await conn.openConfirmed(async (stream) => {
+      const p = ProtocolConnection.dial(adminFamily, stream, { gameVersion: '0.0.0', hello: { tool }, limits: ADMIN_PROTOCOL_LIMITS });
+      return { proto: p, ready: await p.ready };
+    });
     return {
       proto,
       kind: ready.peerHello.kind,

@@ -79,9 +79,9 @@ export async function connectToAuth<Ext = unknown>(opts: ConnectOptions<Ext>): P
         ...authLiveness(opts),
         ...localBind(opts),
       });
-      return link.confirmedBy(
+      return link.open((stream) =>
         AuthClient.open<Ext>(
-          link.stream,
+          stream,
           { ...opts, hostTrust: { verifier }, ...(opts.localHost === undefined || opts.hostLocalHost !== undefined ? {} : { hostLocalHost: opts.localHost }) },
           link.close,
         ),

@@ -84,7 +84,7 @@ export async function joinHost<Ext = unknown>(ticket: HostTicket<Ext>, opts: Joi
         ...(opts.keepAliveMs === undefined ? {} : { keepAliveMs: opts.keepAliveMs }),
         ...localBind(opts),
       });
-      return link.confirmedBy(GameSession.open<Ext>(link.stream, { sessionId: ticket.sessionId, playerId: ticket.playerId }, opts, link.close));
+      return link.open((stream) => GameSession.open<Ext>(stream, { sessionId: ticket.sessionId, playerId: ticket.playerId }, opts, link.close));
     },
   );
 }

@@ -34,15 +34,16 @@ const CLOSE_WAIT_MS = 3000;
 
 /** The underlying connection of a client: its control stream and how to end it. */
 export interface Link {
-  /** the control stream, opened right after the handshake: the hello goes out on it at once */
-  stream: StreamPair;
   /**
-   * Settles as `opened` (the client built on `stream`, resolved once the server welcomed it): the
-   * welcome is the server's confirmation of the connection (docs/transport.md). A refusal carried by
-   * the connection close (a refused certificate, `server_full`, `deadline`...) replaces `opened`'s
-   * error, and the connect deadline applies, as when the transport confirmed by itself.
+   * Opens the control stream right after the handshake and runs `exchange` on it (the client built
+   * on the stream, resolved once the server welcomed it: the hello goes out at once). The welcome is
+   * the server's confirmation of the connection (docs/transport.md). A refusal carried by the
+   * connection close (a refused certificate, `server_full`, `deadline`...) replaces `exchange`'s
+   * error, and the connect deadline applies, as when the transport confirmed by itself. Against an
+   * older server (one that confirms only the `accepted` way) `exchange` runs once more, on a new
+   * stream, after that confirmation.
    */
-  confirmedBy<T>(opened: Promise<T>): Promise<T>;
+  open<T>(exchange: (stream: StreamPair) => Promise<T>): Promise<T>;
   /** closes the whole connection (after the protocol's own close frame went out) */
   close(): Promise<void>;
 }
@@ -94,17 +95,8 @@ export async function dialQuic(opts: {
     ...(opts.localPort === undefined ? {} : { localPort: opts.localPort }),
     confirm: 'first-stream',
   });
-  let stream: StreamPair;
-  try {
-    stream = conn.openStream();
-  } catch (err) {
-    // the connection may have been refused already: confirmedBy reports that refusal
-    await conn.confirmedBy(Promise.reject(err));
-    throw err;
-  }
   return {
-    stream,
-    confirmedBy: (opened) => conn.confirmedBy(opened),
+    open: (exchange) => conn.openConfirmed(exchange),
     close: async () => {
       // Graceful (lets the protocol's close frame go out), but never hang a game on a silent peer:
       // the connection then ends at its idle timeout.

@@ -82,17 +82,22 @@ export class AuthConnection {
       });
       this.#conn = conn;
       if (gen !== this.#generation || s.closing) throw hostError('shutting_down', 'host is shutting down');
-      const proto = ProtocolConnection.dial(hostctlFamily, conn.openStream(), { gameVersion: o.version, hello: { hostName: o.name } });
-      this.#proto = proto;
-      this.#bind(proto);
-      void proto.closed.then((info) => {
-        if (gen === this.#generation) this.#down(`${info.code}${info.reason ? `: ${info.reason}` : ''}`);
-      });
       conn.on('close', (info) => {
         if (gen === this.#generation) this.#down(info.code);
       });
-      // the welcome confirms the connection (a refusal by the transport replaces the hello's error)
-      await conn.confirmedBy(proto.ready);
+      // The welcome confirms the connection (a refusal by the transport replaces the hello's error).
+      // An older Auth server confirms the `accepted` way instead: the hello then goes again on a new
+      // stream, so the link follows the protocol connection that was welcomed.
+      const proto = await conn.openConfirmed(async (stream) => {
+        const p = ProtocolConnection.dial(hostctlFamily, stream, { gameVersion: o.version, hello: { hostName: o.name } });
+        this.#bind(p);
+        await p.ready;
+        return p;
+      });
+      this.#proto = proto;
+      void proto.closed.then((info) => {
+        if (gen === this.#generation) this.#down(`${info.code}${info.reason ? `: ${info.reason}` : ''}`);
+      });
       const load = s.domain.sessions.load();
       const transports = s.transports();
       const port = transports.find((t) => t.kind === 'quic')?.address.port ?? 0;

@@ -7,18 +7,17 @@
  */
 import { isIP } from 'node:net';
 import { X509Certificate } from 'node:crypto';
-import { QUICClient, errors as quicErrors, events as quicEvents } from '@matrixai/quic';
-import type { QUICConnection, QUICStream } from '@matrixai/quic';
+import { QUICClient, errors as quicErrors } from '@matrixai/quic';
 import type { PeerVerifier, VerifiedPeer, VerifyPolicy } from '../pki/types.js';
 import { IyesmpError, isIyesmpError } from '../errors.js';
-import { TIMED_OUT, withTimeout } from '../events/timeout.js';
+import { TIMED_OUT } from '../events/timeout.js';
 import { transportError } from './errors.js';
 import { loadCredentials, type CredentialSources } from './credentials.js';
 import { clientCrypto, quicLogger } from './quic-runtime.js';
 import { VerifyGate, type Refusal } from './verify.js';
 import { errorFromPeerClose, refusalToCryptoError, serverCertRefused } from './refusal.js';
-import { ACCEPTED_STREAM_ID, HELLO, decodeConfirm, readFrame, writeFrame, type ConfirmMode } from './confirm.js';
-import { PeerConnection } from './connection.js';
+import { decodeConfirm, type ConfirmMode } from './confirm.js';
+import { PeerConnection, helloAccepted } from './connection.js';
 import { checkAlpn } from './alpn.js';
 import { formatHostPort } from '../net/address.js';
 
@@ -119,8 +118,9 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<PeerConnect
           maxIdleTimeout: idleTimeoutMs,
           ...(keepAliveMs > 0 ? { keepAliveIntervalTime: keepAliveMs } : {}),
           initialMaxStreamsBidi: opts.maxStreams ?? 100,
-          // one unidirectional stream: the server's confirmation in `accepted` mode (confirm.ts)
-          initialMaxStreamsUni: opts.confirm === 'first-stream' ? 0 : 1,
+          // one unidirectional stream: the server's ACCEPTED (confirm.ts), also in `first-stream` mode,
+          // where an older server confirms that way after it reset the first stream
+          initialMaxStreamsUni: 1,
         },
       },
       { timer: timeoutMs },
@@ -144,14 +144,7 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<PeerConnect
         confirm: { deadline, address, timeout: () => timeoutError(address, timeoutMs) },
       });
     }
-    // listen for the server's answer before saying hello, so it cannot be missed
-    const answer = peerStream(conn, ACCEPTED_STREAM_ID);
-    const confirmed = (async () => {
-      await writeFrame(conn.newStream('uni').writable as unknown as WritableStream<Uint8Array>, HELLO);
-      const s = await answer.stream;
-      return readFrame(s.readable as unknown as ReadableStream<Uint8Array>);
-    })();
-    const frame = await withTimeout(confirmed, Math.max(1, deadline - Date.now())).finally(() => answer.stop());
+    const frame = await helloAccepted(conn, Math.max(1, deadline - Date.now()));
     if (frame === TIMED_OUT) throw timeoutError(address, timeoutMs);
     if (frame === undefined || decodeConfirm(frame) !== 'accepted') {
       throw transportError('confirm_failed', `${address} answered the confirmation with something unexpected`);
@@ -165,32 +158,6 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<PeerConnect
     if (fromClose) throw fromClose;
     throw isIyesmpError(e) ? e : clientError(e, refusal, { alpn, address, timeoutMs });
   }
-}
-
-/** The peer-opened stream with that id, once it appears; rejects if the connection ends first. */
-function peerStream(conn: QUICConnection, id: number): { stream: Promise<QUICStream>; stop: () => void } {
-  let stop = (): void => undefined;
-  const stream = new Promise<QUICStream>((resolve, reject) => {
-    const onStream = (evt: Event): void => {
-      const s = (evt as unknown as { detail: QUICStream }).detail;
-      if (s.streamId === id) {
-        stop();
-        resolve(s);
-      }
-    };
-    const onStopped = (): void => {
-      stop();
-      reject(new Error('connection closed before confirmation'));
-    };
-    stop = () => {
-      conn.removeEventListener(quicEvents.EventQUICConnectionStream.name, onStream);
-      conn.removeEventListener(quicEvents.EventQUICConnectionStopped.name, onStopped);
-    };
-    conn.addEventListener(quicEvents.EventQUICConnectionStream.name, onStream);
-    conn.addEventListener(quicEvents.EventQUICConnectionStopped.name, onStopped);
-  });
-  stream.catch(() => undefined);
-  return { stream, stop };
 }
 
 function nameMatches(der: Uint8Array, name: string): boolean {

@@ -87,7 +87,8 @@ export async function writeFrame(writable: WritableStream<Uint8Array>, frame: Ui
 /** How a client asks to be confirmed (see the top of this file). */
 export type ConfirmMode = 'first-stream' | 'accepted';
 
-export type PreAdmissionVerdict = { ok: true; mode: ConfirmMode } | { ok: false; message: string };
+/** `ok: false`: the stream is reset and the connection closed, or only reset with `keepWaiting`. */
+export type PreAdmissionVerdict = { ok: true; mode: ConfirmMode } | { ok: false; message: string; keepWaiting?: true };
 
 /**
  * What a server does with the streams a peer opens before the application sees the connection
@@ -98,6 +99,12 @@ export type PreAdmissionVerdict = { ok: true; mode: ConfirmMode } | { ok: false;
 export class PreAdmission {
   #first: number | undefined;
 
+  /**
+   * `onlyAccepted`: behave as a server from before `first-stream` did (tests of new clients against
+   * one): any stream before the HELLO is reset, and the connection keeps waiting for its HELLO.
+   */
+  constructor(private readonly onlyAccepted = false) {}
+
   /** the mode, once the first stream arrived */
   get mode(): ConfirmMode | undefined {
     return this.#first === undefined ? undefined : this.#first === HELLO_STREAM_ID ? 'accepted' : 'first-stream';
@@ -105,6 +112,7 @@ export class PreAdmission {
 
   stream(id: number): PreAdmissionVerdict {
     if (this.#first !== undefined) return { ok: false, message: `stream ${id} opened before the connection was admitted` };
+    if (this.onlyAccepted && id !== HELLO_STREAM_ID) return { ok: false, message: 'stream before confirmation', keepWaiting: true };
     if (id !== FIRST_BIDI_STREAM_ID && id !== HELLO_STREAM_ID) {
       return { ok: false, message: `the first stream is ${id}: expected 0 (the protocol stream) or 2 (HELLO)` };
     }

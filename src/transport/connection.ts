@@ -12,7 +12,7 @@ import type { IyesmpError } from '../errors.js';
 import { TIMED_OUT, withTimeout } from '../events/timeout.js';
 import { transportError } from './errors.js';
 import { AppClose, errorFromPeerClose, type AppCloseName } from './refusal.js';
-import { isUniStream } from './confirm.js';
+import { ACCEPTED_STREAM_ID, HELLO, decodeConfirm, isUniStream, readFrame, writeFrame } from './confirm.js';
 import type { AdmitResult } from './admission.js';
 
 /**
@@ -133,8 +133,12 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   /** `first-stream` client before the server answered; see confirmedBy */
   private pendingConfirm: PendingConfirm | undefined;
   /** `first-stream` (both sides): no confirmation uni streams, every peer uni stream is cancelled */
-  private readonly noUni: boolean;
+  private noUni: boolean;
   private openedBeforeConfirm = false;
+  /** `openConfirmed` runs: an older server's reset of the first stream is answered by the `accepted` way */
+  private olderAllowed = false;
+  /** the `accepted` confirmation tried after the first stream's reset: true once the server accepted */
+  private older: Promise<boolean> | undefined;
   /** the CONNECTION_CLOSE the peer sent, once it came */
   private peerClose: PeerClose | undefined;
 
@@ -235,9 +239,36 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         hint: 'finish (end both directions of) an open stream first',
       });
     }
-    const s = toPeerStream(this.conn.newStream('bidi'));
-    if (this.pendingConfirm) this.openedBeforeConfirm = true;
-    return s;
+    const q = this.conn.newStream('bidi');
+    if (this.pendingConfirm) {
+      this.openedBeforeConfirm = true;
+      if (this.olderAllowed) q.addEventListener(quicEvents.EventQUICStreamError.name, this.onFirstStreamError);
+    }
+    return toPeerStream(q);
+  }
+
+  /**
+   * Client, `confirm: 'first-stream'`: opens the first stream and runs `exchange` on it (say hello,
+   * await the welcome), whose result confirms the connection as in `confirmedBy`. An older server
+   * (one that only knows `accepted`) resets that stream unread and keeps waiting for a HELLO: the
+   * client then confirms the `accepted` way on this same connection (one more round trip), drops the
+   * close the failed exchange asked for, and runs `exchange` again on a new stream. On other
+   * connections it runs `exchange` on a new stream.
+   */
+  async openConfirmed<T>(exchange: (stream: PeerStream) => Promise<T>): Promise<T> {
+    if (!this.pendingConfirm) return exchange(this.openStream());
+    this.olderAllowed = true;
+    try {
+      let first: PeerStream;
+      try {
+        first = this.openStream();
+      } catch (e) {
+        return await this.confirm(Promise.reject(e));
+      }
+      return await this.confirm(exchange(first), () => exchange(this.openStream()));
+    } finally {
+      this.olderAllowed = false;
+    }
   }
 
   /** Client, `confirm: 'first-stream'`: true until `confirmedBy` saw the server's answer. */
@@ -253,7 +284,12 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
    * exactly what `confirm: 'accepted'` reports; without such a close it is `answer`'s own error, or
    * `timeout` at the deadline. On other connections it simply returns `answer`.
    */
-  async confirmedBy<T>(answer: Promise<T>): Promise<T> {
+  confirmedBy<T>(answer: Promise<T>): Promise<T> {
+    return this.confirm(answer);
+  }
+
+  /** confirmedBy; `again` runs instead of failing when an older server accepted the connection meanwhile. */
+  private async confirm<T>(answer: Promise<T>, again?: () => Promise<T>): Promise<T> {
     const c = this.pendingConfirm;
     if (!c) return answer;
     try {
@@ -264,6 +300,10 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       }
       throw c.timeout();
     } catch (e) {
+      if (again && this.older && (await this.older)) {
+        this.pendingConfirm = undefined;
+        return again();
+      }
       const refusal = await this.refusalFromClose(Math.min(REFUSAL_GRACE_MS, c.deadline - Date.now()));
       this.pendingConfirm = undefined;
       await this.close('', { force: true }).catch(() => undefined);
@@ -276,7 +316,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
    * undefined for a close that is no refusal (a normal one) or none.
    */
   private async refusalFromClose(waitMs: number): Promise<IyesmpError | undefined> {
-    if (!this.peerClose && !this.conn.closed && waitMs > 0) await withTimeout(this.closed, waitMs);
+    // an `accepted` confirmation tried meanwhile has already waited for the close
+    if (!this.peerClose && !this.conn.closed && !this.older && waitMs > 0) await withTimeout(this.closed, waitMs);
     const close = this.peerClose ?? (this.localClose === undefined ? this.conn.getConnectionError() : undefined);
     if (!close || !this.pendingConfirm) return undefined;
     return errorFromPeerClose(close, { alpn: this.alpn, address: this.pendingConfirm.address });
@@ -293,6 +334,14 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
    * `normal`) is the application close the peer reads.
    */
   close(reason = '', opts: { force?: boolean; code?: AppCloseName } = {}): Promise<void> {
+    if (this.closing) return this.closing;
+    // the failed first exchange of openConfirmed asks for a close: not when an older server accepted meanwhile
+    const older = this.pendingConfirm && !opts.force ? this.older : undefined;
+    if (older) return older.then((accepted) => (accepted ? undefined : this.closeNow(reason, opts)));
+    return this.closeNow(reason, opts);
+  }
+
+  private closeNow(reason: string, opts: { force?: boolean; code?: AppCloseName }): Promise<void> {
     if (this.closing) return this.closing;
     const code = opts.code ?? 'normal';
     const stop = (): Promise<void> => {
@@ -324,6 +373,23 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     else if (e instanceof quicEvents.EventQUICConnectionStopped) this.onStopped();
   };
 
+  /**
+   * The first stream of `openConfirmed` reset (or stopped) by the server before it answered, while
+   * the connection stays open: what an older server does (the server of this release resets it only
+   * as it closes the connection, and then the close decides). Say HELLO the older way at once.
+   */
+  private readonly onFirstStreamError = (evt: Event): void => {
+    const err = (evt as unknown as { detail: unknown }).detail;
+    if (!(err instanceof quicErrors.ErrorQUICStreamPeerRead || err instanceof quicErrors.ErrorQUICStreamPeerWrite)) return;
+    const c = this.pendingConfirm;
+    if (this.older || !c || !this.olderAllowed || this.peerClose || this.conn.closed) return;
+    this.noUni = false; // its ACCEPTED comes on the server's first unidirectional stream
+    this.older = helloAccepted(this.conn, Math.max(1, Math.min(REFUSAL_GRACE_MS, c.deadline - Date.now()))).then(
+      (frame) => frame !== TIMED_OUT && frame !== undefined && decodeConfirm(frame) === 'accepted',
+      () => false,
+    );
+  };
+
   private onStream(evt: Event): void {
     const s = (evt as unknown as { detail: QUICStream }).detail;
     if (isUniStream(s.streamId)) {
@@ -351,4 +417,46 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.emit('close', info);
     this.resolveClosed(info);
   }
+}
+
+/**
+ * The `accepted` confirmation (confirm.ts) on a client connection: HELLO on the client's first
+ * unidirectional stream, then the frame the server answers on its own first one (undefined: not a
+ * frame), or TIMED_OUT after `ms`. Rejects when the connection ends first.
+ */
+export async function helloAccepted(conn: QUICConnection, ms: number): Promise<Uint8Array | undefined | typeof TIMED_OUT> {
+  // listen for the server's answer before saying hello, so it cannot be missed
+  const answer = peerStream(conn, ACCEPTED_STREAM_ID);
+  const confirmed = (async () => {
+    await writeFrame(conn.newStream('uni').writable as unknown as WritableStream<Uint8Array>, HELLO);
+    const s = await answer.stream;
+    return readFrame(s.readable as unknown as ReadableStream<Uint8Array>);
+  })();
+  return withTimeout(confirmed, ms).finally(() => answer.stop());
+}
+
+/** The peer-opened stream with that id, once it appears; rejects if the connection ends first. */
+function peerStream(conn: QUICConnection, id: number): { stream: Promise<QUICStream>; stop: () => void } {
+  let stop = (): void => undefined;
+  const stream = new Promise<QUICStream>((resolve, reject) => {
+    const onStream = (evt: Event): void => {
+      const s = (evt as unknown as { detail: QUICStream }).detail;
+      if (s.streamId === id) {
+        stop();
+        resolve(s);
+      }
+    };
+    const onStopped = (): void => {
+      stop();
+      reject(new Error('connection closed before confirmation'));
+    };
+    stop = () => {
+      conn.removeEventListener(quicEvents.EventQUICConnectionStream.name, onStream);
+      conn.removeEventListener(quicEvents.EventQUICConnectionStopped.name, onStopped);
+    };
+    conn.addEventListener(quicEvents.EventQUICConnectionStream.name, onStream);
+    conn.addEventListener(quicEvents.EventQUICConnectionStopped.name, onStopped);
+  });
+  stream.catch(() => undefined);
+  return { stream, stop };
 }

@@ -89,6 +89,11 @@ export interface QuicServerOptions extends CredentialSources {
   trustAt?: AdmissionStage;
   /** clock for the verifier and the admission deadlines (tests) */
   now?: () => Date;
+  /**
+   * @internal tests: confirm only the `accepted` way, as servers before `first-stream` did (a stream
+   * before the HELLO is reset, the HELLO still awaited), to try new clients against such a server.
+   */
+  onlyAccepted?: boolean;
 }
 
 export interface ServerRefusal {
@@ -144,6 +149,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
   private readonly socket: FilteredQUICSocket;
   private readonly limits: Required<Omit<ServerLimits, 'keepAliveMs'>> & { keepAliveMs?: number };
   private readonly admission: ConnectionAdmission;
+  private readonly onlyAccepted: boolean;
   private readonly clock: () => number;
   /** every handshaken connection by its admission id, until it stops */
   /** `stopped`: the cleanup at the connection's end; its own listener until the hand-over, the PeerConnection's close after. */
@@ -196,6 +202,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       throw transportError('bad_limits', (e as Error).message);
     }
     this.clock = opts.now ? () => opts.now!().getTime() : () => Date.now();
+    this.onlyAccepted = opts.onlyAccepted === true;
     if (this.limits.keepAliveMs !== undefined && this.limits.idleTimeoutMs > 0 && this.limits.keepAliveMs >= this.limits.idleTimeoutMs) {
       throw transportError('bad_limits', 'keepAliveMs must be shorter than idleTimeoutMs');
     }
@@ -498,7 +505,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
       counted = false;
     };
     // from now until the hand-over every stream the peer opens is watched: one may wait, more is refused
-    const guard = new FirstStreamGuard(conn, this.limits.confirmTimeoutMs, (message) => void this.refuse(conn, 'confirm_failed', message));
+    const guard = new FirstStreamGuard(conn, this.limits.confirmTimeoutMs, this.onlyAccepted, (message) => void this.refuse(conn, 'confirm_failed', message));
     try {
       const verified = await this.gate.peerFor(conn.getRemoteCertsChain());
       if (guard.refused) return;
@@ -613,7 +620,7 @@ class AdmissionHandle implements ConnectionAdmissionHandle {
 class FirstStreamGuard {
   readonly first: Promise<QUICStream | undefined>;
   refused = false;
-  private readonly rules = new PreAdmission();
+  private readonly rules: PreAdmission;
   private resolve!: (s: QUICStream | undefined) => void;
   private readonly timer: NodeJS.Timeout;
   private stopped = false;
@@ -621,8 +628,10 @@ class FirstStreamGuard {
   constructor(
     private readonly conn: QUICConnection,
     timeoutMs: number,
+    onlyAccepted: boolean,
     private readonly onViolation: (message: string) => void,
   ) {
+    this.rules = new PreAdmission(onlyAccepted);
     this.first = new Promise((r) => (this.resolve = r));
     this.timer = setTimeout(() => this.resolve(undefined), timeoutMs);
     conn.addEventListener(quicEvents.EventQUICConnectionStream.name, this.onStream);
@@ -648,6 +657,7 @@ class FirstStreamGuard {
     const verdict = this.rules.stream(s.streamId);
     if (verdict.ok) return void this.resolve(s);
     s.cancel(new Error(verdict.message));
+    if (verdict.keepWaiting) return;
     this.refused = true;
     this.stop();
     this.onViolation(verdict.message);

@@ -203,6 +203,90 @@ describe('refusals reach a first-stream client as they reach an accepted-mode cl
   );
 });
 
+/** The echo exchange of `watch` through `openConfirmed`: what a client library does, counted. */
+async function openEcho(conn: PeerConnection, hello = 'hello', streams: number[] = []): Promise<{ welcome: string; streams: number[] }> {
+  const welcome = await conn.openConfirmed(async (stream) => {
+    streams.push(stream.id);
+    const w = stream.writable.getWriter();
+    await w.write(Buffer.from(hello));
+    w.releaseLock();
+    const r = stream.readable.getReader();
+    const { value, done } = await r.read();
+    r.releaseLock();
+    if (done) throw new Error('the stream ended before the welcome');
+    return Buffer.from(value).toString();
+  });
+  return { welcome, streams };
+}
+
+describe('a new client against an older server (one that confirms only the accepted way)', () => {
+  it(
+    'the server resets stream 0; the client confirms the older way on the same connection and says hello again on a new stream',
+    async () => {
+      const server = await startServer(serverOpts({ onlyAccepted: true }));
+      const seen = watch(server);
+      const conn = await connect(clientOpts(server.port, { confirm: 'first-stream' }));
+      // the client before this failed here (`closed`, after waiting 1 s for a close that never came)
+      const { welcome, streams } = await openEcho(conn, 'hi there');
+      expect(welcome).toBe('hi there');
+      expect(streams).toEqual([0, 4]);
+      expect(conn.awaitingConfirmation).toBe(false);
+      expect(seen.streams).toEqual([4]);
+      expect(server.stats()).toMatchObject({ connections: 1, confirming: 0, accepted: 1, acceptedLegacy: 1, refused: {} });
+      // then an ordinary connection: another request on another stream
+      expect((await roundTrip(conn, Buffer.from('more'))).toString()).toBe('more');
+      expect(conn.isClosed).toBe(false);
+    },
+    T,
+  );
+
+  it(
+    'a refusal is still the refusal, tried once: a retired ClientAuth, a wrong role, a full server',
+    async () => {
+      for (const onlyAccepted of [true, false]) {
+        const server = await startServer(serverOpts({ onlyAccepted, limits: { maxConnections: 1 } }));
+        const seen = watch(server);
+        for (const [creds, code] of [
+          [f.retiredClient, 'retired_clientauth'],
+          [f.host, 'wrong_role'],
+        ] as [Creds, string][]) {
+          const conn = await connect(clientOpts(server.port, { ...creds, confirm: 'first-stream' })).catch((e: unknown) => e as IyesmpError);
+          const e = conn instanceof IyesmpError ? conn : await failureOf(openEcho(conn), 'a refused client was let in');
+          expect(e.code).toBe(code);
+        }
+        await openEcho(await connect(clientOpts(server.port, { confirm: 'first-stream' })), 'first');
+        const full = await connect(clientOpts(server.port, { confirm: 'first-stream' }));
+        const streams: number[] = [];
+        const e = await failureOf(openEcho(full, 'hello', streams), 'a full server let a client in');
+        expect(e.code).toBe('server_full');
+        expect(streams).toEqual([0]);
+        expect(seen.connections).toHaveLength(1);
+        expect(server.stats()).toMatchObject({ accepted: 1, acceptedLegacy: onlyAccepted ? 1 : 0 });
+      }
+    },
+    T,
+  );
+
+  it(
+    'a server of this release that resets stream 0 after the hand-over is no older server: the failure is reported, not retried',
+    async () => {
+      const server = await startServer(serverOpts());
+      server.on('connection', (conn) => conn.on('stream', (s) => s.cancel(new Error('no'))));
+      const conn = await connect(clientOpts(server.port, { confirm: 'first-stream' }));
+      const streams: number[] = [];
+      const e = await openEcho(conn, 'hello', streams).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(e).toBeInstanceOf(Error); // the exchange's own error: no close said more
+      expect(streams).toEqual([0]);
+      expect(server.stats()).toMatchObject({ accepted: 1, acceptedLegacy: 0 });
+      expect(conn.isClosed).toBe(true);
+    },
+    T,
+  );
+});
+
 function fresh0(seen: { connections: PeerConnection[]; bytes: number }): { connections: number; bytes: number } {
   return { connections: seen.connections.length, bytes: seen.bytes };
 }

@@ -115,6 +115,15 @@ describe('streams before admission', () => {
     expect(old.stream(2)).toEqual({ ok: true, mode: 'accepted' });
   });
 
+  it('as a server from before first-stream: any stream before the HELLO is only reset, the HELLO still counts', () => {
+    const older = new PreAdmission(true);
+    for (const id of [0, 4, 1]) expect(older.stream(id)).toMatchObject({ ok: false, keepWaiting: true });
+    expect(older.mode).toBeUndefined();
+    expect(older.stream(2)).toEqual({ ok: true, mode: 'accepted' });
+    expect(older.stream(4)).toMatchObject({ ok: false, message: expect.stringContaining('before the connection was admitted') });
+    expect(older.stream(4)).not.toHaveProperty('keepWaiting');
+  });
+
   it('refuses any other first stream, and every stream after the first', () => {
     for (const id of [1, 3, 4, 6, 8, 400]) expect(new PreAdmission().stream(id).ok).toBe(false);
     fc.assert(
