@@ -45,7 +45,7 @@ export interface ClientEndpointContext {
   forwardLobby?(node: string, op: 'join' | LobbyOp, args: unknown[]): Promise<LobbyView | undefined>;
   readonly limits: Pick<AuthLimits, 'admit'>;
   accountOf(playerId: string): Account | undefined;
-  /** the owner starts a lobby: refused while a member is still in a game (`lobby.member_in_session`) */
+  /** the owner starts a lobby: refused while a member is still in a game or queued alone (`lobby.member_in_session`) */
   startLobby(lobbyId: string, by: string): Promise<void>;
   /** a player confirms a match; a 1.3 player's offer (key, address) claims its seat when the match starts */
   confirmMatch(matchId: string, playerId: string, offer: { publicKey?: Uint8Array; address: string } | undefined, now: number): void;

@@ -622,7 +622,8 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
    * @internal `lobby.start` (from a member here, or forwarded by another node). Refused with
    * `lobby.member_in_session` while a member is still in a live game session or in a match whose
    * session is being set up: that start could only fail at its session's creation (the member is
-   * busy), and the owner is better told at once who holds it up.
+   * busy), and the owner is better told at once who holds it up. Also while a member has a ticket
+   * of its own in the queue (this node's matchmaker): the lobby's game would not take it out.
    */
   async startLobby(lobbyId: string, by: string): Promise<void> {
     const members = this.lobbies.get(lobbyId)?.members.map((m) => m.playerId) ?? [];
@@ -631,8 +632,11 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     for (const p of members) {
       const session = live.get(p);
       const setUp = this.matchmaker.settingUpOf(p);
+      const queued = this.matchmaker.ticketOf(p);
       if (session !== undefined) busy.set(p, `game session ${session}`);
       else if (setUp !== undefined) busy.set(p, `match ${setUp}, whose game session is still being set up`);
+      // its own ticket would stay queued beside the lobby's game (and could be matched into another)
+      else if (queued !== undefined) busy.set(p, `the matchmaking queue (ticket ${queued.id}; it can leave the queue)`);
     }
     this.lobbies.start(lobbyId, by, Date.now(), busy);
   }

@@ -121,6 +121,28 @@ describe('a lobby started while a member is still in a game (real servers)', () 
     await pollUntil(() => found.length === 1, 'a and d to be matched once the start fell through', 10_000, 20);
   }, 90_000);
 
+  it('is refused while a member has a ticket of its own in the queue, naming it; it starts once that member left the queue', async () => {
+    const { auth } = live;
+    const [a, c] = await Promise.all([live.player(), live.player('Cy')]);
+    const lobbyId = await readyLobby(a, c, MODE);
+    // c queued alone (a mode nobody else plays here: it stays queued)
+    const { ticketId } = await c.queue(FAR);
+    // before: started; c's own ticket stayed queued beside the lobby's game, to be matched into another
+    expect(await startRefused(a, lobbyId)).toMatchObject({
+      code: 'lobby.member_in_session',
+      message: expect.stringContaining(`Cy (${c.id}) is still in the matchmaking queue (ticket ${ticketId}`),
+    });
+    expect(auth.lobbies.get(lobbyId)?.state).toBe('open');
+    await c.cancelQueue(ticketId);
+    await a.lobbies.start(lobbyId);
+    const [t1, t2] = await Promise.all([a.waitForHandoff({ lobbyId, timeoutMs: 20_000 }), c.waitForHandoff({ lobbyId, timeoutMs: 20_000 })]);
+    expect(t1.sessionId).toBe(t2.sessionId);
+    const games = await Promise.all([a.joinHost(t1), c.joinHost(t2)]);
+    await Promise.all(games.map((g) => g.ready()));
+    await Promise.all(games.map((g) => g.result));
+    await Promise.all(games.map((g) => g.close().catch(() => undefined)));
+  }, 90_000);
+
   it('a lobby whose session failed before its game began (a seat never claimed) is open again, and starts again', async () => {
     const { auth } = live;
     const [a, c] = await Promise.all([live.player(), live.player()]);
