@@ -632,7 +632,9 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     for (const p of members) {
       const session = live.get(p);
       const setUp = this.matchmaker.settingUpOf(p);
-      const queued = this.matchmaker.ticketOf(p);
+      // (the lobby's own party ticket is no hold-up: the start takes it out of the queue)
+      const ticket = this.matchmaker.ticketOf(p);
+      const queued = ticket && this.parties.lobbyOfTicket(ticket.id) !== lobbyId ? ticket : undefined;
       if (session !== undefined) busy.set(p, `game session ${session}`);
       else if (setUp !== undefined) busy.set(p, `match ${setUp}, whose game session is still being set up`);
       // its own ticket would stay queued beside the lobby's game (and could be matched into another)

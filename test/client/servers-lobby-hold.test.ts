@@ -121,7 +121,7 @@ describe('a lobby started while a member is still in a game (real servers)', () 
     await pollUntil(() => found.length === 1, 'a and d to be matched once the start fell through', 10_000, 20);
   }, 90_000);
 
-  it('is refused while a member has a ticket of its own in the queue, naming it; it starts once that member left the queue', async () => {
+  it("is refused while a member has a ticket of its own in the queue, naming it; it starts once that member left the queue (the lobby's own party ticket is no hold-up)", async () => {
     const { auth } = live;
     const [a, c] = await Promise.all([live.player(), live.player('Cy')]);
     const lobbyId = await readyLobby(a, c, MODE);
@@ -134,7 +134,11 @@ describe('a lobby started while a member is still in a game (real servers)', () 
     });
     expect(auth.lobbies.get(lobbyId)?.state).toBe('open');
     await c.cancelQueue(ticketId);
+    // the lobby queued as a party is no hold-up: the start takes the party's ticket out of the queue
+    const party = await a.queue(FAR, undefined, undefined, { lobbyId });
+    expect(auth.matchmaker.ticketOf(c.id)?.id).toBe(party.ticketId);
     await a.lobbies.start(lobbyId);
+    expect(auth.matchmaker.ticketOf(c.id)).toBeUndefined();
     const [t1, t2] = await Promise.all([a.waitForHandoff({ lobbyId, timeoutMs: 20_000 }), c.waitForHandoff({ lobbyId, timeoutMs: 20_000 })]);
     expect(t1.sessionId).toBe(t2.sessionId);
     const games = await Promise.all([a.joinHost(t1), c.joinHost(t2)]);
