@@ -42,6 +42,16 @@ async function readyLobby(owner: AuthClient, other: AuthClient, mode: string): P
   return lobbyId;
 }
 
+/** The started lobby's two members take their hand-off to one session and play its game to the end. */
+async function playLobbyGame(a: AuthClient, c: AuthClient, lobbyId: string): Promise<void> {
+  const [t1, t2] = await Promise.all([a.waitForHandoff({ lobbyId, timeoutMs: 20_000 }), c.waitForHandoff({ lobbyId, timeoutMs: 20_000 })]);
+  expect(t1.sessionId).toBe(t2.sessionId);
+  const games = await Promise.all([a.joinHost(t1), c.joinHost(t2)]);
+  await Promise.all(games.map((g) => g.ready()));
+  await Promise.all(games.map((g) => g.result));
+  await Promise.all(games.map((g) => g.close().catch(() => undefined)));
+}
+
 /** Starting the lobby fails: the error. */
 const startRefused = (owner: AuthClient, lobbyId: string) => failureOf(owner.lobbies.start(lobbyId), 'the lobby started, not refused');
 
@@ -64,12 +74,8 @@ describe('a lobby started while a member is still in a game (real servers)', () 
       reports.release();
       await pollUntil(async () => (await auth.sessions.store.get(ta.sessionId))?.state === 'ended', "the first game's end", 10_000, 20);
       await a.lobbies.start(lobbyId);
-      const [t1, t2] = await Promise.all([a.waitForHandoff({ lobbyId, timeoutMs: 20_000 }), c.waitForHandoff({ lobbyId, timeoutMs: 20_000 })]);
-      expect(t1.sessionId).toBe(t2.sessionId);
-      const second = await Promise.all([a.joinHost(t1), c.joinHost(t2)]);
-      await Promise.all(second.map((g) => g.ready()));
-      await Promise.all(second.map((g) => g.result));
-      await Promise.all([...games, ...second].map((g) => g.close().catch(() => undefined)));
+      await playLobbyGame(a, c, lobbyId);
+      await Promise.all(games.map((g) => g.close().catch(() => undefined)));
     } finally {
       reports.release();
     }
@@ -139,12 +145,7 @@ describe('a lobby started while a member is still in a game (real servers)', () 
     expect(auth.matchmaker.ticketOf(c.id)?.id).toBe(party.ticketId);
     await a.lobbies.start(lobbyId);
     expect(auth.matchmaker.ticketOf(c.id)).toBeUndefined();
-    const [t1, t2] = await Promise.all([a.waitForHandoff({ lobbyId, timeoutMs: 20_000 }), c.waitForHandoff({ lobbyId, timeoutMs: 20_000 })]);
-    expect(t1.sessionId).toBe(t2.sessionId);
-    const games = await Promise.all([a.joinHost(t1), c.joinHost(t2)]);
-    await Promise.all(games.map((g) => g.ready()));
-    await Promise.all(games.map((g) => g.result));
-    await Promise.all(games.map((g) => g.close().catch(() => undefined)));
+    await playLobbyGame(a, c, lobbyId);
   }, 90_000);
 
   it('a lobby whose session failed before its game began (a seat never claimed) is open again, and starts again', async () => {
@@ -164,11 +165,6 @@ describe('a lobby started while a member is still in a game (real servers)', () 
     const started = c.next('lobby', { filter: (l) => l.lobbyId === lobbyId && l.state === 'in_game', timeoutMs: 20_000 });
     await a.lobbies.start(lobbyId);
     await started;
-    const [t1, t2] = await Promise.all([a.waitForHandoff({ lobbyId, timeoutMs: 20_000 }), c.waitForHandoff({ lobbyId, timeoutMs: 20_000 })]);
-    expect(t1.sessionId).toBe(t2.sessionId);
-    const games = await Promise.all([a.joinHost(t1), c.joinHost(t2)]);
-    await Promise.all(games.map((g) => g.ready()));
-    await Promise.all(games.map((g) => g.result));
-    await Promise.all(games.map((g) => g.close().catch(() => undefined)));
+    await playLobbyGame(a, c, lobbyId);
   }, 90_000);
 });

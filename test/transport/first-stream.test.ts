@@ -53,19 +53,20 @@ function watch(server: QuicServer): { connections: PeerConnection[]; streams: nu
 async function helloFirst(opts: ConnectQuicOptions, hello = 'hello'): Promise<{ conn: PeerConnection; stream: PeerStream; welcome: string }> {
   const conn = await connect({ ...opts, confirm: 'first-stream' });
   const stream = conn.openStream();
-  const welcome = await conn.confirmedBy(
-    (async () => {
-      const w = stream.writable.getWriter();
-      await w.write(Buffer.from(hello));
-      w.releaseLock();
-      const r = stream.readable.getReader();
-      const { value, done } = await r.read();
-      r.releaseLock();
-      if (done) throw new Error('the stream ended before the welcome');
-      return Buffer.from(value).toString();
-    })(),
-  );
+  const welcome = await conn.confirmedBy(echo(stream, hello));
   return { conn, stream, welcome };
+}
+
+/** Says `hello` on the stream and reads the first answer (the echo server's welcome). */
+async function echo(stream: PeerStream, hello: string): Promise<string> {
+  const w = stream.writable.getWriter();
+  await w.write(Buffer.from(hello));
+  w.releaseLock();
+  const r = stream.readable.getReader();
+  const { value, done } = await r.read();
+  r.releaseLock();
+  if (done) throw new Error('the stream ended before the welcome');
+  return Buffer.from(value).toString();
 }
 
 /** The error's identity as a caller sees it. */
@@ -205,16 +206,9 @@ describe('refusals reach a first-stream client as they reach an accepted-mode cl
 
 /** The echo exchange of `watch` through `openConfirmed`: what a client library does, counted. */
 async function openEcho(conn: PeerConnection, hello = 'hello', streams: number[] = []): Promise<{ welcome: string; streams: number[] }> {
-  const welcome = await conn.openConfirmed(async (stream) => {
+  const welcome = await conn.openConfirmed((stream) => {
     streams.push(stream.id);
-    const w = stream.writable.getWriter();
-    await w.write(Buffer.from(hello));
-    w.releaseLock();
-    const r = stream.readable.getReader();
-    const { value, done } = await r.read();
-    r.releaseLock();
-    if (done) throw new Error('the stream ended before the welcome');
-    return Buffer.from(value).toString();
+    return echo(stream, hello);
   });
   return { welcome, streams };
 }
