@@ -11,7 +11,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthClient } from '../../src/client/index.js';
 import { AuthServer } from '../../src/auth/server.js';
-import type { ClusterBus, ClusterMessage } from '../../src/auth/cluster.js';
 import { MemorySessionStore } from '../../src/auth/sessions.js';
 import { HostServer } from '../../src/host/server.js';
 import {
@@ -33,36 +32,11 @@ import {
   type DevPki,
   type ReportGate,
 } from '../support/live-servers.js';
+import { MemoryBus, Network } from '../support/memory-bus.js';
 import { pollUntil } from '../support/wait.js';
 
 /** the longest a ticket is held (short, so the last test sees the bound; long enough for the others' games) */
 const HOLD_MS = 8_000;
-
-/** The nodes' bus: asynchronous delivery, as NOTIFY's; `lead` is the leader every node sees. */
-class MemoryBus implements ClusterBus {
-  static readonly all = new Map<string, MemoryBus>();
-  static lead: string | undefined;
-  readonly #listeners: Array<(from: string, msg: ClusterMessage) => void> = [];
-  constructor(readonly node: string) {
-    MemoryBus.all.set(node, this);
-  }
-  async send(to: string, msg: ClusterMessage): Promise<void> {
-    const copy = structuredClone(msg);
-    setImmediate(() => {
-      for (const [name, b] of MemoryBus.all) if (to === '*' || to === name) for (const l of b.#listeners) l(this.node, copy);
-    });
-  }
-  onMessage(l: (from: string, msg: ClusterMessage) => void): void {
-    this.#listeners.push(l);
-  }
-  leader(): string | undefined {
-    return MemoryBus.lead;
-  }
-  onLeaderChange(): void {}
-  async close(): Promise<void> {
-    MemoryBus.all.delete(this.node);
-  }
-}
 
 let dev: DevPki;
 let leader: AuthServer;
@@ -76,7 +50,9 @@ let holdCreates: Promise<void> | undefined;
 
 beforeAll(async () => {
   dev = await devPki('iyesmp-client-requeue-cluster-', new Date(Date.now() - 86_400_000));
-  MemoryBus.lead = 'auth-a';
+  // node A leads (runs the matchmaker)
+  const net = new Network();
+  net.leader = 'auth-a';
   const sessionStore = new MemorySessionStore();
   const put = sessionStore.put.bind(sessionStore);
   sessionStore.put = async (r) => {
@@ -84,7 +60,7 @@ beforeAll(async () => {
     return put(r);
   };
   const node = async (name: string) => {
-    const cluster = new MemoryBus(name);
+    const cluster = new MemoryBus(name, net);
     return AuthServer.start(
       await authOptions(dev.pki, {
         name,
