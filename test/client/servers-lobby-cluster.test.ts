@@ -8,26 +8,12 @@
  * node (here B, first in its list): the lobby, on A, must still close (B asks A to close it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthServer } from '../../src/auth/server.js';
+import type { AuthServer } from '../../src/auth/server.js';
 import { MemorySessionStore } from '../../src/auth/sessions.js';
 import { MemoryLobbyStore } from '../../src/auth/stores.js';
 import type { AuthClient } from '../../src/client/index.js';
-import { HostServer } from '../../src/host/server.js';
-import {
-  HOLD_MODE as MODE,
-  HOLD_VERSION as VERSION,
-  authOptions,
-  closeLive,
-  devPki,
-  guestAt,
-  hostOptions,
-  instantGame,
-  quickAuth,
-  quickHost,
-  silent,
-  type DevPki,
-} from '../support/live-servers.js';
-import { MemoryBus, Network } from '../support/memory-bus.js';
+import type { HostServer } from '../../src/host/server.js';
+import { HOLD_MODE as MODE, closeLive, devPki, guestAt, instantGame, startTwoNodes, type DevPki } from '../support/live-servers.js';
 import { pollUntil } from '../support/wait.js';
 
 let dev: DevPki;
@@ -38,43 +24,17 @@ const open: AuthClient[] = [];
 
 beforeAll(async () => {
   dev = await devPki('iyesmp-client-lobby-cluster-', new Date(Date.now() - 86_400_000));
-  const net = new Network();
-  net.leader = 'auth-b';
-  const sessionStore = new MemorySessionStore();
-  const lobbies = new MemoryLobbyStore();
-  const node = async (name: string) =>
-    AuthServer.start(
-      await authOptions(dev.pki, {
-        name,
-        gameVersion: VERSION,
-        cluster: new MemoryBus(name, net),
-        sessionStore,
-        stores: { lobbies },
-        ...quickAuth,
-        logger: silent,
-      }),
-    );
-  nodeA = await node('auth-a');
-  nodeB = await node('auth-b');
-  host = await HostServer.start(
-    await hostOptions(dev.pki, nodeB.hostPort, {
-      ...quickHost,
-      // B first: the host reports its sessions' ends to B while it is up
-      authServers: [
-        { host: '127.0.0.1', port: nodeB.hostPort },
-        { host: '127.0.0.1', port: nodeA.hostPort },
-      ],
-      version: VERSION,
-      logger: silent,
-    }),
-    instantGame,
-  );
-  await pollUntil(
-    () => nodeA.connectedHosts().includes('host-1') && nodeB.connectedHosts().includes('host-1'),
-    'the host to register with both nodes',
-    20_000,
-    50,
-  );
+  // node B leads; the host reports the ends of its sessions to B
+  ({
+    a: nodeA,
+    b: nodeB,
+    host,
+  } = await startTwoNodes(dev, {
+    leader: 'auth-b',
+    reportsTo: 'auth-b',
+    game: instantGame,
+    auth: { sessionStore: new MemorySessionStore(), stores: { lobbies: new MemoryLobbyStore() } },
+  }));
 }, 120_000);
 
 afterAll(async () => {

@@ -10,29 +10,23 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthClient } from '../../src/client/index.js';
-import { AuthServer } from '../../src/auth/server.js';
+import type { AuthServer } from '../../src/auth/server.js';
 import { MemorySessionStore } from '../../src/auth/sessions.js';
-import { HostServer } from '../../src/host/server.js';
+import type { HostServer } from '../../src/host/server.js';
 import {
   HOLD_MODE as MODE,
-  HOLD_VERSION as VERSION,
-  authOptions,
   closeLive,
   devPki,
   gateReports,
   heldUntilReported,
   guestAt,
-  hostOptions,
   instantGame,
   playOneGame,
   queueAgainFails,
-  quickAuth,
-  quickHost,
-  silent,
+  startTwoNodes,
   type DevPki,
   type ReportGate,
 } from '../support/live-servers.js';
-import { MemoryBus, Network } from '../support/memory-bus.js';
 import { pollUntil } from '../support/wait.js';
 
 /** the longest a ticket is held (short, so the last test sees the bound; long enough for the others' games) */
@@ -50,51 +44,19 @@ let holdCreates: Promise<void> | undefined;
 
 beforeAll(async () => {
   dev = await devPki('iyesmp-client-requeue-cluster-', new Date(Date.now() - 86_400_000));
-  // node A leads (runs the matchmaker)
-  const net = new Network();
-  net.leader = 'auth-a';
   const sessionStore = new MemorySessionStore();
   const put = sessionStore.put.bind(sessionStore);
   sessionStore.put = async (r) => {
     if (r.state === 'created') await holdCreates;
     return put(r);
   };
-  const node = async (name: string) => {
-    const cluster = new MemoryBus(name, net);
-    return AuthServer.start(
-      await authOptions(dev.pki, {
-        name,
-        gameVersion: VERSION,
-        matchSize: 2,
-        matchmaker: { maxHoldMs: HOLD_MS },
-        cluster,
-        sessionStore,
-        ...quickAuth,
-        logger: silent,
-      }),
-    );
-  };
-  leader = await node('auth-a');
-  follower = await node('auth-b');
+  // node A leads (runs the matchmaker)
+  ({
+    a: leader,
+    b: follower,
+    host,
+  } = await startTwoNodes(dev, { leader: 'auth-a', reportsTo: 'auth-a', game: instantGame, auth: { matchmaker: { maxHoldMs: HOLD_MS }, sessionStore } }));
   reports = gateReports(leader, follower);
-  host = await HostServer.start(
-    await hostOptions(dev.pki, leader.hostPort, {
-      ...quickHost,
-      authServers: [
-        { host: '127.0.0.1', port: leader.hostPort },
-        { host: '127.0.0.1', port: follower.hostPort },
-      ],
-      version: VERSION,
-      logger: silent,
-    }),
-    instantGame,
-  );
-  await pollUntil(
-    () => leader.connectedHosts().includes('host-1') && follower.connectedHosts().includes('host-1'),
-    'the host to register with both nodes',
-    20_000,
-    50,
-  );
 }, 120_000);
 
 afterAll(async () => {
