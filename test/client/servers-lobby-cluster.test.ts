@@ -57,7 +57,7 @@ describe('a lobby whose members are on two Auth nodes (real servers)', () => {
     await maker.lobbies.setOwner(lobbyId, onB1.id);
     await pollUntil(() => nodeA.lobbies.get(lobbyId)?.ownerId === onB1.id, 'the new owner', 10_000, 20);
     const members = [maker, onB1, onB2];
-    const closed = members.map((m) => m.next('lobbyClosed', { filter: (c) => c.lobbyId === lobbyId, timeoutMs: 30_000 }));
+    const closed = members.map((m) => m.next('lobbyClosed', { filter: (c) => c.lobbyId === lobbyId, timeoutMs: 10_000 }));
     for (const c of closed) c.catch(() => undefined);
     await onB1.lobbies.start(lobbyId);
     const tickets = await Promise.all(members.map((m) => m.waitForHandoff({ lobbyId, timeoutMs: 20_000 })));
@@ -72,7 +72,8 @@ describe('a lobby whose members are on two Auth nodes (real servers)', () => {
     // the lobby is over with its game: closed on A, every member told, wherever connected
     expect(await Promise.all(closed)).toHaveLength(3);
     expect(nodeA.lobbies.get(lobbyId)).toBeUndefined();
-    // before: the lobby stayed in game on A for good, and its maker could make or join no other (lobby.already_in_lobby)
+    // before: the lobby stayed in game on A, nobody was told, and its maker could make or join no other
+    // lobby (lobby.already_in_lobby) until it left that one
     await expect(maker.lobbies.create({ name: 'again', maxPlayers: 2, visibility: 'public', mode: MODE })).resolves.toMatchObject({ ownerId: maker.id });
     await Promise.all(games.map((g) => g.close().catch(() => undefined)));
   }, 90_000);
