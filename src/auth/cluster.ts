@@ -28,7 +28,8 @@ export interface ClusterBus {
   close(): Promise<void>;
 }
 
-export type ClusterOp = 'enqueue' | 'cancel' | 'cancelFor' | 'accept' | 'decline' | 'claim' | 'lobby';
+/** `lobbyEnded`: the host reported the end of a lobby's game to another node than the lobby's, which closes the lobby */
+export type ClusterOp = 'enqueue' | 'cancel' | 'cancelFor' | 'accept' | 'decline' | 'claim' | 'lobby' | 'lobbyEnded';
 /** lobby requests a member connected to another node sends to the lobby's node (besides `join`) */
 export type LobbyOp = 'leave' | 'setReady' | 'start' | 'kick' | 'setOwner';
 

@@ -682,6 +682,24 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
     return view ?? undefined;
   }
 
+  /**
+   * A lobby's game ended: the lobby closes (its members are told, lobby.closed). In a cluster the
+   * host may report the end to a node other than the lobby's: that node asks the lobby's to close it.
+   */
+  #lobbyGameEnded(lobbyId: string): void {
+    if (this.lobbies.get(lobbyId)) {
+      try {
+        this.lobbies.close(lobbyId);
+      } catch (err) {
+        this.logger.warn({ err: errInfo(err) }, 'could not close the lobby of an ended session');
+      }
+      return;
+    }
+    this.lobbyElsewhere({ lobbyId })
+      .then((node) => node && this.#cluster?.call(node, 'lobbyEnded', [lobbyId]))
+      .catch((err: unknown) => this.logger.warn({ err: errInfo(err), lobbyId }, 'could not have the lobby of an ended session closed on its node'));
+  }
+
   /** A request another node forwarded here: the same domain calls its own clients would cause. */
   async #perform(op: ClusterOp, args: unknown[], from: string): Promise<unknown> {
     const now = Date.now();
@@ -717,6 +735,10 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         const [playerId, sessionId, publicKey, address] = args as [string, string, Uint8Array | null, string];
         return this.handoffs.claim(playerId, sessionId, publicKey ?? undefined, address);
       }
+      case 'lobbyEnded':
+        // the host reported the end of the lobby's game to the node that forwarded this
+        if (this.lobbies.get(args[0] as string)) this.lobbies.close(args[0] as string);
+        return {};
       case 'lobby': {
         const [what, ...rest] = args as [string, ...unknown[]];
         if (what === 'join') return this.lobbies.join(rest[0] as JoinTarget, rest[1] as Joiner, now);
@@ -845,13 +867,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       players: record.players.slice(0, 1024),
       results: record.results,
     });
-    if (record.origin?.kind === 'lobby' && this.lobbies.get(record.origin.id)) {
-      try {
-        this.lobbies.close(record.origin.id); // its members are told (lobby.closed)
-      } catch (err) {
-        this.logger.warn({ err: errInfo(err) }, 'could not close the lobby of an ended session');
-      }
-    }
+    if (record.origin?.kind === 'lobby') this.#lobbyGameEnded(record.origin.id);
     this.emit('session-ended', record);
   }
 

@@ -7,7 +7,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { ClientLink, type ClientEndpointContext } from '../../src/auth/client-endpoint.js';
 import { authFamily, ProtocolConnection } from '../../src/protocol/index.js';
 import type { PeerConnection, PeerStream } from '../../src/transport/index.js';
-import { duplexPair } from '../client/helpers.js';
+import { duplexPair } from '../support/duplex.js';
 import { samples } from '../protocol/fixtures.js';
 
 function setup(remotePort: number) {

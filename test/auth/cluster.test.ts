@@ -2,50 +2,9 @@
 // calls and their errors, relayed notices, and the hand-over of tickets to a new leader.
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ClusterCoordinator, type ClusterBus, type ClusterHost, type ClusterMessage, type ClusterOp } from '../../src/auth/cluster.js';
+import { ClusterCoordinator, type ClusterHost, type ClusterOp } from '../../src/auth/cluster.js';
 import { matchmakingError } from '../../src/auth/errors.js';
-
-/** Every node's bus on one in-memory network; delivery is asynchronous, as NOTIFY's is. */
-class Network {
-  readonly buses = new Map<string, MemoryBus>();
-  leader: string | undefined;
-  elect(node: string | undefined): void {
-    this.leader = node;
-    for (const b of this.buses.values()) b.leaderChanged(node);
-  }
-}
-
-class MemoryBus implements ClusterBus {
-  readonly #listeners: Array<(from: string, msg: ClusterMessage) => void> = [];
-  readonly #leaderListeners: Array<(l: string | undefined) => void> = [];
-  constructor(
-    readonly node: string,
-    readonly net: Network,
-  ) {
-    net.buses.set(node, this);
-  }
-  async send(to: string, msg: ClusterMessage): Promise<void> {
-    const copy = structuredClone(msg);
-    setImmediate(() => {
-      for (const [name, b] of this.net.buses) if (to === '*' || to === name) for (const l of b.#listeners) l(this.node, copy);
-    });
-  }
-  onMessage(l: (from: string, msg: ClusterMessage) => void): void {
-    this.#listeners.push(l);
-  }
-  leader(): string | undefined {
-    return this.net.leader;
-  }
-  onLeaderChange(l: (leader: string | undefined) => void): void {
-    this.#leaderListeners.push(l);
-  }
-  leaderChanged(l: string | undefined): void {
-    for (const x of this.#leaderListeners) x(l);
-  }
-  async close(): Promise<void> {
-    this.net.buses.delete(this.node);
-  }
-}
+import { MemoryBus, Network } from '../support/memory-bus.js';
 
 interface FakeNode {
   coord: ClusterCoordinator;

@@ -14,7 +14,8 @@ import { netcodeExpectedPlayer } from '../../src/host/transports/netcode/seat.js
 import { NetcodeHostTransport } from '../../src/host/transports/netcode/transport.js';
 import { authFamily } from '../../src/protocol/index.js';
 import { rejection } from '../support/assert.js';
-import { duplexPair, ScriptedPeer } from './helpers.js';
+import { ScriptedPeer } from './helpers.js';
+import { duplexPair } from '../support/duplex.js';
 
 const welcome = () => ({ serverName: 'auth-test', time: 1_700_000_000_000 });
 const lobby = { lobbyId: 'L1', name: 'mine', ownerId: 'guest:a', visibility: 'private', state: 'open', maxPlayers: 2, hasPassword: false, members: [] };

@@ -10,7 +10,8 @@ import { IyesmpError } from '../../src/errors.js';
 import { authFamily, type FamilyDef } from '../../src/protocol/index.js';
 import { authFamily11, authFamily12 } from '../support/families.js';
 import { rejection } from '../support/assert.js';
-import { duplexPair, ScriptedPeer } from './helpers.js';
+import { ScriptedPeer } from './helpers.js';
+import { duplexPair } from '../support/duplex.js';
 
 const welcome = () => ({ serverName: 'auth-test', time: 1_700_000_000_000 });
 

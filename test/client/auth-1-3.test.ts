@@ -12,7 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuthClient, CONFIRMED_KEYS_ID, MemoryKeyStore, type MatchmakingStatus } from '../../src/client/index.js';
 import { authFamily } from '../../src/protocol/index.js';
 import { rejection } from '../support/assert.js';
-import { duplexPair, makePki, ScriptedPeer, wireHandoff, type PkiFixture } from './helpers.js';
+import { makePki, ScriptedPeer, wireHandoff, type PkiFixture } from './helpers.js';
+import { duplexPair } from '../support/duplex.js';
 
 const welcome = () => ({ serverName: 'auth-test', time: 1_700_000_000_000 });
 

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthClient, MemoryKeyStore, type MatchmakingStatus } from '../../src/client/index.js';
 import { IyesmpError } from '../../src/errors.js';
 import { authFamily, gameVersionRange } from '../../src/protocol/index.js';
-import { duplexPair, makePki, ScriptedPeer, wireHandoff, type PkiFixture } from './helpers.js';
+import { makePki, ScriptedPeer, wireHandoff, type PkiFixture } from './helpers.js';
+import { duplexPair } from '../support/duplex.js';
 import { failureOf } from '../support/assert.js';
 
 let f: PkiFixture;

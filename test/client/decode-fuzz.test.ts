@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthClient, GameSession } from '../../src/client/index.js';
 import { IyesmpError } from '../../src/errors.js';
 import { authFamily, encodeFrame, hostFamily, type StreamPair } from '../../src/protocol/index.js';
-import { duplexPair, makePki, ScriptedPeer, wireHandoff, type PkiFixture } from './helpers.js';
+import { makePki, ScriptedPeer, wireHandoff, type PkiFixture } from './helpers.js';
+import { duplexPair } from '../support/duplex.js';
 
 const frame = (v: unknown): Uint8Array => encodeFrame(encode(v), 1 << 24);
 

@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { GameSession } from '../../src/client/index.js';
 import { IyesmpError } from '../../src/errors.js';
 import { hostFamily } from '../../src/protocol/index.js';
-import { duplexPair, ScriptedPeer } from './helpers.js';
+import { ScriptedPeer } from './helpers.js';
+import { duplexPair } from '../support/duplex.js';
 
 const Ext = z.object({ n: z.int() });
 type Ext = z.output<typeof Ext>;

@@ -1,17 +1,11 @@
 /**
- * Test peers for the client library: an in-memory duplex (what a QUIC stream gives), and a
- * scripted server side built on the real sans-IO ProtocolSession, so a test can answer each request
- * by hand, push events, or write raw bytes the client must survive.
+ * Test peers for the client library: a scripted server side built on the real sans-IO
+ * ProtocolSession (over an in-memory duplex, test/support/duplex.ts), so a test can answer each
+ * request by hand, push events, or write raw bytes the client must survive.
  */
 import { ProtocolSession, type FamilyDef, type GameVersionCheck, type SessionEvent, type StreamPair } from '../../src/protocol/index.js';
 import { pemToDerList, type FastSessionMinter, type Pki } from '../../src/pki/index.js';
 import { devPki } from '../support/live-servers.js';
-
-export function duplexPair(): { client: StreamPair; server: StreamPair } {
-  const up = new TransformStream<Uint8Array, Uint8Array>();
-  const down = new TransformStream<Uint8Array, Uint8Array>();
-  return { client: { readable: down.readable, writable: up.writable }, server: { readable: up.readable, writable: down.writable } };
-}
 
 type Ev<F extends FamilyDef> = SessionEvent<F, 'listener', unknown>;
 

@@ -10,26 +10,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthClient } from '../../src/client/index.js';
-import { AuthServer } from '../../src/auth/server.js';
-import type { ClusterBus, ClusterMessage } from '../../src/auth/cluster.js';
+import type { AuthServer } from '../../src/auth/server.js';
 import { MemorySessionStore } from '../../src/auth/sessions.js';
-import { HostServer } from '../../src/host/server.js';
+import type { HostServer } from '../../src/host/server.js';
 import {
   HOLD_MODE as MODE,
-  HOLD_VERSION as VERSION,
-  authOptions,
   closeLive,
   devPki,
   gateReports,
   heldUntilReported,
   guestAt,
-  hostOptions,
   instantGame,
   playOneGame,
   queueAgainFails,
-  quickAuth,
-  quickHost,
-  silent,
+  startTwoNodes,
   type DevPki,
   type ReportGate,
 } from '../support/live-servers.js';
@@ -37,32 +31,6 @@ import { pollUntil } from '../support/wait.js';
 
 /** the longest a ticket is held (short, so the last test sees the bound; long enough for the others' games) */
 const HOLD_MS = 8_000;
-
-/** The nodes' bus: asynchronous delivery, as NOTIFY's; `lead` is the leader every node sees. */
-class MemoryBus implements ClusterBus {
-  static readonly all = new Map<string, MemoryBus>();
-  static lead: string | undefined;
-  readonly #listeners: Array<(from: string, msg: ClusterMessage) => void> = [];
-  constructor(readonly node: string) {
-    MemoryBus.all.set(node, this);
-  }
-  async send(to: string, msg: ClusterMessage): Promise<void> {
-    const copy = structuredClone(msg);
-    setImmediate(() => {
-      for (const [name, b] of MemoryBus.all) if (to === '*' || to === name) for (const l of b.#listeners) l(this.node, copy);
-    });
-  }
-  onMessage(l: (from: string, msg: ClusterMessage) => void): void {
-    this.#listeners.push(l);
-  }
-  leader(): string | undefined {
-    return MemoryBus.lead;
-  }
-  onLeaderChange(): void {}
-  async close(): Promise<void> {
-    MemoryBus.all.delete(this.node);
-  }
-}
 
 let dev: DevPki;
 let leader: AuthServer;
@@ -76,49 +44,19 @@ let holdCreates: Promise<void> | undefined;
 
 beforeAll(async () => {
   dev = await devPki('iyesmp-client-requeue-cluster-', new Date(Date.now() - 86_400_000));
-  MemoryBus.lead = 'auth-a';
   const sessionStore = new MemorySessionStore();
   const put = sessionStore.put.bind(sessionStore);
   sessionStore.put = async (r) => {
     if (r.state === 'created') await holdCreates;
     return put(r);
   };
-  const node = async (name: string) => {
-    const cluster = new MemoryBus(name);
-    return AuthServer.start(
-      await authOptions(dev.pki, {
-        name,
-        gameVersion: VERSION,
-        matchSize: 2,
-        matchmaker: { maxHoldMs: HOLD_MS },
-        cluster,
-        sessionStore,
-        ...quickAuth,
-        logger: silent,
-      }),
-    );
-  };
-  leader = await node('auth-a');
-  follower = await node('auth-b');
+  // node A leads (runs the matchmaker)
+  ({
+    a: leader,
+    b: follower,
+    host,
+  } = await startTwoNodes(dev, { leader: 'auth-a', reportsTo: 'auth-a', game: instantGame, auth: { matchmaker: { maxHoldMs: HOLD_MS }, sessionStore } }));
   reports = gateReports(leader, follower);
-  host = await HostServer.start(
-    await hostOptions(dev.pki, leader.hostPort, {
-      ...quickHost,
-      authServers: [
-        { host: '127.0.0.1', port: leader.hostPort },
-        { host: '127.0.0.1', port: follower.hostPort },
-      ],
-      version: VERSION,
-      logger: silent,
-    }),
-    instantGame,
-  );
-  await pollUntil(
-    () => leader.connectedHosts().includes('host-1') && follower.connectedHosts().includes('host-1'),
-    'the host to register with both nodes',
-    20_000,
-    50,
-  );
 }, 120_000);
 
 afterAll(async () => {

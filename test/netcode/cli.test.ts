@@ -1,34 +1,13 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from './vectors.js';
+import { ensureBuilt, repoRoot } from '../support/build.js';
 
 const bin = path.join(repoRoot, 'bin/iyesmp.js');
 let dir: string;
-
-/** Builds dist/ when the compiled netcode command is missing or older than its sources. */
-function ensureBuilt(): void {
-  const out = path.join(repoRoot, 'dist/commands/netcode.js');
-  const sources = [
-    path.join(repoRoot, 'src/commands/netcode.ts'),
-    ...readdirSync(path.join(repoRoot, 'src/netcode')).map((f) => path.join(repoRoot, 'src/netcode', f)),
-  ];
-  const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
-  if (existsSync(out) && statSync(out).mtimeMs >= newest) return;
-  try {
-    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
-      cwd: repoRoot,
-      stdio: 'ignore',
-      timeout: 180_000,
-    });
-  } catch {
-    // tsc exits non-zero when other areas have type errors but still emits; the check below decides
-  }
-  if (!existsSync(out)) throw new Error('build did not produce dist/commands/netcode.js');
-}
 
 interface Run {
   code: number;
@@ -57,7 +36,7 @@ async function freeUdpPort(): Promise<number> {
 }
 
 beforeAll(() => {
-  ensureBuilt();
+  ensureBuilt(['dist/commands/netcode.js'], ['src/commands/netcode.ts', 'src/netcode']);
   dir = mkdtempSync(path.join(tmpdir(), 'iyesmp-netcode-cli-'));
 }, 200_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -15,17 +15,9 @@ import {
   type StreamPair,
 } from '../../src/protocol/index.js';
 import { samples } from './fixtures.js';
+import { duplexPair } from '../support/duplex.js';
 import { datagramLater, stall } from '../support/stall.js';
 import { pollUntil } from '../support/wait.js';
-
-function duplex(): [StreamPair, StreamPair] {
-  const ab = new TransformStream<Uint8Array, Uint8Array>();
-  const ba = new TransformStream<Uint8Array, Uint8Array>();
-  return [
-    { readable: ba.readable, writable: ab.writable },
-    { readable: ab.readable, writable: ba.writable },
-  ];
-}
 
 const hostHello = samples['iyesmp-host/1']!.hello;
 const authHello = samples['iyesmp-auth/1']!.hello;
@@ -37,7 +29,7 @@ function deferred<T>() {
 }
 
 function connect(opts: { clock?: { now: number }; listenerErrors?: unknown[] } = {}) {
-  const [a, b] = duplex();
+  const { client: a, server: b } = duplexPair();
   const now = opts.clock ? () => opts.clock!.now : undefined;
   const client = ProtocolConnection.dial(hostFamily, a, {
     gameVersion: '1.0.0',
@@ -243,12 +235,12 @@ describe('ProtocolConnection over WHATWG streams', () => {
   });
 
   it('rejects ready with the refusal code on version mismatch or a refused hello', async () => {
-    const [a, b] = duplex();
+    const { client: a, server: b } = duplexPair();
     const client = ProtocolConnection.dial({ ...hostFamily, version: { major: 2, minor: 0 } }, a, { gameVersion: '1', hello: hostHello.dialer as never });
     ProtocolConnection.accept(hostFamily, b, { gameVersion: '1', onHello: () => hostHello.listener as never });
     await expect(client.ready).rejects.toMatchObject({ kind: 'refused', code: 'version_too_new' });
 
-    const [c, d] = duplex();
+    const { client: c, server: d } = duplexPair();
     const client2 = ProtocolConnection.dial(authFamily, c, { gameVersion: '1', hello: authHello.dialer as never });
     const server = ProtocolConnection.accept(authFamily, d, {
       gameVersion: '1',
@@ -261,7 +253,7 @@ describe('ProtocolConnection over WHATWG streams', () => {
   });
 
   it('closes a connection fed garbage, with a reason, without throwing', async () => {
-    const [a, b] = duplex();
+    const { client: a, server: b } = duplexPair();
     const host = ProtocolConnection.accept(hostFamily, b, { gameVersion: '1', onHello: () => hostHello.listener as never });
     const w = a.writable.getWriter();
     await w.write(encodeFrame(new Uint8Array([0xc1, 0xc1]), 100));
@@ -270,7 +262,7 @@ describe('ProtocolConnection over WHATWG streams', () => {
   });
 
   it('reports protocol errors to onProtocolError, before the listeners of the event', async () => {
-    const [a, b] = duplex();
+    const { client: a, server: b } = duplexPair();
     const seen: string[] = [];
     const host = ProtocolConnection.accept(hostFamily, b, {
       gameVersion: '1',
@@ -286,7 +278,7 @@ describe('ProtocolConnection over WHATWG streams', () => {
 
   it('validates ext with a game schema end to end', async () => {
     const Ext = z.object({ move: z.string().max(5) });
-    const [a, b] = duplex();
+    const { client: a, server: b } = duplexPair();
     const client = ProtocolConnection.dial<typeof hostFamily, z.output<typeof Ext>>(hostFamily, a, {
       gameVersion: '1',
       hello: { sessionId: 's', playerId: 'p' },
@@ -310,7 +302,7 @@ describe('writes and timers (per-message cost)', () => {
 
   /** A duplex whose dialer-side writable counts the writes it is handed. */
   function countedDuplex(): { pairs: [StreamPair, StreamPair]; writes: () => number } {
-    const [a, b] = duplex();
+    const { client: a, server: b } = duplexPair();
     let writes = 0;
     const inner = a.writable.getWriter();
     const counted = new WritableStream<Uint8Array>({
@@ -345,7 +337,7 @@ describe('writes and timers (per-message cost)', () => {
   });
 
   it('a login pipelined with the hello: one write each way, the welcome and its answer together', async () => {
-    const [a, b] = duplex();
+    const { client: a, server: b } = duplexPair();
     /** The same writable, counting the writes it is handed. */
     const counted = (writable: WritableStream<Uint8Array>): { writes: number; writable: WritableStream<Uint8Array> } => {
       const inner = writable.getWriter();
@@ -386,7 +378,7 @@ describe('writes and timers (per-message cost)', () => {
 
   it('keeps a timer only while the hello or a request can time out', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'] });
-    const [a, b] = duplex();
+    const { client: a, server: b } = duplexPair();
     const client = ProtocolConnection.dial(hostFamily, a, { gameVersion: '1', hello: { sessionId: 's', playerId: 'p' }, tickIntervalMs: 10 });
     const host = ProtocolConnection.accept(hostFamily, b, { gameVersion: '1', onHello: () => ({ sessionId: 's', state: 'playing' as const, players: [] }) });
     expect(vi.getTimerCount()).toBe(2); // both hello deadlines
@@ -434,7 +426,7 @@ describe('a request whose deadline passes during a stall of the event loop', () 
 
 describe('backpressure', () => {
   it('closes with busy when the peer stops reading, instead of queueing without bound', async () => {
-    const [a, b] = duplex();
+    const { client: a, server: b } = duplexPair();
     const client = ProtocolConnection.dial(hostFamily, a, { gameVersion: '1', hello: hostHello.dialer as never, maxQueuedBytes: 4096 });
     // a hand-driven host that answers the hello and then never reads again
     const host = new ProtocolSession(hostFamily, { side: 'listener', gameVersion: '1', nowMs: 0 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { initPki, type IyesmpVerifier, type Pki } from '../../src/pki/index.js';
-import { ProtocolConnection, authFamily, hostFamily, hostctlFamily, type AuthFamily, type HostFamily } from '../../src/protocol/index.js';
+import { ProtocolConnection, authFamily, hostFamily, hostctlFamily, type AuthFamily, type HostFamily, type HostctlFamily } from '../../src/protocol/index.js';
 import { ALPN, connectQuic, type PeerConnection } from '../../src/transport/index.js';
 import { AuthServer, type AuthServerOptions } from '../../src/auth/server.js';
 import { HostServer, type HostServerOptions } from '../../src/host/server.js';
@@ -221,8 +221,13 @@ export async function joinHost(fx: Fx, h: WireHandoff, privateKeyPem: string, ov
   return { conn, proto, inbox };
 }
 
-/** A scripted host on hostctl: registers, then heartbeats only while `beating` is true. */
-export async function scriptedHost(fx: Fx, port: number, name = 'host-2') {
+/**
+ * A scripted host (host-2's certificate) on hostctl: registers, then heartbeats only while `beating`
+ * is true. `family` is hostctl as the host speaks it (default: this build's; test/support/families.ts
+ * has older minors).
+ */
+export async function scriptedHost(fx: Fx, port: number, o: { name?: string; family?: HostctlFamily } = {}) {
+  const name = o.name ?? 'host-2';
   const conn = await connectQuic({
     host: '127.0.0.1',
     port,
@@ -232,7 +237,7 @@ export async function scriptedHost(fx: Fx, port: number, name = 'host-2') {
     verifier: fx.verifier,
     serverPolicy: { kind: 'auth-server' },
   });
-  const proto = ProtocolConnection.dial(hostctlFamily, conn.openStream(), { gameVersion: '1.0.0', hello: { hostName: name } });
+  const proto = ProtocolConnection.dial(o.family ?? hostctlFamily, conn.openStream(), { gameVersion: '1.0.0', hello: { hostName: name } });
   await proto.ready;
   const reg = await proto.request('host.register', {
     name,

@@ -11,9 +11,9 @@ import type { HostServer } from '../../src/host/server.js';
 import type { SessionReport, SessionTelemetry } from '../../src/host/types.js';
 import { ProtocolConnection, hostctlFamily, type HostctlFamily } from '../../src/protocol/index.js';
 import { relayGame } from '../../src/serve/game.js';
-import { ALPN, connectQuic, createQuicServer } from '../../src/transport/index.js';
+import { ALPN, createQuicServer } from '../../src/transport/index.js';
 import { hostctlFamily11 } from '../support/families.js';
-import { fxSuite, startAuth, startHost, until } from './helpers.js';
+import { fxSuite, scriptedHost, startAuth, startHost, until } from './helpers.js';
 
 const suite = fxSuite();
 const closers = suite.closers;
@@ -71,36 +71,17 @@ function spyHostctlRequests(): Array<{ type: string; body: Record<string, unknow
   return sent;
 }
 
-async function knownSession(auth: AuthServer, sessionId: string): Promise<void> {
-  await auth.sessions.create({ id: sessionId, hostName: 'host-1', transport: 'quic', players: seats }, Date.now());
-  const handOff = { sessionId, host: { name: 'host-1', address: '127.0.0.1:9' }, transport: 'quic', credentials: {} };
+async function knownSession(auth: AuthServer, sessionId: string, hostName = 'host-1'): Promise<void> {
+  await auth.sessions.create({ id: sessionId, hostName, transport: 'quic', players: seats }, Date.now());
+  const handOff = { sessionId, host: { name: hostName, address: '127.0.0.1:9' }, transport: 'quic', credentials: {} };
   await auth.sessions.hostAcked(sessionId, Object.fromEntries(seats.map((p) => [p, handOff])), Date.now());
 }
 
-/** A scripted host-1 on hostctl (as `family` knows it), registered. */
+/** A scripted host-2 on hostctl (as `family` knows it), registered. */
 async function dialHost(port: number, family: HostctlFamily) {
-  const conn = await connectQuic({
-    host: '127.0.0.1',
-    port,
-    alpn: ALPN.hostctl,
-    cert: suite.fx.host.cert,
-    key: suite.fx.host.key,
-    verifier: suite.fx.verifier,
-    serverPolicy: { kind: 'auth-server' },
-  });
-  closers.push(() => conn.close('bye', { force: true }));
-  const proto = ProtocolConnection.dial(family, conn.openStream(), { gameVersion: '1.0.0', hello: { hostName: 'host-1' } });
-  await proto.ready;
-  await proto.request('host.register', {
-    name: 'host-1',
-    region: 'test',
-    publicAddress: { host: '127.0.0.1', port: 9 },
-    transports: [{ kind: 'quic', address: { host: '127.0.0.1', port: 9 }, tlsName: '127.0.0.1' }],
-    capacity: { sessions: 2, players: 8 },
-    version: '1.0.0',
-    load: { sessions: 0, players: 0 },
-  });
-  return proto;
+  const h = await scriptedHost(suite.fx, port, { family });
+  closers.push(() => h.close());
+  return h.proto;
 }
 
 describe('results and telemetry of a session (hostctl 1.2)', () => {
@@ -177,7 +158,7 @@ describe('results and telemetry of a session (hostctl 1.2)', () => {
     const auth = await startAuth(suite.fx);
     closers.push(() => auth.close({ graceMs: 0 }));
     const sessionId = 'ses-refused-1';
-    await knownSession(auth, sessionId);
+    await knownSession(auth, sessionId, 'host-2');
     const proto = await dialHost(auth.hostPort, hostctlFamily);
     const ended = { sessionId, endedAt: Date.now(), reason: 'completed' as const, results: [{ playerId: 'guest:a', outcome: 'win' as const }] };
     // telemetry naming a session nobody created: refused (session.unknown), so the answer is an error
@@ -197,12 +178,12 @@ describe('results and telemetry of a session (hostctl 1.2)', () => {
     const auth = await startAuth(suite.fx);
     closers.push(() => auth.close({ graceMs: 0 }));
     const sessionId = 'ses-old-host-1';
-    await knownSession(auth, sessionId);
+    await knownSession(auth, sessionId, 'host-2');
     const proto = await dialHost(auth.hostPort, hostctlFamily11() as HostctlFamily);
     expect(proto.session.negotiated).toEqual({ major: 1, minor: 1 });
     await proto.request('session.ended', { sessionId, endedAt: Date.now(), reason: 'completed', results: [{ playerId: 'guest:a', outcome: 'win' }] });
     await proto.request('telemetry.report', { id: `telemetry:${sessionId}`, entries: [{ at: Date.now(), name: 'no_shows', value: 0, sessionId }] });
     expect((await auth.sessions.store.get(sessionId))?.state).toBe('ended');
-    expect(await auth.telemetryOf(sessionId)).toMatchObject([{ id: `telemetry:${sessionId}`, host: 'host-1' }]);
+    expect(await auth.telemetryOf(sessionId)).toMatchObject([{ id: `telemetry:${sessionId}`, host: 'host-2' }]);
   }, 60_000);
 });

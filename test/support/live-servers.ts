@@ -16,6 +16,7 @@ import type { HostGame } from '../../src/host/game.js';
 import { HostServer, type HostServerOptions } from '../../src/host/server.js';
 import { initPki, type Pki } from '../../src/pki/index.js';
 import { failureOf } from './assert.js';
+import { MemoryBus, Network } from './memory-bus.js';
 import { pollUntil } from './wait.js';
 
 /** Quiet unless IYESMP_TEST_LOG names a level. */
@@ -313,4 +314,44 @@ export async function heldUntilReported(mm: AuthServer, reports: ReportGate, ses
   expect(tp!.sessionId).toBe(tq!.sessionId);
   expect(tp!.sessionId).not.toBe(session);
   return [tp!, tq!];
+}
+
+// ---- two Auth nodes of one cluster (servers-requeue-cluster, servers-lobby-cluster)
+
+export type NodeName = 'auth-a' | 'auth-b';
+
+/**
+ * Two Auth nodes of one cluster, `auth-a` and `auth-b` (HOLD_VERSION, matches of two), on an
+ * in-memory bus where `leader` runs the matchmaker; `auth` is added to both nodes' options (the
+ * same objects: a `sessionStore` or `stores` given there is shared). `host-1` runs `game` and
+ * registers with both; it reports its sessions' ends to `reportsTo` (first in its list) while that
+ * node is up.
+ */
+export async function startTwoNodes(
+  dev: DevPki,
+  o: { leader: NodeName; reportsTo: NodeName; game: HostGame; auth?: Partial<AuthServerOptions> },
+): Promise<{ a: AuthServer; b: AuthServer; host: HostServer }> {
+  const net = new Network();
+  net.leader = o.leader;
+  const node = async (name: NodeName) =>
+    AuthServer.start(
+      await authOptions(dev.pki, { name, gameVersion: HOLD_VERSION, matchSize: 2, cluster: new MemoryBus(name, net), ...quickAuth, logger: silent, ...o.auth }),
+    );
+  const a = await node('auth-a');
+  const b = await node('auth-b');
+  const [first, second] = o.reportsTo === 'auth-a' ? [a, b] : [b, a];
+  const host = await HostServer.start(
+    await hostOptions(dev.pki, first.hostPort, {
+      ...quickHost,
+      authServers: [
+        { host: '127.0.0.1', port: first.hostPort },
+        { host: '127.0.0.1', port: second.hostPort },
+      ],
+      version: HOLD_VERSION,
+      logger: silent,
+    }),
+    o.game,
+  );
+  await pollUntil(() => a.connectedHosts().includes('host-1') && b.connectedHosts().includes('host-1'), 'the host to register with both nodes', 20_000, 50);
+  return { a, b, host };
 }

@@ -10,21 +10,19 @@
  * its clients' packets). The peer is a client in a worker thread, so it keeps sending while this
  * thread is blocked; it runs from dist/ (built when missing), as a worker cannot load TypeScript.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CloseInfo, PeerConnection } from '../../src/transport/index.js';
 import { transportSuite, authServerOpts, startServer } from './helpers.js';
 import { pollUntil } from '../support/wait.js';
 import { stall } from '../support/stall.js';
+import { ensureBuilt, repoRoot } from '../support/build.js';
 
 const f = transportSuite();
 const peers: Worker[] = [];
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const IDLE_MS = 1000;
 /** the peer writes one byte this often (and sends nothing else: no keep-alive) */
 const EVERY_MS = 500;
@@ -36,24 +34,6 @@ const EVERY_MS = 500;
 const STALL_MS = 1250;
 /** junk datagrams ahead of the peer's in the server socket's receive buffer (~20 turns of the loop) */
 const BACKLOG = 640;
-
-/** Builds dist/ when the compiled transport or PKI is missing or older than its sources. */
-function ensureBuilt(): void {
-  const outs = ['dist/transport/index.js', 'dist/pki/index.js'].map((f) => path.join(repoRoot, f));
-  const sources = ['src/transport', 'src/pki'].flatMap((d) => readdirSync(path.join(repoRoot, d)).map((f) => path.join(repoRoot, d, f)));
-  const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
-  if (outs.every((o) => existsSync(o) && statSync(o).mtimeMs >= newest)) return;
-  try {
-    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
-      cwd: repoRoot,
-      stdio: 'ignore',
-      timeout: 180_000,
-    });
-  } catch {
-    // tsc exits non-zero when other areas have type errors but still emits; the check below decides
-  }
-  for (const o of outs) if (!existsSync(o)) throw new Error(`build did not produce ${o}`);
-}
 
 /** A thread that sends `count` junk datagrams to `port` when told to (a crowd's traffic, for the socket's backlog). */
 async function startBlaster(port: number, count: number): Promise<Worker> {
@@ -153,7 +133,7 @@ async function afterNextRead(s: Served): Promise<void> {
   await new Promise((r) => setTimeout(r, 20));
 }
 
-beforeAll(() => ensureBuilt(), 200_000);
+beforeAll(() => ensureBuilt(['dist/transport/index.js', 'dist/pki/index.js'], ['src/transport', 'src/pki']), 200_000);
 afterEach(async () => {
   await Promise.all(peers.splice(0).map((w) => w.terminate()));
 });
