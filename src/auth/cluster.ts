@@ -28,7 +28,10 @@ export interface ClusterBus {
   close(): Promise<void>;
 }
 
-/** `lobbyEnded`: the host reported the end of a lobby's game to another node than the lobby's, which closes the lobby */
+/**
+ * `lobbyEnded`: a lobby's game ended, failed or was lost as another node than the lobby's saw it; the
+ * lobby's node closes the lobby (ended) or opens it again (failed, lost: the reason)
+ */
 export type ClusterOp = 'enqueue' | 'cancel' | 'cancelFor' | 'accept' | 'decline' | 'claim' | 'lobby' | 'lobbyEnded';
 /** lobby requests a member connected to another node sends to the lobby's node (besides `join`) */
 export type LobbyOp = 'leave' | 'setReady' | 'start' | 'kick' | 'setOwner';

@@ -683,21 +683,32 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
   }
 
   /**
-   * A lobby's game ended: the lobby closes (its members are told, lobby.closed). In a cluster the
-   * host may report the end to a node other than the lobby's: that node asks the lobby's to close it.
+   * A lobby's game is over. It ended: the lobby closes (its members are told, lobby.closed). It
+   * failed before it ran, or was lost with its host (`reopen` says why): the lobby is open again, so
+   * its members may start again together. In a cluster the session's end, failure or loss may be
+   * seen on a node other than the lobby's: that node asks the lobby's node to do it.
    */
-  #lobbyGameEnded(lobbyId: string): void {
-    if (this.lobbies.get(lobbyId)) {
-      try {
-        this.lobbies.close(lobbyId);
-      } catch (err) {
-        this.logger.warn({ err: errInfo(err) }, 'could not close the lobby of an ended session');
-      }
-      return;
-    }
+  #lobbyAfterGame(lobbyId: string, reopen?: string): void {
+    if (this.lobbies.get(lobbyId)) return void this.#lobbyAfterGameHere(lobbyId, reopen ?? null);
     this.lobbyElsewhere({ lobbyId })
-      .then((node) => node && this.#cluster?.call(node, 'lobbyEnded', [lobbyId]))
-      .catch((err: unknown) => this.logger.warn({ err: errInfo(err), lobbyId }, 'could not have the lobby of an ended session closed on its node'));
+      .then((node) => node && this.#cluster?.call(node, 'lobbyEnded', [lobbyId, reopen ?? null]))
+      .catch((err: unknown) =>
+        this.logger.warn({ err: errInfo(err), lobbyId }, 'could not have the lobby of a session that is over closed or reopened on its node'),
+      );
+  }
+
+  async #lobbyAfterGameHere(lobbyId: string, reopen: string | null): Promise<void> {
+    try {
+      const lobby = this.lobbies.get(lobbyId);
+      if (!lobby) return;
+      if (reopen === null) return this.lobbies.close(lobbyId);
+      // every node that saw the host die says so, at its own time: a lobby started again meanwhile,
+      // whose new game already runs, stays as it is
+      if ((await this.sessions.liveSessionByPlayer(lobby.members.map((m) => m.playerId))).size > 0) return;
+      this.lobbies.reopen(lobbyId, reopen, Date.now());
+    } catch (err) {
+      this.logger.warn({ err: errInfo(err), lobbyId }, 'could not close or reopen the lobby of a session that is over');
+    }
   }
 
   /** A request another node forwarded here: the same domain calls its own clients would cause. */
@@ -735,10 +746,12 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
         const [playerId, sessionId, publicKey, address] = args as [string, string, Uint8Array | null, string];
         return this.handoffs.claim(playerId, sessionId, publicKey ?? undefined, address);
       }
-      case 'lobbyEnded':
-        // the host reported the end of the lobby's game to the node that forwarded this
-        if (this.lobbies.get(args[0] as string)) this.lobbies.close(args[0] as string);
+      case 'lobbyEnded': {
+        // the lobby's game ended (close), or failed or was lost (reopen: why), as the node that forwarded this saw
+        const [lobbyId, reopen] = args as [string, string | null | undefined];
+        await this.#lobbyAfterGameHere(lobbyId, reopen ?? null);
         return {};
+      }
       case 'lobby': {
         const [what, ...rest] = args as [string, ...unknown[]];
         if (what === 'join') return this.lobbies.join(rest[0] as JoinTarget, rest[1] as Joiner, now);
@@ -867,7 +880,7 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
       players: record.players.slice(0, 1024),
       results: record.results,
     });
-    if (record.origin?.kind === 'lobby') this.#lobbyGameEnded(record.origin.id);
+    if (record.origin?.kind === 'lobby') this.#lobbyAfterGame(record.origin.id);
     this.emit('session-ended', record);
   }
 
@@ -1047,13 +1060,15 @@ export class AuthServer extends EventEmitter<AuthServerEvents> implements Client
             if (link.minor >= 1) link.notify('session.lost', { sessionId: e.session.id, reason: 'the game host stopped answering' });
             else link.notify('kick', { code: 'session_lost', reason: `the game host stopped answering; session ${e.session.id} is over` });
           }
+          // its game is gone with the host: the lobby is open again, to start again together
+          if (e.session.origin?.kind === 'lobby') this.#lobbyAfterGame(e.session.origin.id, 'the game host stopped answering');
           return;
         case 'failed':
           return guard('session failure', () => {
             this.registry.release(e.session.id);
             this.handoffs.forget(e.session.id, e.reason);
             // its game never ran: the lobby may be started again
-            if (e.session.origin?.kind === 'lobby') this.lobbies.reopen(e.session.origin.id, `the game session failed: ${e.reason}`, Date.now());
+            if (e.session.origin?.kind === 'lobby') this.#lobbyAfterGame(e.session.origin.id, `the game session failed: ${e.reason}`);
           });
         case 'ended':
           // its host slot is held from the pick until the session ends

@@ -107,6 +107,37 @@ describe('auth server liveness and refusals', () => {
     await h.close();
   }, 60_000);
 
+  it("opens a started lobby again when its game's host dies, so its members may start again together", async () => {
+    const h = await scriptedHost(fx, auth.hostPort);
+    await until(() => auth.registry.get('host-2')?.state === 'alive', 'registration');
+    h.proto.handle('session.create', (body) => ({
+      sessionId: body.sessionId,
+      endpoint: { kind: 'quic', address: { host: '127.0.0.1', port: 9 }, tlsName: '127.0.0.1' },
+    }));
+    const [owner, member] = await guests(2);
+    const { lobby } = await owner!.proto.request('lobby.create', { name: 'lost', maxPlayers: 2, visibility: 'public', mode: 'duel', region: 'test' });
+    await member!.proto.request('lobby.join', { lobbyId: lobby.lobbyId });
+    await member!.proto.request('lobby.ready', { lobbyId: lobby.lobbyId, ready: true });
+    await owner!.proto.request('lobby.start', { lobbyId: lobby.lobbyId });
+    const ready = await Promise.all([owner!, member!].map((c) => c.inbox.next('session.ready')));
+    const sessionId = ready[0]!.sessionId as string;
+    await Promise.all([owner!, member!].map((c) => c.proto.request('session.claim', { sessionId, publicKey: sessionKeys().publicKey }, { timeoutMs: 20_000 })));
+    expect(auth.lobbies.get(lobby.lobbyId)?.state).toBe('started');
+
+    const reopened = [owner!, member!].map((c) =>
+      c.inbox.next(
+        'lobby.updated',
+        (b) => (b.lobby as { lobbyId: string; state: string }).lobbyId === lobby.lobbyId && (b.lobby as { state: string }).state === 'open',
+      ),
+    );
+    h.state.beating = false;
+    await Promise.all([owner!, member!].map((c) => c.inbox.next('session.lost')));
+    // before: the lobby stayed "in game" for good; its members had to leave it
+    await Promise.all(reopened);
+    expect(auth.lobbies.get(lobby.lobbyId)?.state).toBe('open');
+    await h.close();
+  }, 60_000);
+
   it('refuses a build whose ClientAuth is retired after start, once the trust list is reloaded', async () => {
     const verifier = await ReloadableVerifier.load(path.join(fx.dir, 'pki'));
     const a2 = await startAuth(fx, { verifier });
