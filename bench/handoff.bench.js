@@ -10,6 +10,8 @@
 //     instant game) for a window: sessions/s and Auth CPU per session (target <= 3 ms).
 //
 // Run after `npm run build`: node bench/handoff.bench.js   (BENCH_QUICK=1: 20 rounds, a short window)
+// BENCH_DG_TRACE=1 (or =sizes, with the bodies, binary fields as their sizes): prints the last latency
+// round as the Auth saw it, each datagram in and out and each protocol frame (see traceAuth).
 // BENCH_PROF_DIR=<dir>: writes <dir>/window.cpuprofile, the Auth's CPU profile of the throughput window.
 // BENCH_RESULT_DELAY_MS=<ms>: in the throughput window, the Auth takes each host report of a session's
 // end that much later (a slow host link, a busy Auth), so players who queue again the moment their
@@ -42,12 +44,78 @@ async function silentLogger() {
   return pino({ level: 'silent' });
 }
 
+/**
+ * BENCH_DG_TRACE=1: the Auth records each datagram (direction, bytes, peer port) and each protocol
+ * frame its sessions take in or put out (kind, type), in order, so one latency round's datagrams can
+ * be told apart by purpose (the bench prints the last round's trace).
+ */
+const TRACE = [];
+async function traceAuth() {
+  const dgram = (await import('node:dgram')).default;
+  const { decode } = await import('@msgpack/msgpack');
+  const { ProtocolSession } = await import('../dist/protocol/session.js');
+  const t0 = performance.now();
+  const at = () => (performance.now() - t0).toFixed(2);
+  const proto = dgram.Socket.prototype;
+  const send = proto.send;
+  proto.send = function (msg, ...rest) {
+    const len = Array.isArray(msg) ? msg.reduce((n, b) => n + b.length, 0) : msg.length;
+    const port = rest.find((x) => typeof x === 'number' && x > 1000);
+    TRACE.push(`${at()} dg-out ${len} B -> :${port} (local :${this.address().port})`);
+    return send.call(this, msg, ...rest);
+  };
+  const emit = proto.emit;
+  proto.emit = function (name, ...args) {
+    if (name === 'message') TRACE.push(`${at()} dg-in  ${args[0].length} B <- :${args[1].port} (local :${this.address().port})`);
+    return emit.call(this, name, ...args);
+  };
+  const rest = new WeakMap(); // a session's bytes of a frame not complete yet
+  const frame = (chunk, session) => {
+    const before = session ? rest.get(session) : undefined;
+    const bytes = before ? Buffer.concat([before, chunk]) : chunk;
+    const out = [];
+    for (let o = 0; o + 4 <= bytes.length; ) {
+      const n = new DataView(bytes.buffer, bytes.byteOffset + o).getUint32(0);
+      if (session && o + 4 + n > bytes.length) {
+        rest.set(session, bytes.subarray(o));
+        out.push(`(part of a ${n} B frame)`);
+        return out.join(', ');
+      }
+      try {
+        const v = decode(bytes.subarray(o + 4, o + 4 + n));
+        const sizes =
+          process.env.BENCH_DG_TRACE === 'sizes' && v.body
+            ? ` ${JSON.stringify(v.body, (_k, x) => (x?.type === 'Buffer' || x instanceof Uint8Array ? `<${x.length ?? x.data.length} B>` : x))}`
+            : '';
+        out.push(`${v.kind}${v.type ? ` ${v.type}` : ''}${v.id ? ` #${v.id}` : ''} (${n} B)${sizes}`);
+      } catch {
+        out.push(`? (${n} B)`);
+      }
+      o += 4 + n;
+    }
+    if (session) rest.delete(session);
+    return out.join(', ');
+  };
+  const receive = ProtocolSession.prototype.receive;
+  ProtocolSession.prototype.receive = function (chunk) {
+    TRACE.push(`${at()}   rx ${this.family?.name ?? ''} ${frame(chunk, this)}`);
+    return receive.call(this, chunk);
+  };
+  const take = ProtocolSession.prototype.takeOutput;
+  ProtocolSession.prototype.takeOutput = function () {
+    const out = take.call(this);
+    if (out.length > 0) TRACE.push(`${at()}   tx ${this.family?.name ?? ''} ${out.map(frame).join(' | ')}`);
+    return out;
+  };
+}
+
 /** One Auth server; answers `cpu` requests with its process CPU time; exits with its parent. */
 async function authChild(pkiDir) {
   const { openPki } = await import('../dist/pki/index.js');
   const { AuthServer } = await import('../dist/auth/server.js');
   const pki = await openPki(pkiDir);
   const datagrams = countDatagrams();
+  if (process.env.BENCH_DG_TRACE) await traceAuth();
   const auth = await AuthServer.start({
     clients: { host: '127.0.0.1', port: 0 },
     hosts: { host: '127.0.0.1', port: 0 },
@@ -69,6 +137,7 @@ async function authChild(pkiDir) {
   let handedOff = 0;
   auth.on('session-ended', () => handedOff++);
   process.on('message', (m) => {
+    if (m === 'trace') process.send({ trace: TRACE.splice(0) });
     if (m === 'cpu') process.send({ cpu: process.cpuUsage(), ended: handedOff, datagrams: { ...datagrams } });
     if (m === 'hosts') process.send({ hosts: auth.connectedHosts() });
     if (typeof m === 'object' && m.resultDelayMs !== undefined) {
@@ -230,6 +299,11 @@ async function main() {
         toBegin: Math.max(...ts.map((t) => t.begin - t.ticket)),
         toJoined: Math.max(...ts.map((t) => t.joined - t.ticket)),
       });
+      if (process.env.BENCH_DG_TRACE && r === ROUNDS - 1) {
+        await sleep(500); // the last ACKs of the round
+        const { trace } = await ask(a.child, 'trace');
+        console.log(`trace of the last latency round (Auth, ms since start):\n${trace.join('\n')}`);
+      } else if (process.env.BENCH_DG_TRACE) await ask(a.child, 'trace');
       const pair = await Promise.all(rawClients.map((c) => request(c, { op: 'hs', n: 1 })));
       rawPairs.push(Math.max(...pair.map((x) => x.ms[0])));
       if ((r + 1) % 50 === 0) progress(`${r + 1} rounds`);

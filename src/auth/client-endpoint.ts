@@ -86,6 +86,8 @@ export class ClientLink {
   #closed = false;
   /** A login or registration is running: a second one is refused, not raced against it. */
   #loggingIn = false;
+  /** (1.4) The issuer chain of the last `session.handoff` sent with one: a later push with the same chain leaves it out. */
+  #lastChain: readonly Uint8Array[] | undefined;
   static readonly #handlers = ClientLink.#makeHandlers();
 
   constructor(
@@ -134,6 +136,20 @@ export class ClientLink {
     return this.proto.session.negotiated?.minor ?? 0;
   }
 
+  /**
+   * (1.4) A pushed hand-off without the issuer chain this connection already carried: at about
+   * 580 bytes it is what made the push two datagrams (and two acknowledgements) instead of one.
+   * The body is copied, never changed: a relayed one is the cluster's.
+   */
+  #chainOnce(body: PushedHandoff): PushedHandoff {
+    const t = body.handoff?.transport;
+    if (t === undefined || !('chain' in t) || !Array.isArray(t.chain) || t.chain.length === 0) return body;
+    const last = this.#lastChain;
+    if (last !== undefined && sameChain(last, t.chain)) return { ...body, handoff: { ...body.handoff, transport: { ...t, chain: [] } }, sameChain: true };
+    this.#lastChain = t.chain;
+    return body;
+  }
+
   /** The logged-in player id; refuses requests before login. */
   get playerId(): string {
     if (!this.account) throw authError('login_required', 'log in first (account.login)');
@@ -141,6 +157,7 @@ export class ClientLink {
   }
 
   notify(type: ClientNotice, body: unknown): void {
+    if (type === 'session.handoff' && this.minor >= 4) body = this.#chainOnce(body as PushedHandoff);
     try {
       this.proto.notify(type, body as never);
     } catch (err) {
@@ -477,4 +494,16 @@ function sameQueueing(t: Ticket, body: { mode: string; regions?: string[] | unde
 /** The `match.queue` reply: the ticket, and the matchmaker's rough wait when it has one. */
 function queuedReply(t: Ticket): { ticketId: string; estimatedWaitMs?: number } {
   return t.estimatedWaitMs === undefined ? { ticketId: t.id } : { ticketId: t.id, estimatedWaitMs: t.estimatedWaitMs };
+}
+
+/** What ClientLink reads of a `session.handoff` body (built by the hand-off core, or relayed by the cluster). */
+interface PushedHandoff {
+  handoff?: { transport?: { kind: string; chain?: readonly Uint8Array[] } };
+  [k: string]: unknown;
+}
+
+function sameChain(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Buffer.from(a[i]!.buffer, a[i]!.byteOffset, a[i]!.byteLength).equals(b[i]!)) return false;
+  return true;
 }

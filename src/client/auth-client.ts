@@ -248,6 +248,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
   #closeError: IyesmpError | undefined;
   #closed = false;
   #closing = false;
+  /** (1.4) The issuer chain of the last pushed hand-off that carried one: a push marked `sameChain` has it. */
+  #pushedChain: Uint8Array[] = [];
   #kick: Ev<'kick', Ext> | undefined;
   /** game sessions joined through this client, to tell them when auth says their host died */
   readonly #games = new Map<string, GameSession<Ext>>();
@@ -1076,7 +1078,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
         return;
       }
       case 'session.handoff': {
-        const h = b as Ev<'session.handoff', Ext>;
+        const h = withPushedChain(b as Ev<'session.handoff', Ext>, this.#pushedChain);
+        if (!h.sameChain && 'chain' in h.handoff.transport) this.#pushedChain = h.handoff.transport.chain;
         const pre = this.#preclaims.get(h.matchId);
         this.#preclaims.delete(h.matchId);
         removeFirst(this.#pushed, (x) => x.handoff.sessionId === h.handoff.sessionId);
@@ -1277,4 +1280,13 @@ function removeFirst<T>(list: T[], matches: (item: T) => boolean): T | undefined
 function pushCapped<T>(list: T[], item: T, cap: number): void {
   list.push(item);
   if (list.length > cap) list.shift();
+}
+
+/** (1.4) A push marked `sameChain` with the chain it left out put back (the body is copied). */
+function withPushedChain<H extends { sameChain?: true; handoff: { transport: { kind: string } | { kind: string; chain: Uint8Array[] } } }>(
+  h: H,
+  chain: Uint8Array[],
+): H {
+  if (!h.sameChain || !('chain' in h.handoff.transport)) return h;
+  return { ...h, handoff: { ...h.handoff, transport: { ...h.handoff.transport, chain } } };
 }

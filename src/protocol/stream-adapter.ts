@@ -146,6 +146,8 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
   /** The running drain(), until it finds nothing left to write. */
   private draining: Promise<void> | undefined;
   private resolveReady!: (v: ReadyInfo<F, S, E>) => void;
+  /** Set as `ready` resolves: request() then queues its frame in the caller's job, not a microtask later. */
+  private isReady = false;
   private rejectReady!: (e: unknown) => void;
   private resolveClosed!: (v: CloseInfo) => void;
   private shutDown = false;
@@ -225,7 +227,9 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
 
   /** Sends a request and resolves with the response body; rejects with an IyesmpError. */
   async request<K extends RequestTypes<F, S>>(type: K, body: RequestBody<F, K, E>, opts: { timeoutMs?: number } = {}): Promise<ResponseBody<F, K, E>> {
-    await this.ready;
+    // once ready, no await before the frame is queued: a request made right after notify() (or
+    // another request) joins the same write, and so the same datagram, instead of the next one
+    if (!this.isReady) await this.ready;
     this.session.tick(this.now()); // so the deadline counts from now, not from the last tick
     const id = this.session.request(type, body, opts);
     const result = new Promise<unknown>((resolve, reject) => (this.waiting ??= new Map()).set(id, { resolve, reject }));
@@ -390,6 +394,7 @@ export class ProtocolConnection<F extends FamilyDef, S extends Side, E = unknown
         void this.answerHello(ev as unknown as HelloInfo<F, E>, ev.early);
         return;
       case 'ready':
+        this.isReady = true;
         this.resolveReady({ protocol: ev.protocol, peerGameVersion: ev.peerGameVersion, peerHello: ev.peerHello });
         return;
       case 'request':

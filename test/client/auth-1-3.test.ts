@@ -59,8 +59,9 @@ async function toConfirm(peer: ScriptedPeer<typeof authFamily>, matchId: string,
 }
 
 describe('iyesmp-auth/1.3 in the client', () => {
-  it('negotiates 1.3; maxProtocolMinor: 2 announces 1.2', async () => {
-    expect((await connect()).c.protocolVersion).toEqual({ major: 1, minor: 3 });
+  it('negotiates 1.4; maxProtocolMinor: 3 announces 1.3, 2 announces 1.2', async () => {
+    expect((await connect()).c.protocolVersion).toEqual({ major: 1, minor: 4 });
+    expect((await connect({ maxProtocolMinor: 3 })).c.protocolVersion).toEqual({ major: 1, minor: 3 });
     expect((await connect({ maxProtocolMinor: 2 })).c.protocolVersion).toEqual({ major: 1, minor: 2 });
   });
 
@@ -85,6 +86,32 @@ describe('iyesmp-auth/1.3 in the client', () => {
     expect(phases).toEqual(['queued', 'found', 'confirmed', 'claiming']);
     expect(readies).toEqual([]);
     expect(peer.events.filter((e) => e.kind === 'request' && (e as { type: string }).type === 'session.claim')).toEqual([]);
+  });
+
+  it('(1.4) a push with sameChain takes the issuer chain of the last push that carried one', async () => {
+    const { c, peer } = await connect();
+    const pems: string[] = [];
+    for (const [m, t, s] of [
+      ['M1', 'T1', 'S1'],
+      ['M2', 'T2', 'S2'],
+    ] as const) {
+      const done = c.matchmake({ mode: 'duel' });
+      const body = await toConfirm(peer, m, t);
+      const handoff = (await wireHandoff(f.minter, { sessionId: s, playerId: 'seat-1', publicKey: body.publicKey })) as { transport: { chain: Uint8Array[] } };
+      // the second goes as a 1.4 server sends it: the chain left out
+      if (m === 'M2')
+        await peer.notify('session.handoff', { matchId: m, handoff: { ...handoff, transport: { ...handoff.transport, chain: [] } }, sameChain: true });
+      else await peer.notify('session.handoff', { matchId: m, handoff });
+      const ticket = await done;
+      expect(ticket.sessionId).toBe(s);
+      pems.push(ticket.credentials!.certPem);
+    }
+    // the leaf, then the same issuer chain both times
+    const certs = (pem: string) => pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+    expect(certs(pems[0]!)).toHaveLength(2);
+    expect(certs(pems[1]!)).toHaveLength(2);
+    expect(certs(pems[1]!)[1]).toBe(certs(pems[0]!)[1]);
+    expect(certs(pems[1]!)[0]).not.toBe(certs(pems[0]!)[0]);
   });
 
   it('no key when match.found asks for none (netcode), and none to a 1.2 server', async () => {

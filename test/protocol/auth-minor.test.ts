@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { authFamily } from '../../src/protocol/index.js';
-import { authFamily10, authFamily11, authFamily12, openMixed } from '../support/families.js';
+import { authFamily10, authFamily11, authFamily12, authFamily13, openMixed } from '../support/families.js';
 import { samples } from './fixtures.js';
 
 const hello = samples['iyesmp-auth/1']!.hello;
@@ -15,12 +15,43 @@ function open(dialerFamily: Parameters<typeof openMixed>[0], listenerFamily: Par
   return { ...p, notify: (type: string, body: unknown) => (p.listener.notify as (t: string, b: unknown) => void)(type, body) };
 }
 
+const quicHandoff = (chain: Uint8Array[]) => ({
+  sessionId: 's-1',
+  playerId: 'p',
+  expiresAt: 1,
+  host: { address: { host: '127.0.0.1', port: 1 }, tlsName: 'h' },
+  transport: { kind: 'quic', alpn: 'iyesmp-host/1', sessionCert: new Uint8Array([1, 2]), chain },
+});
+
+describe('iyesmp-auth/1.4', () => {
+  it('is version 1.4 and negotiates 1.3 with a 1.3 peer on either side', () => {
+    expect(authFamily.version).toEqual({ major: 1, minor: 4 });
+    expect(open(authFamily, authFamily13()).dialer.negotiated).toEqual({ major: 1, minor: 3 });
+    expect(open(authFamily13(), authFamily).listener.negotiated).toEqual({ major: 1, minor: 3 });
+    expect(open(authFamily, authFamily).listener.negotiated).toEqual({ major: 1, minor: 4 });
+  });
+
+  it('a 1.3 client drops sameChain and keeps the empty chain: servers leave the chain out only for 1.4 clients', () => {
+    const body = { matchId: 'm-1', handoff: quicHandoff([]), sameChain: true };
+    const p = open(authFamily13(), authFamily);
+    p.notify('session.handoff', body);
+    p.flush();
+    const got = p.dialerEvents().filter((e) => e.kind === 'event')[0]!.body as { sameChain?: true; handoff: { transport: { chain: unknown[] } } };
+    expect(got.sameChain).toBeUndefined();
+    expect(got.handoff.transport.chain).toEqual([]);
+    // a 1.4 client sees the flag
+    const q = open(authFamily, authFamily);
+    q.notify('session.handoff', body);
+    q.flush();
+    expect((q.dialerEvents().filter((e) => e.kind === 'event')[0]!.body as { sameChain?: true }).sameChain).toBe(true);
+  });
+});
+
 describe('iyesmp-auth/1.3', () => {
-  it('is version 1.3 and negotiates 1.2 with a 1.2 peer on either side', () => {
-    expect(authFamily.version).toEqual({ major: 1, minor: 3 });
+  it('negotiates 1.2 with a 1.2 peer on either side', () => {
     expect(open(authFamily, authFamily12()).dialer.negotiated).toEqual({ major: 1, minor: 2 });
     expect(open(authFamily12(), authFamily).listener.negotiated).toEqual({ major: 1, minor: 2 });
-    expect(open(authFamily, authFamily).listener.negotiated).toEqual({ major: 1, minor: 3 });
+    expect(open(authFamily13(), authFamily13()).listener.negotiated).toEqual({ major: 1, minor: 3 });
   });
 
   it('a 1.2 server drops claim and publicKey from match.confirm (so clients only send them after negotiating 1.3)', () => {

@@ -336,6 +336,26 @@ describe('writes and timers (per-message cost)', () => {
     await client.close();
   });
 
+  it('a request made right after events, once ready, goes in the same write as they do', async () => {
+    const { pairs, writes } = countedDuplex();
+    const client = ProtocolConnection.dial(hostFamily, pairs[0], { gameVersion: '1', hello: { sessionId: 's', playerId: 'p' } });
+    const host = ProtocolConnection.accept(hostFamily, pairs[1], {
+      gameVersion: '1',
+      onHello: () => ({ sessionId: 's', state: 'playing' as const, players: [] }),
+    });
+    host.handle('game.action', () => ({ ext: 'ok' }));
+    await Promise.all([client.ready, host.ready]);
+    const before = writes();
+    // as a host link sends its held player events, then its results request, in one job
+    client.notify('game.msg', { ext: 1 });
+    const answer = client.request('game.action', {});
+    await client.flushed();
+    // one write (one datagram over QUIC): the request was not left for the next write
+    expect(writes() - before).toBe(1);
+    await expect(answer).resolves.toEqual({ ext: 'ok' });
+    await client.close();
+  });
+
   it('a login pipelined with the hello: one write each way, the welcome and its answer together', async () => {
     const { client: a, server: b } = duplexPair();
     /** The same writable, counting the writes it is handed. */

@@ -5,12 +5,22 @@
 import type { z } from 'zod';
 import { authFamily, hostctlFamily, hostFamily, ProtocolSession, type FamilyDef } from '../../src/protocol/index.js';
 
+/** The auth family as a 1.3 peer knew it: no `sameChain` in session.handoff. */
+export function authFamily13(): FamilyDef {
+  const handoff = authFamily.events['session.handoff'];
+  return {
+    ...authFamily,
+    version: { major: 1, minor: 3 },
+    events: { ...authFamily.events, 'session.handoff': { ...handoff, body: (handoff.body as z.ZodObject).omit({ sameChain: true }) } },
+  };
+}
+
 /**
  * The auth family as a 1.2 peer knew it: no claim or publicKey in match.confirm, no transport/needsPublicKey
  * in match.found, no session.handoff / session.key_refused.
  */
 export function authFamily12(): FamilyDef {
-  const { 'session.handoff': _h, 'session.key_refused': _k, ...events } = authFamily.events;
+  const { 'session.handoff': _h, 'session.key_refused': _k, ...events } = authFamily13().events;
   const confirm = authFamily.requests['match.confirm'];
   const found = authFamily.events['match.found'];
   return {

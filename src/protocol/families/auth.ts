@@ -111,8 +111,11 @@ export const authFamily = defineFamily({
    * `session.claim`. A key the server refuses is told with `session.key_refused`, and that player
    * alone then gets `session.ready` and claims as before. Both events go only to peers that
    * negotiated 1.3; lobby starts and older clients keep `session.ready` + `session.claim`.
+   * 1.4 lets `session.handoff` leave out an issuer chain the connection already carried
+   * (`sameChain`): only to peers that negotiated 1.4, as a 1.3 client would drop the flag and
+   * present no chain.
    */
-  version: { major: 1, minor: 3 },
+  version: { major: 1, minor: 4 },
   roles: { dialer: 'client', listener: 'auth' },
   hello: {
     dialer: z.object({ locale: z.string().max(35).optional(), platform: Name.optional(), ext: Ext }),
@@ -248,7 +251,15 @@ export const authFamily = defineFamily({
      * (1.3) The hand-off of a seat claimed with `match.confirm`: sent once the host accepted the
      * session (what `session.claim` answers otherwise). Only to peers that negotiated 1.3.
      */
-    'session.handoff': { from: 'listener', body: z.object({ matchId: Id, handoff: Handoff, ext: Ext }) },
+    'session.handoff': {
+      from: 'listener',
+      /**
+       * (1.4) `sameChain`: the transport's `chain` is sent empty and is the chain of the last
+       * `session.handoff` on this connection that carried one (it is the same SessionAuth chain
+       * for every hand-off until the CA rotates): the push then fits one datagram.
+       */
+      body: z.object({ matchId: Id, handoff: Handoff, sameChain: z.literal(true).optional(), ext: Ext }),
+    },
     /**
      * (1.3) The key sent with `match.confirm` was refused (`code` as a refused claim's:
      * `bad_request`, or `mint_failed`). The seat stays open for this player alone: `session.ready`
