@@ -2,13 +2,16 @@
 // clients in this one process, driven by messages from the parent:
 //   'login'  -> connect + guest login for all, `concurrency` at a time; answers { ok, failed, ms, firstError }
 //   'login-pipelined' -> the same with the login sent in the hello (connectToAuth's `login`)
-//   'match'  -> all matchmake at once; answers { ok, failed, ms, firstError, retries, idledOut, lostOther } (ms: each
-//               one's time to its ticket; idledOut: connections closed by the QUIC idle timeout since the login)
+//   'match'  -> all matchmake at once; answers { ok, failed, ms, firstError, retries, idledOut, lostOther, cpuUs } (ms: each
+//               one's time to its ticket; idledOut: connections closed by the QUIC idle timeout since the login;
+//               cpuUs: this process's CPU during the burst)
 //   'close'  -> closes all; answers {}
 // Player i connects from 127.1.<w>.<i % 250 + 1> so that per-address limits see a crowd, not one address.
 //
 //   node bench/scale-clients.js '{"auth","ca","cert","key","count","prefix","worker","concurrency"[,"keepAliveMs","idleTimeoutMs","matchTimeoutMs"]}'
 import { connectToAuth } from '../dist/client/index.js';
+import { traceLoop } from './loop-trace.js';
+import { profileOnRequest } from './profiler.js';
 
 const cfg = JSON.parse(process.argv[2]);
 const clients = [];
@@ -57,6 +60,7 @@ async function login(pipelined = false) {
 }
 
 async function match() {
+  const cpu0 = process.cpuUsage();
   const ms = [];
   let failed = 0;
   let retries = 0;
@@ -83,7 +87,8 @@ async function match() {
       }
     }),
   );
-  return { ok: ms.length, failed, ms, firstError, retries, idledOut: lost.idle, lostOther: lost.other };
+  const cpu = process.cpuUsage(cpu0);
+  return { ok: ms.length, failed, ms, firstError, retries, idledOut: lost.idle, lostOther: lost.other, cpuUs: cpu.user + cpu.system };
 }
 
 process.on('message', async (m) => {
@@ -96,4 +101,7 @@ process.on('message', async (m) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
+// BENCH_PROF_DIR: the parent asks for a CPU profile of the burst; BENCH_TRACE_LOOP=1: the loop's trace
+await profileOnRequest();
+traceLoop(`players-${cfg.worker}`);
 process.send({ ready: true });
