@@ -4,7 +4,7 @@
 //   'login-pipelined' -> the same with the login sent in the hello (connectToAuth's `login`)
 //   'match'  -> all matchmake at once; answers { ok, failed, ms, firstError, retries, idledOut, lostOther, cpuUs } (ms: each
 //               one's time to its ticket; idledOut: connections closed by the QUIC idle timeout since the login;
-//               cpuUs: this process's CPU during the burst)
+//               cpuUs: this process's CPU from the burst's start to its last ticket)
 //   'close'  -> closes all; answers {}
 // Player i connects from 127.1.<w>.<i % 250 + 1> so that per-address limits see a crowd, not one address.
 //
@@ -61,6 +61,7 @@ async function login(pipelined = false) {
 
 async function match() {
   const cpu0 = process.cpuUsage();
+  let cpuAtLast = { user: 0, system: 0 };
   const ms = [];
   let failed = 0;
   let retries = 0;
@@ -75,6 +76,7 @@ async function match() {
           // went to the back of it again
           await c.matchmake({ mode: 'tictactoe', timeoutMs: cfg.matchTimeoutMs ?? 900_000 });
           ms.push(performance.now() - t);
+          cpuAtLast = process.cpuUsage(cpu0);
           return;
         } catch (e) {
           firstError ??= errText(e);
@@ -87,8 +89,8 @@ async function match() {
       }
     }),
   );
-  const cpu = process.cpuUsage(cpu0);
-  return { ok: ms.length, failed, ms, firstError, retries, idledOut: lost.idle, lostOther: lost.other, cpuUs: cpu.user + cpu.system };
+  // up to the last ticket: a player left alone in the queue keeps the burst open until its timeout
+  return { ok: ms.length, failed, ms, firstError, retries, idledOut: lost.idle, lostOther: lost.other, cpuUs: cpuAtLast.user + cpuAtLast.system };
 }
 
 process.on('message', async (m) => {
