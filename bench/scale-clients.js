@@ -2,13 +2,16 @@
 // clients in this one process, driven by messages from the parent:
 //   'login'  -> connect + guest login for all, `concurrency` at a time; answers { ok, failed, ms, firstError }
 //   'login-pipelined' -> the same with the login sent in the hello (connectToAuth's `login`)
-//   'match'  -> all matchmake at once; answers { ok, failed, ms, firstError, retries, idledOut, lostOther } (ms: each
-//               one's time to its ticket; idledOut: connections closed by the QUIC idle timeout since the login)
+//   'match'  -> all matchmake at once; answers { ok, failed, ms, firstError, retries, idledOut, lostOther, cpuUs } (ms: each
+//               one's time to its ticket; idledOut: connections closed by the QUIC idle timeout since the login;
+//               cpuUs: this process's CPU from the burst's start to its last ticket)
 //   'close'  -> closes all; answers {}
 // Player i connects from 127.1.<w>.<i % 250 + 1> so that per-address limits see a crowd, not one address.
 //
 //   node bench/scale-clients.js '{"auth","ca","cert","key","count","prefix","worker","concurrency"[,"keepAliveMs","idleTimeoutMs","matchTimeoutMs"]}'
 import { connectToAuth } from '../dist/client/index.js';
+import { traceLoop } from './loop-trace.js';
+import { profileOnRequest } from './profiler.js';
 
 const cfg = JSON.parse(process.argv[2]);
 const clients = [];
@@ -57,6 +60,15 @@ async function login(pipelined = false) {
 }
 
 async function match() {
+  // this process's CPU, read every 250 ms (not per ticket: getrusage per ticket was 4% of the
+  // process on the loaded machine) and taken at the first reading after the last ticket
+  const cpu0 = process.cpuUsage();
+  const readings = [];
+  const reader = setInterval(() => {
+    const c = process.cpuUsage(cpu0);
+    readings.push({ at: performance.now(), us: c.user + c.system });
+  }, 250);
+  let lastAt = 0;
   const ms = [];
   let failed = 0;
   let retries = 0;
@@ -71,6 +83,7 @@ async function match() {
           // went to the back of it again
           await c.matchmake({ mode: 'tictactoe', timeoutMs: cfg.matchTimeoutMs ?? 900_000 });
           ms.push(performance.now() - t);
+          lastAt = performance.now();
           return;
         } catch (e) {
           firstError ??= errText(e);
@@ -83,7 +96,10 @@ async function match() {
       }
     }),
   );
-  return { ok: ms.length, failed, ms, firstError, retries, idledOut: lost.idle, lostOther: lost.other };
+  clearInterval(reader);
+  // up to the last ticket: a player left alone in the queue keeps the burst open until its timeout
+  const cpuUs = ms.length === 0 ? 0 : (readings.find((r) => r.at >= lastAt)?.us ?? ((c) => c.user + c.system)(process.cpuUsage(cpu0)));
+  return { ok: ms.length, failed, ms, firstError, retries, idledOut: lost.idle, lostOther: lost.other, cpuUs };
 }
 
 process.on('message', async (m) => {
@@ -96,4 +112,7 @@ process.on('message', async (m) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
+// BENCH_PROF_DIR: the parent asks for a CPU profile of the burst; BENCH_TRACE_LOOP=1: the loop's trace
+await profileOnRequest();
+traceLoop(`players-${cfg.worker}`);
 process.send({ ready: true });

@@ -14,8 +14,11 @@
 // server's); `off` proposes every match at once, as before issue 14, for a before/after of the burst.
 // BENCH_SCALE_NO_BASELINE=1 skips the library baseline (its columns print NaN) when only the Auth
 // figures are wanted. BENCH_SCALE_MATCH_TIMEOUT_MS sets each player's matchmake timeout (default 15
-// minutes). The burst's stderr line counts players matched and connections idled out. BENCH_PROF_DIR=<dir> writes a CPU profile of the Auth during each burst there
-// (auth-burst-<N>.cpuprofile); BENCH_TRACE_MM=1 prints its queue and CPU each second.
+// minutes). The burst's stderr line counts players matched and connections idled out, and gives the time
+// of the last ticket and the CPU the Auth and the players' 4 processes used until then. BENCH_PROF_DIR=<dir> writes a CPU profile of the Auth during each burst there
+// (auth-burst-<N>.cpuprofile), and one of the players' processes' (players0-burst-<N>.cpuprofile);
+// BENCH_TRACE_MM=1 prints its queue and CPU each second. BENCH_TRACE_LOOP=1 prints, each second and
+// for the Auth and each players' process, CPU, event-loop lag and GC pauses (bench/loop-trace.js).
 // BENCH_HEAP_DIR=<dir> writes heap snapshots of the Auth before the logins and once its players idle
 // (auth-<N>-before.heapsnapshot, auth-<N>-idle.heapsnapshot).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -26,6 +29,8 @@ import { fileURLToPath } from 'node:url';
 import { QUICK, ask, f1, hostsRegistered, makePki, pct, sleep, startServer } from './servers.js';
 import { cpuOf, quicVariants, request, startRaw } from './quic-raw.js';
 
+// one clock for the children's BENCH_TRACE_MM / BENCH_TRACE_LOOP lines (milliseconds since the start)
+process.env.BENCH_TRACE_EPOCH ??= String(Date.now());
 const here = path.dirname(fileURLToPath(import.meta.url));
 const defaults = await import('../dist/client/index.js');
 // BENCH_KEEP_ALIVE_MS / BENCH_IDLE_TIMEOUT_MS: the players' (and the baseline's) keep-alive and idle timeout
@@ -130,20 +135,48 @@ async function auth(pki, n) {
     await sleep(IDLE_WINDOW_MS);
     const i1 = await ask(a.child, 'stats');
     const idle = pctCpu(i1.cpu.user + i1.cpu.system - i0.user - i0.system, IDLE_WINDOW_MS);
+    // the Auth's CPU each second of the burst, read at the last ticket (not at the end of the burst:
+    // a player left alone in the queue keeps it open until its matchmake timeout)
+    const b0 = (await ask(a.child, 'stats')).cpu;
+    const authCpu = [{ at: performance.now(), us: b0.user + b0.system }];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        await sleep(1000);
+        if (!sampling) break;
+        const c = (await ask(a.child, 'stats')).cpu;
+        authCpu.push({ at: performance.now(), us: c.user + c.system });
+      }
+    })();
     const prof = process.env.BENCH_PROF_DIR;
-    if (prof) await ask(a.child, { prof: 'start' });
+    if (prof) {
+      await ask(a.child, { prof: 'start' });
+      // and one player process's, to see what the players do meanwhile
+      await ask(workers[0], { prof: 'start' });
+    }
     t = performance.now();
     const skip = process.env.BENCH_SCALE_SKIP_MATCH === '1';
     const matches = skip ? [] : await Promise.all(workers.map((wk) => ask(wk, 'match')));
     const matchWall = performance.now() - t;
+    sampling = false;
+    await sampler;
     if (prof) {
       await ask(a.child, { prof: 'stop', name: `auth-burst-${n}` });
+      await ask(workers[0], { prof: 'stop', name: `players0-burst-${n}` });
     }
     const matchMs = matches.flatMap((m) => m.ms);
     const failures = [...logins, ...matches].map((x) => x.firstError).filter(Boolean);
     const matchRetries = matches.reduce((k, m) => k + m.retries, 0);
     const idledOut = matches.reduce((k, m) => k + m.idledOut, 0);
     const lostOther = matches.reduce((k, m) => k + m.lostOther, 0);
+    // CPU during the burst: the Auth's, and the players' processes' (the bench's own clients)
+    const lastTicket = t + Math.max(0, ...matchMs);
+    const atLast = authCpu.find((c) => c.at >= lastTicket) ?? authCpu.at(-1);
+    const burstCpu = {
+      auth: (atLast.us - authCpu[0].us) / 1e6,
+      players: matches.reduce((k, m) => k + m.cpuUs, 0) / 1e6,
+      lastTicketS: (lastTicket - t) / 1000,
+    };
     return {
       loggedIn,
       loginFailed: n - loggedIn,
@@ -163,6 +196,7 @@ async function auth(pki, n) {
       idledOut,
       lostOther,
       authErrors: i1.errors.count,
+      burstCpu,
     };
   } finally {
     for (const wk of workers) wk.kill();
@@ -202,7 +236,7 @@ try {
     const au = await auth(pki, n);
     rows.push({ n, base, au });
     process.stderr.write(
-      `(N=${n}: JS heap per player ${f1(au.heapPer / 1024)} KB, library per connection ${f1(base.heapPer / 1024)} KB; Auth errors logged: ${au.authErrors}; matchmakes tried again after a cancelled match: ${au.matchRetries}; players matched ${au.matched} of ${n}, connections idled out ${au.idledOut}, lost otherwise ${au.lostOther}; time to ticket p99 ${f1(au.matchP99 / 1000)} s; matches in flight at most ${MM_CAP ?? 'default'})\n`,
+      `(N=${n}: JS heap per player ${f1(au.heapPer / 1024)} KB, library per connection ${f1(base.heapPer / 1024)} KB; Auth errors logged: ${au.authErrors}; matchmakes tried again after a cancelled match: ${au.matchRetries}; players matched ${au.matched} of ${n}, connections idled out ${au.idledOut}, lost otherwise ${au.lostOther}; time to ticket p99 ${f1(au.matchP99 / 1000)} s; matches in flight at most ${MM_CAP ?? 'default'}; last ticket at ${f1(au.burstCpu.lastTicketS)} s; CPU from the burst's start to it: Auth ${f1(au.burstCpu.auth)} s, players' processes ${f1(au.burstCpu.players)} s)\n`,
     );
     if (au.failures.length) process.stderr.write(`(N=${n}: ${au.loginFailed} logins failed; first errors: ${au.failures.join(' | ')})\n`);
     const cells = [

@@ -13,6 +13,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeHeapSnapshot } from 'node:v8';
 import { countDatagrams } from './datagram-count.js';
+import { traceLoop } from './loop-trace.js';
 import { profileOnRequest } from './profiler.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -157,6 +158,7 @@ async function authChild(pkiDir, extra) {
     }
   });
   await profileOnRequest(); // BENCH_PROF_DIR: a CPU profile of one phase (bench/profiler.js)
+  traceLoop('auth'); // BENCH_TRACE_LOOP=1 (bench/loop-trace.js)
   if (process.env.BENCH_TRACE_MM === '1') {
     let last = process.cpuUsage();
     let lastT = performance.now();
@@ -169,7 +171,7 @@ async function authChild(pkiDir, extra) {
       last = c;
       lastT = t;
       process.stderr.write(
-        `[mm] t=${Math.round(t)} queued=${st.queuedTickets} proposed=${st.pendingMatches} handingOff=${auth.handoffs.pendingCount} waitingHost=${auth.handoffs.waitingForHost} cpu=${cpu.toFixed(0)}%\n`,
+        `[mm] t=${Date.now() - Number(process.env.BENCH_TRACE_EPOCH ?? 0)} queued=${st.queuedTickets} proposed=${st.pendingMatches} handingOff=${auth.handoffs.pendingCount} waitingHost=${auth.handoffs.waitingForHost} cpu=${cpu.toFixed(0)}%\n`,
       );
     }, 1000).unref();
   }

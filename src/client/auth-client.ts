@@ -754,7 +754,10 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
     const candidates = p.key ? [p.key] : [];
     const stored = await this.#confirmedKeys.adopt(p.matchId, p.handoff.sessionId);
     if (stored !== undefined && stored !== p.key?.keyPem) candidates.push(sessionKeyFromPem(stored));
-    const ticket = ticketFromHandoff(p.handoff, certifiedKey(p.handoff, candidates) ?? p.key);
+    // with one key there is nothing to choose: ticketFromHandoff checks it anyway (a certificate
+    // parsed once per hand-off, not twice)
+    const own = candidates.length === 1 ? candidates[0] : (certifiedKey(p.handoff, candidates) ?? p.key);
+    const ticket = ticketFromHandoff(p.handoff, own);
     const keyPem = ticket.credentials?.keyPem;
     if (keyPem !== undefined && keyPem !== stored) await this.#keyStore.set(ticket.sessionId, keyPem);
     this.#tookTicket(ticket.sessionId);
