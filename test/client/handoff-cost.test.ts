@@ -33,7 +33,8 @@ import { createPublicKey } from 'node:crypto';
 import { AuthClient } from '../../src/client/index.js';
 import { certifiedKey, newSessionKey, sessionKeyFromPem, ticketFromHandoff, type WireHandoff } from '../../src/client/handoff.js';
 import { authFamily } from '../../src/protocol/index.js';
-import { duplexPair, makePki, ScriptedPeer, wireHandoff, type PkiFixture } from './helpers.js';
+import { duplexPair } from '../support/duplex.js';
+import { makePki, ScriptedPeer, wireHandoff, type PkiFixture } from './helpers.js';
 
 let f: PkiFixture;
 beforeAll(async () => {
