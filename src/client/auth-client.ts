@@ -18,7 +18,7 @@ import {
 import type { KeyAlgorithm } from '../pki/types.js';
 import { dialOptions } from './dial-options.js';
 import { TypedEmitter } from '../events/emitter.js';
-import { expireAfterInput } from '../events/timeout.js';
+import { setDeadline } from '../events/timeout.js';
 import type { GameSession, GameSessionOptions } from './game-session.js';
 import { joinHost, type JoinHostOptions } from './join-host.js';
 import type { ClientTrust } from './trust.js';
@@ -814,9 +814,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
       }
       if (error) return stop.abort();
       if (next === Infinity) return;
-      const dueAt = performance.now() + (next - now);
       // after a stall, a `session.waiting` or hand-off already in the socket moves or ends it first
-      timer = setTimeout(() => expireAfterInput(dueAt, arm), next - now);
+      timer = setDeadline(arm, next - now);
       timer.unref?.();
     };
     arm();
@@ -917,9 +916,8 @@ export class AuthClient<Ext = unknown> extends TypedEmitter<AuthClientEvents<Ext
         if (settled) return;
         const left = deadline - Date.now();
         if (left <= 0) return reject(requestError(clientError('timeout', 'no answer'), what));
-        const dueAt = performance.now() + left;
         // after a stall, the answer (or a `session.waiting` moving the deadline) in the socket goes first
-        timer = setTimeout(() => expireAfterInput(dueAt, arm), left);
+        timer = setDeadline(arm, left);
         timer.unref?.();
       };
       arm();
@@ -1246,9 +1244,8 @@ class ExtendableDeadline {
     if (this.#stopped) return;
     const left = this.#at - Date.now();
     if (left > 0) {
-      const dueAt = performance.now() + left;
       // after a stall, the awaited answer (or an extension) waiting in the socket goes first
-      this.#timer = setTimeout(() => expireAfterInput(dueAt, () => this.#arm()), left);
+      this.#timer = setDeadline(() => this.#arm(), left);
       this.#timer.unref?.();
       return;
     }

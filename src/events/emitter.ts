@@ -8,7 +8,7 @@
  */
 import { EventEmitter, on } from 'node:events';
 import { errorFactory, type ErrorCodeOf, type IyesmpError } from '../errors.js';
-import { expireAfterInput } from './timeout.js';
+import { setDeadline } from './timeout.js';
 
 /** The codes `next()` rejects with, and their kinds. */
 export const EVENTS_ERRORS = {
@@ -95,16 +95,11 @@ export class TypedEmitter<M extends object> {
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       if (opts.timeoutMs !== undefined) {
         const ms = opts.timeoutMs;
-        const dueAt = performance.now() + ms;
         // an event waiting in a socket after a stall is read first (a settled wait ignores this)
-        timer = setTimeout(
-          () =>
-            expireAfterInput(dueAt, () => {
-              cleanup();
-              reject(eventsError('timeout', `${opts.what ?? `waiting for ${name}`}: no answer within ${ms} ms`));
-            }),
-          ms,
-        );
+        timer = setDeadline(() => {
+          cleanup();
+          reject(eventsError('timeout', `${opts.what ?? `waiting for ${name}`}: no answer within ${ms} ms`));
+        }, ms);
         timer.unref?.();
       }
     });

@@ -23,6 +23,15 @@ export function expireAfterInput(dueAt: number, expire: () => void): void {
   else expire();
 }
 
+/**
+ * `setTimeout` for a deadline: `expire` runs `ms` from now, or, when the timer fires late, after the
+ * input waiting in the sockets was handled (`expireAfterInput`).
+ */
+export function setDeadline(expire: () => void, ms: number): ReturnType<typeof setTimeout> {
+  const dueAt = performance.now() + ms;
+  return setTimeout(() => expireAfterInput(dueAt, expire), ms);
+}
+
 /** What `withTimeout` resolves to when the time ran out first. */
 export const TIMED_OUT: unique symbol = Symbol('timed out');
 export type TimedOut = typeof TIMED_OUT;
@@ -38,8 +47,7 @@ export type TimedOut = typeof TIMED_OUT;
 export function withTimeout<T>(p: PromiseLike<T>, ms: number, opts: { unref?: boolean } = {}): Promise<T | TimedOut> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<TimedOut>((resolve) => {
-    const dueAt = performance.now() + ms;
-    timer = setTimeout(() => expireAfterInput(dueAt, () => resolve(TIMED_OUT)), ms);
+    timer = setDeadline(() => resolve(TIMED_OUT), ms);
     if (opts.unref) timer.unref?.();
   });
   return Promise.race([p, expired]).finally(() => clearTimeout(timer));

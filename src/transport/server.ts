@@ -580,11 +580,6 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
   }
 }
 
-/**
- * Watches the streams a peer opens before its connection is handed to the application (the IO side
- * of PreAdmission): `first` resolves with the first stream (0 or 2), or undefined when none came in
- * time or the connection ended; any other stream is cancelled and `onViolation` closes the connection.
- */
 /** The server's side of the admission handles, each call with the connection's id. */
 interface AdmissionOps {
   helloReceived(id: string): void;
@@ -617,6 +612,11 @@ class AdmissionHandle implements ConnectionAdmissionHandle {
   }
 }
 
+/**
+ * Watches the streams a peer opens before its connection is handed to the application (the IO side
+ * of PreAdmission): `first` resolves with the first stream (0 or 2), or undefined when none came in
+ * time or the connection ended; any other stream is cancelled and `onViolation` closes the connection.
+ */
 class FirstStreamGuard {
   readonly first: Promise<QUICStream | undefined>;
   refused = false;
