@@ -213,10 +213,7 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearInterval(this.#tick);
-    clearTimeout(this.#lostTimer);
+    if (!this.#stop()) return;
     await this.link.end();
     this.#fail(clientError.as('io', 'closed', 'the game session was closed'));
     this.#sink?.close(({ ended, closing }) => (ended || closing ? undefined : hostLost('the MQTT connection closed')));
@@ -315,14 +312,20 @@ export class MqttDriver<Ext> implements HostDriver<Ext> {
     this.#end(`the host removed this player from the session (removed): ${why}`);
   }
 
-  /** Ends the game with `host_lost` (unless it ended or was closed already) and closes the link. */
-  #end(detail: string): void {
-    if (this.#closed) return;
-    const err = hostLost(detail);
-    this.#fail(err);
+  /** Marks the driver closed and stops its timers; false when it was already. */
+  #stop(): boolean {
+    if (this.#closed) return false;
     this.#closed = true;
     clearInterval(this.#tick);
     clearTimeout(this.#lostTimer);
+    return true;
+  }
+
+  /** Ends the game with `host_lost` (unless it ended or was closed already) and closes the link. */
+  #end(detail: string): void {
+    if (!this.#stop()) return;
+    const err = hostLost(detail);
+    this.#fail(err);
     void this.link.end(true);
     this.#sink?.close(({ ended }) => (ended ? undefined : err));
   }
