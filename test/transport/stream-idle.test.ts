@@ -32,17 +32,22 @@ const OWN_EVENTS = ['EventQUICStreamError', 'EventQUICStreamCloseRead', 'EventQU
 const listenedTypes = (s: QuicStreamView): string[] => [...(s as unknown as Record<symbol, Map<string, Set<unknown>>>)[eventsUtils.eventHandlers]!.keys()];
 const streamChildren = (logger: Logger): string[] => [...logger.loggers.keys()].filter((k) => k.startsWith('QUICStream'));
 
+/** A client connected to an echo server, with a stream open on which `text` was written (not ended). */
+async function openEchoStream(text: string) {
+  const server = await startServer(authServerOpts(f));
+  echo(server);
+  const conn = await connect(authClientOpts(f, server.port));
+  const s = conn.openStream();
+  const w = s.writable.getWriter();
+  await w.write(Buffer.from(text));
+  return { conn, q: quicConnOf(conn), s, w };
+}
+
 describe('QUIC stream loggers', () => {
   it(
     'an open stream of a silent connection holds no child logger; an enabled one logs under the same key',
     async () => {
-      const server = await startServer(authServerOpts(f));
-      echo(server);
-      const conn = await connect(authClientOpts(f, server.port));
-      const q = quicConnOf(conn);
-      const open = conn.openStream();
-      const w = open.writable.getWriter();
-      await w.write(Buffer.from('still open'));
+      const { conn, q, w } = await openEchoStream('still open');
       expect(streamChildren(q.logger)).toEqual([]);
 
       const capture = new Capture();
@@ -62,13 +67,7 @@ describe('QUIC stream loggers', () => {
   it(
     'an open stream has no listener of its error and close events; its own handlers still run first, and it closes',
     async () => {
-      const server = await startServer(authServerOpts(f));
-      echo(server);
-      const conn = await connect(authClientOpts(f, server.port));
-      const q = quicConnOf(conn);
-      const s = conn.openStream();
-      const w = s.writable.getWriter();
-      await w.write(Buffer.from('open'));
+      const { q, s, w } = await openEchoStream('open');
       const qs = q.streamMap.get(s.id)!;
       expect(listenedTypes(qs).filter((t) => OWN_EVENTS.includes(t))).toEqual([]);
       // a listener added now runs after the stream's own handler, which marks the direction closed
