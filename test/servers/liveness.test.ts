@@ -36,6 +36,30 @@ async function matchAndConfirm(cs: ScriptedClient[], regions?: string[]): Promis
   return found[0]!.matchId as string;
 }
 
+/** A scripted host answers session.create with a QUIC endpoint at 127.0.0.1:9 (nothing listens: these tests end at the claim). */
+function takesSessions(h: Awaited<ReturnType<typeof scriptedHost>>): void {
+  h.proto.handle('session.create', (body) => ({
+    sessionId: body.sessionId,
+    endpoint: { kind: 'quic', address: { host: '127.0.0.1', port: 9 }, tlsName: '127.0.0.1' },
+  }));
+}
+
+/** A scripted host-2, registered and alive, that takes sessions. */
+async function liveHost(): Promise<Awaited<ReturnType<typeof scriptedHost>>> {
+  const h = await scriptedHost(fx, auth.hostPort);
+  await until(() => auth.registry.get('host-2')?.state === 'alive', 'registration');
+  takesSessions(h);
+  return h;
+}
+
+/** Each client gets `session.ready` and claims its seat; resolves the session id. */
+async function claimAll(cs: ScriptedClient[]): Promise<string> {
+  const ready = await Promise.all(cs.map((c) => c.inbox.next('session.ready')));
+  const sessionId = ready[0]!.sessionId as string;
+  await Promise.all(cs.map((c) => c.proto.request('session.claim', { sessionId, publicKey: sessionKeys().publicKey }, { timeoutMs: 20_000 })));
+  return sessionId;
+}
+
 describe('auth server liveness and refusals', () => {
   it('refuses a client whose ClientAuth was retired, telling it to update', async () => {
     const err = await authClient(fx, auth.clientPort, fx.retiredClient).catch((e: unknown) => e);
@@ -66,10 +90,7 @@ describe('auth server liveness and refusals', () => {
     await matchAndConfirm(cs);
     await until(() => auth.handoffs.waitingForHost === 1, 'the start to wait for a host');
     const h = await scriptedHost(fx, auth.hostPort);
-    h.proto.handle('session.create', (body) => ({
-      sessionId: body.sessionId,
-      endpoint: { kind: 'quic', address: { host: '127.0.0.1', port: 9 }, tlsName: '127.0.0.1' },
-    }));
+    takesSessions(h);
     const ready = await Promise.all(cs.map((c) => c.inbox.next('session.ready')));
     expect(auth.handoffs.waitingForHost).toBe(0);
     const claims = await Promise.all(
@@ -80,17 +101,10 @@ describe('auth server liveness and refusals', () => {
   }, 60_000);
 
   it('marks a silent host dead, stops picking it and tells its players', async () => {
-    const h = await scriptedHost(fx, auth.hostPort);
-    await until(() => auth.registry.get('host-2')?.state === 'alive', 'registration');
-    h.proto.handle('session.create', (body) => ({
-      sessionId: body.sessionId,
-      endpoint: { kind: 'quic', address: { host: '127.0.0.1', port: 9 }, tlsName: '127.0.0.1' },
-    }));
+    const h = await liveHost();
     const cs = await guests(2);
     await matchAndConfirm(cs, ['test']);
-    const ready = await Promise.all(cs.map((c) => c.inbox.next('session.ready')));
-    const sessionId = ready[0]!.sessionId as string;
-    await Promise.all(cs.map((c) => c.proto.request('session.claim', { sessionId, publicKey: sessionKeys().publicKey }, { timeoutMs: 20_000 })));
+    const sessionId = await claimAll(cs);
 
     const died = new Promise<string>((resolve) => auth.once('host-dead', resolve));
     h.state.beating = false; // connection stays open, heartbeats stop
@@ -108,20 +122,13 @@ describe('auth server liveness and refusals', () => {
   }, 60_000);
 
   it("opens a started lobby again when its game's host dies, so its members may start again together", async () => {
-    const h = await scriptedHost(fx, auth.hostPort);
-    await until(() => auth.registry.get('host-2')?.state === 'alive', 'registration');
-    h.proto.handle('session.create', (body) => ({
-      sessionId: body.sessionId,
-      endpoint: { kind: 'quic', address: { host: '127.0.0.1', port: 9 }, tlsName: '127.0.0.1' },
-    }));
+    const h = await liveHost();
     const [owner, member] = await guests(2);
     const { lobby } = await owner!.proto.request('lobby.create', { name: 'lost', maxPlayers: 2, visibility: 'public', mode: 'duel', region: 'test' });
     await member!.proto.request('lobby.join', { lobbyId: lobby.lobbyId });
     await member!.proto.request('lobby.ready', { lobbyId: lobby.lobbyId, ready: true });
     await owner!.proto.request('lobby.start', { lobbyId: lobby.lobbyId });
-    const ready = await Promise.all([owner!, member!].map((c) => c.inbox.next('session.ready')));
-    const sessionId = ready[0]!.sessionId as string;
-    await Promise.all([owner!, member!].map((c) => c.proto.request('session.claim', { sessionId, publicKey: sessionKeys().publicKey }, { timeoutMs: 20_000 })));
+    await claimAll([owner!, member!]);
     expect(auth.lobbies.get(lobby.lobbyId)?.state).toBe('started');
 
     const reopened = [owner!, member!].map((c) =>
