@@ -11,7 +11,7 @@ import { Handler, LogLevel, type LogRecord } from '@matrixai/logger';
 import type Logger from '@matrixai/logger';
 import { describe, expect, it } from 'vitest';
 import type { PeerConnection } from '../../src/transport/index.js';
-import { transportSuite, authServerOpts, authClientOpts, connect, echo, roundTrip, startServer } from './helpers.js';
+import { transportSuite, authServerOpts, authClientOpts, connect, echo, readAll, roundTrip, startServer } from './helpers.js';
 
 const f = transportSuite();
 const T = 60_000;
@@ -74,14 +74,7 @@ describe('QUIC stream loggers', () => {
       const seen: boolean[] = [];
       qs.addEventListener('EventQUICStreamCloseWrite', () => seen.push(qs.writeClosed));
       await w.close();
-      const reader = s.readable.getReader();
-      let echoed = '';
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        echoed += Buffer.from(value).toString();
-      }
-      expect(echoed).toBe('open');
+      expect((await readAll(s.readable)).toString()).toBe('open');
       expect(seen).toEqual([true]);
       // both directions ended: the stream is destroyed and leaves its connection's map
       for (let i = 0; i < 100 && q.streamMap.has(s.id); i++) await new Promise((r) => setTimeout(r, 10));
